@@ -1,0 +1,14 @@
+export type ApiKeyRole = 'admin' | 'user';
+
+/** A stored API key: only its sha256 is kept, never the key. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  role: ApiKeyRole;
+  /** First characters of the key, to tell keys apart in listings. */
+  prefix: string;
+  hash: string;
+  createdAt: string;
+  revokedAt?: string;
+  lastUsedAt?: string;
+}

@@ -1,0 +1,109 @@
+/**
+ * Stable error codes: public API. Every code here is listed in docs/errors.md (a test checks).
+ * Kept as an `as const` object because Node's type stripping rejects `enum`.
+ */
+export const ErrorCode = {
+  BAD_REQUEST: 'FAAS_ERR_BAD_REQUEST',
+  INVALID_JSON: 'FAAS_ERR_INVALID_JSON',
+  VALIDATION: 'FAAS_ERR_VALIDATION',
+  BODY_TOO_LARGE: 'FAAS_ERR_BODY_TOO_LARGE',
+  UNAUTHORIZED: 'FAAS_ERR_UNAUTHORIZED',
+  FORBIDDEN: 'FAAS_ERR_FORBIDDEN',
+  NOT_FOUND: 'FAAS_ERR_NOT_FOUND',
+  FUNCTION_NOT_FOUND: 'FAAS_ERR_FUNCTION_NOT_FOUND',
+  VERSION_NOT_FOUND: 'FAAS_ERR_VERSION_NOT_FOUND',
+  INVOCATION_NOT_FOUND: 'FAAS_ERR_INVOCATION_NOT_FOUND',
+  API_KEY_NOT_FOUND: 'FAAS_ERR_API_KEY_NOT_FOUND',
+  ROUTE_NOT_FOUND: 'FAAS_ERR_ROUTE_NOT_FOUND',
+  FUNCTION_EXISTS: 'FAAS_ERR_FUNCTION_EXISTS',
+  ROUTE_CONFLICT: 'FAAS_ERR_ROUTE_CONFLICT',
+  CONFLICT: 'FAAS_ERR_CONFLICT',
+  COMPILE_ERROR: 'FAAS_ERR_COMPILE_ERROR',
+  INVALID_ARCHIVE: 'FAAS_ERR_INVALID_ARCHIVE',
+  UNSUPPORTED_MEDIA_TYPE: 'FAAS_ERR_UNSUPPORTED_MEDIA_TYPE',
+  TOO_MANY_REQUESTS: 'FAAS_ERR_TOO_MANY_REQUESTS',
+  FUNCTION_ERROR: 'FAAS_ERR_FUNCTION_ERROR',
+  FUNCTION_TIMEOUT: 'FAAS_ERR_FUNCTION_TIMEOUT',
+  OUT_OF_MEMORY: 'FAAS_ERR_OUT_OF_MEMORY',
+  RUNTIME_UNAVAILABLE: 'FAAS_ERR_RUNTIME_UNAVAILABLE',
+  NOT_IMPLEMENTED: 'FAAS_ERR_NOT_IMPLEMENTED',
+  INTERNAL: 'FAAS_ERR_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The HTTP status each code answers with. */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  FAAS_ERR_BAD_REQUEST: 400,
+  FAAS_ERR_INVALID_JSON: 400,
+  FAAS_ERR_VALIDATION: 422,
+  FAAS_ERR_BODY_TOO_LARGE: 413,
+  FAAS_ERR_UNAUTHORIZED: 401,
+  FAAS_ERR_FORBIDDEN: 403,
+  FAAS_ERR_NOT_FOUND: 404,
+  FAAS_ERR_FUNCTION_NOT_FOUND: 404,
+  FAAS_ERR_VERSION_NOT_FOUND: 404,
+  FAAS_ERR_INVOCATION_NOT_FOUND: 404,
+  FAAS_ERR_API_KEY_NOT_FOUND: 404,
+  FAAS_ERR_ROUTE_NOT_FOUND: 404,
+  FAAS_ERR_FUNCTION_EXISTS: 409,
+  FAAS_ERR_ROUTE_CONFLICT: 409,
+  FAAS_ERR_CONFLICT: 409,
+  FAAS_ERR_COMPILE_ERROR: 422,
+  FAAS_ERR_INVALID_ARCHIVE: 422,
+  FAAS_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  FAAS_ERR_TOO_MANY_REQUESTS: 429,
+  FAAS_ERR_FUNCTION_ERROR: 500,
+  FAAS_ERR_FUNCTION_TIMEOUT: 504,
+  FAAS_ERR_OUT_OF_MEMORY: 500,
+  FAAS_ERR_RUNTIME_UNAVAILABLE: 503,
+  FAAS_ERR_NOT_IMPLEMENTED: 501,
+  FAAS_ERR_INTERNAL: 500,
+};
+
+export interface FaasErrorOptions {
+  details?: unknown;
+  cause?: unknown;
+  /** Overrides the code's default status (rarely needed). */
+  status?: number;
+}
+
+/** The one error type of the platform: a stable code, an HTTP status, optional details. */
+export class FaasError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: FaasErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'FaasError';
+    this.code = code;
+    this.status = options.status ?? ERROR_STATUS[code];
+    this.details = options.details;
+  }
+
+  toJSON(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export function isFaasError(value: unknown): value is FaasError {
+  return value instanceof FaasError;
+}
+
+/** For exhaustive switches: reaching it is a compile error, and a runtime one if types lied. */
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,93 @@
+/** Which runtime runs a function. `js`/`ts` run in V8 isolates; the rest in containers. */
+export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'image'] as const;
+export type FunctionRuntime = (typeof FUNCTION_RUNTIMES)[number];
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** A declared HTTP route, served at the gateway root: `GET /users/:id`. `ANY` matches every method. */
+export interface RouteSpec {
+  method: HttpMethod | 'ANY';
+  /** Starts with `/`; segments may be `:param`; a final `*` matches the rest. */
+  path: string;
+}
+
+/** Defaults for a function's limits. */
+export const FUNCTION_DEFAULTS = {
+  timeoutMs: 30_000,
+  memoryMb: 128,
+  maxConcurrency: 32,
+  maxRetries: 2,
+} as const;
+
+export const FUNCTION_LIMITS = {
+  timeoutMs: { min: 10, max: 15 * 60_000 },
+  memoryMb: { min: 8, max: 8192 },
+  maxConcurrency: { min: 1, max: 10_000 },
+  maxRetries: { min: 0, max: 20 },
+} as const;
+
+/**
+ * Everything about a function that a version freezes, except its code.
+ * A change to any field, or to the code, makes a new version.
+ */
+export interface FunctionConfig {
+  runtime: FunctionRuntime;
+  /**
+   * Entry file and export, `file.export`: `index.default`, `src/api.handler`, `main.handler`.
+   * The file's extension is found at deploy. @default `index.default` (js/ts/node), `main.handler` (python)
+   */
+  handler: string;
+  env: Record<string, string>;
+  /** Wall-clock limit of one attempt. @default 30000 */
+  timeoutMs: number;
+  /** Memory limit of one isolate or container. @default 128 */
+  memoryMb: number;
+  /** Invocations running at once per function; past it they wait briefly, then get 429. @default 32 */
+  maxConcurrency: number;
+  /** Retries of a failed async invocation before it is dead-lettered. @default 2 */
+  maxRetries: number;
+  routes: RouteSpec[];
+  description: string;
+  /** `image` runtime: the local image to run. */
+  image?: string;
+  /** `image` runtime: the command (argv) to run in it. */
+  command?: string[];
+  /** Container runtimes: `runc` (default) or `gvisor`. */
+  isolation?: 'runc' | 'gvisor';
+  /** Container runtimes: allow outbound network. @default false */
+  network?: boolean;
+}
+
+/** One immutable, numbered version of a function. */
+export interface FunctionVersion extends FunctionConfig {
+  name: string;
+  version: number;
+  /** sha256 of the canonical source archive (a deterministic tar) in the blob store. */
+  codeSha256: string;
+  codeSizeBytes: number;
+  /**
+   * sha256 of what the runtime loads, in the blob store: for js/ts, one bundled ES module
+   * (esbuild output) whose default export is the handler. Equal to codeSha256 where no build runs.
+   */
+  artifactSha256: string;
+  createdAt: string;
+}
+
+/** A function as listed: its name and its latest version. */
+export interface FunctionRecord {
+  name: string;
+  latestVersion: number;
+  createdAt: string;
+  updatedAt: string;
+  latest: FunctionVersion;
+}
+
+/** A version reference: `latest` or a number. */
+export type VersionRef = 'latest' | number;
+
+/** Source of a function as it arrives at the API. */
+export type CodeInput =
+  | string
+  | { files: Record<string, string> }
+  | { archive: string; format?: 'zip' | 'tar.gz' | 'tar' };

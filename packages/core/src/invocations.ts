@@ -1,0 +1,64 @@
+export const INVOCATION_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'out_of_memory',
+  'dead_lettered',
+] as const;
+export type InvocationStatus = (typeof INVOCATION_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<InvocationStatus> = new Set([
+  'succeeded',
+  'failed',
+  'timed_out',
+  'out_of_memory',
+  'dead_lettered',
+]);
+
+export type InvocationMode = 'sync' | 'async';
+export type InvocationTrigger = 'api' | 'http';
+
+export interface InvocationError {
+  /** `Error`, `TypeError`, `Timeout`, `OutOfMemory`, … */
+  type: string;
+  message: string;
+  stack?: string;
+}
+
+export interface LogLine {
+  /** ms since epoch */
+  ts: number;
+  level: 'debug' | 'info' | 'warn' | 'error' | 'log';
+  message: string;
+}
+
+/** One call of a function: its lifecycle is keyed by `status`. */
+export interface Invocation {
+  id: string;
+  functionName: string;
+  version: number;
+  mode: InvocationMode;
+  trigger: InvocationTrigger;
+  status: InvocationStatus;
+  idempotencyKey?: string;
+  /** Attempts started so far (async retries count). */
+  attempts: number;
+  result?: unknown;
+  error?: InvocationError;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  cpuTimeMs?: number;
+  peakMemoryBytes?: number;
+}
+
+export interface InvocationFilter {
+  functionName?: string;
+  status?: InvocationStatus;
+  /** ISO timestamps, inclusive/exclusive */
+  since?: string;
+  until?: string;
+}

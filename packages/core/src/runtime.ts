@@ -1,0 +1,68 @@
+import type { FunctionRuntime, FunctionVersion } from './functions.ts';
+import type { InvocationError, LogLine } from './invocations.ts';
+
+/** Receives a function's console output as it happens. Must not throw. */
+export type LogSink = (level: LogLine['level'], message: string) => void;
+
+export interface InvokeRequest {
+  invocationId: string;
+  fn: FunctionVersion;
+  /** A JSON value, a string (text bodies) or a Uint8Array (binary bodies). */
+  event: unknown;
+  /** Absolute deadline, ms since epoch: the runtime stops the function there. */
+  deadline: number;
+  log: LogSink;
+  signal?: AbortSignal;
+}
+
+export interface InvokeMetrics {
+  durationMs: number;
+  cpuTimeMs?: number;
+  peakMemoryBytes?: number;
+}
+
+/** What became of one attempt. Runtimes never throw for function faults: they return one of these. */
+export type InvokeOutcome =
+  | { status: 'succeeded'; result: unknown; metrics: InvokeMetrics }
+  | { status: 'failed' | 'timed_out' | 'out_of_memory'; error: InvocationError; metrics: InvokeMetrics };
+
+export type RuntimeHealth = { ready: true } | { ready: false; reason: string };
+
+export interface RuntimeStats {
+  /** Warm (loaded, idle or busy) instances: isolates or containers. */
+  warm: number;
+  busy: number;
+  /** Per `name:version`, warm count. */
+  byVersion: Record<string, number>;
+}
+
+/**
+ * Runs function versions. Implementations: isolate (V8 via isolated-vm, in process), container
+ * (Docker Engine, runc or gVisor), wasm. All must pass `defineRuntimeSuite`.
+ *
+ * A runtime keeps warm instances per version and reuses them. It does not enforce a function's
+ * `maxConcurrency` (the caller does) but never runs more than that many instances of a version.
+ */
+export interface Runtime {
+  readonly kind: 'isolate' | 'container' | 'wasm';
+  /** Whether this runtime runs functions of that kind. */
+  supports(runtime: FunctionRuntime): boolean;
+  health(): Promise<RuntimeHealth>;
+  /**
+   * Loads a version so its first invoke is warm. Idempotent and safe to call concurrently.
+   * @throws FaasError COMPILE_ERROR when the artifact cannot be loaded; RUNTIME_UNAVAILABLE.
+   */
+  prepare(fn: FunctionVersion): Promise<void>;
+  /**
+   * Runs one attempt. Function faults (throw, timeout, memory) come back as an outcome; only
+   * platform faults (runtime unavailable) throw FaasError.
+   */
+  invoke(request: InvokeRequest): Promise<InvokeOutcome>;
+  /**
+   * Drops warm instances of a function's versions (all when `version` is omitted) once their
+   * in-flight invocations end. Called when a new version replaces an old one, or on delete.
+   */
+  retire(name: string, version?: number): Promise<void>;
+  stats(): RuntimeStats;
+  close(): Promise<void>;
+}

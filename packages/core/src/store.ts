@@ -1,0 +1,115 @@
+import type { ApiKeyRecord } from './api-keys.ts';
+import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts';
+import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
+import type { Page, PageRequest } from './paging.ts';
+
+/** A version about to be written: the store assigns `version` and `createdAt`. */
+export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'>;
+
+/** A declared route and the function that owns it. */
+export interface RouteRecord extends RouteSpec {
+  functionName: string;
+}
+
+/** Fields of an invocation that change after it is created. */
+export type InvocationPatch = Partial<
+  Pick<
+    Invocation,
+    | 'status'
+    | 'attempts'
+    | 'result'
+    | 'error'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'durationMs'
+    | 'cpuTimeMs'
+    | 'peakMemoryBytes'
+    | 'version'
+  >
+>;
+
+export interface StoredLogLine extends LogLine {
+  invocationId: string;
+  functionName: string;
+  /** Increases across the whole store: a cursor for following logs. */
+  seq: number;
+}
+
+/**
+ * Metadata of the platform: functions and their versions, routes, invocations and their logs,
+ * API keys. Implementations: SQLite (embedded), PostgreSQL. All must pass `defineStoreSuite`.
+ *
+ * Every method is atomic: a failed call changes nothing.
+ */
+export interface MetadataStore {
+  /** Creates or upgrades the schema. Idempotent. */
+  migrate(): Promise<void>;
+
+  /**
+   * Creates a function with version 1 and its routes.
+   * @throws FaasError FUNCTION_EXISTS when the name is taken; ROUTE_CONFLICT when another
+   *   function owns one of the routes (nothing is written then).
+   */
+  createFunction(input: NewFunctionVersion): Promise<FunctionRecord>;
+
+  /**
+   * Appends version `latestVersion + 1` and replaces the function's routes with its routes.
+   * @param expectedLatest when given and the latest version differs, throws CONFLICT
+   *   (optimistic concurrency for read-modify-write updates).
+   * @throws FaasError FUNCTION_NOT_FOUND, ROUTE_CONFLICT, CONFLICT
+   */
+  addVersion(input: NewFunctionVersion, expectedLatest?: number): Promise<FunctionRecord>;
+
+  getFunction(name: string): Promise<FunctionRecord | undefined>;
+  /** Ordered by name. */
+  listFunctions(page: PageRequest): Promise<Page<FunctionRecord>>;
+  /** Deletes the function, its versions and routes; invocations stay. Returns false if absent. */
+  deleteFunction(name: string): Promise<boolean>;
+
+  getVersion(name: string, version: number): Promise<FunctionVersion | undefined>;
+  /** Newest first. */
+  listVersions(name: string, page: PageRequest): Promise<Page<FunctionVersion>>;
+
+  /** Every declared route. */
+  listRoutes(): Promise<RouteRecord[]>;
+  /**
+   * A number that grows whenever routes or functions change; lets a gateway poll cheaply for
+   * changes made by other processes (seed 000's timestamp sync).
+   */
+  routesRevision(): Promise<number>;
+
+  /**
+   * Creates an invocation. When `idempotencyKey` is set and an invocation of the same function
+   * with that key exists, returns that one with `created: false` and writes nothing.
+   */
+  createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }>;
+  /** Writes several new invocations at once (sync invocations, batched off the hot path). */
+  createInvocations(invocations: Invocation[]): Promise<void>;
+  /** @throws FaasError INVOCATION_NOT_FOUND */
+  updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation>;
+  getInvocation(id: string): Promise<Invocation | undefined>;
+  /** Newest first. */
+  listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>>;
+
+  appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): Promise<void>;
+  /** Lines of one invocation in order. */
+  getLogs(invocationId: string): Promise<StoredLogLine[]>;
+  /** Lines with `seq > afterSeq`, optionally of one function, oldest first, at most `limit`. */
+  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): Promise<StoredLogLine[]>;
+
+  createApiKey(key: ApiKeyRecord): Promise<void>;
+  /** Active (not revoked) key with this hash. */
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Returns false when no such active key exists. */
+  revokeApiKey(id: string): Promise<boolean>;
+  countApiKeys(): Promise<number>;
+
+  /** A small key/value space for platform settings (e.g. the cache of compiled artifacts). */
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  /** Cheap liveness check of the backing database. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
