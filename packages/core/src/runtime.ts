@@ -54,8 +54,9 @@ export interface Runtime {
    */
   prepare(fn: FunctionVersion): Promise<void>;
   /**
-   * Runs one attempt. Function faults (throw, timeout, memory) come back as an outcome; only
-   * platform faults (runtime unavailable) throw FaasError.
+   * Runs one attempt, preparing the version first when it is not warm (first call, or after idle
+   * scale-to-zero or retire). Function faults (code that fails to load, throw, timeout, memory)
+   * come back as an outcome; only platform faults (runtime unavailable) throw FaasError.
    */
   invoke(request: InvokeRequest): Promise<InvokeOutcome>;
   /**

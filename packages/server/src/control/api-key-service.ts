@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type ApiKeyRecord,
+  type ApiKeyRole,
+  ErrorCode,
+  FaasError,
+  type MetadataStore,
+  newId,
+} from '@faas/core';
+
+const KEY_PREFIX = 'faas_';
+/** How long a verified key is trusted without asking the store (other processes' revocations). */
+const CACHE_TTL_MS = 5_000;
+
+export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * API keys: random 256-bit secrets of which only the sha256 is stored (a fast hash is right for
+ * high-entropy keys; slow hashes are for passwords). Verified keys are cached briefly so the hot
+ * path does not query the store; this process's own revocations take effect at once.
+ */
+export class ApiKeyService {
+  #store: MetadataStore;
+  #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
+
+  constructor(store: MetadataStore) {
+    this.#store = store;
+  }
+
+  /** Returns the key's record, or undefined when it is unknown or revoked. */
+  async verify(secret: string): Promise<ApiKeyRecord | undefined> {
+    const hash = hashKey(secret);
+    const now = Date.now();
+    const cached = this.#cache.get(hash);
+    if (cached && cached.until > now) return cached.key;
+    const key = await this.#store.findApiKeyByHash(hash);
+    if (key) {
+      if (this.#cache.size > 10_000) this.#cache.clear();
+      this.#cache.set(hash, { key, until: now + CACHE_TTL_MS });
+    } else {
+      this.#cache.delete(hash);
+    }
+    return key;
+  }
+
+  async create(
+    name: string,
+    role: ApiKeyRole,
+    secret = generateKey(),
+  ): Promise<{ record: PublicApiKey; key: string }> {
+    const record: ApiKeyRecord = {
+      id: newId('key'),
+      name,
+      role,
+      prefix: secret.slice(0, KEY_PREFIX.length + 6),
+      hash: hashKey(secret),
+      createdAt: new Date().toISOString(),
+    };
+    await this.#store.createApiKey(record);
+    return { record: toPublic(record), key: secret };
+  }
+
+  async list(): Promise<PublicApiKey[]> {
+    return (await this.#store.listApiKeys()).filter((k) => !k.revokedAt).map(toPublic);
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.#store.revokeApiKey(id))) {
+      throw new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
+    }
+    for (const [hash, entry] of this.#cache) if (entry.key.id === id) this.#cache.delete(hash);
+  }
+
+  /**
+   * Makes sure an admin key exists. With `configured` (FAAS_ADMIN_KEY) that key is registered if
+   * new; otherwise, on a first start with no keys at all, one is generated and returned so the
+   * caller can print it once.
+   */
+  async bootstrap(configured: string | undefined): Promise<string | undefined> {
+    if (configured !== undefined) {
+      if (!(await this.#store.findApiKeyByHash(hashKey(configured)))) {
+        await this.create('admin (FAAS_ADMIN_KEY)', 'admin', configured);
+      }
+      return undefined;
+    }
+    if ((await this.#store.countApiKeys()) > 0) return undefined;
+    const { key } = await this.create('admin', 'admin');
+    return key;
+  }
+}
+
+export function generateKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+function toPublic(k: ApiKeyRecord): PublicApiKey {
+  const { hash: _hash, ...rest } = k;
+  return rest;
+}

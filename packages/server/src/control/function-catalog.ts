@@ -1,0 +1,90 @@
+import { ErrorCode, FaasError, type FunctionVersion, type MetadataStore, type VersionRef } from '@faas/core';
+
+const MAX_CACHED_VERSIONS = 10_000;
+
+/**
+ * Resolves `name` / `name:version` to a FunctionVersion without touching the store on the hot path.
+ * Versions are immutable, so they are cached for good (bounded); which version is `latest` is
+ * cached until this process changes the function or the store's revision moves (another process
+ * deployed), see `invalidate`.
+ */
+export class FunctionCatalog {
+  #store: MetadataStore;
+  #latest = new Map<string, FunctionVersion>();
+  #versions = new Map<string, FunctionVersion>();
+
+  constructor(store: MetadataStore) {
+    this.#store = store;
+  }
+
+  async resolve(name: string, ref: VersionRef = 'latest'): Promise<FunctionVersion> {
+    if (ref === 'latest') {
+      const cached = this.#latest.get(name);
+      if (cached) return cached;
+      const record = await this.#store.getFunction(name);
+      if (!record) throw notFound(name);
+      this.#latest.set(name, record.latest);
+      this.#remember(record.latest);
+      return record.latest;
+    }
+    const key = `${name}:${ref}`;
+    const cached = this.#versions.get(key);
+    if (cached) return cached;
+    const version = await this.#store.getVersion(name, ref);
+    if (!version) {
+      if (!(await this.#store.getFunction(name))) throw notFound(name);
+      throw new FaasError(ErrorCode.VERSION_NOT_FOUND, `Function "${name}" has no version ${ref}`, {
+        details: { name, version: ref },
+      });
+    }
+    this.#remember(version);
+    return version;
+  }
+
+  /** This process wrote a new latest version. */
+  setLatest(version: FunctionVersion): void {
+    this.#latest.set(version.name, version);
+    this.#remember(version);
+  }
+
+  /** Forgets which version is latest (one function, or all after an outside change). */
+  invalidate(name?: string): void {
+    if (name === undefined) this.#latest.clear();
+    else this.#latest.delete(name);
+  }
+
+  /** The function is gone: forget its versions too (a new function of that name starts at 1). */
+  forget(name: string): void {
+    this.#latest.delete(name);
+    for (const key of this.#versions.keys()) if (key.startsWith(`${name}:`)) this.#versions.delete(key);
+  }
+
+  #remember(v: FunctionVersion): void {
+    if (this.#versions.size >= MAX_CACHED_VERSIONS) this.#versions.clear();
+    this.#versions.set(`${v.name}:${v.version}`, v);
+  }
+}
+
+export function notFound(name: string): FaasError {
+  return new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, { details: { name } });
+}
+
+/** Parses `name` or `name:3`, and an optional `?version=` that must agree with it. */
+export function parseFunctionRef(raw: string, versionParam?: string): { name: string; ref: VersionRef } {
+  const colon = raw.lastIndexOf(':');
+  const name = colon >= 0 ? raw.slice(0, colon) : raw;
+  const fromName = colon >= 0 ? raw.slice(colon + 1) : undefined;
+  const text = versionParam ?? fromName;
+  if (text === undefined || text === 'latest') return { name, ref: 'latest' };
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new FaasError(
+      ErrorCode.VALIDATION,
+      `version must be a positive integer or "latest", got "${text}"`,
+      {
+        details: [{ field: 'version', message: 'must be a positive integer or "latest"' }],
+      },
+    );
+  }
+  return { name, ref: n };
+}

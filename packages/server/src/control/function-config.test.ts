@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FUNCTION_DEFAULTS, isFaasError } from '@faas/core';
+import { resolveConfig, sameConfig } from './function-config.ts';
+
+function problems(fn: () => unknown): Array<{ field: string }> {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(isFaasError(err));
+    assert.equal(err.status, 422);
+    return err.details as Array<{ field: string }>;
+  }
+  assert.fail('expected a validation error');
+}
+
+describe('resolveConfig', () => {
+  it('fills defaults', () => {
+    const c = resolveConfig({ runtime: 'ts' });
+    assert.equal(c.handler, 'index.default');
+    assert.equal(c.timeoutMs, FUNCTION_DEFAULTS.timeoutMs);
+    assert.deepEqual(c.routes, []);
+    assert.equal(resolveConfig({ runtime: 'python' }).handler, 'main.handler');
+  });
+
+  it('parses routes given as strings or objects', () => {
+    const c = resolveConfig({ runtime: 'js', routes: ['get /a/:id', { method: 'POST', path: '/a' }] });
+    assert.deepEqual(c.routes, [
+      { method: 'GET', path: '/a/:id' },
+      { method: 'POST', path: '/a' },
+    ]);
+  });
+
+  it('names every bad field at once', () => {
+    const fields = problems(() =>
+      resolveConfig({
+        runtime: 'js',
+        handler: 'nodot',
+        env: { 'BAD-NAME': 'x' },
+        routes: ['FETCH /x', 'GET /api/v1/functions', 'GET /ok', 'GET /ok/'],
+      }),
+    ).map((p) => p.field);
+    assert.deepEqual(fields, ['routes[0]', 'routes[1].path', 'routes[3]', 'handler', 'env.BAD-NAME']);
+  });
+
+  it('requires an image for the image runtime', () => {
+    assert.deepEqual(
+      problems(() => resolveConfig({ runtime: 'image' })).map((p) => p.field),
+      ['image'],
+    );
+  });
+
+  it('keeps the base version for fields a patch leaves out', () => {
+    const base = resolveConfig({ runtime: 'js', timeoutMs: 500, env: { A: '1' } });
+    const patched = resolveConfig({ memoryMb: 64 }, base);
+    assert.equal(patched.timeoutMs, 500);
+    assert.equal(patched.memoryMb, 64);
+    assert.deepEqual(patched.env, { A: '1' });
+    assert.ok(!sameConfig(base, patched));
+    assert.ok(sameConfig(base, resolveConfig({ runtime: 'js', env: { A: '1' }, timeoutMs: 500 })));
+  });
+});

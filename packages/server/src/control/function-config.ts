@@ -1,0 +1,194 @@
+import {
+  type CodeInput,
+  ErrorCode,
+  FaasError,
+  FUNCTION_DEFAULTS,
+  type FunctionConfig,
+  type FunctionRuntime,
+  HTTP_METHODS,
+  type RouteSpec,
+} from '@faas/core';
+import { RESERVED_PREFIXES, routeKey } from './route-table.ts';
+
+/** A function as the API receives it (create, replace): every config field optional but runtime. */
+export interface FunctionInput {
+  name?: string;
+  runtime?: FunctionRuntime;
+  code?: CodeInput;
+  handler?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  memoryMb?: number;
+  maxConcurrency?: number;
+  maxRetries?: number;
+  routes?: Array<RouteSpec | string>;
+  description?: string;
+  image?: string;
+  command?: string[];
+  isolation?: 'runc' | 'gvisor';
+  network?: boolean;
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export const FUNCTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function defaultHandler(runtime: FunctionRuntime): string {
+  return runtime === 'python' ? 'main.handler' : 'index.default';
+}
+
+/**
+ * Fills defaults into a full config. `base` (the latest version, for PATCH) supplies fields the
+ * input leaves out; without it, defaults do.
+ * @throws FaasError VALIDATION naming every bad field at once.
+ */
+export function resolveConfig(input: FunctionInput, base?: FunctionConfig): FunctionConfig {
+  const runtime = input.runtime ?? base?.runtime;
+  const problems: FieldProblem[] = [];
+  if (!runtime) {
+    throw validation([{ field: 'runtime', message: 'is required' }]);
+  }
+  const runtimeChanged = base !== undefined && runtime !== base.runtime;
+  const config: FunctionConfig = {
+    runtime,
+    handler: input.handler ?? (runtimeChanged ? undefined : base?.handler) ?? defaultHandler(runtime),
+    env: input.env ?? base?.env ?? {},
+    timeoutMs: input.timeoutMs ?? base?.timeoutMs ?? FUNCTION_DEFAULTS.timeoutMs,
+    memoryMb: input.memoryMb ?? base?.memoryMb ?? FUNCTION_DEFAULTS.memoryMb,
+    maxConcurrency: input.maxConcurrency ?? base?.maxConcurrency ?? FUNCTION_DEFAULTS.maxConcurrency,
+    maxRetries: input.maxRetries ?? base?.maxRetries ?? FUNCTION_DEFAULTS.maxRetries,
+    routes: input.routes ? parseRoutes(input.routes, problems) : (base?.routes ?? []),
+    description: input.description ?? base?.description ?? '',
+  };
+  const image = input.image ?? base?.image;
+  const command = input.command ?? base?.command;
+  const isolation = input.isolation ?? base?.isolation;
+  const network = input.network ?? base?.network;
+  if (image !== undefined) config.image = image;
+  if (command !== undefined) config.command = command;
+  if (isolation !== undefined) config.isolation = isolation;
+  if (network !== undefined) config.network = network;
+
+  if (!/^[\w./-]+\.[A-Za-z_$][\w$]*$/.test(config.handler) || config.handler.includes('..')) {
+    problems.push({
+      field: 'handler',
+      message: 'must be "file.export", e.g. "index.default" or "src/api.handler"',
+    });
+  }
+  for (const key of Object.keys(config.env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      problems.push({ field: `env.${key}`, message: 'is not a valid variable name' });
+  }
+  if (runtime === 'image' && !config.image) {
+    problems.push({ field: 'image', message: 'is required for runtime "image"' });
+  }
+  if ((runtime === 'js' || runtime === 'ts') && (config.isolation || config.network)) {
+    problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
+  }
+  if (problems.length > 0) throw validation(problems);
+  return config;
+}
+
+function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]): RouteSpec[] {
+  const out: RouteSpec[] = [];
+  const seen = new Set<string>();
+  routes.forEach((r, i) => {
+    const field = `routes[${i}]`;
+    let spec: RouteSpec | undefined;
+    if (typeof r === 'string') {
+      const m = /^\s*([A-Za-z]+)\s+(\S+)\s*$/.exec(r);
+      const method = m?.[1]?.toUpperCase();
+      if (!m || !method || !isMethod(method)) {
+        problems.push({ field, message: `"${r}" must be "METHOD /path", e.g. "GET /users/:id"` });
+        return;
+      }
+      spec = { method, path: m[2] as string };
+    } else {
+      spec = { method: r.method.toUpperCase() as RouteSpec['method'], path: r.path };
+      if (!isMethod(spec.method)) {
+        problems.push({
+          field: `${field}.method`,
+          message: `must be one of ${[...HTTP_METHODS, 'ANY'].join(', ')}`,
+        });
+        return;
+      }
+    }
+    const pathProblem = checkRoutePath(spec.path);
+    if (pathProblem) {
+      problems.push({ field: `${field}.path`, message: pathProblem });
+      return;
+    }
+    const key = routeKey(spec.method, spec.path);
+    if (seen.has(key)) {
+      problems.push({ field, message: `duplicate route ${key}` });
+      return;
+    }
+    seen.add(key);
+    out.push(spec);
+  });
+  return out;
+}
+
+function isMethod(m: string): m is RouteSpec['method'] {
+  return m === 'ANY' || (HTTP_METHODS as readonly string[]).includes(m);
+}
+
+function checkRoutePath(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'must start with "/"';
+  if (path.length > 512) return 'is too long';
+  if (RESERVED_PREFIXES.some((p) => path === p.replace(/\/$/, '') || path.startsWith(p))) {
+    return `is reserved by the gateway (${RESERVED_PREFIXES.join(', ')})`;
+  }
+  const segments = path.split('/').filter(Boolean);
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i] as string;
+    if (s === '*' && i !== segments.length - 1) return '"*" may only be the last segment';
+    if (s.startsWith(':') && !/^:[A-Za-z_][A-Za-z0-9_]*$/.test(s)) return `bad parameter "${s}"`;
+    if (!s.startsWith(':') && s !== '*' && !/^[A-Za-z0-9._~!$&'()+,;=@%-]+$/.test(s))
+      return `bad segment "${s}"`;
+  }
+  return undefined;
+}
+
+export function validation(problems: FieldProblem[]): FaasError {
+  const summary = problems.map((p) => `${p.field} ${p.message}`).join('; ');
+  return new FaasError(ErrorCode.VALIDATION, `Invalid function: ${summary}`, { details: problems });
+}
+
+/** Whether two configs are the same, so a redeploy of identical code and config makes no version. */
+export function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
+  return stableJson(pickConfig(a)) === stableJson(pickConfig(b));
+}
+
+const CONFIG_KEYS: Array<keyof FunctionConfig> = [
+  'runtime',
+  'handler',
+  'env',
+  'timeoutMs',
+  'memoryMb',
+  'maxConcurrency',
+  'maxRetries',
+  'routes',
+  'description',
+  'image',
+  'command',
+  'isolation',
+  'network',
+];
+
+export function pickConfig(v: FunctionConfig): FunctionConfig {
+  const out: Record<string, unknown> = {};
+  for (const k of CONFIG_KEYS) if (v[k] !== undefined) out[k] = v[k];
+  return out as unknown as FunctionConfig;
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1)))
+      : v,
+  );
+}

@@ -1,0 +1,256 @@
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionVersion,
+  type Invocation,
+  type InvocationStatus,
+  type InvocationTrigger,
+  type InvokeOutcome,
+  isFaasError,
+  type LogLine,
+  type MetadataStore,
+  newId,
+  type Queue,
+  type StoredLogLine,
+  type VersionRef,
+} from '@faas/core';
+import type { RuntimeRegistry } from '../data/runtime-registry.ts';
+import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
+import { encodeEvent } from './event-codec.ts';
+import type { FunctionCatalog } from './function-catalog.ts';
+import type { InvocationRecorder } from './invocation-recorder.ts';
+
+/** What the async queue carries for one invocation. */
+export interface InvocationJob {
+  invocationId: string;
+  functionName: string;
+  version: number;
+  event: ReturnType<typeof encodeEvent>;
+}
+
+export interface SyncInvocation {
+  invocation: Invocation;
+  outcome: InvokeOutcome;
+}
+
+type NewLogLine = Omit<StoredLogLine, 'seq'>;
+
+/** Bytes of logs kept per attempt; past it lines are dropped and one marker line says so. */
+const MAX_LOG_BYTES_PER_ATTEMPT = 256 * 1024;
+
+export interface InvocationServiceDeps {
+  store: MetadataStore;
+  queue: Queue;
+  catalog: FunctionCatalog;
+  runtimes: RuntimeRegistry;
+  limiter: ConcurrencyLimiter;
+  recorder: InvocationRecorder;
+  /** Called after an async invocation is enqueued, so the consumer wakes at once. */
+  onEnqueued?: () => void;
+}
+
+/** Sync and async invocations: resolve the version, hold a concurrency slot, run, record. */
+export class InvocationService {
+  #d: InvocationServiceDeps;
+
+  constructor(deps: InvocationServiceDeps) {
+    this.#d = deps;
+  }
+
+  async invokeSync(
+    name: string,
+    ref: VersionRef,
+    event: unknown,
+    trigger: InvocationTrigger,
+  ): Promise<SyncInvocation> {
+    const fn = await this.#d.catalog.resolve(name, ref);
+    const id = newId('inv');
+    const createdAt = new Date().toISOString();
+    let release: () => void;
+    try {
+      const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
+      release = typeof slot === 'function' ? slot : await slot;
+    } catch (err) {
+      if (isFaasError(err)) this.#recordRejected(fn, id, createdAt, trigger, err);
+      throw err;
+    }
+    const logs = new LogCollector(id, fn.name);
+    const startedMs = Date.now();
+    let outcome: InvokeOutcome;
+    try {
+      outcome = await this.#run(fn, id, event, startedMs, logs);
+    } finally {
+      release();
+    }
+    const invocation: Invocation = {
+      id,
+      functionName: fn.name,
+      version: fn.version,
+      mode: 'sync',
+      trigger,
+      attempts: 1,
+      createdAt,
+      startedAt: new Date(startedMs).toISOString(),
+      ...finished(outcome),
+    };
+    this.#d.recorder.record(invocation, logs.lines);
+    return { invocation, outcome };
+  }
+
+  /**
+   * Records the invocation and enqueues it durably; resolves once both are written.
+   * A repeated idempotency key answers the first invocation with `duplicate: true`.
+   */
+  async invokeAsync(
+    name: string,
+    ref: VersionRef,
+    event: unknown,
+    trigger: InvocationTrigger,
+    idempotencyKey?: string,
+  ): Promise<{ invocation: Invocation; duplicate: boolean }> {
+    const fn = await this.#d.catalog.resolve(name, ref);
+    const candidate: Invocation = {
+      id: newId('inv'),
+      functionName: fn.name,
+      version: fn.version,
+      mode: 'async',
+      trigger,
+      status: 'queued',
+      attempts: 0,
+      createdAt: new Date().toISOString(),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    };
+    const { invocation, created } = await this.#d.store.createInvocation(candidate);
+    if (!created) return { invocation, duplicate: true };
+    const job: InvocationJob = {
+      invocationId: invocation.id,
+      functionName: fn.name,
+      version: fn.version,
+      event: encodeEvent(event),
+    };
+    await this.#d.queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
+    this.#d.onEnqueued?.();
+    return { invocation, duplicate: false };
+  }
+
+  /**
+   * One attempt of an async invocation (called by the queue consumer). Holds a concurrency slot
+   * for as long as it takes to get one: queued work waits rather than failing with 429.
+   */
+  async runAttempt(
+    fn: FunctionVersion,
+    invocationId: string,
+    event: unknown,
+  ): Promise<{ outcome: InvokeOutcome; logs: NewLogLine[] }> {
+    const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency, Number.POSITIVE_INFINITY);
+    const release = typeof slot === 'function' ? slot : await slot;
+    const logs = new LogCollector(invocationId, fn.name);
+    try {
+      const outcome = await this.#run(fn, invocationId, event, Date.now(), logs);
+      return { outcome, logs: logs.lines };
+    } finally {
+      release();
+    }
+  }
+
+  async getInvocation(id: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {
+    const pending = this.#d.recorder.pending(id);
+    if (pending) return { invocation: pending, logs: this.#d.recorder.pendingLogs(id).map(toLogLine) };
+    const invocation = await this.#d.store.getInvocation(id);
+    if (!invocation) {
+      throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${id}" not found`, {
+        details: { id },
+      });
+    }
+    const logs = await this.#d.store.getLogs(id);
+    return { invocation, logs: logs.map(toLogLine) };
+  }
+
+  #run(
+    fn: FunctionVersion,
+    id: string,
+    event: unknown,
+    startedMs: number,
+    logs: LogCollector,
+  ): Promise<InvokeOutcome> {
+    const runtime = this.#d.runtimes.forFunction(fn.runtime);
+    return runtime.invoke({
+      invocationId: id,
+      fn,
+      event,
+      deadline: startedMs + fn.timeoutMs,
+      log: logs.sink,
+    });
+  }
+
+  /** A sync call turned away (429, runtime down) is still an invocation the user asked for. */
+  #recordRejected(
+    fn: FunctionVersion,
+    id: string,
+    createdAt: string,
+    trigger: InvocationTrigger,
+    err: FaasError,
+  ): void {
+    this.#d.recorder.record(
+      {
+        id,
+        functionName: fn.name,
+        version: fn.version,
+        mode: 'sync',
+        trigger,
+        status: 'failed',
+        attempts: 0,
+        error: { type: err.code, message: err.message },
+        createdAt,
+        finishedAt: createdAt,
+      },
+      [],
+    );
+  }
+}
+
+/** The stored fields of a finished attempt. */
+export function finished(outcome: InvokeOutcome): {
+  status: InvocationStatus;
+  result?: unknown;
+  error?: Invocation['error'];
+  finishedAt: string;
+  durationMs: number;
+  cpuTimeMs?: number;
+  peakMemoryBytes?: number;
+} {
+  const m = outcome.metrics;
+  return {
+    status: outcome.status,
+    ...(outcome.status === 'succeeded' ? { result: outcome.result } : { error: outcome.error }),
+    finishedAt: new Date().toISOString(),
+    durationMs: m.durationMs,
+    ...(m.cpuTimeMs !== undefined ? { cpuTimeMs: m.cpuTimeMs } : {}),
+    ...(m.peakMemoryBytes !== undefined ? { peakMemoryBytes: m.peakMemoryBytes } : {}),
+  };
+}
+
+function toLogLine(l: NewLogLine): LogLine {
+  return { ts: l.ts, level: l.level, message: l.message };
+}
+
+/** Gathers one attempt's console output, bounded in bytes. */
+class LogCollector {
+  lines: NewLogLine[] = [];
+  #bytes = 0;
+  #truncated = false;
+  readonly sink: (level: LogLine['level'], message: string) => void;
+
+  constructor(invocationId: string, functionName: string) {
+    this.sink = (level, message) => {
+      if (this.#truncated) return;
+      this.#bytes += message.length;
+      if (this.#bytes > MAX_LOG_BYTES_PER_ATTEMPT) {
+        this.#truncated = true;
+        message = `[faas] log output truncated at ${MAX_LOG_BYTES_PER_ATTEMPT} bytes`;
+        level = 'warn';
+      }
+      this.lines.push({ invocationId, functionName, ts: Date.now(), level, message });
+    };
+  }
+}

@@ -1,0 +1,53 @@
+import type { MetadataStore } from '@faas/core';
+import type { FunctionCatalog } from './function-catalog.ts';
+import { RouteTable } from './route-table.ts';
+
+/**
+ * Keeps the in-memory route table (and the catalog's idea of `latest`) in step with the store.
+ * This process refreshes right after its own writes; a poll of the store's revision catches
+ * writes by other gateway processes (seed 000's timestamp sync).
+ */
+export class RouteSync {
+  readonly table = new RouteTable();
+  #store: MetadataStore;
+  #catalog: FunctionCatalog;
+  #revision = -1;
+  #timer: NodeJS.Timeout | undefined;
+  #last: Promise<void> = Promise.resolve();
+
+  constructor(store: MetadataStore, catalog: FunctionCatalog) {
+    this.#store = store;
+    this.#catalog = catalog;
+  }
+
+  start(intervalMs: number, onError: (err: unknown) => void): void {
+    this.#timer = setInterval(() => {
+      this.poll().catch(onError);
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  /** Reloads when the store's revision moved since the last load. */
+  async poll(): Promise<void> {
+    const revision = await this.#store.routesRevision();
+    if (revision === this.#revision) return;
+    this.#catalog.invalidate();
+    await this.refresh();
+  }
+
+  /** Reloads the table now. Loads run one after another, so the last one sees the newest writes. */
+  refresh(): Promise<void> {
+    const load = async () => {
+      const revision = await this.#store.routesRevision();
+      this.table.replace(await this.#store.listRoutes());
+      this.#revision = revision;
+    };
+    const next = this.#last.then(load, load);
+    this.#last = next.catch(() => undefined);
+    return next;
+  }
+}

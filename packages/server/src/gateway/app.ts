@@ -1,0 +1,56 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Platform } from '../platform.ts';
+import { requireApiKey } from './auth.ts';
+import { installErrorHandling } from './errors.ts';
+import { functionRoutes } from './routes/functions.ts';
+import { healthRoutes } from './routes/health.ts';
+import { invocationRoutes } from './routes/invocations.ts';
+import { invokeRoutes } from './routes/invoke.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { triggerRoutes } from './routes/triggers.ts';
+
+/** Builds the HTTP gateway over a platform; `main.ts` makes it listen. */
+export async function buildApp(platform: Platform): Promise<FastifyInstance> {
+  const { config } = platform;
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    // One log line per request costs more than the rest of a warm invoke.
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimitBytes,
+    // Unknown fields are errors (422), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+  });
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'faas',
+        version: '1',
+        description: 'Functions, invocations and API keys. See docs/api.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  healthRoutes(app, platform);
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', requireApiKey(platform.keys, config.auth));
+      functionRoutes(api, platform);
+      invocationRoutes(api, platform);
+      keyRoutes(api, platform);
+      await api.register(async (invoke) => invokeRoutes(invoke, platform));
+    },
+    { prefix: '/api/v1' },
+  );
+
+  await app.register(async (triggers) => triggerRoutes(triggers, platform));
+  return app;
+}

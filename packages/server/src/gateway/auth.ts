@@ -1,0 +1,33 @@
+import type { ApiKeyRecord, ApiKeyRole } from '@faas/core';
+import { ErrorCode, FaasError } from '@faas/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyService } from '../control/api-key-service.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey?: ApiKeyRecord;
+  }
+}
+
+/** An onRequest hook: a valid Bearer key or 401. Disabled when auth is off. */
+export function requireApiKey(keys: ApiKeyService, enabled: boolean) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (!enabled) return;
+    const header = request.headers.authorization;
+    if (!header) {
+      throw new FaasError(ErrorCode.UNAUTHORIZED, 'Missing API key: send "Authorization: Bearer <key>"');
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match?.[1])
+      throw new FaasError(ErrorCode.UNAUTHORIZED, 'Malformed Authorization header: expected "Bearer <key>"');
+    const key = await keys.verify(match[1]);
+    if (!key) throw new FaasError(ErrorCode.UNAUTHORIZED, 'Invalid or revoked API key');
+    request.apiKey = key;
+  };
+}
+
+/** Throws 403 unless the request's key has the role (always allowed when auth is off). */
+export function requireRole(request: FastifyRequest, role: ApiKeyRole): void {
+  if (!request.apiKey || role === 'user' || request.apiKey.role === role) return;
+  throw new FaasError(ErrorCode.FORBIDDEN, `This needs an ${role} API key`);
+}

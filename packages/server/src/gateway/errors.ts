@@ -1,0 +1,83 @@
+import { ErrorCode, FaasError, isFaasError } from '@faas/core';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** Fastify's own error codes that mean "your request is wrong", and what they become. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.INVALID_JSON,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.INVALID_JSON,
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.BODY_TOO_LARGE,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.BAD_REQUEST,
+  FST_ERR_CTP_INVALID_TYPE: ErrorCode.BAD_REQUEST,
+};
+
+/**
+ * The one place errors become responses: FaasError keeps its code and status; schema violations
+ * become 422 naming the fields; Fastify's parse errors get our codes; anything else is logged and
+ * becomes a 500 without internals.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const faas = toFaasError(error);
+    if (faas.status >= 500 && !isFaasError(error)) request.log.error({ err: error }, 'unhandled error');
+    if (faas.status === 429) reply.header('retry-after', '1');
+    return reply.status(faas.status).send(faas.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new FaasError(ErrorCode.NOT_FOUND, `No route ${request.method} ${request.url.split('?')[0]}`);
+    return reply.status(404).send(err.toJSON());
+  });
+}
+
+export function toFaasError(error: unknown): FaasError {
+  if (isFaasError(error)) return error;
+  const e = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
+  if (e.validation) {
+    const problems = describeValidation(e.validation, e.validationContext ?? 'body');
+    return new FaasError(
+      ErrorCode.VALIDATION,
+      `Invalid request: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`,
+      { details: problems },
+    );
+  }
+  const mapped = e.code ? FASTIFY_CODES[e.code] : undefined;
+  if (mapped) return new FaasError(mapped, e.message, { cause: error });
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new FaasError(ErrorCode.BAD_REQUEST, e.message, { status: e.statusCode, cause: error });
+  }
+  return new FaasError(ErrorCode.INTERNAL, 'Internal server error', { cause: error });
+}
+
+function describeValidation(errors: AjvError[], context: string): Array<{ field: string; message: string }> {
+  const out = new Map<string, string>();
+  for (const err of errors) {
+    // oneOf/anyOf failures repeat each branch's complaint; the branch errors say more.
+    if (err.keyword === 'oneOf' || err.keyword === 'anyOf') continue;
+    let field = err.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    if (typeof err.params.missingProperty === 'string') field = join(field, err.params.missingProperty);
+    if (typeof err.params.additionalProperty === 'string') {
+      field = join(field, err.params.additionalProperty);
+      out.set(field || context, 'is not a known field');
+      continue;
+    }
+    const message = err.params.missingProperty ? 'is required' : (err.message ?? 'is invalid');
+    const key = field || context;
+    if (!out.has(key)) out.set(key, message);
+  }
+  if (out.size === 0) out.set(context, 'is invalid');
+  return [...out].map(([field, message]) => ({
+    field: context === 'body' ? field : `${context}.${field}`,
+    message,
+  }));
+}
+
+function join(a: string, b: string): string {
+  return a ? `${a}.${b}` : b;
+}

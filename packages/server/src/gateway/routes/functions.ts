@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import type { FunctionInput } from '../../control/function-config.ts';
+import type { Platform } from '../../platform.ts';
+import { createFunctionBody, nameParams, pageQuery, patchFunctionBody, putFunctionBody } from '../schemas.ts';
+
+type NameParams = { name: string };
+type PageQ = { limit?: number; cursor?: string };
+
+const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: { name: { type: 'string' }, version: { type: 'integer', minimum: 1 } },
+};
+
+export function functionRoutes(app: FastifyInstance, platform: Platform): void {
+  const { functions } = platform;
+  const tags = ['functions'];
+
+  app.post<{ Body: FunctionInput }>(
+    '/functions',
+    { schema: { tags, summary: 'Create a function (version 1)', body: createFunctionBody } },
+    async (request, reply) => reply.status(201).send(await functions.create(request.body)),
+  );
+
+  app.get<{ Querystring: PageQ }>(
+    '/functions',
+    { schema: { tags, summary: 'List functions by name', querystring: pageQuery } },
+    async (request) => functions.list(request.query),
+  );
+
+  app.get<{ Params: NameParams }>(
+    '/functions/:name',
+    { schema: { tags, summary: 'Get a function and its latest version', params: nameParams } },
+    async (request) => functions.get(request.params.name),
+  );
+
+  app.put<{ Params: NameParams; Body: FunctionInput }>(
+    '/functions/:name',
+    {
+      schema: {
+        tags,
+        summary: 'Create or replace a function; a change makes a new version',
+        params: nameParams,
+        body: putFunctionBody,
+      },
+    },
+    async (request, reply) => {
+      const { record, outcome } = await functions.put(request.params.name, request.body);
+      return reply
+        .status(outcome === 'created' ? 201 : 200)
+        .header('x-faas-deploy', outcome)
+        .send(record);
+    },
+  );
+
+  app.patch<{ Params: NameParams; Body: FunctionInput }>(
+    '/functions/:name',
+    {
+      schema: {
+        tags,
+        summary: 'Change some fields; makes a new version',
+        params: nameParams,
+        body: patchFunctionBody,
+      },
+    },
+    async (request, reply) => {
+      const { record, outcome } = await functions.patch(request.params.name, request.body);
+      return reply.header('x-faas-deploy', outcome).send(record);
+    },
+  );
+
+  app.delete<{ Params: NameParams }>(
+    '/functions/:name',
+    { schema: { tags, summary: 'Delete a function and its versions', params: nameParams } },
+    async (request, reply) => {
+      await functions.delete(request.params.name);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: NameParams; Querystring: PageQ }>(
+    '/functions/:name/versions',
+    { schema: { tags, summary: 'List versions, newest first', params: nameParams, querystring: pageQuery } },
+    async (request) => functions.versions(request.params.name, request.query),
+  );
+
+  app.get<{ Params: { name: string; version: number } }>(
+    '/functions/:name/versions/:version',
+    { schema: { tags, summary: 'Get one version', params: versionParams } },
+    async (request) => functions.version(request.params.name, request.params.version),
+  );
+}

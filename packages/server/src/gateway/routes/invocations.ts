@@ -1,0 +1,60 @@
+import type { InvocationFilter, InvocationStatus } from '@faas/core';
+import type { FastifyInstance } from 'fastify';
+import type { Platform } from '../../platform.ts';
+import { invocationListQuery, logsQuery } from '../schemas.ts';
+
+type ListQuery = {
+  limit?: number;
+  cursor?: string;
+  functionName?: string;
+  status?: InvocationStatus;
+  since?: string;
+  until?: string;
+};
+
+export function invocationRoutes(app: FastifyInstance, platform: Platform): void {
+  const { invocations, store, recorder } = platform;
+  const tags = ['invocations'];
+
+  app.get<{ Params: { id: string } }>(
+    '/invocations/:id',
+    { schema: { tags, summary: 'An invocation: status, result or error, logs, timings, attempts' } },
+    async (request) => {
+      const { invocation, logs } = await invocations.getInvocation(request.params.id);
+      return { ...invocation, logs };
+    },
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    '/invocations',
+    { schema: { tags, summary: 'List invocations, newest first', querystring: invocationListQuery } },
+    async (request) => {
+      const { limit, cursor, ...rest } = request.query;
+      const filter: InvocationFilter = {};
+      if (rest.functionName) filter.functionName = rest.functionName;
+      if (rest.status) filter.status = rest.status;
+      if (rest.since) filter.since = new Date(rest.since).toISOString();
+      if (rest.until) filter.until = new Date(rest.until).toISOString();
+      // Sync records are written in batches: make the list include everything finished so far.
+      await recorder.flush();
+      return store.listInvocations(filter, { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) });
+    },
+  );
+
+  app.get<{ Querystring: { functionName?: string; afterSeq?: number; limit?: number } }>(
+    '/logs',
+    {
+      schema: {
+        tags,
+        summary: 'Log lines after a sequence number, oldest first (poll to follow)',
+        querystring: logsQuery,
+      },
+    },
+    async (request) => {
+      const { functionName, afterSeq = 0, limit = 100 } = request.query;
+      await recorder.flush();
+      const items = await store.tailLogs({ ...(functionName ? { functionName } : {}), afterSeq, limit });
+      return { items, nextSeq: items.at(-1)?.seq ?? afterSeq };
+    },
+  );
+}

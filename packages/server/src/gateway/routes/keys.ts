@@ -1,0 +1,35 @@
+import type { ApiKeyRole } from '@faas/core';
+import type { FastifyInstance } from 'fastify';
+import type { Platform } from '../../platform.ts';
+import { requireRole } from '../auth.ts';
+import { createKeyBody } from '../schemas.ts';
+
+export function keyRoutes(app: FastifyInstance, platform: Platform): void {
+  const { keys } = platform;
+  const tags = ['keys'];
+
+  app.post<{ Body: { name: string; role?: ApiKeyRole } }>(
+    '/keys',
+    { schema: { tags, summary: 'Create an API key (the key is shown once)', body: createKeyBody } },
+    async (request, reply) => {
+      requireRole(request, 'admin');
+      const { record, key } = await keys.create(request.body.name, request.body.role ?? 'user');
+      return reply.status(201).send({ ...record, key });
+    },
+  );
+
+  app.get('/keys', { schema: { tags, summary: 'List active API keys' } }, async (request) => {
+    requireRole(request, 'admin');
+    return { items: await keys.list() };
+  });
+
+  app.delete<{ Params: { id: string } }>(
+    '/keys/:id',
+    { schema: { tags, summary: 'Revoke an API key' } },
+    async (request, reply) => {
+      requireRole(request, 'admin');
+      await keys.revoke(request.params.id);
+      return reply.status(204).send();
+    },
+  );
+}

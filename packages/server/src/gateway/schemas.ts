@@ -1,0 +1,142 @@
+import {
+  FUNCTION_LIMITS,
+  FUNCTION_RUNTIMES,
+  HTTP_METHODS,
+  INVOCATION_STATUSES,
+  MAX_PAGE_LIMIT,
+} from '@faas/core';
+
+/** JSON Schemas of request parts; they validate input (422 on violation) and feed /docs. */
+
+const route = {
+  oneOf: [
+    { type: 'string', description: '"METHOD /path", e.g. "GET /users/:id"' },
+    {
+      type: 'object',
+      required: ['method', 'path'],
+      additionalProperties: false,
+      properties: { method: { type: 'string', enum: [...HTTP_METHODS, 'ANY'] }, path: { type: 'string' } },
+    },
+  ],
+};
+
+const code = {
+  description: 'One source file as a string, several files, or a base64 archive',
+  oneOf: [
+    { type: 'string', minLength: 1 },
+    {
+      type: 'object',
+      required: ['files'],
+      additionalProperties: false,
+      properties: { files: { type: 'object', minProperties: 1, additionalProperties: { type: 'string' } } },
+    },
+    {
+      type: 'object',
+      required: ['archive'],
+      additionalProperties: false,
+      properties: { archive: { type: 'string', minLength: 1 }, format: { enum: ['zip', 'tar.gz', 'tar'] } },
+    },
+  ],
+};
+
+const limit = (l: { min: number; max: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max });
+
+const functionFields = {
+  name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+  runtime: { type: 'string', enum: [...FUNCTION_RUNTIMES] },
+  code,
+  handler: {
+    type: 'string',
+    minLength: 3,
+    maxLength: 256,
+    description: '"file.export", e.g. "index.default"',
+  },
+  env: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 256 },
+  timeoutMs: limit(FUNCTION_LIMITS.timeoutMs),
+  memoryMb: limit(FUNCTION_LIMITS.memoryMb),
+  maxConcurrency: limit(FUNCTION_LIMITS.maxConcurrency),
+  maxRetries: limit(FUNCTION_LIMITS.maxRetries),
+  routes: { type: 'array', items: route, maxItems: 100 },
+  description: { type: 'string', maxLength: 1024 },
+  image: { type: 'string', minLength: 1 },
+  command: { type: 'array', items: { type: 'string' }, minItems: 1 },
+  isolation: { type: 'string', enum: ['runc', 'gvisor'] },
+  network: { type: 'boolean' },
+};
+
+export const createFunctionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'runtime'],
+  properties: functionFields,
+};
+
+export const putFunctionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['runtime'],
+  properties: functionFields,
+};
+
+export const patchFunctionBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: functionFields,
+};
+
+export const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 80 } },
+};
+
+export const pageQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT },
+    cursor: { type: 'string', maxLength: 512 },
+  },
+};
+
+export const invocationListQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...pageQuery.properties,
+    functionName: { type: 'string', maxLength: 80 },
+    status: { type: 'string', enum: [...INVOCATION_STATUSES] },
+    since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
+  },
+};
+
+export const invokeQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    version: { type: 'string', pattern: '^([1-9][0-9]*|latest)$' },
+    async: { type: 'boolean' },
+  },
+};
+
+export const logsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    functionName: { type: 'string', maxLength: 80 },
+    afterSeq: { type: 'integer', minimum: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+};
+
+export const createKeyBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    role: { type: 'string', enum: ['admin', 'user'] },
+  },
+};

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { type Config, isFaasError, loadConfig } from '@faas/core';
+import { buildApp } from './gateway/app.ts';
+import { createPlatform } from './platform.ts';
+
+export interface RunningServer {
+  url: string;
+  config: Readonly<Config>;
+  /** Stops accepting requests, finishes running work, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Opens the platform and serves it over HTTP. */
+export async function startServer(config: Readonly<Config>): Promise<RunningServer> {
+  const platform = await createPlatform(config);
+  const app = await buildApp(platform);
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await platform.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  if (platform.generatedAdminKey) {
+    process.stdout.write(
+      `\nGenerated the admin API key (shown once, stored hashed):\n\n  ${platform.generatedAdminKey}\n\n` +
+        'Use it as "Authorization: Bearer <key>", or export FAAS_API_KEY=<key> for the CLI.\n\n',
+    );
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    config,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await platform.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Flags of `serve`, each a config key (see docs/configuration.md). */
+export function parseServeFlags(argv: string[]): Partial<Record<keyof Config, string | boolean>> {
+  const { values } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'admin-key': { type: 'string' },
+      'no-auth': { type: 'boolean' },
+      'body-limit-bytes': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  const flags: Partial<Record<keyof Config, string | boolean>> = {};
+  if (values.port !== undefined) flags.port = values.port;
+  if (values.host !== undefined) flags.host = values.host;
+  if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
+  if (values['admin-key'] !== undefined) flags.adminKey = values['admin-key'];
+  if (values['no-auth']) flags.auth = false;
+  if (values['body-limit-bytes'] !== undefined) flags.bodyLimitBytes = values['body-limit-bytes'];
+  if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  return flags;
+}
+
+/** Serves until SIGINT/SIGTERM, then shuts down gracefully. */
+export async function serve(argv: string[]): Promise<void> {
+  const config = loadConfig(process.env, parseServeFlags(argv));
+  const server = await startServer(config);
+  process.stdout.write(
+    `faas listening on ${server.url} (data in ${config.dataDir}, auth ${config.auth ? 'on' : 'off'})\n`,
+  );
+  const stop = () => {
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (import.meta.main) {
+  const [command = 'serve', ...rest] = process.argv.slice(2);
+  if (command !== 'serve') {
+    console.error(
+      `Unknown command "${command}". Usage: node packages/server/src/main.ts serve [--port N] [--no-auth] …`,
+    );
+    process.exit(2);
+  }
+  serve(rest).catch((err: unknown) => {
+    console.error(isFaasError(err) ? err.message : err);
+    process.exit(1);
+  });
+}
