@@ -3,6 +3,7 @@ import {
   FaasError,
   type FunctionVersion,
   type Invocation,
+  type InvocationMode,
   type InvocationStatus,
   type InvocationTrigger,
   type InvokeOutcome,
@@ -57,17 +58,23 @@ export class InvocationService {
     this.#d = deps;
   }
 
+  /**
+   * `readEvent` decodes the request body; it runs once the function is known, so a body that
+   * cannot be decoded is recorded against the function before the error goes back.
+   */
   async invokeSync(
     name: string,
     ref: VersionRef,
-    event: unknown,
+    readEvent: () => unknown,
     trigger: InvocationTrigger,
   ): Promise<SyncInvocation> {
     const fn = await this.#d.catalog.resolve(name, ref);
     const id = newId('inv');
     const createdAt = new Date().toISOString();
     let release: () => void;
+    let event: unknown;
     try {
+      event = readEvent();
       const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
       release = typeof slot === 'function' ? slot : await slot;
     } catch (err) {
@@ -104,11 +111,18 @@ export class InvocationService {
   async invokeAsync(
     name: string,
     ref: VersionRef,
-    event: unknown,
+    readEvent: () => unknown,
     trigger: InvocationTrigger,
     idempotencyKey?: string,
   ): Promise<{ invocation: Invocation; duplicate: boolean }> {
     const fn = await this.#d.catalog.resolve(name, ref);
+    let event: unknown;
+    try {
+      event = readEvent();
+    } catch (err) {
+      if (isFaasError(err)) this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
+      throw err;
+    }
     const candidate: Invocation = {
       id: newId('inv'),
       functionName: fn.name,
@@ -183,20 +197,21 @@ export class InvocationService {
     });
   }
 
-  /** A sync call turned away (429, runtime down) is still an invocation the user asked for. */
+  /** A call turned away (bad body, 429, runtime down) is still an invocation the user asked for. */
   #recordRejected(
     fn: FunctionVersion,
     id: string,
     createdAt: string,
     trigger: InvocationTrigger,
     err: FaasError,
+    mode: InvocationMode = 'sync',
   ): void {
     this.#d.recorder.record(
       {
         id,
         functionName: fn.name,
         version: fn.version,
-        mode: 'sync',
+        mode,
         trigger,
         status: 'failed',
         attempts: 0,

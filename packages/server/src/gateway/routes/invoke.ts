@@ -33,11 +33,11 @@ export function invokeRoutes(app: FastifyInstance, platform: Platform): void {
       reply: FastifyReply,
     ) => {
       const { name, ref } = parseFunctionRef(request.params.name, request.query.version);
-      const event = invokeEvent(request.headers['content-type'], request.body as Buffer | undefined);
+      const readEvent = () => invokeEvent(request.headers['content-type'], request.body as Buffer | undefined);
       const isAsync = request.query.async === true || request.headers['x-invocation-type'] === 'Event';
       if (isAsync) {
         const key = header(request, 'idempotency-key');
-        const { invocation, duplicate } = await invocations.invokeAsync(name, ref, event, 'api', key);
+        const { invocation, duplicate } = await invocations.invokeAsync(name, ref, readEvent, 'api', key);
         return reply
           .status(202)
           .header('location', `/api/v1/invocations/${invocation.id}`)
@@ -48,7 +48,7 @@ export function invokeRoutes(app: FastifyInstance, platform: Platform): void {
             ...(duplicate ? { duplicate } : {}),
           });
       }
-      const { invocation, outcome } = await invocations.invokeSync(name, ref, event, 'api');
+      const { invocation, outcome } = await invocations.invokeSync(name, ref, readEvent, 'api');
       return sendInvokeResult(reply, invocation, outcome);
     },
   );

@@ -23,8 +23,8 @@ export function triggerRoutes(app: FastifyInstance, platform: Platform): void {
     path: string,
     params: Record<string, string>,
   ) => {
-    const event = httpEvent(request, path, params);
-    const { invocation, outcome } = await invocations.invokeSync(name, 'latest', event, 'http');
+    const readEvent = () => httpEvent(request, path, params);
+    const { invocation, outcome } = await invocations.invokeSync(name, 'latest', readEvent, 'http');
     return sendHttpResult(reply, invocation, outcome);
   };
 
