@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Installs and starts the container engine the container runtime needs: Debian's docker.io with
+# Debian's runsc registered as the `gvisor` runtime, plus debootstrap (runtime images are built
+# from a local bookworm rootfs because no image registry is reachable). Idempotent; run as root.
+# These machines run no systemd, so dockerd is started directly, in the background.
+set -euo pipefail
+
+DAEMON_JSON=/etc/docker/daemon.json
+DOCKERD_LOG=${FAAS_DOCKERD_LOG:-/var/log/faas-dockerd.log}
+WAIT_SECONDS=${FAAS_DOCKERD_WAIT_SECONDS:-60}
+
+log() { printf 'install-engine: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  log "must run as root (apt-get and dockerd need it)"
+  exit 1
+fi
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v runsc >/dev/null 2>&1 || missing+=(runsc)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # policy-rc.d keeps the package scripts from starting dockerd themselves: this script starts it
+  # once the configuration is written.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0
+  [ -e "$policy" ] && had_policy=1
+  if [ "$had_policy" -eq 0 ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+  [ "$had_policy" -eq 0 ] && rm -f "$policy"
+fi
+
+runsc_path=$(command -v runsc)
+
+# Merge our keys into an existing daemon.json instead of replacing it. Node is on every machine
+# of this project (the system one is enough for JSON).
+mkdir -p "$(dirname "$DAEMON_JSON")"
+before=""
+[ -f "$DAEMON_JSON" ] && before=$(cat "$DAEMON_JSON")
+after=$(RUNSC="$runsc_path" CURRENT="$before" node -e '
+  const current = process.env.CURRENT.trim() === "" ? {} : JSON.parse(process.env.CURRENT);
+  current.runtimes = { ...(current.runtimes ?? {}),
+    gvisor: { path: process.env.RUNSC, runtimeArgs: ["--network=none"] } };
+  current.experimental = true;
+  process.stdout.write(JSON.stringify(current, null, 2) + "\n");
+')
+config_changed=0
+if [ "$before" != "$after" ]; then
+  printf '%s\n' "$after" >"$DAEMON_JSON.tmp"
+  mv "$DAEMON_JSON.tmp" "$DAEMON_JSON"
+  config_changed=1
+  log "wrote $DAEMON_JSON"
+fi
+
+engine_answers() { docker info >/dev/null 2>&1; }
+
+stop_dockerd() {
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ -z "$pid" ]; then
+    pid=$(pidof dockerd || true)
+  fi
+  [ -z "$pid" ] && return 0
+  log "restarting dockerd (pid $pid) to load the new configuration"
+  kill $pid 2>/dev/null || true
+  for _ in $(seq 1 "$WAIT_SECONDS"); do
+    kill -0 $pid 2>/dev/null || return 0
+    sleep 1
+  done
+  log "dockerd (pid $pid) did not stop within ${WAIT_SECONDS}s"
+  exit 1
+}
+
+start_dockerd() {
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  mkdir -p "$(dirname "$DOCKERD_LOG")"
+  # setsid + nohup: dockerd must outlive this script and the shell that ran it.
+  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  for _ in $(seq 1 "$WAIT_SECONDS"); do
+    if engine_answers; then
+      log "dockerd is answering"
+      return 0
+    fi
+    sleep 1
+  done
+  log "dockerd did not answer within ${WAIT_SECONDS}s; last lines of $DOCKERD_LOG:"
+  tail -n 30 "$DOCKERD_LOG" >&2 || true
+  exit 1
+}
+
+if engine_answers; then
+  if [ "$config_changed" -eq 1 ]; then
+    stop_dockerd
+    start_dockerd
+  fi
+else
+  # A dockerd that is running but not answering (still starting) gets its chance first.
+  if pidof dockerd >/dev/null 2>&1; then
+    for _ in $(seq 1 10); do engine_answers && break; sleep 1; done
+  fi
+  if ! engine_answers; then
+    stop_dockerd
+    start_dockerd
+  elif [ "$config_changed" -eq 1 ]; then
+    stop_dockerd
+    start_dockerd
+  fi
+fi
+
+if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"gvisor"'; then
+  log "warning: dockerd answers but has no gvisor runtime; check $DAEMON_JSON"
+fi
+log "engine ready: $(docker version --format 'server {{.Server.Version}}' 2>/dev/null || echo unknown)"
