@@ -1,0 +1,71 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { ensureBaseImage } from './base-image.ts';
+import { followDockerProgress, type ImageProgressListener, imageExists } from './image-progress.ts';
+import { buildContext, DEFAULT_IMAGES_DIR, runtimeImageSpecs } from './runtime-images.ts';
+
+export interface BuildRuntimeImagesOptions {
+  docker: Docker;
+  onProgress?: ImageProgressListener;
+  /** Where the debootstrap rootfs tarball is kept, so it is made once. @default ~/.cache/faas/images */
+  cacheDir?: string;
+  /** Dockerfiles and agents. @default the repository's images/ */
+  imagesDir?: string;
+}
+
+/** The tags of the runtime images, by runtime. */
+export interface RuntimeImageTags {
+  base: string;
+  node: string;
+  python: string;
+}
+
+/**
+ * Builds the base, node and python runtime images in the local engine, skipping those whose
+ * content-hash tag already exists. Safe to run again and from several processes at once.
+ * @example await buildRuntimeImages({ docker, onProgress: (e) => console.log(e.image, e.message) })
+ */
+export async function buildRuntimeImages(options: BuildRuntimeImagesOptions): Promise<RuntimeImageTags> {
+  const { docker } = options;
+  const onProgress = options.onProgress ?? (() => {});
+  const cacheDir = options.cacheDir ?? join(homedir(), '.cache', 'faas', 'images');
+  const base = await ensureBaseImage(docker, cacheDir, onProgress);
+  const tags: RuntimeImageTags = { base, node: '', python: '' };
+  for (const spec of await runtimeImageSpecs(base, options.imagesDir ?? DEFAULT_IMAGES_DIR)) {
+    tags[spec.name] = spec.tag;
+    if (await imageExists(docker, spec.tag)) {
+      onProgress({
+        image: spec.name,
+        tag: spec.tag,
+        phase: 'cached',
+        message: `${spec.tag} is already built`,
+      });
+      continue;
+    }
+    onProgress({ image: spec.name, tag: spec.tag, phase: 'start', message: `building ${spec.tag}` });
+    const stream = await docker.buildImage(buildContext(spec), {
+      t: spec.tag,
+      buildargs: { BASE: base },
+      labels: { 'faas.managed': 'true', 'faas.runtime-image': spec.name },
+      rm: true,
+      forcerm: true,
+    });
+    await followDockerProgress(docker, stream, (message) =>
+      onProgress({ image: spec.name, tag: spec.tag, phase: 'step', message }),
+    );
+    if (!(await imageExists(docker, spec.tag)))
+      throw new Error(`building ${spec.tag} ended without the image`);
+    onProgress({ image: spec.name, tag: spec.tag, phase: 'done', message: `built ${spec.tag}` });
+  }
+  return tags;
+}
+
+/** The tags the runtime images have (or will have once built), without building anything. */
+export async function runtimeImageTags(imagesDir = DEFAULT_IMAGES_DIR): Promise<RuntimeImageTags> {
+  const { baseImageTag } = await import('./base-image.ts');
+  const base = baseImageTag();
+  const specs = await runtimeImageSpecs(base, imagesDir);
+  const find = (name: string) => specs.find((s) => s.name === name)?.tag ?? '';
+  return { base, node: find('node'), python: find('python') };
+}
