@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { ensureBaseImage } from './base-image.ts';
+import { baseImageTag, ensureBaseImage } from './base-image.ts';
 import { followDockerProgress, type ImageProgressListener, imageExists } from './image-progress.ts';
 import { buildContext, DEFAULT_IMAGES_DIR, runtimeImageSpecs } from './runtime-images.ts';
 
@@ -12,6 +12,8 @@ export interface BuildRuntimeImagesOptions {
   cacheDir?: string;
   /** Dockerfiles and agents. @default the repository's images/ */
   imagesDir?: string;
+  /** false: fail on a missing image instead of building it. @default true */
+  buildMissing?: boolean;
 }
 
 /** The tags of the runtime images, by runtime. */
@@ -30,6 +32,14 @@ export async function buildRuntimeImages(options: BuildRuntimeImagesOptions): Pr
   const { docker } = options;
   const onProgress = options.onProgress ?? (() => {});
   const cacheDir = options.cacheDir ?? join(homedir(), '.cache', 'faas', 'images');
+  if (options.buildMissing === false) {
+    const tags = await runtimeImageTags(options.imagesDir);
+    for (const tag of [tags.node, tags.python]) {
+      if (!(await imageExists(docker, tag)))
+        throw new Error(`Runtime image ${tag} is not built: run \`faas images build\``);
+    }
+    return tags;
+  }
   const base = await ensureBaseImage(docker, cacheDir, onProgress);
   const tags: RuntimeImageTags = { base, node: '', python: '' };
   for (const spec of await runtimeImageSpecs(base, options.imagesDir ?? DEFAULT_IMAGES_DIR)) {
@@ -63,7 +73,6 @@ export async function buildRuntimeImages(options: BuildRuntimeImagesOptions): Pr
 
 /** The tags the runtime images have (or will have once built), without building anything. */
 export async function runtimeImageTags(imagesDir = DEFAULT_IMAGES_DIR): Promise<RuntimeImageTags> {
-  const { baseImageTag } = await import('./base-image.ts');
   const base = baseImageTag();
   const specs = await runtimeImageSpecs(base, imagesDir);
   const find = (name: string) => specs.find((s) => s.name === name)?.tag ?? '';

@@ -1,0 +1,125 @@
+import type { InvocationError, InvokeMetrics, InvokeOutcome, InvokeRequest } from '@faas/core';
+import { AgentGoneError, type AgentResult } from './agent-channel.ts';
+import type { AgentContainer } from './agent-container.ts';
+
+const OOM_PATTERN = /heap out of memory|Allocation failed|MemoryError|Cannot allocate memory/i;
+
+/** What one invocation did to its container: keep it warm, or it is gone. */
+export interface AgentInvocation {
+  outcome: InvokeOutcome;
+  /** false when the container was killed or died: the caller must not reuse it. */
+  reusable: boolean;
+}
+
+function resultValue(result: Extract<AgentResult, { ok: true }>): unknown {
+  return result.valueEncoding === 'base64'
+    ? new Uint8Array(Buffer.from(String(result.value), 'base64'))
+    : result.value;
+}
+
+/**
+ * Runs one invocation in a loaded container: one message to the agent and one back. The
+ * deadline and the abort signal kill the container (a stuck handler cannot be interrupted
+ * any other way); a dead process is classified by the engine's OOM flag.
+ */
+export async function invokeInContainer(
+  container: AgentContainer,
+  request: InvokeRequest,
+): Promise<AgentInvocation> {
+  const started = performance.now();
+  const cpuBefore = container.metrics.cpuTimeMs();
+  container.metrics.resetPeak();
+  const metrics = (): InvokeMetrics => {
+    const cpuAfter = container.metrics.cpuTimeMs();
+    const peak = container.metrics.peakMemoryBytes();
+    return {
+      durationMs: performance.now() - started,
+      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { cpuTimeMs: cpuAfter - cpuBefore } : {}),
+      ...(peak !== undefined ? { peakMemoryBytes: peak } : {}),
+    };
+  };
+
+  let stop: 'timeout' | 'abort' | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<'stopped'>((resolve) => {
+    timer = setTimeout(
+      () => {
+        stop = 'timeout';
+        resolve('stopped');
+      },
+      Math.max(0, request.deadline - Date.now()),
+    );
+    onAbort = () => {
+      stop = 'abort';
+      resolve('stopped');
+    };
+    if (request.signal?.aborted) onAbort();
+    else request.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+  try {
+    const settled = await Promise.race([
+      container.channel.invoke({
+        id: request.invocationId,
+        event: request.event,
+        deadline: request.deadline,
+        onLog: request.log,
+      }),
+      stopped,
+    ]);
+    if (settled === 'stopped') {
+      const measured = metrics();
+      await container.destroy();
+      const error: InvocationError =
+        stop === 'timeout'
+          ? { type: 'Timeout', message: `The function did not finish within ${request.fn.timeoutMs} ms` }
+          : { type: 'Aborted', message: 'The invocation was cancelled' };
+      return {
+        outcome: { status: stop === 'timeout' ? 'timed_out' : 'failed', error, metrics: measured },
+        reusable: false,
+      };
+    }
+    if (settled.ok)
+      return {
+        outcome: { status: 'succeeded', result: resultValue(settled), metrics: metrics() },
+        reusable: true,
+      };
+    const status = settled.error.type === 'MemoryError' ? 'out_of_memory' : 'failed';
+    return { outcome: { status, error: settled.error, metrics: metrics() }, reusable: true };
+  } catch (err) {
+    if (!(err instanceof AgentGoneError)) throw err;
+    return { outcome: await diedOutcome(container, request, metrics()), reusable: false };
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) request.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function diedOutcome(
+  container: AgentContainer,
+  request: InvokeRequest,
+  metrics: InvokeMetrics,
+): Promise<InvokeOutcome> {
+  const exit = await container.exitInfo();
+  await container.destroy();
+  if (exit.oomKilled || OOM_PATTERN.test(exit.logTail)) {
+    return {
+      status: 'out_of_memory',
+      error: {
+        type: 'OutOfMemory',
+        message: `The function exceeded its memory limit of ${request.fn.memoryMb} MB`,
+      },
+      metrics,
+    };
+  }
+  const detail = exit.logTail.trim().split('\n').slice(-5).join('\n');
+  return {
+    status: 'failed',
+    error: {
+      type: 'ProcessExited',
+      message: `The function's process exited${exit.exitCode === undefined ? '' : ` with code ${exit.exitCode}`}${detail ? `: ${detail}` : ''}`,
+    },
+    metrics,
+  };
+}

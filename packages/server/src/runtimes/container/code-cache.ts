@@ -1,0 +1,116 @@
+import { link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, normalize, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { type BlobStore, ErrorCode, FaasError } from '@faas/core';
+import { extract } from 'tar-stream';
+
+/**
+ * Function code on the host's disk: each code blob (a tar of the function's files) is unpacked
+ * once into `<root>/<sha256>/`, then hard-linked into a container's folder when a container is
+ * given that function. Hard links cost no copying, and the folder is mounted read-only.
+ */
+export class CodeCache {
+  #root: string;
+  #blobs: BlobStore;
+  #unpacking = new Map<string, Promise<string>>();
+
+  constructor(root: string, blobs: BlobStore) {
+    this.#root = root;
+    this.#blobs = blobs;
+  }
+
+  /** The unpacked folder of a code blob, unpacking it on first use. */
+  unpacked(sha256: string): Promise<string> {
+    let promise = this.#unpacking.get(sha256);
+    if (!promise) {
+      promise = this.#unpack(sha256);
+      promise.catch(() => this.#unpacking.delete(sha256));
+      this.#unpacking.set(sha256, promise);
+    }
+    return promise;
+  }
+
+  async #unpack(sha256: string): Promise<string> {
+    const dir = join(this.#root, sha256);
+    if (await exists(join(dir, '.complete'))) return dir;
+    const bytes = await this.#blobs.get(sha256);
+    if (!bytes) {
+      throw new FaasError(
+        ErrorCode.INVALID_ARCHIVE,
+        `The function's code blob ${sha256} is missing from the blob store`,
+      );
+    }
+    const partial = `${dir}.${process.pid}.${Date.now()}.partial`;
+    await mkdir(partial, { recursive: true, mode: 0o755 });
+    try {
+      await extractTar(bytes, partial);
+      await writeFile(join(partial, '.complete'), '');
+      await rm(dir, { recursive: true, force: true });
+      await rename(partial, dir);
+    } catch (err) {
+      await rm(partial, { recursive: true, force: true });
+      throw err;
+    }
+    return dir;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** Unpacks regular files and folders; refuses paths that leave the folder. */
+export async function extractTar(bytes: Uint8Array, dest: string): Promise<void> {
+  const source = Readable.from([Buffer.from(bytes)]);
+  const tar = extract();
+  const input = isGzip(bytes) ? source.pipe(createGunzip()) : source;
+  input.on('error', (err) => tar.destroy(err));
+  input.pipe(tar);
+  for await (const entry of tar) {
+    const name = normalize(entry.header.name).replace(/^(\.\/)+/, '');
+    if (name.startsWith('..') || name.startsWith(sep) || name.includes(`${sep}..${sep}`)) {
+      throw new FaasError(
+        ErrorCode.INVALID_ARCHIVE,
+        `The code archive has a path outside its root: ${entry.header.name}`,
+      );
+    }
+    const target = join(dest, name);
+    if (entry.header.type === 'directory') {
+      await mkdir(target, { recursive: true, mode: 0o755 });
+      entry.resume();
+    } else if (entry.header.type === 'file') {
+      const parent = target.slice(0, target.lastIndexOf(sep));
+      await mkdir(parent, { recursive: true, mode: 0o755 });
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      const executable = ((entry.header.mode ?? 0o644) & 0o111) !== 0;
+      await writeFile(target, Buffer.concat(chunks), { mode: executable ? 0o755 : 0o644 });
+    } else {
+      // Links and devices are not part of a function's code.
+      entry.resume();
+    }
+  }
+}
+
+/** Hard-links every file of `from` into `to` (made fresh), keeping the folder structure. */
+export async function linkTree(from: string, to: string): Promise<void> {
+  await rm(to, { recursive: true, force: true });
+  await mkdir(to, { recursive: true, mode: 0o755 });
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    if (entry.name === '.complete') continue;
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) await linkTree(source, target);
+    else if (entry.isFile()) await link(source, target);
+  }
+}

@@ -1,0 +1,375 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  type BlobStore,
+  ErrorCode,
+  FaasError,
+  type FunctionRuntime,
+  type FunctionVersion,
+  type InvocationError,
+  type InvokeOutcome,
+  type InvokeRequest,
+  type Runtime,
+  type RuntimeHealth,
+  type RuntimeStats,
+} from '@faas/core';
+import type Docker from 'dockerode';
+import { AgentContainer } from './agent-container.ts';
+import { invokeInContainer } from './agent-invocation.ts';
+import { CodeCache } from './code-cache.ts';
+import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
+import type { ContainerLimits } from './container-limits.ts';
+import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
+import { ImageFunctions } from './image-functions.ts';
+import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
+import { SandboxPools, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';
+import { SparePool } from './spare-pool.ts';
+import { VersionPool } from './version-pool.ts';
+
+type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
+
+export interface ContainerRuntimeOptions {
+  /** Holds the functions' code tars (`fn.codeSha256`). */
+  blobs: BlobStore;
+  /** Unpacked code and the containers' folders live here; also names this server's containers. */
+  dataDir: string;
+  /** Warm containers idle this long are removed. */
+  idleTimeoutMs: number;
+  /** An engine client; made from `dockerHost` (or DOCKER_HOST, or the default socket) when absent. */
+  docker?: Docker;
+  dockerHost?: string;
+  logger?: Logger;
+  /** Started containers kept waiting for code, per runtime image. @default 2 */
+  sparesPerImage?: number;
+  /** Pre-started sandbox containers kept per image used by runInSandbox/image functions. @default 2 */
+  sandboxSpares?: number;
+  /** Build missing runtime images on first use (else invokes fail until `faas images build`). @default true */
+  buildImages?: boolean;
+  /** Where the base image's rootfs tarball is cached. @default <dataDir>/images */
+  imageCacheDir?: string;
+}
+
+/** A handler that failed to load: a function fault, reported as the invocation's error. */
+class LoadFailure extends Error {
+  readonly error: InvocationError;
+  constructor(error: InvocationError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+const HELLO_TIMEOUT_MS = 30_000;
+const LOAD_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs node, python and image functions in Docker containers. node/python containers run the
+ * agent (images/agent), which loads the handler once and serves invocations over a Unix socket;
+ * a warm invoke is one round trip on it. Spare containers wait for code so a version's first
+ * invoke skips container start. Image functions run in fresh pre-started sandboxes.
+ */
+export class ContainerRuntime implements Runtime {
+  readonly kind = 'container' as const;
+  readonly docker: Docker;
+  readonly sandboxes: SandboxPools;
+  #options: ContainerRuntimeOptions;
+  #logger: Logger;
+  #dataDir: string;
+  #ownerId: string;
+  #code: CodeCache;
+  #started: Promise<void> | undefined;
+  #images: Promise<RuntimeImageTags> | undefined;
+  #spares = new Map<string, SparePool>();
+  #pools = new Map<string, VersionPool>();
+  #imageFunctions: ImageFunctions;
+  #sweeper: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: ContainerRuntimeOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? console;
+    this.#dataDir = resolve(options.dataDir);
+    this.#ownerId = ownerIdFor(this.#dataDir);
+    this.docker = options.docker ?? createDockerClient(options.dockerHost);
+    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs);
+    this.sandboxes = new SandboxPools({
+      docker: this.docker,
+      ownerId: this.#ownerId,
+      spares: options.sandboxSpares ?? 2,
+      idleTimeoutMs: options.idleTimeoutMs,
+      onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
+    });
+    this.#imageFunctions = new ImageFunctions(this.sandboxes);
+    const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
+    this.#sweeper = setInterval(() => this.#sweepIdle(), sweepMs);
+    this.#sweeper.unref();
+  }
+
+  /** The label value that marks this runtime's containers (`faas.owner`). */
+  get ownerId(): string {
+    return this.#ownerId;
+  }
+
+  supports(runtime: FunctionRuntime): boolean {
+    return runtime === 'node' || runtime === 'python' || runtime === 'image';
+  }
+
+  async health(): Promise<RuntimeHealth> {
+    const ping = await pingEngine(this.docker);
+    if (!ping.ok) return { ready: false, reason: ping.reason };
+    return { ready: true };
+  }
+
+  async prepare(fn: FunctionVersion): Promise<void> {
+    await this.#ensureStarted();
+    if (fn.runtime === 'image') {
+      await this.#imageFunctions.prepare(fn);
+      return;
+    }
+    const pool = this.#pool(fn);
+    let container: AgentContainer;
+    try {
+      container = await pool.acquire(fn.maxConcurrency, () => this.#startLoaded(fn));
+    } catch (err) {
+      if (err instanceof LoadFailure) {
+        throw new FaasError(ErrorCode.COMPILE_ERROR, `The handler did not load: ${err.error.message}`, {
+          details: err.error,
+        });
+      }
+      throw unavailable(err);
+    }
+    pool.release(container, true);
+  }
+
+  async invoke(request: InvokeRequest): Promise<InvokeOutcome> {
+    const { fn } = request;
+    await this.#ensureStarted();
+    if (fn.runtime === 'image') return this.#imageFunctions.invoke(request);
+    const started = performance.now();
+    const pool = this.#pool(fn);
+    let container: AgentContainer;
+    try {
+      container = await pool.acquire(fn.maxConcurrency, () => this.#startLoaded(fn));
+    } catch (err) {
+      if (err instanceof LoadFailure) {
+        return { status: 'failed', error: err.error, metrics: { durationMs: performance.now() - started } };
+      }
+      if (err instanceof FaasError && err.code !== ErrorCode.RUNTIME_UNAVAILABLE) {
+        return {
+          status: 'failed',
+          error: { type: err.code, message: err.message },
+          metrics: { durationMs: performance.now() - started },
+        };
+      }
+      throw unavailable(err);
+    }
+    if (Date.now() >= request.deadline) {
+      pool.release(container, true);
+      return {
+        status: 'timed_out',
+        error: { type: 'Timeout', message: `The function did not start within ${fn.timeoutMs} ms` },
+        metrics: { durationMs: performance.now() - started },
+      };
+    }
+    const { outcome, reusable } = await invokeInContainer(container, request);
+    pool.release(container, reusable);
+    return outcome;
+  }
+
+  /**
+   * Runs a command in a fresh container from a pool of pre-started ones (the execute API's
+   * ephemeral mode); the container is removed after. Function faults (non-zero exit, timeout,
+   * OOM) are in the result.
+   * @throws FaasError BAD_REQUEST for an image the engine does not have; RUNTIME_UNAVAILABLE.
+   */
+  async runInSandbox(request: SandboxRequest): Promise<SandboxResult> {
+    await this.#ensureStarted();
+    return this.sandboxes.run(request);
+  }
+
+  async retire(name: string, version?: number): Promise<void> {
+    const retiring: Promise<void>[] = [];
+    for (const [key, pool] of this.#pools) {
+      const [poolName, poolVersion] = splitKey(key);
+      if (poolName === name && (version === undefined || poolVersion === version)) {
+        this.#pools.delete(key);
+        retiring.push(pool.retire());
+      }
+    }
+    await Promise.all(retiring);
+  }
+
+  stats(): RuntimeStats {
+    let warm = 0;
+    let busy = 0;
+    const byVersion: Record<string, number> = {};
+    for (const [key, pool] of this.#pools) {
+      warm += pool.warm;
+      busy += pool.busy;
+      if (pool.warm > 0) byVersion[key] = pool.warm;
+    }
+    return { warm, busy, byVersion };
+  }
+
+  /** Resolves when no spare or sandbox container is being started (for tests and benchmarks). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#spares.values()].map((s) => s.settled()));
+    await this.sandboxes.settled();
+  }
+
+  /** Starts the spare containers of node and python now instead of on first use. */
+  async warmUp(): Promise<void> {
+    await this.#ensureStarted();
+    await this.#imageTags();
+    for (const runtime of ['node', 'python'] as const) this.#sparePool(runtime, { memoryMb: 128 }).refill();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all([
+      ...pools.map((p) => p.close()),
+      ...[...this.#spares.values()].map((s) => s.close()),
+      this.sandboxes.close(),
+    ]);
+  }
+
+  /** Once per process: the engine answers, and orphans of a crashed run with this data dir are gone. */
+  #ensureStarted(): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The container runtime is closed'));
+    this.#started ??= (async () => {
+      const ping = await pingEngine(this.docker);
+      if (!ping.ok) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, ping.reason);
+      await mkdir(join(this.#dataDir, 's'), { recursive: true });
+      const removed = await removeOwnedContainers(this.docker, this.#ownerId);
+      if (removed > 0) this.#logger.warn(`removed ${removed} orphaned container(s) of a previous run`);
+    })();
+    this.#started.catch(() => {
+      this.#started = undefined;
+    });
+    return this.#started;
+  }
+
+  #imageTags(): Promise<RuntimeImageTags> {
+    this.#images ??= buildRuntimeImages({
+      docker: this.docker,
+      cacheDir: this.#options.imageCacheDir ?? join(this.#dataDir, 'images'),
+      onProgress: (event) => {
+        if (event.phase === 'start' || event.phase === 'done')
+          this.#logger.info(`runtime images: ${event.message}`);
+      },
+      ...(this.#options.buildImages === false ? { buildMissing: false } : {}),
+    });
+    this.#images.catch((err) => {
+      this.#images = undefined;
+      this.#logger.error('building the runtime images failed', err);
+    });
+    return this.#images;
+  }
+
+  #pool(fn: FunctionVersion): VersionPool {
+    const key = `${fn.name}:${fn.version}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new VersionPool(key);
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  #sparePool(runtime: 'node' | 'python', limits: ContainerLimits): SparePool {
+    const key = `${runtime}/${limits.isolation ?? 'runc'}/${limits.network ? 'net' : 'none'}`;
+    let pool = this.#spares.get(key);
+    if (!pool) {
+      const standard = !limits.network && (limits.isolation ?? 'runc') === 'runc';
+      const target = standard ? (this.#options.sparesPerImage ?? 2) : 1;
+      const spareLimits: ContainerLimits = { ...limits, memoryMb: 128 };
+      pool = new SparePool(
+        target,
+        () => this.#startContainer(runtime, spareLimits),
+        (err) => this.#logger.warn(`starting a spare ${runtime} container failed`, err),
+      );
+      this.#spares.set(key, pool);
+    }
+    return pool;
+  }
+
+  async #startContainer(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
+    const tags = await this.#imageTags();
+    return AgentContainer.start({
+      docker: this.docker,
+      image: tags[runtime],
+      slotDir: join(this.#dataDir, 's', randomBytes(6).toString('hex')),
+      ownerId: this.#ownerId,
+      limits,
+      helloTimeoutMs: HELLO_TIMEOUT_MS,
+    });
+  }
+
+  /** A container loaded with `fn`: a spare when one is ready, else a new one. */
+  async #startLoaded(fn: FunctionVersion): Promise<AgentContainer> {
+    const runtime = fn.runtime === 'python' ? 'python' : 'node';
+    const limits = limitsOf(fn);
+    const [codeDir] = await Promise.all([this.#code.unpacked(fn.codeSha256), this.#imageTags()]);
+    const spares = this.#sparePool(runtime, limits);
+    const container = spares.take() ?? (await this.#startContainer(runtime, limits));
+    try {
+      const error = await container.assign(
+        `${fn.name}:${fn.version}`,
+        codeDir,
+        limits,
+        {
+          handler: fn.handler,
+          env: fn.env,
+          fn: { name: fn.name, version: fn.version, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutMs },
+        },
+        LOAD_TIMEOUT_MS,
+      );
+      if (error) throw new LoadFailure(error);
+      return container;
+    } catch (err) {
+      await container.destroy();
+      throw err;
+    }
+  }
+
+  #sweepIdle(): void {
+    const cutoff = Date.now() - this.#options.idleTimeoutMs;
+    for (const [key, pool] of this.#pools) {
+      pool.sweepIdle(cutoff);
+      if (pool.empty) this.#pools.delete(key);
+    }
+    this.sandboxes.sweepIdle(cutoff);
+  }
+}
+
+function limitsOf(fn: FunctionVersion): ContainerLimits {
+  return {
+    memoryMb: fn.memoryMb,
+    network: fn.network ?? false,
+    isolation: fn.isolation ?? 'runc',
+  };
+}
+
+function splitKey(key: string): [string, number] {
+  const at = key.lastIndexOf(':');
+  return [key.slice(0, at), Number(key.slice(at + 1))];
+}
+
+function unavailable(err: unknown): FaasError {
+  if (err instanceof FaasError) return err;
+  return new FaasError(
+    ErrorCode.RUNTIME_UNAVAILABLE,
+    `The container runtime could not start a container: ${(err as Error).message}. If the engine is down, ${ENGINE_HINT}`,
+    { cause: err },
+  );
+}
+
+/** Makes the container runtime. It connects lazily: the server starts without an engine. */
+export function createContainerRuntime(options: ContainerRuntimeOptions): ContainerRuntime {
+  return new ContainerRuntime(options);
+}

@@ -1,0 +1,15 @@
+/** The container runtime's public surface. */
+export {
+  ContainerRuntime,
+  type ContainerRuntimeOptions,
+  createContainerRuntime,
+} from './container-runtime.ts';
+export { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
+export {
+  type BuildRuntimeImagesOptions,
+  buildRuntimeImages,
+  type RuntimeImageTags,
+  runtimeImageTags,
+} from './images/build-runtime-images.ts';
+export type { ImageBuildProgress, ImageProgressListener } from './images/image-progress.ts';
+export type { SandboxRequest, SandboxResult } from './sandbox/sandbox-pools.ts';

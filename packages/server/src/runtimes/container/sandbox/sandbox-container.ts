@@ -1,0 +1,200 @@
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from '../container-labels.ts';
+import {
+  type ContainerLimits,
+  hardenedHostConfig,
+  SANDBOX_USER,
+  updatableLimits,
+} from '../container-limits.ts';
+import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
+
+/** The working dir of sandbox commands: a tmpfs, like /tmp. */
+export const SANDBOX_WORKDIR = '/workspace';
+
+export interface StartSandboxOptions {
+  docker: Docker;
+  image: string;
+  ownerId: string;
+  limits: ContainerLimits;
+  busyboxPath: string;
+}
+
+export interface SandboxRun {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+  timedOut: boolean;
+  oomKilled: boolean;
+  /** From the job's arrival to the command's exit. */
+  durationMs: number;
+  /** An output stream passed `maxOutputBytes` and was cut. */
+  truncated: boolean;
+}
+
+export interface RunSandboxJob {
+  line: string;
+  stdin?: Uint8Array | string;
+  limits: ContainerLimits;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A started container whose shim waits for one job on stdin. Used once: after the job it is
+ * removed (ephemeral), so no state leaks from one run to the next.
+ */
+export class SandboxContainer {
+  readonly id: string;
+  readonly createdAt = Date.now();
+  #docker: Docker;
+  #stream: Duplex;
+  #limits: ContainerLimits;
+  #ended: Promise<void>;
+  #stdout: Buffer[] = [];
+  #stderr: Buffer[] = [];
+  #outputBytes = 0;
+  #maxOutputBytes = Number.POSITIVE_INFINITY;
+  #truncated = false;
+  #used = false;
+
+  private constructor(docker: Docker, id: string, stream: Duplex, limits: ContainerLimits) {
+    this.#docker = docker;
+    this.id = id;
+    this.#stream = stream;
+    this.#limits = limits;
+    let pending: Buffer = Buffer.alloc(0);
+    // Without a TTY the attach stream frames output: 1 byte stream, 3 zero, 4 bytes size, data.
+    stream.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 8) {
+        const size = pending.readUInt32BE(4);
+        if (pending.length < 8 + size) break;
+        this.#collect(pending[0] === 2 ? this.#stderr : this.#stdout, pending.subarray(8, 8 + size));
+        pending = pending.subarray(8 + size);
+      }
+    });
+    this.#ended = new Promise((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+  }
+
+  static async start(options: StartSandboxOptions): Promise<SandboxContainer> {
+    const { docker } = options;
+    const container = await docker.createContainer({
+      Image: options.image,
+      Entrypoint: [BUSYBOX_MOUNT, 'sh', '-c', SHIM_SCRIPT],
+      Cmd: [],
+      User: SANDBOX_USER,
+      Env: ['HOME=/tmp'],
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'sandbox' },
+      HostConfig: {
+        ...hardenedHostConfig(options.limits, [`${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`]),
+        Tmpfs: {
+          '/tmp': `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,
+          [SANDBOX_WORKDIR]: `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,
+        },
+      },
+      StopTimeout: 1,
+    });
+    try {
+      // Attached before start, so not a byte of output is missed.
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as unknown as Duplex;
+      await container.start();
+      return new SandboxContainer(docker, container.id, stream, options.limits);
+    } catch (err) {
+      await removeContainer(docker, container.id).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Runs the job: writes it and stdin, waits for the exit or kills at the timeout. */
+  async run(job: RunSandboxJob): Promise<SandboxRun> {
+    if (this.#used) throw new Error('A sandbox container runs one job');
+    this.#used = true;
+    this.#maxOutputBytes = job.maxOutputBytes;
+    const wanted = updatableLimits(job.limits);
+    const current = updatableLimits(this.#limits);
+    if (
+      wanted.Memory !== current.Memory ||
+      wanted.NanoCpus !== current.NanoCpus ||
+      wanted.PidsLimit !== current.PidsLimit
+    ) {
+      await this.#docker.getContainer(this.id).update(wanted);
+    }
+    const started = performance.now();
+    this.#stream.write(job.line);
+    if (job.stdin !== undefined && job.stdin.length > 0) this.#stream.write(job.stdin);
+    // Half-close: with StdinOnce the engine closes the command's stdin.
+    this.#stream.end();
+
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<'stop'>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve('stop');
+      }, job.timeoutMs);
+      onAbort = () => resolve('stop');
+      if (job.signal?.aborted) onAbort();
+      else job.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const first = await Promise.race([this.#ended.then(() => 'ended' as const), stopped]);
+    clearTimeout(timer);
+    if (onAbort) job.signal?.removeEventListener('abort', onAbort);
+    const container = this.#docker.getContainer(this.id);
+    if (first === 'stop') {
+      await container.kill({ signal: 'SIGKILL' }).catch(() => {});
+    }
+    const exit = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
+    const durationMs = performance.now() - started;
+    let oomKilled = false;
+    try {
+      oomKilled = (await container.inspect()).State.OOMKilled;
+    } catch {
+      // Gone already: no OOM flag to read.
+    }
+    return {
+      stdout: Buffer.concat(this.#stdout),
+      stderr: Buffer.concat(this.#stderr),
+      exitCode: exit.StatusCode,
+      timedOut,
+      oomKilled,
+      durationMs,
+      truncated: this.#truncated,
+    };
+  }
+
+  async destroy(): Promise<void> {
+    this.#stream.destroy();
+    await removeContainer(this.#docker, this.id);
+  }
+
+  #collect(into: Buffer[], data: Buffer): void {
+    const room = this.#maxOutputBytes - this.#outputBytes;
+    if (room <= 0) {
+      this.#truncated = true;
+      return;
+    }
+    const kept = data.length > room ? data.subarray(0, room) : data;
+    if (kept.length < data.length) this.#truncated = true;
+    into.push(Buffer.from(kept));
+    this.#outputBytes += kept.length;
+  }
+}

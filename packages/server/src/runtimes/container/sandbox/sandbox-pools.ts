@@ -1,0 +1,241 @@
+import { existsSync } from 'node:fs';
+import { ErrorCode, FaasError } from '@faas/core';
+import type Docker from 'dockerode';
+import type { ContainerLimits } from '../container-limits.ts';
+import { engineStatus } from '../docker-engine.ts';
+import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
+import { jobLine } from './sandbox-script.ts';
+
+/** Where Debian's busybox-static puts its binary (scripts/install-engine.sh installs it). */
+export const DEFAULT_BUSYBOX_PATH = '/bin/busybox';
+
+export interface SandboxRequest {
+  /** A local image (no registry is reachable). */
+  image: string;
+  /** argv; run with `exec`, so the first word is looked up on the image's PATH. */
+  command: string[];
+  env?: Record<string, string>;
+  stdin?: Uint8Array | string;
+  /** Written before the command runs; relative paths are under /workspace (a tmpfs, the cwd). */
+  files?: Record<string, string | Uint8Array>;
+  /** @default 30000 */
+  timeoutMs?: number;
+  /** @default 256 */
+  memoryMb?: number;
+  /** Outbound network. @default false */
+  network?: boolean;
+  isolation?: 'runc' | 'gvisor';
+  /** Where the command runs. @default '/workspace'; `null`: the image's own working dir */
+  workdir?: string | null;
+  /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface SandboxResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  durationMs: number;
+  timedOut: boolean;
+  oomKilled: boolean;
+  truncated: boolean;
+}
+
+interface PoolEntry {
+  ready: SandboxContainer[];
+  starting: number;
+  lastUsedAt: number;
+  image: string;
+  limits: ContainerLimits;
+}
+
+export interface SandboxPoolsOptions {
+  docker: Docker;
+  ownerId: string;
+  /** Pre-started containers kept per (image, isolation, network) in use. */
+  spares: number;
+  idleTimeoutMs: number;
+  busyboxPath?: string;
+  onError: (err: unknown) => void;
+}
+
+const DEFAULT_SANDBOX_MEMORY_MB = 256;
+
+/**
+ * Runs commands in fresh containers, each used once. Containers are started ahead of need, per
+ * image in use, with a shim that waits for the job, so a run skips `docker create` and start.
+ */
+export class SandboxPools {
+  #options: SandboxPoolsOptions;
+  #pools = new Map<string, PoolEntry>();
+  #removals = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(options: SandboxPoolsOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Runs a command in a fresh container from the pool and removes the container after.
+   * @throws FaasError BAD_REQUEST for a missing image; VALIDATION for a bad request;
+   *   RUNTIME_UNAVAILABLE when the engine fails.
+   */
+  async run(request: SandboxRequest): Promise<SandboxResult> {
+    if (this.#closed) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The container runtime is closed');
+    const busybox = this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH;
+    if (!existsSync(busybox)) {
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Sandboxes need a static busybox at ${busybox}: run scripts/install-engine.sh as root`,
+      );
+    }
+    const limits: ContainerLimits = {
+      memoryMb: request.memoryMb ?? DEFAULT_SANDBOX_MEMORY_MB,
+      network: request.network ?? false,
+      isolation: request.isolation ?? 'runc',
+    };
+    const line = jobLine({
+      command: request.command,
+      env: request.env ?? {},
+      files: request.files ?? {},
+      ...(request.workdir === null ? {} : { workdir: request.workdir ?? SANDBOX_WORKDIR }),
+    });
+    const entry = this.#entry(request.image, limits);
+    entry.lastUsedAt = Date.now();
+    const container = entry.ready.shift() ?? (await this.#start(entry));
+    this.#refill(entry);
+    try {
+      const run = await container.run({
+        line,
+        ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
+        limits,
+        timeoutMs: request.timeoutMs ?? 30_000,
+        maxOutputBytes: request.maxOutputBytes ?? 10 * 1024 * 1024,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+      return {
+        stdout: run.stdout.toString('utf8'),
+        stderr: run.stderr.toString('utf8'),
+        exitCode: run.exitCode,
+        durationMs: run.durationMs,
+        timedOut: run.timedOut,
+        oomKilled: run.oomKilled,
+        truncated: run.truncated,
+      };
+    } catch (err) {
+      throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `The sandbox failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      this.#remove(container);
+    }
+  }
+
+  /** Whether the engine has the image; the pool never pulls. */
+  async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.#options.docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (engineStatus(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Resolves when no container is starting or being removed. */
+  async settled(): Promise<void> {
+    for (;;) {
+      const starting = [...this.#pools.values()].some((p) => p.starting > 0);
+      if (!starting && this.#removals.size === 0) return;
+      await Promise.all([...this.#removals]);
+      if (starting) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Drops the spares of images unused since `cutoff`. */
+  sweepIdle(cutoff: number): void {
+    for (const [key, entry] of this.#pools) {
+      if (entry.lastUsedAt >= cutoff || entry.starting > 0) continue;
+      this.#pools.delete(key);
+      for (const container of entry.ready.splice(0)) this.#remove(container);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.settled();
+    for (const entry of this.#pools.values())
+      for (const container of entry.ready.splice(0)) this.#remove(container);
+    this.#pools.clear();
+    await Promise.all([...this.#removals]);
+  }
+
+  #entry(image: string, limits: ContainerLimits): PoolEntry {
+    const key = poolKey(image, limits);
+    let entry = this.#pools.get(key);
+    if (!entry) {
+      entry = { ready: [], starting: 0, lastUsedAt: Date.now(), image, limits };
+      this.#pools.set(key, entry);
+    }
+    return entry;
+  }
+
+  async #start(entry: PoolEntry): Promise<SandboxContainer> {
+    try {
+      return await SandboxContainer.start({
+        docker: this.#options.docker,
+        image: entry.image,
+        ownerId: this.#options.ownerId,
+        limits: entry.limits,
+        busyboxPath: this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH,
+      });
+    } catch (err) {
+      if (engineStatus(err) === 404) {
+        throw new FaasError(
+          ErrorCode.BAD_REQUEST,
+          `Image "${entry.image}" is not in the local engine; no registry is reachable, so build or load it first`,
+          { cause: err },
+        );
+      }
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Could not start a sandbox: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  #refill(entry: PoolEntry): void {
+    if (this.#closed || entry.starting > 0 || entry.ready.length >= this.#options.spares) return;
+    entry.starting += 1;
+    this.#start(entry).then(
+      (container) => {
+        entry.starting -= 1;
+        if (this.#closed || !this.#pools.has(poolKey(entry.image, entry.limits))) {
+          this.#remove(container);
+          return;
+        }
+        entry.ready.push(container);
+        this.#refill(entry);
+      },
+      (err) => {
+        // No retry loop: the next run tries again.
+        entry.starting -= 1;
+        this.#options.onError(err);
+      },
+    );
+  }
+
+  #remove(container: SandboxContainer): void {
+    const removal = container.destroy().catch((err) => this.#options.onError(err));
+    this.#removals.add(removal);
+    void removal.finally(() => this.#removals.delete(removal));
+  }
+}
+
+function poolKey(image: string, limits: ContainerLimits): string {
+  return `${image}|${limits.isolation ?? 'runc'}|${limits.network ? 'net' : 'none'}`;
+}
