@@ -50,8 +50,11 @@ before=""
 [ -f "$DAEMON_JSON" ] && before=$(cat "$DAEMON_JSON")
 after=$(RUNSC="$runsc_path" CURRENT="$before" node -e '
   const current = process.env.CURRENT.trim() === "" ? {} : JSON.parse(process.env.CURRENT);
+  // gvisor-uds: the same with connections to host Unix sockets allowed, which the function
+  // agent needs: it connects to the socket of the host in its bind-mounted folder.
   current.runtimes = { ...(current.runtimes ?? {}),
-    gvisor: { path: process.env.RUNSC, runtimeArgs: ["--network=none"] } };
+    gvisor: { path: process.env.RUNSC, runtimeArgs: ["--network=none"] },
+    "gvisor-uds": { path: process.env.RUNSC, runtimeArgs: ["--network=none", "--host-uds=open"] } };
   current.experimental = true;
   process.stdout.write(JSON.stringify(current, null, 2) + "\n");
 ')

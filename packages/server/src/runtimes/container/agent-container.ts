@@ -84,12 +84,23 @@ export class AgentContainer {
         User: SANDBOX_USER,
         Env: [`FAAS_AGENT_SOCKET=${MOUNT}/agent.sock`, 'HOME=/tmp'],
         Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'agent' },
-        HostConfig: hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`]),
+        HostConfig: hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], 'gvisor-uds'),
         StopTimeout: 1,
       });
       id = container.id;
       await container.start();
-      await channel.waitForHello(options.helloTimeoutMs);
+      // An agent that cannot connect exits: fail then, not at the hello timeout.
+      const watch = new AbortController();
+      const exited = container.wait({ condition: 'not-running', abortSignal: watch.signal }).then(async () => {
+        const logs = demuxLogs((await container.logs({ stdout: true, stderr: true, tail: 10 })) as unknown as Buffer);
+        throw new Error(`The agent exited before connecting${logs.trim() ? `: ${logs.trim()}` : ''}`);
+      });
+      exited.catch(() => {});
+      try {
+        await Promise.race([channel.waitForHello(options.helloTimeoutMs), exited]);
+      } finally {
+        watch.abort();
+      }
       return new AgentContainer(docker, container.id, channel, slotDir, options.limits);
     } catch (err) {
       await channel.close();

@@ -36,9 +36,14 @@ export function updatableLimits(
 /**
  * The hardened HostConfig every faas container gets: no network unless asked, read-only root,
  * size-limited tmpfs /tmp, memory/CPU/pids limits, all capabilities dropped, no privilege gain,
- * an init process that reaps zombies, gVisor when asked.
+ * an init process that reaps zombies, gVisor when asked. Agent containers use `gvisor-uds`
+ * (scripts/install-engine.sh registers it): runsc with host Unix socket connections allowed.
  */
-export function hardenedHostConfig(limits: ContainerLimits, binds: string[]): HostConfig {
+export function hardenedHostConfig(
+  limits: ContainerLimits,
+  binds: string[],
+  gvisorRuntime: 'gvisor' | 'gvisor-uds' = 'gvisor',
+): HostConfig {
   return {
     ...updatableLimits(limits),
     Binds: binds,
@@ -48,7 +53,7 @@ export function hardenedHostConfig(limits: ContainerLimits, binds: string[]): Ho
     CapDrop: ['ALL'],
     SecurityOpt: ['no-new-privileges'],
     Init: true,
-    ...(limits.isolation === 'gvisor' ? { Runtime: 'gvisor' } : {}),
+    ...(limits.isolation === 'gvisor' ? { Runtime: gvisorRuntime } : {}),
     LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '1' } },
   };
 }
