@@ -91,10 +91,14 @@ export class AgentContainer {
       await container.start();
       // An agent that cannot connect exits: fail then, not at the hello timeout.
       const watch = new AbortController();
-      const exited = container.wait({ condition: 'not-running', abortSignal: watch.signal }).then(async () => {
-        const logs = demuxLogs((await container.logs({ stdout: true, stderr: true, tail: 10 })) as unknown as Buffer);
-        throw new Error(`The agent exited before connecting${logs.trim() ? `: ${logs.trim()}` : ''}`);
-      });
+      const exited = container
+        .wait({ condition: 'not-running', abortSignal: watch.signal })
+        .then(async () => {
+          const logs = demuxLogs(
+            (await container.logs({ stdout: true, stderr: true, tail: 10 })) as unknown as Buffer,
+          );
+          throw new Error(`The agent exited before connecting${logs.trim() ? `: ${logs.trim()}` : ''}`);
+        });
       exited.catch(() => {});
       try {
         await Promise.race([channel.waitForHello(options.helloTimeoutMs), exited]);

@@ -23,6 +23,7 @@ import type { ContainerLimits } from './container-limits.ts';
 import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
+import { PendingWork } from './pending-work.ts';
 import { SandboxPools, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';
 import { SparePool } from './spare-pool.ts';
 import { VersionPool } from './version-pool.ts';
@@ -81,6 +82,7 @@ export class ContainerRuntime implements Runtime {
   #images: Promise<RuntimeImageTags> | undefined;
   #spares = new Map<string, SparePool>();
   #pools = new Map<string, VersionPool>();
+  #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
   #sweeper: NodeJS.Timeout;
   #closed = false;
@@ -215,6 +217,18 @@ export class ContainerRuntime implements Runtime {
   async settled(): Promise<void> {
     await Promise.all([...this.#spares.values()].map((s) => s.settled()));
     await this.sandboxes.settled();
+    await this.#removals.drain();
+  }
+
+  /**
+   * Containers this runtime holds (warm, spare, pre-started sandboxes). After `settled()`, the
+   * engine has exactly this many containers labelled with `ownerId`: anything more is a leak.
+   */
+  trackedContainers(): number {
+    let count = this.sandboxes.readyCount;
+    for (const pool of this.#pools.values()) count += pool.warm;
+    for (const spares of this.#spares.values()) count += spares.size;
+    return count;
   }
 
   /** Starts the spare containers of node and python now instead of on first use. */
@@ -235,6 +249,7 @@ export class ContainerRuntime implements Runtime {
       ...[...this.#spares.values()].map((s) => s.close()),
       this.sandboxes.close(),
     ]);
+    await this.#removals.drain();
   }
 
   /** Once per process: the engine answers, and orphans of a crashed run with this data dir are gone. */
@@ -275,7 +290,7 @@ export class ContainerRuntime implements Runtime {
     const key = `${fn.name}:${fn.version}`;
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new VersionPool(key);
+      pool = new VersionPool(key, this.#removals);
       this.#pools.set(key, pool);
     }
     return pool;
@@ -291,6 +306,7 @@ export class ContainerRuntime implements Runtime {
       pool = new SparePool(
         target,
         () => this.#startContainer(runtime, spareLimits),
+        this.#removals,
         (err) => this.#logger.warn(`starting a spare ${runtime} container failed`, err),
       );
       this.#spares.set(key, pool);

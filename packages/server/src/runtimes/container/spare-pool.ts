@@ -1,4 +1,5 @@
 import type { AgentContainer } from './agent-container.ts';
+import type { PendingWork } from './pending-work.ts';
 
 /**
  * Started containers of one runtime image that wait for code. Taking one skips `docker create`
@@ -13,8 +14,16 @@ export class SparePool {
   #onError: (err: unknown) => void;
   #closed = false;
 
-  constructor(target: number, start: () => Promise<AgentContainer>, onError: (err: unknown) => void) {
+  #removals: PendingWork;
+
+  constructor(
+    target: number,
+    start: () => Promise<AgentContainer>,
+    removals: PendingWork,
+    onError: (err: unknown) => void,
+  ) {
     this.#target = target;
+    this.#removals = removals;
     this.#start = start;
     this.#onError = onError;
   }
@@ -27,7 +36,7 @@ export class SparePool {
   take(): AgentContainer | undefined {
     let spare = this.#ready.shift();
     while (spare && !spare.alive) {
-      void spare.destroy();
+      this.#removals.add(spare.destroy());
       spare = this.#ready.shift();
     }
     this.refill();
@@ -40,8 +49,8 @@ export class SparePool {
     this.#start()
       .then(
         (container) => {
-          if (this.#closed) void container.destroy();
-          else this.#ready.push(container);
+          // Kept even when closed meanwhile: close() removes what is ready once starts settle.
+          this.#ready.push(container);
         },
         (err) => this.#onError(err),
       )

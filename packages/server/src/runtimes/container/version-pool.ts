@@ -1,4 +1,5 @@
 import type { AgentContainer } from './agent-container.ts';
+import type { PendingWork } from './pending-work.ts';
 
 /**
  * The warm containers of one function version: idle ones are reused, at most `max` exist, and
@@ -12,8 +13,11 @@ export class VersionPool {
   #waiters: Array<(container: AgentContainer | undefined) => void> = [];
   #retired = false;
 
-  constructor(key: string) {
+  #removals: PendingWork;
+
+  constructor(key: string, removals: PendingWork) {
     this.key = key;
+    this.#removals = removals;
   }
 
   get warm(): number {
@@ -66,7 +70,7 @@ export class VersionPool {
     this.#busy.delete(container);
     container.lastUsedAt = Date.now();
     if (!reusable || !container.alive || this.#retired) {
-      void container.destroy();
+      this.#removals.add(container.destroy());
       // A waiter can now start a container of its own in the freed place.
       this.#waiters.shift()?.(undefined);
       return;
@@ -82,7 +86,7 @@ export class VersionPool {
     let removed = 0;
     for (const container of this.#idle) {
       if (container.lastUsedAt < cutoff || !container.alive) {
-        void container.destroy();
+        this.#removals.add(container.destroy());
         removed += 1;
       } else {
         keep.push(container);
@@ -112,7 +116,7 @@ export class VersionPool {
     // Most recently used first: it is the warmest, and the others can age out.
     let container = this.#idle.pop();
     while (container && !container.alive) {
-      void container.destroy();
+      this.#removals.add(container.destroy());
       container = this.#idle.pop();
     }
     if (container) this.#busy.add(container);

@@ -132,6 +132,13 @@ export class SandboxPools {
     }
   }
 
+  /** Pre-started containers waiting for a job. */
+  get readyCount(): number {
+    let count = 0;
+    for (const entry of this.#pools.values()) count += entry.ready.length;
+    return count;
+  }
+
   /** Whether the engine has the image; the pool never pulls. */
   async hasImage(image: string): Promise<boolean> {
     try {

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ErrorCode, type FunctionVersion } from '@faas/core';
+import {
+  buildImagesForTests,
+  createTestRuntime,
+  engineSkipReason,
+  request,
+  type TestRuntime,
+} from './support.ts';
+
+const skip = await engineSkipReason();
+
+describe('container runtime: node and python functions on the real engine', { skip }, () => {
+  let t: TestRuntime;
+
+  before(
+    async () => {
+      await buildImagesForTests();
+      t = await createTestRuntime();
+    },
+    { timeout: 900_000 },
+  );
+
+  after(async () => {
+    await t?.close();
+  });
+
+  it('runs a node ESM default export once loaded, with its context and console output', async () => {
+    const fn = await t.deploy(
+      {
+        'index.mjs': `let loads = (globalThis.loads ?? 0) + 1; globalThis.loads = loads;
+        export default async (event, context) => {
+          console.log('got', event.n);
+          return { doubled: event.n * 2, name: context.functionName, version: context.functionVersion,
+            id: context.invocationId, remaining: context.getRemainingTimeMs() > 0, loads, uid: process.getuid(),
+            env: process.env.GREETING };
+        };`,
+      },
+      { env: { GREETING: 'hello' } },
+    );
+    const logs: string[] = [];
+    const first = await t.runtime.invoke(request(fn, { n: 21 }, logs));
+    assert.equal(first.status, 'succeeded', JSON.stringify(first));
+    assert.ok(first.status === 'succeeded');
+    const result = first.result as Record<string, unknown>;
+    assert.equal(result.doubled, 42);
+    assert.equal(result.name, fn.name);
+    assert.equal(result.version, 1);
+    assert.equal(result.remaining, true);
+    assert.equal(result.uid, 65534, 'functions run as a non-root user');
+    assert.equal(result.env, 'hello');
+    assert.deepEqual(logs, ['log: got 21']);
+    const second = await t.runtime.invoke(request(fn, { n: 1 }));
+    assert.ok(second.status === 'succeeded');
+    assert.equal(
+      (second.result as Record<string, unknown>).loads,
+      1,
+      'the module is loaded once per container',
+    );
+    assert.equal(t.runtime.stats().byVersion[`${fn.name}:1`], 1);
+    assert.ok(typeof second.metrics.durationMs === 'number');
+  });
+
+  it('calls the export named by the handler and passes binary events as bytes', async () => {
+    const fn = await t.deploy(
+      {
+        'src/api.js':
+          'export async function handle(event) { return { length: event.length, first: event[0] }; }',
+      },
+      { handler: 'src/api.handle' },
+    );
+    const outcome = await t.runtime.invoke(request(fn, new Uint8Array([7, 8, 9])));
+    assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+    assert.ok(outcome.status === 'succeeded');
+    assert.deepEqual(outcome.result, { length: 3, first: 7 });
+  });
+
+  it('runs a python handler from main.handler with print output as logs', async () => {
+    const fn = await t.deploy(
+      {
+        'main.py': [
+          'import os',
+          'def handler(event, context):',
+          '    print("hello from python")',
+          '    return {"echo": event, "name": context.function_name, "uid": os.getuid()}',
+        ].join('\n'),
+      },
+      { runtime: 'python', handler: 'main.handler' },
+    );
+    const logs: string[] = [];
+    const outcome = await t.runtime.invoke(request(fn, { a: [1, 2] }, logs));
+    assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+    assert.ok(outcome.status === 'succeeded');
+    assert.deepEqual(outcome.result, { echo: { a: [1, 2] }, name: fn.name, uid: 65534 });
+    assert.deepEqual(logs, ['log: hello from python']);
+  });
+
+  it('reports a thrown error with type, message and stack and keeps the container warm', async () => {
+    const fn = await t.deploy({
+      'index.js': `export default async () => { throw new TypeError('bad input'); };`,
+    });
+    const outcome = await t.runtime.invoke(request(fn, {}));
+    assert.equal(outcome.status, 'failed');
+    assert.ok(outcome.status === 'failed');
+    assert.equal(outcome.error.type, 'TypeError');
+    assert.equal(outcome.error.message, 'bad input');
+    assert.match(outcome.error.stack ?? '', /index\.js/);
+    assert.equal(t.runtime.stats().byVersion[`${fn.name}:1`], 1);
+
+    const py = await t.deploy(
+      { 'main.py': 'def handler(event, context):\n    raise ValueError("nope")\n' },
+      { runtime: 'python', handler: 'main.handler' },
+    );
+    const pyOutcome = await t.runtime.invoke(request(py, {}));
+    assert.ok(pyOutcome.status === 'failed');
+    assert.equal(pyOutcome.error.type, 'ValueError');
+    assert.match(pyOutcome.error.stack ?? '', /main\.py/);
+  });
+
+  it('fails prepare with COMPILE_ERROR and invoke with a failed outcome when the handler does not load', async () => {
+    const missing = await t.deploy({ 'other.js': 'export default () => 1' });
+    await assert.rejects(
+      t.runtime.prepare(missing),
+      (err: { code?: string }) => err.code === ErrorCode.COMPILE_ERROR,
+    );
+    const syntax = await t.deploy({ 'index.js': 'export default async ( => {' });
+    const outcome = await t.runtime.invoke(request(syntax, {}));
+    assert.equal(outcome.status, 'failed');
+    assert.ok(outcome.status === 'failed');
+    assert.equal(outcome.error.type, 'SyntaxError');
+  });
+
+  it('runs at most maxConcurrency containers of a version and reuses them', async () => {
+    const fn: FunctionVersion = await t.deploy(
+      {
+        'index.js': 'export default async (e) => { await new Promise((r) => setTimeout(r, 100)); return e; }',
+      },
+      { maxConcurrency: 2 },
+    );
+    const outcomes = await Promise.all([1, 2, 3, 4].map((n) => t.runtime.invoke(request(fn, n))));
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'succeeded' ? o.result : o.status)),
+      [1, 2, 3, 4],
+    );
+    assert.equal(t.runtime.stats().byVersion[`${fn.name}:1`], 2);
+  });
+
+  it('retires a version: its containers are removed and the engine has only what the runtime tracks', async () => {
+    const fn = await t.deploy({ 'index.js': 'export default async () => 1' });
+    await t.runtime.prepare(fn);
+    assert.equal(t.runtime.stats().byVersion[`${fn.name}:1`], 1);
+    await t.runtime.retire(fn.name);
+    assert.equal(t.runtime.stats().byVersion[`${fn.name}:1`], undefined);
+    assert.equal(await t.containerCount(), t.runtime.trackedContainers());
+  });
+});
