@@ -1,0 +1,99 @@
+import { type BlobStore, ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
+import { type CodeCache, codeCache } from './compile.ts';
+
+/** One user's hold on an artifact; `release` once, when done with it. */
+export interface ArtifactHandle {
+  /**
+   * The artifact's source and code cache, loaded once for all holders.
+   * @throws FaasError COMPILE_ERROR when the blob is missing or is not UTF-8 text (not
+   * remembered: the next call retries).
+   */
+  load(): Promise<CodeCache>;
+  release(): void;
+}
+
+interface Entry {
+  holders: number;
+  loading?: Promise<CodeCache>;
+}
+
+/**
+ * Artifact sources and their V8 code caches, by sha256, for as long as some version pool holds
+ * them: read from the blob store once, however many isolates compile them.
+ */
+export class ArtifactCache {
+  #blobs: BlobStore;
+  #entries = new Map<string, Entry>();
+
+  constructor(blobs: BlobStore) {
+    this.#blobs = blobs;
+  }
+
+  retain(fn: FunctionVersion): ArtifactHandle {
+    const sha = fn.artifactSha256;
+    let entry = this.#entries.get(sha);
+    if (!entry) {
+      entry = { holders: 0 };
+      this.#entries.set(sha, entry);
+    }
+    const held = entry;
+    held.holders++;
+    let released = false;
+    return {
+      load: () => {
+        if (!held.loading) {
+          const loading = this.#load(fn);
+          held.loading = loading;
+          loading.catch(() => {
+            if (held.loading === loading) held.loading = undefined;
+          });
+        }
+        return held.loading;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--held.holders === 0 && this.#entries.get(sha) === held) this.#entries.delete(sha);
+      },
+    };
+  }
+
+  /** Artifacts currently held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async #load(fn: FunctionVersion): Promise<CodeCache> {
+    const bytes = await this.#blobs.get(fn.artifactSha256);
+    if (!bytes) {
+      throw new FaasError(
+        ErrorCode.COMPILE_ERROR,
+        `The artifact ${fn.artifactSha256} of ${fn.name} version ${fn.version} is not in the blob store`,
+      );
+    }
+    let source: string;
+    try {
+      source = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (cause) {
+      throw new FaasError(
+        ErrorCode.COMPILE_ERROR,
+        `The artifact of ${fn.name} version ${fn.version} is not UTF-8 text`,
+        { cause },
+      );
+    }
+    return codeCache(source, artifactFilename(fn));
+  }
+}
+
+/** The name stack traces show for a version's code: `file:///<name>/<entry file>.js`. */
+export function artifactFilename(fn: FunctionVersion): string {
+  const dot = fn.handler.lastIndexOf('.');
+  const file = dot > 0 ? fn.handler.slice(0, dot) : 'index';
+  return `file:///${fn.name}/${file}.js`;
+}
+
+/** The export named by `handler` (`file.export`): the part after the last dot. */
+export function handlerExport(fn: FunctionVersion): string {
+  const dot = fn.handler.lastIndexOf('.');
+  return dot === -1 ? 'default' : fn.handler.slice(dot + 1) || 'default';
+}

@@ -1,0 +1,28 @@
+import type ivm from 'isolated-vm';
+
+/**
+ * V8 code cache for one source, shared by every isolate that compiles it: the first compile
+ * produces it, later ones skip parsing. Scripts themselves cannot be shared (a Script belongs to
+ * one isolate), so this is how "compile once per artifact" works across isolates.
+ */
+export interface CodeCache {
+  readonly source: string;
+  readonly filename: string;
+  cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+}
+
+export function codeCache(source: string, filename: string): CodeCache {
+  return { source, filename };
+}
+
+export async function compileCached(isolate: ivm.Isolate, cache: CodeCache): Promise<ivm.Script> {
+  const { cachedData } = cache;
+  const script = (await isolate.compileScript(cache.source, {
+    filename: cache.filename,
+    ...(cachedData ? { cachedData } : { produceCachedData: true }),
+  })) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
+  if (!cachedData || script.cachedDataRejected) {
+    if (script.cachedData) cache.cachedData = script.cachedData;
+  }
+  return script;
+}

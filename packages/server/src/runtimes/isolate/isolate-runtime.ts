@@ -1,0 +1,210 @@
+import {
+  type BlobStore,
+  ErrorCode,
+  FaasError,
+  type FunctionRuntime,
+  type FunctionVersion,
+  type InvokeOutcome,
+  type InvokeRequest,
+  isFaasError,
+  type Runtime,
+  type RuntimeHealth,
+  type RuntimeStats,
+} from '@faas/core';
+import { ArtifactCache } from './artifact-cache.ts';
+import { guardProcessExit } from './exit-guard.ts';
+import { VersionPool } from './version-pool.ts';
+import { type IsolateLimits, LoadFailure } from './warm-isolate.ts';
+
+export interface IsolateRuntimeOptions {
+  /** Where `fn.artifactSha256` (an esbuild iife bundle with globalName `__faas`) is read from. */
+  blobs: BlobStore;
+  /** Isolates idle this long are disposed (scale to zero). @default 300000 */
+  idleTimeoutMs?: number;
+  /** Log output kept per invocation, then a truncation marker. @default 262144 (256 KiB) */
+  maxLogBytes?: number;
+  /** Largest JSON result an invocation may return. @default 6291456 (6 MiB) */
+  maxResultBytes?: number;
+  logger?: Pick<Console, 'error' | 'warn'>;
+}
+
+export const ISOLATE_DEFAULTS = {
+  idleTimeoutMs: 300_000,
+  maxLogBytes: 256 * 1024,
+  maxResultBytes: 6 * 1024 * 1024,
+} as const;
+
+type RuntimeState = { phase: 'running' } | { phase: 'broken'; reason: string } | { phase: 'closed' };
+
+function poolKey(fn: FunctionVersion): string {
+  return `${fn.name}:${fn.version}`;
+}
+
+/**
+ * Runs `js`/`ts` functions in V8 isolates (isolated-vm) inside this process: one pool of warm
+ * isolates per function version, each isolate running one invocation at a time under the
+ * version's memory limit and the request's deadline. See docs/runtimes/isolate.md.
+ *
+ * @example
+ * const runtime = createIsolateRuntime({ blobs });
+ * const outcome = await runtime.invoke({ invocationId, fn, event, deadline: Date.now() + fn.timeoutMs, log });
+ */
+export class IsolateRuntime implements Runtime {
+  readonly kind = 'isolate' as const;
+  #artifacts: ArtifactCache;
+  #limits: IsolateLimits;
+  #idleTimeoutMs: number;
+  #logger: Pick<Console, 'error' | 'warn'>;
+  #pools = new Map<string, VersionPool>();
+  /** Retired pools whose invocations are still running. */
+  #draining = new Set<VersionPool>();
+  #state: RuntimeState = { phase: 'running' };
+  #sweeper: NodeJS.Timeout;
+
+  constructor(options: IsolateRuntimeOptions) {
+    guardProcessExit();
+    this.#artifacts = new ArtifactCache(options.blobs);
+    this.#limits = {
+      maxLogBytes: options.maxLogBytes ?? ISOLATE_DEFAULTS.maxLogBytes,
+      maxResultBytes: options.maxResultBytes ?? ISOLATE_DEFAULTS.maxResultBytes,
+    };
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? ISOLATE_DEFAULTS.idleTimeoutMs;
+    this.#logger = options.logger ?? console;
+    const sweepEveryMs = Math.min(Math.max(this.#idleTimeoutMs / 2, 10), 30_000);
+    this.#sweeper = setInterval(() => this.#sweep(), sweepEveryMs);
+    this.#sweeper.unref();
+  }
+
+  supports(runtime: FunctionRuntime): boolean {
+    return runtime === 'js' || runtime === 'ts';
+  }
+
+  async health(): Promise<RuntimeHealth> {
+    switch (this.#state.phase) {
+      case 'running':
+        return { ready: true };
+      case 'broken':
+        return { ready: false, reason: this.#state.reason };
+      case 'closed':
+        return { ready: false, reason: 'the isolate runtime is closed' };
+    }
+  }
+
+  async prepare(fn: FunctionVersion): Promise<void> {
+    const pool = this.#poolFor(fn);
+    try {
+      await pool.warm(Date.now() + fn.timeoutMs);
+    } catch (err) {
+      if (err instanceof LoadFailure) {
+        throw new FaasError(ErrorCode.COMPILE_ERROR, err.message, { details: err.error, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async invoke(request: InvokeRequest): Promise<InvokeOutcome> {
+    const startedAt = performance.now();
+    const pool = this.#poolFor(request.fn);
+    let warm: Awaited<ReturnType<VersionPool['acquire']>>;
+    try {
+      warm = await pool.acquire(request.deadline, request.signal);
+    } catch (err) {
+      const metrics = { durationMs: performance.now() - startedAt };
+      if (err instanceof LoadFailure) return { status: err.status, error: err.error, metrics };
+      if (isFaasError(err) && err.code === ErrorCode.COMPILE_ERROR) {
+        return { status: 'failed', error: { type: 'CompileError', message: err.message }, metrics };
+      }
+      throw err;
+    }
+    try {
+      return await warm.run(request);
+    } finally {
+      pool.release(warm);
+    }
+  }
+
+  async retire(name: string, version?: number): Promise<void> {
+    for (const pool of this.#pools.values()) {
+      if (pool.fn.name === name && (version === undefined || pool.fn.version === version)) this.#retire(pool);
+    }
+  }
+
+  stats(): RuntimeStats {
+    const stats: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
+    for (const pool of [...this.#pools.values(), ...this.#draining]) {
+      if (pool.size === 0) continue;
+      const key = poolKey(pool.fn);
+      stats.warm += pool.size;
+      stats.busy += pool.busy;
+      stats.byVersion[key] = (stats.byVersion[key] ?? 0) + pool.size;
+    }
+    return stats;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state.phase === 'closed') return;
+    this.#state = { phase: 'closed' };
+    clearInterval(this.#sweeper);
+    for (const pool of [...this.#pools.values(), ...this.#draining]) pool.close();
+    this.#pools.clear();
+    this.#draining.clear();
+  }
+
+  /** The version's pool; a pool for the same name and version but other code is retired first. */
+  #poolFor(fn: FunctionVersion): VersionPool {
+    if (this.#state.phase === 'closed') {
+      throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime is closed');
+    }
+    if (!this.supports(fn.runtime)) {
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `The isolate runtime does not run "${fn.runtime}" functions`,
+      );
+    }
+    const key = poolKey(fn);
+    const existing = this.#pools.get(key);
+    if (
+      existing &&
+      existing.fn.artifactSha256 === fn.artifactSha256 &&
+      existing.fn.createdAt === fn.createdAt
+    ) {
+      return existing;
+    }
+    if (existing) this.#retire(existing);
+    const artifact = this.#artifacts.retain(fn);
+    const pool = new VersionPool(fn, {
+      artifact,
+      limits: this.#limits,
+      onCatastrophicError: (message) => this.#onCatastrophicError(message),
+    });
+    void pool.drained.then(() => artifact.release());
+    this.#pools.set(key, pool);
+    return pool;
+  }
+
+  #retire(pool: VersionPool): void {
+    const key = poolKey(pool.fn);
+    if (this.#pools.get(key) === pool) this.#pools.delete(key);
+    this.#draining.add(pool);
+    void pool.drained.then(() => this.#draining.delete(pool));
+    pool.retire();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const pool of this.#pools.values()) {
+      pool.expireIdle(now, this.#idleTimeoutMs);
+      if (pool.unused) this.#retire(pool);
+    }
+  }
+
+  #onCatastrophicError(message: string): void {
+    // isolated-vm's advice is to stop serving: V8 lost control of an isolate's memory.
+    this.#logger.error(`isolated-vm reported a catastrophic error: ${message}`);
+    if (this.#state.phase === 'running') this.#state = { phase: 'broken', reason: message };
+  }
+}
+
+export function createIsolateRuntime(options: IsolateRuntimeOptions): IsolateRuntime {
+  return new IsolateRuntime(options);
+}

@@ -1,0 +1,76 @@
+import type { InvocationError, InvokeMetrics, InvokeOutcome } from '@faas/core';
+
+/** How an attempt that did not produce a reply ended. */
+export type Stop = 'timeout' | 'out_of_memory' | 'aborted';
+
+export function timeoutError(elapsedMs: number): InvocationError {
+  return {
+    type: 'Timeout',
+    message: `The function did not finish before its deadline (stopped after ${Math.round(elapsedMs)} ms)`,
+  };
+}
+
+export function outOfMemoryError(memoryMb: number): InvocationError {
+  return { type: 'OutOfMemory', message: `The function exceeded its memory limit of ${memoryMb} MB` };
+}
+
+export const ABORTED_ERROR: InvocationError = { type: 'Aborted', message: 'The invocation was cancelled' };
+
+/** isolated-vm's message when the memory limit disposed the isolate. */
+export function isMemoryLimitError(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('memory limit');
+}
+
+/** Large ArrayBuffers fail with this RangeError when external memory is exhausted. */
+function isAllocationFailure(error: InvocationError): boolean {
+  return error.type === 'RangeError' && error.message === 'Array buffer allocation failed';
+}
+
+function parseError(json: string): InvocationError {
+  try {
+    const value = JSON.parse(json) as Partial<InvocationError>;
+    return {
+      type: typeof value.type === 'string' ? value.type : 'Error',
+      message: typeof value.message === 'string' ? value.message : '',
+      ...(typeof value.stack === 'string' ? { stack: value.stack } : {}),
+    };
+  } catch {
+    return { type: 'Error', message: 'The function failed with an unreadable error' };
+  }
+}
+
+/** The outcome a prelude reply (see prelude/invoke.js) stands for. */
+export function decodeReply(reply: unknown, metrics: InvokeMetrics, maxResultBytes: number): InvokeOutcome {
+  if (typeof reply !== 'string' || reply.length === 0) {
+    return {
+      status: 'failed',
+      error: { type: 'InternalError', message: 'The isolate sent no reply' },
+      metrics,
+    };
+  }
+  const body = reply.slice(1);
+  switch (reply[0]) {
+    case 'U':
+      return { status: 'succeeded', result: undefined, metrics };
+    case 'R': {
+      // Characters undercount UTF-8 bytes by up to 3x: measure exactly only when it can matter.
+      if (body.length * 3 > maxResultBytes && Buffer.byteLength(body) > maxResultBytes) {
+        const message = `The function's result is too large: ${Buffer.byteLength(body)} bytes of JSON, the limit is ${maxResultBytes} bytes`;
+        return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
+      }
+      return { status: 'succeeded', result: JSON.parse(body), metrics };
+    }
+    case 'E': {
+      const error = parseError(body);
+      return { status: isAllocationFailure(error) ? 'out_of_memory' : 'failed', error, metrics };
+    }
+    case 'X':
+      return { status: 'failed', error: { type: 'InvalidResult', message: body }, metrics };
+    default:
+      return {
+        status: 'failed',
+        error: { type: 'InternalError', message: 'The isolate sent an unknown reply' },
+        metrics,
+      };
+  }
+}

@@ -1,0 +1,193 @@
+import { ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
+import type { ArtifactHandle } from './artifact-cache.ts';
+import { ABORTED_ERROR, timeoutError } from './outcome.ts';
+import { type IsolateLimits, LoadFailure, WarmIsolate } from './warm-isolate.ts';
+
+export interface VersionPoolOptions {
+  artifact: ArtifactHandle;
+  limits: IsolateLimits;
+  onCatastrophicError: (message: string) => void;
+}
+
+/**
+ * The warm isolates of one function version: idle ones are reused (most recently used first,
+ * so the rest can expire), more are loaded while all are busy, never more than the version's
+ * `maxConcurrency` (counting those being loaded). A retired pool takes no new isolates and
+ * disposes each one as its invocation ends.
+ */
+export class VersionPool {
+  readonly fn: FunctionVersion;
+  /** Resolves once the pool is retired and holds no isolate. */
+  readonly drained: Promise<void>;
+  #options: VersionPoolOptions;
+  #idle: WarmIsolate[] = [];
+  #busy = new Set<WarmIsolate>();
+  #loading = 0;
+  #warming: Promise<void> | undefined;
+  #waiters: Array<() => void> = [];
+  #phase: 'open' | 'retired' | 'closed' = 'open';
+  #resolveDrained: () => void = () => {};
+
+  constructor(fn: FunctionVersion, options: VersionPoolOptions) {
+    this.fn = fn;
+    this.#options = options;
+    this.drained = new Promise((resolve) => {
+      this.#resolveDrained = resolve;
+    });
+  }
+
+  /** Loaded isolates, idle or busy. */
+  get size(): number {
+    return this.#idle.length + this.#busy.size;
+  }
+
+  get busy(): number {
+    return this.#busy.size;
+  }
+
+  /** Nothing loaded, loading or waiting: the pool can be dropped. */
+  get unused(): boolean {
+    return this.size === 0 && this.#loading === 0 && this.#waiters.length === 0;
+  }
+
+  /**
+   * Makes sure one isolate is loaded (prepare). Concurrent calls share the load.
+   * @throws LoadFailure, or FaasError COMPILE_ERROR when the artifact cannot be read.
+   */
+  warm(deadline: number): Promise<void> {
+    if (this.size > 0) return Promise.resolve();
+    this.#warming ??= this.#load(deadline)
+      .then((warm) => this.release(warm))
+      .finally(() => {
+        this.#warming = undefined;
+      });
+    return this.#warming;
+  }
+
+  /**
+   * An isolate for one invocation, to hand back with `release`: an idle one, a new one while
+   * under `maxConcurrency`, else the next one released.
+   * @throws LoadFailure when loading fails or no isolate frees up before `deadline`.
+   */
+  async acquire(deadline: number, signal?: AbortSignal): Promise<WarmIsolate> {
+    for (;;) {
+      if (this.#phase === 'closed') {
+        throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime is closed');
+      }
+      const idle = this.#takeIdle();
+      if (idle) return idle;
+      if (this.#warming) {
+        await this.#warming;
+        continue;
+      }
+      if (this.#busy.size + this.#loading < this.fn.maxConcurrency) {
+        return await this.#load(deadline);
+      }
+      await this.#waitForRelease(deadline, signal);
+    }
+  }
+
+  release(warm: WarmIsolate): void {
+    this.#busy.delete(warm);
+    this.#putIdle(warm);
+    this.#wakeOne();
+  }
+
+  /** Disposes idle isolates now and busy ones when their invocations end. */
+  retire(): void {
+    if (this.#phase !== 'open') return;
+    this.#phase = 'retired';
+    for (const warm of this.#idle.splice(0)) warm.dispose();
+    this.#checkDrained();
+  }
+
+  /** Disposes isolates idle since before `now - idleTimeoutMs`. */
+  expireIdle(now: number, idleTimeoutMs: number): void {
+    this.#idle = this.#idle.filter((warm) => {
+      const keep = !warm.disposed && now - warm.lastUsedAt < idleTimeoutMs;
+      if (!keep) warm.dispose();
+      return keep;
+    });
+  }
+
+  /** Disposes everything now; running invocations fail with RUNTIME_UNAVAILABLE. */
+  close(): void {
+    this.#phase = 'closed';
+    for (const warm of this.#idle.splice(0)) warm.dispose();
+    for (const warm of this.#busy) warm.terminate('closed');
+    for (const wake of this.#waiters.splice(0)) wake();
+    this.#resolveDrained();
+  }
+
+  /** Loads an isolate, counted as loading and then busy without a gap (the slot never looks free). */
+  async #load(deadline: number): Promise<WarmIsolate> {
+    this.#loading++;
+    let warm: WarmIsolate;
+    try {
+      const artifact = await this.#options.artifact.load();
+      warm = await WarmIsolate.load({
+        fn: this.fn,
+        artifact,
+        limits: this.#options.limits,
+        deadline,
+        onCatastrophicError: this.#options.onCatastrophicError,
+      });
+    } catch (err) {
+      this.#loading--;
+      this.#wakeOne();
+      throw err;
+    }
+    this.#loading--;
+    this.#busy.add(warm);
+    return warm;
+  }
+
+  #takeIdle(): WarmIsolate | undefined {
+    for (let warm = this.#idle.pop(); warm; warm = this.#idle.pop()) {
+      if (warm.disposed) continue;
+      this.#busy.add(warm);
+      return warm;
+    }
+    return undefined;
+  }
+
+  #putIdle(warm: WarmIsolate): void {
+    if (warm.disposed || this.#phase !== 'open') {
+      warm.dispose();
+      this.#checkDrained();
+      return;
+    }
+    this.#idle.push(warm);
+  }
+
+  #checkDrained(): void {
+    if (this.#phase !== 'open' && this.#busy.size === 0 && this.#loading === 0) this.#resolveDrained();
+  }
+
+  #wakeOne(): void {
+    this.#waiters.shift()?.();
+    this.#checkDrained();
+  }
+
+  #waitForRelease(deadline: number, signal?: AbortSignal): Promise<void> {
+    const startedAt = Date.now();
+    return new Promise((resolve, reject) => {
+      const settle = (error?: LoadFailure) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const index = this.#waiters.indexOf(wake);
+        if (index !== -1) this.#waiters.splice(index, 1);
+        if (error) reject(error);
+        else resolve();
+      };
+      const wake = () => settle();
+      const onAbort = () => settle(new LoadFailure('failed', ABORTED_ERROR));
+      const timer = setTimeout(
+        () => settle(new LoadFailure('timed_out', timeoutError(Date.now() - startedAt))),
+        Math.max(0, deadline - Date.now()),
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(wake);
+    });
+  }
+}
