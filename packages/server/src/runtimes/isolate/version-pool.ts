@@ -81,7 +81,14 @@ export class VersionPool {
         continue;
       }
       if (this.#busy.size + this.#loading < this.fn.maxConcurrency) {
-        return await this.#load(deadline);
+        const warm = await this.#load(deadline);
+        if (this.#isClosed()) {
+          // Closed while loading: the loop's first check throws.
+          this.#busy.delete(warm);
+          warm.dispose();
+          continue;
+        }
+        return warm;
       }
       await this.#waitForRelease(deadline, signal);
     }
@@ -140,6 +147,11 @@ export class VersionPool {
     this.#loading--;
     this.#busy.add(warm);
     return warm;
+  }
+
+  /** A method, not a field test, so narrowing before an await does not hide a change after it. */
+  #isClosed(): boolean {
+    return this.#phase === 'closed';
   }
 
   #takeIdle(): WarmIsolate | undefined {
