@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import {
-  ErrorCode,
-  type FunctionRuntime,
-  type FunctionVersion,
-  type InvocationError,
-  type InvokeOutcome,
-  isFaasError,
-  type LogLine,
-  type Runtime,
-} from '@faas/core';
+import { ErrorCode, type FunctionRuntime, type InvokeOutcome, isFaasError, type Runtime } from '@faas/core';
 import type { RuntimeFixtures } from './fixtures/runtime-fixtures.ts';
+import {
+  assertSucceeded,
+  call,
+  captureLogs,
+  type EchoResult,
+  errorOf,
+  waitFor,
+} from './runtime-suite-support.ts';
 
 export interface RuntimeSuiteOptions {
   /** The functions to run, in this runtime's format. */
@@ -33,61 +32,6 @@ export interface RuntimeSuiteOptions {
 export interface MakeRuntimeOptions {
   /** Passed through to the runtime's idle expiry. */
   idleTimeoutMs?: number;
-}
-
-interface EchoResult {
-  kind: 'json' | 'text' | 'bytes';
-  event: unknown;
-  context: {
-    invocationId: string;
-    functionName: string;
-    version: number;
-    deadline: number;
-    remainingMs: number;
-  };
-}
-
-interface CapturedLogs {
-  lines: Array<Pick<LogLine, 'level' | 'message'>>;
-  log: (level: LogLine['level'], message: string) => void;
-}
-
-function captureLogs(): CapturedLogs {
-  const lines: CapturedLogs['lines'] = [];
-  return { lines, log: (level, message) => lines.push({ level, message }) };
-}
-
-function call(runtime: Runtime, fn: FunctionVersion, event: unknown = null, logs = captureLogs()) {
-  return runtime.invoke({
-    invocationId: `inv-${randomUUID()}`,
-    fn,
-    event,
-    deadline: Date.now() + fn.timeoutMs,
-    log: logs.log,
-  });
-}
-
-function assertSucceeded(outcome: InvokeOutcome): unknown {
-  assert.equal(outcome.status, 'succeeded', `expected success, got ${JSON.stringify(outcome)}`);
-  assert.ok(outcome.metrics.durationMs >= 0);
-  return outcome.status === 'succeeded' ? outcome.result : undefined;
-}
-
-function errorOf(
-  outcome: InvokeOutcome,
-  status: Exclude<InvokeOutcome['status'], 'succeeded'>,
-): InvocationError {
-  assert.equal(outcome.status, status, `expected ${status}, got ${JSON.stringify(outcome)}`);
-  return (outcome as Extract<InvokeOutcome, { error: unknown }>).error;
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return check();
 }
 
 /**

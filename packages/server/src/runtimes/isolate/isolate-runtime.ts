@@ -13,8 +13,9 @@ import {
 } from '@faas/core';
 import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
+import { LoadFailure } from './load-failure.ts';
 import { VersionPool } from './version-pool.ts';
-import { type IsolateLimits, LoadFailure } from './warm-isolate.ts';
+import type { IsolateLimits } from './warm-isolate.ts';
 
 export interface IsolateRuntimeOptions {
   /** Where `fn.artifactSha256` (an esbuild iife bundle with globalName `__faas`) is read from. */

@@ -58,7 +58,15 @@ export function decodeReply(reply: unknown, metrics: InvokeMetrics, maxResultByt
         const message = `The function's result is too large: ${Buffer.byteLength(body)} bytes of JSON, the limit is ${maxResultBytes} bytes`;
         return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
       }
-      return { status: 'succeeded', result: JSON.parse(body), metrics };
+      try {
+        return { status: 'succeeded', result: JSON.parse(body), metrics };
+      } catch {
+        return {
+          status: 'failed',
+          error: { type: 'InternalError', message: 'The isolate sent unreadable JSON' },
+          metrics,
+        };
+      }
     }
     case 'E': {
       const error = parseError(body);

@@ -1,7 +1,8 @@
 import { ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
 import type { ArtifactHandle } from './artifact-cache.ts';
+import { LoadFailure } from './load-failure.ts';
 import { ABORTED_ERROR, timeoutError } from './outcome.ts';
-import { type IsolateLimits, LoadFailure, WarmIsolate } from './warm-isolate.ts';
+import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
 
 export interface VersionPoolOptions {
   artifact: ArtifactHandle;

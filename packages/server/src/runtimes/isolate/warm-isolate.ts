@@ -2,17 +2,17 @@ import {
   ErrorCode,
   FaasError,
   type FunctionVersion,
-  type InvocationError,
   type InvokeMetrics,
   type InvokeOutcome,
   type InvokeRequest,
-  type LogLine,
-  type LogSink,
 } from '@faas/core';
 import ivm from 'isolated-vm';
+import { ActiveInvocation } from './active-invocation.ts';
 import { handlerExport } from './artifact-cache.ts';
 import { type CodeCache, codeCache, compileCached } from './compile.ts';
+import { encodeEvent } from './event-encoding.ts';
 import { randomHost, urlHost } from './host-callbacks.ts';
+import { describeLoadError } from './load-failure.ts';
 import {
   ABORTED_ERROR,
   decodeReply,
@@ -30,64 +30,7 @@ export interface IsolateLimits {
   maxResultBytes: number;
 }
 
-/** Why a version could not be loaded into an isolate: the function's fault, as an outcome. */
-export class LoadFailure extends Error {
-  readonly status: 'failed' | 'timed_out' | 'out_of_memory';
-  readonly error: InvocationError;
-
-  constructor(status: LoadFailure['status'], error: InvocationError) {
-    super(error.message);
-    this.name = 'LoadFailure';
-    this.status = status;
-    this.error = error;
-  }
-}
-
-interface ActiveRun {
-  seq: number;
-  log: LogSink;
-  deadline: number;
-  logBytes: number;
-  truncated: boolean;
-  timers: Set<NodeJS.Timeout>;
-}
-
-const LOG_LEVELS: ReadonlySet<unknown> = new Set<LogLine['level']>(['debug', 'info', 'warn', 'error', 'log']);
-/** Host timers one invocation may have pending (the prelude also refuses past its own limit). */
-const MAX_PENDING_TIMERS = 10_000;
-const encoder = new TextEncoder();
-
 let preludeCache: CodeCache | undefined;
-/** Invocation sequence numbers, unique in this process: they tag everything an isolate sends. */
-let nextSeq = 1;
-
-function describeLoadError(
-  err: unknown,
-  isolate: ivm.Isolate,
-  fn: FunctionVersion,
-  startedAt: number,
-): LoadFailure {
-  if (isMemoryLimitError(err) || isolate.isDisposed) {
-    return new LoadFailure('out_of_memory', outOfMemoryError(fn.memoryMb));
-  }
-  const e = err instanceof Error ? err : new Error(String(err));
-  if (e.message.includes('execution timed out')) {
-    return new LoadFailure('timed_out', timeoutError(Date.now() - startedAt));
-  }
-  // Frames past the boundary are the host's (this file), not the function's.
-  const stack = e.stack?.split('\n<isolated-vm boundary>')[0]?.split('\n    at (<isolated-vm boundary>)')[0];
-  return new LoadFailure('failed', {
-    type: e.name || 'Error',
-    message: `The function failed to load: ${e.message}`,
-    ...(stack ? { stack } : {}),
-  });
-}
-
-/** Cuts text to at most `maxBytes` of UTF-8 without splitting a character. */
-function clipUtf8(text: string, maxBytes: number): string {
-  const { read } = encoder.encodeInto(text, new Uint8Array(maxBytes));
-  return text.slice(0, read);
-}
 
 /**
  * One V8 isolate with a context holding a loaded function version: created by `load`, runs one
@@ -102,7 +45,7 @@ export class WarmIsolate {
   #limits: IsolateLimits;
   #invoke: ivm.Reference | undefined;
   #fire: ivm.Reference | undefined;
-  #active: ActiveRun | undefined;
+  #active: ActiveInvocation | undefined;
   #stop: Stop | 'closed' | undefined;
   #fromSnapshot: boolean;
 
@@ -188,7 +131,7 @@ export class WarmIsolate {
         timeout: Math.max(1, deadline - Date.now()),
       });
     } catch (err) {
-      throw describeLoadError(err, isolate, this.fn, startedAt);
+      throw describeLoadError(err, isolate.isDisposed, this.fn, startedAt);
     } finally {
       if (!isolate.isDisposed) bind.release();
     }
@@ -212,14 +155,7 @@ export class WarmIsolate {
       return { status: 'failed', error: ABORTED_ERROR, metrics: { durationMs: 0 } };
     const [kind, payload] = encodeEvent(request.event);
 
-    const run: ActiveRun = {
-      seq: nextSeq++,
-      log: request.log,
-      deadline: request.deadline,
-      logBytes: 0,
-      truncated: false,
-      timers: new Set(),
-    };
+    const run = new ActiveInvocation(request.log, request.deadline, this.#limits.maxLogBytes);
     this.#active = run;
     const cpuBefore = this.#isolate.cpuTime;
     const deadlineTimer = setTimeout(() => this.terminate('timeout'), remainingMs);
@@ -239,7 +175,7 @@ export class WarmIsolate {
     } finally {
       clearTimeout(deadlineTimer);
       request.signal?.removeEventListener('abort', onAbort);
-      for (const timer of run.timers) clearTimeout(timer);
+      run.end();
       this.#active = undefined;
       this.lastUsedAt = Date.now();
     }
@@ -295,69 +231,19 @@ export class WarmIsolate {
 
   #onLog = (seq: unknown, level: unknown, message: unknown): void => {
     const run = this.#active;
-    if (!run || run.seq !== seq || run.truncated || typeof message !== 'string' || !LOG_LEVELS.has(level))
-      return;
-    const lineLevel = level as LogLine['level'];
-    const max = this.#limits.maxLogBytes;
-    const bytes = Buffer.byteLength(message);
-    if (run.logBytes + bytes <= max) {
-      run.logBytes += bytes;
-      emit(run.log, lineLevel, message);
-      return;
-    }
-    const room = max - run.logBytes;
-    if (room > 0) emit(run.log, lineLevel, clipUtf8(message, room));
-    run.logBytes = max;
-    run.truncated = true;
-    emit(
-      run.log,
-      'warn',
-      `[faas] log output truncated: this invocation wrote more than ${max} bytes of logs`,
-    );
+    if (run && run.seq === seq) run.log(level, message);
   };
 
   #onSchedule = (seq: unknown, id: unknown, delayMs: unknown): void => {
     const run = this.#active;
-    if (!run || run.seq !== seq || typeof id !== 'number' || typeof delayMs !== 'number') return;
-    // A timer due after the deadline can never run: the invocation is stopped first.
-    if (Date.now() + delayMs >= run.deadline || run.timers.size >= MAX_PENDING_TIMERS) return;
-    const timer = setTimeout(() => {
-      run.timers.delete(timer);
+    if (!run || run.seq !== seq || typeof id !== 'number') return;
+    run.schedule(delayMs, () => {
       if (this.#active !== run || this.disposed) return;
       try {
-        this.#fire?.applyIgnored(undefined, [seq, id]);
+        this.#fire?.applyIgnored(undefined, [run.seq, id]);
       } catch {
         // Disposed between the check and the call: the invocation reports why.
       }
-    }, delayMs);
-    run.timers.add(timer);
+    });
   };
-}
-
-function emit(log: LogSink, level: LogLine['level'], message: string): void {
-  try {
-    log(level, message);
-  } catch {
-    // A sink must not throw; if one does, the function's run is not the place to fail.
-  }
-}
-
-/** The event as the prelude's `invoke(kind, payload)` takes it (see prelude/invoke.js). */
-function encodeEvent(event: unknown): [string, unknown] {
-  if (event === undefined) return ['undefined', undefined];
-  if (typeof event === 'string') return ['text', event];
-  if (event instanceof Uint8Array) {
-    // A plain copy: a Buffer may be a view into a larger pooled ArrayBuffer.
-    const bytes = event.constructor === Uint8Array ? event : new Uint8Array(event);
-    return ['bytes', new ivm.ExternalCopy(bytes).copyInto({ release: true })];
-  }
-  // Measured: for JSON values, host stringify + isolate parse is as fast as isolated-vm's
-  // structured copy for small events and faster for large ones.
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(event);
-  } catch (cause) {
-    throw new FaasError(ErrorCode.BAD_REQUEST, 'The event is not a JSON value', { cause });
-  }
-  return json === undefined ? ['undefined', undefined] : ['json', json];
 }
