@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { applyMigrations, type Migration } from './migrations.ts';
+import { SqliteDatabase } from './sqlite-database.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-db-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('SqliteDatabase', () => {
+  it('opens in WAL mode with synchronous=NORMAL, the busy timeout and foreign keys, creating the folder', () => {
+    const db = new SqliteDatabase(join(root, 'nested', 'dir', 'a.db'), 1234);
+    try {
+      assert.equal(db.get<{ journal_mode: string }>('PRAGMA journal_mode')?.journal_mode, 'wal');
+      assert.equal(db.get<{ synchronous: number }>('PRAGMA synchronous')?.synchronous, 1); // NORMAL
+      assert.equal(db.get<{ timeout: number }>('PRAGMA busy_timeout')?.timeout, 1234);
+      assert.equal(db.get<{ foreign_keys: number }>('PRAGMA foreign_keys')?.foreign_keys, 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('caches prepared statements by their SQL', () => {
+    const db = new SqliteDatabase(':memory:');
+    assert.equal(db.statement('SELECT 1'), db.statement('SELECT 1'));
+    assert.notEqual(db.statement('SELECT 1'), db.statement('SELECT 2'));
+    db.close();
+  });
+
+  it('rolls a failed transaction back entirely', () => {
+    const db = new SqliteDatabase(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER PRIMARY KEY)');
+    assert.throws(() =>
+      db.transaction(() => {
+        db.run('INSERT INTO t VALUES (1)');
+        db.run('INSERT INTO t VALUES (1)');
+      }),
+    );
+    assert.equal(db.get<{ n: number }>('SELECT count(*) AS n FROM t')?.n, 0);
+    db.transaction(() => db.run('INSERT INTO t VALUES (2)'));
+    assert.equal(db.get<{ n: number }>('SELECT count(*) AS n FROM t')?.n, 1);
+    db.close();
+  });
+
+  it('applies each migration once, in order, per component, and a failing one not at all', () => {
+    const db = new SqliteDatabase(':memory:');
+    const steps: Migration[] = [
+      { version: 1, name: 'one', sql: 'CREATE TABLE a (x INTEGER)' },
+      { version: 2, name: 'two', sql: 'CREATE TABLE b (x INTEGER)' },
+    ];
+    assert.deepEqual(applyMigrations(db, 'test', steps.slice(0, 1)), [1]);
+    assert.deepEqual(applyMigrations(db, 'test', steps), [2]);
+    assert.deepEqual(applyMigrations(db, 'test', steps), []);
+    assert.deepEqual(
+      applyMigrations(db, 'other', [{ version: 1, name: 'x', sql: 'CREATE TABLE c (x INTEGER)' }]),
+      [1],
+    );
+    const broken: Migration = {
+      version: 3,
+      name: 'broken',
+      sql: 'CREATE TABLE d (x INTEGER); CREATE TABLE a (x INTEGER)',
+    };
+    assert.throws(() => applyMigrations(db, 'test', [...steps, broken]));
+    assert.equal(
+      db.get("SELECT 1 FROM sqlite_master WHERE name = 'd'"),
+      undefined,
+      'a failed step left a table',
+    );
+    assert.equal(
+      db.get<{ v: number }>("SELECT max(version) AS v FROM schema_version WHERE component = 'test'")?.v,
+      2,
+    );
+    db.close();
+  });
+});

@@ -1,0 +1,267 @@
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionRecord,
+  type FunctionVersion,
+  type NewFunctionVersion,
+  type Page,
+  type PageRequest,
+  type RouteRecord,
+  type RouteSpec,
+} from '@faas/core';
+import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+
+interface VersionRow {
+  name: string;
+  version: number;
+  runtime: string;
+  code_sha256: string;
+  code_size_bytes: number;
+  artifact_sha256: string;
+  config: string;
+  created_at: string;
+}
+
+interface FunctionRow extends VersionRow {
+  latest_version: number;
+  function_created_at: string;
+  updated_at: string;
+}
+
+const VERSION_COLUMNS =
+  'v.name, v.version, v.runtime, v.code_sha256, v.code_size_bytes, v.artifact_sha256, v.config, v.created_at';
+const FUNCTION_SELECT = `SELECT f.latest_version, f.created_at AS function_created_at, f.updated_at, ${VERSION_COLUMNS}
+  FROM functions f JOIN function_versions v ON v.name = f.name AND v.version = f.latest_version`;
+
+/** Functions, their versions and routes. Every writer runs inside the caller's transaction. */
+export class FunctionQueries {
+  #db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  create(input: NewFunctionVersion): FunctionRecord {
+    return this.#db.transaction(() => {
+      if (this.#db.get('SELECT 1 FROM functions WHERE name = ?', input.name)) {
+        throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${input.name}" already exists`, {
+          details: { name: input.name },
+        });
+      }
+      this.#assertRoutesFree(input.name, input.routes);
+      const now = new Date().toISOString();
+      this.#db.run(
+        'INSERT INTO functions (name, latest_version, created_at, updated_at) VALUES (?, 1, ?, ?)',
+        input.name,
+        now,
+        now,
+      );
+      this.#insertVersion(input, 1, now);
+      this.#replaceRoutes(input.name, input.routes);
+      return this.#read(input.name) as FunctionRecord;
+    });
+  }
+
+  addVersion(input: NewFunctionVersion, expectedLatest: number | undefined): FunctionRecord {
+    return this.#db.transaction(() => {
+      const row = this.#db.get<{ latest_version: number }>(
+        'SELECT latest_version FROM functions WHERE name = ?',
+        input.name,
+      );
+      if (!row) {
+        throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${input.name}" not found`, {
+          details: { name: input.name },
+        });
+      }
+      if (expectedLatest !== undefined && row.latest_version !== expectedLatest) {
+        throw new FaasError(
+          ErrorCode.CONFLICT,
+          `Function "${input.name}" changed meanwhile: latest version is ${row.latest_version}, expected ${expectedLatest}`,
+          { details: { name: input.name, expectedLatest, latestVersion: row.latest_version } },
+        );
+      }
+      this.#assertRoutesFree(input.name, input.routes);
+      const version = row.latest_version + 1;
+      const now = new Date().toISOString();
+      this.#insertVersion(input, version, now);
+      this.#db.run(
+        'UPDATE functions SET latest_version = ?, updated_at = ? WHERE name = ?',
+        version,
+        now,
+        input.name,
+      );
+      this.#replaceRoutes(input.name, input.routes);
+      return this.#read(input.name) as FunctionRecord;
+    });
+  }
+
+  get(name: string): FunctionRecord | undefined {
+    return this.#read(name);
+  }
+
+  list(page: PageRequest): Page<FunctionRecord> {
+    const limit = pageLimit(page);
+    const after = page.cursor ? (decodeCursor(page.cursor, ['string'])[0] as string) : '';
+    const rows = this.#db.all<FunctionRow>(
+      `${FUNCTION_SELECT} WHERE f.name > ? ORDER BY f.name LIMIT ?`,
+      after,
+      limit + 1,
+    );
+    return toPage(rows.map(toFunction), limit, (f) => [f.name]);
+  }
+
+  delete(name: string): boolean {
+    return this.#db.transaction(() => {
+      this.#db.run('DELETE FROM routes WHERE function_name = ?', name);
+      this.#db.run('DELETE FROM function_versions WHERE name = ?', name);
+      const { changes } = this.#db.run('DELETE FROM functions WHERE name = ?', name);
+      if (changes > 0) this.#bumpRevision();
+      return changes > 0;
+    });
+  }
+
+  getVersion(name: string, version: number): FunctionVersion | undefined {
+    const row = this.#db.get<VersionRow>(
+      `SELECT ${VERSION_COLUMNS} FROM function_versions v WHERE v.name = ? AND v.version = ?`,
+      name,
+      version,
+    );
+    return row && toVersion(row);
+  }
+
+  listVersions(name: string, page: PageRequest): Page<FunctionVersion> {
+    const limit = pageLimit(page);
+    const before = page.cursor
+      ? (decodeCursor(page.cursor, ['number'])[0] as number)
+      : Number.MAX_SAFE_INTEGER;
+    const rows = this.#db.all<VersionRow>(
+      `SELECT ${VERSION_COLUMNS} FROM function_versions v WHERE v.name = ? AND v.version < ?
+        ORDER BY v.version DESC LIMIT ?`,
+      name,
+      before,
+      limit + 1,
+    );
+    return toPage(rows.map(toVersion), limit, (v) => [v.version]);
+  }
+
+  listRoutes(): RouteRecord[] {
+    return this.#db
+      .all<{ method: RouteSpec['method']; path: string; function_name: string }>(
+        'SELECT method, path, function_name FROM routes ORDER BY function_name, position',
+      )
+      .map((r) => ({ method: r.method, path: r.path, functionName: r.function_name }));
+  }
+
+  routesRevision(): number {
+    return (
+      this.#db.get<{ value: number }>("SELECT value FROM counters WHERE name = 'routes_revision'")?.value ?? 0
+    );
+  }
+
+  #read(name: string): FunctionRecord | undefined {
+    const row = this.#db.get<FunctionRow>(`${FUNCTION_SELECT} WHERE f.name = ?`, name);
+    return row && toFunction(row);
+  }
+
+  /** A route is taken when another function has the same path with the same method, or `ANY` on either side. */
+  #assertRoutesFree(name: string, routes: RouteSpec[]): void {
+    for (const route of routes) {
+      const owner = this.#db.get<{ method: string; path: string; function_name: string }>(
+        `SELECT method, path, function_name FROM routes
+          WHERE path = ? AND function_name <> ? AND (method = ? OR method = 'ANY' OR ? = 'ANY') LIMIT 1`,
+        route.path,
+        name,
+        route.method,
+        route.method,
+      );
+      if (owner) {
+        throw new FaasError(
+          ErrorCode.ROUTE_CONFLICT,
+          `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}"`,
+          {
+            details: {
+              route: { method: route.method, path: route.path },
+              conflictsWith: { method: owner.method, path: owner.path, functionName: owner.function_name },
+            },
+          },
+        );
+      }
+    }
+  }
+
+  #insertVersion(input: NewFunctionVersion, version: number, createdAt: string): void {
+    this.#db.run(
+      `INSERT INTO function_versions
+        (name, version, runtime, code_sha256, code_size_bytes, artifact_sha256, config, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      input.name,
+      version,
+      input.runtime,
+      input.codeSha256,
+      input.codeSizeBytes,
+      input.artifactSha256,
+      JSON.stringify(configOf(input)),
+      createdAt,
+    );
+  }
+
+  #replaceRoutes(name: string, routes: RouteSpec[]): void {
+    this.#db.run('DELETE FROM routes WHERE function_name = ?', name);
+    routes.forEach((route, position) => {
+      // The same route listed twice by one function is one route.
+      this.#db.run(
+        'INSERT INTO routes (method, path, function_name, position) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        route.method,
+        route.path,
+        name,
+        position,
+      );
+    });
+    this.#bumpRevision();
+  }
+
+  #bumpRevision(): void {
+    this.#db.run("UPDATE counters SET value = value + 1 WHERE name = 'routes_revision'");
+  }
+}
+
+/** The fields kept in the `config` JSON column: everything not stored in a column of its own. */
+function configOf(input: NewFunctionVersion): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...input };
+  for (const column of [
+    'name',
+    'runtime',
+    'codeSha256',
+    'codeSizeBytes',
+    'artifactSha256',
+    'version',
+    'createdAt',
+  ]) {
+    delete config[column];
+  }
+  return config;
+}
+
+function toVersion(row: VersionRow): FunctionVersion {
+  return {
+    ...(JSON.parse(row.config) as Omit<FunctionVersion, 'name' | 'runtime'>),
+    name: row.name,
+    version: row.version,
+    runtime: row.runtime as FunctionVersion['runtime'],
+    codeSha256: row.code_sha256,
+    codeSizeBytes: row.code_size_bytes,
+    artifactSha256: row.artifact_sha256,
+    createdAt: row.created_at,
+  };
+}
+
+function toFunction(row: FunctionRow): FunctionRecord {
+  return {
+    name: row.name,
+    latestVersion: row.latest_version,
+    createdAt: row.function_created_at,
+    updatedAt: row.updated_at,
+    latest: toVersion(row),
+  };
+}

@@ -1,0 +1,265 @@
+import {
+  ErrorCode,
+  FaasError,
+  type Invocation,
+  type InvocationFilter,
+  type InvocationPatch,
+  type Page,
+  type PageRequest,
+  type StoredLogLine,
+} from '@faas/core';
+import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
+import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+
+interface InvocationRow {
+  id: string;
+  function_name: string;
+  version: number;
+  mode: Invocation['mode'];
+  trigger_kind: Invocation['trigger'];
+  status: Invocation['status'];
+  idempotency_key: string | null;
+  attempts: number;
+  result: string | null;
+  error: string | null;
+  created_at: string;
+  created_ms: number;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  cpu_time_ms: number | null;
+  peak_memory_bytes: number | null;
+}
+
+interface LogRow {
+  seq: number;
+  invocation_id: string;
+  function_name: string;
+  ts: number;
+  level: StoredLogLine['level'];
+  message: string;
+}
+
+const INSERT_INVOCATION = `INSERT INTO invocations
+  (id, function_name, version, mode, trigger_kind, status, idempotency_key, attempts, result, error,
+   created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Patchable fields and their columns; JSON-valued fields are encoded on the way in. */
+const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
+  status: 'status',
+  attempts: 'attempts',
+  result: 'result',
+  error: 'error',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  durationMs: 'duration_ms',
+  cpuTimeMs: 'cpu_time_ms',
+  peakMemoryBytes: 'peak_memory_bytes',
+  version: 'version',
+};
+const JSON_FIELDS = new Set<string>(['result', 'error']);
+
+const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
+const MAX_TAIL_LIMIT = 10_000;
+const DEFAULT_TAIL_LIMIT = 100;
+
+/** Invocations and their log lines. */
+export class InvocationQueries {
+  #db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  create(invocation: Invocation): { invocation: Invocation; created: boolean } {
+    return this.#db.transaction(() => {
+      const existing =
+        (invocation.idempotencyKey !== undefined &&
+          this.#db.get<InvocationRow>(
+            'SELECT * FROM invocations WHERE function_name = ? AND idempotency_key = ?',
+            invocation.functionName,
+            invocation.idempotencyKey,
+          )) ||
+        this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', invocation.id);
+      if (existing) return { invocation: toInvocation(existing), created: false };
+      this.#db.run(INSERT_INVOCATION, ...insertParams(invocation));
+      return { invocation: this.get(invocation.id) as Invocation, created: true };
+    });
+  }
+
+  /** One transaction; an id or idempotency key already present is skipped, so a retried batch is harmless. */
+  createMany(invocations: Invocation[]): void {
+    if (invocations.length === 0) return;
+    const params = invocations.map(insertParams);
+    this.#db.transaction(() => {
+      for (const p of params) this.#db.run(`${INSERT_INVOCATION} ON CONFLICT DO NOTHING`, ...p);
+    });
+  }
+
+  update(id: string, patch: InvocationPatch): Invocation {
+    const sets: string[] = [];
+    const params: SqlParam[] = [];
+    for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
+      const value = (patch as Record<string, unknown>)[field];
+      if (value === undefined) continue;
+      sets.push(`${column} = ?`);
+      params.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as SqlParam));
+    }
+    const row =
+      sets.length === 0
+        ? this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', id)
+        : this.#db.get<InvocationRow>(
+            `UPDATE invocations SET ${sets.join(', ')} WHERE id = ? RETURNING *`,
+            ...params,
+            id,
+          );
+    if (!row) {
+      throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${id}" not found`, {
+        details: { id },
+      });
+    }
+    return toInvocation(row);
+  }
+
+  get(id: string): Invocation | undefined {
+    const row = this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', id);
+    return row && toInvocation(row);
+  }
+
+  list(filter: InvocationFilter, page: PageRequest): Page<Invocation> {
+    const where: string[] = [];
+    const params: SqlParam[] = [];
+    if (filter.functionName !== undefined) {
+      where.push('function_name = ?');
+      params.push(filter.functionName);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.since !== undefined) {
+      where.push('created_ms >= ?');
+      params.push(toMs(filter.since, 'since'));
+    }
+    if (filter.until !== undefined) {
+      where.push('created_ms < ?');
+      params.push(toMs(filter.until, 'until'));
+    }
+    if (page.cursor) {
+      where.push('(created_ms, id) < (?, ?)');
+      params.push(...(decodeCursor(page.cursor, ['number', 'string']) as [number, string]));
+    }
+    const limit = pageLimit(page);
+    const sql = `SELECT * FROM invocations ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_ms DESC, id DESC LIMIT ?`;
+    const rows = this.#db.all<InvocationRow>(sql, ...params, limit + 1);
+    const cut = toPage(rows, limit, (r) => [r.created_ms, r.id]);
+    return { ...cut, items: cut.items.map(toInvocation) };
+  }
+
+  appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): void {
+    if (lines.length === 0) return;
+    this.#db.transaction(() => {
+      for (const line of lines) {
+        this.#db.run(
+          'INSERT INTO logs (invocation_id, function_name, ts, level, message) VALUES (?, ?, ?, ?, ?)',
+          line.invocationId,
+          line.functionName,
+          line.ts,
+          line.level,
+          line.message,
+        );
+      }
+    });
+  }
+
+  getLogs(invocationId: string): StoredLogLine[] {
+    return this.#db
+      .all<LogRow>(`SELECT ${LOG_COLUMNS} FROM logs WHERE invocation_id = ? ORDER BY seq`, invocationId)
+      .map(toLogLine);
+  }
+
+  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): StoredLogLine[] {
+    const limit = Math.min(MAX_TAIL_LIMIT, Math.max(1, Math.trunc(options.limit ?? DEFAULT_TAIL_LIMIT)));
+    const rows =
+      options.functionName === undefined
+        ? this.#db.all<LogRow>(
+            `SELECT ${LOG_COLUMNS} FROM logs WHERE seq > ? ORDER BY seq LIMIT ?`,
+            options.afterSeq,
+            limit,
+          )
+        : this.#db.all<LogRow>(
+            `SELECT ${LOG_COLUMNS} FROM logs WHERE function_name = ? AND seq > ? ORDER BY seq LIMIT ?`,
+            options.functionName,
+            options.afterSeq,
+            limit,
+          );
+    return rows.map(toLogLine);
+  }
+}
+
+function toMs(iso: string, field: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) {
+    throw new FaasError(ErrorCode.VALIDATION, `"${field}" is not a valid timestamp: ${iso}`, {
+      details: { field, value: iso },
+    });
+  }
+  return ms;
+}
+
+function insertParams(inv: Invocation): SqlParam[] {
+  return [
+    inv.id,
+    inv.functionName,
+    inv.version,
+    inv.mode,
+    inv.trigger,
+    inv.status,
+    inv.idempotencyKey ?? null,
+    inv.attempts,
+    inv.result === undefined ? null : JSON.stringify(inv.result),
+    inv.error === undefined ? null : JSON.stringify(inv.error),
+    inv.createdAt,
+    toMs(inv.createdAt, 'createdAt'),
+    inv.startedAt ?? null,
+    inv.finishedAt ?? null,
+    inv.durationMs ?? null,
+    inv.cpuTimeMs ?? null,
+    inv.peakMemoryBytes ?? null,
+  ];
+}
+
+function toInvocation(row: InvocationRow): Invocation {
+  const invocation: Invocation = {
+    id: row.id,
+    functionName: row.function_name,
+    version: row.version,
+    mode: row.mode,
+    trigger: row.trigger_kind,
+    status: row.status,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+  };
+  if (row.idempotency_key !== null) invocation.idempotencyKey = row.idempotency_key;
+  if (row.result !== null) invocation.result = JSON.parse(row.result);
+  if (row.error !== null) invocation.error = JSON.parse(row.error);
+  if (row.started_at !== null) invocation.startedAt = row.started_at;
+  if (row.finished_at !== null) invocation.finishedAt = row.finished_at;
+  if (row.duration_ms !== null) invocation.durationMs = row.duration_ms;
+  if (row.cpu_time_ms !== null) invocation.cpuTimeMs = row.cpu_time_ms;
+  if (row.peak_memory_bytes !== null) invocation.peakMemoryBytes = row.peak_memory_bytes;
+  return invocation;
+}
+
+function toLogLine(row: LogRow): StoredLogLine {
+  return {
+    seq: row.seq,
+    invocationId: row.invocation_id,
+    functionName: row.function_name,
+    ts: row.ts,
+    level: row.level,
+    message: row.message,
+  };
+}

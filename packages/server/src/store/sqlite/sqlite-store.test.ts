@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+import { ErrorCode } from '@faas/core';
+import { defineStoreSuite } from '@faas/testkit';
+import { openSqliteQueue } from '../../queue/sqlite/sqlite-queue.ts';
+import { openSqliteStore } from './sqlite-store.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-store-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshPath = () => join(root, `store-${++n}`, 'faas.db');
+
+defineStoreSuite('SqliteStore (file)', async () => {
+  const path = freshPath();
+  const store = await openSqliteStore({ path });
+  return {
+    store,
+    openPeer: () => openSqliteStore({ path }),
+    cleanup: async () => {
+      await store.close();
+      rmSync(join(path, '..'), { recursive: true, force: true });
+    },
+  };
+});
+
+defineStoreSuite('SqliteStore (:memory:)', async () => {
+  const store = await openSqliteStore({ path: ':memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+describe('SqliteStore on disk', () => {
+  it('leaves a WAL-mode file with its schema version recorded', async () => {
+    const path = freshPath();
+    const store = await openSqliteStore({ path });
+    await store.close();
+    const db = new DatabaseSync(path);
+    try {
+      assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
+      const versions = db.prepare("SELECT version, name FROM schema_version WHERE component = 'store'").all();
+      assert.deepEqual(
+        versions.map((v) => ({ ...v })),
+        [{ version: 1, name: 'init' }],
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps everything across a reopen, and migrating again applies nothing twice', async () => {
+    const path = freshPath();
+    const first = await openSqliteStore({ path });
+    await first.createFunction({
+      name: 'persisted',
+      runtime: 'js',
+      handler: 'index.default',
+      env: {},
+      timeoutMs: 1000,
+      memoryMb: 64,
+      maxConcurrency: 1,
+      maxRetries: 0,
+      routes: [{ method: 'GET', path: '/p' }],
+      description: '',
+      codeSha256: 'a'.repeat(64),
+      codeSizeBytes: 1,
+      artifactSha256: 'a'.repeat(64),
+    });
+    await first.setSetting('k', 'v');
+    const revision = await first.routesRevision();
+    await first.close();
+    const second = await openSqliteStore({ path });
+    try {
+      assert.equal((await second.getFunction('persisted'))?.latestVersion, 1);
+      assert.equal(await second.getSetting('k'), 'v');
+      assert.equal(await second.routesRevision(), revision);
+      await second.migrate();
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses a file whose schema is newer than this build', async () => {
+    const path = freshPath();
+    await (await openSqliteStore({ path })).close();
+    const db = new DatabaseSync(path);
+    db.prepare("INSERT INTO schema_version VALUES ('store', 99, 'future', '2099-01-01')").run();
+    db.close();
+    await assert.rejects(
+      openSqliteStore({ path }),
+      (err: { code?: string }) => err.code === ErrorCode.INTERNAL,
+    );
+  });
+
+  it('shares one file with the queue, each with its own schema numbering', async () => {
+    const path = freshPath();
+    const store = await openSqliteStore({ path });
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    try {
+      await queue.enqueue({ id: 'job', payload: 1, maxAttempts: 1 });
+      await store.setSetting('x', 'y');
+      assert.equal(await queue.has('job'), true);
+      assert.equal(await store.getSetting('x'), 'y');
+      const db = new DatabaseSync(path);
+      const components = db.prepare('SELECT DISTINCT component FROM schema_version ORDER BY component').all();
+      db.close();
+      assert.deepEqual(
+        components.map((c) => c.component),
+        ['queue', 'store'],
+      );
+    } finally {
+      await queue.close();
+      await store.close();
+    }
+  });
+});

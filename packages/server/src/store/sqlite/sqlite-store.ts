@@ -1,0 +1,171 @@
+import type {
+  ApiKeyRecord,
+  FunctionRecord,
+  FunctionVersion,
+  Invocation,
+  InvocationFilter,
+  InvocationPatch,
+  MetadataStore,
+  NewFunctionVersion,
+  Page,
+  PageRequest,
+  RouteRecord,
+  StoredLogLine,
+} from '@faas/core';
+import { applyMigrations, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
+import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import { FunctionQueries } from './function-queries.ts';
+import { InvocationQueries } from './invocation-queries.ts';
+import { KeyQueries } from './key-queries.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file (created with its folder when missing), or `:memory:`. */
+  path: string;
+  /** How long a write waits for another connection's lock. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+const MIGRATIONS: Migration[] = loadMigrations(new URL('./migrations/', import.meta.url));
+
+/**
+ * The embedded MetadataStore on `node:sqlite`. Calls run synchronously on one connection, so a
+ * transaction never interleaves with another call of this process; other processes on the same
+ * file wait on SQLite's write lock (WAL lets their reads go on meanwhile).
+ */
+export class SqliteStore implements MetadataStore {
+  #db: SqliteDatabase;
+  #functions: FunctionQueries;
+  #invocations: InvocationQueries;
+  #keys: KeyQueries;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs);
+    this.#functions = new FunctionQueries(this.#db);
+    this.#invocations = new InvocationQueries(this.#db);
+    this.#keys = new KeyQueries(this.#db);
+  }
+
+  async migrate(): Promise<void> {
+    applyMigrations(this.#db, 'store', MIGRATIONS);
+  }
+
+  async createFunction(input: NewFunctionVersion): Promise<FunctionRecord> {
+    return this.#functions.create(input);
+  }
+
+  async addVersion(input: NewFunctionVersion, expectedLatest?: number): Promise<FunctionRecord> {
+    return this.#functions.addVersion(input, expectedLatest);
+  }
+
+  async getFunction(name: string): Promise<FunctionRecord | undefined> {
+    return this.#functions.get(name);
+  }
+
+  async listFunctions(page: PageRequest): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page);
+  }
+
+  async deleteFunction(name: string): Promise<boolean> {
+    return this.#functions.delete(name);
+  }
+
+  async getVersion(name: string, version: number): Promise<FunctionVersion | undefined> {
+    return this.#functions.getVersion(name, version);
+  }
+
+  async listVersions(name: string, page: PageRequest): Promise<Page<FunctionVersion>> {
+    return this.#functions.listVersions(name, page);
+  }
+
+  async listRoutes(): Promise<RouteRecord[]> {
+    return this.#functions.listRoutes();
+  }
+
+  async routesRevision(): Promise<number> {
+    return this.#functions.routesRevision();
+  }
+
+  async createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }> {
+    return this.#invocations.create(invocation);
+  }
+
+  async createInvocations(invocations: Invocation[]): Promise<void> {
+    this.#invocations.createMany(invocations);
+  }
+
+  async updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation> {
+    return this.#invocations.update(id, patch);
+  }
+
+  async getInvocation(id: string): Promise<Invocation | undefined> {
+    return this.#invocations.get(id);
+  }
+
+  async listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>> {
+    return this.#invocations.list(filter, page);
+  }
+
+  async appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): Promise<void> {
+    this.#invocations.appendLogs(lines);
+  }
+
+  async getLogs(invocationId: string): Promise<StoredLogLine[]> {
+    return this.#invocations.getLogs(invocationId);
+  }
+
+  async tailLogs(options: {
+    functionName?: string;
+    afterSeq: number;
+    limit?: number;
+  }): Promise<StoredLogLine[]> {
+    return this.#invocations.tailLogs(options);
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#keys.createApiKey(key);
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.findApiKeyByHash(hash);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#keys.listApiKeys();
+  }
+
+  async revokeApiKey(id: string): Promise<boolean> {
+    return this.#keys.revokeApiKey(id);
+  }
+
+  async countApiKeys(): Promise<number> {
+    return this.#keys.countApiKeys();
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return this.#keys.getSetting(key);
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.#keys.setSetting(key, value);
+  }
+
+  async ping(): Promise<void> {
+    this.#db.get('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}
+
+/** Opens (creating when missing) and migrates a SQLite metadata store. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const store = new SqliteStore(options);
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

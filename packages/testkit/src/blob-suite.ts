@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { BlobStore } from '@faas/core';
+import { type Disposable, freshPerTest } from './fresh-subject.ts';
+
+export interface BlobStoreUnderTest extends Disposable {
+  /** Empty. */
+  blobs: BlobStore;
+  /**
+   * Damages a stored blob behind the store's back (flips bytes, truncates, swaps content), so the
+   * suite can check that reads detect it. Without it, those cases are skipped.
+   */
+  corrupt?: (sha256: string) => Promise<void>;
+}
+
+/** Makes a fresh, empty blob store for each case. */
+export type BlobStoreFactory = () => Promise<BlobStoreUnderTest>;
+
+const sha256Of = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+/** Deterministic bytes: half random-looking, half repetitive, so compression has both kinds. */
+function sampleBytes(size: number, seed = 1): Buffer {
+  const out = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1_103_515_245 + 12_345) & 0x7fffffff;
+    out[i] = i % 2048 < 1024 ? x & 0xff : i & 0x0f;
+  }
+  return out;
+}
+
+/** A stream of `total` bytes made chunk by chunk: the test never holds them all. */
+function generated(total: number, chunkSize: number): { stream: Readable; sha256: () => string } {
+  const hash = createHash('sha256');
+  let sent = 0;
+  let seed = 7;
+  const stream = new Readable({
+    read() {
+      if (sent >= total) return void this.push(null);
+      const chunk = sampleBytes(Math.min(chunkSize, total - sent), seed++);
+      sent += chunk.byteLength;
+      hash.update(chunk);
+      this.push(chunk);
+    },
+  });
+  return { stream, sha256: () => hash.digest('hex') };
+}
+
+/**
+ * The BlobStore conformance suite: content addressing, idempotent writes, streaming both ways,
+ * verification on read, deletes.
+ *
+ * @example
+ * defineBlobSuite('LocalBlobStore', async () => {
+ *   const root = mkdtempSync(join(tmpdir(), 'blobs-'));
+ *   const blobs = await createLocalBlobStore({ root });
+ *   return { blobs, cleanup: async () => rmSync(root, { recursive: true, force: true }) };
+ * });
+ */
+export function defineBlobSuite(name: string, factory: BlobStoreFactory): void {
+  describe(`BlobStore conformance: ${name}`, () => {
+    const subject = freshPerTest(factory);
+    const blobs = () => subject.get().blobs;
+
+    it('names a blob by the sha256 of its bytes and gives the same bytes back', async () => {
+      const data = sampleBytes(100_000);
+      const info = await blobs().put(data);
+      assert.deepEqual(info, { sha256: sha256Of(data), sizeBytes: data.byteLength });
+      assert.equal(await blobs().has(info.sha256), true);
+      const back = await blobs().get(info.sha256);
+      assert.ok(back instanceof Uint8Array);
+      assert.ok(Buffer.from(back).equals(data));
+    });
+
+    it('keeps every byte value and the empty blob', async () => {
+      const all = Uint8Array.from({ length: 256 * 4 }, (_, i) => i % 256);
+      const info = await blobs().put(all);
+      assert.deepEqual(await blobs().get(info.sha256), new Uint8Array(all));
+      const empty = await blobs().put(new Uint8Array(0));
+      assert.deepEqual(empty, { sha256: sha256Of(new Uint8Array(0)), sizeBytes: 0 });
+      const back = await blobs().get(empty.sha256);
+      assert.ok(back !== undefined, 'the empty blob is stored, not absent');
+      assert.equal(back.byteLength, 0);
+      assert.equal((await readAll((await blobs().getStream(empty.sha256)) as Readable)).byteLength, 0);
+    });
+
+    it('stores identical bytes once: writes are idempotent, one delete removes them', async () => {
+      const data = Buffer.from('same bytes, twice');
+      const [a, b] = await Promise.all([blobs().put(data), blobs().put(Buffer.from(data))]);
+      assert.deepEqual(a, b);
+      assert.deepEqual(await blobs().putStream(Readable.from([data.subarray(0, 4), data.subarray(4)])), a);
+      assert.deepEqual(await blobs().put(data), a);
+      assert.equal(await blobs().delete(a.sha256), true);
+      assert.equal(await blobs().has(a.sha256), false);
+    });
+
+    it('is not changed through the arrays it was given or gave out', async () => {
+      const data = Buffer.from('immutable');
+      const info = await blobs().put(data);
+      data.fill(0);
+      const first = await blobs().get(info.sha256);
+      first?.fill(1);
+      assert.equal(Buffer.from((await blobs().get(info.sha256)) ?? []).toString(), 'immutable');
+    });
+
+    it('answers absent blobs with undefined and false', async () => {
+      const missing = sha256Of(Buffer.from('never stored'));
+      assert.equal(await blobs().get(missing), undefined);
+      assert.equal(await blobs().getStream(missing), undefined);
+      assert.equal(await blobs().has(missing), false);
+      assert.equal(await blobs().delete(missing), false);
+    });
+
+    it('treats names that are not a sha256 as absent, never as paths', async () => {
+      await blobs().put(Buffer.from('x'));
+      for (const bad of ['', '../../etc/passwd', 'A'.repeat(64), `${'a'.repeat(63)}/`, 'a'.repeat(65)]) {
+        assert.equal(await blobs().get(bad), undefined, bad);
+        assert.equal(await blobs().getStream(bad), undefined, bad);
+        assert.equal(await blobs().has(bad), false, bad);
+        assert.equal(await blobs().delete(bad), false, bad);
+      }
+    });
+
+    it('putStream hashes and stores a stream it never holds whole', async () => {
+      const total = 12 * 1024 * 1024 + 17;
+      const source = generated(total, 256 * 1024);
+      const info = await blobs().putStream(source.stream);
+      assert.deepEqual(info, { sha256: source.sha256(), sizeBytes: total });
+      const stream = await blobs().getStream(info.sha256);
+      assert.ok(stream);
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of stream) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).byteLength;
+      }
+      assert.equal(size, total);
+      assert.equal(hash.digest('hex'), info.sha256);
+    });
+
+    it('putStream accepts string chunks and answers like put', async () => {
+      const info = await blobs().putStream(Readable.from(['hello ', 'world'], { objectMode: false }));
+      assert.deepEqual(info, await blobs().put(Buffer.from('hello world')));
+      assert.equal(Buffer.from((await blobs().get(info.sha256)) ?? []).toString(), 'hello world');
+    });
+
+    it('getStream gives the bytes of a blob written with put', async () => {
+      const data = sampleBytes(300_000, 3);
+      const info = await blobs().put(data);
+      assert.ok((await readAll((await blobs().getStream(info.sha256)) as Readable)).equals(data));
+    });
+
+    it('a failing source stream fails putStream and stores nothing', async () => {
+      const partial = Buffer.from('partial data');
+      const source = new Readable({
+        read() {
+          this.push(partial);
+          this.destroy(new Error('source broke'));
+        },
+      });
+      await assert.rejects(blobs().putStream(source), /source broke/);
+      assert.equal(await blobs().has(sha256Of(partial)), false);
+      const info = await blobs().put(Buffer.from('still works'));
+      assert.equal(await blobs().has(info.sha256), true);
+    });
+
+    it('deletes a blob: it is gone for has, get and getStream', async () => {
+      const info = await blobs().put(Buffer.from('to delete'));
+      const other = await blobs().put(Buffer.from('to keep'));
+      assert.equal(await blobs().delete(info.sha256), true);
+      assert.equal(await blobs().has(info.sha256), false);
+      assert.equal(await blobs().get(info.sha256), undefined);
+      assert.equal(await blobs().getStream(info.sha256), undefined);
+      assert.equal(await blobs().delete(info.sha256), false);
+      assert.equal(await blobs().has(other.sha256), true);
+    });
+
+    it('a damaged blob is an error on get and getStream, never wrong bytes', async (t) => {
+      const { corrupt } = subject.get();
+      if (!corrupt) return t.skip('the factory gives no corrupt hook');
+      const info = await blobs().put(sampleBytes(50_000, 9));
+      await corrupt(info.sha256);
+      await assert.rejects(blobs().get(info.sha256));
+      const stream = await blobs().getStream(info.sha256);
+      if (stream) await assert.rejects(readAll(stream));
+    });
+  });
+}

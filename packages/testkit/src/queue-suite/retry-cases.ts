@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { ErrorCode, type Queue, type RetryPolicy } from '@faas/core';
+import { rejectsWithCode } from '../assert-faas-error.ts';
+import { sleep } from '../fresh-subject.ts';
+
+type GetQueue = () => Queue;
+
+/** How much earlier than the exact backoff a retry may come (jitter); it may never come later. */
+export const MAX_JITTER_RATIO = 0.25;
+
+/** Fails a leased job and checks that its retry is scheduled `delayMs` out, give or take jitter. */
+async function failAndExpectRetry(queue: Queue, id: string, token: string, delayMs: number): Promise<number> {
+  const before = Date.now();
+  const outcome = await queue.fail(id, token, { error: `attempt failed` });
+  const after = Date.now();
+  assert.equal(outcome.outcome, 'retrying');
+  const runAt = outcome.outcome === 'retrying' ? outcome.runAt : 0;
+  assert.ok(
+    runAt >= before + delayMs * (1 - MAX_JITTER_RATIO) && runAt <= after + delayMs,
+    `expected a retry about ${delayMs} ms out, got ${runAt - before} ms`,
+  );
+  // Not before its time: the job waits, and nextDueInMs says how long.
+  assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
+  const wait = await queue.nextDueInMs();
+  assert.ok(
+    wait !== undefined && wait <= delayMs && wait >= runAt - Date.now() - 1,
+    `nextDueInMs was ${wait}`,
+  );
+  return runAt;
+}
+
+async function leaseWhenDue(queue: Queue, runAt: number) {
+  await sleep(Math.max(0, runAt - Date.now()) + 2);
+  const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+  assert.ok(job, 'the retry was not delivered once due');
+  return job;
+}
+
+/** Retries with backoff, dead letters. `retry` is the policy the factory was given. */
+export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
+  it('retries with exponential backoff, capped at maxDelayMs, counting attempts', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'flaky', payload: 'p', maxAttempts: 5 });
+    let job = (await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }))[0];
+    assert.ok(job);
+    const expected = [1, 2, 3].map((attempt) =>
+      Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)),
+    );
+    assert.ok(
+      (expected[2] as number) < retry.baseDelayMs * 4,
+      'the suite policy must reach its cap by attempt 3',
+    );
+    for (const [i, delayMs] of expected.entries()) {
+      assert.equal(job.attempt, i + 1);
+      const runAt = await failAndExpectRetry(queue, 'flaky', job.leaseToken, delayMs);
+      assert.deepEqual(await queue.stats(), { ready: 1, leased: 0, deadLettered: 0 });
+      job = await leaseWhenDue(queue, runAt);
+      assert.equal(job.payload, 'p');
+    }
+    assert.equal(job.attempt, 4);
+    assert.equal(await queue.ack('flaky', job.leaseToken), true);
+  });
+
+  it('dead-letters after maxAttempts, keeping payload, last error and attempts', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'doomed', payload: { n: 1 }, maxAttempts: 2 });
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.ok(first);
+    const runAt = await failAndExpectRetry(queue, 'doomed', first.leaseToken, retry.baseDelayMs);
+    const second = await leaseWhenDue(queue, runAt);
+    assert.equal(second.attempt, 2);
+    assert.deepEqual(await queue.fail('doomed', second.leaseToken, { error: 'final error' }), {
+      outcome: 'dead_lettered',
+    });
+    assert.deepEqual(await queue.listDead(10), [
+      { id: 'doomed', payload: { n: 1 }, error: 'final error', attempts: 2 },
+    ]);
+    assert.equal(await queue.has('doomed'), true);
+    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 1 });
+    assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
+    assert.equal(await queue.ack('doomed', second.leaseToken), false);
+  });
+
+  it('dead-letters at once when a failure is not retryable', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'bad-input', payload: null, maxAttempts: 10 });
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.ok(job);
+    assert.deepEqual(await queue.fail('bad-input', job.leaseToken, { error: 'gone', retryable: false }), {
+      outcome: 'dead_lettered',
+    });
+    assert.deepEqual(await queue.listDead(1), [
+      { id: 'bad-input', payload: null, error: 'gone', attempts: 1 },
+    ]);
+  });
+
+  it('a single-attempt job is dead-lettered on its first failure', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'once', payload: null, maxAttempts: 1 });
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.deepEqual(await queue.fail('once', job?.leaseToken ?? '', { error: 'e' }), {
+      outcome: 'dead_lettered',
+    });
+  });
+
+  it('lists dead jobs newest first, at most `limit`', async () => {
+    const queue = getQueue();
+    for (const id of ['d1', 'd2', 'd3']) {
+      await queue.enqueue({ id, payload: id, maxAttempts: 1 });
+      const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+      await queue.fail(id, job?.leaseToken ?? '', { error: `error ${id}` });
+      await sleep(2);
+    }
+    assert.deepEqual(
+      (await queue.listDead(2)).map((d) => d.id),
+      ['d3', 'd2'],
+    );
+    assert.deepEqual(
+      (await queue.listDead(10)).map((d) => d.error),
+      ['error d3', 'error d2', 'error d1'],
+    );
+  });
+
+  it('dead-letters a job whose lease expired on its last attempt instead of delivering it again', async () => {
+    // A job that kills its consumer would otherwise come back forever.
+    const queue = getQueue();
+    await queue.enqueue({ id: 'poison', payload: null, maxAttempts: 1 });
+    assert.equal((await queue.lease({ limit: 1, visibilityTimeoutMs: 0 })).length, 1);
+    await sleep(2);
+    assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
+    const [dead] = await queue.listDead(1);
+    assert.equal(dead?.id, 'poison');
+    assert.equal(dead?.attempts, 1);
+    assert.ok(dead?.error, 'the dead letter says why');
+  });
+
+  it('rejects maxAttempts below 1 with VALIDATION', async () => {
+    const queue = getQueue();
+    await rejectsWithCode(queue.enqueue({ id: 'zero', payload: null, maxAttempts: 0 }), ErrorCode.VALIDATION);
+    assert.equal(await queue.has('zero'), false);
+  });
+}

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { ErrorCode, type Invocation, type MetadataStore } from '@faas/core';
+import { rejectsWithCode } from '../assert-faas-error.ts';
+import { nextCreatedAt, sampleInvocation } from './samples.ts';
+
+type GetStore = () => MetadataStore;
+
+const ids = (items: Invocation[]) => items.map((i) => i.id);
+
+export function invocationCases(getStore: GetStore): void {
+  it('createInvocation stores every field and reads back the same', async () => {
+    const store = getStore();
+    const full = sampleInvocation({
+      mode: 'async',
+      trigger: 'http',
+      status: 'failed',
+      idempotencyKey: 'key-1',
+      attempts: 3,
+      result: { nested: { list: [1, 'two', null, true] }, unicode: 'é🚀' },
+      error: { type: 'TypeError', message: 'boom', stack: 'at x' },
+      startedAt: nextCreatedAt(),
+      finishedAt: nextCreatedAt(),
+      durationMs: 12.5,
+      cpuTimeMs: 3.25,
+      peakMemoryBytes: 1_048_576,
+    });
+    const { invocation, created } = await store.createInvocation(full);
+    assert.equal(created, true);
+    assert.deepEqual(invocation, full);
+    assert.deepEqual(await store.getInvocation(full.id), full);
+    const minimal = sampleInvocation();
+    await store.createInvocation(minimal);
+    assert.deepEqual(await store.getInvocation(minimal.id), minimal);
+  });
+
+  it('keeps falsy results (null, 0, false, "") apart from no result', async () => {
+    const store = getStore();
+    for (const result of [null, 0, false, '', [], {}]) {
+      const inv = sampleInvocation({ result });
+      await store.createInvocation(inv);
+      const back = await store.getInvocation(inv.id);
+      assert.ok(back && 'result' in back, `result ${JSON.stringify(result)} was lost`);
+      assert.deepEqual(back.result, result);
+    }
+    const none = sampleInvocation();
+    await store.createInvocation(none);
+    assert.equal('result' in ((await store.getInvocation(none.id)) ?? {}), false);
+  });
+
+  it('answers undefined for an unknown invocation', async () => {
+    assert.equal(await getStore().getInvocation('inv_missing'), undefined);
+  });
+
+  it('returns the first invocation for a repeated idempotency key of the same function and writes nothing', async () => {
+    const store = getStore();
+    const first = sampleInvocation({
+      functionName: 'f',
+      idempotencyKey: 'k',
+      mode: 'async',
+      status: 'queued',
+    });
+    assert.equal((await store.createInvocation(first)).created, true);
+    const again = sampleInvocation({
+      functionName: 'f',
+      idempotencyKey: 'k',
+      mode: 'async',
+      status: 'queued',
+    });
+    const result = await store.createInvocation(again);
+    assert.equal(result.created, false);
+    assert.deepEqual(result.invocation, first);
+    assert.equal(await store.getInvocation(again.id), undefined);
+    // The key is per function; no key means no deduplication.
+    const otherFn = sampleInvocation({ functionName: 'g', idempotencyKey: 'k' });
+    assert.equal((await store.createInvocation(otherFn)).created, true);
+    assert.equal((await store.createInvocation(sampleInvocation({ functionName: 'f' }))).created, true);
+    assert.equal((await store.createInvocation(sampleInvocation({ functionName: 'f' }))).created, true);
+    assert.equal((await store.listInvocations({ functionName: 'f' }, {})).items.length, 3);
+  });
+
+  it('treats an id that exists as already created', async () => {
+    const store = getStore();
+    const inv = sampleInvocation();
+    await store.createInvocation(inv);
+    const result = await store.createInvocation({ ...inv, status: 'failed' });
+    assert.equal(result.created, false);
+    assert.deepEqual(result.invocation, inv);
+  });
+
+  it('createInvocations writes a batch, skipping ids or idempotency keys already present', async () => {
+    const store = getStore();
+    await store.createInvocations([]);
+    const existing = sampleInvocation({ idempotencyKey: 'once' });
+    await store.createInvocation(existing);
+    const batch = Array.from({ length: 20 }, () => sampleInvocation());
+    const sameKey = sampleInvocation({ idempotencyKey: 'once' });
+    await store.createInvocations([...batch, { ...existing, status: 'failed' }, sameKey]);
+    for (const inv of batch) assert.deepEqual(await store.getInvocation(inv.id), inv);
+    assert.deepEqual(await store.getInvocation(existing.id), existing);
+    assert.equal(await store.getInvocation(sameKey.id), undefined);
+    // A retried batch is harmless.
+    await store.createInvocations(batch);
+    assert.equal((await store.listInvocations({}, { limit: 100 })).items.length, 21);
+  });
+
+  it('createInvocations writes nothing when one record is invalid', async () => {
+    const store = getStore();
+    const good = Array.from({ length: 3 }, () => sampleInvocation());
+    const bad = sampleInvocation({ createdAt: 'not a time' });
+    await assert.rejects(store.createInvocations([...good, bad]));
+    for (const inv of good) assert.equal(await store.getInvocation(inv.id), undefined);
+  });
+
+  it('updateInvocation applies a patch, keeps other fields and returns the result', async () => {
+    const store = getStore();
+    const inv = sampleInvocation({ status: 'queued', mode: 'async', attempts: 0, idempotencyKey: 'u' });
+    await store.createInvocation(inv);
+    const running = await store.updateInvocation(inv.id, {
+      status: 'running',
+      attempts: 1,
+      startedAt: nextCreatedAt(),
+    });
+    assert.equal(running.status, 'running');
+    assert.equal(running.attempts, 1);
+    assert.equal(running.idempotencyKey, 'u');
+    const done = await store.updateInvocation(inv.id, {
+      status: 'succeeded',
+      result: { ok: true },
+      finishedAt: nextCreatedAt(),
+      durationMs: 4,
+      cpuTimeMs: 2,
+      peakMemoryBytes: 42,
+      version: 2,
+    });
+    assert.deepEqual(await store.getInvocation(inv.id), done);
+    assert.deepEqual(done, { ...running, ...done, status: 'succeeded', result: { ok: true }, version: 2 });
+    const failed = await store.updateInvocation(inv.id, { error: { type: 'Timeout', message: 'late' } });
+    assert.deepEqual(failed.error, { type: 'Timeout', message: 'late' });
+    assert.deepEqual(failed.result, { ok: true });
+  });
+
+  it('updateInvocation of an unknown id throws INVOCATION_NOT_FOUND', async () => {
+    const store = getStore();
+    await rejectsWithCode(
+      store.updateInvocation('inv_missing', { status: 'failed' }),
+      ErrorCode.INVOCATION_NOT_FOUND,
+    );
+    await rejectsWithCode(store.updateInvocation('inv_missing', {}), ErrorCode.INVOCATION_NOT_FOUND);
+    assert.equal(await store.getInvocation('inv_missing'), undefined);
+  });
+
+  it('filters invocations by function, status and time, alone and together', async () => {
+    const store = getStore();
+    const a1 = sampleInvocation({ functionName: 'a', status: 'succeeded' });
+    const b1 = sampleInvocation({ functionName: 'b', status: 'failed' });
+    const a2 = sampleInvocation({ functionName: 'a', status: 'failed' });
+    const b2 = sampleInvocation({ functionName: 'b', status: 'succeeded' });
+    const a3 = sampleInvocation({ functionName: 'a', status: 'failed' });
+    await store.createInvocations([a1, b1, a2, b2, a3]);
+    const list = async (filter: Parameters<MetadataStore['listInvocations']>[0]) =>
+      ids((await store.listInvocations(filter, {})).items);
+    assert.deepEqual(await list({}), ids([a3, b2, a2, b1, a1]));
+    assert.deepEqual(await list({ functionName: 'a' }), ids([a3, a2, a1]));
+    assert.deepEqual(await list({ status: 'failed' }), ids([a3, a2, b1]));
+    assert.deepEqual(await list({ functionName: 'a', status: 'failed' }), ids([a3, a2]));
+    assert.deepEqual(await list({ functionName: 'nobody' }), []);
+    // since is inclusive, until exclusive.
+    assert.deepEqual(await list({ since: a2.createdAt }), ids([a3, b2, a2]));
+    assert.deepEqual(await list({ until: a2.createdAt }), ids([b1, a1]));
+    assert.deepEqual(await list({ since: b1.createdAt, until: a3.createdAt }), ids([b2, a2, b1]));
+    assert.deepEqual(
+      await list({ since: b1.createdAt, until: a3.createdAt, functionName: 'b' }),
+      ids([b2, b1]),
+    );
+    const page1 = await store.listInvocations({ status: 'failed' }, { limit: 2 });
+    assert.deepEqual(ids(page1.items), ids([a3, a2]));
+    const page2 = await store.listInvocations(
+      { status: 'failed' },
+      { limit: 2, ...(page1.nextCursor ? { cursor: page1.nextCursor } : {}) },
+    );
+    assert.deepEqual(ids(page2.items), ids([b1]));
+    assert.equal(page2.nextCursor, undefined);
+  });
+
+  it('compares time filters as instants, whatever their offset notation', async () => {
+    const store = getStore();
+    const inv = sampleInvocation({ createdAt: '2031-06-01T12:00:00.000Z' });
+    await store.createInvocation(inv);
+    const items = (await store.listInvocations({ since: '2031-06-01T13:00:00+01:00' }, {})).items;
+    assert.deepEqual(ids(items), [inv.id]);
+    assert.deepEqual((await store.listInvocations({ since: '2031-06-01T12:00:00.001Z' }, {})).items, []);
+  });
+}
