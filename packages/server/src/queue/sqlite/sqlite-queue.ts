@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ErrorCode,
+  FaasError,
+  type FailOutcome,
+  type LeasedJob,
+  type NewJob,
+  type Queue,
+  type QueueStats,
+  type RetryPolicy,
+} from '@faas/core';
+import { applyMigrations, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
+import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import { backoffDelayMs } from '../backoff.ts';
+
+export interface SqliteQueueOptions {
+  /** Database file (it may be the store's: the queue opens its own connection), or `:memory:`. */
+  path: string;
+  retry: RetryPolicy;
+  /** Fraction of each backoff delay taken off at random. @default 0.1 */
+  jitterRatio?: number;
+  /** How long a write waits for another connection's lock. @default 5000 */
+  busyTimeoutMs?: number;
+  /** The clock, in ms since epoch. @default Date.now */
+  now?: () => number;
+}
+
+interface JobRow {
+  seq: number;
+  id: string;
+  payload: string | null;
+  attempt: number;
+  max_attempts: number;
+}
+
+const MIGRATIONS: Migration[] = loadMigrations(new URL('./migrations/', import.meta.url));
+const DEFAULT_JITTER_RATIO = 0.1;
+
+/**
+ * The embedded Queue: one row per job in a SQLite table, every operation one transaction, so a
+ * job enqueued, failed or leased is on disk when the call returns and survives a killed process.
+ * Leasing takes SQLite's write lock for the select-and-mark, so two consumers (connections or
+ * processes) never lease the same job.
+ */
+export class SqliteQueue implements Queue {
+  #db: SqliteDatabase;
+  #retry: RetryPolicy;
+  #jitterRatio: number;
+  #now: () => number;
+
+  constructor(options: SqliteQueueOptions) {
+    this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs);
+    this.#retry = options.retry;
+    this.#jitterRatio = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async migrate(): Promise<void> {
+    applyMigrations(this.#db, 'queue', MIGRATIONS);
+  }
+
+  async enqueue(job: NewJob): Promise<{ duplicate: boolean }> {
+    if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
+      throw new FaasError(
+        ErrorCode.VALIDATION,
+        `maxAttempts must be a whole number ≥ 1, got ${job.maxAttempts}`,
+        {
+          details: { id: job.id, maxAttempts: job.maxAttempts },
+        },
+      );
+    }
+    const now = this.#now();
+    const { changes } = this.#db.run(
+      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, visible_at, enqueued_at)
+        VALUES (?, ?, 'ready', 0, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      job.id,
+      job.payload === undefined ? null : JSON.stringify(job.payload),
+      job.maxAttempts,
+      job.runAt ?? now,
+      now,
+    );
+    return { duplicate: changes === 0 };
+  }
+
+  async lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]> {
+    const limit = Math.trunc(options.limit);
+    if (limit < 1) return [];
+    const now = this.#now();
+    // An idle poll only reads: no write lock, nothing written to the WAL.
+    if (!this.#db.get("SELECT 1 FROM queue_jobs WHERE state <> 'dead' AND visible_at <= ? LIMIT 1", now))
+      return [];
+    const leaseExpiresAt = now + Math.max(0, options.visibilityTimeoutMs);
+    return this.#db.transaction(() => {
+      // A lease that ran out on the last allowed attempt is not delivered again (a job that kills
+      // its consumer would otherwise come back forever): it is dead-lettered here.
+      this.#db.run(
+        `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL,
+          last_error = 'Lease expired on attempt ' || attempt || ' of ' || max_attempts || ': the consumer stopped or ran past its lease'
+          WHERE state = 'leased' AND visible_at <= ? AND attempt >= max_attempts`,
+        now,
+        now,
+      );
+      const rows = this.#db.all<JobRow>(
+        `SELECT seq, id, payload, attempt, max_attempts FROM queue_jobs
+          WHERE state <> 'dead' AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`,
+        now,
+        limit,
+      );
+      return rows.map((row): LeasedJob => {
+        const leaseToken = randomUUID();
+        this.#db.run(
+          "UPDATE queue_jobs SET state = 'leased', attempt = attempt + 1, lease_token = ?, visible_at = ? WHERE seq = ?",
+          leaseToken,
+          leaseExpiresAt,
+          row.seq,
+        );
+        return {
+          id: row.id,
+          payload: row.payload === null ? undefined : JSON.parse(row.payload),
+          attempt: row.attempt + 1,
+          maxAttempts: row.max_attempts,
+          leaseToken,
+          leaseExpiresAt,
+        };
+      });
+    });
+  }
+
+  async ack(id: string, leaseToken: string): Promise<boolean> {
+    const { changes } = this.#db.run(
+      "DELETE FROM queue_jobs WHERE id = ? AND lease_token = ? AND state = 'leased'",
+      id,
+      leaseToken,
+    );
+    return changes > 0;
+  }
+
+  async fail(
+    id: string,
+    leaseToken: string,
+    options: { error: string; retryable?: boolean },
+  ): Promise<FailOutcome> {
+    const now = this.#now();
+    return this.#db.transaction((): FailOutcome => {
+      const row = this.#db.get<{ attempt: number; max_attempts: number }>(
+        "SELECT attempt, max_attempts FROM queue_jobs WHERE id = ? AND lease_token = ? AND state = 'leased'",
+        id,
+        leaseToken,
+      );
+      if (!row) return { outcome: 'lease_lost' };
+      if (options.retryable === false || row.attempt >= row.max_attempts) {
+        this.#db.run(
+          "UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, last_error = ? WHERE id = ?",
+          now,
+          options.error,
+          id,
+        );
+        return { outcome: 'dead_lettered' };
+      }
+      const runAt = now + backoffDelayMs(this.#retry, row.attempt, this.#jitterRatio);
+      this.#db.run(
+        "UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, last_error = ? WHERE id = ?",
+        runAt,
+        options.error,
+        id,
+      );
+      return { outcome: 'retrying', runAt };
+    });
+  }
+
+  async extend(id: string, leaseToken: string, visibilityTimeoutMs: number): Promise<boolean> {
+    const { changes } = this.#db.run(
+      "UPDATE queue_jobs SET visible_at = ? WHERE id = ? AND lease_token = ? AND state = 'leased'",
+      this.#now() + Math.max(0, visibilityTimeoutMs),
+      id,
+      leaseToken,
+    );
+    return changes > 0;
+  }
+
+  async has(id: string): Promise<boolean> {
+    return this.#db.get('SELECT 1 FROM queue_jobs WHERE id = ?', id) !== undefined;
+  }
+
+  async listDead(
+    limit: number,
+  ): Promise<Array<{ id: string; payload: unknown; error: string; attempts: number }>> {
+    const rows = this.#db.all<{
+      id: string;
+      payload: string | null;
+      last_error: string | null;
+      attempt: number;
+    }>(
+      "SELECT id, payload, last_error, attempt FROM queue_jobs WHERE state = 'dead' ORDER BY dead_at DESC, seq DESC LIMIT ?",
+      Math.max(0, Math.trunc(limit)),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      payload: r.payload === null ? undefined : JSON.parse(r.payload),
+      error: r.last_error ?? '',
+      attempts: r.attempt,
+    }));
+  }
+
+  /** An expired lease counts as ready: its job is deliverable again. */
+  async stats(): Promise<QueueStats> {
+    const row = this.#db.get<{ ready: number | null; leased: number | null; dead: number | null }>(
+      `SELECT
+        sum(state = 'ready' OR (state = 'leased' AND visible_at <= ?)) AS ready,
+        sum(state = 'leased' AND visible_at > ?) AS leased,
+        sum(state = 'dead') AS dead
+        FROM queue_jobs`,
+      this.#now(),
+      this.#now(),
+    );
+    return { ready: row?.ready ?? 0, leased: row?.leased ?? 0, deadLettered: row?.dead ?? 0 };
+  }
+
+  /** Jobs under a live lease are not waiting; an expired lease is due now. */
+  async nextDueInMs(): Promise<number | undefined> {
+    const now = this.#now();
+    const rows = this.#db
+      .statement("SELECT state, visible_at FROM queue_jobs WHERE state <> 'dead' ORDER BY visible_at, seq")
+      .iterate() as Iterator<{ state: string; visible_at: number }>;
+    try {
+      for (let next = rows.next(); !next.done; next = rows.next()) {
+        const { state, visible_at: visibleAt } = next.value;
+        if (visibleAt <= now) return 0;
+        if (state === 'ready') return visibleAt - now;
+      }
+      return undefined;
+    } finally {
+      rows.return?.();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}
+
+/** Opens (creating when missing) and migrates a SQLite queue. */
+export async function openSqliteQueue(options: SqliteQueueOptions): Promise<SqliteQueue> {
+  const queue = new SqliteQueue(options);
+  try {
+    await queue.migrate();
+  } catch (err) {
+    await queue.close();
+    throw err;
+  }
+  return queue;
+}
