@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { ErrorCode, isFaasError } from '@faas/core';
+import { defineBlobSuite } from '@faas/testkit';
+import { blobPath, stagingDir } from './blob-paths.ts';
+import { createLocalBlobStore } from './local-blob-store.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'faas-local-blobs-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshRoot = () => join(root, `blobs-${++n}`);
+
+/** Ways a file on disk goes bad: each must be caught by the hash or the decompressor. */
+const damages = [
+  (file: string) => writeFileSync(file, zstdCompressSync(Buffer.from('other bytes entirely'))),
+  (file: string) => writeFileSync(file, readFileSync(file).subarray(0, 20)),
+  (file: string) => {
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] ?? 0) ^ 0xff;
+    writeFileSync(file, bytes);
+  },
+];
+let damage = 0;
+
+defineBlobSuite('LocalBlobStore', async () => {
+  const dir = freshRoot();
+  const blobs = await createLocalBlobStore({ root: dir });
+  return {
+    blobs,
+    corrupt: async (sha256) =>
+      (damages[damage++ % damages.length] as (file: string) => void)(blobPath(dir, sha256)),
+    cleanup: async () => {
+      await blobs.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('LocalBlobStore on disk', () => {
+  it('writes <root>/ab/cdef….zst holding the zstd of the bytes, once for identical bytes', async () => {
+    const dir = freshRoot();
+    const blobs = await createLocalBlobStore({ root: dir });
+    const data = Buffer.from('hello '.repeat(1000));
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    await blobs.put(data);
+    await blobs.put(data);
+    await blobs.putStream(Readable.from([data]));
+    const shards = readdirSync(dir).filter((d) => d !== '.tmp');
+    assert.deepEqual(shards, [sha256.slice(0, 2)]);
+    assert.deepEqual(readdirSync(join(dir, sha256.slice(0, 2))), [`${sha256.slice(2)}.zst`]);
+    const onDisk = readFileSync(join(dir, sha256.slice(0, 2), `${sha256.slice(2)}.zst`));
+    assert.ok(onDisk.byteLength < data.byteLength / 10, 'not compressed');
+    assert.ok(zstdDecompressSync(onDisk).equals(data));
+    assert.deepEqual(readdirSync(stagingDir(dir)), [], 'staging files left behind');
+  });
+
+  it('reports corruption as a FaasError naming the blob', async () => {
+    const dir = freshRoot();
+    const blobs = await createLocalBlobStore({ root: dir });
+    const { sha256 } = await blobs.put(Buffer.from('precious'));
+    writeFileSync(blobPath(dir, sha256), zstdCompressSync(Buffer.from('tampered')));
+    await assert.rejects(blobs.get(sha256), (err) => {
+      assert.ok(isFaasError(err));
+      assert.equal(err.code, ErrorCode.INTERNAL);
+      assert.match(err.message, new RegExp(sha256));
+      return true;
+    });
+  });
+
+  it('catches every kind of damage on get and getStream', async () => {
+    const dir = freshRoot();
+    const blobs = await createLocalBlobStore({ root: dir });
+    for (const [i, damageFile] of damages.entries()) {
+      const { sha256 } = await blobs.put(Buffer.from(`blob number ${i} `.repeat(500)));
+      damageFile(blobPath(dir, sha256));
+      await assert.rejects(blobs.get(sha256), `damage ${i} passed get`);
+      const stream = await blobs.getStream(sha256);
+      assert.ok(stream);
+      await assert.rejects(Readable.from(stream).toArray(), `damage ${i} passed getStream`);
+    }
+  });
+
+  it('leaves no staging file after a failed stream write', async () => {
+    const dir = freshRoot();
+    const blobs = await createLocalBlobStore({ root: dir });
+    const source = new Readable({
+      read() {
+        this.push(Buffer.alloc(64 * 1024, 1));
+        this.destroy(new Error('client went away'));
+      },
+    });
+    await assert.rejects(blobs.putStream(source));
+    assert.deepEqual(readdirSync(stagingDir(dir)), []);
+  });
+
+  it('sweeps staging files left by a crash once they are old, and only those', async () => {
+    const dir = freshRoot();
+    await createLocalBlobStore({ root: dir });
+    const stale = join(stagingDir(dir), 'crashed.zst');
+    const recent = join(stagingDir(dir), 'in-flight.zst');
+    writeFileSync(stale, 'half a blob');
+    writeFileSync(recent, 'another writer');
+    const hoursAgo = new Date(Date.now() - 2 * 60 * 60_000);
+    utimesSync(stale, hoursAgo, hoursAgo);
+    await createLocalBlobStore({ root: dir });
+    assert.deepEqual(readdirSync(stagingDir(dir)), ['in-flight.zst']);
+  });
+
+  it('a stream stopped early closes its file', async () => {
+    const dir = freshRoot();
+    const blobs = await createLocalBlobStore({ root: dir });
+    const { sha256 } = await blobs.put(Buffer.alloc(4 * 1024 * 1024, 7));
+    const before = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 20; i++) {
+      const stream = await blobs.getStream(sha256);
+      assert.ok(stream);
+      for await (const _chunk of stream) break;
+    }
+    // Closing is asynchronous: wait for it, up to a bound only a leak reaches.
+    const until = Date.now() + 2_000;
+    while (readdirSync('/proc/self/fd').length > before + 2 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(readdirSync('/proc/self/fd').length <= before + 2, 'file handles leaked');
+  });
+});

@@ -1,0 +1,235 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { createZstdCompress, createZstdDecompress, zstdCompress, zstdDecompress } from 'node:zlib';
+import { type BlobInfo, type BlobStore, ErrorCode, FaasError } from '@faas/core';
+import { blobPath, isSha256Hex, stagingDir } from './blob-paths.ts';
+
+const compress = promisify(zstdCompress);
+const decompress = promisify(zstdDecompress);
+
+/** Staged files older than this are leftovers of a crashed write and are removed at open. */
+const STALE_STAGING_MS = 60 * 60_000;
+
+export interface LocalBlobStoreOptions {
+  /** Folder of the blobs; created when missing. */
+  root: string;
+}
+
+/**
+ * Blobs on local disk, content-addressed by the sha256 of their uncompressed bytes and stored
+ * zstd-compressed. A write goes to a staging file, is fsynced, then renamed into place, so a
+ * blob's path holds either nothing or the whole blob, even after a crash. Reads check the hash:
+ * a damaged file is an error, never wrong bytes.
+ */
+export class LocalBlobStore implements BlobStore {
+  readonly root: string;
+
+  constructor(options: LocalBlobStoreOptions) {
+    this.root = options.root;
+  }
+
+  async put(data: Uint8Array): Promise<BlobInfo> {
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const info = { sha256, sizeBytes: data.byteLength };
+    if (await this.has(sha256)) return info;
+    const compressed = await compress(data);
+    const staged = await this.#stage((path) => writeFile(path, compressed, { flag: 'wx', flush: true }));
+    await this.#commit(staged, sha256);
+    return info;
+  }
+
+  async putStream(stream: Readable): Promise<BlobInfo> {
+    const hash = createHash('sha256');
+    let sizeBytes = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        hash.update(bytes);
+        sizeBytes += bytes.byteLength;
+        callback(null, bytes);
+      },
+    });
+    // The name is known only at the end: stage under a random name, then rename.
+    const staged = await this.#stage((path) =>
+      pipeline(stream, measure, createZstdCompress(), createWriteStream(path, { flags: 'wx', flush: true })),
+    );
+    const sha256 = hash.digest('hex');
+    if (await this.has(sha256)) {
+      await rm(staged, { force: true });
+    } else {
+      await this.#commit(staged, sha256);
+    }
+    return { sha256, sizeBytes };
+  }
+
+  async get(sha256: string): Promise<Uint8Array | undefined> {
+    if (!isSha256Hex(sha256)) return undefined;
+    const path = blobPath(this.root, sha256);
+    let compressed: Buffer;
+    try {
+      compressed = await readFile(path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    let data: Buffer;
+    try {
+      data = await decompress(compressed);
+    } catch (err) {
+      throw corrupted(sha256, path, err);
+    }
+    const actual = createHash('sha256').update(data).digest('hex');
+    if (actual !== sha256) throw corrupted(sha256, path, undefined, actual);
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /**
+   * Bytes flow as they are read and decompressed; nothing holds the whole blob. A damaged blob
+   * makes the stream fail (at the latest at its end, once the hash is known), so a consumer must
+   * treat the bytes as good only when the stream ends without an error.
+   */
+  async getStream(sha256: string): Promise<Readable | undefined> {
+    if (!isSha256Hex(sha256)) return undefined;
+    const path = blobPath(this.root, sha256);
+    let file: FileHandle;
+    try {
+      // Opened before returning, so "absent" is answered now and a later delete cannot cut the
+      // stream short.
+      file = await open(path, 'r');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return Readable.from(verifiedBytes(file.createReadStream(), sha256, path), { objectMode: false });
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    if (!isSha256Hex(sha256)) return false;
+    try {
+      await stat(blobPath(this.root, sha256));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async delete(sha256: string): Promise<boolean> {
+    if (!isSha256Hex(sha256)) return false;
+    try {
+      await unlink(blobPath(this.root, sha256));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** Removes staged files left by writes that a crash interrupted. */
+  async sweepStaging(olderThanMs = STALE_STAGING_MS): Promise<number> {
+    const dir = stagingDir(this.root);
+    let removed = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs >= olderThanMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Runs `write` on a new staging path (writers fsync before closing) and returns the path. */
+  async #stage(write: (path: string) => Promise<void>): Promise<string> {
+    const path = join(stagingDir(this.root), `${randomUUID()}.zst`);
+    try {
+      await write(path);
+    } catch (err) {
+      await rm(path, { force: true });
+      throw err;
+    }
+    return path;
+  }
+
+  /** Renames a staged file into place and makes the rename itself durable. */
+  async #commit(staged: string, sha256: string): Promise<void> {
+    const target = blobPath(this.root, sha256);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await rename(staged, target);
+    } catch (err) {
+      await rm(staged, { force: true });
+      throw err;
+    }
+    await syncDir(dirname(target));
+  }
+}
+
+/** The decompressed bytes of `source`, checked against `sha256` once all have passed. */
+async function* verifiedBytes(source: Readable, sha256: string, path: string): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  const decompressor = createZstdDecompress();
+  source.once('error', (err) => decompressor.destroy(err));
+  source.pipe(decompressor);
+  try {
+    for await (const chunk of decompressor as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  } catch (err) {
+    throw corrupted(sha256, path, err);
+  } finally {
+    // Also runs when the consumer stops early: the file is closed either way.
+    source.destroy();
+    decompressor.destroy();
+  }
+  const actual = hash.digest('hex');
+  if (actual !== sha256) throw corrupted(sha256, path, undefined, actual);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function corrupted(sha256: string, path: string, cause?: unknown, actual?: string): FaasError {
+  return new FaasError(ErrorCode.INTERNAL, `Blob ${sha256} is corrupted or unreadable (${path})`, {
+    details: { sha256, path, ...(actual ? { actualSha256: actual } : {}) },
+    cause,
+  });
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/** Opens a local blob store under `root`, creating it, and clears stale staged writes. */
+export async function createLocalBlobStore(options: LocalBlobStoreOptions): Promise<LocalBlobStore> {
+  await mkdir(stagingDir(options.root), { recursive: true });
+  const store = new LocalBlobStore(options);
+  await store.sweepStaging();
+  return store;
+}
