@@ -7,6 +7,7 @@ import { retryCases } from './retry-cases.ts';
 
 export { MAX_JITTER_RATIO } from './retry-cases.ts';
 
+/** `cleanup` must also work when a case already closed `queue` (the "consumer stopped" case does). */
 export interface QueueUnderTest extends Disposable {
   /** Empty, using the retry policy it was asked for. */
   queue: Queue;
