@@ -103,6 +103,7 @@ function makeContext(message) {
   return {
     invocationId: message.id,
     functionName: fnInfo.name,
+    version: fnInfo.version,
     functionVersion: fnInfo.version,
     memoryLimitMb: fnInfo.memoryMb,
     deadline,

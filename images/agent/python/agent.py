@@ -81,6 +81,7 @@ class Context:
         self.invocation_id = invocation_id
         self.function_name = fn.get("name", "")
         self.function_version = fn.get("version", 0)
+        self.version = self.function_version
         self.memory_limit_mb = fn.get("memoryMb", 0)
         self.deadline = deadline
         self.log = logger

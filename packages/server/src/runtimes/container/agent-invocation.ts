@@ -1,4 +1,4 @@
-import type { InvocationError, InvokeMetrics, InvokeOutcome, InvokeRequest } from '@faas/core';
+import type { InvocationError, InvokeMetrics, InvokeOutcome, InvokeRequest, LogSink } from '@faas/core';
 import { AgentGoneError, type AgentResult } from './agent-channel.ts';
 import type { AgentContainer } from './agent-container.ts';
 
@@ -25,6 +25,7 @@ function resultValue(result: Extract<AgentResult, { ok: true }>): unknown {
 export async function invokeInContainer(
   container: AgentContainer,
   request: InvokeRequest,
+  maxLogBytes: number,
 ): Promise<AgentInvocation> {
   const started = performance.now();
   const cpuBefore = container.metrics.cpuTimeMs();
@@ -64,7 +65,7 @@ export async function invokeInContainer(
         id: request.invocationId,
         event: request.event,
         deadline: request.deadline,
-        onLog: request.log,
+        onLog: cappedLog(request.log, maxLogBytes),
       }),
       stopped,
     ]);
@@ -94,6 +95,32 @@ export async function invokeInContainer(
     clearTimeout(timer);
     if (onAbort) request.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Passes log lines on until `maxBytes`, then one marker line; the rest is dropped. */
+function cappedLog(log: LogSink, maxBytes: number): LogSink {
+  let written = 0;
+  let truncated = false;
+  return (level, message) => {
+    if (truncated) return;
+    const bytes = Buffer.byteLength(message);
+    if (written + bytes <= maxBytes) {
+      written += bytes;
+      log(level, message);
+      return;
+    }
+    truncated = true;
+    const room = maxBytes - written;
+    if (room > 0)
+      log(
+        level,
+        Buffer.from(message)
+          .subarray(0, room)
+          .toString('utf8')
+          .replace(/\uFFFD$/, ''),
+      );
+    log('warn', `[faas] log output truncated: this invocation wrote more than ${maxBytes} bytes of logs`);
+  };
 }
 
 async function diedOutcome(

@@ -45,6 +45,8 @@ export interface ContainerRuntimeOptions {
   sparesPerImage?: number;
   /** Pre-started sandbox containers kept per image used by runInSandbox/image functions. @default 2 */
   sandboxSpares?: number;
+  /** Log bytes kept per invocation; past it, a marker line. @default 262144 */
+  maxLogBytes?: number;
   /** Build missing runtime images on first use (else invokes fail until `faas images build`). @default true */
   buildImages?: boolean;
   /** Where the base image's rootfs tarball is cached. @default <dataDir>/images */
@@ -59,6 +61,8 @@ class LoadFailure extends Error {
     this.error = error;
   }
 }
+
+export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
 
 const HELLO_TIMEOUT_MS = 30_000;
 const LOAD_TIMEOUT_MS = 30_000;
@@ -117,6 +121,7 @@ export class ContainerRuntime implements Runtime {
   }
 
   async health(): Promise<RuntimeHealth> {
+    if (this.#closed) return { ready: false, reason: 'The container runtime is closed' };
     const ping = await pingEngine(this.docker);
     if (!ping.ok) return { ready: false, reason: ping.reason };
     return { ready: true };
@@ -173,9 +178,19 @@ export class ContainerRuntime implements Runtime {
         metrics: { durationMs: performance.now() - started },
       };
     }
-    const { outcome, reusable } = await invokeInContainer(container, request);
-    pool.release(container, reusable);
-    return outcome;
+    let invocation: Awaited<ReturnType<typeof invokeInContainer>>;
+    try {
+      invocation = await invokeInContainer(
+        container,
+        request,
+        this.#options.maxLogBytes ?? CONTAINER_DEFAULTS.maxLogBytes,
+      );
+    } catch (err) {
+      pool.release(container, false);
+      throw unavailable(err);
+    }
+    pool.release(container, invocation.reusable);
+    return invocation.outcome;
   }
 
   /**
