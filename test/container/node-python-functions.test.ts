@@ -146,6 +146,25 @@ describe('container runtime: node and python functions on the real engine', { sk
     assert.equal(t.runtime.stats().byVersion[`${fn.name}:1`], 2);
   });
 
+  it('installs npm dependencies from package.json; a failing install is a COMPILE_ERROR', async () => {
+    const files = {
+      'package.json': JSON.stringify({ name: 'uses-ms', type: 'module', dependencies: { ms: '2.1.3' } }),
+      'index.js': `import ms from 'ms'; export default async () => ms('2 days');`,
+    };
+    const fn = await t.deploy(files);
+    const outcome = await t.runtime.invoke(request(fn, {}));
+    assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+    assert.ok(outcome.status === 'succeeded');
+    assert.equal(outcome.result, 172_800_000);
+    const broken = await t.deploy({
+      'package.json': JSON.stringify({ dependencies: { 'faas-test-no-such-package-xyz': '1.0.0' } }),
+      'index.js': 'export default async () => 1',
+    });
+    await assert.rejects(t.runtime.prepare(broken), (err: { code?: string; message?: string }) => {
+      return err.code === ErrorCode.COMPILE_ERROR && /npm/.test(err.message ?? '');
+    });
+  });
+
   it('retires a version: its containers are removed and the engine has only what the runtime tracks', async () => {
     const fn = await t.deploy({ 'index.js': 'export default async () => 1' });
     await t.runtime.prepare(fn);

@@ -15,9 +15,13 @@ export class CodeCache {
   #blobs: BlobStore;
   #unpacking = new Map<string, Promise<string>>();
 
-  constructor(root: string, blobs: BlobStore) {
+  #prepare: (dir: string) => Promise<void>;
+
+  /** `prepare` runs once on each freshly unpacked folder (npm installs for node functions). */
+  constructor(root: string, blobs: BlobStore, prepare: (dir: string) => Promise<void> = async () => {}) {
     this.#root = root;
     this.#blobs = blobs;
+    this.#prepare = prepare;
   }
 
   /** The unpacked folder of a code blob, unpacking it on first use. */
@@ -45,6 +49,7 @@ export class CodeCache {
     await mkdir(partial, { recursive: true, mode: 0o755 });
     try {
       await extractTar(bytes, partial);
+      await this.#prepare(partial);
       await writeFile(join(partial, '.complete'), '');
       await rm(dir, { recursive: true, force: true });
       await rename(partial, dir);

@@ -23,6 +23,7 @@ import type { ContainerLimits } from './container-limits.ts';
 import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
+import { installNpmDependencies } from './npm-dependencies.ts';
 import { PendingWork } from './pending-work.ts';
 import { SandboxPools, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';
 import { SparePool } from './spare-pool.ts';
@@ -97,7 +98,10 @@ export class ContainerRuntime implements Runtime {
     this.#dataDir = resolve(options.dataDir);
     this.#ownerId = ownerIdFor(this.#dataDir);
     this.docker = options.docker ?? createDockerClient(options.dockerHost);
-    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs);
+    const npmCache = join(this.#dataDir, 'npm');
+    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir) =>
+      installNpmDependencies(dir, npmCache),
+    );
     this.sandboxes = new SandboxPools({
       docker: this.docker,
       ownerId: this.#ownerId,
