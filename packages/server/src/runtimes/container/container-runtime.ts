@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
@@ -7,7 +6,6 @@ import {
   FaasError,
   type FunctionRuntime,
   type FunctionVersion,
-  type InvocationError,
   type InvokeOutcome,
   type InvokeRequest,
   type Runtime,
@@ -15,18 +13,17 @@ import {
   type RuntimeStats,
 } from '@faas/core';
 import type Docker from 'dockerode';
-import { AgentContainer } from './agent-container.ts';
+import type { AgentContainer } from './agent-container.ts';
+import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invokeInContainer } from './agent-invocation.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
-import type { ContainerLimits } from './container-limits.ts';
 import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { installNpmDependencies } from './npm-dependencies.ts';
 import { PendingWork } from './pending-work.ts';
 import { SandboxPools, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';
-import { SparePool } from './spare-pool.ts';
 import { VersionPool } from './version-pool.ts';
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -54,19 +51,7 @@ export interface ContainerRuntimeOptions {
   imageCacheDir?: string;
 }
 
-/** A handler that failed to load: a function fault, reported as the invocation's error. */
-class LoadFailure extends Error {
-  readonly error: InvocationError;
-  constructor(error: InvocationError) {
-    super(error.message);
-    this.error = error;
-  }
-}
-
 export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
-
-const HELLO_TIMEOUT_MS = 30_000;
-const LOAD_TIMEOUT_MS = 30_000;
 
 /**
  * Runs node, python and image functions in Docker containers. node/python containers run the
@@ -85,7 +70,7 @@ export class ContainerRuntime implements Runtime {
   #code: CodeCache;
   #started: Promise<void> | undefined;
   #images: Promise<RuntimeImageTags> | undefined;
-  #spares = new Map<string, SparePool>();
+  #agents: AgentFactory;
   #pools = new Map<string, VersionPool>();
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
@@ -110,6 +95,16 @@ export class ContainerRuntime implements Runtime {
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
     this.#imageFunctions = new ImageFunctions(this.sandboxes);
+    this.#agents = new AgentFactory({
+      docker: this.docker,
+      dataDir: this.#dataDir,
+      ownerId: this.#ownerId,
+      code: this.#code,
+      removals: this.#removals,
+      sparesPerImage: options.sparesPerImage ?? 2,
+      imageTags: () => this.#imageTags(),
+      onError: (message, err) => this.#logger.warn(message, err),
+    });
     const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
     this.#sweeper = setInterval(() => this.#sweepIdle(), sweepMs);
     this.#sweeper.unref();
@@ -140,7 +135,7 @@ export class ContainerRuntime implements Runtime {
     const pool = this.#pool(fn);
     let container: AgentContainer;
     try {
-      container = await pool.acquire(fn.maxConcurrency, () => this.#startLoaded(fn));
+      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
     } catch (err) {
       if (err instanceof LoadFailure) {
         throw new FaasError(ErrorCode.COMPILE_ERROR, `The handler did not load: ${err.error.message}`, {
@@ -160,7 +155,7 @@ export class ContainerRuntime implements Runtime {
     const pool = this.#pool(fn);
     let container: AgentContainer;
     try {
-      container = await pool.acquire(fn.maxConcurrency, () => this.#startLoaded(fn));
+      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
     } catch (err) {
       if (err instanceof LoadFailure) {
         return { status: 'failed', error: err.error, metrics: { durationMs: performance.now() - started } };
@@ -234,7 +229,7 @@ export class ContainerRuntime implements Runtime {
 
   /** Resolves when no spare or sandbox container is being started (for tests and benchmarks). */
   async settled(): Promise<void> {
-    await Promise.all([...this.#spares.values()].map((s) => s.settled()));
+    await this.#agents.settled();
     await this.sandboxes.settled();
     await this.#removals.drain();
   }
@@ -246,7 +241,7 @@ export class ContainerRuntime implements Runtime {
   trackedContainers(): number {
     let count = this.sandboxes.readyCount;
     for (const pool of this.#pools.values()) count += pool.warm;
-    for (const spares of this.#spares.values()) count += spares.size;
+    count += this.#agents.spareCount;
     return count;
   }
 
@@ -254,7 +249,7 @@ export class ContainerRuntime implements Runtime {
   async warmUp(): Promise<void> {
     await this.#ensureStarted();
     await this.#imageTags();
-    for (const runtime of ['node', 'python'] as const) this.#sparePool(runtime, { memoryMb: 128 }).refill();
+    this.#agents.warmUp();
   }
 
   async close(): Promise<void> {
@@ -263,11 +258,7 @@ export class ContainerRuntime implements Runtime {
     clearInterval(this.#sweeper);
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all([
-      ...pools.map((p) => p.close()),
-      ...[...this.#spares.values()].map((s) => s.close()),
-      this.sandboxes.close(),
-    ]);
+    await Promise.all([...pools.map((p) => p.close()), this.#agents.close(), this.sandboxes.close()]);
     await this.#removals.drain();
   }
 
@@ -315,63 +306,6 @@ export class ContainerRuntime implements Runtime {
     return pool;
   }
 
-  #sparePool(runtime: 'node' | 'python', limits: ContainerLimits): SparePool {
-    const key = `${runtime}/${limits.isolation ?? 'runc'}/${limits.network ? 'net' : 'none'}`;
-    let pool = this.#spares.get(key);
-    if (!pool) {
-      const standard = !limits.network && (limits.isolation ?? 'runc') === 'runc';
-      const target = standard ? (this.#options.sparesPerImage ?? 2) : 1;
-      const spareLimits: ContainerLimits = { ...limits, memoryMb: 128 };
-      pool = new SparePool(
-        target,
-        () => this.#startContainer(runtime, spareLimits),
-        this.#removals,
-        (err) => this.#logger.warn(`starting a spare ${runtime} container failed`, err),
-      );
-      this.#spares.set(key, pool);
-    }
-    return pool;
-  }
-
-  async #startContainer(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
-    const tags = await this.#imageTags();
-    return AgentContainer.start({
-      docker: this.docker,
-      image: tags[runtime],
-      slotDir: join(this.#dataDir, 's', randomBytes(6).toString('hex')),
-      ownerId: this.#ownerId,
-      limits,
-      helloTimeoutMs: HELLO_TIMEOUT_MS,
-    });
-  }
-
-  /** A container loaded with `fn`: a spare when one is ready, else a new one. */
-  async #startLoaded(fn: FunctionVersion): Promise<AgentContainer> {
-    const runtime = fn.runtime === 'python' ? 'python' : 'node';
-    const limits = limitsOf(fn);
-    const [codeDir] = await Promise.all([this.#code.unpacked(fn.codeSha256), this.#imageTags()]);
-    const spares = this.#sparePool(runtime, limits);
-    const container = spares.take() ?? (await this.#startContainer(runtime, limits));
-    try {
-      const error = await container.assign(
-        `${fn.name}:${fn.version}`,
-        codeDir,
-        limits,
-        {
-          handler: fn.handler,
-          env: fn.env,
-          fn: { name: fn.name, version: fn.version, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutMs },
-        },
-        LOAD_TIMEOUT_MS,
-      );
-      if (error) throw new LoadFailure(error);
-      return container;
-    } catch (err) {
-      await container.destroy();
-      throw err;
-    }
-  }
-
   #sweepIdle(): void {
     const cutoff = Date.now() - this.#options.idleTimeoutMs;
     for (const [key, pool] of this.#pools) {
@@ -380,14 +314,6 @@ export class ContainerRuntime implements Runtime {
     }
     this.sandboxes.sweepIdle(cutoff);
   }
-}
-
-function limitsOf(fn: FunctionVersion): ContainerLimits {
-  return {
-    memoryMb: fn.memoryMb,
-    network: fn.network ?? false,
-    isolation: fn.isolation ?? 'runc',
-  };
 }
 
 function splitKey(key: string): [string, number] {
