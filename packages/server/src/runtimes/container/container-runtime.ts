@@ -123,6 +123,8 @@ export class ContainerRuntime implements Runtime {
     if (this.#closed) return { ready: false, reason: 'The container runtime is closed' };
     const ping = await pingEngine(this.docker);
     if (!ping.ok) return { ready: false, reason: ping.reason };
+    // The first health check of a server is its start: clear orphans now, not at first use.
+    this.#ensureStarted().catch((err) => this.#logger.warn('starting the container runtime failed', err));
     return { ready: true };
   }
 
