@@ -10,7 +10,7 @@ import {
 import { tarOf } from './support.ts';
 
 /** The shared fixtures as `node` functions: each source as index.mjs in a code tar. */
-export function createNodeFixtures(blobs: BlobStore): RuntimeFixtures {
+export function createNodeFixtures(blobs: BlobStore, extra: Partial<FunctionVersion> = {}): RuntimeFixtures {
   const deploy =
     (name: FixtureName) =>
     async (options: FixtureOptions = {}): Promise<FunctionVersion> => {
@@ -31,6 +31,7 @@ export function createNodeFixtures(blobs: BlobStore): RuntimeFixtures {
         codeSizeBytes: code.sizeBytes,
         artifactSha256: code.sha256,
         createdAt: new Date().toISOString(),
+        ...extra,
       };
     };
   return Object.fromEntries(FIXTURE_NAMES.map((name) => [name, deploy(name)])) as RuntimeFixtures;

@@ -42,29 +42,37 @@ if (skip) {
   const { it } = await import('node:test');
   it('container runtime conformance', { skip }, () => {});
 } else {
-  defineRuntimeSuite(
-    'container (runc)',
-    ({ idleTimeoutMs }) => {
-      // A data dir per runtime: it names the runtime's containers, and a second runtime with the
-      // same dir would remove the first one's as orphans.
-      const dataDir = mkdtempSync(join(tmpdir(), 'faas-ct-'));
-      dataDirs.push(dataDir);
-      return createContainerRuntime({
-        blobs,
-        dataDir,
-        idleTimeoutMs: idleTimeoutMs ?? 60_000,
-        imageCacheDir: IMAGE_CACHE_DIR,
-        sparesPerImage: 1,
-        sandboxSpares: 1,
-        logger: { info() {}, warn() {}, error: console.error },
-      });
-    },
-    {
-      fixtures: createNodeFixtures(blobs),
+  const makeRuntime = ({ idleTimeoutMs }: { idleTimeoutMs?: number }) => {
+    // A data dir per runtime: it names the runtime's containers, and a second runtime with the
+    // same dir would remove the first one's as orphans.
+    const dataDir = mkdtempSync(join(tmpdir(), 'faas-ct-'));
+    dataDirs.push(dataDir);
+    return createContainerRuntime({
+      blobs,
+      dataDir,
+      idleTimeoutMs: idleTimeoutMs ?? 60_000,
+      imageCacheDir: IMAGE_CACHE_DIR,
+      sparesPerImage: 1,
+      sandboxSpares: 1,
+      logger: { info() {}, warn() {}, error: console.error },
+    });
+  };
+  defineRuntimeSuite('container (runc)', makeRuntime, {
+    fixtures: createNodeFixtures(blobs),
+    supports: ['node', 'python', 'image'],
+    maxLogBytes: CONTAINER_DEFAULTS.maxLogBytes,
+    // Node itself needs ~40 MB; the hog's limit leaves room to start.
+    hogMemoryMb: 96,
+  });
+  const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
+  if (info.Runtimes?.['gvisor-uds']) {
+    defineRuntimeSuite('container (gVisor)', makeRuntime, {
+      fixtures: createNodeFixtures(blobs, { isolation: 'gvisor' }),
       supports: ['node', 'python', 'image'],
       maxLogBytes: CONTAINER_DEFAULTS.maxLogBytes,
-      // Node itself needs ~40 MB; the hog's limit leaves room to start.
       hogMemoryMb: 96,
-    },
-  );
+      // Starting a gVisor sandbox takes about a second.
+      deadlineSlackMs: 5000,
+    });
+  }
 }
