@@ -131,6 +131,18 @@ describe('container runtime: node and python functions on the real engine', { sk
     assert.equal(outcome.error.type, 'SyntaxError');
   });
 
+  it('fails (not 503) when the process exits while loading', async () => {
+    const fn = await t.deploy({ 'index.js': 'process.exit(5); export default async () => 1;' });
+    const outcome = await t.runtime.invoke(request(fn, {}));
+    assert.equal(outcome.status, 'failed', JSON.stringify(outcome));
+    assert.ok(outcome.status === 'failed');
+    assert.equal(outcome.error.type, 'ProcessExited');
+    await assert.rejects(
+      t.runtime.prepare(fn),
+      (err: { code?: string }) => err.code === ErrorCode.COMPILE_ERROR,
+    );
+  });
+
   it('runs at most maxConcurrency containers of a version and reuses them', async () => {
     const fn: FunctionVersion = await t.deploy(
       {

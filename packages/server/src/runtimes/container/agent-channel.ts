@@ -36,6 +36,14 @@ export class AgentGoneError extends Error {
   }
 }
 
+/** The agent did not answer `load` in time (top-level code that never finishes). */
+export class LoadTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LoadTimeoutError';
+  }
+}
+
 type Pending =
   | { kind: 'hello'; resolve: () => void; reject: (err: Error) => void }
   | { kind: 'load'; resolve: (error: InvocationError | undefined) => void; reject: (err: Error) => void }
@@ -113,7 +121,9 @@ export class AgentChannel {
       this.#pending = { kind: 'load', resolve, reject };
     });
     this.#send({ t: 'load', ...request });
-    return this.#withTimeout(done, timeoutMs, 'Loading the handler took too long');
+    return this.#withTimeout(done, timeoutMs, 'Loading the handler did not finish').catch((err: Error) => {
+      throw err instanceof AgentGoneError ? err : new LoadTimeoutError(err.message);
+    });
   }
 
   /** Runs one invocation; the caller enforces the deadline (by killing the container). */

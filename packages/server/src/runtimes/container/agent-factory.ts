@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FunctionVersion, InvocationError } from '@faas/core';
 import type Docker from 'dockerode';
+import { AgentGoneError, LoadTimeoutError } from './agent-channel.ts';
 import { AgentContainer } from './agent-container.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
@@ -88,7 +89,25 @@ export class AgentFactory {
       if (error) throw new LoadFailure(error);
       return container;
     } catch (err) {
+      // A handler whose loading never ends or kills the process is the function's fault too.
+      if (err instanceof AgentGoneError) {
+        const exit = await container.exitInfo();
+        await container.destroy();
+        throw new LoadFailure(
+          exit.oomKilled
+            ? {
+                type: 'OutOfMemory',
+                message: `Loading the handler exceeded the memory limit of ${fn.memoryMb} MB`,
+              }
+            : {
+                type: 'ProcessExited',
+                message: `The function's process exited while loading: ${exit.logTail.trim().slice(-500)}`,
+              },
+        );
+      }
       await container.destroy();
+      if (err instanceof LoadTimeoutError)
+        throw new LoadFailure({ type: 'LoadTimeout', message: err.message });
       throw err;
     }
   }
