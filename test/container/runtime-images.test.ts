@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   buildRuntimeImages,
+  pruneRuntimeImages,
   runtimeImageTags,
 } from '../../packages/server/src/runtimes/container/images/build-runtime-images.ts';
 import type { ImageBuildProgress } from '../../packages/server/src/runtimes/container/images/image-progress.ts';
@@ -50,6 +51,17 @@ describe('buildRuntimeImages on the real engine', { skip }, () => {
         ['python', 'cached'],
       ],
     );
+    for (const tag of [tags.base, tags.node, tags.python]) await docker.getImage(tag).inspect();
+  });
+
+  it('prunes runtime images of earlier versions and keeps the current ones', {
+    timeout: 900_000,
+  }, async () => {
+    const tags = await buildRuntimeImages({ docker, cacheDir: IMAGE_CACHE_DIR });
+    const stale = 'faas/python:0000000000000000';
+    await docker.getImage(tags.python).tag({ repo: 'faas/python', tag: '0000000000000000' });
+    const removed = await pruneRuntimeImages(docker);
+    assert.ok(removed.includes(stale), `removed ${removed.join(', ')}`);
     for (const tag of [tags.base, tags.node, tags.python]) await docker.getImage(tag).inspect();
   });
 });

@@ -8,6 +8,7 @@ export { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts'
 export {
   type BuildRuntimeImagesOptions,
   buildRuntimeImages,
+  pruneRuntimeImages,
   type RuntimeImageTags,
   runtimeImageTags,
 } from './images/build-runtime-images.ts';

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { baseImageTag, ensureBaseImage } from './base-image.ts';
+import { BASE_REPOSITORY, baseImageTag, ensureBaseImage } from './base-image.ts';
 import { followDockerProgress, type ImageProgressListener, imageExists } from './image-progress.ts';
 import { buildContext, DEFAULT_IMAGES_DIR, runtimeImageSpecs } from './runtime-images.ts';
 
@@ -77,4 +77,30 @@ export async function runtimeImageTags(imagesDir = DEFAULT_IMAGES_DIR): Promise<
   const specs = await runtimeImageSpecs(base, imagesDir);
   const find = (name: string) => specs.find((s) => s.name === name)?.tag ?? '';
   return { base, node: find('node'), python: find('python') };
+}
+
+/**
+ * Removes runtime images other than the current tags (left by earlier agent or Dockerfile
+ * versions). Images that containers still use are kept. Returns the removed tags.
+ */
+export async function pruneRuntimeImages(docker: Docker, imagesDir = DEFAULT_IMAGES_DIR): Promise<string[]> {
+  const current = await runtimeImageTags(imagesDir);
+  const keep = new Set([current.base, current.node, current.python]);
+  const removed: string[] = [];
+  for (const repository of [BASE_REPOSITORY, 'faas/node', 'faas/python']) {
+    const images = await docker.listImages({ filters: JSON.stringify({ reference: [repository] }) });
+    for (const image of images) {
+      for (const tag of image.RepoTags ?? []) {
+        if (keep.has(tag)) continue;
+        try {
+          await docker.getImage(tag).remove();
+          removed.push(tag);
+        } catch (err) {
+          // 409: a container (or a child image) still uses it.
+          if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+        }
+      }
+    }
+  }
+  return removed;
 }
