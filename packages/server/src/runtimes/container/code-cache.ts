@@ -83,7 +83,7 @@ export async function extractTar(bytes: Uint8Array, dest: string): Promise<void>
   input.pipe(tar);
   for await (const entry of tar) {
     const name = normalize(entry.header.name).replace(/^(\.\/)+/, '');
-    if (name.startsWith('..') || name.startsWith(sep) || name.includes(`${sep}..${sep}`)) {
+    if (name === '..' || name.startsWith(`..${sep}`) || name.startsWith(sep)) {
       throw new FaasError(
         ErrorCode.INVALID_ARCHIVE,
         `The code archive has a path outside its root: ${entry.header.name}`,

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ErrorCode } from '@faas/core';
+import { pack } from 'tar-stream';
+import { MemoryBlobStore } from '../../../../testkit/src/memory-blob-store.ts';
+import { CodeCache, extractTar, linkTree } from './code-cache.ts';
+
+async function tar(
+  entries: Array<{ name: string; content?: string; type?: 'file' | 'directory' | 'symlink' }>,
+) {
+  const p = pack();
+  for (const e of entries) {
+    if (e.type === 'symlink') p.entry({ name: e.name, type: 'symlink', linkname: '/etc/passwd' });
+    else if (e.type === 'directory') p.entry({ name: e.name, type: 'directory' });
+    else p.entry({ name: e.name, mode: 0o644 }, e.content ?? '');
+  }
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of p) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('code cache', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'faas-code-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('unpacks a code blob once and links it into a container folder', async () => {
+    const blobs = new MemoryBlobStore();
+    const { sha256 } = await blobs.put(
+      await tar([
+        { name: 'index.js', content: 'a' },
+        { name: 'lib/x.js', content: 'b' },
+      ]),
+    );
+    let prepared = 0;
+    const cache = new CodeCache(join(dir, 'code'), blobs, async () => {
+      prepared += 1;
+    });
+    const [first, second] = await Promise.all([cache.unpacked(sha256), cache.unpacked(sha256)]);
+    assert.equal(first, second);
+    assert.equal(prepared, 1);
+    assert.equal(await readFile(join(first, 'lib/x.js'), 'utf8'), 'b');
+    await linkTree(first, join(dir, 'slot', 'code'));
+    const linked = await stat(join(dir, 'slot', 'code', 'index.js'));
+    assert.equal(linked.ino, (await stat(join(first, 'index.js'))).ino, 'a hard link, not a copy');
+  });
+
+  it('refuses archives with paths outside their root and skips links', async () => {
+    await assert.rejects(
+      extractTar(await tar([{ name: '../escape.js', content: 'x' }]), join(dir, 'bad')),
+      (err: { code?: string }) => err.code === ErrorCode.INVALID_ARCHIVE,
+    );
+    await extractTar(
+      await tar([
+        { name: 'link', type: 'symlink' },
+        { name: 'ok.js', content: '1' },
+      ]),
+      join(dir, 'links'),
+    );
+    await assert.rejects(stat(join(dir, 'links', 'link')));
+    assert.equal(await readFile(join(dir, 'links', 'ok.js'), 'utf8'), '1');
+  });
+
+  it('fails with INVALID_ARCHIVE when the blob is missing', async () => {
+    const cache = new CodeCache(join(dir, 'missing'), new MemoryBlobStore());
+    await assert.rejects(
+      cache.unpacked('0'.repeat(64)),
+      (err: { code?: string }) => err.code === ErrorCode.INVALID_ARCHIVE,
+    );
+  });
+});

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { ErrorCode } from '@faas/core';
+import { jobLine, shellQuote } from './sandbox-script.ts';
+
+function decode(line: string): string {
+  assert.ok(line.endsWith('\n'));
+  return Buffer.from(line.trimEnd(), 'base64').toString('utf8');
+}
+
+describe('sandbox job script', () => {
+  it('quotes any string so the shell reads it back unchanged', () => {
+    for (const value of ["it's", 'a "b" $HOME `x` \\ ;|&', '', 'line\nbreak']) {
+      const echoed = execFileSync('sh', ['-c', `printf %s ${shellQuote(value)}`]).toString('utf8');
+      assert.equal(echoed, value);
+    }
+  });
+
+  it('writes files, exports env and execs the command as argv', () => {
+    const script = decode(
+      jobLine({
+        command: ['python3', '-c', "print('hi')"],
+        env: { A: "x'y" },
+        files: { 'a/b.txt': 'hello' },
+        workdir: '/w',
+      }),
+    );
+    const lines = script.split('\n');
+    assert.equal(lines[0], "cd '/w' || exit 126");
+    assert.ok(lines.some((l) => l.includes("mkdir -p 'a'")));
+    assert.ok(
+      lines.some(
+        (l) => l.includes(Buffer.from('hello').toString('base64')) && l.endsWith("> 'a/b.txt' || exit 126"),
+      ),
+    );
+    assert.ok(lines.includes(`export A='x'\\''y'`));
+    assert.equal(lines.at(-1), `exec 'python3' '-c' 'print('\\''hi'\\'')'`);
+  });
+
+  it('rejects an empty command, bad env names and paths that leave the working dir', () => {
+    const isValidation = (err: unknown) => (err as { code?: string }).code === ErrorCode.VALIDATION;
+    assert.throws(() => jobLine({ command: [] }), isValidation);
+    assert.throws(() => jobLine({ command: ['true'], env: { 'BAD-NAME': '1' } }), isValidation);
+    assert.throws(() => jobLine({ command: ['true'], files: { '../etc/passwd': 'x' } }), isValidation);
+  });
+});
