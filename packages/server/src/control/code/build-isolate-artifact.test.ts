@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createContext, Script } from 'node:vm';
+import { ErrorCode } from '@faas/core';
+import { buildIsolateArtifact } from './build-isolate-artifact.ts';
+import type { CompileProblem } from './compile-error.ts';
+import type { SourceFiles } from './source-files.ts';
+import { rejectsWith } from './test-support.ts';
+
+const filesOf = (record: Record<string, string>): SourceFiles =>
+  new Map(Object.entries(record).map(([path, content]) => [path, new TextEncoder().encode(content)]));
+
+/** Runs the artifact as the isolate does: a classic script in a bare context, then reads `__faas`. */
+function load(artifact: Uint8Array): Record<string, (...args: unknown[]) => unknown> {
+  const context = createContext({});
+  new Script(new TextDecoder().decode(artifact), { filename: 'artifact.js' }).runInContext(context);
+  return context.__faas;
+}
+
+describe('buildIsolateArtifact', () => {
+  it('compiles TypeScript with types into a script that sets globalThis.__faas', async () => {
+    const files = filesOf({
+      'index.ts': [
+        'interface Event { name: string }',
+        'type Reply = { greeting: string };',
+        'export default async function handler(event: Event): Promise<Reply> {',
+        '  const who: string = event.name;',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the function source uses a template literal
+        '  return { greeting: `hello ${who}` };',
+        '}',
+      ].join('\n'),
+    });
+    const namespace = load(await buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' }));
+    assert.equal(typeof namespace.default, 'function');
+    assert.deepEqual(
+      { ...((await namespace.default?.({ name: 'ada' })) as object) },
+      { greeting: 'hello ada' },
+    );
+  });
+
+  it('bundles relative imports across files: .js naming .ts, folders, index files and JSON', async () => {
+    const files = filesOf({
+      'src/api.ts': [
+        "import { add } from './lib/math.js';",
+        "import { shout } from './text';",
+        "import config from '../config.json';",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the function source uses a template literal
+        'export const handler = (event: { a: number; b: number }) => shout(`${config.label} ${add(event.a, event.b)}`);',
+      ].join('\n'),
+      'src/lib/math.ts': 'export const add = (a: number, b: number): number => a + b;',
+      'src/text/index.ts': 'export function shout(s: string): string { return s.toUpperCase(); }',
+      'config.json': '{ "label": "sum" }',
+      'unused.ts': 'this is not even valid code (',
+    });
+    const namespace = load(
+      await buildIsolateArtifact(files, 'src/api.ts', { runtime: 'ts', exportName: 'handler' }),
+    );
+    assert.equal(namespace.handler?.({ a: 2, b: 3 }), 'SUM 5');
+  });
+
+  it('runs plain JavaScript, and gives a CommonJS entry its module.exports as default', async () => {
+    const esm = filesOf({
+      'index.js': "import { twice } from './twice.mjs';\nexport default (e) => twice(e);",
+    });
+    esm.set('twice.mjs', new TextEncoder().encode('export const twice = (n) => n * 2;'));
+    assert.equal(load(await buildIsolateArtifact(esm, 'index.js', { runtime: 'js' })).default?.(21), 42);
+    const cjs = filesOf({
+      'index.js': "const x = require('./x.cjs');\nmodule.exports = (e) => e + x;",
+      'x.cjs': 'module.exports = 1;',
+    });
+    assert.equal(load(await buildIsolateArtifact(cjs, 'index.js', { runtime: 'js' })).default?.(41), 42);
+  });
+
+  it('builds the same bytes from the same files', async () => {
+    const files = filesOf({
+      'index.ts': "import { x } from './x';\nexport default () => x;",
+      'x.ts': 'export const x = 1;',
+    });
+    const a = await buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' });
+    const b = await buildIsolateArtifact(new Map([...files].reverse()), 'index.ts', { runtime: 'ts' });
+    assert.deepEqual(a, b);
+  });
+
+  it('reports a syntax error with its file, line and column', async () => {
+    const files = filesOf({
+      'index.ts': "import { f } from './lib/bad';\nexport default f;",
+      'lib/bad.ts': 'export function f() {\n  return 1;\n  let x = = 2;\n}\n',
+    });
+    const err = await rejectsWith(
+      buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' }),
+      ErrorCode.COMPILE_ERROR,
+      /^lib\/bad\.ts:3:11: Unexpected "="$/,
+    );
+    assert.equal(err.status, 422);
+    assert.deepEqual(err.details, [
+      { file: 'lib/bad.ts', line: 3, column: 11, message: 'Unexpected "="', lineText: '  let x = = 2;' },
+    ]);
+  });
+
+  it('counts further errors in the message and lists them all in details', async () => {
+    const files = filesOf({
+      'index.ts': "import a from './a';\nimport b from './b';\nexport default a + b;",
+    });
+    const err = await rejectsWith(
+      buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.ts:1:15: Could not resolve "\.\/a".* \(and 1 more error\)$/,
+    );
+    assert.equal((err.details as CompileProblem[])[1]?.line, 2);
+  });
+
+  it('refuses TypeScript syntax for runtime js', async () => {
+    const files = filesOf({ 'index.js': 'export default (e: number) => e;' });
+    await rejectsWith(
+      buildIsolateArtifact(files, 'index.js', { runtime: 'js' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.js:1:18: Expected "\)" but found ":"$/,
+    );
+  });
+
+  it('refuses npm packages and Node modules, suggesting runtime node', async () => {
+    const lodash = filesOf({ 'index.ts': "import _ from 'lodash';\nexport default () => _.identity(1);" });
+    await rejectsWith(
+      buildIsolateArtifact(lodash, 'index.ts', { runtime: 'ts' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.ts:1:15: Cannot import "lodash": the isolate runtime \("ts"\) has no npm packages.*runtime "node"/,
+    );
+    const fs = filesOf({ 'index.js': "const fs = require('node:fs');\nexport default () => fs;" });
+    await rejectsWith(
+      buildIsolateArtifact(fs, 'index.js', { runtime: 'js' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.js:1:20: Cannot import "node:fs": the isolate runtime \("js"\) has no Node APIs/,
+    );
+  });
+
+  it('refuses imports that leave the code folder', async () => {
+    const files = filesOf({ 'index.ts': "import x from '../../etc/passwd';\nexport default x;" });
+    await rejectsWith(
+      buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' }),
+      ErrorCode.COMPILE_ERROR,
+      /leaves the function's code folder/,
+    );
+  });
+
+  it("refuses an entry without the handler's export, listing what it exports", async () => {
+    const files = filesOf({ 'index.ts': 'export const handler = () => 1;\nexport const other = 2;' });
+    const err = await rejectsWith(
+      buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.ts: the handler's export "default" is missing \(it exports handler, other\)$/,
+    );
+    assert.deepEqual((err.details as CompileProblem[])[0]?.file, 'index.ts');
+    const named = await buildIsolateArtifact(files, 'index.ts', { runtime: 'ts', exportName: 'handler' });
+    assert.equal(load(named).handler?.(), 1);
+  });
+
+  it('refuses top-level await, which a classic script cannot run', async () => {
+    const files = filesOf({ 'index.ts': 'const x = await Promise.resolve(1);\nexport default () => x;' });
+    await rejectsWith(
+      buildIsolateArtifact(files, 'index.ts', { runtime: 'ts' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.ts:1:11: Top-level await is not supported/,
+    );
+  });
+});
