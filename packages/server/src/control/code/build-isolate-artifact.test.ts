@@ -58,6 +58,24 @@ describe('buildIsolateArtifact', () => {
     assert.equal(namespace.handler?.({ a: 2, b: 3 }), 'SUM 5');
   });
 
+  it('gives code no require beyond a stub that refuses every module', async () => {
+    // esbuild turns a free `require` into its own local `__require`, which throws when called
+    // because the isolate has no global `require`; the global itself stays undefined.
+    const files = filesOf({
+      'index.js':
+        'export default (name) => [typeof globalThis.require, typeof module, typeof process, require(name)];',
+    });
+    const namespace = load(await buildIsolateArtifact(files, 'index.js', { runtime: 'js' }));
+    assert.throws(() => namespace.default?.('fs'), /Dynamic require of "fs" is not supported/);
+    const probe = filesOf({
+      'index.js': 'export default () => [typeof globalThis.require, typeof module, typeof process];',
+    });
+    const types = load(
+      await buildIsolateArtifact(probe, 'index.js', { runtime: 'js' }),
+    ).default?.() as string[];
+    assert.deepEqual([...types], ['undefined', 'undefined', 'undefined']);
+  });
+
   it('runs plain JavaScript, and gives a CommonJS entry its module.exports as default', async () => {
     const esm = filesOf({
       'index.js': "import { twice } from './twice.mjs';\nexport default (e) => twice(e);",
@@ -69,6 +87,12 @@ describe('buildIsolateArtifact', () => {
       'x.cjs': 'module.exports = 1;',
     });
     assert.equal(load(await buildIsolateArtifact(cjs, 'index.js', { runtime: 'js' })).default?.(41), 42);
+    const named = filesOf({ 'index.js': 'exports.handler = (e) => e + 1;' });
+    const namespace = load(
+      await buildIsolateArtifact(named, 'index.js', { runtime: 'js', exportName: 'handler' }),
+    );
+    assert.equal(namespace.handler?.(41), 42);
+    assert.equal(typeof namespace.default, 'object');
   });
 
   it('builds the same bytes from the same files', async () => {

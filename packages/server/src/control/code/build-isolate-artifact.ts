@@ -1,4 +1,4 @@
-import { build, transform } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { compileError, compileProblem, isEsbuildFailure } from './compile-error.ts';
 import type { SourceFiles } from './source-files.ts';
 import { virtualFilesPlugin } from './virtual-files-plugin.ts';
@@ -16,8 +16,7 @@ const OUTFILE = 'artifact.js';
 /**
  * Bundles the entry and its relative imports, from memory, into a classic script that sets
  * `globalThis.__faas` to the entry's module namespace (what the isolate runtime binds handlers
- * from). Built as an ES module first so esbuild's metafile lists the entry's exports, then turned
- * into an iife; both steps reuse esbuild's long-lived service process.
+ * from). Both builds reuse esbuild's long-lived service process: no process per deploy.
  * @throws FaasError COMPILE_ERROR with `details` of `{ file, line, column, message, lineText }`.
  */
 export async function buildIsolateArtifact(
@@ -26,30 +25,46 @@ export async function buildIsolateArtifact(
   options: IsolateBuildOptions,
 ): Promise<Uint8Array> {
   const exportName = options.exportName ?? 'default';
-  let esm: string;
-  let exports: string[];
-  try {
-    const result = await build({
-      entryPoints: [entryPath],
-      outfile: OUTFILE,
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: TARGET,
-      // An iife cannot await at its top level; refusing it here points at the source line.
-      supported: { 'top-level-await': false },
-      charset: 'utf8',
-      tsconfigRaw: {},
-      logLevel: 'silent',
-      plugins: [virtualFilesPlugin(files, options.runtime)],
-    });
-    esm = result.outputFiles[0]?.text ?? '';
-    exports = Object.values(result.metafile.outputs)[0]?.exports ?? [];
-  } catch (err) {
-    if (isEsbuildFailure(err)) throw compileError(err.errors, err);
-    throw err;
+  const common = (entry: string, generated?: Map<string, string>): BuildOptions => ({
+    entryPoints: [entry],
+    outfile: OUTFILE,
+    bundle: true,
+    write: false,
+    platform: 'neutral',
+    target: TARGET,
+    charset: 'utf8',
+    tsconfigRaw: {},
+    logLevel: 'silent',
+    plugins: [virtualFilesPlugin(files, options.runtime, generated)],
+  });
+  const iife = (entry: string, generated?: Map<string, string>) =>
+    build({ ...common(entry, generated), format: 'iife', globalName: '__faas' });
+
+  // esbuild lists an output's exports only for ES modules, so the same input is also built as one,
+  // concurrently, for its metafile; the iife is the artifact. (Turning that ES module into an iife
+  // instead would add esbuild's `require` shim, which the function could see.)
+  const [script, module] = await Promise.allSettled([
+    iife(entryPath),
+    build({ ...common(entryPath), format: 'esm', metafile: true, supported: { 'top-level-await': false } }),
+  ]);
+  // The ES module build's errors come first: it words top-level await in terms of the source.
+  if (module.status === 'rejected') throw asCompileError(module.reason);
+  if (script.status === 'rejected') throw asCompileError(script.reason);
+  const entryInput = Object.values(module.value.metafile.inputs)[0];
+  const exports = Object.values(module.value.metafile.outputs)[0]?.exports ?? [];
+
+  if (entryInput?.format === 'cjs') {
+    // An iife of a CommonJS entry would be `module.exports` itself; wrapping it gives what Node's
+    // `import * as` does: `default` is `module.exports`, its properties are named exports too.
+    // Those names are only known when the code runs, so the handler's export is checked then.
+    const spec = JSON.stringify(`./${entryPath}`);
+    const wrapper = `import entry from ${spec};\nexport * from ${spec};\nexport default entry;\n`;
+    try {
+      const wrapped = await iife(CJS_WRAPPER, new Map([[CJS_WRAPPER, wrapper]]));
+      return encode(wrapped.outputFiles?.[0]?.text);
+    } catch (err) {
+      throw asCompileError(err);
+    }
   }
   if (!exports.includes(exportName)) {
     const has = exports.length > 0 ? `it exports ${exports.join(', ')}` : 'it has no exports';
@@ -58,17 +73,16 @@ export async function buildIsolateArtifact(
       message: `the handler's export "${exportName}" is missing (${has})`,
     });
   }
-  try {
-    const { code } = await transform(esm, {
-      format: 'iife',
-      globalName: '__faas',
-      target: TARGET,
-      charset: 'utf8',
-      logLevel: 'silent',
-    });
-    return new TextEncoder().encode(code);
-  } catch (err) {
-    if (isEsbuildFailure(err)) throw compileError(err.errors, err);
-    throw err;
-  }
+  return encode(script.value.outputFiles?.[0]?.text);
+}
+
+const CJS_WRAPPER = '<commonjs-entry>';
+
+function encode(text: string | undefined): Uint8Array {
+  if (text === undefined) throw new Error('esbuild produced no output');
+  return new TextEncoder().encode(text);
+}
+
+function asCompileError(err: unknown): unknown {
+  return isEsbuildFailure(err) ? compileError(err.errors, err) : err;
 }

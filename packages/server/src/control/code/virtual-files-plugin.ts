@@ -4,6 +4,8 @@ import type { SourceFiles } from './source-files.ts';
 
 /** esbuild's namespace for the function's files; stripped again from error locations. */
 export const FILES_NAMESPACE = 'faas';
+/** esbuild's namespace for generated entry modules; their imports resolve from the code's root. */
+const GENERATED_NAMESPACE = 'faas-generated';
 
 const TS_FIRST = ['.ts', '.tsx', '.mts', '.cts', '.js', '.jsx', '.mjs', '.cjs', '.json'];
 const JS_FIRST = ['.js', '.mjs', '.cjs', '.jsx', '.json', '.ts', '.tsx', '.mts', '.cts'];
@@ -42,16 +44,30 @@ const LOADERS: Record<string, Loader> = {
  * the way bundlers do (extensions, `index` files, `.js` naming `.ts`). Bare imports fail at the
  * import statement, since the isolate has neither npm packages nor Node's modules.
  */
-export function virtualFilesPlugin(files: SourceFiles, runtime: 'js' | 'ts'): Plugin {
+export function virtualFilesPlugin(
+  files: SourceFiles,
+  runtime: 'js' | 'ts',
+  /** Generated entry modules (path → source) that import the function's files. */
+  generated: ReadonlyMap<string, string> = new Map(),
+): Plugin {
   const extensions = runtime === 'ts' ? TS_FIRST : JS_FIRST;
   return {
     name: 'faas-virtual-files',
     setup(build) {
       build.onResolve({ filter: /.*/ }, (args): OnResolveResult => {
-        if (args.kind === 'entry-point') return { path: args.path, namespace: FILES_NAMESPACE };
+        if (args.kind === 'entry-point') {
+          return {
+            path: args.path,
+            namespace: generated.has(args.path) ? GENERATED_NAMESPACE : FILES_NAMESPACE,
+          };
+        }
         if (isRelative(args.path)) return resolveRelative(files, args, extensions);
         return { errors: [{ text: bareImportMessage(args.path, runtime) }] };
       });
+      build.onLoad({ filter: /.*/, namespace: GENERATED_NAMESPACE }, (args) => ({
+        contents: generated.get(args.path) ?? '',
+        loader: 'js',
+      }));
       build.onLoad({ filter: /.*/, namespace: FILES_NAMESPACE }, (args) => {
         const contents = files.get(args.path);
         if (!contents) return { errors: [{ text: `No file ${args.path} in the code` }] };
