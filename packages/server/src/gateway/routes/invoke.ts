@@ -33,7 +33,8 @@ export function invokeRoutes(app: FastifyInstance, platform: Platform): void {
       reply: FastifyReply,
     ) => {
       const { name, ref } = parseFunctionRef(request.params.name, request.query.version);
-      const readEvent = () => invokeEvent(request.headers['content-type'], request.body as Buffer | undefined);
+      const readEvent = () =>
+        invokeEvent(request.headers['content-type'], request.body as Buffer | undefined);
       const isAsync = request.query.async === true || request.headers['x-invocation-type'] === 'Event';
       if (isAsync) {
         const key = header(request, 'idempotency-key');

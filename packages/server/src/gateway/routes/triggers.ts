@@ -1,5 +1,6 @@
 import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RESERVED_PREFIXES } from '../../control/route-table.ts';
 import type { Platform } from '../../platform.ts';
 import { sendHttpResult } from '../invoke-response.ts';
 import { httpEvent } from '../request-event.ts';
@@ -49,7 +50,12 @@ export function triggerRoutes(app: FastifyInstance, platform: Platform): void {
       const path = request.url.split('?', 1)[0] as string;
       const match = routes.table.match(request.method, path);
       if (!match) {
-        throw new FaasError(ErrorCode.ROUTE_NOT_FOUND, `No route ${request.method} ${path}`);
+        // The gateway's own prefixes answer like any unknown endpoint, not like a missing trigger.
+        const own = RESERVED_PREFIXES.some((p) => path.startsWith(p));
+        throw new FaasError(
+          own ? ErrorCode.NOT_FOUND : ErrorCode.ROUTE_NOT_FOUND,
+          `No route ${request.method} ${path}`,
+        );
       }
       return run(request, reply, match.functionName, path, match.params);
     },

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { type Invocation, TERMINAL_STATUSES } from '@faas/core';
+import {
+  request,
+  spawnServer,
+  startTestServer,
+  type TestServer,
+  tempDataDir,
+  waitFor,
+} from '../support/server.ts';
+
+type Fetcher = (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>;
+
+async function finished(api: Fetcher, id: string, timeoutMs = 15_000): Promise<Invocation> {
+  return waitFor(
+    async () => {
+      const inv = (await (await api(`/api/v1/invocations/${id}`)).json()) as Invocation;
+      return TERMINAL_STATUSES.has(inv.status) ? inv : undefined;
+    },
+    timeoutMs,
+    `invocation ${id} to finish`,
+  );
+}
+
+describe('async invocations', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ retryBaseDelayMs: 20, retryMaxDelayMs: 100 });
+  });
+  after(() => s.close());
+
+  const deploy = (name: string, code: string, extra: Record<string, unknown> = {}) =>
+    s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code, ...extra } });
+
+  it('answers 202 with an id, then runs it', async () => {
+    await deploy('double', 'export default (e) => e.n * 2');
+    const res = await s.api('/api/v1/functions/double/invoke?async=true', {
+      method: 'POST',
+      json: { n: 21 },
+    });
+    assert.equal(res.status, 202);
+    const { invocationId, status } = (await res.json()) as { invocationId: string; status: string };
+    assert.equal(status, 'queued');
+    assert.equal(res.headers.get('location'), `/api/v1/invocations/${invocationId}`);
+    const inv = await finished(s.api, invocationId);
+    assert.equal(inv.status, 'succeeded');
+    assert.equal(inv.result, 42);
+    assert.equal(inv.mode, 'async');
+    assert.equal(inv.attempts, 1);
+    assert.equal(inv.version, 1);
+    assert.ok(inv.startedAt && inv.finishedAt && inv.durationMs !== undefined);
+  });
+
+  it('X-Invocation-Type: Event is async too', async () => {
+    const res = await s.api('/api/v1/functions/double/invoke', {
+      method: 'POST',
+      json: { n: 1 },
+      headers: { 'x-invocation-type': 'Event' },
+    });
+    assert.equal(res.status, 202);
+  });
+
+  it('retries with backoff up to maxRetries, then dead-letters', async () => {
+    await deploy('always-fails', 'export default () => { throw new Error("nope") }', { maxRetries: 2 });
+    const res = await s.api('/api/v1/functions/always-fails/invoke?async=true', { method: 'POST' });
+    const { invocationId } = (await res.json()) as { invocationId: string };
+    const inv = await finished(s.api, invocationId);
+    assert.equal(inv.status, 'dead_lettered');
+    assert.equal(inv.attempts, 3);
+    assert.equal(inv.error?.message, 'nope');
+  });
+
+  it('an idempotency key answers the first invocation', async () => {
+    const send = () =>
+      s.api('/api/v1/functions/double/invoke?async=true', {
+        method: 'POST',
+        json: { n: 5 },
+        headers: { 'idempotency-key': 'order-77' },
+      });
+    const first = (await (await send()).json()) as { invocationId: string };
+    const second = (await (await send()).json()) as { invocationId: string; duplicate?: boolean };
+    assert.equal(second.invocationId, first.invocationId);
+    assert.equal(second.duplicate, true);
+    const list = (await (await s.api('/api/v1/invocations?functionName=double&limit=100')).json()) as {
+      items: Invocation[];
+    };
+    assert.equal(list.items.filter((i) => i.idempotencyKey === 'order-77').length, 1);
+  });
+});
+
+describe('async invocations survive kill -9 of the server', () => {
+  const dataDir = tempDataDir();
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('completes queued and running invocations after a restart', async () => {
+    const first = await spawnServer(dataDir, { FAAS_QUEUE_CONCURRENCY: '1' });
+    const api: Fetcher = (path, init) => request(first.url, path, init);
+    const ids: string[] = [];
+    try {
+      const created = await api('/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'slow',
+          runtime: 'js',
+          timeoutMs: 3000,
+          code: 'export default (e) => new Promise((r) => setTimeout(() => r(e.i * 10), 800))',
+        },
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      for (let i = 0; i < 3; i++) {
+        const res = await api('/api/v1/functions/slow/invoke?async=true', { method: 'POST', json: { i } });
+        assert.equal(res.status, 202);
+        ids.push(((await res.json()) as { invocationId: string }).invocationId);
+      }
+      // One is running (concurrency 1), two are queued: kill the process without warning.
+      await waitFor(async () => {
+        const inv = (await (await api(`/api/v1/invocations/${ids[0]}`)).json()) as Invocation;
+        return inv.status === 'running' ? true : undefined;
+      });
+    } finally {
+      await first.kill('SIGKILL');
+    }
+
+    const second = await spawnServer(dataDir);
+    const api2: Fetcher = (path, init) => request(second.url, path, init);
+    try {
+      for (const [i, id] of ids.entries()) {
+        const inv = await finished(api2, id, 30_000);
+        assert.equal(inv.status, 'succeeded', JSON.stringify(inv));
+        assert.equal(inv.result, i * 10);
+      }
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+async function expectError(res: Response, status: number, code: string) {
+  const body = (await res.json()) as { error: { code: string; message: string; details?: unknown } };
+  assert.equal(res.status, status, JSON.stringify(body));
+  assert.equal(body.error.code, code);
+  assert.ok(body.error.message.length > 0);
+  return body.error;
+}
+
+describe('bad input gets a clear error', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ bodyLimitBytes: 64 * 1024, concurrencyWaitMs: 50 });
+  });
+  after(() => s.close());
+
+  it('401 without a key, with a malformed header, with an unknown key', async () => {
+    await expectError(await s.api('/api/v1/functions', { key: null }), 401, 'FAAS_ERR_UNAUTHORIZED');
+    await expectError(
+      await s.api('/api/v1/functions', { key: null, headers: { authorization: 'Basic abc' } }),
+      401,
+      'FAAS_ERR_UNAUTHORIZED',
+    );
+    await expectError(await s.api('/api/v1/functions', { key: 'faas_nope' }), 401, 'FAAS_ERR_UNAUTHORIZED');
+  });
+
+  it('health needs no key', async () => {
+    const res = await s.api('/health', { key: null });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+  });
+
+  it('400 on malformed JSON', async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name": "x",',
+    });
+    await expectError(res, 400, 'FAAS_ERR_INVALID_JSON');
+  });
+
+  it('413 on a body over the limit', async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'big', runtime: 'js', code: 'x'.repeat(100 * 1024) },
+    });
+    await expectError(res, 413, 'FAAS_ERR_BODY_TOO_LARGE');
+  });
+
+  it('413 on an invoke body over the limit', async () => {
+    await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'small', runtime: 'js', code: 'export default (e) => e' },
+    });
+    const res = await s.api('/api/v1/functions/small/invoke', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'y'.repeat(100 * 1024),
+    });
+    await expectError(res, 413, 'FAAS_ERR_BODY_TOO_LARGE');
+  });
+
+  it('422 naming the fields that break the schema', async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'Bad Name', runtime: 'cobol', code: 'x', timeoutMs: -1, colour: 'red' },
+    });
+    const err = await expectError(res, 422, 'FAAS_ERR_VALIDATION');
+    const fields = (err.details as Array<{ field: string }>).map((d) => d.field).sort();
+    assert.deepEqual(fields, ['colour', 'name', 'runtime', 'timeoutMs']);
+  });
+
+  it('422 when a required field is missing', async () => {
+    const err = await expectError(
+      await s.api('/api/v1/functions', { method: 'POST', json: { runtime: 'js', code: 'x' } }),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    assert.deepEqual(err.details, [{ field: 'name', message: 'is required' }]);
+  });
+
+  it('422 with the compiler message and location on a TypeScript error', async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'broken', runtime: 'ts', code: 'export default async (e: any) => {\n  return e +;\n}' },
+    });
+    const err = await expectError(res, 422, 'FAAS_ERR_COMPILE_ERROR');
+    const [first] = err.details as Array<{ file: string; line: number; column: number }>;
+    assert.equal(first?.file, 'index.ts');
+    assert.equal(first?.line, 2);
+    assert.match(err.message, /index\.ts:2:\d+/);
+    assert.equal((await s.api('/api/v1/functions/broken')).status, 404, 'nothing half-written');
+  });
+
+  it('404 for unknown functions, versions, invocations, routes and endpoints', async () => {
+    await expectError(await s.api('/api/v1/functions/ghost'), 404, 'FAAS_ERR_FUNCTION_NOT_FOUND');
+    await expectError(
+      await s.api('/api/v1/functions/ghost/invoke', { method: 'POST' }),
+      404,
+      'FAAS_ERR_FUNCTION_NOT_FOUND',
+    );
+    await expectError(await s.api('/api/v1/functions/small/versions/9'), 404, 'FAAS_ERR_VERSION_NOT_FOUND');
+    await expectError(
+      await s.api('/api/v1/functions/small:9/invoke', { method: 'POST' }),
+      404,
+      'FAAS_ERR_VERSION_NOT_FOUND',
+    );
+    await expectError(await s.api('/api/v1/invocations/inv_nope'), 404, 'FAAS_ERR_INVOCATION_NOT_FOUND');
+    await expectError(await s.api('/no/such/route', { key: null }), 404, 'FAAS_ERR_ROUTE_NOT_FOUND');
+    await expectError(await s.api('/api/v1/nothing'), 404, 'FAAS_ERR_NOT_FOUND');
+    await expectError(
+      await s.api('/api/v1/keys/key_nope', { method: 'DELETE' }),
+      404,
+      'FAAS_ERR_API_KEY_NOT_FOUND',
+    );
+  });
+
+  it('409 on a taken name and on a route another function owns', async () => {
+    const body = { name: 'owner', runtime: 'js', code: 'export default () => 1', routes: ['GET /owned'] };
+    assert.equal((await s.api('/api/v1/functions', { method: 'POST', json: body })).status, 201);
+    await expectError(
+      await s.api('/api/v1/functions', { method: 'POST', json: body }),
+      409,
+      'FAAS_ERR_FUNCTION_EXISTS',
+    );
+    await expectError(
+      await s.api('/api/v1/functions', { method: 'POST', json: { ...body, name: 'thief' } }),
+      409,
+      'FAAS_ERR_ROUTE_CONFLICT',
+    );
+    assert.equal((await s.api('/api/v1/functions/thief')).status, 404, 'nothing half-written');
+  });
+
+  it('429 past max concurrency once the short wait is over, and the rejection is recorded', async () => {
+    await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'one-at-a-time',
+        runtime: 'js',
+        maxConcurrency: 1,
+        code: 'export default () => new Promise((r) => setTimeout(() => r("done"), 400))',
+      },
+    });
+    const first = s.api('/api/v1/functions/one-at-a-time/invoke', { method: 'POST' });
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await s.api('/api/v1/functions/one-at-a-time/invoke', { method: 'POST' });
+    await expectError(second, 429, 'FAAS_ERR_TOO_MANY_REQUESTS');
+    assert.equal(second.headers.get('retry-after'), '1');
+    assert.equal((await first).status, 200);
+    const list = (await (await s.api('/api/v1/invocations?functionName=one-at-a-time')).json()) as {
+      items: Array<{ status: string; error?: { type: string } }>;
+    };
+    assert.deepEqual(list.items.map((i) => i.status).sort(), ['failed', 'succeeded']);
+  });
+
+  it('422 on a bad version reference and bad query values', async () => {
+    await expectError(
+      await s.api('/api/v1/functions/small:zero/invoke', { method: 'POST' }),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    await expectError(await s.api('/api/v1/invocations?status=bogus'), 422, 'FAAS_ERR_VALIDATION');
+    await expectError(await s.api('/api/v1/functions?limit=0'), 422, 'FAAS_ERR_VALIDATION');
+  });
+
+  it('400 on an invoke with a JSON content type and a malformed body', async () => {
+    const res = await s.api('/api/v1/functions/small/invoke', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{oops',
+    });
+    await expectError(res, 400, 'FAAS_ERR_INVALID_JSON');
+  });
+});

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+describe('health, readiness and docs', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(() => s.close());
+
+  it('/ready reports the store and each runtime', async () => {
+    const res = await s.api('/ready', { key: null });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { status: string; checks: Record<string, string> };
+    assert.equal(body.status, 'ready');
+    assert.equal(body.checks.store, 'ok');
+    assert.equal(body.checks.isolate, 'ok');
+    assert.ok(body.checks.container, 'the container runtime reports too, ready or not');
+  });
+
+  it('serves the OpenAPI document and its UI at /docs', async () => {
+    const doc = (await (await s.api('/docs/json', { key: null })).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
+    assert.match(doc.openapi, /^3\./);
+    for (const path of [
+      '/api/v1/functions',
+      '/api/v1/functions/{name}/invoke',
+      '/api/v1/invocations/{id}',
+      '/api/v1/keys',
+    ]) {
+      assert.ok(doc.paths[path], `${path} is documented`);
+    }
+    const ui = await s.api('/docs', { key: null, redirect: 'follow' });
+    assert.equal(ui.status, 200);
+    assert.match(await ui.text(), /swagger/i);
+  });
+});

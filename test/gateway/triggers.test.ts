@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+describe('HTTP triggers', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+    const deploy = async (body: Record<string, unknown>) => {
+      const res = await s.api('/api/v1/functions', { method: 'POST', json: { runtime: 'js', ...body } });
+      assert.equal(res.status, 201, await res.clone().text());
+    };
+    await deploy({ name: 'mirror', code: 'export default (e) => e' });
+    await deploy({
+      name: 'users',
+      routes: ['GET /users/:id', 'POST /users', 'GET /static/*'],
+      code: `export default (e) => ({
+        statusCode: e.method === 'POST' ? 201 : 200,
+        headers: { 'x-route': e.path },
+        body: { id: e.params.id ?? null, rest: e.params['*'] ?? null, q: e.query.q ?? null, got: e.body },
+      })`,
+    });
+    await deploy({
+      name: 'teapot',
+      routes: ['ANY /teapot'],
+      code: 'export default () => ({ statusCode: 418, headers: { "content-type": "text/plain" }, body: "short and stout" })',
+    });
+  });
+  after(() => s.close());
+
+  it('/fn/{name}/* invokes the function with the request as the event, without an API key', async () => {
+    const res = await s.api('/fn/mirror/a/b?x=1', {
+      key: null,
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'x-custom': 'yes' },
+      body: 'hi',
+    });
+    assert.equal(res.status, 200);
+    const event = (await res.json()) as Record<string, unknown>;
+    assert.equal(event.method, 'POST');
+    assert.equal(event.path, '/a/b');
+    assert.deepEqual(event.query, { x: '1' });
+    assert.equal(event.body, 'hi');
+    assert.equal(event.isBase64Encoded, false);
+    assert.equal((event.headers as Record<string, string>)['x-custom'], 'yes');
+  });
+
+  it('binary bodies arrive base64-encoded', async () => {
+    const res = await s.api('/fn/mirror', {
+      key: null,
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array([0, 255]),
+    });
+    const event = (await res.json()) as { body: string; isBase64Encoded: boolean };
+    assert.equal(event.isBase64Encoded, true);
+    assert.deepEqual([...Buffer.from(event.body, 'base64')], [0, 255]);
+  });
+
+  it('declared routes are served at the root with params; { statusCode, headers, body } is the response', async () => {
+    const get = await s.api('/users/42?q=term', { key: null });
+    assert.equal(get.status, 200);
+    assert.equal(get.headers.get('x-route'), '/users/42');
+    assert.deepEqual(await get.json(), { id: '42', rest: null, q: 'term', got: null });
+    const post = await s.api('/users', { key: null, method: 'POST', json: { n: 1 } });
+    assert.equal(post.status, 201);
+    assert.deepEqual(((await post.json()) as { got: unknown }).got, '{"n":1}');
+    const wild = await s.api('/static/css/site.css', { key: null });
+    assert.equal(((await wild.json()) as { rest: string }).rest, 'css/site.css');
+    const tea = await s.api('/teapot', { key: null, method: 'DELETE' });
+    assert.equal(tea.status, 418);
+    assert.equal(await tea.text(), 'short and stout');
+  });
+
+  it('a route moves with the function: removed on delete, added on deploy', async () => {
+    assert.equal((await s.api('/teapot', { key: null })).status, 418);
+    assert.equal((await s.api('/api/v1/functions/teapot', { method: 'DELETE' })).status, 204);
+    assert.equal((await s.api('/teapot', { key: null })).status, 404);
+    await s.api('/api/v1/functions/mirror', { method: 'PATCH', json: { routes: ['GET /teapot'] } });
+    assert.equal((await s.api('/teapot', { key: null })).status, 200);
+  });
+
+  it('an unknown method on a declared path is a 404', async () => {
+    assert.equal((await s.api('/users/1', { key: null, method: 'DELETE' })).status, 404);
+  });
+});

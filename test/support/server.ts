@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, loadConfig } from '@faas/core';
+import { type RunningServer, startServer } from '@faas/server';
+
+export const ADMIN_KEY = 'faas_test_admin_key_0123456789abcdef';
+const MAIN = new URL('../../packages/server/src/main.ts', import.meta.url).pathname;
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  server: RunningServer;
+  /** fetch against the server with the admin key. */
+  api(path: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'faas-test-'));
+}
+
+/** A real server on a random port in a temp data dir, auth on with a known admin key. */
+export async function startTestServer(
+  overrides: Partial<Record<keyof Config, string | number | boolean>> = {},
+  dataDir = tempDataDir(),
+): Promise<TestServer> {
+  const config = loadConfig(
+    {},
+    { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY, logLevel: 'silent', ...overrides },
+  );
+  const server = await startServer(config);
+  return {
+    url: server.url,
+    dataDir,
+    server,
+    api: (path, init) => request(server.url, path, init),
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function request(
+  base: string,
+  path: string,
+  init: RequestInit & { json?: unknown; key?: string | null } = {},
+): Promise<Response> {
+  const { json, key = ADMIN_KEY, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (key !== null) headers.set('authorization', `Bearer ${key}`);
+  if (json !== undefined) headers.set('content-type', 'application/json');
+  return fetch(base + path, {
+    ...rest,
+    headers,
+    ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+  });
+}
+
+export interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  /** Everything the process printed. */
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** The server as a separate process (for crash tests): `node main.ts serve` with the test key. */
+export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    {
+      env: { ...process.env, FAAS_ADMIN_KEY: ADMIN_KEY, FAAS_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          child,
+          output: () => out,
+          kill: (signal = 'SIGKILL') =>
+            new Promise((done) => {
+              if (child.exitCode !== null) return done();
+              child.once('exit', () => done());
+              child.kill(signal);
+            }),
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+/** Polls until `check` returns a value, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
