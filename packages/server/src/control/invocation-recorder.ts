@@ -17,8 +17,12 @@ export interface RecorderOptions {
  */
 export class InvocationRecorder {
   #store: MetadataStore;
+  /** Recorded, not yet handed to a flush. */
   #invocations = new Map<string, Invocation>();
   #logs: NewLogLine[] = [];
+  /** Handed to a flush, not yet written: still answers `pending`. */
+  #writing = new Map<string, Invocation>();
+  #writingLogs: NewLogLine[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #intervalMs: number;
@@ -44,11 +48,11 @@ export class InvocationRecorder {
   }
 
   pending(id: string): Invocation | undefined {
-    return this.#invocations.get(id);
+    return this.#invocations.get(id) ?? this.#writing.get(id);
   }
 
   pendingLogs(id: string): NewLogLine[] {
-    return this.#logs.filter((l) => l.invocationId === id);
+    return [...this.#writingLogs, ...this.#logs].filter((l) => l.invocationId === id);
   }
 
   /** Writes everything recorded so far; resolves when it is in the store. */
@@ -57,11 +61,15 @@ export class InvocationRecorder {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    if (this.#invocations.size === 0 && this.#logs.length === 0) return this.#flushing;
+    // Each record is handed to exactly one flush, so a backlog costs one write per record.
     const batch = [...this.#invocations.values()];
     const logs = this.#logs;
-    if (batch.length === 0 && logs.length === 0) return this.#flushing;
+    this.#invocations = new Map();
     this.#logs = [];
-    // Chained so batches land in order and `pending` keeps answering until each is written.
+    for (const inv of batch) this.#writing.set(inv.id, inv);
+    for (const line of logs) this.#writingLogs.push(line);
+    // Chained so batches land in order.
     this.#flushing = this.#flushing.then(async () => {
       try {
         if (batch.length > 0) await this.#store.createInvocations(batch);
@@ -69,7 +77,8 @@ export class InvocationRecorder {
       } catch (err) {
         this.#onError(err);
       } finally {
-        for (const inv of batch) if (this.#invocations.get(inv.id) === inv) this.#invocations.delete(inv.id);
+        for (const inv of batch) this.#writing.delete(inv.id);
+        this.#writingLogs.splice(0, logs.length);
       }
     });
     return this.#flushing;

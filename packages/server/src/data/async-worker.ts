@@ -10,6 +10,8 @@ import { decodeEvent } from '../control/event-codec.ts';
 import type { FunctionCatalog } from '../control/function-catalog.ts';
 import { finished, type InvocationJob, type InvocationService } from '../control/invocation-service.ts';
 
+/** How often jobs the queue dead-lettered on its own are reflected in their invocations. */
+const DEAD_LETTER_SWEEP_MS = 10_000;
 /** Lease held before the function is known; then extended to its timeout plus this margin. */
 const INITIAL_LEASE_MS = 30_000;
 const LEASE_MARGIN_MS = 5_000;
@@ -63,8 +65,13 @@ export class AsyncWorker {
   }
 
   async #run(): Promise<void> {
+    let nextSweep = 0;
     while (this.#running) {
       try {
+        if (Date.now() >= nextSweep) {
+          nextSweep = Date.now() + DEAD_LETTER_SWEEP_MS;
+          await reconcileDeadLetters(this.#o.store, this.#o.queue);
+        }
         const free = this.#o.concurrency - this.#inFlight.size;
         if (free > 0) {
           const jobs = await this.#o.queue.lease({ limit: free, visibilityTimeoutMs: INITIAL_LEASE_MS });
@@ -185,6 +192,26 @@ export async function reconcileOrphans(store: MetadataStore, queue: Queue): Prom
       }
       cursor = page.nextCursor;
     } while (cursor);
+  }
+  return fixed;
+}
+
+/**
+ * The queue dead-letters a job by itself when its lease expires on the last attempt (its consumer
+ * crashed or hung every time); the invocation would stay `running`. This marks such invocations.
+ */
+export async function reconcileDeadLetters(store: MetadataStore, queue: Queue, limit = 200): Promise<number> {
+  let fixed = 0;
+  for (const dead of await queue.listDead(limit)) {
+    const inv = await store.getInvocation(dead.id);
+    if (!inv || TERMINAL_STATUSES.has(inv.status)) continue;
+    await store.updateInvocation(inv.id, {
+      status: 'dead_lettered',
+      attempts: dead.attempts,
+      error: { type: 'LeaseExpired', message: dead.error || 'The attempt did not finish within its lease' },
+      finishedAt: new Date().toISOString(),
+    });
+    fixed++;
   }
   return fixed;
 }

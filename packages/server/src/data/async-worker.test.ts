@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Invocation } from '@faas/core';
+import { openSqliteQueue } from '../queue/sqlite/sqlite-queue.ts';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { reconcileDeadLetters, reconcileOrphans } from './async-worker.ts';
+
+const invocation = (id: string, status: Invocation['status']): Invocation => ({
+  id,
+  functionName: 'f',
+  version: 1,
+  mode: 'async',
+  trigger: 'api',
+  status,
+  attempts: 1,
+  createdAt: new Date().toISOString(),
+});
+
+describe('async invocation reconciliation', () => {
+  it('marks an invocation dead-lettered when the queue dead-lettered its job on lease expiry', async () => {
+    let clock = 1_000_000;
+    const store = await openSqliteStore({ path: ':memory:' });
+    const queue = await openSqliteQueue({
+      path: ':memory:',
+      retry: { baseDelayMs: 10, maxDelayMs: 10 },
+      now: () => clock,
+    });
+    await store.createInvocation(invocation('inv_hung', 'running'));
+    await queue.enqueue({ id: 'inv_hung', payload: {}, maxAttempts: 1 });
+    assert.equal((await queue.lease({ limit: 1, visibilityTimeoutMs: 50 })).length, 1);
+    clock += 1000;
+    assert.deepEqual(
+      await queue.lease({ limit: 1, visibilityTimeoutMs: 50 }),
+      [],
+      'expired on its last attempt',
+    );
+    assert.equal(await reconcileDeadLetters(store, queue), 1);
+    assert.equal((await store.getInvocation('inv_hung'))?.status, 'dead_lettered');
+    assert.equal(await reconcileDeadLetters(store, queue), 0, 'idempotent');
+    await queue.close();
+    await store.close();
+  });
+
+  it('fails a queued invocation that has no job, and leaves one that has', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    const queue = await openSqliteQueue({ path: ':memory:', retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    await store.createInvocation(invocation('inv_lost', 'queued'));
+    await store.createInvocation(invocation('inv_kept', 'queued'));
+    await queue.enqueue({ id: 'inv_kept', payload: {}, maxAttempts: 1 });
+    assert.equal(await reconcileOrphans(store, queue), 1);
+    assert.equal((await store.getInvocation('inv_lost'))?.status, 'failed');
+    assert.equal((await store.getInvocation('inv_kept'))?.status, 'queued');
+    await queue.close();
+    await store.close();
+  });
+});
