@@ -95,6 +95,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     routes,
     runtimes,
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
+    logger,
   });
   const keys = new ApiKeyService(store);
   const generatedAdminKey = await keys.bootstrap(config.adminKey);

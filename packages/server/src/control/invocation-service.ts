@@ -120,7 +120,8 @@ export class InvocationService {
     try {
       event = readEvent();
     } catch (err) {
-      if (isFaasError(err)) this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
+      if (isFaasError(err))
+        this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
       throw err;
     }
     const candidate: Invocation = {
