@@ -4,6 +4,8 @@ import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/cor
 import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
+import { ExecCache } from './control/exec-cache.ts';
+import { ExecuteService } from './control/execute-service.ts';
 import { FunctionCatalog } from './control/function-catalog.ts';
 import { FunctionService } from './control/function-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
@@ -25,6 +27,8 @@ export interface Platform {
   runtimes: RuntimeRegistry;
   functions: FunctionService;
   invocations: InvocationService;
+  /** The execute API: commands in sandboxes (ephemeral, cached). */
+  execute: ExecuteService;
   keys: ApiKeyService;
   recorder: InvocationRecorder;
   routes: RouteSync;
@@ -97,6 +101,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
     logger,
   });
+  const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }) });
   const keys = new ApiKeyService(store);
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
 
@@ -113,6 +118,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     runtimes,
     functions,
     invocations,
+    execute,
     keys,
     recorder,
     routes,

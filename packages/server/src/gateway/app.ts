@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Platform } from '../platform.ts';
 import { requireApiKey } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
+import { executeRoutes } from './routes/execute.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { invocationRoutes } from './routes/invocations.ts';
@@ -46,6 +47,7 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
       functionRoutes(api, platform);
       invocationRoutes(api, platform);
       keyRoutes(api, platform);
+      executeRoutes(api, platform);
       await api.register(async (invoke) => invokeRoutes(invoke, platform));
     },
     { prefix: '/api/v1' },

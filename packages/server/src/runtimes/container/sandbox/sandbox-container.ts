@@ -39,6 +39,8 @@ export interface RunSandboxJob {
   timeoutMs: number;
   maxOutputBytes: number;
   signal?: AbortSignal;
+  /** Called with each piece of kept output as it arrives (streaming). */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 /**
@@ -58,6 +60,7 @@ export class SandboxContainer {
   #maxOutputBytes = Number.POSITIVE_INFINITY;
   #truncated = false;
   #used = false;
+  #onOutput: RunSandboxJob['onOutput'];
 
   private constructor(docker: Docker, id: string, stream: Duplex, limits: ContainerLimits) {
     this.#docker = docker;
@@ -71,7 +74,7 @@ export class SandboxContainer {
       while (pending.length >= 8) {
         const size = pending.readUInt32BE(4);
         if (pending.length < 8 + size) break;
-        this.#collect(pending[0] === 2 ? this.#stderr : this.#stdout, pending.subarray(8, 8 + size));
+        this.#collect(pending[0] === 2 ? 'stderr' : 'stdout', pending.subarray(8, 8 + size));
         pending = pending.subarray(8 + size);
       }
     });
@@ -128,6 +131,7 @@ export class SandboxContainer {
     if (this.#used) throw new Error('A sandbox container runs one job');
     this.#used = true;
     this.#maxOutputBytes = job.maxOutputBytes;
+    this.#onOutput = job.onOutput;
     const wanted = updatableLimits(job.limits);
     const current = updatableLimits(this.#limits);
     if (
@@ -186,7 +190,7 @@ export class SandboxContainer {
     await removeContainer(this.#docker, this.id);
   }
 
-  #collect(into: Buffer[], data: Buffer): void {
+  #collect(stream: 'stdout' | 'stderr', data: Buffer): void {
     const room = this.#maxOutputBytes - this.#outputBytes;
     if (room <= 0) {
       this.#truncated = true;
@@ -194,7 +198,13 @@ export class SandboxContainer {
     }
     const kept = data.length > room ? data.subarray(0, room) : data;
     if (kept.length < data.length) this.#truncated = true;
-    into.push(Buffer.from(kept));
+    const copy = Buffer.from(kept);
+    (stream === 'stderr' ? this.#stderr : this.#stdout).push(copy);
     this.#outputBytes += kept.length;
+    try {
+      this.#onOutput?.(stream, copy);
+    } catch {
+      // A listener's failure must not break collecting the rest.
+    }
   }
 }

@@ -30,6 +30,11 @@ export interface SandboxRequest {
   /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Called with each piece of output as the container writes it, before the run ends (the
+   * result still holds all of it). Frames can split multi-byte characters: decode per stream.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface SandboxResult {
@@ -113,6 +118,7 @@ export class SandboxPools {
         timeoutMs: request.timeoutMs ?? 30_000,
         maxOutputBytes: request.maxOutputBytes ?? 10 * 1024 * 1024,
         ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.onOutput ? { onOutput: request.onOutput } : {}),
       });
       return {
         stdout: run.stdout.toString('utf8'),

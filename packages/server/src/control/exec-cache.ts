@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import type { MetadataStore } from '@faas/core';
+import type { SandboxResult } from '../runtimes/container/index.ts';
+
+/** What identifies a run for the cached mode: same inputs, same result. */
+export interface ExecCacheInputs {
+  /** The image's content id (`sha256:…`), not its tag: a rebuilt tag is a different key. */
+  imageId: string;
+  command: string[];
+  env: Record<string, string>;
+  files: Record<string, string>;
+  stdin: string;
+}
+
+export interface ExecCacheOptions {
+  store: MetadataStore;
+  /** Results kept in memory in front of the store. @default 256 */
+  maxEntries?: number;
+}
+
+const SETTING_PREFIX = 'exec-cache:';
+
+/** The cache key: sha256 of the inputs in a canonical form (object keys sorted). */
+export function execCacheKey(inputs: ExecCacheInputs): string {
+  const canonical = JSON.stringify([
+    inputs.imageId,
+    inputs.command,
+    sortedEntries(inputs.env),
+    sortedEntries(inputs.files),
+    inputs.stdin,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function sortedEntries(record: Record<string, string>): [string, string][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Results of finished runs by input hash. Durable in the metadata store's settings
+ * (`exec-cache:<sha256>`, JSON) so no migration is needed and hits survive a restart; a small
+ * LRU in front answers repeated hits without a store read.
+ */
+export class ExecCache {
+  #store: MetadataStore;
+  #maxEntries: number;
+  #recent = new Map<string, SandboxResult>();
+
+  constructor(options: ExecCacheOptions) {
+    this.#store = options.store;
+    this.#maxEntries = options.maxEntries ?? 256;
+  }
+
+  async get(key: string): Promise<SandboxResult | undefined> {
+    const recent = this.#recent.get(key);
+    if (recent) {
+      // Re-insert: a Map iterates in insertion order, so the oldest key is the least recent.
+      this.#recent.delete(key);
+      this.#recent.set(key, recent);
+      return recent;
+    }
+    const stored = await this.#store.getSetting(SETTING_PREFIX + key);
+    if (stored === undefined) return undefined;
+    let result: SandboxResult;
+    try {
+      result = JSON.parse(stored) as SandboxResult;
+    } catch {
+      return undefined;
+    }
+    this.#remember(key, result);
+    return result;
+  }
+
+  async set(key: string, result: SandboxResult): Promise<void> {
+    await this.#store.setSetting(SETTING_PREFIX + key, JSON.stringify(result));
+    this.#remember(key, result);
+  }
+
+  #remember(key: string, result: SandboxResult): void {
+    this.#recent.delete(key);
+    this.#recent.set(key, result);
+    while (this.#recent.size > this.#maxEntries) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest === undefined) break;
+      this.#recent.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import {
+  EXECUTE_MODES,
+  type ExecuteMode,
+  type ExecuteOptions,
+  type ExecuteRequest,
+  type ExecuteResult,
+} from '../../control/execute-service.ts';
+import type { Platform } from '../../platform.ts';
+import { toFaasError } from '../errors.ts';
+
+/** Request body; each limit is accepted in snake_case (seed 004) and camelCase. */
+interface ExecuteBody {
+  command: string | string[];
+  image?: string;
+  env?: Record<string, string>;
+  stdin?: string;
+  files?: Record<string, string>;
+  timeout_ms?: number;
+  timeoutMs?: number;
+  memory_mb?: number;
+  memoryMb?: number;
+  network?: boolean;
+  mode?: ExecuteMode;
+}
+
+const timeout = { type: 'integer', minimum: 1, maximum: 15 * 60 * 1000, description: 'Kill after (ms)' };
+const memory = { type: 'integer', minimum: 16, maximum: 16 * 1024, description: 'Memory limit (MiB)' };
+const strings = { type: 'object', additionalProperties: { type: 'string' } };
+
+const executeFields = {
+  command: {
+    description: 'A string runs with `sh -c`; an array is argv',
+    // anyOf: with the gateway's type coercion a string would also pass as a one-item array.
+    anyOf: [
+      { type: 'string', minLength: 1 },
+      { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 },
+    ],
+  },
+  image: { type: 'string', minLength: 1, maxLength: 512, description: 'A local image; default faas/base' },
+  env: { ...strings, maxProperties: 256 },
+  stdin: { type: 'string' },
+  files: { ...strings, maxProperties: 1024, description: '{ path: content }, relative to /workspace' },
+  timeout_ms: timeout,
+  timeoutMs: timeout,
+  memory_mb: memory,
+  memoryMb: memory,
+  network: { type: 'boolean', description: 'Outbound network (default false)' },
+};
+
+const executeBody = {
+  type: 'object',
+  required: ['command'],
+  additionalProperties: false,
+  properties: executeFields,
+};
+
+const advancedBody = {
+  ...executeBody,
+  properties: { ...executeFields, mode: { type: 'string', enum: [...EXECUTE_MODES] } },
+};
+
+const streamQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { stream: { type: 'boolean', description: 'Answer NDJSON lines as output arrives' } },
+};
+
+function toRequest(body: ExecuteBody): ExecuteRequest {
+  const timeoutMs = body.timeout_ms ?? body.timeoutMs;
+  const memoryMb = body.memory_mb ?? body.memoryMb;
+  return {
+    command: body.command,
+    ...(body.image !== undefined ? { image: body.image } : {}),
+    ...(body.env ? { env: body.env } : {}),
+    ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+    ...(body.files ? { files: body.files } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(memoryMb !== undefined ? { memoryMb } : {}),
+    ...(body.network !== undefined ? { network: body.network } : {}),
+  };
+}
+
+function toResponse(result: ExecuteResult) {
+  return {
+    stdout: result.stdout,
+    stderr: result.stderr,
+    exit_code: result.exitCode,
+    duration_ms: result.durationMs,
+    timed_out: result.timedOut,
+    oom_killed: result.oomKilled,
+    truncated: result.truncated,
+    mode: result.mode,
+    ...(result.cache ? { cache: result.cache } : {}),
+  };
+}
+
+/**
+ * Answers NDJSON: `{type:'stdout'|'stderr', data}` lines as the container writes, then
+ * `{type:'exit', …}` (or `{type:'error', error}`). Until the first output the status is open, so
+ * a request that cannot start (no engine, missing image) still gets its 4xx/5xx.
+ */
+async function stream(
+  reply: FastifyReply,
+  run: (options: ExecuteOptions) => Promise<ExecuteResult>,
+): Promise<FastifyReply> {
+  const out = new PassThrough();
+  const writeLine = (line: unknown) => out.write(`${JSON.stringify(line)}\n`);
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  let markStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  const aborter = new AbortController();
+  // The client went away before the end: kill the sandbox rather than run it for no one.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) aborter.abort();
+  });
+  const done = run({
+    signal: aborter.signal,
+    onOutput: (name, chunk) => {
+      const data = decoders[name].write(chunk);
+      if (data) writeLine({ type: name, data });
+      markStarted();
+    },
+  });
+  await Promise.race([started, done]);
+  done.then(
+    (result) => {
+      if (result.cache === 'hit') {
+        // Nothing ran: the stored output is the stream.
+        if (result.stdout) writeLine({ type: 'stdout', data: result.stdout });
+        if (result.stderr) writeLine({ type: 'stderr', data: result.stderr });
+      }
+      for (const name of ['stdout', 'stderr'] as const) {
+        const rest = decoders[name].end();
+        if (rest) writeLine({ type: name, data: rest });
+      }
+      const { stdout: _o, stderr: _e, ...summary } = toResponse(result);
+      writeLine({ type: 'exit', ...summary });
+      out.end();
+    },
+    (err: unknown) => {
+      writeLine({ type: 'error', ...toFaasError(err).toJSON() });
+      out.end();
+    },
+  );
+  return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(out);
+}
+
+export function executeRoutes(app: FastifyInstance, platform: Platform): void {
+  const { execute } = platform;
+  const tags = ['execute'];
+
+  app.post<{ Body: ExecuteBody; Querystring: { stream?: boolean } }>(
+    '/execute',
+    {
+      schema: {
+        tags,
+        summary: 'Run a command in a fresh sandbox (ephemeral); ?stream=true answers NDJSON',
+        body: executeBody,
+        querystring: streamQuery,
+      },
+    },
+    async (request, reply) => {
+      const req = toRequest(request.body);
+      if (request.query.stream) return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
+      return toResponse(await execute.execute(req, 'ephemeral'));
+    },
+  );
+
+  app.post<{ Body: ExecuteBody }>(
+    '/execute/stream',
+    {
+      schema: {
+        tags,
+        summary: 'Run a command in a fresh sandbox, answering NDJSON lines as output arrives',
+        body: executeBody,
+      },
+    },
+    async (request, reply) => {
+      const req = toRequest(request.body);
+      return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
+    },
+  );
+
+  app.post<{ Body: ExecuteBody; Querystring: { stream?: boolean } }>(
+    '/execute/advanced',
+    {
+      schema: {
+        tags,
+        summary: 'Run a command with a mode: ephemeral, cached (same inputs → stored result)',
+        body: advancedBody,
+        querystring: streamQuery,
+      },
+    },
+    async (request, reply) => {
+      const req = toRequest(request.body);
+      const mode = request.body.mode ?? 'ephemeral';
+      if (request.query.stream) return stream(reply, (options) => execute.execute(req, mode, options));
+      return toResponse(await execute.execute(req, mode));
+    },
+  );
+}
