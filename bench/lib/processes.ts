@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+export interface Spawned {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns a process and resolves once it prints "listening on http://…". */
+function spawnListening(
+  args: string[],
+  env: Record<string, string>,
+  onStop: () => void = () => {},
+): Promise<Spawned> {
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args[0]} did not start in 60 s:\n${output}`));
+    }, 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (!match?.[1]) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      // Keep draining so a chatty child never blocks on a full pipe.
+      child.stdout?.resume();
+      resolve({
+        url: match[1],
+        stop: () =>
+          new Promise<void>((done) => {
+            const finish = () => {
+              onStop();
+              done();
+            };
+            if (child.exitCode !== null || child.signalCode !== null) return finish();
+            const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+            child.once('exit', () => {
+              clearTimeout(force);
+              finish();
+            });
+            child.kill('SIGTERM');
+          }),
+      });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.length > 100_000) output = output.slice(-50_000);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+export interface FaasServer extends Spawned {
+  adminKey: string;
+}
+
+/** The faas server as its own process, in a fresh data dir that is removed on stop. */
+export async function startFaasServer(): Promise<FaasServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));
+  const adminKey = `faas_bench_${randomBytes(16).toString('hex')}`;
+  const server = await spawnListening(
+    ['packages/server/src/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    { FAAS_ADMIN_KEY: adminKey, FAAS_LOG_LEVEL: 'warn' },
+    () => rmSync(dataDir, { recursive: true, force: true }),
+  );
+  return { ...server, adminKey };
+}
+
+export function startBaselineServer(): Promise<Spawned> {
+  return spawnListening(['bench/baseline-server.ts'], {});
+}
