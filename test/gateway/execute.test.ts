@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
+
+/** Why these tests skip: only when no Docker Engine answers `docker info`. */
+function engineSkipReason(): string | false {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return false;
+  } catch (err) {
+    return `docker info failed, so no Docker Engine runs sandboxes here: ${(err as Error).message}`;
+  }
+}
+
+/** This server's containers in the engine (its owner label is a hash of its container dir). */
+function ownedContainers(s: TestServer): number {
+  const owner = ownerIdFor(join(s.dataDir, 'containers'));
+  const out = execFileSync('docker', [
+    'ps',
+    '-aq',
+    '--filter',
+    'label=faas.managed',
+    '--filter',
+    `label=faas.owner=${owner}`,
+  ]).toString();
+  return out.split('\n').filter(Boolean).length;
+}
+
+interface ExecuteResponse {
+  stdout: string;
+  stderr: string;
+  exit_code: number;
+  duration_ms: number;
+  timed_out: boolean;
+  oom_killed: boolean;
+  truncated: boolean;
+  mode: string;
+  cache?: string;
+}
+
+const skip = engineSkipReason();
+
+describe('execute API', { skip }, () => {
+  let s: TestServer;
+  const execute = async (body: unknown, path = '/api/v1/execute') => {
+    const res = await s.api(path, { method: 'POST', json: body });
+    return { status: res.status, body: (await res.json()) as ExecuteResponse & { error?: { code: string } } };
+  };
+
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('runs a shell command and answers stdout, stderr and the exit code', async () => {
+    const { status, body } = await execute({ command: 'echo out; echo err >&2; exit 3' });
+    assert.equal(status, 200);
+    assert.equal(body.stdout, 'out\n');
+    assert.equal(body.stderr, 'err\n');
+    assert.equal(body.exit_code, 3);
+    assert.equal(body.timed_out, false);
+    assert.equal(body.oom_killed, false);
+    assert.equal(body.truncated, false);
+    assert.equal(body.mode, 'ephemeral');
+    assert.equal(typeof body.duration_ms, 'number');
+  });
+
+  it('runs an argv array, feeds stdin, writes files and sets env', async () => {
+    const cat = await execute({ command: ['cat'], stdin: 'from stdin' });
+    assert.equal(cat.body.stdout, 'from stdin');
+    const files = await execute({
+      command: 'cat data/in.txt; printf "%s" "$GREETING"',
+      files: { 'data/in.txt': 'file content\n' },
+      env: { GREETING: "it's here" },
+    });
+    assert.equal(files.status, 200);
+    assert.equal(files.body.stdout, "file content\nit's here");
+    assert.equal(files.body.exit_code, 0);
+  });
+
+  it('kills a command past timeout_ms (camelCase timeoutMs too)', async () => {
+    const snake = await execute({ command: 'sleep 30', timeout_ms: 300 });
+    assert.equal(snake.status, 200);
+    assert.equal(snake.body.timed_out, true);
+    assert.notEqual(snake.body.exit_code, 0);
+    const camel = await execute({ command: ['sleep', '30'], timeoutMs: 300 });
+    assert.equal(camel.body.timed_out, true);
+  });
+
+  it('answers 422 naming the fields of a bad body', async () => {
+    const missing = await execute({ image: 'x' });
+    assert.equal(missing.status, 422);
+    assert.equal(missing.body.error?.code, 'FAAS_ERR_VALIDATION');
+    assert.match(JSON.stringify(missing.body), /command/);
+    const wrong = await execute({ command: 'true', timeout_ms: -5, bogus: 1 });
+    assert.equal(wrong.status, 422);
+    assert.match(JSON.stringify(wrong.body), /timeout_ms/);
+    assert.match(JSON.stringify(wrong.body), /bogus/);
+  });
+
+  it('answers 400 for an image the engine does not have', async () => {
+    const { status, body } = await execute({ command: 'true', image: 'faas-test/no-such-image:1' });
+    assert.equal(status, 400);
+    assert.equal(body.error?.code, 'FAAS_ERR_BAD_REQUEST');
+  });
+
+  it('answers 501 for modes that need instances or snapshots', async () => {
+    for (const mode of ['checkpointed', 'branched', 'persistent']) {
+      const { status, body } = await execute({ command: 'true', mode }, '/api/v1/execute/advanced');
+      assert.equal(status, 501, mode);
+      assert.equal(body.error?.code, 'FAAS_ERR_NOT_IMPLEMENTED');
+      assert.match(JSON.stringify(body), /instances and snapshots/);
+    }
+    const ephemeral = await execute({ command: 'echo x', mode: 'ephemeral' }, '/api/v1/execute/advanced');
+    assert.equal(ephemeral.body.stdout, 'x\n');
+    assert.equal(ephemeral.body.mode, 'ephemeral');
+  });
+
+  it('cached mode answers a hit from the store without running the command again', async () => {
+    // A fresh uuid per run: equal output on the second call proves nothing ran.
+    const body = {
+      command: 'cat /proc/sys/kernel/random/uuid',
+      mode: 'cached',
+      env: { N: String(Date.now()) },
+    };
+    const miss = await execute(body, '/api/v1/execute/advanced');
+    assert.equal(miss.status, 200);
+    assert.equal(miss.body.cache, 'miss');
+    assert.match(miss.body.stdout, /^[0-9a-f-]{36}\n$/);
+    const hit = await execute(body, '/api/v1/execute/advanced');
+    assert.equal(hit.body.cache, 'hit');
+    assert.equal(hit.body.mode, 'cached');
+    assert.equal(hit.body.stdout, miss.body.stdout);
+    assert.equal(hit.body.duration_ms, miss.body.duration_ms);
+    // Other inputs are another key: it runs, with a new uuid.
+    const other = await execute({ ...body, stdin: 'different' }, '/api/v1/execute/advanced');
+    assert.equal(other.body.cache, 'miss');
+    assert.notEqual(other.body.stdout, miss.body.stdout);
+    // The uncached mode always runs.
+    const fresh = await execute({ command: body.command, env: body.env });
+    assert.notEqual(fresh.body.stdout, miss.body.stdout);
+  });
+
+  it('does not cache a run that timed out', async () => {
+    const body = { command: `sleep 30 # ${Date.now()}`, mode: 'cached', timeout_ms: 200 };
+    const first = await execute(body, '/api/v1/execute/advanced');
+    assert.equal(first.body.timed_out, true);
+    assert.equal(first.body.cache, 'miss');
+    const second = await execute(body, '/api/v1/execute/advanced');
+    assert.equal(second.body.cache, 'miss');
+  });
+
+  it('streams NDJSON lines as output arrives, in order, then the exit', async () => {
+    const res = await s.api('/api/v1/execute/stream', {
+      method: 'POST',
+      json: { command: 'echo one; sleep 1.5; echo two >&2; echo three; exit 4' },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /application\/x-ndjson/);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    const first = await reader.read();
+    const firstText = decoder.decode(first.value);
+    // The first line comes while the command still sleeps: real streaming, not a replay.
+    assert.equal(firstText, `${JSON.stringify({ type: 'stdout', data: 'one\n' })}\n`);
+    let text = firstText;
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      text += decoder.decode(next.value, { stream: true });
+    }
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data?: string; exit_code?: number });
+    const output = lines.filter((l) => l.type !== 'exit').map((l) => `${l.type}:${l.data}`);
+    assert.deepEqual(output, ['stdout:one\n', 'stderr:two\n', 'stdout:three\n']);
+    const exit = lines.at(-1);
+    assert.equal(exit?.type, 'exit');
+    assert.equal(exit?.exit_code, 4);
+  });
+
+  it('?stream=true on /execute streams too, and errors before output keep their status', async () => {
+    const res = await s.api('/api/v1/execute?stream=true', { method: 'POST', json: { command: 'echo hi' } });
+    assert.equal(res.status, 200);
+    const lines = (await res.text()).trim().split('\n');
+    assert.deepEqual(JSON.parse(lines[0] ?? ''), { type: 'stdout', data: 'hi\n' });
+    assert.equal((JSON.parse(lines.at(-1) ?? '') as { type: string }).type, 'exit');
+    const missing = await s.api('/api/v1/execute/stream', {
+      method: 'POST',
+      json: { command: 'true', image: 'faas-test/no-such-image:1' },
+    });
+    assert.equal(missing.status, 400);
+  });
+
+  it('leaves no containers behind: only the pool spares, and none after close', async () => {
+    await Promise.all(Array.from({ length: 4 }, () => execute({ command: 'true' })));
+    // Used containers are removed in the background; the pool keeps 2 spares per image in use.
+    await waitFor(async () => (ownedContainers(s) <= 2 ? true : undefined), 15_000, 'used sandboxes removed');
+    const other = await startTestServer();
+    const ran = await other.api('/api/v1/execute', { method: 'POST', json: { command: 'true' } });
+    assert.equal(ran.status, 200);
+    assert.ok(ownedContainers(other) >= 1, 'the second server holds spares');
+    await other.close();
+    assert.equal(ownedContainers(other), 0);
+  });
+});
+
+describe('execute API without an engine', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ dockerHost: 'unix:///nonexistent.sock' });
+  });
+  after(() => s.close());
+
+  it('answers 503 RUNTIME_UNAVAILABLE with the runtime reason', async () => {
+    for (const [path, mode] of [
+      ['/api/v1/execute', undefined],
+      ['/api/v1/execute/advanced', 'cached'],
+      ['/api/v1/execute/stream', undefined],
+    ] as const) {
+      const res = await s.api(path, { method: 'POST', json: { command: 'true', ...(mode ? { mode } : {}) } });
+      assert.equal(res.status, 503, path);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+      assert.match(body.error.message, /Docker Engine/);
+    }
+  });
+});
