@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { type Invocation, type LogLine, TERMINAL_STATUSES } from '@faas/core';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
+
+function engineSkipReason(): string | false {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return false;
+  } catch (err) {
+    return `docker info failed, so no Docker Engine runs node/python functions here: ${(err as Error).message}`;
+  }
+}
+
+const NODE_CODE = `export default async (event, context) => {
+  console.log('node got', event.n);
+  return { doubled: event.n * 2, fn: context.functionName, runtime: 'node' };
+};`;
+
+const PYTHON_CODE = `def handler(event, context):
+    print("python got", event["n"])
+    return {"tripled": event["n"] * 3, "runtime": "python"}
+`;
+
+type InvocationWithLogs = Invocation & { logs: LogLine[] };
+
+async function deploy(s: TestServer, name: string, runtime: string, code: string): Promise<void> {
+  const res = await s.api('/api/v1/functions', { method: 'POST', json: { name, runtime, code } });
+  assert.equal(res.status, 201, await res.clone().text());
+}
+
+async function finished(s: TestServer, id: string): Promise<InvocationWithLogs> {
+  return waitFor(
+    async () => {
+      const inv = (await (await s.api(`/api/v1/invocations/${id}`)).json()) as InvocationWithLogs;
+      return TERMINAL_STATUSES.has(inv.status) ? inv : undefined;
+    },
+    60_000,
+    `invocation ${id} to finish`,
+  );
+}
+
+describe('node and python functions over the HTTP API', { skip: engineSkipReason() }, () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+    await deploy(s, 'node-double', 'node', NODE_CODE);
+    await deploy(s, 'py-triple', 'python', PYTHON_CODE);
+  });
+  after(() => s.close());
+
+  const cases = [
+    { name: 'node-double', expected: { doubled: 14, fn: 'node-double', runtime: 'node' }, log: 'node got 7' },
+    { name: 'py-triple', expected: { tripled: 21, runtime: 'python' }, log: 'python got 7' },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}: a sync invoke answers the result and records the logs`, async () => {
+      const res = await s.api(`/api/v1/functions/${c.name}/invoke`, { method: 'POST', json: { n: 7 } });
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.deepEqual(await res.json(), c.expected);
+      const id = res.headers.get('x-invocation-id');
+      assert.ok(id);
+      const inv = await finished(s, id);
+      assert.equal(inv.status, 'succeeded');
+      assert.ok(
+        inv.logs.some((l) => l.message.includes(c.log)),
+        JSON.stringify(inv.logs),
+      );
+    });
+
+    it(`${c.name}: an async invoke runs through the queue`, async () => {
+      const res = await s.api(`/api/v1/functions/${c.name}/invoke?async=true`, {
+        method: 'POST',
+        json: { n: 7 },
+      });
+      assert.equal(res.status, 202);
+      const { invocationId } = (await res.json()) as { invocationId: string };
+      const inv = await finished(s, invocationId);
+      assert.equal(inv.status, 'succeeded', JSON.stringify(inv.error));
+      assert.equal(inv.mode, 'async');
+      assert.deepEqual(inv.result, c.expected);
+      assert.ok(inv.logs.some((l) => l.message.includes(c.log)));
+    });
+  }
+});
+
+describe('container functions without an engine', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ dockerHost: 'unix:///nonexistent.sock' });
+  });
+  after(() => s.close());
+
+  it('a node function answers 503 RUNTIME_UNAVAILABLE while a js function still works', async () => {
+    // Deploying needs no engine; invoking does.
+    const deployed = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'node-fn', runtime: 'node', code: NODE_CODE },
+    });
+    assert.equal(deployed.status, 201, await deployed.clone().text());
+    const node = await s.api('/api/v1/functions/node-fn/invoke', { method: 'POST', json: { n: 1 } });
+    assert.equal(node.status, 503);
+    const body = (await node.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+    assert.match(body.error.message, /No Docker Engine answers/);
+
+    const js = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'js-fn', runtime: 'js', code: 'export default (e) => e.n + 1' },
+    });
+    assert.equal(js.status, 201);
+    const res = await s.api('/api/v1/functions/js-fn/invoke', { method: 'POST', json: { n: 1 } });
+    assert.equal(res.status, 200);
+    assert.equal(await res.json(), 2);
+  });
+});
