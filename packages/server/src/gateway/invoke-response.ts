@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 export function invocationHeaders(reply: FastifyReply, invocation: Invocation): void {
   reply.header('x-invocation-id', invocation.id);
   reply.header('x-function-version', String(invocation.version));
-  if (invocation.durationMs !== undefined) reply.header('x-duration-ms', String(invocation.durationMs));
+  if (invocation.durationMs !== undefined) reply.header('x-duration-ms', invocation.durationMs.toFixed(3));
 }
 
 /** A failed attempt as the error the client gets (500 function error, 504 timeout, …). */

@@ -1,0 +1,108 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import type { FaaSClient, FunctionSpec } from '@faas/sdk';
+import ora from 'ora';
+import { CliError, EXIT } from '../exit-codes.ts';
+import { type Output, print } from '../output.ts';
+import { packFolder } from '../pack.ts';
+
+export interface DeployFlags {
+  name?: string;
+  runtime?: string;
+  handler?: string;
+  env?: string[];
+  timeout?: string;
+  memory?: string;
+  concurrency?: string;
+  route?: string[];
+  description?: string;
+}
+
+const RUNTIME_BY_EXT: Record<string, string> = { '.js': 'js', '.mjs': 'js', '.ts': 'ts', '.py': 'python' };
+
+/** `faas deploy [path]`: a folder with faas.json, or one file; flags override the manifest. */
+export async function deploy(
+  client: FaaSClient,
+  out: Output,
+  path: string,
+  flags: DeployFlags,
+): Promise<void> {
+  if (!existsSync(path)) throw new CliError(`No such file or folder: ${path}`, EXIT.USAGE);
+  let spec: FunctionSpec = {};
+  let summary: string;
+  if (statSync(path).isDirectory()) {
+    const manifestPath = join(path, 'faas.json');
+    if (existsSync(manifestPath)) {
+      try {
+        spec = JSON.parse(readFileSync(manifestPath, 'utf8')) as FunctionSpec;
+      } catch (err) {
+        throw new CliError(`${manifestPath} is not valid JSON: ${(err as Error).message}`, EXIT.USAGE);
+      }
+    }
+    spec.name ??= basename(path.replace(/\/+$/, '') || process.cwd());
+    const packed = await packFolder(path);
+    spec.code = { archive: packed.archive, format: packed.format };
+    summary = `${packed.files} files, ${packed.bytes} bytes`;
+  } else {
+    const ext = extname(path);
+    spec.runtime = RUNTIME_BY_EXT[ext];
+    spec.name = basename(path, ext);
+    const code = readFileSync(path, 'utf8');
+    // Sent under its own name, so compile errors and stack traces name the user's file.
+    spec.code = { files: { [basename(path)]: code } };
+    spec.handler = `${basename(path, ext)}.${spec.runtime === 'python' ? 'handler' : 'default'}`;
+    summary = `${Buffer.byteLength(code)} bytes`;
+  }
+  applyFlags(spec, flags);
+  if (!spec.runtime)
+    throw new CliError(
+      'Say which runtime: --runtime js|ts|node|python|image, or "runtime" in faas.json',
+      EXIT.USAGE,
+    );
+  const name = spec.name as string;
+  const { name: _drop, ...body } = spec;
+  const spinner =
+    out.json || !process.stderr.isTTY
+      ? undefined
+      : ora({ text: `Deploying ${name} (${summary})`, stream: process.stderr }).start();
+  try {
+    const { record, outcome } = await client.deploy(name, body);
+    spinner?.succeed(`${outcome === 'unchanged' ? 'Unchanged' : 'Deployed'} ${name}`);
+    print(out, { ...record, outcome }, () =>
+      [
+        `${record.name} v${record.latestVersion} (${outcome === 'unchanged' ? 'no change, no new version' : outcome})`,
+        `  runtime ${record.latest.runtime}, handler ${record.latest.handler}, code ${record.latest.codeSizeBytes} bytes sha256:${record.latest.codeSha256.slice(0, 12)}`,
+        ...record.latest.routes.map((r) => `  route ${r.method} ${r.path}`),
+        `  invoke: faas invoke ${record.name} '{}'   or   POST /api/v1/functions/${record.name}/invoke`,
+      ].join('\n'),
+    );
+  } catch (err) {
+    spinner?.fail(`Deploy of ${name} failed`);
+    throw err;
+  }
+}
+
+function applyFlags(spec: FunctionSpec, f: DeployFlags): void {
+  if (f.name) spec.name = f.name;
+  if (f.runtime) spec.runtime = f.runtime;
+  if (f.handler) spec.handler = f.handler;
+  if (f.description) spec.description = f.description;
+  if (f.timeout) spec.timeoutMs = int(f.timeout, '--timeout');
+  if (f.memory) spec.memoryMb = int(f.memory, '--memory');
+  if (f.concurrency) spec.maxConcurrency = int(f.concurrency, '--concurrency');
+  if (f.route?.length) spec.routes = f.route;
+  if (f.env?.length) {
+    spec.env = { ...spec.env };
+    for (const pair of f.env) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new CliError(`--env takes KEY=VALUE, got "${pair}"`, EXIT.USAGE);
+      spec.env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+}
+
+function int(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new CliError(`${flag} takes an integer, got "${value}"`, EXIT.USAGE);
+  return n;
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { FaaSClient } from '@faas/sdk';
+import { Command, CommanderError } from 'commander';
+import { deploy } from './commands/deploy.ts';
+import { get, list, remove, versions } from './commands/functions.ts';
+import { invoke } from './commands/invoke.ts';
+import { createKey, listKeys, revokeKey } from './commands/keys.ts';
+import { invocations, logs } from './commands/logs.ts';
+import { describeError, EXIT, exitCodeFor } from './exit-codes.ts';
+import type { Output } from './output.ts';
+
+interface Globals {
+  url?: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Builds the `faas` program; each action resolves to an exit code. */
+export function program(): Command {
+  const p = new Command('faas')
+    .description('Deploy and invoke functions on a faas server')
+    .option('--url <url>', 'server URL (env FAAS_URL)', process.env.FAAS_URL)
+    .option('--api-key <key>', 'API key (env FAAS_API_KEY)', process.env.FAAS_API_KEY)
+    .option('--json', 'machine-readable output')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const run =
+    (fn: (client: FaaSClient, out: Output, cmd: Command) => Promise<number | undefined | void>) =>
+    async (...args: unknown[]) => {
+      const cmd = args.at(-1) as Command;
+      const g = cmd.optsWithGlobals() as Globals;
+      const client = new FaaSClient({
+        ...(g.url ? { baseUrl: g.url } : {}),
+        ...(g.apiKey ? { apiKey: g.apiKey } : {}),
+      });
+      process.exitCode = (await fn(client, { json: g.json === true }, cmd)) ?? EXIT.OK;
+    };
+
+  p.command('serve')
+    .description('run the server (flags as in docs/configuration.md)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .action(async (_opts, cmd: Command) => {
+      const { serve } = await import('@faas/server');
+      await serve(cmd.args);
+    });
+
+  p.command('deploy [path]')
+    .description('deploy a folder (with faas.json) or a single file; creates or updates the function')
+    .option('--name <name>')
+    .option('--runtime <runtime>', 'js | ts | node | python | image')
+    .option('--handler <file.export>')
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .option('--timeout <ms>')
+    .option('--memory <mb>')
+    .option('--concurrency <n>')
+    .option('--route <"METHOD /path">', 'repeatable', collect)
+    .option('--description <text>')
+    .action(run((c, o, cmd) => deploy(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
+
+  p.command('invoke <name[:version]> [data]')
+    .description('invoke a function with data from the argument, --file, or stdin')
+    .option('-f, --file <file>')
+    .option('--async', 'queue it and print the invocation id')
+    .option('--wait', 'with --async: wait for the result')
+    .option('--idempotency-key <key>')
+    .action(run((c, o, cmd) => invoke(c, o, cmd.args[0] as string, cmd.args[1], cmd.opts())));
+
+  p.command('ls')
+    .description('list functions')
+    .action(run((c, o) => list(c, o)));
+  p.command('get <name>')
+    .description('show a function')
+    .action(run((c, o, cmd) => get(c, o, cmd.args[0] as string)));
+  p.command('rm <name>')
+    .description('delete a function and its versions')
+    .option('-y, --yes', 'do not ask')
+    .action(run((c, o, cmd) => remove(c, o, cmd.args[0] as string, cmd.opts().yes === true)));
+  p.command('versions <name>')
+    .description("list a function's versions")
+    .action(run((c, o, cmd) => versions(c, o, cmd.args[0] as string)));
+  p.command('logs <name>')
+    .description("print a function's logs")
+    .option('-f, --follow', 'keep printing new lines')
+    .option('--invocation <id>', 'only this invocation')
+    .action(run((c, o, cmd) => logs(c, o, cmd.args[0] as string, cmd.opts())));
+  p.command('invocations [name]')
+    .description('list recent invocations')
+    .option('--status <status>')
+    .option('--limit <n>')
+    .action(run((c, o, cmd) => invocations(c, o, cmd.args[0], cmd.opts())));
+
+  const keys = p.command('keys').description('manage API keys (admin key needed)');
+  keys
+    .command('create <name>')
+    .option('--role <role>', 'user | admin', 'user')
+    .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts().role)));
+  keys.command('ls').action(run((c, o) => listKeys(c, o)));
+  keys.command('rm <id>').action(run((c, o, cmd) => revokeKey(c, o, cmd.args[0] as string)));
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? EXIT.OK);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? EXIT.OK
+        : EXIT.USAGE;
+    }
+    process.stderr.write(`error: ${describeError(err)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  // `serve` keeps running; everything else exits with its code.
+  if (process.argv[2] !== 'serve') process.exit(code);
+}

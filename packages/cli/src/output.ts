@@ -1,0 +1,25 @@
+import Table from 'cli-table3';
+
+export interface Output {
+  json: boolean;
+}
+
+/** Machine-readable JSON on stdout with --json; otherwise `human` renders for people. */
+export function print(out: Output, value: unknown, human: () => string): void {
+  process.stdout.write(out.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+export function table(head: string[], rows: Array<Array<string | number>>): string {
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const row of rows) t.push(row.map(String));
+  return t.toString();
+}
+
+export function ago(iso: string | undefined): string {
+  if (!iso) return '-';
+  const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86_400)}d ago`;
+}
