@@ -3,6 +3,7 @@ import { FaaSClient } from '@faas/sdk';
 import { Command, CommanderError } from 'commander';
 import { deploy } from './commands/deploy.ts';
 import { get, list, remove, versions } from './commands/functions.ts';
+import { buildImages } from './commands/images.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, listKeys, revokeKey } from './commands/keys.ts';
 import { invocations, logs } from './commands/logs.ts';
@@ -93,6 +94,17 @@ export function program(): Command {
     .option('--status <status>')
     .option('--limit <n>')
     .action(run((c, o, cmd) => invocations(c, o, cmd.args[0], cmd.opts())));
+
+  p.command('images')
+    .description('runtime images for container functions')
+    .command('build')
+    .description('build the node and python runtime images (skips what is built)')
+    .option(
+      '--data-dir <dir>',
+      'the server data dir whose image cache to use',
+      process.env.FAAS_DATA_DIR ?? './.faas',
+    )
+    .action(run((_c, o, cmd) => buildImages(o, cmd.opts().dataDir)));
 
   const keys = p.command('keys').description('manage API keys (admin key needed)');
   keys
