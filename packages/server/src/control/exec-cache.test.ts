@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MetadataStore } from '@faas/core';
+import { ExecCache, type ExecCacheInputs, execCacheKey } from './exec-cache.ts';
+
+/** Only the settings part of the store: the cache uses nothing else. */
+function settingsStore() {
+  const settings = new Map<string, string>();
+  let reads = 0;
+  const store = {
+    async getSetting(key: string) {
+      reads += 1;
+      return settings.get(key);
+    },
+    async setSetting(key: string, value: string) {
+      settings.set(key, value);
+    },
+  } as unknown as MetadataStore;
+  return { store, settings, reads: () => reads };
+}
+
+const inputs: ExecCacheInputs = {
+  imageId: 'sha256:abc',
+  command: ['sh', '-c', 'echo hi'],
+  env: { A: '1', B: '2' },
+  files: { 'a.txt': 'x' },
+  stdin: '',
+};
+
+const result = {
+  stdout: 'hi\n',
+  stderr: '',
+  exitCode: 0,
+  durationMs: 12,
+  timedOut: false,
+  oomKilled: false,
+  truncated: false,
+};
+
+describe('exec cache', () => {
+  it('keys by content: env order does not matter, every input does', () => {
+    const key = execCacheKey(inputs);
+    assert.match(key, /^[0-9a-f]{64}$/);
+    assert.equal(execCacheKey({ ...inputs, env: { B: '2', A: '1' } }), key);
+    for (const changed of [
+      { imageId: 'sha256:def' },
+      { command: ['sh', '-c', 'echo ho'] },
+      { env: { A: '1' } },
+      { files: { 'a.txt': 'y' } },
+      { stdin: 'in' },
+    ]) {
+      assert.notEqual(execCacheKey({ ...inputs, ...changed }), key, JSON.stringify(changed));
+    }
+    // Argument boundaries count: ["a b"] is not ["a", "b"].
+    assert.notEqual(
+      execCacheKey({ ...inputs, command: ['a b'] }),
+      execCacheKey({ ...inputs, command: ['a', 'b'] }),
+    );
+  });
+
+  it('stores results in settings and answers repeats from memory', async () => {
+    const { store, settings, reads } = settingsStore();
+    const cache = new ExecCache({ store });
+    const key = execCacheKey(inputs);
+    assert.equal(await cache.get(key), undefined);
+    await cache.set(key, result);
+    assert.deepEqual(JSON.parse(settings.get(`exec-cache:${key}`) ?? ''), result);
+    const before = reads();
+    assert.deepEqual(await cache.get(key), result);
+    assert.equal(reads(), before, 'a recent hit does not read the store');
+    // A new cache over the same store (a restart) still finds it.
+    assert.deepEqual(await new ExecCache({ store }).get(key), result);
+  });
+
+  it('evicts the least recently used entry from memory, not from the store', async () => {
+    const { store, reads } = settingsStore();
+    const cache = new ExecCache({ store, maxEntries: 2 });
+    await cache.set('a', result);
+    await cache.set('b', result);
+    await cache.get('a');
+    await cache.set('c', result);
+    const before = reads();
+    await cache.get('a');
+    assert.equal(reads(), before, '"a" was used recently, so it stayed');
+    assert.deepEqual(await cache.get('b'), result);
+    assert.equal(reads(), before + 1, '"b" came back from the store');
+  });
+});
