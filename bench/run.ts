@@ -31,9 +31,17 @@ try {
   metrics.push(...(await measureColdStart(server, 50, log)));
 
   log('\n3. container runtime');
-  const container = await measureContainer({ server, load: load.run, durationS, warmupS, log });
-  metrics.push(...container.metrics);
-  notes.push(...container.notes);
+  try {
+    const container = await measureContainer({ server, load: load.run, durationS, warmupS, log });
+    metrics.push(...container.metrics);
+    notes.push(...container.notes);
+  } catch (error) {
+    // Keep sections 1–2 when the engine misbehaves; the failure is in the summary, not hidden.
+    const note = `section 3 failed: ${error instanceof Error ? error.message : String(error)}`;
+    log(`  ${note}`);
+    notes.push(note);
+    process.exitCode = 1;
+  }
 } finally {
   await server.stop();
 }
