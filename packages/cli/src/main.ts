@@ -29,7 +29,7 @@ export function program(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   const run =
-    (fn: (client: FaaSClient, out: Output, cmd: Command) => Promise<number | undefined | void>) =>
+    (fn: (client: FaaSClient, out: Output, cmd: Command) => Promise<unknown>) =>
     async (...args: unknown[]) => {
       const cmd = args.at(-1) as Command;
       const g = cmd.optsWithGlobals() as Globals;
@@ -37,7 +37,8 @@ export function program(): Command {
         ...(g.url ? { baseUrl: g.url } : {}),
         ...(g.apiKey ? { apiKey: g.apiKey } : {}),
       });
-      process.exitCode = (await fn(client, { json: g.json === true }, cmd)) ?? EXIT.OK;
+      const code = await fn(client, { json: g.json === true }, cmd);
+      process.exitCode = typeof code === 'number' ? code : EXIT.OK;
     };
 
   p.command('serve')

@@ -25,7 +25,6 @@ describe('buildIsolateArtifact', () => {
         'type Reply = { greeting: string };',
         'export default async function handler(event: Event): Promise<Reply> {',
         '  const who: string = event.name;',
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: the function source uses a template literal
         '  return { greeting: `hello ${who}` };',
         '}',
       ].join('\n'),
@@ -44,7 +43,6 @@ describe('buildIsolateArtifact', () => {
         "import { add } from './lib/math.js';",
         "import { shout } from './text';",
         "import config from '../config.json';",
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: the function source uses a template literal
         'export const handler = (event: { a: number; b: number }) => shout(`${config.label} ${add(event.a, event.b)}`);',
       ].join('\n'),
       'src/lib/math.ts': 'export const add = (a: number, b: number): number => a + b;',

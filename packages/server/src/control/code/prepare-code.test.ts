@@ -65,7 +65,6 @@ describe('prepareCode', () => {
         '  return { message: greet(event.name), fn: context.functionName };',
         '}',
       ].join('\n'),
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the function source uses a template literal
       'src/lib/greet.ts': 'export const greet = (name: string): string => `hello ${name}`;',
     });
     const prepared = await prepareCode({ archive: base64(zip) }, options);
