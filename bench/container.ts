@@ -124,7 +124,10 @@ export async function measureContainer(
   opts: ContainerOptions,
 ): Promise<{ metrics: Metric[]; notes: string[] }> {
   if (!dockerAnswers()) {
-    const note = 'section 3 skipped: no Docker Engine answers `docker info` (see scripts/install-engine.sh)';
+    const note =
+      process.env.BENCH_SKIP_CONTAINER === '1'
+        ? 'section 3 skipped: BENCH_SKIP_CONTAINER=1'
+        : 'section 3 skipped: no Docker Engine answers `docker info` (see scripts/install-engine.sh)';
     opts.log(`  ${note}`);
     return { metrics: [], notes: [note] };
   }
