@@ -91,3 +91,22 @@ export type CodeInput =
   | string
   | { files: Record<string, string> }
   | { archive: string; format?: 'zip' | 'tar.gz' | 'tar' };
+
+/** A function as the API receives it (create, replace): every config field optional but runtime. */
+export interface FunctionInput {
+  name?: string;
+  runtime?: FunctionRuntime;
+  code?: CodeInput;
+  handler?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  memoryMb?: number;
+  maxConcurrency?: number;
+  maxRetries?: number;
+  routes?: Array<RouteSpec | string>;
+  description?: string;
+  image?: string;
+  command?: string[];
+  isolation?: 'runc' | 'gvisor';
+  network?: boolean;
+}

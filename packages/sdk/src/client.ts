@@ -1,6 +1,6 @@
 import type {
   ApiKeyRecord,
-  CodeInput,
+  FunctionInput,
   FunctionRecord,
   FunctionVersion,
   Invocation,
@@ -20,23 +20,8 @@ export interface FaaSClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface FunctionSpec {
-  name?: string;
-  runtime?: string;
-  code?: CodeInput;
-  handler?: string;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  memoryMb?: number;
-  maxConcurrency?: number;
-  maxRetries?: number;
-  routes?: Array<string | { method: string; path: string }>;
-  description?: string;
-  image?: string;
-  command?: string[];
-  isolation?: 'runc' | 'gvisor';
-  network?: boolean;
-}
+/** A function as the API takes it (create, replace, patch). */
+export type FunctionSpec = FunctionInput;
 
 export interface InvokeOptions {
   version?: number;

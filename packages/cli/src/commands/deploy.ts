@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
+import type { FunctionRuntime } from '@faas/core';
 import type { FaaSClient, FunctionSpec } from '@faas/sdk';
 import ora from 'ora';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -18,7 +19,12 @@ export interface DeployFlags {
   description?: string;
 }
 
-const RUNTIME_BY_EXT: Record<string, string> = { '.js': 'js', '.mjs': 'js', '.ts': 'ts', '.py': 'python' };
+const RUNTIME_BY_EXT: Record<string, FunctionRuntime> = {
+  '.js': 'js',
+  '.mjs': 'js',
+  '.ts': 'ts',
+  '.py': 'python',
+};
 
 /** `faas deploy [path]`: a folder with faas.json, or one file; flags override the manifest. */
 export async function deploy(
@@ -84,7 +90,8 @@ export async function deploy(
 
 function applyFlags(spec: FunctionSpec, f: DeployFlags): void {
   if (f.name) spec.name = f.name;
-  if (f.runtime) spec.runtime = f.runtime;
+  // The server validates the name; the CLI passes it through.
+  if (f.runtime) spec.runtime = f.runtime as FunctionRuntime;
   if (f.handler) spec.handler = f.handler;
   if (f.description) spec.description = f.description;
   if (f.timeout) spec.timeoutMs = int(f.timeout, '--timeout');

@@ -1,33 +1,14 @@
 import {
-  type CodeInput,
   ErrorCode,
   FaasError,
   FUNCTION_DEFAULTS,
   type FunctionConfig,
+  type FunctionInput,
   type FunctionRuntime,
   HTTP_METHODS,
   type RouteSpec,
 } from '@faas/core';
 import { RESERVED_PREFIXES, routeKey } from './route-table.ts';
-
-/** A function as the API receives it (create, replace): every config field optional but runtime. */
-export interface FunctionInput {
-  name?: string;
-  runtime?: FunctionRuntime;
-  code?: CodeInput;
-  handler?: string;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  memoryMb?: number;
-  maxConcurrency?: number;
-  maxRetries?: number;
-  routes?: Array<RouteSpec | string>;
-  description?: string;
-  image?: string;
-  command?: string[];
-  isolation?: 'runc' | 'gvisor';
-  network?: boolean;
-}
 
 export interface FieldProblem {
   field: string;

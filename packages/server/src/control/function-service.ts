@@ -4,6 +4,7 @@ import {
   ErrorCode,
   FaasError,
   type FunctionConfig,
+  type FunctionInput,
   type FunctionRecord,
   type FunctionVersion,
   type MetadataStore,
@@ -15,13 +16,7 @@ import {
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { prepareCode } from './code/prepare-code.ts';
 import { type FunctionCatalog, notFound } from './function-catalog.ts';
-import {
-  FUNCTION_NAME_PATTERN,
-  type FunctionInput,
-  resolveConfig,
-  sameConfig,
-  validation,
-} from './function-config.ts';
+import { FUNCTION_NAME_PATTERN, resolveConfig, sameConfig, validation } from './function-config.ts';
 import type { RouteSync } from './route-sync.ts';
 
 export interface FunctionServiceDeps {

@@ -1,5 +1,5 @@
+import type { FunctionInput } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
-import type { FunctionInput } from '../../control/function-config.ts';
 import type { Platform } from '../../platform.ts';
 import { createFunctionBody, nameParams, pageQuery, patchFunctionBody, putFunctionBody } from '../schemas.ts';
 
