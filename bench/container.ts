@@ -141,7 +141,7 @@ export async function measureContainer(
   }
   const metrics = [...(await measureWarm(opts)), ...(await measureFirstInvoke(opts))];
   try {
-    const execute = await measureExecute(opts.server, opts.log);
+    const execute = await measureExecute(opts.server, opts.log, opts.load);
     return { metrics: [...metrics, ...execute.metrics], notes: execute.notes };
   } catch (error) {
     const note = `execute failed: ${error instanceof Error ? error.message : String(error)}`;

@@ -1,13 +1,14 @@
 // Section 3b: the execute API, when the server has it: an ephemeral `true` in the base image
 // against `docker run --rm` of the same image, and a cached execute's hit latency.
 import { execFileSync } from 'node:child_process';
+import type { LoadRunner } from './lib/load.ts';
 import type { FaasServer } from './lib/processes.ts';
 import type { Metric } from './lib/report.ts';
 import { ms, percentile } from './lib/stats.ts';
 
 const EPHEMERAL_RUNS = 10;
 const DOCKER_RUNS = 5;
-const CACHED_HITS = 50;
+const CACHED_HIT_SECONDS = 3;
 const ADVANCED = '/api/v1/execute/advanced';
 
 function checkExit(answer: Answer, what: string): void {
@@ -44,6 +45,7 @@ async function execute(server: FaasServer, body: unknown, path = '/api/v1/execut
 export async function measureExecute(
   server: FaasServer,
   log: (line: string) => void,
+  load: LoadRunner,
 ): Promise<{ metrics: Metric[]; notes: string[] }> {
   const image = baseImage();
   if (!image)
@@ -78,19 +80,28 @@ export async function measureExecute(
   const cachedBody = { image, command: ['true'], env: { BENCH_RUN: String(Date.now()) }, mode: 'cached' };
   const miss = await execute(server, cachedBody, ADVANCED);
   checkExit(miss, 'cached execute');
-  const hits: number[] = [];
-  for (let i = 0; i < CACHED_HITS; i++) {
-    const hit = await execute(server, cachedBody, ADVANCED);
-    checkExit(hit, 'cached execute');
-    if ((JSON.parse(hit.text) as { cache?: string }).cache !== 'hit')
-      throw new Error(`cached execute was not a hit: ${hit.text}`);
-    hits.push(hit.ms);
-  }
+  const hit = await execute(server, cachedBody, ADVANCED);
+  if ((JSON.parse(hit.text) as { cache?: string }).cache !== 'hit')
+    throw new Error(`cached execute was not a hit: ${hit.text}`);
+  // Every repeat of the same body is a hit; the load generator times them as it times invokes
+  // (fetch's own client overhead, ~1-2 ms, would otherwise dominate).
+  const hits = load(
+    {
+      url: server.url + ADVANCED,
+      body: JSON.stringify(cachedBody),
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+    },
+    1,
+    CACHED_HIT_SECONDS,
+  );
+  if (hits.errors > 0) throw new Error(`cached execute hits: ${hits.errors} non-2xx answers`);
   const ephemeralP50 = percentile(runs, 50);
   const dockerP50 = percentile(dockerRuns, 50);
   log(`  execute ephemeral true: p50 ${ms(ephemeralP50)}  p99 ${ms(percentile(runs, 99))}`);
   log(`  docker run --rm true:   p50 ${ms(dockerP50)}`);
-  log(`  cached execute hit:     p50 ${ms(percentile(hits, 50))}  p99 ${ms(percentile(hits, 99))}`);
+  log(
+    `  cached execute hit:     p50 ${ms(hits.p50Ms)}  p99 ${ms(hits.p99Ms)}  (${hits.generator}, 1 connection)`,
+  );
   const section = 'execute';
   return {
     metrics: [
@@ -107,7 +118,7 @@ export async function measureExecute(
         section,
         metric: 'execute cached hit p50',
         unit: 'ms',
-        faas: percentile(hits, 50),
+        faas: hits.p50Ms,
         target: { op: '<=', value: 2, of: 'faas' },
       },
     ],
