@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseFunctionRef } from '../../control/function-catalog.ts';
 import type { Platform } from '../../platform.ts';
 import { sendInvokeResult } from '../invoke-response.ts';
@@ -25,13 +25,7 @@ export function invokeRoutes(app: FastifyInstance, platform: Platform): void {
         querystring: invokeQuery,
       },
     },
-    async (
-      request: FastifyRequest<{
-        Params: { name: string };
-        Querystring: { version?: string; async?: boolean };
-      }>,
-      reply: FastifyReply,
-    ) => {
+    async (request, reply) => {
       const { name, ref } = parseFunctionRef(request.params.name, request.query.version);
       const readEvent = () =>
         invokeEvent(request.headers['content-type'], request.body as Buffer | undefined);
