@@ -1,0 +1,111 @@
+import type { Duplex } from 'node:stream';
+import type { InstanceSpec } from '@faas/core';
+import type Docker from 'dockerode';
+import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL } from '../container-labels.ts';
+import { hardenedHostConfig, SANDBOX_USER } from '../container-limits.ts';
+import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
+
+/** Where the agent binary is mounted; it is the container's main process. */
+export const AGENT_MOUNT = '/.faas/agent';
+/** The instance's working folder and HOME: a tmpfs, watched for file events. */
+export const INSTANCE_WORKDIR = '/workspace';
+/** The FIFO processes write JSON lines to for `custom` events (also in $FAAS_EVENTS). */
+export const CUSTOM_EVENTS_PATH = '/tmp/.faas-events';
+
+export const INSTANCE_ROLE = 'instance';
+export const INSTANCE_LABEL = 'faas.instance';
+const SPEC_LABEL = 'faas.instance.spec';
+const CREATED_LABEL = 'faas.instance.created';
+
+export interface InstanceIdentity {
+  id: string;
+  spec: InstanceSpec;
+  createdAt: number;
+}
+
+export interface InstanceContainerOptions {
+  docker: Docker;
+  ownerId: string;
+  agentPath: string;
+  busyboxPath: string;
+}
+
+/**
+ * Creates (does not start) the container of an instance. Its labels carry the instance's id and
+ * spec, so a restarted server finds its instances again from the engine alone.
+ */
+export async function createInstanceContainer(
+  options: InstanceContainerOptions,
+  identity: InstanceIdentity,
+): Promise<Docker.Container> {
+  const { spec } = identity;
+  const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m,mode=1777`;
+  return options.docker.createContainer({
+    name: `faas-${identity.id}`,
+    Image: spec.image,
+    Entrypoint: [AGENT_MOUNT, INSTANCE_WORKDIR],
+    Cmd: [],
+    User: SANDBOX_USER,
+    // No WorkingDir: the engine would make it 0755 root over the tmpfs's 1777. The agent sets
+    // each process's cwd instead.
+    Env: [
+      `HOME=${INSTANCE_WORKDIR}`,
+      `FAAS_EVENTS=${CUSTOM_EVENTS_PATH}`,
+      `FAAS_INSTANCE_ID=${identity.id}`,
+      ...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+    ],
+    OpenStdin: true,
+    StdinOnce: false,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    Labels: {
+      [MANAGED_LABEL]: 'true',
+      [OWNER_LABEL]: options.ownerId,
+      [ROLE_LABEL]: INSTANCE_ROLE,
+      [INSTANCE_LABEL]: identity.id,
+      [SPEC_LABEL]: JSON.stringify(spec),
+      [CREATED_LABEL]: String(identity.createdAt),
+    },
+    HostConfig: {
+      ...hardenedHostConfig(
+        {
+          memoryMb: spec.memoryMb,
+          cpus: spec.cpus,
+          pidsLimit: spec.pidsLimit,
+          network: spec.network,
+          isolation: spec.isolation,
+        },
+        [`${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`, `${options.agentPath}:${AGENT_MOUNT}:ro`],
+      ),
+      Tmpfs: { '/tmp': tmpfs, [INSTANCE_WORKDIR]: tmpfs },
+      // The stdout is the agent's binary frames: nothing worth keeping in a log file.
+      LogConfig: { Type: 'none', Config: {} },
+    },
+    StopTimeout: 2,
+  });
+}
+
+/** The identity a container's labels carry; undefined for a container that is not an instance. */
+export function identityFromLabels(labels: Record<string, string>): InstanceIdentity | undefined {
+  const id = labels[INSTANCE_LABEL];
+  const spec = labels[SPEC_LABEL];
+  if (!id || !spec) return undefined;
+  try {
+    return { id, spec: JSON.parse(spec) as InstanceSpec, createdAt: Number(labels[CREATED_LABEL]) || Date.now() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Attaches to the agent's stdio; done before a start so no frame is missed. */
+export async function attachAgent(container: Docker.Container): Promise<Duplex> {
+  return (await container.attach({
+    stream: true,
+    stdin: true,
+    stdout: true,
+    stderr: true,
+    hijack: true,
+  })) as unknown as Duplex;
+}

@@ -1,0 +1,308 @@
+import { StringDecoder } from 'node:string_decoder';
+import { ErrorCode, FaasError, type InstanceSpec } from '@faas/core';
+import { Event, type Frame, encodeExec, encodeFrame, encodeResize, Request } from './agent-frames.ts';
+import type { AgentLink } from './agent-link.ts';
+import { INSTANCE_WORKDIR } from './instance-container.ts';
+import { type InstanceEvent, InstanceEventHub } from './instance-events.ts';
+
+export type InstanceState = 'starting' | 'running' | 'checkpointing' | 'stopped' | 'deleted';
+
+export interface StartProcessOptions {
+  env?: Record<string, string>;
+  /** @default /workspace */
+  cwd?: string;
+  tty?: { rows: number; cols: number };
+}
+
+export interface ExecOptions extends StartProcessOptions {
+  stdin?: string | Uint8Array;
+  /** @default 60000 */
+  timeoutMs?: number;
+  /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+  pid: number | undefined;
+  durationMs: number;
+  timedOut: boolean;
+  truncated: boolean;
+}
+
+export interface ProcessExit {
+  code: number;
+  pid?: number;
+}
+
+/** A process started through the agent. `process` numbers it within the instance. */
+export interface RunningProcess {
+  process: number;
+  command: string[];
+  /** The exit code (128 + signal when killed), and the pid once the agent reported it. */
+  exited: Promise<ProcessExit>;
+}
+
+interface ProcessEntry {
+  command: string[];
+  pid?: number;
+  tty: boolean;
+  decoders: { stdout: StringDecoder; stderr: StringDecoder };
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  resolve: (exit: ProcessExit) => void;
+}
+
+const FILE_KINDS = { c: 'created', m: 'modified', d: 'deleted' } as const;
+
+/**
+ * A running sandbox, as the server sees it: its spec, its state, the processes started in it
+ * and the events it publishes. Talks to the container's agent over an AgentLink; the manager
+ * replaces the link when the container restarts (restore, server restart).
+ */
+export class Instance {
+  readonly id: string;
+  readonly spec: InstanceSpec;
+  readonly createdAt: number;
+  readonly events = new InstanceEventHub();
+  containerId: string;
+  state: InstanceState = 'starting';
+  lastActiveAt = Date.now();
+  #link: AgentLink | undefined;
+  #processes = new Map<number, ProcessEntry>();
+  // Random start: a restarted server must not reuse the numbers of processes still running.
+  #nextProcess = 1 + Math.floor(Math.random() * 2 ** 30);
+
+  constructor(id: string, spec: InstanceSpec, containerId: string, createdAt: number) {
+    this.id = id;
+    this.spec = spec;
+    this.containerId = containerId;
+    this.createdAt = createdAt;
+  }
+
+  /** Frames from a new link come here. */
+  handleFrame = (frame: Frame): void => {
+    const entry = this.#processes.get(frame.id);
+    switch (frame.type) {
+      case Event.started: {
+        if (!entry) return;
+        entry.pid = frame.payload.readUInt32BE(0);
+        this.#publish({
+          type: 'process_event',
+          event: 'start',
+          process: frame.id,
+          pid: entry.pid,
+          command: entry.command.join(' '),
+        });
+        return;
+      }
+      case Event.stdout:
+      case Event.stderr: {
+        const stream = frame.type === Event.stdout ? 'stdout' : 'stderr';
+        entry?.onOutput?.(stream, frame.payload);
+        const data = entry ? entry.decoders[stream].write(frame.payload) : frame.payload.toString('utf8');
+        if (data) this.#publish({ type: stream, data, process: frame.id, ...(entry?.pid ? { pid: entry.pid } : {}) });
+        return;
+      }
+      case Event.exit: {
+        const code = frame.payload.readInt32BE(0);
+        this.#processes.delete(frame.id);
+        if (entry) {
+          for (const stream of ['stdout', 'stderr'] as const) {
+            const rest = entry.decoders[stream].end();
+            if (rest) this.#publish({ type: stream, data: rest, process: frame.id, ...(entry.pid ? { pid: entry.pid } : {}) });
+          }
+        }
+        const pid = entry?.pid ? { pid: entry.pid } : {};
+        this.#publish({ type: 'exit', code, process: frame.id, ...pid });
+        this.#publish({
+          type: 'process_event',
+          event: 'exit',
+          process: frame.id,
+          ...pid,
+          command: entry?.command.join(' ') ?? '',
+          code,
+        });
+        entry?.resolve({ code, ...pid });
+        return;
+      }
+      case Event.file: {
+        const kind = FILE_KINDS[String.fromCharCode(frame.payload[0] ?? 0) as keyof typeof FILE_KINDS];
+        if (kind) this.#publish({ type: 'file_event', path: frame.payload.subarray(1).toString('utf8'), event: kind });
+        return;
+      }
+      case Event.custom:
+        this.#publish(customEvent(frame.payload.toString('utf8')));
+        return;
+      default:
+      // `L`: the agent's own notes ("ready"); nothing for watchers.
+    }
+  };
+
+  setLink(link: AgentLink | undefined): void {
+    this.#link = link;
+  }
+
+  get link(): AgentLink | undefined {
+    return this.#link;
+  }
+
+  touch(): void {
+    this.lastActiveAt = Date.now();
+  }
+
+  /** Starts a process; its output goes to the events (and `onOutput`). */
+  start(
+    command: string[],
+    options: StartProcessOptions = {},
+    onOutput?: ProcessEntry['onOutput'],
+  ): RunningProcess {
+    const link = this.#requireRunning();
+    if (command.length === 0) throw new FaasError(ErrorCode.VALIDATION, 'The command is empty');
+    const process = this.#nextProcess++;
+    let resolve!: (exit: ProcessExit) => void;
+    const exited = new Promise<ProcessExit>((r) => {
+      resolve = r;
+    });
+    this.#processes.set(process, {
+      command,
+      tty: options.tty !== undefined,
+      decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
+      ...(onOutput ? { onOutput } : {}),
+      resolve,
+    });
+    this.touch();
+    link.send(
+      encodeExec(process, {
+        argv: command,
+        env: options.env ?? {},
+        cwd: options.cwd ?? INSTANCE_WORKDIR,
+        ...(options.tty ? { tty: options.tty } : {}),
+      }),
+    );
+    return { process, command, exited };
+  }
+
+  /** Runs a command to its end and collects its output. */
+  async exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const maxOutput = options.maxOutputBytes ?? 10 * 1024 * 1024;
+    const output = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    let kept = 0;
+    let truncated = false;
+    const started = performance.now();
+    const running = this.start(command, options, (stream, data) => {
+      const room = maxOutput - kept;
+      if (data.length > room) truncated = true;
+      if (room <= 0) return;
+      const piece = data.length > room ? data.subarray(0, room) : data;
+      output[stream].push(Buffer.from(piece));
+      kept += piece.length;
+    });
+    if (options.stdin !== undefined && options.stdin.length > 0) this.writeStdin(running.process, options.stdin);
+    this.closeStdin(running.process);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.signal(running.process, 9);
+    }, options.timeoutMs ?? 60_000);
+    const abort = () => this.signal(running.process, 9);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const exit = await running.exited;
+      return {
+        stdout: Buffer.concat(output.stdout),
+        stderr: Buffer.concat(output.stderr),
+        exitCode: exit.code,
+        pid: exit.pid,
+        durationMs: performance.now() - started,
+        timedOut,
+        truncated,
+      };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+      this.touch();
+    }
+  }
+
+  writeStdin(process: number, data: string | Uint8Array): void {
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (payload.length === 0) return;
+    this.touch();
+    // The agent's frames are bounded: large input goes in pieces.
+    for (let at = 0; at < payload.length; at += 1024 * 1024)
+      this.#requireRunning().send(encodeFrame(Request.stdin, process, payload.subarray(at, at + 1024 * 1024)));
+  }
+
+  closeStdin(process: number): void {
+    this.#requireRunning().send(encodeFrame(Request.stdin, process));
+  }
+
+  signal(process: number, signal: number): void {
+    this.#link?.send(encodeFrame(Request.signal, process, Buffer.from([signal])));
+  }
+
+  resize(process: number, rows: number, cols: number): void {
+    this.#requireRunning().send(encodeResize(process, rows, cols));
+  }
+
+  hasProcess(process: number): boolean {
+    return this.#processes.has(process);
+  }
+
+  /** Processes started through this server that have not exited. */
+  processes(): Array<{ process: number; pid?: number; command: string; tty: boolean }> {
+    return [...this.#processes].map(([process, entry]) => ({
+      process,
+      ...(entry.pid ? { pid: entry.pid } : {}),
+      command: entry.command.join(' '),
+      tty: entry.tty,
+    }));
+  }
+
+  /** The container stopped: processes are gone, their waiters get 137 (killed). */
+  markStopped(state: 'stopped' | 'deleted'): void {
+    this.state = state;
+    this.#link = undefined;
+    for (const [process, entry] of this.#processes) {
+      this.#processes.delete(process);
+      entry.resolve({ code: 137, ...(entry.pid ? { pid: entry.pid } : {}) });
+    }
+    this.#publish({ type: 'state', state });
+  }
+
+  publishState(): void {
+    this.#publish({ type: 'state', state: this.state });
+  }
+
+  #requireRunning(): AgentLink {
+    if (this.state !== 'running' || !this.#link) {
+      throw new FaasError(ErrorCode.CONFLICT, `Instance ${this.id} is ${this.state}, not running`, {
+        details: { state: this.state },
+      });
+    }
+    return this.#link;
+  }
+
+  #publish(event: InstanceEvent): void {
+    this.events.publish(event);
+  }
+}
+
+/**
+ * A line a process wrote to $FAAS_EVENTS: `{"name": "...", "data": ...}` becomes a custom event;
+ * anything else is passed on whole as `{ name: "line", data: "<the line>" }`.
+ */
+function customEvent(line: string): InstanceEvent {
+  try {
+    const parsed = JSON.parse(line) as { name?: unknown; data?: unknown };
+    if (parsed && typeof parsed === 'object' && typeof parsed.name === 'string') {
+      return { type: 'custom', name: parsed.name, data: parsed.data ?? null };
+    }
+  } catch {
+    // Not JSON: passed on as text.
+  }
+  return { type: 'custom', name: 'line', data: line };
+}
