@@ -8,4 +8,5 @@ export * from './invocations.ts';
 export * from './paging.ts';
 export * from './queue.ts';
 export * from './runtime.ts';
+export * from './sandboxes.ts';
 export * from './store.ts';

@@ -2,6 +2,7 @@ import type { ApiKeyRecord } from './api-keys.ts';
 import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
+import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
 
 /** A version about to be written: the store assigns `version` and `createdAt`. */
 export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'>;
@@ -104,6 +105,13 @@ export interface MetadataStore {
   /** Returns false when no such active key exists. */
   revokeApiKey(id: string): Promise<boolean>;
   countApiKeys(): Promise<number>;
+
+  createSnapshot(snapshot: SnapshotRecord): Promise<void>;
+  getSnapshot(id: string): Promise<SnapshotRecord | undefined>;
+  /** Newest first. */
+  listSnapshots(filter: SnapshotFilter, page: PageRequest): Promise<Page<SnapshotRecord>>;
+  /** Returns false when no such snapshot exists. */
+  deleteSnapshot(id: string): Promise<boolean>;
 
   /** A small key/value space for platform settings (e.g. the cache of compiled artifacts). */
   getSetting(key: string): Promise<string | undefined>;

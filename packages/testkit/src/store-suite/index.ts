@@ -7,6 +7,7 @@ import { invocationCases } from './invocation-cases.ts';
 import { keyCases, logCases } from './log-key-cases.ts';
 import { pagingCases } from './paging-cases.ts';
 import { sampleInvocation, sampleVersion } from './samples.ts';
+import { snapshotCases } from './snapshot-cases.ts';
 
 export interface StoreUnderTest extends Disposable {
   /** Migrated and empty. */
@@ -41,6 +42,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('invocations', () => invocationCases(store));
     describe('logs', () => logCases(store));
     describe('API keys and settings', () => keyCases(store));
+    describe('snapshots', () => snapshotCases(store));
 
     describe('lifecycle', () => {
       it('migrate is idempotent and keeps the data', async () => {

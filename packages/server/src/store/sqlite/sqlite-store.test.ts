@@ -43,7 +43,10 @@ describe('SqliteStore on disk', () => {
       const versions = db.prepare("SELECT version, name FROM schema_version WHERE component = 'store'").all();
       assert.deepEqual(
         versions.map((v) => ({ ...v })),
-        [{ version: 1, name: 'init' }],
+        [
+          { version: 1, name: 'init' },
+          { version: 2, name: 'snapshots' },
+        ],
       );
     } finally {
       db.close();

@@ -10,6 +10,8 @@ import type {
   Page,
   PageRequest,
   RouteRecord,
+  SnapshotFilter,
+  SnapshotRecord,
   StoredLogLine,
 } from '@faas/core';
 import { applyMigrations, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
@@ -17,6 +19,7 @@ import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
+import { SnapshotQueries } from './snapshot-queries.ts';
 
 export interface SqliteStoreOptions {
   /** Database file (created with its folder when missing), or `:memory:`. */
@@ -37,12 +40,14 @@ export class SqliteStore implements MetadataStore {
   #functions: FunctionQueries;
   #invocations: InvocationQueries;
   #keys: KeyQueries;
+  #snapshots: SnapshotQueries;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs);
     this.#functions = new FunctionQueries(this.#db);
     this.#invocations = new InvocationQueries(this.#db);
     this.#keys = new KeyQueries(this.#db);
+    this.#snapshots = new SnapshotQueries(this.#db);
   }
 
   async migrate(): Promise<void> {
@@ -139,6 +144,22 @@ export class SqliteStore implements MetadataStore {
 
   async countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
+  }
+
+  async createSnapshot(snapshot: SnapshotRecord): Promise<void> {
+    this.#snapshots.create(snapshot);
+  }
+
+  async getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
+    return this.#snapshots.get(id);
+  }
+
+  async listSnapshots(filter: SnapshotFilter, page: PageRequest): Promise<Page<SnapshotRecord>> {
+    return this.#snapshots.list(filter, page);
+  }
+
+  async deleteSnapshot(id: string): Promise<boolean> {
+    return this.#snapshots.delete(id);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

@@ -1,0 +1,103 @@
+import {
+  ErrorCode,
+  FaasError,
+  type Page,
+  type PageRequest,
+  type SnapshotFilter,
+  type SnapshotRecord,
+} from '@faas/core';
+import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
+import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+
+interface SnapshotRow {
+  id: string;
+  name: string | null;
+  instance_id: string;
+  execution_id: string | null;
+  kind: SnapshotRecord['kind'];
+  spec: string;
+  blob_checksum: string;
+  size_bytes: number;
+  created_at: number;
+}
+
+/** Snapshot records of sandbox instances. */
+export class SnapshotQueries {
+  #db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  create(snapshot: SnapshotRecord): void {
+    this.#db.transaction(() => {
+      if (this.#db.get('SELECT 1 FROM snapshots WHERE id = ?', snapshot.id)) {
+        throw new FaasError(ErrorCode.CONFLICT, `A snapshot with id ${snapshot.id} exists`, {
+          details: { id: snapshot.id },
+        });
+      }
+      this.#db.run(
+        `INSERT INTO snapshots (id, name, instance_id, execution_id, kind, spec, blob_checksum, size_bytes, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        snapshot.id,
+        snapshot.name ?? null,
+        snapshot.instanceId,
+        snapshot.executionId ?? null,
+        snapshot.kind,
+        JSON.stringify(snapshot.spec),
+        snapshot.blobChecksum,
+        snapshot.sizeBytes,
+        snapshot.createdAt,
+      );
+    });
+  }
+
+  get(id: string): SnapshotRecord | undefined {
+    const row = this.#db.get<SnapshotRow>('SELECT * FROM snapshots WHERE id = ?', id);
+    return row && toSnapshot(row);
+  }
+
+  list(filter: SnapshotFilter, page: PageRequest): Page<SnapshotRecord> {
+    const where: string[] = [];
+    const params: SqlParam[] = [];
+    if (filter.instanceId !== undefined) {
+      where.push('instance_id = ?');
+      params.push(filter.instanceId);
+    }
+    if (filter.executionId !== undefined) {
+      where.push('execution_id = ?');
+      params.push(filter.executionId);
+    }
+    if (page.cursor) {
+      where.push('(created_at, id) < (?, ?)');
+      params.push(...(decodeCursor(page.cursor, ['number', 'string']) as [number, string]));
+    }
+    const limit = pageLimit(page);
+    const rows = this.#db.all<SnapshotRow>(
+      `SELECT * FROM snapshots ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ...params,
+      limit + 1,
+    );
+    const cut = toPage(rows, limit, (r) => [r.created_at, r.id]);
+    return { ...cut, items: cut.items.map(toSnapshot) };
+  }
+
+  delete(id: string): boolean {
+    return this.#db.run('DELETE FROM snapshots WHERE id = ?', id).changes > 0;
+  }
+}
+
+function toSnapshot(row: SnapshotRow): SnapshotRecord {
+  return {
+    id: row.id,
+    ...(row.name !== null ? { name: row.name } : {}),
+    instanceId: row.instance_id,
+    ...(row.execution_id !== null ? { executionId: row.execution_id } : {}),
+    kind: row.kind,
+    spec: JSON.parse(row.spec) as SnapshotRecord['spec'],
+    blobChecksum: row.blob_checksum,
+    sizeBytes: row.size_bytes,
+    createdAt: row.created_at,
+  };
+}
