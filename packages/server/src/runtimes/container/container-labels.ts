@@ -28,9 +28,20 @@ export async function listOwnedContainers(docker: Docker, ownerId: string): Prom
   return list.map((c) => c.Id);
 }
 
-/** Removes an owner's containers: orphans of a crashed server with the same data dir. */
-export async function removeOwnedContainers(docker: Docker, ownerId: string): Promise<number> {
-  const ids = await listOwnedContainers(docker, ownerId);
+/**
+ * Removes an owner's containers: orphans of a crashed server with the same data dir. Containers
+ * of the roles in `keep` (instances, which outlive a server run on purpose) stay.
+ */
+export async function removeOwnedContainers(
+  docker: Docker,
+  ownerId: string,
+  keep: string[] = [],
+): Promise<number> {
+  const list = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ label: [`${MANAGED_LABEL}=true`, `${OWNER_LABEL}=${ownerId}`] }),
+  });
+  const ids = list.filter((c) => !keep.includes(c.Labels?.[ROLE_LABEL] ?? '')).map((c) => c.Id);
   await Promise.all(ids.map((id) => removeContainer(docker, id)));
   return ids.length;
 }

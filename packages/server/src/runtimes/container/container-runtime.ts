@@ -20,10 +20,18 @@ import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
 import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
+import { baseImageTag } from './images/base-image.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
+import { INSTANCE_ROLE } from './instances/instance-container.ts';
+import { InstanceManager } from './instances/instance-manager.ts';
 import { installNpmDependencies } from './npm-dependencies.ts';
 import { PendingWork } from './pending-work.ts';
-import { SandboxPools, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';
+import {
+  DEFAULT_BUSYBOX_PATH,
+  SandboxPools,
+  type SandboxRequest,
+  type SandboxResult,
+} from './sandbox/sandbox-pools.ts';
 import { VersionPool } from './version-pool.ts';
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -63,6 +71,8 @@ export class ContainerRuntime implements Runtime {
   readonly kind = 'container' as const;
   readonly docker: Docker;
   readonly sandboxes: SandboxPools;
+  /** Long-lived sandboxes (instances), their checkpoints and restores. */
+  readonly instances: InstanceManager;
   #options: ContainerRuntimeOptions;
   #logger: Logger;
   #dataDir: string;
@@ -75,6 +85,7 @@ export class ContainerRuntime implements Runtime {
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
   #sweeper: NodeJS.Timeout;
+  #instanceSweeper: NodeJS.Timeout;
   #closed = false;
 
   constructor(options: ContainerRuntimeOptions) {
@@ -95,6 +106,15 @@ export class ContainerRuntime implements Runtime {
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
     this.#imageFunctions = new ImageFunctions(this.sandboxes);
+    this.instances = new InstanceManager({
+      docker: this.docker,
+      ownerId: this.#ownerId,
+      agentDir: join(this.#dataDir, 'bin'),
+      busyboxPath: DEFAULT_BUSYBOX_PATH,
+      logger: this.#logger,
+      ready: () => this.#ensureStarted(),
+      ensureImage: (image) => this.ensureImage(image),
+    });
     this.#agents = new AgentFactory({
       docker: this.docker,
       dataDir: this.#dataDir,
@@ -108,6 +128,11 @@ export class ContainerRuntime implements Runtime {
     const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
     this.#sweeper = setInterval(() => this.#sweepIdle(), sweepMs);
     this.#sweeper.unref();
+    // Instance TTLs are user-facing: checked every second, not at the pools' pace.
+    this.#instanceSweeper = setInterval(() => {
+      if (this.#started) void this.instances.sweepIdle();
+    }, 1000);
+    this.#instanceSweeper.unref();
   }
 
   /** The label value that marks this runtime's containers (`faas.owner`). */
@@ -202,7 +227,25 @@ export class ContainerRuntime implements Runtime {
    */
   async runInSandbox(request: SandboxRequest): Promise<SandboxResult> {
     await this.#ensureStarted();
+    await this.ensureImage(request.image);
     return this.sandboxes.run(request);
+  }
+
+  /**
+   * Builds the default sandbox image (faas/base) on first use, as the runtime images are; any
+   * other image must already be in the engine (no registry is reachable to pull it).
+   */
+  async ensureImage(image: string): Promise<void> {
+    if (image !== baseImageTag() || this.#options.buildImages === false) return;
+    try {
+      await this.#imageTags();
+    } catch (err) {
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Building the default image ${image} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
 
   async retire(name: string, version?: number): Promise<void> {
@@ -237,14 +280,14 @@ export class ContainerRuntime implements Runtime {
   }
 
   /**
-   * Containers this runtime holds (warm, spare, pre-started sandboxes). After `settled()`, the
+   * Containers this runtime holds (warm, spare, pre-started sandboxes, instances). After `settled()`, the
    * engine has exactly this many containers labelled with `ownerId`: anything more is a leak.
    */
   trackedContainers(): number {
     let count = this.sandboxes.readyCount;
     for (const pool of this.#pools.values()) count += pool.warm;
     count += this.#agents.spareCount;
-    return count;
+    return count + this.instances.count;
   }
 
   /** Starts the spare containers of node and python now instead of on first use. */
@@ -258,6 +301,8 @@ export class ContainerRuntime implements Runtime {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#instanceSweeper);
+    this.instances.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all([...pools.map((p) => p.close()), this.#agents.close(), this.sandboxes.close()]);
@@ -272,7 +317,7 @@ export class ContainerRuntime implements Runtime {
       const ping = await pingEngine(this.docker);
       if (!ping.ok) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, ping.reason);
       await mkdir(join(this.#dataDir, 's'), { recursive: true });
-      const removed = await removeOwnedContainers(this.docker, this.#ownerId);
+      const removed = await removeOwnedContainers(this.docker, this.#ownerId, [INSTANCE_ROLE]);
       if (removed > 0) this.#logger.warn(`removed ${removed} orphaned container(s) of a previous run`);
     })();
     this.#started.catch(() => {

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, FaasError } from '@faas/core';
 
-const SOURCE = fileURLToPath(new URL('../../../../../../images/sandbox-agent/sandbox-agent.c', import.meta.url));
+const SOURCE = fileURLToPath(
+  new URL('../../../../../../images/sandbox-agent/sandbox-agent.c', import.meta.url),
+);
 
 /**
  * The static sandbox agent binary for instances, compiled from its C source with the host's gcc
@@ -21,7 +23,9 @@ export async function sandboxAgentBinary(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const partial = `${binary}.${process.pid}.tmp`;
   await new Promise<void>((resolve, reject) => {
-    const gcc = spawn('gcc', ['-static', '-O2', '-o', partial, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const gcc = spawn('gcc', ['-static', '-O2', '-o', partial, SOURCE], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     gcc.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -37,7 +41,12 @@ export async function sandboxAgentBinary(dir: string): Promise<string> {
     gcc.on('close', (code) =>
       code === 0
         ? resolve()
-        : reject(new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `Building the sandbox agent failed: ${stderr.slice(-2000)}`)),
+        : reject(
+            new FaasError(
+              ErrorCode.RUNTIME_UNAVAILABLE,
+              `Building the sandbox agent failed: ${stderr.slice(-2000)}`,
+            ),
+          ),
     );
   });
   await rename(partial, binary);

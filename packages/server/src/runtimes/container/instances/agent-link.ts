@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { type Frame, FrameDecoder, PING_ID, Request, encodeFrame } from './agent-frames.ts';
+import { encodeFrame, type Frame, FrameDecoder, PING_ID, Request } from './agent-frames.ts';
 
 /**
  * The server's end of one attach stream to an instance's sandbox agent: frames out on the
@@ -62,10 +62,15 @@ export class AgentLink {
           this.send(encodeFrame(Request.ping, PING_ID, nonce));
         }),
         this.ended.then(() => {
-          throw new Error(`the sandbox agent stopped${this.#agentStderr ? `: ${this.#agentStderr.trim()}` : ''}`);
+          throw new Error(
+            `the sandbox agent stopped${this.#agentStderr ? `: ${this.#agentStderr.trim()}` : ''}`,
+          );
         }),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the sandbox agent did not answer within ${timeoutMs} ms`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`the sandbox agent did not answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
         }),
       ]);
     } finally {

@@ -7,7 +7,7 @@ import { extract, pack } from 'tar-stream';
 export async function tarFolder(dir: string): Promise<Buffer> {
   const archive = pack();
   const chunks: Buffer[] = [];
-  archive.on('data', (chunk: Buffer) => chunks.push(chunk));
+  archive.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
   const finished = new Promise<void>((resolve, reject) => {
     archive.on('end', resolve);
     archive.on('error', reject);
@@ -17,7 +17,9 @@ export async function tarFolder(dir: string): Promise<Buffer> {
     const info = await stat(path);
     if (!info.isFile()) continue;
     await new Promise<void>((resolve, reject) => {
-      const entry = archive.entry({ name, size: info.size, mode: 0o600 }, (err) => (err ? reject(err) : resolve()));
+      const entry = archive.entry({ name, size: info.size, mode: 0o600 }, (err) =>
+        err ? reject(err) : resolve(),
+      );
       createReadStream(path).on('error', reject).pipe(entry);
     });
   }
@@ -42,7 +44,7 @@ export async function untarInto(tar: Uint8Array, dir: string): Promise<void> {
       return;
     }
     const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
     stream.on('end', () => {
       const path = join(dir, name);
       mkdir(dirname(path), { recursive: true })

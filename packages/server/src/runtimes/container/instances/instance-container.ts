@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { InstanceSpec } from '@faas/core';
 import type Docker from 'dockerode';
@@ -41,7 +42,8 @@ export async function createInstanceContainer(
   const { spec } = identity;
   const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m,mode=1777`;
   return options.docker.createContainer({
-    name: `faas-${identity.id}`,
+    // A checkpoint moves an instance to a new container while the old one still exists.
+    name: `faas-${identity.id}-${randomBytes(3).toString('hex')}`,
     Image: spec.image,
     Entrypoint: [AGENT_MOUNT, INSTANCE_WORKDIR],
     Cmd: [],
@@ -93,7 +95,11 @@ export function identityFromLabels(labels: Record<string, string>): InstanceIden
   const spec = labels[SPEC_LABEL];
   if (!id || !spec) return undefined;
   try {
-    return { id, spec: JSON.parse(spec) as InstanceSpec, createdAt: Number(labels[CREATED_LABEL]) || Date.now() };
+    return {
+      id,
+      spec: JSON.parse(spec) as InstanceSpec,
+      createdAt: Number(labels[CREATED_LABEL]) || Date.now(),
+    };
   } catch {
     return undefined;
   }

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FaasError, type InstanceSpec, newId } from '@faas/core';
 import type Docker from 'dockerode';
-import { listOwnedContainers, removeContainer, ROLE_LABEL } from '../container-labels.ts';
+import { listOwnedContainers, ROLE_LABEL, removeContainer } from '../container-labels.ts';
 import { engineStatus } from '../docker-engine.ts';
-import { AgentLink } from './agent-link.ts';
 import { sandboxAgentBinary } from './agent-binary.ts';
+import { AgentLink } from './agent-link.ts';
+import { createCheckpoint, deleteCheckpoint, startFromCheckpoint } from './engine-checkpoints.ts';
 import { tarFolder, untarInto } from './folder-tar.ts';
 import { Instance } from './instance.ts';
 import {
@@ -27,6 +28,10 @@ export interface InstanceManagerOptions {
   agentDir: string;
   busyboxPath: string;
   logger: Logger;
+  /** Resolves when the engine answers and the runtime's start-up (orphan removal) is done. */
+  ready: () => Promise<void>;
+  /** Makes sure the image is in the engine where the runtime can build it (the default image). */
+  ensureImage: (image: string) => Promise<void>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
 }
@@ -63,7 +68,7 @@ export class InstanceManager {
       await removeContainer(this.#options.docker, container.id).catch(() => {});
       throw err;
     }
-    if (spec.command) instance.start(spec.command);
+    if (spec.command) instance.mainProcess = instance.start(spec.command).process;
     return instance;
   }
 
@@ -88,7 +93,7 @@ export class InstanceManager {
   async stop(id: string): Promise<Instance> {
     const instance = await this.get(id);
     if (instance.state === 'stopped') return instance;
-    instance.state = 'stopped';
+    instance.state = 'stopping';
     instance.link?.close();
     try {
       await this.#options.docker.getContainer(instance.containerId).stop({ t: 1 });
@@ -108,7 +113,7 @@ export class InstanceManager {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}`);
     }
     await this.#run(instance);
-    if (instance.spec.command) instance.start(instance.spec.command);
+    if (instance.spec.command) instance.mainProcess = instance.start(instance.spec.command).process;
     return instance;
   }
 
@@ -128,14 +133,17 @@ export class InstanceManager {
       const { idleTtlMs } = instance.spec;
       if (instance.state !== 'running' || idleTtlMs <= 0 || instance.events.watchers > 0) continue;
       if (instance.lastActiveAt + idleTtlMs > now) continue;
-      await this.stop(instance.id).catch((err) => this.#options.logger.warn(`stopping idle ${instance.id} failed`, err));
+      await this.stop(instance.id).catch((err) =>
+        this.#options.logger.warn(`stopping idle ${instance.id} failed`, err),
+      );
     }
   }
 
   /**
    * A gVisor checkpoint of a running instance (memory, processes, tmpfs files) as a tar. The
-   * engine can only checkpoint by stopping the container (runsc fails `--leave-running`), so the
-   * instance is restored from the same checkpoint right after: processes go on, the stream too.
+   * engine can only checkpoint by stopping the container (runsc fails `--leave-running`), and
+   * runsc restores a container in place only once ("id already in use" the second time), so the
+   * instance goes on in a new container restored from the checkpoint; the old one is removed.
    */
   async checkpoint(id: string): Promise<Buffer> {
     const instance = await this.get(id);
@@ -145,46 +153,77 @@ export class InstanceManager {
     if (instance.state !== 'running') {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}, not running`);
     }
-    const container = this.#options.docker.getContainer(instance.containerId);
+    const previous = instance.containerId;
     const name = `faas-${randomBytes(6).toString('hex')}`;
     instance.state = 'checkpointing';
+    let tar: Buffer;
     try {
-      await container.createCheckpoint({ CheckpointID: name, Exit: true });
-      const tar = await tarFolder(await this.#checkpointDir(instance.containerId, name));
-      await this.#run(instance, name);
-      return tar;
+      await createCheckpoint(this.#options.docker, previous, name);
+      tar = await tarFolder(await this.#checkpointDir(previous, name));
     } catch (err) {
-      // Whatever failed, the instance must not stay half-stopped.
+      // The instance must not stay half-stopped.
       await this.#recoverAfterFailedCheckpoint(instance);
-      throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `Checkpointing ${id} failed: ${(err as Error).message}`, {
-        cause: err,
-      });
-    } finally {
-      await container.deleteCheckpoint(name).catch(() => {});
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Checkpointing ${id} failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
+    try {
+      await this.#restoreInto(instance, tar);
+    } catch (err) {
+      instance.containerId = previous;
+      instance.markStopped('stopped');
+      throw err;
+    }
+    await removeContainer(this.#options.docker, previous).catch(() => {});
+    return tar;
   }
 
   /** A new instance from a checkpoint tar: its processes continue where they were. */
   async restore(spec: InstanceSpec, checkpoint: Uint8Array, id: string = newId('inst')): Promise<Instance> {
     await this.recover();
-    const identity: InstanceIdentity = { id, spec, createdAt: Date.now() };
-    const container = await this.#createContainer(identity);
-    const instance = new Instance(id, spec, container.id, identity.createdAt);
+    const instance = new Instance(id, spec, '', Date.now());
     this.#instances.set(id, instance);
-    const name = 'faas-restore';
     try {
-      await untarInto(checkpoint, await this.#checkpointDir(container.id, name, false));
-      await this.#run(instance, name);
+      await this.#restoreInto(instance, checkpoint);
     } catch (err) {
       this.#instances.delete(id);
-      await removeContainer(this.#options.docker, container.id).catch(() => {});
-      throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `Restoring the checkpoint failed: ${(err as Error).message}`, {
-        cause: err,
-      });
-    } finally {
-      await container.deleteCheckpoint(name).catch(() => {});
+      throw err;
     }
     return instance;
+  }
+
+  /** Runs the instance in a new container restored from the checkpoint. */
+  async #restoreInto(instance: Instance, checkpoint: Uint8Array): Promise<void> {
+    const container = await this.#createContainer({
+      id: instance.id,
+      spec: instance.spec,
+      createdAt: instance.createdAt,
+    });
+    const name = 'faas-restore';
+    try {
+      const dir = await this.#checkpointDir(container.id, name, false);
+      await untarInto(checkpoint, dir);
+      // The engine uploads the checkpoint to containerd's content store by its hash, and two
+      // restores of the same bytes at once collide there ("already exists"): make each unique.
+      await writeFile(join(dir, 'faas-restore-id'), container.id);
+      instance.containerId = container.id;
+      await this.#run(instance, name);
+    } catch (err) {
+      await removeContainer(this.#options.docker, container.id).catch(() => {});
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Restoring the checkpoint failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    } finally {
+      await deleteCheckpoint(this.#options.docker, container.id, name).catch(() => {});
+    }
   }
 
   /**
@@ -193,6 +232,7 @@ export class InstanceManager {
    */
   recover(): Promise<void> {
     this.#recovered ??= (async () => {
+      await this.#options.ready();
       const { docker, ownerId } = this.#options;
       const containers = await docker.listContainers({
         all: true,
@@ -212,7 +252,10 @@ export class InstanceManager {
           instance.state = 'running';
         } catch (err) {
           this.#options.logger.warn(`instance ${identity.id} does not answer; stopping it`, err);
-          await docker.getContainer(info.Id).stop({ t: 1 }).catch(() => {});
+          await docker
+            .getContainer(info.Id)
+            .stop({ t: 1 })
+            .catch(() => {});
           instance.state = 'stopped';
         }
       }
@@ -241,6 +284,7 @@ export class InstanceManager {
       this.#agentPath = undefined;
     });
     const agentPath = await this.#agentPath;
+    await this.#options.ensureImage(identity.spec.image);
     try {
       return await createInstanceContainer(
         {
@@ -259,9 +303,13 @@ export class InstanceManager {
           { cause: err },
         );
       }
-      throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `Could not create the instance: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Could not create the instance: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -335,7 +383,9 @@ export class InstanceManager {
    * and write the engine's own folder: the server must run beside the engine, as root.
    */
   async #checkpointDir(containerId: string, name: string, mustExist = true): Promise<string> {
-    this.#dockerRoot ??= this.#options.docker.info().then((info: { DockerRootDir: string }) => info.DockerRootDir);
+    this.#dockerRoot ??= this.#options.docker
+      .info()
+      .then((info: { DockerRootDir: string }) => info.DockerRootDir);
     const dir = join(await this.#dockerRoot, 'containers', containerId, 'checkpoints', name);
     if (mustExist && !existsSync(dir)) {
       throw new FaasError(
@@ -346,19 +396,4 @@ export class InstanceManager {
     if (!mustExist) await rm(dir, { recursive: true, force: true });
     return dir;
   }
-}
-
-/** `docker start --checkpoint`: dockerode would send the option as a body, which the engine refuses. */
-function startFromCheckpoint(docker: Docker, containerId: string, checkpoint: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    docker.modem.dial(
-      {
-        path: `/containers/${containerId}/start?`,
-        method: 'POST',
-        options: { _query: { checkpoint }, _body: {} },
-        statusCodes: { 204: true, 304: true, 404: 'no such container', 500: 'server error' },
-      },
-      (err: unknown) => (err ? reject(err) : resolve()),
-    );
-  });
 }

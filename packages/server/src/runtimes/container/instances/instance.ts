@@ -1,17 +1,19 @@
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, FaasError, type InstanceSpec } from '@faas/core';
-import { Event, type Frame, encodeExec, encodeFrame, encodeResize, Request } from './agent-frames.ts';
+import { Event, encodeExec, encodeFrame, encodeResize, type Frame, Request } from './agent-frames.ts';
 import type { AgentLink } from './agent-link.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
 import { type InstanceEvent, InstanceEventHub } from './instance-events.ts';
 
-export type InstanceState = 'starting' | 'running' | 'checkpointing' | 'stopped' | 'deleted';
+export type InstanceState = 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'deleted';
 
 export interface StartProcessOptions {
   env?: Record<string, string>;
   /** @default /workspace */
   cwd?: string;
   tty?: { rows: number; cols: number };
+  /** The server's own work (file transfer, snapshots): nothing is published to watchers. */
+  silent?: boolean;
 }
 
 export interface ExecOptions extends StartProcessOptions {
@@ -21,6 +23,8 @@ export interface ExecOptions extends StartProcessOptions {
   /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /** Each piece of output as it arrives (also kept in the result). */
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -50,6 +54,7 @@ interface ProcessEntry {
   command: string[];
   pid?: number;
   tty: boolean;
+  silent: boolean;
   decoders: { stdout: StringDecoder; stderr: StringDecoder };
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   resolve: (exit: ProcessExit) => void;
@@ -69,6 +74,8 @@ export class Instance {
   readonly events = new InstanceEventHub();
   containerId: string;
   state: InstanceState = 'starting';
+  /** The spec's command, once started by this server: where stream stdin goes by default. */
+  mainProcess: number | undefined;
   lastActiveAt = Date.now();
   #link: AgentLink | undefined;
   #processes = new Map<number, ProcessEntry>();
@@ -85,6 +92,15 @@ export class Instance {
   /** Frames from a new link come here. */
   handleFrame = (frame: Frame): void => {
     const entry = this.#processes.get(frame.id);
+    if (entry?.silent) {
+      if (frame.type === Event.stdout || frame.type === Event.stderr) {
+        entry.onOutput?.(frame.type === Event.stdout ? 'stdout' : 'stderr', frame.payload);
+      } else if (frame.type === Event.exit) {
+        this.#processes.delete(frame.id);
+        entry.resolve({ code: frame.payload.readInt32BE(0) });
+      }
+      return;
+    }
     switch (frame.type) {
       case Event.started: {
         if (!entry) return;
@@ -103,7 +119,8 @@ export class Instance {
         const stream = frame.type === Event.stdout ? 'stdout' : 'stderr';
         entry?.onOutput?.(stream, frame.payload);
         const data = entry ? entry.decoders[stream].write(frame.payload) : frame.payload.toString('utf8');
-        if (data) this.#publish({ type: stream, data, process: frame.id, ...(entry?.pid ? { pid: entry.pid } : {}) });
+        if (data)
+          this.#publish({ type: stream, data, process: frame.id, ...(entry?.pid ? { pid: entry.pid } : {}) });
         return;
       }
       case Event.exit: {
@@ -112,7 +129,13 @@ export class Instance {
         if (entry) {
           for (const stream of ['stdout', 'stderr'] as const) {
             const rest = entry.decoders[stream].end();
-            if (rest) this.#publish({ type: stream, data: rest, process: frame.id, ...(entry.pid ? { pid: entry.pid } : {}) });
+            if (rest)
+              this.#publish({
+                type: stream,
+                data: rest,
+                process: frame.id,
+                ...(entry.pid ? { pid: entry.pid } : {}),
+              });
           }
         }
         const pid = entry?.pid ? { pid: entry.pid } : {};
@@ -130,7 +153,12 @@ export class Instance {
       }
       case Event.file: {
         const kind = FILE_KINDS[String.fromCharCode(frame.payload[0] ?? 0) as keyof typeof FILE_KINDS];
-        if (kind) this.#publish({ type: 'file_event', path: frame.payload.subarray(1).toString('utf8'), event: kind });
+        if (kind)
+          this.#publish({
+            type: 'file_event',
+            path: frame.payload.subarray(1).toString('utf8'),
+            event: kind,
+          });
         return;
       }
       case Event.custom:
@@ -169,6 +197,7 @@ export class Instance {
     this.#processes.set(process, {
       command,
       tty: options.tty !== undefined,
+      silent: options.silent === true,
       decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
       ...(onOutput ? { onOutput } : {}),
       resolve,
@@ -193,6 +222,7 @@ export class Instance {
     let truncated = false;
     const started = performance.now();
     const running = this.start(command, options, (stream, data) => {
+      options.onOutput?.(stream, data);
       const room = maxOutput - kept;
       if (data.length > room) truncated = true;
       if (room <= 0) return;
@@ -200,7 +230,8 @@ export class Instance {
       output[stream].push(Buffer.from(piece));
       kept += piece.length;
     });
-    if (options.stdin !== undefined && options.stdin.length > 0) this.writeStdin(running.process, options.stdin);
+    if (options.stdin !== undefined && options.stdin.length > 0)
+      this.writeStdin(running.process, options.stdin);
     this.closeStdin(running.process);
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -233,7 +264,9 @@ export class Instance {
     this.touch();
     // The agent's frames are bounded: large input goes in pieces.
     for (let at = 0; at < payload.length; at += 1024 * 1024)
-      this.#requireRunning().send(encodeFrame(Request.stdin, process, payload.subarray(at, at + 1024 * 1024)));
+      this.#requireRunning().send(
+        encodeFrame(Request.stdin, process, payload.subarray(at, at + 1024 * 1024)),
+      );
   }
 
   closeStdin(process: number): void {
@@ -254,12 +287,14 @@ export class Instance {
 
   /** Processes started through this server that have not exited. */
   processes(): Array<{ process: number; pid?: number; command: string; tty: boolean }> {
-    return [...this.#processes].map(([process, entry]) => ({
-      process,
-      ...(entry.pid ? { pid: entry.pid } : {}),
-      command: entry.command.join(' '),
-      tty: entry.tty,
-    }));
+    return [...this.#processes]
+      .filter(([, entry]) => !entry.silent)
+      .map(([process, entry]) => ({
+        process,
+        ...(entry.pid ? { pid: entry.pid } : {}),
+        command: entry.command.join(' '),
+        tty: entry.tty,
+      }));
   }
 
   /** The container stopped: processes are gone, their waiters get 137 (killed). */

@@ -1,0 +1,116 @@
+import { ErrorCode, FaasError, type InstanceSpec, type Isolation } from '@faas/core';
+import type { RuntimeRegistry } from '../data/runtime-registry.ts';
+import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
+import { baseImageTag } from '../runtimes/container/images/base-image.ts';
+import type { Instance } from '../runtimes/container/instances/instance.ts';
+import type { InstanceManager } from '../runtimes/container/instances/instance-manager.ts';
+
+/** What a client asks for; everything but the image has a default. */
+export interface InstanceRequest {
+  image?: string;
+  /** The main process: a string runs with `sh -c`. */
+  command?: string | string[];
+  env?: Record<string, string>;
+  memoryMb?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  diskMb?: number;
+  network?: boolean;
+  isolation?: Isolation;
+  idleTtlMs?: number;
+}
+
+export const INSTANCE_DEFAULTS = {
+  memoryMb: 512,
+  cpus: 1,
+  pidsLimit: 512,
+  diskMb: 256,
+  idleTtlMs: 10 * 60 * 1000,
+} as const;
+
+/** The public view of an instance. */
+export interface InstanceView {
+  id: string;
+  status: string;
+  image: string;
+  command: string[] | null;
+  env: string[];
+  isolation: Isolation;
+  memory_mb: number;
+  cpus: number;
+  pids_limit: number;
+  disk_mb: number;
+  network: boolean;
+  idle_ttl_ms: number;
+  created_at: string;
+  last_active_at: string;
+  processes: ReturnType<Instance['processes']>;
+  watchers: number;
+}
+
+export function argv(command: string | string[]): string[] {
+  return typeof command === 'string' ? ['sh', '-c', command] : command;
+}
+
+export function instanceView(instance: Instance): InstanceView {
+  const { spec } = instance;
+  return {
+    id: instance.id,
+    status: instance.state,
+    image: spec.image,
+    command: spec.command ?? null,
+    // Names only: values may be secrets.
+    env: Object.keys(spec.env),
+    isolation: spec.isolation,
+    memory_mb: spec.memoryMb,
+    cpus: spec.cpus,
+    pids_limit: spec.pidsLimit,
+    disk_mb: spec.diskMb,
+    network: spec.network,
+    idle_ttl_ms: spec.idleTtlMs,
+    created_at: new Date(instance.createdAt).toISOString(),
+    last_active_at: new Date(instance.lastActiveAt).toISOString(),
+    processes: instance.processes(),
+    watchers: instance.events.watchers,
+  };
+}
+
+/** The instance API's entry point: defaults, and the container runtime's instance manager. */
+export class InstanceService {
+  #runtimes: RuntimeRegistry;
+
+  constructor(runtimes: RuntimeRegistry) {
+    this.#runtimes = runtimes;
+  }
+
+  specFor(request: InstanceRequest): InstanceSpec {
+    return {
+      image: request.image ?? baseImageTag(),
+      ...(request.command !== undefined ? { command: argv(request.command) } : {}),
+      env: request.env ?? {},
+      memoryMb: request.memoryMb ?? INSTANCE_DEFAULTS.memoryMb,
+      cpus: request.cpus ?? INSTANCE_DEFAULTS.cpus,
+      pidsLimit: request.pidsLimit ?? INSTANCE_DEFAULTS.pidsLimit,
+      diskMb: request.diskMb ?? INSTANCE_DEFAULTS.diskMb,
+      network: request.network ?? false,
+      isolation: request.isolation ?? 'runc',
+      idleTtlMs: request.idleTtlMs ?? INSTANCE_DEFAULTS.idleTtlMs,
+    };
+  }
+
+  create(request: InstanceRequest): Promise<Instance> {
+    return this.manager.create(this.specFor(request));
+  }
+
+  /** @throws FaasError RUNTIME_UNAVAILABLE when the server has no container runtime */
+  get manager(): InstanceManager {
+    const runtime = this.#runtimes.all.find((r) => r instanceof ContainerRuntime);
+    if (!runtime) {
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        'This server has no container runtime for instances',
+      );
+    }
+    return (runtime as ContainerRuntime).instances;
+  }
+}

@@ -1,0 +1,169 @@
+import {
+  type BlobStore,
+  ErrorCode,
+  FaasError,
+  type MetadataStore,
+  newId,
+  type Page,
+  type PageRequest,
+  type SnapshotFilter,
+  type SnapshotRecord,
+} from '@faas/core';
+import type { Instance } from '../runtimes/container/instances/instance.ts';
+import { INSTANCE_WORKDIR } from '../runtimes/container/instances/instance-container.ts';
+import { BUSYBOX_MOUNT } from '../runtimes/container/sandbox/sandbox-script.ts';
+import type { InstanceService } from './instance-service.ts';
+
+export interface SnapshotServiceOptions {
+  store: MetadataStore;
+  blobs: BlobStore;
+  instances: InstanceService;
+}
+
+const MAX_FORKS = 16;
+
+/** The public view of a snapshot. */
+export function snapshotView(snapshot: SnapshotRecord) {
+  return {
+    id: snapshot.id,
+    name: snapshot.name ?? null,
+    instance_id: snapshot.instanceId,
+    execution_id: snapshot.executionId ?? null,
+    kind: snapshot.kind,
+    image: snapshot.spec.image,
+    isolation: snapshot.spec.isolation,
+    size_bytes: snapshot.sizeBytes,
+    created_at: new Date(snapshot.createdAt).toISOString(),
+  };
+}
+
+/**
+ * Snapshots of instances, kept in the blob store (the tar) and the metadata store (the record).
+ * Under gVisor a snapshot is a checkpoint of memory and files, and a restore continues the
+ * processes; under runc it is the /workspace folder only, and a restore starts fresh processes
+ * on those files.
+ */
+export class SnapshotService {
+  #store: MetadataStore;
+  #blobs: BlobStore;
+  #instances: InstanceService;
+
+  constructor(options: SnapshotServiceOptions) {
+    this.#store = options.store;
+    this.#blobs = options.blobs;
+    this.#instances = options.instances;
+  }
+
+  async create(
+    instanceId: string,
+    options: { name?: string; executionId?: string } = {},
+  ): Promise<SnapshotRecord> {
+    const manager = this.#instances.manager;
+    const instance = await manager.get(instanceId);
+    const memory = instance.spec.isolation === 'gvisor';
+    const tar = memory ? await manager.checkpoint(instanceId) : await workspaceTar(instance);
+    const blob = await this.#blobs.put(tar);
+    const snapshot: SnapshotRecord = {
+      id: newId('snap'),
+      ...(options.name ? { name: options.name } : {}),
+      instanceId,
+      ...(options.executionId ? { executionId: options.executionId } : {}),
+      kind: memory ? 'memory' : 'filesystem',
+      spec: instance.spec,
+      blobChecksum: blob.sha256,
+      sizeBytes: tar.length,
+      createdAt: Date.now(),
+    };
+    await this.#store.createSnapshot(snapshot);
+    return snapshot;
+  }
+
+  /** @throws FaasError NOT_FOUND */
+  async get(id: string): Promise<SnapshotRecord> {
+    const snapshot = await this.#store.getSnapshot(id);
+    if (!snapshot) throw new FaasError(ErrorCode.NOT_FOUND, `No snapshot "${id}"`);
+    return snapshot;
+  }
+
+  list(filter: SnapshotFilter, page: PageRequest): Promise<Page<SnapshotRecord>> {
+    return this.#store.listSnapshots(filter, page);
+  }
+
+  /** The snapshot an execution took (for `branched` with an execution as parent). */
+  async forExecution(executionId: string): Promise<SnapshotRecord | undefined> {
+    return (await this.#store.listSnapshots({ executionId }, { limit: 1 })).items[0];
+  }
+
+  async delete(id: string): Promise<void> {
+    const snapshot = await this.get(id);
+    await this.#store.deleteSnapshot(id);
+    // Content-addressed: another snapshot with the same bytes shares the blob.
+    if (!(await this.#blobShared(snapshot.blobChecksum))) await this.#blobs.delete(snapshot.blobChecksum);
+  }
+
+  /** A new instance from the snapshot. */
+  async restore(id: string): Promise<Instance> {
+    const snapshot = await this.get(id);
+    const tar = await this.#blobs.get(snapshot.blobChecksum);
+    if (!tar) {
+      throw new FaasError(ErrorCode.INTERNAL, `The data of snapshot ${id} is missing from the blob store`);
+    }
+    const manager = this.#instances.manager;
+    if (snapshot.kind === 'memory') return manager.restore(snapshot.spec, tar);
+    const instance = await manager.create(snapshot.spec);
+    const unpacked = await instance.exec([BUSYBOX_MOUNT, 'tar', '-x', '-f', '-', '-C', INSTANCE_WORKDIR], {
+      silent: true,
+      stdin: tar,
+    });
+    if (unpacked.exitCode !== 0) {
+      await manager.delete(instance.id).catch(() => {});
+      throw new FaasError(
+        ErrorCode.INTERNAL,
+        `Unpacking the snapshot failed: ${unpacked.stderr.toString().trim()}`,
+      );
+    }
+    return instance;
+  }
+
+  /** `count` independent instances from one snapshot; all or none. */
+  async fork(id: string, count: number): Promise<Instance[]> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
+      throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
+    }
+    await this.get(id);
+    const results = await Promise.allSettled(Array.from({ length: count }, () => this.restore(id)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      const manager = this.#instances.manager;
+      await Promise.all(
+        results.map((r) =>
+          r.status === 'fulfilled' ? manager.delete(r.value.id).catch(() => {}) : undefined,
+        ),
+      );
+      throw failed.reason;
+    }
+    return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
+  }
+
+  async #blobShared(checksum: string): Promise<boolean> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.#store.listSnapshots({}, { limit: 500, ...(cursor ? { cursor } : {}) });
+      if (page.items.some((s) => s.blobChecksum === checksum)) return true;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return false;
+  }
+}
+
+/** runc cannot checkpoint memory here: the snapshot is the working folder, as a tar. */
+async function workspaceTar(instance: Instance): Promise<Buffer> {
+  const packed = await instance.exec([BUSYBOX_MOUNT, 'tar', '-c', '-f', '-', '-C', INSTANCE_WORKDIR, '.'], {
+    maxOutputBytes: 1024 * 1024 * 1024,
+    silent: true,
+  });
+  if (packed.exitCode !== 0 || packed.truncated) {
+    throw new FaasError(ErrorCode.INTERNAL, `Packing /workspace failed: ${packed.stderr.toString().trim()}`);
+  }
+  return packed.stdout;
+}
