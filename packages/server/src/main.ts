@@ -2,11 +2,13 @@
 import { parseArgs } from 'node:util';
 import { type Config, isFaasError, loadConfig } from '@faas/core';
 import { buildApp } from './gateway/app.ts';
-import { createPlatform } from './platform.ts';
+import { createPlatform, type Platform } from './platform.ts';
 
 export interface RunningServer {
   url: string;
   config: Readonly<Config>;
+  /** What the server holds: for tests and embedding. */
+  platform: Platform;
   /** Stops accepting requests, finishes running work, closes the store. */
   close(): Promise<void>;
 }
@@ -34,6 +36,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     config,
+    platform,
     close() {
       closing ??= (async () => {
         await app.close();

@@ -8,9 +8,11 @@ import { ExecCache } from './control/exec-cache.ts';
 import { ExecuteService } from './control/execute-service.ts';
 import { FunctionCatalog } from './control/function-catalog.ts';
 import { FunctionService } from './control/function-service.ts';
+import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { RouteSync } from './control/route-sync.ts';
+import { SnapshotService } from './control/snapshot-service.ts';
 import { AsyncWorker, reconcileOrphans } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
@@ -29,6 +31,10 @@ export interface Platform {
   invocations: InvocationService;
   /** The execute API: commands in sandboxes (ephemeral, cached). */
   execute: ExecuteService;
+  /** Long-lived sandboxes: exec, files, event streams. */
+  instances: InstanceService;
+  /** Checkpoints of instances (gVisor) and file snapshots (runc); restores and forks. */
+  snapshots: SnapshotService;
   keys: ApiKeyService;
   recorder: InvocationRecorder;
   routes: RouteSync;
@@ -101,7 +107,9 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
     logger,
   });
-  const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }) });
+  const instances = new InstanceService(runtimes);
+  const snapshots = new SnapshotService({ store, blobs, instances });
+  const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }), instances, snapshots });
   const keys = new ApiKeyService(store);
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
 
@@ -119,6 +127,8 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     functions,
     invocations,
     execute,
+    instances,
+    snapshots,
     keys,
     recorder,
     routes,

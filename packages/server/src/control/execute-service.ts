@@ -1,10 +1,14 @@
-import { ErrorCode, FaasError } from '@faas/core';
+import { ErrorCode, FaasError, type Isolation, newId, type SnapshotRecord } from '@faas/core';
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/container/index.ts';
+import type { Instance } from '../runtimes/container/instances/instance.ts';
+import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
+import type { InstanceService } from './instance-service.ts';
+import type { SnapshotService } from './snapshot-service.ts';
 
-/** The execute API's modes (seed 004); only the first two run in this release. */
+/** The execute API's modes (seed 003/004). */
 export const EXECUTE_MODES = ['ephemeral', 'cached', 'checkpointed', 'branched', 'persistent'] as const;
 export type ExecuteMode = (typeof EXECUTE_MODES)[number];
 
@@ -20,12 +24,21 @@ export interface ExecuteRequest {
   timeoutMs?: number;
   memoryMb?: number;
   network?: boolean;
+  /** checkpointed/branched/persistent. @default 'gvisor' for checkpointed and branched, else 'runc' */
+  isolation?: Isolation;
+  /** checkpointed: resume from this snapshot (a previous checkpointed execute's `snapshotId`). */
+  checkpoint?: string;
+  /** branched: the snapshot, or the checkpointed execution, to branch from. */
+  parent?: string;
 }
 
 export interface ExecuteResult extends SandboxResult {
   mode: ExecuteMode;
   /** Cached mode: whether the result came from the cache. */
   cache?: 'hit' | 'miss';
+  /** checkpointed/branched: this run's id, and the snapshot taken when the command ended. */
+  executionId?: string;
+  snapshotId?: string;
 }
 
 export interface ExecuteOptions {
@@ -37,6 +50,8 @@ export interface ExecuteOptions {
 export interface ExecuteServiceOptions {
   runtimes: RuntimeRegistry;
   cache: ExecCache;
+  instances: InstanceService;
+  snapshots: SnapshotService;
   /** How long an image tag → id lookup is trusted. @default 5000 */
   imageIdTtlMs?: number;
 }
@@ -46,12 +61,16 @@ export class ExecuteService {
   #runtimes: RuntimeRegistry;
   #cache: ExecCache;
   #imageIdTtlMs: number;
+  #instances: InstanceService;
+  #snapshots: SnapshotService;
   #imageIds = new Map<string, { id: string; until: number }>();
 
   constructor(options: ExecuteServiceOptions) {
     this.#runtimes = options.runtimes;
     this.#cache = options.cache;
     this.#imageIdTtlMs = options.imageIdTtlMs ?? 5000;
+    this.#instances = options.instances;
+    this.#snapshots = options.snapshots;
   }
 
   /** The image a request without `image` runs in. */
@@ -60,10 +79,12 @@ export class ExecuteService {
   }
 
   /**
-   * Runs the command in a fresh sandbox (`ephemeral`) or answers a stored result for the same
-   * inputs (`cached`). Non-zero exits, timeouts and OOM kills are results, not errors.
-   * @throws FaasError NOT_IMPLEMENTED for modes that need instances/snapshots; BAD_REQUEST for an
-   *   image the engine does not have; RUNTIME_UNAVAILABLE without an engine.
+   * Runs the command in a fresh sandbox (`ephemeral`), answers a stored result for the same
+   * inputs (`cached`), or runs it in an instance snapshotted at the end (`checkpointed`, also
+   * resuming from `checkpoint`; `branched`, from `parent`). Non-zero exits, timeouts and OOM
+   * kills are results, not errors. `persistent` is `persistent()`.
+   * @throws FaasError BAD_REQUEST for an image the engine does not have; NOT_FOUND for an unknown
+   *   checkpoint or parent; RUNTIME_UNAVAILABLE without an engine.
    */
   async execute(
     request: ExecuteRequest,
@@ -76,15 +97,106 @@ export class ExecuteService {
       case 'cached':
         return this.#cached(request, options);
       case 'checkpointed':
-      case 'branched':
-      case 'persistent':
-        throw new FaasError(
-          ErrorCode.NOT_IMPLEMENTED,
-          `Mode "${mode}" is not available yet: it comes with instances and snapshots (gVisor checkpoints); use "ephemeral" or "cached"`,
-          { details: { mode, available: ['ephemeral', 'cached'] } },
+        return this.#inInstance(
+          request,
+          mode,
+          options,
+          request.checkpoint ? await this.#snapshots.get(request.checkpoint) : undefined,
         );
+      case 'branched': {
+        if (!request.parent)
+          throw new FaasError(
+            ErrorCode.VALIDATION,
+            'Mode "branched" needs "parent": a snapshot or execution id',
+          );
+        return this.#inInstance(request, mode, options, await this.#parentSnapshot(request.parent));
+      }
+      case 'persistent':
+        throw new FaasError(ErrorCode.BAD_REQUEST, 'Mode "persistent" starts an instance: use persistent()');
       default:
         throw new FaasError(ErrorCode.VALIDATION, `Unknown mode "${mode as string}"`);
+    }
+  }
+
+  /** Starts an instance whose main process is the command; it lives until stopped or idle. */
+  async persistent(request: ExecuteRequest): Promise<Instance> {
+    const instance = await this.#instances.create({
+      ...this.#instanceFields(request, 'runc'),
+    });
+    try {
+      await this.#writeFiles(instance, request.files);
+      instance.mainProcess = instance.start(argv(request.command)).process;
+      if (request.stdin) instance.writeStdin(instance.mainProcess, request.stdin);
+      return instance;
+    } catch (err) {
+      await this.#instances.manager.delete(instance.id).catch(() => {});
+      throw err;
+    }
+  }
+
+  async #inInstance(
+    request: ExecuteRequest,
+    mode: ExecuteMode,
+    options: ExecuteOptions,
+    from: SnapshotRecord | undefined,
+  ): Promise<ExecuteResult> {
+    const executionId = newId('exe');
+    const instance = from
+      ? await this.#snapshots.restore(from.id)
+      : await this.#instances.create({ ...this.#instanceFields(request, 'gvisor'), idleTtlMs: 0 });
+    try {
+      await this.#writeFiles(instance, request.files);
+      const run = await instance.exec(argv(request.command), {
+        ...(request.env ? { env: request.env } : {}),
+        ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
+        ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+      });
+      const stopped = instance.state !== 'running';
+      const snapshot = stopped ? undefined : await this.#snapshots.create(instance.id, { executionId });
+      return {
+        stdout: run.stdout.toString('utf8'),
+        stderr: run.stderr.toString('utf8'),
+        exitCode: run.exitCode,
+        durationMs: run.durationMs,
+        timedOut: run.timedOut,
+        // The instance itself was killed: by the memory limit.
+        oomKilled: stopped && run.exitCode === 137,
+        truncated: run.truncated,
+        mode,
+        executionId,
+        ...(snapshot ? { snapshotId: snapshot.id } : {}),
+      };
+    } finally {
+      await this.#instances.manager.delete(instance.id).catch(() => {});
+    }
+  }
+
+  async #parentSnapshot(parent: string): Promise<SnapshotRecord> {
+    if (parent.startsWith('exe_')) {
+      const snapshot = await this.#snapshots.forExecution(parent);
+      if (!snapshot) throw new FaasError(ErrorCode.NOT_FOUND, `Execution "${parent}" left no snapshot`);
+      return snapshot;
+    }
+    return this.#snapshots.get(parent);
+  }
+
+  #instanceFields(request: ExecuteRequest, isolation: Isolation) {
+    return {
+      ...(request.image ? { image: request.image } : {}),
+      ...(request.env ? { env: request.env } : {}),
+      ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+      ...(request.network !== undefined ? { network: request.network } : {}),
+      isolation: request.isolation ?? isolation,
+    };
+  }
+
+  async #writeFiles(instance: Instance, files: Record<string, string> | undefined): Promise<void> {
+    for (const [path, content] of Object.entries(files ?? {})) {
+      if (path.split('/').includes('..'))
+        throw new FaasError(ErrorCode.VALIDATION, `File path "${path}" leaves the working dir`);
+      await writeFile(instance, instancePath(path), Buffer.from(content, 'utf8'));
     }
   }
 
@@ -125,6 +237,7 @@ export class ExecuteService {
     const known = this.#imageIds.get(image);
     if (known && known.until > Date.now()) return known.id;
     const runtime = this.#container();
+    await runtime.ensureImage(image);
     let id: string;
     try {
       id = (await runtime.docker.getImage(image).inspect()).Id;

@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
 import { requireApiKey } from './auth.ts';
@@ -7,9 +8,13 @@ import { installErrorHandling } from './errors.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
+import { instanceFileRoutes } from './routes/instance-files.ts';
+import { instanceStreamRoutes } from './routes/instance-stream.ts';
+import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { invokeRoutes } from './routes/invoke.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { snapshotRoutes } from './routes/snapshots.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 
 /** Builds the HTTP gateway over a platform; `main.ts` makes it listen. */
@@ -31,13 +36,14 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
       info: {
         title: 'faas',
         version: '1',
-        description: 'Functions, invocations and API keys. See docs/api.md.',
+        description: 'Functions, invocations, API keys, execute, instances and snapshots. See docs/api.md.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: config.bodyLimitBytes } });
 
   healthRoutes(app, platform);
 
@@ -48,6 +54,10 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
       invocationRoutes(api, platform);
       keyRoutes(api, platform);
       executeRoutes(api, platform);
+      instanceRoutes(api, platform);
+      instanceStreamRoutes(api, platform);
+      snapshotRoutes(api, platform);
+      await api.register(async (files) => instanceFileRoutes(files, platform, config.bodyLimitBytes));
       await api.register(async (invoke) => invokeRoutes(invoke, platform));
     },
     { prefix: '/api/v1' },

@@ -8,6 +8,7 @@ import {
   type ExecuteRequest,
   type ExecuteResult,
 } from '../../control/execute-service.ts';
+import { instanceView } from '../../control/instance-service.ts';
 import type { Platform } from '../../platform.ts';
 import { toFaasError } from '../errors.ts';
 
@@ -24,6 +25,9 @@ interface ExecuteBody {
   memoryMb?: number;
   network?: boolean;
   mode?: ExecuteMode;
+  isolation?: 'runc' | 'gvisor';
+  checkpoint?: string;
+  parent?: string;
 }
 
 const timeout = { type: 'integer', minimum: 1, maximum: 15 * 60 * 1000, description: 'Kill after (ms)' };
@@ -59,7 +63,17 @@ const executeBody = {
 
 const advancedBody = {
   ...executeBody,
-  properties: { ...executeFields, mode: { type: 'string', enum: [...EXECUTE_MODES] } },
+  properties: {
+    ...executeFields,
+    mode: { type: 'string', enum: [...EXECUTE_MODES] },
+    isolation: {
+      type: 'string',
+      enum: ['runc', 'gvisor'],
+      description: 'checkpointed/branched default gvisor',
+    },
+    checkpoint: { type: 'string', minLength: 1, description: 'checkpointed: resume from this snapshot' },
+    parent: { type: 'string', minLength: 1, description: 'branched: a snapshot or execution id' },
+  },
 };
 
 const streamQuery = {
@@ -80,6 +94,9 @@ function toRequest(body: ExecuteBody): ExecuteRequest {
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(memoryMb !== undefined ? { memoryMb } : {}),
     ...(body.network !== undefined ? { network: body.network } : {}),
+    ...(body.isolation !== undefined ? { isolation: body.isolation } : {}),
+    ...(body.checkpoint !== undefined ? { checkpoint: body.checkpoint } : {}),
+    ...(body.parent !== undefined ? { parent: body.parent } : {}),
   };
 }
 
@@ -94,6 +111,8 @@ function toResponse(result: ExecuteResult) {
     truncated: result.truncated,
     mode: result.mode,
     ...(result.cache ? { cache: result.cache } : {}),
+    ...(result.executionId ? { execution_id: result.executionId } : {}),
+    ...(result.snapshotId ? { snapshot_id: result.snapshotId } : {}),
   };
 }
 
@@ -191,7 +210,8 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
     {
       schema: {
         tags,
-        summary: 'Run a command with a mode: ephemeral, cached (same inputs → stored result)',
+        summary:
+          'Run a command with a mode: ephemeral, cached (same inputs → stored result), checkpointed, branched, persistent (an instance)',
         body: advancedBody,
         querystring: streamQuery,
       },
@@ -199,6 +219,10 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
     async (request, reply) => {
       const req = toRequest(request.body);
       const mode = request.body.mode ?? 'ephemeral';
+      if (mode === 'persistent') {
+        const instance = await execute.persistent(req);
+        return reply.code(201).send({ mode, instance_id: instance.id, instance: instanceView(instance) });
+      }
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, mode, options));
       return toResponse(await execute.execute(req, mode));
     },

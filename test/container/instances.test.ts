@@ -1,0 +1,447 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
+import { ADMIN_KEY, startTestServer, type TestServer, tempDataDir, waitFor } from '../support/server.ts';
+
+/** Waits until the check is true (waitFor waits for a defined value). */
+function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<true> {
+  return waitFor(async () => ((await check()) ? true : undefined), timeoutMs, what);
+}
+
+function engineSkipReason(): string | false {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return false;
+  } catch (err) {
+    return `docker info failed, so no Docker Engine runs instances here: ${(err as Error).message}`;
+  }
+}
+
+function ownedContainers(dataDir: string): string[] {
+  const owner = ownerIdFor(join(dataDir, 'containers'));
+  return execFileSync('docker', [
+    'ps',
+    '-aq',
+    '--filter',
+    'label=faas.managed',
+    '--filter',
+    `label=faas.owner=${owner}`,
+  ])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
+}
+
+interface InstanceBody {
+  id: string;
+  status: string;
+  isolation: string;
+  processes: Array<{ process: number; pid?: number; command: string }>;
+  error?: { code: string; message: string };
+}
+
+interface StreamEvent {
+  type: string;
+  seq?: number;
+  data?: string;
+  code?: number;
+  process?: number;
+  path?: string;
+  event?: string;
+  name?: string;
+  [key: string]: unknown;
+}
+
+/** A WebSocket client that keeps every event it receives, for awaiting ones that match. */
+class StreamClient {
+  readonly events: StreamEvent[] = [];
+  readonly socket: WebSocket;
+  readonly opened: Promise<void>;
+
+  constructor(url: string) {
+    this.socket = new WebSocket(url, { headers: { authorization: `Bearer ${ADMIN_KEY}` } } as never);
+    this.socket.addEventListener('message', (message) => this.events.push(JSON.parse(String(message.data))));
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.addEventListener('open', () => resolve());
+      this.socket.addEventListener('error', () => reject(new Error('WebSocket failed')));
+    });
+  }
+
+  send(command: object): void {
+    this.socket.send(JSON.stringify(command));
+  }
+
+  async next(match: (event: StreamEvent) => boolean, timeoutMs = 20_000): Promise<StreamEvent> {
+    await eventually(() => this.events.some(match), timeoutMs, 'a stream event');
+    return this.events.find(match) as StreamEvent;
+  }
+
+  stdout(process: number): string {
+    return this.events
+      .filter((e) => e.type === 'stdout' && e.process === process)
+      .map((e) => e.data)
+      .join('');
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+const skip = engineSkipReason();
+
+describe('instances', { skip }, () => {
+  let s: TestServer;
+  const api = async <T = InstanceBody>(path: string, init: RequestInit & { json?: unknown } = {}) => {
+    const res = await s.api(`/api/v1${path}`, init);
+    const text = await res.text();
+    return {
+      status: res.status,
+      body: (text ? JSON.parse(text) : undefined) as T & { error?: { code: string } },
+    };
+  };
+  const create = async (json: object = {}) => {
+    const res = await api('/instances', { method: 'POST', json });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  };
+  const exec = (id: string, json: object) =>
+    api<{ stdout: string; stderr: string; exit_code: number; timed_out: boolean }>(`/instances/${id}/exec`, {
+      method: 'POST',
+      json,
+    });
+  const stream = async (id: string) => {
+    const client = new StreamClient(
+      `${s.url.replace('http', 'ws')}/api/v1/instances/${id}/stream?heartbeat_ms=200`,
+    );
+    await client.opened;
+    await client.next((e) => e.type === 'state');
+    return client;
+  };
+
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    const dataDir = s.dataDir;
+    const left = ownedContainers(dataDir);
+    await s.close();
+    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left]);
+  });
+
+  it('runs commands in a live instance: stdout, stderr, stdin, exit code, env, cwd', async () => {
+    const instance = await create({ env: { GREETING: 'hi' } });
+    assert.equal(instance.status, 'running');
+    const run = await exec(instance.id, {
+      command: 'echo "$GREETING"; pwd; echo oops >&2; cat; exit 4',
+      stdin: 'in',
+    });
+    assert.equal(run.status, 200);
+    assert.deepEqual(
+      [run.body.stdout, run.body.stderr, run.body.exit_code, run.body.timed_out],
+      ['hi\n/workspace\nin', 'oops\n', 4, false],
+    );
+    // State persists between execs: the same container.
+    await exec(instance.id, { command: 'echo kept > note.txt' });
+    assert.equal(
+      (await exec(instance.id, { command: ['cat', '/workspace/note.txt'] })).body.stdout,
+      'kept\n',
+    );
+    const slow = await exec(instance.id, { command: 'sleep 30', timeout_ms: 300 });
+    assert.equal(slow.body.timed_out, true);
+    assert.equal(slow.body.exit_code, 137);
+
+    const listed = await api<{ items: InstanceBody[] }>('/instances');
+    assert.ok(listed.body.items.some((i) => i.id === instance.id));
+    assert.equal((await api(`/instances/${instance.id}`)).body.status, 'running');
+    assert.equal((await api(`/instances/${instance.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await api(`/instances/${instance.id}`)).status, 404);
+  });
+
+  it('answers bad input with the right status and code', async () => {
+    const badIsolation = await api('/instances', { method: 'POST', json: { isolation: 'kvm' } });
+    assert.equal(badIsolation.status, 422);
+    const unknownField = await api('/instances', { method: 'POST', json: { memory: 5 } });
+    assert.equal(unknownField.status, 422);
+    const missingImage = await api('/instances', { method: 'POST', json: { image: 'faas/none:missing' } });
+    assert.equal(missingImage.status, 400);
+    assert.match(missingImage.body.error?.code ?? '', /BAD_REQUEST/);
+    assert.equal((await exec('inst_unknown', { command: 'true' })).status, 404);
+    assert.equal((await api('/instances/inst_unknown/stop', { method: 'POST' })).status, 404);
+    const instance = await create();
+    assert.equal((await exec(instance.id, {})).status, 422);
+    const missingFile = await api(`/instances/${instance.id}/files?path=nothing/here`);
+    assert.equal(missingFile.status, 404);
+    const readOnly = await s.api(`/api/v1/instances/${instance.id}/files?path=/etc/x`, {
+      method: 'PUT',
+      body: 'x',
+    });
+    assert.equal(readOnly.status, 400);
+    const unknownCommand = await exec(instance.id, { command: ['no-such-binary'] });
+    assert.equal(unknownCommand.body.exit_code, 127);
+    assert.match(unknownCommand.body.stderr, /no-such-binary/);
+    await api(`/instances/${instance.id}/stop`, { method: 'POST' });
+    const onStopped = await exec(instance.id, { command: 'true' });
+    assert.equal(onStopped.status, 409);
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+  });
+
+  it('moves files in and out: single files, listings and tar streams', async () => {
+    const instance = await create();
+    const put = await s.api(`/api/v1/instances/${instance.id}/files?path=src/app.txt`, {
+      method: 'PUT',
+      body: new Uint8Array([0, 1, 2, 255]),
+    });
+    assert.equal(put.status, 201);
+    const got = await s.api(`/api/v1/instances/${instance.id}/files?path=/workspace/src/app.txt`);
+    assert.deepEqual(new Uint8Array(await got.arrayBuffer()), new Uint8Array([0, 1, 2, 255]));
+    const listing = await api<{ entries: Array<{ name: string; type: string; size: number }> }>(
+      `/instances/${instance.id}/files?path=src`,
+    );
+    assert.deepEqual(
+      listing.body.entries.map((e) => [e.name, e.type, e.size]),
+      [['app.txt', 'file', 4]],
+    );
+    const tar = await s.api(`/api/v1/instances/${instance.id}/files/tar?path=src`);
+    assert.equal(tar.headers.get('content-type'), 'application/x-tar');
+    const other = await create();
+    const untar = await s.api(`/api/v1/instances/${other.id}/files/tar?path=copy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-tar' },
+      body: new Uint8Array(await tar.arrayBuffer()),
+    });
+    assert.equal(untar.status, 200);
+    assert.equal(
+      (await exec(other.id, { command: 'od -An -tu1 copy/app.txt | tr -s " "' })).body.stdout,
+      ' 0 1 2 255\n',
+    );
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+    await api(`/instances/${other.id}`, { method: 'DELETE' });
+  });
+
+  it('streams output in order, round-trips stdin, and reports file, process and custom events', async () => {
+    const instance = await create();
+    const client = await stream(instance.id);
+    client.send({ type: 'exec', command: 'seq 1 20000' });
+    const started = await client.next((e) => e.type === 'started');
+    const exit = await client.next((e) => e.type === 'exit' && e.process === started.process);
+    assert.equal(exit.code, 0);
+    const expected = `${Array.from({ length: 20000 }, (_, i) => i + 1).join('\n')}\n`;
+    assert.equal(client.stdout(started.process as number), expected);
+    const seqs = client.events.map((e) => e.seq).filter((n) => n !== undefined) as number[];
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
+    assert.ok(client.events.some((e) => e.type === 'process_event' && e.event === 'start' && e.pid));
+
+    client.send({ type: 'exec', command: ['cat'] });
+    const cat = await client.next((e) => e.type === 'started' && e.process !== started.process);
+    client.send({ type: 'stdin', data: 'round trip\n' });
+    await eventually(() => client.stdout(cat.process as number) === 'round trip\n', 10_000);
+    client.send({ type: 'stdin_close' });
+    await client.next((e) => e.type === 'exit' && e.process === cat.process);
+
+    await exec(instance.id, {
+      command: `echo one > made.txt; sleep 0.1; echo two >> made.txt; echo '{"name":"metrics","data":{"loss":0.5}}' > "$FAAS_EVENTS"`,
+    });
+    await client.next(
+      (e) => e.type === 'file_event' && e.path === '/workspace/made.txt' && e.event === 'created',
+    );
+    await eventually(
+      () =>
+        client.events.filter(
+          (e) => e.type === 'file_event' && e.path === '/workspace/made.txt' && e.event === 'modified',
+        ).length >= 2,
+      10_000,
+    );
+    const custom = await client.next((e) => e.type === 'custom');
+    assert.deepEqual([custom.name, custom.data], ['metrics', { loss: 0.5 }]);
+    await client.next((e) => e.type === 'heartbeat');
+
+    client.send({ type: 'get_state' });
+    const state = await client.next(
+      (e) => e.type === 'state' && e.instance !== undefined && e !== client.events[0],
+    );
+    assert.equal(state.state, 'running');
+    client.send({ type: 'nonsense' });
+    const error = await client.next((e) => e.type === 'error');
+    assert.match(String((error.error as { message: string }).message), /nonsense/);
+    client.close();
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+  });
+
+  it('serves a TTY shell with resize, and the same events as Server-Sent Events', async () => {
+    const instance = await create();
+    const client = await stream(instance.id);
+    client.send({ type: 'exec', command: ['sh'], tty: true, rows: 30, cols: 100 });
+    const shell = await client.next((e) => e.type === 'started');
+    client.send({ type: 'stdin', data: 'stty size\n' });
+    await eventually(() => client.stdout(shell.process as number).includes('30 100'), 10_000);
+    client.send({ type: 'resize', rows: 40, cols: 120 });
+    client.send({ type: 'stdin', data: 'stty size; exit 7\n' });
+    const exit = await client.next((e) => e.type === 'exit' && e.process === shell.process);
+    assert.equal(exit.code, 7);
+    assert.match(client.stdout(shell.process as number), /40 120/);
+    client.close();
+
+    const sse = await s.api(`/api/v1/instances/${instance.id}/events`);
+    assert.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    await exec(instance.id, { command: 'echo via-sse' });
+    const decoder = new TextDecoder();
+    while (!text.includes('event: exit')) text += decoder.decode((await reader.read()).value);
+    assert.match(text, /event: stdout\nid: \d+\ndata: \{[^\n]*"data":"via-sse\\n"/);
+    await reader.cancel();
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+  });
+
+  it('stops idle instances after their TTL', async () => {
+    const instance = await create({ idle_ttl_ms: 1000 });
+    await eventually(async () => (await api(`/instances/${instance.id}`)).body.status === 'stopped', 15_000);
+    const restarted = await api(`/instances/${instance.id}/start`, { method: 'POST' });
+    assert.equal(restarted.body.status, 'running');
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+  });
+
+  it('keeps instances across a server restart', async () => {
+    const dataDir = tempDataDir();
+    let server = await startTestServer({}, dataDir);
+    try {
+      const res = await server.api('/api/v1/instances', { method: 'POST', json: { command: 'sleep 600' } });
+      assert.equal(res.status, 201);
+      const created = (await res.json()) as InstanceBody;
+      await server.server.close();
+      server = await startTestServer({}, dataDir);
+      const found = (await (await server.api(`/api/v1/instances/${created.id}`)).json()) as InstanceBody;
+      assert.equal(found.status, 'running');
+      const ran = (await (
+        await server.api(`/api/v1/instances/${created.id}/exec`, {
+          method: 'POST',
+          json: { command: 'echo alive' },
+        })
+      ).json()) as { stdout: string };
+      assert.equal(ran.stdout, 'alive\n');
+      assert.equal((await server.api(`/api/v1/instances/${created.id}`, { method: 'DELETE' })).status, 204);
+      assert.deepEqual(ownedContainers(dataDir), []);
+    } finally {
+      const left = ownedContainers(dataDir);
+      if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left]);
+      await server.close();
+    }
+  });
+
+  it('snapshots a runc instance as files and restores them into a new instance', async () => {
+    const instance = await create();
+    await exec(instance.id, { command: 'mkdir -p d && echo saved > d/f.txt' });
+    const snap = await api<{ id: string; kind: string }>('/snapshots', {
+      method: 'POST',
+      json: { instance_id: instance.id, name: 'files' },
+    });
+    assert.equal(snap.status, 201);
+    assert.equal(snap.body.kind, 'filesystem');
+    const restored = await api('/snapshots/' + snap.body.id + '/restore', { method: 'POST' });
+    assert.equal(restored.status, 201);
+    assert.equal((await exec(restored.body.id, { command: 'cat d/f.txt' })).body.stdout, 'saved\n');
+    for (const id of [instance.id, restored.body.id]) await api(`/instances/${id}`, { method: 'DELETE' });
+    assert.equal((await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await api(`/snapshots/${snap.body.id}`)).status, 404);
+  });
+
+  it('checkpoints a gVisor process in memory; restores and forks continue its count independently', async () => {
+    const counter = 'i=0; while true; do i=$((i+1)); echo $i > /workspace/count; echo $i; sleep 0.05; done';
+    const instance = await create({ isolation: 'gvisor', command: counter });
+    const counted = async (id: string) =>
+      Number((await exec(id, { command: 'cat /workspace/count' })).body.stdout);
+    await eventually(async () => (await counted(instance.id)) >= 5, 15_000);
+    const snap = await api<{ id: string; kind: string }>('/snapshots', {
+      method: 'POST',
+      json: { instance_id: instance.id },
+    });
+    assert.equal(snap.status, 201, JSON.stringify(snap.body));
+    assert.equal(snap.body.kind, 'memory');
+    const atSnapshot = await counted(instance.id);
+    assert.ok(atSnapshot >= 5);
+
+    const forks = await api<{ instances: InstanceBody[] }>(`/snapshots/${snap.body.id}/fork`, {
+      method: 'POST',
+      json: { count: 2 },
+    });
+    assert.equal(forks.status, 201, JSON.stringify(forks.body));
+    const [a, b] = forks.body.instances as [InstanceBody, InstanceBody];
+    for (const fork of [a, b]) {
+      // The count goes on from the snapshot, not from 1: memory came back.
+      const first = await counted(fork.id);
+      assert.ok(first >= 5, `fork ${fork.id} restarted its count at ${first}`);
+    }
+    await exec(a.id, { command: 'echo a > only-a' });
+    assert.equal((await exec(b.id, { command: 'test -e only-a' })).body.exit_code, 1);
+    await exec(a.id, { command: 'pkill -f "while true" || kill 1' });
+    await eventually(async () => (await counted(b.id)) > atSnapshot + 5, 15_000);
+
+    for (const id of [instance.id, a.id, b.id]) await api(`/instances/${id}`, { method: 'DELETE' });
+    await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' });
+  });
+
+  it('runs execute modes checkpointed (and resumes), branched and persistent', async () => {
+    const first = await api<{ snapshot_id: string; execution_id: string; stdout: string; mode: string }>(
+      '/execute/advanced',
+      { method: 'POST', json: { mode: 'checkpointed', command: 'echo step1 > state.txt; echo done' } },
+    );
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.stdout, 'done\n');
+    assert.match(first.body.snapshot_id, /^snap_/);
+    const resumed = await api<{ stdout: string; snapshot_id: string }>('/execute/advanced', {
+      method: 'POST',
+      json: { mode: 'checkpointed', checkpoint: first.body.snapshot_id, command: 'cat state.txt' },
+    });
+    assert.equal(resumed.body.stdout, 'step1\n', JSON.stringify(resumed.body));
+    assert.notEqual(resumed.body.snapshot_id, first.body.snapshot_id);
+    const branch = await api<{ stdout: string }>('/execute/advanced', {
+      method: 'POST',
+      json: {
+        mode: 'branched',
+        parent: first.body.execution_id,
+        command: 'cat state.txt; echo b > state.txt',
+      },
+    });
+    assert.equal(branch.body.stdout, 'step1\n');
+    const noParent = await api('/execute/advanced', {
+      method: 'POST',
+      json: { mode: 'branched', command: 'true' },
+    });
+    assert.equal(noParent.status, 422);
+    const unknownParent = await api('/execute/advanced', {
+      method: 'POST',
+      json: { mode: 'branched', parent: 'snap_missing', command: 'true' },
+    });
+    assert.equal(unknownParent.status, 404);
+
+    const persistent = await api<{ instance_id: string }>('/execute/advanced', {
+      method: 'POST',
+      json: { mode: 'persistent', command: 'sleep 600' },
+    });
+    assert.equal(persistent.status, 201);
+    assert.equal((await api(`/instances/${persistent.body.instance_id}`)).body.status, 'running');
+    await api(`/instances/${persistent.body.instance_id}`, { method: 'DELETE' });
+    const snapshots = await api<{ items: Array<{ id: string }> }>('/snapshots');
+    for (const snap of snapshots.body.items) await api(`/snapshots/${snap.id}`, { method: 'DELETE' });
+  });
+
+  it('leaves no instance container behind', async () => {
+    assert.deepEqual((await api<{ items: InstanceBody[] }>('/instances')).body.items, []);
+    const runtime = s.server.platform.runtimes.all.find((r) => 'instances' in r) as unknown as {
+      trackedContainers(): number;
+      settled(): Promise<void>;
+    };
+    await runtime.settled();
+    assert.equal(ownedContainers(s.dataDir).length, runtime.trackedContainers());
+  });
+});
