@@ -30,6 +30,8 @@ export interface Config {
   routeSyncMs: number;
   /** Warm isolates/containers idle this long are dropped. @default 300000 (FAAS_IDLE_TIMEOUT_MS) */
   idleTimeoutMs: number;
+  /** Paused restores kept ready for recently used memory snapshots (gVisor); 0: none. @default 4 (FAAS_RESTORE_STANDBYS) */
+  restoreStandbys: number;
   /** Docker Engine address; the default socket when unset. (DOCKER_HOST) */
   dockerHost: string | undefined;
 }
@@ -87,6 +89,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },
   idleTimeoutMs: { env: 'FAAS_IDLE_TIMEOUT_MS', default: 300_000, parse: int(1000, 86_400_000) },
+  restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
 };
 

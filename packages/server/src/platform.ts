@@ -64,6 +64,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
       dataDir: join(config.dataDir, 'containers'),
       idleTimeoutMs: config.idleTimeoutMs,
       dockerHost: config.dockerHost,
+      restoreStandbys: config.restoreStandbys,
       logger,
     }),
   );

@@ -75,6 +75,8 @@ export class SnapshotService {
       createdAt: Date.now(),
     };
     await this.#store.createSnapshot(snapshot);
+    // An execution's snapshot is resumed at most once or twice; a named one is worth a standby.
+    if (memory && !options.executionId) manager.prepareRestore(snapshot.id, snapshot.spec, tar);
     return snapshot;
   }
 
@@ -97,19 +99,47 @@ export class SnapshotService {
   async delete(id: string): Promise<void> {
     const snapshot = await this.get(id);
     await this.#store.deleteSnapshot(id);
+    await this.#instances.manager.forgetSnapshot(id).catch(() => {});
     // Content-addressed: another snapshot with the same bytes shares the blob.
     if (!(await this.#blobShared(snapshot.blobChecksum))) await this.#blobs.delete(snapshot.blobChecksum);
   }
 
   /** A new instance from the snapshot. */
   async restore(id: string): Promise<Instance> {
+    const [instance] = await this.fork(id, 1);
+    return instance as Instance;
+  }
+
+  /** `count` independent instances from one snapshot; all or none. */
+  async fork(id: string, count: number): Promise<Instance[]> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
+      throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
+    }
     const snapshot = await this.get(id);
     const tar = await this.#blobs.get(snapshot.blobChecksum);
     if (!tar) {
       throw new FaasError(ErrorCode.INTERNAL, `The data of snapshot ${id} is missing from the blob store`);
     }
     const manager = this.#instances.manager;
-    if (snapshot.kind === 'memory') return manager.restore(snapshot.spec, tar);
+    if (snapshot.kind === 'memory') return manager.restore(snapshot.spec, tar, { snapshotId: id, count });
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, () => this.#restoreFiles(snapshot, tar)),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(
+        results.map((r) =>
+          r.status === 'fulfilled' ? manager.delete(r.value.id).catch(() => {}) : undefined,
+        ),
+      );
+      throw failed.reason;
+    }
+    return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
+  }
+
+  /** A fresh instance of the snapshot's spec with its /workspace files. */
+  async #restoreFiles(snapshot: SnapshotRecord, tar: Uint8Array): Promise<Instance> {
+    const manager = this.#instances.manager;
     const instance = await manager.create(snapshot.spec);
     const unpacked = await instance.exec([BUSYBOX_MOUNT, 'tar', '-x', '-f', '-', '-C', INSTANCE_WORKDIR], {
       silent: true,
@@ -123,26 +153,6 @@ export class SnapshotService {
       );
     }
     return instance;
-  }
-
-  /** `count` independent instances from one snapshot; all or none. */
-  async fork(id: string, count: number): Promise<Instance[]> {
-    if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
-      throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
-    }
-    await this.get(id);
-    const results = await Promise.allSettled(Array.from({ length: count }, () => this.restore(id)));
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) {
-      const manager = this.#instances.manager;
-      await Promise.all(
-        results.map((r) =>
-          r.status === 'fulfilled' ? manager.delete(r.value.id).catch(() => {}) : undefined,
-        ),
-      );
-      throw failed.reason;
-    }
-    return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
   }
 
   async #blobShared(checksum: string): Promise<boolean> {

@@ -57,6 +57,8 @@ export interface ContainerRuntimeOptions {
   buildImages?: boolean;
   /** Where the base image's rootfs tarball is cached. @default <dataDir>/images */
   imageCacheDir?: string;
+  /** Paused restores kept ready for recently used memory snapshots. @default 4 */
+  restoreStandbys?: number;
 }
 
 export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
@@ -114,6 +116,7 @@ export class ContainerRuntime implements Runtime {
       logger: this.#logger,
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
+      ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
     });
     this.#agents = new AgentFactory({
       docker: this.docker,
@@ -237,6 +240,7 @@ export class ContainerRuntime implements Runtime {
    */
   async ensureImage(image: string): Promise<void> {
     if (image !== baseImageTag() || this.#options.buildImages === false) return;
+    await this.#ensureStarted();
     try {
       await this.#imageTags();
     } catch (err) {
@@ -276,6 +280,7 @@ export class ContainerRuntime implements Runtime {
   async settled(): Promise<void> {
     await this.#agents.settled();
     await this.sandboxes.settled();
+    await this.instances.settled();
     await this.#removals.drain();
   }
 
@@ -302,10 +307,15 @@ export class ContainerRuntime implements Runtime {
     this.#closed = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#instanceSweeper);
-    this.instances.close();
+    const instances = this.instances.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all([...pools.map((p) => p.close()), this.#agents.close(), this.sandboxes.close()]);
+    await Promise.all([
+      ...pools.map((p) => p.close()),
+      this.#agents.close(),
+      this.sandboxes.close(),
+      instances,
+    ]);
     await this.#removals.drain();
   }
 

@@ -18,6 +18,7 @@ import {
   type InstanceIdentity,
   identityFromLabels,
 } from './instance-container.ts';
+import { RestoreStandbys } from './restore-standbys.ts';
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 
@@ -34,6 +35,10 @@ export interface InstanceManagerOptions {
   ensureImage: (image: string) => Promise<void>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
+  /** Paused restores kept ready for recently used memory snapshots; 0: none. @default 4 */
+  restoreStandbys?: number;
+  /** A snapshot's standby unused this long is removed. @default 300000 */
+  standbyIdleMs?: number;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -49,9 +54,17 @@ export class InstanceManager {
   #agentPath: Promise<string> | undefined;
   #dockerRoot: Promise<string> | undefined;
   #recovered: Promise<void> | undefined;
+  #standbys: RestoreStandbys;
 
   constructor(options: InstanceManagerOptions) {
     this.#options = options;
+    this.#standbys = new RestoreStandbys({
+      capacity: options.restoreStandbys ?? 4,
+      idleMs: options.standbyIdleMs ?? 300_000,
+      restorePaused: (spec, checkpoint) => this.#restorePaused(spec, checkpoint),
+      remove: (standby) => removePaused(this.#options.docker, standby.containerId),
+      onError: (message, err) => this.#options.logger.warn(message, err),
+    });
   }
 
   /** Creates and starts an instance; resolves once its agent answers. */
@@ -85,8 +98,9 @@ export class InstanceManager {
     return [...this.#instances.values()].sort((a, b) => b.createdAt - a.createdAt);
   }
 
+  /** Containers held: instances and standbys. */
   get count(): number {
-    return this.#instances.size;
+    return this.#instances.size + this.#standbys.count;
   }
 
   /** Stops the container: its processes end, its tmpfs folders are emptied; the instance stays. */
@@ -127,8 +141,9 @@ export class InstanceManager {
     instance.markStopped('deleted');
   }
 
-  /** Stops running instances unused for their idle TTL; watched instances are in use. */
+  /** Stops running instances unused for their idle TTL (watched ones are in use); expires standbys. */
   async sweepIdle(now = Date.now()): Promise<void> {
+    await this.#standbys.expire(now);
     for (const instance of this.#instances.values()) {
       const { idleTtlMs } = instance.spec;
       if (instance.state !== 'running' || idleTtlMs <= 0 || instance.events.watchers > 0) continue;
@@ -182,18 +197,99 @@ export class InstanceManager {
     return tar;
   }
 
-  /** A new instance from a checkpoint tar: its processes continue where they were. */
-  async restore(spec: InstanceSpec, checkpoint: Uint8Array, id: string = newId('inst')): Promise<Instance> {
+  /**
+   * `count` new instances from one checkpoint tar, all or none: their processes continue where
+   * they were, independently. With the snapshot's id, ready standbys of it are taken first, and
+   * one is made again once the rest are restored (not beside them: they share the cores).
+   */
+  async restore(
+    spec: InstanceSpec,
+    checkpoint: Uint8Array,
+    options: { snapshotId?: string; count?: number } = {},
+  ): Promise<Instance[]> {
     await this.recover();
-    const instance = new Instance(id, spec, '', Date.now());
-    this.#instances.set(id, instance);
+    const { snapshotId, count = 1 } = options;
+    try {
+      const restored = snapshotId ? await this.#takeStandbys(snapshotId, count) : [];
+      const rest = await Promise.allSettled(
+        Array.from({ length: count - restored.length }, () => this.#restoreNew(spec, checkpoint)),
+      );
+      for (const result of rest) if (result.status === 'fulfilled') restored.push(result.value);
+      const failed = rest.find((r) => r.status === 'rejected');
+      if (failed) {
+        await Promise.all(restored.map((instance) => this.delete(instance.id).catch(() => {})));
+        throw failed.reason;
+      }
+      return restored;
+    } finally {
+      if (snapshotId) this.#standbys.fill(snapshotId, spec, checkpoint, count);
+    }
+  }
+
+  /** Up to `count` standbys of the snapshot, awake. */
+  async #takeStandbys(snapshotId: string, count: number): Promise<Instance[]> {
+    const taken = this.#standbys.take(snapshotId, count);
+    const woken = await Promise.all(taken.map((standby) => this.#wake(standby)));
+    return taken.filter((_, i) => woken[i]);
+  }
+
+  async #restoreNew(spec: InstanceSpec, checkpoint: Uint8Array): Promise<Instance> {
+    const instance = new Instance(newId('inst'), spec, '', Date.now());
+    this.#instances.set(instance.id, instance);
     try {
       await this.#restoreInto(instance, checkpoint);
     } catch (err) {
-      this.#instances.delete(id);
+      this.#instances.delete(instance.id);
       throw err;
     }
     return instance;
+  }
+
+  /** Has standbys of the snapshot restored ahead of its first restore or fork. */
+  prepareRestore(snapshotId: string, spec: InstanceSpec, checkpoint: Uint8Array): void {
+    // Two: a fork of a few then restores only the rest (each direct restore costs ~250 ms of CPU).
+    this.#standbys.fill(snapshotId, spec, checkpoint, 2);
+  }
+
+  /** The snapshot was deleted: its standbys go. */
+  forgetSnapshot(snapshotId: string): Promise<void> {
+    return this.#standbys.drop(snapshotId);
+  }
+
+  /** Resolves when no standby is being restored (for leak checks). */
+  settled(): Promise<void> {
+    return this.#standbys.settled();
+  }
+
+  /** A standby restored and paused, not listed as an instance until taken. */
+  async #restorePaused(spec: InstanceSpec, checkpoint: Uint8Array): Promise<Instance> {
+    const standby = new Instance(newId('inst'), spec, '', Date.now());
+    await this.#restoreInto(standby, checkpoint);
+    try {
+      await this.#options.docker.getContainer(standby.containerId).pause();
+    } catch (err) {
+      standby.link?.close();
+      await removePaused(this.#options.docker, standby.containerId).catch(() => {});
+      throw err;
+    }
+    return standby;
+  }
+
+  /** Unpauses a taken standby and makes it an instance; false (and removed) when it is broken. */
+  async #wake(standby: Instance): Promise<boolean> {
+    try {
+      await this.#options.docker.getContainer(standby.containerId).unpause();
+      await standby.link?.ping(this.#options.agentTimeoutMs ?? READY_TIMEOUT_MS, false);
+    } catch (err) {
+      this.#options.logger.warn(`standby ${standby.id} did not wake; restoring directly`, err);
+      standby.link?.close();
+      await removePaused(this.#options.docker, standby.containerId).catch(() => {});
+      return false;
+    }
+    standby.createdAt = Date.now();
+    standby.touch();
+    this.#instances.set(standby.id, standby);
+    return true;
   }
 
   /** Runs the instance in a new container restored from the checkpoint. */
@@ -241,6 +337,11 @@ export class InstanceManager {
       for (const info of containers) {
         const identity = identityFromLabels(info.Labels ?? {});
         if (!identity || this.#instances.has(identity.id)) continue;
+        if (info.State === 'paused') {
+          // A standby of the previous run: nobody took it.
+          await removePaused(docker, info.Id).catch(() => {});
+          continue;
+        }
         const instance = new Instance(identity.id, identity.spec, info.Id, identity.createdAt);
         this.#instances.set(identity.id, instance);
         if (info.State !== 'running') {
@@ -266,8 +367,9 @@ export class InstanceManager {
     return this.#recovered;
   }
 
-  /** Drops the links; the containers keep running for the next server run to find. */
-  close(): void {
+  /** Removes the standbys and drops the links; instances keep running for the next server run. */
+  async close(): Promise<void> {
+    await this.#standbys.close();
     for (const instance of this.#instances.values()) instance.link?.close();
   }
 
@@ -396,4 +498,13 @@ export class InstanceManager {
     if (!mustExist) await rm(dir, { recursive: true, force: true });
     return dir;
   }
+}
+
+/** The engine cannot kill the processes of a paused container: it is unpaused first. */
+async function removePaused(docker: Docker, containerId: string): Promise<void> {
+  await docker
+    .getContainer(containerId)
+    .unpause()
+    .catch(() => {});
+  await removeContainer(docker, containerId);
 }

@@ -70,7 +70,8 @@ const FILE_KINDS = { c: 'created', m: 'modified', d: 'deleted' } as const;
 export class Instance {
   readonly id: string;
   readonly spec: InstanceSpec;
-  readonly createdAt: number;
+  /** When it became an instance (a standby: when it was taken). */
+  createdAt: number;
   readonly events = new InstanceEventHub();
   containerId: string;
   state: InstanceState = 'starting';
