@@ -2,10 +2,11 @@
 // with the same load generator on loopback. Prints each section, then a summary table, and writes
 // the same rows to bench/results/latest.json. Bounded: about 2–3 minutes on 2 cores.
 // Env: BENCH_DURATION (s per measurement, default 6), BENCH_LOADGEN=node (skip wrk),
-// BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1.
+// BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1, BENCH_ONLY=1,4 (those sections).
 import { cpus, hostname } from 'node:os';
 import { measureColdStart } from './cold-start.ts';
-import { measureContainer } from './container.ts';
+import { dockerAnswers, measureContainer } from './container.ts';
+import { measureInstances } from './instances.ts';
 import { pickLoadRunner } from './lib/load.ts';
 import { startFaasServer } from './lib/processes.ts';
 import { type Metric, summaryTable, verdict, writeJson } from './lib/report.ts';
@@ -16,6 +17,21 @@ const durationS = Number(process.env.BENCH_DURATION ?? 6);
 const warmupS = 2;
 const notes: string[] = [];
 const metrics: Metric[] = [];
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const runs = (section: string) => !only || only.includes(section);
+
+/** A failing section is reported in the summary; the others still run. */
+async function section(title: string, measure: () => Promise<Metric[]>): Promise<void> {
+  log(`\n${title}`);
+  try {
+    metrics.push(...(await measure()));
+  } catch (error) {
+    const note = `${title} failed: ${error instanceof Error ? error.message : String(error)}`;
+    log(`  ${note}`);
+    notes.push(note);
+    process.exitCode = 1;
+  }
+}
 
 const load = pickLoadRunner(log);
 log(
@@ -24,24 +40,23 @@ log(
 const started = performance.now();
 const server = await startFaasServer();
 try {
-  log(`\n1. warm sync invoke, js (${durationS} s per measurement after ${warmupS} s warm-up)`);
-  metrics.push(...(await measureWarmInvoke({ server, load: load.run, durationS, warmupS, log })));
-
-  log('\n2. isolate cold start: first invoke after deploy');
-  metrics.push(...(await measureColdStart(server, 50, log)));
-
-  log('\n3. container runtime');
-  try {
-    const container = await measureContainer({ server, load: load.run, durationS, warmupS, log });
-    metrics.push(...container.metrics);
-    notes.push(...container.notes);
-  } catch (error) {
-    // Keep sections 1–2 when the engine misbehaves; the failure is in the summary, not hidden.
-    const note = `section 3 failed: ${error instanceof Error ? error.message : String(error)}`;
-    log(`  ${note}`);
-    notes.push(note);
-    process.exitCode = 1;
+  if (runs('1')) {
+    // Errors here abort the bench: the gateway's own path is broken.
+    log(`\n1. warm sync invoke, js (${durationS} s per measurement after ${warmupS} s warm-up)`);
+    metrics.push(...(await measureWarmInvoke({ server, load: load.run, durationS, warmupS, log })));
   }
+  if (runs('2')) {
+    log('\n2. isolate cold start: first invoke after deploy');
+    metrics.push(...(await measureColdStart(server, 50, log)));
+  }
+  if (runs('3'))
+    await section('3. container runtime', async () => {
+      const container = await measureContainer({ server, load: load.run, durationS, warmupS, log });
+      notes.push(...container.notes);
+      return container.metrics;
+    });
+  if (runs('4') && dockerAnswers())
+    await section('4. instances and snapshots (gVisor)', () => measureInstances(server, load.run, log));
 } finally {
   await server.stop();
 }

@@ -3,7 +3,15 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
-import { ADMIN_KEY, startTestServer, type TestServer, tempDataDir, waitFor } from '../support/server.ts';
+import {
+  ADMIN_KEY,
+  request,
+  spawnServer,
+  startTestServer,
+  type TestServer,
+  tempDataDir,
+  waitFor,
+} from '../support/server.ts';
 
 /** Waits until the check is true (waitFor waits for a defined value). */
 function eventually(
@@ -36,6 +44,33 @@ function ownedContainers(dataDir: string): string[] {
     .toString()
     .split('\n')
     .filter(Boolean);
+}
+
+/** The engine's state of each of this data dir's containers. */
+function containerStates(dataDir: string): string[] {
+  const owner = ownerIdFor(join(dataDir, 'containers'));
+  return execFileSync('docker', [
+    'ps',
+    '-a',
+    '--filter',
+    `label=faas.owner=${owner}`,
+    '--format',
+    '{{.State}}',
+  ])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
+}
+
+/** Removes leftovers of a failed test; paused ones (standbys) must be unpaused to be killed. */
+function removeContainers(ids: string[]): void {
+  if (ids.length === 0) return;
+  try {
+    execFileSync('docker', ['unpause', ...ids], { stdio: 'ignore' });
+  } catch {
+    // Most were not paused.
+  }
+  execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
 interface InstanceBody {
@@ -132,7 +167,7 @@ describe('instances', { skip }, () => {
     const dataDir = s.dataDir;
     const left = ownedContainers(dataDir);
     await s.close();
-    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left]);
+    removeContainers(left);
   });
 
   it('runs commands in a live instance: stdout, stderr, stdin, exit code, env, cwd', async () => {
@@ -332,8 +367,7 @@ describe('instances', { skip }, () => {
       assert.equal((await server.api(`/api/v1/instances/${created.id}`, { method: 'DELETE' })).status, 204);
       assert.deepEqual(ownedContainers(dataDir), []);
     } finally {
-      const left = ownedContainers(dataDir);
-      if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left]);
+      removeContainers(ownedContainers(dataDir));
       await server.close();
     }
   });
@@ -388,6 +422,68 @@ describe('instances', { skip }, () => {
 
     for (const id of [instance.id, a.id, b.id]) await api(`/instances/${id}`, { method: 'DELETE' });
     await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' });
+  });
+
+  it('restores from a paused standby; after a crash, the next server removes standbys nobody took', async () => {
+    const dataDir = tempDataDir();
+    const crashing = await spawnServer(dataDir);
+    let server: TestServer | undefined;
+    const call = async <T>(path: string, init: RequestInit & { json?: unknown } = {}) => {
+      const res = await request(server?.url ?? crashing.url, `/api/v1${path}`, init);
+      return { status: res.status, body: (await res.json()) as T };
+    };
+    // Standbys are the paused containers; a snapshot keeps two ready.
+    const states = (running: number, paused: number, what: string) =>
+      eventually(
+        () => {
+          const all = containerStates(dataDir);
+          return (
+            all.filter((s) => s === 'running').length === running &&
+            all.filter((s) => s === 'paused').length === paused &&
+            all.length === running + paused
+          );
+        },
+        30_000,
+        what,
+      );
+    try {
+      const counter = 'i=0; while true; do i=$((i+1)); echo $i > /workspace/count; sleep 0.05; done';
+      const source = await call<InstanceBody>('/instances', {
+        method: 'POST',
+        json: { isolation: 'gvisor', command: counter },
+      });
+      const count = async (id: string) =>
+        Number(
+          (
+            await call<{ stdout: string }>(`/instances/${id}/exec`, {
+              method: 'POST',
+              json: { command: 'cat /workspace/count' },
+            })
+          ).body.stdout,
+        );
+      await eventually(async () => (await count(source.body.id)) >= 5, 15_000);
+      const snap = await call<{ id: string }>('/snapshots', {
+        method: 'POST',
+        json: { instance_id: source.body.id },
+      });
+      await states(1, 2, 'the source and two standbys of the snapshot');
+      const restored = await call<InstanceBody>(`/snapshots/${snap.body.id}/restore`, { method: 'POST' });
+      assert.equal(restored.status, 201);
+      assert.equal(restored.body.status, 'running');
+      assert.ok((await count(restored.body.id)) >= 5, 'the count went on from the snapshot');
+      await states(2, 2, 'source, restored, and the standbys made again');
+      await crashing.kill('SIGKILL');
+      server = await startTestServer({}, dataDir);
+      const listed = await call<{ items: InstanceBody[] }>('/instances');
+      assert.deepEqual(listed.body.items.map((i) => i.id).sort(), [source.body.id, restored.body.id].sort());
+      assert.deepEqual(containerStates(dataDir), ['running', 'running'], 'the unclaimed standbys are gone');
+      for (const id of [source.body.id, restored.body.id])
+        assert.equal((await server.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
+    } finally {
+      await crashing.kill('SIGKILL');
+      removeContainers(ownedContainers(dataDir));
+      await server?.close();
+    }
   });
 
   it('runs execute modes checkpointed (and resumes), branched and persistent', async () => {

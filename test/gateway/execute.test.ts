@@ -109,13 +109,16 @@ describe('execute API', { skip }, () => {
     assert.equal(body.error?.code, 'FAAS_ERR_BAD_REQUEST');
   });
 
-  it('answers 501 for modes that need instances or snapshots', async () => {
-    for (const mode of ['checkpointed', 'branched', 'persistent']) {
-      const { status, body } = await execute({ command: 'true', mode }, '/api/v1/execute/advanced');
-      assert.equal(status, 501, mode);
-      assert.equal(body.error?.code, 'FAAS_ERR_NOT_IMPLEMENTED');
-      assert.match(JSON.stringify(body), /instances and snapshots/);
-    }
+  it('checks the advanced fields: unknown modes and isolations 422, a missing parent or checkpoint', async () => {
+    const advanced = (body: object) => execute({ command: 'true', ...body }, '/api/v1/execute/advanced');
+    assert.equal((await advanced({ mode: 'forked' })).status, 422);
+    assert.equal((await advanced({ mode: 'checkpointed', isolation: 'kvm' })).status, 422);
+    const noParent = await advanced({ mode: 'branched' });
+    assert.equal(noParent.status, 422);
+    assert.match(JSON.stringify(noParent.body), /parent/);
+    const unknown = await advanced({ mode: 'checkpointed', checkpoint: 'snap_missing' });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error?.code, 'FAAS_ERR_NOT_FOUND');
     const ephemeral = await execute({ command: 'echo x', mode: 'ephemeral' }, '/api/v1/execute/advanced');
     assert.equal(ephemeral.body.stdout, 'x\n');
     assert.equal(ephemeral.body.mode, 'ephemeral');

@@ -91,7 +91,7 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}): 
           output: () => out,
           kill: (signal = 'SIGKILL') =>
             new Promise((done) => {
-              if (child.exitCode !== null) return done();
+              if (child.exitCode !== null || child.signalCode !== null) return done();
               child.once('exit', () => done());
               child.kill(signal);
             }),
