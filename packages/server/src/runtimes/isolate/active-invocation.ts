@@ -22,11 +22,22 @@ export class ActiveInvocation {
   #truncated = false;
   #timers = new Set<NodeJS.Timeout>();
   #ended = false;
+  /** Lines held back until `accept()`. */
+  #held: Array<[LogLine['level'], string]> | undefined;
 
-  constructor(log: LogSink, deadline: number, maxLogBytes: number) {
+  /** `hold`: keep the output until `accept()`, for an attempt that may be run again (see WarmIsolate). */
+  constructor(log: LogSink, deadline: number, maxLogBytes: number, options: { hold?: boolean } = {}) {
     this.#log = log;
     this.deadline = deadline;
     this.#maxLogBytes = maxLogBytes;
+    if (options.hold) this.#held = [];
+  }
+
+  /** Writes the held output and stops holding. */
+  accept(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    for (const [level, message] of held ?? []) this.#emit(level, message);
   }
 
   /** A console line from the isolate: untrusted arguments, checked. */
@@ -67,6 +78,10 @@ export class ActiveInvocation {
   }
 
   #emit(level: LogLine['level'], message: string): void {
+    if (this.#held) {
+      this.#held.push([level, message]);
+      return;
+    }
     try {
       this.#log(level, message);
     } catch {

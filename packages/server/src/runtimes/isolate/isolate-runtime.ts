@@ -14,7 +14,7 @@ import {
 import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { LoadFailure } from './load-failure.ts';
-import { VersionPool } from './version-pool.ts';
+import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import type { IsolateLimits } from './warm-isolate.ts';
 
 export interface IsolateRuntimeOptions {
@@ -118,10 +118,16 @@ export class IsolateRuntime implements Runtime {
       throw err;
     }
     try {
-      return await warm.run(request);
+      if (!pool.startsSync) return await warm.run(request);
+      const outcome = await warm.runSync(request, SYNC_BUDGET_MS, (blockedMs) =>
+        pool.noteSyncStart(blockedMs),
+      );
+      if (outcome !== 'over_budget') return outcome;
     } finally {
       pool.release(warm);
     }
+    // Stopped at the budget: again from the start, on an isolate's own thread.
+    return this.invoke(request);
   }
 
   async retire(name: string, version?: number): Promise<void> {

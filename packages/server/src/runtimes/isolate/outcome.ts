@@ -21,6 +21,11 @@ export function isMemoryLimitError(err: unknown): boolean {
   return err instanceof Error && err.message.includes('memory limit');
 }
 
+/** isolated-vm's message when a synchronous call ran past its `timeout`. */
+export function isTimeoutError(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Script execution timed out.';
+}
+
 /** Large ArrayBuffers fail with this RangeError when external memory is exhausted. */
 function isAllocationFailure(error: InvocationError): boolean {
   return error.type === 'RangeError' && error.message === 'Array buffer allocation failed';

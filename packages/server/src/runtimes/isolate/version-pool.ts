@@ -10,6 +10,13 @@ export interface VersionPoolOptions {
   onCatastrophicError: (message: string) => void;
 }
 
+/** Longest a synchronous start may hold the server's thread (WarmIsolate.runSync). */
+export const SYNC_BUDGET_MS = 5;
+/** A version whose synchronous starts average more than this goes to the isolate's thread. */
+const SYNC_SLOW_MS = 0.5;
+/** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
+const SYNC_PAUSE_MS = 30_000;
+
 /**
  * The warm isolates of one function version: idle ones are reused (most recently used first,
  * so the rest can expire), more are loaded while all are busy, never more than the version's
@@ -28,6 +35,9 @@ export class VersionPool {
   #waiters: Array<() => void> = [];
   #phase: 'open' | 'retired' | 'closed' = 'open';
   #resolveDrained: () => void = () => {};
+  #syncPausedUntil = 0;
+  /** Moving average of the synchronous starts' durations (ms). */
+  #syncAverageMs = 0;
 
   constructor(fn: FunctionVersion, options: VersionPoolOptions) {
     this.fn = fn;
@@ -93,6 +103,30 @@ export class VersionPool {
       }
       await this.#waitForRelease(deadline, signal);
     }
+  }
+
+  /**
+   * Whether invocations should start synchronously on the server's thread: yes for quick
+   * handlers (most), no for a while after one ran past the budget or the average got slow, so a
+   * busy handler does not hold up the gateway.
+   */
+  get startsSync(): boolean {
+    return Date.now() >= this.#syncPausedUntil;
+  }
+
+  /** How long a synchronous start took; 'over_budget' when it was stopped. */
+  noteSyncStart(durationMs: number | 'over_budget'): void {
+    if (durationMs === 'over_budget') {
+      this.#pauseSync();
+      return;
+    }
+    this.#syncAverageMs = this.#syncAverageMs * 0.9 + durationMs * 0.1;
+    if (this.#syncAverageMs > SYNC_SLOW_MS) this.#pauseSync();
+  }
+
+  #pauseSync(): void {
+    this.#syncPausedUntil = Date.now() + SYNC_PAUSE_MS;
+    this.#syncAverageMs = 0;
   }
 
   release(warm: WarmIsolate): void {

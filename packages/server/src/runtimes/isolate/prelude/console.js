@@ -12,7 +12,7 @@ function emitLog(level, message) {
   const text = groupIndent ? `${groupIndent}${message.replaceAll('\n', `\n${groupIndent}`)}` : message;
   const clipped = text.length > room ? text.slice(0, room) : text;
   invocation.logChars += clipped.length;
-  hostLog(invocation.seq, level, clipped);
+  (invocation.sync ? hostLogSync : hostLog)(invocation.seq, level, clipped);
 }
 
 function makeLogMethod(level) {

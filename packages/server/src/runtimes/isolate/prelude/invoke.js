@@ -111,16 +111,49 @@ async function invoke(seq, invocationId, deadline, kind, payload) {
   }
 }
 
+// The synchronous start (see warm-isolate.ts): the host calls `start` and then `take` on its own
+// thread. V8 runs the microtasks between the two, so a handler that does not wait for a timer has
+// its reply ready for `take`, with no thread hop. One that waits is handed over with `wait`.
+let startedReply;
+let settledReply;
+
+function start(seq, invocationId, deadline, kind, payload) {
+  invocation.sync = true;
+  settledReply = undefined;
+  startedReply = invoke(seq, invocationId, deadline, kind, payload);
+  startedReply.then((reply) => {
+    settledReply = reply;
+  });
+}
+
+/** The started invocation's reply, or undefined while it waits (then call `wait`). */
+function take() {
+  invocation.sync = false;
+  const reply = settledReply;
+  settledReply = undefined;
+  if (reply !== undefined) startedReply = undefined;
+  return reply;
+}
+
+/** The reply of a started invocation that is still waiting, as a promise. */
+function wait() {
+  const reply = startedReply;
+  startedReply = undefined;
+  return reply;
+}
+
 /** Called once per isolate by the host with its callbacks and limits; removes itself. */
-function install(log, schedule, random, url, logLimit, resultLimit) {
+function install(log, schedule, logSync, scheduleSync, random, url, logLimit, resultLimit) {
   hostLog = log;
   hostSchedule = schedule;
+  hostLogSync = logSync;
+  hostScheduleSync = scheduleSync;
   hostRandom = random;
   hostUrl = url;
   maxLogBytes = logLimit;
   maxResultBytes = resultLimit;
   delete globalThis[INSTALL_GLOBAL];
-  return { bind, invoke, fire };
+  return { bind, invoke, fire, start, take, wait };
 }
 
 Object.defineProperty(globalThis, INSTALL_GLOBAL, { value: install, configurable: true });

@@ -9,9 +9,14 @@
 // reaches the host carries it, so output from stray async work of an earlier invocation is
 // dropped by the host instead of being written into a later invocation's logs.
 
-// Assigned once per isolate by install() in invoke.js.
+// Assigned once per isolate by install() in invoke.js. `hostLog` and `hostSchedule` are posted to
+// the host's thread (the isolate's own thread does not wait); the `…Sync` ones are plain calls,
+// for the synchronous start of an invocation on the host's thread, where a posted message would
+// only arrive after the call returned (see `start` in invoke.js).
 let hostLog;
 let hostSchedule;
+let hostLogSync;
+let hostScheduleSync;
 let hostRandom;
 let hostUrl;
 // biome-ignore lint/style/useConst: assigned by install()
@@ -29,6 +34,8 @@ const invocation = {
   logChars: 0,
   /** Rejects the running invocation: an uncaught error in a timer or microtask. */
   fail: undefined,
+  /** Running inside the host's synchronous `start` call: use the `…Sync` host callbacks. */
+  sync: false,
 };
 
 class DOMException extends Error {

@@ -20,7 +20,7 @@ function addTimer(callback, delay, args, repeat) {
   }
   const delayMs = Number(delay) >= 1 && Number(delay) <= 2 ** 31 - 1 ? Math.trunc(Number(delay)) : 1;
   timers.set(id, { callback, args, delayMs, repeat });
-  hostSchedule(invocation.seq, id, delayMs);
+  (invocation.sync ? hostScheduleSync : hostSchedule)(invocation.seq, id, delayMs);
   return id;
 }
 

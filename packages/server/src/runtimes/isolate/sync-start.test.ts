@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MemoryBlobStore } from '@faas/testkit';
+import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
+import { deployScript, invoke, resultOf } from './test-helpers.ts';
+import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
+
+/** Counts its calls in module state, so a run in a fresh isolate shows as a count back at 1. */
+const COUNTING = `var calls = 0; var __faas = { default: async (e) => {
+  calls += 1;
+  console.log('before', calls);
+  if (e.spinMs) { const until = Date.now() + e.spinMs; while (Date.now() < until) {} }
+  if (e.waitMs) await new Promise((resolve) => setTimeout(resolve, e.waitMs));
+  console.log('after', calls);
+  return { calls };
+} };`;
+
+describe('isolate runtime: synchronous starts', () => {
+  const blobs = new MemoryBlobStore();
+  let runtime: IsolateRuntime;
+
+  before(() => {
+    runtime = createIsolateRuntime({ blobs });
+  });
+  after(() => runtime.close());
+
+  it('answers a quick handler with its logs in order, and keeps module state between calls', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 1 });
+    for (const calls of [1, 2, 3]) {
+      const { outcome, logs } = await invoke(runtime, fn, {});
+      assert.deepEqual(resultOf(outcome), { calls });
+      assert.deepEqual(
+        logs.map((l) => l.message),
+        [`before ${calls}`, `after ${calls}`],
+      );
+    }
+  });
+
+  it('hands a handler that waits for a timer over to the isolate thread, logs still in order', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 1 });
+    const { outcome, logs } = await invoke(runtime, fn, { waitMs: 30 });
+    assert.deepEqual(resultOf(outcome), { calls: 1 });
+    assert.deepEqual(
+      logs.map((l) => l.message),
+      ['before 1', 'after 1'],
+    );
+    assert.ok(outcome.metrics.durationMs >= 25, `took ${outcome.metrics.durationMs} ms`);
+  });
+
+  it('runs a handler past the budget again in a fresh isolate: one result, one set of logs', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 1 });
+    assert.deepEqual(resultOf((await invoke(runtime, fn, {})).outcome), { calls: 1 });
+    const { outcome, logs } = await invoke(runtime, fn, { spinMs: SYNC_BUDGET_MS * 6 });
+    // The stopped attempt's isolate (calls 2) is gone: the run that counts is a fresh one's first.
+    assert.deepEqual(resultOf(outcome), { calls: 1 });
+    assert.deepEqual(
+      logs.map((l) => l.message),
+      ['before 1', 'after 1'],
+    );
+  });
+
+  it('still stops a handler at its deadline, whether the deadline is inside the budget or past it', async () => {
+    const spin = 'var __faas = { default: () => { for (;;) {} } };';
+    for (const timeoutMs of [2, 150]) {
+      const fn = await deployScript(blobs, spin, { timeoutMs });
+      const started = performance.now();
+      const { outcome } = await invoke(runtime, fn, {});
+      assert.equal(outcome.status, 'timed_out', `timeout ${timeoutMs} ms`);
+      assert.ok(performance.now() - started < timeoutMs + 1000);
+    }
+  });
+});
+
+describe('VersionPool sync policy', () => {
+  const pool = () =>
+    new VersionPool({ name: 'f', version: 1 } as never, {
+      artifact: {} as never,
+      limits: { maxLogBytes: 1, maxResultBytes: 1 },
+      onCatastrophicError: () => {},
+    });
+
+  it('starts synchronously until a start runs past the budget', () => {
+    const p = pool();
+    assert.equal(p.startsSync, true);
+    p.noteSyncStart(0.05);
+    assert.equal(p.startsSync, true);
+    p.noteSyncStart('over_budget');
+    assert.equal(p.startsSync, false);
+  });
+
+  it('stops starting synchronously when the starts get slow on average, not at one slow start', () => {
+    const p = pool();
+    p.noteSyncStart(3);
+    assert.equal(p.startsSync, true, 'one 3 ms start moves the average to 0.3 ms');
+    p.noteSyncStart(3);
+    assert.equal(p.startsSync, false);
+  });
+});
