@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
-import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /** Why these tests skip: only when no Docker Engine answers `docker info`. */
 function engineSkipReason(): string | false {
@@ -124,6 +125,39 @@ describe('execute API', { skip }, () => {
     assert.equal(ephemeral.body.mode, 'ephemeral');
   });
 
+  it('mounts the shared dependency caches only when asked; they outlive the run and reach instances', async () => {
+    const marker = `m-${randomUUID()}`;
+    const caches = ['npm', 'pip'];
+    const wrote = await execute({
+      command: `echo ${marker} > "$npm_config_cache/${marker}" && touch "$PIP_CACHE_DIR/${marker}" && echo "$PIP_CACHE_DIR"`,
+      dependency_caches: caches,
+    });
+    assert.equal(wrote.body.exit_code, 0, wrote.body.stderr);
+    assert.equal(wrote.body.stdout, '/cache/pip\n');
+    // Another container, later: the volume kept what the first one wrote.
+    const read = await execute({ command: `cat "$npm_config_cache/${marker}"`, dependency_caches: ['npm'] });
+    assert.equal(read.body.stdout, `${marker}\n`);
+    const without = await execute({ command: 'echo "[$npm_config_cache]"; ls /cache' });
+    assert.equal(without.body.stdout, '[]\n');
+    assert.notEqual(without.body.exit_code, 0, 'no /cache without opting in');
+    const instance = await s.api('/api/v1/instances', {
+      method: 'POST',
+      json: { dependency_caches: ['npm'] },
+    });
+    const { id, dependency_caches } = (await instance.json()) as { id: string; dependency_caches: string[] };
+    assert.deepEqual(dependency_caches, ['npm']);
+    const inInstance = await s.api(`/api/v1/instances/${id}/exec`, {
+      method: 'POST',
+      json: { command: `cat "$npm_config_cache/${marker}"; rm "$npm_config_cache/${marker}"` },
+    });
+    assert.equal(((await inInstance.json()) as { stdout: string }).stdout, `${marker}\n`);
+    assert.equal((await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
+    await execute({ command: `rm "$PIP_CACHE_DIR/${marker}"`, dependency_caches: ['pip'] });
+    const unknown = await execute({ command: 'true', dependency_caches: ['cargo'] });
+    assert.equal(unknown.status, 422);
+    assert.match(JSON.stringify(unknown.body), /dependency_caches/);
+  });
+
   it('cached mode answers a hit from the store without running the command again', async () => {
     // A fresh uuid per run: equal output on the second call proves nothing ran.
     const body = {
@@ -204,8 +238,13 @@ describe('execute API', { skip }, () => {
 
   it('leaves no containers behind: only the pool spares, and none after close', async () => {
     await Promise.all(Array.from({ length: 4 }, () => execute({ command: 'true' })));
-    // Used containers are removed in the background; the pool keeps 2 spares per image in use.
-    await waitFor(async () => (ownedContainers(s) <= 2 ? true : undefined), 15_000, 'used sandboxes removed');
+    // Used containers are removed in the background; each pool in use keeps its spares.
+    const runtime = s.server.platform.runtimes.all.find((r) => 'sandboxes' in r) as unknown as {
+      trackedContainers(): number;
+      settled(): Promise<void>;
+    };
+    await runtime.settled();
+    assert.equal(ownedContainers(s), runtime.trackedContainers());
     const other = await startTestServer();
     const ran = await other.api('/api/v1/execute', { method: 'POST', json: { command: 'true' } });
     assert.equal(ran.status, 200);

@@ -1,6 +1,10 @@
 /** How strongly an instance is isolated: runc (namespaces) or gVisor (a user-space kernel). */
 export type Isolation = 'runc' | 'gvisor';
 
+/** Shared package caches a sandbox may mount, opt-in (named volumes; see the container runtime). */
+export const DEPENDENCY_CACHE_NAMES = ['npm', 'pip'] as const;
+export type DependencyCache = (typeof DEPENDENCY_CACHE_NAMES)[number];
+
 /** Everything needed to create an instance again: a restore or fork starts from this. */
 export interface InstanceSpec {
   /** A local image (no registry is reachable). */
@@ -18,6 +22,7 @@ export interface InstanceSpec {
   isolation: Isolation;
   /** Stopped after this long without exec, stream or file activity; 0: never. */
   idleTtlMs: number;
+  dependencyCaches?: DependencyCache[];
 }
 
 /**

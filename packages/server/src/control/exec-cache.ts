@@ -10,6 +10,8 @@ export interface ExecCacheInputs {
   env: Record<string, string>;
   files: Record<string, string>;
   stdin: string;
+  /** Mounted shared caches can change what a command does (a warm cache installs offline). */
+  dependencyCaches?: readonly string[];
 }
 
 export interface ExecCacheOptions {
@@ -28,6 +30,8 @@ export function execCacheKey(inputs: ExecCacheInputs): string {
     sortedEntries(inputs.env),
     sortedEntries(inputs.files),
     inputs.stdin,
+    // Only when set, so keys made before caches existed still match.
+    ...(inputs.dependencyCaches?.length ? [[...new Set(inputs.dependencyCaches)].sort()] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

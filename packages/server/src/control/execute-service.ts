@@ -1,4 +1,11 @@
-import { ErrorCode, FaasError, type Isolation, newId, type SnapshotRecord } from '@faas/core';
+import {
+  type DependencyCache,
+  ErrorCode,
+  FaasError,
+  type Isolation,
+  newId,
+  type SnapshotRecord,
+} from '@faas/core';
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/container/index.ts';
@@ -24,6 +31,8 @@ export interface ExecuteRequest {
   timeoutMs?: number;
   memoryMb?: number;
   network?: boolean;
+  /** Shared package caches to mount (opt-in; see dependency-caches.ts). */
+  dependencyCaches?: DependencyCache[];
   /** checkpointed/branched/persistent. @default 'gvisor' for checkpointed and branched, else 'runc' */
   isolation?: Isolation;
   /** checkpointed: resume from this snapshot (a previous checkpointed execute's `snapshotId`). */
@@ -188,6 +197,7 @@ export class ExecuteService {
       ...(request.env ? { env: request.env } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
       ...(request.network !== undefined ? { network: request.network } : {}),
+      ...(request.dependencyCaches ? { dependencyCaches: request.dependencyCaches } : {}),
       isolation: request.isolation ?? isolation,
     };
   }
@@ -208,6 +218,7 @@ export class ExecuteService {
       env: request.env ?? {},
       files: request.files ?? {},
       stdin: request.stdin ?? '',
+      dependencyCaches: request.dependencyCaches ?? [],
     });
     const stored = await this.#cache.get(key);
     if (stored) return { ...stored, mode: 'cached', cache: 'hit' };
@@ -227,6 +238,7 @@ export class ExecuteService {
       ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
       ...(request.network !== undefined ? { network: request.network } : {}),
+      ...(request.dependencyCaches ? { dependencyCaches: request.dependencyCaches } : {}),
       ...(options.onOutput ? { onOutput: options.onOutput } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });

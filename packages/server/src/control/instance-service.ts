@@ -1,4 +1,4 @@
-import { ErrorCode, FaasError, type InstanceSpec, type Isolation } from '@faas/core';
+import { type DependencyCache, ErrorCode, FaasError, type InstanceSpec, type Isolation } from '@faas/core';
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
@@ -18,6 +18,7 @@ export interface InstanceRequest {
   network?: boolean;
   isolation?: Isolation;
   idleTtlMs?: number;
+  dependencyCaches?: DependencyCache[];
 }
 
 export const INSTANCE_DEFAULTS = {
@@ -42,6 +43,7 @@ export interface InstanceView {
   disk_mb: number;
   network: boolean;
   idle_ttl_ms: number;
+  dependency_caches: DependencyCache[];
   created_at: string;
   last_active_at: string;
   processes: ReturnType<Instance['processes']>;
@@ -68,6 +70,7 @@ export function instanceView(instance: Instance): InstanceView {
     disk_mb: spec.diskMb,
     network: spec.network,
     idle_ttl_ms: spec.idleTtlMs,
+    dependency_caches: spec.dependencyCaches ?? [],
     created_at: new Date(instance.createdAt).toISOString(),
     last_active_at: new Date(instance.lastActiveAt).toISOString(),
     processes: instance.processes(),
@@ -95,6 +98,7 @@ export class InstanceService {
       network: request.network ?? false,
       isolation: request.isolation ?? 'runc',
       idleTtlMs: request.idleTtlMs ?? INSTANCE_DEFAULTS.idleTtlMs,
+      ...(request.dependencyCaches?.length ? { dependencyCaches: request.dependencyCaches } : {}),
     };
   }
 

@@ -1,4 +1,5 @@
 import {
+  DEPENDENCY_CACHE_NAMES,
   FUNCTION_LIMITS,
   FUNCTION_RUNTIMES,
   HTTP_METHODS,
@@ -139,4 +140,12 @@ export const createKeyBody = {
     name: { type: 'string', minLength: 1, maxLength: 100 },
     role: { type: 'string', enum: ['admin', 'user'] },
   },
+};
+
+/** The execute and instance APIs' opt-in shared package caches. */
+export const dependencyCachesSchema = {
+  type: 'array',
+  items: { type: 'string', enum: [...DEPENDENCY_CACHE_NAMES] },
+  uniqueItems: true,
+  description: 'Shared package caches to mount (named volumes, shared by all sandboxes that ask)',
 };

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { DependencyCache } from '@faas/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import {
   EXECUTE_MODES,
@@ -11,6 +12,7 @@ import {
 import { instanceView } from '../../control/instance-service.ts';
 import type { Platform } from '../../platform.ts';
 import { toFaasError } from '../errors.ts';
+import { dependencyCachesSchema } from '../schemas.ts';
 
 /** Request body; each limit is accepted in snake_case (seed 004) and camelCase. */
 interface ExecuteBody {
@@ -28,6 +30,7 @@ interface ExecuteBody {
   isolation?: 'runc' | 'gvisor';
   checkpoint?: string;
   parent?: string;
+  dependency_caches?: DependencyCache[];
 }
 
 const timeout = { type: 'integer', minimum: 1, maximum: 15 * 60 * 1000, description: 'Kill after (ms)' };
@@ -52,6 +55,7 @@ const executeFields = {
   memory_mb: memory,
   memoryMb: memory,
   network: { type: 'boolean', description: 'Outbound network (default false)' },
+  dependency_caches: dependencyCachesSchema,
 };
 
 const executeBody = {
@@ -97,6 +101,7 @@ function toRequest(body: ExecuteBody): ExecuteRequest {
     ...(body.isolation !== undefined ? { isolation: body.isolation } : {}),
     ...(body.checkpoint !== undefined ? { checkpoint: body.checkpoint } : {}),
     ...(body.parent !== undefined ? { parent: body.parent } : {}),
+    ...(body.dependency_caches ? { dependencyCaches: body.dependency_caches } : {}),
   };
 }
 

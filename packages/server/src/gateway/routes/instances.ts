@@ -1,6 +1,8 @@
+import type { DependencyCache } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import { argv, type InstanceRequest, instanceView } from '../../control/instance-service.ts';
 import type { Platform } from '../../platform.ts';
+import { dependencyCachesSchema } from '../schemas.ts';
 
 /** Request body of POST /instances (snake_case, as the rest of the sandbox API). */
 interface CreateBody {
@@ -14,6 +16,7 @@ interface CreateBody {
   network?: boolean;
   isolation?: 'runc' | 'gvisor';
   idle_ttl_ms?: number;
+  dependency_caches?: DependencyCache[];
 }
 
 interface ExecBody {
@@ -51,6 +54,7 @@ const createBody = {
       description: 'gvisor: needed for memory snapshots',
     },
     idle_ttl_ms: { type: 'integer', minimum: 0, description: 'Stopped after this long unused; 0: never' },
+    dependency_caches: dependencyCachesSchema,
   },
 };
 
@@ -85,6 +89,7 @@ export function toInstanceRequest(body: CreateBody): InstanceRequest {
     ...(body.network !== undefined ? { network: body.network } : {}),
     ...(body.isolation !== undefined ? { isolation: body.isolation } : {}),
     ...(body.idle_ttl_ms !== undefined ? { idleTtlMs: body.idle_ttl_ms } : {}),
+    ...(body.dependency_caches ? { dependencyCaches: body.dependency_caches } : {}),
   };
 }
 

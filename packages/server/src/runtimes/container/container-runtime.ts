@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type BlobStore,
+  type DependencyCache,
   ErrorCode,
   FaasError,
   type FunctionRuntime,
@@ -18,6 +19,7 @@ import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invokeInContainer } from './agent-invocation.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
+import { DependencyVolumes } from './dependency-caches.ts';
 import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
@@ -86,6 +88,7 @@ export class ContainerRuntime implements Runtime {
   #pools = new Map<string, VersionPool>();
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
+  #caches: DependencyVolumes;
   #sweeper: NodeJS.Timeout;
   #instanceSweeper: NodeJS.Timeout;
   #closed = false;
@@ -108,6 +111,14 @@ export class ContainerRuntime implements Runtime {
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
     this.#imageFunctions = new ImageFunctions(this.sandboxes);
+    this.#caches = new DependencyVolumes({
+      docker: this.docker,
+      ownerId: this.#ownerId,
+      helperImage: async () => {
+        await this.ensureImage(baseImageTag());
+        return baseImageTag();
+      },
+    });
     this.instances = new InstanceManager({
       docker: this.docker,
       ownerId: this.#ownerId,
@@ -116,6 +127,7 @@ export class ContainerRuntime implements Runtime {
       logger: this.#logger,
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
+      prepareCaches: (caches) => this.#prepareCaches(caches),
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
     });
     this.#agents = new AgentFactory({
@@ -231,7 +243,20 @@ export class ContainerRuntime implements Runtime {
   async runInSandbox(request: SandboxRequest): Promise<SandboxResult> {
     await this.#ensureStarted();
     await this.ensureImage(request.image);
+    if (request.dependencyCaches?.length) await this.#prepareCaches(request.dependencyCaches);
     return this.sandboxes.run(request);
+  }
+
+  async #prepareCaches(caches: DependencyCache[]): Promise<void> {
+    try {
+      await this.#caches.prepare(caches);
+    } catch (err) {
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Preparing the dependency cache volumes failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
 
   /**

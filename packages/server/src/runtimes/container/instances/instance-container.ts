@@ -4,6 +4,7 @@ import type { InstanceSpec } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL } from '../container-labels.ts';
 import { hardenedHostConfig, SANDBOX_USER } from '../container-limits.ts';
+import { cacheMounts } from '../dependency-caches.ts';
 import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
 
 /** Where the agent binary is mounted; it is the container's main process. */
@@ -40,6 +41,7 @@ export async function createInstanceContainer(
   identity: InstanceIdentity,
 ): Promise<Docker.Container> {
   const { spec } = identity;
+  const caches = cacheMounts(spec.dependencyCaches ?? []);
   const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m,mode=1777`;
   return options.docker.createContainer({
     // A checkpoint moves an instance to a new container while the old one still exists.
@@ -54,6 +56,7 @@ export async function createInstanceContainer(
       `HOME=${INSTANCE_WORKDIR}`,
       `FAAS_EVENTS=${CUSTOM_EVENTS_PATH}`,
       `FAAS_INSTANCE_ID=${identity.id}`,
+      ...caches.env,
       ...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     ],
     OpenStdin: true,
@@ -79,7 +82,11 @@ export async function createInstanceContainer(
           network: spec.network,
           isolation: spec.isolation,
         },
-        [`${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`, `${options.agentPath}:${AGENT_MOUNT}:ro`],
+        [
+          `${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`,
+          `${options.agentPath}:${AGENT_MOUNT}:ro`,
+          ...caches.binds,
+        ],
       ),
       Tmpfs: { '/tmp': tmpfs, [INSTANCE_WORKDIR]: tmpfs },
       // The stdout is the agent's binary frames: nothing worth keeping in a log file.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, FaasError, type InstanceSpec, newId } from '@faas/core';
+import { type DependencyCache, ErrorCode, FaasError, type InstanceSpec, newId } from '@faas/core';
 import type Docker from 'dockerode';
 import { listOwnedContainers, ROLE_LABEL, removeContainer } from '../container-labels.ts';
 import { engineStatus } from '../docker-engine.ts';
@@ -33,6 +33,8 @@ export interface InstanceManagerOptions {
   ready: () => Promise<void>;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
+  /** Makes the shared dependency caches' volumes. */
+  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
   /** Paused restores kept ready for recently used memory snapshots; 0: none. @default 4 */
@@ -387,6 +389,8 @@ export class InstanceManager {
     });
     const agentPath = await this.#agentPath;
     await this.#options.ensureImage(identity.spec.image);
+    if (identity.spec.dependencyCaches?.length)
+      await this.#options.prepareCaches(identity.spec.dependencyCaches);
     try {
       return await createInstanceContainer(
         {

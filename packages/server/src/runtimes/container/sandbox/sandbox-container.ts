@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { DependencyCache } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from '../container-labels.ts';
 import {
@@ -7,6 +8,7 @@ import {
   SANDBOX_USER,
   updatableLimits,
 } from '../container-limits.ts';
+import { cacheMounts } from '../dependency-caches.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
 
 /** The working dir of sandbox commands: a tmpfs, like /tmp. */
@@ -17,6 +19,7 @@ export interface StartSandboxOptions {
   image: string;
   ownerId: string;
   limits: ContainerLimits;
+  caches?: DependencyCache[];
   busyboxPath: string;
 }
 
@@ -87,12 +90,13 @@ export class SandboxContainer {
 
   static async start(options: StartSandboxOptions): Promise<SandboxContainer> {
     const { docker } = options;
+    const caches = cacheMounts(options.caches ?? []);
     const container = await docker.createContainer({
       Image: options.image,
       Entrypoint: [BUSYBOX_MOUNT, 'sh', '-c', SHIM_SCRIPT],
       Cmd: [],
       User: SANDBOX_USER,
-      Env: ['HOME=/tmp'],
+      Env: ['HOME=/tmp', ...caches.env],
       OpenStdin: true,
       StdinOnce: true,
       AttachStdin: true,
@@ -101,7 +105,10 @@ export class SandboxContainer {
       Tty: false,
       Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'sandbox' },
       HostConfig: {
-        ...hardenedHostConfig(options.limits, [`${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`]),
+        ...hardenedHostConfig(options.limits, [
+          `${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`,
+          ...caches.binds,
+        ]),
         Tmpfs: {
           '/tmp': `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,
           [SANDBOX_WORKDIR]: `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,

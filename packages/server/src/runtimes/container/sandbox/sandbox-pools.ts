@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ErrorCode, FaasError } from '@faas/core';
+import { type DependencyCache, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
 import { engineStatus } from '../docker-engine.ts';
@@ -25,6 +25,8 @@ export interface SandboxRequest {
   /** Outbound network. @default false */
   network?: boolean;
   isolation?: 'runc' | 'gvisor';
+  /** Shared package caches to mount (see dependency-caches.ts); the runtime makes their volumes. */
+  dependencyCaches?: DependencyCache[];
   /** Where the command runs. @default '/workspace'; `null`: the image's own working dir */
   workdir?: string | null;
   /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
@@ -53,6 +55,7 @@ interface PoolEntry {
   lastUsedAt: number;
   image: string;
   limits: ContainerLimits;
+  caches: DependencyCache[];
 }
 
 export interface SandboxPoolsOptions {
@@ -106,7 +109,7 @@ export class SandboxPools {
       files: request.files ?? {},
       ...(request.workdir === null ? {} : { workdir: request.workdir ?? SANDBOX_WORKDIR }),
     });
-    const entry = this.#entry(request.image, limits);
+    const entry = this.#entry(request.image, limits, [...new Set(request.dependencyCaches ?? [])].sort());
     entry.lastUsedAt = Date.now();
     const container = entry.ready.shift() ?? (await this.#start(entry));
     this.#refill(entry);
@@ -184,11 +187,11 @@ export class SandboxPools {
     await Promise.all([...this.#removals]);
   }
 
-  #entry(image: string, limits: ContainerLimits): PoolEntry {
-    const key = poolKey(image, limits);
+  #entry(image: string, limits: ContainerLimits, caches: DependencyCache[]): PoolEntry {
+    const key = poolKey(image, limits, caches);
     let entry = this.#pools.get(key);
     if (!entry) {
-      entry = { ready: [], starting: 0, lastUsedAt: Date.now(), image, limits };
+      entry = { ready: [], starting: 0, lastUsedAt: Date.now(), image, limits, caches };
       this.#pools.set(key, entry);
     }
     return entry;
@@ -201,6 +204,7 @@ export class SandboxPools {
         image: entry.image,
         ownerId: this.#options.ownerId,
         limits: entry.limits,
+        caches: entry.caches,
         busyboxPath: this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH,
       });
     } catch (err) {
@@ -227,7 +231,7 @@ export class SandboxPools {
     this.#start(entry).then(
       (container) => {
         entry.starting -= 1;
-        if (this.#closed || !this.#pools.has(poolKey(entry.image, entry.limits))) {
+        if (this.#closed || !this.#pools.has(poolKey(entry.image, entry.limits, entry.caches))) {
           this.#remove(container);
           return;
         }
@@ -249,6 +253,6 @@ export class SandboxPools {
   }
 }
 
-function poolKey(image: string, limits: ContainerLimits): string {
-  return `${image}|${limits.isolation ?? 'runc'}|${limits.network ? 'net' : 'none'}`;
+function poolKey(image: string, limits: ContainerLimits, caches: DependencyCache[]): string {
+  return `${image}|${limits.isolation ?? 'runc'}|${limits.network ? 'net' : 'none'}|${caches.join(',')}`;
 }
