@@ -381,7 +381,7 @@ describe('instances', { skip }, () => {
     });
     assert.equal(snap.status, 201);
     assert.equal(snap.body.kind, 'filesystem');
-    const restored = await api('/snapshots/' + snap.body.id + '/restore', { method: 'POST' });
+    const restored = await api(`/snapshots/${snap.body.id}/restore`, { method: 'POST' });
     assert.equal(restored.status, 201);
     assert.equal((await exec(restored.body.id, { command: 'cat d/f.txt' })).body.stdout, 'saved\n');
     for (const id of [instance.id, restored.body.id]) await api(`/instances/${id}`, { method: 'DELETE' });

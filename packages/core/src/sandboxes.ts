@@ -51,3 +51,40 @@ export interface SnapshotFilter {
   instanceId?: string;
   executionId?: string;
 }
+
+/** An instance as the API shows it (`GET /api/v1/instances/{id}`; snake_case, as seed 004). */
+export interface InstanceView {
+  id: string;
+  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'deleted';
+  image: string;
+  command: string[] | null;
+  /** Names only: values may be secrets. */
+  env: string[];
+  isolation: Isolation;
+  memory_mb: number;
+  cpus: number;
+  pids_limit: number;
+  disk_mb: number;
+  network: boolean;
+  idle_ttl_ms: number;
+  dependency_caches: DependencyCache[];
+  created_at: string;
+  last_active_at: string;
+  /** Processes started through the API that have not exited. */
+  processes: Array<{ process: number; pid?: number; command: string; tty: boolean }>;
+  /** Stream clients connected now. */
+  watchers: number;
+}
+
+/** A snapshot as the API shows it (`GET /api/v1/snapshots/{id}`). */
+export interface SnapshotView {
+  id: string;
+  name: string | null;
+  instance_id: string;
+  execution_id: string | null;
+  kind: SnapshotKind;
+  image: string;
+  isolation: Isolation;
+  size_bytes: number;
+  created_at: string;
+}

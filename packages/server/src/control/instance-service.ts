@@ -1,4 +1,11 @@
-import { type DependencyCache, ErrorCode, FaasError, type InstanceSpec, type Isolation } from '@faas/core';
+import {
+  type DependencyCache,
+  ErrorCode,
+  FaasError,
+  type InstanceSpec,
+  type InstanceView,
+  type Isolation,
+} from '@faas/core';
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
@@ -28,27 +35,6 @@ export const INSTANCE_DEFAULTS = {
   diskMb: 256,
   idleTtlMs: 10 * 60 * 1000,
 } as const;
-
-/** The public view of an instance. */
-export interface InstanceView {
-  id: string;
-  status: string;
-  image: string;
-  command: string[] | null;
-  env: string[];
-  isolation: Isolation;
-  memory_mb: number;
-  cpus: number;
-  pids_limit: number;
-  disk_mb: number;
-  network: boolean;
-  idle_ttl_ms: number;
-  dependency_caches: DependencyCache[];
-  created_at: string;
-  last_active_at: string;
-  processes: ReturnType<Instance['processes']>;
-  watchers: number;
-}
 
 export function argv(command: string | string[]): string[] {
   return typeof command === 'string' ? ['sh', '-c', command] : command;

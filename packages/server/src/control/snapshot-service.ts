@@ -8,6 +8,7 @@ import {
   type PageRequest,
   type SnapshotFilter,
   type SnapshotRecord,
+  type SnapshotView,
 } from '@faas/core';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { INSTANCE_WORKDIR } from '../runtimes/container/instances/instance-container.ts';
@@ -23,7 +24,7 @@ export interface SnapshotServiceOptions {
 const MAX_FORKS = 16;
 
 /** The public view of a snapshot. */
-export function snapshotView(snapshot: SnapshotRecord) {
+export function snapshotView(snapshot: SnapshotRecord): SnapshotView {
   return {
     id: snapshot.id,
     name: snapshot.name ?? null,

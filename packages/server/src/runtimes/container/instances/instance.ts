@@ -1,11 +1,11 @@
 import { StringDecoder } from 'node:string_decoder';
-import { ErrorCode, FaasError, type InstanceSpec } from '@faas/core';
+import { ErrorCode, FaasError, type InstanceSpec, type InstanceView } from '@faas/core';
 import { Event, encodeExec, encodeFrame, encodeResize, type Frame, Request } from './agent-frames.ts';
 import type { AgentLink } from './agent-link.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
 import { type InstanceEvent, InstanceEventHub } from './instance-events.ts';
 
-export type InstanceState = 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'deleted';
+export type InstanceState = InstanceView['status'];
 
 export interface StartProcessOptions {
   env?: Record<string, string>;
