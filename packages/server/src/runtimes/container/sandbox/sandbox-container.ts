@@ -9,6 +9,7 @@ import {
   updatableLimits,
 } from '../container-limits.ts';
 import { cacheMounts } from '../dependency-caches.ts';
+import { ExitMarkerScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
 
 /** The working dir of sandbox commands: a tmpfs, like /tmp. */
@@ -37,6 +38,8 @@ export interface SandboxRun {
 
 export interface RunSandboxJob {
   line: string;
+  /** The marker the job line's shim writes after the command (exit-marker.ts). */
+  exitMarker: string;
   stdin?: Uint8Array | string;
   limits: ContainerLimits;
   timeoutMs: number;
@@ -64,6 +67,8 @@ export class SandboxContainer {
   #truncated = false;
   #used = false;
   #onOutput: RunSandboxJob['onOutput'];
+  #scanners: Record<'stdout' | 'stderr', ExitMarkerScanner> | undefined;
+  #markersSeen: (code: number) => void = () => {};
 
   private constructor(docker: Docker, id: string, stream: Duplex, limits: ContainerLimits) {
     this.#docker = docker;
@@ -77,7 +82,7 @@ export class SandboxContainer {
       while (pending.length >= 8) {
         const size = pending.readUInt32BE(4);
         if (pending.length < 8 + size) break;
-        this.#collect(pending[0] === 2 ? 'stderr' : 'stdout', pending.subarray(8, 8 + size));
+        this.#receive(pending[0] === 2 ? 'stderr' : 'stdout', pending.subarray(8, 8 + size));
         pending = pending.subarray(8 + size);
       }
     });
@@ -85,6 +90,12 @@ export class SandboxContainer {
       stream.once('end', resolve);
       stream.once('close', resolve);
       stream.once('error', () => resolve());
+    });
+    void this.#ended.then(() => {
+      for (const name of ['stdout', 'stderr'] as const) {
+        const held = this.#scanners?.[name].flush();
+        if (held?.length) this.#collect(name, held);
+      }
     });
   }
 
@@ -148,6 +159,13 @@ export class SandboxContainer {
     ) {
       await this.#docker.getContainer(this.id).update(wanted);
     }
+    this.#scanners = {
+      stdout: new ExitMarkerScanner(job.exitMarker),
+      stderr: new ExitMarkerScanner(job.exitMarker),
+    };
+    const markers = new Promise<number>((resolve) => {
+      this.#markersSeen = resolve;
+    });
     const started = performance.now();
     this.#stream.write(job.line);
     if (job.stdin !== undefined && job.stdin.length > 0) this.#stream.write(job.stdin);
@@ -166,9 +184,21 @@ export class SandboxContainer {
       if (job.signal?.aborted) onAbort();
       else job.signal?.addEventListener('abort', onAbort, { once: true });
     });
-    const first = await Promise.race([this.#ended.then(() => 'ended' as const), stopped]);
+    const first = await Promise.race([markers, this.#ended.then(() => 'ended' as const), stopped]);
     clearTimeout(timer);
     if (onAbort) job.signal?.removeEventListener('abort', onAbort);
+    // 137 may be the memory limit's kill, which only the engine can tell, once the container exits.
+    if (typeof first === 'number' && first !== 137) {
+      return {
+        stdout: Buffer.concat(this.#stdout),
+        stderr: Buffer.concat(this.#stderr),
+        exitCode: first,
+        timedOut,
+        oomKilled: false,
+        durationMs: performance.now() - started,
+        truncated: this.#truncated,
+      };
+    }
     const container = this.#docker.getContainer(this.id);
     if (first === 'stop') {
       await container.kill({ signal: 'SIGKILL' }).catch(() => {});
@@ -195,6 +225,19 @@ export class SandboxContainer {
   async destroy(): Promise<void> {
     this.#stream.destroy();
     await removeContainer(this.#docker, this.id);
+  }
+
+  /** Output of the job: the shim's exit markers are taken out, the rest collected. */
+  #receive(stream: 'stdout' | 'stderr', data: Buffer): void {
+    const scanners = this.#scanners;
+    if (!scanners) {
+      this.#collect(stream, data);
+      return;
+    }
+    const output = scanners[stream].push(data);
+    if (output.length > 0) this.#collect(stream, output);
+    const { stdout, stderr } = scanners;
+    if (stdout.code !== undefined && stderr.code !== undefined) this.#markersSeen(stdout.code);
   }
 
   #collect(stream: 'stdout' | 'stderr', data: Buffer): void {

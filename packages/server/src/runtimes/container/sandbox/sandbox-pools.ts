@@ -3,6 +3,7 @@ import { type DependencyCache, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
 import { engineStatus } from '../docker-engine.ts';
+import { newExitMarker } from './exit-marker.ts';
 import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
 import { jobLine } from './sandbox-script.ts';
 
@@ -103,7 +104,9 @@ export class SandboxPools {
       network: request.network ?? false,
       isolation: request.isolation ?? 'runc',
     };
+    const exitMarker = newExitMarker();
     const line = jobLine({
+      exitMarker,
       command: request.command,
       env: request.env ?? {},
       files: request.files ?? {},
@@ -116,6 +119,7 @@ export class SandboxPools {
     try {
       const run = await container.run({
         line,
+        exitMarker,
         ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
         limits,
         timeoutMs: request.timeoutMs ?? 30_000,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '@faas/core';
+import { newExitMarker } from './exit-marker.ts';
 import { jobLine, shellQuote } from './sandbox-script.ts';
 
 function decode(line: string): string {
@@ -17,9 +18,10 @@ describe('sandbox job script', () => {
     }
   });
 
-  it('writes files, exports env and execs the command as argv', () => {
+  it('writes files, exports env and runs the command as argv', () => {
     const script = decode(
       jobLine({
+        exitMarker: newExitMarker(),
         command: ['python3', '-c', "print('hi')"],
         env: { A: "x'y" },
         files: { 'a/b.txt': 'hello' },
@@ -35,13 +37,27 @@ describe('sandbox job script', () => {
       ),
     );
     assert.ok(lines.includes(`export A='x'\\''y'`));
-    assert.equal(lines.at(-1), `exec 'python3' '-c' 'print('\\''hi'\\'')'`);
+    assert.ok(lines.includes(`'python3' '-c' 'print('\\''hi'\\'')'`));
+  });
+
+  it('writes the exit marker with the code on stdout and on stderr after the command, and exits with it', () => {
+    const exitMarker = newExitMarker();
+    // No workdir, files or env: the script is only the command and the markers, so the host's sh runs it.
+    const script = decode(jobLine({ exitMarker, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'] }));
+    const run = spawnSync('sh', ['-c', script]);
+    assert.equal(run.status, 3);
+    assert.equal(run.stdout.toString(), `out\n${exitMarker}3\n`);
+    assert.equal(run.stderr.toString(), `err\n${exitMarker}3\n`);
   });
 
   it('rejects an empty command, bad env names and paths that leave the working dir', () => {
     const isValidation = (err: unknown) => (err as { code?: string }).code === ErrorCode.VALIDATION;
-    assert.throws(() => jobLine({ command: [] }), isValidation);
-    assert.throws(() => jobLine({ command: ['true'], env: { 'BAD-NAME': '1' } }), isValidation);
-    assert.throws(() => jobLine({ command: ['true'], files: { '../etc/passwd': 'x' } }), isValidation);
+    const exitMarker = newExitMarker();
+    assert.throws(() => jobLine({ exitMarker, command: [] }), isValidation);
+    assert.throws(() => jobLine({ exitMarker, command: ['true'], env: { 'BAD-NAME': '1' } }), isValidation);
+    assert.throws(
+      () => jobLine({ exitMarker, command: ['true'], files: { '../etc/passwd': 'x' } }),
+      isValidation,
+    );
   });
 });

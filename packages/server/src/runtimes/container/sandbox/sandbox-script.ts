@@ -23,6 +23,8 @@ export interface SandboxJob {
   files?: Record<string, string | Uint8Array>;
   /** Where the command runs; the image's own working dir when absent. */
   workdir?: string;
+  /** Written with the exit code on stdout and stderr once the command exits (exit-marker.ts). */
+  exitMarker: string;
 }
 
 /** The job line the shim reads: the script, base64, newline-terminated. */
@@ -47,6 +49,10 @@ export function jobLine(job: SandboxJob): string {
       throw new FaasError(ErrorCode.VALIDATION, `"${name}" is not a valid environment variable name`);
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
-  lines.push(`exec ${job.command.map(shellQuote).join(' ')}`);
+  // A child, not exec: the shim outlives the command to write the markers.
+  lines.push(job.command.map(shellQuote).join(' '));
+  lines.push('code=$?');
+  const marker = `printf '%s%s\\n' ${shellQuote(job.exitMarker)} "$code"`;
+  lines.push(`${marker}; ${marker} >&2; exit "$code"`);
   return `${Buffer.from(lines.join('\n'), 'utf8').toString('base64')}\n`;
 }

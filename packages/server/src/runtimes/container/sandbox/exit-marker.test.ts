@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ExitMarkerScanner, newExitMarker } from './exit-marker.ts';
+
+/** Feeds the chunks; returns the output the scanner let through and the code it found. */
+function scan(marker: string, chunks: string[]): { output: string; code: number | undefined } {
+  const scanner = new ExitMarkerScanner(marker);
+  let output = '';
+  for (const chunk of chunks) output += scanner.push(Buffer.from(chunk)).toString();
+  output += scanner.flush().toString();
+  return { output, code: scanner.code };
+}
+
+describe('ExitMarkerScanner', () => {
+  const marker = newExitMarker();
+
+  it('takes the marker line out and reads the code, wherever the chunks split it', () => {
+    const stream = `hello\nworld${marker}42\n`;
+    for (let cut = 1; cut < stream.length; cut++) {
+      assert.deepEqual(scan(marker, [stream.slice(0, cut), stream.slice(cut)]), {
+        output: 'hello\nworld',
+        code: 42,
+      });
+    }
+    assert.deepEqual(scan(marker, [...stream]), { output: 'hello\nworld', code: 42 });
+  });
+
+  it('lets through what only looked like the start of the marker, and drops what comes after it', () => {
+    const lookalike = marker.slice(0, 5);
+    assert.deepEqual(scan(marker, [`a${lookalike}`, 'b']), { output: `a${lookalike}b`, code: undefined });
+    assert.deepEqual(scan(marker, [`a${lookalike}`]), { output: `a${lookalike}`, code: undefined });
+    assert.deepEqual(scan(marker, [`x${marker}0\nlate output`, 'more']), { output: 'x', code: 0 });
+  });
+
+  it('never matches another job’s marker', () => {
+    const other = newExitMarker();
+    assert.notEqual(other, marker);
+    assert.deepEqual(scan(marker, [`${other}1\n`]), { output: `${other}1\n`, code: undefined });
+  });
+});
