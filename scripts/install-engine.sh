@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts the container engine the container runtime needs: Debian's docker.io with
 # Debian's runsc registered as the `gvisor` runtime, plus debootstrap (runtime images are built
-# from a local bookworm rootfs because no image registry is reachable) and busybox-static (the
-# sandbox shim). Idempotent; run as root.
+# from a local bookworm rootfs because no image registry is reachable), busybox-static (the
+# sandbox shim) and gcc with a static libc (the instances' agent). Idempotent; run as root.
 # These machines run no systemd, so dockerd is started directly, in the background.
 set -euo pipefail
 
@@ -24,6 +24,9 @@ command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 # Sandboxes run a shim from a static busybox bind-mounted into any image.
 file_is_static() { [ -x "$1" ] && LC_ALL=C grep -q 'busybox' "$1" && ! ldd "$1" >/dev/null 2>&1; }
 file_is_static /bin/busybox || missing+=(busybox-static)
+# Instances run a small C agent the server compiles statically on first use.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+[ -f "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || missing+=(libc6-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
