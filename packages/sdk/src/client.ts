@@ -10,7 +10,8 @@ import type {
   StoredLogLine,
 } from '@faas/core';
 import { TERMINAL_STATUSES } from '@faas/core';
-import { errorFromResponse, FaasConnectionError } from './errors.ts';
+import { SandboxApi } from './sandboxes.ts';
+import { body, enc, query, Transport } from './transport.ts';
 
 export interface FaaSClientOptions {
   /** @default process.env.FAAS_URL ?? 'http://localhost:8080' */
@@ -37,56 +38,58 @@ export interface SyncResult<T = unknown> {
 }
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
-type RequestBody = string | Uint8Array<ArrayBuffer>;
 
 /** A client of the faas HTTP API (docs/api.md). Every failure is a FaasApiError or FaasConnectionError. */
 export class FaaSClient {
   readonly baseUrl: string;
-  #apiKey: string | undefined;
-  #fetch: typeof fetch;
+  /** Execute, instances, files, the event stream and snapshots (docs/instances.md). */
+  readonly sandboxes: SandboxApi;
+  #http: Transport;
 
   constructor(options: FaaSClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? process.env.FAAS_URL ?? 'http://localhost:8080').replace(/\/+$/, '');
-    this.#apiKey = options.apiKey ?? process.env.FAAS_API_KEY;
-    this.#fetch = options.fetch ?? fetch;
+    this.#http = new Transport({
+      baseUrl: options.baseUrl ?? process.env.FAAS_URL ?? 'http://localhost:8080',
+      apiKey: options.apiKey ?? process.env.FAAS_API_KEY,
+      fetch: options.fetch ?? fetch,
+    });
+    this.baseUrl = this.#http.baseUrl;
+    this.sandboxes = new SandboxApi(this.#http);
   }
 
   health(): Promise<{ status: string }> {
-    return this.#json('GET', '/health');
+    return this.#http.json('GET', '/health');
   }
 
   ready(): Promise<{ status: string; checks: Record<string, string> }> {
-    return this.#json('GET', '/ready', undefined, [200, 503]);
+    return this.#http.json('GET', '/ready', undefined, { okStatuses: [200, 503] });
   }
 
   createFunction(spec: FunctionSpec & { name: string }): Promise<FunctionRecord> {
-    return this.#json('POST', '/api/v1/functions', spec);
+    return this.#http.json('POST', '/api/v1/functions', spec);
   }
 
   /** Create or replace; `outcome` says whether a version was made. */
   async deploy(name: string, spec: FunctionSpec): Promise<{ record: FunctionRecord; outcome: string }> {
-    const res = await this.#request(
-      'PUT',
-      `/api/v1/functions/${enc(name)}`,
-      JSON.stringify(spec),
-      'application/json',
-    );
+    const res = await this.#http.request('PUT', `/api/v1/functions/${enc(name)}`, {
+      body: JSON.stringify(spec),
+      contentType: 'application/json',
+    });
     return {
-      record: (await res.json()) as FunctionRecord,
+      record: await this.#http.readJson<FunctionRecord>(res),
       outcome: res.headers.get('x-faas-deploy') ?? 'updated',
     };
   }
 
   updateFunction(name: string, patch: FunctionSpec): Promise<FunctionRecord> {
-    return this.#json('PATCH', `/api/v1/functions/${enc(name)}`, patch);
+    return this.#http.json('PATCH', `/api/v1/functions/${enc(name)}`, patch);
   }
 
   getFunction(name: string): Promise<FunctionRecord> {
-    return this.#json('GET', `/api/v1/functions/${enc(name)}`);
+    return this.#http.json('GET', `/api/v1/functions/${enc(name)}`);
   }
 
   listFunctions(page: PageRequest = {}): Promise<Page<FunctionRecord>> {
-    return this.#json('GET', `/api/v1/functions${query(page)}`);
+    return this.#http.json('GET', `/api/v1/functions${query(page)}`);
   }
 
   /** Every function, page after page. */
@@ -100,11 +103,11 @@ export class FaaSClient {
   }
 
   async deleteFunction(name: string): Promise<void> {
-    await this.#request('DELETE', `/api/v1/functions/${enc(name)}`);
+    await this.#http.request('DELETE', `/api/v1/functions/${enc(name)}`);
   }
 
   listVersions(name: string, page: PageRequest = {}): Promise<Page<FunctionVersion>> {
-    return this.#json('GET', `/api/v1/functions/${enc(name)}/versions${query(page)}`);
+    return this.#http.json('GET', `/api/v1/functions/${enc(name)}/versions${query(page)}`);
   }
 
   async invoke<T = unknown>(
@@ -112,9 +115,13 @@ export class FaaSClient {
     event?: unknown,
     options: InvokeOptions = {},
   ): Promise<SyncResult<T>> {
-    const res = await this.#request('POST', this.#invokePath(name, options, false), ...body(event));
+    const [payload, contentType] = body(event);
+    const res = await this.#http.request('POST', this.#invokePath(name, options, false), {
+      body: payload,
+      contentType,
+    });
     return {
-      result: (await res.json()) as T,
+      result: await this.#http.readJson<T>(res),
       invocationId: res.headers.get('x-invocation-id') ?? '',
       version: Number(res.headers.get('x-function-version')),
       durationMs: Number(res.headers.get('x-duration-ms')),
@@ -130,25 +137,23 @@ export class FaaSClient {
       ? { 'idempotency-key': options.idempotencyKey }
       : {};
     const [payload, contentType] = body(event);
-    const res = await this.#request(
-      'POST',
-      this.#invokePath(name, options, true),
-      payload,
+    const res = await this.#http.request('POST', this.#invokePath(name, options, true), {
+      body: payload,
       contentType,
       headers,
-    );
-    const out = (await res.json()) as { invocationId: string; duplicate?: boolean };
+    });
+    const out = await this.#http.readJson<{ invocationId: string; duplicate?: boolean }>(res);
     return { invocationId: out.invocationId, duplicate: out.duplicate === true };
   }
 
   getInvocation(id: string): Promise<Invocation & { logs: LogLine[] }> {
-    return this.#json('GET', `/api/v1/invocations/${enc(id)}`);
+    return this.#http.json('GET', `/api/v1/invocations/${enc(id)}`);
   }
 
   listInvocations(
     filter: { functionName?: string; status?: string; since?: string; until?: string } & PageRequest = {},
   ): Promise<Page<Invocation>> {
-    return this.#json('GET', `/api/v1/invocations${query(filter)}`);
+    return this.#http.json('GET', `/api/v1/invocations${query(filter)}`);
   }
 
   /** Polls until the invocation is final. */
@@ -169,19 +174,19 @@ export class FaaSClient {
   tailLogs(
     options: { functionName?: string; afterSeq?: number; limit?: number } = {},
   ): Promise<{ items: StoredLogLine[]; nextSeq: number }> {
-    return this.#json('GET', `/api/v1/logs${query(options)}`);
+    return this.#http.json('GET', `/api/v1/logs${query(options)}`);
   }
 
   createKey(name: string, role: 'admin' | 'user' = 'user'): Promise<PublicApiKey & { key: string }> {
-    return this.#json('POST', '/api/v1/keys', { name, role });
+    return this.#http.json('POST', '/api/v1/keys', { name, role });
   }
 
   async listKeys(): Promise<PublicApiKey[]> {
-    return ((await this.#json('GET', '/api/v1/keys')) as { items: PublicApiKey[] }).items;
+    return ((await this.#http.json('GET', '/api/v1/keys')) as { items: PublicApiKey[] }).items;
   }
 
   async revokeKey(id: string): Promise<void> {
-    await this.#request('DELETE', `/api/v1/keys/${enc(id)}`);
+    await this.#http.request('DELETE', `/api/v1/keys/${enc(id)}`);
   }
 
   #invokePath(name: string, options: InvokeOptions, isAsync: boolean): string {
@@ -190,58 +195,4 @@ export class FaaSClient {
     if (isAsync) params.async = 'true';
     return `/api/v1/functions/${enc(name)}/invoke${query(params)}`;
   }
-
-  async #json<T>(method: string, path: string, payload?: unknown, okStatuses?: number[]): Promise<T> {
-    const res = await this.#request(
-      method,
-      path,
-      payload === undefined ? undefined : JSON.stringify(payload),
-      payload === undefined ? undefined : 'application/json',
-      {},
-      okStatuses,
-    );
-    return (await res.json()) as T;
-  }
-
-  async #request(
-    method: string,
-    path: string,
-    payload?: RequestBody,
-    contentType?: string,
-    extra: Record<string, string> = {},
-    okStatuses?: number[],
-  ): Promise<Response> {
-    const headers: Record<string, string> = { ...extra };
-    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
-    if (contentType) headers['content-type'] = contentType;
-    let res: Response;
-    try {
-      res = await this.#fetch(this.baseUrl + path, {
-        method,
-        headers,
-        ...(payload !== undefined ? { body: payload } : {}),
-      });
-    } catch (err) {
-      throw new FaasConnectionError(this.baseUrl, err);
-    }
-    if (okStatuses ? okStatuses.includes(res.status) : res.ok) return res;
-    throw await errorFromResponse(res);
-  }
-}
-
-function body(event: unknown): [RequestBody | undefined, string | undefined] {
-  if (event === undefined) return [undefined, undefined];
-  if (typeof event === 'string') return [event, 'text/plain; charset=utf-8'];
-  if (event instanceof Uint8Array) return [new Uint8Array(event), 'application/octet-stream'];
-  return [JSON.stringify(event), 'application/json'];
-}
-
-function enc(s: string): string {
-  return encodeURIComponent(s);
-}
-
-function query(params: object): string {
-  const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== '');
-  if (entries.length === 0) return '';
-  return `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
 }

@@ -1,3 +1,4 @@
+export type { DependencyCache, InstanceView, Isolation, SnapshotView } from '@faas/core';
 export {
   FaaSClient,
   type FaaSClientOptions,
@@ -7,3 +8,24 @@ export {
   type SyncResult,
 } from './client.ts';
 export { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.ts';
+export type { InstanceStream, StreamOptions } from './instance-stream.ts';
+export type {
+  AdvancedExecuteRequest,
+  AdvancedExecuteResult,
+  Command,
+  CreateInstanceRequest,
+  ExecuteExit,
+  ExecuteMode,
+  ExecuteRequest,
+  ExecuteResult,
+  ExecuteStreamEvent,
+  FileEntry,
+  FolderListing,
+  InstanceEvent,
+  InstanceExecOptions,
+  InstanceExecResult,
+  PersistentExecuteResult,
+  SnapshotFilter,
+  StreamCommand,
+} from './sandbox-types.ts';
+export { type RunOptions, SandboxApi } from './sandboxes.ts';
