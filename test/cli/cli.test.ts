@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 const FAAS = new URL('../../bin/faas', import.meta.url).pathname;
@@ -12,7 +13,7 @@ function faas(
   s: TestServer,
   args: string[],
   stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string; stdoutAt: number[]; closedAt: number }> {
   return new Promise((resolve) => {
     const child = spawn(FAAS, args, {
       env: { ...process.env, FAAS_URL: s.url, FAAS_API_KEY: ADMIN_KEY },
@@ -20,10 +21,17 @@ function faas(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    // When each stdout chunk came: streamed output arrives before the end.
+    const stdoutAt: number[] = [];
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c;
+      stdoutAt.push(Date.now());
+    });
     child.stderr.on('data', (c: Buffer) => (stderr += c));
     child.stdin.end(stdin ?? '');
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout, stderr, stdoutAt, closedAt: Date.now() }),
+    );
   });
 }
 
@@ -128,5 +136,118 @@ describe('the faas CLI against a real server', () => {
     assert.equal((await faas(s, ['keys', 'rm', key.id])).code, 0);
     assert.equal((await faas(s, ['rm', 'hello', '--yes'])).code, 0);
     assert.equal((await faas(s, ['get', 'hello'])).code, 3);
+  });
+});
+
+function engineSkipReason(): string | false {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return false;
+  } catch (err) {
+    return `docker info failed, so no Docker Engine runs sandboxes here: ${(err as Error).message}`;
+  }
+}
+
+describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
+  let s: TestServer;
+  const json = async <T>(args: string[]): Promise<T> => {
+    const res = await faas(s, [...args, '--json']);
+    assert.equal(res.code, 0, `faas ${args.join(' ')}: ${res.stderr}`);
+    return JSON.parse(res.stdout) as T;
+  };
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    // Whatever a failed test left: the server removes containers of deleted instances.
+    const items = async (path: string) =>
+      ((await (await s.api(path)).json()) as { items: Array<{ id: string }> }).items;
+    for (const { id } of await items('/api/v1/snapshots'))
+      await s.api(`/api/v1/snapshots/${id}`, { method: 'DELETE' });
+    for (const { id } of await items('/api/v1/instances'))
+      await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' });
+    await s.close();
+    const owner = ownerIdFor(join(s.dataDir, 'containers'));
+    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=faas.owner=${owner}`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
+    assert.deepEqual(left, [], 'the tests left containers behind');
+  });
+
+  it("faas exec prints the output and exits with the command's code", async () => {
+    const shell = await faas(s, ['exec', 'echo "out $A"; echo err >&2; exit 3', '--env', 'A=1']);
+    assert.deepEqual([shell.code, shell.stdout, shell.stderr], [3, 'out 1\n', 'err\n']);
+    const argv = await faas(s, ['exec', '--', 'printf', '%s-', 'a b', 'c']);
+    assert.deepEqual([argv.code, argv.stdout], [0, 'a b-c-']);
+    const piped = await faas(s, ['exec', '-i', 'cat'], 'from stdin');
+    assert.equal(piped.stdout, 'from stdin');
+    const result = await faas(s, ['exec', '--json', 'exit 5']);
+    assert.equal(result.code, 5);
+    assert.equal((JSON.parse(result.stdout) as { exit_code: number }).exit_code, 5);
+    const slow = await faas(s, ['exec', '--timeout', '200', 'sleep 5']);
+    assert.notEqual(slow.code, 0);
+    assert.match(slow.stderr, /timed out/);
+    assert.equal((await faas(s, ['exec', '--mode', 'forked', 'true'])).code, 2, 'usage');
+    const missing = await faas(s, ['exec', '--image', 'faas-test/no-such-image:1', 'true']);
+    assert.equal(missing.code, 6);
+    assert.match(missing.stderr, /FAAS_ERR_BAD_REQUEST/);
+  });
+
+  it('faas exec --stream prints output as it is written', async () => {
+    const res = await faas(s, ['exec', '--stream', 'echo one; sleep 0.5; echo two; exit 2']);
+    assert.deepEqual([res.code, res.stdout], [2, 'one\ntwo\n']);
+    const first = res.stdoutAt[0] ?? res.closedAt;
+    assert.ok(res.closedAt - first >= 300, 'the first line came before the command ended');
+    const lines = (await faas(s, ['exec', '--stream', '--json', 'echo x'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['stdout', 'exit'],
+    );
+  });
+
+  it('creates an instance, execs in it, stops, starts and removes it', async () => {
+    const created = await faas(s, ['instances', 'create', '--env', 'GREETING=hi']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = created.stdout.trim();
+    assert.match(id, /^inst_/);
+    const run = await faas(s, ['instances', 'exec', id, 'echo "$GREETING" > note; cat note; exit 4']);
+    assert.deepEqual([run.code, run.stdout], [4, 'hi\n']);
+    const listed = await json<Array<{ id: string; status: string }>>(['instances', 'ls']);
+    assert.deepEqual(
+      listed.filter((i) => i.id === id).map((i) => i.status),
+      ['running'],
+    );
+    assert.match((await faas(s, ['instances', 'ls'])).stdout, new RegExp(`${id}\\s*│\\s*running`));
+    assert.equal((await json<{ status: string }>(['instances', 'stop', id])).status, 'stopped');
+    assert.equal((await faas(s, ['instances', 'exec', id, 'true'])).code, 6, 'conflict: stopped');
+    assert.equal((await json<{ status: string }>(['instances', 'start', id])).status, 'running');
+    assert.equal((await faas(s, ['instances', 'rm', id])).code, 0);
+    assert.equal((await faas(s, ['instances', 'get', id])).code, 3, 'not found');
+  });
+
+  it('snapshots an instance, restores and forks it', async () => {
+    const id = (await json<{ id: string }>(['instances', 'create'])).id;
+    await faas(s, ['instances', 'exec', id, 'echo kept > kept.txt']);
+    const snapshot = (await faas(s, ['snapshots', 'create', id, '--name', 'cli'])).stdout.trim();
+    assert.match(snapshot, /^snap_/);
+    const listed = await json<Array<{ id: string; name: string }>>(['snapshots', 'ls', '--instance', id]);
+    assert.deepEqual(
+      listed.map((x) => [x.id, x.name]),
+      [[snapshot, 'cli']],
+    );
+    assert.equal((await json<{ kind: string }>(['snapshots', 'get', snapshot])).kind, 'filesystem');
+    const restored = (await faas(s, ['snapshots', 'restore', snapshot])).stdout.trim();
+    const forks = (await faas(s, ['snapshots', 'fork', snapshot, '--count', '2'])).stdout.trim().split('\n');
+    assert.equal(forks.length, 2);
+    for (const copy of [restored, ...forks])
+      assert.equal((await faas(s, ['instances', 'exec', copy, 'cat kept.txt'])).stdout, 'kept\n');
+    assert.equal((await faas(s, ['instances', 'rm', id, restored, ...forks])).code, 0);
+    assert.equal((await faas(s, ['snapshots', 'rm', snapshot])).code, 0);
+    assert.equal((await faas(s, ['snapshots', 'get', snapshot])).code, 3);
   });
 });

@@ -2,11 +2,14 @@
 import { FaaSClient } from '@faas/sdk';
 import { Command, CommanderError } from 'commander';
 import { deploy } from './commands/deploy.ts';
+import { exec } from './commands/exec.ts';
 import { get, list, remove, versions } from './commands/functions.ts';
 import { buildImages } from './commands/images.ts';
+import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, listKeys, revokeKey } from './commands/keys.ts';
 import { invocations, logs } from './commands/logs.ts';
+import * as snapshots from './commands/snapshots.ts';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
 
@@ -21,7 +24,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /** Builds the `faas` program; each action resolves to an exit code. */
 export function program(): Command {
   const p = new Command('faas')
-    .description('Deploy and invoke functions on a faas server')
+    .description('Deploy and invoke functions, and run sandboxes, on a faas server')
     .option('--url <url>', 'server URL (env FAAS_URL)', process.env.FAAS_URL)
     .option('--api-key <key>', 'API key (env FAAS_API_KEY)', process.env.FAAS_API_KEY)
     .option('--json', 'machine-readable output')
@@ -95,6 +98,95 @@ export function program(): Command {
     .option('--status <status>')
     .option('--limit <n>')
     .action(run((c, o, cmd) => invocations(c, o, cmd.args[0], cmd.opts())));
+
+  p.command('exec <command...>')
+    .description('run a command in a fresh sandbox; exits with its exit code (one word: sh -c)')
+    .option('--image <image>', 'a local image (default the base image)')
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .option('--timeout <ms>')
+    .option('--memory <mb>')
+    .option('--network', 'outbound network')
+    .option('-i, --stdin', "send this process's stdin to the command")
+    .option('--mode <mode>', 'ephemeral | cached | checkpointed | branched | persistent')
+    .option('--isolation <isolation>', 'runc | gvisor (checkpointed, branched)')
+    .option('--checkpoint <snapshot>', 'checkpointed: start from this snapshot')
+    .option('--parent <id>', 'branched: a snapshot or execution id')
+    .option('--stream', 'print output as it is written')
+    .action(run((c, o, cmd) => exec(c, o, cmd.args, cmd.opts())));
+
+  const inst = p.command('instances').description('sandboxes that stay up: exec, stop, start');
+  inst
+    .command('ls')
+    .description('list instances, newest first')
+    .action(run((c, o) => instances.list(c, o)));
+  inst
+    .command('create')
+    .description('start an instance and print its id')
+    .option('--image <image>', 'a local image (default the base image)')
+    .option('--command <command>', 'the main process (sh -c); default none: it waits for exec')
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .option('--memory <mb>')
+    .option('--cpus <n>')
+    .option('--disk <mb>', 'size of /workspace and /tmp')
+    .option('--network', 'outbound network')
+    .option('--isolation <isolation>', 'runc | gvisor (needed for memory snapshots)')
+    .option('--idle-ttl <ms>', 'stopped after this long unused; 0: never')
+    .option('--cache <name>', 'a shared dependency cache: npm | pip (repeatable)', collect)
+    .action(run((c, o, cmd) => instances.create(c, o, cmd.opts())));
+  inst
+    .command('get <id>')
+    .description('show an instance')
+    .action(run((c, o, cmd) => instances.get(c, o, cmd.args[0] as string)));
+  inst
+    .command('exec <id> <command...>')
+    .description("run a command in the instance; exits with the command's exit code")
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .option('--cwd <dir>', 'default /workspace')
+    .option('--timeout <ms>', 'default 60000')
+    .option('-i, --stdin', "send this process's stdin to the command")
+    .action(run((c, o, cmd) => instances.execIn(c, o, cmd.args[0] as string, cmd.args.slice(1), cmd.opts())));
+  inst
+    .command('stop <id>')
+    .description('stop it: processes end, /workspace is emptied; it can start again')
+    .action(run((c, o, cmd) => instances.stop(c, o, cmd.args[0] as string)));
+  inst
+    .command('start <id>')
+    .description('start a stopped instance')
+    .action(run((c, o, cmd) => instances.start(c, o, cmd.args[0] as string)));
+  inst
+    .command('rm <id...>')
+    .description('delete instances and their containers')
+    .action(run((c, o, cmd) => instances.remove(c, o, cmd.args)));
+
+  const snaps = p.command('snapshots').description('snapshots of instances; restores and forks');
+  snaps
+    .command('ls')
+    .description('list snapshots, newest first')
+    .option('--instance <id>', 'only those of this instance')
+    .option('--limit <n>', 'default 50')
+    .action(run((c, o, cmd) => snapshots.list(c, o, cmd.opts())));
+  snaps
+    .command('create <instance-id>')
+    .description('snapshot an instance (memory under gVisor, /workspace under runc) and print its id')
+    .option('--name <name>')
+    .action(run((c, o, cmd) => snapshots.create(c, o, cmd.args[0] as string, cmd.opts())));
+  snaps
+    .command('get <id>')
+    .description('show a snapshot')
+    .action(run((c, o, cmd) => snapshots.get(c, o, cmd.args[0] as string)));
+  snaps
+    .command('rm <id...>')
+    .description('delete snapshots')
+    .action(run((c, o, cmd) => snapshots.remove(c, o, cmd.args)));
+  snaps
+    .command('restore <id>')
+    .description('start a new instance from the snapshot and print its id')
+    .action(run((c, o, cmd) => snapshots.restore(c, o, cmd.args[0] as string)));
+  snaps
+    .command('fork <id>')
+    .description('start several independent instances from the snapshot; prints their ids')
+    .option('--count <n>', '1-16, default 2')
+    .action(run((c, o, cmd) => snapshots.fork(c, o, cmd.args[0] as string, cmd.opts())));
 
   p.command('images')
     .description('runtime images for container functions')

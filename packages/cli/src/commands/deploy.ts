@@ -4,6 +4,7 @@ import type { FunctionRuntime } from '@faas/core';
 import type { FaaSClient, FunctionSpec } from '@faas/sdk';
 import ora from 'ora';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { envPairs, int } from '../input.ts';
 import { type Output, print } from '../output.ts';
 import { packFolder } from '../pack.ts';
 
@@ -98,18 +99,5 @@ function applyFlags(spec: FunctionSpec, f: DeployFlags): void {
   if (f.memory) spec.memoryMb = int(f.memory, '--memory');
   if (f.concurrency) spec.maxConcurrency = int(f.concurrency, '--concurrency');
   if (f.route?.length) spec.routes = f.route;
-  if (f.env?.length) {
-    spec.env = { ...spec.env };
-    for (const pair of f.env) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new CliError(`--env takes KEY=VALUE, got "${pair}"`, EXIT.USAGE);
-      spec.env[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-  }
-}
-
-function int(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new CliError(`${flag} takes an integer, got "${value}"`, EXIT.USAGE);
-  return n;
+  if (f.env?.length) spec.env = { ...spec.env, ...envPairs(f.env) };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FaaSClient } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { readStdin } from '../input.ts';
 import type { Output } from '../output.ts';
 
 export interface InvokeFlags {
@@ -54,9 +55,7 @@ export async function invoke(
 async function readData(data: string | undefined, file: string | undefined): Promise<string | undefined> {
   if (file) return readFileSync(file, 'utf8');
   if (data === '-' || (data === undefined && !process.stdin.isTTY)) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await readStdin();
     return text.length > 0 ? text : undefined;
   }
   return data;
