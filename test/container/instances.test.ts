@@ -308,6 +308,11 @@ describe('instances', { skip }, () => {
     client.send({ type: 'nonsense' });
     const error = await client.next((e) => e.type === 'error');
     assert.match(String((error.error as { message: string }).message), /nonsense/);
+    client.send({ type: 'stdin', process: 424242, data: 'x' });
+    const noProcess = await client.next(
+      (e) => e.type === 'error' && /424242/.test(String((e.error as { message: string }).message)),
+    );
+    assert.match(String((noProcess.error as { message: string }).message), /No running process/);
     client.close();
     await api(`/instances/${instance.id}`, { method: 'DELETE' });
   });
@@ -421,6 +426,31 @@ describe('instances', { skip }, () => {
     await eventually(async () => (await counted(b.id)) > atSnapshot + 5, 15_000);
 
     for (const id of [instance.id, a.id, b.id]) await api(`/instances/${id}`, { method: 'DELETE' });
+    await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' });
+  });
+
+  it('a restore knows the processes of its snapshot: stream stdin reaches the restored main process', async () => {
+    const repl = 'while read -r line; do echo "got $line"; done';
+    const instance = await create({ isolation: 'gvisor', command: repl });
+    const before = await stream(instance.id);
+    before.send({ type: 'stdin', data: 'a\n' });
+    await before.next((e) => e.type === 'stdout' && e.data === 'got a\n');
+    before.close();
+    const snap = await api<{ id: string }>('/snapshots', {
+      method: 'POST',
+      json: { instance_id: instance.id },
+    });
+    assert.equal(snap.status, 201, JSON.stringify(snap.body));
+    const restored = await api(`/snapshots/${snap.body.id}/restore`, { method: 'POST' });
+    assert.deepEqual(
+      restored.body.processes.map((p) => p.command),
+      [`sh -c ${repl}`],
+    );
+    const after = await stream(restored.body.id);
+    after.send({ type: 'stdin', data: 'b\n' });
+    await after.next((e) => e.type === 'stdout' && e.data === 'got b\n');
+    after.close();
+    for (const id of [instance.id, restored.body.id]) await api(`/instances/${id}`, { method: 'DELETE' });
     await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' });
   });
 

@@ -31,6 +31,17 @@ export interface InstanceSpec {
  */
 export type SnapshotKind = 'memory' | 'filesystem';
 
+/** A process running in an instance when a memory snapshot was taken: it goes on in restores. */
+export interface SnapshotProcess {
+  /** Its number in the instance (what stream commands name). */
+  process: number;
+  pid?: number;
+  command: string[];
+  tty: boolean;
+  /** The instance's main process (the spec's command): where stream stdin goes by default. */
+  main?: boolean;
+}
+
 export interface SnapshotRecord {
   /** `snap_…` */
   id: string;
@@ -41,6 +52,8 @@ export interface SnapshotRecord {
   executionId?: string;
   kind: SnapshotKind;
   spec: InstanceSpec;
+  /** Memory snapshots: the processes started through the API that were running. */
+  processes?: SnapshotProcess[];
   /** sha256 of the snapshot's tar in the blob store. */
   blobChecksum: string;
   sizeBytes: number;

@@ -62,6 +62,8 @@ export class SnapshotService {
     const manager = this.#instances.manager;
     const instance = await manager.get(instanceId);
     const memory = instance.spec.isolation === 'gvisor';
+    // Read before the checkpoint: the processes are the ones frozen in it.
+    const processes = memory ? instance.processTable() : [];
     const tar = memory ? await manager.checkpoint(instanceId) : await workspaceTar(instance);
     const blob = await this.#blobs.put(tar);
     const snapshot: SnapshotRecord = {
@@ -71,6 +73,7 @@ export class SnapshotService {
       ...(options.executionId ? { executionId: options.executionId } : {}),
       kind: memory ? 'memory' : 'filesystem',
       spec: instance.spec,
+      ...(processes.length > 0 ? { processes } : {}),
       blobChecksum: blob.sha256,
       sizeBytes: tar.length,
       createdAt: Date.now(),
@@ -122,7 +125,11 @@ export class SnapshotService {
       throw new FaasError(ErrorCode.INTERNAL, `The data of snapshot ${id} is missing from the blob store`);
     }
     const manager = this.#instances.manager;
-    if (snapshot.kind === 'memory') return manager.restore(snapshot.spec, tar, { snapshotId: id, count });
+    if (snapshot.kind === 'memory') {
+      const restored = await manager.restore(snapshot.spec, tar, { snapshotId: id, count });
+      for (const instance of restored) instance.adopt(snapshot.processes ?? []);
+      return restored;
+    }
     const results = await Promise.allSettled(
       Array.from({ length: count }, () => this.#restoreFiles(snapshot, tar)),
     );

@@ -32,7 +32,14 @@ export function sampleSnapshot(id: string, overrides: Partial<SnapshotRecord> = 
 export function snapshotCases(getStore: GetStore): void {
   it('round-trips a snapshot with its spec; optional fields stay absent when unset', async () => {
     const store = getStore();
-    const full = sampleSnapshot('snap_1', { name: 'before', executionId: 'exe_1' });
+    const full = sampleSnapshot('snap_1', {
+      name: 'before',
+      executionId: 'exe_1',
+      processes: [
+        { process: 7, pid: 12, command: ['sh', '-c', 'sleep 1'], tty: false, main: true },
+        { process: 9, command: ['bash'], tty: true },
+      ],
+    });
     const bare = sampleSnapshot('snap_2', { kind: 'filesystem' });
     await store.createSnapshot(full);
     await store.createSnapshot(bare);
@@ -41,6 +48,7 @@ export function snapshotCases(getStore: GetStore): void {
     assert.deepEqual(got, bare);
     assert.equal(got && 'name' in got, false);
     assert.equal(got && 'executionId' in got, false);
+    assert.equal(got && 'processes' in got, false);
     assert.equal(await store.getSnapshot('snap_none'), undefined);
   });
 

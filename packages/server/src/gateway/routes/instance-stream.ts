@@ -54,6 +54,11 @@ async function runCommand(
   const needTarget = () => {
     if (target === undefined)
       throw new Error('No process to send to: start one with exec, or name one in "process"');
+    if (!instance.hasProcess(target)) {
+      throw new Error(
+        `No running process ${target} in this instance (processes started before a server restart cannot be addressed)`,
+      );
+    }
     return target;
   };
   switch (command.type) {

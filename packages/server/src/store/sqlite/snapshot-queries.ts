@@ -4,6 +4,7 @@ import {
   type Page,
   type PageRequest,
   type SnapshotFilter,
+  type SnapshotProcess,
   type SnapshotRecord,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
@@ -16,6 +17,7 @@ interface SnapshotRow {
   execution_id: string | null;
   kind: SnapshotRecord['kind'];
   spec: string;
+  processes: string | null;
   blob_checksum: string;
   size_bytes: number;
   created_at: number;
@@ -37,14 +39,15 @@ export class SnapshotQueries {
         });
       }
       this.#db.run(
-        `INSERT INTO snapshots (id, name, instance_id, execution_id, kind, spec, blob_checksum, size_bytes, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO snapshots (id, name, instance_id, execution_id, kind, spec, processes, blob_checksum, size_bytes, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         snapshot.id,
         snapshot.name ?? null,
         snapshot.instanceId,
         snapshot.executionId ?? null,
         snapshot.kind,
         JSON.stringify(snapshot.spec),
+        snapshot.processes ? JSON.stringify(snapshot.processes) : null,
         snapshot.blobChecksum,
         snapshot.sizeBytes,
         snapshot.createdAt,
@@ -96,6 +99,7 @@ function toSnapshot(row: SnapshotRow): SnapshotRecord {
     ...(row.execution_id !== null ? { executionId: row.execution_id } : {}),
     kind: row.kind,
     spec: JSON.parse(row.spec) as SnapshotRecord['spec'],
+    ...(row.processes !== null ? { processes: JSON.parse(row.processes) as SnapshotProcess[] } : {}),
     blobChecksum: row.blob_checksum,
     sizeBytes: row.size_bytes,
     createdAt: row.created_at,

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { ErrorCode, FaasError, type InstanceSpec, type InstanceView } from '@faas/core';
+import { ErrorCode, FaasError, type InstanceSpec, type InstanceView, type SnapshotProcess } from '@faas/core';
 import { Event, encodeExec, encodeFrame, encodeResize, type Frame, Request } from './agent-frames.ts';
 import type { AgentLink } from './agent-link.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
@@ -284,6 +284,35 @@ export class Instance {
 
   hasProcess(process: number): boolean {
     return this.#processes.has(process);
+  }
+
+  /** The running processes as a snapshot keeps them, so its restores know them too. */
+  processTable(): SnapshotProcess[] {
+    return [...this.#processes]
+      .filter(([, entry]) => !entry.silent)
+      .map(([process, entry]) => ({
+        process,
+        ...(entry.pid ? { pid: entry.pid } : {}),
+        command: entry.command,
+        tty: entry.tty,
+        ...(process === this.mainProcess ? { main: true } : {}),
+      }));
+  }
+
+  /** Takes on the processes of the snapshot this instance was restored from: they run on here. */
+  adopt(processes: readonly SnapshotProcess[]): void {
+    for (const p of processes) {
+      if (this.#processes.has(p.process)) continue;
+      this.#processes.set(p.process, {
+        command: p.command,
+        ...(p.pid ? { pid: p.pid } : {}),
+        tty: p.tty,
+        silent: false,
+        decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
+        resolve: () => {},
+      });
+      if (p.main) this.mainProcess = p.process;
+    }
   }
 
   /** Processes started through this server that have not exited. */

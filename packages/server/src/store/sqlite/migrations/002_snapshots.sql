@@ -6,6 +6,7 @@ CREATE TABLE snapshots (
   execution_id  TEXT,
   kind          TEXT NOT NULL,
   spec          TEXT NOT NULL,
+  processes     TEXT,
   blob_checksum TEXT NOT NULL,
   size_bytes    INTEGER NOT NULL,
   created_at    INTEGER NOT NULL
