@@ -119,8 +119,8 @@ export class IsolateRuntime implements Runtime {
     }
     try {
       if (!pool.startsSync) return await warm.run(request);
-      const outcome = await warm.runSync(request, SYNC_BUDGET_MS, (blockedMs) =>
-        pool.noteSyncStart(blockedMs),
+      const outcome = await warm.runSync(request, SYNC_BUDGET_MS, (cpuTimeMs) =>
+        pool.noteSyncStart(cpuTimeMs),
       );
       if (outcome !== 'over_budget') return outcome;
     } finally {

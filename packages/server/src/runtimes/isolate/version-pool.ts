@@ -10,10 +10,15 @@ export interface VersionPoolOptions {
   onCatastrophicError: (message: string) => void;
 }
 
-/** Longest a synchronous start may hold the server's thread (WarmIsolate.runSync). */
-export const SYNC_BUDGET_MS = 5;
-/** A version whose synchronous starts average more than this goes to the isolate's thread. */
+/**
+ * Longest a synchronous start may hold the server's thread (WarmIsolate.runSync), wall clock:
+ * generous, so that the thread being descheduled on a busy machine does not cut quick handlers.
+ */
+export const SYNC_BUDGET_MS = 20;
+/** A version whose synchronous starts average more CPU time than this goes to the isolate's thread. */
 const SYNC_SLOW_MS = 0.5;
+/** Starts left out of the average: a fresh pool's first calls compile the handler. */
+const SYNC_WARMUP_STARTS = 16;
 /** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
 const SYNC_PAUSE_MS = 30_000;
 
@@ -36,8 +41,9 @@ export class VersionPool {
   #phase: 'open' | 'retired' | 'closed' = 'open';
   #resolveDrained: () => void = () => {};
   #syncPausedUntil = 0;
-  /** Moving average of the synchronous starts' durations (ms). */
+  /** Moving average of the synchronous starts' CPU time (ms), and how many it has seen. */
   #syncAverageMs = 0;
+  #syncStarts = 0;
 
   constructor(fn: FunctionVersion, options: VersionPoolOptions) {
     this.fn = fn;
@@ -114,19 +120,22 @@ export class VersionPool {
     return Date.now() >= this.#syncPausedUntil;
   }
 
-  /** How long a synchronous start took; 'over_budget' when it was stopped. */
-  noteSyncStart(durationMs: number | 'over_budget'): void {
-    if (durationMs === 'over_budget') {
+  /** The CPU time a synchronous start took; 'over_budget' when it was stopped. */
+  noteSyncStart(cpuTimeMs: number | 'over_budget'): void {
+    if (cpuTimeMs === 'over_budget') {
       this.#pauseSync();
       return;
     }
-    this.#syncAverageMs = this.#syncAverageMs * 0.9 + durationMs * 0.1;
+    this.#syncStarts += 1;
+    if (this.#syncStarts <= SYNC_WARMUP_STARTS) return;
+    this.#syncAverageMs = this.#syncAverageMs * 0.9 + cpuTimeMs * 0.1;
     if (this.#syncAverageMs > SYNC_SLOW_MS) this.#pauseSync();
   }
 
   #pauseSync(): void {
     this.#syncPausedUntil = Date.now() + SYNC_PAUSE_MS;
     this.#syncAverageMs = 0;
+    this.#syncStarts = 0;
   }
 
   release(warm: WarmIsolate): void {
