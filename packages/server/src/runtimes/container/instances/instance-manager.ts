@@ -212,12 +212,15 @@ export class InstanceManager {
     await this.recover();
     const { snapshotId, count = 1 } = options;
     try {
-      const restored = snapshotId ? await this.#takeStandbys(snapshotId, count) : [];
-      const rest = await Promise.allSettled(
-        Array.from({ length: count - restored.length }, () => this.#restoreNew(spec, checkpoint)),
-      );
-      for (const result of rest) if (result.status === 'fulfilled') restored.push(result.value);
-      const failed = rest.find((r) => r.status === 'rejected');
+      const { ready, pending } = snapshotId ? this.#standbys.take(snapshotId, count) : { ready: [] };
+      const direct = count - ready.length - (pending ? 1 : 0);
+      const results = await Promise.allSettled([
+        ...ready.map((standby) => this.#wakeOrRestore(standby, spec, checkpoint)),
+        ...(pending ? [pending.then((standby) => this.#wakeOrRestore(standby, spec, checkpoint))] : []),
+        ...Array.from({ length: direct }, () => this.#restoreNew(spec, checkpoint)),
+      ]);
+      const restored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const failed = results.find((r) => r.status === 'rejected');
       if (failed) {
         await Promise.all(restored.map((instance) => this.delete(instance.id).catch(() => {})));
         throw failed.reason;
@@ -228,11 +231,14 @@ export class InstanceManager {
     }
   }
 
-  /** Up to `count` standbys of the snapshot, awake. */
-  async #takeStandbys(snapshotId: string, count: number): Promise<Instance[]> {
-    const taken = this.#standbys.take(snapshotId, count);
-    const woken = await Promise.all(taken.map((standby) => this.#wake(standby)));
-    return taken.filter((_, i) => woken[i]);
+  /** The standby, awake; a direct restore when there is none or it does not wake. */
+  async #wakeOrRestore(
+    standby: Instance | undefined,
+    spec: InstanceSpec,
+    checkpoint: Uint8Array,
+  ): Promise<Instance> {
+    if (standby && (await this.#wake(standby))) return standby;
+    return this.#restoreNew(spec, checkpoint);
   }
 
   async #restoreNew(spec: InstanceSpec, checkpoint: Uint8Array): Promise<Instance> {

@@ -8,7 +8,7 @@ const spec = { image: 'img' } as InstanceSpec;
 const checkpoint = new Uint8Array([1, 2, 3]);
 
 /** Standbys over fake restores: each restore is an object named by a counter. */
-function standbys(capacity: number, options: { failRestore?: boolean } = {}) {
+function standbys(capacity: number, options: { failRestore?: boolean; gate?: Promise<void> } = {}) {
   let made = 0;
   const removed: string[] = [];
   const errors: string[] = [];
@@ -16,6 +16,7 @@ function standbys(capacity: number, options: { failRestore?: boolean } = {}) {
     capacity,
     idleMs: 1000,
     restorePaused: async () => {
+      await options.gate;
       if (options.failRestore) throw new Error('restore failed');
       made += 1;
       return { id: `s${made}`, containerId: `c${made}` } as Instance;
@@ -31,18 +32,42 @@ function standbys(capacity: number, options: { failRestore?: boolean } = {}) {
 describe('RestoreStandbys', () => {
   it('restores one standby per snapshot in the background and hands it out once', async () => {
     const { pool, made } = standbys(4);
-    assert.deepEqual(pool.take('snap', 1), []);
+    assert.deepEqual(pool.take('snap', 1), { ready: [] });
     pool.fill('snap', spec, checkpoint);
     pool.fill('snap', spec, checkpoint);
     assert.equal(pool.count, 1, 'the one being restored counts');
     await pool.settled();
     assert.equal(made(), 1);
     assert.deepEqual(
-      pool.take('snap', 3).map((s) => s.id),
+      pool.take('snap', 3).ready.map((s) => s.id),
       ['s1'],
     );
-    assert.deepEqual(pool.take('snap', 1), []);
+    assert.deepEqual(pool.take('snap', 1), { ready: [] });
     assert.equal(pool.count, 0);
+  });
+
+  it('hands the standby being restored to a caller who wants more than are ready, once', async () => {
+    let open!: () => void;
+    const { pool } = standbys(4, { gate: new Promise((resolve) => (open = resolve)) });
+    pool.fill('snap', spec, checkpoint);
+    const first = pool.take('snap', 2);
+    assert.deepEqual(first.ready, []);
+    assert.ok(first.pending, 'the one on its way is offered');
+    assert.equal(pool.take('snap', 2).pending, undefined, 'and only to one caller');
+    open();
+    assert.equal((await first.pending)?.id, 's1');
+    await pool.settled();
+    assert.deepEqual(
+      pool.take('snap', 1).ready.map((s) => s.id),
+      ['s2'],
+      'it went to the caller, not to ready; the next one was made for ready',
+    );
+    const failing = standbys(4, {
+      failRestore: true,
+      gate: new Promise((resolve) => setTimeout(resolve, 5)),
+    });
+    failing.pool.fill('snap', spec, checkpoint);
+    assert.equal(await failing.pool.take('snap', 1).pending, undefined);
   });
 
   it('keeps as many as the largest fork asked for, within capacity', async () => {
@@ -50,7 +75,7 @@ describe('RestoreStandbys', () => {
     pool.fill('snap', spec, checkpoint, 5);
     await pool.settled();
     assert.equal(pool.count, 3);
-    assert.equal(pool.take('snap', 5).length, 3);
+    assert.equal(pool.take('snap', 5).ready.length, 3);
   });
 
   it('gives the least recently used snapshot’s standbys up for a new one at capacity', async () => {
@@ -60,8 +85,8 @@ describe('RestoreStandbys', () => {
     pool.fill('new', spec, checkpoint);
     await pool.settled();
     assert.deepEqual(removed.sort(), ['s1', 's2']);
-    assert.equal(pool.take('old', 1).length, 0);
-    assert.equal(pool.take('new', 1).length, 1);
+    assert.equal(pool.take('old', 1).ready.length, 0);
+    assert.equal(pool.take('new', 1).ready.length, 1);
   });
 
   it('removes the standbys of a dropped snapshot, of idle snapshots, and all at close', async () => {

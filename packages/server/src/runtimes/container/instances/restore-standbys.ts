@@ -22,6 +22,8 @@ interface Entry {
   filling: boolean;
   /** How many to hold: the largest fork asked of the snapshot (at least 1). */
   want: number;
+  /** A caller waiting for the standby being restored: it gets it instead of `ready`. */
+  claim: ((standby: Instance | undefined) => void) | undefined;
   lastUsedAt: number;
 }
 
@@ -50,12 +52,21 @@ export class RestoreStandbys {
     return count;
   }
 
-  /** Up to `count` paused standbys of the snapshot, now the caller's. */
-  take(key: string, count: number): Instance[] {
+  /**
+   * Up to `count` paused standbys of the snapshot, now the caller's: the ready ones, and when
+   * more are wanted, the one being restored (`pending`; undefined if that restore fails), which
+   * is nearer done than a restore the caller would start now.
+   */
+  take(key: string, count: number): { ready: Instance[]; pending?: Promise<Instance | undefined> } {
     const entry = this.#entries.get(key);
-    if (!entry) return [];
+    if (!entry) return { ready: [] };
     entry.lastUsedAt = Date.now();
-    return entry.ready.splice(0, count);
+    const ready = entry.ready.splice(0, count);
+    if (ready.length === count || !entry.filling || entry.claim) return { ready };
+    const pending = new Promise<Instance | undefined>((resolve) => {
+      entry.claim = resolve;
+    });
+    return { ready, pending };
   }
 
   /**
@@ -66,7 +77,15 @@ export class RestoreStandbys {
     if (this.#closed || this.#options.capacity <= 0) return;
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { spec, checkpoint, ready: [], filling: false, want: 1, lastUsedAt: Date.now() };
+      entry = {
+        spec,
+        checkpoint,
+        ready: [],
+        filling: false,
+        want: 1,
+        claim: undefined,
+        lastUsedAt: Date.now(),
+      };
       this.#entries.set(key, entry);
     }
     entry.lastUsedAt = Date.now();
@@ -83,7 +102,9 @@ export class RestoreStandbys {
       this.#options
         .restorePaused(entry.spec, entry.checkpoint)
         .then(async (standby) => {
-          if (this.#entries.get(key) === entry && !this.#closed) entry.ready.push(standby);
+          const claim = this.#takeClaim(entry);
+          if (claim) claim(standby);
+          else if (this.#entries.get(key) === entry && !this.#closed) entry.ready.push(standby);
           else await this.#remove(standby);
         })
         .then(
@@ -94,6 +115,7 @@ export class RestoreStandbys {
           (err) => {
             // Not retried until the snapshot is used again: a broken checkpoint stays broken.
             entry.filling = false;
+            this.#takeClaim(entry)?.(undefined);
             this.#options.onError(`restoring a standby of snapshot ${key} failed`, err);
           },
         ),
@@ -125,6 +147,12 @@ export class RestoreStandbys {
     this.#closed = true;
     await this.#fills.drain();
     await Promise.all([...this.#entries.keys()].map((key) => this.drop(key)));
+  }
+
+  #takeClaim(entry: Entry): ((standby: Instance | undefined) => void) | undefined {
+    const claim = entry.claim;
+    entry.claim = undefined;
+    return claim;
   }
 
   /** Drops least recently used snapshots' standbys until one more fits. */
