@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
+import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 const FAAS = new URL('../../bin/faas', import.meta.url).pathname;
@@ -139,15 +139,6 @@ describe('the faas CLI against a real server', () => {
   });
 });
 
-function engineSkipReason(): string | false {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
-    return false;
-  } catch (err) {
-    return `docker info failed, so no Docker Engine runs sandboxes here: ${(err as Error).message}`;
-  }
-}
-
 describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
   let s: TestServer;
   const json = async <T>(args: string[]): Promise<T> => {
@@ -167,12 +158,8 @@ describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
     for (const { id } of await items('/api/v1/instances'))
       await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' });
     await s.close();
-    const owner = ownerIdFor(join(s.dataDir, 'containers'));
-    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=faas.owner=${owner}`])
-      .toString()
-      .split('\n')
-      .filter(Boolean);
-    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
+    const left = ownedContainers(s.dataDir);
+    removeContainers(left);
     assert.deepEqual(left, [], 'the tests left containers behind');
   });
 

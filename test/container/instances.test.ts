@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
+import { containerStates, engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import {
   ADMIN_KEY,
   request,
@@ -20,57 +18,6 @@ function eventually(
   what = 'condition',
 ): Promise<true> {
   return waitFor(async () => ((await check()) ? true : undefined), timeoutMs, what);
-}
-
-function engineSkipReason(): string | false {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
-    return false;
-  } catch (err) {
-    return `docker info failed, so no Docker Engine runs instances here: ${(err as Error).message}`;
-  }
-}
-
-function ownedContainers(dataDir: string): string[] {
-  const owner = ownerIdFor(join(dataDir, 'containers'));
-  return execFileSync('docker', [
-    'ps',
-    '-aq',
-    '--filter',
-    'label=faas.managed',
-    '--filter',
-    `label=faas.owner=${owner}`,
-  ])
-    .toString()
-    .split('\n')
-    .filter(Boolean);
-}
-
-/** The engine's state of each of this data dir's containers. */
-function containerStates(dataDir: string): string[] {
-  const owner = ownerIdFor(join(dataDir, 'containers'));
-  return execFileSync('docker', [
-    'ps',
-    '-a',
-    '--filter',
-    `label=faas.owner=${owner}`,
-    '--format',
-    '{{.State}}',
-  ])
-    .toString()
-    .split('\n')
-    .filter(Boolean);
-}
-
-/** Removes leftovers of a failed test; paused ones (standbys) must be unpaused to be killed. */
-function removeContainers(ids: string[]): void {
-  if (ids.length === 0) return;
-  try {
-    execFileSync('docker', ['unpause', ...ids], { stdio: 'ignore' });
-  } catch {
-    // Most were not paused.
-  }
-  execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
 }
 
 interface InstanceBody {

@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { type Invocation, type LogLine, TERMINAL_STATUSES } from '@faas/core';
+import { engineSkipReason } from '../support/engine.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
-
-function engineSkipReason(): string | false {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
-    return false;
-  } catch (err) {
-    return `docker info failed, so no Docker Engine runs node/python functions here: ${(err as Error).message}`;
-  }
-}
 
 const NODE_CODE = `export default async (event, context) => {
   console.log('node got', event.n);

@@ -1,34 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
+import { engineSkipReason, ownedContainers } from '../support/engine.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-/** Why these tests skip: only when no Docker Engine answers `docker info`. */
-function engineSkipReason(): string | false {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
-    return false;
-  } catch (err) {
-    return `docker info failed, so no Docker Engine runs sandboxes here: ${(err as Error).message}`;
-  }
-}
-
-/** This server's containers in the engine (its owner label is a hash of its container dir). */
-function ownedContainers(s: TestServer): number {
-  const owner = ownerIdFor(join(s.dataDir, 'containers'));
-  const out = execFileSync('docker', [
-    'ps',
-    '-aq',
-    '--filter',
-    'label=faas.managed',
-    '--filter',
-    `label=faas.owner=${owner}`,
-  ]).toString();
-  return out.split('\n').filter(Boolean).length;
-}
 
 interface ExecuteResponse {
   stdout: string;
@@ -244,13 +218,13 @@ describe('execute API', { skip }, () => {
       settled(): Promise<void>;
     };
     await runtime.settled();
-    assert.equal(ownedContainers(s), runtime.trackedContainers());
+    assert.equal(ownedContainers(s.dataDir).length, runtime.trackedContainers());
     const other = await startTestServer();
     const ran = await other.api('/api/v1/execute', { method: 'POST', json: { command: 'true' } });
     assert.equal(ran.status, 200);
-    assert.ok(ownedContainers(other) >= 1, 'the second server holds spares');
+    assert.ok(ownedContainers(other.dataDir).length >= 1, 'the second server holds spares');
     await other.close();
-    assert.equal(ownedContainers(other), 0);
+    assert.deepEqual(ownedContainers(other.dataDir), []);
   });
 });
 

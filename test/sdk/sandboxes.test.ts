@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type ExecuteStreamEvent,
@@ -10,26 +8,8 @@ import {
   type InstanceEvent,
   type SandboxApi,
 } from '@faas/sdk';
-import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
+import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
-
-function engineSkipReason(): string | false {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
-    return false;
-  } catch (err) {
-    return `docker info failed, so no Docker Engine runs sandboxes here: ${(err as Error).message}`;
-  }
-}
-
-/** This server's containers in the engine, standbys included. */
-function ownedContainers(s: TestServer): string[] {
-  const owner = ownerIdFor(join(s.dataDir, 'containers'));
-  return execFileSync('docker', ['ps', '-aq', '--filter', `label=faas.owner=${owner}`])
-    .toString()
-    .split('\n')
-    .filter(Boolean);
-}
 
 /** Rejects with a FaasApiError of this status and code. */
 async function rejectsWith(promise: Promise<unknown>, status: number, code: string): Promise<void> {
@@ -67,8 +47,8 @@ describe('the SDK against the sandbox API', { skip }, () => {
   after(async () => {
     await cleanUp();
     await s.close();
-    const left = ownedContainers(s);
-    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
+    const left = ownedContainers(s.dataDir);
+    removeContainers(left);
     assert.deepEqual(left, [], 'the tests left containers behind');
   });
 
