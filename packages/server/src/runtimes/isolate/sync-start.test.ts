@@ -59,6 +59,14 @@ describe('isolate runtime: synchronous starts', () => {
     );
   });
 
+  it('runs a handler with a short deadline on the isolate thread: no start to lose to the budget', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 1, timeoutMs: 45 });
+    for (let i = 0; i < 3; i++) {
+      const { outcome } = await invoke(runtime, fn, { spinMs: 30 });
+      assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+    }
+  });
+
   it('still stops a handler at its deadline, whether the deadline is inside the budget or past it', async () => {
     const spin = 'var __faas = { default: () => { for (;;) {} } };';
     for (const timeoutMs of [2, 150]) {
@@ -88,13 +96,17 @@ describe('VersionPool sync policy', () => {
     assert.equal(p.startsSync, false);
   });
 
-  it('stops starting synchronously when the starts get slow on average, not at the first compiling ones', () => {
+  it('stops starting synchronously when starts get slow on average or one is very slow, not at a compiling first', () => {
     const p = pool();
-    p.noteSyncStart(8);
-    p.noteSyncStart(6);
+    p.noteSyncStart(8, true);
     for (let i = 0; i < 30; i++) p.noteSyncStart(0.02);
-    assert.equal(p.startsSync, true, 'the first calls of an isolate compile; then it is quick');
+    assert.equal(p.startsSync, true, 'an isolate’s first start compiles; then it is quick');
+    p.noteSyncStart(3);
+    assert.equal(p.startsSync, true, 'one 3 ms start moves the average to 0.3 ms');
     for (let i = 0; i < 10 && p.startsSync; i++) p.noteSyncStart(3);
     assert.equal(p.startsSync, false, 'steadily 3 ms of CPU per start');
+    const q = pool();
+    q.noteSyncStart(6);
+    assert.equal(q.startsSync, false, 'one start of 6 ms of CPU');
   });
 });

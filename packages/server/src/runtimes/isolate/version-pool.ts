@@ -15,10 +15,10 @@ export interface VersionPoolOptions {
  * generous, so that the thread being descheduled on a busy machine does not cut quick handlers.
  */
 export const SYNC_BUDGET_MS = 20;
-/** A version whose synchronous starts average more CPU time than this goes to the isolate's thread. */
+/** A version whose synchronous starts average more CPU time than this goes to the isolate's thread… */
 const SYNC_SLOW_MS = 0.5;
-/** Starts left out of the average: a fresh pool's first calls compile the handler. */
-const SYNC_WARMUP_STARTS = 16;
+/** …as does one with a single start over this (an isolate's first start, which compiles, aside). */
+const SYNC_TOO_SLOW_MS = 5;
 /** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
 const SYNC_PAUSE_MS = 30_000;
 
@@ -41,9 +41,8 @@ export class VersionPool {
   #phase: 'open' | 'retired' | 'closed' = 'open';
   #resolveDrained: () => void = () => {};
   #syncPausedUntil = 0;
-  /** Moving average of the synchronous starts' CPU time (ms), and how many it has seen. */
+  /** Moving average of the synchronous starts' CPU time (ms). */
   #syncAverageMs = 0;
-  #syncStarts = 0;
 
   constructor(fn: FunctionVersion, options: VersionPoolOptions) {
     this.fn = fn;
@@ -120,22 +119,20 @@ export class VersionPool {
     return Date.now() >= this.#syncPausedUntil;
   }
 
-  /** The CPU time a synchronous start took; 'over_budget' when it was stopped. */
-  noteSyncStart(cpuTimeMs: number | 'over_budget'): void {
+  /** The CPU time a synchronous start took ('over_budget' when it was stopped); `first` of its isolate. */
+  noteSyncStart(cpuTimeMs: number | 'over_budget', first = false): void {
     if (cpuTimeMs === 'over_budget') {
       this.#pauseSync();
       return;
     }
-    this.#syncStarts += 1;
-    if (this.#syncStarts <= SYNC_WARMUP_STARTS) return;
+    if (first) return;
     this.#syncAverageMs = this.#syncAverageMs * 0.9 + cpuTimeMs * 0.1;
-    if (this.#syncAverageMs > SYNC_SLOW_MS) this.#pauseSync();
+    if (cpuTimeMs > SYNC_TOO_SLOW_MS || this.#syncAverageMs > SYNC_SLOW_MS) this.#pauseSync();
   }
 
   #pauseSync(): void {
     this.#syncPausedUntil = Date.now() + SYNC_PAUSE_MS;
     this.#syncAverageMs = 0;
-    this.#syncStarts = 0;
   }
 
   release(warm: WarmIsolate): void {

@@ -49,6 +49,8 @@ export class WarmIsolate {
   #start: ivm.Reference | undefined;
   #take: ivm.Reference | undefined;
   #wait: ivm.Reference | undefined;
+  /** Synchronous starts so far: the first one compiles the handler, and is slower. */
+  #syncStarts = 0;
   #heapRead = 0;
   #heapReadAt = Number.NEGATIVE_INFINITY;
   #active: ActiveInvocation | undefined;
@@ -181,13 +183,14 @@ export class WarmIsolate {
    * a quick handler costs a few µs this way, against ~60 µs of CPU for the hop to the isolate's
    * thread and back. A handler that waits for a timer goes on there, as with `run`. One still
    * running after the budget is stopped, the isolate disposed, and `'over_budget'` tells the
-   * caller to run the invocation again with `run` in another isolate. Nothing of the stopped
-   * attempt is observable: an isolate has no I/O, its output was held back, its state is gone.
+   * caller to run the invocation again with `run` in another isolate. The stopped attempt
+   * leaves only the time it took: an isolate has no I/O, its output was held back, and its module
+   * state went with the isolate, as at a cold start.
    */
   async runSync(
     request: InvokeRequest,
     budgetMs: number,
-    onStarted: (cpuTimeMs: number | 'over_budget') => void = () => {},
+    onStarted: (cpuTimeMs: number | 'over_budget', first: boolean) => void = () => {},
   ): Promise<InvokeOutcome | 'over_budget'> {
     const start = this.#entry(this.#start);
     const early = notRunnable(request);
@@ -196,6 +199,7 @@ export class WarmIsolate {
     const remainingMs = request.deadline - Date.now();
     const [kind, payload] = encodeEvent(request.event);
     const run = new ActiveInvocation(request.log, request.deadline, this.#limits.maxLogBytes, { hold: true });
+    const first = this.#syncStarts++ === 0;
     this.#active = run;
     const cpuBefore = this.#isolate.cpuTime;
     let reply: unknown;
@@ -204,7 +208,7 @@ export class WarmIsolate {
         timeout: Math.max(1, Math.ceil(Math.min(remainingMs, budgetMs))),
       });
       reply = this.#take?.applySync(undefined, []);
-      onStarted(Number(this.#isolate.cpuTime - cpuBefore) / 1e6);
+      onStarted(Number(this.#isolate.cpuTime - cpuBefore) / 1e6, first);
     } catch (err) {
       run.end();
       this.#active = undefined;
@@ -212,7 +216,7 @@ export class WarmIsolate {
       const timedOut = isTimeoutError(err);
       if (timedOut && remainingMs > budgetMs) {
         this.dispose();
-        onStarted('over_budget');
+        onStarted('over_budget', first);
         return 'over_budget';
       }
       run.accept();
