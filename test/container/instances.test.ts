@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { containerStates, engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import {
@@ -138,6 +139,20 @@ describe('instances', { skip }, () => {
     const slow = await exec(instance.id, { command: 'sleep 30', timeout_ms: 300 });
     assert.equal(slow.body.timed_out, true);
     assert.equal(slow.body.exit_code, 137);
+    // A client that goes away takes its command with it.
+    const aborter = new AbortController();
+    const abandoned = s
+      .api(`/api/v1/instances/${instance.id}/exec`, {
+        method: 'POST',
+        json: { command: 'sleep 30' },
+        signal: aborter.signal,
+      })
+      .catch(() => undefined);
+    const running = async () => (await api(`/instances/${instance.id}`)).body.processes.length;
+    await eventually(async () => (await running()) === 1, 10_000, 'the exec to start');
+    aborter.abort();
+    await abandoned;
+    await eventually(async () => (await running()) === 0, 10_000, 'the abandoned exec to be killed');
 
     const listed = await api<{ items: InstanceBody[] }>('/instances');
     assert.ok(listed.body.items.some((i) => i.id === instance.id));
@@ -305,7 +320,17 @@ describe('instances', { skip }, () => {
       const res = await server.api('/api/v1/instances', { method: 'POST', json: { command: 'sleep 600' } });
       assert.equal(res.status, 201);
       const created = (await res.json()) as InstanceBody;
+      const instance = await server.server.platform.instances.manager.get(created.id);
       await server.server.close();
+      // A closed server lets go of its instances: it does not join them again.
+      const link = instance.link;
+      let ended = false;
+      void link?.ended.then(() => {
+        ended = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(instance.link, link, 'no new link');
+      assert.ok(ended, 'the old link ended');
       server = await startTestServer({}, dataDir);
       const found = (await (await server.api(`/api/v1/instances/${created.id}`)).json()) as InstanceBody;
       assert.equal(found.status, 'running');
@@ -347,10 +372,25 @@ describe('instances', { skip }, () => {
     const counted = async (id: string) =>
       Number((await exec(id, { command: 'cat /workspace/count' })).body.stdout);
     await eventually(async () => (await counted(instance.id)) >= 5, 15_000);
-    const snap = await api<{ id: string; kind: string }>('/snapshots', {
+    const snapshotting = api<{ id: string; kind: string }>('/snapshots', {
       method: 'POST',
       json: { instance_id: instance.id },
     });
+    // A checkpoint moves the instance to a new container: stop and delete wait for it.
+    await eventually(
+      async () => (await api(`/instances/${instance.id}`)).body.status === 'checkpointing',
+      10_000,
+      'the checkpoint to start',
+    );
+    for (const [path, method] of [
+      [`/instances/${instance.id}`, 'DELETE'],
+      [`/instances/${instance.id}/stop`, 'POST'],
+    ] as const) {
+      const refused = await api(path, { method });
+      assert.equal(refused.status, 409, `${method} ${path}`);
+      assert.match(refused.body.error?.code ?? '', /CONFLICT/);
+    }
+    const snap = await snapshotting;
     assert.equal(snap.status, 201, JSON.stringify(snap.body));
     assert.equal(snap.body.kind, 'memory');
     const atSnapshot = await counted(instance.id);
@@ -450,10 +490,45 @@ describe('instances', { skip }, () => {
       assert.ok((await count(restored.body.id)) >= 5, 'the count went on from the snapshot');
       await states(2, 2, 'source, restored, and the standbys made again');
       await crashing.kill('SIGKILL');
+      // What a crash in the middle of a checkpoint leaves: a second container of the source.
+      const [sourceContainer] = execFileSync('docker', [
+        'ps',
+        '-q',
+        '--filter',
+        `label=faas.instance=${source.body.id}`,
+      ])
+        .toString()
+        .split('\n');
+      const labels = JSON.parse(
+        execFileSync('docker', [
+          'inspect',
+          '--format',
+          '{{json .Config.Labels}}',
+          sourceContainer as string,
+        ]).toString(),
+      ) as Record<string, string>;
+      const image = execFileSync('docker', [
+        'inspect',
+        '--format',
+        '{{.Config.Image}}',
+        sourceContainer as string,
+      ])
+        .toString()
+        .trim();
+      execFileSync('docker', [
+        'create',
+        ...Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]),
+        image,
+        'true',
+      ]);
       server = await startTestServer({}, dataDir);
       const listed = await call<{ items: InstanceBody[] }>('/instances');
       assert.deepEqual(listed.body.items.map((i) => i.id).sort(), [source.body.id, restored.body.id].sort());
-      assert.deepEqual(containerStates(dataDir), ['running', 'running'], 'the unclaimed standbys are gone');
+      assert.deepEqual(
+        containerStates(dataDir),
+        ['running', 'running'],
+        'the unclaimed standbys and the duplicate are gone',
+      );
       for (const id of [source.body.id, restored.body.id])
         assert.equal((await server.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
     } finally {

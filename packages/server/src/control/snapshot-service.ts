@@ -62,9 +62,9 @@ export class SnapshotService {
     const manager = this.#instances.manager;
     const instance = await manager.get(instanceId);
     const memory = instance.spec.isolation === 'gvisor';
-    // Read before the checkpoint: the processes are the ones frozen in it.
-    const processes = memory ? instance.processTable() : [];
-    const tar = memory ? await manager.checkpoint(instanceId) : await workspaceTar(instance);
+    const { tar, processes } = memory
+      ? await manager.checkpoint(instanceId)
+      : { tar: await workspaceTar(instance), processes: [] };
     const blob = await this.#blobs.put(tar);
     const snapshot: SnapshotRecord = {
       id: newId('snap'),
@@ -79,8 +79,8 @@ export class SnapshotService {
       createdAt: Date.now(),
     };
     await this.#store.createSnapshot(snapshot);
-    // An execution's snapshot is resumed at most once or twice; a named one is worth a standby.
-    if (memory && !options.executionId) manager.prepareRestore(snapshot.id, snapshot.spec, tar);
+    if (keepsStandbys(snapshot))
+      manager.prepareRestore(snapshot.id, snapshot.spec, () => this.#data(snapshot));
     return snapshot;
   }
 
@@ -120,13 +120,15 @@ export class SnapshotService {
       throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
     }
     const snapshot = await this.get(id);
-    const tar = await this.#blobs.get(snapshot.blobChecksum);
-    if (!tar) {
-      throw new FaasError(ErrorCode.INTERNAL, `The data of snapshot ${id} is missing from the blob store`);
-    }
+    const tar = await this.#data(snapshot);
     const manager = this.#instances.manager;
     if (snapshot.kind === 'memory') {
-      const restored = await manager.restore(snapshot.spec, tar, { snapshotId: id, count });
+      const restored = await manager.restore(snapshot.spec, tar, {
+        count,
+        ...(keepsStandbys(snapshot)
+          ? { standbys: { snapshotId: id, load: () => this.#data(snapshot) } }
+          : {}),
+      });
       for (const instance of restored) instance.adopt(snapshot.processes ?? []);
       return restored;
     }
@@ -163,6 +165,17 @@ export class SnapshotService {
     return instance;
   }
 
+  async #data(snapshot: SnapshotRecord): Promise<Uint8Array> {
+    const tar = await this.#blobs.get(snapshot.blobChecksum);
+    if (!tar) {
+      throw new FaasError(
+        ErrorCode.INTERNAL,
+        `The data of snapshot ${snapshot.id} is missing from the blob store`,
+      );
+    }
+    return tar;
+  }
+
   async #blobShared(checksum: string): Promise<boolean> {
     let cursor: string | undefined;
     do {
@@ -184,4 +197,9 @@ async function workspaceTar(instance: Instance): Promise<Buffer> {
     throw new FaasError(ErrorCode.INTERNAL, `Packing /workspace failed: ${packed.stderr.toString().trim()}`);
   }
   return packed.stdout;
+}
+
+/** An execution's snapshot is resumed once or twice at most; a named one is worth standbys. */
+function keepsStandbys(snapshot: SnapshotRecord): boolean {
+  return snapshot.kind === 'memory' && snapshot.executionId === undefined;
 }

@@ -197,9 +197,17 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
         'cache-control': 'no-store',
         connection: 'keep-alive',
       });
+      let unsubscribe = () => {};
+      let heartbeat: NodeJS.Timeout | undefined;
+      const finish = () => {
+        unsubscribe();
+        clearInterval(heartbeat);
+        if (!res.writableEnded) res.end();
+      };
       const write = (event: { type: string; seq?: number }) => {
+        if (res.writableEnded) return;
         if (res.writableLength > MAX_UNSENT_BYTES) {
-          res.end();
+          finish();
           return;
         }
         res.write(
@@ -207,17 +215,16 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
         );
       };
       write({ type: 'state', state: instance.state, instance: instanceView(instance) } as never);
-      const unsubscribe = instance.events.subscribe((event) => {
+      unsubscribe = instance.events.subscribe((event) => {
         write(event);
-        if (event.type === 'state' && event.state === 'deleted') res.end();
+        if (event.type === 'state' && event.state === 'deleted') finish();
       });
-      const heartbeat = setInterval(
+      heartbeat = setInterval(
         () => write({ type: 'heartbeat', time: Date.now() } as never),
         request.query.heartbeat_ms ?? DEFAULT_HEARTBEAT_MS,
       );
       res.on('close', () => {
-        unsubscribe();
-        clearInterval(heartbeat);
+        finish();
         instance.touch();
       });
     },

@@ -134,12 +134,13 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
         body: execBody,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const instance = await instances.manager.get(request.params.id);
       const { body } = request;
       const aborter = new AbortController();
-      request.raw.once('close', () => {
-        if (!request.raw.complete) aborter.abort();
+      // The client went away before the answer: the command is killed.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) aborter.abort();
       });
       const result = await instance.exec(argv(body.command), {
         ...(body.env ? { env: body.env } : {}),

@@ -15,6 +15,11 @@ export const INSTANCE_WORKDIR = '/workspace';
 export const CUSTOM_EVENTS_PATH = '/tmp/.faas-events';
 
 export const INSTANCE_ROLE = 'instance';
+/**
+ * How a restore standby's container is named until it is taken (then it is renamed): labels cannot
+ * change, and a server that crashed must tell its unclaimed standbys from instances.
+ */
+export const STANDBY_NAME_PREFIX = 'faas-standby-';
 export const INSTANCE_LABEL = 'faas.instance';
 const SPEC_LABEL = 'faas.instance.spec';
 const CREATED_LABEL = 'faas.instance.created';
@@ -39,13 +44,13 @@ export interface InstanceContainerOptions {
 export async function createInstanceContainer(
   options: InstanceContainerOptions,
   identity: InstanceIdentity,
+  role: 'instance' | 'standby' = 'instance',
 ): Promise<Docker.Container> {
   const { spec } = identity;
   const caches = cacheMounts(spec.dependencyCaches ?? []);
   const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m,mode=1777`;
   return options.docker.createContainer({
-    // A checkpoint moves an instance to a new container while the old one still exists.
-    name: `faas-${identity.id}-${randomBytes(3).toString('hex')}`,
+    name: role === 'standby' ? `${STANDBY_NAME_PREFIX}${identity.id}` : instanceContainerName(identity.id),
     Image: spec.image,
     Entrypoint: [AGENT_MOUNT, INSTANCE_WORKDIR],
     Cmd: [],
@@ -94,6 +99,11 @@ export async function createInstanceContainer(
     },
     StopTimeout: 2,
   });
+}
+
+/** A checkpoint moves an instance to a new container while the old one still exists: names differ. */
+export function instanceContainerName(id: string): string {
+  return `faas-${id}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The identity a container's labels carry; undefined for a container that is not an instance. */

@@ -5,7 +5,7 @@ import type { Instance } from './instance.ts';
 import { RestoreStandbys } from './restore-standbys.ts';
 
 const spec = { image: 'img' } as InstanceSpec;
-const checkpoint = new Uint8Array([1, 2, 3]);
+const checkpoint = async () => new Uint8Array([1, 2, 3]);
 
 /** Standbys over fake restores: each restore is an object named by a counter. */
 function standbys(capacity: number, options: { failRestore?: boolean; gate?: Promise<void> } = {}) {
@@ -82,11 +82,50 @@ describe('RestoreStandbys', () => {
     const { pool, removed } = standbys(2);
     pool.fill('old', spec, checkpoint, 2);
     await pool.settled();
+    await new Promise((resolve) => setTimeout(resolve, 2));
     pool.fill('new', spec, checkpoint);
     await pool.settled();
     assert.deepEqual(removed.sort(), ['s1', 's2']);
     assert.equal(pool.take('old', 1).ready.length, 0);
     assert.equal(pool.take('new', 1).ready.length, 1);
+  });
+
+  it('does not give a newer snapshot’s standbys up to refill an older one', async () => {
+    let made = 0;
+    const removed: string[] = [];
+    const pool = new RestoreStandbys({
+      capacity: 3,
+      idleMs: 1000,
+      // The second restore is slow: 'b' is used while 'a' is still being refilled.
+      restorePaused: async () => {
+        made += 1;
+        const id = `s${made}`;
+        if (made === 2) await new Promise((resolve) => setTimeout(resolve, 30));
+        return { id, containerId: id } as Instance;
+      },
+      remove: async (standby) => {
+        removed.push(standby.id);
+      },
+      onError: () => {},
+    });
+    pool.fill('a', spec, checkpoint, 3);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    pool.fill('b', spec, checkpoint);
+    await pool.settled();
+    assert.deepEqual(removed, [], 'a’s refill stopped at capacity instead of evicting b');
+    assert.equal(pool.take('b', 1).ready.length, 1);
+    assert.equal(pool.take('a', 3).ready.length, 2);
+  });
+
+  it('makes no standby again for a dropped snapshot, even asked by a restore still running', async () => {
+    const { pool, made } = standbys(4);
+    pool.fill('snap', spec, checkpoint);
+    await pool.settled();
+    await pool.drop('snap');
+    pool.fill('snap', spec, checkpoint, 2);
+    await pool.settled();
+    assert.equal(made(), 1);
+    assert.equal(pool.count, 0);
   });
 
   it('removes the standbys of a dropped snapshot, of idle snapshots, and all at close', async () => {

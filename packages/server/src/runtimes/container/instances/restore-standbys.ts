@@ -14,9 +14,12 @@ export interface RestoreStandbysOptions {
   onError: (message: string, err: unknown) => void;
 }
 
+/** Reads a snapshot's checkpoint when a standby is to be made (it is not held in memory). */
+export type LoadCheckpoint = () => Promise<Uint8Array>;
+
 interface Entry {
   spec: InstanceSpec;
-  checkpoint: Uint8Array;
+  load: LoadCheckpoint;
   ready: Instance[];
   /** One standby is restored at a time, so the refill takes one core, not all. */
   filling: boolean;
@@ -38,7 +41,10 @@ interface Entry {
 export class RestoreStandbys {
   #options: RestoreStandbysOptions;
   #entries = new Map<string, Entry>();
-  #fills = new PendingWork();
+  /** Restores and removals in flight. */
+  #work = new PendingWork();
+  /** Deleted snapshots: a restore that was running then must not make standbys for them again. */
+  #dropped = new Set<string>();
   #closed = false;
 
   constructor(options: RestoreStandbysOptions) {
@@ -73,13 +79,13 @@ export class RestoreStandbys {
    * Has standbys of the snapshot restored in the background until `want` are ready (within
    * capacity). Never throws.
    */
-  fill(key: string, spec: InstanceSpec, checkpoint: Uint8Array, want = 1): void {
-    if (this.#closed || this.#options.capacity <= 0) return;
+  fill(key: string, spec: InstanceSpec, load: LoadCheckpoint, want = 1): void {
+    if (this.#closed || this.#options.capacity <= 0 || this.#dropped.has(key)) return;
     let entry = this.#entries.get(key);
     if (!entry) {
       entry = {
         spec,
-        checkpoint,
+        load,
         ready: [],
         filling: false,
         want: 1,
@@ -98,9 +104,10 @@ export class RestoreStandbys {
     this.#makeRoom(key);
     if (this.count >= this.#options.capacity) return;
     entry.filling = true;
-    this.#fills.add(
-      this.#options
-        .restorePaused(entry.spec, entry.checkpoint)
+    this.#work.add(
+      entry
+        .load()
+        .then((checkpoint) => this.#options.restorePaused(entry.spec, checkpoint))
         .then(async (standby) => {
           const claim = this.#takeClaim(entry);
           if (claim) claim(standby);
@@ -122,8 +129,16 @@ export class RestoreStandbys {
     );
   }
 
-  /** The snapshot is gone: its standbys are removed. */
+  /** The snapshot is gone: its standbys are removed, and none are made for it again. */
   async drop(key: string): Promise<void> {
+    // Ids are never reused; the bound only keeps a long-running server's set small.
+    if (this.#dropped.size >= 10_000) this.#dropped.clear();
+    this.#dropped.add(key);
+    await this.#release(key);
+  }
+
+  /** Removes a snapshot's standbys (it may get new ones later). */
+  async #release(key: string): Promise<void> {
     const entry = this.#entries.get(key);
     if (!entry) return;
     this.#entries.delete(key);
@@ -135,18 +150,18 @@ export class RestoreStandbys {
     const stale = [...this.#entries].filter(
       ([, entry]) => !entry.filling && entry.lastUsedAt + this.#options.idleMs <= now,
     );
-    await Promise.all(stale.map(([key]) => this.drop(key)));
+    await Promise.all(stale.map(([key]) => this.#release(key)));
   }
 
-  /** Resolves when no standby is being restored. */
+  /** Resolves when no standby is being restored or removed. */
   settled(): Promise<void> {
-    return this.#fills.drain();
+    return this.#work.drain();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#fills.drain();
-    await Promise.all([...this.#entries.keys()].map((key) => this.drop(key)));
+    await this.#work.drain();
+    await Promise.all([...this.#entries.keys()].map((key) => this.#release(key)));
   }
 
   #takeClaim(entry: Entry): ((standby: Instance | undefined) => void) | undefined {
@@ -155,20 +170,23 @@ export class RestoreStandbys {
     return claim;
   }
 
-  /** Drops least recently used snapshots' standbys until one more fits. */
+  /** Gives up standbys of snapshots used less recently than `keep` until one more fits. */
   #makeRoom(keep: string): void {
-    const others = [...this.#entries]
-      .filter(([key]) => key !== keep)
+    const since = this.#entries.get(keep)?.lastUsedAt ?? Date.now();
+    const older = [...this.#entries]
+      .filter(([key, entry]) => key !== keep && entry.lastUsedAt < since)
       .sort(([, a], [, b]) => a.lastUsedAt - b.lastUsedAt);
-    for (const [key, entry] of others) {
+    for (const [key, entry] of older) {
       if (this.count < this.#options.capacity) return;
-      if (entry.ready.length > 0) void this.drop(key);
+      if (entry.ready.length > 0) void this.#release(key);
     }
   }
 
-  async #remove(standby: Instance): Promise<void> {
-    await this.#options
+  #remove(standby: Instance): Promise<void> {
+    const removal = this.#options
       .remove(standby)
       .catch((err) => this.#options.onError(`removing standby ${standby.id} failed`, err));
+    this.#work.add(removal);
+    return removal;
   }
 }

@@ -1,0 +1,145 @@
+import type { DependencyCache } from '@faas/core';
+import { ErrorCode, FaasError } from '@faas/core';
+import type Docker from 'dockerode';
+import { engineStatus } from '../docker-engine.ts';
+import { sandboxAgentBinary } from './agent-binary.ts';
+import { AgentLink } from './agent-link.ts';
+import { startFromCheckpoint } from './engine-checkpoints.ts';
+import type { Instance } from './instance.ts';
+import { attachAgent, createInstanceContainer, type InstanceIdentity } from './instance-container.ts';
+
+export interface InstanceRunnerOptions {
+  docker: Docker;
+  ownerId: string;
+  /** Where the sandbox agent binary is built. */
+  agentDir: string;
+  busyboxPath: string;
+  /** Makes sure the image is in the engine where the runtime can build it (the default image). */
+  ensureImage: (image: string) => Promise<void>;
+  /** Makes the shared dependency caches' volumes. */
+  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** How long a starting agent may take to answer. @default 15000 */
+  agentTimeoutMs?: number;
+}
+
+const READY_TIMEOUT_MS = 15_000;
+
+/**
+ * The container side of instances: makes their containers, starts them (fresh or from a
+ * checkpoint) and keeps a link to each one's agent, noticing when a container stops on its own.
+ */
+export class InstanceRunner {
+  #options: InstanceRunnerOptions;
+  #agentPath: Promise<string> | undefined;
+  #closed = false;
+
+  constructor(options: InstanceRunnerOptions) {
+    this.#options = options;
+  }
+
+  get docker(): Docker {
+    return this.#options.docker;
+  }
+
+  get agentTimeoutMs(): number {
+    return this.#options.agentTimeoutMs ?? READY_TIMEOUT_MS;
+  }
+
+  /** Creates (does not start) a container for the identity; a standby's is named as one. */
+  async createContainer(
+    identity: InstanceIdentity,
+    role: 'instance' | 'standby' = 'instance',
+  ): Promise<Docker.Container> {
+    this.#agentPath ??= sandboxAgentBinary(this.#options.agentDir);
+    this.#agentPath.catch(() => {
+      this.#agentPath = undefined;
+    });
+    const agentPath = await this.#agentPath;
+    await this.#options.ensureImage(identity.spec.image);
+    if (identity.spec.dependencyCaches?.length)
+      await this.#options.prepareCaches(identity.spec.dependencyCaches);
+    try {
+      return await createInstanceContainer(
+        {
+          docker: this.#options.docker,
+          ownerId: this.#options.ownerId,
+          agentPath,
+          busyboxPath: this.#options.busyboxPath,
+        },
+        identity,
+        role,
+      );
+    } catch (err) {
+      if (engineStatus(err) === 404) {
+        throw new FaasError(
+          ErrorCode.BAD_REQUEST,
+          `Image "${identity.spec.image}" is not in the local engine; no registry is reachable, so build or load it first`,
+          { cause: err },
+        );
+      }
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Could not create the instance: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** Starts the container (from a checkpoint when named) with a fresh link, and waits for the agent. */
+  async run(instance: Instance, checkpoint?: string): Promise<void> {
+    const container = this.#options.docker.getContainer(instance.containerId);
+    instance.state = 'starting';
+    const link = new AgentLink(await attachAgent(container), instance.handleFrame);
+    this.#watch(instance, link);
+    instance.setLink(link);
+    try {
+      if (checkpoint) await startFromCheckpoint(this.#options.docker, instance.containerId, checkpoint);
+      else await container.start();
+      await link.ping(this.agentTimeoutMs, checkpoint !== undefined);
+    } catch (err) {
+      link.close();
+      throw err;
+    }
+    instance.state = 'running';
+    instance.touch();
+    instance.publishState();
+  }
+
+  /** Links to a running container's agent (after a server restart). */
+  async link(instance: Instance): Promise<void> {
+    const container = this.#options.docker.getContainer(instance.containerId);
+    const link = new AgentLink(await attachAgent(container), instance.handleFrame);
+    this.#watch(instance, link);
+    instance.setLink(link);
+    instance.state = 'running';
+    // The stream may join the agent's output mid-frame: skip to the ping's answer.
+    await link.ping(this.agentTimeoutMs, true);
+  }
+
+  /** From now on links end on purpose (the server stops): the instances run on. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** A link that ends on its own means the container stopped (OOM, killed, crashed). */
+  #watch(instance: Instance, link: AgentLink): void {
+    void link.ended.then(async () => {
+      if (this.#closed || instance.link !== link || instance.state !== 'running') return;
+      let running = false;
+      try {
+        running = (await this.#options.docker.getContainer(instance.containerId).inspect()).State.Running;
+      } catch {
+        // Gone: stopped.
+      }
+      if (instance.link !== link || this.#closed) return;
+      if (running) {
+        // Only the attach stream broke (an engine restart): join again.
+        await this.link(instance).catch(() => instance.markStopped('stopped'));
+      } else {
+        instance.markStopped('stopped');
+      }
+    });
+  }
+}
