@@ -163,7 +163,11 @@ export class ExecuteService {
         ...(options.onOutput ? { onOutput: options.onOutput } : {}),
       });
       const stopped = instance.state !== 'running';
-      const snapshot = stopped ? undefined : await this.#snapshots.create(instance.id, { executionId });
+      // A run the caller gave up on leaves nothing to resume.
+      const snapshot =
+        stopped || options.signal?.aborted
+          ? undefined
+          : await this.#snapshots.create(instance.id, { executionId });
       return {
         stdout: run.stdout.toString('utf8'),
         stderr: run.stderr.toString('utf8'),
