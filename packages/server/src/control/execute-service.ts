@@ -7,12 +7,13 @@ import {
   type SnapshotRecord,
 } from '@faas/core';
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
+import { engineStatus, missingImageError } from '../runtimes/container/docker-engine.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/container/index.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
-import type { InstanceService } from './instance-service.ts';
+import { argv, type InstanceService } from './instance-service.ts';
 import type { SnapshotService } from './snapshot-service.ts';
 
 /** The execute API's modes (seed 003/004). */
@@ -258,14 +259,7 @@ export class ExecuteService {
     try {
       id = (await runtime.docker.getImage(image).inspect()).Id;
     } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      if (status === 404) {
-        throw new FaasError(
-          ErrorCode.BAD_REQUEST,
-          `Image "${image}" is not in the local engine; no registry is reachable, so build or load it first`,
-          { cause: err },
-        );
-      }
+      if (engineStatus(err) === 404) throw missingImageError(image, err);
       const ping = await pingEngine(runtime.docker);
       throw new FaasError(
         ErrorCode.RUNTIME_UNAVAILABLE,
@@ -287,8 +281,4 @@ export class ExecuteService {
     }
     return runtime as ContainerRuntime;
   }
-}
-
-function argv(command: string | string[]): string[] {
-  return typeof command === 'string' ? ['sh', '-c', command] : command;
 }

@@ -12,7 +12,7 @@ import {
 } from '@faas/core';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { INSTANCE_WORKDIR } from '../runtimes/container/instances/instance-container.ts';
-import { BUSYBOX_MOUNT } from '../runtimes/container/sandbox/sandbox-script.ts';
+import { tarFolder, untarInto } from '../runtimes/container/instances/instance-files.ts';
 import type { InstanceService } from './instance-service.ts';
 
 export interface SnapshotServiceOptions {
@@ -151,16 +151,13 @@ export class SnapshotService {
   async #restoreFiles(snapshot: SnapshotRecord, tar: Uint8Array): Promise<Instance> {
     const manager = this.#instances.manager;
     const instance = await manager.create(snapshot.spec);
-    const unpacked = await instance.exec([BUSYBOX_MOUNT, 'tar', '-x', '-f', '-', '-C', INSTANCE_WORKDIR], {
-      silent: true,
-      stdin: tar,
-    });
-    if (unpacked.exitCode !== 0) {
+    try {
+      await untarInto(instance, INSTANCE_WORKDIR, tar);
+    } catch (err) {
       await manager.delete(instance.id).catch(() => {});
-      throw new FaasError(
-        ErrorCode.INTERNAL,
-        `Unpacking the snapshot failed: ${unpacked.stderr.toString().trim()}`,
-      );
+      throw new FaasError(ErrorCode.INTERNAL, `Unpacking the snapshot failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return instance;
   }
@@ -189,14 +186,13 @@ export class SnapshotService {
 
 /** runc cannot checkpoint memory here: the snapshot is the working folder, as a tar. */
 async function workspaceTar(instance: Instance): Promise<Buffer> {
-  const packed = await instance.exec([BUSYBOX_MOUNT, 'tar', '-c', '-f', '-', '-C', INSTANCE_WORKDIR, '.'], {
-    maxOutputBytes: 1024 * 1024 * 1024,
-    silent: true,
-  });
-  if (packed.exitCode !== 0 || packed.truncated) {
-    throw new FaasError(ErrorCode.INTERNAL, `Packing /workspace failed: ${packed.stderr.toString().trim()}`);
+  try {
+    return await tarFolder(instance, INSTANCE_WORKDIR);
+  } catch (err) {
+    throw new FaasError(ErrorCode.INTERNAL, `Packing /workspace failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  return packed.stdout;
 }
 
 /** An execution's snapshot is resumed once or twice at most; a named one is worth standbys. */

@@ -1,3 +1,4 @@
+import { ErrorCode, FaasError } from '@faas/core';
 import Docker from 'dockerode';
 
 /** How to get an engine, for messages shown when none answers. */
@@ -43,4 +44,14 @@ export async function pingEngine(
 /** The HTTP status of a failed Engine API call, if it was one. */
 export function engineStatus(err: unknown): number | undefined {
   return (err as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** What to say when the engine has no such image: none can be pulled from these machines. */
+export function missingImageMessage(image: string): string {
+  return `Image "${image}" is not in the local engine; no registry is reachable, so build or load it first`;
+}
+
+/** A request that names an image the engine does not have (400). */
+export function missingImageError(image: string, cause?: unknown): FaasError {
+  return new FaasError(ErrorCode.BAD_REQUEST, missingImageMessage(image), cause ? { cause } : {});
 }

@@ -6,6 +6,7 @@ import {
   type InvokeRequest,
   isFaasError,
 } from '@faas/core';
+import { missingImageMessage } from './docker-engine.ts';
 import type { SandboxPools } from './sandbox/sandbox-pools.ts';
 
 /** Past this, the payload goes on stdin only: one environment variable holds at most 128 KiB. */
@@ -43,10 +44,7 @@ export class ImageFunctions {
     const { image, command } = requireImage(fn);
     if (command.length === 0) throw new FaasError(ErrorCode.VALIDATION, 'An image function needs a command');
     if (!(await this.#sandboxes.hasImage(image))) {
-      throw new FaasError(
-        ErrorCode.COMPILE_ERROR,
-        `Image "${image}" is not in the local engine; no registry is reachable, so build or load it first`,
-      );
+      throw new FaasError(ErrorCode.COMPILE_ERROR, missingImageMessage(image));
     }
   }
 

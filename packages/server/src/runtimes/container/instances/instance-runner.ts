@@ -1,7 +1,7 @@
 import type { DependencyCache } from '@faas/core';
 import { ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
-import { engineStatus } from '../docker-engine.ts';
+import { engineStatus, missingImageError } from '../docker-engine.ts';
 import { sandboxAgentBinary } from './agent-binary.ts';
 import { AgentLink } from './agent-link.ts';
 import { startFromCheckpoint } from './engine-checkpoints.ts';
@@ -71,11 +71,7 @@ export class InstanceRunner {
       );
     } catch (err) {
       if (engineStatus(err) === 404) {
-        throw new FaasError(
-          ErrorCode.BAD_REQUEST,
-          `Image "${identity.spec.image}" is not in the local engine; no registry is reachable, so build or load it first`,
-          { cause: err },
-        );
+        throw missingImageError(identity.spec.image, err);
       }
       throw new FaasError(
         ErrorCode.RUNTIME_UNAVAILABLE,

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { type DependencyCache, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
-import { engineStatus } from '../docker-engine.ts';
+import { engineStatus, missingImageError } from '../docker-engine.ts';
 import { newExitMarker } from './exit-marker.ts';
 import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
 import { jobLine } from './sandbox-script.ts';
@@ -213,11 +213,7 @@ export class SandboxPools {
       });
     } catch (err) {
       if (engineStatus(err) === 404) {
-        throw new FaasError(
-          ErrorCode.BAD_REQUEST,
-          `Image "${entry.image}" is not in the local engine; no registry is reachable, so build or load it first`,
-          { cause: err },
-        );
+        throw missingImageError(entry.image, err);
       }
       throw new FaasError(
         ErrorCode.RUNTIME_UNAVAILABLE,
