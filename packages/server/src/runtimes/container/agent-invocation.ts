@@ -130,7 +130,11 @@ async function diedOutcome(
 ): Promise<InvokeOutcome> {
   const exit = await container.exitInfo();
   await container.destroy();
-  if (exit.oomKilled || OOM_PATTERN.test(exit.logTail)) {
+  // The engine misses some OOM kills (its flag stays false under load): a SIGKILL with the
+  // cgroup's peak at the memory limit is one too.
+  const killedAtLimit =
+    exit.exitCode === 137 && (metrics.peakMemoryBytes ?? 0) >= request.fn.memoryMb * 1024 * 1024;
+  if (exit.oomKilled || killedAtLimit || OOM_PATTERN.test(exit.logTail)) {
     return {
       status: 'out_of_memory',
       error: {
