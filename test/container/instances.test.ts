@@ -367,7 +367,8 @@ describe('instances', { skip }, () => {
   });
 
   it('checkpoints a gVisor process in memory; restores and forks continue its count independently', async () => {
-    const counter = 'i=0; while true; do i=$((i+1)); echo $i > /workspace/count; echo $i; sleep 0.05; done';
+    const counter =
+      'i=0; while true; do i=$((i+1)); echo $i > /workspace/count.new; mv /workspace/count.new /workspace/count; echo $i; sleep 0.05; done';
     const instance = await create({ isolation: 'gvisor', command: counter });
     const counted = async (id: string) =>
       Number((await exec(id, { command: 'cat /workspace/count' })).body.stdout);
@@ -464,7 +465,8 @@ describe('instances', { skip }, () => {
         what,
       );
     try {
-      const counter = 'i=0; while true; do i=$((i+1)); echo $i > /workspace/count; sleep 0.05; done';
+      const counter =
+        'i=0; while true; do i=$((i+1)); echo $i > /workspace/count.new; mv /workspace/count.new /workspace/count; sleep 0.05; done';
       const source = await call<InstanceBody>('/instances', {
         method: 'POST',
         json: { isolation: 'gvisor', command: counter },

@@ -166,7 +166,8 @@ describe('the SDK against the sandbox API', { skip }, () => {
   });
 
   it('snapshots a gVisor instance, restores it and forks it twice', async () => {
-    const counter = 'i=0; while true; do i=$((i+1)); echo $i > /workspace/count; sleep 0.05; done';
+    const counter =
+      'i=0; while true; do i=$((i+1)); echo $i > /workspace/count.new; mv /workspace/count.new /workspace/count; sleep 0.05; done';
     const source = track(await sandboxes.createInstance({ isolation: 'gvisor', command: counter }));
     const count = async (id: string) => Number((await sandboxes.exec(id, 'cat /workspace/count')).stdout);
     await waitFor(async () => ((await count(source.id)) >= 5 ? true : undefined));
