@@ -186,6 +186,17 @@ describe('instances', { skip }, () => {
     await api(`/instances/${instance.id}/stop`, { method: 'POST' });
     const onStopped = await exec(instance.id, { command: 'true' });
     assert.equal(onStopped.status, 409);
+    const snapStopped = await api('/snapshots', { method: 'POST', json: { instance_id: instance.id } });
+    assert.equal(snapStopped.status, 409);
+    const snapUnknown = await api('/snapshots', { method: 'POST', json: { instance_id: 'inst_unknown' } });
+    assert.equal(snapUnknown.status, 404);
+    assert.equal((await api('/snapshots', { method: 'POST', json: {} })).status, 422);
+    assert.equal((await api('/snapshots/snap_unknown')).status, 404);
+    assert.equal((await api('/snapshots/snap_unknown', { method: 'DELETE' })).status, 404);
+    for (const count of [0, 17]) {
+      const fork = await api('/snapshots/snap_unknown/fork', { method: 'POST', json: { count } });
+      assert.equal(fork.status, 422, `fork count ${count}`);
+    }
     await api(`/instances/${instance.id}`, { method: 'DELETE' });
   });
 

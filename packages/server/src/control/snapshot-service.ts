@@ -64,7 +64,8 @@ export class SnapshotService {
     const memory = instance.spec.isolation === 'gvisor';
     const { tar, processes } = memory
       ? await manager.checkpoint(instanceId)
-      : { tar: await workspaceTar(instance), processes: [] };
+      : // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar.
+        { tar: await tarFolder(instance, INSTANCE_WORKDIR), processes: [] };
     const blob = await this.#blobs.put(tar);
     const snapshot: SnapshotRecord = {
       id: newId('snap'),
@@ -155,9 +156,7 @@ export class SnapshotService {
       await untarInto(instance, INSTANCE_WORKDIR, tar);
     } catch (err) {
       await manager.delete(instance.id).catch(() => {});
-      throw new FaasError(ErrorCode.INTERNAL, `Unpacking the snapshot failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw err;
     }
     return instance;
   }
@@ -181,17 +180,6 @@ export class SnapshotService {
       cursor = page.nextCursor;
     } while (cursor);
     return false;
-  }
-}
-
-/** runc cannot checkpoint memory here: the snapshot is the working folder, as a tar. */
-async function workspaceTar(instance: Instance): Promise<Buffer> {
-  try {
-    return await tarFolder(instance, INSTANCE_WORKDIR);
-  } catch (err) {
-    throw new FaasError(ErrorCode.INTERNAL, `Packing /workspace failed: ${(err as Error).message}`, {
-      cause: err,
-    });
   }
 }
 
