@@ -4,6 +4,7 @@ import { MemoryBlobStore } from '@faas/testkit';
 import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
 import { deployScript, invoke, resultOf } from './test-helpers.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
+import { syncTimeoutMs } from './warm-isolate.ts';
 
 /** Counts its calls in module state, so a run in a fresh isolate shows as a count back at 1. */
 const COUNTING = `var calls = 0; var __faas = { default: async (e) => {
@@ -96,17 +97,34 @@ describe('VersionPool sync policy', () => {
     assert.equal(p.startsSync, false);
   });
 
-  it('stops starting synchronously when starts get slow on average or one is very slow, not at a compiling first', () => {
+  it('stops starting synchronously when starts are slow again and again, not at a compiling first or one slow start', () => {
     const p = pool();
     p.noteSyncStart(8, true);
     for (let i = 0; i < 30; i++) p.noteSyncStart(0.02);
     assert.equal(p.startsSync, true, 'an isolate’s first start compiles; then it is quick');
-    p.noteSyncStart(3);
-    assert.equal(p.startsSync, true, 'one 3 ms start moves the average to 0.3 ms');
-    for (let i = 0; i < 10 && p.startsSync; i++) p.noteSyncStart(3);
+    p.noteSyncStart(6);
+    for (let i = 0; i < 30; i++) p.noteSyncStart(0.02);
+    assert.equal(p.startsSync, true, 'one 6 ms start (a garbage collection) among quick ones');
+    let slow = 0;
+    for (; slow < 10 && p.startsSync; slow++) p.noteSyncStart(3);
     assert.equal(p.startsSync, false, 'steadily 3 ms of CPU per start');
+    assert.equal(slow, 4);
     const q = pool();
-    q.noteSyncStart(6);
-    assert.equal(q.startsSync, false, 'one start of 6 ms of CPU');
+    for (let i = 0; i < 40; i++) q.noteSyncStart(i % 6 === 0 ? 2 : 0.02);
+    assert.equal(q.startsSync, true, 'one slow start in six stays under 4 of 16');
+  });
+});
+
+describe('syncTimeoutMs', () => {
+  it('ends the starts of one 5 ms window together, never before the budget, never past the deadline', () => {
+    const ends = new Set<number>();
+    for (let now = 1_000_001; now <= 1_000_005; now++) {
+      const timeout = syncTimeoutMs(20, 30_000, now);
+      assert.ok(timeout >= 20 && timeout < 25, `timeout ${timeout}`);
+      ends.add(now + timeout);
+    }
+    assert.equal(ends.size, 1);
+    assert.equal(syncTimeoutMs(20, 12.3, 1_000_000), 13, 'a deadline inside the budget wins');
+    assert.equal(syncTimeoutMs(20, 21, 1_000_001), 21, 'and one inside the stretch');
   });
 });

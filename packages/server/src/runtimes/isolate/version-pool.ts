@@ -15,10 +15,14 @@ export interface VersionPoolOptions {
  * generous, so that the thread being descheduled on a busy machine does not cut quick handlers.
  */
 export const SYNC_BUDGET_MS = 20;
-/** A version whose synchronous starts average more CPU time than this goes to the isolate's thread… */
+/** A start with more CPU time than this is slow… */
 const SYNC_SLOW_MS = 0.5;
-/** …as does one with a single start over this (an isolate's first start, which compiles, aside). */
-const SYNC_TOO_SLOW_MS = 5;
+/**
+ * …and a version with this many slow starts among its last 16 goes to the isolate's thread (an
+ * isolate's first start, which compiles, aside). Counting rather than averaging lets a single
+ * start that met a garbage collection through.
+ */
+const SYNC_SLOW_STARTS = 4;
 /** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
 const SYNC_PAUSE_MS = 30_000;
 
@@ -41,8 +45,8 @@ export class VersionPool {
   #phase: 'open' | 'retired' | 'closed' = 'open';
   #resolveDrained: () => void = () => {};
   #syncPausedUntil = 0;
-  /** Moving average of the synchronous starts' CPU time (ms). */
-  #syncAverageMs = 0;
+  /** One bit per recent synchronous start, newest lowest: set when it was slow. */
+  #recentSlowStarts = 0;
 
   constructor(fn: FunctionVersion, options: VersionPoolOptions) {
     this.fn = fn;
@@ -126,13 +130,13 @@ export class VersionPool {
       return;
     }
     if (first) return;
-    this.#syncAverageMs = this.#syncAverageMs * 0.9 + cpuTimeMs * 0.1;
-    if (cpuTimeMs > SYNC_TOO_SLOW_MS || this.#syncAverageMs > SYNC_SLOW_MS) this.#pauseSync();
+    this.#recentSlowStarts = ((this.#recentSlowStarts << 1) | (cpuTimeMs > SYNC_SLOW_MS ? 1 : 0)) & 0xffff;
+    if (bitCount(this.#recentSlowStarts) >= SYNC_SLOW_STARTS) this.#pauseSync();
   }
 
   #pauseSync(): void {
     this.#syncPausedUntil = Date.now() + SYNC_PAUSE_MS;
-    this.#syncAverageMs = 0;
+    this.#recentSlowStarts = 0;
   }
 
   release(warm: WarmIsolate): void {
@@ -243,4 +247,10 @@ export class VersionPool {
       this.#waiters.push(wake);
     });
   }
+}
+
+function bitCount(n: number): number {
+  let count = 0;
+  for (let bits = n; bits !== 0; bits &= bits - 1) count++;
+  return count;
 }

@@ -205,7 +205,7 @@ export class WarmIsolate {
     let reply: unknown;
     try {
       start.applySync(undefined, [run.seq, request.invocationId, request.deadline, kind, payload], {
-        timeout: Math.max(1, Math.ceil(Math.min(remainingMs, budgetMs))),
+        timeout: syncTimeoutMs(budgetMs, remainingMs),
       });
       reply = this.#take?.applySync(undefined, []);
       onStarted(Number(this.#isolate.cpuTime - cpuBefore) / 1e6, first);
@@ -360,4 +360,19 @@ function notRunnable(request: InvokeRequest): InvokeOutcome | undefined {
   }
   if (request.signal?.aborted) return { status: 'failed', error: ABORTED_ERROR, metrics: { durationMs: 0 } };
   return undefined;
+}
+
+/** Sync starts' timeouts end on shared boundaries this far apart (see syncTimeoutMs). */
+const SYNC_TIMEOUT_GRAIN_MS = 5;
+
+/**
+ * The timeout of a synchronous start: the budget, stretched by up to SYNC_TIMEOUT_GRAIN_MS so
+ * that the starts of a few milliseconds all time out at the same moment. isolated-vm's timer
+ * thread wakes at every timeout, live or not; at thousands of starts a second, distinct
+ * timeouts kept it waking (and switching) once per invocation.
+ */
+export function syncTimeoutMs(budgetMs: number, remainingMs: number, now = Date.now()): number {
+  if (remainingMs <= budgetMs) return Math.max(1, Math.ceil(remainingMs));
+  const endsAt = Math.ceil((now + budgetMs) / SYNC_TIMEOUT_GRAIN_MS) * SYNC_TIMEOUT_GRAIN_MS;
+  return Math.min(Math.ceil(remainingMs), endsAt - now);
 }
