@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { isFaasError } from '@faas/core';
 import { ConcurrencyLimiter } from './concurrency-limiter.ts';
+import { SlotTable } from './slot-table.ts';
 
 async function take(l: ConcurrencyLimiter, key: string, limit: number, waitMs?: number) {
   const slot = l.acquire(key, limit, waitMs);
@@ -48,3 +50,52 @@ describe('ConcurrencyLimiter', () => {
     );
   });
 });
+
+describe('ConcurrencyLimiter across threads', () => {
+  it('counts slots taken by another thread and wakes when that thread releases one', async () => {
+    const table = new SlotTable();
+    const here = new ConcurrencyLimiter(5_000, table);
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const cells = new Int32Array(workerData);
+       parentPort.on('message', (m) => { Atomics.store(cells, m.at, m.value); Atomics.notify(cells, m.at); parentPort.postMessage('ok'); });`,
+      { eval: true, workerData: table.buffer },
+    );
+    try {
+      const a = await take(here, 'f', 2);
+      await take(here, 'f', 2);
+      a();
+      assert.equal(here.running('f'), 1);
+      // The other thread takes the freed slot: f is full though this thread holds only one.
+      const at = counterIndex(table, 'f');
+      const tell = (value: number) =>
+        new Promise((resolve) => {
+          worker.once('message', resolve);
+          worker.postMessage({ at, value });
+        });
+      await tell(2);
+      assert.throws(
+        () => here.acquire('f', 2, 0),
+        (err) => isFaasError(err) && err.status === 429,
+      );
+      const waiting = take(here, 'f', 2);
+      await tell(1);
+      const c = await waiting;
+      assert.equal(here.running('f'), 2);
+      c();
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
+
+/** Where the table keeps a key's count: found by flipping it from another view of the buffer. */
+function counterIndex(table: SlotTable, key: string): number {
+  const before = new Int32Array(table.buffer).slice();
+  const probe = new SlotTable(table.buffer);
+  probe.tryAcquire(key, Number.MAX_SAFE_INTEGER);
+  const after = new Int32Array(table.buffer);
+  const at = after.findIndex((v, i) => v !== before[i]);
+  probe.release(key);
+  return at;
+}

@@ -1,25 +1,28 @@
 import { ErrorCode, FaasError } from '@faas/core';
+import { SlotTable } from './slot-table.ts';
 
 interface Waiter {
-  resolve: () => void;
+  resolve: (release: () => void) => void;
   timer: NodeJS.Timeout | undefined;
 }
 
-interface Gate {
-  running: number;
-  waiters: Waiter[];
-}
+/** How often a waiting thread looks at the shared count without being woken (a safety net). */
+const RECHECK_MS = 50;
 
 /**
- * Per-function concurrency: up to `limit` invocations run at once; past it a caller waits up to
- * `waitMs` for a slot (a short burst is absorbed), then gets 429. Waiters are served in order.
+ * Per-function concurrency: up to `limit` invocations run at once, counted in a SlotTable that
+ * every gateway thread shares; past it a caller waits up to `waitMs` for a slot (a short burst
+ * is absorbed), then gets 429. Waiters of this thread are served in order, and a slot this
+ * thread releases goes to its next waiter first.
  */
 export class ConcurrencyLimiter {
-  #gates = new Map<string, Gate>();
+  #table: SlotTable;
+  #waiters = new Map<string, Waiter[]>();
   #waitMs: number;
 
-  constructor(waitMs: number) {
+  constructor(waitMs: number, table = new SlotTable()) {
     this.#waitMs = waitMs;
+    this.#table = table;
   }
 
   /**
@@ -28,52 +31,67 @@ export class ConcurrencyLimiter {
    * @throws FaasError TOO_MANY_REQUESTS when no slot frees up in time.
    */
   acquire(key: string, limit: number, waitMs = this.#waitMs): Promise<() => void> | (() => void) {
-    let gate = this.#gates.get(key);
-    if (!gate) {
-      gate = { running: 0, waiters: [] };
-      this.#gates.set(key, gate);
-    }
-    const release = this.#releaser(key, gate, limit);
     // Fast path without a promise: the common case on the hot path.
-    if (gate.running < limit) {
-      gate.running++;
-      return release;
-    }
+    if (!this.#waiters.has(key) && this.#table.tryAcquire(key, limit)) return this.#releaser(key, limit);
     if (waitMs <= 0) throw tooMany(key, limit);
-    const g = gate;
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: () => {
-          if (waiter.timer) clearTimeout(waiter.timer);
-          g.running++;
-          resolve(release);
-        },
-        timer: undefined,
-      };
+      const waiter: Waiter = { resolve, timer: undefined };
       if (Number.isFinite(waitMs)) {
         waiter.timer = setTimeout(() => {
-          const i = g.waiters.indexOf(waiter);
-          if (i >= 0) g.waiters.splice(i, 1);
+          this.#drop(key, waiter);
           reject(tooMany(key, limit));
         }, waitMs);
       }
-      g.waiters.push(waiter);
+      const queue = this.#waiters.get(key);
+      if (queue) {
+        queue.push(waiter);
+        return;
+      }
+      this.#waiters.set(key, [waiter]);
+      void this.#pump(key, limit);
     });
   }
 
   running(key: string): number {
-    return this.#gates.get(key)?.running ?? 0;
+    return this.#table.running(key);
   }
 
-  #releaser(key: string, gate: Gate, limit: number): () => void {
+  /** While this thread has waiters for the key: a slot for the first each time one frees. */
+  async #pump(key: string, limit: number): Promise<void> {
+    for (let queue = this.#waiters.get(key); queue && queue.length > 0; queue = this.#waiters.get(key)) {
+      const seen = this.#table.running(key);
+      if (seen < limit && this.#table.tryAcquire(key, limit)) {
+        this.#grant(key, limit, queue);
+        continue;
+      }
+      await this.#table.changed(key, seen, RECHECK_MS);
+    }
+  }
+
+  #grant(key: string, limit: number, queue: Waiter[]): void {
+    const waiter = queue.shift() as Waiter;
+    if (queue.length === 0) this.#waiters.delete(key);
+    if (waiter.timer) clearTimeout(waiter.timer);
+    waiter.resolve(this.#releaser(key, limit));
+  }
+
+  #drop(key: string, waiter: Waiter): void {
+    const queue = this.#waiters.get(key);
+    const i = queue?.indexOf(waiter) ?? -1;
+    if (!queue || i < 0) return;
+    queue.splice(i, 1);
+    if (queue.length === 0) this.#waiters.delete(key);
+  }
+
+  #releaser(key: string, limit: number): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      gate.running--;
-      const next = gate.running < limit ? gate.waiters.shift() : undefined;
-      if (next) next.resolve();
-      else if (gate.running === 0 && gate.waiters.length === 0) this.#gates.delete(key);
+      const queue = this.#waiters.get(key);
+      // Handed on, still counted: this thread's next waiter goes before anyone else's.
+      if (queue && queue.length > 0) this.#grant(key, limit, queue);
+      else this.#table.release(key);
     };
   }
 }
