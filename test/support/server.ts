@@ -21,14 +21,26 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'faas-test-'));
 }
 
-/** A real server on a random port in a temp data dir, auth on with a known admin key. */
+/**
+ * A real server on a random port in a temp data dir, auth on with a known admin key; one gateway
+ * thread unless `gatewayThreads` says otherwise, so each request's thread is known
+ * (test/gateway-threads.test.ts covers several).
+ */
 export async function startTestServer(
   overrides: Partial<Record<keyof Config, string | number | boolean>> = {},
   dataDir = tempDataDir(),
 ): Promise<TestServer> {
   const config = loadConfig(
     {},
-    { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY, logLevel: 'silent', ...overrides },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      adminKey: ADMIN_KEY,
+      logLevel: 'silent',
+      gatewayThreads: 1,
+      ...overrides,
+    },
   );
   const server = await startServer(config);
   return {

@@ -34,6 +34,8 @@ export interface Config {
   restoreStandbys: number;
   /** Docker Engine address; the default socket when unset. (DOCKER_HOST) */
   dockerHost: string | undefined;
+  /** Threads serving HTTP (sharing the port); 0: one per core, at most 4. @default 0 (FAAS_GATEWAY_THREADS) */
+  gatewayThreads: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -91,6 +93,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   idleTimeoutMs: { env: 'FAAS_IDLE_TIMEOUT_MS', default: 300_000, parse: int(1000, 86_400_000) },
   restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
+  gatewayThreads: { env: 'FAAS_GATEWAY_THREADS', default: 0, parse: int(0, 64) },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Config, isFaasError, loadConfig } from '@faas/core';
+import type { FastifyListenOptions } from 'fastify';
 import { buildApp } from './gateway/app.ts';
+import { GatewayThreads } from './gateway/threads/gateway-threads.ts';
 import { createPlatform, type Platform } from './platform.ts';
 
 export interface RunningServer {
@@ -9,6 +12,8 @@ export interface RunningServer {
   config: Readonly<Config>;
   /** What the server holds: for tests and embedding. */
   platform: Platform;
+  /** The gateway threads besides the main one (none with FAAS_GATEWAY_THREADS=1). */
+  threads: GatewayThreads | undefined;
   /** Stops accepting requests, finishes running work, closes the store. */
   close(): Promise<void>;
 }
@@ -17,14 +22,36 @@ export interface RunningServer {
 export async function startServer(config: Readonly<Config>): Promise<RunningServer> {
   const platform = await createPlatform(config);
   const app = await buildApp(platform);
+  const threadCount = gatewayThreadCount(config);
+  let threads: GatewayThreads | undefined;
+  let port = config.port;
   try {
-    await app.listen({ port: config.port, host: config.host });
+    // Fastify hands the options to node:http, which knows reusePort; Fastify's types do not.
+    const listen: FastifyListenOptions & { reusePort?: boolean } = {
+      port: config.port,
+      host: config.host,
+      reusePort: threadCount > 1,
+    };
+    await app.listen(listen);
+    const address = app.server.address();
+    if (typeof address === 'object' && address) port = address.port;
+    if (threadCount > 1) {
+      threads = await GatewayThreads.start({
+        count: threadCount - 1,
+        config,
+        port,
+        main: app.server,
+        recorder: platform.recorder,
+        changes: platform.changes,
+        slots: platform.slots,
+        logger: console,
+      });
+    }
   } catch (err) {
+    await app.close();
     await platform.close();
     throw err;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   if (platform.generatedAdminKey) {
     process.stdout.write(
@@ -37,14 +64,22 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     config,
     platform,
+    threads,
     close() {
       closing ??= (async () => {
+        // The threads first: their last invocations reach the recorder before it flushes.
+        await threads?.close();
         await app.close();
         await platform.close();
       })();
       return closing;
     },
   };
+}
+
+/** FAAS_GATEWAY_THREADS, with 0 meaning one per core, at most 4. */
+export function gatewayThreadCount(config: Readonly<Config>): number {
+  return config.gatewayThreads > 0 ? config.gatewayThreads : Math.min(4, availableParallelism());
 }
 
 /** Flags of `serve`, each a config key (see docs/configuration.md). */
@@ -60,6 +95,7 @@ export function parseServeFlags(argv: string[]): Partial<Record<keyof Config, st
       'no-auth': { type: 'boolean' },
       'body-limit-bytes': { type: 'string' },
       'log-level': { type: 'string' },
+      'gateway-threads': { type: 'string' },
     },
   });
   const flags: Partial<Record<keyof Config, string | boolean>> = {};
@@ -70,6 +106,7 @@ export function parseServeFlags(argv: string[]): Partial<Record<keyof Config, st
   if (values['no-auth']) flags.auth = false;
   if (values['body-limit-bytes'] !== undefined) flags.bodyLimitBytes = values['body-limit-bytes'];
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['gateway-threads'] !== undefined) flags.gatewayThreads = values['gateway-threads'];
   return flags;
 }
 

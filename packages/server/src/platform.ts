@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
 import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
+import { ChangeFeed } from './control/change-feed.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { ExecCache } from './control/exec-cache.ts';
 import { ExecuteService } from './control/execute-service.ts';
@@ -12,6 +13,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { RouteSync } from './control/route-sync.ts';
+import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
 import { AsyncWorker, reconcileOrphans } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
@@ -39,6 +41,10 @@ export interface Platform {
   recorder: InvocationRecorder;
   routes: RouteSync;
   worker: AsyncWorker;
+  /** Changes other gateway threads must take in (catalog, revoked keys). */
+  changes: ChangeFeed;
+  /** Running invocations per function, shared with the other gateway threads. */
+  slots: SlotTable;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
   generatedAdminKey: string | undefined;
   close(): Promise<void>;
@@ -71,7 +77,9 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   const runtimes = new RuntimeRegistry(runtimeList);
   await runtimes.refreshHealth();
 
-  const catalog = new FunctionCatalog(store);
+  const changes = new ChangeFeed();
+  const slots = new SlotTable();
+  const catalog = new FunctionCatalog(store, changes.publish);
   const routes = new RouteSync(store, catalog);
   await routes.refresh();
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
@@ -79,7 +87,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   const recorder = new InvocationRecorder(store, {
     onError: (err) => logger.error('recording invocations failed', err),
   });
-  const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs);
+  const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
   let worker: AsyncWorker | undefined;
   const invocations = new InvocationService({
     store,
@@ -111,7 +119,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   const instances = new InstanceService(runtimes);
   const snapshots = new SnapshotService({ store, blobs, instances });
   const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }), instances, snapshots });
-  const keys = new ApiKeyService(store);
+  const keys = new ApiKeyService(store, (id) => changes.publish({ kind: 'key-revoked', id }));
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
 
   const orphans = await reconcileOrphans(store, queue);
@@ -134,6 +142,8 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     recorder,
     routes,
     worker: asyncWorker,
+    changes,
+    slots,
     generatedAdminKey,
     async close() {
       routes.stop();

@@ -26,23 +26,26 @@ export function hashKey(key: string): string {
 export class ApiKeyService {
   #store: MetadataStore;
   #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
+  #onRevoked: (id: string) => void;
 
-  constructor(store: MetadataStore) {
+  /** `onRevoked` tells the other gateway threads, whose caches would trust the key a while longer. */
+  constructor(store: MetadataStore, onRevoked: (id: string) => void = () => {}) {
     this.#store = store;
+    this.#onRevoked = onRevoked;
   }
 
   /** Returns the key's record, or undefined when it is unknown or revoked. */
   async verify(secret: string): Promise<ApiKeyRecord | undefined> {
-    const hash = hashKey(secret);
     const now = Date.now();
-    const cached = this.#cache.get(hash);
+    // Keyed by the secret, not its hash: a hit costs no sha256 (the secret is in memory anyway).
+    const cached = this.#cache.get(secret);
     if (cached && cached.until > now) return cached.key;
-    const key = await this.#store.findApiKeyByHash(hash);
+    const key = await this.#store.findApiKeyByHash(hashKey(secret));
     if (key) {
       if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(hash, { key, until: now + CACHE_TTL_MS });
+      this.#cache.set(secret, { key, until: now + CACHE_TTL_MS });
     } else {
-      this.#cache.delete(hash);
+      this.#cache.delete(secret);
     }
     return key;
   }
@@ -72,7 +75,13 @@ export class ApiKeyService {
     if (!(await this.#store.revokeApiKey(id))) {
       throw new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
     }
-    for (const [hash, entry] of this.#cache) if (entry.key.id === id) this.#cache.delete(hash);
+    this.forget(id);
+    this.#onRevoked(id);
+  }
+
+  /** Stops trusting a cached key (revoked here or by another thread). */
+  forget(id: string): void {
+    for (const [secret, entry] of this.#cache) if (entry.key.id === id) this.#cache.delete(secret);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { ErrorCode, FaasError, type FunctionVersion, type MetadataStore, type VersionRef } from '@faas/core';
+import type { PlatformChange } from './change-feed.ts';
 
 const MAX_CACHED_VERSIONS = 10_000;
 
@@ -12,9 +13,12 @@ export class FunctionCatalog {
   #store: MetadataStore;
   #latest = new Map<string, FunctionVersion>();
   #versions = new Map<string, FunctionVersion>();
+  #onChange: (change: PlatformChange) => void;
 
-  constructor(store: MetadataStore) {
+  /** `onChange` hears of every change to what is cached, for the other gateway threads' catalogs. */
+  constructor(store: MetadataStore, onChange: (change: PlatformChange) => void = () => {}) {
     this.#store = store;
+    this.#onChange = onChange;
   }
 
   async resolve(name: string, ref: VersionRef = 'latest'): Promise<FunctionVersion> {
@@ -41,22 +45,30 @@ export class FunctionCatalog {
     return version;
   }
 
+  /** What `resolve(name)` would answer without asking the store, if anything. */
+  cachedLatest(name: string): FunctionVersion | undefined {
+    return this.#latest.get(name);
+  }
+
   /** This process wrote a new latest version. */
   setLatest(version: FunctionVersion): void {
     this.#latest.set(version.name, version);
     this.#remember(version);
+    this.#onChange({ kind: 'latest', version });
   }
 
   /** Forgets which version is latest (one function, or all after an outside change). */
   invalidate(name?: string): void {
     if (name === undefined) this.#latest.clear();
     else this.#latest.delete(name);
+    this.#onChange(name === undefined ? { kind: 'invalidate' } : { kind: 'invalidate', name });
   }
 
   /** The function is gone: forget its versions too (a new function of that name starts at 1). */
   forget(name: string): void {
     this.#latest.delete(name);
     for (const key of this.#versions.keys()) if (key.startsWith(`${name}:`)) this.#versions.delete(key);
+    this.#onChange({ kind: 'forget', name });
   }
 
   #remember(v: FunctionVersion): void {

@@ -1,6 +1,13 @@
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Invocation, MetadataStore, StoredLogLine } from '@faas/core';
 
 type NewLogLine = Omit<StoredLogLine, 'seq'>;
+
+/** What a gateway thread sends for each invocation it finished (in batches: RecordMessage[]). */
+export interface RecordMessage {
+  invocation: Invocation;
+  logs: NewLogLine[];
+}
 
 export interface RecorderOptions {
   /** Longest a record waits before it is written. @default 25 */
@@ -28,6 +35,8 @@ export class InvocationRecorder {
   #intervalMs: number;
   #maxBatch: number;
   #onError: (err: unknown) => void;
+  /** Other gateway threads' invocations come in on these. */
+  #sources = new Set<MessagePort>();
 
   constructor(store: MetadataStore, options: RecorderOptions = {}) {
     this.#store = store;
@@ -47,16 +56,49 @@ export class InvocationRecorder {
     }
   }
 
+  /**
+   * Records what another thread posts on `port`. A thread posts an invocation before it answers
+   * the request, so taking in what is queued on the ports (`pending`) finds any invocation a
+   * client was told about.
+   */
+  addSource(port: MessagePort): () => void {
+    const take = (batch: RecordMessage[]) => this.#take(batch);
+    port.on('message', take);
+    this.#sources.add(port);
+    return () => {
+      port.off('message', take);
+      this.#sources.delete(port);
+      this.#drain(port);
+    };
+  }
+
   pending(id: string): Invocation | undefined {
+    this.#drainSources();
     return this.#invocations.get(id) ?? this.#writing.get(id);
   }
 
   pendingLogs(id: string): NewLogLine[] {
+    this.#drainSources();
     return [...this.#writingLogs, ...this.#logs].filter((l) => l.invocationId === id);
+  }
+
+  #drainSources(): void {
+    for (const port of this.#sources) this.#drain(port);
+  }
+
+  #drain(port: MessagePort): void {
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+      this.#take(m.message as RecordMessage[]);
+    }
+  }
+
+  #take(batch: RecordMessage[]): void {
+    for (const { invocation, logs } of batch) this.record(invocation, logs);
   }
 
   /** Writes everything recorded so far; resolves when it is in the store. */
   flush(): Promise<void> {
+    this.#drainSources();
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;

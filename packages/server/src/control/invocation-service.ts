@@ -21,6 +21,9 @@ import { encodeEvent } from './event-codec.ts';
 import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
+/** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
+export type InvocationSink = Pick<InvocationRecorder, 'record' | 'pending' | 'pendingLogs'>;
+
 /** What the async queue carries for one invocation. */
 export interface InvocationJob {
   invocationId: string;
@@ -41,11 +44,12 @@ const MAX_LOG_BYTES_PER_ATTEMPT = 256 * 1024;
 
 export interface InvocationServiceDeps {
   store: MetadataStore;
-  queue: Queue;
+  /** Absent on a gateway thread, which passes async invocations on to the main one. */
+  queue?: Queue;
   catalog: FunctionCatalog;
   runtimes: RuntimeRegistry;
   limiter: ConcurrencyLimiter;
-  recorder: InvocationRecorder;
+  recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
   onEnqueued?: () => void;
 }
@@ -56,6 +60,11 @@ export class InvocationService {
 
   constructor(deps: InvocationServiceDeps) {
     this.#d = deps;
+  }
+
+  /** The version `name`/`ref` names (cached). @throws FaasError FUNCTION_NOT_FOUND, VERSION_NOT_FOUND */
+  resolve(name: string, ref: VersionRef): Promise<FunctionVersion> {
+    return this.#d.catalog.resolve(name, ref);
   }
 
   /**
@@ -115,6 +124,8 @@ export class InvocationService {
     trigger: InvocationTrigger,
     idempotencyKey?: string,
   ): Promise<{ invocation: Invocation; duplicate: boolean }> {
+    const queue = this.#d.queue;
+    if (!queue) throw new FaasError(ErrorCode.INTERNAL, 'This thread does not enqueue invocations');
     const fn = await this.#d.catalog.resolve(name, ref);
     let event: unknown;
     try {
@@ -143,7 +154,7 @@ export class InvocationService {
       version: fn.version,
       event: encodeEvent(event),
     };
-    await this.#d.queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
+    await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
     this.#d.onEnqueued?.();
     return { invocation, duplicate: false };
   }

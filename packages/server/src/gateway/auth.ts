@@ -13,17 +13,24 @@ declare module 'fastify' {
 export function requireApiKey(keys: ApiKeyService, enabled: boolean) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!enabled) return;
-    const header = request.headers.authorization;
-    if (!header) {
-      throw new FaasError(ErrorCode.UNAUTHORIZED, 'Missing API key: send "Authorization: Bearer <key>"');
-    }
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match?.[1])
-      throw new FaasError(ErrorCode.UNAUTHORIZED, 'Malformed Authorization header: expected "Bearer <key>"');
-    const key = await keys.verify(match[1]);
-    if (!key) throw new FaasError(ErrorCode.UNAUTHORIZED, 'Invalid or revoked API key');
-    request.apiKey = key;
+    request.apiKey = await authenticate(keys, request.headers.authorization);
   };
+}
+
+/**
+ * The key an Authorization header carries.
+ * @throws FaasError UNAUTHORIZED when it is missing, malformed, unknown or revoked.
+ */
+export async function authenticate(keys: ApiKeyService, header: string | undefined): Promise<ApiKeyRecord> {
+  if (!header) {
+    throw new FaasError(ErrorCode.UNAUTHORIZED, 'Missing API key: send "Authorization: Bearer <key>"');
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1])
+    throw new FaasError(ErrorCode.UNAUTHORIZED, 'Malformed Authorization header: expected "Bearer <key>"');
+  const key = await keys.verify(match[1]);
+  if (!key) throw new FaasError(ErrorCode.UNAUTHORIZED, 'Invalid or revoked API key');
+  return key;
 }
 
 /** Throws 403 unless the request's key has the role (always allowed when auth is off). */

@@ -45,6 +45,8 @@ const INSERT_INVOCATION = `INSERT INTO invocations
    created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+const INSERT_INVOCATION_IF_NEW = `${INSERT_INVOCATION} ON CONFLICT DO NOTHING`;
+
 /** Patchable fields and their columns; JSON-valued fields are encoded on the way in. */
 const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
   status: 'status',
@@ -93,7 +95,7 @@ export class InvocationQueries {
     if (invocations.length === 0) return;
     const params = invocations.map(insertParams);
     this.#db.transaction(() => {
-      for (const p of params) this.#db.run(`${INSERT_INVOCATION} ON CONFLICT DO NOTHING`, ...p);
+      for (const p of params) this.#db.run(INSERT_INVOCATION_IF_NEW, ...p);
     });
   }
 

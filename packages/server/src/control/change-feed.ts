@@ -1,0 +1,22 @@
+import type { FunctionVersion } from '@faas/core';
+
+/** What other gateway threads must hear of before this one answers the request that made it. */
+export type PlatformChange =
+  | { kind: 'latest'; version: FunctionVersion }
+  | { kind: 'invalidate'; name?: string }
+  | { kind: 'forget'; name: string }
+  | { kind: 'key-revoked'; id: string };
+
+/** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */
+export class ChangeFeed {
+  #listeners = new Set<(change: PlatformChange) => void>();
+
+  readonly publish = (change: PlatformChange): void => {
+    for (const listener of this.#listeners) listener(change);
+  };
+
+  subscribe(listener: (change: PlatformChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

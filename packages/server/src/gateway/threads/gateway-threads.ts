@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Config } from '@faas/core';
+import type { ChangeFeed } from '../../control/change-feed.ts';
+import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
+import type { SlotTable } from '../../control/slot-table.ts';
+import type { GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
+
+export interface GatewayThreadsOptions {
+  /** Threads besides the main one. */
+  count: number;
+  config: Readonly<Config>;
+  /** The port the main thread listens on, with reusePort. */
+  port: number;
+  /** The main thread's HTTP server: what the other threads pass on is emitted on it. */
+  main: Server;
+  recorder: InvocationRecorder;
+  changes: ChangeFeed;
+  slots: SlotTable;
+  logger: Pick<Console, 'error'>;
+}
+
+interface Running {
+  worker: Worker;
+  stats: () => Promise<GatewayThreadStats>;
+  detach: () => void;
+}
+
+export interface GatewayThreadStats {
+  /** Sync invokes the thread served itself. */
+  served: number;
+  /** Requests it passed on to the main thread. */
+  passed: number;
+}
+
+const RESPAWN_DELAY_MS = 1_000;
+const CLOSE_TIMEOUT_MS = 15_000;
+
+/**
+ * The gateway threads beside the main one: each listens on the same port (the kernel spreads
+ * connections over them) and serves sync invokes of isolate functions with its own isolates;
+ * the rest reaches the main thread through an internal Unix socket. One that dies is started
+ * again.
+ */
+export class GatewayThreads {
+  #o: GatewayThreadsOptions;
+  #internal: Server;
+  #socket: string;
+  #threads = new Map<number, Running>();
+  #closing = false;
+
+  private constructor(options: GatewayThreadsOptions, internal: Server, socket: string) {
+    this.#o = options;
+    this.#internal = internal;
+    this.#socket = socket;
+  }
+
+  static async start(options: GatewayThreadsOptions): Promise<GatewayThreads> {
+    // Abstract (Linux): nothing on disk to clean up after a crash.
+    const socket = `\0faas-gateway-${process.pid}-${randomBytes(6).toString('hex')}`;
+    const internal = createServer();
+    internal.keepAliveTimeout = 72_000;
+    internal.on('request', (req, res) => options.main.emit('request', req, res));
+    internal.on('upgrade', (req, sock, head) => options.main.emit('upgrade', req, sock, head));
+    await new Promise<void>((resolve, reject) => {
+      internal.once('error', reject);
+      internal.listen(socket, resolve);
+    });
+    const threads = new GatewayThreads(options, internal, socket);
+    try {
+      await Promise.all(Array.from({ length: options.count }, (_, i) => threads.#spawn(i + 1)));
+    } catch (err) {
+      await threads.close();
+      throw err;
+    }
+    return threads;
+  }
+
+  /** What each thread did so far, in thread order. */
+  stats(): Promise<GatewayThreadStats[]> {
+    return Promise.all([...this.#threads.values()].map((t) => t.stats()));
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all([...this.#threads.values()].map((t) => this.#stop(t)));
+    this.#threads.clear();
+    this.#internal.closeAllConnections();
+    await new Promise<void>((resolve) => this.#internal.close(() => resolve()));
+  }
+
+  #spawn(index: number): Promise<void> {
+    const { config, recorder, changes } = this.#o;
+    const records = new MessageChannel();
+    const feed = new MessageChannel();
+    const data: GatewayThreadData = {
+      index,
+      config: { ...config },
+      port: this.#o.port,
+      mainSocket: this.#socket,
+      slots: this.#o.slots.buffer,
+      records: records.port2,
+      changes: feed.port2,
+    };
+    const worker = new Worker(new URL('./gateway-thread.ts', import.meta.url), {
+      workerData: data,
+      transferList: [records.port2, feed.port2],
+    });
+    const dropSource = recorder.addSource(records.port1);
+    const unsubscribe = changes.subscribe((change) => feed.port1.postMessage(change));
+    let asked = 0;
+    const answers = new Map<number, (s: GatewayThreadStats) => void>();
+    const running: Running = {
+      worker,
+      stats: () =>
+        new Promise((resolve) => {
+          const id = ++asked;
+          answers.set(id, resolve);
+          worker.postMessage({ type: 'stats', id });
+        }),
+      detach: () => {
+        unsubscribe();
+        dropSource();
+        records.port1.close();
+        feed.port1.close();
+      },
+    };
+    this.#threads.set(index, running);
+    return new Promise((resolve, reject) => {
+      let up = false;
+      worker.on('message', (event: GatewayThreadEvent) => {
+        if (event.type === 'listening') {
+          up = true;
+          resolve();
+        } else if (event.type === 'stats') {
+          answers.get(event.id)?.(event.stats);
+          answers.delete(event.id);
+        }
+      });
+      worker.on('error', (err) => {
+        if (!up) reject(err);
+        else this.#o.logger.error(`gateway thread ${index} failed`, err);
+      });
+      worker.on('exit', (code) => {
+        running.detach();
+        if (this.#threads.get(index) === running) this.#threads.delete(index);
+        if (!up) return reject(new Error(`gateway thread ${index} exited with ${code} before listening`));
+        if (this.#closing) return;
+        this.#o.logger.error(`gateway thread ${index} exited with ${code}; starting it again`);
+        setTimeout(() => {
+          if (!this.#closing)
+            this.#spawn(index).catch((err) => this.#o.logger.error(`gateway thread ${index}`, err));
+        }, RESPAWN_DELAY_MS).unref();
+      });
+    });
+  }
+
+  async #stop(running: Running): Promise<void> {
+    const { worker } = running;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}

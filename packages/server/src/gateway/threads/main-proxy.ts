@@ -1,0 +1,97 @@
+import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ErrorCode, FaasError } from '@faas/core';
+
+/** Headers of one hop, not passed on. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+
+/**
+ * Passes requests a gateway thread does not serve itself to the main thread's internal
+ * listener (a Unix socket): the whole API, streams and WebSocket upgrades included.
+ */
+export class MainProxy {
+  #socketPath: string;
+  #agent = new Agent({ keepAlive: true, maxSockets: 512 });
+
+  constructor(socketPath: string) {
+    this.#socketPath = socketPath;
+  }
+
+  /** Forwards a request; `body` when this thread already read it. */
+  forward(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
+    const headers: Record<string, string | string[] | undefined> = {
+      ...req.headers,
+      'x-forwarded-for': forwardedFor(req),
+    };
+    for (const name of HOP_BY_HOP) delete headers[name];
+    const upstream = request(
+      { socketPath: this.#socketPath, method: req.method, path: req.url, headers, agent: this.#agent },
+      (answer) => {
+        const out: string[] = [];
+        const raw = answer.rawHeaders;
+        for (let i = 0; i + 1 < raw.length; i += 2) {
+          if (!HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
+            out.push(raw[i] as string, raw[i + 1] as string);
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+      },
+    );
+    upstream.on('error', (err) => unavailable(res, err));
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (body) upstream.end(body);
+    else req.pipe(upstream);
+  }
+
+  /** Forwards an upgrade (WebSocket) byte for byte once the request head is written again. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const upstream = connect(this.#socketPath);
+    const close = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    upstream.on('error', close);
+    socket.on('error', close);
+    upstream.on('connect', () => {
+      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      const raw = req.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        if ((raw[i] as string).toLowerCase() !== 'x-forwarded-for') text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+      }
+      upstream.write(`${text}x-forwarded-for: ${forwardedFor(req)}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+function forwardedFor(req: IncomingMessage): string {
+  const prior = req.headers['x-forwarded-for'];
+  const address = req.socket.remoteAddress ?? '';
+  return prior ? `${prior}, ${address}` : address;
+}
+
+function unavailable(res: ServerResponse, cause: Error): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const err = new FaasError(
+    ErrorCode.RUNTIME_UNAVAILABLE,
+    `The main gateway thread did not answer: ${cause.message}`,
+  );
+  const body = JSON.stringify(err.toJSON());
+  res.writeHead(err.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
