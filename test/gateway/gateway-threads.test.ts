@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 interface Answer {
@@ -242,6 +243,31 @@ describe('gateway threads', () => {
       assert.equal(json(noVersion).error.code, 'FAAS_ERR_VERSION_NOT_FOUND');
       const pinned = await once(server, 'POST', '/api/v1/functions/strict:1/invoke', { a: 1 });
       assert.deepEqual(json(pinned), { a: 1 });
+    }
+  });
+});
+
+describe('gateway threads and container functions', { skip: engineSkipReason() }, () => {
+  it('a container function invoked on another thread runs on the main one, with the body read there', async () => {
+    const server = await startTestServer({ gatewayThreads: 2 });
+    try {
+      const deployed = await once(server, 'POST', '/api/v1/functions', {
+        name: 'node-double',
+        runtime: 'node',
+        code: 'export default async (event) => ({ doubled: event.n * 2 })',
+      });
+      assert.equal(deployed.status, 201, deployed.body);
+      const before = await served(server);
+      for (let n = 0; n < 12; n++) {
+        const invoked = await once(server, 'POST', '/api/v1/functions/node-double/invoke', { n });
+        assert.equal(invoked.status, 200, invoked.body);
+        assert.deepEqual(json(invoked), { doubled: n * 2 });
+      }
+      const afterwards = await served(server);
+      assert.equal(afterwards.served, before.served, 'the second thread runs no container function');
+      assert.ok(afterwards.passed > before.passed, 'it passed some on');
+    } finally {
+      await server.close();
     }
   });
 });

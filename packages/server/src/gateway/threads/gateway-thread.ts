@@ -31,20 +31,6 @@ const blobs = new LocalBlobStore({ root: join(config.dataDir, 'blobs') });
 const runtime = createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs, logger });
 const catalog = new FunctionCatalog(store);
 const keys = new ApiKeyService(store);
-const invocations = new InvocationService({
-  store,
-  catalog,
-  runtimes: new RuntimeRegistry([runtime]),
-  limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(data.slots)),
-  recorder: {
-    record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
-      records.push({ invocation, logs });
-      schedulePost();
-    },
-    pending: () => undefined,
-    pendingLogs: () => [],
-  },
-});
 
 // Records leave before responses: the invocations finished in one turn of the event loop go to
 // the main thread in one message, and only then are their responses written, so the main
@@ -68,6 +54,21 @@ function respond(write: () => void): void {
   writes.push(write);
   schedulePost();
 }
+
+const invocations = new InvocationService({
+  store,
+  catalog,
+  runtimes: new RuntimeRegistry([runtime]),
+  limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(data.slots)),
+  recorder: {
+    record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
+      records.push({ invocation, logs });
+      schedulePost();
+    },
+    pending: () => undefined,
+    pendingLogs: () => [],
+  },
+});
 
 function apply(change: PlatformChange): void {
   switch (change.kind) {
