@@ -18,6 +18,8 @@ const RECHECK_MS = 50;
 export class ConcurrencyLimiter {
   #table: SlotTable;
   #waiters = new Map<string, Waiter[]>();
+  /** Keys with a #pump running (one per key, however its queue comes and goes). */
+  #pumping = new Set<string>();
   #waitMs: number;
 
   constructor(waitMs: number, table = new SlotTable()) {
@@ -48,7 +50,7 @@ export class ConcurrencyLimiter {
         return;
       }
       this.#waiters.set(key, [waiter]);
-      void this.#pump(key, limit);
+      if (!this.#pumping.has(key)) void this.#pump(key, limit);
     });
   }
 
@@ -58,13 +60,18 @@ export class ConcurrencyLimiter {
 
   /** While this thread has waiters for the key: a slot for the first each time one frees. */
   async #pump(key: string, limit: number): Promise<void> {
-    for (let queue = this.#waiters.get(key); queue && queue.length > 0; queue = this.#waiters.get(key)) {
-      const seen = this.#table.running(key);
-      if (seen < limit && this.#table.tryAcquire(key, limit)) {
-        this.#grant(key, limit, queue);
-        continue;
+    this.#pumping.add(key);
+    try {
+      for (let queue = this.#waiters.get(key); queue && queue.length > 0; queue = this.#waiters.get(key)) {
+        const seen = this.#table.running(key);
+        if (seen < limit && this.#table.tryAcquire(key, limit)) {
+          this.#grant(key, limit, queue);
+          continue;
+        }
+        await this.#table.changed(key, seen, RECHECK_MS);
       }
-      await this.#table.changed(key, seen, RECHECK_MS);
+    } finally {
+      this.#pumping.delete(key);
     }
   }
 

@@ -110,13 +110,16 @@ export class GatewayThreads {
     const dropSource = recorder.addSource(records.port1);
     const unsubscribe = changes.subscribe((change) => feed.port1.postMessage(change));
     let asked = 0;
-    const answers = new Map<number, (s: GatewayThreadStats) => void>();
+    const answers = new Map<
+      number,
+      { resolve: (s: GatewayThreadStats) => void; reject: (e: Error) => void }
+    >();
     const running: Running = {
       worker,
       stats: () =>
-        new Promise((resolve) => {
+        new Promise((resolve, reject) => {
           const id = ++asked;
-          answers.set(id, resolve);
+          answers.set(id, { resolve, reject });
           worker.postMessage({ type: 'stats', id });
         }),
       detach: () => {
@@ -134,7 +137,7 @@ export class GatewayThreads {
           up = true;
           resolve();
         } else if (event.type === 'stats') {
-          answers.get(event.id)?.(event.stats);
+          answers.get(event.id)?.resolve(event.stats);
           answers.delete(event.id);
         }
       });
@@ -144,6 +147,8 @@ export class GatewayThreads {
       });
       worker.on('exit', (code) => {
         running.detach();
+        for (const { reject: fail } of answers.values()) fail(new Error(`gateway thread ${index} exited`));
+        answers.clear();
         if (this.#threads.get(index) === running) this.#threads.delete(index);
         if (!up) return reject(new Error(`gateway thread ${index} exited with ${code} before listening`));
         if (this.#closing) return;
