@@ -21,6 +21,15 @@ describe('HTTP triggers', () => {
       })`,
     });
     await deploy({
+      name: 'bad-headers',
+      routes: ['GET /bad-header/:kind'],
+      code: `export default (e) => ({
+        statusCode: 200,
+        headers: e.params.kind === 'name' ? { 'bad name': 'v' } : { 'x-bad': 'a\\nb' },
+        body: 'never sent',
+      })`,
+    });
+    await deploy({
       name: 'teapot',
       routes: ['ANY /teapot'],
       code: 'export default () => ({ statusCode: 418, headers: { "content-type": "text/plain" }, body: "short and stout" })',
@@ -78,6 +87,16 @@ describe('HTTP triggers', () => {
     assert.equal((await s.api('/teapot', { key: null })).status, 404);
     await s.api('/api/v1/functions/mirror', { method: 'PATCH', json: { routes: ['GET /teapot'] } });
     assert.equal((await s.api('/teapot', { key: null })).status, 200);
+  });
+
+  it('a header the function returns that HTTP cannot carry is a 502 in the error format', async () => {
+    for (const kind of ['value', 'name']) {
+      const res = await s.api(`/bad-header/${kind}`, { key: null });
+      assert.equal(res.status, 502);
+      const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
+      assert.equal(body.error.code, 'FAAS_ERR_INVALID_FUNCTION_RESPONSE');
+      assert.equal(body.error.details.invocationId, res.headers.get('x-invocation-id'));
+    }
   });
 
   it('an unknown method on a declared path is a 404', async () => {

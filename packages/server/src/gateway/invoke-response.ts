@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { ErrorCode, FaasError, type Invocation, type InvokeOutcome } from '@faas/core';
 import type { FastifyReply } from 'fastify';
 
@@ -64,10 +65,24 @@ export function sendHttpResult(reply: FastifyReply, invocation: Invocation, outc
       .header('content-type', 'application/json; charset=utf-8')
       .send(JSON.stringify(result ?? null));
   }
-  reply.status(result.statusCode);
+  const headers: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(result.headers ?? {})) {
-    if (value !== undefined && value !== null) reply.header(name, String(value));
+    if (value === undefined || value === null) continue;
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, String(value));
+    } catch {
+      const err = new FaasError(
+        ErrorCode.INVALID_FUNCTION_RESPONSE,
+        `The function's response has a header that cannot be sent: ${JSON.stringify(name)}`,
+        { details: { invocationId: invocation.id, header: name } },
+      );
+      return reply.status(err.status).send(err.toJSON());
+    }
+    headers.push([name, String(value)]);
   }
+  reply.status(result.statusCode);
+  for (const [name, value] of headers) reply.header(name, value);
   const body = result.body;
   if (body === undefined || body === null) return reply.send();
   if (typeof body === 'string') {
