@@ -139,6 +139,34 @@ describe('gateway threads', () => {
     }
   });
 
+  it('serves HTTP triggers on both threads; a declared route comes and goes on every thread at once', async () => {
+    const before = await served(server);
+    for (let round = 0; round < 4; round++) {
+      const deployed = await once(server, 'POST', '/api/v1/functions', {
+        name: 'hello',
+        runtime: 'js',
+        routes: [`GET /hello-${round}/:who`],
+        code: 'export default (e) => ({ statusCode: 200, headers: { "x-who": e.params.who }, body: `hi ${e.params.who} ${e.query.x}` })',
+      });
+      assert.equal(deployed.status, 201, deployed.body);
+      for (let i = 0; i < 6; i++) {
+        const hit = await once(server, 'GET', `/hello-${round}/ann?x=${i}`, undefined, null);
+        assert.equal(hit.status, 200, hit.body);
+        assert.equal(hit.body, `hi ann ${i}`);
+        assert.equal(hit.headers['x-who'], 'ann');
+        const direct = await once(server, 'POST', '/fn/hello', undefined, null);
+        assert.equal(direct.status, 200);
+      }
+      assert.equal((await once(server, 'DELETE', '/api/v1/functions/hello')).status, 204);
+      for (let i = 0; i < 6; i++) {
+        const gone = await once(server, 'GET', `/hello-${round}/ann`, undefined, null);
+        assert.equal(gone.status, 404, 'the route left every thread with its function');
+        assert.equal(json(gone).error.code, 'FAAS_ERR_ROUTE_NOT_FOUND');
+      }
+    }
+    assert.ok((await served(server)).served > before.served, 'the second thread served triggers');
+  });
+
   it('holds a function’s max concurrency across threads', async () => {
     await once(server, 'POST', '/api/v1/functions', {
       name: 'single',

@@ -21,6 +21,16 @@ describe('HTTP triggers', () => {
       })`,
     });
     await deploy({
+      name: 'shapes',
+      routes: ['GET /shape/:kind'],
+      code: `export default (e) => ({
+        empty: { statusCode: 204, body: 'dropped' },
+        bytes: { statusCode: 200, body: 'aGk=', isBase64Encoded: true },
+        vendor: { statusCode: 200, headers: { 'Content-Type': 'application/vnd.x+json' }, body: { a: 1 } },
+        none: { statusCode: 202 },
+      })[e.params.kind]`,
+    });
+    await deploy({
       name: 'bad-headers',
       routes: ['GET /bad-header/:kind'],
       code: `export default (e) => ({
@@ -97,6 +107,26 @@ describe('HTTP triggers', () => {
       assert.equal(body.error.code, 'FAAS_ERR_INVALID_FUNCTION_RESPONSE');
       assert.equal(body.error.details.invocationId, res.headers.get('x-invocation-id'));
     }
+  });
+
+  it('shapes responses as the router does: no body on 204, octets for base64, a charset for JSON types', async () => {
+    const empty = await s.api('/shape/empty', { key: null });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers.get('content-type'), null);
+    assert.equal(await empty.text(), '');
+    const bytes = await s.api('/shape/bytes', { key: null });
+    assert.equal(bytes.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(await bytes.text(), 'hi');
+    const vendor = await s.api('/shape/vendor', { key: null });
+    assert.equal(vendor.headers.get('content-type'), 'application/vnd.x+json; charset=utf-8');
+    assert.deepEqual(await vendor.json(), { a: 1 });
+    const none = await s.api('/shape/none', { key: null });
+    assert.equal(none.status, 202);
+    assert.equal(none.headers.get('content-length'), '0');
+    const encoded = await s.api('/fn/mirror/a%20b', { key: null });
+    assert.equal(((await encoded.json()) as { path: string }).path, '/a b', 'decoded as the router decodes');
+    const head = await s.api('/fn/mirror', { key: null, method: 'HEAD' });
+    assert.equal(head.status, 200);
   });
 
   it('an unknown method on a declared path is a 404', async () => {

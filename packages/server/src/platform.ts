@@ -80,7 +80,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   const changes = new ChangeFeed();
   const slots = new SlotTable();
   const catalog = new FunctionCatalog(store, changes.publish);
-  const routes = new RouteSync(store, catalog);
+  const routes = new RouteSync(store, catalog, (list) => changes.publish({ kind: 'routes', routes: list }));
   await routes.refresh();
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 

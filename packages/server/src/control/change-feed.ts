@@ -1,10 +1,11 @@
-import type { FunctionVersion } from '@faas/core';
+import type { FunctionVersion, RouteRecord } from '@faas/core';
 
-/** What other gateway threads must hear of before this one answers the request that made it. */
+/** What other gateway threads must hear of before this one answers the request that made it (catalog, routes, keys). */
 export type PlatformChange =
   | { kind: 'latest'; version: FunctionVersion }
   | { kind: 'invalidate'; name?: string }
   | { kind: 'forget'; name: string }
+  | { kind: 'routes'; routes: RouteRecord[] }
   | { kind: 'key-revoked'; id: string };
 
 /** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */

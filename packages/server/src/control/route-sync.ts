@@ -1,4 +1,4 @@
-import type { MetadataStore } from '@faas/core';
+import type { MetadataStore, RouteRecord } from '@faas/core';
 import type { FunctionCatalog } from './function-catalog.ts';
 import { RouteTable } from './route-table.ts';
 
@@ -14,10 +14,17 @@ export class RouteSync {
   #revision = -1;
   #timer: NodeJS.Timeout | undefined;
   #last: Promise<void> = Promise.resolve();
+  #onReplace: (routes: RouteRecord[]) => void;
 
-  constructor(store: MetadataStore, catalog: FunctionCatalog) {
+  /** `onReplace` gets every new table's routes, for the other gateway threads' tables. */
+  constructor(
+    store: MetadataStore,
+    catalog: FunctionCatalog,
+    onReplace: (routes: RouteRecord[]) => void = () => {},
+  ) {
     this.#store = store;
     this.#catalog = catalog;
+    this.#onReplace = onReplace;
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {
@@ -43,8 +50,10 @@ export class RouteSync {
   refresh(): Promise<void> {
     const load = async () => {
       const revision = await this.#store.routesRevision();
-      this.table.replace(await this.#store.listRoutes());
+      const routes = await this.#store.listRoutes();
+      this.table.replace(routes);
       this.#revision = revision;
+      this.#onReplace(routes);
     };
     const next = this.#last.then(load, load);
     this.#last = next.catch(() => undefined);

@@ -26,6 +26,7 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
     auth: config.auth,
     keys: platform.keys,
     invocations: platform.invocations,
+    routes: platform.routes.table,
     bodyLimitBytes: config.bodyLimitBytes,
     // Every runtime is on this thread, so the fast path never hands a request back.
     runsHere: () => true,
@@ -35,7 +36,7 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
     throw new Error('the main thread runs every function');
   };
   const app = Fastify({
-    // The warm invoke skips the router (fast-invoke.ts); everything else is Fastify's.
+    // Warm invokes and triggers skip the router (fast-invoke.ts); everything else is Fastify's.
     serverFactory: (route) => {
       const server = createServer((req, res) => {
         if (!fastInvoke(req, res, handBack)) route(req, res);

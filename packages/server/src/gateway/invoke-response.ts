@@ -1,4 +1,4 @@
-import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { ErrorCode, FaasError, type Invocation, type InvokeOutcome } from '@faas/core';
 import type { FastifyReply } from 'fastify';
 
@@ -40,32 +40,35 @@ export function sendInvokeResult(reply: FastifyReply, invocation: Invocation, ou
     .send(JSON.stringify(result ?? null));
 }
 
-interface HttpResult {
-  statusCode: number;
-  headers?: Record<string, unknown>;
-  body?: unknown;
-  isBase64Encoded?: boolean;
+/** A response as status, headers (lowercase names) and body, for Fastify or node:http to send. */
+export interface HttpResponseParts {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer | undefined;
 }
 
-function isHttpResult(value: unknown): value is HttpResult {
-  if (typeof value !== 'object' || value === null) return false;
-  const code = (value as HttpResult).statusCode;
-  return Number.isInteger(code) && code >= 100 && code <= 599;
-}
+const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** HTTP triggers: `{ statusCode, headers, body }` becomes the response; anything else is JSON. */
-export function sendHttpResult(reply: FastifyReply, invocation: Invocation, outcome: InvokeOutcome) {
-  invocationHeaders(reply, invocation);
+/**
+ * HTTP triggers: `{ statusCode, headers, body }` becomes the response; anything else is JSON.
+ * The content type defaults are the router's (a string is text, bytes are octets, JSON types get
+ * a charset), so either server sends the same bytes.
+ */
+export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
+  const headers: Record<string, string> = {
+    'x-invocation-id': invocation.id,
+    'x-function-version': String(invocation.version),
+  };
+  if (invocation.durationMs !== undefined) headers['x-duration-ms'] = invocation.durationMs.toFixed(3);
+  const json = (status: number, value: unknown): HttpResponseParts => ({
+    status,
+    headers: { ...headers, 'content-type': JSON_TYPE },
+    body: JSON.stringify(value ?? null),
+  });
   const error = outcomeError(invocation, outcome);
-  if (error) return reply.status(error.status).send(error.toJSON());
+  if (error) return json(error.status, error.toJSON());
   const result = outcome.status === 'succeeded' ? outcome.result : undefined;
-  if (!isHttpResult(result)) {
-    return reply
-      .status(200)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(JSON.stringify(result ?? null));
-  }
-  const headers: Array<[string, string]> = [];
+  if (!isHttpResult(result)) return json(200, result);
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     if (value === undefined || value === null) continue;
     try {
@@ -77,19 +80,62 @@ export function sendHttpResult(reply: FastifyReply, invocation: Invocation, outc
         `The function's response has a header that cannot be sent: ${JSON.stringify(name)}`,
         { details: { invocationId: invocation.id, header: name } },
       );
-      return reply.status(err.status).send(err.toJSON());
+      return json(err.status, err.toJSON());
     }
-    headers.push([name, String(value)]);
+    headers[name.toLowerCase()] = String(value);
   }
-  reply.status(result.statusCode);
-  for (const [name, value] of headers) reply.header(name, value);
   const body = result.body;
-  if (body === undefined || body === null) return reply.send();
-  if (typeof body === 'string') {
-    if (result.isBase64Encoded) return reply.send(Buffer.from(body, 'base64'));
-    if (!reply.hasHeader('content-type')) reply.header('content-type', 'text/plain; charset=utf-8');
-    return reply.send(body);
+  const type = headers['content-type'];
+  if (body === undefined || body === null) return { status: result.statusCode, headers, body: undefined };
+  if (typeof body === 'string' && result.isBase64Encoded) {
+    headers['content-type'] = type ?? 'application/octet-stream';
+    return { status: result.statusCode, headers, body: Buffer.from(body, 'base64') };
   }
-  if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/json; charset=utf-8');
-  return reply.send(JSON.stringify(body));
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  if (type === undefined)
+    headers['content-type'] = typeof body === 'string' ? 'text/plain; charset=utf-8' : JSON_TYPE;
+  else if (/json/i.test(type) && !/;\s*charset=/i.test(type))
+    headers['content-type'] = `${type}; charset=utf-8`;
+  return { status: result.statusCode, headers, body: text };
+}
+
+export function sendHttpResult(reply: FastifyReply, invocation: Invocation, outcome: InvokeOutcome) {
+  const { status, headers, body } = httpResponse(invocation, outcome);
+  reply.status(status).headers(headers);
+  return body === undefined ? reply.send() : reply.send(body);
+}
+
+/**
+ * Sends parts on node:http as Fastify sends them: no length on an empty 204 or 304; a body on a
+ * 1xx or 204 is dropped with its type and length (RFC 9110 §8.6).
+ */
+export function writeResponse(res: ServerResponse, parts: HttpResponseParts): void {
+  const { status, body } = parts;
+  const headers = { ...parts.headers };
+  if (body === undefined) {
+    if (status >= 200 && status !== 204 && status !== 304) headers['content-length'] = '0';
+    res.writeHead(status, headers);
+    res.end();
+  } else if (status < 200 || status === 204) {
+    delete headers['content-type'];
+    res.writeHead(status, headers);
+    res.end();
+  } else {
+    headers['content-length'] = String(Buffer.byteLength(body));
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+}
+
+interface HttpResult {
+  statusCode: number;
+  headers?: Record<string, unknown>;
+  body?: unknown;
+  isBase64Encoded?: boolean;
+}
+
+function isHttpResult(value: unknown): value is HttpResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const code = (value as HttpResult).statusCode;
+  return Number.isInteger(code) && code >= 100 && code <= 599;
 }

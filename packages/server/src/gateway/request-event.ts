@@ -33,18 +33,47 @@ export function invokeEvent(contentType: string | undefined, body: Buffer | unde
 }
 
 export function httpEvent(request: FastifyRequest, path: string, params: Record<string, string>): HttpEvent {
-  const body = request.body as Buffer | undefined;
+  return httpEventOf(
+    {
+      method: request.method,
+      query: request.query as Record<string, string | string[]>,
+      headers: request.headers,
+      body: request.body as Buffer | undefined,
+    },
+    path,
+    params,
+  );
+}
+
+/** The request's parts, as the router or node:http has them. */
+export interface HttpRequestParts {
+  method: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer | undefined;
+}
+
+export function httpEventOf(
+  request: HttpRequestParts,
+  path: string,
+  params: Record<string, string>,
+): HttpEvent {
+  const { body } = request;
   const hasBody = body !== undefined && body.length > 0;
-  const text = hasBody && isTextual(mediaType(request.headers['content-type']));
+  const text = hasBody && isTextual(mediaType(headerText(request.headers['content-type'])));
   return {
     method: request.method,
     path,
     params,
-    query: request.query as Record<string, string | string[]>,
+    query: request.query,
     headers: request.headers,
     body: hasBody ? body.toString(text ? 'utf8' : 'base64') : null,
     isBase64Encoded: hasBody && !text,
   };
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function mediaType(contentType: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 // A gateway thread (worker_threads entry): shares the main thread's port and serves sync
-// invokes of isolate functions itself, with its own isolates; everything else goes on to the
-// main thread. See docs/configuration.md, "Gateway threads".
+// invokes and HTTP triggers of isolate functions itself, with its own isolates; everything
+// else goes on to the main thread. See docs/configuration.md, "Gateway threads".
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -12,6 +12,7 @@ import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { FunctionCatalog } from '../../control/function-catalog.ts';
 import type { RecordMessage } from '../../control/invocation-recorder.ts';
 import { InvocationService } from '../../control/invocation-service.ts';
+import { RouteTable } from '../../control/route-table.ts';
 import { SlotTable } from '../../control/slot-table.ts';
 import { RuntimeRegistry } from '../../data/runtime-registry.ts';
 import { createIsolateRuntime } from '../../runtimes/isolate/isolate-runtime.ts';
@@ -31,6 +32,8 @@ const blobs = new LocalBlobStore({ root: join(config.dataDir, 'blobs') });
 const runtime = createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs, logger });
 const catalog = new FunctionCatalog(store);
 const keys = new ApiKeyService(store);
+const routes = new RouteTable();
+routes.replace(await store.listRoutes());
 
 // Records leave before responses: the invocations finished in one turn of the event loop go to
 // the main thread in one message, and only then are their responses written, so the main
@@ -87,6 +90,9 @@ function apply(change: PlatformChange): void {
       catalog.forget(change.name);
       void runtime.retire(change.name);
       break;
+    case 'routes':
+      routes.replace(change.routes);
+      break;
     case 'key-revoked':
       keys.forget(change.id);
       break;
@@ -106,6 +112,7 @@ const fastInvoke = createFastInvoke({
   auth: config.auth,
   keys,
   invocations,
+  routes,
   bodyLimitBytes: config.bodyLimitBytes,
   runsHere: (kind) => runtime.supports(kind),
   logger,
