@@ -119,6 +119,7 @@ const fastInvoke = createFastInvoke({
   respond,
 });
 const stats = { served: 0, passed: 0 };
+// A request the fast path took, then found to be a container function's: counted as passed on.
 const pass = (req: IncomingMessage, res: ServerResponse, body?: Buffer) => {
   stats.passed++;
   stats.served--;
