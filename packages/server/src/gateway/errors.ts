@@ -1,5 +1,6 @@
 import { ErrorCode, FaasError, isFaasError } from '@faas/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { type HttpResponseParts, jsonParts, sendParts } from './response-parts.ts';
 
 interface AjvError {
   instancePath: string;
@@ -27,13 +28,17 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const faas = toFaasError(error);
     if (faas.status >= 500 && !isFaasError(error)) request.log.error({ err: error }, 'unhandled error');
-    if (faas.status === 429) reply.header('retry-after', '1');
-    return reply.status(faas.status).send(faas.toJSON());
+    return sendParts(reply, errorResponse(faas));
   });
   app.setNotFoundHandler((request, reply) => {
     const err = new FaasError(ErrorCode.NOT_FOUND, `No route ${request.method} ${request.url.split('?')[0]}`);
-    return reply.status(404).send(err.toJSON());
+    return sendParts(reply, errorResponse(err));
   });
+}
+
+/** An error's response: its status, the one error body, Retry-After on a 429. */
+export function errorResponse(faas: FaasError): HttpResponseParts {
+  return jsonParts(faas.status, faas.toJSON(), faas.status === 429 ? { 'retry-after': '1' } : {});
 }
 
 export function toFaasError(error: unknown): FaasError {

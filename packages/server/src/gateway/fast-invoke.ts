@@ -6,9 +6,10 @@ import { parseFunctionRef } from '../control/function-catalog.ts';
 import type { InvocationService } from '../control/invocation-service.ts';
 import { RESERVED_PREFIXES, type RouteTable } from '../control/route-table.ts';
 import { authenticate } from './auth.ts';
-import { toFaasError } from './errors.ts';
-import { httpResponse, outcomeError, writeResponse } from './invoke-response.ts';
+import { errorResponse, toFaasError } from './errors.ts';
+import { httpResponse, invokeResponse } from './invoke-response.ts';
 import { httpEventOf, invokeEvent } from './request-event.ts';
+import { writeResponse } from './response-parts.ts';
 
 export interface FastInvokeOptions {
   auth: boolean;
@@ -78,16 +79,8 @@ export function createFastInvoke(options: FastInvokeOptions): FastInvoke {
       if (!options.runsHere(fn.runtime)) return pass(req, res, body);
       const readEvent = () => invokeEvent(req.headers['content-type'], body);
       const { invocation, outcome } = await invocations.invokeSync(name, ref, readEvent, 'api');
-      const headers: Record<string, string> = {
-        'x-invocation-id': invocation.id,
-        'x-function-version': String(invocation.version),
-      };
-      if (invocation.durationMs !== undefined) headers['x-duration-ms'] = invocation.durationMs.toFixed(3);
-      const error = outcomeError(invocation, outcome);
-      if (error) return respond(() => sendJson(res, error.status, JSON.stringify(error.toJSON()), headers));
-      const result = outcome.status === 'succeeded' ? outcome.result : undefined;
-      const json = JSON.stringify(result ?? null);
-      respond(() => sendJson(res, 200, json, headers));
+      const parts = invokeResponse(invocation, outcome);
+      respond(() => writeResponse(res, parts));
     }
 
     async function trigger(t: Target & { kind: 'http' }, body: Buffer): Promise<void> {
@@ -163,25 +156,10 @@ function triggerTarget(req: IncomingMessage, routes: RouteTable): Target | undef
   return { kind: 'http', name: match.functionName, path, params: match.params, query };
 }
 
-function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
-  headers['content-type'] = 'application/json; charset=utf-8';
-  headers['content-length'] = String(Buffer.byteLength(body));
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
 /** As the router's error handler answers (errors.ts). */
 function sendError(res: ServerResponse, err: unknown, logger: Pick<Console, 'error'>): void {
   const faas = toFaasError(err);
   if (faas.status >= 500 && !isFaasError(err)) logger.error('unhandled error in a fast invoke', err);
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  sendJson(
-    res,
-    faas.status,
-    JSON.stringify(faas.toJSON()),
-    faas.status === 429 ? { 'retry-after': '1' } : {},
-  );
+  if (res.headersSent) res.destroy();
+  else writeResponse(res, errorResponse(faas));
 }

@@ -1,16 +1,19 @@
-import { type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { ErrorCode, FaasError, type Invocation, type InvokeOutcome } from '@faas/core';
-import type { FastifyReply } from 'fastify';
+import { type HttpResponseParts, JSON_TYPE, jsonParts } from './response-parts.ts';
 
 /** Headers every sync invocation answers with, success or not. */
-export function invocationHeaders(reply: FastifyReply, invocation: Invocation): void {
-  reply.header('x-invocation-id', invocation.id);
-  reply.header('x-function-version', String(invocation.version));
-  if (invocation.durationMs !== undefined) reply.header('x-duration-ms', invocation.durationMs.toFixed(3));
+function invocationHeaders(invocation: Invocation): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-invocation-id': invocation.id,
+    'x-function-version': String(invocation.version),
+  };
+  if (invocation.durationMs !== undefined) headers['x-duration-ms'] = invocation.durationMs.toFixed(3);
+  return headers;
 }
 
 /** A failed attempt as the error the client gets (500 function error, 504 timeout, …). */
-export function outcomeError(invocation: Invocation, outcome: InvokeOutcome): FaasError | undefined {
+function outcomeError(invocation: Invocation, outcome: InvokeOutcome): FaasError | undefined {
   if (outcome.status === 'succeeded') return undefined;
   const code =
     outcome.status === 'timed_out'
@@ -29,25 +32,12 @@ export function outcomeError(invocation: Invocation, outcome: InvokeOutcome): Fa
 }
 
 /** `/invoke`: the result as JSON. */
-export function sendInvokeResult(reply: FastifyReply, invocation: Invocation, outcome: InvokeOutcome) {
-  invocationHeaders(reply, invocation);
+export function invokeResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
+  const headers = invocationHeaders(invocation);
   const error = outcomeError(invocation, outcome);
-  if (error) return reply.status(error.status).send(error.toJSON());
-  const result = outcome.status === 'succeeded' ? outcome.result : undefined;
-  return reply
-    .status(200)
-    .header('content-type', 'application/json; charset=utf-8')
-    .send(JSON.stringify(result ?? null));
+  if (error) return jsonParts(error.status, error.toJSON(), headers);
+  return jsonParts(200, outcome.status === 'succeeded' ? outcome.result : undefined, headers);
 }
-
-/** A response as status, headers (lowercase names) and body, for Fastify or node:http to send. */
-export interface HttpResponseParts {
-  status: number;
-  headers: Record<string, string>;
-  body: string | Buffer | undefined;
-}
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * HTTP triggers: `{ statusCode, headers, body }` becomes the response; anything else is JSON.
@@ -55,20 +45,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * a charset), so either server sends the same bytes.
  */
 export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
-  const headers: Record<string, string> = {
-    'x-invocation-id': invocation.id,
-    'x-function-version': String(invocation.version),
-  };
-  if (invocation.durationMs !== undefined) headers['x-duration-ms'] = invocation.durationMs.toFixed(3);
-  const json = (status: number, value: unknown): HttpResponseParts => ({
-    status,
-    headers: { ...headers, 'content-type': JSON_TYPE },
-    body: JSON.stringify(value ?? null),
-  });
-  const error = outcomeError(invocation, outcome);
-  if (error) return json(error.status, error.toJSON());
   const result = outcome.status === 'succeeded' ? outcome.result : undefined;
-  if (!isHttpResult(result)) return json(200, result);
+  if (!isHttpResult(result)) return invokeResponse(invocation, outcome);
+  const headers = invocationHeaders(invocation);
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     if (value === undefined || value === null) continue;
     try {
@@ -80,7 +59,7 @@ export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): Ht
         `The function's response has a header that cannot be sent: ${JSON.stringify(name)}`,
         { details: { invocationId: invocation.id, header: name } },
       );
-      return json(err.status, err.toJSON());
+      return jsonParts(err.status, err.toJSON(), invocationHeaders(invocation));
     }
     headers[name.toLowerCase()] = String(value);
   }
@@ -97,34 +76,6 @@ export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): Ht
   else if (/json/i.test(type) && !/;\s*charset=/i.test(type))
     headers['content-type'] = `${type}; charset=utf-8`;
   return { status: result.statusCode, headers, body: text };
-}
-
-export function sendHttpResult(reply: FastifyReply, invocation: Invocation, outcome: InvokeOutcome) {
-  const { status, headers, body } = httpResponse(invocation, outcome);
-  reply.status(status).headers(headers);
-  return body === undefined ? reply.send() : reply.send(body);
-}
-
-/**
- * Sends parts on node:http as Fastify sends them: no length on an empty 204 or 304; a body on a
- * 1xx or 204 is dropped with its type and length (RFC 9110 §8.6).
- */
-export function writeResponse(res: ServerResponse, parts: HttpResponseParts): void {
-  const { status, body } = parts;
-  const headers = { ...parts.headers };
-  if (body === undefined) {
-    if (status >= 200 && status !== 204 && status !== 304) headers['content-length'] = '0';
-    res.writeHead(status, headers);
-    res.end();
-  } else if (status < 200 || status === 204) {
-    delete headers['content-type'];
-    res.writeHead(status, headers);
-    res.end();
-  } else {
-    headers['content-length'] = String(Buffer.byteLength(body));
-    res.writeHead(status, headers);
-    res.end(body);
-  }
 }
 
 interface HttpResult {

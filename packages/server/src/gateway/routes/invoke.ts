@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseFunctionRef } from '../../control/function-catalog.ts';
 import type { Platform } from '../../platform.ts';
-import { sendInvokeResult } from '../invoke-response.ts';
+import { invokeResponse } from '../invoke-response.ts';
 import { invokeEvent } from '../request-event.ts';
+import { sendParts } from '../response-parts.ts';
 import { invokeQuery, nameParams } from '../schemas.ts';
 
 /** Takes every body as raw bytes: the event's type is decided from them, not by Fastify. */
@@ -44,7 +45,7 @@ export function invokeRoutes(app: FastifyInstance, platform: Platform): void {
           });
       }
       const { invocation, outcome } = await invocations.invokeSync(name, ref, readEvent, 'api');
-      return sendInvokeResult(reply, invocation, outcome);
+      return sendParts(reply, invokeResponse(invocation, outcome));
     },
   );
 }

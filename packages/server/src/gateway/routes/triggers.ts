@@ -2,8 +2,9 @@ import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RESERVED_PREFIXES } from '../../control/route-table.ts';
 import type { Platform } from '../../platform.ts';
-import { sendHttpResult } from '../invoke-response.ts';
+import { httpResponse } from '../invoke-response.ts';
 import { httpEvent } from '../request-event.ts';
+import { sendParts } from '../response-parts.ts';
 import { rawBodies } from './invoke.ts';
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -26,7 +27,7 @@ export function triggerRoutes(app: FastifyInstance, platform: Platform): void {
   ) => {
     const readEvent = () => httpEvent(request, path, params);
     const { invocation, outcome } = await invocations.invokeSync(name, 'latest', readEvent, 'http');
-    return sendHttpResult(reply, invocation, outcome);
+    return sendParts(reply, httpResponse(invocation, outcome));
   };
 
   app.route<{ Params: { name: string; '*'?: string } }>({
