@@ -10,3 +10,4 @@ export * from './queue.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';
 export * from './store.ts';
+export * from './timestamps.ts';

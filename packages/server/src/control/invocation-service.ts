@@ -8,6 +8,7 @@ import {
   type InvocationTrigger,
   type InvokeOutcome,
   isFaasError,
+  isoTimestamp,
   type LogLine,
   type MetadataStore,
   newId,
@@ -77,9 +78,18 @@ export class InvocationService {
     readEvent: () => unknown,
     trigger: InvocationTrigger,
   ): Promise<SyncInvocation> {
-    const fn = await this.#d.catalog.resolve(name, ref);
-    const id = newId('inv');
-    const createdAt = new Date().toISOString();
+    return this.invokeVersionSync(await this.#d.catalog.resolve(name, ref), readEvent, trigger);
+  }
+
+  /** `invokeSync` of a version the caller resolved. */
+  async invokeVersionSync(
+    fn: FunctionVersion,
+    readEvent: () => unknown,
+    trigger: InvocationTrigger,
+  ): Promise<SyncInvocation> {
+    const createdMs = Date.now();
+    const id = newId('inv', createdMs);
+    const createdAt = isoTimestamp(createdMs);
     let release: () => void;
     let event: unknown;
     try {
@@ -106,7 +116,7 @@ export class InvocationService {
       trigger,
       attempts: 1,
       createdAt,
-      startedAt: new Date(startedMs).toISOString(),
+      startedAt: isoTimestamp(startedMs),
       ...finished(outcome),
     };
     this.#d.recorder.record(invocation, logs.lines);
@@ -250,7 +260,7 @@ export function finished(outcome: InvokeOutcome): {
   return {
     status: outcome.status,
     ...(outcome.status === 'succeeded' ? { result: outcome.result } : { error: outcome.error }),
-    finishedAt: new Date().toISOString(),
+    finishedAt: isoTimestamp(),
     durationMs: m.durationMs,
     ...(m.cpuTimeMs !== undefined ? { cpuTimeMs: m.cpuTimeMs } : {}),
     ...(m.peakMemoryBytes !== undefined ? { peakMemoryBytes: m.peakMemoryBytes } : {}),

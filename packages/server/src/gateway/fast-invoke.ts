@@ -78,7 +78,7 @@ export function createFastInvoke(options: FastInvokeOptions): FastInvoke {
       const fn = await invocations.resolve(name, ref);
       if (!options.runsHere(fn.runtime)) return pass(req, res, body);
       const readEvent = () => invokeEvent(req.headers['content-type'], body);
-      const { invocation, outcome } = await invocations.invokeSync(name, ref, readEvent, 'api');
+      const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'api');
       const parts = invokeResponse(invocation, outcome);
       respond(() => writeResponse(res, parts));
     }
@@ -99,7 +99,7 @@ export function createFastInvoke(options: FastInvokeOptions): FastInvoke {
           t.path,
           t.params,
         );
-      const { invocation, outcome } = await invocations.invokeSync(t.name, 'latest', readEvent, 'http');
+      const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http');
       const parts = httpResponse(invocation, outcome);
       respond(() => writeResponse(res, parts));
     }

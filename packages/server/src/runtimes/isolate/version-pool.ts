@@ -94,7 +94,7 @@ export class VersionPool {
       if (this.#phase === 'closed') {
         throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime is closed');
       }
-      const idle = this.#takeIdle();
+      const idle = this.takeIdle();
       if (idle) return idle;
       if (this.#warming) {
         await this.#warming;
@@ -199,7 +199,8 @@ export class VersionPool {
     return this.#phase === 'closed';
   }
 
-  #takeIdle(): WarmIsolate | undefined {
+  /** An idle isolate, now, for `release` later; undefined when none is (then `acquire`). */
+  takeIdle(): WarmIsolate | undefined {
     for (let warm = this.#idle.pop(); warm; warm = this.#idle.pop()) {
       if (warm.disposed) continue;
       this.#busy.add(warm);

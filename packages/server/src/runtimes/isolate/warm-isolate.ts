@@ -185,13 +185,14 @@ export class WarmIsolate {
    * running after the budget is stopped, the isolate disposed, and `'over_budget'` tells the
    * caller to run the invocation again with `run` in another isolate. The stopped attempt
    * leaves only the time it took: an isolate has no I/O, its output was held back, and its module
-   * state went with the isolate, as at a cold start.
+   * state went with the isolate, as at a cold start. Returns without a promise when the handler
+   * did not wait, so the caller can hand the isolate back before anything else runs.
    */
-  async runSync(
+  runSync(
     request: InvokeRequest,
     budgetMs: number,
     onStarted: (cpuTimeMs: number | 'over_budget', first: boolean) => void = () => {},
-  ): Promise<InvokeOutcome | 'over_budget'> {
+  ): InvokeOutcome | 'over_budget' | Promise<InvokeOutcome> {
     const start = this.#entry(this.#start);
     const early = notRunnable(request);
     if (early) return early;
