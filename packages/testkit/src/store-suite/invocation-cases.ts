@@ -124,6 +124,10 @@ export function invocationCases(getStore: GetStore): void {
     assert.equal(running.status, 'running');
     assert.equal(running.attempts, 1);
     assert.equal(running.idempotencyKey, 'u');
+    const listed = async (status: Invocation['status']) =>
+      (await store.listInvocations({ status }, {})).items.map((i) => i.id);
+    assert.deepEqual(await listed('running'), [inv.id]);
+    assert.deepEqual(await listed('queued'), []);
     const done = await store.updateInvocation(inv.id, {
       status: 'succeeded',
       result: { ok: true },
@@ -134,6 +138,9 @@ export function invocationCases(getStore: GetStore): void {
       version: 2,
     });
     assert.deepEqual(await store.getInvocation(inv.id), done);
+    // A status change moves the invocation between filters.
+    assert.deepEqual(await listed('running'), []);
+    assert.deepEqual(await listed('succeeded'), [inv.id]);
     assert.deepEqual(done, { ...running, ...done, status: 'succeeded', result: { ok: true }, version: 2 });
     const failed = await store.updateInvocation(inv.id, { error: { type: 'Timeout', message: 'late' } });
     assert.deepEqual(failed.error, { type: 'Timeout', message: 'late' });

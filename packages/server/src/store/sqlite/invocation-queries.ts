@@ -139,6 +139,8 @@ export class InvocationQueries {
     if (filter.status !== undefined) {
       where.push('status = ?');
       params.push(filter.status);
+      // The term of the partial status index (migration 003), which SQLite must see to use it.
+      if (filter.status !== 'succeeded') where.push("status <> 'succeeded'");
     }
     if (filter.since !== undefined) {
       where.push('created_ms >= ?');
