@@ -37,9 +37,8 @@ export class ApiKeyService {
   /** Returns the key's record, or undefined when it is unknown or revoked. */
   async verify(secret: string): Promise<ApiKeyRecord | undefined> {
     const now = Date.now();
-    // Keyed by the secret, not its hash: a hit costs no sha256 (the secret is in memory anyway).
-    const cached = this.#cache.get(secret);
-    if (cached && cached.until > now) return cached.key;
+    const cached = this.verifyCached(secret, now);
+    if (cached) return cached;
     const key = await this.#store.findApiKeyByHash(hashKey(secret));
     if (key) {
       if (this.#cache.size > 10_000) this.#cache.clear();
@@ -48,6 +47,13 @@ export class ApiKeyService {
       this.#cache.delete(secret);
     }
     return key;
+  }
+
+  /** `verify` from the cache alone: undefined also when the key was not looked up lately. */
+  verifyCached(secret: string, now = Date.now()): ApiKeyRecord | undefined {
+    // Keyed by the secret, not its hash: a hit costs no sha256 (the secret is in memory anyway).
+    const cached = this.#cache.get(secret);
+    return cached && cached.until > now ? cached.key : undefined;
   }
 
   async create(

@@ -21,6 +21,11 @@ export class FunctionCatalog {
     this.#onChange = onChange;
   }
 
+  /** What `resolve` would answer without asking the store, if anything: no promise to wait on. */
+  cached(name: string, ref: VersionRef = 'latest'): FunctionVersion | undefined {
+    return ref === 'latest' ? this.#latest.get(name) : this.#versions.get(`${name}:${ref}`);
+  }
+
   async resolve(name: string, ref: VersionRef = 'latest'): Promise<FunctionVersion> {
     if (ref === 'latest') {
       const cached = this.#latest.get(name);

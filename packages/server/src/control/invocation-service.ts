@@ -68,6 +68,11 @@ export class InvocationService {
     return this.#d.catalog.resolve(name, ref);
   }
 
+  /** The version `resolve` would answer from its cache, if it would. */
+  resolveCached(name: string, ref: VersionRef): FunctionVersion | undefined {
+    return this.#d.catalog.cached(name, ref);
+  }
+
   /**
    * `readEvent` decodes the request body; it runs once the function is known, so a body that
    * cannot be decoded is recorded against the function before the error goes back.
