@@ -10,4 +10,12 @@ describe('newId', () => {
     for (const id of ids) assert.match(id, /^inv_[0-9a-hjkmnp-tv-z]{26}$/);
     assert.ok(newId('inv', 1_000) < newId('inv', 2_000));
   });
+
+  it('keeps each prefix and time in ids made in the same millisecond', () => {
+    const [a, b, c] = [newId('inv', 5_000), newId('key', 5_000), newId('inv', 5_000)];
+    assert.match(a, /^inv_00000004w8/);
+    assert.match(b, /^key_00000004w8/);
+    assert.equal(c.slice(0, 14), a.slice(0, 14));
+    assert.notEqual(c, a);
+  });
 });
