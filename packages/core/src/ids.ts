@@ -32,7 +32,8 @@ export function newId(prefix: string, now = Date.now()): string {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  for (let i = 0; i < 16; i++) randomCodes[i] = ALPHABET_CODES[(pool[poolOffset + i] as number) % 32] as number;
+  for (let i = 0; i < 16; i++)
+    randomCodes[i] = ALPHABET_CODES[(pool[poolOffset + i] as number) % 32] as number;
   poolOffset += 16;
   // One flat string: built by `+=`, the id was a rope that every Map lookup flattened again.
   return lastHead + String.fromCharCode(...randomCodes);
