@@ -14,6 +14,7 @@ import {
 import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { LoadFailure } from './load-failure.ts';
+import { SyncStarts } from './sync-starts.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import type { IsolateLimits } from './warm-isolate.ts';
 
@@ -60,6 +61,7 @@ export class IsolateRuntime implements Runtime {
   /** Retired pools whose invocations are still running. */
   #draining = new Set<VersionPool>();
   #state: RuntimeState = { phase: 'running' };
+  #syncStarts = new SyncStarts();
   #sweeper: NodeJS.Timeout;
 
   constructor(options: IsolateRuntimeOptions) {
@@ -103,41 +105,38 @@ export class IsolateRuntime implements Runtime {
     }
   }
 
-  async invoke(request: InvokeRequest): Promise<InvokeOutcome> {
+  /** `alone`: not batched with other synchronous starts (after a batch it was in failed). */
+  async invoke(request: InvokeRequest, alone = false): Promise<InvokeOutcome> {
     const startedAt = performance.now();
     const pool = this.#poolFor(request.fn);
-    // Taken without waiting when one is idle: a handler that does not wait then runs and hands
-    // its isolate back in one synchronous stretch, so a thread's quick invocations all use the
-    // same warm isolate instead of a dozen taking turns (each cold in the CPU's caches).
-    let warm = pool.takeIdle();
-    if (!warm) {
-      try {
-        warm = await pool.acquire(request.deadline, request.signal);
-      } catch (err) {
-        const metrics = { durationMs: performance.now() - startedAt };
-        if (err instanceof LoadFailure) return { status: err.status, error: err.error, metrics };
-        if (isFaasError(err) && err.code === ErrorCode.COMPILE_ERROR) {
-          return { status: 'failed', error: { type: 'CompileError', message: err.message }, metrics };
-        }
-        throw err;
-      }
-    }
     try {
       // A short deadline could not afford to lose the budget to a stopped start and run again.
       const roomy = request.deadline - Date.now() > SYNC_BUDGET_MS * 5;
-      if (!pool.startsSync || !roomy) return await warm.run(request);
-      const outcome = warm.runSync(request, SYNC_BUDGET_MS, (cpuTimeMs, first) =>
-        pool.noteSyncStart(cpuTimeMs, first),
-      );
-      if (outcome instanceof Promise) return await outcome;
-      if (outcome !== 'over_budget') return outcome;
+      if (!pool.startsSync || !roomy) return await this.#runOnIsolateThread(pool, request);
+      const started = await this.#syncStarts.start(pool, request, alone);
+      if (started === 'again') return await this.invoke(request, true);
+      if (started !== 'over_budget') return started;
+      // Stopped at the budget: again from the start, on an isolate's own thread; the time of the
+      // stopped start counts in the duration.
+      const outcome = await this.#runOnIsolateThread(pool, request);
+      return { ...outcome, metrics: { ...outcome.metrics, durationMs: performance.now() - startedAt } };
+    } catch (err) {
+      const metrics = { durationMs: performance.now() - startedAt };
+      if (err instanceof LoadFailure) return { status: err.status, error: err.error, metrics };
+      if (isFaasError(err) && err.code === ErrorCode.COMPILE_ERROR) {
+        return { status: 'failed', error: { type: 'CompileError', message: err.message }, metrics };
+      }
+      throw err;
+    }
+  }
+
+  async #runOnIsolateThread(pool: VersionPool, request: InvokeRequest): Promise<InvokeOutcome> {
+    const warm = pool.takeIdle() ?? (await pool.acquire(request.deadline, request.signal));
+    try {
+      return await warm.run(request);
     } finally {
       pool.release(warm);
     }
-    // Stopped at the budget: again from the start, on an isolate's own thread; the time of the
-    // stopped start counts in the duration.
-    const outcome = await this.invoke(request);
-    return { ...outcome, metrics: { ...outcome.metrics, durationMs: performance.now() - startedAt } };
   }
 
   async retire(name: string, version?: number): Promise<void> {

@@ -7,7 +7,7 @@ import ivm from 'isolated-vm';
  *
  * The fragments in ./prelude/ share one function scope, in this order. Running them defines the
  * globals and `__faasInstall(callbacks…, limits…)`, which the host calls once per isolate: it
- * returns `{ bind, invoke, fire, start, take, wait }` and deletes itself, so nothing the prelude holds is reachable
+ * returns `{ bind, invoke, fire, startBatch, takeBatch, wait }` and deletes itself, so nothing the prelude holds is reachable
  * from the function's code.
  */
 const FRAGMENTS = ['state', 'inspect', 'console', 'encoding', 'clone', 'timers', 'crypto', 'url', 'invoke'];
@@ -38,12 +38,12 @@ globalThis.__faas = { default: async (event, context) => {
   context.log.info(new TextDecoder().decode(new TextEncoder().encode(JSON.stringify(event))));
   return structuredClone({ ok: true, event, at: new Date(0), bytes: new Uint8Array(2) });
 } };
-const entry = globalThis.${INSTALL_GLOBAL}(() => {}, () => {}, () => {}, () => {}, (n) => new Uint8Array(n), () => null, 1024, 1024);
+const entry = globalThis.${INSTALL_GLOBAL}(() => {}, () => {}, () => {}, () => {}, (n) => new Uint8Array(n), () => null, () => {}, 1024, 1024);
 entry.bind('default', 'warmup', 1);
 entry.invoke(1, 'warmup', Date.now() + 1000, 'json', '{"hello":"world","n":[1,2,3]}');
 entry.invoke(2, 'warmup', Date.now() + 1000, 'text', 'hello');
-entry.start(3, 'warmup', Date.now() + 1000, 'json', '{"n":1}');
-entry.take();
+entry.startBatch(3, 'warmup', Date.now() + 1000, 'json', '{"n":1}', 4, 'warmup', Date.now() + 1000, 'json', '{"n":2}');
+entry.takeBatch();
 `;
 
 let snapshot: ivm.ExternalCopy<ArrayBuffer> | null | undefined;

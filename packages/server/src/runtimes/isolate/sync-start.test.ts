@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryBlobStore } from '@faas/testkit';
 import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
-import { deployScript, invoke, resultOf } from './test-helpers.ts';
+import { deployScript, EVAL_SCRIPT, type Invoked, invoke, resultOf } from './test-helpers.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import { syncTimeoutMs } from './warm-isolate.ts';
 
@@ -79,6 +79,77 @@ describe('isolate runtime: synchronous starts', () => {
       assert.equal(outcome.status, 'timed_out', `timeout ${timeoutMs} ms`);
       assert.ok(performance.now() - started < timeoutMs + 1000);
     }
+  });
+});
+
+describe('isolate runtime: batches of synchronous starts', () => {
+  const blobs = new MemoryBlobStore();
+  let runtime: IsolateRuntime;
+
+  before(() => {
+    runtime = createIsolateRuntime({ blobs });
+  });
+  after(() => runtime.close());
+
+  const messages = (logs: Array<{ message: string }>) => logs.map((l) => l.message);
+
+  it('starts the invocations of one turn together in one isolate, in order, each with its own result, logs and time', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 8 });
+    await invoke(runtime, fn, {});
+    const events = [{}, { spinMs: 8 }, {}, {}, {}];
+    const batch = await Promise.all(events.map((event) => invoke(runtime, fn, event)));
+    assert.deepEqual(
+      batch.map(({ outcome }) => resultOf(outcome)),
+      [2, 3, 4, 5, 6].map((calls) => ({ calls })),
+    );
+    for (const [i, { logs }] of batch.entries()) {
+      assert.deepEqual(messages(logs), [`before ${i + 2}`, `after ${i + 2}`]);
+    }
+    assert.equal(runtime.stats().warm, 1);
+    const [spin, ...quick] = batch.slice(1).map(({ outcome }) => outcome.metrics);
+    assert.ok((spin?.durationMs ?? 0) >= 6, `spin took ${spin?.durationMs} ms`);
+    assert.ok((spin?.cpuTimeMs ?? 0) >= 3, `spin used ${spin?.cpuTimeMs} ms of CPU`);
+    for (const m of quick) assert.ok(m.durationMs < 6, `a quick one took ${m.durationMs} ms`);
+  });
+
+  it('ends a batch at a handler that waits: the ones after it start in another isolate', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 8 });
+    await invoke(runtime, fn, {});
+    const events = [{}, { waitMs: 30 }, {}, {}];
+    const batch = await Promise.all(events.map((event) => invoke(runtime, fn, event)));
+    // 2 and 3 in the first isolate; the last two in a fresh one.
+    assert.deepEqual(
+      batch.map(({ outcome }) => resultOf(outcome)),
+      [2, 3, 1, 2].map((calls) => ({ calls })),
+    );
+    assert.deepEqual(messages((batch[1] as Invoked).logs), ['before 3', 'after 3']);
+    assert.ok((batch[1] as Invoked).outcome.metrics.durationMs >= 25);
+  });
+
+  it('runs each invocation of a batch stopped at the budget again on its own: one result and one set of logs each', async () => {
+    const fn = await deployScript(blobs, COUNTING, { maxConcurrency: 8 });
+    await invoke(runtime, fn, {});
+    const events = [{}, { spinMs: SYNC_BUDGET_MS * 2 }, {}];
+    const batch = await Promise.all(events.map((event) => invoke(runtime, fn, event)));
+    for (const { outcome, logs } of batch) {
+      const { calls } = resultOf(outcome) as { calls: number };
+      assert.deepEqual(messages(logs), [`before ${calls}`, `after ${calls}`]);
+    }
+  });
+
+  it('fails only the invocation that runs out of memory, not the rest of its batch', async () => {
+    const fn = await deployScript(blobs, EVAL_SCRIPT, { memoryMb: 16, maxConcurrency: 8 });
+    await invoke(runtime, fn, '1');
+    const events = ['1 + 1', 'const kept = []; for (;;) kept.push(new ArrayBuffer(4e6));', '"three"'];
+    const batch = await Promise.all(events.map((event) => invoke(runtime, fn, event)));
+    assert.deepEqual(
+      batch.map(({ outcome }) => outcome.status),
+      ['succeeded', 'out_of_memory', 'succeeded'],
+    );
+    assert.deepEqual(
+      [resultOf((batch[0] as Invoked).outcome), resultOf((batch[2] as Invoked).outcome)],
+      [2, 'three'],
+    );
   });
 });
 

@@ -31,6 +31,9 @@ export interface IsolateLimits {
   maxResultBytes: number;
 }
 
+/** What became of one request of a batch of synchronous starts (see WarmIsolate.runSyncBatch). */
+export type SyncStart = InvokeOutcome | Promise<InvokeOutcome> | 'not_started' | 'over_budget' | 'again';
+
 let preludeCache: CodeCache | undefined;
 
 /**
@@ -46,14 +49,18 @@ export class WarmIsolate {
   #limits: IsolateLimits;
   #invoke: ivm.Reference | undefined;
   #fire: ivm.Reference | undefined;
-  #start: ivm.Reference | undefined;
-  #take: ivm.Reference | undefined;
+  #startBatch: ivm.Reference | undefined;
+  #takeBatch: ivm.Reference | undefined;
   #wait: ivm.Reference | undefined;
   /** Synchronous starts so far: the first one compiles the handler, and is slower. */
   #syncStarts = 0;
   #heapRead = 0;
   #heapReadAt = Number.NEGATIVE_INFINITY;
   #active: ActiveInvocation | undefined;
+  /** The invocations of the batch of synchronous starts under way, by seq (see runSyncBatch). */
+  #batch: Map<number, ActiveInvocation> | undefined;
+  /** When each invocation of that batch settled: performance.now() and the isolate's CPU time. */
+  #marks: Array<[number, bigint]> = [];
   #stop: Stop | 'closed' | undefined;
   #fromSnapshot: boolean;
 
@@ -122,6 +129,7 @@ export class WarmIsolate {
         new ivm.Callback(this.#onSchedule),
         new ivm.Callback(randomHost),
         new ivm.Callback(urlHost),
+        new ivm.Callback(this.#onMark),
         this.#limits.maxLogBytes,
         this.#limits.maxResultBytes,
       ],
@@ -130,8 +138,8 @@ export class WarmIsolate {
     install.release();
     this.#invoke = entry.getSync('invoke', { reference: true });
     this.#fire = entry.getSync('fire', { reference: true });
-    this.#start = entry.getSync('start', { reference: true });
-    this.#take = entry.getSync('take', { reference: true });
+    this.#startBatch = entry.getSync('startBatch', { reference: true });
+    this.#takeBatch = entry.getSync('takeBatch', { reference: true });
     this.#wait = entry.getSync('wait', { reference: true });
     const bind = entry.getSync('bind', { reference: true });
     entry.release();
@@ -178,67 +186,131 @@ export class WarmIsolate {
   }
 
   /**
-   * Runs one invocation starting synchronously on the calling thread, for at most `budgetMs`
-   * (wall clock; `onStarted` gets the CPU time the start took, or 'over_budget'):
-   * a quick handler costs a few µs this way, against ~60 µs of CPU for the hop to the isolate's
-   * thread and back. A handler that waits for a timer goes on there, as with `run`. One still
-   * running after the budget is stopped, the isolate disposed, and `'over_budget'` tells the
-   * caller to run the invocation again with `run` in another isolate. The stopped attempt
-   * leaves only the time it took: an isolate has no I/O, its output was held back, and its module
-   * state went with the isolate, as at a cold start. Returns without a promise when the handler
-   * did not wait, so the caller can hand the isolate back before anything else runs.
+   * Runs invocations of this version one after another, starting synchronously on the calling
+   * thread, for at most `budgetMs` together (wall clock): a quick handler costs a few µs this way,
+   * against ~60 µs of CPU for the hop to the isolate's thread and back, and a batch pays once for
+   * entering the isolate and for the call's timeout (isolated-vm's timer costs ~10 µs per call
+   * on a busy machine). The answer has one entry per request:
+   * - an outcome, for each that finished (or could not start: past its deadline, aborted);
+   * - a promise, for the first that waits for a timer: it goes on on the isolate's thread;
+   * - 'not_started' for those after it, to start elsewhere;
+   * - 'over_budget' when a lone invocation was stopped at the budget, the isolate disposed: run
+   *   it again with `run` in another isolate. The stopped attempt leaves only the time it took:
+   *   an isolate has no I/O, its output was held back, and its module state went with the
+   *   isolate, as at a cold start;
+   * - 'again' for each invocation of a batch of several that failed as a whole (stopped at the
+   *   budget, out of memory): run each again on its own, so that the one at fault gets its outcome.
+   * `onStarted` gets each start's CPU time, or 'over_budget' when the batch was stopped.
+   * @throws FaasError RUNTIME_UNAVAILABLE as `run`, for a lone invocation.
    */
-  runSync(
-    request: InvokeRequest,
+  runSyncBatch(
+    requests: InvokeRequest[],
     budgetMs: number,
     onStarted: (cpuTimeMs: number | 'over_budget', first: boolean) => void = () => {},
-  ): InvokeOutcome | 'over_budget' | Promise<InvokeOutcome> {
-    const start = this.#entry(this.#start);
-    const early = notRunnable(request);
-    if (early) return early;
-    const startedAt = performance.now();
-    const remainingMs = request.deadline - Date.now();
-    const [kind, payload] = encodeEvent(request.event);
-    const run = new ActiveInvocation(request.log, request.deadline, this.#limits.maxLogBytes, { hold: true });
-    const first = this.#syncStarts++ === 0;
-    this.#active = run;
-    const cpuBefore = this.#isolate.cpuTime;
-    let reply: unknown;
-    try {
-      start.applySync(undefined, [run.seq, request.invocationId, request.deadline, kind, payload], {
-        timeout: syncTimeoutMs(budgetMs, remainingMs),
+  ): SyncStart[] {
+    const start = this.#entry(this.#startBatch);
+    const results: SyncStart[] = new Array(requests.length);
+    const sent: number[] = [];
+    const runs: ActiveInvocation[] = [];
+    const args: unknown[] = [];
+    const now = Date.now();
+    let remainingMs = Number.POSITIVE_INFINITY;
+    for (const [i, request] of requests.entries()) {
+      const early = notRunnable(request);
+      if (early) {
+        results[i] = early;
+        continue;
+      }
+      let event: [string, unknown];
+      try {
+        event = encodeEvent(request.event);
+      } catch (err) {
+        results[i] = Promise.reject(err);
+        continue;
+      }
+      const run = new ActiveInvocation(request.log, request.deadline, this.#limits.maxLogBytes, {
+        hold: true,
       });
-      reply = this.#take?.applySync(undefined, []);
-      onStarted(Number(this.#isolate.cpuTime - cpuBefore) / 1e6, first);
+      args.push(run.seq, request.invocationId, request.deadline, event[0], event[1]);
+      sent.push(i);
+      runs.push(run);
+      remainingMs = Math.min(remainingMs, request.deadline - now);
+    }
+    if (runs.length === 0) return results;
+    const first = this.#syncStarts === 0;
+    this.#syncStarts += runs.length;
+    this.#batch = new Map(runs.map((run) => [run.seq, run]));
+    this.#marks = [];
+    const startedAt = performance.now();
+    const cpuBefore = this.#isolate.cpuTime;
+    let replies: string;
+    try {
+      start.applySync(undefined, args, { timeout: syncTimeoutMs(budgetMs, remainingMs) });
+      replies = (this.#takeBatch as ivm.Reference).applySync(undefined, []) as string;
     } catch (err) {
-      run.end();
-      this.#active = undefined;
+      this.#batch = undefined;
       this.lastUsedAt = Date.now();
+      for (const run of runs) run.end();
       const timedOut = isTimeoutError(err);
+      if (runs.length > 1) {
+        this.dispose();
+        if (timedOut) onStarted('over_budget', first);
+        for (const i of sent) results[i] = 'again';
+        return results;
+      }
       if (timedOut && remainingMs > budgetMs) {
         this.dispose();
         onStarted('over_budget', first);
-        return 'over_budget';
+        results[sent[0] as number] = 'over_budget';
+        return results;
       }
-      run.accept();
+      (runs[0] as ActiveInvocation).accept();
       if (timedOut) this.terminate('timeout');
-      return this.#failure(err, startedAt);
+      try {
+        results[sent[0] as number] = this.#failure(err, startedAt);
+      } catch (failure) {
+        results[sent[0] as number] = Promise.reject(failure);
+      }
+      return results;
     }
-    run.accept();
-    if (reply === undefined) {
-      const wait = this.#wait as ivm.Reference;
-      return this.#settle(
-        () => wait.apply(undefined, [], { result: { promise: true } }),
-        run,
-        request,
-        startedAt,
-        cpuBefore,
-      );
+    this.#batch = undefined;
+    const settled = splitReplies(replies);
+    const heapBytes = this.#heapBytes(performance.now() - startedAt);
+    let at = startedAt;
+    let cpuAt = cpuBefore;
+    for (const [j, run] of runs.entries()) {
+      const i = sent[j] as number;
+      const request = requests[i] as InvokeRequest;
+      const reply = settled[j];
+      if (reply !== undefined) {
+        const [markedAt, markedCpu] = this.#marks[j] ?? [performance.now(), this.#isolate.cpuTime];
+        const cpuTimeMs = Number(markedCpu - cpuAt) / 1e6;
+        onStarted(cpuTimeMs, first && j === 0);
+        run.accept();
+        run.end();
+        const metrics = { durationMs: markedAt - at, cpuTimeMs, peakMemoryBytes: heapBytes };
+        results[i] = decodeReply(reply, metrics, this.#limits.maxResultBytes);
+        at = markedAt;
+        cpuAt = markedCpu;
+      } else if (j === settled.length) {
+        onStarted(Number(this.#isolate.cpuTime - cpuAt) / 1e6, first && j === 0);
+        run.accept();
+        this.#active = run;
+        const wait = this.#wait as ivm.Reference;
+        results[i] = this.#settle(
+          () => wait.apply(undefined, [], { result: { promise: true } }),
+          run,
+          request,
+          at,
+          cpuAt,
+        );
+      } else {
+        run.end();
+        results[i] = 'not_started';
+      }
     }
-    run.end();
-    this.#active = undefined;
     this.lastUsedAt = Date.now();
-    return decodeReply(reply, this.#metrics(startedAt, cpuBefore), this.#limits.maxResultBytes);
+    return results;
   }
 
   /** The prelude entry point, once the isolate is loaded and free. */
@@ -335,14 +407,23 @@ export class WarmIsolate {
     }
   }
 
+  /** The running invocation `seq` names, if it is one. */
+  #running(seq: unknown): ActiveInvocation | undefined {
+    const run = this.#batch?.get(seq as number) ?? this.#active;
+    return run && run.seq === seq ? run : undefined;
+  }
+
   #onLog = (seq: unknown, level: unknown, message: unknown): void => {
-    const run = this.#active;
-    if (run && run.seq === seq) run.log(level, message);
+    this.#running(seq)?.log(level, message);
+  };
+
+  #onMark = (): void => {
+    this.#marks.push([performance.now(), this.#isolate.cpuTime]);
   };
 
   #onSchedule = (seq: unknown, id: unknown, delayMs: unknown): void => {
-    const run = this.#active;
-    if (!run || run.seq !== seq || typeof id !== 'number') return;
+    const run = this.#running(seq);
+    if (!run || typeof id !== 'number') return;
     run.schedule(delayMs, () => {
       if (this.#active !== run || this.disposed) return;
       try {
@@ -352,6 +433,19 @@ export class WarmIsolate {
       }
     });
   };
+}
+
+/** The replies `takeBatch` joined as `<length>:<reply>`. */
+function splitReplies(joined: string): string[] {
+  const replies: string[] = [];
+  for (let at = 0; at < joined.length; ) {
+    const colon = joined.indexOf(':', at);
+    if (colon < 0) break;
+    const end = colon + 1 + Number(joined.slice(at, colon));
+    replies.push(joined.slice(colon + 1, end));
+    at = end;
+  }
+  return replies;
 }
 
 /** The outcome of a request that must not start: past its deadline, or cancelled. */

@@ -111,28 +111,49 @@ async function invoke(seq, invocationId, deadline, kind, payload) {
   }
 }
 
-// The synchronous start (see warm-isolate.ts): the host calls `start` and then `take` on its own
-// thread. V8 runs the microtasks between the two, so a handler that does not wait for a timer has
-// its reply ready for `take`, with no thread hop. One that waits is handed over with `wait`.
+// Synchronous starts (see WarmIsolate.runSyncBatch): the host calls `startBatch` and then
+// `takeBatch` on its own thread, with the invocations of one version that arrived in one turn of
+// its event loop, five arguments each. Each starts once the one before it has settled, in the
+// same call's microtask checkpoint, so they run one after another as separate calls would; the
+// host pays for entering the isolate and for the call's timeout once per batch. `hostMark` tells
+// the host when each one settled, for its duration. An invocation that waits for a timer ends the
+// batch: it goes on with `wait`, and the ones after it never started.
+let batchRun;
+/** The invocation a batch ended on, still waiting: for `wait`. */
 let startedReply;
-let settledReply;
 
-function start(seq, invocationId, deadline, kind, payload) {
+function startBatch(...args) {
   invocation.sync = true;
-  settledReply = undefined;
-  startedReply = invoke(seq, invocationId, deadline, kind, payload);
-  startedReply.then((reply) => {
-    settledReply = reply;
-  });
+  const run = { replies: [], open: true, waiting: undefined };
+  batchRun = run;
+  const next = (i) => {
+    if (i >= args.length) return;
+    const started = invoke(args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4]);
+    run.waiting = started;
+    void started.then((reply) => {
+      if (!run.open) return;
+      hostMark();
+      run.waiting = undefined;
+      run.replies.push(reply);
+      next(i + 5);
+    });
+  };
+  next(0);
 }
 
-/** The started invocation's reply, or undefined while it waits (then call `wait`). */
-function take() {
+/**
+ * The settled invocations' replies, each as `<length>:<reply>`; when fewer than were started,
+ * the next one waits (see `wait`).
+ */
+function takeBatch() {
   invocation.sync = false;
-  const reply = settledReply;
-  settledReply = undefined;
-  if (reply !== undefined) startedReply = undefined;
-  return reply;
+  const run = batchRun;
+  batchRun = undefined;
+  run.open = false;
+  startedReply = run.waiting;
+  let out = '';
+  for (const reply of run.replies) out += `${reply.length}:${reply}`;
+  return out;
 }
 
 /** The reply of a started invocation that is still waiting, as a promise. */
@@ -143,17 +164,18 @@ function wait() {
 }
 
 /** Called once per isolate by the host with its callbacks and limits; removes itself. */
-function install(log, schedule, logSync, scheduleSync, random, url, logLimit, resultLimit) {
+function install(log, schedule, logSync, scheduleSync, random, url, mark, logLimit, resultLimit) {
   hostLog = log;
   hostSchedule = schedule;
   hostLogSync = logSync;
   hostScheduleSync = scheduleSync;
   hostRandom = random;
   hostUrl = url;
+  hostMark = mark;
   maxLogBytes = logLimit;
   maxResultBytes = resultLimit;
   delete globalThis[INSTALL_GLOBAL];
-  return { bind, invoke, fire, start, take, wait };
+  return { bind, invoke, fire, startBatch, takeBatch, wait };
 }
 
 Object.defineProperty(globalThis, INSTALL_GLOBAL, { value: install, configurable: true });

@@ -12,13 +12,15 @@
 // Assigned once per isolate by install() in invoke.js. `hostLog` and `hostSchedule` are posted to
 // the host's thread (the isolate's own thread does not wait); the `…Sync` ones are plain calls,
 // for the synchronous start of an invocation on the host's thread, where a posted message would
-// only arrive after the call returned (see `start` in invoke.js).
+// only arrive after the call returned (see `startBatch` in invoke.js).
 let hostLog;
 let hostSchedule;
 let hostLogSync;
 let hostScheduleSync;
 let hostRandom;
 let hostUrl;
+/** Called as each invocation of a batch of synchronous starts settles (see startBatch). */
+let hostMark;
 // biome-ignore lint/style/useConst: assigned by install()
 let maxLogBytes = 0;
 // biome-ignore lint/style/useConst: assigned by install()
