@@ -4,7 +4,7 @@ import { MemoryBlobStore } from '@faas/testkit';
 import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
 import { deployScript, EVAL_SCRIPT, type Invoked, invoke, resultOf } from './test-helpers.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
-import { syncTimeoutMs } from './warm-isolate.ts';
+import { shareOut, syncTimeoutMs } from './warm-isolate.ts';
 
 /** Counts its calls in module state, so a run in a fresh isolate shows as a count back at 1. */
 const COUNTING = `var calls = 0; var __faas = { default: async (e) => {
@@ -137,6 +137,20 @@ describe('isolate runtime: batches of synchronous starts', () => {
     }
   });
 
+  it('keeps batches whole when the function replaced the array methods the prelude could use', async () => {
+    const fn = await deployScript(blobs, EVAL_SCRIPT, { maxConcurrency: 8 });
+    await invoke(
+      runtime,
+      fn,
+      'Array.prototype.push = Array.prototype.join = () => "x"; Date.now = () => 0; 0',
+    );
+    const batch = await Promise.all(['1', '2', '3'].map((event) => invoke(runtime, fn, event)));
+    assert.deepEqual(
+      batch.map(({ outcome }) => resultOf(outcome)),
+      [1, 2, 3],
+    );
+  });
+
   it('fails only the invocation that runs out of memory, not the rest of its batch', async () => {
     const fn = await deployScript(blobs, EVAL_SCRIPT, { memoryMb: 16, maxConcurrency: 8 });
     await invoke(runtime, fn, '1');
@@ -199,5 +213,27 @@ describe('syncTimeoutMs', () => {
     assert.equal(ends.size, 1);
     assert.equal(syncTimeoutMs(20, 12.3, 1_000_000), 13, 'a deadline inside the budget wins');
     assert.equal(syncTimeoutMs(20, 21, 1_000_001), 21, 'and one inside the stretch');
+  });
+});
+
+describe('shareOut', () => {
+  const round = (n: number) => Math.round(n * 1e6) / 1e6;
+  const durations = (counts: number[], ms: number) =>
+    shareOut(counts, ms, ms / 2).map((t) => round(t.durationMs));
+
+  it('gives each invocation its milliseconds and an even share of the rest, adding up to the batch', () => {
+    assert.deepEqual(durations([0, 0, 5, 0], 5.4), [0.1, 0.1, 5.1, 0.1]);
+    assert.deepEqual(durations([0, 0], 0.03), [0.015, 0.015]);
+  });
+
+  it('scales the counts down when the clock counted more than was measured', () => {
+    assert.deepEqual(durations([0, 2, 0, 1], 1.5), [0, 1, 0, 0.5]);
+  });
+
+  it('shares out CPU time in proportion to the time', () => {
+    assert.deepEqual(
+      shareOut([1, 0], 2, 1).map((t) => round(t.cpuTimeMs)),
+      [0.75, 0.25],
+    );
   });
 });

@@ -59,8 +59,6 @@ export class WarmIsolate {
   #active: ActiveInvocation | undefined;
   /** The invocations of the batch of synchronous starts under way, by seq (see runSyncBatch). */
   #batch: Map<number, ActiveInvocation> | undefined;
-  /** When each invocation of that batch settled: performance.now() and the isolate's CPU time. */
-  #marks: Array<[number, bigint]> = [];
   #stop: Stop | 'closed' | undefined;
   #fromSnapshot: boolean;
 
@@ -129,7 +127,6 @@ export class WarmIsolate {
         new ivm.Callback(this.#onSchedule),
         new ivm.Callback(randomHost),
         new ivm.Callback(urlHost),
-        new ivm.Callback(this.#onMark),
         this.#limits.maxLogBytes,
         this.#limits.maxResultBytes,
       ],
@@ -200,7 +197,8 @@ export class WarmIsolate {
    *   isolate, as at a cold start;
    * - 'again' for each invocation of a batch of several that failed as a whole (stopped at the
    *   budget, out of memory): run each again on its own, so that the one at fault gets its outcome.
-   * `onStarted` gets each start's CPU time, or 'over_budget' when the batch was stopped.
+   * Durations and CPU times are the batch's, shared out (see shareOut). `onStarted` gets each
+   * start's CPU time, or 'over_budget' when the batch was stopped.
    * @throws FaasError RUNTIME_UNAVAILABLE as `run`, for a lone invocation.
    */
   runSyncBatch(
@@ -240,12 +238,15 @@ export class WarmIsolate {
     const first = this.#syncStarts === 0;
     this.#syncStarts += runs.length;
     this.#batch = new Map(runs.map((run) => [run.seq, run]));
-    this.#marks = [];
     const startedAt = performance.now();
     const cpuBefore = this.#isolate.cpuTime;
     let replies: string;
+    let endedAt: number;
+    let cpuAfter: bigint;
     try {
       start.applySync(undefined, args, { timeout: syncTimeoutMs(budgetMs, remainingMs) });
+      endedAt = performance.now();
+      cpuAfter = this.#isolate.cpuTime;
       replies = (this.#takeBatch as ivm.Reference).applySync(undefined, []) as string;
     } catch (err) {
       this.#batch = undefined;
@@ -274,27 +275,36 @@ export class WarmIsolate {
       return results;
     }
     this.#batch = undefined;
-    const settled = splitReplies(replies);
-    const heapBytes = this.#heapBytes(performance.now() - startedAt);
+    const batch = parseBatchReplies(replies);
+    const times = shareOut(
+      [...batch.settled.map((r) => r.ms), ...(batch.waitingMs >= 0 ? [batch.waitingMs] : [])],
+      endedAt - startedAt,
+      Number(cpuAfter - cpuBefore) / 1e6,
+    );
+    const heapBytes = this.#heapBytes(endedAt - startedAt);
     let at = startedAt;
     let cpuAt = cpuBefore;
     for (const [j, run] of runs.entries()) {
       const i = sent[j] as number;
       const request = requests[i] as InvokeRequest;
-      const reply = settled[j];
-      if (reply !== undefined) {
-        const [markedAt, markedCpu] = this.#marks[j] ?? [performance.now(), this.#isolate.cpuTime];
-        const cpuTimeMs = Number(markedCpu - cpuAt) / 1e6;
-        onStarted(cpuTimeMs, first && j === 0);
-        run.accept();
+      const settled = batch.settled[j];
+      const time = times[j];
+      if (time === undefined) {
         run.end();
-        const metrics = { durationMs: markedAt - at, cpuTimeMs, peakMemoryBytes: heapBytes };
-        results[i] = decodeReply(reply, metrics, this.#limits.maxResultBytes);
-        at = markedAt;
-        cpuAt = markedCpu;
-      } else if (j === settled.length) {
-        onStarted(Number(this.#isolate.cpuTime - cpuAt) / 1e6, first && j === 0);
-        run.accept();
+        results[i] = 'not_started';
+        continue;
+      }
+      onStarted(time.cpuTimeMs, first && j === 0);
+      run.accept();
+      if (settled) {
+        run.end();
+        const metrics = {
+          durationMs: time.durationMs,
+          cpuTimeMs: time.cpuTimeMs,
+          peakMemoryBytes: heapBytes,
+        };
+        results[i] = decodeReply(settled.reply, metrics, this.#limits.maxResultBytes);
+      } else {
         this.#active = run;
         const wait = this.#wait as ivm.Reference;
         results[i] = this.#settle(
@@ -304,10 +314,9 @@ export class WarmIsolate {
           at,
           cpuAt,
         );
-      } else {
-        run.end();
-        results[i] = 'not_started';
       }
+      at += time.durationMs;
+      cpuAt += BigInt(Math.round(time.cpuTimeMs * 1e6));
     }
     this.lastUsedAt = Date.now();
     return results;
@@ -417,10 +426,6 @@ export class WarmIsolate {
     this.#running(seq)?.log(level, message);
   };
 
-  #onMark = (): void => {
-    this.#marks.push([performance.now(), this.#isolate.cpuTime]);
-  };
-
   #onSchedule = (seq: unknown, id: unknown, delayMs: unknown): void => {
     const run = this.#running(seq);
     if (!run || typeof id !== 'number') return;
@@ -435,17 +440,42 @@ export class WarmIsolate {
   };
 }
 
-/** The replies `takeBatch` joined as `<length>:<reply>`. */
-function splitReplies(joined: string): string[] {
-  const replies: string[] = [];
-  for (let at = 0; at < joined.length; ) {
-    const colon = joined.indexOf(':', at);
-    if (colon < 0) break;
-    const end = colon + 1 + Number(joined.slice(at, colon));
-    replies.push(joined.slice(colon + 1, end));
+/** What `takeBatch` answers (see prelude/invoke.js): each settled reply with its milliseconds. */
+function parseBatchReplies(text: string): {
+  waitingMs: number;
+  settled: Array<{ ms: number; reply: string }>;
+} {
+  const head = text.indexOf(';');
+  const settled: Array<{ ms: number; reply: string }> = [];
+  for (let at = head + 1; at < text.length; ) {
+    const msEnd = text.indexOf(':', at);
+    const lengthEnd = text.indexOf(':', msEnd + 1);
+    if (msEnd < 0 || lengthEnd < 0) break;
+    const end = lengthEnd + 1 + Number(text.slice(msEnd + 1, lengthEnd));
+    settled.push({ ms: Number(text.slice(at, msEnd)), reply: text.slice(lengthEnd + 1, end) });
     at = end;
   }
-  return replies;
+  return { waitingMs: Number(text.slice(0, head)), settled };
+}
+
+/**
+ * Each invocation's share of a batch's measured time and CPU time. The isolate counts an
+ * invocation's time in whole milliseconds of the clock (a quick one counts 0): each gets its
+ * count and an even share of the rest, or, when the counts add up to more than was measured,
+ * its count scaled down. So every share is within about a millisecond of the truth and the
+ * shares add up to the batch; CPU time is shared out in proportion.
+ */
+export function shareOut(
+  counts: number[],
+  durationMs: number,
+  cpuTimeMs: number,
+): Array<{ durationMs: number; cpuTimeMs: number }> {
+  const counted = counts.reduce((sum, ms) => sum + ms, 0);
+  const rest = (durationMs - counted) / counts.length;
+  return counts.map((ms) => {
+    const share = counted > durationMs ? (ms * durationMs) / counted : ms + rest;
+    return { durationMs: share, cpuTimeMs: durationMs > 0 ? (cpuTimeMs * share) / durationMs : 0 };
+  });
 }
 
 /** The outcome of a request that must not start: past its deadline, or cancelled. */

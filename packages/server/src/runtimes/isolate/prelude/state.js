@@ -19,14 +19,13 @@ let hostLogSync;
 let hostScheduleSync;
 let hostRandom;
 let hostUrl;
-/** Called as each invocation of a batch of synchronous starts settles (see startBatch). */
-let hostMark;
 // biome-ignore lint/style/useConst: assigned by install()
 let maxLogBytes = 0;
 // biome-ignore lint/style/useConst: assigned by install()
 let maxResultBytes = 0;
 const jsonStringify = JSON.stringify;
 const jsonParse = JSON.parse;
+const dateNow = Date.now;
 const PRELUDE_FILE = 'faas:prelude';
 const INSTALL_GLOBAL = '__faasInstall';
 
