@@ -123,7 +123,10 @@ export class VersionPool {
     return Date.now() >= this.#syncPausedUntil;
   }
 
-  /** The CPU time a synchronous start took ('over_budget' when it was stopped); `first` of its isolate. */
+  /**
+   * The CPU time per invocation of a batch of synchronous starts ('over_budget' when it was
+   * stopped); `first`: the isolate's first batch, which compiles.
+   */
   noteSyncStart(cpuTimeMs: number | 'over_budget', first = false): void {
     if (cpuTimeMs === 'over_budget') {
       this.#pauseSync();

@@ -197,8 +197,10 @@ export class WarmIsolate {
    *   isolate, as at a cold start;
    * - 'again' for each invocation of a batch of several that failed as a whole (stopped at the
    *   budget, out of memory): run each again on its own, so that the one at fault gets its outcome.
-   * Durations and CPU times are the batch's, shared out (see shareOut). `onStarted` gets each
-   * start's CPU time, or 'over_budget' when the batch was stopped.
+   * Durations and CPU times are the batch's, shared out (see shareOut). `onStarted` gets the
+   * batch's CPU time per invocation started, once per batch (a garbage collection in one batch
+   * then counts once, not once per invocation it is shared among), or 'over_budget' when the
+   * batch was stopped.
    * @throws FaasError RUNTIME_UNAVAILABLE as `run`, for a lone invocation.
    */
   runSyncBatch(
@@ -281,6 +283,7 @@ export class WarmIsolate {
       endedAt - startedAt,
       Number(cpuAfter - cpuBefore) / 1e6,
     );
+    onStarted(Number(cpuAfter - cpuBefore) / 1e6 / times.length, first);
     const heapBytes = this.#heapBytes(endedAt - startedAt);
     let at = startedAt;
     let cpuAt = cpuBefore;
@@ -294,7 +297,6 @@ export class WarmIsolate {
         results[i] = 'not_started';
         continue;
       }
-      onStarted(time.cpuTimeMs, first && j === 0);
       run.accept();
       if (settled) {
         run.end();
