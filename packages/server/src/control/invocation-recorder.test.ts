@@ -39,6 +39,22 @@ describe('InvocationRecorder', () => {
     assert.equal(new Set(written.map((w) => w.id)).size, 1000);
   });
 
+  it('finds each record in whichever batch holds it until written, and writes them in order', async () => {
+    const { store, written } = fakeStore();
+    const recorder = new InvocationRecorder(store, { maxBatch: 4, flushIntervalMs: 1000 });
+    const ids = Array.from({ length: 10 }, (_, i) => `inv_${i}`);
+    for (const id of ids) recorder.record(inv(id), []);
+    // Two full batches are being written, two records wait for the next.
+    for (const id of ids) assert.equal(recorder.pending(id)?.id, id);
+    assert.equal(recorder.pending('inv_10'), undefined);
+    await recorder.close();
+    for (const id of ids) assert.equal(recorder.pending(id), undefined);
+    assert.deepEqual(
+      written.map((w) => w.id),
+      ids,
+    );
+  });
+
   it('answers a record and its logs until it is written, then leaves it to the store', async () => {
     const { store, written, logs } = fakeStore();
     const recorder = new InvocationRecorder(store, { flushIntervalMs: 1000 });

@@ -24,11 +24,14 @@ export interface RecorderOptions {
  */
 export class InvocationRecorder {
   #store: MetadataStore;
+  // Arrays, not Maps keyed by id: a long-lived Map holding the young records made every
+  // scavenge of the main thread ~4 ms instead of ~0.5 (c=32 throughput −5 %), and the lookups
+  // it served (`pending`: a read of a sync invocation within moments of its answer) can scan.
   /** Recorded, not yet handed to a flush. */
-  #invocations = new Map<string, Invocation>();
+  #invocations: Invocation[] = [];
   #logs: NewLogLine[] = [];
-  /** Handed to a flush, not yet written: still answers `pending`. */
-  #writing = new Map<string, Invocation>();
+  /** Batches handed to a flush, not yet written: they still answer `pending`. */
+  #writing: Invocation[][] = [];
   #writingLogs: NewLogLine[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -46,9 +49,9 @@ export class InvocationRecorder {
   }
 
   record(invocation: Invocation, logs: NewLogLine[]): void {
-    this.#invocations.set(invocation.id, invocation);
+    this.#invocations.push(invocation);
     for (const line of logs) this.#logs.push(line);
-    if (this.#invocations.size >= this.#maxBatch) {
+    if (this.#invocations.length >= this.#maxBatch) {
       void this.flush();
     } else if (!this.#timer) {
       this.#timer = setTimeout(() => void this.flush(), this.#intervalMs);
@@ -74,7 +77,12 @@ export class InvocationRecorder {
 
   pending(id: string): Invocation | undefined {
     this.#drainSources();
-    return this.#invocations.get(id) ?? this.#writing.get(id);
+    // Oldest first: of two records with one id, the store keeps the first written.
+    for (const batch of [...this.#writing, this.#invocations]) {
+      const found = batch.find((inv) => inv.id === id);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   pendingLogs(id: string): NewLogLine[] {
@@ -103,13 +111,13 @@ export class InvocationRecorder {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#invocations.size === 0 && this.#logs.length === 0) return this.#flushing;
+    if (this.#invocations.length === 0 && this.#logs.length === 0) return this.#flushing;
     // Each record is handed to exactly one flush, so a backlog costs one write per record.
-    const batch = [...this.#invocations.values()];
+    const batch = this.#invocations;
     const logs = this.#logs;
-    this.#invocations = new Map();
+    this.#invocations = [];
     this.#logs = [];
-    for (const inv of batch) this.#writing.set(inv.id, inv);
+    this.#writing.push(batch);
     for (const line of logs) this.#writingLogs.push(line);
     // Chained so batches land in order.
     this.#flushing = this.#flushing.then(async () => {
@@ -119,7 +127,8 @@ export class InvocationRecorder {
       } catch (err) {
         this.#onError(err);
       } finally {
-        for (const inv of batch) this.#writing.delete(inv.id);
+        // Batches are written in order: this one is the oldest in flight.
+        this.#writing.shift();
         this.#writingLogs.splice(0, logs.length);
       }
     });
