@@ -11,11 +11,12 @@ export interface VersionPoolOptions {
 }
 
 /**
- * Longest a synchronous start may hold the server's thread (WarmIsolate.runSync), wall clock:
- * generous, so that the thread being descheduled on a busy machine does not cut quick handlers.
+ * Longest a batch of synchronous starts may hold the server's thread (WarmIsolate.runSyncBatch),
+ * wall clock: generous, so that the thread being descheduled on a busy machine does not cut
+ * quick handlers.
  */
 export const SYNC_BUDGET_MS = 20;
-/** A start with more CPU time than this is slow… */
+/** A start with more CPU time than this per invocation is slow… */
 const SYNC_SLOW_MS = 0.5;
 /**
  * …and a version with this many slow starts among its last 16 goes to the isolate's thread (an
