@@ -131,7 +131,7 @@ export class IsolateRuntime implements Runtime {
   }
 
   async #runOnIsolateThread(pool: VersionPool, request: InvokeRequest): Promise<InvokeOutcome> {
-    const warm = pool.takeIdle() ?? (await pool.acquire(request.deadline, request.signal));
+    const warm = await pool.acquire(request.deadline, request.signal);
     try {
       return await warm.run(request);
     } finally {
