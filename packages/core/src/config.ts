@@ -36,6 +36,14 @@ export interface Config {
   dockerHost: string | undefined;
   /** Threads serving HTTP (sharing the port); 0: one per core, at most 4. @default 0 (FAAS_GATEWAY_THREADS) */
   gatewayThreads: number;
+  /** Processes js/ts functions run in, apart from the threads that serve HTTP; 0: one per core, at most 4. @default 0 (FAAS_ISOLATE_HOSTS) */
+  isolateHosts: number;
+  /** Memory for all V8 isolates together, in MB; 0: half the machine's memory. @default 0 (FAAS_ISOLATE_MEMORY_MB) */
+  isolateMemoryMb: number;
+  /** Isolates (warm or running) the server keeps at most. @default 10000 (FAAS_MAX_ISOLATES) */
+  maxIsolates: number;
+  /** How long past its deadline a js/ts invocation may go unanswered before its isolate host is killed and replaced. @default 1000 (FAAS_ISOLATE_STUCK_GRACE_MS) */
+  isolateStuckGraceMs: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -94,6 +102,10 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
   gatewayThreads: { env: 'FAAS_GATEWAY_THREADS', default: 0, parse: int(0, 64) },
+  isolateHosts: { env: 'FAAS_ISOLATE_HOSTS', default: 0, parse: int(0, 64) },
+  isolateMemoryMb: { env: 'FAAS_ISOLATE_MEMORY_MB', default: 0, parse: int(0, 1024 * 1024) },
+  maxIsolates: { env: 'FAAS_MAX_ISOLATES', default: 10_000, parse: int(1, 1_000_000) },
+  isolateStuckGraceMs: { env: 'FAAS_ISOLATE_STUCK_GRACE_MS', default: 1000, parse: int(100, 600_000) },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -1,8 +1,11 @@
 import type { FunctionRuntime, FunctionVersion } from './functions.ts';
 import type { InvocationError, LogLine } from './invocations.ts';
 
-/** Receives a function's console output as it happens. Must not throw. */
-export type LogSink = (level: LogLine['level'], message: string) => void;
+/**
+ * Receives a function's console output. Must not throw. `ts` (ms since epoch) is when the line
+ * was written, when that was not just now (a line that crossed from another process).
+ */
+export type LogSink = (level: LogLine['level'], message: string, ts?: number) => void;
 
 export interface InvokeRequest {
   invocationId: string;

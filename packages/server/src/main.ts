@@ -44,6 +44,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         recorder: platform.recorder,
         changes: platform.changes,
         slots: platform.slots,
+        isolateEndpoints: platform.isolateHosts.endpoints,
         logger: console,
       });
     }

@@ -19,7 +19,13 @@ import { AsyncWorker, reconcileOrphans } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
-import { createIsolateRuntime } from './runtimes/isolate/isolate-runtime.ts';
+import {
+  hostFrameLimit,
+  isolateHostCount,
+  isolateMemoryMb,
+  remoteIsolateRuntime,
+} from './runtimes/isolate-hosts/host-settings.ts';
+import { IsolateHosts } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 
 /** Everything a running server holds, wired together; the gateway only talks to this. */
@@ -45,6 +51,8 @@ export interface Platform {
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
   slots: SlotTable;
+  /** The processes js/ts functions run in; every thread connects to them. */
+  isolateHosts: IsolateHosts;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
   generatedAdminKey: string | undefined;
   close(): Promise<void>;
@@ -63,7 +71,16 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   });
   const blobs = await createLocalBlobStore({ root: join(config.dataDir, 'blobs') });
 
-  const runtimeList: Runtime[] = [createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs })];
+  const isolateHosts = await IsolateHosts.start({
+    count: isolateHostCount(config),
+    blobsRoot: join(config.dataDir, 'blobs'),
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxFrameBytes: hostFrameLimit(config),
+    memoryBudgetMb: isolateMemoryMb(config),
+    maxIsolates: config.maxIsolates,
+    logger,
+  });
+  const runtimeList: Runtime[] = [remoteIsolateRuntime(config, isolateHosts, logger)];
   runtimeList.push(
     createContainerRuntime({
       blobs,
@@ -144,12 +161,14 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     worker: asyncWorker,
     changes,
     slots,
+    isolateHosts,
     generatedAdminKey,
     async close() {
       routes.stop();
       await asyncWorker.stop();
       await recorder.close();
       await runtimes.close();
+      await isolateHosts.close();
       await queue.close();
       await store.close();
       await blobs.close();

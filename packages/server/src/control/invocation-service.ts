@@ -10,6 +10,7 @@ import {
   isFaasError,
   isoTimestamp,
   type LogLine,
+  type LogSink,
   type MetadataStore,
   newId,
   type Queue,
@@ -281,10 +282,10 @@ class LogCollector {
   lines: NewLogLine[] = [];
   #bytes = 0;
   #truncated = false;
-  readonly sink: (level: LogLine['level'], message: string) => void;
+  readonly sink: LogSink;
 
   constructor(invocationId: string, functionName: string) {
-    this.sink = (level, message) => {
+    this.sink = (level, message, ts) => {
       if (this.#truncated) return;
       this.#bytes += message.length;
       if (this.#bytes > MAX_LOG_BYTES_PER_ATTEMPT) {
@@ -292,7 +293,7 @@ class LogCollector {
         message = `[faas] log output truncated at ${MAX_LOG_BYTES_PER_ATTEMPT} bytes`;
         level = 'warn';
       }
-      this.lines.push({ invocationId, functionName, ts: Date.now(), level, message });
+      this.lines.push({ invocationId, functionName, ts: ts ?? Date.now(), level, message });
     };
   }
 }

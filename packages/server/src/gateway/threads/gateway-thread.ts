@@ -5,7 +5,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Invocation, StoredLogLine } from '@faas/core';
-import { LocalBlobStore } from '../../blobs/local/local-blob-store.ts';
 import { ApiKeyService } from '../../control/api-key-service.ts';
 import type { PlatformChange } from '../../control/change-feed.ts';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
@@ -15,7 +14,7 @@ import { InvocationService } from '../../control/invocation-service.ts';
 import { RouteTable } from '../../control/route-table.ts';
 import { SlotTable } from '../../control/slot-table.ts';
 import { RuntimeRegistry } from '../../data/runtime-registry.ts';
-import { createIsolateRuntime } from '../../runtimes/isolate/isolate-runtime.ts';
+import { remoteIsolateRuntime } from '../../runtimes/isolate-hosts/host-settings.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
 import { createFastInvoke } from '../fast-invoke.ts';
 import { MainProxy } from './main-proxy.ts';
@@ -28,8 +27,8 @@ const logger = console;
 
 // Reads only: the main thread migrated the file and does every write.
 const store = new SqliteStore({ path: join(config.dataDir, 'faas.db') });
-const blobs = new LocalBlobStore({ root: join(config.dataDir, 'blobs') });
-const runtime = createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs, logger });
+// The isolate hosts are the main thread's: this thread connects to them as it does.
+const runtime = remoteIsolateRuntime(config, { endpoints: data.isolateEndpoints }, logger);
 const catalog = new FunctionCatalog(store);
 const keys = new ApiKeyService(store);
 const routes = new RouteTable();
@@ -75,20 +74,15 @@ const invocations = new InvocationService({
 
 function apply(change: PlatformChange): void {
   switch (change.kind) {
-    case 'latest': {
-      const previous = catalog.cachedLatest(change.version.name);
+    case 'latest':
+      // Retiring the old version's isolates is the main thread's: the hosts are shared.
       catalog.setLatest(change.version);
-      // As the main thread does on a new version: the old one's isolates drain.
-      if (previous && previous.version !== change.version.version)
-        void runtime.retire(previous.name, previous.version);
       break;
-    }
     case 'invalidate':
       catalog.invalidate(change.name);
       break;
     case 'forget':
       catalog.forget(change.name);
-      void runtime.retire(change.name);
       break;
     case 'routes':
       routes.replace(change.routes);

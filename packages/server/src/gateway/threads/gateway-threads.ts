@@ -5,6 +5,7 @@ import type { Config } from '@faas/core';
 import type { ChangeFeed } from '../../control/change-feed.ts';
 import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
 import type { SlotTable } from '../../control/slot-table.ts';
+import type { HostEndpoint } from '../../runtimes/isolate-hosts/isolate-hosts.ts';
 import type { GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
 
 export interface GatewayThreadsOptions {
@@ -18,6 +19,7 @@ export interface GatewayThreadsOptions {
   recorder: InvocationRecorder;
   changes: ChangeFeed;
   slots: SlotTable;
+  isolateEndpoints: readonly HostEndpoint[];
   logger: Pick<Console, 'error'>;
 }
 
@@ -102,6 +104,7 @@ export class GatewayThreads {
       slots: this.#o.slots.buffer,
       records: records.port2,
       changes: feed.port2,
+      isolateEndpoints: this.#o.isolateEndpoints,
     };
     const worker = new Worker(new URL('./gateway-thread.ts', import.meta.url), {
       workerData: data,

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '@faas/core';
+import type { HostEndpoint } from '../../runtimes/isolate-hosts/isolate-hosts.ts';
 
 /** What the main thread hands a gateway thread (workerData). */
 export interface GatewayThreadData {
@@ -15,6 +16,8 @@ export interface GatewayThreadData {
   records: MessagePort;
   /** PlatformChanges from the main thread, taken in before every request. */
   changes: MessagePort;
+  /** Where the isolate hosts listen: js/ts functions run there. */
+  isolateEndpoints: readonly HostEndpoint[];
 }
 
 /** What a gateway thread tells the main thread on its parentPort. */

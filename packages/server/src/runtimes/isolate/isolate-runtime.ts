@@ -13,6 +13,7 @@ import {
 } from '@faas/core';
 import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
+import { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
 import { SyncStarts } from './sync-starts.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
@@ -27,6 +28,15 @@ export interface IsolateRuntimeOptions {
   maxLogBytes?: number;
   /** Largest JSON result an invocation may return. @default 6291456 (6 MiB) */
   maxResultBytes?: number;
+  /** Memory of all isolates together (see IsolateBudget). @default 2048 */
+  memoryBudgetMb?: number;
+  /** Isolates at most, idle or busy. @default 10000 */
+  maxIsolates?: number;
+  /**
+   * isolated-vm lost control of an isolate (its memory, or a script that would not stop): the
+   * process should stop serving. @default the runtime reports itself broken
+   */
+  onCatastrophicError?: (message: string) => void;
   logger?: Pick<Console, 'error' | 'warn'>;
 }
 
@@ -34,6 +44,8 @@ export const ISOLATE_DEFAULTS = {
   idleTimeoutMs: 300_000,
   maxLogBytes: 256 * 1024,
   maxResultBytes: 6 * 1024 * 1024,
+  memoryBudgetMb: 2048,
+  maxIsolates: 10_000,
 } as const;
 
 type RuntimeState = { phase: 'running' } | { phase: 'broken'; reason: string } | { phase: 'closed' };
@@ -63,6 +75,8 @@ export class IsolateRuntime implements Runtime {
   #state: RuntimeState = { phase: 'running' };
   #syncStarts = new SyncStarts();
   #sweeper: NodeJS.Timeout;
+  #budget: IsolateBudget;
+  #onCatastrophic: ((message: string) => void) | undefined;
 
   constructor(options: IsolateRuntimeOptions) {
     guardProcessExit();
@@ -73,6 +87,11 @@ export class IsolateRuntime implements Runtime {
     };
     this.#idleTimeoutMs = options.idleTimeoutMs ?? ISOLATE_DEFAULTS.idleTimeoutMs;
     this.#logger = options.logger ?? console;
+    this.#budget = new IsolateBudget(
+      options.memoryBudgetMb ?? ISOLATE_DEFAULTS.memoryBudgetMb,
+      options.maxIsolates ?? ISOLATE_DEFAULTS.maxIsolates,
+    );
+    this.#onCatastrophic = options.onCatastrophicError;
     const sweepEveryMs = Math.min(Math.max(this.#idleTimeoutMs / 2, 10), 30_000);
     this.#sweeper = setInterval(() => this.#sweep(), sweepEveryMs);
     this.#sweeper.unref();
@@ -191,6 +210,7 @@ export class IsolateRuntime implements Runtime {
     const pool = new VersionPool(fn, {
       artifact,
       limits: this.#limits,
+      budget: this.#budget,
       onCatastrophicError: (message) => this.#onCatastrophicError(message),
     });
     void pool.drained.then(() => artifact.release());
@@ -218,6 +238,7 @@ export class IsolateRuntime implements Runtime {
     // isolated-vm's advice is to stop serving: V8 lost control of an isolate's memory.
     this.#logger.error(`isolated-vm reported a catastrophic error: ${message}`);
     if (this.#state.phase === 'running') this.#state = { phase: 'broken', reason: message };
+    this.#onCatastrophic?.(message);
   }
 }
 

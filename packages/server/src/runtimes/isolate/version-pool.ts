@@ -1,5 +1,6 @@
 import { ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
 import type { ArtifactHandle } from './artifact-cache.ts';
+import type { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
 import { ABORTED_ERROR, timeoutError } from './outcome.ts';
 import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
@@ -7,6 +8,8 @@ import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
 export interface VersionPoolOptions {
   artifact: ArtifactHandle;
   limits: IsolateLimits;
+  /** Shared by every pool of the runtime: memory and count of all isolates together. */
+  budget: IsolateBudget;
   onCatastrophicError: (message: string) => void;
 }
 
@@ -102,7 +105,7 @@ export class VersionPool {
         continue;
       }
       if (this.#busy.size + this.#loading < this.fn.maxConcurrency) {
-        const warm = await this.#load(deadline);
+        const warm = await this.#load(deadline, signal);
         if (this.#isClosed()) {
           // Closed while loading: the loop's first check throws.
           this.#busy.delete(warm);
@@ -175,11 +178,17 @@ export class VersionPool {
     this.#resolveDrained();
   }
 
-  /** Loads an isolate, counted as loading and then busy without a gap (the slot never looks free). */
-  async #load(deadline: number): Promise<WarmIsolate> {
+  /**
+   * Loads an isolate, counted as loading and then busy without a gap (the slot never looks free),
+   * once the budget has room for it.
+   */
+  async #load(deadline: number, signal?: AbortSignal): Promise<WarmIsolate> {
+    const { budget } = this.#options;
     this.#loading++;
+    const reservation = {};
     let warm: WarmIsolate;
     try {
+      await budget.reserve(reservation, this.fn.memoryMb, deadline, signal);
       const artifact = await this.#options.artifact.load();
       warm = await WarmIsolate.load({
         fn: this.fn,
@@ -187,12 +196,15 @@ export class VersionPool {
         limits: this.#options.limits,
         deadline,
         onCatastrophicError: this.#options.onCatastrophicError,
+        onDisposed: () => budget.gone(warm),
       });
     } catch (err) {
+      budget.gone(reservation);
       this.#loading--;
       this.#wakeOne();
       throw err;
     }
+    budget.adopt(reservation, warm);
     this.#loading--;
     this.#busy.add(warm);
     return warm;
@@ -207,6 +219,11 @@ export class VersionPool {
   takeIdle(): WarmIsolate | undefined {
     for (let warm = this.#idle.pop(); warm; warm = this.#idle.pop()) {
       if (warm.disposed) continue;
+      if (!this.#options.budget.toBusy(warm)) {
+        // No room to let it grow now: `acquire` waits for some.
+        this.#idle.push(warm);
+        return undefined;
+      }
       this.#busy.add(warm);
       return warm;
     }
@@ -220,6 +237,14 @@ export class VersionPool {
       return;
     }
     this.#idle.push(warm);
+    this.#options.budget.toIdle(warm, warm.heapBytes, { evict: () => this.#evict(warm) });
+  }
+
+  /** The budget takes an idle isolate back (least recently used across the runtime). */
+  #evict(warm: WarmIsolate): void {
+    const index = this.#idle.indexOf(warm);
+    if (index !== -1) this.#idle.splice(index, 1);
+    warm.dispose();
   }
 
   #checkDrained(): void {

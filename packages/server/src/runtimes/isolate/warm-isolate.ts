@@ -61,14 +61,17 @@ export class WarmIsolate {
   #batch: Map<number, ActiveInvocation> | undefined;
   #stop: Stop | 'closed' | undefined;
   #fromSnapshot: boolean;
+  #onDisposed: (() => void) | undefined;
 
   private constructor(
     fn: FunctionVersion,
     limits: IsolateLimits,
     onCatastrophicError: (message: string) => void,
+    onDisposed: (() => void) | undefined,
   ) {
     this.fn = fn;
     this.#limits = limits;
+    this.#onDisposed = onDisposed;
     const snapshot = preludeSnapshot();
     this.#fromSnapshot = snapshot !== null;
     this.#isolate = new ivm.Isolate({
@@ -89,8 +92,10 @@ export class WarmIsolate {
     limits: IsolateLimits;
     deadline: number;
     onCatastrophicError: (message: string) => void;
+    /** Called once when the isolate is disposed, whoever disposes it. */
+    onDisposed?: () => void;
   }): Promise<WarmIsolate> {
-    const warm = new WarmIsolate(options.fn, options.limits, options.onCatastrophicError);
+    const warm = new WarmIsolate(options.fn, options.limits, options.onCatastrophicError, options.onDisposed);
     try {
       await warm.#load(options.artifact, options.deadline);
       return warm;
@@ -104,6 +109,11 @@ export class WarmIsolate {
     return this.#isolate.isDisposed;
   }
 
+  /** What the heap held when last read (it grows to cover an invocation's peak). */
+  get heapBytes(): number {
+    return this.#heapRead;
+  }
+
   get busy(): boolean {
     return this.#active !== undefined;
   }
@@ -111,6 +121,10 @@ export class WarmIsolate {
   async #load(artifact: CodeCache, deadline: number): Promise<void> {
     const isolate = this.#isolate;
     const context = await isolate.createContext();
+    // WebAssembly memories live outside V8's heap and outside the memory limit (a function
+    // limited to 8 MB held a 2 GB one): functions get none. V8 installs it in every new context,
+    // the startup snapshot's included, so it goes here, before any function code runs.
+    context.global.deleteSync('WebAssembly');
     if (!this.#fromSnapshot) {
       preludeCache ??= codeCache(preludeSource(), PRELUDE_FILENAME);
       const prelude = await compileCached(isolate, preludeCache);
@@ -153,6 +167,7 @@ export class WarmIsolate {
     } finally {
       if (!isolate.isDisposed) bind.release();
     }
+    this.#heapBytes(Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -410,12 +425,16 @@ export class WarmIsolate {
   }
 
   dispose(): void {
-    if (this.#isolate.isDisposed) return;
-    try {
-      this.#isolate.dispose();
-    } catch {
-      // Already going away (isolated-vm disposes on memory overflow by itself).
+    const onDisposed = this.#onDisposed;
+    this.#onDisposed = undefined;
+    if (!this.#isolate.isDisposed) {
+      try {
+        this.#isolate.dispose();
+      } catch {
+        // Already going away (isolated-vm disposes on memory overflow by itself).
+      }
     }
+    onDisposed?.();
   }
 
   /** The running invocation `seq` names, if it is one. */

@@ -1,0 +1,77 @@
+// An isolate host: the child process where js/ts functions run (spawned by IsolateHosts). Tenant
+// code never runs on a thread that serves HTTP: a function stuck in a native operation V8 cannot
+// interrupt stops this process, which the server kills and replaces, never the server itself.
+import { setFlagsFromString } from 'node:v8';
+import { LocalBlobStore } from '../../blobs/local/local-blob-store.ts';
+import { createIsolateRuntime } from '../isolate/isolate-runtime.ts';
+import { preludeSnapshot } from '../isolate/prelude.ts';
+import { HostServer } from './host-server.ts';
+
+/** What the server passes a host (as JSON, its one argument). */
+export interface IsolateHostOptions {
+  index: number;
+  socketPath: string;
+  /** The local blob store's root, where function artifacts are read from. */
+  blobsRoot: string;
+  idleTimeoutMs: number;
+  maxFrameBytes: number;
+  /** Memory for all of this host's isolates together (see IsolateBudget). */
+  memoryBudgetMb: number;
+  /** Isolates this host keeps at most, idle or busy. */
+  maxIsolates: number;
+}
+
+export type HostCommand = { type: 'close' };
+export type HostEvent = { type: 'ready' } | { type: 'fatal'; message: string };
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '') as IsolateHostOptions;
+  // WebAssembly is removed from every isolate (prelude/state.js); this cap on its memories is a
+  // second wall. Set now, not as a flag: Node's own TypeScript loader needed WebAssembly to load
+  // this file.
+  setFlagsFromString('--wasm-max-mem-pages=16');
+  const tell = (event: HostEvent) => process.send?.(event);
+  // Made now, not inside the first invocation's deadline.
+  preludeSnapshot();
+  const blobs = new LocalBlobStore({ root: options.blobsRoot });
+  const runtime = createIsolateRuntime({
+    blobs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    memoryBudgetMb: options.memoryBudgetMb,
+    maxIsolates: options.maxIsolates,
+    onCatastrophicError: (message) => {
+      // V8 lost control of an isolate's memory, or a script would not stop: nothing in this
+      // process can be trusted to finish. The server starts another host.
+      tell({ type: 'fatal', message });
+      process.exit(70);
+    },
+  });
+  const server = await HostServer.listen({
+    socketPath: options.socketPath,
+    runtime,
+    maxFrameBytes: options.maxFrameBytes,
+    logger: console,
+  });
+  let closing = false;
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    await server.close();
+    await runtime.close();
+    await blobs.close();
+    process.disconnect?.();
+  };
+  process.on('message', (command: HostCommand) => {
+    if (command.type === 'close') void close();
+  });
+  // The server is gone (even killed): so is this host.
+  process.on('disconnect', () => {
+    if (!closing) process.exit(0);
+  });
+  tell({ type: 'ready' });
+}
+
+main().catch((err: unknown) => {
+  console.error('isolate host failed to start', err);
+  process.exit(1);
+});

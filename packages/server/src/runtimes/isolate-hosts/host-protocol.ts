@@ -1,0 +1,319 @@
+import type { FunctionVersion, InvocationError, InvokeMetrics, InvokeOutcome, LogLine } from '@faas/core';
+import { FieldReader, FrameWriter, ProtocolError } from './frames.ts';
+
+/**
+ * The messages between a serving thread (the client) and an isolate host process, one per frame
+ * (frames.ts). A connection first gets the host's `hello`; the client names each function
+ * version once (`define`) and then refers to it by a number it chose. Invocations travel in
+ * batches: all those a thread has for one host in one turn of its event loop go in one frame,
+ * and the host answers with the outcomes it has at the end of each of its turns.
+ *
+ * A version of this protocol; both ends are always the same build (the host is a child process).
+ */
+export const PROTOCOL_VERSION = 1;
+
+export const MessageType = {
+  // client → host
+  define: 0x44, // D
+  invoke: 0x42, // B
+  abort: 0x41, // A
+  prepare: 0x50, // P
+  retire: 0x52, // R
+  stats: 0x53, // S
+  // host → client
+  hello: 0x48, // H
+  outcomes: 0x4f, // O
+  prepared: 0x59, // Y
+  statsReply: 0x54, // T
+} as const;
+
+/** How an event travels: the host rebuilds the same value (JSON as its text, not parsed). */
+export const EventKind = { undefined: 0, json: 1, text: 2, bytes: 3 } as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+export interface InvokeItem {
+  seq: number;
+  versionId: number;
+  deadline: number;
+  invocationId: string;
+  eventKind: EventKind;
+  payload: Uint8Array;
+}
+
+const LOG_LEVELS: readonly LogLine['level'][] = ['debug', 'info', 'warn', 'error', 'log'];
+const STATUSES = ['succeeded', 'failed', 'timed_out', 'out_of_memory'] as const;
+/** An outcome's status byte for a platform fault: the value is `{ code, message }`. */
+const PLATFORM_ERROR = 4;
+const RESULT_KIND = { undefined: 0, json: 1, bytes: 2 } as const;
+
+/** One invocation's end as it crosses: its outcome, or a platform error, and its log lines. */
+export type OutcomeItem =
+  | { seq: number; outcome: InvokeOutcome; logs: LogEntry[] }
+  | { seq: number; platformError: { code: string; message: string }; logs: LogEntry[] };
+
+export interface LogEntry {
+  level: LogLine['level'];
+  ts: number;
+  message: string;
+}
+
+export function encodeDefine(versionId: number, fn: FunctionVersion): Buffer {
+  return new FrameWriter(MessageType.define, 512).u32(versionId).str(JSON.stringify(fn)).finish();
+}
+
+export function decodeDefine(body: Buffer): { versionId: number; fn: FunctionVersion } {
+  const r = new FieldReader(body);
+  const versionId = r.u32();
+  const fn = parseJson(r.str()) as FunctionVersion;
+  r.end();
+  if (typeof fn !== 'object' || fn === null || typeof fn.name !== 'string' || !Number.isInteger(fn.version)) {
+    throw new ProtocolError('A define without a function version');
+  }
+  return { versionId, fn };
+}
+
+export function encodeInvokeBatch(items: readonly InvokeItem[]): Buffer {
+  let size = 9;
+  for (const item of items) size += 30 + item.invocationId.length + item.payload.length;
+  const w = new FrameWriter(MessageType.invoke, size).u32(items.length);
+  for (const item of items) {
+    w.u32(item.seq).u32(item.versionId).f64(item.deadline).u8(item.eventKind);
+    w.str(item.invocationId).bytes(item.payload);
+  }
+  return w.finish();
+}
+
+export function decodeInvokeBatch(body: Buffer): InvokeItem[] {
+  const r = new FieldReader(body);
+  const count = r.u32();
+  // Each item takes at least 25 bytes: a count the body cannot hold is a lie, not a loop bound.
+  if (count * 25 > body.length) throw new ProtocolError(`A batch claiming ${count} invocations`);
+  const items: InvokeItem[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = r.u32();
+    const versionId = r.u32();
+    const deadline = r.f64();
+    const eventKind = r.u8();
+    if (eventKind > EventKind.bytes) throw new ProtocolError(`Unknown event kind ${eventKind}`);
+    const invocationId = r.str();
+    const payload = r.bytes();
+    items.push({ seq, versionId, deadline, invocationId, eventKind: eventKind as EventKind, payload });
+  }
+  r.end();
+  return items;
+}
+
+export function encodeSeq(type: number, seq: number): Buffer {
+  return new FrameWriter(type, 16).u32(seq).finish();
+}
+
+export function decodeSeq(body: Buffer): number {
+  const r = new FieldReader(body);
+  const seq = r.u32();
+  r.end();
+  return seq;
+}
+
+export function encodePrepare(seq: number, versionId: number): Buffer {
+  return new FrameWriter(MessageType.prepare, 32).u32(seq).u32(versionId).finish();
+}
+
+export function decodePrepare(body: Buffer): { seq: number; versionId: number } {
+  const r = new FieldReader(body);
+  const value = { seq: r.u32(), versionId: r.u32() };
+  r.end();
+  return value;
+}
+
+/** `version` undefined: every version of the function. */
+export function encodeRetire(name: string, version: number | undefined): Buffer {
+  return new FrameWriter(MessageType.retire, 64)
+    .str(name)
+    .f64(version ?? Number.NaN)
+    .finish();
+}
+
+export function decodeRetire(body: Buffer): { name: string; version: number | undefined } {
+  const r = new FieldReader(body);
+  const name = r.str();
+  const version = r.f64();
+  r.end();
+  return { name, version: Number.isNaN(version) ? undefined : version };
+}
+
+export function encodeHello(pid: number): Buffer {
+  return new FrameWriter(MessageType.hello, 16).u32(pid).u32(PROTOCOL_VERSION).finish();
+}
+
+export function decodeHello(body: Buffer): { pid: number } {
+  const r = new FieldReader(body);
+  const pid = r.u32();
+  const version = r.u32();
+  r.end();
+  if (version !== PROTOCOL_VERSION)
+    throw new ProtocolError(`Host protocol ${version}, expected ${PROTOCOL_VERSION}`);
+  return { pid };
+}
+
+export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
+  const w = new FrameWriter(MessageType.outcomes, 256 * items.length).u32(items.length);
+  for (const item of items) {
+    w.u32(item.seq);
+    if ('platformError' in item) {
+      w.u8(PLATFORM_ERROR).f64(0).f64(Number.NaN).f64(Number.NaN).u8(RESULT_KIND.json);
+      w.str(JSON.stringify(item.platformError));
+    } else {
+      const { outcome } = item;
+      const m = outcome.metrics;
+      w.u8(STATUSES.indexOf(outcome.status)).f64(m.durationMs);
+      w.f64(m.cpuTimeMs ?? Number.NaN).f64(m.peakMemoryBytes ?? Number.NaN);
+      if (outcome.status !== 'succeeded') {
+        w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.error));
+      } else if (outcome.result === undefined) {
+        w.u8(RESULT_KIND.undefined).u32(0);
+      } else if (outcome.result instanceof Uint8Array) {
+        w.u8(RESULT_KIND.bytes).bytes(outcome.result);
+      } else {
+        w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.result));
+      }
+    }
+    w.u32(item.logs.length);
+    for (const log of item.logs) w.u8(LOG_LEVELS.indexOf(log.level)).f64(log.ts).str(log.message);
+  }
+  return w.finish();
+}
+
+export function decodeOutcomes(body: Buffer): OutcomeItem[] {
+  const r = new FieldReader(body);
+  const count = r.u32();
+  if (count * 38 > body.length) throw new ProtocolError(`An outcome batch claiming ${count} items`);
+  const items: OutcomeItem[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = r.u32();
+    const status = r.u8();
+    const metrics = readMetrics(r);
+    const kind = r.u8();
+    const value = r.bytes();
+    const logs = readLogs(r);
+    if (status === PLATFORM_ERROR) {
+      const error = parseJson(value.toString('utf8')) as { code?: unknown; message?: unknown };
+      items.push({
+        seq,
+        platformError: { code: String(error?.code), message: String(error?.message) },
+        logs,
+      });
+      continue;
+    }
+    const name = STATUSES[status];
+    if (name === undefined) throw new ProtocolError(`Unknown outcome status ${status}`);
+    if (name === 'succeeded') {
+      items.push({ seq, outcome: { status: name, result: readResult(kind, value), metrics }, logs });
+    } else {
+      items.push({ seq, outcome: { status: name, error: readError(value), metrics }, logs });
+    }
+  }
+  r.end();
+  return items;
+}
+
+export type PrepareAnswer =
+  | { ok: true }
+  | { ok: false; loadError: { message: string; details: unknown } }
+  | { ok: false; platformError: { code: string; message: string } };
+
+export function encodePrepared(seq: number, answer: PrepareAnswer): Buffer {
+  const w = new FrameWriter(MessageType.prepared, 256).u32(seq);
+  if (answer.ok) return w.u8(0).str('').finish();
+  if ('loadError' in answer) return w.u8(1).str(JSON.stringify(answer.loadError)).finish();
+  return w.u8(2).str(JSON.stringify(answer.platformError)).finish();
+}
+
+export function decodePrepared(body: Buffer): { seq: number; answer: PrepareAnswer } {
+  const r = new FieldReader(body);
+  const seq = r.u32();
+  const kind = r.u8();
+  const text = r.str();
+  r.end();
+  if (kind === 0) return { seq, answer: { ok: true } };
+  const value = parseJson(text) as { message?: unknown; details?: unknown; code?: unknown };
+  if (kind === 1) {
+    return {
+      seq,
+      answer: { ok: false, loadError: { message: String(value?.message), details: value?.details } },
+    };
+  }
+  if (kind === 2) {
+    return {
+      seq,
+      answer: { ok: false, platformError: { code: String(value?.code), message: String(value?.message) } },
+    };
+  }
+  throw new ProtocolError(`Unknown prepare answer ${kind}`);
+}
+
+export function encodeStatsReply(seq: number, stats: unknown): Buffer {
+  return new FrameWriter(MessageType.statsReply, 256).u32(seq).str(JSON.stringify(stats)).finish();
+}
+
+export function decodeStatsReply(body: Buffer): { seq: number; stats: unknown } {
+  const r = new FieldReader(body);
+  const seq = r.u32();
+  const stats = parseJson(r.str());
+  r.end();
+  return { seq, stats };
+}
+
+function readMetrics(r: FieldReader): InvokeMetrics {
+  const durationMs = r.f64();
+  const cpuTimeMs = r.f64();
+  const peakMemoryBytes = r.f64();
+  if (!Number.isFinite(durationMs)) throw new ProtocolError('An outcome without a duration');
+  return {
+    durationMs,
+    ...(Number.isFinite(cpuTimeMs) ? { cpuTimeMs } : {}),
+    ...(Number.isFinite(peakMemoryBytes) ? { peakMemoryBytes } : {}),
+  };
+}
+
+function readLogs(r: FieldReader): LogEntry[] {
+  const count = r.u32();
+  const logs: LogEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const level = LOG_LEVELS[r.u8()];
+    if (level === undefined) throw new ProtocolError('Unknown log level');
+    logs.push({ level, ts: r.f64(), message: r.str() });
+  }
+  return logs;
+}
+
+function readResult(kind: number, value: Buffer): unknown {
+  switch (kind) {
+    case RESULT_KIND.undefined:
+      return undefined;
+    case RESULT_KIND.json:
+      return parseJson(value.toString('utf8'));
+    case RESULT_KIND.bytes:
+      // A copy: the frame's buffer may be a slice of a larger one the reader reuses.
+      return new Uint8Array(value);
+    default:
+      throw new ProtocolError(`Unknown result kind ${kind}`);
+  }
+}
+
+function readError(value: Buffer): InvocationError {
+  const raw = parseJson(value.toString('utf8')) as Partial<InvocationError> | null;
+  if (typeof raw !== 'object' || raw === null) throw new ProtocolError('An error that is not an object');
+  return {
+    type: typeof raw.type === 'string' ? raw.type : 'Error',
+    message: typeof raw.message === 'string' ? raw.message : '',
+    ...(typeof raw.stack === 'string' ? { stack: raw.stack } : {}),
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProtocolError('A field that is not JSON');
+  }
+}

@@ -1,0 +1,169 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HostCommand, HostEvent, IsolateHostOptions } from './host-process.ts';
+
+/** Where a thread finds a host; the path stays the same when the host is replaced. */
+export interface HostEndpoint {
+  index: number;
+  socketPath: string;
+}
+
+export interface IsolateHostsOptions {
+  count: number;
+  blobsRoot: string;
+  idleTimeoutMs: number;
+  maxFrameBytes: number;
+  /** For all hosts together; each gets its share. */
+  memoryBudgetMb: number;
+  maxIsolates: number;
+  logger: Pick<Console, 'error' | 'warn'>;
+}
+
+const HOST_ENTRY = new URL('./host-process.ts', import.meta.url);
+const START_TIMEOUT_MS = 30_000;
+const CLOSE_TIMEOUT_MS = 10_000;
+/** A host that dies within this long of its start counts towards a crash loop. */
+const EARLY_EXIT_MS = 5_000;
+const MAX_RESPAWN_DELAY_MS = 5_000;
+
+interface HostSlot {
+  options: IsolateHostOptions;
+  child: ChildProcess | undefined;
+  startedAt: number;
+  /** Early exits in a row: the respawn delay doubles with each. */
+  earlyExits: number;
+}
+
+/**
+ * The isolate host processes (host-process.ts) and their upkeep: started before the server
+ * listens, each at a fixed socket path in a private folder, and started again when one exits
+ * (a thread killed it because a function would not stop, or it crashed). Threads connect to
+ * the endpoints themselves and reconnect when a host comes back.
+ */
+export class IsolateHosts {
+  readonly endpoints: readonly HostEndpoint[];
+  #slots: HostSlot[];
+  #runDir: string;
+  #logger: Pick<Console, 'error' | 'warn'>;
+  #closing = false;
+
+  private constructor(runDir: string, slots: HostSlot[], logger: Pick<Console, 'error' | 'warn'>) {
+    this.#runDir = runDir;
+    this.#slots = slots;
+    this.#logger = logger;
+    this.endpoints = slots.map((s) => ({ index: s.options.index, socketPath: s.options.socketPath }));
+  }
+
+  static async start(options: IsolateHostsOptions): Promise<IsolateHosts> {
+    // A private folder (0700): only this server's user can connect to the hosts.
+    const runDir = await mkdtemp(join(tmpdir(), 'faas-hosts-'));
+    const slots = Array.from(
+      { length: options.count },
+      (_, index): HostSlot => ({
+        options: {
+          index,
+          socketPath: join(runDir, `${index}.sock`),
+          blobsRoot: options.blobsRoot,
+          idleTimeoutMs: options.idleTimeoutMs,
+          maxFrameBytes: options.maxFrameBytes,
+          memoryBudgetMb: Math.max(64, Math.floor(options.memoryBudgetMb / options.count)),
+          maxIsolates: Math.max(1, Math.ceil(options.maxIsolates / options.count)),
+        },
+        child: undefined,
+        startedAt: 0,
+        earlyExits: 0,
+      }),
+    );
+    const hosts = new IsolateHosts(runDir, slots, options.logger);
+    try {
+      await Promise.all(slots.map((slot) => hosts.#spawn(slot)));
+    } catch (err) {
+      await hosts.close();
+      throw err;
+    }
+    return hosts;
+  }
+
+  /** Process ids of the running hosts, in endpoint order (undefined while one restarts). */
+  get pids(): Array<number | undefined> {
+    return this.#slots.map((s) => s.child?.pid);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#slots.map((slot) => this.#stop(slot)));
+    await rm(this.#runDir, { recursive: true, force: true });
+  }
+
+  #spawn(slot: HostSlot): Promise<void> {
+    const args = [fileURLToPath(HOST_ENTRY), JSON.stringify(slot.options)];
+    const child = spawn(process.execPath, args, {
+      // Nothing of the server's environment (its keys) reaches the process tenant code runs in.
+      env: {},
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    slot.child = child;
+    slot.startedAt = Date.now();
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`isolate host ${slot.options.index} did not start within ${START_TIMEOUT_MS} ms`));
+      }, START_TIMEOUT_MS);
+      child.on('message', (event: HostEvent) => {
+        if (event.type === 'ready') {
+          ready = true;
+          clearTimeout(timer);
+          resolve();
+        } else if (event.type === 'fatal') {
+          this.#logger.error(`isolate host ${slot.options.index}: ${event.message}; it exits`);
+        }
+      });
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        if (!ready) reject(err);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (slot.child === child) slot.child = undefined;
+        if (!ready) {
+          reject(
+            new Error(`isolate host ${slot.options.index} exited with ${signal ?? code} while starting`),
+          );
+          return;
+        }
+        if (this.#closing) return;
+        this.#respawn(slot, signal ?? code);
+      });
+    });
+  }
+
+  #respawn(slot: HostSlot, how: string | number | null): void {
+    slot.earlyExits = Date.now() - slot.startedAt < EARLY_EXIT_MS ? slot.earlyExits + 1 : 0;
+    const delayMs = slot.earlyExits === 0 ? 0 : Math.min(MAX_RESPAWN_DELAY_MS, 50 * 2 ** slot.earlyExits);
+    this.#logger.warn(`isolate host ${slot.options.index} exited (${how}); starting it again`);
+    setTimeout(() => {
+      if (this.#closing) return;
+      this.#spawn(slot).catch((err: unknown) => {
+        this.#logger.error(`isolate host ${slot.options.index} could not start again`, err);
+        if (!this.#closing) this.#respawn(slot, 'failed start');
+      });
+    }, delayMs).unref();
+  }
+
+  async #stop(slot: HostSlot): Promise<void> {
+    const child = slot.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const command: HostCommand = { type: 'close' };
+    if (child.connected) child.send(command);
+    else child.kill('SIGKILL');
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}

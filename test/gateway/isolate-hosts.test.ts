@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Invocation } from '@faas/core';
+import type { RemoteIsolateRuntime } from '../../packages/server/src/runtimes/isolate-hosts/remote-isolate-runtime.ts';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
+
+/**
+ * One native operation V8 cannot interrupt and that never ends: `lastIndexOf` walks an array-like
+ * of 2^40 holes. (Issue 18: such an operation, on the thread that served requests, froze the
+ * server for good.)
+ */
+const NATIVE_FOREVER = 'export default () => Array.prototype.lastIndexOf.call({ length: 2 ** 40 }, 1)';
+
+describe('isolate hosts: tenant code runs apart from the threads that serve requests', () => {
+  let s: TestServer;
+  const deploy = async (name: string, code: string, extra: Record<string, unknown> = {}) => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name, runtime: 'js', code, ...extra },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+  };
+  const invoke = (name: string, json: unknown = {}) =>
+    s.api(`/api/v1/functions/${name}/invoke`, { method: 'POST', json });
+  const runtime = () =>
+    s.server.platform.runtimes.all.find((r) => r.kind === 'isolate') as RemoteIsolateRuntime;
+
+  before(async () => {
+    // One host, so every function shares it; a short grace, so a stuck host goes quickly.
+    s = await startTestServer({ isolateHosts: 1, isolateStuckGraceMs: 300, gatewayThreads: 2 });
+    await deploy('stuck', NATIVE_FOREVER, { timeoutMs: 150 });
+    await deploy('echo', 'export default (e) => e');
+    await deploy(
+      'sleeper',
+      'export default async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "slept" }',
+    );
+  });
+  after(() => s.close());
+
+  it('answers /health while a function is stuck in a native operation, ends it timed_out, and replaces its host', async () => {
+    assert.equal((await invoke('echo', 1)).status, 200);
+    const pidBefore = runtime().hostPidFor('stuck');
+    assert.ok(pidBefore);
+    let healthy = 0;
+    let asked = 0;
+    const stuck = invoke('stuck');
+    const polling = (async () => {
+      for (let i = 0; i < 20; i++) {
+        asked++;
+        const res = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(2000) }).catch(
+          () => undefined,
+        );
+        if (res?.status === 200) healthy++;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    const res = await stuck;
+    await polling;
+    assert.equal(healthy, asked, `/health answered ${healthy} of ${asked}`);
+    assert.equal(res.status, 504, await res.clone().text());
+    const body = (await res.json()) as {
+      error: { code: string; message: string; details: { status: string } };
+    };
+    assert.equal(body.error.code, 'FAAS_ERR_FUNCTION_TIMEOUT');
+    assert.equal(body.error.details.status, 'timed_out');
+    assert.match(body.error.message, /150 ms/);
+    const id = res.headers.get('x-invocation-id');
+    const record = (await (await s.api(`/api/v1/invocations/${id}`)).json()) as Invocation;
+    assert.equal(record.status, 'timed_out');
+    // The host was replaced; other functions work on the new one.
+    const echoed = await waitFor(async () => {
+      const r = await invoke('echo', { after: true });
+      return r.status === 200 ? r.json() : undefined;
+    });
+    assert.deepEqual(echoed, { after: true });
+    assert.notEqual(runtime().hostPidFor('echo'), pidBefore);
+  });
+
+  it('runs again, on the replacement host, the invocations a killed host had: they succeed', async () => {
+    await waitFor(async () => ((await invoke('echo', 1)).status === 200 ? true : undefined));
+    const victims = Array.from({ length: 4 }, () => invoke('sleeper', { ms: 400 }));
+    await new Promise((r) => setTimeout(r, 50));
+    const stuck = invoke('stuck');
+    const answers = await Promise.all(victims);
+    for (const answer of answers) {
+      assert.equal(answer.status, 200, await answer.clone().text());
+      assert.equal(await answer.json(), 'slept');
+    }
+    assert.equal((await stuck).status, 504);
+  });
+
+  it('keeps functions away from WebAssembly, whose memories would escape the memory limit', async () => {
+    await deploy('wasm', 'export default () => typeof WebAssembly + typeof globalThis.WebAssembly');
+    const res = await invoke('wasm');
+    assert.equal(res.status, 200);
+    assert.equal(await res.json(), 'undefinedundefined');
+  });
+
+  it("bounds a function's array buffers by its memory limit, and the server lives on", async () => {
+    await deploy('big-buffer', 'export default () => new Uint8Array(2 ** 31).length', { memoryMb: 8 });
+    for (let i = 0; i < 3; i++) {
+      const res = await invoke('big-buffer');
+      assert.equal(res.status, 500, await res.clone().text());
+      const body = (await res.json()) as { error: { details: { status: string } } };
+      assert.equal(body.error.details.status, 'out_of_memory');
+    }
+    assert.equal((await fetch(`${s.url}/health`)).status, 200);
+    assert.equal((await invoke('echo', 2)).status, 200);
+  });
+
+  it('runs no tenant code on the server process: the isolate host is another process', async () => {
+    await deploy('pid', 'export default () => 1');
+    assert.equal((await invoke('pid')).status, 200);
+    const pid = runtime().hostPidFor('pid');
+    assert.ok(pid !== undefined && pid !== process.pid);
+  });
+});
