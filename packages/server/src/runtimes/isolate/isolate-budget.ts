@@ -112,6 +112,20 @@ export class IsolateBudget {
     const fits = () =>
       this.#usedBytes + bytes <= this.limitBytes && this.#count + isolates <= this.maxIsolates;
     if (fits()) return true;
+    // Evict nothing unless evicting every idle isolate would make room.
+    let idleBytes = 0;
+    let idleCount = 0;
+    for (const owner of this.#idle.keys()) {
+      if (owner === keep) continue;
+      idleBytes += (this.#charges.get(owner) as Charge).bytes;
+      idleCount++;
+    }
+    if (
+      this.#usedBytes - idleBytes + bytes > this.limitBytes ||
+      this.#count - idleCount + isolates > this.maxIsolates
+    ) {
+      return false;
+    }
     for (const [owner, evictable] of this.#idle) {
       if (owner === keep) continue;
       evictable.evict();

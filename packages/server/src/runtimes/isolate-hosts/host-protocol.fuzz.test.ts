@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fuzz } from '@faas/testkit';
+import { FrameReader, ProtocolError } from './frames.ts';
+import {
+  decodeDefine,
+  decodeHello,
+  decodeInvokeBatch,
+  decodeOutcomes,
+  decodePrepare,
+  decodePrepared,
+  decodeRetire,
+  decodeSeq,
+  decodeStatsReply,
+  EventKind,
+  encodeDefine,
+  encodeHello,
+  encodeInvokeBatch,
+  encodeOutcomes,
+  encodePrepare,
+  encodePrepared,
+  encodeRetire,
+  encodeSeq,
+  encodeStatsReply,
+  MessageType,
+} from './host-protocol.ts';
+
+const MAX_FRAME = 64 * 1024;
+
+/** Every decoder, by message type: what either end runs on a frame it received. */
+function decode(type: number, body: Buffer): void {
+  switch (type) {
+    case MessageType.define:
+      decodeDefine(body);
+      return;
+    case MessageType.invoke:
+      decodeInvokeBatch(body);
+      return;
+    case MessageType.abort:
+    case MessageType.stats:
+      decodeSeq(body);
+      return;
+    case MessageType.prepare:
+      decodePrepare(body);
+      return;
+    case MessageType.retire:
+      decodeRetire(body);
+      return;
+    case MessageType.hello:
+      decodeHello(body);
+      return;
+    case MessageType.outcomes:
+      decodeOutcomes(body);
+      return;
+    case MessageType.prepared:
+      decodePrepared(body);
+      return;
+    case MessageType.statsReply:
+      decodeStatsReply(body);
+      return;
+    default:
+      throw new ProtocolError(`unknown type ${type}`);
+  }
+}
+
+const fn = {
+  name: 'f',
+  version: 1,
+  runtime: 'js',
+  handler: 'index.default',
+  env: {},
+  timeoutMs: 1000,
+  memoryMb: 64,
+  maxConcurrency: 1,
+  maxRetries: 0,
+  routes: [],
+  description: '',
+  codeSha256: 'a',
+  codeSizeBytes: 1,
+  artifactSha256: 'a',
+  createdAt: '2026-01-01T00:00:00.000Z',
+} as const;
+
+const seeds = [
+  encodeHello(42),
+  encodeDefine(1, { ...fn }),
+  encodeInvokeBatch([
+    { seq: 1, versionId: 1, deadline: 1e12, invocationId: 'inv_1', eventKind: EventKind.json, payload: Buffer.from('{"a":1}') },
+    { seq: 2, versionId: 1, deadline: 1e12, invocationId: 'inv_2', eventKind: EventKind.bytes, payload: Buffer.from([1, 2]) },
+  ]),
+  encodeOutcomes([
+    {
+      seq: 1,
+      outcome: { status: 'succeeded', result: { ok: true }, metrics: { durationMs: 1, cpuTimeMs: 0.5 } },
+      logs: [{ level: 'info', ts: 1, message: 'hi' }],
+    },
+    { seq: 2, outcome: { status: 'timed_out', error: { type: 'Timeout', message: 'late' }, metrics: { durationMs: 9 } }, logs: [] },
+    { seq: 3, platformError: { code: 'FAAS_ERR_INTERNAL', message: 'x' }, logs: [] },
+    { seq: 4, outcome: { status: 'succeeded', result: new Uint8Array([7]), metrics: { durationMs: 1 } }, logs: [] },
+  ]),
+  encodePrepare(3, 1),
+  encodePrepared(3, { ok: false, loadError: { message: 'bad', details: { line: 1 } } }),
+  encodeRetire('f', 1),
+  encodeSeq(MessageType.abort, 9),
+  encodeStatsReply(5, { warm: 1, busy: 0, byVersion: {} }),
+];
+
+describe('isolate host protocol', () => {
+  it('decodes what it encodes', () => {
+    const reader = new FrameReader(MAX_FRAME);
+    const frames = reader.push(Buffer.concat(seeds));
+    assert.equal(frames.length, seeds.length);
+    for (const frame of frames) decode(frame.type, frame.body);
+    const [first] = new FrameReader(MAX_FRAME).push(seeds[3] as Buffer);
+    const outcomes = decodeOutcomes((first as { body: Buffer }).body);
+    assert.deepEqual(outcomes[0], {
+      seq: 1,
+      outcome: { status: 'succeeded', result: { ok: true }, metrics: { durationMs: 1, cpuTimeMs: 0.5 } },
+      logs: [{ level: 'info', ts: 1, message: 'hi' }],
+    });
+    assert.deepEqual(outcomes[3]?.seq, 4);
+  });
+
+  it('reassembles frames split anywhere, copying each once', () => {
+    const all = Buffer.concat(seeds);
+    for (const size of [1, 2, 3, 7, 64]) {
+      const reader = new FrameReader(MAX_FRAME);
+      let count = 0;
+      for (let at = 0; at < all.length; at += size) count += reader.push(all.subarray(at, at + size)).length;
+      assert.equal(count, seeds.length, `chunks of ${size}`);
+      assert.equal(reader.buffered, 0);
+    }
+  });
+
+  it('refuses a frame over the limit from its header, before its body arrives', () => {
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(MAX_FRAME + 1, 0);
+    assert.throws(() => new FrameReader(MAX_FRAME).push(header), ProtocolError);
+  });
+
+  it('survives any bytes: only a ProtocolError, never another exception or a slow parse', async () => {
+    const report = await fuzz({
+      seeds,
+      rejects: (err) => err instanceof ProtocolError,
+      run: (input) => {
+        const reader = new FrameReader(MAX_FRAME);
+        // Split at a point the input chooses, so chunking is fuzzed too.
+        const cut = input.length > 0 ? (input[0] as number) % (input.length + 1) : 0;
+        for (const part of [input.subarray(0, cut), input.subarray(cut)]) {
+          for (const frame of reader.push(Buffer.from(part))) decode(frame.type, frame.body);
+        }
+      },
+    });
+    assert.ok(report.runs > 100, `ran ${report.runs}`);
+  });
+});
