@@ -198,6 +198,46 @@ describe('gateway threads', () => {
     assert.ok((await served(server)).served > before.served, 'the second thread took part');
   });
 
+  it('answers a body over the limit with 413 on every thread, every time, invoke or not', async () => {
+    const made = await once(server, 'POST', '/api/v1/functions', { name: 'sink', runtime: 'js', code: 'export default () => 1' });
+    assert.ok(made.status === 201 || made.status === 409, made.body);
+    // 7 MiB: over the default 6 MiB limit. Each on its own connection, so both threads get some.
+    const big = Buffer.alloc(7 * 1024 * 1024, 0x61);
+    const paths = ['/api/v1/functions/sink/invoke', '/fn/sink', '/api/v1/functions'];
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => {
+        const url = new URL(server.url + (paths[i % paths.length] as string));
+        return new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpRequest(
+            {
+              host: url.hostname,
+              port: url.port,
+              method: 'POST',
+              path: url.pathname,
+              agent: false,
+              headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', 'content-length': big.length },
+            },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => {
+                text += c;
+              });
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+            },
+          );
+          // The server may answer and close before the whole body is sent: that is its right.
+          req.on('error', (err) => (err.message.includes('EPIPE') || err.message.includes('ECONNRESET') ? undefined : reject(err)));
+          req.end(big);
+        });
+      }),
+    );
+    for (const answer of answers) {
+      assert.equal(answer.status, 413, answer.body);
+      assert.equal(JSON.parse(answer.body).error.code, 'FAAS_ERR_BODY_TOO_LARGE');
+    }
+  });
+
   it('passes the rest of the API on to the main thread: async invokes, the docs, WebSocket upgrades', async () => {
     await once(server, 'POST', '/api/v1/functions', {
       name: 'later',

@@ -5,8 +5,11 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
 import { requireApiKey } from './auth.ts';
-import { installErrorHandling } from './errors.ts';
-import { createFastInvoke } from './fast-invoke.ts';
+import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
+import { createInvokePipeline } from './invoke/create-pipeline.ts';
+import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
+import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
+import { sendParts } from './response-parts.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -14,32 +17,32 @@ import { instanceFileRoutes } from './routes/instance-files.ts';
 import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
-import { invokeRoutes } from './routes/invoke.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
-import { triggerRoutes } from './routes/triggers.ts';
+
+export interface BuildAppOptions {
+  /** Serve invokes on node:http ahead of Fastify. @default true (false: only through Fastify, for tests) */
+  nodeAdapter?: boolean;
+}
 
 /** Builds the HTTP gateway over a platform; `main.ts` makes it listen. */
-export async function buildApp(platform: Platform): Promise<FastifyInstance> {
+export async function buildApp(platform: Platform, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = platform;
-  const fastInvoke = createFastInvoke({
+  const pipeline = createInvokePipeline({
     auth: config.auth,
     keys: platform.keys,
     invocations: platform.invocations,
     routes: platform.routes.table,
-    bodyLimitBytes: config.bodyLimitBytes,
-    // Every runtime is on this thread, so the fast path never hands a request back.
-    runsHere: () => true,
-    logger: console,
   });
-  const handBack = () => {
-    throw new Error('the main thread runs every function');
-  };
+  const adapter =
+    options.nodeAdapter === false
+      ? () => false
+      : nodeInvokeAdapter({ pipeline, bodyLimitBytes: config.bodyLimitBytes, logger: console });
   const app = Fastify({
-    // Warm invokes and triggers skip the router (fast-invoke.ts); everything else is Fastify's.
+    // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
     serverFactory: (route) => {
       const server = createServer((req, res) => {
-        if (!fastInvoke(req, res, handBack)) route(req, res);
+        if (!adapter(req, res)) route(req, res);
       });
       server.keepAliveTimeout = 72_000;
       return server;
@@ -50,9 +53,15 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     // Unknown fields are errors (422), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    // The router's own refusals (a path that is not percent-encoding) in the one error format.
+    frameworkErrors: (error, _request, reply) => {
+      const faas = error.code === 'FST_ERR_BAD_URL' ? badUrl() : toFaasError(error);
+      void sendParts(reply, errorResponse(faas));
+    },
+    // Long names reach the pipeline, which refuses them in its own words (a 422, not a 404).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
   });
-  installErrorHandling(app);
+  installErrorHandling(app, config.bodyLimitBytes);
 
   await app.register(swagger, {
     openapi: {
@@ -81,11 +90,11 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
       instanceStreamRoutes(api, platform);
       snapshotRoutes(api, platform);
       await api.register(async (files) => instanceFileRoutes(files, platform, config.bodyLimitBytes));
-      await api.register(async (invoke) => invokeRoutes(invoke, platform));
     },
     { prefix: '/api/v1' },
   );
 
-  await app.register(async (triggers) => triggerRoutes(triggers, platform));
+  // Authenticated by the pipeline's own hook, not the /api/v1 one: every invoke goes through one.
+  await app.register(async (invokes) => fastifyInvokeRoutes(invokes, pipeline, config.bodyLimitBytes));
   return app;
 }

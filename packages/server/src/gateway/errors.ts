@@ -19,14 +19,31 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: ErrorCode.BAD_REQUEST,
 };
 
+/** A body over the limit, in the same words from the router and from the invoke pipeline. */
+export function bodyTooLarge(limitBytes: number): FaasError {
+  return new FaasError(
+    ErrorCode.BODY_TOO_LARGE,
+    `The request body is larger than the limit of ${limitBytes} bytes (FAAS_BODY_LIMIT_BYTES)`,
+    { details: { limitBytes } },
+  );
+}
+
+/** A path that does not percent-decode, in the same words from the router and the pipeline. */
+export function badUrl(): FaasError {
+  return new FaasError(ErrorCode.BAD_REQUEST, "The request's path is not valid percent-encoding");
+}
+
 /**
  * The one place errors become responses: FaasError keeps its code and status; schema violations
  * become 422 naming the fields; Fastify's parse errors get our codes; anything else is logged and
  * becomes a 500 without internals.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const faas = toFaasError(error);
+    const faas =
+      (error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? bodyTooLarge(bodyLimitBytes)
+        : toFaasError(error);
     if (faas.status >= 500 && !isFaasError(error)) request.log.error({ err: error }, 'unhandled error');
     return sendParts(reply, errorResponse(faas));
   });

@@ -1,7 +1,7 @@
 // A gateway thread (worker_threads entry): shares the main thread's port and serves sync
-// invokes and HTTP triggers of isolate functions itself, with its own isolates; everything
-// else goes on to the main thread. See docs/configuration.md, "Gateway threads".
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+// invokes and HTTP triggers of isolate functions itself (their code runs in the isolate hosts);
+// everything else goes on to the main thread. See docs/configuration.md, "Gateway threads".
+import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Invocation, StoredLogLine } from '@faas/core';
@@ -16,11 +16,16 @@ import { SlotTable } from '../../control/slot-table.ts';
 import { RuntimeRegistry } from '../../data/runtime-registry.ts';
 import { remoteIsolateRuntime } from '../../runtimes/isolate-hosts/host-settings.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
-import { createFastInvoke } from '../fast-invoke.ts';
+import { bodyTooLarge, errorResponse } from '../errors.ts';
+import { createInvokePipeline } from '../invoke/create-pipeline.ts';
+import { nodeInvokeAdapter } from '../invoke/node-invoke-adapter.ts';
+import { writeResponse } from '../response-parts.ts';
 import { MainProxy } from './main-proxy.ts';
 import type { GatewayThreadCommand, GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
 
 const data = workerData as GatewayThreadData;
+/** Methods whose body every route reads: over the limit, the router answers 413. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const { config } = data;
 const tell = (event: GatewayThreadEvent) => parentPort?.postMessage(event);
 const logger = console;
@@ -102,33 +107,42 @@ function catchUp(): void {
 data.changes.on('message', apply);
 
 const proxy = new MainProxy(data.mainSocket);
-const fastInvoke = createFastInvoke({
-  auth: config.auth,
-  keys,
-  invocations,
-  routes,
-  bodyLimitBytes: config.bodyLimitBytes,
-  runsHere: (kind) => runtime.supports(kind),
-  logger,
-  respond,
-});
 const stats = { served: 0, passed: 0 };
-// A request the fast path took, then found to be a container function's: counted as passed on.
-const pass = (req: IncomingMessage, res: ServerResponse, body?: Buffer) => {
-  stats.passed++;
-  stats.served--;
-  proxy.forward(req, res, body);
-};
+const invoke = nodeInvokeAdapter({
+  pipeline: createInvokePipeline({ auth: config.auth, keys, invocations, routes }),
+  bodyLimitBytes: config.bodyLimitBytes,
+  logger,
+  thread: {
+    runsHere: (fn) => runtime.supports(fn.runtime),
+    // A request the adapter took, then found to be for the main thread: counted as passed on.
+    pass: (req, res, body) => {
+      stats.passed++;
+      stats.served--;
+      proxy.forward(req, res, body);
+    },
+    respond,
+  },
+});
 
 const server = createServer((req, res) => {
   catchUp();
-  if (fastInvoke(req, res, pass)) {
+  if (invoke(req, res)) {
     stats.served++;
+  } else if (tooLargeToPass(req)) {
+    // Answered here as the router would: passing it on, the main thread's early 413 raced the
+    // rest of the body on the internal socket (EPIPE, then a 503).
+    stats.served++;
+    writeResponse(res, errorResponse(bodyTooLarge(config.bodyLimitBytes)));
   } else {
     stats.passed++;
-    proxy.forward(req, res);
+    proxy.forward(req, res, undefined, config.bodyLimitBytes);
   }
 });
+
+function tooLargeToPass(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > config.bodyLimitBytes && BODY_METHODS.has(req.method ?? '');
+}
 server.keepAliveTimeout = 72_000;
 server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head));
 server.listen({ port: data.port, host: config.host, reusePort: true }, () => tell({ type: 'listening' }));

@@ -2,6 +2,8 @@ import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
+import { bodyTooLarge, errorResponse } from '../errors.ts';
+import { writeResponse } from '../response-parts.ts';
 
 /** Headers of one hop, not passed on. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
@@ -18,16 +20,27 @@ export class MainProxy {
     this.#socketPath = socketPath;
   }
 
-  /** Forwards a request; `body` when this thread already read it. */
-  forward(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
+  /**
+   * Forwards a request; `body` when this thread already read it. A body streamed on is cut at
+   * `bodyLimit` with the router's 413, so the main thread never answers early while this thread
+   * is still writing (that raced into EPIPE and a 503).
+   */
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body?: Buffer,
+    bodyLimit = Number.POSITIVE_INFINITY,
+  ): void {
     const headers: Record<string, string | string[] | undefined> = {
       ...req.headers,
       'x-forwarded-for': forwardedFor(req),
     };
     for (const name of HOP_BY_HOP) delete headers[name];
+    let answered = false;
     const upstream = request(
       { socketPath: this.#socketPath, method: req.method, path: req.url, headers, agent: this.#agent },
       (answer) => {
+        answered = true;
         const out: string[] = [];
         const raw = answer.rawHeaders;
         for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -39,12 +52,34 @@ export class MainProxy {
         answer.on('error', () => res.destroy());
       },
     );
-    upstream.on('error', (err) => unavailable(res, err));
+    upstream.on('error', (err) => {
+      if (!answered) unavailable(res, err);
+    });
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    if (body) upstream.end(body);
-    else req.pipe(upstream);
+    if (body) {
+      upstream.end(body);
+      return;
+    }
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= bodyLimit) {
+        if (!upstream.write(chunk)) {
+          req.pause();
+          upstream.once('drain', () => req.resume());
+        }
+        return;
+      }
+      if (answered) return;
+      answered = true;
+      upstream.destroy();
+      req.resume();
+      const parts = errorResponse(bodyTooLarge(bodyLimit));
+      if (!res.headersSent) writeResponse(res, parts);
+    });
+    req.on('end', () => upstream.end());
   }
 
   /** Forwards an upgrade (WebSocket) byte for byte once the request head is written again. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { FunctionVersion } from '@faas/core';
 import { fuzz } from '@faas/testkit';
 import { FrameReader, ProtocolError } from './frames.ts';
 import {
@@ -63,7 +64,7 @@ function decode(type: number, body: Buffer): void {
   }
 }
 
-const fn = {
+const fn: FunctionVersion = {
   name: 'f',
   version: 1,
   runtime: 'js',
@@ -79,14 +80,28 @@ const fn = {
   codeSizeBytes: 1,
   artifactSha256: 'a',
   createdAt: '2026-01-01T00:00:00.000Z',
-} as const;
+};
 
 const seeds = [
   encodeHello(42),
   encodeDefine(1, { ...fn }),
   encodeInvokeBatch([
-    { seq: 1, versionId: 1, deadline: 1e12, invocationId: 'inv_1', eventKind: EventKind.json, payload: Buffer.from('{"a":1}') },
-    { seq: 2, versionId: 1, deadline: 1e12, invocationId: 'inv_2', eventKind: EventKind.bytes, payload: Buffer.from([1, 2]) },
+    {
+      seq: 1,
+      versionId: 1,
+      deadline: 1e12,
+      invocationId: 'inv_1',
+      eventKind: EventKind.json,
+      payload: Buffer.from('{"a":1}'),
+    },
+    {
+      seq: 2,
+      versionId: 1,
+      deadline: 1e12,
+      invocationId: 'inv_2',
+      eventKind: EventKind.bytes,
+      payload: Buffer.from([1, 2]),
+    },
   ]),
   encodeOutcomes([
     {
@@ -94,9 +109,21 @@ const seeds = [
       outcome: { status: 'succeeded', result: { ok: true }, metrics: { durationMs: 1, cpuTimeMs: 0.5 } },
       logs: [{ level: 'info', ts: 1, message: 'hi' }],
     },
-    { seq: 2, outcome: { status: 'timed_out', error: { type: 'Timeout', message: 'late' }, metrics: { durationMs: 9 } }, logs: [] },
+    {
+      seq: 2,
+      outcome: {
+        status: 'timed_out',
+        error: { type: 'Timeout', message: 'late' },
+        metrics: { durationMs: 9 },
+      },
+      logs: [],
+    },
     { seq: 3, platformError: { code: 'FAAS_ERR_INTERNAL', message: 'x' }, logs: [] },
-    { seq: 4, outcome: { status: 'succeeded', result: new Uint8Array([7]), metrics: { durationMs: 1 } }, logs: [] },
+    {
+      seq: 4,
+      outcome: { status: 'succeeded', result: new Uint8Array([7]), metrics: { durationMs: 1 } },
+      logs: [],
+    },
   ]),
   encodePrepare(3, 1),
   encodePrepared(3, { ok: false, loadError: { message: 'bad', details: { line: 1 } } }),

@@ -1,0 +1,20 @@
+import type { ApiKeyService } from '../../control/api-key-service.ts';
+import type { InvocationService } from '../../control/invocation-service.ts';
+import type { RouteTable } from '../../control/route-table.ts';
+import { authHook } from './auth-hook.ts';
+import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
+
+export interface PipelineParts {
+  /** Whether the API's invoke needs a key (FAAS_AUTH). */
+  auth: boolean;
+  keys: ApiKeyService;
+  invocations: InvocationService;
+  routes: RouteTable;
+}
+
+/** The invoke pipeline of a thread, with the hooks the configuration asks for: the same on every thread. */
+export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
+  const hooks: RequestHook[] = [];
+  if (parts.auth) hooks.push(authHook(parts.keys));
+  return new InvokePipeline({ invocations: parts.invocations, routes: parts.routes, hooks });
+}

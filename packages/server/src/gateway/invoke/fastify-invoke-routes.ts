@@ -1,0 +1,65 @@
+import { ErrorCode, FaasError } from '@faas/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RESERVED_PREFIXES } from '../../control/route-table.ts';
+import { sendParts } from '../response-parts.ts';
+import { invokeQuery, nameParams } from '../schemas.ts';
+import type { InvokePipeline } from './invoke-pipeline.ts';
+import type { RequestHead } from './invoke-target.ts';
+
+const TRIGGER_ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** The pipeline checks these requests itself; the schemas are there for /docs. */
+const documentedOnly = () => () => true;
+
+/** Takes every body as raw bytes: the event's type is decided from them, not by Fastify. */
+export function rawBodies(app: FastifyInstance, bodyLimit: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+}
+
+/**
+ * The invoke pipeline on Fastify's router: the API's invoke, `/fn/{name}/*` and the declared
+ * routes at the root. Requests reach these when the node:http adapter left them (or through
+ * `app.inject`); both end in the same pipeline with the same answers.
+ */
+export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeline, bodyLimit: number): void {
+  rawBodies(app, bodyLimit);
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const head: RequestHead = {
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      remoteAddress: request.socket.remoteAddress,
+    };
+    const target = pipeline.target(head);
+    if (!target) throw notFound(head);
+    return sendParts(reply, await pipeline.run(target, head, request.body as Buffer | undefined));
+  };
+
+  app.post(
+    '/api/v1/functions/:name/invoke',
+    {
+      schema: {
+        tags: ['invocations'],
+        summary: 'Invoke a function (sync, or async with ?async=true or X-Invocation-Type: Event)',
+        params: nameParams,
+        querystring: invokeQuery,
+      },
+      validatorCompiler: documentedOnly,
+    },
+    handle,
+  );
+  const hide = { hide: true };
+  for (const url of ['/fn/:name', '/fn/:name/*', '/*']) {
+    app.route({ method: TRIGGER_ROUTE_METHODS, url, schema: hide, handler: handle });
+  }
+}
+
+function notFound(head: RequestHead): FaasError {
+  const path = head.url.split('?', 1)[0] as string;
+  // The gateway's own prefixes answer like any unknown endpoint, not like a missing trigger.
+  const own = RESERVED_PREFIXES.some((p) => path.startsWith(p));
+  return new FaasError(
+    own ? ErrorCode.NOT_FOUND : ErrorCode.ROUTE_NOT_FOUND,
+    `No route ${head.method} ${path}`,
+  );
+}

@@ -1,0 +1,153 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { ErrorCode, FaasError, type VersionRef } from '@faas/core';
+import { parseFunctionRef } from '../../control/function-catalog.ts';
+import { RESERVED_PREFIXES, type RouteTable } from '../../control/route-table.ts';
+import { badUrl } from '../errors.ts';
+import {
+  API_INVOKE_PREFIX,
+  API_INVOKE_SUFFIX,
+  INVOKE_QUERY_KEYS,
+  MAX_FUNCTION_REF_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  TRIGGER_METHODS,
+  TRIGGER_PREFIX,
+  VERSION_PATTERN,
+} from './invoke-limits.ts';
+
+/** What the pipeline needs of a request before its body: the same from node:http and Fastify. */
+export interface RequestHead {
+  method: string;
+  /** As received: path and query, percent-encoded. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The client's address, for hooks (throttling, rate limits). */
+  remoteAddress: string | undefined;
+}
+
+/** A request that invokes a function: the API's invoke, or an HTTP trigger. */
+export type InvokeTarget =
+  | {
+      kind: 'api';
+      /** The `{name}` path segment as received: `name` or `name:version`, percent-encoded. */
+      rawRef: string;
+      /** The query string, without `?`. */
+      query: string;
+    }
+  | {
+      kind: 'http';
+      name: string;
+      /** The path the function sees: below `/fn/{name}`, or the declared route's whole path. */
+      path: string;
+      params: Record<string, string>;
+      query: string;
+    };
+
+/**
+ * Recognises an invoking request from its method and URL alone (no validation: a malformed
+ * reference is the pipeline's to refuse, after the request's hooks, so that a request without a
+ * key gets 401 before anything else). undefined: not an invoke; the router answers it.
+ */
+export function invokeTarget(head: RequestHead, routes: RouteTable): InvokeTarget | undefined {
+  const { url, method } = head;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? '' : url.slice(q + 1);
+  if (path.startsWith(API_INVOKE_PREFIX)) {
+    if (method !== 'POST') return undefined;
+    const end = path.endsWith('/') ? path.length - 1 : path.length;
+    if (!path.startsWith(API_INVOKE_SUFFIX, end - API_INVOKE_SUFFIX.length)) return undefined;
+    const rawRef = path.slice(API_INVOKE_PREFIX.length, end - API_INVOKE_SUFFIX.length);
+    if (rawRef.length === 0 || rawRef.includes('/')) return undefined;
+    return { kind: 'api', rawRef, query };
+  }
+  if (!TRIGGER_METHODS.has(method)) return undefined;
+  if (path.startsWith(TRIGGER_PREFIX)) {
+    const slash = path.indexOf('/', TRIGGER_PREFIX.length);
+    const name = safeDecode(path.slice(TRIGGER_PREFIX.length, slash < 0 ? undefined : slash));
+    if (name.length === 0) return undefined;
+    const rest = slash < 0 ? '' : path.slice(slash + 1);
+    return { kind: 'http', name, path: `/${safeDecode(rest)}`, params: {}, query };
+  }
+  if (RESERVED_PREFIXES.some((p) => path.startsWith(p))) return undefined;
+  const match = routes.match(method, path);
+  if (!match) return undefined;
+  return { kind: 'http', name: match.functionName, path, params: match.params, query };
+}
+
+/** An API target's function, version and mode, checked as the API documents them. */
+export interface ApiInvoke {
+  name: string;
+  ref: VersionRef;
+  async: boolean;
+  idempotencyKey: string | undefined;
+}
+
+/**
+ * @throws FaasError VALIDATION (422) for a reference or query the API does not take, BAD_REQUEST
+ * for a path that is not percent-decodable.
+ */
+export function apiInvoke(target: InvokeTarget & { kind: 'api' }, headers: IncomingHttpHeaders): ApiInvoke {
+  let ref: string;
+  try {
+    ref = decodeURIComponent(target.rawRef);
+  } catch {
+    throw badUrl();
+  }
+  if (ref.length > MAX_FUNCTION_REF_LENGTH) {
+    throw invalid('params.name', `must NOT have more than ${MAX_FUNCTION_REF_LENGTH} characters`);
+  }
+  let version: string | undefined;
+  let async = false;
+  for (const [key, value] of new URLSearchParams(target.query)) {
+    if (!(INVOKE_QUERY_KEYS as readonly string[]).includes(key)) {
+      throw invalid(`querystring.${key}`, 'is not a known field');
+    }
+    if (key === 'version') {
+      if (!VERSION_PATTERN.test(value))
+        throw invalid('querystring.version', `must match pattern "${VERSION_PATTERN.source}"`);
+      version = value;
+    } else if (value === 'true' || value === 'false') {
+      async = value === 'true';
+    } else {
+      throw invalid('querystring.async', 'must be boolean');
+    }
+  }
+  const { name, ref: versionRef } = parseFunctionRef(ref, version);
+  const key = headerText(headers['idempotency-key']);
+  return {
+    name,
+    ref: versionRef,
+    async: async || headers['x-invocation-type'] === 'Event',
+    idempotencyKey: key ? key.slice(0, MAX_IDEMPOTENCY_KEY_LENGTH) : undefined,
+  };
+}
+
+/** Whether an API target asks for an async invoke (false for one the pipeline will refuse). */
+export function wantsAsync(target: InvokeTarget, headers: IncomingHttpHeaders): boolean {
+  if (target.kind !== 'api') return false;
+  try {
+    return apiInvoke(target, headers).async;
+  } catch {
+    return false;
+  }
+}
+
+function invalid(field: string, message: string): FaasError {
+  return new FaasError(ErrorCode.VALIDATION, `Invalid request: ${field} ${message}`, {
+    details: [{ field, message }],
+  });
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  return text && text.length > 0 ? text : undefined;
+}
+
+function safeDecode(text: string): string {
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
