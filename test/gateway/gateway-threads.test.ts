@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
+import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 interface Answer {
   status: number;
@@ -199,7 +199,11 @@ describe('gateway threads', () => {
   });
 
   it('answers a body over the limit with 413 on every thread, every time, invoke or not', async () => {
-    const made = await once(server, 'POST', '/api/v1/functions', { name: 'sink', runtime: 'js', code: 'export default () => 1' });
+    const made = await once(server, 'POST', '/api/v1/functions', {
+      name: 'sink',
+      runtime: 'js',
+      code: 'export default () => 1',
+    });
     assert.ok(made.status === 201 || made.status === 409, made.body);
     // 7 MiB: over the default 6 MiB limit. Each on its own connection, so both threads get some.
     const big = Buffer.alloc(7 * 1024 * 1024, 0x61);
@@ -215,7 +219,11 @@ describe('gateway threads', () => {
               method: 'POST',
               path: url.pathname,
               agent: false,
-              headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', 'content-length': big.length },
+              headers: {
+                authorization: `Bearer ${ADMIN_KEY}`,
+                'content-type': 'application/json',
+                'content-length': big.length,
+              },
             },
             (res) => {
               let text = '';
@@ -227,7 +235,9 @@ describe('gateway threads', () => {
             },
           );
           // The server may answer and close before the whole body is sent: that is its right.
-          req.on('error', (err) => (err.message.includes('EPIPE') || err.message.includes('ECONNRESET') ? undefined : reject(err)));
+          req.on('error', (err) =>
+            err.message.includes('EPIPE') || err.message.includes('ECONNRESET') ? undefined : reject(err),
+          );
           req.end(big);
         });
       }),
@@ -236,6 +246,39 @@ describe('gateway threads', () => {
       assert.equal(answer.status, 413, answer.body);
       assert.equal(JSON.parse(answer.body).error.code, 'FAAS_ERR_BODY_TOO_LARGE');
     }
+  });
+
+  it('gives back the slots a thread held when it dies: the function keeps its capacity', async () => {
+    const made = await once(server, 'POST', '/api/v1/functions', {
+      name: 'holder',
+      runtime: 'js',
+      code: 'export default async (e) => { if (e.hold) await new Promise((r) => setTimeout(r, 1000)); return "ok" }',
+      maxConcurrency: 1,
+    });
+    assert.equal(made.status, 201, made.body);
+    const threads = server.server.threads;
+    assert.ok(threads);
+    // Hold the one slot from the other thread: new connections until one lands there.
+    let onThread = false;
+    for (let tries = 0; tries < 30 && !onThread; tries++) {
+      const before = await served(server);
+      // The one that lands on the killed thread loses its connection.
+      const holding = once(server, 'POST', '/api/v1/functions/holder/invoke', { hold: true }).catch(
+        () => undefined,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      onThread = (await served(server)).served > before.served;
+      if (!onThread) await holding;
+    }
+    assert.ok(onThread, 'a request landed on the other thread');
+    // Killed while its invocation runs: the answer never comes back to it, nor the slot's release.
+    await threads.terminate(1);
+    await new Promise((r) => setTimeout(r, 1200));
+    const answer = await waitFor(async () => {
+      const a = await once(server, 'POST', '/api/v1/functions/holder/invoke', {});
+      return a.status === 200 ? a : undefined;
+    }, 5000);
+    assert.equal(json(answer), 'ok');
   });
 
   it('passes the rest of the API on to the main thread: async invokes, the docs, WebSocket upgrades', async () => {

@@ -26,51 +26,300 @@ const json = { ...auth, 'content-type': 'application/json' };
 const BODY_LIMIT = 64 * 1024;
 
 const CASES: Case[] = [
-  { name: 'json event', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: json, body: '{"a":1}', status: 200 },
-  { name: 'text event', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: { ...auth, 'content-type': 'text/plain' }, body: 'hi', status: 200 },
-  { name: 'bytes event', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 1, 2]), status: 200 },
+  {
+    name: 'json event',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: json,
+    body: '{"a":1}',
+    status: 200,
+  },
+  {
+    name: 'text event',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: { ...auth, 'content-type': 'text/plain' },
+    body: 'hi',
+    status: 200,
+  },
+  {
+    name: 'bytes event',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: { ...auth, 'content-type': 'application/octet-stream' },
+    body: Buffer.from([0, 1, 2]),
+    status: 200,
+  },
   { name: 'no body', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: auth, status: 200 },
-  { name: 'json without a content type', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: auth, body: Buffer.from('{"b":2}'), status: 200 },
-  { name: 'trailing slash', method: 'POST', path: '/api/v1/functions/echo/invoke/', headers: json, body: '1', status: 200 },
-  { name: 'a version by name', method: 'POST', path: '/api/v1/functions/echo:1/invoke', headers: json, body: '1', status: 200 },
-  { name: 'a version by query', method: 'POST', path: '/api/v1/functions/echo/invoke?version=1', headers: json, body: '1', status: 200 },
-  { name: 'percent-encoded name', method: 'POST', path: '/api/v1/functions/ech%6F/invoke', headers: json, body: '1', status: 200 },
-  { name: 'async', method: 'POST', path: '/api/v1/functions/echo/invoke?async=true', headers: json, body: '1', status: 202 },
-  { name: 'async by header', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: { ...json, 'x-invocation-type': 'Event' }, body: '1', status: 202 },
-  { name: 'malformed json', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: json, body: '{oops', status: 400, code: 'FAAS_ERR_INVALID_JSON' },
-  { name: 'body over the limit', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: json, body: `"${'x'.repeat(BODY_LIMIT)}"`, status: 413, code: 'FAAS_ERR_BODY_TOO_LARGE' },
-  { name: 'no key', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: { 'content-type': 'application/json' }, body: '1', status: 401, code: 'FAAS_ERR_UNAUTHORIZED' },
-  { name: 'malformed authorization', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: { authorization: 'Basic abc' }, status: 401, code: 'FAAS_ERR_UNAUTHORIZED' },
-  { name: 'unknown key', method: 'POST', path: '/api/v1/functions/echo/invoke', headers: { authorization: 'Bearer faas_nope' }, status: 401, code: 'FAAS_ERR_UNAUTHORIZED' },
-  { name: 'no key and a bad version: 401 first', method: 'POST', path: '/api/v1/functions/echo:0/invoke', status: 401, code: 'FAAS_ERR_UNAUTHORIZED' },
-  { name: 'unknown function', method: 'POST', path: '/api/v1/functions/nobody/invoke', headers: json, body: '1', status: 404, code: 'FAAS_ERR_FUNCTION_NOT_FOUND' },
-  { name: 'unknown version', method: 'POST', path: '/api/v1/functions/echo:99/invoke', headers: json, body: '1', status: 404, code: 'FAAS_ERR_VERSION_NOT_FOUND' },
-  { name: 'version zero', method: 'POST', path: '/api/v1/functions/echo:0/invoke', headers: json, status: 422, code: 'FAAS_ERR_VALIDATION' },
-  { name: 'bad version query', method: 'POST', path: '/api/v1/functions/echo/invoke?version=abc', headers: json, status: 422, code: 'FAAS_ERR_VALIDATION' },
-  { name: 'unknown query', method: 'POST', path: '/api/v1/functions/echo/invoke?foo=1', headers: json, status: 422, code: 'FAAS_ERR_VALIDATION' },
-  { name: 'bad async query', method: 'POST', path: '/api/v1/functions/echo/invoke?async=maybe', headers: json, status: 422, code: 'FAAS_ERR_VALIDATION' },
-  { name: 'name too long', method: 'POST', path: `/api/v1/functions/${'n'.repeat(81)}/invoke`, headers: json, status: 422, code: 'FAAS_ERR_VALIDATION' },
-  { name: 'name far too long', method: 'POST', path: `/api/v1/functions/${'n'.repeat(2000)}/invoke`, headers: json, status: 422, code: 'FAAS_ERR_VALIDATION' },
-  { name: 'bad percent-encoding', method: 'POST', path: '/api/v1/functions/%E0%A4%A/invoke', headers: json, status: 400, code: 'FAAS_ERR_BAD_REQUEST' },
-  { name: 'a function that throws', method: 'POST', path: '/api/v1/functions/thrower/invoke', headers: json, body: '1', status: 500, code: 'FAAS_ERR_FUNCTION_ERROR' },
-  { name: 'GET on the invoke path', method: 'GET', path: '/api/v1/functions/echo/invoke', headers: auth, status: 404, code: 'FAAS_ERR_NOT_FOUND' },
+  {
+    name: 'json without a content type',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: auth,
+    body: Buffer.from('{"b":2}'),
+    status: 200,
+  },
+  {
+    name: 'trailing slash',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke/',
+    headers: json,
+    body: '1',
+    status: 200,
+  },
+  {
+    name: 'a version by name',
+    method: 'POST',
+    path: '/api/v1/functions/echo:1/invoke',
+    headers: json,
+    body: '1',
+    status: 200,
+  },
+  {
+    name: 'a version by query',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke?version=1',
+    headers: json,
+    body: '1',
+    status: 200,
+  },
+  {
+    name: 'percent-encoded name',
+    method: 'POST',
+    path: '/api/v1/functions/ech%6F/invoke',
+    headers: json,
+    body: '1',
+    status: 200,
+  },
+  {
+    name: 'async',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke?async=true',
+    headers: json,
+    body: '1',
+    status: 202,
+  },
+  {
+    name: 'async by header',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: { ...json, 'x-invocation-type': 'Event' },
+    body: '1',
+    status: 202,
+  },
+  {
+    name: 'malformed json',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: json,
+    body: '{oops',
+    status: 400,
+    code: 'FAAS_ERR_INVALID_JSON',
+  },
+  {
+    name: 'body over the limit',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: json,
+    body: `"${'x'.repeat(BODY_LIMIT)}"`,
+    status: 413,
+    code: 'FAAS_ERR_BODY_TOO_LARGE',
+  },
+  {
+    name: 'no key',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: { 'content-type': 'application/json' },
+    body: '1',
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    name: 'malformed authorization',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: { authorization: 'Basic abc' },
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    name: 'unknown key',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke',
+    headers: { authorization: 'Bearer faas_nope' },
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    name: 'no key and a bad version: 401 first',
+    method: 'POST',
+    path: '/api/v1/functions/echo:0/invoke',
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    name: 'unknown function',
+    method: 'POST',
+    path: '/api/v1/functions/nobody/invoke',
+    headers: json,
+    body: '1',
+    status: 404,
+    code: 'FAAS_ERR_FUNCTION_NOT_FOUND',
+  },
+  {
+    name: 'unknown version',
+    method: 'POST',
+    path: '/api/v1/functions/echo:99/invoke',
+    headers: json,
+    body: '1',
+    status: 404,
+    code: 'FAAS_ERR_VERSION_NOT_FOUND',
+  },
+  {
+    name: 'version zero',
+    method: 'POST',
+    path: '/api/v1/functions/echo:0/invoke',
+    headers: json,
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+  },
+  {
+    name: 'bad version query',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke?version=abc',
+    headers: json,
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+  },
+  {
+    name: 'unknown query',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke?foo=1',
+    headers: json,
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+  },
+  {
+    name: 'bad async query',
+    method: 'POST',
+    path: '/api/v1/functions/echo/invoke?async=maybe',
+    headers: json,
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+  },
+  {
+    name: 'name too long',
+    method: 'POST',
+    path: `/api/v1/functions/${'n'.repeat(81)}/invoke`,
+    headers: json,
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+  },
+  {
+    name: 'name far too long',
+    method: 'POST',
+    path: `/api/v1/functions/${'n'.repeat(2000)}/invoke`,
+    headers: json,
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+  },
+  {
+    name: 'bad percent-encoding',
+    method: 'POST',
+    path: '/api/v1/functions/%E0%A4%A/invoke',
+    headers: json,
+    status: 400,
+    code: 'FAAS_ERR_BAD_REQUEST',
+  },
+  {
+    name: 'a function that throws',
+    method: 'POST',
+    path: '/api/v1/functions/thrower/invoke',
+    headers: json,
+    body: '1',
+    status: 500,
+    code: 'FAAS_ERR_FUNCTION_ERROR',
+  },
+  {
+    name: 'GET on the invoke path',
+    method: 'GET',
+    path: '/api/v1/functions/echo/invoke',
+    headers: auth,
+    status: 404,
+    code: 'FAAS_ERR_NOT_FOUND',
+  },
   { name: 'trigger', method: 'GET', path: '/fn/web', status: 200 },
-  { name: 'trigger with a path, query and body', method: 'POST', path: '/fn/web/a/b?x=1&x=2&y=z', headers: { 'content-type': 'text/plain' }, body: 'hello', status: 200 },
-  { name: 'trigger with binary body', method: 'PUT', path: '/fn/web/bin', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([255, 0]), status: 200 },
+  {
+    name: 'trigger with a path, query and body',
+    method: 'POST',
+    path: '/fn/web/a/b?x=1&x=2&y=z',
+    headers: { 'content-type': 'text/plain' },
+    body: 'hello',
+    status: 200,
+  },
+  {
+    name: 'trigger with binary body',
+    method: 'PUT',
+    path: '/fn/web/bin',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.from([255, 0]),
+    status: 200,
+  },
   { name: 'trigger, percent-encoded', method: 'GET', path: '/fn/w%65b/a%20b', status: 200 },
   { name: 'trigger HEAD', method: 'HEAD', path: '/fn/web', status: 200 },
-  { name: 'trigger body over the limit', method: 'POST', path: '/fn/web', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(BODY_LIMIT + 1), status: 413, code: 'FAAS_ERR_BODY_TOO_LARGE' },
-  { name: 'trigger of an unknown function', method: 'GET', path: '/fn/nobody', status: 404, code: 'FAAS_ERR_FUNCTION_NOT_FOUND' },
-  { name: 'trigger with a header HTTP cannot carry', method: 'GET', path: '/fn/badheader', status: 502, code: 'FAAS_ERR_INVALID_FUNCTION_RESPONSE' },
+  {
+    name: 'trigger body over the limit',
+    method: 'POST',
+    path: '/fn/web',
+    headers: { 'content-type': 'text/plain' },
+    body: 'x'.repeat(BODY_LIMIT + 1),
+    status: 413,
+    code: 'FAAS_ERR_BODY_TOO_LARGE',
+  },
+  {
+    name: 'trigger of an unknown function',
+    method: 'GET',
+    path: '/fn/nobody',
+    status: 404,
+    code: 'FAAS_ERR_FUNCTION_NOT_FOUND',
+  },
+  {
+    name: 'trigger with a header HTTP cannot carry',
+    method: 'GET',
+    path: '/fn/badheader',
+    status: 502,
+    code: 'FAAS_ERR_INVALID_FUNCTION_RESPONSE',
+  },
   { name: 'declared route', method: 'GET', path: '/hello', status: 200 },
   { name: 'declared route with a param', method: 'GET', path: '/users/42?full=1', status: 200 },
   { name: 'declared route, trailing slash', method: 'GET', path: '/users/42/', status: 200 },
-  { name: 'no declared route', method: 'GET', path: '/nothing-here', status: 404, code: 'FAAS_ERR_ROUTE_NOT_FOUND' },
-  { name: 'a gateway prefix', method: 'GET', path: '/api/v1/nothing', headers: auth, status: 404, code: 'FAAS_ERR_NOT_FOUND' },
+  {
+    name: 'no declared route',
+    method: 'GET',
+    path: '/nothing-here',
+    status: 404,
+    code: 'FAAS_ERR_ROUTE_NOT_FOUND',
+  },
+  {
+    name: 'a gateway prefix',
+    method: 'GET',
+    path: '/api/v1/nothing',
+    headers: auth,
+    status: 404,
+    code: 'FAAS_ERR_NOT_FOUND',
+  },
 ];
 
 /** Headers that differ between any two answers: dates, ids, timings, connection handling. */
-const VARYING = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'x-invocation-id', 'x-duration-ms', 'location']);
+const VARYING = new Set([
+  'date',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'x-invocation-id',
+  'x-duration-ms',
+  'location',
+]);
 
 interface Answer {
   status: number;
@@ -78,13 +327,19 @@ interface Answer {
   body: string;
 }
 
-function normalize(status: number, headers: Record<string, string | string[] | undefined>, body: string): Answer {
+function normalize(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): Answer {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!VARYING.has(name.toLowerCase()) && value !== undefined) kept[name.toLowerCase()] = String(value);
   }
   // Invocation ids and request ids differ per call; timings too.
-  const text = body.replace(/inv_[0-9A-Za-z_-]+/g, 'inv_*').replace(/"(durationMs|cpuTimeMs)":[0-9.e-]+/g, '"$1":0');
+  const text = body
+    .replace(/inv_[0-9A-Za-z_-]+/g, 'inv_*')
+    .replace(/"(durationMs|cpuTimeMs)":[0-9.e-]+/g, '"$1":0');
   return { status, headers: kept, body: text };
 }
 
@@ -92,7 +347,10 @@ describe('one invoke pipeline: node:http and Fastify answer alike', () => {
   let s: TestServer;
   let fastifyOnly: FastifyInstance;
   const deploy = async (name: string, code: string, extra: Record<string, unknown> = {}) => {
-    const res = await s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code, ...extra } });
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name, runtime: 'js', code, ...extra },
+    });
     assert.equal(res.status, 201, await res.clone().text());
   };
 
@@ -127,9 +385,14 @@ describe('one invoke pipeline: node:http and Fastify answer alike', () => {
         ...(c.headers ? { headers: c.headers } : {}),
         ...(c.body !== undefined ? { payload: c.body } : {}),
       });
-      const fastifyAnswer = normalize(injected.statusCode, injected.headers as Record<string, string>, injected.body);
+      const fastifyAnswer = normalize(
+        injected.statusCode,
+        injected.headers as Record<string, string>,
+        injected.body,
+      );
       assert.equal(nodeAnswer.status, c.status, nodeAnswer.body);
-      if (c.code) assert.equal((JSON.parse(nodeAnswer.body) as { error: { code: string } }).error.code, c.code);
+      if (c.code)
+        assert.equal((JSON.parse(nodeAnswer.body) as { error: { code: string } }).error.code, c.code);
       assert.deepEqual(fastifyAnswer, nodeAnswer);
     });
   }

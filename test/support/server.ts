@@ -79,11 +79,18 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** The server as a separate process (for crash tests): `node main.ts serve` with the test key. */
-export function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+/**
+ * The server as a separate process (for crash tests): `node main.ts serve` with the test key.
+ * `args` come after the defaults, so `--port 8123` there wins over `--port 0`.
+ */
+export function spawnServer(
+  dataDir: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    [MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...args],
     {
       env: { ...process.env, FAAS_ADMIN_KEY: ADMIN_KEY, FAAS_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type Config, isFaasError, loadConfig } from '@faas/core';
+import { type Config, ErrorCode, FaasError, isFaasError, loadConfig } from '@faas/core';
 import type { FastifyListenOptions } from 'fastify';
 import { buildApp } from './gateway/app.ts';
 import { GatewayThreads } from './gateway/threads/gateway-threads.ts';
+import { otherListeners, reusePortSupported } from './gateway/threads/port-owners.ts';
 import { createPlatform, type Platform } from './platform.ts';
 
 export interface RunningServer {
@@ -20,9 +21,11 @@ export interface RunningServer {
 
 /** Opens the platform and serves it over HTTP. */
 export async function startServer(config: Readonly<Config>): Promise<RunningServer> {
+  const threadCount = gatewayThreadCount(config);
+  // SO_REUSEPORT would let this server share a port another server holds: refuse instead.
+  if (threadCount > 1 && config.port !== 0) await refuseSharedPort(config.host, config.port);
   const platform = await createPlatform(config);
   const app = await buildApp(platform);
-  const threadCount = gatewayThreadCount(config);
   let threads: GatewayThreads | undefined;
   let port = config.port;
   try {
@@ -47,8 +50,11 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         isolateEndpoints: platform.isolateHosts.endpoints,
         logger: console,
       });
+      // Another server that bound the port at the same moment: one of the two checks sees it.
+      await refuseSharedPort(config.host, port);
     }
   } catch (err) {
+    await threads?.close();
     await app.close();
     await platform.close();
     throw err;
@@ -78,9 +84,21 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
   };
 }
 
-/** FAAS_GATEWAY_THREADS, with 0 meaning one per core, at most 4. */
+/**
+ * FAAS_GATEWAY_THREADS, with 0 meaning one per core, at most 4; always 1 where the threads
+ * cannot share the port (no SO_REUSEPORT).
+ */
 export function gatewayThreadCount(config: Readonly<Config>): number {
+  if (!reusePortSupported()) return 1;
   return config.gatewayThreads > 0 ? config.gatewayThreads : Math.min(4, availableParallelism());
+}
+
+async function refuseSharedPort(host: string, port: number): Promise<void> {
+  if ((await otherListeners(host, port)) === 0) return;
+  throw new FaasError(
+    ErrorCode.CONFLICT,
+    `listen EADDRINUSE: address already in use ${host}:${port} (another process listens on this port; set FAAS_PORT or --port)`,
+  );
 }
 
 /** Flags of `serve`, each a config key (see docs/configuration.md). */

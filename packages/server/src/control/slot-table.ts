@@ -1,55 +1,128 @@
 /**
  * Running-invocation counters shared by every gateway thread (a SharedArrayBuffer), so that a
  * function's max concurrency holds for the server, not per thread. A key is identified by two
- * independent 32-bit hashes of its name; entries are never freed (a name that comes back reuses
- * its entry), so a thread can remember where a key lives.
+ * independent 32-bit hashes of its name.
+ *
+ * Each thread also counts, in a buffer of its own (`held`), the slots it holds: when a thread
+ * dies, the main thread gives its slots back (`releaseHeld`), so a crash does not take a
+ * function's capacity for good. Entries are reused: when a new name finds no empty entry, it takes
+ * over one whose count is 0 (a name nobody runs now), so the table never fills with names of
+ * functions that come and go.
  */
 const HEADER = 1; // [lock]
 const ENTRY = 3; // [hash1, hash2, running]
 export const SLOT_TABLE_CAPACITY = 65_536;
+/** `running` of an entry being handed to another name: no slot can be taken from it meanwhile. */
+const MOVING = -1;
 
 export class SlotTable {
   readonly buffer: SharedArrayBuffer;
+  /** This thread's own counts, by entry: what `releaseHeld` gives back if the thread dies. */
+  readonly held: SharedArrayBuffer;
   #cells: Int32Array;
+  #held: Int32Array;
   #capacity: number;
   #where = new Map<string, number>();
+  #hashes = new Map<string, [number, number]>();
 
-  /** A new table, or a view of one another thread made (its `buffer`). */
-  constructor(buffer?: SharedArrayBuffer, capacity = SLOT_TABLE_CAPACITY) {
+  /**
+   * A new table, or a view of one another thread made (its `buffer`), with this thread's `held`
+   * buffer (made here when not given).
+   */
+  constructor(buffer?: SharedArrayBuffer, held?: SharedArrayBuffer, capacity = SLOT_TABLE_CAPACITY) {
     this.buffer = buffer ?? new SharedArrayBuffer((HEADER + capacity * ENTRY) * 4);
     this.#cells = new Int32Array(this.buffer);
     this.#capacity = (this.#cells.length - HEADER) / ENTRY;
+    this.held = held ?? SlotTable.heldBuffer(this.#capacity);
+    this.#held = new Int32Array(this.held);
+  }
+
+  /** A `held` buffer for a thread's view of a table of `capacity` entries. */
+  static heldBuffer(capacity = SLOT_TABLE_CAPACITY): SharedArrayBuffer {
+    return new SharedArrayBuffer(capacity * 4);
   }
 
   /** Takes a slot when fewer than `limit` are taken. */
   tryAcquire(key: string, limit: number): boolean {
-    const at = this.#counter(key);
     for (;;) {
+      const entry = this.#entry(key);
+      const at = entry + 2;
       const running = Atomics.load(this.#cells, at);
+      if (running === MOVING || !this.#owns(entry, key)) {
+        this.#forget(key);
+        continue;
+      }
       if (running >= limit) return false;
-      if (Atomics.compareExchange(this.#cells, at, running, running + 1) === running) return true;
+      if (Atomics.compareExchange(this.#cells, at, running, running + 1) !== running) continue;
+      // The entry went to another name between the look and the take: give it back, look again.
+      if (!this.#owns(entry, key)) {
+        this.#give(at);
+        this.#forget(key);
+        continue;
+      }
+      Atomics.add(this.#held, this.#index(entry), 1);
+      return true;
     }
   }
 
+  /** Gives back a slot this thread took (its entry cannot have moved: it was not at 0). */
   release(key: string): void {
-    const at = this.#counter(key);
-    Atomics.sub(this.#cells, at, 1);
-    Atomics.notify(this.#cells, at);
+    const entry = this.#entry(key);
+    Atomics.sub(this.#held, this.#index(entry), 1);
+    this.#give(entry + 2);
   }
 
   running(key: string): number {
-    return Atomics.load(this.#cells, this.#counter(key));
+    return Math.max(0, Atomics.load(this.#cells, this.#entry(key) + 2));
   }
 
   /** Resolves when the key's count changes from `seen` (a release anywhere), or after `timeoutMs`. */
   async changed(key: string, seen: number, timeoutMs: number): Promise<void> {
-    const at = this.#counter(key);
+    const at = this.#entry(key) + 2;
     const wait = Atomics.waitAsync(this.#cells, at, seen, Number.isFinite(timeoutMs) ? timeoutMs : undefined);
     if (wait.async) await wait.value;
   }
 
-  /** Index of the key's counter, inserting the key under the table's lock the first time. */
-  #counter(key: string): number {
+  /** Gives back every slot a dead thread held (its `held` buffer); returns how many. */
+  releaseHeld(held: SharedArrayBuffer): number {
+    const counts = new Int32Array(held);
+    let released = 0;
+    for (let i = 0; i < counts.length; i++) {
+      const n = Atomics.exchange(counts, i, 0);
+      if (n <= 0) continue;
+      released += n;
+      const at = HEADER + i * ENTRY + 2;
+      Atomics.sub(this.#cells, at, n);
+      Atomics.notify(this.#cells, at);
+    }
+    return released;
+  }
+
+  #forget(key: string): void {
+    this.#where.delete(key);
+    this.#hashes.delete(key);
+  }
+
+  #give(at: number): void {
+    Atomics.sub(this.#cells, at, 1);
+    Atomics.notify(this.#cells, at);
+  }
+
+  #index(entry: number): number {
+    return (entry - HEADER) / ENTRY;
+  }
+
+  #owns(entry: number, key: string): boolean {
+    const [h1, h2] = this.#hashes.get(key) ?? hashes(key);
+    return Atomics.load(this.#cells, entry) === h1 && Atomics.load(this.#cells, entry + 1) === h2;
+  }
+
+  /**
+   * The key's entry, inserting it under the table's lock the first time: into the first empty
+   * entry of its probe sequence or, when the table has none left, into one whose count is 0 (a
+   * name nobody runs now), taken over.
+   */
+  #entry(key: string): number {
     const known = this.#where.get(key);
     if (known !== undefined) return known;
     const [h1, h2] = hashes(key);
@@ -57,22 +130,34 @@ export class SlotTable {
     try {
       for (let probe = 0; probe < this.#capacity; probe++) {
         const entry = HEADER + ((h1 + probe) % this.#capacity) * ENTRY;
-        const found = this.#cells[entry];
+        const found = Atomics.load(this.#cells, entry);
+        if (found === h1 && Atomics.load(this.#cells, entry + 1) === h2)
+          return this.#remember(key, entry, h1, h2);
         if (found === 0) {
-          this.#cells[entry + 1] = h2;
+          Atomics.store(this.#cells, entry + 1, h2);
           Atomics.store(this.#cells, entry, h1);
-        } else if (found !== h1 || this.#cells[entry + 1] !== h2) {
-          continue;
+          return this.#remember(key, entry, h1, h2);
         }
-        this.#where.set(key, entry + 2);
-        return entry + 2;
+      }
+      for (let probe = 0; probe < this.#capacity; probe++) {
+        const entry = HEADER + ((h1 + probe) % this.#capacity) * ENTRY;
+        // MOVING while the hashes change: no one takes a slot from it under either name.
+        if (Atomics.compareExchange(this.#cells, entry + 2, 0, MOVING) !== 0) continue;
+        Atomics.store(this.#cells, entry, h1);
+        Atomics.store(this.#cells, entry + 1, h2);
+        Atomics.store(this.#cells, entry + 2, 0);
+        return this.#remember(key, entry, h1, h2);
       }
     } finally {
       unlock(this.#cells);
     }
-    throw new Error(
-      `The concurrency slot table is full (${this.#capacity} function names); restart the server`,
-    );
+    throw new Error(`The concurrency slot table is full: ${this.#capacity} functions are running at once`);
+  }
+
+  #remember(key: string, entry: number, h1: number, h2: number): number {
+    this.#where.set(key, entry);
+    this.#hashes.set(key, [h1, h2]);
+    return entry;
   }
 }
 

@@ -66,7 +66,7 @@ const invocations = new InvocationService({
   store,
   catalog,
   runtimes: new RuntimeRegistry([runtime]),
-  limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(data.slots)),
+  limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(data.slots, data.slotsHeld)),
   recorder: {
     record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
       records.push({ invocation, logs });

@@ -4,7 +4,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Config } from '@faas/core';
 import type { ChangeFeed } from '../../control/change-feed.ts';
 import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
-import type { SlotTable } from '../../control/slot-table.ts';
+import { SlotTable } from '../../control/slot-table.ts';
 import type { HostEndpoint } from '../../runtimes/isolate-hosts/isolate-hosts.ts';
 import type { GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
 
@@ -84,6 +84,11 @@ export class GatewayThreads {
     return Promise.all([...this.#threads.values()].map((t) => t.stats()));
   }
 
+  /** Ends a thread as a crash would (it is started again): for tests. */
+  async terminate(index: number): Promise<void> {
+    await this.#threads.get(index)?.worker.terminate();
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all([...this.#threads.values()].map((t) => this.#stop(t)));
@@ -96,12 +101,14 @@ export class GatewayThreads {
     const { config, recorder, changes } = this.#o;
     const records = new MessageChannel();
     const feed = new MessageChannel();
+    const held = SlotTable.heldBuffer();
     const data: GatewayThreadData = {
       index,
       config: { ...config },
       port: this.#o.port,
       mainSocket: this.#socket,
       slots: this.#o.slots.buffer,
+      slotsHeld: held,
       records: records.port2,
       changes: feed.port2,
       isolateEndpoints: this.#o.isolateEndpoints,
@@ -150,6 +157,10 @@ export class GatewayThreads {
       });
       worker.on('exit', (code) => {
         running.detach();
+        // Its running invocations are gone with it: so are the slots they held.
+        const released = this.#o.slots.releaseHeld(held);
+        if (released > 0)
+          this.#o.logger.error(`gateway thread ${index} exited holding ${released} slot(s); released`);
         for (const { reject: fail } of answers.values()) fail(new Error(`gateway thread ${index} exited`));
         answers.clear();
         if (this.#threads.get(index) === running) this.#threads.delete(index);

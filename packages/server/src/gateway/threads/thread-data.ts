@@ -12,6 +12,8 @@ export interface GatewayThreadData {
   mainSocket: string;
   /** The SlotTable's buffer: max concurrency counted across threads. */
   slots: SharedArrayBuffer;
+  /** This thread's own counts in it, given back by the main thread if this thread dies. */
+  slotsHeld: SharedArrayBuffer;
   /** Posts each finished invocation (RecordMessage) to the main thread's recorder. */
   records: MessagePort;
   /** PlatformChanges from the main thread, taken in before every request. */
