@@ -3,6 +3,7 @@
 // show that the other thread served its share.
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
@@ -53,6 +54,32 @@ function once(
 }
 
 const json = (a: Answer) => JSON.parse(a.body);
+
+/**
+ * A POST over a raw socket that reads the answer even when the server answers and closes before
+ * the whole body is sent (its right with a body over the limit): node's client would see only
+ * its own EPIPE then.
+ */
+function rawPost(server: TestServer, path: string, body: Buffer): Promise<{ status: number; body: string }> {
+  const url = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+      if (!status) return reject(new Error(`no answer: ${text.slice(0, 200)}`));
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${ADMIN_KEY}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`,
+    );
+    socket.end(body);
+  });
+}
 
 async function served(server: TestServer): Promise<{ served: number; passed: number }> {
   const stats = await (server.server.threads?.stats() ?? Promise.resolve([]));
@@ -209,38 +236,7 @@ describe('gateway threads', () => {
     const big = Buffer.alloc(7 * 1024 * 1024, 0x61);
     const paths = ['/api/v1/functions/sink/invoke', '/fn/sink', '/api/v1/functions'];
     const answers = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => {
-        const url = new URL(server.url + (paths[i % paths.length] as string));
-        return new Promise<{ status: number; body: string }>((resolve, reject) => {
-          const req = httpRequest(
-            {
-              host: url.hostname,
-              port: url.port,
-              method: 'POST',
-              path: url.pathname,
-              agent: false,
-              headers: {
-                authorization: `Bearer ${ADMIN_KEY}`,
-                'content-type': 'application/json',
-                'content-length': big.length,
-              },
-            },
-            (res) => {
-              let text = '';
-              res.setEncoding('utf8');
-              res.on('data', (c: string) => {
-                text += c;
-              });
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-            },
-          );
-          // The server may answer and close before the whole body is sent: that is its right.
-          req.on('error', (err) =>
-            err.message.includes('EPIPE') || err.message.includes('ECONNRESET') ? undefined : reject(err),
-          );
-          req.end(big);
-        });
-      }),
+      Array.from({ length: 12 }, (_, i) => rawPost(server, paths[i % paths.length] as string, big)),
     );
     for (const answer of answers) {
       assert.equal(answer.status, 413, answer.body);

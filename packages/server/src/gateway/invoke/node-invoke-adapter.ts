@@ -4,6 +4,7 @@ import { bodyTooLarge, errorResponse, toFaasError } from '../errors.ts';
 import { writeResponse } from '../response-parts.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import { type InvokeTarget, type RequestHead, wantsAsync } from './invoke-target.ts';
+import { readBody } from './request-body.ts';
 
 export interface NodeInvokeAdapterOptions {
   pipeline: InvokePipeline;
@@ -82,47 +83,6 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     });
     return true;
   };
-}
-
-/**
- * Reads a request's body up to the limit. One over the limit by its Content-Length is refused
- * before a byte of it is read; a chunked one as soon as it goes over (node:http discards the
- * rest once the response is sent).
- */
-export function readBody(
-  req: IncomingMessage,
-  limit: number,
-  done: (err: unknown, body: Buffer) => void,
-): void {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    done(bodyTooLarge(limit), Buffer.alloc(0));
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let over = false;
-  const onData = (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > limit) {
-      over = true;
-      req.off('data', onData);
-      // Keep reading (and dropping) the rest, so the connection can carry the answer.
-      req.resume();
-      done(bodyTooLarge(limit), Buffer.alloc(0));
-      return;
-    }
-    chunks.push(chunk);
-  };
-  req.on('data', onData);
-  req.on('end', () => {
-    if (over) return;
-    done(undefined, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-  });
-  req.on('error', (err) => {
-    if (!over) done(err, Buffer.alloc(0));
-    over = true;
-  });
 }
 
 /** As the router's error handler answers (errors.ts). */

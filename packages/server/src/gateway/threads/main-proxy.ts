@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
+import { drain } from '../invoke/request-body.ts';
 import { writeResponse } from '../response-parts.ts';
 
 /** Headers of one hop, not passed on. */
@@ -75,11 +76,13 @@ export class MainProxy {
       if (answered) return;
       answered = true;
       upstream.destroy();
-      req.resume();
-      const parts = errorResponse(bodyTooLarge(bodyLimit));
-      if (!res.headersSent) writeResponse(res, parts);
+      drain(req, size, () => {
+        if (!res.headersSent) writeResponse(res, errorResponse(bodyTooLarge(bodyLimit)));
+      });
     });
-    req.on('end', () => upstream.end());
+    req.on('end', () => {
+      if (!answered || size <= bodyLimit) upstream.end();
+    });
   }
 
   /** Forwards an upgrade (WebSocket) byte for byte once the request head is written again. */

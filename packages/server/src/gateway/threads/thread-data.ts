@@ -1,25 +1,12 @@
-import type { MessagePort } from 'node:worker_threads';
-import type { Config } from '@faas/core';
-import type { HostEndpoint } from '../../runtimes/isolate-hosts/isolate-hosts.ts';
+import type { ThreadPlatformInput } from '../../thread-platform.ts';
 
-/** What the main thread hands a gateway thread (workerData). */
-export interface GatewayThreadData {
+/** What the main thread hands a gateway thread (workerData): its platform's parts, and the port. */
+export interface GatewayThreadData extends ThreadPlatformInput {
   index: number;
-  config: Config;
   /** The port the main thread listens on (with reusePort), which this thread shares. */
   port: number;
   /** The main thread's internal listener: requests this thread does not serve go there. */
   mainSocket: string;
-  /** The SlotTable's buffer: max concurrency counted across threads. */
-  slots: SharedArrayBuffer;
-  /** This thread's own counts in it, given back by the main thread if this thread dies. */
-  slotsHeld: SharedArrayBuffer;
-  /** Posts each finished invocation (RecordMessage) to the main thread's recorder. */
-  records: MessagePort;
-  /** PlatformChanges from the main thread, taken in before every request. */
-  changes: MessagePort;
-  /** Where the isolate hosts listen: js/ts functions run there. */
-  isolateEndpoints: readonly HostEndpoint[];
 }
 
 /** What a gateway thread tells the main thread on its parentPort. */

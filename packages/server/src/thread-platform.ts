@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import type { Config, Invocation, StoredLogLine } from '@faas/core';
+import { ApiKeyService } from './control/api-key-service.ts';
+import type { PlatformChange } from './control/change-feed.ts';
+import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
+import { FunctionCatalog } from './control/function-catalog.ts';
+import type { RecordMessage } from './control/invocation-recorder.ts';
+import { InvocationService } from './control/invocation-service.ts';
+import { RouteTable } from './control/route-table.ts';
+import { SlotTable } from './control/slot-table.ts';
+import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
+import type { HostEndpoint } from './runtimes/isolate-hosts/isolate-hosts.ts';
+import type { RemoteIsolateRuntime } from './runtimes/isolate-hosts/remote-isolate-runtime.ts';
+import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+
+/** What a gateway thread is given by the main thread to build its platform. */
+export interface ThreadPlatformInput {
+  config: Readonly<Config>;
+  /** The SlotTable's buffer, and this thread's own counts in it. */
+  slots: SharedArrayBuffer;
+  slotsHeld: SharedArrayBuffer;
+  /** Where this thread's invocation records go (the main thread's recorder). */
+  records: MessagePort;
+  /** PlatformChanges from the main thread. */
+  changes: MessagePort;
+  isolateEndpoints: readonly HostEndpoint[];
+}
+
+/** A gateway thread's share of the platform: what its invoke pipeline needs, read-only. */
+export interface ThreadPlatform {
+  keys: ApiKeyService;
+  invocations: InvocationService;
+  routes: RouteTable;
+  runtime: RemoteIsolateRuntime;
+  /**
+   * Writes a response once the invocation records of this turn have left for the main thread,
+   * so the main thread finds every invocation a client was told about.
+   */
+  respond(write: () => void): void;
+  /** Takes in every change the main thread published before the request at hand arrived. */
+  catchUp(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a gateway thread's platform (beside createPlatform, the main thread's): it reads the
+ * store the main thread migrated and writes (records go to the main thread), runs js/ts in the
+ * isolate hosts every thread shares, and counts concurrency in the table all threads share.
+ */
+export async function createThreadPlatform(
+  input: ThreadPlatformInput,
+  logger: Pick<Console, 'error' | 'warn'> = console,
+): Promise<ThreadPlatform> {
+  const { config } = input;
+  const store = new SqliteStore({ path: join(config.dataDir, 'faas.db') });
+  const runtime = remoteIsolateRuntime(config, { endpoints: input.isolateEndpoints }, logger);
+  const catalog = new FunctionCatalog(store);
+  const keys = new ApiKeyService(store);
+  const routes = new RouteTable();
+  routes.replace(await store.listRoutes());
+
+  // The invocations finished in one turn of the event loop go to the main thread in one message,
+  // and only then are their responses written.
+  let records: RecordMessage[] = [];
+  let writes: Array<() => void> = [];
+  let posting = false;
+  const schedulePost = () => {
+    if (posting) return;
+    posting = true;
+    setImmediate(() => {
+      posting = false;
+      if (records.length > 0) input.records.postMessage(records);
+      const due = writes;
+      records = [];
+      writes = [];
+      for (const write of due) write();
+    });
+  };
+
+  const invocations = new InvocationService({
+    store,
+    catalog,
+    runtimes: new RuntimeRegistry([runtime]),
+    limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
+    recorder: {
+      record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
+        records.push({ invocation, logs });
+        schedulePost();
+      },
+      pending: () => undefined,
+      pendingLogs: () => [],
+    },
+  });
+
+  const apply = (change: PlatformChange) => {
+    switch (change.kind) {
+      case 'latest':
+        // Retiring the old version's isolates is the main thread's: the hosts are shared.
+        catalog.setLatest(change.version);
+        break;
+      case 'invalidate':
+        catalog.invalidate(change.name);
+        break;
+      case 'forget':
+        catalog.forget(change.name);
+        break;
+      case 'routes':
+        routes.replace(change.routes);
+        break;
+      case 'key-revoked':
+        keys.forget(change.id);
+        break;
+    }
+  };
+  input.changes.on('message', apply);
+
+  return {
+    keys,
+    invocations,
+    routes,
+    runtime,
+    respond(write) {
+      writes.push(write);
+      schedulePost();
+    },
+    catchUp() {
+      for (let m = receiveMessageOnPort(input.changes); m; m = receiveMessageOnPort(input.changes)) {
+        apply(m.message as PlatformChange);
+      }
+    },
+    async close() {
+      await runtime.close();
+      await store.close();
+      input.changes.close();
+      input.records.close();
+    },
+  };
+}
