@@ -60,6 +60,9 @@ export interface Platform {
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 
+/** How often runtimes' health is checked: how soon an engine that comes up serves functions. */
+const RUNTIME_HEALTH_EVERY_MS = 2_000;
+
 /** Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes). */
 export async function createPlatform(config: Readonly<Config>, logger: Logger = console): Promise<Platform> {
   mkdirSync(config.dataDir, { recursive: true });
@@ -93,6 +96,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   );
   const runtimes = new RuntimeRegistry(runtimeList);
   await runtimes.refreshHealth();
+  runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
 
   const changes = new ChangeFeed();
   const slots = new SlotTable();

@@ -4,6 +4,7 @@ import { ErrorCode, FaasError, type FunctionRuntime, type Runtime, type RuntimeH
 export class RuntimeRegistry {
   #runtimes: Runtime[];
   #health = new Map<Runtime, RuntimeHealth>();
+  #watch: NodeJS.Timeout | undefined;
 
   constructor(runtimes: Runtime[]) {
     this.#runtimes = runtimes;
@@ -53,11 +54,31 @@ export class RuntimeRegistry {
     return out;
   }
 
+  /**
+   * Re-checks health every `intervalMs` from now on, so a runtime whose engine comes up (or goes
+   * down) after the server started is served (or refused) without anyone asking /ready.
+   */
+  watchHealth(intervalMs: number, onError: (err: unknown) => void = () => {}): void {
+    if (this.#watch) return;
+    let checking = false;
+    this.#watch = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      this.refreshHealth()
+        .catch(onError)
+        .finally(() => {
+          checking = false;
+        });
+    }, intervalMs);
+    this.#watch.unref();
+  }
+
   async retire(name: string, version?: number): Promise<void> {
     await Promise.all(this.#runtimes.map((r) => r.retire(name, version)));
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#watch);
     await Promise.allSettled(this.#runtimes.map((r) => r.close()));
   }
 }
