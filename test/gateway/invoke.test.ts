@@ -81,6 +81,103 @@ describe('sync invocations', () => {
     assert.equal(inv.error?.message, 'bad thing');
   });
 
+  it('gives js/ts functions their env: process.env (at the top of the module too) and context.env', async () => {
+    await deploy(
+      'env-reader',
+      'const atLoad = process.env.GREETING; export default (e, ctx) => ({ atLoad, now: process.env.GREETING, ctx: ctx.env.GREETING, other: process.env.NOPE ?? null })',
+      { env: { GREETING: 'hello' } },
+    );
+    const res = await invoke('env-reader', { json: {} });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { atLoad: 'hello', now: 'hello', ctx: 'hello', other: null });
+  });
+
+  it('answers bytes a function returns as bytes, on the API and on HTTP triggers', async () => {
+    await deploy('bytes-out', 'export default () => new TextEncoder().encode("h\\u00e9llo")');
+    const res = await invoke('bytes-out', { json: {} });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(Buffer.from(await res.arrayBuffer()).toString('utf8'), 'h\u00e9llo');
+    await deploy(
+      'bytes-http',
+      'export default () => ({ statusCode: 201, headers: { "content-type": "image/png" }, body: new Uint8Array([137, 80, 78, 71]) })',
+    );
+    const http = await fetch(`${s.url}/fn/bytes-http`);
+    assert.equal(http.status, 201);
+    assert.equal(http.headers.get('content-type'), 'image/png');
+    assert.deepEqual([...new Uint8Array(await http.arrayBuffer())], [137, 80, 78, 71]);
+  });
+
+  it('makes a promise rejection the function left unhandled its error: 500, recorded with its logs', async () => {
+    const cases = {
+      'reject-sync':
+        'export default () => { console.log("before"); Promise.reject(new Error("later")); return "ok" }',
+      'reject-async':
+        'export default async () => { console.log("before"); Promise.reject(new Error("later")); await new Promise((r) => setTimeout(r, 20)); return "ok" }',
+      'reject-timer':
+        'export default async () => { console.log("before"); setTimeout(async () => { throw new Error("later") }, 1); await new Promise((r) => setTimeout(r, 50)); return "ok" }',
+    };
+    for (const [name, code] of Object.entries(cases)) {
+      await deploy(name, code);
+      const res = await invoke(name, { json: {} });
+      assert.equal(res.status, 500, `${name}: ${await res.clone().text()}`);
+      const body = (await res.json()) as {
+        error: { code: string; message: string; details: { invocationId: string } };
+      };
+      assert.equal(body.error.code, 'FAAS_ERR_FUNCTION_ERROR', name);
+      assert.match(body.error.message, /later/);
+      const inv = (await (
+        await s.api(`/api/v1/invocations/${body.error.details.invocationId}`)
+      ).json()) as Invocation & {
+        logs: LogLine[];
+      };
+      assert.equal(inv.status, 'failed', name);
+      assert.deepEqual(
+        inv.logs.map((l) => l.message),
+        ['before'],
+        name,
+      );
+      // The function works again after.
+      assert.equal((await invoke('echo', { json: 1 })).status, 200);
+    }
+  });
+
+  it('points error stacks at the TypeScript source: its file, line and column', async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'ts-thrower',
+        runtime: 'ts',
+        handler: 'src/api.handler',
+        code: {
+          files: {
+            'src/api.ts': [
+              "import { check } from './lib/check.ts';",
+              'interface Event { n: number }',
+              'export function handler(event: Event): number {',
+              '  return check(event.n);',
+              '}',
+            ].join('\n'),
+            'src/lib/check.ts': [
+              'type Limit = number;',
+              'const LIMIT: Limit = 10;',
+              'export function check(n: number): number {',
+              '  if (n > LIMIT) throw new RangeError(`too big: ${n}`);',
+              '  return n;',
+              '}',
+            ].join('\n'),
+          },
+        },
+      },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const failed = await invoke('ts-thrower', { json: { n: 11 } });
+    assert.equal(failed.status, 500);
+    const body = (await failed.json()) as { error: { details: { stack: string } } };
+    assert.match(body.error.details.stack, /file:\/\/\/ts-thrower\/src\/lib\/check\.ts:4:\d+/);
+    assert.match(body.error.details.stack, /file:\/\/\/ts-thrower\/src\/api\.ts:4:\d+/);
+  });
+
   it('an infinite loop is stopped at the timeout: 504 and timed_out, and the function works after', async () => {
     const started = Date.now();
     const res = await invoke('looper');

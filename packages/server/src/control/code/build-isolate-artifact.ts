@@ -37,8 +37,16 @@ export async function buildIsolateArtifact(
     logLevel: 'silent',
     plugins: [virtualFilesPlugin(files, options.runtime, generated)],
   });
+  // The inline source map goes with the artifact; the runtime strips it before compiling and uses
+  // it to point stack traces at the user's files and lines.
   const iife = (entry: string, generated?: Map<string, string>) =>
-    build({ ...common(entry, generated), format: 'iife', globalName: '__faas' });
+    build({
+      ...common(entry, generated),
+      format: 'iife',
+      globalName: '__faas',
+      sourcemap: 'inline',
+      sourcesContent: false,
+    });
 
   // esbuild lists an output's exports only for ES modules, so the same input is also built as one,
   // concurrently, for its metafile; the iife is the artifact. (Turning that ES module into an iife

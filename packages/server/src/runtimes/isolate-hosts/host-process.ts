@@ -4,7 +4,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { LocalBlobStore } from '../../blobs/local/local-blob-store.ts';
 import { createIsolateRuntime } from '../isolate/isolate-runtime.ts';
-import { preludeSnapshot } from '../isolate/prelude.ts';
 import { HostServer } from './host-server.ts';
 
 /** What the server passes a host (as JSON, its one argument). */
@@ -31,8 +30,6 @@ async function main(): Promise<void> {
   // this file.
   setFlagsFromString('--wasm-max-mem-pages=16');
   const tell = (event: HostEvent) => process.send?.(event);
-  // Made now, not inside the first invocation's deadline.
-  preludeSnapshot();
   const blobs = new LocalBlobStore({ root: options.blobsRoot });
   const runtime = createIsolateRuntime({
     blobs,

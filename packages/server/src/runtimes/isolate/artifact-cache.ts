@@ -1,5 +1,6 @@
 import { type BlobStore, ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
 import { type CodeCache, codeCache } from './compile.ts';
+import { splitSourceMap } from './source-maps.ts';
 
 /** One user's hold on an artifact; `release` once, when done with it. */
 export interface ArtifactHandle {
@@ -81,7 +82,8 @@ export class ArtifactCache {
         { cause },
       );
     }
-    return codeCache(source, artifactFilename(fn));
+    const { code, map } = splitSourceMap(source);
+    return codeCache(code, artifactFilename(fn), map);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { SourceMap } from 'node:module';
 import type ivm from 'isolated-vm';
 
 /**
@@ -8,11 +9,13 @@ import type ivm from 'isolated-vm';
 export interface CodeCache {
   readonly source: string;
   readonly filename: string;
+  /** Maps the code's stack frames back to the function's source files (artifacts have one). */
+  readonly sourceMap?: SourceMap;
   cachedData?: ivm.ExternalCopy<ArrayBuffer>;
 }
 
-export function codeCache(source: string, filename: string): CodeCache {
-  return { source, filename };
+export function codeCache(source: string, filename: string, sourceMap?: SourceMap): CodeCache {
+  return sourceMap ? { source, filename, sourceMap } : { source, filename };
 }
 
 export async function compileCached(isolate: ivm.Isolate, cache: CodeCache): Promise<ivm.Script> {

@@ -15,6 +15,7 @@ import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
+import { preludeSnapshot } from './prelude.ts';
 import { SyncStarts } from './sync-starts.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import type { IsolateLimits } from './warm-isolate.ts';
@@ -80,6 +81,8 @@ export class IsolateRuntime implements Runtime {
 
   constructor(options: IsolateRuntimeOptions) {
     guardProcessExit();
+    // The startup snapshot (80–250 ms to make) is made now, not inside a first invocation's deadline.
+    preludeSnapshot();
     this.#artifacts = new ArtifactCache(options.blobs);
     this.#limits = {
       maxLogBytes: options.maxLogBytes ?? ISOLATE_DEFAULTS.maxLogBytes,

@@ -73,6 +73,8 @@ export function decodeReply(reply: unknown, metrics: InvokeMetrics, maxResultByt
         };
       }
     }
+    case 'B':
+      return { status: 'succeeded', result: new Uint8Array(Buffer.from(body, 'latin1')), metrics };
     case 'E': {
       const error = parseError(body);
       return { status: isAllocationFailure(error) ? 'out_of_memory' : 'failed', error, metrics };

@@ -38,7 +38,7 @@ globalThis.__faas = { default: async (event, context) => {
   context.log.info(new TextDecoder().decode(new TextEncoder().encode(JSON.stringify(event))));
   return structuredClone({ ok: true, event, at: new Date(0), bytes: new Uint8Array(2) });
 } };
-const entry = globalThis.${INSTALL_GLOBAL}(() => {}, () => {}, () => {}, () => {}, (n) => new Uint8Array(n), () => null, 1024, 1024);
+const entry = globalThis.${INSTALL_GLOBAL}(() => {}, () => {}, () => {}, () => {}, (n) => new Uint8Array(n), () => null, 1024, 1024, '{}');
 entry.bind('default', 'warmup', 1);
 entry.invoke(1, 'warmup', Date.now() + 1000, 'json', '{"hello":"world","n":[1,2,3]}');
 entry.invoke(2, 'warmup', Date.now() + 1000, 'text', 'hello');

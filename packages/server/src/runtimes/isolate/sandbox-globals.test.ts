@@ -23,12 +23,14 @@ describe('what a function can reach inside its isolate', () => {
   after(() => runtime.close());
 
   it('has no Node, network, file system or host internals', async () => {
-    const names = ['require', 'process', 'fetch', 'Buffer', 'module', 'gc', 'XMLHttpRequest', 'WebSocket'];
+    const names = ['require', 'fetch', 'Buffer', 'module', 'gc', 'XMLHttpRequest', 'WebSocket', 'WebAssembly'];
     assert.deepEqual(
       await run(`[${names.map((n) => `typeof ${n}`).join(', ')}]`),
       names.map(() => 'undefined'),
     );
     assert.equal(await run('typeof __faasInstall'), 'undefined');
+    // `process` holds the function's env and nothing else of Node's.
+    assert.deepEqual(await run('Object.keys(process)'), ['env']);
   });
 
   it('offers the documented web-standard helpers', async () => {

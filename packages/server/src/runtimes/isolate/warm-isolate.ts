@@ -2,6 +2,7 @@ import {
   ErrorCode,
   FaasError,
   type FunctionVersion,
+  type InvocationError,
   type InvokeMetrics,
   type InvokeOutcome,
   type InvokeRequest,
@@ -23,6 +24,7 @@ import {
   timeoutError,
 } from './outcome.ts';
 import { INSTALL_GLOBAL, PRELUDE_FILENAME, preludeSnapshot, preludeSource } from './prelude.ts';
+import { mapStack } from './source-maps.ts';
 
 export interface IsolateLimits {
   /** Log output kept per invocation; past it, one truncation marker. */
@@ -62,6 +64,8 @@ export class WarmIsolate {
   #stop: Stop | 'closed' | undefined;
   #fromSnapshot: boolean;
   #onDisposed: (() => void) | undefined;
+  /** The artifact's code, for its source map: errors point into the user's files. */
+  #code: CodeCache | undefined;
 
   private constructor(
     fn: FunctionVersion,
@@ -119,6 +123,7 @@ export class WarmIsolate {
   }
 
   async #load(artifact: CodeCache, deadline: number): Promise<void> {
+    this.#code = artifact;
     const isolate = this.#isolate;
     const context = await isolate.createContext();
     // WebAssembly memories live outside V8's heap and outside the memory limit (a function
@@ -143,6 +148,7 @@ export class WarmIsolate {
         new ivm.Callback(urlHost),
         this.#limits.maxLogBytes,
         this.#limits.maxResultBytes,
+        JSON.stringify(this.fn.env ?? {}),
       ],
       { result: { reference: true } },
     )) as ivm.Reference;
@@ -320,7 +326,7 @@ export class WarmIsolate {
           cpuTimeMs: time.cpuTimeMs,
           peakMemoryBytes: heapBytes,
         };
-        results[i] = decodeReply(settled.reply, metrics, this.#limits.maxResultBytes);
+        results[i] = this.#decode(settled.reply, metrics);
       } else {
         this.#active = run;
         const wait = this.#wait as ivm.Reference;
@@ -360,7 +366,7 @@ export class WarmIsolate {
     request.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const value = await reply();
-      return decodeReply(value, this.#metrics(startedAt, cpuBefore), this.#limits.maxResultBytes);
+      return this.#decode(value, this.#metrics(startedAt, cpuBefore));
     } catch (err) {
       return this.#failure(err, startedAt);
     } finally {
@@ -370,6 +376,16 @@ export class WarmIsolate {
       this.#active = undefined;
       this.lastUsedAt = Date.now();
     }
+  }
+
+  /** A prelude reply as an outcome, its error's stack mapped into the user's source files. */
+  #decode(reply: unknown, metrics: InvokeMetrics): InvokeOutcome {
+    const outcome = decodeReply(reply, metrics, this.#limits.maxResultBytes);
+    const code = this.#code;
+    if (outcome.status !== 'succeeded' && outcome.error.stack && code?.sourceMap) {
+      outcome.error.stack = mapStack(outcome.error.stack, code.filename, code.sourceMap);
+    }
+    return outcome;
   }
 
   #failure(err: unknown, startedAt: number): InvokeOutcome {
@@ -384,13 +400,28 @@ export class WarmIsolate {
       return { status: 'out_of_memory', error: outOfMemoryError(this.fn.memoryMb), metrics };
     }
     this.dispose();
-    throw new FaasError(
-      ErrorCode.RUNTIME_UNAVAILABLE,
-      stop === 'closed'
-        ? 'The isolate runtime closed during the invocation'
-        : `The isolate failed: ${String(err)}`,
-      { cause: err },
-    );
+    if (stop === 'closed') {
+      throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime closed during the invocation', {
+        cause: err,
+      });
+    }
+    // isolated-vm fails a call whose code left a promise rejection unhandled, with its reason:
+    // that is the function's error (its isolate goes: its state is unknown).
+    return { status: 'failed', error: this.#unhandled(err), metrics: { durationMs } };
+  }
+
+  #unhandled(reason: unknown): InvocationError {
+    if (!(reason instanceof Error)) {
+      return { type: 'UnhandledRejection', message: `Unhandled promise rejection: ${String(reason)}` };
+    }
+    const code = this.#code;
+    const stack =
+      reason.stack && code?.sourceMap ? mapStack(reason.stack, code.filename, code.sourceMap) : reason.stack;
+    return {
+      type: reason.name || 'Error',
+      message: `Unhandled promise rejection: ${reason.message}`,
+      ...(stack ? { stack } : {}),
+    };
   }
 
   #metrics(startedAt: number, cpuBefore: bigint): InvokeMetrics {

@@ -2,7 +2,7 @@
 // Prelude fragment: binds the handler after the artifact ran, and runs one invocation.
 //
 // Replies are one string, the cheapest thing to move out of an isolate: `R<json>` a result,
-// `U` an undefined result, `E<json>` an error ({type, message, stack}), `X<message>` a result that
+// `B<latin1>` a result of bytes, `U` an undefined result, `E<json>` an error ({type, message, stack}), `X<message>` a result that
 // cannot be returned. Results are JSON-encoded here, so JSON semantics (toJSON, dropped
 // undefined) apply exactly once and a BigInt or a cycle fails inside the function's own budget.
 
@@ -10,6 +10,7 @@ const MAX_ERROR_MESSAGE_CHARS = 8192;
 const MAX_STACK_CHARS = 16_384;
 
 let handler;
+let functionEnv = {};
 let functionName = '';
 let functionVersion = 0;
 
@@ -54,8 +55,36 @@ function describeError(error) {
   }
 }
 
+/** Bytes as a string of one character per byte: the cheapest way out of the isolate. */
+function latin1(bytes) {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += stringFromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  }
+  return text;
+}
+
+function asBytes(value) {
+  if (value instanceof Uint8ArrayOf) return value;
+  if (value instanceof ArrayBufferOf) return new Uint8ArrayOf(value);
+  if (isArrayBufferView(value)) return new Uint8ArrayOf(value.buffer, value.byteOffset, value.byteLength);
+  return undefined;
+}
+
 function encodeResult(value) {
   if (value === undefined) return 'U';
+  const bytes = asBytes(value);
+  if (bytes !== undefined) {
+    if (bytes.length > maxResultBytes) {
+      return `XThe function's result is too large: ${bytes.length} bytes, the limit is ${maxResultBytes} bytes`;
+    }
+    return `B${latin1(bytes)}`;
+  }
+  // An HTTP response's body may be bytes too: it travels as base64, as HTTP triggers take it.
+  if (typeof value === 'object' && value !== null && typeof value.statusCode === 'number') {
+    const body = asBytes(value.body);
+    if (body !== undefined) value = { ...value, body: btoa(latin1(body)), isBase64Encoded: true };
+  }
   let json;
   try {
     json = jsonStringify(value);
@@ -87,6 +116,7 @@ function makeContext(invocationId, deadline) {
     version: functionVersion,
     deadline,
     getRemainingTimeMs: () => Math.max(0, deadline - Date.now()),
+    env: functionEnv,
     log: contextLog,
   });
 }
@@ -166,7 +196,11 @@ function wait() {
 }
 
 /** Called once per isolate by the host with its callbacks and limits; removes itself. */
-function install(log, schedule, logSync, scheduleSync, random, url, logLimit, resultLimit) {
+function install(log, schedule, logSync, scheduleSync, random, url, logLimit, resultLimit, envJson) {
+  // The function's `env`, as Node code expects it (`process.env`) and on the context: set before
+  // the function's module runs, which may read it at the top.
+  functionEnv = Object.freeze(jsonParse(envJson));
+  defineGlobal('process', { env: { ...functionEnv } });
   hostLog = log;
   hostSchedule = schedule;
   hostLogSync = logSync;

@@ -26,6 +26,10 @@ let maxResultBytes = 0;
 const jsonStringify = JSON.stringify;
 const jsonParse = JSON.parse;
 const dateNow = Date.now;
+const stringFromCharCode = String.fromCharCode;
+const Uint8ArrayOf = Uint8Array;
+const ArrayBufferOf = ArrayBuffer;
+const isArrayBufferView = ArrayBuffer.isView;
 const PRELUDE_FILE = 'faas:prelude';
 const INSTALL_GLOBAL = '__faasInstall';
 

@@ -36,7 +36,11 @@ function fire(seq, id) {
   if (timer.repeat) hostSchedule(seq, id, timer.delayMs);
   else timers.delete(id);
   try {
-    timer.callback(...timer.args);
+    const result = timer.callback(...timer.args);
+    // An async callback's rejection is the invocation's error too, as a throw would be.
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      result.then(undefined, reportUncaught);
+    }
   } catch (error) {
     reportUncaught(error);
   }
