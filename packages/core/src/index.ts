@@ -3,6 +3,7 @@ export * from './blobs.ts';
 export * from './config.ts';
 export * from './errors.ts';
 export * from './functions.ts';
+export * from './health.ts';
 export * from './ids.ts';
 export * from './invocations.ts';
 export * from './paging.ts';
