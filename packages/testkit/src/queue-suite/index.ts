@@ -50,12 +50,13 @@ export function defineQueueSuite(name: string, factory: QueueFactory): void {
         const { openPeer } = subject.get();
         if (!openPeer) return t.skip('the factory gives no openPeer');
         await queue().enqueue({ id: 'orphan', payload: { keep: 'me' }, maxAttempts: 3 });
-        const [held] = await queue().lease({ limit: 1, visibilityTimeoutMs: 1 });
+        const [held] = await queue().lease({ limit: 1, visibilityTimeoutMs: 50 });
         assert.ok(held);
+        assert.equal(await queue().start('orphan', held.leaseToken), true);
         await queue().close();
         const peer = await openPeer();
         try {
-          await sleep(5);
+          await sleep(60);
           const [job] = await peer.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
           assert.equal(job?.id, 'orphan');
           assert.equal(job?.attempt, 2);

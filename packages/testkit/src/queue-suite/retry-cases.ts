@@ -95,6 +95,24 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
     ]);
   });
 
+  it('fail counts the attempt whether or not it was started', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'two', payload: null, maxAttempts: 2 });
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.equal(await queue.start('two', first?.leaseToken ?? ''), true);
+    const outcome = await queue.fail('two', first?.leaseToken ?? '', { error: 'started, failed' });
+    assert.equal(outcome.outcome, 'retrying');
+    const second = await leaseWhenDue(queue, outcome.outcome === 'retrying' ? outcome.runAt : 0);
+    assert.equal(second.attempt, 2);
+    // Failed before it started (it could not even be set up): still the last attempt.
+    assert.deepEqual(await queue.fail('two', second.leaseToken, { error: 'unstarted' }), {
+      outcome: 'dead_lettered',
+    });
+    assert.deepEqual(await queue.listDead(1), [
+      { id: 'two', payload: null, error: 'unstarted', attempts: 2 },
+    ]);
+  });
+
   it('a single-attempt job is dead-lettered on its first failure', async () => {
     const queue = getQueue();
     await queue.enqueue({ id: 'once', payload: null, maxAttempts: 1 });
@@ -126,8 +144,9 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
     // A job that kills its consumer would otherwise come back forever.
     const queue = getQueue();
     await queue.enqueue({ id: 'poison', payload: null, maxAttempts: 1 });
-    assert.equal((await queue.lease({ limit: 1, visibilityTimeoutMs: 0 })).length, 1);
-    await sleep(2);
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    assert.equal(await queue.start('poison', job?.leaseToken ?? ''), true);
+    await sleep(60);
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
     const [dead] = await queue.listDead(1);
     assert.equal(dead?.id, 'poison');

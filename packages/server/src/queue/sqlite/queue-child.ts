@@ -9,9 +9,10 @@ const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 1_000, maxDela
 const say = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
 if (mode === 'lease-and-hang') {
-  // Enqueue one job of its own, lease some, report, then wait to be killed.
+  // Enqueue one job of its own, lease and start some, report, then wait to be killed.
   await queue.enqueue({ id: 'from-child', payload: 'written before the kill', maxAttempts: 3 });
   const jobs = await queue.lease({ limit: 2, visibilityTimeoutMs: Number(arg) });
+  for (const job of jobs) await queue.start(job.id, job.leaseToken);
   say({ leased: jobs });
   setInterval(() => undefined, 60_000);
 } else if (mode === 'drain') {

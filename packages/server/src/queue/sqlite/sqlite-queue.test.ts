@@ -9,6 +9,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LeasedJob } from '@faas/core';
 import { defineQueueSuite } from '@faas/testkit';
+import { applyMigrations, loadMigrations } from '../../sqlite/migrations.ts';
+import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { openSqliteQueue } from './sqlite-queue.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-queue-'));
@@ -16,6 +18,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshPath = () => join(root, `queue-${++n}`, 'faas.db');
 const CHILD = fileURLToPath(new URL('./queue-child.ts', import.meta.url));
+const MIGRATIONS = new URL('./migrations/', import.meta.url);
 
 defineQueueSuite('SqliteQueue (file)', async ({ retry }) => {
   const path = freshPath();
@@ -73,6 +76,7 @@ describe('SqliteQueue timings on a fake clock', () => {
     await queue.enqueue({ id: 'j', payload: null, maxAttempts: 5 });
     const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 });
     assert.equal(job?.leaseExpiresAt, clock.now + 10_000);
+    assert.equal(await queue.start('j', job?.leaseToken ?? ''), true);
     clock.now += 9_999;
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 }), []);
     assert.equal(await queue.extend('j', job?.leaseToken ?? '', 10_000), true);
@@ -84,6 +88,34 @@ describe('SqliteQueue timings on a fake clock', () => {
     assert.equal(await queue.nextDueInMs(), 0);
     const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 });
     assert.equal(again?.attempt, 2);
+    await queue.close();
+  });
+});
+
+describe('SqliteQueue migrations', () => {
+  it('002 keeps the attempt a lease taken under schema 1 counted when it was leased', async () => {
+    const path = freshPath();
+    const db = new SqliteDatabase(path);
+    applyMigrations(db, 'queue', loadMigrations(MIGRATIONS).slice(0, 1));
+    const expired = Date.now() - 1_000;
+    db.run(
+      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, visible_at, lease_token, enqueued_at)
+        VALUES ('old-last', NULL, 'leased', 1, 1, ?, 'token', ?), ('old-more', NULL, 'leased', 1, 2, ?, 'token', ?)`,
+      expired,
+      expired,
+      expired,
+      expired,
+    );
+    db.close();
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    const [again, ...rest] = await queue.lease({ limit: 5, visibilityTimeoutMs: 60_000 });
+    assert.deepEqual(rest, []);
+    assert.equal(again?.id, 'old-more');
+    assert.equal(again?.attempt, 2);
+    assert.deepEqual(
+      (await queue.listDead(5)).map((d) => [d.id, d.attempts]),
+      [['old-last', 1]],
+    );
     await queue.close();
   });
 });
@@ -103,7 +135,7 @@ function startChild(args: string[]): { child: ChildProcess; next: () => Promise<
 }
 
 describe('SqliteQueue across processes', () => {
-  it('keeps jobs, and the leases of a consumer killed with SIGKILL come back with attempt + 1', async () => {
+  it('keeps jobs, and the started leases of a consumer killed with SIGKILL come back with attempt + 1', async () => {
     const path = freshPath();
     const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
     for (const id of ['a', 'b', 'c']) await queue.enqueue({ id, payload: { id }, maxAttempts: 3 });
