@@ -8,6 +8,7 @@ export * from './ids.ts';
 export * from './invocations.ts';
 export * from './paging.ts';
 export * from './queue.ts';
+export * from './queue-consumer.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';
 export * from './store.ts';

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { LeasedJob } from '@faas/core';
+import type { ConsumerFactory, LeasedJob } from '@faas/core';
 import { defineQueueSuite } from '@faas/testkit';
+import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { applyMigrations, loadMigrations } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import { QueueConsumer } from '../queue-consumer.ts';
 import { openSqliteQueue } from './sqlite-queue.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-queue-'));
@@ -20,11 +22,16 @@ const freshPath = () => join(root, `queue-${++n}`, 'faas.db');
 const CHILD = fileURLToPath(new URL('./queue-child.ts', import.meta.url));
 const MIGRATIONS = new URL('./migrations/', import.meta.url);
 
+/** The server's consumer over the queue under test, with its own slots. */
+const consume: ConsumerFactory = (queue, options) =>
+  new QueueConsumer(queue, { ...options, slots: new ConcurrencyLimiter(0) });
+
 defineQueueSuite('SqliteQueue (file)', async ({ retry }) => {
   const path = freshPath();
   const queue = await openSqliteQueue({ path, retry });
   return {
     queue,
+    consume,
     openPeer: () => openSqliteQueue({ path, retry }),
     cleanup: async () => {
       await queue.close();
@@ -35,7 +42,7 @@ defineQueueSuite('SqliteQueue (file)', async ({ retry }) => {
 
 defineQueueSuite('SqliteQueue (:memory:)', async ({ retry }) => {
   const queue = await openSqliteQueue({ path: ':memory:', retry });
-  return { queue, cleanup: () => queue.close() };
+  return { queue, consume, cleanup: () => queue.close() };
 });
 
 /** A queue on a clock the test moves: exact timings, no waiting. */
