@@ -15,7 +15,8 @@ import { InvocationService } from './control/invocation-service.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { AsyncWorker, reconcileOrphans } from './data/async-worker.ts';
+import { reconcileOrphans } from './data/async-reconcile.ts';
+import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
@@ -103,7 +104,9 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     queue,
     catalog,
     invocations,
+    slots: limiter,
     concurrency: config.queueConcurrency,
+    leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
     logger,
   });

@@ -175,23 +175,19 @@ export class InvocationService {
   }
 
   /**
-   * One attempt of an async invocation (called by the queue consumer). Holds a concurrency slot
-   * for as long as it takes to get one: queued work waits rather than failing with 429.
+   * One attempt of an async invocation, called by the queue consumer, which holds the function's
+   * concurrency slot for it (taken before the attempt started, so waiting costs no attempt).
+   * `signal` stops the run when the attempt's lease is lost.
    */
   async runAttempt(
     fn: FunctionVersion,
     invocationId: string,
     event: unknown,
+    signal?: AbortSignal,
   ): Promise<{ outcome: InvokeOutcome; logs: NewLogLine[] }> {
-    const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency, Number.POSITIVE_INFINITY);
-    const release = typeof slot === 'function' ? slot : await slot;
     const logs = new LogCollector(invocationId, fn.name);
-    try {
-      const outcome = await this.#run(fn, invocationId, event, Date.now(), logs);
-      return { outcome, logs: logs.lines };
-    } finally {
-      release();
-    }
+    const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal);
+    return { outcome, logs: logs.lines };
   }
 
   async getInvocation(id: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {
@@ -213,6 +209,7 @@ export class InvocationService {
     event: unknown,
     startedMs: number,
     logs: LogCollector,
+    signal?: AbortSignal,
   ): Promise<InvokeOutcome> {
     const runtime = this.#d.runtimes.forFunction(fn.runtime);
     return runtime.invoke({
@@ -221,6 +218,7 @@ export class InvocationService {
       event,
       deadline: startedMs + fn.timeoutMs,
       log: logs.sink,
+      ...(signal ? { signal } : {}),
     });
   }
 

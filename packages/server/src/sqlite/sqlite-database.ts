@@ -50,6 +50,11 @@ export class SqliteDatabase {
     return this.#db.isOpen;
   }
 
+  /** Whether a transaction is open on this connection (so a step can join it). */
+  get inTransaction(): boolean {
+    return this.#db.isTransaction;
+  }
+
   /** The cached prepared statement for this SQL (prepared on first use). */
   statement(sql: string): StatementSync {
     let statement = this.#statements.get(sql);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MetadataStore } from '@faas/core';
 import { type Disposable, freshPerTest } from '../fresh-subject.ts';
+import { attemptCases } from './attempt-cases.ts';
 import { functionCases } from './function-cases.ts';
 import { invocationCases } from './invocation-cases.ts';
 import { keyCases, logCases } from './log-key-cases.ts';
@@ -40,6 +41,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('functions, versions and routes', () => functionCases(store));
     describe('paging', () => pagingCases(store));
     describe('invocations', () => invocationCases(store));
+    describe('async attempts (fenced writes)', () => attemptCases(store));
     describe('logs', () => logCases(store));
     describe('API keys and settings', () => keyCases(store));
     describe('snapshots', () => snapshotCases(store));
@@ -52,8 +54,9 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
         assert.equal((await store().getFunction('kept'))?.latestVersion, 1);
       });
 
-      it('ping resolves on a live store', async () => {
+      it('ping resolves and health is ok on a live store', async () => {
         await store().ping();
+        assert.deepEqual(await store().health(), { ok: true });
       });
 
       it('another instance on the same data sees writes and routesRevision changes', async (t) => {

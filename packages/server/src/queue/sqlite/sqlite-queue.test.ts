@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ConsumerFactory, LeasedJob } from '@faas/core';
-import { defineQueueSuite } from '@faas/testkit';
+import { defineQueueSuite, eventually } from '@faas/testkit';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { applyMigrations, loadMigrations } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
@@ -174,6 +174,42 @@ describe('SqliteQueue across processes', () => {
     );
     for (const job of leased)
       assert.equal(await queue.ack(job.id, job.leaseToken), false, 'a dead lease still counted');
+    await queue.close();
+  });
+
+  it('a consumer process stopped (SIGSTOP) past its lease loses the job to another, and learns it on waking', async () => {
+    const path = freshPath();
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    await queue.enqueue({ id: 'stall-me', payload: null, maxAttempts: 3 });
+    const { child, next } = startChild(['consume', path, '300']);
+    const ranHere: number[] = [];
+    const here = new QueueConsumer(queue, {
+      concurrency: 1,
+      leaseMs: 300,
+      pollMs: 20,
+      slots: new ConcurrencyLimiter(0),
+      processor: {
+        admit: async () => ({ kind: 'run', value: undefined }),
+        process: async (job) => {
+          ranHere.push(job.attempt);
+        },
+      },
+    });
+    try {
+      assert.deepEqual(await next(), { started: 'stall-me', attempt: 1 });
+      child.kill('SIGSTOP');
+      here.start();
+      await eventually(async () => !(await queue.has('stall-me')), 10_000, 'the job to run here');
+      assert.deepEqual(ranHere, [2]);
+      child.kill('SIGCONT');
+      const woke = (await next()) as { finished: string; aborted: boolean; owner: boolean };
+      assert.equal(woke.finished, 'stall-me');
+      assert.equal(woke.owner, false, 'the stopped process still owned the job');
+    } finally {
+      child.kill('SIGKILL');
+      await here.stop();
+    }
+    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 0 });
     await queue.close();
   });
 

@@ -1,12 +1,15 @@
 import {
   ErrorCode,
   FaasError,
+  INVOCATION_STATUSES,
   type Invocation,
   type InvocationFilter,
   type InvocationPatch,
+  type NewLogLine,
   type Page,
   type PageRequest,
   type StoredLogLine,
+  TERMINAL_STATUSES,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
@@ -63,6 +66,10 @@ const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
 const JSON_FIELDS = new Set<string>(['result', 'error']);
 
 const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
+/** `status IN (…)` of the statuses an invocation can still leave (queued, running). */
+const UNFINISHED = INVOCATION_STATUSES.filter((s) => !TERMINAL_STATUSES.has(s))
+  .map((s) => `'${s}'`)
+  .join(', ');
 const MAX_TAIL_LIMIT = 10_000;
 const DEFAULT_TAIL_LIMIT = 100;
 
@@ -100,14 +107,7 @@ export class InvocationQueries {
   }
 
   update(id: string, patch: InvocationPatch): Invocation {
-    const sets: string[] = [];
-    const params: SqlParam[] = [];
-    for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
-      const value = (patch as Record<string, unknown>)[field];
-      if (value === undefined) continue;
-      sets.push(`${column} = ?`);
-      params.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as SqlParam));
-    }
+    const { sets, params } = patchSql(patch);
     const row =
       sets.length === 0
         ? this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', id)
@@ -122,6 +122,28 @@ export class InvocationQueries {
       });
     }
     return toInvocation(row);
+  }
+
+  /** The fenced write of an attempt (see MetadataStore.recordAttempt): one statement decides. */
+  recordAttempt(
+    id: string,
+    attempt: number,
+    patch: Omit<InvocationPatch, 'attempts'>,
+    logs: NewLogLine[],
+  ): Invocation | undefined {
+    const { sets, params } = patchSql({ ...patch, attempts: attempt });
+    return this.#db.transaction(() => {
+      const row = this.#db.get<InvocationRow>(
+        `UPDATE invocations SET ${sets.join(', ')}
+          WHERE id = ? AND attempts <= ? AND status IN (${UNFINISHED}) RETURNING *`,
+        ...params,
+        id,
+        attempt,
+      );
+      if (!row) return undefined;
+      this.appendLogs(logs);
+      return toInvocation(row);
+    });
   }
 
   get(id: string): Invocation | undefined {
@@ -162,9 +184,9 @@ export class InvocationQueries {
     return { ...cut, items: cut.items.map(toInvocation) };
   }
 
-  appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): void {
+  appendLogs(lines: NewLogLine[]): void {
     if (lines.length === 0) return;
-    this.#db.transaction(() => {
+    const insert = () => {
       for (const line of lines) {
         this.#db.run(
           'INSERT INTO logs (invocation_id, function_name, ts, level, message) VALUES (?, ?, ?, ?, ?)',
@@ -175,7 +197,9 @@ export class InvocationQueries {
           line.message,
         );
       }
-    });
+    };
+    if (this.#db.inTransaction) insert();
+    else this.#db.transaction(insert);
   }
 
   getLogs(invocationId: string): StoredLogLine[] {
@@ -201,6 +225,19 @@ export class InvocationQueries {
           );
     return rows.map(toLogLine);
   }
+}
+
+/** `SET` terms and their parameters for the fields a patch sets. */
+function patchSql(patch: InvocationPatch): { sets: string[]; params: SqlParam[] } {
+  const sets: string[] = [];
+  const params: SqlParam[] = [];
+  for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
+    const value = (patch as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    sets.push(`${column} = ?`);
+    params.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as SqlParam));
+  }
+  return { sets, params };
 }
 
 function toMs(iso: string, field: string): number {
