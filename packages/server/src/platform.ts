@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
 import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
@@ -18,6 +17,7 @@ import { SnapshotService } from './control/snapshot-service.ts';
 import { reconcileOrphans } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import { createIsolateRuntime } from './runtimes/isolate/isolate-runtime.ts';
@@ -53,15 +53,31 @@ export interface Platform {
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 
-/** Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes). */
+/**
+ * Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes).
+ * @throws FaasError DATA_DIR_IN_USE when another server holds the data dir (nothing is touched
+ *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written.
+ */
 export async function createPlatform(config: Readonly<Config>, logger: Logger = console): Promise<Platform> {
-  mkdirSync(config.dataDir, { recursive: true });
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    return await openPlatform(config, logger, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
   const store = await openSqliteStore({ path: dbPath });
   const queue = await openSqliteQueue({
     path: dbPath,
     retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
   });
+  // The lock proves the server that held these leases is gone: its jobs are due now.
+  const expired = await queue.expireLeases();
+  if (expired > 0) logger.warn(`${expired} async job(s) held by the previous run are due again`);
   const blobs = await createLocalBlobStore({ root: join(config.dataDir, 'blobs') });
 
   const runtimeList: Runtime[] = [createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs })];
@@ -156,6 +172,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
       await queue.close();
       await store.close();
       await blobs.close();
+      lock.release();
     },
   };
 }

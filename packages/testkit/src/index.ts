@@ -7,3 +7,4 @@ export * from './memory-blob-store.ts';
 export * from './queue-suite/index.ts';
 export * from './runtime-suite.ts';
 export * from './store-suite/index.ts';
+export * from './tmpfs.ts';

@@ -99,6 +99,33 @@ describe('SqliteQueue timings on a fake clock', () => {
   });
 });
 
+describe('SqliteQueue.expireLeases (a restart under the data-dir lock)', () => {
+  it('makes every lease due now: a started one comes back as the next attempt, an unstarted one as the same', async () => {
+    const queue = await openSqliteQueue({ path: ':memory:', retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    for (const id of ['started', 'waiting', 'last'])
+      await queue.enqueue({ id, payload: null, maxAttempts: id === 'last' ? 1 : 3 });
+    const held = await queue.lease({ limit: 3, visibilityTimeoutMs: 60_000 });
+    for (const job of held)
+      if (job.id !== 'waiting') assert.equal(await queue.start(job.id, job.leaseToken), true);
+    assert.equal(await queue.expireLeases(), 3);
+    const back = await queue.lease({ limit: 5, visibilityTimeoutMs: 60_000 });
+    assert.deepEqual(
+      back.map((j) => [j.id, j.attempt]),
+      [
+        ['started', 2],
+        ['waiting', 1],
+      ],
+    );
+    assert.deepEqual(
+      (await queue.listDead(5)).map((d) => d.id),
+      ['last'],
+    );
+    for (const job of back) await queue.ack(job.id, job.leaseToken);
+    assert.equal(await queue.expireLeases(), 0);
+    await queue.close();
+  });
+});
+
 describe('SqliteQueue migrations', () => {
   it('002 keeps the attempt a lease taken under schema 1 counted when it was leased', async () => {
     const path = freshPath();

@@ -72,6 +72,41 @@ export function toStorageError(err: unknown, backend: string, path: string): unk
   return err;
 }
 
+/** File-system errors that mean the disk, not the caller, failed. */
+const FS_FULL = new Set(['ENOSPC', 'EDQUOT']);
+const FS_READ_ONLY = new Set(['EROFS']);
+const FS_UNAVAILABLE = new Set(['EIO', 'EACCES', 'EPERM']);
+
+/** A file-system error of a storage backend (blobs, the data dir) as the FaasError a caller gets. */
+export function toFsStorageError(err: unknown, backend: string, path: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string') return err;
+  const details = { backend, path, errno: code };
+  if (FS_FULL.has(code)) {
+    return new FaasError(
+      ErrorCode.STORAGE_FULL,
+      `The disk under ${path} (${backend}) is full: nothing was written`,
+      {
+        details,
+        cause: err,
+      },
+    );
+  }
+  if (FS_READ_ONLY.has(code)) {
+    return new FaasError(ErrorCode.STORAGE_READ_ONLY, `${path} (${backend}) is on a read-only file system`, {
+      details,
+      cause: err,
+    });
+  }
+  if (FS_UNAVAILABLE.has(code)) {
+    return new FaasError(ErrorCode.STORAGE_UNAVAILABLE, `${path} (${backend}) failed: ${code}`, {
+      details,
+      cause: err,
+    });
+  }
+  return err;
+}
+
 const STORAGE_CODES = new Set<string>([
   ErrorCode.STORAGE_FULL,
   ErrorCode.STORAGE_READ_ONLY,
