@@ -1,18 +1,46 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { ErrorCode, isFaasError, loadConfig } from '@faas/core';
+import {
+  type ErrorBody,
+  ErrorCode,
+  type Invocation,
+  isFaasError,
+  type LogLine,
+  loadConfig,
+} from '@faas/core';
 import { startServer } from '@faas/server';
 import { Tmpfs, tmpfsSkipReason } from '@faas/testkit';
 import { containerStates, engineSkipReason, ownedContainers } from '../support/engine.ts';
-import { ADMIN_KEY, spawnServer, startTestServer, tempDataDir } from '../support/server.ts';
+import { ADMIN_KEY, request, spawnServer, startTestServer, tempDataDir, waitFor } from '../support/server.ts';
 
 const configFor = (dataDir: string) =>
   loadConfig(
     {},
     { port: 0, host: '127.0.0.1', dataDir, adminKey: ADMIN_KEY, logLevel: 'silent', gatewayThreads: 1 },
   );
+
+/** Writes `path` until the file system has no byte left. */
+function fillDisk(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const size of [1024 * 1024, 4096, 1]) {
+      const chunk = Buffer.alloc(size, 1);
+      for (;;) {
+        try {
+          writeSync(fd, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const refusedWith = (code: string) => (err: unknown) => isFaasError(err) && err.code === code;
 
@@ -78,6 +106,107 @@ describe('storage failures', () => {
   const root = tempDataDir();
   after(() => rmSync(root, { recursive: true, force: true }));
   const skip = tmpfsSkipReason(join(root, 'probe'));
+
+  it('a full disk: writes fail with STORAGE_FULL, /ready says so, sync records wait readable, then land', {
+    skip,
+  }, async () => {
+    const mount = Tmpfs.mount(join(root, 'full'), 32 * 1024 * 1024);
+    const server = await startServer({ ...configFor(mount.path), maxPendingRecords: 5, queuePollMs: 50 });
+    const api = (path: string, init?: Parameters<typeof request>[2]) => request(server.url, path, init);
+    const filler = join(mount.path, 'filler');
+    try {
+      const created = await api('/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'echo',
+          runtime: 'js',
+          code: 'export default (e) => { console.log("got", e.n); return e.n; }',
+        },
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      assert.equal(
+        await (await api('/api/v1/functions/echo/invoke', { method: 'POST', json: { n: 0 } })).json(),
+        0,
+      );
+      // Empty the WAL so the next write must grow a file, then take every byte left.
+      await server.platform.recorder.flush();
+      const checkpoint = new DatabaseSync(join(mount.path, 'faas.db'));
+      checkpoint.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      checkpoint.close();
+      fillDisk(filler);
+
+      const ids: string[] = [];
+      for (let n = 1; n <= 5; n++) {
+        const res = await api('/api/v1/functions/echo/invoke', { method: 'POST', json: { n } });
+        assert.equal(res.status, 200, await res.clone().text());
+        ids.push(res.headers.get('x-invocation-id') ?? '');
+      }
+      await waitFor(async () => (server.platform.recorder.stats().failedWrites > 0 ? true : undefined));
+      // Answered with an id: readable although its record cannot be written.
+      for (const [i, id] of ids.entries()) {
+        const inv = (await (await api(`/api/v1/invocations/${id}`)).json()) as Invocation & {
+          logs: LogLine[];
+        };
+        assert.equal(inv.result, i + 1);
+        assert.deepEqual(
+          inv.logs.map((l) => l.message),
+          [`got ${i + 1}`],
+        );
+      }
+      // Past FAAS_MAX_PENDING_RECORDS: refused before it runs, no id handed out.
+      const refused = await api('/api/v1/functions/echo/invoke', { method: 'POST', json: { n: 6 } });
+      assert.equal(refused.status, 503);
+      assert.equal(((await refused.json()) as ErrorBody).error.code, ErrorCode.RECORDS_BACKLOG);
+      assert.equal(refused.headers.get('x-invocation-id'), null);
+      // Writes made in the request fail with the documented code.
+      const asyncRes = await api('/api/v1/functions/echo/invoke?async=true', {
+        method: 'POST',
+        json: { n: 7 },
+      });
+      assert.equal(asyncRes.status, 507, await asyncRes.clone().text());
+      assert.equal(((await asyncRes.json()) as ErrorBody).error.code, ErrorCode.STORAGE_FULL);
+      const deploy = await api('/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'no-room',
+          runtime: 'js',
+          code: `export default () => ${JSON.stringify('x'.repeat(200_000))}`,
+        },
+      });
+      assert.equal(deploy.status, 507, await deploy.clone().text());
+      const ready = await api('/ready', { key: null });
+      assert.equal(ready.status, 503);
+      const { checks } = (await ready.json()) as { checks: Record<string, string> };
+      assert.match(checks.store ?? '', /FAAS_ERR_STORAGE_FULL/);
+      assert.match(checks.records ?? '', /5 invocation record\(s\) wait to be written/);
+
+      rmSync(filler);
+      await waitFor(async () => (server.platform.recorder.stats().pending === 0 ? true : undefined), 20_000);
+      const listed = (await (await api('/api/v1/invocations?functionName=echo&limit=50')).json()) as {
+        items: Invocation[];
+      };
+      for (const id of ids)
+        assert.ok(
+          listed.items.some((inv) => inv.id === id),
+          `${id} was not written`,
+        );
+      assert.deepEqual(
+        (await server.platform.store.getLogs(ids[0] ?? '')).map((l) => l.message),
+        ['got 1'],
+      );
+      const again = await api('/api/v1/functions/echo/invoke', { method: 'POST', json: { n: 8 } });
+      assert.equal(again.status, 200);
+      const queued = await api('/api/v1/functions/echo/invoke?async=true', {
+        method: 'POST',
+        json: { n: 9 },
+      });
+      assert.equal(queued.status, 202);
+    } finally {
+      rmSync(filler, { force: true });
+      await server.close();
+      mount.unmount();
+    }
+  });
 
   it('a server refuses to start on a read-only data dir, with a clear error', { skip }, async () => {
     const mount = Tmpfs.mount(join(root, 'ro'), 16 * 1024 * 1024);

@@ -24,6 +24,8 @@ export interface Config {
   queuePollMs: number;
   /** Lease of an async job, renewed every half of it while the job is held. @default 30000 (FAAS_QUEUE_LEASE_MS) */
   queueLeaseMs: number;
+  /** Invocation records waiting to be written past which sync calls are refused (503). @default 10000 (FAAS_MAX_PENDING_RECORDS) */
+  maxPendingRecords: number;
   /** First retry delay of a failed async invocation; doubles per attempt. @default 1000 (FAAS_RETRY_BASE_DELAY_MS) */
   retryBaseDelayMs: number;
   /** @default 60000 (FAAS_RETRY_MAX_DELAY_MS) */
@@ -90,6 +92,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   queueConcurrency: { env: 'FAAS_QUEUE_CONCURRENCY', default: 8, parse: int(1, 1024) },
   queuePollMs: { env: 'FAAS_QUEUE_POLL_MS', default: 1000, parse: int(10, 60_000) },
   queueLeaseMs: { env: 'FAAS_QUEUE_LEASE_MS', default: 30_000, parse: int(200, 3_600_000) },
+  maxPendingRecords: { env: 'FAAS_MAX_PENDING_RECORDS', default: 10_000, parse: int(1, 10_000_000) },
   retryBaseDelayMs: { env: 'FAAS_RETRY_BASE_DELAY_MS', default: 1000, parse: int(1, 3_600_000) },
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },

@@ -102,6 +102,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
   const recorder = new InvocationRecorder(store, {
+    maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);

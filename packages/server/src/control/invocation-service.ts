@@ -23,7 +23,7 @@ import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
 /** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
-export type InvocationSink = Pick<InvocationRecorder, 'record' | 'pending' | 'pendingLogs'>;
+export type InvocationSink = Pick<InvocationRecorder, 'admit' | 'record' | 'pending' | 'pendingLogs'>;
 
 /** What the async queue carries for one invocation. */
 export interface InvocationJob {
@@ -97,6 +97,8 @@ export class InvocationService {
     const createdAt = isoTimestamp(createdMs);
     let release: () => void;
     let event: unknown;
+    // Refused before it runs while records cannot be written: no answer names an id that may never exist.
+    this.#d.recorder.admit();
     try {
       event = readEvent();
       const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
@@ -222,7 +224,11 @@ export class InvocationService {
     });
   }
 
-  /** A call turned away (bad body, 429, runtime down) is still an invocation the user asked for. */
+  /**
+   * A call turned away (bad body, 429, runtime down) is still an invocation the user asked for.
+   * Not while the records backlog is full: the pending set stays bounded, and the caller gets its
+   * error without an id either way.
+   */
   #recordRejected(
     fn: FunctionVersion,
     id: string,
@@ -231,6 +237,11 @@ export class InvocationService {
     err: FaasError,
     mode: InvocationMode = 'sync',
   ): void {
+    try {
+      this.#d.recorder.admit();
+    } catch {
+      return;
+    }
     this.#d.recorder.record(
       {
         id,
