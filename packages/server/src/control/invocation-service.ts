@@ -112,6 +112,11 @@ export class InvocationService {
     let outcome: InvokeOutcome;
     try {
       outcome = await this.#run(fn, id, event, startedMs, logs);
+    } catch (err) {
+      // The runtime is down or closed: recorded like any call turned away, and the error names it.
+      if (!isFaasError(err)) throw err;
+      this.#recordRejected(fn, id, createdAt, trigger, err);
+      throw withInvocationId(err, id);
     } finally {
       release();
     }
@@ -258,6 +263,18 @@ export class InvocationService {
       [],
     );
   }
+}
+
+/** The error a caller gets for a recorded call that failed: its details name the invocation. */
+function withInvocationId(err: FaasError, invocationId: string): FaasError {
+  const details = err.details;
+  if (details !== undefined && (typeof details !== 'object' || details === null || Array.isArray(details)))
+    return err;
+  return new FaasError(err.code, err.message, {
+    details: { ...(details as Record<string, unknown> | undefined), invocationId },
+    status: err.status,
+    cause: err,
+  });
 }
 
 /** The stored fields of a finished attempt. */
