@@ -102,6 +102,40 @@ describe('one server per data dir', () => {
   });
 });
 
+describe('retention', () => {
+  it('FAAS_RETENTION_DAYS: the sweeper deletes old finished invocations and their logs, not recent or unfinished ones', async () => {
+    const s = await startTestServer({ retentionDays: 7 });
+    try {
+      const { store } = s.server.platform;
+      const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+      const base = { functionName: 'gone', version: 1, trigger: 'api', attempts: 1 } as const;
+      await store.createInvocations([
+        { ...base, id: 'inv_old', mode: 'sync', status: 'succeeded', createdAt: daysAgo(8) },
+        { ...base, id: 'inv_old_queued', mode: 'async', status: 'queued', createdAt: daysAgo(30) },
+      ]);
+      await store.appendLogs([
+        { invocationId: 'inv_old', functionName: 'gone', ts: 0, level: 'log', message: 'old' },
+      ]);
+      await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: { name: 'fresh', runtime: 'js', code: 'export default () => 1' },
+      });
+      const fresh = (await s.api('/api/v1/functions/fresh/invoke', { method: 'POST' })).headers.get(
+        'x-invocation-id',
+      );
+      await s.server.platform.recorder.flush();
+      const swept = await s.server.platform.retention.sweep();
+      assert.equal(swept.invocations, 1);
+      assert.equal(swept.logLines, 1);
+      assert.equal((await s.api('/api/v1/invocations/inv_old')).status, 404);
+      assert.equal((await s.api('/api/v1/invocations/inv_old_queued')).status, 200);
+      assert.equal((await s.api(`/api/v1/invocations/${fresh}`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('storage failures', () => {
   const root = tempDataDir();
   after(() => rmSync(root, { recursive: true, force: true }));

@@ -102,6 +102,12 @@ export interface Queue {
   has(id: string): Promise<boolean>;
   /** Dead-lettered jobs, newest first. */
   listDead(limit: number): Promise<Array<{ id: string; payload: unknown; error: string; attempts: number }>>;
+  /**
+   * Retention: deletes up to `limit` dead-lettered jobs that died before `deadBefore` (ms since
+   * epoch), oldest first; never a job that is not dead. Their ids may be enqueued again. Returns
+   * how many; callers loop until it is 0.
+   */
+  deleteDead(options: { deadBefore: number; limit: number }): Promise<number>;
   stats(): Promise<QueueStats>;
   /** Ms until the next job is due, or undefined when none waits: lets consumers sleep precisely. */
   nextDueInMs(): Promise<number | undefined>;

@@ -114,6 +114,24 @@ export interface MetadataStore {
   getInvocation(id: string): Promise<Invocation | undefined>;
   /** Newest first. */
   listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>>;
+  /**
+   * Retention: deletes finished invocations (terminal status) with their log lines, those created
+   * before `createdBefore` and, with `keepNewest`, those older than the newest `keepNewest`
+   * invocations (all statuses count toward it). An invocation still queued or running is never
+   * deleted. Bounded work per call, so no call holds the database long: at most `limit` log lines
+   * and `limit` invocations; an invocation goes once its lines are gone. Callers loop until a call
+   * deletes nothing.
+   * @example
+   * while (true) {
+   *   const done = await store.deleteOldInvocations({ createdBefore: cutoff, limit: 500 });
+   *   if (done.invocations + done.logLines === 0) break;
+   * }
+   */
+  deleteOldInvocations(options: {
+    createdBefore?: string;
+    keepNewest?: number;
+    limit: number;
+  }): Promise<{ invocations: number; logLines: number }>;
 
   appendLogs(lines: NewLogLine[]): Promise<void>;
   /** Lines of one invocation in order. */

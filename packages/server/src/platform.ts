@@ -11,6 +11,7 @@ import { FunctionService } from './control/function-service.ts';
 import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
@@ -42,6 +43,8 @@ export interface Platform {
   recorder: InvocationRecorder;
   routes: RouteSync;
   worker: AsyncWorker;
+  /** Deletes invocations, logs and dead letters past FAAS_RETENTION_DAYS / FAAS_RETENTION_MAX_ROWS. */
+  retention: RetentionSweeper;
   /** Changes other gateway threads must take in (catalog, revoked keys). */
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
@@ -145,6 +148,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const orphans = await reconcileOrphans(store, queue);
   if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
   worker.start();
+  const retention = new RetentionSweeper({
+    store,
+    queue,
+    retentionDays: config.retentionDays,
+    maxInvocations: config.retentionMaxRows,
+    logger,
+  });
+  retention.start();
 
   const asyncWorker = worker;
   return {
@@ -162,11 +173,13 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     recorder,
     routes,
     worker: asyncWorker,
+    retention,
     changes,
     slots,
     generatedAdminKey,
     async close() {
       routes.stop();
+      await retention.stop();
       await asyncWorker.stop();
       await recorder.close();
       await runtimes.close();

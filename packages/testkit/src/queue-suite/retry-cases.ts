@@ -154,6 +154,33 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
     assert.ok(dead?.error, 'the dead letter says why');
   });
 
+  it('deleteDead removes jobs dead before the cutoff, oldest first, at most limit, and no live job', async () => {
+    const queue = getQueue();
+    for (const id of ['dead-1', 'dead-2', 'dead-3']) {
+      await queue.enqueue({ id, payload: id, maxAttempts: 1 });
+      const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+      await queue.fail(id, job?.leaseToken ?? '', { error: 'x' });
+      await sleep(2);
+    }
+    await queue.enqueue({ id: 'alive', payload: null, maxAttempts: 1 });
+    const [leased] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    await queue.enqueue({ id: 'waiting', payload: null, maxAttempts: 1 });
+    const cutoff = Date.now() + 1;
+    assert.equal(await queue.deleteDead({ deadBefore: cutoff, limit: 2 }), 2);
+    assert.deepEqual(
+      (await queue.listDead(10)).map((d) => d.id),
+      ['dead-3'],
+    );
+    assert.equal(await queue.deleteDead({ deadBefore: cutoff, limit: 10 }), 1);
+    assert.equal(await queue.deleteDead({ deadBefore: cutoff, limit: 10 }), 0);
+    assert.deepEqual(await queue.stats(), { ready: 1, leased: 1, deadLettered: 0 });
+    assert.equal(await queue.ack('alive', leased?.leaseToken ?? ''), true);
+    // A deleted dead job's id is free again.
+    assert.deepEqual(await queue.enqueue({ id: 'dead-1', payload: 'again', maxAttempts: 1 }), {
+      duplicate: false,
+    });
+  });
+
   it('rejects maxAttempts below 1 with VALIDATION', async () => {
     const queue = getQueue();
     await rejectsWithCode(queue.enqueue({ id: 'zero', payload: null, maxAttempts: 0 }), ErrorCode.VALIDATION);

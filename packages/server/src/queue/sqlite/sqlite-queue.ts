@@ -269,6 +269,15 @@ export class SqliteQueue implements Queue {
     }));
   }
 
+  async deleteDead(options: { deadBefore: number; limit: number }): Promise<number> {
+    return this.#db.run(
+      `DELETE FROM queue_jobs WHERE seq IN
+        (SELECT seq FROM queue_jobs WHERE state = 'dead' AND dead_at < ? ORDER BY dead_at, seq LIMIT ?)`,
+      options.deadBefore,
+      Math.max(0, Math.trunc(options.limit)),
+    ).changes;
+  }
+
   /** An expired lease counts as ready: its job is deliverable again. */
   async stats(): Promise<QueueStats> {
     const row = this.#db.get<{ ready: number | null; leased: number | null; dead: number | null }>(

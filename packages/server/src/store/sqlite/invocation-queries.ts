@@ -184,6 +184,60 @@ export class InvocationQueries {
     return { ...cut, items: cut.items.map(toInvocation) };
   }
 
+  /** See MetadataStore.deleteOldInvocations: one transaction, at most `limit` rows of each kind. */
+  deleteOld(options: { createdBefore?: string; keepNewest?: number; limit: number }): {
+    invocations: number;
+    logLines: number;
+  } {
+    const limit = Math.max(0, Math.trunc(options.limit));
+    const before =
+      options.createdBefore === undefined ? undefined : toMs(options.createdBefore, 'createdBefore');
+    const keep = options.keepNewest === undefined ? undefined : Math.max(0, Math.trunc(options.keepNewest));
+    if (limit === 0 || (before === undefined && keep === undefined)) return { invocations: 0, logLines: 0 };
+    return this.#db.transaction(() => {
+      const terms: string[] = [];
+      const params: SqlParam[] = [];
+      if (before !== undefined) {
+        terms.push('created_ms < ?');
+        params.push(before);
+      }
+      if (keep !== undefined) {
+        // The newest invocation past the cap: it and everything older is over it.
+        const edge = this.#db.get<{ created_ms: number; id: string }>(
+          'SELECT created_ms, id FROM invocations ORDER BY created_ms DESC, id DESC LIMIT 1 OFFSET ?',
+          keep,
+        );
+        if (edge) {
+          terms.push('(created_ms, id) <= (?, ?)');
+          params.push(edge.created_ms, edge.id);
+        }
+      }
+      if (terms.length === 0) return { invocations: 0, logLines: 0 };
+      const ids = this.#db
+        .all<{ id: string }>(
+          `SELECT id FROM invocations WHERE status NOT IN (${UNFINISHED}) AND (${terms.join(' OR ')})
+            ORDER BY created_ms, id LIMIT ?`,
+          ...params,
+          limit,
+        )
+        .map((r) => r.id);
+      if (ids.length === 0) return { invocations: 0, logLines: 0 };
+      const list = ids.map(() => '?').join(', ');
+      const { changes: logLines } = this.#db.run(
+        `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE invocation_id IN (${list}) LIMIT ?)`,
+        ...ids,
+        limit,
+      );
+      // An invocation goes with its last lines: one whose lines are not all gone waits for the next call.
+      const { changes: invocations } = this.#db.run(
+        `DELETE FROM invocations WHERE id IN (${list})
+          AND NOT EXISTS (SELECT 1 FROM logs WHERE logs.invocation_id = invocations.id)`,
+        ...ids,
+      );
+      return { invocations, logLines };
+    });
+  }
+
   appendLogs(lines: NewLogLine[]): void {
     if (lines.length === 0) return;
     const insert = () => {

@@ -123,6 +123,14 @@ export class SqliteStore implements MetadataStore {
     return this.#invocations.list(filter, page);
   }
 
+  async deleteOldInvocations(options: {
+    createdBefore?: string;
+    keepNewest?: number;
+    limit: number;
+  }): Promise<{ invocations: number; logLines: number }> {
+    return this.#invocations.deleteOld(options);
+  }
+
   async appendLogs(lines: NewLogLine[]): Promise<void> {
     this.#invocations.appendLogs(lines);
   }
