@@ -13,7 +13,7 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** The first sweep, after start (not during it). @default 60000 */
   firstSweepMs?: number;
-  /** Rows deleted per call (per kind): what one call may hold the database for. @default 500 */
+  /** Rows deleted per call (per kind): what one call may hold the database for. @default 200 */
   batchSize?: number;
   logger?: Pick<Console, 'error' | 'info' | 'warn'>;
   /** @default Date.now */
@@ -89,7 +89,7 @@ export class RetentionSweeper {
     const result: SweepResult = { invocations: 0, logLines: 0, deadJobs: 0, batches: 0, longestBatchMs: 0 };
     if (!this.enabled) return result;
     const { retentionDays, maxInvocations } = this.#o;
-    const limit = this.#o.batchSize ?? 500;
+    const limit = this.#o.batchSize ?? 200;
     const cutoffMs = this.#now() - retentionDays * DAY_MS;
     const rules = {
       ...(retentionDays > 0 ? { createdBefore: new Date(cutoffMs).toISOString() } : {}),
