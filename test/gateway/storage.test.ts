@@ -242,6 +242,28 @@ describe('storage failures', () => {
     }
   });
 
+  it('a server refuses to start on a disk that is already full, with STORAGE_FULL', { skip }, async () => {
+    // SQLite's WAL needs room for its shared-memory index to open the database at all.
+    const mount = Tmpfs.mount(join(root, 'full-at-start'), 16 * 1024 * 1024);
+    const filler = join(mount.path, 'filler');
+    try {
+      const first = await startServer(configFor(mount.path));
+      await first.close();
+      fillDisk(filler);
+      await assert.rejects(startServer(configFor(mount.path)), (err: unknown) => {
+        assert.ok(refusedWith(ErrorCode.STORAGE_FULL)(err), String(err));
+        assert.match((err as Error).message, /disk is full/);
+        return true;
+      });
+      // Once there is room again, it starts.
+      rmSync(filler);
+      await (await startServer(configFor(mount.path))).close();
+    } finally {
+      rmSync(filler, { force: true });
+      mount.unmount();
+    }
+  });
+
   it('a server refuses to start on a read-only data dir, with a clear error', { skip }, async () => {
     const mount = Tmpfs.mount(join(root, 'ro'), 16 * 1024 * 1024);
     try {

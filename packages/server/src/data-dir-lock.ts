@@ -47,6 +47,9 @@ export class DataDirLock {
       throw asStorageError(err, dataDir);
     }
     try {
+      // A database with a page in it: an empty file needs space to begin a write transaction,
+      // which a full disk would refuse. A no-op once the table exists.
+      db.exec('CREATE TABLE IF NOT EXISTS lock (held INTEGER)');
       db.exec('BEGIN IMMEDIATE');
     } catch (err) {
       db.close();
@@ -56,9 +59,8 @@ export class DataDirLock {
     const holder: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
     try {
       writeFileSync(join(dataDir, 'server.lock.json'), `${JSON.stringify(holder)}\n`);
-    } catch (err) {
-      db.close();
-      throw asStorageError(err, dataDir);
+    } catch {
+      // Only a second server's message needs it; a full disk must not keep this one from starting.
     }
     return new DataDirLock(dataDir, db);
   }

@@ -11,6 +11,8 @@ const SQLITE_FULL = 13;
 const SQLITE_CANTOPEN = 14;
 const SQLITE_PROTOCOL = 15;
 const SQLITE_NOTADB = 26;
+/** IOERR_SHMSIZE: no room to grow the WAL's shared-memory index, which is how a full disk shows at open. */
+const SQLITE_IOERR_SHMSIZE = SQLITE_IOERR | (19 << 8);
 const UNAVAILABLE = new Set([
   SQLITE_PERM,
   SQLITE_BUSY,
@@ -43,7 +45,7 @@ export function toStorageError(err: unknown, backend: string, path: string): unk
   const primary = e.errcode & 0xff;
   const reason = typeof e.errstr === 'string' ? e.errstr : String(e.message);
   const details = { backend, path, sqlite: reason };
-  if (primary === SQLITE_FULL) {
+  if (primary === SQLITE_FULL || e.errcode === SQLITE_IOERR_SHMSIZE) {
     return new FaasError(
       ErrorCode.STORAGE_FULL,
       `The ${backend}'s disk is full (${path}): nothing was written`,

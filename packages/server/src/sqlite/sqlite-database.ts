@@ -109,15 +109,21 @@ export class SqliteDatabase {
   }
 
   /**
-   * Proves the file can be written now (a read-only mount or file fails here, at start, rather
-   * than at the first write a user makes). Writes the header's user_version to its own value.
-   * @throws FaasError STORAGE_READ_ONLY, STORAGE_FULL, STORAGE_UNAVAILABLE
+   * Proves the file can be written now, so a read-only mount or file fails at start rather than at
+   * the first write a user makes. Writes the header's user_version to its own value. A full disk
+   * is not a reason to refuse: reads still work, it is remembered for `health()`, and each write
+   * fails with STORAGE_FULL until space is freed.
+   * @throws FaasError STORAGE_READ_ONLY, STORAGE_UNAVAILABLE
    */
   probeWrite(): void {
-    this.transaction(() => {
-      const version = this.get<{ user_version: number }>('PRAGMA user_version')?.user_version ?? 0;
-      this.exec(`PRAGMA user_version = ${Math.trunc(version)}`);
-    });
+    try {
+      this.transaction(() => {
+        const version = this.get<{ user_version: number }>('PRAGMA user_version')?.user_version ?? 0;
+        this.exec(`PRAGMA user_version = ${Math.trunc(version)}`);
+      });
+    } catch (err) {
+      if (!(isStorageError(err) && err.code === ErrorCode.STORAGE_FULL)) throw err;
+    }
   }
 
   /** Whether the file answers a read, and no call failed on the storage lately. Never throws. */
