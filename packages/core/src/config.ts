@@ -22,6 +22,14 @@ export interface Config {
   queueConcurrency: number;
   /** Longest sleep of the queue consumer between polls. @default 1000 (FAAS_QUEUE_POLL_MS) */
   queuePollMs: number;
+  /** Lease of an async job, renewed every half of it while the job is held. @default 30000 (FAAS_QUEUE_LEASE_MS) */
+  queueLeaseMs: number;
+  /** Invocation records waiting to be written past which sync calls are refused (503). @default 10000 (FAAS_MAX_PENDING_RECORDS) */
+  maxPendingRecords: number;
+  /** Days finished invocations, their logs and dead letters are kept; 0: forever. @default 30 (FAAS_RETENTION_DAYS) */
+  retentionDays: number;
+  /** Most invocations kept (the newest: a row cap); 0: no cap. @default 0 (FAAS_RETENTION_MAX_ROWS) */
+  retentionMaxRows: number;
   /** First retry delay of a failed async invocation; doubles per attempt. @default 1000 (FAAS_RETRY_BASE_DELAY_MS) */
   retryBaseDelayMs: number;
   /** @default 60000 (FAAS_RETRY_MAX_DELAY_MS) */
@@ -87,6 +95,14 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   concurrencyWaitMs: { env: 'FAAS_CONCURRENCY_WAIT_MS', default: 1000, parse: int(0, 60_000) },
   queueConcurrency: { env: 'FAAS_QUEUE_CONCURRENCY', default: 8, parse: int(1, 1024) },
   queuePollMs: { env: 'FAAS_QUEUE_POLL_MS', default: 1000, parse: int(10, 60_000) },
+  queueLeaseMs: { env: 'FAAS_QUEUE_LEASE_MS', default: 30_000, parse: int(200, 3_600_000) },
+  maxPendingRecords: { env: 'FAAS_MAX_PENDING_RECORDS', default: 10_000, parse: int(1, 10_000_000) },
+  retentionDays: { env: 'FAAS_RETENTION_DAYS', default: 30, parse: int(0, 36_500) },
+  retentionMaxRows: {
+    env: 'FAAS_RETENTION_MAX_ROWS',
+    default: 0,
+    parse: int(0, 1_000_000_000),
+  },
   retryBaseDelayMs: { env: 'FAAS_RETRY_BASE_DELAY_MS', default: 1000, parse: int(1, 3_600_000) },
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },

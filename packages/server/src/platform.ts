@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
 import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
@@ -12,11 +11,14 @@ import { FunctionService } from './control/function-service.ts';
 import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { AsyncWorker, reconcileOrphans } from './data/async-worker.ts';
+import { reconcileOrphans } from './data/async-reconcile.ts';
+import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import { createIsolateRuntime } from './runtimes/isolate/isolate-runtime.ts';
@@ -41,6 +43,8 @@ export interface Platform {
   recorder: InvocationRecorder;
   routes: RouteSync;
   worker: AsyncWorker;
+  /** Deletes invocations, logs and dead letters past FAAS_RETENTION_DAYS / FAAS_RETENTION_MAX_ROWS. */
+  retention: RetentionSweeper;
   /** Changes other gateway threads must take in (catalog, revoked keys). */
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
@@ -52,15 +56,31 @@ export interface Platform {
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 
-/** Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes). */
+/**
+ * Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes).
+ * @throws FaasError DATA_DIR_IN_USE when another server holds the data dir (nothing is touched
+ *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written.
+ */
 export async function createPlatform(config: Readonly<Config>, logger: Logger = console): Promise<Platform> {
-  mkdirSync(config.dataDir, { recursive: true });
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    return await openPlatform(config, logger, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
   const store = await openSqliteStore({ path: dbPath });
   const queue = await openSqliteQueue({
     path: dbPath,
     retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
   });
+  // The lock proves the server that held these leases is gone: its jobs are due now.
+  const expired = await queue.expireLeases();
+  if (expired > 0) logger.warn(`${expired} async job(s) held by the previous run are due again`);
   const blobs = await createLocalBlobStore({ root: join(config.dataDir, 'blobs') });
 
   const runtimeList: Runtime[] = [createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs })];
@@ -85,6 +105,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
   const recorder = new InvocationRecorder(store, {
+    maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
@@ -103,7 +124,9 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     queue,
     catalog,
     invocations,
+    slots: limiter,
     concurrency: config.queueConcurrency,
+    leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
     logger,
   });
@@ -125,6 +148,14 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   const orphans = await reconcileOrphans(store, queue);
   if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
   worker.start();
+  const retention = new RetentionSweeper({
+    store,
+    queue,
+    retentionDays: config.retentionDays,
+    maxInvocations: config.retentionMaxRows,
+    logger,
+  });
+  retention.start();
 
   const asyncWorker = worker;
   return {
@@ -142,17 +173,20 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     recorder,
     routes,
     worker: asyncWorker,
+    retention,
     changes,
     slots,
     generatedAdminKey,
     async close() {
       routes.stop();
+      await retention.stop();
       await asyncWorker.stop();
       await recorder.close();
       await runtimes.close();
       await queue.close();
       await store.close();
       await blobs.close();
+      lock.release();
     },
   };
 }

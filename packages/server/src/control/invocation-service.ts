@@ -23,7 +23,7 @@ import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
 /** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
-export type InvocationSink = Pick<InvocationRecorder, 'record' | 'pending' | 'pendingLogs'>;
+export type InvocationSink = Pick<InvocationRecorder, 'admit' | 'record' | 'pending' | 'pendingLogs'>;
 
 /** What the async queue carries for one invocation. */
 export interface InvocationJob {
@@ -97,6 +97,8 @@ export class InvocationService {
     const createdAt = isoTimestamp(createdMs);
     let release: () => void;
     let event: unknown;
+    // Refused before it runs while records cannot be written: no answer names an id that may never exist.
+    this.#d.recorder.admit();
     try {
       event = readEvent();
       const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
@@ -110,6 +112,11 @@ export class InvocationService {
     let outcome: InvokeOutcome;
     try {
       outcome = await this.#run(fn, id, event, startedMs, logs);
+    } catch (err) {
+      // The runtime is down or closed: recorded like any call turned away, and the error names it.
+      if (!isFaasError(err)) throw err;
+      this.#recordRejected(fn, id, createdAt, trigger, err);
+      throw withInvocationId(err, id);
     } finally {
       release();
     }
@@ -175,23 +182,19 @@ export class InvocationService {
   }
 
   /**
-   * One attempt of an async invocation (called by the queue consumer). Holds a concurrency slot
-   * for as long as it takes to get one: queued work waits rather than failing with 429.
+   * One attempt of an async invocation, called by the queue consumer, which holds the function's
+   * concurrency slot for it (taken before the attempt started, so waiting costs no attempt).
+   * `signal` stops the run when the attempt's lease is lost.
    */
   async runAttempt(
     fn: FunctionVersion,
     invocationId: string,
     event: unknown,
+    signal?: AbortSignal,
   ): Promise<{ outcome: InvokeOutcome; logs: NewLogLine[] }> {
-    const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency, Number.POSITIVE_INFINITY);
-    const release = typeof slot === 'function' ? slot : await slot;
     const logs = new LogCollector(invocationId, fn.name);
-    try {
-      const outcome = await this.#run(fn, invocationId, event, Date.now(), logs);
-      return { outcome, logs: logs.lines };
-    } finally {
-      release();
-    }
+    const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal);
+    return { outcome, logs: logs.lines };
   }
 
   async getInvocation(id: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {
@@ -213,6 +216,7 @@ export class InvocationService {
     event: unknown,
     startedMs: number,
     logs: LogCollector,
+    signal?: AbortSignal,
   ): Promise<InvokeOutcome> {
     const runtime = this.#d.runtimes.forFunction(fn.runtime);
     return runtime.invoke({
@@ -221,10 +225,15 @@ export class InvocationService {
       event,
       deadline: startedMs + fn.timeoutMs,
       log: logs.sink,
+      ...(signal ? { signal } : {}),
     });
   }
 
-  /** A call turned away (bad body, 429, runtime down) is still an invocation the user asked for. */
+  /**
+   * A call turned away (bad body, 429, runtime down) is still an invocation the user asked for.
+   * Not while the records backlog is full: the pending set stays bounded, and the caller gets its
+   * error without an id either way.
+   */
   #recordRejected(
     fn: FunctionVersion,
     id: string,
@@ -233,6 +242,11 @@ export class InvocationService {
     err: FaasError,
     mode: InvocationMode = 'sync',
   ): void {
+    try {
+      this.#d.recorder.admit();
+    } catch {
+      return;
+    }
     this.#d.recorder.record(
       {
         id,
@@ -249,6 +263,18 @@ export class InvocationService {
       [],
     );
   }
+}
+
+/** The error a caller gets for a recorded call that failed: its details name the invocation. */
+function withInvocationId(err: FaasError, invocationId: string): FaasError {
+  const details = err.details;
+  if (details !== undefined && (typeof details !== 'object' || details === null || Array.isArray(details)))
+    return err;
+  return new FaasError(err.code, err.message, {
+    details: { ...(details as Record<string, unknown> | undefined), invocationId },
+    status: err.status,
+    cause: err,
+  });
 }
 
 /** The stored fields of a finished attempt. */

@@ -12,6 +12,7 @@ import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { FunctionCatalog } from '../../control/function-catalog.ts';
 import type { RecordMessage } from '../../control/invocation-recorder.ts';
 import { InvocationService } from '../../control/invocation-service.ts';
+import { RecordBacklog } from '../../control/record-backlog.ts';
 import { RouteTable } from '../../control/route-table.ts';
 import { SlotTable } from '../../control/slot-table.ts';
 import { RuntimeRegistry } from '../../data/runtime-registry.ts';
@@ -58,12 +59,14 @@ function respond(write: () => void): void {
   schedulePost();
 }
 
+const backlog = new RecordBacklog(data.recordBacklog);
 const invocations = new InvocationService({
   store,
   catalog,
   runtimes: new RuntimeRegistry([runtime]),
   limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(data.slots)),
   recorder: {
+    admit: () => backlog.admit(),
     record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
       records.push({ invocation, logs });
       schedulePost();

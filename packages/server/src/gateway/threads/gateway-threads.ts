@@ -100,6 +100,7 @@ export class GatewayThreads {
       port: this.#o.port,
       mainSocket: this.#socket,
       slots: this.#o.slots.buffer,
+      recordBacklog: recorder.backlog.buffer,
       records: records.port2,
       changes: feed.port2,
     };

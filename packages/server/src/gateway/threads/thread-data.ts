@@ -11,6 +11,8 @@ export interface GatewayThreadData {
   mainSocket: string;
   /** The SlotTable's buffer: max concurrency counted across threads. */
   slots: SharedArrayBuffer;
+  /** The recorder's backlog flag: set while sync calls must be refused (RecordBacklog). */
+  recordBacklog: SharedArrayBuffer;
   /** Posts each finished invocation (RecordMessage) to the main thread's recorder. */
   records: MessagePort;
   /** PlatformChanges from the main thread, taken in before every request. */
