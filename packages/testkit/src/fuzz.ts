@@ -59,7 +59,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   const maxBytes = options.maxBytes ?? 1024 * 1024;
   const rejects = options.rejects ?? (() => false);
   const random = xorshift(seed);
-  const corpus = options.seeds.map((s) => Uint8Array.from(s));
+  const corpus: Uint8Array[] = options.seeds.map((s) => Uint8Array.from(s));
   const stopAt = performance.now() + timeMs;
   let rejected = 0;
   let runs = 0;
@@ -107,7 +107,8 @@ function mutate(corpus: Uint8Array[], random: () => number, maxBytes: number): U
     const at = Math.floor(random() * (bytes.length + 1));
     switch (Math.floor(random() * 9)) {
       case 0:
-        if (bytes.length > 0) bytes[at % bytes.length] ^= 1 << Math.floor(random() * 8);
+        if (bytes.length > 0)
+          bytes[at % bytes.length] = (bytes[at % bytes.length] ?? 0) ^ (1 << Math.floor(random() * 8));
         break;
       case 1:
         if (bytes.length > 0) bytes[at % bytes.length] = Math.floor(random() * 256);
