@@ -134,6 +134,22 @@ describe('bad input gets a clear error', () => {
     assert.equal((await s.api('/api/v1/functions/thief')).status, 404, 'nothing half-written');
   });
 
+  it("409 on a route of the same shape as another function's, which could never be reached", async () => {
+    const code = 'export default () => 1';
+    const owner = { name: 'user-by-id', runtime: 'js', code, routes: ['GET /users/:id'] };
+    assert.equal((await s.api('/api/v1/functions', { method: 'POST', json: owner })).status, 201);
+    const err = await expectError(
+      await s.api('/api/v1/functions/user-by-uid', {
+        method: 'PUT',
+        json: { runtime: 'js', code, routes: ['GET /users/:uid'] },
+      }),
+      409,
+      'FAAS_ERR_ROUTE_CONFLICT',
+    );
+    assert.match(err.message, /GET \/users\/:id of function "user-by-id"/);
+    assert.equal((await s.api('/api/v1/functions/user-by-uid')).status, 404, 'nothing half-written');
+  });
+
   it('429 past max concurrency once the short wait is over, and the rejection is recorded', async () => {
     await s.api('/api/v1/functions', {
       method: 'POST',

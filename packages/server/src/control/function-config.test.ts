@@ -43,6 +43,17 @@ describe('resolveConfig', () => {
     assert.deepEqual(fields, ['routes[0]', 'routes[1].path', 'routes[3]', 'handler', 'env.BAD-NAME']);
   });
 
+  it('refuses two routes of one function that match the same requests', () => {
+    const details = problems(() =>
+      resolveConfig({ runtime: 'js', routes: ['GET /users/:id', 'GET /users/:uid', 'GET /a', 'GET /a/'] }),
+    ) as Array<{ field: string; message: string }>;
+    assert.deepEqual(
+      details.map((d) => d.field),
+      ['routes[1]', 'routes[3]'],
+    );
+    assert.match(details[0]?.message ?? '', /same requests as routes\[0\]/);
+  });
+
   it('requires an image for the image runtime', () => {
     assert.deepEqual(
       problems(() => resolveConfig({ runtime: 'image' })).map((p) => p.field),

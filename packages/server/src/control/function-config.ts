@@ -75,7 +75,7 @@ export function resolveConfig(input: FunctionInput, base?: FunctionConfig): Func
 
 function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]): RouteSpec[] {
   const out: RouteSpec[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   routes.forEach((r, i) => {
     const field = `routes[${i}]`;
     let spec: RouteSpec | undefined;
@@ -103,11 +103,15 @@ function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]
       return;
     }
     const key = routeKey(spec.method, spec.path);
-    if (seen.has(key)) {
-      problems.push({ field, message: `duplicate route ${key}` });
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push({
+        field,
+        message: `matches the same requests as routes[${first}]: only one could be reached`,
+      });
       return;
     }
-    seen.add(key);
+    seen.set(key, i);
     out.push(spec);
   });
   return out;

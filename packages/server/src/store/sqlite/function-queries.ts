@@ -8,6 +8,7 @@ import {
   type PageRequest,
   type RouteRecord,
   type RouteSpec,
+  routeShape,
 } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
@@ -164,21 +165,30 @@ export class FunctionQueries {
     return row && toFunction(row);
   }
 
-  /** A route is taken when another function has the same path with the same method, or `ANY` on either side. */
+  /**
+   * A route is taken when another function has one of the same shape (`/users/:id` and
+   * `/users/:uid` match the same requests) with the same method, or `ANY` on either side.
+   */
   #assertRoutesFree(name: string, routes: RouteSpec[]): void {
+    if (routes.length === 0) return;
+    const owners = new Map<string, Array<{ method: string; path: string; function_name: string }>>();
+    for (const row of this.#db.all<{ method: string; path: string; function_name: string }>(
+      'SELECT method, path, function_name FROM routes WHERE function_name <> ?',
+      name,
+    )) {
+      const shape = routeShape(row.path);
+      const list = owners.get(shape);
+      if (list) list.push(row);
+      else owners.set(shape, [row]);
+    }
     for (const route of routes) {
-      const owner = this.#db.get<{ method: string; path: string; function_name: string }>(
-        `SELECT method, path, function_name FROM routes
-          WHERE path = ? AND function_name <> ? AND (method = ? OR method = 'ANY' OR ? = 'ANY') LIMIT 1`,
-        route.path,
-        name,
-        route.method,
-        route.method,
-      );
+      const owner = owners
+        .get(routeShape(route.path))
+        ?.find((o) => o.method === route.method || o.method === 'ANY' || route.method === 'ANY');
       if (owner) {
         throw new FaasError(
           ErrorCode.ROUTE_CONFLICT,
-          `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}"`,
+          `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}": both match the same requests`,
           {
             details: {
               route: { method: route.method, path: route.path },
