@@ -72,7 +72,11 @@ function describeValidation(errors: AjvError[], context: string): Array<{ field:
       out.set(field || context, 'is not a known field');
       continue;
     }
-    const message = err.params.missingProperty ? 'is required' : (err.message ?? 'is invalid');
+    const message = err.params.missingProperty
+      ? 'is required'
+      : err.keyword === 'enum' && Array.isArray(err.params.allowedValues)
+        ? `must be one of ${err.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+        : (err.message ?? 'is invalid');
     const key = field || context;
     if (!out.has(key)) out.set(key, message);
   }
