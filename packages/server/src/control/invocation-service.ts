@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ErrorCode,
   FaasError,
@@ -18,7 +19,7 @@ import {
 } from '@faas/core';
 import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
-import { encodeEvent } from './event-codec.ts';
+import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
@@ -130,7 +131,9 @@ export class InvocationService {
 
   /**
    * Records the invocation and enqueues it durably; resolves once both are written.
-   * A repeated idempotency key answers the first invocation with `duplicate: true`.
+   * A repeated idempotency key answers the first invocation with `duplicate: true` when it asks
+   * for the same thing (version reference and event), as a retry does.
+   * @throws FaasError IDEMPOTENCY_KEY_REUSED when the key was used for something else
    */
   async invokeAsync(
     name: string,
@@ -150,6 +153,7 @@ export class InvocationService {
         this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
       throw err;
     }
+    const encoded = encodeEvent(event);
     const candidate: Invocation = {
       id: newId('inv'),
       functionName: fn.name,
@@ -159,15 +163,18 @@ export class InvocationService {
       status: 'queued',
       attempts: 0,
       createdAt: new Date().toISOString(),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(idempotencyKey ? { idempotencyKey, idempotencyHash: idempotencyHash(ref, encoded) } : {}),
     };
     const { invocation, created } = await this.#d.store.createInvocation(candidate);
-    if (!created) return { invocation, duplicate: true };
+    if (!created) {
+      assertSameRequest(invocation, candidate);
+      return { invocation, duplicate: true };
+    }
     const job: InvocationJob = {
       invocationId: invocation.id,
       functionName: fn.name,
       version: fn.version,
-      event: encodeEvent(event),
+      event: encoded,
     };
     await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
     this.#d.onEnqueued?.();
@@ -249,6 +256,27 @@ export class InvocationService {
       [],
     );
   }
+}
+
+/**
+ * What an idempotency key stands for: the version reference as asked (`latest` stays `latest`
+ * across deploys) and the event, so a retry of the same request matches and a reuse does not.
+ */
+function idempotencyHash(ref: VersionRef, event: EncodedEvent): string {
+  return createHash('sha256')
+    .update(JSON.stringify([ref, event]))
+    .digest('hex');
+}
+
+/** A stored invocation made before hashes were kept has none: it answers as before. */
+function assertSameRequest(existing: Invocation, candidate: Invocation): void {
+  if (existing.idempotencyHash === undefined || existing.idempotencyHash === candidate.idempotencyHash)
+    return;
+  throw new FaasError(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    `Idempotency key ${JSON.stringify(existing.idempotencyKey)} was used for invocation ${existing.id} with another payload or version: use a new key for a new request`,
+    { details: { idempotencyKey: existing.idempotencyKey, invocationId: existing.id } },
+  );
 }
 
 /** The stored fields of a finished attempt. */

@@ -47,6 +47,7 @@ describe('SqliteStore on disk', () => {
           { version: 1, name: 'init' },
           { version: 2, name: 'snapshots' },
           { version: 3, name: 'status_index_without_successes' },
+          { version: 4, name: 'idempotency_hash' },
         ],
       );
     } finally {
