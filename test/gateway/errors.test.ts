@@ -13,7 +13,12 @@ async function expectError(res: Response, status: number, code: string) {
 describe('bad input gets a clear error', () => {
   let s: TestServer;
   before(async () => {
-    s = await startTestServer({ bodyLimitBytes: 64 * 1024, concurrencyWaitMs: 50 });
+    s = await startTestServer({
+      bodyLimitBytes: 64 * 1024,
+      concurrencyWaitMs: 50,
+      maxFunctionMemoryMb: 256,
+      maxFunctionConcurrency: 50,
+    });
   });
   after(() => s.close());
 
@@ -148,6 +153,29 @@ describe('bad input gets a clear error', () => {
     );
     assert.match(err.message, /GET \/users\/:id of function "user-by-id"/);
     assert.equal((await s.api('/api/v1/functions/user-by-uid')).status, 404, 'nothing half-written');
+  });
+
+  it("422 naming the operator's cap for memoryMb and maxConcurrency above it", async () => {
+    const err = await expectError(
+      await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'greedy',
+          runtime: 'js',
+          code: 'export default () => 1',
+          memoryMb: 512,
+          maxConcurrency: 51,
+        },
+      }),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    assert.deepEqual(
+      (err.details as Array<{ field: string }>).map((d) => d.field),
+      ['memoryMb', 'maxConcurrency'],
+    );
+    assert.match(err.message, /memoryMb must be at most 256.*FAAS_MAX_FUNCTION_MEMORY_MB/);
+    assert.equal((await s.api('/api/v1/functions/greedy')).status, 404);
   });
 
   it('429 past max concurrency once the short wait is over, and the rejection is recorded', async () => {

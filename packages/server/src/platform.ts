@@ -114,6 +114,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     routes,
     runtimes,
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
+    caps: { memoryMb: config.maxFunctionMemoryMb, maxConcurrency: config.maxFunctionConcurrency },
     logger,
   });
   const instances = new InstanceService(runtimes);
