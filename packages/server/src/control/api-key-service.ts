@@ -7,6 +7,7 @@ import {
   type MetadataStore,
   newId,
 } from '@faas/core';
+import { AuthThrottle } from './auth-throttle.ts';
 
 const KEY_PREFIX = 'faas_';
 /** The name of the key FAAS_ADMIN_KEY registers; reserved, so that key can be found again. */
@@ -29,11 +30,21 @@ export class ApiKeyService {
   #store: MetadataStore;
   #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
   #onRevoked: (id: string) => void;
+  /** Failed verifications per client address (see auth.ts, which knows the address). */
+  readonly throttle: AuthThrottle;
 
-  /** `onRevoked` tells the other gateway threads, whose caches would trust the key a while longer. */
-  constructor(store: MetadataStore, onRevoked: (id: string) => void = () => {}) {
+  /**
+   * `onRevoked` tells the other gateway threads, whose caches would trust the key a while longer.
+   * `throttle` is per process thread: with N gateway threads a client gets up to N allowances.
+   */
+  constructor(
+    store: MetadataStore,
+    onRevoked: (id: string) => void = () => {},
+    throttle = new AuthThrottle({ limit: 0, windowMs: 60_000 }),
+  ) {
     this.#store = store;
     this.#onRevoked = onRevoked;
+    this.throttle = throttle;
   }
 
   /** Returns the key's record, or undefined when it is unknown or revoked. */

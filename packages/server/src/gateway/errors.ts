@@ -36,9 +36,13 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** An error's response: its status, the one error body, Retry-After on a 429. */
+/** An error's response: its status, the one error body, Retry-After on a 429 (its own, when it says). */
 export function errorResponse(faas: FaasError): HttpResponseParts {
-  return jsonParts(faas.status, faas.toJSON(), faas.status === 429 ? { 'retry-after': '1' } : {});
+  if (faas.status !== 429) return jsonParts(faas.status, faas.toJSON());
+  const seconds = (faas.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return jsonParts(faas.status, faas.toJSON(), {
+    'retry-after': typeof seconds === 'number' ? String(seconds) : '1',
+  });
 }
 
 export function toFaasError(error: unknown): FaasError {
