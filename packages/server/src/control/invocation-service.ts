@@ -114,6 +114,7 @@ export class InvocationService {
     } finally {
       release();
     }
+    logs.noteFailure(outcome);
     const invocation: Invocation = {
       id,
       functionName: fn.name,
@@ -195,6 +196,7 @@ export class InvocationService {
     const logs = new LogCollector(invocationId, fn.name);
     try {
       const outcome = await this.#run(fn, invocationId, event, Date.now(), logs);
+      logs.noteFailure(outcome);
       return { outcome, logs: logs.lines };
     } finally {
       release();
@@ -253,7 +255,15 @@ export class InvocationService {
         createdAt,
         finishedAt: createdAt,
       },
-      [],
+      [
+        {
+          invocationId: id,
+          functionName: fn.name,
+          ts: Date.parse(createdAt),
+          level: 'error',
+          message: `${FAILURE_PREFIX} refused before running: ${err.code}: ${err.message}`,
+        },
+      ],
     );
   }
 }
@@ -304,11 +314,18 @@ function toLogLine(l: NewLogLine): LogLine {
   return { ts: l.ts, level: l.level, message: l.message };
 }
 
+/**
+ * Starts the line that ends a failed invocation's logs, so a tail of the logs (`faas logs`) shows
+ * failures that printed nothing themselves, as Lambda's "Task timed out" line does.
+ */
+const FAILURE_PREFIX = '[faas]';
+
 /** Gathers one attempt's console output, bounded in bytes. */
 class LogCollector {
   lines: NewLogLine[] = [];
   #bytes = 0;
   #truncated = false;
+  #ids: { invocationId: string; functionName: string };
   readonly sink: (level: LogLine['level'], message: string) => void;
 
   constructor(invocationId: string, functionName: string) {
@@ -322,5 +339,18 @@ class LogCollector {
       }
       this.lines.push({ invocationId, functionName, ts: Date.now(), level, message });
     };
+    this.#ids = { invocationId, functionName };
+  }
+
+  /** Ends a failed attempt's lines with how it failed (past the byte bound too: it is one line). */
+  noteFailure(outcome: InvokeOutcome): void {
+    if (outcome.status === 'succeeded') return;
+    const { type, message } = outcome.error;
+    this.lines.push({
+      ...this.#ids,
+      ts: Date.now(),
+      level: 'error',
+      message: `${FAILURE_PREFIX} ${outcome.status}: ${type}: ${message}`.slice(0, 4096),
+    });
   }
 }
