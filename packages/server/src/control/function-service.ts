@@ -12,8 +12,8 @@ import {
   type Page,
   type PageRequest,
   type Runtime,
+  type Runtimes,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { prepareCode } from './code/prepare-code.ts';
 import { type FunctionCatalog, notFound } from './function-catalog.ts';
 import {
@@ -30,7 +30,7 @@ export interface FunctionServiceDeps {
   blobs: BlobStore;
   catalog: FunctionCatalog;
   routes: RouteSync;
-  runtimes: RuntimeRegistry;
+  runtimes: Runtimes;
   /** Largest uncompressed code accepted. */
   maxCodeBytes: number;
   /** The operator's caps on memoryMb and maxConcurrency. @default the API's own limits */

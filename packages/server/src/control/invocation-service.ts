@@ -14,10 +14,10 @@ import {
   type MetadataStore,
   newId,
   type Queue,
+  type Runtimes,
   type StoredLogLine,
   type VersionRef,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
 import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import type { FunctionCatalog } from './function-catalog.ts';
@@ -49,7 +49,7 @@ export interface InvocationServiceDeps {
   /** Absent on a gateway thread, which passes async invocations on to the main one. */
   queue?: Queue;
   catalog: FunctionCatalog;
-  runtimes: RuntimeRegistry;
+  runtimes: Runtimes;
   limiter: ConcurrencyLimiter;
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
