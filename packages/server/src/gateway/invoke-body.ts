@@ -30,7 +30,7 @@ export function checkInvokeBody(contentType: string | undefined, body: Uint8Arra
   if (UNREADABLE_TYPES.has(type)) {
     throw new FaasError(
       ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-      `An invoke cannot read a ${type} body (curl -d sends that type unless told otherwise): send the event as JSON with "Content-Type: application/json", or as text/plain or application/octet-stream`,
+      `An invoke cannot read a body of type ${type} (curl -d sends that type unless told otherwise): send the event as JSON with "Content-Type: application/json", or as text/plain or application/octet-stream`,
       {
         details: { contentType: type, accepted: ['application/json', 'text/*', 'application/octet-stream'] },
       },
