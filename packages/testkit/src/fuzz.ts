@@ -108,7 +108,7 @@ function mutate(corpus: Uint8Array[], random: () => number, maxBytes: number): U
     switch (Math.floor(random() * 9)) {
       case 0:
         if (bytes.length > 0)
-          bytes[at % bytes.length] = (bytes[at % bytes.length] ?? 0) ^ (1 << Math.floor(random() * 8));
+          bytes[at % bytes.length] = (bytes[at % bytes.length] as number) ^ (1 << Math.floor(random() * 8));
         break;
       case 1:
         if (bytes.length > 0) bytes[at % bytes.length] = Math.floor(random() * 256);
