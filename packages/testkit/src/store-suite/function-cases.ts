@@ -121,6 +121,8 @@ export function functionCases(getStore: GetStore): void {
         routes: [
           { method: 'GET', path: '/users/:id' },
           { method: 'POST', path: '/teams/:team/members' },
+          { method: 'GET', path: '/:org/repos' },
+          { method: 'GET', path: '/' },
         ],
       }),
     );
@@ -129,6 +131,8 @@ export function functionCases(getStore: GetStore): void {
       { method: 'GET', path: '/users/:id/' },
       { method: 'ANY', path: '/users/:name' },
       { method: 'POST', path: '/teams/:t/members/' },
+      { method: 'GET', path: '/:owner/repos' },
+      { method: 'ANY', path: '/' },
     ] as const) {
       const err = await rejectsWithCode(
         store.createFunction(sampleVersion('shadow', { routes: [route] })),
@@ -143,10 +147,12 @@ export function functionCases(getStore: GetStore): void {
           { method: 'GET', path: '/users/me' },
           { method: 'PUT', path: '/users/:id' },
           { method: 'GET', path: '/users/:id/posts' },
+          { method: 'GET', path: '/:org/issues' },
         ],
       }),
     );
     assert.deepEqual(await routesOf(store, 'shadow'), [
+      'GET /:org/issues',
       'GET /users/:id/posts',
       'GET /users/me',
       'PUT /users/:id',

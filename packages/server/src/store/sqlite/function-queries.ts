@@ -170,21 +170,15 @@ export class FunctionQueries {
    * `/users/:uid` match the same requests) with the same method, or `ANY` on either side.
    */
   #assertRoutesFree(name: string, routes: RouteSpec[]): void {
-    if (routes.length === 0) return;
-    const owners = new Map<string, Array<{ method: string; path: string; function_name: string }>>();
-    for (const row of this.#db.all<{ method: string; path: string; function_name: string }>(
-      'SELECT method, path, function_name FROM routes WHERE function_name <> ?',
-      name,
-    )) {
-      const shape = routeShape(row.path);
-      const list = owners.get(shape);
-      if (list) list.push(row);
-      else owners.set(shape, [row]);
-    }
     for (const route of routes) {
-      const owner = owners
-        .get(routeShape(route.path))
-        ?.find((o) => o.method === route.method || o.method === 'ANY' || route.method === 'ANY');
+      const owner = this.#db.get<{ method: string; path: string; function_name: string }>(
+        `SELECT method, path, function_name FROM routes
+          WHERE shape = ? AND function_name <> ? AND (method = ? OR method = 'ANY' OR ? = 'ANY') LIMIT 1`,
+        routeShape(route.path),
+        name,
+        route.method,
+        route.method,
+      );
       if (owner) {
         throw new FaasError(
           ErrorCode.ROUTE_CONFLICT,
@@ -198,6 +192,22 @@ export class FunctionQueries {
         );
       }
     }
+  }
+
+  /** Fills the shape of routes written before the column existed (migration 005). Idempotent. */
+  fillRouteShapes(): void {
+    this.#db.transaction(() => {
+      for (const r of this.#db.all<{ method: string; path: string }>(
+        'SELECT method, path FROM routes WHERE shape IS NULL',
+      )) {
+        this.#db.run(
+          'UPDATE routes SET shape = ? WHERE method = ? AND path = ?',
+          routeShape(r.path),
+          r.method,
+          r.path,
+        );
+      }
+    });
   }
 
   #insertVersion(input: NewFunctionVersion, version: number, createdAt: string): void {
@@ -221,11 +231,12 @@ export class FunctionQueries {
     routes.forEach((route, position) => {
       // The same route listed twice by one function is one route.
       this.#db.run(
-        'INSERT INTO routes (method, path, function_name, position) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO routes (method, path, function_name, position, shape) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
         route.method,
         route.path,
         name,
         position,
+        routeShape(route.path),
       );
     });
     this.#bumpRevision();

@@ -52,6 +52,7 @@ export class SqliteStore implements MetadataStore {
 
   async migrate(): Promise<void> {
     applyMigrations(this.#db, 'store', MIGRATIONS);
+    this.#functions.fillRouteShapes();
   }
 
   async createFunction(input: NewFunctionVersion): Promise<FunctionRecord> {
