@@ -88,6 +88,31 @@ describe('async invocations', () => {
     };
     assert.equal(list.items.filter((i) => i.idempotencyKey === 'order-77').length, 1);
   });
+
+  it('an idempotency key reused with another payload or version is 422, not the first answer', async () => {
+    const send = (json: unknown, path = '/api/v1/functions/double/invoke?async=true') =>
+      s.api(path, { method: 'POST', json, headers: { 'idempotency-key': 'order-78' } });
+    const first = await send({ n: 1 });
+    assert.equal(first.status, 202);
+    const { invocationId } = (await first.json()) as { invocationId: string };
+    // Same JSON, other spacing: the same request.
+    const retry = await s.api('/api/v1/functions/double/invoke?async=true', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'order-78', 'content-type': 'application/json' },
+      body: '{ "n" : 1 }',
+    });
+    assert.equal(((await retry.json()) as { invocationId: string }).invocationId, invocationId);
+    for (const res of [
+      await send({ n: 2 }),
+      await send({ n: 1 }, '/api/v1/functions/double/invoke?async=true&version=1'),
+    ]) {
+      const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
+      assert.equal(res.status, 422, JSON.stringify(body));
+      assert.equal(body.error.code, 'FAAS_ERR_IDEMPOTENCY_KEY_REUSED');
+      assert.equal(body.error.details.invocationId, invocationId);
+    }
+    assert.equal((await finished(s.api, invocationId)).result, 2, 'the first request ran, once');
+  });
 });
 
 describe('async invocations run exactly once under a concurrency limit', () => {

@@ -8,7 +8,11 @@ export interface Config {
   host: string;
   /** Where the SQLite file and blobs live. @default './.faas' (FAAS_DATA_DIR) */
   dataDir: string;
-  /** The admin API key; generated on first start when unset. (FAAS_ADMIN_KEY) */
+  /**
+   * The admin API key; generated on first start when unset. At least 32 characters of
+   * `A-Za-z0-9_-`, not a short pattern repeated; a new value revokes the one configured before.
+   * (FAAS_ADMIN_KEY)
+   */
   adminKey: string | undefined;
   /** Require API keys on /api/v1. @default true (FAAS_AUTH, flag --no-auth) */
   auth: boolean;
@@ -44,6 +48,17 @@ export interface Config {
   dockerHost: string | undefined;
   /** Threads serving HTTP (sharing the port); 0: one per core, at most 4. @default 0 (FAAS_GATEWAY_THREADS) */
   gatewayThreads: number;
+  /** Largest `memoryMb` a function may ask for. @default 1024 (FAAS_MAX_FUNCTION_MEMORY_MB) */
+  maxFunctionMemoryMb: number;
+  /** Largest `maxConcurrency` a function may ask for. @default 100 (FAAS_MAX_FUNCTION_CONCURRENCY) */
+  maxFunctionConcurrency: number;
+  /**
+   * Failed authentications one client address may make in a burst before 429; 0: no limit.
+   * @default 20 (FAAS_AUTH_FAILURE_LIMIT)
+   */
+  authFailureLimit: number;
+  /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
+  authFailureWindowMs: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -76,6 +91,21 @@ const str: Parser<string> = (raw) => {
   return raw;
 };
 
+/** Fewer distinct characters than this is a pattern (`aaaa…`, `abab…`), not a secret. */
+const MIN_KEY_DISTINCT_CHARS = 12;
+export const ADMIN_KEY_RULE = `32 to 512 characters of A-Z a-z 0-9 _ -, with at least ${MIN_KEY_DISTINCT_CHARS} different ones (e.g. faas_ and 43 random base64url characters)`;
+
+/** A configured admin key must be as hard to guess as a generated one; it is never echoed. */
+const adminKey: Parser<string> = (raw) => {
+  const strong =
+    raw.length >= 32 &&
+    raw.length <= 512 &&
+    /^[A-Za-z0-9_-]+$/.test(raw) &&
+    new Set(raw).size >= MIN_KEY_DISTINCT_CHARS;
+  if (!strong) throw new Error(`is too weak: it must be ${ADMIN_KEY_RULE} (${raw.length} characters given)`);
+  return raw;
+};
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const found = LOG_LEVELS.find((l) => l === raw);
@@ -88,7 +118,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   port: { env: 'FAAS_PORT', default: 8080, parse: int(0, 65535) },
   host: { env: 'FAAS_HOST', default: '0.0.0.0', parse: str },
   dataDir: { env: 'FAAS_DATA_DIR', default: './.faas', parse: str },
-  adminKey: { env: 'FAAS_ADMIN_KEY', default: undefined, parse: str },
+  adminKey: { env: 'FAAS_ADMIN_KEY', default: undefined, parse: adminKey },
   auth: { env: 'FAAS_AUTH', default: true, parse: bool },
   bodyLimitBytes: { env: 'FAAS_BODY_LIMIT_BYTES', default: 6 * 1024 * 1024, parse: int(1024, 1024 ** 3) },
   logLevel: { env: 'FAAS_LOG_LEVEL', default: 'info', parse: logLevel },
@@ -110,6 +140,10 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
   gatewayThreads: { env: 'FAAS_GATEWAY_THREADS', default: 0, parse: int(0, 64) },
+  maxFunctionMemoryMb: { env: 'FAAS_MAX_FUNCTION_MEMORY_MB', default: 1024, parse: int(8, 8192) },
+  maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
+  authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
+  authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

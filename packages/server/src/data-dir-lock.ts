@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ErrorCode, FaasError } from '@faas/core';
-import { toFsStorageError, toStorageError } from './storage-errors.ts';
+import { toFsStorageError, toStorageError } from './storage/storage-errors.ts';
 
 /** Who holds a data dir, for the message a second server prints. */
 interface Holder {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
 import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
+import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { ExecCache } from './control/exec-cache.ts';
@@ -137,12 +138,17 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     routes,
     runtimes,
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
+    caps: { memoryMb: config.maxFunctionMemoryMb, maxConcurrency: config.maxFunctionConcurrency },
     logger,
   });
   const instances = new InstanceService(runtimes);
   const snapshots = new SnapshotService({ store, blobs, instances });
   const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }), instances, snapshots });
-  const keys = new ApiKeyService(store, (id) => changes.publish({ kind: 'key-revoked', id }));
+  const keys = new ApiKeyService(
+    store,
+    (id) => changes.publish({ kind: 'key-revoked', id }),
+    new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+  );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
 
   const orphans = await reconcileOrphans(store, queue);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ErrorCode,
   FaasError,
@@ -13,12 +14,12 @@ import {
   type MetadataStore,
   newId,
   type Queue,
+  type Runtimes,
   type StoredLogLine,
   type VersionRef,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
-import { encodeEvent } from './event-codec.ts';
+import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
@@ -48,7 +49,7 @@ export interface InvocationServiceDeps {
   /** Absent on a gateway thread, which passes async invocations on to the main one. */
   queue?: Queue;
   catalog: FunctionCatalog;
-  runtimes: RuntimeRegistry;
+  runtimes: Runtimes;
   limiter: ConcurrencyLimiter;
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
@@ -120,6 +121,7 @@ export class InvocationService {
     } finally {
       release();
     }
+    logs.noteFailure(outcome);
     const invocation: Invocation = {
       id,
       functionName: fn.name,
@@ -137,7 +139,9 @@ export class InvocationService {
 
   /**
    * Records the invocation and enqueues it durably; resolves once both are written.
-   * A repeated idempotency key answers the first invocation with `duplicate: true`.
+   * A repeated idempotency key answers the first invocation with `duplicate: true` when it asks
+   * for the same thing (version reference and event), as a retry does.
+   * @throws FaasError IDEMPOTENCY_KEY_REUSED when the key was used for something else
    */
   async invokeAsync(
     name: string,
@@ -157,6 +161,7 @@ export class InvocationService {
         this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
       throw err;
     }
+    const encoded = encodeEvent(event);
     const candidate: Invocation = {
       id: newId('inv'),
       functionName: fn.name,
@@ -166,15 +171,18 @@ export class InvocationService {
       status: 'queued',
       attempts: 0,
       createdAt: new Date().toISOString(),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(idempotencyKey ? { idempotencyKey, idempotencyHash: idempotencyHash(ref, encoded) } : {}),
     };
     const { invocation, created } = await this.#d.store.createInvocation(candidate);
-    if (!created) return { invocation, duplicate: true };
+    if (!created) {
+      assertSameRequest(invocation, candidate);
+      return { invocation, duplicate: true };
+    }
     const job: InvocationJob = {
       invocationId: invocation.id,
       functionName: fn.name,
       version: fn.version,
-      event: encodeEvent(event),
+      event: encoded,
     };
     await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
     this.#d.onEnqueued?.();
@@ -194,6 +202,7 @@ export class InvocationService {
   ): Promise<{ outcome: InvokeOutcome; logs: NewLogLine[] }> {
     const logs = new LogCollector(invocationId, fn.name);
     const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal);
+    logs.noteFailure(outcome);
     return { outcome, logs: logs.lines };
   }
 
@@ -260,7 +269,15 @@ export class InvocationService {
         createdAt,
         finishedAt: createdAt,
       },
-      [],
+      [
+        {
+          invocationId: id,
+          functionName: fn.name,
+          ts: Date.parse(createdAt),
+          level: 'error',
+          message: `${FAILURE_PREFIX} refused before running: ${err.code}: ${err.message}`,
+        },
+      ],
     );
   }
 }
@@ -275,6 +292,27 @@ function withInvocationId(err: FaasError, invocationId: string): FaasError {
     status: err.status,
     cause: err,
   });
+}
+
+/**
+ * What an idempotency key stands for: the version reference as asked (`latest` stays `latest`
+ * across deploys) and the event, so a retry of the same request matches and a reuse does not.
+ */
+function idempotencyHash(ref: VersionRef, event: EncodedEvent): string {
+  return createHash('sha256')
+    .update(JSON.stringify([ref, event]))
+    .digest('hex');
+}
+
+/** A stored invocation made before hashes were kept has none: it answers as before. */
+function assertSameRequest(existing: Invocation, candidate: Invocation): void {
+  if (existing.idempotencyHash === undefined || existing.idempotencyHash === candidate.idempotencyHash)
+    return;
+  throw new FaasError(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    `Idempotency key ${JSON.stringify(existing.idempotencyKey)} was used for invocation ${existing.id} with another payload or version: use a new key for a new request`,
+    { details: { idempotencyKey: existing.idempotencyKey, invocationId: existing.id } },
+  );
 }
 
 /** The stored fields of a finished attempt. */
@@ -302,11 +340,18 @@ function toLogLine(l: NewLogLine): LogLine {
   return { ts: l.ts, level: l.level, message: l.message };
 }
 
+/**
+ * Starts the line that ends a failed invocation's logs, so a tail of the logs (`faas logs`) shows
+ * failures that printed nothing themselves, as Lambda's "Task timed out" line does.
+ */
+const FAILURE_PREFIX = '[faas]';
+
 /** Gathers one attempt's console output, bounded in bytes. */
 class LogCollector {
   lines: NewLogLine[] = [];
   #bytes = 0;
   #truncated = false;
+  #ids: { invocationId: string; functionName: string };
   readonly sink: (level: LogLine['level'], message: string) => void;
 
   constructor(invocationId: string, functionName: string) {
@@ -320,5 +365,18 @@ class LogCollector {
       }
       this.lines.push({ invocationId, functionName, ts: Date.now(), level, message });
     };
+    this.#ids = { invocationId, functionName };
+  }
+
+  /** Ends a failed attempt's lines with how it failed (past the byte bound too: it is one line). */
+  noteFailure(outcome: InvokeOutcome): void {
+    if (outcome.status === 'succeeded') return;
+    const { type, message } = outcome.error;
+    this.lines.push({
+      ...this.#ids,
+      ts: Date.now(),
+      level: 'error',
+      message: `${FAILURE_PREFIX} ${outcome.status}: ${type}: ${message}`.slice(0, 4096),
+    });
   }
 }

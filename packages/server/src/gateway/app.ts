@@ -7,6 +7,7 @@ import type { Platform } from '../platform.ts';
 import { requireApiKey } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
 import { createFastInvoke } from './fast-invoke.ts';
+import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -53,6 +54,7 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
   });
   installErrorHandling(app);
+  acceptEmptyJsonBodies(app);
 
   await app.register(swagger, {
     openapi: {

@@ -6,6 +6,7 @@ import { parseFunctionRef } from '../control/function-catalog.ts';
 import type { InvocationService } from '../control/invocation-service.ts';
 import { RESERVED_PREFIXES, type RouteTable } from '../control/route-table.ts';
 import { authenticate, authenticateCached } from './auth.ts';
+import { clientAddress } from './client-address.ts';
 import { errorResponse, toFaasError } from './errors.ts';
 import { httpResponse, invokeResponse } from './invoke-response.ts';
 import { httpEventOf, invokeEvent } from './request-event.ts';
@@ -75,7 +76,8 @@ export function createFastInvoke(options: FastInvokeOptions): FastInvoke {
     async function invoke(t: Target & { kind: 'api' }, body: Buffer): Promise<void> {
       // From the caches when they have it: a warm invoke waits on nothing before its function.
       const authorization = req.headers.authorization;
-      if (options.auth && !authenticateCached(keys, authorization)) await authenticate(keys, authorization);
+      if (options.auth && !authenticateCached(keys, authorization))
+        await authenticate(keys, authorization, clientAddress(req));
       const { name, ref } = parseFunctionRef(t.name, t.version);
       const fn = invocations.resolveCached(name, ref) ?? (await invocations.resolve(name, ref));
       if (!options.runsHere(fn.runtime)) return pass(req, res, body);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ErrorCode, FaasError, isFaasError } from '@faas/core';
-import { FailureMemory } from '../storage-errors.ts';
+import { FailureMemory } from '../storage/storage-errors.ts';
 import { applyMigrations, type Migration } from './migrations.ts';
 import { SqliteDatabase } from './sqlite-database.ts';
 

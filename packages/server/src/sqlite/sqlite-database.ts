@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type BackendHealth, ErrorCode } from '@faas/core';
-import { FailureMemory, isStorageError, toStorageError } from '../storage-errors.ts';
+import { FailureMemory, isStorageError, toStorageError } from '../storage/storage-errors.ts';
 
 /** How long a connection waits for another one's write lock before failing with SQLITE_BUSY. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;

@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createZstdCompress, createZstdDecompress, zstdCompress, zstdDecompress } from 'node:zlib';
 import { type BlobInfo, type BlobStore, ErrorCode, FaasError } from '@faas/core';
-import { toFsStorageError } from '../../storage-errors.ts';
+import { toFsStorageError } from '../../storage/storage-errors.ts';
 import { blobPath, isSha256Hex, stagingDir } from './blob-paths.ts';
 
 const compress = promisify(zstdCompress);

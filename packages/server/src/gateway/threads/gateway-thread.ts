@@ -7,6 +7,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import type { Invocation, StoredLogLine } from '@faas/core';
 import { LocalBlobStore } from '../../blobs/local/local-blob-store.ts';
 import { ApiKeyService } from '../../control/api-key-service.ts';
+import { AuthThrottle } from '../../control/auth-throttle.ts';
 import type { PlatformChange } from '../../control/change-feed.ts';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { FunctionCatalog } from '../../control/function-catalog.ts';
@@ -32,7 +33,11 @@ const store = new SqliteStore({ path: join(config.dataDir, 'faas.db') });
 const blobs = new LocalBlobStore({ root: join(config.dataDir, 'blobs') });
 const runtime = createIsolateRuntime({ blobs, idleTimeoutMs: config.idleTimeoutMs, logger });
 const catalog = new FunctionCatalog(store);
-const keys = new ApiKeyService(store);
+const keys = new ApiKeyService(
+  store,
+  undefined,
+  new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+);
 const routes = new RouteTable();
 routes.replace(await store.listRoutes());
 

@@ -19,7 +19,7 @@ const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-queue-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshPath = () => join(root, `queue-${++n}`, 'faas.db');
-const CHILD = fileURLToPath(new URL('./queue-child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('./sqlite-queue.test-child.ts', import.meta.url));
 const MIGRATIONS = new URL('./migrations/', import.meta.url);
 
 /** The server's consumer over the queue under test, with its own slots. */
@@ -154,7 +154,7 @@ describe('SqliteQueue migrations', () => {
   });
 });
 
-/** Runs queue-child.ts; resolves each JSON line it prints through `lines`. */
+/** Runs sqlite-queue.test-child.ts; resolves each JSON line it prints through `lines`. */
 function startChild(args: string[]): { child: ChildProcess; next: () => Promise<Record<string, unknown>> } {
   const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const reader = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();

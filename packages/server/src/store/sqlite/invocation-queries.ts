@@ -22,6 +22,7 @@ interface InvocationRow {
   trigger_kind: Invocation['trigger'];
   status: Invocation['status'];
   idempotency_key: string | null;
+  idempotency_hash: string | null;
   attempts: number;
   result: string | null;
   error: string | null;
@@ -44,9 +45,9 @@ interface LogRow {
 }
 
 const INSERT_INVOCATION = `INSERT INTO invocations
-  (id, function_name, version, mode, trigger_kind, status, idempotency_key, attempts, result, error,
-   created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  (id, function_name, version, mode, trigger_kind, status, idempotency_key, idempotency_hash, attempts,
+   result, error, created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const INSERT_INVOCATION_IF_NEW = `${INSERT_INVOCATION} ON CONFLICT DO NOTHING`;
 
@@ -313,6 +314,7 @@ function insertParams(inv: Invocation): SqlParam[] {
     inv.trigger,
     inv.status,
     inv.idempotencyKey ?? null,
+    inv.idempotencyHash ?? null,
     inv.attempts,
     inv.result === undefined ? null : JSON.stringify(inv.result),
     inv.error === undefined ? null : JSON.stringify(inv.error),
@@ -338,6 +340,7 @@ function toInvocation(row: InvocationRow): Invocation {
     createdAt: row.created_at,
   };
   if (row.idempotency_key !== null) invocation.idempotencyKey = row.idempotency_key;
+  if (row.idempotency_hash !== null) invocation.idempotencyHash = row.idempotency_hash;
   if (row.result !== null) invocation.result = JSON.parse(row.result);
   if (row.error !== null) invocation.error = JSON.parse(row.error);
   if (row.started_at !== null) invocation.startedAt = row.started_at;

@@ -56,6 +56,7 @@ export class SqliteStore implements MetadataStore {
   async migrate(): Promise<void> {
     applyMigrations(this.#db, 'store', MIGRATIONS);
     this.#db.probeWrite();
+    this.#functions.fillRouteShapes();
   }
 
   async createFunction(input: NewFunctionVersion): Promise<FunctionRecord> {

@@ -2,7 +2,7 @@
 // killed with SIGKILL or raced against another one. Not a test file itself.
 import { createInterface } from 'node:readline';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
-import { QueueConsumer } from '../queue-consumer.ts';
+import { QueueConsumer } from '../../data/queue-consumer.ts';
 import { openSqliteQueue } from './sqlite-queue.ts';
 
 const [mode, path, arg] = process.argv.slice(2);
