@@ -16,8 +16,8 @@ import {
 import { decodeEvent } from '../control/event-codec.ts';
 import type { FunctionCatalog } from '../control/function-catalog.ts';
 import { finished, type InvocationJob, type InvocationService } from '../control/invocation-service.ts';
-import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
 import { reconcileDeadLetters } from './async-reconcile.ts';
+import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
 
 /** How often jobs the queue dead-lettered on its own are reflected in their invocations. */
 const DEAD_LETTER_SWEEP_MS = 10_000;
