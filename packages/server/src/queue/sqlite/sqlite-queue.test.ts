@@ -12,7 +12,7 @@ import { defineQueueSuite, eventually } from '@faas/testkit';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { applyMigrations, loadMigrations } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
-import { QueueConsumer } from '../queue-consumer.ts';
+import { QueueConsumer } from '../../data/queue-consumer.ts';
 import { openSqliteQueue } from './sqlite-queue.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-queue-'));
