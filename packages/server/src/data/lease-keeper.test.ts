@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { eventually } from '@faas/testkit';
-import { LeaseKeeper } from './lease-keeper.ts';
 import { openSqliteQueue } from '../queue/sqlite/sqlite-queue.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 
 const retry = { baseDelayMs: 10, maxDelayMs: 10 };
 

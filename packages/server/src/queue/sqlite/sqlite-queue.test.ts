@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import type { ConsumerFactory, LeasedJob } from '@faas/core';
 import { defineQueueSuite, eventually } from '@faas/testkit';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
+import { QueueConsumer } from '../../data/queue-consumer.ts';
 import { applyMigrations, loadMigrations } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
-import { QueueConsumer } from '../../data/queue-consumer.ts';
 import { openSqliteQueue } from './sqlite-queue.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-queue-'));
