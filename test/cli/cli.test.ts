@@ -108,6 +108,71 @@ describe('the faas CLI against a real server', () => {
     assert.match(logs.stdout, /hi from ada/);
   });
 
+  it('shows one invocation with its error, stack and logs; logs and lists show failures too', async () => {
+    writeFileSync(
+      join(dir, 'kaput.js'),
+      'export default () => { console.log("about to fail"); throw new TypeError("kaput"); };\n',
+    );
+    assert.equal((await faas(s, ['deploy', join(dir, 'kaput.js')])).code, 0);
+    const failed = await faas(s, ['invoke', 'kaput', '--json']);
+    assert.equal(failed.code, 7);
+    // --json: the API's error body on stdout, nothing else.
+    const body = JSON.parse(failed.stdout) as {
+      error: { code: string; details: { invocationId: string; type: string } };
+    };
+    assert.equal(body.error.code, 'FAAS_ERR_FUNCTION_ERROR');
+    const id = body.error.details.invocationId;
+
+    const shown = await faas(s, ['invocations', 'get', id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /status\s*│\s*failed/);
+    assert.match(shown.stdout, /error: TypeError: kaput/);
+    assert.match(shown.stdout, /\n\s+at /, 'the stack');
+    assert.match(shown.stdout, /LOG\s+about to fail/);
+    assert.match(shown.stdout, /ERROR\s+\[faas\] failed: TypeError: kaput/);
+    const asJson = JSON.parse((await faas(s, ['invocations', 'get', id, '--json'])).stdout) as {
+      id: string;
+      logs: unknown[];
+    };
+    assert.equal(asJson.id, id);
+    assert.equal(asJson.logs.length, 2);
+
+    const logs = await faas(s, ['logs', 'kaput']);
+    assert.match(logs.stdout, new RegExp(`${id} ERROR \\[faas\\] failed: TypeError: kaput`));
+    const list = await faas(s, ['invocations', 'kaput']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`${id}.*failed`));
+  });
+
+  it('rounds durations', async () => {
+    const invoked = await faas(s, ['invoke', 'hello', '{"name":"round"}']);
+    assert.match(invoked.stderr, /\(v1, \d+(\.\d{1,2})? m?s\)/);
+    const list = await faas(s, ['invocations', 'hello']);
+    assert.match(list.stdout, /\d+(\.\d{1,2})? m?s\b/);
+    assert.doesNotMatch(list.stdout, /\d\.\d{3,} ms/);
+  });
+
+  it('--json prints the JSON error on failure, and --help never prints the API key', async () => {
+    const missing = await faas(s, ['get', 'ghost', '--json']);
+    assert.equal(missing.code, 3);
+    assert.equal(
+      (JSON.parse(missing.stdout) as { error: { code: string } }).error.code,
+      'FAAS_ERR_FUNCTION_NOT_FOUND',
+    );
+    const down = await faas(s, ['--url', 'http://127.0.0.1:1', 'ls', '--json']);
+    assert.equal(down.code, 5);
+    assert.equal((JSON.parse(down.stdout) as { error: { code: string } }).error.code, 'FAAS_CLI_UNREACHABLE');
+    const usage = await faas(s, ['invoke', 'hello:x', '--json']);
+    assert.equal(usage.code, 2);
+    assert.equal((JSON.parse(usage.stdout) as { error: { code: string } }).error.code, 'FAAS_CLI_USAGE');
+    assert.match((await faas(s, ['--help'])).stdout, /--api-key <key>\s+API key \(env FAAS_API_KEY\)\n/);
+    for (const args of [['--help'], ['invoke', '--help'], ['help', 'logs']]) {
+      const help = await faas(s, args);
+      assert.equal(help.code, 0, `${args.join(' ')}: ${help.stderr}`);
+      assert.ok(!(help.stdout + help.stderr).includes(ADMIN_KEY), `${args.join(' ')} printed the key`);
+    }
+  });
+
   it('exits with codes that mean something', async () => {
     assert.equal((await faas(s, ['invoke', 'ghost'])).code, 3, 'not found');
     assert.equal((await faas(s, ['--api-key', 'faas_wrong', 'ls'])).code, 4, 'auth');

@@ -88,6 +88,119 @@ describe('async invocations', () => {
     };
     assert.equal(list.items.filter((i) => i.idempotencyKey === 'order-77').length, 1);
   });
+
+  it('an idempotency key reused with another payload or version is 422, not the first answer', async () => {
+    const send = (json: unknown, path = '/api/v1/functions/double/invoke?async=true') =>
+      s.api(path, { method: 'POST', json, headers: { 'idempotency-key': 'order-78' } });
+    const first = await send({ n: 1 });
+    assert.equal(first.status, 202);
+    const { invocationId } = (await first.json()) as { invocationId: string };
+    // Same JSON, other spacing: the same request.
+    const retry = await s.api('/api/v1/functions/double/invoke?async=true', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'order-78', 'content-type': 'application/json' },
+      body: '{ "n" : 1 }',
+    });
+    assert.equal(((await retry.json()) as { invocationId: string }).invocationId, invocationId);
+    for (const res of [
+      await send({ n: 2 }),
+      await send({ n: 1 }, '/api/v1/functions/double/invoke?async=true&version=1'),
+    ]) {
+      const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
+      assert.equal(res.status, 422, JSON.stringify(body));
+      assert.equal(body.error.code, 'FAAS_ERR_IDEMPOTENCY_KEY_REUSED');
+      assert.equal(body.error.details.invocationId, invocationId);
+    }
+    assert.equal((await finished(s.api, invocationId)).result, 2, 'the first request ran, once');
+  });
+});
+
+describe('async invocations run exactly once under a concurrency limit', () => {
+  // The reported case: 8 async invocations of a function with maxConcurrency 1 and timeoutMs 1000,
+  // each taking ~900 ms, queue concurrency 8. Before, the lease ran out while jobs waited for the
+  // slot: 9 to 11 executions for 8 invocations, and with maxRetries 0 a job dead-lettered while
+  // it still ran. Leases here are 2 s, far less than the 6.3 s the last job waits: only their
+  // renewal keeps the later jobs.
+  let s: TestServer;
+  /** Executions per invocation, counted where the function is run: a lost run's logs are never written. */
+  const executions = new Map<string, number>();
+  before(async () => {
+    s = await startTestServer({
+      queueConcurrency: 8,
+      queueLeaseMs: 2_000,
+      queuePollMs: 50,
+      retryBaseDelayMs: 20,
+    });
+    const isolate = s.server.platform.runtimes.all.find((r) => r.kind === 'isolate');
+    assert.ok(isolate);
+    const invoke = isolate.invoke.bind(isolate);
+    isolate.invoke = (request) => {
+      executions.set(request.invocationId, (executions.get(request.invocationId) ?? 0) + 1);
+      return invoke(request);
+    };
+  });
+  after(() => s.close());
+
+  for (const maxRetries of [0, 2]) {
+    it(`8 invocations, maxRetries ${maxRetries}: 8 executions, one per invocation, none dead-lettered`, async (t) => {
+      const name = `one-at-a-time-${maxRetries}`;
+      const code = `export default async (e) => {
+          if (e.i === 'warm') return 'warm';
+          console.log('executing invocation ' + e.i);
+          await new Promise((r) => setTimeout(r, 900));
+          return e.i;
+        }`;
+      const created = await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: { name, runtime: 'js', code, maxConcurrency: 1, timeoutMs: 1_000, maxRetries },
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      // Warm first: a cold start counts against the first call's 1 s deadline.
+      const warm = await s.api(`/api/v1/functions/${name}/invoke`, { method: 'POST', json: { i: 'warm' } });
+      assert.equal(await warm.json(), 'warm');
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await s.api(`/api/v1/functions/${name}/invoke?async=true`, {
+          method: 'POST',
+          json: { i },
+        });
+        assert.equal(res.status, 202);
+        ids.push(((await res.json()) as { invocationId: string }).invocationId);
+      }
+      const done = await Promise.all(ids.map((id) => finished(s.api, id, 60_000)));
+      // A run that overran its own 1 s deadline on a loaded machine is the function's timeout,
+      // retried or dead-lettered as it should be; it still ran once per attempt.
+      const ownTimeouts = done.filter((inv) => inv.error?.type === 'Timeout');
+      if (ownTimeouts.length > 0) t.diagnostic(`${ownTimeouts.length} run(s) overran their own deadline`);
+      for (const inv of done) {
+        assert.equal(
+          executions.get(inv.id),
+          inv.attempts,
+          `invocation ${inv.id} ran more often than it had attempts`,
+        );
+        const { logs } = (await (await s.api(`/api/v1/invocations/${inv.id}`)).json()) as { logs: unknown[] };
+        assert.equal(logs.length, inv.attempts, `invocation ${inv.id} logged ${logs.length} executions`);
+        if (inv.status !== 'succeeded') assert.equal(inv.error?.type, 'Timeout', JSON.stringify(inv));
+      }
+      // The queue agrees: it dead-lettered no job (it used to dead-letter one still running).
+      const deadJobs = (await s.server.platform.queue.listDead(100)).filter((d) => ids.includes(d.id));
+      assert.deepEqual(
+        deadJobs.filter((d) => !/Timeout|deadline/.test(d.error)),
+        [],
+      );
+      if (ownTimeouts.length === 0) {
+        assert.deepEqual(deadJobs, []);
+        assert.deepEqual(
+          done.map((inv) => [inv.status, inv.attempts, inv.result]),
+          ids.map((_, i) => ['succeeded', 1, i]),
+        );
+        assert.equal(
+          ids.reduce((sum, id) => sum + (executions.get(id) ?? 0), 0),
+          8,
+        );
+      }
+    });
+  }
 });
 
 describe('async invocations survive kill -9 of the server', () => {

@@ -13,7 +13,12 @@ async function expectError(res: Response, status: number, code: string) {
 describe('bad input gets a clear error', () => {
   let s: TestServer;
   before(async () => {
-    s = await startTestServer({ bodyLimitBytes: 64 * 1024, concurrencyWaitMs: 50 });
+    s = await startTestServer({
+      bodyLimitBytes: 64 * 1024,
+      concurrencyWaitMs: 50,
+      maxFunctionMemoryMb: 256,
+      maxFunctionConcurrency: 50,
+    });
   });
   after(() => s.close());
 
@@ -134,6 +139,45 @@ describe('bad input gets a clear error', () => {
     assert.equal((await s.api('/api/v1/functions/thief')).status, 404, 'nothing half-written');
   });
 
+  it("409 on a route of the same shape as another function's, which could never be reached", async () => {
+    const code = 'export default () => 1';
+    const owner = { name: 'user-by-id', runtime: 'js', code, routes: ['GET /users/:id'] };
+    assert.equal((await s.api('/api/v1/functions', { method: 'POST', json: owner })).status, 201);
+    const err = await expectError(
+      await s.api('/api/v1/functions/user-by-uid', {
+        method: 'PUT',
+        json: { runtime: 'js', code, routes: ['GET /users/:uid'] },
+      }),
+      409,
+      'FAAS_ERR_ROUTE_CONFLICT',
+    );
+    assert.match(err.message, /GET \/users\/:id of function "user-by-id"/);
+    assert.equal((await s.api('/api/v1/functions/user-by-uid')).status, 404, 'nothing half-written');
+  });
+
+  it("422 naming the operator's cap for memoryMb and maxConcurrency above it", async () => {
+    const err = await expectError(
+      await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'greedy',
+          runtime: 'js',
+          code: 'export default () => 1',
+          memoryMb: 512,
+          maxConcurrency: 51,
+        },
+      }),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    assert.deepEqual(
+      (err.details as Array<{ field: string }>).map((d) => d.field),
+      ['memoryMb', 'maxConcurrency'],
+    );
+    assert.match(err.message, /memoryMb must be at most 256.*FAAS_MAX_FUNCTION_MEMORY_MB/);
+    assert.equal((await s.api('/api/v1/functions/greedy')).status, 404);
+  });
+
   it('429 past max concurrency once the short wait is over, and the rejection is recorded', async () => {
     await s.api('/api/v1/functions', {
       method: 'POST',
@@ -164,6 +208,71 @@ describe('bad input gets a clear error', () => {
     );
     await expectError(await s.api('/api/v1/invocations?status=bogus'), 422, 'FAAS_ERR_VALIDATION');
     await expectError(await s.api('/api/v1/functions?limit=0'), 422, 'FAAS_ERR_VALIDATION');
+  });
+
+  it('415 for an invoke body it cannot read (a form, as curl -d sends), sync and async', async () => {
+    for (const path of ['/api/v1/functions/small/invoke', '/api/v1/functions/small/invoke?async=true']) {
+      for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        const err = await expectError(
+          await s.api(path, { method: 'POST', headers: { 'content-type': type }, body: '{"a":1}' }),
+          415,
+          'FAAS_ERR_UNSUPPORTED_MEDIA_TYPE',
+        );
+        assert.match(err.message, /application\/json/);
+      }
+    }
+  });
+
+  it('400 for an invoke with a JSON content type and no body; no content type is no payload', async () => {
+    for (const path of ['/api/v1/functions/small/invoke', '/api/v1/functions/small/invoke?async=true']) {
+      const err = await expectError(
+        await s.api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }),
+        400,
+        'FAAS_ERR_INVALID_JSON',
+      );
+      assert.match(err.message, /body is empty/);
+    }
+    const none = await s.api('/api/v1/functions/small/invoke', { method: 'POST' });
+    assert.equal(none.status, 200);
+    assert.equal(await none.json(), null);
+  });
+
+  it('a JSON content type with no body is fine where no body is needed, 400 where one is', async () => {
+    const json = { 'content-type': 'application/json' };
+    for (const [method, path] of [
+      ['POST', '/api/v1/instances/ins_none/stop'],
+      ['POST', '/api/v1/snapshots/snap_none/restore'],
+      ['POST', '/api/v1/snapshots/snap_none/fork'],
+      ['DELETE', '/api/v1/functions/none'],
+    ] as const) {
+      const res = await s.api(path, { method, headers: json, body: '' });
+      assert.equal(res.status, 404, `${method} ${path}: ${await res.text()}`);
+    }
+    // Only optional fields: no body at all is {} too.
+    const fork = await s.api('/api/v1/snapshots/snap_none/fork', { method: 'POST' });
+    assert.equal(fork.status, 404, await fork.text());
+    await expectError(
+      await s.api('/api/v1/keys', { method: 'POST', headers: json, body: '' }),
+      400,
+      'FAAS_ERR_INVALID_JSON',
+    );
+  });
+
+  it('422 for a value outside an enum lists the allowed values', async () => {
+    const err = await expectError(
+      await s.api('/api/v1/functions', { method: 'POST', json: { name: 'e', runtime: 'cobol', code: 'x' } }),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    assert.deepEqual(err.details, [
+      { field: 'runtime', message: 'must be one of "js", "ts", "node", "python", "image"' },
+    ]);
+    const query = await expectError(
+      await s.api('/api/v1/invocations?status=bogus'),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    assert.match(query.message, /querystring\.status must be one of "queued", "running", .*"dead_lettered"/);
   });
 
   it('400 on an invoke with a JSON content type and a malformed body', async () => {

@@ -9,12 +9,14 @@ describe('health, readiness and docs', () => {
   });
   after(() => s.close());
 
-  it('/ready reports the store and each runtime', async () => {
+  it('/ready reports the store, the queue, the invocation records and each runtime', async () => {
     const res = await s.api('/ready', { key: null });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { status: string; checks: Record<string, string> };
     assert.equal(body.status, 'ready');
     assert.equal(body.checks.store, 'ok');
+    assert.equal(body.checks.queue, 'ok');
+    assert.equal(body.checks.records, 'ok');
     assert.equal(body.checks.isolate, 'ok');
     assert.ok(body.checks.container, 'the container runtime reports too, ready or not');
   });

@@ -183,8 +183,12 @@ describe('sync invocations', () => {
     const res = await invoke('looper');
     const elapsed = Date.now() - started;
     assert.equal(res.status, 504);
-    const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
+    const body = (await res.json()) as {
+      error: { code: string; message: string; details: { invocationId: string } };
+    };
     assert.equal(body.error.code, 'FAAS_ERR_FUNCTION_TIMEOUT');
+    // The configured limit, not the time measured (which read "stopped after 0 ms" when queued).
+    assert.equal(body.error.message, 'The function did not finish within its timeout of 300 ms');
     assert.ok(elapsed >= 290, `stopped after ${elapsed} ms, before the 300 ms timeout`);
     const inv = (await (
       await s.api(`/api/v1/invocations/${body.error.details.invocationId}`)

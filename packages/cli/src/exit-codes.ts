@@ -48,3 +48,26 @@ export function describeError(err: unknown): string {
   }
   return (err as Error)?.message ?? String(err);
 }
+
+/**
+ * The error as `--json` prints it on stdout: the API's own body for an API error, and the same
+ * shape with a `FAAS_CLI_*` code for failures of the CLI itself (documented in docs/cli.md).
+ */
+export function errorJson(err: unknown): { error: { code: string; message: string; details?: unknown } } {
+  if (err instanceof FaasApiError) {
+    return {
+      error: {
+        code: err.code,
+        message: err.message,
+        ...(err.details === undefined ? {} : { details: err.details }),
+      },
+    };
+  }
+  const code =
+    err instanceof FaasConnectionError
+      ? 'FAAS_CLI_UNREACHABLE'
+      : err instanceof CliError && err.exitCode === EXIT.USAGE
+        ? 'FAAS_CLI_USAGE'
+        : 'FAAS_CLI_ERROR';
+  return { error: { code, message: (err as Error)?.message ?? String(err) } };
+}

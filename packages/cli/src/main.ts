@@ -8,9 +8,9 @@ import { buildImages } from './commands/images.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, listKeys, revokeKey } from './commands/keys.ts';
-import { invocations, logs } from './commands/logs.ts';
+import { invocation, invocations, logs } from './commands/logs.ts';
 import * as snapshots from './commands/snapshots.ts';
-import { describeError, EXIT, exitCodeFor } from './exit-codes.ts';
+import { describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
 
 interface Globals {
@@ -25,8 +25,9 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function program(): Command {
   const p = new Command('faas')
     .description('Deploy and invoke functions, and run sandboxes, on a faas server')
-    .option('--url <url>', 'server URL (env FAAS_URL)', process.env.FAAS_URL)
-    .option('--api-key <key>', 'API key (env FAAS_API_KEY)', process.env.FAAS_API_KEY)
+    .option('--url <url>', 'server URL (env FAAS_URL)')
+    // No default from the environment here: --help prints defaults, and this one is a secret.
+    .option('--api-key <key>', 'API key (env FAAS_API_KEY)')
     .option('--json', 'machine-readable output')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -36,10 +37,9 @@ export function program(): Command {
     async (...args: unknown[]) => {
       const cmd = args.at(-1) as Command;
       const g = cmd.optsWithGlobals() as Globals;
-      const client = new FaaSClient({
-        ...(g.url ? { baseUrl: g.url } : {}),
-        ...(g.apiKey ? { apiKey: g.apiKey } : {}),
-      });
+      const url = g.url ?? process.env.FAAS_URL;
+      const apiKey = g.apiKey ?? process.env.FAAS_API_KEY;
+      const client = new FaaSClient({ ...(url ? { baseUrl: url } : {}), ...(apiKey ? { apiKey } : {}) });
       const code = await fn(client, { json: g.json === true }, cmd);
       process.exitCode = typeof code === 'number' ? code : EXIT.OK;
     };
@@ -93,11 +93,17 @@ export function program(): Command {
     .option('-f, --follow', 'keep printing new lines')
     .option('--invocation <id>', 'only this invocation')
     .action(run((c, o, cmd) => logs(c, o, cmd.args[0] as string, cmd.opts())));
-  p.command('invocations [name]')
-    .description('list recent invocations')
+  const invs = p.command('invocations').description('recent invocations; one with its logs');
+  invs
+    .command('ls [name]', { isDefault: true })
+    .description('list recent invocations (the default: faas invocations [name])')
     .option('--status <status>')
     .option('--limit <n>')
     .action(run((c, o, cmd) => invocations(c, o, cmd.args[0], cmd.opts())));
+  invs
+    .command('get <id>')
+    .description('show one invocation: status, result or error with its stack, and its logs')
+    .action(run((c, o, cmd) => invocation(c, o, cmd.args[0] as string)));
 
   p.command('exec <command...>')
     .description('run a command in a fresh sandbox; exits with its exit code (one word: sh -c)')
@@ -210,18 +216,28 @@ export function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Whether the failure, too, should be JSON: `--json` before a `--` that ends the options.
+  const end = argv.indexOf('--');
+  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   try {
     await program().parseAsync(argv, { from: 'user' });
     return Number(process.exitCode ?? EXIT.OK);
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
-        ? EXIT.OK
-        : EXIT.USAGE;
+      // `--help` and `faas help <command>` end with these; help shown for a mistake is usage.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      if (json) writeJson({ error: { code: 'FAAS_CLI_USAGE', message: err.message } });
+      return EXIT.USAGE;
     }
-    process.stderr.write(`error: ${describeError(err)}\n`);
+    if (json) writeJson(errorJson(err));
+    else process.stderr.write(`error: ${describeError(err)}\n`);
     return exitCodeFor(err);
   }
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 if (import.meta.main) {

@@ -24,6 +24,15 @@ export function ago(iso: string | undefined): string {
   return `${Math.round(s / 86_400)}d ago`;
 }
 
+/** A duration for people: `0.42 ms`, `12.3 ms`, `845 ms`, `12.4 s`; `-` when unknown. */
+export function duration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  if (ms < 10_000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;

@@ -26,6 +26,39 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes a strong admin key and refuses a weak one without echoing it', () => {
+    const strong = 'faas_Xq3vT9pLm2Rz8KwYc4Nb7Hd1Gf6Js5A0eUo';
+    assert.equal(loadConfig({ FAAS_ADMIN_KEY: strong }).adminKey, strong);
+    assert.equal(loadConfig({}).adminKey, undefined);
+    for (const weak of [
+      'secret',
+      'faas_short_0123456789',
+      'a'.repeat(40),
+      'abababababababababababababababababababab',
+      'faas key with spaces 0123456789abcdefghij',
+      `faas_${'x'.repeat(600)}`,
+    ]) {
+      try {
+        loadConfig({ FAAS_ADMIN_KEY: weak });
+        assert.fail(`accepted ${weak}`);
+      } catch (err) {
+        assert.ok(isFaasError(err), String(err));
+        assert.match(err.message, /FAAS_ADMIN_KEY: is too weak: it must be 32 to 512 characters/);
+        assert.ok(!err.message.includes(weak), 'the key is not echoed');
+      }
+    }
+  });
+
+  it('has operator caps and auth throttling with safe defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.maxFunctionMemoryMb, 1024);
+    assert.equal(c.maxFunctionConcurrency, 100);
+    assert.equal(c.authFailureLimit, 20);
+    assert.equal(c.authFailureWindowMs, 60_000);
+    assert.equal(loadConfig({ FAAS_MAX_FUNCTION_MEMORY_MB: '256' }).maxFunctionMemoryMb, 256);
+    assert.throws(() => loadConfig({ FAAS_MAX_FUNCTION_CONCURRENCY: '0' }), /FAAS_MAX_FUNCTION_CONCURRENCY/);
+  });
+
   it('returns a frozen object', () => {
     assert.ok(Object.isFrozen(loadConfig({})));
   });

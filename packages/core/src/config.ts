@@ -8,7 +8,11 @@ export interface Config {
   host: string;
   /** Where the SQLite file and blobs live. @default './.faas' (FAAS_DATA_DIR) */
   dataDir: string;
-  /** The admin API key; generated on first start when unset. (FAAS_ADMIN_KEY) */
+  /**
+   * The admin API key; generated on first start when unset. At least 32 characters of
+   * `A-Za-z0-9_-`, not a short pattern repeated; a new value revokes the one configured before.
+   * (FAAS_ADMIN_KEY)
+   */
   adminKey: string | undefined;
   /** Require API keys on /api/v1. @default true (FAAS_AUTH, flag --no-auth) */
   auth: boolean;
@@ -22,6 +26,14 @@ export interface Config {
   queueConcurrency: number;
   /** Longest sleep of the queue consumer between polls. @default 1000 (FAAS_QUEUE_POLL_MS) */
   queuePollMs: number;
+  /** Lease of an async job, renewed every half of it while the job is held. @default 30000 (FAAS_QUEUE_LEASE_MS) */
+  queueLeaseMs: number;
+  /** Invocation records waiting to be written past which sync calls are refused (503). @default 10000 (FAAS_MAX_PENDING_RECORDS) */
+  maxPendingRecords: number;
+  /** Days finished invocations, their logs and dead letters are kept; 0: forever. @default 30 (FAAS_RETENTION_DAYS) */
+  retentionDays: number;
+  /** Most invocations kept (the newest: a row cap); 0: no cap. @default 0 (FAAS_RETENTION_MAX_ROWS) */
+  retentionMaxRows: number;
   /** First retry delay of a failed async invocation; doubles per attempt. @default 1000 (FAAS_RETRY_BASE_DELAY_MS) */
   retryBaseDelayMs: number;
   /** @default 60000 (FAAS_RETRY_MAX_DELAY_MS) */
@@ -44,6 +56,17 @@ export interface Config {
   maxIsolates: number;
   /** How long past its deadline a js/ts invocation may go unanswered before its isolate host is killed and replaced. @default 1000 (FAAS_ISOLATE_STUCK_GRACE_MS) */
   isolateStuckGraceMs: number;
+  /** Largest `memoryMb` a function may ask for. @default 1024 (FAAS_MAX_FUNCTION_MEMORY_MB) */
+  maxFunctionMemoryMb: number;
+  /** Largest `maxConcurrency` a function may ask for. @default 100 (FAAS_MAX_FUNCTION_CONCURRENCY) */
+  maxFunctionConcurrency: number;
+  /**
+   * Failed authentications one client address may make in a burst before 429; 0: no limit.
+   * @default 20 (FAAS_AUTH_FAILURE_LIMIT)
+   */
+  authFailureLimit: number;
+  /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
+  authFailureWindowMs: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -76,6 +99,21 @@ const str: Parser<string> = (raw) => {
   return raw;
 };
 
+/** Fewer distinct characters than this is a pattern (`aaaa…`, `abab…`), not a secret. */
+const MIN_KEY_DISTINCT_CHARS = 12;
+export const ADMIN_KEY_RULE = `32 to 512 characters of A-Z a-z 0-9 _ -, with at least ${MIN_KEY_DISTINCT_CHARS} different ones (e.g. faas_ and 43 random base64url characters)`;
+
+/** A configured admin key must be as hard to guess as a generated one; it is never echoed. */
+const adminKey: Parser<string> = (raw) => {
+  const strong =
+    raw.length >= 32 &&
+    raw.length <= 512 &&
+    /^[A-Za-z0-9_-]+$/.test(raw) &&
+    new Set(raw).size >= MIN_KEY_DISTINCT_CHARS;
+  if (!strong) throw new Error(`is too weak: it must be ${ADMIN_KEY_RULE} (${raw.length} characters given)`);
+  return raw;
+};
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const found = LOG_LEVELS.find((l) => l === raw);
@@ -88,13 +126,21 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   port: { env: 'FAAS_PORT', default: 8080, parse: int(0, 65535) },
   host: { env: 'FAAS_HOST', default: '0.0.0.0', parse: str },
   dataDir: { env: 'FAAS_DATA_DIR', default: './.faas', parse: str },
-  adminKey: { env: 'FAAS_ADMIN_KEY', default: undefined, parse: str },
+  adminKey: { env: 'FAAS_ADMIN_KEY', default: undefined, parse: adminKey },
   auth: { env: 'FAAS_AUTH', default: true, parse: bool },
   bodyLimitBytes: { env: 'FAAS_BODY_LIMIT_BYTES', default: 6 * 1024 * 1024, parse: int(1024, 1024 ** 3) },
   logLevel: { env: 'FAAS_LOG_LEVEL', default: 'info', parse: logLevel },
   concurrencyWaitMs: { env: 'FAAS_CONCURRENCY_WAIT_MS', default: 1000, parse: int(0, 60_000) },
   queueConcurrency: { env: 'FAAS_QUEUE_CONCURRENCY', default: 8, parse: int(1, 1024) },
   queuePollMs: { env: 'FAAS_QUEUE_POLL_MS', default: 1000, parse: int(10, 60_000) },
+  queueLeaseMs: { env: 'FAAS_QUEUE_LEASE_MS', default: 30_000, parse: int(200, 3_600_000) },
+  maxPendingRecords: { env: 'FAAS_MAX_PENDING_RECORDS', default: 10_000, parse: int(1, 10_000_000) },
+  retentionDays: { env: 'FAAS_RETENTION_DAYS', default: 30, parse: int(0, 36_500) },
+  retentionMaxRows: {
+    env: 'FAAS_RETENTION_MAX_ROWS',
+    default: 0,
+    parse: int(0, 1_000_000_000),
+  },
   retryBaseDelayMs: { env: 'FAAS_RETRY_BASE_DELAY_MS', default: 1000, parse: int(1, 3_600_000) },
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },
@@ -106,6 +152,10 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   isolateMemoryMb: { env: 'FAAS_ISOLATE_MEMORY_MB', default: 0, parse: int(0, 1024 * 1024) },
   maxIsolates: { env: 'FAAS_MAX_ISOLATES', default: 10_000, parse: int(1, 1_000_000) },
   isolateStuckGraceMs: { env: 'FAAS_ISOLATE_STUCK_GRACE_MS', default: 1000, parse: int(100, 600_000) },
+  maxFunctionMemoryMb: { env: 'FAAS_MAX_FUNCTION_MEMORY_MB', default: 1024, parse: int(8, 8192) },
+  maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
+  authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
+  authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

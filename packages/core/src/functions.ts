@@ -12,6 +12,17 @@ export interface RouteSpec {
   path: string;
 }
 
+/**
+ * What requests a route path matches, whatever its parameters are named and with or without a
+ * trailing slash: `/users/:id` and `/users/:uid/` are both `/users/:`. Two routes with one shape
+ * and the same method (or `ANY` on either side) match the same requests, so only one of them
+ * could ever be reached: the second is a conflict.
+ */
+export function routeShape(path: string): string {
+  const segments = path.split('/').filter((s) => s.length > 0);
+  return `/${segments.map((s) => (s.startsWith(':') ? ':' : s)).join('/')}`;
+}
+
 /** Defaults for a function's limits. */
 export const FUNCTION_DEFAULTS = {
   timeoutMs: 30_000,

@@ -43,6 +43,11 @@ export interface Invocation {
   trigger: InvocationTrigger;
   status: InvocationStatus;
   idempotencyKey?: string;
+  /**
+   * With `idempotencyKey`: sha256 of what was asked (the version reference and the event). A
+   * repeat of the key asking for something else is refused with FAAS_ERR_IDEMPOTENCY_KEY_REUSED.
+   */
+  idempotencyHash?: string;
   /** Attempts started so far (async retries count). */
   attempts: number;
   result?: unknown;

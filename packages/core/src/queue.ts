@@ -1,3 +1,5 @@
+import type { BackendHealth } from './health.ts';
+
 /** A job as enqueued. `id` is chosen by the caller (the invocation id) and makes enqueue idempotent. */
 export interface NewJob {
   id: string;
@@ -13,7 +15,10 @@ export interface NewJob {
 export interface LeasedJob {
   id: string;
   payload: unknown;
-  /** 1 for the first delivery. */
+  /**
+   * The attempt this delivery runs as once `start` is called: attempts started before it + 1
+   * (1 for the first). A delivery whose attempt never started does not use up a number.
+   */
   attempt: number;
   maxAttempts: number;
   /** Proves ownership of the lease to ack/fail/extend. */
@@ -35,6 +40,12 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** A lease to renew: the job and the token its `lease` handed out. */
+export interface LeaseRef {
+  id: string;
+  leaseToken: string;
+}
+
 /** What became of a failed job. */
 export type FailOutcome =
   | { outcome: 'retrying'; runAt: number }
@@ -45,29 +56,64 @@ export type FailOutcome =
  * A durable at-least-once job queue with leases. Implementations: SQLite (embedded), Redis.
  * All must pass `defineQueueSuite`.
  *
- * A leased job not acked before `leaseExpiresAt` is delivered again (a crashed consumer's jobs
- * come back). Ack/fail/extend with a stale token do nothing and report it.
+ * A delivery has two steps. `lease` claims a job for a while (`visibilityTimeoutMs`) without
+ * starting an attempt: the consumer may still wait for capacity (a concurrency slot), and a claim
+ * that ends unstarted (its holder hands it back, dies or stalls) costs no attempt. `start` begins
+ * the attempt: from then on it counts toward `maxAttempts`. A holder keeps its lease by renewing
+ * it (`extendMany`, every half lease); a lease not renewed, acked or failed before
+ * `leaseExpiresAt` is delivered again (a crashed consumer's jobs come back), and one whose started
+ * attempt was the last is dead-lettered instead of delivered (a job that kills its consumer cannot
+ * come back forever). Every call that names a lease is fenced by its token: once another consumer
+ * leased the job, a stale token changes nothing and the call reports it.
  */
 export interface Queue {
   /** Returns `duplicate: true` and changes nothing when a job with that id exists (or is dead). */
   enqueue(job: NewJob): Promise<{ duplicate: boolean }>;
-  /** Leases up to `limit` due jobs, oldest due first. */
+  /** Leases up to `limit` due jobs, oldest due first. Starts no attempt. */
   lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]>;
+  /**
+   * Starts the leased job's attempt (number `attempt`): it now counts toward `maxAttempts`.
+   * Returns false, counting nothing, when the lease was lost or has run out (the job may be
+   * another consumer's any moment): the caller must not run the job. Calling it again for a
+   * started lease returns true and counts nothing more.
+   */
+  start(id: string, leaseToken: string): Promise<boolean>;
   /** Finishes a job: it is removed. Returns false when the lease was lost. */
   ack(id: string, leaseToken: string): Promise<boolean>;
   /**
-   * Records a failed attempt: retried with exponential backoff while attempts remain,
-   * dead-lettered after. `retryable: false` dead-letters at once.
+   * Records a failed attempt (counting it when `start` was not called): retried with exponential
+   * backoff while attempts remain, dead-lettered after. `retryable: false` dead-letters at once.
    */
   fail(id: string, leaseToken: string, options: { error: string; retryable?: boolean }): Promise<FailOutcome>;
-  /** Pushes a lease's expiry out. Returns false when the lease was lost. */
+  /**
+   * Hands a leased job back without finishing it: due again at `runAt` (default now). An attempt
+   * that was not started is not counted, so a job handed back while it waited for capacity keeps
+   * its attempt number. Returns false when the lease was lost.
+   */
+  release(id: string, leaseToken: string, options?: { runAt?: number }): Promise<boolean>;
+  /** Pushes a lease's expiry out to now + `visibilityTimeoutMs`. Returns false when the lease was lost. */
   extend(id: string, leaseToken: string, visibilityTimeoutMs: number): Promise<boolean>;
+  /**
+   * `extend` for many leases in one call (a consumer renews all it holds at once). Returns the ids
+   * whose lease was lost; the others now expire `visibilityTimeoutMs` from now.
+   */
+  extendMany(leases: readonly LeaseRef[], visibilityTimeoutMs: number): Promise<string[]>;
   /** Whether a job with this id is queued, leased or dead. */
   has(id: string): Promise<boolean>;
   /** Dead-lettered jobs, newest first. */
   listDead(limit: number): Promise<Array<{ id: string; payload: unknown; error: string; attempts: number }>>;
+  /**
+   * Retention: deletes up to `limit` dead-lettered jobs that died before `deadBefore` (ms since
+   * epoch), oldest first; never a job that is not dead. Their ids may be enqueued again. Returns
+   * how many; callers loop until it is 0.
+   */
+  deleteDead(options: { deadBefore: number; limit: number }): Promise<number>;
   stats(): Promise<QueueStats>;
   /** Ms until the next job is due, or undefined when none waits: lets consumers sleep precisely. */
   nextDueInMs(): Promise<number | undefined>;
+  /**
+   * Whether the backend answers and its recent writes succeeded (for `/ready`). Never throws.
+   */
+  health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

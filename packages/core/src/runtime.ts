@@ -70,3 +70,18 @@ export interface Runtime {
   stats(): RuntimeStats;
   close(): Promise<void>;
 }
+
+/**
+ * The runtimes one process has, and which serves each kind of function. Control code depends on
+ * this, not on the registry that implements it (data/runtime-registry.ts).
+ */
+export interface Runtimes {
+  readonly all: readonly Runtime[];
+  /**
+   * The runtime for a function kind.
+   * @throws FaasError RUNTIME_UNAVAILABLE when none is configured or its engine is down.
+   */
+  forFunction(kind: FunctionRuntime): Runtime;
+  /** Drains and drops the warm instances of a function (of one version, when given). */
+  retire(name: string, version?: number): Promise<void>;
+}

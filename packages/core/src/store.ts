@@ -1,5 +1,6 @@
 import type { ApiKeyRecord } from './api-keys.ts';
 import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts';
+import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
 import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
@@ -35,6 +36,9 @@ export interface StoredLogLine extends LogLine {
   /** Increases across the whole store: a cursor for following logs. */
   seq: number;
 }
+
+/** A log line about to be written: the store assigns `seq`. */
+export type NewLogLine = Omit<StoredLogLine, 'seq'>;
 
 /**
  * Metadata of the platform: functions and their versions, routes, invocations and their logs,
@@ -88,11 +92,48 @@ export interface MetadataStore {
   createInvocations(invocations: Invocation[]): Promise<void>;
   /** @throws FaasError INVOCATION_NOT_FOUND */
   updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation>;
+  /**
+   * Records attempt `attempt` of an (async) invocation: its start (`status: 'running'`), a retry
+   * to come (`'queued'`) or its end, and appends the attempt's log lines, in one atomic step,
+   * fenced: it applies only while no later attempt is recorded (`attempts <= attempt`) and the
+   * invocation has not finished (its status is not terminal), and it sets `attempts` to
+   * `attempt`. A run that lost its lease may still be finishing while the next attempt runs: its
+   * write must land nothing over the current one.
+   * @returns the updated invocation, or undefined (nothing written) when fenced off or absent.
+   * @example
+   * // The holder of attempt 2 starts; a late write of attempt 1 is then refused.
+   * await store.recordAttempt(id, 2, { status: 'running', startedAt });
+   * await store.recordAttempt(id, 1, { status: 'succeeded', result }, logs); // undefined
+   */
+  recordAttempt(
+    id: string,
+    attempt: number,
+    patch: Omit<InvocationPatch, 'attempts'>,
+    logs?: NewLogLine[],
+  ): Promise<Invocation | undefined>;
   getInvocation(id: string): Promise<Invocation | undefined>;
   /** Newest first. */
   listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>>;
+  /**
+   * Retention: deletes finished invocations (terminal status) with their log lines, those created
+   * before `createdBefore` and, with `keepNewest`, those older than the newest `keepNewest`
+   * invocations (all statuses count toward it). An invocation still queued or running is never
+   * deleted. Bounded work per call, so no call holds the database long: at most `limit` log lines
+   * and `limit` invocations; an invocation goes once its lines are gone. Callers loop until a call
+   * deletes nothing.
+   * @example
+   * while (true) {
+   *   const done = await store.deleteOldInvocations({ createdBefore: cutoff, limit: 500 });
+   *   if (done.invocations + done.logLines === 0) break;
+   * }
+   */
+  deleteOldInvocations(options: {
+    createdBefore?: string;
+    keepNewest?: number;
+    limit: number;
+  }): Promise<{ invocations: number; logLines: number }>;
 
-  appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): Promise<void>;
+  appendLogs(lines: NewLogLine[]): Promise<void>;
   /** Lines of one invocation in order. */
   getLogs(invocationId: string): Promise<StoredLogLine[]>;
   /** Lines with `seq > afterSeq`, optionally of one function, oldest first, at most `limit`. */
@@ -119,5 +160,10 @@ export interface MetadataStore {
 
   /** Cheap liveness check of the backing database. */
   ping(): Promise<void>;
+  /**
+   * Whether the backend answers and its recent calls did not fail on the storage (a full disk
+   * fails writes while reads still work), for `/ready`. Never throws.
+   */
+  health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

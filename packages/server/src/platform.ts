@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
 import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
+import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { ExecCache } from './control/exec-cache.ts';
@@ -12,11 +12,14 @@ import { FunctionService } from './control/function-service.ts';
 import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { AsyncWorker, reconcileOrphans } from './data/async-worker.ts';
+import { reconcileOrphans } from './data/async-reconcile.ts';
+import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -47,6 +50,8 @@ export interface Platform {
   recorder: InvocationRecorder;
   routes: RouteSync;
   worker: AsyncWorker;
+  /** Deletes invocations, logs and dead letters past FAAS_RETENTION_DAYS / FAAS_RETENTION_MAX_ROWS. */
+  retention: RetentionSweeper;
   /** Changes other gateway threads must take in (catalog, revoked keys). */
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
@@ -63,15 +68,31 @@ type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 /** How often runtimes' health is checked: how soon an engine that comes up serves functions. */
 const RUNTIME_HEALTH_EVERY_MS = 2_000;
 
-/** Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes). */
+/**
+ * Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes).
+ * @throws FaasError DATA_DIR_IN_USE when another server holds the data dir (nothing is touched
+ *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written.
+ */
 export async function createPlatform(config: Readonly<Config>, logger: Logger = console): Promise<Platform> {
-  mkdirSync(config.dataDir, { recursive: true });
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    return await openPlatform(config, logger, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
   const store = await openSqliteStore({ path: dbPath });
   const queue = await openSqliteQueue({
     path: dbPath,
     retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
   });
+  // The lock proves the server that held these leases is gone: its jobs are due now.
+  const expired = await queue.expireLeases();
+  if (expired > 0) logger.warn(`${expired} async job(s) held by the previous run are due again`);
   const blobs = await createLocalBlobStore({ root: join(config.dataDir, 'blobs') });
 
   const isolateHosts = await IsolateHosts.start({
@@ -106,6 +127,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
   const recorder = new InvocationRecorder(store, {
+    maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
@@ -124,7 +146,9 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     queue,
     catalog,
     invocations,
+    slots: limiter,
     concurrency: config.queueConcurrency,
+    leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
     logger,
   });
@@ -135,17 +159,30 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     routes,
     runtimes,
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
+    caps: { memoryMb: config.maxFunctionMemoryMb, maxConcurrency: config.maxFunctionConcurrency },
     logger,
   });
   const instances = new InstanceService(runtimes);
   const snapshots = new SnapshotService({ store, blobs, instances });
   const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }), instances, snapshots });
-  const keys = new ApiKeyService(store, (id) => changes.publish({ kind: 'key-revoked', id }));
+  const keys = new ApiKeyService(
+    store,
+    (id) => changes.publish({ kind: 'key-revoked', id }),
+    new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+  );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
 
   const orphans = await reconcileOrphans(store, queue);
   if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
   worker.start();
+  const retention = new RetentionSweeper({
+    store,
+    queue,
+    retentionDays: config.retentionDays,
+    maxInvocations: config.retentionMaxRows,
+    logger,
+  });
+  retention.start();
 
   const asyncWorker = worker;
   return {
@@ -163,12 +200,14 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
     recorder,
     routes,
     worker: asyncWorker,
+    retention,
     changes,
     slots,
     isolateHosts,
     generatedAdminKey,
     async close() {
       routes.stop();
+      await retention.stop();
       await asyncWorker.stop();
       await recorder.close();
       await runtimes.close();
@@ -176,6 +215,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
       await queue.close();
       await store.close();
       await blobs.close();
+      lock.release();
     },
   };
 }

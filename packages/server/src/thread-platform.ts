@@ -2,11 +2,13 @@ import { join } from 'node:path';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Config, Invocation, StoredLogLine } from '@faas/core';
 import { ApiKeyService } from './control/api-key-service.ts';
+import { AuthThrottle } from './control/auth-throttle.ts';
 import type { PlatformChange } from './control/change-feed.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
@@ -21,6 +23,8 @@ export interface ThreadPlatformInput {
   /** The SlotTable's buffer, and this thread's own counts in it. */
   slots: SharedArrayBuffer;
   slotsHeld: SharedArrayBuffer;
+  /** The recorder's backlog flag: set while sync calls must be refused (RecordBacklog). */
+  recordBacklog: SharedArrayBuffer;
   /** Where this thread's invocation records go (the main thread's recorder). */
   records: MessagePort;
   /** PlatformChanges from the main thread. */
@@ -57,7 +61,11 @@ export async function createThreadPlatform(
   const store = new SqliteStore({ path: join(config.dataDir, 'faas.db') });
   const runtime = remoteIsolateRuntime(config, { endpoints: input.isolateEndpoints }, logger);
   const catalog = new FunctionCatalog(store);
-  const keys = new ApiKeyService(store);
+  const keys = new ApiKeyService(
+    store,
+    undefined,
+    new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+  );
   const routes = new RouteTable();
   routes.replace(await store.listRoutes());
 
@@ -79,12 +87,14 @@ export async function createThreadPlatform(
     });
   };
 
+  const backlog = new RecordBacklog(input.recordBacklog);
   const invocations = new InvocationService({
     store,
     catalog,
     runtimes: new RuntimeRegistry([runtime]),
     limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
     recorder: {
+      admit: () => backlog.admit(),
       record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
         records.push({ invocation, logs });
         schedulePost();

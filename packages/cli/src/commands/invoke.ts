@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FaaSClient } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { readStdin } from '../input.ts';
-import type { Output } from '../output.ts';
+import { duration, type Output } from '../output.ts';
 
 export interface InvokeFlags {
   file?: string;
@@ -47,7 +47,7 @@ export async function invoke(
     return inv.status === 'succeeded' ? EXIT.OK : EXIT.FUNCTION_FAILED;
   }
   const res = await client.invoke(name, event, options);
-  process.stderr.write(`invocation ${res.invocationId} (v${res.version}, ${res.durationMs} ms)\n`);
+  process.stderr.write(`invocation ${res.invocationId} (v${res.version}, ${duration(res.durationMs)})\n`);
   process.stdout.write(`${JSON.stringify(res.result, null, out.json ? undefined : 2)}\n`);
   return EXIT.OK;
 }

@@ -1,10 +1,14 @@
 import type { StoredLogLine } from '@faas/core';
 import type { FaaSClient } from '@faas/sdk';
-import { ago, type Output, print, table } from '../output.ts';
+import { ago, duration, type Output, print, table } from '../output.ts';
 
 const FOLLOW_INTERVAL_MS = 500;
 
-/** `faas logs name [-f]`: the function's log lines; `-f` keeps polling for new ones until Ctrl-C. */
+/**
+ * `faas logs name [-f]`: the function's log lines; `-f` keeps polling for new ones until Ctrl-C.
+ * A failed invocation's lines end with the server's `[faas] <status>: …` line, so failures that
+ * printed nothing show too.
+ */
 export async function logs(
   client: FaaSClient,
   out: Output,
@@ -58,9 +62,39 @@ export async function invocations(
         i.mode,
         i.status,
         i.attempts,
-        i.durationMs === undefined ? '-' : `${i.durationMs} ms`,
+        duration(i.durationMs),
         ago(i.createdAt),
       ]),
     ),
   );
+}
+
+/** `faas invocations get <id>`: one invocation with its result or error, stack and logs. */
+export async function invocation(client: FaaSClient, out: Output, id: string): Promise<void> {
+  const inv = await client.getInvocation(id);
+  print(out, inv, () => {
+    const rows: Array<[string, string | number]> = [
+      ['function', `${inv.functionName} v${inv.version}`],
+      ['status', inv.status],
+      ['mode', `${inv.mode} (${inv.trigger})`],
+      ['attempts', inv.attempts],
+      ['created', `${inv.createdAt} (${ago(inv.createdAt)})`],
+      ['duration', duration(inv.durationMs)],
+    ];
+    if (inv.cpuTimeMs !== undefined) rows.push(['cpu time', duration(inv.cpuTimeMs)]);
+    if (inv.idempotencyKey !== undefined) rows.push(['idempotency key', inv.idempotencyKey]);
+    const parts = [inv.id, table(['FIELD', 'VALUE'], rows)];
+    if (inv.error) {
+      parts.push(`error: ${inv.error.type}: ${inv.error.message}`);
+      if (inv.error.stack) parts.push(inv.error.stack);
+    } else if (inv.result !== undefined) {
+      parts.push(`result: ${JSON.stringify(inv.result, null, 2)}`);
+    }
+    parts.push(
+      inv.logs.length === 0
+        ? 'logs: none'
+        : `logs:\n${inv.logs.map((l) => `${new Date(l.ts).toISOString()} ${l.level.toUpperCase().padEnd(5)} ${l.message}`).join('\n')}`,
+    );
+    return parts.join('\n');
+  });
 }

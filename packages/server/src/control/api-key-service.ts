@@ -7,8 +7,11 @@ import {
   type MetadataStore,
   newId,
 } from '@faas/core';
+import { AuthThrottle } from './auth-throttle.ts';
 
 const KEY_PREFIX = 'faas_';
+/** The name of the key FAAS_ADMIN_KEY registers; reserved, so that key can be found again. */
+export const CONFIGURED_ADMIN_KEY_NAME = 'admin (FAAS_ADMIN_KEY)';
 /** How long a verified key is trusted without asking the store (other processes' revocations). */
 const CACHE_TTL_MS = 5_000;
 
@@ -27,11 +30,21 @@ export class ApiKeyService {
   #store: MetadataStore;
   #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
   #onRevoked: (id: string) => void;
+  /** Failed verifications per client address (see auth.ts, which knows the address). */
+  readonly throttle: AuthThrottle;
 
-  /** `onRevoked` tells the other gateway threads, whose caches would trust the key a while longer. */
-  constructor(store: MetadataStore, onRevoked: (id: string) => void = () => {}) {
+  /**
+   * `onRevoked` tells the other gateway threads, whose caches would trust the key a while longer.
+   * `throttle` is per process thread: with N gateway threads a client gets up to N allowances.
+   */
+  constructor(
+    store: MetadataStore,
+    onRevoked: (id: string) => void = () => {},
+    throttle = new AuthThrottle({ limit: 0, windowMs: 60_000 }),
+  ) {
     this.#store = store;
     this.#onRevoked = onRevoked;
+    this.throttle = throttle;
   }
 
   /** Returns the key's record, or undefined when it is unknown or revoked. */
@@ -54,6 +67,16 @@ export class ApiKeyService {
     // Keyed by the secret, not its hash: a hit costs no sha256 (the secret is in memory anyway).
     const cached = this.#cache.get(secret);
     return cached && cached.until > now ? cached.key : undefined;
+  }
+
+  /** A new key from the API. @throws FaasError VALIDATION for the name FAAS_ADMIN_KEY's key has */
+  async createNamed(name: string, role: ApiKeyRole): Promise<{ record: PublicApiKey; key: string }> {
+    if (name === CONFIGURED_ADMIN_KEY_NAME) {
+      throw new FaasError(ErrorCode.VALIDATION, `The key name "${name}" is reserved for FAAS_ADMIN_KEY`, {
+        details: [{ field: 'name', message: 'is reserved for FAAS_ADMIN_KEY' }],
+      });
+    }
+    return this.create(name, role);
   }
 
   async create(
@@ -92,13 +115,20 @@ export class ApiKeyService {
 
   /**
    * Makes sure an admin key exists. With `configured` (FAAS_ADMIN_KEY) that key is registered if
-   * new; otherwise, on a first start with no keys at all, one is generated and returned so the
+   * new, and a different key registered from FAAS_ADMIN_KEY before is revoked; otherwise, on a first start with no keys at all, one is generated and returned so the
    * caller can print it once.
    */
   async bootstrap(configured: string | undefined): Promise<string | undefined> {
     if (configured !== undefined) {
-      if (!(await this.#store.findApiKeyByHash(hashKey(configured)))) {
-        await this.create('admin (FAAS_ADMIN_KEY)', 'admin', configured);
+      const hash = hashKey(configured);
+      // A changed FAAS_ADMIN_KEY is a rotation: the key configured before stops working.
+      for (const key of await this.#store.listApiKeys()) {
+        if (key.name === CONFIGURED_ADMIN_KEY_NAME && !key.revokedAt && key.hash !== hash) {
+          await this.#store.revokeApiKey(key.id);
+        }
+      }
+      if (!(await this.#store.findApiKeyByHash(hash))) {
+        await this.create(CONFIGURED_ADMIN_KEY_NAME, 'admin', configured);
       }
       return undefined;
     }

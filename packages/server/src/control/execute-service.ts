@@ -4,9 +4,9 @@ import {
   FaasError,
   type Isolation,
   newId,
+  type Runtimes,
   type SnapshotRecord,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { engineStatus, missingImageError } from '../runtimes/container/docker-engine.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/container/index.ts';
@@ -58,7 +58,7 @@ export interface ExecuteOptions {
 }
 
 export interface ExecuteServiceOptions {
-  runtimes: RuntimeRegistry;
+  runtimes: Runtimes;
   cache: ExecCache;
   instances: InstanceService;
   snapshots: SnapshotService;
@@ -68,7 +68,7 @@ export interface ExecuteServiceOptions {
 
 /** Runs commands in sandboxes for the execute API: ephemeral runs and cached results. */
 export class ExecuteService {
-  #runtimes: RuntimeRegistry;
+  #runtimes: Runtimes;
   #cache: ExecCache;
   #imageIdTtlMs: number;
   #instances: InstanceService;

@@ -43,6 +43,41 @@ describe('resolveConfig', () => {
     assert.deepEqual(fields, ['routes[0]', 'routes[1].path', 'routes[3]', 'handler', 'env.BAD-NAME']);
   });
 
+  it('refuses two routes of one function that match the same requests', () => {
+    const details = problems(() =>
+      resolveConfig({ runtime: 'js', routes: ['GET /users/:id', 'GET /users/:uid', 'GET /a', 'GET /a/'] }),
+    ) as Array<{ field: string; message: string }>;
+    assert.deepEqual(
+      details.map((d) => d.field),
+      ['routes[1]', 'routes[3]'],
+    );
+    assert.match(details[0]?.message ?? '', /same requests as routes\[0\]/);
+  });
+
+  it("holds memoryMb and maxConcurrency to the operator's caps, naming them", () => {
+    const caps = { memoryMb: 256, maxConcurrency: 10 };
+    const details = problems(() =>
+      resolveConfig({ runtime: 'js', memoryMb: 512, maxConcurrency: 11 }, undefined, caps),
+    ) as Array<{ field: string; message: string }>;
+    assert.deepEqual(details, [
+      { field: 'memoryMb', message: "must be at most 256, this server's cap (FAAS_MAX_FUNCTION_MEMORY_MB)" },
+      {
+        field: 'maxConcurrency',
+        message: "must be at most 10, this server's cap (FAAS_MAX_FUNCTION_CONCURRENCY)",
+      },
+    ]);
+    assert.equal(
+      resolveConfig({ runtime: 'js', memoryMb: 256, maxConcurrency: 10 }, undefined, caps).memoryMb,
+      256,
+    );
+    // A patch keeps the base's fields, and the new version must obey the caps in force now.
+    const base = resolveConfig({ runtime: 'js', memoryMb: 1024, maxConcurrency: 5 });
+    assert.deepEqual(
+      problems(() => resolveConfig({ description: 'x' }, base, caps)).map((p) => p.field),
+      ['memoryMb'],
+    );
+  });
+
   it('requires an image for the image runtime', () => {
     assert.deepEqual(
       problems(() => resolveConfig({ runtime: 'image' })).map((p) => p.field),

@@ -2,6 +2,7 @@ import {
   ErrorCode,
   FaasError,
   FUNCTION_DEFAULTS,
+  FUNCTION_LIMITS,
   type FunctionConfig,
   type FunctionInput,
   type FunctionRuntime,
@@ -21,12 +22,29 @@ export function defaultHandler(runtime: FunctionRuntime): string {
   return runtime === 'python' ? 'main.handler' : 'index.default';
 }
 
+/** The operator's caps on what one function may ask for (FAAS_MAX_FUNCTION_*). */
+export interface FunctionCaps {
+  memoryMb: number;
+  maxConcurrency: number;
+}
+
+/** The API's own limits: what applies when the operator sets no lower cap. */
+export const NO_CAPS: FunctionCaps = {
+  memoryMb: FUNCTION_LIMITS.memoryMb.max,
+  maxConcurrency: FUNCTION_LIMITS.maxConcurrency.max,
+};
+
 /**
  * Fills defaults into a full config. `base` (the latest version, for PATCH) supplies fields the
- * input leaves out; without it, defaults do.
+ * input leaves out; without it, defaults do. The result is held to `caps`, fields kept from
+ * `base` included: a new version obeys the caps in force now.
  * @throws FaasError VALIDATION naming every bad field at once.
  */
-export function resolveConfig(input: FunctionInput, base?: FunctionConfig): FunctionConfig {
+export function resolveConfig(
+  input: FunctionInput,
+  base?: FunctionConfig,
+  caps: FunctionCaps = NO_CAPS,
+): FunctionConfig {
   const runtime = input.runtime ?? base?.runtime;
   const problems: FieldProblem[] = [];
   if (!runtime) {
@@ -69,13 +87,25 @@ export function resolveConfig(input: FunctionInput, base?: FunctionConfig): Func
   if ((runtime === 'js' || runtime === 'ts') && (config.isolation || config.network)) {
     problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
   }
+  if (config.memoryMb > caps.memoryMb) {
+    problems.push({
+      field: 'memoryMb',
+      message: `must be at most ${caps.memoryMb}, this server's cap (FAAS_MAX_FUNCTION_MEMORY_MB)`,
+    });
+  }
+  if (config.maxConcurrency > caps.maxConcurrency) {
+    problems.push({
+      field: 'maxConcurrency',
+      message: `must be at most ${caps.maxConcurrency}, this server's cap (FAAS_MAX_FUNCTION_CONCURRENCY)`,
+    });
+  }
   if (problems.length > 0) throw validation(problems);
   return config;
 }
 
 function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]): RouteSpec[] {
   const out: RouteSpec[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   routes.forEach((r, i) => {
     const field = `routes[${i}]`;
     let spec: RouteSpec | undefined;
@@ -103,11 +133,15 @@ function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]
       return;
     }
     const key = routeKey(spec.method, spec.path);
-    if (seen.has(key)) {
-      problems.push({ field, message: `duplicate route ${key}` });
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push({
+        field,
+        message: `matches the same requests as routes[${first}]: only one could be reached`,
+      });
       return;
     }
-    seen.add(key);
+    seen.set(key, i);
     out.push(spec);
   });
   return out;

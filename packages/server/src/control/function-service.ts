@@ -12,11 +12,17 @@ import {
   type Page,
   type PageRequest,
   type Runtime,
+  type Runtimes,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { prepareCode } from './code/prepare-code.ts';
 import { type FunctionCatalog, notFound } from './function-catalog.ts';
-import { FUNCTION_NAME_PATTERN, resolveConfig, sameConfig, validation } from './function-config.ts';
+import {
+  FUNCTION_NAME_PATTERN,
+  type FunctionCaps,
+  resolveConfig,
+  sameConfig,
+  validation,
+} from './function-config.ts';
 import type { RouteSync } from './route-sync.ts';
 
 export interface FunctionServiceDeps {
@@ -24,9 +30,11 @@ export interface FunctionServiceDeps {
   blobs: BlobStore;
   catalog: FunctionCatalog;
   routes: RouteSync;
-  runtimes: RuntimeRegistry;
+  runtimes: Runtimes;
   /** Largest uncompressed code accepted. */
   maxCodeBytes: number;
+  /** The operator's caps on memoryMb and maxConcurrency. @default the API's own limits */
+  caps?: FunctionCaps;
   logger?: Pick<Console, 'warn'>;
 }
 
@@ -42,7 +50,7 @@ export class FunctionService {
 
   async create(input: FunctionInput): Promise<FunctionRecord> {
     const name = checkName(input.name);
-    const config = resolveConfig(input);
+    const config = resolveConfig(input, undefined, this.#d.caps);
     const code = await this.#code(input.code, config);
     const record = await this.#d.store.createFunction({ name, ...config, ...code });
     await this.#changed(record);
@@ -65,7 +73,7 @@ export class FunctionService {
         return this.put(name, input);
       }
     }
-    const config = resolveConfig(input);
+    const config = resolveConfig(input, undefined, this.#d.caps);
     const code = await this.#code(input.code, config);
     return this.#addVersion(current, config, code);
   }
@@ -78,7 +86,7 @@ export class FunctionService {
     const current = await this.#d.store.getFunction(name);
     if (!current) throw notFound(name);
     const base = current.latest;
-    const config = resolveConfig(input, base);
+    const config = resolveConfig(input, base, this.#d.caps);
     let code: CodeFields;
     if (input.code !== undefined) {
       code = await this.#code(input.code, config);

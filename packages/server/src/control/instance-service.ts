@@ -5,8 +5,8 @@ import {
   type InstanceSpec,
   type InstanceView,
   type Isolation,
+  type Runtimes,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
@@ -66,9 +66,9 @@ export function instanceView(instance: Instance): InstanceView {
 
 /** The instance API's entry point: defaults, and the container runtime's instance manager. */
 export class InstanceService {
-  #runtimes: RuntimeRegistry;
+  #runtimes: Runtimes;
 
-  constructor(runtimes: RuntimeRegistry) {
+  constructor(runtimes: Runtimes) {
     this.#runtimes = runtimes;
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ErrorCode,
   FaasError,
@@ -14,17 +15,17 @@ import {
   type MetadataStore,
   newId,
   type Queue,
+  type Runtimes,
   type StoredLogLine,
   type VersionRef,
 } from '@faas/core';
-import type { RuntimeRegistry } from '../data/runtime-registry.ts';
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
-import { encodeEvent } from './event-codec.ts';
+import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
 /** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
-export type InvocationSink = Pick<InvocationRecorder, 'record' | 'pending' | 'pendingLogs'>;
+export type InvocationSink = Pick<InvocationRecorder, 'admit' | 'record' | 'pending' | 'pendingLogs'>;
 
 /** What the async queue carries for one invocation. */
 export interface InvocationJob {
@@ -49,7 +50,7 @@ export interface InvocationServiceDeps {
   /** Absent on a gateway thread, which passes async invocations on to the main one. */
   queue?: Queue;
   catalog: FunctionCatalog;
-  runtimes: RuntimeRegistry;
+  runtimes: Runtimes;
   limiter: ConcurrencyLimiter;
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
@@ -98,6 +99,8 @@ export class InvocationService {
     const createdAt = isoTimestamp(createdMs);
     let release: () => void;
     let event: unknown;
+    // Refused before it runs while records cannot be written: no answer names an id that may never exist.
+    this.#d.recorder.admit();
     try {
       event = readEvent();
       const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
@@ -111,9 +114,15 @@ export class InvocationService {
     let outcome: InvokeOutcome;
     try {
       outcome = await this.#run(fn, id, event, startedMs, logs);
+    } catch (err) {
+      // The runtime is down or closed: recorded like any call turned away, and the error names it.
+      if (!isFaasError(err)) throw err;
+      this.#recordRejected(fn, id, createdAt, trigger, err);
+      throw withInvocationId(err, id);
     } finally {
       release();
     }
+    logs.noteFailure(outcome);
     const invocation: Invocation = {
       id,
       functionName: fn.name,
@@ -131,7 +140,9 @@ export class InvocationService {
 
   /**
    * Records the invocation and enqueues it durably; resolves once both are written.
-   * A repeated idempotency key answers the first invocation with `duplicate: true`.
+   * A repeated idempotency key answers the first invocation with `duplicate: true` when it asks
+   * for the same thing (version reference and event), as a retry does.
+   * @throws FaasError IDEMPOTENCY_KEY_REUSED when the key was used for something else
    */
   async invokeAsync(
     name: string,
@@ -151,6 +162,7 @@ export class InvocationService {
         this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
       throw err;
     }
+    const encoded = encodeEvent(event);
     const candidate: Invocation = {
       id: newId('inv'),
       functionName: fn.name,
@@ -160,15 +172,18 @@ export class InvocationService {
       status: 'queued',
       attempts: 0,
       createdAt: new Date().toISOString(),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(idempotencyKey ? { idempotencyKey, idempotencyHash: idempotencyHash(ref, encoded) } : {}),
     };
     const { invocation, created } = await this.#d.store.createInvocation(candidate);
-    if (!created) return { invocation, duplicate: true };
+    if (!created) {
+      assertSameRequest(invocation, candidate);
+      return { invocation, duplicate: true };
+    }
     const job: InvocationJob = {
       invocationId: invocation.id,
       functionName: fn.name,
       version: fn.version,
-      event: encodeEvent(event),
+      event: encoded,
     };
     await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
     this.#d.onEnqueued?.();
@@ -176,23 +191,20 @@ export class InvocationService {
   }
 
   /**
-   * One attempt of an async invocation (called by the queue consumer). Holds a concurrency slot
-   * for as long as it takes to get one: queued work waits rather than failing with 429.
+   * One attempt of an async invocation, called by the queue consumer, which holds the function's
+   * concurrency slot for it (taken before the attempt started, so waiting costs no attempt).
+   * `signal` stops the run when the attempt's lease is lost.
    */
   async runAttempt(
     fn: FunctionVersion,
     invocationId: string,
     event: unknown,
+    signal?: AbortSignal,
   ): Promise<{ outcome: InvokeOutcome; logs: NewLogLine[] }> {
-    const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency, Number.POSITIVE_INFINITY);
-    const release = typeof slot === 'function' ? slot : await slot;
     const logs = new LogCollector(invocationId, fn.name);
-    try {
-      const outcome = await this.#run(fn, invocationId, event, Date.now(), logs);
-      return { outcome, logs: logs.lines };
-    } finally {
-      release();
-    }
+    const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal);
+    logs.noteFailure(outcome);
+    return { outcome, logs: logs.lines };
   }
 
   async getInvocation(id: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {
@@ -214,6 +226,7 @@ export class InvocationService {
     event: unknown,
     startedMs: number,
     logs: LogCollector,
+    signal?: AbortSignal,
   ): Promise<InvokeOutcome> {
     const runtime = this.#d.runtimes.forFunction(fn.runtime);
     return runtime.invoke({
@@ -222,10 +235,15 @@ export class InvocationService {
       event,
       deadline: startedMs + fn.timeoutMs,
       log: logs.sink,
+      ...(signal ? { signal } : {}),
     });
   }
 
-  /** A call turned away (bad body, 429, runtime down) is still an invocation the user asked for. */
+  /**
+   * A call turned away (bad body, 429, runtime down) is still an invocation the user asked for.
+   * Not while the records backlog is full: the pending set stays bounded, and the caller gets its
+   * error without an id either way.
+   */
   #recordRejected(
     fn: FunctionVersion,
     id: string,
@@ -234,6 +252,11 @@ export class InvocationService {
     err: FaasError,
     mode: InvocationMode = 'sync',
   ): void {
+    try {
+      this.#d.recorder.admit();
+    } catch {
+      return;
+    }
     this.#d.recorder.record(
       {
         id,
@@ -247,9 +270,50 @@ export class InvocationService {
         createdAt,
         finishedAt: createdAt,
       },
-      [],
+      [
+        {
+          invocationId: id,
+          functionName: fn.name,
+          ts: Date.parse(createdAt),
+          level: 'error',
+          message: `${FAILURE_PREFIX} refused before running: ${err.code}: ${err.message}`,
+        },
+      ],
     );
   }
+}
+
+/** The error a caller gets for a recorded call that failed: its details name the invocation. */
+function withInvocationId(err: FaasError, invocationId: string): FaasError {
+  const details = err.details;
+  if (details !== undefined && (typeof details !== 'object' || details === null || Array.isArray(details)))
+    return err;
+  return new FaasError(err.code, err.message, {
+    details: { ...(details as Record<string, unknown> | undefined), invocationId },
+    status: err.status,
+    cause: err,
+  });
+}
+
+/**
+ * What an idempotency key stands for: the version reference as asked (`latest` stays `latest`
+ * across deploys) and the event, so a retry of the same request matches and a reuse does not.
+ */
+function idempotencyHash(ref: VersionRef, event: EncodedEvent): string {
+  return createHash('sha256')
+    .update(JSON.stringify([ref, event]))
+    .digest('hex');
+}
+
+/** A stored invocation made before hashes were kept has none: it answers as before. */
+function assertSameRequest(existing: Invocation, candidate: Invocation): void {
+  if (existing.idempotencyHash === undefined || existing.idempotencyHash === candidate.idempotencyHash)
+    return;
+  throw new FaasError(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    `Idempotency key ${JSON.stringify(existing.idempotencyKey)} was used for invocation ${existing.id} with another payload or version: use a new key for a new request`,
+    { details: { idempotencyKey: existing.idempotencyKey, invocationId: existing.id } },
+  );
 }
 
 /** The stored fields of a finished attempt. */
@@ -277,11 +341,18 @@ function toLogLine(l: NewLogLine): LogLine {
   return { ts: l.ts, level: l.level, message: l.message };
 }
 
+/**
+ * Starts the line that ends a failed invocation's logs, so a tail of the logs (`faas logs`) shows
+ * failures that printed nothing themselves, as Lambda's "Task timed out" line does.
+ */
+const FAILURE_PREFIX = '[faas]';
+
 /** Gathers one attempt's console output, bounded in bytes. */
 class LogCollector {
   lines: NewLogLine[] = [];
   #bytes = 0;
   #truncated = false;
+  #ids: { invocationId: string; functionName: string };
   readonly sink: LogSink;
 
   constructor(invocationId: string, functionName: string) {
@@ -295,5 +366,18 @@ class LogCollector {
       }
       this.lines.push({ invocationId, functionName, ts: ts ?? Date.now(), level, message });
     };
+    this.#ids = { invocationId, functionName };
+  }
+
+  /** Ends a failed attempt's lines with how it failed (past the byte bound too: it is one line). */
+  noteFailure(outcome: InvokeOutcome): void {
+    if (outcome.status === 'succeeded') return;
+    const { type, message } = outcome.error;
+    this.lines.push({
+      ...this.#ids,
+      ts: Date.now(),
+      level: 'error',
+      message: `${FAILURE_PREFIX} ${outcome.status}: ${type}: ${message}`.slice(0, 4096),
+    });
   }
 }

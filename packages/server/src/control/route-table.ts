@@ -1,4 +1,4 @@
-import type { RouteRecord } from '@faas/core';
+import { type RouteRecord, routeShape } from '@faas/core';
 
 export interface RouteMatch {
   functionName: string;
@@ -115,7 +115,7 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Whether two declared routes would match the same requests' method (for conflict checks). */
+/** Equal for two declared routes that match the same requests (for conflict checks). */
 export function routeKey(method: string, path: string): string {
-  return `${method} ${normalizePath(path)}`;
+  return `${method} ${routeShape(path)}`;
 }

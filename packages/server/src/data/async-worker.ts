@@ -1,217 +1,178 @@
 import {
+  type Admission,
+  ErrorCode,
+  type FailOutcome,
   type FunctionVersion,
+  type InvokeOutcome,
   isFaasError,
+  isoTimestamp,
+  type JobProcessor,
   type LeasedJob,
   type MetadataStore,
+  type NewLogLine,
   type Queue,
   TERMINAL_STATUSES,
 } from '@faas/core';
 import { decodeEvent } from '../control/event-codec.ts';
 import type { FunctionCatalog } from '../control/function-catalog.ts';
 import { finished, type InvocationJob, type InvocationService } from '../control/invocation-service.ts';
+import { reconcileDeadLetters } from './async-reconcile.ts';
+import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
 
 /** How often jobs the queue dead-lettered on its own are reflected in their invocations. */
 const DEAD_LETTER_SWEEP_MS = 10_000;
-/** Lease held before the function is known; then extended to its timeout plus this margin. */
-const INITIAL_LEASE_MS = 30_000;
-const LEASE_MARGIN_MS = 5_000;
 
 export interface AsyncWorkerOptions {
   store: MetadataStore;
   queue: Queue;
   catalog: FunctionCatalog;
   invocations: InvocationService;
-  /** Jobs run at once by this worker. */
+  /** Function concurrency slots, shared with sync invocations. */
+  slots: SlotLimiter;
+  /** Jobs held at once by this worker (running, or waiting for their function's slot). */
   concurrency: number;
+  /** Lease of a job; renewed every half of it while the job is held. */
+  leaseMs: number;
   /** Longest sleep between polls when nothing is due. */
   pollMs: number;
   logger?: Pick<Console, 'error' | 'warn'>;
 }
 
+/** A function attempt that ended in failure: what to record once the queue says what comes next. */
+class AttemptFailed extends Error {
+  readonly outcome: Exclude<InvokeOutcome, { status: 'succeeded' }>;
+  readonly logs: NewLogLine[];
+
+  constructor(outcome: Exclude<InvokeOutcome, { status: 'succeeded' }>, logs: NewLogLine[]) {
+    super(outcome.error.message);
+    this.outcome = outcome;
+    this.logs = logs;
+  }
+}
+
 /**
- * Consumes the durable queue: leases due jobs, runs each attempt, records the outcome, then acks
- * (success), retries with backoff, or dead-letters. The store is written before the ack, so a crash
- * between the two redelivers a job whose invocation is already final, and it is acked unrun:
- * at-least-once delivery, at-most-once completion.
+ * One async invocation per job. Every write of an attempt goes through `recordAttempt`, fenced by
+ * the attempt number: a run that lost its lease and finishes late records nothing over the
+ * attempt that replaced it, and nothing over a finished invocation. The result is written before
+ * the ack, so a crash between the two redelivers a finished invocation, which is acked unrun:
+ * with the queue's fencing, every invocation completes exactly once.
  */
-export class AsyncWorker {
+class InvocationAttempts implements JobProcessor<FunctionVersion> {
   #o: AsyncWorkerOptions;
-  #inFlight = new Set<Promise<void>>();
-  #running = false;
-  #wake: (() => void) | undefined;
-  #loop: Promise<void> | undefined;
 
   constructor(options: AsyncWorkerOptions) {
     this.#o = options;
   }
 
+  async admit(job: LeasedJob): Promise<Admission<FunctionVersion>> {
+    const payload = job.payload as InvocationJob;
+    const current = await this.#o.store.getInvocation(payload.invocationId);
+    if (!current || TERMINAL_STATUSES.has(current.status)) return { kind: 'done' };
+    try {
+      const fn = await this.#o.catalog.resolve(payload.functionName, payload.version);
+      return { kind: 'run', slot: { key: fn.name, limit: fn.maxConcurrency }, value: fn };
+    } catch (err) {
+      // The function (or version) was deleted while the job waited: nothing can run it.
+      if (
+        isFaasError(err) &&
+        (err.code === ErrorCode.FUNCTION_NOT_FOUND || err.code === ErrorCode.VERSION_NOT_FOUND)
+      ) {
+        return { kind: 'reject', error: err.message };
+      }
+      throw err;
+    }
+  }
+
+  async process(job: LeasedJob, fn: FunctionVersion, signal: AbortSignal): Promise<void> {
+    const { store, invocations } = this.#o;
+    const { invocationId: id, event } = job.payload as InvocationJob;
+    const started = await store.recordAttempt(id, job.attempt, {
+      status: 'running',
+      startedAt: isoTimestamp(),
+    });
+    if (!started) {
+      // Finished meanwhile (a redelivery after its result was written): nothing to run.
+      const current = await store.getInvocation(id);
+      if (!current || TERMINAL_STATUSES.has(current.status)) return;
+      throw new Error(`Invocation ${id} has a later attempt than ${job.attempt} recorded`);
+    }
+    const { outcome, logs } = await invocations.runAttempt(fn, id, decodeEvent(event), signal);
+    if (signal.aborted) return;
+    if (outcome.status !== 'succeeded') throw new AttemptFailed(outcome, logs);
+    await store.recordAttempt(id, job.attempt, finished(outcome), logs);
+  }
+
+  async failed(job: LeasedJob, error: unknown, outcome: FailOutcome): Promise<void> {
+    const { invocationId: id } = job.payload as InvocationJob;
+    // While retries remain the invocation goes back to queued, keeping the last error.
+    const status = outcome.outcome === 'retrying' ? 'queued' : 'dead_lettered';
+    if (error instanceof AttemptFailed) {
+      await this.#o.store.recordAttempt(id, job.attempt, { ...finished(error.outcome), status }, error.logs);
+      return;
+    }
+    // Not the function's fault: it was deleted, or the platform failed (runtime down, store error).
+    const type = isFaasError(error) ? error.code : 'FunctionGone';
+    await this.#o.store.recordAttempt(id, job.attempt, {
+      status,
+      error: { type, message: (error as Error).message },
+      ...(status === 'dead_lettered' ? { finishedAt: isoTimestamp() } : {}),
+    });
+  }
+}
+
+/**
+ * Consumes the durable queue of async invocations with a QueueConsumer (renewed leases, the
+ * function's slot taken before an attempt starts), and reflects jobs the queue dead-lettered on
+ * its own (leases that ran out on a last attempt) in their invocations.
+ */
+export class AsyncWorker {
+  #o: AsyncWorkerOptions;
+  #consumer: QueueConsumer<FunctionVersion>;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> = Promise.resolve();
+
+  constructor(options: AsyncWorkerOptions) {
+    this.#o = options;
+    this.#consumer = new QueueConsumer(options.queue, {
+      concurrency: options.concurrency,
+      leaseMs: options.leaseMs,
+      pollMs: options.pollMs,
+      slots: options.slots,
+      processor: new InvocationAttempts(options),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+
+  /** Counters for metrics: lease renewals that failed, leases lost while held. */
+  get leaseStats(): { renewalFailures: number; leasesLost: number } {
+    return this.#consumer.leaseStats;
+  }
+
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#consumer.start();
+    this.#sweep();
+    this.#sweepTimer = setInterval(() => this.#sweep(), DEAD_LETTER_SWEEP_MS);
+    this.#sweepTimer.unref();
   }
 
   /** A job was just enqueued: poll now rather than at the next tick. */
   wake(): void {
-    this.#wake?.();
+    this.#consumer.wake();
   }
 
   /** Stops leasing; waits for running attempts to finish. */
   async stop(): Promise<void> {
-    this.#running = false;
-    this.wake();
-    await this.#loop;
-    await Promise.allSettled([...this.#inFlight]);
+    clearInterval(this.#sweepTimer);
+    await this.#consumer.stop();
+    await this.#sweeping;
   }
 
-  async #run(): Promise<void> {
-    let nextSweep = 0;
-    while (this.#running) {
-      try {
-        if (Date.now() >= nextSweep) {
-          nextSweep = Date.now() + DEAD_LETTER_SWEEP_MS;
-          await reconcileDeadLetters(this.#o.store, this.#o.queue);
-        }
-        const free = this.#o.concurrency - this.#inFlight.size;
-        if (free > 0) {
-          const jobs = await this.#o.queue.lease({ limit: free, visibilityTimeoutMs: INITIAL_LEASE_MS });
-          for (const job of jobs) this.#track(this.#handle(job));
-          if (jobs.length === free) continue;
-        }
-        await this.#sleep(await this.#sleepMs(free > 0));
-      } catch (err) {
-        this.#o.logger?.error('async worker: poll failed', err);
-        await this.#sleep(this.#o.pollMs);
-      }
-    }
-  }
-
-  async #sleepMs(hadRoom: boolean): Promise<number> {
-    if (!hadRoom) return this.#o.pollMs;
-    const due = await this.#o.queue.nextDueInMs();
-    return due === undefined ? this.#o.pollMs : Math.min(Math.max(due, 1), this.#o.pollMs);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
-  }
-
-  #track(p: Promise<void>): void {
-    this.#inFlight.add(p);
-    void p.finally(() => {
-      this.#inFlight.delete(p);
-      this.wake();
-    });
-  }
-
-  async #handle(job: LeasedJob): Promise<void> {
-    const { queue, store } = this.#o;
-    const payload = job.payload as InvocationJob;
-    try {
-      const current = await store.getInvocation(payload.invocationId);
-      if (current && TERMINAL_STATUSES.has(current.status)) {
-        await queue.ack(job.id, job.leaseToken);
-        return;
-      }
-      let fn: FunctionVersion;
-      try {
-        fn = await this.#o.catalog.resolve(payload.functionName, payload.version);
-      } catch (err) {
-        // The function (or version) was deleted while the job waited: nothing can run it.
-        await queue.fail(job.id, job.leaseToken, { error: (err as Error).message, retryable: false });
-        await store.updateInvocation(payload.invocationId, {
-          status: 'dead_lettered',
-          attempts: job.attempt,
-          error: { type: 'FunctionGone', message: (err as Error).message },
-          finishedAt: new Date().toISOString(),
-        });
-        return;
-      }
-      await queue.extend(job.id, job.leaseToken, fn.timeoutMs + LEASE_MARGIN_MS);
-      await store.updateInvocation(payload.invocationId, {
-        status: 'running',
-        attempts: job.attempt,
-        startedAt: new Date().toISOString(),
-      });
-      const { outcome, logs } = await this.#o.invocations.runAttempt(
-        fn,
-        payload.invocationId,
-        decodeEvent(payload.event),
+  #sweep(): void {
+    this.#sweeping = this.#sweeping
+      .then(() => reconcileDeadLetters(this.#o.store, this.#o.queue))
+      .then(
+        () => undefined,
+        (err: unknown) => this.#o.logger?.error('async worker: dead-letter sweep failed', err),
       );
-      if (logs.length > 0) await store.appendLogs(logs);
-      const result = finished(outcome);
-      if (outcome.status === 'succeeded') {
-        await store.updateInvocation(payload.invocationId, { ...result, attempts: job.attempt });
-        await queue.ack(job.id, job.leaseToken);
-        return;
-      }
-      const failure = await queue.fail(job.id, job.leaseToken, { error: outcome.error.message });
-      if (failure.outcome === 'lease_lost') return;
-      await store.updateInvocation(payload.invocationId, {
-        ...result,
-        attempts: job.attempt,
-        // While retries remain the invocation goes back to queued, keeping the last error.
-        status: failure.outcome === 'retrying' ? 'queued' : 'dead_lettered',
-      });
-    } catch (err) {
-      // A platform fault (runtime down, store error): retry the job through the queue's backoff.
-      this.#o.logger?.error(`async worker: job ${job.id} failed`, err);
-      const message = isFaasError(err) ? `${err.code}: ${err.message}` : String(err);
-      await queue.fail(job.id, job.leaseToken, { error: message }).catch(() => undefined);
-    }
   }
-}
-
-/**
- * After a crash, an async invocation may be recorded without a job (the process died between the
- * two writes, before the client got its 202). Such records are marked failed so none stays
- * `queued` forever.
- */
-export async function reconcileOrphans(store: MetadataStore, queue: Queue): Promise<number> {
-  let fixed = 0;
-  for (const status of ['queued', 'running'] as const) {
-    let cursor: string | undefined;
-    do {
-      const page = await store.listInvocations({ status }, { limit: 200, ...(cursor ? { cursor } : {}) });
-      for (const inv of page.items) {
-        if (inv.mode !== 'async' || (await queue.has(inv.id))) continue;
-        await store.updateInvocation(inv.id, {
-          status: 'failed',
-          error: { type: 'Lost', message: 'The server stopped before this invocation was enqueued' },
-          finishedAt: new Date().toISOString(),
-        });
-        fixed++;
-      }
-      cursor = page.nextCursor;
-    } while (cursor);
-  }
-  return fixed;
-}
-
-/**
- * The queue dead-letters a job by itself when its lease expires on the last attempt (its consumer
- * crashed or hung every time); the invocation would stay `running`. This marks such invocations.
- */
-export async function reconcileDeadLetters(store: MetadataStore, queue: Queue, limit = 200): Promise<number> {
-  let fixed = 0;
-  for (const dead of await queue.listDead(limit)) {
-    const inv = await store.getInvocation(dead.id);
-    if (!inv || TERMINAL_STATUSES.has(inv.status)) continue;
-    await store.updateInvocation(inv.id, {
-      status: 'dead_lettered',
-      attempts: dead.attempts,
-      error: { type: 'LeaseExpired', message: dead.error || 'The attempt did not finish within its lease' },
-      finishedAt: new Date().toISOString(),
-    });
-    fixed++;
-  }
-  return fixed;
 }

@@ -1,7 +1,14 @@
-import { ErrorCode, FaasError, type FunctionRuntime, type Runtime, type RuntimeHealth } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionRuntime,
+  type Runtime,
+  type RuntimeHealth,
+  type Runtimes,
+} from '@faas/core';
 
 /** The runtimes this process has, and which one serves each kind of function. */
-export class RuntimeRegistry {
+export class RuntimeRegistry implements Runtimes {
   #runtimes: Runtime[];
   #health = new Map<Runtime, RuntimeHealth>();
   #watch: NodeJS.Timeout | undefined;

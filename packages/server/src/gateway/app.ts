@@ -9,6 +9,7 @@ import { badUrl, errorResponse, installErrorHandling, toFaasError } from './erro
 import { createInvokePipeline } from './invoke/create-pipeline.ts';
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
+import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionRoutes } from './routes/functions.ts';
@@ -62,6 +63,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
   });
   installErrorHandling(app, config.bodyLimitBytes);
+  acceptEmptyJsonBodies(app);
 
   await app.register(swagger, {
     openapi: {

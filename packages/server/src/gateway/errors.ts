@@ -53,9 +53,13 @@ export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: numbe
   });
 }
 
-/** An error's response: its status, the one error body, Retry-After on a 429. */
+/** An error's response: its status, the one error body, Retry-After on a 429 (its own, when it says). */
 export function errorResponse(faas: FaasError): HttpResponseParts {
-  return jsonParts(faas.status, faas.toJSON(), faas.status === 429 ? { 'retry-after': '1' } : {});
+  if (faas.status !== 429) return jsonParts(faas.status, faas.toJSON());
+  const seconds = (faas.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return jsonParts(faas.status, faas.toJSON(), {
+    'retry-after': typeof seconds === 'number' ? String(seconds) : '1',
+  });
 }
 
 export function toFaasError(error: unknown): FaasError {
@@ -89,7 +93,11 @@ function describeValidation(errors: AjvError[], context: string): Array<{ field:
       out.set(field || context, 'is not a known field');
       continue;
     }
-    const message = err.params.missingProperty ? 'is required' : (err.message ?? 'is invalid');
+    const message = err.params.missingProperty
+      ? 'is required'
+      : err.keyword === 'enum' && Array.isArray(err.params.allowedValues)
+        ? `must be one of ${err.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+        : (err.message ?? 'is invalid');
     const key = field || context;
     if (!out.has(key)) out.set(key, message);
   }

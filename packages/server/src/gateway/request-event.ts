@@ -1,5 +1,6 @@
 import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyRequest } from 'fastify';
+import { checkInvokeBody } from './invoke-body.ts';
 
 /** The event of an HTTP trigger (API Gateway's proxy shape, which users already know). */
 export interface HttpEvent {
@@ -17,6 +18,7 @@ export interface HttpEvent {
  * types are bytes. An empty body is `null`.
  */
 export function invokeEvent(contentType: string | undefined, body: Buffer | undefined): unknown {
+  checkInvokeBody(contentType, body);
   if (!body || body.length === 0) return null;
   const type = mediaType(contentType);
   if (type === undefined || type === 'application/json' || type.endsWith('+json')) {

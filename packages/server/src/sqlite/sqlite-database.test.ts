@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ErrorCode, FaasError, isFaasError } from '@faas/core';
+import { FailureMemory } from '../storage/storage-errors.ts';
 import { applyMigrations, type Migration } from './migrations.ts';
 import { SqliteDatabase } from './sqlite-database.ts';
 
@@ -73,5 +75,80 @@ describe('SqliteDatabase', () => {
       2,
     );
     db.close();
+  });
+});
+
+describe('SqliteDatabase storage failures', () => {
+  it('turns a full database into STORAGE_FULL naming the backend, and health reports it', () => {
+    const db = new SqliteDatabase(join(root, 'full.db'), 1000, 'store');
+    try {
+      db.exec('CREATE TABLE t (v TEXT)');
+      assert.deepEqual(db.health(), { ok: true });
+      // SQLite's own page limit fails a write exactly as a full disk does (SQLITE_FULL).
+      const pages = db.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
+      db.exec(`PRAGMA max_page_count = ${pages + 2}`);
+      const write = () => db.transaction(() => db.run('INSERT INTO t VALUES (?)', 'x'.repeat(64 * 1024)));
+      assert.throws(write, (err: unknown) => {
+        assert.ok(isFaasError(err));
+        assert.equal(err.code, ErrorCode.STORAGE_FULL);
+        assert.equal(err.status, 507);
+        assert.deepEqual((err.details as { backend: string }).backend, 'store');
+        return true;
+      });
+      const health = db.health();
+      assert.equal(health.ok, false);
+      assert.equal(!health.ok && health.code, ErrorCode.STORAGE_FULL);
+      // Nothing half-written: the failed transaction rolled back.
+      assert.equal(db.get<{ n: number }>('SELECT count(*) AS n FROM t')?.n, 0);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('turns a write to a read-only connection into STORAGE_READ_ONLY, and probeWrite finds it', () => {
+    const path = join(root, 'ro.db');
+    new SqliteDatabase(path).close();
+    const db = new SqliteDatabase(path, 1000, 'queue');
+    try {
+      db.probeWrite();
+      db.exec('PRAGMA query_only = 1');
+      assert.throws(
+        () => db.probeWrite(),
+        (err: unknown) => isFaasError(err) && err.code === ErrorCode.STORAGE_READ_ONLY,
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  it('leaves errors of the statement itself (a constraint, bad SQL) as they are', () => {
+    const db = new SqliteDatabase(':memory:');
+    db.exec('CREATE TABLE t (v INTEGER PRIMARY KEY)');
+    db.run('INSERT INTO t VALUES (1)');
+    assert.throws(
+      () => db.run('INSERT INTO t VALUES (1)'),
+      (err: unknown) => !isFaasError(err),
+    );
+    assert.throws(
+      () => db.run('SELECT nonsense FROM nowhere'),
+      (err: unknown) => !isFaasError(err),
+    );
+    assert.deepEqual(db.health(), { ok: true });
+    db.close();
+  });
+});
+
+describe('FailureMemory', () => {
+  it('reports the last storage failure for the window, then healthy again', () => {
+    let now = 1_000;
+    const memory = new FailureMemory(30_000, () => now);
+    assert.deepEqual(memory.health(), { ok: true });
+    memory.note(new FaasError(ErrorCode.STORAGE_FULL, 'disk full'));
+    now += 29_999;
+    const failing = memory.health();
+    assert.equal(failing.ok, false);
+    assert.match(!failing.ok ? failing.reason : '', /disk full/);
+    now += 1;
+    assert.deepEqual(memory.health(), { ok: true });
   });
 });

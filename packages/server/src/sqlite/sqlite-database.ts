@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { type BackendHealth, ErrorCode } from '@faas/core';
+import { FailureMemory, isStorageError, toStorageError } from '../storage/storage-errors.ts';
 
 /** How long a connection waits for another one's write lock before failing with SQLITE_BUSY. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
@@ -13,23 +15,44 @@ export type SqlRow = Record<string, SQLInputValue>;
  * store and queue can share one file through separate connections), `synchronous=NORMAL` (a commit
  * survives a killed process; only an OS crash can lose the last commits), and a busy timeout so
  * concurrent writers queue up instead of failing. Prepared statements are cached by their SQL.
+ *
+ * Failures of the storage itself (disk full, read-only, I/O) become FaasErrors with a storage code
+ * naming `backend`, and are remembered for `health()`; other errors pass unchanged.
  */
 export class SqliteDatabase {
   readonly path: string;
+  /** What this connection serves ("store", "queue"): named in errors and `/ready`. */
+  readonly backend: string;
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
+  #failures: FailureMemory;
 
-  constructor(path: string, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS) {
-    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+  constructor(
+    path: string,
+    busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+    backend = 'database',
+    failures = new FailureMemory(),
+  ) {
     this.path = path;
-    this.#db = new DatabaseSync(path, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true });
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = NORMAL');
-    this.#db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+    this.backend = backend;
+    this.#failures = failures;
+    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+    this.#db = this.#guard(() => {
+      const db = new DatabaseSync(path, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true });
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+      return db;
+    });
   }
 
   get isOpen(): boolean {
     return this.#db.isOpen;
+  }
+
+  /** Whether a transaction is open on this connection (so a step can join it). */
+  get inTransaction(): boolean {
+    return this.#db.isTransaction;
   }
 
   /** The cached prepared statement for this SQL (prepared on first use). */
@@ -43,20 +66,22 @@ export class SqliteDatabase {
   }
 
   run(sql: string, ...params: SqlParam[]): { changes: number } {
-    const { changes } = this.statement(sql).run(...params);
-    return { changes: Number(changes) };
+    return this.#guard(() => {
+      const { changes } = this.statement(sql).run(...params);
+      return { changes: Number(changes) };
+    });
   }
 
   get<T = SqlRow>(sql: string, ...params: SqlParam[]): T | undefined {
-    return this.statement(sql).get(...params) as T | undefined;
+    return this.#guard(() => this.statement(sql).get(...params) as T | undefined);
   }
 
   all<T = SqlRow>(sql: string, ...params: SqlParam[]): T[] {
-    return this.statement(sql).all(...params) as T[];
+    return this.#guard(() => this.statement(sql).all(...params) as T[]);
   }
 
   exec(sql: string): void {
-    this.#db.exec(sql);
+    this.#guard(() => this.#db.exec(sql));
   }
 
   /**
@@ -66,14 +91,61 @@ export class SqliteDatabase {
    * on this connection while it holds the transaction.
    */
   transaction<T>(work: () => T): T {
-    this.statement('BEGIN IMMEDIATE').run();
+    this.run('BEGIN IMMEDIATE');
     try {
       const result = work();
-      this.statement('COMMIT').run();
+      this.run('COMMIT');
       return result;
     } catch (err) {
-      if (this.#db.isTransaction) this.statement('ROLLBACK').run();
+      if (this.#db.isTransaction) {
+        try {
+          this.statement('ROLLBACK').run();
+        } catch {
+          // The error that stopped the transaction says more than a failed rollback.
+        }
+      }
       throw err;
+    }
+  }
+
+  /**
+   * Proves the file can be written now, so a read-only mount or file fails at start rather than at
+   * the first write a user makes. Writes the header's user_version to its own value. A full disk
+   * is not a reason to refuse: reads still work, it is remembered for `health()`, and each write
+   * fails with STORAGE_FULL until space is freed.
+   * @throws FaasError STORAGE_READ_ONLY, STORAGE_UNAVAILABLE
+   */
+  probeWrite(): void {
+    try {
+      this.transaction(() => {
+        const version = this.get<{ user_version: number }>('PRAGMA user_version')?.user_version ?? 0;
+        this.exec(`PRAGMA user_version = ${Math.trunc(version)}`);
+      });
+    } catch (err) {
+      if (!(isStorageError(err) && err.code === ErrorCode.STORAGE_FULL)) throw err;
+    }
+  }
+
+  /** Whether the file answers a read, and no call failed on the storage lately. Never throws. */
+  health(): BackendHealth {
+    try {
+      this.get('SELECT 1');
+    } catch (err) {
+      if (!isStorageError(err)) {
+        return { ok: false, code: ErrorCode.STORAGE_UNAVAILABLE, reason: (err as Error).message };
+      }
+    }
+    return this.#failures.health();
+  }
+
+  /** Runs a call on the connection, turning storage failures into FaasErrors and remembering them. */
+  #guard<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      const mapped = toStorageError(err, this.backend, this.path);
+      if (isStorageError(mapped)) this.#failures.note(mapped);
+      throw mapped;
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Queue } from '@faas/core';
+import type { LeasedJob, Queue } from '@faas/core';
 import { sleep } from '../fresh-subject.ts';
 
 type GetQueue = () => Queue;
@@ -104,12 +104,13 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
   });
 
-  it('delivers a job again with attempt + 1 once its lease expires, and the old token is stale', async () => {
+  it('delivers a started job again with attempt + 1 once its lease expires, and the old token is stale', async () => {
     const queue = getQueue();
     await queue.enqueue({ id: 'lost', payload: 'p', maxAttempts: 3 });
-    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 1 });
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
     assert.ok(first);
-    await sleep(5);
+    assert.equal(await queue.start('lost', first.leaseToken), true);
+    await sleep(60);
     const [second] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
     assert.ok(second, 'the expired lease was not delivered again');
     assert.equal(second.id, 'lost');
@@ -122,11 +123,104 @@ export function deliveryCases(getQueue: GetQueue): void {
       outcome: 'lease_lost',
     });
     assert.equal(await queue.extend('lost', first.leaseToken, 60_000), false);
+    assert.equal(await queue.start('lost', first.leaseToken), false);
+    assert.equal(await queue.release('lost', first.leaseToken), false);
     assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
     assert.equal(await queue.ack('lost', second.leaseToken), true);
   });
 
-  it('ignores ack, fail and extend with a token that never leased the job', async () => {
+  it('a lease that runs out before its attempt starts costs no attempt', async () => {
+    // A consumer that stalled or died while it waited for capacity never ran the job.
+    const queue = getQueue();
+    await queue.enqueue({ id: 'waited', payload: null, maxAttempts: 1 });
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 0 });
+    assert.equal(first?.attempt, 1);
+    await sleep(2);
+    const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.ok(again, 'a single-attempt job whose attempt never started was not delivered again');
+    assert.equal(again.attempt, 1);
+    assert.deepEqual(await queue.listDead(10), []);
+    assert.equal(await queue.start('waited', again.leaseToken), true);
+    assert.equal(await queue.ack('waited', again.leaseToken), true);
+  });
+
+  it('start counts the attempt once, and only under a live lease', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 's', payload: null, maxAttempts: 2 });
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.ok(job);
+    assert.equal(await queue.start('s', 'forged'), false);
+    assert.equal(await queue.start('missing', job.leaseToken), false);
+    assert.equal(await queue.start('s', job.leaseToken), true);
+    assert.equal(await queue.start('s', job.leaseToken), true, 'a second start of the same lease');
+    // One attempt counted: failing it leaves one more.
+    assert.equal((await queue.fail('s', job.leaseToken, { error: 'first' })).outcome, 'retrying');
+    // A lease that ran out cannot start: the next lease call of anyone may take the job.
+    await queue.enqueue({ id: 'late', payload: null, maxAttempts: 2 });
+    const [late] = await queue.lease({ limit: 1, visibilityTimeoutMs: 0 });
+    assert.equal(late?.id, 'late');
+    await sleep(2);
+    assert.equal(await queue.start('late', late?.leaseToken ?? ''), false);
+    const [retaken] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.equal(retaken?.id, 'late');
+    assert.equal(retaken?.attempt, 1, 'the refused start counted an attempt');
+  });
+
+  it('release hands a job back unstarted without counting an attempt, due at runAt', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'r', payload: 'keep', maxAttempts: 1 });
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.ok(job);
+    assert.equal(await queue.release('r', 'forged'), false);
+    assert.equal(await queue.release('r', job.leaseToken, { runAt: Date.now() + 60 }), true);
+    assert.equal(await queue.ack('r', job.leaseToken), false, 'the released lease is gone');
+    assert.deepEqual(await queue.stats(), { ready: 1, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), [], 'before runAt');
+    const wait = await queue.nextDueInMs();
+    assert.ok(wait !== undefined && wait > 0 && wait <= 60, `nextDueInMs was ${wait}`);
+    await sleep(wait + 5);
+    const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.equal(again?.attempt, 1);
+    assert.equal(again?.payload, 'keep');
+    // Released at once (no runAt): due now.
+    assert.equal(await queue.release('r', again?.leaseToken ?? ''), true);
+    const [third] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.equal(third?.attempt, 1);
+    assert.equal(await queue.start('r', third?.leaseToken ?? ''), true);
+    assert.equal(await queue.ack('r', third?.leaseToken ?? ''), true);
+  });
+
+  it('extendMany renews every live lease in one call and names the lost ones', async () => {
+    const queue = getQueue();
+    for (const id of ['x', 'y', 'z']) await queue.enqueue({ id, payload: null, maxAttempts: 2 });
+    const jobs = await queue.lease({ limit: 3, visibilityTimeoutMs: 0 });
+    assert.equal(jobs.length, 3);
+    const [x, y, z] = jobs as [LeasedJob, LeasedJob, LeasedJob];
+    assert.equal(await queue.ack(z.id, z.leaseToken), true);
+    const lost = await queue.extendMany(
+      [
+        { id: x.id, leaseToken: x.leaseToken },
+        { id: y.id, leaseToken: 'forged' },
+        { id: z.id, leaseToken: z.leaseToken },
+      ],
+      60_000,
+    );
+    assert.deepEqual([...lost].sort(), ['y', 'z']);
+    assert.deepEqual(await queue.extendMany([], 60_000), []);
+    await sleep(2);
+    // x was renewed; y's lease (0 ms) ran out and goes to whoever leases next.
+    assert.deepEqual(
+      (await queue.lease({ limit: 3, visibilityTimeoutMs: 60_000 })).map((j) => j.id),
+      ['y'],
+    );
+    assert.equal(await queue.ack(x.id, x.leaseToken), true);
+  });
+
+  it('reports itself healthy', async () => {
+    assert.deepEqual(await getQueue().health(), { ok: true });
+  });
+
+  it('ignores ack, fail, extend, start and release with a token that never leased the job', async () => {
     const queue = getQueue();
     await queue.enqueue({ id: 'mine', payload: null, maxAttempts: 2 });
     assert.equal(await queue.ack('mine', 'forged'), false);
@@ -137,6 +231,8 @@ export function deliveryCases(getQueue: GetQueue): void {
       outcome: 'lease_lost',
     });
     assert.equal(await queue.extend('mine', 'forged', 1), false);
+    assert.equal(await queue.start('mine', 'forged'), false);
+    assert.equal(await queue.release('mine', 'forged'), false);
     assert.equal(await queue.ack('missing', job.leaseToken), false);
     assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
     assert.equal(await queue.ack('mine', job.leaseToken), true);

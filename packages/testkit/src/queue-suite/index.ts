@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Queue, RetryPolicy } from '@faas/core';
+import type { ConsumerFactory, Queue, RetryPolicy } from '@faas/core';
 import { type Disposable, freshPerTest, sleep } from '../fresh-subject.ts';
+import { consumerCases } from './consumer-cases.ts';
 import { deliveryCases } from './delivery-cases.ts';
 import { retryCases } from './retry-cases.ts';
 
@@ -16,6 +17,11 @@ export interface QueueUnderTest extends Disposable {
    * Without it, the cases about other consumers are skipped. The suite closes what it opens.
    */
   openPeer?: () => Promise<Queue>;
+  /**
+   * Makes the consumer this queue is used with (the server's QueueConsumer works over any
+   * Queue). Without it, the consumer cases are skipped.
+   */
+  consume?: ConsumerFactory;
 }
 
 /** Makes a fresh, empty queue for each case, with this retry policy. */
@@ -28,8 +34,11 @@ export const QUEUE_SUITE_RETRY: RetryPolicy = { baseDelayMs: 20, maxDelayMs: 50 
  * The Queue conformance suite: every promise of `Queue`'s doc comments is a case. Backoff is
  * checked through `runAt` and `nextDueInMs`; the only waits are for short delays to pass.
  * Decisions the suite pins down beyond the doc comments: a lease stays its holder's after expiry
- * until another lease replaces it; a job whose lease expires on its last attempt is dead-lettered
- * rather than delivered again; jitter may only shorten a backoff, by at most MAX_JITTER_RATIO.
+ * until another lease replaces it (but `start` needs a live one); a job whose started lease
+ * expires on its last attempt is dead-lettered rather than delivered again; jitter may only
+ * shorten a backoff, by at most MAX_JITTER_RATIO. With a consumer, the suite also runs the
+ * exactly-once cases: a concurrency-limited burst, renewal, a stalled holder, waiting without an
+ * attempt.
  *
  * @example
  * defineQueueSuite('SqliteQueue', async ({ retry }) => {
@@ -44,18 +53,24 @@ export function defineQueueSuite(name: string, factory: QueueFactory): void {
 
     describe('delivery and leases', () => deliveryCases(queue));
     describe('retries and dead letters', () => retryCases(queue, QUEUE_SUITE_RETRY));
+    describe('consumer: exactly once', () =>
+      consumerCases(() => {
+        const { queue, consume, openPeer } = subject.get();
+        return { queue, consume, openPeer };
+      }));
 
     describe('other consumers', () => {
       it('a job leased by a consumer that stopped comes back to another one', async (t) => {
         const { openPeer } = subject.get();
         if (!openPeer) return t.skip('the factory gives no openPeer');
         await queue().enqueue({ id: 'orphan', payload: { keep: 'me' }, maxAttempts: 3 });
-        const [held] = await queue().lease({ limit: 1, visibilityTimeoutMs: 1 });
+        const [held] = await queue().lease({ limit: 1, visibilityTimeoutMs: 50 });
         assert.ok(held);
+        assert.equal(await queue().start('orphan', held.leaseToken), true);
         await queue().close();
         const peer = await openPeer();
         try {
-          await sleep(5);
+          await sleep(60);
           const [job] = await peer.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
           assert.equal(job?.id, 'orphan');
           assert.equal(job?.attempt, 2);

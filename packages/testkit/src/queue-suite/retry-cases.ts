@@ -95,6 +95,24 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
     ]);
   });
 
+  it('fail counts the attempt whether or not it was started', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'two', payload: null, maxAttempts: 2 });
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.equal(await queue.start('two', first?.leaseToken ?? ''), true);
+    const outcome = await queue.fail('two', first?.leaseToken ?? '', { error: 'started, failed' });
+    assert.equal(outcome.outcome, 'retrying');
+    const second = await leaseWhenDue(queue, outcome.outcome === 'retrying' ? outcome.runAt : 0);
+    assert.equal(second.attempt, 2);
+    // Failed before it started (it could not even be set up): still the last attempt.
+    assert.deepEqual(await queue.fail('two', second.leaseToken, { error: 'unstarted' }), {
+      outcome: 'dead_lettered',
+    });
+    assert.deepEqual(await queue.listDead(1), [
+      { id: 'two', payload: null, error: 'unstarted', attempts: 2 },
+    ]);
+  });
+
   it('a single-attempt job is dead-lettered on its first failure', async () => {
     const queue = getQueue();
     await queue.enqueue({ id: 'once', payload: null, maxAttempts: 1 });
@@ -126,13 +144,41 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
     // A job that kills its consumer would otherwise come back forever.
     const queue = getQueue();
     await queue.enqueue({ id: 'poison', payload: null, maxAttempts: 1 });
-    assert.equal((await queue.lease({ limit: 1, visibilityTimeoutMs: 0 })).length, 1);
-    await sleep(2);
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    assert.equal(await queue.start('poison', job?.leaseToken ?? ''), true);
+    await sleep(60);
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
     const [dead] = await queue.listDead(1);
     assert.equal(dead?.id, 'poison');
     assert.equal(dead?.attempts, 1);
     assert.ok(dead?.error, 'the dead letter says why');
+  });
+
+  it('deleteDead removes jobs dead before the cutoff, oldest first, at most limit, and no live job', async () => {
+    const queue = getQueue();
+    for (const id of ['dead-1', 'dead-2', 'dead-3']) {
+      await queue.enqueue({ id, payload: id, maxAttempts: 1 });
+      const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+      await queue.fail(id, job?.leaseToken ?? '', { error: 'x' });
+      await sleep(2);
+    }
+    await queue.enqueue({ id: 'alive', payload: null, maxAttempts: 1 });
+    const [leased] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    await queue.enqueue({ id: 'waiting', payload: null, maxAttempts: 1 });
+    const cutoff = Date.now() + 1;
+    assert.equal(await queue.deleteDead({ deadBefore: cutoff, limit: 2 }), 2);
+    assert.deepEqual(
+      (await queue.listDead(10)).map((d) => d.id),
+      ['dead-3'],
+    );
+    assert.equal(await queue.deleteDead({ deadBefore: cutoff, limit: 10 }), 1);
+    assert.equal(await queue.deleteDead({ deadBefore: cutoff, limit: 10 }), 0);
+    assert.deepEqual(await queue.stats(), { ready: 1, leased: 1, deadLettered: 0 });
+    assert.equal(await queue.ack('alive', leased?.leaseToken ?? ''), true);
+    // A deleted dead job's id is free again.
+    assert.deepEqual(await queue.enqueue({ id: 'dead-1', payload: 'again', maxAttempts: 1 }), {
+      duplicate: false,
+    });
   });
 
   it('rejects maxAttempts below 1 with VALIDATION', async () => {

@@ -114,6 +114,51 @@ export function functionCases(getStore: GetStore): void {
     assert.deepEqual(await routesOf(store, 'b'), ['GET /any/more', 'POST /get']);
   });
 
+  it('refuses a route of the same shape: other parameter names, a trailing slash, ANY', async () => {
+    const store = getStore();
+    await store.createFunction(
+      sampleVersion('users', {
+        routes: [
+          { method: 'GET', path: '/users/:id' },
+          { method: 'POST', path: '/teams/:team/members' },
+          { method: 'GET', path: '/:org/repos' },
+          { method: 'GET', path: '/' },
+        ],
+      }),
+    );
+    for (const route of [
+      { method: 'GET', path: '/users/:uid' },
+      { method: 'GET', path: '/users/:id/' },
+      { method: 'ANY', path: '/users/:name' },
+      { method: 'POST', path: '/teams/:t/members/' },
+      { method: 'GET', path: '/:owner/repos' },
+      { method: 'ANY', path: '/' },
+    ] as const) {
+      const err = await rejectsWithCode(
+        store.createFunction(sampleVersion('shadow', { routes: [route] })),
+        ErrorCode.ROUTE_CONFLICT,
+      );
+      assert.deepEqual((err as unknown as { details: { route: unknown } }).details.route, route);
+    }
+    // A static segment where the other has a parameter is more specific, not the same shape.
+    await store.createFunction(
+      sampleVersion('shadow', {
+        routes: [
+          { method: 'GET', path: '/users/me' },
+          { method: 'PUT', path: '/users/:id' },
+          { method: 'GET', path: '/users/:id/posts' },
+          { method: 'GET', path: '/:org/issues' },
+        ],
+      }),
+    );
+    assert.deepEqual(await routesOf(store, 'shadow'), [
+      'GET /:org/issues',
+      'GET /users/:id/posts',
+      'GET /users/me',
+      'PUT /users/:id',
+    ]);
+  });
+
   it('lets a function keep or re-declare its own routes, including ANY next to a method', async () => {
     const store = getStore();
     await store.createFunction(sampleVersion('self', { routes: [{ method: 'GET', path: '/self' }] }));

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MetadataStore } from '@faas/core';
 import { type Disposable, freshPerTest } from '../fresh-subject.ts';
+import { attemptCases } from './attempt-cases.ts';
 import { functionCases } from './function-cases.ts';
 import { invocationCases } from './invocation-cases.ts';
 import { keyCases, logCases } from './log-key-cases.ts';
 import { pagingCases } from './paging-cases.ts';
+import { retentionCases } from './retention-cases.ts';
 import { sampleInvocation, sampleVersion } from './samples.ts';
 import { snapshotCases } from './snapshot-cases.ts';
 
@@ -40,6 +42,8 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('functions, versions and routes', () => functionCases(store));
     describe('paging', () => pagingCases(store));
     describe('invocations', () => invocationCases(store));
+    describe('async attempts (fenced writes)', () => attemptCases(store));
+    describe('retention', () => retentionCases(store));
     describe('logs', () => logCases(store));
     describe('API keys and settings', () => keyCases(store));
     describe('snapshots', () => snapshotCases(store));
@@ -52,8 +56,9 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
         assert.equal((await store().getFunction('kept'))?.latestVersion, 1);
       });
 
-      it('ping resolves on a live store', async () => {
+      it('ping resolves and health is ok on a live store', async () => {
         await store().ping();
+        assert.deepEqual(await store().health(), { ok: true });
       });
 
       it('another instance on the same data sees writes and routesRevision changes', async (t) => {

@@ -57,13 +57,16 @@ export function invocationCases(getStore: GetStore): void {
     const first = sampleInvocation({
       functionName: 'f',
       idempotencyKey: 'k',
+      idempotencyHash: 'a'.repeat(64),
       mode: 'async',
       status: 'queued',
     });
     assert.equal((await store.createInvocation(first)).created, true);
+    // The stored hash comes back as it was, for the caller to compare with its own.
     const again = sampleInvocation({
       functionName: 'f',
       idempotencyKey: 'k',
+      idempotencyHash: 'b'.repeat(64),
       mode: 'async',
       status: 'queued',
     });

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { ErrorCode, isFaasError } from '@faas/core';
-import { defineBlobSuite } from '@faas/testkit';
+import { defineBlobSuite, Tmpfs, tmpfsSkipReason } from '@faas/testkit';
 import { blobPath, stagingDir } from './blob-paths.ts';
 import { createLocalBlobStore } from './local-blob-store.ts';
 
@@ -128,5 +128,33 @@ describe('LocalBlobStore on disk', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.ok(readdirSync('/proc/self/fd').length <= before + 2, 'file handles leaked');
+  });
+});
+
+describe('LocalBlobStore on a full disk', () => {
+  it('fails a put with STORAGE_FULL and leaves no staged file', async (t) => {
+    const skip = tmpfsSkipReason(join(root, 'probe'));
+    if (skip) return t.skip(skip);
+    const mount = Tmpfs.mount(join(root, 'small'), 256 * 1024);
+    try {
+      const store = await createLocalBlobStore({ root: join(mount.path, 'blobs') });
+      // Random bytes do not compress: 1 MiB cannot fit in 256 KiB.
+      const big = new Uint8Array(1024 * 1024).map(() => Math.floor(Math.random() * 256));
+      await assert.rejects(
+        store.put(big),
+        (err: unknown) => isFaasError(err) && err.code === ErrorCode.STORAGE_FULL,
+      );
+      await assert.rejects(
+        store.putStream(Readable.from([Buffer.from(big)])),
+        (err: unknown) => isFaasError(err) && err.code === ErrorCode.STORAGE_FULL,
+      );
+      assert.deepEqual(readdirSync(stagingDir(store.root)), []);
+      // Small blobs still fit.
+      const small = await store.put(new TextEncoder().encode('still fits'));
+      assert.equal(await store.has(small.sha256), true);
+      await store.close();
+    } finally {
+      mount.unmount();
+    }
   });
 });

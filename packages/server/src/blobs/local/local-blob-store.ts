@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createZstdCompress, createZstdDecompress, zstdCompress, zstdDecompress } from 'node:zlib';
 import { type BlobInfo, type BlobStore, ErrorCode, FaasError } from '@faas/core';
+import { toFsStorageError } from '../../storage/storage-errors.ts';
 import { blobPath, isSha256Hex, stagingDir } from './blob-paths.ts';
 
 const compress = promisify(zstdCompress);
@@ -165,7 +166,7 @@ export class LocalBlobStore implements BlobStore {
       await write(path);
     } catch (err) {
       await rm(path, { force: true });
-      throw err;
+      throw toFsStorageError(err, 'blobs', this.root);
     }
     return path;
   }
@@ -178,7 +179,7 @@ export class LocalBlobStore implements BlobStore {
       await rename(staged, target);
     } catch (err) {
       await rm(staged, { force: true });
-      throw err;
+      throw toFsStorageError(err, 'blobs', this.root);
     }
     await syncDir(dirname(target));
   }

@@ -145,9 +145,12 @@ function findEndOfCentralDirectory(view: DataView): number {
 function applyZip64Extra(view: DataView, entry: ZipEntry, start: number, length: number): void {
   const fields = (['size', 'compressedSize', 'localOffset'] as const).filter((f) => entry[f] === 0xffffffff);
   if (fields.length === 0) return;
-  for (let at = start; at + 4 <= start + length; ) {
+  const end = start + length;
+  for (let at = start; at + 4 <= end; ) {
     const id = view.getUint16(at, true);
     const size = view.getUint16(at + 2, true);
+    // A field's size is the archive's word: past its block lie other bytes, or the end of the file.
+    if (at + 4 + size > end) throw new ZipFormatError('zip64 extra field runs past its block');
     if (id === 0x0001) {
       let field = at + 4;
       for (const name of fields) {

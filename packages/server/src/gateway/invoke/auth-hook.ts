@@ -4,7 +4,8 @@ import type { RequestHook } from './invoke-pipeline.ts';
 
 /**
  * The invoke pipeline's authentication: the API's invoke needs a key; HTTP triggers do not.
- * Answered from the key cache without a turn of the event loop when it can be.
+ * Answered from the key cache without a turn of the event loop when it can be; failures count
+ * against the client's address (the auth throttle).
  */
 export function authHook(keys: ApiKeyService): RequestHook {
   return (context) => {
@@ -15,7 +16,7 @@ export function authHook(keys: ApiKeyService): RequestHook {
       context.apiKey = cached;
       return;
     }
-    return authenticate(keys, header).then((key) => {
+    return authenticate(keys, header, context.head.remoteAddress).then((key) => {
       context.apiKey = key;
     });
   };

@@ -1,6 +1,7 @@
 import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RESERVED_PREFIXES } from '../../control/route-table.ts';
+import { clientAddress } from '../client-address.ts';
 import { sendParts } from '../response-parts.ts';
 import { invokeQuery, nameParams } from '../schemas.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
@@ -28,7 +29,7 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
       method: request.method,
       url: request.url,
       headers: request.headers,
-      remoteAddress: request.socket.remoteAddress,
+      remoteAddress: clientAddress(request.raw),
     };
     const target = pipeline.target(head);
     if (!target) throw notFound(head);

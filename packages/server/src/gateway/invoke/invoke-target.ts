@@ -20,8 +20,8 @@ export interface RequestHead {
   /** As received: path and query, percent-encoded. */
   url: string;
   headers: IncomingHttpHeaders;
-  /** The client's address, for hooks (throttling, rate limits). */
-  remoteAddress: string | undefined;
+  /** The client's address (clientAddress), for hooks: throttling, rate limits. */
+  remoteAddress: string;
 }
 
 /** A request that invokes a function: the API's invoke, or an HTTP trigger. */

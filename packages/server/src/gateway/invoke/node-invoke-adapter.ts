@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type FunctionVersion, isFaasError } from '@faas/core';
-import { bodyTooLarge, errorResponse, toFaasError } from '../errors.ts';
+import { clientAddress } from '../client-address.ts';
+import { errorResponse, toFaasError } from '../errors.ts';
 import { writeResponse } from '../response-parts.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import { type InvokeTarget, type RequestHead, wantsAsync } from './invoke-target.ts';
@@ -73,7 +74,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
       method: req.method as string,
       url: req.url as string,
       headers: req.headers,
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress: clientAddress(req),
     };
     const target = pipeline.target(head);
     if (!target) return false;

@@ -1,3 +1,4 @@
+import type { BackendHealth } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 
@@ -6,24 +7,42 @@ export function healthRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.get(
     '/ready',
-    { schema: { tags: ['health'], summary: 'Store and runtimes ready' } },
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Store, queue, invocation records and runtimes ready; each check names what fails',
+      },
+    },
     async (_request, reply) => {
       const checks: Record<string, string> = {};
       let storeOk = true;
       try {
         await platform.store.ping();
-        checks.store = 'ok';
       } catch (err) {
         storeOk = false;
         checks.store = `unavailable: ${(err as Error).message}`;
       }
+      if (storeOk) {
+        const health = await platform.store.health();
+        storeOk = health.ok;
+        checks.store = describe(health);
+      }
+      const queue = await platform.queue.health();
+      checks.queue = describe(queue);
+      // Sync invocations' records, written in batches: failing while the store refuses them.
+      const records = platform.recorder.health();
+      checks.records = describe(records);
       let anyRuntime = false;
       for (const [kind, health] of await platform.runtimes.refreshHealth()) {
         checks[kind] = health.ready ? 'ok' : `unavailable: ${health.reason}`;
         anyRuntime ||= health.ready;
       }
-      const ready = storeOk && anyRuntime;
+      const ready = storeOk && queue.ok && records.ok && anyRuntime;
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
     },
   );
+}
+
+function describe(health: BackendHealth): string {
+  return health.ok ? 'ok' : `failing (${health.code}): ${health.reason}`;
 }

@@ -13,7 +13,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
     { schema: { tags, summary: 'Create an API key (the key is shown once)', body: createKeyBody } },
     async (request, reply) => {
       requireRole(request, 'admin');
-      const { record, key } = await keys.create(request.body.name, request.body.role ?? 'user');
+      const { record, key } = await keys.createNamed(request.body.name, request.body.role ?? 'user');
       return reply.status(201).send({ ...record, key });
     },
   );

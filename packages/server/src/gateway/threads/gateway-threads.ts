@@ -5,7 +5,7 @@ import type { Config } from '@faas/core';
 import type { ChangeFeed } from '../../control/change-feed.ts';
 import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
 import { SlotTable } from '../../control/slot-table.ts';
-import type { HostEndpoint } from '../../runtimes/isolate-hosts/isolate-hosts.ts';
+import type { ThreadPlatformInput } from '../../thread-platform.ts';
 import type { GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
 
 export interface GatewayThreadsOptions {
@@ -19,7 +19,7 @@ export interface GatewayThreadsOptions {
   recorder: InvocationRecorder;
   changes: ChangeFeed;
   slots: SlotTable;
-  isolateEndpoints: readonly HostEndpoint[];
+  isolateEndpoints: ThreadPlatformInput['isolateEndpoints'];
   logger: Pick<Console, 'error'>;
 }
 
@@ -109,6 +109,7 @@ export class GatewayThreads {
       mainSocket: this.#socket,
       slots: this.#o.slots.buffer,
       slotsHeld: held,
+      recordBacklog: recorder.backlog.buffer,
       records: records.port2,
       changes: feed.port2,
       isolateEndpoints: this.#o.isolateEndpoints,

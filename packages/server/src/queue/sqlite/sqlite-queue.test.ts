@@ -7,21 +7,31 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { LeasedJob } from '@faas/core';
-import { defineQueueSuite } from '@faas/testkit';
+import type { ConsumerFactory, LeasedJob } from '@faas/core';
+import { defineQueueSuite, eventually } from '@faas/testkit';
+import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
+import { QueueConsumer } from '../../data/queue-consumer.ts';
+import { applyMigrations, loadMigrations } from '../../sqlite/migrations.ts';
+import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { openSqliteQueue } from './sqlite-queue.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'faas-sqlite-queue-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshPath = () => join(root, `queue-${++n}`, 'faas.db');
-const CHILD = fileURLToPath(new URL('./queue-child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('./sqlite-queue.test-child.ts', import.meta.url));
+const MIGRATIONS = new URL('./migrations/', import.meta.url);
+
+/** The server's consumer over the queue under test, with its own slots. */
+const consume: ConsumerFactory = (queue, options) =>
+  new QueueConsumer(queue, { ...options, slots: new ConcurrencyLimiter(0) });
 
 defineQueueSuite('SqliteQueue (file)', async ({ retry }) => {
   const path = freshPath();
   const queue = await openSqliteQueue({ path, retry });
   return {
     queue,
+    consume,
     openPeer: () => openSqliteQueue({ path, retry }),
     cleanup: async () => {
       await queue.close();
@@ -32,7 +42,7 @@ defineQueueSuite('SqliteQueue (file)', async ({ retry }) => {
 
 defineQueueSuite('SqliteQueue (:memory:)', async ({ retry }) => {
   const queue = await openSqliteQueue({ path: ':memory:', retry });
-  return { queue, cleanup: () => queue.close() };
+  return { queue, consume, cleanup: () => queue.close() };
 });
 
 /** A queue on a clock the test moves: exact timings, no waiting. */
@@ -73,6 +83,7 @@ describe('SqliteQueue timings on a fake clock', () => {
     await queue.enqueue({ id: 'j', payload: null, maxAttempts: 5 });
     const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 });
     assert.equal(job?.leaseExpiresAt, clock.now + 10_000);
+    assert.equal(await queue.start('j', job?.leaseToken ?? ''), true);
     clock.now += 9_999;
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 }), []);
     assert.equal(await queue.extend('j', job?.leaseToken ?? '', 10_000), true);
@@ -88,7 +99,62 @@ describe('SqliteQueue timings on a fake clock', () => {
   });
 });
 
-/** Runs queue-child.ts; resolves each JSON line it prints through `lines`. */
+describe('SqliteQueue.expireLeases (a restart under the data-dir lock)', () => {
+  it('makes every lease due now: a started one comes back as the next attempt, an unstarted one as the same', async () => {
+    const queue = await openSqliteQueue({ path: ':memory:', retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    for (const id of ['started', 'waiting', 'last'])
+      await queue.enqueue({ id, payload: null, maxAttempts: id === 'last' ? 1 : 3 });
+    const held = await queue.lease({ limit: 3, visibilityTimeoutMs: 60_000 });
+    for (const job of held)
+      if (job.id !== 'waiting') assert.equal(await queue.start(job.id, job.leaseToken), true);
+    assert.equal(await queue.expireLeases(), 3);
+    const back = await queue.lease({ limit: 5, visibilityTimeoutMs: 60_000 });
+    assert.deepEqual(
+      back.map((j) => [j.id, j.attempt]),
+      [
+        ['started', 2],
+        ['waiting', 1],
+      ],
+    );
+    assert.deepEqual(
+      (await queue.listDead(5)).map((d) => d.id),
+      ['last'],
+    );
+    for (const job of back) await queue.ack(job.id, job.leaseToken);
+    assert.equal(await queue.expireLeases(), 0);
+    await queue.close();
+  });
+});
+
+describe('SqliteQueue migrations', () => {
+  it('002 keeps the attempt a lease taken under schema 1 counted when it was leased', async () => {
+    const path = freshPath();
+    const db = new SqliteDatabase(path);
+    applyMigrations(db, 'queue', loadMigrations(MIGRATIONS).slice(0, 1));
+    const expired = Date.now() - 1_000;
+    db.run(
+      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, visible_at, lease_token, enqueued_at)
+        VALUES ('old-last', NULL, 'leased', 1, 1, ?, 'token', ?), ('old-more', NULL, 'leased', 1, 2, ?, 'token', ?)`,
+      expired,
+      expired,
+      expired,
+      expired,
+    );
+    db.close();
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    const [again, ...rest] = await queue.lease({ limit: 5, visibilityTimeoutMs: 60_000 });
+    assert.deepEqual(rest, []);
+    assert.equal(again?.id, 'old-more');
+    assert.equal(again?.attempt, 2);
+    assert.deepEqual(
+      (await queue.listDead(5)).map((d) => [d.id, d.attempts]),
+      [['old-last', 1]],
+    );
+    await queue.close();
+  });
+});
+
+/** Runs sqlite-queue.test-child.ts; resolves each JSON line it prints through `lines`. */
 function startChild(args: string[]): { child: ChildProcess; next: () => Promise<Record<string, unknown>> } {
   const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const reader = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
@@ -103,7 +169,7 @@ function startChild(args: string[]): { child: ChildProcess; next: () => Promise<
 }
 
 describe('SqliteQueue across processes', () => {
-  it('keeps jobs, and the leases of a consumer killed with SIGKILL come back with attempt + 1', async () => {
+  it('keeps jobs, and the started leases of a consumer killed with SIGKILL come back with attempt + 1', async () => {
     const path = freshPath();
     const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
     for (const id of ['a', 'b', 'c']) await queue.enqueue({ id, payload: { id }, maxAttempts: 3 });
@@ -135,6 +201,42 @@ describe('SqliteQueue across processes', () => {
     );
     for (const job of leased)
       assert.equal(await queue.ack(job.id, job.leaseToken), false, 'a dead lease still counted');
+    await queue.close();
+  });
+
+  it('a consumer process stopped (SIGSTOP) past its lease loses the job to another, and learns it on waking', async () => {
+    const path = freshPath();
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    await queue.enqueue({ id: 'stall-me', payload: null, maxAttempts: 3 });
+    const { child, next } = startChild(['consume', path, '300']);
+    const ranHere: number[] = [];
+    const here = new QueueConsumer(queue, {
+      concurrency: 1,
+      leaseMs: 300,
+      pollMs: 20,
+      slots: new ConcurrencyLimiter(0),
+      processor: {
+        admit: async () => ({ kind: 'run', value: undefined }),
+        process: async (job) => {
+          ranHere.push(job.attempt);
+        },
+      },
+    });
+    try {
+      assert.deepEqual(await next(), { started: 'stall-me', attempt: 1 });
+      child.kill('SIGSTOP');
+      here.start();
+      await eventually(async () => !(await queue.has('stall-me')), 10_000, 'the job to run here');
+      assert.deepEqual(ranHere, [2]);
+      child.kill('SIGCONT');
+      const woke = (await next()) as { finished: string; aborted: boolean; owner: boolean };
+      assert.equal(woke.finished, 'stall-me');
+      assert.equal(woke.owner, false, 'the stopped process still owned the job');
+    } finally {
+      child.kill('SIGKILL');
+      await here.stop();
+    }
+    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 0 });
     await queue.close();
   });
 

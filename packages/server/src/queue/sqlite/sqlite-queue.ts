@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type BackendHealth,
   ErrorCode,
   FaasError,
   type FailOutcome,
   type LeasedJob,
+  type LeaseRef,
   type NewJob,
   type Queue,
   type QueueStats,
@@ -40,7 +42,8 @@ const DEFAULT_JITTER_RATIO = 0.1;
  * The embedded Queue: one row per job in a SQLite table, every operation one transaction, so a
  * job enqueued, failed or leased is on disk when the call returns and survives a killed process.
  * Leasing takes SQLite's write lock for the select-and-mark, so two consumers (connections or
- * processes) never lease the same job.
+ * processes) never lease the same job. Every call naming a lease matches its token in the same
+ * statement that changes the row: the fence is the row itself.
  */
 export class SqliteQueue implements Queue {
   #db: SqliteDatabase;
@@ -49,14 +52,16 @@ export class SqliteQueue implements Queue {
   #now: () => number;
 
   constructor(options: SqliteQueueOptions) {
-    this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs);
+    this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs, 'queue');
     this.#retry = options.retry;
     this.#jitterRatio = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
     this.#now = options.now ?? Date.now;
   }
 
+  /** Creates or upgrades the schema, then proves the file can be written. */
   async migrate(): Promise<void> {
     applyMigrations(this.#db, 'queue', MIGRATIONS);
+    this.#db.probeWrite();
   }
 
   async enqueue(job: NewJob): Promise<{ duplicate: boolean }> {
@@ -91,12 +96,13 @@ export class SqliteQueue implements Queue {
       return [];
     const leaseExpiresAt = now + Math.max(0, options.visibilityTimeoutMs);
     return this.#db.transaction(() => {
-      // A lease that ran out on the last allowed attempt is not delivered again (a job that kills
-      // its consumer would otherwise come back forever): it is dead-lettered here.
+      // A lease that ran out on the last allowed attempt, started, is not delivered again (a job
+      // that kills its consumer would otherwise come back forever): it is dead-lettered here. One
+      // that ran out before its attempt started is delivered again as the same attempt.
       this.#db.run(
-        `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL,
+        `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, started = 0,
           last_error = 'Lease expired on attempt ' || attempt || ' of ' || max_attempts || ': the consumer stopped or ran past its lease'
-          WHERE state = 'leased' AND visible_at <= ? AND attempt >= max_attempts`,
+          WHERE state = 'leased' AND started = 1 AND visible_at <= ? AND attempt >= max_attempts`,
         now,
         now,
       );
@@ -109,7 +115,7 @@ export class SqliteQueue implements Queue {
       return rows.map((row): LeasedJob => {
         const leaseToken = randomUUID();
         this.#db.run(
-          "UPDATE queue_jobs SET state = 'leased', attempt = attempt + 1, lease_token = ?, visible_at = ? WHERE seq = ?",
+          "UPDATE queue_jobs SET state = 'leased', started = 0, lease_token = ?, visible_at = ? WHERE seq = ?",
           leaseToken,
           leaseExpiresAt,
           row.seq,
@@ -123,6 +129,23 @@ export class SqliteQueue implements Queue {
           leaseExpiresAt,
         };
       });
+    });
+  }
+
+  async start(id: string, leaseToken: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#db.transaction(() => {
+      const row = this.#db.get<{ started: number; visible_at: number }>(
+        "SELECT started, visible_at FROM queue_jobs WHERE id = ? AND lease_token = ? AND state = 'leased'",
+        id,
+        leaseToken,
+      );
+      if (!row) return false;
+      if (row.started === 1) return true;
+      // A lease that ran out may be taken by the next `lease` call of anyone: too late to start.
+      if (row.visible_at <= now) return false;
+      this.#db.run('UPDATE queue_jobs SET attempt = attempt + 1, started = 1 WHERE id = ?', id);
+      return true;
     });
   }
 
@@ -142,25 +165,31 @@ export class SqliteQueue implements Queue {
   ): Promise<FailOutcome> {
     const now = this.#now();
     return this.#db.transaction((): FailOutcome => {
-      const row = this.#db.get<{ attempt: number; max_attempts: number }>(
-        "SELECT attempt, max_attempts FROM queue_jobs WHERE id = ? AND lease_token = ? AND state = 'leased'",
+      const row = this.#db.get<{ attempt: number; started: number; max_attempts: number }>(
+        "SELECT attempt, started, max_attempts FROM queue_jobs WHERE id = ? AND lease_token = ? AND state = 'leased'",
         id,
         leaseToken,
       );
       if (!row) return { outcome: 'lease_lost' };
-      if (options.retryable === false || row.attempt >= row.max_attempts) {
+      // A failure before the attempt started (the job could not even be set up) still counts.
+      const attempts = row.started === 1 ? row.attempt : row.attempt + 1;
+      if (options.retryable === false || attempts >= row.max_attempts) {
         this.#db.run(
-          "UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, last_error = ? WHERE id = ?",
+          `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, started = 0, attempt = ?,
+            last_error = ? WHERE id = ?`,
           now,
+          attempts,
           options.error,
           id,
         );
         return { outcome: 'dead_lettered' };
       }
-      const runAt = now + backoffDelayMs(this.#retry, row.attempt, this.#jitterRatio);
+      const runAt = now + backoffDelayMs(this.#retry, attempts, this.#jitterRatio);
       this.#db.run(
-        "UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, last_error = ? WHERE id = ?",
+        `UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, started = 0, attempt = ?,
+          last_error = ? WHERE id = ?`,
         runAt,
+        attempts,
         options.error,
         id,
       );
@@ -168,14 +197,52 @@ export class SqliteQueue implements Queue {
     });
   }
 
-  async extend(id: string, leaseToken: string, visibilityTimeoutMs: number): Promise<boolean> {
+  async release(id: string, leaseToken: string, options: { runAt?: number } = {}): Promise<boolean> {
     const { changes } = this.#db.run(
-      "UPDATE queue_jobs SET visible_at = ? WHERE id = ? AND lease_token = ? AND state = 'leased'",
-      this.#now() + Math.max(0, visibilityTimeoutMs),
+      `UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, started = 0
+        WHERE id = ? AND lease_token = ? AND state = 'leased'`,
+      options.runAt ?? this.#now(),
       id,
       leaseToken,
     );
     return changes > 0;
+  }
+
+  async extend(id: string, leaseToken: string, visibilityTimeoutMs: number): Promise<boolean> {
+    return (await this.extendMany([{ id, leaseToken }], visibilityTimeoutMs)).length === 0;
+  }
+
+  async extendMany(leases: readonly LeaseRef[], visibilityTimeoutMs: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const visibleAt = this.#now() + Math.max(0, visibilityTimeoutMs);
+    return this.#db.transaction(() => {
+      const lost: string[] = [];
+      for (const { id, leaseToken } of leases) {
+        const { changes } = this.#db.run(
+          "UPDATE queue_jobs SET visible_at = ? WHERE id = ? AND lease_token = ? AND state = 'leased'",
+          visibleAt,
+          id,
+          leaseToken,
+        );
+        if (changes === 0) lost.push(id);
+      }
+      return lost;
+    });
+  }
+
+  /**
+   * Makes every lease in the file due now. Only for a caller that knows all their holders are
+   * gone: a server that just took its data dir's lock (the previous one crashed holding them).
+   * Their jobs come back at once instead of when the leases run out, as started or unstarted
+   * attempts alike would anyway. Returns how many.
+   */
+  async expireLeases(): Promise<number> {
+    const now = this.#now();
+    return this.#db.run(
+      "UPDATE queue_jobs SET visible_at = ? WHERE state = 'leased' AND visible_at > ?",
+      now,
+      now,
+    ).changes;
   }
 
   async has(id: string): Promise<boolean> {
@@ -200,6 +267,15 @@ export class SqliteQueue implements Queue {
       error: r.last_error ?? '',
       attempts: r.attempt,
     }));
+  }
+
+  async deleteDead(options: { deadBefore: number; limit: number }): Promise<number> {
+    return this.#db.run(
+      `DELETE FROM queue_jobs WHERE seq IN
+        (SELECT seq FROM queue_jobs WHERE state = 'dead' AND dead_at < ? ORDER BY dead_at, seq LIMIT ?)`,
+      options.deadBefore,
+      Math.max(0, Math.trunc(options.limit)),
+    ).changes;
   }
 
   /** An expired lease counts as ready: its job is deliverable again. */
@@ -232,6 +308,10 @@ export class SqliteQueue implements Queue {
     } finally {
       rows.return?.();
     }
+  }
+
+  async health(): Promise<BackendHealth> {
+    return this.#db.health();
   }
 
   async close(): Promise<void> {

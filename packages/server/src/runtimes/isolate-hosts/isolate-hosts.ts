@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HostCommand, HostEvent, IsolateHostOptions } from './host-process.ts';
+import type { HostCommand, HostEvent, IsolateHostOptions } from './host-options.ts';
 
 /** Where a thread finds a host; the path stays the same when the host is replaced. */
 export interface HostEndpoint {
@@ -22,7 +22,8 @@ export interface IsolateHostsOptions {
   logger: Pick<Console, 'error' | 'warn'>;
 }
 
-const HOST_ENTRY = new URL('./host-process.ts', import.meta.url);
+/** The host's entry point (a composition root, beside main.ts). */
+const HOST_ENTRY = new URL('../../isolate-host.ts', import.meta.url);
 const START_TIMEOUT_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 10_000;
 /** A host that dies within this long of its start counts towards a crash loop. */
@@ -38,7 +39,7 @@ interface HostSlot {
 }
 
 /**
- * The isolate host processes (host-process.ts) and their upkeep: started before the server
+ * The isolate host processes (../../isolate-host.ts) and their upkeep: started before the server
  * listens, each at a fixed socket path in a private folder, and started again when one exits
  * (a thread killed it because a function would not stop, or it crashed). Threads connect to
  * the endpoints themselves and reconnect when a host comes back.

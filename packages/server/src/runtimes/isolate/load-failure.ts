@@ -15,18 +15,13 @@ export class LoadFailure extends Error {
 }
 
 /** What an error thrown while running the artifact's script (or binding its handler) means. */
-export function describeLoadError(
-  err: unknown,
-  isolateDisposed: boolean,
-  fn: FunctionVersion,
-  startedAt: number,
-): LoadFailure {
+export function describeLoadError(err: unknown, isolateDisposed: boolean, fn: FunctionVersion): LoadFailure {
   if (isMemoryLimitError(err) || isolateDisposed) {
     return new LoadFailure('out_of_memory', outOfMemoryError(fn.memoryMb));
   }
   const e = err instanceof Error ? err : new Error(String(err));
   if (e.message.includes('execution timed out')) {
-    return new LoadFailure('timed_out', timeoutError(Date.now() - startedAt));
+    return new LoadFailure('timed_out', timeoutError(fn.timeoutMs));
   }
   // Frames past the boundary are the host's, not the function's.
   const stack = e.stack?.split('\n<isolated-vm boundary>')[0]?.split('\n    at (<isolated-vm boundary>)')[0];

@@ -3,11 +3,9 @@ import type { InvocationError, InvokeMetrics, InvokeOutcome } from '@faas/core';
 /** How an attempt that did not produce a reply ended. */
 export type Stop = 'timeout' | 'out_of_memory' | 'aborted';
 
-export function timeoutError(elapsedMs: number): InvocationError {
-  return {
-    type: 'Timeout',
-    message: `The function did not finish before its deadline (stopped after ${Math.round(elapsedMs)} ms)`,
-  };
+/** States the configured limit: the time measured can be less (queued behind others) or a little more. */
+export function timeoutError(timeoutMs: number): InvocationError {
+  return { type: 'Timeout', message: `The function did not finish within its timeout of ${timeoutMs} ms` };
 }
 
 export function outOfMemoryError(memoryMb: number): InvocationError {

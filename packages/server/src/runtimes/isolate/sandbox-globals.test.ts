@@ -23,7 +23,16 @@ describe('what a function can reach inside its isolate', () => {
   after(() => runtime.close());
 
   it('has no Node, network, file system or host internals', async () => {
-    const names = ['require', 'fetch', 'Buffer', 'module', 'gc', 'XMLHttpRequest', 'WebSocket', 'WebAssembly'];
+    const names = [
+      'require',
+      'fetch',
+      'Buffer',
+      'module',
+      'gc',
+      'XMLHttpRequest',
+      'WebSocket',
+      'WebAssembly',
+    ];
     assert.deepEqual(
       await run(`[${names.map((n) => `typeof ${n}`).join(', ')}]`),
       names.map(() => 'undefined'),

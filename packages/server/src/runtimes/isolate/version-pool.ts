@@ -257,7 +257,6 @@ export class VersionPool {
   }
 
   #waitForRelease(deadline: number, signal?: AbortSignal): Promise<void> {
-    const startedAt = Date.now();
     return new Promise((resolve, reject) => {
       const settle = (error?: LoadFailure) => {
         clearTimeout(timer);
@@ -270,7 +269,7 @@ export class VersionPool {
       const wake = () => settle();
       const onAbort = () => settle(new LoadFailure('failed', ABORTED_ERROR));
       const timer = setTimeout(
-        () => settle(new LoadFailure('timed_out', timeoutError(Date.now() - startedAt))),
+        () => settle(new LoadFailure('timed_out', timeoutError(this.fn.timeoutMs))),
         Math.max(0, deadline - Date.now()),
       );
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -161,7 +161,6 @@ export class WarmIsolate {
     const bind = entry.getSync('bind', { reference: true });
     entry.release();
 
-    const startedAt = Date.now();
     try {
       const script = await compileCached(isolate, artifact);
       await script.run(context, { timeout: Math.max(1, deadline - Date.now()), release: true });
@@ -169,7 +168,7 @@ export class WarmIsolate {
         timeout: Math.max(1, deadline - Date.now()),
       });
     } catch (err) {
-      throw describeLoadError(err, isolate.isDisposed, this.fn, startedAt);
+      throw describeLoadError(err, isolate.isDisposed, this.fn);
     } finally {
       if (!isolate.isDisposed) bind.release();
     }
@@ -392,7 +391,7 @@ export class WarmIsolate {
     const durationMs = performance.now() - startedAt;
     const stop = this.#stop;
     if (stop === 'timeout')
-      return { status: 'timed_out', error: timeoutError(durationMs), metrics: { durationMs } };
+      return { status: 'timed_out', error: timeoutError(this.fn.timeoutMs), metrics: { durationMs } };
     if (stop === 'aborted') return { status: 'failed', error: ABORTED_ERROR, metrics: { durationMs } };
     if (stop === undefined && (isMemoryLimitError(err) || this.disposed)) {
       this.dispose();
@@ -533,7 +532,7 @@ export function shareOut(
 /** The outcome of a request that must not start: past its deadline, or cancelled. */
 function notRunnable(request: InvokeRequest): InvokeOutcome | undefined {
   if (request.deadline <= Date.now()) {
-    return { status: 'timed_out', error: timeoutError(0), metrics: { durationMs: 0 } };
+    return { status: 'timed_out', error: timeoutError(request.fn.timeoutMs), metrics: { durationMs: 0 } };
   }
   if (request.signal?.aborted) return { status: 'failed', error: ABORTED_ERROR, metrics: { durationMs: 0 } };
   return undefined;

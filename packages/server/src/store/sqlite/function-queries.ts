@@ -8,6 +8,7 @@ import {
   type PageRequest,
   type RouteRecord,
   type RouteSpec,
+  routeShape,
 } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
@@ -164,13 +165,16 @@ export class FunctionQueries {
     return row && toFunction(row);
   }
 
-  /** A route is taken when another function has the same path with the same method, or `ANY` on either side. */
+  /**
+   * A route is taken when another function has one of the same shape (`/users/:id` and
+   * `/users/:uid` match the same requests) with the same method, or `ANY` on either side.
+   */
   #assertRoutesFree(name: string, routes: RouteSpec[]): void {
     for (const route of routes) {
       const owner = this.#db.get<{ method: string; path: string; function_name: string }>(
         `SELECT method, path, function_name FROM routes
-          WHERE path = ? AND function_name <> ? AND (method = ? OR method = 'ANY' OR ? = 'ANY') LIMIT 1`,
-        route.path,
+          WHERE shape = ? AND function_name <> ? AND (method = ? OR method = 'ANY' OR ? = 'ANY') LIMIT 1`,
+        routeShape(route.path),
         name,
         route.method,
         route.method,
@@ -178,7 +182,7 @@ export class FunctionQueries {
       if (owner) {
         throw new FaasError(
           ErrorCode.ROUTE_CONFLICT,
-          `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}"`,
+          `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}": both match the same requests`,
           {
             details: {
               route: { method: route.method, path: route.path },
@@ -188,6 +192,22 @@ export class FunctionQueries {
         );
       }
     }
+  }
+
+  /** Fills the shape of routes written before the column existed (migration 005). Idempotent. */
+  fillRouteShapes(): void {
+    this.#db.transaction(() => {
+      for (const r of this.#db.all<{ method: string; path: string }>(
+        'SELECT method, path FROM routes WHERE shape IS NULL',
+      )) {
+        this.#db.run(
+          'UPDATE routes SET shape = ? WHERE method = ? AND path = ?',
+          routeShape(r.path),
+          r.method,
+          r.path,
+        );
+      }
+    });
   }
 
   #insertVersion(input: NewFunctionVersion, version: number, createdAt: string): void {
@@ -211,11 +231,12 @@ export class FunctionQueries {
     routes.forEach((route, position) => {
       // The same route listed twice by one function is one route.
       this.#db.run(
-        'INSERT INTO routes (method, path, function_name, position) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO routes (method, path, function_name, position, shape) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
         route.method,
         route.path,
         name,
         position,
+        routeShape(route.path),
       );
     });
     this.#bumpRevision();

@@ -1,12 +1,15 @@
 import {
   ErrorCode,
   FaasError,
+  INVOCATION_STATUSES,
   type Invocation,
   type InvocationFilter,
   type InvocationPatch,
+  type NewLogLine,
   type Page,
   type PageRequest,
   type StoredLogLine,
+  TERMINAL_STATUSES,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
@@ -19,6 +22,7 @@ interface InvocationRow {
   trigger_kind: Invocation['trigger'];
   status: Invocation['status'];
   idempotency_key: string | null;
+  idempotency_hash: string | null;
   attempts: number;
   result: string | null;
   error: string | null;
@@ -41,9 +45,9 @@ interface LogRow {
 }
 
 const INSERT_INVOCATION = `INSERT INTO invocations
-  (id, function_name, version, mode, trigger_kind, status, idempotency_key, attempts, result, error,
-   created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  (id, function_name, version, mode, trigger_kind, status, idempotency_key, idempotency_hash, attempts,
+   result, error, created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const INSERT_INVOCATION_IF_NEW = `${INSERT_INVOCATION} ON CONFLICT DO NOTHING`;
 
@@ -63,6 +67,10 @@ const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
 const JSON_FIELDS = new Set<string>(['result', 'error']);
 
 const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
+/** `status IN (…)` of the statuses an invocation can still leave (queued, running). */
+const UNFINISHED = INVOCATION_STATUSES.filter((s) => !TERMINAL_STATUSES.has(s))
+  .map((s) => `'${s}'`)
+  .join(', ');
 const MAX_TAIL_LIMIT = 10_000;
 const DEFAULT_TAIL_LIMIT = 100;
 
@@ -100,14 +108,7 @@ export class InvocationQueries {
   }
 
   update(id: string, patch: InvocationPatch): Invocation {
-    const sets: string[] = [];
-    const params: SqlParam[] = [];
-    for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
-      const value = (patch as Record<string, unknown>)[field];
-      if (value === undefined) continue;
-      sets.push(`${column} = ?`);
-      params.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as SqlParam));
-    }
+    const { sets, params } = patchSql(patch);
     const row =
       sets.length === 0
         ? this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', id)
@@ -122,6 +123,28 @@ export class InvocationQueries {
       });
     }
     return toInvocation(row);
+  }
+
+  /** The fenced write of an attempt (see MetadataStore.recordAttempt): one statement decides. */
+  recordAttempt(
+    id: string,
+    attempt: number,
+    patch: Omit<InvocationPatch, 'attempts'>,
+    logs: NewLogLine[],
+  ): Invocation | undefined {
+    const { sets, params } = patchSql({ ...patch, attempts: attempt });
+    return this.#db.transaction(() => {
+      const row = this.#db.get<InvocationRow>(
+        `UPDATE invocations SET ${sets.join(', ')}
+          WHERE id = ? AND attempts <= ? AND status IN (${UNFINISHED}) RETURNING *`,
+        ...params,
+        id,
+        attempt,
+      );
+      if (!row) return undefined;
+      this.appendLogs(logs);
+      return toInvocation(row);
+    });
   }
 
   get(id: string): Invocation | undefined {
@@ -162,9 +185,63 @@ export class InvocationQueries {
     return { ...cut, items: cut.items.map(toInvocation) };
   }
 
-  appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): void {
+  /** See MetadataStore.deleteOldInvocations: one transaction, at most `limit` rows of each kind. */
+  deleteOld(options: { createdBefore?: string; keepNewest?: number; limit: number }): {
+    invocations: number;
+    logLines: number;
+  } {
+    const limit = Math.max(0, Math.trunc(options.limit));
+    const before =
+      options.createdBefore === undefined ? undefined : toMs(options.createdBefore, 'createdBefore');
+    const keep = options.keepNewest === undefined ? undefined : Math.max(0, Math.trunc(options.keepNewest));
+    if (limit === 0 || (before === undefined && keep === undefined)) return { invocations: 0, logLines: 0 };
+    return this.#db.transaction(() => {
+      const terms: string[] = [];
+      const params: SqlParam[] = [];
+      if (before !== undefined) {
+        terms.push('created_ms < ?');
+        params.push(before);
+      }
+      if (keep !== undefined) {
+        // The newest invocation past the cap: it and everything older is over it.
+        const edge = this.#db.get<{ created_ms: number; id: string }>(
+          'SELECT created_ms, id FROM invocations ORDER BY created_ms DESC, id DESC LIMIT 1 OFFSET ?',
+          keep,
+        );
+        if (edge) {
+          terms.push('(created_ms, id) <= (?, ?)');
+          params.push(edge.created_ms, edge.id);
+        }
+      }
+      if (terms.length === 0) return { invocations: 0, logLines: 0 };
+      const ids = this.#db
+        .all<{ id: string }>(
+          `SELECT id FROM invocations WHERE status NOT IN (${UNFINISHED}) AND (${terms.join(' OR ')})
+            ORDER BY created_ms, id LIMIT ?`,
+          ...params,
+          limit,
+        )
+        .map((r) => r.id);
+      if (ids.length === 0) return { invocations: 0, logLines: 0 };
+      const list = ids.map(() => '?').join(', ');
+      const { changes: logLines } = this.#db.run(
+        `DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE invocation_id IN (${list}) LIMIT ?)`,
+        ...ids,
+        limit,
+      );
+      // An invocation goes with its last lines: one whose lines are not all gone waits for the next call.
+      const { changes: invocations } = this.#db.run(
+        `DELETE FROM invocations WHERE id IN (${list})
+          AND NOT EXISTS (SELECT 1 FROM logs WHERE logs.invocation_id = invocations.id)`,
+        ...ids,
+      );
+      return { invocations, logLines };
+    });
+  }
+
+  appendLogs(lines: NewLogLine[]): void {
     if (lines.length === 0) return;
-    this.#db.transaction(() => {
+    const insert = () => {
       for (const line of lines) {
         this.#db.run(
           'INSERT INTO logs (invocation_id, function_name, ts, level, message) VALUES (?, ?, ?, ?, ?)',
@@ -175,7 +252,9 @@ export class InvocationQueries {
           line.message,
         );
       }
-    });
+    };
+    if (this.#db.inTransaction) insert();
+    else this.#db.transaction(insert);
   }
 
   getLogs(invocationId: string): StoredLogLine[] {
@@ -203,6 +282,19 @@ export class InvocationQueries {
   }
 }
 
+/** `SET` terms and their parameters for the fields a patch sets. */
+function patchSql(patch: InvocationPatch): { sets: string[]; params: SqlParam[] } {
+  const sets: string[] = [];
+  const params: SqlParam[] = [];
+  for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
+    const value = (patch as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    sets.push(`${column} = ?`);
+    params.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as SqlParam));
+  }
+  return { sets, params };
+}
+
 function toMs(iso: string, field: string): number {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) {
@@ -222,6 +314,7 @@ function insertParams(inv: Invocation): SqlParam[] {
     inv.trigger,
     inv.status,
     inv.idempotencyKey ?? null,
+    inv.idempotencyHash ?? null,
     inv.attempts,
     inv.result === undefined ? null : JSON.stringify(inv.result),
     inv.error === undefined ? null : JSON.stringify(inv.error),
@@ -247,6 +340,7 @@ function toInvocation(row: InvocationRow): Invocation {
     createdAt: row.created_at,
   };
   if (row.idempotency_key !== null) invocation.idempotencyKey = row.idempotency_key;
+  if (row.idempotency_hash !== null) invocation.idempotencyHash = row.idempotency_hash;
   if (row.result !== null) invocation.result = JSON.parse(row.result);
   if (row.error !== null) invocation.error = JSON.parse(row.error);
   if (row.started_at !== null) invocation.startedAt = row.started_at;

@@ -47,10 +47,45 @@ describe('SqliteStore on disk', () => {
           { version: 1, name: 'init' },
           { version: 2, name: 'snapshots' },
           { version: 3, name: 'status_index_without_successes' },
+          { version: 4, name: 'idempotency_hash' },
+          { version: 5, name: 'route_shape' },
         ],
       );
     } finally {
       db.close();
+    }
+  });
+
+  it('fills in the shape of routes written before migration 5, so their conflicts are found', async () => {
+    const path = freshPath();
+    const first = await openSqliteStore({ path });
+    const fn = {
+      runtime: 'js' as const,
+      handler: 'index.default',
+      env: {},
+      timeoutMs: 1000,
+      memoryMb: 64,
+      maxConcurrency: 1,
+      maxRetries: 0,
+      description: '',
+      codeSha256: 'a'.repeat(64),
+      codeSizeBytes: 1,
+      artifactSha256: 'a'.repeat(64),
+    };
+    await first.createFunction({ ...fn, name: 'old', routes: [{ method: 'GET', path: '/users/:id' }] });
+    await first.close();
+    // As a database from before the column: the shape unknown.
+    const db = new DatabaseSync(path);
+    db.exec('UPDATE routes SET shape = NULL');
+    db.close();
+    const second = await openSqliteStore({ path });
+    try {
+      await assert.rejects(
+        second.createFunction({ ...fn, name: 'new', routes: [{ method: 'GET', path: '/users/:uid' }] }),
+        (err: { code?: string }) => err.code === ErrorCode.ROUTE_CONFLICT,
+      );
+    } finally {
+      await second.close();
     }
   });
 

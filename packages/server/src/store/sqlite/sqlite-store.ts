@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  BackendHealth,
   FunctionRecord,
   FunctionVersion,
   Invocation,
@@ -7,6 +8,7 @@ import type {
   InvocationPatch,
   MetadataStore,
   NewFunctionVersion,
+  NewLogLine,
   Page,
   PageRequest,
   RouteRecord,
@@ -43,15 +45,18 @@ export class SqliteStore implements MetadataStore {
   #snapshots: SnapshotQueries;
 
   constructor(options: SqliteStoreOptions) {
-    this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs);
+    this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs, 'store');
     this.#functions = new FunctionQueries(this.#db);
     this.#invocations = new InvocationQueries(this.#db);
     this.#keys = new KeyQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
   }
 
+  /** Creates or upgrades the schema, then proves the file can be written (a read-only one fails here). */
   async migrate(): Promise<void> {
     applyMigrations(this.#db, 'store', MIGRATIONS);
+    this.#db.probeWrite();
+    this.#functions.fillRouteShapes();
   }
 
   async createFunction(input: NewFunctionVersion): Promise<FunctionRecord> {
@@ -102,6 +107,15 @@ export class SqliteStore implements MetadataStore {
     return this.#invocations.update(id, patch);
   }
 
+  async recordAttempt(
+    id: string,
+    attempt: number,
+    patch: Omit<InvocationPatch, 'attempts'>,
+    logs: NewLogLine[] = [],
+  ): Promise<Invocation | undefined> {
+    return this.#invocations.recordAttempt(id, attempt, patch, logs);
+  }
+
   async getInvocation(id: string): Promise<Invocation | undefined> {
     return this.#invocations.get(id);
   }
@@ -110,7 +124,15 @@ export class SqliteStore implements MetadataStore {
     return this.#invocations.list(filter, page);
   }
 
-  async appendLogs(lines: Array<Omit<StoredLogLine, 'seq'>>): Promise<void> {
+  async deleteOldInvocations(options: {
+    createdBefore?: string;
+    keepNewest?: number;
+    limit: number;
+  }): Promise<{ invocations: number; logLines: number }> {
+    return this.#invocations.deleteOld(options);
+  }
+
+  async appendLogs(lines: NewLogLine[]): Promise<void> {
     this.#invocations.appendLogs(lines);
   }
 
@@ -172,6 +194,10 @@ export class SqliteStore implements MetadataStore {
 
   async ping(): Promise<void> {
     this.#db.get('SELECT 1');
+  }
+
+  async health(): Promise<BackendHealth> {
+    return this.#db.health();
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Invocation } from '@faas/core';
 import { openSqliteQueue } from '../queue/sqlite/sqlite-queue.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
-import { reconcileDeadLetters, reconcileOrphans } from './async-worker.ts';
+import { reconcileDeadLetters, reconcileOrphans } from './async-reconcile.ts';
 
 const invocation = (id: string, status: Invocation['status']): Invocation => ({
   id,
@@ -27,7 +27,8 @@ describe('async invocation reconciliation', () => {
     });
     await store.createInvocation(invocation('inv_hung', 'running'));
     await queue.enqueue({ id: 'inv_hung', payload: {}, maxAttempts: 1 });
-    assert.equal((await queue.lease({ limit: 1, visibilityTimeoutMs: 50 })).length, 1);
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    assert.equal(await queue.start('inv_hung', job?.leaseToken ?? ''), true);
     clock += 1000;
     assert.deepEqual(
       await queue.lease({ limit: 1, visibilityTimeoutMs: 50 }),

@@ -1,27 +1,12 @@
-// An isolate host: the child process where js/ts functions run (spawned by IsolateHosts). Tenant
+// An isolate host's entry point and composition root: the child process where js/ts functions
+// run (spawned by IsolateHosts, runtimes/isolate-hosts/). Tenant
 // code never runs on a thread that serves HTTP: a function stuck in a native operation V8 cannot
 // interrupt stops this process, which the server kills and replaces, never the server itself.
 import { setFlagsFromString } from 'node:v8';
-import { LocalBlobStore } from '../../blobs/local/local-blob-store.ts';
-import { createIsolateRuntime } from '../isolate/isolate-runtime.ts';
-import { HostServer } from './host-server.ts';
-
-/** What the server passes a host (as JSON, its one argument). */
-export interface IsolateHostOptions {
-  index: number;
-  socketPath: string;
-  /** The local blob store's root, where function artifacts are read from. */
-  blobsRoot: string;
-  idleTimeoutMs: number;
-  maxFrameBytes: number;
-  /** Memory for all of this host's isolates together (see IsolateBudget). */
-  memoryBudgetMb: number;
-  /** Isolates this host keeps at most, idle or busy. */
-  maxIsolates: number;
-}
-
-export type HostCommand = { type: 'close' };
-export type HostEvent = { type: 'ready' } | { type: 'fatal'; message: string };
+import { LocalBlobStore } from './blobs/local/local-blob-store.ts';
+import { createIsolateRuntime } from './runtimes/isolate/isolate-runtime.ts';
+import type { HostCommand, HostEvent, IsolateHostOptions } from './runtimes/isolate-hosts/host-options.ts';
+import { HostServer } from './runtimes/isolate-hosts/host-server.ts';
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as IsolateHostOptions;

@@ -1,0 +1,229 @@
+import {
+  type Admission,
+  type ConsumerOptions,
+  ErrorCode,
+  isFaasError,
+  type JobConsumer,
+  type JobSlot,
+  type LeasedJob,
+  type Queue,
+} from '@faas/core';
+import { LeaseKeeper } from './lease-keeper.ts';
+
+/** What the consumer takes a job's slot from: the server's ConcurrencyLimiter, shared with sync calls. */
+export interface SlotLimiter {
+  /** A release function once a slot is free; rejects (or throws) TOO_MANY_REQUESTS after `waitMs`. */
+  acquire(key: string, limit: number, waitMs: number): Promise<() => void> | (() => void);
+}
+
+export interface QueueConsumerOptions<T> extends ConsumerOptions<T> {
+  slots: SlotLimiter;
+}
+
+const DEFAULT_SLOT_WAIT_MS = 5_000;
+
+type Finished = { ok: true } | { ok: false; error: unknown };
+
+/**
+ * The server's JobConsumer over any Queue (see its doc in core). A job goes: lease (the keeper
+ * renews it from then on) → admit → wait for its slot → start (the attempt now counts) → process →
+ * ack or fail. A job that waits for its slot longer than `slotWaitMs`, or when the consumer stops,
+ * is handed back without counting an attempt (it goes behind the jobs already due, so other
+ * functions' jobs get this consumer's room meanwhile).
+ */
+export class QueueConsumer<T> implements JobConsumer {
+  #queue: Queue;
+  #o: QueueConsumerOptions<T>;
+  #keeper: LeaseKeeper;
+  /** Jobs held: waiting for a slot or running. */
+  #held = new Set<Promise<void>>();
+  #running = false;
+  #stopping = new AbortController();
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(queue: Queue, options: QueueConsumerOptions<T>) {
+    this.#queue = queue;
+    this.#o = options;
+    this.#keeper = new LeaseKeeper({
+      queue,
+      leaseMs: options.leaseMs,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+
+  /** Counters for metrics: renewals that failed, leases lost while held. */
+  get leaseStats(): { renewalFailures: number; leasesLost: number } {
+    return { renewalFailures: this.#keeper.renewalFailures, leasesLost: this.#keeper.leasesLost };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#keeper.start();
+    this.#loop = this.#run();
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#stopping.abort();
+    this.wake();
+    await this.#loop;
+    await Promise.allSettled([...this.#held]);
+    await this.#keeper.stop();
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      try {
+        const free = this.#o.concurrency - this.#held.size;
+        if (free > 0) {
+          const jobs = await this.#queue.lease({ limit: free, visibilityTimeoutMs: this.#o.leaseMs });
+          for (const job of jobs) this.#track(this.#handle(job));
+          if (jobs.length === free) continue;
+        }
+        await this.#sleep(await this.#sleepMs(free > 0));
+      } catch (err) {
+        this.#o.logger?.error('queue consumer: poll failed', err);
+        await this.#sleep(this.#o.pollMs);
+      }
+    }
+  }
+
+  async #sleepMs(hadRoom: boolean): Promise<number> {
+    if (!hadRoom) return this.#o.pollMs;
+    const due = await this.#queue.nextDueInMs();
+    return due === undefined ? this.#o.pollMs : Math.min(Math.max(due, 1), this.#o.pollMs);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  #track(p: Promise<void>): void {
+    this.#held.add(p);
+    void p.finally(() => {
+      this.#held.delete(p);
+      this.wake();
+    });
+  }
+
+  async #handle(job: LeasedJob): Promise<void> {
+    const signal = this.#keeper.hold(job);
+    try {
+      await this.#settle(job, signal);
+    } catch (err) {
+      // A queue call failed (the queue is down): the lease runs out and the job comes back.
+      this.#o.logger?.error(`queue consumer: job ${job.id} could not be settled`, err);
+    } finally {
+      this.#keeper.drop(job.id, job.leaseToken);
+    }
+  }
+
+  async #settle(job: LeasedJob, signal: AbortSignal): Promise<void> {
+    const { processor } = this.#o;
+    let admission: Admission<T>;
+    try {
+      admission = await processor.admit(job);
+    } catch (err) {
+      await this.#fail(job, err, true);
+      return;
+    }
+    if (admission.kind === 'done') {
+      await this.#queue.ack(job.id, job.leaseToken);
+      return;
+    }
+    if (admission.kind === 'reject') {
+      await this.#fail(job, new Error(admission.error), false);
+      return;
+    }
+    const release = admission.slot ? await this.#takeSlot(admission.slot, signal) : () => undefined;
+    if (!release) {
+      // No slot in time, or stopping: back to the queue, its attempt not counted.
+      if (!signal.aborted) await this.#queue.release(job.id, job.leaseToken);
+      return;
+    }
+    let finished: Finished;
+    try {
+      if (!(await this.#queue.start(job.id, job.leaseToken))) return;
+      try {
+        await processor.process(job, admission.value, signal);
+        finished = { ok: true };
+      } catch (error) {
+        finished = { ok: false, error };
+      }
+    } finally {
+      release();
+    }
+    // A run that lost its lease is no longer the job's owner: the next one settles it.
+    if (signal.aborted) return;
+    if (finished.ok) await this.#queue.ack(job.id, job.leaseToken);
+    else await this.#fail(job, finished.error, true);
+  }
+
+  async #fail(job: LeasedJob, error: unknown, retryable: boolean): Promise<void> {
+    const outcome = await this.#queue.fail(job.id, job.leaseToken, { error: describe(error), retryable });
+    if (outcome.outcome === 'lease_lost') return;
+    await this.#o.processor.failed?.(job, error, outcome);
+  }
+
+  /**
+   * The job's slot, or undefined when none frees within `slotWaitMs`, the lease is lost or the
+   * consumer stops. A slot granted after giving up is handed straight back.
+   */
+  #takeSlot(slot: JobSlot, signal: AbortSignal): Promise<(() => void) | undefined> {
+    const stopping = this.#stopping.signal;
+    let acquiring: Promise<() => void> | (() => void);
+    try {
+      acquiring = this.#o.slots.acquire(slot.key, slot.limit, this.#o.slotWaitMs ?? DEFAULT_SLOT_WAIT_MS);
+    } catch (err) {
+      if (isTooMany(err)) return Promise.resolve(undefined);
+      throw err;
+    }
+    if (typeof acquiring === 'function') return Promise.resolve(acquiring);
+    const pending = acquiring;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const giveUp = () => finish(() => resolve(undefined));
+      const finish = (then: () => void) => {
+        if (settled) return false;
+        settled = true;
+        signal.removeEventListener('abort', giveUp);
+        stopping.removeEventListener('abort', giveUp);
+        then();
+        return true;
+      };
+      signal.addEventListener('abort', giveUp, { once: true });
+      stopping.addEventListener('abort', giveUp, { once: true });
+      if (signal.aborted || stopping.aborted) giveUp();
+      pending.then(
+        (release) => {
+          if (!finish(() => resolve(release))) release();
+        },
+        (err: unknown) => finish(() => (isTooMany(err) ? resolve(undefined) : reject(err))),
+      );
+    });
+  }
+}
+
+function isTooMany(err: unknown): boolean {
+  return isFaasError(err) && err.code === ErrorCode.TOO_MANY_REQUESTS;
+}
+
+function describe(error: unknown): string {
+  if (isFaasError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type {
+  ConsumerFactory,
+  ConsumerOptions,
+  JobConsumer,
+  JobProcessor,
+  LeasedJob,
+  Queue,
+  QueueStats,
+} from '@faas/core';
+import { eventually, sleep } from '../fresh-subject.ts';
+
+/** What the consumer cases need of the subject: its queue, a consumer for it, a second instance. */
+export interface ConsumerSubject {
+  queue: Queue;
+  consume: ConsumerFactory | undefined;
+  openPeer: (() => Promise<Queue>) | undefined;
+}
+
+const EMPTY: QueueStats = { ready: 0, leased: 0, deadLettered: 0 };
+
+/**
+ * A queue whose lease renewals can be held back, as if their holder stalled (its event loop
+ * blocked, its process stopped, its connection hung): renewals wait, then reach the queue when
+ * the holder resumes.
+ */
+function stallable(queue: Queue): { queue: Queue; stall(): void; resume(): void } {
+  let gate: PromiseWithResolvers<void> | undefined;
+  const held = new Set<PropertyKey>(['extend', 'extendMany']);
+  const wrapped = new Proxy(queue, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (!held.has(prop)) return value.bind(target);
+      return async (...args: unknown[]) => {
+        if (gate) await gate.promise;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    queue: wrapped,
+    stall() {
+      gate = Promise.withResolvers<void>();
+    },
+    resume() {
+      gate?.resolve();
+      gate = undefined;
+    },
+  };
+}
+
+function processor<T = undefined>(
+  process: JobProcessor<T>['process'],
+  slot?: { key: string; limit: number },
+): JobProcessor<T> {
+  return {
+    admit: async () => ({ kind: 'run', ...(slot ? { slot } : {}), value: undefined as T }),
+    process,
+  };
+}
+
+/**
+ * The consumer's promises, run with the consumer the implementation is used with: exactly once
+ * with a concurrency limit, renewed leases, a stalled holder that loses its job, and a job that
+ * waits for a slot without holding an attempt.
+ */
+export function consumerCases(get: () => ConsumerSubject): void {
+  const consumers: JobConsumer[] = [];
+  const consumer = <T>(
+    subject: ConsumerSubject,
+    queue: Queue,
+    options: Omit<ConsumerOptions<T>, 'pollMs'>,
+  ): JobConsumer => {
+    if (!subject.consume) throw new Error('no consumer');
+    const made = subject.consume(queue, { pollMs: 20, ...options });
+    consumers.push(made);
+    made.start();
+    return made;
+  };
+  const stopAll = () => Promise.all(consumers.splice(0).map((c) => c.stop()));
+
+  it('runs each job exactly once when they wait for one slot far longer than a lease', async (t) => {
+    // The reported case: 8 jobs of a function with maxConcurrency 1, ~900 ms each, consumer
+    // concurrency 8, one attempt each. Leases are 2 s, far shorter than the 6.3 s the last job
+    // waits: only renewal keeps them.
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    const ids = Array.from({ length: 8 }, (_, i) => `job-${i}`);
+    for (const [i, id] of ids.entries()) await queue.enqueue({ id, payload: { i }, maxAttempts: 1 });
+    const runs: Array<{ id: string; attempt: number }> = [];
+    let running = 0;
+    let most = 0;
+    try {
+      consumer(subject, queue, {
+        concurrency: 8,
+        leaseMs: 2_000,
+        processor: processor(
+          async (job) => {
+            runs.push({ id: job.id, attempt: job.attempt });
+            most = Math.max(most, ++running);
+            await sleep(900);
+            running--;
+          },
+          { key: 'f', limit: 1 },
+        ),
+      });
+      await eventually(
+        async () =>
+          runs.length >= ids.length && (await queue.stats()).ready + (await queue.stats()).leased === 0,
+        30_000,
+        'every job to finish',
+      );
+    } finally {
+      await stopAll();
+    }
+    assert.deepEqual(runs.map((r) => r.id).sort(), ids, 'a job ran twice or not at all');
+    assert.deepEqual(
+      runs.map((r) => r.attempt),
+      ids.map(() => 1),
+    );
+    assert.equal(most, 1, 'two jobs of one slot ran at once');
+    assert.deepEqual(await queue.listDead(10), []);
+    assert.deepEqual(await queue.stats(), EMPTY);
+  });
+
+  it('renews the lease of a job that runs many times longer than its lease', async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    await queue.enqueue({ id: 'long', payload: null, maxAttempts: 3 });
+    const attempts: number[] = [];
+    const other = subject.openPeer ? await subject.openPeer() : queue;
+    const stolen: LeasedJob[] = [];
+    try {
+      consumer(subject, queue, {
+        concurrency: 1,
+        leaseMs: 200,
+        processor: processor(async (job) => {
+          attempts.push(job.attempt);
+          // Another consumer keeps asking meanwhile: it must never get the running job.
+          for (let i = 0; i < 10; i++) {
+            await sleep(100);
+            stolen.push(...(await other.lease({ limit: 1, visibilityTimeoutMs: 60_000 })));
+          }
+        }),
+      });
+      await eventually(async () => !(await queue.has('long')), 10_000, 'the job to finish');
+    } finally {
+      await stopAll();
+      if (other !== queue) await other.close();
+    }
+    assert.deepEqual(stolen, []);
+    assert.deepEqual(attempts, [1]);
+  });
+
+  it('a holder stalled past its lease loses the job: it runs again elsewhere and the stalled run records nothing', async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    await queue.enqueue({ id: 'stalled', payload: null, maxAttempts: 3 });
+    const a = stallable(queue);
+    const recorded: string[] = [];
+    let aSignal: AbortSignal | undefined;
+    const aBlocked = Promise.withResolvers<void>();
+    const other = subject.openPeer ? await subject.openPeer() : queue;
+    try {
+      consumer(subject, a.queue, {
+        concurrency: 1,
+        leaseMs: 300,
+        processor: processor(async (job, _value, signal) => {
+          aSignal = signal;
+          await aBlocked.promise;
+          // What a processor does: write only while it owns the job.
+          if (!signal.aborted) recorded.push(`a:${job.attempt}`);
+        }),
+      });
+      await eventually(async () => aSignal !== undefined, 5_000, 'the first consumer to start the job');
+      a.stall();
+      await sleep(450);
+      consumer(subject, other, {
+        concurrency: 1,
+        leaseMs: 300,
+        processor: processor(async (job) => {
+          recorded.push(`b:${job.attempt}`);
+        }),
+      });
+      await eventually(async () => recorded.includes('b:2'), 10_000, 'the second consumer to run the job');
+      a.resume();
+      await eventually(async () => aSignal?.aborted === true, 5_000, 'the stalled holder to learn it lost');
+      aBlocked.resolve();
+    } finally {
+      a.resume();
+      aBlocked.resolve();
+      await stopAll();
+      if (other !== queue) await other.close();
+    }
+    assert.deepEqual(recorded, ['b:2']);
+    assert.equal(await queue.has('stalled'), false);
+    assert.deepEqual(await queue.listDead(10), []);
+    assert.deepEqual(await queue.stats(), EMPTY);
+  });
+
+  it('a job waiting for a slot holds no attempt: when its holder stalls it comes back as the same attempt', async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    await queue.enqueue({ id: 'running', payload: null, maxAttempts: 1 });
+    await queue.enqueue({ id: 'waiting', payload: null, maxAttempts: 1 });
+    const a = stallable(queue);
+    const started: string[] = [];
+    const blocked = Promise.withResolvers<void>();
+    const other = subject.openPeer ? await subject.openPeer() : queue;
+    try {
+      consumer(subject, a.queue, {
+        concurrency: 2,
+        leaseMs: 300,
+        slotWaitMs: 60_000,
+        processor: processor(
+          async (job) => {
+            started.push(job.id);
+            await blocked.promise;
+          },
+          { key: 'one-slot', limit: 1 },
+        ),
+      });
+      await eventually(
+        async () => started.length === 1 && (await queue.stats()).leased === 2,
+        5_000,
+        'both held',
+      );
+      a.stall();
+      await sleep(450);
+      const [back, ...rest] = await other.lease({ limit: 5, visibilityTimeoutMs: 60_000 });
+      assert.deepEqual(rest, []);
+      assert.equal(back?.id, 'waiting');
+      assert.equal(back?.attempt, 1, 'waiting for a slot used up an attempt');
+      // The running one had started its only attempt: its holder stopped renewing, so it is dead.
+      assert.deepEqual(
+        (await other.listDead(5)).map((d) => [d.id, d.attempts]),
+        [['running', 1]],
+      );
+      assert.equal(await other.ack('waiting', back?.leaseToken ?? ''), true);
+    } finally {
+      a.resume();
+      blocked.resolve();
+      await stopAll();
+      if (other !== queue) await other.close();
+    }
+    assert.deepEqual(started, ['running']);
+  });
+
+  it('hands a job back uncounted when its slot stays taken, then runs it as the same attempt', async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    await queue.enqueue({ id: 'first', payload: null, maxAttempts: 1 });
+    await queue.enqueue({ id: 'second', payload: null, maxAttempts: 1 });
+    const runs: Array<[string, number]> = [];
+    try {
+      consumer(subject, queue, {
+        concurrency: 2,
+        leaseMs: 1_000,
+        slotWaitMs: 50,
+        processor: processor(
+          async (job) => {
+            runs.push([job.id, job.attempt]);
+            await sleep(400);
+          },
+          { key: 'one-slot', limit: 1 },
+        ),
+      });
+      await eventually(async () => runs.length === 2 && !(await queue.has('second')), 10_000, 'both to run');
+    } finally {
+      await stopAll();
+    }
+    assert.deepEqual(runs, [
+      ['first', 1],
+      ['second', 1],
+    ]);
+    assert.deepEqual(await queue.listDead(10), []);
+  });
+}
