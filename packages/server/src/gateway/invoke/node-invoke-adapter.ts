@@ -37,13 +37,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
   const respond = thread?.respond ?? ((write: () => void) => write());
   const fail = (res: ServerResponse, err: unknown) => respond(() => sendError(res, err, logger));
 
-  const serve = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: InvokeTarget,
-    head: RequestHead,
-    body: Buffer,
-  ) => {
+  const serve = (res: ServerResponse, target: InvokeTarget, head: RequestHead, body: Buffer) => {
     pipeline.run(target, head, body).then(
       (parts) => respond(() => writeResponse(res, parts)),
       (err: unknown) => fail(res, err),
@@ -57,12 +51,12 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     head: RequestHead,
     body: Buffer,
   ) => {
-    if (!thread) return serve(req, res, target, head, body);
+    if (!thread) return serve(res, target, head, body);
     if (wantsAsync(target, head.headers)) return thread.pass(req, res, body);
     const decide = (fn: FunctionVersion | undefined) => {
       // Unknown or refused: served here, so the answer comes after the hooks like any other.
       if (fn && !thread.runsHere(fn)) thread.pass(req, res, body);
-      else serve(req, res, target, head, body);
+      else serve(res, target, head, body);
     };
     const fn = pipeline.syncFunction(target, head);
     if (fn instanceof Promise) fn.then(decide, (err: unknown) => fail(res, err));
