@@ -45,6 +45,7 @@ export function instanceView(instance: Instance): InstanceView {
   return {
     id: instance.id,
     status: instance.state,
+    reason: instance.reason ?? null,
     image: spec.image,
     command: spec.command ?? null,
     // Names only: values may be secrets.

@@ -59,6 +59,7 @@ export class InstanceManager {
       busyboxPath: options.busyboxPath,
       ensureImage: options.ensureImage,
       prepareCaches: options.prepareCaches,
+      logger: options.logger,
       ...(options.agentTimeoutMs !== undefined ? { agentTimeoutMs: options.agentTimeoutMs } : {}),
     });
     this.#restores = new InstanceRestores({
@@ -132,7 +133,7 @@ export class InstanceManager {
   async start(id: string): Promise<Instance> {
     const instance = await this.get(id);
     if (instance.state === 'running') return instance;
-    if (instance.state !== 'stopped') {
+    if (instance.state !== 'stopped' && instance.state !== 'failed') {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}`);
     }
     await this.#runner.run(instance);
@@ -159,7 +160,8 @@ export class InstanceManager {
     await this.#restores.expire(now);
     for (const instance of this.#instances.values()) {
       const { idleTtlMs } = instance.spec;
-      if (instance.state !== 'running' || idleTtlMs <= 0 || instance.events.watchers > 0) continue;
+      if (instance.state !== 'running' || idleTtlMs <= 0 || instance.events.watchers > 0 || instance.busy)
+        continue;
       if (instance.lastActiveAt + idleTtlMs > now) continue;
       await this.stop(instance.id).catch((err) =>
         this.#options.logger.warn(`stopping idle ${instance.id} failed`, err),
@@ -224,12 +226,15 @@ export class InstanceManager {
         try {
           await this.#runner.link(instance);
         } catch (err) {
+          // A failed link has killed the container and says why; a silent agent is stopped.
+          if (instance.state === 'failed') continue;
           this.#options.logger.warn(`instance ${identity.id} does not answer; stopping it`, err);
           await docker
             .getContainer(containerId)
             .stop({ t: 1 })
             .catch(() => {});
-          instance.state = 'stopped';
+          instance.link?.close();
+          instance.markStopped('stopped');
         }
       }
     })();

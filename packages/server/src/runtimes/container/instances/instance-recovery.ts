@@ -61,3 +61,10 @@ export async function removePaused(docker: Docker, containerId: string): Promise
     .catch(() => {});
   await removeContainer(docker, containerId);
 }
+
+/** Kills the container's processes (a paused one is unpaused first); one already stopped is fine. */
+export async function killContainer(docker: Docker, containerId: string): Promise<void> {
+  const container = docker.getContainer(containerId);
+  await container.unpause().catch(() => {});
+  await container.kill().catch(() => {});
+}

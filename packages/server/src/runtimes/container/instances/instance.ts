@@ -1,6 +1,15 @@
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, FaasError, type InstanceSpec, type InstanceView, type SnapshotProcess } from '@faas/core';
-import { Event, encodeExec, encodeFrame, encodeResize, type Frame, Request } from './agent-frames.ts';
+import {
+  Event,
+  encodeCredit,
+  encodeExec,
+  encodeFrame,
+  encodeResize,
+  type Frame,
+  MAX_REQUEST_PAYLOAD,
+  Request,
+} from './agent-frames.ts';
 import type { AgentLink } from './agent-link.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
 import { type InstanceEvent, InstanceEventHub } from './instance-events.ts';
@@ -14,6 +23,11 @@ export interface StartProcessOptions {
   tty?: { rows: number; cols: number };
   /** The server's own work (file transfer, snapshots): nothing is published to watchers. */
   silent?: boolean;
+  /**
+   * Flow control: the agent sends output only as credited (`grantOutput`), and stdin goes out
+   * only as fast as the process takes it (`writeInput`).
+   */
+  flow?: boolean;
 }
 
 export interface ExecOptions extends StartProcessOptions {
@@ -37,6 +51,18 @@ export interface ExecResult {
   truncated: boolean;
 }
 
+/** Stdin bytes of a flow-controlled process sent but not yet taken, at most. */
+export const STDIN_WINDOW_BYTES = 1024 * 1024;
+/** Output of an exec the agent may send ahead of the server. */
+const EXEC_OUTPUT_WINDOW_BYTES = 1024 * 1024;
+/** Largest stdin frame (well under the agent's bound). */
+const STDIN_PIECE_BYTES = Math.min(256 * 1024, MAX_REQUEST_PAYLOAD);
+/**
+ * After an exec's deadline the agent has this long to report the kill (or at least answer a
+ * ping); past it the agent is taken as wedged and the container is killed.
+ */
+export const KILL_GRACE_MS = 3000;
+
 export interface ProcessExit {
   code: number;
   pid?: number;
@@ -58,6 +84,8 @@ interface ProcessEntry {
   decoders: { stdout: StringDecoder; stderr: StringDecoder };
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   resolve: (exit: ProcessExit) => void;
+  /** Flow-controlled processes: stdin sent and not yet taken, and a writer waiting for room. */
+  stdin?: { inFlight: number; wake: (() => void) | undefined };
 }
 
 const FILE_KINDS = { c: 'created', m: 'modified', d: 'deleted' } as const;
@@ -75,29 +103,44 @@ export class Instance {
   readonly events = new InstanceEventHub();
   containerId: string;
   state: InstanceState = 'starting';
+  /** Why the instance failed (state `failed`); undefined otherwise. */
+  reason: string | undefined;
+  /** The API key that made it (for the per-key bound); undefined when auth is off. */
+  readonly owner: string | undefined;
   /** The spec's command, once started by this server: where stream stdin goes by default. */
   mainProcess: number | undefined;
   lastActiveAt = Date.now();
   #link: AgentLink | undefined;
   #processes = new Map<number, ProcessEntry>();
+  /** Execs and transfers running: an instance doing them is not idle. */
+  #busy = 0;
   // Random start: a restarted server must not reuse the numbers of processes still running.
   #nextProcess = 1 + Math.floor(Math.random() * 2 ** 30);
 
-  constructor(id: string, spec: InstanceSpec, containerId: string, createdAt: number) {
+  constructor(id: string, spec: InstanceSpec, containerId: string, createdAt: number, owner?: string) {
     this.id = id;
     this.spec = spec;
     this.containerId = containerId;
     this.createdAt = createdAt;
+    this.owner = owner;
   }
 
   /** Frames from a new link come here. */
   handleFrame = (frame: Frame): void => {
     const entry = this.#processes.get(frame.id);
+    if (frame.type === Event.stdinTaken) {
+      if (entry?.stdin) {
+        entry.stdin.inFlight = Math.max(0, entry.stdin.inFlight - frame.payload.readUInt32BE(0));
+        entry.stdin.wake?.();
+      }
+      return;
+    }
     if (entry?.silent) {
       if (frame.type === Event.stdout || frame.type === Event.stderr) {
         entry.onOutput?.(frame.type === Event.stdout ? 'stdout' : 'stderr', frame.payload);
       } else if (frame.type === Event.exit) {
         this.#processes.delete(frame.id);
+        entry.stdin?.wake?.();
         entry.resolve({ code: frame.payload.readInt32BE(0) });
       }
       return;
@@ -140,6 +183,7 @@ export class Instance {
           }
         }
         const pid = entry?.pid ? { pid: entry.pid } : {};
+        entry?.stdin?.wake?.();
         this.#publish({ type: 'exit', code, process: frame.id, ...pid });
         this.#publish({
           type: 'process_event',
@@ -182,6 +226,23 @@ export class Instance {
     this.lastActiveAt = Date.now();
   }
 
+  /** Whether an exec or a file transfer is running: the instance is in use, whatever its TTL. */
+  get busy(): boolean {
+    return this.#busy > 0;
+  }
+
+  /** Runs `work` as a use of the instance: it is not idle meanwhile. */
+  async using<T>(work: () => Promise<T>): Promise<T> {
+    this.#busy += 1;
+    this.touch();
+    try {
+      return await work();
+    } finally {
+      this.#busy -= 1;
+      this.touch();
+    }
+  }
+
   /** Starts a process; its output goes to the events (and `onOutput`). */
   start(
     command: string[],
@@ -202,6 +263,7 @@ export class Instance {
       decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
       ...(onOutput ? { onOutput } : {}),
       resolve,
+      ...(options.flow ? { stdin: { inFlight: 0, wake: undefined } } : {}),
     });
     this.touch();
     link.send(
@@ -210,19 +272,31 @@ export class Instance {
         env: options.env ?? {},
         cwd: options.cwd ?? INSTANCE_WORKDIR,
         ...(options.tty ? { tty: options.tty } : {}),
+        ...(options.flow ? { flow: true } : {}),
       }),
     );
     return { process, command, exited };
   }
 
-  /** Runs a command to its end and collects its output. */
-  async exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  /**
+   * Runs a command to its end and collects its output. The deadline is the server's: at it the
+   * process is killed, and an agent that neither reports the kill nor answers a ping within
+   * KILL_GRACE_MS is taken as wedged (its container is killed, the instance fails); the answer
+   * is a timeout either way, never a wait on the agent.
+   */
+  exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.using(() => this.#exec(command, options));
+  }
+
+  async #exec(command: string[], options: ExecOptions): Promise<ExecResult> {
     const maxOutput = options.maxOutputBytes ?? 10 * 1024 * 1024;
     const output = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
     let kept = 0;
     let truncated = false;
     const started = performance.now();
-    const running = this.start(command, options, (stream, data) => {
+    const running = this.start(command, { ...options, flow: true }, (stream, data) => {
+      // Output is credited back as it comes: an exec is drained at once, kept or not.
+      this.grantOutput(running.process, data.length);
       options.onOutput?.(stream, data);
       const room = maxOutput - kept;
       if (data.length > room) truncated = true;
@@ -231,18 +305,26 @@ export class Instance {
       output[stream].push(Buffer.from(piece));
       kept += piece.length;
     });
-    if (options.stdin !== undefined && options.stdin.length > 0)
-      this.writeStdin(running.process, options.stdin);
-    this.closeStdin(running.process);
+    this.grantOutput(running.process, EXEC_OUTPUT_WINDOW_BYTES);
+    const stdin = options.stdin ?? '';
+    void this.writeInput(running.process, [typeof stdin === 'string' ? Buffer.from(stdin) : stdin])
+      .then((open) => open && this.closeStdin(running.process))
+      .catch(() => {});
     let timedOut = false;
+    let giveUp: (exit: ProcessExit) => void = () => {};
+    const givenUp = new Promise<ProcessExit>((resolve) => {
+      giveUp = resolve;
+    });
+    let grace: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
       this.signal(running.process, 9);
+      grace = this.#awaitKill(running.process, giveUp);
     }, options.timeoutMs ?? 60_000);
     const abort = () => this.signal(running.process, 9);
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
-      const exit = await running.exited;
+      const exit = await Promise.race([running.exited, givenUp]);
       return {
         stdout: Buffer.concat(output.stdout),
         stderr: Buffer.concat(output.stderr),
@@ -254,19 +336,77 @@ export class Instance {
       };
     } finally {
       clearTimeout(timer);
+      clearTimeout(grace);
       options.signal?.removeEventListener('abort', abort);
-      this.touch();
     }
   }
 
+  /**
+   * After a kill at a deadline: the exit normally follows within the agent's grace. If it does
+   * not, the waiter is answered anyway, and an agent that does not answer a ping either is
+   * failed (its container killed), on the server's clock.
+   */
+  #awaitKill(process: number, giveUp: (exit: ProcessExit) => void): NodeJS.Timeout {
+    const link = this.#link;
+    let answered = false;
+    link?.ping(KILL_GRACE_MS).then(
+      () => {
+        answered = true;
+      },
+      () => {},
+    );
+    return setTimeout(() => {
+      if (!this.#processes.has(process)) return;
+      if (!answered && link && this.#link === link) {
+        link.fail(`the sandbox agent answered nothing for ${KILL_GRACE_MS} ms after a deadline's kill`);
+      }
+      giveUp({ code: 137 });
+    }, KILL_GRACE_MS);
+  }
+
+  /** Lets a flow-controlled process send `bytes` more of output. */
+  grantOutput(process: number, bytes: number): void {
+    if (bytes > 0 && this.#processes.has(process)) this.#link?.send(encodeCredit(process, bytes));
+  }
+
+  /**
+   * Sends stdin to a flow-controlled process no faster than it takes it: at most
+   * STDIN_WINDOW_BYTES are on their way. Resolves true when all was sent, false when the process
+   * ended first.
+   */
+  async writeInput(
+    process: number,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<boolean> {
+    for await (const chunk of source) {
+      for (let at = 0; at < chunk.length; at += STDIN_PIECE_BYTES) {
+        const piece = chunk.subarray(at, at + STDIN_PIECE_BYTES);
+        const entry = this.#processes.get(process);
+        const window = entry?.stdin;
+        if (!entry || !window) return false;
+        while (window.inFlight > 0 && window.inFlight + piece.length > STDIN_WINDOW_BYTES) {
+          await new Promise<void>((resolve) => {
+            window.wake = resolve;
+          });
+          window.wake = undefined;
+          if (!this.#processes.has(process)) return false;
+        }
+        window.inFlight += piece.length;
+        this.touch();
+        this.#requireRunning().send(encodeFrame(Request.stdin, process, piece));
+      }
+    }
+    return this.#processes.has(process);
+  }
+
+  /** Stdin for a process without flow control (a stream client's): the agent drops past 8 MiB. */
   writeStdin(process: number, data: string | Uint8Array): void {
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (payload.length === 0) return;
     this.touch();
-    // The agent's frames are bounded: large input goes in pieces.
-    for (let at = 0; at < payload.length; at += 1024 * 1024)
+    for (let at = 0; at < payload.length; at += STDIN_PIECE_BYTES)
       this.#requireRunning().send(
-        encodeFrame(Request.stdin, process, payload.subarray(at, at + 1024 * 1024)),
+        encodeFrame(Request.stdin, process, payload.subarray(at, at + STDIN_PIECE_BYTES)),
       );
   }
 
@@ -330,16 +470,34 @@ export class Instance {
   /** The container stopped: processes are gone, their waiters get 137 (killed). */
   markStopped(state: 'stopped' | 'deleted'): void {
     this.state = state;
-    this.#link = undefined;
-    for (const [process, entry] of this.#processes) {
-      this.#processes.delete(process);
-      entry.resolve({ code: 137, ...(entry.pid ? { pid: entry.pid } : {}) });
-    }
+    this.reason = undefined;
+    this.#endProcesses();
     this.#publish({ type: 'state', state });
+  }
+
+  /**
+   * The container is not to be trusted or used again (its agent broke the protocol or wedged):
+   * processes are gone, waiters get 137, watchers get the reason. The caller kills the container.
+   */
+  markFailed(reason: string): void {
+    if (this.state === 'deleted' || this.state === 'failed') return;
+    this.state = 'failed';
+    this.reason = reason;
+    this.#endProcesses();
+    this.#publish({ type: 'state', state: 'failed', reason });
   }
 
   publishState(): void {
     this.#publish({ type: 'state', state: this.state });
+  }
+
+  #endProcesses(): void {
+    this.#link = undefined;
+    for (const [process, entry] of this.#processes) {
+      this.#processes.delete(process);
+      entry.stdin?.wake?.();
+      entry.resolve({ code: 137, ...(entry.pid ? { pid: entry.pid } : {}) });
+    }
   }
 
   #requireRunning(): AgentLink {
