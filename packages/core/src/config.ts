@@ -36,6 +36,8 @@ export interface Config {
   dockerHost: string | undefined;
   /** Threads serving HTTP (sharing the port); 0: one per core, at most 4. @default 0 (FAAS_GATEWAY_THREADS) */
   gatewayThreads: number;
+  /** Largest file or folder tar downloaded from an instance. @default 1073741824 (FAAS_INSTANCE_MAX_DOWNLOAD_BYTES) */
+  instanceMaxDownloadBytes: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -94,6 +96,11 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
   gatewayThreads: { env: 'FAAS_GATEWAY_THREADS', default: 0, parse: int(0, 64) },
+  instanceMaxDownloadBytes: {
+    env: 'FAAS_INSTANCE_MAX_DOWNLOAD_BYTES',
+    default: 1024 ** 3,
+    parse: int(1024, Number.MAX_SAFE_INTEGER),
+  },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

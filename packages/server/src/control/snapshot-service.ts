@@ -1,18 +1,22 @@
+import type { Readable } from 'node:stream';
 import {
+  type BlobInfo,
   type BlobStore,
   ErrorCode,
   FaasError,
+  type InstanceSpec,
   type MetadataStore,
   newId,
   type Page,
   type PageRequest,
   type SnapshotFilter,
+  type SnapshotProcess,
   type SnapshotRecord,
   type SnapshotView,
 } from '@faas/core';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { INSTANCE_WORKDIR } from '../runtimes/container/instances/instance-container.ts';
-import { tarFolder, untarInto } from '../runtimes/container/instances/instance-files.ts';
+import { tarFolderStream, untarFrom } from '../runtimes/container/instances/instance-files.ts';
 import type { InstanceService } from './instance-service.ts';
 
 export interface SnapshotServiceOptions {
@@ -62,11 +66,18 @@ export class SnapshotService {
     const manager = this.#instances.manager;
     const instance = await manager.get(instanceId);
     const memory = instance.spec.isolation === 'gvisor';
-    const { tar, processes } = memory
-      ? await manager.checkpoint(instanceId)
-      : // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar.
-        { tar: await tarFolder(instance, INSTANCE_WORKDIR), processes: [] };
-    const blob = await this.#blobs.put(tar);
+    let blob: BlobInfo;
+    let processes: SnapshotProcess[] = [];
+    if (memory) {
+      const checkpoint = await manager.checkpoint(instanceId);
+      blob = await this.#blobs.put(checkpoint.tar);
+      processes = checkpoint.processes;
+    } else {
+      // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar,
+      // streamed from the instance into the blob store.
+      const tar = await tarFolderStream(instance, INSTANCE_WORKDIR, workspaceTarBound(instance.spec));
+      blob = await this.#blobs.putStream(tar);
+    }
     const snapshot: SnapshotRecord = {
       id: newId('snap'),
       ...(options.name ? { name: options.name } : {}),
@@ -76,7 +87,7 @@ export class SnapshotService {
       spec: instance.spec,
       ...(processes.length > 0 ? { processes } : {}),
       blobChecksum: blob.sha256,
-      sizeBytes: tar.length,
+      sizeBytes: blob.sizeBytes,
       createdAt: Date.now(),
     };
     await this.#store.createSnapshot(snapshot);
@@ -121,9 +132,9 @@ export class SnapshotService {
       throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
     }
     const snapshot = await this.get(id);
-    const tar = await this.#data(snapshot);
     const manager = this.#instances.manager;
     if (snapshot.kind === 'memory') {
+      const tar = await this.#data(snapshot);
       const restored = await manager.restore(snapshot.spec, tar, {
         count,
         ...(keepsStandbys(snapshot)
@@ -134,7 +145,7 @@ export class SnapshotService {
       return restored;
     }
     const results = await Promise.allSettled(
-      Array.from({ length: count }, () => this.#restoreFiles(snapshot, tar)),
+      Array.from({ length: count }, () => this.#restoreFiles(snapshot)),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
@@ -148,12 +159,12 @@ export class SnapshotService {
     return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
   }
 
-  /** A fresh instance of the snapshot's spec with its /workspace files. */
-  async #restoreFiles(snapshot: SnapshotRecord, tar: Uint8Array): Promise<Instance> {
+  /** A fresh instance of the snapshot's spec with its /workspace files, streamed in. */
+  async #restoreFiles(snapshot: SnapshotRecord): Promise<Instance> {
     const manager = this.#instances.manager;
     const instance = await manager.create(snapshot.spec);
     try {
-      await untarInto(instance, INSTANCE_WORKDIR, tar);
+      await untarFrom(instance, INSTANCE_WORKDIR, await this.#stream(snapshot), Number.POSITIVE_INFINITY);
     } catch (err) {
       await manager.delete(instance.id).catch(() => {});
       throw err;
@@ -172,6 +183,17 @@ export class SnapshotService {
     return tar;
   }
 
+  async #stream(snapshot: SnapshotRecord): Promise<Readable> {
+    const tar = await this.#blobs.getStream(snapshot.blobChecksum);
+    if (!tar) {
+      throw new FaasError(
+        ErrorCode.INTERNAL,
+        `The data of snapshot ${snapshot.id} is missing from the blob store`,
+      );
+    }
+    return tar;
+  }
+
   async #blobShared(checksum: string): Promise<boolean> {
     let cursor: string | undefined;
     do {
@@ -181,6 +203,14 @@ export class SnapshotService {
     } while (cursor);
     return false;
   }
+}
+
+/**
+ * A /workspace tar is refused past this: the folder holds at most `disk_mb`, and tar adds a
+ * header per file; a sparse file (a huge size in no space) would otherwise be read without end.
+ */
+function workspaceTarBound(spec: InstanceSpec): number {
+  return 2 * spec.diskMb * 1024 * 1024 + 64 * 1024 * 1024;
 }
 
 /** An execution's snapshot is resumed once or twice at most; a named one is worth standbys. */

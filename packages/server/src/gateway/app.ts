@@ -80,7 +80,12 @@ export async function buildApp(platform: Platform): Promise<FastifyInstance> {
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);
       snapshotRoutes(api, platform);
-      await api.register(async (files) => instanceFileRoutes(files, platform, config.bodyLimitBytes));
+      await api.register(async (files) =>
+        instanceFileRoutes(files, platform, {
+          bodyLimit: config.bodyLimitBytes,
+          maxDownloadBytes: config.instanceMaxDownloadBytes,
+        }),
+      );
       await api.register(async (invoke) => invokeRoutes(invoke, platform));
     },
     { prefix: '/api/v1' },

@@ -310,41 +310,58 @@ export class Instance {
     void this.writeInput(running.process, [typeof stdin === 'string' ? Buffer.from(stdin) : stdin])
       .then((open) => open && this.closeStdin(running.process))
       .catch(() => {});
+    const exit = await this.awaitExit(running, options.timeoutMs ?? 60_000, options.signal);
+    return {
+      stdout: Buffer.concat(output.stdout),
+      stderr: Buffer.concat(output.stderr),
+      exitCode: exit.code,
+      pid: exit.pid,
+      durationMs: performance.now() - started,
+      timedOut: exit.timedOut,
+      truncated,
+    };
+  }
+
+  /**
+   * The process's exit, on the server's clock: at `timeoutMs` (or an abort) it is killed; if
+   * the agent then neither reports the exit nor answers a ping within KILL_GRACE_MS, it is taken
+   * as wedged (the link fails: the container is killed) and the answer is 137 anyway.
+   */
+  async awaitExit(
+    running: RunningProcess,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ProcessExit & { timedOut: boolean }> {
     let timedOut = false;
     let giveUp: (exit: ProcessExit) => void = () => {};
     const givenUp = new Promise<ProcessExit>((resolve) => {
       giveUp = resolve;
     });
     let grace: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const kill = () => {
+      if (grace) return;
       this.signal(running.process, 9);
       grace = this.#awaitKill(running.process, giveUp);
-    }, options.timeoutMs ?? 60_000);
-    const abort = () => this.signal(running.process, 9);
-    options.signal?.addEventListener('abort', abort, { once: true });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timeoutMs);
+    signal?.addEventListener('abort', kill, { once: true });
+    if (signal?.aborted) kill();
     try {
-      const exit = await Promise.race([running.exited, givenUp]);
-      return {
-        stdout: Buffer.concat(output.stdout),
-        stderr: Buffer.concat(output.stderr),
-        exitCode: exit.code,
-        pid: exit.pid,
-        durationMs: performance.now() - started,
-        timedOut,
-        truncated,
-      };
+      return { ...(await Promise.race([running.exited, givenUp])), timedOut };
     } finally {
       clearTimeout(timer);
       clearTimeout(grace);
-      options.signal?.removeEventListener('abort', abort);
+      signal?.removeEventListener('abort', kill);
     }
   }
 
   /**
-   * After a kill at a deadline: the exit normally follows within the agent's grace. If it does
-   * not, the waiter is answered anyway, and an agent that does not answer a ping either is
-   * failed (its container killed), on the server's clock.
+   * After a kill: the exit normally follows within the agent's grace. If it does not, the
+   * waiter is answered anyway, and an agent that does not answer a ping either is failed (its
+   * container killed), on the server's clock.
    */
   #awaitKill(process: number, giveUp: (exit: ProcessExit) => void): NodeJS.Timeout {
     const link = this.#link;
@@ -358,7 +375,7 @@ export class Instance {
     return setTimeout(() => {
       if (!this.#processes.has(process)) return;
       if (!answered && link && this.#link === link) {
-        link.fail(`the sandbox agent answered nothing for ${KILL_GRACE_MS} ms after a deadline's kill`);
+        link.fail(`the sandbox agent answered nothing for ${KILL_GRACE_MS} ms after a kill`);
       }
       giveUp({ code: 137 });
     }, KILL_GRACE_MS);
