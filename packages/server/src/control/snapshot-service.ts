@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FaasError,
   type InstanceSpec,
+  isFaasError,
   type MetadataStore,
   newId,
   type Page,
@@ -69,14 +70,23 @@ export class SnapshotService {
     let blob: BlobInfo;
     let processes: SnapshotProcess[] = [];
     if (memory) {
-      const checkpoint = await manager.checkpoint(instanceId);
-      blob = await this.#blobs.put(checkpoint.tar);
+      // Streamed from the engine's checkpoint folder into the blob store.
+      const checkpoint = await manager.checkpoint(instanceId, (tar) => this.#blobs.putStream(tar));
+      blob = checkpoint.saved;
       processes = checkpoint.processes;
     } else {
       // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar,
       // streamed from the instance into the blob store.
-      const tar = await tarFolderStream(instance, INSTANCE_WORKDIR, workspaceTarBound(instance.spec));
-      blob = await this.#blobs.putStream(tar);
+      const bound = workspaceTarBound(instance.spec);
+      const tar = await tarFolderStream(instance, INSTANCE_WORKDIR, bound);
+      blob = await this.#blobs.putStream(tar).catch((err: unknown) => {
+        if (!isFaasError(err) || err.code !== ErrorCode.BODY_TOO_LARGE) throw err;
+        throw new FaasError(
+          ErrorCode.VALIDATION,
+          `The workspace's tar passed ${bound} bytes (twice disk_mb and 64 MiB) and was not kept: sparse files count at their full size`,
+          { details: { limit: bound } },
+        );
+      });
     }
     const snapshot: SnapshotRecord = {
       id: newId('snap'),
@@ -92,7 +102,7 @@ export class SnapshotService {
     };
     await this.#store.createSnapshot(snapshot);
     if (keepsStandbys(snapshot))
-      manager.prepareRestore(snapshot.id, snapshot.spec, () => this.#data(snapshot));
+      manager.prepareRestore(snapshot.id, snapshot.spec, () => this.#stream(snapshot));
     return snapshot;
   }
 
@@ -134,12 +144,10 @@ export class SnapshotService {
     const snapshot = await this.get(id);
     const manager = this.#instances.manager;
     if (snapshot.kind === 'memory') {
-      const tar = await this.#data(snapshot);
-      const restored = await manager.restore(snapshot.spec, tar, {
+      const load = () => this.#stream(snapshot);
+      const restored = await manager.restore(snapshot.spec, load, {
         count,
-        ...(keepsStandbys(snapshot)
-          ? { standbys: { snapshotId: id, load: () => this.#data(snapshot) } }
-          : {}),
+        ...(keepsStandbys(snapshot) ? { standbys: { snapshotId: id, load } } : {}),
       });
       for (const instance of restored) instance.adopt(snapshot.processes ?? []);
       return restored;
@@ -170,17 +178,6 @@ export class SnapshotService {
       throw err;
     }
     return instance;
-  }
-
-  async #data(snapshot: SnapshotRecord): Promise<Uint8Array> {
-    const tar = await this.#blobs.get(snapshot.blobChecksum);
-    if (!tar) {
-      throw new FaasError(
-        ErrorCode.INTERNAL,
-        `The data of snapshot ${snapshot.id} is missing from the blob store`,
-      );
-    }
-    return tar;
   }
 
   async #stream(snapshot: SnapshotRecord): Promise<Readable> {

@@ -123,6 +123,7 @@ export class ContainerRuntime implements Runtime {
       docker: this.docker,
       ownerId: this.#ownerId,
       agentDir: join(this.#dataDir, 'bin'),
+      stagingDir: join(this.#dataDir, 'checkpoints'),
       busyboxPath: DEFAULT_BUSYBOX_PATH,
       logger: this.#logger,
       ready: () => this.#ensureStarted(),

@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import {
   type DependencyCache,
   ErrorCode,
@@ -36,6 +38,8 @@ export interface InstanceManagerOptions {
   restoreStandbys?: number;
   /** A snapshot's standby unused this long is removed. @default 300000 */
   standbyIdleMs?: number;
+  /** Where checkpoints read from the blob store are unpacked before their restores. */
+  stagingDir: string;
 }
 
 /**
@@ -69,6 +73,7 @@ export class InstanceManager {
       unregister: (instance) => this.#instances.delete(instance.id),
       standbys: options.restoreStandbys ?? 4,
       standbyIdleMs: options.standbyIdleMs ?? 300_000,
+      stagingDir: options.stagingDir,
     });
   }
 
@@ -169,8 +174,14 @@ export class InstanceManager {
     }
   }
 
-  /** A gVisor checkpoint of a running instance, which goes on (see InstanceRestores.checkpoint). */
-  async checkpoint(id: string): Promise<{ tar: Buffer; processes: SnapshotProcess[] }> {
+  /**
+   * A gVisor checkpoint of a running instance, which goes on, streamed to `save` (see
+   * InstanceRestores.checkpoint).
+   */
+  async checkpoint<T>(
+    id: string,
+    save: (tar: Readable) => Promise<T>,
+  ): Promise<{ saved: T; processes: SnapshotProcess[] }> {
     const instance = await this.get(id);
     if (instance.spec.isolation !== 'gvisor') {
       throw new FaasError(ErrorCode.BAD_REQUEST, 'Memory checkpoints need isolation "gvisor"');
@@ -178,17 +189,13 @@ export class InstanceManager {
     if (instance.state !== 'running') {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}, not running`);
     }
-    return this.#restores.checkpoint(instance);
+    return this.#restores.checkpoint(instance, save);
   }
 
-  /** New instances from a checkpoint tar, all or none (see InstanceRestores.restore). */
-  async restore(
-    spec: InstanceSpec,
-    checkpoint: Uint8Array,
-    options: RestoreOptions = {},
-  ): Promise<Instance[]> {
+  /** New instances from a checkpoint tar stream, all or none (see InstanceRestores.restore). */
+  async restore(spec: InstanceSpec, load: LoadCheckpoint, options: RestoreOptions = {}): Promise<Instance[]> {
     await this.recover();
-    return this.#restores.restore(spec, checkpoint, options);
+    return this.#restores.restore(spec, load, options);
   }
 
   /** Has standbys of the snapshot restored ahead of its first restore or fork. */
@@ -213,6 +220,8 @@ export class InstanceManager {
   recover(): Promise<void> {
     this.#recovered ??= (async () => {
       await this.#options.ready();
+      // Checkpoints a crashed run was unpacking: every restore of this run waits for this.
+      await rm(this.#options.stagingDir, { recursive: true, force: true });
       const { docker, ownerId } = this.#options;
       for (const found of await findInstances(docker, ownerId)) {
         const { identity, containerId } = found;
