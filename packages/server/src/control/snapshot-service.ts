@@ -18,6 +18,7 @@ import {
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { INSTANCE_WORKDIR } from '../runtimes/container/instances/instance-container.ts';
 import { tarFolderStream, untarFrom } from '../runtimes/container/instances/instance-files.ts';
+import { restoredSpec } from './instance-limits.ts';
 import type { InstanceService } from './instance-service.ts';
 
 export interface SnapshotServiceOptions {
@@ -102,7 +103,9 @@ export class SnapshotService {
     };
     await this.#store.createSnapshot(snapshot);
     if (keepsStandbys(snapshot))
-      manager.prepareRestore(snapshot.id, snapshot.spec, () => this.#stream(snapshot));
+      manager.prepareRestore(snapshot.id, restoredSpec(snapshot.spec, this.#instances.limits), () =>
+        this.#stream(snapshot),
+      );
     return snapshot;
   }
 
@@ -131,29 +134,34 @@ export class SnapshotService {
   }
 
   /** A new instance from the snapshot. */
-  async restore(id: string): Promise<Instance> {
-    const [instance] = await this.fork(id, 1);
+  async restore(id: string, options: { owner?: string } = {}): Promise<Instance> {
+    const [instance] = await this.fork(id, 1, options);
     return instance as Instance;
   }
 
-  /** `count` independent instances from one snapshot; all or none. */
-  async fork(id: string, count: number): Promise<Instance[]> {
+  /**
+   * `count` independent instances from one snapshot, all or none, for `owner` (an API key id).
+   * @throws FaasError INSTANCE_LIMIT when they would pass a bound on live instances
+   */
+  async fork(id: string, count: number, options: { owner?: string } = {}): Promise<Instance[]> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
       throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
     }
     const snapshot = await this.get(id);
     const manager = this.#instances.manager;
+    const spec = restoredSpec(snapshot.spec, this.#instances.limits);
     if (snapshot.kind === 'memory') {
       const load = () => this.#stream(snapshot);
-      const restored = await manager.restore(snapshot.spec, load, {
+      const restored = await manager.restore(spec, load, {
         count,
+        ...options,
         ...(keepsStandbys(snapshot) ? { standbys: { snapshotId: id, load } } : {}),
       });
       for (const instance of restored) instance.adopt(snapshot.processes ?? []);
       return restored;
     }
     const results = await Promise.allSettled(
-      Array.from({ length: count }, () => this.#restoreFiles(snapshot)),
+      Array.from({ length: count }, () => this.#restoreFiles(snapshot, spec, options)),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
@@ -168,9 +176,13 @@ export class SnapshotService {
   }
 
   /** A fresh instance of the snapshot's spec with its /workspace files, streamed in. */
-  async #restoreFiles(snapshot: SnapshotRecord): Promise<Instance> {
+  async #restoreFiles(
+    snapshot: SnapshotRecord,
+    spec: InstanceSpec,
+    options: { owner?: string },
+  ): Promise<Instance> {
     const manager = this.#instances.manager;
-    const instance = await manager.create(snapshot.spec);
+    const instance = await manager.create(spec, options);
     try {
       await untarFrom(instance, INSTANCE_WORKDIR, await this.#stream(snapshot), Number.POSITIVE_INFINITY);
     } catch (err) {

@@ -23,11 +23,14 @@ export const STANDBY_NAME_PREFIX = 'faas-standby-';
 export const INSTANCE_LABEL = 'faas.instance';
 const SPEC_LABEL = 'faas.instance.spec';
 const CREATED_LABEL = 'faas.instance.created';
+const OWNER_KEY_LABEL = 'faas.instance.key';
 
 export interface InstanceIdentity {
   id: string;
   spec: InstanceSpec;
   createdAt: number;
+  /** The API key id that made it, for the per-key bound after a restart. */
+  owner?: string;
 }
 
 export interface InstanceContainerOptions {
@@ -81,6 +84,7 @@ export async function createInstanceContainer(
       [INSTANCE_LABEL]: identity.id,
       [SPEC_LABEL]: JSON.stringify(spec),
       [CREATED_LABEL]: String(identity.createdAt),
+      ...(identity.owner ? { [OWNER_KEY_LABEL]: identity.owner } : {}),
     },
     HostConfig: {
       ...hardenedHostConfig(
@@ -121,10 +125,12 @@ export function identityFromLabels(labels: Record<string, string>): InstanceIden
   const spec = labels[SPEC_LABEL];
   if (!id || !spec) return undefined;
   try {
+    const owner = labels[OWNER_KEY_LABEL];
     return {
       id,
       spec: JSON.parse(spec) as InstanceSpec,
       createdAt: Number(labels[CREATED_LABEL]) || Date.now(),
+      ...(owner ? { owner } : {}),
     };
   } catch {
     return undefined;

@@ -12,6 +12,7 @@ import type Docker from 'dockerode';
 import { removeContainer } from '../container-labels.ts';
 import { engineStatus } from '../docker-engine.ts';
 import { Instance } from './instance.ts';
+import { type InstanceCountLimits, InstanceQuota } from './instance-quota.ts';
 import { findInstances } from './instance-recovery.ts';
 import { InstanceRestores, type RestoreOptions } from './instance-restores.ts';
 import { InstanceRunner } from './instance-runner.ts';
@@ -40,6 +41,15 @@ export interface InstanceManagerOptions {
   standbyIdleMs?: number;
   /** Where checkpoints read from the blob store are unpacked before their restores. */
   stagingDir: string;
+  /** Bounds on live instances. @default 64 in all, 16 per owner */
+  limits?: InstanceCountLimits;
+}
+
+export interface CreateOptions {
+  /** The API key the instance belongs to (for the per-key bound). */
+  owner?: string;
+  /** Runs once the agent answers and before the spec's command starts (files it needs). */
+  beforeMain?: (instance: Instance) => Promise<void>;
 }
 
 /**
@@ -53,9 +63,13 @@ export class InstanceManager {
   #recovered: Promise<void> | undefined;
   #runner: InstanceRunner;
   #restores: InstanceRestores;
+  #quota: InstanceQuota;
 
   constructor(options: InstanceManagerOptions) {
     this.#options = options;
+    this.#quota = new InstanceQuota(options.limits ?? { maxLive: 64, maxLivePerOwner: 16 }, () =>
+      this.#instances.values(),
+    );
     this.#runner = new InstanceRunner({
       docker: options.docker,
       ownerId: options.ownerId,
@@ -77,22 +91,43 @@ export class InstanceManager {
     });
   }
 
-  /** Creates and starts an instance; resolves once its agent answers. */
-  async create(spec: InstanceSpec, id: string = newId('inst')): Promise<Instance> {
+  /**
+   * Creates and starts an instance; resolves once its agent answers (and `beforeMain` ran, and
+   * the spec's command started).
+   * @throws FaasError INSTANCE_LIMIT past a bound on live instances
+   */
+  async create(
+    spec: InstanceSpec,
+    options: CreateOptions = {},
+    id: string = newId('inst'),
+  ): Promise<Instance> {
     await this.recover();
-    const createdAt = Date.now();
-    const container = await this.#runner.createContainer({ id, spec, createdAt });
-    const instance = new Instance(id, spec, container.id, createdAt);
-    this.#instances.set(id, instance);
+    const reservation = this.#quota.reserve(options.owner, 1);
     try {
-      await this.#runner.run(instance);
-    } catch (err) {
-      this.#instances.delete(id);
-      await removeContainer(this.#options.docker, container.id).catch(() => {});
-      throw err;
+      const createdAt = Date.now();
+      const container = await this.#runner.createContainer({
+        id,
+        spec,
+        createdAt,
+        ...(options.owner ? { owner: options.owner } : {}),
+      });
+      const instance = new Instance(id, spec, container.id, createdAt, options.owner);
+      this.#instances.set(id, instance);
+      reservation.take();
+      try {
+        await this.#runner.run(instance);
+        await options.beforeMain?.(instance);
+      } catch (err) {
+        this.#instances.delete(id);
+        instance.link?.close();
+        await removeContainer(this.#options.docker, container.id).catch(() => {});
+        throw err;
+      }
+      if (spec.command) instance.mainProcess = instance.start(spec.command).process;
+      return instance;
+    } finally {
+      reservation.release();
     }
-    if (spec.command) instance.mainProcess = instance.start(spec.command).process;
-    return instance;
   }
 
   /** @throws FaasError NOT_FOUND */
@@ -141,6 +176,9 @@ export class InstanceManager {
     if (instance.state !== 'stopped' && instance.state !== 'failed') {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}`);
     }
+    // Counted as live from here on: the room is not held past this synchronous step.
+    this.#quota.reserve(instance.owner, 1).release();
+    instance.state = 'starting';
     await this.#runner.run(instance);
     if (instance.spec.command) instance.mainProcess = instance.start(instance.spec.command).process;
     return instance;
@@ -192,10 +230,22 @@ export class InstanceManager {
     return this.#restores.checkpoint(instance, save);
   }
 
-  /** New instances from a checkpoint tar stream, all or none (see InstanceRestores.restore). */
-  async restore(spec: InstanceSpec, load: LoadCheckpoint, options: RestoreOptions = {}): Promise<Instance[]> {
+  /**
+   * New instances from a checkpoint tar stream, all or none (see InstanceRestores.restore).
+   * @throws FaasError INSTANCE_LIMIT past a bound on live instances
+   */
+  async restore(
+    spec: InstanceSpec,
+    load: LoadCheckpoint,
+    options: Omit<RestoreOptions, 'onListed'> = {},
+  ): Promise<Instance[]> {
     await this.recover();
-    return this.#restores.restore(spec, load, options);
+    const reservation = this.#quota.reserve(options.owner, options.count ?? 1);
+    try {
+      return await this.#restores.restore(spec, load, { ...options, onListed: () => reservation.take() });
+    } finally {
+      reservation.release();
+    }
   }
 
   /** Has standbys of the snapshot restored ahead of its first restore or fork. */
@@ -226,7 +276,13 @@ export class InstanceManager {
       for (const found of await findInstances(docker, ownerId)) {
         const { identity, containerId } = found;
         if (this.#instances.has(identity.id)) continue;
-        const instance = new Instance(identity.id, identity.spec, containerId, identity.createdAt);
+        const instance = new Instance(
+          identity.id,
+          identity.spec,
+          containerId,
+          identity.createdAt,
+          identity.owner,
+        );
         this.#instances.set(identity.id, instance);
         if (!found.running) {
           instance.state = 'stopped';

@@ -33,8 +33,18 @@ export interface InstanceRestoresOptions {
 export interface RestoreOptions {
   /** @default 1 */
   count?: number;
+  /** The API key the new instances belong to. */
+  owner?: string;
+  /** Called as each new instance is listed as the manager's. */
+  onListed?: () => void;
   /** A snapshot worth keeping standbys for, and how to read its checkpoint again. */
   standbys?: { snapshotId: string; load: LoadCheckpoint };
+}
+
+/** Who a restore's instances are for, and how their listing is reported. */
+interface Claim {
+  owner: string | undefined;
+  listed: () => void;
 }
 
 /**
@@ -124,6 +134,7 @@ export class InstanceRestores {
    */
   async restore(spec: InstanceSpec, load: LoadCheckpoint, options: RestoreOptions = {}): Promise<Instance[]> {
     const { count = 1, standbys } = options;
+    const claim: Claim = { owner: options.owner, listed: options.onListed ?? (() => {}) };
     let staged: Promise<string> | undefined;
     const stagedOnce = () => {
       staged ??= this.#stage(load);
@@ -133,9 +144,11 @@ export class InstanceRestores {
       const { ready, pending } = standbys ? this.#standbys.take(standbys.snapshotId, count) : { ready: [] };
       const direct = count - ready.length - (pending ? 1 : 0);
       const results = await Promise.allSettled([
-        ...ready.map((standby) => this.#wakeOrRestore(standby, spec, stagedOnce)),
-        ...(pending ? [pending.then((standby) => this.#wakeOrRestore(standby, spec, stagedOnce))] : []),
-        ...Array.from({ length: direct }, () => this.#restoreNew(spec, stagedOnce)),
+        ...ready.map((standby) => this.#wakeOrRestore(standby, spec, stagedOnce, claim)),
+        ...(pending
+          ? [pending.then((standby) => this.#wakeOrRestore(standby, spec, stagedOnce, claim))]
+          : []),
+        ...Array.from({ length: direct }, () => this.#restoreNew(spec, stagedOnce, claim)),
       ]);
       const restored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       const failed = results.find((r) => r.status === 'rejected');
@@ -178,14 +191,16 @@ export class InstanceRestores {
     standby: Instance | undefined,
     spec: InstanceSpec,
     staged: () => Promise<string>,
+    claim: Claim,
   ): Promise<Instance> {
-    if (standby && (await this.#wake(standby))) return standby;
-    return this.#restoreNew(spec, staged);
+    if (standby && (await this.#wake(standby, claim))) return standby;
+    return this.#restoreNew(spec, staged, claim);
   }
 
-  async #restoreNew(spec: InstanceSpec, staged: () => Promise<string>): Promise<Instance> {
-    const instance = new Instance(newId('inst'), spec, '', Date.now());
+  async #restoreNew(spec: InstanceSpec, staged: () => Promise<string>, claim: Claim): Promise<Instance> {
+    const instance = new Instance(newId('inst'), spec, '', Date.now(), claim.owner);
     this.#options.register(instance);
+    claim.listed();
     try {
       const from = await staged();
       await this.#restoreInto(instance, (into) => linkFolder(from, into));
@@ -232,7 +247,7 @@ export class InstanceRestores {
   }
 
   /** Unpauses a taken standby and makes it an instance; false (and removed) when it is broken. */
-  async #wake(standby: Instance): Promise<boolean> {
+  async #wake(standby: Instance, claim: Claim): Promise<boolean> {
     const { docker, agentTimeoutMs } = this.#options.runner;
     try {
       const container = docker.getContainer(standby.containerId);
@@ -249,8 +264,11 @@ export class InstanceRestores {
       return false;
     }
     standby.createdAt = Date.now();
+    // Its labels were set before anyone took it: after a restart it counts as ownerless.
+    standby.owner = claim.owner;
     standby.touch();
     this.#options.register(standby);
+    claim.listed();
     return true;
   }
 
@@ -262,7 +280,12 @@ export class InstanceRestores {
   ): Promise<void> {
     const { runner } = this.#options;
     const container = await runner.createContainer(
-      { id: instance.id, spec: instance.spec, createdAt: instance.createdAt },
+      {
+        id: instance.id,
+        spec: instance.spec,
+        createdAt: instance.createdAt,
+        ...(instance.owner ? { owner: instance.owner } : {}),
+      },
       role,
     );
     const name = 'faas-restore';

@@ -106,7 +106,7 @@ export class Instance {
   /** Why the instance failed (state `failed`); undefined otherwise. */
   reason: string | undefined;
   /** The API key that made it (for the per-key bound); undefined when auth is off. */
-  readonly owner: string | undefined;
+  owner: string | undefined;
   /** The spec's command, once started by this server: where stream stdin goes by default. */
   mainProcess: number | undefined;
   lastActiveAt = Date.now();
