@@ -31,7 +31,7 @@ function engine(stream: 1 | 2, data: Buffer): Buffer {
  * the instance. `agent` is what the server sent; `feed` plays the agent's (or an attacker's) bytes.
  * With `reading: false` the fake agent never takes the server's writes.
  */
-function linked(options: { reading?: boolean } = {}) {
+function linked(options: { reading?: boolean; stallMs?: number } = {}) {
   const sent: Buffer[] = [];
   const stream = new Duplex({
     read() {},
@@ -42,13 +42,17 @@ function linked(options: { reading?: boolean } = {}) {
   });
   const instance = new Instance('inst_test', spec, 'c1', Date.now());
   const failures: string[] = [];
-  const link = new AgentLink(stream, {
-    onFrame: instance.handleFrame,
-    onFailure: (reason) => {
-      failures.push(reason);
-      instance.markFailed(reason);
+  const link = new AgentLink(
+    stream,
+    {
+      onFrame: instance.handleFrame,
+      onFailure: (reason) => {
+        failures.push(reason);
+        instance.markFailed(reason);
+      },
     },
-  });
+    options.stallMs ? { stallMs: options.stallMs } : {},
+  );
   instance.setLink(link);
   instance.state = 'running';
   const events: Array<{ type: string; [key: string]: unknown }> = [];
@@ -176,6 +180,16 @@ describe('AgentLink with an instance', () => {
     assert.equal(t.instance.state, 'failed');
     assert.match(t.instance.reason ?? '', /left \d+ bytes of requests unread/);
     assert.equal((await running.exited).code, 137);
+  });
+
+  it('takes an agent that reads none of its requests for a while as wedged (a stream’s stdin)', async () => {
+    const t = linked({ reading: false, stallMs: 50 });
+    const running = t.instance.start(['cat']);
+    t.instance.writeStdin(running.process, Buffer.alloc(64 * 1024));
+    assert.equal(t.instance.state, 'running', 'a backlog alone is not a failure');
+    assert.equal((await running.exited).code, 137);
+    assert.equal(t.instance.state, 'failed');
+    assert.match(t.instance.reason ?? '', /read none of its requests for 50 ms/);
   });
 
   it('answers an exec past its deadline when the agent is silent, and fails the instance', async () => {

@@ -44,11 +44,13 @@ export class AgentLink {
   #agentStderr = '';
   #failure: string | undefined;
   #stall: NodeJS.Timeout | undefined;
+  #stallMs: number;
   readonly ended: Promise<void>;
 
-  constructor(stream: Duplex, handlers: AgentLinkHandlers) {
+  constructor(stream: Duplex, handlers: AgentLinkHandlers, options: { stallMs?: number } = {}) {
     this.#stream = stream;
     this.#handlers = handlers;
+    this.#stallMs = options.stallMs ?? AGENT_STALL_MS;
     stream.on('data', (chunk: Buffer) => this.#read(chunk));
     // A write after the engine closed the stream errors again later: never an unhandled error.
     stream.on('error', () => {});
@@ -85,8 +87,8 @@ export class AgentLink {
     // drain means it is stopped or wedged.
     if (flowing || this.#stall) return;
     this.#stall = setTimeout(
-      () => this.fail(`the sandbox agent read none of its requests for ${AGENT_STALL_MS / 1000} s`),
-      AGENT_STALL_MS,
+      () => this.fail(`the sandbox agent read none of its requests for ${this.#stallMs} ms`),
+      this.#stallMs,
     );
     this.#stall.unref();
   }
