@@ -274,6 +274,40 @@ describe('instance agent hardening', { skip }, () => {
     });
   }
 
+  it('a restart joins the instances that answer (a paused one too) and kills one whose agent is frozen', async () => {
+    const dataDir = tempDataDir();
+    let server: ServerProcess | undefined;
+    try {
+      server = await spawnServer(dataDir);
+      const make = async () => {
+        const res = await request((server as ServerProcess).url, '/api/v1/instances', {
+          method: 'POST',
+          json: { command: 'sleep 600' },
+        });
+        assert.equal(res.status, 201);
+        return ((await res.json()) as InstanceBody).id;
+      };
+      const [alive, paused, frozen] = [await make(), await make(), await make()];
+      await server.kill('SIGKILL');
+      execFileSync('docker', ['pause', containerOf(paused)]);
+      // A wedged agent: stopped where it runs (a host process under runc).
+      const frozenContainer = containerOf(frozen);
+      execFileSync('kill', ['-STOP', hostAgentPid(frozenContainer)]);
+      server = await spawnServer(dataDir);
+      const status = async (id: string) =>
+        ((await (await request(server?.url as string, `/api/v1/instances/${id}`)).json()) as InstanceBody)
+          .status;
+      assert.equal(await status(alive), 'running');
+      assert.equal(await status(paused), 'running');
+      assert.equal(await status(frozen), 'stopped');
+      assert.equal(running(frozenContainer), false, 'the frozen container is not left running');
+    } finally {
+      await server?.kill('SIGKILL');
+      removeContainers(ownedContainers(dataDir));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a relink after a restart does not crash-loop on a poisoned stream', async () => {
     const dataDir = tempDataDir();
     let server: ServerProcess | undefined;

@@ -13,7 +13,7 @@ import { removeContainer } from '../container-labels.ts';
 import { engineStatus } from '../docker-engine.ts';
 import { Instance } from './instance.ts';
 import { type InstanceCountLimits, InstanceQuota } from './instance-quota.ts';
-import { findInstances } from './instance-recovery.ts';
+import { findInstances, killContainer } from './instance-recovery.ts';
 import { InstanceRestores, type RestoreOptions } from './instance-restores.ts';
 import { InstanceRunner } from './instance-runner.ts';
 import type { LoadCheckpoint } from './restore-standbys.ts';
@@ -273,6 +273,7 @@ export class InstanceManager {
       // Checkpoints a crashed run was unpacking: every restore of this run waits for this.
       await rm(this.#options.stagingDir, { recursive: true, force: true });
       const { docker, ownerId } = this.#options;
+      const joins: Array<Promise<void>> = [];
       for (const found of await findInstances(docker, ownerId)) {
         const { identity, containerId } = found;
         if (this.#instances.has(identity.id)) continue;
@@ -288,25 +289,34 @@ export class InstanceManager {
           instance.state = 'stopped';
           continue;
         }
-        try {
-          await this.#runner.link(instance);
-        } catch (err) {
-          // A failed link has killed the container and says why; a silent agent is stopped.
-          if (instance.state === 'failed') continue;
-          this.#options.logger.warn(`instance ${identity.id} does not answer; stopping it`, err);
-          await docker
-            .getContainer(containerId)
-            .stop({ t: 1 })
-            .catch(() => {});
-          instance.link?.close();
-          instance.markStopped('stopped');
-        }
+        // All at once: a silent agent costs the whole start one agent timeout, not one each.
+        joins.push(this.#join(instance));
       }
+      await Promise.all(joins);
     })();
     this.#recovered.catch(() => {
       this.#recovered = undefined;
     });
     return this.#recovered;
+  }
+
+  /** Links to a running instance a previous run left; one that does not answer is stopped. */
+  async #join(instance: Instance): Promise<void> {
+    try {
+      await this.#options.docker
+        .getContainer(instance.containerId)
+        .unpause()
+        .catch(() => {});
+      await this.#runner.link(instance);
+    } catch (err) {
+      // A failed link has killed the container and says why; a silent agent is stopped.
+      if (instance.state === 'failed') return;
+      this.#options.logger.warn(`instance ${instance.id} does not answer; stopping it`, err);
+      // Killed, not stopped: a frozen (paused) container cannot be stopped.
+      await killContainer(this.#options.docker, instance.containerId);
+      instance.link?.close();
+      instance.markStopped('stopped');
+    }
   }
 
   /** Removes the standbys and drops the links; instances keep running for the next server run. */

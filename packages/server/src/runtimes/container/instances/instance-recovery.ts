@@ -37,7 +37,9 @@ export async function findInstances(docker: Docker, ownerId: string): Promise<Fo
     const found = {
       identity,
       containerId: info.Id,
-      running: info.State === 'running',
+      // A paused instance (a crash between a standby's wake and its rename, an operator's pause)
+      // is joined too: its container holds its memory either way.
+      running: info.State === 'running' || info.State === 'paused',
       created: info.Created,
     };
     byId.set(identity.id, [...(byId.get(identity.id) ?? []), found]);
