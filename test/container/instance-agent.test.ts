@@ -113,6 +113,8 @@ const EMPTY_EXIT = String.raw`printf 'Z\000\000\000\001\000\000\000\000'`;
 const HUGE_FRAME = String.raw`printf 'O\000\000\000\002\377\377\377\377'; cat /dev/zero`;
 
 const skip = engineSkipReason();
+/** Server restarts and agent timeouts add up on a loaded machine. */
+const SLOW = { timeout: 600_000 };
 
 describe('instance agent hardening', { skip }, () => {
   let s: TestServer;
@@ -274,41 +276,45 @@ describe('instance agent hardening', { skip }, () => {
     });
   }
 
-  it('a restart joins the instances that answer (a paused one too) and kills one whose agent is frozen', async () => {
-    const dataDir = tempDataDir();
-    let server: ServerProcess | undefined;
-    try {
-      server = await spawnServer(dataDir);
-      const make = async () => {
-        const res = await request((server as ServerProcess).url, '/api/v1/instances', {
-          method: 'POST',
-          json: { command: 'sleep 600' },
-        });
-        assert.equal(res.status, 201);
-        return ((await res.json()) as InstanceBody).id;
-      };
-      const [alive, paused, frozen] = [await make(), await make(), await make()];
-      await server.kill('SIGKILL');
-      execFileSync('docker', ['pause', containerOf(paused)]);
-      // A wedged agent: stopped where it runs (a host process under runc).
-      const frozenContainer = containerOf(frozen);
-      execFileSync('kill', ['-STOP', hostAgentPid(frozenContainer)]);
-      server = await spawnServer(dataDir);
-      const status = async (id: string) =>
-        ((await (await request(server?.url as string, `/api/v1/instances/${id}`)).json()) as InstanceBody)
-          .status;
-      assert.equal(await status(alive), 'running');
-      assert.equal(await status(paused), 'running');
-      assert.equal(await status(frozen), 'stopped');
-      assert.equal(running(frozenContainer), false, 'the frozen container is not left running');
-    } finally {
-      await server?.kill('SIGKILL');
-      removeContainers(ownedContainers(dataDir));
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+  it(
+    'a restart joins the instances that answer (a paused one too) and kills one whose agent is frozen',
+    SLOW,
+    async () => {
+      const dataDir = tempDataDir();
+      let server: ServerProcess | undefined;
+      try {
+        server = await spawnServer(dataDir);
+        const make = async () => {
+          const res = await request((server as ServerProcess).url, '/api/v1/instances', {
+            method: 'POST',
+            json: { command: 'sleep 600' },
+          });
+          assert.equal(res.status, 201);
+          return ((await res.json()) as InstanceBody).id;
+        };
+        const [alive, paused, frozen] = [await make(), await make(), await make()];
+        await server.kill('SIGKILL');
+        execFileSync('docker', ['pause', containerOf(paused)]);
+        // A wedged agent: stopped where it runs (a host process under runc).
+        const frozenContainer = containerOf(frozen);
+        execFileSync('kill', ['-STOP', hostAgentPid(frozenContainer)]);
+        server = await spawnServer(dataDir);
+        const status = async (id: string) =>
+          ((await (await request(server?.url as string, `/api/v1/instances/${id}`)).json()) as InstanceBody)
+            .status;
+        assert.equal(await status(alive), 'running');
+        assert.equal(await status(paused), 'running');
+        assert.equal(await status(frozen), 'stopped');
+        assert.equal(running(frozenContainer), false, 'the frozen container is not left running');
+      } finally {
+        await server?.kill('SIGKILL');
+        removeContainers(ownedContainers(dataDir));
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 
-  it('a relink after a restart does not crash-loop on a poisoned stream', async () => {
+  it('a relink after a restart does not crash-loop on a poisoned stream', SLOW, async () => {
     const dataDir = tempDataDir();
     let server: ServerProcess | undefined;
     try {
