@@ -3,8 +3,9 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
 import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
-import type { ExecResult, Instance } from './instance.ts';
+import type { Instance } from './instance.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
+import type { ExecResult } from './instance-exec.ts';
 import { ProcessTransfer } from './process-transfer.ts';
 
 /**

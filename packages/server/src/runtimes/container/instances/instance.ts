@@ -13,6 +13,7 @@ import {
 import type { AgentLink } from './agent-link.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
 import { type InstanceEvent, InstanceEventHub } from './instance-events.ts';
+import { type ExecOptions, type ExecResult, runToEnd } from './instance-exec.ts';
 
 export type InstanceState = InstanceView['status'];
 
@@ -30,39 +31,10 @@ export interface StartProcessOptions {
   flow?: boolean;
 }
 
-export interface ExecOptions extends StartProcessOptions {
-  stdin?: string | Uint8Array;
-  /** @default 60000 */
-  timeoutMs?: number;
-  /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
-  maxOutputBytes?: number;
-  signal?: AbortSignal;
-  /** Each piece of output as it arrives (also kept in the result). */
-  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
-}
-
-export interface ExecResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  exitCode: number;
-  pid: number | undefined;
-  durationMs: number;
-  timedOut: boolean;
-  truncated: boolean;
-}
-
 /** Stdin bytes of a flow-controlled process sent but not yet taken, at most. */
 export const STDIN_WINDOW_BYTES = 1024 * 1024;
-/** Output of an exec the agent may send ahead of the server. */
-const EXEC_OUTPUT_WINDOW_BYTES = 1024 * 1024;
 /** Largest stdin frame (well under the agent's bound). */
 const STDIN_PIECE_BYTES = Math.min(256 * 1024, MAX_REQUEST_PAYLOAD);
-/**
- * After an exec's deadline the agent has this long to report the kill (or at least answer a
- * ping); past it the agent is taken as wedged and the container is killed.
- */
-export const KILL_GRACE_MS = 3000;
-
 export interface ProcessExit {
   code: number;
   pid?: number;
@@ -278,107 +250,9 @@ export class Instance {
     return { process, command, exited };
   }
 
-  /**
-   * Runs a command to its end and collects its output. The deadline is the server's: at it the
-   * process is killed, and an agent that neither reports the kill nor answers a ping within
-   * KILL_GRACE_MS is taken as wedged (its container is killed, the instance fails); the answer
-   * is a timeout either way, never a wait on the agent.
-   */
+  /** Runs a command to its end and collects its output (see instance-exec.ts). */
   exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    return this.using(() => this.#exec(command, options));
-  }
-
-  async #exec(command: string[], options: ExecOptions): Promise<ExecResult> {
-    const maxOutput = options.maxOutputBytes ?? 10 * 1024 * 1024;
-    const output = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-    let kept = 0;
-    let truncated = false;
-    const started = performance.now();
-    const running = this.start(command, { ...options, flow: true }, (stream, data) => {
-      // Output is credited back as it comes: an exec is drained at once, kept or not.
-      this.grantOutput(running.process, data.length);
-      options.onOutput?.(stream, data);
-      const room = maxOutput - kept;
-      if (data.length > room) truncated = true;
-      if (room <= 0) return;
-      const piece = data.length > room ? data.subarray(0, room) : data;
-      output[stream].push(Buffer.from(piece));
-      kept += piece.length;
-    });
-    this.grantOutput(running.process, EXEC_OUTPUT_WINDOW_BYTES);
-    const stdin = options.stdin ?? '';
-    void this.writeInput(running.process, [typeof stdin === 'string' ? Buffer.from(stdin) : stdin])
-      .then((open) => open && this.closeStdin(running.process))
-      .catch(() => {});
-    const exit = await this.awaitExit(running, options.timeoutMs ?? 60_000, options.signal);
-    return {
-      stdout: Buffer.concat(output.stdout),
-      stderr: Buffer.concat(output.stderr),
-      exitCode: exit.code,
-      pid: exit.pid,
-      durationMs: performance.now() - started,
-      timedOut: exit.timedOut,
-      truncated,
-    };
-  }
-
-  /**
-   * The process's exit, on the server's clock: at `timeoutMs` (or an abort) it is killed; if
-   * the agent then neither reports the exit nor answers a ping within KILL_GRACE_MS, it is taken
-   * as wedged (the link fails: the container is killed) and the answer is 137 anyway.
-   */
-  async awaitExit(
-    running: RunningProcess,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<ProcessExit & { timedOut: boolean }> {
-    let timedOut = false;
-    let giveUp: (exit: ProcessExit) => void = () => {};
-    const givenUp = new Promise<ProcessExit>((resolve) => {
-      giveUp = resolve;
-    });
-    let grace: NodeJS.Timeout | undefined;
-    const kill = () => {
-      if (grace) return;
-      this.signal(running.process, 9);
-      grace = this.#awaitKill(running.process, giveUp);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, timeoutMs);
-    signal?.addEventListener('abort', kill, { once: true });
-    if (signal?.aborted) kill();
-    try {
-      return { ...(await Promise.race([running.exited, givenUp])), timedOut };
-    } finally {
-      clearTimeout(timer);
-      clearTimeout(grace);
-      signal?.removeEventListener('abort', kill);
-    }
-  }
-
-  /**
-   * After a kill: the exit normally follows within the agent's grace. If it does not, the
-   * waiter is answered anyway, and an agent that does not answer a ping either is failed (its
-   * container killed), on the server's clock.
-   */
-  #awaitKill(process: number, giveUp: (exit: ProcessExit) => void): NodeJS.Timeout {
-    const link = this.#link;
-    let answered = false;
-    link?.ping(KILL_GRACE_MS).then(
-      () => {
-        answered = true;
-      },
-      () => {},
-    );
-    return setTimeout(() => {
-      if (!this.#processes.has(process)) return;
-      if (!answered && link && this.#link === link) {
-        link.fail(`the sandbox agent answered nothing for ${KILL_GRACE_MS} ms after a kill`);
-      }
-      giveUp({ code: 137 });
-    }, KILL_GRACE_MS);
+    return this.using(() => runToEnd(this, command, options));
   }
 
   /** Lets a flow-controlled process send `bytes` more of output. */

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
 import type { Instance, ProcessExit, RunningProcess } from './instance.ts';
+import { awaitExit } from './instance-exec.ts';
 
 /** Output the agent may send ahead of the reader (with what the stream buffers, the memory bound). */
 export const OUTPUT_WINDOW_BYTES = 256 * 1024;
@@ -66,7 +67,7 @@ export class ProcessTransfer {
       ? AbortSignal.any([options.signal, this.#aborter.signal])
       : this.#aborter.signal;
     this.ended = instance
-      .using(() => instance.awaitExit(this.#running, options.timeoutMs, signal))
+      .using(() => awaitExit(instance, this.#running, options.timeoutMs, signal))
       .then((exit) => {
         const end = { ...exit, stderr: Buffer.concat(this.#stderr).toString('utf8') };
         if (this.#error) this.output.destroy(this.#error);
