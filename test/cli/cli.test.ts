@@ -278,6 +278,12 @@ describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
     assert.equal((await json<{ status: string }>(['instances', 'stop', id])).status, 'stopped');
     assert.equal((await faas(s, ['instances', 'exec', id, 'true'])).code, 6, 'conflict: stopped');
     assert.equal((await json<{ status: string }>(['instances', 'start', id])).status, 'running');
+    // A failed instance says why (as if its agent had broken the protocol).
+    (await s.server.platform.instances.manager.get(id)).link?.fail('a test says so');
+    assert.match(
+      (await faas(s, ['instances', 'get', id])).stdout,
+      new RegExp(`^${id} failed: a test says so`),
+    );
     assert.equal((await faas(s, ['instances', 'rm', id])).code, 0);
     assert.equal((await faas(s, ['instances', 'get', id])).code, 3, 'not found');
   });

@@ -67,6 +67,22 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /** Largest file or folder tar downloaded from an instance. @default 1073741824 (FAAS_INSTANCE_MAX_DOWNLOAD_BYTES) */
+  instanceMaxDownloadBytes: number;
+  /** Largest `memory_mb` of an instance (and of the execute API's sandboxes). @default 4096 (FAAS_INSTANCE_MAX_MEMORY_MB) */
+  instanceMaxMemoryMb: number;
+  /** Largest `disk_mb` of an instance. @default 4096 (FAAS_INSTANCE_MAX_DISK_MB) */
+  instanceMaxDiskMb: number;
+  /** Most `cpus` of an instance. @default 4 (FAAS_INSTANCE_MAX_CPUS) */
+  instanceMaxCpus: number;
+  /** Largest `pids_limit` of an instance. @default 4096 (FAAS_INSTANCE_MAX_PIDS) */
+  instanceMaxPids: number;
+  /** Longest `idle_ttl_ms` of an instance; 0: no bound (and `idle_ttl_ms: 0`, never idle, allowed). @default 86400000 (FAAS_INSTANCE_MAX_IDLE_TTL_MS) */
+  instanceMaxIdleTtlMs: number;
+  /** Live instances one API key may hold. @default 16 (FAAS_INSTANCE_MAX_PER_KEY) */
+  instanceMaxPerKey: number;
+  /** Live instances on this server. @default 64 (FAAS_INSTANCE_MAX_TOTAL) */
+  instanceMaxTotal: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -83,6 +99,16 @@ const int =
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new Error(`must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+
+const num =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new Error(`must be a number from ${min} to ${max}, got "${raw}"`);
     }
     return n;
   };
@@ -156,6 +182,22 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  instanceMaxDownloadBytes: {
+    env: 'FAAS_INSTANCE_MAX_DOWNLOAD_BYTES',
+    default: 1024 ** 3,
+    parse: int(1024, Number.MAX_SAFE_INTEGER),
+  },
+  instanceMaxMemoryMb: { env: 'FAAS_INSTANCE_MAX_MEMORY_MB', default: 4096, parse: int(16, 1024 * 1024) },
+  instanceMaxDiskMb: { env: 'FAAS_INSTANCE_MAX_DISK_MB', default: 4096, parse: int(1, 1024 * 1024) },
+  instanceMaxCpus: { env: 'FAAS_INSTANCE_MAX_CPUS', default: 4, parse: num(0.05, 1024) },
+  instanceMaxPids: { env: 'FAAS_INSTANCE_MAX_PIDS', default: 4096, parse: int(8, 4_194_304) },
+  instanceMaxIdleTtlMs: {
+    env: 'FAAS_INSTANCE_MAX_IDLE_TTL_MS',
+    default: 86_400_000,
+    parse: int(0, 365 * 86_400_000),
+  },
+  instanceMaxPerKey: { env: 'FAAS_INSTANCE_MAX_PER_KEY', default: 16, parse: int(1, 100_000) },
+  instanceMaxTotal: { env: 'FAAS_INSTANCE_MAX_TOTAL', default: 64, parse: int(1, 100_000) },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -68,7 +68,12 @@ export interface SnapshotFilter {
 /** An instance as the API shows it (`GET /api/v1/instances/{id}`; snake_case, as seed 004). */
 export interface InstanceView {
   id: string;
-  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'deleted';
+  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'failed' | 'deleted';
+  /**
+   * Why it is `failed`: its sandbox agent broke the protocol or stopped answering, so its
+   * container was killed. Null in every other state.
+   */
+  reason: string | null;
   image: string;
   command: string[] | null;
   /** Names only: values may be secrets. */

@@ -13,6 +13,7 @@ import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/co
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
+import { checkSandboxMemory, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from './instance-limits.ts';
 import { argv, type InstanceService } from './instance-service.ts';
 import type { SnapshotService } from './snapshot-service.ts';
 
@@ -40,6 +41,8 @@ export interface ExecuteRequest {
   checkpoint?: string;
   /** branched: the snapshot, or the checkpointed execution, to branch from. */
   parent?: string;
+  /** The API key id running it: the instances of the instance modes count against its bound. */
+  owner?: string;
 }
 
 export interface ExecuteResult extends SandboxResult {
@@ -64,6 +67,8 @@ export interface ExecuteServiceOptions {
   snapshots: SnapshotService;
   /** How long an image tag → id lookup is trusted. @default 5000 */
   imageIdTtlMs?: number;
+  /** The operator's bounds; sandboxes share the memory bound with instances. */
+  limits?: InstanceLimits;
 }
 
 /** Runs commands in sandboxes for the execute API: ephemeral runs and cached results. */
@@ -74,8 +79,10 @@ export class ExecuteService {
   #instances: InstanceService;
   #snapshots: SnapshotService;
   #imageIds = new Map<string, { id: string; until: number }>();
+  #limits: InstanceLimits;
 
   constructor(options: ExecuteServiceOptions) {
+    this.#limits = options.limits ?? DEFAULT_INSTANCE_LIMITS;
     this.#runtimes = options.runtimes;
     this.#cache = options.cache;
     this.#imageIdTtlMs = options.imageIdTtlMs ?? 5000;
@@ -101,6 +108,7 @@ export class ExecuteService {
     mode: ExecuteMode = 'ephemeral',
     options: ExecuteOptions = {},
   ): Promise<ExecuteResult> {
+    checkSandboxMemory(request.memoryMb, this.#limits);
     switch (mode) {
       case 'ephemeral':
         return { ...(await this.#run(request, options)), mode };
@@ -128,15 +136,21 @@ export class ExecuteService {
     }
   }
 
-  /** Starts an instance whose main process is the command; it lives until stopped or idle. */
+  /**
+   * Starts an instance whose main process is the command (its spec's command, as GET shows it),
+   * once the files are written; it lives until stopped or idle.
+   */
   async persistent(request: ExecuteRequest): Promise<Instance> {
-    const instance = await this.#instances.create({
-      ...this.#instanceFields(request, 'runc'),
-    });
+    const instance = await this.#instances.create(
+      { ...this.#instanceFields(request, 'runc'), command: request.command },
+      {
+        ...(request.owner ? { owner: request.owner } : {}),
+        beforeMain: (created) => this.#writeFiles(created, request.files),
+      },
+    );
     try {
-      await this.#writeFiles(instance, request.files);
-      instance.mainProcess = instance.start(argv(request.command)).process;
-      if (request.stdin) instance.writeStdin(instance.mainProcess, request.stdin);
+      if (request.stdin && instance.mainProcess !== undefined)
+        instance.writeStdin(instance.mainProcess, request.stdin);
       return instance;
     } catch (err) {
       await this.#instances.manager.delete(instance.id).catch(() => {});
@@ -151,9 +165,11 @@ export class ExecuteService {
     from: SnapshotRecord | undefined,
   ): Promise<ExecuteResult> {
     const executionId = newId('exe');
+    const owner = request.owner ? { owner: request.owner } : {};
+    // Not idle while its command runs (an exec keeps an instance in use), deleted when it ends.
     const instance = from
-      ? await this.#snapshots.restore(from.id)
-      : await this.#instances.create({ ...this.#instanceFields(request, 'gvisor'), idleTtlMs: 0 });
+      ? await this.#snapshots.restore(from.id, owner)
+      : await this.#instances.create(this.#instanceFields(request, 'gvisor'), owner);
     try {
       await this.#writeFiles(instance, request.files);
       const run = await instance.exec(argv(request.command), {

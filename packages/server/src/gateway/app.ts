@@ -91,7 +91,12 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);
       snapshotRoutes(api, platform);
-      await api.register(async (files) => instanceFileRoutes(files, platform, config.bodyLimitBytes));
+      await api.register(async (files) =>
+        instanceFileRoutes(files, platform, {
+          bodyLimit: config.bodyLimitBytes,
+          maxDownloadBytes: config.instanceMaxDownloadBytes,
+        }),
+      );
     },
     { prefix: '/api/v1' },
   );

@@ -86,7 +86,7 @@ const streamQuery = {
   properties: { stream: { type: 'boolean', description: 'Answer NDJSON lines as output arrives' } },
 };
 
-function toRequest(body: ExecuteBody): ExecuteRequest {
+function toRequest(body: ExecuteBody, owner: string | undefined): ExecuteRequest {
   const timeoutMs = body.timeout_ms ?? body.timeoutMs;
   const memoryMb = body.memory_mb ?? body.memoryMb;
   return {
@@ -102,6 +102,7 @@ function toRequest(body: ExecuteBody): ExecuteRequest {
     ...(body.checkpoint !== undefined ? { checkpoint: body.checkpoint } : {}),
     ...(body.parent !== undefined ? { parent: body.parent } : {}),
     ...(body.dependency_caches ? { dependencyCaches: body.dependency_caches } : {}),
+    ...(owner ? { owner } : {}),
   };
 }
 
@@ -189,7 +190,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body);
+      const req = toRequest(request.body, request.apiKey?.id);
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
       return toResponse(await execute.execute(req, 'ephemeral'));
     },
@@ -205,7 +206,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body);
+      const req = toRequest(request.body, request.apiKey?.id);
       return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
     },
   );
@@ -222,7 +223,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body);
+      const req = toRequest(request.body, request.apiKey?.id);
       const mode = request.body.mode ?? 'ephemeral';
       if (mode === 'persistent') {
         const instance = await execute.persistent(req);

@@ -26,6 +26,7 @@ import { baseImageTag } from './images/base-image.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { INSTANCE_ROLE } from './instances/instance-container.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
+import type { InstanceCountLimits } from './instances/instance-quota.ts';
 import { installNpmDependencies } from './npm-dependencies.ts';
 import { PendingWork } from './pending-work.ts';
 import {
@@ -61,6 +62,8 @@ export interface ContainerRuntimeOptions {
   imageCacheDir?: string;
   /** Paused restores kept ready for recently used memory snapshots. @default 4 */
   restoreStandbys?: number;
+  /** Bounds on live instances. @default 64 in all, 16 per API key */
+  instanceLimits?: InstanceCountLimits;
 }
 
 export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
@@ -123,12 +126,14 @@ export class ContainerRuntime implements Runtime {
       docker: this.docker,
       ownerId: this.#ownerId,
       agentDir: join(this.#dataDir, 'bin'),
+      stagingDir: join(this.#dataDir, 'checkpoints'),
       busyboxPath: DEFAULT_BUSYBOX_PATH,
       logger: this.#logger,
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
       prepareCaches: (caches) => this.#prepareCaches(caches),
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
+      ...(options.instanceLimits ? { limits: options.instanceLimits } : {}),
     });
     this.#agents = new AgentFactory({
       docker: this.docker,
