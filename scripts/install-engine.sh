@@ -8,7 +8,7 @@ set -euo pipefail
 
 DAEMON_JSON=/etc/docker/daemon.json
 DOCKERD_LOG=${FAAS_DOCKERD_LOG:-/var/log/faas-dockerd.log}
-WAIT_SECONDS=${FAAS_DOCKERD_WAIT_SECONDS:-60}
+WAIT_SECONDS=${FAAS_DOCKERD_WAIT_SECONDS:-120}
 
 log() { printf 'install-engine: %s\n' "$*" >&2; }
 
@@ -88,7 +88,8 @@ stop_dockerd() {
   exit 1
 }
 
-start_dockerd() {
+# Returns non-zero when dockerd does not answer in time; the caller decides whether to retry.
+launch_dockerd() {
   log "starting dockerd (log: $DOCKERD_LOG)"
   mkdir -p "$(dirname "$DOCKERD_LOG")"
   # setsid + nohup: dockerd must outlive this script and the shell that ran it.
@@ -100,6 +101,21 @@ start_dockerd() {
     fi
     sleep 1
   done
+  return 1
+}
+
+# A dockerd stopped while containers were still running leaves their shims for the next
+# containerd to clean up; with many of them (gVisor sandboxes left paused panic in `runsc
+# delete`) that containerd can miss dockerd's start deadline once. The second start finds the
+# cleanup done.
+start_dockerd() {
+  launch_dockerd && return 0
+  log "dockerd did not answer within ${WAIT_SECONDS}s; stopping it and its containerd to try once more"
+  pkill -x dockerd 2>/dev/null || true
+  for _ in $(seq 1 30); do pidof dockerd >/dev/null 2>&1 || break; sleep 1; done
+  pkill -x containerd 2>/dev/null || true
+  sleep 2
+  launch_dockerd && return 0
   log "dockerd did not answer within ${WAIT_SECONDS}s; last lines of $DOCKERD_LOG:"
   tail -n 30 "$DOCKERD_LOG" >&2 || true
   exit 1
