@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { FunctionVersion, InvocationError } from '@faas/core';
+import type { FunctionVersion } from '@faas/core';
 import type Docker from 'dockerode';
-import { AgentGoneError, LoadTimeoutError } from './agent-channel.ts';
+import { AgentFatalError, AgentGoneError, AgentProtocolError, LoadTimeoutError } from './agent-channel.ts';
 import { AgentContainer } from './agent-container.ts';
+import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
@@ -17,8 +18,8 @@ const SPARE_MEMORY_MB = 128;
 
 /** A handler that failed to load: a function fault, reported as the invocation's error. */
 export class LoadFailure extends Error {
-  readonly error: InvocationError;
-  constructor(error: InvocationError) {
+  readonly error: AgentError;
+  constructor(error: AgentError) {
     super(error.message);
     this.error = error;
   }
@@ -33,6 +34,7 @@ export interface AgentFactoryOptions {
   /** Spares kept per runtime image for runc without network; other kinds keep one once used. */
   sparesPerImage: number;
   imageTags: () => Promise<RuntimeImageTags>;
+  messageLimits: AgentMessageLimits;
   onError: (message: string, err: unknown) => void;
 }
 
@@ -90,19 +92,30 @@ export class AgentFactory {
       return container;
     } catch (err) {
       // A handler whose loading never ends or kills the process is the function's fault too.
-      if (err instanceof AgentGoneError) {
+      if (err instanceof AgentProtocolError) {
+        await container.destroy();
+        throw new LoadFailure({
+          type: 'AgentProtocolError',
+          message: `The function's container broke the agent protocol while loading (${err.message})`,
+        });
+      }
+      if (err instanceof AgentFatalError && err.error.type !== 'ProcessExited') {
+        // A crash while loading (a timer or a rejection of the module's top-level code).
+        await container.destroy();
+        throw new LoadFailure(err.error);
+      }
+      if (err instanceof AgentGoneError || err instanceof AgentFatalError) {
         const exit = await container.exitInfo();
         await container.destroy();
+        const how = err instanceof AgentFatalError ? err.error.message : "The function's process exited";
+        const tail = exit.logTail.trim().slice(-500);
         throw new LoadFailure(
           exit.oomKilled
             ? {
                 type: 'OutOfMemory',
                 message: `Loading the handler exceeded the memory limit of ${fn.memoryMb} MB`,
               }
-            : {
-                type: 'ProcessExited',
-                message: `The function's process exited while loading: ${exit.logTail.trim().slice(-500)}`,
-              },
+            : { type: 'ProcessExited', message: `${how} while loading${tail ? `: ${tail}` : ''}` },
         );
       }
       await container.destroy();
@@ -146,6 +159,7 @@ export class AgentFactory {
       slotDir: join(this.#options.dataDir, 's', randomBytes(6).toString('hex')),
       ownerId: this.#options.ownerId,
       limits,
+      messageLimits: this.#options.messageLimits,
       helloTimeoutMs: HELLO_TIMEOUT_MS,
     });
   }

@@ -17,6 +17,7 @@ import type Docker from 'dockerode';
 import type { AgentContainer } from './agent-container.ts';
 import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invokeInContainer } from './agent-invocation.ts';
+import { DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
 import { DependencyVolumes } from './dependency-caches.ts';
@@ -55,6 +56,8 @@ export interface ContainerRuntimeOptions {
   sandboxSpares?: number;
   /** Log bytes kept per invocation; past it, a marker line. @default 262144 */
   maxLogBytes?: number;
+  /** Largest result (JSON bytes, or raw bytes), as for every runtime. @default 6291456 */
+  maxResultBytes?: number;
   /** Build missing runtime images on first use (else invokes fail until `faas images build`). @default true */
   buildImages?: boolean;
   /** Where the base image's rootfs tarball is cached. @default <dataDir>/images */
@@ -138,6 +141,7 @@ export class ContainerRuntime implements Runtime {
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
       imageTags: () => this.#imageTags(),
+      messageLimits: { ...DEFAULT_AGENT_LIMITS, resultBytes: options.maxResultBytes ?? DEFAULT_RESULT_BYTES },
       onError: (message, err) => this.#logger.warn(message, err),
     });
     const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
