@@ -218,7 +218,7 @@ function makeContext(message) {
 
 function tooLarge(bytes, what) {
   return {
-    type: 'ResultTooLarge',
+    type: 'InvalidResult',
     message: `The function's result is too large: ${bytes} bytes${what}, the limit is ${limits.resultBytes} bytes`,
   };
 }

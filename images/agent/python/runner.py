@@ -191,7 +191,7 @@ class Runner:
 
     def too_large(self, invocation_id, size, what):
         send({"t": "result", "id": invocation_id, "ok": False, "error": {
-            "type": "ResultTooLarge",
+            "type": "InvalidResult",
             "message": "The function's result is too large: %d bytes%s, the limit is %d bytes"
                        % (size, what, self.limits["resultBytes"])}})
 

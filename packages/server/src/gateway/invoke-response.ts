@@ -31,12 +31,17 @@ function outcomeError(invocation: Invocation, outcome: InvokeOutcome): FaasError
   });
 }
 
-/** `/invoke`: the result as JSON. */
+/** `/invoke`: the result as JSON, or as octets when the function returned bytes. */
 export function invokeResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
   const headers = invocationHeaders(invocation);
   const error = outcomeError(invocation, outcome);
   if (error) return jsonParts(error.status, error.toJSON(), headers);
-  return jsonParts(200, outcome.status === 'succeeded' ? outcome.result : undefined, headers);
+  const result = outcome.status === 'succeeded' ? outcome.result : undefined;
+  if (result instanceof Uint8Array) {
+    headers['content-type'] = 'application/octet-stream';
+    return { status: 200, headers, body: Buffer.from(result.buffer, result.byteOffset, result.byteLength) };
+  }
+  return jsonParts(200, result, headers);
 }
 
 /**

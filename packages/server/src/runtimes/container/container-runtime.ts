@@ -113,7 +113,7 @@ export class ContainerRuntime implements Runtime {
       idleTimeoutMs: options.idleTimeoutMs,
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
-    this.#imageFunctions = new ImageFunctions(this.sandboxes);
+    this.#imageFunctions = new ImageFunctions(this.sandboxes, options.maxResultBytes ?? DEFAULT_RESULT_BYTES);
     this.#caches = new DependencyVolumes({
       docker: this.docker,
       ownerId: this.#ownerId,
