@@ -33,7 +33,8 @@ export interface AgentFactoryOptions {
   removals: PendingWork;
   /** Spares kept per runtime image for runc without network; other kinds keep one once used. */
   sparesPerImage: number;
-  imageTags: () => Promise<RuntimeImageTags>;
+  /** The runtime images, built on first use; `onProgress` hears when a build starts. */
+  imageTags: (onProgress?: (message: string) => void) => Promise<RuntimeImageTags>;
   messageLimits: AgentMessageLimits;
   onError: (message: string, err: unknown) => void;
 }
@@ -65,16 +66,16 @@ export class AgentFactory {
   }
 
   /**
-   * A container loaded with `fn`: a spare when one is ready, else a new one.
+   * A container loaded with `fn`: a spare when one is ready, else a new one. `onProgress` hears
+   * of the slow steps (an image build, a dependency install).
    * @throws LoadFailure when the handler does not load.
    */
-  async loaded(fn: FunctionVersion): Promise<AgentContainer> {
+  async loaded(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
     const runtime = fn.runtime === 'python' ? 'python' : 'node';
     const limits = limitsOf(fn);
-    const [codeDir] = await Promise.all([
-      this.#options.code.unpacked(fn.codeSha256),
-      this.#options.imageTags(),
-    ]);
+    // Images first: the dependency install runs in a container of the runtime's image.
+    await this.#options.imageTags(onProgress);
+    const codeDir = await this.#options.code.unpacked(fn.codeSha256, onProgress);
     const container = this.#sparePool(runtime, limits).take() ?? (await this.#start(runtime, limits));
     try {
       const error = await container.assign(

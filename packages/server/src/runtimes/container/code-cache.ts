@@ -5,6 +5,9 @@ import { createGunzip } from 'node:zlib';
 import { type BlobStore, ErrorCode, FaasError } from '@faas/core';
 import { extract } from 'tar-stream';
 
+/** Work on a freshly unpacked code folder before it is used (installing its dependencies). */
+export type CodePreparation = (dir: string, onProgress: (message: string) => void) => Promise<void>;
+
 /**
  * Function code on the host's disk: each code blob (a tar of the function's files) is unpacked
  * once into `<root>/<sha256>/`, then hard-linked into a container's folder when a container is
@@ -15,27 +18,30 @@ export class CodeCache {
   #blobs: BlobStore;
   #unpacking = new Map<string, Promise<string>>();
 
-  #prepare: (dir: string) => Promise<void>;
+  #prepare: CodePreparation;
 
-  /** `prepare` runs once on each freshly unpacked folder (npm installs for node functions). */
-  constructor(root: string, blobs: BlobStore, prepare: (dir: string) => Promise<void> = async () => {}) {
+  /** `prepare` runs once on each freshly unpacked folder (dependency installs). */
+  constructor(root: string, blobs: BlobStore, prepare: CodePreparation = async () => {}) {
     this.#root = root;
     this.#blobs = blobs;
     this.#prepare = prepare;
   }
 
-  /** The unpacked folder of a code blob, unpacking it on first use. */
-  unpacked(sha256: string): Promise<string> {
+  /**
+   * The unpacked folder of a code blob, unpacking it on first use. `onProgress` hears of slow
+   * steps of the unpacking this call starts (a call that joins one in flight hears nothing).
+   */
+  unpacked(sha256: string, onProgress: (message: string) => void = () => {}): Promise<string> {
     let promise = this.#unpacking.get(sha256);
     if (!promise) {
-      promise = this.#unpack(sha256);
+      promise = this.#unpack(sha256, onProgress);
       promise.catch(() => this.#unpacking.delete(sha256));
       this.#unpacking.set(sha256, promise);
     }
     return promise;
   }
 
-  async #unpack(sha256: string): Promise<string> {
+  async #unpack(sha256: string, onProgress: (message: string) => void): Promise<string> {
     const dir = join(this.#root, sha256);
     if (await exists(join(dir, '.complete'))) return dir;
     const bytes = await this.#blobs.get(sha256);
@@ -49,7 +55,7 @@ export class CodeCache {
     await mkdir(partial, { recursive: true, mode: 0o755 });
     try {
       await extractTar(bytes, partial);
-      await this.#prepare(partial);
+      await this.#prepare(partial, onProgress);
       await writeFile(join(partial, '.complete'), '');
       await rm(dir, { recursive: true, force: true });
       await rename(partial, dir);

@@ -9,6 +9,7 @@ import {
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
+  type PrepareOptions,
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
@@ -17,7 +18,7 @@ import type Docker from 'dockerode';
 import type { AgentContainer } from './agent-container.ts';
 import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invokeInContainer } from './agent-invocation.ts';
-import { DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
+import { type AgentError, DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
 import { DependencyVolumes } from './dependency-caches.ts';
@@ -87,6 +88,7 @@ export class ContainerRuntime implements Runtime {
   #code: CodeCache;
   #started: Promise<void> | undefined;
   #images: Promise<RuntimeImageTags> | undefined;
+  #imageListeners = new Set<(message: string) => void>();
   #agents: AgentFactory;
   #pools = new Map<string, VersionPool>();
   #removals = new PendingWork();
@@ -140,7 +142,7 @@ export class ContainerRuntime implements Runtime {
       code: this.#code,
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
-      imageTags: () => this.#imageTags(),
+      imageTags: (onProgress) => this.#runtimeImages(onProgress),
       messageLimits: { ...DEFAULT_AGENT_LIMITS, resultBytes: options.maxResultBytes ?? DEFAULT_RESULT_BYTES },
       onError: (message, err) => this.#logger.warn(message, err),
     });
@@ -172,7 +174,7 @@ export class ContainerRuntime implements Runtime {
     return { ready: true };
   }
 
-  async prepare(fn: FunctionVersion): Promise<void> {
+  async prepare(fn: FunctionVersion, options: PrepareOptions = {}): Promise<void> {
     await this.#ensureStarted();
     if (fn.runtime === 'image') {
       await this.#imageFunctions.prepare(fn);
@@ -181,13 +183,9 @@ export class ContainerRuntime implements Runtime {
     const pool = this.#pool(fn);
     let container: AgentContainer;
     try {
-      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn, options.onProgress));
     } catch (err) {
-      if (err instanceof LoadFailure) {
-        throw new FaasError(ErrorCode.COMPILE_ERROR, `The handler did not load: ${err.error.message}`, {
-          details: err.error,
-        });
-      }
+      if (err instanceof LoadFailure) throw loadRefusal(err.error);
       throw unavailable(err);
     }
     pool.release(container, true);
@@ -365,6 +363,17 @@ export class ContainerRuntime implements Runtime {
     return this.#started;
   }
 
+  /** The runtime images; `onProgress` hears when a build starts, whichever caller started it. */
+  async #runtimeImages(onProgress?: (message: string) => void): Promise<RuntimeImageTags> {
+    if (!onProgress) return this.#imageTags();
+    this.#imageListeners.add(onProgress);
+    try {
+      return await this.#imageTags();
+    } finally {
+      this.#imageListeners.delete(onProgress);
+    }
+  }
+
   #imageTags(): Promise<RuntimeImageTags> {
     this.#images ??= buildRuntimeImages({
       docker: this.docker,
@@ -372,6 +381,7 @@ export class ContainerRuntime implements Runtime {
       onProgress: (event) => {
         if (event.phase === 'start' || event.phase === 'done')
           this.#logger.info(`runtime images: ${event.message}`);
+        if (event.phase === 'start') for (const listener of this.#imageListeners) listener(event.message);
       },
       ...(this.#options.buildImages === false ? { buildMissing: false } : {}),
     });
@@ -384,9 +394,17 @@ export class ContainerRuntime implements Runtime {
 
   #pool(fn: FunctionVersion): VersionPool {
     const key = `${fn.name}:${fn.version}`;
+    const fingerprint = loadedWith(fn);
     let pool = this.#pools.get(key);
+    if (pool && pool.fingerprint !== fingerprint) {
+      // Another version under the same number (a deploy refused after preparing, a function
+      // deleted and made again elsewhere): its containers must not serve this one.
+      this.#pools.delete(key);
+      this.#removals.add(pool.retire());
+      pool = undefined;
+    }
     if (!pool) {
-      pool = new VersionPool(key, this.#removals);
+      pool = new VersionPool(key, fingerprint, this.#removals);
       this.#pools.set(key, pool);
     }
     return pool;
@@ -400,6 +418,46 @@ export class ContainerRuntime implements Runtime {
     }
     this.sandboxes.sweepIdle(cutoff);
   }
+}
+
+/**
+ * A handler that does not load, as the deploy's answer: where (`file:line:column` in the
+ * function's code, when the agent could tell) and why.
+ */
+function loadRefusal(error: AgentError): FaasError {
+  const where = error.file
+    ? `${error.file}${error.line ? `:${error.line}${error.column ? `:${error.column}` : ''}` : ''}: `
+    : '';
+  const problem = {
+    ...(error.file ? { file: error.file } : {}),
+    ...(error.line ? { line: error.line } : {}),
+    ...(error.column ? { column: error.column } : {}),
+    type: error.type,
+    message: error.message,
+    ...(error.stack ? { stack: error.stack } : {}),
+  };
+  return new FaasError(
+    ErrorCode.COMPILE_ERROR,
+    `The handler did not load: ${where}${error.type}: ${error.message}`,
+    { details: [problem] },
+  );
+}
+
+/** What a loaded container depends on: two versions that differ here cannot share containers. */
+function loadedWith(fn: FunctionVersion): string {
+  return JSON.stringify([
+    fn.runtime,
+    fn.handler,
+    fn.env,
+    fn.memoryMb,
+    fn.timeoutMs,
+    fn.network ?? false,
+    fn.isolation ?? 'runc',
+    fn.codeSha256,
+    fn.artifactSha256,
+    fn.image ?? null,
+    fn.command ?? null,
+  ]);
 }
 
 function splitKey(key: string): [string, number] {
