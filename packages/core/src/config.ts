@@ -59,6 +59,15 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /**
+   * Let functions declare dependencies that are not registry packages (file:, git, URLs, pip
+   * options); installs run in a sandbox either way. @default false (FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES)
+   */
+  allowNonRegistryDependencies: boolean;
+  /** The npm registry dependency installs use. @default 'https://registry.npmjs.org/' (FAAS_NPM_REGISTRY) */
+  npmRegistry: string;
+  /** The Python package index dependency installs use. @default 'https://pypi.org/simple' (FAAS_PIP_INDEX_URL) */
+  pipIndexUrl: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -106,6 +115,18 @@ const adminKey: Parser<string> = (raw) => {
   return raw;
 };
 
+const httpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`must be an http(s) URL, got "${raw}"`);
+  return raw;
+};
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const found = LOG_LEVELS.find((l) => l === raw);
@@ -144,6 +165,9 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  allowNonRegistryDependencies: { env: 'FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES', default: false, parse: bool },
+  npmRegistry: { env: 'FAAS_NPM_REGISTRY', default: 'https://registry.npmjs.org/', parse: httpUrl },
+  pipIndexUrl: { env: 'FAAS_PIP_INDEX_URL', default: 'https://pypi.org/simple', parse: httpUrl },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -92,6 +92,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       idleTimeoutMs: config.idleTimeoutMs,
       dockerHost: config.dockerHost,
       restoreStandbys: config.restoreStandbys,
+      dependencies: {
+        allowNonRegistry: config.allowNonRegistryDependencies,
+        npmRegistry: config.npmRegistry,
+        pipIndexUrl: config.pipIndexUrl,
+      },
       logger,
     }),
   );

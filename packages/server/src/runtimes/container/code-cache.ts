@@ -80,37 +80,89 @@ function isGzip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Unpacks regular files and folders; refuses paths that leave the folder. */
-export async function extractTar(bytes: Uint8Array, dest: string): Promise<void> {
-  const source = Readable.from([Buffer.from(bytes)]);
+/** Bounds on what an archive may unpack to. */
+export interface TarLimits {
+  /** Bytes of file contents. @default unbounded */
+  maxBytes?: number;
+  /** Files and folders. @default unbounded */
+  maxEntries?: number;
+}
+
+/**
+ * Unpacks regular files and folders from a tar (gzipped or not) or a tar stream; refuses paths
+ * that leave the folder and archives past `limits`; skips links and devices. Modes are 0644, or
+ * 0755 when executable: no setuid bits come through.
+ * @throws FaasError INVALID_ARCHIVE
+ */
+export async function extractTar(
+  source: Uint8Array | Readable,
+  dest: string,
+  limits: TarLimits = {},
+): Promise<void> {
+  const input = source instanceof Uint8Array ? bytesStream(source) : source;
   const tar = extract();
-  const input = isGzip(bytes) ? source.pipe(createGunzip()) : source;
   input.on('error', (err) => tar.destroy(err));
   input.pipe(tar);
-  for await (const entry of tar) {
-    const name = normalize(entry.header.name).replace(/^(\.\/)+/, '');
-    if (name === '..' || name.startsWith(`..${sep}`) || name.startsWith(sep)) {
-      throw new FaasError(
-        ErrorCode.INVALID_ARCHIVE,
-        `The code archive has a path outside its root: ${entry.header.name}`,
-      );
+  let bytes = 0;
+  let entries = 0;
+  try {
+    for await (const entry of tar) {
+      entries += 1;
+      if (limits.maxEntries !== undefined && entries > limits.maxEntries) {
+        throw new FaasError(
+          ErrorCode.INVALID_ARCHIVE,
+          `The archive has more than ${limits.maxEntries} entries`,
+        );
+      }
+      const name = normalize(entry.header.name).replace(/^(\.\/)+/, '');
+      if (name === '..' || name.startsWith(`..${sep}`) || name.startsWith(sep)) {
+        throw new FaasError(
+          ErrorCode.INVALID_ARCHIVE,
+          `The code archive has a path outside its root: ${entry.header.name.slice(0, 200)}`,
+        );
+      }
+      const target = join(dest, name);
+      if (entry.header.type === 'directory') {
+        await mkdir(target, { recursive: true, mode: 0o755 });
+        entry.resume();
+      } else if (entry.header.type === 'file') {
+        const parent = target.slice(0, target.lastIndexOf(sep));
+        await mkdir(parent, { recursive: true, mode: 0o755 });
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry) {
+          bytes += (chunk as Buffer).length;
+          if (limits.maxBytes !== undefined && bytes > limits.maxBytes) {
+            throw new FaasError(
+              ErrorCode.INVALID_ARCHIVE,
+              `The archive holds more than ${limits.maxBytes} bytes`,
+            );
+          }
+          chunks.push(chunk as Buffer);
+        }
+        const executable = ((entry.header.mode ?? 0o644) & 0o111) !== 0;
+        await writeFile(target, Buffer.concat(chunks), { mode: executable ? 0o755 : 0o644 });
+      } else {
+        // Links and devices are not part of a function's code.
+        entry.resume();
+      }
     }
-    const target = join(dest, name);
-    if (entry.header.type === 'directory') {
-      await mkdir(target, { recursive: true, mode: 0o755 });
-      entry.resume();
-    } else if (entry.header.type === 'file') {
-      const parent = target.slice(0, target.lastIndexOf(sep));
-      await mkdir(parent, { recursive: true, mode: 0o755 });
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      const executable = ((entry.header.mode ?? 0o644) & 0o111) !== 0;
-      await writeFile(target, Buffer.concat(chunks), { mode: executable ? 0o755 : 0o644 });
-    } else {
-      // Links and devices are not part of a function's code.
-      entry.resume();
-    }
+  } catch (err) {
+    input.unpipe(tar);
+    tar.destroy();
+    if (err instanceof FaasError) throw err;
+    throw new FaasError(
+      ErrorCode.INVALID_ARCHIVE,
+      `The archive could not be read: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
+}
+
+function bytesStream(bytes: Uint8Array): Readable {
+  const source = Readable.from([Buffer.from(bytes)]);
+  return isGzip(bytes) ? source.pipe(createGunzip()) : source;
 }
 
 /** Hard-links every file of `from` into `to` (made fresh), keeping the folder structure. */

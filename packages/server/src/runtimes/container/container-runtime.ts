@@ -22,13 +22,13 @@ import { type AgentError, DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './a
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
 import { DependencyVolumes } from './dependency-caches.ts';
+import { DependencyInstaller } from './dependency-installer.ts';
 import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { INSTANCE_ROLE } from './instances/instance-container.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
-import { installNpmDependencies } from './npm-dependencies.ts';
 import { PendingWork } from './pending-work.ts';
 import {
   DEFAULT_BUSYBOX_PATH,
@@ -65,6 +65,18 @@ export interface ContainerRuntimeOptions {
   imageCacheDir?: string;
   /** Paused restores kept ready for recently used memory snapshots. @default 4 */
   restoreStandbys?: number;
+  /** Which dependencies functions may declare and where installs fetch them. */
+  dependencies?: DependencySettings;
+}
+
+/** How function dependencies are installed (in a sandbox container, at deploy). */
+export interface DependencySettings {
+  /** Specs other than registry packages (files, git, URLs, pip options). @default false */
+  allowNonRegistry?: boolean;
+  /** @default https://registry.npmjs.org/ */
+  npmRegistry?: string;
+  /** @default https://pypi.org/simple */
+  pipIndexUrl?: string;
 }
 
 export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
@@ -104,9 +116,19 @@ export class ContainerRuntime implements Runtime {
     this.#dataDir = resolve(options.dataDir);
     this.#ownerId = ownerIdFor(this.#dataDir);
     this.docker = options.docker ?? createDockerClient(options.dockerHost);
-    const npmCache = join(this.#dataDir, 'npm');
-    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir) =>
-      installNpmDependencies(dir, npmCache),
+    const installer = new DependencyInstaller({
+      docker: this.docker,
+      ownerId: this.#ownerId,
+      cacheRoot: join(this.#dataDir, 'deps'),
+      policy: {
+        allowNonRegistry: options.dependencies?.allowNonRegistry ?? false,
+        npmRegistry: options.dependencies?.npmRegistry ?? 'https://registry.npmjs.org/',
+      },
+      pipIndexUrl: options.dependencies?.pipIndexUrl ?? 'https://pypi.org/simple',
+      imageTags: () => this.#imageTags(),
+    });
+    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, onProgress) =>
+      installer.install(dir, onProgress),
     );
     this.sandboxes = new SandboxPools({
       docker: this.docker,
