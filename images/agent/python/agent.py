@@ -31,6 +31,9 @@ RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 MAX_HOST_LINE_BYTES = 256 * 1024 * 1024
 STDERR_TAIL_BYTES = 4096
 READ_BYTES = 256 * 1024
+# The host writes an invoke as {"t":"invoke","id":…,…} and is trusted: its id is read from the
+# head, the event is not parsed.
+INVOKE_HEAD = re.compile(rb'^\{"t":"invoke","id":("(?:[^"\\]|\\.)*")')
 
 
 def ids(spec):
@@ -167,15 +170,18 @@ class Agent:
         for line in self.from_host.push(chunk):
             if not line:
                 continue
-            message = json.loads(line)
-            kind = message.get("t")
-            if kind == "load":
-                self.state["loading"] = True
-                if message.get("limits"):
-                    self.state["limits"] = message["limits"]
-                    self.from_function.max_bytes = max_message_bytes(self.state["limits"])
-            elif kind == "invoke":
-                self.state["current"] = message.get("id")
+            invoke = INVOKE_HEAD.match(line[:512])
+            if invoke:
+                self.state["current"] = json.loads(invoke.group(1))
+            else:
+                message = json.loads(line)
+                if message.get("t") == "invoke":
+                    self.state["current"] = message.get("id")
+                elif message.get("t") == "load":
+                    self.state["loading"] = True
+                    if message.get("limits"):
+                        self.state["limits"] = message["limits"]
+                        self.from_function.max_bytes = max_message_bytes(self.state["limits"])
             try:
                 self.child.stdin.write(line + b"\n")
                 self.child.stdin.flush()
