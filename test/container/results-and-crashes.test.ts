@@ -55,6 +55,10 @@ describe('container functions: bytes results, the result limit, crashes outside 
         runtime: 'python',
         code: 'def handler(event, context):\n    return "x" * event["size"]\n',
       });
+      await deploy('node-deep', {
+        runtime: 'node',
+        code: 'export default async (e) => { let v = 1; for (let i = 0; i < e.depth; i++) v = [v]; return v; }',
+      });
       await deploy('image-output', {
         runtime: 'image',
         image: baseImageTag(),
@@ -113,7 +117,7 @@ describe('container functions: bytes results, the result limit, crashes outside 
       assert.equal(at.status, 200, (await at.clone().text()).slice(0, 300));
       assert.equal((await at.arrayBuffer()).byteLength, LIMIT);
       const over = await invoke(name, { size: LIMIT + 1 });
-      assert.equal(over.status, 500);
+      assert.equal(over.status, 500, (await over.clone().text()).slice(0, 300));
       const body = (await over.json()) as ErrorBody;
       assert.equal(body.error.details?.type, 'InvalidResult');
       assert.match(
@@ -128,7 +132,7 @@ describe('container functions: bytes results, the result limit, crashes outside 
   for (const name of ['node-json', 'py-json']) {
     it(`${name}: a JSON result past 6 MiB fails saying the limit, as in the isolate runtime`, async () => {
       const over = await invoke(name, { size: LIMIT });
-      assert.equal(over.status, 500);
+      assert.equal(over.status, 500, (await over.clone().text()).slice(0, 300));
       const body = (await over.json()) as ErrorBody;
       assert.equal(body.error.details?.type, 'InvalidResult');
       assert.match(
@@ -141,13 +145,23 @@ describe('container functions: bytes results, the result limit, crashes outside 
     });
   }
 
+  it('node-deep: a result nested deeper than the host writes out fails cleanly; the container stays', async () => {
+    const deep = await invoke('node-deep', { depth: 1500 });
+    assert.equal(deep.status, 500, (await deep.clone().text()).slice(0, 300));
+    const body = (await deep.json()) as ErrorBody;
+    assert.equal(body.error.details?.type, 'InvalidResult');
+    assert.match(body.error.message, /nests deeper than 1000 levels/);
+    const ok = await invoke('node-deep', { depth: 900 });
+    assert.equal(ok.status, 200);
+  });
+
   it('an image function whose output passes 6 MiB fails saying the limit', async () => {
     const over = await s.api('/api/v1/functions/image-output/invoke', {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
       body: String(LIMIT + 1),
     });
-    assert.equal(over.status, 500, await over.clone().text());
+    assert.equal(over.status, 500, (await over.clone().text()).slice(0, 300));
     const body = (await over.json()) as ErrorBody;
     assert.equal(body.error.details?.type, 'InvalidResult');
     assert.match(body.error.message, new RegExp(`the limit is ${LIMIT} bytes`));
@@ -166,7 +180,7 @@ describe('container functions: bytes results, the result limit, crashes outside 
   for (const c of crashes) {
     it(`${c.name}: a crash outside the handler fails the invocation with its error, logs kept`, async () => {
       const res = await invoke(c.name);
-      assert.equal(res.status, 500, await res.clone().text());
+      assert.equal(res.status, 500, (await res.clone().text()).slice(0, 300));
       const body = (await res.json()) as ErrorBody;
       assert.equal(body.error.code, 'FAAS_ERR_FUNCTION_ERROR');
       assert.equal(body.error.details?.type, c.type);

@@ -216,6 +216,28 @@ function makeContext(message) {
   };
 }
 
+/** The host refuses results nested deeper than this (it writes them out with JSON.stringify). */
+const MAX_DEPTH = 1000;
+
+/** How deep a JSON text nests, counting brackets outside strings. */
+function jsonDepth(json) {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return deepest;
+}
+
 function tooLarge(bytes, what) {
   return {
     type: 'InvalidResult',
@@ -243,6 +265,9 @@ async function invoke(message) {
       const json = JSON.stringify(value === undefined ? null : value) ?? 'null';
       if (json.length * 3 > limits.resultBytes && Buffer.byteLength(json) > limits.resultBytes) {
         send({ t: 'result', id, ok: false, error: tooLarge(Buffer.byteLength(json), ' of JSON') });
+      } else if (json.length > 2 * MAX_DEPTH && jsonDepth(json) > MAX_DEPTH) {
+        const message = `The function's result nests deeper than ${MAX_DEPTH} levels`;
+        send({ t: 'result', id, ok: false, error: { type: 'InvalidResult', message } });
       } else {
         channel.write(`{"t":"result","id":${JSON.stringify(id)},"ok":true,"value":${json}}\n`);
       }
