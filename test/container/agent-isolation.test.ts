@@ -74,6 +74,8 @@ for (const isolation of ['runc', 'gvisor'] as const) {
     for (const probe of probes) {
       it(`${probe.runtime}: the handler runs as 65534 under an agent running as 65533, neither with capabilities, and cannot connect to the agent socket`, async () => {
         const fn = await t.deploy(probe.files, { runtime: probe.runtime, handler: probe.handler, isolation });
+        // As a deploy does: the container's start is not the invocation's (a busy machine is slow).
+        await t.runtime.prepare(fn);
         const outcome = await t.runtime.invoke(request(fn, {}));
         assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
         assert.ok(outcome.status === 'succeeded');
@@ -107,6 +109,7 @@ for (const isolation of ['runc', 'gvisor'] as const) {
         },
         { isolation, timeoutMs: 5000 },
       );
+      await t.runtime.prepare(fn);
       const first = await t.runtime.invoke(request(fn, {}));
       assert.ok(first.status === 'succeeded', JSON.stringify(first));
       const container = first.result as string;
@@ -116,6 +119,7 @@ for (const isolation of ['runc', 'gvisor'] as const) {
       execFileSync('docker', ['pause', container]);
       const outcome = await pending;
       assert.equal(outcome.status, 'timed_out', JSON.stringify(outcome));
+      await t.runtime.prepare(fn);
       const again = await t.runtime.invoke(request(fn, {}));
       assert.equal(again.status, 'succeeded', JSON.stringify(again));
       assert.notEqual(
