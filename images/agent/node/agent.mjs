@@ -102,7 +102,6 @@ function fatal(type, message, exitCode) {
   ending = true;
   send({ t: 'fatal', id: state.current, error: { type, message } });
   if (stderrTail) process.stderr.write(stderrTail);
-  child.kill('SIGKILL');
   const exit = () => process.exit(exitCode);
   if (socket?.writable) socket.end(exit);
   setTimeout(exit, 500).unref();
@@ -120,7 +119,6 @@ fromChild.on('data', (chunk) => {
         // The function's process ends itself (a crash); its error is the invocation's.
         sendHost(line);
         ending = true;
-        child.kill('SIGKILL');
         socket?.end(() => process.exit(1));
         setTimeout(() => process.exit(1), 500).unref();
         return;
@@ -212,11 +210,10 @@ function connect(attempt = 0) {
   socket = createConnection(SOCKET_PATH);
   socket.once('connect', () => {
     connected = true;
-    // The host closing the connection means this container is done.
-    socket.once('close', () => {
-      child.kill('SIGKILL');
-      process.exit(0);
-    });
+    // The host closing the connection means this container is done. The function's process
+    // is another uid's, which this one cannot signal: it ends with the container, whose init
+    // exits when the agent does.
+    socket.once('close', () => process.exit(0));
     send({ t: 'hello', runtime: 'node', pid: process.pid, version: process.version });
     socket.on('data', onHostData);
   });
