@@ -93,6 +93,28 @@ describe('function dependencies are installed in a sandbox container at deploy',
     assert.deepEqual(await invoked.json(), { number: true, preinstallRan: false });
   });
 
+  it('two functions with the same dependencies deployed at once share one install', {
+    timeout: 600_000,
+  }, async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const manifest = JSON.stringify({ type: 'module', dependencies: { 'is-number': '6.0.0' } });
+    const results = await Promise.all(
+      [1, 2].map((i) =>
+        create({
+          runtime: 'node',
+          code: {
+            files: {
+              'package.json': manifest,
+              'index.js': `import isNumber from 'is-number';\nexport default async () => [${i}, isNumber(${i})];`,
+            },
+          },
+        }),
+      ),
+    );
+    for (const res of results) assert.equal(res.status, 201, await res.clone().text());
+    assert.equal(rolesCreatedSince(s.dataDir, since).filter((r) => r === 'install').length, 1);
+  });
+
   it('refuses a package the registry does not have with 422 at deploy, without host paths', {
     timeout: 600_000,
   }, async () => {

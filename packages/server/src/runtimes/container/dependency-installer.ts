@@ -53,6 +53,8 @@ export interface DependencyInstallerOptions {
 export class DependencyInstaller {
   #options: DependencyInstallerOptions;
   #npmDir: string | undefined;
+  /** Installs running, by tree: two code blobs with the same manifest share one. */
+  #installing = new Map<string, Promise<string>>();
 
   constructor(options: DependencyInstallerOptions) {
     this.#options = options;
@@ -137,19 +139,35 @@ export class DependencyInstaller {
   }
 
   /** The installed tree for `key`: from the cache, or installed now in a container. */
-  async #cached(
+  #cached(
     key: string,
     tool: 'npm' | 'pip',
     onProgress: (message: string) => void,
     setup: () => Promise<{ image: string; binds: string[]; env: string[]; script: string }>,
   ): Promise<string> {
-    const installed = join(this.#options.cacheRoot, `${tool}-${key}`);
+    const name = `${tool}-${key}`;
+    let running = this.#installing.get(name);
+    if (!running) {
+      running = this.#install(name, tool, onProgress, setup);
+      this.#installing.set(name, running);
+      void running.then(
+        () => this.#installing.delete(name),
+        () => this.#installing.delete(name),
+      );
+    }
+    return running;
+  }
+
+  async #install(
+    name: string,
+    tool: 'npm' | 'pip',
+    onProgress: (message: string) => void,
+    setup: () => Promise<{ image: string; binds: string[]; env: string[]; script: string }>,
+  ): Promise<string> {
+    const installed = join(this.#options.cacheRoot, name);
     if (await exists(`${installed}.complete`)) return installed;
     onProgress(`installing ${tool} dependencies`);
-    const partial = join(
-      this.#options.cacheRoot,
-      `.${tool}-${key}.${randomBytes(4).toString('hex')}.partial`,
-    );
+    const partial = join(this.#options.cacheRoot, `.${name}.${randomBytes(4).toString('hex')}.partial`);
     await mkdir(partial, { recursive: true, mode: 0o755 });
     try {
       const spec = await setup();
