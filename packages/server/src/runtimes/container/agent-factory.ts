@@ -39,6 +39,10 @@ export interface AgentFactoryOptions {
   onError: (message: string, err: unknown) => void;
 }
 
+function closedError(): Error {
+  return new Error('The container runtime is closed');
+}
+
 export function limitsOf(fn: FunctionVersion): ContainerLimits {
   return { memoryMb: fn.memoryMb, network: fn.network ?? false, isolation: fn.isolation ?? 'runc' };
 }
@@ -47,20 +51,28 @@ export function limitsOf(fn: FunctionVersion): ContainerLimits {
 export class AgentFactory {
   #options: AgentFactoryOptions;
   #spares = new Map<string, SparePool>();
+  /** Containers being given a version: no pool holds them yet. */
+  #loading = new Set<AgentContainer>();
+  /** Containers of loads being started: settled() waits for them, so counts can be compared. */
+  #starts = new Set<Promise<unknown>>();
+  /** `loaded` calls under way, which close() waits for. */
+  #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
 
   constructor(options: AgentFactoryOptions) {
     this.#options = options;
   }
 
-  /** Spares started and waiting. */
+  /** Spares started and waiting, and containers being loaded. */
   get spareCount(): number {
-    let count = 0;
+    let count = this.#loading.size;
     for (const pool of this.#spares.values()) count += pool.size;
     return count;
   }
 
   /** Starts the standard node and python spares now instead of on first use. */
   warmUp(): void {
+    if (this.#closed) return;
     for (const runtime of ['node', 'python'] as const)
       this.#sparePool(runtime, { memoryMb: SPARE_MEMORY_MB }).refill();
   }
@@ -70,13 +82,28 @@ export class AgentFactory {
    * of the slow steps (an image build, a dependency install).
    * @throws LoadFailure when the handler does not load.
    */
-  async loaded(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
+  loaded(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
+    const work = this.#load(fn, onProgress);
+    const tracked = work.catch(() => {});
+    this.#inFlight.add(tracked);
+    void tracked.then(() => this.#inFlight.delete(tracked));
+    return work;
+  }
+
+  async #load(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
     const runtime = fn.runtime === 'python' ? 'python' : 'node';
     const limits = limitsOf(fn);
     // Images first: the dependency install runs in a container of the runtime's image.
     await this.#options.imageTags(onProgress);
     const codeDir = await this.#options.code.unpacked(fn.codeSha256, onProgress);
-    const container = this.#sparePool(runtime, limits).take() ?? (await this.#start(runtime, limits));
+    // Closed meanwhile: no container may start now, nothing would remove it (nor a spare pool's).
+    if (this.#closed) throw closedError();
+    const container = this.#sparePool(runtime, limits).take() ?? (await this.#startTracked(runtime, limits));
+    if (this.#closed) {
+      await container.destroy();
+      throw closedError();
+    }
+    this.#loading.add(container);
     try {
       const error = await container.assign(
         `${fn.name}:${fn.version}`,
@@ -123,15 +150,24 @@ export class AgentFactory {
       if (err instanceof LoadTimeoutError)
         throw new LoadFailure({ type: 'LoadTimeout', message: err.message });
       throw err;
+    } finally {
+      this.#loading.delete(container);
     }
   }
 
   async settled(): Promise<void> {
     await Promise.all([...this.#spares.values()].map((s) => s.settled()));
+    await Promise.all(this.#starts);
   }
 
+  /** Removes the spares and the containers still loading (their loads fail), once starts end. */
   async close(): Promise<void> {
-    await Promise.all([...this.#spares.values()].map((s) => s.close()));
+    this.#closed = true;
+    await Promise.all([
+      ...[...this.#spares.values()].map((s) => s.close()),
+      ...[...this.#loading].map((c) => c.destroy()),
+    ]);
+    await Promise.all(this.#inFlight);
   }
 
   #sparePool(runtime: 'node' | 'python', limits: ContainerLimits): SparePool {
@@ -150,6 +186,14 @@ export class AgentFactory {
       this.#spares.set(key, pool);
     }
     return pool;
+  }
+
+  #startTracked(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
+    const start = this.#start(runtime, limits);
+    const tracked = start.catch(() => {});
+    this.#starts.add(tracked);
+    void tracked.then(() => this.#starts.delete(tracked));
+    return start;
   }
 
   async #start(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {

@@ -17,7 +17,7 @@ import {
 import type Docker from 'dockerode';
 import type { AgentContainer } from './agent-container.ts';
 import { AgentFactory, LoadFailure } from './agent-factory.ts';
-import { invokeInContainer } from './agent-invocation.ts';
+import { invocationError, invokeInContainer } from './agent-invocation.ts';
 import { type AgentError, DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
@@ -219,12 +219,40 @@ export class ContainerRuntime implements Runtime {
     if (fn.runtime === 'image') return this.#imageFunctions.invoke(request);
     const started = performance.now();
     const pool = this.#pool(fn);
+    const acquiring = pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+    // The deadline holds from the call's start, on this clock: a container that is still starting
+    // (or a slot still taken) when it passes does not hold the answer back.
+    const stop = stopOf(request);
     let container: AgentContainer;
     try {
-      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+      const first = await Promise.race([acquiring, stop.reached]);
+      if (first === 'timeout' || first === 'abort') {
+        // The start goes on: its container serves the next call.
+        acquiring.then(
+          (late) => pool.release(late, true),
+          () => {},
+        );
+        const metrics = { durationMs: performance.now() - started };
+        return first === 'timeout'
+          ? {
+              status: 'timed_out',
+              error: { type: 'Timeout', message: `The function did not start within ${fn.timeoutMs} ms` },
+              metrics,
+            }
+          : {
+              status: 'failed',
+              error: { type: 'Aborted', message: 'The invocation was cancelled' },
+              metrics,
+            };
+      }
+      container = first;
     } catch (err) {
       if (err instanceof LoadFailure) {
-        return { status: 'failed', error: err.error, metrics: { durationMs: performance.now() - started } };
+        return {
+          status: 'failed',
+          error: invocationError(err.error),
+          metrics: { durationMs: performance.now() - started },
+        };
       }
       if (err instanceof FaasError && err.code !== ErrorCode.RUNTIME_UNAVAILABLE) {
         return {
@@ -234,14 +262,8 @@ export class ContainerRuntime implements Runtime {
         };
       }
       throw unavailable(err);
-    }
-    if (Date.now() >= request.deadline) {
-      pool.release(container, true);
-      return {
-        status: 'timed_out',
-        error: { type: 'Timeout', message: `The function did not start within ${fn.timeoutMs} ms` },
-        metrics: { durationMs: performance.now() - started },
-      };
+    } finally {
+      stop.cancel();
     }
     let invocation: Awaited<ReturnType<typeof invokeInContainer>>;
     try {
@@ -440,6 +462,25 @@ export class ContainerRuntime implements Runtime {
     }
     this.sandboxes.sweepIdle(cutoff);
   }
+}
+
+/** Resolves at the request's deadline ('timeout') or when its signal aborts ('abort'). */
+function stopOf(request: InvokeRequest): { reached: Promise<'timeout' | 'abort'>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const reached = new Promise<'timeout' | 'abort'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, request.deadline - Date.now()));
+    onAbort = () => resolve('abort');
+    if (request.signal?.aborted) onAbort();
+    else request.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  return {
+    reached,
+    cancel: () => {
+      clearTimeout(timer);
+      if (onAbort) request.signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /**
