@@ -84,18 +84,20 @@ describe('container functions without an engine', () => {
   });
   after(() => s.close());
 
-  it('a node function answers 503 RUNTIME_UNAVAILABLE while a js function still works', async () => {
-    // Deploying needs no engine; invoking does.
-    const deployed = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'node-fn', runtime: 'node', code: NODE_CODE },
-    });
-    assert.equal(deployed.status, 201, await deployed.clone().text());
-    const node = await s.api('/api/v1/functions/node-fn/invoke', { method: 'POST', json: { n: 1 } });
-    assert.equal(node.status, 503);
-    const body = (await node.json()) as { error: { code: string; message: string } };
-    assert.equal(body.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
-    assert.match(body.error.message, /No Docker Engine answers/);
+  it('deploying a container function answers 503 RUNTIME_UNAVAILABLE and makes no version; js still works', async () => {
+    // A version that would fail at every call is not made: the deploy says why instead.
+    for (const [name, body] of [
+      ['node-fn', { runtime: 'node', code: NODE_CODE }],
+      ['py-fn', { runtime: 'python', code: PYTHON_CODE }],
+      ['image-fn', { runtime: 'image', image: 'faas/base:x', command: ['true'] }],
+    ] as const) {
+      const deployed = await s.api('/api/v1/functions', { method: 'POST', json: { name, ...body } });
+      assert.equal(deployed.status, 503, await deployed.clone().text());
+      const error = (await deployed.json()) as { error: { code: string; message: string } };
+      assert.equal(error.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+      assert.match(error.error.message, /No Docker Engine answers/);
+      assert.equal((await s.api(`/api/v1/functions/${name}`)).status, 404);
+    }
 
     const js = await s.api('/api/v1/functions', {
       method: 'POST',

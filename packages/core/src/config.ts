@@ -83,6 +83,15 @@ export interface Config {
   instanceMaxPerKey: number;
   /** Live instances on this server. @default 64 (FAAS_INSTANCE_MAX_TOTAL) */
   instanceMaxTotal: number;
+  /**
+   * Let functions declare dependencies that are not registry packages (file:, git, URLs, pip
+   * options); installs run in a sandbox either way. @default false (FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES)
+   */
+  allowNonRegistryDependencies: boolean;
+  /** The npm registry dependency installs use. @default 'https://registry.npmjs.org/' (FAAS_NPM_REGISTRY) */
+  npmRegistry: string;
+  /** The Python package index dependency installs use. @default 'https://pypi.org/simple' (FAAS_PIP_INDEX_URL) */
+  pipIndexUrl: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -137,6 +146,18 @@ const adminKey: Parser<string> = (raw) => {
     /^[A-Za-z0-9_-]+$/.test(raw) &&
     new Set(raw).size >= MIN_KEY_DISTINCT_CHARS;
   if (!strong) throw new Error(`is too weak: it must be ${ADMIN_KEY_RULE} (${raw.length} characters given)`);
+  return raw;
+};
+
+const httpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`must be an http(s) URL, got "${raw}"`);
   return raw;
 };
 
@@ -198,6 +219,9 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   },
   instanceMaxPerKey: { env: 'FAAS_INSTANCE_MAX_PER_KEY', default: 16, parse: int(1, 100_000) },
   instanceMaxTotal: { env: 'FAAS_INSTANCE_MAX_TOTAL', default: 64, parse: int(1, 100_000) },
+  allowNonRegistryDependencies: { env: 'FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES', default: false, parse: bool },
+  npmRegistry: { env: 'FAAS_NPM_REGISTRY', default: 'https://registry.npmjs.org/', parse: httpUrl },
+  pipIndexUrl: { env: 'FAAS_PIP_INDEX_URL', default: 'https://pypi.org/simple', parse: httpUrl },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

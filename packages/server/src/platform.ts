@@ -114,6 +114,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       dockerHost: config.dockerHost,
       restoreStandbys: config.restoreStandbys,
       instanceLimits: { maxLive: config.instanceMaxTotal, maxLivePerOwner: config.instanceMaxPerKey },
+      dependencies: {
+        allowNonRegistry: config.allowNonRegistryDependencies,
+        npmRegistry: config.npmRegistry,
+        pipIndexUrl: config.pipIndexUrl,
+      },
       logger,
     }),
   );

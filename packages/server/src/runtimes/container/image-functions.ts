@@ -35,9 +35,12 @@ function parseResult(stdout: string): unknown {
  */
 export class ImageFunctions {
   #sandboxes: SandboxPools;
+  #maxResultBytes: number;
 
-  constructor(sandboxes: SandboxPools) {
+  /** `maxResultBytes`: the largest stdout taken as a result, as every runtime's result limit. */
+  constructor(sandboxes: SandboxPools, maxResultBytes: number) {
     this.#sandboxes = sandboxes;
+    this.#maxResultBytes = maxResultBytes;
   }
 
   async prepare(fn: FunctionVersion): Promise<void> {
@@ -107,6 +110,12 @@ export class ImageFunctions {
           },
           metrics,
         };
+      }
+      const resultBytes = Buffer.byteLength(run.stdout);
+      if (resultBytes > this.#maxResultBytes) {
+        const size = run.truncated ? `more than ${resultBytes}` : String(resultBytes);
+        const message = `The function's result is too large: ${size} bytes of output, the limit is ${this.#maxResultBytes} bytes`;
+        return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
       }
       return { status: 'succeeded', result: parseResult(run.stdout), metrics };
     } catch (err) {
