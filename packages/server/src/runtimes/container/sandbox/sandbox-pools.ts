@@ -13,8 +13,11 @@ export const DEFAULT_BUSYBOX_PATH = '/bin/busybox';
 export interface SandboxRequest {
   /** A local image (no registry is reachable). */
   image: string;
-  /** argv; run with `exec`, so the first word is looked up on the image's PATH. */
-  command: string[];
+  /**
+   * A string runs with the image's `/bin/sh -c`; an array is argv, its first word found on the
+   * image's PATH. BusyBox stands in only in images without `/bin/sh` (sandbox-script.ts).
+   */
+  command: string | string[];
   env?: Record<string, string>;
   stdin?: Uint8Array | string;
   /** Written before the command runs; relative paths are under /workspace (a tmpfs, the cwd). */
