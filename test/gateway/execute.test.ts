@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { buildImagesForTests } from '../container/support.ts';
 import { engineSkipReason, ownedContainers } from '../support/engine.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -208,6 +211,57 @@ describe('execute API', { skip }, () => {
       json: { command: 'true', image: 'faas-test/no-such-image:1' },
     });
     assert.equal(missing.status, 400);
+  });
+
+  it('network: true reaches the public internet: it resolves and fetches from the npm registry', async () => {
+    const { node } = await buildImagesForTests();
+    // Where egress goes through a TLS-inspecting proxy, its CA comes along as a file.
+    const ca = process.env.NODE_EXTRA_CA_CERTS;
+    const { status, body } = await execute({
+      image: node,
+      network: true,
+      command: [
+        'node',
+        '-e',
+        "fetch('https://registry.npmjs.org/is-number', { method: 'HEAD' }).then((r) => console.log(r.status))",
+      ],
+      ...(ca
+        ? { files: { 'ca.pem': readFileSync(ca, 'utf8') }, env: { NODE_EXTRA_CA_CERTS: '/workspace/ca.pem' } }
+        : {}),
+      timeout_ms: 30_000,
+    });
+    assert.equal(status, 200);
+    assert.equal(body.exit_code, 0, body.stderr);
+    assert.equal(body.stdout, '200\n');
+    // Without network the same command cannot even resolve the name.
+    const offline = await execute({ image: node, command: ['getent', 'hosts', 'registry.npmjs.org'] });
+    assert.notEqual(offline.body.exit_code, 0);
+  });
+
+  it('instances with network join the egress network too', async () => {
+    const created = await s.api('/api/v1/instances', { method: 'POST', json: { network: true } });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { id } = (await created.json()) as { id: string };
+    try {
+      const exec = await s.api(`/api/v1/instances/${id}/exec`, {
+        method: 'POST',
+        json: { command: 'tail -n 1 /etc/hosts | cut -f 1' },
+      });
+      const address = ((await exec.json()) as { stdout: string }).stdout.trim();
+      const network = JSON.parse(
+        execFileSync('docker', [
+          'network',
+          'inspect',
+          'faas-egress',
+          '--format',
+          '{{json .IPAM.Config}}',
+        ]).toString(),
+      ) as { Subnet: string }[];
+      const prefix = network[0]?.Subnet.split('.').slice(0, 2).join('.');
+      assert.ok(prefix && address.startsWith(`${prefix}.`), `${address} in ${network[0]?.Subnet}`);
+    } finally {
+      await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' });
+    }
   });
 
   it('leaves no containers behind: only the pool spares, and none after close', async () => {

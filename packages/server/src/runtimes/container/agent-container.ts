@@ -12,6 +12,7 @@ import {
   SANDBOX_USER,
   updatableLimits,
 } from './container-limits.ts';
+import type { EgressReady } from './network/egress-network.ts';
 
 /** Where the container's folder is mounted, and where the agent finds its socket and code. */
 const MOUNT = '/faas';
@@ -23,6 +24,8 @@ export interface StartAgentOptions {
   slotDir: string;
   ownerId: string;
   limits: ContainerLimits;
+  /** The egress network, ready: required when `limits.network`. */
+  egress?: EgressReady;
   helloTimeoutMs: number;
 }
 
@@ -84,7 +87,10 @@ export class AgentContainer {
         User: SANDBOX_USER,
         Env: [`FAAS_AGENT_SOCKET=${MOUNT}/agent.sock`, 'HOME=/tmp'],
         Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'agent' },
-        HostConfig: hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], 'gvisor-uds'),
+        HostConfig: hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], {
+          gvisorRuntime: 'gvisor-uds',
+          ...(options.egress ? { egress: options.egress } : {}),
+        }),
         StopTimeout: 1,
       });
       id = container.id;

@@ -7,6 +7,7 @@ import { AgentContainer } from './agent-container.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
+import type { EgressReady } from './network/egress-network.ts';
 import type { PendingWork } from './pending-work.ts';
 import { SparePool } from './spare-pool.ts';
 
@@ -33,6 +34,8 @@ export interface AgentFactoryOptions {
   /** Spares kept per runtime image for runc without network; other kinds keep one once used. */
   sparesPerImage: number;
   imageTags: () => Promise<RuntimeImageTags>;
+  /** The egress network for functions with `network: true`; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   onError: (message: string, err: unknown) => void;
 }
 
@@ -140,12 +143,14 @@ export class AgentFactory {
 
   async #start(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
     const tags = await this.#options.imageTags();
+    const egress = limits.network ? await this.#options.egress() : undefined;
     return AgentContainer.start({
       docker: this.#options.docker,
       image: tags[runtime],
       slotDir: join(this.#options.dataDir, 's', randomBytes(6).toString('hex')),
       ownerId: this.#options.ownerId,
       limits,
+      ...(egress ? { egress } : {}),
       helloTimeoutMs: HELLO_TIMEOUT_MS,
     });
   }

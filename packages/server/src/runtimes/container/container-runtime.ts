@@ -20,12 +20,14 @@ import { invokeInContainer } from './agent-invocation.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
 import { DependencyVolumes } from './dependency-caches.ts';
-import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
+import { createDockerClient, ENGINE_HINT, engineIsLocal, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { INSTANCE_ROLE } from './instances/instance-container.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
+import { EgressFirewall } from './network/egress-firewall.ts';
+import { EgressNetwork } from './network/egress-network.ts';
 import { installNpmDependencies } from './npm-dependencies.ts';
 import { PendingWork } from './pending-work.ts';
 import {
@@ -61,6 +63,10 @@ export interface ContainerRuntimeOptions {
   imageCacheDir?: string;
   /** Paused restores kept ready for recently used memory snapshots. @default 4 */
   restoreStandbys?: number;
+  /** How long a check of the egress firewall is trusted, and its background pace. @default 5000 */
+  egressCheckMs?: number;
+  /** The egress network's firewall. @default one that runs this host's iptables */
+  egressFirewall?: EgressFirewall;
 }
 
 export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
@@ -89,6 +95,7 @@ export class ContainerRuntime implements Runtime {
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
   #caches: DependencyVolumes;
+  #egress: EgressNetwork;
   #sweeper: NodeJS.Timeout;
   #instanceSweeper: NodeJS.Timeout;
   #closed = false;
@@ -103,11 +110,20 @@ export class ContainerRuntime implements Runtime {
     this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir) =>
       installNpmDependencies(dir, npmCache),
     );
+    this.#egress = new EgressNetwork({
+      docker: this.docker,
+      firewall: options.egressFirewall ?? new EgressFirewall(),
+      engineIsLocal: options.docker ? true : engineIsLocal(options.dockerHost),
+      logger: this.#logger,
+      ...(options.egressCheckMs !== undefined ? { checkMs: options.egressCheckMs } : {}),
+    });
+    const egress = () => this.#egress.ready();
     this.sandboxes = new SandboxPools({
       docker: this.docker,
       ownerId: this.#ownerId,
       spares: options.sandboxSpares ?? 2,
       idleTimeoutMs: options.idleTimeoutMs,
+      egress,
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
     this.#imageFunctions = new ImageFunctions(this.sandboxes);
@@ -128,6 +144,7 @@ export class ContainerRuntime implements Runtime {
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
       prepareCaches: (caches) => this.#prepareCaches(caches),
+      egress,
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
     });
     this.#agents = new AgentFactory({
@@ -138,6 +155,7 @@ export class ContainerRuntime implements Runtime {
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
       imageTags: () => this.#imageTags(),
+      egress,
       onError: (message, err) => this.#logger.warn(message, err),
     });
     const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
@@ -260,6 +278,15 @@ export class ContainerRuntime implements Runtime {
   }
 
   /**
+   * Resolves when containers with network may start: the egress network exists behind its
+   * firewall rules (network/egress-network.ts).
+   * @throws FaasError NETWORK_UNAVAILABLE when the rules cannot be installed.
+   */
+  async egressReady(): Promise<void> {
+    await this.#egress.ready();
+  }
+
+  /**
    * Builds the default sandbox image (faas/base) on first use, as the runtime images are; any
    * other image must already be in the engine (no registry is reachable to pull it).
    */
@@ -332,6 +359,7 @@ export class ContainerRuntime implements Runtime {
     this.#closed = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#instanceSweeper);
+    this.#egress.close();
     const instances = this.instances.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
@@ -354,6 +382,11 @@ export class ContainerRuntime implements Runtime {
       await mkdir(join(this.#dataDir, 's'), { recursive: true });
       const removed = await removeOwnedContainers(this.docker, this.#ownerId, [INSTANCE_ROLE]);
       if (removed > 0) this.#logger.warn(`removed ${removed} orphaned container(s) of a previous run`);
+      // The egress firewall goes in at start, not at the first network sandbox; a server that
+      // cannot install it still runs, and refuses containers with network.
+      this.#egress
+        .ready()
+        .catch((err) => this.#logger.warn(`network sandboxes will be refused: ${(err as Error).message}`));
     })();
     this.#started.catch(() => {
       this.#started = undefined;

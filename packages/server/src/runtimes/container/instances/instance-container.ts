@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL } from '../container-labels.ts';
 import { hardenedHostConfig, SANDBOX_USER } from '../container-limits.ts';
 import { cacheMounts } from '../dependency-caches.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
 
 /** Where the agent binary is mounted; it is the container's main process. */
@@ -35,6 +36,8 @@ export interface InstanceContainerOptions {
   ownerId: string;
   agentPath: string;
   busyboxPath: string;
+  /** The egress network, ready: required when the spec has network. */
+  egress?: EgressReady;
 }
 
 /**
@@ -92,6 +95,7 @@ export async function createInstanceContainer(
           `${options.agentPath}:${AGENT_MOUNT}:ro`,
           ...caches.binds,
         ],
+        options.egress ? { egress: options.egress } : {},
       ),
       Tmpfs: { '/tmp': tmpfs, [INSTANCE_WORKDIR]: tmpfs },
       // The stdout is the agent's binary frames: nothing worth keeping in a log file.

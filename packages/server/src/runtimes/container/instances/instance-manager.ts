@@ -9,6 +9,7 @@ import {
 import type Docker from 'dockerode';
 import { removeContainer } from '../container-labels.ts';
 import { engineStatus } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { Instance } from './instance.ts';
 import { findInstances } from './instance-recovery.ts';
 import { InstanceRestores, type RestoreOptions } from './instance-restores.ts';
@@ -30,6 +31,8 @@ export interface InstanceManagerOptions {
   ensureImage: (image: string) => Promise<void>;
   /** Makes the shared dependency caches' volumes. */
   prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** The egress network for instances with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
   /** Paused restores kept ready for recently used memory snapshots; 0: none. @default 4 */
@@ -59,6 +62,7 @@ export class InstanceManager {
       busyboxPath: options.busyboxPath,
       ensureImage: options.ensureImage,
       prepareCaches: options.prepareCaches,
+      egress: options.egress,
       ...(options.agentTimeoutMs !== undefined ? { agentTimeoutMs: options.agentTimeoutMs } : {}),
     });
     this.#restores = new InstanceRestores({

@@ -2,6 +2,7 @@ import type { DependencyCache } from '@faas/core';
 import { ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { sandboxAgentBinary } from './agent-binary.ts';
 import { AgentLink } from './agent-link.ts';
 import { startFromCheckpoint } from './engine-checkpoints.ts';
@@ -18,6 +19,8 @@ export interface InstanceRunnerOptions {
   ensureImage: (image: string) => Promise<void>;
   /** Makes the shared dependency caches' volumes. */
   prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** The egress network for instances with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
 }
@@ -58,6 +61,7 @@ export class InstanceRunner {
     await this.#options.ensureImage(identity.spec.image);
     if (identity.spec.dependencyCaches?.length)
       await this.#options.prepareCaches(identity.spec.dependencyCaches);
+    const egress = identity.spec.network ? await this.#options.egress() : undefined;
     try {
       return await createInstanceContainer(
         {
@@ -65,6 +69,7 @@ export class InstanceRunner {
           ownerId: this.#options.ownerId,
           agentPath,
           busyboxPath: this.#options.busyboxPath,
+          ...(egress ? { egress } : {}),
         },
         identity,
         role,

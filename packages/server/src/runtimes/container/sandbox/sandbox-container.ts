@@ -9,6 +9,7 @@ import {
   updatableLimits,
 } from '../container-limits.ts';
 import { cacheMounts } from '../dependency-caches.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { ExitMarkerScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
 
@@ -33,6 +34,8 @@ export interface StartSandboxOptions {
   ownerId: string;
   limits: ContainerLimits;
   caches?: DependencyCache[];
+  /** The egress network, ready: required when `limits.network`. */
+  egress?: EgressReady;
   busyboxPath: string;
 }
 
@@ -128,10 +131,11 @@ export class SandboxContainer {
       Tty: false,
       Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'sandbox' },
       HostConfig: {
-        ...hardenedHostConfig(options.limits, [
-          `${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`,
-          ...caches.binds,
-        ]),
+        ...hardenedHostConfig(
+          options.limits,
+          [`${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`, ...caches.binds],
+          options.egress ? { egress: options.egress } : {},
+        ),
         Tmpfs: {
           '/tmp': `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,
           [SANDBOX_WORKDIR]: `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,

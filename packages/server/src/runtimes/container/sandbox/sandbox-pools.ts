@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { type DependencyCache, ErrorCode, FaasError } from '@faas/core';
+import { type DependencyCache, ErrorCode, FaasError, isFaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { newExitMarker } from './exit-marker.ts';
 import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
 import { jobLine } from './sandbox-script.ts';
@@ -26,7 +27,7 @@ export interface SandboxRequest {
   timeoutMs?: number;
   /** @default 256 */
   memoryMb?: number;
-  /** Outbound network. @default false */
+  /** Outbound network, egress-only (network/egress-network.ts). @default false */
   network?: boolean;
   isolation?: 'runc' | 'gvisor';
   /** Shared package caches to mount (see dependency-caches.ts); the runtime makes their volumes. */
@@ -69,6 +70,8 @@ export interface SandboxPoolsOptions {
   spares: number;
   idleTimeoutMs: number;
   busyboxPath?: string;
+  /** The egress network for runs with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   onError: (err: unknown) => void;
 }
 
@@ -107,6 +110,9 @@ export class SandboxPools {
       network: request.network ?? false,
       isolation: request.isolation ?? 'runc',
     };
+    // Checked at each run, not only when the spare was made: rules a flush removed since are
+    // put back first, or the run is refused.
+    if (limits.network) await this.#options.egress();
     const exitMarker = newExitMarker();
     const line = jobLine({
       exitMarker,
@@ -206,15 +212,18 @@ export class SandboxPools {
 
   async #start(entry: PoolEntry): Promise<SandboxContainer> {
     try {
+      const egress = entry.limits.network ? await this.#options.egress() : undefined;
       return await SandboxContainer.start({
         docker: this.#options.docker,
         image: entry.image,
         ownerId: this.#options.ownerId,
         limits: entry.limits,
         caches: entry.caches,
+        ...(egress ? { egress } : {}),
         busyboxPath: this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH,
       });
     } catch (err) {
+      if (isFaasError(err)) throw err;
       if (engineStatus(err) === 404) {
         throw missingImageError(entry.image, err);
       }
