@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { buildImagesForTests } from '../container/support.ts';
 import { engineSkipReason, ownedContainers } from '../support/engine.ts';
@@ -262,6 +263,51 @@ describe('execute API', { skip }, () => {
     } finally {
       await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' });
     }
+  });
+
+  it('honours isolation in ephemeral and cached runs, and every limit is part of the cache key', async () => {
+    const kernel = async (isolation: string, mode = 'ephemeral', extra = {}) =>
+      execute(
+        { command: 'uname -r; cat /proc/sys/kernel/random/uuid', mode, isolation, ...extra },
+        '/api/v1/execute/advanced',
+      );
+    const runc = await kernel('runc');
+    const gvisor = await kernel('gvisor');
+    assert.equal(gvisor.status, 200);
+    // gVisor answers its own kernel version, not the host's.
+    assert.notEqual(gvisor.body.stdout.split('\n')[0], runc.body.stdout.split('\n')[0]);
+    const env = { N: randomUUID() };
+    const first = await kernel('runc', 'cached', { env });
+    assert.equal(first.body.cache, 'miss');
+    assert.equal((await kernel('runc', 'cached', { env })).body.cache, 'hit');
+    for (const [isolation, extra] of [
+      ['gvisor', {}],
+      ['runc', { memory_mb: 300 }],
+      ['runc', { cpus: 0.5 }],
+      ['runc', { timeout_ms: 20_000 }],
+      ['runc', { network: true }],
+      ['runc', { dependency_caches: ['npm'] }],
+    ] as const) {
+      const other = await kernel(isolation, 'cached', { env, ...extra });
+      assert.equal(other.status, 200, JSON.stringify(other.body));
+      assert.equal(other.body.cache, 'miss', JSON.stringify({ isolation, extra }));
+      assert.notEqual(other.body.stdout, first.body.stdout);
+    }
+    // The defaults spelled out are the same key as leaving them out.
+    const spelled = await kernel('runc', 'cached', {
+      env,
+      memory_mb: 256,
+      cpus: 1,
+      timeout_ms: 30_000,
+      network: false,
+    });
+    assert.equal(spelled.body.cache, 'hit');
+  });
+
+  it('answers 422, not a 5xx, for more cpus than the host has', async () => {
+    const { status, body } = await execute({ command: 'true', cpus: availableParallelism() + 1 });
+    assert.equal(status, 422, JSON.stringify(body));
+    assert.match(body.error?.code ?? '', /VALIDATION/);
   });
 
   it('leaves no containers behind: only the pool spares, and none after close', async () => {

@@ -6,6 +6,7 @@ export * from './functions.ts';
 export * from './ids.ts';
 export * from './invocations.ts';
 export * from './paging.ts';
+export * from './projects.ts';
 export * from './queue.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';

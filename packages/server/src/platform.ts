@@ -71,6 +71,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
       idleTimeoutMs: config.idleTimeoutMs,
       dockerHost: config.dockerHost,
       restoreStandbys: config.restoreStandbys,
+      dependencyCacheMb: config.dependencyCacheMb,
       logger,
     }),
   );

@@ -20,11 +20,18 @@ function settingsStore() {
 }
 
 const inputs: ExecCacheInputs = {
+  project: 'default',
   imageId: 'sha256:abc',
   command: ['sh', '-c', 'echo hi'],
   env: { A: '1', B: '2' },
   files: { 'a.txt': 'x' },
   stdin: '',
+  memoryMb: 256,
+  cpus: 1,
+  timeoutMs: 30_000,
+  network: false,
+  isolation: 'runc',
+  dependencyCaches: [],
 };
 
 const result = {
@@ -48,9 +55,21 @@ describe('exec cache', () => {
       { env: { A: '1' } },
       { files: { 'a.txt': 'y' } },
       { stdin: 'in' },
+      { command: 'echo hi' },
+      { project: 'other' },
+      { memoryMb: 512 },
+      { cpus: 0.5 },
+      { timeoutMs: 1000 },
+      { network: true },
+      { isolation: 'gvisor' as const },
+      { dependencyCaches: ['npm'] },
     ]) {
       assert.notEqual(execCacheKey({ ...inputs, ...changed }), key, JSON.stringify(changed));
     }
+    assert.equal(
+      execCacheKey({ ...inputs, dependencyCaches: ['pip', 'npm', 'npm'] }),
+      execCacheKey({ ...inputs, dependencyCaches: ['npm', 'pip'] }),
+    );
     // Argument boundaries count: ["a b"] is not ["a", "b"].
     assert.notEqual(
       execCacheKey({ ...inputs, command: ['a b'] }),

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
   FaasError,
@@ -14,6 +15,8 @@ import type { InstanceManager } from '../runtimes/container/instances/instance-m
 
 /** What a client asks for; everything but the image has a default. */
 export interface InstanceRequest {
+  /** Whose instance: the request's project (`request.project` in the gateway). @default DEFAULT_PROJECT */
+  project?: string;
   image?: string;
   /** The main process: a string runs with `sh -c`. */
   command?: string | string[];
@@ -85,6 +88,7 @@ export class InstanceService {
       isolation: request.isolation ?? 'runc',
       idleTtlMs: request.idleTtlMs ?? INSTANCE_DEFAULTS.idleTtlMs,
       ...(request.dependencyCaches?.length ? { dependencyCaches: request.dependencyCaches } : {}),
+      project: request.project ?? DEFAULT_PROJECT,
     };
   }
 

@@ -155,5 +155,6 @@ export const dependencyCachesSchema = {
   type: 'array',
   items: { type: 'string', enum: [...DEPENDENCY_CACHE_NAMES] },
   uniqueItems: true,
-  description: 'Shared package caches to mount (named volumes, shared by all sandboxes that ask)',
+  description:
+    "The project's package caches to mount (size-capped, shared by the project's sandboxes that ask)",
 };

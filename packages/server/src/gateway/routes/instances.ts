@@ -109,7 +109,10 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const instance = await instances.create(toInstanceRequest(request.body));
+      const instance = await instances.create({
+        ...toInstanceRequest(request.body),
+        project: request.project,
+      });
       return reply.code(201).send(instanceView(instance));
     },
   );

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type BlobStore,
-  type DependencyCache,
   ErrorCode,
   FaasError,
   type FunctionRuntime,
@@ -19,7 +18,7 @@ import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invokeInContainer } from './agent-invocation.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
-import { DependencyVolumes } from './dependency-caches.ts';
+import { DependencyCaches } from './dependency-caches.ts';
 import { createDockerClient, ENGINE_HINT, engineIsLocal, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
@@ -63,13 +62,15 @@ export interface ContainerRuntimeOptions {
   imageCacheDir?: string;
   /** Paused restores kept ready for recently used memory snapshots. @default 4 */
   restoreStandbys?: number;
+  /** Size of each project's file system per dependency cache (FAAS_DEPENDENCY_CACHE_MB). @default 2048 */
+  dependencyCacheMb?: number;
   /** How long a check of the egress firewall is trusted, and its background pace. @default 5000 */
   egressCheckMs?: number;
   /** The egress network's firewall. @default one that runs this host's iptables */
   egressFirewall?: EgressFirewall;
 }
 
-export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
+export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024, dependencyCacheMb: 2048 } as const;
 
 /**
  * Runs node, python and image functions in Docker containers. node/python containers run the
@@ -94,7 +95,7 @@ export class ContainerRuntime implements Runtime {
   #pools = new Map<string, VersionPool>();
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
-  #caches: DependencyVolumes;
+  #caches: DependencyCaches;
   #egress: EgressNetwork;
   #sweeper: NodeJS.Timeout;
   #instanceSweeper: NodeJS.Timeout;
@@ -117,6 +118,10 @@ export class ContainerRuntime implements Runtime {
       logger: this.#logger,
       ...(options.egressCheckMs !== undefined ? { checkMs: options.egressCheckMs } : {}),
     });
+    this.#caches = new DependencyCaches({
+      root: join(this.#dataDir, 'caches'),
+      capMb: options.dependencyCacheMb ?? CONTAINER_DEFAULTS.dependencyCacheMb,
+    });
     const egress = () => this.#egress.ready();
     this.sandboxes = new SandboxPools({
       docker: this.docker,
@@ -124,17 +129,10 @@ export class ContainerRuntime implements Runtime {
       spares: options.sandboxSpares ?? 2,
       idleTimeoutMs: options.idleTimeoutMs,
       egress,
+      caches: (project, caches) => this.#caches.prepare(project, caches),
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
     this.#imageFunctions = new ImageFunctions(this.sandboxes);
-    this.#caches = new DependencyVolumes({
-      docker: this.docker,
-      ownerId: this.#ownerId,
-      helperImage: async () => {
-        await this.ensureImage(baseImageTag());
-        return baseImageTag();
-      },
-    });
     this.instances = new InstanceManager({
       docker: this.docker,
       ownerId: this.#ownerId,
@@ -143,7 +141,7 @@ export class ContainerRuntime implements Runtime {
       logger: this.#logger,
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
-      prepareCaches: (caches) => this.#prepareCaches(caches),
+      prepareCaches: (project, caches) => this.#caches.prepare(project, caches),
       egress,
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
     });
@@ -261,20 +259,7 @@ export class ContainerRuntime implements Runtime {
   async runInSandbox(request: SandboxRequest): Promise<SandboxResult> {
     await this.#ensureStarted();
     await this.ensureImage(request.image);
-    if (request.dependencyCaches?.length) await this.#prepareCaches(request.dependencyCaches);
     return this.sandboxes.run(request);
-  }
-
-  async #prepareCaches(caches: DependencyCache[]): Promise<void> {
-    try {
-      await this.#caches.prepare(caches);
-    } catch (err) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `Preparing the dependency cache volumes failed: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
   }
 
   /**
@@ -370,6 +355,7 @@ export class ContainerRuntime implements Runtime {
       instances,
     ]);
     await this.#removals.drain();
+    await this.#caches.close();
   }
 
   /** Once per process: the engine answers, and orphans of a crashed run with this data dir are gone. */

@@ -4,7 +4,7 @@ import type { InstanceSpec } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL } from '../container-labels.ts';
 import { hardenedHostConfig, SANDBOX_USER } from '../container-limits.ts';
-import { cacheMounts } from '../dependency-caches.ts';
+import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
 
@@ -38,6 +38,8 @@ export interface InstanceContainerOptions {
   busyboxPath: string;
   /** The egress network, ready: required when the spec has network. */
   egress?: EgressReady;
+  /** The spec's dependency caches, mounted for its project (DependencyCaches.prepare). */
+  caches?: CacheMounts;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function createInstanceContainer(
   role: 'instance' | 'standby' = 'instance',
 ): Promise<Docker.Container> {
   const { spec } = identity;
-  const caches = cacheMounts(spec.dependencyCaches ?? []);
+  const caches = options.caches ?? NO_CACHES;
   const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m,mode=1777`;
   return options.docker.createContainer({
     name: role === 'standby' ? `${STANDBY_NAME_PREFIX}${identity.id}` : instanceContainerName(identity.id),

@@ -8,6 +8,7 @@ import {
 } from '@faas/core';
 import type Docker from 'dockerode';
 import { removeContainer } from '../container-labels.ts';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus } from '../docker-engine.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { Instance } from './instance.ts';
@@ -29,8 +30,8 @@ export interface InstanceManagerOptions {
   ready: () => Promise<void>;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
-  /** Makes the shared dependency caches' volumes. */
-  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** Mounts a project's dependency caches. */
+  prepareCaches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
   /** The egress network for instances with network; refuses when it is not guarded. */
   egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */

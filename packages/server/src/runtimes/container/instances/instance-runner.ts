@@ -1,6 +1,7 @@
 import type { DependencyCache } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import { DEFAULT_PROJECT, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { sandboxAgentBinary } from './agent-binary.ts';
@@ -17,8 +18,8 @@ export interface InstanceRunnerOptions {
   busyboxPath: string;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
-  /** Makes the shared dependency caches' volumes. */
-  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** Mounts a project's dependency caches. */
+  prepareCaches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
   /** The egress network for instances with network; refuses when it is not guarded. */
   egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
@@ -59,9 +60,11 @@ export class InstanceRunner {
     });
     const agentPath = await this.#agentPath;
     await this.#options.ensureImage(identity.spec.image);
-    if (identity.spec.dependencyCaches?.length)
-      await this.#options.prepareCaches(identity.spec.dependencyCaches);
-    const egress = identity.spec.network ? await this.#options.egress() : undefined;
+    const { spec } = identity;
+    const caches = spec.dependencyCaches?.length
+      ? await this.#options.prepareCaches(spec.project ?? DEFAULT_PROJECT, spec.dependencyCaches)
+      : undefined;
+    const egress = spec.network ? await this.#options.egress() : undefined;
     try {
       return await createInstanceContainer(
         {
@@ -70,6 +73,7 @@ export class InstanceRunner {
           agentPath,
           busyboxPath: this.#options.busyboxPath,
           ...(egress ? { egress } : {}),
+          ...(caches ? { caches } : {}),
         },
         identity,
         role,

@@ -1,5 +1,4 @@
 import type { Duplex } from 'node:stream';
-import type { DependencyCache } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from '../container-labels.ts';
 import {
@@ -8,7 +7,7 @@ import {
   SANDBOX_USER,
   updatableLimits,
 } from '../container-limits.ts';
-import { cacheMounts } from '../dependency-caches.ts';
+import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { ExitMarkerScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
@@ -33,7 +32,8 @@ export interface StartSandboxOptions {
   image: string;
   ownerId: string;
   limits: ContainerLimits;
-  caches?: DependencyCache[];
+  /** The project's dependency caches, mounted (DependencyCaches.prepare). */
+  caches?: CacheMounts;
   /** The egress network, ready: required when `limits.network`. */
   egress?: EgressReady;
   busyboxPath: string;
@@ -116,7 +116,7 @@ export class SandboxContainer {
 
   static async start(options: StartSandboxOptions): Promise<SandboxContainer> {
     const { docker } = options;
-    const caches = cacheMounts(options.caches ?? []);
+    const caches = options.caches ?? NO_CACHES;
     const container = await docker.createContainer({
       Image: options.image,
       Entrypoint: [BUSYBOX_MOUNT, 'sh', '-c', SHIM_SCRIPT],
