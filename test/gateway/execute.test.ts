@@ -239,29 +239,53 @@ describe('execute API', { skip }, () => {
     assert.notEqual(offline.body.exit_code, 0);
   });
 
-  it('instances with network join the egress network too', async () => {
-    const created = await s.api('/api/v1/instances', { method: 'POST', json: { network: true } });
-    assert.equal(created.status, 201, await created.clone().text());
-    const { id } = (await created.json()) as { id: string };
-    try {
-      const exec = await s.api(`/api/v1/instances/${id}/exec`, {
+  it('instances with network join the egress network too; under gVisor their snapshots are of files', async () => {
+    for (const isolation of ['runc', 'gvisor']) {
+      const created = await s.api('/api/v1/instances', {
         method: 'POST',
-        json: { command: 'tail -n 1 /etc/hosts | cut -f 1' },
+        json: { network: true, isolation },
       });
-      const address = ((await exec.json()) as { stdout: string }).stdout.trim();
-      const network = JSON.parse(
-        execFileSync('docker', [
-          'network',
-          'inspect',
-          'faas-egress',
-          '--format',
-          '{{json .IPAM.Config}}',
-        ]).toString(),
-      ) as { Subnet: string }[];
-      const prefix = network[0]?.Subnet.split('.').slice(0, 2).join('.');
-      assert.ok(prefix && address.startsWith(`${prefix}.`), `${address} in ${network[0]?.Subnet}`);
-    } finally {
-      await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = (await created.json()) as { id: string };
+      const restoredIds: string[] = [];
+      try {
+        const exec = await s.api(`/api/v1/instances/${id}/exec`, {
+          method: 'POST',
+          json: { command: 'echo kept > notes.txt; tail -n 1 /etc/hosts | cut -f 1' },
+        });
+        const address = ((await exec.json()) as { stdout: string }).stdout.trim();
+        const network = JSON.parse(
+          execFileSync('docker', [
+            'network',
+            'inspect',
+            'faas-egress',
+            '--format',
+            '{{json .IPAM.Config}}',
+          ]).toString(),
+        ) as { Subnet: string }[];
+        const prefix = network[0]?.Subnet.split('.').slice(0, 2).join('.');
+        assert.ok(
+          prefix && address.startsWith(`${prefix}.`),
+          `${isolation}: ${address} in ${network[0]?.Subnet}`,
+        );
+        // gVisor cannot checkpoint host-kernel sockets: the snapshot is the files, and it restores.
+        const snapshot = await s.api('/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+        assert.equal(snapshot.status, 201, await snapshot.clone().text());
+        const { id: snapshotId, kind } = (await snapshot.json()) as { id: string; kind: string };
+        assert.equal(kind, 'filesystem');
+        const restored = await s.api(`/api/v1/snapshots/${snapshotId}/restore`, { method: 'POST', json: {} });
+        assert.equal(restored.status, 201, await restored.clone().text());
+        const restoredId = ((await restored.json()) as { id: string }).id;
+        restoredIds.push(restoredId);
+        const read = await s.api(`/api/v1/instances/${restoredId}/exec`, {
+          method: 'POST',
+          json: { command: 'cat notes.txt' },
+        });
+        assert.equal(((await read.json()) as { stdout: string }).stdout, 'kept\n');
+      } finally {
+        for (const instance of [id, ...restoredIds])
+          await s.api(`/api/v1/instances/${instance}`, { method: 'DELETE' });
+      }
     }
   });
 

@@ -61,7 +61,9 @@ export class SnapshotService {
   ): Promise<SnapshotRecord> {
     const manager = this.#instances.manager;
     const instance = await manager.get(instanceId);
-    const memory = instance.spec.isolation === 'gvisor';
+    // gVisor cannot checkpoint a sandbox whose sockets are the host kernel's, as network
+    // sandboxes' are here (container-limits.ts): those get the files, as runc instances do.
+    const memory = instance.spec.isolation === 'gvisor' && !instance.spec.network;
     const { tar, processes } = memory
       ? await manager.checkpoint(instanceId)
       : // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar.

@@ -110,7 +110,10 @@ export class EgressNetwork {
     return readyToken();
   }
 
-  /** Keeps checking while the server runs, so rules a flush removed come back without a request. */
+  /**
+   * Keeps checking while the server runs, so rules a flush removed come back without a request;
+   * at twice the pace of `checkMs`, so `ready()` finds a fresh check and pays no iptables call.
+   */
   #watch(): void {
     if (this.#timer || this.#closed) return;
     this.#timer = setInterval(() => {
@@ -121,7 +124,7 @@ export class EgressNetwork {
       this.#pending.catch((err) =>
         this.#options.logger.error('network sandboxes refused until this is fixed:', (err as Error).message),
       );
-    }, this.#checkMs);
+    }, this.#checkMs / 2);
     this.#timer.unref();
   }
 
