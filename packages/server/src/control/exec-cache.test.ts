@@ -104,4 +104,22 @@ describe('exec cache', () => {
     assert.deepEqual(await cache.get('b'), result);
     assert.equal(reads(), before + 1, '"b" came back from the store');
   });
+
+  it('bounds the memory its entries take, not only their count; a result over the budget stays in the store only', async () => {
+    const { store, reads } = settingsStore();
+    const big = { ...result, stdout: 'x'.repeat(600) };
+    const cache = new ExecCache({ store, maxChars: 1000 });
+    await cache.set('a', big);
+    await cache.set('b', big);
+    let before = reads();
+    await cache.get('b');
+    assert.equal(reads(), before, '"b" is in memory');
+    await cache.get('a');
+    assert.equal(reads(), before + 1, '"a" was dropped to keep within 1000 characters');
+    const huge = { ...result, stdout: 'y'.repeat(2000) };
+    await cache.set('c', huge);
+    before = reads();
+    assert.deepEqual(await cache.get('c'), huge);
+    assert.equal(reads(), before + 1, 'over the whole budget: read from the store');
+  });
 });

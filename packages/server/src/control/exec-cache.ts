@@ -33,6 +33,11 @@ export interface ExecCacheOptions {
   store: MetadataStore;
   /** Results kept in memory in front of the store. @default 256 */
   maxEntries?: number;
+  /**
+   * Output characters kept in memory, all entries together: a result holds up to 10 MiB of
+   * output, so a count alone would let 256 big ones take gigabytes. @default 33554432
+   */
+  maxChars?: number;
 }
 
 const SETTING_PREFIX = 'exec-cache:';
@@ -70,11 +75,14 @@ function sortedEntries(record: Record<string, string>): [string, string][] {
 export class ExecCache {
   #store: MetadataStore;
   #maxEntries: number;
+  #maxChars: number;
   #recent = new Map<string, SandboxResult>();
+  #chars = 0;
 
   constructor(options: ExecCacheOptions) {
     this.#store = options.store;
     this.#maxEntries = options.maxEntries ?? 256;
+    this.#maxChars = options.maxChars ?? 32 * 1024 * 1024;
   }
 
   async get(key: string): Promise<SandboxResult | undefined> {
@@ -103,12 +111,26 @@ export class ExecCache {
   }
 
   #remember(key: string, result: SandboxResult): void {
-    this.#recent.delete(key);
+    this.#forget(key);
+    // Bigger than the whole budget: answered from the store each time instead.
+    if (chars(result) > this.#maxChars) return;
     this.#recent.set(key, result);
-    while (this.#recent.size > this.#maxEntries) {
+    this.#chars += chars(result);
+    while (this.#recent.size > this.#maxEntries || this.#chars > this.#maxChars) {
       const oldest = this.#recent.keys().next().value;
       if (oldest === undefined) break;
-      this.#recent.delete(oldest);
+      this.#forget(oldest);
     }
   }
+
+  #forget(key: string): void {
+    const result = this.#recent.get(key);
+    if (!result) return;
+    this.#recent.delete(key);
+    this.#chars -= chars(result);
+  }
+}
+
+function chars(result: SandboxResult): number {
+  return result.stdout.length + result.stderr.length;
 }
