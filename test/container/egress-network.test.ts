@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '@faas/core';
 import type { RuntimeImageTags } from '../../packages/server/src/runtimes/container/images/build-runtime-images.ts';
@@ -10,6 +11,7 @@ import {
 import {
   EGRESS_NETWORK,
   EGRESS_NETWORK_OPTIONS,
+  EgressNetwork,
 } from '../../packages/server/src/runtimes/container/network/egress-network.ts';
 import {
   EGRESS_BRIDGE,
@@ -167,5 +169,66 @@ describe('network: true is refused when the firewall cannot be installed', { ski
     const offline = await t.runtime.runInSandbox({ image: images.base, command: ['echo', 'ok'] });
     assert.equal(offline.stdout, 'ok\n');
     assert.equal(await t.containerCount(), t.runtime.trackedContainers());
+  });
+});
+
+describe('the egress rules are watched once network containers are asked for', { skip }, () => {
+  // The rules go into a namespace of the test's own, so flushing them touches nothing else.
+  const ns = `faas-fw-${randomBytes(3).toString('hex')}`;
+  let failing = false;
+  const inNamespace = (file: string, args: string[], input?: string) =>
+    failing
+      ? runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', file, ...args], input)
+      : runCommand('ip', ['netns', 'exec', ns, file, ...args], input);
+  const chain = () =>
+    execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-S', EGRESS_CHAINS.out])
+      .toString()
+      .trim()
+      .split('\n');
+  let network: EgressNetwork;
+  const logged: string[] = [];
+
+  before(() => {
+    execFileSync('ip', ['netns', 'add', ns]);
+    network = new EgressNetwork({
+      docker,
+      firewall: new EgressFirewall({ run: inNamespace, resolvers: async () => [], ipv6: false }),
+      engineIsLocal: true,
+      checkMs: 200,
+      logger: { warn: (m: string) => logged.push(m), error: (...m: unknown[]) => logged.push(m.join(' ')) },
+    });
+  });
+
+  after(() => {
+    network?.close();
+    execFileSync('ip', ['netns', 'del', ns]);
+  });
+
+  async function eventually(check: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 300 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(check(), what);
+  }
+
+  it('puts flushed rules back without a request, and refuses once they cannot be', async () => {
+    await network.install();
+    assert.ok(chain().length > 1, 'installed at start');
+    execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-F', EGRESS_CHAINS.out]);
+    // Not watched before a container with network is asked for: still flushed a while later.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(chain().length, 1);
+    await network.ready();
+    assert.ok(chain().length > 1, 'ready() checks a stale check again');
+    execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-F', EGRESS_CHAINS.out]);
+    await eventually(() => chain().length > 1, 'the watch applies them again');
+    assert.ok(logged.some((line) => /applied them again/.test(line)));
+    failing = true;
+    await eventually(
+      () => logged.some((line) => /refused until this is fixed/.test(line)),
+      'a failed check logged',
+    );
+    await assert.rejects(
+      network.ready(),
+      (err: { code?: string }) => err.code === ErrorCode.NETWORK_UNAVAILABLE,
+    );
   });
 });

@@ -371,7 +371,7 @@ export class ContainerRuntime implements Runtime {
       // The egress firewall goes in at start, not at the first network sandbox; a server that
       // cannot install it still runs, and refuses containers with network.
       this.#egress
-        .ready()
+        .install()
         .catch((err) => this.#logger.warn(`network sandboxes will be refused: ${(err as Error).message}`));
     })();
     this.#started.catch(() => {

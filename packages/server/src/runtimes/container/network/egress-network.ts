@@ -55,6 +55,8 @@ export class EgressNetwork {
   #checkedAt: number | undefined;
   #pending: Promise<EgressReady> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Containers with network were asked for: from then on the rules are watched. */
+  #inUse = false;
   #closed = false;
 
   constructor(options: EgressNetworkOptions) {
@@ -68,18 +70,34 @@ export class EgressNetwork {
    */
   ready(): Promise<EgressReady> {
     if (this.#closed) return Promise.reject(unavailable('the container runtime is closed'));
+    this.#inUse = true;
     if (this.#checkedAt !== undefined && Date.now() - this.#checkedAt < this.#checkMs) {
+      this.#watch();
       return Promise.resolve(readyToken());
     }
-    this.#pending ??= this.#check().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
+    return this.#checkOnce();
+  }
+
+  /**
+   * Installs the rules and makes the network now (at the server's start), without watching
+   * them until a container with network is asked for.
+   * @throws FaasError NETWORK_UNAVAILABLE as `ready()`.
+   */
+  async install(): Promise<void> {
+    if (this.#closed) throw unavailable('the container runtime is closed');
+    await this.#checkOnce();
   }
 
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
+  }
+
+  #checkOnce(): Promise<EgressReady> {
+    this.#pending ??= this.#check().finally(() => {
+      this.#pending = undefined;
+    });
+    return this.#pending;
   }
 
   async #check(): Promise<EgressReady> {
@@ -106,22 +124,20 @@ export class EgressNetwork {
       throw err;
     }
     this.#checkedAt = Date.now();
-    this.#watch();
+    if (this.#inUse) this.#watch();
     return readyToken();
   }
 
   /**
-   * Keeps checking while the server runs, so rules a flush removed come back without a request;
-   * at twice the pace of `checkMs`, so `ready()` finds a fresh check and pays no iptables call.
+   * Keeps checking while the server runs, once it has had containers with network, so rules a
+   * flush removed come back without a request; at twice the pace of `checkMs`, so `ready()`
+   * finds a fresh check and pays no iptables call.
    */
   #watch(): void {
     if (this.#timer || this.#closed) return;
     this.#timer = setInterval(() => {
       if (this.#pending) return;
-      this.#pending = this.#check().finally(() => {
-        this.#pending = undefined;
-      });
-      this.#pending.catch((err) =>
+      this.#checkOnce().catch((err) =>
         this.#options.logger.error('network sandboxes refused until this is fixed:', (err as Error).message),
       );
     }, this.#checkMs / 2);
