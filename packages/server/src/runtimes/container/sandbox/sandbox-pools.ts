@@ -293,13 +293,11 @@ export class SandboxPools {
   }
 }
 
-/** What a pre-started container is made with: its mounts are its project's caches. */
+/**
+ * What a pre-started container is made with. Its mounts are its project's caches, so with caches
+ * the project is part of the key; without, projects share spares (nothing in them is a project's).
+ */
 function poolKey(image: string, limits: ContainerLimits, project: string, caches: DependencyCache[]): string {
-  return JSON.stringify([
-    image,
-    limits.isolation ?? 'runc',
-    limits.network ? 'net' : 'none',
-    project,
-    caches,
-  ]);
+  const owner = caches.length > 0 ? project : '';
+  return JSON.stringify([image, limits.isolation ?? 'runc', limits.network ? 'net' : 'none', owner, caches]);
 }
