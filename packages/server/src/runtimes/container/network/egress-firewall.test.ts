@@ -169,7 +169,8 @@ describe('egress rules in network namespaces', { skip: canRun }, () => {
     firewall = new EgressFirewall({
       run: inNamespace(ns.router),
       bridge,
-      resolvers: async () => ['10.77.0.53'],
+      // A resolver in a private range and one on the router itself (the host's own address).
+      resolvers: async () => ['10.77.0.53', '198.51.100.1'],
       ipv6: true,
     });
   });
@@ -195,6 +196,7 @@ describe('egress rules in network namespaces', { skip: canRun }, () => {
     ['tcp', '198.51.100.1', 80],
     ['tcp', '2001:db8:77::7', 80],
     ['tcp', 'fd77::1', 80],
+    ['udp', '198.51.100.1', 53],
   ];
 
   it('without the rules, every target answers (the drops below are the rules’ doing)', async () => {
@@ -217,6 +219,7 @@ describe('egress rules in network namespaces', { skip: canRun }, () => {
       'dropped', // the host's other addresses (INPUT too)
       'dropped', // IPv6 to a public-range address
       'dropped', // IPv6 to the host
+      'open', // DNS to a resolver on the host's own address
     ]);
     // Nothing is published: new connections into the sandbox are dropped, replies go out.
     assert.deepEqual(await probe(ns.public, [['tcp', '172.30.7.2', 80]]), ['dropped']);

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
  *
  * Traffic that enters from the network's bridge:
  * - to the host itself (any of its addresses, which the kernel delivers through INPUT, not
- *   FORWARD): dropped, all of it;
+ *   FORWARD): dropped, but for DNS to a resolver that is one of them;
  * - forwarded to the IPv4 ranges below (private, shared, link-local with the cloud metadata
  *   address 169.254.169.254, loopback, multicast, reserved): dropped, except DNS (udp and tcp
  *   port 53) to the resolvers the engine forwards to, which may be private;
@@ -70,13 +70,17 @@ export function egressRuleSet(options: EgressRuleOptions): EgressRuleSet {
   const bridge = options.bridge ?? EGRESS_BRIDGE;
   const { out, host, in: inbound } = EGRESS_CHAINS;
   const dns = options.resolvers.filter((address) => isIP(address) === 4);
-  const ipv4 = [
-    ...dns.flatMap((address) =>
+  // In both chains: a resolver may be one of the host's own addresses (a local dnsmasq).
+  const allowDns = (chain: string) =>
+    dns.flatMap((address) =>
       ['udp', 'tcp'].map(
-        (proto) => `-A ${out} -d ${address}/32 -p ${proto} -m ${proto} --dport 53 -j RETURN`,
+        (proto) => `-A ${chain} -d ${address}/32 -p ${proto} -m ${proto} --dport 53 -j RETURN`,
       ),
-    ),
+    );
+  const ipv4 = [
+    ...allowDns(out),
     ...BLOCKED_IPV4.map(({ cidr }) => `-A ${out} -d ${cidr} -j DROP`),
+    ...allowDns(host),
     `-A ${host} -j DROP`,
     `-A ${inbound} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
     `-A ${inbound} -j DROP`,
