@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Invocation, type LogLine, TERMINAL_STATUSES } from '@faas/core';
+import { buildImagesForTests } from '../container/support.ts';
 import { engineSkipReason } from '../support/engine.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
@@ -45,6 +46,23 @@ describe('node and python functions over the HTTP API', { skip: engineSkipReason
     { name: 'node-double', expected: { doubled: 14, fn: 'node-double', runtime: 'node' }, log: 'node got 7' },
     { name: 'py-triple', expected: { tripled: 21, runtime: 'python' }, log: 'python got 7' },
   ];
+
+  it('an image function with a string command runs it with the image’s sh: pipes and variables work', async () => {
+    const { base } = await buildImagesForTests();
+    const command = 'read -r payload; echo "{\\"got\\": $payload, \\"shell\\": \\"$0\\"}" | tr a-z A-Z';
+    const deployed = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'image-shell', runtime: 'image', image: base, command },
+    });
+    assert.equal(deployed.status, 201, await deployed.clone().text());
+    const fn = (await (await s.api('/api/v1/functions/image-shell')).json()) as {
+      latest: { command: unknown };
+    };
+    assert.equal(fn.latest.command, command, 'kept as written');
+    const res = await s.api('/api/v1/functions/image-shell/invoke', { method: 'POST', json: { n: 7 } });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), { GOT: { N: 7 }, SHELL: '/BIN/SH' });
+  });
 
   for (const c of cases) {
     it(`${c.name}: a sync invoke answers the result and records the logs`, async () => {

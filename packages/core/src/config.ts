@@ -44,6 +44,12 @@ export interface Config {
   idleTimeoutMs: number;
   /** Paused restores kept ready for recently used memory snapshots (gVisor); 0: none. @default 4 (FAAS_RESTORE_STANDBYS) */
   restoreStandbys: number;
+  /**
+   * Size of each project's file system per dependency cache (npm, pip): a sandbox that fills it
+   * gets "no space left", never more of the host's disk. Fixed when a cache is first made.
+   * @default 2048 (FAAS_DEPENDENCY_CACHE_MB)
+   */
+  dependencyCacheMb: number;
   /** Docker Engine address; the default socket when unset. (DOCKER_HOST) */
   dockerHost: string | undefined;
   /** Threads serving HTTP (sharing the port); 0: one per core, at most 4. @default 0 (FAAS_GATEWAY_THREADS) */
@@ -193,6 +199,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },
   idleTimeoutMs: { env: 'FAAS_IDLE_TIMEOUT_MS', default: 300_000, parse: int(1000, 86_400_000) },
   restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
+  dependencyCacheMb: { env: 'FAAS_DEPENDENCY_CACHE_MB', default: 2048, parse: int(16, 1024 * 1024) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
   gatewayThreads: { env: 'FAAS_GATEWAY_THREADS', default: 0, parse: int(0, 64) },
   isolateHosts: { env: 'FAAS_ISOLATE_HOSTS', default: 0, parse: int(0, 64) },

@@ -1,7 +1,7 @@
 /** How strongly an instance is isolated: runc (namespaces) or gVisor (a user-space kernel). */
 export type Isolation = 'runc' | 'gvisor';
 
-/** Shared package caches a sandbox may mount, opt-in (named volumes; see the container runtime). */
+/** Package caches a sandbox may mount, opt-in, shared within its project (see the container runtime). */
 export const DEPENDENCY_CACHE_NAMES = ['npm', 'pip'] as const;
 export type DependencyCache = (typeof DEPENDENCY_CACHE_NAMES)[number];
 
@@ -23,6 +23,8 @@ export interface InstanceSpec {
   /** Stopped after this long without exec, stream or file activity; 0: never. */
   idleTtlMs: number;
   dependencyCaches?: DependencyCache[];
+  /** The project it belongs to (its dependency caches are that project's). @default DEFAULT_PROJECT */
+  project?: string;
 }
 
 /**

@@ -119,6 +119,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         npmRegistry: config.npmRegistry,
         pipIndexUrl: config.pipIndexUrl,
       },
+      dependencyCacheMb: config.dependencyCacheMb,
       logger,
     }),
   );

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
   FaasError,
@@ -9,7 +10,13 @@ import {
 } from '@faas/core';
 import { engineStatus, missingImageError } from '../runtimes/container/docker-engine.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
-import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/container/index.ts';
+import {
+  ContainerRuntime,
+  pingEngine,
+  SANDBOX_DEFAULTS,
+  type SandboxRequest,
+  type SandboxResult,
+} from '../runtimes/container/index.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
@@ -22,7 +29,9 @@ export const EXECUTE_MODES = ['ephemeral', 'cached', 'checkpointed', 'branched',
 export type ExecuteMode = (typeof EXECUTE_MODES)[number];
 
 export interface ExecuteRequest {
-  /** A string runs with `sh -c`; an array is argv. */
+  /** Whose run: the request's project (`request.project` in the gateway). @default DEFAULT_PROJECT */
+  project?: string;
+  /** A string runs with the image's `/bin/sh -c`; an array is argv, its first word found on PATH. */
   command: string | string[];
   /** @default the runtime's base image (`faas/base:<hash>`) */
   image?: string;
@@ -32,10 +41,11 @@ export interface ExecuteRequest {
   files?: Record<string, string>;
   timeoutMs?: number;
   memoryMb?: number;
+  cpus?: number;
   network?: boolean;
-  /** Shared package caches to mount (opt-in; see dependency-caches.ts). */
+  /** The project's package caches to mount (opt-in; see dependency-caches.ts). */
   dependencyCaches?: DependencyCache[];
-  /** checkpointed/branched/persistent. @default 'gvisor' for checkpointed and branched, else 'runc' */
+  /** @default 'gvisor' for checkpointed and branched, else 'runc' */
   isolation?: Isolation;
   /** checkpointed: resume from this snapshot (a previous checkpointed execute's `snapshotId`). */
   checkpoint?: string;
@@ -214,9 +224,11 @@ export class ExecuteService {
 
   #instanceFields(request: ExecuteRequest, isolation: Isolation) {
     return {
+      project: request.project ?? DEFAULT_PROJECT,
       ...(request.image ? { image: request.image } : {}),
       ...(request.env ? { env: request.env } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+      ...(request.cpus !== undefined ? { cpus: request.cpus } : {}),
       ...(request.network !== undefined ? { network: request.network } : {}),
       ...(request.dependencyCaches ? { dependencyCaches: request.dependencyCaches } : {}),
       isolation: request.isolation ?? isolation,
@@ -232,37 +244,51 @@ export class ExecuteService {
   }
 
   async #cached(request: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
-    const image = request.image ?? this.defaultImage;
+    const sandbox = this.#sandboxRequest(request, {});
     const key = execCacheKey({
-      imageId: await this.#imageId(image),
-      command: argv(request.command),
-      env: request.env ?? {},
+      project: sandbox.project ?? DEFAULT_PROJECT,
+      imageId: await this.#imageId(sandbox.image),
+      command: sandbox.command,
+      env: sandbox.env ?? {},
       files: request.files ?? {},
       stdin: request.stdin ?? '',
-      dependencyCaches: request.dependencyCaches ?? [],
+      memoryMb: sandbox.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
+      cpus: sandbox.cpus ?? SANDBOX_DEFAULTS.cpus,
+      timeoutMs: sandbox.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs,
+      network: sandbox.network ?? false,
+      isolation: sandbox.isolation ?? 'runc',
+      dependencyCaches: sandbox.dependencyCaches ?? [],
     });
     const stored = await this.#cache.get(key);
     if (stored) return { ...stored, mode: 'cached', cache: 'hit' };
-    const result = await this.#run(request, options);
+    const result = await this.#container().runInSandbox(this.#sandboxRequest(request, options));
     // A timed-out run says nothing about what the command produces.
     if (!result.timedOut) await this.#cache.set(key, result);
     return { ...result, mode: 'cached', cache: 'miss' };
   }
 
   #run(request: ExecuteRequest, options: ExecuteOptions): Promise<SandboxResult> {
-    return this.#container().runInSandbox({
+    return this.#container().runInSandbox(this.#sandboxRequest(request, options));
+  }
+
+  /** What an ephemeral or cached run asks the sandbox for: the cache key is made from this too. */
+  #sandboxRequest(request: ExecuteRequest, options: ExecuteOptions): SandboxRequest {
+    return {
+      project: request.project ?? DEFAULT_PROJECT,
       image: request.image ?? this.defaultImage,
-      command: argv(request.command),
+      command: request.command,
       ...(request.env ? { env: request.env } : {}),
       ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
       ...(request.files ? { files: request.files } : {}),
       ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+      ...(request.cpus !== undefined ? { cpus: request.cpus } : {}),
       ...(request.network !== undefined ? { network: request.network } : {}),
+      ...(request.isolation !== undefined ? { isolation: request.isolation } : {}),
       ...(request.dependencyCaches ? { dependencyCaches: request.dependencyCaches } : {}),
       ...(options.onOutput ? { onOutput: options.onOutput } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    };
   }
 
   /** The image's content id, so a re-built tag does not answer the old image's results. */

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
   FaasError,
@@ -15,6 +16,8 @@ import { checkInstanceSpec, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from 
 
 /** What a client asks for; everything but the image has a default. */
 export interface InstanceRequest {
+  /** Whose instance: the request's project (`request.project` in the gateway). @default DEFAULT_PROJECT */
+  project?: string;
   image?: string;
   /** The main process: a string runs with `sh -c`. */
   command?: string | string[];
@@ -100,6 +103,7 @@ export class InstanceService {
       isolation: request.isolation ?? 'runc',
       idleTtlMs: request.idleTtlMs ?? Math.min(INSTANCE_DEFAULTS.idleTtlMs, idleBound),
       ...(request.dependencyCaches?.length ? { dependencyCaches: request.dependencyCaches } : {}),
+      project: request.project ?? DEFAULT_PROJECT,
     };
     checkInstanceSpec(spec, this.limits);
     return spec;

@@ -67,7 +67,9 @@ export class SnapshotService {
   ): Promise<SnapshotRecord> {
     const manager = this.#instances.manager;
     const instance = await manager.get(instanceId);
-    const memory = instance.spec.isolation === 'gvisor';
+    // gVisor cannot checkpoint a sandbox whose sockets are the host kernel's, as network
+    // sandboxes' are here (container-limits.ts): those get the files, as runc instances do.
+    const memory = instance.spec.isolation === 'gvisor' && !instance.spec.network;
     let blob: BlobInfo;
     let processes: SnapshotProcess[] = [];
     if (memory) {

@@ -110,7 +110,10 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const owner = request.apiKey?.id;
-      const instance = await instances.create(toInstanceRequest(request.body), owner ? { owner } : {});
+      const instance = await instances.create(
+        { ...toInstanceRequest(request.body), project: request.project },
+        owner ? { owner } : {},
+      );
       return reply.code(201).send(instanceView(instance));
     },
   );

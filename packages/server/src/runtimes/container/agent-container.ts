@@ -12,6 +12,7 @@ import {
   SANDBOX_USER,
   updatableLimits,
 } from './container-limits.ts';
+import type { EgressReady } from './network/egress-network.ts';
 
 /** Where the container's folder is mounted, and where the agent finds its socket and code. */
 const MOUNT = '/faas';
@@ -37,6 +38,8 @@ export interface StartAgentOptions {
   limits: ContainerLimits;
   /** Sizes the agent's messages must keep to. */
   messageLimits: AgentMessageLimits;
+  /** The egress network, ready: required when `limits.network`. */
+  egress?: EgressReady;
   helloTimeoutMs: number;
 }
 
@@ -109,7 +112,10 @@ export class AgentContainer {
         ],
         Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'agent' },
         HostConfig: {
-          ...hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], 'gvisor-uds'),
+          ...hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], {
+            gvisorRuntime: 'gvisor-uds',
+            ...(options.egress ? { egress: options.egress } : {}),
+          }),
           CapAdd: AGENT_CAPABILITIES,
         },
         StopTimeout: 1,

@@ -8,6 +8,7 @@ import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
+import type { EgressReady } from './network/egress-network.ts';
 import type { PendingWork } from './pending-work.ts';
 import { SparePool } from './spare-pool.ts';
 
@@ -36,6 +37,8 @@ export interface AgentFactoryOptions {
   /** The runtime images, built on first use; `onProgress` hears when a build starts. */
   imageTags: (onProgress?: (message: string) => void) => Promise<RuntimeImageTags>;
   messageLimits: AgentMessageLimits;
+  /** The egress network for functions with `network: true`; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   onError: (message: string, err: unknown) => void;
 }
 
@@ -198,6 +201,7 @@ export class AgentFactory {
 
   async #start(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
     const tags = await this.#options.imageTags();
+    const egress = limits.network ? await this.#options.egress() : undefined;
     return AgentContainer.start({
       docker: this.#options.docker,
       image: tags[runtime],
@@ -205,6 +209,7 @@ export class AgentFactory {
       ownerId: this.#options.ownerId,
       limits,
       messageLimits: this.#options.messageLimits,
+      ...(egress ? { egress } : {}),
       helloTimeoutMs: HELLO_TIMEOUT_MS,
     });
   }

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type BlobStore,
-  type DependencyCache,
   ErrorCode,
   FaasError,
   type FunctionRuntime,
@@ -21,15 +20,17 @@ import { invocationError, invokeInContainer } from './agent-invocation.ts';
 import { type AgentError, DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
-import { DependencyVolumes } from './dependency-caches.ts';
+import { DependencyCaches } from './dependency-caches.ts';
 import { DependencyInstaller } from './dependency-installer.ts';
-import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
+import { createDockerClient, ENGINE_HINT, engineIsLocal, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { INSTANCE_ROLE } from './instances/instance-container.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
 import type { InstanceCountLimits } from './instances/instance-quota.ts';
+import { EgressFirewall } from './network/egress-firewall.ts';
+import { EgressNetwork } from './network/egress-network.ts';
 import { PendingWork } from './pending-work.ts';
 import {
   DEFAULT_BUSYBOX_PATH,
@@ -70,6 +71,12 @@ export interface ContainerRuntimeOptions {
   instanceLimits?: InstanceCountLimits;
   /** Which dependencies functions may declare and where installs fetch them. */
   dependencies?: DependencySettings;
+  /** Size of each project's file system per dependency cache (FAAS_DEPENDENCY_CACHE_MB). @default 2048 */
+  dependencyCacheMb?: number;
+  /** How long a check of the egress firewall is trusted, and its background pace. @default 5000 */
+  egressCheckMs?: number;
+  /** The egress network's firewall. @default one that runs this host's iptables */
+  egressFirewall?: EgressFirewall;
 }
 
 /** How function dependencies are installed (in a sandbox container, at deploy). */
@@ -82,7 +89,7 @@ export interface DependencySettings {
   pipIndexUrl?: string;
 }
 
-export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
+export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024, dependencyCacheMb: 2048 } as const;
 
 /**
  * Runs node, python and image functions in Docker containers. node/python containers run the
@@ -108,7 +115,8 @@ export class ContainerRuntime implements Runtime {
   #pools = new Map<string, VersionPool>();
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
-  #caches: DependencyVolumes;
+  #caches: DependencyCaches;
+  #egress: EgressNetwork;
   #sweeper: NodeJS.Timeout;
   #instanceSweeper: NodeJS.Timeout;
   #closed = false;
@@ -133,22 +141,28 @@ export class ContainerRuntime implements Runtime {
     this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, onProgress) =>
       installer.install(dir, onProgress),
     );
+    this.#egress = new EgressNetwork({
+      docker: this.docker,
+      firewall: options.egressFirewall ?? new EgressFirewall(),
+      engineIsLocal: options.docker ? true : engineIsLocal(options.dockerHost),
+      logger: this.#logger,
+      ...(options.egressCheckMs !== undefined ? { checkMs: options.egressCheckMs } : {}),
+    });
+    this.#caches = new DependencyCaches({
+      root: join(this.#dataDir, 'caches'),
+      capMb: options.dependencyCacheMb ?? CONTAINER_DEFAULTS.dependencyCacheMb,
+    });
+    const egress = () => this.#egress.ready();
     this.sandboxes = new SandboxPools({
       docker: this.docker,
       ownerId: this.#ownerId,
       spares: options.sandboxSpares ?? 2,
       idleTimeoutMs: options.idleTimeoutMs,
+      egress,
+      caches: (project, caches) => this.#caches.prepare(project, caches),
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
     this.#imageFunctions = new ImageFunctions(this.sandboxes, options.maxResultBytes ?? DEFAULT_RESULT_BYTES);
-    this.#caches = new DependencyVolumes({
-      docker: this.docker,
-      ownerId: this.#ownerId,
-      helperImage: async () => {
-        await this.ensureImage(baseImageTag());
-        return baseImageTag();
-      },
-    });
     this.instances = new InstanceManager({
       docker: this.docker,
       ownerId: this.#ownerId,
@@ -158,7 +172,8 @@ export class ContainerRuntime implements Runtime {
       logger: this.#logger,
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
-      prepareCaches: (caches) => this.#prepareCaches(caches),
+      prepareCaches: (project, caches) => this.#caches.prepare(project, caches),
+      egress,
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
       ...(options.instanceLimits ? { limits: options.instanceLimits } : {}),
     });
@@ -171,6 +186,7 @@ export class ContainerRuntime implements Runtime {
       sparesPerImage: options.sparesPerImage ?? 2,
       imageTags: (onProgress) => this.#runtimeImages(onProgress),
       messageLimits: { ...DEFAULT_AGENT_LIMITS, resultBytes: options.maxResultBytes ?? DEFAULT_RESULT_BYTES },
+      egress,
       onError: (message, err) => this.#logger.warn(message, err),
     });
     const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
@@ -294,20 +310,16 @@ export class ContainerRuntime implements Runtime {
   async runInSandbox(request: SandboxRequest): Promise<SandboxResult> {
     await this.#ensureStarted();
     await this.ensureImage(request.image);
-    if (request.dependencyCaches?.length) await this.#prepareCaches(request.dependencyCaches);
     return this.sandboxes.run(request);
   }
 
-  async #prepareCaches(caches: DependencyCache[]): Promise<void> {
-    try {
-      await this.#caches.prepare(caches);
-    } catch (err) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `Preparing the dependency cache volumes failed: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
+  /**
+   * Resolves when containers with network may start: the egress network exists behind its
+   * firewall rules (network/egress-network.ts).
+   * @throws FaasError NETWORK_UNAVAILABLE when the rules cannot be installed.
+   */
+  async egressReady(): Promise<void> {
+    await this.#egress.ready();
   }
 
   /**
@@ -383,6 +395,7 @@ export class ContainerRuntime implements Runtime {
     this.#closed = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#instanceSweeper);
+    this.#egress.close();
     const instances = this.instances.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
@@ -393,6 +406,7 @@ export class ContainerRuntime implements Runtime {
       instances,
     ]);
     await this.#removals.drain();
+    await this.#caches.close();
   }
 
   /** Once per process: the engine answers, and orphans of a crashed run with this data dir are gone. */
@@ -405,6 +419,11 @@ export class ContainerRuntime implements Runtime {
       await mkdir(join(this.#dataDir, 's'), { recursive: true });
       const removed = await removeOwnedContainers(this.docker, this.#ownerId, [INSTANCE_ROLE]);
       if (removed > 0) this.#logger.warn(`removed ${removed} orphaned container(s) of a previous run`);
+      // The egress firewall goes in at start, not at the first network sandbox; a server that
+      // cannot install it still runs, and refuses containers with network.
+      this.#egress
+        .install()
+        .catch((err) => this.#logger.warn(`network sandboxes will be refused: ${(err as Error).message}`));
     })();
     this.#started.catch(() => {
       this.#started = undefined;

@@ -29,7 +29,8 @@ function parseResult(stdout: string): unknown {
 }
 
 /**
- * `runtime: "image"`: any local image with `fn.command`, one fresh sandbox per invocation. The
+ * `runtime: "image"`: any local image with `fn.command` (a string runs with the image's
+ * `/bin/sh -c`, as everywhere else), one fresh sandbox per invocation. The
  * payload arrives on stdin and in FUNCTION_PAYLOAD; stdout is the result (JSON when it parses);
  * stderr lines are the logs; a non-zero exit fails the invocation.
  */
@@ -56,7 +57,7 @@ export class ImageFunctions {
     const started = performance.now();
     const payload = payloadBytes(request.event);
     let image: string;
-    let command: string[];
+    let command: string | string[];
     try {
       ({ image, command } = requireImage(fn));
     } catch (err) {
@@ -131,7 +132,7 @@ export class ImageFunctions {
   }
 }
 
-function requireImage(fn: FunctionVersion): { image: string; command: string[] } {
+function requireImage(fn: FunctionVersion): { image: string; command: string | string[] } {
   if (!fn.image) throw new FaasError(ErrorCode.VALIDATION, 'An image function needs an image');
   return { image: fn.image, command: fn.command ?? [] };
 }

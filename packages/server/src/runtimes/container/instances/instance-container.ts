@@ -4,7 +4,8 @@ import type { InstanceSpec } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL } from '../container-labels.ts';
 import { hardenedHostConfig, SANDBOX_USER } from '../container-limits.ts';
-import { cacheMounts } from '../dependency-caches.ts';
+import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
 
 /** Where the agent binary is mounted; it is the container's main process. */
@@ -38,6 +39,10 @@ export interface InstanceContainerOptions {
   ownerId: string;
   agentPath: string;
   busyboxPath: string;
+  /** The egress network, ready: required when the spec has network. */
+  egress?: EgressReady;
+  /** The spec's dependency caches, mounted for its project (DependencyCaches.prepare). */
+  caches?: CacheMounts;
 }
 
 /**
@@ -50,7 +55,7 @@ export async function createInstanceContainer(
   role: 'instance' | 'standby' = 'instance',
 ): Promise<Docker.Container> {
   const { spec } = identity;
-  const caches = cacheMounts(spec.dependencyCaches ?? []);
+  const caches = options.caches ?? NO_CACHES;
   const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m`;
   const [uid, gid] = SANDBOX_USER.split(':');
   return options.docker.createContainer({
@@ -100,6 +105,7 @@ export async function createInstanceContainer(
           `${options.agentPath}:${AGENT_MOUNT}:ro`,
           ...caches.binds,
         ],
+        options.egress ? { egress: options.egress } : {},
       ),
       CapAdd: ['SETUID', 'SETGID'],
       // /tmp is everyone's (the agent's events FIFO is there); /workspace is the sandbox user's.

@@ -10,7 +10,9 @@ import {
 } from '@faas/core';
 import type Docker from 'dockerode';
 import { removeContainer } from '../container-labels.ts';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { Instance } from './instance.ts';
 import { type InstanceCountLimits, InstanceQuota } from './instance-quota.ts';
 import { findInstances, killContainer } from './instance-recovery.ts';
@@ -31,8 +33,10 @@ export interface InstanceManagerOptions {
   ready: () => Promise<void>;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
-  /** Makes the shared dependency caches' volumes. */
-  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** Mounts a project's dependency caches. */
+  prepareCaches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
+  /** The egress network for instances with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
   /** Paused restores kept ready for recently used memory snapshots; 0: none. @default 4 */
@@ -78,6 +82,7 @@ export class InstanceManager {
       ensureImage: options.ensureImage,
       prepareCaches: options.prepareCaches,
       logger: options.logger,
+      egress: options.egress,
       ...(options.agentTimeoutMs !== undefined ? { agentTimeoutMs: options.agentTimeoutMs } : {}),
     });
     this.#restores = new InstanceRestores({

@@ -1,8 +1,10 @@
 import type { Duplex } from 'node:stream';
 import type { DependencyCache } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import { DEFAULT_PROJECT, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { sandboxAgentBinary } from './agent-binary.ts';
 import { AgentLink } from './agent-link.ts';
 import { startFromCheckpoint } from './engine-checkpoints.ts';
@@ -18,8 +20,10 @@ export interface InstanceRunnerOptions {
   busyboxPath: string;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
-  /** Makes the shared dependency caches' volumes. */
-  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** Mounts a project's dependency caches. */
+  prepareCaches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
+  /** The egress network for instances with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
   logger?: Pick<Console, 'warn'>;
@@ -59,8 +63,11 @@ export class InstanceRunner {
     });
     const agentPath = await this.#agentPath;
     await this.#options.ensureImage(identity.spec.image);
-    if (identity.spec.dependencyCaches?.length)
-      await this.#options.prepareCaches(identity.spec.dependencyCaches);
+    const { spec } = identity;
+    const caches = spec.dependencyCaches?.length
+      ? await this.#options.prepareCaches(spec.project ?? DEFAULT_PROJECT, spec.dependencyCaches)
+      : undefined;
+    const egress = spec.network ? await this.#options.egress() : undefined;
     try {
       return await createInstanceContainer(
         {
@@ -68,6 +75,8 @@ export class InstanceRunner {
           ownerId: this.#options.ownerId,
           agentPath,
           busyboxPath: this.#options.busyboxPath,
+          ...(egress ? { egress } : {}),
+          ...(caches ? { caches } : {}),
         },
         identity,
         role,
