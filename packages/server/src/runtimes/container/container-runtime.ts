@@ -137,6 +137,8 @@ export class ContainerRuntime implements Runtime {
       },
       pipIndexUrl: options.dependencies?.pipIndexUrl ?? 'https://pypi.org/simple',
       imageTags: () => this.#imageTags(),
+      // Read at each install: the egress network is made below.
+      egress: () => this.#egress.ready(),
     });
     this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, onProgress) =>
       installer.install(dir, onProgress),

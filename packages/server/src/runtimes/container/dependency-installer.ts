@@ -10,6 +10,7 @@ import { extractTar, linkTree } from './code-cache.ts';
 import { checkNpmManifest, checkRequirements, type DependencyPolicy } from './dependency-specs.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
 import { runInstallContainer } from './install-container.ts';
+import type { EgressReady } from './network/egress-network.ts';
 
 /** The folder a python function's installed requirements are linked to (runner.py puts it on sys.path). */
 export const PYTHON_PACKAGES_DIR = '.python_packages';
@@ -39,6 +40,8 @@ export interface DependencyInstallerOptions {
   /** Where pip looks for packages (FAAS_PIP_INDEX_URL). */
   pipIndexUrl: string;
   imageTags: () => Promise<RuntimeImageTags>;
+  /** The egress network installs fetch through: the public internet only, never the host. */
+  egress: () => Promise<EgressReady>;
   /** The npm package run in the install container. @default the `npm` dependency of this package */
   npmDir?: string;
 }
@@ -187,6 +190,7 @@ export class DependencyInstaller {
         ],
         binds: [...(ca ? [`${HOST_CA_BUNDLE}:${CA_MOUNT}:ro`] : []), ...spec.binds],
         limits: { memoryMb: INSTALL_LIMITS.memoryMb, network: true, isolation: 'runc' },
+        egress: await this.#options.egress(),
         tmpfsMb: { '/tmp': INSTALL_LIMITS.tmpMb, '/work': INSTALL_LIMITS.workMb },
         timeoutMs: INSTALL_LIMITS.timeoutMs,
         maxOutputBytes: INSTALL_LIMITS.maxBytes + 64 * 1024 * 1024,

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from './container-labels.ts';
 import { type ContainerLimits, hardenedHostConfig, SANDBOX_USER } from './container-limits.ts';
+import type { EgressReady } from './network/egress-network.ts';
 
 export const INSTALL_ROLE = 'install';
 
@@ -15,6 +16,8 @@ export interface InstallRunOptions {
   /** Read-only inputs; the container writes nowhere on the host. */
   binds: string[];
   limits: ContainerLimits;
+  /** The egress network, ready: required when `limits.network`. */
+  egress?: EgressReady;
   /** tmpfs mounts (path → size in MB): where the install writes. */
   tmpfsMb: Record<string, number>;
   timeoutMs: number;
@@ -44,7 +47,11 @@ const STDERR_TAIL_CHARS = 4000;
  */
 export async function runInstallContainer(options: InstallRunOptions): Promise<InstallRun> {
   const { docker } = options;
-  const hardened = hardenedHostConfig(options.limits, options.binds);
+  const hardened = hardenedHostConfig(
+    options.limits,
+    options.binds,
+    options.egress ? { egress: options.egress } : {},
+  );
   const container = await docker.createContainer({
     Image: options.image,
     User: SANDBOX_USER,
