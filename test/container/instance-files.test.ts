@@ -80,7 +80,9 @@ describe('instance file transfers', { skip }, () => {
     });
     assert.deepEqual(result, { size: 256 * MiB, sha256: expected });
     t.diagnostic(`server peak RSS growth over a 256 MiB download: ${(growthBytes / MiB).toFixed(1)} MiB`);
-    assert.ok(growthBytes < 64 * MiB, `the server grew by ${(growthBytes / MiB).toFixed(0)} MiB`);
+    // Buffered, the file alone is 256 MiB; streamed, the growth is the pipe's chunks plus whatever
+    // the server's heap does meanwhile (68 MiB seen once on a loaded machine): half the file bounds it.
+    assert.ok(growthBytes < 128 * MiB, `the server grew by ${(growthBytes / MiB).toFixed(0)} MiB`);
     await exec(id, 'rm big.bin');
   });
 
