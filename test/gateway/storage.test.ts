@@ -88,12 +88,21 @@ describe('one server per data dir', () => {
       const before = await first.api('/api/v1/functions/warm-node/invoke', { method: 'POST' });
       assert.equal(before.status, 200, await before.clone().text());
       const pid = await before.json();
+      // Spares start in the background: their containers are listed once started, not half-made.
+      const runtime = first.server.platform.runtimes.all.find((r) => r.kind === 'container') as unknown as {
+        settled(): Promise<void>;
+      };
+      await runtime.settled();
       const containers = ownedContainers(first.dataDir).sort();
       assert.ok(containers.length > 0);
       await assert.rejects(startServer(configFor(first.dataDir)), refusedWith(ErrorCode.DATA_DIR_IN_USE));
       // Before the lock, the second server removed these (the warm container too) as orphans.
       assert.deepEqual(ownedContainers(first.dataDir).sort(), containers);
-      assert.ok(containerStates(first.dataDir).every((state) => state === 'running'));
+      const states = containerStates(first.dataDir);
+      assert.ok(
+        states.every((state) => state === 'running'),
+        states.join(),
+      );
       const again = await first.api('/api/v1/functions/warm-node/invoke', { method: 'POST' });
       assert.equal(await again.json(), pid, 'the warm container was replaced');
     } finally {
@@ -192,6 +201,7 @@ describe('storage failures', () => {
       assert.equal(refused.status, 503);
       assert.equal(((await refused.json()) as ErrorBody).error.code, ErrorCode.RECORDS_BACKLOG);
       assert.equal(refused.headers.get('x-invocation-id'), null);
+      assert.equal(refused.headers.get('retry-after'), '1');
       // Writes made in the request fail with the documented code.
       const asyncRes = await api('/api/v1/functions/echo/invoke?async=true', {
         method: 'POST',

@@ -33,5 +33,6 @@ function backlogFull(): FaasError {
   return new FaasError(
     ErrorCode.RECORDS_BACKLOG,
     'Too many invocation records wait to be written (the store is failing or slow): the call was not run; retry shortly',
+    { details: { retryAfterSeconds: 1 } },
   );
 }

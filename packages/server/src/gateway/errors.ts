@@ -53,10 +53,15 @@ export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: numbe
   });
 }
 
-/** An error's response: its status, the one error body, Retry-After on a 429 (its own, when it says). */
+/**
+ * An error's response: its status, the one error body, and Retry-After on a 429 (its own, when it
+ * says) and on a 503 that says when to come back.
+ */
 export function errorResponse(faas: FaasError): HttpResponseParts {
-  if (faas.status !== 429) return jsonParts(faas.status, faas.toJSON());
   const seconds = (faas.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (faas.status !== 429 && !(faas.status === 503 && typeof seconds === 'number')) {
+    return jsonParts(faas.status, faas.toJSON());
+  }
   return jsonParts(faas.status, faas.toJSON(), {
     'retry-after': typeof seconds === 'number' ? String(seconds) : '1',
   });
