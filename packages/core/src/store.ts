@@ -82,6 +82,16 @@ export interface MetadataStore {
    * changes made by other processes (seed 000's timestamp sync).
    */
   routesRevision(): Promise<number>;
+  /**
+   * Optional: calls `listener` soon after `routesRevision` moves, whoever moved it (this process
+   * or another on the same data), so caches refresh without waiting for their next poll. A store
+   * that cannot push changes leaves it out, and callers poll `routesRevision`. After a lost
+   * connection the listener is called once it is back (changes may have gone unannounced).
+   * Returns a function that removes the listener.
+   * @example
+   * const stop = store.watchRoutesRevision?.(() => void routeSync.poll());
+   */
+  watchRoutesRevision?(listener: () => void): () => void;
 
   /**
    * Creates an invocation. When `idempotencyKey` is set and an invocation of the same function
