@@ -98,8 +98,14 @@ export interface MetadataStore {
    * with that key exists, returns that one with `created: false` and writes nothing.
    */
   createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }>;
-  /** Writes several new invocations at once (sync invocations, batched off the hot path). */
-  createInvocations(invocations: Invocation[]): Promise<void>;
+  /**
+   * Writes several new invocations at once with their log lines (sync invocations, batched off
+   * the hot path), atomically: a reader never finds one of them without its lines. An id or
+   * idempotency key already present is skipped, and so are the lines of the invocation skipped,
+   * so a batch written again after a failure whose outcome was unknown writes nothing twice.
+   * Lines of invocations not in the batch are written as `appendLogs` would.
+   */
+  createInvocations(invocations: Invocation[], logs?: NewLogLine[]): Promise<void>;
   /** @throws FaasError INVOCATION_NOT_FOUND */
   updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation>;
   /**

@@ -96,16 +96,36 @@ export class InvocationQueries {
     );
   }
 
-  /** One statement; an id or idempotency key already present is skipped, so a retried batch is harmless. */
-  async createMany(invocations: Invocation[]): Promise<void> {
-    if (invocations.length === 0) return;
+  /**
+   * One statement, so one round trip for a whole batch of sync records with their lines: the
+   * invocations from one array per column; the lines of those inserted (or of invocations not in
+   * the batch), so a retried batch writes nothing twice (see MetadataStore.createInvocations).
+   */
+  async createMany(invocations: Invocation[], logs: NewLogLine[]): Promise<void> {
+    if (invocations.length === 0) {
+      await this.appendLogs(logs);
+      return;
+    }
     const columns: SqlValue[][] = INVOCATION_COLUMNS.map(() => []);
     for (const inv of invocations) {
       invocationValues(inv).forEach((value, i) => {
         (columns[i] as SqlValue[]).push(value);
       });
     }
-    await this.#db.count(INSERT_MANY, columns as SqlValue[]);
+    if (logs.length === 0) {
+      await this.#db.count(INSERT_MANY, columns as SqlValue[]);
+      return;
+    }
+    const first = columns.length + 1;
+    await this.#db.count(
+      `WITH inserted AS (${INSERT_MANY} RETURNING id),
+        lines AS (INSERT INTO logs (invocation_id, function_name, ts, level, message)
+          ${logLinesFrom(first, {
+            where: `u.invocation_id IN (SELECT id FROM inserted) OR u.invocation_id <> ALL ($${first + 5}::text[])`,
+          })})
+        SELECT 1`,
+      [...(columns as SqlValue[]), ...logArrays(logs), invocations.map((inv) => inv.id)],
+    );
   }
 
   async update(id: string, patch: InvocationPatch): Promise<Invocation> {
@@ -151,7 +171,7 @@ export class InvocationQueries {
     const [row] = await this.#db.rows<InvocationRow>(
       `WITH updated AS (${update}),
         lines AS (INSERT INTO logs (invocation_id, function_name, ts, level, message)
-          ${logLinesFrom(first, 'updated')})
+          ${logLinesFrom(first, { gate: 'updated' })})
         SELECT * FROM updated`,
       [...params, ...logArrays(logs)],
     );

@@ -11,14 +11,16 @@ const LOG_LOCK = 0x6c6f6773; // "logs"
  * advisory lock that it holds until it commits: log writers take numbers one transaction at a
  * time, so lines become visible in seq order and a follower reading `seq > last seen` never
  * skips a line that commits late. With `gate`, a CTE's name, the lines (and the lock) are there
- * only when that CTE returned a row.
+ * only when that CTE returned a row; with `where`, only the lines (columns of `u`) it holds for.
  */
-export function logLinesFrom(first: number, gate?: string): string {
+export function logLinesFrom(first: number, options: { gate?: string; where?: string } = {}): string {
   const p = (i: number) => `$${first + i}`;
+  const { gate, where } = options;
   return `SELECT u.invocation_id, u.function_name, u.ts, u.level, u.message
     FROM (SELECT pg_advisory_xact_lock(${LOG_LOCK}, hashtext(coalesce(current_schema(), '')))${gate ? ` FROM ${gate}` : ''}) AS seq_lock,
       unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::float8[], ${p(3)}::text[], ${p(4)}::text[])
         WITH ORDINALITY AS u (invocation_id, function_name, ts, level, message, i)
+    ${where ? `WHERE ${where}` : ''}
     ORDER BY u.i`;
 }
 

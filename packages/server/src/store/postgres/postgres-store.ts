@@ -20,7 +20,7 @@ import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
 import { PostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.ts';
-import { assertMigrated, migratePostgres } from './postgres-migrations.ts';
+import { assertMigrated, migratePostgres, STORE_MIGRATIONS } from './postgres-migrations.ts';
 import { RevisionListener } from './revision-listener.ts';
 import { SnapshotQueries } from './snapshot-queries.ts';
 
@@ -112,8 +112,8 @@ export class PostgresStore implements MetadataStore {
     return this.#invocations.create(invocation);
   }
 
-  createInvocations(invocations: Invocation[]): Promise<void> {
-    return this.#invocations.createMany(invocations);
+  createInvocations(invocations: Invocation[], logs: NewLogLine[] = []): Promise<void> {
+    return this.#invocations.createMany(invocations, logs);
   }
 
   updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation> {
@@ -233,4 +233,14 @@ export async function openPostgresStore(
     throw err;
   }
   return store;
+}
+
+/** Applies the store's migrations to the database at `url` (`faas migrate`); what it applied. */
+export async function migratePostgresStore(url: string): Promise<{ applied: number[]; version: number }> {
+  const db = new PostgresDatabase({ url, poolSize: 1 });
+  try {
+    return { applied: await migratePostgres(db), version: STORE_MIGRATIONS.length };
+  } finally {
+    await db.close();
+  }
 }

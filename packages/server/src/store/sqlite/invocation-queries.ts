@@ -54,12 +54,21 @@ export class InvocationQueries {
     });
   }
 
-  /** One transaction; an id or idempotency key already present is skipped, so a retried batch is harmless. */
-  createMany(invocations: Invocation[]): void {
-    if (invocations.length === 0) return;
+  /**
+   * One transaction; an id or idempotency key already present is skipped with its lines, so a
+   * retried batch is harmless (see MetadataStore.createInvocations).
+   */
+  createMany(invocations: Invocation[], logs: NewLogLine[]): void {
+    if (invocations.length === 0 && logs.length === 0) return;
     const params = invocations.map(invocationValues);
     this.#db.transaction(() => {
-      for (const p of params) this.#db.run(INSERT_INVOCATION_IF_NEW, ...p);
+      const skipped = new Set<string>();
+      params.forEach((p, i) => {
+        if (this.#db.run(INSERT_INVOCATION_IF_NEW, ...p).changes === 0) {
+          skipped.add((invocations[i] as Invocation).id);
+        }
+      });
+      this.appendLogs(skipped.size === 0 ? logs : logs.filter((l) => !skipped.has(l.invocationId)));
     });
   }
 
