@@ -21,6 +21,8 @@ export interface PostgresDatabaseOptions {
   poolSize: number;
   /** How a person finds the setting the URL came from, for messages. @default 'FAAS_DATABASE_URL' */
   setting?: string;
+  /** Hears every statement sent outside a transaction, before it is sent (to EXPLAIN them in tests). */
+  onQuery?: (text: string, params: readonly SqlValue[]) => void;
 }
 
 /** How long opening a connection (or waiting for a free one) may take before it is a failure. */
@@ -46,6 +48,7 @@ const TYPES = {
 export class PostgresDatabase implements Sql {
   readonly #pool: pg.Pool;
   readonly #failures = new FailureMemory();
+  readonly #onQuery: PostgresDatabaseOptions['onQuery'];
   /** The URL without its password, and the setting it came from, for messages. */
   readonly where: string;
   readonly url: string;
@@ -54,6 +57,7 @@ export class PostgresDatabase implements Sql {
   constructor(options: PostgresDatabaseOptions) {
     this.url = options.url;
     this.schema = options.schema;
+    this.#onQuery = options.onQuery;
     this.where = `${describeDatabaseUrl(options.url)} (${options.setting ?? 'FAAS_DATABASE_URL'})`;
     this.#pool = new pg.Pool({
       ...clientConfig(options),
@@ -67,6 +71,7 @@ export class PostgresDatabase implements Sql {
   }
 
   async rows<T extends pg.QueryResultRow>(text: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    this.#onQuery?.(text, params);
     try {
       return (await this.#pool.query<T>(text, storable(params))).rows;
     } catch (err) {
@@ -75,6 +80,7 @@ export class PostgresDatabase implements Sql {
   }
 
   async count(text: string, params: readonly SqlValue[] = []): Promise<number> {
+    this.#onQuery?.(text, params);
     try {
       return (await this.#pool.query(text, storable(params))).rowCount ?? 0;
     } catch (err) {
