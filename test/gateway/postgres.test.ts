@@ -149,6 +149,41 @@ describe('servers on PostgreSQL', { skip: postgresSkipReason() }, () => {
     assert.equal(rows.length, 1, 'the row is in PostgreSQL');
   });
 
+  it('runs an async invocation to its end and lists both invocations, newest first, from the other server', async () => {
+    const res = await a.api('/api/v1/functions/pg-echo/invoke?async=true', {
+      method: 'POST',
+      json: { n: 5 },
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    const { invocationId } = (await res.json()) as { invocationId: string };
+    const done = await waitFor(
+      async () => {
+        const r = await b.api(`/api/v1/invocations/${invocationId}`);
+        const inv = r.status === 200 ? ((await r.json()) as Invocation) : undefined;
+        return inv && inv.status !== 'queued' && inv.status !== 'running' ? inv : undefined;
+      },
+      15_000,
+      'the async invocation finished, seen from the other server',
+    );
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.result, 10);
+    assert.equal(done.attempts, 1);
+    const list = (await (await b.api('/api/v1/invocations?functionName=pg-echo&limit=10')).json()) as {
+      items: Invocation[];
+    };
+    assert.deepEqual(
+      list.items.map((i) => i.mode),
+      ['async', 'sync'],
+    );
+    assert.equal(list.items[0]?.id, invocationId);
+    const failedOnly = (await (
+      await b.api('/api/v1/invocations?functionName=pg-echo&status=failed')
+    ).json()) as {
+      items: Invocation[];
+    };
+    assert.deepEqual(failedOnly.items, []);
+  });
+
   it('a deploy on one server is served by the other at once (NOTIFY), its routes and new versions too', async () => {
     const deploy = (code: string) =>
       a.api('/api/v1/functions', {
