@@ -149,8 +149,11 @@ export function explainableQueries(): ExplainableQuery[] {
     q('listInvocations since…until', /^invocations_by_time$/, (s) =>
       s.listInvocations({ since: t(500), until: t(900) }, {}),
     ),
-    q('listInvocations by function and status', /^invocations_by_(function|status)$/, (s) =>
-      s.listInvocations({ functionName: 'fn007', status: 'failed' }, {}),
+    q('listInvocations by function and status (failed)', /^invocations_by_function_status$/, (s) =>
+      s.listInvocations({ functionName: 'fn000', status: 'failed' }, {}),
+    ),
+    q('listInvocations by function and status (succeeded)', /^invocations_by_function$/, (s) =>
+      s.listInvocations({ functionName: 'fn007', status: 'succeeded' }, {}),
     ),
     q('listInvocations, next page', /^invocations_by_time$/, async (s) =>
       s.listInvocations({}, { cursor: (await s.listInvocations({}, {})).nextCursor as string }),

@@ -73,6 +73,10 @@ CREATE INDEX invocations_by_function ON invocations (function_name, created_ms D
 -- others (queued, running, failed, …), so recording a success writes one index fewer.
 CREATE INDEX invocations_by_status ON invocations (status, created_ms DESC, id DESC)
   WHERE status <> 'succeeded';
+-- A function's failures (or queued, running… ones) in order, without sorting all of its
+-- invocations of that status; its successes are read through invocations_by_function.
+CREATE INDEX invocations_by_function_status ON invocations (function_name, status, created_ms DESC, id DESC)
+  WHERE status <> 'succeeded';
 
 -- seq comes from an identity sequence, never reused. Writers of log lines hold a transaction
 -- lock while they take numbers and commit, so lines become visible in seq order and a follower
