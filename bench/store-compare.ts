@@ -70,7 +70,12 @@ export async function measureStoreCompare(opts: StoreCompareOptions): Promise<Me
           load(target(servers[name]), CONNECTIONS, warmupS);
           const r = load(target(servers[name]), CONNECTIONS, durationS);
           log(`  ${name.padEnd(9)} c=${CONNECTIONS}: ${describe(r)}`);
-          if (r.errors > 0) throw new Error(`the ${name} server answered ${r.errors} requests with errors`);
+          if (r.errors > 0) {
+            const ready = await fetch(`${servers[name].url}/ready`).then((res) => res.text(), String);
+            throw new Error(
+              `the ${name} server answered ${r.errors} requests with errors; /ready: ${ready}; its output:\n${servers[name].output()}`,
+            );
+          }
           results[name].push(r);
         }
       }

@@ -9,6 +9,8 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 export interface Spawned {
   url: string;
   stop(): Promise<void>;
+  /** What it printed last (stderr, and stdout up to "listening"): to tell why it answered errors. */
+  output(): string;
 }
 
 /** Spawns a process and resolves once it prints "listening on http://…". */
@@ -38,6 +40,7 @@ function spawnListening(
       child.stdout?.resume();
       resolve({
         url: match[1],
+        output: () => output.slice(-4_000),
         stop: () =>
           new Promise<void>((done) => {
             const finish = () => {
