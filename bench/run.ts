@@ -2,7 +2,8 @@
 // with the same load generator on loopback. Prints each section, then a summary table, and writes
 // the same rows to bench/results/latest.json. Bounded: about 2–3 minutes on 2 cores.
 // Env: BENCH_DURATION (s per measurement, default 6), BENCH_LOADGEN=node (skip wrk),
-// BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1, BENCH_ONLY=1,4 (those sections).
+// BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1, BENCH_ONLY=1,4 (those sections),
+// BENCH_DATABASE_URL (the PostgreSQL server of section 5; default FAAS_TEST_DATABASE_URL).
 import { cpus, hostname } from 'node:os';
 import { measureColdStart } from './cold-start.ts';
 import { dockerAnswers, measureContainer } from './container.ts';
@@ -10,6 +11,7 @@ import { measureInstances } from './instances.ts';
 import { pickLoadRunner } from './lib/load.ts';
 import { startFaasServer } from './lib/processes.ts';
 import { type Metric, summaryTable, verdict, writeJson } from './lib/report.ts';
+import { benchDatabaseUrl, measureStoreCompare } from './store-compare.ts';
 import { measureWarmInvoke } from './warm-invoke.ts';
 
 const log = (line: string) => console.log(line);
@@ -57,6 +59,14 @@ try {
     });
   if (runs('4') && dockerAnswers())
     await section('4. instances and snapshots (gVisor)', () => measureInstances(server, load.run, log));
+  if (runs('5')) {
+    const databaseUrl = benchDatabaseUrl();
+    if (databaseUrl)
+      await section('5. warm js invoke c=32: embedded vs PostgreSQL store', () =>
+        measureStoreCompare({ embedded: server, databaseUrl, load: load.run, durationS, warmupS, log }),
+      );
+    else notes.push('5. store comparison skipped: set BENCH_DATABASE_URL (or FAAS_TEST_DATABASE_URL)');
+  }
 } finally {
   await server.stop();
 }

@@ -9,6 +9,8 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 export interface Spawned {
   url: string;
   stop(): Promise<void>;
+  /** What it printed last (stderr, and stdout up to "listening"): to tell why it answered errors. */
+  output(): string;
 }
 
 /** Spawns a process and resolves once it prints "listening on http://…". */
@@ -38,6 +40,7 @@ function spawnListening(
       child.stdout?.resume();
       resolve({
         url: match[1],
+        output: () => output.slice(-4_000),
         stop: () =>
           new Promise<void>((done) => {
             const finish = () => {
@@ -70,13 +73,16 @@ export interface FaasServer extends Spawned {
   adminKey: string;
 }
 
-/** The faas server as its own process, in a fresh data dir that is removed on stop. */
-export async function startFaasServer(): Promise<FaasServer> {
+/**
+ * The faas server as its own process, in a fresh data dir that is removed on stop; `env` adds
+ * settings (FAAS_DATABASE_URL for the PostgreSQL store).
+ */
+export async function startFaasServer(env: Record<string, string> = {}): Promise<FaasServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));
   const adminKey = `faas_bench_${randomBytes(16).toString('hex')}`;
   const server = await spawnListening(
     ['packages/server/src/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
-    { FAAS_ADMIN_KEY: adminKey, FAAS_LOG_LEVEL: 'warn' },
+    { FAAS_ADMIN_KEY: adminKey, FAAS_LOG_LEVEL: 'warn', ...env },
     () => rmSync(dataDir, { recursive: true, force: true }),
   );
   return { ...server, adminKey };

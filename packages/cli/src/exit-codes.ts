@@ -64,7 +64,7 @@ export function errorJson(err: unknown): { error: { code: string; message: strin
     };
   }
   const code =
-    err instanceof FaasConnectionError
+    err instanceof FaasConnectionError || (err instanceof CliError && err.exitCode === EXIT.UNREACHABLE)
       ? 'FAAS_CLI_UNREACHABLE'
       : err instanceof CliError && err.exitCode === EXIT.USAGE
         ? 'FAAS_CLI_USAGE'

@@ -9,6 +9,7 @@ import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, listKeys, revokeKey } from './commands/keys.ts';
 import { invocation, invocations, logs } from './commands/logs.ts';
+import { migrate } from './commands/migrate.ts';
 import * as snapshots from './commands/snapshots.ts';
 import { describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
@@ -204,6 +205,13 @@ export function program(): Command {
       process.env.FAAS_DATA_DIR ?? './.faas',
     )
     .action(run((_c, o, cmd) => buildImages(o, cmd.opts().dataDir)));
+
+  p.command('migrate')
+    .description(
+      'apply the PostgreSQL store migrations to FAAS_DATABASE_URL (needed with FAAS_DATABASE_MIGRATE=false)',
+    )
+    .option('--database-url <url>', 'the database (env FAAS_DATABASE_URL)')
+    .action(run((_c, o, cmd) => migrate(o, cmd.opts())));
 
   const keys = p.command('keys').description('manage API keys (admin key needed)');
   keys

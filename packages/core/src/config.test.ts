@@ -26,6 +26,11 @@ describe('loadConfig', () => {
     }
   });
 
+  it('leaves the test suite’s FAAS_TEST_* variables alone', () => {
+    assert.equal(loadConfig({ FAAS_TEST_DATABASE_URL: 'postgres://x@y/z' }).port, 8080);
+    assert.throws(() => loadConfig({ FAAS_TESTS: '1' }), /FAAS_TESTS: unknown setting/);
+  });
+
   it('takes a strong admin key and refuses a weak one without echoing it', () => {
     const strong = 'faas_Xq3vT9pLm2Rz8KwYc4Nb7Hd1Gf6Js5A0eUo';
     assert.equal(loadConfig({ FAAS_ADMIN_KEY: strong }).adminKey, strong);
@@ -57,6 +62,34 @@ describe('loadConfig', () => {
     assert.equal(c.authFailureWindowMs, 60_000);
     assert.equal(loadConfig({ FAAS_MAX_FUNCTION_MEMORY_MB: '256' }).maxFunctionMemoryMb, 256);
     assert.throws(() => loadConfig({ FAAS_MAX_FUNCTION_CONCURRENCY: '0' }), /FAAS_MAX_FUNCTION_CONCURRENCY/);
+  });
+
+  it('takes a PostgreSQL URL for the store and refuses others without echoing them', () => {
+    const c = loadConfig({});
+    assert.equal(c.databaseUrl, undefined, 'the embedded store by default');
+    assert.equal(c.databasePoolSize, 10);
+    assert.equal(c.databaseMigrate, true);
+    for (const good of ['postgres://faas:pw@db.internal:5432/faas', 'postgresql://localhost/faas']) {
+      assert.equal(loadConfig({ FAAS_DATABASE_URL: good }).databaseUrl, good);
+    }
+    assert.equal(loadConfig({ FAAS_DATABASE_MIGRATE: 'false' }).databaseMigrate, false);
+    for (const [bad, reason] of [
+      ['s3cret at db.internal', /is not a URL/],
+      ['mysql://root:s3cret@db/faas', /must be a postgres:\/\/ or postgresql:\/\/ URL/],
+      ['s3cret:5432/faas', /must be a postgres:\/\/ or postgresql:\/\/ URL/],
+      ['postgres://faas:s3cret%zz@db/faas', /malformed %-escape in its password/],
+    ] as const) {
+      try {
+        loadConfig({ FAAS_DATABASE_URL: bad });
+        assert.fail(`accepted ${bad}`);
+      } catch (err) {
+        assert.ok(isFaasError(err), String(err));
+        assert.match(err.message, /FAAS_DATABASE_URL: /);
+        assert.match(err.message, reason);
+        assert.ok(!err.message.includes('s3cret'), `the URL is not echoed: ${err.message}`);
+      }
+    }
+    assert.throws(() => loadConfig({ FAAS_DATABASE_POOL_SIZE: '0' }), /FAAS_DATABASE_POOL_SIZE/);
   });
 
   it('returns a frozen object', () => {

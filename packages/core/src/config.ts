@@ -73,6 +73,15 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /**
+   * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
+   * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
+   */
+  databaseUrl: string | undefined;
+  /** Connections the server's PostgreSQL pool opens at most. @default 10 (FAAS_DATABASE_POOL_SIZE) */
+  databasePoolSize: number;
+  /** Apply PostgreSQL migrations at start; off: refuse to start on an old schema (run `faas migrate`). @default true (FAAS_DATABASE_MIGRATE) */
+  databaseMigrate: boolean;
   /** Largest file or folder tar downloaded from an instance. @default 1073741824 (FAAS_INSTANCE_MAX_DOWNLOAD_BYTES) */
   instanceMaxDownloadBytes: number;
   /** Largest `memory_mb` of an instance (and of the execute API's sandboxes). @default 4096 (FAAS_INSTANCE_MAX_MEMORY_MB) */
@@ -155,6 +164,35 @@ const adminKey: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * A PostgreSQL connection URL. Problems are told without the URL itself: it may hold a password.
+ */
+const databaseUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('is not a URL: it must look like postgres://user:password@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(
+      'must be a postgres:// or postgresql:// URL (postgres://user:password@host:5432/database)',
+    );
+  }
+  for (const [part, value] of [
+    ['user name', url.username],
+    ['password', url.password],
+    ['database name', url.pathname],
+  ]) {
+    try {
+      decodeURIComponent(value ?? '');
+    } catch {
+      throw new Error(`has a malformed %-escape in its ${part}`);
+    }
+  }
+  return raw;
+};
+
 const httpUrl: Parser<string> = (raw) => {
   let url: URL;
   try {
@@ -210,6 +248,9 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
+  databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
+  databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },
   instanceMaxDownloadBytes: {
     env: 'FAAS_INSTANCE_MAX_DOWNLOAD_BYTES',
     default: 1024 ** 3,
@@ -243,7 +284,12 @@ export function loadConfig(
 ): Readonly<Config> {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FAAS_') && !ENV_NAMES.has(name) && !IGNORED_ENV.has(name)) {
+    if (
+      name.startsWith('FAAS_') &&
+      !ENV_NAMES.has(name) &&
+      !IGNORED_ENV.has(name) &&
+      !name.startsWith(TEST_ENV_PREFIX)
+    ) {
       problems.push(`${name}: unknown setting`);
     }
   }
@@ -273,3 +319,8 @@ export function loadConfig(
 
 /** FAAS_* variables read by other parts (the CLI's client settings), not by the server. */
 const IGNORED_ENV = new Set(['FAAS_URL', 'FAAS_API_KEY']);
+/**
+ * The test suite's own settings (FAAS_TEST_DATABASE_URL…): exported for a whole test run, they
+ * reach the servers tests spawn, which must not refuse them as unknown.
+ */
+const TEST_ENV_PREFIX = 'FAAS_TEST_';

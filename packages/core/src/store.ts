@@ -82,14 +82,30 @@ export interface MetadataStore {
    * changes made by other processes (seed 000's timestamp sync).
    */
   routesRevision(): Promise<number>;
+  /**
+   * Optional: calls `listener` soon after `routesRevision` moves, whoever moved it (this process
+   * or another on the same data), so caches refresh without waiting for their next poll. A store
+   * that cannot push changes leaves it out, and callers poll `routesRevision`. After a lost
+   * connection the listener is called once it is back (changes may have gone unannounced).
+   * Returns a function that removes the listener.
+   * @example
+   * const stop = store.watchRoutesRevision?.(() => void routeSync.poll());
+   */
+  watchRoutesRevision?(listener: () => void): () => void;
 
   /**
    * Creates an invocation. When `idempotencyKey` is set and an invocation of the same function
    * with that key exists, returns that one with `created: false` and writes nothing.
    */
   createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }>;
-  /** Writes several new invocations at once (sync invocations, batched off the hot path). */
-  createInvocations(invocations: Invocation[]): Promise<void>;
+  /**
+   * Writes several new invocations at once with their log lines (sync invocations, batched off
+   * the hot path), atomically: a reader never finds one of them without its lines. An id or
+   * idempotency key already present is skipped, and so are the lines of the invocation skipped,
+   * so a batch written again after a failure whose outcome was unknown writes nothing twice.
+   * Lines of invocations not in the batch are written as `appendLogs` would.
+   */
+  createInvocations(invocations: Invocation[], logs?: NewLogLine[]): Promise<void>;
   /** @throws FaasError INVOCATION_NOT_FOUND */
   updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation>;
   /**

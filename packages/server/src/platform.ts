@@ -30,7 +30,7 @@ import {
   remoteIsolateRuntime,
 } from './runtimes/isolate-hosts/host-settings.ts';
 import { IsolateHosts } from './runtimes/isolate-hosts/isolate-hosts.ts';
-import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openMetadataStore } from './store/open-store.ts';
 
 /** Everything a running server holds, wired together; the gateway only talks to this. */
 export interface Platform {
@@ -70,7 +70,8 @@ type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 const RUNTIME_HEALTH_EVERY_MS = 2_000;
 
 /**
- * Opens the embedded default (SQLite store and queue, local blobs, isolate + container runtimes).
+ * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
+ * PostgreSQL), the SQLite queue, local blobs, isolate + container runtimes.
  * @throws FaasError DATA_DIR_IN_USE when another server holds the data dir (nothing is touched
  *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written.
  */
@@ -86,7 +87,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
-  const store = await openSqliteStore({ path: dbPath });
+  const store = await openMetadataStore(config, 'server');
   const queue = await openSqliteQueue({
     path: dbPath,
     retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Config, Invocation, StoredLogLine } from '@faas/core';
 import { ApiKeyService } from './control/api-key-service.ts';
@@ -15,7 +14,7 @@ import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
 import type { HostEndpoint } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import type { RemoteIsolateRuntime } from './runtimes/isolate-hosts/remote-isolate-runtime.ts';
-import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openMetadataStore } from './store/open-store.ts';
 
 /** What a gateway thread is given by the main thread to build its platform. */
 export interface ThreadPlatformInput {
@@ -58,7 +57,7 @@ export async function createThreadPlatform(
   logger: Pick<Console, 'error' | 'warn'> = console,
 ): Promise<ThreadPlatform> {
   const { config } = input;
-  const store = new SqliteStore({ path: join(config.dataDir, 'faas.db') });
+  const store = await openMetadataStore(config, 'gateway-thread');
   const runtime = remoteIsolateRuntime(config, { endpoints: input.isolateEndpoints }, logger);
   const catalog = new FunctionCatalog(store);
   const keys = new ApiKeyService(

@@ -4,6 +4,7 @@ import {
   type ApiKeyRole,
   ErrorCode,
   FaasError,
+  isFaasError,
   type MetadataStore,
   newId,
 } from '@faas/core';
@@ -128,7 +129,13 @@ export class ApiKeyService {
         }
       }
       if (!(await this.#store.findApiKeyByHash(hash))) {
-        await this.create(CONFIGURED_ADMIN_KEY_NAME, 'admin', configured);
+        try {
+          await this.create(CONFIGURED_ADMIN_KEY_NAME, 'admin', configured);
+        } catch (err) {
+          // Another server on the same store (PostgreSQL) registered it at the same moment.
+          const raced = isFaasError(err) && err.code === ErrorCode.CONFLICT;
+          if (!raced || !(await this.#store.findApiKeyByHash(hash))) throw err;
+        }
       }
       return undefined;
     }

@@ -36,8 +36,6 @@ export class RecordWriter {
   #o: RecordWriterOptions;
   /** Handed over, oldest first, not yet written. */
   readonly batches: RecordBatch[] = [];
-  /** Batches whose invocations are in: only their logs are left (redoing those would double them). */
-  #invocationsWritten = new WeakSet<RecordBatch>();
   #loop: Promise<void> | undefined;
   /** `flush` callers: resolved when the line empties or a write fails. */
   #waiters: Array<() => void> = [];
@@ -126,25 +124,29 @@ export class RecordWriter {
     }
   }
 
+  /**
+   * One call for the batch: its invocations and their lines land together (PostgreSQL: in one
+   * round trip). Ids already present are skipped with their lines, so a batch tried again after
+   * a failure whose outcome was unknown writes nothing twice.
+   */
   async #writeBatch(batch: RecordBatch): Promise<void> {
-    if (!this.#invocationsWritten.has(batch) && batch.invocations.length > 0) {
-      try {
-        // Ids already present are skipped, so a batch tried again is harmless.
-        await this.#store.createInvocations(batch.invocations);
-      } catch (err) {
-        if (!isInvalidRecord(err)) throw err;
-        // One bad record must not hold back the rest forever: write them one by one.
-        await this.#writeEach(batch);
-      }
+    try {
+      await this.#store.createInvocations(batch.invocations, batch.logs);
+    } catch (err) {
+      if (!isInvalidRecord(err)) throw err;
+      // One bad record must not hold back the rest forever: write them one by one.
+      await this.#writeEach(batch);
     }
-    this.#invocationsWritten.add(batch);
-    if (batch.logs.length > 0) await this.#store.appendLogs(batch.logs);
   }
 
   async #writeEach(batch: RecordBatch): Promise<void> {
+    const ids = new Set(batch.invocations.map((inv) => inv.id));
     for (const inv of [...batch.invocations]) {
       try {
-        await this.#store.createInvocations([inv]);
+        await this.#store.createInvocations(
+          [inv],
+          batch.logs.filter((l) => l.invocationId === inv.id),
+        );
       } catch (err) {
         if (!isInvalidRecord(err)) throw err;
         batch.invocations.splice(batch.invocations.indexOf(inv), 1);
@@ -155,6 +157,9 @@ export class RecordWriter {
         );
       }
     }
+    // Lines of no invocation in the batch (none are recorded so today) still go in.
+    const orphans = batch.logs.filter((l) => !ids.has(l.invocationId));
+    if (orphans.length > 0) await this.#store.appendLogs(orphans);
   }
 
   #retryDelay(): Promise<void> {

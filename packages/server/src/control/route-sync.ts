@@ -15,6 +15,7 @@ export class RouteSync {
   #timer: NodeJS.Timeout | undefined;
   #last: Promise<void> = Promise.resolve();
   #onReplace: (routes: RouteRecord[]) => void;
+  #unwatch: (() => void) | undefined;
 
   /** `onReplace` gets every new table's routes, for the other gateway threads' tables. */
   constructor(
@@ -27,19 +28,29 @@ export class RouteSync {
     this.#onReplace = onReplace;
   }
 
+  /**
+   * Polls every `intervalMs`; with a store that announces changes (PostgreSQL's NOTIFY), also as
+   * soon as another process changes functions or routes, the poll staying as the backstop.
+   */
   start(intervalMs: number, onError: (err: unknown) => void): void {
     this.#timer = setInterval(() => {
       this.poll().catch(onError);
     }, intervalMs);
     this.#timer.unref();
+    this.#unwatch = this.#store.watchRoutesRevision?.(() => {
+      this.poll().catch(onError);
+    });
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    this.#unwatch?.();
   }
 
   /** Reloads when the store's revision moved since the last load. */
   async poll(): Promise<void> {
+    // A load under way (after this process's own write) first: its revision may be the new one.
+    await this.#last;
     const revision = await this.#store.routesRevision();
     if (revision === this.#revision) return;
     this.#catalog.invalidate();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ErrorCode, type Invocation, type MetadataStore } from '@faas/core';
+import { ErrorCode, type Invocation, type MetadataStore, type NewLogLine } from '@faas/core';
 import { rejectsWithCode } from '../assert-faas-error.ts';
 import { nextCreatedAt, sampleInvocation } from './samples.ts';
 
@@ -113,6 +113,41 @@ export function invocationCases(getStore: GetStore): void {
     const bad = sampleInvocation({ createdAt: 'not a time' });
     await assert.rejects(store.createInvocations([...good, bad]));
     for (const inv of good) assert.equal(await store.getInvocation(inv.id), undefined);
+  });
+
+  it('createInvocations writes lines with their invocations; a batch written again writes nothing twice', async () => {
+    const store = getStore();
+    const line = (inv: Invocation, message: string): NewLogLine => ({
+      invocationId: inv.id,
+      functionName: inv.functionName,
+      ts: 1,
+      level: 'log',
+      message,
+    });
+    const present = sampleInvocation();
+    await store.createInvocation(present);
+    const fresh = sampleInvocation();
+    const lines = [
+      line(fresh, 'fresh 1'),
+      line(present, 'skipped with its invocation'),
+      line(fresh, 'fresh 2'),
+    ];
+    await store.createInvocations([fresh, present], lines);
+    const messages = async (inv: Invocation) => (await store.getLogs(inv.id)).map((l) => l.message);
+    assert.deepEqual(await messages(fresh), ['fresh 1', 'fresh 2']);
+    assert.deepEqual(await messages(present), []);
+    // Its first write's outcome unknown (a lost connection), the batch is written again.
+    await store.createInvocations([fresh, present], lines);
+    assert.deepEqual(await messages(fresh), ['fresh 1', 'fresh 2']);
+    // Lines of an invocation not in the batch are written as appendLogs would.
+    await store.createInvocations([], [line(present, 'later')]);
+    assert.deepEqual(await messages(present), ['later']);
+    // Atomic: an invalid record, and no line of the batch is written either.
+    const other = sampleInvocation();
+    await assert.rejects(
+      store.createInvocations([other, sampleInvocation({ createdAt: 'not a time' })], [line(other, 'x')]),
+    );
+    assert.deepEqual(await messages(other), []);
   });
 
   it('updateInvocation applies a patch, keeps other fields and returns the result', async () => {

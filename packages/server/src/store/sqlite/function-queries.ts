@@ -11,29 +11,16 @@ import {
   routeShape,
 } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import {
+  FUNCTION_SELECT,
+  type FunctionRow,
+  toFunction,
+  toVersion,
+  VERSION_COLUMNS,
+  type VersionRow,
+  versionRow,
+} from '../function-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
-
-interface VersionRow {
-  name: string;
-  version: number;
-  runtime: string;
-  code_sha256: string;
-  code_size_bytes: number;
-  artifact_sha256: string;
-  config: string;
-  created_at: string;
-}
-
-interface FunctionRow extends VersionRow {
-  latest_version: number;
-  function_created_at: string;
-  updated_at: string;
-}
-
-const VERSION_COLUMNS =
-  'v.name, v.version, v.runtime, v.code_sha256, v.code_size_bytes, v.artifact_sha256, v.config, v.created_at';
-const FUNCTION_SELECT = `SELECT f.latest_version, f.created_at AS function_created_at, f.updated_at, ${VERSION_COLUMNS}
-  FROM functions f JOIN function_versions v ON v.name = f.name AND v.version = f.latest_version`;
 
 /** Functions, their versions and routes. Every writer runs inside the caller's transaction. */
 export class FunctionQueries {
@@ -211,18 +198,19 @@ export class FunctionQueries {
   }
 
   #insertVersion(input: NewFunctionVersion, version: number, createdAt: string): void {
+    const row = versionRow(input, version, createdAt);
     this.#db.run(
       `INSERT INTO function_versions
         (name, version, runtime, code_sha256, code_size_bytes, artifact_sha256, config, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      input.name,
-      version,
-      input.runtime,
-      input.codeSha256,
-      input.codeSizeBytes,
-      input.artifactSha256,
-      JSON.stringify(configOf(input)),
-      createdAt,
+      row.name,
+      row.version,
+      row.runtime,
+      row.code_sha256,
+      row.code_size_bytes,
+      row.artifact_sha256,
+      row.config,
+      row.created_at,
     );
   }
 
@@ -245,44 +233,4 @@ export class FunctionQueries {
   #bumpRevision(): void {
     this.#db.run("UPDATE counters SET value = value + 1 WHERE name = 'routes_revision'");
   }
-}
-
-/** The fields kept in the `config` JSON column: everything not stored in a column of its own. */
-function configOf(input: NewFunctionVersion): Record<string, unknown> {
-  const config: Record<string, unknown> = { ...input };
-  for (const column of [
-    'name',
-    'runtime',
-    'codeSha256',
-    'codeSizeBytes',
-    'artifactSha256',
-    'version',
-    'createdAt',
-  ]) {
-    delete config[column];
-  }
-  return config;
-}
-
-function toVersion(row: VersionRow): FunctionVersion {
-  return {
-    ...(JSON.parse(row.config) as Omit<FunctionVersion, 'name' | 'runtime'>),
-    name: row.name,
-    version: row.version,
-    runtime: row.runtime as FunctionVersion['runtime'],
-    codeSha256: row.code_sha256,
-    codeSizeBytes: row.code_size_bytes,
-    artifactSha256: row.artifact_sha256,
-    createdAt: row.created_at,
-  };
-}
-
-function toFunction(row: FunctionRow): FunctionRecord {
-  return {
-    name: row.name,
-    latestVersion: row.latest_version,
-    createdAt: row.function_created_at,
-    updatedAt: row.updated_at,
-    latest: toVersion(row),
-  };
 }

@@ -1,7 +1,6 @@
 import {
   ErrorCode,
   FaasError,
-  INVOCATION_STATUSES,
   type Invocation,
   type InvocationFilter,
   type InvocationPatch,
@@ -9,70 +8,27 @@ import {
   type Page,
   type PageRequest,
   type StoredLogLine,
-  TERMINAL_STATUSES,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
+import {
+  INVOCATION_COLUMNS,
+  type InvocationRow,
+  invocationValues,
+  LOG_COLUMNS,
+  type LogRow,
+  patchColumns,
+  tailLimit,
+  toInvocation,
+  toLogLine,
+  toMs,
+  UNFINISHED,
+} from '../invocation-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
 
-interface InvocationRow {
-  id: string;
-  function_name: string;
-  version: number;
-  mode: Invocation['mode'];
-  trigger_kind: Invocation['trigger'];
-  status: Invocation['status'];
-  idempotency_key: string | null;
-  idempotency_hash: string | null;
-  attempts: number;
-  result: string | null;
-  error: string | null;
-  created_at: string;
-  created_ms: number;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_ms: number | null;
-  cpu_time_ms: number | null;
-  peak_memory_bytes: number | null;
-}
-
-interface LogRow {
-  seq: number;
-  invocation_id: string;
-  function_name: string;
-  ts: number;
-  level: StoredLogLine['level'];
-  message: string;
-}
-
-const INSERT_INVOCATION = `INSERT INTO invocations
-  (id, function_name, version, mode, trigger_kind, status, idempotency_key, idempotency_hash, attempts,
-   result, error, created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms, peak_memory_bytes)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_INVOCATION = `INSERT INTO invocations (${INVOCATION_COLUMNS.join(', ')})
+  VALUES (${INVOCATION_COLUMNS.map(() => '?').join(', ')})`;
 
 const INSERT_INVOCATION_IF_NEW = `${INSERT_INVOCATION} ON CONFLICT DO NOTHING`;
-
-/** Patchable fields and their columns; JSON-valued fields are encoded on the way in. */
-const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
-  status: 'status',
-  attempts: 'attempts',
-  result: 'result',
-  error: 'error',
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  durationMs: 'duration_ms',
-  cpuTimeMs: 'cpu_time_ms',
-  peakMemoryBytes: 'peak_memory_bytes',
-  version: 'version',
-};
-const JSON_FIELDS = new Set<string>(['result', 'error']);
-
-const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
-/** `status IN (…)` of the statuses an invocation can still leave (queued, running). */
-const UNFINISHED = INVOCATION_STATUSES.filter((s) => !TERMINAL_STATUSES.has(s))
-  .map((s) => `'${s}'`)
-  .join(', ');
-const MAX_TAIL_LIMIT = 10_000;
-const DEFAULT_TAIL_LIMIT = 100;
 
 /** Invocations and their log lines. */
 export class InvocationQueries {
@@ -93,17 +49,26 @@ export class InvocationQueries {
           )) ||
         this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', invocation.id);
       if (existing) return { invocation: toInvocation(existing), created: false };
-      this.#db.run(INSERT_INVOCATION, ...insertParams(invocation));
+      this.#db.run(INSERT_INVOCATION, ...invocationValues(invocation));
       return { invocation: this.get(invocation.id) as Invocation, created: true };
     });
   }
 
-  /** One transaction; an id or idempotency key already present is skipped, so a retried batch is harmless. */
-  createMany(invocations: Invocation[]): void {
-    if (invocations.length === 0) return;
-    const params = invocations.map(insertParams);
+  /**
+   * One transaction; an id or idempotency key already present is skipped with its lines, so a
+   * retried batch is harmless (see MetadataStore.createInvocations).
+   */
+  createMany(invocations: Invocation[], logs: NewLogLine[]): void {
+    if (invocations.length === 0 && logs.length === 0) return;
+    const params = invocations.map(invocationValues);
     this.#db.transaction(() => {
-      for (const p of params) this.#db.run(INSERT_INVOCATION_IF_NEW, ...p);
+      const skipped = new Set<string>();
+      params.forEach((p, i) => {
+        if (this.#db.run(INSERT_INVOCATION_IF_NEW, ...p).changes === 0) {
+          skipped.add((invocations[i] as Invocation).id);
+        }
+      });
+      this.appendLogs(skipped.size === 0 ? logs : logs.filter((l) => !skipped.has(l.invocationId)));
     });
   }
 
@@ -264,7 +229,7 @@ export class InvocationQueries {
   }
 
   tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): StoredLogLine[] {
-    const limit = Math.min(MAX_TAIL_LIMIT, Math.max(1, Math.trunc(options.limit ?? DEFAULT_TAIL_LIMIT)));
+    const limit = tailLimit(options.limit);
     const rows =
       options.functionName === undefined
         ? this.#db.all<LogRow>(
@@ -284,80 +249,6 @@ export class InvocationQueries {
 
 /** `SET` terms and their parameters for the fields a patch sets. */
 function patchSql(patch: InvocationPatch): { sets: string[]; params: SqlParam[] } {
-  const sets: string[] = [];
-  const params: SqlParam[] = [];
-  for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
-    const value = (patch as Record<string, unknown>)[field];
-    if (value === undefined) continue;
-    sets.push(`${column} = ?`);
-    params.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as SqlParam));
-  }
-  return { sets, params };
-}
-
-function toMs(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) {
-    throw new FaasError(ErrorCode.VALIDATION, `"${field}" is not a valid timestamp: ${iso}`, {
-      details: { field, value: iso },
-    });
-  }
-  return ms;
-}
-
-function insertParams(inv: Invocation): SqlParam[] {
-  return [
-    inv.id,
-    inv.functionName,
-    inv.version,
-    inv.mode,
-    inv.trigger,
-    inv.status,
-    inv.idempotencyKey ?? null,
-    inv.idempotencyHash ?? null,
-    inv.attempts,
-    inv.result === undefined ? null : JSON.stringify(inv.result),
-    inv.error === undefined ? null : JSON.stringify(inv.error),
-    inv.createdAt,
-    toMs(inv.createdAt, 'createdAt'),
-    inv.startedAt ?? null,
-    inv.finishedAt ?? null,
-    inv.durationMs ?? null,
-    inv.cpuTimeMs ?? null,
-    inv.peakMemoryBytes ?? null,
-  ];
-}
-
-function toInvocation(row: InvocationRow): Invocation {
-  const invocation: Invocation = {
-    id: row.id,
-    functionName: row.function_name,
-    version: row.version,
-    mode: row.mode,
-    trigger: row.trigger_kind,
-    status: row.status,
-    attempts: row.attempts,
-    createdAt: row.created_at,
-  };
-  if (row.idempotency_key !== null) invocation.idempotencyKey = row.idempotency_key;
-  if (row.idempotency_hash !== null) invocation.idempotencyHash = row.idempotency_hash;
-  if (row.result !== null) invocation.result = JSON.parse(row.result);
-  if (row.error !== null) invocation.error = JSON.parse(row.error);
-  if (row.started_at !== null) invocation.startedAt = row.started_at;
-  if (row.finished_at !== null) invocation.finishedAt = row.finished_at;
-  if (row.duration_ms !== null) invocation.durationMs = row.duration_ms;
-  if (row.cpu_time_ms !== null) invocation.cpuTimeMs = row.cpu_time_ms;
-  if (row.peak_memory_bytes !== null) invocation.peakMemoryBytes = row.peak_memory_bytes;
-  return invocation;
-}
-
-function toLogLine(row: LogRow): StoredLogLine {
-  return {
-    seq: row.seq,
-    invocationId: row.invocation_id,
-    functionName: row.function_name,
-    ts: row.ts,
-    level: row.level,
-    message: row.message,
-  };
+  const columns = patchColumns(patch);
+  return { sets: columns.map(([column]) => `${column} = ?`), params: columns.map(([, value]) => value) };
 }

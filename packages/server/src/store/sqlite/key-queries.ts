@@ -1,16 +1,6 @@
 import { type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
-
-interface ApiKeyRow {
-  id: string;
-  name: string;
-  role: ApiKeyRecord['role'];
-  prefix: string;
-  hash: string;
-  created_at: string;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
+import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyValues, toApiKey } from '../key-rows.ts';
 
 /** API keys and platform settings. */
 export class KeyQueries {
@@ -37,16 +27,8 @@ export class KeyQueries {
         );
       }
       this.#db.run(
-        `INSERT INTO api_keys (id, name, role, prefix, hash, created_at, revoked_at, last_used_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        key.id,
-        key.name,
-        key.role,
-        key.prefix,
-        key.hash,
-        key.createdAt,
-        key.revokedAt ?? null,
-        key.lastUsedAt ?? null,
+        `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        ...apiKeyValues(key),
       );
     });
   }
@@ -86,18 +68,4 @@ export class KeyQueries {
       value,
     );
   }
-}
-
-function toApiKey(row: ApiKeyRow): ApiKeyRecord {
-  const key: ApiKeyRecord = {
-    id: row.id,
-    name: row.name,
-    role: row.role,
-    prefix: row.prefix,
-    hash: row.hash,
-    createdAt: row.created_at,
-  };
-  if (row.revoked_at !== null) key.revokedAt = row.revoked_at;
-  if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
-  return key;
 }

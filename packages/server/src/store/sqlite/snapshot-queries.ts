@@ -4,24 +4,11 @@ import {
   type Page,
   type PageRequest,
   type SnapshotFilter,
-  type SnapshotProcess,
   type SnapshotRecord,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
-
-interface SnapshotRow {
-  id: string;
-  name: string | null;
-  instance_id: string;
-  execution_id: string | null;
-  kind: SnapshotRecord['kind'];
-  spec: string;
-  processes: string | null;
-  blob_checksum: string;
-  size_bytes: number;
-  created_at: number;
-}
+import { SNAPSHOT_COLUMNS, type SnapshotRow, snapshotValues, toSnapshot } from '../snapshot-rows.ts';
 
 /** Snapshot records of sandbox instances. */
 export class SnapshotQueries {
@@ -39,18 +26,8 @@ export class SnapshotQueries {
         });
       }
       this.#db.run(
-        `INSERT INTO snapshots (id, name, instance_id, execution_id, kind, spec, processes, blob_checksum, size_bytes, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        snapshot.id,
-        snapshot.name ?? null,
-        snapshot.instanceId,
-        snapshot.executionId ?? null,
-        snapshot.kind,
-        JSON.stringify(snapshot.spec),
-        snapshot.processes ? JSON.stringify(snapshot.processes) : null,
-        snapshot.blobChecksum,
-        snapshot.sizeBytes,
-        snapshot.createdAt,
+        `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ...snapshotValues(snapshot),
       );
     });
   }
@@ -89,19 +66,4 @@ export class SnapshotQueries {
   delete(id: string): boolean {
     return this.#db.run('DELETE FROM snapshots WHERE id = ?', id).changes > 0;
   }
-}
-
-function toSnapshot(row: SnapshotRow): SnapshotRecord {
-  return {
-    id: row.id,
-    ...(row.name !== null ? { name: row.name } : {}),
-    instanceId: row.instance_id,
-    ...(row.execution_id !== null ? { executionId: row.execution_id } : {}),
-    kind: row.kind,
-    spec: JSON.parse(row.spec) as SnapshotRecord['spec'],
-    ...(row.processes !== null ? { processes: JSON.parse(row.processes) as SnapshotProcess[] } : {}),
-    blobChecksum: row.blob_checksum,
-    sizeBytes: row.size_bytes,
-    createdAt: row.created_at,
-  };
 }

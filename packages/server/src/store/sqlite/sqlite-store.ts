@@ -99,8 +99,8 @@ export class SqliteStore implements MetadataStore {
     return this.#invocations.create(invocation);
   }
 
-  async createInvocations(invocations: Invocation[]): Promise<void> {
-    this.#invocations.createMany(invocations);
+  async createInvocations(invocations: Invocation[], logs: NewLogLine[] = []): Promise<void> {
+    this.#invocations.createMany(invocations, logs);
   }
 
   async updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation> {

@@ -1,0 +1,43 @@
+import type { ApiKeyRecord } from '@faas/core';
+
+/** An `api_keys` row, as both stores keep it. */
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: ApiKeyRecord['role'];
+  prefix: string;
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export const API_KEY_COLUMNS = 'id, name, role, prefix, hash, created_at, revoked_at, last_used_at';
+
+/** A key's values in the order of API_KEY_COLUMNS. */
+export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
+  return [
+    key.id,
+    key.name,
+    key.role,
+    key.prefix,
+    key.hash,
+    key.createdAt,
+    key.revokedAt ?? null,
+    key.lastUsedAt ?? null,
+  ];
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  const key: ApiKeyRecord = {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    hash: row.hash,
+    createdAt: row.created_at,
+  };
+  if (row.revoked_at !== null) key.revokedAt = row.revoked_at;
+  if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
+  return key;
+}

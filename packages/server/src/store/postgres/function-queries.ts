@@ -1,0 +1,246 @@
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionRecord,
+  type FunctionVersion,
+  type NewFunctionVersion,
+  type Page,
+  type PageRequest,
+  type RouteRecord,
+  type RouteSpec,
+  routeShape,
+} from '@faas/core';
+import {
+  FUNCTION_SELECT,
+  type FunctionRow,
+  toFunction,
+  toVersion,
+  VERSION_COLUMNS,
+  type VersionRow,
+  versionRow,
+} from '../function-rows.ts';
+import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { cursorInt } from './bigint-params.ts';
+import type { PostgresDatabase, Sql } from './postgres-database.ts';
+
+/** The channel every change of `routes_revision` is announced on; the payload is the schema. */
+export const REVISION_CHANNEL = 'faas_routes_revision';
+
+/**
+ * Functions, their versions and routes. Every write takes the `routes_revision` row first
+ * (FOR UPDATE): writes of functions run one at a time, so a route conflict check is never
+ * outdated by the time its routes are written, and a version number is never taken twice.
+ */
+export class FunctionQueries {
+  #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  create(input: NewFunctionVersion): Promise<FunctionRecord> {
+    const now = new Date().toISOString();
+    return this.#db.transaction(async (sql) => {
+      await lockFunctions(sql);
+      const created = await sql.count(
+        `INSERT INTO functions (name, latest_version, created_at, updated_at) VALUES ($1, 1, $2, $2)
+          ON CONFLICT DO NOTHING`,
+        [input.name, now],
+      );
+      if (created === 0) {
+        throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${input.name}" already exists`, {
+          details: { name: input.name },
+        });
+      }
+      await assertRoutesFree(sql, input.name, input.routes);
+      const version = await insertVersion(sql, input, 1, now);
+      await replaceRoutes(sql, input.name, input.routes);
+      await bumpRevision(sql);
+      return { name: input.name, latestVersion: 1, createdAt: now, updatedAt: now, latest: version };
+    });
+  }
+
+  addVersion(input: NewFunctionVersion, expectedLatest: number | undefined): Promise<FunctionRecord> {
+    return this.#db.transaction(async (sql) => {
+      await lockFunctions(sql);
+      const [row] = await sql.rows<{ latest_version: number; created_at: string }>(
+        'SELECT latest_version, created_at FROM functions WHERE name = $1',
+        [input.name],
+      );
+      if (!row) {
+        throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${input.name}" not found`, {
+          details: { name: input.name },
+        });
+      }
+      if (expectedLatest !== undefined && row.latest_version !== expectedLatest) {
+        throw new FaasError(
+          ErrorCode.CONFLICT,
+          `Function "${input.name}" changed meanwhile: latest version is ${row.latest_version}, expected ${expectedLatest}`,
+          { details: { name: input.name, expectedLatest, latestVersion: row.latest_version } },
+        );
+      }
+      await assertRoutesFree(sql, input.name, input.routes);
+      const next = row.latest_version + 1;
+      const now = new Date().toISOString();
+      const version = await insertVersion(sql, input, next, now);
+      await sql.count('UPDATE functions SET latest_version = $1, updated_at = $2 WHERE name = $3', [
+        next,
+        now,
+        input.name,
+      ]);
+      await replaceRoutes(sql, input.name, input.routes);
+      await bumpRevision(sql);
+      return {
+        name: input.name,
+        latestVersion: next,
+        createdAt: row.created_at,
+        updatedAt: now,
+        latest: version,
+      };
+    });
+  }
+
+  async get(name: string): Promise<FunctionRecord | undefined> {
+    const [row] = await this.#db.rows<FunctionRow>(`${FUNCTION_SELECT} WHERE f.name = $1`, [name]);
+    return row && toFunction(row);
+  }
+
+  async list(page: PageRequest): Promise<Page<FunctionRecord>> {
+    const limit = pageLimit(page);
+    const after = page.cursor ? (decodeCursor(page.cursor, ['string'])[0] as string) : '';
+    const rows = await this.#db.rows<FunctionRow>(
+      `${FUNCTION_SELECT} WHERE f.name > $1 ORDER BY f.name LIMIT $2`,
+      [after, limit + 1],
+    );
+    return toPage(rows.map(toFunction), limit, (f) => [f.name]);
+  }
+
+  /** Versions and routes go with the function (ON DELETE CASCADE). */
+  delete(name: string): Promise<boolean> {
+    return this.#db.transaction(async (sql) => {
+      await lockFunctions(sql);
+      const deleted = await sql.count('DELETE FROM functions WHERE name = $1', [name]);
+      if (deleted > 0) await bumpRevision(sql);
+      return deleted > 0;
+    });
+  }
+
+  async getVersion(name: string, version: number): Promise<FunctionVersion | undefined> {
+    // A number no version can have (1e20, 1.5) is simply absent, as in SQLite.
+    if (!Number.isSafeInteger(version)) return undefined;
+    const [row] = await this.#db.rows<VersionRow>(
+      `SELECT ${VERSION_COLUMNS} FROM function_versions v WHERE v.name = $1 AND v.version = $2`,
+      [name, version],
+    );
+    return row && toVersion(row);
+  }
+
+  async listVersions(name: string, page: PageRequest): Promise<Page<FunctionVersion>> {
+    const limit = pageLimit(page);
+    const before = page.cursor
+      ? cursorInt(decodeCursor(page.cursor, ['number'])[0] as number, page.cursor)
+      : Number.MAX_SAFE_INTEGER;
+    const rows = await this.#db.rows<VersionRow>(
+      `SELECT ${VERSION_COLUMNS} FROM function_versions v WHERE v.name = $1 AND v.version < $2
+        ORDER BY v.version DESC LIMIT $3`,
+      [name, before, limit + 1],
+    );
+    return toPage(rows.map(toVersion), limit, (v) => [v.version]);
+  }
+
+  async listRoutes(): Promise<RouteRecord[]> {
+    const rows = await this.#db.rows<{ method: RouteSpec['method']; path: string; function_name: string }>(
+      'SELECT method, path, function_name FROM routes ORDER BY function_name, position',
+    );
+    return rows.map((r) => ({ method: r.method, path: r.path, functionName: r.function_name }));
+  }
+
+  async routesRevision(): Promise<number> {
+    const [row] = await this.#db.rows<{ value: number }>(
+      "SELECT value FROM counters WHERE name = 'routes_revision'",
+    );
+    return row?.value ?? 0;
+  }
+}
+
+/** Takes the lock all function writes share (see FunctionQueries), until the transaction ends. */
+async function lockFunctions(sql: Sql): Promise<void> {
+  await sql.rows("SELECT value FROM counters WHERE name = 'routes_revision' FOR UPDATE");
+}
+
+/** Moves the revision and tells listeners (delivered when the transaction commits). */
+async function bumpRevision(sql: Sql): Promise<void> {
+  await sql.rows(
+    `UPDATE counters SET value = value + 1 WHERE name = 'routes_revision'
+      RETURNING pg_notify('${REVISION_CHANNEL}', coalesce(current_schema(), ''))`,
+  );
+}
+
+/**
+ * A route is taken when another function has one of the same shape (`/users/:id` and
+ * `/users/:uid` match the same requests) with the same method, or `ANY` on either side. One
+ * query for all routes; the first of `routes` that conflicts is reported.
+ */
+async function assertRoutesFree(sql: Sql, name: string, routes: RouteSpec[]): Promise<void> {
+  if (routes.length === 0) return;
+  const [owner] = await sql.rows<{ i: number; method: string; path: string; function_name: string }>(
+    `SELECT c.i, r.method, r.path, r.function_name
+      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (method, shape, i)
+      JOIN routes r ON r.shape = c.shape AND r.function_name <> $3
+        AND (r.method = c.method OR r.method = 'ANY' OR c.method = 'ANY')
+      ORDER BY c.i LIMIT 1`,
+    [routes.map((r) => r.method), routes.map((r) => routeShape(r.path)), name],
+  );
+  if (!owner) return;
+  const route = routes[owner.i - 1] as RouteSpec;
+  throw new FaasError(
+    ErrorCode.ROUTE_CONFLICT,
+    `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}": both match the same requests`,
+    {
+      details: {
+        route: { method: route.method, path: route.path },
+        conflictsWith: { method: owner.method, path: owner.path, functionName: owner.function_name },
+      },
+    },
+  );
+}
+
+/** Writes a version and returns it as a read would (the config through JSON, as stored). */
+async function insertVersion(
+  sql: Sql,
+  input: NewFunctionVersion,
+  version: number,
+  createdAt: string,
+): Promise<FunctionVersion> {
+  const row = versionRow(input, version, createdAt);
+  await sql.count(
+    `INSERT INTO function_versions
+      (name, version, runtime, code_sha256, code_size_bytes, artifact_sha256, config, created_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      row.name,
+      row.version,
+      row.runtime,
+      row.code_sha256,
+      row.code_size_bytes,
+      row.artifact_sha256,
+      row.config,
+      row.created_at,
+    ],
+  );
+  return toVersion(row);
+}
+
+async function replaceRoutes(sql: Sql, name: string, routes: RouteSpec[]): Promise<void> {
+  await sql.count('DELETE FROM routes WHERE function_name = $1', [name]);
+  if (routes.length === 0) return;
+  // The same route listed twice by one function is one route.
+  await sql.count(
+    `INSERT INTO routes (method, path, function_name, position, shape)
+      SELECT c.method, c.path, $4, c.i - 1, c.shape
+        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS c (method, path, shape, i)
+        ORDER BY c.i
+      ON CONFLICT DO NOTHING`,
+    [routes.map((r) => r.method), routes.map((r) => r.path), routes.map((r) => routeShape(r.path)), name],
+  );
+}

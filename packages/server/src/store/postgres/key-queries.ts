@@ -1,0 +1,64 @@
+import { type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
+import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyValues, toApiKey } from '../key-rows.ts';
+import type { PostgresDatabase } from './postgres-database.ts';
+
+/** API keys and platform settings. */
+export class KeyQueries {
+  #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  /** The unique id and active-hash indexes decide (so two processes racing get one CONFLICT). */
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    const created = await this.#db.count(
+      `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+      apiKeyValues(key),
+    );
+    if (created > 0) return;
+    const [taken] = await this.#db.rows<{ id: string }>('SELECT id FROM api_keys WHERE id = $1', [key.id]);
+    throw new FaasError(ErrorCode.CONFLICT, `An API key with this ${taken ? 'id' : 'hash'} exists`, {
+      details: { id: key.id },
+    });
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const [row] = await this.#db.rows<ApiKeyRow>(
+      'SELECT * FROM api_keys WHERE hash = $1 AND revoked_at IS NULL',
+      [hash],
+    );
+    return row && toApiKey(row);
+  }
+
+  /** Every key, revoked ones included, oldest first. */
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (await this.#db.rows<ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id')).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string): Promise<boolean> {
+    const changed = await this.#db.count(
+      'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL',
+      [new Date().toISOString(), id],
+    );
+    return changed > 0;
+  }
+
+  /** Every key ever created, revoked ones included: "no keys at all" means a first start. */
+  async countApiKeys(): Promise<number> {
+    const [row] = await this.#db.rows<{ n: number }>('SELECT count(*) AS n FROM api_keys');
+    return row?.n ?? 0;
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const [row] = await this.#db.rows<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
+    return row?.value;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.#db.count(
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
+    );
+  }
+}

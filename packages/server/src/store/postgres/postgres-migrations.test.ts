@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ErrorCode, isFaasError } from '@faas/core';
+import {
+  createTestDatabase,
+  postgresSkipReason,
+  postgresTestUrl,
+  queryTestDatabase,
+  sampleVersion,
+} from '@faas/testkit';
+import { openPostgresStore, PostgresStore } from './postgres-store.ts';
+
+describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
+  let db: { url: string; drop(): Promise<void> };
+  before(async () => {
+    db = await createTestDatabase(postgresTestUrl() as string);
+  });
+  after(() => db?.drop());
+
+  it('two stores migrating one empty database at once both succeed, with one schema', async () => {
+    const stores = [new PostgresStore({ url: db.url }), new PostgresStore({ url: db.url })];
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      const versions = await queryTestDatabase<{ version: string; name: string }>(
+        db.url,
+        "SELECT version, name FROM schema_version WHERE component = 'store' ORDER BY version",
+      );
+      assert.deepEqual(
+        versions.map((v) => [Number(v.version), v.name]),
+        [[1, 'init']],
+      );
+      // Both work on the same tables.
+      await stores[0]?.createFunction(sampleVersion('made-by-one'));
+      assert.equal((await stores[1]?.getFunction('made-by-one'))?.latestVersion, 1);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('migrating again applies nothing and keeps the data', async () => {
+    const store = await openPostgresStore({ url: db.url });
+    try {
+      await store.setSetting('kept', 'yes');
+      await store.migrate();
+      assert.equal(await store.getSetting('kept'), 'yes');
+      const rows = await queryTestDatabase(db.url, "SELECT 1 FROM schema_version WHERE component = 'store'");
+      assert.equal(rows.length, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('told not to migrate, a store on an unmigrated database refuses to open and names `faas migrate`', async () => {
+    const empty = await createTestDatabase(postgresTestUrl() as string);
+    try {
+      await assert.rejects(openPostgresStore({ url: empty.url, migrate: false }), (err: unknown) => {
+        assert.ok(isFaasError(err), String(err));
+        assert.equal(err.code, ErrorCode.STORAGE_UNAVAILABLE);
+        assert.match(err.message, /schema version 0, this build needs 1: run `faas migrate`/);
+        return true;
+      });
+      await (await openPostgresStore({ url: empty.url })).close();
+      await (await openPostgresStore({ url: empty.url, migrate: false })).close();
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('refuses a database whose schema is newer than this build', async () => {
+    const newer = await createTestDatabase(postgresTestUrl() as string);
+    try {
+      await (await openPostgresStore({ url: newer.url })).close();
+      await queryTestDatabase(
+        newer.url,
+        "INSERT INTO schema_version VALUES ('store', 99, 'future', '2099-01-01T00:00:00.000Z')",
+      );
+      for (const migrate of [true, false]) {
+        await assert.rejects(
+          openPostgresStore({ url: newer.url, migrate }),
+          (err: unknown) => isFaasError(err) && err.code === ErrorCode.INTERNAL && /newer/.test(err.message),
+        );
+      }
+    } finally {
+      await newer.drop();
+    }
+  });
+});

@@ -1,0 +1,246 @@
+import type {
+  ApiKeyRecord,
+  BackendHealth,
+  FunctionRecord,
+  FunctionVersion,
+  Invocation,
+  InvocationFilter,
+  InvocationPatch,
+  MetadataStore,
+  NewFunctionVersion,
+  NewLogLine,
+  Page,
+  PageRequest,
+  RouteRecord,
+  SnapshotFilter,
+  SnapshotRecord,
+  StoredLogLine,
+} from '@faas/core';
+import { FunctionQueries } from './function-queries.ts';
+import { InvocationQueries } from './invocation-queries.ts';
+import { KeyQueries } from './key-queries.ts';
+import { PostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.ts';
+import { assertMigrated, migratePostgres, STORE_MIGRATIONS } from './postgres-migrations.ts';
+import { RevisionListener } from './revision-listener.ts';
+import { SnapshotQueries } from './snapshot-queries.ts';
+
+export interface PostgresStoreOptions extends Omit<PostgresDatabaseOptions, 'poolSize'> {
+  /** Connections opened at most. @default 10 */
+  poolSize?: number;
+}
+
+/**
+ * The MetadataStore on PostgreSQL (node-postgres, a pool). Each call is one statement where it
+ * can be (one round trip): inserts of many rows take one array per column (unnest), a fenced
+ * attempt and its log lines are one statement. Writes of functions take one row lock first, so
+ * they run one at a time across every process on the database (as SQLite's write lock makes
+ * them). Changes of routes are announced with NOTIFY (`watchRoutesRevision`).
+ */
+export class PostgresStore implements MetadataStore {
+  #db: PostgresDatabase;
+  #functions: FunctionQueries;
+  #invocations: InvocationQueries;
+  #keys: KeyQueries;
+  #snapshots: SnapshotQueries;
+  #revisions: RevisionListener;
+
+  constructor(options: PostgresStoreOptions) {
+    this.#db = new PostgresDatabase({ ...options, poolSize: options.poolSize ?? 10 });
+    this.#functions = new FunctionQueries(this.#db);
+    this.#invocations = new InvocationQueries(this.#db);
+    this.#keys = new KeyQueries(this.#db);
+    this.#snapshots = new SnapshotQueries(this.#db);
+    this.#revisions = new RevisionListener(this.#db);
+  }
+
+  /** Creates or upgrades the schema; of several processes doing so at once, one does (an advisory lock). */
+  async migrate(): Promise<void> {
+    await migratePostgres(this.#db);
+  }
+
+  /** @throws FaasError STORAGE_UNAVAILABLE (run `faas migrate`) unless the schema is this build's. */
+  async assertMigrated(): Promise<void> {
+    await assertMigrated(this.#db);
+  }
+
+  createFunction(input: NewFunctionVersion): Promise<FunctionRecord> {
+    return this.#functions.create(input);
+  }
+
+  addVersion(input: NewFunctionVersion, expectedLatest?: number): Promise<FunctionRecord> {
+    return this.#functions.addVersion(input, expectedLatest);
+  }
+
+  getFunction(name: string): Promise<FunctionRecord | undefined> {
+    return this.#functions.get(name);
+  }
+
+  listFunctions(page: PageRequest): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page);
+  }
+
+  deleteFunction(name: string): Promise<boolean> {
+    return this.#functions.delete(name);
+  }
+
+  getVersion(name: string, version: number): Promise<FunctionVersion | undefined> {
+    return this.#functions.getVersion(name, version);
+  }
+
+  listVersions(name: string, page: PageRequest): Promise<Page<FunctionVersion>> {
+    return this.#functions.listVersions(name, page);
+  }
+
+  listRoutes(): Promise<RouteRecord[]> {
+    return this.#functions.listRoutes();
+  }
+
+  routesRevision(): Promise<number> {
+    return this.#functions.routesRevision();
+  }
+
+  watchRoutesRevision(listener: () => void): () => void {
+    return this.#revisions.add(listener);
+  }
+
+  /** Resolves once `watchRoutesRevision` listens (for tests, and a start that must not miss a change). */
+  watching(): Promise<void> {
+    return this.#revisions.ready();
+  }
+
+  createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }> {
+    return this.#invocations.create(invocation);
+  }
+
+  createInvocations(invocations: Invocation[], logs: NewLogLine[] = []): Promise<void> {
+    return this.#invocations.createMany(invocations, logs);
+  }
+
+  updateInvocation(id: string, patch: InvocationPatch): Promise<Invocation> {
+    return this.#invocations.update(id, patch);
+  }
+
+  recordAttempt(
+    id: string,
+    attempt: number,
+    patch: Omit<InvocationPatch, 'attempts'>,
+    logs: NewLogLine[] = [],
+  ): Promise<Invocation | undefined> {
+    return this.#invocations.recordAttempt(id, attempt, patch, logs);
+  }
+
+  getInvocation(id: string): Promise<Invocation | undefined> {
+    return this.#invocations.get(id);
+  }
+
+  listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>> {
+    return this.#invocations.list(filter, page);
+  }
+
+  deleteOldInvocations(options: {
+    createdBefore?: string;
+    keepNewest?: number;
+    limit: number;
+  }): Promise<{ invocations: number; logLines: number }> {
+    return this.#invocations.deleteOld(options);
+  }
+
+  appendLogs(lines: NewLogLine[]): Promise<void> {
+    return this.#invocations.appendLogs(lines);
+  }
+
+  getLogs(invocationId: string): Promise<StoredLogLine[]> {
+    return this.#invocations.getLogs(invocationId);
+  }
+
+  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): Promise<StoredLogLine[]> {
+    return this.#invocations.tailLogs(options);
+  }
+
+  createApiKey(key: ApiKeyRecord): Promise<void> {
+    return this.#keys.createApiKey(key);
+  }
+
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.findApiKeyByHash(hash);
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#keys.listApiKeys();
+  }
+
+  revokeApiKey(id: string): Promise<boolean> {
+    return this.#keys.revokeApiKey(id);
+  }
+
+  countApiKeys(): Promise<number> {
+    return this.#keys.countApiKeys();
+  }
+
+  createSnapshot(snapshot: SnapshotRecord): Promise<void> {
+    return this.#snapshots.create(snapshot);
+  }
+
+  getSnapshot(id: string): Promise<SnapshotRecord | undefined> {
+    return this.#snapshots.get(id);
+  }
+
+  listSnapshots(filter: SnapshotFilter, page: PageRequest): Promise<Page<SnapshotRecord>> {
+    return this.#snapshots.list(filter, page);
+  }
+
+  deleteSnapshot(id: string): Promise<boolean> {
+    return this.#snapshots.delete(id);
+  }
+
+  getSetting(key: string): Promise<string | undefined> {
+    return this.#keys.getSetting(key);
+  }
+
+  setSetting(key: string, value: string): Promise<void> {
+    return this.#keys.setSetting(key, value);
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.rows('SELECT 1');
+  }
+
+  async health(): Promise<BackendHealth> {
+    return this.#db.health();
+  }
+
+  async close(): Promise<void> {
+    await this.#revisions.close();
+    await this.#db.close();
+  }
+}
+
+/**
+ * Opens a PostgreSQL metadata store and migrates it (or, with `migrate: false`, checks that it
+ * is migrated). A database that cannot be reached, refuses the password or does not exist fails
+ * here with STORAGE_UNAVAILABLE naming the setting (FAAS_DATABASE_URL), never the password.
+ */
+export async function openPostgresStore(
+  options: PostgresStoreOptions & { migrate?: boolean },
+): Promise<PostgresStore> {
+  const { migrate = true, ...rest } = options;
+  const store = new PostgresStore(rest);
+  try {
+    if (migrate) await store.migrate();
+    else await store.assertMigrated();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/** Applies the store's migrations to the database at `url` (`faas migrate`); what it applied. */
+export async function migratePostgresStore(url: string): Promise<{ applied: number[]; version: number }> {
+  const db = new PostgresDatabase({ url, poolSize: 1 });
+  try {
+    return { applied: await migratePostgres(db), version: STORE_MIGRATIONS.length };
+  } finally {
+    await db.close();
+  }
+}
