@@ -133,11 +133,7 @@ describe('sync invocations', () => {
       };
       assert.equal(inv.status, 'failed', name);
       assert.equal(inv.logs[0]?.message, 'before', name);
-      assert.match(
-        inv.logs.at(-1)?.message ?? '',
-        /^\[faas\] failed: .*later/,
-        name,
-      );
+      assert.match(inv.logs.at(-1)?.message ?? '', /^\[faas\] failed: .*later/, name);
       // The function works again after.
       assert.equal((await invoke('echo', { json: 1 })).status, 200);
     }
