@@ -85,6 +85,11 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ FAAS_QUEUE_PREFIX: 'a{b}' }), /FAAS_QUEUE_PREFIX/);
   });
 
+  it("ignores the test suites' FAAS_TEST_* variables, which servers started by tests inherit", () => {
+    assert.equal(loadConfig({ FAAS_TEST_REDIS_URL: 'redis://127.0.0.1:6379' }).queueUrl, undefined);
+    assert.throws(() => loadConfig({ FAAS_TESTS: '1' }), /FAAS_TESTS: unknown setting/);
+  });
+
   it('returns a frozen object', () => {
     assert.ok(Object.isFrozen(loadConfig({})));
   });

@@ -219,7 +219,7 @@ export function loadConfig(
 ): Readonly<Config> {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FAAS_') && !ENV_NAMES.has(name) && !IGNORED_ENV.has(name)) {
+    if (name.startsWith('FAAS_') && !ENV_NAMES.has(name) && !isIgnoredEnv(name)) {
       problems.push(`${name}: unknown setting`);
     }
   }
@@ -249,3 +249,11 @@ export function loadConfig(
 
 /** FAAS_* variables read by other parts (the CLI's client settings), not by the server. */
 const IGNORED_ENV = new Set(['FAAS_URL', 'FAAS_API_KEY']);
+
+/**
+ * FAAS_TEST_* variables tell the test suites where their services are (FAAS_TEST_REDIS_URL):
+ * CI exports them, and the servers the tests start inherit them.
+ */
+function isIgnoredEnv(name: string): boolean {
+  return IGNORED_ENV.has(name) || name.startsWith('FAAS_TEST_');
+}
