@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs and starts the container engine the container runtime needs: Debian's docker.io with
-# Debian's runsc registered as the `gvisor` runtime, plus debootstrap (runtime images are built
+# Debian's runsc registered as the `gvisor` runtimes, plus debootstrap (runtime images are built
 # from a local bookworm rootfs because no image registry is reachable), busybox-static (the
-# sandbox shim) and gcc with a static libc (the instances' agent). Idempotent; run as root.
+# sandbox shim), gcc with a static libc (the instances' agent), iptables (the egress network's
+# firewall, which the server installs) and e2fsprogs (the size-capped dependency caches, which
+# the server makes and loop-mounts). Idempotent; run as root.
 # These machines run no systemd, so dockerd is started directly, in the background.
 set -euo pipefail
 
 DAEMON_JSON=/etc/docker/daemon.json
 DOCKERD_LOG=${FAAS_DOCKERD_LOG:-/var/log/faas-dockerd.log}
-WAIT_SECONDS=${FAAS_DOCKERD_WAIT_SECONDS:-60}
+WAIT_SECONDS=${FAAS_DOCKERD_WAIT_SECONDS:-120}
 
 log() { printf 'install-engine: %s\n' "$*" >&2; }
 
@@ -27,6 +29,11 @@ file_is_static /bin/busybox || missing+=(busybox-static)
 # Instances run a small C agent the server compiles statically on first use.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 [ -f "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || missing+=(libc6-dev)
+# The server guards the egress network with iptables rules and makes dependency caches as ext4
+# images it loop-mounts.
+command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables)
+command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || missing+=(mount)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -55,17 +62,33 @@ after=$(RUNSC="$runsc_path" CURRENT="$before" node -e '
   const current = process.env.CURRENT.trim() === "" ? {} : JSON.parse(process.env.CURRENT);
   // gvisor-uds: the same with connections to host Unix sockets allowed, which the function
   // agent needs: it connects to the socket of the host in its bind-mounted folder.
+  // *-net: for containers on the egress network. runsc in host network mode, inside the
+  // namespace Docker made for the container: Debian'"'"'s runsc refuses its own netstack on
+  // kernels that have net.core.rmem_default in every namespace (it takes each for the root one).
   current.runtimes = { ...(current.runtimes ?? {}),
     gvisor: { path: process.env.RUNSC, runtimeArgs: ["--network=none"] },
-    "gvisor-uds": { path: process.env.RUNSC, runtimeArgs: ["--network=none", "--host-uds=open"] } };
+    "gvisor-uds": { path: process.env.RUNSC, runtimeArgs: ["--network=none", "--host-uds=open"] },
+    "gvisor-net": { path: process.env.RUNSC, runtimeArgs: ["--network=host"] },
+    "gvisor-uds-net": { path: process.env.RUNSC, runtimeArgs: ["--network=host", "--host-uds=open"] } };
   current.experimental = true;
   process.stdout.write(JSON.stringify(current, null, 2) + "\n");
 ')
 config_changed=0
+# Runtimes are among the settings dockerd reloads on SIGHUP: a change of them alone does not
+# restart the engine (and stop every container on it). Anything else does.
+needs_restart=0
 if [ "$before" != "$after" ]; then
   printf '%s\n' "$after" >"$DAEMON_JSON.tmp"
   mv "$DAEMON_JSON.tmp" "$DAEMON_JSON"
   config_changed=1
+  if ! BEFORE="$before" AFTER="$after" node -e '
+    const parse = (text) => (text.trim() === "" ? {} : JSON.parse(text));
+    const { runtimes: _a, ...before } = parse(process.env.BEFORE);
+    const { runtimes: _b, ...after } = parse(process.env.AFTER);
+    process.exit(JSON.stringify(before) === JSON.stringify(after) ? 0 : 1);
+  '; then
+    needs_restart=1
+  fi
   log "wrote $DAEMON_JSON"
 fi
 
@@ -88,7 +111,8 @@ stop_dockerd() {
   exit 1
 }
 
-start_dockerd() {
+# Returns non-zero when dockerd does not answer in time; the caller decides whether to retry.
+launch_dockerd() {
   log "starting dockerd (log: $DOCKERD_LOG)"
   mkdir -p "$(dirname "$DOCKERD_LOG")"
   # setsid + nohup: dockerd must outlive this script and the shell that ran it.
@@ -100,15 +124,46 @@ start_dockerd() {
     fi
     sleep 1
   done
+  return 1
+}
+
+# A dockerd stopped while containers were still running leaves their shims for the next
+# containerd to clean up; with many of them (gVisor sandboxes left paused panic in `runsc
+# delete`) that containerd can miss dockerd's start deadline once. The second start finds the
+# cleanup done.
+start_dockerd() {
+  launch_dockerd && return 0
+  log "dockerd did not answer within ${WAIT_SECONDS}s; stopping it and its containerd to try once more"
+  pkill -x dockerd 2>/dev/null || true
+  for _ in $(seq 1 30); do pidof dockerd >/dev/null 2>&1 || break; sleep 1; done
+  pkill -x containerd 2>/dev/null || true
+  sleep 2
+  launch_dockerd && return 0
   log "dockerd did not answer within ${WAIT_SECONDS}s; last lines of $DOCKERD_LOG:"
   tail -n 30 "$DOCKERD_LOG" >&2 || true
   exit 1
 }
 
+reload_dockerd() {
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || pidof dockerd || true)
+  log "reloading dockerd (pid $pid): only its runtimes changed"
+  kill -HUP $pid
+  for _ in $(seq 1 "$WAIT_SECONDS"); do
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"gvisor-uds-net"' && return 0
+    sleep 1
+  done
+  log "dockerd did not take the new runtimes: restarting it"
+  stop_dockerd
+  start_dockerd
+}
+
 if engine_answers; then
-  if [ "$config_changed" -eq 1 ]; then
+  if [ "$needs_restart" -eq 1 ]; then
     stop_dockerd
     start_dockerd
+  elif [ "$config_changed" -eq 1 ]; then
+    reload_dockerd
   fi
 else
   # A dockerd that is running but not answering (still starting) gets its chance first.
@@ -118,9 +173,11 @@ else
   if ! engine_answers; then
     stop_dockerd
     start_dockerd
-  elif [ "$config_changed" -eq 1 ]; then
+  elif [ "$needs_restart" -eq 1 ]; then
     stop_dockerd
     start_dockerd
+  elif [ "$config_changed" -eq 1 ]; then
+    reload_dockerd
   fi
 fi
 

@@ -21,6 +21,7 @@ export async function api(
   return res;
 }
 
+/** Creates a function; resolves once it is deployed (a container function: prepared). */
 export async function deploy(server: FaasServer, spec: Record<string, unknown>): Promise<void> {
   await (await api(server, 'POST', '/api/v1/functions', spec)).arrayBuffer();
 }

@@ -9,6 +9,14 @@
  * It also watches /workspace with inotify (file events) and reads JSON lines that processes
  * write to a FIFO (custom events). Built static (`gcc -static`) so it runs in any image.
  * The frame format is in PROTOCOL.md beside this file.
+ *
+ * Privileges: the container starts it as root with only CAP_SETUID and CAP_SETGID (and
+ * no-new-privileges). It starts every process as the sandbox user (argv[2], uid:gid), which
+ * drops every capability, and keeps its own uid 0 and those two capabilities: it needs them for
+ * every later exec, and a non-root uid holding CAP_SETUID could become root again anyway. So no
+ * sandbox process shares its uid: none can open /proc/<agent>/fd/1 (the server's channel),
+ * ptrace it or signal it. It is also not dumpable, so even a root process without
+ * CAP_SYS_PTRACE cannot reach into it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,14 +29,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <utmp.h>
 
 #define MAX_PROCS 256
 #define MAX_WATCHES 8192
@@ -36,6 +47,8 @@
 #define MAX_FRAME (16u * 1024 * 1024)
 #define MAX_PENDING_STDIN (8u * 1024 * 1024)
 #define EVENT_LINE_MAX 65536
+/* Output credit a flow-controlled process may hold (the server grants far less at a time). */
+#define MAX_CREDIT (1u << 30)
 /* After a process exits, how long its output pipes may stay open (a background child holding
  * them) before the exit is reported anyway. */
 #define EXIT_GRACE_MS 200
@@ -46,6 +59,7 @@ enum {
   REQ_SIGNAL = 'K',
   REQ_RESIZE = 'R',
   REQ_PING = 'P',
+  REQ_CREDIT = 'A',
   EV_STARTED = 'S',
   EV_STDOUT = 'O',
   EV_STDERR = 'E',
@@ -54,7 +68,12 @@ enum {
   EV_CUSTOM = 'C',
   EV_PONG = 'p',
   EV_LOG = 'L',
+  EV_STDIN_TAKEN = 'W',
 };
+
+/* Exec flags (the first byte of an exec request). */
+#define EXEC_TTY 1
+#define EXEC_FLOW 2
 
 struct proc {
   int used;
@@ -62,6 +81,9 @@ struct proc {
   pid_t pid;
   int out_fd, err_fd, in_fd; /* -1 when closed; with a tty out_fd is the pty master */
   int tty;
+  /* Flow control: output only while credit lasts; stdin taken is reported. */
+  int flow;
+  uint32_t credit;
   int exited;
   int status;
   int64_t exit_deadline;
@@ -77,6 +99,8 @@ static int events_fd = -1;
 static char events_line[EVENT_LINE_MAX];
 static size_t events_line_len;
 static const char *workdir = "/workspace";
+static uid_t sandbox_uid = 65534;
+static gid_t sandbox_gid = 65534;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -145,6 +169,44 @@ static void close_fd(int *fd) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* Acts as the sandbox user for a moment (its uid stays 0, so it can come back). While the
+ * effective uid is not 0 its effective capabilities are empty; they return with it. */
+static int as_sandbox_user(void) { return setresgid(-1, sandbox_gid, -1) || setresuid(-1, sandbox_uid, -1); }
+static void as_agent(void) {
+  if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1)) {
+    /* Cannot happen with uid 0 kept; if it did, every later exec would run with the wrong ids. */
+    _exit(3);
+  }
+}
+
+/* Signals a process group (or the process): the agent has no CAP_KILL, and a signal needs the
+ * sender's uid to match the target's, so it is sent as the sandbox user. */
+static void signal_process(pid_t pid, int signo) {
+  if (as_sandbox_user() == 0) {
+    if (kill(-pid, signo) != 0) kill(pid, signo);
+  }
+  as_agent();
+}
+
+/* In a new child: becomes the sandbox user for good (every capability goes with uid 0). */
+static int drop_to_sandbox_user(void) {
+  if (setgroups(0, NULL) || setresgid(sandbox_gid, sandbox_gid, sandbox_gid) ||
+      setresuid(sandbox_uid, sandbox_uid, sandbox_uid))
+    return -1;
+  return getuid() == sandbox_uid && geteuid() == sandbox_uid ? 0 : -1;
+}
+
+static uint32_t unread_bytes(int fd) {
+  int n = 0;
+  return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? (uint32_t)n : 0;
+}
+
+/* A flow-controlled process that exited with output still in its pipes waits for credit; the
+ * exit grace (for pipes held by background children) does not cut that output. */
+static int awaiting_credit(struct proc *p) {
+  return p->flow && p->credit == 0 && (unread_bytes(p->out_fd) > 0 || unread_bytes(p->err_fd) > 0);
+}
+
 /* Reports the exit once the output is drained (or the grace time passed), then frees the slot. */
 static void maybe_finish(struct proc *p, int force) {
   if (!p->exited) return;
@@ -175,7 +237,8 @@ static void do_exec(uint32_t id, const unsigned char *payload, uint32_t len) {
     exec_failed(id, "faas-agent: malformed exec request\n");
     return;
   }
-  int tty = payload[0] & 1;
+  int tty = payload[0] & EXEC_TTY;
+  int flow = (payload[0] & EXEC_FLOW) != 0;
   struct winsize ws = {.ws_row = get_u16(payload + 1), .ws_col = get_u16(payload + 3)};
   int argc = get_u16(payload + 5), envc = get_u16(payload + 7);
   char **strings = calloc((size_t)argc + envc + 2, sizeof(char *));
@@ -204,10 +267,18 @@ static void do_exec(uint32_t id, const unsigned char *payload, uint32_t len) {
   char **argv = calloc((size_t)argc + 1, sizeof(char *));
   for (int i = 0; i < argc; i++) argv[i] = strings[1 + i];
 
-  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, master = -1;
+  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, master = -1, slave = -1;
   pid_t pid;
   if (tty) {
-    pid = forkpty(&master, NULL, NULL, ws.ws_row && ws.ws_col ? &ws : NULL);
+    /* Opened as the sandbox user, so the terminal belongs to the process that uses it. */
+    int opened = as_sandbox_user() == 0 && openpty(&master, &slave, NULL, NULL, ws.ws_row && ws.ws_col ? &ws : NULL) == 0;
+    as_agent();
+    if (!opened) {
+      free(argv);
+      free(strings);
+      { exec_failed(id, "faas-agent: no terminal available\n"); return; }
+    }
+    pid = fork();
   } else {
     if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
       free(argv);
@@ -221,11 +292,19 @@ static void do_exec(uint32_t id, const unsigned char *payload, uint32_t len) {
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (!tty) {
+    if (tty) {
+      close(master);
+      if (login_tty(slave) != 0) _exit(126);
+    } else {
       setsid();
       dup2(in_pipe[0], 0);
       dup2(out_pipe[1], 1);
       dup2(err_pipe[1], 2);
+    }
+    if (drop_to_sandbox_user() != 0) {
+      dprintf(2, "faas-agent: cannot become the sandbox user %u:%u: %s\n", (unsigned)sandbox_uid,
+              (unsigned)sandbox_gid, strerror(errno));
+      _exit(126);
     }
     for (int i = 0; i < envc; i++) putenv(strings[1 + argc + i]);
     if (cwd[0] && chdir(cwd) != 0) {
@@ -238,9 +317,10 @@ static void do_exec(uint32_t id, const unsigned char *payload, uint32_t len) {
   }
   free(argv);
   free(strings);
+  close_fd(&slave);
   if (pid < 0) {
     close_fd(&in_pipe[0]), close_fd(&in_pipe[1]), close_fd(&out_pipe[0]), close_fd(&out_pipe[1]);
-    close_fd(&err_pipe[0]), close_fd(&err_pipe[1]);
+    close_fd(&err_pipe[0]), close_fd(&err_pipe[1]), close_fd(&master);
     { exec_failed(id, "faas-agent: fork failed (pids limit?)\n"); return; }
   }
   memset(slot, 0, sizeof *slot);
@@ -248,6 +328,7 @@ static void do_exec(uint32_t id, const unsigned char *payload, uint32_t len) {
   slot->id = id;
   slot->pid = pid;
   slot->tty = tty;
+  slot->flow = flow;
   if (tty) {
     fcntl(master, F_SETFD, FD_CLOEXEC);
     slot->out_fd = master;
@@ -265,25 +346,41 @@ static void do_exec(uint32_t id, const unsigned char *payload, uint32_t len) {
   send_frame(EV_STARTED, id, buf, 4);
 }
 
+static void report_taken(struct proc *p, size_t taken) {
+  if (!p->flow || taken == 0) return;
+  unsigned char buf[4];
+  put_u32(buf, (uint32_t)taken);
+  send_frame(EV_STDIN_TAKEN, p->id, buf, 4);
+}
+
 static void flush_stdin(struct proc *p) {
+  size_t taken = 0;
   while (p->pending_len > 0 && p->in_fd >= 0) {
     ssize_t n = write(p->in_fd, p->pending, p->pending_len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) return;
+      if (errno == EAGAIN) break;
       /* The process closed its stdin: what it did not read is dropped, as with a pipe. */
+      taken += p->pending_len;
       p->pending_len = 0;
       break;
     }
     memmove(p->pending, p->pending + n, p->pending_len - (size_t)n);
     p->pending_len -= (size_t)n;
+    taken += (size_t)n;
   }
+  report_taken(p, taken);
   if (p->pending_len == 0 && p->close_after_pending && !p->tty) close_fd(&p->in_fd);
 }
 
 static void do_stdin(uint32_t id, const unsigned char *data, uint32_t len) {
   struct proc *p = find_proc(id);
-  if (!p || p->in_fd < 0) return;
+  if (!p) return;
+  if (p->in_fd < 0) {
+    /* Its stdin is closed: the bytes are dropped, and said to be taken so no sender waits. */
+    report_taken(p, len);
+    return;
+  }
   if (len == 0) {
     if (p->tty) {
       /* A terminal's end of input is ^D. */
@@ -297,6 +394,7 @@ static void do_stdin(uint32_t id, const unsigned char *data, uint32_t len) {
   }
   if (p->pending_len + len > MAX_PENDING_STDIN) {
     send_log("faas-agent: stdin buffer full, input dropped");
+    report_taken(p, len);
     return;
   }
   p->pending = realloc(p->pending, p->pending_len + len);
@@ -373,8 +471,14 @@ static void read_events_fifo(void) {
 
 static void forward_output(struct proc *p, int *fd, char type) {
   char buf[READ_CHUNK];
-  ssize_t n = read(*fd, buf, sizeof buf);
+  size_t want = sizeof buf;
+  if (p->flow) {
+    if (p->credit == 0) return;
+    if (want > p->credit) want = p->credit;
+  }
+  ssize_t n = read(*fd, buf, want);
   if (n > 0) {
+    if (p->flow) p->credit -= (uint32_t)n;
     send_frame(type, p->id, buf, (size_t)n);
     return;
   }
@@ -412,7 +516,13 @@ static void handle_frame(char type, uint32_t id, const unsigned char *payload, u
     case REQ_SIGNAL:
       if (len >= 1 && (p = find_proc(id)) && !p->exited) {
         /* The whole group: a shell's children go too. */
-        if (kill(-p->pid, payload[0]) != 0) kill(p->pid, payload[0]);
+        signal_process(p->pid, payload[0]);
+      }
+      break;
+    case REQ_CREDIT:
+      if (len == 4 && (p = find_proc(id)) && p->flow) {
+        uint32_t more = get_u32(payload);
+        p->credit = more > MAX_CREDIT - p->credit ? MAX_CREDIT : p->credit + more;
       }
       break;
     case REQ_RESIZE:
@@ -431,6 +541,21 @@ static void handle_frame(char type, uint32_t id, const unsigned char *payload, u
 
 int main(int argc, char **argv) {
   if (argc > 1) workdir = argv[1];
+  if (argc > 2) {
+    unsigned uid, gid;
+    if (sscanf(argv[2], "%u:%u", &uid, &gid) != 2 || uid == 0) {
+      dprintf(2, "faas-agent: the sandbox user must be uid:gid, not root\n");
+      return 2;
+    }
+    sandbox_uid = uid, sandbox_gid = gid;
+  }
+  if (getuid() != 0 || geteuid() != 0) {
+    /* Run as the sandbox user, its processes could write to its stdout: refuse. */
+    dprintf(2, "faas-agent: must start as root (with CAP_SETUID and CAP_SETGID only)\n");
+    return 2;
+  }
+  /* Not dumpable: /proc/<pid> becomes root's alone, and no ptrace without CAP_SYS_PTRACE. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   const char *events_path = getenv("FAAS_EVENTS");
   signal(SIGPIPE, SIG_IGN);
   sigset_t chld;
@@ -441,7 +566,9 @@ int main(int argc, char **argv) {
 
   inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd >= 0) add_watch_tree(workdir);
-  if (events_path && (mkfifo(events_path, 0600) == 0 || errno == EEXIST)) {
+  if (events_path && (mkfifo(events_path, 0622) == 0 || errno == EEXIST)) {
+    /* Any process may write events; only the agent reads them. */
+    chmod(events_path, 0622);
     /* Opened read-write so the FIFO never reports end-of-file between writers. */
     events_fd = open(events_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   }
@@ -465,7 +592,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < MAX_PROCS; i++) {
       struct proc *p = &procs[i];
       if (!p->used) continue;
-      if (p->exited) {
+      if (p->exited && !awaiting_credit(p)) {
         int64_t left = p->exit_deadline - now;
         if (left <= 0) {
           maybe_finish(p, 1);
@@ -473,8 +600,9 @@ int main(int argc, char **argv) {
         }
         if (timeout < 0 || left < timeout) timeout = (int)left;
       }
-      if (p->out_fd >= 0) fds[n] = (struct pollfd){.fd = p->out_fd, .events = POLLIN}, owners[n] = p, kinds[n++] = 'o';
-      if (p->err_fd >= 0) fds[n] = (struct pollfd){.fd = p->err_fd, .events = POLLIN}, owners[n] = p, kinds[n++] = 'r';
+      int readable = !p->flow || p->credit > 0;
+      if (p->out_fd >= 0 && readable) fds[n] = (struct pollfd){.fd = p->out_fd, .events = POLLIN}, owners[n] = p, kinds[n++] = 'o';
+      if (p->err_fd >= 0 && readable) fds[n] = (struct pollfd){.fd = p->err_fd, .events = POLLIN}, owners[n] = p, kinds[n++] = 'r';
       if (p->pending_len > 0 && p->in_fd >= 0 && !p->tty)
         fds[n] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT}, owners[n] = p, kinds[n++] = 'w';
     }

@@ -278,6 +278,12 @@ describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
     assert.equal((await json<{ status: string }>(['instances', 'stop', id])).status, 'stopped');
     assert.equal((await faas(s, ['instances', 'exec', id, 'true'])).code, 6, 'conflict: stopped');
     assert.equal((await json<{ status: string }>(['instances', 'start', id])).status, 'running');
+    // A failed instance says why (as if its agent had broken the protocol).
+    (await s.server.platform.instances.manager.get(id)).link?.fail('a test says so');
+    assert.match(
+      (await faas(s, ['instances', 'get', id])).stdout,
+      new RegExp(`^${id} failed: a test says so`),
+    );
     assert.equal((await faas(s, ['instances', 'rm', id])).code, 0);
     assert.equal((await faas(s, ['instances', 'get', id])).code, 3, 'not found');
   });
@@ -301,5 +307,66 @@ describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
     assert.equal((await faas(s, ['instances', 'rm', id, restored, ...forks])).code, 0);
     assert.equal((await faas(s, ['snapshots', 'rm', snapshot])).code, 0);
     assert.equal((await faas(s, ['snapshots', 'get', snapshot])).code, 3);
+  });
+});
+
+describe('the faas CLI deploying container functions', { skip: engineSkipReason() }, () => {
+  let s: TestServer;
+  let dir: string;
+  before(async () => {
+    s = await startTestServer();
+    dir = mkdtempSync(join(tmpdir(), 'faas-cli-ct-'));
+  });
+  after(async () => {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+    removeContainers(ownedContainers(s.dataDir));
+  });
+
+  function folder(name: string, files: Record<string, string>): string {
+    const path = join(dir, name);
+    mkdirSync(path, { recursive: true });
+    for (const [file, content] of Object.entries(files)) writeFileSync(join(path, file), content);
+    return path;
+  }
+
+  it('shows progress while dependencies install, and the deployed function answers', {
+    timeout: 600_000,
+  }, async () => {
+    const path = folder('with-deps', {
+      'faas.json': JSON.stringify({ runtime: 'node' }),
+      'package.json': JSON.stringify({ type: 'module', dependencies: { 'is-number': '7.0.0' } }),
+      'index.js': "import isNumber from 'is-number';\nexport default async (e) => isNumber(e.value);\n",
+    });
+    const deployed = await faas(s, ['deploy', path]);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    assert.match(deployed.stderr, /with-deps: installing npm dependencies…/);
+    assert.match(deployed.stdout, /with-deps v1 \(created\)/);
+    const invoked = await faas(s, ['invoke', 'with-deps', '{"value":"42"}', '--json']);
+    assert.equal(invoked.stdout.trim(), 'true');
+  });
+
+  it('refuses a node function that does not load, with file:line, and makes no version', {
+    timeout: 600_000,
+  }, async () => {
+    const path = folder('broken-node', {
+      'faas.json': JSON.stringify({ runtime: 'node' }),
+      'index.js': 'const ok = 1;\nexport default async ( => 1;\n',
+    });
+    const res = await faas(s, ['deploy', path]);
+    assert.equal(res.code, 6, res.stderr);
+    assert.match(res.stderr, /FAAS_ERR_COMPILE_ERROR/);
+    assert.match(res.stderr, /index\.js:2:\d+: SyntaxError/);
+    assert.equal((await faas(s, ['get', 'broken-node'])).code, 3, 'no function was made');
+  });
+
+  it('writes a bytes result to stdout as the bytes', { timeout: 600_000 }, async () => {
+    const path = folder('bytes', {
+      'faas.json': JSON.stringify({ runtime: 'node' }),
+      'index.js': "export default async () => Buffer.from('raw\\u0000bytes');\n",
+    });
+    assert.equal((await faas(s, ['deploy', path])).code, 0);
+    const res = await faas(s, ['invoke', 'bytes']);
+    assert.equal(res.stdout, 'raw\u0000bytes');
   });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { listOwnedContainers } from '../../packages/server/src/runtimes/container/container-labels.ts';
 import {
   buildImagesForTests,
   createTestRuntime,
+  docker,
   engineSkipReason,
   request,
   type TestRuntime,
@@ -50,6 +52,8 @@ describe('container runtime: faults and hardening on the real engine', { skip },
       { runtime: 'python', handler: 'main.handler', timeoutMs: 400 },
     );
     assert.equal((await t.runtime.invoke(request(py, 5))).status, 'timed_out');
+    // A cold start counts against the call's 400 ms: the replacement is started first.
+    await t.runtime.prepare(py);
     const ok = await t.runtime.invoke(request(py, 0));
     assert.equal(ok.status, 'succeeded');
     await assertNoLeak();
@@ -135,8 +139,10 @@ describe('container runtime: faults and hardening on the real engine', { skip },
 
   it('fails the invocation, not the server, when the function process exits', async () => {
     const fn = await t.deploy({ 'index.js': 'export default async () => { process.exit(3); }' });
+    // As a deploy does: on a busy machine a container's start alone can pass the 10 s timeout.
+    await t.runtime.prepare(fn);
     const outcome = await t.runtime.invoke(request(fn, {}));
-    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.status, 'failed', JSON.stringify(outcome));
     assert.ok(outcome.status === 'failed');
     assert.equal(outcome.error.type, 'ProcessExited');
     await assertNoLeak();
@@ -152,5 +158,30 @@ describe('container runtime: faults and hardening on the real engine', { skip },
     assert.ok(outcome.status === 'failed');
     assert.equal(outcome.error.type, 'Aborted');
     await assertNoLeak();
+  });
+});
+
+describe('container runtime: a start slower than the call', { skip }, () => {
+  it('answers timed_out at the deadline while the container is still loading, and close removes that container', async () => {
+    const t = await createTestRuntime();
+    try {
+      const fn = await t.deploy(
+        { 'index.mjs': 'await new Promise(() => {});\nexport default async () => 1;' },
+        { timeoutMs: 500 },
+      );
+      // Before: the call waited for the load's own 30 s limit and failed as LoadTimeout.
+      const outcome = await t.runtime.invoke(request(fn, {}));
+      assert.equal(outcome.status, 'timed_out', JSON.stringify(outcome));
+      assert.ok(outcome.status === 'timed_out');
+      assert.match(outcome.error.message, /did not start within 500 ms/);
+      assert.equal(
+        await t.containerCount(),
+        t.runtime.trackedContainers(),
+        'the loading container is tracked',
+      );
+    } finally {
+      await t.close();
+    }
+    assert.deepEqual(await listOwnedContainers(docker, t.runtime.ownerId), [], 'close left a container');
   });
 });

@@ -96,6 +96,27 @@ describe('container runtime: node and python functions on the real engine', { sk
     assert.deepEqual(logs, ['log: hello from python']);
   });
 
+  it('awaits a python async def handler, on one event loop kept between calls', async () => {
+    const fn = await t.deploy(
+      {
+        'main.py': [
+          'import asyncio',
+          'calls = []',
+          'async def handler(event, context):',
+          '    await asyncio.sleep(0.01)',
+          '    calls.append(id(asyncio.get_running_loop()))',
+          '    return {"n": event["n"], "loops": len(set(calls))}',
+        ].join('\n'),
+      },
+      { runtime: 'python', handler: 'main.handler' },
+    );
+    for (const n of [1, 2]) {
+      const outcome = await t.runtime.invoke(request(fn, { n }));
+      assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+      assert.deepEqual((outcome as { result: unknown }).result, { n, loops: 1 });
+    }
+  });
+
   it('reports a thrown error with type, message and stack and keeps the container warm', async () => {
     const fn = await t.deploy({
       'index.js': `export default async () => { throw new TypeError('bad input'); };`,

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '@faas/core';
+import { pack } from 'tar-stream';
 import type { RuntimeImageTags } from '../../packages/server/src/runtimes/container/images/build-runtime-images.ts';
 import {
   buildImagesForTests,
@@ -11,6 +16,30 @@ import {
 } from './support.ts';
 
 const skip = await engineSkipReason();
+
+/** An image of one static program on PATH and nothing else: no shell, no tools. */
+async function imageWithoutShell(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'faas-noshell-'));
+  try {
+    await writeFile(
+      join(dir, 'hello.c'),
+      '#include <stdio.h>\nint main(int c, char **v) { printf("own tool: %s", v[0]); for (int i = 1; i < c; i++) printf("|%s", v[i]); printf("\\n"); return 0; }\n',
+    );
+    execFileSync('gcc', ['-static', '-O1', '-o', join(dir, 'hello'), join(dir, 'hello.c')]);
+    const tar = pack();
+    tar.entry({ name: 'usr/local/bin/faas-hello', mode: 0o755 }, execFileSync('cat', [join(dir, 'hello')]));
+    tar.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of tar) chunks.push(chunk as Buffer);
+    const tag = `faas-test/noshell:${process.pid}`;
+    execFileSync('docker', ['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '-', tag], {
+      input: Buffer.concat(chunks),
+    });
+    return tag;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 describe('container runtime: sandboxes and image functions on the real engine', { skip }, () => {
   let t: TestRuntime;
@@ -76,7 +105,7 @@ describe('container runtime: sandboxes and image functions on the real engine', 
       command: ['python3', '-c', 'b = []\nwhile True: b.append(bytearray(8 * 1024 * 1024))'],
       memoryMb: 64,
     });
-    assert.equal(hog.oomKilled, true);
+    assert.equal(hog.oomKilled, true, JSON.stringify(hog));
     const missing = await t.runtime.runInSandbox({ image: images.python, command: ['no-such-command'] });
     assert.equal(missing.exitCode, 127);
     assert.match(missing.stderr, /not found/);
@@ -85,6 +114,85 @@ describe('container runtime: sandboxes and image functions on the real engine', 
       command: ['python3', '-c', 'import socket; socket.create_connection(("1.1.1.1", 80), timeout=2)'],
     });
     assert.notEqual(network.exitCode, 0, 'no network by default');
+    await assertNoLeak();
+  });
+
+  it("runs the image's own tools: GNU sed answers `sed --version`, a string runs with /bin/sh", async () => {
+    for (const command of [['sed', '--version'], 'sed --version']) {
+      const run = await t.runtime.runInSandbox({ image: images.base, command });
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.match(run.stdout, /^sed \(GNU sed\) /, JSON.stringify(command));
+    }
+    const shell = await t.runtime.runInSandbox({
+      image: images.base,
+      command: 'echo "$0"; readlink -f /proc/$$/exe',
+    });
+    assert.equal(shell.stdout, '/bin/sh\n/usr/bin/dash\n');
+    await assertNoLeak();
+  });
+
+  it('runs an argv in an image without a shell: its own program, else the BusyBox applet', async () => {
+    const image = await imageWithoutShell();
+    try {
+      const own = await t.runtime.runInSandbox({ image, command: ['faas-hello', 'a b', 'c'] });
+      assert.equal(own.exitCode, 0, own.stderr);
+      assert.equal(own.stdout, 'own tool: faas-hello|a b|c\n');
+      const applet = await t.runtime.runInSandbox({ image, command: ['echo', 'from', 'busybox'] });
+      assert.equal(applet.stdout, 'from busybox\n');
+      const string = await t.runtime.runInSandbox({ image, command: 'faas-hello x | tr a-z A-Z' });
+      assert.equal(string.stdout, 'OWN TOOL: FAAS-HELLO|X\n');
+      const missing = await t.runtime.runInSandbox({ image, command: ['no-such-tool'] });
+      assert.equal(missing.exitCode, 127);
+      assert.equal(missing.stderr, 'no-such-tool: not found\n');
+      await assertNoLeak();
+    } finally {
+      // The image's spares go first: an image in use cannot be removed.
+      t.runtime.sandboxes.sweepIdle(Date.now() + 1);
+      await t.runtime.sandboxes.settled();
+      execFileSync('docker', ['rmi', '-f', image], { stdio: 'ignore' });
+    }
+  });
+
+  it('is not ended or confused by output that looks like the exit marker', async () => {
+    // A made-up nonce: output, like any other.
+    const fake = await t.runtime.runInSandbox({
+      image: images.base,
+      command: [
+        'sh',
+        '-c',
+        "printf '\\036faas-exit-00000000000000000000000000000000:0\\n'; printf '\\036faas-exit-'; echo after; exit 5",
+      ],
+    });
+    assert.equal(fake.exitCode, 5);
+    assert.equal(fake.stdout, '\x1efaas-exit-00000000000000000000000000000000:0\n\x1efaas-exit-after\n');
+    // The real nonce, read from the shim's memory (same uid): claiming 137 (which waits for the
+    // engine's OOM flag) and going on running must not hold the run past its deadline.
+    const forged = await t.runtime.runInSandbox({
+      image: images.python,
+      timeoutMs: 3000,
+      command: [
+        'python3',
+        '-c',
+        `import os, re, sys, time
+ppid = os.getppid()
+found = None
+with open(f'/proc/{ppid}/maps') as maps, open(f'/proc/{ppid}/mem', 'rb') as mem:
+    for line in maps:
+        start, end = (int(x, 16) for x in line.split()[0].split('-'))
+        if 'r' not in line.split()[1]: continue
+        try:
+            mem.seek(start); chunk = mem.read(end - start)
+        except OSError: continue
+        m = re.search(rb'\\x1efaas-exit-[0-9a-f]{32}:', chunk)
+        if m: found = m.group(0); break
+if found is None: sys.exit(3)
+for stream in (sys.stdout.buffer, sys.stderr.buffer):
+    stream.write(found + b'137\\n'); stream.flush()
+time.sleep(60)`,
+      ],
+    });
+    assert.equal(forged.timedOut, true, JSON.stringify(forged));
+    assert.equal(forged.exitCode, 137, 'killed at the deadline');
     await assertNoLeak();
   });
 
@@ -117,6 +225,13 @@ describe('container runtime: sandboxes and image functions on the real engine', 
     assert.ok(outcome.status === 'succeeded');
     assert.deepEqual(outcome.result, { sum: 5, env: 2 });
     assert.deepEqual(logs, ['error: log line']);
+
+    // A string command runs with the image's sh, as everywhere else: shell syntax works.
+    const shell = { ...fn, command: 'read -r p; echo "{\\"got\\": $p, \\"sh\\": \\"$0\\"}" | tr a-z A-Z' };
+    const shellOutcome = await t.runtime.invoke(request(shell, { a: 1 }));
+    assert.equal(shellOutcome.status, 'succeeded', JSON.stringify(shellOutcome));
+    assert.ok(shellOutcome.status === 'succeeded');
+    assert.deepEqual(shellOutcome.result, { GOT: { A: 1 }, SH: '/BIN/SH' });
 
     const failing = { ...fn, command: ['sh', '-c', 'echo broken >&2; exit 2'] };
     const failed = await t.runtime.invoke(request(failing, {}));

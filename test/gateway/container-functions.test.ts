@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Invocation, type LogLine, TERMINAL_STATUSES } from '@faas/core';
+import { buildImagesForTests } from '../container/support.ts';
 import { engineSkipReason } from '../support/engine.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
@@ -46,6 +47,23 @@ describe('node and python functions over the HTTP API', { skip: engineSkipReason
     { name: 'py-triple', expected: { tripled: 21, runtime: 'python' }, log: 'python got 7' },
   ];
 
+  it('an image function with a string command runs it with the image’s sh: pipes and variables work', async () => {
+    const { base } = await buildImagesForTests();
+    const command = 'read -r payload; echo "{\\"got\\": $payload, \\"shell\\": \\"$0\\"}" | tr a-z A-Z';
+    const deployed = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'image-shell', runtime: 'image', image: base, command },
+    });
+    assert.equal(deployed.status, 201, await deployed.clone().text());
+    const fn = (await (await s.api('/api/v1/functions/image-shell')).json()) as {
+      latest: { command: unknown };
+    };
+    assert.equal(fn.latest.command, command, 'kept as written');
+    const res = await s.api('/api/v1/functions/image-shell/invoke', { method: 'POST', json: { n: 7 } });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), { GOT: { N: 7 }, SHELL: '/BIN/SH' });
+  });
+
   for (const c of cases) {
     it(`${c.name}: a sync invoke answers the result and records the logs`, async () => {
       const res = await s.api(`/api/v1/functions/${c.name}/invoke`, { method: 'POST', json: { n: 7 } });
@@ -84,18 +102,20 @@ describe('container functions without an engine', () => {
   });
   after(() => s.close());
 
-  it('a node function answers 503 RUNTIME_UNAVAILABLE while a js function still works', async () => {
-    // Deploying needs no engine; invoking does.
-    const deployed = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'node-fn', runtime: 'node', code: NODE_CODE },
-    });
-    assert.equal(deployed.status, 201, await deployed.clone().text());
-    const node = await s.api('/api/v1/functions/node-fn/invoke', { method: 'POST', json: { n: 1 } });
-    assert.equal(node.status, 503);
-    const body = (await node.json()) as { error: { code: string; message: string } };
-    assert.equal(body.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
-    assert.match(body.error.message, /No Docker Engine answers/);
+  it('deploying a container function answers 503 RUNTIME_UNAVAILABLE and makes no version; js still works', async () => {
+    // A version that would fail at every call is not made: the deploy says why instead.
+    for (const [name, body] of [
+      ['node-fn', { runtime: 'node', code: NODE_CODE }],
+      ['py-fn', { runtime: 'python', code: PYTHON_CODE }],
+      ['image-fn', { runtime: 'image', image: 'faas/base:x', command: ['true'] }],
+    ] as const) {
+      const deployed = await s.api('/api/v1/functions', { method: 'POST', json: { name, ...body } });
+      assert.equal(deployed.status, 503, await deployed.clone().text());
+      const error = (await deployed.json()) as { error: { code: string; message: string } };
+      assert.equal(error.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+      assert.match(error.error.message, /No Docker Engine answers/);
+      assert.equal((await s.api(`/api/v1/functions/${name}`)).status, 404);
+    }
 
     const js = await s.api('/api/v1/functions', {
       method: 'POST',

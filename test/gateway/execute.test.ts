@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import { buildImagesForTests } from '../container/support.ts';
 import { engineSkipReason, ownedContainers } from '../support/engine.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -208,6 +212,126 @@ describe('execute API', { skip }, () => {
       json: { command: 'true', image: 'faas-test/no-such-image:1' },
     });
     assert.equal(missing.status, 400);
+  });
+
+  it('network: true reaches the public internet: it resolves and fetches from the npm registry', async () => {
+    const { node } = await buildImagesForTests();
+    // Where egress goes through a TLS-inspecting proxy, its CA comes along as a file.
+    const ca = process.env.NODE_EXTRA_CA_CERTS;
+    const { status, body } = await execute({
+      image: node,
+      network: true,
+      command: [
+        'node',
+        '-e',
+        "fetch('https://registry.npmjs.org/is-number', { method: 'HEAD' }).then((r) => console.log(r.status))",
+      ],
+      ...(ca
+        ? { files: { 'ca.pem': readFileSync(ca, 'utf8') }, env: { NODE_EXTRA_CA_CERTS: '/workspace/ca.pem' } }
+        : {}),
+      timeout_ms: 30_000,
+    });
+    assert.equal(status, 200);
+    assert.equal(body.exit_code, 0, body.stderr);
+    assert.equal(body.stdout, '200\n');
+    // Without network the same command cannot even resolve the name.
+    const offline = await execute({ image: node, command: ['getent', 'hosts', 'registry.npmjs.org'] });
+    assert.notEqual(offline.body.exit_code, 0);
+  });
+
+  it('instances with network join the egress network too; under gVisor their snapshots are of files', async () => {
+    for (const isolation of ['runc', 'gvisor']) {
+      const created = await s.api('/api/v1/instances', {
+        method: 'POST',
+        json: { network: true, isolation },
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = (await created.json()) as { id: string };
+      const restoredIds: string[] = [];
+      try {
+        const exec = await s.api(`/api/v1/instances/${id}/exec`, {
+          method: 'POST',
+          json: { command: 'echo kept > notes.txt; tail -n 1 /etc/hosts | cut -f 1' },
+        });
+        const address = ((await exec.json()) as { stdout: string }).stdout.trim();
+        const network = JSON.parse(
+          execFileSync('docker', [
+            'network',
+            'inspect',
+            'faas-egress',
+            '--format',
+            '{{json .IPAM.Config}}',
+          ]).toString(),
+        ) as { Subnet: string }[];
+        const prefix = network[0]?.Subnet.split('.').slice(0, 2).join('.');
+        assert.ok(
+          prefix && address.startsWith(`${prefix}.`),
+          `${isolation}: ${address} in ${network[0]?.Subnet}`,
+        );
+        // gVisor cannot checkpoint host-kernel sockets: the snapshot is the files, and it restores.
+        const snapshot = await s.api('/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+        assert.equal(snapshot.status, 201, await snapshot.clone().text());
+        const { id: snapshotId, kind } = (await snapshot.json()) as { id: string; kind: string };
+        assert.equal(kind, 'filesystem');
+        const restored = await s.api(`/api/v1/snapshots/${snapshotId}/restore`, { method: 'POST', json: {} });
+        assert.equal(restored.status, 201, await restored.clone().text());
+        const restoredId = ((await restored.json()) as { id: string }).id;
+        restoredIds.push(restoredId);
+        const read = await s.api(`/api/v1/instances/${restoredId}/exec`, {
+          method: 'POST',
+          json: { command: 'cat notes.txt' },
+        });
+        assert.equal(((await read.json()) as { stdout: string }).stdout, 'kept\n');
+      } finally {
+        for (const instance of [id, ...restoredIds])
+          await s.api(`/api/v1/instances/${instance}`, { method: 'DELETE' });
+      }
+    }
+  });
+
+  it('honours isolation in ephemeral and cached runs, and every limit is part of the cache key', async () => {
+    const kernel = async (isolation: string, mode = 'ephemeral', extra = {}) =>
+      execute(
+        { command: 'uname -r; cat /proc/sys/kernel/random/uuid', mode, isolation, ...extra },
+        '/api/v1/execute/advanced',
+      );
+    const runc = await kernel('runc');
+    const gvisor = await kernel('gvisor');
+    assert.equal(gvisor.status, 200);
+    // gVisor answers its own kernel version, not the host's.
+    assert.notEqual(gvisor.body.stdout.split('\n')[0], runc.body.stdout.split('\n')[0]);
+    const env = { N: randomUUID() };
+    const first = await kernel('runc', 'cached', { env });
+    assert.equal(first.body.cache, 'miss');
+    assert.equal((await kernel('runc', 'cached', { env })).body.cache, 'hit');
+    for (const [isolation, extra] of [
+      ['gvisor', {}],
+      ['runc', { memory_mb: 300 }],
+      ['runc', { cpus: 0.5 }],
+      ['runc', { timeout_ms: 20_000 }],
+      ['runc', { network: true }],
+      ['runc', { dependency_caches: ['npm'] }],
+    ] as const) {
+      const other = await kernel(isolation, 'cached', { env, ...extra });
+      assert.equal(other.status, 200, JSON.stringify(other.body));
+      assert.equal(other.body.cache, 'miss', JSON.stringify({ isolation, extra }));
+      assert.notEqual(other.body.stdout, first.body.stdout);
+    }
+    // The defaults spelled out are the same key as leaving them out.
+    const spelled = await kernel('runc', 'cached', {
+      env,
+      memory_mb: 256,
+      cpus: 1,
+      timeout_ms: 30_000,
+      network: false,
+    });
+    assert.equal(spelled.body.cache, 'hit');
+  });
+
+  it('answers 422, not a 5xx, for more cpus than the host has', async () => {
+    const { status, body } = await execute({ command: 'true', cpus: availableParallelism() + 1 });
+    assert.equal(status, 422, JSON.stringify(body));
+    assert.match(body.error?.code ?? '', /VALIDATION/);
   });
 
   it('leaves no containers behind: only the pool spares, and none after close', async () => {

@@ -1,196 +1,233 @@
-// The faas agent for Node functions: the container's main process. It connects to the host's
-// socket in the bind-mounted folder, waits for `load`, imports the handler once, then serves
-// `invoke` messages one at a time. Protocol: images/agent/PROTOCOL.md. No dependencies.
-import { existsSync } from 'node:fs';
+// The faas agent for Node functions: the container's main process (under its init). It starts as
+// root holding only CAP_SETUID and CAP_SETGID, spawns the function's process (runner.mjs) under
+// the function's uid, drops itself to its own uid (after which neither holds a capability), and
+// only then connects to the host's socket, which only its uid may connect to. It passes the
+// host's messages to the function's process and checks everything that comes back before the
+// host sees it. Protocol: images/agent/PROTOCOL.md. No dependencies.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { format } from 'node:util';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import {
+  checkFunctionMessage,
+  DEFAULT_LIMITS,
+  LineSplitter,
+  maxMessageBytes,
+  ProtocolError,
+} from './protocol.mjs';
 
 const SOCKET_PATH = process.env.FAAS_AGENT_SOCKET ?? '/faas/agent.sock';
-const EXTENSIONS = ['.mjs', '.js', '.cjs', ''];
+const AGENT_USER = ids(process.env.FAAS_AGENT_USER ?? '65533:65533');
+const FUNCTION_USER = ids(process.env.FAAS_FUNCTION_USER ?? '65534:65534');
+/** The host is trusted, but its lines are bounded too: an event is at most the body limit, in base64. */
+const MAX_HOST_LINE_BYTES = 256 * 1024 * 1024;
+/** Kept of the function's stderr, to say why its process died. */
+const STDERR_TAIL_BYTES = 4096;
 
+function ids(spec) {
+  const [uid, gid] = spec.split(':').map(Number);
+  return { uid, gid: gid ?? uid };
+}
+
+function die(message) {
+  process.stderr.write(`faas agent: ${message}\n`);
+  process.exit(70);
+}
+
+if (process.getuid() !== 0) die('the agent must start as root with CAP_SETUID and CAP_SETGID');
+
+const state = { current: null, loading: false, limits: DEFAULT_LIMITS };
 let socket;
-let handler;
-let fnInfo = { name: '', version: 0, memoryMb: 0 };
-/** Id of the invocation now running: console output belongs to it. */
-let currentId = null;
+let ending = false;
+let stderrTail = '';
+
+// 1. The function's process, under its own uid, before the host's socket exists in this process.
+const child = spawn(process.execPath, [fileURLToPath(new URL('./runner.mjs', import.meta.url))], {
+  uid: FUNCTION_USER.uid,
+  gid: FUNCTION_USER.gid,
+  cwd: '/tmp',
+  env: {
+    HOME: '/tmp',
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    NODE_ENV: process.env.NODE_ENV ?? 'production',
+  },
+  stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+});
+const [toChild, childStdout, childStderr, fromChild] = child.stdio;
+toChild.on('error', () => {});
+child.on('error', (err) => die(`starting the function's process failed: ${err.message}`));
+
+// 2. Down to the agent's own uid: no capability is left to this process after it.
+process.setgroups([]);
+process.setgid(AGENT_USER.gid);
+process.setuid(AGENT_USER.uid);
+const status = readFileSync('/proc/self/status', 'utf8');
+for (const field of ['CapPrm', 'CapEff']) {
+  const value = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1];
+  if (value === undefined || BigInt(`0x${value}`) !== 0n)
+    die(`${field} is ${value} after dropping privileges`);
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** Writes a line (a string, or a checked message's bytes) to the host. */
+function sendHost(line) {
+  if (!socket?.writable) return;
+  let flushed;
+  if (typeof line === 'string') flushed = socket.write(`${line}\n`);
+  else {
+    // One write of both parts: no copy of a large result, one system call.
+    socket.cork();
+    socket.write(line);
+    flushed = socket.write(NEWLINE);
+    socket.uncork();
+  }
+  if (!flushed) {
+    // The host reads slower than the function writes: stop reading the function until it catches up.
+    for (const stream of [fromChild, childStdout, childStderr]) stream.pause();
+    socket.once('drain', () => {
+      for (const stream of [fromChild, childStdout, childStderr]) stream.resume();
+    });
+  }
+}
 
 function send(message) {
-  if (!socket?.writable) return;
-  socket.write(`${JSON.stringify(message)}\n`);
+  sendHost(JSON.stringify(message));
 }
 
-function serializeError(err) {
-  if (err instanceof Error) {
-    return { type: err.name || 'Error', message: err.message, stack: err.stack };
-  }
-  return { type: 'Error', message: typeof err === 'string' ? err : format('%o', err) };
+/** Tells the host the function's process is broken, and ends this container. */
+function fatal(type, message, exitCode) {
+  if (ending) return;
+  ending = true;
+  send({ t: 'fatal', id: state.current, error: { type, message } });
+  if (stderrTail) process.stderr.write(stderrTail);
+  const exit = () => process.exit(exitCode);
+  if (socket?.writable) socket.end(exit);
+  setTimeout(exit, 500).unref();
 }
 
-function emitLog(level, message) {
-  send({ t: 'log', id: currentId, level, message });
-}
-
-// Console output and direct stdout/stderr writes become the invocation's log lines.
-for (const [method, level] of [
-  ['log', 'log'],
-  ['info', 'info'],
-  ['debug', 'debug'],
-  ['trace', 'debug'],
-  ['warn', 'warn'],
-  ['error', 'error'],
-]) {
-  console[method] = (...args) => emitLog(level, format(...args));
-}
-for (const [stream, level] of [
-  [process.stdout, 'log'],
-  [process.stderr, 'error'],
-]) {
-  stream.write = (chunk, encoding, callback) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    emitLog(level, text.endsWith('\n') ? text.slice(0, -1) : text);
-    const done = typeof encoding === 'function' ? encoding : callback;
-    if (done) done();
-    return true;
-  };
-}
-
-function findEntry(dir, file) {
-  for (const ext of EXTENSIONS) {
-    const candidate = join(dir, file + ext);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-async function load(message) {
-  const dot = message.handler.lastIndexOf('.');
-  const file = dot > 0 ? message.handler.slice(0, dot) : message.handler;
-  const exportName = dot > 0 ? message.handler.slice(dot + 1) : 'default';
-  Object.assign(process.env, message.env ?? {});
-  fnInfo = message.fn ?? fnInfo;
-  process.chdir(message.dir);
-  const entry = findEntry(message.dir, file);
-  if (!entry) {
-    const error = new Error(`Handler file "${file}" (.mjs, .js, .cjs) not found in the function's code`);
-    error.name = 'HandlerNotFound';
-    throw error;
-  }
-  const mod = await import(pathToFileURL(entry).href);
-  let fn = mod[exportName];
-  // A CommonJS file's module.exports arrives as `default`.
-  if (typeof fn !== 'function' && exportName !== 'default') fn = mod.default?.[exportName];
-  if (typeof fn !== 'function') {
-    const error = new Error(`"${file}" has no function export named "${exportName}"`);
-    error.name = 'HandlerNotFound';
-    throw error;
-  }
-  handler = fn;
-}
-
-function decodeEvent(message) {
-  if (message.eventEncoding === 'base64') return new Uint8Array(Buffer.from(message.event, 'base64'));
-  return message.event;
-}
-
-function makeContext(message) {
-  const deadline = message.deadline;
-  const log =
-    (level) =>
-    (...args) =>
-      emitLog(level, format(...args));
-  return {
-    invocationId: message.id,
-    functionName: fnInfo.name,
-    version: fnInfo.version,
-    functionVersion: fnInfo.version,
-    memoryLimitMb: fnInfo.memoryMb,
-    deadline,
-    getRemainingTimeMs: () => Math.max(0, deadline - Date.now()),
-    log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-  };
-}
-
-async function invoke(message) {
-  currentId = message.id;
+// 3. What the function's process says, checked.
+const fromFunction = new LineSplitter(maxMessageBytes(state.limits));
+fromChild.on('data', (chunk) => {
+  if (ending) return;
   try {
-    const value = await handler(decodeEvent(message), makeContext(message));
-    if (value instanceof Uint8Array) {
-      send({
-        t: 'result',
-        id: message.id,
-        ok: true,
-        value: Buffer.from(value).toString('base64'),
-        valueEncoding: 'base64',
-      });
-    } else {
-      // Serialize here so an unserializable result fails this invocation, not the agent.
-      const json = JSON.stringify(value === undefined ? null : value);
-      socket.write(`{"t":"result","id":${JSON.stringify(message.id)},"ok":true,"value":${json}}\n`);
+    for (const line of fromFunction.push(chunk)) {
+      if (line.length === 0) continue;
+      const message = checkFunctionMessage(line, state);
+      if (message.t === 'fatal') {
+        // The function's process ends itself (a crash); its error is the invocation's.
+        sendHost(line);
+        ending = true;
+        socket?.end(() => process.exit(1));
+        setTimeout(() => process.exit(1), 500).unref();
+        return;
+      }
+      if (message.t === 'result') state.current = null;
+      if (message.t === 'loaded' || message.t === 'load_failed') state.loading = false;
+      sendHost(line);
     }
   } catch (err) {
-    send({ t: 'result', id: message.id, ok: false, error: serializeError(err) });
-  } finally {
-    currentId = null;
+    const reason = err instanceof ProtocolError ? err.message : String(err);
+    fatal(
+      'ProtocolError',
+      `The function wrote a malformed message on its agent channel (${reason}); its container was removed`,
+      1,
+    );
   }
-}
+});
+fromChild.on('error', () => {});
 
-async function onMessage(message) {
-  if (message.t === 'load') {
-    try {
-      await load(message);
-      send({ t: 'loaded' });
-    } catch (err) {
-      send({ t: 'load_failed', error: serializeError(err) });
+// Raw output (native code, subprocesses) becomes log lines, cut at the log message limit.
+for (const [stream, level] of [
+  [childStdout, 'log'],
+  [childStderr, 'error'],
+]) {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text) => {
+    if (level === 'error') stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    partial += text;
+    const maxChars = Math.floor(state.limits.logMessageBytes / 3);
+    let newline = partial.indexOf('\n');
+    while (newline !== -1 || partial.length > maxChars) {
+      const end = newline !== -1 && newline <= maxChars ? newline : maxChars;
+      send({ t: 'log', id: state.current, level, message: partial.slice(0, end) });
+      partial = partial.slice(end === newline ? end + 1 : end);
+      newline = partial.indexOf('\n');
     }
-  } else if (message.t === 'invoke') {
-    await invoke(message);
-  }
+  });
+  stream.on('error', () => {});
 }
 
-// A crash outside a handler's promise (a timer that throws) ends the invocation as failed and
-// the process with it: its state can no longer be trusted.
-function crash(err) {
-  if (currentId !== null) send({ t: 'result', id: currentId, ok: false, error: serializeError(err) });
-  socket.end(() => process.exit(1));
-  setTimeout(() => process.exit(1), 500).unref();
+child.on('exit', (code, signal) => {
+  if (ending) return;
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  // Messages it wrote just before exiting may still be in the pipe: read them first.
+  const report = () =>
+    fatal(
+      'ProcessExited',
+      `The function's process ${how}`,
+      signal ? 128 + (constants.signals[signal] ?? 9) : code || 1,
+    );
+  if (fromChild.readableEnded) report();
+  else {
+    fromChild.once('end', report);
+    setTimeout(report, 200).unref();
+  }
+});
+
+// 4. The host: its lines go to the function's process as they are. The host writes an invoke as
+// {"t":"invoke","id":…,…} and is trusted: its id is read from the head, the event is not parsed.
+const INVOKE_HEAD = /^\{"t":"invoke","id":("(?:[^"\\]|\\.)*")/;
+const fromHost = new LineSplitter(MAX_HOST_LINE_BYTES);
+function onHostData(chunk) {
+  for (const line of fromHost.push(chunk)) {
+    if (line.length === 0) continue;
+    const invoke = INVOKE_HEAD.exec(line.toString('utf8', 0, Math.min(line.length, 512)));
+    if (invoke) {
+      state.current = JSON.parse(invoke[1]);
+    } else {
+      const message = JSON.parse(line.toString('utf8'));
+      if (message.t === 'invoke') state.current = message.id;
+      else if (message.t === 'load') {
+        state.loading = true;
+        if (message.limits) {
+          state.limits = message.limits;
+          fromFunction.maxBytes = maxMessageBytes(state.limits);
+        }
+      }
+    }
+    toChild.cork();
+    toChild.write(line);
+    toChild.write(NEWLINE);
+    toChild.uncork();
+  }
 }
-process.on('uncaughtException', crash);
-process.on('unhandledRejection', crash);
 
 function connect(attempt = 0) {
   let connected = false;
   socket = createConnection(SOCKET_PATH);
   socket.once('connect', () => {
     connected = true;
-    // The host closing the connection means this container is done.
+    // The host closing the connection means this container is done. The function's process
+    // is another uid's, which this one cannot signal: it ends with the container, whose init
+    // exits when the agent does.
     socket.once('close', () => process.exit(0));
     send({ t: 'hello', runtime: 'node', pid: process.pid, version: process.version });
-    let buffered = '';
-    let queue = Promise.resolve();
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk) => {
-      buffered += chunk;
-      let newline = buffered.indexOf('\n');
-      while (newline !== -1) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.length > 0) {
-          const message = JSON.parse(line);
-          queue = queue.then(() => onMessage(message));
-        }
-        newline = buffered.indexOf('\n');
-      }
-    });
+    socket.on('data', onHostData);
   });
-  socket.once('error', (err) => {
+  socket.on('error', (err) => {
     if (!connected && attempt < 50 && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) {
       setTimeout(() => connect(attempt + 1), 20);
       return;
     }
-    process.exit(2);
+    if (!connected) die(`connecting to ${SOCKET_PATH} failed: ${err.message}`);
   });
 }
+
+process.on('uncaughtException', (err) => {
+  fatal('AgentError', `The function's agent failed: ${err?.message ?? err}`, 70);
+});
 
 connect();

@@ -52,6 +52,12 @@ export interface Config {
   idleTimeoutMs: number;
   /** Paused restores kept ready for recently used memory snapshots (gVisor); 0: none. @default 4 (FAAS_RESTORE_STANDBYS) */
   restoreStandbys: number;
+  /**
+   * Size of each project's file system per dependency cache (npm, pip): a sandbox that fills it
+   * gets "no space left", never more of the host's disk. Fixed when a cache is first made.
+   * @default 2048 (FAAS_DEPENDENCY_CACHE_MB)
+   */
+  dependencyCacheMb: number;
   /** Docker Engine address; the default socket when unset. (DOCKER_HOST) */
   dockerHost: string | undefined;
   /** Threads serving HTTP (sharing the port); 0: one per core, at most 4. @default 0 (FAAS_GATEWAY_THREADS) */
@@ -75,6 +81,31 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /** Largest file or folder tar downloaded from an instance. @default 1073741824 (FAAS_INSTANCE_MAX_DOWNLOAD_BYTES) */
+  instanceMaxDownloadBytes: number;
+  /** Largest `memory_mb` of an instance (and of the execute API's sandboxes). @default 4096 (FAAS_INSTANCE_MAX_MEMORY_MB) */
+  instanceMaxMemoryMb: number;
+  /** Largest `disk_mb` of an instance. @default 4096 (FAAS_INSTANCE_MAX_DISK_MB) */
+  instanceMaxDiskMb: number;
+  /** Most `cpus` of an instance. @default 4 (FAAS_INSTANCE_MAX_CPUS) */
+  instanceMaxCpus: number;
+  /** Largest `pids_limit` of an instance. @default 4096 (FAAS_INSTANCE_MAX_PIDS) */
+  instanceMaxPids: number;
+  /** Longest `idle_ttl_ms` of an instance; 0: no bound (and `idle_ttl_ms: 0`, never idle, allowed). @default 86400000 (FAAS_INSTANCE_MAX_IDLE_TTL_MS) */
+  instanceMaxIdleTtlMs: number;
+  /** Live instances one API key may hold. @default 16 (FAAS_INSTANCE_MAX_PER_KEY) */
+  instanceMaxPerKey: number;
+  /** Live instances on this server. @default 64 (FAAS_INSTANCE_MAX_TOTAL) */
+  instanceMaxTotal: number;
+  /**
+   * Let functions declare dependencies that are not registry packages (file:, git, URLs, pip
+   * options); installs run in a sandbox either way. @default false (FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES)
+   */
+  allowNonRegistryDependencies: boolean;
+  /** The npm registry dependency installs use. @default 'https://registry.npmjs.org/' (FAAS_NPM_REGISTRY) */
+  npmRegistry: string;
+  /** The Python package index dependency installs use. @default 'https://pypi.org/simple' (FAAS_PIP_INDEX_URL) */
+  pipIndexUrl: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -91,6 +122,16 @@ const int =
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new Error(`must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+
+const num =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new Error(`must be a number from ${min} to ${max}, got "${raw}"`);
     }
     return n;
   };
@@ -119,6 +160,18 @@ const adminKey: Parser<string> = (raw) => {
     /^[A-Za-z0-9_-]+$/.test(raw) &&
     new Set(raw).size >= MIN_KEY_DISTINCT_CHARS;
   if (!strong) throw new Error(`is too weak: it must be ${ADMIN_KEY_RULE} (${raw.length} characters given)`);
+  return raw;
+};
+
+const httpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`must be an http(s) URL, got "${raw}"`);
   return raw;
 };
 
@@ -195,6 +248,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },
   idleTimeoutMs: { env: 'FAAS_IDLE_TIMEOUT_MS', default: 300_000, parse: int(1000, 86_400_000) },
   restoreStandbys: { env: 'FAAS_RESTORE_STANDBYS', default: 4, parse: int(0, 64) },
+  dependencyCacheMb: { env: 'FAAS_DEPENDENCY_CACHE_MB', default: 2048, parse: int(16, 1024 * 1024) },
   dockerHost: { env: 'DOCKER_HOST', default: undefined, parse: str },
   gatewayThreads: { env: 'FAAS_GATEWAY_THREADS', default: 0, parse: int(0, 64) },
   isolateHosts: { env: 'FAAS_ISOLATE_HOSTS', default: 0, parse: int(0, 64) },
@@ -205,6 +259,25 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  instanceMaxDownloadBytes: {
+    env: 'FAAS_INSTANCE_MAX_DOWNLOAD_BYTES',
+    default: 1024 ** 3,
+    parse: int(1024, Number.MAX_SAFE_INTEGER),
+  },
+  instanceMaxMemoryMb: { env: 'FAAS_INSTANCE_MAX_MEMORY_MB', default: 4096, parse: int(16, 1024 * 1024) },
+  instanceMaxDiskMb: { env: 'FAAS_INSTANCE_MAX_DISK_MB', default: 4096, parse: int(1, 1024 * 1024) },
+  instanceMaxCpus: { env: 'FAAS_INSTANCE_MAX_CPUS', default: 4, parse: num(0.05, 1024) },
+  instanceMaxPids: { env: 'FAAS_INSTANCE_MAX_PIDS', default: 4096, parse: int(8, 4_194_304) },
+  instanceMaxIdleTtlMs: {
+    env: 'FAAS_INSTANCE_MAX_IDLE_TTL_MS',
+    default: 86_400_000,
+    parse: int(0, 365 * 86_400_000),
+  },
+  instanceMaxPerKey: { env: 'FAAS_INSTANCE_MAX_PER_KEY', default: 16, parse: int(1, 100_000) },
+  instanceMaxTotal: { env: 'FAAS_INSTANCE_MAX_TOTAL', default: 64, parse: int(1, 100_000) },
+  allowNonRegistryDependencies: { env: 'FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES', default: false, parse: bool },
+  npmRegistry: { env: 'FAAS_NPM_REGISTRY', default: 'https://registry.npmjs.org/', parse: httpUrl },
+  pipIndexUrl: { env: 'FAAS_PIP_INDEX_URL', default: 'https://pypi.org/simple', parse: httpUrl },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

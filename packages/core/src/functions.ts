@@ -62,8 +62,8 @@ export interface FunctionConfig {
   description: string;
   /** `image` runtime: the local image to run. */
   image?: string;
-  /** `image` runtime: the command (argv) to run in it. */
-  command?: string[];
+  /** `image` runtime: the command to run in it; a string runs with the image's `/bin/sh -c`, an argv's first word is found on its PATH. */
+  command?: string | string[];
   /** Container runtimes: `runc` (default) or `gvisor`. */
   isolation?: 'runc' | 'gvisor';
   /** Container runtimes: allow outbound network. @default false */
@@ -117,7 +117,7 @@ export interface FunctionInput {
   routes?: Array<RouteSpec | string>;
   description?: string;
   image?: string;
-  command?: string[];
+  command?: string | string[];
   isolation?: 'runc' | 'gvisor';
   network?: boolean;
 }

@@ -7,6 +7,7 @@ export * from './health.ts';
 export * from './ids.ts';
 export * from './invocations.ts';
 export * from './paging.ts';
+export * from './projects.ts';
 export * from './queue.ts';
 export * from './queue-consumer.ts';
 export * from './runtime.ts';

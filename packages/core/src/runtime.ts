@@ -29,6 +29,15 @@ export type InvokeOutcome =
   | { status: 'succeeded'; result: unknown; metrics: InvokeMetrics }
   | { status: 'failed' | 'timed_out' | 'out_of_memory'; error: InvocationError; metrics: InvokeMetrics };
 
+/** Options of `Runtime.prepare`. */
+export interface PrepareOptions {
+  /**
+   * Told of each slow step as it starts (`building the runtime images`, `installing npm
+   * dependencies`), so a deploy can show where it is. Fast preparations say nothing.
+   */
+  onProgress?: (message: string) => void;
+}
+
 export type RuntimeHealth = { ready: true } | { ready: false; reason: string };
 
 export interface RuntimeStats {
@@ -52,10 +61,13 @@ export interface Runtime {
   supports(runtime: FunctionRuntime): boolean;
   health(): Promise<RuntimeHealth>;
   /**
-   * Loads a version so its first invoke is warm. Idempotent and safe to call concurrently.
-   * @throws FaasError COMPILE_ERROR when the artifact cannot be loaded; RUNTIME_UNAVAILABLE.
+   * Loads a version so its first invoke is warm: everything a version needs before it can run
+   * (images, dependencies, loading the handler). Deploys call it before they store a version,
+   * so code that cannot run is refused. Idempotent and safe to call concurrently.
+   * @throws FaasError COMPILE_ERROR when the code cannot be loaded (with file and line when
+   *   known), VALIDATION for refused dependencies, RUNTIME_UNAVAILABLE.
    */
-  prepare(fn: FunctionVersion): Promise<void>;
+  prepare(fn: FunctionVersion, options?: PrepareOptions): Promise<void>;
   /**
    * Runs one attempt, preparing the version first when it is not warm (first call, or after idle
    * scale-to-zero or retire). Function faults (code that fails to load, throw, timeout, memory)

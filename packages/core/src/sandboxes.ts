@@ -1,7 +1,7 @@
 /** How strongly an instance is isolated: runc (namespaces) or gVisor (a user-space kernel). */
 export type Isolation = 'runc' | 'gvisor';
 
-/** Shared package caches a sandbox may mount, opt-in (named volumes; see the container runtime). */
+/** Package caches a sandbox may mount, opt-in, shared within its project (see the container runtime). */
 export const DEPENDENCY_CACHE_NAMES = ['npm', 'pip'] as const;
 export type DependencyCache = (typeof DEPENDENCY_CACHE_NAMES)[number];
 
@@ -23,6 +23,8 @@ export interface InstanceSpec {
   /** Stopped after this long without exec, stream or file activity; 0: never. */
   idleTtlMs: number;
   dependencyCaches?: DependencyCache[];
+  /** The project it belongs to (its dependency caches are that project's). @default DEFAULT_PROJECT */
+  project?: string;
 }
 
 /**
@@ -68,7 +70,12 @@ export interface SnapshotFilter {
 /** An instance as the API shows it (`GET /api/v1/instances/{id}`; snake_case, as seed 004). */
 export interface InstanceView {
   id: string;
-  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'deleted';
+  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'failed' | 'deleted';
+  /**
+   * Why it is `failed`: its sandbox agent broke the protocol or stopped answering, so its
+   * container was killed. Null in every other state.
+   */
+  reason: string | null;
   image: string;
   command: string[] | null;
   /** Names only: values may be secrets. */

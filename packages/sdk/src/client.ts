@@ -9,9 +9,10 @@ import type {
   PageRequest,
   StoredLogLine,
 } from '@faas/core';
-import { TERMINAL_STATUSES } from '@faas/core';
+import { ERROR_STATUS, TERMINAL_STATUSES } from '@faas/core';
+import { FaasApiError } from './errors.ts';
 import { SandboxApi } from './sandboxes.ts';
-import { body, enc, query, Transport } from './transport.ts';
+import { body, enc, parseJson, query, Transport } from './transport.ts';
 
 export interface FaaSClientOptions {
   /** @default process.env.FAAS_URL ?? 'http://localhost:8080' */
@@ -38,6 +39,20 @@ export interface SyncResult<T = unknown> {
 }
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
+
+export interface DeployOptions {
+  /**
+   * Hears each slow step of preparing a container version (`installing npm dependencies`,
+   * `building faas/node:…`) while the deploy waits for it; asks the server for NDJSON progress.
+   */
+  onProgress?: (message: string) => void;
+}
+
+/** A line of a streamed deploy (`?stream=true`, docs/api.md). */
+export type DeployStreamEvent =
+  | { type: 'progress'; message: string }
+  | { type: 'deployed'; outcome: string; function: FunctionRecord }
+  | { type: 'error'; error: { code: string; message: string; details?: unknown } };
 
 /** A client of the faas HTTP API (docs/api.md). Every failure is a FaasApiError or FaasConnectionError. */
 export class FaaSClient {
@@ -68,16 +83,37 @@ export class FaaSClient {
     return this.#http.json('POST', '/api/v1/functions', spec);
   }
 
-  /** Create or replace; `outcome` says whether a version was made. */
-  async deploy(name: string, spec: FunctionSpec): Promise<{ record: FunctionRecord; outcome: string }> {
-    const res = await this.#http.request('PUT', `/api/v1/functions/${enc(name)}`, {
-      body: JSON.stringify(spec),
-      contentType: 'application/json',
-    });
-    return {
-      record: await this.#http.readJson<FunctionRecord>(res),
-      outcome: res.headers.get('x-faas-deploy') ?? 'updated',
-    };
+  /**
+   * Create or replace; `outcome` says whether a version was made. Resolves once the version is
+   * stored, which for a container function is after it was prepared (a refused one rejects).
+   */
+  async deploy(
+    name: string,
+    spec: FunctionSpec,
+    options: DeployOptions = {},
+  ): Promise<{ record: FunctionRecord; outcome: string }> {
+    const res = await this.#http.request(
+      'PUT',
+      `/api/v1/functions/${enc(name)}${options.onProgress ? '?stream=true' : ''}`,
+      { body: JSON.stringify(spec), contentType: 'application/json' },
+    );
+    if (!(res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) {
+      return {
+        record: await this.#http.readJson<FunctionRecord>(res),
+        outcome: res.headers.get('x-faas-deploy') ?? 'updated',
+      };
+    }
+    for await (const line of this.#http.lines(res)) {
+      const event = parseJson<DeployStreamEvent>(res, line);
+      if (event.type === 'progress') options.onProgress?.(event.message);
+      else if (event.type === 'deployed') return { record: event.function, outcome: event.outcome };
+      else if (event.type === 'error') {
+        const { code, message, details } = event.error;
+        const status = (ERROR_STATUS as Record<string, number | undefined>)[code] ?? 500;
+        throw new FaasApiError(status, code, message, details);
+      }
+    }
+    throw this.#http.connectionError(new Error('the deploy stream ended before its last line'));
   }
 
   updateFunction(name: string, patch: FunctionSpec): Promise<FunctionRecord> {
@@ -120,8 +156,10 @@ export class FaaSClient {
       body: payload,
       contentType,
     });
+    // A function that returned bytes (a Buffer, Python bytes) answers octets.
+    const bytes = res.headers.get('content-type') === 'application/octet-stream';
     return {
-      result: await this.#http.readJson<T>(res),
+      result: bytes ? ((await this.#http.bytes(res)) as T) : await this.#http.readJson<T>(res),
       invocationId: res.headers.get('x-invocation-id') ?? '',
       version: Number(res.headers.get('x-function-version')),
       durationMs: Number(res.headers.get('x-duration-ms')),

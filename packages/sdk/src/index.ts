@@ -1,5 +1,7 @@
 export type { DependencyCache, InstanceView, Isolation, SnapshotView } from '@faas/core';
 export {
+  type DeployOptions,
+  type DeployStreamEvent,
   FaaSClient,
   type FaaSClientOptions,
   type FunctionSpec,

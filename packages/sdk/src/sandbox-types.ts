@@ -5,7 +5,7 @@ import type { DependencyCache, InstanceView, Isolation, SnapshotView } from '@fa
  * API's own snake_case so that the docs and these types read the same.
  */
 
-/** A string runs with `sh -c`; an array is argv (the first word found on the image's PATH). */
+/** A string runs with the image's `/bin/sh -c`; an array is argv (the first word found on the image's PATH). */
 export type Command = string | string[];
 
 /** `POST /api/v1/execute`: a command in a fresh container. */
@@ -20,8 +20,11 @@ export interface ExecuteRequest {
   /** @default 30000 */
   timeout_ms?: number;
   memory_mb?: number;
-  /** Outbound network. @default false */
+  /** @default 1 */
+  cpus?: number;
+  /** Outbound network to the public internet only (no host, private ranges or other sandboxes). @default false */
   network?: boolean;
+  /** The project's package caches (size-capped, shared by its sandboxes that ask). */
   dependency_caches?: DependencyCache[];
 }
 
@@ -30,7 +33,7 @@ export type ExecuteMode = 'ephemeral' | 'cached' | 'checkpointed' | 'branched' |
 /** `POST /api/v1/execute/advanced`: the execute body plus a mode and what the mode needs. */
 export interface AdvancedExecuteRequest<M extends ExecuteMode = ExecuteMode> extends ExecuteRequest {
   mode: M;
-  /** checkpointed, branched: @default 'gvisor' */
+  /** @default 'gvisor' for checkpointed and branched, else 'runc' */
   isolation?: Isolation;
   /** checkpointed: start from this snapshot instead of a fresh instance. */
   checkpoint?: string;

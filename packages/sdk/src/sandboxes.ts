@@ -74,7 +74,7 @@ export class SandboxApi {
       signal: options.signal,
     });
     let exit: ExecuteExit | undefined;
-    for await (const line of this.#lines(res, options.signal)) {
+    for await (const line of this.#http.lines(res, options.signal)) {
       const event = parseJson<ExecuteStreamEvent>(res, line);
       onEvent(event);
       if (event.type === 'error') {
@@ -200,28 +200,6 @@ export class SandboxApi {
 
   #filesPath(id: string, path: string): string {
     return `/api/v1/instances/${enc(id)}/files${query({ path })}`;
-  }
-
-  /** The body's lines as they arrive; a broken connection is a FaasConnectionError. */
-  async *#lines(res: Response, signal?: AbortSignal): AsyncGenerator<string> {
-    if (!res.body) return;
-    const decoder = new TextDecoder();
-    let buffered = '';
-    try {
-      for await (const chunk of res.body) {
-        buffered += decoder.decode(chunk, { stream: true });
-        let newline = buffered.indexOf('\n');
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.trim()) yield line;
-          newline = buffered.indexOf('\n');
-        }
-      }
-    } catch (err) {
-      throw this.#http.connectionError(err, signal);
-    }
-    if (buffered.trim()) yield buffered;
   }
 }
 

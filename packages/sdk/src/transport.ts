@@ -90,6 +90,28 @@ export class Transport {
     }
   }
 
+  /** The non-empty lines of a streamed (NDJSON) answer, as they arrive. */
+  async *lines(res: Response, signal?: AbortSignal): AsyncGenerator<string> {
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let buffered = '';
+    try {
+      for await (const chunk of res.body) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (line.trim()) yield line;
+          newline = buffered.indexOf('\n');
+        }
+      }
+    } catch (err) {
+      throw this.connectionError(err, signal);
+    }
+    if (buffered.trim()) yield buffered;
+  }
+
   /** A caller's abort stays what it was; anything else broke the connection. */
   connectionError(err: unknown, signal?: AbortSignal): unknown {
     if (signal?.aborted) return signal.reason;

@@ -9,6 +9,7 @@ import { ExecCache } from './control/exec-cache.ts';
 import { ExecuteService } from './control/execute-service.ts';
 import { FunctionCatalog } from './control/function-catalog.ts';
 import { FunctionService } from './control/function-service.ts';
+import { instanceLimitsFrom } from './control/instance-limits.ts';
 import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
@@ -117,6 +118,13 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       idleTimeoutMs: config.idleTimeoutMs,
       dockerHost: config.dockerHost,
       restoreStandbys: config.restoreStandbys,
+      instanceLimits: { maxLive: config.instanceMaxTotal, maxLivePerOwner: config.instanceMaxPerKey },
+      dependencies: {
+        allowNonRegistry: config.allowNonRegistryDependencies,
+        npmRegistry: config.npmRegistry,
+        pipIndexUrl: config.pipIndexUrl,
+      },
+      dependencyCacheMb: config.dependencyCacheMb,
       logger,
     }),
   );
@@ -167,9 +175,16 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     caps: { memoryMb: config.maxFunctionMemoryMb, maxConcurrency: config.maxFunctionConcurrency },
     logger,
   });
-  const instances = new InstanceService(runtimes);
+  const instanceLimits = instanceLimitsFrom(config);
+  const instances = new InstanceService(runtimes, instanceLimits);
   const snapshots = new SnapshotService({ store, blobs, instances });
-  const execute = new ExecuteService({ runtimes, cache: new ExecCache({ store }), instances, snapshots });
+  const execute = new ExecuteService({
+    runtimes,
+    cache: new ExecCache({ store }),
+    instances,
+    snapshots,
+    limits: instanceLimits,
+  });
   const keys = new ApiKeyService(
     store,
     (id) => changes.publish({ kind: 'key-revoked', id }),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { BlobStore } from '@faas/core';
@@ -52,6 +53,30 @@ function generated(total: number, chunkSize: number): { stream: Readable; sha256
     },
   });
   return { stream, sha256: () => hash.digest('hex') };
+}
+
+/** `total` random bytes in chunks, hashed as they go (cheap to make, nothing compresses them). */
+function randomStream(total: number, chunkSize: number): { stream: Readable; sha256: () => string } {
+  const hash = createHash('sha256');
+  let sent = 0;
+  const stream = new Readable({
+    read() {
+      if (sent >= total) return void this.push(null);
+      const chunk = randomBytes(Math.min(chunkSize, total - sent));
+      sent += chunk.byteLength;
+      hash.update(chunk);
+      this.push(chunk);
+    },
+  });
+  return { stream, sha256: () => hash.digest('hex') };
+}
+
+/** This process's peak resident memory since the last reset (Linux), or undefined elsewhere. */
+function peakRss(reset = false): number | undefined {
+  if (!existsSync('/proc/self/clear_refs')) return undefined;
+  if (reset) writeFileSync('/proc/self/clear_refs', '5');
+  const status = readFileSync('/proc/self/status', 'utf8');
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
 }
 
 /**
@@ -144,6 +169,34 @@ export function defineBlobSuite(name: string, factory: BlobStoreFactory): void {
       }
       assert.equal(size, total);
       assert.equal(hash.digest('hex'), info.sha256);
+    });
+
+    it('streams a blob of hundreds of MB both ways without holding it (snapshots depend on it)', async (t) => {
+      if (peakRss() === undefined) return t.skip('no /proc here to read the peak memory from');
+      const total = 256 * 1024 * 1024;
+      const source = randomStream(total, 1024 * 1024);
+      const before = peakRss(true) as number;
+      const info = await blobs().putStream(source.stream);
+      assert.deepEqual(info, { sha256: source.sha256(), sizeBytes: total });
+      const stream = await blobs().getStream(info.sha256);
+      assert.ok(stream);
+      const hash = createHash('sha256');
+      let size = 0;
+      let chunks = 0;
+      for await (const chunk of stream) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).byteLength;
+        // A reader that stops for a moment: the store must wait for it, not read ahead.
+        if (++chunks === 4) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(size, total);
+      assert.equal(hash.digest('hex'), info.sha256);
+      const growth = (peakRss() as number) - before;
+      t.diagnostic(
+        `peak memory growth for a ${total / 1024 / 1024} MiB blob: ${(growth / 1024 / 1024).toFixed(1)} MiB`,
+      );
+      // Holding it whole would be at least its size; garbage not yet collected stays well below.
+      assert.ok(growth < total / 3, `the process grew by ${(growth / 1024 / 1024).toFixed(0)} MiB`);
     });
 
     it('putStream accepts string chunks and answers like put', async () => {

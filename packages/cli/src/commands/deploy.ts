@@ -72,8 +72,14 @@ export async function deploy(
     out.json || !process.stderr.isTTY
       ? undefined
       : ora({ text: `Deploying ${name} (${summary})`, stream: process.stderr }).start();
+  // Container functions are prepared before the deploy answers (image build, dependency
+  // install): say which step it is in, on the spinner or, without a terminal, as lines.
+  const onProgress = (message: string) => {
+    if (spinner) spinner.text = `Deploying ${name}: ${message}…`;
+    else if (!out.json) process.stderr.write(`${name}: ${message}…\n`);
+  };
   try {
-    const { record, outcome } = await client.deploy(name, body);
+    const { record, outcome } = await client.deploy(name, body, { onProgress });
     spinner?.succeed(`${outcome === 'unchanged' ? 'Unchanged' : 'Deployed'} ${name}`);
     print(out, { ...record, outcome }, () =>
       [

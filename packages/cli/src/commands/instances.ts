@@ -105,7 +105,7 @@ export async function remove(client: FaaSClient, out: Output, ids: string[]): Pr
 
 function describe(i: InstanceView): string {
   return [
-    `${i.id} ${i.status}`,
+    `${i.id} ${i.status}${i.reason ? `: ${i.reason}` : ''}`,
     table(
       ['FIELD', 'VALUE'],
       [

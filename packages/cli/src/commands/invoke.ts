@@ -48,7 +48,9 @@ export async function invoke(
   }
   const res = await client.invoke(name, event, options);
   process.stderr.write(`invocation ${res.invocationId} (v${res.version}, ${duration(res.durationMs)})\n`);
-  process.stdout.write(`${JSON.stringify(res.result, null, out.json ? undefined : 2)}\n`);
+  // Bytes go out as they are, for a pipe or a file.
+  if (res.result instanceof Uint8Array) process.stdout.write(res.result);
+  else process.stdout.write(`${JSON.stringify(res.result, null, out.json ? undefined : 2)}\n`);
   return EXIT.OK;
 }
 

@@ -20,11 +20,18 @@ function settingsStore() {
 }
 
 const inputs: ExecCacheInputs = {
+  project: 'default',
   imageId: 'sha256:abc',
   command: ['sh', '-c', 'echo hi'],
   env: { A: '1', B: '2' },
   files: { 'a.txt': 'x' },
   stdin: '',
+  memoryMb: 256,
+  cpus: 1,
+  timeoutMs: 30_000,
+  network: false,
+  isolation: 'runc',
+  dependencyCaches: [],
 };
 
 const result = {
@@ -48,9 +55,21 @@ describe('exec cache', () => {
       { env: { A: '1' } },
       { files: { 'a.txt': 'y' } },
       { stdin: 'in' },
+      { command: 'echo hi' },
+      { project: 'other' },
+      { memoryMb: 512 },
+      { cpus: 0.5 },
+      { timeoutMs: 1000 },
+      { network: true },
+      { isolation: 'gvisor' as const },
+      { dependencyCaches: ['npm'] },
     ]) {
       assert.notEqual(execCacheKey({ ...inputs, ...changed }), key, JSON.stringify(changed));
     }
+    assert.equal(
+      execCacheKey({ ...inputs, dependencyCaches: ['pip', 'npm', 'npm'] }),
+      execCacheKey({ ...inputs, dependencyCaches: ['npm', 'pip'] }),
+    );
     // Argument boundaries count: ["a b"] is not ["a", "b"].
     assert.notEqual(
       execCacheKey({ ...inputs, command: ['a b'] }),
@@ -84,5 +103,23 @@ describe('exec cache', () => {
     assert.equal(reads(), before, '"a" was used recently, so it stayed');
     assert.deepEqual(await cache.get('b'), result);
     assert.equal(reads(), before + 1, '"b" came back from the store');
+  });
+
+  it('bounds the memory its entries take, not only their count; a result over the budget stays in the store only', async () => {
+    const { store, reads } = settingsStore();
+    const big = { ...result, stdout: 'x'.repeat(600) };
+    const cache = new ExecCache({ store, maxChars: 1000 });
+    await cache.set('a', big);
+    await cache.set('b', big);
+    let before = reads();
+    await cache.get('b');
+    assert.equal(reads(), before, '"b" is in memory');
+    await cache.get('a');
+    assert.equal(reads(), before + 1, '"a" was dropped to keep within 1000 characters');
+    const huge = { ...result, stdout: 'y'.repeat(2000) };
+    await cache.set('c', huge);
+    before = reads();
+    assert.deepEqual(await cache.get('c'), huge);
+    assert.equal(reads(), before + 1, 'over the whole budget: read from the store');
   });
 });

@@ -1,23 +1,43 @@
 import { createHash } from 'node:crypto';
-import type { MetadataStore } from '@faas/core';
+import type { Isolation, MetadataStore } from '@faas/core';
 import type { SandboxResult } from '../runtimes/container/index.ts';
 
-/** What identifies a run for the cached mode: same inputs, same result. */
+/**
+ * What identifies a run for the cached mode: every input that can change its result, with the
+ * defaults filled in (an omitted limit and the same limit given are one key).
+ */
 export interface ExecCacheInputs {
+  /** Whose run: one project's results never answer another's. */
+  project: string;
   /** The image's content id (`sha256:…`), not its tag: a rebuilt tag is a different key. */
   imageId: string;
-  command: string[];
+  /** A string (run with `/bin/sh -c`) and an argv are different commands. */
+  command: string | string[];
   env: Record<string, string>;
   files: Record<string, string>;
   stdin: string;
-  /** Mounted shared caches can change what a command does (a warm cache installs offline). */
-  dependencyCaches?: readonly string[];
+  /** A command can read its limits (cgroup files, `nproc`) and behave by them; an OOM kill is a result. */
+  memoryMb: number;
+  cpus: number;
+  /** A command that answers under a long timeout may time out under a short one. */
+  timeoutMs: number;
+  /** With network, a command's output can depend on what it fetched. */
+  network: boolean;
+  /** runc and gVisor differ in what a command sees (kernel version, /proc, syscalls). */
+  isolation: Isolation;
+  /** Mounted caches can change what a command does (a warm cache installs offline). */
+  dependencyCaches: readonly string[];
 }
 
 export interface ExecCacheOptions {
   store: MetadataStore;
   /** Results kept in memory in front of the store. @default 256 */
   maxEntries?: number;
+  /**
+   * Output characters kept in memory, all entries together: a result holds up to 10 MiB of
+   * output, so a count alone would let 256 big ones take gigabytes. @default 33554432
+   */
+  maxChars?: number;
 }
 
 const SETTING_PREFIX = 'exec-cache:';
@@ -25,13 +45,20 @@ const SETTING_PREFIX = 'exec-cache:';
 /** The cache key: sha256 of the inputs in a canonical form (object keys sorted). */
 export function execCacheKey(inputs: ExecCacheInputs): string {
   const canonical = JSON.stringify([
+    // The key's layout: keys of an earlier layout (without limits or project) never match.
+    'exec-v2',
+    inputs.project,
     inputs.imageId,
     inputs.command,
     sortedEntries(inputs.env),
     sortedEntries(inputs.files),
     inputs.stdin,
-    // Only when set, so keys made before caches existed still match.
-    ...(inputs.dependencyCaches?.length ? [[...new Set(inputs.dependencyCaches)].sort()] : []),
+    inputs.memoryMb,
+    inputs.cpus,
+    inputs.timeoutMs,
+    inputs.network,
+    inputs.isolation,
+    [...new Set(inputs.dependencyCaches)].sort(),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -48,11 +75,14 @@ function sortedEntries(record: Record<string, string>): [string, string][] {
 export class ExecCache {
   #store: MetadataStore;
   #maxEntries: number;
+  #maxChars: number;
   #recent = new Map<string, SandboxResult>();
+  #chars = 0;
 
   constructor(options: ExecCacheOptions) {
     this.#store = options.store;
     this.#maxEntries = options.maxEntries ?? 256;
+    this.#maxChars = options.maxChars ?? 32 * 1024 * 1024;
   }
 
   async get(key: string): Promise<SandboxResult | undefined> {
@@ -81,12 +111,26 @@ export class ExecCache {
   }
 
   #remember(key: string, result: SandboxResult): void {
-    this.#recent.delete(key);
+    this.#forget(key);
+    // Bigger than the whole budget: answered from the store each time instead.
+    if (chars(result) > this.#maxChars) return;
     this.#recent.set(key, result);
-    while (this.#recent.size > this.#maxEntries) {
+    this.#chars += chars(result);
+    while (this.#recent.size > this.#maxEntries || this.#chars > this.#maxChars) {
       const oldest = this.#recent.keys().next().value;
       if (oldest === undefined) break;
-      this.#recent.delete(oldest);
+      this.#forget(oldest);
     }
   }
+
+  #forget(key: string): void {
+    const result = this.#recent.get(key);
+    if (!result) return;
+    this.#recent.delete(key);
+    this.#chars -= chars(result);
+  }
+}
+
+function chars(result: SandboxResult): number {
+  return result.stdout.length + result.stderr.length;
 }

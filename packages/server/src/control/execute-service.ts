@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
   FaasError,
@@ -9,10 +10,17 @@ import {
 } from '@faas/core';
 import { engineStatus, missingImageError } from '../runtimes/container/docker-engine.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
-import { ContainerRuntime, pingEngine, type SandboxResult } from '../runtimes/container/index.ts';
+import {
+  ContainerRuntime,
+  pingEngine,
+  SANDBOX_DEFAULTS,
+  type SandboxRequest,
+  type SandboxResult,
+} from '../runtimes/container/index.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
+import { checkSandboxMemory, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from './instance-limits.ts';
 import { argv, type InstanceService } from './instance-service.ts';
 import type { SnapshotService } from './snapshot-service.ts';
 
@@ -21,7 +29,9 @@ export const EXECUTE_MODES = ['ephemeral', 'cached', 'checkpointed', 'branched',
 export type ExecuteMode = (typeof EXECUTE_MODES)[number];
 
 export interface ExecuteRequest {
-  /** A string runs with `sh -c`; an array is argv. */
+  /** Whose run: the request's project (`request.project` in the gateway). @default DEFAULT_PROJECT */
+  project?: string;
+  /** A string runs with the image's `/bin/sh -c`; an array is argv, its first word found on PATH. */
   command: string | string[];
   /** @default the runtime's base image (`faas/base:<hash>`) */
   image?: string;
@@ -31,15 +41,18 @@ export interface ExecuteRequest {
   files?: Record<string, string>;
   timeoutMs?: number;
   memoryMb?: number;
+  cpus?: number;
   network?: boolean;
-  /** Shared package caches to mount (opt-in; see dependency-caches.ts). */
+  /** The project's package caches to mount (opt-in; see dependency-caches.ts). */
   dependencyCaches?: DependencyCache[];
-  /** checkpointed/branched/persistent. @default 'gvisor' for checkpointed and branched, else 'runc' */
+  /** @default 'gvisor' for checkpointed and branched, else 'runc' */
   isolation?: Isolation;
   /** checkpointed: resume from this snapshot (a previous checkpointed execute's `snapshotId`). */
   checkpoint?: string;
   /** branched: the snapshot, or the checkpointed execution, to branch from. */
   parent?: string;
+  /** The API key id running it: the instances of the instance modes count against its bound. */
+  owner?: string;
 }
 
 export interface ExecuteResult extends SandboxResult {
@@ -64,6 +77,8 @@ export interface ExecuteServiceOptions {
   snapshots: SnapshotService;
   /** How long an image tag → id lookup is trusted. @default 5000 */
   imageIdTtlMs?: number;
+  /** The operator's bounds; sandboxes share the memory bound with instances. */
+  limits?: InstanceLimits;
 }
 
 /** Runs commands in sandboxes for the execute API: ephemeral runs and cached results. */
@@ -74,8 +89,10 @@ export class ExecuteService {
   #instances: InstanceService;
   #snapshots: SnapshotService;
   #imageIds = new Map<string, { id: string; until: number }>();
+  #limits: InstanceLimits;
 
   constructor(options: ExecuteServiceOptions) {
+    this.#limits = options.limits ?? DEFAULT_INSTANCE_LIMITS;
     this.#runtimes = options.runtimes;
     this.#cache = options.cache;
     this.#imageIdTtlMs = options.imageIdTtlMs ?? 5000;
@@ -101,6 +118,7 @@ export class ExecuteService {
     mode: ExecuteMode = 'ephemeral',
     options: ExecuteOptions = {},
   ): Promise<ExecuteResult> {
+    checkSandboxMemory(request.memoryMb, this.#limits);
     switch (mode) {
       case 'ephemeral':
         return { ...(await this.#run(request, options)), mode };
@@ -128,15 +146,21 @@ export class ExecuteService {
     }
   }
 
-  /** Starts an instance whose main process is the command; it lives until stopped or idle. */
+  /**
+   * Starts an instance whose main process is the command (its spec's command, as GET shows it),
+   * once the files are written; it lives until stopped or idle.
+   */
   async persistent(request: ExecuteRequest): Promise<Instance> {
-    const instance = await this.#instances.create({
-      ...this.#instanceFields(request, 'runc'),
-    });
+    const instance = await this.#instances.create(
+      { ...this.#instanceFields(request, 'runc'), command: request.command },
+      {
+        ...(request.owner ? { owner: request.owner } : {}),
+        beforeMain: (created) => this.#writeFiles(created, request.files),
+      },
+    );
     try {
-      await this.#writeFiles(instance, request.files);
-      instance.mainProcess = instance.start(argv(request.command)).process;
-      if (request.stdin) instance.writeStdin(instance.mainProcess, request.stdin);
+      if (request.stdin && instance.mainProcess !== undefined)
+        instance.writeStdin(instance.mainProcess, request.stdin);
       return instance;
     } catch (err) {
       await this.#instances.manager.delete(instance.id).catch(() => {});
@@ -151,9 +175,11 @@ export class ExecuteService {
     from: SnapshotRecord | undefined,
   ): Promise<ExecuteResult> {
     const executionId = newId('exe');
+    const owner = request.owner ? { owner: request.owner } : {};
+    // Not idle while its command runs (an exec keeps an instance in use), deleted when it ends.
     const instance = from
-      ? await this.#snapshots.restore(from.id)
-      : await this.#instances.create({ ...this.#instanceFields(request, 'gvisor'), idleTtlMs: 0 });
+      ? await this.#snapshots.restore(from.id, owner)
+      : await this.#instances.create(this.#instanceFields(request, 'gvisor'), owner);
     try {
       await this.#writeFiles(instance, request.files);
       const run = await instance.exec(argv(request.command), {
@@ -198,9 +224,11 @@ export class ExecuteService {
 
   #instanceFields(request: ExecuteRequest, isolation: Isolation) {
     return {
+      project: request.project ?? DEFAULT_PROJECT,
       ...(request.image ? { image: request.image } : {}),
       ...(request.env ? { env: request.env } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+      ...(request.cpus !== undefined ? { cpus: request.cpus } : {}),
       ...(request.network !== undefined ? { network: request.network } : {}),
       ...(request.dependencyCaches ? { dependencyCaches: request.dependencyCaches } : {}),
       isolation: request.isolation ?? isolation,
@@ -216,37 +244,51 @@ export class ExecuteService {
   }
 
   async #cached(request: ExecuteRequest, options: ExecuteOptions): Promise<ExecuteResult> {
-    const image = request.image ?? this.defaultImage;
+    const sandbox = this.#sandboxRequest(request, {});
     const key = execCacheKey({
-      imageId: await this.#imageId(image),
-      command: argv(request.command),
-      env: request.env ?? {},
+      project: sandbox.project ?? DEFAULT_PROJECT,
+      imageId: await this.#imageId(sandbox.image),
+      command: sandbox.command,
+      env: sandbox.env ?? {},
       files: request.files ?? {},
       stdin: request.stdin ?? '',
-      dependencyCaches: request.dependencyCaches ?? [],
+      memoryMb: sandbox.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
+      cpus: sandbox.cpus ?? SANDBOX_DEFAULTS.cpus,
+      timeoutMs: sandbox.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs,
+      network: sandbox.network ?? false,
+      isolation: sandbox.isolation ?? 'runc',
+      dependencyCaches: sandbox.dependencyCaches ?? [],
     });
     const stored = await this.#cache.get(key);
     if (stored) return { ...stored, mode: 'cached', cache: 'hit' };
-    const result = await this.#run(request, options);
+    const result = await this.#container().runInSandbox(this.#sandboxRequest(request, options));
     // A timed-out run says nothing about what the command produces.
     if (!result.timedOut) await this.#cache.set(key, result);
     return { ...result, mode: 'cached', cache: 'miss' };
   }
 
   #run(request: ExecuteRequest, options: ExecuteOptions): Promise<SandboxResult> {
-    return this.#container().runInSandbox({
+    return this.#container().runInSandbox(this.#sandboxRequest(request, options));
+  }
+
+  /** What an ephemeral or cached run asks the sandbox for: the cache key is made from this too. */
+  #sandboxRequest(request: ExecuteRequest, options: ExecuteOptions): SandboxRequest {
+    return {
+      project: request.project ?? DEFAULT_PROJECT,
       image: request.image ?? this.defaultImage,
-      command: argv(request.command),
+      command: request.command,
       ...(request.env ? { env: request.env } : {}),
       ...(request.stdin !== undefined ? { stdin: request.stdin } : {}),
       ...(request.files ? { files: request.files } : {}),
       ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+      ...(request.cpus !== undefined ? { cpus: request.cpus } : {}),
       ...(request.network !== undefined ? { network: request.network } : {}),
+      ...(request.isolation !== undefined ? { isolation: request.isolation } : {}),
       ...(request.dependencyCaches ? { dependencyCaches: request.dependencyCaches } : {}),
       ...(options.onOutput ? { onOutput: options.onOutput } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    };
   }
 
   /** The image's content id, so a re-built tag does not answer the old image's results. */

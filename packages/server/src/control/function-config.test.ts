@@ -78,11 +78,16 @@ describe('resolveConfig', () => {
     );
   });
 
-  it('requires an image for the image runtime', () => {
+  it('requires an image and a command for the image runtime', () => {
     assert.deepEqual(
       problems(() => resolveConfig({ runtime: 'image' })).map((p) => p.field),
-      ['image'],
+      ['image', 'command'],
     );
+    assert.deepEqual(
+      problems(() => resolveConfig({ runtime: 'image', image: 'x', command: [] })).map((p) => p.field),
+      ['command'],
+    );
+    assert.equal(resolveConfig({ runtime: 'image', image: 'x', command: ['true'] }).image, 'x');
   });
 
   it('keeps the base version for fields a patch leaves out', () => {

@@ -84,6 +84,9 @@ export function resolveConfig(
   if (runtime === 'image' && !config.image) {
     problems.push({ field: 'image', message: 'is required for runtime "image"' });
   }
+  if (runtime === 'image' && (!config.command || config.command.length === 0)) {
+    problems.push({ field: 'command', message: 'is required for runtime "image": the image is run with it' });
+  }
   if ((runtime === 'js' || runtime === 'ts') && (config.isolation || config.network)) {
     problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
   }

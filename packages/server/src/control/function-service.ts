@@ -7,11 +7,11 @@ import {
   type FunctionInput,
   type FunctionRecord,
   type FunctionVersion,
+  isoTimestamp,
   type MetadataStore,
   type NewFunctionVersion,
   type Page,
   type PageRequest,
-  type Runtime,
   type Runtimes,
 } from '@faas/core';
 import { prepareCode } from './code/prepare-code.ts';
@@ -33,56 +33,88 @@ export interface FunctionServiceDeps {
   runtimes: Runtimes;
   /** Largest uncompressed code accepted. */
   maxCodeBytes: number;
+  logger?: Pick<Console, 'warn'>;
   /** The operator's caps on memoryMb and maxConcurrency. @default the API's own limits */
   caps?: FunctionCaps;
-  logger?: Pick<Console, 'warn'>;
 }
 
 export type DeployResult = { record: FunctionRecord; outcome: 'created' | 'updated' | 'unchanged' };
 
-/** Functions and their versions: every change of code or config makes a new immutable version. */
+export interface DeployOptions {
+  /** Hears the slow steps of preparing a container version (image build, dependency install). */
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * Functions and their versions: every change of code or config makes a new immutable version.
+ * A version is stored only once it can run: its code builds (js/ts) or its container runtime has
+ * prepared it (image present, dependencies installed, handler loaded). A refused deploy leaves
+ * the store, `latest` and the routes as they were.
+ */
 export class FunctionService {
   #d: FunctionServiceDeps;
+  /** Deploys of one name run one at a time in this process: a candidate version's number is theirs. */
+  #deploying = new Map<string, Promise<unknown>>();
 
   constructor(deps: FunctionServiceDeps) {
     this.#d = deps;
   }
 
-  async create(input: FunctionInput): Promise<FunctionRecord> {
+  async create(input: FunctionInput, options: DeployOptions = {}): Promise<FunctionRecord> {
     const name = checkName(input.name);
-    const config = resolveConfig(input, undefined, this.#d.caps);
-    const code = await this.#code(input.code, config);
-    const record = await this.#d.store.createFunction({ name, ...config, ...code });
-    await this.#changed(record);
-    return record;
+    return this.#oneAtATime(name, () => this.#create(name, input, options));
   }
 
   /** Create-or-replace: the whole function is given. Identical code and config make no version. */
-  async put(name: string, input: FunctionInput): Promise<DeployResult> {
+  async put(name: string, input: FunctionInput, options: DeployOptions = {}): Promise<DeployResult> {
     checkName(name);
     if (input.name !== undefined && input.name !== name) {
       throw validation([{ field: 'name', message: `must match the path ("${name}") when given` }]);
     }
+    return this.#oneAtATime(name, () => this.#put(name, input, options));
+  }
+
+  async #create(name: string, input: FunctionInput, options: DeployOptions): Promise<FunctionRecord> {
+    const config = resolveConfig(input, undefined, this.#d.caps);
+    const code = await this.#code(input.code, config);
+    // Checked before preparing: a candidate version 1 must not share the warm pool of a real one.
+    if (await this.#d.store.getFunction(name)) {
+      throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${name}" already exists`);
+    }
+    const candidate = versionOf(name, 1, config, code);
+    await this.#prepare(candidate, options);
+    const record = await this.#stored(candidate, () =>
+      this.#d.store.createFunction({ name, ...config, ...code }),
+    );
+    await this.#changed(record);
+    return record;
+  }
+
+  async #put(name: string, input: FunctionInput, options: DeployOptions): Promise<DeployResult> {
     const current = await this.#d.store.getFunction(name);
     if (!current) {
       try {
-        return { record: await this.create({ ...input, name }), outcome: 'created' };
+        return { record: await this.#create(name, { ...input, name }, options), outcome: 'created' };
       } catch (err) {
-        // Lost a race with a concurrent create of the same name: replace it instead.
+        // Lost a race with a concurrent create of the same name (another process): replace it instead.
         if (!(err instanceof FaasError && err.code === ErrorCode.FUNCTION_EXISTS)) throw err;
-        return this.put(name, input);
+        return this.#put(name, input, options);
       }
     }
     const config = resolveConfig(input, undefined, this.#d.caps);
     const code = await this.#code(input.code, config);
-    return this.#addVersion(current, config, code);
+    return this.#addVersion(current, config, code, options);
   }
 
   /** Changes some fields; code is kept unless given (and rebuilt when the handler or runtime moved). */
-  async patch(name: string, input: FunctionInput): Promise<DeployResult> {
+  async patch(name: string, input: FunctionInput, options: DeployOptions = {}): Promise<DeployResult> {
     if (input.name !== undefined && input.name !== name) {
       throw validation([{ field: 'name', message: 'cannot be changed; create a new function instead' }]);
     }
+    return this.#oneAtATime(name, () => this.#patch(name, input, options));
+  }
+
+  async #patch(name: string, input: FunctionInput, options: DeployOptions): Promise<DeployResult> {
     const current = await this.#d.store.getFunction(name);
     if (!current) throw notFound(name);
     const base = current.latest;
@@ -99,7 +131,7 @@ export class FunctionService {
         artifactSha256: base.artifactSha256,
       };
     }
-    return this.#addVersion(current, config, code);
+    return this.#addVersion(current, config, code, options);
   }
 
   async get(name: string): Promise<FunctionRecord> {
@@ -122,16 +154,19 @@ export class FunctionService {
   }
 
   async delete(name: string): Promise<void> {
-    if (!(await this.#d.store.deleteFunction(name))) throw notFound(name);
-    this.#d.catalog.forget(name);
-    await this.#d.routes.refresh();
-    await this.#d.runtimes.retire(name);
+    await this.#oneAtATime(name, async () => {
+      if (!(await this.#d.store.deleteFunction(name))) throw notFound(name);
+      this.#d.catalog.forget(name);
+      await this.#d.routes.refresh();
+      await this.#d.runtimes.retire(name);
+    });
   }
 
   async #addVersion(
     current: FunctionRecord,
     config: FunctionConfig,
     code: CodeFields,
+    options: DeployOptions,
   ): Promise<DeployResult> {
     const latest = current.latest;
     if (
@@ -141,8 +176,12 @@ export class FunctionService {
     ) {
       return { record: current, outcome: 'unchanged' };
     }
+    const candidate = versionOf(current.name, current.latestVersion + 1, config, code);
+    await this.#prepare(candidate, options);
     const input: NewFunctionVersion = { name: current.name, ...config, ...code };
-    const record = await this.#d.store.addVersion(input, current.latestVersion);
+    const record = await this.#stored(candidate, () =>
+      this.#d.store.addVersion(input, current.latestVersion),
+    );
     await this.#changed(record);
     // The old version's warm instances drain: in-flight calls finish, new calls go to the new one.
     await this.#d.runtimes.retire(current.name, latest.version);
@@ -152,25 +191,40 @@ export class FunctionService {
   async #changed(record: FunctionRecord): Promise<void> {
     this.#d.catalog.setLatest(record.latest);
     await this.#d.routes.refresh();
-    this.#warm(record.latest);
   }
 
   /**
-   * Container versions start preparing at deploy (dependency install, a warm container) so the
-   * first invoke does not pay for it; the deploy does not wait. Isolates load in ~2 ms on first
-   * use, which is cheaper than holding one per deployed version.
+   * Container versions are prepared before they are stored (image, dependencies, a loaded warm
+   * container), so code that cannot run is refused at deploy and the first invoke is warm.
+   * Isolates load in ~2 ms on first use, which is cheaper than holding one per deployed version;
+   * their code was already built by `prepareCode`.
+   * @throws FaasError RUNTIME_UNAVAILABLE (no engine), COMPILE_ERROR, VALIDATION.
    */
-  #warm(fn: FunctionVersion): void {
-    if (fn.runtime === 'js' || fn.runtime === 'ts') return;
-    let runtime: Runtime;
+  async #prepare(candidate: FunctionVersion, options: DeployOptions): Promise<void> {
+    if (candidate.runtime === 'js' || candidate.runtime === 'ts') return;
+    const runtime = this.#d.runtimes.forFunction(candidate.runtime);
+    await runtime.prepare(candidate, options.onProgress ? { onProgress: options.onProgress } : {});
+  }
+
+  /** Stores a prepared candidate; when the store refuses, its warm containers go. */
+  async #stored(candidate: FunctionVersion, store: () => Promise<FunctionRecord>): Promise<FunctionRecord> {
     try {
-      runtime = this.#d.runtimes.forFunction(fn.runtime);
-    } catch {
-      return; // No engine: the invoke will answer 503 with how to get one.
+      return await store();
+    } catch (err) {
+      await this.#d.runtimes.retire(candidate.name, candidate.version).catch(() => {});
+      throw err;
     }
-    runtime.prepare(fn).catch((err: unknown) => {
-      this.#d.logger?.warn(`preparing ${fn.name}:${fn.version} failed: ${(err as Error).message}`);
+  }
+
+  #oneAtATime<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#deploying.get(name) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const settled = run.catch(() => {});
+    this.#deploying.set(name, settled);
+    void settled.then(() => {
+      if (this.#deploying.get(name) === settled) this.#deploying.delete(name);
     });
+    return run;
   }
 
   async #code(input: CodeInput | undefined, config: FunctionConfig): Promise<CodeFields> {
@@ -201,6 +255,11 @@ export class FunctionService {
 }
 
 type CodeFields = Pick<FunctionVersion, 'codeSha256' | 'codeSizeBytes' | 'artifactSha256'>;
+
+/** The version a deploy would store, numbered as the store will number it. */
+function versionOf(name: string, version: number, config: FunctionConfig, code: CodeFields): FunctionVersion {
+  return { name, version, ...config, ...code, createdAt: isoTimestamp() };
+}
 
 function checkName(name: string | undefined): string {
   if (name === undefined) throw validation([{ field: 'name', message: 'is required' }]);

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
   FaasError,
@@ -10,10 +11,13 @@ import {
 import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
 import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
-import type { InstanceManager } from '../runtimes/container/instances/instance-manager.ts';
+import type { CreateOptions, InstanceManager } from '../runtimes/container/instances/instance-manager.ts';
+import { checkInstanceSpec, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from './instance-limits.ts';
 
 /** What a client asks for; everything but the image has a default. */
 export interface InstanceRequest {
+  /** Whose instance: the request's project (`request.project` in the gateway). @default DEFAULT_PROJECT */
+  project?: string;
   image?: string;
   /** The main process: a string runs with `sh -c`. */
   command?: string | string[];
@@ -45,6 +49,7 @@ export function instanceView(instance: Instance): InstanceView {
   return {
     id: instance.id,
     status: instance.state,
+    reason: instance.reason ?? null,
     image: spec.image,
     command: spec.command ?? null,
     // Names only: values may be secrets.
@@ -64,32 +69,49 @@ export function instanceView(instance: Instance): InstanceView {
   };
 }
 
-/** The instance API's entry point: defaults, and the container runtime's instance manager. */
+/**
+ * The instance API's entry point: defaults, the operator's bounds, and the container runtime's
+ * instance manager.
+ */
 export class InstanceService {
   #runtimes: Runtimes;
+  readonly limits: InstanceLimits;
 
-  constructor(runtimes: Runtimes) {
+  constructor(runtimes: Runtimes, limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS) {
     this.#runtimes = runtimes;
+    this.limits = limits;
   }
 
+  /**
+   * The spec a request asks for, with defaults.
+   * @throws FaasError VALIDATION past one of the operator's bounds (naming it)
+   */
   specFor(request: InstanceRequest): InstanceSpec {
-    return {
+    // Defaults never pass the operator's bounds: only what a client asks for can be refused.
+    const limits = this.limits;
+    const memoryMb = request.memoryMb ?? Math.min(INSTANCE_DEFAULTS.memoryMb, limits.maxMemoryMb);
+    const idleBound = limits.maxIdleTtlMs > 0 ? limits.maxIdleTtlMs : Number.POSITIVE_INFINITY;
+    const spec: InstanceSpec = {
       image: request.image ?? baseImageTag(),
       ...(request.command !== undefined ? { command: argv(request.command) } : {}),
       env: request.env ?? {},
-      memoryMb: request.memoryMb ?? INSTANCE_DEFAULTS.memoryMb,
-      cpus: request.cpus ?? INSTANCE_DEFAULTS.cpus,
-      pidsLimit: request.pidsLimit ?? INSTANCE_DEFAULTS.pidsLimit,
-      diskMb: request.diskMb ?? INSTANCE_DEFAULTS.diskMb,
+      memoryMb,
+      cpus: request.cpus ?? Math.min(INSTANCE_DEFAULTS.cpus, limits.maxCpus),
+      pidsLimit: request.pidsLimit ?? Math.min(INSTANCE_DEFAULTS.pidsLimit, limits.maxPids),
+      diskMb: request.diskMb ?? Math.min(INSTANCE_DEFAULTS.diskMb, limits.maxDiskMb, memoryMb),
       network: request.network ?? false,
       isolation: request.isolation ?? 'runc',
-      idleTtlMs: request.idleTtlMs ?? INSTANCE_DEFAULTS.idleTtlMs,
+      idleTtlMs: request.idleTtlMs ?? Math.min(INSTANCE_DEFAULTS.idleTtlMs, idleBound),
       ...(request.dependencyCaches?.length ? { dependencyCaches: request.dependencyCaches } : {}),
+      project: request.project ?? DEFAULT_PROJECT,
     };
+    checkInstanceSpec(spec, this.limits);
+    return spec;
   }
 
-  create(request: InstanceRequest): Promise<Instance> {
-    return this.manager.create(this.specFor(request));
+  /** @throws FaasError VALIDATION past a spec bound; INSTANCE_LIMIT past a count bound */
+  create(request: InstanceRequest, options: CreateOptions = {}): Promise<Instance> {
+    return this.manager.create(this.specFor(request), options);
   }
 
   /** @throws FaasError RUNTIME_UNAVAILABLE when the server has no container runtime */

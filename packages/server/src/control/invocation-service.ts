@@ -331,6 +331,18 @@ function assertSameRequest(existing: Invocation, candidate: Invocation): void {
 }
 
 /** The stored fields of a finished attempt. */
+/**
+ * What an invocation record keeps of a result: the value, or for bytes (a container function's
+ * Buffer or Python bytes) `{ isBase64Encoded: true, body }`, as HTTP trigger bodies are written.
+ */
+export function recordedResult(result: unknown): unknown {
+  if (!(result instanceof Uint8Array)) return result;
+  return {
+    isBase64Encoded: true,
+    body: Buffer.from(result.buffer, result.byteOffset, result.byteLength).toString('base64'),
+  };
+}
+
 export function finished(outcome: InvokeOutcome): {
   status: InvocationStatus;
   result?: unknown;
@@ -343,7 +355,9 @@ export function finished(outcome: InvokeOutcome): {
   const m = outcome.metrics;
   return {
     status: outcome.status,
-    ...(outcome.status === 'succeeded' ? { result: outcome.result } : { error: outcome.error }),
+    ...(outcome.status === 'succeeded'
+      ? { result: recordedResult(outcome.result) }
+      : { error: outcome.error }),
     finishedAt: isoTimestamp(),
     durationMs: m.durationMs,
     ...(m.cpuTimeMs !== undefined ? { cpuTimeMs: m.cpuTimeMs } : {}),

@@ -1,18 +1,24 @@
+import type { Readable } from 'node:stream';
 import {
+  type BlobInfo,
   type BlobStore,
   ErrorCode,
   FaasError,
+  type InstanceSpec,
+  isFaasError,
   type MetadataStore,
   newId,
   type Page,
   type PageRequest,
   type SnapshotFilter,
+  type SnapshotProcess,
   type SnapshotRecord,
   type SnapshotView,
 } from '@faas/core';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { INSTANCE_WORKDIR } from '../runtimes/container/instances/instance-container.ts';
-import { tarFolder, untarInto } from '../runtimes/container/instances/instance-files.ts';
+import { tarFolderStream, untarFrom } from '../runtimes/container/instances/instance-files.ts';
+import { restoredSpec } from './instance-limits.ts';
 import type { InstanceService } from './instance-service.ts';
 
 export interface SnapshotServiceOptions {
@@ -61,12 +67,30 @@ export class SnapshotService {
   ): Promise<SnapshotRecord> {
     const manager = this.#instances.manager;
     const instance = await manager.get(instanceId);
-    const memory = instance.spec.isolation === 'gvisor';
-    const { tar, processes } = memory
-      ? await manager.checkpoint(instanceId)
-      : // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar.
-        { tar: await tarFolder(instance, INSTANCE_WORKDIR), processes: [] };
-    const blob = await this.#blobs.put(tar);
+    // gVisor cannot checkpoint a sandbox whose sockets are the host kernel's, as network
+    // sandboxes' are here (container-limits.ts): those get the files, as runc instances do.
+    const memory = instance.spec.isolation === 'gvisor' && !instance.spec.network;
+    let blob: BlobInfo;
+    let processes: SnapshotProcess[] = [];
+    if (memory) {
+      // Streamed from the engine's checkpoint folder into the blob store.
+      const checkpoint = await manager.checkpoint(instanceId, (tar) => this.#blobs.putStream(tar));
+      blob = checkpoint.saved;
+      processes = checkpoint.processes;
+    } else {
+      // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar,
+      // streamed from the instance into the blob store.
+      const bound = workspaceTarBound(instance.spec);
+      const tar = await tarFolderStream(instance, INSTANCE_WORKDIR, bound);
+      blob = await this.#blobs.putStream(tar).catch((err: unknown) => {
+        if (!isFaasError(err) || err.code !== ErrorCode.BODY_TOO_LARGE) throw err;
+        throw new FaasError(
+          ErrorCode.VALIDATION,
+          `The workspace's tar passed ${bound} bytes (twice disk_mb and 64 MiB) and was not kept: sparse files count at their full size`,
+          { details: { limit: bound } },
+        );
+      });
+    }
     const snapshot: SnapshotRecord = {
       id: newId('snap'),
       ...(options.name ? { name: options.name } : {}),
@@ -76,12 +100,14 @@ export class SnapshotService {
       spec: instance.spec,
       ...(processes.length > 0 ? { processes } : {}),
       blobChecksum: blob.sha256,
-      sizeBytes: tar.length,
+      sizeBytes: blob.sizeBytes,
       createdAt: Date.now(),
     };
     await this.#store.createSnapshot(snapshot);
     if (keepsStandbys(snapshot))
-      manager.prepareRestore(snapshot.id, snapshot.spec, () => this.#data(snapshot));
+      manager.prepareRestore(snapshot.id, restoredSpec(snapshot.spec, this.#instances.limits), () =>
+        this.#stream(snapshot),
+      );
     return snapshot;
   }
 
@@ -110,31 +136,34 @@ export class SnapshotService {
   }
 
   /** A new instance from the snapshot. */
-  async restore(id: string): Promise<Instance> {
-    const [instance] = await this.fork(id, 1);
+  async restore(id: string, options: { owner?: string } = {}): Promise<Instance> {
+    const [instance] = await this.fork(id, 1, options);
     return instance as Instance;
   }
 
-  /** `count` independent instances from one snapshot; all or none. */
-  async fork(id: string, count: number): Promise<Instance[]> {
+  /**
+   * `count` independent instances from one snapshot, all or none, for `owner` (an API key id).
+   * @throws FaasError INSTANCE_LIMIT when they would pass a bound on live instances
+   */
+  async fork(id: string, count: number, options: { owner?: string } = {}): Promise<Instance[]> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
       throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
     }
     const snapshot = await this.get(id);
-    const tar = await this.#data(snapshot);
     const manager = this.#instances.manager;
+    const spec = restoredSpec(snapshot.spec, this.#instances.limits);
     if (snapshot.kind === 'memory') {
-      const restored = await manager.restore(snapshot.spec, tar, {
+      const load = () => this.#stream(snapshot);
+      const restored = await manager.restore(spec, load, {
         count,
-        ...(keepsStandbys(snapshot)
-          ? { standbys: { snapshotId: id, load: () => this.#data(snapshot) } }
-          : {}),
+        ...options,
+        ...(keepsStandbys(snapshot) ? { standbys: { snapshotId: id, load } } : {}),
       });
       for (const instance of restored) instance.adopt(snapshot.processes ?? []);
       return restored;
     }
     const results = await Promise.allSettled(
-      Array.from({ length: count }, () => this.#restoreFiles(snapshot, tar)),
+      Array.from({ length: count }, () => this.#restoreFiles(snapshot, spec, options)),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
@@ -148,12 +177,16 @@ export class SnapshotService {
     return results.map((r) => (r as PromiseFulfilledResult<Instance>).value);
   }
 
-  /** A fresh instance of the snapshot's spec with its /workspace files. */
-  async #restoreFiles(snapshot: SnapshotRecord, tar: Uint8Array): Promise<Instance> {
+  /** A fresh instance of the snapshot's spec with its /workspace files, streamed in. */
+  async #restoreFiles(
+    snapshot: SnapshotRecord,
+    spec: InstanceSpec,
+    options: { owner?: string },
+  ): Promise<Instance> {
     const manager = this.#instances.manager;
-    const instance = await manager.create(snapshot.spec);
+    const instance = await manager.create(spec, options);
     try {
-      await untarInto(instance, INSTANCE_WORKDIR, tar);
+      await untarFrom(instance, INSTANCE_WORKDIR, await this.#stream(snapshot), Number.POSITIVE_INFINITY);
     } catch (err) {
       await manager.delete(instance.id).catch(() => {});
       throw err;
@@ -161,8 +194,8 @@ export class SnapshotService {
     return instance;
   }
 
-  async #data(snapshot: SnapshotRecord): Promise<Uint8Array> {
-    const tar = await this.#blobs.get(snapshot.blobChecksum);
+  async #stream(snapshot: SnapshotRecord): Promise<Readable> {
+    const tar = await this.#blobs.getStream(snapshot.blobChecksum);
     if (!tar) {
       throw new FaasError(
         ErrorCode.INTERNAL,
@@ -181,6 +214,14 @@ export class SnapshotService {
     } while (cursor);
     return false;
   }
+}
+
+/**
+ * A /workspace tar is refused past this: the folder holds at most `disk_mb`, and tar adds a
+ * header per file; a sparse file (a huge size in no space) would otherwise be read without end.
+ */
+function workspaceTarBound(spec: InstanceSpec): number {
+  return 2 * spec.diskMb * 1024 * 1024 + 64 * 1024 * 1024;
 }
 
 /** An execution's snapshot is resumed once or twice at most; a named one is worth standbys. */

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { DEFAULT_PROJECT } from '@faas/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -65,6 +66,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   });
   installErrorHandling(app, config.bodyLimitBytes);
   acceptEmptyJsonBodies(app);
+  // Until keys carry a project (auth.ts), every request acts in the default one.
+  app.decorateRequest('project', DEFAULT_PROJECT);
 
   await app.register(swagger, {
     openapi: {
@@ -93,7 +96,12 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);
       snapshotRoutes(api, platform);
-      await api.register(async (files) => instanceFileRoutes(files, platform, config.bodyLimitBytes));
+      await api.register(async (files) =>
+        instanceFileRoutes(files, platform, {
+          bodyLimit: config.bodyLimitBytes,
+          maxDownloadBytes: config.instanceMaxDownloadBytes,
+        }),
+      );
     },
     { prefix: '/api/v1' },
   );

@@ -7,6 +7,11 @@ import { clientAddress } from './client-address.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
+    /**
+     * The project the request acts in: everything it makes or reads is that project's. Every
+     * request is in DEFAULT_PROJECT until keys carry a project; set here, read by the routes.
+     */
+    project: string;
   }
 }
 

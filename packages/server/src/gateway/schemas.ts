@@ -60,7 +60,15 @@ const functionFields = {
   routes: { type: 'array', items: route, maxItems: 100 },
   description: { type: 'string', maxLength: 1024 },
   image: { type: 'string', minLength: 1 },
-  command: { type: 'array', items: { type: 'string' }, minItems: 1 },
+  command: {
+    description:
+      "image runtime: a string runs with the image's /bin/sh -c; an array is argv, its first word found on PATH",
+    // anyOf: with the gateway's type coercion a string would also pass as a one-item array.
+    anyOf: [
+      { type: 'string', minLength: 1 },
+      { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 },
+    ],
+  },
   isolation: { type: 'string', enum: ['runc', 'gvisor'] },
   network: { type: 'boolean' },
 };
@@ -147,5 +155,6 @@ export const dependencyCachesSchema = {
   type: 'array',
   items: { type: 'string', enum: [...DEPENDENCY_CACHE_NAMES] },
   uniqueItems: true,
-  description: 'Shared package caches to mount (named volumes, shared by all sandboxes that ask)',
+  description:
+    "The project's package caches to mount (size-capped, shared by the project's sandboxes that ask)",
 };

@@ -25,6 +25,7 @@ interface ExecuteBody {
   timeoutMs?: number;
   memory_mb?: number;
   memoryMb?: number;
+  cpus?: number;
   network?: boolean;
   mode?: ExecuteMode;
   isolation?: 'runc' | 'gvisor';
@@ -39,7 +40,8 @@ const strings = { type: 'object', additionalProperties: { type: 'string' } };
 
 const executeFields = {
   command: {
-    description: 'A string runs with `sh -c`; an array is argv',
+    description:
+      "A string runs with the image's /bin/sh -c; an array is argv, its first word found on the image's PATH",
     // anyOf: with the gateway's type coercion a string would also pass as a one-item array.
     anyOf: [
       { type: 'string', minLength: 1 },
@@ -54,7 +56,12 @@ const executeFields = {
   timeoutMs: timeout,
   memory_mb: memory,
   memoryMb: memory,
-  network: { type: 'boolean', description: 'Outbound network (default false)' },
+  cpus: { type: 'number', minimum: 0.05, maximum: 64, description: 'CPUs (default 1)' },
+  network: {
+    type: 'boolean',
+    description:
+      'Outbound network to the public internet only: no host, private ranges or other sandboxes (default false)',
+  },
   dependency_caches: dependencyCachesSchema,
 };
 
@@ -86,10 +93,11 @@ const streamQuery = {
   properties: { stream: { type: 'boolean', description: 'Answer NDJSON lines as output arrives' } },
 };
 
-function toRequest(body: ExecuteBody): ExecuteRequest {
+function toRequest(body: ExecuteBody, project: string, owner: string | undefined): ExecuteRequest {
   const timeoutMs = body.timeout_ms ?? body.timeoutMs;
   const memoryMb = body.memory_mb ?? body.memoryMb;
   return {
+    project,
     command: body.command,
     ...(body.image !== undefined ? { image: body.image } : {}),
     ...(body.env ? { env: body.env } : {}),
@@ -97,11 +105,13 @@ function toRequest(body: ExecuteBody): ExecuteRequest {
     ...(body.files ? { files: body.files } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(memoryMb !== undefined ? { memoryMb } : {}),
+    ...(body.cpus !== undefined ? { cpus: body.cpus } : {}),
     ...(body.network !== undefined ? { network: body.network } : {}),
     ...(body.isolation !== undefined ? { isolation: body.isolation } : {}),
     ...(body.checkpoint !== undefined ? { checkpoint: body.checkpoint } : {}),
     ...(body.parent !== undefined ? { parent: body.parent } : {}),
     ...(body.dependency_caches ? { dependencyCaches: body.dependency_caches } : {}),
+    ...(owner ? { owner } : {}),
   };
 }
 
@@ -189,7 +199,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body);
+      const req = toRequest(request.body, request.project, request.apiKey?.id);
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
       return toResponse(await execute.execute(req, 'ephemeral'));
     },
@@ -205,7 +215,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body);
+      const req = toRequest(request.body, request.project, request.apiKey?.id);
       return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
     },
   );
@@ -222,7 +232,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body);
+      const req = toRequest(request.body, request.project, request.apiKey?.id);
       const mode = request.body.mode ?? 'ephemeral';
       if (mode === 'persistent') {
         const instance = await execute.persistent(req);

@@ -1,7 +1,9 @@
 import type { FunctionInput } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
+import type { DeployResult } from '../../control/function-service.ts';
 import type { Platform } from '../../platform.ts';
 import { createFunctionBody, nameParams, pageQuery, patchFunctionBody, putFunctionBody } from '../schemas.ts';
+import { type DeployQuery, deployQuery, deployStream } from './deploy-stream.ts';
 
 type NameParams = { name: string };
 type PageQ = { limit?: number; cursor?: string };
@@ -16,10 +18,24 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
   const { functions } = platform;
   const tags = ['functions'];
 
-  app.post<{ Body: FunctionInput }>(
+  app.post<{ Body: FunctionInput; Querystring: DeployQuery }>(
     '/functions',
-    { schema: { tags, summary: 'Create a function (version 1)', body: createFunctionBody } },
-    async (request, reply) => reply.status(201).send(await functions.create(request.body)),
+    {
+      schema: {
+        tags,
+        summary: 'Create a function (version 1); ?stream=true answers NDJSON progress',
+        body: createFunctionBody,
+        querystring: deployQuery,
+      },
+    },
+    async (request, reply) => {
+      const create = async (onProgress?: (message: string) => void) => ({
+        record: await functions.create(request.body, onProgress ? { onProgress } : {}),
+        outcome: 'created' as const,
+      });
+      if (!request.query.stream) return reply.status(201).send((await create()).record);
+      return deployStream(reply, create, ({ record }) => reply.status(201).send(record));
+    },
   );
 
   app.get<{ Querystring: PageQ }>(
@@ -34,38 +50,49 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     async (request) => functions.get(request.params.name),
   );
 
-  app.put<{ Params: NameParams; Body: FunctionInput }>(
+  app.put<{ Params: NameParams; Body: FunctionInput; Querystring: DeployQuery }>(
     '/functions/:name',
     {
       schema: {
         tags,
-        summary: 'Create or replace a function; a change makes a new version',
+        summary:
+          'Create or replace a function; a change makes a new version; ?stream=true answers NDJSON progress',
         params: nameParams,
         body: putFunctionBody,
+        querystring: deployQuery,
       },
     },
     async (request, reply) => {
-      const { record, outcome } = await functions.put(request.params.name, request.body);
-      return reply
-        .status(outcome === 'created' ? 201 : 200)
-        .header('x-faas-deploy', outcome)
-        .send(record);
+      const put = (onProgress?: (message: string) => void) =>
+        functions.put(request.params.name, request.body, onProgress ? { onProgress } : {});
+      const answer = ({ record, outcome }: DeployResult) =>
+        reply
+          .status(outcome === 'created' ? 201 : 200)
+          .header('x-faas-deploy', outcome)
+          .send(record);
+      if (!request.query.stream) return answer(await put());
+      return deployStream(reply, put, answer);
     },
   );
 
-  app.patch<{ Params: NameParams; Body: FunctionInput }>(
+  app.patch<{ Params: NameParams; Body: FunctionInput; Querystring: DeployQuery }>(
     '/functions/:name',
     {
       schema: {
         tags,
-        summary: 'Change some fields; makes a new version',
+        summary: 'Change some fields; makes a new version; ?stream=true answers NDJSON progress',
         params: nameParams,
         body: patchFunctionBody,
+        querystring: deployQuery,
       },
     },
     async (request, reply) => {
-      const { record, outcome } = await functions.patch(request.params.name, request.body);
-      return reply.header('x-faas-deploy', outcome).send(record);
+      const patch = (onProgress?: (message: string) => void) =>
+        functions.patch(request.params.name, request.body, onProgress ? { onProgress } : {});
+      const answer = ({ record, outcome }: DeployResult) =>
+        reply.header('x-faas-deploy', outcome).send(record);
+      if (!request.query.stream) return answer(await patch());
+      return deployStream(reply, patch, answer);
     },
   );
 

@@ -1,16 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { ErrorCode, FaasError } from '@faas/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import {
   instancePath,
   listFolder,
-  pathKind,
-  readFile,
-  tarFolder,
-  untarInto,
-  writeFile,
+  pathInfo,
+  readFileStream,
+  tarFolderStream,
+  untarFrom,
+  writeFileFrom,
 } from '../../runtimes/container/instances/instance-files.ts';
 
-type FileRequest = { Params: { id: string }; Querystring: { path: string }; Body: Buffer };
+type FileRequest = { Params: { id: string }; Querystring: { path: string }; Body: Readable | undefined };
 
 const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } };
 const pathQuery = {
@@ -23,14 +25,41 @@ const pathQuery = {
 };
 
 /**
- * Files in an instance: one file as bytes, a folder as a listing or a tar. Registered in its own
- * scope: request bodies here are raw bytes of any type, not JSON.
+ * The request body as a stream, after a Content-Length over the limit is refused at once (the
+ * stream itself is counted as it is sent on). The rest of an upload that fails is not read: the
+ * connection closes.
  */
-export function instanceFileRoutes(app: FastifyInstance, platform: Platform, bodyLimit: number): void {
+function uploadBody(
+  request: FastifyRequest<FileRequest>,
+  reply: FastifyReply,
+  bodyLimit: number,
+): Readable | [] {
+  reply.header('connection', 'close');
+  const declared = Number(request.headers['content-length']);
+  if (declared > bodyLimit) {
+    throw new FaasError(
+      ErrorCode.BODY_TOO_LARGE,
+      `The upload is over ${bodyLimit} bytes (FAAS_BODY_LIMIT_BYTES)`,
+    );
+  }
+  return request.body ?? [];
+}
+
+/**
+ * Files in an instance: one file as bytes, a folder as a listing or a tar. Registered in its own
+ * scope: request bodies here are raw bytes of any type, streamed into the instance (never held
+ * whole), and downloads stream out with backpressure.
+ */
+export function instanceFileRoutes(
+  app: FastifyInstance,
+  platform: Platform,
+  options: { bodyLimit: number; maxDownloadBytes: number },
+): void {
   const { instances } = platform;
+  const { bodyLimit, maxDownloadBytes } = options;
   const tags = ['instances'];
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   app.get<FileRequest>(
     '/instances/:id/files',
@@ -45,10 +74,12 @@ export function instanceFileRoutes(app: FastifyInstance, platform: Platform, bod
     async (request, reply) => {
       const instance = await instances.manager.get(request.params.id);
       const path = instancePath(request.query.path);
-      if ((await pathKind(instance, path)) === 'directory') {
+      const info = await pathInfo(instance, path);
+      if (info.type === 'directory') {
         return { path, entries: await listFolder(instance, path) };
       }
-      return reply.type('application/octet-stream').send(await readFile(instance, path));
+      const stream = await readFileStream(instance, path, maxDownloadBytes, info);
+      return reply.type('application/octet-stream').send(stream);
     },
   );
 
@@ -65,9 +96,9 @@ export function instanceFileRoutes(app: FastifyInstance, platform: Platform, bod
     async (request, reply) => {
       const instance = await instances.manager.get(request.params.id);
       const path = instancePath(request.query.path);
-      const data = request.body ?? Buffer.alloc(0);
-      await writeFile(instance, path, data);
-      return reply.code(201).send({ path, size: data.length });
+      const size = await writeFileFrom(instance, path, uploadBody(request, reply, bodyLimit), bodyLimit);
+      reply.removeHeader('connection');
+      return reply.code(201).send({ path, size });
     },
   );
 
@@ -76,7 +107,7 @@ export function instanceFileRoutes(app: FastifyInstance, platform: Platform, bod
     { schema: { tags, summary: 'A folder as a tar stream', params, querystring: pathQuery } },
     async (request, reply) => {
       const instance = await instances.manager.get(request.params.id);
-      const tar = await tarFolder(instance, instancePath(request.query.path));
+      const tar = await tarFolderStream(instance, instancePath(request.query.path), maxDownloadBytes);
       return reply.type('application/x-tar').send(tar);
     },
   );
@@ -84,10 +115,11 @@ export function instanceFileRoutes(app: FastifyInstance, platform: Platform, bod
   app.post<FileRequest>(
     '/instances/:id/files/tar',
     { schema: { tags, summary: 'Unpack a tar (the body) into a folder', params, querystring: pathQuery } },
-    async (request) => {
+    async (request, reply) => {
       const instance = await instances.manager.get(request.params.id);
       const path = instancePath(request.query.path);
-      await untarInto(instance, path, request.body ?? Buffer.alloc(0));
+      await untarFrom(instance, path, uploadBody(request, reply, bodyLimit), bodyLimit);
+      reply.removeHeader('connection');
       return { path };
     },
   );

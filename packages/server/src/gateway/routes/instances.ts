@@ -109,7 +109,11 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const instance = await instances.create(toInstanceRequest(request.body));
+      const owner = request.apiKey?.id;
+      const instance = await instances.create(
+        { ...toInstanceRequest(request.body), project: request.project },
+        owner ? { owner } : {},
+      );
       return reply.code(201).send(instanceView(instance));
     },
   );

@@ -81,7 +81,11 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Params: { id: string } }>(
     '/snapshots/:id/restore',
     { schema: { tags, summary: 'A new instance from the snapshot; processes continue (gVisor)', params } },
-    async (request, reply) => reply.code(201).send(instanceView(await snapshots.restore(request.params.id))),
+    async (request, reply) => {
+      const owner = request.apiKey?.id;
+      const instance = await snapshots.restore(request.params.id, owner ? { owner } : {});
+      return reply.code(201).send(instanceView(instance));
+    },
   );
 
   app.post<{ Params: { id: string }; Body: { count?: number } }>(
@@ -99,7 +103,8 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const forks = await snapshots.fork(request.params.id, request.body?.count ?? 2);
+      const owner = request.apiKey?.id;
+      const forks = await snapshots.fork(request.params.id, request.body?.count ?? 2, owner ? { owner } : {});
       return reply.code(201).send({ instances: forks.map(instanceView) });
     },
   );

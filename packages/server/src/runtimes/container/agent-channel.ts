@@ -1,17 +1,18 @@
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, chown, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { InvocationError, LogLine } from '@faas/core';
+import type { LogLine } from '@faas/core';
+import {
+  type AgentError,
+  type AgentMessage,
+  type AgentMessageLimits,
+  AgentProtocolError,
+  type AgentResult,
+  LineSplitter,
+  maxMessageBytes,
+  parseAgentMessage,
+} from './agent-messages.ts';
 
-/** Messages the agent sends (images/agent/PROTOCOL.md). */
-export type AgentMessage =
-  | { t: 'hello'; runtime: string; pid: number; version?: string }
-  | { t: 'loaded' }
-  | { t: 'load_failed'; error: InvocationError }
-  | { t: 'log'; id: string | null; level: LogLine['level']; message: string }
-  | { t: 'result'; id: string; ok: true; value: unknown; valueEncoding?: 'base64' }
-  | { t: 'result'; id: string; ok: false; error: InvocationError };
-
-export type AgentResult = Extract<AgentMessage, { t: 'result' }>;
+export { AgentProtocolError, type AgentResult } from './agent-messages.ts';
 
 /** What the host tells the agent to load. */
 export interface LoadRequest {
@@ -26,6 +27,13 @@ export interface InvokeMessage {
   event: unknown;
   deadline: number;
   onLog: (level: LogLine['level'], message: string) => void;
+}
+
+export interface ChannelOptions {
+  /** The agent's uid and gid: the socket is theirs alone, so the function's uid cannot connect. */
+  agentUid: number;
+  agentGid: number;
+  limits: AgentMessageLimits;
 }
 
 /** The agent's connection ended: the process in the container is gone. */
@@ -44,9 +52,19 @@ export class LoadTimeoutError extends Error {
   }
 }
 
+/** The agent said the function's process broke (crash, exit, garbage on its channel). */
+export class AgentFatalError extends Error {
+  readonly error: AgentError;
+  constructor(error: AgentError) {
+    super(error.message);
+    this.name = 'AgentFatalError';
+    this.error = error;
+  }
+}
+
 type Pending =
   | { kind: 'hello'; resolve: () => void; reject: (err: Error) => void }
-  | { kind: 'load'; resolve: (error: InvocationError | undefined) => void; reject: (err: Error) => void }
+  | { kind: 'load'; resolve: (error: AgentError | undefined) => void; reject: (err: Error) => void }
   | {
       kind: 'invoke';
       id: string;
@@ -57,27 +75,33 @@ type Pending =
 
 /**
  * The host's end of one container's agent connection. The host listens on a Unix socket in the
- * container's folder (bind-mounted read-only at /faas) and the agent connects to it, so the
- * container needs no writable mount. One request at a time, newline-delimited JSON.
+ * container's folder (bind-mounted read-only at /faas), owned by the agent's uid with mode 0600,
+ * and stops listening once the agent has connected: nothing else in the container can connect.
+ * One request at a time, newline-delimited JSON. What the agent sends is untrusted: a message
+ * that breaks the protocol (images/agent/PROTOCOL.md) fails what is pending with an
+ * `AgentProtocolError` and ends the connection, and the container is removed.
  */
 export class AgentChannel {
   #server: Server;
   #path: string;
+  #limits: AgentMessageLimits;
+  #splitter: LineSplitter;
   #socket: Socket | undefined;
   #pending: Pending | undefined;
-  #buffered = '';
   #closed = false;
   #helloSeen = false;
   #onGone: (() => void) | undefined;
 
-  private constructor(server: Server, path: string) {
+  private constructor(server: Server, path: string, limits: AgentMessageLimits) {
     this.#server = server;
     this.#path = path;
+    this.#limits = limits;
+    this.#splitter = new LineSplitter(maxMessageBytes(limits));
     server.on('connection', (socket) => this.#accept(socket));
   }
 
-  /** Listens at `path` (removed first when left over), world-connectable for the non-root agent. */
-  static async listen(path: string): Promise<AgentChannel> {
+  /** Listens at `path` (removed first when left over), connectable by the agent's uid only. */
+  static async listen(path: string, options: ChannelOptions): Promise<AgentChannel> {
     if (Buffer.byteLength(path) > 100) {
       throw new Error(`Agent socket path is too long for a Unix socket (${path}): use a shorter data dir`);
     }
@@ -90,15 +114,23 @@ export class AgentChannel {
         resolve();
       });
     });
-    await chmod(path, 0o666);
-    return new AgentChannel(server, path);
+    try {
+      await chown(path, options.agentUid, options.agentGid);
+      await chmod(path, 0o600);
+    } catch (err) {
+      server.close();
+      throw new Error(
+        `Handing the agent socket to uid ${options.agentUid} failed (${(err as Error).message}): the server must run as root to run node and python functions`,
+      );
+    }
+    return new AgentChannel(server, path, options.limits);
   }
 
   get connected(): boolean {
     return this.#socket !== undefined && !this.#closed;
   }
 
-  /** Called once when the agent's connection ends (not when the host closes it). */
+  /** Called once when the connection ends (the agent left or broke the protocol), not on close(). */
   onGone(listener: () => void): void {
     this.#onGone = listener;
   }
@@ -116,13 +148,17 @@ export class AgentChannel {
   }
 
   /** Loads the handler; resolves with the load error, if any. */
-  load(request: LoadRequest, timeoutMs: number): Promise<InvocationError | undefined> {
-    const done = new Promise<InvocationError | undefined>((resolve, reject) => {
+  load(request: LoadRequest, timeoutMs: number): Promise<AgentError | undefined> {
+    const done = new Promise<AgentError | undefined>((resolve, reject) => {
       this.#pending = { kind: 'load', resolve, reject };
     });
-    this.#send({ t: 'load', ...request });
+    this.#send({ t: 'load', ...request, limits: this.#limits });
     return this.#withTimeout(done, timeoutMs, 'Loading the handler did not finish').catch((err: Error) => {
-      throw err instanceof AgentGoneError ? err : new LoadTimeoutError(err.message);
+      throw err instanceof AgentGoneError ||
+        err instanceof AgentProtocolError ||
+        err instanceof AgentFatalError
+        ? err
+        : new LoadTimeoutError(err.message);
     });
   }
 
@@ -137,7 +173,7 @@ export class AgentChannel {
         t: 'invoke',
         id: message.id,
         deadline: message.deadline,
-        event: Buffer.from(event).toString('base64'),
+        event: Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('base64'),
         eventEncoding: 'base64',
       });
     } else {
@@ -148,11 +184,10 @@ export class AgentChannel {
 
   /** Closes the connection and the listener; the agent exits when it sees the close. */
   async close(): Promise<void> {
-    if (this.#closed && !this.#server.listening) return;
     this.#closed = true;
     this.#socket?.destroy();
     this.#failPending(new AgentGoneError());
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    if (this.#server.listening) await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await rm(this.#path, { force: true });
   }
 
@@ -165,44 +200,35 @@ export class AgentChannel {
   }
 
   #accept(socket: Socket): void {
-    // One agent per container: a second connection is not ours to serve.
-    if (this.#socket) {
+    // One agent per container, and only the first connection is it.
+    if (this.#socket || this.#closed) {
       socket.destroy();
       return;
     }
     this.#socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => this.#onData(chunk));
+    this.#server.close();
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {});
-    socket.on('close', () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      this.#failPending(new AgentGoneError());
-      this.#onGone?.();
-    });
+    socket.on('close', () => this.#end(new AgentGoneError()));
   }
 
-  #onData(chunk: string): void {
-    this.#buffered += chunk;
-    let newline = this.#buffered.indexOf('\n');
-    while (newline !== -1) {
-      const line = this.#buffered.slice(0, newline);
-      this.#buffered = this.#buffered.slice(newline + 1);
-      if (line.length > 0) this.#onMessage(line);
-      newline = this.#buffered.indexOf('\n');
-    }
-  }
-
-  #onMessage(line: string): void {
-    let message: AgentMessage;
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
     try {
-      message = JSON.parse(line) as AgentMessage;
-    } catch {
-      return;
+      for (const line of this.#splitter.push(chunk)) {
+        if (line.length > 0) this.#onMessage(parseAgentMessage(line, this.#limits));
+        if (this.#closed) return;
+      }
+    } catch (err) {
+      this.#end(err instanceof AgentProtocolError ? err : new AgentProtocolError(String(err)));
     }
+  }
+
+  #onMessage(message: AgentMessage): void {
     const pending = this.#pending;
     switch (message.t) {
       case 'hello':
+        if (this.#helloSeen) throw new AgentProtocolError('a second hello');
         this.#helloSeen = true;
         if (pending?.kind === 'hello') {
           this.#pending = undefined;
@@ -211,21 +237,38 @@ export class AgentChannel {
         return;
       case 'loaded':
       case 'load_failed':
-        if (pending?.kind === 'load') {
-          this.#pending = undefined;
-          pending.resolve(message.t === 'load_failed' ? message.error : undefined);
-        }
+        if (pending?.kind !== 'load') throw new AgentProtocolError(`"${message.t}" when no load was asked`);
+        this.#pending = undefined;
+        pending.resolve(message.t === 'load_failed' ? message.error : undefined);
         return;
       case 'log':
-        if (pending?.kind === 'invoke') pending.onLog(message.level, message.message);
+        // Output between invocations (a timer of an earlier one) belongs to no invocation.
+        if (message.id === null) return;
+        if (pending?.kind !== 'invoke' || pending.id !== message.id) {
+          throw new AgentProtocolError('a log line of an invocation that is not running');
+        }
+        pending.onLog(message.level, message.message);
         return;
       case 'result':
-        if (pending?.kind === 'invoke' && pending.id === message.id) {
-          this.#pending = undefined;
-          pending.resolve(message);
+        if (pending?.kind !== 'invoke' || pending.id !== message.id) {
+          throw new AgentProtocolError('a result of an invocation that is not running');
         }
+        this.#pending = undefined;
+        pending.resolve(message);
+        return;
+      case 'fatal':
+        this.#end(new AgentFatalError(message.error));
         return;
     }
+  }
+
+  /** The connection is over: fail what is pending with `reason` and tell the container. */
+  #end(reason: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket?.destroy();
+    this.#failPending(reason);
+    this.#onGone?.();
   }
 
   #failPending(err: Error): void {

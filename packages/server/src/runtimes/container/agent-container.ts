@@ -1,8 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InvocationError } from '@faas/core';
 import type Docker from 'dockerode';
 import { AgentChannel, type LoadRequest } from './agent-channel.ts';
+import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import { CgroupMetrics } from './cgroup-metrics.ts';
 import { linkTree } from './code-cache.ts';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from './container-labels.ts';
@@ -12,9 +12,22 @@ import {
   SANDBOX_USER,
   updatableLimits,
 } from './container-limits.ts';
+import type { EgressReady } from './network/egress-network.ts';
 
 /** Where the container's folder is mounted, and where the agent finds its socket and code. */
 const MOUNT = '/faas';
+
+/**
+ * The agent's own uid:gid, not the function's (SANDBOX_USER): the host's socket is this uid's
+ * alone, so the function's process cannot connect to it.
+ */
+export const AGENT_USER = '65533:65533';
+
+/**
+ * The agent starts as root with these two capabilities only, to start the function's process
+ * under SANDBOX_USER and then drop to AGENT_USER; neither process holds any capability after.
+ */
+const AGENT_CAPABILITIES = ['SETUID', 'SETGID'];
 
 export interface StartAgentOptions {
   docker: Docker;
@@ -23,6 +36,10 @@ export interface StartAgentOptions {
   slotDir: string;
   ownerId: string;
   limits: ContainerLimits;
+  /** Sizes the agent's messages must keep to. */
+  messageLimits: AgentMessageLimits;
+  /** The egress network, ready: required when `limits.network`. */
+  egress?: EgressReady;
   helloTimeoutMs: number;
 }
 
@@ -76,15 +93,31 @@ export class AgentContainer {
   static async start(options: StartAgentOptions): Promise<AgentContainer> {
     const { docker, slotDir } = options;
     await mkdir(slotDir, { recursive: true, mode: 0o755 });
-    const channel = await AgentChannel.listen(join(slotDir, 'agent.sock'));
+    const [agentUid, agentGid] = AGENT_USER.split(':').map(Number) as [number, number];
+    const channel = await AgentChannel.listen(join(slotDir, 'agent.sock'), {
+      agentUid,
+      agentGid,
+      limits: options.messageLimits,
+    });
     let id: string | undefined;
     try {
       const container = await docker.createContainer({
         Image: options.image,
-        User: SANDBOX_USER,
-        Env: [`FAAS_AGENT_SOCKET=${MOUNT}/agent.sock`, 'HOME=/tmp'],
+        User: '0:0',
+        Env: [
+          `FAAS_AGENT_SOCKET=${MOUNT}/agent.sock`,
+          `FAAS_AGENT_USER=${AGENT_USER}`,
+          `FAAS_FUNCTION_USER=${SANDBOX_USER}`,
+          'HOME=/tmp',
+        ],
         Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'agent' },
-        HostConfig: hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], 'gvisor-uds'),
+        HostConfig: {
+          ...hardenedHostConfig(options.limits, [`${slotDir}:${MOUNT}:ro`], {
+            gvisorRuntime: 'gvisor-uds',
+            ...(options.egress ? { egress: options.egress } : {}),
+          }),
+          CapAdd: AGENT_CAPABILITIES,
+        },
         StopTimeout: 1,
       });
       id = container.id;
@@ -128,7 +161,7 @@ export class AgentContainer {
     limits: ContainerLimits,
     load: Omit<LoadRequest, 'dir'>,
     timeoutMs: number,
-  ): Promise<InvocationError | undefined> {
+  ): Promise<AgentError | undefined> {
     await linkTree(codeDir, join(this.#slotDir, 'code'));
     const wanted = updatableLimits(limits);
     const current = updatableLimits(this.#limits);

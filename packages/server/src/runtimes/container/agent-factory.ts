@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { FunctionVersion, InvocationError } from '@faas/core';
+import type { FunctionVersion } from '@faas/core';
 import type Docker from 'dockerode';
-import { AgentGoneError, LoadTimeoutError } from './agent-channel.ts';
+import { AgentFatalError, AgentGoneError, AgentProtocolError, LoadTimeoutError } from './agent-channel.ts';
 import { AgentContainer } from './agent-container.ts';
+import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
+import type { EgressReady } from './network/egress-network.ts';
 import type { PendingWork } from './pending-work.ts';
 import { SparePool } from './spare-pool.ts';
 
@@ -17,8 +19,8 @@ const SPARE_MEMORY_MB = 128;
 
 /** A handler that failed to load: a function fault, reported as the invocation's error. */
 export class LoadFailure extends Error {
-  readonly error: InvocationError;
-  constructor(error: InvocationError) {
+  readonly error: AgentError;
+  constructor(error: AgentError) {
     super(error.message);
     this.error = error;
   }
@@ -32,8 +34,16 @@ export interface AgentFactoryOptions {
   removals: PendingWork;
   /** Spares kept per runtime image for runc without network; other kinds keep one once used. */
   sparesPerImage: number;
-  imageTags: () => Promise<RuntimeImageTags>;
+  /** The runtime images, built on first use; `onProgress` hears when a build starts. */
+  imageTags: (onProgress?: (message: string) => void) => Promise<RuntimeImageTags>;
+  messageLimits: AgentMessageLimits;
+  /** The egress network for functions with `network: true`; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   onError: (message: string, err: unknown) => void;
+}
+
+function closedError(): Error {
+  return new Error('The container runtime is closed');
 }
 
 export function limitsOf(fn: FunctionVersion): ContainerLimits {
@@ -44,36 +54,59 @@ export function limitsOf(fn: FunctionVersion): ContainerLimits {
 export class AgentFactory {
   #options: AgentFactoryOptions;
   #spares = new Map<string, SparePool>();
+  /** Containers being given a version: no pool holds them yet. */
+  #loading = new Set<AgentContainer>();
+  /** Containers of loads being started: settled() waits for them, so counts can be compared. */
+  #starts = new Set<Promise<unknown>>();
+  /** `loaded` calls under way, which close() waits for. */
+  #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
 
   constructor(options: AgentFactoryOptions) {
     this.#options = options;
   }
 
-  /** Spares started and waiting. */
+  /** Spares started and waiting, and containers being loaded. */
   get spareCount(): number {
-    let count = 0;
+    let count = this.#loading.size;
     for (const pool of this.#spares.values()) count += pool.size;
     return count;
   }
 
   /** Starts the standard node and python spares now instead of on first use. */
   warmUp(): void {
+    if (this.#closed) return;
     for (const runtime of ['node', 'python'] as const)
       this.#sparePool(runtime, { memoryMb: SPARE_MEMORY_MB }).refill();
   }
 
   /**
-   * A container loaded with `fn`: a spare when one is ready, else a new one.
+   * A container loaded with `fn`: a spare when one is ready, else a new one. `onProgress` hears
+   * of the slow steps (an image build, a dependency install).
    * @throws LoadFailure when the handler does not load.
    */
-  async loaded(fn: FunctionVersion): Promise<AgentContainer> {
+  loaded(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
+    const work = this.#load(fn, onProgress);
+    const tracked = work.catch(() => {});
+    this.#inFlight.add(tracked);
+    void tracked.then(() => this.#inFlight.delete(tracked));
+    return work;
+  }
+
+  async #load(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
     const runtime = fn.runtime === 'python' ? 'python' : 'node';
     const limits = limitsOf(fn);
-    const [codeDir] = await Promise.all([
-      this.#options.code.unpacked(fn.codeSha256),
-      this.#options.imageTags(),
-    ]);
-    const container = this.#sparePool(runtime, limits).take() ?? (await this.#start(runtime, limits));
+    // Images first: the dependency install runs in a container of the runtime's image.
+    await this.#options.imageTags(onProgress);
+    const codeDir = await this.#options.code.unpacked(fn.codeSha256, onProgress);
+    // Closed meanwhile: no container may start now, nothing would remove it (nor a spare pool's).
+    if (this.#closed) throw closedError();
+    const container = this.#sparePool(runtime, limits).take() ?? (await this.#startTracked(runtime, limits));
+    if (this.#closed) {
+      await container.destroy();
+      throw closedError();
+    }
+    this.#loading.add(container);
     try {
       const error = await container.assign(
         `${fn.name}:${fn.version}`,
@@ -90,34 +123,54 @@ export class AgentFactory {
       return container;
     } catch (err) {
       // A handler whose loading never ends or kills the process is the function's fault too.
-      if (err instanceof AgentGoneError) {
+      if (err instanceof AgentProtocolError) {
+        await container.destroy();
+        throw new LoadFailure({
+          type: 'AgentProtocolError',
+          message: `The function's container broke the agent protocol while loading (${err.message})`,
+        });
+      }
+      if (err instanceof AgentFatalError && err.error.type !== 'ProcessExited') {
+        // A crash while loading (a timer or a rejection of the module's top-level code).
+        await container.destroy();
+        throw new LoadFailure(err.error);
+      }
+      if (err instanceof AgentGoneError || err instanceof AgentFatalError) {
         const exit = await container.exitInfo();
         await container.destroy();
+        const how = err instanceof AgentFatalError ? err.error.message : "The function's process exited";
+        const tail = exit.logTail.trim().slice(-500);
         throw new LoadFailure(
           exit.oomKilled
             ? {
                 type: 'OutOfMemory',
                 message: `Loading the handler exceeded the memory limit of ${fn.memoryMb} MB`,
               }
-            : {
-                type: 'ProcessExited',
-                message: `The function's process exited while loading: ${exit.logTail.trim().slice(-500)}`,
-              },
+            : { type: 'ProcessExited', message: `${how} while loading${tail ? `: ${tail}` : ''}` },
         );
       }
       await container.destroy();
       if (err instanceof LoadTimeoutError)
         throw new LoadFailure({ type: 'LoadTimeout', message: err.message });
       throw err;
+    } finally {
+      this.#loading.delete(container);
     }
   }
 
   async settled(): Promise<void> {
     await Promise.all([...this.#spares.values()].map((s) => s.settled()));
+    await Promise.all(this.#starts);
   }
 
+  /** Removes the spares and the containers still loading (their loads fail), once starts end. */
   async close(): Promise<void> {
-    await Promise.all([...this.#spares.values()].map((s) => s.close()));
+    this.#closed = true;
+    await Promise.all([
+      ...[...this.#spares.values()].map((s) => s.close()),
+      ...[...this.#loading].map((c) => c.destroy()),
+    ]);
+    await Promise.all(this.#inFlight);
   }
 
   #sparePool(runtime: 'node' | 'python', limits: ContainerLimits): SparePool {
@@ -138,14 +191,25 @@ export class AgentFactory {
     return pool;
   }
 
+  #startTracked(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
+    const start = this.#start(runtime, limits);
+    const tracked = start.catch(() => {});
+    this.#starts.add(tracked);
+    void tracked.then(() => this.#starts.delete(tracked));
+    return start;
+  }
+
   async #start(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
     const tags = await this.#options.imageTags();
+    const egress = limits.network ? await this.#options.egress() : undefined;
     return AgentContainer.start({
       docker: this.#options.docker,
       image: tags[runtime],
       slotDir: join(this.#options.dataDir, 's', randomBytes(6).toString('hex')),
       ownerId: this.#options.ownerId,
       limits,
+      messageLimits: this.#options.messageLimits,
+      ...(egress ? { egress } : {}),
       helloTimeoutMs: HELLO_TIMEOUT_MS,
     });
   }

@@ -1,6 +1,7 @@
 import type { InvocationError, InvokeMetrics, InvokeOutcome, InvokeRequest, LogSink } from '@faas/core';
-import { AgentGoneError, type AgentResult } from './agent-channel.ts';
+import { AgentFatalError, AgentGoneError, AgentProtocolError, type AgentResult } from './agent-channel.ts';
 import type { AgentContainer } from './agent-container.ts';
+import type { AgentError } from './agent-messages.ts';
 
 const OOM_PATTERN = /heap out of memory|Allocation failed|MemoryError|Cannot allocate memory/i;
 
@@ -15,6 +16,11 @@ function resultValue(result: Extract<AgentResult, { ok: true }>): unknown {
   return result.valueEncoding === 'base64'
     ? new Uint8Array(Buffer.from(String(result.value), 'base64'))
     : result.value;
+}
+
+/** An invocation error as recorded: where a load failure happened is not part of it. */
+export function invocationError(error: AgentError): InvocationError {
+  return { type: error.type, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
 }
 
 /**
@@ -71,7 +77,9 @@ export async function invokeInContainer(
     ]);
     if (settled === 'stopped') {
       const measured = metrics();
-      await container.destroy();
+      // The answer goes now, on the server's clock; the removal (10 s for a frozen gVisor
+      // container) finishes in the background, tracked by the pool's release.
+      void container.destroy();
       const error: InvocationError =
         stop === 'timeout'
           ? { type: 'Timeout', message: `The function did not finish within ${request.fn.timeoutMs} ms` }
@@ -87,9 +95,28 @@ export async function invokeInContainer(
         reusable: true,
       };
     const status = settled.error.type === 'MemoryError' ? 'out_of_memory' : 'failed';
-    return { outcome: { status, error: settled.error, metrics: metrics() }, reusable: true };
+    return { outcome: { status, error: invocationError(settled.error), metrics: metrics() }, reusable: true };
   } catch (err) {
-    if (!(err instanceof AgentGoneError)) throw err;
+    if (err instanceof AgentProtocolError) {
+      // Garbage from the container: whatever runs there is not to be trusted with another call.
+      const measured = metrics();
+      void container.destroy();
+      const message = `The function's container broke the agent protocol (${err.message}); the container was removed`;
+      return {
+        outcome: { status: 'failed', error: { type: 'AgentProtocolError', message }, metrics: measured },
+        reusable: false,
+      };
+    }
+    if (err instanceof AgentFatalError && err.error.type !== 'ProcessExited') {
+      // The function crashed outside its handler's promise (an unhandled rejection, a throwing timer).
+      const measured = metrics();
+      void container.destroy();
+      return {
+        outcome: { status: 'failed', error: invocationError(err.error), metrics: measured },
+        reusable: false,
+      };
+    }
+    if (!(err instanceof AgentGoneError || err instanceof AgentFatalError)) throw err;
     return { outcome: await diedOutcome(container, request, metrics()), reusable: false };
   } finally {
     clearTimeout(timer);

@@ -5,6 +5,9 @@ import { createGunzip } from 'node:zlib';
 import { type BlobStore, ErrorCode, FaasError } from '@faas/core';
 import { extract } from 'tar-stream';
 
+/** Work on a freshly unpacked code folder before it is used (installing its dependencies). */
+export type CodePreparation = (dir: string, onProgress: (message: string) => void) => Promise<void>;
+
 /**
  * Function code on the host's disk: each code blob (a tar of the function's files) is unpacked
  * once into `<root>/<sha256>/`, then hard-linked into a container's folder when a container is
@@ -15,27 +18,30 @@ export class CodeCache {
   #blobs: BlobStore;
   #unpacking = new Map<string, Promise<string>>();
 
-  #prepare: (dir: string) => Promise<void>;
+  #prepare: CodePreparation;
 
-  /** `prepare` runs once on each freshly unpacked folder (npm installs for node functions). */
-  constructor(root: string, blobs: BlobStore, prepare: (dir: string) => Promise<void> = async () => {}) {
+  /** `prepare` runs once on each freshly unpacked folder (dependency installs). */
+  constructor(root: string, blobs: BlobStore, prepare: CodePreparation = async () => {}) {
     this.#root = root;
     this.#blobs = blobs;
     this.#prepare = prepare;
   }
 
-  /** The unpacked folder of a code blob, unpacking it on first use. */
-  unpacked(sha256: string): Promise<string> {
+  /**
+   * The unpacked folder of a code blob, unpacking it on first use. `onProgress` hears of slow
+   * steps of the unpacking this call starts (a call that joins one in flight hears nothing).
+   */
+  unpacked(sha256: string, onProgress: (message: string) => void = () => {}): Promise<string> {
     let promise = this.#unpacking.get(sha256);
     if (!promise) {
-      promise = this.#unpack(sha256);
+      promise = this.#unpack(sha256, onProgress);
       promise.catch(() => this.#unpacking.delete(sha256));
       this.#unpacking.set(sha256, promise);
     }
     return promise;
   }
 
-  async #unpack(sha256: string): Promise<string> {
+  async #unpack(sha256: string, onProgress: (message: string) => void): Promise<string> {
     const dir = join(this.#root, sha256);
     if (await exists(join(dir, '.complete'))) return dir;
     const bytes = await this.#blobs.get(sha256);
@@ -49,7 +55,7 @@ export class CodeCache {
     await mkdir(partial, { recursive: true, mode: 0o755 });
     try {
       await extractTar(bytes, partial);
-      await this.#prepare(partial);
+      await this.#prepare(partial, onProgress);
       await writeFile(join(partial, '.complete'), '');
       await rm(dir, { recursive: true, force: true });
       await rename(partial, dir);
@@ -74,37 +80,89 @@ function isGzip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Unpacks regular files and folders; refuses paths that leave the folder. */
-export async function extractTar(bytes: Uint8Array, dest: string): Promise<void> {
-  const source = Readable.from([Buffer.from(bytes)]);
+/** Bounds on what an archive may unpack to. */
+export interface TarLimits {
+  /** Bytes of file contents. @default unbounded */
+  maxBytes?: number;
+  /** Files and folders. @default unbounded */
+  maxEntries?: number;
+}
+
+/**
+ * Unpacks regular files and folders from a tar (gzipped or not) or a tar stream; refuses paths
+ * that leave the folder and archives past `limits`; skips links and devices. Modes are 0644, or
+ * 0755 when executable: no setuid bits come through.
+ * @throws FaasError INVALID_ARCHIVE
+ */
+export async function extractTar(
+  source: Uint8Array | Readable,
+  dest: string,
+  limits: TarLimits = {},
+): Promise<void> {
+  const input = source instanceof Uint8Array ? bytesStream(source) : source;
   const tar = extract();
-  const input = isGzip(bytes) ? source.pipe(createGunzip()) : source;
   input.on('error', (err) => tar.destroy(err));
   input.pipe(tar);
-  for await (const entry of tar) {
-    const name = normalize(entry.header.name).replace(/^(\.\/)+/, '');
-    if (name === '..' || name.startsWith(`..${sep}`) || name.startsWith(sep)) {
-      throw new FaasError(
-        ErrorCode.INVALID_ARCHIVE,
-        `The code archive has a path outside its root: ${entry.header.name}`,
-      );
+  let bytes = 0;
+  let entries = 0;
+  try {
+    for await (const entry of tar) {
+      entries += 1;
+      if (limits.maxEntries !== undefined && entries > limits.maxEntries) {
+        throw new FaasError(
+          ErrorCode.INVALID_ARCHIVE,
+          `The archive has more than ${limits.maxEntries} entries`,
+        );
+      }
+      const name = normalize(entry.header.name).replace(/^(\.\/)+/, '');
+      if (name === '..' || name.startsWith(`..${sep}`) || name.startsWith(sep)) {
+        throw new FaasError(
+          ErrorCode.INVALID_ARCHIVE,
+          `The code archive has a path outside its root: ${entry.header.name.slice(0, 200)}`,
+        );
+      }
+      const target = join(dest, name);
+      if (entry.header.type === 'directory') {
+        await mkdir(target, { recursive: true, mode: 0o755 });
+        entry.resume();
+      } else if (entry.header.type === 'file') {
+        const parent = target.slice(0, target.lastIndexOf(sep));
+        await mkdir(parent, { recursive: true, mode: 0o755 });
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry) {
+          bytes += (chunk as Buffer).length;
+          if (limits.maxBytes !== undefined && bytes > limits.maxBytes) {
+            throw new FaasError(
+              ErrorCode.INVALID_ARCHIVE,
+              `The archive holds more than ${limits.maxBytes} bytes`,
+            );
+          }
+          chunks.push(chunk as Buffer);
+        }
+        const executable = ((entry.header.mode ?? 0o644) & 0o111) !== 0;
+        await writeFile(target, Buffer.concat(chunks), { mode: executable ? 0o755 : 0o644 });
+      } else {
+        // Links and devices are not part of a function's code.
+        entry.resume();
+      }
     }
-    const target = join(dest, name);
-    if (entry.header.type === 'directory') {
-      await mkdir(target, { recursive: true, mode: 0o755 });
-      entry.resume();
-    } else if (entry.header.type === 'file') {
-      const parent = target.slice(0, target.lastIndexOf(sep));
-      await mkdir(parent, { recursive: true, mode: 0o755 });
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      const executable = ((entry.header.mode ?? 0o644) & 0o111) !== 0;
-      await writeFile(target, Buffer.concat(chunks), { mode: executable ? 0o755 : 0o644 });
-    } else {
-      // Links and devices are not part of a function's code.
-      entry.resume();
-    }
+  } catch (err) {
+    input.unpipe(tar);
+    tar.destroy();
+    if (err instanceof FaasError) throw err;
+    throw new FaasError(
+      ErrorCode.INVALID_ARCHIVE,
+      `The archive could not be read: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
+}
+
+function bytesStream(bytes: Uint8Array): Readable {
+  const source = Readable.from([Buffer.from(bytes)]);
+  return isGzip(bytes) ? source.pipe(createGunzip()) : source;
 }
 
 /** Hard-links every file of `from` into `to` (made fresh), keeping the folder structure. */

@@ -2,13 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type BlobStore,
-  type DependencyCache,
   ErrorCode,
   FaasError,
   type FunctionRuntime,
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
+  type PrepareOptions,
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
@@ -16,17 +16,21 @@ import {
 import type Docker from 'dockerode';
 import type { AgentContainer } from './agent-container.ts';
 import { AgentFactory, LoadFailure } from './agent-factory.ts';
-import { invokeInContainer } from './agent-invocation.ts';
+import { invocationError, invokeInContainer } from './agent-invocation.ts';
+import { type AgentError, DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
-import { DependencyVolumes } from './dependency-caches.ts';
-import { createDockerClient, ENGINE_HINT, pingEngine } from './docker-engine.ts';
+import { DependencyCaches } from './dependency-caches.ts';
+import { DependencyInstaller } from './dependency-installer.ts';
+import { createDockerClient, ENGINE_HINT, engineIsLocal, pingEngine } from './docker-engine.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
 import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { INSTANCE_ROLE } from './instances/instance-container.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
-import { installNpmDependencies } from './npm-dependencies.ts';
+import type { InstanceCountLimits } from './instances/instance-quota.ts';
+import { EgressFirewall } from './network/egress-firewall.ts';
+import { EgressNetwork } from './network/egress-network.ts';
 import { PendingWork } from './pending-work.ts';
 import {
   DEFAULT_BUSYBOX_PATH,
@@ -55,15 +59,37 @@ export interface ContainerRuntimeOptions {
   sandboxSpares?: number;
   /** Log bytes kept per invocation; past it, a marker line. @default 262144 */
   maxLogBytes?: number;
+  /** Largest result (JSON bytes, or raw bytes), as for every runtime. @default 6291456 */
+  maxResultBytes?: number;
   /** Build missing runtime images on first use (else invokes fail until `faas images build`). @default true */
   buildImages?: boolean;
   /** Where the base image's rootfs tarball is cached. @default <dataDir>/images */
   imageCacheDir?: string;
   /** Paused restores kept ready for recently used memory snapshots. @default 4 */
   restoreStandbys?: number;
+  /** Bounds on live instances. @default 64 in all, 16 per API key */
+  instanceLimits?: InstanceCountLimits;
+  /** Which dependencies functions may declare and where installs fetch them. */
+  dependencies?: DependencySettings;
+  /** Size of each project's file system per dependency cache (FAAS_DEPENDENCY_CACHE_MB). @default 2048 */
+  dependencyCacheMb?: number;
+  /** How long a check of the egress firewall is trusted, and its background pace. @default 5000 */
+  egressCheckMs?: number;
+  /** The egress network's firewall. @default one that runs this host's iptables */
+  egressFirewall?: EgressFirewall;
 }
 
-export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024 } as const;
+/** How function dependencies are installed (in a sandbox container, at deploy). */
+export interface DependencySettings {
+  /** Specs other than registry packages (files, git, URLs, pip options). @default false */
+  allowNonRegistry?: boolean;
+  /** @default https://registry.npmjs.org/ */
+  npmRegistry?: string;
+  /** @default https://pypi.org/simple */
+  pipIndexUrl?: string;
+}
+
+export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024, dependencyCacheMb: 2048 } as const;
 
 /**
  * Runs node, python and image functions in Docker containers. node/python containers run the
@@ -84,11 +110,13 @@ export class ContainerRuntime implements Runtime {
   #code: CodeCache;
   #started: Promise<void> | undefined;
   #images: Promise<RuntimeImageTags> | undefined;
+  #imageListeners = new Set<(message: string) => void>();
   #agents: AgentFactory;
   #pools = new Map<string, VersionPool>();
   #removals = new PendingWork();
   #imageFunctions: ImageFunctions;
-  #caches: DependencyVolumes;
+  #caches: DependencyCaches;
+  #egress: EgressNetwork;
   #sweeper: NodeJS.Timeout;
   #instanceSweeper: NodeJS.Timeout;
   #closed = false;
@@ -99,36 +127,55 @@ export class ContainerRuntime implements Runtime {
     this.#dataDir = resolve(options.dataDir);
     this.#ownerId = ownerIdFor(this.#dataDir);
     this.docker = options.docker ?? createDockerClient(options.dockerHost);
-    const npmCache = join(this.#dataDir, 'npm');
-    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir) =>
-      installNpmDependencies(dir, npmCache),
+    const installer = new DependencyInstaller({
+      docker: this.docker,
+      ownerId: this.#ownerId,
+      cacheRoot: join(this.#dataDir, 'deps'),
+      policy: {
+        allowNonRegistry: options.dependencies?.allowNonRegistry ?? false,
+        npmRegistry: options.dependencies?.npmRegistry ?? 'https://registry.npmjs.org/',
+      },
+      pipIndexUrl: options.dependencies?.pipIndexUrl ?? 'https://pypi.org/simple',
+      imageTags: () => this.#imageTags(),
+    });
+    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, onProgress) =>
+      installer.install(dir, onProgress),
     );
+    this.#egress = new EgressNetwork({
+      docker: this.docker,
+      firewall: options.egressFirewall ?? new EgressFirewall(),
+      engineIsLocal: options.docker ? true : engineIsLocal(options.dockerHost),
+      logger: this.#logger,
+      ...(options.egressCheckMs !== undefined ? { checkMs: options.egressCheckMs } : {}),
+    });
+    this.#caches = new DependencyCaches({
+      root: join(this.#dataDir, 'caches'),
+      capMb: options.dependencyCacheMb ?? CONTAINER_DEFAULTS.dependencyCacheMb,
+    });
+    const egress = () => this.#egress.ready();
     this.sandboxes = new SandboxPools({
       docker: this.docker,
       ownerId: this.#ownerId,
       spares: options.sandboxSpares ?? 2,
       idleTimeoutMs: options.idleTimeoutMs,
+      egress,
+      caches: (project, caches) => this.#caches.prepare(project, caches),
       onError: (err) => this.#logger.warn('starting a sandbox container failed', err),
     });
-    this.#imageFunctions = new ImageFunctions(this.sandboxes);
-    this.#caches = new DependencyVolumes({
-      docker: this.docker,
-      ownerId: this.#ownerId,
-      helperImage: async () => {
-        await this.ensureImage(baseImageTag());
-        return baseImageTag();
-      },
-    });
+    this.#imageFunctions = new ImageFunctions(this.sandboxes, options.maxResultBytes ?? DEFAULT_RESULT_BYTES);
     this.instances = new InstanceManager({
       docker: this.docker,
       ownerId: this.#ownerId,
       agentDir: join(this.#dataDir, 'bin'),
+      stagingDir: join(this.#dataDir, 'checkpoints'),
       busyboxPath: DEFAULT_BUSYBOX_PATH,
       logger: this.#logger,
       ready: () => this.#ensureStarted(),
       ensureImage: (image) => this.ensureImage(image),
-      prepareCaches: (caches) => this.#prepareCaches(caches),
+      prepareCaches: (project, caches) => this.#caches.prepare(project, caches),
+      egress,
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
+      ...(options.instanceLimits ? { limits: options.instanceLimits } : {}),
     });
     this.#agents = new AgentFactory({
       docker: this.docker,
@@ -137,7 +184,9 @@ export class ContainerRuntime implements Runtime {
       code: this.#code,
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
-      imageTags: () => this.#imageTags(),
+      imageTags: (onProgress) => this.#runtimeImages(onProgress),
+      messageLimits: { ...DEFAULT_AGENT_LIMITS, resultBytes: options.maxResultBytes ?? DEFAULT_RESULT_BYTES },
+      egress,
       onError: (message, err) => this.#logger.warn(message, err),
     });
     const sweepMs = Math.max(250, Math.min(options.idleTimeoutMs / 2, 30_000));
@@ -168,7 +217,7 @@ export class ContainerRuntime implements Runtime {
     return { ready: true };
   }
 
-  async prepare(fn: FunctionVersion): Promise<void> {
+  async prepare(fn: FunctionVersion, options: PrepareOptions = {}): Promise<void> {
     await this.#ensureStarted();
     if (fn.runtime === 'image') {
       await this.#imageFunctions.prepare(fn);
@@ -177,13 +226,9 @@ export class ContainerRuntime implements Runtime {
     const pool = this.#pool(fn);
     let container: AgentContainer;
     try {
-      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn, options.onProgress));
     } catch (err) {
-      if (err instanceof LoadFailure) {
-        throw new FaasError(ErrorCode.COMPILE_ERROR, `The handler did not load: ${err.error.message}`, {
-          details: err.error,
-        });
-      }
+      if (err instanceof LoadFailure) throw loadRefusal(err.error);
       throw unavailable(err);
     }
     pool.release(container, true);
@@ -195,12 +240,40 @@ export class ContainerRuntime implements Runtime {
     if (fn.runtime === 'image') return this.#imageFunctions.invoke(request);
     const started = performance.now();
     const pool = this.#pool(fn);
+    const acquiring = pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+    // The deadline holds from the call's start, on this clock: a container that is still starting
+    // (or a slot still taken) when it passes does not hold the answer back.
+    const stop = stopOf(request);
     let container: AgentContainer;
     try {
-      container = await pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+      const first = await Promise.race([acquiring, stop.reached]);
+      if (first === 'timeout' || first === 'abort') {
+        // The start goes on: its container serves the next call.
+        acquiring.then(
+          (late) => pool.release(late, true),
+          () => {},
+        );
+        const metrics = { durationMs: performance.now() - started };
+        return first === 'timeout'
+          ? {
+              status: 'timed_out',
+              error: { type: 'Timeout', message: `The function did not start within ${fn.timeoutMs} ms` },
+              metrics,
+            }
+          : {
+              status: 'failed',
+              error: { type: 'Aborted', message: 'The invocation was cancelled' },
+              metrics,
+            };
+      }
+      container = first;
     } catch (err) {
       if (err instanceof LoadFailure) {
-        return { status: 'failed', error: err.error, metrics: { durationMs: performance.now() - started } };
+        return {
+          status: 'failed',
+          error: invocationError(err.error),
+          metrics: { durationMs: performance.now() - started },
+        };
       }
       if (err instanceof FaasError && err.code !== ErrorCode.RUNTIME_UNAVAILABLE) {
         return {
@@ -210,14 +283,8 @@ export class ContainerRuntime implements Runtime {
         };
       }
       throw unavailable(err);
-    }
-    if (Date.now() >= request.deadline) {
-      pool.release(container, true);
-      return {
-        status: 'timed_out',
-        error: { type: 'Timeout', message: `The function did not start within ${fn.timeoutMs} ms` },
-        metrics: { durationMs: performance.now() - started },
-      };
+    } finally {
+      stop.cancel();
     }
     let invocation: Awaited<ReturnType<typeof invokeInContainer>>;
     try {
@@ -243,20 +310,16 @@ export class ContainerRuntime implements Runtime {
   async runInSandbox(request: SandboxRequest): Promise<SandboxResult> {
     await this.#ensureStarted();
     await this.ensureImage(request.image);
-    if (request.dependencyCaches?.length) await this.#prepareCaches(request.dependencyCaches);
     return this.sandboxes.run(request);
   }
 
-  async #prepareCaches(caches: DependencyCache[]): Promise<void> {
-    try {
-      await this.#caches.prepare(caches);
-    } catch (err) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `Preparing the dependency cache volumes failed: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
+  /**
+   * Resolves when containers with network may start: the egress network exists behind its
+   * firewall rules (network/egress-network.ts).
+   * @throws FaasError NETWORK_UNAVAILABLE when the rules cannot be installed.
+   */
+  async egressReady(): Promise<void> {
+    await this.#egress.ready();
   }
 
   /**
@@ -332,6 +395,7 @@ export class ContainerRuntime implements Runtime {
     this.#closed = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#instanceSweeper);
+    this.#egress.close();
     const instances = this.instances.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
@@ -342,6 +406,7 @@ export class ContainerRuntime implements Runtime {
       instances,
     ]);
     await this.#removals.drain();
+    await this.#caches.close();
   }
 
   /** Once per process: the engine answers, and orphans of a crashed run with this data dir are gone. */
@@ -354,11 +419,27 @@ export class ContainerRuntime implements Runtime {
       await mkdir(join(this.#dataDir, 's'), { recursive: true });
       const removed = await removeOwnedContainers(this.docker, this.#ownerId, [INSTANCE_ROLE]);
       if (removed > 0) this.#logger.warn(`removed ${removed} orphaned container(s) of a previous run`);
+      // The egress firewall goes in at start, not at the first network sandbox; a server that
+      // cannot install it still runs, and refuses containers with network.
+      this.#egress
+        .install()
+        .catch((err) => this.#logger.warn(`network sandboxes will be refused: ${(err as Error).message}`));
     })();
     this.#started.catch(() => {
       this.#started = undefined;
     });
     return this.#started;
+  }
+
+  /** The runtime images; `onProgress` hears when a build starts, whichever caller started it. */
+  async #runtimeImages(onProgress?: (message: string) => void): Promise<RuntimeImageTags> {
+    if (!onProgress) return this.#imageTags();
+    this.#imageListeners.add(onProgress);
+    try {
+      return await this.#imageTags();
+    } finally {
+      this.#imageListeners.delete(onProgress);
+    }
   }
 
   #imageTags(): Promise<RuntimeImageTags> {
@@ -368,6 +449,7 @@ export class ContainerRuntime implements Runtime {
       onProgress: (event) => {
         if (event.phase === 'start' || event.phase === 'done')
           this.#logger.info(`runtime images: ${event.message}`);
+        if (event.phase === 'start') for (const listener of this.#imageListeners) listener(event.message);
       },
       ...(this.#options.buildImages === false ? { buildMissing: false } : {}),
     });
@@ -380,9 +462,17 @@ export class ContainerRuntime implements Runtime {
 
   #pool(fn: FunctionVersion): VersionPool {
     const key = `${fn.name}:${fn.version}`;
+    const fingerprint = loadedWith(fn);
     let pool = this.#pools.get(key);
+    if (pool && pool.fingerprint !== fingerprint) {
+      // Another version under the same number (a deploy refused after preparing, a function
+      // deleted and made again elsewhere): its containers must not serve this one.
+      this.#pools.delete(key);
+      this.#removals.add(pool.retire());
+      pool = undefined;
+    }
     if (!pool) {
-      pool = new VersionPool(key, this.#removals);
+      pool = new VersionPool(key, fingerprint, this.#removals);
       this.#pools.set(key, pool);
     }
     return pool;
@@ -396,6 +486,65 @@ export class ContainerRuntime implements Runtime {
     }
     this.sandboxes.sweepIdle(cutoff);
   }
+}
+
+/** Resolves at the request's deadline ('timeout') or when its signal aborts ('abort'). */
+function stopOf(request: InvokeRequest): { reached: Promise<'timeout' | 'abort'>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const reached = new Promise<'timeout' | 'abort'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, request.deadline - Date.now()));
+    onAbort = () => resolve('abort');
+    if (request.signal?.aborted) onAbort();
+    else request.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  return {
+    reached,
+    cancel: () => {
+      clearTimeout(timer);
+      if (onAbort) request.signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/**
+ * A handler that does not load, as the deploy's answer: where (`file:line:column` in the
+ * function's code, when the agent could tell) and why.
+ */
+function loadRefusal(error: AgentError): FaasError {
+  const where = error.file
+    ? `${error.file}${error.line ? `:${error.line}${error.column ? `:${error.column}` : ''}` : ''}: `
+    : '';
+  const problem = {
+    ...(error.file ? { file: error.file } : {}),
+    ...(error.line ? { line: error.line } : {}),
+    ...(error.column ? { column: error.column } : {}),
+    type: error.type,
+    message: error.message,
+    ...(error.stack ? { stack: error.stack } : {}),
+  };
+  return new FaasError(
+    ErrorCode.COMPILE_ERROR,
+    `The handler did not load: ${where}${error.type}: ${error.message}`,
+    { details: [problem] },
+  );
+}
+
+/** What a loaded container depends on: two versions that differ here cannot share containers. */
+function loadedWith(fn: FunctionVersion): string {
+  return JSON.stringify([
+    fn.runtime,
+    fn.handler,
+    fn.env,
+    fn.memoryMb,
+    fn.timeoutMs,
+    fn.network ?? false,
+    fn.isolation ?? 'runc',
+    fn.codeSha256,
+    fn.artifactSha256,
+    fn.image ?? null,
+    fn.command ?? null,
+  ]);
 }
 
 function splitKey(key: string): [string, number] {

@@ -20,6 +20,20 @@ export function createDockerClient(dockerHost: string | undefined = process.env.
   });
 }
 
+/**
+ * Whether the engine `DOCKER_HOST` names runs on this machine: a Unix socket or a loopback
+ * address. The host-side parts of sandboxes (the egress firewall, the cache mounts) need that.
+ */
+export function engineIsLocal(dockerHost: string | undefined = process.env.DOCKER_HOST): boolean {
+  if (!dockerHost || dockerHost.startsWith('unix://')) return true;
+  try {
+    const { hostname } = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+    return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether an engine answers, within `timeoutMs`; the reason when not. */
 export async function pingEngine(
   docker: Docker,

@@ -29,15 +29,19 @@ function parseResult(stdout: string): unknown {
 }
 
 /**
- * `runtime: "image"`: any local image with `fn.command`, one fresh sandbox per invocation. The
+ * `runtime: "image"`: any local image with `fn.command` (a string runs with the image's
+ * `/bin/sh -c`, as everywhere else), one fresh sandbox per invocation. The
  * payload arrives on stdin and in FUNCTION_PAYLOAD; stdout is the result (JSON when it parses);
  * stderr lines are the logs; a non-zero exit fails the invocation.
  */
 export class ImageFunctions {
   #sandboxes: SandboxPools;
+  #maxResultBytes: number;
 
-  constructor(sandboxes: SandboxPools) {
+  /** `maxResultBytes`: the largest stdout taken as a result, as every runtime's result limit. */
+  constructor(sandboxes: SandboxPools, maxResultBytes: number) {
     this.#sandboxes = sandboxes;
+    this.#maxResultBytes = maxResultBytes;
   }
 
   async prepare(fn: FunctionVersion): Promise<void> {
@@ -53,7 +57,7 @@ export class ImageFunctions {
     const started = performance.now();
     const payload = payloadBytes(request.event);
     let image: string;
-    let command: string[];
+    let command: string | string[];
     try {
       ({ image, command } = requireImage(fn));
     } catch (err) {
@@ -108,6 +112,12 @@ export class ImageFunctions {
           metrics,
         };
       }
+      const resultBytes = Buffer.byteLength(run.stdout);
+      if (resultBytes > this.#maxResultBytes) {
+        const size = run.truncated ? `more than ${resultBytes}` : String(resultBytes);
+        const message = `The function's result is too large: ${size} bytes of output, the limit is ${this.#maxResultBytes} bytes`;
+        return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
+      }
       return { status: 'succeeded', result: parseResult(run.stdout), metrics };
     } catch (err) {
       if (isFaasError(err) && err.code !== ErrorCode.RUNTIME_UNAVAILABLE) {
@@ -122,7 +132,7 @@ export class ImageFunctions {
   }
 }
 
-function requireImage(fn: FunctionVersion): { image: string; command: string[] } {
+function requireImage(fn: FunctionVersion): { image: string; command: string | string[] } {
   if (!fn.image) throw new FaasError(ErrorCode.VALIDATION, 'An image function needs an image');
   return { image: fn.image, command: fn.command ?? [] };
 }

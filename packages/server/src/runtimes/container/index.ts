@@ -13,4 +13,4 @@ export {
   runtimeImageTags,
 } from './images/build-runtime-images.ts';
 export type { ImageBuildProgress, ImageProgressListener } from './images/image-progress.ts';
-export type { SandboxRequest, SandboxResult } from './sandbox/sandbox-pools.ts';
+export { SANDBOX_DEFAULTS, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';

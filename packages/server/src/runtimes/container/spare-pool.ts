@@ -46,18 +46,19 @@ export class SparePool {
   refill(): void {
     if (this.#closed || this.#starting > 0 || this.#ready.length >= this.#target) return;
     this.#starting += 1;
-    this.#start()
-      .then(
-        (container) => {
-          // Kept even when closed meanwhile: close() removes what is ready once starts settle.
-          this.#ready.push(container);
-        },
-        (err) => this.#onError(err),
-      )
-      .finally(() => {
+    this.#start().then(
+      (container) => {
+        // Kept even when closed meanwhile: close() removes what is ready once starts settle.
+        this.#ready.push(container);
         this.#starting -= 1;
         this.refill();
-      });
+      },
+      (err) => {
+        // No retry loop (a start that fails at once would spin): the next take() tries again.
+        this.#starting -= 1;
+        this.#onError(err);
+      },
+    );
   }
 
   /** Resolves when no spare is being started (tests use it to count containers). */

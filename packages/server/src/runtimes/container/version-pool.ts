@@ -7,6 +7,8 @@ import type { PendingWork } from './pending-work.ts';
  */
 export class VersionPool {
   readonly key: string;
+  /** What its containers were loaded with (container-runtime.ts `loadedWith`). */
+  readonly fingerprint: string;
   #idle: AgentContainer[] = [];
   #busy = new Set<AgentContainer>();
   #starting = 0;
@@ -15,8 +17,9 @@ export class VersionPool {
 
   #removals: PendingWork;
 
-  constructor(key: string, removals: PendingWork) {
+  constructor(key: string, fingerprint: string, removals: PendingWork) {
     this.key = key;
+    this.fingerprint = fingerprint;
     this.#removals = removals;
   }
 

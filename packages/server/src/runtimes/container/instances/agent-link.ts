@@ -1,41 +1,69 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { encodeFrame, type Frame, FrameDecoder, PING_ID, Request } from './agent-frames.ts';
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameError,
+  PING_ID,
+  PING_NONCE_BYTES,
+  Request,
+} from './agent-frames.ts';
+import { EngineStreamDemuxer } from './engine-stream.ts';
+
+/**
+ * Requests the agent has not read yet, past which it is taken as wedged. The server never
+ * queues this much on purpose: stdin of API processes is sent as the agent reports it taken.
+ */
+export const MAX_UNSENT_REQUEST_BYTES = 64 * 1024 * 1024;
+/** How long the agent may leave the server's requests unread before it is taken as wedged. */
+export const AGENT_STALL_MS = 30_000;
+
+export interface AgentLinkHandlers {
+  /** Each checked frame from the agent. */
+  onFrame: (frame: Frame) => void;
+  /**
+   * Called once when the link breaks the protocol or the agent stops reading: the link is closed
+   * and the instance must not trust its container again. Not called when the stream merely ends.
+   */
+  onFailure?: (reason: string) => void;
+}
 
 /**
  * The server's end of one attach stream to an instance's sandbox agent: frames out on the
  * container's stdin, frames in from its stdout. A new link is made after every (re)start of the
- * container: a restore, a server restart.
+ * container: a restore, a server restart. Everything read is untrusted: it is checked by a
+ * bounded demultiplexer and decoder, and a violation fails the link, never the server.
  */
 export class AgentLink {
   #stream: Duplex;
+  #demuxer = new EngineStreamDemuxer();
   #decoder = new FrameDecoder();
-  #onFrame: (frame: Frame) => void;
+  #handlers: AgentLinkHandlers;
   #pongs = new Map<string, () => void>();
   #agentStderr = '';
+  #failure: string | undefined;
+  #stall: NodeJS.Timeout | undefined;
+  #stallMs: number;
   readonly ended: Promise<void>;
 
-  constructor(stream: Duplex, onFrame: (frame: Frame) => void) {
+  constructor(stream: Duplex, handlers: AgentLinkHandlers, options: { stallMs?: number } = {}) {
     this.#stream = stream;
-    this.#onFrame = onFrame;
-    let pending: Buffer = Buffer.alloc(0);
-    // Without a TTY the engine multiplexes: 1 byte stream, 3 zero, 4 bytes size, then data.
-    stream.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 8) {
-        const size = pending.readUInt32BE(4);
-        if (pending.length < 8 + size) break;
-        const data = pending.subarray(8, 8 + size);
-        if (pending[0] === 2) this.#agentStderr = (this.#agentStderr + data.toString('utf8')).slice(-4000);
-        else for (const frame of this.#decoder.push(data)) this.#deliver(frame);
-        pending = pending.subarray(8 + size);
-      }
+    this.#handlers = handlers;
+    this.#stallMs = options.stallMs ?? AGENT_STALL_MS;
+    stream.on('data', (chunk: Buffer) => this.#read(chunk));
+    // A write after the engine closed the stream errors again later: never an unhandled error.
+    stream.on('error', () => {});
+    stream.on('drain', () => {
+      clearTimeout(this.#stall);
+      this.#stall = undefined;
     });
     this.ended = new Promise((resolve) => {
       stream.once('end', resolve);
       stream.once('close', resolve);
       stream.once('error', () => resolve());
     });
+    void this.ended.then(() => clearTimeout(this.#stall));
   }
 
   /** What the agent itself wrote to stderr (a crash message), for errors. */
@@ -43,8 +71,26 @@ export class AgentLink {
     return this.#agentStderr;
   }
 
+  /** Why the link failed; undefined while it has not. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
   send(frame: Buffer): void {
-    this.#stream.write(frame);
+    if (this.#failure || this.#stream.destroyed) return;
+    const flowing = this.#stream.write(frame);
+    if (this.#stream.writableLength > MAX_UNSENT_REQUEST_BYTES) {
+      this.fail(`the sandbox agent left ${this.#stream.writableLength} bytes of requests unread`);
+      return;
+    }
+    // The agent reads its requests at once, whatever its processes do: a backlog that does not
+    // drain means it is stopped or wedged.
+    if (flowing || this.#stall) return;
+    this.#stall = setTimeout(
+      () => this.fail(`the sandbox agent read none of its requests for ${this.#stallMs} ms`),
+      this.#stallMs,
+    );
+    this.#stall.unref();
   }
 
   /**
@@ -52,7 +98,7 @@ export class AgentLink {
    * a stream joined mid-way (after a server restart or a restore) may begin inside a frame.
    */
   async ping(timeoutMs: number, resync = false): Promise<void> {
-    const nonce = randomBytes(16);
+    const nonce = randomBytes(PING_NONCE_BYTES);
     if (resync) this.#decoder.resyncOn(nonce);
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -62,9 +108,8 @@ export class AgentLink {
           this.send(encodeFrame(Request.ping, PING_ID, nonce));
         }),
         this.ended.then(() => {
-          throw new Error(
-            `the sandbox agent stopped${this.#agentStderr ? `: ${this.#agentStderr.trim()}` : ''}`,
-          );
+          const why = this.#failure ?? this.#agentStderr.trim();
+          throw new Error(`the sandbox agent stopped${why ? `: ${why}` : ''}`);
         }),
         new Promise((_, reject) => {
           timer = setTimeout(
@@ -79,15 +124,52 @@ export class AgentLink {
     }
   }
 
+  /** Breaks the link for good: nothing more is read from or sent to this agent. */
+  fail(reason: string): void {
+    if (this.#failure) return;
+    this.#failure = reason;
+    this.#stream.destroy();
+    try {
+      this.#handlers.onFailure?.(reason);
+    } catch {
+      // The failure is recorded on the link; a broken handler must not reach the stream's reader.
+    }
+  }
+
   close(): void {
     this.#stream.destroy();
   }
 
+  #read(chunk: Buffer): void {
+    if (this.#failure) return;
+    try {
+      for (const part of this.#demuxer.push(chunk)) {
+        if (part.stream === 'stderr') {
+          this.#agentStderr = (this.#agentStderr + part.data.subarray(-4000).toString('utf8')).slice(-4000);
+          continue;
+        }
+        let frames: Frame[];
+        try {
+          frames = this.#decoder.push(part.data);
+        } catch (err) {
+          if (err instanceof FrameError) for (const frame of err.frames) this.#deliver(frame);
+          throw err;
+        }
+        for (const frame of frames) {
+          if (this.#failure) return;
+          this.#deliver(frame);
+        }
+      }
+    } catch (err) {
+      this.fail(`the sandbox agent broke the protocol: ${(err as Error).message}`);
+    }
+  }
+
   #deliver(frame: Frame): void {
-    if (frame.type === 'p' && frame.id === PING_ID) {
+    if (frame.type === 'p') {
       this.#pongs.get(frame.payload.toString('hex'))?.();
       return;
     }
-    this.#onFrame(frame);
+    this.#handlers.onFrame(frame);
   }
 }

@@ -4,7 +4,8 @@ import type { InstanceSpec } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL } from '../container-labels.ts';
 import { hardenedHostConfig, SANDBOX_USER } from '../container-limits.ts';
-import { cacheMounts } from '../dependency-caches.ts';
+import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { BUSYBOX_MOUNT } from '../sandbox/sandbox-script.ts';
 
 /** Where the agent binary is mounted; it is the container's main process. */
@@ -23,11 +24,14 @@ export const STANDBY_NAME_PREFIX = 'faas-standby-';
 export const INSTANCE_LABEL = 'faas.instance';
 const SPEC_LABEL = 'faas.instance.spec';
 const CREATED_LABEL = 'faas.instance.created';
+const OWNER_KEY_LABEL = 'faas.instance.key';
 
 export interface InstanceIdentity {
   id: string;
   spec: InstanceSpec;
   createdAt: number;
+  /** The API key id that made it, for the per-key bound after a restart. */
+  owner?: string;
 }
 
 export interface InstanceContainerOptions {
@@ -35,6 +39,10 @@ export interface InstanceContainerOptions {
   ownerId: string;
   agentPath: string;
   busyboxPath: string;
+  /** The egress network, ready: required when the spec has network. */
+  egress?: EgressReady;
+  /** The spec's dependency caches, mounted for its project (DependencyCaches.prepare). */
+  caches?: CacheMounts;
 }
 
 /**
@@ -47,16 +55,20 @@ export async function createInstanceContainer(
   role: 'instance' | 'standby' = 'instance',
 ): Promise<Docker.Container> {
   const { spec } = identity;
-  const caches = cacheMounts(spec.dependencyCaches ?? []);
-  const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m,mode=1777`;
+  const caches = options.caches ?? NO_CACHES;
+  const tmpfs = `rw,nosuid,nodev,size=${spec.diskMb}m`;
+  const [uid, gid] = SANDBOX_USER.split(':');
   return options.docker.createContainer({
     name: role === 'standby' ? `${STANDBY_NAME_PREFIX}${identity.id}` : instanceContainerName(identity.id),
     Image: spec.image,
-    Entrypoint: [AGENT_MOUNT, INSTANCE_WORKDIR],
+    // The agent starts as root with CAP_SETUID/CAP_SETGID only and runs every process as the
+    // sandbox user: no process shares its uid, so none can write to its stdout (the server's
+    // channel), signal it or trace it (images/sandbox-agent/PROTOCOL.md, "Privileges").
+    Entrypoint: [AGENT_MOUNT, INSTANCE_WORKDIR, SANDBOX_USER],
     Cmd: [],
-    User: SANDBOX_USER,
-    // No WorkingDir: the engine would make it 0755 root over the tmpfs's 1777. The agent sets
-    // each process's cwd instead.
+    User: '0:0',
+    // No WorkingDir: the engine would make it a root folder over the tmpfs. The agent sets each
+    // process's cwd instead.
     Env: [
       `HOME=${INSTANCE_WORKDIR}`,
       `FAAS_EVENTS=${CUSTOM_EVENTS_PATH}`,
@@ -77,6 +89,7 @@ export async function createInstanceContainer(
       [INSTANCE_LABEL]: identity.id,
       [SPEC_LABEL]: JSON.stringify(spec),
       [CREATED_LABEL]: String(identity.createdAt),
+      ...(identity.owner ? { [OWNER_KEY_LABEL]: identity.owner } : {}),
     },
     HostConfig: {
       ...hardenedHostConfig(
@@ -92,8 +105,14 @@ export async function createInstanceContainer(
           `${options.agentPath}:${AGENT_MOUNT}:ro`,
           ...caches.binds,
         ],
+        options.egress ? { egress: options.egress } : {},
       ),
-      Tmpfs: { '/tmp': tmpfs, [INSTANCE_WORKDIR]: tmpfs },
+      CapAdd: ['SETUID', 'SETGID'],
+      // /tmp is everyone's (the agent's events FIFO is there); /workspace is the sandbox user's.
+      Tmpfs: {
+        '/tmp': `${tmpfs},mode=1777`,
+        [INSTANCE_WORKDIR]: `${tmpfs},mode=0755,uid=${uid},gid=${gid}`,
+      },
       // The stdout is the agent's binary frames: nothing worth keeping in a log file.
       LogConfig: { Type: 'none', Config: {} },
     },
@@ -112,10 +131,12 @@ export function identityFromLabels(labels: Record<string, string>): InstanceIden
   const spec = labels[SPEC_LABEL];
   if (!id || !spec) return undefined;
   try {
+    const owner = labels[OWNER_KEY_LABEL];
     return {
       id,
       spec: JSON.parse(spec) as InstanceSpec,
       createdAt: Number(labels[CREATED_LABEL]) || Date.now(),
+      ...(owner ? { owner } : {}),
     };
   } catch {
     return undefined;

@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import {
   type DependencyCache,
   ErrorCode,
@@ -8,9 +10,12 @@ import {
 } from '@faas/core';
 import type Docker from 'dockerode';
 import { removeContainer } from '../container-labels.ts';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { Instance } from './instance.ts';
-import { findInstances } from './instance-recovery.ts';
+import { type InstanceCountLimits, InstanceQuota } from './instance-quota.ts';
+import { findInstances, killContainer } from './instance-recovery.ts';
 import { InstanceRestores, type RestoreOptions } from './instance-restores.ts';
 import { InstanceRunner } from './instance-runner.ts';
 import type { LoadCheckpoint } from './restore-standbys.ts';
@@ -28,14 +33,27 @@ export interface InstanceManagerOptions {
   ready: () => Promise<void>;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
-  /** Makes the shared dependency caches' volumes. */
-  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** Mounts a project's dependency caches. */
+  prepareCaches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
+  /** The egress network for instances with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
   /** Paused restores kept ready for recently used memory snapshots; 0: none. @default 4 */
   restoreStandbys?: number;
   /** A snapshot's standby unused this long is removed. @default 300000 */
   standbyIdleMs?: number;
+  /** Where checkpoints read from the blob store are unpacked before their restores. */
+  stagingDir: string;
+  /** Bounds on live instances. @default 64 in all, 16 per owner */
+  limits?: InstanceCountLimits;
+}
+
+export interface CreateOptions {
+  /** The API key the instance belongs to (for the per-key bound). */
+  owner?: string;
+  /** Runs once the agent answers and before the spec's command starts (files it needs). */
+  beforeMain?: (instance: Instance) => Promise<void>;
 }
 
 /**
@@ -49,9 +67,13 @@ export class InstanceManager {
   #recovered: Promise<void> | undefined;
   #runner: InstanceRunner;
   #restores: InstanceRestores;
+  #quota: InstanceQuota;
 
   constructor(options: InstanceManagerOptions) {
     this.#options = options;
+    this.#quota = new InstanceQuota(options.limits ?? { maxLive: 64, maxLivePerOwner: 16 }, () =>
+      this.#instances.values(),
+    );
     this.#runner = new InstanceRunner({
       docker: options.docker,
       ownerId: options.ownerId,
@@ -59,6 +81,8 @@ export class InstanceManager {
       busyboxPath: options.busyboxPath,
       ensureImage: options.ensureImage,
       prepareCaches: options.prepareCaches,
+      logger: options.logger,
+      egress: options.egress,
       ...(options.agentTimeoutMs !== undefined ? { agentTimeoutMs: options.agentTimeoutMs } : {}),
     });
     this.#restores = new InstanceRestores({
@@ -68,25 +92,47 @@ export class InstanceManager {
       unregister: (instance) => this.#instances.delete(instance.id),
       standbys: options.restoreStandbys ?? 4,
       standbyIdleMs: options.standbyIdleMs ?? 300_000,
+      stagingDir: options.stagingDir,
     });
   }
 
-  /** Creates and starts an instance; resolves once its agent answers. */
-  async create(spec: InstanceSpec, id: string = newId('inst')): Promise<Instance> {
+  /**
+   * Creates and starts an instance; resolves once its agent answers (and `beforeMain` ran, and
+   * the spec's command started).
+   * @throws FaasError INSTANCE_LIMIT past a bound on live instances
+   */
+  async create(
+    spec: InstanceSpec,
+    options: CreateOptions = {},
+    id: string = newId('inst'),
+  ): Promise<Instance> {
     await this.recover();
-    const createdAt = Date.now();
-    const container = await this.#runner.createContainer({ id, spec, createdAt });
-    const instance = new Instance(id, spec, container.id, createdAt);
-    this.#instances.set(id, instance);
+    const reservation = this.#quota.reserve(options.owner, 1);
     try {
-      await this.#runner.run(instance);
-    } catch (err) {
-      this.#instances.delete(id);
-      await removeContainer(this.#options.docker, container.id).catch(() => {});
-      throw err;
+      const createdAt = Date.now();
+      const container = await this.#runner.createContainer({
+        id,
+        spec,
+        createdAt,
+        ...(options.owner ? { owner: options.owner } : {}),
+      });
+      const instance = new Instance(id, spec, container.id, createdAt, options.owner);
+      this.#instances.set(id, instance);
+      reservation.take();
+      try {
+        await this.#runner.run(instance);
+        await options.beforeMain?.(instance);
+      } catch (err) {
+        this.#instances.delete(id);
+        instance.link?.close();
+        await removeContainer(this.#options.docker, container.id).catch(() => {});
+        throw err;
+      }
+      if (spec.command) instance.mainProcess = instance.start(spec.command).process;
+      return instance;
+    } finally {
+      reservation.release();
     }
-    if (spec.command) instance.mainProcess = instance.start(spec.command).process;
-    return instance;
   }
 
   /** @throws FaasError NOT_FOUND */
@@ -132,9 +178,12 @@ export class InstanceManager {
   async start(id: string): Promise<Instance> {
     const instance = await this.get(id);
     if (instance.state === 'running') return instance;
-    if (instance.state !== 'stopped') {
+    if (instance.state !== 'stopped' && instance.state !== 'failed') {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}`);
     }
+    // Counted as live from here on: the room is not held past this synchronous step.
+    this.#quota.reserve(instance.owner, 1).release();
+    instance.state = 'starting';
     await this.#runner.run(instance);
     if (instance.spec.command) instance.mainProcess = instance.start(instance.spec.command).process;
     return instance;
@@ -159,7 +208,8 @@ export class InstanceManager {
     await this.#restores.expire(now);
     for (const instance of this.#instances.values()) {
       const { idleTtlMs } = instance.spec;
-      if (instance.state !== 'running' || idleTtlMs <= 0 || instance.events.watchers > 0) continue;
+      if (instance.state !== 'running' || idleTtlMs <= 0 || instance.events.watchers > 0 || instance.busy)
+        continue;
       if (instance.lastActiveAt + idleTtlMs > now) continue;
       await this.stop(instance.id).catch((err) =>
         this.#options.logger.warn(`stopping idle ${instance.id} failed`, err),
@@ -167,8 +217,14 @@ export class InstanceManager {
     }
   }
 
-  /** A gVisor checkpoint of a running instance, which goes on (see InstanceRestores.checkpoint). */
-  async checkpoint(id: string): Promise<{ tar: Buffer; processes: SnapshotProcess[] }> {
+  /**
+   * A gVisor checkpoint of a running instance, which goes on, streamed to `save` (see
+   * InstanceRestores.checkpoint).
+   */
+  async checkpoint<T>(
+    id: string,
+    save: (tar: Readable) => Promise<T>,
+  ): Promise<{ saved: T; processes: SnapshotProcess[] }> {
     const instance = await this.get(id);
     if (instance.spec.isolation !== 'gvisor') {
       throw new FaasError(ErrorCode.BAD_REQUEST, 'Memory checkpoints need isolation "gvisor"');
@@ -176,17 +232,25 @@ export class InstanceManager {
     if (instance.state !== 'running') {
       throw new FaasError(ErrorCode.CONFLICT, `Instance ${id} is ${instance.state}, not running`);
     }
-    return this.#restores.checkpoint(instance);
+    return this.#restores.checkpoint(instance, save);
   }
 
-  /** New instances from a checkpoint tar, all or none (see InstanceRestores.restore). */
+  /**
+   * New instances from a checkpoint tar stream, all or none (see InstanceRestores.restore).
+   * @throws FaasError INSTANCE_LIMIT past a bound on live instances
+   */
   async restore(
     spec: InstanceSpec,
-    checkpoint: Uint8Array,
-    options: RestoreOptions = {},
+    load: LoadCheckpoint,
+    options: Omit<RestoreOptions, 'onListed'> = {},
   ): Promise<Instance[]> {
     await this.recover();
-    return this.#restores.restore(spec, checkpoint, options);
+    const reservation = this.#quota.reserve(options.owner, options.count ?? 1);
+    try {
+      return await this.#restores.restore(spec, load, { ...options, onListed: () => reservation.take() });
+    } finally {
+      reservation.release();
+    }
   }
 
   /** Has standbys of the snapshot restored ahead of its first restore or fork. */
@@ -211,32 +275,53 @@ export class InstanceManager {
   recover(): Promise<void> {
     this.#recovered ??= (async () => {
       await this.#options.ready();
+      // Checkpoints a crashed run was unpacking: every restore of this run waits for this.
+      await rm(this.#options.stagingDir, { recursive: true, force: true });
       const { docker, ownerId } = this.#options;
+      const joins: Array<Promise<void>> = [];
       for (const found of await findInstances(docker, ownerId)) {
         const { identity, containerId } = found;
         if (this.#instances.has(identity.id)) continue;
-        const instance = new Instance(identity.id, identity.spec, containerId, identity.createdAt);
+        const instance = new Instance(
+          identity.id,
+          identity.spec,
+          containerId,
+          identity.createdAt,
+          identity.owner,
+        );
         this.#instances.set(identity.id, instance);
         if (!found.running) {
           instance.state = 'stopped';
           continue;
         }
-        try {
-          await this.#runner.link(instance);
-        } catch (err) {
-          this.#options.logger.warn(`instance ${identity.id} does not answer; stopping it`, err);
-          await docker
-            .getContainer(containerId)
-            .stop({ t: 1 })
-            .catch(() => {});
-          instance.state = 'stopped';
-        }
+        // All at once: a silent agent costs the whole start one agent timeout, not one each.
+        joins.push(this.#join(instance));
       }
+      await Promise.all(joins);
     })();
     this.#recovered.catch(() => {
       this.#recovered = undefined;
     });
     return this.#recovered;
+  }
+
+  /** Links to a running instance a previous run left; one that does not answer is stopped. */
+  async #join(instance: Instance): Promise<void> {
+    try {
+      await this.#options.docker
+        .getContainer(instance.containerId)
+        .unpause()
+        .catch(() => {});
+      await this.#runner.link(instance);
+    } catch (err) {
+      // A failed link has killed the container and says why; a silent agent is stopped.
+      if (instance.state === 'failed') return;
+      this.#options.logger.warn(`instance ${instance.id} does not answer; stopping it`, err);
+      // Killed, not stopped: a frozen (paused) container cannot be stopped.
+      await killContainer(this.#options.docker, instance.containerId);
+      instance.link?.close();
+      instance.markStopped('stopped');
+    }
   }
 
   /** Removes the standbys and drops the links; instances keep running for the next server run. */

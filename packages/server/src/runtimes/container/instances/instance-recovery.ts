@@ -37,7 +37,9 @@ export async function findInstances(docker: Docker, ownerId: string): Promise<Fo
     const found = {
       identity,
       containerId: info.Id,
-      running: info.State === 'running',
+      // A paused instance (a crash between a standby's wake and its rename, an operator's pause)
+      // is joined too: its container holds its memory either way.
+      running: info.State === 'running' || info.State === 'paused',
       created: info.Created,
     };
     byId.set(identity.id, [...(byId.get(identity.id) ?? []), found]);
@@ -60,4 +62,11 @@ export async function removePaused(docker: Docker, containerId: string): Promise
     .unpause()
     .catch(() => {});
   await removeContainer(docker, containerId);
+}
+
+/** Kills the container's processes (a paused one is unpaused first); one already stopped is fine. */
+export async function killContainer(docker: Docker, containerId: string): Promise<void> {
+  const container = docker.getContainer(containerId);
+  await container.unpause().catch(() => {});
+  await container.kill().catch(() => {});
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ErrorCode, FaasError, type InstanceSpec, newId, type SnapshotProcess } from '@faas/core';
 import { removeContainer } from '../container-labels.ts';
 import { checkpointDir, createCheckpoint, deleteCheckpoint } from './engine-checkpoints.ts';
-import { tarFolder, untarInto } from './folder-tar.ts';
+import { linkFolder, tarFolderStream, untarStream } from './folder-tar.ts';
 import { Instance } from './instance.ts';
 import { instanceContainerName } from './instance-container.ts';
 import { removePaused } from './instance-recovery.ts';
@@ -24,14 +25,26 @@ export interface InstanceRestoresOptions {
   standbys: number;
   /** A snapshot's standby unused this long is removed. */
   standbyIdleMs: number;
+  /** Where checkpoints read from the blob store are unpacked before their restores. */
+  stagingDir: string;
 }
 
 /** Restores of several at once: all or none, and this many with standbys. */
 export interface RestoreOptions {
   /** @default 1 */
   count?: number;
+  /** The API key the new instances belong to. */
+  owner?: string;
+  /** Called as each new instance is listed as the manager's. */
+  onListed?: () => void;
   /** A snapshot worth keeping standbys for, and how to read its checkpoint again. */
   standbys?: { snapshotId: string; load: LoadCheckpoint };
+}
+
+/** Who a restore's instances are for, and how their listing is reported. */
+interface Claim {
+  owner: string | undefined;
+  listed: () => void;
 }
 
 /**
@@ -48,7 +61,7 @@ export class InstanceRestores {
     this.#standbys = new RestoreStandbys({
       capacity: options.standbys,
       idleMs: options.standbyIdleMs,
-      restorePaused: (spec, checkpoint) => this.#restorePaused(spec, checkpoint),
+      restorePaused: (spec, load) => this.#restorePaused(spec, load),
       remove: (standby) => removePaused(docker, standby.containerId),
       onError: (message, err) => options.logger.warn(message, err),
     });
@@ -60,24 +73,28 @@ export class InstanceRestores {
   }
 
   /**
-   * A checkpoint of the running instance (memory, processes, tmpfs files) as a tar. The engine
-   * can only checkpoint by stopping the container (runsc fails `--leave-running`), and runsc
-   * restores a container in place only once ("id already in use" the second time), so the
-   * instance goes on in a new container restored from the checkpoint; the old one is removed.
-   * `processes` are the ones frozen in it.
+   * A checkpoint of the running instance (memory, processes, tmpfs files), handed to `save` as a
+   * tar stream. The engine can only checkpoint by stopping the container (runsc fails
+   * `--leave-running`), and runsc restores a container in place only once ("id already in use"
+   * the second time), so the instance goes on in a new container restored from the checkpoint
+   * (its files linked, not read), and `save` streams the checkpoint from the old container's
+   * folder meanwhile; then the old container is removed. `processes` are the ones frozen in it.
    */
-  async checkpoint(instance: Instance): Promise<{ tar: Buffer; processes: SnapshotProcess[] }> {
+  async checkpoint<T>(
+    instance: Instance,
+    save: (tar: Readable) => Promise<T>,
+  ): Promise<{ saved: T; processes: SnapshotProcess[] }> {
     const { docker } = this.#options.runner;
     const previous = instance.containerId;
     const name = `faas-${randomBytes(6).toString('hex')}`;
     instance.state = 'checkpointing';
-    let tar: Buffer;
     let processes: SnapshotProcess[];
+    let dir: string;
     try {
       await createCheckpoint(docker, previous, name);
       // The container has stopped: no frame changes the table any more.
       processes = instance.processTable();
-      tar = await tarFolder(await checkpointDir(docker, previous, name));
+      dir = await checkpointDir(docker, previous, name);
     } catch (err) {
       // The instance must not stay half-stopped.
       await this.#recoverAfterFailedCheckpoint(instance);
@@ -88,37 +105,50 @@ export class InstanceRestores {
       );
     }
     try {
-      await this.#restoreInto(instance, tar);
-    } catch (err) {
-      instance.containerId = previous;
-      instance.markStopped('stopped');
-      throw err;
+      try {
+        await this.#restoreInto(instance, (into) => linkFolder(dir, into));
+      } catch (err) {
+        instance.containerId = previous;
+        instance.markStopped('stopped');
+        throw err;
+      }
+      return { saved: await save(tarFolderStream(dir)), processes };
+    } finally {
+      if (instance.containerId !== previous) {
+        await removeContainer(docker, previous).catch((err) =>
+          this.#options.logger.warn(
+            `removing ${instance.id}'s container from before its checkpoint failed`,
+            err,
+          ),
+        );
+      }
     }
-    await removeContainer(docker, previous).catch((err) =>
-      this.#options.logger.warn(`removing ${instance.id}'s container from before its checkpoint failed`, err),
-    );
-    return { tar, processes };
   }
 
   /**
-   * `count` new instances from one checkpoint tar, all or none: their processes continue where
-   * they were, independently. With `standbys`, ready ones are taken first (and the one being
-   * made), and as many are made again once the rest are restored (not beside them: they share
-   * the cores).
+   * `count` new instances from one checkpoint, all or none: their processes continue where they
+   * were, independently. The checkpoint is read once (`load`, a tar stream) and unpacked to disk;
+   * each restore links its files from there. With `standbys`, ready ones are taken first (and
+   * the one being made), and as many are made again once the rest are restored (not beside
+   * them: they share the cores).
    */
-  async restore(
-    spec: InstanceSpec,
-    checkpoint: Uint8Array,
-    options: RestoreOptions = {},
-  ): Promise<Instance[]> {
+  async restore(spec: InstanceSpec, load: LoadCheckpoint, options: RestoreOptions = {}): Promise<Instance[]> {
     const { count = 1, standbys } = options;
+    const claim: Claim = { owner: options.owner, listed: options.onListed ?? (() => {}) };
+    let staged: Promise<string> | undefined;
+    const stagedOnce = () => {
+      staged ??= this.#stage(load);
+      return staged;
+    };
     try {
       const { ready, pending } = standbys ? this.#standbys.take(standbys.snapshotId, count) : { ready: [] };
       const direct = count - ready.length - (pending ? 1 : 0);
       const results = await Promise.allSettled([
-        ...ready.map((standby) => this.#wakeOrRestore(standby, spec, checkpoint)),
-        ...(pending ? [pending.then((standby) => this.#wakeOrRestore(standby, spec, checkpoint))] : []),
-        ...Array.from({ length: direct }, () => this.#restoreNew(spec, checkpoint)),
+        ...ready.map((standby) => this.#wakeOrRestore(standby, spec, stagedOnce, claim)),
+        ...(pending
+          ? [pending.then((standby) => this.#wakeOrRestore(standby, spec, stagedOnce, claim))]
+          : []),
+        ...Array.from({ length: direct }, () => this.#restoreNew(spec, stagedOnce, claim)),
       ]);
       const restored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       const failed = results.find((r) => r.status === 'rejected');
@@ -128,6 +158,7 @@ export class InstanceRestores {
       }
       return restored;
     } finally {
+      if (staged) await staged.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => {});
       if (standbys) this.#standbys.fill(standbys.snapshotId, spec, standbys.load, count);
     }
   }
@@ -159,17 +190,20 @@ export class InstanceRestores {
   async #wakeOrRestore(
     standby: Instance | undefined,
     spec: InstanceSpec,
-    checkpoint: Uint8Array,
+    staged: () => Promise<string>,
+    claim: Claim,
   ): Promise<Instance> {
-    if (standby && (await this.#wake(standby))) return standby;
-    return this.#restoreNew(spec, checkpoint);
+    if (standby && (await this.#wake(standby, claim))) return standby;
+    return this.#restoreNew(spec, staged, claim);
   }
 
-  async #restoreNew(spec: InstanceSpec, checkpoint: Uint8Array): Promise<Instance> {
-    const instance = new Instance(newId('inst'), spec, '', Date.now());
+  async #restoreNew(spec: InstanceSpec, staged: () => Promise<string>, claim: Claim): Promise<Instance> {
+    const instance = new Instance(newId('inst'), spec, '', Date.now(), claim.owner);
     this.#options.register(instance);
+    claim.listed();
     try {
-      await this.#restoreInto(instance, checkpoint);
+      const from = await staged();
+      await this.#restoreInto(instance, (into) => linkFolder(from, into));
     } catch (err) {
       this.#options.unregister(instance);
       throw err;
@@ -177,11 +211,31 @@ export class InstanceRestores {
     return instance;
   }
 
+  /** Unpacks a checkpoint tar stream into a fresh staging folder. */
+  async #stage(load: LoadCheckpoint): Promise<string> {
+    const dir = join(this.#options.stagingDir, randomBytes(8).toString('hex'));
+    await mkdir(this.#options.stagingDir, { recursive: true });
+    try {
+      await untarStream(await load(), dir);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw new FaasError(ErrorCode.INTERNAL, `Reading the checkpoint failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return dir;
+  }
+
   /** A standby restored and paused, not listed as an instance until taken. */
-  async #restorePaused(spec: InstanceSpec, checkpoint: Uint8Array): Promise<Instance> {
+  async #restorePaused(spec: InstanceSpec, load: LoadCheckpoint): Promise<Instance> {
     const { docker } = this.#options.runner;
     const standby = new Instance(newId('inst'), spec, '', Date.now());
-    await this.#restoreInto(standby, checkpoint, 'standby');
+    const staged = await this.#stage(load);
+    try {
+      await this.#restoreInto(standby, (into) => linkFolder(staged, into), 'standby');
+    } finally {
+      await rm(staged, { recursive: true, force: true });
+    }
     try {
       await docker.getContainer(standby.containerId).pause();
     } catch (err) {
@@ -193,7 +247,7 @@ export class InstanceRestores {
   }
 
   /** Unpauses a taken standby and makes it an instance; false (and removed) when it is broken. */
-  async #wake(standby: Instance): Promise<boolean> {
+  async #wake(standby: Instance, claim: Claim): Promise<boolean> {
     const { docker, agentTimeoutMs } = this.#options.runner;
     try {
       const container = docker.getContainer(standby.containerId);
@@ -210,26 +264,34 @@ export class InstanceRestores {
       return false;
     }
     standby.createdAt = Date.now();
+    // Its labels were set before anyone took it: after a restart it counts as ownerless.
+    standby.owner = claim.owner;
     standby.touch();
     this.#options.register(standby);
+    claim.listed();
     return true;
   }
 
-  /** Runs the instance in a new container restored from the checkpoint. */
+  /** Runs the instance in a new container restored from the checkpoint `fill` writes. */
   async #restoreInto(
     instance: Instance,
-    checkpoint: Uint8Array,
+    fill: (dir: string) => Promise<void>,
     role: 'instance' | 'standby' = 'instance',
   ): Promise<void> {
     const { runner } = this.#options;
     const container = await runner.createContainer(
-      { id: instance.id, spec: instance.spec, createdAt: instance.createdAt },
+      {
+        id: instance.id,
+        spec: instance.spec,
+        createdAt: instance.createdAt,
+        ...(instance.owner ? { owner: instance.owner } : {}),
+      },
       role,
     );
     const name = 'faas-restore';
     try {
       const dir = await checkpointDir(runner.docker, container.id, name, { fresh: true });
-      await untarInto(checkpoint, dir);
+      await fill(dir);
       // The engine uploads the checkpoint to containerd's content store by its hash, and two
       // restores of the same bytes at once collide there ("already exists"): make each unique.
       await writeFile(join(dir, 'faas-restore-id'), container.id);

@@ -1,12 +1,16 @@
+import type { Duplex } from 'node:stream';
 import type { DependencyCache } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import { DEFAULT_PROJECT, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { sandboxAgentBinary } from './agent-binary.ts';
 import { AgentLink } from './agent-link.ts';
 import { startFromCheckpoint } from './engine-checkpoints.ts';
 import type { Instance } from './instance.ts';
 import { attachAgent, createInstanceContainer, type InstanceIdentity } from './instance-container.ts';
+import { killContainer } from './instance-recovery.ts';
 
 export interface InstanceRunnerOptions {
   docker: Docker;
@@ -16,10 +20,13 @@ export interface InstanceRunnerOptions {
   busyboxPath: string;
   /** Makes sure the image is in the engine where the runtime can build it (the default image). */
   ensureImage: (image: string) => Promise<void>;
-  /** Makes the shared dependency caches' volumes. */
-  prepareCaches: (caches: DependencyCache[]) => Promise<void>;
+  /** Mounts a project's dependency caches. */
+  prepareCaches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
+  /** The egress network for instances with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
   /** How long a starting agent may take to answer. @default 15000 */
   agentTimeoutMs?: number;
+  logger?: Pick<Console, 'warn'>;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -56,8 +63,11 @@ export class InstanceRunner {
     });
     const agentPath = await this.#agentPath;
     await this.#options.ensureImage(identity.spec.image);
-    if (identity.spec.dependencyCaches?.length)
-      await this.#options.prepareCaches(identity.spec.dependencyCaches);
+    const { spec } = identity;
+    const caches = spec.dependencyCaches?.length
+      ? await this.#options.prepareCaches(spec.project ?? DEFAULT_PROJECT, spec.dependencyCaches)
+      : undefined;
+    const egress = spec.network ? await this.#options.egress() : undefined;
     try {
       return await createInstanceContainer(
         {
@@ -65,6 +75,8 @@ export class InstanceRunner {
           ownerId: this.#options.ownerId,
           agentPath,
           busyboxPath: this.#options.busyboxPath,
+          ...(egress ? { egress } : {}),
+          ...(caches ? { caches } : {}),
         },
         identity,
         role,
@@ -87,9 +99,8 @@ export class InstanceRunner {
   async run(instance: Instance, checkpoint?: string): Promise<void> {
     const container = this.#options.docker.getContainer(instance.containerId);
     instance.state = 'starting';
-    const link = new AgentLink(await attachAgent(container), instance.handleFrame);
-    this.#watch(instance, link);
-    instance.setLink(link);
+    instance.reason = undefined;
+    const link = this.#newLink(instance, await attachAgent(container));
     try {
       if (checkpoint) await startFromCheckpoint(this.#options.docker, instance.containerId, checkpoint);
       else await container.start();
@@ -106,9 +117,7 @@ export class InstanceRunner {
   /** Links to a running container's agent (after a server restart). */
   async link(instance: Instance): Promise<void> {
     const container = this.#options.docker.getContainer(instance.containerId);
-    const link = new AgentLink(await attachAgent(container), instance.handleFrame);
-    this.#watch(instance, link);
-    instance.setLink(link);
+    const link = this.#newLink(instance, await attachAgent(container));
     instance.state = 'running';
     // The stream may join the agent's output mid-frame: skip to the ping's answer.
     await link.ping(this.agentTimeoutMs, true);
@@ -117,6 +126,28 @@ export class InstanceRunner {
   /** From now on links end on purpose (the server stops): the instances run on. */
   close(): void {
     this.#closed = true;
+  }
+
+  /** A link to the instance's agent, made its current one and watched. */
+  #newLink(instance: Instance, stream: Duplex): AgentLink {
+    const link: AgentLink = new AgentLink(stream, {
+      onFrame: instance.handleFrame,
+      onFailure: (reason) => void this.#fail(instance, link, reason),
+    });
+    this.#watch(instance, link);
+    instance.setLink(link);
+    return link;
+  }
+
+  /**
+   * The agent broke the protocol or wedged: the instance fails with the reason and its container
+   * is killed, so nothing it runs goes on unseen. The server goes on.
+   */
+  async #fail(instance: Instance, link: AgentLink, reason: string): Promise<void> {
+    if (instance.link !== link) return;
+    this.#options.logger?.warn(`instance ${instance.id} failed: ${reason}`);
+    instance.markFailed(reason);
+    await killContainer(this.#options.docker, instance.containerId);
   }
 
   /** A link that ends on its own means the container stopped (OOM, killed, crashed). */

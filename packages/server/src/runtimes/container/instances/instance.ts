@@ -1,55 +1,29 @@
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, FaasError, type InstanceSpec, type InstanceView, type SnapshotProcess } from '@faas/core';
-import { Event, encodeExec, encodeFrame, encodeResize, type Frame, Request } from './agent-frames.ts';
+import {
+  Event,
+  encodeCredit,
+  encodeExec,
+  encodeFrame,
+  encodeResize,
+  type Frame,
+  MAX_REQUEST_PAYLOAD,
+  Request,
+} from './agent-frames.ts';
 import type { AgentLink } from './agent-link.ts';
 import { INSTANCE_WORKDIR } from './instance-container.ts';
 import { type InstanceEvent, InstanceEventHub } from './instance-events.ts';
+import { type ExecOptions, type ExecResult, runToEnd } from './instance-exec.ts';
+import type { ProcessExit, RunningProcess, StartProcessOptions } from './instance-process.ts';
+
+export type { ProcessExit, RunningProcess, StartProcessOptions } from './instance-process.ts';
 
 export type InstanceState = InstanceView['status'];
 
-export interface StartProcessOptions {
-  env?: Record<string, string>;
-  /** @default /workspace */
-  cwd?: string;
-  tty?: { rows: number; cols: number };
-  /** The server's own work (file transfer, snapshots): nothing is published to watchers. */
-  silent?: boolean;
-}
-
-export interface ExecOptions extends StartProcessOptions {
-  stdin?: string | Uint8Array;
-  /** @default 60000 */
-  timeoutMs?: number;
-  /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
-  maxOutputBytes?: number;
-  signal?: AbortSignal;
-  /** Each piece of output as it arrives (also kept in the result). */
-  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
-}
-
-export interface ExecResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  exitCode: number;
-  pid: number | undefined;
-  durationMs: number;
-  timedOut: boolean;
-  truncated: boolean;
-}
-
-export interface ProcessExit {
-  code: number;
-  pid?: number;
-}
-
-/** A process started through the agent. `process` numbers it within the instance. */
-export interface RunningProcess {
-  process: number;
-  command: string[];
-  /** The exit code (128 + signal when killed), and the pid once the agent reported it. */
-  exited: Promise<ProcessExit>;
-}
-
+/** Stdin bytes of a flow-controlled process sent but not yet taken, at most. */
+export const STDIN_WINDOW_BYTES = 1024 * 1024;
+/** Largest stdin frame (well under the agent's bound). */
+const STDIN_PIECE_BYTES = Math.min(256 * 1024, MAX_REQUEST_PAYLOAD);
 interface ProcessEntry {
   command: string[];
   pid?: number;
@@ -58,6 +32,8 @@ interface ProcessEntry {
   decoders: { stdout: StringDecoder; stderr: StringDecoder };
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   resolve: (exit: ProcessExit) => void;
+  /** Flow-controlled processes: stdin sent and not yet taken, and a writer waiting for room. */
+  stdin?: { inFlight: number; wake: (() => void) | undefined };
 }
 
 const FILE_KINDS = { c: 'created', m: 'modified', d: 'deleted' } as const;
@@ -75,29 +51,44 @@ export class Instance {
   readonly events = new InstanceEventHub();
   containerId: string;
   state: InstanceState = 'starting';
+  /** Why the instance failed (state `failed`); undefined otherwise. */
+  reason: string | undefined;
+  /** The API key that made it (for the per-key bound); undefined when auth is off. */
+  owner: string | undefined;
   /** The spec's command, once started by this server: where stream stdin goes by default. */
   mainProcess: number | undefined;
   lastActiveAt = Date.now();
   #link: AgentLink | undefined;
   #processes = new Map<number, ProcessEntry>();
+  /** Execs and transfers running: an instance doing them is not idle. */
+  #busy = 0;
   // Random start: a restarted server must not reuse the numbers of processes still running.
   #nextProcess = 1 + Math.floor(Math.random() * 2 ** 30);
 
-  constructor(id: string, spec: InstanceSpec, containerId: string, createdAt: number) {
+  constructor(id: string, spec: InstanceSpec, containerId: string, createdAt: number, owner?: string) {
     this.id = id;
     this.spec = spec;
     this.containerId = containerId;
     this.createdAt = createdAt;
+    this.owner = owner;
   }
 
   /** Frames from a new link come here. */
   handleFrame = (frame: Frame): void => {
     const entry = this.#processes.get(frame.id);
+    if (frame.type === Event.stdinTaken) {
+      if (entry?.stdin) {
+        entry.stdin.inFlight = Math.max(0, entry.stdin.inFlight - frame.payload.readUInt32BE(0));
+        entry.stdin.wake?.();
+      }
+      return;
+    }
     if (entry?.silent) {
       if (frame.type === Event.stdout || frame.type === Event.stderr) {
         entry.onOutput?.(frame.type === Event.stdout ? 'stdout' : 'stderr', frame.payload);
       } else if (frame.type === Event.exit) {
         this.#processes.delete(frame.id);
+        entry.stdin?.wake?.();
         entry.resolve({ code: frame.payload.readInt32BE(0) });
       }
       return;
@@ -140,6 +131,7 @@ export class Instance {
           }
         }
         const pid = entry?.pid ? { pid: entry.pid } : {};
+        entry?.stdin?.wake?.();
         this.#publish({ type: 'exit', code, process: frame.id, ...pid });
         this.#publish({
           type: 'process_event',
@@ -182,6 +174,23 @@ export class Instance {
     this.lastActiveAt = Date.now();
   }
 
+  /** Whether an exec or a file transfer is running: the instance is in use, whatever its TTL. */
+  get busy(): boolean {
+    return this.#busy > 0;
+  }
+
+  /** Runs `work` as a use of the instance: it is not idle meanwhile. */
+  async using<T>(work: () => Promise<T>): Promise<T> {
+    this.#busy += 1;
+    this.touch();
+    try {
+      return await work();
+    } finally {
+      this.#busy -= 1;
+      this.touch();
+    }
+  }
+
   /** Starts a process; its output goes to the events (and `onOutput`). */
   start(
     command: string[],
@@ -202,6 +211,7 @@ export class Instance {
       decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
       ...(onOutput ? { onOutput } : {}),
       resolve,
+      ...(options.flow ? { stdin: { inFlight: 0, wake: undefined } } : {}),
     });
     this.touch();
     link.send(
@@ -210,63 +220,60 @@ export class Instance {
         env: options.env ?? {},
         cwd: options.cwd ?? INSTANCE_WORKDIR,
         ...(options.tty ? { tty: options.tty } : {}),
+        ...(options.flow ? { flow: true } : {}),
       }),
     );
     return { process, command, exited };
   }
 
-  /** Runs a command to its end and collects its output. */
-  async exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const maxOutput = options.maxOutputBytes ?? 10 * 1024 * 1024;
-    const output = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-    let kept = 0;
-    let truncated = false;
-    const started = performance.now();
-    const running = this.start(command, options, (stream, data) => {
-      options.onOutput?.(stream, data);
-      const room = maxOutput - kept;
-      if (data.length > room) truncated = true;
-      if (room <= 0) return;
-      const piece = data.length > room ? data.subarray(0, room) : data;
-      output[stream].push(Buffer.from(piece));
-      kept += piece.length;
-    });
-    if (options.stdin !== undefined && options.stdin.length > 0)
-      this.writeStdin(running.process, options.stdin);
-    this.closeStdin(running.process);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.signal(running.process, 9);
-    }, options.timeoutMs ?? 60_000);
-    const abort = () => this.signal(running.process, 9);
-    options.signal?.addEventListener('abort', abort, { once: true });
-    try {
-      const exit = await running.exited;
-      return {
-        stdout: Buffer.concat(output.stdout),
-        stderr: Buffer.concat(output.stderr),
-        exitCode: exit.code,
-        pid: exit.pid,
-        durationMs: performance.now() - started,
-        timedOut,
-        truncated,
-      };
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', abort);
-      this.touch();
-    }
+  /** Runs a command to its end and collects its output (see instance-exec.ts). */
+  exec(command: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.using(() => runToEnd(this, command, options));
   }
 
+  /** Lets a flow-controlled process send `bytes` more of output. */
+  grantOutput(process: number, bytes: number): void {
+    if (bytes > 0 && this.#processes.has(process)) this.#link?.send(encodeCredit(process, bytes));
+  }
+
+  /**
+   * Sends stdin to a flow-controlled process no faster than it takes it: at most
+   * STDIN_WINDOW_BYTES are on their way. Resolves true when all was sent, false when the process
+   * ended first.
+   */
+  async writeInput(
+    process: number,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<boolean> {
+    for await (const chunk of source) {
+      for (let at = 0; at < chunk.length; at += STDIN_PIECE_BYTES) {
+        const piece = chunk.subarray(at, at + STDIN_PIECE_BYTES);
+        const entry = this.#processes.get(process);
+        const window = entry?.stdin;
+        if (!entry || !window) return false;
+        while (window.inFlight > 0 && window.inFlight + piece.length > STDIN_WINDOW_BYTES) {
+          await new Promise<void>((resolve) => {
+            window.wake = resolve;
+          });
+          window.wake = undefined;
+          if (!this.#processes.has(process)) return false;
+        }
+        window.inFlight += piece.length;
+        this.touch();
+        this.#requireRunning().send(encodeFrame(Request.stdin, process, piece));
+      }
+    }
+    return this.#processes.has(process);
+  }
+
+  /** Stdin for a process without flow control (a stream client's): the agent drops past 8 MiB. */
   writeStdin(process: number, data: string | Uint8Array): void {
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (payload.length === 0) return;
     this.touch();
-    // The agent's frames are bounded: large input goes in pieces.
-    for (let at = 0; at < payload.length; at += 1024 * 1024)
+    for (let at = 0; at < payload.length; at += STDIN_PIECE_BYTES)
       this.#requireRunning().send(
-        encodeFrame(Request.stdin, process, payload.subarray(at, at + 1024 * 1024)),
+        encodeFrame(Request.stdin, process, payload.subarray(at, at + STDIN_PIECE_BYTES)),
       );
   }
 
@@ -330,16 +337,34 @@ export class Instance {
   /** The container stopped: processes are gone, their waiters get 137 (killed). */
   markStopped(state: 'stopped' | 'deleted'): void {
     this.state = state;
-    this.#link = undefined;
-    for (const [process, entry] of this.#processes) {
-      this.#processes.delete(process);
-      entry.resolve({ code: 137, ...(entry.pid ? { pid: entry.pid } : {}) });
-    }
+    this.reason = undefined;
+    this.#endProcesses();
     this.#publish({ type: 'state', state });
+  }
+
+  /**
+   * The container is not to be trusted or used again (its agent broke the protocol or wedged):
+   * processes are gone, waiters get 137, watchers get the reason. The caller kills the container.
+   */
+  markFailed(reason: string): void {
+    if (this.state === 'deleted' || this.state === 'failed') return;
+    this.state = 'failed';
+    this.reason = reason;
+    this.#endProcesses();
+    this.#publish({ type: 'state', state: 'failed', reason });
   }
 
   publishState(): void {
     this.#publish({ type: 'state', state: this.state });
+  }
+
+  #endProcesses(): void {
+    this.#link = undefined;
+    for (const [process, entry] of this.#processes) {
+      this.#processes.delete(process);
+      entry.stdin?.wake?.();
+      entry.resolve({ code: 137, ...(entry.pid ? { pid: entry.pid } : {}) });
+    }
   }
 
   #requireRunning(): AgentLink {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { InstanceSpec } from '@faas/core';
 import type { Instance } from './instance.ts';
 import { RestoreStandbys } from './restore-standbys.ts';
 
 const spec = { image: 'img' } as InstanceSpec;
-const checkpoint = async () => new Uint8Array([1, 2, 3]);
+const checkpoint = async () => Readable.from([Buffer.from([1, 2, 3])]);
 
 /** Standbys over fake restores: each restore is an object named by a counter. */
 function standbys(capacity: number, options: { failRestore?: boolean; gate?: Promise<void> } = {}) {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { InstanceSpec } from '@faas/core';
 import { PendingWork } from '../pending-work.ts';
 import type { Instance } from './instance.ts';
@@ -7,15 +8,15 @@ export interface RestoreStandbysOptions {
   capacity: number;
   /** A snapshot's standby not taken for this long is removed. */
   idleMs: number;
-  /** Restores the checkpoint into a new container and pauses it there. */
-  restorePaused: (spec: InstanceSpec, checkpoint: Uint8Array) => Promise<Instance>;
+  /** Restores the checkpoint (read with `load`) into a new container and pauses it there. */
+  restorePaused: (spec: InstanceSpec, load: LoadCheckpoint) => Promise<Instance>;
   /** Removes a standby's container. */
   remove: (standby: Instance) => Promise<void>;
   onError: (message: string, err: unknown) => void;
 }
 
-/** Reads a snapshot's checkpoint when a standby is to be made (it is not held in memory). */
-export type LoadCheckpoint = () => Promise<Uint8Array>;
+/** Opens a snapshot's checkpoint as a tar stream, each time one is restored (never held in memory). */
+export type LoadCheckpoint = () => Promise<Readable>;
 
 interface Entry {
   spec: InstanceSpec;
@@ -105,9 +106,8 @@ export class RestoreStandbys {
     if (this.count >= this.#options.capacity) return;
     entry.filling = true;
     this.#work.add(
-      entry
-        .load()
-        .then((checkpoint) => this.#options.restorePaused(entry.spec, checkpoint))
+      this.#options
+        .restorePaused(entry.spec, entry.load)
         .then(async (standby) => {
           const claim = this.#takeClaim(entry);
           if (claim) claim(standby);

@@ -32,6 +32,25 @@ describe('ExitMarkerScanner', () => {
     assert.deepEqual(scan(marker, [`x${marker}0\nlate output`, 'more']), { output: 'x', code: 0 });
   });
 
+  it('takes a marker only with a code of 1-3 digits up to 255 and a newline: anything else is output', () => {
+    for (const fake of ['\n', 'x\n', '256\n', '1234\n', ' 1\n', '0x1\n', '-1\n', '1e2\n']) {
+      assert.deepEqual(scan(marker, [`a${marker}${fake}b`]), {
+        output: `a${marker}${fake}b`,
+        code: undefined,
+      });
+    }
+    assert.deepEqual(scan(marker, [`${marker}x\n${marker}255\n`]), { output: `${marker}x\n`, code: 255 });
+  });
+
+  it('never holds back more than a marker and a code, whatever follows a marker', () => {
+    // A marker then megabytes without a newline: held, this would grow past any output cap.
+    const scanner = new ExitMarkerScanner(marker);
+    let passed = scanner.push(Buffer.from(marker)).length;
+    for (let i = 0; i < 64; i++) passed += scanner.push(Buffer.alloc(16 * 1024, 0x37)).length;
+    assert.equal(scanner.code, undefined);
+    assert.ok(marker.length + 64 * 16 * 1024 - passed <= scanner.maxHeldBytes);
+  });
+
   it('never matches another job’s marker', () => {
     const other = newExitMarker();
     assert.notEqual(other, marker);

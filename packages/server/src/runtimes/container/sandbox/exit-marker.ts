@@ -4,12 +4,22 @@ import { randomBytes } from 'node:crypto';
  * The shim writes `<marker><exit code>\n` on stdout and on stderr once the command has exited,
  * so a run answers at once instead of waiting ~40 ms for the engine to tear the container down.
  * Both streams: the engine delivers them through separate pipes, with no order between them,
- * so each stream is complete only once its own marker has come. The marker starts with an
- * ASCII record separator and holds a random nonce per job, so no output mistakes itself for it.
+ * so each stream is complete only once its own marker has come.
+ *
+ * The marker starts with an ASCII record separator and holds 128 random bits per job, made on
+ * the host when the job is sent: output that is not trying (data a command prints, another
+ * job's marker) never matches it. A hostile command could still dig the nonce out of its
+ * parent shell's memory (same uid) and print it: that ends its own run early with a code of its
+ * choosing, which exiting does too; the run keeps its deadline (sandbox-container.ts) and what
+ * follows a marker must be a real code, or the bytes are output like any other.
  */
 export function newExitMarker(): string {
-  return `\x1efaas-exit-${randomBytes(8).toString('hex')}:`;
+  return `\x1efaas-exit-${randomBytes(16).toString('hex')}:`;
 }
+
+/** An exit code is 1 to 3 digits and at most 255, then a newline. */
+const MAX_CODE_DIGITS = 3;
+const NEWLINE = 0x0a;
 
 /** Finds the marker in one stream's output as it arrives, holding back what could begin it. */
 export class ExitMarkerScanner {
@@ -22,21 +32,30 @@ export class ExitMarkerScanner {
     this.#marker = Buffer.from(marker, 'utf8');
   }
 
+  /** The most bytes held back between pushes: a marker and a code without its newline yet. */
+  get maxHeldBytes(): number {
+    return this.#marker.length + MAX_CODE_DIGITS;
+  }
+
   /** The command's own output in `chunk` (what is certain not to be the marker). */
   push(chunk: Buffer): Buffer {
     if (this.code !== undefined) return Buffer.alloc(0);
     const data = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
-    const at = data.indexOf(this.#marker);
-    if (at >= 0) {
-      const end = data.indexOf(0x0a, at + this.#marker.length);
-      if (end < 0) {
+    for (let from = 0; ; ) {
+      const at = data.indexOf(this.#marker, from);
+      if (at < 0) break;
+      const code = readCode(data, at + this.#marker.length);
+      if (code === 'incomplete') {
         this.#held = data.subarray(at);
         return data.subarray(0, at);
       }
-      const code = Number(data.subarray(at + this.#marker.length, end).toString('latin1'));
-      this.code = Number.isInteger(code) ? code : 1;
-      this.#held = Buffer.alloc(0);
-      return data.subarray(0, at);
+      if (code !== 'invalid') {
+        this.code = code;
+        this.#held = Buffer.alloc(0);
+        return data.subarray(0, at);
+      }
+      // Not followed by a code: the shim did not write it, so it is output.
+      from = at + 1;
     }
     const keep = this.#partialMarkerAtEnd(data);
     this.#held = data.subarray(data.length - keep);
@@ -63,4 +82,17 @@ export class ExitMarkerScanner {
     }
     return 0;
   }
+}
+
+/** The code written at `start`: 1-3 digits, at most 255, and a newline. */
+function readCode(data: Buffer, start: number): number | 'incomplete' | 'invalid' {
+  let value = 0;
+  for (let i = start; i <= start + MAX_CODE_DIGITS; i++) {
+    if (i >= data.length) return 'incomplete';
+    const byte = data[i] as number;
+    if (byte === NEWLINE && i > start) return value <= 255 ? value : 'invalid';
+    if (byte < 0x30 || byte > 0x39 || i === start + MAX_CODE_DIGITS) return 'invalid';
+    value = value * 10 + (byte - 0x30);
+  }
+  return 'invalid';
 }

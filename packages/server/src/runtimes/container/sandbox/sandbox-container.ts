@@ -1,5 +1,4 @@
 import type { Duplex } from 'node:stream';
-import type { DependencyCache } from '@faas/core';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from '../container-labels.ts';
 import {
@@ -8,9 +7,22 @@ import {
   SANDBOX_USER,
   updatableLimits,
 } from '../container-limits.ts';
-import { cacheMounts } from '../dependency-caches.ts';
+import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { ExitMarkerScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
+
+/** How long after a 137 exit the engine may still be taking in the OOM event. */
+const OOM_EVENT_GRACE_MS = 250;
+
+async function oomFlag(container: Docker.Container): Promise<boolean> {
+  try {
+    return (await container.inspect()).State.OOMKilled;
+  } catch {
+    // Gone already: no OOM flag to read.
+    return false;
+  }
+}
 
 /** The working dir of sandbox commands: a tmpfs, like /tmp. */
 export const SANDBOX_WORKDIR = '/workspace';
@@ -20,7 +32,10 @@ export interface StartSandboxOptions {
   image: string;
   ownerId: string;
   limits: ContainerLimits;
-  caches?: DependencyCache[];
+  /** The project's dependency caches, mounted (DependencyCaches.prepare). */
+  caches?: CacheMounts;
+  /** The egress network, ready: required when `limits.network`. */
+  egress?: EgressReady;
   busyboxPath: string;
 }
 
@@ -101,7 +116,7 @@ export class SandboxContainer {
 
   static async start(options: StartSandboxOptions): Promise<SandboxContainer> {
     const { docker } = options;
-    const caches = cacheMounts(options.caches ?? []);
+    const caches = options.caches ?? NO_CACHES;
     const container = await docker.createContainer({
       Image: options.image,
       Entrypoint: [BUSYBOX_MOUNT, 'sh', '-c', SHIM_SCRIPT],
@@ -116,10 +131,11 @@ export class SandboxContainer {
       Tty: false,
       Labels: { [MANAGED_LABEL]: 'true', [OWNER_LABEL]: options.ownerId, [ROLE_LABEL]: 'sandbox' },
       HostConfig: {
-        ...hardenedHostConfig(options.limits, [
-          `${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`,
-          ...caches.binds,
-        ]),
+        ...hardenedHostConfig(
+          options.limits,
+          [`${options.busyboxPath}:${BUSYBOX_MOUNT}:ro`, ...caches.binds],
+          options.egress ? { egress: options.egress } : {},
+        ),
         Tmpfs: {
           '/tmp': `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,
           [SANDBOX_WORKDIR]: `rw,nosuid,nodev,size=${options.limits.tmpMb ?? 64}m,mode=1777`,
@@ -184,37 +200,42 @@ export class SandboxContainer {
       if (job.signal?.aborted) onAbort();
       else job.signal?.addEventListener('abort', onAbort, { once: true });
     });
-    const first = await Promise.race([markers, this.#ended.then(() => 'ended' as const), stopped]);
-    clearTimeout(timer);
-    if (onAbort) job.signal?.removeEventListener('abort', onAbort);
-    // 137 may be the memory limit's kill, which only the engine can tell, once the container exits.
-    if (typeof first === 'number' && first !== 137) {
-      return {
-        stdout: Buffer.concat(this.#stdout),
-        stderr: Buffer.concat(this.#stderr),
-        exitCode: first,
-        timedOut,
-        oomKilled: false,
-        durationMs: performance.now() - started,
-        truncated: this.#truncated,
-      };
-    }
-    const container = this.#docker.getContainer(this.id);
-    if (first === 'stop') {
-      await container.kill({ signal: 'SIGKILL' }).catch(() => {});
-    }
-    const exit = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
-    const durationMs = performance.now() - started;
-    let oomKilled = false;
     try {
-      oomKilled = (await container.inspect()).State.OOMKilled;
-    } catch {
-      // Gone already: no OOM flag to read.
+      const first = await Promise.race([markers, this.#ended.then(() => 'ended' as const), stopped]);
+      // 137 may be the memory limit's kill, which only the engine can tell, once the container exits.
+      if (typeof first === 'number' && first !== 137) {
+        return this.#result(first, timedOut, false, performance.now() - started);
+      }
+      const container = this.#docker.getContainer(this.id);
+      // The engine has the last word, but not past the deadline: a forged 137 marker from a
+      // command that goes on running must not hold the run (or the caller) open.
+      const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
+      exited.catch(() => {});
+      let exit = first === 'stop' ? undefined : await Promise.race([exited, stopped]);
+      if (exit === undefined || exit === 'stop') {
+        await container.kill({ signal: 'SIGKILL' }).catch(() => {});
+        exit = await exited;
+      }
+      const durationMs = performance.now() - started;
+      let oomKilled = await oomFlag(container);
+      // The engine learns of an OOM kill from an event that can come after the exit's: a 137
+      // without the flag gets one more look.
+      if (!oomKilled && exit.StatusCode === 137 && !timedOut) {
+        await new Promise((resolve) => setTimeout(resolve, OOM_EVENT_GRACE_MS));
+        oomKilled = await oomFlag(container);
+      }
+      return this.#result(exit.StatusCode, timedOut, oomKilled, durationMs);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) job.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  #result(exitCode: number, timedOut: boolean, oomKilled: boolean, durationMs: number): SandboxRun {
     return {
       stdout: Buffer.concat(this.#stdout),
       stderr: Buffer.concat(this.#stderr),
-      exitCode: exit.StatusCode,
+      exitCode,
       timedOut,
       oomKilled,
       durationMs,

@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
-import { type DependencyCache, ErrorCode, FaasError } from '@faas/core';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_PROJECT, type DependencyCache, ErrorCode, FaasError, isFaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
+import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
+import type { EgressReady } from '../network/egress-network.ts';
 import { newExitMarker } from './exit-marker.ts';
 import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
 import { jobLine } from './sandbox-script.ts';
@@ -13,20 +16,27 @@ export const DEFAULT_BUSYBOX_PATH = '/bin/busybox';
 export interface SandboxRequest {
   /** A local image (no registry is reachable). */
   image: string;
-  /** argv; run with `exec`, so the first word is looked up on the image's PATH. */
-  command: string[];
+  /**
+   * A string runs with the image's `/bin/sh -c`; an array is argv, its first word found on the
+   * image's PATH. BusyBox stands in only in images without `/bin/sh` (sandbox-script.ts).
+   */
+  command: string | string[];
+  /** Whose run this is: it picks the dependency caches. @default DEFAULT_PROJECT */
+  project?: string;
   env?: Record<string, string>;
   stdin?: Uint8Array | string;
   /** Written before the command runs; relative paths are under /workspace (a tmpfs, the cwd). */
   files?: Record<string, string | Uint8Array>;
-  /** @default 30000 */
+  /** @default SANDBOX_DEFAULTS.timeoutMs */
   timeoutMs?: number;
-  /** @default 256 */
+  /** @default SANDBOX_DEFAULTS.memoryMb */
   memoryMb?: number;
-  /** Outbound network. @default false */
+  /** @default SANDBOX_DEFAULTS.cpus */
+  cpus?: number;
+  /** Outbound network, egress-only (network/egress-network.ts). @default false */
   network?: boolean;
   isolation?: 'runc' | 'gvisor';
-  /** Shared package caches to mount (see dependency-caches.ts); the runtime makes their volumes. */
+  /** The project's package caches to mount (see dependency-caches.ts). */
   dependencyCaches?: DependencyCache[];
   /** Where the command runs. @default '/workspace'; `null`: the image's own working dir */
   workdir?: string | null;
@@ -56,20 +66,26 @@ interface PoolEntry {
   lastUsedAt: number;
   image: string;
   limits: ContainerLimits;
+  project: string;
   caches: DependencyCache[];
 }
 
 export interface SandboxPoolsOptions {
   docker: Docker;
   ownerId: string;
-  /** Pre-started containers kept per (image, isolation, network) in use. */
+  /** Pre-started containers kept per (image, isolation, network, project's caches) in use. */
   spares: number;
   idleTimeoutMs: number;
   busyboxPath?: string;
+  /** The egress network for runs with network; refuses when it is not guarded. */
+  egress: () => Promise<EgressReady>;
+  /** Mounts a project's dependency caches. */
+  caches: (project: string, caches: DependencyCache[]) => Promise<CacheMounts>;
   onError: (err: unknown) => void;
 }
 
-const DEFAULT_SANDBOX_MEMORY_MB = 256;
+/** A run's limits when the request does not say (the execute cache key counts them). */
+export const SANDBOX_DEFAULTS = { memoryMb: 256, cpus: 1, timeoutMs: 30_000 } as const;
 
 /**
  * Runs commands in fresh containers, each used once. Containers are started ahead of need, per
@@ -100,10 +116,21 @@ export class SandboxPools {
       );
     }
     const limits: ContainerLimits = {
-      memoryMb: request.memoryMb ?? DEFAULT_SANDBOX_MEMORY_MB,
+      memoryMb: request.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
+      cpus: request.cpus ?? SANDBOX_DEFAULTS.cpus,
       network: request.network ?? false,
       isolation: request.isolation ?? 'runc',
     };
+    // The engine refuses more CPUs than the host has: that is the request's fault, not a 503.
+    if ((limits.cpus ?? 1) > availableParallelism()) {
+      throw new FaasError(
+        ErrorCode.VALIDATION,
+        `cpus must be at most ${availableParallelism()}, the CPUs of this host`,
+      );
+    }
+    // Checked at each run, not only when the spare was made: rules a flush removed since are
+    // put back first, or the run is refused.
+    if (limits.network) await this.#options.egress();
     const exitMarker = newExitMarker();
     const line = jobLine({
       exitMarker,
@@ -112,7 +139,12 @@ export class SandboxPools {
       files: request.files ?? {},
       ...(request.workdir === null ? {} : { workdir: request.workdir ?? SANDBOX_WORKDIR }),
     });
-    const entry = this.#entry(request.image, limits, [...new Set(request.dependencyCaches ?? [])].sort());
+    const entry = this.#entry(
+      request.image,
+      limits,
+      request.project ?? DEFAULT_PROJECT,
+      [...new Set(request.dependencyCaches ?? [])].sort(),
+    );
     entry.lastUsedAt = Date.now();
     const container = entry.ready.shift() ?? (await this.#start(entry));
     this.#refill(entry);
@@ -122,7 +154,7 @@ export class SandboxPools {
         exitMarker,
         ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
         limits,
-        timeoutMs: request.timeoutMs ?? 30_000,
+        timeoutMs: request.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs,
         maxOutputBytes: request.maxOutputBytes ?? 10 * 1024 * 1024,
         ...(request.signal ? { signal: request.signal } : {}),
         ...(request.onOutput ? { onOutput: request.onOutput } : {}),
@@ -191,11 +223,11 @@ export class SandboxPools {
     await Promise.all([...this.#removals]);
   }
 
-  #entry(image: string, limits: ContainerLimits, caches: DependencyCache[]): PoolEntry {
-    const key = poolKey(image, limits, caches);
+  #entry(image: string, limits: ContainerLimits, project: string, caches: DependencyCache[]): PoolEntry {
+    const key = poolKey(image, limits, project, caches);
     let entry = this.#pools.get(key);
     if (!entry) {
-      entry = { ready: [], starting: 0, lastUsedAt: Date.now(), image, limits, caches };
+      entry = { ready: [], starting: 0, lastUsedAt: Date.now(), image, limits, project, caches };
       this.#pools.set(key, entry);
     }
     return entry;
@@ -203,15 +235,20 @@ export class SandboxPools {
 
   async #start(entry: PoolEntry): Promise<SandboxContainer> {
     try {
+      const egress = entry.limits.network ? await this.#options.egress() : undefined;
+      const caches =
+        entry.caches.length > 0 ? await this.#options.caches(entry.project, entry.caches) : undefined;
       return await SandboxContainer.start({
         docker: this.#options.docker,
         image: entry.image,
         ownerId: this.#options.ownerId,
         limits: entry.limits,
-        caches: entry.caches,
+        ...(caches ? { caches } : {}),
+        ...(egress ? { egress } : {}),
         busyboxPath: this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH,
       });
     } catch (err) {
+      if (isFaasError(err)) throw err;
       if (engineStatus(err) === 404) {
         throw missingImageError(entry.image, err);
       }
@@ -231,7 +268,10 @@ export class SandboxPools {
     this.#start(entry).then(
       (container) => {
         entry.starting -= 1;
-        if (this.#closed || !this.#pools.has(poolKey(entry.image, entry.limits, entry.caches))) {
+        if (
+          this.#closed ||
+          !this.#pools.has(poolKey(entry.image, entry.limits, entry.project, entry.caches))
+        ) {
           this.#remove(container);
           return;
         }
@@ -253,6 +293,11 @@ export class SandboxPools {
   }
 }
 
-function poolKey(image: string, limits: ContainerLimits, caches: DependencyCache[]): string {
-  return `${image}|${limits.isolation ?? 'runc'}|${limits.network ? 'net' : 'none'}|${caches.join(',')}`;
+/**
+ * What a pre-started container is made with. Its mounts are its project's caches, so with caches
+ * the project is part of the key; without, projects share spares (nothing in them is a project's).
+ */
+function poolKey(image: string, limits: ContainerLimits, project: string, caches: DependencyCache[]): string {
+  const owner = caches.length > 0 ? project : '';
+  return JSON.stringify([image, limits.isolation ?? 'runc', limits.network ? 'net' : 'none', owner, caches]);
 }

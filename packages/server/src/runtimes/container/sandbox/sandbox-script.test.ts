@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '@faas/core';
 import { newExitMarker } from './exit-marker.ts';
-import { jobLine, shellQuote } from './sandbox-script.ts';
+import { jobLine, type SandboxJob, shellQuote } from './sandbox-script.ts';
 
 function decode(line: string): string {
   assert.ok(line.endsWith('\n'));
   return Buffer.from(line.trimEnd(), 'base64').toString('utf8');
 }
+
+/** Debian's busybox-static (scripts/install-engine.sh): the shim's shell. */
+const busybox = '/bin/busybox';
 
 describe('sandbox job script', () => {
   it('quotes any string so the shell reads it back unchanged', () => {
@@ -37,14 +41,50 @@ describe('sandbox job script', () => {
       ),
     );
     assert.ok(lines.includes(`export A='x'\\''y'`));
-    assert.ok(lines.includes(`'python3' '-c' 'print('\\''hi'\\'')'`));
+    assert.ok(
+      lines.includes(
+        `if faas_find 'python3'; then (exec -a 'python3' "$faas_path" '-c' 'print('\\''hi'\\'')')`,
+      ),
+    );
+  });
+
+  // The shim is busybox's shell, which runs its own applet for any name it knows: the host's
+  // busybox shows what a sandbox does, with the host's GNU tools standing in for the image's.
+  const runInBusybox = (job: Omit<SandboxJob, 'exitMarker'>) => {
+    const exitMarker = newExitMarker();
+    const run = spawnSync(busybox, ['sh', '-c', decode(jobLine({ exitMarker, ...job }))]);
+    return {
+      status: run.status,
+      stdout: run.stdout.toString().replace(`${exitMarker}${run.status}\n`, ''),
+      stderr: run.stderr.toString().replace(`${exitMarker}${run.status}\n`, ''),
+    };
+  };
+  const gnuSed = spawnSync('sed', ['--version']).stdout?.toString().split('\n')[0] ?? '';
+
+  it('runs an argv with the program found on PATH and a string with /bin/sh, not busybox applets', {
+    skip: !existsSync(busybox) || !gnuSed.includes('GNU') ? 'needs a static busybox and GNU sed' : false,
+  }, () => {
+    const argv = runInBusybox({ command: ['sed', '--version'] });
+    assert.equal(argv.status, 0, argv.stderr);
+    assert.equal(argv.stdout.split('\n')[0], gnuSed);
+    const string = runInBusybox({ command: 'sed --version | head -n 1; echo "$0"' });
+    assert.equal(string.stdout, `${gnuSed}\n/bin/sh\n`);
+    const missing = runInBusybox({ command: ['no-such-tool-here', 'x'] });
+    assert.equal(missing.status, 127);
+    assert.equal(missing.stderr, 'no-such-tool-here: not found\n');
+    // The job's env comes first: a PATH it sets is the one searched.
+    const path = runInBusybox({ command: ['sed', '--version'], env: { PATH: '/nowhere' } });
+    assert.equal(path.status, 127);
+    const slash = runInBusybox({ command: ['/bin/echo', "it's"] });
+    assert.equal(slash.stdout, "it's\n");
   });
 
   it('writes the exit marker with the code on stdout and on stderr after the command, and exits with it', () => {
     const exitMarker = newExitMarker();
-    // No workdir, files or env: the script is only the command and the markers, so the host's sh runs it.
+    // No workdir, files or env: the script is only the command and the markers, so the host's
+    // busybox shell runs it as the shim would.
     const script = decode(jobLine({ exitMarker, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'] }));
-    const run = spawnSync('sh', ['-c', script]);
+    const run = spawnSync(busybox, ['sh', '-c', script]);
     assert.equal(run.status, 3);
     assert.equal(run.stdout.toString(), `out\n${exitMarker}3\n`);
     assert.equal(run.stderr.toString(), `err\n${exitMarker}3\n`);

@@ -5,8 +5,8 @@ export const BUSYBOX_MOUNT = '/.faas/busybox';
 
 /**
  * The sandbox container's main process, started before any request: it blocks reading one line
- * (a base64 shell script: files, env, then `exec` of the command), then runs it; the rest of
- * stdin becomes the command's stdin. `read` takes stdin a byte at a time, so nothing is lost.
+ * (a base64 shell script: files, env, then the command), then runs it; the rest of stdin becomes
+ * the command's stdin. `read` takes stdin a byte at a time, so nothing is lost.
  */
 export const SHIM_SCRIPT = `IFS= read -r job || exit 125; eval "$(printf %s "$job" | ${BUSYBOX_MOUNT} base64 -d)"`;
 
@@ -16,8 +16,23 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * Finds `$1` on the image's PATH as a shell would, into `faas_path`. The shim's busybox shell
+ * would otherwise run its own applet for any name it knows (`sed`, `sh`, `wget`…) instead of
+ * the image's program: a name with a slash is the only way to make it exec the image's file.
+ */
+const FIND_ON_PATH = `faas_find() {
+  faas_ifs=$IFS; IFS=:; set -f
+  for faas_dir in \${PATH-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}; do
+    faas_path=\${faas_dir:-.}/$1
+    if [ -f "$faas_path" ] && [ -x "$faas_path" ]; then IFS=$faas_ifs; set +f; return 0; fi
+  done
+  IFS=$faas_ifs; set +f; return 1
+}`;
+
 export interface SandboxJob {
-  command: string[];
+  /** A string runs with the image's `/bin/sh -c`; an array is argv, its first word found on PATH. */
+  command: string | string[];
   env?: Record<string, string>;
   /** Written before the command runs; relative paths are under `workdir`. */
   files?: Record<string, string | Uint8Array>;
@@ -50,9 +65,31 @@ export function jobLine(job: SandboxJob): string {
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
   // A child, not exec: the shim outlives the command to write the markers.
-  lines.push(job.command.map(shellQuote).join(' '));
+  lines.push(...commandLines(job.command));
   lines.push('code=$?');
   const marker = `printf '%s%s\\n' ${shellQuote(job.exitMarker)} "$code"`;
   lines.push(`${marker}; ${marker} >&2; exit "$code"`);
   return `${Buffer.from(lines.join('\n'), 'utf8').toString('base64')}\n`;
+}
+
+/**
+ * The image's own tools run the command: a string with the image's `/bin/sh`, an argv with its
+ * first word found on the image's PATH. BusyBox stands in only in an image without `/bin/sh`
+ * (a string runs with its `sh`, an argv not on PATH with its applet of that name).
+ */
+function commandLines(command: string | string[]): string[] {
+  if (typeof command === 'string') {
+    const script = shellQuote(command);
+    return [`if [ -x /bin/sh ]; then /bin/sh -c ${script}; else ${BUSYBOX_MOUNT} sh -c ${script}; fi`];
+  }
+  const [name, ...args] = command.map(shellQuote) as [string, ...string[]];
+  const rest = args.length > 0 ? ` ${args.join(' ')}` : '';
+  if ((command[0] as string).includes('/')) return [`${name}${rest}`];
+  return [
+    FIND_ON_PATH,
+    // exec -a in a subshell: the program sees the name it was called by, as from any shell.
+    `if faas_find ${name}; then (exec -a ${name} "$faas_path"${rest})`,
+    `elif [ ! -x /bin/sh ] && ${BUSYBOX_MOUNT} --list | ${BUSYBOX_MOUNT} grep -qxF -- ${name}; then ${BUSYBOX_MOUNT} ${name}${rest}`,
+    `else printf '%s: not found\\n' ${name} >&2; (exit 127); fi`,
+  ];
 }

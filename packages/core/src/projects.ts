@@ -1,0 +1,14 @@
+/**
+ * Projects (tenants) own everything: functions, sandboxes, caches, cached results. Until keys
+ * carry one, every request acts in `default`; the gateway puts the request's project on the
+ * request (`request.project`) and everything below takes it from there, so tenancy only has to
+ * set the real one.
+ */
+export const DEFAULT_PROJECT = 'default';
+
+/** What a project id may be: it names file systems, volumes and cache keys. */
+const PROJECT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function isProjectId(value: string): boolean {
+  return PROJECT_ID.test(value);
+}
