@@ -146,7 +146,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
+  // Idempotent: a second listen would lose the listening server (and keep the test process alive).
   const listen = async () => {
+    if (server) return;
     server = createServer((client) => {
       const upstream = tcpConnect(Number(targetPort || 6379), hostname);
       for (const s of [client, upstream]) {
