@@ -3,35 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Invocation, TERMINAL_STATUSES } from '@faas/core';
-import { dropQueueKeys, TEST_REDIS_URL } from '../../packages/server/src/queue/redis/test-support.ts';
+import { queueBackends } from '../support/queue-backends.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
-type Overrides = Parameters<typeof startTestServer>[0];
-
-/** Each queue implementation, as the server's configuration selects it. */
-const BACKENDS: Array<{
-  name: string;
-  overrides: () => Overrides;
-  skip?: string;
-  cleanup?: () => Promise<void>;
-}> = [];
-BACKENDS.push({ name: 'SQLite queue', overrides: () => ({}) });
-{
-  const prefix = `test:queue-api:${process.pid}`;
-  let n = 0;
-  const used: string[] = [];
-  BACKENDS.push({
-    name: 'Redis queue',
-    overrides: () => {
-      used.push(`${prefix}:${++n}`);
-      return { queueUrl: TEST_REDIS_URL as string, queuePrefix: used.at(-1) as string };
-    },
-    ...(TEST_REDIS_URL ? {} : { skip: 'FAAS_TEST_REDIS_URL is not set (.ci/run sets it)' }),
-    cleanup: async () => {
-      if (TEST_REDIS_URL) for (const p of used) await dropQueueKeys(TEST_REDIS_URL, p);
-    },
-  });
-}
+const BACKENDS = queueBackends('queue-api');
 
 interface QueueCounts {
   depth: number;
@@ -48,14 +23,14 @@ const FAILS_UNTIL = `export default (e) => {
 }`;
 
 for (const backend of BACKENDS) {
-  describe(`queue API: ${backend.name}`, { skip: backend.skip ?? false }, () => {
+  describe(`queue API: ${backend.name}`, { skip: backend.skip }, () => {
     let s: TestServer;
     before(async () => {
       s = await startTestServer({ retryBaseDelayMs: 20, retryMaxDelayMs: 50, ...backend.overrides() });
     });
     after(async () => {
       await s?.close();
-      await backend.cleanup?.();
+      await backend.cleanup();
     });
 
     const json = async <T>(res: Response | Promise<Response>): Promise<T> => (await (await res).json()) as T;
@@ -214,7 +189,7 @@ for (const backend of BACKENDS) {
     });
   });
 
-  describe(`queue counts: ${backend.name}`, { skip: backend.skip ?? false }, () => {
+  describe(`queue counts: ${backend.name}`, { skip: backend.skip }, () => {
     let s: TestServer;
     before(async () => {
       // One job at a time, and a retry delay no test waits out: what waits is counted as such.
@@ -227,7 +202,7 @@ for (const backend of BACKENDS) {
     });
     after(async () => {
       await s?.close();
-      await backend.cleanup?.();
+      await backend.cleanup();
     });
 
     it('depth (due), running (leased), delayed (backing off) and dead are told apart', async () => {
