@@ -38,7 +38,7 @@ if ! answers; then
   mkdir -p "$STATE_DIR"
   log "starting redis-server on 127.0.0.1:$PORT (data in $STATE_DIR)"
   # Loopback only, no password: a test instance. appendonly with an fsync each second is what a
-  # durable queue runs on in production too (docs/queue-redis.md).
+  # durable queue runs on in production too (docs/queue.md).
   redis-server --daemonize yes --bind 127.0.0.1 --port "$PORT" --dir "$STATE_DIR" \
     --appendonly yes --appendfsync everysec --save '' \
     --logfile "$STATE_DIR/redis.log" --pidfile "$STATE_DIR/redis.pid" >&2
