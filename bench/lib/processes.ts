@@ -70,13 +70,16 @@ export interface FaasServer extends Spawned {
   adminKey: string;
 }
 
-/** The faas server as its own process, in a fresh data dir that is removed on stop. */
-export async function startFaasServer(): Promise<FaasServer> {
+/**
+ * The faas server as its own process, in a fresh data dir that is removed on stop; `env` adds
+ * settings (FAAS_QUEUE_URL).
+ */
+export async function startFaasServer(env: Record<string, string> = {}): Promise<FaasServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));
   const adminKey = `faas_bench_${randomBytes(16).toString('hex')}`;
   const server = await spawnListening(
     ['packages/server/src/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
-    { FAAS_ADMIN_KEY: adminKey, FAAS_LOG_LEVEL: 'warn' },
+    { FAAS_ADMIN_KEY: adminKey, FAAS_LOG_LEVEL: 'warn', ...env },
     () => rmSync(dataDir, { recursive: true, force: true }),
   );
   return { ...server, adminKey };
