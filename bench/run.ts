@@ -4,7 +4,9 @@
 // Env: BENCH_DURATION (s per measurement, default 6), BENCH_LOADGEN=node (skip wrk),
 // BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1, BENCH_ONLY=1,4 (those sections),
 // BENCH_DATABASE_URL (the PostgreSQL server of section 5; default FAAS_TEST_DATABASE_URL).
+// BENCH_REDIS_URL (the Redis of section 6; default FAAS_TEST_REDIS_URL), BENCH_ASYNC_COUNT (10000).
 import { cpus, hostname } from 'node:os';
+import { measureAsyncQueues } from './async-queue.ts';
 import { measureColdStart } from './cold-start.ts';
 import { dockerAnswers, measureContainer } from './container.ts';
 import { measureInstances } from './instances.ts';
@@ -70,6 +72,15 @@ try {
 } finally {
   await server.stop();
 }
+// Its own servers, one per queue, after the shared one has stopped.
+if (runs('6'))
+  await section('6. async throughput: enqueue to completion, SQLite queue vs Redis queue', () =>
+    measureAsyncQueues({
+      count: Number(process.env.BENCH_ASYNC_COUNT ?? 10_000),
+      redisUrl: process.env.BENCH_REDIS_URL || process.env.FAAS_TEST_REDIS_URL || undefined,
+      log,
+    }),
+  );
 
 log('\nsummary');
 log(summaryTable(metrics));

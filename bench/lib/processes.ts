@@ -75,7 +75,7 @@ export interface FaasServer extends Spawned {
 
 /**
  * The faas server as its own process, in a fresh data dir that is removed on stop; `env` adds
- * settings (FAAS_DATABASE_URL for the PostgreSQL store).
+ * settings (FAAS_DATABASE_URL for the PostgreSQL store, FAAS_QUEUE_URL for the Redis queue).
  */
 export async function startFaasServer(env: Record<string, string> = {}): Promise<FaasServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));

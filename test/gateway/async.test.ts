@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type Invocation, TERMINAL_STATUSES } from '@faas/core';
+import { queueBackends } from '../support/queue-backends.ts';
 import {
   request,
   spawnServer,
@@ -24,188 +25,200 @@ async function finished(api: Fetcher, id: string, timeoutMs = 15_000): Promise<I
   );
 }
 
-describe('async invocations', () => {
-  let s: TestServer;
-  before(async () => {
-    s = await startTestServer({ retryBaseDelayMs: 20, retryMaxDelayMs: 100 });
-  });
-  after(() => s.close());
-
-  const deploy = (name: string, code: string, extra: Record<string, unknown> = {}) =>
-    s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code, ...extra } });
-
-  it('answers 202 with an id, then runs it', async () => {
-    await deploy('double', 'export default (e) => e.n * 2');
-    const res = await s.api('/api/v1/functions/double/invoke?async=true', {
-      method: 'POST',
-      json: { n: 21 },
+// The same for each queue implementation (SQLite, and Redis when FAAS_TEST_REDIS_URL is set).
+for (const backend of queueBackends('async')) {
+  describe(`async invocations: ${backend.name}`, { skip: backend.skip }, () => {
+    let s: TestServer;
+    before(async () => {
+      s = await startTestServer({ retryBaseDelayMs: 20, retryMaxDelayMs: 100, ...backend.overrides() });
     });
-    assert.equal(res.status, 202);
-    const { invocationId, status } = (await res.json()) as { invocationId: string; status: string };
-    assert.equal(status, 'queued');
-    assert.equal(res.headers.get('location'), `/api/v1/invocations/${invocationId}`);
-    const inv = await finished(s.api, invocationId);
-    assert.equal(inv.status, 'succeeded');
-    assert.equal(inv.result, 42);
-    assert.equal(inv.mode, 'async');
-    assert.equal(inv.attempts, 1);
-    assert.equal(inv.version, 1);
-    assert.ok(inv.startedAt && inv.finishedAt && inv.durationMs !== undefined);
-  });
-
-  it('X-Invocation-Type: Event is async too', async () => {
-    const res = await s.api('/api/v1/functions/double/invoke', {
-      method: 'POST',
-      json: { n: 1 },
-      headers: { 'x-invocation-type': 'Event' },
+    after(async () => {
+      await s?.close();
+      await backend.cleanup();
     });
-    assert.equal(res.status, 202);
-  });
 
-  it('retries with backoff up to maxRetries, then dead-letters', async () => {
-    await deploy('always-fails', 'export default () => { throw new Error("nope") }', { maxRetries: 2 });
-    const res = await s.api('/api/v1/functions/always-fails/invoke?async=true', { method: 'POST' });
-    const { invocationId } = (await res.json()) as { invocationId: string };
-    const inv = await finished(s.api, invocationId);
-    assert.equal(inv.status, 'dead_lettered');
-    assert.equal(inv.attempts, 3);
-    assert.equal(inv.error?.message, 'nope');
-  });
+    const deploy = (name: string, code: string, extra: Record<string, unknown> = {}) =>
+      s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code, ...extra } });
 
-  it('an idempotency key answers the first invocation', async () => {
-    const send = () =>
-      s.api('/api/v1/functions/double/invoke?async=true', {
+    it('answers 202 with an id, then runs it', async () => {
+      await deploy('double', 'export default (e) => e.n * 2');
+      const res = await s.api('/api/v1/functions/double/invoke?async=true', {
         method: 'POST',
-        json: { n: 5 },
-        headers: { 'idempotency-key': 'order-77' },
+        json: { n: 21 },
       });
-    const first = (await (await send()).json()) as { invocationId: string };
-    const second = (await (await send()).json()) as { invocationId: string; duplicate?: boolean };
-    assert.equal(second.invocationId, first.invocationId);
-    assert.equal(second.duplicate, true);
-    const list = (await (await s.api('/api/v1/invocations?functionName=double&limit=100')).json()) as {
-      items: Invocation[];
-    };
-    assert.equal(list.items.filter((i) => i.idempotencyKey === 'order-77').length, 1);
-  });
-
-  it('an idempotency key reused with another payload or version is 422, not the first answer', async () => {
-    const send = (json: unknown, path = '/api/v1/functions/double/invoke?async=true') =>
-      s.api(path, { method: 'POST', json, headers: { 'idempotency-key': 'order-78' } });
-    const first = await send({ n: 1 });
-    assert.equal(first.status, 202);
-    const { invocationId } = (await first.json()) as { invocationId: string };
-    // Same JSON, other spacing: the same request.
-    const retry = await s.api('/api/v1/functions/double/invoke?async=true', {
-      method: 'POST',
-      headers: { 'idempotency-key': 'order-78', 'content-type': 'application/json' },
-      body: '{ "n" : 1 }',
+      assert.equal(res.status, 202);
+      const { invocationId, status } = (await res.json()) as { invocationId: string; status: string };
+      assert.equal(status, 'queued');
+      assert.equal(res.headers.get('location'), `/api/v1/invocations/${invocationId}`);
+      const inv = await finished(s.api, invocationId);
+      assert.equal(inv.status, 'succeeded');
+      assert.equal(inv.result, 42);
+      assert.equal(inv.mode, 'async');
+      assert.equal(inv.attempts, 1);
+      assert.equal(inv.version, 1);
+      assert.ok(inv.startedAt && inv.finishedAt && inv.durationMs !== undefined);
     });
-    assert.equal(((await retry.json()) as { invocationId: string }).invocationId, invocationId);
-    for (const res of [
-      await send({ n: 2 }),
-      await send({ n: 1 }, '/api/v1/functions/double/invoke?async=true&version=1'),
-    ]) {
-      const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
-      assert.equal(res.status, 422, JSON.stringify(body));
-      assert.equal(body.error.code, 'FAAS_ERR_IDEMPOTENCY_KEY_REUSED');
-      assert.equal(body.error.details.invocationId, invocationId);
-    }
-    assert.equal((await finished(s.api, invocationId)).result, 2, 'the first request ran, once');
-  });
-});
 
-describe('async invocations run exactly once under a concurrency limit', () => {
-  // The reported case: 8 async invocations of a function with maxConcurrency 1 and timeoutMs 1000,
-  // each taking ~900 ms, queue concurrency 8. Before, the lease ran out while jobs waited for the
-  // slot: 9 to 11 executions for 8 invocations, and with maxRetries 0 a job dead-lettered while
-  // it still ran. Leases here are 2 s, far less than the 6.3 s the last job waits: only their
-  // renewal keeps the later jobs.
-  let s: TestServer;
-  /** Executions per invocation, counted where the function is run: a lost run's logs are never written. */
-  const executions = new Map<string, number>();
-  before(async () => {
-    s = await startTestServer({
-      queueConcurrency: 8,
-      queueLeaseMs: 2_000,
-      queuePollMs: 50,
-      retryBaseDelayMs: 20,
+    it('X-Invocation-Type: Event is async too', async () => {
+      const res = await s.api('/api/v1/functions/double/invoke', {
+        method: 'POST',
+        json: { n: 1 },
+        headers: { 'x-invocation-type': 'Event' },
+      });
+      assert.equal(res.status, 202);
     });
-    const isolate = s.server.platform.runtimes.all.find((r) => r.kind === 'isolate');
-    assert.ok(isolate);
-    const invoke = isolate.invoke.bind(isolate);
-    isolate.invoke = (request) => {
-      executions.set(request.invocationId, (executions.get(request.invocationId) ?? 0) + 1);
-      return invoke(request);
-    };
-  });
-  after(() => s.close());
 
-  for (const maxRetries of [0, 2]) {
-    it(`8 invocations, maxRetries ${maxRetries}: 8 executions, one per invocation, none dead-lettered`, async (t) => {
-      const name = `one-at-a-time-${maxRetries}`;
-      const code = `export default async (e) => {
+    it('retries with backoff up to maxRetries, then dead-letters', async () => {
+      await deploy('always-fails', 'export default () => { throw new Error("nope") }', { maxRetries: 2 });
+      const res = await s.api('/api/v1/functions/always-fails/invoke?async=true', { method: 'POST' });
+      const { invocationId } = (await res.json()) as { invocationId: string };
+      const inv = await finished(s.api, invocationId);
+      assert.equal(inv.status, 'dead_lettered');
+      assert.equal(inv.attempts, 3);
+      assert.equal(inv.error?.message, 'nope');
+    });
+
+    it('an idempotency key answers the first invocation', async () => {
+      const send = () =>
+        s.api('/api/v1/functions/double/invoke?async=true', {
+          method: 'POST',
+          json: { n: 5 },
+          headers: { 'idempotency-key': 'order-77' },
+        });
+      const first = (await (await send()).json()) as { invocationId: string };
+      const second = (await (await send()).json()) as { invocationId: string; duplicate?: boolean };
+      assert.equal(second.invocationId, first.invocationId);
+      assert.equal(second.duplicate, true);
+      const list = (await (await s.api('/api/v1/invocations?functionName=double&limit=100')).json()) as {
+        items: Invocation[];
+      };
+      assert.equal(list.items.filter((i) => i.idempotencyKey === 'order-77').length, 1);
+    });
+
+    it('an idempotency key reused with another payload or version is 422, not the first answer', async () => {
+      const send = (json: unknown, path = '/api/v1/functions/double/invoke?async=true') =>
+        s.api(path, { method: 'POST', json, headers: { 'idempotency-key': 'order-78' } });
+      const first = await send({ n: 1 });
+      assert.equal(first.status, 202);
+      const { invocationId } = (await first.json()) as { invocationId: string };
+      // Same JSON, other spacing: the same request.
+      const retry = await s.api('/api/v1/functions/double/invoke?async=true', {
+        method: 'POST',
+        headers: { 'idempotency-key': 'order-78', 'content-type': 'application/json' },
+        body: '{ "n" : 1 }',
+      });
+      assert.equal(((await retry.json()) as { invocationId: string }).invocationId, invocationId);
+      for (const res of [
+        await send({ n: 2 }),
+        await send({ n: 1 }, '/api/v1/functions/double/invoke?async=true&version=1'),
+      ]) {
+        const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
+        assert.equal(res.status, 422, JSON.stringify(body));
+        assert.equal(body.error.code, 'FAAS_ERR_IDEMPOTENCY_KEY_REUSED');
+        assert.equal(body.error.details.invocationId, invocationId);
+      }
+      assert.equal((await finished(s.api, invocationId)).result, 2, 'the first request ran, once');
+    });
+  });
+
+  describe(`async invocations run exactly once under a concurrency limit: ${backend.name}`, {
+    skip: backend.skip,
+  }, () => {
+    // The reported case: 8 async invocations of a function with maxConcurrency 1 and timeoutMs 1000,
+    // each taking ~900 ms, queue concurrency 8. Before, the lease ran out while jobs waited for the
+    // slot: 9 to 11 executions for 8 invocations, and with maxRetries 0 a job dead-lettered while
+    // it still ran. Leases here are 2 s, far less than the 6.3 s the last job waits: only their
+    // renewal keeps the later jobs.
+    let s: TestServer;
+    /** Executions per invocation, counted where the function is run: a lost run's logs are never written. */
+    const executions = new Map<string, number>();
+    before(async () => {
+      s = await startTestServer({
+        queueConcurrency: 8,
+        queueLeaseMs: 2_000,
+        queuePollMs: 50,
+        retryBaseDelayMs: 20,
+        ...backend.overrides(),
+      });
+      const isolate = s.server.platform.runtimes.all.find((r) => r.kind === 'isolate');
+      assert.ok(isolate);
+      const invoke = isolate.invoke.bind(isolate);
+      isolate.invoke = (request) => {
+        executions.set(request.invocationId, (executions.get(request.invocationId) ?? 0) + 1);
+        return invoke(request);
+      };
+    });
+    after(async () => {
+      await s?.close();
+      await backend.cleanup();
+    });
+
+    for (const maxRetries of [0, 2]) {
+      it(`8 invocations, maxRetries ${maxRetries}: 8 executions, one per invocation, none dead-lettered`, async (t) => {
+        const name = `one-at-a-time-${maxRetries}`;
+        const code = `export default async (e) => {
           if (e.i === 'warm') return 'warm';
           console.log('executing invocation ' + e.i);
           await new Promise((r) => setTimeout(r, 900));
           return e.i;
         }`;
-      const created = await s.api('/api/v1/functions', {
-        method: 'POST',
-        json: { name, runtime: 'js', code, maxConcurrency: 1, timeoutMs: 1_000, maxRetries },
-      });
-      assert.equal(created.status, 201, await created.clone().text());
-      // Warm first: a cold start counts against the first call's 1 s deadline.
-      const warm = await s.api(`/api/v1/functions/${name}/invoke`, { method: 'POST', json: { i: 'warm' } });
-      assert.equal(await warm.json(), 'warm');
-      const ids: string[] = [];
-      for (let i = 0; i < 8; i++) {
-        const res = await s.api(`/api/v1/functions/${name}/invoke?async=true`, {
+        const created = await s.api('/api/v1/functions', {
           method: 'POST',
-          json: { i },
+          json: { name, runtime: 'js', code, maxConcurrency: 1, timeoutMs: 1_000, maxRetries },
         });
-        assert.equal(res.status, 202);
-        ids.push(((await res.json()) as { invocationId: string }).invocationId);
-      }
-      const done = await Promise.all(ids.map((id) => finished(s.api, id, 60_000)));
-      // A run that overran its own 1 s deadline on a loaded machine is the function's timeout,
-      // retried or dead-lettered as it should be; it still ran once per attempt.
-      const ownTimeouts = done.filter((inv) => inv.error?.type === 'Timeout');
-      if (ownTimeouts.length > 0) t.diagnostic(`${ownTimeouts.length} run(s) overran their own deadline`);
-      for (const inv of done) {
-        assert.equal(
-          executions.get(inv.id),
-          inv.attempts,
-          `invocation ${inv.id} ran more often than it had attempts`,
-        );
-        const { logs } = (await (await s.api(`/api/v1/invocations/${inv.id}`)).json()) as {
-          logs: { message: string }[];
-        };
-        // A run that failed also has the platform's "[faas] failed:" line: only the function's count.
-        const runs = logs.filter((line) => line.message.startsWith('executing invocation')).length;
-        assert.equal(runs, inv.attempts, `invocation ${inv.id} logged ${runs} executions`);
-        if (inv.status !== 'succeeded') assert.equal(inv.error?.type, 'Timeout', JSON.stringify(inv));
-      }
-      // The queue agrees: it dead-lettered no job (it used to dead-letter one still running).
-      const deadJobs = (await s.server.platform.queue.listDead(100)).filter((d) => ids.includes(d.id));
-      assert.deepEqual(
-        deadJobs.filter((d) => !/Timeout|deadline/.test(d.error)),
-        [],
-      );
-      if (ownTimeouts.length === 0) {
-        assert.deepEqual(deadJobs, []);
+        assert.equal(created.status, 201, await created.clone().text());
+        // Warm first: a cold start counts against the first call's 1 s deadline.
+        const warm = await s.api(`/api/v1/functions/${name}/invoke`, { method: 'POST', json: { i: 'warm' } });
+        assert.equal(await warm.json(), 'warm');
+        const ids: string[] = [];
+        for (let i = 0; i < 8; i++) {
+          const res = await s.api(`/api/v1/functions/${name}/invoke?async=true`, {
+            method: 'POST',
+            json: { i },
+          });
+          assert.equal(res.status, 202);
+          ids.push(((await res.json()) as { invocationId: string }).invocationId);
+        }
+        const done = await Promise.all(ids.map((id) => finished(s.api, id, 60_000)));
+        // A run that overran its own 1 s deadline on a loaded machine is the function's timeout,
+        // retried or dead-lettered as it should be; it still ran once per attempt.
+        const ownTimeouts = done.filter((inv) => inv.error?.type === 'Timeout');
+        if (ownTimeouts.length > 0) t.diagnostic(`${ownTimeouts.length} run(s) overran their own deadline`);
+        for (const inv of done) {
+          assert.equal(
+            executions.get(inv.id),
+            inv.attempts,
+            `invocation ${inv.id} ran more often than it had attempts`,
+          );
+          const { logs } = (await (await s.api(`/api/v1/invocations/${inv.id}`)).json()) as {
+            logs: Array<{ message: string }>;
+          };
+          // Counted by the function's own line: a failed attempt also logs the [faas] failure line.
+          const ran = logs.filter((l) => l.message.startsWith('executing invocation')).length;
+          assert.equal(ran, inv.attempts, `invocation ${inv.id} logged ${ran} executions`);
+          if (inv.status !== 'succeeded') assert.equal(inv.error?.type, 'Timeout', JSON.stringify(inv));
+        }
+        // The queue agrees: it dead-lettered no job (it used to dead-letter one still running).
+        const deadJobs = (await s.server.platform.queue.listDead(100)).filter((d) => ids.includes(d.id));
         assert.deepEqual(
-          done.map((inv) => [inv.status, inv.attempts, inv.result]),
-          ids.map((_, i) => ['succeeded', 1, i]),
+          deadJobs.filter((d) => !/timeout|deadline/i.test(d.error)),
+          [],
         );
-        assert.equal(
-          ids.reduce((sum, id) => sum + (executions.get(id) ?? 0), 0),
-          8,
-        );
-      }
-    });
-  }
-});
+        if (ownTimeouts.length === 0) {
+          assert.deepEqual(deadJobs, []);
+          assert.deepEqual(
+            done.map((inv) => [inv.status, inv.attempts, inv.result]),
+            ids.map((_, i) => ['succeeded', 1, i]),
+          );
+          assert.equal(
+            ids.reduce((sum, id) => sum + (executions.get(id) ?? 0), 0),
+            8,
+          );
+        }
+      });
+    }
+  });
+}
 
 describe('async invocations survive kill -9 of the server', () => {
   const dataDir = tempDataDir();

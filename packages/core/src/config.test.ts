@@ -92,6 +92,37 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ FAAS_DATABASE_POOL_SIZE: '0' }), /FAAS_DATABASE_POOL_SIZE/);
   });
 
+  it('takes a Redis queue URL, refuses other forms, and never echoes its password', () => {
+    assert.equal(loadConfig({}).queueUrl, undefined);
+    assert.equal(loadConfig({}).queuePrefix, 'faas');
+    for (const good of ['redis://localhost:6379', 'rediss://u:p@cache.internal:6380/2', 'redis://10.0.0.5']) {
+      assert.equal(loadConfig({ FAAS_QUEUE_URL: good }).queueUrl, good);
+    }
+    for (const bad of [
+      'localhost:6379',
+      'http://s3cret-pass@localhost:6379',
+      'redis://:s3cret-pass@localhost:6379/db',
+      'redis:///tmp/redis.sock',
+      'not a url s3cret-pass',
+    ]) {
+      try {
+        loadConfig({ FAAS_QUEUE_URL: bad });
+        assert.fail(`accepted ${bad}`);
+      } catch (err) {
+        assert.ok(isFaasError(err), String(err));
+        assert.match(err.message, /FAAS_QUEUE_URL: /);
+        assert.ok(!err.message.includes('s3cret-pass'), `the password is echoed: ${err.message}`);
+      }
+    }
+    assert.equal(loadConfig({ FAAS_QUEUE_PREFIX: 'team-a' }).queuePrefix, 'team-a');
+    assert.throws(() => loadConfig({ FAAS_QUEUE_PREFIX: 'a{b}' }), /FAAS_QUEUE_PREFIX/);
+  });
+
+  it("ignores the test suites' FAAS_TEST_* variables, which servers started by tests inherit", () => {
+    assert.equal(loadConfig({ FAAS_TEST_REDIS_URL: 'redis://127.0.0.1:6379' }).queueUrl, undefined);
+    assert.throws(() => loadConfig({ FAAS_TESTS: '1' }), /FAAS_TESTS: unknown setting/);
+  });
+
   it('returns a frozen object', () => {
     assert.ok(Object.isFrozen(loadConfig({})));
   });

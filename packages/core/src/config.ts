@@ -28,6 +28,14 @@ export interface Config {
   queuePollMs: number;
   /** Lease of an async job, renewed every half of it while the job is held. @default 30000 (FAAS_QUEUE_LEASE_MS) */
   queueLeaseMs: number;
+  /**
+   * The queue of async invocations: unset, the embedded SQLite one in the data dir;
+   * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS), a Redis 7 shared by every
+   * server of a deployment. (FAAS_QUEUE_URL)
+   */
+  queueUrl: string | undefined;
+  /** Prefix of the Redis queue's keys: deployments sharing one Redis use different ones. @default 'faas' (FAAS_QUEUE_PREFIX) */
+  queuePrefix: string;
   /** Invocation records waiting to be written past which sync calls are refused (503). @default 10000 (FAAS_MAX_PENDING_RECORDS) */
   maxPendingRecords: number;
   /** Days finished invocations, their logs and dead letters are kept; 0: forever. @default 30 (FAAS_RETENTION_DAYS) */
@@ -205,6 +213,45 @@ const httpUrl: Parser<string> = (raw) => {
   return raw;
 };
 
+/** A URL with its password (or lone user, which Redis takes as one) replaced: it may be printed. */
+export function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    else if (url.username) url.username = '***';
+    return url.toString();
+  } catch {
+    return '(a value that is not a URL)';
+  }
+}
+
+const QUEUE_URL_SCHEMES = ['redis:', 'rediss:'];
+/** Only the form is checked here; whether Redis answers is checked when the server starts. */
+const queueUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be a redis:// or rediss:// URL, got ${redactUrl(raw)}`);
+  }
+  if (!QUEUE_URL_SCHEMES.includes(url.protocol) || url.hostname === '') {
+    throw new Error(`must be a redis:// or rediss:// URL with a host, got ${redactUrl(raw)}`);
+  }
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) {
+    throw new Error(`the path of a Redis URL is a database number, got "/${db}"`);
+  }
+  return raw;
+};
+
+/** Key prefixes end up in every key and in Redis Cluster hash tags: a plain word keeps them simple. */
+const queuePrefix: Parser<string> = (raw) => {
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(raw)) {
+    throw new Error(`must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, got "${raw}"`);
+  }
+  return raw;
+};
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const found = LOG_LEVELS.find((l) => l === raw);
@@ -225,6 +272,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   queueConcurrency: { env: 'FAAS_QUEUE_CONCURRENCY', default: 8, parse: int(1, 1024) },
   queuePollMs: { env: 'FAAS_QUEUE_POLL_MS', default: 1000, parse: int(10, 60_000) },
   queueLeaseMs: { env: 'FAAS_QUEUE_LEASE_MS', default: 30_000, parse: int(200, 3_600_000) },
+  queueUrl: { env: 'FAAS_QUEUE_URL', default: undefined, parse: queueUrl },
+  queuePrefix: { env: 'FAAS_QUEUE_PREFIX', default: 'faas', parse: queuePrefix },
   maxPendingRecords: { env: 'FAAS_MAX_PENDING_RECORDS', default: 10_000, parse: int(1, 10_000_000) },
   retentionDays: { env: 'FAAS_RETENTION_DAYS', default: 30, parse: int(0, 36_500) },
   retentionMaxRows: {
@@ -284,12 +333,7 @@ export function loadConfig(
 ): Readonly<Config> {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    if (
-      name.startsWith('FAAS_') &&
-      !ENV_NAMES.has(name) &&
-      !IGNORED_ENV.has(name) &&
-      !name.startsWith(TEST_ENV_PREFIX)
-    ) {
+    if (name.startsWith('FAAS_') && !ENV_NAMES.has(name) && !isIgnoredEnv(name)) {
       problems.push(`${name}: unknown setting`);
     }
   }
@@ -319,8 +363,11 @@ export function loadConfig(
 
 /** FAAS_* variables read by other parts (the CLI's client settings), not by the server. */
 const IGNORED_ENV = new Set(['FAAS_URL', 'FAAS_API_KEY']);
+
 /**
- * The test suite's own settings (FAAS_TEST_DATABASE_URL…): exported for a whole test run, they
- * reach the servers tests spawn, which must not refuse them as unknown.
+ * FAAS_TEST_* variables tell the test suites where their services are (FAAS_TEST_REDIS_URL):
+ * CI exports them, and the servers the tests start inherit them.
  */
-const TEST_ENV_PREFIX = 'FAAS_TEST_';
+function isIgnoredEnv(name: string): boolean {
+  return IGNORED_ENV.has(name) || name.startsWith('FAAS_TEST_');
+}

@@ -29,6 +29,8 @@ export interface LeasedJob {
 export interface QueueStats {
   /** Waiting to be delivered (including backing off). */
   ready: number;
+  /** Of `ready`, those not due yet: backing off, or enqueued with a future `runAt`. */
+  delayed: number;
   leased: number;
   deadLettered: number;
 }
@@ -98,6 +100,18 @@ export interface Queue {
    * whose lease was lost; the others now expire `visibilityTimeoutMs` from now.
    */
   extendMany(leases: readonly LeaseRef[], visibilityTimeoutMs: number): Promise<string[]>;
+  /**
+   * Takes a dead-lettered job back with a fresh budget of attempts, under a lease held by the
+   * caller and not started (so it is not delivered until the caller `release`s it, or the lease
+   * runs out): the caller can first record that the job lives again, and no consumer runs it
+   * before. Its attempts go on counting up from those it used (`attempt` is one more than them,
+   * `maxAttempts` is them plus the job's original `maxAttempts`), so a write fenced by attempt
+   * number still refuses a run from its earlier life. Atomic: of concurrent calls for one job,
+   * one gets the lease.
+   * @returns the held job, or undefined (nothing changed) when no dead job has this id: it is
+   *   waiting, leased, already taken back, deleted or unknown.
+   */
+  requeueDead(id: string, options: { visibilityTimeoutMs: number }): Promise<LeasedJob | undefined>;
   /** Whether a job with this id is queued, leased or dead. */
   has(id: string): Promise<boolean>;
   /** Dead-lettered jobs, newest first. */

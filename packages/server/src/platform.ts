@@ -21,7 +21,7 @@ import { reconcileOrphans } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
-import { openSqliteQueue } from './queue/sqlite/sqlite-queue.ts';
+import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
   hostFrameLimit,
@@ -71,9 +71,11 @@ const RUNTIME_HEALTH_EVERY_MS = 2_000;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
- * PostgreSQL), the SQLite queue, local blobs, isolate + container runtimes.
+ * PostgreSQL), the queue it picks (SQLite, or Redis at FAAS_QUEUE_URL), local blobs, isolate +
+ * container runtimes.
  * @throws FaasError DATA_DIR_IN_USE when another server holds the data dir (nothing is touched
- *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written.
+ *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written;
+ *   STORAGE_UNAVAILABLE naming FAAS_QUEUE_URL when its Redis cannot be reached.
  */
 export async function createPlatform(config: Readonly<Config>, logger: Logger = console): Promise<Platform> {
   const lock = DataDirLock.acquire(config.dataDir);
@@ -88,13 +90,16 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
   const store = await openMetadataStore(config, 'server');
-  const queue = await openSqliteQueue({
-    path: dbPath,
-    retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
-  });
-  // The lock proves the server that held these leases is gone: its jobs are due now.
-  const expired = await queue.expireLeases();
-  if (expired > 0) logger.warn(`${expired} async job(s) held by the previous run are due again`);
+  let queue: Queue;
+  try {
+    queue = await openQueue(queueBackend(config, dbPath), {
+      retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+      logger,
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const blobs = await createLocalBlobStore({ root: join(config.dataDir, 'blobs') });
 
   const isolateHosts = await IsolateHosts.start({

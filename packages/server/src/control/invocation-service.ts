@@ -20,6 +20,7 @@ import {
   type VersionRef,
 } from '@faas/core';
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
+import { retryDeadLetter } from './dead-letter-retry.ts';
 import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import type { FunctionCatalog } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
@@ -205,6 +206,19 @@ export class InvocationService {
     const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal);
     logs.noteFailure(outcome);
     return { outcome, logs: logs.lines };
+  }
+
+  /**
+   * Runs a dead-lettered async invocation again with a fresh budget of attempts (see
+   * retryDeadLetter); resolves once it is queued.
+   * @throws FaasError INVOCATION_NOT_FOUND, NOT_DEAD_LETTERED
+   */
+  retryDeadLettered(id: string): Promise<Invocation> {
+    const queue = this.#d.queue;
+    if (!queue) throw new FaasError(ErrorCode.INTERNAL, 'This thread does not enqueue invocations');
+    const { store, recorder, onEnqueued } = this.#d;
+    const getInvocation = async (id: string) => recorder.pending(id) ?? (await store.getInvocation(id));
+    return retryDeadLetter({ store, queue, getInvocation, ...(onEnqueued ? { onEnqueued } : {}) }, id);
   }
 
   async getInvocation(id: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {

@@ -67,6 +67,14 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
   async admit(job: LeasedJob): Promise<Admission<FunctionVersion>> {
     const payload = job.payload as InvocationJob;
     const current = await this.#o.store.getInvocation(payload.invocationId);
+    // Taken back from the dead letters by a retry that stopped before it recorded the invocation
+    // as queued (retryDeadLetter): back to the dead letters, where the retry can be made again.
+    if (current?.status === 'dead_lettered') {
+      return {
+        kind: 'reject',
+        error: `Invocation ${current.id} is still dead-lettered: its retry stopped before it was recorded; retry it again`,
+      };
+    }
     if (!current || TERMINAL_STATUSES.has(current.status)) return { kind: 'done' };
     try {
       const fn = await this.#o.catalog.resolve(payload.functionName, payload.version);

@@ -18,7 +18,7 @@ export interface ConsumerSubject {
   openPeer: (() => Promise<Queue>) | undefined;
 }
 
-const EMPTY: QueueStats = { ready: 0, leased: 0, deadLettered: 0 };
+const EMPTY: QueueStats = { ready: 0, delayed: 0, leased: 0, deadLettered: 0 };
 
 /**
  * A queue whose lease renewals can be held back, as if their holder stalled (its event loop

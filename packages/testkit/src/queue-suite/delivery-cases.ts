@@ -53,7 +53,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.ok(job);
     assert.equal(await queue.ack(job.id, job.leaseToken), true);
     assert.equal(await queue.has('a'), false);
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 0, deadLettered: 0 });
     assert.equal(await queue.ack(job.id, job.leaseToken), false);
     assert.deepEqual(await queue.enqueue({ id: 'a', payload: 2, maxAttempts: 2 }), { duplicate: false });
     const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 30_000 });
@@ -101,7 +101,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     await queue.enqueue({ id: 'held', payload: null, maxAttempts: 3 });
     assert.equal((await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 })).length, 1);
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 1, deadLettered: 0 });
   });
 
   it('delivers a started job again with attempt + 1 once its lease expires, and the old token is stale', async () => {
@@ -125,7 +125,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.equal(await queue.extend('lost', first.leaseToken, 60_000), false);
     assert.equal(await queue.start('lost', first.leaseToken), false);
     assert.equal(await queue.release('lost', first.leaseToken), false);
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 1, deadLettered: 0 });
     assert.equal(await queue.ack('lost', second.leaseToken), true);
   });
 
@@ -174,7 +174,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.equal(await queue.release('r', 'forged'), false);
     assert.equal(await queue.release('r', job.leaseToken, { runAt: Date.now() + 60 }), true);
     assert.equal(await queue.ack('r', job.leaseToken), false, 'the released lease is gone');
-    assert.deepEqual(await queue.stats(), { ready: 1, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 1, delayed: 1, leased: 0, deadLettered: 0 });
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), [], 'before runAt');
     const wait = await queue.nextDueInMs();
     assert.ok(wait !== undefined && wait > 0 && wait <= 60, `nextDueInMs was ${wait}`);
@@ -234,7 +234,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.equal(await queue.start('mine', 'forged'), false);
     assert.equal(await queue.release('mine', 'forged'), false);
     assert.equal(await queue.ack('missing', job.leaseToken), false);
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 1, deadLettered: 0 });
     assert.equal(await queue.ack('mine', job.leaseToken), true);
   });
 
@@ -261,7 +261,7 @@ export function deliveryCases(getQueue: GetQueue): void {
 
   it('counts ready (due, backing off or scheduled), leased and dead jobs', async () => {
     const queue = getQueue();
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 0, deadLettered: 0 });
     await queue.enqueue({ id: 'now', payload: null, maxAttempts: 1 });
     await queue.enqueue({ id: 'soon', payload: null, maxAttempts: 1, runAt: Date.now() + 60_000 });
     await queue.enqueue({ id: 'lease', payload: null, maxAttempts: 1, runAt: Date.now() - 10_000 });
@@ -269,7 +269,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     const [kill, lease] = await queue.lease({ limit: 2, visibilityTimeoutMs: 60_000 });
     assert.deepEqual([kill?.id, lease?.id], ['kill', 'lease']);
     await queue.fail('kill', kill?.leaseToken ?? '', { error: 'x' });
-    assert.deepEqual(await queue.stats(), { ready: 2, leased: 1, deadLettered: 1 });
+    assert.deepEqual(await queue.stats(), { ready: 2, delayed: 1, leased: 1, deadLettered: 1 });
   });
 
   it('nextDueInMs: undefined when nothing waits, 0 when a job is due', async () => {

@@ -4,6 +4,7 @@ import type { ConsumerFactory, Queue, RetryPolicy } from '@faas/core';
 import { type Disposable, freshPerTest, sleep } from '../fresh-subject.ts';
 import { consumerCases } from './consumer-cases.ts';
 import { deliveryCases } from './delivery-cases.ts';
+import { requeueCases } from './requeue-cases.ts';
 import { retryCases } from './retry-cases.ts';
 
 export { MAX_JITTER_RATIO } from './retry-cases.ts';
@@ -36,7 +37,8 @@ export const QUEUE_SUITE_RETRY: RetryPolicy = { baseDelayMs: 20, maxDelayMs: 50 
  * Decisions the suite pins down beyond the doc comments: a lease stays its holder's after expiry
  * until another lease replaces it (but `start` needs a live one); a job whose started lease
  * expires on its last attempt is dead-lettered rather than delivered again; jitter may only
- * shorten a backoff, by at most MAX_JITTER_RATIO. With a consumer, the suite also runs the
+ * shorten a backoff, by at most MAX_JITTER_RATIO; a dead job taken back keeps counting attempts
+ * from those it used. With a consumer, the suite also runs the
  * exactly-once cases: a concurrency-limited burst, renewal, a stalled holder, waiting without an
  * attempt.
  *
@@ -53,6 +55,7 @@ export function defineQueueSuite(name: string, factory: QueueFactory): void {
 
     describe('delivery and leases', () => deliveryCases(queue));
     describe('retries and dead letters', () => retryCases(queue, QUEUE_SUITE_RETRY));
+    describe('dead letters taken back', () => requeueCases(queue));
     describe('consumer: exactly once', () =>
       consumerCases(() => {
         const { queue, consume, openPeer } = subject.get();

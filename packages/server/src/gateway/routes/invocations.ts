@@ -25,6 +25,24 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     },
   );
 
+  app.post<{ Params: { id: string } }>(
+    '/invocations/:id/retry',
+    {
+      schema: {
+        tags,
+        summary:
+          'Run a dead-lettered async invocation again, with a fresh budget of attempts (409 FAAS_ERR_NOT_DEAD_LETTERED otherwise)',
+      },
+    },
+    async (request, reply) => {
+      const invocation = await invocations.retryDeadLettered(request.params.id);
+      return reply
+        .status(202)
+        .header('location', `/api/v1/invocations/${invocation.id}`)
+        .send({ invocationId: invocation.id, status: invocation.status });
+    },
+  );
+
   app.get<{ Querystring: ListQuery }>(
     '/invocations',
     { schema: { tags, summary: 'List invocations, newest first', querystring: invocationListQuery } },

@@ -89,9 +89,9 @@ describe('SqliteQueue timings on a fake clock', () => {
     assert.equal(await queue.extend('j', job?.leaseToken ?? '', 10_000), true);
     clock.now += 9_999;
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 }), []);
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 1, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 1, deadLettered: 0 });
     clock.now += 1;
-    assert.deepEqual(await queue.stats(), { ready: 1, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 1, delayed: 0, leased: 0, deadLettered: 0 });
     assert.equal(await queue.nextDueInMs(), 0);
     const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 10_000 });
     assert.equal(again?.attempt, 2);
@@ -150,6 +150,23 @@ describe('SqliteQueue migrations', () => {
       (await queue.listDead(5)).map((d) => [d.id, d.attempts]),
       [['old-last', 1]],
     );
+    await queue.close();
+  });
+});
+
+describe('SqliteQueue migration 003', () => {
+  it('a job dead before the attempt budget existed is taken back with its maxAttempts as budget', async () => {
+    const path = freshPath();
+    const db = new SqliteDatabase(path);
+    applyMigrations(db, 'queue', loadMigrations(MIGRATIONS).slice(0, 2));
+    db.run(
+      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, visible_at, enqueued_at, dead_at, last_error)
+        VALUES ('old-dead', '"p"', 'dead', 3, 3, 0, 0, 1, 'gone')`,
+    );
+    db.close();
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    const held = await queue.requeueDead('old-dead', { visibilityTimeoutMs: 60_000 });
+    assert.deepEqual([held?.attempt, held?.maxAttempts, held?.payload], [4, 6, 'p']);
     await queue.close();
   });
 });
@@ -236,7 +253,7 @@ describe('SqliteQueue across processes', () => {
       child.kill('SIGKILL');
       await here.stop();
     }
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 0, deadLettered: 0 });
     await queue.close();
   });
 
@@ -255,7 +272,7 @@ describe('SqliteQueue across processes', () => {
     assert.deepEqual(all.sort(), ids);
     // Both start on one signal; if the scheduler still ran them one after the other, say so.
     if (results.some((r) => r.length === 0)) t.diagnostic('the two processes did not overlap this run');
-    assert.deepEqual(await queue.stats(), { ready: 0, leased: 0, deadLettered: 0 });
+    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 0, deadLettered: 0 });
     await queue.close();
   });
 });

@@ -76,10 +76,11 @@ export class SqliteQueue implements Queue {
     }
     const now = this.#now();
     const { changes } = this.#db.run(
-      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, visible_at, enqueued_at)
-        VALUES (?, ?, 'ready', 0, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at)
+        VALUES (?, ?, 'ready', 0, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       job.id,
       job.payload === undefined ? null : JSON.stringify(job.payload),
+      job.maxAttempts,
       job.maxAttempts,
       job.runAt ?? now,
       now,
@@ -245,6 +246,28 @@ export class SqliteQueue implements Queue {
     ).changes;
   }
 
+  async requeueDead(id: string, options: { visibilityTimeoutMs: number }): Promise<LeasedJob | undefined> {
+    const leaseToken = randomUUID();
+    const leaseExpiresAt = this.#now() + Math.max(0, options.visibilityTimeoutMs);
+    const row = this.#db.get<JobRow>(
+      `UPDATE queue_jobs SET state = 'leased', started = 0, lease_token = ?, visible_at = ?,
+        max_attempts = attempt + budget, dead_at = NULL
+        WHERE id = ? AND state = 'dead' RETURNING seq, id, payload, attempt, max_attempts`,
+      leaseToken,
+      leaseExpiresAt,
+      id,
+    );
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      payload: row.payload === null ? undefined : JSON.parse(row.payload),
+      attempt: row.attempt + 1,
+      maxAttempts: row.max_attempts,
+      leaseToken,
+      leaseExpiresAt,
+    };
+  }
+
   async has(id: string): Promise<boolean> {
     return this.#db.get('SELECT 1 FROM queue_jobs WHERE id = ?', id) !== undefined;
   }
@@ -280,16 +303,29 @@ export class SqliteQueue implements Queue {
 
   /** An expired lease counts as ready: its job is deliverable again. */
   async stats(): Promise<QueueStats> {
-    const row = this.#db.get<{ ready: number | null; leased: number | null; dead: number | null }>(
+    const now = this.#now();
+    const row = this.#db.get<{
+      ready: number | null;
+      delayed: number | null;
+      leased: number | null;
+      dead: number | null;
+    }>(
       `SELECT
         sum(state = 'ready' OR (state = 'leased' AND visible_at <= ?)) AS ready,
+        sum(state = 'ready' AND visible_at > ?) AS delayed,
         sum(state = 'leased' AND visible_at > ?) AS leased,
         sum(state = 'dead') AS dead
         FROM queue_jobs`,
-      this.#now(),
-      this.#now(),
+      now,
+      now,
+      now,
     );
-    return { ready: row?.ready ?? 0, leased: row?.leased ?? 0, deadLettered: row?.dead ?? 0 };
+    return {
+      ready: row?.ready ?? 0,
+      delayed: row?.delayed ?? 0,
+      leased: row?.leased ?? 0,
+      deadLettered: row?.dead ?? 0,
+    };
   }
 
   /** Jobs under a live lease are not waiting; an expired lease is due now. */

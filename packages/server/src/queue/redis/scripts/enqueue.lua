@@ -1,0 +1,13 @@
+-- ARGV[3] id, ARGV[4] payload JSON ('' for undefined), ARGV[5] maxAttempts, ARGV[6] runAt ('' = now)
+-- Returns 1 when enqueued, 0 when a job with this id exists (waiting, leased or dead).
+local id = ARGV[3]
+local key = JOB .. id
+if redis.call('EXISTS', key) == 1 then return 0 end
+local now = now_ms()
+local due = now
+if ARGV[6] ~= '' then due = tonumber(ARGV[6]) end
+local member = string.format('%016d', redis.call('INCR', SEQ)) .. ':' .. id
+redis.call('HSET', key, 'st', 'ready', 'a', 0, 's', 0, 'max', ARGV[5], 'b', ARGV[5], 'm', member, 'enq', ms(now))
+if ARGV[4] ~= '' then redis.call('HSET', key, 'p', ARGV[4]) end
+redis.call('ZADD', READY, ms(due), member)
+return 1

@@ -1,0 +1,44 @@
+-- ARGV[3] limit, ARGV[4] visibility timeout ms, ARGV[5] token prefix (a token is prefix.n)
+-- Leases up to `limit` due jobs, oldest due first, enqueue order breaking ties.
+-- Returns { leaseExpiresAt, { { id, payload or false, attempt, maxAttempts, token }, … } }.
+local now = now_ms()
+local limit = tonumber(ARGV[3])
+local expires = now + math.max(0, tonumber(ARGV[4]))
+
+-- Leases that ran out become due again at their expiry, except one that ran out on the last
+-- allowed attempt, started: that job is dead-lettered (a job that kills its consumer would
+-- otherwise come back forever). One that ran out unstarted comes back as the same attempt. Each
+-- lease is moved once; a bounded batch per call keeps any one call short.
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', LEASED, '-inf', ms(now), 'LIMIT', 0, 1000)) do
+  local key = JOB .. id_of(member)
+  local job = redis.call('HMGET', key, 'a', 'max', 's', 'exp')
+  redis.call('ZREM', LEASED, member)
+  if job[2] then
+    local attempts, max = tonumber(job[1]), tonumber(job[2])
+    if job[3] == '1' and attempts >= max then
+      kill(key, member, now, attempts, 'Lease expired on attempt ' .. attempts .. ' of ' .. max
+        .. ': the consumer stopped or ran past its lease')
+    else
+      redis.call('ZADD', READY, job[4] or ms(now), member)
+    end
+  end
+end
+
+-- The due jobs as they are now: a job leased below is not due again within this call, however
+-- short its lease.
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', READY, '-inf', ms(now), 'LIMIT', 0, limit)
+for _, member in ipairs(due) do
+  local id = id_of(member)
+  local key = JOB .. id
+  local job = redis.call('HMGET', key, 'a', 'max', 'p')
+  redis.call('ZREM', READY, member)
+  -- A member without its hash (removed by hand) has nothing to deliver.
+  if job[2] then
+    local token = ARGV[5] .. '.' .. (#out + 1)
+    redis.call('ZADD', LEASED, ms(expires), member)
+    redis.call('HSET', key, 'st', 'leased', 'tok', token, 's', 0, 'exp', ms(expires))
+    out[#out + 1] = { id, job[3] or false, tonumber(job[1]) + 1, tonumber(job[2]), token }
+  end
+end
+return { expires, out }

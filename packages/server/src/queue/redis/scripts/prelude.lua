@@ -1,0 +1,62 @@
+-- Shared by every script of the Redis queue (redis-queue.ts puts it in front of each).
+-- KEYS[1] ready:  sorted set of waiting jobs, scored by the time they are due (ms since epoch),
+--                 and of leases that ran out (by their expiry), which are due again
+-- KEYS[2] leased: sorted set of leased jobs, scored by the expiry of their lease; `lease` moves
+--                 those that ran out to `ready` (their holder keeps them until another lease)
+-- KEYS[3] dead:   sorted set of dead-lettered jobs, scored by the time they died
+-- KEYS[4] seq:    counter giving each job its enqueue order
+-- ARGV[1] the prefix of the job hashes (prefix .. id), ARGV[2] the time in ms, or '' for the
+-- server's clock: one clock for every server sharing the queue.
+-- A job is one hash: p (payload JSON; absent for undefined), st (ready|leased|dead), a (attempts
+-- started), s (1 when the current lease started its attempt), exp (when the lease runs out),
+-- max (attempts allowed), b (the
+-- job's original maxAttempts: the budget a requeue gives), m (its member in the sorted sets:
+-- 16-digit enqueue order, ':', id, so equal scores sort in enqueue order), tok (lease token),
+-- err (last error), dead (when it died), enq (when it was enqueued).
+local READY, LEASED, DEAD, SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local JOB = ARGV[1]
+
+local function now_ms()
+  if ARGV[2] ~= '' then return tonumber(ARGV[2]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A time as Redis reads a score: every digit (a Lua number prints with 14 at most).
+local function ms(x)
+  return string.format('%.0f', x)
+end
+
+-- The id a sorted-set member stands for.
+local function id_of(member)
+  return string.sub(member, 18)
+end
+
+local function kill(key, member, now, attempts, err)
+  redis.call('ZREM', READY, member)
+  redis.call('ZREM', LEASED, member)
+  redis.call('ZADD', DEAD, ms(now), member)
+  redis.call('HSET', key, 'st', 'dead', 'a', attempts, 's', 0, 'err', err, 'dead', ms(now))
+  redis.call('HDEL', key, 'tok', 'exp')
+end
+
+-- The job's fields when `token` holds its lease, else nil: every call naming a lease is fenced here.
+-- The lease stays its holder's after it ran out (in `leased` or moved to `ready`) until another
+-- lease replaces it.
+local function leased_by(key, token)
+  local job = redis.call('HMGET', key, 'st', 'tok', 's', 'a', 'max', 'm', 'exp')
+  if job[1] ~= 'leased' or job[2] ~= token then return nil end
+  return {
+    started = job[3] == '1',
+    attempts = tonumber(job[4]),
+    max = tonumber(job[5]),
+    member = job[6],
+    expires = tonumber(job[7]),
+  }
+end
+
+-- Takes a job out of whichever set holds it: a lease that ran out may have moved to `ready`.
+local function unlist(member)
+  redis.call('ZREM', READY, member)
+  redis.call('ZREM', LEASED, member)
+end
