@@ -23,9 +23,8 @@ async function violations(dir: string, paths: string[]): Promise<string[]> {
   const { stdout } = await run(
     process.execPath,
     [DEPCRUISE, ...paths, '--config', RULES, '--output-type', 'json'],
-    {
-      cwd: dir,
-    },
+    // The JSON lists every module: past execFile's 1 MiB default on this repository.
+    { cwd: dir, maxBuffer: 256 * 1024 * 1024 },
   ).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
   const result = JSON.parse(stdout) as { summary: { violations: Violation[] } };
   return result.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort();
