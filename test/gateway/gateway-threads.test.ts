@@ -244,6 +244,28 @@ describe('gateway threads', () => {
     }
   });
 
+  it('answers clients that half-close after sending their request, on every thread', async () => {
+    const made = await once(server, 'POST', '/api/v1/functions', {
+      name: 'half-close',
+      runtime: 'js',
+      code: 'export default (e) => e',
+    });
+    assert.ok(made.status === 201 || made.status === 409, made.body);
+    // Before, node ended such a connection as soon as the client's FIN came, before the
+    // (asynchronous) answer: the client saw it close with nothing.
+    // The third goes through the router: a body that is no function is its 422.
+    const paths = ['/api/v1/functions/half-close/invoke', '/fn/half-close', '/api/v1/functions'];
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        rawPost(server, paths[i % paths.length] as string, Buffer.from('{"n":1}')),
+      ),
+    );
+    for (const [i, answer] of answers.entries()) {
+      if (i % paths.length === 0) assert.deepEqual([answer.status, JSON.parse(answer.body)], [200, { n: 1 }]);
+      else assert.equal(answer.status, i % paths.length === 1 ? 200 : 422, answer.body);
+    }
+  });
+
   it('gives back the slots a thread held when it dies: the function keeps its capacity', async () => {
     const made = await once(server, 'POST', '/api/v1/functions', {
       name: 'holder',

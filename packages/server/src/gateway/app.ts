@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import { DEFAULT_PROJECT } from '@faas/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -7,6 +6,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
 import { requireApiKey } from './auth.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
+import { createGatewayServer } from './http-server.ts';
 import { createInvokePipeline } from './invoke/create-pipeline.ts';
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
@@ -44,11 +44,9 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   const app = Fastify({
     // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
     serverFactory: (route) => {
-      const server = createServer((req, res) => {
+      return createGatewayServer((req, res) => {
         if (!adapter(req, res)) route(req, res);
       });
-      server.keepAliveTimeout = 72_000;
-      return server;
     },
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     // One log line per request costs more than the rest of a warm invoke.

@@ -1,10 +1,11 @@
 // A gateway thread (worker_threads entry): shares the main thread's port and serves sync
 // invokes and HTTP triggers of isolate functions itself (their code runs in the isolate hosts);
 // everything else goes on to the main thread. See docs/configuration.md, "Gateway threads".
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createThreadPlatform } from '../../thread-platform.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
+import { createGatewayServer } from '../http-server.ts';
 import { createInvokePipeline } from '../invoke/create-pipeline.ts';
 import { nodeInvokeAdapter } from '../invoke/node-invoke-adapter.ts';
 import { drain } from '../invoke/request-body.ts';
@@ -39,7 +40,7 @@ const invoke = nodeInvokeAdapter({
   },
 });
 
-const server = createServer((req, res) => {
+const server = createGatewayServer((req, res) => {
   platform.catchUp();
   if (invoke(req, res)) {
     stats.served++;
@@ -53,7 +54,6 @@ const server = createServer((req, res) => {
     proxy.forward(req, res, undefined, config.bodyLimitBytes);
   }
 });
-server.keepAliveTimeout = 72_000;
 server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head));
 server.listen({ port: data.port, host: config.host, reusePort: true }, () => tell({ type: 'listening' }));
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Config } from '@faas/core';
 import type { ChangeFeed } from '../../control/change-feed.ts';
 import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
 import { SlotTable } from '../../control/slot-table.ts';
 import type { ThreadPlatformInput } from '../../thread-platform.ts';
+import { createGatewayServer } from '../http-server.ts';
 import type { GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
 
 export interface GatewayThreadsOptions {
@@ -61,8 +62,7 @@ export class GatewayThreads {
   static async start(options: GatewayThreadsOptions): Promise<GatewayThreads> {
     // Abstract (Linux): nothing on disk to clean up after a crash.
     const socket = `\0faas-gateway-${process.pid}-${randomBytes(6).toString('hex')}`;
-    const internal = createServer();
-    internal.keepAliveTimeout = 72_000;
+    const internal = createGatewayServer();
     internal.on('request', (req, res) => options.main.emit('request', req, res));
     internal.on('upgrade', (req, sock, head) => options.main.emit('upgrade', req, sock, head));
     await new Promise<void>((resolve, reject) => {
