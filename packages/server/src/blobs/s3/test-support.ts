@@ -22,8 +22,27 @@ export interface TestS3 {
   close(): Promise<void>;
 }
 
-/** Starts an S3 server on a free loopback port, its objects in a temporary folder. */
+/** The shared S3 server `.ci/run` starts (scripts/start-s3.sh), if any. */
+export const SHARED_TEST_S3_ENDPOINT = process.env.FAAS_TEST_S3_ENDPOINT || undefined;
+
+/**
+ * The S3 server of a test file: the shared one when FAAS_TEST_S3_ENDPOINT is set (its bucket
+ * FAAS_TEST_S3_BUCKET, credentials from AWS_* or s3rver's), else a private s3rver on a free
+ * loopback port, its objects in a temporary folder. Tests keep apart by prefixes of their own.
+ */
 export async function startTestS3(): Promise<TestS3> {
+  if (SHARED_TEST_S3_ENDPOINT) {
+    return {
+      endpoint: SHARED_TEST_S3_ENDPOINT,
+      bucket: process.env.FAAS_TEST_S3_BUCKET || TEST_S3_BUCKET,
+      env: {
+        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID || TEST_S3_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY || TEST_S3_CREDENTIALS.secretAccessKey,
+        AWS_REGION: process.env.AWS_REGION || 'us-east-1',
+      },
+      close: async () => undefined,
+    };
+  }
   const directory = mkdtempSync(join(tmpdir(), 'faas-s3rver-'));
   const child = spawn(process.execPath, [CHILD, directory, TEST_S3_BUCKET], {
     stdio: ['ignore', 'pipe', 'inherit'],
