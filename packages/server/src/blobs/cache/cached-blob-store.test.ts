@@ -89,26 +89,35 @@ describe('CachedBlobStore', () => {
   });
 
   it('keeps its files under the cap, evicting the least recently used first', async () => {
-    // Random bytes do not compress: each blob takes ~100 KiB on disk.
-    const { blobs, cacheRoot } = await cachedStore(350 * 1024);
+    // Random bytes do not compress: each blob takes ~100 KiB on disk; four fit, five do not.
+    const cap = 450 * 1024;
+    const { blobs, cacheRoot } = await cachedStore(cap);
     const infos = [];
-    for (let i = 0; i < 3; i++) infos.push(await blobs.put(randomBytes(100 * 1024)));
-    const [first, second, third] = infos as [(typeof infos)[0], (typeof infos)[0], (typeof infos)[0]];
+    for (let i = 0; i < 4; i++) infos.push(await blobs.put(randomBytes(100 * 1024)));
     // The oldest write is read again: the second becomes the least recently used.
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await blobs.get(first.sha256);
-    const fourth = await blobs.put(randomBytes(100 * 1024));
-    const cached = await Promise.all(
-      [first, second, third, fourth].map((info) => blobs.cache.has(info.sha256)),
-    );
-    assert.deepEqual(cached, [true, false, true, true]);
-    assert.ok(blobs.usedBytes <= 350 * 1024, `${blobs.usedBytes} bytes cached`);
-    // Evicted from the cache, not from S3.
-    assert.equal((await blobs.get(second.sha256))?.byteLength, 100 * 1024);
+    await blobs.get((infos[0] as (typeof infos)[0]).sha256);
+    infos.push(await blobs.put(randomBytes(100 * 1024)));
+    const cached = await Promise.all(infos.map((info) => blobs.cache.has(info.sha256)));
+    assert.deepEqual(cached, [true, false, true, true, true]);
+    assert.ok(blobs.usedBytes <= cap, `${blobs.usedBytes} bytes cached`);
     const files = readdirSync(cacheRoot)
       .filter((d) => d !== '.tmp')
       .flatMap((d) => readdirSync(join(cacheRoot, d)));
-    assert.ok(files.length <= 3, `${files.length} files in the cache`);
+    assert.equal(files.length, 4);
+    // Evicted from the cache, not from S3.
+    assert.equal((await blobs.get((infos[1] as (typeof infos)[0]).sha256))?.byteLength, 100 * 1024);
+    await blobs.close();
+  });
+
+  it('does not keep a blob past a quarter of the cap: it would evict the code for itself', async () => {
+    const { blobs } = await cachedStore(400 * 1024);
+    const code = await blobs.put(randomBytes(50 * 1024));
+    const big = await blobs.put(randomBytes(150 * 1024));
+    assert.equal(await blobs.cache.has(big.sha256), false);
+    assert.equal(await blobs.cache.has(code.sha256), true);
+    assert.equal((await blobs.get(big.sha256))?.byteLength, 150 * 1024);
+    assert.equal(await blobs.cache.has(big.sha256), false);
     await blobs.close();
   });
 

@@ -7,6 +7,8 @@ import type { LocalBlobStore } from '../local/local-blob-store.ts';
 
 /** Eviction goes below the cap by this share, so the next few writes do not each start one. */
 const EVICT_TO = 0.9;
+/** A blob bigger than this share of the cap is not kept: it would evict most of the code for itself. */
+const LARGEST_SHARE = 0.25;
 
 export interface CachedBlobStoreOptions {
   /** Where blobs live for good (S3). */
@@ -119,6 +121,7 @@ export class CachedBlobStore implements BlobStore {
 
   /** Copies a blob into the cache. A cache that cannot take it (disk full) costs speed, not the call. */
   async #keep(sha256: string, data: Uint8Array): Promise<void> {
+    if (data.byteLength > this.#maxBytes * LARGEST_SHARE) return;
     try {
       if (await this.cache.has(sha256)) return;
       await this.cache.put(data);
