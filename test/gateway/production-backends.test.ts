@@ -16,6 +16,7 @@ import {
   NO_REDIS,
   TEST_REDIS_URL,
 } from '../../packages/server/src/queue/redis/test-support.ts';
+import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import {
   ADMIN_KEY,
   request,
@@ -93,7 +94,10 @@ describe('a server on PostgreSQL, Redis and S3 together', { skip }, () => {
   });
   after(async () => {
     for (const server of servers) await server.kill('SIGTERM');
-    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dataDirs) {
+      if (!engineSkipReason()) removeContainers(ownedContainers(dir));
+      rmSync(dir, { recursive: true, force: true });
+    }
     await dropQueueKeys(TEST_REDIS_URL as string, prefix);
     await database?.drop();
     await s3?.close();
@@ -148,6 +152,58 @@ describe('a server on PostgreSQL, Redis and S3 together', { skip }, () => {
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(await res.json(), 'hi bob');
   });
+
+  for (const isolation of ['runc', 'gvisor'] as const) {
+    it(`${isolation}: a snapshot taken on one server is restored on another (its data through S3)`, {
+      skip: engineSkipReason() ?? false,
+      timeout: 600_000,
+    }, async () => {
+      const [one, two] = [await start(), await start()];
+      const call = async <T>(
+        server: ServerProcess,
+        path: string,
+        init: RequestInit & { json?: unknown } = {},
+      ) => {
+        const res = await request(server.url, `/api/v1${path}`, init);
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+      };
+      const exec = async (server: ServerProcess, id: string, command: string) =>
+        (
+          await call<{ stdout: string; stderr: string; exit_code: number }>(server, `/instances/${id}/exec`, {
+            method: 'POST',
+            json: { command, timeout_ms: 120_000 },
+          })
+        ).body;
+      const created = await call<{ id: string }>(one, '/instances', {
+        method: 'POST',
+        json: { isolation, command: 'sleep 3600' },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const made = await exec(one, created.body.id, 'echo "made on the first server" > note.txt');
+      assert.equal(made.exit_code, 0, made.stderr);
+      const snap = await call<{ id: string }>(one, '/snapshots', {
+        method: 'POST',
+        json: { instance_id: created.body.id },
+      });
+      assert.equal(snap.status, 201, JSON.stringify(snap.body));
+      await call(one, `/instances/${created.body.id}`, { method: 'DELETE' });
+
+      const forked = await call<{ instances: Array<{ id: string }> }>(
+        two,
+        `/snapshots/${snap.body.id}/fork`,
+        {
+          method: 'POST',
+          json: { count: 1 },
+        },
+      );
+      assert.equal(forked.status, 201, JSON.stringify(forked.body));
+      const fork = forked.body.instances[0] as { id: string };
+      assert.equal((await exec(two, fork.id, 'cat note.txt')).stdout, 'made on the first server\n');
+      await call(two, `/instances/${fork.id}`, { method: 'DELETE' });
+      assert.equal((await call(two, `/snapshots/${snap.body.id}`, { method: 'DELETE' })).status, 204);
+    });
+  }
 
   it('killed with SIGKILL while invocations are queued: after a restart each completes exactly once', async () => {
     const queuedEnv = { FAAS_QUEUE_CONCURRENCY: '1', FAAS_QUEUE_LEASE_MS: '1000' };
