@@ -29,9 +29,10 @@ export const SHARED_TEST_S3_ENDPOINT = process.env.FAAS_TEST_S3_ENDPOINT || unde
  * The S3 server of a test file: the shared one when FAAS_TEST_S3_ENDPOINT is set (its bucket
  * FAAS_TEST_S3_BUCKET, credentials from AWS_* or s3rver's), else a private s3rver on a free
  * loopback port, its objects in a temporary folder. Tests keep apart by prefixes of their own.
+ * `private`: always a server of its own (a test that stops it).
  */
-export async function startTestS3(): Promise<TestS3> {
-  if (SHARED_TEST_S3_ENDPOINT) {
+export async function startTestS3(options: { private?: boolean } = {}): Promise<TestS3> {
+  if (SHARED_TEST_S3_ENDPOINT && !options.private) {
     return {
       endpoint: SHARED_TEST_S3_ENDPOINT,
       bucket: process.env.FAAS_TEST_S3_BUCKET || TEST_S3_BUCKET,
