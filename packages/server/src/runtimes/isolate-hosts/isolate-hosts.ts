@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FetchBound } from './fetch-bound.ts';
 import type { HostCommand, HostEvent, IsolateHostOptions } from './host-options.ts';
 
 /** Where a thread finds a host; the path stays the same when the host is replaced. */
@@ -117,6 +118,7 @@ export class IsolateHosts {
     });
     slot.child = child;
     slot.startedAt = Date.now();
+    const fetches = new FetchBound();
     return new Promise((resolve, reject) => {
       let ready = false;
       const timer = setTimeout(() => {
@@ -131,7 +133,7 @@ export class IsolateHosts {
         } else if (event.type === 'fatal') {
           this.#logger.error(`isolate host ${slot.options.index}: ${event.message}; it exits`);
         } else if (event.type === 'fetch-blob') {
-          void this.#answerFetch(child, event.id, event.sha256);
+          void this.#answerFetch(child, fetches, event.id, event.sha256);
         }
       });
       child.on('error', (err) => {
@@ -153,14 +155,13 @@ export class IsolateHosts {
     });
   }
 
-  async #answerFetch(child: ChildProcess, id: number, sha256: string): Promise<void> {
+  /** Answers a host's ask for a blob; a host asking too much at once is refused, not queued. */
+  async #answerFetch(child: ChildProcess, fetches: FetchBound, id: number, sha256: string): Promise<void> {
+    const fetchBlob = this.#fetchBlob;
     let answer: HostCommand;
     try {
-      answer = {
-        type: 'blob-fetched',
-        id,
-        found: this.#fetchBlob ? await this.#fetchBlob(String(sha256)) : false,
-      };
+      const found = fetchBlob ? await fetches.run(() => fetchBlob(String(sha256))) : false;
+      answer = { type: 'blob-fetched', id, found };
     } catch (err) {
       answer = { type: 'blob-fetched', id, found: false, error: (err as Error).message };
     }
