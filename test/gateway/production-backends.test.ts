@@ -145,10 +145,13 @@ describe('a server on PostgreSQL, Redis and S3 together', { skip }, () => {
     assert.equal(dead.error?.message, 'nope');
   });
 
-  it('another server with an empty cache runs the functions: its isolate hosts get the code from S3 through it', async () => {
-    const other = await start();
-    const api = apiOf(other);
-    const res = await api('/api/v1/functions/greet/invoke', { method: 'POST', json: { name: 'bob' } });
+  it('another server with an empty cache runs a function: its isolate hosts get the code from S3 through it', async () => {
+    const [writer, reader] = [await start(), await start()];
+    await deploy(apiOf(writer), 'shared', 'export default (e) => `hi ${e.name}`');
+    const res = await apiOf(reader)('/api/v1/functions/shared/invoke', {
+      method: 'POST',
+      json: { name: 'bob' },
+    });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(await res.json(), 'hi bob');
   });
