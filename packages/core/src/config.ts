@@ -286,6 +286,23 @@ const objectStoreUrl: Parser<string> = (raw) => {
   return raw;
 };
 
+/** An http(s) endpoint with no credentials in it: they go in AWS_*, and this may be printed. */
+const s3Endpoint: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  }
+  if (url.username || url.password) {
+    throw new Error('must not hold credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  }
+  return raw;
+};
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const found = LOG_LEVELS.find((l) => l === raw);
@@ -335,7 +352,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },
   objectStoreUrl: { env: 'FAAS_OBJECT_STORE_URL', default: undefined, parse: objectStoreUrl },
-  s3Endpoint: { env: 'FAAS_S3_ENDPOINT', default: undefined, parse: httpUrl },
+  s3Endpoint: { env: 'FAAS_S3_ENDPOINT', default: undefined, parse: s3Endpoint },
   s3Region: { env: 'FAAS_S3_REGION', default: undefined, parse: str },
   blobCacheMb: { env: 'FAAS_BLOB_CACHE_MB', default: 2048, parse: int(16, 1024 * 1024) },
   instanceMaxDownloadBytes: {

@@ -167,6 +167,17 @@ describe('openBlobStore (FAAS_OBJECT_STORE_URL)', () => {
     });
   });
 
+  it('an endpoint with credentials in it is refused, the secret not repeated', () => {
+    for (const bad of ['http://key:s3cret@127.0.0.1:9000', 'ftp://127.0.0.1', 'not a url']) {
+      assert.throws(
+        () => configOf({ FAAS_S3_ENDPOINT: bad }),
+        (err: unknown) =>
+          isFaasError(err) && /FAAS_S3_ENDPOINT/.test(err.message) && !/s3cret/.test(err.message),
+        bad,
+      );
+    }
+  });
+
   it('malformed URLs are refused by the configuration, naming the setting', () => {
     for (const bad of [
       'http://bucket/x',
