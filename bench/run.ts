@@ -4,9 +4,11 @@
 // Env: BENCH_DURATION (s per measurement, default 6), BENCH_LOADGEN=node (skip wrk),
 // BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1, BENCH_ONLY=1,4 (those sections),
 // BENCH_DATABASE_URL (the PostgreSQL server of section 5; default FAAS_TEST_DATABASE_URL).
-// BENCH_REDIS_URL (the Redis of section 6; default FAAS_TEST_REDIS_URL), BENCH_ASYNC_COUNT (10000).
+// BENCH_REDIS_URL (the Redis of section 6; default FAAS_TEST_REDIS_URL), BENCH_ASYNC_COUNT (10000),
+// BENCH_S3_ENDPOINT (the S3 of section 7; default FAAS_TEST_S3_ENDPOINT, else a private s3rver).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
+import { measureBlobCache } from './blob-cache.ts';
 import { measureColdStart } from './cold-start.ts';
 import { dockerAnswers, measureContainer } from './container.ts';
 import { measureInstances } from './instances.ts';
@@ -81,6 +83,8 @@ if (runs('6'))
       log,
     }),
   );
+if (runs('7'))
+  await section('7. code blob: cold fetch from S3 vs local cache hit', () => measureBlobCache(log));
 
 log('\nsummary');
 log(summaryTable(metrics));

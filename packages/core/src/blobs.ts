@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BackendHealth } from './health.ts';
 
 export interface BlobInfo {
   sha256: string;
@@ -23,5 +24,7 @@ export interface BlobStore {
   has(sha256: string): Promise<boolean>;
   /** Returns false when absent. */
   delete(sha256: string): Promise<boolean>;
+  /** Whether the store answers (for `/ready`): the folder is there, the bucket answers. */
+  health(): Promise<BackendHealth>;
   close(): Promise<void>;
 }

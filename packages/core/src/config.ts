@@ -88,6 +88,19 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Connections the server's PostgreSQL pool opens at most. @default 10 (FAAS_DATABASE_POOL_SIZE) */
   databasePoolSize: number;
+  /**
+   * The blob store (code, artifacts, snapshots): unset, files in the data dir; `s3://bucket/prefix`,
+   * an S3 bucket shared by every server of a deployment, read through a local cache. Credentials
+   * and region are read as the AWS SDK reads them (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_REGION…).
+   * (FAAS_OBJECT_STORE_URL)
+   */
+  objectStoreUrl: string | undefined;
+  /** An S3-compatible endpoint (MinIO, Ceph, a test server) instead of AWS's; path-style requests. (FAAS_S3_ENDPOINT) */
+  s3Endpoint: string | undefined;
+  /** The bucket's region; unset: AWS_REGION, then us-east-1. (FAAS_S3_REGION) */
+  s3Region: string | undefined;
+  /** Size of the local disk cache in front of S3 (least recently used blobs go first). @default 2048 (FAAS_BLOB_CACHE_MB) */
+  blobCacheMb: number;
   /** Apply PostgreSQL migrations at start; off: refuse to start on an old schema (run `faas migrate`). @default true (FAAS_DATABASE_MIGRATE) */
   databaseMigrate: boolean;
   /** Largest file or folder tar downloaded from an instance. @default 1073741824 (FAAS_INSTANCE_MAX_DOWNLOAD_BYTES) */
@@ -252,6 +265,44 @@ const queuePrefix: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * `s3://bucket` or `s3://bucket/prefix`: a bucket name as S3 allows it (3 to 63 of a-z 0-9 . -) and
+ * a prefix of key-safe characters. Credentials never go in it: the AWS SDK reads them.
+ */
+const objectStoreUrl: Parser<string> = (raw) => {
+  const match = /^s3:\/\/([^/?#]*)(\/[^?#]*)?$/.exec(raw);
+  if (!match) throw new Error('must look like s3://bucket/prefix');
+  const bucket = match[1] as string;
+  if (bucket.includes('@') || bucket.includes(':')) {
+    throw new Error('must not hold credentials or a port: set AWS_ACCESS_KEY_ID… and FAAS_S3_ENDPOINT');
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new Error(`has "${bucket}" as its bucket: a bucket name is 3 to 63 of a-z 0-9 . -`);
+  }
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+  if (!/^[A-Za-z0-9_.\-/]{0,200}$/.test(prefix) || prefix.split('/').some((p) => p === '.' || p === '..')) {
+    throw new Error('has a prefix that is not 0 to 200 of A-Z a-z 0-9 _ . - / (no . or .. parts)');
+  }
+  return raw;
+};
+
+/** An http(s) endpoint with no credentials in it: they go in AWS_*, and this may be printed. */
+const s3Endpoint: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  }
+  if (url.username || url.password) {
+    throw new Error('must not hold credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  }
+  return raw;
+};
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const logLevel: Parser<Config['logLevel']> = (raw) => {
   const found = LOG_LEVELS.find((l) => l === raw);
@@ -300,6 +351,10 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },
+  objectStoreUrl: { env: 'FAAS_OBJECT_STORE_URL', default: undefined, parse: objectStoreUrl },
+  s3Endpoint: { env: 'FAAS_S3_ENDPOINT', default: undefined, parse: s3Endpoint },
+  s3Region: { env: 'FAAS_S3_REGION', default: undefined, parse: str },
+  blobCacheMb: { env: 'FAAS_BLOB_CACHE_MB', default: 2048, parse: int(16, 1024 * 1024) },
   instanceMaxDownloadBytes: {
     env: 'FAAS_INSTANCE_MAX_DOWNLOAD_BYTES',
     default: 1024 ** 3,

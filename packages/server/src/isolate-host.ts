@@ -5,6 +5,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { LocalBlobStore } from './blobs/local/local-blob-store.ts';
 import { createIsolateRuntime } from './runtimes/isolate/isolate-runtime.ts';
+import { fetchOverIpc, HostBlobs } from './runtimes/isolate-hosts/host-blobs.ts';
 import type { HostCommand, HostEvent, IsolateHostOptions } from './runtimes/isolate-hosts/host-options.ts';
 import { HostServer } from './runtimes/isolate-hosts/host-server.ts';
 
@@ -15,7 +16,17 @@ async function main(): Promise<void> {
   // this file.
   setFlagsFromString('--wasm-max-mem-pages=16');
   const tell = (event: HostEvent) => process.send?.(event);
-  const blobs = new LocalBlobStore({ root: options.blobsRoot });
+  // Blobs not on this disk yet (S3) are fetched by the server, which holds the credentials.
+  const fetchMissing = options.fetchMissing
+    ? fetchOverIpc(
+        (event) => tell(event),
+        (listener) =>
+          process.on('message', (command: HostCommand) => {
+            if (command.type === 'blob-fetched') listener(command);
+          }),
+      )
+    : undefined;
+  const blobs = new HostBlobs(new LocalBlobStore({ root: options.blobsRoot }), fetchMissing);
   const runtime = createIsolateRuntime({
     blobs,
     idleTimeoutMs: options.idleTimeoutMs,

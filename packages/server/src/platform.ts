@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
-import { createLocalBlobStore } from './blobs/local/local-blob-store.ts';
+import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
@@ -71,11 +71,12 @@ const RUNTIME_HEALTH_EVERY_MS = 2_000;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
- * PostgreSQL), the queue it picks (SQLite, or Redis at FAAS_QUEUE_URL), local blobs, isolate +
- * container runtimes.
+ * PostgreSQL), the queue it picks (SQLite, or Redis at FAAS_QUEUE_URL), the blob store it picks
+ * (local, or S3 at FAAS_OBJECT_STORE_URL behind a local cache), isolate + container runtimes.
  * @throws FaasError DATA_DIR_IN_USE when another server holds the data dir (nothing is touched
  *   then, containers included); STORAGE_READ_ONLY when the data dir or database cannot be written;
- *   STORAGE_UNAVAILABLE naming FAAS_QUEUE_URL when its Redis cannot be reached.
+ *   STORAGE_UNAVAILABLE naming FAAS_QUEUE_URL when its Redis cannot be reached, or
+ *   FAAS_OBJECT_STORE_URL when its bucket cannot be used.
  */
 export async function createPlatform(config: Readonly<Config>, logger: Logger = console): Promise<Platform> {
   const lock = DataDirLock.acquire(config.dataDir);
@@ -100,11 +101,23 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     await store.close();
     throw err;
   }
-  const blobs = await createLocalBlobStore({ root: join(config.dataDir, 'blobs') });
+  const blobSource = blobBackend(config);
+  let blobs: BlobStore;
+  try {
+    blobs = await openBlobStore(blobSource, { verify: true, logger });
+  } catch (err) {
+    await queue.close();
+    await store.close();
+    throw err;
+  }
 
   const isolateHosts = await IsolateHosts.start({
     count: isolateHostCount(config),
-    blobsRoot: join(config.dataDir, 'blobs'),
+    blobsRoot: localBlobRoot(blobSource),
+    // Hosts hold no credentials: a blob not on this disk yet is fetched by the server into it.
+    ...(blobSource.kind === 's3'
+      ? { fetchBlob: async (sha256: string) => (await blobs.get(sha256)) !== undefined }
+      : {}),
     idleTimeoutMs: config.idleTimeoutMs,
     maxFrameBytes: hostFrameLimit(config),
     memoryBudgetMb: isolateMemoryMb(config),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { BlobInfo, BlobStore } from '@faas/core';
+import type { BackendHealth, BlobInfo, BlobStore } from '@faas/core';
 
 /**
  * A BlobStore in memory, for tests that need one but are not about storage. Copies bytes in and
@@ -37,6 +37,10 @@ export class MemoryBlobStore implements BlobStore {
 
   async delete(sha256: string): Promise<boolean> {
     return this.#blobs.delete(sha256);
+  }
+
+  async health(): Promise<BackendHealth> {
+    return { ok: true };
   }
 
   async close(): Promise<void> {

@@ -16,9 +16,10 @@ import { dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createZstdCompress, createZstdDecompress, zstdCompress, zstdDecompress } from 'node:zlib';
-import { type BlobInfo, type BlobStore, ErrorCode, FaasError } from '@faas/core';
+import { createZstdCompress, zstdCompress, zstdDecompress } from 'node:zlib';
+import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode } from '@faas/core';
 import { toFsStorageError } from '../../storage/storage-errors.ts';
+import { corrupted, verifiedBytes } from '../blob-integrity.ts';
 import { blobPath, isSha256Hex, stagingDir } from './blob-paths.ts';
 
 const compress = promisify(zstdCompress);
@@ -142,6 +143,20 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  /** Unhealthy when the folder cannot be read (unmounted, permissions changed). */
+  async health(): Promise<BackendHealth> {
+    try {
+      await stat(stagingDir(this.root));
+      return { ok: true };
+    } catch (err) {
+      return {
+        ok: false,
+        code: ErrorCode.STORAGE_UNAVAILABLE,
+        reason: `${this.root}: ${(err as Error).message}`,
+      };
+    }
+  }
+
   async close(): Promise<void> {}
 
   /** Removes staged files left by writes that a crash interrupted. */
@@ -185,28 +200,6 @@ export class LocalBlobStore implements BlobStore {
   }
 }
 
-/** The decompressed bytes of `source`, checked against `sha256` once all have passed. */
-async function* verifiedBytes(source: Readable, sha256: string, path: string): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
-  const decompressor = createZstdDecompress();
-  source.once('error', (err) => decompressor.destroy(err));
-  source.pipe(decompressor);
-  try {
-    for await (const chunk of decompressor as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      yield chunk;
-    }
-  } catch (err) {
-    throw corrupted(sha256, path, err);
-  } finally {
-    // Also runs when the consumer stops early: the file is closed either way.
-    source.destroy();
-    decompressor.destroy();
-  }
-  const actual = hash.digest('hex');
-  if (actual !== sha256) throw corrupted(sha256, path, undefined, actual);
-}
-
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
@@ -214,13 +207,6 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function corrupted(sha256: string, path: string, cause?: unknown, actual?: string): FaasError {
-  return new FaasError(ErrorCode.INTERNAL, `Blob ${sha256} is corrupted or unreadable (${path})`, {
-    details: { sha256, path, ...(actual ? { actualSha256: actual } : {}) },
-    cause,
-  });
 }
 
 function isNotFound(err: unknown): boolean {

@@ -10,7 +10,8 @@ export function healthRoutes(app: FastifyInstance, platform: Platform): void {
     {
       schema: {
         tags: ['health'],
-        summary: 'Store, queue, invocation records and runtimes ready; each check names what fails',
+        summary:
+          'Store, queue, blob store, invocation records and runtimes ready; each check names what fails',
       },
     },
     async (_request, reply) => {
@@ -29,6 +30,8 @@ export function healthRoutes(app: FastifyInstance, platform: Platform): void {
       }
       const queue = await platform.queue.health();
       checks.queue = describe(queue);
+      const blobs = await platform.blobs.health();
+      checks.blobs = describe(blobs);
       // Sync invocations' records, written in batches: failing while the store refuses them.
       const records = platform.recorder.health();
       checks.records = describe(records);
@@ -37,7 +40,7 @@ export function healthRoutes(app: FastifyInstance, platform: Platform): void {
         checks[kind] = health.ready ? 'ok' : `unavailable: ${health.reason}`;
         anyRuntime ||= health.ready;
       }
-      const ready = storeOk && queue.ok && records.ok && anyRuntime;
+      const ready = storeOk && queue.ok && blobs.ok && records.ok && anyRuntime;
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
     },
   );

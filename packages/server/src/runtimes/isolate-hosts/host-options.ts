@@ -2,8 +2,10 @@
 export interface IsolateHostOptions {
   index: number;
   socketPath: string;
-  /** The local blob store's root, where function artifacts are read from. */
+  /** The local blob store's root (or S3's local cache), where function artifacts are read from. */
   blobsRoot: string;
+  /** Ask the server for a blob not in `blobsRoot` (S3: the server fetches it into the cache). */
+  fetchMissing: boolean;
   idleTimeoutMs: number;
   maxFrameBytes: number;
   /** Memory for all of this host's isolates together (see IsolateBudget). */
@@ -12,5 +14,11 @@ export interface IsolateHostOptions {
   maxIsolates: number;
 }
 
-export type HostCommand = { type: 'close' };
-export type HostEvent = { type: 'ready' } | { type: 'fatal'; message: string };
+export type HostCommand =
+  | { type: 'close' }
+  /** The answer to a `fetch-blob`: whether the blob is now in `blobsRoot`. */
+  | { type: 'blob-fetched'; id: number; found: boolean; error?: string };
+export type HostEvent =
+  | { type: 'ready' }
+  | { type: 'fatal'; message: string }
+  | { type: 'fetch-blob'; id: number; sha256: string };

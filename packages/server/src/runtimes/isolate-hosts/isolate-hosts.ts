@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FetchBound } from './fetch-bound.ts';
 import type { HostCommand, HostEvent, IsolateHostOptions } from './host-options.ts';
 
 /** Where a thread finds a host; the path stays the same when the host is replaced. */
@@ -14,6 +15,11 @@ export interface HostEndpoint {
 export interface IsolateHostsOptions {
   count: number;
   blobsRoot: string;
+  /**
+   * Brings a blob a host asked for into `blobsRoot`; answers whether it exists. Unset: the hosts
+   * read `blobsRoot` alone (it is the blob store itself).
+   */
+  fetchBlob?: (sha256: string) => Promise<boolean>;
   idleTimeoutMs: number;
   maxFrameBytes: number;
   /** For all hosts together; each gets its share. */
@@ -49,12 +55,14 @@ export class IsolateHosts {
   #slots: HostSlot[];
   #runDir: string;
   #logger: Pick<Console, 'error' | 'warn'>;
+  #fetchBlob: ((sha256: string) => Promise<boolean>) | undefined;
   #closing = false;
 
-  private constructor(runDir: string, slots: HostSlot[], logger: Pick<Console, 'error' | 'warn'>) {
+  private constructor(runDir: string, slots: HostSlot[], options: IsolateHostsOptions) {
     this.#runDir = runDir;
     this.#slots = slots;
-    this.#logger = logger;
+    this.#logger = options.logger;
+    this.#fetchBlob = options.fetchBlob;
     this.endpoints = slots.map((s) => ({ index: s.options.index, socketPath: s.options.socketPath }));
   }
 
@@ -68,6 +76,7 @@ export class IsolateHosts {
           index,
           socketPath: join(runDir, `${index}.sock`),
           blobsRoot: options.blobsRoot,
+          fetchMissing: options.fetchBlob !== undefined,
           idleTimeoutMs: options.idleTimeoutMs,
           maxFrameBytes: options.maxFrameBytes,
           memoryBudgetMb: Math.max(64, Math.floor(options.memoryBudgetMb / options.count)),
@@ -78,7 +87,7 @@ export class IsolateHosts {
         earlyExits: 0,
       }),
     );
-    const hosts = new IsolateHosts(runDir, slots, options.logger);
+    const hosts = new IsolateHosts(runDir, slots, options);
     try {
       await Promise.all(slots.map((slot) => hosts.#spawn(slot)));
     } catch (err) {
@@ -109,6 +118,7 @@ export class IsolateHosts {
     });
     slot.child = child;
     slot.startedAt = Date.now();
+    const fetches = new FetchBound();
     return new Promise((resolve, reject) => {
       let ready = false;
       const timer = setTimeout(() => {
@@ -122,6 +132,8 @@ export class IsolateHosts {
           resolve();
         } else if (event.type === 'fatal') {
           this.#logger.error(`isolate host ${slot.options.index}: ${event.message}; it exits`);
+        } else if (event.type === 'fetch-blob') {
+          void this.#answerFetch(child, fetches, event.id, event.sha256);
         }
       });
       child.on('error', (err) => {
@@ -141,6 +153,19 @@ export class IsolateHosts {
         this.#respawn(slot, signal ?? code);
       });
     });
+  }
+
+  /** Answers a host's ask for a blob; a host asking too much at once is refused, not queued. */
+  async #answerFetch(child: ChildProcess, fetches: FetchBound, id: number, sha256: string): Promise<void> {
+    const fetchBlob = this.#fetchBlob;
+    let answer: HostCommand;
+    try {
+      const found = fetchBlob ? await fetches.run(() => fetchBlob(String(sha256))) : false;
+      answer = { type: 'blob-fetched', id, found };
+    } catch (err) {
+      answer = { type: 'blob-fetched', id, found: false, error: (err as Error).message };
+    }
+    if (child.connected) child.send(answer);
   }
 
   #respawn(slot: HostSlot, how: string | number | null): void {
