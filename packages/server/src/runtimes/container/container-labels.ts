@@ -48,8 +48,16 @@ export async function removeOwnedContainers(
 
 /** Force-removes a container; already gone is fine. */
 export async function removeContainer(docker: Docker, id: string): Promise<void> {
+  const container = docker.getContainer(id);
+  // The engine cannot kill a paused gVisor sandbox (runsc: "invalid state transition: paused =>
+  // stopped"; dockerd then fails to delete its task and the container stays): thaw it first.
+  const paused = await container.inspect().then(
+    (info) => info.State?.Paused === true,
+    () => false,
+  );
+  if (paused) await container.unpause().catch(() => {});
   try {
-    await docker.getContainer(id).remove({ force: true, v: true });
+    await container.remove({ force: true, v: true });
   } catch (err) {
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== 404 && status !== 409) throw err;
