@@ -71,12 +71,17 @@ const net = require('node:net'), dgram = require('node:dgram');
 const probe = ([kind, host, port]) => new Promise((resolve) => {
   const timer = setTimeout(() => { done('dropped'); }, 2000);
   let socket;
-  const done = (what) => { clearTimeout(timer); socket?.destroy?.(); socket?.close?.(); resolve(what); };
+  let resend;
+  const done = (what) => { clearTimeout(timer); clearInterval(resend); socket?.destroy?.(); socket?.close?.(); resolve(what); };
   if (kind === 'udp') {
     socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     socket.on('message', (m) => done(String(m) === 'dns' ? 'open' : 'bad answer'));
     socket.on('error', (e) => done(e.code));
-    socket.send('q', port, host);
+    // Sent again until answered, as a resolver client does: one datagram can be lost while the
+    // links are still coming up (TCP's SYN is retried by the kernel).
+    const send = () => socket.send('q', port, host);
+    send();
+    resend = setInterval(send, 250);
   } else {
     socket = net.connect({ host, port });
     socket.on('data', () => done('open'));
@@ -200,8 +205,14 @@ describe('egress rules in network namespaces', { skip: canRun }, () => {
   ];
 
   it('without the rules, every target answers (the drops below are the rules’ doing)', async () => {
+    // The links just made may take a moment (neighbour discovery, IPv6 routes) on a loaded
+    // machine: the namespaces are ready once every target answered in one round.
+    let answers = await probe(ns.sandbox, everything);
+    for (let round = 1; round < 5 && answers.some((a) => a !== 'open'); round++) {
+      answers = await probe(ns.sandbox, everything);
+    }
     assert.deepEqual(
-      await probe(ns.sandbox, everything),
+      answers,
       everything.map(() => 'open'),
     );
     assert.deepEqual(await probe(ns.public, [['tcp', '172.30.7.2', 80]]), ['open']);
