@@ -13,8 +13,8 @@ STATE_DIR=${FAAS_TEST_S3_DIR:-/tmp/faas-test-s3}
 WAIT_SECONDS=${FAAS_TEST_S3_WAIT_SECONDS:-30}
 
 log() { printf 'start-s3: %s\n' "$*" >&2; }
-# Any HTTP answer will do: s3rver answers an unsigned request with 403.
-answers() { curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; }
+# A TCP connect is enough here (bash's /dev/tcp: curl is not on every fresh machine).
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
 if ! answers; then
   mkdir -p "$STATE_DIR"

@@ -17,12 +17,16 @@ import { existsSync } from 'node:fs';
 export default async (e) => ({ number: isNumber(e.value), preinstallRan: existsSync('./node_modules/preinstall-ran') });`;
 
 /** The roles of the containers a server's runtime created since `since` (seconds since epoch). */
+/**
+ * Roles of the containers created since `since` (seconds, with milliseconds: a whole-second bound
+ * also caught the install of the test before).
+ */
 function rolesCreatedSince(dataDir: string, since: number): string[] {
   const owner = ownerIdFor(join(dataDir, 'containers'));
   const out = execFileSync('docker', [
     'events',
     '--since',
-    String(since),
+    since.toFixed(3),
     '--until',
     String(Math.ceil(Date.now() / 1000) + 1),
     '--filter',
@@ -52,7 +56,7 @@ describe('function dependencies are installed in a sandbox container at deploy',
   it('installs a registry package (is-number) in an install container, without running install scripts; the deploy streams progress', {
     timeout: 600_000,
   }, async () => {
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const since = Date.now() / 1000;
     const fn = name();
     const res = await s.api('/api/v1/functions?stream=true', {
       method: 'POST',
@@ -96,7 +100,7 @@ describe('function dependencies are installed in a sandbox container at deploy',
   it('two functions with the same dependencies deployed at once share one install', {
     timeout: 600_000,
   }, async () => {
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const since = Date.now() / 1000;
     const manifest = JSON.stringify({ type: 'module', dependencies: { 'is-number': '6.0.0' } });
     const results = await Promise.all(
       [1, 2].map((i) =>
@@ -148,7 +152,7 @@ describe('function dependencies are installed in a sandbox container at deploy',
   };
   for (const [label, spec] of Object.entries(NPM_REFUSED)) {
     it(`refuses the npm spec ${label} ("${spec}") with 422 naming the dependency`, async () => {
-      const since = Math.floor(Date.now() / 1000) - 1;
+      const since = Date.now() / 1000;
       const res = await create({
         runtime: 'node',
         code: {
@@ -199,7 +203,7 @@ describe('function dependencies are installed in a sandbox container at deploy',
   it('python: an empty requirements.txt installs nothing; vendored packages satisfy pip in the install container', {
     timeout: 600_000,
   }, async () => {
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const since = Date.now() / 1000;
     const empty = await create({
       runtime: 'python',
       code: {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CONFIG_FIELDS, loadConfig } from './config.ts';
+import { CONFIG_FIELDS, loadConfig, redactUrl } from './config.ts';
 import { isFaasError } from './errors.ts';
 
 describe('loadConfig', () => {
@@ -114,8 +114,34 @@ describe('loadConfig', () => {
         assert.ok(!err.message.includes('s3cret-pass'), `the password is echoed: ${err.message}`);
       }
     }
+    // ioredis takes a password from the query too: printed URLs (/ready, errors) drop it.
+    assert.equal(
+      redactUrl('redis://redis.internal:6379/0?password=s3cret-pass'),
+      'redis://redis.internal:6379/0?***',
+    );
     assert.equal(loadConfig({ FAAS_QUEUE_PREFIX: 'team-a' }).queuePrefix, 'team-a');
     assert.throws(() => loadConfig({ FAAS_QUEUE_PREFIX: 'a{b}' }), /FAAS_QUEUE_PREFIX/);
+  });
+
+  it('refuses credentials in the package index and registry URLs, without echoing them', () => {
+    for (const [env, bad] of [
+      ['FAAS_PIP_INDEX_URL', 'https://user:s3cret-token@pypi.internal/simple'],
+      ['FAAS_NPM_REGISTRY', 'https://registry.internal/?token=s3cret-token'],
+      ['FAAS_NPM_REGISTRY', 'ftp://user:s3cret-token@registry.internal/'],
+    ] as const) {
+      try {
+        loadConfig({ [env]: bad });
+        assert.fail(`accepted ${bad}`);
+      } catch (err) {
+        assert.ok(isFaasError(err), String(err));
+        assert.match(err.message, new RegExp(`${env}: `));
+        assert.ok(!err.message.includes('s3cret-token'), `the secret is echoed: ${err.message}`);
+      }
+    }
+    assert.equal(
+      loadConfig({ FAAS_PIP_INDEX_URL: 'https://pypi.internal/simple' }).pipIndexUrl,
+      'https://pypi.internal/simple',
+    );
   });
 
   it("ignores the test suites' FAAS_TEST_* variables, which servers started by tests inherit", () => {

@@ -214,24 +214,38 @@ const databaseUrl: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * A package index or registry URL. No credentials in it: install containers run the packages'
+ * own build code (pip builds sdists), which would read them from the environment and could print
+ * them into a deploy's error. Put a proxy that adds them in front instead.
+ */
 const httpUrl: Parser<string> = (raw) => {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`must be an http(s) URL, got "${raw}"`);
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new Error(`must be an http(s) URL, got "${raw}"`);
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  if (url.username || url.password || url.search) {
+    throw new Error(
+      'must not carry credentials or a query: the install containers run package code that could read them; use a proxy that adds them',
+    );
+  }
   return raw;
 };
 
-/** A URL with its password (or lone user, which Redis takes as one) replaced: it may be printed. */
+/**
+ * A URL with its password (or lone user, which Redis takes as one) and its query (ioredis takes
+ * `?password=` too) replaced: it may be printed.
+ */
 export function redactUrl(raw: string): string {
   try {
     const url = new URL(raw);
     if (url.password) url.password = '***';
     else if (url.username) url.username = '***';
+    if (url.search) url.search = '?***';
     return url.toString();
   } catch {
     return '(a value that is not a URL)';

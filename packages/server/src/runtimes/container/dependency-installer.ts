@@ -11,6 +11,7 @@ import { checkNpmManifest, checkRequirements, type DependencyPolicy } from './de
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
 import { runInstallContainer } from './install-container.ts';
 import type { EgressReady } from './network/egress-network.ts';
+import { Turns } from './turns.ts';
 
 /** The folder a python function's installed requirements are linked to (runner.py puts it on sys.path). */
 export const PYTHON_PACKAGES_DIR = '.python_packages';
@@ -53,11 +54,18 @@ export interface DependencyInstallerOptions {
  * installed tree comes out as a tar that is unpacked with limits. Installs are cached by the hash
  * of their inputs, so versions with the same dependencies share one.
  */
+/**
+ * Install containers at once. Each may hold 2 GiB and 1.5 GiB of tmpfs (INSTALL_LIMITS): many
+ * deploys with different manifests at once wait their turn instead of taking the host's memory.
+ */
+const MAX_CONCURRENT_INSTALLS = 2;
+
 export class DependencyInstaller {
   #options: DependencyInstallerOptions;
   #npmDir: string | undefined;
   /** Installs running, by tree: two code blobs with the same manifest share one. */
   #installing = new Map<string, Promise<string>>();
+  #turns = new Turns(MAX_CONCURRENT_INSTALLS);
 
   constructor(options: DependencyInstallerOptions) {
     this.#options = options;
@@ -176,33 +184,38 @@ export class DependencyInstaller {
       const spec = await setup();
       const ca = existsSync(HOST_CA_BUNDLE);
       let unpacked: Promise<void> = Promise.resolve();
-      const run = await runInstallContainer({
-        docker: this.#options.docker,
-        ownerId: this.#options.ownerId,
-        image: spec.image,
-        script: spec.script,
-        env: [
-          'HOME=/tmp',
-          ...(ca
-            ? [`NODE_EXTRA_CA_CERTS=${CA_MOUNT}`, `PIP_CERT=${CA_MOUNT}`, `SSL_CERT_FILE=${CA_MOUNT}`]
-            : []),
-          ...spec.env,
-        ],
-        binds: [...(ca ? [`${HOST_CA_BUNDLE}:${CA_MOUNT}:ro`] : []), ...spec.binds],
-        limits: { memoryMb: INSTALL_LIMITS.memoryMb, network: true, isolation: 'runc' },
-        egress: await this.#options.egress(),
-        tmpfsMb: { '/tmp': INSTALL_LIMITS.tmpMb, '/work': INSTALL_LIMITS.workMb },
-        timeoutMs: INSTALL_LIMITS.timeoutMs,
-        maxOutputBytes: INSTALL_LIMITS.maxBytes + 64 * 1024 * 1024,
-        onOutput: (stdout: Readable) => {
-          unpacked = extractTar(stdout, partial, {
-            maxBytes: INSTALL_LIMITS.maxBytes,
-            maxEntries: INSTALL_LIMITS.maxEntries,
-          });
-          // Read on failure too, so the container never blocks on a full pipe.
-          unpacked.catch(() => stdout.resume());
-        },
-      });
+      const egress = await this.#options.egress();
+      const run = await this.#turns.run(
+        () =>
+          runInstallContainer({
+            docker: this.#options.docker,
+            ownerId: this.#options.ownerId,
+            image: spec.image,
+            script: spec.script,
+            env: [
+              'HOME=/tmp',
+              ...(ca
+                ? [`NODE_EXTRA_CA_CERTS=${CA_MOUNT}`, `PIP_CERT=${CA_MOUNT}`, `SSL_CERT_FILE=${CA_MOUNT}`]
+                : []),
+              ...spec.env,
+            ],
+            binds: [...(ca ? [`${HOST_CA_BUNDLE}:${CA_MOUNT}:ro`] : []), ...spec.binds],
+            limits: { memoryMb: INSTALL_LIMITS.memoryMb, network: true, isolation: 'runc' },
+            egress,
+            tmpfsMb: { '/tmp': INSTALL_LIMITS.tmpMb, '/work': INSTALL_LIMITS.workMb },
+            timeoutMs: INSTALL_LIMITS.timeoutMs,
+            maxOutputBytes: INSTALL_LIMITS.maxBytes + 64 * 1024 * 1024,
+            onOutput: (stdout: Readable) => {
+              unpacked = extractTar(stdout, partial, {
+                maxBytes: INSTALL_LIMITS.maxBytes,
+                maxEntries: INSTALL_LIMITS.maxEntries,
+              });
+              // Read on failure too, so the container never blocks on a full pipe.
+              unpacked.catch(() => stdout.resume());
+            },
+          }),
+        () => onProgress('waiting for other dependency installs to finish'),
+      );
       const failed = installFailure(tool, run);
       if (failed) throw failed;
       try {

@@ -101,6 +101,8 @@ export async function runInstallContainer(options: InstallRunOptions): Promise<I
     docker.modem.demuxStream(stream, stdout, stderr);
     options.onOutput(stdout);
     const exited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+    // A start that fails leaves this wait to fail too, after the container is removed.
+    exited.catch(() => {});
     await container.start();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
