@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { createZstdDecompress } from 'node:zlib';
-import { ErrorCode, FaasError } from '@faas/core';
+import { type BlobInfo, ErrorCode, FaasError } from '@faas/core';
 
 /**
  * The decompressed bytes of `source` (a blob as stored: zstd), checked against `sha256` once all
@@ -38,4 +38,22 @@ export function corrupted(sha256: string, where: string, cause?: unknown, actual
     details: { sha256, path: where, ...(actual ? { actualSha256: actual } : {}) },
     cause,
   });
+}
+
+/**
+ * A pass-through that hashes and counts what goes through it: a stream's blob name is known only
+ * once it has all passed. `info()` is its BlobInfo after the end.
+ */
+export function measuringStream(): { stream: Transform; info: () => BlobInfo } {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      hash.update(bytes);
+      sizeBytes += bytes.byteLength;
+      callback(null, bytes);
+    },
+  });
+  return { stream, info: () => ({ sha256: hash.digest('hex'), sizeBytes }) };
 }

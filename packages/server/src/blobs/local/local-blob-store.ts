@@ -13,13 +13,13 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createZstdCompress, zstdCompress, zstdDecompress } from 'node:zlib';
 import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode } from '@faas/core';
 import { toFsStorageError } from '../../storage/storage-errors.ts';
-import { corrupted, verifiedBytes } from '../blob-integrity.ts';
+import { corrupted, measuringStream, verifiedBytes } from '../blob-integrity.ts';
 import { blobPath, isSha256Hex, stagingDir } from './blob-paths.ts';
 
 const compress = promisify(zstdCompress);
@@ -57,21 +57,12 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async putStream(stream: Readable): Promise<BlobInfo> {
-    const hash = createHash('sha256');
-    let sizeBytes = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        hash.update(bytes);
-        sizeBytes += bytes.byteLength;
-        callback(null, bytes);
-      },
-    });
+    const { stream: measure, info } = measuringStream();
     // The name is known only at the end: stage under a random name, then rename.
     const staged = await this.#stage((path) =>
       pipeline(stream, measure, createZstdCompress(), createWriteStream(path, { flags: 'wx', flush: true })),
     );
-    const sha256 = hash.digest('hex');
+    const { sha256, sizeBytes } = info();
     if (await this.has(sha256)) {
       await rm(staged, { force: true });
     } else {

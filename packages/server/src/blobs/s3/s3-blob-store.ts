@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createZstdCompress, zstdCompress, zstdDecompress } from 'node:zlib';
 import {
@@ -12,7 +12,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode } from '@faas/core';
-import { corrupted, verifiedBytes } from '../blob-integrity.ts';
+import { corrupted, measuringStream, verifiedBytes } from '../blob-integrity.ts';
 import { isSha256Hex } from '../local/blob-paths.ts';
 import { isMissingObject, s3StartError, toS3StorageError } from './s3-errors.ts';
 import { SourceFailed, uploadStream } from './s3-multipart.ts';
@@ -86,16 +86,7 @@ export class S3BlobStore implements BlobStore {
    * then are copied to their name, so a blob's key holds either nothing or the whole blob.
    */
   async putStream(stream: Readable): Promise<BlobInfo> {
-    const hash = createHash('sha256');
-    let sizeBytes = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer | string, _encoding, callback: TransformCallback) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        hash.update(bytes);
-        sizeBytes += bytes.byteLength;
-        callback(null, bytes);
-      },
-    });
+    const { stream: measure, info } = measuringStream();
     const staged = this.#key(`.tmp/${randomUUID()}.zst`);
     const compressed = stream.pipe(measure).pipe(createZstdCompress());
     // pipe() does not pass errors on: the source's failure must reach the compressed stream.
@@ -110,7 +101,7 @@ export class S3BlobStore implements BlobStore {
       if (err instanceof SourceFailed) throw err.cause;
       throw this.#mapped(err);
     }
-    const sha256 = hash.digest('hex');
+    const { sha256, sizeBytes } = info();
     try {
       if (!(await this.has(sha256))) {
         await this.#call((c) =>
