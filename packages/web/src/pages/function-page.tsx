@@ -77,26 +77,28 @@ export function FunctionPage({ name }: { name: string }) {
             </div>
             <h2>Versions</h2>
             <Loading error={versions.error}>
-              <table>
-                <thead>
-                  <tr>
-                    <th>Version</th>
-                    <th>Created</th>
-                    <th>Code</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {versions.data?.items.map((v) => (
-                    <tr key={v.version}>
-                      <td>v{v.version}</td>
-                      <td>{time(v.createdAt)}</td>
-                      <td>
-                        <code>{v.codeSha256.slice(0, 12)}</code> ({v.codeSizeBytes} B)
-                      </td>
+              <div class="scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Version</th>
+                      <th>Created</th>
+                      <th>Code</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
+                  </thead>
+                  <tbody>
+                    {versions.data?.items.map((v) => (
+                      <tr key={v.version}>
+                        <td>v{v.version}</td>
+                        <td>{time(v.createdAt)}</td>
+                        <td>
+                          <code>{v.codeSha256.slice(0, 12)}</code> ({v.codeSizeBytes} B)
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             </Loading>
             <h2>
               Recent invocations <a {...href(`/invocations${query({ functionName: name })}`)}>all</a>

@@ -33,33 +33,35 @@ export function FunctionsList({ route }: { route: string }) {
       </div>
       <Loading error={error}>
         {shown && (
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Runtime</th>
-                <th>Version</th>
-                <th>Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((fn) => (
-                <tr key={fn.name}>
-                  <td>
-                    <a {...href(`/functions/${encodeURIComponent(fn.name)}`)}>{fn.name}</a>
-                  </td>
-                  <td>{fn.latest.runtime}</td>
-                  <td>v{fn.latestVersion}</td>
-                  <td>{time(fn.updatedAt)}</td>
-                </tr>
-              ))}
-              {shown.length === 0 && (
+          <div class="scroll">
+            <table>
+              <thead>
                 <tr>
-                  <td colSpan={4}>No functions{search ? ` matching “${search}”` : ''}.</td>
+                  <th>Name</th>
+                  <th>Runtime</th>
+                  <th>Version</th>
+                  <th>Updated</th>
                 </tr>
-              )}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {shown.map((fn) => (
+                  <tr key={fn.name}>
+                    <td>
+                      <a {...href(`/functions/${encodeURIComponent(fn.name)}`)}>{fn.name}</a>
+                    </td>
+                    <td>{fn.latest.runtime}</td>
+                    <td>v{fn.latestVersion}</td>
+                    <td>{time(fn.updatedAt)}</td>
+                  </tr>
+                ))}
+                {shown.length === 0 && (
+                  <tr>
+                    <td colSpan={4}>No functions{search ? ` matching “${search}”` : ''}.</td>
+                  </tr>
+                )}
+              </tbody>
+            </table>
+          </div>
         )}
         {data?.nextCursor && (
           <button

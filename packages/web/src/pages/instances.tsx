@@ -87,50 +87,52 @@ export function InstancesPage({ selected }: { selected?: string | undefined }) {
       )}
       {selected && <TerminalView id={selected} />}
       <Loading error={list.error}>
-        <table>
-          <thead>
-            <tr>
-              <th>Instance</th>
-              <th>Status</th>
-              <th>Image</th>
-              <th>Created</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {list.data?.items.map((instance) => (
-              <tr key={instance.id}>
-                <td>
-                  <a {...href(`/instances/${instance.id}`)}>{instance.id}</a>
-                </td>
-                <td>{instance.status}</td>
-                <td>{instance.image}</td>
-                <td>{time(instance.created_at)}</td>
-                <td>
-                  <button
-                    type="button"
-                    onClick={() =>
-                      act(() => call(`/api/v1/instances/${instance.id}/stop`, { method: 'POST' }))
-                    }
-                  >
-                    Stop
-                  </button>{' '}
-                  <button
-                    type="button"
-                    onClick={() =>
-                      act(async () => {
-                        await call(`/api/v1/instances/${instance.id}`, { method: 'DELETE' });
-                        if (selected === instance.id) navigate('/instances');
-                      })
-                    }
-                  >
-                    Delete
-                  </button>
-                </td>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Instance</th>
+                <th>Status</th>
+                <th>Image</th>
+                <th>Created</th>
+                <th />
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {list.data?.items.map((instance) => (
+                <tr key={instance.id}>
+                  <td>
+                    <a {...href(`/instances/${instance.id}`)}>{instance.id}</a>
+                  </td>
+                  <td>{instance.status}</td>
+                  <td>{instance.image}</td>
+                  <td>{time(instance.created_at)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      onClick={() =>
+                        act(() => call(`/api/v1/instances/${instance.id}/stop`, { method: 'POST' }))
+                      }
+                    >
+                      Stop
+                    </button>{' '}
+                    <button
+                      type="button"
+                      onClick={() =>
+                        act(async () => {
+                          await call(`/api/v1/instances/${instance.id}`, { method: 'DELETE' });
+                          if (selected === instance.id) navigate('/instances');
+                        })
+                      }
+                    >
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </Loading>
     </section>
   );

@@ -1,43 +1,45 @@
 import { useState } from 'preact/hooks';
 import { call, type Invocation, type Page, query } from '../api.ts';
-import { Loading, time, useApi } from '../components.tsx';
+import { Loading, ms, time, useApi } from '../components.tsx';
 import { href, navigate } from '../router.ts';
 
 export function InvocationRows({ items }: { items: Invocation[] }) {
   return (
-    <table>
-      <thead>
-        <tr>
-          <th>Invocation</th>
-          <th>Function</th>
-          <th>Status</th>
-          <th>Duration</th>
-          <th>When</th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((inv) => (
-          <tr key={inv.id}>
-            <td>
-              <a {...href(`/invocations/${inv.id}`)}>{inv.id}</a>
-            </td>
-            <td>
-              {inv.functionName} v{inv.version}
-            </td>
-            <td>
-              <span class={`status ${inv.status}`}>{inv.status}</span>
-            </td>
-            <td>{inv.durationMs !== undefined ? `${inv.durationMs} ms` : ''}</td>
-            <td>{time(inv.createdAt)}</td>
-          </tr>
-        ))}
-        {items.length === 0 && (
+    <div class="scroll">
+      <table>
+        <thead>
           <tr>
-            <td colSpan={5}>No invocations.</td>
+            <th>Invocation</th>
+            <th>Function</th>
+            <th>Status</th>
+            <th>Duration</th>
+            <th>When</th>
           </tr>
-        )}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {items.map((inv) => (
+            <tr key={inv.id}>
+              <td>
+                <a {...href(`/invocations/${inv.id}`)}>{inv.id}</a>
+              </td>
+              <td>
+                {inv.functionName} v{inv.version}
+              </td>
+              <td>
+                <span class={`status ${inv.status}`}>{inv.status}</span>
+              </td>
+              <td>{ms(inv.durationMs)}</td>
+              <td>{time(inv.createdAt)}</td>
+            </tr>
+          ))}
+          {items.length === 0 && (
+            <tr>
+              <td colSpan={5}>No invocations.</td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -143,7 +145,7 @@ export function InvocationPage({ id }: { id: string }) {
               <dt>Created</dt>
               <dd>{time(data.createdAt)}</dd>
               <dt>Duration</dt>
-              <dd>{data.durationMs !== undefined ? `${data.durationMs} ms` : ''}</dd>
+              <dd>{ms(data.durationMs)}</dd>
             </dl>
             {data.result !== undefined && (
               <>

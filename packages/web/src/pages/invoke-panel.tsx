@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { call, callRaw, errorOf, type Invocation } from '../api.ts';
 import type { CodeEditor } from '../code-editor.ts';
-import { Editor } from '../components.tsx';
+import { Editor, ms } from '../components.tsx';
 import { href } from '../router.ts';
 
 interface Outcome {
@@ -85,7 +85,7 @@ export function InvokePanel({ name, onInvoked }: { name: string; onInvoked: () =
         <div class="outcome" aria-live="polite">
           <p>
             <strong>{outcome.status}</strong>
-            {outcome.durationMs && ` · ${outcome.durationMs} ms`}
+            {outcome.durationMs && ` · ${ms(Number(outcome.durationMs))}`}
             {outcome.invocationId && (
               <>
                 {' · '}

@@ -67,34 +67,36 @@ export function KeysPage({ admin }: { admin: boolean }) {
         </p>
       )}
       <Loading error={keys.error}>
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Role</th>
-              <th>Prefix</th>
-              <th>Created</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data?.items.map((key) => (
-              <tr key={key.id}>
-                <td>{key.name}</td>
-                <td>{key.role}</td>
-                <td>
-                  <code>{key.prefix}…</code>
-                </td>
-                <td>{time(key.createdAt)}</td>
-                <td>
-                  <button type="button" onClick={() => revoke(key)}>
-                    Revoke
-                  </button>
-                </td>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Role</th>
+                <th>Prefix</th>
+                <th>Created</th>
+                <th />
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {keys.data?.items.map((key) => (
+                <tr key={key.id}>
+                  <td>{key.name}</td>
+                  <td>{key.role}</td>
+                  <td>
+                    <code>{key.prefix}…</code>
+                  </td>
+                  <td>{time(key.createdAt)}</td>
+                  <td>
+                    <button type="button" onClick={() => revoke(key)}>
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </Loading>
     </section>
   );
