@@ -114,6 +114,9 @@ describe('the web console in a real browser', { skip }, () => {
     assert.match((await outcome.locator('.result').textContent()) ?? '', /"hello":\s*"browser"/);
     assert.match((await outcome.locator('.logs').textContent()) ?? '', /greeting browser/);
     assert.match((await outcome.textContent()) ?? '', /^200 · [\d.]+ m?s/);
+    // The live tail follows the function's log lines.
+    await page.getByRole('button', { name: 'Follow logs' }).click();
+    await page.locator('pre.tail').filter({ hasText: 'greeting browser' }).waitFor();
     await shot('function');
   });
 
@@ -143,8 +146,30 @@ describe('the web console in a real browser', { skip }, () => {
       ),
     );
     await shot('instance-terminal');
+    // Files: upload into /workspace, see it listed, download it with the session.
+    await page.locator('input[type="file"]').setInputFiles({
+      name: 'note.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('from the browser\n'),
+    });
+    const link = page.getByRole('link', { name: 'note.txt' });
+    await link.waitFor();
+    const href = (await link.getAttribute('href')) as string;
+    const downloaded = await page.evaluate(async (url) => (await fetch(url)).text(), href);
+    assert.equal(downloaded, 'from the browser\n');
+    // A snapshot of it is listed.
+    await page.getByRole('button', { name: 'Take snapshot' }).click();
+    await page.getByRole('button', { name: 'Restore' }).first().waitFor({ timeout: 90_000 });
+    await shot('instance');
     const id = new URL(page.url()).pathname.split('/').pop() as string;
     assert.equal((await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
+  });
+
+  it('runs a command in a sandbox', { skip: engineSkipReason() }, async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Execute' }).click();
+    await page.getByLabel(/^Command/).fill('echo hello from $(uname -s)');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.locator('pre.stdout').filter({ hasText: 'hello from Linux' }).waitFor({ timeout: 90_000 });
   });
 
   it('fits a phone’s width', async () => {

@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { call, type SessionInfo, setCsrfToken, whenSignedOut } from './api.ts';
+import { ExecutePage } from './pages/execute.tsx';
 import { FunctionPage } from './pages/function-page.tsx';
 import { FunctionsList } from './pages/functions-list.tsx';
 import { InstancesPage } from './pages/instances.tsx';
@@ -18,6 +19,7 @@ function Page({ route, session }: { route: string; session: SessionInfo }) {
   if (parts[0] === 'functions' && parts[1]) return <FunctionPage name={parts[1]} />;
   if (parts[0] === 'invocations' && parts[1]) return <InvocationPage id={parts[1]} />;
   if (parts[0] === 'invocations') return <InvocationsList route={route} />;
+  if (parts[0] === 'execute') return <ExecutePage />;
   if (parts[0] === 'instances') return <InstancesPage selected={parts[1]} />;
   if (parts[0] === 'keys') return <KeysPage admin={!session.auth || session.key?.role === 'admin'} />;
   return <FunctionsList route={route} />;
@@ -55,6 +57,7 @@ function App() {
   const nav = [
     ['/functions', 'Functions'],
     ['/invocations', 'Invocations'],
+    ['/execute', 'Execute'],
     ['/instances', 'Instances'],
     ['/keys', 'Keys'],
   ] as const;

@@ -12,6 +12,7 @@ import { href } from '../router.ts';
 import { DeployForm } from './deploy-form.tsx';
 import { InvocationRows } from './invocations.tsx';
 import { InvokePanel } from './invoke-panel.tsx';
+import { LogTail } from './log-tail.tsx';
 
 /** One function: its config, routes, versions and recent invocations; invoke it, deploy new code. */
 export function FunctionPage({ name }: { name: string }) {
@@ -75,6 +76,7 @@ export function FunctionPage({ name }: { name: string }) {
               </div>
               <InvokePanel name={name} onInvoked={recent.reload} />
             </div>
+            <LogTail name={name} />
             <h2>Versions</h2>
             <Loading error={versions.error}>
               <div class="scroll">

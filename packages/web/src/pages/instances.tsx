@@ -2,6 +2,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, type Page } from '../api.ts';
 import { Loading, time, useApi } from '../components.tsx';
 import { href, navigate } from '../router.ts';
+import { InstanceFiles } from './instance-files.tsx';
+import { Snapshots } from './snapshots.tsx';
 
 interface InstanceView {
   id: string;
@@ -85,7 +87,15 @@ export function InstancesPage({ selected }: { selected?: string | undefined }) {
           {error}
         </p>
       )}
-      {selected && <TerminalView id={selected} />}
+      {selected && (
+        <>
+          <TerminalView id={selected} />
+          <div class="grid">
+            <InstanceFiles id={selected} />
+            <Snapshots id={selected} />
+          </div>
+        </>
+      )}
       <Loading error={list.error}>
         <div class="scroll">
           <table>
