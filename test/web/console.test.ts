@@ -114,6 +114,8 @@ describe('the web console in a real browser', { skip }, () => {
     assert.match((await outcome.locator('.result').textContent()) ?? '', /"hello":\s*"browser"/);
     assert.match((await outcome.locator('.logs').textContent()) ?? '', /greeting browser/);
     assert.match((await outcome.textContent()) ?? '', /^200 · [\d.]+ m?s/);
+    // The last hour's chart counts it.
+    await page.locator('[data-testid="calls-total"]').filter({ hasText: /^1$/ }).waitFor();
     // The live tail follows the function's log lines.
     await page.getByRole('button', { name: 'Follow logs' }).click();
     await page.locator('pre.tail').filter({ hasText: 'greeting browser' }).waitFor();

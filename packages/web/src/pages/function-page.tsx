@@ -10,6 +10,7 @@ import {
 import { Loading, time, useApi } from '../components.tsx';
 import { href } from '../router.ts';
 import { DeployForm } from './deploy-form.tsx';
+import { FunctionCharts } from './function-charts.tsx';
 import { InvocationRows } from './invocations.tsx';
 import { InvokePanel } from './invoke-panel.tsx';
 import { LogTail } from './log-tail.tsx';
@@ -76,7 +77,10 @@ export function FunctionPage({ name }: { name: string }) {
               </div>
               <InvokePanel name={name} onInvoked={recent.reload} />
             </div>
-            <LogTail name={name} />
+            <div class="grid">
+              <FunctionCharts name={name} version={recent.data} />
+              <LogTail name={name} />
+            </div>
             <h2>Versions</h2>
             <Loading error={versions.error}>
               <div class="scroll">
