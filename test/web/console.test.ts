@@ -120,13 +120,20 @@ describe('the web console in a real browser', { skip }, () => {
     await page.getByRole('button', { name: 'Follow logs' }).click();
     await page.locator('pre.tail').filter({ hasText: 'greeting browser' }).waitFor();
     await shot('function');
+    // A thrown error: its type, message and stack.
+    await setEditor(page, 'Event (JSON)', 'null');
+    await page.getByRole('button', { name: 'Invoke' }).click();
+    const failure = page.locator('.outcome .error');
+    await failure.waitFor();
+    assert.match((await failure.textContent()) ?? '', /FAAS_ERR_FUNCTION_ERROR: .*TypeError|TypeError/);
+    assert.match((await failure.locator('pre').textContent()) ?? '', /at /);
   });
 
   it('lists the invocation and opens its record', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Invocations' }).click();
-    const row = page.locator('tbody tr').filter({ hasText: 'e2e-hello' }).first();
-    await row.waitFor();
-    assert.match((await row.textContent()) ?? '', /succeeded/);
+    const rows = page.locator('tbody tr').filter({ hasText: 'e2e-hello' });
+    await rows.filter({ hasText: 'failed' }).waitFor();
+    const row = rows.filter({ hasText: 'succeeded' });
     await shot('invocations');
     await row.getByRole('link').first().click();
     await page.locator('pre.logs').filter({ hasText: 'greeting browser' }).waitFor();
@@ -172,6 +179,22 @@ describe('the web console in a real browser', { skip }, () => {
     await page.getByLabel(/^Command/).fill('echo hello from $(uname -s)');
     await page.getByRole('button', { name: 'Run' }).click();
     await page.locator('pre.stdout').filter({ hasText: 'hello from Linux' }).waitFor({ timeout: 90_000 });
+  });
+
+  it('creates an API key, shown once, and revokes it', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Keys' }).click();
+    await page.getByLabel('Name').fill('from-the-console');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = (await page.locator('code.secret').textContent()) ?? '';
+    assert.match(secret, /^faas_/);
+    const key = await s.api('/api/v1/functions', { key: secret });
+    assert.equal(key.status, 200, 'the key shown works');
+    const row = page.locator('tbody tr').filter({ hasText: 'from-the-console' });
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await s.api('/api/v1/keys')).status, 200);
+    await shot('keys');
   });
 
   it('fits a phone’s width', async () => {

@@ -36,6 +36,7 @@ export function KeysPage({ admin }: { admin: boolean }) {
   const revoke = async (key: Key) => {
     if (!confirm(`Revoke ${key.name}? It stops working at once.`)) return;
     await call(`/api/v1/keys/${key.id}`, { method: 'DELETE' }).catch((err: Error) => setError(err.message));
+    setCreated(undefined);
     keys.reload();
   };
   return (
