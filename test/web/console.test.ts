@@ -139,6 +139,23 @@ describe('the web console in a real browser', { skip }, () => {
     await page.locator('pre.logs').filter({ hasText: 'greeting browser' }).waitFor();
   });
 
+  it('opens the deployed code to edit it, and rolls back to the earlier version', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions' }).click();
+    await page.getByRole('link', { name: 'e2e-hello' }).click();
+    await page.getByRole('button', { name: 'Deploy new code' }).click();
+    const code = page.locator('.cm-content[aria-label="Function code"]');
+    await code.filter({ hasText: 'console.log("greeting", event.name);' }).waitFor();
+    await setEditor(page, 'Function code', 'export default async () => ({ hello: "v2" });\n');
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.locator('.badge').filter({ hasText: 'v2' }).waitFor();
+    const v2 = await s.api('/api/v1/functions/e2e-hello/invoke', { method: 'POST', json: {} });
+    assert.deepEqual(await v2.json(), { hello: 'v2' });
+    await page.getByRole('button', { name: 'Roll back to v1' }).click();
+    await page.locator('.badge').filter({ hasText: 'v3' }).waitFor();
+    const v3 = await s.api('/api/v1/functions/e2e-hello/invoke', { method: 'POST', json: { name: 'again' } });
+    assert.deepEqual(await v3.json(), { hello: 'again' });
+  });
+
   it('opens an instance terminal: echo hi prints hi', { skip: engineSkipReason() }, async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Instances' }).click();
     await page.getByRole('button', { name: 'Start instance' }).click();

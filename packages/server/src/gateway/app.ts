@@ -13,6 +13,7 @@ import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
 import { executeRoutes } from './routes/execute.ts';
+import { functionSourceRoutes } from './routes/function-source.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { instanceFileRoutes } from './routes/instance-files.ts';
@@ -94,6 +95,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     async (api) => {
       api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth));
       functionRoutes(api, platform);
+      functionSourceRoutes(api, platform);
       invocationRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);

@@ -20,6 +20,9 @@ const FILES: Record<string, string> = { js: 'index.js', ts: 'index.ts', node: 'i
 export function DeployForm(props: {
   name?: string;
   runtime?: string;
+  /** The deployed version's files: the editor opens `mainFile`; the others are deployed as they are. */
+  files?: Record<string, string>;
+  mainFile?: string;
   onDeployed: (fn: FunctionRecord) => void;
 }) {
   const [name, setName] = useState(props.name ?? '');
@@ -34,7 +37,8 @@ export function DeployForm(props: {
     setError(undefined);
     setProblems([]);
     try {
-      const code = { files: { [FILES[runtime] ?? 'index.js']: editor.current?.value() ?? '' } };
+      const main = props.mainFile ?? FILES[runtime] ?? 'index.js';
+      const code = { files: { ...props.files, [main]: editor.current?.value() ?? '' } };
       const fn = await call<FunctionRecord>(`/api/v1/functions/${encodeURIComponent(name)}`, {
         method: 'PUT',
         json: { runtime, code },
@@ -83,7 +87,7 @@ export function DeployForm(props: {
         </label>
       </div>
       <Editor
-        initial={TEMPLATES[runtime] ?? ''}
+        initial={(props.mainFile && props.files?.[props.mainFile]) ?? TEMPLATES[runtime] ?? ''}
         language={runtime === 'python' ? 'python' : runtime === 'ts' ? 'ts' : 'js'}
         label="Function code"
         problems={problems}
