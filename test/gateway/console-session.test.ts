@@ -97,6 +97,28 @@ describe('console sessions', () => {
     assert.equal((await request(s.url, '/api/v1/session', { key: null })).status, 401);
   });
 
+  it('takes the key as JSON only: another site’s form cannot sign a browser in (login CSRF)', async () => {
+    const forms = [
+      ['application/x-www-form-urlencoded', `key=${ADMIN_KEY}`],
+      // A text/plain form can carry a body that looks like JSON; it is not read as JSON.
+      ['text/plain', JSON.stringify({ key: ADMIN_KEY })],
+      [
+        'multipart/form-data; boundary=x',
+        `--x\r\nContent-Disposition: form-data; name="key"\r\n\r\n${ADMIN_KEY}\r\n--x--\r\n`,
+      ],
+    ];
+    for (const [type, body] of forms) {
+      const res = await request(s.url, '/api/v1/session', {
+        key: null,
+        method: 'POST',
+        headers: { 'content-type': type as string },
+        body: body as string,
+      });
+      assert.ok([415, 422].includes(res.status), `${type}: ${res.status}`);
+      assert.equal(res.headers.get('set-cookie'), null);
+    }
+  });
+
   it('reads with the cookie alone; a cross-site write without the CSRF token is 403', async () => {
     const session = await signIn(s);
     assert.equal((await browser(s, session, '/api/v1/functions')).status, 200);
