@@ -48,6 +48,8 @@ describe('the web console in a real browser', { skip }, () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    // CI runs this beside the other test files on two cores: waits are generous, never timed.
+    page.setDefaultTimeout(60_000);
     // The console makes no request anywhere but its own server.
     page.on('request', (request) => {
       const url = new URL(request.url());
@@ -135,6 +137,13 @@ describe('the web console in a real browser', { skip }, () => {
     await rows.filter({ hasText: 'failed' }).waitFor();
     const row = rows.filter({ hasText: 'succeeded' });
     await shot('invocations');
+    // Filtered by status: only the failed one.
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/status=failed/);
+    await page.locator('tbody tr').filter({ hasText: 'succeeded' }).waitFor({ state: 'detached' });
+    assert.equal(await page.locator('tbody tr').filter({ hasText: 'failed' }).count(), 1);
+    await page.goBack();
     await row.getByRole('link').first().click();
     await page.locator('pre.logs').filter({ hasText: 'greeting browser' }).waitFor();
   });
@@ -156,10 +165,13 @@ describe('the web console in a real browser', { skip }, () => {
     assert.deepEqual(await v3.json(), { hello: 'again' });
   });
 
-  it('opens an instance terminal: echo hi prints hi', { skip: engineSkipReason() }, async () => {
+  // On a fresh engine the first instance waits for its image to be built.
+  const sandboxTest = { skip: engineSkipReason(), timeout: 600_000 };
+
+  it('opens an instance terminal: echo hi prints hi', sandboxTest, async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Instances' }).click();
     await page.getByRole('button', { name: 'Start instance' }).click();
-    await page.locator('[data-status="connected"]').waitFor({ timeout: 90_000 });
+    await page.locator('[data-status="connected"]').waitFor({ timeout: 540_000 });
     await page.locator('.xterm').click();
     // The shell's prompt first, so what is typed goes to a shell that reads it.
     await page.waitForFunction(
@@ -191,11 +203,11 @@ describe('the web console in a real browser', { skip }, () => {
     assert.equal((await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
   });
 
-  it('runs a command in a sandbox', { skip: engineSkipReason() }, async () => {
+  it('runs a command in a sandbox', sandboxTest, async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Execute' }).click();
     await page.getByLabel(/^Command/).fill('echo hello from $(uname -s)');
     await page.getByRole('button', { name: 'Run' }).click();
-    await page.locator('pre.stdout').filter({ hasText: 'hello from Linux' }).waitFor({ timeout: 90_000 });
+    await page.locator('pre.stdout').filter({ hasText: 'hello from Linux' }).waitFor({ timeout: 540_000 });
   });
 
   it('creates an API key, shown once, and revokes it', async () => {
