@@ -5,6 +5,7 @@ import { deploy } from './commands/deploy.ts';
 import { exec } from './commands/exec.ts';
 import { get, list, remove, versions } from './commands/functions.ts';
 import { buildImages } from './commands/images.ts';
+import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, listKeys, revokeKey } from './commands/keys.ts';
@@ -54,6 +55,13 @@ export function program(): Command {
       const { serve } = await import('@faas/server');
       await serve(cmd.args);
     });
+
+  p.command('init <path>')
+    .description(
+      'write a new function in a new folder (named after it): handler, faas.json, a test, a README',
+    )
+    .option('--runtime <runtime>', 'js | ts | node | python', 'js')
+    .action(run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime)));
 
   p.command('deploy [path]')
     .description('deploy a folder (with faas.json) or a single file; creates or updates the function')

@@ -4,9 +4,11 @@
  * Type-only: nothing here runs in the function.
  */
 
-/** `context.log(...)` logs at `info`; its methods log at their level. */
+/**
+ * Logs at a level. (In js/ts functions `context.log(...)` itself logs at `info` too; node
+ * container functions have only the methods, so the type has only them.)
+ */
 export interface FunctionLogger {
-  (...args: unknown[]): void;
   debug(...args: unknown[]): void;
   info(...args: unknown[]): void;
   warn(...args: unknown[]): void;
