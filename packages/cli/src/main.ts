@@ -2,6 +2,7 @@
 import { FaaSClient } from '@faas/sdk';
 import { Command, CommanderError } from 'commander';
 import { deploy } from './commands/deploy.ts';
+import { dev } from './commands/dev.ts';
 import { exec } from './commands/exec.ts';
 import { get, list, remove, versions } from './commands/functions.ts';
 import { buildImages } from './commands/images.ts';
@@ -75,6 +76,11 @@ export function program(): Command {
     .option('--route <"METHOD /path">', 'repeatable', collect)
     .option('--description <text>')
     .action(run((c, o, cmd) => deploy(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
+
+  p.command('dev [path]')
+    .description('deploy a folder (with faas.json) on every save, showing refused deploys, and tail its logs')
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .action(run((c, o, cmd) => dev(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
 
   p.command('invoke <name[:version]> [data]')
     .description('invoke a function with data from the argument, --file, or stdin')
