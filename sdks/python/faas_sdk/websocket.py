@@ -80,7 +80,15 @@ class WebSocket:
                 body = await asyncio.wait_for(reader.readexactly(length), timeout) if length else b""
                 writer.close()
                 raise error_from_body(status, body)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError) as err:
+        except (
+            OSError,
+            asyncio.TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+            IndexError,
+        ) as err:
+            # Not a WebSocket server's answer (or headers without end): the connection is the fault.
             writer.close()
             raise FaasConnectionError(url, err) from err
         expected = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
@@ -103,7 +111,7 @@ class WebSocket:
                 raise WebSocketClosed(*self._closed)
             try:
                 fin, opcode, payload = await self._read_frame()
-            except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError):
                 self._closed = (1006, "connection lost")
                 self._writer.close()
                 raise WebSocketClosed(*self._closed) from None
