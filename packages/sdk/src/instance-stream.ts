@@ -11,12 +11,18 @@ export type WebSocketClass = new (url: string, options?: never) => WebSocketLike
 /** The part of a WebSocket the stream uses (the WHATWG interface, which `ws` also implements). */
 export interface WebSocketLike {
   send(data: string): void;
-  close(): void;
+  close(code?: number, reason?: string): void;
   addEventListener(type: 'open', listener: () => void): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
   addEventListener(type: 'error', listener: (event: { error?: unknown; message?: string }) => void): void;
   addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
 }
+
+/**
+ * Events received but not yet read by an iteration. Past it the stream is closed (code 4000) and
+ * the iteration, after the events it has, fails: a stream nobody reads must not fill memory.
+ */
+export const MAX_UNREAD_EVENTS = 10_000;
 
 export interface StreamOptions {
   /**
@@ -111,7 +117,16 @@ export function openInstanceStream(
   socket.addEventListener('message', (message) => {
     const event = JSON.parse(String(message.data)) as InstanceEvent;
     if (options.onEvent) options.onEvent(event);
-    else events.push(event);
+    else if (events.size < MAX_UNREAD_EVENTS) events.push(event);
+    else if (!isClosed) {
+      events.fail(
+        new FaasConnectionError(
+          url,
+          new Error(`${MAX_UNREAD_EVENTS} events were not read: the stream was closed`),
+        ),
+      );
+      socket.close(4000, 'events not read');
+    }
   });
 
   return {
@@ -145,6 +160,10 @@ class EventQueue {
   #ended = false;
   #error: unknown;
   #failed = false;
+
+  get size(): number {
+    return this.#events.length;
+  }
 
   push(event: InstanceEvent): void {
     const waiter = this.#waiting.shift();
