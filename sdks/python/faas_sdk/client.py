@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, cast
 
-from .errors import FaasApiError
+from .errors import ERROR_STATUS, FaasApiError
 from .transport import Transport, enc, encode_event, query
 from .types import (
     Command,
@@ -178,6 +179,24 @@ class FaaSClient:
         if image is not None:
             request["image"] = image
         return cast(ExecuteResult, self._http.json("POST", "/api/v1/execute", request))
+
+    def execute_stream(self, command: Command, image: Optional[str] = None, **fields: Any) -> Iterator[Dict[str, Any]]:
+        """
+        Runs a command and yields its output as it is written: `{"type": "stdout"|"stderr", "data"}`
+        events, then the `{"type": "exit", "exit_code", …}` summary. With `mode=` (not persistent)
+        it streams an advanced execute. An error line raises FaasApiError.
+        """
+        request = {"command": command, **fields}
+        if image is not None:
+            request["image"] = image
+        path = "/api/v1/execute/advanced?stream=true" if "mode" in fields else "/api/v1/execute/stream"
+        for line in self._http.lines("POST", path, request):
+            event = json.loads(line)
+            if event.get("type") == "error":
+                error = event.get("error") or {}
+                code = str(error.get("code", "FAAS_ERR_INTERNAL"))
+                raise FaasApiError(ERROR_STATUS.get(code, 500), code, str(error.get("message", "")), error.get("details"))
+            yield event
 
     def execute_advanced(
         self,

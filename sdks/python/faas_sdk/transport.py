@@ -8,7 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 from .errors import FaasApiError, FaasConnectionError, error_from_body
 
@@ -85,6 +85,24 @@ class Transport:
             raise error_from_body(err.code, payload) from None
         except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
             raise FaasConnectionError(self.base_url, getattr(err, "reason", err)) from err
+
+    def lines(self, method: str, path: str, payload: Any) -> Iterator[bytes]:
+        """The non-empty lines of a streamed (NDJSON) answer, as they arrive."""
+        headers = {**self.auth_headers(), "content-type": "application/json"}
+        req = urllib.request.Request(self.base_url + path, data=json.dumps(payload).encode(), method=method, headers=headers)
+        try:
+            res = urllib.request.urlopen(req, timeout=self.timeout)
+        except urllib.error.HTTPError as err:
+            raise error_from_body(err.code, err.read()) from None
+        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
+            raise FaasConnectionError(self.base_url, getattr(err, "reason", err)) from err
+        with res:
+            try:
+                for line in res:
+                    if line.strip():
+                        yield line
+            except (socket.timeout, ConnectionError, OSError) as err:
+                raise FaasConnectionError(self.base_url, err) from err
 
     def json(self, method: str, path: str, payload: Any = None, **options: Any) -> Any:
         if payload is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any, Dict, List
 
@@ -128,3 +127,15 @@ def test_stream_of_an_instance(server: Server) -> None:
             await client.delete_instance(box["id"])
 
     asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_execute_stream_yields_output_then_the_exit(client: FaaSClient) -> None:
+    # stdout and stderr are separate pipes: the sleep orders them.
+    events = list(client.execute_stream("echo one; sleep 0.3; echo two >&2; exit 4"))
+    assert [(e["type"], e.get("data")) for e in events] == [("stdout", "one\n"), ("stderr", "two\n"), ("exit", None)]
+    assert events[-1]["exit_code"] == 4
+    cached = list(client.execute_stream("echo cached", mode="cached", env={"N": uuid.uuid4().hex}))
+    assert cached[-1]["type"] == "exit" and cached[-1]["cache"] == "miss"
+    with pytest.raises(FaasApiError) as err:
+        list(client.execute_stream("true", image="faas-test/no-such-image:1"))
+    assert (err.value.status, err.value.code) == (400, "FAAS_ERR_BAD_REQUEST")
