@@ -294,3 +294,24 @@ describe('instance stream tickets', { skip: engineSkipReason() }, () => {
     assert.equal(await upgradeStatus(path, {}), 401);
   });
 });
+
+describe('console sessions with auth off', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ auth: false });
+  });
+  after(async () => s?.close());
+
+  it('says auth is off and sets no cookie', async () => {
+    const signIn = await request(s.url, '/api/v1/session', {
+      key: null,
+      method: 'POST',
+      json: { key: 'anything' },
+    });
+    assert.equal(signIn.status, 200);
+    assert.deepEqual(await signIn.json(), { auth: false });
+    assert.equal(signIn.headers.get('set-cookie'), null);
+    const me = await request(s.url, '/api/v1/session', { key: null });
+    assert.deepEqual(await me.json(), { auth: false });
+  });
+});
