@@ -107,10 +107,13 @@ export function deliveryCases(getQueue: GetQueue): void {
   it('delivers a started job again with attempt + 1 once its lease expires, and the old token is stale', async () => {
     const queue = getQueue();
     await queue.enqueue({ id: 'lost', payload: 'p', maxAttempts: 3 });
-    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    // Started under a long lease, which then runs out: a short first lease could run out before
+    // the start on a busy machine.
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
     assert.ok(first);
     assert.equal(await queue.start('lost', first.leaseToken), true);
-    await sleep(60);
+    assert.equal(await queue.extend('lost', first.leaseToken, 1), true);
+    await sleep(30);
     const [second] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
     assert.ok(second, 'the expired lease was not delivered again');
     assert.equal(second.id, 'lost');

@@ -67,13 +67,16 @@ export function defineQueueSuite(name: string, factory: QueueFactory): void {
         const { openPeer } = subject.get();
         if (!openPeer) return t.skip('the factory gives no openPeer');
         await queue().enqueue({ id: 'orphan', payload: { keep: 'me' }, maxAttempts: 3 });
-        const [held] = await queue().lease({ limit: 1, visibilityTimeoutMs: 50 });
+        // Started under a long lease, then cut short: a short first lease could run out before
+        // the start on a busy machine.
+        const [held] = await queue().lease({ limit: 1, visibilityTimeoutMs: 60_000 });
         assert.ok(held);
         assert.equal(await queue().start('orphan', held.leaseToken), true);
+        assert.equal(await queue().extend('orphan', held.leaseToken, 1), true);
         await queue().close();
         const peer = await openPeer();
         try {
-          await sleep(60);
+          await sleep(30);
           const [job] = await peer.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
           assert.equal(job?.id, 'orphan');
           assert.equal(job?.attempt, 2);

@@ -147,9 +147,11 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
     // A job that kills its consumer would otherwise come back forever.
     const queue = getQueue();
     await queue.enqueue({ id: 'poison', payload: null, maxAttempts: 1 });
-    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
     assert.equal(await queue.start('poison', job?.leaseToken ?? ''), true);
-    await sleep(60);
+    // The lease runs out now (a short first lease could run out before the start when busy).
+    assert.equal(await queue.extend('poison', job?.leaseToken ?? '', 1), true);
+    await sleep(30);
     assert.deepEqual(await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 }), []);
     const [dead] = await queue.listDead(1);
     assert.equal(dead?.id, 'poison');
