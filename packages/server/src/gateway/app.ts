@@ -20,6 +20,7 @@ import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { projectRoutes } from './routes/projects.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
 
@@ -64,8 +65,10 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   });
   installErrorHandling(app, config.bodyLimitBytes);
   acceptEmptyJsonBodies(app);
-  // Until keys carry a project (auth.ts), every request acts in the default one.
+  // Set from the request's key (auth.ts); with auth off every request acts in the default project
+  // and sees every object.
   app.decorateRequest('project', DEFAULT_PROJECT);
+  app.decorateRequest('projectScope', undefined);
 
   await app.register(swagger, {
     openapi: {
@@ -85,11 +88,12 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
 
   await app.register(
     async (api) => {
-      api.addHook('onRequest', requireApiKey(platform.keys, config.auth));
+      api.addHook('onRequest', requireApiKey(platform.keys, config.auth, platform.projects));
       functionRoutes(api, platform);
       invocationRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
+      projectRoutes(api, platform);
       executeRoutes(api, platform);
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);

@@ -1,26 +1,55 @@
 import type { ApiKeyRecord, ApiKeyRole } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import { ErrorCode, FaasError, inScope } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../control/api-key-service.ts';
+import { type Identity, identityOfKey, PROJECT_HEADER } from '../tenancy/identity.ts';
+import type { ProjectService } from '../tenancy/project-service.ts';
 import { clientAddress } from './client-address.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
-    /**
-     * The project the request acts in: everything it makes or reads is that project's. Every
-     * request is in DEFAULT_PROJECT until keys carry a project; set here, read by the routes.
-     */
+    /** Who the request acts as; undefined when auth is off. */
+    identity?: Identity;
+    /** The project the request makes things in (its key's; a platform admin may name another). */
     project: string;
+    /**
+     * The project whose objects the request may see; undefined: every project (a platform admin
+     * naming none, or auth off). Routes pass it to every read and check it on every object.
+     */
+    projectScope: string | undefined;
   }
 }
 
-/** An onRequest hook: a valid Bearer key or 401 (429 past the failure limit). Disabled when auth is off. */
-export function requireApiKey(keys: ApiKeyService, enabled: boolean) {
+/**
+ * An onRequest hook: a valid Bearer key or 401 (429 past the failure limit), and the request's
+ * identity and project from it. Disabled when auth is off.
+ */
+export function requireApiKey(keys: ApiKeyService, enabled: boolean, projects: ProjectService) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!enabled) return;
-    request.apiKey = await authenticate(keys, request.headers.authorization, clientAddress(request.raw));
+    const key = await authenticate(keys, request.headers.authorization, clientAddress(request.raw));
+    actAs(request, identityOfKey(key));
+    request.apiKey = key;
+    const named = request.headers[PROJECT_HEADER];
+    if (request.identity?.allProjects && typeof named === 'string') {
+      await projects.mustExist(named);
+      request.project = named;
+      request.projectScope = named;
+    }
   };
+}
+
+/** Sets who the request acts as (a key here; a browser session maps to a key's identity too). */
+export function actAs(request: FastifyRequest, identity: Identity): void {
+  request.identity = identity;
+  request.project = identity.project;
+  request.projectScope = identity.allProjects ? undefined : identity.project;
+}
+
+/** Whether an object of `project` is the request's to see; another project's answers 404. */
+export function visible(request: FastifyRequest, project: string | undefined): boolean {
+  return inScope(request.projectScope, project);
 }
 
 /**
@@ -83,4 +112,12 @@ function bearerSecret(header: string): string | undefined {
 export function requireRole(request: FastifyRequest, role: ApiKeyRole): void {
   if (!request.apiKey || role === 'user' || request.apiKey.role === role) return;
   throw new FaasError(ErrorCode.FORBIDDEN, `This needs an ${role} API key`);
+}
+
+/** What a request without a key hears about a function that is not public, or absent. */
+export function missingKey(): FaasError {
+  return new FaasError(
+    ErrorCode.UNAUTHORIZED,
+    'Missing API key: this function is not public; send "Authorization: Bearer <key>" of its project',
+  );
 }

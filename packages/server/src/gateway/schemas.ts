@@ -71,6 +71,11 @@ const functionFields = {
   },
   isolation: { type: 'string', enum: ['runc', 'gvisor'] },
   network: { type: 'boolean' },
+  public: {
+    type: 'boolean',
+    description:
+      "HTTP triggers answer without a key. @default false: a key of the function's project is needed",
+  },
 };
 
 export const createFunctionBody = {
@@ -147,7 +152,20 @@ export const createKeyBody = {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 100 },
     role: { type: 'string', enum: ['admin', 'user'] },
+    project: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      description: "The project the key acts in. @default the creating key's project",
+    },
   },
+};
+
+export const createProjectBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 63 } },
 };
 
 /** The execute and instance APIs' opt-in shared package caches. */

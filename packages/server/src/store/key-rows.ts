@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from '@faas/core';
+import { type ApiKeyRecord, DEFAULT_PROJECT } from '@faas/core';
 
 /** An `api_keys` row, as both stores keep it. */
 export interface ApiKeyRow {
@@ -10,9 +10,10 @@ export interface ApiKeyRow {
   created_at: string;
   revoked_at: string | null;
   last_used_at: string | null;
+  project: string | null;
 }
 
-export const API_KEY_COLUMNS = 'id, name, role, prefix, hash, created_at, revoked_at, last_used_at';
+export const API_KEY_COLUMNS = 'id, name, role, prefix, hash, created_at, revoked_at, last_used_at, project';
 
 /** A key's values in the order of API_KEY_COLUMNS. */
 export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
@@ -25,6 +26,7 @@ export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
     key.createdAt,
     key.revokedAt ?? null,
     key.lastUsedAt ?? null,
+    key.project,
   ];
 }
 
@@ -32,6 +34,7 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
   const key: ApiKeyRecord = {
     id: row.id,
     name: row.name,
+    project: row.project ?? DEFAULT_PROJECT,
     role: row.role,
     prefix: row.prefix,
     hash: row.hash,

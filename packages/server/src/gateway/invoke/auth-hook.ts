@@ -1,23 +1,47 @@
+import { DEFAULT_PROJECT, type FunctionVersion } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
-import { authenticate, authenticateCached } from '../auth.ts';
-import type { RequestHook } from './invoke-pipeline.ts';
+import { notFound } from '../../control/function-catalog.ts';
+import { authenticate, authenticateCached, missingKey } from '../auth.ts';
+import type { FunctionAccess, RequestHook } from './invoke-pipeline.ts';
 
 /**
- * The invoke pipeline's authentication: the API's invoke needs a key; HTTP triggers do not.
- * Answered from the key cache without a turn of the event loop when it can be; failures count
- * against the client's address (the auth throttle).
+ * The invoke pipeline's authentication: the API's invoke needs a key. An HTTP trigger's
+ * Authorization header may be the platform's key (a function that is not public needs one: see
+ * functionAccess) or the application's own credential for a public function, so a trigger's
+ * failed authentication is kept for functionAccess to throw, not thrown here. Answered from the
+ * key cache without a turn of the event loop when it can be; failures count against the
+ * client's address (the auth throttle).
  */
 export function authHook(keys: ApiKeyService): RequestHook {
   return (context) => {
-    if (context.target.kind !== 'api') return;
     const header = context.head.headers.authorization;
+    const api = context.target.kind === 'api';
+    if (!api && header === undefined) return;
     const cached = authenticateCached(keys, header);
     if (cached) {
       context.apiKey = cached;
       return;
     }
-    return authenticate(keys, header, context.head.remoteAddress).then((key) => {
+    const verified = authenticate(keys, header, context.head.remoteAddress).then((key) => {
       context.apiKey = key;
     });
+    if (api) return verified;
+    return verified.catch((err: unknown) => {
+      context.authError = err;
+    });
+  };
+}
+
+/**
+ * Who may invoke a function, once it is known: a key of its project (or a platform admin's);
+ * anyone through an HTTP trigger when the function is public. A key of another project finds
+ * nothing (404), as the API's other routes answer; no key gets 401.
+ */
+export function functionAccess(): FunctionAccess {
+  return (context, fn: FunctionVersion) => {
+    if (fn.public && context.target.kind === 'http') return;
+    const key = context.apiKey;
+    if (!key) throw context.authError ?? missingKey();
+    if (key.role !== 'admin' && key.project !== (fn.project ?? DEFAULT_PROJECT)) throw notFound(fn.name);
   };
 }

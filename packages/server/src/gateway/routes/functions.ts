@@ -1,6 +1,6 @@
 import type { FunctionInput } from '@faas/core';
-import type { FastifyInstance } from 'fastify';
-import type { DeployResult } from '../../control/function-service.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DeployOptions, DeployResult, Scoped } from '../../control/function-service.ts';
 import type { Platform } from '../../platform.ts';
 import { createFunctionBody, nameParams, pageQuery, patchFunctionBody, putFunctionBody } from '../schemas.ts';
 import { type DeployQuery, deployQuery, deployStream } from './deploy-stream.ts';
@@ -30,7 +30,10 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const create = async (onProgress?: (message: string) => void) => ({
-        record: await functions.create(request.body, onProgress ? { onProgress } : {}),
+        record: await functions.create(request.body, {
+          ...deployIn(request),
+          ...(onProgress ? { onProgress } : {}),
+        }),
         outcome: 'created' as const,
       });
       if (!request.query.stream) return reply.status(201).send((await create()).record);
@@ -41,13 +44,13 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Querystring: PageQ }>(
     '/functions',
     { schema: { tags, summary: 'List functions by name', querystring: pageQuery } },
-    async (request) => functions.list(request.query),
+    async (request) => functions.list(request.query, scoped(request)),
   );
 
   app.get<{ Params: NameParams }>(
     '/functions/:name',
     { schema: { tags, summary: 'Get a function and its latest version', params: nameParams } },
-    async (request) => functions.get(request.params.name),
+    async (request) => functions.get(request.params.name, scoped(request)),
   );
 
   app.put<{ Params: NameParams; Body: FunctionInput; Querystring: DeployQuery }>(
@@ -64,7 +67,10 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const put = (onProgress?: (message: string) => void) =>
-        functions.put(request.params.name, request.body, onProgress ? { onProgress } : {});
+        functions.put(request.params.name, request.body, {
+          ...deployIn(request),
+          ...(onProgress ? { onProgress } : {}),
+        });
       const answer = ({ record, outcome }: DeployResult) =>
         reply
           .status(outcome === 'created' ? 201 : 200)
@@ -88,7 +94,10 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const patch = (onProgress?: (message: string) => void) =>
-        functions.patch(request.params.name, request.body, onProgress ? { onProgress } : {});
+        functions.patch(request.params.name, request.body, {
+          ...deployIn(request),
+          ...(onProgress ? { onProgress } : {}),
+        });
       const answer = ({ record, outcome }: DeployResult) =>
         reply.header('x-faas-deploy', outcome).send(record);
       if (!request.query.stream) return answer(await patch());
@@ -100,7 +109,7 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     '/functions/:name',
     { schema: { tags, summary: 'Delete a function and its versions', params: nameParams } },
     async (request, reply) => {
-      await functions.delete(request.params.name);
+      await functions.delete(request.params.name, scoped(request));
       return reply.status(204).send();
     },
   );
@@ -108,12 +117,22 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: NameParams; Querystring: PageQ }>(
     '/functions/:name/versions',
     { schema: { tags, summary: 'List versions, newest first', params: nameParams, querystring: pageQuery } },
-    async (request) => functions.versions(request.params.name, request.query),
+    async (request) => functions.versions(request.params.name, request.query, scoped(request)),
   );
 
   app.get<{ Params: { name: string; version: number } }>(
     '/functions/:name/versions/:version',
     { schema: { tags, summary: 'Get one version', params: versionParams } },
-    async (request) => functions.version(request.params.name, request.params.version),
+    async (request) => functions.version(request.params.name, request.params.version, scoped(request)),
   );
+}
+
+/** The request's project scope: another project's functions are not found. */
+function scoped(request: FastifyRequest): Scoped {
+  return { scope: request.projectScope };
+}
+
+/** Where a deploy makes a new function, and what it may see. */
+function deployIn(request: FastifyRequest): DeployOptions {
+  return { scope: request.projectScope, project: request.project };
 }

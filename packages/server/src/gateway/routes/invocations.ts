@@ -20,7 +20,7 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     '/invocations/:id',
     { schema: { tags, summary: 'An invocation: status, result or error, logs, timings, attempts' } },
     async (request) => {
-      const { invocation, logs } = await invocations.getInvocation(request.params.id);
+      const { invocation, logs } = await invocations.getInvocation(request.params.id, request.projectScope);
       return { ...invocation, logs };
     },
   );
@@ -35,7 +35,7 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
       },
     },
     async (request, reply) => {
-      const invocation = await invocations.retryDeadLettered(request.params.id);
+      const invocation = await invocations.retryDeadLettered(request.params.id, request.projectScope);
       return reply
         .status(202)
         .header('location', `/api/v1/invocations/${invocation.id}`)
@@ -49,6 +49,7 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     async (request) => {
       const { limit, cursor, ...rest } = request.query;
       const filter: InvocationFilter = {};
+      if (request.projectScope !== undefined) filter.project = request.projectScope;
       if (rest.functionName) filter.functionName = rest.functionName;
       if (rest.status) filter.status = rest.status;
       if (rest.since) filter.since = new Date(rest.since).toISOString();
@@ -71,7 +72,12 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     async (request) => {
       const { functionName, afterSeq = 0, limit = 100 } = request.query;
       await recorder.flush();
-      const items = await store.tailLogs({ ...(functionName ? { functionName } : {}), afterSeq, limit });
+      const items = await store.tailLogs({
+        ...(functionName ? { functionName } : {}),
+        ...(request.projectScope !== undefined ? { project: request.projectScope } : {}),
+        afterSeq,
+        limit,
+      });
       return { items, nextSeq: items.at(-1)?.seq ?? afterSeq };
     },
   );

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
+import { requireRole } from '../auth.ts';
 
-/** The async queue's counts, for operators; dead letters are listed as invocations (status=dead_lettered). */
+/**
+ * The async queue's counts, for operators (platform admins: the counts are every project's); dead
+ * letters are listed as invocations (status=dead_lettered).
+ */
 export function queueRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/queue',
@@ -12,7 +16,8 @@ export function queueRoutes(app: FastifyInstance, platform: Platform): void {
           'Async queue counts: depth (due, waiting to run), running (leased), delayed (backing off or scheduled), dead (dead-lettered)',
       },
     },
-    async () => {
+    async (request) => {
+      requireRole(request, 'admin');
       const stats = await platform.queue.stats();
       return {
         depth: stats.ready - stats.delayed,
