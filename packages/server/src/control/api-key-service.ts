@@ -76,13 +76,14 @@ export class ApiKeyService {
     name: string,
     role: ApiKeyRole,
     project: string,
+    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> = {},
   ): Promise<{ record: PublicApiKey; key: string }> {
     if (name === CONFIGURED_ADMIN_KEY_NAME) {
       throw new FaasError(ErrorCode.VALIDATION, `The key name "${name}" is reserved for FAAS_ADMIN_KEY`, {
         details: [{ field: 'name', message: 'is reserved for FAAS_ADMIN_KEY' }],
       });
     }
-    return this.create(name, role, project);
+    return this.create(name, role, project, generateKey(), narrowed);
   }
 
   async create(
@@ -90,12 +91,14 @@ export class ApiKeyService {
     role: ApiKeyRole,
     project: string = DEFAULT_PROJECT,
     secret = generateKey(),
+    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> = {},
   ): Promise<{ record: PublicApiKey; key: string }> {
     const record: ApiKeyRecord = {
       id: newId('key'),
       name,
       project,
       role,
+      ...narrowed,
       prefix: secret.slice(0, KEY_PREFIX.length + 6),
       hash: hashKey(secret),
       createdAt: new Date().toISOString(),

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
+import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { requireApiKey } from './auth.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer } from './http-server.ts';
@@ -88,6 +89,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
 
   await app.register(
     async (api) => {
+      // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
+      api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
       api.addHook('onRequest', requireApiKey(platform.keys, config.auth, platform.projects));
       functionRoutes(api, platform);
       invocationRoutes(api, platform);

@@ -1,10 +1,12 @@
 import {
+  API_KEY_ROLES,
   DEPENDENCY_CACHE_NAMES,
   FUNCTION_LIMITS,
   FUNCTION_RUNTIMES,
   HTTP_METHODS,
   INVOCATION_STATUSES,
   MAX_PAGE_LIMIT,
+  SCOPES,
 } from '@faas/core';
 
 /** JSON Schemas of request parts; they validate input (422 on violation) and feed /docs. */
@@ -151,7 +153,21 @@ export const createKeyBody = {
   required: ['name'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 100 },
-    role: { type: 'string', enum: ['admin', 'user'] },
+    role: { type: 'string', enum: [...API_KEY_ROLES], description: 'docs/security.md. @default developer' },
+    scopes: {
+      type: 'array',
+      items: { type: 'string', enum: [...SCOPES] },
+      uniqueItems: true,
+      maxItems: SCOPES.length,
+      description: "Narrower than the role: only these of the role's scopes",
+    },
+    functions: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, maxLength: 63 },
+      maxItems: 100,
+      description: 'Only these functions of the project',
+    },
+    expiresAt: { type: 'string', format: 'date-time', description: 'When the key stops working' },
     project: {
       type: 'string',
       minLength: 1,

@@ -11,9 +11,13 @@ export interface ApiKeyRow {
   revoked_at: string | null;
   last_used_at: string | null;
   project: string | null;
+  scopes: string | null;
+  functions: string | null;
+  expires_at: string | null;
 }
 
-export const API_KEY_COLUMNS = 'id, name, role, prefix, hash, created_at, revoked_at, last_used_at, project';
+export const API_KEY_COLUMNS =
+  'id, name, role, prefix, hash, created_at, revoked_at, last_used_at, project, scopes, functions, expires_at';
 
 /** A key's values in the order of API_KEY_COLUMNS. */
 export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
@@ -27,6 +31,9 @@ export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
     key.revokedAt ?? null,
     key.lastUsedAt ?? null,
     key.project,
+    key.scopes ? JSON.stringify(key.scopes) : null,
+    key.functions ? JSON.stringify(key.functions) : null,
+    key.expiresAt ?? null,
   ];
 }
 
@@ -40,6 +47,9 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
     hash: row.hash,
     createdAt: row.created_at,
   };
+  if (row.scopes !== null) key.scopes = JSON.parse(row.scopes) as ApiKeyRecord['scopes'];
+  if (row.functions !== null) key.functions = JSON.parse(row.functions) as string[];
+  if (row.expires_at !== null) key.expiresAt = row.expires_at;
   if (row.revoked_at !== null) key.revokedAt = row.revoked_at;
   if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
   return key;

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord, ApiKeyRole } from '@faas/core';
+import { type ApiKeyRecord, type ApiKeyRole, keyScopes, type Scope } from '@faas/core';
 
 /**
  * Who a request acts as, whatever proved it (an API key today; a browser session or a JWT maps
@@ -10,12 +10,36 @@ export interface Identity {
   keyId: string;
   project: string;
   role: ApiKeyRole;
+  /** What it may do (its role's, narrowed to the key's own list). */
+  scopes: Scope[];
+  /** Only these functions of the project (a narrowed key). Absent: all. */
+  functions?: string[];
   allProjects: boolean;
 }
 
 /** The header a platform admin names the project it acts in with. */
 export const PROJECT_HEADER = 'x-faas-project';
 
+/** Keys' identities, made once per record (the key cache keeps the records). */
+const identities = new WeakMap<ApiKeyRecord, Identity>();
+
 export function identityOfKey(key: ApiKeyRecord): Identity {
-  return { keyId: key.id, project: key.project, role: key.role, allProjects: key.role === 'admin' };
+  let identity = identities.get(key);
+  if (!identity) {
+    identity = {
+      keyId: key.id,
+      project: key.project,
+      role: key.role,
+      scopes: keyScopes(key),
+      ...(key.functions ? { functions: key.functions } : {}),
+      allProjects: key.role === 'admin',
+    };
+    identities.set(key, identity);
+  }
+  return identity;
+}
+
+/** Whether a narrowed key reaches the function (a key that is not narrowed reaches all). */
+export function reachesFunction(identity: Identity, name: string): boolean {
+  return !identity.functions || identity.functions.includes(name);
 }

@@ -1,7 +1,8 @@
 import { DEFAULT_PROJECT, type FunctionVersion } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import { notFound } from '../../control/function-catalog.ts';
-import { authenticate, authenticateCached, missingKey } from '../auth.ts';
+import { identityOfKey, reachesFunction } from '../../tenancy/identity.ts';
+import { authenticate, authenticateCached, missingKey, requireScope } from '../auth.ts';
 import type { FunctionAccess, RequestHook } from './invoke-pipeline.ts';
 
 /**
@@ -42,6 +43,10 @@ export function functionAccess(): FunctionAccess {
     if (fn.public && context.target.kind === 'http') return;
     const key = context.apiKey;
     if (!key) throw context.authError ?? missingKey();
-    if (key.role !== 'admin' && key.project !== (fn.project ?? DEFAULT_PROJECT)) throw notFound(fn.name);
+    const identity = identityOfKey(key);
+    if (!identity.allProjects && identity.project !== (fn.project ?? DEFAULT_PROJECT))
+      throw notFound(fn.name);
+    if (!reachesFunction(identity, fn.name)) throw notFound(fn.name);
+    requireScope(identity, 'functions:invoke');
   };
 }

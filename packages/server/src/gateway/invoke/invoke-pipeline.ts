@@ -150,6 +150,9 @@ export class InvokePipeline {
     const readEvent = () => invokeEvent(headerText(head.headers['content-type']), body);
     const scope = access ? projectScope(context) : undefined;
     if (invoke.async) {
+      // Checked before anything is queued (invokeAsync checks the project again as it resolves).
+      if (access)
+        access(context as InvokeRequestContext, await this.#resolve(invoke.name, invoke.ref, scope));
       const { invocation, duplicate } = await invocations.invokeAsync(
         invoke.name,
         invoke.ref,

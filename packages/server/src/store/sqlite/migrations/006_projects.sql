@@ -14,6 +14,10 @@ ALTER TABLE invocations ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX invocations_by_project ON invocations (project, created_ms DESC, id DESC);
 
 ALTER TABLE api_keys ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
+-- A key narrowed to some scopes or functions (JSON arrays; NULL: all of its role's), and its expiry.
+ALTER TABLE api_keys ADD COLUMN scopes TEXT;
+ALTER TABLE api_keys ADD COLUMN functions TEXT;
+ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
 
 -- A snapshot's project is its instance's (spec.project); a column so lists can filter on it.
 ALTER TABLE snapshots ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
