@@ -120,6 +120,7 @@ module.exports = {
       conditionNames: ['import', 'require', 'node', 'default'],
       extensions: ['.ts', '.js', '.json'],
     },
-    exclude: { path: 'node_modules' },
+    // packages/web/dist is the console's build (bundled chunks), not source.
+    exclude: { path: ['node_modules', '^packages/web/dist/'] },
   },
 };

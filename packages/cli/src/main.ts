@@ -2,9 +2,11 @@
 import { FaaSClient } from '@faas/sdk';
 import { Command, CommanderError } from 'commander';
 import { deploy } from './commands/deploy.ts';
+import { dev } from './commands/dev.ts';
 import { exec } from './commands/exec.ts';
 import { get, list, remove, versions } from './commands/functions.ts';
 import { buildImages } from './commands/images.ts';
+import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, createProject, listKeys, listProjects, revokeKey } from './commands/keys.ts';
@@ -55,6 +57,13 @@ export function program(): Command {
       await serve(cmd.args);
     });
 
+  p.command('init <path>')
+    .description(
+      'write a new function in a new folder (named after it): handler, faas.json, a test, a README',
+    )
+    .option('--runtime <runtime>', 'js | ts | node | python', 'js')
+    .action(run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime)));
+
   p.command('deploy [path]')
     .description('deploy a folder (with faas.json) or a single file; creates or updates the function')
     .option('--name <name>')
@@ -67,6 +76,11 @@ export function program(): Command {
     .option('--route <"METHOD /path">', 'repeatable', collect)
     .option('--description <text>')
     .action(run((c, o, cmd) => deploy(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
+
+  p.command('dev [path]')
+    .description('deploy a folder (with faas.json) on every save, showing refused deploys, and tail its logs')
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .action(run((c, o, cmd) => dev(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
 
   p.command('invoke <name[:version]> [data]')
     .description('invoke a function with data from the argument, --file, or stdin')

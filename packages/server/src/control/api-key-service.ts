@@ -64,6 +64,15 @@ export class ApiKeyService {
     return key;
   }
 
+  /**
+   * The active key with this sha256, from the store (the console's sessions hold the hash, never
+   * the key). Undefined when it is unknown or revoked.
+   */
+  async verifyHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const key = await this.#store.findApiKeyByHash(hash);
+    return key && !key.revokedAt ? key : undefined;
+  }
+
   /** `verify` from the cache alone: undefined also when the key was not looked up lately. */
   verifyCached(secret: string, now = Date.now()): ApiKeyRecord | undefined {
     // Keyed by the secret, not its hash: a hit costs no sha256 (the secret is in memory anyway).

@@ -173,6 +173,20 @@ export class FunctionService {
     return this.#d.catalog.resolve(name, version);
   }
 
+  /**
+   * A version's source as deployed: the canonical tar its codeSha256 names (what a rollback
+   * deploys again, and what the console's editor opens).
+   * @throws FaasError FUNCTION_NOT_FOUND / VERSION_NOT_FOUND as `version` does
+   */
+  async sourceArchive(name: string, version: number, options: Scoped = {}): Promise<Uint8Array> {
+    const found = await this.version(name, version, options);
+    const tar = await this.#d.blobs.get(found.codeSha256);
+    if (!tar) {
+      throw new FaasError(ErrorCode.INTERNAL, `Code blob ${found.codeSha256} of "${name}" is missing`);
+    }
+    return tar;
+  }
+
   async delete(name: string, options: Scoped = {}): Promise<void> {
     await this.#oneAtATime(name, async () => {
       await this.#get(name, options.scope);

@@ -23,31 +23,44 @@ declare module 'fastify' {
 }
 
 /**
- * An onRequest hook: a valid Bearer key or 401 (429 past the failure limit), the request's
- * identity and project from it, and the route's scope (403 without it; ROUTE_SCOPES). A key
- * narrowed to some functions finds no other (404). Disabled when auth is off.
+ * An onRequest hook: a valid Bearer key or 401 (429 past the failure limit), then `authorize`.
+ * Disabled when auth is off.
  */
 export function requireApiKey(keys: ApiKeyService, enabled: boolean, projects: ProjectService) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!enabled) return;
     const key = await authenticate(keys, request.headers.authorization, clientAddress(request.raw));
-    const identity = identityOfKey(key);
-    actAs(request, identity);
-    request.apiKey = key;
-    requireScope(identity, routeScope(request.method, request.routeOptions.url ?? ''));
-    const name = (request.params as { name?: unknown } | undefined)?.name;
-    if (typeof name === 'string' && !reachesFunction(identity, name)) {
-      throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, {
-        details: { name },
-      });
-    }
-    const named = request.headers[PROJECT_HEADER];
-    if (request.identity?.allProjects && typeof named === 'string') {
-      await projects.mustExist(named);
-      request.project = named;
-      request.projectScope = named;
-    }
+    await authorize(request, key, projects);
   };
+}
+
+/**
+ * The request acts as `key` (sent as a Bearer key, or the key a browser session or stream ticket
+ * stands for): its identity and project, and the route's scope (403 without it; ROUTE_SCOPES). A
+ * key narrowed to some functions finds no other (404). A platform admin may name the project
+ * with X-Faas-Project.
+ */
+export async function authorize(
+  request: FastifyRequest,
+  key: ApiKeyRecord,
+  projects: ProjectService,
+): Promise<void> {
+  const identity = identityOfKey(key);
+  actAs(request, identity);
+  request.apiKey = key;
+  requireScope(identity, routeScope(request.method, request.routeOptions.url ?? ''));
+  const name = (request.params as { name?: unknown } | undefined)?.name;
+  if (typeof name === 'string' && !reachesFunction(identity, name)) {
+    throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, {
+      details: { name },
+    });
+  }
+  const named = request.headers[PROJECT_HEADER];
+  if (request.identity?.allProjects && typeof named === 'string') {
+    await projects.mustExist(named);
+    request.project = named;
+    request.projectScope = named;
+  }
 }
 
 /** Sets who the request acts as (a key here; a browser session maps to a key's identity too). */

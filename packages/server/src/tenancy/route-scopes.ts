@@ -20,6 +20,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'DELETE /api/v1/functions/:name': 'functions:write',
   'GET /api/v1/functions/:name/versions': 'functions:read',
   'GET /api/v1/functions/:name/versions/:version': 'functions:read',
+  'GET /api/v1/functions/:name/versions/:version/code': 'functions:read',
   'POST /api/v1/functions/:name/invoke': 'functions:invoke',
 
   'GET /api/v1/invocations': 'invocations:read',
@@ -46,6 +47,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   // The stream takes commands (exec, stdin, signals, checkpoint): writing.
   'GET /api/v1/instances/:id/stream': 'sandboxes:write',
   'GET /api/v1/containers/:id/stream': 'sandboxes:write',
+  // A ticket opens the stream once, for the key that asked for it.
+  'POST /api/v1/instances/:id/stream-ticket': 'sandboxes:write',
   'GET /api/v1/snapshots': 'sandboxes:read',
   'POST /api/v1/snapshots': 'sandboxes:write',
   'GET /api/v1/snapshots/:id': 'sandboxes:read',

@@ -20,7 +20,11 @@ const params = { type: 'object', required: ['id'], properties: { id: { type: 'st
 const querystring = {
   type: 'object',
   additionalProperties: false,
-  properties: { heartbeat_ms: { type: 'integer', minimum: 100, maximum: 300_000 } },
+  properties: {
+    heartbeat_ms: { type: 'integer', minimum: 100, maximum: 300_000 },
+    // A browser's credential (POST /instances/{id}/stream-ticket), checked by the auth hook.
+    ticket: { type: 'string', maxLength: 256 },
+  },
 };
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
