@@ -93,7 +93,11 @@ describe('faas init', () => {
       const invoked = await faas(['invoke', name, '{"name":"Ada"}', '--json']);
       assert.equal(invoked.code, 0, invoked.stderr + invoked.stdout);
       assert.deepEqual(JSON.parse(invoked.stdout), { message: 'Hello, Ada!' });
-      const routed = await fetch(`${s.url}/${name}/Bob`);
+      // A route of a function that is not public needs a key of its project.
+      assert.equal((await fetch(`${s.url}/${name}/Bob`)).status, 401);
+      const routed = await fetch(`${s.url}/${name}/Bob`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
       assert.deepEqual(await routed.json(), { message: 'Hello, Bob!' });
     });
   }

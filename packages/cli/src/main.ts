@@ -9,7 +9,7 @@ import { buildImages } from './commands/images.ts';
 import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
-import { createKey, listKeys, revokeKey } from './commands/keys.ts';
+import { createKey, createProject, listKeys, listProjects, revokeKey } from './commands/keys.ts';
 import { invocation, invocations, logs } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
 import * as snapshots from './commands/snapshots.ts';
@@ -227,13 +227,20 @@ export function program(): Command {
     .option('--database-url <url>', 'the database (env FAAS_DATABASE_URL)')
     .action(run((_c, o, cmd) => migrate(o, cmd.opts())));
 
-  const keys = p.command('keys').description('manage API keys (admin key needed)');
+  const keys = p.command('keys').description("manage API keys (a platform admin's or a project owner's key)");
   keys
     .command('create <name>')
-    .option('--role <role>', 'user | admin', 'user')
-    .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts().role)));
+    .option('--role <role>', 'admin | owner | developer | invoker | viewer', 'developer')
+    .option('--project <project>', "the project the key acts in (default: the caller's)")
+    .option('--scopes <scopes>', "comma-separated: only these of the role's scopes")
+    .option('--functions <names>', 'comma-separated: only these functions')
+    .option('--expires-at <time>', 'ISO time when the key stops working')
+    .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts())));
   keys.command('ls').action(run((c, o) => listKeys(c, o)));
   keys.command('rm <id>').action(run((c, o, cmd) => revokeKey(c, o, cmd.args[0] as string)));
+  const projects = p.command('projects').description('projects (tenants): create needs a platform admin key');
+  projects.command('create <name>').action(run((c, o, cmd) => createProject(c, o, cmd.args[0] as string)));
+  projects.command('ls').action(run((c, o) => listProjects(c, o)));
   return p;
 }
 

@@ -122,9 +122,12 @@ holds its settings (docs/cli.md lists the fields).
 ${testCommand}                          # the handler's tests, locally
 faas deploy                             # creates the function, or a new version of it
 faas invoke ${name} '{"name":"Ada"}'    # {"message":"Hello, Ada!"}
-curl "$FAAS_URL/${name}/Bob"            # its route: {"message":"Hello, Bob!"}
+curl -H "Authorization: Bearer $FAAS_API_KEY" "$FAAS_URL/${name}/Bob"   # its route: {"message":"Hello, Bob!"}
 faas logs ${name}
 \`\`\`
+
+The route needs a key of the function's project, as above; \`"public": true\` in \`faas.json\`
+opens it to anyone (docs/security.md).
 `;
 }
 

@@ -22,6 +22,8 @@ const sameTypes: Array<true> = [
   true satisfies Same<sdk.LogLine, core.LogLine>,
   true satisfies Same<sdk.StoredLogLine, core.StoredLogLine>,
   true satisfies Same<sdk.ApiKeyRecord, core.ApiKeyRecord>,
+  true satisfies Same<sdk.Scope, core.Scope>,
+  true satisfies Same<sdk.ApiKeyRole, core.ApiKeyRole>,
   true satisfies Same<sdk.Page<string>, core.Page<string>>,
   true satisfies Same<sdk.PageRequest, core.PageRequest>,
   true satisfies Same<sdk.InstanceView, core.InstanceView>,

@@ -140,10 +140,36 @@ export interface Invocation {
   peakMemoryBytes?: number;
 }
 
+/** What a key may do; a role is a set of these (docs/security.md). */
+export type Scope =
+  | 'functions:read'
+  | 'functions:write'
+  | 'functions:invoke'
+  | 'invocations:read'
+  | 'invocations:write'
+  | 'sandboxes:read'
+  | 'sandboxes:write'
+  | 'keys:read'
+  | 'keys:write'
+  | 'projects:read'
+  | 'projects:write'
+  | 'queue:read';
+
+/** `admin` is the platform's (every project); the others act in their key's project. `user` is `developer`. */
+export type ApiKeyRole = 'admin' | 'owner' | 'developer' | 'invoker' | 'viewer' | 'user';
+
 export interface ApiKeyRecord {
   id: string;
   name: string;
-  role: 'admin' | 'user';
+  /** The project the key acts in (a platform admin's: where what it makes goes by default). */
+  project: string;
+  role: ApiKeyRole;
+  /** Narrower than the role: only these of its scopes. */
+  scopes?: Scope[];
+  /** Only these functions of the project. */
+  functions?: string[];
+  /** ISO time after which the key is refused. */
+  expiresAt?: string;
   prefix: string;
   hash: string;
   createdAt: string;

@@ -262,8 +262,25 @@ export class FaaSClient {
     return this.#http.json('GET', `/api/v1/logs${query(options)}`);
   }
 
-  createKey(name: string, role: 'admin' | 'user' = 'user'): Promise<PublicApiKey & { key: string }> {
-    return this.#http.json('POST', '/api/v1/keys', { name, role });
+  /** `options.project` defaults to the caller's project; role defaults to `developer`. */
+  createKey(
+    name: string,
+    role: ApiKeyRecord['role'] = 'developer',
+    options: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> & { project?: string } = {},
+  ): Promise<PublicApiKey & { key: string }> {
+    return this.#http.json('POST', '/api/v1/keys', { name, role, ...options });
+  }
+
+  createProject(name: string): Promise<{ name: string; createdAt: string }> {
+    return this.#http.json('POST', '/api/v1/projects', { name });
+  }
+
+  async listProjects(): Promise<Array<{ name: string; createdAt: string }>> {
+    return (
+      (await this.#http.json('GET', '/api/v1/projects')) as {
+        items: Array<{ name: string; createdAt: string }>;
+      }
+    ).items;
   }
 
   async listKeys(): Promise<PublicApiKey[]> {

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
+import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer } from './http-server.ts';
@@ -21,6 +22,7 @@ import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { projectRoutes } from './routes/projects.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { sessionRoutes, streamTicketRoutes } from './routes/session.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
@@ -71,8 +73,10 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   });
   installErrorHandling(app, config.bodyLimitBytes);
   acceptEmptyJsonBodies(app);
-  // Until keys carry a project (auth.ts), every request acts in the default one.
+  // Set from the request's key (auth.ts); with auth off every request acts in the default project
+  // and sees every object.
   app.decorateRequest('project', DEFAULT_PROJECT);
+  app.decorateRequest('projectScope', undefined);
 
   await app.register(swagger, {
     openapi: {
@@ -93,12 +97,15 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
 
   await app.register(
     async (api) => {
-      api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth));
+      // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
+      api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
+      api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects));
       functionRoutes(api, platform);
       functionSourceRoutes(api, platform);
       invocationRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
+      projectRoutes(api, platform);
       executeRoutes(api, platform);
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);

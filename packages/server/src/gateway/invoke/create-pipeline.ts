@@ -2,7 +2,7 @@ import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import type { SessionStore } from '../session/session-store.ts';
-import { authHook } from './auth-hook.ts';
+import { authHook, functionAccess } from './auth-hook.ts';
 import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
 
 export interface PipelineParts {
@@ -19,5 +19,10 @@ export interface PipelineParts {
 export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
   const hooks: RequestHook[] = [];
   if (parts.auth) hooks.push(authHook(parts.keys, parts.sessions));
-  return new InvokePipeline({ invocations: parts.invocations, routes: parts.routes, hooks });
+  return new InvokePipeline({
+    invocations: parts.invocations,
+    routes: parts.routes,
+    hooks,
+    ...(parts.auth ? { access: functionAccess() } : {}),
+  });
 }

@@ -32,7 +32,7 @@ export function functionSourceRoutes(app: FastifyInstance, platform: Platform): 
     },
     async (request, reply) => {
       const { name, version } = request.params;
-      const tar = await platform.functions.sourceArchive(name, version);
+      const tar = await platform.functions.sourceArchive(name, version, { scope: request.projectScope });
       if (request.query.format === 'tar') {
         return reply
           .header('content-type', 'application/x-tar')

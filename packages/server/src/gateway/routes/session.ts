@@ -91,7 +91,8 @@ export function streamTicketRoutes(app: FastifyInstance, platform: Platform, ses
       },
     },
     async (request, reply) => {
-      const instance = await platform.instances.manager.get(request.params.id);
+      // Another project's instance is not found (404), as on every instance route.
+      const instance = await platform.instances.get(request.params.id, request.projectScope);
       // With auth off the ticket is not needed, and not checked: the stream is open anyway.
       const { ticket, expiresAt } = sessions.issueTicket(request.apiKey, instance.id);
       return reply.status(201).send({

@@ -3,7 +3,8 @@ import type { ApiKeyRecord } from '@faas/core';
 import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
-import { requireApiKey } from '../auth.ts';
+import type { ProjectService } from '../../tenancy/project-service.ts';
+import { authorize, requireApiKey } from '../auth.ts';
 import { csrfMatches, type SessionStore } from './session-store.ts';
 
 /** The console's session cookie: a random id, HttpOnly, SameSite=Strict. */
@@ -89,8 +90,13 @@ const TICKET_ROUTES = new Set(['/api/v1/instances/:id/stream', '/api/v1/containe
  * header, a stream ticket (on the stream routes) or the console's session cookie. Disabled when
  * auth is off.
  */
-export function requireKeyOrSession(keys: ApiKeyService, sessions: SessionStore, enabled: boolean) {
-  const byKey = requireApiKey(keys, enabled);
+export function requireKeyOrSession(
+  keys: ApiKeyService,
+  sessions: SessionStore,
+  enabled: boolean,
+  projects: ProjectService,
+) {
+  const byKey = requireApiKey(keys, enabled, projects);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!enabled) return;
     if (request.headers.authorization === undefined) {
@@ -101,12 +107,16 @@ export function requireKeyOrSession(keys: ApiKeyService, sessions: SessionStore,
         if (!redeemed?.key) {
           throw new FaasError(ErrorCode.UNAUTHORIZED, 'The stream ticket is unknown, used or expired');
         }
-        request.apiKey = redeemed.key;
+        await authorize(request, redeemed.key, projects);
         return;
       }
       const id = sessionCookie(request.headers.cookie);
       if (id !== undefined) {
-        request.apiKey = await sessionIdentity(keys, sessions, request.method, request.headers, id);
+        await authorize(
+          request,
+          await sessionIdentity(keys, sessions, request.method, request.headers, id),
+          projects,
+        );
         return;
       }
     }

@@ -6,6 +6,7 @@ import { csrfMatches, SESSION_TTL_MS, SessionStore, TICKET_TTL_MS } from './sess
 const key: ApiKeyRecord = {
   id: 'key_1',
   name: 'k',
+  project: 'default',
   role: 'admin',
   prefix: 'faas_abcdef',
   hash: 'h',

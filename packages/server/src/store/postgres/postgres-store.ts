@@ -11,6 +11,7 @@ import type {
   NewLogLine,
   Page,
   PageRequest,
+  ProjectRecord,
   RouteRecord,
   SnapshotFilter,
   SnapshotRecord,
@@ -21,6 +22,7 @@ import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
 import { PostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.ts';
 import { assertMigrated, migratePostgres, STORE_MIGRATIONS } from './postgres-migrations.ts';
+import { ProjectQueries } from './project-queries.ts';
 import { RevisionListener } from './revision-listener.ts';
 import { SnapshotQueries } from './snapshot-queries.ts';
 
@@ -41,6 +43,7 @@ export class PostgresStore implements MetadataStore {
   #functions: FunctionQueries;
   #invocations: InvocationQueries;
   #keys: KeyQueries;
+  #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
   #revisions: RevisionListener;
 
@@ -49,6 +52,7 @@ export class PostgresStore implements MetadataStore {
     this.#functions = new FunctionQueries(this.#db);
     this.#invocations = new InvocationQueries(this.#db);
     this.#keys = new KeyQueries(this.#db);
+    this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
     this.#revisions = new RevisionListener(this.#db);
   }
@@ -75,8 +79,8 @@ export class PostgresStore implements MetadataStore {
     return this.#functions.get(name);
   }
 
-  listFunctions(page: PageRequest): Promise<Page<FunctionRecord>> {
-    return this.#functions.list(page);
+  listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page, project);
   }
 
   deleteFunction(name: string): Promise<boolean> {
@@ -153,7 +157,12 @@ export class PostgresStore implements MetadataStore {
     return this.#invocations.getLogs(invocationId);
   }
 
-  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): Promise<StoredLogLine[]> {
+  tailLogs(options: {
+    functionName?: string;
+    project?: string;
+    afterSeq: number;
+    limit?: number;
+  }): Promise<StoredLogLine[]> {
     return this.#invocations.tailLogs(options);
   }
 
@@ -175,6 +184,18 @@ export class PostgresStore implements MetadataStore {
 
   countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
+  }
+
+  createProject(project: ProjectRecord): Promise<void> {
+    return this.#projects.create(project);
+  }
+
+  getProject(name: string): Promise<ProjectRecord | undefined> {
+    return this.#projects.get(name);
+  }
+
+  listProjects(): Promise<ProjectRecord[]> {
+    return this.#projects.list();
   }
 
   createSnapshot(snapshot: SnapshotRecord): Promise<void> {
