@@ -21,6 +21,9 @@ import { reconcileOrphans } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { HttpMetrics } from './observability/http-metrics.ts';
+import { MetricsScrape } from './observability/metrics-scrape.ts';
+import { PlatformMetrics } from './observability/platform-metrics.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -59,9 +62,18 @@ export interface Platform {
   slots: SlotTable;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
+  /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
+  observability: Observability;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
   generatedAdminKey: string | undefined;
   close(): Promise<void>;
+}
+
+export interface Observability {
+  metrics: PlatformMetrics;
+  /** The main thread's HTTP requests (each gateway thread has its own). */
+  http: HttpMetrics;
+  scrape: MetricsScrape;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -153,12 +165,20 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await routes.refresh();
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
+  let worker: AsyncWorker | undefined;
+  // Its gauges read the recorder and the worker at scrape time, once both exist.
+  const metrics = new PlatformMetrics({
+    queue,
+    runtimes,
+    recorder: { stats: () => recorder.stats() },
+    leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
+  });
   const recorder = new InvocationRecorder(store, {
     maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
+    onRecord: (invocation, runtime) => metrics.observeInvocation({ invocation, runtime }),
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
-  let worker: AsyncWorker | undefined;
   const invocations = new InvocationService({
     store,
     queue,
@@ -178,7 +198,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
     logger,
+    metrics,
   });
+  const http = new HttpMetrics();
+  const observability: Observability = {
+    metrics,
+    http,
+    scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
+  };
   const functions = new FunctionService({
     store,
     blobs,
@@ -238,6 +265,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     changes,
     slots,
     isolateHosts,
+    observability,
     generatedAdminKey,
     async close() {
       routes.stop();

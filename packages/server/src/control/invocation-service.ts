@@ -135,7 +135,7 @@ export class InvocationService {
       startedAt: isoTimestamp(startedMs),
       ...finished(outcome),
     };
-    this.#d.recorder.record(invocation, logs.lines);
+    this.#d.recorder.record(invocation, logs.lines, fn.runtime);
     return { invocation, outcome };
   }
 
@@ -293,6 +293,7 @@ export class InvocationService {
           message: `${FAILURE_PREFIX} refused before running: ${err.code}: ${err.message}`,
         },
       ],
+      fn.runtime,
     );
   }
 }

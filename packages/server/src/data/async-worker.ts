@@ -2,7 +2,9 @@ import {
   type Admission,
   ErrorCode,
   type FailOutcome,
+  type FunctionRuntime,
   type FunctionVersion,
+  type Invocation,
   type InvokeOutcome,
   isFaasError,
   isoTimestamp,
@@ -36,6 +38,16 @@ export interface AsyncWorkerOptions {
   /** Longest sleep between polls when nothing is due. */
   pollMs: number;
   logger?: Pick<Console, 'error' | 'warn'>;
+  /** Told of each attempt's outcome and of each failure's fate (PlatformMetrics). */
+  metrics?: AttemptObserver;
+}
+
+export interface AttemptObserver {
+  observeInvocation(observed: {
+    invocation: Pick<Invocation, 'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs'>;
+    runtime: FunctionRuntime;
+  }): void;
+  observeAsyncFailure(functionName: string, next: 'retrying' | 'dead_lettered'): void;
 }
 
 /** A function attempt that ended in failure: what to record once the queue says what comes next. */
@@ -106,6 +118,16 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
     }
     const { outcome, logs } = await invocations.runAttempt(fn, id, decodeEvent(event), signal);
     if (signal.aborted) return;
+    this.#o.metrics?.observeInvocation({
+      invocation: {
+        functionName: fn.name,
+        trigger: 'api',
+        mode: 'async',
+        status: outcome.status,
+        durationMs: outcome.metrics.durationMs,
+      },
+      runtime: fn.runtime,
+    });
     if (outcome.status !== 'succeeded') throw new AttemptFailed(outcome, logs);
     await store.recordAttempt(id, job.attempt, finished(outcome), logs);
   }
@@ -114,6 +136,10 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
     const { invocationId: id } = job.payload as InvocationJob;
     // While retries remain the invocation goes back to queued, keeping the last error.
     const status = outcome.outcome === 'retrying' ? 'queued' : 'dead_lettered';
+    this.#o.metrics?.observeAsyncFailure(
+      (job.payload as InvocationJob).functionName,
+      status === 'queued' ? 'retrying' : 'dead_lettered',
+    );
     if (error instanceof AttemptFailed) {
       await this.#o.store.recordAttempt(id, job.attempt, { ...finished(error.outcome), status }, error.logs);
       return;

@@ -20,6 +20,7 @@ import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
 
@@ -40,7 +41,12 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   const adapter =
     options.nodeAdapter === false
       ? () => false
-      : nodeInvokeAdapter({ pipeline, bodyLimitBytes: config.bodyLimitBytes, logger: console });
+      : nodeInvokeAdapter({
+          pipeline,
+          bodyLimitBytes: config.bodyLimitBytes,
+          logger: console,
+          metrics: platform.observability.http,
+        });
   const app = Fastify({
     // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
     serverFactory: (route) => {
@@ -63,6 +69,17 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
   });
   installErrorHandling(app, config.bodyLimitBytes);
+  const http = platform.observability.http;
+  app.addHook('onResponse', (request, reply, done) => {
+    // The route's pattern, never the path; requests no route matched share one label.
+    http.observe(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
   acceptEmptyJsonBodies(app);
   // Until keys carry a project (auth.ts), every request acts in the default one.
   app.decorateRequest('project', DEFAULT_PROJECT);
@@ -82,6 +99,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   await app.register(websocket, { options: { maxPayload: config.bodyLimitBytes } });
 
   healthRoutes(app, platform);
+  metricsRoutes(app, platform);
 
   await app.register(
     async (api) => {
