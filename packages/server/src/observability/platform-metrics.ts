@@ -1,5 +1,6 @@
 import type { FunctionRuntime, Invocation, Queue, Runtime } from '@faas/core';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type HistogramSeries, HotCounter, HotHistogram, SeriesCache } from './hot-metrics.ts';
 
 /** Seconds: from a warm isolate call (~50 µs) to the longest function timeout. */
 const DURATION_BUCKETS = [
@@ -35,31 +36,29 @@ export interface ObservedInvocation {
  */
 export class PlatformMetrics {
   readonly registry = new Registry();
-  #invocations: Counter<'function' | 'runtime' | 'trigger' | 'mode' | 'outcome'>;
-  #duration: Histogram<'function' | 'runtime' | 'outcome'>;
-  #throttled: Counter<'function'>;
+  #invocations: HotCounter;
+  #duration: HotHistogram;
+  #throttled: HotCounter;
+  #series: SeriesCache<{ count: { value: number }; time: HistogramSeries }>;
   #retries: Counter<'function'>;
   #deadLetters: Counter<'function'>;
 
   constructor(sources: PlatformMetricSources, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.#invocations = new Counter({
+    this.#invocations = new HotCounter({
       name: 'faas_invocations_total',
       help: 'Finished invocations (async: attempts), by outcome: succeeded, failed, timed_out, out_of_memory, rejected',
-      labelNames: ['function', 'runtime', 'trigger', 'mode', 'outcome'],
       registers,
     });
-    this.#duration = new Histogram({
+    this.#duration = new HotHistogram({
       name: 'faas_invocation_duration_seconds',
       help: 'Time a function ran, per attempt',
-      labelNames: ['function', 'runtime', 'outcome'],
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.#throttled = new Counter({
+    this.#throttled = new HotCounter({
       name: 'faas_invocations_throttled_total',
       help: "Invocations refused with 429: the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS",
-      labelNames: ['function'],
       registers,
     });
     this.#retries = new Counter({
@@ -74,6 +73,20 @@ export class PlatformMetrics {
       labelNames: ['function'],
       registers,
     });
+    this.#series = new SeriesCache((fn, runtime, outcome, trigger, mode) => {
+      const [f, r, o] = [String(fn), String(runtime), String(outcome)];
+      const key = `${o} ${r} ${f}`;
+      return {
+        count: this.#invocations.series(`${key} ${trigger} ${mode}`, () => ({
+          function: f,
+          runtime: r,
+          trigger: String(trigger),
+          mode: String(mode),
+          outcome: o,
+        })),
+        time: this.#duration.series(key, () => ({ function: f, runtime: r, outcome: o })),
+      };
+    });
     queueGauges(sources, registers);
     runtimeGauges(sources, registers);
     recorderGauges(sources, registers);
@@ -86,20 +99,20 @@ export class PlatformMetrics {
 
   /** A finished sync invocation or async attempt (recorded or turned away). */
   observeInvocation({ invocation, runtime }: ObservedInvocation): void {
-    const fn = invocation.functionName;
-    const rt = runtime ?? 'unknown';
+    const runs = invocation.durationMs !== undefined;
     // A call turned away before it ran is recorded as failed with no duration.
-    const outcome = invocation.durationMs === undefined ? 'rejected' : invocation.status;
-    this.#invocations.inc({
-      function: fn,
-      runtime: rt,
-      trigger: invocation.trigger,
-      mode: invocation.mode,
+    const outcome = runs ? invocation.status : 'rejected';
+    const series = this.#series.get(
+      invocation.functionName,
+      runtime ?? 'unknown',
       outcome,
-    });
-    if (invocation.durationMs !== undefined)
-      this.#duration.observe({ function: fn, runtime: rt, outcome }, invocation.durationMs / 1000);
-    if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS') this.#throttled.inc({ function: fn });
+      invocation.trigger,
+      invocation.mode,
+    );
+    series.count.value++;
+    if (runs) this.#duration.observeSeries(series.time, (invocation.durationMs as number) / 1000);
+    if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS')
+      this.#throttled.inc(invocation.functionName, () => ({ function: invocation.functionName }));
   }
 
   /** An async attempt failed: retried, or dead-lettered. */
