@@ -22,6 +22,7 @@ import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
+import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
@@ -74,6 +75,8 @@ export interface Observability {
   /** The main thread's HTTP requests (each gateway thread has its own). */
   http: HttpMetrics;
   scrape: MetricsScrape;
+  /** Every invocation's start, logs and end as they happen (GET /api/v1/logs/stream). */
+  tail: LogTail;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -166,6 +169,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
   let worker: AsyncWorker | undefined;
+  const tail = new LogTail();
   // Its gauges read the recorder and the worker at scrape time, once both exist.
   const metrics = new PlatformMetrics({
     queue,
@@ -176,7 +180,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const recorder = new InvocationRecorder(store, {
     maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
-    onRecord: (invocation, runtime) => metrics.observeInvocation({ invocation, runtime }),
+    onRecord: (invocation, logs, runtime) => {
+      metrics.observeInvocation({ invocation, runtime });
+      tail.finished(invocation, logs);
+    },
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
   const invocations = new InvocationService({
@@ -199,11 +206,13 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     pollMs: config.queuePollMs,
     logger,
     metrics,
+    tail,
   });
   const http = new HttpMetrics();
   const observability: Observability = {
     metrics,
     http,
+    tail,
     scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
   };
   const functions = new FunctionService({

@@ -29,8 +29,8 @@ export interface RecorderOptions {
   /** The shared backlog flag (gateway threads read it). @default a new one */
   backlog?: RecordBacklog;
   onError?: (err: unknown) => void;
-  /** Told of every record as it comes in, from any thread (metrics). */
-  onRecord?: (invocation: Invocation, runtime: FunctionRuntime | undefined) => void;
+  /** Told of every record as it comes in, from any thread (metrics, the live tail). */
+  onRecord?: (invocation: Invocation, logs: NewLogLine[], runtime: FunctionRuntime | undefined) => void;
 }
 
 /** Counters for metrics and `/ready`. */
@@ -119,7 +119,7 @@ export class InvocationRecorder {
   }
 
   record(invocation: Invocation, logs: NewLogLine[], runtime?: FunctionRuntime): void {
-    this.#onRecord?.(invocation, runtime);
+    this.#onRecord?.(invocation, logs, runtime);
     this.#invocations.push(invocation);
     for (const line of logs) {
       this.#logs.push(line);

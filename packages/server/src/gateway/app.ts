@@ -20,6 +20,7 @@ import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { logStreamRoutes } from './routes/log-stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
@@ -106,6 +107,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       api.addHook('onRequest', requireApiKey(platform.keys, config.auth));
       functionRoutes(api, platform);
       invocationRoutes(api, platform);
+      logStreamRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
       executeRoutes(api, platform);
