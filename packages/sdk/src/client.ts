@@ -11,6 +11,7 @@ import type {
 } from '@faas/core';
 import { ERROR_STATUS, TERMINAL_STATUSES } from '@faas/core';
 import { FaasApiError } from './errors.ts';
+import { type FollowLogsOptions, followLogs, type LogStreamEvent } from './log-follow.ts';
 import { SandboxApi } from './sandboxes.ts';
 import { body, enc, parseJson, query, Transport } from './transport.ts';
 
@@ -213,6 +214,14 @@ export class FaaSClient {
     options: { functionName?: string; afterSeq?: number; limit?: number } = {},
   ): Promise<{ items: StoredLogLine[]; nextSeq: number }> {
     return this.#http.json('GET', `/api/v1/logs${query(options)}`);
+  }
+
+  /**
+   * A function's invocations live (start, log lines, end), reconnecting with the last id seen
+   * until `signal` aborts: `for await (const e of client.followLogs('hello', { signal }))`.
+   */
+  followLogs(functionName: string, options: FollowLogsOptions = {}): AsyncGenerator<LogStreamEvent> {
+    return followLogs(this.#http, functionName, options);
   }
 
   createKey(name: string, role: 'admin' | 'user' = 'user'): Promise<PublicApiKey & { key: string }> {

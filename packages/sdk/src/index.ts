@@ -11,6 +11,7 @@ export {
 } from './client.ts';
 export { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.ts';
 export type { InstanceStream, StreamOptions } from './instance-stream.ts';
+export type { FollowLogsOptions, LogStreamEvent } from './log-follow.ts';
 export type {
   AdvancedExecuteRequest,
   AdvancedExecuteResult,
