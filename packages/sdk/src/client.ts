@@ -41,6 +41,22 @@ export interface SyncResult<T = unknown> {
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
 
+/** One function's numbers in a window of `GET /api/v1/stats`. */
+export interface WindowStats {
+  calls: number;
+  errors: number;
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+/** One function in `GET /api/v1/stats`; a window is absent when it had no invocation. */
+export interface FunctionStats {
+  functionName: string;
+  minute?: WindowStats;
+  hour?: WindowStats;
+  day?: WindowStats;
+}
+
 export interface DeployOptions {
   /**
    * Hears each slow step of preparing a container version (`installing npm dependencies`,
@@ -222,6 +238,11 @@ export class FaaSClient {
    */
   followLogs(functionName: string, options: FollowLogsOptions = {}): AsyncGenerator<LogStreamEvent> {
     return followLogs(this.#http, functionName, options);
+  }
+
+  /** Per function: calls, errors, p50/p99 duration over the last minute, hour and day (GET /api/v1/stats). */
+  stats(): Promise<{ generatedAt: string; items: FunctionStats[] }> {
+    return this.#http.json('GET', '/api/v1/stats');
   }
 
   createKey(name: string, role: 'admin' | 'user' = 'user'): Promise<PublicApiKey & { key: string }> {

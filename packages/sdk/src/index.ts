@@ -5,9 +5,11 @@ export {
   FaaSClient,
   type FaaSClientOptions,
   type FunctionSpec,
+  type FunctionStats,
   type InvokeOptions,
   type PublicApiKey,
   type SyncResult,
+  type WindowStats,
 } from './client.ts';
 export { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.ts';
 export type { InstanceStream, StreamOptions } from './instance-stream.ts';

@@ -1,5 +1,5 @@
 import type { StoredLogLine } from '@faas/core';
-import type { FaaSClient } from '@faas/sdk';
+import type { FaaSClient, WindowStats } from '@faas/sdk';
 import { ago, duration, type Output, print, table } from '../output.ts';
 
 const PAGE = 500;
@@ -129,4 +129,19 @@ export async function invocation(client: FaaSClient, out: Output, id: string): P
     );
     return parts.join('\n');
   });
+}
+
+/** `faas stats`: per function, calls, errors and p50/p99 over the last minute, hour and day. */
+export async function stats(client: FaaSClient, out: Output): Promise<void> {
+  const answer = await client.stats();
+  const cell = (w: WindowStats | undefined) =>
+    w ? `${w.calls} / ${w.errors} / ${duration(w.p50Ms)} / ${duration(w.p99Ms)}` : '-';
+  print(out, answer, () =>
+    answer.items.length === 0
+      ? 'no invocations in the last day'
+      : `${table(
+          ['FUNCTION', 'LAST MINUTE', 'LAST HOUR', 'LAST DAY'],
+          answer.items.map((f) => [f.functionName, cell(f.minute), cell(f.hour), cell(f.day)]),
+        )}\n(calls / errors / p50 / p99)`,
+  );
 }

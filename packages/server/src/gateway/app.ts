@@ -24,6 +24,7 @@ import { logStreamRoutes } from './routes/log-stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
+import { statsRoutes } from './routes/stats.ts';
 
 export interface BuildAppOptions {
   /** Serve invokes on node:http ahead of Fastify. @default true (false: only through Fastify, for tests) */
@@ -108,6 +109,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       functionRoutes(api, platform);
       invocationRoutes(api, platform);
       logStreamRoutes(api, platform);
+      statsRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
       executeRoutes(api, platform);
