@@ -190,3 +190,19 @@ describe('GET /api/v1/logs/stream', () => {
     await anonymous.text();
   });
 });
+
+describe('GET /api/v1/logs/stream when the server closes', () => {
+  it('ends the open streams, so the close does not wait for their clients', async () => {
+    const server = await startTestServer();
+    await server.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'quiet', runtime: 'js', code: 'export default () => 1' },
+    });
+    const stream = new SseReader(`${server.url}/api/v1/logs/stream?functionName=quiet`);
+    await stream.waitFor(() => stream.status === 200, 'the stream');
+    const closed = server.close().then(() => 'closed');
+    const late = new Promise((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000).unref());
+    assert.equal(await Promise.race([closed, late]), 'closed');
+    await stream.close();
+  });
+});

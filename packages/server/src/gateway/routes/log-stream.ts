@@ -31,6 +31,12 @@ const streamQuery = {
  */
 export function logStreamRoutes(app: FastifyInstance, platform: Platform): void {
   const tail = platform.observability.tail;
+  // Open streams never end on their own: a server that closes ends them, or its close would wait.
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', (done) => {
+    for (const res of open) res.end();
+    done();
+  });
   app.get<{ Querystring: { functionName: string; lastEventId?: string } }>(
     '/logs/stream',
     {
@@ -72,7 +78,9 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
       });
       const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
+      open.add(res);
       res.on('close', () => {
+        open.delete(res);
         clearInterval(heartbeat);
         unsubscribe();
       });
