@@ -1,7 +1,7 @@
 /**
  * The layering of DESIGN.md and STYLE.md, checked by `npm run deps` (in `npm run check`, so in CI):
  *
- *   gateway → control, observability, core        control → core        observability → core          data → core        runtimes → core
+ *   gateway → control, observability, tenancy, core   control → core   observability → core   tenancy → core   data → core   runtimes → core
  *   store, queue, blobs → core (and the shared sqlite/ and storage/ helpers)   core → nothing of ours
  *   nothing in src/ → test support (testkit, test/, *test-support.ts, test-helpers.ts)
  *   no import cycles
@@ -48,8 +48,9 @@ const KNOWN_EXCEPTIONS = [
 
 /** What each layer of packages/server/src may import besides itself (DESIGN.md's layers). */
 const LAYERS = {
-  gateway: `${SERVER}control/|${SERVER}observability/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
+  gateway: `${SERVER}control/|${SERVER}observability/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
   control: '^packages/core/',
+  tenancy: '^packages/core/',
   data: '^packages/core/',
   runtimes: '^packages/core/',
   store: `${SERVER}sqlite/|${SERVER}storage/|^packages/core/`,
@@ -120,6 +121,7 @@ module.exports = {
       conditionNames: ['import', 'require', 'node', 'default'],
       extensions: ['.ts', '.js', '.json'],
     },
-    exclude: { path: 'node_modules' },
+    // packages/web/dist is the console's build (bundled chunks), not source.
+    exclude: { path: ['node_modules', '^packages/web/dist/'] },
   },
 };

@@ -1,16 +1,19 @@
 // `npm run bench`: the faas server and a plain node:http baseline as separate processes, measured
 // with the same load generator on loopback. Prints each section, then a summary table, and writes
-// the same rows to bench/results/latest.json. Bounded: about 2–3 minutes on 2 cores.
+// the same rows to bench/results/latest.json. Bounded: about 8 minutes on 2 cores (section 8, the
+// density sweep, is half of it).
 // Env: BENCH_DURATION (s per measurement, default 6), BENCH_LOADGEN=node (skip wrk),
 // BENCH_NO_INSTALL=1 (never apt-get wrk), BENCH_SKIP_CONTAINER=1, BENCH_ONLY=1,4 (those sections),
 // BENCH_DATABASE_URL (the PostgreSQL server of section 5; default FAAS_TEST_DATABASE_URL).
 // BENCH_REDIS_URL (the Redis of section 6; default FAAS_TEST_REDIS_URL), BENCH_ASYNC_COUNT (10000),
-// BENCH_S3_ENDPOINT (the S3 of section 7; default FAAS_TEST_S3_ENDPOINT, else a private s3rver).
+// BENCH_S3_ENDPOINT (the S3 of section 7; default FAAS_TEST_S3_ENDPOINT, else a private s3rver),
+// BENCH_DENSITY_COUNTS (functions deployed in section 8; default 1,100,1000,10000).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
 import { measureBlobCache } from './blob-cache.ts';
 import { measureColdStart } from './cold-start.ts';
 import { dockerAnswers, measureContainer } from './container.ts';
+import { measureDensity } from './density.ts';
 import { measureInstances } from './instances.ts';
 import { pickLoadRunner } from './lib/load.ts';
 import { startFaasServer } from './lib/processes.ts';
@@ -85,6 +88,16 @@ if (runs('6'))
   );
 if (runs('7'))
   await section('7. code blob: cold fetch from S3 vs local cache hit', () => measureBlobCache(log));
+if (runs('8'))
+  await section('8. isolate density: many functions, invoked at random, c=32', () =>
+    measureDensity({
+      counts: (process.env.BENCH_DENSITY_COUNTS ?? '1,100,1000,10000').split(',').map(Number),
+      load: load.run,
+      durationS,
+      warmupS,
+      log,
+    }),
+  );
 
 log('\nsummary');
 log(summaryTable(metrics));

@@ -3,14 +3,18 @@
 // last one's body is read, for `durationS` seconds. Prints one JSON LoadResult line.
 // argv: <json LoadTarget> <connections> <durationS>
 import { Agent, request } from 'node:http';
+import { indexPicker, type LoadTarget } from './load-result.ts';
 import { percentile } from './stats.ts';
 
 const [targetJson = '{}', connectionsArg = '1', durationArg = '5'] = process.argv.slice(2);
-const target = JSON.parse(targetJson) as { url: string; body: string; headers: Record<string, string> };
+const target = JSON.parse(targetJson) as LoadTarget;
 const connections = Number(connectionsArg);
 const durationS = Number(durationArg);
 const agent = new Agent({ keepAlive: true, maxSockets: connections });
-const url = new URL(target.url);
+const url = new URL(target.url.replace('{i}', '0'));
+const pick = target.spread ? indexPicker(target.spread) : undefined;
+const pathOf = () =>
+  pick ? new URL(target.url.replace('{i}', String(pick()))).pathname : url.pathname + url.search;
 const headers = { ...target.headers, 'content-length': String(Buffer.byteLength(target.body)) };
 
 const latencies: number[] = [];
@@ -21,7 +25,7 @@ function once(): Promise<void> {
   return new Promise((done) => {
     const started = process.hrtime.bigint();
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers, agent },
+      { host: url.hostname, port: url.port, path: pathOf(), method: 'POST', headers, agent },
       (res) => {
         res.resume();
         res.on('end', () => {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +8,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 export interface Spawned {
   url: string;
+  pid: number;
   stop(): Promise<void>;
   /** What it printed last (stderr, and stdout up to "listening"): to tell why it answered errors. */
   output(): string;
@@ -40,6 +41,7 @@ function spawnListening(
       child.stdout?.resume();
       resolve({
         url: match[1],
+        pid: child.pid as number,
         output: () => output.slice(-4_000),
         stop: () =>
           new Promise<void>((done) => {
@@ -90,4 +92,28 @@ export async function startFaasServer(env: Record<string, string> = {}): Promise
 
 export function startBaselineServer(): Promise<Spawned> {
   return spawnListening(['bench/baseline-server.ts'], {});
+}
+
+/** The same plain server in `workers` processes sharing the port (node:cluster). */
+export function startBaselineCluster(workers: number): Promise<Spawned> {
+  return spawnListening(['bench/baseline-cluster.ts'], { BENCH_CLUSTER_WORKERS: String(workers) });
+}
+
+/** Resident memory of a process and all its descendants (isolate hosts, sandboxes' shims), in MB. */
+export function treeRssMb(pid: number): number {
+  let kb = 0;
+  const visit = (id: number) => {
+    try {
+      const status = readFileSync(`/proc/${id}/status`, 'utf8');
+      kb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      for (const task of readdirSync(`/proc/${id}/task`)) {
+        const children = readFileSync(`/proc/${id}/task/${task}/children`, 'utf8').trim();
+        for (const child of children ? children.split(' ') : []) visit(Number(child));
+      }
+    } catch {
+      // Exited meanwhile.
+    }
+  };
+  visit(pid);
+  return kb / 1024;
 }

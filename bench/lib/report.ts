@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 export interface Metric {
   section: string;
   metric: string;
-  unit: 'ms' | 'req/s' | 'ratio';
+  unit: 'ms' | 'req/s' | 'ratio' | 'MB' | 's' | 'count';
   faas: number;
   baseline?: number;
   /** faas/baseline, or faas − baseline for "added" latency; see `target`. */

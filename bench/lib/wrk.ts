@@ -29,7 +29,34 @@ function luaScript(target: LoadTarget): string {
   const lines = ['wrk.method = "POST"', `wrk.body = ${luaString(target.body)}`];
   for (const [name, value] of Object.entries(target.headers))
     lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+  if (target.spread) lines.push(spreadScript(target));
   return `${lines.join('\n')}\n`;
+}
+
+/** A `request` function picking each path as `indexPicker` does (Lua indices start at 1). */
+function spreadScript(target: LoadTarget): string {
+  const { count, distribution } = target.spread as NonNullable<LoadTarget['spread']>;
+  const path = new URL(target.url.replace('{i}', '__I__')).pathname;
+  const [before = '', after = ''] = path.split('__I__');
+  return [
+    `local count, before, after = ${count}, ${luaString(before)}, ${luaString(after)}`,
+    'local cdf = nil',
+    `if ${luaString(distribution)} == "zipf" then`,
+    '  cdf = {}; local sum = 0',
+    '  for i = 1, count do sum = sum + 1 / i; cdf[i] = sum end',
+    '  for i = 1, count do cdf[i] = cdf[i] / sum end',
+    'end',
+    'math.randomseed(os.time())',
+    'request = function()',
+    '  local i',
+    '  if cdf then',
+    '    local r, lo, hi = math.random(), 1, count',
+    '    while lo < hi do local mid = math.floor((lo + hi) / 2); if cdf[mid] < r then lo = mid + 1 else hi = mid end end',
+    '    i = lo - 1',
+    '  else i = math.random(0, count - 1) end',
+    '  return wrk.format(nil, before .. i .. after)',
+    'end',
+  ].join('\n');
 }
 
 /** "1.23ms", "456.00us", "1.20s" → milliseconds. */
@@ -82,7 +109,7 @@ export function runWrk(target: LoadTarget, connections: number, durationS: numbe
         '--latency',
         '-s',
         script,
-        target.url,
+        target.url.replace('{i}', '0'),
       ],
       { encoding: 'utf8', timeout: (durationS + 30) * 1000 },
     );

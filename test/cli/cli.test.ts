@@ -199,6 +199,19 @@ describe('the faas CLI against a real server', () => {
     };
     assert.match(key.key, /^faas_/);
     assert.equal((await faas(s, ['keys', 'rm', key.id])).code, 0);
+    assert.equal((await faas(s, ['projects', 'create', 'team-x'])).code, 0);
+    const listed = JSON.parse((await faas(s, ['projects', 'ls', '--json'])).stdout) as Array<{
+      name: string;
+    }>;
+    assert.deepEqual(
+      listed.map((p) => p.name),
+      ['default', 'team-x'],
+    );
+    const viewer = JSON.parse(
+      (await faas(s, ['keys', 'create', 'ro', '--project', 'team-x', '--role', 'viewer', '--json'])).stdout,
+    ) as { project: string; role: string };
+    assert.deepEqual([viewer.project, viewer.role], ['team-x', 'viewer']);
+    assert.equal((await faas(s, ['keys', 'create', 'x', '--role', 'root'])).code, 2);
     assert.equal((await faas(s, ['rm', 'hello', '--yes'])).code, 0);
     assert.equal((await faas(s, ['get', 'hello'])).code, 3);
   });

@@ -81,10 +81,16 @@ describe('a function cannot crash or wedge the server through its agent channel'
   const dataDir = tempDataDir();
   const api = (path: string, init?: Parameters<typeof request>[2]) => request(server.url, path, init);
 
-  async function deploy(name: string, runtime: string, code: string, handler?: string): Promise<void> {
+  async function deploy(
+    name: string,
+    runtime: string,
+    code: string,
+    handler?: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
     const res = await api(`/api/v1/functions/${name}`, {
       method: 'PUT',
-      json: { runtime, code, ...(handler ? { handler } : {}) },
+      json: { runtime, code, ...(handler ? { handler } : {}), ...extra },
     });
     assert.ok(res.status === 200 || res.status === 201, `deploy ${name}: ${res.status} ${await res.text()}`);
   }
@@ -114,7 +120,8 @@ describe('a function cannot crash or wedge the server through its agent channel'
     async () => {
       server = await spawnServer(dataDir);
       await deploy('healthy', 'node', HEALTHY);
-      await deploy('node-repro', 'node', NODE_REPRO);
+      // Public: one case calls its trigger without a key.
+      await deploy('node-repro', 'node', NODE_REPRO, undefined, { public: true });
       await deploy('py-repro', 'python', PYTHON_REPRO, 'main.handler');
       await deploy('writer', 'node', NODE_WRITER);
     },

@@ -62,25 +62,29 @@ const compromised: ChildProcess[] = [];
  * is a host process there), from a privileged exec under gVisor (runc refuses a privileged exec
  * into a container whose capabilities are bounded).
  */
-function asCompromisedAgent(containerId: string, script: string): void {
+async function asCompromisedAgent(containerId: string, script: string): Promise<void> {
+  // The writer says `open` once it holds the agent's stdout: a test then knows its bytes are on
+  // their way, and an exec that failed (an engine slow or refusing under load) says why.
+  const writer = `exec 3>/proc/$A/fd/1 && echo open >&2 && (${script}) >&3`;
   const child = onGvisor(containerId)
     ? spawn(
         'docker',
-        [
-          'exec',
-          '--privileged',
-          '-u',
-          '0',
-          containerId,
-          'sh',
-          '-c',
-          `A=$(${FIND_AGENT}); (${script}) > /proc/$A/fd/1`,
-        ],
-        { stdio: 'ignore' },
+        ['exec', '--privileged', '-u', '0', containerId, 'sh', '-c', `A=$(${FIND_AGENT}); ${writer}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
       )
-    : spawn('sh', ['-c', `(${script}) > /proc/${hostAgentPid(containerId)}/fd/1`], { stdio: 'ignore' });
-  child.on('error', () => {});
+    : spawn('sh', ['-c', `A=${hostAgentPid(containerId)}; ${writer}`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
   compromised.push(child);
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('open')) resolve();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the compromised writer exited with ${code}: ${stderr}`)));
+  });
 }
 
 /** The agent's uid and effective capabilities, read from outside the sandbox. */
@@ -222,7 +226,7 @@ describe('instance agent hardening', { skip }, () => {
       try {
         await waitFor(async () => ((await statusOf(instance.id)).status === 'running' ? true : undefined));
         const container = containerOf(instance.id);
-        asCompromisedAgent(container, HUGE_FRAME);
+        await asCompromisedAgent(container, HUGE_FRAME);
         const failed = await waitFor(
           async () => {
             const body = await statusOf(instance.id);
@@ -329,16 +333,19 @@ describe('instance agent hardening', { skip }, () => {
       const container = containerOf(created.body.id);
       await server.kill('SIGKILL');
       // While no server is attached, a compromised agent writes a bad frame every 100 ms.
-      asCompromisedAgent(container, `while true; do ${EMPTY_EXIT}; sleep 0.1; done`);
+      await asCompromisedAgent(container, `while true; do ${EMPTY_EXIT}; sleep 0.1; done`);
       server = await spawnServer(dataDir);
+      let last: InstanceBody | undefined;
       const failed = await waitFor(
         async () => {
-          const found = await call(`/instances/${created.body.id}`);
-          return found.body.status === 'failed' ? found.body : undefined;
+          last = (await call(`/instances/${created.body.id}`)).body;
+          return last.status === 'failed' ? last : undefined;
         },
         30_000,
         'the relinked instance to fail',
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; last seen ${JSON.stringify(last)}\n${server?.output()}`);
+      });
       assert.match(failed.reason ?? '', /"Z" with a 0-byte payload/);
       await waitFor(
         async () => (running(container) ? undefined : true),

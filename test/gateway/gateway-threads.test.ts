@@ -174,6 +174,7 @@ describe('gateway threads', () => {
       const deployed = await once(server, 'POST', '/api/v1/functions', {
         name: 'hello',
         runtime: 'js',
+        public: true,
         routes: [`GET /hello-${round}/:who`],
         code: 'export default (e) => ({ statusCode: 200, headers: { "x-who": e.params.who }, body: `hi ${e.params.who} ${e.query.x}` })',
       });

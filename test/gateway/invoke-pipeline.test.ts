@@ -277,11 +277,51 @@ const CASES: Case[] = [
     code: 'FAAS_ERR_BODY_TOO_LARGE',
   },
   {
-    name: 'trigger of an unknown function',
+    name: 'trigger of an unknown function with a key',
     method: 'GET',
     path: '/fn/nobody',
+    headers: auth,
     status: 404,
     code: 'FAAS_ERR_FUNCTION_NOT_FOUND',
+  },
+  {
+    // As a private function answers: a name leaks nothing without a key.
+    name: 'trigger of an unknown function without a key',
+    method: 'GET',
+    path: '/fn/nobody',
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    name: 'trigger of a function that is not public, without a key',
+    method: 'GET',
+    path: '/fn/echo',
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    // The answer shows no authorization header: the function never sees the caller's key.
+    name: 'trigger of a function that is not public, with its key',
+    method: 'GET',
+    path: '/fn/private-web/x',
+    headers: auth,
+    status: 200,
+  },
+  {
+    name: 'trigger of a function that is not public, with an unknown key',
+    method: 'GET',
+    path: '/fn/private-web',
+    headers: { authorization: 'Bearer faas_not_a_key' },
+    status: 401,
+    code: 'FAAS_ERR_UNAUTHORIZED',
+  },
+  {
+    // A public function's Authorization header is the application's own: it passes through.
+    name: 'trigger of a public function with its own Authorization scheme',
+    method: 'GET',
+    path: '/fn/web-auth',
+    headers: { authorization: 'Bearer app-token' },
+    status: 200,
   },
   {
     name: 'trigger with a header HTTP cannot carry',
@@ -361,9 +401,15 @@ describe('one invoke pipeline: node:http and Fastify answer alike', () => {
     await deploy(
       'web',
       'export default (e) => ({ statusCode: 200, headers: { "x-seen": e.method }, body: { path: e.path, query: e.query, body: e.body, b64: e.isBase64Encoded, params: e.params } })',
-      { routes: ['GET /hello', 'GET /users/:id'] },
+      { routes: ['GET /hello', 'GET /users/:id'], public: true },
     );
-    await deploy('badheader', 'export default () => ({ statusCode: 200, headers: { "bad\\nname": "x" } })');
+    const headerEcho =
+      'export default (e) => ({ statusCode: 200, body: { path: e.path, auth: e.headers.authorization ?? null } })';
+    await deploy('private-web', headerEcho);
+    await deploy('web-auth', headerEcho, { public: true });
+    await deploy('badheader', 'export default () => ({ statusCode: 200, headers: { "bad\\nname": "x" } })', {
+      public: true,
+    });
     fastifyOnly = await buildApp(s.server.platform, { nodeAdapter: false });
   });
   after(async () => {

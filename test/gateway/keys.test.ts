@@ -13,7 +13,7 @@ describe('API keys', () => {
     const res = await s.api('/api/v1/keys', { method: 'POST', json: { name: 'ci' } });
     assert.equal(res.status, 201);
     const created = (await res.json()) as { id: string; key: string; role: string; prefix: string };
-    assert.equal(created.role, 'user');
+    assert.equal(created.role, 'developer');
     assert.ok(created.key.startsWith(created.prefix));
 
     assert.equal((await s.api('/api/v1/functions', { key: created.key })).status, 200);

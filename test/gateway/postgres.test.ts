@@ -188,7 +188,7 @@ describe('servers on PostgreSQL', { skip: postgresSkipReason() }, () => {
     const deploy = (code: string) =>
       a.api('/api/v1/functions', {
         method: 'POST',
-        json: { name: 'pg-route', runtime: 'js', routes: ['GET /pg-route'], code },
+        json: { name: 'pg-route', runtime: 'js', public: true, routes: ['GET /pg-route'], code },
       });
     assert.equal((await deploy('export default () => ({ statusCode: 200, body: "one" })')).status, 201);
     await waitFor(
@@ -202,6 +202,7 @@ describe('servers on PostgreSQL', { skip: postgresSkipReason() }, () => {
       method: 'PUT',
       json: {
         runtime: 'js',
+        public: true,
         routes: ['GET /pg-route'],
         code: 'export default () => ({ statusCode: 200, body: "two" })',
       },

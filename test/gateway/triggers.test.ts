@@ -6,8 +6,12 @@ describe('HTTP triggers', () => {
   let s: TestServer;
   before(async () => {
     s = await startTestServer();
+    // Public: these tests call the triggers without a key (projects.test.ts covers private ones).
     const deploy = async (body: Record<string, unknown>) => {
-      const res = await s.api('/api/v1/functions', { method: 'POST', json: { runtime: 'js', ...body } });
+      const res = await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: { runtime: 'js', public: true, ...body },
+      });
       assert.equal(res.status, 201, await res.clone().text());
     };
     await deploy({ name: 'mirror', code: 'export default (e) => e' });
@@ -47,7 +51,7 @@ describe('HTTP triggers', () => {
   });
   after(() => s.close());
 
-  it('/fn/{name}/* invokes the function with the request as the event, without an API key', async () => {
+  it('/fn/{name}/* invokes a public function with the request as the event, without an API key', async () => {
     const res = await s.api('/fn/mirror/a/b?x=1', {
       key: null,
       method: 'POST',

@@ -26,6 +26,7 @@ const skip = engineSkipReason();
 describe('the SDK against the sandbox API', { skip }, () => {
   let s: TestServer;
   let sandboxes: SandboxApi;
+  let client: FaaSClient;
   // Everything a test makes, deleted after it even when it fails.
   const instances = new Set<string>();
   const snapshots = new Set<string>();
@@ -42,7 +43,8 @@ describe('the SDK against the sandbox API', { skip }, () => {
 
   before(async () => {
     s = await startTestServer();
-    sandboxes = new FaaSClient({ baseUrl: s.url, apiKey: ADMIN_KEY }).sandboxes;
+    client = new FaaSClient({ baseUrl: s.url, apiKey: ADMIN_KEY });
+    sandboxes = client.sandboxes;
   });
   after(async () => {
     await cleanUp();
@@ -196,6 +198,46 @@ describe('the SDK against the sandbox API', { skip }, () => {
     await sandboxes.deleteSnapshot(snapshot.id);
     snapshots.delete(snapshot.id);
     await rejectsWith(sandboxes.getSnapshot(snapshot.id), 404, 'FAAS_ERR_NOT_FOUND');
+    await cleanUp();
+  });
+
+  it("has the seed's surface: execute(command, image?), fork(parent, command), for await over stream", async () => {
+    const instance = track(await sandboxes.createInstance());
+    // The image argument: the base image by its name, as the instance reports it.
+    const run = await client.execute(['sh', '-c', 'echo "$0"; exit 2', 'argv'], instance.image);
+    assert.deepEqual([run.stdout, run.exit_code], ['argv\n', 2]);
+    await rejectsWith(client.execute('true', 'faas-test/no-such-image:1'), 400, 'FAAS_ERR_BAD_REQUEST');
+    const parent = await sandboxes.executeAdvanced({
+      command: 'echo base > /workspace/state',
+      mode: 'checkpointed',
+    });
+    if (parent.snapshot_id) snapshots.add(parent.snapshot_id);
+    assert.ok(parent.execution_id, 'a checkpointed run has an execution id');
+    const [a, b] = await Promise.all([
+      client.fork(parent.execution_id, 'echo a >> state; cat state'),
+      client.fork(parent.execution_id, 'echo b >> state; cat state'),
+    ]);
+    for (const branch of [a, b]) if (branch.snapshot_id) snapshots.add(branch.snapshot_id);
+    assert.deepEqual([a.stdout, b.stdout, a.mode], ['base\na\n', 'base\nb\n', 'branched']);
+
+    const stream = client.stream(instance.id);
+    stream.send({ type: 'exec', command: 'echo via-iterator; exit 9' });
+    const seen: string[] = [];
+    for await (const event of stream) {
+      seen.push(event.type);
+      if (event.type === 'exit') break;
+    }
+    assert.equal(seen[0], 'state');
+    assert.ok(seen.includes('stdout'));
+    // Leaving the loop closed the socket.
+    assert.equal((await stream.closed).code, 1005);
+    await rejectsWith(
+      (async () => {
+        for await (const _ of client.stream('inst_unknown')) assert.fail('an event from an unknown instance');
+      })(),
+      404,
+      'FAAS_ERR_NOT_FOUND',
+    );
     await cleanUp();
   });
 

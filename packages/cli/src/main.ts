@@ -2,12 +2,14 @@
 import { FaaSClient } from '@faas/sdk';
 import { Command, CommanderError } from 'commander';
 import { deploy } from './commands/deploy.ts';
+import { dev } from './commands/dev.ts';
 import { exec } from './commands/exec.ts';
 import { get, list, remove, versions } from './commands/functions.ts';
 import { buildImages } from './commands/images.ts';
+import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
-import { createKey, listKeys, revokeKey } from './commands/keys.ts';
+import { createKey, createProject, listKeys, listProjects, revokeKey } from './commands/keys.ts';
 import { invocation, invocations, logs, stats } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
 import * as snapshots from './commands/snapshots.ts';
@@ -55,6 +57,13 @@ export function program(): Command {
       await serve(cmd.args);
     });
 
+  p.command('init <path>')
+    .description(
+      'write a new function in a new folder (named after it): handler, faas.json, a test, a README',
+    )
+    .option('--runtime <runtime>', 'js | ts | node | python', 'js')
+    .action(run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime)));
+
   p.command('deploy [path]')
     .description('deploy a folder (with faas.json) or a single file; creates or updates the function')
     .option('--name <name>')
@@ -67,6 +76,11 @@ export function program(): Command {
     .option('--route <"METHOD /path">', 'repeatable', collect)
     .option('--description <text>')
     .action(run((c, o, cmd) => deploy(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
+
+  p.command('dev [path]')
+    .description('deploy a folder (with faas.json) on every save, showing refused deploys, and tail its logs')
+    .option('--env <KEY=VALUE>', 'repeatable', collect)
+    .action(run((c, o, cmd) => dev(c, o, (cmd.args[0] as string | undefined) ?? '.', cmd.opts())));
 
   p.command('invoke <name[:version]> [data]')
     .description('invoke a function with data from the argument, --file, or stdin')
@@ -216,13 +230,20 @@ export function program(): Command {
     .option('--database-url <url>', 'the database (env FAAS_DATABASE_URL)')
     .action(run((_c, o, cmd) => migrate(o, cmd.opts())));
 
-  const keys = p.command('keys').description('manage API keys (admin key needed)');
+  const keys = p.command('keys').description("manage API keys (a platform admin's or a project owner's key)");
   keys
     .command('create <name>')
-    .option('--role <role>', 'user | admin', 'user')
-    .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts().role)));
+    .option('--role <role>', 'admin | owner | developer | invoker | viewer', 'developer')
+    .option('--project <project>', "the project the key acts in (default: the caller's)")
+    .option('--scopes <scopes>', "comma-separated: only these of the role's scopes")
+    .option('--functions <names>', 'comma-separated: only these functions')
+    .option('--expires-at <time>', 'ISO time when the key stops working')
+    .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts())));
   keys.command('ls').action(run((c, o) => listKeys(c, o)));
   keys.command('rm <id>').action(run((c, o, cmd) => revokeKey(c, o, cmd.args[0] as string)));
+  const projects = p.command('projects').description('projects (tenants): create needs a platform admin key');
+  projects.command('create <name>').action(run((c, o, cmd) => createProject(c, o, cmd.args[0] as string)));
+  projects.command('ls').action(run((c, o) => listProjects(c, o)));
   return p;
 }
 

@@ -1,14 +1,76 @@
-export type ApiKeyRole = 'admin' | 'user';
+/**
+ * What a key may do. Each route of the API needs one (docs/security.md has the table); a role is
+ * a set of them, and a key may be narrowed to fewer.
+ */
+export const SCOPES = [
+  'functions:read',
+  'functions:write',
+  'functions:invoke',
+  'invocations:read',
+  'invocations:write',
+  'sandboxes:read',
+  'sandboxes:write',
+  'keys:read',
+  'keys:write',
+  'projects:read',
+  'projects:write',
+  'queue:read',
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/**
+ * `admin` is the platform's (every project, every scope); the others act in their key's project.
+ * `user` is the role keys had before roles: a developer.
+ */
+export const API_KEY_ROLES = ['admin', 'owner', 'developer', 'invoker', 'viewer', 'user'] as const;
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
+
+const DEVELOPER: readonly Scope[] = [
+  'functions:read',
+  'functions:write',
+  'functions:invoke',
+  'invocations:read',
+  'invocations:write',
+  'sandboxes:read',
+  'sandboxes:write',
+  'projects:read',
+];
+
+export const ROLE_SCOPES: Readonly<Record<ApiKeyRole, readonly Scope[]>> = {
+  admin: SCOPES,
+  owner: [...DEVELOPER, 'keys:read', 'keys:write'],
+  developer: DEVELOPER,
+  user: DEVELOPER,
+  invoker: ['functions:read', 'functions:invoke', 'invocations:read', 'projects:read'],
+  viewer: ['functions:read', 'invocations:read', 'sandboxes:read', 'projects:read'],
+};
 
 /** A stored API key: only its sha256 is kept, never the key. */
 export interface ApiKeyRecord {
   id: string;
   name: string;
+  /**
+   * The project the key acts in. A platform admin key (`role: 'admin'`) acts in every project;
+   * its own project is where what it makes goes unless the request names another.
+   */
+  project: string;
   role: ApiKeyRole;
+  /** Narrower than the role: only these of the role's scopes. Absent: all of the role's. */
+  scopes?: Scope[];
+  /** Only these functions (by name) of the project: others are not found. Absent: all. */
+  functions?: string[];
+  /** ISO time after which the key is refused (401). Absent: it does not expire. */
+  expiresAt?: string;
   /** First characters of the key, to tell keys apart in listings. */
   prefix: string;
   hash: string;
   createdAt: string;
   revokedAt?: string;
   lastUsedAt?: string;
+}
+
+/** The scopes a key has: its role's, narrowed to its own list when it has one. */
+export function keyScopes(key: Pick<ApiKeyRecord, 'role' | 'scopes'>): Scope[] {
+  const granted = ROLE_SCOPES[key.role] ?? [];
+  return key.scopes ? granted.filter((s) => key.scopes?.includes(s)) : [...granted];
 }

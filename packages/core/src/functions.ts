@@ -68,12 +68,19 @@ export interface FunctionConfig {
   isolation?: 'runc' | 'gvisor';
   /** Container runtimes: allow outbound network. @default false */
   network?: boolean;
+  /**
+   * HTTP triggers (`/fn/{name}`, declared routes) answer anyone, without a key (as a Lambda
+   * function URL with auth type NONE). @default false: a key of the function's project is needed.
+   */
+  public?: boolean;
 }
 
 /** One immutable, numbered version of a function. */
 export interface FunctionVersion extends FunctionConfig {
   name: string;
   version: number;
+  /** The project (tenant) that owns the function. Absent in versions stored before projects: DEFAULT_PROJECT. */
+  project?: string;
   /** sha256 of the canonical source archive (a deterministic tar) in the blob store. */
   codeSha256: string;
   codeSizeBytes: number;
@@ -120,4 +127,5 @@ export interface FunctionInput {
   command?: string | string[];
   isolation?: 'runc' | 'gvisor';
   network?: boolean;
+  public?: boolean;
 }

@@ -37,6 +37,8 @@ export interface LogLine {
 /** One call of a function: its lifecycle is keyed by `status`. */
 export interface Invocation {
   id: string;
+  /** The project of the function invoked. @default DEFAULT_PROJECT */
+  project?: string;
   functionName: string;
   version: number;
   mode: InvocationMode;
@@ -61,6 +63,8 @@ export interface Invocation {
 }
 
 export interface InvocationFilter {
+  /** Only this project's invocations. */
+  project?: string;
   functionName?: string;
   status?: InvocationStatus;
   /** ISO timestamps, inclusive/exclusive */

@@ -12,3 +12,18 @@ const PROJECT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export function isProjectId(value: string): boolean {
   return PROJECT_ID.test(value);
 }
+
+/** A project (tenant): every function, invocation, sandbox, snapshot and key belongs to one. */
+export interface ProjectRecord {
+  name: string;
+  createdAt: string;
+}
+
+/**
+ * Whether an object of `project` is visible in `scope` (the project a caller may see; undefined:
+ * every project). Another project's object is absent (404), never forbidden (403): its name
+ * leaks nothing.
+ */
+export function inScope(scope: string | undefined, project: string | undefined): boolean {
+  return scope === undefined || scope === (project ?? DEFAULT_PROJECT);
+}

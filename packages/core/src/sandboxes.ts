@@ -63,6 +63,8 @@ export interface SnapshotRecord {
 }
 
 export interface SnapshotFilter {
+  /** Only snapshots of this project's instances. */
+  project?: string;
   instanceId?: string;
   executionId?: string;
 }

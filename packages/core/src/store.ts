@@ -3,6 +3,7 @@ import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts'
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
+import type { ProjectRecord } from './projects.ts';
 import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
 
 /** A version about to be written: the store assigns `version` and `createdAt`. */
@@ -59,6 +60,8 @@ export interface MetadataStore {
 
   /**
    * Appends version `latestVersion + 1` and replaces the function's routes with its routes.
+   * A function of another project than `input.project` (default: DEFAULT_PROJECT) is not found:
+   * a version never moves a function to another project.
    * @param expectedLatest when given and the latest version differs, throws CONFLICT
    *   (optimistic concurrency for read-modify-write updates).
    * @throws FaasError FUNCTION_NOT_FOUND, ROUTE_CONFLICT, CONFLICT
@@ -66,8 +69,8 @@ export interface MetadataStore {
   addVersion(input: NewFunctionVersion, expectedLatest?: number): Promise<FunctionRecord>;
 
   getFunction(name: string): Promise<FunctionRecord | undefined>;
-  /** Ordered by name. */
-  listFunctions(page: PageRequest): Promise<Page<FunctionRecord>>;
+  /** Ordered by name; with `project`, only that project's functions. */
+  listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>>;
   /** Deletes the function, its versions and routes; invocations stay. Returns false if absent. */
   deleteFunction(name: string): Promise<boolean>;
 
@@ -159,8 +162,16 @@ export interface MetadataStore {
   appendLogs(lines: NewLogLine[]): Promise<void>;
   /** Lines of one invocation in order. */
   getLogs(invocationId: string): Promise<StoredLogLine[]>;
-  /** Lines with `seq > afterSeq`, optionally of one function, oldest first, at most `limit`. */
-  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): Promise<StoredLogLine[]>;
+  /**
+   * Lines with `seq > afterSeq`, optionally of one function and of one project's invocations,
+   * oldest first, at most `limit`.
+   */
+  tailLogs(options: {
+    functionName?: string;
+    project?: string;
+    afterSeq: number;
+    limit?: number;
+  }): Promise<StoredLogLine[]>;
 
   createApiKey(key: ApiKeyRecord): Promise<void>;
   /** Active (not revoked) key with this hash. */
@@ -169,6 +180,12 @@ export interface MetadataStore {
   /** Returns false when no such active key exists. */
   revokeApiKey(id: string): Promise<boolean>;
   countApiKeys(): Promise<number>;
+
+  /** @throws FaasError PROJECT_EXISTS when the name is taken. */
+  createProject(project: ProjectRecord): Promise<void>;
+  getProject(name: string): Promise<ProjectRecord | undefined>;
+  /** Ordered by name. */
+  listProjects(): Promise<ProjectRecord[]>;
 
   createSnapshot(snapshot: SnapshotRecord): Promise<void>;
   getSnapshot(id: string): Promise<SnapshotRecord | undefined>;

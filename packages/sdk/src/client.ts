@@ -1,18 +1,21 @@
-import type {
-  ApiKeyRecord,
-  FunctionInput,
-  FunctionRecord,
-  FunctionVersion,
-  Invocation,
-  LogLine,
-  Page,
-  PageRequest,
-  StoredLogLine,
-} from '@faas/core';
-import { ERROR_STATUS, TERMINAL_STATUSES } from '@faas/core';
+import {
+  type ApiKeyRecord,
+  ERROR_STATUS,
+  type FunctionInput,
+  type FunctionRecord,
+  type FunctionVersion,
+  type Invocation,
+  type LogLine,
+  type Page,
+  type PageRequest,
+  type StoredLogLine,
+  TERMINAL_STATUSES,
+} from './api-types.ts';
 import { FaasApiError } from './errors.ts';
+import type { InstanceStream, StreamOptions, WebSocketClass } from './instance-stream.ts';
 import { type FollowLogsOptions, followLogs, type LogStreamEvent } from './log-follow.ts';
-import { SandboxApi } from './sandboxes.ts';
+import type { Command, ExecuteRequest, ExecuteResult } from './sandbox-types.ts';
+import { type RunOptions, SandboxApi } from './sandboxes.ts';
 import { body, enc, parseJson, query, Transport } from './transport.ts';
 
 export interface FaaSClientOptions {
@@ -21,6 +24,11 @@ export interface FaaSClientOptions {
   /** @default process.env.FAAS_API_KEY */
   apiKey?: string;
   fetch?: typeof fetch;
+  /**
+   * For `stream`: a WebSocket class where the runtime has none (Node 20: the `ws` package's).
+   * @default globalThis.WebSocket
+   */
+  WebSocket?: WebSocketClass;
 }
 
 /** A function as the API takes it (create, replace, patch). */
@@ -80,12 +88,51 @@ export class FaaSClient {
 
   constructor(options: FaaSClientOptions = {}) {
     this.#http = new Transport({
-      baseUrl: options.baseUrl ?? process.env.FAAS_URL ?? 'http://localhost:8080',
-      apiKey: options.apiKey ?? process.env.FAAS_API_KEY,
+      baseUrl: options.baseUrl ?? envVar('FAAS_URL') ?? 'http://localhost:8080',
+      apiKey: options.apiKey ?? envVar('FAAS_API_KEY'),
       fetch: options.fetch ?? fetch,
     });
     this.baseUrl = this.#http.baseUrl;
-    this.sandboxes = new SandboxApi(this.#http);
+    const webSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
+    this.sandboxes = new SandboxApi(this.#http, webSocket);
+  }
+
+  /**
+   * Runs a command in a fresh container (the seed's `client.execute(command, image?)`): a string
+   * runs with `/bin/sh -c`, an array is argv; a full request sets files, env, limits. A non-zero
+   * exit, a timeout or an OOM kill is a result (`exit_code`, `timed_out`, `oom_killed`).
+   */
+  execute(
+    command: Command | ExecuteRequest,
+    image?: string,
+    options: RunOptions = {},
+  ): Promise<ExecuteResult> {
+    const request: ExecuteRequest =
+      typeof command === 'string' || Array.isArray(command) ? { command } : { ...command };
+    if (image !== undefined) request.image = image;
+    return this.sandboxes.execute(request, options);
+  }
+
+  /**
+   * Runs a command in a branch of an earlier run (branched mode): `parent` is a snapshot id or the
+   * `execution_id` of a checkpointed or branched run. The branch starts from the parent's state
+   * and leaves it unchanged; its result has an `execution_id` of its own to branch from again.
+   */
+  fork(
+    parent: string,
+    command: Command,
+    request: Omit<ExecuteRequest, 'command'> = {},
+    options: RunOptions = {},
+  ): Promise<ExecuteResult> {
+    return this.sandboxes.executeAdvanced({ ...request, command, mode: 'branched', parent }, options);
+  }
+
+  /**
+   * An instance's events: `for await (const event of client.stream(id))`, and `send` to run
+   * commands in it (see SandboxApi.stream).
+   */
+  stream(instanceId: string, options: StreamOptions = {}): InstanceStream {
+    return this.sandboxes.stream(instanceId, options);
   }
 
   health(): Promise<{ status: string }> {
@@ -245,8 +292,25 @@ export class FaaSClient {
     return this.#http.json('GET', '/api/v1/stats');
   }
 
-  createKey(name: string, role: 'admin' | 'user' = 'user'): Promise<PublicApiKey & { key: string }> {
-    return this.#http.json('POST', '/api/v1/keys', { name, role });
+  /** `options.project` defaults to the caller's project; role defaults to `developer`. */
+  createKey(
+    name: string,
+    role: ApiKeyRecord['role'] = 'developer',
+    options: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> & { project?: string } = {},
+  ): Promise<PublicApiKey & { key: string }> {
+    return this.#http.json('POST', '/api/v1/keys', { name, role, ...options });
+  }
+
+  createProject(name: string): Promise<{ name: string; createdAt: string }> {
+    return this.#http.json('POST', '/api/v1/projects', { name });
+  }
+
+  async listProjects(): Promise<Array<{ name: string; createdAt: string }>> {
+    return (
+      (await this.#http.json('GET', '/api/v1/projects')) as {
+        items: Array<{ name: string; createdAt: string }>;
+      }
+    ).items;
   }
 
   async listKeys(): Promise<PublicApiKey[]> {
@@ -263,4 +327,9 @@ export class FaaSClient {
     if (isAsync) params.async = 'true';
     return `/api/v1/functions/${enc(name)}/invoke${query(params)}`;
   }
+}
+
+/** A variable of the environment where there is one: a browser bundle has no `process`. */
+function envVar(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
 }

@@ -1,4 +1,4 @@
-import type { ErrorBody } from '@faas/core';
+import type { ErrorBody } from './api-types.ts';
 
 /** An error answer of the API: the server's stable code, its status, message and details. */
 export class FaasApiError extends Error {

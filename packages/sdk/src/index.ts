@@ -1,4 +1,26 @@
-export type { DependencyCache, InstanceView, Isolation, SnapshotView } from '@faas/core';
+export type {
+  ApiKeyRecord,
+  CodeInput,
+  DependencyCache,
+  ErrorBody,
+  FunctionConfig,
+  FunctionInput,
+  FunctionRecord,
+  FunctionRuntime,
+  FunctionVersion,
+  HttpMethod,
+  InstanceView,
+  Invocation,
+  InvocationError,
+  InvocationStatus,
+  Isolation,
+  LogLine,
+  Page,
+  PageRequest,
+  RouteSpec,
+  SnapshotView,
+  StoredLogLine,
+} from './api-types.ts';
 export {
   type DeployOptions,
   type DeployStreamEvent,
@@ -12,7 +34,15 @@ export {
   type WindowStats,
 } from './client.ts';
 export { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.ts';
-export type { InstanceStream, StreamOptions } from './instance-stream.ts';
+export type {
+  Context,
+  FunctionLogger,
+  Handler,
+  HttpEvent,
+  HttpHandler,
+  HttpResponse,
+} from './handler-types.ts';
+export type { InstanceStream, StreamOptions, WebSocketClass, WebSocketLike } from './instance-stream.ts';
 export type { FollowLogsOptions, LogStreamEvent } from './log-follow.ts';
 export type {
   AdvancedExecuteRequest,

@@ -1,15 +1,45 @@
 import { FaasConnectionError } from './errors.ts';
 import type { InstanceEvent, StreamCommand } from './sandbox-types.ts';
 
+/**
+ * A WebSocket class: the global one (Node 22 and later, browsers, Deno, Bun) or the `ws`
+ * package's on Node 20. It is given the headers as `new WebSocket(url, { headers })`, which both
+ * Node's (undici) and `ws` accept; a browser's ignores them (use a key-less proxy there).
+ */
+export type WebSocketClass = new (url: string, options?: never) => WebSocketLike;
+
+/** The part of a WebSocket the stream uses (the WHATWG interface, which `ws` also implements). */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: 'error', listener: (event: { error?: unknown; message?: string }) => void): void;
+  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+}
+
+/**
+ * Events received but not yet read by an iteration. Past it the stream is closed (code 4000) and
+ * the iteration, after the events it has, fails: a stream nobody reads must not fill memory.
+ */
+export const MAX_UNREAD_EVENTS = 10_000;
+
 export interface StreamOptions {
-  /** Every event, in order; the first is the instance's `state` (with `instance`). */
-  onEvent: (event: InstanceEvent) => void;
+  /**
+   * Every event, in order; the first is the instance's `state` (with `instance`). Without it,
+   * iterate the stream instead: `for await (const event of stream)`.
+   */
+  onEvent?: (event: InstanceEvent) => void;
   /** The server's heartbeat interval. @default 15000 */
   heartbeatMs?: number;
 }
 
-/** An open (or opening) WebSocket to an instance: its events come to `onEvent`. */
-export interface InstanceStream {
+/**
+ * An open (or opening) WebSocket to an instance. Its events go to `onEvent` when one was given;
+ * otherwise iterating the stream yields them in order until it closes (the iteration then ends;
+ * breaking out of it closes the stream).
+ */
+export interface InstanceStream extends AsyncIterable<InstanceEvent> {
   /**
    * Resolves when the socket is open; rejects with a FaasApiError when the server refused it (an
    * unknown instance is FAAS_ERR_NOT_FOUND, a bad key 401) or a FaasConnectionError.
@@ -31,10 +61,27 @@ export function openInstanceStream(
   headers: Record<string, string>,
   options: StreamOptions,
   whyRefused: () => Promise<unknown>,
+  WebSocketImpl: WebSocketClass | undefined,
 ): InstanceStream {
-  // Node's WebSocket (undici) takes headers in a second argument the DOM typings do not know.
-  const socket = new WebSocket(url, { headers } as never);
+  if (!WebSocketImpl) {
+    const why = new Error(
+      'this runtime has no global WebSocket (Node 20): pass one, e.g. new FaaSClient({ WebSocket: (await import("ws")).WebSocket })',
+    );
+    const failed = Promise.reject(new FaasConnectionError(url, why));
+    failed.catch(() => {});
+    return {
+      opened: failed,
+      closed: Promise.resolve({ code: 1006, reason: why.message }),
+      send() {
+        throw new FaasConnectionError(url, why);
+      },
+      close() {},
+      [Symbol.asyncIterator]: () => ({ next: () => failed }),
+    };
+  }
+  const socket = new WebSocketImpl(url, { headers } as never);
   const pending: string[] = [];
+  const events = new EventQueue();
   let isOpen = false;
   let isClosed = false;
 
@@ -46,9 +93,7 @@ export function openInstanceStream(
     });
     socket.addEventListener('error', (event) => {
       if (isOpen) return;
-      // An ErrorEvent in undici; the DOM's type is not in this project's lib.
-      const { error, message } = event as Event & { error?: unknown; message?: string };
-      const cause = error ?? new Error(message || 'WebSocket failed');
+      const cause = event.error ?? new Error(event.message || 'WebSocket failed');
       whyRefused().then(
         () => reject(new FaasConnectionError(url, cause)),
         (refusal: unknown) => reject(refusal),
@@ -57,16 +102,31 @@ export function openInstanceStream(
   });
   // Awaiting `opened` is optional: a failure must not become an unhandled rejection.
   opened.catch(() => {});
+  // An iteration of a stream that never opened fails with the reason.
+  opened.catch((err: unknown) => events.fail(err));
 
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     socket.addEventListener('close', (event) => {
       isClosed = true;
+      // The refusal (when it never opened) decides how the iteration ends; it comes later.
+      if (isOpen) events.end();
       resolve({ code: event.code, reason: event.reason });
     });
   });
 
   socket.addEventListener('message', (message) => {
-    options.onEvent(JSON.parse(String(message.data)) as InstanceEvent);
+    const event = JSON.parse(String(message.data)) as InstanceEvent;
+    if (options.onEvent) options.onEvent(event);
+    else if (events.size < MAX_UNREAD_EVENTS) events.push(event);
+    else if (!isClosed) {
+      events.fail(
+        new FaasConnectionError(
+          url,
+          new Error(`${MAX_UNREAD_EVENTS} events were not read: the stream was closed`),
+        ),
+      );
+      socket.close(4000, 'events not read');
+    }
   });
 
   return {
@@ -81,5 +141,52 @@ export function openInstanceStream(
     close() {
       socket.close();
     },
+    [Symbol.asyncIterator]() {
+      return {
+        next: () => events.next(),
+        return: async () => {
+          socket.close();
+          return { done: true, value: undefined };
+        },
+      };
+    },
   };
+}
+
+/** Events waiting for an iterator, and iterators waiting for events. */
+class EventQueue {
+  #events: InstanceEvent[] = [];
+  #waiting: Array<{ resolve: (r: IteratorResult<InstanceEvent>) => void; reject: (e: unknown) => void }> = [];
+  #ended = false;
+  #error: unknown;
+  #failed = false;
+
+  get size(): number {
+    return this.#events.length;
+  }
+
+  push(event: InstanceEvent): void {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter.resolve({ done: false, value: event });
+    else this.#events.push(event);
+  }
+
+  end(): void {
+    this.#ended = true;
+    for (const waiter of this.#waiting.splice(0)) waiter.resolve({ done: true, value: undefined });
+  }
+
+  fail(error: unknown): void {
+    this.#failed = true;
+    this.#error = error;
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(error);
+  }
+
+  next(): Promise<IteratorResult<InstanceEvent>> {
+    const event = this.#events.shift();
+    if (event) return Promise.resolve({ done: false, value: event });
+    if (this.#failed) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
 }

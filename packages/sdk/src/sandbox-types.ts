@@ -1,4 +1,4 @@
-import type { DependencyCache, InstanceView, Isolation, SnapshotView } from '@faas/core';
+import type { DependencyCache, InstanceView, Isolation, SnapshotView } from './api-types.ts';
 
 /**
  * Requests and answers of the sandbox API (docs/api.md "Execute", docs/instances.md), in the

@@ -1,7 +1,11 @@
-import type { InstanceView, Page, SnapshotView } from '@faas/core';
-import { ERROR_STATUS } from '@faas/core';
+import { ERROR_STATUS, type InstanceView, type Page, type SnapshotView } from './api-types.ts';
 import { FaasApiError } from './errors.ts';
-import { type InstanceStream, openInstanceStream, type StreamOptions } from './instance-stream.ts';
+import {
+  type InstanceStream,
+  openInstanceStream,
+  type StreamOptions,
+  type WebSocketClass,
+} from './instance-stream.ts';
 import type {
   AdvancedExecuteRequest,
   AdvancedExecuteResult,
@@ -39,9 +43,11 @@ export interface RunOptions {
  */
 export class SandboxApi {
   #http: Transport;
+  #WebSocket: WebSocketClass | undefined;
 
-  constructor(transport: Transport) {
+  constructor(transport: Transport, webSocket?: WebSocketClass) {
     this.#http = transport;
+    this.#WebSocket = webSocket;
   }
 
   /** A command in a fresh container; a non-zero exit, timeout or OOM kill is a result, not an error. */
@@ -184,18 +190,25 @@ export class SandboxApi {
   }
 
   /**
-   * The instance's events over a WebSocket, and a way to send it commands.
+   * The instance's events over a WebSocket, and a way to send it commands: to `onEvent`, or by
+   * iterating the stream (`for await (const event of client.sandboxes.stream(id))`).
    *
    * @example
    * const stream = client.sandboxes.stream(id, { onEvent: (e) => e.type === 'stdout' && print(e.data) });
    * await stream.opened;
    * stream.send({ type: 'exec', command: 'make test' });
    */
-  stream(id: string, options: StreamOptions): InstanceStream {
+  stream(id: string, options: StreamOptions = {}): InstanceStream {
     const url = new URL(`${this.#http.baseUrl}/api/v1/instances/${enc(id)}/stream`);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (options.heartbeatMs !== undefined) url.searchParams.set('heartbeat_ms', String(options.heartbeatMs));
-    return openInstanceStream(url.toString(), this.#http.authHeaders(), options, () => this.getInstance(id));
+    return openInstanceStream(
+      url.toString(),
+      this.#http.authHeaders(),
+      options,
+      () => this.getInstance(id),
+      this.#WebSocket,
+    );
   }
 
   #filesPath(id: string, path: string): string {

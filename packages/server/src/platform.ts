@@ -35,6 +35,7 @@ import {
 } from './runtimes/isolate-hosts/host-settings.ts';
 import { IsolateHosts } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import { openMetadataStore } from './store/open-store.ts';
+import { ProjectService } from './tenancy/project-service.ts';
 
 /** Everything a running server holds, wired together; the gateway only talks to this. */
 export interface Platform {
@@ -52,6 +53,8 @@ export interface Platform {
   /** Checkpoints of instances (gVisor) and file snapshots (runc); restores and forks. */
   snapshots: SnapshotService;
   keys: ApiKeyService;
+  /** Projects (tenants): every key, function and sandbox belongs to one. */
+  projects: ProjectService;
   recorder: InvocationRecorder;
   routes: RouteSync;
   worker: AsyncWorker;
@@ -241,6 +244,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
+  const projects = new ProjectService(store);
 
   const orphans = await reconcileOrphans(store, queue);
   if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
@@ -267,6 +271,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     instances,
     snapshots,
     keys,
+    projects,
     recorder,
     routes,
     worker: asyncWorker,

@@ -27,13 +27,16 @@ const RUNTIME_BY_EXT: Record<string, FunctionRuntime> = {
   '.py': 'python',
 };
 
-/** `faas deploy [path]`: a folder with faas.json, or one file; flags override the manifest. */
+/**
+ * `faas deploy [path]`: a folder with faas.json, or one file; flags override the manifest.
+ * Resolves to the function's name (`faas dev` follows its logs).
+ */
 export async function deploy(
   client: FaaSClient,
   out: Output,
   path: string,
   flags: DeployFlags,
-): Promise<void> {
+): Promise<string> {
   if (!existsSync(path)) throw new CliError(`No such file or folder: ${path}`, EXIT.USAGE);
   let spec: FunctionSpec = {};
   let summary: string;
@@ -89,6 +92,7 @@ export async function deploy(
         `  invoke: faas invoke ${record.name} '{}'   or   POST /api/v1/functions/${record.name}/invoke`,
       ].join('\n'),
     );
+    return record.name;
   } catch (err) {
     spinner?.fail(`Deploy of ${name} failed`);
     throw err;

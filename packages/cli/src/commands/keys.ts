@@ -1,19 +1,48 @@
+import { API_KEY_ROLES, type ApiKeyRole, SCOPES, type Scope } from '@faas/core';
 import type { FaaSClient } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { ago, type Output, print, table } from '../output.ts';
 
-export async function createKey(client: FaaSClient, out: Output, name: string, role = 'user'): Promise<void> {
-  if (role !== 'user' && role !== 'admin') throw new CliError('--role is user or admin', EXIT.USAGE);
-  const k = await client.createKey(name, role);
-  print(out, k, () => `Created ${k.role} key ${k.id} (${k.name}). It is shown only now:\n\n  ${k.key}\n`);
+export interface CreateKeyFlags {
+  role?: string;
+  project?: string;
+  scopes?: string;
+  functions?: string;
+  expiresAt?: string;
+}
+
+export async function createKey(
+  client: FaaSClient,
+  out: Output,
+  name: string,
+  flags: CreateKeyFlags = {},
+): Promise<void> {
+  const role = (flags.role ?? 'developer') as ApiKeyRole;
+  if (!API_KEY_ROLES.includes(role))
+    throw new CliError(`--role is one of ${API_KEY_ROLES.join(', ')}`, EXIT.USAGE);
+  const scopes = flags.scopes?.split(',').map((s) => s.trim()) as Scope[] | undefined;
+  const unknown = scopes?.filter((s) => !SCOPES.includes(s));
+  if (unknown?.length) throw new CliError(`Unknown scopes: ${unknown.join(', ')}`, EXIT.USAGE);
+  const k = await client.createKey(name, role, {
+    ...(flags.project ? { project: flags.project } : {}),
+    ...(scopes ? { scopes } : {}),
+    ...(flags.functions ? { functions: flags.functions.split(',').map((f) => f.trim()) } : {}),
+    ...(flags.expiresAt ? { expiresAt: flags.expiresAt } : {}),
+  });
+  print(
+    out,
+    k,
+    () =>
+      `Created ${k.role} key ${k.id} (${k.name}) in project ${k.project}. It is shown only now:\n\n  ${k.key}\n`,
+  );
 }
 
 export async function listKeys(client: FaaSClient, out: Output): Promise<void> {
   const keys = await client.listKeys();
   print(out, keys, () =>
     table(
-      ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED'],
-      keys.map((k) => [k.id, k.name, k.role, `${k.prefix}…`, ago(k.createdAt)]),
+      ['ID', 'NAME', 'PROJECT', 'ROLE', 'PREFIX', 'CREATED'],
+      keys.map((k) => [k.id, k.name, k.project, k.role, `${k.prefix}…`, ago(k.createdAt)]),
     ),
   );
 }
@@ -21,4 +50,19 @@ export async function listKeys(client: FaaSClient, out: Output): Promise<void> {
 export async function revokeKey(client: FaaSClient, out: Output, id: string): Promise<void> {
   await client.revokeKey(id);
   print(out, { revoked: id }, () => `Revoked ${id}`);
+}
+
+export async function createProject(client: FaaSClient, out: Output, name: string): Promise<void> {
+  const p = await client.createProject(name);
+  print(out, p, () => `Created project ${p.name}`);
+}
+
+export async function listProjects(client: FaaSClient, out: Output): Promise<void> {
+  const projects = await client.listProjects();
+  print(out, projects, () =>
+    table(
+      ['NAME', 'CREATED'],
+      projects.map((p) => [p.name, ago(p.createdAt)]),
+    ),
+  );
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   type ApiKeyRecord,
   type ApiKeyRole,
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   isFaasError,
@@ -63,6 +64,15 @@ export class ApiKeyService {
     return key;
   }
 
+  /**
+   * The active key with this sha256, from the store (the console's sessions hold the hash, never
+   * the key). Undefined when it is unknown or revoked.
+   */
+  async verifyHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const key = await this.#store.findApiKeyByHash(hash);
+    return key && !key.revokedAt ? key : undefined;
+  }
+
   /** `verify` from the cache alone: undefined also when the key was not looked up lately. */
   verifyCached(secret: string, now = Date.now()): ApiKeyRecord | undefined {
     // Keyed by the secret, not its hash: a hit costs no sha256 (the secret is in memory anyway).
@@ -71,24 +81,33 @@ export class ApiKeyService {
   }
 
   /** A new key from the API. @throws FaasError VALIDATION for the name FAAS_ADMIN_KEY's key has */
-  async createNamed(name: string, role: ApiKeyRole): Promise<{ record: PublicApiKey; key: string }> {
+  async createNamed(
+    name: string,
+    role: ApiKeyRole,
+    project: string,
+    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> = {},
+  ): Promise<{ record: PublicApiKey; key: string }> {
     if (name === CONFIGURED_ADMIN_KEY_NAME) {
       throw new FaasError(ErrorCode.VALIDATION, `The key name "${name}" is reserved for FAAS_ADMIN_KEY`, {
         details: [{ field: 'name', message: 'is reserved for FAAS_ADMIN_KEY' }],
       });
     }
-    return this.create(name, role);
+    return this.create(name, role, project, generateKey(), narrowed);
   }
 
   async create(
     name: string,
     role: ApiKeyRole,
+    project: string = DEFAULT_PROJECT,
     secret = generateKey(),
+    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> = {},
   ): Promise<{ record: PublicApiKey; key: string }> {
     const record: ApiKeyRecord = {
       id: newId('key'),
       name,
+      project,
       role,
+      ...narrowed,
       prefix: secret.slice(0, KEY_PREFIX.length + 6),
       hash: hashKey(secret),
       createdAt: new Date().toISOString(),
@@ -97,11 +116,18 @@ export class ApiKeyService {
     return { record: toPublic(record), key: secret };
   }
 
-  async list(): Promise<PublicApiKey[]> {
-    return (await this.#store.listApiKeys()).filter((k) => !k.revokedAt).map(toPublic);
+  /** Active keys; with `project`, that project's only. */
+  async list(project?: string): Promise<PublicApiKey[]> {
+    return (await this.#store.listApiKeys())
+      .filter((k) => !k.revokedAt && (project === undefined || k.project === project))
+      .map(toPublic);
   }
 
-  async revoke(id: string): Promise<void> {
+  /** @param project when given, a key of another project is not found */
+  async revoke(id: string, project?: string): Promise<void> {
+    if (project !== undefined && !(await this.list(project)).some((k) => k.id === id)) {
+      throw new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
+    }
     if (!(await this.#store.revokeApiKey(id))) {
       throw new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
     }
@@ -130,7 +156,7 @@ export class ApiKeyService {
       }
       if (!(await this.#store.findApiKeyByHash(hash))) {
         try {
-          await this.create(CONFIGURED_ADMIN_KEY_NAME, 'admin', configured);
+          await this.create(CONFIGURED_ADMIN_KEY_NAME, 'admin', DEFAULT_PROJECT, configured);
         } catch (err) {
           // Another server on the same store (PostgreSQL) registered it at the same moment.
           const raced = isFaasError(err) && err.code === ErrorCode.CONFLICT;

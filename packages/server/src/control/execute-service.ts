@@ -129,7 +129,7 @@ export class ExecuteService {
           request,
           mode,
           options,
-          request.checkpoint ? await this.#snapshots.get(request.checkpoint) : undefined,
+          request.checkpoint ? await this.#snapshots.get(request.checkpoint, projectOf(request)) : undefined,
         );
       case 'branched': {
         if (!request.parent)
@@ -137,7 +137,12 @@ export class ExecuteService {
             ErrorCode.VALIDATION,
             'Mode "branched" needs "parent": a snapshot or execution id',
           );
-        return this.#inInstance(request, mode, options, await this.#parentSnapshot(request.parent));
+        return this.#inInstance(
+          request,
+          mode,
+          options,
+          await this.#parentSnapshot(request.parent, projectOf(request)),
+        );
       }
       case 'persistent':
         throw new FaasError(ErrorCode.BAD_REQUEST, 'Mode "persistent" starts an instance: use persistent()');
@@ -213,13 +218,14 @@ export class ExecuteService {
     }
   }
 
-  async #parentSnapshot(parent: string): Promise<SnapshotRecord> {
+  /** Only the request's project's snapshots: another project's are not found. */
+  async #parentSnapshot(parent: string, project: string): Promise<SnapshotRecord> {
     if (parent.startsWith('exe_')) {
-      const snapshot = await this.#snapshots.forExecution(parent);
+      const snapshot = await this.#snapshots.forExecution(parent, project);
       if (!snapshot) throw new FaasError(ErrorCode.NOT_FOUND, `Execution "${parent}" left no snapshot`);
       return snapshot;
     }
-    return this.#snapshots.get(parent);
+    return this.#snapshots.get(parent, project);
   }
 
   #instanceFields(request: ExecuteRequest, isolation: Isolation) {
@@ -323,4 +329,9 @@ export class ExecuteService {
     }
     return runtime as ContainerRuntime;
   }
+}
+
+/** The project a run is in: its snapshots must be that project's. */
+function projectOf(request: ExecuteRequest): string {
+  return request.project ?? DEFAULT_PROJECT;
 }

@@ -66,10 +66,12 @@ export function resolveConfig(
   const command = input.command ?? base?.command;
   const isolation = input.isolation ?? base?.isolation;
   const network = input.network ?? base?.network;
+  const isPublic = input.public ?? base?.public;
   if (image !== undefined) config.image = image;
   if (command !== undefined) config.command = command;
   if (isolation !== undefined) config.isolation = isolation;
   if (network !== undefined) config.network = network;
+  if (isPublic) config.public = true;
 
   if (!/^[\w./-]+\.[A-Za-z_$][\w$]*$/.test(config.handler) || config.handler.includes('..')) {
     problems.push({
@@ -195,6 +197,7 @@ const CONFIG_KEYS: Array<keyof FunctionConfig> = [
   'command',
   'isolation',
   'network',
+  'public',
 ];
 
 export function pickConfig(v: FunctionConfig): FunctionConfig {

@@ -1,12 +1,14 @@
 import {
   type BlobStore,
   type CodeInput,
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type FunctionConfig,
   type FunctionInput,
   type FunctionRecord,
   type FunctionVersion,
+  inScope,
   isoTimestamp,
   type MetadataStore,
   type NewFunctionVersion,
@@ -40,9 +42,17 @@ export interface FunctionServiceDeps {
 
 export type DeployResult = { record: FunctionRecord; outcome: 'created' | 'updated' | 'unchanged' };
 
-export interface DeployOptions {
+export interface DeployOptions extends Scoped {
   /** Hears the slow steps of preparing a container version (image build, dependency install). */
   onProgress?: (message: string) => void;
+  /** The project a new function is made in. @default DEFAULT_PROJECT */
+  project?: string;
+}
+
+/** A call made for one project: another project's functions are not found. */
+export interface Scoped {
+  /** The project whose functions are visible; undefined: every project's. */
+  scope?: string | undefined;
 }
 
 /**
@@ -81,10 +91,11 @@ export class FunctionService {
     if (await this.#d.store.getFunction(name)) {
       throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${name}" already exists`);
     }
-    const candidate = versionOf(name, 1, config, code);
+    const project = options.project ?? DEFAULT_PROJECT;
+    const candidate = { ...versionOf(name, 1, config, code), project };
     await this.#prepare(candidate, options);
     const record = await this.#stored(candidate, () =>
-      this.#d.store.createFunction({ name, ...config, ...code }),
+      this.#d.store.createFunction({ name, ...config, ...code, project }),
     );
     await this.#changed(record);
     return record;
@@ -92,6 +103,10 @@ export class FunctionService {
 
   async #put(name: string, input: FunctionInput, options: DeployOptions): Promise<DeployResult> {
     const current = await this.#d.store.getFunction(name);
+    if (current && !inScope(options.scope, current.latest.project)) {
+      // Another project's name: taken, as for a create, without saying more.
+      throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${name}" already exists`);
+    }
     if (!current) {
       try {
         return { record: await this.#create(name, { ...input, name }, options), outcome: 'created' };
@@ -115,8 +130,7 @@ export class FunctionService {
   }
 
   async #patch(name: string, input: FunctionInput, options: DeployOptions): Promise<DeployResult> {
-    const current = await this.#d.store.getFunction(name);
-    if (!current) throw notFound(name);
+    const current = await this.#get(name, options.scope);
     const base = current.latest;
     const config = resolveConfig(input, base, this.#d.caps);
     let code: CodeFields;
@@ -134,27 +148,48 @@ export class FunctionService {
     return this.#addVersion(current, config, code, options);
   }
 
-  async get(name: string): Promise<FunctionRecord> {
+  get(name: string, options: Scoped = {}): Promise<FunctionRecord> {
+    return this.#get(name, options.scope);
+  }
+
+  async #get(name: string, scope: string | undefined): Promise<FunctionRecord> {
     const record = await this.#d.store.getFunction(name);
-    if (!record) throw notFound(name);
+    if (!record || !inScope(scope, record.latest.project)) throw notFound(name);
     return record;
   }
 
-  list(page: PageRequest): Promise<Page<FunctionRecord>> {
-    return this.#d.store.listFunctions(page);
+  list(page: PageRequest, options: Scoped = {}): Promise<Page<FunctionRecord>> {
+    return this.#d.store.listFunctions(page, options.scope);
   }
 
-  async versions(name: string, page: PageRequest): Promise<Page<FunctionVersion>> {
-    await this.get(name);
+  async versions(name: string, page: PageRequest, options: Scoped = {}): Promise<Page<FunctionVersion>> {
+    await this.#get(name, options.scope);
     return this.#d.store.listVersions(name, page);
   }
 
-  async version(name: string, version: number): Promise<FunctionVersion> {
+  async version(name: string, version: number, options: Scoped = {}): Promise<FunctionVersion> {
+    // The function first: another project's is not found, whatever version is asked for.
+    await this.#get(name, options.scope);
     return this.#d.catalog.resolve(name, version);
   }
 
-  async delete(name: string): Promise<void> {
+  /**
+   * A version's source as deployed: the canonical tar its codeSha256 names (what a rollback
+   * deploys again, and what the console's editor opens).
+   * @throws FaasError FUNCTION_NOT_FOUND / VERSION_NOT_FOUND as `version` does
+   */
+  async sourceArchive(name: string, version: number, options: Scoped = {}): Promise<Uint8Array> {
+    const found = await this.version(name, version, options);
+    const tar = await this.#d.blobs.get(found.codeSha256);
+    if (!tar) {
+      throw new FaasError(ErrorCode.INTERNAL, `Code blob ${found.codeSha256} of "${name}" is missing`);
+    }
+    return tar;
+  }
+
+  async delete(name: string, options: Scoped = {}): Promise<void> {
     await this.#oneAtATime(name, async () => {
+      await this.#get(name, options.scope);
       if (!(await this.#d.store.deleteFunction(name))) throw notFound(name);
       this.#d.catalog.forget(name);
       await this.#d.routes.refresh();
@@ -176,9 +211,11 @@ export class FunctionService {
     ) {
       return { record: current, outcome: 'unchanged' };
     }
-    const candidate = versionOf(current.name, current.latestVersion + 1, config, code);
+    // A version stays in its function's project, whoever (a platform admin) makes it.
+    const project = latest.project ?? DEFAULT_PROJECT;
+    const candidate = { ...versionOf(current.name, current.latestVersion + 1, config, code), project };
     await this.#prepare(candidate, options);
-    const input: NewFunctionVersion = { name: current.name, ...config, ...code };
+    const input: NewFunctionVersion = { name: current.name, ...config, ...code, project };
     const record = await this.#stored(candidate, () =>
       this.#d.store.addVersion(input, current.latestVersion),
     );

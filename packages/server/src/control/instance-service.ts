@@ -6,6 +6,7 @@ import {
   type InstanceSpec,
   type InstanceView,
   type Isolation,
+  inScope,
   type Runtimes,
 } from '@faas/core';
 import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
@@ -112,6 +113,22 @@ export class InstanceService {
   /** @throws FaasError VALIDATION past a spec bound; INSTANCE_LIMIT past a count bound */
   create(request: InstanceRequest, options: CreateOptions = {}): Promise<Instance> {
     return this.manager.create(this.specFor(request), options);
+  }
+
+  /**
+   * An instance as one project sees it (scope; undefined: every project): another project's is
+   * not found. @throws FaasError NOT_FOUND
+   */
+  async get(id: string, scope: string | undefined): Promise<Instance> {
+    const instance = await this.manager.get(id);
+    if (!inScope(scope, instance.spec.project))
+      throw new FaasError(ErrorCode.NOT_FOUND, `No instance "${id}"`);
+    return instance;
+  }
+
+  /** Newest first, of one project (scope; undefined: every project). */
+  async list(scope: string | undefined): Promise<Instance[]> {
+    return (await this.manager.list()).filter((instance) => inScope(scope, instance.spec.project));
   }
 
   /** @throws FaasError RUNTIME_UNAVAILABLE when the server has no container runtime */

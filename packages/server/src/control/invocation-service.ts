@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type FunctionVersion,
@@ -8,6 +9,7 @@ import {
   type InvocationStatus,
   type InvocationTrigger,
   type InvokeOutcome,
+  inScope,
   isFaasError,
   isoTimestamp,
   type LogLine,
@@ -22,7 +24,7 @@ import {
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
 import { retryDeadLetter } from './dead-letter-retry.ts';
 import { type EncodedEvent, encodeEvent } from './event-codec.ts';
-import type { FunctionCatalog } from './function-catalog.ts';
+import { type FunctionCatalog, notFound } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
 
 /** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
@@ -69,6 +71,20 @@ export class InvocationService {
   /** The version `name`/`ref` names (cached). @throws FaasError FUNCTION_NOT_FOUND, VERSION_NOT_FOUND */
   resolve(name: string, ref: VersionRef): Promise<FunctionVersion> {
     return this.#d.catalog.resolve(name, ref);
+  }
+
+  /**
+   * `resolve` for one project's caller (scope; undefined: every project): another project's
+   * function is not found, whatever version is asked for (VERSION_NOT_FOUND would tell it exists).
+   */
+  async resolveIn(name: string, ref: VersionRef, scope: string | undefined): Promise<FunctionVersion> {
+    if (scope !== undefined && ref !== 'latest') {
+      const latest = await this.#d.catalog.resolve(name, 'latest');
+      if (!inScope(scope, latest.project)) throw notFound(name);
+    }
+    const fn = await this.#d.catalog.resolve(name, ref);
+    if (!inScope(scope, fn.project)) throw notFound(name);
+    return fn;
   }
 
   /** The version `resolve` would answer from its cache, if it would. */
@@ -126,6 +142,7 @@ export class InvocationService {
     logs.noteFailure(outcome);
     const invocation: Invocation = {
       id,
+      project: fn.project ?? DEFAULT_PROJECT,
       functionName: fn.name,
       version: fn.version,
       mode: 'sync',
@@ -151,10 +168,11 @@ export class InvocationService {
     readEvent: () => unknown,
     trigger: InvocationTrigger,
     idempotencyKey?: string,
+    scope?: string,
   ): Promise<{ invocation: Invocation; duplicate: boolean }> {
     const queue = this.#d.queue;
     if (!queue) throw new FaasError(ErrorCode.INTERNAL, 'This thread does not enqueue invocations');
-    const fn = await this.#d.catalog.resolve(name, ref);
+    const fn = await this.resolveIn(name, ref, scope);
     let event: unknown;
     try {
       event = readEvent();
@@ -166,6 +184,7 @@ export class InvocationService {
     const encoded = encodeEvent(event);
     const candidate: Invocation = {
       id: newId('inv'),
+      project: fn.project ?? DEFAULT_PROJECT,
       functionName: fn.name,
       version: fn.version,
       mode: 'async',
@@ -213,19 +232,24 @@ export class InvocationService {
    * retryDeadLetter); resolves once it is queued.
    * @throws FaasError INVOCATION_NOT_FOUND, NOT_DEAD_LETTERED
    */
-  retryDeadLettered(id: string): Promise<Invocation> {
+  async retryDeadLettered(id: string, scope?: string): Promise<Invocation> {
     const queue = this.#d.queue;
     if (!queue) throw new FaasError(ErrorCode.INTERNAL, 'This thread does not enqueue invocations');
+    // Another project's invocation is not found (getInvocation throws so).
+    if (scope !== undefined) await this.getInvocation(id, scope);
     const { store, recorder, onEnqueued } = this.#d;
     const getInvocation = async (id: string) => recorder.pending(id) ?? (await store.getInvocation(id));
     return retryDeadLetter({ store, queue, getInvocation, ...(onEnqueued ? { onEnqueued } : {}) }, id);
   }
 
-  async getInvocation(id: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {
+  /** @param scope when given, another project's invocation is not found */
+  async getInvocation(id: string, scope?: string): Promise<{ invocation: Invocation; logs: LogLine[] }> {
     const pending = this.#d.recorder.pending(id);
-    if (pending) return { invocation: pending, logs: this.#d.recorder.pendingLogs(id).map(toLogLine) };
-    const invocation = await this.#d.store.getInvocation(id);
-    if (!invocation) {
+    if (pending && inScope(scope, pending.project)) {
+      return { invocation: pending, logs: this.#d.recorder.pendingLogs(id).map(toLogLine) };
+    }
+    const invocation = pending ? undefined : await this.#d.store.getInvocation(id);
+    if (!invocation || !inScope(scope, invocation.project)) {
       throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${id}" not found`, {
         details: { id },
       });
@@ -274,6 +298,7 @@ export class InvocationService {
     this.#d.recorder.record(
       {
         id,
+        project: fn.project ?? DEFAULT_PROJECT,
         functionName: fn.name,
         version: fn.version,
         mode,

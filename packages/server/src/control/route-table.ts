@@ -17,7 +17,7 @@ interface PatternRoute {
 }
 
 /** Paths the gateway serves itself: a declared route may not shadow them. */
-export const RESERVED_PREFIXES = ['/api/', '/fn/', '/docs', '/health', '/ready', '/metrics'];
+export const RESERVED_PREFIXES = ['/api/', '/fn/', '/docs', '/health', '/ready', '/metrics', '/console'];
 
 /**
  * The in-memory table of declared routes (seed 000's KV: `METHOD:path` → function), rebuilt from

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FaasError,
   type InstanceSpec,
+  inScope,
   isFaasError,
   type MetadataStore,
   newId,
@@ -111,10 +112,16 @@ export class SnapshotService {
     return snapshot;
   }
 
-  /** @throws FaasError NOT_FOUND */
-  async get(id: string): Promise<SnapshotRecord> {
+  /**
+   * @param scope the caller's project (undefined: every project): another project's snapshot is
+   *   not found
+   * @throws FaasError NOT_FOUND
+   */
+  async get(id: string, scope?: string): Promise<SnapshotRecord> {
     const snapshot = await this.#store.getSnapshot(id);
-    if (!snapshot) throw new FaasError(ErrorCode.NOT_FOUND, `No snapshot "${id}"`);
+    if (!snapshot || !inScope(scope, snapshot.spec.project)) {
+      throw new FaasError(ErrorCode.NOT_FOUND, `No snapshot "${id}"`);
+    }
     return snapshot;
   }
 
@@ -123,12 +130,13 @@ export class SnapshotService {
   }
 
   /** The snapshot an execution took (for `branched` with an execution as parent). */
-  async forExecution(executionId: string): Promise<SnapshotRecord | undefined> {
-    return (await this.#store.listSnapshots({ executionId }, { limit: 1 })).items[0];
+  async forExecution(executionId: string, scope?: string): Promise<SnapshotRecord | undefined> {
+    const filter = { executionId, ...(scope !== undefined ? { project: scope } : {}) };
+    return (await this.#store.listSnapshots(filter, { limit: 1 })).items[0];
   }
 
-  async delete(id: string): Promise<void> {
-    const snapshot = await this.get(id);
+  async delete(id: string, scope?: string): Promise<void> {
+    const snapshot = await this.get(id, scope);
     await this.#store.deleteSnapshot(id);
     await this.#instances.manager.forgetSnapshot(id).catch(() => {});
     // Content-addressed: another snapshot with the same bytes shares the blob.
@@ -136,7 +144,7 @@ export class SnapshotService {
   }
 
   /** A new instance from the snapshot. */
-  async restore(id: string, options: { owner?: string } = {}): Promise<Instance> {
+  async restore(id: string, options: { owner?: string; scope?: string } = {}): Promise<Instance> {
     const [instance] = await this.fork(id, 1, options);
     return instance as Instance;
   }
@@ -145,11 +153,15 @@ export class SnapshotService {
    * `count` independent instances from one snapshot, all or none, for `owner` (an API key id).
    * @throws FaasError INSTANCE_LIMIT when they would pass a bound on live instances
    */
-  async fork(id: string, count: number, options: { owner?: string } = {}): Promise<Instance[]> {
+  async fork(
+    id: string,
+    count: number,
+    { scope, ...options }: { owner?: string; scope?: string } = {},
+  ): Promise<Instance[]> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
       throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
     }
-    const snapshot = await this.get(id);
+    const snapshot = await this.get(id, scope);
     const manager = this.#instances.manager;
     const spec = restoredSpec(snapshot.spec, this.#instances.limits);
     if (snapshot.kind === 'memory') {

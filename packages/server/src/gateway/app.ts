@@ -4,7 +4,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
-import { requireApiKey } from './auth.ts';
+import { assertRouteScoped } from '../tenancy/route-scopes.ts';
+import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer } from './http-server.ts';
 import { createInvokePipeline } from './invoke/create-pipeline.ts';
@@ -13,6 +14,7 @@ import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
 import { executeRoutes } from './routes/execute.ts';
+import { functionSourceRoutes } from './routes/function-source.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { instanceFileRoutes } from './routes/instance-files.ts';
@@ -22,9 +24,13 @@ import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { logStreamRoutes } from './routes/log-stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { projectRoutes } from './routes/projects.ts';
 import { queueRoutes } from './routes/queue.ts';
+import { sessionRoutes, streamTicketRoutes } from './routes/session.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { requireKeyOrSession } from './session/session-auth.ts';
+import { SessionStore } from './session/session-store.ts';
 
 export interface BuildAppOptions {
   /** Serve invokes on node:http ahead of Fastify. @default true (false: only through Fastify, for tests) */
@@ -34,7 +40,10 @@ export interface BuildAppOptions {
 /** Builds the HTTP gateway over a platform; `main.ts` makes it listen. */
 export async function buildApp(platform: Platform, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = platform;
+  // The console's sessions: this thread's Fastify and invoke pipeline serve every cookie request.
+  const sessions = new SessionStore();
   const pipeline = createInvokePipeline({
+    sessions,
     auth: config.auth,
     keys: platform.keys,
     invocations: platform.invocations,
@@ -83,8 +92,10 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     done();
   });
   acceptEmptyJsonBodies(app);
-  // Until keys carry a project (auth.ts), every request acts in the default one.
+  // Set from the request's key (auth.ts); with auth off every request acts in the default project
+  // and sees every object.
   app.decorateRequest('project', DEFAULT_PROJECT);
+  app.decorateRequest('projectScope', undefined);
 
   await app.register(swagger, {
     openapi: {
@@ -102,19 +113,25 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
 
   healthRoutes(app, platform);
   metricsRoutes(app, platform);
+  await app.register(async (session) => sessionRoutes(session, platform, sessions), { prefix: '/api/v1' });
 
   await app.register(
     async (api) => {
-      api.addHook('onRequest', requireApiKey(platform.keys, config.auth));
+      // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
+      api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
+      api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects));
       functionRoutes(api, platform);
+      functionSourceRoutes(api, platform);
       invocationRoutes(api, platform);
       logStreamRoutes(api, platform);
       statsRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
+      projectRoutes(api, platform);
       executeRoutes(api, platform);
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);
+      streamTicketRoutes(api, platform, sessions);
       snapshotRoutes(api, platform);
       await api.register(async (files) =>
         instanceFileRoutes(files, platform, {
@@ -128,5 +145,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
 
   // Authenticated by the pipeline's own hook, not the /api/v1 one: every invoke goes through one.
   await app.register(async (invokes) => fastifyInvokeRoutes(invokes, pipeline, config.bodyLimitBytes));
+  // The web console (packages/web's build) at / and /console/, when it was built.
+  if (!consoleRoutes(app))
+    app.log.warn('The web console is not built (npm install builds it): / answers 404');
   return app;
 }

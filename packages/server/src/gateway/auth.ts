@@ -1,26 +1,95 @@
-import type { ApiKeyRecord, ApiKeyRole } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import type { ApiKeyRecord, Scope } from '@faas/core';
+import { ErrorCode, FaasError, inScope } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../control/api-key-service.ts';
+import { type Identity, identityOfKey, PROJECT_HEADER, reachesFunction } from '../tenancy/identity.ts';
+import type { ProjectService } from '../tenancy/project-service.ts';
+import { routeScope } from '../tenancy/route-scopes.ts';
 import { clientAddress } from './client-address.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
-    /**
-     * The project the request acts in: everything it makes or reads is that project's. Every
-     * request is in DEFAULT_PROJECT until keys carry a project; set here, read by the routes.
-     */
+    /** Who the request acts as; undefined when auth is off. */
+    identity?: Identity;
+    /** The project the request makes things in (its key's; a platform admin may name another). */
     project: string;
+    /**
+     * The project whose objects the request may see; undefined: every project (a platform admin
+     * naming none, or auth off). Routes pass it to every read and check it on every object.
+     */
+    projectScope: string | undefined;
   }
 }
 
-/** An onRequest hook: a valid Bearer key or 401 (429 past the failure limit). Disabled when auth is off. */
-export function requireApiKey(keys: ApiKeyService, enabled: boolean) {
+/**
+ * An onRequest hook: a valid Bearer key or 401 (429 past the failure limit), then `authorize`.
+ * Disabled when auth is off.
+ */
+export function requireApiKey(keys: ApiKeyService, enabled: boolean, projects: ProjectService) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!enabled) return;
-    request.apiKey = await authenticate(keys, request.headers.authorization, clientAddress(request.raw));
+    const key = await authenticate(keys, request.headers.authorization, clientAddress(request.raw));
+    await authorize(request, key, projects);
   };
+}
+
+/**
+ * The request acts as `key` (sent as a Bearer key, or the key a browser session or stream ticket
+ * stands for): its identity and project, and the route's scope (403 without it; ROUTE_SCOPES). A
+ * key narrowed to some functions finds no other (404). A platform admin may name the project
+ * with X-Faas-Project.
+ */
+export async function authorize(
+  request: FastifyRequest,
+  key: ApiKeyRecord,
+  projects: ProjectService,
+): Promise<void> {
+  const identity = identityOfKey(key);
+  actAs(request, identity);
+  request.apiKey = key;
+  requireScope(identity, routeScope(request.method, request.routeOptions.url ?? ''));
+  const name = (request.params as { name?: unknown } | undefined)?.name;
+  if (typeof name === 'string' && !reachesFunction(identity, name)) {
+    throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, {
+      details: { name },
+    });
+  }
+  const named = request.headers[PROJECT_HEADER];
+  if (request.identity?.allProjects && typeof named === 'string') {
+    await projects.mustExist(named);
+    request.project = named;
+    request.projectScope = named;
+  }
+}
+
+/** Sets who the request acts as (a key here; a browser session maps to a key's identity too). */
+export function actAs(request: FastifyRequest, identity: Identity): void {
+  request.identity = identity;
+  request.project = identity.project;
+  request.projectScope = identity.allProjects ? undefined : identity.project;
+}
+
+/** @throws FaasError FORBIDDEN (403) unless the identity has the scope (a route without one: nobody). */
+export function requireScope(identity: Identity, scope: Scope | undefined): void {
+  if (scope && identity.scopes.includes(scope)) return;
+  throw new FaasError(
+    ErrorCode.FORBIDDEN,
+    scope
+      ? `This needs the scope "${scope}", which this key does not have`
+      : 'This route is not open to keys',
+    { details: { scope: scope ?? null, role: identity.role } },
+  );
+}
+
+/** Whether the request may see what only editors of a function may (its env values). */
+export function mayEdit(request: FastifyRequest): boolean {
+  return !request.identity || request.identity.scopes.includes('functions:write');
+}
+
+/** Whether an object of `project` is the request's to see; another project's answers 404. */
+export function visible(request: FastifyRequest, project: string | undefined): boolean {
+  return inScope(request.projectScope, project);
 }
 
 /**
@@ -40,7 +109,7 @@ export async function authenticate(
   }
   const secret = bearerSecret(header);
   const cached = secret && keys.verifyCached(secret);
-  if (cached) return cached;
+  if (cached) return live(cached);
   if (address !== undefined) {
     const waitMs = keys.throttle.retryAfterMs(address);
     if (waitMs > 0) throw throttled(waitMs);
@@ -53,6 +122,16 @@ export async function authenticate(
   if (!key) {
     if (address !== undefined) keys.throttle.fail(address);
     throw new FaasError(ErrorCode.UNAUTHORIZED, 'Invalid or revoked API key');
+  }
+  return live(key);
+}
+
+/** @throws FaasError UNAUTHORIZED for a key past its expiresAt */
+function live(key: ApiKeyRecord): ApiKeyRecord {
+  if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now()) {
+    throw new FaasError(ErrorCode.UNAUTHORIZED, 'This API key has expired', {
+      details: { expiredAt: key.expiresAt },
+    });
   }
   return key;
 }
@@ -72,15 +151,19 @@ export function authenticateCached(
   header: string | undefined,
 ): ApiKeyRecord | undefined {
   const secret = header && bearerSecret(header);
-  return secret ? keys.verifyCached(secret) : undefined;
+  const key = secret ? keys.verifyCached(secret) : undefined;
+  // An expired key is authenticate's to refuse, with its reason.
+  return key && (key.expiresAt === undefined || Date.parse(key.expiresAt) > Date.now()) ? key : undefined;
 }
 
 function bearerSecret(header: string): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 }
 
-/** Throws 403 unless the request's key has the role (always allowed when auth is off). */
-export function requireRole(request: FastifyRequest, role: ApiKeyRole): void {
-  if (!request.apiKey || role === 'user' || request.apiKey.role === role) return;
-  throw new FaasError(ErrorCode.FORBIDDEN, `This needs an ${role} API key`);
+/** What a request without a key hears about a function that is not public, or absent. */
+export function missingKey(): FaasError {
+  return new FaasError(
+    ErrorCode.UNAUTHORIZED,
+    'Missing API key: this function is not public; send "Authorization: Bearer <key>" of its project',
+  );
 }

@@ -1,10 +1,12 @@
 import {
+  API_KEY_ROLES,
   DEPENDENCY_CACHE_NAMES,
   FUNCTION_LIMITS,
   FUNCTION_RUNTIMES,
   HTTP_METHODS,
   INVOCATION_STATUSES,
   MAX_PAGE_LIMIT,
+  SCOPES,
 } from '@faas/core';
 
 /** JSON Schemas of request parts; they validate input (422 on violation) and feed /docs. */
@@ -71,6 +73,11 @@ const functionFields = {
   },
   isolation: { type: 'string', enum: ['runc', 'gvisor'] },
   network: { type: 'boolean' },
+  public: {
+    type: 'boolean',
+    description:
+      "HTTP triggers answer without a key. @default false: a key of the function's project is needed",
+  },
 };
 
 export const createFunctionBody = {
@@ -146,8 +153,35 @@ export const createKeyBody = {
   required: ['name'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 100 },
-    role: { type: 'string', enum: ['admin', 'user'] },
+    role: { type: 'string', enum: [...API_KEY_ROLES], description: 'docs/security.md. @default developer' },
+    scopes: {
+      type: 'array',
+      items: { type: 'string', enum: [...SCOPES] },
+      uniqueItems: true,
+      maxItems: SCOPES.length,
+      description: "Narrower than the role: only these of the role's scopes",
+    },
+    functions: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, maxLength: 63 },
+      maxItems: 100,
+      description: 'Only these functions of the project',
+    },
+    expiresAt: { type: 'string', format: 'date-time', description: 'When the key stops working' },
+    project: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      description: "The project the key acts in. @default the creating key's project",
+    },
   },
+};
+
+export const createProjectBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 63 } },
 };
 
 /** The execute and instance APIs' opt-in shared package caches. */

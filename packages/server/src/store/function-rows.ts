@@ -1,4 +1,12 @@
-import type { FunctionRecord, FunctionVersion, NewFunctionVersion } from '@faas/core';
+import {
+  DEFAULT_PROJECT,
+  ErrorCode,
+  FaasError,
+  type FunctionRecord,
+  type FunctionVersion,
+  type NewFunctionVersion,
+  type RouteSpec,
+} from '@faas/core';
 
 /** A `function_versions` row, as both stores keep it. */
 export interface VersionRow {
@@ -60,6 +68,7 @@ export function toVersion(row: VersionRow): FunctionVersion {
     ...(JSON.parse(row.config) as Omit<FunctionVersion, 'name' | 'runtime'>),
     name: row.name,
     version: row.version,
+    project: (JSON.parse(row.config) as { project?: string }).project ?? DEFAULT_PROJECT,
     runtime: row.runtime as FunctionVersion['runtime'],
     codeSha256: row.code_sha256,
     codeSizeBytes: row.code_size_bytes,
@@ -76,4 +85,18 @@ export function toFunction(row: FunctionRow): FunctionRecord {
     updatedAt: row.updated_at,
     latest: toVersion(row),
   };
+}
+
+/** The project a version is written in. */
+export function projectOf(input: NewFunctionVersion): string {
+  return input.project ?? DEFAULT_PROJECT;
+}
+
+/** A route another project declares: refused without naming that project's function. */
+export function routeTakenElsewhere(route: RouteSpec): FaasError {
+  return new FaasError(
+    ErrorCode.ROUTE_CONFLICT,
+    `Route ${route.method} ${route.path} is declared by another project: both would match the same requests`,
+    { details: { route: { method: route.method, path: route.path } } },
+  );
 }

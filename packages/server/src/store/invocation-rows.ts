@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   INVOCATION_STATUSES,
@@ -28,6 +29,7 @@ export interface InvocationRow {
   duration_ms: number | null;
   cpu_time_ms: number | null;
   peak_memory_bytes: number | null;
+  project: string | null;
 }
 
 export interface LogRow {
@@ -61,6 +63,7 @@ export const INVOCATION_COLUMNS = [
   'duration_ms',
   'cpu_time_ms',
   'peak_memory_bytes',
+  'project',
 ] as const;
 
 export const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
@@ -136,12 +139,14 @@ export function invocationValues(inv: Invocation): InvocationValue[] {
     inv.durationMs ?? null,
     inv.cpuTimeMs ?? null,
     inv.peakMemoryBytes ?? null,
+    inv.project ?? DEFAULT_PROJECT,
   ];
 }
 
 export function toInvocation(row: InvocationRow): Invocation {
   const invocation: Invocation = {
     id: row.id,
+    project: row.project ?? DEFAULT_PROJECT,
     functionName: row.function_name,
     version: row.version,
     mode: row.mode,

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from '@faas/core';
+import { type ApiKeyRecord, DEFAULT_PROJECT } from '@faas/core';
 
 /** An `api_keys` row, as both stores keep it. */
 export interface ApiKeyRow {
@@ -10,9 +10,14 @@ export interface ApiKeyRow {
   created_at: string;
   revoked_at: string | null;
   last_used_at: string | null;
+  project: string | null;
+  scopes: string | null;
+  functions: string | null;
+  expires_at: string | null;
 }
 
-export const API_KEY_COLUMNS = 'id, name, role, prefix, hash, created_at, revoked_at, last_used_at';
+export const API_KEY_COLUMNS =
+  'id, name, role, prefix, hash, created_at, revoked_at, last_used_at, project, scopes, functions, expires_at';
 
 /** A key's values in the order of API_KEY_COLUMNS. */
 export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
@@ -25,6 +30,10 @@ export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
     key.createdAt,
     key.revokedAt ?? null,
     key.lastUsedAt ?? null,
+    key.project,
+    key.scopes ? JSON.stringify(key.scopes) : null,
+    key.functions ? JSON.stringify(key.functions) : null,
+    key.expiresAt ?? null,
   ];
 }
 
@@ -32,11 +41,15 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
   const key: ApiKeyRecord = {
     id: row.id,
     name: row.name,
+    project: row.project ?? DEFAULT_PROJECT,
     role: row.role,
     prefix: row.prefix,
     hash: row.hash,
     createdAt: row.created_at,
   };
+  if (row.scopes !== null) key.scopes = JSON.parse(row.scopes) as ApiKeyRecord['scopes'];
+  if (row.functions !== null) key.functions = JSON.parse(row.functions) as string[];
+  if (row.expires_at !== null) key.expiresAt = row.expires_at;
   if (row.revoked_at !== null) key.revokedAt = row.revoked_at;
   if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
   return key;

@@ -1,4 +1,4 @@
-import type { SnapshotProcess, SnapshotRecord } from '@faas/core';
+import { DEFAULT_PROJECT, type SnapshotProcess, type SnapshotRecord } from '@faas/core';
 
 /** A `snapshots` row, as both stores keep it. */
 export interface SnapshotRow {
@@ -15,7 +15,7 @@ export interface SnapshotRow {
 }
 
 export const SNAPSHOT_COLUMNS =
-  'id, name, instance_id, execution_id, kind, spec, processes, blob_checksum, size_bytes, created_at';
+  'id, name, instance_id, execution_id, kind, spec, processes, blob_checksum, size_bytes, created_at, project';
 
 /** A snapshot's values in the order of SNAPSHOT_COLUMNS. */
 export function snapshotValues(snapshot: SnapshotRecord): Array<string | number | null> {
@@ -30,6 +30,7 @@ export function snapshotValues(snapshot: SnapshotRecord): Array<string | number 
     snapshot.blobChecksum,
     snapshot.sizeBytes,
     snapshot.createdAt,
+    snapshot.spec.project ?? DEFAULT_PROJECT,
   ];
 }
 

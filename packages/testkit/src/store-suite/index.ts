@@ -7,6 +7,7 @@ import { functionCases } from './function-cases.ts';
 import { invocationCases } from './invocation-cases.ts';
 import { keyCases, logCases } from './log-key-cases.ts';
 import { pagingCases } from './paging-cases.ts';
+import { projectCases } from './project-cases.ts';
 import { retentionCases } from './retention-cases.ts';
 import { sampleInvocation, sampleVersion } from './samples.ts';
 import { snapshotCases } from './snapshot-cases.ts';
@@ -49,6 +50,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('logs', () => logCases(store));
     describe('API keys and settings', () => keyCases(store));
     describe('snapshots', () => snapshotCases(store));
+    describe('projects', () => projectCases(store));
 
     describe('lifecycle', () => {
       it('migrate is idempotent and keeps the data', async () => {

@@ -18,6 +18,7 @@ function sampleKey(id: string, hash: string, overrides: Partial<ApiKeyRecord> = 
   return {
     id,
     name: `key ${id}`,
+    project: 'default',
     role: 'user',
     prefix: 'faas_abc',
     hash,

@@ -5,6 +5,7 @@ import type { Invocation, NewFunctionVersion, RouteSpec } from '@faas/core';
 export function sampleVersion(name: string, overrides: Partial<NewFunctionVersion> = {}): NewFunctionVersion {
   return {
     name,
+    project: 'default',
     runtime: 'js',
     handler: 'index.default',
     env: { GREETING: 'hello', EMPTY: '' },
@@ -52,6 +53,7 @@ export function sampleInvocation(overrides: Partial<Invocation> = {}): Invocatio
   return {
     // Random, not time-ordered: the store must order by createdAt, not by id.
     id: `inv_${randomUUID()}`,
+    project: 'default',
     functionName: 'fn',
     version: 1,
     mode: 'sync',

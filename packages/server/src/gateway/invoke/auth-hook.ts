@@ -1,23 +1,63 @@
+import { DEFAULT_PROJECT, type FunctionVersion } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
-import { authenticate, authenticateCached } from '../auth.ts';
-import type { RequestHook } from './invoke-pipeline.ts';
+import { notFound } from '../../control/function-catalog.ts';
+import { identityOfKey, reachesFunction } from '../../tenancy/identity.ts';
+import { authenticate, authenticateCached, missingKey, requireScope } from '../auth.ts';
+import { sessionCookie, sessionIdentity } from '../session/session-auth.ts';
+import type { SessionStore } from '../session/session-store.ts';
+import type { FunctionAccess, RequestHook } from './invoke-pipeline.ts';
 
 /**
- * The invoke pipeline's authentication: the API's invoke needs a key; HTTP triggers do not.
- * Answered from the key cache without a turn of the event loop when it can be; failures count
- * against the client's address (the auth throttle).
+ * The invoke pipeline's authentication: the API's invoke needs a key, or with `sessions` the
+ * console's session cookie (and, being a write, its CSRF token). An HTTP trigger's Authorization
+ * header may be the platform's key (a function that is not public needs one: see functionAccess)
+ * or the application's own credential for a public function, so a trigger's failed
+ * authentication is kept for functionAccess to throw, not thrown here; a trigger takes no
+ * session. Answered from the key cache without a turn of the event loop when it can be; failures
+ * count against the client's address (the auth throttle).
  */
-export function authHook(keys: ApiKeyService): RequestHook {
+export function authHook(keys: ApiKeyService, sessions?: SessionStore): RequestHook {
   return (context) => {
-    if (context.target.kind !== 'api') return;
     const header = context.head.headers.authorization;
+    const api = context.target.kind === 'api';
+    const session =
+      api && sessions && header === undefined ? sessionCookie(context.head.headers.cookie) : undefined;
+    if (sessions && session !== undefined) {
+      const { method, headers } = context.head;
+      return sessionIdentity(keys, sessions, method, headers, session).then((key) => {
+        context.apiKey = key;
+      });
+    }
+    if (!api && header === undefined) return;
     const cached = authenticateCached(keys, header);
     if (cached) {
       context.apiKey = cached;
       return;
     }
-    return authenticate(keys, header, context.head.remoteAddress).then((key) => {
+    const verified = authenticate(keys, header, context.head.remoteAddress).then((key) => {
       context.apiKey = key;
     });
+    if (api) return verified;
+    return verified.catch((err: unknown) => {
+      context.authError = err;
+    });
+  };
+}
+
+/**
+ * Who may invoke a function, once it is known: a key of its project (or a platform admin's);
+ * anyone through an HTTP trigger when the function is public. A key of another project finds
+ * nothing (404), as the API's other routes answer; no key gets 401.
+ */
+export function functionAccess(): FunctionAccess {
+  return (context, fn: FunctionVersion) => {
+    if (fn.public && context.target.kind === 'http') return;
+    const key = context.apiKey;
+    if (!key) throw context.authError ?? missingKey();
+    const identity = identityOfKey(key);
+    if (!identity.allProjects && identity.project !== (fn.project ?? DEFAULT_PROJECT))
+      throw notFound(fn.name);
+    if (!reachesFunction(identity, fn.name)) throw notFound(fn.name);
+    requireScope(identity, 'functions:invoke');
   };
 }

@@ -1,7 +1,8 @@
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
-import { authHook } from './auth-hook.ts';
+import type { SessionStore } from '../session/session-store.ts';
+import { authHook, functionAccess } from './auth-hook.ts';
 import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
 
 export interface PipelineParts {
@@ -10,11 +11,18 @@ export interface PipelineParts {
   keys: ApiKeyService;
   invocations: InvocationService;
   routes: RouteTable;
+  /** The console's sessions, where this thread serves them (the main thread's; others pass them on). */
+  sessions?: SessionStore;
 }
 
 /** The invoke pipeline of a thread, with the hooks the configuration asks for: the same on every thread. */
 export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
   const hooks: RequestHook[] = [];
-  if (parts.auth) hooks.push(authHook(parts.keys));
-  return new InvokePipeline({ invocations: parts.invocations, routes: parts.routes, hooks });
+  if (parts.auth) hooks.push(authHook(parts.keys, parts.sessions));
+  return new InvokePipeline({
+    invocations: parts.invocations,
+    routes: parts.routes,
+    hooks,
+    ...(parts.auth ? { access: functionAccess() } : {}),
+  });
 }

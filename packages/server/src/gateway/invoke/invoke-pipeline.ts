@@ -1,7 +1,9 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import type { ApiKeyRecord, FunctionVersion, VersionRef } from '@faas/core';
+import { type ApiKeyRecord, ErrorCode, type FunctionVersion, isFaasError, type VersionRef } from '@faas/core';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
+import { missingKey } from '../auth.ts';
 import { httpResponse, invokeResponse } from '../invoke-response.ts';
 import { httpEventOf, invokeEvent } from '../request-event.ts';
 import { type HttpResponseParts, jsonParts } from '../response-parts.ts';
@@ -19,6 +21,8 @@ export interface InvokeRequestContext {
   readonly head: RequestHead;
   /** Set by the authentication hook. */
   apiKey?: ApiKeyRecord;
+  /** An HTTP trigger's failed authentication, thrown unless the function is public. */
+  authError?: unknown;
 }
 
 /**
@@ -28,12 +32,20 @@ export interface InvokeRequestContext {
  */
 export type RequestHook = (context: InvokeRequestContext) => void | Promise<void>;
 
+/**
+ * Whether the request may invoke the function it names, once that is known (a key of the
+ * function's project, or a public function): it throws a FaasError to refuse it.
+ */
+export type FunctionAccess = (context: InvokeRequestContext, fn: FunctionVersion) => void;
+
 export interface InvokePipelineOptions {
   invocations: InvocationService;
   /** Declared HTTP routes. */
   routes: RouteTable;
   /** In order; none configured costs nothing. */
   hooks: RequestHook[];
+  /** Absent when auth is off: every function answers everyone. */
+  access?: FunctionAccess;
 }
 
 /**
@@ -45,11 +57,13 @@ export class InvokePipeline {
   #invocations: InvocationService;
   #routes: RouteTable;
   #hooks: RequestHook[];
+  #access: FunctionAccess | undefined;
 
   constructor(options: InvokePipelineOptions) {
     this.#invocations = options.invocations;
     this.#routes = options.routes;
     this.#hooks = options.hooks;
+    this.#access = options.access;
   }
 
   target(head: RequestHead): InvokeTarget | undefined {
@@ -81,7 +95,9 @@ export class InvokePipeline {
       name = invoke.name;
       ref = invoke.ref;
     }
-    return this.#invocations.resolveCached(name, ref) ?? this.#resolve(name, ref).catch(() => undefined);
+    return (
+      this.#invocations.resolveCached(name, ref) ?? this.#resolve(name, ref, undefined).catch(() => undefined)
+    );
   }
 
   /**
@@ -89,23 +105,38 @@ export class InvokePipeline {
    * @throws FaasError for whatever refuses it; the adapter answers with errorResponse.
    */
   async run(target: InvokeTarget, head: RequestHead, body: Buffer | undefined): Promise<HttpResponseParts> {
-    if (this.#hooks.length > 0) {
-      const context: InvokeRequestContext = { target, head };
+    let context: InvokeRequestContext | undefined;
+    if (this.#hooks.length > 0 || this.#access) {
+      context = { target, head };
       for (const hook of this.#hooks) {
         const pending = hook(context);
         if (pending) await pending;
       }
     }
     const invocations = this.#invocations;
+    const access = this.#access;
     if (target.kind === 'http') {
-      const fn =
-        invocations.resolveCached(target.name, 'latest') ?? (await this.#resolve(target.name, 'latest'));
+      let fn = invocations.resolveCached(target.name, 'latest');
+      if (!fn) {
+        try {
+          fn = await this.#resolve(target.name, 'latest', undefined);
+        } catch (err) {
+          // Without a key, an absent function and a private one answer alike: names leak nothing.
+          if (access && !context?.apiKey && isFaasError(err) && err.code === ErrorCode.FUNCTION_NOT_FOUND) {
+            throw context?.authError ?? missingKey();
+          }
+          throw err;
+        }
+      }
+      if (access) access(context as InvokeRequestContext, fn);
       const readEvent = () =>
         httpEventOf(
           {
             method: head.method,
             query: parseQuery(target.query) as Record<string, string | string[]>,
-            headers: head.headers,
+            // The platform's key proved access to a private function: the function never sees it
+            // (a function of a project could otherwise collect its callers' keys, an admin's too).
+            headers: access && !fn.public ? withoutAuthorization(head.headers) : head.headers,
             // GET and HEAD bodies are not read, as routers do.
             body: head.method === 'GET' || head.method === 'HEAD' ? undefined : body,
           },
@@ -117,13 +148,18 @@ export class InvokePipeline {
     }
     const invoke = apiInvoke(target, head.headers);
     const readEvent = () => invokeEvent(headerText(head.headers['content-type']), body);
+    const scope = access ? projectScope(context) : undefined;
     if (invoke.async) {
+      // Checked before anything is queued (invokeAsync checks the project again as it resolves).
+      if (access)
+        access(context as InvokeRequestContext, await this.#resolve(invoke.name, invoke.ref, scope));
       const { invocation, duplicate } = await invocations.invokeAsync(
         invoke.name,
         invoke.ref,
         readEvent,
         'api',
         invoke.idempotencyKey,
+        scope,
       );
       return jsonParts(
         202,
@@ -132,14 +168,28 @@ export class InvokePipeline {
       );
     }
     const fn =
-      invocations.resolveCached(invoke.name, invoke.ref) ?? (await this.#resolve(invoke.name, invoke.ref));
+      invocations.resolveCached(invoke.name, invoke.ref) ??
+      (await this.#resolve(invoke.name, invoke.ref, scope));
+    if (access) access(context as InvokeRequestContext, fn);
     const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'api');
     return invokeResponse(invocation, outcome);
   }
 
-  #resolve(name: string, ref: VersionRef): Promise<FunctionVersion> {
-    return this.#invocations.resolve(name, ref);
+  #resolve(name: string, ref: VersionRef, scope: string | undefined): Promise<FunctionVersion> {
+    return this.#invocations.resolveIn(name, ref, scope);
   }
+}
+
+/** The project a request's key may invoke in; undefined: every project (a platform admin). */
+function projectScope(context: InvokeRequestContext | undefined): string | undefined {
+  const key = context?.apiKey;
+  return key && key.role !== 'admin' ? key.project : undefined;
+}
+
+function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  if (headers.authorization === undefined) return headers;
+  const { authorization: _key, ...rest } = headers;
+  return rest;
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

@@ -4,6 +4,7 @@ import type { HttpMetrics } from '../../observability/http-metrics.ts';
 import { clientAddress } from '../client-address.ts';
 import { errorResponse, toFaasError } from '../errors.ts';
 import { writeResponse } from '../response-parts.ts';
+import { usesSession } from '../session/session-auth.ts';
 import { TRIGGER_PREFIX } from './invoke-limits.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import { type InvokeTarget, type RequestHead, wantsAsync } from './invoke-target.ts';
@@ -87,6 +88,8 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
   ) => {
     if (!thread) return serve(res, target, head, body, started);
     if (wantsAsync(target, head.headers)) return thread.pass(req, res, body);
+    // The console's sessions live in the main thread.
+    if (target.kind === 'api' && usesSession(head.headers)) return thread.pass(req, res, body);
     const decide = (fn: FunctionVersion | undefined) => {
       // Unknown or refused: served here, so the answer comes after the hooks like any other.
       if (fn && !thread.runsHere(fn)) thread.pass(req, res, body);

@@ -1,7 +1,9 @@
-import type { FunctionInput } from '@faas/core';
-import type { FastifyInstance } from 'fastify';
-import type { DeployResult } from '../../control/function-service.ts';
+import type { FunctionInput, FunctionRecord, FunctionVersion } from '@faas/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DeployOptions, DeployResult, Scoped } from '../../control/function-service.ts';
 import type { Platform } from '../../platform.ts';
+import { reachesFunction } from '../../tenancy/identity.ts';
+import { mayEdit } from '../auth.ts';
 import { createFunctionBody, nameParams, pageQuery, patchFunctionBody, putFunctionBody } from '../schemas.ts';
 import { type DeployQuery, deployQuery, deployStream } from './deploy-stream.ts';
 
@@ -30,7 +32,10 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const create = async (onProgress?: (message: string) => void) => ({
-        record: await functions.create(request.body, onProgress ? { onProgress } : {}),
+        record: await functions.create(request.body, {
+          ...deployIn(request),
+          ...(onProgress ? { onProgress } : {}),
+        }),
         outcome: 'created' as const,
       });
       if (!request.query.stream) return reply.status(201).send((await create()).record);
@@ -41,13 +46,18 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Querystring: PageQ }>(
     '/functions',
     { schema: { tags, summary: 'List functions by name', querystring: pageQuery } },
-    async (request) => functions.list(request.query),
+    async (request) => {
+      const page = await functions.list(request.query, scoped(request));
+      // A key narrowed to some functions lists those (the page may hold fewer than `limit`).
+      const items = page.items.filter((f) => !request.identity || reachesFunction(request.identity, f.name));
+      return { ...page, items: items.map((f) => shown(request, f)) };
+    },
   );
 
   app.get<{ Params: NameParams }>(
     '/functions/:name',
     { schema: { tags, summary: 'Get a function and its latest version', params: nameParams } },
-    async (request) => functions.get(request.params.name),
+    async (request) => shown(request, await functions.get(request.params.name, scoped(request))),
   );
 
   app.put<{ Params: NameParams; Body: FunctionInput; Querystring: DeployQuery }>(
@@ -64,7 +74,10 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const put = (onProgress?: (message: string) => void) =>
-        functions.put(request.params.name, request.body, onProgress ? { onProgress } : {});
+        functions.put(request.params.name, request.body, {
+          ...deployIn(request),
+          ...(onProgress ? { onProgress } : {}),
+        });
       const answer = ({ record, outcome }: DeployResult) =>
         reply
           .status(outcome === 'created' ? 201 : 200)
@@ -88,7 +101,10 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const patch = (onProgress?: (message: string) => void) =>
-        functions.patch(request.params.name, request.body, onProgress ? { onProgress } : {});
+        functions.patch(request.params.name, request.body, {
+          ...deployIn(request),
+          ...(onProgress ? { onProgress } : {}),
+        });
       const answer = ({ record, outcome }: DeployResult) =>
         reply.header('x-faas-deploy', outcome).send(record);
       if (!request.query.stream) return answer(await patch());
@@ -100,7 +116,7 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
     '/functions/:name',
     { schema: { tags, summary: 'Delete a function and its versions', params: nameParams } },
     async (request, reply) => {
-      await functions.delete(request.params.name);
+      await functions.delete(request.params.name, scoped(request));
       return reply.status(204).send();
     },
   );
@@ -108,12 +124,41 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: NameParams; Querystring: PageQ }>(
     '/functions/:name/versions',
     { schema: { tags, summary: 'List versions, newest first', params: nameParams, querystring: pageQuery } },
-    async (request) => functions.versions(request.params.name, request.query),
+    async (request) => {
+      const page = await functions.versions(request.params.name, request.query, scoped(request));
+      return { ...page, items: page.items.map((v) => shownVersion(request, v)) };
+    },
   );
 
   app.get<{ Params: { name: string; version: number } }>(
     '/functions/:name/versions/:version',
     { schema: { tags, summary: 'Get one version', params: versionParams } },
-    async (request) => functions.version(request.params.name, request.params.version),
+    async (request) =>
+      shownVersion(
+        request,
+        await functions.version(request.params.name, request.params.version, scoped(request)),
+      ),
   );
+}
+
+/** The request's project scope: another project's functions are not found. */
+function scoped(request: FastifyRequest): Scoped {
+  return { scope: request.projectScope };
+}
+
+/** Where a deploy makes a new function, and what it may see. */
+function deployIn(request: FastifyRequest): DeployOptions {
+  return { scope: request.projectScope, project: request.project };
+}
+
+/** Env values are for those who may edit the function: others see the names only. */
+export const HIDDEN_ENV_VALUE = '(hidden)';
+
+function shown(request: FastifyRequest, record: FunctionRecord): FunctionRecord {
+  return mayEdit(request) ? record : { ...record, latest: shownVersion(request, record.latest) };
+}
+
+function shownVersion(request: FastifyRequest, version: FunctionVersion): FunctionVersion {
+  if (mayEdit(request)) return version;
+  return { ...version, env: Object.fromEntries(Object.keys(version.env).map((k) => [k, HIDDEN_ENV_VALUE])) };
 }

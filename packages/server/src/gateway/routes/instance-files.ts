@@ -72,7 +72,7 @@ export function instanceFileRoutes(
       },
     },
     async (request, reply) => {
-      const instance = await instances.manager.get(request.params.id);
+      const instance = await instances.get(request.params.id, request.projectScope);
       const path = instancePath(request.query.path);
       const info = await pathInfo(instance, path);
       if (info.type === 'directory') {
@@ -94,7 +94,7 @@ export function instanceFileRoutes(
       },
     },
     async (request, reply) => {
-      const instance = await instances.manager.get(request.params.id);
+      const instance = await instances.get(request.params.id, request.projectScope);
       const path = instancePath(request.query.path);
       const size = await writeFileFrom(instance, path, uploadBody(request, reply, bodyLimit), bodyLimit);
       reply.removeHeader('connection');
@@ -106,7 +106,7 @@ export function instanceFileRoutes(
     '/instances/:id/files/tar',
     { schema: { tags, summary: 'A folder as a tar stream', params, querystring: pathQuery } },
     async (request, reply) => {
-      const instance = await instances.manager.get(request.params.id);
+      const instance = await instances.get(request.params.id, request.projectScope);
       const tar = await tarFolderStream(instance, instancePath(request.query.path), maxDownloadBytes);
       return reply.type('application/x-tar').send(tar);
     },
@@ -116,7 +116,7 @@ export function instanceFileRoutes(
     '/instances/:id/files/tar',
     { schema: { tags, summary: 'Unpack a tar (the body) into a folder', params, querystring: pathQuery } },
     async (request, reply) => {
-      const instance = await instances.manager.get(request.params.id);
+      const instance = await instances.get(request.params.id, request.projectScope);
       const path = instancePath(request.query.path);
       await untarFrom(instance, path, uploadBody(request, reply, bodyLimit), bodyLimit);
       reply.removeHeader('connection');

@@ -20,7 +20,11 @@ const params = { type: 'object', required: ['id'], properties: { id: { type: 'st
 const querystring = {
   type: 'object',
   additionalProperties: false,
-  properties: { heartbeat_ms: { type: 'integer', minimum: 100, maximum: 300_000 } },
+  properties: {
+    heartbeat_ms: { type: 'integer', minimum: 100, maximum: 300_000 },
+    // A browser's credential (POST /instances/{id}/stream-ticket), checked by the auth hook.
+    ticket: { type: 'string', maxLength: 256 },
+  },
 };
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
@@ -119,14 +123,13 @@ function errorEvent(err: unknown) {
 /** The instance's event stream: WebSocket (both ways) and Server-Sent Events (events only). */
 export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): void {
   const tags = ['instances'];
-  const manager = () => platform.instances.manager;
   // Unknown instances get a plain 404 before the upgrade.
   const exists = async (request: StreamRequest) => {
-    await manager().get(request.params.id);
+    await platform.instances.get(request.params.id, request.projectScope);
   };
 
   const websocketHandler = async (socket: WebSocket, request: StreamRequest) => {
-    const instance = await manager().get(request.params.id);
+    const instance = await platform.instances.get(request.params.id, request.projectScope);
     const session: { foreground?: number } = {};
     const send = (event: object) => {
       if (socket.readyState !== socket.OPEN) return;
@@ -189,7 +192,7 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
     '/instances/:id/events',
     { schema: { tags, summary: 'Server-Sent Events: the instance’s events', params, querystring } },
     async (request, reply) => {
-      const instance = await manager().get(request.params.id);
+      const instance = await platform.instances.get(request.params.id, request.projectScope);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

@@ -118,14 +118,14 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
     },
   );
 
-  app.get('/instances', { schema: { tags, summary: 'List instances, newest first' } }, async () => ({
-    items: (await instances.manager.list()).map(instanceView),
+  app.get('/instances', { schema: { tags, summary: 'List instances, newest first' } }, async (request) => ({
+    items: (await instances.list(request.projectScope)).map(instanceView),
   }));
 
   app.get<{ Params: { id: string } }>(
     '/instances/:id',
     { schema: { tags, summary: 'An instance: status, spec, running processes', params: idParams } },
-    async (request) => instanceView(await instances.manager.get(request.params.id)),
+    async (request) => instanceView(await instances.get(request.params.id, request.projectScope)),
   );
 
   app.post<{ Params: { id: string }; Body: ExecBody }>(
@@ -139,7 +139,7 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const instance = await instances.manager.get(request.params.id);
+      const instance = await instances.get(request.params.id, request.projectScope);
       const { body } = request;
       const aborter = new AbortController();
       // The client went away before the answer: the command is killed.
@@ -174,19 +174,26 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
         params: idParams,
       },
     },
-    async (request) => instanceView(await instances.manager.stop(request.params.id)),
+    async (request) => {
+      await instances.get(request.params.id, request.projectScope);
+      return instanceView(await instances.manager.stop(request.params.id));
+    },
   );
 
   app.post<{ Params: { id: string } }>(
     '/instances/:id/start',
     { schema: { tags, summary: 'Start a stopped instance again', params: idParams } },
-    async (request) => instanceView(await instances.manager.start(request.params.id)),
+    async (request) => {
+      await instances.get(request.params.id, request.projectScope);
+      return instanceView(await instances.manager.start(request.params.id));
+    },
   );
 
   app.delete<{ Params: { id: string } }>(
     '/instances/:id',
     { schema: { tags, summary: 'Remove the instance and its container', params: idParams } },
     async (request, reply) => {
+      await instances.get(request.params.id, request.projectScope);
       await instances.manager.delete(request.params.id);
       return reply.code(204).send();
     },

@@ -1,6 +1,8 @@
 import type { InvocationFilter, InvocationStatus } from '@faas/core';
-import type { FastifyInstance } from 'fastify';
+import { ErrorCode, FaasError } from '@faas/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
+import { reachesFunction } from '../../tenancy/identity.ts';
 import { invocationListQuery, logsQuery } from '../schemas.ts';
 
 type ListQuery = {
@@ -20,7 +22,12 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     '/invocations/:id',
     { schema: { tags, summary: 'An invocation: status, result or error, logs, timings, attempts' } },
     async (request) => {
-      const { invocation, logs } = await invocations.getInvocation(request.params.id);
+      const { invocation, logs } = await invocations.getInvocation(request.params.id, request.projectScope);
+      if (request.identity && !reachesFunction(request.identity, invocation.functionName)) {
+        throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${request.params.id}" not found`, {
+          details: { id: request.params.id },
+        });
+      }
       return { ...invocation, logs };
     },
   );
@@ -35,7 +42,15 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
       },
     },
     async (request, reply) => {
-      const invocation = await invocations.retryDeadLettered(request.params.id);
+      if (request.identity?.functions) {
+        const { invocation } = await invocations.getInvocation(request.params.id, request.projectScope);
+        if (!reachesFunction(request.identity, invocation.functionName)) {
+          throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${request.params.id}" not found`, {
+            details: { id: request.params.id },
+          });
+        }
+      }
+      const invocation = await invocations.retryDeadLettered(request.params.id, request.projectScope);
       return reply
         .status(202)
         .header('location', `/api/v1/invocations/${invocation.id}`)
@@ -48,7 +63,9 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     { schema: { tags, summary: 'List invocations, newest first', querystring: invocationListQuery } },
     async (request) => {
       const { limit, cursor, ...rest } = request.query;
+      oneOfItsFunctions(request, rest.functionName);
       const filter: InvocationFilter = {};
+      if (request.projectScope !== undefined) filter.project = request.projectScope;
       if (rest.functionName) filter.functionName = rest.functionName;
       if (rest.status) filter.status = rest.status;
       if (rest.since) filter.since = new Date(rest.since).toISOString();
@@ -70,9 +87,38 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     },
     async (request) => {
       const { functionName, afterSeq = 0, limit = 100 } = request.query;
+      oneOfItsFunctions(request, functionName);
       await recorder.flush();
-      const items = await store.tailLogs({ ...(functionName ? { functionName } : {}), afterSeq, limit });
+      const items = await store.tailLogs({
+        ...(functionName ? { functionName } : {}),
+        ...(request.projectScope !== undefined ? { project: request.projectScope } : {}),
+        afterSeq,
+        limit,
+      });
       return { items, nextSeq: items.at(-1)?.seq ?? afterSeq };
     },
   );
+}
+
+/**
+ * A key narrowed to some functions lists the invocations and logs of one of them at a time.
+ * @throws FaasError VALIDATION without `functionName`; FUNCTION_NOT_FOUND for another function
+ */
+function oneOfItsFunctions(request: FastifyRequest, functionName: string | undefined): void {
+  const identity = request.identity;
+  if (!identity?.functions) return;
+  if (functionName === undefined) {
+    throw new FaasError(
+      ErrorCode.VALIDATION,
+      'This key is narrowed to some functions: name one with functionName',
+      {
+        details: [{ field: 'functionName', message: 'is required for a key narrowed to functions' }],
+      },
+    );
+  }
+  if (!reachesFunction(identity, functionName)) {
+    throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${functionName}" not found`, {
+      details: { name: functionName },
+    });
+  }
 }

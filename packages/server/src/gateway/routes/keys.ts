@@ -1,35 +1,97 @@
-import type { ApiKeyRole } from '@faas/core';
-import type { FastifyInstance } from 'fastify';
+import { type ApiKeyRole, ErrorCode, FaasError, ROLE_SCOPES, type Scope } from '@faas/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
-import { requireRole } from '../auth.ts';
 import { createKeyBody } from '../schemas.ts';
 
+interface CreateKey {
+  name: string;
+  role?: ApiKeyRole;
+  project?: string;
+  scopes?: Scope[];
+  functions?: string[];
+  expiresAt?: string;
+}
+
+/**
+ * API keys. A platform admin makes them in any project; a project's owner in its own, with no
+ * more than it has itself (no admin keys, no scope it lacks).
+ */
 export function keyRoutes(app: FastifyInstance, platform: Platform): void {
-  const { keys } = platform;
+  const { keys, projects } = platform;
   const tags = ['keys'];
 
-  app.post<{ Body: { name: string; role?: ApiKeyRole } }>(
+  app.post<{ Body: CreateKey }>(
     '/keys',
-    { schema: { tags, summary: 'Create an API key (the key is shown once)', body: createKeyBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Create an API key in a project (the key is shown once)',
+        body: createKeyBody,
+      },
+    },
     async (request, reply) => {
-      requireRole(request, 'admin');
-      const { record, key } = await keys.createNamed(request.body.name, request.body.role ?? 'user');
+      const { name, role = 'developer', scopes, functions, expiresAt } = request.body;
+      const project = request.body.project ?? request.project;
+      if (request.projectScope !== undefined && project !== request.projectScope) {
+        // An owner names only its own project: another is as absent as an unknown one.
+        throw new FaasError(ErrorCode.PROJECT_NOT_FOUND, `Project "${project}" not found`, {
+          details: { name: project },
+        });
+      }
+      await projects.mustExist(project);
+      refuseMoreThanCaller(request, role, scopes);
+      if (expiresAt !== undefined && !(Date.parse(expiresAt) > Date.now())) {
+        throw new FaasError(ErrorCode.VALIDATION, 'expiresAt must be a time in the future', {
+          details: [{ field: 'expiresAt', message: 'must be a time in the future' }],
+        });
+      }
+      const { record, key } = await keys.createNamed(name, role, project, {
+        ...(scopes ? { scopes } : {}),
+        ...(functions ? { functions } : {}),
+        ...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}),
+      });
       return reply.status(201).send({ ...record, key });
     },
   );
 
   app.get('/keys', { schema: { tags, summary: 'List active API keys' } }, async (request) => {
-    requireRole(request, 'admin');
-    return { items: await keys.list() };
+    return { items: await keys.list(request.projectScope) };
   });
 
   app.delete<{ Params: { id: string } }>(
     '/keys/:id',
     { schema: { tags, summary: 'Revoke an API key' } },
     async (request, reply) => {
-      requireRole(request, 'admin');
-      await keys.revoke(request.params.id);
+      if (request.identity && !request.identity.allProjects) {
+        // An owner of the default project must not revoke the platform admin's key.
+        const target = (await keys.list(request.projectScope)).find((k) => k.id === request.params.id);
+        if (target?.role === 'admin')
+          throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin revokes admin keys');
+      }
+      await keys.revoke(request.params.id, request.projectScope);
       return reply.status(204).send();
     },
   );
+}
+
+/** @throws FaasError FORBIDDEN when the new key would hold what its maker does not. */
+function refuseMoreThanCaller(request: FastifyRequest, role: ApiKeyRole, scopes: Scope[] | undefined): void {
+  const caller = request.identity;
+  if (!caller || caller.allProjects) return;
+  if (role === 'admin') throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin makes admin keys');
+  const wanted = scopes ?? keyScopesOfRole(role);
+  const missing = wanted.filter((s) => !caller.scopes.includes(s));
+  if (missing.length > 0) {
+    throw new FaasError(
+      ErrorCode.FORBIDDEN,
+      `A key cannot be given scopes its maker lacks: ${missing.join(', ')}`,
+      {
+        details: { scopes: missing },
+      },
+    );
+  }
+}
+
+function keyScopesOfRole(role: ApiKeyRole): readonly Scope[] {
+  return ROLE_SCOPES[role];
 }

@@ -49,7 +49,8 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
     },
     async (request, reply) => {
       const { functionName } = request.query;
-      await platform.functions.get(functionName); // 404 for a function that does not exist
+      // 404 for a function that does not exist, or is another project's.
+      await platform.functions.get(functionName, { scope: request.projectScope });
       const header = request.headers['last-event-id'];
       const lastEventId = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
 

@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 
-/** The async queue's counts, for operators; dead letters are listed as invocations (status=dead_lettered). */
+/**
+ * The async queue's counts, for operators (platform admins: the counts are every project's); dead
+ * letters are listed as invocations (status=dead_lettered).
+ */
 export function queueRoutes(app: FastifyInstance, platform: Platform): void {
   app.get(
     '/queue',

@@ -28,6 +28,7 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const { instance_id, name } = request.body;
+      await platform.instances.get(instance_id, request.projectScope);
       const snapshot = await snapshots.create(instance_id, name ? { name } : {});
       return reply.code(201).send(snapshotView(snapshot));
     },
@@ -52,7 +53,11 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request) => {
       const { instance_id, limit, cursor } = request.query;
-      const page = await snapshots.list(instance_id ? { instanceId: instance_id } : {}, {
+      const filter = {
+        ...(instance_id ? { instanceId: instance_id } : {}),
+        ...(request.projectScope !== undefined ? { project: request.projectScope } : {}),
+      };
+      const page = await snapshots.list(filter, {
         ...(limit ? { limit } : {}),
         ...(cursor ? { cursor } : {}),
       });
@@ -66,14 +71,14 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string } }>(
     '/snapshots/:id',
     { schema: { tags, summary: 'A snapshot', params } },
-    async (request) => snapshotView(await snapshots.get(request.params.id)),
+    async (request) => snapshotView(await snapshots.get(request.params.id, request.projectScope)),
   );
 
   app.delete<{ Params: { id: string } }>(
     '/snapshots/:id',
     { schema: { tags, summary: 'Delete a snapshot and its data', params } },
     async (request, reply) => {
-      await snapshots.delete(request.params.id);
+      await snapshots.delete(request.params.id, request.projectScope);
       return reply.code(204).send();
     },
   );
@@ -83,7 +88,10 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     { schema: { tags, summary: 'A new instance from the snapshot; processes continue (gVisor)', params } },
     async (request, reply) => {
       const owner = request.apiKey?.id;
-      const instance = await snapshots.restore(request.params.id, owner ? { owner } : {});
+      const instance = await snapshots.restore(request.params.id, {
+        scope: request.projectScope,
+        ...(owner ? { owner } : {}),
+      });
       return reply.code(201).send(instanceView(instance));
     },
   );
@@ -104,7 +112,10 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const owner = request.apiKey?.id;
-      const forks = await snapshots.fork(request.params.id, request.body?.count ?? 2, owner ? { owner } : {});
+      const forks = await snapshots.fork(request.params.id, request.body?.count ?? 2, {
+        scope: request.projectScope,
+        ...(owner ? { owner } : {}),
+      });
       return reply.code(201).send({ instances: forks.map(instanceView) });
     },
   );

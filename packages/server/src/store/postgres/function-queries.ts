@@ -13,6 +13,8 @@ import {
 import {
   FUNCTION_SELECT,
   type FunctionRow,
+  projectOf,
+  routeTakenElsewhere,
   toFunction,
   toVersion,
   VERSION_COLUMNS,
@@ -43,16 +45,16 @@ export class FunctionQueries {
     return this.#db.transaction(async (sql) => {
       await lockFunctions(sql);
       const created = await sql.count(
-        `INSERT INTO functions (name, latest_version, created_at, updated_at) VALUES ($1, 1, $2, $2)
+        `INSERT INTO functions (name, latest_version, created_at, updated_at, project) VALUES ($1, 1, $2, $2, $3)
           ON CONFLICT DO NOTHING`,
-        [input.name, now],
+        [input.name, now, projectOf(input)],
       );
       if (created === 0) {
         throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${input.name}" already exists`, {
           details: { name: input.name },
         });
       }
-      await assertRoutesFree(sql, input.name, input.routes);
+      await assertRoutesFree(sql, input.name, input.routes, projectOf(input));
       const version = await insertVersion(sql, input, 1, now);
       await replaceRoutes(sql, input.name, input.routes);
       await bumpRevision(sql);
@@ -64,8 +66,8 @@ export class FunctionQueries {
     return this.#db.transaction(async (sql) => {
       await lockFunctions(sql);
       const [row] = await sql.rows<{ latest_version: number; created_at: string }>(
-        'SELECT latest_version, created_at FROM functions WHERE name = $1',
-        [input.name],
+        'SELECT latest_version, created_at FROM functions WHERE name = $1 AND project = $2',
+        [input.name, projectOf(input)],
       );
       if (!row) {
         throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${input.name}" not found`, {
@@ -79,7 +81,7 @@ export class FunctionQueries {
           { details: { name: input.name, expectedLatest, latestVersion: row.latest_version } },
         );
       }
-      await assertRoutesFree(sql, input.name, input.routes);
+      await assertRoutesFree(sql, input.name, input.routes, projectOf(input));
       const next = row.latest_version + 1;
       const now = new Date().toISOString();
       const version = await insertVersion(sql, input, next, now);
@@ -105,13 +107,19 @@ export class FunctionQueries {
     return row && toFunction(row);
   }
 
-  async list(page: PageRequest): Promise<Page<FunctionRecord>> {
+  async list(page: PageRequest, project: string | undefined): Promise<Page<FunctionRecord>> {
     const limit = pageLimit(page);
     const after = page.cursor ? (decodeCursor(page.cursor, ['string'])[0] as string) : '';
-    const rows = await this.#db.rows<FunctionRow>(
-      `${FUNCTION_SELECT} WHERE f.name > $1 ORDER BY f.name LIMIT $2`,
-      [after, limit + 1],
-    );
+    const rows =
+      project === undefined
+        ? await this.#db.rows<FunctionRow>(`${FUNCTION_SELECT} WHERE f.name > $1 ORDER BY f.name LIMIT $2`, [
+            after,
+            limit + 1,
+          ])
+        : await this.#db.rows<FunctionRow>(
+            `${FUNCTION_SELECT} WHERE f.project = $3 AND f.name > $1 ORDER BY f.name LIMIT $2`,
+            [after, limit + 1, project],
+          );
     return toPage(rows.map(toFunction), limit, (f) => [f.name]);
   }
 
@@ -181,18 +189,26 @@ async function bumpRevision(sql: Sql): Promise<void> {
  * `/users/:uid` match the same requests) with the same method, or `ANY` on either side. One
  * query for all routes; the first of `routes` that conflicts is reported.
  */
-async function assertRoutesFree(sql: Sql, name: string, routes: RouteSpec[]): Promise<void> {
+async function assertRoutesFree(sql: Sql, name: string, routes: RouteSpec[], project: string): Promise<void> {
   if (routes.length === 0) return;
-  const [owner] = await sql.rows<{ i: number; method: string; path: string; function_name: string }>(
-    `SELECT c.i, r.method, r.path, r.function_name
+  const [owner] = await sql.rows<{
+    i: number;
+    method: string;
+    path: string;
+    function_name: string;
+    project: string;
+  }>(
+    `SELECT c.i, r.method, r.path, r.function_name, f.project
       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (method, shape, i)
       JOIN routes r ON r.shape = c.shape AND r.function_name <> $3
         AND (r.method = c.method OR r.method = 'ANY' OR c.method = 'ANY')
+      JOIN functions f ON f.name = r.function_name
       ORDER BY c.i LIMIT 1`,
     [routes.map((r) => r.method), routes.map((r) => routeShape(r.path)), name],
   );
   if (!owner) return;
   const route = routes[owner.i - 1] as RouteSpec;
+  if (owner.project !== project) throw routeTakenElsewhere(route);
   throw new FaasError(
     ErrorCode.ROUTE_CONFLICT,
     `Route ${route.method} ${route.path} conflicts with ${owner.method} ${owner.path} of function "${owner.function_name}": both match the same requests`,

@@ -47,6 +47,7 @@ const COLUMN_TYPES: Record<(typeof INVOCATION_COLUMNS)[number], string> = {
   duration_ms: 'float8',
   cpu_time_ms: 'float8',
   peak_memory_bytes: 'float8',
+  project: 'text',
 };
 const COLUMNS = INVOCATION_COLUMNS.join(', ');
 const INSERT_ONE = `INSERT INTO invocations (${COLUMNS})
@@ -190,6 +191,7 @@ export class InvocationQueries {
       params.push(value);
       return `$${params.length}`;
     };
+    if (filter.project !== undefined) where.push(`project = ${param(filter.project)}`);
     if (filter.functionName !== undefined) where.push(`function_name = ${param(filter.functionName)}`);
     if (filter.status !== undefined) {
       where.push(`status = ${param(filter.status)}`);
@@ -279,21 +281,26 @@ export class InvocationQueries {
 
   async tailLogs(options: {
     functionName?: string;
+    project?: string;
     afterSeq: number;
     limit?: number;
   }): Promise<StoredLogLine[]> {
-    const limit = tailLimit(options.limit);
-    const after = floorInt(options.afterSeq);
-    const rows =
-      options.functionName === undefined
-        ? await this.#db.rows<LogRow>(
-            `SELECT ${LOG_COLUMNS} FROM logs WHERE seq > $1 ORDER BY seq LIMIT $2`,
-            [after, limit],
-          )
-        : await this.#db.rows<LogRow>(
-            `SELECT ${LOG_COLUMNS} FROM logs WHERE function_name = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-            [options.functionName, after, limit],
-          );
+    const params: SqlValue[] = [floorInt(options.afterSeq)];
+    const where = ['seq > $1'];
+    if (options.functionName !== undefined) {
+      params.push(options.functionName);
+      where.push(`function_name = $${params.length}`);
+    }
+    if (options.project !== undefined) {
+      // By the invocation's project, not the function's: a name may have changed hands since.
+      params.push(options.project);
+      where.push(`invocation_id IN (SELECT id FROM invocations WHERE project = $${params.length})`);
+    }
+    params.push(tailLimit(options.limit));
+    const rows = await this.#db.rows<LogRow>(
+      `SELECT ${LOG_COLUMNS} FROM logs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`,
+      params,
+    );
     return rows.map(toLogLine);
   }
 }

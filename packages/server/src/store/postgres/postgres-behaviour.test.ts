@@ -117,6 +117,7 @@ describe('PostgresStore beyond the conformance suite', { skip: postgresSkipReaso
       id,
       name: id,
       role: 'admin' as const,
+      project: 'default',
       prefix: 'faas_x',
       hash: 'same-hash',
       createdAt: new Date().toISOString(),

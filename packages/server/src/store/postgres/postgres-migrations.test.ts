@@ -8,6 +8,7 @@ import {
   queryTestDatabase,
   sampleVersion,
 } from '@faas/testkit';
+import { STORE_MIGRATIONS } from './postgres-migrations.ts';
 import { openPostgresStore, PostgresStore } from './postgres-store.ts';
 
 describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
@@ -27,7 +28,7 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
       );
       assert.deepEqual(
         versions.map((v) => [Number(v.version), v.name]),
-        [[1, 'init']],
+        STORE_MIGRATIONS.map((m) => [m.version, m.name]),
       );
       // Both work on the same tables.
       await stores[0]?.createFunction(sampleVersion('made-by-one'));
@@ -44,7 +45,7 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
       await store.migrate();
       assert.equal(await store.getSetting('kept'), 'yes');
       const rows = await queryTestDatabase(db.url, "SELECT 1 FROM schema_version WHERE component = 'store'");
-      assert.equal(rows.length, 1);
+      assert.equal(rows.length, STORE_MIGRATIONS.length);
     } finally {
       await store.close();
     }
@@ -56,7 +57,10 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
       await assert.rejects(openPostgresStore({ url: empty.url, migrate: false }), (err: unknown) => {
         assert.ok(isFaasError(err), String(err));
         assert.equal(err.code, ErrorCode.STORAGE_UNAVAILABLE);
-        assert.match(err.message, /schema version 0, this build needs 1: run `faas migrate`/);
+        assert.match(
+          err.message,
+          new RegExp(`schema version 0, this build needs ${STORE_MIGRATIONS.length}: run \`faas migrate\``),
+        );
         return true;
       });
       await (await openPostgresStore({ url: empty.url })).close();

@@ -12,6 +12,7 @@ import type {
   NewLogLine,
   Page,
   PageRequest,
+  ProjectRecord,
   RouteRecord,
   SnapshotFilter,
   SnapshotRecord,
@@ -23,6 +24,7 @@ import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
 import { PostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.ts';
 import { assertMigrated, migratePostgres, STORE_MIGRATIONS } from './postgres-migrations.ts';
+import { ProjectQueries } from './project-queries.ts';
 import { RevisionListener } from './revision-listener.ts';
 import { SnapshotQueries } from './snapshot-queries.ts';
 
@@ -43,6 +45,7 @@ export class PostgresStore implements MetadataStore {
   #functions: FunctionQueries;
   #invocations: InvocationQueries;
   #keys: KeyQueries;
+  #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
   #revisions: RevisionListener;
 
@@ -51,6 +54,7 @@ export class PostgresStore implements MetadataStore {
     this.#functions = new FunctionQueries(this.#db);
     this.#invocations = new InvocationQueries(this.#db);
     this.#keys = new KeyQueries(this.#db);
+    this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
     this.#revisions = new RevisionListener(this.#db);
   }
@@ -77,8 +81,8 @@ export class PostgresStore implements MetadataStore {
     return this.#functions.get(name);
   }
 
-  listFunctions(page: PageRequest): Promise<Page<FunctionRecord>> {
-    return this.#functions.list(page);
+  listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page, project);
   }
 
   deleteFunction(name: string): Promise<boolean> {
@@ -163,7 +167,12 @@ export class PostgresStore implements MetadataStore {
     return this.#invocations.getLogs(invocationId);
   }
 
-  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): Promise<StoredLogLine[]> {
+  tailLogs(options: {
+    functionName?: string;
+    project?: string;
+    afterSeq: number;
+    limit?: number;
+  }): Promise<StoredLogLine[]> {
     return this.#invocations.tailLogs(options);
   }
 
@@ -185,6 +194,18 @@ export class PostgresStore implements MetadataStore {
 
   countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
+  }
+
+  createProject(project: ProjectRecord): Promise<void> {
+    return this.#projects.create(project);
+  }
+
+  getProject(name: string): Promise<ProjectRecord | undefined> {
+    return this.#projects.get(name);
+  }
+
+  listProjects(): Promise<ProjectRecord[]> {
+    return this.#projects.list();
   }
 
   createSnapshot(snapshot: SnapshotRecord): Promise<void> {

@@ -21,7 +21,7 @@ export class SnapshotQueries {
 
   async create(snapshot: SnapshotRecord): Promise<void> {
     const created = await this.#db.count(
-      `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT DO NOTHING`,
       snapshotValues(snapshot),
     );
@@ -44,6 +44,7 @@ export class SnapshotQueries {
       params.push(value);
       return `$${params.length}`;
     };
+    if (filter.project !== undefined) where.push(`project = ${param(filter.project)}`);
     if (filter.instanceId !== undefined) where.push(`instance_id = ${param(filter.instanceId)}`);
     if (filter.executionId !== undefined) where.push(`execution_id = ${param(filter.executionId)}`);
     if (page.cursor) {

@@ -14,6 +14,8 @@ import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import {
   FUNCTION_SELECT,
   type FunctionRow,
+  projectOf,
+  routeTakenElsewhere,
   toFunction,
   toVersion,
   VERSION_COLUMNS,
@@ -37,13 +39,14 @@ export class FunctionQueries {
           details: { name: input.name },
         });
       }
-      this.#assertRoutesFree(input.name, input.routes);
+      this.#assertRoutesFree(input.name, input.routes, projectOf(input));
       const now = new Date().toISOString();
       this.#db.run(
-        'INSERT INTO functions (name, latest_version, created_at, updated_at) VALUES (?, 1, ?, ?)',
+        'INSERT INTO functions (name, latest_version, created_at, updated_at, project) VALUES (?, 1, ?, ?, ?)',
         input.name,
         now,
         now,
+        projectOf(input),
       );
       this.#insertVersion(input, 1, now);
       this.#replaceRoutes(input.name, input.routes);
@@ -54,8 +57,9 @@ export class FunctionQueries {
   addVersion(input: NewFunctionVersion, expectedLatest: number | undefined): FunctionRecord {
     return this.#db.transaction(() => {
       const row = this.#db.get<{ latest_version: number }>(
-        'SELECT latest_version FROM functions WHERE name = ?',
+        'SELECT latest_version FROM functions WHERE name = ? AND project = ?',
         input.name,
+        projectOf(input),
       );
       if (!row) {
         throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${input.name}" not found`, {
@@ -69,7 +73,7 @@ export class FunctionQueries {
           { details: { name: input.name, expectedLatest, latestVersion: row.latest_version } },
         );
       }
-      this.#assertRoutesFree(input.name, input.routes);
+      this.#assertRoutesFree(input.name, input.routes, projectOf(input));
       const version = row.latest_version + 1;
       const now = new Date().toISOString();
       this.#insertVersion(input, version, now);
@@ -88,14 +92,22 @@ export class FunctionQueries {
     return this.#read(name);
   }
 
-  list(page: PageRequest): Page<FunctionRecord> {
+  list(page: PageRequest, project: string | undefined): Page<FunctionRecord> {
     const limit = pageLimit(page);
     const after = page.cursor ? (decodeCursor(page.cursor, ['string'])[0] as string) : '';
-    const rows = this.#db.all<FunctionRow>(
-      `${FUNCTION_SELECT} WHERE f.name > ? ORDER BY f.name LIMIT ?`,
-      after,
-      limit + 1,
-    );
+    const rows =
+      project === undefined
+        ? this.#db.all<FunctionRow>(
+            `${FUNCTION_SELECT} WHERE f.name > ? ORDER BY f.name LIMIT ?`,
+            after,
+            limit + 1,
+          )
+        : this.#db.all<FunctionRow>(
+            `${FUNCTION_SELECT} WHERE f.project = ? AND f.name > ? ORDER BY f.name LIMIT ?`,
+            project,
+            after,
+            limit + 1,
+          );
     return toPage(rows.map(toFunction), limit, (f) => [f.name]);
   }
 
@@ -156,16 +168,17 @@ export class FunctionQueries {
    * A route is taken when another function has one of the same shape (`/users/:id` and
    * `/users/:uid` match the same requests) with the same method, or `ANY` on either side.
    */
-  #assertRoutesFree(name: string, routes: RouteSpec[]): void {
+  #assertRoutesFree(name: string, routes: RouteSpec[], project: string): void {
     for (const route of routes) {
-      const owner = this.#db.get<{ method: string; path: string; function_name: string }>(
-        `SELECT method, path, function_name FROM routes
-          WHERE shape = ? AND function_name <> ? AND (method = ? OR method = 'ANY' OR ? = 'ANY') LIMIT 1`,
+      const owner = this.#db.get<{ method: string; path: string; function_name: string; project: string }>(
+        `SELECT r.method, r.path, r.function_name, f.project FROM routes r JOIN functions f ON f.name = r.function_name
+          WHERE r.shape = ? AND r.function_name <> ? AND (r.method = ? OR r.method = 'ANY' OR ? = 'ANY') LIMIT 1`,
         routeShape(route.path),
         name,
         route.method,
         route.method,
       );
+      if (owner && owner.project !== project) throw routeTakenElsewhere(route);
       if (owner) {
         throw new FaasError(
           ErrorCode.ROUTE_CONFLICT,

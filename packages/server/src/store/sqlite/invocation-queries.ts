@@ -120,6 +120,10 @@ export class InvocationQueries {
   list(filter: InvocationFilter, page: PageRequest): Page<Invocation> {
     const where: string[] = [];
     const params: SqlParam[] = [];
+    if (filter.project !== undefined) {
+      where.push('project = ?');
+      params.push(filter.project);
+    }
     if (filter.functionName !== undefined) {
       where.push('function_name = ?');
       params.push(filter.functionName);
@@ -228,21 +232,28 @@ export class InvocationQueries {
       .map(toLogLine);
   }
 
-  tailLogs(options: { functionName?: string; afterSeq: number; limit?: number }): StoredLogLine[] {
-    const limit = tailLimit(options.limit);
-    const rows =
-      options.functionName === undefined
-        ? this.#db.all<LogRow>(
-            `SELECT ${LOG_COLUMNS} FROM logs WHERE seq > ? ORDER BY seq LIMIT ?`,
-            options.afterSeq,
-            limit,
-          )
-        : this.#db.all<LogRow>(
-            `SELECT ${LOG_COLUMNS} FROM logs WHERE function_name = ? AND seq > ? ORDER BY seq LIMIT ?`,
-            options.functionName,
-            options.afterSeq,
-            limit,
-          );
+  tailLogs(options: {
+    functionName?: string;
+    project?: string;
+    afterSeq: number;
+    limit?: number;
+  }): StoredLogLine[] {
+    const where = ['seq > ?'];
+    const params: SqlParam[] = [options.afterSeq];
+    if (options.functionName !== undefined) {
+      where.push('function_name = ?');
+      params.push(options.functionName);
+    }
+    if (options.project !== undefined) {
+      // By the invocation's project, not the function's: a name may have changed hands since.
+      where.push('invocation_id IN (SELECT id FROM invocations WHERE project = ?)');
+      params.push(options.project);
+    }
+    const rows = this.#db.all<LogRow>(
+      `SELECT ${LOG_COLUMNS} FROM logs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`,
+      ...params,
+      tailLimit(options.limit),
+    );
     return rows.map(toLogLine);
   }
 }

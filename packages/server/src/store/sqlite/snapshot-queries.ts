@@ -26,7 +26,7 @@ export class SnapshotQueries {
         });
       }
       this.#db.run(
-        `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ...snapshotValues(snapshot),
       );
     });
@@ -40,6 +40,10 @@ export class SnapshotQueries {
   list(filter: SnapshotFilter, page: PageRequest): Page<SnapshotRecord> {
     const where: string[] = [];
     const params: SqlParam[] = [];
+    if (filter.project !== undefined) {
+      where.push('project = ?');
+      params.push(filter.project);
+    }
     if (filter.instanceId !== undefined) {
       where.push('instance_id = ?');
       params.push(filter.instanceId);

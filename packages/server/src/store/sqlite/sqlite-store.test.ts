@@ -49,6 +49,7 @@ describe('SqliteStore on disk', () => {
           { version: 3, name: 'status_index_without_successes' },
           { version: 4, name: 'idempotency_hash' },
           { version: 5, name: 'route_shape' },
+          { version: 6, name: 'projects' },
         ],
       );
     } finally {

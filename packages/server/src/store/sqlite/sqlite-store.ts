@@ -12,6 +12,7 @@ import type {
   NewLogLine,
   Page,
   PageRequest,
+  ProjectRecord,
   RouteRecord,
   SnapshotFilter,
   SnapshotRecord,
@@ -23,6 +24,7 @@ import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../in
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
+import { ProjectQueries } from './project-queries.ts';
 import { SnapshotQueries } from './snapshot-queries.ts';
 
 export interface SqliteStoreOptions {
@@ -44,6 +46,7 @@ export class SqliteStore implements MetadataStore {
   #functions: FunctionQueries;
   #invocations: InvocationQueries;
   #keys: KeyQueries;
+  #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
 
   constructor(options: SqliteStoreOptions) {
@@ -51,6 +54,7 @@ export class SqliteStore implements MetadataStore {
     this.#functions = new FunctionQueries(this.#db);
     this.#invocations = new InvocationQueries(this.#db);
     this.#keys = new KeyQueries(this.#db);
+    this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
   }
 
@@ -73,8 +77,8 @@ export class SqliteStore implements MetadataStore {
     return this.#functions.get(name);
   }
 
-  async listFunctions(page: PageRequest): Promise<Page<FunctionRecord>> {
-    return this.#functions.list(page);
+  async listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page, project);
   }
 
   async deleteFunction(name: string): Promise<boolean> {
@@ -154,6 +158,7 @@ export class SqliteStore implements MetadataStore {
 
   async tailLogs(options: {
     functionName?: string;
+    project?: string;
     afterSeq: number;
     limit?: number;
   }): Promise<StoredLogLine[]> {
@@ -178,6 +183,18 @@ export class SqliteStore implements MetadataStore {
 
   async countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
+  }
+
+  async createProject(project: ProjectRecord): Promise<void> {
+    this.#projects.create(project);
+  }
+
+  async getProject(name: string): Promise<ProjectRecord | undefined> {
+    return this.#projects.get(name);
+  }
+
+  async listProjects(): Promise<ProjectRecord[]> {
+    return this.#projects.list();
   }
 
   async createSnapshot(snapshot: SnapshotRecord): Promise<void> {

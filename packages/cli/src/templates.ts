@@ -1,0 +1,189 @@
+/**
+ * What `faas init` writes for each runtime: a handler, its faas.json, a test that runs the handler
+ * locally with the runtime's own tools, and a README. Each deploys and answers as written
+ * (test/cli/init.test.ts deploys and invokes every one).
+ */
+
+export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python'] as const;
+export type InitRuntime = (typeof INIT_RUNTIMES)[number];
+
+export interface Template {
+  files: Record<string, string>;
+  /** How to run the template's test, for the README and the CLI's closing lines. */
+  testCommand: string;
+}
+
+const JS_HANDLER = `// Called with the event (JSON, text or bytes) and a context; returns the result.
+// Declared routes send an HTTP event: { method, path, params, query, headers, body }.
+export default async function handler(event, context) {
+  const name = event?.params?.name ?? event?.name ?? 'world';
+  context.log.info(\`greeting \${name}\`);
+  return { message: \`Hello, \${name}!\` };
+}
+`;
+
+const JS_TEST = (file: string) => `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import handler from './${file}';
+
+const context = { invocationId: 'local', functionName: 'test', version: 0, log: { info: () => {} } };
+
+test('greets by name', async () => {
+  assert.deepEqual(await handler({ name: 'Ada' }, context), { message: 'Hello, Ada!' });
+});
+
+test('greets the name of a route', async () => {
+  assert.deepEqual(await handler({ params: { name: 'Bob' } }, context), { message: 'Hello, Bob!' });
+});
+`;
+
+const TS_HANDLER = `// \`import type\` is erased when the function is bundled: the server needs no package for it.
+// For editor types: npm install the @faas/sdk tarball (see the faas repository's README).
+import type { Handler } from '@faas/sdk';
+
+interface Greeting {
+  message: string;
+}
+
+type Event = { name?: string; params?: { name?: string } } | undefined;
+
+const handler: Handler<Event, Greeting> = async (event, context) => {
+  const name = event?.params?.name ?? event?.name ?? 'world';
+  context.log.info(\`greeting \${name}\`);
+  return { message: \`Hello, \${name}!\` };
+};
+
+export default handler;
+`;
+
+const TS_TEST = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import handler from './index.ts';
+
+// Only what the handler uses; the platform passes the whole context.
+const context = { invocationId: 'local', functionName: 'test', version: 0, log: { info: () => {} } } as never;
+
+test('greets by name', async () => {
+  assert.deepEqual(await handler({ name: 'Ada' }, context), { message: 'Hello, Ada!' });
+});
+
+test('greets the name of a route', async () => {
+  assert.deepEqual(await handler({ params: { name: 'Bob' } }, context), { message: 'Hello, Bob!' });
+});
+`;
+
+const PY_HANDLER = `"""Called with the event (JSON, text or bytes) and a context; returns the result."""
+
+
+def handler(event, context):
+    params = event.get("params") or {} if isinstance(event, dict) else {}
+    name = params.get("name") or (event.get("name") if isinstance(event, dict) else None) or "world"
+    print(f"greeting {name}")
+    return {"message": f"Hello, {name}!"}
+`;
+
+const PY_TEST = `import unittest
+
+from main import handler
+
+
+class HandlerTest(unittest.TestCase):
+    def test_greets_by_name(self):
+        self.assertEqual(handler({"name": "Ada"}, None), {"message": "Hello, Ada!"})
+
+    def test_greets_the_name_of_a_route(self):
+        self.assertEqual(handler({"params": {"name": "Bob"}}, None), {"message": "Hello, Bob!"})
+
+
+if __name__ == "__main__":
+    unittest.main()
+`;
+
+function manifest(name: string, runtime: InitRuntime, handler: string): string {
+  const spec = {
+    name,
+    runtime,
+    handler,
+    description: `${name}: made by faas init`,
+    timeoutMs: 10_000,
+    memoryMb: 128,
+    routes: [`GET /${name}/:name`],
+  };
+  return `${JSON.stringify(spec, null, 2)}\n`;
+}
+
+function readme(name: string, runtime: InitRuntime, entry: string, testCommand: string): string {
+  return `# ${name}
+
+A \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
+holds its settings (docs/cli.md lists the fields).
+
+\`\`\`sh
+${testCommand}                          # the handler's tests, locally
+faas deploy                             # creates the function, or a new version of it
+faas invoke ${name} '{"name":"Ada"}'    # {"message":"Hello, Ada!"}
+curl -H "Authorization: Bearer $FAAS_API_KEY" "$FAAS_URL/${name}/Bob"   # its route: {"message":"Hello, Bob!"}
+faas logs ${name}
+\`\`\`
+
+The route needs a key of the function's project, as above; \`"public": true\` in \`faas.json\`
+opens it to anyone (docs/security.md).
+`;
+}
+
+export function template(name: string, runtime: InitRuntime): Template {
+  switch (runtime) {
+    case 'js': {
+      const testCommand = 'node --test';
+      return {
+        testCommand,
+        files: {
+          'index.js': JS_HANDLER,
+          'index.test.js': JS_TEST('index.js'),
+          'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
+          'faas.json': manifest(name, runtime, 'index.default'),
+          'README.md': readme(name, runtime, 'index.js', testCommand),
+        },
+      };
+    }
+    case 'ts': {
+      const testCommand = 'node --test   # Node 23.6 or later';
+      return {
+        testCommand,
+        files: {
+          'index.ts': TS_HANDLER,
+          'index.test.ts': TS_TEST,
+          'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
+          'faas.json': manifest(name, runtime, 'index.default'),
+          'README.md': readme(name, runtime, 'index.ts', testCommand),
+        },
+      };
+    }
+    case 'node': {
+      const testCommand = 'node --test';
+      return {
+        testCommand,
+        files: {
+          'index.mjs': JS_HANDLER,
+          'index.test.mjs': JS_TEST('index.mjs'),
+          'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' }, dependencies: {} }, null, 2)}\n`,
+          'faas.json': manifest(name, runtime, 'index.default'),
+          'README.md': readme(name, runtime, 'index.mjs', testCommand),
+        },
+      };
+    }
+    case 'python': {
+      const testCommand = 'python3 -m unittest';
+      return {
+        testCommand,
+        files: {
+          'main.py': PY_HANDLER,
+          'test_main.py': PY_TEST,
+          'requirements.txt': '',
+          'faas.json': manifest(name, runtime, 'main.handler'),
+          'README.md': readme(name, runtime, 'main.py', testCommand),
+        },
+      };
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import { ErrorCode, FaasError } from '@faas/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Platform } from '../../platform.ts';
+import { authenticate } from '../auth.ts';
+import { clientAddress } from '../client-address.ts';
+import { SESSION_COOKIE, sessionCookie, sessionIdentity } from '../session/session-auth.ts';
+import { SESSION_TTL_MS, type Session, type SessionStore } from '../session/session-store.ts';
+
+const signInBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, maxLength: 512 } },
+};
+
+function cookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
+  // Secure when the browser came over TLS: a cookie set over https never travels in clear.
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
+}
+
+function sessionView(session: Session) {
+  const { id, name, role, prefix } = session.key;
+  return {
+    auth: true,
+    key: { id, name, role, prefix },
+    csrfToken: session.csrfToken,
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
+}
+
+/**
+ * The console's sign-in: an API key for an HttpOnly session cookie (the key itself never reaches
+ * the browser's storage). Outside the /api/v1 key hook: these routes read the cookie themselves.
+ */
+export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions: SessionStore): void {
+  const { keys, config } = platform;
+  const tags = ['session'];
+
+  app.post<{ Body: { key: string } }>(
+    '/session',
+    { schema: { tags, summary: 'Sign in with an API key: sets the session cookie', body: signInBody } },
+    async (request, reply) => {
+      if (!config.auth) return { auth: false };
+      const key = await authenticate(keys, `Bearer ${request.body.key}`, clientAddress(request.raw));
+      const { id, session } = sessions.create(key);
+      reply.header('set-cookie', cookie(request, id, Math.floor(SESSION_TTL_MS / 1000)));
+      return reply.status(201).send(sessionView(session));
+    },
+  );
+
+  app.get(
+    '/session',
+    { schema: { tags, summary: 'The signed-in session and its CSRF token' } },
+    async (request) => {
+      if (!config.auth) return { auth: false };
+      const id = sessionCookie(request.headers.cookie);
+      const session = id && (await sessions.find(id, (key) => keys.verifyHash(key.hash)));
+      if (!session) throw new FaasError(ErrorCode.UNAUTHORIZED, 'Not signed in');
+      return sessionView(session);
+    },
+  );
+
+  app.delete(
+    '/session',
+    { schema: { tags, summary: 'Sign out: ends the session' } },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const id = sessionCookie(request.headers.cookie);
+      if (config.auth && id !== undefined) {
+        // A live session signs out only with its CSRF token (another site cannot sign you out).
+        await sessionIdentity(keys, sessions, request.method, request.headers, id).catch((err: unknown) => {
+          if (err instanceof FaasError && err.code === ErrorCode.FORBIDDEN) throw err;
+        });
+        sessions.delete(id);
+      }
+      reply.header('set-cookie', cookie(request, '', 0));
+      return reply.status(204).send();
+    },
+  );
+}
+
+/** POST /instances/{id}/stream-ticket: what a browser opens the instance's WebSocket with. */
+export function streamTicketRoutes(app: FastifyInstance, platform: Platform, sessions: SessionStore): void {
+  app.post<{ Params: { id: string } }>(
+    '/instances/:id/stream-ticket',
+    {
+      schema: {
+        tags: ['instances'],
+        summary: 'A single-use ticket (30 s) to open the instance’s WebSocket with ?ticket=',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+      },
+    },
+    async (request, reply) => {
+      // Another project's instance is not found (404), as on every instance route.
+      const instance = await platform.instances.get(request.params.id, request.projectScope);
+      // With auth off the ticket is not needed, and not checked: the stream is open anyway.
+      const { ticket, expiresAt } = sessions.issueTicket(request.apiKey, instance.id);
+      return reply.status(201).send({
+        ticket,
+        expiresAt: new Date(expiresAt).toISOString(),
+        url: `/api/v1/instances/${encodeURIComponent(instance.id)}/stream?ticket=${ticket}`,
+      });
+    },
+  );
+}

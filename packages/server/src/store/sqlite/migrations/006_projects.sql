@@ -1,0 +1,25 @@
+-- Projects (tenants), issue 19: everything belongs to one. What existed before joins `default`.
+-- Function versions keep their project in the `config` JSON (absent: default); the functions
+-- table has it as a column so a project's functions can be listed.
+CREATE TABLE projects (
+  name       TEXT PRIMARY KEY,
+  created_at TEXT NOT NULL
+);
+INSERT INTO projects (name, created_at) VALUES ('default', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+ALTER TABLE functions ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX functions_by_project ON functions (project, name);
+
+ALTER TABLE invocations ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX invocations_by_project ON invocations (project, created_ms DESC, id DESC);
+
+ALTER TABLE api_keys ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
+-- A key narrowed to some scopes or functions (JSON arrays; NULL: all of its role's), and its expiry.
+ALTER TABLE api_keys ADD COLUMN scopes TEXT;
+ALTER TABLE api_keys ADD COLUMN functions TEXT;
+ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+
+-- A snapshot's project is its instance's (spec.project); a column so lists can filter on it.
+ALTER TABLE snapshots ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
+UPDATE snapshots SET project = coalesce(json_extract(spec, '$.project'), 'default');
+CREATE INDEX snapshots_by_project ON snapshots (project, created_at, id);

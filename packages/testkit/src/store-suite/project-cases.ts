@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { ErrorCode, type MetadataStore } from '@faas/core';
+import { rejectsWithCode } from '../assert-faas-error.ts';
+import { sampleInvocation, sampleVersion } from './samples.ts';
+import { sampleSnapshot } from './snapshot-cases.ts';
+
+type GetStore = () => MetadataStore;
+
+/** Projects (tenants): the store keeps each object's project and filters by it. */
+export function projectCases(getStore: GetStore): void {
+  it('has the default project from the start; creates, gets and lists projects; a name is taken once', async () => {
+    const store = getStore();
+    assert.deepEqual(
+      (await store.listProjects()).map((p) => p.name),
+      ['default'],
+    );
+    await store.createProject({ name: 'team-b', createdAt: '2030-01-01T00:00:00.000Z' });
+    await store.createProject({ name: 'team-a', createdAt: '2030-01-02T00:00:00.000Z' });
+    assert.deepEqual(await store.getProject('team-a'), {
+      name: 'team-a',
+      createdAt: '2030-01-02T00:00:00.000Z',
+    });
+    assert.equal(await store.getProject('nope'), undefined);
+    assert.deepEqual(
+      (await store.listProjects()).map((p) => p.name),
+      ['default', 'team-a', 'team-b'],
+    );
+    await rejectsWithCode(
+      store.createProject({ name: 'team-a', createdAt: '2030-01-03T00:00:00.000Z' }),
+      ErrorCode.PROJECT_EXISTS,
+    );
+  });
+
+  it("keeps a function's project, lists one project's functions, and never moves a function to another project", async () => {
+    const store = getStore();
+    await store.createFunction(sampleVersion('a1', { project: 'team-a' }));
+    await store.createFunction(sampleVersion('b1', { project: 'team-b' }));
+    await store.createFunction(sampleVersion('a2', { project: 'team-a' }));
+    assert.equal((await store.getFunction('a1'))?.latest.project, 'team-a');
+    assert.equal((await store.getVersion('b1', 1))?.project, 'team-b');
+    const names = async (project?: string) =>
+      (await store.listFunctions({ limit: 10 }, project)).items.map((f) => f.name);
+    assert.deepEqual(await names('team-a'), ['a1', 'a2']);
+    assert.deepEqual(await names('team-b'), ['b1']);
+    assert.deepEqual(await names(), ['a1', 'a2', 'b1']);
+    // Paging stays within the project.
+    const first = await store.listFunctions({ limit: 1 }, 'team-a');
+    assert.deepEqual(
+      first.items.map((f) => f.name),
+      ['a1'],
+    );
+    const second = await store.listFunctions(
+      { limit: 1, ...(first.nextCursor ? { cursor: first.nextCursor } : {}) },
+      'team-a',
+    );
+    assert.deepEqual(
+      second.items.map((f) => f.name),
+      ['a2'],
+    );
+    // A version written for another project does not land on this function.
+    await rejectsWithCode(
+      store.addVersion(sampleVersion('a1', { project: 'team-b' })),
+      ErrorCode.FUNCTION_NOT_FOUND,
+    );
+    assert.equal((await store.getFunction('a1'))?.latestVersion, 1);
+  });
+
+  it('a version stored without a project reads as the default project', async () => {
+    const store = getStore();
+    const { project: _project, ...unscoped } = sampleVersion('old');
+    await store.createFunction(unscoped);
+    assert.equal((await store.getFunction('old'))?.latest.project, 'default');
+    assert.deepEqual(
+      (await store.listFunctions({ limit: 10 }, 'default')).items.map((f) => f.name),
+      ['old'],
+    );
+  });
+
+  it("another project's route is refused without naming its function", async () => {
+    const store = getStore();
+    await store.createFunction(
+      sampleVersion('a1', { project: 'team-a', routes: [{ method: 'GET', path: '/x/:id' }] }),
+    );
+    const err = await rejectsWithCode(
+      store.createFunction(
+        sampleVersion('b1', { project: 'team-b', routes: [{ method: 'GET', path: '/x/:other' }] }),
+      ),
+      ErrorCode.ROUTE_CONFLICT,
+    );
+    assert.doesNotMatch(JSON.stringify(err), /a1/);
+    assert.doesNotMatch(err.message, /a1/);
+  });
+
+  it("filters invocations and log lines by the invocation's project", async () => {
+    const store = getStore();
+    const a = sampleInvocation({ project: 'team-a', functionName: 'same-name' });
+    const b = sampleInvocation({ project: 'team-b', functionName: 'same-name' });
+    await store.createInvocations(
+      [a, b],
+      [
+        { invocationId: a.id, functionName: 'same-name', ts: 1, level: 'info', message: 'line of a' },
+        { invocationId: b.id, functionName: 'same-name', ts: 2, level: 'info', message: 'line of b' },
+      ],
+    );
+    assert.equal((await store.getInvocation(a.id))?.project, 'team-a');
+    const ids = async (project: string) =>
+      (await store.listInvocations({ project }, { limit: 10 })).items.map((i) => i.id);
+    assert.deepEqual(await ids('team-a'), [a.id]);
+    assert.deepEqual(await ids('team-b'), [b.id]);
+    const lines = async (options: { project?: string; functionName?: string }) =>
+      (await store.tailLogs({ afterSeq: 0, ...options })).map((l) => l.message);
+    assert.deepEqual(await lines({ project: 'team-a' }), ['line of a']);
+    assert.deepEqual(await lines({ project: 'team-b', functionName: 'same-name' }), ['line of b']);
+    assert.deepEqual(await lines({}), ['line of a', 'line of b']);
+  });
+
+  it("keeps an API key's project", async () => {
+    const store = getStore();
+    await store.createApiKey({
+      id: 'key_a',
+      name: 'a',
+      project: 'team-a',
+      role: 'user',
+      prefix: 'faas_aaaaaa',
+      hash: 'h'.repeat(64),
+      createdAt: '2030-01-01T00:00:00.000Z',
+    });
+    assert.equal((await store.findApiKeyByHash('h'.repeat(64)))?.project, 'team-a');
+  });
+
+  it("lists one project's snapshots (the project of the instance's spec)", async () => {
+    const store = getStore();
+    const base = sampleSnapshot('snap_base');
+    await store.createSnapshot(sampleSnapshot('snap_a', { spec: { ...base.spec, project: 'team-a' } }));
+    await store.createSnapshot(
+      sampleSnapshot('snap_b', { spec: { ...base.spec, project: 'team-b' }, createdAt: 2_000 }),
+    );
+    await store.createSnapshot(sampleSnapshot('snap_d', { createdAt: 3_000 }));
+    const ids = async (project?: string) =>
+      (await store.listSnapshots(project === undefined ? {} : { project }, { limit: 10 })).items.map(
+        (s) => s.id,
+      );
+    assert.deepEqual(await ids('team-a'), ['snap_a']);
+    assert.deepEqual(await ids('default'), ['snap_d']);
+    assert.deepEqual(await ids(), ['snap_d', 'snap_b', 'snap_a']);
+  });
+}

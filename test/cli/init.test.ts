@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
+
+/** `faas init`: every template's own test passes, and it deploys and answers as written. */
+
+const FAAS = new URL('../../bin/faas', import.meta.url).pathname;
+const run = promisify(execFile);
+const engineSkip = engineSkipReason();
+const pythonSkip = (() => {
+  try {
+    execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'no python3 to run the python template test';
+  }
+})();
+
+describe('faas init', () => {
+  let s: TestServer;
+  let dir: string;
+  // The server answers on this process's event loop: the CLI runs asynchronously.
+  const faas = async (args: string[], cwd = dir) => {
+    try {
+      const { stdout, stderr } = await run(FAAS, args, {
+        cwd,
+        env: { ...process.env, FAAS_URL: s.url, FAAS_API_KEY: ADMIN_KEY },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
+      return { code, stdout, stderr };
+    }
+  };
+
+  before(async () => {
+    s = await startTestServer();
+    dir = mkdtempSync(join(tmpdir(), 'faas-init-'));
+  });
+  after(async () => {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+    if (engineSkip) return;
+    const left = ownedContainers(s.dataDir);
+    removeContainers(left);
+    assert.deepEqual(left, [], 'the tests left containers behind');
+  });
+
+  const cases = [
+    { runtime: 'js', files: ['index.js', 'index.test.js'], test: [process.execPath, '--test'], skip: false },
+    { runtime: 'ts', files: ['index.ts', 'index.test.ts'], test: [process.execPath, '--test'], skip: false },
+    {
+      runtime: 'node',
+      files: ['index.mjs', 'index.test.mjs'],
+      test: [process.execPath, '--test'],
+      skip: engineSkip,
+    },
+    {
+      runtime: 'python',
+      files: ['main.py', 'test_main.py', 'requirements.txt'],
+      test: ['python3', '-m', 'unittest'],
+      skip: engineSkip || pythonSkip,
+    },
+  ] as const;
+
+  for (const c of cases) {
+    it(`writes a ${c.runtime} function whose test passes, that deploys and answers`, {
+      skip: c.skip,
+    }, async () => {
+      const name = `hello-${c.runtime}`;
+      const made = await faas(['init', '--runtime', c.runtime, name, '--json']);
+      assert.equal(made.code, 0, made.stderr);
+      assert.deepEqual(
+        JSON.parse(made.stdout).files,
+        [...c.files, 'README.md', 'faas.json', 'package.json']
+          .filter((f) => c.runtime !== 'python' || f !== 'package.json')
+          .sort(),
+      );
+      const folder = join(dir, name);
+      assert.deepEqual(readdirSync(folder).sort(), JSON.parse(made.stdout).files);
+
+      const [command, ...args] = c.test;
+      await run(command, args, { cwd: folder });
+
+      const deployed = await faas(['deploy', folder]);
+      assert.equal(deployed.code, 0, deployed.stderr);
+      const invoked = await faas(['invoke', name, '{"name":"Ada"}', '--json']);
+      assert.equal(invoked.code, 0, invoked.stderr + invoked.stdout);
+      assert.deepEqual(JSON.parse(invoked.stdout), { message: 'Hello, Ada!' });
+      // A route of a function that is not public needs a key of its project.
+      assert.equal((await fetch(`${s.url}/${name}/Bob`)).status, 401);
+      const routed = await fetch(`${s.url}/${name}/Bob`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      assert.deepEqual(await routed.json(), { message: 'Hello, Bob!' });
+    });
+  }
+
+  it('refuses a folder that is not empty, an unknown runtime and a name the server would refuse', async () => {
+    mkdirSync(join(dir, 'taken'));
+    writeFileSync(join(dir, 'taken', 'keep.txt'), 'mine');
+    const taken = await faas(['init', 'taken']);
+    assert.equal(taken.code, 2);
+    assert.match(taken.stderr, /not empty/);
+    assert.deepEqual(readdirSync(join(dir, 'taken')), ['keep.txt']);
+    const runtime = await faas(['init', '--runtime', 'cobol', 'x']);
+    assert.equal(runtime.code, 2);
+    assert.match(runtime.stderr, /js, ts, node, python/);
+    const named = await faas(['init', 'Not_Lower']);
+    assert.equal(named.code, 2);
+    assert.match(named.stderr, /cannot be a function name/);
+  });
+});

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { engineSkipReason } from '../support/engine.ts';
+import { ADMIN_KEY, request, startTestServer, type TestServer } from '../support/server.ts';
+
+interface SignedIn {
+  cookie: string;
+  csrf: string;
+  setCookie: string;
+}
+
+async function signIn(s: TestServer, key = ADMIN_KEY): Promise<SignedIn> {
+  const res = await request(s.url, '/api/v1/session', { key: null, method: 'POST', json: { key } });
+  assert.equal(res.status, 201, await res.clone().text());
+  const setCookie = res.headers.get('set-cookie') ?? '';
+  const body = (await res.json()) as { csrfToken: string };
+  return { cookie: setCookie.split(';')[0] as string, csrf: body.csrfToken, setCookie };
+}
+
+/** A request made as the browser makes it: the cookie, no key; the CSRF token when given. */
+function browser(
+  s: TestServer,
+  session: SignedIn,
+  path: string,
+  init: RequestInit & { json?: unknown; csrf?: boolean } = {},
+) {
+  const { csrf = false, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  headers.set('cookie', session.cookie);
+  if (csrf) headers.set('x-csrf-token', session.csrf);
+  return request(s.url, path, { ...rest, headers, key: null });
+}
+
+/** The status a WebSocket upgrade gets (101 when it is accepted). */
+function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      // A connection of its own: one that asked for an upgrade is not reused.
+      agent: false,
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const fn = {
+  runtime: 'js',
+  code: 'export default async (e) => { console.log("seen", e.n); return { n: e.n }; }',
+};
+
+describe('console sessions', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => s?.close());
+
+  it('signs in with a key for an HttpOnly, SameSite=Strict cookie that is not the key', async () => {
+    const session = await signIn(s);
+    assert.match(session.setCookie, /^faas_session=[A-Za-z0-9_-]{20,};/);
+    assert.match(session.setCookie, /; HttpOnly/);
+    assert.match(session.setCookie, /; SameSite=Strict/);
+    assert.doesNotMatch(session.setCookie, /; Secure/, 'plain http: no Secure');
+    assert.ok(!session.setCookie.includes(ADMIN_KEY));
+    const me = await browser(s, session, '/api/v1/session');
+    assert.equal(me.status, 200);
+    const body = (await me.json()) as { key: { name: string; role: string }; csrfToken: string };
+    assert.equal(body.key.role, 'admin');
+    assert.equal(body.csrfToken, session.csrf);
+    assert.ok(!JSON.stringify(body).includes(ADMIN_KEY));
+  });
+
+  it('refuses a wrong key (401) and an anonymous session read (401)', async () => {
+    const res = await request(s.url, '/api/v1/session', {
+      key: null,
+      method: 'POST',
+      json: { key: 'faas_nope' },
+    });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('set-cookie'), null);
+    assert.equal((await request(s.url, '/api/v1/session', { key: null })).status, 401);
+  });
+
+  it('takes the key as JSON only: another site’s form cannot sign a browser in (login CSRF)', async () => {
+    const forms = [
+      ['application/x-www-form-urlencoded', `key=${ADMIN_KEY}`],
+      // A text/plain form can carry a body that looks like JSON; it is not read as JSON.
+      ['text/plain', JSON.stringify({ key: ADMIN_KEY })],
+      [
+        'multipart/form-data; boundary=x',
+        `--x\r\nContent-Disposition: form-data; name="key"\r\n\r\n${ADMIN_KEY}\r\n--x--\r\n`,
+      ],
+    ];
+    for (const [type, body] of forms) {
+      const res = await request(s.url, '/api/v1/session', {
+        key: null,
+        method: 'POST',
+        headers: { 'content-type': type as string },
+        body: body as string,
+      });
+      assert.ok([415, 422].includes(res.status), `${type}: ${res.status}`);
+      assert.equal(res.headers.get('set-cookie'), null);
+    }
+  });
+
+  it('reads with the cookie alone; a cross-site write without the CSRF token is 403', async () => {
+    const session = await signIn(s);
+    assert.equal((await browser(s, session, '/api/v1/functions')).status, 200);
+    const forged = await browser(s, session, '/api/v1/functions/csrf-a', { method: 'PUT', json: fn });
+    assert.equal(forged.status, 403);
+    assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'FAAS_ERR_FORBIDDEN');
+    const wrong = await browser(s, session, '/api/v1/functions/csrf-a', {
+      method: 'PUT',
+      json: fn,
+      headers: { 'x-csrf-token': 'not-the-token' },
+    });
+    assert.equal(wrong.status, 403);
+    const made = await browser(s, session, '/api/v1/functions/csrf-a', {
+      method: 'PUT',
+      json: fn,
+      csrf: true,
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+  });
+
+  it('invokes with the cookie and the CSRF token; without the token the invoke is 403', async () => {
+    const session = await signIn(s);
+    assert.equal((await s.api('/api/v1/functions/csrf-b', { method: 'PUT', json: fn })).status, 201);
+    const path = '/api/v1/functions/csrf-b/invoke';
+    const forged = await browser(s, session, path, { method: 'POST', json: { n: 1 } });
+    assert.equal(forged.status, 403);
+    const ok = await browser(s, session, path, { method: 'POST', json: { n: 2 }, csrf: true });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { n: 2 });
+  });
+
+  it('a signed-out session is 401, and its sign-out needs the CSRF token', async () => {
+    const session = await signIn(s);
+    const forged = await browser(s, session, '/api/v1/session', { method: 'DELETE' });
+    assert.equal(forged.status, 403, 'another site cannot sign you out');
+    assert.equal((await browser(s, session, '/api/v1/functions')).status, 200);
+    const out = await browser(s, session, '/api/v1/session', { method: 'DELETE', csrf: true });
+    assert.equal(out.status, 204);
+    assert.match(out.headers.get('set-cookie') ?? '', /^faas_session=; .*Max-Age=0/);
+    const after = await browser(s, session, '/api/v1/functions');
+    assert.equal(after.status, 401);
+    assert.equal((await browser(s, session, '/api/v1/session')).status, 401);
+  });
+
+  it('a revoked key ends its sessions', async () => {
+    const made = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'to-revoke' } })
+    ).json()) as {
+      id: string;
+      key: string;
+    };
+    const session = await signIn(s, made.key);
+    assert.equal((await browser(s, session, '/api/v1/functions')).status, 200);
+    assert.equal((await s.api(`/api/v1/keys/${made.id}`, { method: 'DELETE' })).status, 204);
+    // Sessions re-check their key every few seconds, as the key cache does.
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await browser(s, session, '/api/v1/functions')).status;
+    }
+    assert.equal(status, 401);
+  });
+
+  it('a user key signed in is still not an admin', async () => {
+    const made = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'user-1' } })
+    ).json()) as {
+      key: string;
+    };
+    const session = await signIn(s, made.key);
+    assert.equal((await browser(s, session, '/api/v1/keys')).status, 403);
+  });
+
+  it('the API key path is unchanged: a key beats a cookie, a bad key is 401 even with a good cookie', async () => {
+    const session = await signIn(s);
+    const res = await request(s.url, '/api/v1/functions', {
+      key: 'faas_wrong',
+      headers: { cookie: session.cookie },
+    });
+    assert.equal(res.status, 401);
+  });
+});
+
+describe('console sessions on several gateway threads', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ gatewayThreads: 3 });
+  });
+  after(async () => s?.close());
+
+  it('every thread serves a cookie invoke (passed to the thread that holds the sessions)', async () => {
+    const session = await signIn(s);
+    assert.equal((await s.api('/api/v1/functions/threads-a', { method: 'PUT', json: fn })).status, 201);
+    for (let i = 0; i < 12; i++) {
+      // A new connection each time, so the kernel spreads them over the threads.
+      const res = await browser(s, session, '/api/v1/functions/threads-a/invoke', {
+        method: 'POST',
+        json: { n: i },
+        csrf: true,
+        headers: { connection: 'close' },
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.deepEqual(await res.json(), { n: i });
+    }
+  });
+});
+
+describe('instance stream tickets', { skip: engineSkipReason() }, () => {
+  let s: TestServer;
+  let instance: string;
+  before(async () => {
+    s = await startTestServer();
+    const res = await s.api('/api/v1/instances', { method: 'POST', json: {} });
+    assert.equal(res.status, 201, await res.clone().text());
+    instance = ((await res.json()) as { id: string }).id;
+  });
+  after(async () => {
+    if (instance) await s.api(`/api/v1/instances/${instance}`, { method: 'DELETE' });
+    await s?.close();
+  });
+
+  const ticket = async (session: SignedIn, id = instance) => {
+    const res = await browser(s, session, `/api/v1/instances/${id}/stream-ticket`, {
+      method: 'POST',
+      csrf: true,
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    return (await res.json()) as { ticket: string; url: string };
+  };
+  const ws = (path: string) => s.url.replace('http', 'ws') + path;
+
+  it('opens the stream once with a ticket; a reused ticket is refused', async () => {
+    const session = await signIn(s);
+    const { url } = await ticket(session);
+    const socket = new WebSocket(ws(url));
+    const first = await new Promise<{ type: string }>((resolve, reject) => {
+      socket.addEventListener('message', (m) => resolve(JSON.parse(String(m.data))));
+      socket.addEventListener('error', () => reject(new Error('WebSocket failed')));
+    });
+    assert.equal(first.type, 'state');
+    socket.close();
+    assert.equal(await upgradeStatus(`${s.url}${url}`, {}), 401, 'used');
+  });
+
+  it('refuses a made-up ticket, a ticket without the CSRF token, and a ticket for another instance', async () => {
+    const session = await signIn(s);
+    assert.equal(await upgradeStatus(`${s.url}/api/v1/instances/${instance}/stream?ticket=made-up`, {}), 401);
+    const forged = await browser(s, session, `/api/v1/instances/${instance}/stream-ticket`, {
+      method: 'POST',
+    });
+    assert.equal(forged.status, 403);
+    const { ticket: t } = await ticket(session);
+    assert.equal(await upgradeStatus(`${s.url}/api/v1/containers/other/stream?ticket=${t}`, {}), 401);
+    assert.equal(
+      await upgradeStatus(`${s.url}/api/v1/instances/${instance}/stream?ticket=${t}`, {}),
+      401,
+      'used up',
+    );
+    const { ticket: fresh } = await ticket(session);
+    assert.equal(
+      await upgradeStatus(`${s.url}/api/v1/instances/${instance}/events?ticket=${fresh}`, {}),
+      401,
+      'streams only',
+    );
+  });
+
+  it('takes the session cookie from this origin, not from another', async () => {
+    const session = await signIn(s);
+    const path = `${s.url}/api/v1/instances/${instance}/stream`;
+    const host = new URL(s.url).host;
+    assert.equal(await upgradeStatus(path, { cookie: session.cookie, origin: `http://${host}` }), 101);
+    assert.equal(await upgradeStatus(path, { cookie: session.cookie, origin: 'https://evil.example' }), 403);
+    assert.equal(await upgradeStatus(path, {}), 401);
+  });
+});
+
+describe('console sessions with auth off', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ auth: false });
+  });
+  after(async () => s?.close());
+
+  it('says auth is off and sets no cookie', async () => {
+    const signIn = await request(s.url, '/api/v1/session', {
+      key: null,
+      method: 'POST',
+      json: { key: 'anything' },
+    });
+    assert.equal(signIn.status, 200);
+    assert.deepEqual(await signIn.json(), { auth: false });
+    assert.equal(signIn.headers.get('set-cookie'), null);
+    const me = await request(s.url, '/api/v1/session', { key: null });
+    assert.deepEqual(await me.json(), { auth: false });
+  });
+});

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { type ApiKeyRole, ROLE_SCOPES, type Scope } from '@faas/core';
+import { ROUTE_SCOPES } from '../../packages/server/src/tenancy/route-scopes.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+type Json = Record<string, unknown> & { error?: { code: string } };
+
+const ROLES = ['admin', 'owner', 'developer', 'invoker', 'viewer'] as const;
+
+/** The route × scope table of docs/security.md: route → scope, and the roles it ticks. */
+function docsTable(): Map<string, { scope: string; roles: string[] }> {
+  const text = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
+  const rows = new Map<string, { scope: string; roles: string[] }>();
+  for (const line of text.split('\n')) {
+    const m = /^\|\s*`([A-Z]+ \/api\/v1\/\S*)`\s*\|\s*`([a-z]+:[a-z]+)`\s*\|(.*)\|\s*$/.exec(line);
+    if (!m) continue;
+    const ticks = (m[3] as string).split('|').map((c) => c.trim() === '✓');
+    rows.set(m[1] as string, { scope: m[2] as string, roles: ROLES.filter((_, i) => ticks[i]) });
+  }
+  return rows;
+}
+
+describe('route × scope table', () => {
+  it('docs/security.md shows exactly the table the server enforces, and the roles each scope is in', () => {
+    const docs = docsTable();
+    assert.deepEqual([...docs.keys()].sort(), Object.keys(ROUTE_SCOPES).sort());
+    for (const [route, scope] of Object.entries(ROUTE_SCOPES)) {
+      const row = docs.get(route);
+      assert.equal(row?.scope, scope, route);
+      assert.deepEqual(
+        row?.roles,
+        ROLES.filter((r) => ROLE_SCOPES[r].includes(scope)),
+        route,
+      );
+    }
+  });
+});
+
+/**
+ * Walks the whole table for every role: an allowed request is not refused by auth (not 401, not
+ * 403: it reaches its handler, which answers 2xx, or 404/422 for the absent ids and invalid bodies
+ * the walk sends to routes that would change things); a refused one is 403 FAAS_ERR_FORBIDDEN;
+ * another project's function, invocation or key is 404 to a key that has the scope.
+ */
+describe('route × scope × role, walked on a running server', () => {
+  let s: TestServer;
+  const keys = new Map<string, string>();
+  let otherInvocation: string;
+  let ownInvocation: string;
+  let otherKeyId: string;
+
+  const call = async (key: string, method: string, path: string, body?: unknown) => {
+    const res = await s.api(path, {
+      method,
+      key,
+      ...(body !== undefined ? { json: body } : {}),
+    });
+    const text = await res.text();
+    let parsed: Json = {};
+    try {
+      parsed = JSON.parse(text) as Json;
+    } catch {}
+    return { status: res.status, body: parsed, text };
+  };
+
+  before(async () => {
+    s = await startTestServer();
+    for (const project of ['team-a', 'team-b']) {
+      assert.equal(
+        (await s.api('/api/v1/projects', { method: 'POST', json: { name: project } })).status,
+        201,
+      );
+    }
+    for (const role of ['owner', 'developer', 'invoker', 'viewer'] as const) {
+      const res = await s.api('/api/v1/keys', {
+        method: 'POST',
+        json: { name: role, project: 'team-a', role },
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      keys.set(role, ((await res.json()) as { key: string }).key);
+    }
+    keys.set('admin', (await import('../support/server.ts')).ADMIN_KEY);
+    const bKey = await s.api('/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'b', project: 'team-b', role: 'owner' },
+    });
+    const b = (await bKey.json()) as { key: string; id: string };
+    otherKeyId = b.id;
+    for (const [key, name] of [
+      [keys.get('developer') as string, 'fa'],
+      [b.key, 'fb'],
+    ] as const) {
+      const made = await call(key, 'POST', '/api/v1/functions', {
+        name,
+        runtime: 'js',
+        env: { SECRET_ISH: 'plain-env-value' },
+        code: 'export default () => 1',
+      });
+      assert.equal(made.status, 201, made.text);
+      const res = await s.api(`/api/v1/functions/${name}/invoke`, { method: 'POST', key, json: {} });
+      const id = res.headers.get('x-invocation-id') as string;
+      if (name === 'fa') ownInvocation = id;
+      else otherInvocation = id;
+    }
+  });
+  after(() => s.close());
+
+  /** A request for a row: ids of the caller's project (or absent ones), bodies that change nothing. */
+  const requestFor = (route: string): { method: string; path: string; body?: unknown } => {
+    const [method, pattern] = route.split(' ') as [string, string];
+    const path = pattern
+      .replace(':name', method === 'GET' || route.endsWith('/invoke') ? 'fa' : 'absent-fn')
+      .replace(':version', '1')
+      .replace('/invocations/:id', `/invocations/${ownInvocation}`)
+      .replace(':id', 'absent_id');
+    if (method === 'GET' || method === 'DELETE') return { method, path };
+    // Invalid bodies (422) for routes that would make or change things; invoke runs `fa`.
+    if (route.endsWith('/invoke')) return { method, path, body: {} };
+    return { method, path, body: { 'not-a-field': true } };
+  };
+
+  for (const [route, scope] of Object.entries(ROUTE_SCOPES)) {
+    it(`${route} needs ${scope}`, async () => {
+      const { method, path, body } = requestFor(route);
+      for (const role of ROLES) {
+        const allowed = ROLE_SCOPES[role as ApiKeyRole].includes(scope as Scope);
+        const got = await call(keys.get(role) as string, method, path, body);
+        if (allowed) {
+          assert.ok(got.status !== 401 && got.status !== 403, `${role}: ${got.status} ${got.text}`);
+        } else {
+          assert.equal(got.status, 403, `${role}: ${got.text}`);
+          assert.equal(got.body.error?.code, 'FAAS_ERR_FORBIDDEN', role);
+        }
+      }
+    });
+  }
+
+  it("another project's function, invocation and key are 404 to a key with the scope", async () => {
+    const owner = keys.get('owner') as string;
+    for (const [method, path, body] of [
+      ['GET', '/api/v1/functions/fb'],
+      ['GET', '/api/v1/functions/fb/versions'],
+      ['GET', '/api/v1/functions/fb/versions/1'],
+      ['PATCH', '/api/v1/functions/fb', { description: 'x' }],
+      ['DELETE', '/api/v1/functions/fb'],
+      ['POST', '/api/v1/functions/fb/invoke', {}],
+      ['GET', `/api/v1/invocations/${otherInvocation}`],
+      ['POST', `/api/v1/invocations/${otherInvocation}/retry`],
+      ['DELETE', `/api/v1/keys/${otherKeyId}`],
+    ] as Array<[string, string, unknown?]>) {
+      const got = await call(owner, method, path, body);
+      assert.equal(got.status, 404, `${method} ${path}: ${got.text}`);
+    }
+  });
+
+  it('env values are shown only to keys that may edit the function', async () => {
+    for (const role of ROLES) {
+      const got = await call(keys.get(role) as string, 'GET', '/api/v1/functions/fa');
+      const env = (got.body.latest as { env: Record<string, string> }).env;
+      const edits = ROLE_SCOPES[role].includes('functions:write');
+      assert.deepEqual(env, { SECRET_ISH: edits ? 'plain-env-value' : '(hidden)' }, role);
+      const listed = await call(keys.get(role) as string, 'GET', '/api/v1/functions');
+      assert.equal(listed.text.includes('plain-env-value'), edits, role);
+      const versions = await call(keys.get(role) as string, 'GET', '/api/v1/functions/fa/versions');
+      assert.equal(versions.text.includes('plain-env-value'), edits, role);
+    }
+  });
+
+  it('an owner makes keys in its own project only, never an admin key nor one with more scopes', async () => {
+    const owner = keys.get('owner') as string;
+    const made = await call(owner, 'POST', '/api/v1/keys', { name: 'ci', role: 'invoker' });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.body.project, 'team-a');
+    assert.equal((await call(owner, 'POST', '/api/v1/keys', { name: 'x', role: 'admin' })).status, 403);
+    const elsewhere = await call(owner, 'POST', '/api/v1/keys', { name: 'x', project: 'team-b' });
+    assert.equal(elsewhere.status, 404);
+    const listed = await call(owner, 'GET', '/api/v1/keys');
+    assert.ok((listed.body.items as Array<{ project: string }>).every((k) => k.project === 'team-a'));
+    const developer = await call(keys.get('developer') as string, 'POST', '/api/v1/keys', { name: 'x' });
+    assert.equal(developer.status, 403);
+    // An owner of the admin key's project cannot revoke it.
+    const defaultOwner = await s.api('/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'default owner', project: 'default', role: 'owner' },
+    });
+    const ownerOfDefault = ((await defaultOwner.json()) as { key: string }).key;
+    const adminKey = (
+      (await call(ownerOfDefault, 'GET', '/api/v1/keys')).body.items as Array<{ id: string; role: string }>
+    ).find((k) => k.role === 'admin');
+    assert.ok(adminKey);
+    assert.equal((await call(ownerOfDefault, 'DELETE', `/api/v1/keys/${adminKey.id}`)).status, 403);
+    assert.equal((await s.api('/api/v1/keys')).status, 200, 'the admin key still works');
+  });
+
+  it('a key narrowed to scopes has only those; to functions, finds only those; an expired key is 401', async () => {
+    const make = async (body: Record<string, unknown>) => {
+      const res = await call(keys.get('owner') as string, 'POST', '/api/v1/keys', { name: 'n', ...body });
+      assert.equal(res.status, 201, res.text);
+      return res.body.key as string;
+    };
+    const readOnly = await make({ role: 'developer', scopes: ['functions:read'] });
+    assert.equal((await call(readOnly, 'GET', '/api/v1/functions/fa')).status, 200);
+    assert.equal((await call(readOnly, 'POST', '/api/v1/functions/fa/invoke', {})).status, 403);
+    assert.equal((await call(readOnly, 'GET', '/api/v1/invocations')).status, 403);
+    assert.equal((await s.api('/fn/fa', { key: readOnly })).status, 403);
+
+    const made = await call(keys.get('developer') as string, 'POST', '/api/v1/functions', {
+      name: 'fa2',
+      runtime: 'js',
+      code: 'export default () => 2',
+    });
+    assert.equal(made.status, 201);
+    const onlyFa = await make({ role: 'invoker', functions: ['fa'] });
+    assert.equal((await call(onlyFa, 'POST', '/api/v1/functions/fa/invoke', {})).status, 200);
+    assert.equal((await call(onlyFa, 'POST', '/api/v1/functions/fa2/invoke', {})).status, 404);
+    assert.equal((await call(onlyFa, 'POST', '/api/v1/functions/fa2/invoke?async=true', {})).status, 404);
+    assert.equal((await s.api('/fn/fa2', { key: onlyFa })).status, 404);
+    assert.equal((await call(onlyFa, 'GET', '/api/v1/functions/fa2')).status, 404);
+    const list = await call(onlyFa, 'GET', '/api/v1/functions');
+    assert.deepEqual(
+      (list.body.items as Array<{ name: string }>).map((f) => f.name),
+      ['fa'],
+    );
+    assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations')).status, 422);
+    assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa2')).status, 404);
+    assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa')).status, 200);
+
+    const soon = await make({ role: 'viewer', expiresAt: new Date(Date.now() + 1500).toISOString() });
+    assert.equal((await call(soon, 'GET', '/api/v1/functions')).status, 200);
+    await new Promise((r) => setTimeout(r, 1600));
+    const expired = await call(soon, 'GET', '/api/v1/functions');
+    assert.equal(expired.status, 401);
+    assert.match(expired.text, /expired/);
+    const past = await call(keys.get('owner') as string, 'POST', '/api/v1/keys', {
+      name: 'old',
+      expiresAt: '2001-01-01T00:00:00Z',
+    });
+    assert.equal(past.status, 422);
+  });
+});
