@@ -1,7 +1,7 @@
 /**
  * The layering of DESIGN.md and STYLE.md, checked by `npm run deps` (in `npm run check`, so in CI):
  *
- *   gateway → control, tenancy, core   control → core   tenancy → core   data → core   runtimes → core
+ *   gateway → control, observability, tenancy, core   control → core   observability → core   tenancy → core   data → core   runtimes → core
  *   store, queue, blobs → core (and the shared sqlite/ and storage/ helpers)   core → nothing of ours
  *   nothing in src/ → test support (testkit, test/, *test-support.ts, test-helpers.ts)
  *   no import cycles
@@ -48,7 +48,7 @@ const KNOWN_EXCEPTIONS = [
 
 /** What each layer of packages/server/src may import besides itself (DESIGN.md's layers). */
 const LAYERS = {
-  gateway: `${SERVER}control/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
+  gateway: `${SERVER}control/|${SERVER}observability/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
   control: '^packages/core/',
   tenancy: '^packages/core/',
   data: '^packages/core/',
@@ -58,6 +58,7 @@ const LAYERS = {
   blobs: `${SERVER}storage/|^packages/core/`,
   sqlite: `${SERVER}storage/|^packages/core/`,
   storage: '^packages/core/',
+  observability: '^packages/core/',
 };
 
 /**

@@ -64,6 +64,22 @@ describe('projects: isolation between two teams', () => {
   });
   after(() => s.close());
 
+  it("B sees neither A's function in the stats nor its live log stream; A does", async () => {
+    const statsOf = async (key: string) =>
+      ((await as(key, '/api/v1/stats')).body.items as Array<{ functionName: string }>).map(
+        (i) => i.functionName,
+      );
+    assert.deepEqual(await statsOf(keyB), []);
+    assert.deepEqual(await statsOf(keyA), ['a-billing']);
+    const stream = await as(keyB, '/api/v1/logs/stream?functionName=a-billing');
+    assert.equal(stream.status, 404);
+    assert.equal(stream.body.error?.code, 'FAAS_ERR_FUNCTION_NOT_FOUND');
+    // The code of each version too (the console's editor reads it).
+    const code = await as(keyB, '/api/v1/functions/a-billing/versions/1/code');
+    assert.equal(code.status, 404);
+    assert.doesNotMatch(code.text, /a-log-line/);
+  });
+
   it("B does not see A's function in the list, nor its env (404 by name)", async () => {
     const list = await as(keyB, '/api/v1/functions');
     assert.equal(list.status, 200);

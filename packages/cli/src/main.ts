@@ -10,7 +10,7 @@ import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
 import { createKey, createProject, listKeys, listProjects, revokeKey } from './commands/keys.ts';
-import { invocation, invocations, logs } from './commands/logs.ts';
+import { invocation, invocations, logs, stats } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
 import * as snapshots from './commands/snapshots.ts';
 import { describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
@@ -108,6 +108,9 @@ export function program(): Command {
     .option('-f, --follow', 'keep printing new lines')
     .option('--invocation <id>', 'only this invocation')
     .action(run((c, o, cmd) => logs(c, o, cmd.args[0] as string, cmd.opts())));
+  p.command('stats')
+    .description('per function: calls, errors, p50/p99 duration over the last minute, hour and day')
+    .action(run((c, o) => stats(c, o)));
   const invs = p.command('invocations').description('recent invocations; one with its logs');
   invs
     .command('ls [name]', { isDefault: true })

@@ -128,6 +128,11 @@ export interface Config {
   npmRegistry: string;
   /** The Python package index dependency installs use. @default 'https://pypi.org/simple' (FAAS_PIP_INDEX_URL) */
   pipIndexUrl: string;
+  /**
+   * A bearer token `GET /metrics` requires (as strong as FAAS_ADMIN_KEY); unset, /metrics is open
+   * like /health. (FAAS_METRICS_TOKEN)
+   */
+  metricsToken: string | undefined;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -388,6 +393,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   allowNonRegistryDependencies: { env: 'FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES', default: false, parse: bool },
   npmRegistry: { env: 'FAAS_NPM_REGISTRY', default: 'https://registry.npmjs.org/', parse: httpUrl },
   pipIndexUrl: { env: 'FAAS_PIP_INDEX_URL', default: 'https://pypi.org/simple', parse: httpUrl },
+  metricsToken: { env: 'FAAS_METRICS_TOKEN', default: undefined, parse: adminKey },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -152,6 +152,13 @@ export interface MetadataStore {
     limit: number;
   }): Promise<{ invocations: number; logLines: number }>;
 
+  /**
+   * Per function with invocations created at or after `sinceMs` (ms since the epoch): how many,
+   * how many ended in error (failed, timed_out, out_of_memory, dead_lettered), and the
+   * nearest-rank p50/p99 of the durations recorded (absent when none is). By function name.
+   */
+  invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]>;
+
   appendLogs(lines: NewLogLine[]): Promise<void>;
   /** Lines of one invocation in order. */
   getLogs(invocationId: string): Promise<StoredLogLine[]>;
@@ -199,4 +206,13 @@ export interface MetadataStore {
    */
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
+}
+
+/** What `MetadataStore.invocationStats` answers per function. */
+export interface FunctionInvocationStats {
+  functionName: string;
+  calls: number;
+  errors: number;
+  p50Ms?: number;
+  p99Ms?: number;
 }

@@ -13,6 +13,7 @@ import {
 } from './api-types.ts';
 import { FaasApiError } from './errors.ts';
 import type { InstanceStream, StreamOptions, WebSocketClass } from './instance-stream.ts';
+import { type FollowLogsOptions, followLogs, type LogStreamEvent } from './log-follow.ts';
 import type { Command, ExecuteRequest, ExecuteResult } from './sandbox-types.ts';
 import { type RunOptions, SandboxApi } from './sandboxes.ts';
 import { body, enc, parseJson, query, Transport } from './transport.ts';
@@ -47,6 +48,22 @@ export interface SyncResult<T = unknown> {
 }
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
+
+/** One function's numbers in a window of `GET /api/v1/stats`. */
+export interface WindowStats {
+  calls: number;
+  errors: number;
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+/** One function in `GET /api/v1/stats`; a window is absent when it had no invocation. */
+export interface FunctionStats {
+  functionName: string;
+  minute?: WindowStats;
+  hour?: WindowStats;
+  day?: WindowStats;
+}
 
 export interface DeployOptions {
   /**
@@ -260,6 +277,19 @@ export class FaaSClient {
     options: { functionName?: string; afterSeq?: number; limit?: number } = {},
   ): Promise<{ items: StoredLogLine[]; nextSeq: number }> {
     return this.#http.json('GET', `/api/v1/logs${query(options)}`);
+  }
+
+  /**
+   * A function's invocations live (start, log lines, end), reconnecting with the last id seen
+   * until `signal` aborts: `for await (const e of client.followLogs('hello', { signal }))`.
+   */
+  followLogs(functionName: string, options: FollowLogsOptions = {}): AsyncGenerator<LogStreamEvent> {
+    return followLogs(this.#http, functionName, options);
+  }
+
+  /** Per function: calls, errors, p50/p99 duration over the last minute, hour and day (GET /api/v1/stats). */
+  stats(): Promise<{ generatedAt: string; items: FunctionStats[] }> {
+    return this.#http.json('GET', '/api/v1/stats');
   }
 
   /** `options.project` defaults to the caller's project; role defaults to `developer`. */

@@ -27,9 +27,11 @@ export {
   FaaSClient,
   type FaaSClientOptions,
   type FunctionSpec,
+  type FunctionStats,
   type InvokeOptions,
   type PublicApiKey,
   type SyncResult,
+  type WindowStats,
 } from './client.ts';
 export { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.ts';
 export type {
@@ -41,6 +43,7 @@ export type {
   HttpResponse,
 } from './handler-types.ts';
 export type { InstanceStream, StreamOptions, WebSocketClass, WebSocketLike } from './instance-stream.ts';
+export type { FollowLogsOptions, LogStreamEvent } from './log-follow.ts';
 export type {
   AdvancedExecuteRequest,
   AdvancedExecuteResult,

@@ -50,6 +50,8 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         isolateEndpoints: platform.isolateHosts.endpoints,
         logger: console,
       });
+      const running = threads;
+      platform.observability.scrape.add(() => running.metrics());
       // Another server that bound the port at the same moment: one of the two checks sees it.
       await refuseSharedPort(config.host, port);
     }

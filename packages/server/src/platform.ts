@@ -21,6 +21,10 @@ import { reconcileOrphans } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { HttpMetrics } from './observability/http-metrics.ts';
+import { LogTail } from './observability/log-tail.ts';
+import { MetricsScrape } from './observability/metrics-scrape.ts';
+import { PlatformMetrics } from './observability/platform-metrics.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -62,9 +66,20 @@ export interface Platform {
   slots: SlotTable;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
+  /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
+  observability: Observability;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
   generatedAdminKey: string | undefined;
   close(): Promise<void>;
+}
+
+export interface Observability {
+  metrics: PlatformMetrics;
+  /** The main thread's HTTP requests (each gateway thread has its own). */
+  http: HttpMetrics;
+  scrape: MetricsScrape;
+  /** Every invocation's start, logs and end as they happen (GET /api/v1/logs/stream). */
+  tail: LogTail;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -156,12 +171,24 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await routes.refresh();
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
+  let worker: AsyncWorker | undefined;
+  const tail = new LogTail();
+  // Its gauges read the recorder and the worker at scrape time, once both exist.
+  const metrics = new PlatformMetrics({
+    queue,
+    runtimes,
+    recorder: { stats: () => recorder.stats() },
+    leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
+  });
   const recorder = new InvocationRecorder(store, {
     maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
+    onRecord: (invocation, logs, runtime) => {
+      metrics.observeInvocation({ invocation, runtime });
+      tail.finished(invocation, logs);
+    },
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
-  let worker: AsyncWorker | undefined;
   const invocations = new InvocationService({
     store,
     queue,
@@ -181,7 +208,16 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
     logger,
+    metrics,
+    tail,
   });
+  const http = new HttpMetrics();
+  const observability: Observability = {
+    metrics,
+    http,
+    tail,
+    scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
+  };
   const functions = new FunctionService({
     store,
     blobs,
@@ -243,6 +279,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     changes,
     slots,
     isolateHosts,
+    observability,
     generatedAdminKey,
     async close() {
       routes.stop();

@@ -1,5 +1,5 @@
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { Config, Invocation, StoredLogLine } from '@faas/core';
+import type { Config, FunctionRuntime, Invocation, StoredLogLine } from '@faas/core';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import type { PlatformChange } from './control/change-feed.ts';
@@ -94,8 +94,8 @@ export async function createThreadPlatform(
     limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
     recorder: {
       admit: () => backlog.admit(),
-      record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[]) => {
-        records.push({ invocation, logs });
+      record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[], runtime?: FunctionRuntime) => {
+        records.push(runtime ? { invocation, logs, runtime } : { invocation, logs });
         schedulePost();
       },
       pending: () => undefined,

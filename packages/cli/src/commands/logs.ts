@@ -1,13 +1,13 @@
 import type { StoredLogLine } from '@faas/core';
-import type { FaaSClient } from '@faas/sdk';
+import type { FaaSClient, WindowStats } from '@faas/sdk';
 import { ago, duration, type Output, print, table } from '../output.ts';
 
-const FOLLOW_INTERVAL_MS = 500;
+const PAGE = 500;
 
 /**
- * `faas logs name [-f]`: the function's log lines; `-f` keeps polling for new ones until Ctrl-C.
- * A failed invocation's lines end with the server's `[faas] <status>: …` line, so failures that
- * printed nothing show too.
+ * `faas logs name [-f]`: the function's log lines; `-f` then follows the function live over the
+ * server's event stream (GET /api/v1/logs/stream) until Ctrl-C. A failed invocation's lines end
+ * with the server's `[faas] <status>: …` line, so failures that printed nothing show too.
  */
 export async function logs(
   client: FaaSClient,
@@ -22,14 +22,46 @@ export async function logs(
     return;
   }
   await client.getFunction(name); // a typo should be a 404, not an empty stream
+  if (!flags.follow) {
+    await printStored(client, out, name);
+    return;
+  }
+  // The stream is opened first, then what is stored is printed: an invocation that finishes in
+  // between is in both, and printed once (by the stored lines).
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  let opened = () => {};
+  const open = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
+  const live = client.followLogs(name, { signal: stop.signal, onOpen: () => opened() });
+  const first = live.next();
+  await Promise.race([open, first]); // a refusal (401, 404) rejects here
+  const printed = await printStored(client, out, name);
+  for (let next = await first; !next.done; next = await live.next()) {
+    const event = next.value;
+    if (event.type === 'gap') {
+      process.stderr.write(`faas: some lines were missed while reconnecting (${event.reason})\n`);
+    } else if (!printed.has(event.invocationId)) {
+      if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+      else if (event.type === 'log')
+        write(out, { ...event, level: event.level as StoredLogLine['level'], seq: 0 });
+    }
+  }
+}
+
+/** Prints every stored line of the function; answers the invocations they belong to. */
+async function printStored(client: FaaSClient, out: Output, name: string): Promise<Set<string>> {
+  const invocations = new Set<string>();
   let afterSeq = 0;
   for (;;) {
-    const page = await client.tailLogs({ functionName: name, afterSeq, limit: 500 });
-    for (const line of page.items) write(out, line);
+    const page = await client.tailLogs({ functionName: name, afterSeq, limit: PAGE });
+    for (const line of page.items) {
+      invocations.add(line.invocationId);
+      write(out, line);
+    }
     afterSeq = page.nextSeq;
-    if (page.items.length === 500) continue;
-    if (!flags.follow) return;
-    await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
+    if (page.items.length < PAGE) return invocations;
   }
 }
 
@@ -97,4 +129,19 @@ export async function invocation(client: FaaSClient, out: Output, id: string): P
     );
     return parts.join('\n');
   });
+}
+
+/** `faas stats`: per function, calls, errors and p50/p99 over the last minute, hour and day. */
+export async function stats(client: FaaSClient, out: Output): Promise<void> {
+  const answer = await client.stats();
+  const cell = (w: WindowStats | undefined) =>
+    w ? `${w.calls} / ${w.errors} / ${duration(w.p50Ms)} / ${duration(w.p99Ms)}` : '-';
+  print(out, answer, () =>
+    answer.items.length === 0
+      ? 'no invocations in the last day'
+      : `${table(
+          ['FUNCTION', 'LAST MINUTE', 'LAST HOUR', 'LAST DAY'],
+          answer.items.map((f) => [f.functionName, cell(f.minute), cell(f.hour), cell(f.day)]),
+        )}\n(calls / errors / p50 / p99)`,
+  );
 }

@@ -1,5 +1,5 @@
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { BackendHealth, Invocation, MetadataStore, NewLogLine } from '@faas/core';
+import type { BackendHealth, FunctionRuntime, Invocation, MetadataStore, NewLogLine } from '@faas/core';
 import { RecordBacklog } from './record-backlog.ts';
 import { type RecordBatch, RecordWriter } from './record-writer.ts';
 
@@ -7,6 +7,8 @@ import { type RecordBatch, RecordWriter } from './record-writer.ts';
 export interface RecordMessage {
   invocation: Invocation;
   logs: NewLogLine[];
+  /** The function's runtime, for metrics' labels. */
+  runtime?: FunctionRuntime;
 }
 
 export interface RecorderOptions {
@@ -27,6 +29,8 @@ export interface RecorderOptions {
   /** The shared backlog flag (gateway threads read it). @default a new one */
   backlog?: RecordBacklog;
   onError?: (err: unknown) => void;
+  /** Told of every record as it comes in, from any thread (metrics, the live tail). */
+  onRecord?: (invocation: Invocation, logs: NewLogLine[], runtime: FunctionRuntime | undefined) => void;
 }
 
 /** Counters for metrics and `/ready`. */
@@ -77,6 +81,7 @@ export class InvocationRecorder {
     >
   >;
   #onError: (err: unknown) => void;
+  #onRecord: RecorderOptions['onRecord'];
   readonly backlog: RecordBacklog;
   /** Other gateway threads' invocations come in on these. */
   #sources = new Set<MessagePort>();
@@ -91,6 +96,7 @@ export class InvocationRecorder {
     };
     this.backlog = options.backlog ?? new RecordBacklog();
     this.#onError = options.onError ?? ((err) => console.error('invocation recorder:', err));
+    this.#onRecord = options.onRecord;
     this.#writer = new RecordWriter(store, {
       retryBaseDelayMs: options.retryBaseDelayMs ?? 100,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 5_000,
@@ -112,7 +118,8 @@ export class InvocationRecorder {
     this.backlog.admit();
   }
 
-  record(invocation: Invocation, logs: NewLogLine[]): void {
+  record(invocation: Invocation, logs: NewLogLine[], runtime?: FunctionRuntime): void {
+    this.#onRecord?.(invocation, logs, runtime);
     this.#invocations.push(invocation);
     for (const line of logs) {
       this.#logs.push(line);
@@ -219,6 +226,14 @@ export class InvocationRecorder {
     }
   }
 
+  /**
+   * Takes in at once what other threads posted: a reader that must see every invocation already
+   * answered (a metrics scrape) calls it first.
+   */
+  takeInPosted(): void {
+    this.#drainSources();
+  }
+
   #drainSources(): void {
     for (const port of this.#sources) this.#drain(port);
   }
@@ -230,7 +245,7 @@ export class InvocationRecorder {
   }
 
   #take(batch: RecordMessage[]): void {
-    for (const { invocation, logs } of batch) this.record(invocation, logs);
+    for (const { invocation, logs, runtime } of batch) this.record(invocation, logs, runtime);
   }
 
   #updateBacklog(): void {

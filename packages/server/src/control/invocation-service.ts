@@ -152,7 +152,7 @@ export class InvocationService {
       startedAt: isoTimestamp(startedMs),
       ...finished(outcome),
     };
-    this.#d.recorder.record(invocation, logs.lines);
+    this.#d.recorder.record(invocation, logs.lines, fn.runtime);
     return { invocation, outcome };
   }
 
@@ -318,6 +318,7 @@ export class InvocationService {
           message: `${FAILURE_PREFIX} refused before running: ${err.code}: ${err.message}`,
         },
       ],
+      fn.runtime,
     );
   }
 }

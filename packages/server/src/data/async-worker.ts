@@ -2,7 +2,10 @@ import {
   type Admission,
   ErrorCode,
   type FailOutcome,
+  type FunctionRuntime,
   type FunctionVersion,
+  type Invocation,
+  type InvocationStatus,
   type InvokeOutcome,
   isFaasError,
   isoTimestamp,
@@ -36,6 +39,35 @@ export interface AsyncWorkerOptions {
   /** Longest sleep between polls when nothing is due. */
   pollMs: number;
   logger?: Pick<Console, 'error' | 'warn'>;
+  /** Told of each attempt's outcome and of each failure's fate (PlatformMetrics). */
+  metrics?: AttemptObserver;
+  /** Told of each attempt as it starts and ends, with its logs (the live tail, LogTail). */
+  tail?: AttemptTail;
+}
+
+/** What the live tail hears of async attempts (LogTail's `started` and `finished`). */
+export interface AttemptTail {
+  started(
+    invocation: Pick<Invocation, 'id' | 'functionName' | 'version' | 'mode' | 'trigger'>,
+    attempt: number,
+  ): void;
+  finished(
+    invocation: Pick<
+      Invocation,
+      'id' | 'functionName' | 'version' | 'mode' | 'trigger' | 'status' | 'attempts' | 'createdAt'
+    > &
+      Partial<Pick<Invocation, 'finishedAt' | 'durationMs' | 'error'>>,
+    logs: readonly NewLogLine[],
+    started: true,
+  ): void;
+}
+
+export interface AttemptObserver {
+  observeInvocation(observed: {
+    invocation: Pick<Invocation, 'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs'>;
+    runtime: FunctionRuntime;
+  }): void;
+  observeAsyncFailure(functionName: string, next: 'retrying' | 'dead_lettered'): void;
 }
 
 /** A function attempt that ended in failure: what to record once the queue says what comes next. */
@@ -104,27 +136,62 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
       if (!current || TERMINAL_STATUSES.has(current.status)) return;
       throw new Error(`Invocation ${id} has a later attempt than ${job.attempt} recorded`);
     }
+    this.#o.tail?.started(attemptOf(id, fn), job.attempt);
     const { outcome, logs } = await invocations.runAttempt(fn, id, decodeEvent(event), signal);
     if (signal.aborted) return;
+    this.#o.metrics?.observeInvocation({
+      invocation: {
+        functionName: fn.name,
+        trigger: 'api',
+        mode: 'async',
+        status: outcome.status,
+        durationMs: outcome.metrics.durationMs,
+      },
+      runtime: fn.runtime,
+    });
     if (outcome.status !== 'succeeded') throw new AttemptFailed(outcome, logs);
-    await store.recordAttempt(id, job.attempt, finished(outcome), logs);
+    const done = finished(outcome);
+    await store.recordAttempt(id, job.attempt, done, logs);
+    this.#o.tail?.finished(
+      { ...attemptOf(id, fn), ...done, attempts: job.attempt, createdAt: done.finishedAt },
+      logs,
+      true,
+    );
   }
 
   async failed(job: LeasedJob, error: unknown, outcome: FailOutcome): Promise<void> {
     const { invocationId: id } = job.payload as InvocationJob;
     // While retries remain the invocation goes back to queued, keeping the last error.
-    const status = outcome.outcome === 'retrying' ? 'queued' : 'dead_lettered';
+    const status: InvocationStatus = outcome.outcome === 'retrying' ? 'queued' : 'dead_lettered';
+    this.#o.metrics?.observeAsyncFailure(
+      (job.payload as InvocationJob).functionName,
+      status === 'queued' ? 'retrying' : 'dead_lettered',
+    );
+    const { functionName, version } = job.payload as InvocationJob;
+    const attempt = {
+      id,
+      functionName,
+      version,
+      mode: 'async',
+      trigger: 'api',
+      attempts: job.attempt,
+    } as const;
     if (error instanceof AttemptFailed) {
-      await this.#o.store.recordAttempt(id, job.attempt, { ...finished(error.outcome), status }, error.logs);
+      const done = { ...finished(error.outcome), status };
+      await this.#o.store.recordAttempt(id, job.attempt, done, error.logs);
+      this.#o.tail?.finished({ ...attempt, ...done, createdAt: done.finishedAt }, error.logs, true);
       return;
     }
     // Not the function's fault: it was deleted, or the platform failed (runtime down, store error).
     const type = isFaasError(error) ? error.code : 'FunctionGone';
+    const now = isoTimestamp();
+    const failure = { type, message: (error as Error).message };
     await this.#o.store.recordAttempt(id, job.attempt, {
       status,
-      error: { type, message: (error as Error).message },
-      ...(status === 'dead_lettered' ? { finishedAt: isoTimestamp() } : {}),
+      error: failure,
+      ...(status === 'dead_lettered' ? { finishedAt: now } : {}),
     });
+    this.#o.tail?.finished({ ...attempt, status, error: failure, createdAt: now, finishedAt: now }, [], true);
   }
 }
 
@@ -183,4 +250,9 @@ export class AsyncWorker {
         (err: unknown) => this.#o.logger?.error('async worker: dead-letter sweep failed', err),
       );
   }
+}
+
+/** The fields of an async attempt the live tail names it by. */
+function attemptOf(id: string, fn: FunctionVersion) {
+  return { id, functionName: fn.name, version: fn.version, mode: 'async', trigger: 'api' } as const;
 }

@@ -22,10 +22,13 @@ import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { logStreamRoutes } from './routes/log-stream.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { sessionRoutes, streamTicketRoutes } from './routes/session.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { requireKeyOrSession } from './session/session-auth.ts';
 import { SessionStore } from './session/session-store.ts';
 
@@ -49,7 +52,12 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   const adapter =
     options.nodeAdapter === false
       ? () => false
-      : nodeInvokeAdapter({ pipeline, bodyLimitBytes: config.bodyLimitBytes, logger: console });
+      : nodeInvokeAdapter({
+          pipeline,
+          bodyLimitBytes: config.bodyLimitBytes,
+          logger: console,
+          metrics: platform.observability.http,
+        });
   const app = Fastify({
     // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
     serverFactory: (route) => {
@@ -72,6 +80,17 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
   });
   installErrorHandling(app, config.bodyLimitBytes);
+  const http = platform.observability.http;
+  app.addHook('onResponse', (request, reply, done) => {
+    // The route's pattern, never the path; requests no route matched share one label.
+    http.observe(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
   acceptEmptyJsonBodies(app);
   // Set from the request's key (auth.ts); with auth off every request acts in the default project
   // and sees every object.
@@ -93,6 +112,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   await app.register(websocket, { options: { maxPayload: config.bodyLimitBytes } });
 
   healthRoutes(app, platform);
+  metricsRoutes(app, platform);
   await app.register(async (session) => sessionRoutes(session, platform, sessions), { prefix: '/api/v1' });
 
   await app.register(
@@ -103,6 +123,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       functionRoutes(api, platform);
       functionSourceRoutes(api, platform);
       invocationRoutes(api, platform);
+      logStreamRoutes(api, platform);
+      statsRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
       projectRoutes(api, platform);

@@ -11,6 +11,7 @@ import { projectCases } from './project-cases.ts';
 import { retentionCases } from './retention-cases.ts';
 import { sampleInvocation, sampleVersion } from './samples.ts';
 import { snapshotCases } from './snapshot-cases.ts';
+import { statsCases } from './stats-cases.ts';
 
 export interface StoreUnderTest extends Disposable {
   /** Migrated and empty. */
@@ -45,6 +46,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('invocations', () => invocationCases(store));
     describe('async attempts (fenced writes)', () => attemptCases(store));
     describe('retention', () => retentionCases(store));
+    describe('invocation stats', () => statsCases(store));
     describe('logs', () => logCases(store));
     describe('API keys and settings', () => keyCases(store));
     describe('snapshots', () => snapshotCases(store));

@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type FunctionVersion, isFaasError } from '@faas/core';
+import type { HttpMetrics } from '../../observability/http-metrics.ts';
 import { clientAddress } from '../client-address.ts';
 import { errorResponse, toFaasError } from '../errors.ts';
 import { writeResponse } from '../response-parts.ts';
 import { usesSession } from '../session/session-auth.ts';
+import { TRIGGER_PREFIX } from './invoke-limits.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import { type InvokeTarget, type RequestHead, wantsAsync } from './invoke-target.ts';
 import { readBody } from './request-body.ts';
@@ -12,6 +14,8 @@ export interface NodeInvokeAdapterOptions {
   pipeline: InvokePipeline;
   bodyLimitBytes: number;
   logger: Pick<Console, 'error'>;
+  /** Counts the requests this adapter answers (not those it passes on: they are counted where served). */
+  metrics?: HttpMetrics;
   /**
    * On a gateway thread: whether this thread runs the function; when not (a container function,
    * an async invoke, which needs the queue), `pass` hands the request and its body to the main
@@ -34,14 +38,43 @@ export type NodeInvokeAdapter = (req: IncomingMessage, res: ServerResponse) => b
  * costs a fraction of what it costs through the router.
  */
 export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvokeAdapter {
-  const { pipeline, bodyLimitBytes, logger, thread } = options;
+  const { pipeline, bodyLimitBytes, logger, thread, metrics } = options;
   const respond = thread?.respond ?? ((write: () => void) => write());
-  const fail = (res: ServerResponse, err: unknown) => respond(() => sendError(res, err, logger));
+  const observe = metrics
+    ? (res: ServerResponse, target: InvokeTarget, head: RequestHead, started: number) =>
+        metrics.observe(
+          head.method,
+          routePattern(target, head),
+          res.statusCode,
+          (performance.now() - started) / 1000,
+        )
+    : undefined;
+  const fail = (
+    res: ServerResponse,
+    err: unknown,
+    target: InvokeTarget,
+    head: RequestHead,
+    started: number,
+  ) =>
+    respond(() => {
+      sendError(res, err, logger);
+      observe?.(res, target, head, started);
+    });
 
-  const serve = (res: ServerResponse, target: InvokeTarget, head: RequestHead, body: Buffer) => {
+  const serve = (
+    res: ServerResponse,
+    target: InvokeTarget,
+    head: RequestHead,
+    body: Buffer,
+    started: number,
+  ) => {
     pipeline.run(target, head, body).then(
-      (parts) => respond(() => writeResponse(res, parts)),
-      (err: unknown) => fail(res, err),
+      (parts) =>
+        respond(() => {
+          writeResponse(res, parts);
+          observe?.(res, target, head, started);
+        }),
+      (err: unknown) => fail(res, err, target, head, started),
     );
   };
 
@@ -51,18 +84,19 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     target: InvokeTarget,
     head: RequestHead,
     body: Buffer,
+    started: number,
   ) => {
-    if (!thread) return serve(res, target, head, body);
+    if (!thread) return serve(res, target, head, body, started);
     if (wantsAsync(target, head.headers)) return thread.pass(req, res, body);
     // The console's sessions live in the main thread.
     if (target.kind === 'api' && usesSession(head.headers)) return thread.pass(req, res, body);
     const decide = (fn: FunctionVersion | undefined) => {
       // Unknown or refused: served here, so the answer comes after the hooks like any other.
       if (fn && !thread.runsHere(fn)) thread.pass(req, res, body);
-      else serve(res, target, head, body);
+      else serve(res, target, head, body, started);
     };
     const fn = pipeline.syncFunction(target, head);
-    if (fn instanceof Promise) fn.then(decide, (err: unknown) => fail(res, err));
+    if (fn instanceof Promise) fn.then(decide, (err: unknown) => fail(res, err, target, head, started));
     else decide(fn);
   };
 
@@ -75,12 +109,22 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     };
     const target = pipeline.target(head);
     if (!target) return false;
+    const started = metrics ? performance.now() : 0;
     readBody(req, bodyLimitBytes, (err, body) => {
-      if (err) fail(res, err);
-      else route(req, res, target, head, body);
+      if (err) fail(res, err, target, head, started);
+      else route(req, res, target, head, body, started);
     });
     return true;
   };
+}
+
+/** The route pattern Fastify's router would name for this request (its metrics' label). */
+function routePattern(target: InvokeTarget, head: RequestHead): string {
+  if (target.kind === 'api') return '/api/v1/functions/:name/invoke';
+  if (!head.url.startsWith(TRIGGER_PREFIX)) return '/*';
+  const rest = head.url.slice(TRIGGER_PREFIX.length);
+  const end = rest.search(/[/?]/);
+  return end >= 0 && rest[end] === '/' ? '/fn/:name/*' : '/fn/:name';
 }
 
 /** As the router's error handler answers (errors.ts). */

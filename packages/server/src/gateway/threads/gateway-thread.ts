@@ -3,6 +3,7 @@
 // everything else goes on to the main thread. See docs/configuration.md, "Gateway threads".
 import type { IncomingMessage } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
+import { HttpMetrics } from '../../observability/http-metrics.ts';
 import { createThreadPlatform } from '../../thread-platform.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
 import { createGatewayServer } from '../http-server.ts';
@@ -23,11 +24,13 @@ const platform = await createThreadPlatform(data);
 const { runtime } = platform;
 
 const proxy = new MainProxy(data.mainSocket);
+const metrics = new HttpMetrics();
 const stats = { served: 0, passed: 0 };
 const invoke = nodeInvokeAdapter({
   pipeline: createInvokePipeline({ auth: config.auth, ...platform }),
   bodyLimitBytes: config.bodyLimitBytes,
   logger: console,
+  metrics,
   thread: {
     runsHere: (fn) => runtime.supports(fn.runtime),
     // A request the adapter took, then found to be for the main thread: counted as passed on.
@@ -65,6 +68,12 @@ function tooLargeToPass(req: IncomingMessage): boolean {
 parentPort?.on('message', (message: GatewayThreadCommand) => {
   if (message.type === 'stats') {
     tell({ type: 'stats', id: message.id, stats });
+    return;
+  }
+  if (message.type === 'metrics') {
+    void metrics.registry
+      .getMetricsAsJSON()
+      .then((json) => tell({ type: 'metrics', id: message.id, metrics: json }));
     return;
   }
   // In-flight requests finish; idle keep-alive connections close now, the others when idle.

@@ -5,6 +5,7 @@ import type { Config } from '@faas/core';
 import type { ChangeFeed } from '../../control/change-feed.ts';
 import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
 import { SlotTable } from '../../control/slot-table.ts';
+import type { MetricsJson } from '../../observability/metrics-scrape.ts';
 import type { ThreadPlatformInput } from '../../thread-platform.ts';
 import { createGatewayServer } from '../http-server.ts';
 import type { GatewayThreadData, GatewayThreadEvent } from './thread-data.ts';
@@ -27,6 +28,7 @@ export interface GatewayThreadsOptions {
 interface Running {
   worker: Worker;
   stats: () => Promise<GatewayThreadStats>;
+  metrics: () => Promise<MetricsJson>;
   detach: () => void;
 }
 
@@ -39,6 +41,16 @@ export interface GatewayThreadStats {
 
 const RESPAWN_DELAY_MS = 1_000;
 const CLOSE_TIMEOUT_MS = 15_000;
+/** A scrape waits this long for a thread's metrics: a stuck thread must not stall /metrics. */
+const METRICS_ANSWER_MS = 2_000;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 /**
  * The gateway threads beside the main one: each listens on the same port (the kernel spreads
@@ -84,6 +96,14 @@ export class GatewayThreads {
     return Promise.all([...this.#threads.values()].map((t) => t.stats()));
   }
 
+  /** Each thread's HTTP metrics (a thread that exits, or is too busy to answer in time, is left out). */
+  async metrics(): Promise<MetricsJson[]> {
+    const answers = await Promise.allSettled(
+      [...this.#threads.values()].map((t) => within(t.metrics(), METRICS_ANSWER_MS)),
+    );
+    return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+  }
+
   /** Ends a thread as a crash would (it is started again): for tests. */
   async terminate(index: number): Promise<void> {
     await this.#threads.get(index)?.worker.terminate();
@@ -121,18 +141,17 @@ export class GatewayThreads {
     const dropSource = recorder.addSource(records.port1);
     const unsubscribe = changes.subscribe((change) => feed.port1.postMessage(change));
     let asked = 0;
-    const answers = new Map<
-      number,
-      { resolve: (s: GatewayThreadStats) => void; reject: (e: Error) => void }
-    >();
+    const answers = new Map<number, { resolve: (answer: never) => void; reject: (e: Error) => void }>();
+    const ask = <T>(type: 'stats' | 'metrics') =>
+      new Promise<T>((resolve, reject) => {
+        const id = ++asked;
+        answers.set(id, { resolve: resolve as (answer: never) => void, reject });
+        worker.postMessage({ type, id });
+      });
     const running: Running = {
       worker,
-      stats: () =>
-        new Promise((resolve, reject) => {
-          const id = ++asked;
-          answers.set(id, { resolve, reject });
-          worker.postMessage({ type: 'stats', id });
-        }),
+      stats: () => ask<GatewayThreadStats>('stats'),
+      metrics: () => ask<MetricsJson>('metrics'),
       detach: () => {
         unsubscribe();
         dropSource();
@@ -147,8 +166,9 @@ export class GatewayThreads {
         if (event.type === 'listening') {
           up = true;
           resolve();
-        } else if (event.type === 'stats') {
-          answers.get(event.id)?.resolve(event.stats);
+        } else if (event.type === 'stats' || event.type === 'metrics') {
+          const answer = event.type === 'stats' ? event.stats : event.metrics;
+          answers.get(event.id)?.resolve(answer as never);
           answers.delete(event.id);
         }
       });

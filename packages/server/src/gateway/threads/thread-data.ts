@@ -1,3 +1,4 @@
+import type { MetricsJson } from '../../observability/metrics-scrape.ts';
 import type { ThreadPlatformInput } from '../../thread-platform.ts';
 
 /** What the main thread hands a gateway thread (workerData): its platform's parts, and the port. */
@@ -12,7 +13,8 @@ export interface GatewayThreadData extends ThreadPlatformInput {
 /** What a gateway thread tells the main thread on its parentPort. */
 export type GatewayThreadEvent =
   | { type: 'listening' }
-  | { type: 'stats'; id: number; stats: { served: number; passed: number } };
+  | { type: 'stats'; id: number; stats: { served: number; passed: number } }
+  | { type: 'metrics'; id: number; metrics: MetricsJson };
 
 /** What the main thread asks of a gateway thread. */
-export type GatewayThreadCommand = { type: 'close' } | { type: 'stats'; id: number };
+export type GatewayThreadCommand = { type: 'close' } | { type: 'stats' | 'metrics'; id: number };

@@ -1,6 +1,7 @@
 import type {
   ApiKeyRecord,
   BackendHealth,
+  FunctionInvocationStats,
   FunctionRecord,
   FunctionVersion,
   Invocation,
@@ -17,6 +18,7 @@ import type {
   SnapshotRecord,
   StoredLogLine,
 } from '@faas/core';
+import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
@@ -139,6 +141,14 @@ export class PostgresStore implements MetadataStore {
 
   listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>> {
     return this.#invocations.list(filter, page);
+  }
+
+  async invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]> {
+    const rows = await this.#db.rows<InvocationStatsRow & Record<string, unknown>>(
+      invocationStatsSql((i) => `$${i}`),
+      [sinceMs, sinceMs],
+    );
+    return rows.map(statsFromRow);
   }
 
   deleteOldInvocations(options: {

@@ -1,6 +1,7 @@
 import type {
   ApiKeyRecord,
   BackendHealth,
+  FunctionInvocationStats,
   FunctionRecord,
   FunctionVersion,
   Invocation,
@@ -19,6 +20,7 @@ import type {
 } from '@faas/core';
 import { applyMigrations, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
@@ -126,6 +128,16 @@ export class SqliteStore implements MetadataStore {
 
   async listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>> {
     return this.#invocations.list(filter, page);
+  }
+
+  async invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]> {
+    return this.#db
+      .all<InvocationStatsRow>(
+        invocationStatsSql(() => '?'),
+        sinceMs,
+        sinceMs,
+      )
+      .map(statsFromRow);
   }
 
   async deleteOldInvocations(options: {

@@ -1,0 +1,198 @@
+import type { FunctionRuntime, Invocation, Queue, Runtime } from '@faas/core';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type HistogramSeries, HotCounter, HotHistogram, SeriesCache } from './hot-metrics.ts';
+
+/** Seconds: from a warm isolate call (~50 µs) to the longest function timeout. */
+const DURATION_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** What the main thread reads at scrape time (gauges), besides what it counts as it happens. */
+export interface PlatformMetricSources {
+  queue: Pick<Queue, 'stats'>;
+  runtimes: { readonly all: readonly Pick<Runtime, 'kind' | 'stats'>[] };
+  /** The invocation recorder's counters. */
+  recorder: { stats(): { pending: number; failedWrites: number } };
+  leaseStats: () => { renewalFailures: number; leasesLost: number };
+}
+
+/** The fields of an invocation its metrics are labelled with: names, never ids (bounded sets). */
+export interface ObservedInvocation {
+  invocation: Pick<Invocation, 'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs' | 'error'>;
+  runtime: FunctionRuntime | undefined;
+}
+
+/**
+ * The main thread's metrics registry: invocations (every gateway thread's records reach the main
+ * thread's recorder, and async attempts run here, so counting them here counts each once),
+ * queue, runtimes, records and the process. HTTP requests are counted on each thread
+ * (HttpMetrics) and merged in at scrape time (metrics-scrape.ts).
+ */
+export class PlatformMetrics {
+  readonly registry = new Registry();
+  #invocations: HotCounter;
+  #duration: HotHistogram;
+  #throttled: HotCounter;
+  #series: SeriesCache<{ count: { value: number }; time: HistogramSeries }>;
+  #retries: Counter<'function'>;
+  #deadLetters: Counter<'function'>;
+
+  constructor(sources: PlatformMetricSources, options: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.#invocations = new HotCounter({
+      name: 'faas_invocations_total',
+      help: 'Finished invocations (async: attempts), by outcome: succeeded, failed, timed_out, out_of_memory, rejected',
+      registers,
+    });
+    this.#duration = new HotHistogram({
+      name: 'faas_invocation_duration_seconds',
+      help: 'Time a function ran, per attempt',
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#throttled = new HotCounter({
+      name: 'faas_invocations_throttled_total',
+      help: "Invocations refused with 429: the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS",
+      registers,
+    });
+    this.#retries = new Counter({
+      name: 'faas_queue_retries_total',
+      help: 'Failed async attempts that will be tried again',
+      labelNames: ['function'],
+      registers,
+    });
+    this.#deadLetters = new Counter({
+      name: 'faas_queue_dead_letters_total',
+      help: 'Async invocations dead-lettered after their last attempt failed',
+      labelNames: ['function'],
+      registers,
+    });
+    this.#series = new SeriesCache((fn, runtime, outcome, trigger, mode) => {
+      const [f, r, o] = [String(fn), String(runtime), String(outcome)];
+      const key = `${o} ${r} ${f}`;
+      return {
+        count: this.#invocations.series(`${key} ${trigger} ${mode}`, () => ({
+          function: f,
+          runtime: r,
+          trigger: String(trigger),
+          mode: String(mode),
+          outcome: o,
+        })),
+        time: this.#duration.series(key, () => ({ function: f, runtime: r, outcome: o })),
+      };
+    });
+    queueGauges(sources, registers);
+    runtimeGauges(sources, registers);
+    recorderGauges(sources, registers);
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters (Prometheus' lint refuses them); `nodejs_active_*` by type stay.
+      for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
+  }
+
+  /** A finished sync invocation or async attempt (recorded or turned away). */
+  observeInvocation({ invocation, runtime }: ObservedInvocation): void {
+    const runs = invocation.durationMs !== undefined;
+    // A call turned away before it ran is recorded as failed with no duration.
+    const outcome = runs ? invocation.status : 'rejected';
+    const series = this.#series.get(
+      invocation.functionName,
+      runtime ?? 'unknown',
+      outcome,
+      invocation.trigger,
+      invocation.mode,
+    );
+    series.count.value++;
+    if (runs) this.#duration.observeSeries(series.time, (invocation.durationMs as number) / 1000);
+    if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS')
+      this.#throttled.inc(invocation.functionName, () => ({ function: invocation.functionName }));
+  }
+
+  /** An async attempt failed: retried, or dead-lettered. */
+  observeAsyncFailure(functionName: string, next: 'retrying' | 'dead_lettered'): void {
+    if (next === 'retrying') this.#retries.inc({ function: functionName });
+    else this.#deadLetters.inc({ function: functionName });
+  }
+}
+
+function queueGauges(sources: PlatformMetricSources, registers: Registry[]): void {
+  new Gauge({
+    name: 'faas_queue_jobs',
+    help: 'Async jobs by state: ready (due), delayed (backing off or scheduled), leased (running), dead_lettered',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      const s = await sources.queue.stats();
+      this.set({ state: 'ready' }, s.ready - s.delayed);
+      this.set({ state: 'delayed' }, s.delayed);
+      this.set({ state: 'leased' }, s.leased);
+      this.set({ state: 'dead_lettered' }, s.deadLettered);
+    },
+  });
+  countedElsewhere(
+    'faas_queue_lease_renewal_failures_total',
+    'Lease renewals of held async jobs that failed',
+    registers,
+    () => sources.leaseStats().renewalFailures,
+  );
+  countedElsewhere(
+    'faas_queue_leases_lost_total',
+    'Leases of async jobs lost while their attempt ran',
+    registers,
+    () => sources.leaseStats().leasesLost,
+  );
+}
+
+function runtimeGauges(sources: PlatformMetricSources, registers: Registry[]): void {
+  new Gauge({
+    name: 'faas_warm_instances',
+    help: 'Warm instances (isolates, containers) by runtime and state: idle or busy',
+    labelNames: ['runtime', 'state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const runtime of sources.runtimes.all) {
+        const s = runtime.stats();
+        this.set({ runtime: runtime.kind, state: 'busy' }, s.busy);
+        this.set({ runtime: runtime.kind, state: 'idle' }, Math.max(0, s.warm - s.busy));
+      }
+    },
+  });
+}
+
+function recorderGauges(sources: PlatformMetricSources, registers: Registry[]): void {
+  new Gauge({
+    name: 'faas_invocation_records_pending',
+    help: 'Sync invocation records not yet written to the store',
+    registers,
+    collect() {
+      this.set(sources.recorder.stats().pending);
+    },
+  });
+  countedElsewhere(
+    'faas_invocation_record_write_failures_total',
+    'Writes of invocation records that failed (each is tried again)',
+    registers,
+    () => sources.recorder.stats().failedWrites,
+  );
+}
+
+/** A counter some other part keeps (since start): read at scrape time. */
+function countedElsewhere(name: string, help: string, registers: Registry[], read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}

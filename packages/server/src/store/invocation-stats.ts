@@ -1,0 +1,52 @@
+import type { FunctionInvocationStats } from '@faas/core';
+
+/**
+ * Per function, the invocations created at or after a time: calls, errors and the nearest-rank
+ * p50/p99 of their durations. One query for SQLite and PostgreSQL (window functions, integer
+ * division in both); `param(i)` writes the dialect's i-th placeholder. It reads the
+ * `invocations_by_time` index's range.
+ */
+export function invocationStatsSql(param: (i: number) => string): string {
+  const since = param(1);
+  const durationsSince = param(2);
+  return `
+SELECT c.function_name AS function_name, c.calls AS calls, c.errors AS errors, p.p50 AS p50, p.p99 AS p99
+FROM (
+  SELECT function_name, COUNT(*) AS calls,
+    SUM(CASE WHEN status IN ('failed', 'timed_out', 'out_of_memory', 'dead_lettered') THEN 1 ELSE 0 END) AS errors
+  FROM invocations WHERE created_ms >= ${since}
+  GROUP BY function_name
+) c
+LEFT JOIN (
+  SELECT function_name,
+    MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN duration_ms END) AS p50,
+    MAX(CASE WHEN rn = (n * 99 + 99) / 100 THEN duration_ms END) AS p99
+  FROM (
+    SELECT function_name, duration_ms,
+      ROW_NUMBER() OVER (PARTITION BY function_name ORDER BY duration_ms) AS rn,
+      COUNT(*) OVER (PARTITION BY function_name) AS n
+    FROM invocations WHERE created_ms >= ${durationsSince} AND duration_ms IS NOT NULL
+  ) ranked
+  GROUP BY function_name
+) p ON p.function_name = c.function_name
+ORDER BY c.function_name`;
+}
+
+export interface InvocationStatsRow {
+  function_name: string;
+  calls: number | string | bigint;
+  errors: number | string | bigint | null;
+  p50: number | string | null;
+  p99: number | string | null;
+}
+
+/** A row as the API shows it (PostgreSQL answers bigint and numeric as text). */
+export function statsFromRow(row: InvocationStatsRow): FunctionInvocationStats {
+  return {
+    functionName: row.function_name,
+    calls: Number(row.calls),
+    errors: Number(row.errors ?? 0),
+    ...(row.p50 !== null ? { p50Ms: Number(row.p50) } : {}),
+    ...(row.p99 !== null ? { p99Ms: Number(row.p99) } : {}),
+  };
+}

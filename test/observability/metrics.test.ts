@@ -1,0 +1,210 @@
+// GET /metrics on a real server with two gateway threads: what either thread served is counted
+// once in the node's answer, and Prometheus' own checker (`promtool check metrics`, Debian's
+// `prometheus` package) accepts the text.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
+
+/** One request on a connection of its own, so the kernel spreads them over the threads. */
+function once(
+  server: TestServer,
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const url = new URL(server.url + path);
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path: url.pathname + url.search,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${ADMIN_KEY}`,
+          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The value of one sample, by its exact name and labels as written in the text format. */
+function sample(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
+const promtool = spawnSync('promtool', ['--version']).error ? undefined : 'promtool';
+
+describe('GET /metrics', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ gatewayThreads: 2, retryBaseDelayMs: 10 });
+    for (const [name, code] of [
+      ['metered', 'export default (e) => ({ n: e.n })'],
+      ['broken', 'export default () => { throw new Error("no") }'],
+    ]) {
+      const deployed = await once(server, 'POST', '/api/v1/functions', {
+        body: { name, runtime: 'js', code, maxRetries: 1 },
+      });
+      assert.equal(deployed.status, 201, deployed.body);
+    }
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("counts every thread's invocations and requests once, by function, runtime, trigger and outcome", async () => {
+    const threadsBefore = (await server.server.threads?.stats())?.[0]?.served ?? 0;
+    for (let n = 0; n < 30; n++) {
+      const invoked = await once(server, 'POST', '/api/v1/functions/metered/invoke', { body: { n } });
+      assert.equal(invoked.status, 200, invoked.body);
+    }
+    const brokenStatuses = new Map<number, number>();
+    for (let n = 0; n < 4; n++) {
+      const { status } = await once(server, 'POST', '/api/v1/functions/broken/invoke', { body: {} });
+      brokenStatuses.set(status, (brokenStatuses.get(status) ?? 0) + 1);
+    }
+    for (let n = 0; n < 5; n++) {
+      const hit = await once(server, 'GET', '/fn/metered');
+      assert.equal(hit.status, 200, hit.body);
+    }
+    const threadsAfter = (await server.server.threads?.stats())?.[0]?.served ?? 0;
+    assert.ok(threadsAfter > threadsBefore, 'the second thread served some of them');
+
+    const scraped = await once(server, 'GET', '/metrics');
+    assert.equal(scraped.status, 200);
+    assert.match(String(scraped.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const text = scraped.body;
+    assert.equal(
+      sample(
+        text,
+        'faas_invocations_total{function="metered",runtime="js",trigger="api",mode="sync",outcome="succeeded"}',
+      ),
+      30,
+    );
+    assert.equal(
+      sample(
+        text,
+        'faas_invocations_total{function="metered",runtime="js",trigger="http",mode="sync",outcome="succeeded"}',
+      ),
+      5,
+    );
+    assert.equal(
+      sample(
+        text,
+        'faas_invocations_total{function="broken",runtime="js",trigger="api",mode="sync",outcome="failed"}',
+      ),
+      4,
+    );
+    assert.equal(
+      sample(
+        text,
+        'faas_invocation_duration_seconds_count{function="metered",runtime="js",outcome="succeeded"}',
+      ),
+      35,
+    );
+    const invokeRoute = 'faas_http_requests_total{method="POST",route="/api/v1/functions/:name/invoke"';
+    assert.equal(sample(text, `${invokeRoute},status="200"}`), 30 + (brokenStatuses.get(200) ?? 0));
+    for (const [status, count] of brokenStatuses) {
+      if (status !== 200) assert.equal(sample(text, `${invokeRoute},status="${status}"}`), count);
+    }
+    assert.equal(sample(text, 'faas_http_requests_total{method="GET",route="/fn/:name",status="200"}'), 5);
+    // Invocation ids are never labels: the label sets stay bounded.
+    assert.doesNotMatch(text, /inv_[0-9a-z]{10}/);
+    assert.ok((sample(text, 'faas_queue_jobs{state="ready"}') ?? -1) >= 0, 'queue depth is reported');
+    assert.ok(sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') !== undefined);
+    assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0, 'process metrics are reported');
+  });
+
+  it('counts async attempts, retries and dead letters', async () => {
+    const queued = await once(server, 'POST', '/api/v1/functions/broken/invoke?async=true', { body: {} });
+    assert.equal(queued.status, 202, queued.body);
+    const { invocationId } = JSON.parse(queued.body) as { invocationId: string };
+    let status = '';
+    for (let i = 0; i < 200 && status !== 'dead_lettered'; i++) {
+      const read = await once(server, 'GET', `/api/v1/invocations/${invocationId}`);
+      status = (JSON.parse(read.body) as { status: string }).status;
+      if (status !== 'dead_lettered') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 'dead_lettered');
+    const text = (await once(server, 'GET', '/metrics')).body;
+    const attempts = sample(
+      text,
+      'faas_invocations_total{function="broken",runtime="js",trigger="api",mode="async",outcome="failed"}',
+    );
+    assert.equal(attempts, 2, 'maxRetries 1: two attempts');
+    assert.equal(sample(text, 'faas_queue_retries_total{function="broken"}'), 1);
+    assert.equal(sample(text, 'faas_queue_dead_letters_total{function="broken"}'), 1);
+  });
+
+  it("the Grafana dashboard's queries name only metrics the server exports", async () => {
+    const text = (await once(server, 'GET', '/metrics')).body;
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../../deploy/grafana/faas-dashboard.json', import.meta.url), 'utf8'),
+    ) as { panels: { targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    assert.ok(exprs.length >= 10);
+    for (const expr of exprs) {
+      for (const [name] of expr.matchAll(/\b(faas|process|nodejs)_[a-z_]+/g)) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        assert.ok(exported.has(base), `${name} in "${expr}" is not exported`);
+      }
+    }
+  });
+
+  it('passes promtool check metrics', {
+    skip: promtool ? false : 'promtool is not installed (apt-get install prometheus)',
+  }, async () => {
+    const text = (await once(server, 'GET', '/metrics')).body;
+    const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(checked.status, 0, `${checked.stdout}${checked.stderr}`);
+  });
+});
+
+describe('GET /metrics with FAAS_METRICS_TOKEN', () => {
+  const token = 'scrape_token_0123456789abcdefghijklmnop';
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ metricsToken: token });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('answers 401 without the token, with a wrong one, and with an API key; 200 with the token', async () => {
+    for (const headers of [{ authorization: '' }, { authorization: `Bearer ${token}x` }, {}] as Record<
+      string,
+      string
+    >[]) {
+      const refused = await once(server, 'GET', '/metrics', { headers });
+      assert.equal(refused.status, 401, JSON.stringify(headers));
+      assert.equal(JSON.parse(refused.body).error.code, 'FAAS_ERR_UNAUTHORIZED');
+    }
+    const scraped = await once(server, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.body, /# TYPE faas_invocations_total counter/);
+  });
+});
