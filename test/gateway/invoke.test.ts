@@ -101,6 +101,7 @@ describe('sync invocations', () => {
     await deploy(
       'bytes-http',
       'export default () => ({ statusCode: 201, headers: { "content-type": "image/png" }, body: new Uint8Array([137, 80, 78, 71]) })',
+      { public: true },
     );
     const http = await fetch(`${s.url}/fn/bytes-http`);
     assert.equal(http.status, 201);
