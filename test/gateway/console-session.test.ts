@@ -182,6 +182,36 @@ describe('console sessions', () => {
     assert.equal(status, 401);
   });
 
+  it("a session ends when its key expires, and acts in its key's project only", async () => {
+    assert.equal(
+      (await s.api('/api/v1/projects', { method: 'POST', json: { name: 'console-team' } })).status,
+      201,
+    );
+    const expiresAt = new Date(Date.now() + 1_500).toISOString();
+    const made = (await (
+      await s.api('/api/v1/keys', {
+        method: 'POST',
+        json: { name: 'short-lived', project: 'console-team', expiresAt },
+      })
+    ).json()) as { key: string };
+    const session = await signIn(s, made.key);
+    // The admin's functions are in the default project: this session sees none of them.
+    assert.equal(
+      (
+        await s.api('/api/v1/functions', {
+          method: 'POST',
+          json: { name: 'not-theirs', runtime: 'js', code: 'export default () => 1' },
+        })
+      ).status,
+      201,
+    );
+    const listed = (await (await browser(s, session, '/api/v1/functions')).json()) as { items: unknown[] };
+    assert.deepEqual(listed.items, []);
+    assert.equal((await browser(s, session, '/api/v1/functions/not-theirs')).status, 404);
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiresAt) - Date.now()) + 100));
+    assert.equal((await browser(s, session, '/api/v1/functions')).status, 401);
+  });
+
   it('a user key signed in is still not an admin', async () => {
     const made = (await (
       await s.api('/api/v1/keys', { method: 'POST', json: { name: 'user-1' } })

@@ -51,6 +51,13 @@ export async function sessionIdentity(
 ): Promise<ApiKeyRecord> {
   const session = await sessions.find(id, keyStillActive(keys));
   if (!session) throw new FaasError(ErrorCode.UNAUTHORIZED, 'The session has ended: sign in again');
+  // A session lasts no longer than its key: one signed in with a key about to expire ends with it.
+  const { expiresAt } = session.key;
+  if (expiresAt !== undefined && Date.parse(expiresAt) <= Date.now()) {
+    throw new FaasError(ErrorCode.UNAUTHORIZED, 'The key this session was signed in with has expired', {
+      details: { expiredAt: expiresAt },
+    });
+  }
   if (!SAFE_METHODS.has(method) && !csrfMatches(session, headerText(headers[CSRF_HEADER]))) {
     throw new FaasError(
       ErrorCode.FORBIDDEN,
