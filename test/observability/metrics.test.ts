@@ -183,6 +183,32 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('GET /metrics without FAAS_METRICS_TOKEN', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("needs a platform admin's key: no key is 401, a project's key 403 (it names every project's functions)", async () => {
+    const anonymous = await once(server, 'GET', '/metrics', { headers: { authorization: '' } });
+    assert.equal(anonymous.status, 401);
+    const made = await once(server, 'POST', '/api/v1/keys', { body: { name: 'a developer' } });
+    assert.equal(made.status, 201, made.body);
+    const developer = await once(server, 'GET', '/metrics', {
+      headers: { authorization: `Bearer ${JSON.parse(made.body).key}` },
+    });
+    assert.equal(developer.status, 403);
+    assert.equal(JSON.parse(developer.body).error.code, 'FAAS_ERR_FORBIDDEN');
+    const admin = await once(server, 'GET', '/metrics');
+    assert.equal(admin.status, 200);
+    assert.match(admin.body, /# TYPE faas_invocations_total counter/);
+  });
+});
+
 describe('GET /metrics with FAAS_METRICS_TOKEN', () => {
   const token = 'scrape_token_0123456789abcdefghijklmnop';
   let server: TestServer;
