@@ -30,10 +30,6 @@ export interface IdentifiedEvent {
   event: TailEvent;
 }
 
-/**
- * What happened to invocations, as kept for replay: references to records the recorder and the
- * queue consumer hold anyway, turned into events only for a tail that reads them.
- */
 /** What a tail reads of a finished invocation or attempt. */
 export type TailedInvocation = Pick<
   Invocation,
@@ -51,6 +47,10 @@ export type TailedInvocation = Pick<
   | 'error'
 >;
 
+/**
+ * What happened to invocations, as kept for replay: references to records the recorder and the
+ * queue consumer hold anyway, turned into events only for a tail that reads them.
+ */
 type Entry =
   | { kind: 'finished'; invocation: TailedInvocation; logs: readonly NewLogLine[]; started: boolean }
   | {
@@ -193,21 +193,7 @@ export class LogTail {
     const id = (i: number) => `${this.epoch}.${seq}.${i}`;
     if (entry.kind === 'started') {
       const { invocation: inv } = entry;
-      return [
-        {
-          id: id(0),
-          event: {
-            type: 'start',
-            invocationId: inv.id,
-            functionName: inv.functionName,
-            version: inv.version,
-            mode: inv.mode,
-            trigger: inv.trigger,
-            attempt: entry.attempt,
-            ts: entry.ts,
-          },
-        },
-      ];
+      return [{ id: id(0), event: startEvent(inv, entry.attempt, entry.ts) }];
     }
     const { invocation: inv, logs } = entry;
     const out: IdentifiedEvent[] = [];
@@ -215,16 +201,7 @@ export class LogTail {
     if (!entry.started) {
       out.push({
         id: id(i++),
-        event: {
-          type: 'start',
-          invocationId: inv.id,
-          functionName: inv.functionName,
-          version: inv.version,
-          mode: inv.mode,
-          trigger: inv.trigger,
-          attempt: Math.max(1, inv.attempts),
-          ts: Date.parse(inv.startedAt ?? inv.createdAt),
-        },
+        event: startEvent(inv, Math.max(1, inv.attempts), Date.parse(inv.startedAt ?? inv.createdAt)),
       });
     }
     for (const line of logs) {
@@ -282,5 +259,23 @@ function slim(inv: TailedInvocation): TailedInvocation {
     ...(inv.finishedAt !== undefined ? { finishedAt: inv.finishedAt } : {}),
     ...(inv.durationMs !== undefined ? { durationMs: inv.durationMs } : {}),
     ...(inv.error ? { error: { type: inv.error.type, message: inv.error.message } } : {}),
+  };
+}
+
+/** The `start` event of an invocation's attempt. */
+function startEvent(
+  inv: Pick<TailedInvocation, 'id' | 'functionName' | 'version' | 'mode' | 'trigger'>,
+  attempt: number,
+  ts: number,
+): TailEvent {
+  return {
+    type: 'start',
+    invocationId: inv.id,
+    functionName: inv.functionName,
+    version: inv.version,
+    mode: inv.mode,
+    trigger: inv.trigger,
+    attempt,
+    ts,
   };
 }
