@@ -10,6 +10,7 @@ import {
 import { FrameReader } from './frames.ts';
 import {
   decodeHello,
+  decodeLogs,
   decodeOutcomes,
   decodePrepared,
   decodeStatsReply,
@@ -20,6 +21,7 @@ import {
   encodeRetire,
   encodeSeq,
   type InvokeItem,
+  type LogEntry,
   MessageType,
   type OutcomeItem,
   type PrepareAnswer,
@@ -253,6 +255,9 @@ export class HostClient {
         this.#scheduleFlush();
         return;
       }
+      case MessageType.logs:
+        for (const batch of decodeLogs(body)) this.#onLogs(batch.seq, batch.logs);
+        return;
       case MessageType.outcomes:
         for (const item of decodeOutcomes(body)) this.#onOutcome(item);
         return;
@@ -273,11 +278,15 @@ export class HostClient {
     }
   }
 
+  #onLogs(seq: number, lines: readonly LogEntry[]): void {
+    const log = this.#pending.get(seq)?.request.log;
+    if (log) for (const line of lines) log(line.level, line.message, line.ts);
+  }
+
   #onOutcome(item: OutcomeItem): void {
     const pending = this.#pending.get(item.seq);
     if (!pending) return;
-    const log = pending.request.log;
-    for (const line of item.logs) log(line.level, line.message, line.ts);
+    this.#onLogs(item.seq, item.logs);
     if ('platformError' in item) {
       const err = platformError(item.platformError);
       this.#settle(pending, () => pending.reject(err));

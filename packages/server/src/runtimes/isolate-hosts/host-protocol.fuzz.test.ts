@@ -7,6 +7,7 @@ import {
   decodeDefine,
   decodeHello,
   decodeInvokeBatch,
+  decodeLogs,
   decodeOutcomes,
   decodePrepare,
   decodePrepared,
@@ -17,6 +18,7 @@ import {
   encodeDefine,
   encodeHello,
   encodeInvokeBatch,
+  encodeLogs,
   encodeOutcomes,
   encodePrepare,
   encodePrepared,
@@ -52,6 +54,9 @@ function decode(type: number, body: Buffer): void {
       return;
     case MessageType.outcomes:
       decodeOutcomes(body);
+      return;
+    case MessageType.logs:
+      decodeLogs(body);
       return;
     case MessageType.prepared:
       decodePrepared(body);
@@ -130,6 +135,10 @@ const seeds = [
   encodeRetire('f', 1),
   encodeSeq(MessageType.abort, 9),
   encodeStatsReply(5, { warm: 1, busy: 0, byVersion: {} }),
+  encodeLogs([
+    { seq: 1, logs: [{ level: 'warn', ts: 2, message: 'still running' }] },
+    { seq: 2, logs: [] },
+  ]),
 ];
 
 describe('isolate host protocol', () => {
@@ -146,6 +155,11 @@ describe('isolate host protocol', () => {
       logs: [{ level: 'info', ts: 1, message: 'hi' }],
     });
     assert.deepEqual(outcomes[3]?.seq, 4);
+    const [logs] = new FrameReader(MAX_FRAME).push(seeds.at(-1) as Buffer);
+    assert.deepEqual(decodeLogs((logs as { body: Buffer }).body), [
+      { seq: 1, logs: [{ level: 'warn', ts: 2, message: 'still running' }] },
+      { seq: 2, logs: [] },
+    ]);
   });
 
   it('reassembles frames split anywhere, copying each once', () => {

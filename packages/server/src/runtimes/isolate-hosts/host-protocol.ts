@@ -23,6 +23,7 @@ export const MessageType = {
   // host → client
   hello: 0x48, // H
   outcomes: 0x4f, // O
+  logs: 0x4c, // L
   prepared: 0x59, // Y
   statsReply: 0x54, // T
 } as const;
@@ -46,7 +47,7 @@ const STATUSES = ['succeeded', 'failed', 'timed_out', 'out_of_memory'] as const;
 const PLATFORM_ERROR = 4;
 const RESULT_KIND = { undefined: 0, json: 1, bytes: 2 } as const;
 
-/** One invocation's end as it crosses: its outcome, or a platform error, and its log lines. */
+/** One invocation's end as it crosses: its outcome, or a platform error, and its last log lines. */
 export type OutcomeItem =
   | { seq: number; outcome: InvokeOutcome; logs: LogEntry[] }
   | { seq: number; platformError: { code: string; message: string }; logs: LogEntry[] };
@@ -177,10 +178,36 @@ export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
         w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.result));
       }
     }
-    w.u32(item.logs.length);
-    for (const log of item.logs) w.u8(LOG_LEVELS.indexOf(log.level)).f64(log.ts).str(log.message);
+    writeLogs(w, item.logs);
   }
   return w.finish();
+}
+
+/**
+ * Lines functions wrote while they run, sent at the end of each of the host's turns rather than
+ * with the outcome: a host killed because a function would not stop has already sent them.
+ */
+export function encodeLogs(batches: readonly LogBatch[]): Buffer {
+  let size = 8;
+  for (const batch of batches) for (const log of batch.logs) size += 16 + log.message.length;
+  const w = new FrameWriter(MessageType.logs, size).u32(batches.length);
+  for (const batch of batches) writeLogs(w.u32(batch.seq), batch.logs);
+  return w.finish();
+}
+
+export function decodeLogs(body: Buffer): LogBatch[] {
+  const r = new FieldReader(body);
+  const count = r.u32();
+  if (count * 8 > body.length) throw new ProtocolError(`A log batch claiming ${count} invocations`);
+  const batches: LogBatch[] = [];
+  for (let i = 0; i < count; i++) batches.push({ seq: r.u32(), logs: readLogs(r) });
+  r.end();
+  return batches;
+}
+
+export interface LogBatch {
+  seq: number;
+  logs: LogEntry[];
 }
 
 export function decodeOutcomes(body: Buffer): OutcomeItem[] {
@@ -273,6 +300,11 @@ function readMetrics(r: FieldReader): InvokeMetrics {
     ...(Number.isFinite(cpuTimeMs) ? { cpuTimeMs } : {}),
     ...(Number.isFinite(peakMemoryBytes) ? { peakMemoryBytes } : {}),
   };
+}
+
+function writeLogs(w: FrameWriter, logs: readonly LogEntry[]): void {
+  w.u32(logs.length);
+  for (const log of logs) w.u8(LOG_LEVELS.indexOf(log.level)).f64(log.ts).str(log.message);
 }
 
 function readLogs(r: FieldReader): LogEntry[] {

@@ -11,6 +11,7 @@ import {
   decodeSeq,
   EventKind,
   encodeHello,
+  encodeLogs,
   encodeOutcomes,
   encodePrepared,
   encodeStatsReply,
@@ -70,7 +71,7 @@ export class HostServer {
   }
 }
 
-/** One thread's connection: its version table, its running invocations, its outbox. */
+/** One thread's connection: its version table, its running invocations, its outboxes. */
 class HostConnection {
   #socket: Socket;
   #options: HostServerOptions;
@@ -78,6 +79,8 @@ class HostConnection {
   #versions = new Map<number, FunctionVersion>();
   #running = new Map<number, AbortController>();
   #outbox: OutcomeItem[] = [];
+  /** Lines running invocations wrote this turn, by seq. */
+  #unsentLogs = new Map<number, LogEntry[]>();
   #flushing = false;
 
   constructor(socket: Socket, options: HostServerOptions) {
@@ -149,18 +152,18 @@ class HostConnection {
     const fn = this.#version(item.versionId);
     const controller = new AbortController();
     this.#running.set(item.seq, controller);
-    const logs: LogEntry[] = [];
     const request: InvokeRequest = {
       invocationId: item.invocationId,
       fn,
       event: eventOf(item),
       deadline: item.deadline,
-      log: (level, message) => logs.push({ level, ts: Date.now(), message }),
+      log: (level, message) => this.#log(item.seq, { level, ts: Date.now(), message }),
       signal: controller.signal,
     };
     this.#options.runtime.invoke(request).then(
-      (outcome) => this.#send({ seq: item.seq, outcome, logs }),
-      (err: unknown) => this.#send({ seq: item.seq, platformError: platformError(err), logs }),
+      (outcome) => this.#send({ seq: item.seq, outcome, logs: this.#takeLogs(item.seq) }),
+      (err: unknown) =>
+        this.#send({ seq: item.seq, platformError: platformError(err), logs: this.#takeLogs(item.seq) }),
     );
   }
 
@@ -178,17 +181,39 @@ class HostConnection {
     if (!this.#socket.destroyed) this.#socket.write(encodePrepared(seq, answer));
   }
 
-  /** Outcomes of one turn leave in one frame. */
+  #log(seq: number, entry: LogEntry): void {
+    if (!this.#running.has(seq)) return;
+    const lines = this.#unsentLogs.get(seq);
+    if (lines) lines.push(entry);
+    else this.#unsentLogs.set(seq, [entry]);
+    this.#scheduleFlush();
+  }
+
+  #takeLogs(seq: number): LogEntry[] {
+    const lines = this.#unsentLogs.get(seq) ?? [];
+    this.#unsentLogs.delete(seq);
+    return lines;
+  }
+
   #send(item: OutcomeItem): void {
     if (!this.#running.delete(item.seq)) return;
     this.#outbox.push(item);
+    this.#scheduleFlush();
+  }
+
+  /** What one turn produced leaves in two frames at its end: the lines, then the outcomes. */
+  #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
     setImmediate(() => {
       this.#flushing = false;
-      const items = this.#outbox;
+      const logs = [...this.#unsentLogs].map(([seq, lines]) => ({ seq, logs: lines }));
+      this.#unsentLogs.clear();
+      const outcomes = this.#outbox;
       this.#outbox = [];
-      if (!this.#socket.destroyed) this.#socket.write(encodeOutcomes(items));
+      if (this.#socket.destroyed) return;
+      if (logs.length > 0) this.#socket.write(encodeLogs(logs));
+      if (outcomes.length > 0) this.#socket.write(encodeOutcomes(outcomes));
     });
   }
 }
