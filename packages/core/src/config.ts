@@ -42,6 +42,8 @@ export interface Config {
   retentionDays: number;
   /** Most invocations kept (the newest: a row cap); 0: no cap. @default 0 (FAAS_RETENTION_MAX_ROWS) */
   retentionMaxRows: number;
+  /** A schedule's ticks missed while no server ran: `once` runs the latest, `skip` none. @default once (FAAS_SCHEDULE_MISSED) */
+  scheduleMissed: 'once' | 'skip';
   /** First retry delay of a failed async invocation; doubles per attempt. @default 1000 (FAAS_RETRY_BASE_DELAY_MS) */
   retryBaseDelayMs: number;
   /** @default 60000 (FAAS_RETRY_MAX_DELAY_MS) */
@@ -329,6 +331,11 @@ const logLevel: Parser<Config['logLevel']> = (raw) => {
   return found;
 };
 
+const scheduleMissed: Parser<Config['scheduleMissed']> = (raw) => {
+  if (raw !== 'once' && raw !== 'skip') throw new Error(`must be once or skip, got "${raw}"`);
+  return raw;
+};
+
 /** The one table of settings: flag name = key, environment name = `env`. Documented in docs/configuration.md. */
 export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   port: { env: 'FAAS_PORT', default: 8080, parse: int(0, 65535) },
@@ -351,6 +358,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
     default: 0,
     parse: int(0, 1_000_000_000),
   },
+  scheduleMissed: { env: 'FAAS_SCHEDULE_MISSED', default: 'once', parse: scheduleMissed },
   retryBaseDelayMs: { env: 'FAAS_RETRY_BASE_DELAY_MS', default: 1000, parse: int(1, 3_600_000) },
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },

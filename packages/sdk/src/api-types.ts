@@ -35,6 +35,8 @@ export interface FunctionConfig {
   command?: string | string[];
   isolation?: Isolation;
   network?: boolean;
+  /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
+  schedules?: string[];
 }
 
 /** One immutable, numbered version of a function. */
@@ -79,6 +81,8 @@ export interface FunctionInput {
   command?: string | string[];
   isolation?: Isolation;
   network?: boolean;
+  /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
+  schedules?: string[];
 }
 
 export type InvocationStatus =
@@ -125,7 +129,7 @@ export interface Invocation {
   functionName: string;
   version: number;
   mode: 'sync' | 'async';
-  trigger: 'api' | 'http';
+  trigger: 'api' | 'http' | 'schedule';
   status: InvocationStatus;
   idempotencyKey?: string;
   idempotencyHash?: string;
