@@ -65,6 +65,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
         if (!adapter(req, res)) route(req, res);
       });
     },
+    // The server answers bytes that are not HTTP itself (http-server.ts), in the error format.
+    clientErrorHandler: () => {},
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     // One log line per request costs more than the rest of a warm invoke.
     logController: new LogController({ disableRequestLogging: true }),
