@@ -1,4 +1,5 @@
 import type { ApiKeyRecord } from './api-keys.ts';
+import type { AuditEntry, AuditFilter } from './audit.ts';
 import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts';
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
@@ -186,6 +187,12 @@ export interface MetadataStore {
   getProject(name: string): Promise<ProjectRecord | undefined>;
   /** Ordered by name. */
   listProjects(): Promise<ProjectRecord[]>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>>;
+  /** Deletes up to `limit` entries older than `before` (ISO); resolves to how many. */
+  deleteOldAudit(options: { before: string; limit: number }): Promise<number>;
 
   createSnapshot(snapshot: SnapshotRecord): Promise<void>;
   getSnapshot(id: string): Promise<SnapshotRecord | undefined>;

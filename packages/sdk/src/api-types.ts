@@ -157,7 +157,8 @@ export type Scope =
   | 'keys:write'
   | 'projects:read'
   | 'projects:write'
-  | 'queue:read';
+  | 'queue:read'
+  | 'audit:read';
 
 /** `admin` is the platform's (every project); the others act in their key's project. `user` is `developer`. */
 export type ApiKeyRole = 'admin' | 'owner' | 'developer' | 'invoker' | 'viewer' | 'user';

@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
+import { auditTrail } from './audit-trail.ts';
 import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer } from './http-server.ts';
@@ -13,6 +14,7 @@ import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionSourceRoutes } from './routes/function-source.ts';
 import { functionRoutes } from './routes/functions.ts';
@@ -122,6 +124,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
       api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
       api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects));
+      api.addHook('onResponse', auditTrail(platform.store, console));
+      auditRoutes(api, platform);
       functionRoutes(api, platform);
       functionSourceRoutes(api, platform);
       invocationRoutes(api, platform);

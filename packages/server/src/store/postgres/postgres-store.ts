@@ -1,5 +1,7 @@
 import type {
   ApiKeyRecord,
+  AuditEntry,
+  AuditFilter,
   BackendHealth,
   FunctionInvocationStats,
   FunctionRecord,
@@ -19,6 +21,7 @@ import type {
   StoredLogLine,
 } from '@faas/core';
 import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
+import { AuditQueries } from './audit-queries.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
@@ -47,6 +50,7 @@ export class PostgresStore implements MetadataStore {
   #keys: KeyQueries;
   #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
+  #audit: AuditQueries;
   #revisions: RevisionListener;
 
   constructor(options: PostgresStoreOptions) {
@@ -56,6 +60,7 @@ export class PostgresStore implements MetadataStore {
     this.#keys = new KeyQueries(this.#db);
     this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
+    this.#audit = new AuditQueries(this.#db);
     this.#revisions = new RevisionListener(this.#db);
   }
 
@@ -206,6 +211,18 @@ export class PostgresStore implements MetadataStore {
 
   listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.#audit.append(entry);
+  }
+
+  listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>> {
+    return this.#audit.list(filter, page);
+  }
+
+  deleteOldAudit(options: { before: string; limit: number }): Promise<number> {
+    return this.#audit.deleteOld(options.before, options.limit);
   }
 
   createSnapshot(snapshot: SnapshotRecord): Promise<void> {
