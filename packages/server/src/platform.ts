@@ -13,6 +13,7 @@ import { instanceLimitsFrom } from './control/instance-limits.ts';
 import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { JwtTokens } from './control/jwt-tokens.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { Scheduler } from './control/scheduler.ts';
@@ -247,6 +248,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     store,
     (id) => changes.publish({ kind: 'key-revoked', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+    JwtTokens.from(config),
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
   const projects = new ProjectService(store);
