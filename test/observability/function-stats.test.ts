@@ -2,7 +2,8 @@
 // p50/p99 durations over the last hour by minute and the last day by hour, read from the store.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { FaaSClient, FaasApiError } from '@faas/sdk';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 interface Bucket {
   start: string;
@@ -112,6 +113,23 @@ describe('GET /api/v1/functions/{name}/stats', () => {
     const { status, body } = await get('/api/v1/functions/nobody-here/stats');
     assert.equal(status, 404);
     assert.equal(body.error?.code, 'FAAS_ERR_FUNCTION_NOT_FOUND');
+  });
+
+  it("the SDK's functionStats reads it, and its errors are FaasApiError", async () => {
+    const client = new FaaSClient({ baseUrl: server.url, apiKey: ADMIN_KEY });
+    const hour = await client.functionStats('series-flaky');
+    assert.equal(hour.buckets.length, 60);
+    assert.equal(
+      hour.buckets.reduce((n, b) => n + b.calls, 0),
+      5,
+    );
+    const day = await client.functionStats('series-flaky', 'day');
+    assert.equal(day.window, 'day');
+    assert.equal(day.buckets.length, 24);
+    await assert.rejects(
+      client.functionStats('nobody-here'),
+      (e: unknown) => e instanceof FaasApiError && e.code === 'FAAS_ERR_FUNCTION_NOT_FOUND',
+    );
   });
 
   it('needs an API key', async () => {
