@@ -24,7 +24,10 @@ describe('GET /api/v1/functions/{name}/stats', () => {
   let server: TestServer;
   const get = async (path: string) => {
     const res = await server.api(path);
-    return { status: res.status, body: (await res.json()) as Series & { error?: { code: string } } };
+    return {
+      status: res.status,
+      body: (await res.json()) as Series & { error?: { code: string; message: string } },
+    };
   };
 
   before(async () => {
@@ -101,11 +104,21 @@ describe('GET /api/v1/functions/{name}/stats', () => {
     );
   });
 
-  it('answers 400 FAAS_ERR_BAD_REQUEST for another window, prototype names included', async () => {
-    for (const window of ['week', 'constructor', '__proto__', 'HOUR', '']) {
+  it('answers 400 FAAS_ERR_BAD_REQUEST for any other window: prototype names, a repeat, a long one', async () => {
+    for (const window of [
+      'week',
+      'constructor',
+      '__proto__',
+      'HOUR',
+      '',
+      '%00',
+      'x'.repeat(4000),
+      'hour&window=day',
+    ]) {
       const { status, body } = await get(`/api/v1/functions/series-flaky/stats?window=${window}`);
       assert.equal(status, 400, window);
       assert.equal(body.error?.code, 'FAAS_ERR_BAD_REQUEST', window);
+      assert.ok((body.error?.message ?? '').length < 100, 'the message does not echo it all');
     }
   });
 
