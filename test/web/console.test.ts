@@ -272,4 +272,58 @@ describe('the web console in a real browser', { skip }, () => {
     const status = await page.evaluate(async () => (await fetch('/api/v1/functions')).status);
     assert.equal(status, 401);
   });
+
+  it('walks the main flow with the keyboard: sign in, open a function, invoke it, sign out; focus shows', async () => {
+    interface Focused {
+      tag: string;
+      id: string;
+      text: string;
+      outline: string;
+    }
+    const focused = () =>
+      page.evaluate<Focused | null>(`(() => {
+        const e = document.activeElement;
+        if (!e || e === document.body) return null;
+        const style = getComputedStyle(e);
+        return { tag: e.tagName, id: e.id, text: (e.textContent ?? '').trim(), outline: style.outlineStyle + ' ' + style.outlineWidth };
+      })()`);
+    /** Presses `key` until the focused element's text is `text`; a keyboard user's walk. */
+    const moveTo = async (text: string, key = 'Tab') => {
+      for (let i = 0; i < 80; i++) {
+        await page.keyboard.press(key);
+        const now = await focused();
+        if (now?.text === text) return now;
+      }
+      return assert.fail(`${key} never reached "${text}"`);
+    };
+    await page.goto(`${s.url}/`);
+    await page.getByLabel('API key').waitFor();
+    await page.keyboard.press('Tab');
+    assert.deepEqual(await focused().then((f) => [f?.tag, f?.id]), ['INPUT', 'key']);
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Functions' }).waitFor();
+    // The first stop is the skip link, shown while focused; Enter goes to the page's content.
+    const skip = await moveTo('Skip to content');
+    assert.equal(skip.outline, 'solid 2px', 'the skip link shows its ring');
+    await page.keyboard.press('Enter');
+    const link = await moveTo('e2e-hello');
+    assert.equal(link.outline, 'solid 2px', 'a focused link shows its ring');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'e2e-hello' }).waitFor();
+    // Focus went to the new page's content: the next Tabs walk this page, not the old one.
+    const invoke = await moveTo('Invoke');
+    assert.equal(invoke.outline, 'solid 2px', 'a focused button shows its ring');
+    await page.keyboard.press('Enter');
+    await page
+      .locator('.outcome')
+      .filter({ hasText: /^\d{3} · / })
+      .waitFor();
+    // Still on the button (a disabled one drops focus to the page's start while it is busy).
+    assert.deepEqual(await focused().then((f) => [f?.text, f?.outline]), ['Invoke', 'solid 2px']);
+    await shot('keyboard-focus');
+    await moveTo('Sign out', 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('API key').waitFor();
+  });
 });
