@@ -60,8 +60,11 @@ export function applyTailEvent(state: TailState, type: string, id: string, data:
  */
 export function entryLine(entry: TailEntry): string {
   if (entry.kind === 'gap') return entry.text;
+  // A Date holds ±8.64e15 ms: toISOString throws past it.
   const at =
-    entry.ts !== undefined && Number.isFinite(entry.ts) ? new Date(entry.ts).toISOString().slice(11, 23) : '';
+    entry.ts !== undefined && Math.abs(entry.ts) <= 8.64e15
+      ? new Date(entry.ts).toISOString().slice(11, 23)
+      : '';
   const inv = entry.invocationId ? `…${entry.invocationId.slice(-6)}` : '';
   return [at, inv, entry.text].filter(Boolean).join(' ');
 }
