@@ -262,7 +262,18 @@ describe('the web console in a real browser', { skip }, () => {
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
     await shot('functions-phone');
+    // A function's page too: its charts and tail scale down with it.
+    await page.getByRole('link', { name: 'e2e-hello' }).click();
+    await page.getByRole('img', { name: /^Invocations per minute/ }).waitFor();
+    await page.getByRole('button', { name: 'Follow logs' }).click();
+    await page.locator('[data-status="live"]').waitFor();
+    const functionOverflow = await page.evaluate<number>(
+      'document.documentElement.scrollWidth - window.innerWidth',
+    );
+    assert.ok(functionOverflow <= 0, `the function page is ${functionOverflow}px wider than the phone`);
     await page.setViewportSize({ width: 1280, height: 860 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions' }).click();
+    await page.getByRole('link', { name: 'e2e-hello' }).waitFor();
     await shot('functions');
   });
 
