@@ -17,6 +17,7 @@ import { sendParts } from './response-parts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionSourceRoutes } from './routes/function-source.ts';
+import { functionStatsRoutes } from './routes/function-stats.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { instanceFileRoutes } from './routes/instance-files.ts';
@@ -131,6 +132,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       invocationRoutes(api, platform);
       logStreamRoutes(api, platform);
       statsRoutes(api, platform);
+      functionStatsRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
       projectRoutes(api, platform);

@@ -29,6 +29,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /api/v1/logs': 'invocations:read',
   'GET /api/v1/logs/stream': 'invocations:read',
   'GET /api/v1/stats': 'invocations:read',
+  'GET /api/v1/functions/:name/stats': 'invocations:read',
   'GET /api/v1/queue': 'queue:read',
   'GET /api/v1/audit': 'audit:read',
 

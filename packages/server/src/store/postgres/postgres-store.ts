@@ -7,8 +7,10 @@ import type {
   FunctionRecord,
   FunctionVersion,
   Invocation,
+  InvocationBucketStats,
   InvocationFilter,
   InvocationPatch,
+  InvocationTimeSeriesQuery,
   MetadataStore,
   NewFunctionVersion,
   NewLogLine,
@@ -21,6 +23,12 @@ import type {
   StoredLogLine,
 } from '@faas/core';
 import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
+import {
+  bucketFromRow,
+  type InvocationBucketRow,
+  invocationTimeSeriesSql,
+  timeSeriesParams,
+} from '../invocation-time-series.ts';
 import { AuditQueries } from './audit-queries.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
@@ -154,6 +162,14 @@ export class PostgresStore implements MetadataStore {
       [sinceMs, sinceMs],
     );
     return rows.map(statsFromRow);
+  }
+
+  async invocationTimeSeries(query: InvocationTimeSeriesQuery): Promise<InvocationBucketStats[]> {
+    const rows = await this.#db.rows<InvocationBucketRow & Record<string, unknown>>(
+      invocationTimeSeriesSql((i) => `$${i}`),
+      timeSeriesParams(query),
+    );
+    return rows.map(bucketFromRow);
   }
 
   deleteOldInvocations(options: {

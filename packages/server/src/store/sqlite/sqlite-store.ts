@@ -7,8 +7,10 @@ import type {
   FunctionRecord,
   FunctionVersion,
   Invocation,
+  InvocationBucketStats,
   InvocationFilter,
   InvocationPatch,
+  InvocationTimeSeriesQuery,
   MetadataStore,
   NewFunctionVersion,
   NewLogLine,
@@ -23,6 +25,12 @@ import type {
 import { applyMigrations, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
+import {
+  bucketFromRow,
+  type InvocationBucketRow,
+  invocationTimeSeriesSql,
+  timeSeriesParams,
+} from '../invocation-time-series.ts';
 import { AuditQueries } from './audit-queries.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
@@ -143,6 +151,15 @@ export class SqliteStore implements MetadataStore {
         sinceMs,
       )
       .map(statsFromRow);
+  }
+
+  async invocationTimeSeries(query: InvocationTimeSeriesQuery): Promise<InvocationBucketStats[]> {
+    return this.#db
+      .all<InvocationBucketRow>(
+        invocationTimeSeriesSql(() => '?'),
+        ...timeSeriesParams(query),
+      )
+      .map(bucketFromRow);
   }
 
   async deleteOldInvocations(options: {
