@@ -97,6 +97,10 @@ export interface Config {
   jwtProjectClaim: string;
   /** The claim that names a JWT's role. @default role (FAAS_JWT_ROLE_CLAIM) */
   jwtRoleClaim: string;
+  /** Serve HTTPS with this certificate chain (a PEM file), with `tlsKey`. (FAAS_TLS_CERT) */
+  tlsCert: string | undefined;
+  /** The certificate's private key (a PEM file). (FAAS_TLS_KEY) */
+  tlsKey: string | undefined;
   /**
    * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
    * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
@@ -408,6 +412,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   jwtAudience: { env: 'FAAS_JWT_AUDIENCE', default: undefined, parse: str },
   jwtProjectClaim: { env: 'FAAS_JWT_PROJECT_CLAIM', default: 'project', parse: str },
   jwtRoleClaim: { env: 'FAAS_JWT_ROLE_CLAIM', default: 'role', parse: str },
+  tlsCert: { env: 'FAAS_TLS_CERT', default: undefined, parse: str },
+  tlsKey: { env: 'FAAS_TLS_KEY', default: undefined, parse: str },
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },
@@ -468,6 +474,9 @@ export function loadConfig(
       const source = flag !== undefined ? `--${key}` : field.env;
       problems.push(`${source}: ${(err as Error).message}`);
     }
+  }
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
+    problems.push('FAAS_TLS_CERT and FAAS_TLS_KEY: set both to serve HTTPS, or neither');
   }
   if (problems.length > 0) {
     throw new FaasError('FAAS_ERR_VALIDATION', `Invalid configuration: ${problems.join('; ')}`, {

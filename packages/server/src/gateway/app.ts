@@ -8,7 +8,7 @@ import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { auditTrail } from './audit-trail.ts';
 import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
-import { createGatewayServer } from './http-server.ts';
+import { createGatewayServer, gatewayTls } from './http-server.ts';
 import { createInvokePipeline } from './invoke/create-pipeline.ts';
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
@@ -66,7 +66,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     serverFactory: (route) => {
       return createGatewayServer((req, res) => {
         if (!adapter(req, res)) route(req, res);
-      });
+      }, gatewayTls(config));
     },
     // The server answers bytes that are not HTTP itself (http-server.ts), in the error format.
     clientErrorHandler: () => {},

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HttpMetrics } from '../../observability/http-metrics.ts';
 import { createThreadPlatform } from '../../thread-platform.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
-import { createGatewayServer } from '../http-server.ts';
+import { createGatewayServer, gatewayTls } from '../http-server.ts';
 import { createInvokePipeline } from '../invoke/create-pipeline.ts';
 import { nodeInvokeAdapter } from '../invoke/node-invoke-adapter.ts';
 import { drain } from '../invoke/request-body.ts';
@@ -56,7 +56,7 @@ const server = createGatewayServer((req, res) => {
     stats.passed++;
     proxy.forward(req, res, undefined, config.bodyLimitBytes);
   }
-});
+}, gatewayTls(config));
 server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head));
 server.listen({ port: data.port, host: config.host, reusePort: true }, () => tell({ type: 'listening' }));
 
