@@ -25,6 +25,7 @@ import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
+import { RequestLog } from './observability/request-log.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -80,6 +81,8 @@ export interface Observability {
   scrape: MetricsScrape;
   /** Every invocation's start, logs and end as they happen (GET /api/v1/logs/stream). */
   tail: LogTail;
+  /** The main thread's request log lines (each gateway thread has its own). */
+  requests: RequestLog;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -216,6 +219,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     metrics,
     http,
     tail,
+    requests: new RequestLog(config.logLevel),
     scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
   };
   const functions = new FunctionService({
@@ -291,6 +295,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await queue.close();
       await store.close();
       await blobs.close();
+      observability.requests.flush();
       lock.release();
     },
   };
