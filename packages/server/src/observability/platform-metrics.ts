@@ -24,7 +24,10 @@ export interface PlatformMetricSources {
 
 /** The fields of an invocation its metrics are labelled with: names, never ids (bounded sets). */
 export interface ObservedInvocation {
-  invocation: Pick<Invocation, 'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs' | 'error'>;
+  invocation: Pick<
+    Invocation,
+    'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs' | 'error' | 'coldStart'
+  >;
   runtime: FunctionRuntime | undefined;
 }
 
@@ -39,6 +42,7 @@ export class PlatformMetrics {
   #invocations: HotCounter;
   #duration: HotHistogram;
   #throttled: HotCounter;
+  #coldStarts: HotCounter;
   #series: SeriesCache<{ count: { value: number }; time: HistogramSeries }>;
   #retries: Counter<'function'>;
   #deadLetters: Counter<'function'>;
@@ -59,6 +63,11 @@ export class PlatformMetrics {
     this.#throttled = new HotCounter({
       name: 'faas_invocations_throttled_total',
       help: "Invocations refused with 429: the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS",
+      registers,
+    });
+    this.#coldStarts = new HotCounter({
+      name: 'faas_cold_starts_total',
+      help: 'Invocations (async: attempts) that waited for a new isolate, container or process to be made for them',
       registers,
     });
     this.#retries = new Counter({
@@ -111,6 +120,13 @@ export class PlatformMetrics {
     );
     series.count.value++;
     if (runs) this.#duration.observeSeries(series.time, (invocation.durationMs as number) / 1000);
+    if (invocation.coldStart === true) {
+      const r = runtime ?? 'unknown';
+      this.#coldStarts.inc(`${r} ${invocation.functionName}`, () => ({
+        function: invocation.functionName,
+        runtime: r,
+      }));
+    }
     if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS')
       this.#throttled.inc(invocation.functionName, () => ({ function: invocation.functionName }));
   }

@@ -10,7 +10,7 @@ import { FieldReader, FrameWriter, ProtocolError } from './frames.ts';
  *
  * A version of this protocol; both ends are always the same build (the host is a child process).
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const MessageType = {
   // client → host
@@ -156,18 +156,23 @@ export function decodeHello(body: Buffer): { pid: number } {
   return { pid };
 }
 
+/** An outcome's `metrics.coldStart` on the wire. */
+const COLD_START = { unknown: 0, cold: 1, warm: 2 } as const;
+
 export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
   const w = new FrameWriter(MessageType.outcomes, 256 * items.length).u32(items.length);
   for (const item of items) {
     w.u32(item.seq);
     if ('platformError' in item) {
-      w.u8(PLATFORM_ERROR).f64(0).f64(Number.NaN).f64(Number.NaN).u8(RESULT_KIND.json);
+      w.u8(PLATFORM_ERROR).f64(0).f64(Number.NaN).f64(Number.NaN).u8(COLD_START.unknown);
+      w.u8(RESULT_KIND.json);
       w.str(JSON.stringify(item.platformError));
     } else {
       const { outcome } = item;
       const m = outcome.metrics;
       w.u8(STATUSES.indexOf(outcome.status)).f64(m.durationMs);
       w.f64(m.cpuTimeMs ?? Number.NaN).f64(m.peakMemoryBytes ?? Number.NaN);
+      w.u8(m.coldStart === undefined ? COLD_START.unknown : m.coldStart ? COLD_START.cold : COLD_START.warm);
       if (outcome.status !== 'succeeded') {
         w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.error));
       } else if (outcome.result === undefined) {
@@ -213,7 +218,7 @@ export interface LogBatch {
 export function decodeOutcomes(body: Buffer): OutcomeItem[] {
   const r = new FieldReader(body);
   const count = r.u32();
-  if (count * 38 > body.length) throw new ProtocolError(`An outcome batch claiming ${count} items`);
+  if (count * 39 > body.length) throw new ProtocolError(`An outcome batch claiming ${count} items`);
   const items: OutcomeItem[] = [];
   for (let i = 0; i < count; i++) {
     const seq = r.u32();
@@ -294,11 +299,14 @@ function readMetrics(r: FieldReader): InvokeMetrics {
   const durationMs = r.f64();
   const cpuTimeMs = r.f64();
   const peakMemoryBytes = r.f64();
+  const cold = r.u8();
   if (!Number.isFinite(durationMs)) throw new ProtocolError('An outcome without a duration');
+  if (cold > COLD_START.warm) throw new ProtocolError(`Unknown cold start flag ${cold}`);
   return {
     durationMs,
     ...(Number.isFinite(cpuTimeMs) ? { cpuTimeMs } : {}),
     ...(Number.isFinite(peakMemoryBytes) ? { peakMemoryBytes } : {}),
+    ...(cold !== COLD_START.unknown ? { coldStart: cold === COLD_START.cold } : {}),
   };
 }
 
