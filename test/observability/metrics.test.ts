@@ -133,7 +133,13 @@ describe('GET /metrics', () => {
     // Invocation ids are never labels: the label sets stay bounded.
     assert.doesNotMatch(text, /inv_[0-9a-z]{10}/);
     assert.ok((sample(text, 'faas_queue_jobs{state="ready"}') ?? -1) >= 0, 'queue depth is reported');
-    assert.ok(sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') !== undefined);
+    // The first scrape of this server: the isolates in the host processes are counted, asked now.
+    const warmIsolates =
+      (sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') ?? 0) +
+      (sample(text, 'faas_warm_instances{runtime="isolate",state="busy"}') ?? 0);
+    assert.ok(warmIsolates >= 1, `${warmIsolates} warm isolates`);
+    assert.ok((sample(text, 'faas_isolate_host_resident_memory_bytes{host="0"}') ?? 0) > 0);
+    assert.ok((sample(text, 'faas_isolate_host_heap_used_bytes{host="0"}') ?? 0) > 0);
     assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0, 'process metrics are reported');
   });
 

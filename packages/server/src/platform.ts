@@ -145,7 +145,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     maxIsolates: config.maxIsolates,
     logger,
   });
-  const runtimeList: Runtime[] = [remoteIsolateRuntime(config, isolateHosts, logger)];
+  const isolates = remoteIsolateRuntime(config, isolateHosts, logger);
+  const runtimeList: Runtime[] = [isolates];
   runtimeList.push(
     createContainerRuntime({
       blobs,
@@ -180,6 +181,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const metrics = new PlatformMetrics({
     queue,
     runtimes,
+    isolateHosts: isolates,
     recorder: { stats: () => recorder.stats() },
     leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
   });

@@ -17,6 +17,11 @@ const MISNAMED_DEFAULT_METRICS = [
 export interface PlatformMetricSources {
   queue: Pick<Queue, 'stats'>;
   runtimes: { readonly all: readonly Pick<Runtime, 'kind' | 'stats'>[] };
+  /** The isolate hosts as the main thread reaches them: read afresh at each scrape. */
+  isolateHosts?: {
+    refreshStats(): Promise<unknown>;
+    hostProcesses(): readonly { host: number; rssBytes: number; heapUsedBytes: number }[];
+  };
   /** The invocation recorder's counters. */
   recorder: { stats(): { pending: number; failedWrites: number } };
   leaseStats: () => { renewalFailures: number; leasesLost: number };
@@ -97,7 +102,10 @@ export class PlatformMetrics {
       };
     });
     queueGauges(sources, registers);
-    runtimeGauges(sources, registers);
+    // One round trip to the hosts per scrape, shared by the gauges that read them.
+    const refreshHosts = shared(() => sources.isolateHosts?.refreshStats() ?? Promise.resolve());
+    runtimeGauges(sources, registers, refreshHosts);
+    isolateHostGauges(sources, registers, refreshHosts);
     recorderGauges(sources, registers);
     if (options.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
@@ -166,19 +174,56 @@ function queueGauges(sources: PlatformMetricSources, registers: Registry[]): voi
   );
 }
 
-function runtimeGauges(sources: PlatformMetricSources, registers: Registry[]): void {
+function runtimeGauges(
+  sources: PlatformMetricSources,
+  registers: Registry[],
+  refreshHosts: () => Promise<unknown>,
+): void {
   new Gauge({
     name: 'faas_warm_instances',
     help: 'Warm instances (isolates, containers) by runtime and state: idle or busy',
     labelNames: ['runtime', 'state'],
     registers,
-    collect() {
+    async collect() {
+      // The hosts' isolates are counted in the hosts: asked now, not as last read.
+      await refreshHosts();
       this.reset();
       for (const runtime of sources.runtimes.all) {
         const s = runtime.stats();
         this.set({ runtime: runtime.kind, state: 'busy' }, s.busy);
         this.set({ runtime: runtime.kind, state: 'idle' }, Math.max(0, s.warm - s.busy));
       }
+    },
+  });
+}
+
+function isolateHostGauges(
+  sources: PlatformMetricSources,
+  registers: Registry[],
+  refreshHosts: () => Promise<unknown>,
+): void {
+  const hosts = sources.isolateHosts;
+  if (!hosts) return;
+  new Gauge({
+    name: 'faas_isolate_host_resident_memory_bytes',
+    help: 'Resident memory of each isolate host process (its isolates included), by host index',
+    labelNames: ['host'],
+    registers,
+    async collect() {
+      await refreshHosts();
+      this.reset();
+      for (const p of hosts.hostProcesses()) this.set({ host: String(p.host) }, p.rssBytes);
+    },
+  });
+  new Gauge({
+    name: 'faas_isolate_host_heap_used_bytes',
+    help: "Used V8 heap of each isolate host process's own thread (not its isolates'), by host index",
+    labelNames: ['host'],
+    registers,
+    async collect() {
+      await refreshHosts();
+      this.reset();
+      for (const p of hosts.hostProcesses()) this.set({ host: String(p.host) }, p.heapUsedBytes);
     },
   });
 }
@@ -211,4 +256,15 @@ function countedElsewhere(name: string, help: string, registers: Registry[], rea
       this.inc(read());
     },
   });
+}
+
+/** `run`, called again while a call is under way: that call's promise, not a second call. */
+function shared(run: () => Promise<unknown>): () => Promise<unknown> {
+  let running: Promise<unknown> | undefined;
+  return () => {
+    running ??= run().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
 }

@@ -1,4 +1,11 @@
-import type { FunctionVersion, InvocationError, InvokeMetrics, InvokeOutcome, LogLine } from '@faas/core';
+import type {
+  FunctionVersion,
+  InvocationError,
+  InvokeMetrics,
+  InvokeOutcome,
+  LogLine,
+  RuntimeStats,
+} from '@faas/core';
 import { FieldReader, FrameWriter, ProtocolError } from './frames.ts';
 
 /**
@@ -285,6 +292,32 @@ export function decodePrepared(body: Buffer): { seq: number; answer: PrepareAnsw
 
 export function encodeStatsReply(seq: number, stats: unknown): Buffer {
   return new FrameWriter(MessageType.statsReply, 256).u32(seq).str(JSON.stringify(stats)).finish();
+}
+
+/** What a host answers a stats message with: its runtime's stats and its process's memory. */
+export interface HostStats extends RuntimeStats {
+  process?: { rssBytes: number; heapUsedBytes: number };
+}
+
+/** A stats reply's value, checked (anything else reads as no answer). */
+export function hostStatsOf(value: unknown): HostStats | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (!isCount(v.warm) || !isCount(v.busy)) return undefined;
+  const byVersion: Record<string, number> = {};
+  if (typeof v.byVersion === 'object' && v.byVersion !== null) {
+    for (const [key, count] of Object.entries(v.byVersion)) if (isCount(count)) byVersion[key] = count;
+  }
+  const stats: HostStats = { warm: v.warm, busy: v.busy, byVersion };
+  const p = v.process as Record<string, unknown> | undefined;
+  if (typeof p === 'object' && p !== null && isCount(p.rssBytes) && isCount(p.heapUsedBytes)) {
+    stats.process = { rssBytes: p.rssBytes, heapUsedBytes: p.heapUsedBytes };
+  }
+  return stats;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 export function decodeStatsReply(body: Buffer): { seq: number; stats: unknown } {
