@@ -182,6 +182,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     queue,
     runtimes,
     isolateHosts: isolates,
+    slots,
     recorder: { stats: () => recorder.stats() },
     leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
   });

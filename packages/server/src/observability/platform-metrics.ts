@@ -22,6 +22,8 @@ export interface PlatformMetricSources {
     refreshStats(): Promise<unknown>;
     hostProcesses(): readonly { host: number; rssBytes: number; heapUsedBytes: number }[];
   };
+  /** Running invocations per function, every gateway thread's (the shared slot table). */
+  slots?: { running(functionName: string): number };
   /** The invocation recorder's counters. */
   recorder: { stats(): { pending: number; failedWrites: number } };
   leaseStats: () => { renewalFailures: number; leasesLost: number };
@@ -48,6 +50,8 @@ export class PlatformMetrics {
   #duration: HotHistogram;
   #throttled: HotCounter;
   #coldStarts: HotCounter;
+  /** Functions with a finished invocation since start: whose slots `faas_concurrency_slots_in_use` reads. */
+  #functions = new Set<string>();
   #series: SeriesCache<{ count: { value: number }; time: HistogramSeries }>;
   #retries: Counter<'function'>;
   #deadLetters: Counter<'function'>;
@@ -67,7 +71,7 @@ export class PlatformMetrics {
     });
     this.#throttled = new HotCounter({
       name: 'faas_invocations_throttled_total',
-      help: "Invocations refused with 429: the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS",
+      help: "Invocations refused with 429, by reason: max_concurrency (the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS)",
       registers,
     });
     this.#coldStarts = new HotCounter({
@@ -101,6 +105,7 @@ export class PlatformMetrics {
         time: this.#duration.series(key, () => ({ function: f, runtime: r, outcome: o })),
       };
     });
+    slotGauges(sources, registers, this.#functions);
     queueGauges(sources, registers);
     // One round trip to the hosts per scrape, shared by the gauges that read them.
     const refreshHosts = shared(() => sources.isolateHosts?.refreshStats() ?? Promise.resolve());
@@ -136,7 +141,11 @@ export class PlatformMetrics {
       }));
     }
     if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS')
-      this.#throttled.inc(invocation.functionName, () => ({ function: invocation.functionName }));
+      this.#throttled.inc(invocation.functionName, () => ({
+        function: invocation.functionName,
+        reason: 'max_concurrency',
+      }));
+    this.#functions.add(invocation.functionName);
   }
 
   /** An async attempt failed: retried, or dead-lettered. */
@@ -144,6 +153,21 @@ export class PlatformMetrics {
     if (next === 'retrying') this.#retries.inc({ function: functionName });
     else this.#deadLetters.inc({ function: functionName });
   }
+}
+
+function slotGauges(sources: PlatformMetricSources, registers: Registry[], functions: Set<string>): void {
+  const slots = sources.slots;
+  if (!slots) return;
+  new Gauge({
+    name: 'faas_concurrency_slots_in_use',
+    help: 'Invocations running now per function (its maxConcurrency slots taken), on every gateway thread',
+    labelNames: ['function'],
+    registers,
+    collect() {
+      this.reset();
+      for (const name of functions) this.set({ function: name }, slots.running(name));
+    },
+  });
 }
 
 function queueGauges(sources: PlatformMetricSources, registers: Registry[]): void {
