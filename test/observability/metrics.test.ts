@@ -140,6 +140,7 @@ describe('GET /metrics', () => {
     // Invocation ids are never labels: the label sets stay bounded.
     assert.doesNotMatch(text, /inv_[0-9a-z]{10}/);
     assert.ok((sample(text, 'faas_queue_jobs{state="ready"}') ?? -1) >= 0, 'queue depth is reported');
+    assert.equal(sample(text, 'faas_queue_oldest_job_age_seconds'), 0, 'no async job waits');
     // The first scrape of this server: the isolates in the host processes are counted, asked now.
     const warmIsolates =
       (sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') ?? 0) +

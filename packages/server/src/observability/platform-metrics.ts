@@ -15,7 +15,7 @@ const MISNAMED_DEFAULT_METRICS = [
 
 /** What the main thread reads at scrape time (gauges), besides what it counts as it happens. */
 export interface PlatformMetricSources {
-  queue: Pick<Queue, 'stats'>;
+  queue: Pick<Queue, 'stats' | 'oldestDueAgeMs'>;
   runtimes: { readonly all: readonly Pick<Runtime, 'kind' | 'stats'>[] };
   /** The isolate hosts as the main thread reaches them: read afresh at each scrape. */
   isolateHosts?: {
@@ -182,6 +182,14 @@ function queueGauges(sources: PlatformMetricSources, registers: Registry[]): voi
       this.set({ state: 'delayed' }, s.delayed);
       this.set({ state: 'leased' }, s.leased);
       this.set({ state: 'dead_lettered' }, s.deadLettered);
+    },
+  });
+  new Gauge({
+    name: 'faas_queue_oldest_job_age_seconds',
+    help: 'How long the async job due the longest has waited for a consumer since it became due; 0: none is due',
+    registers,
+    async collect() {
+      this.set(((await sources.queue.oldestDueAgeMs()) ?? 0) / 1000);
     },
   });
   countedElsewhere(
