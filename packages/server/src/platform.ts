@@ -26,6 +26,7 @@ import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
 import { RequestLog } from './observability/request-log.ts';
+import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -237,13 +238,15 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const instanceLimits = instanceLimitsFrom(config);
   const instances = new InstanceService(runtimes, instanceLimits);
-  const snapshots = new SnapshotService({ store, blobs, instances });
+  const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
+  const snapshots = new SnapshotService({ store, blobs, instances, metrics: sandboxMetrics });
   const execute = new ExecuteService({
     runtimes,
     cache: new ExecCache({ store }),
     instances,
     snapshots,
     limits: instanceLimits,
+    metrics: sandboxMetrics,
   });
   const keys = new ApiKeyService(
     store,

@@ -5,7 +5,6 @@ import {
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
-  type RuntimeStats,
 } from '@faas/core';
 import { FrameReader } from './frames.ts';
 import {
