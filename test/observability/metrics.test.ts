@@ -141,6 +141,10 @@ describe('GET /metrics', () => {
     assert.doesNotMatch(text, /inv_[0-9a-z]{10}/);
     assert.ok((sample(text, 'faas_queue_jobs{state="ready"}') ?? -1) >= 0, 'queue depth is reported');
     assert.equal(sample(text, 'faas_queue_oldest_job_age_seconds'), 0, 'no async job waits');
+    // The deploys wrote functions through the store: its operations are timed.
+    assert.ok(
+      (sample(text, 'faas_store_operation_duration_seconds_count{operation="getFunction"}') ?? 0) >= 1,
+    );
     // The first scrape of this server: the isolates in the host processes are counted, asked now.
     const warmIsolates =
       (sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') ?? 0) +
@@ -192,6 +196,8 @@ describe('GET /metrics', () => {
     assert.equal(attempts, 2, 'maxRetries 1: two attempts');
     assert.equal(sample(text, 'faas_queue_retries_total{function="broken"}'), 1);
     assert.equal(sample(text, 'faas_queue_dead_letters_total{function="broken"}'), 1);
+    assert.ok((sample(text, 'faas_queue_operation_duration_seconds_count{operation="enqueue"}') ?? 0) >= 1);
+    assert.ok((sample(text, 'faas_queue_operation_duration_seconds_count{operation="fail"}') ?? 0) >= 2);
   });
 
   it("the Grafana dashboard's queries name only metrics the server exports", async () => {

@@ -24,6 +24,7 @@ import { DataDirLock } from './data-dir-lock.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
+import { OperationMetrics } from './observability/operation-metrics.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
 import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
@@ -112,13 +113,17 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
-  const store = await openMetadataStore(config, 'server');
+  // Every store and queue call of the main thread is timed (the gateway threads' are not).
+  const operations = new OperationMetrics();
+  const store = operations.store(await openMetadataStore(config, 'server'));
   let queue: Queue;
   try {
-    queue = await openQueue(queueBackend(config, dbPath), {
-      retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
-      logger,
-    });
+    queue = operations.queue(
+      await openQueue(queueBackend(config, dbPath), {
+        retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+        logger,
+      }),
+    );
   } catch (err) {
     await store.close();
     throw err;
@@ -224,7 +229,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     http,
     tail,
     requests: new RequestLog(config.logLevel),
-    scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
+    scrape: new MetricsScrape([metrics.registry, http.registry, operations.registry], () =>
+      recorder.takeInPosted(),
+    ),
   };
   const functions = new FunctionService({
     store,
