@@ -39,6 +39,11 @@ export class RequestLog {
       return;
     }
     this.#out = destination({ dest: fd, sync: false });
+    // stdout gone (the log shipper's pipe closed): the lines stop, the server goes on serving.
+    this.#out.on('error', () => {
+      this.#info = false;
+      this.#error = false;
+    });
     this.#logger = pino({ level, base: { pid: process.pid } }, this.#out);
     this.#info = this.#logger.isLevelEnabled('info');
     this.#error = this.#logger.isLevelEnabled('error');
