@@ -60,6 +60,8 @@ export interface Invocation {
   durationMs?: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /** Its (last) attempt waited for a new isolate, container or process: a cold start. */
+  coldStart?: boolean;
 }
 
 export interface InvocationFilter {

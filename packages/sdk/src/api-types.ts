@@ -142,6 +142,8 @@ export interface Invocation {
   durationMs?: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /** Its (last) attempt waited for a new isolate, container or process: a cold start. */
+  coldStart?: boolean;
 }
 
 /** What a key may do; a role is a set of these (docs/security.md). */

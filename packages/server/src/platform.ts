@@ -26,7 +26,10 @@ import { DataDirLock } from './data-dir-lock.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
+import { OperationMetrics } from './observability/operation-metrics.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
+import { RequestLog } from './observability/request-log.ts';
+import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -83,6 +86,8 @@ export interface Observability {
   scrape: MetricsScrape;
   /** Every invocation's start, logs and end as they happen (GET /api/v1/logs/stream). */
   tail: LogTail;
+  /** The main thread's request log lines (each gateway thread has its own). */
+  requests: RequestLog;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -114,13 +119,17 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
-  const store = await openMetadataStore(config, 'server');
+  // Every store and queue call of the main thread is timed (the gateway threads' are not).
+  const operations = new OperationMetrics();
+  const store = operations.store(await openMetadataStore(config, 'server'));
   let queue: Queue;
   try {
-    queue = await openQueue(queueBackend(config, dbPath), {
-      retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
-      logger,
-    });
+    queue = operations.queue(
+      await openQueue(queueBackend(config, dbPath), {
+        retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+        logger,
+      }),
+    );
   } catch (err) {
     await store.close();
     throw err;
@@ -148,7 +157,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     maxIsolates: config.maxIsolates,
     logger,
   });
-  const runtimeList: Runtime[] = [remoteIsolateRuntime(config, isolateHosts, logger)];
+  const isolates = remoteIsolateRuntime(config, isolateHosts, logger);
+  const runtimeList: Runtime[] = [isolates];
   runtimeList.push(
     createContainerRuntime({
       blobs,
@@ -183,6 +193,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const metrics = new PlatformMetrics({
     queue,
     runtimes,
+    isolateHosts: isolates,
+    slots,
     recorder: { stats: () => recorder.stats() },
     leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
   });
@@ -222,7 +234,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     metrics,
     http,
     tail,
-    scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
+    requests: new RequestLog(config.logLevel),
+    scrape: new MetricsScrape([metrics.registry, http.registry, operations.registry], () =>
+      recorder.takeInPosted(),
+    ),
   };
   const functions = new FunctionService({
     store,
@@ -236,13 +251,15 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const instanceLimits = instanceLimitsFrom(config);
   const instances = new InstanceService(runtimes, instanceLimits);
-  const snapshots = new SnapshotService({ store, blobs, instances });
+  const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
+  const snapshots = new SnapshotService({ store, blobs, instances, metrics: sandboxMetrics });
   const execute = new ExecuteService({
     runtimes,
     cache: new ExecCache({ store }),
     instances,
     snapshots,
     limits: instanceLimits,
+    metrics: sandboxMetrics,
   });
   const keys = new ApiKeyService(
     store,
@@ -308,6 +325,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await queue.close();
       await store.close();
       await blobs.close();
+      observability.requests.flush();
       lock.release();
     },
   };

@@ -30,6 +30,8 @@ export interface InvocationRow {
   cpu_time_ms: number | null;
   peak_memory_bytes: number | null;
   project: string | null;
+  /** 1 or 0 (SQLite), true or false (PostgreSQL); null: not known (an older row, or it never ran). */
+  cold_start: number | boolean | null;
 }
 
 export interface LogRow {
@@ -64,6 +66,7 @@ export const INVOCATION_COLUMNS = [
   'cpu_time_ms',
   'peak_memory_bytes',
   'project',
+  'cold_start',
 ] as const;
 
 export const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
@@ -92,6 +95,7 @@ const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
   durationMs: 'duration_ms',
   cpuTimeMs: 'cpu_time_ms',
   peakMemoryBytes: 'peak_memory_bytes',
+  coldStart: 'cold_start',
   version: 'version',
 };
 const JSON_FIELDS = new Set<string>(['result', 'error']);
@@ -102,9 +106,16 @@ export function patchColumns(patch: InvocationPatch): Array<[column: string, val
   for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
     const value = (patch as Record<string, unknown>)[field];
     if (value === undefined) continue;
-    out.push([column, JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as InvocationValue)]);
+    out.push([column, columnValue(field, value)]);
   }
   return out;
+}
+
+function columnValue(field: string, value: unknown): InvocationValue {
+  if (JSON_FIELDS.has(field)) return JSON.stringify(value);
+  // Both stores take 0/1 for it: SQLite has no booleans, PostgreSQL casts them (invocation-queries.ts).
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value as InvocationValue;
 }
 
 /** ms since the epoch of an ISO timestamp. @throws FaasError VALIDATION naming `field` */
@@ -140,6 +151,7 @@ export function invocationValues(inv: Invocation): InvocationValue[] {
     inv.cpuTimeMs ?? null,
     inv.peakMemoryBytes ?? null,
     inv.project ?? DEFAULT_PROJECT,
+    inv.coldStart === undefined ? null : inv.coldStart ? 1 : 0,
   ];
 }
 
@@ -164,6 +176,7 @@ export function toInvocation(row: InvocationRow): Invocation {
   if (row.duration_ms !== null) invocation.durationMs = row.duration_ms;
   if (row.cpu_time_ms !== null) invocation.cpuTimeMs = row.cpu_time_ms;
   if (row.peak_memory_bytes !== null) invocation.peakMemoryBytes = row.peak_memory_bytes;
+  if (row.cold_start !== null) invocation.coldStart = row.cold_start === true || row.cold_start === 1;
   return invocation;
 }
 

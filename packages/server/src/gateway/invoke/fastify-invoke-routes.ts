@@ -7,6 +7,13 @@ import { invokeQuery, nameParams } from '../schemas.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import type { RequestHead } from './invoke-target.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The key the invoke pipeline accepted (its own hooks authenticate invokes), for the request log. */
+    invokeKeyId?: string;
+  }
+}
+
 const TRIGGER_ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 /** The pipeline checks these requests itself; the schemas are there for /docs. */
 const documentedOnly = () => () => true;
@@ -24,6 +31,7 @@ export function rawBodies(app: FastifyInstance, bodyLimit: number): void {
  */
 export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeline, bodyLimit: number): void {
   rawBodies(app, bodyLimit);
+  app.decorateRequest('invokeKeyId', undefined);
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const head: RequestHead = {
       method: request.method,
@@ -33,7 +41,11 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
     };
     const target = pipeline.target(head);
     if (!target) throw notFound(head);
-    return sendParts(reply, await pipeline.run(target, head, request.body as Buffer | undefined));
+    try {
+      return sendParts(reply, await pipeline.run(target, head, request.body as Buffer | undefined));
+    } finally {
+      if (head.keyId !== undefined) request.invokeKeyId = head.keyId;
+    }
   };
 
   app.post(

@@ -112,6 +112,7 @@ export class InvokePipeline {
         const pending = hook(context);
         if (pending) await pending;
       }
+      if (context.apiKey) head.keyId = context.apiKey.id;
     }
     const invocations = this.#invocations;
     const access = this.#access;

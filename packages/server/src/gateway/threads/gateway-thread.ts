@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpMetrics } from '../../observability/http-metrics.ts';
+import { RequestLog } from '../../observability/request-log.ts';
 import { createThreadPlatform } from '../../thread-platform.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
 import { createGatewayServer, gatewayTls } from '../http-server.ts';
@@ -25,12 +26,14 @@ const { runtime } = platform;
 
 const proxy = new MainProxy(data.mainSocket);
 const metrics = new HttpMetrics();
+const requests = new RequestLog(config.logLevel);
 const stats = { served: 0, passed: 0 };
 const invoke = nodeInvokeAdapter({
   pipeline: createInvokePipeline({ auth: config.auth, ...platform }),
   bodyLimitBytes: config.bodyLimitBytes,
   logger: console,
   metrics,
+  log: requests,
   thread: {
     runsHere: (fn) => runtime.supports(fn.runtime),
     // A request the adapter took, then found to be for the main thread: counted as passed on.
@@ -80,6 +83,7 @@ parentPort?.on('message', (message: GatewayThreadCommand) => {
   server.close(async () => {
     proxy.close();
     await platform.close();
+    requests.flush();
     parentPort?.close();
   });
   server.closeIdleConnections();

@@ -14,6 +14,7 @@ import {
   type RuntimeStats,
 } from '@faas/core';
 import type Docker from 'dockerode';
+import { withColdStart } from '../cold-start.ts';
 import type { AgentContainer } from './agent-container.ts';
 import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invocationError, invokeInContainer } from './agent-invocation.ts';
@@ -242,7 +243,12 @@ export class ContainerRuntime implements Runtime {
     if (fn.runtime === 'image') return this.#imageFunctions.invoke(request);
     const started = performance.now();
     const pool = this.#pool(fn);
-    const acquiring = pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+    // Cold: the pool had to load a container for this call (a spare one takes the code, or a new one starts).
+    let cold = false;
+    const acquiring = pool.acquire(fn.maxConcurrency, () => {
+      cold = true;
+      return this.#agents.loaded(fn);
+    });
     // The deadline holds from the call's start, on this clock: a container that is still starting
     // (or a slot still taken) when it passes does not hold the answer back.
     const stop = stopOf(request);
@@ -300,7 +306,7 @@ export class ContainerRuntime implements Runtime {
       throw unavailable(err);
     }
     pool.release(container, invocation.reusable);
-    return invocation.outcome;
+    return withColdStart(invocation.outcome, cold);
   }
 
   /**

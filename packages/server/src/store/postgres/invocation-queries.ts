@@ -48,6 +48,7 @@ const COLUMN_TYPES: Record<(typeof INVOCATION_COLUMNS)[number], string> = {
   cpu_time_ms: 'float8',
   peak_memory_bytes: 'float8',
   project: 'text',
+  cold_start: 'bool',
 };
 const COLUMNS = INVOCATION_COLUMNS.join(', ');
 const INSERT_ONE = `INSERT INTO invocations (${COLUMNS})
