@@ -177,6 +177,11 @@ export class WasmRuntime implements Runtime {
     try {
       const worker = await this.#pool.acquire(stop.signal);
       if (!worker) return stopped(stop.signal.reason, fn, metrics());
+      // Stopped while a thread was being handed over: the abort listener below would never fire.
+      if (stop.signal.aborted) {
+        this.#pool.release(worker);
+        return stopped(stop.signal.reason, fn, metrics());
+      }
       const onStop = () => void this.#pool.discard(worker);
       stop.signal.addEventListener('abort', onStop, { once: true });
       try {
