@@ -191,6 +191,17 @@ describe('wasm runtime', { skip: wabtMissing() }, () => {
     assert.equal(resultOf((await run(runtime, fn, 2)).outcome), 2);
   });
 
+  it('retire lets an in-flight invocation finish, then drops its module', async () => {
+    const fn = await wat('nap');
+    const running = run(runtime, fn);
+    const key = `${fn.name}:${fn.version}`;
+    while (runtime.stats().busy === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await runtime.retire(fn.name, fn.version);
+    assert.equal(runtime.stats().byVersion[key], 1, 'kept while it runs');
+    assert.equal(resultOf((await running).outcome), 'woke');
+    assert.equal(runtime.stats().byVersion[key], undefined);
+  });
+
   it('runs invocations in parallel across its threads', async () => {
     const fn = await wat('echo');
     const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => run(runtime, fn, { i })));
