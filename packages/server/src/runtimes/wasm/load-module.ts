@@ -17,8 +17,10 @@ export async function loadWasmModule(bytes: Uint8Array, memoryMb: number): Promi
   try {
     capped = capMemory(bytes, pagesFor(memoryMb));
   } catch (err) {
-    // A malformed module is better explained by the compiler's message, with its byte offset.
-    if (!(err instanceof MemoryCapProblem) || !WebAssembly.validate(bytes)) return compile(bytes);
+    if (!(err instanceof MemoryCapProblem)) throw err;
+    // A malformed module is better explained by the compiler's message, with its byte offset
+    // (compile, not the synchronous validate: this runs on the thread that serves requests).
+    await compile(bytes);
     throw problem(err.message);
   }
   const module = await compile(capped);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { wabtMissing, watModule } from '@faas/testkit';
-import { capMemory, MemoryCapProblem, pagesFor } from './memory-cap.ts';
+import { capMemory, MAX_TABLE_ELEMENTS, MemoryCapProblem, pagesFor } from './memory-cap.ts';
 
 /** A module of one memory with these limits, exporting it (hand-assembled: no wabt needed). */
 function moduleWithMemory(limits: number[]): Uint8Array {
@@ -71,6 +71,33 @@ describe('capMemory', () => {
         (err) => err instanceof MemoryCapProblem && message.test(err.message),
       );
     }
+  });
+
+  it('bounds tables at MAX_TABLE_ELEMENTS: a larger maximum is lowered, a larger start refused', () => {
+    // A funcref table exported as "t"; then a memory section after it, exported as "memory".
+    const withTable = (limits: number[]) => {
+      const table = [1, 0x70, ...limits];
+      const exports = [2, 1, 116, 1, 0, 6, ...new TextEncoder().encode('memory'), 2, 0];
+      return new Uint8Array([
+        ...[0, 97, 115, 109, 1, 0, 0, 0],
+        ...[4, table.length, ...table],
+        ...[5, 3, 1, 0x00, 1],
+        ...[7, exports.length, ...exports],
+      ]);
+    };
+    const capped = capMemory(withTable([0x00, 1]), 2);
+    const table = new WebAssembly.Instance(new WebAssembly.Module(capped)).exports.t as {
+      grow(n: number): number;
+      length: number;
+    };
+    table.grow(MAX_TABLE_ELEMENTS - 1);
+    assert.throws(() => table.grow(1), RangeError);
+    assert.equal(reachablePages(memoryOf(capped)), 2, 'the memory after it is capped too');
+    // 200000 elements = LEB128 [0xc0, 0x9a, 0x0c]
+    assert.throws(
+      () => capMemory(withTable([0x00, 0xc0, 0x9a, 0x0c]), 2),
+      (err) => err instanceof MemoryCapProblem && /table starts at 200000 elements/.test(err.message),
+    );
   });
 
   it('returns a module without a memory section as it is', () => {

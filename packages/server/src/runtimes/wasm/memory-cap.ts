@@ -2,10 +2,16 @@
 export const WASM_PAGE_BYTES = 64 * 1024;
 /** The most pages a 32-bit memory can have (4 GiB). */
 const MAX_PAGES_32 = 65_536;
+const TABLE_SECTION = 4;
 const MEMORY_SECTION = 5;
+/**
+ * Elements a table may reach: V8 allows 10 million (80 MB of a thread's memory, outside any
+ * heap limit); a C program's table holds its address-taken functions, thousands at most.
+ */
+export const MAX_TABLE_ELEMENTS = 100_000;
 const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
-/** Why a module's memory cannot be capped: shown to the deployer. */
+/** Why a module's memory (or table) cannot be capped: shown to the deployer. */
 export class MemoryCapProblem extends Error {}
 
 /** The pages `memoryMb` allows, at most what a 32-bit memory can hold. */
@@ -16,8 +22,10 @@ export function pagesFor(memoryMb: number): number {
 /**
  * Rewrites the module's memory section so its memory's maximum is at most `maxPages`: V8 does not
  * count wasm memory against any heap limit, so the module's own declared maximum is the bound
- * `memory.grow` cannot pass. Everything but that section is copied as it is.
- * Refused: an initial size above `maxPages`, more than one memory, shared and 64-bit memories.
+ * `memory.grow` cannot pass. Tables are bounded the same way (MAX_TABLE_ELEMENTS). Everything
+ * but those sections is copied as it is.
+ * Refused: an initial size above `maxPages`, more than one memory, shared and 64-bit memories,
+ * a table starting above MAX_TABLE_ELEMENTS.
  * A module without a memory section is returned unchanged (an imported memory is refused where
  * imports are checked).
  * @throws MemoryCapProblem; also for bytes that are not a well-formed module (truncated sections).
@@ -27,6 +35,8 @@ export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
     throw new MemoryCapProblem('not a WebAssembly module (version 1): the header is wrong');
   }
   const reader = new Reader(bytes, HEADER.length);
+  const parts: Uint8Array[] = [];
+  let copiedTo = 0;
   while (!reader.done) {
     const sectionStart = reader.offset;
     const id = reader.byte();
@@ -34,19 +44,41 @@ export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
     const contentStart = reader.offset;
     const end = contentStart + size;
     if (end > bytes.length) throw new MemoryCapProblem('a section runs past the end of the module');
-    if (id !== MEMORY_SECTION) {
+    if (id !== MEMORY_SECTION && id !== TABLE_SECTION) {
       reader.offset = end;
       continue;
     }
-    const content = rewriteMemories(new Reader(bytes.subarray(0, end), contentStart), maxPages);
-    const section = [MEMORY_SECTION, ...leb128(content.length), ...content];
-    const out = new Uint8Array(sectionStart + section.length + (bytes.length - end));
-    out.set(bytes.subarray(0, sectionStart), 0);
-    out.set(section, sectionStart);
-    out.set(bytes.subarray(end), sectionStart + section.length);
-    return out;
+    const section = new Reader(bytes.subarray(0, end), contentStart);
+    const content = id === MEMORY_SECTION ? rewriteMemories(section, maxPages) : rewriteTables(section);
+    parts.push(
+      bytes.subarray(copiedTo, sectionStart),
+      new Uint8Array([id, ...leb128(content.length), ...content]),
+    );
+    copiedTo = end;
+    reader.offset = end;
   }
-  return bytes;
+  if (parts.length === 0) return bytes;
+  parts.push(bytes.subarray(copiedTo));
+  return Buffer.concat(parts);
+}
+
+/** Each table's maximum becomes at most MAX_TABLE_ELEMENTS; a larger initial size is refused. */
+function rewriteTables(reader: Reader): number[] {
+  const count = reader.u32();
+  const out = [...leb128(count)];
+  for (let i = 0; i < count; i++) {
+    const refType = reader.byte();
+    const flags = reader.byte();
+    if (flags & ~0x01) throw new MemoryCapProblem('only 32-bit tables are supported');
+    const min = reader.u32();
+    const declaredMax = flags & 0x01 ? reader.u32() : MAX_TABLE_ELEMENTS;
+    if (min > MAX_TABLE_ELEMENTS) {
+      throw new MemoryCapProblem(`a table starts at ${min} elements, more than ${MAX_TABLE_ELEMENTS}`);
+    }
+    out.push(refType, 0x01, ...leb128(min), ...leb128(Math.min(declaredMax, MAX_TABLE_ELEMENTS)));
+  }
+  if (!reader.done) throw new MemoryCapProblem('the table section has trailing bytes');
+  return out;
 }
 
 function rewriteMemories(reader: Reader, maxPages: number): number[] {

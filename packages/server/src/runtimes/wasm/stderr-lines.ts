@@ -62,7 +62,8 @@ export class StderrLines {
     this.#last.push(line);
     if (this.#last.length > LAST_LINES) this.#last.shift();
     if (this.#truncated) return;
-    const bytes = Buffer.byteLength(line);
+    // The newline counts: a module writing only "\n" would otherwise log without end.
+    const bytes = Buffer.byteLength(line) + 1;
     if (this.#loggedBytes + bytes > this.#maxBytes) {
       this.#truncated = true;
       this.#emit(

@@ -8,15 +8,16 @@ import { WASM_PAGE_BYTES } from './memory-cap.ts';
 import { StderrLines } from './stderr-lines.ts';
 import { WASI_MODULE } from './wasi-functions.ts';
 import { ResultTooLarge, WasiStdio } from './wasi-stdio.ts';
-import type { RunEnd, RunRequest, WorkerReply } from './worker-messages.ts';
+import type { LogEntry, RunEnd, RunRequest, WorkerReply } from './worker-messages.ts';
 
 const port = parentPort;
 if (!port) throw new Error('wasi-worker.ts runs as a worker thread');
 const reply = (message: WorkerReply) => port.postMessage(message);
 
 port.on('message', (request: RunRequest) => {
+  const logs = new LogBatch((lines) => reply({ type: 'logs', id: request.id, lines }));
   const lines = new StderrLines(request.maxLogBytes, (level, line) =>
-    reply({ type: 'log', id: request.id, level, line, ts: Date.now() }),
+    logs.add({ level, line, ts: Date.now() }),
   );
   const stdio = new WasiStdio({
     stdin: request.stdin,
@@ -43,6 +44,7 @@ port.on('message', (request: RunRequest) => {
     end = ended(err);
   }
   lines.flush();
+  logs.flush();
   const memoryBytes = memory?.buffer.byteLength ?? 0;
   reply({
     type: 'done',
@@ -60,6 +62,32 @@ port.on('message', (request: RunRequest) => {
  */
 function fullMargin(limitBytes: number): number {
   return Math.max(WASM_PAGE_BYTES, Math.floor(limitBytes / 16));
+}
+
+/** Lines leave in batches (one message per ~20 ms or 100 lines), not one message per line. */
+class LogBatch {
+  static readonly MAX_LINES = 100;
+  static readonly MAX_AGE_MS = 20;
+  #send: (lines: LogEntry[]) => void;
+  #lines: LogEntry[] = [];
+  #since = 0;
+
+  constructor(send: (lines: LogEntry[]) => void) {
+    this.#send = send;
+  }
+
+  add(entry: LogEntry): void {
+    if (this.#lines.length === 0) this.#since = entry.ts;
+    this.#lines.push(entry);
+    if (this.#lines.length >= LogBatch.MAX_LINES || entry.ts - this.#since >= LogBatch.MAX_AGE_MS)
+      this.flush();
+  }
+
+  flush(): void {
+    if (this.#lines.length === 0) return;
+    this.#send(this.#lines);
+    this.#lines = [];
+  }
 }
 
 function ended(err: unknown): RunEnd {

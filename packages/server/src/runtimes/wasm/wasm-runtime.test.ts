@@ -142,14 +142,21 @@ describe('wasm runtime', { skip: wabtMissing() }, () => {
     for (let call = 0; call < 2; call++) {
       const { outcome, logs } = await run(runtime, fn);
       assert.equal(resultOf(outcome), 'done');
-      // 4096 bytes hold 41 lines of 99; then one notice.
-      assert.equal(logs.length, 42);
+      // 4096 bytes hold 40 lines of 99 and their newlines; then one notice.
+      assert.equal(logs.length, 41);
       assert.equal(logs[0]?.message, 'x'.repeat(99));
       assert.deepEqual(logs.at(-1), {
         level: 'warn',
         message: '[faas] log output truncated: this invocation wrote more than 4096 bytes of logs',
       });
     }
+  });
+
+  it('counts newlines against the log cap: a flood of empty lines is cut too', async () => {
+    const { outcome, logs } = await run(runtime, await wat('blank-lines'));
+    assert.equal(resultOf(outcome), 'done');
+    assert.equal(logs.length, 4096 + 1);
+    assert.match(logs.at(-1)?.message ?? '', /truncated/);
   });
 
   it('prepare refuses modules it cannot run with COMPILE_ERROR', async () => {

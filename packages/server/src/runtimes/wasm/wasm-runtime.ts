@@ -176,6 +176,9 @@ export class WasmRuntime implements Runtime {
     if (request.signal?.aborted) stop.abort('aborted');
     try {
       const worker = await this.#pool.acquire(stop.signal);
+      if (!worker && !stop.signal.aborted) {
+        throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'No wasm worker thread could be started');
+      }
       if (!worker) return stopped(stop.signal.reason, fn, metrics());
       // Stopped while a thread was being handed over: the abort listener below would never fire.
       if (stop.signal.aborted) {
@@ -196,7 +199,9 @@ export class WasmRuntime implements Runtime {
             maxLogBytes: this.#limits.maxLogBytes,
             memoryLimitBytes: pagesFor(fn.memoryMb) * WASM_PAGE_BYTES,
           },
-          (log) => request.log(log.level, log.line, log.ts),
+          (logs) => {
+            for (const entry of logs.lines) request.log(entry.level, entry.line, entry.ts);
+          },
         );
         stop.signal.removeEventListener('abort', onStop);
         this.#pool.release(worker);

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { RunRequest, WorkerReply } from './worker-messages.ts';
 
 type DoneReply = Extract<WorkerReply, { type: 'done' }>;
-type LogReply = Extract<WorkerReply, { type: 'log' }>;
+type LogReply = Extract<WorkerReply, { type: 'logs' }>;
 
 /** Why a worker thread stopped serving: the run it had fails with this. */
 export class WorkerLost extends Error {
@@ -49,7 +49,7 @@ export class WasmWorker {
     this.#worker.on('message', (reply: WorkerReply) => {
       const current = this.#current;
       if (!current || reply.id !== current.id) return;
-      if (reply.type === 'log') {
+      if (reply.type === 'logs') {
         current.onLog(reply);
         return;
       }

@@ -19,8 +19,15 @@ export type RunEnd =
   | { kind: 'trapped'; type: string; message: string; stack?: string }
   | { kind: 'too-large'; bytes: number };
 
+export interface LogEntry {
+  level: 'error' | 'warn';
+  line: string;
+  /** When the module wrote it, ms since epoch. */
+  ts: number;
+}
+
 export type WorkerReply =
-  | { type: 'log'; id: number; level: 'error' | 'warn'; line: string; ts: number }
+  | { type: 'logs'; id: number; lines: LogEntry[] }
   | {
       type: 'done';
       id: number;
