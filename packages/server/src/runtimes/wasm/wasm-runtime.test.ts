@@ -58,6 +58,8 @@ describe('wasm runtime', { skip: wabtMissing() }, () => {
     assert.deepEqual(resultOf((await run(runtime, fn, event)).outcome), event);
     // Bytes come back as stdout's text (not JSON): the module saw exactly these bytes.
     assert.equal(resultOf((await run(runtime, fn, new TextEncoder().encode('raw ü'))).outcome), 'raw ü');
+    // A Buffer is a view into a shared pool: only its own bytes reach stdin.
+    assert.equal(resultOf((await run(runtime, fn, Buffer.from('pooled'))).outcome), 'pooled');
     assert.equal(resultOf((await run(runtime, fn, 'text')).outcome), 'text', 'a string event is JSON text');
     assert.equal(resultOf((await run(runtime, fn, undefined)).outcome), null, 'no event, no stdout: null');
   });

@@ -273,7 +273,12 @@ const encoder = new TextEncoder();
 
 /** The event on stdin: bytes as they are, anything else as JSON text, nothing for no event. */
 function stdinOf(event: unknown): Uint8Array {
-  if (event instanceof Uint8Array) return event;
+  // A view into a larger (pooled) buffer is copied: posting it would copy the whole buffer.
+  if (event instanceof Uint8Array) {
+    return event.byteOffset === 0 && event.byteLength === event.buffer.byteLength
+      ? event
+      : new Uint8Array(event);
+  }
   if (event === undefined) return new Uint8Array(0);
   let json: string | undefined;
   try {
