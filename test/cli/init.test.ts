@@ -62,6 +62,12 @@ describe('faas init', () => {
       skip: engineSkip,
     },
     {
+      runtime: 'wasm',
+      files: ['main.wat', 'main.wasm', 'main.test.mjs'],
+      test: [process.execPath, '--test'],
+      skip: false,
+    },
+    {
       runtime: 'python',
       files: ['main.py', 'test_main.py', 'requirements.txt'],
       test: ['python3', '-m', 'unittest'],
@@ -111,7 +117,7 @@ describe('faas init', () => {
     assert.deepEqual(readdirSync(join(dir, 'taken')), ['keep.txt']);
     const runtime = await faas(['init', '--runtime', 'cobol', 'x']);
     assert.equal(runtime.code, 2);
-    assert.match(runtime.stderr, /js, ts, node, python/);
+    assert.match(runtime.stderr, /js, ts, node, python, wasm/);
     const named = await faas(['init', 'Not_Lower']);
     assert.equal(named.code, 2);
     assert.match(named.stderr, /cannot be a function name/);

@@ -4,11 +4,14 @@
  * (test/cli/init.test.ts deploys and invokes every one).
  */
 
-export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python'] as const;
+import { WASM_TEMPLATE_MODULE, WASM_TEMPLATE_TEST, WASM_TEMPLATE_WAT } from './wasm-template.ts';
+
+export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python', 'wasm'] as const;
 export type InitRuntime = (typeof INIT_RUNTIMES)[number];
 
 export interface Template {
-  files: Record<string, string>;
+  /** Text, or bytes (a built wasm module). */
+  files: Record<string, string | Uint8Array>;
   /** How to run the template's test, for the README and the CLI's closing lines. */
   testCommand: string;
 }
@@ -113,6 +116,15 @@ function manifest(name: string, runtime: InitRuntime, handler: string): string {
 }
 
 function readme(name: string, runtime: InitRuntime, entry: string, testCommand: string): string {
+  const rebuild =
+    runtime === 'wasm'
+      ? `
+\`main.wasm\` is built from \`main.wat\`: after a change, \`wat2wasm main.wat -o main.wasm\` (Debian
+and Ubuntu: \`apt-get install wabt\`). Any WASI preview 1 command works in its place, such as
+\`clang --target=wasm32-wasi -O2 -o main.wasm main.c\` (Debian: clang, lld, wasi-libc); the
+event is on stdin, the result on stdout, logs on stderr (docs/runtimes/wasm.md).
+`
+      : '';
   return `# ${name}
 
 A \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
@@ -128,7 +140,7 @@ faas logs ${name}
 
 The route needs a key of the function's project, as above; \`"public": true\` in \`faas.json\`
 opens it to anyone (docs/security.md).
-`;
+${rebuild}`;
 }
 
 export function template(name: string, runtime: InitRuntime): Template {
@@ -182,6 +194,20 @@ export function template(name: string, runtime: InitRuntime): Template {
           'requirements.txt': '',
           'faas.json': manifest(name, runtime, 'main.handler'),
           'README.md': readme(name, runtime, 'main.py', testCommand),
+        },
+      };
+    }
+    case 'wasm': {
+      const testCommand = 'node --test';
+      return {
+        testCommand,
+        files: {
+          'main.wat': WASM_TEMPLATE_WAT,
+          'main.wasm': WASM_TEMPLATE_MODULE,
+          'main.test.mjs': WASM_TEMPLATE_TEST,
+          'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
+          'faas.json': manifest(name, runtime, 'main._start'),
+          'README.md': readme(name, runtime, 'main.wat', testCommand),
         },
       };
     }

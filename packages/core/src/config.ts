@@ -70,6 +70,8 @@ export interface Config {
   isolateMemoryMb: number;
   /** Isolates (warm or running) the server keeps at most. @default 10000 (FAAS_MAX_ISOLATES) */
   maxIsolates: number;
+  /** Worker threads `wasm` functions run in, at most; past it invocations wait for one. @default 8 (FAAS_WASM_WORKERS) */
+  wasmWorkers: number;
   /** How long past its deadline a js/ts invocation may go unanswered before its isolate host is killed and replaced. @default 1000 (FAAS_ISOLATE_STUCK_GRACE_MS) */
   isolateStuckGraceMs: number;
   /** Largest `memoryMb` a function may ask for. @default 1024 (FAAS_MAX_FUNCTION_MEMORY_MB) */
@@ -400,6 +402,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   isolateHosts: { env: 'FAAS_ISOLATE_HOSTS', default: 0, parse: int(0, 64) },
   isolateMemoryMb: { env: 'FAAS_ISOLATE_MEMORY_MB', default: 0, parse: int(0, 1024 * 1024) },
   maxIsolates: { env: 'FAAS_MAX_ISOLATES', default: 10_000, parse: int(1, 1_000_000) },
+  wasmWorkers: { env: 'FAAS_WASM_WORKERS', default: 8, parse: int(1, 256) },
   isolateStuckGraceMs: { env: 'FAAS_ISOLATE_STUCK_GRACE_MS', default: 1000, parse: int(100, 600_000) },
   maxFunctionMemoryMb: { env: 'FAAS_MAX_FUNCTION_MEMORY_MB', default: 1024, parse: int(8, 8192) },
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },

@@ -39,6 +39,7 @@ import {
   remoteIsolateRuntime,
 } from './runtimes/isolate-hosts/host-settings.ts';
 import { IsolateHosts } from './runtimes/isolate-hosts/isolate-hosts.ts';
+import { createWasmRuntime, WASM_DEFAULTS } from './runtimes/wasm/wasm-runtime.ts';
 import { openMetadataStore } from './store/open-store.ts';
 import { ProjectService } from './tenancy/project-service.ts';
 
@@ -173,6 +174,16 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         pipIndexUrl: config.pipIndexUrl,
       },
       dependencyCacheMb: config.dependencyCacheMb,
+      logger,
+    }),
+  );
+  // wasm runs in worker threads of the main process (gateway threads pass wasm calls on to it).
+  runtimeList.push(
+    createWasmRuntime({
+      blobs,
+      maxWorkers: config.wasmWorkers,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxResultBytes: Math.max(config.bodyLimitBytes, WASM_DEFAULTS.maxResultBytes),
       logger,
     }),
   );

@@ -20,7 +20,10 @@ export interface FieldProblem {
 export const FUNCTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export function defaultHandler(runtime: FunctionRuntime): string {
-  return runtime === 'python' ? 'main.handler' : 'index.default';
+  if (runtime === 'python') return 'main.handler';
+  // A WASI command's entry point: `main.wasm`'s `_start`.
+  if (runtime === 'wasm') return 'main._start';
+  return 'index.default';
 }
 
 /** The operator's caps on what one function may ask for (FAAS_MAX_FUNCTION_*). */
@@ -92,7 +95,7 @@ export function resolveConfig(
   if (runtime === 'image' && (!config.command || config.command.length === 0)) {
     problems.push({ field: 'command', message: 'is required for runtime "image": the image is run with it' });
   }
-  if ((runtime === 'js' || runtime === 'ts') && (config.isolation || config.network)) {
+  if ((runtime === 'js' || runtime === 'ts' || runtime === 'wasm') && (config.isolation || config.network)) {
     problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
   }
   if (config.memoryMb > caps.memoryMb) {
