@@ -1,5 +1,5 @@
-/** Which runtime runs a function. `js`/`ts` run in V8 isolates; the rest in containers. */
-export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'image'] as const;
+/** Which runtime runs a function. `js`/`ts` run in V8 isolates; the rest in containers (`go` compiled at deploy). */
+export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'image'] as const;
 export type FunctionRuntime = (typeof FUNCTION_RUNTIMES)[number];
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;

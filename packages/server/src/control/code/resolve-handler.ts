@@ -7,6 +7,7 @@ export const HANDLER_EXTENSIONS: Record<Exclude<FunctionRuntime, 'image'>, reado
   js: ['.js', '.mjs', '.cjs'],
   node: ['.js', '.mjs', '.cjs', '.ts'],
   python: ['.py'],
+  go: ['.go'],
 };
 
 export interface ResolvedHandler {
