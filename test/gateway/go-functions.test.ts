@@ -41,6 +41,10 @@ func Handler(ctx context.Context, event json.RawMessage) (any, error) {
 			time.Sleep(10 * time.Second)
 		case <-time.After(30 * time.Second):
 		}
+	case "bytes":
+		return []byte("raw\\x00bytes"), nil
+	case "unmarshalable":
+		return map[string]any{"f": func() {}}, nil
 	case "env":
 		return map[string]string{"greeting": os.Getenv("GREETING")}, nil
 	case "deadline":
@@ -53,6 +57,15 @@ func Handler(ctx context.Context, event json.RawMessage) (any, error) {
 	return map[string]any{"doubled": in.N * 2, "runtime": "go"}, nil
 }
 `;
+
+const gvisorSkip = await (async () => {
+  try {
+    const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
+    return info.Runtimes?.['gvisor-uds'] ? false : 'no gvisor-uds runtime in the engine';
+  } catch {
+    return 'no Docker Engine';
+  }
+})();
 
 type InvocationWithLogs = Invocation & { logs: LogLine[] };
 
@@ -129,6 +142,29 @@ describe('go functions over the HTTP API', { skip: engineSkipReason(), timeout: 
       hasDeadline: true,
       inFuture: true,
     });
+  });
+
+  it('a []byte result is answered as bytes; one that does not marshal fails the invocation', async () => {
+    const res = await invoke(s, 'go-double', { mode: 'bytes' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from('raw\0bytes'));
+    const bad = await invoke(s, 'go-double', { mode: 'unmarshalable' });
+    const id = bad.headers.get('x-invocation-id');
+    assert.ok(id);
+    const inv = await finished(s, id);
+    assert.equal(inv.status, 'failed');
+    assert.equal(inv.error?.type, 'InvalidResult');
+    assert.match(inv.error?.message ?? '', /not JSON/);
+  });
+
+  it('runs under gVisor too', { skip: gvisorSkip }, async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'go-gvisor', runtime: 'go', code: GO_CODE, isolation: 'gvisor' },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.deepEqual(await (await invoke(s, 'go-gvisor', { n: 4 })).json(), { doubled: 8, runtime: 'go' });
   });
 
   it('a returned error fails the invocation with its message; the container serves the next', async () => {
