@@ -7,6 +7,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -28,8 +29,9 @@ func fail(message string) {
 	})
 	channel := os.NewFile(channelFd(), "channel")
 	channel.Write(append(line, '\n'))
-	// The agent waits for the next message: stay until it ends the container.
-	select {}
+	// The host ends the container after a failed load: stay until it does (stdin closes).
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(1)
 }
 
 // readLine reads up to the first newline one byte at a time, so nothing after it is taken from
