@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
-import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
+import {
+  engineSkipReason,
+  ownedContainers,
+  removeContainers,
+  removeGoBuildCache,
+} from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 /** `faas init`: every template's own test passes, and it deploys and answers as written. */
@@ -57,11 +61,7 @@ describe('faas init', () => {
     await s.close();
     rmSync(dir, { recursive: true, force: true });
     // The go template's deploy made the server's Go build cache volume.
-    try {
-      execFileSync('docker', ['volume', 'rm', `faas-go-build-${ownerIdFor(resolve(s.dataDir))}`], {
-        stdio: 'ignore',
-      });
-    } catch {}
+    if (!engineSkip) removeGoBuildCache(s.dataDir);
     if (engineSkip) return;
     const left = ownedContainers(s.dataDir);
     removeContainers(left);

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Invocation, type LogLine, TERMINAL_STATUSES } from '@faas/core';
-import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
 import { docker } from '../container/support.ts';
-import { engineSkipReason } from '../support/engine.ts';
+import { engineSkipReason, removeGoBuildCache } from '../support/engine.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 const GO_CODE = `package main
@@ -16,6 +14,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -41,6 +40,10 @@ func Handler(ctx context.Context, event json.RawMessage) (any, error) {
 			time.Sleep(10 * time.Second)
 		case <-time.After(30 * time.Second):
 		}
+	case "long":
+		// 200,000 characters and no newline: cut into log lines, and the result still comes.
+		fmt.Print(strings.Repeat("x", 200000))
+		return "after", nil
 	case "bytes":
 		return []byte("raw\\x00bytes"), nil
 	case "unmarshalable":
@@ -98,12 +101,9 @@ describe('go functions over the HTTP API', { skip: engineSkipReason(), timeout: 
     { timeout: 1_200_000 },
   );
   after(async () => {
-    const volume = `faas-go-build-${ownerIdFor(resolve(s.dataDir))}`;
+    const { dataDir } = s;
     await s.close();
-    await docker
-      .getVolume(volume)
-      .remove()
-      .catch(() => {});
+    removeGoBuildCache(dataDir);
   });
 
   it('a sync invoke answers the result; stdout, stderr and log lines are its logs', async () => {
@@ -156,6 +156,18 @@ describe('go functions over the HTTP API', { skip: engineSkipReason(), timeout: 
     assert.equal(inv.status, 'failed');
     assert.equal(inv.error?.type, 'InvalidResult');
     assert.match(inv.error?.message ?? '', /not JSON/);
+  });
+
+  it('output without a newline is cut into log lines, and never holds the result back', async () => {
+    const res = await invoke(s, 'go-double', { mode: 'long' });
+    assert.equal(res.status, 200);
+    assert.equal(await res.json(), 'after');
+    const id = res.headers.get('x-invocation-id');
+    assert.ok(id);
+    const inv = await finished(s, id);
+    const written = inv.logs.filter((l) => l.level === 'log').map((l) => l.message);
+    assert.ok(written.length > 1, `${written.length} lines`);
+    assert.equal(written.join(''), 'x'.repeat(200_000));
   });
 
   it('runs under gVisor too', { skip: gvisorSkip }, async () => {
@@ -211,6 +223,19 @@ describe('go functions over the HTTP API', { skip: engineSkipReason(), timeout: 
     assert.match(body.error.message, /main\.go:9:\d+: undefined: nope/);
     assert.deepEqual((body.error.details[0] as { file: string; line: number }).line, 9);
     assert.equal((await s.api('/api/v1/functions/go-broken')).status, 404);
+  });
+
+  it('a panic in init() (before any invocation) fails the deploy with 422 and the panic', async () => {
+    const code =
+      'package main\n\nimport (\n\t"context"\n\t"encoding/json"\n)\n\nfunc init() {\n\tpanic("the config is missing")\n}\n\nfunc Handler(ctx context.Context, event json.RawMessage) (any, error) {\n\treturn nil, nil\n}\n';
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'go-init-panic', runtime: 'go', code },
+    });
+    assert.equal(res.status, 422, await res.clone().text());
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'FAAS_ERR_COMPILE_ERROR');
+    assert.match(body.error.message, /the config is missing/);
   });
 
   it('the handler is named by the handler field; a missing or mistyped one is a 422 saying so', async () => {
