@@ -6,7 +6,7 @@
 
 import { WASM_TEMPLATE_MODULE, WASM_TEMPLATE_TEST, WASM_TEMPLATE_WAT } from './wasm-template.ts';
 
-export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python', 'wasm'] as const;
+export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'wasm'] as const;
 export type InitRuntime = (typeof INIT_RUNTIMES)[number];
 
 export interface Template {
@@ -100,6 +100,71 @@ class HandlerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+`;
+
+const GO_HANDLER = `package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+)
+
+// Called with the event (JSON) and a context that ends at the invocation's deadline; returns the
+// result. Declared routes send an HTTP event: { method, path, params, query, headers, body }.
+func Handler(ctx context.Context, event json.RawMessage) (any, error) {
+	var in struct {
+		Name   string \`json:"name"\`
+		Params struct {
+			Name string \`json:"name"\`
+		} \`json:"params"\`
+	}
+	// Events that are not an object (a string, bytes) greet the world.
+	_ = json.Unmarshal(event, &in)
+	name := in.Params.Name
+	if name == "" {
+		name = in.Name
+	}
+	if name == "" {
+		name = "world"
+	}
+	log.Printf("greeting %s", name)
+	return map[string]string{"message": fmt.Sprintf("Hello, %s!", name)}, nil
+}
+`;
+
+const GO_TEST = `package main
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func greet(t *testing.T, event string) any {
+	t.Helper()
+	result, err := Handler(context.Background(), json.RawMessage(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return result
+}
+
+func TestGreetsByName(t *testing.T) {
+	want := map[string]string{"message": "Hello, Ada!"}
+	if got := greet(t, \`{"name":"Ada"}\`); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestGreetsTheNameOfARoute(t *testing.T) {
+	want := map[string]string{"message": "Hello, Bob!"}
+	if got := greet(t, \`{"params":{"name":"Bob"}}\`); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
 `;
 
 function manifest(name: string, runtime: InitRuntime, handler: string): string {
@@ -208,6 +273,20 @@ export function template(name: string, runtime: InitRuntime): Template {
           'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
           'faas.json': manifest(name, runtime, 'main._start'),
           'README.md': readme(name, runtime, 'main.wat', testCommand),
+        },
+      };
+    }
+    case 'go': {
+      // Built at deploy with Go 1.19 and no module proxy: modules go in vendor/ (go mod vendor).
+      const testCommand = 'go test';
+      return {
+        testCommand,
+        files: {
+          'main.go': GO_HANDLER,
+          'main_test.go': GO_TEST,
+          'go.mod': `module ${name}\n\ngo 1.19\n`,
+          'faas.json': manifest(name, runtime, 'main.Handler'),
+          'README.md': readme(name, runtime, 'main.go', testCommand),
         },
       };
     }

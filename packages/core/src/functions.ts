@@ -1,8 +1,8 @@
 /**
  * Which runtime runs a function. `js`/`ts` run in V8 isolates, `wasm` (a WASI preview 1 module)
- * in the wasm runtime's worker threads; the rest in containers.
+ * in the wasm runtime's worker threads; the rest in containers (`go` compiled at deploy).
  */
-export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'image', 'wasm'] as const;
+export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'image', 'wasm'] as const;
 export type FunctionRuntime = (typeof FUNCTION_RUNTIMES)[number];
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;

@@ -4,7 +4,7 @@
  * one still matches its source in core, both ways, and that the values are equal.
  */
 
-export type FunctionRuntime = 'js' | 'ts' | 'node' | 'python' | 'image' | 'wasm';
+export type FunctionRuntime = 'js' | 'ts' | 'node' | 'python' | 'go' | 'image' | 'wasm';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 export type Isolation = 'runc' | 'gvisor';
 export type DependencyCache = 'npm' | 'pip';

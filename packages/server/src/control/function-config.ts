@@ -19,10 +19,17 @@ export interface FieldProblem {
 
 export const FUNCTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/**
+ * A go handler: a file at the root of the code (where package main is compiled) and a Go
+ * identifier, which the build writes into Go source (so nothing else may get through).
+ */
+export const GO_HANDLER_PATTERN = /^[\w-]+(\.go)?\.[A-Za-z_][A-Za-z0-9_]*$/;
+
 export function defaultHandler(runtime: FunctionRuntime): string {
   if (runtime === 'python') return 'main.handler';
   // A WASI command's entry point: `main.wasm`'s `_start`.
   if (runtime === 'wasm') return 'main._start';
+  if (runtime === 'go') return 'main.Handler';
   return 'index.default';
 }
 
@@ -83,6 +90,13 @@ export function resolveConfig(
     problems.push({
       field: 'handler',
       message: 'must be "file.export", e.g. "index.default" or "src/api.handler"',
+    });
+  }
+  if (runtime === 'go' && !GO_HANDLER_PATTERN.test(config.handler)) {
+    problems.push({
+      field: 'handler',
+      message:
+        'must be "file.Function" for go: a .go file at the code\'s root (package main) and a Go identifier, e.g. "main.Handler"',
     });
   }
   for (const key of Object.keys(config.env)) {

@@ -8,6 +8,7 @@ export const HANDLER_EXTENSIONS: Record<Exclude<FunctionRuntime, 'image'>, reado
   node: ['.js', '.mjs', '.cjs', '.ts'],
   python: ['.py'],
   wasm: ['.wasm'],
+  go: ['.go'],
 };
 
 export interface ResolvedHandler {
