@@ -47,6 +47,8 @@ interface LoadedVersion {
   busy: number;
   lastUsedAt: number;
   retired: boolean;
+  /** The module has compiled: a call that finds it so is warm. */
+  ready: boolean;
 }
 
 type RuntimeState = { phase: 'running' } | { phase: 'closed' };
@@ -114,8 +116,10 @@ export class WasmRuntime implements Runtime {
     this.#assertRunning();
     const { fn } = request;
     const started = performance.now();
-    const metrics = () => ({ durationMs: performance.now() - started });
     const loaded = this.#load(fn);
+    // Cold: this call waited for its version's module to compile.
+    const coldStart = !loaded.ready;
+    const metrics = () => ({ durationMs: performance.now() - started, coldStart });
     loaded.busy++;
     this.#busy++;
     try {
@@ -165,7 +169,7 @@ export class WasmRuntime implements Runtime {
   async #run(
     request: InvokeRequest,
     module: WebAssembly.Module,
-    metrics: () => { durationMs: number },
+    metrics: () => { durationMs: number; coldStart: boolean },
   ): Promise<InvokeOutcome> {
     const { fn } = request;
     // One signal for "stop now": the deadline or the caller's cancel, whichever comes first.
@@ -234,8 +238,13 @@ export class WasmRuntime implements Runtime {
     const existing = this.#versions.get(k);
     if (existing && !existing.retired) return existing;
     const module = this.#compile(fn);
-    module.catch(() => {});
-    const loaded: LoadedVersion = { module, busy: 0, lastUsedAt: Date.now(), retired: false };
+    const loaded: LoadedVersion = { module, busy: 0, lastUsedAt: Date.now(), retired: false, ready: false };
+    module.then(
+      () => {
+        loaded.ready = true;
+      },
+      () => {},
+    );
     this.#versions.set(k, loaded);
     return loaded;
   }
