@@ -105,13 +105,13 @@ describe('execute API', { skip }, () => {
 
   it('mounts the shared dependency caches only when asked; they outlive the run and reach instances', async () => {
     const marker = `m-${randomUUID()}`;
-    const caches = ['npm', 'pip'];
+    const caches = ['npm', 'pip', 'go', 'cargo'];
     const wrote = await execute({
-      command: `echo ${marker} > "$npm_config_cache/${marker}" && touch "$PIP_CACHE_DIR/${marker}" && echo "$PIP_CACHE_DIR"`,
+      command: `echo ${marker} > "$npm_config_cache/${marker}" && touch "$PIP_CACHE_DIR/${marker}" "$GOMODCACHE/${marker}" "$CARGO_HOME/${marker}" && echo "$PIP_CACHE_DIR $GOMODCACHE $CARGO_HOME"`,
       dependency_caches: caches,
     });
     assert.equal(wrote.body.exit_code, 0, wrote.body.stderr);
-    assert.equal(wrote.body.stdout, '/cache/pip\n');
+    assert.equal(wrote.body.stdout, '/cache/pip /cache/go /cache/cargo\n');
     // Another container, later: the volume kept what the first one wrote.
     const read = await execute({ command: `cat "$npm_config_cache/${marker}"`, dependency_caches: ['npm'] });
     assert.equal(read.body.stdout, `${marker}\n`);
@@ -131,7 +131,12 @@ describe('execute API', { skip }, () => {
     assert.equal(((await inInstance.json()) as { stdout: string }).stdout, `${marker}\n`);
     assert.equal((await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
     await execute({ command: `rm "$PIP_CACHE_DIR/${marker}"`, dependency_caches: ['pip'] });
-    const unknown = await execute({ command: 'true', dependency_caches: ['cargo'] });
+    const kept = await execute({
+      command: `ls "$GOMODCACHE/${marker}" "$CARGO_HOME/${marker}" && rm "$GOMODCACHE/${marker}" "$CARGO_HOME/${marker}"`,
+      dependency_caches: ['go', 'cargo'],
+    });
+    assert.equal(kept.body.exit_code, 0, kept.body.stderr);
+    const unknown = await execute({ command: 'true', dependency_caches: ['maven'] });
     assert.equal(unknown.status, 422);
     assert.match(JSON.stringify(unknown.body), /dependency_caches/);
   });

@@ -155,7 +155,7 @@ export function program(): Command {
     .option('--network', 'outbound network')
     .option('--isolation <isolation>', 'runc | gvisor (needed for memory snapshots)')
     .option('--idle-ttl <ms>', 'stopped after this long unused; 0: never')
-    .option('--cache <name>', 'a shared dependency cache: npm | pip (repeatable)', collect)
+    .option('--cache <name>', 'a shared dependency cache: npm | pip | go | cargo (repeatable)', collect)
     .action(run((c, o, cmd) => instances.create(c, o, cmd.opts())));
   inst
     .command('get <id>')

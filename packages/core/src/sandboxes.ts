@@ -2,7 +2,7 @@
 export type Isolation = 'runc' | 'gvisor';
 
 /** Package caches a sandbox may mount, opt-in, shared within its project (see the container runtime). */
-export const DEPENDENCY_CACHE_NAMES = ['npm', 'pip'] as const;
+export const DEPENDENCY_CACHE_NAMES = ['npm', 'pip', 'go', 'cargo'] as const;
 export type DependencyCache = (typeof DEPENDENCY_CACHE_NAMES)[number];
 
 /** Everything needed to create an instance again: a restore or fork starts from this. */

@@ -7,7 +7,7 @@
 export type FunctionRuntime = 'js' | 'ts' | 'node' | 'python' | 'go' | 'image' | 'wasm';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 export type Isolation = 'runc' | 'gvisor';
-export type DependencyCache = 'npm' | 'pip';
+export type DependencyCache = 'npm' | 'pip' | 'go' | 'cargo';
 
 /** A declared HTTP route, served at the gateway root: `GET /users/:id`. */
 export interface RouteSpec {

@@ -20,6 +20,10 @@ import { type CommandRunner, runCommand } from './network/egress-firewall.ts';
 export const DEPENDENCY_CACHES: Record<DependencyCache, { path: string; env: string }> = {
   npm: { path: '/cache/npm', env: 'npm_config_cache' },
   pip: { path: '/cache/pip', env: 'PIP_CACHE_DIR' },
+  // Go's module cache (downloaded modules; the build cache stays the container's own).
+  go: { path: '/cache/go', env: 'GOMODCACHE' },
+  // Cargo's home holds its registry index and downloaded crates.
+  cargo: { path: '/cache/cargo', env: 'CARGO_HOME' },
 };
 
 /** The binds and environment that give a container its project's caches. */
