@@ -60,6 +60,11 @@ export interface Invocation {
   durationMs?: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /**
+   * The W3C trace the invocation ran in (32 lowercase hex digits): the caller's `traceparent`,
+   * or with tracing on the trace the gateway started. Async attempts join it.
+   */
+  traceId?: string;
 }
 
 export interface InvocationFilter {

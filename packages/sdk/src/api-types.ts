@@ -138,6 +138,8 @@ export interface Invocation {
   durationMs?: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /** The W3C trace id the invocation ran in, when the call carried one or tracing is on. */
+  traceId?: string;
 }
 
 /** What a key may do; a role is a set of these (docs/security.md). */

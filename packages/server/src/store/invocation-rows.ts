@@ -30,6 +30,7 @@ export interface InvocationRow {
   cpu_time_ms: number | null;
   peak_memory_bytes: number | null;
   project: string | null;
+  trace_id: string | null;
 }
 
 export interface LogRow {
@@ -64,6 +65,7 @@ export const INVOCATION_COLUMNS = [
   'cpu_time_ms',
   'peak_memory_bytes',
   'project',
+  'trace_id',
 ] as const;
 
 export const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
@@ -140,6 +142,7 @@ export function invocationValues(inv: Invocation): InvocationValue[] {
     inv.cpuTimeMs ?? null,
     inv.peakMemoryBytes ?? null,
     inv.project ?? DEFAULT_PROJECT,
+    inv.traceId ?? null,
   ];
 }
 
@@ -164,6 +167,8 @@ export function toInvocation(row: InvocationRow): Invocation {
   if (row.duration_ms !== null) invocation.durationMs = row.duration_ms;
   if (row.cpu_time_ms !== null) invocation.cpuTimeMs = row.cpu_time_ms;
   if (row.peak_memory_bytes !== null) invocation.peakMemoryBytes = row.peak_memory_bytes;
+  // Absent from rows made before the column (a store that has not migrated yet answers none).
+  if (row.trace_id != null) invocation.traceId = row.trace_id;
   return invocation;
 }
 
