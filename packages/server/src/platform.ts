@@ -25,6 +25,7 @@ import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
+import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -80,6 +81,8 @@ export interface Observability {
   scrape: MetricsScrape;
   /** Every invocation's start, logs and end as they happen (GET /api/v1/logs/stream). */
   tail: LogTail;
+  /** The main thread's spans, exported over OTLP; absent when tracing is off. */
+  tracing?: Tracing;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -189,6 +192,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     },
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
+  const tracing = tracingFrom(config);
   const invocations = new InvocationService({
     store,
     queue,
@@ -197,6 +201,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     limiter,
     recorder,
     onEnqueued: () => worker?.wake(),
+    ...(tracing ? { tracing } : {}),
   });
   worker = new AsyncWorker({
     store,
@@ -210,6 +215,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
     metrics,
     tail,
+    ...(tracing ? { tracing } : {}),
   });
   const http = new HttpMetrics();
   const observability: Observability = {
@@ -217,6 +223,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     http,
     tail,
     scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
+    ...(tracing ? { tracing } : {}),
   };
   const functions = new FunctionService({
     store,
@@ -291,6 +298,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await queue.close();
       await store.close();
       await blobs.close();
+      // Last: every span ended above is sent (or the collector's failure is ignored).
+      await tracing?.shutdown().catch((err: unknown) => logger.warn('exporting the last spans failed', err));
       lock.release();
     },
   };

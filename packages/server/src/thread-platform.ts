@@ -11,6 +11,7 @@ import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
 import type { HostEndpoint } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import type { RemoteIsolateRuntime } from './runtimes/isolate-hosts/remote-isolate-runtime.ts';
@@ -37,6 +38,8 @@ export interface ThreadPlatform {
   invocations: InvocationService;
   routes: RouteTable;
   runtime: RemoteIsolateRuntime;
+  /** This thread's spans and exporter; absent when tracing is off. */
+  tracing?: Tracing;
   /**
    * Writes a response once the invocation records of this turn have left for the main thread,
    * so the main thread finds every invocation a client was told about.
@@ -87,7 +90,9 @@ export async function createThreadPlatform(
   };
 
   const backlog = new RecordBacklog(input.recordBacklog);
+  const tracing = tracingFrom(config);
   const invocations = new InvocationService({
+    ...(tracing ? { tracing } : {}),
     store,
     catalog,
     runtimes: new RuntimeRegistry([runtime]),
@@ -130,6 +135,7 @@ export async function createThreadPlatform(
     invocations,
     routes,
     runtime,
+    ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);
       schedulePost();
@@ -144,6 +150,8 @@ export async function createThreadPlatform(
       await store.close();
       input.changes.close();
       input.records.close();
+      // This thread's spans leave from here: sent before the thread ends.
+      await tracing?.shutdown().catch((err: unknown) => logger.warn('exporting the last spans failed', err));
     },
   };
 }

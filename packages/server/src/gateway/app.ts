@@ -48,6 +48,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     keys: platform.keys,
     invocations: platform.invocations,
     routes: platform.routes.table,
+    ...(platform.observability.tracing ? { tracing: platform.observability.tracing } : {}),
   });
   const adapter =
     options.nodeAdapter === false

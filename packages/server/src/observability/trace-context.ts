@@ -13,7 +13,6 @@ export interface TraceContext {
   state?: string;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 /** Version 00's exact length; later versions may append fields after a `-`. */
@@ -40,9 +39,12 @@ export function parseTraceContext(
   // Two traceparent headers (an array, or joined with a comma) are invalid.
   if (typeof traceparent !== 'string' || traceparent.length < V00_LENGTH) return undefined;
   if (traceparent.length > MAX_TRACEPARENT) return undefined;
-  const match = TRACEPARENT.exec(traceparent);
-  if (!match) return undefined;
-  const [, version, traceId = '', spanId = '', flags = ''] = match;
+  // Fields at fixed offsets, checked character by character: cheaper than a regular
+  // expression, and this runs for every request that carries the header, tracing on or off.
+  if (traceparent[2] !== '-' || traceparent[35] !== '-' || traceparent[52] !== '-') return undefined;
+  if (!lowerHex(traceparent, 0, 2) || !lowerHex(traceparent, 3, 35)) return undefined;
+  if (!lowerHex(traceparent, 36, 52) || !lowerHex(traceparent, 53, 55)) return undefined;
+  const version = traceparent.slice(0, 2);
   if (version === 'ff') return undefined;
   // Version 00 is exactly its four fields; a later version may add fields after a dash.
   if (
@@ -51,11 +53,22 @@ export function parseTraceContext(
       : traceparent.length > V00_LENGTH && traceparent[V00_LENGTH] !== '-'
   )
     return undefined;
+  const traceId = traceparent.slice(3, 35);
+  const spanId = traceparent.slice(36, 52);
   if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
-  const context: TraceContext = { traceId, spanId, flags: Number.parseInt(flags, 16) };
+  const context: TraceContext = { traceId, spanId, flags: Number.parseInt(traceparent.slice(53, 55), 16) };
   const state = parseTraceState(tracestate);
   if (state !== undefined) context.state = state;
   return context;
+}
+
+/** Whether `text[from, to)` is lowercase hex digits only. */
+function lowerHex(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
 }
 
 /** A valid `tracestate` header's text (several headers joined, as HTTP allows), or undefined. */

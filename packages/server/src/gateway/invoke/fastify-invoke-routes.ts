@@ -2,7 +2,8 @@ import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RESERVED_PREFIXES } from '../../control/route-table.ts';
 import { clientAddress } from '../client-address.ts';
-import { sendParts } from '../response-parts.ts';
+import { toFaasError } from '../errors.ts';
+import { type HttpResponseParts, sendParts, withTraceparent } from '../response-parts.ts';
 import { invokeQuery, nameParams } from '../schemas.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import type { RequestHead } from './invoke-target.ts';
@@ -33,7 +34,18 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
     };
     const target = pipeline.target(head);
     if (!target) throw notFound(head);
-    return sendParts(reply, await pipeline.run(target, head, request.body as Buffer | undefined));
+    const trace = pipeline.startTrace(target, head);
+    let parts: HttpResponseParts;
+    try {
+      parts = await pipeline.run(target, head, request.body as Buffer | undefined, trace);
+    } catch (err) {
+      // The error handler answers it; the header goes on first.
+      if (trace?.span) void reply.header('traceparent', trace.traceparent);
+      pipeline.endTrace(trace, toFaasError(err).status, err);
+      throw err;
+    }
+    pipeline.endTrace(trace, parts.status);
+    return sendParts(reply, withTraceparent(parts, trace));
   };
 
   app.post(

@@ -289,6 +289,8 @@ export class ContainerRuntime implements Runtime {
       stop.cancel();
     }
     let invocation: Awaited<ReturnType<typeof invokeInContainer>>;
+    // The call to the in-container agent, as a span when tracing is on (none is made otherwise).
+    const agentCall = request.trace?.span?.('faas.agent.call', { 'faas.runtime': fn.runtime });
     try {
       invocation = await invokeInContainer(
         container,
@@ -296,11 +298,14 @@ export class ContainerRuntime implements Runtime {
         this.#options.maxLogBytes ?? CONTAINER_DEFAULTS.maxLogBytes,
       );
     } catch (err) {
+      agentCall?.end(err instanceof Error ? err.message : String(err));
       pool.release(container, false);
       throw unavailable(err);
     }
+    const { outcome } = invocation;
+    agentCall?.end(outcome.status === 'succeeded' ? undefined : `${outcome.status}: ${outcome.error.type}`);
     pool.release(container, invocation.reusable);
-    return invocation.outcome;
+    return outcome;
   }
 
   /**
