@@ -286,3 +286,24 @@ describe('traces: container functions', { skip: engineSkipReason() }, () => {
     }
   });
 });
+
+describe('traces: a collector that does not answer', () => {
+  it('costs the invokes nothing, and the server still closes', async () => {
+    // Nothing listens there: every export is refused.
+    const s = await startTestServer({ otlpEndpoint: 'http://127.0.0.1:9', gatewayThreads: 2 });
+    try {
+      const res = await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: { name: 'unheard', runtime: 'js', code: 'export default (e) => e' },
+      });
+      assert.equal(res.status, 201);
+      for (let i = 0; i < 5; i++) {
+        const call = await s.api('/api/v1/functions/unheard/invoke', { method: 'POST', json: i });
+        assert.equal(call.status, 200);
+        assert.match(call.headers.get('traceparent') ?? '', TRACEPARENT);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});

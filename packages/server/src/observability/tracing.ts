@@ -24,6 +24,13 @@ import { formatTraceparent, parseTraceContext, type TraceContext } from './trace
 
 /** How long finished spans wait to leave in one batch; shutdown sends what is left. */
 const EXPORT_DELAY_MS = 1000;
+/**
+ * How long one export may take, retries included (the exporter retries a refused connection
+ * with backoff): a collector that is down must not hold a stopping server for long.
+ */
+const EXPORT_TIMEOUT_MS = 3000;
+/** The longest shutdown waits for the last spans to leave. */
+const SHUTDOWN_LIMIT_MS = 5000;
 
 const KINDS: Record<TraceSpanKind, SpanKind> = {
   internal: SpanKind.INTERNAL,
@@ -71,7 +78,8 @@ export class Tracing implements Tracer {
       resource: resourceFromAttributes({ 'service.name': options.serviceName }),
       spanProcessors: [
         new BatchSpanProcessor({
-          exporter: new OTLPTraceExporter({ url: options.url }),
+          exporter: new OTLPTraceExporter({ url: options.url, timeoutMillis: EXPORT_TIMEOUT_MS }),
+          exportTimeoutMillis: EXPORT_TIMEOUT_MS,
           scheduledDelayMillis: EXPORT_DELAY_MS,
         }),
       ],
@@ -108,9 +116,23 @@ export class Tracing implements Tracer {
     return this.#provider.forceFlush();
   }
 
-  /** Sends what is left, then stops: spans started later are not exported. */
-  shutdown(): Promise<void> {
-    return this.#provider.shutdown();
+  /**
+   * Sends what is left, then stops: spans started later are not exported. Bounded: spans a
+   * collector has not taken after SHUTDOWN_LIMIT_MS are dropped.
+   */
+  async shutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the collector did not take the last spans within ${SHUTDOWN_LIMIT_MS} ms`)),
+        SHUTDOWN_LIMIT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.#provider.shutdown(), limit]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #start(
