@@ -230,6 +230,27 @@ describe('traces: off without an OTLP endpoint', () => {
   });
   after(() => s?.close());
 
+  it('js functions get the trace id as context.traceId, sync and async', async () => {
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'ctx', runtime: 'js', code: 'export default (e, context) => context.traceId ?? null' },
+    });
+    assert.equal(res.status, 201);
+    const traceId = randomHex(16);
+    const headers = { traceparent: traceparentOf(traceId, randomHex(8)) };
+    const sync = await s.api('/api/v1/functions/ctx/invoke', { method: 'POST', json: 1, headers });
+    assert.equal(await sync.json(), traceId);
+    const queued = await s.api('/api/v1/functions/ctx/invoke?async=true', {
+      method: 'POST',
+      json: 1,
+      headers,
+    });
+    const { invocationId } = (await queued.json()) as { invocationId: string };
+    assert.equal((await finished(s, invocationId)).result, traceId);
+    const none = await s.api('/api/v1/functions/ctx/invoke', { method: 'POST', json: 1 });
+    assert.equal(await none.json(), null);
+  });
+
   it('records the caller trace id, writes no traceparent, and starts no trace of its own', async () => {
     const traceId = randomHex(16);
     const traced = await s.api('/api/v1/functions/plain/invoke', {

@@ -110,6 +110,7 @@ export class HostClient {
         versionId: 0,
         deadline: request.deadline,
         invocationId: request.invocationId,
+        traceparent: request.trace?.traceparent ?? '',
         eventKind,
         payload,
       };
