@@ -76,6 +76,8 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
   let records: Invocation[] = [];
   const spread: string[] = [];
   let servedOnThread = 0;
+  let refusedParent = '';
+  let spoofedParent = '';
 
   before(async () => {
     collector = await OtlpCollector.start();
@@ -128,6 +130,24 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
       spread.push(traceId);
     }
     servedOnThread = ((await s.server.threads?.stats())?.[0]?.served ?? 0) - before;
+
+    // A refusal carries the header too; a function cannot answer with a traceparent of its own.
+    const missing = await s.api('/api/v1/functions/ghost/invoke', { method: 'POST', json: 1 });
+    assert.equal(missing.status, 404);
+    refusedParent = missing.headers.get('traceparent') ?? '';
+    const spoofing = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'spoofer',
+        runtime: 'js',
+        public: true,
+        code: "export default () => ({ statusCode: 200, headers: { TraceParent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' }, body: 'x' })",
+      },
+    });
+    assert.equal(spoofing.status, 201, await spoofing.text());
+    const spoofed = await fetch(`${s.url}/fn/spoofer`);
+    assert.equal(spoofed.status, 200);
+    spoofedParent = spoofed.headers.get('traceparent') ?? '';
 
     records = [await record(s, syncId), await record(s, asyncId)];
     // Closed at once: the spans still batched in each thread leave at shutdown.
@@ -203,6 +223,24 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
     );
     assert.deepEqual(lost, []);
     for (const traceId of spread) only(collector.trace(traceId), 'faas.runtime.invoke');
+  });
+
+  it('a refused request answers with its traceparent; its span names the error but is not failed', () => {
+    const traceId = TRACEPARENT.exec(refusedParent)?.[1] ?? '';
+    assert.match(traceId, /^[0-9a-f]{32}$/);
+    const server = only(collector.trace(traceId), 'POST /api/v1/functions/:name/invoke');
+    assert.equal(server.attributes['http.response.status_code'], 404);
+    assert.equal(server.attributes['error.type'], 'FAAS_ERR_FUNCTION_NOT_FOUND');
+    assert.equal(server.statusCode, 0);
+  });
+
+  it("a function's own traceparent header is replaced by the platform's", () => {
+    const match = TRACEPARENT.exec(spoofedParent);
+    assert.ok(match, spoofedParent);
+    assert.notEqual(match[1], 'a'.repeat(32));
+    const server = only(collector.trace(match[1] as string), 'GET /fn/:name');
+    assert.equal(server.spanId, match[2]);
+    assert.equal(server.attributes['faas.trigger'], 'http');
   });
 
   it('a bad traceparent starts a trace of its own', () => {
