@@ -179,6 +179,9 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
     const runtime = only(spans, 'faas.runtime.invoke', server);
     assert.equal(runtime.attributes['faas.runtime'], 'js');
     assert.equal(runtime.attributes['faas.outcome'], 'succeeded');
+    // Written after the answer, in a batch, by the main thread: still a span of this request.
+    const write = only(spans, 'faas.store.write', server);
+    assert.equal(write.attributes['db.operation.name'], 'createInvocations');
   });
 
   it('an async invocation carries the trace through the queue: the attempt joins the caller trace', async () => {
@@ -222,7 +225,10 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
       (traceId) => !collector.trace(traceId).some((x) => x.name.startsWith('POST ')),
     );
     assert.deepEqual(lost, []);
-    for (const traceId of spread) only(collector.trace(traceId), 'faas.runtime.invoke');
+    for (const traceId of spread) {
+      only(collector.trace(traceId), 'faas.runtime.invoke');
+      only(collector.trace(traceId), 'faas.store.write');
+    }
   });
 
   it('a refused request answers with its traceparent; its span names the error but is not failed', () => {

@@ -183,7 +183,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     recorder: { stats: () => recorder.stats() },
     leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
   });
+  const tracing = tracingFrom(config);
   const recorder = new InvocationRecorder(store, {
+    ...(tracing ? { tracing } : {}),
     maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
     onRecord: (invocation, logs, runtime) => {
@@ -192,7 +194,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     },
   });
   const limiter = new ConcurrencyLimiter(config.concurrencyWaitMs, slots);
-  const tracing = tracingFrom(config);
   const invocations = new InvocationService({
     store,
     queue,

@@ -99,8 +99,18 @@ export async function createThreadPlatform(
     limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
     recorder: {
       admit: () => backlog.admit(),
-      record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[], runtime?: FunctionRuntime) => {
-        records.push(runtime ? { invocation, logs, runtime } : { invocation, logs });
+      record: (
+        invocation: Invocation,
+        logs: Omit<StoredLogLine, 'seq'>[],
+        runtime?: FunctionRuntime,
+        traceparent?: string,
+      ) => {
+        records.push({
+          invocation,
+          logs,
+          ...(runtime ? { runtime } : {}),
+          ...(traceparent !== undefined ? { traceparent } : {}),
+        });
         schedulePost();
       },
       pending: () => undefined,

@@ -171,7 +171,9 @@ export class InvocationService {
       ...finished(outcome),
       ...(trace ? { traceId: trace.traceId } : {}),
     };
-    this.#d.recorder.record(invocation, logs.lines, fn.runtime);
+    // With tracing on, the record's write is a span of the request's trace.
+    if (span) this.#d.recorder.record(invocation, logs.lines, fn.runtime, trace?.traceparent);
+    else this.#d.recorder.record(invocation, logs.lines, fn.runtime);
     return { invocation, outcome };
   }
 
