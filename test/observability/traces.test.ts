@@ -200,6 +200,7 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
     assert.equal(attempt.attributes['faas.invocation_id'], asyncId);
     assert.equal(attempt.attributes['faas.attempt'], 1);
     assert.equal(attempt.attributes['faas.outcome'], 'succeeded');
+    only(spans, 'faas.slot.wait', attempt);
     assert.equal(only(spans, 'faas.runtime.invoke', attempt).attributes['faas.outcome'], 'succeeded');
     const writes = spans.filter((x) => x.name === 'faas.store.write' && x.parentSpanId === attempt.spanId);
     assert.deepEqual(

@@ -53,7 +53,14 @@ export interface ActiveTrace {
  */
 export interface Tracer {
   /** A step under `parent`: its span is a child of `parent.span` (or of `parent.traceparent`). */
-  child(parent: ActiveTrace, name: string, kind?: TraceSpanKind, attributes?: SpanAttributes): ActiveTrace;
+  child(
+    parent: ActiveTrace,
+    name: string,
+    kind?: TraceSpanKind,
+    attributes?: SpanAttributes,
+    /** When the step began, ms since the epoch, if before now (a wait measured as it ended). */
+    startTime?: number,
+  ): ActiveTrace;
   /**
    * A span under the W3C context a request or a queued job carries (a new trace when it is
    * absent or invalid: a bad header is ignored).
@@ -64,5 +71,7 @@ export interface Tracer {
     name: string,
     kind: TraceSpanKind,
     attributes?: SpanAttributes,
+    /** When the step began, ms since the epoch, if before now. */
+    startTime?: number,
   ): ActiveTrace;
 }

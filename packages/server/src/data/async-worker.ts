@@ -102,12 +102,19 @@ class AttemptFailed extends Error {
  */
 class InvocationAttempts implements JobProcessor<FunctionVersion> {
   #o: AsyncWorkerOptions;
+  /**
+   * With tracing on, when each job was admitted (ms since the epoch): its attempt's span begins
+   * there, and the wait for its function's slot (between admit and process) is a span of it.
+   * Weak: a job handed back unrun leaves nothing behind.
+   */
+  #admittedAt = new WeakMap<LeasedJob, number>();
 
   constructor(options: AsyncWorkerOptions) {
     this.#o = options;
   }
 
   async admit(job: LeasedJob): Promise<Admission<FunctionVersion>> {
+    if (this.#o.tracing) this.#admittedAt.set(job, Date.now());
     const payload = job.payload as InvocationJob;
     const current = await this.#o.store.getInvocation(payload.invocationId);
     // Taken back from the dead letters by a retry that stopped before it recorded the invocation
@@ -136,9 +143,14 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
 
   async process(job: LeasedJob, fn: FunctionVersion, signal: AbortSignal): Promise<void> {
     const payload = job.payload as InvocationJob;
-    const trace = this.#traceOf(payload, fn, job.attempt);
+    const admittedAt = this.#admittedAt.get(job);
+    const trace = this.#traceOf(payload, fn, job.attempt, admittedAt);
     const span = trace?.span;
     if (!span) return this.#attempt(job, fn, signal, trace);
+    if (admittedAt !== undefined && this.#o.tracing) {
+      // Measured as it ended: admitted, then held until the function had a free slot.
+      this.#o.tracing.child(trace, 'faas.slot.wait', 'internal', undefined, admittedAt).span?.end();
+    }
     try {
       await this.#attempt(job, fn, signal, trace);
       span.end();
@@ -155,14 +167,27 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
    * The trace an attempt joins, the one its job carries: with tracing on under a span of its
    * own; off, as it is (its id is the record's and the function's). None for a job without one.
    */
-  #traceOf(payload: InvocationJob, fn: FunctionVersion, attempt: number): ActiveTrace | undefined {
+  #traceOf(
+    payload: InvocationJob,
+    fn: FunctionVersion,
+    attempt: number,
+    startTime: number | undefined,
+  ): ActiveTrace | undefined {
     const tracing = this.#o.tracing;
     if (tracing) {
-      return tracing.continue(payload.traceparent, payload.tracestate, 'faas.attempt', 'consumer', {
+      const attributes = {
         ...invocationAttributes(payload.invocationId, fn),
         [Attr.attempt]: attempt,
         [Attr.trigger]: 'pubsub',
-      });
+      };
+      return tracing.continue(
+        payload.traceparent,
+        payload.tracestate,
+        'faas.attempt',
+        'consumer',
+        attributes,
+        startTime,
+      );
     }
     const traceparent = payload.traceparent;
     // Written by invokeAsync as version 00: the trace id is its second field.

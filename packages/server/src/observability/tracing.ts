@@ -92,12 +92,13 @@ export class Tracing implements Tracer {
     name: string,
     kind: TraceSpanKind = 'internal',
     attributes?: SpanAttributes,
+    startTime?: number,
   ): ActiveTrace {
     const context =
       parent.span instanceof OtelSpan
         ? trace.setSpan(ROOT_CONTEXT, parent.span.span)
         : remoteContext(parseTraceContext(parent.traceparent, parent.tracestate));
-    return this.#start(name, context, kind, attributes, parent.tracestate);
+    return this.#start(name, context, kind, attributes, parent.tracestate, startTime);
   }
 
   continue(
@@ -106,9 +107,10 @@ export class Tracing implements Tracer {
     name: string,
     kind: TraceSpanKind,
     attributes?: SpanAttributes,
+    startTime?: number,
   ): ActiveTrace {
     const remote = traceparent === undefined ? undefined : parseTraceContext(traceparent, tracestate);
-    return this.#start(name, remoteContext(remote), kind, attributes, remote?.state);
+    return this.#start(name, remoteContext(remote), kind, attributes, remote?.state, startTime);
   }
 
   /** Sends the spans that ended and waits for the collector's answer (or its failure). */
@@ -141,10 +143,15 @@ export class Tracing implements Tracer {
     kind: TraceSpanKind,
     attributes: SpanAttributes | undefined,
     tracestate: string | undefined,
+    startTime?: number,
   ): ActiveTrace {
     const span = this.#tracer.startSpan(
       name,
-      { kind: KINDS[kind], ...(attributes ? { attributes } : {}) },
+      {
+        kind: KINDS[kind],
+        ...(attributes ? { attributes } : {}),
+        ...(startTime !== undefined ? { startTime } : {}),
+      },
       context,
     );
     const { traceId, spanId, traceFlags } = span.spanContext();
