@@ -150,6 +150,46 @@ describe('console sessions', () => {
     assert.deepEqual(await ok.json(), { n: 2 });
   });
 
+  it("follows a function's live log stream and reads its stats with the cookie alone (the console's tail and chart)", async () => {
+    const session = await signIn(s);
+    assert.equal((await s.api('/api/v1/functions/csrf-tail', { method: 'PUT', json: fn })).status, 201);
+    const stream = await browser(s, session, '/api/v1/logs/stream?functionName=csrf-tail');
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
+    // Subscribed once the headers are out: an invoke made now is on the stream.
+    const invoked = await browser(s, session, '/api/v1/functions/csrf-tail/invoke', {
+      method: 'POST',
+      json: { n: 7 },
+      csrf: true,
+    });
+    assert.equal(invoked.status, 200);
+    await invoked.text();
+    const reader = (stream.body as ReadableStream<Uint8Array>)
+      .pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = '';
+    while (!/event: end\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    await reader.cancel();
+    assert.match(text, /event: start\n/);
+    assert.match(text, /event: log\ndata: \{[^\n]*"message":"seen 7"/);
+    assert.match(text, /event: end\ndata: \{[^\n]*"status":"succeeded"/);
+    const stats = await browser(s, session, '/api/v1/functions/csrf-tail/stats');
+    assert.equal(stats.status, 200);
+    const { buckets } = (await stats.json()) as { buckets: Array<{ calls: number }> };
+    assert.equal(
+      buckets.reduce((n, b) => n + b.calls, 0),
+      1,
+    );
+    // Without the cookie, neither.
+    const anonymous = await request(s.url, '/api/v1/logs/stream?functionName=csrf-tail', { key: null });
+    assert.equal(anonymous.status, 401);
+    await anonymous.text();
+  });
+
   it('a signed-out session is 401, and its sign-out needs the CSRF token', async () => {
     const session = await signIn(s);
     const forged = await browser(s, session, '/api/v1/session', { method: 'DELETE' });

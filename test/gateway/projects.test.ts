@@ -71,6 +71,15 @@ describe('projects: isolation between two teams', () => {
       );
     assert.deepEqual(await statsOf(keyB), []);
     assert.deepEqual(await statsOf(keyA), ['a-billing']);
+    // Nor its time series: 404 as for its other routes, the numbers for A.
+    const seriesB = await as(keyB, '/api/v1/functions/a-billing/stats');
+    assert.equal(seriesB.status, 404);
+    assert.equal(seriesB.body.error?.code, 'FAAS_ERR_FUNCTION_NOT_FOUND');
+    assert.doesNotMatch(seriesB.text, /calls/);
+    const seriesA = await as(keyA, '/api/v1/functions/a-billing/stats');
+    assert.equal(seriesA.status, 200);
+    const calls = (seriesA.body.buckets as Array<{ calls: number }>).reduce((n, b) => n + b.calls, 0);
+    assert.ok(calls >= 1, seriesA.text);
     const stream = await as(keyB, '/api/v1/logs/stream?functionName=a-billing');
     assert.equal(stream.status, 404);
     assert.equal(stream.body.error?.code, 'FAAS_ERR_FUNCTION_NOT_FOUND');

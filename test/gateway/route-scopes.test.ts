@@ -226,6 +226,25 @@ describe('route × scope × role, walked on a running server', () => {
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations')).status, 422);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa2')).status, 404);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa')).status, 200);
+    // Narrowed to functions, a key that may deploy makes no function outside them.
+    const devOnlyFa = await make({ role: 'developer', functions: ['fa'] });
+    const outside = await call(devOnlyFa, 'POST', '/api/v1/functions', {
+      name: 'fa3',
+      runtime: 'js',
+      code: 'export default () => 3',
+    });
+    assert.equal(outside.status, 403, outside.text);
+    assert.match(outside.text, /FAAS_ERR_FORBIDDEN/);
+    assert.equal(
+      (
+        await call(devOnlyFa, 'PUT', '/api/v1/functions/fa3', {
+          runtime: 'js',
+          code: 'export default () => 3',
+        })
+      ).status,
+      404,
+    );
+    assert.equal((await s.api('/api/v1/functions/fa3')).status, 404, 'nothing made');
 
     const soon = await make({ role: 'viewer', expiresAt: new Date(Date.now() + 1500).toISOString() });
     assert.equal((await call(soon, 'GET', '/api/v1/functions')).status, 200);

@@ -39,6 +39,8 @@ describe('the web console in a real browser', { skip }, () => {
   let s: TestServer;
   let browser: Browser;
   let page: Page;
+  /** Every path the page asked its server for, in order. */
+  const requested: string[] = [];
   const shot = (name: string) => page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
 
   before(async () => {
@@ -53,6 +55,7 @@ describe('the web console in a real browser', { skip }, () => {
     // The console makes no request anywhere but its own server.
     page.on('request', (request) => {
       const url = new URL(request.url());
+      requested.push(url.pathname);
       if (url.protocol !== 'data:' && url.origin !== s.url && url.origin !== s.url.replace('http', 'ws')) {
         assert.fail(`a request outside the server: ${request.url()}`);
       }
@@ -107,7 +110,10 @@ describe('the web console in a real browser', { skip }, () => {
     await page.getByRole('heading', { name: 'e2e-hello' }).waitFor();
   });
 
-  it('invokes it and shows the result and the log line', async () => {
+  it('invokes it: the result, the log line through the live stream, the chart from the stats route', async () => {
+    // The tail follows the function's SSE stream; it is subscribed once the stream says live.
+    await page.getByRole('button', { name: 'Follow logs' }).click();
+    await page.locator('[data-status="live"]').waitFor();
     await page.locator('.invoke .editor[data-ready="true"]').waitFor();
     await setEditor(page, 'Event (JSON)', '{ "name": "browser" }');
     await page.getByRole('button', { name: 'Invoke' }).click();
@@ -116,19 +122,42 @@ describe('the web console in a real browser', { skip }, () => {
     assert.match((await outcome.locator('.result').textContent()) ?? '', /"hello":\s*"browser"/);
     assert.match((await outcome.locator('.logs').textContent()) ?? '', /greeting browser/);
     assert.match((await outcome.textContent()) ?? '', /^200 · [\d.]+ m?s/);
-    // The last hour's chart counts it.
+    // The live tail: the invocation's start, its line and its end, from the stream.
+    const tail = page.locator('pre.tail');
+    await tail.locator('.tail-end').filter({ hasText: 'end succeeded' }).waitFor();
+    assert.match(
+      (await tail.textContent()) ?? '',
+      /▶ start v1 \(sync, api\)\n.*log\tgreeting browser\n.*■ end succeeded/,
+    );
+    // The chart counts it, from the stats the API serves.
     await page.locator('[data-testid="calls-total"]').filter({ hasText: /^1$/ }).waitFor();
-    // The live tail follows the function's log lines.
-    await page.getByRole('button', { name: 'Follow logs' }).click();
-    await page.locator('pre.tail').filter({ hasText: 'greeting browser' }).waitFor();
-    await shot('function');
-    // A thrown error: its type, message and stack.
+    assert.ok(requested.includes('/api/v1/functions/e2e-hello/stats'), 'the chart reads the stats route');
+    const bars =
+      (await page.getByRole('img', { name: /^Invocations per minute/ }).getAttribute('aria-label')) ?? '';
+    assert.match(bars, /: 1 calls, 0 errors in all/);
+    // A thrown error: its type, message and stack; the tail shows the failed end, the chart the error.
     await setEditor(page, 'Event (JSON)', 'null');
     await page.getByRole('button', { name: 'Invoke' }).click();
     const failure = page.locator('.outcome .error');
     await failure.waitFor();
     assert.match((await failure.textContent()) ?? '', /FAAS_ERR_FUNCTION_ERROR: .*TypeError|TypeError/);
     assert.match((await failure.locator('pre').textContent()) ?? '', /at /);
+    await tail
+      .locator('.tail-end.bad')
+      .filter({ hasText: /end failed .*TypeError/ })
+      .waitFor();
+    await page.locator('[data-testid="errors-total"]').filter({ hasText: /^1$/ }).waitFor();
+    assert.equal((await page.locator('[data-testid="calls-total"]').textContent()) ?? '', '2');
+    await shot('function');
+    // The day's view: the same calls by hour.
+    await page.getByRole('button', { name: 'Day' }).click();
+    await page.getByRole('img', { name: /^Invocations per hour: 2 calls, 1 errors/ }).waitFor();
+    await page.getByRole('button', { name: 'Hour' }).click();
+    await page.getByRole('img', { name: /^Invocations per minute/ }).waitFor();
+    // Each line once, and the page never polled the logs.
+    assert.equal(((await tail.textContent()) ?? '').match(/greeting browser/g)?.length, 1);
+    assert.ok(requested.includes('/api/v1/logs/stream'));
+    assert.ok(!requested.includes('/api/v1/logs'), 'the tail does not poll GET /api/v1/logs');
   });
 
   it('lists the invocation and opens its record', async () => {
@@ -233,7 +262,18 @@ describe('the web console in a real browser', { skip }, () => {
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
     await shot('functions-phone');
+    // A function's page too: its charts and tail scale down with it.
+    await page.getByRole('link', { name: 'e2e-hello' }).click();
+    await page.getByRole('img', { name: /^Invocations per minute/ }).waitFor();
+    await page.getByRole('button', { name: 'Follow logs' }).click();
+    await page.locator('[data-status="live"]').waitFor();
+    const functionOverflow = await page.evaluate<number>(
+      'document.documentElement.scrollWidth - window.innerWidth',
+    );
+    assert.ok(functionOverflow <= 0, `the function page is ${functionOverflow}px wider than the phone`);
     await page.setViewportSize({ width: 1280, height: 860 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions' }).click();
+    await page.getByRole('link', { name: 'e2e-hello' }).waitFor();
     await shot('functions');
   });
 
@@ -242,5 +282,59 @@ describe('the web console in a real browser', { skip }, () => {
     await page.getByLabel('API key').waitFor();
     const status = await page.evaluate(async () => (await fetch('/api/v1/functions')).status);
     assert.equal(status, 401);
+  });
+
+  it('walks the main flow with the keyboard: sign in, open a function, invoke it, sign out; focus shows', async () => {
+    interface Focused {
+      tag: string;
+      id: string;
+      text: string;
+      outline: string;
+    }
+    const focused = () =>
+      page.evaluate<Focused | null>(`(() => {
+        const e = document.activeElement;
+        if (!e || e === document.body) return null;
+        const style = getComputedStyle(e);
+        return { tag: e.tagName, id: e.id, text: (e.textContent ?? '').trim(), outline: style.outlineStyle + ' ' + style.outlineWidth };
+      })()`);
+    /** Presses `key` until the focused element's text is `text`; a keyboard user's walk. */
+    const moveTo = async (text: string, key = 'Tab') => {
+      for (let i = 0; i < 80; i++) {
+        await page.keyboard.press(key);
+        const now = await focused();
+        if (now?.text === text) return now;
+      }
+      return assert.fail(`${key} never reached "${text}"`);
+    };
+    await page.goto(`${s.url}/`);
+    await page.getByLabel('API key').waitFor();
+    await page.keyboard.press('Tab');
+    assert.deepEqual(await focused().then((f) => [f?.tag, f?.id]), ['INPUT', 'key']);
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Functions' }).waitFor();
+    // The first stop is the skip link, shown while focused; Enter goes to the page's content.
+    const skip = await moveTo('Skip to content');
+    assert.equal(skip.outline, 'solid 2px', 'the skip link shows its ring');
+    await page.keyboard.press('Enter');
+    const link = await moveTo('e2e-hello');
+    assert.equal(link.outline, 'solid 2px', 'a focused link shows its ring');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'e2e-hello' }).waitFor();
+    // Focus went to the new page's content: the next Tabs walk this page, not the old one.
+    const invoke = await moveTo('Invoke');
+    assert.equal(invoke.outline, 'solid 2px', 'a focused button shows its ring');
+    await page.keyboard.press('Enter');
+    await page
+      .locator('.outcome')
+      .filter({ hasText: /^\d{3} · / })
+      .waitFor();
+    // Still on the button (a disabled one drops focus to the page's start while it is busy).
+    assert.deepEqual(await focused().then((f) => [f?.text, f?.outline]), ['Invoke', 'solid 2px']);
+    await shot('keyboard-focus');
+    await moveTo('Sign out', 'Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('API key').waitFor();
   });
 });

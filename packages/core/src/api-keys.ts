@@ -15,6 +15,7 @@ export const SCOPES = [
   'projects:read',
   'projects:write',
   'queue:read',
+  'audit:read',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -38,7 +39,7 @@ const DEVELOPER: readonly Scope[] = [
 
 export const ROLE_SCOPES: Readonly<Record<ApiKeyRole, readonly Scope[]>> = {
   admin: SCOPES,
-  owner: [...DEVELOPER, 'keys:read', 'keys:write'],
+  owner: [...DEVELOPER, 'keys:read', 'keys:write', 'audit:read'],
   developer: DEVELOPER,
   user: DEVELOPER,
   invoker: ['functions:read', 'functions:invoke', 'invocations:read', 'projects:read'],

@@ -42,6 +42,8 @@ export interface Config {
   retentionDays: number;
   /** Most invocations kept (the newest: a row cap); 0: no cap. @default 0 (FAAS_RETENTION_MAX_ROWS) */
   retentionMaxRows: number;
+  /** A schedule's ticks missed while no server ran: `once` runs the latest, `skip` none. @default once (FAAS_SCHEDULE_MISSED) */
+  scheduleMissed: 'once' | 'skip';
   /** First retry delay of a failed async invocation; doubles per attempt. @default 1000 (FAAS_RETRY_BASE_DELAY_MS) */
   retryBaseDelayMs: number;
   /** @default 60000 (FAAS_RETRY_MAX_DELAY_MS) */
@@ -81,6 +83,20 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /** Accept HS256 JWTs signed with this shared secret (at least 32 characters). (FAAS_JWT_SECRET) */
+  jwtSecret: string | undefined;
+  /** Accept RS256/ES256 JWTs signed by this key (PEM, SPKI). (FAAS_JWT_PUBLIC_KEY) */
+  jwtPublicKey: string | undefined;
+  /** Accept RS256/ES256 JWTs signed by a key of this JWKS. (FAAS_JWT_JWKS_URL) */
+  jwtJwksUrl: string | undefined;
+  /** A JWT's `iss` must be this. (FAAS_JWT_ISSUER) */
+  jwtIssuer: string | undefined;
+  /** A JWT's `aud` must hold this. (FAAS_JWT_AUDIENCE) */
+  jwtAudience: string | undefined;
+  /** The claim that names a JWT's project. @default project (FAAS_JWT_PROJECT_CLAIM) */
+  jwtProjectClaim: string;
+  /** The claim that names a JWT's role. @default role (FAAS_JWT_ROLE_CLAIM) */
+  jwtRoleClaim: string;
   /**
    * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
    * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
@@ -351,6 +367,23 @@ const logLevel: Parser<Config['logLevel']> = (raw) => {
   return found;
 };
 
+const jwtSecret: Parser<string> = (raw) => {
+  if (raw.length < 32)
+    throw new Error(`is too short for HS256: at least 32 characters (${raw.length} given)`);
+  return raw;
+};
+
+const pem: Parser<string> = (raw) => {
+  if (!/-----BEGIN PUBLIC KEY-----/.test(raw))
+    throw new Error('must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  return raw;
+};
+
+const scheduleMissed: Parser<Config['scheduleMissed']> = (raw) => {
+  if (raw !== 'once' && raw !== 'skip') throw new Error(`must be once or skip, got "${raw}"`);
+  return raw;
+};
+
 /** The one table of settings: flag name = key, environment name = `env`. Documented in docs/configuration.md. */
 export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   port: { env: 'FAAS_PORT', default: 8080, parse: int(0, 65535) },
@@ -373,6 +406,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
     default: 0,
     parse: int(0, 1_000_000_000),
   },
+  scheduleMissed: { env: 'FAAS_SCHEDULE_MISSED', default: 'once', parse: scheduleMissed },
   retryBaseDelayMs: { env: 'FAAS_RETRY_BASE_DELAY_MS', default: 1000, parse: int(1, 3_600_000) },
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },
   routeSyncMs: { env: 'FAAS_ROUTE_SYNC_MS', default: 5000, parse: int(100, 3_600_000) },
@@ -389,6 +423,13 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  jwtSecret: { env: 'FAAS_JWT_SECRET', default: undefined, parse: jwtSecret },
+  jwtPublicKey: { env: 'FAAS_JWT_PUBLIC_KEY', default: undefined, parse: pem },
+  jwtJwksUrl: { env: 'FAAS_JWT_JWKS_URL', default: undefined, parse: httpUrl },
+  jwtIssuer: { env: 'FAAS_JWT_ISSUER', default: undefined, parse: str },
+  jwtAudience: { env: 'FAAS_JWT_AUDIENCE', default: undefined, parse: str },
+  jwtProjectClaim: { env: 'FAAS_JWT_PROJECT_CLAIM', default: 'project', parse: str },
+  jwtRoleClaim: { env: 'FAAS_JWT_ROLE_CLAIM', default: 'role', parse: str },
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },

@@ -32,6 +32,8 @@ export const FUNCTION_DEFAULTS = {
 } as const;
 
 export const FUNCTION_LIMITS = {
+  /** Cron schedules per function. */
+  schedules: { max: 16 },
   timeoutMs: { min: 10, max: 15 * 60_000 },
   memoryMb: { min: 8, max: 8192 },
   maxConcurrency: { min: 1, max: 10_000 },
@@ -73,6 +75,11 @@ export interface FunctionConfig {
    * function URL with auth type NONE). @default false: a key of the function's project is needed.
    */
   public?: boolean;
+  /**
+   * Cron expressions (UTC; five fields, or six with seconds first): each tick runs the function
+   * once, as an async invocation with `trigger: "schedule"`.
+   */
+  schedules?: string[];
 }
 
 /** One immutable, numbered version of a function. */
@@ -128,4 +135,5 @@ export interface FunctionInput {
   isolation?: 'runc' | 'gvisor';
   network?: boolean;
   public?: boolean;
+  schedules?: string[];
 }

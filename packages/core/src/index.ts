@@ -1,4 +1,5 @@
 export * from './api-keys.ts';
+export * from './audit.ts';
 export * from './blobs.ts';
 export * from './config.ts';
 export * from './errors.ts';

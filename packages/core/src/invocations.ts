@@ -18,7 +18,7 @@ export const TERMINAL_STATUSES: ReadonlySet<InvocationStatus> = new Set([
 ]);
 
 export type InvocationMode = 'sync' | 'async';
-export type InvocationTrigger = 'api' | 'http';
+export type InvocationTrigger = 'api' | 'http' | 'schedule';
 
 export interface InvocationError {
   /** `Error`, `TypeError`, `Timeout`, `OutOfMemory`, … */

@@ -1,4 +1,5 @@
 import type { ApiKeyRecord } from './api-keys.ts';
+import type { AuditEntry, AuditFilter } from './audit.ts';
 import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts';
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
@@ -158,6 +159,18 @@ export interface MetadataStore {
    * nearest-rank p50/p99 of the durations recorded (absent when none is). By function name.
    */
   invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]>;
+  /**
+   * One function's invocations of one project created in `[sinceMs, sinceMs + buckets *
+   * bucketMs)`, in buckets of `bucketMs`: the same numbers as `invocationStats` per bucket.
+   * Only buckets with an invocation are answered, oldest first; `index` counts from `sinceMs`
+   * (bucket i starts at `sinceMs + i * bucketMs`). One query.
+   * @example
+   * // The last hour by minute, the current minute last.
+   * const minute = 60_000;
+   * const since = Math.floor(Date.now() / minute) * minute - 59 * minute;
+   * await store.invocationTimeSeries({ functionName: 'f', project: 'default', sinceMs: since, bucketMs: minute, buckets: 60 });
+   */
+  invocationTimeSeries(options: InvocationTimeSeriesQuery): Promise<InvocationBucketStats[]>;
 
   appendLogs(lines: NewLogLine[]): Promise<void>;
   /** Lines of one invocation in order. */
@@ -187,6 +200,12 @@ export interface MetadataStore {
   /** Ordered by name. */
   listProjects(): Promise<ProjectRecord[]>;
 
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>>;
+  /** Deletes up to `limit` entries older than `before` (ISO); resolves to how many. */
+  deleteOldAudit(options: { before: string; limit: number }): Promise<number>;
+
   createSnapshot(snapshot: SnapshotRecord): Promise<void>;
   getSnapshot(id: string): Promise<SnapshotRecord | undefined>;
   /** Newest first. */
@@ -206,6 +225,28 @@ export interface MetadataStore {
    */
   health(): Promise<BackendHealth>;
   close(): Promise<void>;
+}
+
+/** Which invocations `MetadataStore.invocationTimeSeries` counts, and in which buckets. */
+export interface InvocationTimeSeriesQuery {
+  functionName: string;
+  project: string;
+  /** Start of the first bucket, ms since the epoch. */
+  sinceMs: number;
+  /** A positive whole number of ms. */
+  bucketMs: number;
+  /** How many buckets follow `sinceMs`: later invocations are not counted. */
+  buckets: number;
+}
+
+/** One bucket of `MetadataStore.invocationTimeSeries`. */
+export interface InvocationBucketStats {
+  /** The bucket's place from `sinceMs`: it starts at `sinceMs + index * bucketMs`. */
+  index: number;
+  calls: number;
+  errors: number;
+  p50Ms?: number;
+  p99Ms?: number;
 }
 
 /** What `MetadataStore.invocationStats` answers per function. */

@@ -35,6 +35,8 @@ export interface FunctionConfig {
   command?: string | string[];
   isolation?: Isolation;
   network?: boolean;
+  /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
+  schedules?: string[];
 }
 
 /** One immutable, numbered version of a function. */
@@ -79,6 +81,8 @@ export interface FunctionInput {
   command?: string | string[];
   isolation?: Isolation;
   network?: boolean;
+  /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
+  schedules?: string[];
 }
 
 export type InvocationStatus =
@@ -125,7 +129,7 @@ export interface Invocation {
   functionName: string;
   version: number;
   mode: 'sync' | 'async';
-  trigger: 'api' | 'http';
+  trigger: 'api' | 'http' | 'schedule';
   status: InvocationStatus;
   idempotencyKey?: string;
   idempotencyHash?: string;
@@ -155,7 +159,8 @@ export type Scope =
   | 'keys:write'
   | 'projects:read'
   | 'projects:write'
-  | 'queue:read';
+  | 'queue:read'
+  | 'audit:read';
 
 /** `admin` is the platform's (every project); the others act in their key's project. `user` is `developer`. */
 export type ApiKeyRole = 'admin' | 'owner' | 'developer' | 'invoker' | 'viewer' | 'user';
@@ -238,6 +243,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   FAAS_ERR_VALIDATION: 422,
   FAAS_ERR_BODY_TOO_LARGE: 413,
   FAAS_ERR_UNAUTHORIZED: 401,
+  FAAS_ERR_TOKEN_EXPIRED: 401,
+  FAAS_ERR_TOKEN_NOT_YET_VALID: 401,
+  FAAS_ERR_TOKEN_INVALID: 401,
   FAAS_ERR_FORBIDDEN: 403,
   FAAS_ERR_NOT_FOUND: 404,
   FAAS_ERR_FUNCTION_NOT_FOUND: 404,

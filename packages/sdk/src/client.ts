@@ -16,6 +16,7 @@ import type { InstanceStream, StreamOptions, WebSocketClass } from './instance-s
 import { type FollowLogsOptions, followLogs, type LogStreamEvent } from './log-follow.ts';
 import type { Command, ExecuteRequest, ExecuteResult } from './sandbox-types.ts';
 import { type RunOptions, SandboxApi } from './sandboxes.ts';
+import type { FunctionStats, FunctionStatsSeries, StatsWindow } from './stats-types.ts';
 import { body, enc, parseJson, query, Transport } from './transport.ts';
 
 export interface FaaSClientOptions {
@@ -48,22 +49,6 @@ export interface SyncResult<T = unknown> {
 }
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
-
-/** One function's numbers in a window of `GET /api/v1/stats`. */
-export interface WindowStats {
-  calls: number;
-  errors: number;
-  p50Ms?: number;
-  p99Ms?: number;
-}
-
-/** One function in `GET /api/v1/stats`; a window is absent when it had no invocation. */
-export interface FunctionStats {
-  functionName: string;
-  minute?: WindowStats;
-  hour?: WindowStats;
-  day?: WindowStats;
-}
 
 export interface DeployOptions {
   /**
@@ -290,6 +275,15 @@ export class FaaSClient {
   /** Per function: calls, errors, p50/p99 duration over the last minute, hour and day (GET /api/v1/stats). */
   stats(): Promise<{ generatedAt: string; items: FunctionStats[] }> {
     return this.#http.json('GET', '/api/v1/stats');
+  }
+
+  /**
+   * One function's calls, errors and p50/p99 duration over time (GET /api/v1/functions/{name}/stats):
+   * 60 one-minute buckets for `hour`, 24 one-hour buckets for `day`, the current one last.
+   * @default window 'hour'
+   */
+  functionStats(name: string, window: StatsWindow = 'hour'): Promise<FunctionStatsSeries> {
+    return this.#http.json('GET', `/api/v1/functions/${enc(name)}/stats${query({ window })}`);
   }
 
   /** `options.project` defaults to the caller's project; role defaults to `developer`. */

@@ -27,11 +27,9 @@ export {
   FaaSClient,
   type FaaSClientOptions,
   type FunctionSpec,
-  type FunctionStats,
   type InvokeOptions,
   type PublicApiKey,
   type SyncResult,
-  type WindowStats,
 } from './client.ts';
 export { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.ts';
 export type {
@@ -64,3 +62,10 @@ export type {
   StreamCommand,
 } from './sandbox-types.ts';
 export { type RunOptions, SandboxApi } from './sandboxes.ts';
+export type {
+  FunctionStats,
+  FunctionStatsSeries,
+  StatsBucket,
+  StatsWindow,
+  WindowStats,
+} from './stats-types.ts';

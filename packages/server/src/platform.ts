@@ -13,8 +13,10 @@ import { instanceLimitsFrom } from './control/instance-limits.ts';
 import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { JwtTokens } from './control/jwt-tokens.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
+import { Scheduler } from './control/scheduler.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
 import { reconcileOrphans } from './data/async-reconcile.ts';
@@ -61,6 +63,7 @@ export interface Platform {
   worker: AsyncWorker;
   /** Deletes invocations, logs and dead letters past FAAS_RETENTION_DAYS / FAAS_RETENTION_MAX_ROWS. */
   retention: RetentionSweeper;
+  scheduler: Scheduler;
   /** Changes other gateway threads must take in (catalog, revoked keys). */
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
@@ -89,6 +92,9 @@ type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 
 /** How often runtimes' health is checked: how soon an engine that comes up serves functions. */
 const RUNTIME_HEALTH_EVERY_MS = 2_000;
+/** Schedules deployed through another thread or server are picked up within this long. */
+const SCHEDULE_SYNC_MS = 1_000;
+const DAY_MS = 86_400_000;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
@@ -250,6 +256,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     store,
     (id) => changes.publish({ kind: 'key-revoked', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+    JwtTokens.from(config),
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
   const projects = new ProjectService(store);
@@ -265,6 +272,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
   });
   retention.start();
+  const scheduler = new Scheduler({
+    store,
+    invocations,
+    missed: config.scheduleMissed,
+    catchUpMs: config.retentionDays > 0 ? config.retentionDays * DAY_MS : Number.POSITIVE_INFINITY,
+    logger,
+  });
+  await scheduler.start(Math.min(config.routeSyncMs, SCHEDULE_SYNC_MS));
 
   const asyncWorker = worker;
   return {
@@ -284,6 +299,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     routes,
     worker: asyncWorker,
     retention,
+    scheduler,
     changes,
     slots,
     isolateHosts,
@@ -291,6 +307,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     generatedAdminKey,
     async close() {
       routes.stop();
+      await scheduler.stop();
       await retention.stop();
       await asyncWorker.stop();
       await recorder.close();

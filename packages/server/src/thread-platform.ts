@@ -7,6 +7,7 @@ import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
+import { JwtTokens } from './control/jwt-tokens.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
@@ -67,6 +68,7 @@ export async function createThreadPlatform(
     store,
     undefined,
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
+    JwtTokens.from(config),
   );
   const routes = new RouteTable();
   routes.replace(await store.listRoutes());

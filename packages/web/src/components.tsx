@@ -2,6 +2,8 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { CodeEditor, LineProblem } from './code-editor.ts';
 
+export { ms } from './format.ts';
+
 /** Data from the API, with its loading and error states; `reload` asks again. */
 export function useApi<T>(
   load: () => Promise<T>,
@@ -70,11 +72,4 @@ export function Editor(props: {
     editor?.showProblems(props.problems ?? []);
   }, [editor, props.problems]);
   return <div class="editor" ref={host} data-ready={editor ? 'true' : 'false'} />;
-}
-
-/** A duration as people read it: 1.26 ms, 85 ms, 2.4 s. */
-export function ms(value?: number): string {
-  if (value === undefined) return '';
-  if (value >= 1000) return `${(value / 1000).toFixed(1)} s`;
-  return value >= 10 ? `${Math.round(value)} ms` : `${value.toFixed(2)} ms`;
 }

@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, type SessionInfo, setCsrfToken, whenSignedOut } from './api.ts';
 import { ExecutePage } from './pages/execute.tsx';
 import { FunctionPage } from './pages/function-page.tsx';
@@ -28,6 +28,15 @@ function Page({ route, session }: { route: string; session: SessionInfo }) {
 function App() {
   const route = useRoute();
   const [session, setSession] = useState<SessionInfo | null | undefined>(undefined);
+  const content = useRef<HTMLElement>(null);
+  const shownRoute = useRef(route);
+  // A new page moves focus to its content, as a page load would put it at the top: the keyboard
+  // goes on from there, and a screen reader reads the new page, not the link that led to it.
+  useEffect(() => {
+    if (shownRoute.current === route) return;
+    shownRoute.current = route;
+    content.current?.focus({ preventScroll: true });
+  }, [route]);
   useEffect(() => {
     whenSignedOut(() => setSession(null));
     call<SessionInfo>('/api/v1/session').then(
@@ -64,6 +73,9 @@ function App() {
   return (
     <>
       <header class="top">
+        <a class="skip" href="#content">
+          Skip to content
+        </a>
         <a class="brand" {...href('/functions')}>
           faas
         </a>
@@ -81,7 +93,7 @@ function App() {
           </button>
         )}
       </header>
-      <main>
+      <main id="content" tabIndex={-1} ref={content}>
         <Page route={route} session={session} />
       </main>
     </>

@@ -35,6 +35,7 @@ class FunctionVersion(_FunctionVersionRequired, total=False):
     command: Command
     isolation: str
     network: bool
+    schedules: List[str]
 
 
 class FunctionRecord(TypedDict):

@@ -10,6 +10,7 @@ import {
   newId,
 } from '@faas/core';
 import { AuthThrottle } from './auth-throttle.ts';
+import { JwtTokens } from './jwt-tokens.ts';
 
 const KEY_PREFIX = 'faas_';
 /** The name of the key FAAS_ADMIN_KEY registers; reserved, so that key can be found again. */
@@ -32,6 +33,7 @@ export class ApiKeyService {
   #store: MetadataStore;
   #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
   #onRevoked: (id: string) => void;
+  #jwt: JwtTokens | undefined;
   /** Failed verifications per client address (see auth.ts, which knows the address). */
   readonly throttle: AuthThrottle;
 
@@ -43,21 +45,31 @@ export class ApiKeyService {
     store: MetadataStore,
     onRevoked: (id: string) => void = () => {},
     throttle = new AuthThrottle({ limit: 0, windowMs: 60_000 }),
+    jwt?: JwtTokens,
   ) {
     this.#store = store;
     this.#onRevoked = onRevoked;
     this.throttle = throttle;
+    this.#jwt = jwt;
   }
 
-  /** Returns the key's record, or undefined when it is unknown or revoked. */
+  /**
+   * Returns the key's record, or undefined when it is unknown or revoked. With JWTs configured, a
+   * JWT is verified instead and acts as a key of its claims, trusted until it expires.
+   * @throws FaasError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, TOKEN_INVALID for a JWT that fails
+   */
   async verify(secret: string): Promise<ApiKeyRecord | undefined> {
     const now = Date.now();
     const cached = this.verifyCached(secret, now);
     if (cached) return cached;
+    if (this.#jwt && JwtTokens.looksLikeJwt(secret)) {
+      const { key, expiresAtMs } = await this.#jwt.verify(secret);
+      this.#remember(secret, key, Math.min(now + CACHE_TTL_MS, expiresAtMs ?? Number.POSITIVE_INFINITY));
+      return key;
+    }
     const key = await this.#store.findApiKeyByHash(hashKey(secret));
     if (key) {
-      if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(secret, { key, until: now + CACHE_TTL_MS });
+      this.#remember(secret, key, now + CACHE_TTL_MS);
     } else {
       this.#cache.delete(secret);
     }
@@ -71,6 +83,11 @@ export class ApiKeyService {
   async verifyHash(hash: string): Promise<ApiKeyRecord | undefined> {
     const key = await this.#store.findApiKeyByHash(hash);
     return key && !key.revokedAt ? key : undefined;
+  }
+
+  #remember(secret: string, key: ApiKeyRecord, until: number): void {
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    this.#cache.set(secret, { key, until });
   }
 
   /** `verify` from the cache alone: undefined also when the key was not looked up lately. */

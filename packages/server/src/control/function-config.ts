@@ -9,6 +9,7 @@ import {
   HTTP_METHODS,
   type RouteSpec,
 } from '@faas/core';
+import { CronExpression, CronSyntaxError } from './cron-expression.ts';
 import { RESERVED_PREFIXES, routeKey } from './route-table.ts';
 
 export interface FieldProblem {
@@ -67,11 +68,13 @@ export function resolveConfig(
   const isolation = input.isolation ?? base?.isolation;
   const network = input.network ?? base?.network;
   const isPublic = input.public ?? base?.public;
+  const schedules = input.schedules ?? base?.schedules;
   if (image !== undefined) config.image = image;
   if (command !== undefined) config.command = command;
   if (isolation !== undefined) config.isolation = isolation;
   if (network !== undefined) config.network = network;
   if (isPublic) config.public = true;
+  if (schedules && schedules.length > 0) config.schedules = checkSchedules(schedules, problems);
 
   if (!/^[\w./-]+\.[A-Za-z_$][\w$]*$/.test(config.handler) || config.handler.includes('..')) {
     problems.push({
@@ -106,6 +109,21 @@ export function resolveConfig(
   }
   if (problems.length > 0) throw validation(problems);
   return config;
+}
+
+function checkSchedules(schedules: string[], problems: FieldProblem[]): string[] {
+  const seen = new Set<string>();
+  schedules.forEach((text, i) => {
+    try {
+      CronExpression.parse(text);
+    } catch (err) {
+      if (!(err instanceof CronSyntaxError)) throw err;
+      problems.push({ field: `schedules[${i}]`, message: err.message });
+    }
+    if (seen.has(text.trim())) problems.push({ field: `schedules[${i}]`, message: 'is listed twice' });
+    seen.add(text.trim());
+  });
+  return schedules.map((s) => s.trim());
 }
 
 function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]): RouteSpec[] {
@@ -183,22 +201,24 @@ export function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
   return stableJson(pickConfig(a)) === stableJson(pickConfig(b));
 }
 
-const CONFIG_KEYS: Array<keyof FunctionConfig> = [
-  'runtime',
-  'handler',
-  'env',
-  'timeoutMs',
-  'memoryMb',
-  'maxConcurrency',
-  'maxRetries',
-  'routes',
-  'description',
-  'image',
-  'command',
-  'isolation',
-  'network',
-  'public',
-];
+/** Every field of a config, each named once: tsc fails here when one is added to FunctionConfig. */
+const CONFIG_KEYS = Object.keys({
+  runtime: true,
+  handler: true,
+  env: true,
+  timeoutMs: true,
+  memoryMb: true,
+  maxConcurrency: true,
+  maxRetries: true,
+  routes: true,
+  description: true,
+  image: true,
+  command: true,
+  isolation: true,
+  network: true,
+  public: true,
+  schedules: true,
+} satisfies Record<keyof FunctionConfig, true>) as Array<keyof FunctionConfig>;
 
 export function pickConfig(v: FunctionConfig): FunctionConfig {
   const out: Record<string, unknown> = {};

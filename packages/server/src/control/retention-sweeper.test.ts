@@ -47,7 +47,7 @@ async function subject() {
 }
 
 describe('RetentionSweeper', () => {
-  it('deletes what is past FAAS_RETENTION_DAYS in batches: invocations, their logs, dead jobs; never unfinished ones', async () => {
+  it('deletes what is past FAAS_RETENTION_DAYS in batches: invocations, their logs, dead jobs, audit entries; never unfinished ones', async () => {
     const { store, queue, kill, setClock, close } = await subject();
     const old = Array.from({ length: 25 }, (_, i) => inv(`inv_old_${i}`, 31 + i));
     const stuck = inv('inv_stuck', 60, 'queued');
@@ -63,6 +63,20 @@ describe('RetentionSweeper', () => {
       })),
     );
     await kill('job_old_dead');
+    for (const [id, days] of [
+      ['aud_0001', 31],
+      ['aud_0002', 29],
+    ] as const) {
+      await store.appendAudit({
+        id,
+        at: new Date(NOW - days * DAY_MS).toISOString(),
+        project: 'default',
+        actor: { keyId: 'key_a', keyName: 'a', role: 'owner' },
+        action: 'DELETE /api/v1/functions/:name',
+        status: 204,
+        address: '127.0.0.1',
+      });
+    }
     setClock(NOW - DAY_MS);
     await kill('job_recent_dead');
 
@@ -78,6 +92,11 @@ describe('RetentionSweeper', () => {
     assert.equal(result.invocations, 25);
     assert.equal(result.logLines, 25);
     assert.equal(result.deadJobs, 1);
+    assert.equal(result.auditEntries, 1);
+    assert.deepEqual(
+      (await store.listAudit({}, {})).items.map((e) => e.id),
+      ['aud_0002'],
+    );
     assert.ok(result.batches >= 5, `${result.batches} batches of at most 10 rows`);
     assert.ok(result.longestBatchMs >= 0);
     assert.deepEqual(

@@ -24,6 +24,7 @@ export interface SweepResult {
   invocations: number;
   logLines: number;
   deadJobs: number;
+  auditEntries: number;
   /** Store and queue calls made. */
   batches: number;
   /** The longest of them, in ms: how long the sweeper held the (synchronous) database at once. */
@@ -32,8 +33,8 @@ export interface SweepResult {
 
 /**
  * Retention: every `intervalMs`, deletes finished invocations and their logs past
- * `retentionDays` or past the newest `maxInvocations`, and dead-lettered jobs past
- * `retentionDays`. It deletes in small batches and yields to the event loop between them, so with
+ * `retentionDays` or past the newest `maxInvocations`, and dead-lettered jobs and audit entries
+ * past `retentionDays`. It deletes in small batches and yields to the event loop between them, so with
  * an embedded (synchronous) database no request waits behind more than one batch. Unfinished
  * invocations (queued, running) are never deleted (the store promises it).
  */
@@ -59,11 +60,11 @@ export class RetentionSweeper {
       this.#timer = setTimeout(() => {
         this.#sweeping = this.sweep()
           .then((result) => {
-            const deleted = result.invocations + result.logLines + result.deadJobs;
+            const deleted = result.invocations + result.logLines + result.deadJobs + result.auditEntries;
             if (deleted > 0) {
               this.#o.logger?.info(
                 `retention: deleted ${result.invocations} invocation(s), ${result.logLines} log line(s), ` +
-                  `${result.deadJobs} dead job(s) in ${result.batches} batch(es), the longest ${result.longestBatchMs.toFixed(1)} ms`,
+                  `${result.deadJobs} dead job(s), ${result.auditEntries} audit entries in ${result.batches} batch(es), the longest ${result.longestBatchMs.toFixed(1)} ms`,
               );
             }
           })
@@ -86,7 +87,14 @@ export class RetentionSweeper {
 
   /** One sweep, batch by batch until nothing is left to delete. */
   async sweep(): Promise<SweepResult> {
-    const result: SweepResult = { invocations: 0, logLines: 0, deadJobs: 0, batches: 0, longestBatchMs: 0 };
+    const result: SweepResult = {
+      invocations: 0,
+      logLines: 0,
+      deadJobs: 0,
+      auditEntries: 0,
+      batches: 0,
+      longestBatchMs: 0,
+    };
     if (!this.enabled) return result;
     const { retentionDays, maxInvocations } = this.#o;
     const limit = this.#o.batchSize ?? 200;
@@ -108,6 +116,13 @@ export class RetentionSweeper {
         this.#o.queue.deleteDead({ deadBefore: cutoffMs, limit }),
       );
       result.deadJobs += deleted;
+      if (deleted === 0) break;
+      await yieldToRequests();
+    }
+    while (retentionDays > 0 && !this.#stopped) {
+      const before = new Date(cutoffMs).toISOString();
+      const deleted = await this.#timed(result, () => this.#o.store.deleteOldAudit({ before, limit }));
+      result.auditEntries += deleted;
       if (deleted === 0) break;
       await yieldToRequests();
     }

@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
+import { auditTrail } from './audit-trail.ts';
 import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer } from './http-server.ts';
@@ -13,8 +14,10 @@ import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionSourceRoutes } from './routes/function-source.ts';
+import { functionStatsRoutes } from './routes/function-stats.ts';
 import { functionRoutes } from './routes/functions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { instanceFileRoutes } from './routes/instance-files.ts';
@@ -66,6 +69,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
         if (!adapter(req, res)) route(req, res);
       });
     },
+    // The server answers bytes that are not HTTP itself (http-server.ts), in the error format.
+    clientErrorHandler: () => {},
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     // One log line per request costs more than the rest of a warm invoke.
     logController: new LogController({ disableRequestLogging: true }),
@@ -121,11 +126,14 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
       api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
       api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects));
+      api.addHook('onResponse', auditTrail(platform.store, console));
+      auditRoutes(api, platform);
       functionRoutes(api, platform);
       functionSourceRoutes(api, platform);
       invocationRoutes(api, platform);
       logStreamRoutes(api, platform);
       statsRoutes(api, platform);
+      functionStatsRoutes(api, platform);
       queueRoutes(api, platform);
       keyRoutes(api, platform);
       projectRoutes(api, platform);

@@ -118,7 +118,14 @@ export async function authenticate(
     if (address !== undefined) keys.throttle.fail(address);
     throw new FaasError(ErrorCode.UNAUTHORIZED, 'Malformed Authorization header: expected "Bearer <key>"');
   }
-  const key = await keys.verify(secret);
+  let key: ApiKeyRecord | undefined;
+  try {
+    key = await keys.verify(secret);
+  } catch (err) {
+    // A token that fails verification is a failed authentication like an unknown key.
+    if (address !== undefined) keys.throttle.fail(address);
+    throw err;
+  }
   if (!key) {
     if (address !== undefined) keys.throttle.fail(address);
     throw new FaasError(ErrorCode.UNAUTHORIZED, 'Invalid or revoked API key');

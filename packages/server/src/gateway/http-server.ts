@@ -1,4 +1,6 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCode, FaasError } from '@faas/core';
 
 /** Idle keep-alive connections close after this; above common load balancers' 60 s. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -11,5 +13,47 @@ const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 export function createGatewayServer(listener?: RequestListener): Server {
   const server = listener ? createServer(listener) : createServer();
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on('clientError', answerClientError);
   return server;
+}
+
+/**
+ * Bytes that are not HTTP (a body without a length, a header too large, a bad method) answered
+ * in the one error format, as every other refusal is: node's own answer has an empty body.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  const { bytesWritten, _httpMessage: inProgress } = socket as Duplex & {
+    bytesWritten: number;
+    _httpMessage?: ServerResponse;
+  };
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // Garbage after a whole request (a body sent without a length): that request is answered,
+  // then the connection closes.
+  if (inProgress && !inProgress.writableEnded) {
+    inProgress.shouldKeepAlive = false;
+    return;
+  }
+  if (bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout']
+        : [400, 'Bad Request'];
+  const message =
+    status === 431
+      ? 'The request headers are too large'
+      : status === 408
+        ? 'The request did not arrive in time'
+        : `The request is not valid HTTP (${err.code ?? 'parse error'})`;
+  const body = JSON.stringify(new FaasError(ErrorCode.BAD_REQUEST, message, { status }).toJSON());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

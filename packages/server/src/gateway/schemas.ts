@@ -78,6 +78,13 @@ const functionFields = {
     description:
       "HTTP triggers answer without a key. @default false: a key of the function's project is needed",
   },
+  schedules: {
+    type: 'array',
+    items: { type: 'string', minLength: 1, maxLength: 128 },
+    maxItems: FUNCTION_LIMITS.schedules.max,
+    description:
+      'cron expressions in UTC (5 fields, or 6 with seconds first); each tick is an async invocation',
+  },
 };
 
 export const createFunctionBody = {

@@ -1,5 +1,8 @@
 import type { FunctionInvocationStats } from '@faas/core';
 
+/** The statuses that count as errors in the stats, as an SQL list. */
+export const ERROR_STATUSES_SQL = "'failed', 'timed_out', 'out_of_memory', 'dead_lettered'";
+
 /**
  * Per function, the invocations created at or after a time: calls, errors and the nearest-rank
  * p50/p99 of their durations. One query for SQLite and PostgreSQL (window functions, integer
@@ -13,7 +16,7 @@ export function invocationStatsSql(param: (i: number) => string): string {
 SELECT c.function_name AS function_name, c.calls AS calls, c.errors AS errors, p.p50 AS p50, p.p99 AS p99
 FROM (
   SELECT function_name, COUNT(*) AS calls,
-    SUM(CASE WHEN status IN ('failed', 'timed_out', 'out_of_memory', 'dead_lettered') THEN 1 ELSE 0 END) AS errors
+    SUM(CASE WHEN status IN (${ERROR_STATUSES_SQL}) THEN 1 ELSE 0 END) AS errors
   FROM invocations WHERE created_ms >= ${since}
   GROUP BY function_name
 ) c

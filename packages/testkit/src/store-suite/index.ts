@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { MetadataStore } from '@faas/core';
 import { type Disposable, freshPerTest } from '../fresh-subject.ts';
 import { attemptCases } from './attempt-cases.ts';
+import { auditCases } from './audit-cases.ts';
 import { functionCases } from './function-cases.ts';
 import { invocationCases } from './invocation-cases.ts';
 import { keyCases, logCases } from './log-key-cases.ts';
@@ -51,6 +52,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('API keys and settings', () => keyCases(store));
     describe('snapshots', () => snapshotCases(store));
     describe('projects', () => projectCases(store));
+    describe('audit', () => auditCases(store));
 
     describe('lifecycle', () => {
       it('migrate is idempotent and keeps the data', async () => {

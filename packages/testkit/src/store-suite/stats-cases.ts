@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { MetadataStore } from '@faas/core';
+import type { Invocation, MetadataStore } from '@faas/core';
 import { sampleInvocation } from './samples.ts';
 
 type GetStore = () => MetadataStore;
 
-/** `invocationStats`: counts, errors and nearest-rank percentiles per function, since a time. */
+/**
+ * `invocationStats`: counts, errors and nearest-rank percentiles per function, since a time;
+ * `invocationTimeSeries`: the same per time bucket for one function.
+ */
 export function statsCases(store: GetStore): void {
   it('counts calls and errors per function since a time, with nearest-rank p50 and p99 durations', async () => {
     const now = Date.now();
@@ -47,5 +50,72 @@ export function statsCases(store: GetStore): void {
     );
     assert.ok(!('p50Ms' in (day[1] as object)), 'no duration: no percentile, not null');
     assert.deepEqual(await store().invocationStats(now + 1_000), []);
+  });
+
+  it("buckets one function's invocations of one project over a range, with per-bucket percentiles", async () => {
+    const minute = 60_000;
+    const since = Date.parse('2030-02-01T00:00:00.000Z');
+    const at = (ms: number) => new Date(since + ms).toISOString();
+    const f = (createdMs: number, overrides: Partial<Invocation> = {}) =>
+      sampleInvocation({ functionName: 'f', createdAt: at(createdMs), ...overrides });
+    await store().createInvocations([
+      // Bucket 0, its first instant included: durations 5..40, one failure.
+      f(0, { durationMs: 30 }),
+      f(1_000, { durationMs: 10 }),
+      f(2_000, { durationMs: 40 }),
+      f(3_000, { durationMs: 20 }),
+      f(minute - 1, { durationMs: 5, status: 'failed' }),
+      // Bucket 1 is empty. Bucket 2: errors of every kind, and a call still queued (no duration).
+      f(2 * minute, { durationMs: 1_000, status: 'timed_out' }),
+      f(2 * minute + 1, { status: 'out_of_memory' }),
+      f(2 * minute + 2, { status: 'queued', mode: 'async' }),
+      // Outside: before the range, at its end (exclusive), another function, another project.
+      f(-1, { durationMs: 1 }),
+      f(3 * minute, { durationMs: 1 }),
+      sampleInvocation({ functionName: 'g', createdAt: at(0), durationMs: 1 }),
+      f(0, { project: 'other', durationMs: 1, status: 'failed' }),
+    ]);
+
+    const series = await store().invocationTimeSeries({
+      functionName: 'f',
+      project: 'default',
+      sinceMs: since,
+      bucketMs: minute,
+      buckets: 3,
+    });
+    assert.deepEqual(series, [
+      { index: 0, calls: 5, errors: 1, p50Ms: 20, p99Ms: 40 },
+      { index: 2, calls: 3, errors: 2, p50Ms: 1_000, p99Ms: 1_000 },
+    ]);
+    const other = await store().invocationTimeSeries({
+      functionName: 'f',
+      project: 'other',
+      sinceMs: since,
+      bucketMs: minute,
+      buckets: 3,
+    });
+    assert.deepEqual(other, [{ index: 0, calls: 1, errors: 1, p50Ms: 1, p99Ms: 1 }]);
+    // Hour buckets: everything of the range in bucket 0, the invocation before it still out.
+    const hour = await store().invocationTimeSeries({
+      functionName: 'f',
+      project: 'default',
+      sinceMs: since,
+      bucketMs: 3_600_000,
+      buckets: 1,
+    });
+    assert.deepEqual(
+      hour.map((b) => [b.index, b.calls, b.errors]),
+      [[0, 9, 3]],
+    );
+    assert.deepEqual(
+      await store().invocationTimeSeries({
+        functionName: 'nobody',
+        project: 'default',
+        sinceMs: since,
+        bucketMs: minute,
+        buckets: 60,
+      }),
+      [],
+    );
   });
 }

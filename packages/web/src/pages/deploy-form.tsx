@@ -33,6 +33,7 @@ export function DeployForm(props: {
   const editor = useRef<CodeEditor>();
   const deploy = async (event: Event) => {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(undefined);
     setProblems([]);
@@ -108,7 +109,7 @@ export function DeployForm(props: {
           )}
         </div>
       )}
-      <button type="submit" disabled={busy}>
+      <button type="submit" aria-disabled={busy}>
         {busy ? 'Deploying…' : 'Deploy'}
       </button>
     </form>

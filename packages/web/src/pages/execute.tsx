@@ -19,6 +19,7 @@ export function ExecutePage() {
   const [busy, setBusy] = useState(false);
   const run = async (event: Event) => {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(undefined);
     try {
@@ -42,7 +43,7 @@ export function ExecutePage() {
           value={command}
           onInput={(e) => setCommand(e.currentTarget.value)}
         />
-        <button type="submit" disabled={busy}>
+        <button type="submit" aria-disabled={busy}>
           {busy ? 'Running…' : 'Run'}
         </button>
       </form>

@@ -1,116 +1,156 @@
-import { call, type Invocation, type Page, query } from '../api.ts';
+import { useState } from 'preact/hooks';
+import { call, query } from '../api.ts';
+import { barShapes, lineShape, niceMax, type Plot } from '../chart-scale.ts';
 import { Loading, ms, useApi } from '../components.tsx';
 
-const WINDOW_MS = 60 * 60 * 1000;
-const BUCKETS = 12;
-/** Pages of invocations read at most: the charts are of the last hour's most recent 500. */
-const MAX_PAGES = 5;
-const FAILED = new Set(['failed', 'timed_out', 'dead_lettered']);
+type StatsWindow = 'hour' | 'day';
 
-interface HourStats {
-  calls: number[];
-  errors: number[];
-  p50?: number;
-  p95?: number;
-  p99?: number;
-  counted: number;
-  capped: boolean;
+interface StatsBucket {
+  start: string;
+  calls: number;
+  errors: number;
+  p50Ms?: number;
+  p99Ms?: number;
 }
 
-function percentile(sorted: number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+/** `GET /api/v1/functions/{name}/stats` (docs/api.md). */
+interface StatsSeries {
+  window: StatsWindow;
+  bucketMs: number;
+  buckets: StatsBucket[];
 }
 
-/** The last hour of a function's invocations, read from the invocations API, in 5-minute buckets. */
-async function lastHour(name: string, now: number): Promise<HourStats> {
-  const since = new Date(now - WINDOW_MS).toISOString();
-  const items: Invocation[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  do {
-    const page = await call<Page<Invocation>>(
-      `/api/v1/invocations${query({ functionName: name, since, limit: 100, cursor })}`,
-    );
-    items.push(...page.items);
-    cursor = page.nextCursor;
-    pages++;
-  } while (cursor && pages < MAX_PAGES);
-  const calls = new Array<number>(BUCKETS).fill(0);
-  const errors = new Array<number>(BUCKETS).fill(0);
-  const durations: number[] = [];
-  for (const inv of items) {
-    const age = now - Date.parse(inv.createdAt);
-    const bucket = BUCKETS - 1 - Math.floor((age / WINDOW_MS) * BUCKETS);
-    if (bucket < 0 || bucket >= BUCKETS) continue;
-    calls[bucket] = (calls[bucket] ?? 0) + 1;
-    if (FAILED.has(inv.status)) errors[bucket] = (errors[bucket] ?? 0) + 1;
-    if (inv.durationMs !== undefined) durations.push(inv.durationMs);
-  }
-  durations.sort((a, b) => a - b);
-  const stats: HourStats = { calls, errors, counted: items.length, capped: Boolean(cursor) };
-  const [p50, p95, p99] = [50, 95, 99].map((p) => percentile(durations, p));
-  if (p50 !== undefined) stats.p50 = p50;
-  if (p95 !== undefined) stats.p95 = p95;
-  if (p99 !== undefined) stats.p99 = p99;
-  return stats;
-}
+const WINDOWS: Record<StatsWindow, { title: string; unit: string; per: string; from: string }> = {
+  hour: { title: 'Last hour', unit: 'minute', per: 'per minute', from: '−60 min' },
+  day: { title: 'Last day', unit: 'hour', per: 'per hour', from: '−24 h' },
+};
 
-function Bars({ calls, errors }: { calls: number[]; errors: number[] }) {
-  const top = Math.max(1, ...calls);
-  const width = 24;
-  const height = 80;
+/** The plot's size in SVG units (it scales to the card's width); room below for the labels. */
+const PLOT: Plot = { width: 480, height: 80 };
+const LABELS = 14;
+
+function Edges({ window }: { window: StatsWindow }) {
   return (
-    <svg
-      class="bars"
-      viewBox={`0 0 ${BUCKETS * width} ${height + 14}`}
-      role="img"
-      aria-label={`Invocations per 5 minutes over the last hour: ${calls.join(', ')}; errors: ${errors.join(', ')}`}
-    >
-      {calls.map((count, i) => {
-        const h = (count / top) * height;
-        const e = ((errors[i] ?? 0) / top) * height;
-        const x = i * width + 3;
-        return (
-          <g key={i}>
-            <rect class="calls" x={x} y={height - h} width={width - 6} height={h} />
-            <rect class="errors" x={x} y={height - e} width={width - 6} height={e} />
-          </g>
-        );
-      })}
-      <text x="0" y={height + 12}>
-        −60 min
+    <>
+      <text x="0" y={PLOT.height + 12}>
+        {WINDOWS[window].from}
       </text>
-      <text x={BUCKETS * width} y={height + 12} text-anchor="end">
+      <text x={PLOT.width} y={PLOT.height + 12} text-anchor="end">
         now
       </text>
+    </>
+  );
+}
+
+/** Calls per bucket, errors drawn over them. */
+function CallBars({ series, calls, errors }: { series: StatsSeries; calls: number; errors: number }) {
+  const top = niceMax(series.buckets.map((b) => b.calls));
+  const bars = barShapes(series.buckets, PLOT, top);
+  return (
+    <svg
+      class="chart"
+      viewBox={`0 0 ${PLOT.width} ${PLOT.height + LABELS}`}
+      role="img"
+      aria-label={`Invocations ${WINDOWS[series.window].per}: ${calls} calls, ${errors} errors in all; the scale's top is ${top}`}
+    >
+      <line class="axis" x1="0" x2={PLOT.width} y1={PLOT.height} y2={PLOT.height} />
+      {bars.map((bar, i) => (
+        <g key={i}>
+          <rect class="calls" x={bar.x} y={bar.callsY} width={bar.width} height={bar.callsHeight} />
+          <rect class="errors" x={bar.x} y={bar.errorsY} width={bar.width} height={bar.errorsHeight} />
+        </g>
+      ))}
+      <text x="2" y="10">
+        {top}
+      </text>
+      <Edges window={series.window} />
     </svg>
   );
 }
 
-/** Calls and errors over the last hour, and duration percentiles, for one function. */
+/** p50 and p99 duration per bucket, as two lines on one scale. */
+function DurationLines({ series }: { series: StatsSeries }) {
+  const p50 = series.buckets.map((b) => b.p50Ms);
+  const p99 = series.buckets.map((b) => b.p99Ms);
+  const top = niceMax([...p50, ...p99]);
+  return (
+    <svg
+      class="chart"
+      viewBox={`0 0 ${PLOT.width} ${PLOT.height + LABELS}`}
+      role="img"
+      aria-label={`Duration ${WINDOWS[series.window].per}, p50 and p99; the scale's top is ${ms(top)}`}
+    >
+      <line class="axis" x1="0" x2={PLOT.width} y1={PLOT.height} y2={PLOT.height} />
+      {(
+        [
+          ['p99', p99],
+          ['p50', p50],
+        ] as const
+      ).map(([name, values]) => {
+        const { path, points } = lineShape(values, PLOT, top);
+        return (
+          <g key={name} class={name}>
+            <path d={path} />
+            {points.map((p) => (
+              <circle key={p.x} cx={p.x} cy={p.y} r="2.5" />
+            ))}
+          </g>
+        );
+      })}
+      <text x="2" y="10">
+        {ms(top)}
+      </text>
+      <Edges window={series.window} />
+    </svg>
+  );
+}
+
+/** Percentiles of buckets do not add up to the window's: the slowest bucket's is shown. */
+function worst(values: Array<number | undefined>): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length ? Math.max(...known) : undefined;
+}
+
+/**
+ * A function's invocations and errors over time and its p50/p99 durations, from the stats the
+ * API serves (`GET /api/v1/functions/{name}/stats`): the last hour by minute or the last day by hour.
+ */
 export function FunctionCharts({ name, version }: { name: string; version: unknown }) {
-  const { data, error } = useApi(() => lastHour(name, Date.now()), [name, version]);
+  const [window, setWindow] = useState<StatsWindow>('hour');
+  const { data, error } = useApi(
+    () => call<StatsSeries>(`/api/v1/functions/${encodeURIComponent(name)}/stats${query({ window })}`),
+    [name, version, window],
+  );
+  const calls = data?.buckets.reduce((n, b) => n + b.calls, 0) ?? 0;
+  const errors = data?.buckets.reduce((n, b) => n + b.errors, 0) ?? 0;
   return (
     <div class="card charts">
-      <h2>Last hour</h2>
+      <div class="bar">
+        <h2>{WINDOWS[window].title}</h2>
+        <fieldset class="toggle">
+          <legend class="sr-only">Window</legend>
+          {(['hour', 'day'] as const).map((w) => (
+            <button key={w} type="button" aria-pressed={window === w} onClick={() => setWindow(w)}>
+              {w === 'hour' ? 'Hour' : 'Day'}
+            </button>
+          ))}
+        </fieldset>
+      </div>
       <Loading error={error}>
         {data && (
           <>
-            <Bars calls={data.calls} errors={data.errors} />
+            <CallBars series={data} calls={calls} errors={errors} />
             <p class="legend">
-              <span class="key calls" /> calls <span class="key errors" /> errors ·{' '}
-              <span data-testid="calls-total">{data.counted}</span> calls
-              {data.capped ? ' (the latest 500)' : ''}
+              <span class="key calls" /> calls <span class="key errors" /> errors {WINDOWS[data.window].per} ·{' '}
+              <span data-testid="calls-total">{calls}</span> calls,{' '}
+              <span data-testid="errors-total">{errors}</span> errors
             </p>
-            <dl>
-              <dt>p50</dt>
-              <dd>{ms(data.p50) || '–'}</dd>
-              <dt>p95</dt>
-              <dd>{ms(data.p95) || '–'}</dd>
-              <dt>p99</dt>
-              <dd>{ms(data.p99) || '–'}</dd>
-            </dl>
+            <DurationLines series={data} />
+            <p class="legend">
+              <span class="key p50" /> p50 <span class="key p99" /> p99 duration · slowest{' '}
+              {WINDOWS[data.window].unit}: {ms(worst(data.buckets.map((b) => b.p50Ms))) || '–'} /{' '}
+              {ms(worst(data.buckets.map((b) => b.p99Ms))) || '–'}
+            </p>
           </>
         )}
       </Loading>

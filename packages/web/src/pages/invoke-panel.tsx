@@ -22,6 +22,7 @@ export function InvokePanel({ name, onInvoked }: { name: string; onInvoked: () =
   const [busy, setBusy] = useState(false);
   const invoke = async (event: Event) => {
     event.preventDefault();
+    if (busy) return;
     setProblem(undefined);
     const text = editor.current?.value() ?? '';
     try {
@@ -72,7 +73,7 @@ export function InvokePanel({ name, onInvoked }: { name: string; onInvoked: () =
         <label>
           <input type="checkbox" checked={async} onChange={(e) => setAsync(e.currentTarget.checked)} /> async
         </label>
-        <button type="submit" disabled={busy}>
+        <button type="submit" aria-disabled={busy}>
           {busy ? 'Invoking…' : 'Invoke'}
         </button>
       </div>

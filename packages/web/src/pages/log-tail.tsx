@@ -1,54 +1,48 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, query } from '../api.ts';
+import { applyTailEvent, EMPTY_TAIL, entryLine, type TailState } from '../tail-events.ts';
 
-interface LogLine {
-  seq: number;
-  ts: number;
-  level: string;
-  message: string;
-  invocationId: string;
-}
+/** What the stream is doing, as the page says it. */
+type StreamStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
-/** Lines kept on screen; older ones scroll away. */
-const KEEP = 200;
-const POLL_MS = 1500;
+const STATUS_TEXT: Record<StreamStatus, string> = {
+  connecting: 'connecting…',
+  live: 'live',
+  reconnecting: 'reconnecting…',
+  closed: 'closed',
+};
+
+const EVENT_TYPES = ['start', 'log', 'end', 'gap'] as const;
 
 /**
- * A function's logs as they are written: GET /api/v1/logs from the newest line on, asked again
- * every 1.5 s while it is open (the API's cursor, `afterSeq`, so nothing is missed between asks).
+ * A function's invocations as they happen: `GET /api/v1/logs/stream` through EventSource (the
+ * session cookie authorizes it), each invocation's start, its log lines and its end, failures
+ * included. EventSource reconnects by itself with Last-Event-ID; the reducer drops what a
+ * reconnect sends again, and shows a gap the server could not replay.
  */
 export function LogTail({ name }: { name: string }) {
-  const [lines, setLines] = useState<LogLine[]>([]);
-  const [error, setError] = useState<string>();
+  const [tail, setTail] = useState<TailState>(EMPTY_TAIL);
+  const [status, setStatus] = useState<StreamStatus>('connecting');
   const [following, setFollowing] = useState(false);
   useEffect(() => {
     if (!following) return;
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const page = (afterSeq: number) =>
-      call<{ items: LogLine[]; nextSeq: number }>(
-        `/api/v1/logs${query({ functionName: name, afterSeq, limit: 1000 })}`,
-      );
-    const follow = async (afterSeq: number, catchingUp: boolean) => {
-      try {
-        const { items, nextSeq } = await page(afterSeq);
-        if (!live) return;
-        if (items.length > 0) setLines((old) => [...old, ...items].slice(-KEEP));
-        // A full page: more are waiting, ask at once.
-        const delay = items.length === 1000 ? 0 : POLL_MS;
-        if (catchingUp && items.length === 1000) return void follow(nextSeq, true);
-        timer = setTimeout(() => void follow(nextSeq, false), delay);
-      } catch (err) {
-        if (live) setError((err as Error).message);
-      }
+    setTail(EMPTY_TAIL);
+    setStatus('connecting');
+    const source = new EventSource(`/api/v1/logs/stream${query({ functionName: name })}`);
+    for (const type of EVENT_TYPES) {
+      source.addEventListener(type, (e) => {
+        const { lastEventId, data } = e as MessageEvent<string>;
+        setTail((old) => applyTailEvent(old, type, lastEventId, data));
+      });
+    }
+    source.onopen = () => setStatus('live');
+    source.onerror = () => {
+      if (source.readyState !== EventSource.CLOSED) return setStatus('reconnecting');
+      // Refused (EventSource does not say why): a session that ended signs the page out.
+      setStatus('closed');
+      call('/api/v1/session').catch(() => {});
     };
-    setLines([]);
-    setError(undefined);
-    void follow(0, true);
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
+    return () => source.close();
   }, [following, name]);
   return (
     <div class="card">
@@ -57,17 +51,25 @@ export function LogTail({ name }: { name: string }) {
         <button type="button" aria-pressed={following} onClick={() => setFollowing(!following)}>
           {following ? 'Stop following' : 'Follow logs'}
         </button>
+        {following && (
+          <span class="badge" data-status={status} role="status">
+            {STATUS_TEXT[status]}
+          </span>
+        )}
       </div>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
       {following && (
         <pre class="logs tail" aria-live="polite">
-          {lines
-            .map((l) => `${new Date(l.ts).toISOString()} ${l.invocationId} ${l.level}\t${l.message}`)
-            .join('\n') || '(no lines yet)'}
+          {tail.entries.length === 0
+            ? '(waiting for invocations)'
+            : tail.entries.map((entry, i) => (
+                <span
+                  key={entry.id ?? `gap-${i}`}
+                  class={`tail-${entry.kind}${entry.bad ? ' bad' : ''}`}
+                  title={entry.invocationId}
+                >
+                  {`${entryLine(entry)}\n`}
+                </span>
+              ))}
         </pre>
       )}
     </div>

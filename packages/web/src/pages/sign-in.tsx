@@ -8,6 +8,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: SessionInfo) => v
   const [busy, setBusy] = useState(false);
   const submit = async (event: Event) => {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(undefined);
     try {
@@ -32,7 +33,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: SessionInfo) => v
           placeholder="faas_…"
           required
         />
-        <button type="submit" disabled={busy}>
+        <button type="submit" aria-disabled={busy}>
           Sign in
         </button>
         {error && (

@@ -1,4 +1,10 @@
-import type { FunctionInput, FunctionRecord, FunctionVersion } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionInput,
+  type FunctionRecord,
+  type FunctionVersion,
+} from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DeployOptions, DeployResult, Scoped } from '../../control/function-service.ts';
 import type { Platform } from '../../platform.ts';
@@ -31,6 +37,14 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
+      const { identity } = request;
+      if (identity?.functions && !reachesFunction(identity, request.body.name as string)) {
+        throw new FaasError(
+          ErrorCode.FORBIDDEN,
+          `This key is limited to the functions ${identity.functions.join(', ')}: it cannot create "${request.body.name}"`,
+          { details: { name: request.body.name } },
+        );
+      }
       const create = async (onProgress?: (message: string) => void) => ({
         record: await functions.create(request.body, {
           ...deployIn(request),

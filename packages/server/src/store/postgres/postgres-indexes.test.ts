@@ -51,6 +51,31 @@ describe('PostgreSQL store: an index serves every list query’s filter and orde
     return planNodes(plan);
   }
 
+  // Its percentiles sort, by nature: what matters is that only one function's range is read.
+  it("invocationTimeSeries: one function's range through invocations_by_function, no whole large table", async () => {
+    const since = Date.parse('2030-01-01T00:00:00.000Z');
+    const nodes = await planOf((s) =>
+      s.invocationTimeSeries({
+        functionName: 'fn007',
+        project: 'default',
+        sinceMs: since,
+        bucketMs: 60_000,
+        buckets: 60,
+      }),
+    );
+    const shape = nodes
+      .map((n) => `${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ''}`)
+      .join(' > ');
+    assert.ok(
+      nodes.some((n) => /Index/.test(n['Node Type']) && n['Index Name'] === 'invocations_by_function'),
+      `not through invocations_by_function: ${shape}`,
+    );
+    const wholeTable = nodes.find(
+      (n) => n['Node Type'] === 'Seq Scan' && LARGE.has(n['Relation Name'] ?? ''),
+    );
+    assert.equal(wholeTable, undefined, `a sequential scan of ${wholeTable?.['Relation Name']}: ${shape}`);
+  });
+
   for (const { name, index, call } of explainableQueries()) {
     it(`${name}: read through ${index.source.replace(/[\^$]/g, '')} in its order, no sort, no whole large table`, async () => {
       const nodes = await planOf(call);

@@ -1,12 +1,16 @@
 import type {
   ApiKeyRecord,
+  AuditEntry,
+  AuditFilter,
   BackendHealth,
   FunctionInvocationStats,
   FunctionRecord,
   FunctionVersion,
   Invocation,
+  InvocationBucketStats,
   InvocationFilter,
   InvocationPatch,
+  InvocationTimeSeriesQuery,
   MetadataStore,
   NewFunctionVersion,
   NewLogLine,
@@ -19,6 +23,13 @@ import type {
   StoredLogLine,
 } from '@faas/core';
 import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
+import {
+  bucketFromRow,
+  type InvocationBucketRow,
+  invocationTimeSeriesSql,
+  timeSeriesParams,
+} from '../invocation-time-series.ts';
+import { AuditQueries } from './audit-queries.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
@@ -47,6 +58,7 @@ export class PostgresStore implements MetadataStore {
   #keys: KeyQueries;
   #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
+  #audit: AuditQueries;
   #revisions: RevisionListener;
 
   constructor(options: PostgresStoreOptions) {
@@ -56,6 +68,7 @@ export class PostgresStore implements MetadataStore {
     this.#keys = new KeyQueries(this.#db);
     this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
+    this.#audit = new AuditQueries(this.#db);
     this.#revisions = new RevisionListener(this.#db);
   }
 
@@ -151,6 +164,14 @@ export class PostgresStore implements MetadataStore {
     return rows.map(statsFromRow);
   }
 
+  async invocationTimeSeries(query: InvocationTimeSeriesQuery): Promise<InvocationBucketStats[]> {
+    const rows = await this.#db.rows<InvocationBucketRow & Record<string, unknown>>(
+      invocationTimeSeriesSql((i) => `$${i}`),
+      timeSeriesParams(query),
+    );
+    return rows.map(bucketFromRow);
+  }
+
   deleteOldInvocations(options: {
     createdBefore?: string;
     keepNewest?: number;
@@ -206,6 +227,18 @@ export class PostgresStore implements MetadataStore {
 
   listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.#audit.append(entry);
+  }
+
+  listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>> {
+    return this.#audit.list(filter, page);
+  }
+
+  deleteOldAudit(options: { before: string; limit: number }): Promise<number> {
+    return this.#audit.deleteOld(options.before, options.limit);
   }
 
   createSnapshot(snapshot: SnapshotRecord): Promise<void> {

@@ -50,6 +50,7 @@ describe('SqliteStore on disk', () => {
           { version: 4, name: 'idempotency_hash' },
           { version: 5, name: 'route_shape' },
           { version: 6, name: 'projects' },
+          { version: 7, name: 'audit' },
           { version: 8, name: 'invocation_trace_id' },
         ],
       );

@@ -1,12 +1,16 @@
 import type {
   ApiKeyRecord,
+  AuditEntry,
+  AuditFilter,
   BackendHealth,
   FunctionInvocationStats,
   FunctionRecord,
   FunctionVersion,
   Invocation,
+  InvocationBucketStats,
   InvocationFilter,
   InvocationPatch,
+  InvocationTimeSeriesQuery,
   MetadataStore,
   NewFunctionVersion,
   NewLogLine,
@@ -21,6 +25,13 @@ import type {
 import { applyMigrations, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
 import { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import { type InvocationStatsRow, invocationStatsSql, statsFromRow } from '../invocation-stats.ts';
+import {
+  bucketFromRow,
+  type InvocationBucketRow,
+  invocationTimeSeriesSql,
+  timeSeriesParams,
+} from '../invocation-time-series.ts';
+import { AuditQueries } from './audit-queries.ts';
 import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
@@ -48,6 +59,7 @@ export class SqliteStore implements MetadataStore {
   #keys: KeyQueries;
   #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
+  #audit: AuditQueries;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs, 'store');
@@ -56,6 +68,7 @@ export class SqliteStore implements MetadataStore {
     this.#keys = new KeyQueries(this.#db);
     this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
+    this.#audit = new AuditQueries(this.#db);
   }
 
   /** Creates or upgrades the schema, then proves the file can be written (a read-only one fails here). */
@@ -140,6 +153,15 @@ export class SqliteStore implements MetadataStore {
       .map(statsFromRow);
   }
 
+  async invocationTimeSeries(query: InvocationTimeSeriesQuery): Promise<InvocationBucketStats[]> {
+    return this.#db
+      .all<InvocationBucketRow>(
+        invocationTimeSeriesSql(() => '?'),
+        ...timeSeriesParams(query),
+      )
+      .map(bucketFromRow);
+  }
+
   async deleteOldInvocations(options: {
     createdBefore?: string;
     keepNewest?: number;
@@ -195,6 +217,18 @@ export class SqliteStore implements MetadataStore {
 
   async listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    this.#audit.append(entry);
+  }
+
+  async listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEntry>> {
+    return this.#audit.list(filter, page);
+  }
+
+  async deleteOldAudit(options: { before: string; limit: number }): Promise<number> {
+    return this.#audit.deleteOld(options.before, options.limit);
   }
 
   async createSnapshot(snapshot: SnapshotRecord): Promise<void> {

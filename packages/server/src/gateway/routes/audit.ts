@@ -1,0 +1,49 @@
+import type { AuditFilter } from '@faas/core';
+import type { FastifyInstance } from 'fastify';
+import type { Platform } from '../../platform.ts';
+import { pageQuery } from '../schemas.ts';
+
+interface AuditQuery {
+  limit?: number;
+  cursor?: string;
+  action?: string;
+  actorKeyId?: string;
+  since?: string;
+  until?: string;
+}
+
+const auditQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...pageQuery.properties,
+    action: { type: 'string', maxLength: 200 },
+    actorKeyId: { type: 'string', maxLength: 80 },
+    since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
+  },
+};
+
+/** `GET /api/v1/audit`: the changes made in the key's project (all of them, for an admin), newest first. */
+export function auditRoutes(app: FastifyInstance, platform: Platform): void {
+  app.get<{ Querystring: AuditQuery }>(
+    '/audit',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: 'Changes made through the API, newest first',
+        querystring: auditQuery,
+      },
+    },
+    async (request) => {
+      const { limit, cursor, action, actorKeyId, since, until } = request.query;
+      const filter: AuditFilter = {};
+      if (request.projectScope !== undefined) filter.project = request.projectScope;
+      if (action) filter.action = action;
+      if (actorKeyId) filter.actorKeyId = actorKeyId;
+      if (since) filter.since = new Date(since).toISOString();
+      if (until) filter.until = new Date(until).toISOString();
+      return platform.store.listAudit(filter, { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) });
+    },
+  );
+}
