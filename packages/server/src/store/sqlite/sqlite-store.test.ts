@@ -51,7 +51,7 @@ describe('SqliteStore on disk', () => {
           { version: 5, name: 'route_shape' },
           { version: 6, name: 'projects' },
           { version: 7, name: 'audit' },
-          { version: 8, name: 'invocation_trace_id' },
+          { version: 9, name: 'invocation_trace_id' },
         ],
       );
     } finally {
