@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { wabtMissing, watModule } from '@faas/testkit';
 import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -76,6 +77,22 @@ describe('the faas CLI against a real server', () => {
     };
     assert.equal(again.outcome, 'unchanged');
     assert.equal(again.latestVersion, 1);
+  });
+
+  it('deploys one .wasm file as a wasm function named after it', { skip: wabtMissing() }, async () => {
+    writeFileSync(join(dir, 'wasm-echo.wasm'), watModule('echo'));
+    const deployed = await faas(s, ['deploy', join(dir, 'wasm-echo.wasm'), '--json']);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const record = JSON.parse(deployed.stdout) as {
+      name: string;
+      latest: { runtime: string; handler: string };
+    };
+    assert.deepEqual(
+      [record.name, record.latest.runtime, record.latest.handler],
+      ['wasm-echo', 'wasm', 'main._start'],
+    );
+    const invoked = await faas(s, ['invoke', 'wasm-echo', '{"back":[1]}', '--json']);
+    assert.deepEqual(JSON.parse(invoked.stdout), { back: [1] });
   });
 
   it('invokes with data from the argument, stdin, sync and async with --wait', async () => {

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
+import {
+  engineSkipReason,
+  ownedContainers,
+  removeContainers,
+  removeGoBuildCache,
+} from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 /** `faas init`: every template's own test passes, and it deploys and answers as written. */
@@ -19,6 +24,15 @@ const pythonSkip = (() => {
     return false;
   } catch {
     return 'no python3 to run the python template test';
+  }
+})();
+
+const goSkip = (() => {
+  try {
+    execFileSync('go', ['version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'no go to run the go template test (Debian: golang-go; .ci/run installs it)';
   }
 })();
 
@@ -46,6 +60,8 @@ describe('faas init', () => {
   after(async () => {
     await s.close();
     rmSync(dir, { recursive: true, force: true });
+    // The go template's deploy made the server's Go build cache volume.
+    if (!engineSkip) removeGoBuildCache(s.dataDir);
     if (engineSkip) return;
     const left = ownedContainers(s.dataDir);
     removeContainers(left);
@@ -62,10 +78,23 @@ describe('faas init', () => {
       skip: engineSkip,
     },
     {
+      runtime: 'wasm',
+      files: ['main.wat', 'main.wasm', 'main.test.mjs'],
+      test: [process.execPath, '--test'],
+      skip: false,
+    },
+    {
       runtime: 'python',
       files: ['main.py', 'test_main.py', 'requirements.txt'],
       test: ['python3', '-m', 'unittest'],
       skip: engineSkip || pythonSkip,
+    },
+    {
+      runtime: 'go',
+      files: ['main.go', 'main_test.go', 'go.mod'],
+      // Offline, with its caches in the test's temp folder: no module proxy is reachable.
+      test: ['go', 'test', '.'],
+      skip: engineSkip || goSkip,
     },
   ] as const;
 
@@ -79,14 +108,23 @@ describe('faas init', () => {
       assert.deepEqual(
         JSON.parse(made.stdout).files,
         [...c.files, 'README.md', 'faas.json', 'package.json']
-          .filter((f) => c.runtime !== 'python' || f !== 'package.json')
+          .filter((f) => (c.runtime !== 'python' && c.runtime !== 'go') || f !== 'package.json')
           .sort(),
       );
       const folder = join(dir, name);
       assert.deepEqual(readdirSync(folder).sort(), JSON.parse(made.stdout).files);
 
       const [command, ...args] = c.test;
-      await run(command, args, { cwd: folder });
+      await run(command, args, {
+        cwd: folder,
+        env: {
+          ...process.env,
+          GOPROXY: 'off',
+          GOFLAGS: '-buildvcs=false',
+          GOCACHE: join(dir, '.gocache'),
+          GOPATH: join(dir, '.gopath'),
+        },
+      });
 
       const deployed = await faas(['deploy', folder]);
       assert.equal(deployed.code, 0, deployed.stderr);
@@ -111,7 +149,7 @@ describe('faas init', () => {
     assert.deepEqual(readdirSync(join(dir, 'taken')), ['keep.txt']);
     const runtime = await faas(['init', '--runtime', 'cobol', 'x']);
     assert.equal(runtime.code, 2);
-    assert.match(runtime.stderr, /js, ts, node, python/);
+    assert.match(runtime.stderr, /js, ts, node, python, go, wasm/);
     const named = await faas(['init', 'Not_Lower']);
     assert.equal(named.code, 2);
     assert.match(named.stderr, /cannot be a function name/);

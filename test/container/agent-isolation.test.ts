@@ -49,6 +49,64 @@ def handler(event, context):
     return {"self": status("self"), "agent": status(os.getppid()), "connect": connect, "signal": signal}
 `;
 
+// The function's binary replaced the launcher in the process the agent started: its parent is the agent.
+const GO_PROBE = String.raw`package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"syscall"
+)
+
+func status(pid string) map[string]string {
+	text, _ := os.ReadFile("/proc/" + pid + "/status")
+	field := func(name string) string {
+		match := regexp.MustCompile("(?m)^" + name + ":\\s*(\\S+)").FindSubmatch(text)
+		if match == nil {
+			return ""
+		}
+		return string(match[1])
+	}
+	return map[string]string{"uid": field("Uid"), "permitted": field("CapPrm"), "effective": field("CapEff")}
+}
+
+func errName(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.ENOENT:
+			return "ENOENT"
+		case syscall.EACCES:
+			return "EACCES"
+		case syscall.ECONNREFUSED:
+			return "ECONNREFUSED"
+		case syscall.EPERM:
+			return "EPERM"
+		}
+	}
+	return err.Error()
+}
+
+func Handler(ctx context.Context, event json.RawMessage) (any, error) {
+	connect := "connected"
+	if conn, err := net.Dial("unix", "/faas/agent.sock"); err != nil {
+		connect = errName(err)
+	} else {
+		conn.Close()
+	}
+	signal := "allowed"
+	if err := syscall.Kill(os.Getppid(), 0); err != nil {
+		signal = errName(err)
+	}
+	return map[string]any{"self": status("self"), "agent": status(strconv.Itoa(os.Getppid())), "connect": connect, "signal": signal}, nil
+}
+`;
+
 const NO_CAPABILITIES = '0000000000000000';
 
 for (const isolation of ['runc', 'gvisor'] as const) {
@@ -64,12 +122,15 @@ for (const isolation of ['runc', 'gvisor'] as const) {
     );
 
     after(async () => {
+      const goBuildCache = t ? `faas-go-build-${t.runtime.ownerId}` : undefined;
       await t?.close();
+      if (goBuildCache) execFileSync('docker', ['volume', 'rm', '-f', goBuildCache], { stdio: 'ignore' });
     });
 
     const probes = [
       { runtime: 'node', files: { 'index.mjs': NODE_PROBE }, handler: 'index.default' },
       { runtime: 'python', files: { 'main.py': PYTHON_PROBE }, handler: 'main.handler' },
+      { runtime: 'go', files: { 'main.go': GO_PROBE }, handler: 'main.Handler' },
     ] as const;
     for (const probe of probes) {
       it(`${probe.runtime}: the handler runs as 65534 under an agent running as 65533, neither with capabilities, and cannot connect to the agent socket`, async () => {

@@ -107,6 +107,7 @@ describe('container functions without an engine', () => {
     for (const [name, body] of [
       ['node-fn', { runtime: 'node', code: NODE_CODE }],
       ['py-fn', { runtime: 'python', code: PYTHON_CODE }],
+      ['go-fn', { runtime: 'go', code: 'package main\n' }],
       ['image-fn', { runtime: 'image', image: 'faas/base:x', command: ['true'] }],
     ] as const) {
       const deployed = await s.api('/api/v1/functions', { method: 'POST', json: { name, ...body } });

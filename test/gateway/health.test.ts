@@ -18,6 +18,7 @@ describe('health, readiness and docs', () => {
     assert.equal(body.checks.queue, 'ok');
     assert.equal(body.checks.records, 'ok');
     assert.equal(body.checks.isolate, 'ok');
+    assert.equal(body.checks.wasm, 'ok');
     assert.ok(body.checks.container, 'the container runtime reports too, ready or not');
   });
 

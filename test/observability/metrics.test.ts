@@ -59,13 +59,20 @@ describe('GET /metrics', () => {
   let server: TestServer;
 
   before(async () => {
-    server = await startTestServer({ gatewayThreads: 2, retryBaseDelayMs: 10 });
+    server = await startTestServer({ gatewayThreads: 2, retryBaseDelayMs: 10, concurrencyWaitMs: 20 });
     for (const [name, code] of [
       ['metered', 'export default (e) => ({ n: e.n })'],
       ['broken', 'export default () => { throw new Error("no") }'],
+      ['single', 'export default async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return 1 }'],
     ]) {
       const deployed = await once(server, 'POST', '/api/v1/functions', {
-        body: { name, runtime: 'js', code, maxRetries: 1 },
+        body: {
+          name,
+          runtime: 'js',
+          code,
+          maxRetries: 1,
+          ...(name === 'single' ? { maxConcurrency: 1 } : {}),
+        },
       });
       assert.equal(deployed.status, 201, deployed.body);
     }
@@ -133,8 +140,41 @@ describe('GET /metrics', () => {
     // Invocation ids are never labels: the label sets stay bounded.
     assert.doesNotMatch(text, /inv_[0-9a-z]{10}/);
     assert.ok((sample(text, 'faas_queue_jobs{state="ready"}') ?? -1) >= 0, 'queue depth is reported');
-    assert.ok(sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') !== undefined);
+    assert.equal(sample(text, 'faas_queue_oldest_job_age_seconds'), 0, 'no async job waits');
+    // The deploys wrote functions through the store: its operations are timed.
+    assert.ok(
+      (sample(text, 'faas_store_operation_duration_seconds_count{operation="getFunction"}') ?? 0) >= 1,
+    );
+    // The first scrape of this server: the isolates in the host processes are counted, asked now.
+    const warmIsolates =
+      (sample(text, 'faas_warm_instances{runtime="isolate",state="idle"}') ?? 0) +
+      (sample(text, 'faas_warm_instances{runtime="isolate",state="busy"}') ?? 0);
+    assert.ok(warmIsolates >= 1, `${warmIsolates} warm isolates`);
+    assert.ok((sample(text, 'faas_isolate_host_resident_memory_bytes{host="0"}') ?? 0) > 0);
+    assert.ok((sample(text, 'faas_isolate_host_heap_used_bytes{host="0"}') ?? 0) > 0);
     assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0, 'process metrics are reported');
+  });
+
+  it('shows the slots a function has in use, and its 429s by reason', async () => {
+    const inUse = 'faas_concurrency_slots_in_use{function="single"}';
+    const first = await once(server, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 0 } });
+    assert.equal(first.status, 200, first.body);
+    assert.equal(sample((await once(server, 'GET', '/metrics')).body, inUse), 0);
+    const slow = once(server, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 3_000 } });
+    for (let i = 0; i < 100; i++) {
+      if (sample((await once(server, 'GET', '/metrics')).body, inUse) === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(sample((await once(server, 'GET', '/metrics')).body, inUse), 1);
+    const refused = await once(server, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 0 } });
+    assert.equal(refused.status, 429, refused.body);
+    assert.equal((await slow).status, 200);
+    const text = (await once(server, 'GET', '/metrics')).body;
+    assert.equal(sample(text, inUse), 0);
+    assert.equal(
+      sample(text, 'faas_invocations_throttled_total{function="single",reason="max_concurrency"}'),
+      1,
+    );
   });
 
   it('counts async attempts, retries and dead letters', async () => {
@@ -156,6 +196,8 @@ describe('GET /metrics', () => {
     assert.equal(attempts, 2, 'maxRetries 1: two attempts');
     assert.equal(sample(text, 'faas_queue_retries_total{function="broken"}'), 1);
     assert.equal(sample(text, 'faas_queue_dead_letters_total{function="broken"}'), 1);
+    assert.ok((sample(text, 'faas_queue_operation_duration_seconds_count{operation="enqueue"}') ?? 0) >= 1);
+    assert.ok((sample(text, 'faas_queue_operation_duration_seconds_count{operation="fail"}') ?? 0) >= 2);
   });
 
   it("the Grafana dashboard's queries name only metrics the server exports", async () => {

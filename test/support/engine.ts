@@ -38,6 +38,16 @@ export function ownedContainers(dataDir: string): string[] {
     .filter(Boolean);
 }
 
+/** Removes the Go build cache volume of a server's data dir (made by its first go deploy). */
+export function removeGoBuildCache(dataDir: string): void {
+  const owner = ownerIdFor(join(dataDir, 'containers'));
+  try {
+    execFileSync('docker', ['volume', 'rm', `faas-go-build-${owner}`], { stdio: 'ignore' });
+  } catch {
+    // None was made.
+  }
+}
+
 /** Removes what a failed test left; paused ones (restore standbys) must be unpaused to be killed. */
 export function removeContainers(ids: string[]): void {
   if (ids.length === 0) return;

@@ -27,6 +27,9 @@ from protocol import (
 
 SOCKET_PATH = os.environ.get("FAAS_AGENT_SOCKET", "/faas/agent.sock")
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
+# The go image runs this agent too: its function's process is the Go launcher (images/go).
+RUNNER_COMMAND = [os.environ["FAAS_RUNNER"]] if os.environ.get("FAAS_RUNNER") else [sys.executable, "-u", RUNNER]
+RUNTIME = os.environ.get("FAAS_RUNTIME", "python")
 # The host is trusted, but its lines are bounded too: an event is at most the body limit, in base64.
 MAX_HOST_LINE_BYTES = 256 * 1024 * 1024
 STDERR_TAIL_BYTES = 4096
@@ -67,7 +70,7 @@ class Agent:
         env = {"HOME": "/tmp", "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "FAAS_CHANNEL_FD": str(write_fd)}
         self.child = subprocess.Popen(
-            [sys.executable, "-u", RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            RUNNER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, pass_fds=(write_fd,), user=uid, group=gid, extra_groups=[],
             cwd="/tmp", env=env, close_fds=True)
         os.close(write_fd)
@@ -221,7 +224,7 @@ class Agent:
         self.selector.register(self.child.stdout, selectors.EVENT_READ, ("output", "log"))
         self.selector.register(self.child.stderr, selectors.EVENT_READ, ("output", "error"))
         self.selector.register(wake_read, selectors.EVENT_READ, ("signal",))
-        self.send({"t": "hello", "runtime": "python", "pid": os.getpid(), "version": sys.version.split()[0]})
+        self.send({"t": "hello", "runtime": RUNTIME, "pid": os.getpid(), "version": sys.version.split()[0]})
         # The function may have died before the handler was installed.
         self.on_function_exit()
         while True:

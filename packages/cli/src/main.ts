@@ -61,13 +61,13 @@ export function program(): Command {
     .description(
       'write a new function in a new folder (named after it): handler, faas.json, a test, a README',
     )
-    .option('--runtime <runtime>', 'js | ts | node | python', 'js')
+    .option('--runtime <runtime>', 'js | ts | node | python | go | wasm', 'js')
     .action(run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime)));
 
   p.command('deploy [path]')
     .description('deploy a folder (with faas.json) or a single file; creates or updates the function')
     .option('--name <name>')
-    .option('--runtime <runtime>', 'js | ts | node | python | image')
+    .option('--runtime <runtime>', 'js | ts | node | python | go | image | wasm')
     .option('--handler <file.export>')
     .option('--env <KEY=VALUE>', 'repeatable', collect)
     .option('--timeout <ms>')

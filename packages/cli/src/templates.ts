@@ -4,11 +4,14 @@
  * (test/cli/init.test.ts deploys and invokes every one).
  */
 
-export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python'] as const;
+import { WASM_TEMPLATE_MODULE, WASM_TEMPLATE_TEST, WASM_TEMPLATE_WAT } from './wasm-template.ts';
+
+export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'wasm'] as const;
 export type InitRuntime = (typeof INIT_RUNTIMES)[number];
 
 export interface Template {
-  files: Record<string, string>;
+  /** Text, or bytes (a built wasm module). */
+  files: Record<string, string | Uint8Array>;
   /** How to run the template's test, for the README and the CLI's closing lines. */
   testCommand: string;
 }
@@ -99,6 +102,71 @@ if __name__ == "__main__":
     unittest.main()
 `;
 
+const GO_HANDLER = `package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+)
+
+// Called with the event (JSON) and a context that ends at the invocation's deadline; returns the
+// result. Declared routes send an HTTP event: { method, path, params, query, headers, body }.
+func Handler(ctx context.Context, event json.RawMessage) (any, error) {
+	var in struct {
+		Name   string \`json:"name"\`
+		Params struct {
+			Name string \`json:"name"\`
+		} \`json:"params"\`
+	}
+	// Events that are not an object (a string, bytes) greet the world.
+	_ = json.Unmarshal(event, &in)
+	name := in.Params.Name
+	if name == "" {
+		name = in.Name
+	}
+	if name == "" {
+		name = "world"
+	}
+	log.Printf("greeting %s", name)
+	return map[string]string{"message": fmt.Sprintf("Hello, %s!", name)}, nil
+}
+`;
+
+const GO_TEST = `package main
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func greet(t *testing.T, event string) any {
+	t.Helper()
+	result, err := Handler(context.Background(), json.RawMessage(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return result
+}
+
+func TestGreetsByName(t *testing.T) {
+	want := map[string]string{"message": "Hello, Ada!"}
+	if got := greet(t, \`{"name":"Ada"}\`); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestGreetsTheNameOfARoute(t *testing.T) {
+	want := map[string]string{"message": "Hello, Bob!"}
+	if got := greet(t, \`{"params":{"name":"Bob"}}\`); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+`;
+
 function manifest(name: string, runtime: InitRuntime, handler: string): string {
   const spec = {
     name,
@@ -113,6 +181,15 @@ function manifest(name: string, runtime: InitRuntime, handler: string): string {
 }
 
 function readme(name: string, runtime: InitRuntime, entry: string, testCommand: string): string {
+  const rebuild =
+    runtime === 'wasm'
+      ? `
+\`main.wasm\` is built from \`main.wat\`: after a change, \`wat2wasm main.wat -o main.wasm\` (Debian
+and Ubuntu: \`apt-get install wabt\`). Any WASI preview 1 command works in its place, such as
+\`clang --target=wasm32-wasi -O2 -o main.wasm main.c\` (Debian: clang, lld, wasi-libc); the
+event is on stdin, the result on stdout, logs on stderr (docs/runtimes/wasm.md).
+`
+      : '';
   return `# ${name}
 
 A \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
@@ -128,7 +205,7 @@ faas logs ${name}
 
 The route needs a key of the function's project, as above; \`"public": true\` in \`faas.json\`
 opens it to anyone (docs/security.md).
-`;
+${rebuild}`;
 }
 
 export function template(name: string, runtime: InitRuntime): Template {
@@ -182,6 +259,34 @@ export function template(name: string, runtime: InitRuntime): Template {
           'requirements.txt': '',
           'faas.json': manifest(name, runtime, 'main.handler'),
           'README.md': readme(name, runtime, 'main.py', testCommand),
+        },
+      };
+    }
+    case 'wasm': {
+      const testCommand = 'node --test';
+      return {
+        testCommand,
+        files: {
+          'main.wat': WASM_TEMPLATE_WAT,
+          'main.wasm': WASM_TEMPLATE_MODULE,
+          'main.test.mjs': WASM_TEMPLATE_TEST,
+          'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
+          'faas.json': manifest(name, runtime, 'main._start'),
+          'README.md': readme(name, runtime, 'main.wat', testCommand),
+        },
+      };
+    }
+    case 'go': {
+      // Built at deploy with Go 1.19 and no module proxy: modules go in vendor/ (go mod vendor).
+      const testCommand = 'go test';
+      return {
+        testCommand,
+        files: {
+          'main.go': GO_HANDLER,
+          'main_test.go': GO_TEST,
+          'go.mod': `module ${name}\n\ngo 1.19\n`,
+          'faas.json': manifest(name, runtime, 'main.Handler'),
+          'README.md': readme(name, runtime, 'main.go', testCommand),
         },
       };
     }

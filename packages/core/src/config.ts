@@ -70,6 +70,8 @@ export interface Config {
   isolateMemoryMb: number;
   /** Isolates (warm or running) the server keeps at most. @default 10000 (FAAS_MAX_ISOLATES) */
   maxIsolates: number;
+  /** Worker threads `wasm` functions run in, at most; past it invocations wait for one. @default 8 (FAAS_WASM_WORKERS) */
+  wasmWorkers: number;
   /** How long past its deadline a js/ts invocation may go unanswered before its isolate host is killed and replaced. @default 1000 (FAAS_ISOLATE_STUCK_GRACE_MS) */
   isolateStuckGraceMs: number;
   /** Largest `memoryMb` a function may ask for. @default 1024 (FAAS_MAX_FUNCTION_MEMORY_MB) */
@@ -97,6 +99,10 @@ export interface Config {
   jwtProjectClaim: string;
   /** The claim that names a JWT's role. @default role (FAAS_JWT_ROLE_CLAIM) */
   jwtRoleClaim: string;
+  /** Serve HTTPS with this certificate chain (a PEM file), with `tlsKey`. (FAAS_TLS_CERT) */
+  tlsCert: string | undefined;
+  /** The certificate's private key (a PEM file). (FAAS_TLS_KEY) */
+  tlsKey: string | undefined;
   /**
    * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
    * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
@@ -418,6 +424,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   isolateHosts: { env: 'FAAS_ISOLATE_HOSTS', default: 0, parse: int(0, 64) },
   isolateMemoryMb: { env: 'FAAS_ISOLATE_MEMORY_MB', default: 0, parse: int(0, 1024 * 1024) },
   maxIsolates: { env: 'FAAS_MAX_ISOLATES', default: 10_000, parse: int(1, 1_000_000) },
+  wasmWorkers: { env: 'FAAS_WASM_WORKERS', default: 8, parse: int(1, 256) },
   isolateStuckGraceMs: { env: 'FAAS_ISOLATE_STUCK_GRACE_MS', default: 1000, parse: int(100, 600_000) },
   maxFunctionMemoryMb: { env: 'FAAS_MAX_FUNCTION_MEMORY_MB', default: 1024, parse: int(8, 8192) },
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
@@ -430,6 +437,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   jwtAudience: { env: 'FAAS_JWT_AUDIENCE', default: undefined, parse: str },
   jwtProjectClaim: { env: 'FAAS_JWT_PROJECT_CLAIM', default: 'project', parse: str },
   jwtRoleClaim: { env: 'FAAS_JWT_ROLE_CLAIM', default: 'role', parse: str },
+  tlsCert: { env: 'FAAS_TLS_CERT', default: undefined, parse: str },
+  tlsKey: { env: 'FAAS_TLS_KEY', default: undefined, parse: str },
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },
@@ -493,6 +502,9 @@ export function loadConfig(
       const source = flag !== undefined ? `--${key}` : field.env;
       problems.push(`${source}: ${(err as Error).message}`);
     }
+  }
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
+    problems.push('FAAS_TLS_CERT and FAAS_TLS_KEY: set both to serve HTTPS, or neither');
   }
   if (problems.length > 0) {
     throw new FaasError('FAAS_ERR_VALIDATION', `Invalid configuration: ${problems.join('; ')}`, {

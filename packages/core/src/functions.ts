@@ -1,5 +1,8 @@
-/** Which runtime runs a function. `js`/`ts` run in V8 isolates; the rest in containers. */
-export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'image'] as const;
+/**
+ * Which runtime runs a function. `js`/`ts` run in V8 isolates, `wasm` (a WASI preview 1 module)
+ * in the wasm runtime's worker threads; the rest in containers (`go` compiled at deploy).
+ */
+export const FUNCTION_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'image', 'wasm'] as const;
 export type FunctionRuntime = (typeof FUNCTION_RUNTIMES)[number];
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
@@ -48,7 +51,8 @@ export interface FunctionConfig {
   runtime: FunctionRuntime;
   /**
    * Entry file and export, `file.export`: `index.default`, `src/api.handler`, `main.handler`.
-   * The file's extension is found at deploy. @default `index.default` (js/ts/node), `main.handler` (python)
+   * The file's extension is found at deploy.
+   * @default `index.default` (js/ts/node), `main.handler` (python), `main._start` (wasm: `main.wasm`'s `_start`)
    */
   handler: string;
   env: Record<string, string>;
@@ -115,7 +119,9 @@ export type VersionRef = 'latest' | number;
 export type CodeInput =
   | string
   | { files: Record<string, string> }
-  | { archive: string; format?: 'zip' | 'tar.gz' | 'tar' };
+  | { archive: string; format?: 'zip' | 'tar.gz' | 'tar' }
+  /** `wasm` runtime: the module's bytes, base64; stored as `main.wasm`. */
+  | { wasm: string };
 
 /** A function as the API receives it (create, replace): every config field optional but runtime. */
 export interface FunctionInput {

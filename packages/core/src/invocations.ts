@@ -60,6 +60,8 @@ export interface Invocation {
   durationMs?: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /** Its (last) attempt waited for a new isolate, container or process: a cold start. */
+  coldStart?: boolean;
   /**
    * The W3C trace the invocation ran in (32 lowercase hex digits): the caller's `traceparent`,
    * or with tracing on the trace the gateway started. Async attempts join it.

@@ -126,6 +126,11 @@ export interface Queue {
   /** Ms until the next job is due, or undefined when none waits: lets consumers sleep precisely. */
   nextDueInMs(): Promise<number | undefined>;
   /**
+   * Ms the job due the longest has waited since it became due (a lease that ran out, since its
+   * expiry), or undefined when none is due: how far the consumers are behind.
+   */
+  oldestDueAgeMs(): Promise<number | undefined>;
+  /**
    * Whether the backend answers and its recent writes succeeded (for `/ready`). Never throws.
    */
   health(): Promise<BackendHealth>;

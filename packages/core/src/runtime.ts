@@ -45,6 +45,11 @@ export interface InvokeMetrics {
   durationMs: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /**
+   * A new isolate, container or process had to be made (and the code loaded) for this call: it
+   * waited for that. Absent: it ran in one already warm.
+   */
+  coldStart?: boolean;
 }
 
 /** What became of one attempt. Runtimes never throw for function faults: they return one of these. */

@@ -28,6 +28,7 @@ export type InvocationPatch = Partial<
     | 'durationMs'
     | 'cpuTimeMs'
     | 'peakMemoryBytes'
+    | 'coldStart'
     | 'version'
   >
 >;
@@ -254,6 +255,8 @@ export interface FunctionInvocationStats {
   functionName: string;
   calls: number;
   errors: number;
+  /** Invocations whose (last) attempt was a cold start (`Invocation.coldStart`). */
+  coldStarts: number;
   p50Ms?: number;
   p99Ms?: number;
 }

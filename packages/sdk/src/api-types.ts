@@ -4,7 +4,7 @@
  * one still matches its source in core, both ways, and that the values are equal.
  */
 
-export type FunctionRuntime = 'js' | 'ts' | 'node' | 'python' | 'image';
+export type FunctionRuntime = 'js' | 'ts' | 'node' | 'python' | 'go' | 'image' | 'wasm';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 export type Isolation = 'runc' | 'gvisor';
 export type DependencyCache = 'npm' | 'pip';
@@ -18,7 +18,7 @@ export interface RouteSpec {
 /** Everything about a function that a version freezes, except its code (docs/api.md). */
 export interface FunctionConfig {
   runtime: FunctionRuntime;
-  /** `file.export`. @default `index.default` (js/ts/node), `main.handler` (python) */
+  /** `file.export`. @default `index.default` (js/ts/node), `main.handler` (python), `main._start` (wasm) */
   handler: string;
   env: Record<string, string>;
   /** @default 30000 */
@@ -58,11 +58,13 @@ export interface FunctionRecord {
   latest: FunctionVersion;
 }
 
-/** Source of a function: one file's text, files by path, or a base64 archive. */
+/** Source of a function: one file's text, files by path, a base64 archive, or a base64 wasm module. */
 export type CodeInput =
   | string
   | { files: Record<string, string> }
-  | { archive: string; format?: 'zip' | 'tar.gz' | 'tar' };
+  | { archive: string; format?: 'zip' | 'tar.gz' | 'tar' }
+  /** `wasm` runtime: the module's bytes, base64; stored as `main.wasm`. */
+  | { wasm: string };
 
 /** A function as the API receives it (create, replace, patch). */
 export interface FunctionInput {
@@ -142,6 +144,8 @@ export interface Invocation {
   durationMs?: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  /** Its (last) attempt waited for a new isolate, container or process: a cold start. */
+  coldStart?: boolean;
   /** The W3C trace id the invocation ran in, when the call carried one or tracing is on. */
   traceId?: string;
 }

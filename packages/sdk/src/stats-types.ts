@@ -2,6 +2,8 @@
 export interface WindowStats {
   calls: number;
   errors: number;
+  /** Invocations that waited for a new isolate, container or process. */
+  coldStarts: number;
   p50Ms?: number;
   p99Ms?: number;
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { type Config, ErrorCode, FaasError, isFaasError, loadConfig } from '@faas/core';
 import type { FastifyListenOptions } from 'fastify';
 import { buildApp } from './gateway/app.ts';
+import { gatewayTls } from './gateway/http-server.ts';
 import { GatewayThreads } from './gateway/threads/gateway-threads.ts';
 import { otherListeners, reusePortSupported } from './gateway/threads/port-owners.ts';
 import { createPlatform, type Platform } from './platform.ts';
@@ -24,8 +25,16 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
   const threadCount = gatewayThreadCount(config);
   // SO_REUSEPORT would let this server share a port another server holds: refuse instead.
   if (threadCount > 1 && config.port !== 0) await refuseSharedPort(config.host, config.port);
+  // Unreadable TLS files stop the start before anything is opened.
+  gatewayTls(config);
   const platform = await createPlatform(config);
-  const app = await buildApp(platform);
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    app = await buildApp(platform);
+  } catch (err) {
+    await platform.close();
+    throw err;
+  }
   let threads: GatewayThreads | undefined;
   let port = config.port;
   try {
@@ -70,7 +79,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
   }
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${config.tlsCert ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     config,
     platform,
     threads,

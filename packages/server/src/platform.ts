@@ -26,7 +26,10 @@ import { DataDirLock } from './data-dir-lock.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
+import { OperationMetrics } from './observability/operation-metrics.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
+import { RequestLog } from './observability/request-log.ts';
+import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
@@ -37,6 +40,7 @@ import {
   remoteIsolateRuntime,
 } from './runtimes/isolate-hosts/host-settings.ts';
 import { IsolateHosts } from './runtimes/isolate-hosts/isolate-hosts.ts';
+import { createWasmRuntime, WASM_DEFAULTS } from './runtimes/wasm/wasm-runtime.ts';
 import { openMetadataStore } from './store/open-store.ts';
 import { ProjectService } from './tenancy/project-service.ts';
 
@@ -84,6 +88,8 @@ export interface Observability {
   scrape: MetricsScrape;
   /** Every invocation's start, logs and end as they happen (GET /api/v1/logs/stream). */
   tail: LogTail;
+  /** The main thread's request log lines (each gateway thread has its own). */
+  requests: RequestLog;
   /** The main thread's spans, exported over OTLP; absent when tracing is off. */
   tracing?: Tracing;
 }
@@ -117,13 +123,17 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
   const dbPath = join(config.dataDir, 'faas.db');
-  const store = await openMetadataStore(config, 'server');
+  // Every store and queue call of the main thread is timed (the gateway threads' are not).
+  const operations = new OperationMetrics();
+  const store = operations.store(await openMetadataStore(config, 'server'));
   let queue: Queue;
   try {
-    queue = await openQueue(queueBackend(config, dbPath), {
-      retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
-      logger,
-    });
+    queue = operations.queue(
+      await openQueue(queueBackend(config, dbPath), {
+        retry: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+        logger,
+      }),
+    );
   } catch (err) {
     await store.close();
     throw err;
@@ -151,7 +161,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     maxIsolates: config.maxIsolates,
     logger,
   });
-  const runtimeList: Runtime[] = [remoteIsolateRuntime(config, isolateHosts, logger)];
+  const isolates = remoteIsolateRuntime(config, isolateHosts, logger);
+  const runtimeList: Runtime[] = [isolates];
   runtimeList.push(
     createContainerRuntime({
       blobs,
@@ -166,6 +177,16 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         pipIndexUrl: config.pipIndexUrl,
       },
       dependencyCacheMb: config.dependencyCacheMb,
+      logger,
+    }),
+  );
+  // wasm runs in worker threads of the main process (gateway threads pass wasm calls on to it).
+  runtimeList.push(
+    createWasmRuntime({
+      blobs,
+      maxWorkers: config.wasmWorkers,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxResultBytes: Math.max(config.bodyLimitBytes, WASM_DEFAULTS.maxResultBytes),
       logger,
     }),
   );
@@ -186,6 +207,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const metrics = new PlatformMetrics({
     queue,
     runtimes,
+    isolateHosts: isolates,
+    slots,
     recorder: { stats: () => recorder.stats() },
     leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
   });
@@ -229,7 +252,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     metrics,
     http,
     tail,
-    scrape: new MetricsScrape([metrics.registry, http.registry], () => recorder.takeInPosted()),
+    requests: new RequestLog(config.logLevel),
+    scrape: new MetricsScrape([metrics.registry, http.registry, operations.registry], () =>
+      recorder.takeInPosted(),
+    ),
     ...(tracing ? { tracing } : {}),
   };
   const functions = new FunctionService({
@@ -244,13 +270,15 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const instanceLimits = instanceLimitsFrom(config);
   const instances = new InstanceService(runtimes, instanceLimits);
-  const snapshots = new SnapshotService({ store, blobs, instances });
+  const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
+  const snapshots = new SnapshotService({ store, blobs, instances, metrics: sandboxMetrics });
   const execute = new ExecuteService({
     runtimes,
     cache: new ExecCache({ store }),
     instances,
     snapshots,
     limits: instanceLimits,
+    metrics: sandboxMetrics,
   });
   const keys = new ApiKeyService(
     store,
@@ -316,6 +344,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await queue.close();
       await store.close();
       await blobs.close();
+      observability.requests.flush();
       // Last: every span ended above is sent (or the collector's failure is ignored).
       await tracing?.shutdown().catch((err: unknown) => logger.warn('exporting the last spans failed', err));
       lock.release();

@@ -1,6 +1,7 @@
 export * from './blob-suite.ts';
 export * from './fixtures/js-fixtures.ts';
 export * from './fixtures/runtime-fixtures.ts';
+export * from './fixtures/wasm-fixtures.ts';
 export * from './fresh-subject.ts';
 export * from './fuzz.ts';
 export * from './memory-blob-store.ts';

@@ -100,6 +100,18 @@ export function defineRuntimeSuite(
       assert.ok(outcome.metrics.durationMs >= 39, `took ${outcome.metrics.durationMs} ms`);
     });
 
+    it('says whether a call waited for a new instance: the first of a version cold, the next warm', {
+      skip: skip('coldStart'),
+    }, async () => {
+      const fn = await fixtures.echo();
+      const first = await call(runtime, fn, { n: 1 });
+      assertSucceeded(first);
+      assert.equal(first.metrics.coldStart, true, 'nothing of the version was warm');
+      const second = await call(runtime, fn, { n: 2 });
+      assertSucceeded(second);
+      assert.equal(second.metrics.coldStart, false, 'the instance of the first call served it');
+    });
+
     it('a thrown error fails with its type, message and stack', { skip: skip('crash') }, async () => {
       const fn = await fixtures.crash();
       for (const async of [false, true]) {

@@ -25,6 +25,7 @@ const RUNTIME_BY_EXT: Record<string, FunctionRuntime> = {
   '.mjs': 'js',
   '.ts': 'ts',
   '.py': 'python',
+  '.wasm': 'wasm',
 };
 
 /**
@@ -53,6 +54,13 @@ export async function deploy(
     const packed = await packFolder(path);
     spec.code = { archive: packed.archive, format: packed.format };
     summary = `${packed.files} files, ${packed.bytes} bytes`;
+  } else if (extname(path) === '.wasm') {
+    // A module is binary: sent as base64, stored as main.wasm (the default handler's file).
+    const bytes = readFileSync(path);
+    spec.runtime = 'wasm';
+    spec.name = basename(path, '.wasm');
+    spec.code = { wasm: bytes.toString('base64') };
+    summary = `${bytes.byteLength} bytes`;
   } else {
     const ext = extname(path);
     spec.runtime = RUNTIME_BY_EXT[ext];
@@ -66,7 +74,7 @@ export async function deploy(
   applyFlags(spec, flags);
   if (!spec.runtime)
     throw new CliError(
-      'Say which runtime: --runtime js|ts|node|python|image, or "runtime" in faas.json',
+      'Say which runtime: --runtime js|ts|node|python|image|wasm, or "runtime" in faas.json',
       EXIT.USAGE,
     );
   const name = spec.name as string;

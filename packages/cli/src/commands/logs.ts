@@ -115,6 +115,7 @@ export async function invocation(client: FaaSClient, out: Output, id: string): P
       ['duration', duration(inv.durationMs)],
     ];
     if (inv.cpuTimeMs !== undefined) rows.push(['cpu time', duration(inv.cpuTimeMs)]);
+    if (inv.coldStart !== undefined) rows.push(['cold start', inv.coldStart ? 'yes' : 'no']);
     if (inv.idempotencyKey !== undefined) rows.push(['idempotency key', inv.idempotencyKey]);
     if (inv.traceId !== undefined) rows.push(['trace id', inv.traceId]);
     const parts = [inv.id, table(['FIELD', 'VALUE'], rows)];
@@ -133,17 +134,17 @@ export async function invocation(client: FaaSClient, out: Output, id: string): P
   });
 }
 
-/** `faas stats`: per function, calls, errors and p50/p99 over the last minute, hour and day. */
+/** `faas stats`: per function, calls, errors, cold starts and p50/p99 over the last minute, hour and day. */
 export async function stats(client: FaaSClient, out: Output): Promise<void> {
   const answer = await client.stats();
   const cell = (w: WindowStats | undefined) =>
-    w ? `${w.calls} / ${w.errors} / ${duration(w.p50Ms)} / ${duration(w.p99Ms)}` : '-';
+    w ? `${w.calls} / ${w.errors} / ${w.coldStarts} / ${duration(w.p50Ms)} / ${duration(w.p99Ms)}` : '-';
   print(out, answer, () =>
     answer.items.length === 0
       ? 'no invocations in the last day'
       : `${table(
           ['FUNCTION', 'LAST MINUTE', 'LAST HOUR', 'LAST DAY'],
           answer.items.map((f) => [f.functionName, cell(f.minute), cell(f.hour), cell(f.day)]),
-        )}\n(calls / errors / p50 / p99)`,
+        )}\n(calls / errors / cold starts / p50 / p99)`,
   );
 }

@@ -79,6 +79,8 @@ export interface ExecuteServiceOptions {
   imageIdTtlMs?: number;
   /** The operator's bounds; sandboxes share the memory bound with instances. */
   limits?: InstanceLimits;
+  /** Told of each run answered and each cache lookup (observability/sandbox-metrics.ts). */
+  metrics?: { executed(mode: ExecuteMode): void; cacheLookup(hit: boolean): void };
 }
 
 /** Runs commands in sandboxes for the execute API: ephemeral runs and cached results. */
@@ -90,8 +92,10 @@ export class ExecuteService {
   #snapshots: SnapshotService;
   #imageIds = new Map<string, { id: string; until: number }>();
   #limits: InstanceLimits;
+  #metrics: ExecuteServiceOptions['metrics'];
 
   constructor(options: ExecuteServiceOptions) {
+    this.#metrics = options.metrics;
     this.#limits = options.limits ?? DEFAULT_INSTANCE_LIMITS;
     this.#runtimes = options.runtimes;
     this.#cache = options.cache;
@@ -117,6 +121,17 @@ export class ExecuteService {
     request: ExecuteRequest,
     mode: ExecuteMode = 'ephemeral',
     options: ExecuteOptions = {},
+  ): Promise<ExecuteResult> {
+    const result = await this.#execute(request, mode, options);
+    this.#metrics?.executed(mode);
+    if (result.cache) this.#metrics?.cacheLookup(result.cache === 'hit');
+    return result;
+  }
+
+  async #execute(
+    request: ExecuteRequest,
+    mode: ExecuteMode,
+    options: ExecuteOptions,
   ): Promise<ExecuteResult> {
     checkSandboxMemory(request.memoryMb, this.#limits);
     switch (mode) {
@@ -166,6 +181,7 @@ export class ExecuteService {
     try {
       if (request.stdin && instance.mainProcess !== undefined)
         instance.writeStdin(instance.mainProcess, request.stdin);
+      this.#metrics?.executed('persistent');
       return instance;
     } catch (err) {
       await this.#instances.manager.delete(instance.id).catch(() => {});

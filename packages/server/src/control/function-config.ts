@@ -19,8 +19,18 @@ export interface FieldProblem {
 
 export const FUNCTION_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/**
+ * A go handler: a file at the root of the code (where package main is compiled) and a Go
+ * identifier, which the build writes into Go source (so nothing else may get through).
+ */
+export const GO_HANDLER_PATTERN = /^[\w-]+(\.go)?\.[A-Za-z_][A-Za-z0-9_]*$/;
+
 export function defaultHandler(runtime: FunctionRuntime): string {
-  return runtime === 'python' ? 'main.handler' : 'index.default';
+  if (runtime === 'python') return 'main.handler';
+  // A WASI command's entry point: `main.wasm`'s `_start`.
+  if (runtime === 'wasm') return 'main._start';
+  if (runtime === 'go') return 'main.Handler';
+  return 'index.default';
 }
 
 /** The operator's caps on what one function may ask for (FAAS_MAX_FUNCTION_*). */
@@ -82,6 +92,13 @@ export function resolveConfig(
       message: 'must be "file.export", e.g. "index.default" or "src/api.handler"',
     });
   }
+  if (runtime === 'go' && !GO_HANDLER_PATTERN.test(config.handler)) {
+    problems.push({
+      field: 'handler',
+      message:
+        'must be "file.Function" for go: a .go file at the code\'s root (package main) and a Go identifier, e.g. "main.Handler"',
+    });
+  }
   for (const key of Object.keys(config.env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
       problems.push({ field: `env.${key}`, message: 'is not a valid variable name' });
@@ -92,7 +109,7 @@ export function resolveConfig(
   if (runtime === 'image' && (!config.command || config.command.length === 0)) {
     problems.push({ field: 'command', message: 'is required for runtime "image": the image is run with it' });
   }
-  if ((runtime === 'js' || runtime === 'ts') && (config.isolation || config.network)) {
+  if ((runtime === 'js' || runtime === 'ts' || runtime === 'wasm') && (config.isolation || config.network)) {
     problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
   }
   if (config.memoryMb > caps.memoryMb) {

@@ -500,6 +500,7 @@ export function finished(outcome: InvokeOutcome): {
   durationMs: number;
   cpuTimeMs?: number;
   peakMemoryBytes?: number;
+  coldStart?: boolean;
 } {
   const m = outcome.metrics;
   return {
@@ -511,6 +512,7 @@ export function finished(outcome: InvokeOutcome): {
     durationMs: m.durationMs,
     ...(m.cpuTimeMs !== undefined ? { cpuTimeMs: m.cpuTimeMs } : {}),
     ...(m.peakMemoryBytes !== undefined ? { peakMemoryBytes: m.peakMemoryBytes } : {}),
+    ...(m.coldStart !== undefined ? { coldStart: m.coldStart } : {}),
   };
 }
 

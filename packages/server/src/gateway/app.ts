@@ -2,13 +2,14 @@ import { DEFAULT_PROJECT } from '@faas/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import { invocationIdOf } from '../observability/request-log.ts';
 import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { auditTrail } from './audit-trail.ts';
 import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
-import { createGatewayServer } from './http-server.ts';
+import { createGatewayServer, gatewayTls } from './http-server.ts';
 import { createInvokePipeline } from './invoke/create-pipeline.ts';
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
@@ -61,13 +62,14 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
           bodyLimitBytes: config.bodyLimitBytes,
           logger: console,
           metrics: platform.observability.http,
+          log: platform.observability.requests,
         });
   const app = Fastify({
     // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
     serverFactory: (route) => {
       return createGatewayServer((req, res) => {
         if (!adapter(req, res)) route(req, res);
-      });
+      }, gatewayTls(config));
     },
     // The server answers bytes that are not HTTP itself (http-server.ts), in the error format.
     clientErrorHandler: () => {},
@@ -86,15 +88,19 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
   });
   installErrorHandling(app, config.bodyLimitBytes);
-  const http = platform.observability.http;
+  const { http, requests } = platform.observability;
   app.addHook('onResponse', (request, reply, done) => {
     // The route's pattern, never the path; requests no route matched share one label.
-    http.observe(
-      request.method,
-      request.routeOptions.url ?? 'unmatched',
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
+    const route = request.routeOptions.url ?? 'unmatched';
+    http.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    requests.write({
+      method: request.method,
+      route,
+      status: reply.statusCode,
+      durationMs: reply.elapsedTime,
+      keyId: request.apiKey?.id ?? request.invokeKeyId,
+      invocationId: invocationIdOf(reply.getHeader('x-invocation-id')) ?? invocationOfRoute(request),
+    });
     done();
   });
   acceptEmptyJsonBodies(app);
@@ -158,4 +164,10 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   if (!consoleRoutes(app))
     app.log.warn('The web console is not built (npm install builds it): / answers 404');
   return app;
+}
+
+/** The invocation a route of one invocation names (`/api/v1/invocations/:id`, its logs…). */
+function invocationOfRoute(request: FastifyRequest): string | undefined {
+  if (!request.routeOptions.url?.startsWith('/api/v1/invocations/:id')) return undefined;
+  return invocationIdOf((request.params as { id?: unknown } | undefined)?.id);
 }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
 
@@ -10,11 +12,39 @@ const KEEP_ALIVE_TIMEOUT_MS = 72_000;
  * request, which is how a client that goes away cancels what it asked for (an exec, a stream).
  * A client that half-closes after sending its request therefore gets no answer.
  */
-export function createGatewayServer(listener?: RequestListener): Server {
-  const server = listener ? createServer(listener) : createServer();
+export function createGatewayServer(listener?: RequestListener, tls?: GatewayTls): Server {
+  // An https.Server is an http.Server to everything that uses one here (requests, upgrades).
+  const server = (tls ? createTlsServer(tls, listener) : createServer(listener)) as Server;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on('clientError', answerClientError);
   return server;
+}
+
+export interface GatewayTls {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/**
+ * The certificate and key of FAAS_TLS_CERT / FAAS_TLS_KEY, read when a listener starts.
+ * @throws Error naming the file that cannot be read
+ */
+export function gatewayTls(config: {
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+}): GatewayTls | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`Cannot read the TLS ${what} ${path}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    cert: read(config.tlsCert, 'certificate (FAAS_TLS_CERT)'),
+    key: read(config.tlsKey, 'key (FAAS_TLS_KEY)'),
+  };
 }
 
 /**

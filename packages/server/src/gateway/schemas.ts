@@ -24,7 +24,8 @@ const route = {
 };
 
 const code = {
-  description: 'One source file as a string, several files, or a base64 archive',
+  description:
+    'One source file as a string, several files, a base64 archive, or a base64 WebAssembly module (wasm)',
   oneOf: [
     { type: 'string', minLength: 1 },
     {
@@ -38,6 +39,12 @@ const code = {
       required: ['archive'],
       additionalProperties: false,
       properties: { archive: { type: 'string', minLength: 1 }, format: { enum: ['zip', 'tar.gz', 'tar'] } },
+    },
+    {
+      type: 'object',
+      required: ['wasm'],
+      additionalProperties: false,
+      properties: { wasm: { type: 'string', minLength: 1 } },
     },
   ],
 };

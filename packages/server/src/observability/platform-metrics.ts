@@ -15,8 +15,15 @@ const MISNAMED_DEFAULT_METRICS = [
 
 /** What the main thread reads at scrape time (gauges), besides what it counts as it happens. */
 export interface PlatformMetricSources {
-  queue: Pick<Queue, 'stats'>;
+  queue: Pick<Queue, 'stats' | 'oldestDueAgeMs'>;
   runtimes: { readonly all: readonly Pick<Runtime, 'kind' | 'stats'>[] };
+  /** The isolate hosts as the main thread reaches them: read afresh at each scrape. */
+  isolateHosts?: {
+    refreshStats(): Promise<unknown>;
+    hostProcesses(): readonly { host: number; rssBytes: number; heapUsedBytes: number }[];
+  };
+  /** Running invocations per function, every gateway thread's (the shared slot table). */
+  slots?: { running(functionName: string): number };
   /** The invocation recorder's counters. */
   recorder: { stats(): { pending: number; failedWrites: number } };
   leaseStats: () => { renewalFailures: number; leasesLost: number };
@@ -24,7 +31,10 @@ export interface PlatformMetricSources {
 
 /** The fields of an invocation its metrics are labelled with: names, never ids (bounded sets). */
 export interface ObservedInvocation {
-  invocation: Pick<Invocation, 'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs' | 'error'>;
+  invocation: Pick<
+    Invocation,
+    'functionName' | 'trigger' | 'mode' | 'status' | 'durationMs' | 'error' | 'coldStart'
+  >;
   runtime: FunctionRuntime | undefined;
 }
 
@@ -39,6 +49,9 @@ export class PlatformMetrics {
   #invocations: HotCounter;
   #duration: HotHistogram;
   #throttled: HotCounter;
+  #coldStarts: HotCounter;
+  /** Functions with a finished invocation since start: whose slots `faas_concurrency_slots_in_use` reads. */
+  #functions = new Set<string>();
   #series: SeriesCache<{ count: { value: number }; time: HistogramSeries }>;
   #retries: Counter<'function'>;
   #deadLetters: Counter<'function'>;
@@ -58,7 +71,12 @@ export class PlatformMetrics {
     });
     this.#throttled = new HotCounter({
       name: 'faas_invocations_throttled_total',
-      help: "Invocations refused with 429: the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS",
+      help: "Invocations refused with 429, by reason: max_concurrency (the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS)",
+      registers,
+    });
+    this.#coldStarts = new HotCounter({
+      name: 'faas_cold_starts_total',
+      help: 'Invocations (async: attempts) that waited for a new isolate, container or process to be made for them',
       registers,
     });
     this.#retries = new Counter({
@@ -87,8 +105,12 @@ export class PlatformMetrics {
         time: this.#duration.series(key, () => ({ function: f, runtime: r, outcome: o })),
       };
     });
+    slotGauges(sources, registers, this.#functions);
     queueGauges(sources, registers);
-    runtimeGauges(sources, registers);
+    // One round trip to the hosts per scrape, shared by the gauges that read them.
+    const refreshHosts = shared(() => sources.isolateHosts?.refreshStats() ?? Promise.resolve());
+    runtimeGauges(sources, registers, refreshHosts);
+    isolateHostGauges(sources, registers, refreshHosts);
     recorderGauges(sources, registers);
     if (options.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
@@ -111,8 +133,19 @@ export class PlatformMetrics {
     );
     series.count.value++;
     if (runs) this.#duration.observeSeries(series.time, (invocation.durationMs as number) / 1000);
+    if (invocation.coldStart === true) {
+      const r = runtime ?? 'unknown';
+      this.#coldStarts.inc(`${r} ${invocation.functionName}`, () => ({
+        function: invocation.functionName,
+        runtime: r,
+      }));
+    }
     if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS')
-      this.#throttled.inc(invocation.functionName, () => ({ function: invocation.functionName }));
+      this.#throttled.inc(invocation.functionName, () => ({
+        function: invocation.functionName,
+        reason: 'max_concurrency',
+      }));
+    this.#functions.add(invocation.functionName);
   }
 
   /** An async attempt failed: retried, or dead-lettered. */
@@ -120,6 +153,21 @@ export class PlatformMetrics {
     if (next === 'retrying') this.#retries.inc({ function: functionName });
     else this.#deadLetters.inc({ function: functionName });
   }
+}
+
+function slotGauges(sources: PlatformMetricSources, registers: Registry[], functions: Set<string>): void {
+  const slots = sources.slots;
+  if (!slots) return;
+  new Gauge({
+    name: 'faas_concurrency_slots_in_use',
+    help: 'Invocations running now per function (its maxConcurrency slots taken), on every gateway thread',
+    labelNames: ['function'],
+    registers,
+    collect() {
+      this.reset();
+      for (const name of functions) this.set({ function: name }, slots.running(name));
+    },
+  });
 }
 
 function queueGauges(sources: PlatformMetricSources, registers: Registry[]): void {
@@ -136,6 +184,14 @@ function queueGauges(sources: PlatformMetricSources, registers: Registry[]): voi
       this.set({ state: 'dead_lettered' }, s.deadLettered);
     },
   });
+  new Gauge({
+    name: 'faas_queue_oldest_job_age_seconds',
+    help: 'How long the async job due the longest has waited for a consumer since it became due; 0: none is due',
+    registers,
+    async collect() {
+      this.set(((await sources.queue.oldestDueAgeMs()) ?? 0) / 1000);
+    },
+  });
   countedElsewhere(
     'faas_queue_lease_renewal_failures_total',
     'Lease renewals of held async jobs that failed',
@@ -150,19 +206,56 @@ function queueGauges(sources: PlatformMetricSources, registers: Registry[]): voi
   );
 }
 
-function runtimeGauges(sources: PlatformMetricSources, registers: Registry[]): void {
+function runtimeGauges(
+  sources: PlatformMetricSources,
+  registers: Registry[],
+  refreshHosts: () => Promise<unknown>,
+): void {
   new Gauge({
     name: 'faas_warm_instances',
     help: 'Warm instances (isolates, containers) by runtime and state: idle or busy',
     labelNames: ['runtime', 'state'],
     registers,
-    collect() {
+    async collect() {
+      // The hosts' isolates are counted in the hosts: asked now, not as last read.
+      await refreshHosts();
       this.reset();
       for (const runtime of sources.runtimes.all) {
         const s = runtime.stats();
         this.set({ runtime: runtime.kind, state: 'busy' }, s.busy);
         this.set({ runtime: runtime.kind, state: 'idle' }, Math.max(0, s.warm - s.busy));
       }
+    },
+  });
+}
+
+function isolateHostGauges(
+  sources: PlatformMetricSources,
+  registers: Registry[],
+  refreshHosts: () => Promise<unknown>,
+): void {
+  const hosts = sources.isolateHosts;
+  if (!hosts) return;
+  new Gauge({
+    name: 'faas_isolate_host_resident_memory_bytes',
+    help: 'Resident memory of each isolate host process (its isolates included), by host index',
+    labelNames: ['host'],
+    registers,
+    async collect() {
+      await refreshHosts();
+      this.reset();
+      for (const p of hosts.hostProcesses()) this.set({ host: String(p.host) }, p.rssBytes);
+    },
+  });
+  new Gauge({
+    name: 'faas_isolate_host_heap_used_bytes',
+    help: "Used V8 heap of each isolate host process's own thread (not its isolates'), by host index",
+    labelNames: ['host'],
+    registers,
+    async collect() {
+      await refreshHosts();
+      this.reset();
+      for (const p of hosts.hostProcesses()) this.set({ host: String(p.host) }, p.heapUsedBytes);
     },
   });
 }
@@ -195,4 +288,15 @@ function countedElsewhere(name: string, help: string, registers: Registry[], rea
       this.inc(read());
     },
   });
+}
+
+/** `run`, called again while a call is under way: that call's promise, not a second call. */
+function shared(run: () => Promise<unknown>): () => Promise<unknown> {
+  let running: Promise<unknown> | undefined;
+  return () => {
+    running ??= run().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
 }

@@ -30,6 +30,8 @@ export interface InvocationRow {
   cpu_time_ms: number | null;
   peak_memory_bytes: number | null;
   project: string | null;
+  /** 1 or 0 (SQLite), true or false (PostgreSQL); null: not known (an older row, or it never ran). */
+  cold_start: number | boolean | null;
   trace_id: string | null;
 }
 
@@ -65,6 +67,7 @@ export const INVOCATION_COLUMNS = [
   'cpu_time_ms',
   'peak_memory_bytes',
   'project',
+  'cold_start',
   'trace_id',
 ] as const;
 
@@ -94,6 +97,7 @@ const PATCH_COLUMNS: Record<keyof InvocationPatch, string> = {
   durationMs: 'duration_ms',
   cpuTimeMs: 'cpu_time_ms',
   peakMemoryBytes: 'peak_memory_bytes',
+  coldStart: 'cold_start',
   version: 'version',
 };
 const JSON_FIELDS = new Set<string>(['result', 'error']);
@@ -104,9 +108,16 @@ export function patchColumns(patch: InvocationPatch): Array<[column: string, val
   for (const [field, column] of Object.entries(PATCH_COLUMNS)) {
     const value = (patch as Record<string, unknown>)[field];
     if (value === undefined) continue;
-    out.push([column, JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as InvocationValue)]);
+    out.push([column, columnValue(field, value)]);
   }
   return out;
+}
+
+function columnValue(field: string, value: unknown): InvocationValue {
+  if (JSON_FIELDS.has(field)) return JSON.stringify(value);
+  // Both stores take 0/1 for it: SQLite has no booleans, PostgreSQL casts them (invocation-queries.ts).
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value as InvocationValue;
 }
 
 /** ms since the epoch of an ISO timestamp. @throws FaasError VALIDATION naming `field` */
@@ -142,6 +153,7 @@ export function invocationValues(inv: Invocation): InvocationValue[] {
     inv.cpuTimeMs ?? null,
     inv.peakMemoryBytes ?? null,
     inv.project ?? DEFAULT_PROJECT,
+    inv.coldStart === undefined ? null : inv.coldStart ? 1 : 0,
     inv.traceId ?? null,
   ];
 }
@@ -167,6 +179,7 @@ export function toInvocation(row: InvocationRow): Invocation {
   if (row.duration_ms !== null) invocation.durationMs = row.duration_ms;
   if (row.cpu_time_ms !== null) invocation.cpuTimeMs = row.cpu_time_ms;
   if (row.peak_memory_bytes !== null) invocation.peakMemoryBytes = row.peak_memory_bytes;
+  if (row.cold_start !== null) invocation.coldStart = row.cold_start === true || row.cold_start === 1;
   // Absent from rows made before the column (a store that has not migrated yet answers none).
   if (row.trace_id != null) invocation.traceId = row.trace_id;
   return invocation;

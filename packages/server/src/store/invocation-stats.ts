@@ -4,7 +4,7 @@ import type { FunctionInvocationStats } from '@faas/core';
 export const ERROR_STATUSES_SQL = "'failed', 'timed_out', 'out_of_memory', 'dead_lettered'";
 
 /**
- * Per function, the invocations created at or after a time: calls, errors and the nearest-rank
+ * Per function, the invocations created at or after a time: calls, errors, cold starts and the nearest-rank
  * p50/p99 of their durations. One query for SQLite and PostgreSQL (window functions, integer
  * division in both); `param(i)` writes the dialect's i-th placeholder. It reads the
  * `invocations_by_time` index's range.
@@ -13,10 +13,13 @@ export function invocationStatsSql(param: (i: number) => string): string {
   const since = param(1);
   const durationsSince = param(2);
   return `
-SELECT c.function_name AS function_name, c.calls AS calls, c.errors AS errors, p.p50 AS p50, p.p99 AS p99
+SELECT c.function_name AS function_name, c.calls AS calls, c.errors AS errors,
+  c.cold_starts AS cold_starts, p.p50 AS p50, p.p99 AS p99
 FROM (
   SELECT function_name, COUNT(*) AS calls,
-    SUM(CASE WHEN status IN (${ERROR_STATUSES_SQL}) THEN 1 ELSE 0 END) AS errors
+    SUM(CASE WHEN status IN (${ERROR_STATUSES_SQL}) THEN 1 ELSE 0 END) AS errors,
+    -- 1/0 in SQLite, a boolean in PostgreSQL: both are a condition as they are.
+    SUM(CASE WHEN cold_start THEN 1 ELSE 0 END) AS cold_starts
   FROM invocations WHERE created_ms >= ${since}
   GROUP BY function_name
 ) c
@@ -39,6 +42,7 @@ export interface InvocationStatsRow {
   function_name: string;
   calls: number | string | bigint;
   errors: number | string | bigint | null;
+  cold_starts: number | string | bigint | null;
   p50: number | string | null;
   p99: number | string | null;
 }
@@ -49,6 +53,7 @@ export function statsFromRow(row: InvocationStatsRow): FunctionInvocationStats {
     functionName: row.function_name,
     calls: Number(row.calls),
     errors: Number(row.errors ?? 0),
+    coldStarts: Number(row.cold_starts ?? 0),
     ...(row.p50 !== null ? { p50Ms: Number(row.p50) } : {}),
     ...(row.p99 !== null ? { p99Ms: Number(row.p99) } : {}),
   };

@@ -96,6 +96,23 @@ export function deliveryCases(getQueue: GetQueue): void {
     );
   });
 
+  it('says how long the job due the longest has waited: none due, a due job, an expired lease', async () => {
+    const queue = getQueue();
+    assert.equal(await queue.oldestDueAgeMs(), undefined, 'an empty queue');
+    await queue.enqueue({ id: 'future', payload: null, maxAttempts: 1, runAt: Date.now() + 60_000 });
+    assert.equal(await queue.oldestDueAgeMs(), undefined, 'a job not due yet has not waited');
+    await queue.enqueue({ id: 'due', payload: null, maxAttempts: 2 });
+    await sleep(40);
+    const age = await queue.oldestDueAgeMs();
+    assert.ok(age !== undefined && age >= 35 && age < 60_000, `oldestDueAgeMs was ${age}`);
+    const [leased] = await queue.lease({ limit: 1, visibilityTimeoutMs: 30 });
+    assert.equal(leased?.id, 'due');
+    assert.equal(await queue.oldestDueAgeMs(), undefined, 'a job under a live lease is not waiting');
+    await sleep(60);
+    const expired = await queue.oldestDueAgeMs();
+    assert.ok(expired !== undefined && expired >= 25 && expired < 60_000, `after the lease: ${expired}`);
+  });
+
   it('does not deliver a leased job again while its lease lasts', async () => {
     const queue = getQueue();
     await queue.enqueue({ id: 'held', payload: null, maxAttempts: 3 });

@@ -24,6 +24,7 @@ export function invocationCases(getStore: GetStore): void {
       durationMs: 12.5,
       cpuTimeMs: 3.25,
       peakMemoryBytes: 1_048_576,
+      coldStart: true,
       traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     });
     const { invocation, created } = await store.createInvocation(full);
@@ -176,8 +177,10 @@ export function invocationCases(getStore: GetStore): void {
       durationMs: 4,
       cpuTimeMs: 2,
       peakMemoryBytes: 42,
+      coldStart: false,
       version: 2,
     });
+    assert.equal(done.coldStart, false, 'a warm call is told apart from one not known');
     assert.deepEqual(await store.getInvocation(inv.id), done);
     // A status change moves the invocation between filters.
     assert.deepEqual(await listed('running'), []);

@@ -10,7 +10,7 @@ type GetStore = () => MetadataStore;
  * `invocationTimeSeries`: the same per time bucket for one function.
  */
 export function statsCases(store: GetStore): void {
-  it('counts calls and errors per function since a time, with nearest-rank p50 and p99 durations', async () => {
+  it('counts calls, errors and cold starts per function since a time, with nearest-rank p50 and p99 durations', async () => {
     const now = Date.now();
     const at = (msAgo: number) => new Date(now - msAgo).toISOString();
     const invocations = [
@@ -21,13 +21,15 @@ export function statsCases(store: GetStore): void {
           createdAt: at(1_000 + i),
           durationMs: 100 - i,
           status: i < 10 ? 'failed' : i < 15 ? 'timed_out' : 'succeeded',
+          // 3 cold starts; the others warm.
+          coldStart: i % 40 === 0,
         }),
       ),
       // Refused before running: a call and an error, no duration.
       sampleInvocation({ functionName: 'busy', createdAt: at(500), status: 'failed' }),
       // Still queued: a call, not an error.
       sampleInvocation({ functionName: 'quiet', createdAt: at(2_000), status: 'queued', mode: 'async' }),
-      sampleInvocation({ functionName: 'quiet', createdAt: at(3_000), durationMs: 7 }),
+      sampleInvocation({ functionName: 'quiet', createdAt: at(3_000), durationMs: 7, coldStart: true }),
       // An hour ago: outside the last minute.
       sampleInvocation({ functionName: 'quiet', createdAt: at(3_600_000), durationMs: 1_000 }),
       sampleInvocation({ functionName: 'old', createdAt: at(7_200_000), status: 'dead_lettered' }),
@@ -36,16 +38,16 @@ export function statsCases(store: GetStore): void {
 
     const minute = await store().invocationStats(now - 60_000);
     assert.deepEqual(minute, [
-      { functionName: 'busy', calls: 101, errors: 16, p50Ms: 50, p99Ms: 99 },
-      { functionName: 'quiet', calls: 2, errors: 0, p50Ms: 7, p99Ms: 7 },
+      { functionName: 'busy', calls: 101, errors: 16, coldStarts: 3, p50Ms: 50, p99Ms: 99 },
+      { functionName: 'quiet', calls: 2, errors: 0, coldStarts: 1, p50Ms: 7, p99Ms: 7 },
     ]);
     const day = await store().invocationStats(now - 86_400_000);
     assert.deepEqual(
-      day.map((s) => [s.functionName, s.calls, s.errors, s.p50Ms, s.p99Ms]),
+      day.map((s) => [s.functionName, s.calls, s.errors, s.coldStarts, s.p50Ms, s.p99Ms]),
       [
-        ['busy', 101, 16, 50, 99],
-        ['old', 1, 1, undefined, undefined],
-        ['quiet', 3, 0, 7, 1_000],
+        ['busy', 101, 16, 3, 50, 99],
+        ['old', 1, 1, 0, undefined, undefined],
+        ['quiet', 3, 0, 1, 7, 1_000],
       ],
     );
     assert.ok(!('p50Ms' in (day[1] as object)), 'no duration: no percentile, not null');

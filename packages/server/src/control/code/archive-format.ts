@@ -42,16 +42,16 @@ export function archiveFormat(bytes: Uint8Array, declared: ArchiveFormat | undef
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 
 /** Strict base64 (standard alphabet, padding optional, whitespace ignored): Buffer's own decoder skips junk. */
-export function decodeBase64(text: string): Uint8Array {
+export function decodeBase64(text: string, field = 'code.archive'): Uint8Array {
   const compact = text.replace(/\s+/g, '');
   if (!BASE64.test(compact)) {
     const bad = /[^A-Za-z0-9+/=]/.exec(compact);
     const why = bad ? `character ${JSON.stringify(bad[0])} at ${bad.index}` : 'bad length or padding';
-    throw invalidArchive(`code.archive is not valid base64: ${why}`);
+    throw invalidArchive(`${field} is not valid base64: ${why}`, field);
   }
   return new Uint8Array(Buffer.from(compact, 'base64'));
 }
 
-function invalidArchive(message: string): FaasError {
-  return new FaasError(ErrorCode.INVALID_ARCHIVE, message, { details: [{ field: 'code.archive', message }] });
+function invalidArchive(message: string, field = 'code.archive'): FaasError {
+  return new FaasError(ErrorCode.INVALID_ARCHIVE, message, { details: [{ field, message }] });
 }

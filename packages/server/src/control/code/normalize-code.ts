@@ -11,9 +11,13 @@ export interface NormalizeOptions extends CodeLimits {
 
 const encoder = new TextEncoder();
 
+/** The one file of code sent as `{ wasm }`: the wasm runtime's default handler names it. */
+export const WASM_MODULE_FILE = 'main.wasm';
+
 /**
  * Turns code as the API receives it into files: a string is one file named `defaultFilename`,
- * `{ files }` maps paths to UTF-8 text, `{ archive, format? }` is a base64 zip, tar.gz or tar.
+ * `{ files }` maps paths to UTF-8 text, `{ archive, format? }` is a base64 zip, tar.gz or tar,
+ * `{ wasm }` a base64 WebAssembly module stored as `main.wasm`.
  * Paths stay as given (a single top folder is not unwrapped), so the handler names what is there.
  * @throws FaasError VALIDATION (bad shape, bad path, empty, too big) or INVALID_ARCHIVE.
  */
@@ -31,9 +35,11 @@ export async function normalizeCode(input: CodeInput, options: NormalizeOptions)
   }
   const hasFiles = 'files' in input;
   const hasArchive = 'archive' in input;
-  if (hasFiles === hasArchive) {
-    throw invalid('code', 'must have exactly one of "files" or "archive"');
+  const hasWasm = 'wasm' in input;
+  if (Number(hasFiles) + Number(hasArchive) + Number(hasWasm) !== 1) {
+    throw invalid('code', 'must have exactly one of "files", "archive" or "wasm"');
   }
+  if (hasWasm) return wasmModule(input.wasm, options);
   if (hasFiles) return filesObject(input.files, options);
   return archive(input.archive, input.format, options);
 }
@@ -52,6 +58,17 @@ function filesObject(files: unknown, limits: CodeLimits): SourceFiles {
     out.count(bytes.byteLength);
     out.add(path, bytes);
   }
+  return out.done();
+}
+
+function wasmModule(data: unknown, limits: CodeLimits): SourceFiles {
+  if (typeof data !== 'string') throw invalid('code.wasm', 'must be a base64 string');
+  const out = new SourceCollector(limits, ErrorCode.VALIDATION, 'code.wasm');
+  // Measured before decoding: base64 is 4/3 of the bytes, so a huge string is refused unread.
+  out.count(Math.floor((data.length * 3) / 4) - 2);
+  const bytes = decodeBase64(data, 'code.wasm');
+  if (bytes.byteLength === 0) out.fail('code.wasm is empty');
+  out.add(out.path(WASM_MODULE_FILE), bytes);
   return out.done();
 }
 

@@ -1,4 +1,4 @@
-import type { BlobStore, CodeInput, FunctionRuntime } from '@faas/core';
+import { type BlobStore, type CodeInput, ErrorCode, FaasError, type FunctionRuntime } from '@faas/core';
 import { buildIsolateArtifact } from './build-isolate-artifact.ts';
 import { canonicalArchive } from './canonical-archive.ts';
 import { normalizeCode } from './normalize-code.ts';
@@ -21,15 +21,18 @@ export interface PreparedCode {
   codeSha256: string;
   /** Size of that tar. */
   codeSizeBytes: number;
-  /** What the runtime loads: the isolate bundle for js/ts, else the source tar itself. */
+  /** What the runtime loads: the isolate bundle for js/ts, the module for wasm, else the source tar itself. */
   artifactSha256: string;
   /** The handler's file; undefined for `image` functions, which have no handler file. */
   entryPath: string | undefined;
 }
 
+/** The export a WASI command runs: a wasm function's handler names it. */
+const WASI_ENTRY = '_start';
+
 /**
  * The deploy-time pipeline: normalise the code, find the handler's file, store the canonical
- * source tar, and for js/ts build and store the isolate bundle. Nothing is stored when any step
+ * source tar, and for js/ts build and store the isolate bundle (for wasm, the module). Nothing is stored when any step
  * fails. An `image` function may come without code; it gets an empty archive.
  * @throws FaasError VALIDATION, INVALID_ARCHIVE or COMPILE_ERROR (all 422).
  */
@@ -50,10 +53,22 @@ export async function prepareCode(
   }
   const resolved = runtime === 'image' ? undefined : resolveHandler(files, handler, runtime);
   // Build before storing anything, so a compile error leaves the blob store untouched.
-  const artifact =
-    resolved && (runtime === 'js' || runtime === 'ts')
-      ? await buildIsolateArtifact(files, resolved.entryPath, { runtime, exportName: resolved.exportName })
-      : undefined;
+  let artifact: Uint8Array | undefined;
+  if (resolved && (runtime === 'js' || runtime === 'ts')) {
+    artifact = await buildIsolateArtifact(files, resolved.entryPath, {
+      runtime,
+      exportName: resolved.exportName,
+    });
+  } else if (resolved && runtime === 'wasm') {
+    // The module itself; the wasm runtime compiles and checks it when the deploy prepares it.
+    if (resolved.exportName !== WASI_ENTRY) {
+      const message = `a wasm function's handler must name its module's "${WASI_ENTRY}", e.g. "main.${WASI_ENTRY}"`;
+      throw new FaasError(ErrorCode.VALIDATION, `Invalid function: ${message}`, {
+        details: [{ field: 'handler', message }],
+      });
+    }
+    artifact = files.get(resolved.entryPath);
+  }
   const code = await blobs.put(canonicalArchive(files));
   const built = artifact ? await blobs.put(artifact) : code;
   return {

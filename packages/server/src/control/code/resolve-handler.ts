@@ -7,6 +7,8 @@ export const HANDLER_EXTENSIONS: Record<Exclude<FunctionRuntime, 'image'>, reado
   js: ['.js', '.mjs', '.cjs'],
   node: ['.js', '.mjs', '.cjs', '.ts'],
   python: ['.py'],
+  wasm: ['.wasm'],
+  go: ['.go'],
 };
 
 export interface ResolvedHandler {

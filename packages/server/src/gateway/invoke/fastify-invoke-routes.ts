@@ -8,6 +8,13 @@ import { invokeQuery, nameParams } from '../schemas.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import type { RequestHead } from './invoke-target.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The key the invoke pipeline accepted (its own hooks authenticate invokes), for the request log. */
+    invokeKeyId?: string;
+  }
+}
+
 const TRIGGER_ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 /** The pipeline checks these requests itself; the schemas are there for /docs. */
 const documentedOnly = () => () => true;
@@ -25,6 +32,7 @@ export function rawBodies(app: FastifyInstance, bodyLimit: number): void {
  */
 export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeline, bodyLimit: number): void {
   rawBodies(app, bodyLimit);
+  app.decorateRequest('invokeKeyId', undefined);
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const head: RequestHead = {
       method: request.method,
@@ -43,6 +51,8 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
       if (trace?.span) void reply.header('traceparent', trace.traceparent);
       pipeline.endTrace(trace, toFaasError(err).status, err);
       throw err;
+    } finally {
+      if (head.keyId !== undefined) request.invokeKeyId = head.keyId;
     }
     pipeline.endTrace(trace, parts.status);
     return sendParts(reply, withTraceparent(parts, trace));

@@ -169,6 +169,7 @@ export class InvokePipeline {
         auth?.end(err);
         throw err;
       }
+      if (context.apiKey) head.keyId = context.apiKey.id;
       auth?.end(context.authError);
     }
     const invocations = this.#invocations;

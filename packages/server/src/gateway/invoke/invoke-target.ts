@@ -22,6 +22,8 @@ export interface RequestHead {
   headers: IncomingHttpHeaders;
   /** The client's address (clientAddress), for hooks: throttling, rate limits. */
   remoteAddress: string;
+  /** The id of the API key the pipeline accepted for the request (for its request log line). */
+  keyId?: string;
 }
 
 /** A request that invokes a function: the API's invoke, or an HTTP trigger. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ActiveTrace, type FunctionVersion, isFaasError } from '@faas/core';
 import type { HttpMetrics } from '../../observability/http-metrics.ts';
+import type { RequestLog } from '../../observability/request-log.ts';
 import { clientAddress } from '../client-address.ts';
 import { errorResponse, toFaasError } from '../errors.ts';
 import { withTraceparent, writeResponse } from '../response-parts.ts';
@@ -15,6 +16,8 @@ export interface NodeInvokeAdapterOptions {
   logger: Pick<Console, 'error'>;
   /** Counts the requests this adapter answers (not those it passes on: they are counted where served). */
   metrics?: HttpMetrics;
+  /** Logs the requests this adapter answers, as `metrics` counts them. */
+  log?: RequestLog;
   /**
    * On a gateway thread: whether this thread runs the function; when not (a container function,
    * an async invoke, which needs the queue), `pass` hands the request and its body to the main
@@ -37,17 +40,30 @@ export type NodeInvokeAdapter = (req: IncomingMessage, res: ServerResponse) => b
  * costs a fraction of what it costs through the router.
  */
 export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvokeAdapter {
-  const { pipeline, bodyLimitBytes, logger, thread, metrics } = options;
+  const { pipeline, bodyLimitBytes, logger, thread, metrics, log } = options;
   const respond = thread?.respond ?? ((write: () => void) => write());
-  const observe = metrics
-    ? (res: ServerResponse, target: InvokeTarget, head: RequestHead, started: number) =>
-        metrics.observe(
-          head.method,
-          routePattern(target, head),
-          res.statusCode,
-          (performance.now() - started) / 1000,
-        )
-    : undefined;
+  const observe =
+    metrics || log
+      ? (
+          res: ServerResponse,
+          target: InvokeTarget,
+          head: RequestHead,
+          started: number,
+          invocationId?: string,
+        ) => {
+          const route = routePattern(target, head);
+          const ms = performance.now() - started;
+          metrics?.observe(head.method, route, res.statusCode, ms / 1000);
+          log?.write({
+            method: head.method,
+            route,
+            status: res.statusCode,
+            durationMs: ms,
+            keyId: head.keyId,
+            invocationId,
+          });
+        }
+      : undefined;
   const fail = (
     res: ServerResponse,
     err: unknown,
@@ -74,7 +90,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
       (parts) =>
         respond(() => {
           writeResponse(res, withTraceparent(parts, trace));
-          observe?.(res, target, head, started);
+          observe?.(res, target, head, started, parts.headers['x-invocation-id']);
           pipeline.endTrace(trace, res.statusCode);
         }),
       (err: unknown) => fail(res, err, target, head, started, trace),
@@ -112,7 +128,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     };
     const target = pipeline.target(head);
     if (!target) return false;
-    const started = metrics ? performance.now() : 0;
+    const started = observe ? performance.now() : 0;
     readBody(req, bodyLimitBytes, (err, body) => {
       if (err) fail(res, err, target, head, started);
       else route(req, res, target, head, body, started);

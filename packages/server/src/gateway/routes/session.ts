@@ -13,9 +13,10 @@ const signInBody = {
   properties: { key: { type: 'string', minLength: 1, maxLength: 512 } },
 };
 
-function cookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
-  // Secure when the browser came over TLS: a cookie set over https never travels in clear.
-  const secure = request.protocol === 'https' ? '; Secure' : '';
+function cookie(request: FastifyRequest, tls: boolean, value: string, maxAgeSeconds: number): string {
+  // Secure when the browser came over TLS: a cookie set over https never travels in clear. A
+  // gateway thread hands requests on over a plain socket, so the server's own TLS says it too.
+  const secure = tls || request.protocol === 'https' ? '; Secure' : '';
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
@@ -35,6 +36,7 @@ function sessionView(session: Session) {
  */
 export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions: SessionStore): void {
   const { keys, config } = platform;
+  const tls = config.tlsCert !== undefined;
   const tags = ['session'];
 
   app.post<{ Body: { key: string } }>(
@@ -44,7 +46,7 @@ export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions
       if (!config.auth) return { auth: false };
       const key = await authenticate(keys, `Bearer ${request.body.key}`, clientAddress(request.raw));
       const { id, session } = sessions.create(key);
-      reply.header('set-cookie', cookie(request, id, Math.floor(SESSION_TTL_MS / 1000)));
+      reply.header('set-cookie', cookie(request, tls, id, Math.floor(SESSION_TTL_MS / 1000)));
       return reply.status(201).send(sessionView(session));
     },
   );
@@ -73,7 +75,7 @@ export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions
         });
         sessions.delete(id);
       }
-      reply.header('set-cookie', cookie(request, '', 0));
+      reply.header('set-cookie', cookie(request, tls, '', 0));
       return reply.status(204).send();
     },
   );

@@ -16,7 +16,7 @@ export interface FunctionStatsView {
 }
 
 /**
- * `GET /api/v1/stats`: per function, calls, errors and p50/p99 durations over the last minute,
+ * `GET /api/v1/stats`: per function, calls, errors, cold starts and p50/p99 durations over the last minute,
  * hour and day, from the store (every node's invocations, not this node's metrics).
  */
 export function statsRoutes(app: FastifyInstance, platform: Platform): void {
@@ -25,7 +25,8 @@ export function statsRoutes(app: FastifyInstance, platform: Platform): void {
     {
       schema: {
         tags: ['invocations'],
-        summary: 'Per function: calls, errors, p50/p99 duration over the last minute, hour and day',
+        summary:
+          'Per function: calls, errors, cold starts, p50/p99 duration over the last minute, hour and day',
       },
     },
     async (request) => {

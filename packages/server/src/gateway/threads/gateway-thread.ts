@@ -4,9 +4,10 @@
 import type { IncomingMessage } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpMetrics } from '../../observability/http-metrics.ts';
+import { RequestLog } from '../../observability/request-log.ts';
 import { createThreadPlatform } from '../../thread-platform.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
-import { createGatewayServer } from '../http-server.ts';
+import { createGatewayServer, gatewayTls } from '../http-server.ts';
 import { createInvokePipeline } from '../invoke/create-pipeline.ts';
 import { nodeInvokeAdapter } from '../invoke/node-invoke-adapter.ts';
 import { drain } from '../invoke/request-body.ts';
@@ -25,12 +26,14 @@ const { runtime } = platform;
 
 const proxy = new MainProxy(data.mainSocket);
 const metrics = new HttpMetrics();
+const requests = new RequestLog(config.logLevel);
 const stats = { served: 0, passed: 0 };
 const invoke = nodeInvokeAdapter({
   pipeline: createInvokePipeline({ auth: config.auth, ...platform }),
   bodyLimitBytes: config.bodyLimitBytes,
   logger: console,
   metrics,
+  log: requests,
   thread: {
     runsHere: (fn) => runtime.supports(fn.runtime),
     // A request the adapter took, then found to be for the main thread: counted as passed on.
@@ -56,7 +59,7 @@ const server = createGatewayServer((req, res) => {
     stats.passed++;
     proxy.forward(req, res, undefined, config.bodyLimitBytes);
   }
-});
+}, gatewayTls(config));
 server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head));
 server.listen({ port: data.port, host: config.host, reusePort: true }, () => tell({ type: 'listening' }));
 
@@ -80,6 +83,7 @@ parentPort?.on('message', (message: GatewayThreadCommand) => {
   server.close(async () => {
     proxy.close();
     await platform.close();
+    requests.flush();
     parentPort?.close();
   });
   server.closeIdleConnections();

@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   'delete-dead',
   'stats',
   'next-due',
+  'oldest-due',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -222,6 +222,11 @@ export class RedisQueue implements Queue {
     return ms < 0 ? undefined : ms;
   }
 
+  async oldestDueAgeMs(): Promise<number | undefined> {
+    const ms = (await this.#run('oldest-due', [])) as number;
+    return ms < 0 ? undefined : ms;
+  }
+
   /** Unhealthy while Redis does not answer a PING, or refused a write in the last 30 s. */
   async health(): Promise<BackendHealth> {
     try {

@@ -346,6 +346,16 @@ export class SqliteQueue implements Queue {
     }
   }
 
+  async oldestDueAgeMs(): Promise<number | undefined> {
+    const now = this.#now();
+    // First by visible_at: a live lease's is its expiry, later than now, so a first row at or
+    // before now is due (waiting, or a lease that ran out).
+    const row = this.#db.get<{ visible_at: number }>(
+      "SELECT visible_at FROM queue_jobs WHERE state <> 'dead' ORDER BY visible_at, seq LIMIT 1",
+    );
+    return row && row.visible_at <= now ? now - row.visible_at : undefined;
+  }
+
   async health(): Promise<BackendHealth> {
     return this.#db.health();
   }

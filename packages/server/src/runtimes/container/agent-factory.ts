@@ -7,6 +7,7 @@ import { AgentContainer } from './agent-container.ts';
 import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
+import type { GoBuilder } from './go-builder.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
 import type { EgressReady } from './network/egress-network.ts';
 import type { PendingWork } from './pending-work.ts';
@@ -36,6 +37,10 @@ export interface AgentFactoryOptions {
   sparesPerImage: number;
   /** The runtime images, built on first use; `onProgress` hears when a build starts. */
   imageTags: (onProgress?: (message: string) => void) => Promise<RuntimeImageTags>;
+  /** The go image's tag, built on the first go function (it is large). */
+  goImage: (onProgress?: (message: string) => void) => Promise<string>;
+  /** Compiles go functions (their binary goes with their code). */
+  goBuilds: GoBuilder;
   messageLimits: AgentMessageLimits;
   /** The egress network for functions with `network: true`; refuses when it is not guarded. */
   egress: () => Promise<EgressReady>;
@@ -46,11 +51,18 @@ function closedError(): Error {
   return new Error('The container runtime is closed');
 }
 
+/** Which agent image runs a function. */
+type AgentRuntime = 'node' | 'python' | 'go';
+
+function agentRuntime(fn: FunctionVersion): AgentRuntime {
+  return fn.runtime === 'python' || fn.runtime === 'go' ? fn.runtime : 'node';
+}
+
 export function limitsOf(fn: FunctionVersion): ContainerLimits {
   return { memoryMb: fn.memoryMb, network: fn.network ?? false, isolation: fn.isolation ?? 'runc' };
 }
 
-/** Makes node/python containers loaded with a version, from spares when one is ready. */
+/** Makes node/python/go containers loaded with a version, from spares when one is ready. */
 export class AgentFactory {
   #options: AgentFactoryOptions;
   #spares = new Map<string, SparePool>();
@@ -94,11 +106,13 @@ export class AgentFactory {
   }
 
   async #load(fn: FunctionVersion, onProgress?: (message: string) => void): Promise<AgentContainer> {
-    const runtime = fn.runtime === 'python' ? 'python' : 'node';
+    const runtime = agentRuntime(fn);
     const limits = limitsOf(fn);
-    // Images first: the dependency install runs in a container of the runtime's image.
-    await this.#options.imageTags(onProgress);
-    const codeDir = await this.#options.code.unpacked(fn.codeSha256, onProgress);
+    // Images first: the dependency install (and the go build) runs in a container of the runtime's image.
+    if (runtime === 'go') await this.#options.goImage(onProgress);
+    else await this.#options.imageTags(onProgress);
+    let codeDir = await this.#options.code.unpacked(fn.codeSha256, onProgress);
+    if (runtime === 'go') codeDir = await this.#options.goBuilds.built(codeDir, fn, onProgress);
     // Closed meanwhile: no container may start now, nothing would remove it (nor a spare pool's).
     if (this.#closed) throw closedError();
     const container = this.#sparePool(runtime, limits).take() ?? (await this.#startTracked(runtime, limits));
@@ -173,7 +187,7 @@ export class AgentFactory {
     await Promise.all(this.#inFlight);
   }
 
-  #sparePool(runtime: 'node' | 'python', limits: ContainerLimits): SparePool {
+  #sparePool(runtime: AgentRuntime, limits: ContainerLimits): SparePool {
     const isolation = limits.isolation ?? 'runc';
     const key = `${runtime}/${isolation}/${limits.network ? 'net' : 'none'}`;
     let pool = this.#spares.get(key);
@@ -191,7 +205,7 @@ export class AgentFactory {
     return pool;
   }
 
-  #startTracked(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
+  #startTracked(runtime: AgentRuntime, limits: ContainerLimits): Promise<AgentContainer> {
     const start = this.#start(runtime, limits);
     const tracked = start.catch(() => {});
     this.#starts.add(tracked);
@@ -199,12 +213,13 @@ export class AgentFactory {
     return start;
   }
 
-  async #start(runtime: 'node' | 'python', limits: ContainerLimits): Promise<AgentContainer> {
-    const tags = await this.#options.imageTags();
+  async #start(runtime: AgentRuntime, limits: ContainerLimits): Promise<AgentContainer> {
+    const image =
+      runtime === 'go' ? await this.#options.goImage() : (await this.#options.imageTags())[runtime];
     const egress = limits.network ? await this.#options.egress() : undefined;
     return AgentContainer.start({
       docker: this.#options.docker,
-      image: tags[runtime],
+      image,
       slotDir: join(this.#options.dataDir, 's', randomBytes(6).toString('hex')),
       ownerId: this.#options.ownerId,
       limits,

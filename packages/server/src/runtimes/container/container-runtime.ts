@@ -14,6 +14,7 @@ import {
   type RuntimeStats,
 } from '@faas/core';
 import type Docker from 'dockerode';
+import { withColdStart } from '../cold-start.ts';
 import type { AgentContainer } from './agent-container.ts';
 import { AgentFactory, LoadFailure } from './agent-factory.ts';
 import { invocationError, invokeInContainer } from './agent-invocation.ts';
@@ -23,9 +24,10 @@ import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
 import { DependencyCaches } from './dependency-caches.ts';
 import { DependencyInstaller } from './dependency-installer.ts';
 import { createDockerClient, ENGINE_HINT, engineIsLocal, pingEngine } from './docker-engine.ts';
+import { GoBuilder } from './go-builder.ts';
 import { ImageFunctions } from './image-functions.ts';
 import { baseImageTag } from './images/base-image.ts';
-import { buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
+import { buildGoImage, buildRuntimeImages, type RuntimeImageTags } from './images/build-runtime-images.ts';
 import { INSTANCE_ROLE } from './instances/instance-container.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
 import type { InstanceCountLimits } from './instances/instance-quota.ts';
@@ -92,7 +94,7 @@ export interface DependencySettings {
 export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024, dependencyCacheMb: 2048 } as const;
 
 /**
- * Runs node, python and image functions in Docker containers. node/python containers run the
+ * Runs node, python, go and image functions in Docker containers. node/python/go containers run the
  * agent (images/agent), which loads the handler once and serves invocations over a Unix socket;
  * a warm invoke is one round trip on it. Spare containers wait for code so a version's first
  * invoke skips container start. Image functions run in fresh pre-started sandboxes.
@@ -110,6 +112,8 @@ export class ContainerRuntime implements Runtime {
   #code: CodeCache;
   #started: Promise<void> | undefined;
   #images: Promise<RuntimeImageTags> | undefined;
+  #goImage: Promise<string> | undefined;
+  #goBuilds: GoBuilder;
   #imageListeners = new Set<(message: string) => void>();
   #agents: AgentFactory;
   #pools = new Map<string, VersionPool>();
@@ -179,6 +183,12 @@ export class ContainerRuntime implements Runtime {
       ...(options.restoreStandbys !== undefined ? { restoreStandbys: options.restoreStandbys } : {}),
       ...(options.instanceLimits ? { limits: options.instanceLimits } : {}),
     });
+    this.#goBuilds = new GoBuilder({
+      docker: this.docker,
+      ownerId: this.#ownerId,
+      root: join(this.#dataDir, 'go'),
+      image: () => this.#goImageTag(),
+    });
     this.#agents = new AgentFactory({
       docker: this.docker,
       dataDir: this.#dataDir,
@@ -187,6 +197,8 @@ export class ContainerRuntime implements Runtime {
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
       imageTags: (onProgress) => this.#runtimeImages(onProgress),
+      goImage: (onProgress) => this.#goImageTag(onProgress),
+      goBuilds: this.#goBuilds,
       messageLimits: { ...DEFAULT_AGENT_LIMITS, resultBytes: options.maxResultBytes ?? DEFAULT_RESULT_BYTES },
       egress,
       onError: (message, err) => this.#logger.warn(message, err),
@@ -207,7 +219,7 @@ export class ContainerRuntime implements Runtime {
   }
 
   supports(runtime: FunctionRuntime): boolean {
-    return runtime === 'node' || runtime === 'python' || runtime === 'image';
+    return runtime === 'node' || runtime === 'python' || runtime === 'go' || runtime === 'image';
   }
 
   async health(): Promise<RuntimeHealth> {
@@ -242,7 +254,12 @@ export class ContainerRuntime implements Runtime {
     if (fn.runtime === 'image') return this.#imageFunctions.invoke(request);
     const started = performance.now();
     const pool = this.#pool(fn);
-    const acquiring = pool.acquire(fn.maxConcurrency, () => this.#agents.loaded(fn));
+    // Cold: the pool had to load a container for this call (a spare one takes the code, or a new one starts).
+    let cold = false;
+    const acquiring = pool.acquire(fn.maxConcurrency, () => {
+      cold = true;
+      return this.#agents.loaded(fn);
+    });
     // The deadline holds from the call's start, on this clock: a container that is still starting
     // (or a slot still taken) when it passes does not hold the answer back.
     const stop = stopOf(request);
@@ -305,7 +322,7 @@ export class ContainerRuntime implements Runtime {
     const { outcome } = invocation;
     agentCall?.end(outcome.status === 'succeeded' ? undefined : `${outcome.status}: ${outcome.error.type}`);
     pool.release(container, invocation.reusable);
-    return outcome;
+    return withColdStart(outcome, cold);
   }
 
   /**
@@ -465,6 +482,25 @@ export class ContainerRuntime implements Runtime {
       this.#logger.error('building the runtime images failed', err);
     });
     return this.#images;
+  }
+
+  /** The go image, built on the first go function; `onProgress` hears when this call starts the build. */
+  #goImageTag(onProgress?: (message: string) => void): Promise<string> {
+    this.#goImage ??= buildGoImage({
+      docker: this.docker,
+      cacheDir: this.#options.imageCacheDir ?? join(this.#dataDir, 'images'),
+      onProgress: (event) => {
+        if (event.phase === 'start' || event.phase === 'done')
+          this.#logger.info(`runtime images: ${event.message}`);
+        if (event.phase === 'start') onProgress?.(event.message);
+      },
+      ...(this.#options.buildImages === false ? { buildMissing: false } : {}),
+    });
+    this.#goImage.catch((err) => {
+      this.#goImage = undefined;
+      this.#logger.error('building the go runtime image failed', err);
+    });
+    return this.#goImage;
   }
 
   #pool(fn: FunctionVersion): VersionPool {

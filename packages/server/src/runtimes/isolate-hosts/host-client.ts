@@ -5,7 +5,6 @@ import {
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
-  type RuntimeStats,
 } from '@faas/core';
 import { FrameReader } from './frames.ts';
 import {
@@ -20,6 +19,8 @@ import {
   encodePrepare,
   encodeRetire,
   encodeSeq,
+  type HostStats,
+  hostStatsOf,
   type InvokeItem,
   type LogEntry,
   MessageType,
@@ -81,7 +82,7 @@ export class HostClient {
   #batch: Pending[] = [];
   #flushScheduled = false;
   #prepares = new Map<number, { resolve: (a: PrepareAnswer) => void; reject: (err: unknown) => void }>();
-  #stats = new Map<number, (stats: RuntimeStats) => void>();
+  #stats = new Map<number, (stats: HostStats | undefined) => void>();
   #watchdog: NodeJS.Timeout;
   #readyWaiters: Array<() => void> = [];
 
@@ -153,8 +154,8 @@ export class HostClient {
     if (this.#connection.phase === 'ready') this.#connection.socket.write(encodeRetire(name, version));
   }
 
-  /** The host's runtime stats, or undefined while it is not connected. */
-  async stats(): Promise<RuntimeStats | undefined> {
+  /** The host's runtime stats and process memory, or undefined while it is not connected. */
+  async stats(): Promise<HostStats | undefined> {
     if (this.#connection.phase !== 'ready') return undefined;
     const socket = this.#connection.socket;
     const seq = this.#nextSeq++;
@@ -214,7 +215,7 @@ export class HostClient {
     );
     for (const prepare of this.#prepares.values()) prepare.reject(lost);
     this.#prepares.clear();
-    for (const answer of this.#stats.values()) answer({ warm: 0, busy: 0, byVersion: {} });
+    for (const answer of this.#stats.values()) answer(undefined);
     this.#stats.clear();
     // The host died (or was killed) with these sent: once more each, on its replacement.
     for (const pending of this.#pending.values()) {
@@ -270,7 +271,7 @@ export class HostClient {
       }
       case MessageType.statsReply: {
         const { seq, stats } = decodeStatsReply(body);
-        this.#stats.get(seq)?.(stats as RuntimeStats);
+        this.#stats.get(seq)?.(hostStatsOf(stats));
         this.#stats.delete(seq);
         return;
       }

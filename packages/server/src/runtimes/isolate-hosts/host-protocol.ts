@@ -1,4 +1,11 @@
-import type { FunctionVersion, InvocationError, InvokeMetrics, InvokeOutcome, LogLine } from '@faas/core';
+import type {
+  FunctionVersion,
+  InvocationError,
+  InvokeMetrics,
+  InvokeOutcome,
+  LogLine,
+  RuntimeStats,
+} from '@faas/core';
 import { FieldReader, FrameWriter, ProtocolError } from './frames.ts';
 
 /**
@@ -173,18 +180,23 @@ export function decodeHello(body: Buffer): { pid: number } {
   return { pid };
 }
 
+/** An outcome's `metrics.coldStart` on the wire. */
+const COLD_START = { unknown: 0, cold: 1, warm: 2 } as const;
+
 export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
   const w = new FrameWriter(MessageType.outcomes, 256 * items.length).u32(items.length);
   for (const item of items) {
     w.u32(item.seq);
     if ('platformError' in item) {
-      w.u8(PLATFORM_ERROR).f64(0).f64(Number.NaN).f64(Number.NaN).u8(RESULT_KIND.json);
+      w.u8(PLATFORM_ERROR).f64(0).f64(Number.NaN).f64(Number.NaN).u8(COLD_START.unknown);
+      w.u8(RESULT_KIND.json);
       w.str(JSON.stringify(item.platformError));
     } else {
       const { outcome } = item;
       const m = outcome.metrics;
       w.u8(STATUSES.indexOf(outcome.status)).f64(m.durationMs);
       w.f64(m.cpuTimeMs ?? Number.NaN).f64(m.peakMemoryBytes ?? Number.NaN);
+      w.u8(m.coldStart === undefined ? COLD_START.unknown : m.coldStart ? COLD_START.cold : COLD_START.warm);
       if (outcome.status !== 'succeeded') {
         w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.error));
       } else if (outcome.result === undefined) {
@@ -230,7 +242,7 @@ export interface LogBatch {
 export function decodeOutcomes(body: Buffer): OutcomeItem[] {
   const r = new FieldReader(body);
   const count = r.u32();
-  if (count * 38 > body.length) throw new ProtocolError(`An outcome batch claiming ${count} items`);
+  if (count * 39 > body.length) throw new ProtocolError(`An outcome batch claiming ${count} items`);
   const items: OutcomeItem[] = [];
   for (let i = 0; i < count; i++) {
     const seq = r.u32();
@@ -299,6 +311,32 @@ export function encodeStatsReply(seq: number, stats: unknown): Buffer {
   return new FrameWriter(MessageType.statsReply, 256).u32(seq).str(JSON.stringify(stats)).finish();
 }
 
+/** What a host answers a stats message with: its runtime's stats and its process's memory. */
+export interface HostStats extends RuntimeStats {
+  process?: { rssBytes: number; heapUsedBytes: number };
+}
+
+/** A stats reply's value, checked (anything else reads as no answer). */
+export function hostStatsOf(value: unknown): HostStats | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (!isCount(v.warm) || !isCount(v.busy)) return undefined;
+  const byVersion: Record<string, number> = {};
+  if (typeof v.byVersion === 'object' && v.byVersion !== null) {
+    for (const [key, count] of Object.entries(v.byVersion)) if (isCount(count)) byVersion[key] = count;
+  }
+  const stats: HostStats = { warm: v.warm, busy: v.busy, byVersion };
+  const p = v.process as Record<string, unknown> | undefined;
+  if (typeof p === 'object' && p !== null && isCount(p.rssBytes) && isCount(p.heapUsedBytes)) {
+    stats.process = { rssBytes: p.rssBytes, heapUsedBytes: p.heapUsedBytes };
+  }
+  return stats;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
 export function decodeStatsReply(body: Buffer): { seq: number; stats: unknown } {
   const r = new FieldReader(body);
   const seq = r.u32();
@@ -311,11 +349,14 @@ function readMetrics(r: FieldReader): InvokeMetrics {
   const durationMs = r.f64();
   const cpuTimeMs = r.f64();
   const peakMemoryBytes = r.f64();
+  const cold = r.u8();
   if (!Number.isFinite(durationMs)) throw new ProtocolError('An outcome without a duration');
+  if (cold > COLD_START.warm) throw new ProtocolError(`Unknown cold start flag ${cold}`);
   return {
     durationMs,
     ...(Number.isFinite(cpuTimeMs) ? { cpuTimeMs } : {}),
     ...(Number.isFinite(peakMemoryBytes) ? { peakMemoryBytes } : {}),
+    ...(cold !== COLD_START.unknown ? { coldStart: cold === COLD_START.cold } : {}),
   };
 }
 

@@ -1,6 +1,12 @@
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type FunctionVersion, type InvokeRequest, isFaasError, type Runtime } from '@faas/core';
+import {
+  type FunctionVersion,
+  type InvokeRequest,
+  isFaasError,
+  type Runtime,
+  type RuntimeStats,
+} from '@faas/core';
 import { JsonText } from '../isolate/event-encoding.ts';
 import { FrameReader, ProtocolError } from './frames.ts';
 import {
@@ -15,6 +21,7 @@ import {
   encodeOutcomes,
   encodePrepared,
   encodeStatsReply,
+  type HostStats,
   type InvokeItem,
   type LogEntry,
   MessageType,
@@ -135,7 +142,7 @@ class HostConnection {
         return;
       }
       case MessageType.stats:
-        this.#socket.write(encodeStatsReply(decodeSeq(body), this.#options.runtime.stats()));
+        this.#socket.write(encodeStatsReply(decodeSeq(body), hostStats(this.#options.runtime.stats())));
         return;
       default:
         throw new ProtocolError(`Unknown message type ${type}`);
@@ -242,4 +249,10 @@ function utf8(bytes: Uint8Array): string {
 function platformError(err: unknown): { code: string; message: string } {
   if (isFaasError(err)) return { code: err.code, message: err.message };
   return { code: 'FAAS_ERR_INTERNAL', message: `The isolate host failed: ${String(err)}` };
+}
+
+/** The runtime's stats and this host process's memory (the server's /metrics shows both). */
+function hostStats(runtime: RuntimeStats): HostStats {
+  const memory = process.memoryUsage();
+  return { ...runtime, process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed } };
 }

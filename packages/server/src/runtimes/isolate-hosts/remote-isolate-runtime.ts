@@ -20,6 +20,13 @@ export interface RemoteIsolateRuntimeOptions {
   logger: Pick<Console, 'error' | 'warn'>;
 }
 
+/** One isolate host process's memory: `host` is its index (0 … FAAS_ISOLATE_HOSTS - 1). */
+export interface HostProcessStats {
+  host: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
 /** How often the stats of the hosts are read for `stats()`, which must answer at once. */
 const STATS_EVERY_MS = 1_000;
 /** A host away for longer than this makes the runtime unhealthy (a crash loop, not a restart). */
@@ -34,6 +41,7 @@ export class RemoteIsolateRuntime implements Runtime {
   readonly kind = 'isolate' as const;
   #clients: HostClient[];
   #stats: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
+  #hostProcesses: HostProcessStats[] = [];
   #statsTimer: NodeJS.Timeout | undefined;
   #awaySince: Array<number | undefined>;
   #closed = false;
@@ -101,18 +109,26 @@ export class RemoteIsolateRuntime implements Runtime {
     return this.#stats;
   }
 
-  /** Reads every host's stats now. */
+  /** Reads every host's stats now (a scrape does, so it never shows the last second's). */
   async refreshStats(): Promise<RuntimeStats> {
     const all = await Promise.all(this.#clients.map((c) => c.stats()));
     const sum: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
-    for (const stats of all) {
+    const processes: HostProcessStats[] = [];
+    for (const [host, stats] of all.entries()) {
       if (!stats) continue;
       sum.warm += stats.warm;
       sum.busy += stats.busy;
       Object.assign(sum.byVersion, stats.byVersion);
+      if (stats.process) processes.push({ host, ...stats.process });
     }
     this.#stats = sum;
+    this.#hostProcesses = processes;
     return sum;
+  }
+
+  /** Each connected host's process memory, as last read by `refreshStats`. */
+  hostProcesses(): readonly HostProcessStats[] {
+    return this.#hostProcesses;
   }
 
   /** The pid of the host that runs a function (for tests and diagnostics). */

@@ -11,6 +11,7 @@ import {
   type RuntimeHealth,
   type RuntimeStats,
 } from '@faas/core';
+import { withColdStart } from '../cold-start.ts';
 import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
@@ -155,7 +156,7 @@ export class IsolateRuntime implements Runtime {
   async #runOnIsolateThread(pool: VersionPool, request: InvokeRequest): Promise<InvokeOutcome> {
     const warm = await pool.acquire(request.deadline, request.signal);
     try {
-      return await warm.run(request);
+      return withColdStart(await warm.run(request), warm.takeColdStart());
     } finally {
       pool.release(warm);
     }

@@ -1,4 +1,5 @@
 import type { InvokeOutcome, InvokeRequest } from '@faas/core';
+import { withColdStart } from '../cold-start.ts';
 import { SYNC_BUDGET_MS, type VersionPool } from './version-pool.ts';
 
 /** A synchronous start's end: an outcome, or what WarmIsolate.runSyncBatch asks of the caller. */
@@ -56,6 +57,7 @@ async function runBatch(pool: VersionPool, batch: Queued[]): Promise<void> {
     }
   }
   const isolate = warm;
+  const cold = isolate.takeColdStart();
   let results: ReturnType<typeof isolate.runSyncBatch>;
   try {
     results = isolate.runSyncBatch(
@@ -72,9 +74,12 @@ async function runBatch(pool: VersionPool, batch: Queued[]): Promise<void> {
   const notStarted: Queued[] = [];
   for (const [i, result] of results.entries()) {
     const q = batch[i] as Queued;
+    // The batch's first call is the one an isolate made for the batch was made for.
+    const settle = (outcome: SyncStartOutcome) =>
+      q.settle(typeof outcome === 'object' ? withColdStart(outcome, cold && i === 0) : outcome);
     if (result === 'not_started') notStarted.push(q);
-    else if (result instanceof Promise) running.push(result.then(q.settle, q.fail));
-    else q.settle(result);
+    else if (result instanceof Promise) running.push(result.then(settle, q.fail));
+    else settle(result);
   }
   if (running.length > 0) void Promise.allSettled(running).then(() => pool.release(isolate));
   else pool.release(isolate);

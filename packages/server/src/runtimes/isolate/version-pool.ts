@@ -112,6 +112,7 @@ export class VersionPool {
           warm.dispose();
           continue;
         }
+        warm.madeForNext();
         return warm;
       }
       await this.#waitForRelease(deadline, signal);

@@ -45,6 +45,19 @@ let preludeCache: CodeCache | undefined;
  */
 export class WarmIsolate {
   readonly fn: FunctionVersion;
+
+  /** Says the isolate was made for the call that takes it next (VersionPool.acquire). */
+  madeForNext(): void {
+    this.#madeForNext = true;
+  }
+
+  /** Whether the call taking it now waited for it to be made (once: the next call is warm). */
+  takeColdStart(): boolean {
+    const cold = this.#madeForNext;
+    this.#madeForNext = false;
+    return cold;
+  }
+
   /** When the last invocation ended (or the isolate was loaded): for idle expiry. */
   lastUsedAt = Date.now();
   #isolate: ivm.Isolate;
@@ -56,6 +69,8 @@ export class WarmIsolate {
   #wait: ivm.Reference | undefined;
   /** Synchronous starts so far: the first one compiles the handler, and is slower. */
   #syncStarts = 0;
+  /** Made for the call that takes it next (`acquire`): that call is a cold start. */
+  #madeForNext = false;
   #heapRead = 0;
   #heapReadAt = Number.NEGATIVE_INFINITY;
   #active: ActiveInvocation | undefined;

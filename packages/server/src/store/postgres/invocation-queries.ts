@@ -49,6 +49,7 @@ const COLUMN_TYPES: Record<(typeof INVOCATION_COLUMNS)[number], string> = {
   peak_memory_bytes: 'float8',
   trace_id: 'text',
   project: 'text',
+  cold_start: 'bool',
 };
 const COLUMNS = INVOCATION_COLUMNS.join(', ');
 const INSERT_ONE = `INSERT INTO invocations (${COLUMNS})

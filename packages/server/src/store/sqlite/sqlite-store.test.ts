@@ -51,6 +51,7 @@ describe('SqliteStore on disk', () => {
           { version: 5, name: 'route_shape' },
           { version: 6, name: 'projects' },
           { version: 7, name: 'audit' },
+          { version: 8, name: 'cold_start' },
           { version: 9, name: 'invocation_trace_id' },
         ],
       );

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 
 /** Which runtime image a progress event is about. */
-export type RuntimeImageName = 'base' | 'node' | 'python';
+export type RuntimeImageName = 'base' | 'node' | 'python' | 'go';
 
 /** One step of `buildRuntimeImages`, for a progress display (`faas images build`). */
 export interface ImageBuildProgress {

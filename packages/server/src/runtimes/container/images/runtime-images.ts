@@ -18,7 +18,7 @@ interface ContextFile {
 
 /** A runtime image: its build context and the tag that hashes it. */
 export interface RuntimeImageSpec {
-  name: 'node' | 'python';
+  name: 'node' | 'python' | 'go';
   tag: string;
   files: ContextFile[];
 }
@@ -111,6 +111,26 @@ export async function runtimeImageSpecs(
     { name: 'node', tag: tagFor('node', baseTag, nodeFiles), files: nodeFiles },
     { name: 'python', tag: tagFor('python', baseTag, pythonFiles), files: pythonFiles },
   ];
+}
+
+/**
+ * The go image's spec: Debian's Go toolchain, the Python agent and the Go launcher and runner
+ * (images/go). Built apart from node and python, on the first go deploy: it is large.
+ */
+export async function goImageSpec(
+  baseTag: string,
+  imagesDir = DEFAULT_IMAGES_DIR,
+): Promise<RuntimeImageSpec> {
+  const files: ContextFile[] = [
+    {
+      name: 'Dockerfile',
+      mode: 0o644,
+      source: { bytes: await readFile(join(imagesDir, 'go', 'Dockerfile')) },
+    },
+    ...(await folderFiles(join(imagesDir, 'agent', 'python'), 'agent/')),
+    ...(await folderFiles(join(imagesDir, 'agent', 'go'), 'go/')),
+  ];
+  return { name: 'go', tag: tagFor('go', baseTag, files), files };
 }
 
 /** The build context of an image as a tar stream (what `POST /build` takes). */
