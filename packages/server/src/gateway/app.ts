@@ -100,6 +100,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       durationMs: reply.elapsedTime,
       keyId: request.apiKey?.id ?? request.invokeKeyId,
       invocationId: invocationIdOf(reply.getHeader('x-invocation-id')) ?? invocationOfRoute(request),
+      traceId: request.invokeTraceId,
     });
     done();
   });

@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The key the invoke pipeline accepted (its own hooks authenticate invokes), for the request log. */
     invokeKeyId?: string;
+    /** The invoke's trace id, for the request log line. */
+    invokeTraceId?: string;
   }
 }
 
@@ -33,6 +35,7 @@ export function rawBodies(app: FastifyInstance, bodyLimit: number): void {
 export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeline, bodyLimit: number): void {
   rawBodies(app, bodyLimit);
   app.decorateRequest('invokeKeyId', undefined);
+  app.decorateRequest('invokeTraceId', undefined);
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const head: RequestHead = {
       method: request.method,
@@ -43,6 +46,7 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
     const target = pipeline.target(head);
     if (!target) throw notFound(head);
     const trace = pipeline.startTrace(target, head);
+    if (trace) request.invokeTraceId = trace.traceId;
     let parts: HttpResponseParts;
     try {
       parts = await pipeline.run(target, head, request.body as Buffer | undefined, trace);

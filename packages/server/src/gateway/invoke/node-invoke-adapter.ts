@@ -50,6 +50,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
           head: RequestHead,
           started: number,
           invocationId?: string,
+          traceId?: string,
         ) => {
           const route = routePattern(target, head);
           const ms = performance.now() - started;
@@ -61,6 +62,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
             durationMs: ms,
             keyId: head.keyId,
             invocationId,
+            traceId,
           });
         }
       : undefined;
@@ -74,7 +76,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
   ) =>
     respond(() => {
       sendError(res, err, logger, trace);
-      observe?.(res, target, head, started);
+      observe?.(res, target, head, started, undefined, trace?.traceId);
       pipeline.endTrace(trace, res.statusCode, err);
     });
 
@@ -90,7 +92,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
       (parts) =>
         respond(() => {
           writeResponse(res, withTraceparent(parts, trace));
-          observe?.(res, target, head, started, parts.headers['x-invocation-id']);
+          observe?.(res, target, head, started, parts.headers['x-invocation-id'], trace?.traceId);
           pipeline.endTrace(trace, res.statusCode);
         }),
       (err: unknown) => fail(res, err, target, head, started, trace),
