@@ -161,6 +161,22 @@ describe('the faas CLI against a real server', () => {
     assert.match(list.stdout, new RegExp(`${id}.*failed`));
   });
 
+  it('shows the trace id an invocation ran in, in the list and the one-record view', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await s.api('/api/v1/functions/hello/invoke', {
+      method: 'POST',
+      json: { name: 'traced' },
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    assert.equal(res.status, 200);
+    const id = res.headers.get('x-invocation-id') as string;
+    const shown = await faas(s, ['invocations', 'get', id]);
+    assert.match(shown.stdout, new RegExp(`trace id\\s*│\\s*${traceId}`));
+    const list = await faas(s, ['invocations', 'hello']);
+    assert.match(list.stdout, /TRACE/);
+    assert.match(list.stdout, new RegExp(`${id}.*${traceId}`));
+  });
+
   it('rounds durations', async () => {
     const invoked = await faas(s, ['invoke', 'hello', '{"name":"round"}']);
     assert.match(invoked.stderr, /\(v1, \d+(\.\d{1,2})? m?s\)/);

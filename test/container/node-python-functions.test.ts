@@ -62,6 +62,69 @@ describe('container runtime: node and python functions on the real engine', { sk
     assert.ok(typeof second.metrics.durationMs === 'number');
   });
 
+  it('gives node functions the trace context, and their fetches carry traceparent', async () => {
+    // A server inside the container (loopback works without network) echoes what fetch sent.
+    const fn = await t.deploy({
+      'index.mjs': `import { createServer } from 'node:http';
+        export default async (event, context) => {
+          const server = createServer((req, res) => res.end(JSON.stringify({
+            traceparent: req.headers.traceparent ?? null, custom: req.headers['x-own'] ?? null })));
+          await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+          const url = 'http://127.0.0.1:' + server.address().port;
+          try {
+            const plain = await (await fetch(url)).json();
+            const own = await (await fetch(url, { headers: { traceparent: event.own, 'x-own': '1' } })).json();
+            return { traceId: context.traceId ?? null, traceparent: context.traceparent ?? null, plain, own };
+          } finally {
+            server.close();
+          }
+        };`,
+    });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = await t.runtime.invoke({
+      ...request(fn, { own }),
+      trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent },
+    });
+    assert.ok(traced.status === 'succeeded', JSON.stringify(traced));
+    assert.deepEqual(traced.result, {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      traceparent,
+      plain: { traceparent, custom: null },
+      own: { traceparent: own, custom: '1' },
+    });
+    const untraced = await t.runtime.invoke(request(fn, { own }));
+    assert.ok(untraced.status === 'succeeded', JSON.stringify(untraced));
+    assert.deepEqual(untraced.result, {
+      traceId: null,
+      traceparent: null,
+      plain: { traceparent: null, custom: null },
+      own: { traceparent: own, custom: '1' },
+    });
+  });
+
+  it('gives python functions the trace context', async () => {
+    const fn = await t.deploy(
+      {
+        'main.py': [
+          'def handler(event, context):',
+          '    return {"traceId": context.trace_id, "traceparent": context.traceparent}',
+        ].join('\n'),
+      },
+      { runtime: 'python', handler: 'main.handler' },
+    );
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traced = await t.runtime.invoke({
+      ...request(fn, {}),
+      trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent },
+    });
+    assert.ok(traced.status === 'succeeded', JSON.stringify(traced));
+    assert.deepEqual(traced.result, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent });
+    const untraced = await t.runtime.invoke(request(fn, {}));
+    assert.ok(untraced.status === 'succeeded', JSON.stringify(untraced));
+    assert.deepEqual(untraced.result, { traceId: null, traceparent: null });
+  });
+
   it('calls the export named by the handler and passes binary events as bytes', async () => {
     const fn = await t.deploy(
       {

@@ -48,6 +48,7 @@ interface RequestLine {
   durationMs: number;
   keyId?: string;
   invocationId?: string;
+  traceId?: string;
 }
 
 function requestLines(output: string): RequestLine[] {
@@ -111,12 +112,14 @@ describe('request logs', () => {
 
     // Invokes on connections of their own: both gateway threads and the main thread serve some.
     const invocationIds: string[] = [];
+    // Each with a trace of its own: the line names the caller's trace (tracing is off here).
+    const traceIdOf = (n: number) => `${'a'.repeat(30)}${n.toString(16).padStart(2, '0')}`;
     for (let n = 0; n < 12; n++) {
       const invoked = await once(
         server.url,
         'POST',
         '/api/v1/functions/logged/invoke',
-        admin,
+        { ...admin, traceparent: `00-${traceIdOf(n)}-00f067aa0ba902b7-01` },
         JSON.stringify({ key: 'body_secret_44d1', n }),
       );
       assert.equal(invoked.status, 200, invoked.body);
@@ -139,9 +142,10 @@ describe('request logs', () => {
       'a line for every request',
     );
 
-    for (const id of invocationIds) {
+    for (const [n, id] of invocationIds.entries()) {
       const line = lines.find((l) => l.invocationId === id);
       assert.ok(line);
+      assert.equal(line.traceId, traceIdOf(n));
       assert.equal(line.method, 'POST');
       assert.equal(line.route, '/api/v1/functions/:name/invoke');
       assert.equal(line.status, 200);

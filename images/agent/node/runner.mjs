@@ -198,6 +198,22 @@ function decodeEvent(message) {
   return message.event;
 }
 
+/** The running invocation's `traceparent`, which its outgoing fetches carry. */
+let currentTraceparent;
+
+/**
+ * fetch with the running invocation's `traceparent` added, unless the function set one: a
+ * function with network continues the caller's trace downstream without doing anything.
+ */
+const untracedFetch = globalThis.fetch;
+globalThis.fetch = function fetch(input, init) {
+  const traceparent = currentTraceparent;
+  if (traceparent === undefined) return untracedFetch(input, init);
+  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+  if (!headers.has('traceparent')) headers.set('traceparent', traceparent);
+  return untracedFetch(input, { ...init, headers });
+};
+
 function makeContext(message) {
   const deadline = message.deadline;
   const log =
@@ -211,6 +227,10 @@ function makeContext(message) {
     functionVersion: fnInfo.version,
     memoryLimitMb: fnInfo.memoryMb,
     deadline,
+    // The W3C trace the invocation runs in (undefined when the call carried none and the
+    // platform does not trace); outgoing fetches carry `traceparent` (see tracedFetch).
+    traceId: message.traceId,
+    traceparent: message.traceparent,
     getRemainingTimeMs: () => Math.max(0, deadline - Date.now()),
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
   };
@@ -248,6 +268,7 @@ function tooLarge(bytes, what) {
 async function invoke(message) {
   const id = message.id;
   currentId = id;
+  currentTraceparent = typeof message.traceparent === 'string' ? message.traceparent : undefined;
   try {
     const value = await handler(decodeEvent(message), makeContext(message));
     if (value instanceof Uint8Array || value instanceof ArrayBuffer) {
@@ -276,6 +297,7 @@ async function invoke(message) {
     send({ t: 'result', id, ok: false, error: serializeError(err) });
   } finally {
     currentId = null;
+    currentTraceparent = undefined;
   }
 }
 

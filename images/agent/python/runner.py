@@ -95,8 +95,12 @@ class AgentLogHandler(logging.Handler):
 class Context:
     """What a handler gets besides its event."""
 
-    def __init__(self, invocation_id, fn, deadline, logger):
+    def __init__(self, invocation_id, fn, deadline, logger, trace_id=None, traceparent=None):
         self.invocation_id = invocation_id
+        # The W3C trace the invocation runs in (None when the call carried none and the
+        # platform does not trace): pass traceparent on in outgoing requests to continue it.
+        self.trace_id = trace_id
+        self.traceparent = traceparent
         self.function_name = fn.get("name", "")
         self.function_version = fn.get("version", 0)
         self.version = self.function_version
@@ -201,7 +205,8 @@ class Runner:
         event = message.get("event")
         if message.get("eventEncoding") == "base64":
             event = base64.b64decode(event)
-        context = Context(invocation_id, self.fn, message.get("deadline", 0), self.logger)
+        context = Context(invocation_id, self.fn, message.get("deadline", 0), self.logger,
+                          message.get("traceId"), message.get("traceparent"))
         try:
             value = self.handler(event, context)
             if asyncio.iscoroutine(value):

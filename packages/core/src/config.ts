@@ -155,6 +155,15 @@ export interface Config {
    * like /health. (FAAS_METRICS_TOKEN)
    */
   metricsToken: string | undefined;
+  /**
+   * OTLP/HTTP base URL: with it set, spans are exported to `<url>/v1/traces`; unset (and
+   * `otlpTracesEndpoint` unset), tracing is off. (OTEL_EXPORTER_OTLP_ENDPOINT, the standard name)
+   */
+  otlpEndpoint: string | undefined;
+  /** The full OTLP/HTTP traces URL, ahead of `otlpEndpoint`. (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) */
+  otlpTracesEndpoint: string | undefined;
+  /** `service.name` of the exported spans. @default 'faas' (OTEL_SERVICE_NAME) */
+  otelServiceName: string;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -202,6 +211,19 @@ const MIN_KEY_DISTINCT_CHARS = 12;
 export const ADMIN_KEY_RULE = `32 to 512 characters of A-Z a-z 0-9 _ -, with at least ${MIN_KEY_DISTINCT_CHARS} different ones (e.g. faas_ and 43 random base64url characters)`;
 
 /** A configured admin key must be as hard to guess as a generated one; it is never echoed. */
+/** An OTLP/HTTP collector's URL (http or https). A collector's credentials go in headers, not here. */
+const otlpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  return raw;
+};
+
 const adminKey: Parser<string> = (raw) => {
   const strong =
     raw.length >= 32 &&
@@ -444,6 +466,9 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   npmRegistry: { env: 'FAAS_NPM_REGISTRY', default: 'https://registry.npmjs.org/', parse: httpUrl },
   pipIndexUrl: { env: 'FAAS_PIP_INDEX_URL', default: 'https://pypi.org/simple', parse: httpUrl },
   metricsToken: { env: 'FAAS_METRICS_TOKEN', default: undefined, parse: adminKey },
+  otlpEndpoint: { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', default: undefined, parse: otlpUrl },
+  otlpTracesEndpoint: { env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', default: undefined, parse: otlpUrl },
+  otelServiceName: { env: 'OTEL_SERVICE_NAME', default: 'faas', parse: str },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -15,3 +15,4 @@ export * from './runtime.ts';
 export * from './sandboxes.ts';
 export * from './store.ts';
 export * from './timestamps.ts';
+export * from './tracing.ts';

@@ -62,6 +62,11 @@ export interface Invocation {
   peakMemoryBytes?: number;
   /** Its (last) attempt waited for a new isolate, container or process: a cold start. */
   coldStart?: boolean;
+  /**
+   * The W3C trace the invocation ran in (32 lowercase hex digits): the caller's `traceparent`,
+   * or with tracing on the trace the gateway started. Async attempts join it.
+   */
+  traceId?: string;
 }
 
 export interface InvocationFilter {

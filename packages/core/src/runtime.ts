@@ -16,6 +16,29 @@ export interface InvokeRequest {
   deadline: number;
   log: LogSink;
   signal?: AbortSignal;
+  /** The trace the invocation runs in; absent when the call carried none and tracing is off. */
+  trace?: InvokeTrace;
+}
+
+/** The trace an invocation runs in, as a runtime sees it. */
+export interface InvokeTrace {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /**
+   * A W3C `traceparent` naming the span that called the runtime (tracing on) or the caller's
+   * span (tracing off): what the function's own outgoing requests carry on.
+   */
+  traceparent: string;
+  /**
+   * Starts a span under the runtime call (the container agent's call): the runtime ends it,
+   * with an error message when the step failed. Absent when tracing is off: no span is made.
+   */
+  span?: (name: string, attributes?: Readonly<Record<string, string | number | boolean>>) => RuntimeSpan;
+}
+
+/** A span a runtime started through InvokeTrace.span. */
+export interface RuntimeSpan {
+  end(error?: string): void;
 }
 
 export interface InvokeMetrics {

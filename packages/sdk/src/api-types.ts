@@ -146,6 +146,8 @@ export interface Invocation {
   peakMemoryBytes?: number;
   /** Its (last) attempt waited for a new isolate, container or process: a cold start. */
   coldStart?: boolean;
+  /** The W3C trace id the invocation ran in, when the call carried one or tracing is on. */
+  traceId?: string;
 }
 
 /** What a key may do; a role is a set of these (docs/security.md). */

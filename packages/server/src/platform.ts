@@ -30,6 +30,7 @@ import { OperationMetrics } from './observability/operation-metrics.ts';
 import { PlatformMetrics } from './observability/platform-metrics.ts';
 import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
+import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -89,6 +90,8 @@ export interface Observability {
   tail: LogTail;
   /** The main thread's request log lines (each gateway thread has its own). */
   requests: RequestLog;
+  /** The main thread's spans, exported over OTLP; absent when tracing is off. */
+  tracing?: Tracing;
 }
 
 type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
@@ -209,7 +212,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     recorder: { stats: () => recorder.stats() },
     leaseStats: () => worker?.leaseStats ?? { renewalFailures: 0, leasesLost: 0 },
   });
+  const tracing = tracingFrom(config);
   const recorder = new InvocationRecorder(store, {
+    ...(tracing ? { tracing } : {}),
     maxPending: config.maxPendingRecords,
     onError: (err) => logger.error('recording invocations failed', err),
     onRecord: (invocation, logs, runtime) => {
@@ -226,6 +231,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     limiter,
     recorder,
     onEnqueued: () => worker?.wake(),
+    ...(tracing ? { tracing } : {}),
   });
   worker = new AsyncWorker({
     store,
@@ -239,6 +245,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
     metrics,
     tail,
+    ...(tracing ? { tracing } : {}),
   });
   const http = new HttpMetrics();
   const observability: Observability = {
@@ -249,6 +256,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     scrape: new MetricsScrape([metrics.registry, http.registry, operations.registry], () =>
       recorder.takeInPosted(),
     ),
+    ...(tracing ? { tracing } : {}),
   };
   const functions = new FunctionService({
     store,
@@ -337,6 +345,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await store.close();
       await blobs.close();
       observability.requests.flush();
+      // Last: every span ended above is sent (or the collector's failure is ignored).
+      await tracing?.shutdown().catch((err: unknown) => logger.warn('exporting the last spans failed', err));
       lock.release();
     },
   };

@@ -12,6 +12,7 @@ import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
 import type { HostEndpoint } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import type { RemoteIsolateRuntime } from './runtimes/isolate-hosts/remote-isolate-runtime.ts';
@@ -38,6 +39,8 @@ export interface ThreadPlatform {
   invocations: InvocationService;
   routes: RouteTable;
   runtime: RemoteIsolateRuntime;
+  /** This thread's spans and exporter; absent when tracing is off. */
+  tracing?: Tracing;
   /**
    * Writes a response once the invocation records of this turn have left for the main thread,
    * so the main thread finds every invocation a client was told about.
@@ -89,15 +92,27 @@ export async function createThreadPlatform(
   };
 
   const backlog = new RecordBacklog(input.recordBacklog);
+  const tracing = tracingFrom(config);
   const invocations = new InvocationService({
+    ...(tracing ? { tracing } : {}),
     store,
     catalog,
     runtimes: new RuntimeRegistry([runtime]),
     limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
     recorder: {
       admit: () => backlog.admit(),
-      record: (invocation: Invocation, logs: Omit<StoredLogLine, 'seq'>[], runtime?: FunctionRuntime) => {
-        records.push(runtime ? { invocation, logs, runtime } : { invocation, logs });
+      record: (
+        invocation: Invocation,
+        logs: Omit<StoredLogLine, 'seq'>[],
+        runtime?: FunctionRuntime,
+        traceparent?: string,
+      ) => {
+        records.push({
+          invocation,
+          logs,
+          ...(runtime ? { runtime } : {}),
+          ...(traceparent !== undefined ? { traceparent } : {}),
+        });
         schedulePost();
       },
       pending: () => undefined,
@@ -132,6 +147,7 @@ export async function createThreadPlatform(
     invocations,
     routes,
     runtime,
+    ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);
       schedulePost();
@@ -146,6 +162,8 @@ export async function createThreadPlatform(
       await store.close();
       input.changes.close();
       input.records.close();
+      // This thread's spans leave from here: sent before the thread ends.
+      await tracing?.shutdown().catch((err: unknown) => logger.warn('exporting the last spans failed', err));
     },
   };
 }

@@ -86,7 +86,7 @@ export async function invocations(
   });
   print(out, page.items, () =>
     table(
-      ['ID', 'FUNCTION', 'VERSION', 'MODE', 'STATUS', 'ATTEMPTS', 'DURATION', 'CREATED'],
+      ['ID', 'FUNCTION', 'VERSION', 'MODE', 'STATUS', 'ATTEMPTS', 'DURATION', 'CREATED', 'TRACE'],
       page.items.map((i) => [
         i.id,
         i.functionName,
@@ -96,6 +96,7 @@ export async function invocations(
         i.attempts,
         duration(i.durationMs),
         ago(i.createdAt),
+        i.traceId ?? '-',
       ]),
     ),
   );
@@ -116,6 +117,7 @@ export async function invocation(client: FaaSClient, out: Output, id: string): P
     if (inv.cpuTimeMs !== undefined) rows.push(['cpu time', duration(inv.cpuTimeMs)]);
     if (inv.coldStart !== undefined) rows.push(['cold start', inv.coldStart ? 'yes' : 'no']);
     if (inv.idempotencyKey !== undefined) rows.push(['idempotency key', inv.idempotencyKey]);
+    if (inv.traceId !== undefined) rows.push(['trace id', inv.traceId]);
     const parts = [inv.id, table(['FIELD', 'VALUE'], rows)];
     if (inv.error) {
       parts.push(`error: ${inv.error.type}: ${inv.error.message}`);

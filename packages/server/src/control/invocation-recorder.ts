@@ -1,5 +1,12 @@
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { BackendHealth, FunctionRuntime, Invocation, MetadataStore, NewLogLine } from '@faas/core';
+import type {
+  BackendHealth,
+  FunctionRuntime,
+  Invocation,
+  MetadataStore,
+  NewLogLine,
+  Tracer,
+} from '@faas/core';
 import { RecordBacklog } from './record-backlog.ts';
 import { type RecordBatch, RecordWriter } from './record-writer.ts';
 
@@ -9,6 +16,8 @@ export interface RecordMessage {
   logs: NewLogLine[];
   /** The function's runtime, for metrics' labels. */
   runtime?: FunctionRuntime;
+  /** With tracing on, the request's `traceparent`: the record's write is a span under it. */
+  traceparent?: string;
 }
 
 export interface RecorderOptions {
@@ -31,6 +40,8 @@ export interface RecorderOptions {
   onError?: (err: unknown) => void;
   /** Told of every record as it comes in, from any thread (metrics, the live tail). */
   onRecord?: (invocation: Invocation, logs: NewLogLine[], runtime: FunctionRuntime | undefined) => void;
+  /** Spans of the writes of traced records; absent when tracing is off. */
+  tracing?: Tracer;
 }
 
 /** Counters for metrics and `/ready`. */
@@ -68,6 +79,8 @@ export class InvocationRecorder {
   #invocations: Invocation[] = [];
   #logs: NewLogLine[] = [];
   #logBytes = 0;
+  /** Of the records not yet handed to a write, the traced ones' request `traceparent`. */
+  #traceparents: string[] = [];
   /** Handed to the writer, not yet written: they still answer `pending`. */
   #writer: RecordWriter;
   #pendingCount = 0;
@@ -110,6 +123,7 @@ export class InvocationRecorder {
         this.#pendingCount--;
         this.#updateBacklog();
       },
+      ...(options.tracing ? { tracing: options.tracing } : {}),
     });
   }
 
@@ -118,9 +132,11 @@ export class InvocationRecorder {
     this.backlog.admit();
   }
 
-  record(invocation: Invocation, logs: NewLogLine[], runtime?: FunctionRuntime): void {
+  /** @param traceparent with tracing on, the request's: the record's write is a span under it. */
+  record(invocation: Invocation, logs: NewLogLine[], runtime?: FunctionRuntime, traceparent?: string): void {
     this.#onRecord?.(invocation, logs, runtime);
     this.#invocations.push(invocation);
+    if (traceparent !== undefined) this.#traceparents.push(traceparent);
     for (const line of logs) {
       this.#logs.push(line);
       this.#logBytes += line.message.length;
@@ -203,10 +219,12 @@ export class InvocationRecorder {
         invocations: this.#invocations,
         logs: this.#logs,
         logBytes: this.#logBytes,
+        ...(this.#traceparents.length > 0 ? { traceparents: this.#traceparents } : {}),
       };
       this.#writer.push(batch);
       this.#pendingLogBytes += this.#logBytes;
       this.#invocations = [];
+      if (this.#traceparents.length > 0) this.#traceparents = [];
       this.#logs = [];
       this.#logBytes = 0;
     }
@@ -245,7 +263,8 @@ export class InvocationRecorder {
   }
 
   #take(batch: RecordMessage[]): void {
-    for (const { invocation, logs, runtime } of batch) this.record(invocation, logs, runtime);
+    for (const { invocation, logs, runtime, traceparent } of batch)
+      this.record(invocation, logs, runtime, traceparent);
   }
 
   #updateBacklog(): void {

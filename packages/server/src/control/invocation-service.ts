@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
+  type ActiveTrace,
+  TraceAttr as Attr,
   DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
@@ -9,6 +11,7 @@ import {
   type InvocationStatus,
   type InvocationTrigger,
   type InvokeOutcome,
+  type InvokeTrace,
   inScope,
   isFaasError,
   isoTimestamp,
@@ -19,6 +22,8 @@ import {
   type Queue,
   type Runtimes,
   type StoredLogLine,
+  type Tracer,
+  type TraceSpan,
   type VersionRef,
 } from '@faas/core';
 import type { ConcurrencyLimiter } from './concurrency-limiter.ts';
@@ -36,6 +41,12 @@ export interface InvocationJob {
   functionName: string;
   version: number;
   event: ReturnType<typeof encodeEvent>;
+  /**
+   * The W3C trace context the attempts join: the enqueue span's (tracing on) or the caller's.
+   * Absent for jobs enqueued without a trace (and by builds before traces).
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export interface SyncInvocation {
@@ -58,6 +69,8 @@ export interface InvocationServiceDeps {
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
   onEnqueued?: () => void;
+  /** This thread's spans; absent when tracing is off. */
+  tracing?: Tracer;
 }
 
 /** Sync and async invocations: resolve the version, hold a concurrency slot, run, record. */
@@ -110,10 +123,13 @@ export class InvocationService {
     fn: FunctionVersion,
     readEvent: () => unknown,
     trigger: InvocationTrigger,
+    trace?: ActiveTrace,
   ): Promise<SyncInvocation> {
     const createdMs = Date.now();
     const id = newId('inv', createdMs);
     const createdAt = isoTimestamp(createdMs);
+    const span = this.#d.tracing ? trace?.span : undefined;
+    if (span) span.setAttributes(invocationAttributes(id, fn));
     let release: () => void;
     let event: unknown;
     // Refused before it runs while records cannot be written: no answer names an id that may never exist.
@@ -121,25 +137,27 @@ export class InvocationService {
     try {
       event = readEvent();
       const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
-      release = typeof slot === 'function' ? slot : await slot;
+      if (typeof slot === 'function') release = slot;
+      else release = span && trace ? await this.#waitTraced(slot, trace) : await slot;
     } catch (err) {
-      if (isFaasError(err)) this.#recordRejected(fn, id, createdAt, trigger, err);
+      if (isFaasError(err)) this.#recordRejected(fn, id, createdAt, trigger, err, 'sync', trace);
       throw err;
     }
     const logs = new LogCollector(id, fn.name);
     const startedMs = Date.now();
     let outcome: InvokeOutcome;
     try {
-      outcome = await this.#run(fn, id, event, startedMs, logs);
+      outcome = await this.#run(fn, id, event, startedMs, logs, undefined, trace);
     } catch (err) {
       // The runtime is down or closed: recorded like any call turned away, and the error names it.
       if (!isFaasError(err)) throw err;
-      this.#recordRejected(fn, id, createdAt, trigger, err);
+      this.#recordRejected(fn, id, createdAt, trigger, err, 'sync', trace);
       throw withInvocationId(err, id);
     } finally {
       release();
     }
     logs.noteFailure(outcome);
+    if (span) span.setAttributes({ [Attr.outcome]: outcome.status });
     const invocation: Invocation = {
       id,
       project: fn.project ?? DEFAULT_PROJECT,
@@ -151,9 +169,25 @@ export class InvocationService {
       createdAt,
       startedAt: isoTimestamp(startedMs),
       ...finished(outcome),
+      ...(trace ? { traceId: trace.traceId } : {}),
     };
-    this.#d.recorder.record(invocation, logs.lines, fn.runtime);
+    // With tracing on, the record's write is a span of the request's trace.
+    if (span) this.#d.recorder.record(invocation, logs.lines, fn.runtime, trace?.traceparent);
+    else this.#d.recorder.record(invocation, logs.lines, fn.runtime);
     return { invocation, outcome };
+  }
+
+  /** The wait for a concurrency slot, as a span (only taken when the slot was not free at once). */
+  async #waitTraced(slot: Promise<() => void>, parent: ActiveTrace): Promise<() => void> {
+    const span = (this.#d.tracing as Tracer).child(parent, 'faas.slot.wait').span as TraceSpan;
+    try {
+      const release = await slot;
+      span.end();
+      return release;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
   }
 
   /**
@@ -169,6 +203,7 @@ export class InvocationService {
     trigger: InvocationTrigger,
     idempotencyKey?: string,
     scope?: string,
+    trace?: ActiveTrace,
   ): Promise<{ invocation: Invocation; duplicate: boolean }> {
     const queue = this.#d.queue;
     if (!queue) throw new FaasError(ErrorCode.INTERNAL, 'This thread does not enqueue invocations');
@@ -178,12 +213,39 @@ export class InvocationService {
       event = readEvent();
     } catch (err) {
       if (isFaasError(err))
-        this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async');
+        this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, 'async', trace);
       throw err;
     }
     const encoded = encodeEvent(event);
+    const id = newId('inv');
+    const tracing = this.#d.tracing;
+    if (!tracing || !trace?.span)
+      return this.#enqueue(queue, fn, id, ref, encoded, trigger, idempotencyKey, trace);
+    trace.span.setAttributes(invocationAttributes(id, fn));
+    const enqueue = tracing.child(trace, 'faas.enqueue', 'producer', invocationAttributes(id, fn));
+    const span = enqueue.span as TraceSpan;
+    try {
+      const queued = await this.#enqueue(queue, fn, id, ref, encoded, trigger, idempotencyKey, enqueue);
+      span.end();
+      return queued;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+  }
+
+  async #enqueue(
+    queue: Queue,
+    fn: FunctionVersion,
+    id: string,
+    ref: VersionRef,
+    encoded: EncodedEvent,
+    trigger: InvocationTrigger,
+    idempotencyKey: string | undefined,
+    trace: ActiveTrace | undefined,
+  ): Promise<{ invocation: Invocation; duplicate: boolean }> {
     const candidate: Invocation = {
-      id: newId('inv'),
+      id,
       project: fn.project ?? DEFAULT_PROJECT,
       functionName: fn.name,
       version: fn.version,
@@ -193,8 +255,22 @@ export class InvocationService {
       attempts: 0,
       createdAt: new Date().toISOString(),
       ...(idempotencyKey ? { idempotencyKey, idempotencyHash: idempotencyHash(ref, encoded) } : {}),
+      ...(trace ? { traceId: trace.traceId } : {}),
     };
-    const { invocation, created } = await this.#d.store.createInvocation(candidate);
+    const write = trace?.span
+      ? this.#d.tracing?.child(trace, 'faas.store.write', 'client', {
+          [Attr.storeOperation]: 'createInvocation',
+        }).span
+      : undefined;
+    let stored: { invocation: Invocation; created: boolean };
+    try {
+      stored = await this.#d.store.createInvocation(candidate);
+    } catch (err) {
+      write?.end(err);
+      throw err;
+    }
+    write?.end();
+    const { invocation, created } = stored;
     if (!created) {
       assertSameRequest(invocation, candidate);
       return { invocation, duplicate: true };
@@ -204,6 +280,8 @@ export class InvocationService {
       functionName: fn.name,
       version: fn.version,
       event: encoded,
+      ...(trace ? { traceparent: trace.traceparent } : {}),
+      ...(trace?.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
     };
     await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
     this.#d.onEnqueued?.();
@@ -220,9 +298,10 @@ export class InvocationService {
     invocationId: string,
     event: unknown,
     signal?: AbortSignal,
+    trace?: ActiveTrace,
   ): Promise<{ outcome: InvokeOutcome; logs: NewLogLine[] }> {
     const logs = new LogCollector(invocationId, fn.name);
-    const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal);
+    const outcome = await this.#run(fn, invocationId, event, Date.now(), logs, signal, trace);
     logs.noteFailure(outcome);
     return { outcome, logs: logs.lines };
   }
@@ -265,16 +344,37 @@ export class InvocationService {
     startedMs: number,
     logs: LogCollector,
     signal?: AbortSignal,
+    trace?: ActiveTrace,
   ): Promise<InvokeOutcome> {
     const runtime = this.#d.runtimes.forFunction(fn.runtime);
-    return runtime.invoke({
+    const request = {
       invocationId: id,
       fn,
       event,
       deadline: startedMs + fn.timeoutMs,
       log: logs.sink,
       ...(signal ? { signal } : {}),
-    });
+    };
+    if (!trace) return runtime.invoke(request);
+    const tracing = this.#d.tracing;
+    if (!tracing || !trace.span)
+      return runtime.invoke({
+        ...request,
+        trace: { traceId: trace.traceId, traceparent: trace.traceparent },
+      });
+    const call = tracing.child(trace, 'faas.runtime.invoke', 'internal', { [Attr.runtime]: fn.runtime });
+    const span = call.span as TraceSpan;
+    return runtime.invoke({ ...request, trace: runtimeTrace(tracing, call) }).then(
+      (outcome) => {
+        span.setAttributes({ [Attr.outcome]: outcome.status });
+        span.end(outcome.status === 'succeeded' ? undefined : `${outcome.status}: ${outcome.error.type}`);
+        return outcome;
+      },
+      (err: unknown) => {
+        span.end(err);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -289,7 +389,10 @@ export class InvocationService {
     trigger: InvocationTrigger,
     err: FaasError,
     mode: InvocationMode = 'sync',
+    trace?: ActiveTrace,
   ): void {
+    if (trace?.span)
+      trace.span.setAttributes({ ...invocationAttributes(id, fn), [Attr.outcome]: 'rejected' });
     try {
       this.#d.recorder.admit();
     } catch {
@@ -308,6 +411,7 @@ export class InvocationService {
         error: { type: err.code, message: err.message },
         createdAt,
         finishedAt: createdAt,
+        ...(trace ? { traceId: trace.traceId } : {}),
       },
       [
         {
@@ -321,6 +425,25 @@ export class InvocationService {
       fn.runtime,
     );
   }
+}
+
+/** What a runtime is handed of the runtime call's trace: its ids, and spans under its span. */
+function runtimeTrace(tracing: Tracer, call: ActiveTrace): InvokeTrace {
+  return {
+    traceId: call.traceId,
+    traceparent: call.traceparent,
+    span: (name, attributes) => tracing.child(call, name, 'client', attributes).span as TraceSpan,
+  };
+}
+
+/** What every span of an invocation says of it. */
+export function invocationAttributes(id: string, fn: FunctionVersion): Record<string, string | number> {
+  return {
+    [Attr.invocationId]: id,
+    [Attr.functionName]: fn.name,
+    [Attr.version]: fn.version,
+    [Attr.project]: fn.project ?? DEFAULT_PROJECT,
+  };
 }
 
 /** The error a caller gets for a recorded call that failed: its details name the invocation. */

@@ -5,6 +5,9 @@ import {
   isFaasError,
   type MetadataStore,
   type NewLogLine,
+  TraceAttr,
+  type Tracer,
+  type TraceSpan,
 } from '@faas/core';
 
 /** Records handed to one write: its invocations, then its log lines. */
@@ -12,6 +15,11 @@ export interface RecordBatch {
   invocations: Invocation[];
   logs: NewLogLine[];
   logBytes: number;
+  /**
+   * With tracing on, the `traceparent` of each traced invocation's request: each write of the
+   * batch is a span under each of them.
+   */
+  traceparents?: string[];
 }
 
 export interface RecordWriterOptions {
@@ -23,6 +31,8 @@ export interface RecordWriterOptions {
   onWritten: (batch: RecordBatch) => void;
   /** A record the store refused as invalid was dropped. */
   onDropped: (invocation: Invocation) => void;
+  /** Spans of the writes of traced records; absent when tracing is off. */
+  tracing?: Tracer;
 }
 
 /**
@@ -105,9 +115,12 @@ export class RecordWriter {
   async #write(): Promise<void> {
     while (this.batches.length > 0 && !this.#stopped) {
       const batch = this.batches[0] as RecordBatch;
+      const spans = this.#spans(batch);
       try {
         await this.#writeBatch(batch);
+        for (const span of spans) span.end();
       } catch (err) {
+        for (const span of spans) span.end(err);
         this.failedWrites++;
         this.consecutiveFailures++;
         this.#lastError = err;
@@ -122,6 +135,20 @@ export class RecordWriter {
       this.#o.onWritten(batch);
       if (this.batches.length === 0) this.#settleWaiters();
     }
+  }
+
+  /** One span per traced record for this write of its batch (each retry is a span of its own). */
+  #spans(batch: RecordBatch): TraceSpan[] {
+    const tracing = this.#o.tracing;
+    if (!tracing || !batch.traceparents) return [];
+    const attributes = {
+      [TraceAttr.storeOperation]: 'createInvocations',
+      'faas.batch_size': batch.invocations.length,
+    };
+    return batch.traceparents.map(
+      (traceparent) =>
+        tracing.continue(traceparent, undefined, 'faas.store.write', 'client', attributes).span as TraceSpan,
+    );
   }
 
   /**

@@ -1,5 +1,7 @@
 import {
+  type ActiveTrace,
   type Admission,
+  TraceAttr as Attr,
   ErrorCode,
   type FailOutcome,
   type FunctionRuntime,
@@ -15,10 +17,17 @@ import {
   type NewLogLine,
   type Queue,
   TERMINAL_STATUSES,
+  type Tracer,
+  type TraceSpan,
 } from '@faas/core';
 import { decodeEvent } from '../control/event-codec.ts';
 import type { FunctionCatalog } from '../control/function-catalog.ts';
-import { finished, type InvocationJob, type InvocationService } from '../control/invocation-service.ts';
+import {
+  finished,
+  type InvocationJob,
+  type InvocationService,
+  invocationAttributes,
+} from '../control/invocation-service.ts';
 import { reconcileDeadLetters } from './async-reconcile.ts';
 import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
 
@@ -43,6 +52,8 @@ export interface AsyncWorkerOptions {
   metrics?: AttemptObserver;
   /** Told of each attempt as it starts and ends, with its logs (the live tail, LogTail). */
   tail?: AttemptTail;
+  /** Spans of attempts, under the trace their job carries; absent when tracing is off. */
+  tracing?: Tracer;
 }
 
 /** What the live tail hears of async attempts (LogTail's `started` and `finished`). */
@@ -91,12 +102,19 @@ class AttemptFailed extends Error {
  */
 class InvocationAttempts implements JobProcessor<FunctionVersion> {
   #o: AsyncWorkerOptions;
+  /**
+   * With tracing on, when each job was admitted (ms since the epoch): its attempt's span begins
+   * there, and the wait for its function's slot (between admit and process) is a span of it.
+   * Weak: a job handed back unrun leaves nothing behind.
+   */
+  #admittedAt = new WeakMap<LeasedJob, number>();
 
   constructor(options: AsyncWorkerOptions) {
     this.#o = options;
   }
 
   async admit(job: LeasedJob): Promise<Admission<FunctionVersion>> {
+    if (this.#o.tracing) this.#admittedAt.set(job, Date.now());
     const payload = job.payload as InvocationJob;
     const current = await this.#o.store.getInvocation(payload.invocationId);
     // Taken back from the dead letters by a retry that stopped before it recorded the invocation
@@ -124,12 +142,69 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
   }
 
   async process(job: LeasedJob, fn: FunctionVersion, signal: AbortSignal): Promise<void> {
+    const payload = job.payload as InvocationJob;
+    const admittedAt = this.#admittedAt.get(job);
+    const trace = this.#traceOf(payload, fn, job.attempt, admittedAt);
+    const span = trace?.span;
+    if (!span) return this.#attempt(job, fn, signal, trace);
+    if (admittedAt !== undefined && this.#o.tracing) {
+      // Measured as it ended: admitted, then held until the function had a free slot.
+      this.#o.tracing.child(trace, 'faas.slot.wait', 'internal', undefined, admittedAt).span?.end();
+    }
+    try {
+      await this.#attempt(job, fn, signal, trace);
+      span.end();
+    } catch (err) {
+      if (err instanceof AttemptFailed) {
+        span.setAttributes({ [Attr.outcome]: err.outcome.status });
+        span.end(`${err.outcome.status}: ${err.outcome.error.type}`);
+      } else span.end(err);
+      throw err;
+    }
+  }
+
+  /**
+   * The trace an attempt joins, the one its job carries: with tracing on under a span of its
+   * own; off, as it is (its id is the record's and the function's). None for a job without one.
+   */
+  #traceOf(
+    payload: InvocationJob,
+    fn: FunctionVersion,
+    attempt: number,
+    startTime: number | undefined,
+  ): ActiveTrace | undefined {
+    const tracing = this.#o.tracing;
+    if (tracing) {
+      const attributes = {
+        ...invocationAttributes(payload.invocationId, fn),
+        [Attr.attempt]: attempt,
+        [Attr.trigger]: 'pubsub',
+      };
+      return tracing.continue(
+        payload.traceparent,
+        payload.tracestate,
+        'faas.attempt',
+        'consumer',
+        attributes,
+        startTime,
+      );
+    }
+    const traceparent = payload.traceparent;
+    // Written by invokeAsync as version 00: the trace id is its second field.
+    return traceparent === undefined ? undefined : { traceId: traceparent.slice(3, 35), traceparent };
+  }
+
+  async #attempt(
+    job: LeasedJob,
+    fn: FunctionVersion,
+    signal: AbortSignal,
+    trace?: ActiveTrace,
+  ): Promise<void> {
     const { store, invocations } = this.#o;
     const { invocationId: id, event } = job.payload as InvocationJob;
-    const started = await store.recordAttempt(id, job.attempt, {
-      status: 'running',
-      startedAt: isoTimestamp(),
-    });
+    const write = (patch: Parameters<MetadataStore['recordAttempt']>[2], logs?: NewLogLine[]) =>
+      this.#recordAttempt(id, job.attempt, patch, logs, trace);
+    const started = await write({ status: 'running', startedAt: isoTimestamp() });
     if (!started) {
       // Finished meanwhile (a redelivery after its result was written): nothing to run.
       const current = await store.getInvocation(id);
@@ -137,7 +212,8 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
       throw new Error(`Invocation ${id} has a later attempt than ${job.attempt} recorded`);
     }
     this.#o.tail?.started(attemptOf(id, fn), job.attempt);
-    const { outcome, logs } = await invocations.runAttempt(fn, id, decodeEvent(event), signal);
+    const { outcome, logs } = await invocations.runAttempt(fn, id, decodeEvent(event), signal, trace);
+    trace?.span?.setAttributes({ [Attr.outcome]: outcome.status });
     if (signal.aborted) return;
     this.#o.metrics?.observeInvocation({
       invocation: {
@@ -151,12 +227,35 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
     });
     if (outcome.status !== 'succeeded') throw new AttemptFailed(outcome, logs);
     const done = finished(outcome);
-    await store.recordAttempt(id, job.attempt, done, logs);
+    await write(done, logs);
     this.#o.tail?.finished(
       { ...attemptOf(id, fn), ...done, attempts: job.attempt, createdAt: done.finishedAt },
       logs,
       true,
     );
+  }
+
+  /** store.recordAttempt, as a span under the attempt's when tracing is on. */
+  async #recordAttempt(
+    id: string,
+    attempt: number,
+    patch: Parameters<MetadataStore['recordAttempt']>[2],
+    logs: NewLogLine[] | undefined,
+    parent: ActiveTrace | undefined,
+  ): Promise<Invocation | undefined> {
+    const tracing = this.#o.tracing;
+    if (!tracing || !parent?.span) return this.#o.store.recordAttempt(id, attempt, patch, logs);
+    const span = tracing.child(parent, 'faas.store.write', 'client', {
+      [Attr.storeOperation]: 'recordAttempt',
+    }).span as TraceSpan;
+    try {
+      const written = await this.#o.store.recordAttempt(id, attempt, patch, logs);
+      span.end();
+      return written;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
   }
 
   async failed(job: LeasedJob, error: unknown, outcome: FailOutcome): Promise<void> {

@@ -52,6 +52,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     keys: platform.keys,
     invocations: platform.invocations,
     routes: platform.routes.table,
+    ...(platform.observability.tracing ? { tracing: platform.observability.tracing } : {}),
   });
   const adapter =
     options.nodeAdapter === false
@@ -99,6 +100,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       durationMs: reply.elapsedTime,
       keyId: request.apiKey?.id ?? request.invokeKeyId,
       invocationId: invocationIdOf(reply.getHeader('x-invocation-id')) ?? invocationOfRoute(request),
+      traceId: request.invokeTraceId,
     });
     done();
   });

@@ -8,6 +8,28 @@ export interface HttpResponseParts {
   body: string | Buffer | undefined;
 }
 
+/**
+ * The parts with the request's span as `traceparent` (tracing on): the platform's header wins
+ * over one a function set, so a response never names a span the platform did not make.
+ */
+export function withTraceparent(
+  parts: HttpResponseParts,
+  trace: { traceparent: string; span?: unknown } | undefined,
+): HttpResponseParts {
+  if (!trace?.span) return parts;
+  return {
+    ...parts,
+    headers: { ...withoutHeader(parts.headers, 'traceparent'), traceparent: trace.traceparent },
+  };
+}
+
+/** The headers without any spelling of `name` (a function's headers may be in any case). */
+function withoutHeader(headers: Record<string, string>, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() !== name) out[key] = value;
+  return out;
+}
+
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
 export function jsonParts(

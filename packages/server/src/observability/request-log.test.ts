@@ -29,7 +29,7 @@ describe('RequestLog', () => {
   it('writes the given fields only, info below 500 and error from 500', () => {
     const lines = linesOf('info', (log) => {
       log.write({ ...ok, keyId: 'key_1' });
-      log.write({ ...ok, status: 503, invocationId: 'inv_1' });
+      log.write({ ...ok, status: 503, invocationId: 'inv_1', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
     });
     assert.equal(lines.length, 2);
     // flush() writes what is buffered while an earlier asynchronous write may still be on its
@@ -52,6 +52,7 @@ describe('RequestLog', () => {
     );
     assert.equal(second?.level, 50);
     assert.equal(second?.invocationId, 'inv_1');
+    assert.equal(second?.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
   });
 
   it('keeps only the 5xx lines at warn, and writes nothing when silent', () => {

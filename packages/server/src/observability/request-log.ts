@@ -19,6 +19,8 @@ export interface RequestLogEntry {
   keyId?: string | undefined;
   /** The invocation the request made or answered, when there is one. */
   invocationId?: string | undefined;
+  /** The W3C trace of an invoking request: the caller's, or the gateway's with tracing on. */
+  traceId?: string | undefined;
 }
 
 /**
@@ -59,6 +61,7 @@ export class RequestLog {
     };
     if (entry.keyId !== undefined) line.keyId = entry.keyId;
     if (entry.invocationId !== undefined) line.invocationId = entry.invocationId;
+    if (entry.traceId !== undefined) line.traceId = entry.traceId;
     if (entry.status >= 500) this.#logger?.error(line, 'request');
     else this.#logger?.info(line, 'request');
   }

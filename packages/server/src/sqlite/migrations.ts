@@ -11,7 +11,11 @@ export interface Migration {
 
 const MIGRATION_FILE = /^(\d{3})_([a-z0-9_]+)\.sql$/;
 
-/** Reads a folder of `NNN_name.sql` files in order; numbers must run 1, 2, 3… without gaps. */
+/**
+ * Reads a folder of `NNN_name.sql` files in order; numbers must rise, each used once. A gap is
+ * allowed: steps written on parallel branches take numbers ahead, and a build may hold a later
+ * step without an earlier one (the runner applies each missing step, whatever its number).
+ */
 export function loadMigrations(dir: URL): Migration[] {
   const migrations: Migration[] = [];
   for (const file of readdirSync(dir).sort()) {
@@ -21,16 +25,25 @@ export function loadMigrations(dir: URL): Migration[] {
     migrations.push({ version: Number(number), name, sql: readFileSync(new URL(file, dir), 'utf8') });
   }
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration ${m.version}_${m.name} is out of sequence in ${dir}`);
+    const previous = migrations[i - 1]?.version ?? 0;
+    if (m.version <= previous)
+      throw new Error(`migration ${m.version}_${m.name} is out of sequence in ${dir}`);
   });
   return migrations;
 }
 
+/** The number of the last step of `migrations` (0 for none): what a schema this build made is at. */
+export function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.at(-1)?.version ?? 0;
+}
+
 /**
  * Brings `component`'s schema up to date. `schema_version` holds one row per applied step and
- * per component, so the store and the queue can share one file with their own numbering. Each
- * step runs in its own write transaction and re-checks the version inside it, so two processes
- * starting at once apply each step once. Returns the versions applied now.
+ * per component, so the store and the queue can share one file with their own numbering. Every
+ * step without its row is applied, not only those past the highest: a step numbered below one
+ * already applied (written on a parallel branch, merged later) still runs. Each step runs in its
+ * own write transaction and re-checks its row inside it, so two processes starting at once apply
+ * each step once. Returns the versions applied now.
  */
 export function applyMigrations(db: SqliteDatabase, component: string, migrations: Migration[]): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
@@ -46,7 +59,7 @@ export function applyMigrations(db: SqliteDatabase, component: string, migration
       component,
     )?.v ?? 0;
 
-  const known = migrations.length;
+  const known = latestVersion(migrations);
   const found = currentVersion();
   if (found > known) {
     throw new FaasError(
@@ -58,7 +71,12 @@ export function applyMigrations(db: SqliteDatabase, component: string, migration
   const applied: number[] = [];
   for (const migration of migrations) {
     db.transaction(() => {
-      if (currentVersion() >= migration.version) return;
+      const done = db.get<{ v: number }>(
+        'SELECT version AS v FROM schema_version WHERE component = ? AND version = ?',
+        component,
+        migration.version,
+      );
+      if (done) return;
       db.exec(migration.sql);
       db.run(
         'INSERT INTO schema_version (component, version, name, applied_at) VALUES (?, ?, ?, ?)',

@@ -46,6 +46,20 @@ describe('SqliteDatabase', () => {
     db.close();
   });
 
+  it('applies a step numbered below one already applied (a gap filled by a later merge)', () => {
+    const db = new SqliteDatabase(':memory:');
+    const one: Migration = { version: 1, name: 'one', sql: 'CREATE TABLE a (x INTEGER)' };
+    const seven: Migration = { version: 7, name: 'seven', sql: 'CREATE TABLE g (x INTEGER)' };
+    const eight: Migration = { version: 8, name: 'eight', sql: 'CREATE TABLE h (x INTEGER)' };
+    assert.deepEqual(applyMigrations(db, 'test', [one, eight]), [1, 8]);
+    assert.deepEqual(applyMigrations(db, 'test', [one, seven, eight]), [7]);
+    assert.deepEqual(applyMigrations(db, 'test', [one, seven, eight]), []);
+    assert.ok(db.get("SELECT 1 FROM sqlite_master WHERE name = 'g'"));
+    // A schema past this build's last step is still refused.
+    assert.throws(() => applyMigrations(db, 'test', [one, seven]), /newer than this build knows \(7\)/);
+    db.close();
+  });
+
   it('applies each migration once, in order, per component, and a failing one not at all', () => {
     const db = new SqliteDatabase(':memory:');
     const steps: Migration[] = [

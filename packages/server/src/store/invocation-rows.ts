@@ -32,6 +32,7 @@ export interface InvocationRow {
   project: string | null;
   /** 1 or 0 (SQLite), true or false (PostgreSQL); null: not known (an older row, or it never ran). */
   cold_start: number | boolean | null;
+  trace_id: string | null;
 }
 
 export interface LogRow {
@@ -67,6 +68,7 @@ export const INVOCATION_COLUMNS = [
   'peak_memory_bytes',
   'project',
   'cold_start',
+  'trace_id',
 ] as const;
 
 export const LOG_COLUMNS = 'seq, invocation_id, function_name, ts, level, message';
@@ -152,6 +154,7 @@ export function invocationValues(inv: Invocation): InvocationValue[] {
     inv.peakMemoryBytes ?? null,
     inv.project ?? DEFAULT_PROJECT,
     inv.coldStart === undefined ? null : inv.coldStart ? 1 : 0,
+    inv.traceId ?? null,
   ];
 }
 
@@ -177,6 +180,8 @@ export function toInvocation(row: InvocationRow): Invocation {
   if (row.cpu_time_ms !== null) invocation.cpuTimeMs = row.cpu_time_ms;
   if (row.peak_memory_bytes !== null) invocation.peakMemoryBytes = row.peak_memory_bytes;
   if (row.cold_start !== null) invocation.coldStart = row.cold_start === true || row.cold_start === 1;
+  // Absent from rows made before the column (a store that has not migrated yet answers none).
+  if (row.trace_id != null) invocation.traceId = row.trace_id;
   return invocation;
 }
 

@@ -25,6 +25,7 @@ export function invocationCases(getStore: GetStore): void {
       cpuTimeMs: 3.25,
       peakMemoryBytes: 1_048_576,
       coldStart: true,
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     });
     const { invocation, created } = await store.createInvocation(full);
     assert.equal(created, true);
@@ -97,7 +98,9 @@ export function invocationCases(getStore: GetStore): void {
     await store.createInvocations([]);
     const existing = sampleInvocation({ idempotencyKey: 'once' });
     await store.createInvocation(existing);
-    const batch = Array.from({ length: 20 }, () => sampleInvocation());
+    const batch = Array.from({ length: 20 }, (_, i) =>
+      sampleInvocation(i % 2 ? { traceId: `${i}`.padStart(32, 'a') } : {}),
+    );
     const sameKey = sampleInvocation({ idempotencyKey: 'once' });
     await store.createInvocations([...batch, { ...existing, status: 'failed' }, sameKey]);
     for (const inv of batch) assert.deepEqual(await store.getInvocation(inv.id), inv);

@@ -1,3 +1,4 @@
+import type { Tracer } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
@@ -13,6 +14,8 @@ export interface PipelineParts {
   routes: RouteTable;
   /** The console's sessions, where this thread serves them (the main thread's; others pass them on). */
   sessions?: SessionStore;
+  /** This thread's spans; absent when tracing is off. */
+  tracing?: Tracer;
 }
 
 /** The invoke pipeline of a thread, with the hooks the configuration asks for: the same on every thread. */
@@ -24,5 +27,6 @@ export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
     routes: parts.routes,
     hooks,
     ...(parts.auth ? { access: functionAccess() } : {}),
+    ...(parts.tracing ? { tracing: parts.tracing } : {}),
   });
 }

@@ -2,7 +2,8 @@ import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RESERVED_PREFIXES } from '../../control/route-table.ts';
 import { clientAddress } from '../client-address.ts';
-import { sendParts } from '../response-parts.ts';
+import { toFaasError } from '../errors.ts';
+import { type HttpResponseParts, sendParts, withTraceparent } from '../response-parts.ts';
 import { invokeQuery, nameParams } from '../schemas.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
 import type { RequestHead } from './invoke-target.ts';
@@ -11,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The key the invoke pipeline accepted (its own hooks authenticate invokes), for the request log. */
     invokeKeyId?: string;
+    /** The invoke's trace id, for the request log line. */
+    invokeTraceId?: string;
   }
 }
 
@@ -32,6 +35,7 @@ export function rawBodies(app: FastifyInstance, bodyLimit: number): void {
 export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeline, bodyLimit: number): void {
   rawBodies(app, bodyLimit);
   app.decorateRequest('invokeKeyId', undefined);
+  app.decorateRequest('invokeTraceId', undefined);
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const head: RequestHead = {
       method: request.method,
@@ -41,11 +45,21 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
     };
     const target = pipeline.target(head);
     if (!target) throw notFound(head);
+    const trace = pipeline.startTrace(target, head);
+    if (trace) request.invokeTraceId = trace.traceId;
+    let parts: HttpResponseParts;
     try {
-      return sendParts(reply, await pipeline.run(target, head, request.body as Buffer | undefined));
+      parts = await pipeline.run(target, head, request.body as Buffer | undefined, trace);
+    } catch (err) {
+      // The error handler answers it; the header goes on first.
+      if (trace?.span) void reply.header('traceparent', trace.traceparent);
+      pipeline.endTrace(trace, toFaasError(err).status, err);
+      throw err;
     } finally {
       if (head.keyId !== undefined) request.invokeKeyId = head.keyId;
     }
+    pipeline.endTrace(trace, parts.status);
+    return sendParts(reply, withTraceparent(parts, trace));
   };
 
   app.post(

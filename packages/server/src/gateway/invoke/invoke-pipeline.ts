@@ -1,8 +1,18 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { type ApiKeyRecord, ErrorCode, type FunctionVersion, isFaasError, type VersionRef } from '@faas/core';
+import {
+  type ActiveTrace,
+  type ApiKeyRecord,
+  TraceAttr as Attr,
+  ErrorCode,
+  type FunctionVersion,
+  isFaasError,
+  type Tracer,
+  type VersionRef,
+} from '@faas/core';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
+import { errorType, traceFrom } from '../../observability/tracing.ts';
 import { missingKey } from '../auth.ts';
 import { httpResponse, invokeResponse } from '../invoke-response.ts';
 import { httpEventOf, invokeEvent } from '../request-event.ts';
@@ -13,6 +23,7 @@ import {
   type InvokeTarget,
   invokeTarget,
   type RequestHead,
+  routePattern,
 } from './invoke-target.ts';
 
 /** What the hooks of one invoking request share. */
@@ -46,6 +57,8 @@ export interface InvokePipelineOptions {
   hooks: RequestHook[];
   /** Absent when auth is off: every function answers everyone. */
   access?: FunctionAccess;
+  /** This thread's spans; absent when tracing is off (the caller's trace id is still recorded). */
+  tracing?: Tracer;
 }
 
 /**
@@ -58,12 +71,45 @@ export class InvokePipeline {
   #routes: RouteTable;
   #hooks: RequestHook[];
   #access: FunctionAccess | undefined;
+  #tracing: Tracer | undefined;
 
   constructor(options: InvokePipelineOptions) {
     this.#invocations = options.invocations;
     this.#routes = options.routes;
     this.#hooks = options.hooks;
     this.#access = options.access;
+    this.#tracing = options.tracing;
+  }
+
+  /**
+   * The trace of a request this thread serves, started before its hooks: with tracing on, its
+   * server span (under the caller's `traceparent`, or a new trace); off, only the caller's
+   * trace id, or undefined. The adapter writes `traceparent` on the response when there is a
+   * span, and ends it with `endTrace`.
+   */
+  startTrace(target: InvokeTarget, head: RequestHead): ActiveTrace | undefined {
+    const { headers } = head;
+    const tracing = this.#tracing;
+    if (!tracing)
+      return headers.traceparent === undefined
+        ? undefined
+        : traceFrom(undefined, headers.traceparent, undefined, '', 'server');
+    const route = routePattern(target, head);
+    return traceFrom(tracing, headers.traceparent, headers.tracestate, `${head.method} ${route}`, 'server', {
+      [Attr.httpMethod]: head.method,
+      [Attr.httpRoute]: route,
+      [Attr.trigger]: target.kind === 'http' ? 'http' : 'other',
+    });
+  }
+
+  /** Ends a request's server span with the status answered (and the error, for a refusal). */
+  endTrace(trace: ActiveTrace | undefined, status: number, error?: unknown): void {
+    const span = trace?.span;
+    if (!span) return;
+    span.setAttributes({ [Attr.httpStatus]: status });
+    // A refusal (4xx) is the client's: named, but the span is not failed (HTTP conventions).
+    if (error !== undefined && status < 500) span.setAttributes({ [Attr.errorType]: errorType(error) });
+    span.end(status >= 500 ? (error ?? `HTTP ${status}`) : undefined);
   }
 
   target(head: RequestHead): InvokeTarget | undefined {
@@ -104,15 +150,27 @@ export class InvokePipeline {
    * Serves an invoking request whose body was read (undefined: none).
    * @throws FaasError for whatever refuses it; the adapter answers with errorResponse.
    */
-  async run(target: InvokeTarget, head: RequestHead, body: Buffer | undefined): Promise<HttpResponseParts> {
+  async run(
+    target: InvokeTarget,
+    head: RequestHead,
+    body: Buffer | undefined,
+    trace?: ActiveTrace,
+  ): Promise<HttpResponseParts> {
     let context: InvokeRequestContext | undefined;
     if (this.#hooks.length > 0 || this.#access) {
       context = { target, head };
-      for (const hook of this.#hooks) {
-        const pending = hook(context);
-        if (pending) await pending;
+      const auth = trace?.span ? this.#tracing?.child(trace, 'faas.auth').span : undefined;
+      try {
+        for (const hook of this.#hooks) {
+          const pending = hook(context);
+          if (pending) await pending;
+        }
+      } catch (err) {
+        auth?.end(err);
+        throw err;
       }
       if (context.apiKey) head.keyId = context.apiKey.id;
+      auth?.end(context.authError);
     }
     const invocations = this.#invocations;
     const access = this.#access;
@@ -144,7 +202,7 @@ export class InvokePipeline {
           target.path,
           target.params,
         );
-      const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http');
+      const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http', trace);
       return httpResponse(invocation, outcome);
     }
     const invoke = apiInvoke(target, head.headers);
@@ -161,6 +219,7 @@ export class InvokePipeline {
         'api',
         invoke.idempotencyKey,
         scope,
+        trace,
       );
       return jsonParts(
         202,
@@ -172,7 +231,7 @@ export class InvokePipeline {
       invocations.resolveCached(invoke.name, invoke.ref) ??
       (await this.#resolve(invoke.name, invoke.ref, scope));
     if (access) access(context as InvokeRequestContext, fn);
-    const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'api');
+    const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'api', trace);
     return invokeResponse(invocation, outcome);
   }
 

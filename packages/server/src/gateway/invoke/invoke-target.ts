@@ -153,3 +153,12 @@ function safeDecode(text: string): string {
     return text;
   }
 }
+
+/** The route pattern Fastify's router would name for this request (its metrics' label). */
+export function routePattern(target: InvokeTarget, head: RequestHead): string {
+  if (target.kind === 'api') return '/api/v1/functions/:name/invoke';
+  if (!head.url.startsWith(TRIGGER_PREFIX)) return '/*';
+  const rest = head.url.slice(TRIGGER_PREFIX.length);
+  const end = rest.search(/[/?]/);
+  return end >= 0 && rest[end] === '/' ? '/fn/:name/*' : '/fn/:name';
+}

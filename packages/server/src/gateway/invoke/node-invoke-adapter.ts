@@ -1,14 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type FunctionVersion, isFaasError } from '@faas/core';
+import { type ActiveTrace, type FunctionVersion, isFaasError } from '@faas/core';
 import type { HttpMetrics } from '../../observability/http-metrics.ts';
 import type { RequestLog } from '../../observability/request-log.ts';
 import { clientAddress } from '../client-address.ts';
 import { errorResponse, toFaasError } from '../errors.ts';
-import { writeResponse } from '../response-parts.ts';
+import { withTraceparent, writeResponse } from '../response-parts.ts';
 import { usesSession } from '../session/session-auth.ts';
-import { TRIGGER_PREFIX } from './invoke-limits.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
-import { type InvokeTarget, type RequestHead, wantsAsync } from './invoke-target.ts';
+import { type InvokeTarget, type RequestHead, routePattern, wantsAsync } from './invoke-target.ts';
 import { readBody } from './request-body.ts';
 
 export interface NodeInvokeAdapterOptions {
@@ -51,6 +50,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
           head: RequestHead,
           started: number,
           invocationId?: string,
+          traceId?: string,
         ) => {
           const route = routePattern(target, head);
           const ms = performance.now() - started;
@@ -62,6 +62,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
             durationMs: ms,
             keyId: head.keyId,
             invocationId,
+            traceId,
           });
         }
       : undefined;
@@ -71,10 +72,12 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     target: InvokeTarget,
     head: RequestHead,
     started: number,
+    trace?: ActiveTrace,
   ) =>
     respond(() => {
-      sendError(res, err, logger);
-      observe?.(res, target, head, started);
+      sendError(res, err, logger, trace);
+      observe?.(res, target, head, started, undefined, trace?.traceId);
+      pipeline.endTrace(trace, res.statusCode, err);
     });
 
   const serve = (
@@ -84,13 +87,15 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     body: Buffer,
     started: number,
   ) => {
-    pipeline.run(target, head, body).then(
+    const trace = pipeline.startTrace(target, head);
+    pipeline.run(target, head, body, trace).then(
       (parts) =>
         respond(() => {
-          writeResponse(res, parts);
-          observe?.(res, target, head, started, parts.headers['x-invocation-id']);
+          writeResponse(res, withTraceparent(parts, trace));
+          observe?.(res, target, head, started, parts.headers['x-invocation-id'], trace?.traceId);
+          pipeline.endTrace(trace, res.statusCode);
         }),
-      (err: unknown) => fail(res, err, target, head, started),
+      (err: unknown) => fail(res, err, target, head, started, trace),
     );
   };
 
@@ -134,19 +139,15 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
   };
 }
 
-/** The route pattern Fastify's router would name for this request (its metrics' label). */
-function routePattern(target: InvokeTarget, head: RequestHead): string {
-  if (target.kind === 'api') return '/api/v1/functions/:name/invoke';
-  if (!head.url.startsWith(TRIGGER_PREFIX)) return '/*';
-  const rest = head.url.slice(TRIGGER_PREFIX.length);
-  const end = rest.search(/[/?]/);
-  return end >= 0 && rest[end] === '/' ? '/fn/:name/*' : '/fn/:name';
-}
-
 /** As the router's error handler answers (errors.ts). */
-function sendError(res: ServerResponse, err: unknown, logger: Pick<Console, 'error'>): void {
+function sendError(
+  res: ServerResponse,
+  err: unknown,
+  logger: Pick<Console, 'error'>,
+  trace: ActiveTrace | undefined,
+): void {
   const faas = toFaasError(err);
   if (faas.status >= 500 && !isFaasError(err)) logger.error('unhandled error in an invoke', err);
   if (res.headersSent || res.destroyed) res.destroy();
-  else writeResponse(res, errorResponse(faas));
+  else writeResponse(res, withTraceparent(errorResponse(faas), trace));
 }

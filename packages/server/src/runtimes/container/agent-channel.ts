@@ -27,6 +27,8 @@ export interface InvokeMessage {
   event: unknown;
   deadline: number;
   onLog: (level: LogLine['level'], message: string) => void;
+  /** The trace the invocation runs in: the function's `context.traceId` and `context.traceparent`. */
+  trace?: { traceId: string; traceparent: string };
 }
 
 export interface ChannelOptions {
@@ -168,16 +170,21 @@ export class AgentChannel {
       this.#pending = { kind: 'invoke', id: message.id, onLog: message.onLog, resolve, reject };
     });
     const event = message.event;
+    // `t` and `id` lead: the agent reads them from the head of the line (PROTOCOL.md).
+    const trace = message.trace
+      ? { traceId: message.trace.traceId, traceparent: message.trace.traceparent }
+      : {};
     if (event instanceof Uint8Array) {
       this.#send({
         t: 'invoke',
         id: message.id,
         deadline: message.deadline,
+        ...trace,
         event: Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('base64'),
         eventEncoding: 'base64',
       });
     } else {
-      this.#send({ t: 'invoke', id: message.id, deadline: message.deadline, event: event ?? null });
+      this.#send({ t: 'invoke', id: message.id, deadline: message.deadline, ...trace, event: event ?? null });
     }
     return done;
   }

@@ -72,6 +72,9 @@ export async function invokeInContainer(
         event: request.event,
         deadline: request.deadline,
         onLog: cappedLog(request.log, maxLogBytes),
+        ...(request.trace
+          ? { trace: { traceId: request.trace.traceId, traceparent: request.trace.traceparent } }
+          : {}),
       }),
       stopped,
     ]);

@@ -306,6 +306,8 @@ export class ContainerRuntime implements Runtime {
       stop.cancel();
     }
     let invocation: Awaited<ReturnType<typeof invokeInContainer>>;
+    // The call to the in-container agent, as a span when tracing is on (none is made otherwise).
+    const agentCall = request.trace?.span?.('faas.agent.call', { 'faas.runtime': fn.runtime });
     try {
       invocation = await invokeInContainer(
         container,
@@ -313,11 +315,14 @@ export class ContainerRuntime implements Runtime {
         this.#options.maxLogBytes ?? CONTAINER_DEFAULTS.maxLogBytes,
       );
     } catch (err) {
+      agentCall?.end(err instanceof Error ? err.message : String(err));
       pool.release(container, false);
       throw unavailable(err);
     }
+    const { outcome } = invocation;
+    agentCall?.end(outcome.status === 'succeeded' ? undefined : `${outcome.status}: ${outcome.error.type}`);
     pool.release(container, invocation.reusable);
-    return withColdStart(invocation.outcome, cold);
+    return withColdStart(outcome, cold);
   }
 
   /**

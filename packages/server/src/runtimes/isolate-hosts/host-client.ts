@@ -111,6 +111,7 @@ export class HostClient {
         versionId: 0,
         deadline: request.deadline,
         invocationId: request.invocationId,
+        traceparent: request.trace?.traceparent ?? '',
         eventKind,
         payload,
       };

@@ -96,6 +96,7 @@ const seeds = [
       versionId: 1,
       deadline: 1e12,
       invocationId: 'inv_1',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       eventKind: EventKind.json,
       payload: Buffer.from('{"a":1}'),
     },
@@ -104,6 +105,7 @@ const seeds = [
       versionId: 1,
       deadline: 1e12,
       invocationId: 'inv_2',
+      traceparent: '',
       eventKind: EventKind.bytes,
       payload: Buffer.from([1, 2]),
     },
@@ -155,6 +157,11 @@ describe('isolate host protocol', () => {
       logs: [{ level: 'info', ts: 1, message: 'hi' }],
     });
     assert.deepEqual(outcomes[3]?.seq, 4);
+    const [batch] = new FrameReader(MAX_FRAME).push(seeds[2] as Buffer);
+    assert.deepEqual(
+      decodeInvokeBatch((batch as { body: Buffer }).body).map((item) => item.traceparent),
+      ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', ''],
+    );
     const [logs] = new FrameReader(MAX_FRAME).push(seeds.at(-1) as Buffer);
     assert.deepEqual(decodeLogs((logs as { body: Buffer }).body), [
       { seq: 1, logs: [{ level: 'warn', ts: 2, message: 'still running' }] },

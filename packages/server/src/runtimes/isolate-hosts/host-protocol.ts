@@ -44,9 +44,14 @@ export interface InvokeItem {
   versionId: number;
   deadline: number;
   invocationId: string;
+  /** The W3C `traceparent` the invocation runs in (its trace id is the function's `context.traceId`); '' for none. */
+  traceparent: string;
   eventKind: EventKind;
   payload: Uint8Array;
 }
+
+/** The only traceparent the server sends (formatTraceparent): version 00. */
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 const LOG_LEVELS: readonly LogLine['level'][] = ['debug', 'info', 'warn', 'error', 'log'];
 const STATUSES = ['succeeded', 'failed', 'timed_out', 'out_of_memory'] as const;
@@ -82,11 +87,12 @@ export function decodeDefine(body: Buffer): { versionId: number; fn: FunctionVer
 
 export function encodeInvokeBatch(items: readonly InvokeItem[]): Buffer {
   let size = 9;
-  for (const item of items) size += 30 + item.invocationId.length + item.payload.length;
+  for (const item of items)
+    size += 34 + item.invocationId.length + item.traceparent.length + item.payload.length;
   const w = new FrameWriter(MessageType.invoke, size).u32(items.length);
   for (const item of items) {
     w.u32(item.seq).u32(item.versionId).f64(item.deadline).u8(item.eventKind);
-    w.str(item.invocationId).bytes(item.payload);
+    w.str(item.invocationId).str(item.traceparent).bytes(item.payload);
   }
   return w.finish();
 }
@@ -94,8 +100,8 @@ export function encodeInvokeBatch(items: readonly InvokeItem[]): Buffer {
 export function decodeInvokeBatch(body: Buffer): InvokeItem[] {
   const r = new FieldReader(body);
   const count = r.u32();
-  // Each item takes at least 25 bytes: a count the body cannot hold is a lie, not a loop bound.
-  if (count * 25 > body.length) throw new ProtocolError(`A batch claiming ${count} invocations`);
+  // Each item takes at least 29 bytes: a count the body cannot hold is a lie, not a loop bound.
+  if (count * 29 > body.length) throw new ProtocolError(`A batch claiming ${count} invocations`);
   const items: InvokeItem[] = [];
   for (let i = 0; i < count; i++) {
     const seq = r.u32();
@@ -104,8 +110,19 @@ export function decodeInvokeBatch(body: Buffer): InvokeItem[] {
     const eventKind = r.u8();
     if (eventKind > EventKind.bytes) throw new ProtocolError(`Unknown event kind ${eventKind}`);
     const invocationId = r.str();
+    const traceparent = r.str();
+    if (traceparent.length !== 0 && !TRACEPARENT.test(traceparent))
+      throw new ProtocolError('A traceparent that is not W3C version 00');
     const payload = r.bytes();
-    items.push({ seq, versionId, deadline, invocationId, eventKind: eventKind as EventKind, payload });
+    items.push({
+      seq,
+      versionId,
+      deadline,
+      invocationId,
+      traceparent,
+      eventKind: eventKind as EventKind,
+      payload,
+    });
   }
   r.end();
   return items;

@@ -166,6 +166,10 @@ class HostConnection {
       deadline: item.deadline,
       log: (level, message) => this.#log(item.seq, { level, ts: Date.now(), message }),
       signal: controller.signal,
+      // Version 00 (checked as it was decoded): the trace id is its second field.
+      ...(item.traceparent
+        ? { trace: { traceId: item.traceparent.slice(3, 35), traceparent: item.traceparent } }
+        : {}),
     };
     this.#options.runtime.invoke(request).then(
       (outcome) => this.#send({ seq: item.seq, outcome, logs: this.#takeLogs(item.seq) }),

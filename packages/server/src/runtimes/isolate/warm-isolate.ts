@@ -207,9 +207,13 @@ export class WarmIsolate {
     const cpuBefore = this.#isolate.cpuTime;
     return this.#settle(
       () =>
-        invoke.apply(undefined, [run.seq, request.invocationId, request.deadline, kind, payload], {
-          result: { promise: true },
-        }),
+        invoke.apply(
+          undefined,
+          [run.seq, request.invocationId, request.deadline, kind, payload, request.trace?.traceId],
+          {
+            result: { promise: true },
+          },
+        ),
       run,
       request,
       startedAt,
@@ -266,7 +270,7 @@ export class WarmIsolate {
       const run = new ActiveInvocation(request.log, request.deadline, this.#limits.maxLogBytes, {
         hold: true,
       });
-      args.push(run.seq, request.invocationId, request.deadline, event[0], event[1]);
+      args.push(run.seq, request.invocationId, request.deadline, event[0], event[1], request.trace?.traceId);
       sent.push(i);
       runs.push(run);
       remainingMs = Math.min(remainingMs, request.deadline - now);

@@ -47,6 +47,7 @@ const COLUMN_TYPES: Record<(typeof INVOCATION_COLUMNS)[number], string> = {
   duration_ms: 'float8',
   cpu_time_ms: 'float8',
   peak_memory_bytes: 'float8',
+  trace_id: 'text',
   project: 'text',
   cold_start: 'bool',
 };

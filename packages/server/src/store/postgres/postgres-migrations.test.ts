@@ -59,7 +59,9 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
         assert.equal(err.code, ErrorCode.STORAGE_UNAVAILABLE);
         assert.match(
           err.message,
-          new RegExp(`schema version 0, this build needs ${STORE_MIGRATIONS.length}: run \`faas migrate\``),
+          new RegExp(
+            `lacks schema steps ${STORE_MIGRATIONS.map((m) => m.version).join(', ')} this build needs: run \`faas migrate\``,
+          ),
         );
         return true;
       });

@@ -1,6 +1,6 @@
 import { ErrorCode, FaasError } from '@faas/core';
 import type pg from 'pg';
-import { loadMigrations, type Migration } from '../../sqlite/migrations.ts';
+import { latestVersion, loadMigrations, type Migration } from '../../sqlite/migrations.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /** The store's numbered steps, `migrations/NNN_name.sql` (the same file format as SQLite's). */
@@ -44,11 +44,12 @@ export async function migratePostgres(
         applied_at text NOT NULL,
         PRIMARY KEY (component, version)
       )`);
-      const found = await versionOn(client);
-      refuseNewer(db, found, migrations.length);
+      const found = await versionsOn(client);
+      refuseNewer(db, Math.max(0, ...found), latestVersion(migrations));
       const applied: number[] = [];
+      // Every step without its row, not only those past the highest (see applyMigrations).
       for (const migration of migrations) {
-        if (migration.version <= found) continue;
+        if (found.has(migration.version)) continue;
         await client.query('BEGIN');
         try {
           await client.query(migration.sql);
@@ -83,33 +84,35 @@ export async function assertMigrated(
   db: PostgresDatabase,
   migrations: Migration[] = STORE_MIGRATIONS,
 ): Promise<void> {
-  let found = 0;
+  let found = new Set<number>();
   try {
-    const rows = await db.rows<{ v: number | null }>(
-      'SELECT max(version) AS v FROM schema_version WHERE component = $1',
+    const rows = await db.rows<{ v: number | string }>(
+      'SELECT version AS v FROM schema_version WHERE component = $1',
       [COMPONENT],
     );
-    found = rows[0]?.v ?? 0;
+    found = new Set(rows.map((r) => Number(r.v)));
   } catch (err) {
     // No schema_version table: nothing was ever migrated here.
     if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
   }
-  refuseNewer(db, found, migrations.length);
-  if (found < migrations.length) {
+  const known = latestVersion(migrations);
+  refuseNewer(db, Math.max(0, ...found), known);
+  const missing = migrations.filter((m) => !found.has(m.version)).map((m) => m.version);
+  if (missing.length > 0) {
     throw new FaasError(
       ErrorCode.STORAGE_UNAVAILABLE,
-      `The store's database ${db.where} has schema version ${found}, this build needs ${migrations.length}: run \`faas migrate\` (or start with FAAS_DATABASE_MIGRATE=true)`,
-      { details: { backend: 'store', database: db.where, found, known: migrations.length } },
+      `The store's database ${db.where} lacks schema steps ${missing.join(', ')} this build needs: run \`faas migrate\` (or start with FAAS_DATABASE_MIGRATE=true)`,
+      { details: { backend: 'store', database: db.where, missing, known } },
     );
   }
 }
 
-async function versionOn(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ v: number | null }>(
-    'SELECT max(version) AS v FROM schema_version WHERE component = $1',
+async function versionsOn(client: pg.Client): Promise<Set<number>> {
+  const { rows } = await client.query<{ v: number | string }>(
+    'SELECT version AS v FROM schema_version WHERE component = $1',
     [COMPONENT],
   );
-  return rows[0]?.v ?? 0;
+  return new Set(rows.map((r) => Number(r.v)));
 }
 
 function refuseNewer(db: PostgresDatabase, found: number, known: number): void {

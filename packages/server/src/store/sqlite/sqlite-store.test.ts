@@ -52,6 +52,7 @@ describe('SqliteStore on disk', () => {
           { version: 6, name: 'projects' },
           { version: 7, name: 'audit' },
           { version: 8, name: 'cold_start' },
+          { version: 9, name: 'invocation_trace_id' },
         ],
       );
     } finally {

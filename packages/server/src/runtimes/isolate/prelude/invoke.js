@@ -109,9 +109,12 @@ function decodeEvent(kind, payload) {
   }
 }
 
-function makeContext(invocationId, deadline) {
+function makeContext(invocationId, deadline, traceId) {
   return Object.freeze({
     invocationId,
+    // The W3C trace the invocation runs in; undefined when the call carried none and the
+    // platform does not trace.
+    traceId,
     functionName,
     version: functionVersion,
     deadline,
@@ -121,7 +124,7 @@ function makeContext(invocationId, deadline) {
   });
 }
 
-async function invoke(seq, invocationId, deadline, kind, payload) {
+async function invoke(seq, invocationId, deadline, kind, payload, traceId) {
   invocation.seq = seq;
   invocation.logChars = 0;
   groupIndent = '';
@@ -130,7 +133,7 @@ async function invoke(seq, invocationId, deadline, kind, payload) {
   });
   try {
     const event = decodeEvent(kind, payload);
-    const running = (async () => handler(event, makeContext(invocationId, deadline)))();
+    const running = (async () => handler(event, makeContext(invocationId, deadline, traceId)))();
     return encodeResult(await Promise.race([running, uncaught]));
   } catch (error) {
     return `E${jsonStringify(describeError(error))}`;
@@ -143,7 +146,7 @@ async function invoke(seq, invocationId, deadline, kind, payload) {
 
 // Synchronous starts (see WarmIsolate.runSyncBatch): the host calls `startBatch` and then
 // `takeBatch` on its own thread, with the invocations of one version that arrived in one turn of
-// its event loop, five arguments each. Each starts once the one before it has settled, in the
+// its event loop, six arguments each. Each starts once the one before it has settled, in the
 // same call's microtask checkpoint, so they run one after another as separate calls would; the
 // host pays for entering the isolate and for the call's timeout once per batch. An invocation
 // that waits for a timer ends the batch: it goes on with `wait`, and the ones after it never
@@ -161,14 +164,14 @@ function startBatch(...args) {
   const next = (i) => {
     if (i >= args.length) return;
     run.startedMs = dateNow();
-    const started = invoke(args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4]);
+    const started = invoke(args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4], args[i + 5]);
     run.waiting = started;
     void started.then((reply) => {
       if (!run.open) return;
       run.waiting = undefined;
       // Concatenated, not pushed and joined: the function's code may have replaced those methods.
       run.replies += `${dateNow() - run.startedMs}:${reply.length}:${reply}`;
-      next(i + 5);
+      next(i + 6);
     });
   };
   next(0);
