@@ -265,7 +265,7 @@ describe('bad input gets a clear error', () => {
       'FAAS_ERR_VALIDATION',
     );
     assert.deepEqual(err.details, [
-      { field: 'runtime', message: 'must be one of "js", "ts", "node", "python", "image"' },
+      { field: 'runtime', message: 'must be one of "js", "ts", "node", "python", "go", "image", "wasm"' },
     ]);
     const query = await expectError(
       await s.api('/api/v1/invocations?status=bogus'),
