@@ -62,6 +62,7 @@ export class Scheduler {
   #poll: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
+  #failing = false;
   #startedAt = 0;
 
   constructor(options: SchedulerOptions) {
@@ -106,8 +107,12 @@ export class Scheduler {
       if (this.#stopped) return;
       try {
         await work();
+        if (this.#failing) this.#o.logger.warn('function schedules run again');
+        this.#failing = false;
       } catch (err) {
-        this.#o.logger.error('running function schedules failed', err);
+        // Polled every second: a store that stays down is said once, not once a second.
+        if (!this.#failing) this.#o.logger.error('running function schedules failed', err);
+        this.#failing = true;
       }
     });
   }
