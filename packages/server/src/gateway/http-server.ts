@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
@@ -52,21 +52,13 @@ export function gatewayTls(config: {
  * in the one error format, as every other refusal is: node's own answer has an empty body.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  // As node does: answer only a connection that has had no answer yet, and close it either way
+  // (bytes that are not HTTP after a request drop the connection, that request's answer with it).
   const { bytesWritten, _httpMessage: inProgress } = socket as Duplex & {
     bytesWritten: number;
-    _httpMessage?: ServerResponse;
+    _httpMessage?: unknown;
   };
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  // Garbage after a whole request (a body sent without a length): that request is answered,
-  // then the connection closes.
-  if (inProgress && !inProgress.writableEnded) {
-    inProgress.shouldKeepAlive = false;
-    return;
-  }
-  if (bytesWritten > 0) {
+  if (err.code === 'ECONNRESET' || !socket.writable || bytesWritten > 0 || inProgress) {
     socket.destroy();
     return;
   }
@@ -85,5 +77,6 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   const body = JSON.stringify(new FaasError(ErrorCode.BAD_REQUEST, message, { status }).toJSON());
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
 }
