@@ -211,19 +211,6 @@ const MIN_KEY_DISTINCT_CHARS = 12;
 export const ADMIN_KEY_RULE = `32 to 512 characters of A-Z a-z 0-9 _ -, with at least ${MIN_KEY_DISTINCT_CHARS} different ones (e.g. faas_ and 43 random base64url characters)`;
 
 /** A configured admin key must be as hard to guess as a generated one; it is never echoed. */
-/** An OTLP/HTTP collector's URL (http or https). A collector's credentials go in headers, not here. */
-const otlpUrl: Parser<string> = (raw) => {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
-  return raw;
-};
-
 const adminKey: Parser<string> = (raw) => {
   const strong =
     raw.length >= 32 &&
@@ -263,12 +250,7 @@ const databaseUrl: Parser<string> = (raw) => {
   return raw;
 };
 
-/**
- * A package index or registry URL. No credentials in it: install containers run the packages'
- * own build code (pip builds sdists), which would read them from the environment and could print
- * them into a deploy's error. Put a proxy that adds them in front instead.
- */
-const httpUrl: Parser<string> = (raw) => {
+function parseHttpUrl(raw: string): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -277,6 +259,22 @@ const httpUrl: Parser<string> = (raw) => {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
+  return url;
+}
+
+/** An OTLP/HTTP collector's URL (http or https). A collector's credentials go in headers, not here. */
+const otlpUrl: Parser<string> = (raw) => {
+  parseHttpUrl(raw);
+  return raw;
+};
+
+/**
+ * A package index or registry URL. No credentials in it: install containers run the packages'
+ * own build code (pip builds sdists), which would read them from the environment and could print
+ * them into a deploy's error. Put a proxy that adds them in front instead.
+ */
+const httpUrl: Parser<string> = (raw) => {
+  const url = parseHttpUrl(raw);
   if (url.username || url.password || url.search) {
     throw new Error(
       'must not carry credentials or a query: the install containers run package code that could read them; use a proxy that adds them',
