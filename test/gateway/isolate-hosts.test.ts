@@ -10,6 +10,12 @@ import { startTestServer, type TestServer, waitFor } from '../support/server.ts'
  * server for good.)
  */
 const NATIVE_FOREVER = 'export default () => Array.prototype.lastIndexOf.call({ length: 2 ** 40 }, 1)';
+/**
+ * The same at the top level of a module: it runs under isolated-vm's own timeout, which gives up
+ * on the isolate 5 s later (a "catastrophic error"), and the host must end itself then.
+ */
+const NATIVE_FOREVER_AT_LOAD =
+  'Array.prototype.lastIndexOf.call({ length: 2 ** 40 }, 1); export default () => 1';
 
 describe('isolate hosts: tenant code runs apart from the threads that serve requests', () => {
   let s: TestServer;
@@ -88,6 +94,41 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
       assert.equal(await answer.json(), 'slept');
     }
     assert.equal((await stuck).status, 504);
+  });
+
+  it('replaces a host that isolated-vm gave up on: it ends itself rather than hang in its exit', async () => {
+    // A grace longer than isolated-vm's 5 s, so the host ends itself before a thread kills it.
+    const patient = await startTestServer({ isolateHosts: 1, isolateStuckGraceMs: 60_000 });
+    try {
+      const call = (name: string) =>
+        patient.api(`/api/v1/functions/${name}/invoke`, { method: 'POST', json: 1 });
+      for (const [name, code] of [
+        ['echo', 'export default (e) => e'],
+        ['stuck-at-load', NATIVE_FOREVER_AT_LOAD],
+      ]) {
+        const res = await patient.api('/api/v1/functions', {
+          method: 'POST',
+          json: { name, runtime: 'js', code, timeoutMs: 1000 },
+        });
+        assert.equal(res.status, 201, await res.clone().text());
+      }
+      assert.equal((await call('echo')).status, 200);
+      const isolates = patient.server.platform.runtimes.all.find((r) => r.kind === 'isolate');
+      const hostPid = () => (isolates as RemoteIsolateRuntime).hostPidFor('echo');
+      const pidBefore = hostPid();
+      const res = await call('stuck-at-load');
+      assert.equal(res.status, 504, await res.clone().text());
+      const body = (await res.json()) as { error: { message: string } };
+      assert.match(body.error.message, /did not stop at its timeout of 1000 ms/);
+      // Its exit used to wait for the stuck thread for good, the socket open and nothing replaced.
+      await waitFor(
+        async () => ((await call('echo')).status === 200 && hostPid() !== pidBefore ? true : undefined),
+        30_000,
+        'a new host',
+      );
+    } finally {
+      await patient.close();
+    }
   });
 
   it('keeps functions away from WebAssembly, whose memories would escape the memory limit', async () => {

@@ -35,8 +35,8 @@ async function main(): Promise<void> {
     onCatastrophicError: (message) => {
       // V8 lost control of an isolate's memory, or a script would not stop: nothing in this
       // process can be trusted to finish. The server starts another host.
-      tell({ type: 'fatal', message });
-      process.exit(70);
+      process.send?.({ type: 'fatal', message } satisfies HostEvent, () => die());
+      setTimeout(die, 1000);
     },
   });
   const server = await HostServer.listen({
@@ -56,12 +56,22 @@ async function main(): Promise<void> {
   };
   process.on('message', (command: HostCommand) => {
     if (command.type === 'close') void close();
+    else if (command.type === 'ping') tell({ type: 'pong' });
   });
   // The server is gone (even killed): so is this host.
   process.on('disconnect', () => {
-    if (!closing) process.exit(0);
+    if (!closing) die();
   });
   tell({ type: 'ready' });
+}
+
+/**
+ * Ends this process at once. Not process.exit: a script that would not stop keeps its isolate's
+ * thread, and exit's teardown waits for that thread forever, with the host's socket still open
+ * (threads would connect and never hear back) and no exit for the server to see.
+ */
+function die(): void {
+  process.kill(process.pid, 'SIGKILL');
 }
 
 main().catch((err: unknown) => {

@@ -217,9 +217,15 @@ export class HostClient {
     this.#prepares.clear();
     for (const answer of this.#stats.values()) answer(undefined);
     this.#stats.clear();
-    // The host died (or was killed) with these sent: once more each, on its replacement.
+    // The host died (or was killed) with these sent: once more each, on its replacement; but
+    // one past its deadline ran that long on the host, which may have ended for it.
+    const now = Date.now();
     for (const pending of this.#pending.values()) {
       if (pending.item.versionId === 0) continue;
+      if (now >= pending.request.deadline) {
+        this.#settle(pending, () => pending.resolve(stoppedOutcome(pending, now, 'stuck')));
+        continue;
+      }
       if (pending.resent) {
         this.#settle(pending, () =>
           pending.reject(

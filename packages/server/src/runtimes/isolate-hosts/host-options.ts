@@ -16,9 +16,12 @@ export interface IsolateHostOptions {
 
 export type HostCommand =
   | { type: 'close' }
+  /** Liveness: the host answers `pong` from its main thread (see IsolateHosts). */
+  | { type: 'ping' }
   /** The answer to a `fetch-blob`: whether the blob is now in `blobsRoot`. */
   | { type: 'blob-fetched'; id: number; found: boolean; error?: string };
 export type HostEvent =
   | { type: 'ready' }
+  | { type: 'pong' }
   | { type: 'fatal'; message: string }
   | { type: 'fetch-blob'; id: number; sha256: string };

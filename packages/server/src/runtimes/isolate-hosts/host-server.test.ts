@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import type { FunctionVersion, InvokeRequest, Runtime } from '@faas/core';
 import { FrameReader } from './frames.ts';
 import {
@@ -106,5 +107,62 @@ describe('HostServer', () => {
     assert.equal(outcome?.seq, 7);
     assert.deepEqual(outcome?.logs, [], 'the line is not sent twice');
     socket.destroy();
+  });
+
+  it('greets every connection, also those made while it starts listening', { timeout: 20_000 }, async () => {
+    // Threads reconnect every few ms while a host restarts: one accepted before the host
+    // listened for connections never heard a hello and waited for good. A worker thread keeps
+    // connecting while this one starts the host.
+    const path = join(dir, 'restart.sock');
+    const worker = new Worker(
+      `const { connect } = require('node:net');
+      const { parentPort, workerData } = require('node:worker_threads');
+      let trying = true, open = 0, greeted = 0, silent = 0;
+      parentPort.once('message', () => { trying = false; if (open === 0) report(); });
+      const report = () => parentPort.postMessage({ greeted, silent });
+      const tryConnect = () => {
+        if (!trying) return;
+        const socket = connect(workerData);
+        socket.on('error', () => {});
+        socket.once('connect', () => {
+          open++;
+          const timer = setTimeout(() => done(false), 5000);
+          socket.once('data', () => done(true));
+          // Closed by a host's close: not a connection left waiting.
+          socket.once('close', () => done(undefined));
+          let ended = false;
+          const done = (hello) => {
+            if (ended) return;
+            ended = true;
+            clearTimeout(timer);
+            socket.destroy();
+            if (hello) greeted++; else if (hello === false) silent++;
+            if (--open === 0 && !trying) report();
+          };
+        });
+        setImmediate(tryConnect);
+      };
+      tryConnect();
+      parentPort.postMessage('connecting');`,
+      { eval: true, workerData: path },
+    );
+    await new Promise((resolve) => worker.once('message', resolve));
+    for (let restarts = 0; restarts < 10; restarts++) {
+      const host = await HostServer.listen({
+        socketPath: path,
+        runtime: {} as Runtime,
+        maxFrameBytes: 1 << 20,
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      await host.close();
+    }
+    const counts = new Promise<{ greeted: number; silent: number }>((resolve) =>
+      worker.once('message', resolve),
+    );
+    worker.postMessage('stop');
+    const { greeted, silent } = await counts;
+    await worker.terminate();
+    assert.ok(greeted > 0, JSON.stringify({ greeted, silent }));
+    assert.equal(silent, 0, `${silent} of ${greeted + silent} connections heard no hello`);
   });
 });

@@ -59,16 +59,19 @@ export class HostServer {
 
   static async listen(options: HostServerOptions): Promise<HostServer> {
     await rm(options.socketPath, { force: true });
-    const server = createServer();
+    // Serving connections from before listen: threads reconnect every few ms, and one accepted
+    // while nothing listened for 'connection' (during the chmod) waited for a hello for good.
+    const host = new HostServer(createServer(), options);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.socketPath, () => {
-        server.off('error', reject);
+      host.#server.once('error', reject);
+      host.#server.listen(options.socketPath, () => {
+        host.#server.off('error', reject);
         resolve();
       });
     });
+    // The folder is private already (0700); this is a second wall.
     await chmod(options.socketPath, 0o600);
-    return new HostServer(server, options);
+    return host;
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,13 @@ const CLOSE_TIMEOUT_MS = 10_000;
 /** A host that dies within this long of its start counts towards a crash loop. */
 const EARLY_EXIT_MS = 5_000;
 const MAX_RESPAWN_DELAY_MS = 5_000;
+const PING_EVERY_MS = 1_000;
+/**
+ * A started host whose main thread answers nothing for this long is hung (a function stuck in
+ * an operation V8 cannot interrupt, on the thread that runs quick starts), and is killed: far
+ * above any pause a busy host's thread takes, well below the functions' longest timeouts.
+ */
+const UNRESPONSIVE_MS = 10_000;
 
 interface HostSlot {
   options: IsolateHostOptions;
@@ -42,6 +49,9 @@ interface HostSlot {
   startedAt: number;
   /** Early exits in a row: the respawn delay doubles with each. */
   earlyExits: number;
+  ready: boolean;
+  /** When the host last sent anything (it answers pings from its main thread). */
+  heardAt: number;
 }
 
 /**
@@ -57,6 +67,8 @@ export class IsolateHosts {
   #logger: Pick<Console, 'error' | 'warn'>;
   #fetchBlob: ((sha256: string) => Promise<boolean>) | undefined;
   #closing = false;
+  #liveness: NodeJS.Timeout;
+  #checkedAt = Date.now();
 
   private constructor(runDir: string, slots: HostSlot[], options: IsolateHostsOptions) {
     this.#runDir = runDir;
@@ -64,6 +76,8 @@ export class IsolateHosts {
     this.#logger = options.logger;
     this.#fetchBlob = options.fetchBlob;
     this.endpoints = slots.map((s) => ({ index: s.options.index, socketPath: s.options.socketPath }));
+    this.#liveness = setInterval(() => this.#checkLiveness(), PING_EVERY_MS);
+    this.#liveness.unref();
   }
 
   static async start(options: IsolateHostsOptions): Promise<IsolateHosts> {
@@ -85,6 +99,8 @@ export class IsolateHosts {
         child: undefined,
         startedAt: 0,
         earlyExits: 0,
+        ready: false,
+        heardAt: 0,
       }),
     );
     const hosts = new IsolateHosts(runDir, slots, options);
@@ -104,6 +120,7 @@ export class IsolateHosts {
 
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#liveness);
     await Promise.all(this.#slots.map((slot) => this.#stop(slot)));
     await rm(this.#runDir, { recursive: true, force: true });
   }
@@ -118,6 +135,7 @@ export class IsolateHosts {
     });
     slot.child = child;
     slot.startedAt = Date.now();
+    slot.ready = false;
     const fetches = new FetchBound();
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -126,8 +144,10 @@ export class IsolateHosts {
         reject(new Error(`isolate host ${slot.options.index} did not start within ${START_TIMEOUT_MS} ms`));
       }, START_TIMEOUT_MS);
       child.on('message', (event: HostEvent) => {
+        slot.heardAt = Date.now();
         if (event.type === 'ready') {
           ready = true;
+          slot.ready = true;
           clearTimeout(timer);
           resolve();
         } else if (event.type === 'fatal') {
@@ -179,6 +199,27 @@ export class IsolateHosts {
         if (!this.#closing) this.#respawn(slot, 'failed start');
       });
     }, delayMs).unref();
+  }
+
+  /** Pings each started host; kills one that has not answered for UNRESPONSIVE_MS. */
+  #checkLiveness(): void {
+    const now = Date.now();
+    // This thread was held up itself: the hosts' answers may be waiting unread.
+    const late = now - this.#checkedAt > 3 * PING_EVERY_MS;
+    this.#checkedAt = now;
+    for (const slot of this.#slots) {
+      const child = slot.child;
+      if (!child || !slot.ready || this.#closing) continue;
+      if (late) slot.heardAt = now;
+      if (now - slot.heardAt > UNRESPONSIVE_MS) {
+        this.#logger.warn(
+          `isolate host ${slot.options.index} has not answered for ${now - slot.heardAt} ms; killing it`,
+        );
+        child.kill('SIGKILL');
+        continue;
+      }
+      if (child.connected) child.send({ type: 'ping' } satisfies HostCommand);
+    }
   }
 
   async #stop(slot: HostSlot): Promise<void> {
