@@ -8,8 +8,11 @@
 // BENCH_REDIS_URL (the Redis of section 6; default FAAS_TEST_REDIS_URL), BENCH_ASYNC_COUNT (10000),
 // BENCH_S3_ENDPOINT (the S3 of section 7; default FAAS_TEST_S3_ENDPOINT, else a private s3rver),
 // BENCH_DENSITY_COUNTS (functions deployed in section 8; default 1,100,1000,10000).
+// BENCH_BEFORE_REF (section 9: section 1 on this tree and on that commit, alternately; off when
+// unset), BENCH_BEFORE_MAX_COST (its target, percent of throughput; default 5).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
+import { measureBeforeAfter } from './before-after.ts';
 import { measureBlobCache } from './blob-cache.ts';
 import { measureColdStart } from './cold-start.ts';
 import { dockerAnswers, measureContainer } from './container.ts';
@@ -95,6 +98,19 @@ if (runs('8'))
       load: load.run,
       durationS,
       warmupS,
+      log,
+    }),
+  );
+const beforeRef = process.env.BENCH_BEFORE_REF;
+if (runs('9') && beforeRef)
+  await section(`9. warm js invoke c=32: this tree vs ${beforeRef}`, () =>
+    measureBeforeAfter({
+      ref: beforeRef,
+      maxCostPercent: Number(process.env.BENCH_BEFORE_MAX_COST ?? 5),
+      load: load.run,
+      durationS,
+      warmupS,
+      rounds: 4,
       log,
     }),
   );

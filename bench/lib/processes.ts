@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+export const ROOT = new URL('../../', import.meta.url).pathname;
 
 export interface Spawned {
   url: string;
@@ -19,9 +19,10 @@ function spawnListening(
   args: string[],
   env: Record<string, string>,
   onStop: () => void = () => {},
+  cwd = ROOT,
 ): Promise<Spawned> {
   const child: ChildProcess = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -78,14 +79,20 @@ export interface FaasServer extends Spawned {
 /**
  * The faas server as its own process, in a fresh data dir that is removed on stop; `env` adds
  * settings (FAAS_DATABASE_URL for the PostgreSQL store, FAAS_QUEUE_URL for the Redis queue).
+ * `root`: another checkout's server (see before-after.ts); `minimal`: no setting but the admin
+ * key, which every version knows (FAAS_LOG_LEVEL came later, and unknown FAAS_* are refused).
  */
-export async function startFaasServer(env: Record<string, string> = {}): Promise<FaasServer> {
+export async function startFaasServer(
+  env: Record<string, string> = {},
+  options: { root?: string; minimal?: boolean } = {},
+): Promise<FaasServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));
   const adminKey = `faas_bench_${randomBytes(16).toString('hex')}`;
   const server = await spawnListening(
     ['packages/server/src/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
-    { FAAS_ADMIN_KEY: adminKey, FAAS_LOG_LEVEL: 'warn', ...env },
+    { FAAS_ADMIN_KEY: adminKey, ...(options.minimal ? {} : { FAAS_LOG_LEVEL: 'warn' }), ...env },
     () => rmSync(dataDir, { recursive: true, force: true }),
+    options.root,
   );
   return { ...server, adminKey };
 }
