@@ -20,6 +20,8 @@ const CONNECTIONS = 32;
 export interface BeforeAfterOptions {
   /** A commit, tag or branch of this repository. */
   ref: string;
+  /** Another commit in place of this tree: to measure one change of the past on its own. */
+  afterRef?: string;
   /** The largest cost accepted, in percent of throughput (the target line). */
   maxCostPercent: number;
   load: LoadRunner;
@@ -70,12 +72,14 @@ function target(server: FaasServer): LoadTarget {
 export async function measureBeforeAfter(opts: BeforeAfterOptions): Promise<Metric[]> {
   const { load, durationS, warmupS, log } = opts;
   const tree = checkOut(opts.ref);
-  log(`  before: ${opts.ref} (${tree.commit.slice(0, 12)}); after: this tree`);
+  const afterTree = opts.afterRef === undefined ? undefined : checkOut(opts.afterRef);
+  const afterName = afterTree ? `${opts.afterRef} (${afterTree.commit.slice(0, 12)})` : 'this tree';
+  log(`  before: ${opts.ref} (${tree.commit.slice(0, 12)}); after: ${afterName}`);
   try {
     // Only the settings every version of the server knows: an older one refuses unknown FAAS_*.
     const before = await startFaasServer({}, { root: tree.root, minimal: true });
     try {
-      const after = await startFaasServer({}, { minimal: true });
+      const after = await startFaasServer({}, { root: afterTree?.root, minimal: true });
       try {
         const servers = { before, after };
         for (const server of Object.values(servers))
@@ -102,12 +106,12 @@ export async function measureBeforeAfter(opts: BeforeAfterOptions): Promise<Metr
         const a = results.after;
         const ratio = mean(a, (r) => r.requestsPerSec) / mean(b, (r) => r.requestsPerSec);
         log(`  after / before throughput: ${ratio.toFixed(3)} (cost ${((1 - ratio) * 100).toFixed(1)}%)`);
-        const section = `before/after: ${opts.ref}`;
+        const section = `before/after: ${opts.ref} → ${opts.afterRef ?? 'this tree'}`;
         const baseline = `baseline: ${tree.commit.slice(0, 12)}`;
         return [
           {
             section,
-            metric: `js warm c=${CONNECTIONS} throughput, this tree (${baseline})`,
+            metric: `js warm c=${CONNECTIONS} throughput, ${afterName} (${baseline})`,
             unit: 'req/s',
             faas: mean(a, (r) => r.requestsPerSec),
             baseline: mean(b, (r) => r.requestsPerSec),
@@ -116,14 +120,14 @@ export async function measureBeforeAfter(opts: BeforeAfterOptions): Promise<Metr
           },
           {
             section,
-            metric: `js warm c=${CONNECTIONS} p50, this tree (${baseline})`,
+            metric: `js warm c=${CONNECTIONS} p50, ${afterName} (${baseline})`,
             unit: 'ms',
             faas: mean(a, (r) => r.p50Ms),
             baseline: mean(b, (r) => r.p50Ms),
           },
           {
             section,
-            metric: `js warm c=${CONNECTIONS} p99, this tree (${baseline})`,
+            metric: `js warm c=${CONNECTIONS} p99, ${afterName} (${baseline})`,
             unit: 'ms',
             faas: mean(a, (r) => r.p99Ms),
             baseline: mean(b, (r) => r.p99Ms),
@@ -137,5 +141,6 @@ export async function measureBeforeAfter(opts: BeforeAfterOptions): Promise<Metr
     }
   } finally {
     tree.remove();
+    afterTree?.remove();
   }
 }

@@ -9,7 +9,8 @@
 // BENCH_S3_ENDPOINT (the S3 of section 7; default FAAS_TEST_S3_ENDPOINT, else a private s3rver),
 // BENCH_DENSITY_COUNTS (functions deployed in section 8; default 1,100,1000,10000).
 // BENCH_BEFORE_REF (section 9: section 1 on this tree and on that commit, alternately; off when
-// unset), BENCH_BEFORE_MAX_COST (its target, percent of throughput; default 5).
+// unset), BENCH_AFTER_REF (another commit in place of this tree), BENCH_BEFORE_MAX_COST (its
+// target, percent of throughput; default 5).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
 import { measureBeforeAfter } from './before-after.ts';
@@ -106,6 +107,7 @@ if (runs('9') && beforeRef)
   await section(`9. warm js invoke c=32: this tree vs ${beforeRef}`, () =>
     measureBeforeAfter({
       ref: beforeRef,
+      ...(process.env.BENCH_AFTER_REF ? { afterRef: process.env.BENCH_AFTER_REF } : {}),
       maxCostPercent: Number(process.env.BENCH_BEFORE_MAX_COST ?? 5),
       load: load.run,
       durationS,
