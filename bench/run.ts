@@ -104,7 +104,7 @@ if (runs('8'))
   );
 const beforeRef = process.env.BENCH_BEFORE_REF;
 if (runs('9') && beforeRef)
-  await section(`9. warm js invoke c=32: this tree vs ${beforeRef}`, () =>
+  await section(`9. warm js invoke c=32: ${process.env.BENCH_AFTER_REF ?? 'this tree'} vs ${beforeRef}`, () =>
     measureBeforeAfter({
       ref: beforeRef,
       ...(process.env.BENCH_AFTER_REF ? { afterRef: process.env.BENCH_AFTER_REF } : {}),
