@@ -349,6 +349,73 @@ describe('traces: the async failure path', () => {
   });
 });
 
+describe('traces: OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0', () => {
+  let collector: OtlpCollector;
+  let s: TestServer;
+  const sampled = { traceId: randomHex(16), parent: randomHex(8) };
+  const unsampled = { traceId: randomHex(16), parent: randomHex(8) };
+  let sampledAnswer = '';
+  let unsampledAnswer = '';
+  let newTraceAnswer = '';
+  let newTraceRecord: Invocation;
+
+  before(async () => {
+    collector = await OtlpCollector.start();
+    s = await startTestServer({
+      otlpEndpoint: collector.url,
+      otelTracesSampler: 'parentbased_traceidratio',
+      otelTracesSamplerArg: 0,
+    });
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'sampled', runtime: 'js', code: 'export default (e) => e' },
+    });
+    assert.equal(res.status, 201, await res.text());
+    const call = async (traceparent?: string) => {
+      const answer = await s.api('/api/v1/functions/sampled/invoke', {
+        method: 'POST',
+        json: 1,
+        ...(traceparent ? { headers: { traceparent } } : {}),
+      });
+      assert.equal(answer.status, 200);
+      return answer;
+    };
+    sampledAnswer =
+      (await call(traceparentOf(sampled.traceId, sampled.parent))).headers.get('traceparent') ?? '';
+    unsampledAnswer =
+      (await call(`00-${unsampled.traceId}-${unsampled.parent}-00`)).headers.get('traceparent') ?? '';
+    const fresh = await call();
+    newTraceAnswer = fresh.headers.get('traceparent') ?? '';
+    newTraceRecord = await record(s, fresh.headers.get('x-invocation-id') as string);
+    await s.server.close();
+  });
+  after(async () => {
+    rmSync(s.dataDir, { recursive: true, force: true });
+    await collector?.close();
+  });
+
+  it("a caller's sampled trace is recorded: the parent decides", () => {
+    assert.equal(TRACEPARENT.exec(sampledAnswer)?.[1], sampled.traceId);
+    const server = only(collector.trace(sampled.traceId), 'POST /api/v1/functions/:name/invoke');
+    assert.equal(server.parentSpanId, sampled.parent);
+    only(collector.trace(sampled.traceId), 'faas.runtime.invoke', server);
+  });
+
+  it('a trace that starts here, or that its caller does not sample, records no span but keeps its id', () => {
+    const fresh = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(newTraceAnswer);
+    assert.ok(fresh, `the answer's traceparent says not sampled: ${newTraceAnswer}`);
+    assert.equal(newTraceRecord.traceId, fresh[1], 'the record keeps the trace id');
+    assert.deepEqual(collector.trace(fresh[1] as string), []);
+    assert.match(unsampledAnswer, new RegExp(`^00-${unsampled.traceId}-[0-9a-f]{16}-00$`));
+    assert.deepEqual(collector.trace(unsampled.traceId), []);
+    assert.deepEqual(
+      collector.spans.map((x) => x.traceId).filter((id) => id !== sampled.traceId),
+      [],
+      'only the sampled trace was exported',
+    );
+  });
+});
+
 describe('traces: off without an OTLP endpoint', () => {
   let s: TestServer;
   before(async () => {
