@@ -23,6 +23,7 @@ import { pickLoadRunner } from './lib/load.ts';
 import { startFaasServer } from './lib/processes.ts';
 import { type Metric, summaryTable, verdict, writeJson } from './lib/report.ts';
 import { benchDatabaseUrl, measureStoreCompare } from './store-compare.ts';
+import { measureTracingCompare } from './tracing-compare.ts';
 import { measureWarmInvoke } from './warm-invoke.ts';
 
 const log = (line: string) => console.log(line);
@@ -58,6 +59,10 @@ try {
     log(`\n1. warm sync invoke, js (${durationS} s per measurement after ${warmupS} s warm-up)`);
     metrics.push(...(await measureWarmInvoke({ server, load: load.run, durationS, warmupS, log })));
   }
+  if (runs('1b'))
+    await section('1b. warm sync invoke, js: tracing off vs on (every trace exported)', () =>
+      measureTracingCompare({ load: load.run, durationS, warmupS, log }),
+    );
   if (runs('2')) {
     log('\n2. isolate cold start: first invoke after deploy');
     metrics.push(...(await measureColdStart(server, 50, log)));

@@ -101,6 +101,11 @@ export function startBaselineServer(): Promise<Spawned> {
   return spawnListening(['bench/baseline-server.ts'], {});
 }
 
+/** A stand-in OTLP/HTTP collector (bench/otlp-sink.ts) that takes and counts spans. */
+export function startOtlpSink(): Promise<Spawned> {
+  return spawnListening(['bench/otlp-sink.ts'], {});
+}
+
 /** The same plain server in `workers` processes sharing the port (node:cluster). */
 export function startBaselineCluster(workers: number): Promise<Spawned> {
   return spawnListening(['bench/baseline-cluster.ts'], { BENCH_CLUSTER_WORKERS: String(workers) });

@@ -103,26 +103,62 @@ describe('container runtime: node and python functions on the real engine', { sk
     });
   });
 
-  it('gives python functions the trace context', async () => {
+  it('gives python functions the trace context, and their urllib and http.client requests carry traceparent', async () => {
+    // A server inside the container (loopback works without network) echoes what each request sent.
     const fn = await t.deploy(
       {
         'main.py': [
+          'import http.client, json, threading, urllib.request',
+          'from http.server import BaseHTTPRequestHandler, HTTPServer',
+          'class Echo(BaseHTTPRequestHandler):',
+          '    def do_GET(self):',
+          '        body = json.dumps(self.headers.get_all("traceparent")).encode()',
+          '        self.send_response(200)',
+          '        self.send_header("content-length", str(len(body)))',
+          '        self.end_headers()',
+          '        self.wfile.write(body)',
+          '    def log_message(self, *args):',
+          '        pass',
           'def handler(event, context):',
-          '    return {"traceId": context.trace_id, "traceparent": context.traceparent}',
+          '    server = HTTPServer(("127.0.0.1", 0), Echo)',
+          '    threading.Thread(target=server.serve_forever, daemon=True).start()',
+          '    url = "http://127.0.0.1:%d/" % server.server_port',
+          '    try:',
+          '        plain = json.loads(urllib.request.urlopen(url).read())',
+          '        own = json.loads(urllib.request.urlopen(urllib.request.Request(url, headers={"TraceParent": event["own"]})).read())',
+          '        connection = http.client.HTTPConnection("127.0.0.1", server.server_port)',
+          '        connection.request("GET", "/")',
+          '        direct = json.loads(connection.getresponse().read())',
+          '    finally:',
+          '        server.shutdown()',
+          '    return {"traceId": context.trace_id, "traceparent": context.traceparent, "plain": plain, "own": own, "direct": direct}',
         ].join('\n'),
       },
       { runtime: 'python', handler: 'main.handler' },
     );
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const traced = await t.runtime.invoke({
-      ...request(fn, {}),
+      ...request(fn, { own }),
       trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent },
     });
     assert.ok(traced.status === 'succeeded', JSON.stringify(traced));
-    assert.deepEqual(traced.result, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent });
-    const untraced = await t.runtime.invoke(request(fn, {}));
+    assert.deepEqual(traced.result, {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      traceparent,
+      plain: [traceparent],
+      own: [own],
+      direct: [traceparent],
+    });
+    const untraced = await t.runtime.invoke(request(fn, { own }));
     assert.ok(untraced.status === 'succeeded', JSON.stringify(untraced));
-    assert.deepEqual(untraced.result, { traceId: null, traceparent: null });
+    assert.deepEqual(untraced.result, {
+      traceId: null,
+      traceparent: null,
+      plain: null,
+      own: [own],
+      direct: null,
+    });
   });
 
   it('calls the export named by the handler and passes binary events as bytes', async () => {

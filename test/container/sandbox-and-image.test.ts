@@ -244,6 +244,30 @@ time.sleep(60)`,
     await assertNoLeak();
   });
 
+  it("gives image functions the call's trace context in TRACEPARENT, over their env's own", async () => {
+    const fn = await t.deploy(
+      {},
+      {
+        runtime: 'image',
+        handler: '',
+        image: images.python,
+        env: { TRACEPARENT: 'set-by-the-function' },
+        command: ['python3', '-c', 'import json,os; print(json.dumps(os.environ.get("TRACEPARENT")))'],
+      },
+    );
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traced = await t.runtime.invoke({
+      ...request(fn, {}),
+      trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent },
+    });
+    assert.ok(traced.status === 'succeeded', JSON.stringify(traced));
+    assert.equal(traced.result, traceparent);
+    const untraced = await t.runtime.invoke(request(fn, {}));
+    assert.ok(untraced.status === 'succeeded', JSON.stringify(untraced));
+    assert.equal(untraced.result, 'set-by-the-function');
+    await assertNoLeak();
+  });
+
   it('fails image functions whose image is missing: prepare with COMPILE_ERROR, invoke as failed', async () => {
     const fn = await t.deploy({}, { runtime: 'image', image: 'faas-test/missing:1', command: ['true'] });
     await assert.rejects(

@@ -50,6 +50,9 @@ func Handler(ctx context.Context, event json.RawMessage) (any, error) {
 		return map[string]any{"f": func() {}}, nil
 	case "env":
 		return map[string]string{"greeting": os.Getenv("GREETING")}, nil
+	case "trace":
+		trace, ok := FaasTraceFrom(ctx)
+		return map[string]any{"ok": ok, "traceId": trace.TraceID, "traceparent": trace.Traceparent}, nil
 	case "deadline":
 		deadline, ok := ctx.Deadline()
 		return map[string]any{"hasDeadline": ok, "inFuture": time.Until(deadline) > 0}, nil
@@ -141,6 +144,27 @@ describe('go functions over the HTTP API', { skip: engineSkipReason(), timeout: 
     assert.deepEqual(await (await invoke(s, 'go-double', { mode: 'deadline' })).json(), {
       hasDeadline: true,
       inFuture: true,
+    });
+  });
+
+  it("the context carries the call's trace: FaasTraceFrom(ctx)", async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traced = await s.api('/api/v1/functions/go-double/invoke', {
+      method: 'POST',
+      json: { mode: 'trace' },
+      headers: { traceparent },
+    });
+    assert.equal(traced.status, 200, await traced.clone().text());
+    // Tracing is off here: the function is handed the caller's own traceparent.
+    assert.deepEqual(await traced.json(), {
+      ok: true,
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      traceparent,
+    });
+    assert.deepEqual(await (await invoke(s, 'go-double', { mode: 'trace' })).json(), {
+      ok: false,
+      traceId: '',
+      traceparent: '',
     });
   });
 

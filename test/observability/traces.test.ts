@@ -263,6 +263,159 @@ describe('traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is se
   });
 });
 
+describe('traces: the async failure path', () => {
+  let collector: OtlpCollector;
+  let s: TestServer;
+  const caller = { traceId: randomHex(16), parent: randomHex(8) };
+  let id = '';
+  let record_: Invocation;
+
+  before(async () => {
+    collector = await OtlpCollector.start();
+    s = await startTestServer({
+      otlpEndpoint: collector.url,
+      queuePollMs: 50,
+      retryBaseDelayMs: 20,
+      retryMaxDelayMs: 100,
+    });
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'fails',
+        runtime: 'js',
+        maxRetries: 1,
+        code: 'export default () => { throw new TypeError("nope") }',
+      },
+    });
+    assert.equal(res.status, 201, await res.text());
+    const queued = await s.api('/api/v1/functions/fails/invoke?async=true', {
+      method: 'POST',
+      json: {},
+      headers: { traceparent: traceparentOf(caller.traceId, caller.parent) },
+    });
+    assert.equal(queued.status, 202);
+    id = ((await queued.json()) as { invocationId: string }).invocationId;
+    record_ = await finished(s, id);
+    await s.server.close();
+  });
+  after(async () => {
+    rmSync(s.dataDir, { recursive: true, force: true });
+    await collector?.close();
+  });
+
+  it('a failed attempt is followed by a retry span, the last one by a dead-letter span, in the caller trace', () => {
+    assert.equal(record_.status, 'dead_lettered');
+    assert.equal(record_.attempts, 2);
+    const spans = collector.trace(caller.traceId);
+    const enqueue = only(spans, 'faas.enqueue');
+    const attempts = spans.filter((x) => x.name === 'faas.attempt' && x.parentSpanId === enqueue.spanId);
+    attempts.sort((a, b) => Number(a.attributes['faas.attempt']) - Number(b.attributes['faas.attempt']));
+    assert.deepEqual(
+      attempts.map((a) => [a.attributes['faas.attempt'], a.attributes['faas.outcome'], a.statusCode]),
+      [
+        [1, 'failed', 2],
+        [2, 'failed', 2],
+      ],
+      names(spans),
+    );
+    const [first, last] = attempts as [ReceivedSpan, ReceivedSpan];
+
+    const retry = only(spans, 'faas.retry.scheduled', first);
+    assert.equal(retry.attributes['faas.invocation_id'], id);
+    assert.equal(retry.attributes['faas.invoked_name'], 'fails');
+    assert.equal(retry.attributes['faas.version'], 1);
+    assert.equal(retry.attributes['faas.attempt'], 1);
+    assert.equal(retry.attributes['error.type'], 'TypeError');
+    const delay = retry.attributes['faas.retry.delay_ms'];
+    assert.ok(typeof delay === 'number' && delay >= 0 && delay <= 100, `retry delay ${delay}`);
+    assert.equal(retry.statusCode, 0, 'a retry is not a failure of its own');
+    assert.equal(only(spans, 'faas.store.write', retry).attributes['db.operation.name'], 'recordAttempt');
+    assert.equal(
+      spans.filter((x) => x.name === 'faas.dead_letter' && x.parentSpanId === first.spanId).length,
+      0,
+    );
+
+    const dead = only(spans, 'faas.dead_letter', last);
+    assert.equal(dead.attributes['faas.invocation_id'], id);
+    assert.equal(dead.attributes['faas.attempt'], 2);
+    assert.equal(dead.attributes['error.type'], 'TypeError');
+    assert.equal(dead.attributes['faas.retry.delay_ms'], undefined);
+    assert.equal(dead.statusCode, 2, 'a dead letter ends the invocation failed');
+    assert.equal(only(spans, 'faas.store.write', dead).attributes['db.operation.name'], 'recordAttempt');
+    assert.equal(
+      spans.filter((x) => x.name === 'faas.retry.scheduled' && x.parentSpanId === last.spanId).length,
+      0,
+    );
+  });
+});
+
+describe('traces: OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0', () => {
+  let collector: OtlpCollector;
+  let s: TestServer;
+  const sampled = { traceId: randomHex(16), parent: randomHex(8) };
+  const unsampled = { traceId: randomHex(16), parent: randomHex(8) };
+  let sampledAnswer = '';
+  let unsampledAnswer = '';
+  let newTraceAnswer = '';
+  let newTraceRecord: Invocation;
+
+  before(async () => {
+    collector = await OtlpCollector.start();
+    s = await startTestServer({
+      otlpEndpoint: collector.url,
+      otelTracesSampler: 'parentbased_traceidratio',
+      otelTracesSamplerArg: 0,
+    });
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'sampled', runtime: 'js', code: 'export default (e) => e' },
+    });
+    assert.equal(res.status, 201, await res.text());
+    const call = async (traceparent?: string) => {
+      const answer = await s.api('/api/v1/functions/sampled/invoke', {
+        method: 'POST',
+        json: 1,
+        ...(traceparent ? { headers: { traceparent } } : {}),
+      });
+      assert.equal(answer.status, 200);
+      return answer;
+    };
+    sampledAnswer =
+      (await call(traceparentOf(sampled.traceId, sampled.parent))).headers.get('traceparent') ?? '';
+    unsampledAnswer =
+      (await call(`00-${unsampled.traceId}-${unsampled.parent}-00`)).headers.get('traceparent') ?? '';
+    const fresh = await call();
+    newTraceAnswer = fresh.headers.get('traceparent') ?? '';
+    newTraceRecord = await record(s, fresh.headers.get('x-invocation-id') as string);
+    await s.server.close();
+  });
+  after(async () => {
+    rmSync(s.dataDir, { recursive: true, force: true });
+    await collector?.close();
+  });
+
+  it("a caller's sampled trace is recorded: the parent decides", () => {
+    assert.equal(TRACEPARENT.exec(sampledAnswer)?.[1], sampled.traceId);
+    const server = only(collector.trace(sampled.traceId), 'POST /api/v1/functions/:name/invoke');
+    assert.equal(server.parentSpanId, sampled.parent);
+    only(collector.trace(sampled.traceId), 'faas.runtime.invoke', server);
+  });
+
+  it('a trace that starts here, or that its caller does not sample, records no span but keeps its id', () => {
+    const fresh = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(newTraceAnswer);
+    assert.ok(fresh, `the answer's traceparent says not sampled: ${newTraceAnswer}`);
+    assert.equal(newTraceRecord.traceId, fresh[1], 'the record keeps the trace id');
+    assert.deepEqual(collector.trace(fresh[1] as string), []);
+    assert.match(unsampledAnswer, new RegExp(`^00-${unsampled.traceId}-[0-9a-f]{16}-00$`));
+    assert.deepEqual(collector.trace(unsampled.traceId), []);
+    assert.deepEqual(
+      collector.spans.map((x) => x.traceId).filter((id) => id !== sampled.traceId),
+      [],
+      'only the sampled trace was exported',
+    );
+  });
+});
+
 describe('traces: off without an OTLP endpoint', () => {
   let s: TestServer;
   before(async () => {

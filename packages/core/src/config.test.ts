@@ -149,6 +149,25 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ FAAS_TESTS: '1' }), /FAAS_TESTS: unknown setting/);
   });
 
+  it("takes OpenTelemetry's sampler variables, and refuses samplers it does not implement", () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.otelTracesSampler, 'parentbased_always_on');
+    assert.equal(defaults.otelTracesSamplerArg, 1);
+    const ratio = loadConfig({
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    });
+    assert.equal(ratio.otelTracesSampler, 'parentbased_traceidratio');
+    assert.equal(ratio.otelTracesSamplerArg, 0.25);
+    assert.throws(
+      () => loadConfig({ OTEL_TRACES_SAMPLER: 'jaeger_remote' }),
+      /OTEL_TRACES_SAMPLER: must be one of/,
+    );
+    for (const arg of ['1.5', '-0.1', 'half']) {
+      assert.throws(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: arg }), /OTEL_TRACES_SAMPLER_ARG/, arg);
+    }
+  });
+
   it('returns a frozen object', () => {
     assert.ok(Object.isFrozen(loadConfig({})));
   });

@@ -164,6 +164,14 @@ export interface Config {
   otlpTracesEndpoint: string | undefined;
   /** `service.name` of the exported spans. @default 'faas' (OTEL_SERVICE_NAME) */
   otelServiceName: string;
+  /**
+   * Which traces record spans, as OpenTelemetry's SDKs read it: `parentbased_*` follow a caller's
+   * sampled flag and apply the rest to new traces. @default 'parentbased_always_on'
+   * (OTEL_TRACES_SAMPLER)
+   */
+  otelTracesSampler: TracesSampler;
+  /** The ratio of the `*traceidratio` samplers, 0 to 1. @default 1 (OTEL_TRACES_SAMPLER_ARG) */
+  otelTracesSamplerArg: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -261,6 +269,24 @@ function parseHttpUrl(raw: string): URL {
     throw new Error(`must be an http(s) URL, got ${redactUrl(raw)}`);
   return url;
 }
+
+/** The samplers of OpenTelemetry's `OTEL_TRACES_SAMPLER` this server implements. */
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
+
+const tracesSampler: Parser<TracesSampler> = (raw) => {
+  const value = raw.trim().toLowerCase();
+  const known = TRACES_SAMPLERS.find((s) => s === value);
+  if (!known) throw new Error(`must be one of ${TRACES_SAMPLERS.join(', ')}, got "${raw}"`);
+  return known;
+};
 
 /** An OTLP/HTTP collector's URL (http or https). A collector's credentials go in headers, not here. */
 const otlpUrl: Parser<string> = (raw) => {
@@ -467,6 +493,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   otlpEndpoint: { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', default: undefined, parse: otlpUrl },
   otlpTracesEndpoint: { env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', default: undefined, parse: otlpUrl },
   otelServiceName: { env: 'OTEL_SERVICE_NAME', default: 'faas', parse: str },
+  otelTracesSampler: { env: 'OTEL_TRACES_SAMPLER', default: 'parentbased_always_on', parse: tracesSampler },
+  otelTracesSamplerArg: { env: 'OTEL_TRACES_SAMPLER_ARG', default: 1, parse: num(0, 1) },
 };
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));

@@ -12,6 +12,8 @@ export const TraceAttr = {
   runtime: 'faas.runtime',
   outcome: 'faas.outcome',
   attempt: 'faas.attempt',
+  /** How long until a failed async job's next attempt is due. */
+  retryDelayMs: 'faas.retry.delay_ms',
   storeOperation: 'db.operation.name',
   httpMethod: 'http.request.method',
   httpRoute: 'http.route',

@@ -23,6 +23,7 @@ import { reconcileOrphans } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { registerContainerMetrics } from './observability/container-metrics.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
 import { MetricsScrape } from './observability/metrics-scrape.ts';
@@ -32,7 +33,7 @@ import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
-import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
+import { ContainerRuntime, createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
   hostFrameLimit,
   isolateHostCount,
@@ -271,6 +272,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const instanceLimits = instanceLimitsFrom(config);
   const instances = new InstanceService(runtimes, instanceLimits);
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
+  const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
+  registerContainerMetrics(metrics.registry, {
+    containers: () => containerRuntime?.containers(),
+    restoresServed: () => containerRuntime?.instances.restoresServed,
+  });
   const snapshots = new SnapshotService({ store, blobs, instances, metrics: sandboxMetrics });
   const execute = new ExecuteService({
     runtimes,

@@ -41,6 +41,27 @@ type faasInbound struct {
 	Dir           string            `json:"dir"`
 	Env           map[string]string `json:"env"`
 	Limits        *faasLimits       `json:"limits"`
+	TraceID       string            `json:"traceId"`
+	Traceparent   string            `json:"traceparent"`
+}
+
+// FaasTrace is the W3C trace context an invocation runs in. A handler reads it with
+// FaasTraceFrom(ctx), and passes Traceparent on as the `traceparent` header of its outgoing
+// requests so that they join the caller's trace.
+type FaasTrace struct {
+	// TraceID is the trace's id: 32 lowercase hex digits.
+	TraceID string
+	// Traceparent is the W3C header naming the span that called the function.
+	Traceparent string
+}
+
+type faasTraceKey struct{}
+
+// FaasTraceFrom is the trace context of the invocation ctx belongs to; ok is false when the call
+// carried none and the platform does not trace.
+func FaasTraceFrom(ctx context.Context) (trace FaasTrace, ok bool) {
+	trace, ok = ctx.Value(faasTraceKey{}).(FaasTrace)
+	return trace, ok
 }
 
 type faasError struct {
@@ -216,6 +237,9 @@ func (r *faasRunner) invoke(message faasInbound) {
 	// A binary event arrives as a JSON string of its base64, which json.Unmarshal decodes into a
 	// []byte: it is passed on as that string.
 	ctx, cancel := context.WithDeadline(context.Background(), time.UnixMilli(int64(message.Deadline)))
+	if message.Traceparent != "" {
+		ctx = context.WithValue(ctx, faasTraceKey{}, FaasTrace{TraceID: message.TraceID, Traceparent: message.Traceparent})
+	}
 	value, err, panicked := r.call(ctx, event)
 	cancel()
 	r.flushLogs()

@@ -108,6 +108,12 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
    * Weak: a job handed back unrun leaves nothing behind.
    */
   #admittedAt = new WeakMap<LeasedJob, number>();
+  /**
+   * With tracing on, each job that failed: the span of its attempt (none when it failed before
+   * one started) and when it failed. What comes next (a retry, a dead letter) is a span under it
+   * that begins there, so it covers the queue's decision as well as the record's write.
+   */
+  #failedAt = new WeakMap<LeasedJob, { trace?: ActiveTrace; at: number }>();
 
   constructor(options: AsyncWorkerOptions) {
     this.#o = options;
@@ -115,6 +121,17 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
 
   async admit(job: LeasedJob): Promise<Admission<FunctionVersion>> {
     if (this.#o.tracing) this.#admittedAt.set(job, Date.now());
+    try {
+      const admission = await this.#admit(job);
+      if (admission.kind === 'reject' && this.#o.tracing) this.#failedAt.set(job, { at: Date.now() });
+      return admission;
+    } catch (err) {
+      if (this.#o.tracing) this.#failedAt.set(job, { at: Date.now() });
+      throw err;
+    }
+  }
+
+  async #admit(job: LeasedJob): Promise<Admission<FunctionVersion>> {
     const payload = job.payload as InvocationJob;
     const current = await this.#o.store.getInvocation(payload.invocationId);
     // Taken back from the dead letters by a retry that stopped before it recorded the invocation
@@ -155,6 +172,7 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
       await this.#attempt(job, fn, signal, trace);
       span.end();
     } catch (err) {
+      this.#failedAt.set(job, { trace, at: Date.now() });
       if (err instanceof AttemptFailed) {
         span.setAttributes({ [Attr.outcome]: err.outcome.status });
         span.end(`${err.outcome.status}: ${err.outcome.error.type}`);
@@ -259,6 +277,53 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
   }
 
   async failed(job: LeasedJob, error: unknown, outcome: FailOutcome): Promise<void> {
+    const trace = this.#o.tracing && this.#failureTrace(job, error, outcome);
+    const span = trace?.span;
+    if (!span) return this.#failed(job, error, outcome);
+    try {
+      await this.#failed(job, error, outcome, trace);
+      // A dead letter is the invocation's end, failed; a retry is the queue doing its job.
+      if (outcome.outcome === 'dead_lettered') span.end(deadLetter(error));
+      else span.end();
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+  }
+
+  /**
+   * The span of a failed job's fate, `faas.retry.scheduled` or `faas.dead_letter`: under its
+   * attempt's span, or under the caller's trace the job carries when no attempt started (its
+   * function was deleted, or the store failed at admission).
+   */
+  #failureTrace(job: LeasedJob, error: unknown, outcome: FailOutcome): ActiveTrace | undefined {
+    const tracing = this.#o.tracing;
+    if (!tracing) return undefined;
+    const payload = job.payload as InvocationJob;
+    const failed = this.#failedAt.get(job);
+    const attributes: Record<string, string | number> = {
+      [Attr.invocationId]: payload.invocationId,
+      [Attr.functionName]: payload.functionName,
+      [Attr.version]: payload.version,
+      [Attr.attempt]: job.attempt,
+      [Attr.errorType]: failureType(error),
+    };
+    if (outcome.outcome === 'retrying') {
+      attributes[Attr.retryDelayMs] = Math.max(0, outcome.runAt - Date.now());
+    }
+    const name = outcome.outcome === 'retrying' ? 'faas.retry.scheduled' : 'faas.dead_letter';
+    if (failed?.trace?.span) return tracing.child(failed.trace, name, 'internal', attributes, failed.at);
+    return tracing.continue(
+      payload.traceparent,
+      payload.tracestate,
+      name,
+      'internal',
+      attributes,
+      failed?.at,
+    );
+  }
+
+  async #failed(job: LeasedJob, error: unknown, outcome: FailOutcome, trace?: ActiveTrace): Promise<void> {
     const { invocationId: id } = job.payload as InvocationJob;
     // While retries remain the invocation goes back to queued, keeping the last error.
     const status: InvocationStatus = outcome.outcome === 'retrying' ? 'queued' : 'dead_lettered';
@@ -277,19 +342,20 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
     } as const;
     if (error instanceof AttemptFailed) {
       const done = { ...finished(error.outcome), status };
-      await this.#o.store.recordAttempt(id, job.attempt, done, error.logs);
+      await this.#recordAttempt(id, job.attempt, done, error.logs, trace);
       this.#o.tail?.finished({ ...attempt, ...done, createdAt: done.finishedAt }, error.logs, true);
       return;
     }
     // Not the function's fault: it was deleted, or the platform failed (runtime down, store error).
-    const type = isFaasError(error) ? error.code : 'FunctionGone';
     const now = isoTimestamp();
-    const failure = { type, message: (error as Error).message };
-    await this.#o.store.recordAttempt(id, job.attempt, {
-      status,
-      error: failure,
-      ...(status === 'dead_lettered' ? { finishedAt: now } : {}),
-    });
+    const failure = { type: failureType(error), message: (error as Error).message };
+    await this.#recordAttempt(
+      id,
+      job.attempt,
+      { status, error: failure, ...(status === 'dead_lettered' ? { finishedAt: now } : {}) },
+      undefined,
+      trace,
+    );
     this.#o.tail?.finished({ ...attempt, status, error: failure, createdAt: now, finishedAt: now }, [], true);
   }
 }
@@ -349,6 +415,22 @@ export class AsyncWorker {
         (err: unknown) => this.#o.logger?.error('async worker: dead-letter sweep failed', err),
       );
   }
+}
+
+/**
+ * The error type a failed job records: the function's own (its outcome's), a FaasError's code for
+ * a platform failure, else `FunctionGone` (its function or version was deleted while it waited).
+ */
+function failureType(error: unknown): string {
+  if (error instanceof AttemptFailed) return error.outcome.error.type;
+  return isFaasError(error) ? error.code : 'FunctionGone';
+}
+
+/** A dead letter as its span's error: named by the failure's type, which `error.type` keeps. */
+function deadLetter(error: unknown): Error {
+  const failure = new Error(`dead-lettered: ${(error as Error | undefined)?.message ?? String(error)}`);
+  failure.name = failureType(error);
+  return failure;
 }
 
 /** The fields of an async attempt the live tail names it by. */

@@ -19,7 +19,15 @@ import {
 } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { formatTraceparent, parseTraceContext, type TraceContext } from './trace-context.ts';
 
 /** How long finished spans wait to leave in one batch; shutdown sends what is left. */
@@ -73,9 +81,10 @@ export class Tracing implements Tracer {
   #provider: TracerProvider;
   #tracer: OtelTracer;
 
-  constructor(options: { url: string; serviceName: string }) {
+  constructor(options: { url: string; serviceName: string; sampler?: Sampler }) {
     this.#provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+      ...(options.sampler ? { sampler: options.sampler } : {}),
       spanProcessors: [
         new BatchSpanProcessor({
           exporter: new OTLPTraceExporter({ url: options.url, timeoutMillis: EXPORT_TIMEOUT_MS }),
@@ -179,7 +188,31 @@ function remoteContext(remote: TraceContext | undefined): Context {
 /** Tracing as the configuration asks: undefined (off) unless an OTLP endpoint is set. */
 export function tracingFrom(config: Readonly<Config>): Tracing | undefined {
   const url = tracesUrl(config);
-  return url === undefined ? undefined : new Tracing({ url, serviceName: config.otelServiceName });
+  if (url === undefined) return undefined;
+  return new Tracing({ url, serviceName: config.otelServiceName, sampler: samplerFrom(config) });
+}
+
+/**
+ * The sampler `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` name, as OpenTelemetry's SDKs
+ * build it. An unsampled request still gets its trace id (recorded, passed on, and in the
+ * response's `traceparent` with the sampled flag off); only its spans are not recorded.
+ */
+export function samplerFrom(config: Pick<Config, 'otelTracesSampler' | 'otelTracesSamplerArg'>): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(config.otelTracesSamplerArg);
+  switch (config.otelTracesSampler) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio;
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio });
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { AgentContainer } from './agent-container.ts';
 import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import type { CodeCache } from './code-cache.ts';
 import type { ContainerLimits } from './container-limits.ts';
+import type { ContainerIsolation, ContainerTally } from './container-roles.ts';
 import type { GoBuilder } from './go-builder.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
 import type { EgressReady } from './network/egress-network.ts';
@@ -67,7 +68,7 @@ export class AgentFactory {
   #options: AgentFactoryOptions;
   #spares = new Map<string, SparePool>();
   /** Containers being given a version: no pool holds them yet. */
-  #loading = new Set<AgentContainer>();
+  #loading = new Map<AgentContainer, ContainerIsolation>();
   /** Containers of loads being started: settled() waits for them, so counts can be compared. */
   #starts = new Set<Promise<unknown>>();
   /** `loaded` calls under way, which close() waits for. */
@@ -83,6 +84,12 @@ export class AgentFactory {
     let count = this.#loading.size;
     for (const pool of this.#spares.values()) count += pool.size;
     return count;
+  }
+
+  /** Counts its spares (`spare`) and the containers being loaded (`loading`) into `tally`. */
+  countContainers(tally: ContainerTally): void {
+    for (const [key, pool] of this.#spares) tally.add(isolationOfSpareKey(key), 'spare', pool.size);
+    for (const isolation of this.#loading.values()) tally.add(isolation, 'loading');
   }
 
   /** Starts the standard node and python spares now instead of on first use. */
@@ -120,7 +127,7 @@ export class AgentFactory {
       await container.destroy();
       throw closedError();
     }
-    this.#loading.add(container);
+    this.#loading.set(container, limits.isolation ?? 'runc');
     try {
       const error = await container.assign(
         `${fn.name}:${fn.version}`,
@@ -182,14 +189,14 @@ export class AgentFactory {
     this.#closed = true;
     await Promise.all([
       ...[...this.#spares.values()].map((s) => s.close()),
-      ...[...this.#loading].map((c) => c.destroy()),
+      ...[...this.#loading.keys()].map((c) => c.destroy()),
     ]);
     await Promise.all(this.#inFlight);
   }
 
   #sparePool(runtime: AgentRuntime, limits: ContainerLimits): SparePool {
     const isolation = limits.isolation ?? 'runc';
-    const key = `${runtime}/${isolation}/${limits.network ? 'net' : 'none'}`;
+    const key = spareKey(runtime, isolation, limits.network === true);
     let pool = this.#spares.get(key);
     if (!pool) {
       const standard = !limits.network && isolation === 'runc';
@@ -228,4 +235,13 @@ export class AgentFactory {
       helloTimeoutMs: HELLO_TIMEOUT_MS,
     });
   }
+}
+
+/** A spare pool's key: the containers of one runtime, isolation and network are interchangeable. */
+function spareKey(runtime: AgentRuntime, isolation: ContainerIsolation, network: boolean): string {
+  return `${runtime}/${isolation}/${network ? 'net' : 'none'}`;
+}
+
+function isolationOfSpareKey(key: string): ContainerIsolation {
+  return key.split('/')[1] === 'gvisor' ? 'gvisor' : 'runc';
 }

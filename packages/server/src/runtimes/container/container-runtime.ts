@@ -21,6 +21,7 @@ import { invocationError, invokeInContainer } from './agent-invocation.ts';
 import { type AgentError, DEFAULT_AGENT_LIMITS, DEFAULT_RESULT_BYTES } from './agent-messages.ts';
 import { CodeCache } from './code-cache.ts';
 import { ownerIdFor, removeOwnedContainers } from './container-labels.ts';
+import { ContainerTally } from './container-roles.ts';
 import { DependencyCaches } from './dependency-caches.ts';
 import { DependencyInstaller } from './dependency-installer.ts';
 import { createDockerClient, ENGINE_HINT, engineIsLocal, pingEngine } from './docker-engine.ts';
@@ -388,6 +389,19 @@ export class ContainerRuntime implements Runtime {
     return { warm, busy, byVersion };
   }
 
+  /** The containers it holds now, by isolation and role (`faas_containers`). */
+  containers(): ContainerTally {
+    const tally = new ContainerTally();
+    this.#agents.countContainers(tally);
+    for (const pool of this.#pools.values()) {
+      tally.add(pool.isolation, 'busy', pool.busy);
+      tally.add(pool.isolation, 'idle', pool.warm - pool.busy);
+    }
+    this.sandboxes.countContainers(tally);
+    this.instances.countContainers(tally);
+    return tally;
+  }
+
   /** Resolves when no spare or sandbox container is being started (for tests and benchmarks). */
   async settled(): Promise<void> {
     await this.#agents.settled();
@@ -515,7 +529,7 @@ export class ContainerRuntime implements Runtime {
       pool = undefined;
     }
     if (!pool) {
-      pool = new VersionPool(key, fingerprint, this.#removals);
+      pool = new VersionPool(key, fingerprint, this.#removals, fn.isolation ?? 'runc');
       this.#pools.set(key, pool);
     }
     return pool;

@@ -6,6 +6,7 @@ import {
   type InvokeRequest,
   isFaasError,
 } from '@faas/core';
+import { envWithTrace } from '../trace-env.ts';
 import { missingImageMessage } from './docker-engine.ts';
 import type { SandboxPools } from './sandbox/sandbox-pools.ts';
 
@@ -67,7 +68,7 @@ export class ImageFunctions {
         metrics: { durationMs: 0 },
       };
     }
-    const env: Record<string, string> = { ...fn.env };
+    const env: Record<string, string> = { ...envWithTrace(fn.env, request.trace) };
     if (payload.length <= MAX_ENV_PAYLOAD_BYTES) env.FUNCTION_PAYLOAD = payload.toString('utf8');
     try {
       const run = await this.#sandboxes.run({

@@ -1,4 +1,5 @@
 import type { AgentContainer } from './agent-container.ts';
+import type { ContainerIsolation } from './container-roles.ts';
 import type { PendingWork } from './pending-work.ts';
 
 /**
@@ -9,6 +10,7 @@ export class VersionPool {
   readonly key: string;
   /** What its containers were loaded with (container-runtime.ts `loadedWith`). */
   readonly fingerprint: string;
+  readonly isolation: ContainerIsolation;
   #idle: AgentContainer[] = [];
   #busy = new Set<AgentContainer>();
   #starting = 0;
@@ -17,9 +19,15 @@ export class VersionPool {
 
   #removals: PendingWork;
 
-  constructor(key: string, fingerprint: string, removals: PendingWork) {
+  constructor(
+    key: string,
+    fingerprint: string,
+    removals: PendingWork,
+    isolation: ContainerIsolation = 'runc',
+  ) {
     this.key = key;
     this.fingerprint = fingerprint;
+    this.isolation = isolation;
     this.#removals = removals;
   }
 

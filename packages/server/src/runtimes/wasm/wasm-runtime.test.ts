@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, type FunctionVersion, type InvokeOutcome, isFaasError, type LogLine } from '@faas/core';
+import {
+  ErrorCode,
+  type FunctionVersion,
+  type InvokeOutcome,
+  type InvokeTrace,
+  isFaasError,
+  type LogLine,
+} from '@faas/core';
 import {
   cModule,
   jsFunctionVersion,
@@ -28,7 +35,7 @@ async function deploy(bytes: Uint8Array, overrides: Partial<FunctionVersion> = {
 const wat = (name: WatFixture, overrides: Partial<FunctionVersion> = {}) =>
   deploy(watModule(name), overrides);
 
-async function run(runtime: WasmRuntime, fn: FunctionVersion, event: unknown = null) {
+async function run(runtime: WasmRuntime, fn: FunctionVersion, event: unknown = null, trace?: InvokeTrace) {
   const logs: Array<{ level: LogLine['level']; message: string }> = [];
   const outcome = await runtime.invoke({
     invocationId: `inv-${randomUUID()}`,
@@ -36,6 +43,7 @@ async function run(runtime: WasmRuntime, fn: FunctionVersion, event: unknown = n
     event,
     deadline: Date.now() + fn.timeoutMs,
     log: (level, message) => logs.push({ level, message }),
+    ...(trace ? { trace } : {}),
   });
   return { outcome, logs };
 }
@@ -137,6 +145,21 @@ describe('wasm runtime', { skip: wabtMissing() }, () => {
     const hostEscape = await wat('host-escape');
     assert.equal(resultOf((await run(runtime, hostEscape)).outcome), '52,00,08,58');
     assert.deepEqual(resultOf((await run(runtime, hostEscape)).outcome), '52,00,08,58', 'and again');
+  });
+
+  it("finds the call's trace context in TRACEPARENT, over the function env's own", async () => {
+    const fn = await wat('environment', { env: { GREETING: 'hi', TRACEPARENT: 'set-by-the-function' } });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceparent };
+    assert.equal(
+      resultOf((await run(runtime, fn, null, trace)).outcome),
+      `${fn.name}\0|GREETING=hi\0TRACEPARENT=${traceparent}\0`,
+    );
+    // No trace: the function's env as it is.
+    assert.equal(
+      resultOf((await run(runtime, fn)).outcome),
+      `${fn.name}\0|GREETING=hi\0TRACEPARENT=set-by-the-function\0`,
+    );
   });
 
   it('caps logs at maxLogBytes with a truncation notice, per invocation', async () => {

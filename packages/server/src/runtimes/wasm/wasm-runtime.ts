@@ -12,6 +12,7 @@ import {
   type RuntimeHealth,
   type RuntimeStats,
 } from '@faas/core';
+import { envWithTrace } from '../trace-env.ts';
 import { loadWasmModule } from './load-module.ts';
 import { pagesFor, WASM_PAGE_BYTES } from './memory-cap.ts';
 import { runOutcome } from './run-outcome.ts';
@@ -196,7 +197,7 @@ export class WasmRuntime implements Runtime {
           {
             module,
             stdin: stdinOf(request.event),
-            env: fn.env,
+            env: envWithTrace(fn.env, request.trace),
             args: [fn.name],
             deadline: request.deadline,
             maxStdoutBytes: this.#limits.maxResultBytes,

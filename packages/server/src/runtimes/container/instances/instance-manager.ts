@@ -10,13 +10,14 @@ import {
 } from '@faas/core';
 import type Docker from 'dockerode';
 import { removeContainer } from '../container-labels.ts';
+import type { ContainerTally } from '../container-roles.ts';
 import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus } from '../docker-engine.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { Instance } from './instance.ts';
 import { type InstanceCountLimits, InstanceQuota } from './instance-quota.ts';
 import { findInstances, killContainer } from './instance-recovery.ts';
-import { InstanceRestores, type RestoreOptions } from './instance-restores.ts';
+import { InstanceRestores, type RestoreOptions, type RestoresServed } from './instance-restores.ts';
 import { InstanceRunner } from './instance-runner.ts';
 import type { LoadCheckpoint } from './restore-standbys.ts';
 
@@ -151,6 +152,17 @@ export class InstanceManager {
   /** Containers held: instances and standbys. */
   get count(): number {
     return this.#instances.size + this.#restores.count;
+  }
+
+  /** Counts its instances' containers (`instance`) and the restore standbys (`standby`). */
+  countContainers(tally: ContainerTally): void {
+    for (const instance of this.#instances.values()) tally.add(instance.spec.isolation, 'instance');
+    this.#restores.countContainers(tally);
+  }
+
+  /** Restores served since start, from a standby or cold (`faas_instance_restores_total`). */
+  get restoresServed(): Readonly<RestoresServed> {
+    return this.#restores.served;
   }
 
   /** Stops the container: its processes end, its tmpfs folders are emptied; the instance stays. */

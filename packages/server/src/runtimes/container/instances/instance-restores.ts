@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, FaasError, type InstanceSpec, newId, type SnapshotProcess } from '@faas/core';
 import { removeContainer } from '../container-labels.ts';
+import type { ContainerTally } from '../container-roles.ts';
 import { checkpointDir, createCheckpoint, deleteCheckpoint } from './engine-checkpoints.ts';
 import { linkFolder, tarFolderStream, untarStream } from './folder-tar.ts';
 import { Instance } from './instance.ts';
@@ -27,6 +28,14 @@ export interface InstanceRestoresOptions {
   standbyIdleMs: number;
   /** Where checkpoints read from the blob store are unpacked before their restores. */
   stagingDir: string;
+}
+
+/** Instances restored from snapshots, by where they came from. */
+export interface RestoresServed {
+  /** Woken from a paused standby (tens of ms). */
+  standby: number;
+  /** Restored from the checkpoint when asked (about 250 ms of runsc's work each). */
+  cold: number;
 }
 
 /** Restores of several at once: all or none, and this many with standbys. */
@@ -54,6 +63,7 @@ interface Claim {
 export class InstanceRestores {
   #options: InstanceRestoresOptions;
   #standbys: RestoreStandbys;
+  #served: RestoresServed = { standby: 0, cold: 0 };
 
   constructor(options: InstanceRestoresOptions) {
     this.#options = options;
@@ -70,6 +80,15 @@ export class InstanceRestores {
   /** Containers held by standbys (being made or ready). */
   get count(): number {
     return this.#standbys.count;
+  }
+
+  countContainers(tally: ContainerTally): void {
+    this.#standbys.countContainers(tally);
+  }
+
+  /** Instances restored since start: woken from a standby, or restored from the checkpoint then. */
+  get served(): Readonly<RestoresServed> {
+    return this.#served;
   }
 
   /**
@@ -193,7 +212,10 @@ export class InstanceRestores {
     staged: () => Promise<string>,
     claim: Claim,
   ): Promise<Instance> {
-    if (standby && (await this.#wake(standby, claim))) return standby;
+    if (standby && (await this.#wake(standby, claim))) {
+      this.#served.standby++;
+      return standby;
+    }
     return this.#restoreNew(spec, staged, claim);
   }
 
@@ -208,6 +230,7 @@ export class InstanceRestores {
       this.#options.unregister(instance);
       throw err;
     }
+    this.#served.cold++;
     return instance;
   }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { InstanceSpec } from '@faas/core';
+import type { ContainerTally } from '../container-roles.ts';
 import { PendingWork } from '../pending-work.ts';
 import type { Instance } from './instance.ts';
 
@@ -57,6 +58,13 @@ export class RestoreStandbys {
     let count = 0;
     for (const entry of this.#entries.values()) count += entry.ready.length + (entry.filling ? 1 : 0);
     return count;
+  }
+
+  /** Counts its standbys, ready or being made, into `tally` (role `standby`). */
+  countContainers(tally: ContainerTally): void {
+    for (const entry of this.#entries.values()) {
+      tally.add(entry.spec.isolation, 'standby', entry.ready.length + (entry.filling ? 1 : 0));
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_PROJECT, type DependencyCache, ErrorCode, FaasError, isFaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
+import type { ContainerIsolation, ContainerTally } from '../container-roles.ts';
 import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus, missingImageError } from '../docker-engine.ts';
 import type { EgressReady } from '../network/egress-network.ts';
@@ -95,6 +96,8 @@ export class SandboxPools {
   #options: SandboxPoolsOptions;
   #pools = new Map<string, PoolEntry>();
   #removals = new Set<Promise<void>>();
+  /** Containers running a job, by isolation. */
+  #running = new Map<ContainerIsolation, number>();
   #closed = false;
 
   constructor(options: SandboxPoolsOptions) {
@@ -148,6 +151,8 @@ export class SandboxPools {
     entry.lastUsedAt = Date.now();
     const container = entry.ready.shift() ?? (await this.#start(entry));
     this.#refill(entry);
+    const isolation = limits.isolation ?? 'runc';
+    this.#running.set(isolation, (this.#running.get(isolation) ?? 0) + 1);
     try {
       const run = await container.run({
         line,
@@ -173,8 +178,16 @@ export class SandboxPools {
         cause: err,
       });
     } finally {
+      this.#running.set(isolation, (this.#running.get(isolation) ?? 1) - 1);
       this.#remove(container);
     }
+  }
+
+  /** Counts its pre-started containers (`sandbox_spare`) and running ones (`sandbox_busy`). */
+  countContainers(tally: ContainerTally): void {
+    for (const entry of this.#pools.values())
+      tally.add(entry.limits.isolation, 'sandbox_spare', entry.ready.length);
+    for (const [isolation, count] of this.#running) tally.add(isolation, 'sandbox_busy', count);
   }
 
   /** Pre-started containers waiting for a job. */
