@@ -7,7 +7,8 @@
 // BENCH_DATABASE_URL (the PostgreSQL server of section 5; default FAAS_TEST_DATABASE_URL).
 // BENCH_REDIS_URL (the Redis of section 6; default FAAS_TEST_REDIS_URL), BENCH_ASYNC_COUNT (10000),
 // BENCH_S3_ENDPOINT (the S3 of section 7; default FAAS_TEST_S3_ENDPOINT, else a private s3rver),
-// BENCH_DENSITY_COUNTS (functions deployed in section 8; default 1,100,1000,10000).
+// BENCH_DENSITY_COUNTS (functions deployed in section 8; default 1,100,1000,10000),
+// BENCH_RUNTIME_COLD / BENCH_RUNTIME_WARM (invokes per runtime in section 10; default 5 / 200).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
 import { measureBlobCache } from './blob-cache.ts';
@@ -18,6 +19,7 @@ import { measureInstances } from './instances.ts';
 import { pickLoadRunner } from './lib/load.ts';
 import { startFaasServer } from './lib/processes.ts';
 import { type Metric, summaryTable, verdict, writeJson } from './lib/report.ts';
+import { measureRuntimeLatency } from './runtime-latency.ts';
 import { benchDatabaseUrl, measureStoreCompare } from './store-compare.ts';
 import { measureWarmInvoke } from './warm-invoke.ts';
 
@@ -97,6 +99,20 @@ if (runs('8'))
       warmupS,
       log,
     }),
+  );
+if (runs('10'))
+  await section(
+    '10. runtime latency: cold and warm invoke of node, python, go, wasm and js, side by side',
+    async () => {
+      const latency = await measureRuntimeLatency({
+        coldCount: Number(process.env.BENCH_RUNTIME_COLD ?? 5),
+        warmCount: Number(process.env.BENCH_RUNTIME_WARM ?? 200),
+        withContainers: dockerAnswers(),
+        log,
+      });
+      notes.push(...latency.notes);
+      return latency.metrics;
+    },
   );
 
 log('\nsummary');
