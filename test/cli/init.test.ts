@@ -164,6 +164,10 @@ describe('faas init', () => {
     assert.equal(deployed.code, 6, deployed.stderr);
     assert.match(deployed.stderr, /The image of broken-image did not build: .*exit/i);
     assert.equal((await faas(['get', 'broken-image'])).code, 3);
+    // A name the server would refuse is refused before any build: it would be the image's tag.
+    const named = await faas(['deploy', folder, '--name', 'Not_An_Image']);
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, /Not_An_Image cannot be a function name/);
   });
 
   it('refuses a folder that is not empty, an unknown runtime and a name the server would refuse', async () => {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CliError, EXIT } from './exit-codes.ts';
+import { checkFunctionName } from './function-name.ts';
 import { tarFolder } from './pack.ts';
 
 /** The build arguments a function's Dockerfile can base itself on: the platform's own images. */
@@ -24,6 +25,8 @@ export async function buildFunctionImage(
   name: string,
   onProgress: (message: string) => void,
 ): Promise<string> {
+  // The name is in the image's tag: one the server would refuse is refused before a build.
+  checkFunctionName(name);
   // Loaded here: only image deploys need dockerode and the server's image code.
   const { buildRuntimeImages, createDockerClient, followDockerProgress, imageExists, pingEngine } =
     await import('../../server/src/runtimes/container/index.ts');
