@@ -262,7 +262,7 @@ container: the event on stdin, the result on stdout, logs on stderr (docs/runtim
         : '';
   return `# ${name}
 
-A \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
+${runtime === 'image' ? 'An' : 'A'} \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
 holds its settings (docs/cli.md lists the fields).
 
 \`\`\`sh
