@@ -11,6 +11,7 @@
 // BENCH_BEFORE_REF (section 9: section 1 on this tree and on that commit, alternately; off when
 // unset), BENCH_AFTER_REF (another commit in place of this tree), BENCH_BEFORE_MAX_COST (its
 // target, percent of throughput; default 5).
+// BENCH_RUNTIME_COLD / BENCH_RUNTIME_WARM (invokes per runtime in section 10; default 5 / 200).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
 import { measureBeforeAfter } from './before-after.ts';
@@ -22,6 +23,7 @@ import { measureInstances } from './instances.ts';
 import { pickLoadRunner } from './lib/load.ts';
 import { startFaasServer } from './lib/processes.ts';
 import { type Metric, summaryTable, verdict, writeJson } from './lib/report.ts';
+import { measureRuntimeLatency } from './runtime-latency.ts';
 import { benchDatabaseUrl, measureStoreCompare } from './store-compare.ts';
 import { measureTracingCompare } from './tracing-compare.ts';
 import { measureWarmInvoke } from './warm-invoke.ts';
@@ -120,6 +122,20 @@ if (runs('9') && beforeRef)
       rounds: 4,
       log,
     }),
+  );
+if (runs('10'))
+  await section(
+    '10. runtime latency: cold and warm invoke of node, python, go, wasm and js, side by side',
+    async () => {
+      const latency = await measureRuntimeLatency({
+        coldCount: Number(process.env.BENCH_RUNTIME_COLD ?? 5),
+        warmCount: Number(process.env.BENCH_RUNTIME_WARM ?? 200),
+        withContainers: dockerAnswers(),
+        log,
+      });
+      notes.push(...latency.notes);
+      return latency.metrics;
+    },
   );
 
 log('\nsummary');

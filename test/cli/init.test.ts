@@ -90,6 +90,12 @@ describe('faas init', () => {
       skip: engineSkip || pythonSkip,
     },
     {
+      runtime: 'image',
+      files: ['Dockerfile', 'main.py', 'test_main.py'],
+      test: ['python3', '-m', 'unittest'],
+      skip: engineSkip || pythonSkip,
+    },
+    {
       runtime: 'go',
       files: ['main.go', 'main_test.go', 'go.mod'],
       // Offline, with its caches in the test's temp folder: no module proxy is reachable.
@@ -108,7 +114,7 @@ describe('faas init', () => {
       assert.deepEqual(
         JSON.parse(made.stdout).files,
         [...c.files, 'README.md', 'faas.json', 'package.json']
-          .filter((f) => (c.runtime !== 'python' && c.runtime !== 'go') || f !== 'package.json')
+          .filter((f) => !['python', 'go', 'image'].includes(c.runtime) || f !== 'package.json')
           .sort(),
       );
       const folder = join(dir, name);
@@ -137,8 +143,32 @@ describe('faas init', () => {
         headers: { authorization: `Bearer ${ADMIN_KEY}` },
       });
       assert.deepEqual(await routed.json(), { message: 'Hello, Bob!' });
+      if (c.runtime === 'image') {
+        // The image's tag hashes the folder: the same folder is the same image, so no new version.
+        const again = await faas(['deploy', folder, '--json']);
+        assert.equal(again.code, 0, again.stderr);
+        assert.equal(JSON.parse(again.stdout).outcome, 'unchanged');
+        assert.match(JSON.parse(again.stdout).latest.image, new RegExp(`^faas-fn/${name}:[0-9a-f]{16}$`));
+      }
     });
   }
+
+  it('refuses the deploy of an image whose Dockerfile does not build, making no function', {
+    skip: engineSkip,
+  }, async () => {
+    const folder = join(dir, 'broken-image');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'Dockerfile'), 'ARG FAAS_BASE_IMAGE\nFROM ${FAAS_BASE_IMAGE}\nRUN exit 3\n');
+    writeFileSync(join(folder, 'faas.json'), JSON.stringify({ runtime: 'image', command: ['true'] }));
+    const deployed = await faas(['deploy', folder]);
+    assert.equal(deployed.code, 6, deployed.stderr);
+    assert.match(deployed.stderr, /The image of broken-image did not build: .*exit/i);
+    assert.equal((await faas(['get', 'broken-image'])).code, 3);
+    // A name the server would refuse is refused before any build: it would be the image's tag.
+    const named = await faas(['deploy', folder, '--name', 'Not_An_Image']);
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, /Not_An_Image cannot be a function name/);
+  });
 
   it('refuses a folder that is not empty, an unknown runtime and a name the server would refuse', async () => {
     mkdirSync(join(dir, 'taken'));

@@ -61,7 +61,7 @@ export function program(): Command {
     .description(
       'write a new function in a new folder (named after it): handler, faas.json, a test, a README',
     )
-    .option('--runtime <runtime>', 'js | ts | node | python | go | wasm', 'js')
+    .option('--runtime <runtime>', 'js | ts | node | python | go | wasm | image', 'js')
     .action(run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime)));
 
   p.command('deploy [path]')

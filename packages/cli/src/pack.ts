@@ -20,10 +20,14 @@ export function listFiles(root: string): string[] {
   return out.sort();
 }
 
-/** A folder as a base64 tar.gz, the `archive` form of a function's code. */
-export async function packFolder(
+/**
+ * A folder's files as an uncompressed tar. `fixedMtime`: every entry dated 1970, so the same files
+ * make the same bytes (an image function's build context, whose hash is the image's tag).
+ */
+export async function tarFolder(
   root: string,
-): Promise<{ archive: string; format: 'tar.gz'; files: number; bytes: number }> {
+  fixedMtime = false,
+): Promise<{ tar: Buffer; files: number; bytes: number }> {
   const files = listFiles(root);
   const pack = tar.pack();
   const chunks: Buffer[] = [];
@@ -37,14 +41,17 @@ export async function packFolder(
     const data = readFileSync(join(root, file));
     bytes += data.length;
     const mode = statSync(join(root, file)).mode & 0o777;
-    pack.entry({ name: file, size: data.length, mode }, data);
+    pack.entry({ name: file, size: data.length, mode, ...(fixedMtime ? { mtime: new Date(0) } : {}) }, data);
   }
   pack.finalize();
   await done;
-  return {
-    archive: gzipSync(Buffer.concat(chunks)).toString('base64'),
-    format: 'tar.gz',
-    files: files.length,
-    bytes,
-  };
+  return { tar: Buffer.concat(chunks), files: files.length, bytes };
+}
+
+/** A folder as a base64 tar.gz, the `archive` form of a function's code. */
+export async function packFolder(
+  root: string,
+): Promise<{ archive: string; format: 'tar.gz'; files: number; bytes: number }> {
+  const { tar: bytesOfTar, files, bytes } = await tarFolder(root);
+  return { archive: gzipSync(bytesOfTar).toString('base64'), format: 'tar.gz', files, bytes };
 }

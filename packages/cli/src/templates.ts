@@ -6,7 +6,7 @@
 
 import { WASM_TEMPLATE_MODULE, WASM_TEMPLATE_TEST, WASM_TEMPLATE_WAT } from './wasm-template.ts';
 
-export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'wasm'] as const;
+export const INIT_RUNTIMES = ['js', 'ts', 'node', 'python', 'go', 'wasm', 'image'] as const;
 export type InitRuntime = (typeof INIT_RUNTIMES)[number];
 
 export interface Template {
@@ -167,11 +167,74 @@ func TestGreetsTheNameOfARoute(t *testing.T) {
 }
 `;
 
-function manifest(name: string, runtime: InitRuntime, handler: string): string {
+const IMAGE_DOCKERFILE = `# Built by \`faas deploy\` in the server's Docker Engine. No registry is reachable, so the image
+# starts from one the platform builds: FAAS_PYTHON_IMAGE (Debian 12's python3), FAAS_NODE_IMAGE
+# (Node 24) or FAAS_BASE_IMAGE (Debian 12 minbase, apt works against Debian's mirror).
+ARG FAAS_PYTHON_IMAGE
+FROM \${FAAS_PYTHON_IMAGE}
+COPY main.py /app/main.py
+`;
+
+const IMAGE_HANDLER = `"""An image function: the event is on stdin (JSON, or text), the result is what it prints on
+stdout (JSON when it parses), lines on stderr are its logs and a non-zero exit fails the call.
+Declared routes send an HTTP event: { method, path, params, query, headers, body }."""
+
+import json
+import sys
+
+
+def handle(event):
+    params = (event.get("params") or {}) if isinstance(event, dict) else {}
+    name = params.get("name") or (event.get("name") if isinstance(event, dict) else None) or "world"
+    print(f"greeting {name}", file=sys.stderr)
+    return {"message": f"Hello, {name}!"}
+
+
+def main():
+    raw = sys.stdin.read()
+    try:
+        event = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        event = raw
+    json.dump(handle(event), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
+`;
+
+const IMAGE_TEST = `import io
+import json
+import unittest
+from unittest import mock
+
+from main import handle, main
+
+
+class HandlerTest(unittest.TestCase):
+    def test_greets_by_name(self):
+        self.assertEqual(handle({"name": "Ada"}), {"message": "Hello, Ada!"})
+
+    def test_greets_the_name_of_a_route(self):
+        self.assertEqual(handle({"params": {"name": "Bob"}}), {"message": "Hello, Bob!"})
+
+    def test_reads_stdin_and_writes_stdout(self):
+        out = io.StringIO()
+        with mock.patch("sys.stdin", io.StringIO('{"name": "Ada"}')), mock.patch("sys.stdout", out):
+            main()
+        self.assertEqual(json.loads(out.getvalue()), {"message": "Hello, Ada!"})
+
+
+if __name__ == "__main__":
+    unittest.main()
+`;
+
+function manifest(name: string, runtime: InitRuntime, handler: string | string[]): string {
   const spec = {
     name,
     runtime,
-    handler,
+    // An image function has no handler: it runs a command in its image (built from the Dockerfile).
+    ...(runtime === 'image' ? { command: handler } : { handler }),
     description: `${name}: made by faas init`,
     timeoutMs: 10_000,
     memoryMb: 128,
@@ -189,10 +252,17 @@ and Ubuntu: \`apt-get install wabt\`). Any WASI preview 1 command works in its p
 \`clang --target=wasm32-wasi -O2 -o main.wasm main.c\` (Debian: clang, lld, wasi-libc); the
 event is on stdin, the result on stdout, logs on stderr (docs/runtimes/wasm.md).
 `
-      : '';
+      : runtime === 'image'
+        ? `
+\`faas deploy\` builds the \`Dockerfile\` in the Docker Engine the server uses (\`DOCKER_HOST\`, else
+\`/var/run/docker.sock\`: run it on the server's machine) as \`faas-fn/${name}:<hash of the folder>\`,
+and deploys that image with the \`command\` of \`faas.json\` (docs/cli.md). Each call runs in a fresh
+container: the event on stdin, the result on stdout, logs on stderr (docs/runtimes/container.md).
+`
+        : '';
   return `# ${name}
 
-A \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
+${runtime === 'image' ? 'An' : 'A'} \`${runtime}\` function made by \`faas init\`. The handler is in \`${entry}\`; \`faas.json\`
 holds its settings (docs/cli.md lists the fields).
 
 \`\`\`sh
@@ -273,6 +343,19 @@ export function template(name: string, runtime: InitRuntime): Template {
           'package.json': `${JSON.stringify({ name, private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
           'faas.json': manifest(name, runtime, 'main._start'),
           'README.md': readme(name, runtime, 'main.wat', testCommand),
+        },
+      };
+    }
+    case 'image': {
+      const testCommand = 'python3 -m unittest';
+      return {
+        testCommand,
+        files: {
+          Dockerfile: IMAGE_DOCKERFILE,
+          'main.py': IMAGE_HANDLER,
+          'test_main.py': IMAGE_TEST,
+          'faas.json': manifest(name, runtime, ['python3', '/app/main.py']),
+          'README.md': readme(name, runtime, 'main.py', testCommand),
         },
       };
     }

@@ -1,4 +1,5 @@
 export * from './blob-suite.ts';
+export * from './fixtures/container-fixtures.ts';
 export * from './fixtures/js-fixtures.ts';
 export * from './fixtures/runtime-fixtures.ts';
 export * from './fixtures/wasm-fixtures.ts';

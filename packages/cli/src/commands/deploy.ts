@@ -4,6 +4,7 @@ import type { FunctionRuntime } from '@faas/core';
 import type { FaaSClient, FunctionSpec } from '@faas/sdk';
 import ora from 'ora';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { buildFunctionImage } from '../function-image.ts';
 import { envPairs, int } from '../input.ts';
 import { type Output, print } from '../output.ts';
 import { packFolder } from '../pack.ts';
@@ -51,9 +52,18 @@ export async function deploy(
       }
     }
     spec.name ??= basename(path.replace(/\/+$/, '') || process.cwd());
-    const packed = await packFolder(path);
-    spec.code = { archive: packed.archive, format: packed.format };
-    summary = `${packed.files} files, ${packed.bytes} bytes`;
+    if ((flags.runtime ?? spec.runtime) === 'image' && !spec.image && existsSync(join(path, 'Dockerfile'))) {
+      // The folder is the image: built here, in the server's engine; the code is in the image.
+      const name = flags.name ?? spec.name;
+      spec.image = await buildFunctionImage(path, name, (message) => {
+        if (!out.json) process.stderr.write(`${name}: ${message}\n`);
+      });
+      summary = `image ${spec.image}`;
+    } else {
+      const packed = await packFolder(path);
+      spec.code = { archive: packed.archive, format: packed.format };
+      summary = `${packed.files} files, ${packed.bytes} bytes`;
+    }
   } else if (extname(path) === '.wasm') {
     // A module is binary: sent as base64, stored as main.wasm (the default handler's file).
     const bytes = readFileSync(path);
@@ -74,7 +84,7 @@ export async function deploy(
   applyFlags(spec, flags);
   if (!spec.runtime)
     throw new CliError(
-      'Say which runtime: --runtime js|ts|node|python|image|wasm, or "runtime" in faas.json',
+      'Say which runtime: --runtime js|ts|node|python|go|image|wasm, or "runtime" in faas.json',
       EXIT.USAGE,
     );
   const name = spec.name as string;

@@ -1,11 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { checkFunctionName } from '../function-name.ts';
 import { type Output, print } from '../output.ts';
 import { INIT_RUNTIMES, type InitRuntime, template } from '../templates.ts';
-
-/** The server's rule for function names (control/function-config.ts). */
-const FUNCTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /**
  * `faas init [--runtime r] <path>`: a new folder with a function that deploys as it is. The
@@ -16,11 +14,7 @@ export async function init(out: Output, path: string, runtime = 'js'): Promise<v
     throw new CliError(`--runtime is one of ${INIT_RUNTIMES.join(', ')}`, EXIT.USAGE);
   const folder = resolve(path);
   const name = basename(folder);
-  if (!FUNCTION_NAME.test(name))
-    throw new CliError(
-      `${name} cannot be a function name: lowercase letters, digits, - and _, starting with a letter or digit, at most 63`,
-      EXIT.USAGE,
-    );
+  checkFunctionName(name);
   if (existsSync(folder) && readdirSync(folder).length > 0)
     throw new CliError(
       `${path} exists and is not empty: faas init writes only into a new or empty folder`,

@@ -12,5 +12,10 @@ export {
   type RuntimeImageTags,
   runtimeImageTags,
 } from './images/build-runtime-images.ts';
-export type { ImageBuildProgress, ImageProgressListener } from './images/image-progress.ts';
+export {
+  followDockerProgress,
+  type ImageBuildProgress,
+  type ImageProgressListener,
+  imageExists,
+} from './images/image-progress.ts';
 export { SANDBOX_DEFAULTS, type SandboxRequest, type SandboxResult } from './sandbox/sandbox-pools.ts';

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { BlobStore, FunctionVersion } from '@faas/core';
-import { jsFixtureSource } from '../../packages/testkit/src/fixtures/js-fixtures.ts';
+import {
+  type ContainerLanguage,
+  containerFixtureCode,
+} from '../../packages/testkit/src/fixtures/container-fixtures.ts';
 import {
   FIXTURE_NAMES,
   type FixtureName,
@@ -9,17 +12,22 @@ import {
 } from '../../packages/testkit/src/fixtures/runtime-fixtures.ts';
 import { tarOf } from './support.ts';
 
-/** The shared fixtures as `node` functions: each source as index.mjs in a code tar. */
-export function createNodeFixtures(blobs: BlobStore, extra: Partial<FunctionVersion> = {}): RuntimeFixtures {
+/** The shared fixtures as `language` functions of the container runtime: each one's code in a tar. */
+export function createContainerFixtures(
+  blobs: BlobStore,
+  language: ContainerLanguage,
+  extra: Partial<FunctionVersion> = {},
+): RuntimeFixtures {
   const deploy =
     (name: FixtureName) =>
     async (options: FixtureOptions = {}): Promise<FunctionVersion> => {
-      const code = await blobs.put(await tarOf({ 'index.mjs': await jsFixtureSource(name, options) }));
+      const { files, handler } = await containerFixtureCode(language, name, options);
+      const code = await blobs.put(await tarOf(files));
       return {
-        name: options.name ?? `${name}-${randomUUID().slice(0, 8)}`,
+        name: options.name ?? `${name.toLowerCase()}-${randomUUID().slice(0, 8)}`,
         version: options.version ?? 1,
-        runtime: 'node',
-        handler: 'index.default',
+        runtime: language,
+        handler,
         env: {},
         timeoutMs: options.timeoutMs ?? 10_000,
         memoryMb: Math.max(options.memoryMb ?? 128, 128),
