@@ -1,4 +1,4 @@
-// Section 9: cold and warm invoke latency of every runtime in one run, side by side: node,
+// Section 10: cold and warm invoke latency of every runtime in one run, side by side: node,
 // python and go (container runtime, runc), wasm (node:wasi in a worker) and js (V8 isolates).
 // On the runtimes themselves, no HTTP: what a runtime costs, not the gateway (sections 1-3 time
 // the gateway). Each function echoes a small JSON event.
