@@ -201,8 +201,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   // Before anything runs a function: a bad key file stops the start here, and secrets still under
   // FAAS_SECRET_KEY_PREVIOUS move to the current key.
   const secrets = new SecretService(store, SecretVault.open(config));
-  const reencrypted = await secrets.reencryptStale();
-  if (reencrypted > 0) logger.info(`re-encrypted ${reencrypted} secret(s) with the current FAAS_SECRET_KEY`);
+  const rotation = await secrets.reencryptStale();
+  if (rotation.reencrypted > 0)
+    logger.info(`re-encrypted ${rotation.reencrypted} secret(s) under the current secret key`);
+  if (rotation.unreadable.length > 0) {
+    logger.error(
+      `${rotation.unreadable.length} secret(s) do not decrypt with FAAS_SECRET_KEY or FAAS_SECRET_KEY_PREVIOUS (${rotation.unreadable.join(', ')}): start with the key that wrote them, or set them again`,
+    );
+  }
 
   const changes = new ChangeFeed();
   const slots = new SlotTable();

@@ -105,19 +105,26 @@ export class SecretService {
 
   /**
    * Re-encrypts with the current key every secret still under another (the previous key, after a
-   * rotation). Resolves to how many were re-encrypted.
-   * @throws FaasError SECRET_UNREADABLE for one that neither key opens (nothing after it is touched)
+   * rotation). One that neither key opens is left as it is and named in `unreadable` (the server
+   * still starts: functions that need it answer SECRET_UNREADABLE, and it can be set again).
    */
-  async reencryptStale(): Promise<number> {
-    let count = 0;
+  async reencryptStale(): Promise<{ reencrypted: number; unreadable: string[] }> {
+    let reencrypted = 0;
+    const unreadable: string[] = [];
     for (const secret of await this.#store.listSecrets()) {
       if (!this.#vault.isStale(secret)) continue;
-      const value = this.#vault.open(secret);
+      let value: string;
+      try {
+        value = this.#vault.open(secret);
+      } catch {
+        unreadable.push(`${secret.project}/${secret.name}`);
+        continue;
+      }
       // Same times: the value did not change, only the key it is kept under.
       await this.#store.putSecret({ ...secret, ...this.#vault.seal(secret.project, secret.name, value) });
-      count += 1;
+      reencrypted += 1;
     }
-    return count;
+    return { reencrypted, unreadable };
   }
 }
 
