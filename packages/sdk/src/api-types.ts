@@ -194,6 +194,13 @@ export interface ApiKeyRecord {
   lastUsedAt?: string;
 }
 
+/** A secret as the API shows it: never its value. */
+export interface SecretSummary {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface PageRequest {
   /** @default 50 */
   limit?: number;
