@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEntry } from '@faas/core';
-import { startTestServer, type TestServer, tempDataDir, waitFor } from '../support/server.ts';
+import { wabtMissing, watModule } from '@faas/testkit';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string; details: unknown } };
 
@@ -216,6 +217,28 @@ describe('secrets', () => {
     assert.equal(gone.status, 422, gone.text);
     assert.equal(gone.body.error?.code, 'FAAS_ERR_SECRET_MISSING');
   });
-});
 
-export { tempDataDir };
+  it('a wasm function sees its secrets in its WASI environment (its output then shows [secret])', {
+    skip: wabtMissing(),
+  }, async () => {
+    const dev = keys['team-a/developer'] as string;
+    assert.equal(
+      (await call(dev, 'PUT', '/api/v1/secrets/WASM_TOKEN', { value: 'wasm-token-value' })).status,
+      201,
+    );
+    const made = await call(dev, 'POST', '/api/v1/functions', {
+      name: 'wasm-env',
+      runtime: 'wasm',
+      env: { PLAIN: 'p' },
+      secrets: ['WASM_TOKEN'],
+      code: { wasm: Buffer.from(watModule('environment')).toString('base64') },
+    });
+    assert.equal(made.status, 201, made.text);
+    const got = await call(dev, 'POST', '/api/v1/functions/wasm-env/invoke', {});
+    assert.equal(got.status, 200, got.text);
+    // The module prints its environment: the name is there with the value, which the answer hides.
+    assert.match(got.text, /WASM_TOKEN=\[secret\]/);
+    assert.match(got.text, /PLAIN=p/);
+    assert.ok(!got.text.includes('wasm-token-value'));
+  });
+});
