@@ -208,7 +208,7 @@ export class IsolateRuntime implements Runtime {
       existing.fn.artifactSha256 === fn.artifactSha256 &&
       existing.fn.createdAt === fn.createdAt &&
       // A secret's value changed since the pool's isolates read their env.
-      envFingerprint(existing.fn.env) === envFingerprint(fn.env)
+      (existing.fn.env === fn.env || envFingerprint(existing.fn.env) === envFingerprint(fn.env))
     ) {
       return existing;
     }
