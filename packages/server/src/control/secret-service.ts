@@ -29,7 +29,7 @@ export class SecretService {
   #vault: SecretVault;
   /**
    * Values already decrypted, by ciphertext (which a new value or key always changes): a
-   * decryption costs ~100 µs (measured), more than a warm isolate call; the row is still read on
+   * decryption costs ~50-100 µs (measured here), more than a warm isolate call; the row is still read on
    * every call, so a change made anywhere is seen at once.
    */
   #opened = new Map<string, string>();
