@@ -172,6 +172,21 @@ describe('secrets', () => {
     });
     assert.equal(bad.status, 422, bad.text);
     assert.equal(bad.body.error?.code, 'FAAS_ERR_VALIDATION');
+    // A new version (PATCH) is held to the same rule, and none is made.
+    assert.equal(
+      (
+        await call(dev, 'POST', '/api/v1/functions', {
+          name: 'patched',
+          runtime: 'js',
+          code: 'export default () => 1',
+        })
+      ).status,
+      201,
+    );
+    const patched = await call(dev, 'PATCH', '/api/v1/functions/patched', { secrets: ['NOT_SET_HERE'] });
+    assert.equal(patched.status, 422, patched.text);
+    assert.equal(patched.body.error?.code, 'FAAS_ERR_SECRET_MISSING');
+    assert.equal((await call(dev, 'GET', '/api/v1/functions/patched')).body.latestVersion, 1);
   });
 
   it('a js function sees its secrets in process.env and context.env; a new value reaches the next call', async () => {
