@@ -12,6 +12,7 @@ import { invoke } from './commands/invoke.ts';
 import { createKey, createProject, listKeys, listProjects, revokeKey } from './commands/keys.ts';
 import { invocation, invocations, logs, stats } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
+import { deleteSecret, listSecrets, setSecret } from './commands/secrets.ts';
 import * as snapshots from './commands/snapshots.ts';
 import { describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
@@ -241,6 +242,22 @@ export function program(): Command {
     .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts())));
   keys.command('ls').action(run((c, o) => listKeys(c, o)));
   keys.command('rm <id>').action(run((c, o, cmd) => revokeKey(c, o, cmd.args[0] as string)));
+  const secrets = p
+    .command('secrets')
+    .description('the project\'s secrets: functions name them in "secrets" and see them as env');
+  secrets
+    .command('set <name>')
+    .description('set a secret; the value is read from stdin, or a prompt that does not echo it')
+    .allowExcessArguments()
+    .action(run((c, o, cmd) => setSecret(c, o, cmd.args[0] as string, cmd.args.slice(1))));
+  secrets
+    .command('ls')
+    .alias('list')
+    .action(run((c, o) => listSecrets(c, o)));
+  secrets
+    .command('rm <name>')
+    .alias('delete')
+    .action(run((c, o, cmd) => deleteSecret(c, o, cmd.args[0] as string)));
   const projects = p.command('projects').description('projects (tenants): create needs a platform admin key');
   projects.command('create <name>').action(run((c, o, cmd) => createProject(c, o, cmd.args[0] as string)));
   projects.command('ls').action(run((c, o) => listProjects(c, o)));

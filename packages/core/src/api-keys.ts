@@ -16,6 +16,8 @@ export const SCOPES = [
   'projects:write',
   'queue:read',
   'audit:read',
+  'secrets:read',
+  'secrets:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -35,6 +37,9 @@ const DEVELOPER: readonly Scope[] = [
   'sandboxes:read',
   'sandboxes:write',
   'projects:read',
+  // A developer can deploy a function that reads any secret, so setting them adds no power.
+  'secrets:read',
+  'secrets:write',
 ];
 
 export const ROLE_SCOPES: Readonly<Record<ApiKeyRole, readonly Scope[]>> = {
@@ -43,7 +48,7 @@ export const ROLE_SCOPES: Readonly<Record<ApiKeyRole, readonly Scope[]>> = {
   developer: DEVELOPER,
   user: DEVELOPER,
   invoker: ['functions:read', 'functions:invoke', 'invocations:read', 'projects:read'],
-  viewer: ['functions:read', 'invocations:read', 'sandboxes:read', 'projects:read'],
+  viewer: ['functions:read', 'invocations:read', 'sandboxes:read', 'projects:read', 'secrets:read'],
 };
 
 /** A stored API key: only its sha256 is kept, never the key. */

@@ -168,6 +168,17 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes a 32-byte secret key as hex or base64, and refuses anything else with a clear message', () => {
+    const hex = 'ab'.repeat(32);
+    const base64 = Buffer.alloc(32, 7).toString('base64');
+    assert.equal(loadConfig({ FAAS_SECRET_KEY: hex }).secretKey, hex);
+    assert.equal(loadConfig({ FAAS_SECRET_KEY: base64 }).secretKey, base64);
+    assert.equal(loadConfig({ FAAS_SECRET_KEY_PREVIOUS: base64 }).secretKeyPrevious, base64);
+    for (const bad of ['ab'.repeat(31), Buffer.alloc(16).toString('base64'), 'not a key!', 'x'.repeat(64)]) {
+      assert.throws(() => loadConfig({ FAAS_SECRET_KEY: bad }), /FAAS_SECRET_KEY: must be a 32-byte key/);
+    }
+  });
+
   it('returns a frozen object', () => {
     assert.ok(Object.isFrozen(loadConfig({})));
   });

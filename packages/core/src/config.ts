@@ -87,6 +87,16 @@ export interface Config {
   authFailureWindowMs: number;
   /** Accept HS256 JWTs signed with this shared secret (at least 32 characters). (FAAS_JWT_SECRET) */
   jwtSecret: string | undefined;
+  /**
+   * The key secrets are encrypted with: 32 bytes as 64 hex digits or base64. Unset: a key file
+   * made on first start in the data dir (`secret.key`, mode 0600). (FAAS_SECRET_KEY)
+   */
+  secretKey: string | undefined;
+  /**
+   * The key before a rotation: secrets it encrypted still decrypt, and are re-encrypted with
+   * the current key at start. (FAAS_SECRET_KEY_PREVIOUS)
+   */
+  secretKeyPrevious: string | undefined;
   /** Accept RS256/ES256 JWTs signed by this key (PEM, SPKI). (FAAS_JWT_PUBLIC_KEY) */
   jwtPublicKey: string | undefined;
   /** Accept RS256/ES256 JWTs signed by a key of this JWKS. (FAAS_JWT_JWKS_URL) */
@@ -403,6 +413,20 @@ const jwtSecret: Parser<string> = (raw) => {
   return raw;
 };
 
+/** 32 bytes, as 64 hex digits or as base64 (standard or url-safe): checked here, decoded by the vault. */
+const secretKey: Parser<string> = (raw) => {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(raw)
+    ? 32
+    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)
+      ? Math.floor((raw.replace(/=+$/, '').length * 3) / 4)
+      : 0;
+  if (bytes !== 32)
+    throw new Error(
+      'must be a 32-byte key as 64 hex digits or as base64 (e.g. the output of `openssl rand -base64 32`)',
+    );
+  return raw;
+};
+
 const pem: Parser<string> = (raw) => {
   if (!/-----BEGIN PUBLIC KEY-----/.test(raw))
     throw new Error('must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
@@ -455,6 +479,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
   jwtSecret: { env: 'FAAS_JWT_SECRET', default: undefined, parse: jwtSecret },
+  secretKey: { env: 'FAAS_SECRET_KEY', default: undefined, parse: secretKey },
+  secretKeyPrevious: { env: 'FAAS_SECRET_KEY_PREVIOUS', default: undefined, parse: secretKey },
   jwtPublicKey: { env: 'FAAS_JWT_PUBLIC_KEY', default: undefined, parse: pem },
   jwtJwksUrl: { env: 'FAAS_JWT_JWKS_URL', default: undefined, parse: httpUrl },
   jwtIssuer: { env: 'FAAS_JWT_ISSUER', default: undefined, parse: str },

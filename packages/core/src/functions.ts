@@ -84,6 +84,11 @@ export interface FunctionConfig {
    * once, as an async invocation with `trigger: "schedule"`.
    */
   schedules?: string[];
+  /**
+   * Names of the project's secrets the function sees as env (over a plain `env` entry of the
+   * same name). Only the names are kept in the version; values are read when it runs.
+   */
+  secrets?: string[];
 }
 
 /** One immutable, numbered version of a function. */
@@ -142,4 +147,5 @@ export interface FunctionInput {
   network?: boolean;
   public?: boolean;
   schedules?: string[];
+  secrets?: string[];
 }

@@ -13,6 +13,7 @@ export * from './queue.ts';
 export * from './queue-consumer.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';
+export * from './secrets.ts';
 export * from './store.ts';
 export * from './timestamps.ts';
 export * from './tracing.ts';

@@ -6,6 +6,7 @@ import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
 import type { ProjectRecord } from './projects.ts';
 import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
+import type { SecretRecord } from './secrets.ts';
 
 /** A version about to be written: the store assigns `version` and `createdAt`. */
 export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'>;
@@ -194,6 +195,18 @@ export interface MetadataStore {
   /** Returns false when no such active key exists. */
   revokeApiKey(id: string): Promise<boolean>;
   countApiKeys(): Promise<number>;
+
+  /**
+   * Creates or replaces a project's secret; a replaced one keeps its `createdAt`. The store
+   * holds only what it is given: the caller encrypts.
+   */
+  putSecret(secret: SecretRecord): Promise<void>;
+  /** The project's secrets of these names that exist (in no particular order). */
+  getSecrets(project: string, names: readonly string[]): Promise<SecretRecord[]>;
+  /** A project's secrets, or every project's when `project` is undefined; by project, then name. */
+  listSecrets(project?: string): Promise<SecretRecord[]>;
+  /** Returns false when the project has no such secret. */
+  deleteSecret(project: string, name: string): Promise<boolean>;
 
   /** @throws FaasError PROJECT_EXISTS when the name is taken. */
   createProject(project: ProjectRecord): Promise<void>;

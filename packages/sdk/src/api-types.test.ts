@@ -24,6 +24,7 @@ const sameTypes: Array<true> = [
   true satisfies Same<sdk.ApiKeyRecord, core.ApiKeyRecord>,
   true satisfies Same<sdk.Scope, core.Scope>,
   true satisfies Same<sdk.ApiKeyRole, core.ApiKeyRole>,
+  true satisfies Same<sdk.SecretSummary, core.SecretSummary>,
   true satisfies Same<sdk.Page<string>, core.Page<string>>,
   true satisfies Same<sdk.PageRequest, core.PageRequest>,
   true satisfies Same<sdk.InstanceView, core.InstanceView>,

@@ -37,6 +37,8 @@ export interface FunctionConfig {
   network?: boolean;
   /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
   schedules?: string[];
+  /** Names of the project's secrets the function sees as env (values are never part of a version). */
+  secrets?: string[];
 }
 
 /** One immutable, numbered version of a function. */
@@ -85,6 +87,8 @@ export interface FunctionInput {
   network?: boolean;
   /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
   schedules?: string[];
+  /** Names of the project's secrets the function sees as env (values are never part of a version). */
+  secrets?: string[];
 }
 
 export type InvocationStatus =
@@ -164,7 +168,9 @@ export type Scope =
   | 'projects:read'
   | 'projects:write'
   | 'queue:read'
-  | 'audit:read';
+  | 'audit:read'
+  | 'secrets:read'
+  | 'secrets:write';
 
 /** `admin` is the platform's (every project); the others act in their key's project. `user` is `developer`. */
 export type ApiKeyRole = 'admin' | 'owner' | 'developer' | 'invoker' | 'viewer' | 'user';
@@ -186,6 +192,13 @@ export interface ApiKeyRecord {
   createdAt: string;
   revokedAt?: string;
   lastUsedAt?: string;
+}
+
+/** A secret as the API shows it: never its value. */
+export interface SecretSummary {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface PageRequest {
@@ -256,6 +269,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   FAAS_ERR_VERSION_NOT_FOUND: 404,
   FAAS_ERR_INVOCATION_NOT_FOUND: 404,
   FAAS_ERR_API_KEY_NOT_FOUND: 404,
+  FAAS_ERR_SECRET_NOT_FOUND: 404,
+  FAAS_ERR_SECRET_MISSING: 422,
+  FAAS_ERR_SECRET_UNREADABLE: 503,
   FAAS_ERR_PROJECT_NOT_FOUND: 404,
   FAAS_ERR_ROUTE_NOT_FOUND: 404,
   FAAS_ERR_FUNCTION_EXISTS: 409,

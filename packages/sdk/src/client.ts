@@ -8,6 +8,7 @@ import {
   type LogLine,
   type Page,
   type PageRequest,
+  type SecretSummary,
   type StoredLogLine,
   TERMINAL_STATUSES,
 } from './api-types.ts';
@@ -313,6 +314,20 @@ export class FaaSClient {
 
   async revokeKey(id: string): Promise<void> {
     await this.#http.request('DELETE', `/api/v1/keys/${enc(id)}`);
+  }
+
+  /** Creates or replaces a secret of the caller's project; the answer never holds the value. */
+  setSecret(name: string, value: string): Promise<SecretSummary> {
+    return this.#http.json('PUT', `/api/v1/secrets/${enc(name)}`, { value });
+  }
+
+  /** The project's secrets: names and times, never values. */
+  async listSecrets(): Promise<SecretSummary[]> {
+    return ((await this.#http.json('GET', '/api/v1/secrets')) as { items: SecretSummary[] }).items;
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.#http.request('DELETE', `/api/v1/secrets/${enc(name)}`);
   }
 
   #invokePath(name: string, options: InvokeOptions, isAsync: boolean): string {

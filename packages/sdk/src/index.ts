@@ -18,6 +18,7 @@ export type {
   Page,
   PageRequest,
   RouteSpec,
+  SecretSummary,
   SnapshotView,
   StoredLogLine,
 } from './api-types.ts';

@@ -17,6 +17,8 @@ import { JwtTokens } from './control/jwt-tokens.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { Scheduler } from './control/scheduler.ts';
+import { SecretService } from './control/secret-service.ts';
+import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
 import { reconcileOrphans } from './data/async-reconcile.ts';
@@ -61,6 +63,8 @@ export interface Platform {
   /** Checkpoints of instances (gVisor) and file snapshots (runc); restores and forks. */
   snapshots: SnapshotService;
   keys: ApiKeyService;
+  /** Projects' secrets, encrypted at rest; functions see the ones they name as env. */
+  secrets: SecretService;
   /** Projects (tenants): every key, function and sandbox belongs to one. */
   projects: ProjectService;
   recorder: InvocationRecorder;
@@ -195,6 +199,18 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await runtimes.refreshHealth();
   runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
 
+  // Before anything runs a function: a bad key file stops the start here, and secrets still under
+  // FAAS_SECRET_KEY_PREVIOUS move to the current key.
+  const secrets = new SecretService(store, SecretVault.open(config));
+  const rotation = await secrets.reencryptStale();
+  if (rotation.reencrypted > 0)
+    logger.info(`re-encrypted ${rotation.reencrypted} secret(s) under the current secret key`);
+  if (rotation.unreadable.length > 0) {
+    logger.error(
+      `${rotation.unreadable.length} secret(s) do not decrypt with FAAS_SECRET_KEY or FAAS_SECRET_KEY_PREVIOUS (${rotation.unreadable.join(', ')}): start with the key that wrote them, or set them again`,
+    );
+  }
+
   const changes = new ChangeFeed();
   const slots = new SlotTable();
   const catalog = new FunctionCatalog(store, changes.publish);
@@ -231,6 +247,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     runtimes,
     limiter,
     recorder,
+    secrets,
     onEnqueued: () => worker?.wake(),
     ...(tracing ? { tracing } : {}),
   });
@@ -267,6 +284,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     runtimes,
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
     caps: { memoryMb: config.maxFunctionMemoryMb, maxConcurrency: config.maxFunctionConcurrency },
+    secrets,
     logger,
   });
   const instanceLimits = instanceLimitsFrom(config);
@@ -328,6 +346,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     instances,
     snapshots,
     keys,
+    secrets,
     projects,
     recorder,
     routes,

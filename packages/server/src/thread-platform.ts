@@ -10,6 +10,8 @@ import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
+import { SecretService } from './control/secret-service.ts';
+import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
@@ -95,6 +97,8 @@ export async function createThreadPlatform(
   const tracing = tracingFrom(config);
   const invocations = new InvocationService({
     ...(tracing ? { tracing } : {}),
+    // The main thread made the key file (if any) before starting this thread: it is only read.
+    secrets: new SecretService(store, SecretVault.open(config, false)),
     store,
     catalog,
     runtimes: new RuntimeRegistry([runtime]),

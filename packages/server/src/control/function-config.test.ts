@@ -99,4 +99,22 @@ describe('resolveConfig', () => {
     assert.ok(!sameConfig(base, patched));
     assert.ok(sameConfig(base, resolveConfig({ runtime: 'js', env: { A: '1' }, timeoutMs: 500 })));
   });
+
+  it('keeps secret names once, sorted (order makes no version), and refuses names that are not env names', () => {
+    const config = resolveConfig({ runtime: 'js', secrets: ['B_TOKEN', 'A_KEY', 'B_TOKEN'] });
+    assert.deepEqual(config.secrets, ['A_KEY', 'B_TOKEN']);
+    assert.equal(resolveConfig({ runtime: 'js', secrets: [] }).secrets, undefined);
+    assert.deepEqual(resolveConfig({ runtime: 'js' }, config).secrets, ['A_KEY', 'B_TOKEN'], 'kept by PATCH');
+    assert.throws(
+      () => resolveConfig({ runtime: 'js', secrets: ['ok', 'not-ok', '9x'] }),
+      (err) =>
+        isFaasError(err) &&
+        JSON.stringify(err.details).includes('secrets[1]') &&
+        JSON.stringify(err.details).includes('secrets[2]'),
+    );
+    assert.throws(
+      () => resolveConfig({ runtime: 'js', secrets: Array.from({ length: 65 }, (_, i) => `S${i}`) }),
+      /secrets must name at most 64/,
+    );
+  });
 });

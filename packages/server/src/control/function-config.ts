@@ -7,7 +7,9 @@ import {
   type FunctionInput,
   type FunctionRuntime,
   HTTP_METHODS,
+  MAX_FUNCTION_SECRETS,
   type RouteSpec,
+  SECRET_NAME_PATTERN,
 } from '@faas/core';
 import { CronExpression, CronSyntaxError } from './cron-expression.ts';
 import { RESERVED_PREFIXES, routeKey } from './route-table.ts';
@@ -79,12 +81,14 @@ export function resolveConfig(
   const network = input.network ?? base?.network;
   const isPublic = input.public ?? base?.public;
   const schedules = input.schedules ?? base?.schedules;
+  const secrets = input.secrets ?? base?.secrets;
   if (image !== undefined) config.image = image;
   if (command !== undefined) config.command = command;
   if (isolation !== undefined) config.isolation = isolation;
   if (network !== undefined) config.network = network;
   if (isPublic) config.public = true;
   if (schedules && schedules.length > 0) config.schedules = checkSchedules(schedules, problems);
+  if (secrets && secrets.length > 0) config.secrets = checkSecrets(secrets, problems);
 
   if (!/^[\w./-]+\.[A-Za-z_$][\w$]*$/.test(config.handler) || config.handler.includes('..')) {
     problems.push({
@@ -141,6 +145,22 @@ function checkSchedules(schedules: string[], problems: FieldProblem[]): string[]
     seen.add(text.trim());
   });
   return schedules.map((s) => s.trim());
+}
+
+/** Names only (values live in the project's secrets); each once, sorted so order makes no version. */
+function checkSecrets(names: string[], problems: FieldProblem[]): string[] {
+  if (names.length > MAX_FUNCTION_SECRETS) {
+    problems.push({ field: 'secrets', message: `must name at most ${MAX_FUNCTION_SECRETS} secrets` });
+  }
+  names.forEach((name, i) => {
+    if (typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) {
+      problems.push({
+        field: `secrets[${i}]`,
+        message: 'must be a secret name (an environment variable name)',
+      });
+    }
+  });
+  return [...new Set(names)].sort();
 }
 
 function parseRoutes(routes: Array<RouteSpec | string>, problems: FieldProblem[]): RouteSpec[] {
@@ -235,6 +255,7 @@ const CONFIG_KEYS = Object.keys({
   network: true,
   public: true,
   schedules: true,
+  secrets: true,
 } satisfies Record<keyof FunctionConfig, true>) as Array<keyof FunctionConfig>;
 
 export function pickConfig(v: FunctionConfig): FunctionConfig {

@@ -26,6 +26,7 @@ import {
   validation,
 } from './function-config.ts';
 import type { RouteSync } from './route-sync.ts';
+import type { SecretService } from './secret-service.ts';
 
 export interface FunctionServiceDeps {
   store: MetadataStore;
@@ -38,6 +39,8 @@ export interface FunctionServiceDeps {
   logger?: Pick<Console, 'warn'>;
   /** The operator's caps on memoryMb and maxConcurrency. @default the API's own limits */
   caps?: FunctionCaps;
+  /** Reveals the secrets a version names, for its preparation (and refuses names not set). */
+  secrets?: Pick<SecretService, 'reveal'>;
 }
 
 export type DeployResult = { record: FunctionRecord; outcome: 'created' | 'updated' | 'unchanged' };
@@ -238,9 +241,15 @@ export class FunctionService {
    * @throws FaasError RUNTIME_UNAVAILABLE (no engine), COMPILE_ERROR, VALIDATION.
    */
   async #prepare(candidate: FunctionVersion, options: DeployOptions): Promise<void> {
+    // Every secret named must exist in the project (SECRET_MISSING otherwise); a warm container
+    // made here holds their values as env, as one made at invoke would. The version keeps names.
+    const revealed =
+      candidate.secrets && this.#d.secrets
+        ? (await this.#d.secrets.reveal(candidate, candidate.project ?? DEFAULT_PROJECT)).fn
+        : candidate;
     if (candidate.runtime === 'js' || candidate.runtime === 'ts') return;
     const runtime = this.#d.runtimes.forFunction(candidate.runtime);
-    await runtime.prepare(candidate, options.onProgress ? { onProgress: options.onProgress } : {});
+    await runtime.prepare(revealed, options.onProgress ? { onProgress: options.onProgress } : {});
   }
 
   /** Stores a prepared candidate; when the store refuses, its warm containers go. */

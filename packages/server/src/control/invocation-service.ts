@@ -31,6 +31,8 @@ import { retryDeadLetter } from './dead-letter-retry.ts';
 import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import { type FunctionCatalog, notFound } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
+import { type Redactor, redactOutcome } from './secret-redactor.ts';
+import type { SecretService } from './secret-service.ts';
 
 /** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
 export type InvocationSink = Pick<InvocationRecorder, 'admit' | 'record' | 'pending' | 'pendingLogs'>;
@@ -71,6 +73,8 @@ export interface InvocationServiceDeps {
   onEnqueued?: () => void;
   /** This thread's spans; absent when tracing is off. */
   tracing?: Tracer;
+  /** Puts the secrets a version names into its env as it runs; absent: versions run as stored. */
+  secrets?: Pick<SecretService, 'reveal'>;
 }
 
 /** Sync and async invocations: resolve the version, hold a concurrency slot, run, record. */
@@ -337,7 +341,31 @@ export class InvocationService {
     return { invocation, logs: logs.map(toLogLine) };
   }
 
+  /**
+   * A version that names secrets runs with their values, read now, in its env; whatever it hands
+   * back (result, error, log lines) has those values replaced before anything records or answers it.
+   * @throws FaasError SECRET_MISSING, SECRET_UNREADABLE (platform faults: recorded as rejected)
+   */
   #run(
+    fn: FunctionVersion,
+    id: string,
+    event: unknown,
+    startedMs: number,
+    logs: LogCollector,
+    signal?: AbortSignal,
+    trace?: ActiveTrace,
+  ): Promise<InvokeOutcome> {
+    const secrets = this.#d.secrets;
+    if (!fn.secrets || !secrets) return this.#runVersion(fn, id, event, startedMs, logs, signal, trace);
+    return secrets.reveal(fn, fn.project ?? DEFAULT_PROJECT).then(({ fn: revealed, redact }) => {
+      logs.redact = redact;
+      return this.#runVersion(revealed, id, event, startedMs, logs, signal, trace).then((outcome) =>
+        redactOutcome(outcome, redact),
+      );
+    });
+  }
+
+  #runVersion(
     fn: FunctionVersion,
     id: string,
     event: unknown,
@@ -529,6 +557,8 @@ const FAILURE_PREFIX = '[faas]';
 /** Gathers one attempt's console output, bounded in bytes. */
 class LogCollector {
   lines: NewLogLine[] = [];
+  /** Hides the secret values of the version that runs (set once they are read). */
+  redact: Redactor | undefined;
   #bytes = 0;
   #truncated = false;
   #ids: { invocationId: string; functionName: string };
@@ -543,6 +573,7 @@ class LogCollector {
         message = `[faas] log output truncated at ${MAX_LOG_BYTES_PER_ATTEMPT} bytes`;
         level = 'warn';
       }
+      if (this.redact) message = this.redact(message);
       this.lines.push({ invocationId, functionName, ts: ts ?? Date.now(), level, message });
     };
     this.#ids = { invocationId, functionName };

@@ -30,6 +30,7 @@ import { logStreamRoutes } from './routes/log-stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { queueRoutes } from './routes/queue.ts';
+import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes, streamTicketRoutes } from './routes/session.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -144,6 +145,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       queueRoutes(api, platform);
       keyRoutes(api, platform);
       projectRoutes(api, platform);
+      secretRoutes(api, platform);
       executeRoutes(api, platform);
       instanceRoutes(api, platform);
       instanceStreamRoutes(api, platform);

@@ -5,8 +5,10 @@ import {
   FUNCTION_RUNTIMES,
   HTTP_METHODS,
   INVOCATION_STATUSES,
+  MAX_FUNCTION_SECRETS,
   MAX_PAGE_LIMIT,
   SCOPES,
+  SECRET_NAME_PATTERN,
 } from '@faas/core';
 
 /** JSON Schemas of request parts; they validate input (422 on violation) and feed /docs. */
@@ -92,6 +94,13 @@ const functionFields = {
     description:
       'cron expressions in UTC (5 fields, or 6 with seconds first); each tick is an async invocation',
   },
+  secrets: {
+    type: 'array',
+    items: { type: 'string', pattern: SECRET_NAME_PATTERN.source },
+    maxItems: MAX_FUNCTION_SECRETS,
+    description:
+      "names of the project's secrets the function sees as env (values are never stored in the version)",
+  },
 };
 
 export const createFunctionBody = {
@@ -158,6 +167,15 @@ export const logsQuery = {
     functionName: { type: 'string', maxLength: 80 },
     afterSeq: { type: 'integer', minimum: 0 },
     limit: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+};
+
+export const putSecretBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['value'],
+  properties: {
+    value: { type: 'string', minLength: 1, description: 'at most MAX_SECRET_VALUE_BYTES (64 KiB) of UTF-8' },
   },
 };
 

@@ -11,6 +11,10 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /api/v1/keys': 'keys:read',
   'POST /api/v1/keys': 'keys:write',
   'DELETE /api/v1/keys/:id': 'keys:write',
+  // Names and times only: values never leave through the API.
+  'GET /api/v1/secrets': 'secrets:read',
+  'PUT /api/v1/secrets/:name': 'secrets:write',
+  'DELETE /api/v1/secrets/:name': 'secrets:write',
 
   'GET /api/v1/functions': 'functions:read',
   'POST /api/v1/functions': 'functions:write',

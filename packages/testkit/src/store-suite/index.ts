@@ -11,6 +11,7 @@ import { pagingCases } from './paging-cases.ts';
 import { projectCases } from './project-cases.ts';
 import { retentionCases } from './retention-cases.ts';
 import { sampleInvocation, sampleVersion } from './samples.ts';
+import { secretCases } from './secret-cases.ts';
 import { snapshotCases } from './snapshot-cases.ts';
 import { statsCases } from './stats-cases.ts';
 
@@ -53,6 +54,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('snapshots', () => snapshotCases(store));
     describe('projects', () => projectCases(store));
     describe('audit', () => auditCases(store));
+    describe('secrets', () => secretCases(store));
 
     describe('lifecycle', () => {
       it('migrate is idempotent and keeps the data', async () => {

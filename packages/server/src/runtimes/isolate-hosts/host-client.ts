@@ -6,6 +6,7 @@ import {
   type InvokeOutcome,
   type InvokeRequest,
 } from '@faas/core';
+import { envFingerprint } from '../env-fingerprint.ts';
 import { FrameReader } from './frames.ts';
 import {
   decodeHello,
@@ -419,9 +420,12 @@ export class HostClient {
   }
 }
 
-/** Two deploys can reuse a name and version number (delete, create): the code tells them apart. */
+/**
+ * Two deploys can reuse a name and version number (delete, create): the code tells them apart.
+ * The env too: a version whose secrets changed is defined again, with their new values.
+ */
 function versionKey(fn: FunctionVersion): string {
-  return `${fn.name}\0${fn.version}\0${fn.artifactSha256}\0${fn.createdAt}`;
+  return `${fn.name}\0${fn.version}\0${fn.artifactSha256}\0${fn.createdAt}\0${envFingerprint(fn.env)}`;
 }
 
 function encodeEvent(event: unknown): [EventKind, Uint8Array] {

@@ -12,6 +12,7 @@ import {
   type RuntimeStats,
 } from '@faas/core';
 import { withColdStart } from '../cold-start.ts';
+import { envFingerprint } from '../env-fingerprint.ts';
 import { ArtifactCache } from './artifact-cache.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
@@ -189,7 +190,7 @@ export class IsolateRuntime implements Runtime {
     this.#draining.clear();
   }
 
-  /** The version's pool; a pool for the same name and version but other code is retired first. */
+  /** The version's pool; a pool for the same name and version but other code or env is retired first. */
   #poolFor(fn: FunctionVersion): VersionPool {
     if (this.#state.phase === 'closed') {
       throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime is closed');
@@ -205,7 +206,9 @@ export class IsolateRuntime implements Runtime {
     if (
       existing &&
       existing.fn.artifactSha256 === fn.artifactSha256 &&
-      existing.fn.createdAt === fn.createdAt
+      existing.fn.createdAt === fn.createdAt &&
+      // A secret's value changed since the pool's isolates read their env.
+      (existing.fn.env === fn.env || envFingerprint(existing.fn.env) === envFingerprint(fn.env))
     ) {
       return existing;
     }

@@ -18,6 +18,7 @@ import type {
   PageRequest,
   ProjectRecord,
   RouteRecord,
+  SecretRecord,
   SnapshotFilter,
   SnapshotRecord,
   StoredLogLine,
@@ -37,6 +38,7 @@ import { PostgresDatabase, type PostgresDatabaseOptions } from './postgres-datab
 import { assertMigrated, migratePostgres, STORE_MIGRATIONS } from './postgres-migrations.ts';
 import { ProjectQueries } from './project-queries.ts';
 import { RevisionListener } from './revision-listener.ts';
+import { SecretQueries } from './secret-queries.ts';
 import { SnapshotQueries } from './snapshot-queries.ts';
 
 export interface PostgresStoreOptions extends Omit<PostgresDatabaseOptions, 'poolSize'> {
@@ -59,6 +61,7 @@ export class PostgresStore implements MetadataStore {
   #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
   #audit: AuditQueries;
+  #secrets: SecretQueries;
   #revisions: RevisionListener;
 
   constructor(options: PostgresStoreOptions) {
@@ -69,6 +72,7 @@ export class PostgresStore implements MetadataStore {
     this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
     this.#audit = new AuditQueries(this.#db);
+    this.#secrets = new SecretQueries(this.#db);
     this.#revisions = new RevisionListener(this.#db);
   }
 
@@ -215,6 +219,22 @@ export class PostgresStore implements MetadataStore {
 
   countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
+  }
+
+  putSecret(secret: SecretRecord): Promise<void> {
+    return this.#secrets.put(secret);
+  }
+
+  getSecrets(project: string, names: readonly string[]): Promise<SecretRecord[]> {
+    return this.#secrets.get(project, names);
+  }
+
+  listSecrets(project?: string): Promise<SecretRecord[]> {
+    return this.#secrets.list(project);
+  }
+
+  deleteSecret(project: string, name: string): Promise<boolean> {
+    return this.#secrets.delete(project, name);
   }
 
   createProject(project: ProjectRecord): Promise<void> {

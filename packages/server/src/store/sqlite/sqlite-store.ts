@@ -18,6 +18,7 @@ import type {
   PageRequest,
   ProjectRecord,
   RouteRecord,
+  SecretRecord,
   SnapshotFilter,
   SnapshotRecord,
   StoredLogLine,
@@ -36,6 +37,7 @@ import { FunctionQueries } from './function-queries.ts';
 import { InvocationQueries } from './invocation-queries.ts';
 import { KeyQueries } from './key-queries.ts';
 import { ProjectQueries } from './project-queries.ts';
+import { SecretQueries } from './secret-queries.ts';
 import { SnapshotQueries } from './snapshot-queries.ts';
 
 export interface SqliteStoreOptions {
@@ -60,6 +62,7 @@ export class SqliteStore implements MetadataStore {
   #projects: ProjectQueries;
   #snapshots: SnapshotQueries;
   #audit: AuditQueries;
+  #secrets: SecretQueries;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs, 'store');
@@ -69,6 +72,7 @@ export class SqliteStore implements MetadataStore {
     this.#projects = new ProjectQueries(this.#db);
     this.#snapshots = new SnapshotQueries(this.#db);
     this.#audit = new AuditQueries(this.#db);
+    this.#secrets = new SecretQueries(this.#db);
   }
 
   /** Creates or upgrades the schema, then proves the file can be written (a read-only one fails here). */
@@ -205,6 +209,22 @@ export class SqliteStore implements MetadataStore {
 
   async countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
+  }
+
+  async putSecret(secret: SecretRecord): Promise<void> {
+    this.#secrets.put(secret);
+  }
+
+  async getSecrets(project: string, names: readonly string[]): Promise<SecretRecord[]> {
+    return this.#secrets.get(project, names);
+  }
+
+  async listSecrets(project?: string): Promise<SecretRecord[]> {
+    return this.#secrets.list(project);
+  }
+
+  async deleteSecret(project: string, name: string): Promise<boolean> {
+    return this.#secrets.delete(project, name);
   }
 
   async createProject(project: ProjectRecord): Promise<void> {

@@ -1,0 +1,172 @@
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionVersion,
+  MAX_SECRET_VALUE_BYTES,
+  type MetadataStore,
+  SECRET_NAME_PATTERN,
+  type SecretRecord,
+  type SecretSummary,
+} from '@faas/core';
+import { type Redactor, redactorOf } from './secret-redactor.ts';
+import type { SecretVault } from './secret-vault.ts';
+
+/** Decrypted values kept at most (then the cache starts over). */
+const MAX_OPENED = 10_000;
+
+/** A version with its secrets' values in its env, and what hides those values in its output. */
+export interface RevealedVersion {
+  fn: FunctionVersion;
+  redact: Redactor;
+}
+
+/**
+ * Projects' secrets: set, listed (names and times only) and deleted per project; revealed only
+ * to the functions that name them, as env, at the moment they run.
+ */
+export class SecretService {
+  #store: Pick<MetadataStore, 'putSecret' | 'getSecrets' | 'listSecrets' | 'deleteSecret'>;
+  #vault: SecretVault;
+  /**
+   * Values already decrypted, by ciphertext (which a new value or key always changes): a
+   * decryption costs ~50-100 µs (measured here), more than a warm isolate call; the row is still read on
+   * every call, so a change made anywhere is seen at once.
+   */
+  #opened = new Map<string, string>();
+
+  constructor(
+    store: Pick<MetadataStore, 'putSecret' | 'getSecrets' | 'listSecrets' | 'deleteSecret'>,
+    vault: SecretVault,
+  ) {
+    this.#store = store;
+    this.#vault = vault;
+  }
+
+  /**
+   * Creates or replaces a secret. Resolves to `created: true` for a new name.
+   * @throws FaasError VALIDATION for a bad name or a value that is not a non-empty string within
+   *   MAX_SECRET_VALUE_BYTES (the message never holds the value)
+   */
+  async set(project: string, name: string, value: unknown): Promise<SecretSummary & { created: boolean }> {
+    assertSecretName(name);
+    if (typeof value !== 'string' || value.length === 0) {
+      throw validation('value', 'must be a non-empty string');
+    }
+    if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
+      throw validation('value', `must be at most ${MAX_SECRET_VALUE_BYTES} bytes (UTF-8)`);
+    }
+    const [existing] = await this.#store.getSecrets(project, [name]);
+    const now = new Date().toISOString();
+    await this.#store.putSecret({
+      project,
+      name,
+      ...this.#vault.seal(project, name, value),
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    });
+    return { name, createdAt: existing?.createdAt ?? now, updatedAt: now, created: !existing };
+  }
+
+  async list(project: string): Promise<SecretSummary[]> {
+    return (await this.#store.listSecrets(project)).map(({ name, createdAt, updatedAt }) => ({
+      name,
+      createdAt,
+      updatedAt,
+    }));
+  }
+
+  /** @throws FaasError SECRET_NOT_FOUND (another project's secret is as absent as an unknown one) */
+  async delete(project: string, name: string): Promise<void> {
+    if (!(await this.#store.deleteSecret(project, name))) {
+      throw new FaasError(ErrorCode.SECRET_NOT_FOUND, `Secret "${name}" not found`, { details: { name } });
+    }
+  }
+
+  /** @throws FaasError SECRET_MISSING naming the secrets the project does not have */
+  async assertExist(project: string, names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const found = new Set((await this.#store.getSecrets(project, names)).map((s) => s.name));
+    const missing = names.filter((n) => !found.has(n));
+    if (missing.length > 0) throw secretsMissing(missing);
+  }
+
+  /**
+   * The version with each secret it names in its env (a secret wins over a plain env entry of the
+   * same name), read and decrypted now: a changed value reaches the next call (runtimes do not
+   * reuse a warm instance made with another env: runtimes/env-fingerprint.ts).
+   * @throws FaasError SECRET_MISSING (deleted since the deploy), SECRET_UNREADABLE
+   */
+  async reveal(fn: FunctionVersion, project: string): Promise<RevealedVersion> {
+    const names = fn.secrets ?? [];
+    if (names.length === 0) return { fn, redact: redactorOf([]) };
+    const stored = await this.#store.getSecrets(project, names);
+    const byName = new Map(stored.map((s) => [s.name, s]));
+    const missing = names.filter((n) => !byName.has(n));
+    if (missing.length > 0) throw secretsMissing(missing);
+    const env: Record<string, string> = { ...fn.env };
+    const values: string[] = [];
+    for (const name of names) {
+      const value = this.#open(byName.get(name) as SecretRecord);
+      env[name] = value;
+      values.push(value);
+    }
+    return { fn: { ...fn, env }, redact: redactorOf(values) };
+  }
+
+  #open(secret: SecretRecord): string {
+    const key = `${secret.project}\0${secret.name}\0${secret.ciphertext}`;
+    let value = this.#opened.get(key);
+    if (value === undefined) {
+      value = this.#vault.open(secret);
+      if (this.#opened.size >= MAX_OPENED) this.#opened.clear();
+      this.#opened.set(key, value);
+    }
+    return value;
+  }
+
+  /**
+   * Re-encrypts with the current key every secret still under another (the previous key, after a
+   * rotation). One that neither key opens is left as it is and named in `unreadable` (the server
+   * still starts: functions that need it answer SECRET_UNREADABLE, and it can be set again).
+   */
+  async reencryptStale(): Promise<{ reencrypted: number; unreadable: string[] }> {
+    let reencrypted = 0;
+    const unreadable: string[] = [];
+    for (const secret of await this.#store.listSecrets()) {
+      if (!this.#vault.isStale(secret)) continue;
+      let value: string;
+      try {
+        value = this.#vault.open(secret);
+      } catch {
+        unreadable.push(`${secret.project}/${secret.name}`);
+        continue;
+      }
+      // Same times: the value did not change, only the key it is kept under.
+      await this.#store.putSecret({ ...secret, ...this.#vault.seal(secret.project, secret.name, value) });
+      reencrypted += 1;
+    }
+    return { reencrypted, unreadable };
+  }
+}
+
+/** @throws FaasError VALIDATION unless `name` is an environment variable name */
+export function assertSecretName(name: string, field = 'name'): void {
+  if (!SECRET_NAME_PATTERN.test(name)) {
+    throw validation(
+      field,
+      'must be an environment variable name: a letter or _, then letters, digits or _ (at most 128)',
+    );
+  }
+}
+
+function validation(field: string, message: string): FaasError {
+  return new FaasError(ErrorCode.VALIDATION, `${field} ${message}`, { details: [{ field, message }] });
+}
+
+function secretsMissing(names: readonly string[]): FaasError {
+  return new FaasError(
+    ErrorCode.SECRET_MISSING,
+    `The project has no secret named ${names.map((n) => `"${n}"`).join(', ')}: set it with PUT /api/v1/secrets/{name} first`,
+    { details: { names } },
+  );
+}
