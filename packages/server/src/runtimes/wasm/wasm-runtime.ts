@@ -11,6 +11,7 @@ import {
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
+  shownName,
 } from '@faas/core';
 import { loadWasmModule } from './load-module.ts';
 import { pagesFor, WASM_PAGE_BYTES } from './memory-cap.ts';
@@ -197,7 +198,7 @@ export class WasmRuntime implements Runtime {
             module,
             stdin: stdinOf(request.event),
             env: fn.env,
-            args: [fn.name],
+            args: [shownName(fn.name)],
             deadline: request.deadline,
             maxStdoutBytes: this.#limits.maxResultBytes,
             maxLogBytes: this.#limits.maxLogBytes,
