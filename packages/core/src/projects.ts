@@ -17,6 +17,32 @@ export function isProjectId(value: string): boolean {
 export interface ProjectRecord {
   name: string;
   createdAt: string;
+  /**
+   * The host name (a custom domain) the project's declared routes answer on, alone: requests with
+   * another Host do not reach them. Absent: its routes join the platform's one table of routes of
+   * projects without a host, where a conflict is refused.
+   */
+  host?: string;
+}
+
+/** A host name as a project may own it: lowercase DNS labels, at least two, no port. */
+const HOST_NAME =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+export function isHostName(value: string): boolean {
+  return HOST_NAME.test(value);
+}
+
+/**
+ * The host a request names (its Host header) as projects own them: lowercase, without the port
+ * or a final dot. undefined when absent.
+ */
+export function requestHost(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  let host = header.toLowerCase();
+  const colon = host.lastIndexOf(':');
+  if (colon >= 0 && !host.endsWith(']')) host = host.slice(0, colon);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
 /**

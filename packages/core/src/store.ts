@@ -13,6 +13,8 @@ export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'>;
 /** A declared route and the function that owns it. */
 export interface RouteRecord extends RouteSpec {
   functionName: string;
+  /** The host name of the function's project: the route answers requests with that Host only. */
+  host?: string;
 }
 
 /** Fields of an invocation that change after it is created. */
@@ -200,6 +202,15 @@ export interface MetadataStore {
   getProject(name: string): Promise<ProjectRecord | undefined>;
   /** Ordered by name. */
   listProjects(): Promise<ProjectRecord[]>;
+  /**
+   * Gives a project a host name for its declared routes, or takes it away (`undefined`), and
+   * moves `routesRevision`. Atomic with function writes: routes a project keeps when it loses its
+   * host must not conflict with those of other projects without a host.
+   * @throws FaasError PROJECT_NOT_FOUND; HOST_TAKEN when another project has the host;
+   *   ROUTE_CONFLICT (naming nothing of the other project) when taking the host away would make
+   *   two projects' routes match the same requests.
+   */
+  setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */

@@ -28,6 +28,8 @@ export {
   type FaaSClientOptions,
   type FunctionSpec,
   type InvokeOptions,
+  type ProjectSettings,
+  type ProjectView,
   type PublicApiKey,
   type SyncResult,
 } from './client.ts';

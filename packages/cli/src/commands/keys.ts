@@ -1,5 +1,5 @@
 import { API_KEY_ROLES, type ApiKeyRole, SCOPES, type Scope } from '@faas/core';
-import type { FaaSClient } from '@faas/sdk';
+import type { FaaSClient, ProjectSettings } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { ago, type Output, print, table } from '../output.ts';
 
@@ -61,8 +61,23 @@ export async function listProjects(client: FaaSClient, out: Output): Promise<voi
   const projects = await client.listProjects();
   print(out, projects, () =>
     table(
-      ['NAME', 'CREATED'],
-      projects.map((p) => [p.name, ago(p.createdAt)]),
+      ['NAME', 'HOST', 'CREATED'],
+      projects.map((p) => [p.name, p.host ?? '-', ago(p.createdAt)]),
     ),
   );
+}
+
+/** `faas projects set <name> [--host h | --no-host]`: a platform admin changes a project. */
+export async function setProject(
+  client: FaaSClient,
+  out: Output,
+  name: string,
+  options: { host?: string | boolean },
+): Promise<void> {
+  const settings: ProjectSettings = {};
+  // commander: `--host h` gives the string, `--no-host` false.
+  if (typeof options.host === 'string') settings.host = options.host;
+  else if (options.host === false) settings.host = null;
+  const p = await client.updateProject(name, settings);
+  print(out, p, () => `Project ${p.name}: host ${p.host ?? '(none)'}`);
 }

@@ -198,6 +198,20 @@ export const createProjectBody = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 63 } },
 };
 
+/** `PATCH /projects/{name}`: the settings a platform admin changes; absent fields stay. */
+export const patchProjectBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    host: {
+      description: 'The host name its declared routes answer on, alone; null: none',
+      type: ['string', 'null'],
+      maxLength: 253,
+    },
+  },
+};
+
 /** The execute and instance APIs' opt-in shared package caches. */
 export const dependencyCachesSchema = {
   type: 'array',

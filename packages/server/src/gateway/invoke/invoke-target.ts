@@ -77,7 +77,7 @@ export function invokeTarget(head: RequestHead, routes: RouteTable): InvokeTarge
     return { kind: 'http', name, declared: false, path: `/${safeDecode(rest)}`, params: {}, query };
   }
   if (RESERVED_PREFIXES.some((p) => path.startsWith(p))) return undefined;
-  const match = routes.match(method, path);
+  const match = routes.match(method, path, head.headers.host);
   if (!match) return undefined;
   return { kind: 'http', name: match.functionName, declared: true, path, params: match.params, query };
 }

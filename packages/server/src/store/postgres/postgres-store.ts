@@ -229,6 +229,10 @@ export class PostgresStore implements MetadataStore {
     return this.#projects.list();
   }
 
+  setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord> {
+    return this.#projects.setHost(name, host);
+  }
+
   appendAudit(entry: AuditEntry): Promise<void> {
     return this.#audit.append(entry);
   }

@@ -147,10 +147,17 @@ export class FunctionQueries {
 
   listRoutes(): RouteRecord[] {
     return this.#db
-      .all<{ method: RouteSpec['method']; path: string; function_name: string }>(
-        'SELECT method, path, function_name FROM routes ORDER BY function_name, position',
+      .all<{ method: RouteSpec['method']; path: string; function_name: string; host: string | null }>(
+        `SELECT r.method, r.path, r.function_name, p.host FROM routes r
+          JOIN functions f ON f.name = r.function_name LEFT JOIN projects p ON p.name = f.project
+          ORDER BY r.function_name, r.position`,
       )
-      .map((r) => ({ method: r.method, path: r.path, functionName: r.function_name }));
+      .map((r) => ({
+        method: r.method,
+        path: r.path,
+        functionName: r.function_name,
+        ...(r.host !== null ? { host: r.host } : {}),
+      }));
   }
 
   routesRevision(): number {
@@ -169,14 +176,24 @@ export class FunctionQueries {
    * `/users/:uid` match the same requests) with the same method, or `ANY` on either side.
    */
   #assertRoutesFree(name: string, routes: RouteSpec[], project: string): void {
+    if (routes.length === 0) return;
+    // A project with a host answers its routes alone: only its own can conflict with them.
+    const host = this.#db.get<{ host: string | null }>(
+      'SELECT host FROM projects WHERE name = ?',
+      project,
+    )?.host;
     for (const route of routes) {
       const owner = this.#db.get<{ method: string; path: string; function_name: string; project: string }>(
         `SELECT r.method, r.path, r.function_name, f.project FROM routes r JOIN functions f ON f.name = r.function_name
-          WHERE r.shape = ? AND r.function_name <> ? AND (r.method = ? OR r.method = 'ANY' OR ? = 'ANY') LIMIT 1`,
+          LEFT JOIN projects p ON p.name = f.project
+          WHERE r.shape = ? AND r.function_name <> ? AND (r.method = ? OR r.method = 'ANY' OR ? = 'ANY')
+            AND (f.project = ? OR (? IS NULL AND p.host IS NULL)) LIMIT 1`,
         routeShape(route.path),
         name,
         route.method,
         route.method,
+        project,
+        host ?? null,
       );
       if (owner && owner.project !== project) throw routeTakenElsewhere(route);
       if (owner) {

@@ -54,6 +54,7 @@ describe('SqliteStore on disk', () => {
           { version: 8, name: 'cold_start' },
           { version: 9, name: 'invocation_trace_id' },
           { version: 10, name: 'function_names_per_project' },
+          { version: 11, name: 'project_hosts' },
         ],
       );
     } finally {

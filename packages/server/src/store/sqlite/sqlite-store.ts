@@ -219,6 +219,10 @@ export class SqliteStore implements MetadataStore {
     return this.#projects.list();
   }
 
+  async setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord> {
+    return this.#projects.setHost(name, host);
+  }
+
   async appendAudit(entry: AuditEntry): Promise<void> {
     this.#audit.append(entry);
   }
