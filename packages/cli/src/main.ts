@@ -249,6 +249,10 @@ export function program(): Command {
     .description("change a project's settings (a platform admin key)")
     .option('--host <host>', 'the host name (custom domain) its declared routes answer on, alone')
     .option('--no-host', 'its routes answer on any host again')
+    .option('--max-functions <n>', 'quota: functions it may have ("none": unlimited)')
+    .option('--max-concurrency <n>', 'quota: sync invocations running at once ("none": unlimited)')
+    .option('--max-instances <n>', 'quota: sandbox instances it may have ("none": unlimited)')
+    .option('--max-snapshot-bytes <n>', 'quota: bytes of its snapshots ("none": unlimited)')
     .action(run((c, o, cmd) => setProject(c, o, cmd.args[0] as string, cmd.opts())));
   return p;
 }

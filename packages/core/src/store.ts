@@ -4,7 +4,7 @@ import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts'
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
-import type { ProjectRecord } from './projects.ts';
+import type { ProjectQuotas, ProjectRecord } from './projects.ts';
 import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
 
 /** A version about to be written: the store assigns `version` and `createdAt`. */
@@ -58,7 +58,8 @@ export interface MetadataStore {
   /**
    * Creates a function with version 1 and its routes.
    * @throws FaasError FUNCTION_EXISTS when the name is taken; ROUTE_CONFLICT when another
-   *   function owns one of the routes (nothing is written then).
+   *   function owns one of the routes; QUOTA_EXCEEDED past the project's `functions` quota
+   *   (nothing is written then).
    */
   createFunction(input: NewFunctionVersion): Promise<FunctionRecord>;
 
@@ -211,6 +212,13 @@ export interface MetadataStore {
    *   two projects' routes match the same requests.
    */
   setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord>;
+  /**
+   * Replaces a project's quotas (`{}`: none) and moves `routesRevision` (caches of quotas reload
+   * with the routes). `createFunction` and `createSnapshot` enforce `functions` and
+   * `snapshotStorageBytes` in their own transaction, so concurrent writes cannot pass them.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */
@@ -218,6 +226,7 @@ export interface MetadataStore {
   /** Deletes up to `limit` entries older than `before` (ISO); resolves to how many. */
   deleteOldAudit(options: { before: string; limit: number }): Promise<number>;
 
+  /** @throws FaasError QUOTA_EXCEEDED past the project's `snapshotStorageBytes` quota (with it) */
   createSnapshot(snapshot: SnapshotRecord): Promise<void>;
   getSnapshot(id: string): Promise<SnapshotRecord | undefined>;
   /** Newest first. */

@@ -71,12 +71,23 @@ export interface ProjectView {
   createdAt: string;
   /** The host name its declared routes answer on, alone. */
   host?: string;
+  quotas?: ProjectQuotaSettings;
+}
+
+/** A project's quotas: absent is unlimited. */
+export interface ProjectQuotaSettings {
+  functions?: number;
+  concurrentInvocations?: number;
+  instances?: number;
+  snapshotStorageBytes?: number;
 }
 
 /** What `updateProject` changes. */
 export interface ProjectSettings {
   /** The host name (a custom domain) its declared routes answer on; null: none. */
   host?: string | null;
+  /** Quotas to change: a number sets one, null takes it away (unlimited); others stay. */
+  quotas?: { [K in keyof ProjectQuotaSettings]?: number | null };
 }
 
 export class FaaSClient {

@@ -28,6 +28,7 @@ export {
   type FaaSClientOptions,
   type FunctionSpec,
   type InvokeOptions,
+  type ProjectQuotaSettings,
   type ProjectSettings,
   type ProjectView,
   type PublicApiKey,

@@ -8,6 +8,7 @@ import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import { ProjectLimits } from './control/project-limits.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
@@ -72,6 +73,8 @@ export async function createThreadPlatform(
   );
   const routes = new RouteTable();
   routes.replace(await store.listRoutes());
+  const limits = new ProjectLimits();
+  limits.replace(await store.listProjects());
 
   // The invocations finished in one turn of the event loop go to the main thread in one message,
   // and only then are their responses written.
@@ -99,6 +102,7 @@ export async function createThreadPlatform(
     catalog,
     runtimes: new RuntimeRegistry([runtime]),
     limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
+    limits,
     recorder: {
       admit: () => backlog.admit(),
       record: (
@@ -134,6 +138,9 @@ export async function createThreadPlatform(
         break;
       case 'routes':
         routes.replace(change.routes);
+        break;
+      case 'projects':
+        limits.replace(change.projects);
         break;
       case 'key-revoked':
         keys.forget(change.id);

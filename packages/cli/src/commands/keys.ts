@@ -67,17 +67,45 @@ export async function listProjects(client: FaaSClient, out: Output): Promise<voi
   );
 }
 
-/** `faas projects set <name> [--host h | --no-host]`: a platform admin changes a project. */
+/** The `faas projects set` flag of each quota. */
+const QUOTA_FLAGS = {
+  maxFunctions: 'functions',
+  maxConcurrency: 'concurrentInvocations',
+  maxInstances: 'instances',
+  maxSnapshotBytes: 'snapshotStorageBytes',
+} as const;
+
+/**
+ * `faas projects set <name> [--host h | --no-host] [--max-functions n|none] …`: a platform admin
+ * changes a project.
+ */
 export async function setProject(
   client: FaaSClient,
   out: Output,
   name: string,
-  options: { host?: string | boolean },
+  options: { host?: string | boolean } & { [K in keyof typeof QUOTA_FLAGS]?: string },
 ): Promise<void> {
   const settings: ProjectSettings = {};
   // commander: `--host h` gives the string, `--no-host` false.
   if (typeof options.host === 'string') settings.host = options.host;
   else if (options.host === false) settings.host = null;
+  const quotas: NonNullable<ProjectSettings['quotas']> = {};
+  for (const [flag, quota] of Object.entries(QUOTA_FLAGS)) {
+    const value = options[flag as keyof typeof QUOTA_FLAGS];
+    if (value === undefined) continue;
+    if (value === 'none') quotas[quota] = null;
+    else if (/^\d+$/.test(value)) quotas[quota] = Number(value);
+    else
+      throw new CliError(
+        `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} takes a whole number or "none"`,
+        EXIT.USAGE,
+      );
+  }
+  if (Object.keys(quotas).length > 0) settings.quotas = quotas;
   const p = await client.updateProject(name, settings);
-  print(out, p, () => `Project ${p.name}: host ${p.host ?? '(none)'}`);
+  print(
+    out,
+    p,
+    () => `Project ${p.name}: host ${p.host ?? '(none)'}, quotas ${JSON.stringify(p.quotas ?? {})}`,
+  );
 }

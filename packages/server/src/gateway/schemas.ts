@@ -209,6 +209,18 @@ export const patchProjectBody = {
       type: ['string', 'null'],
       maxLength: 253,
     },
+    quotas: {
+      description: 'Quotas to change: a whole number sets one, null takes it away (unlimited)',
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: Object.fromEntries(
+        ['functions', 'concurrentInvocations', 'instances', 'snapshotStorageBytes'].map((quota) => [
+          quota,
+          { type: ['integer', 'null'], minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        ]),
+      ),
+    },
   },
 };
 

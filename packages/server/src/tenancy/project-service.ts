@@ -4,7 +4,9 @@ import {
   isHostName,
   isProjectId,
   type MetadataStore,
+  type ProjectQuotas,
   type ProjectRecord,
+  QUOTA_NAMES,
 } from '@faas/core';
 
 /** Projects (tenants): made by platform admins; every key, function and sandbox lives in one. */
@@ -58,6 +60,25 @@ export class ProjectService {
     }
     await this.mustExist(name);
     return this.#store.setProjectHost(name, host ?? undefined);
+  }
+
+  /**
+   * Changes some of a project's quotas: a number sets one, null takes it away (unlimited); the
+   * others stay.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  async setQuotas(
+    name: string,
+    changes: { [K in keyof ProjectQuotas]?: number | null },
+  ): Promise<ProjectRecord> {
+    const current = await this.get(name);
+    const quotas: ProjectQuotas = { ...current.quotas };
+    for (const quota of QUOTA_NAMES) {
+      const value = changes[quota];
+      if (value === null) delete quotas[quota];
+      else if (value !== undefined) quotas[quota] = value;
+    }
+    return this.#store.setProjectQuotas(name, quotas);
   }
 
   /** @throws FaasError PROJECT_NOT_FOUND */

@@ -218,4 +218,55 @@ export function projectCases(getStore: GetStore): void {
     assert.equal((await store.setProjectHost('team-a', undefined)).host, undefined);
     assert.equal((await store.listRoutes()).find((r) => r.functionName === 'team-a.hello')?.host, undefined);
   });
+
+  it("keeps a project's quotas and enforces its functions quota in the create itself", async () => {
+    const store = getStore();
+    await store.createProject({ name: 'team-q', createdAt: '2030-01-01T00:00:00.000Z' });
+    const before = await store.routesRevision();
+    const set = await store.setProjectQuotas('team-q', { functions: 2, concurrentInvocations: 3 });
+    assert.deepEqual(set.quotas, { functions: 2, concurrentInvocations: 3 });
+    assert.deepEqual((await store.getProject('team-q'))?.quotas, { functions: 2, concurrentInvocations: 3 });
+    assert.ok((await store.routesRevision()) > before, 'caches of quotas must reload');
+    await rejectsWithCode(store.setProjectQuotas('nope', { functions: 1 }), ErrorCode.PROJECT_NOT_FOUND);
+    // Two creates at once for the last function: one wins.
+    await store.createFunction(sampleVersion('team-q.f1', { project: 'team-q' }));
+    const raced = await Promise.allSettled([
+      store.createFunction(sampleVersion('team-q.f2', { project: 'team-q' })),
+      store.createFunction(sampleVersion('team-q.f3', { project: 'team-q' })),
+    ]);
+    assert.equal(raced.filter((r) => r.status === 'fulfilled').length, 1);
+    const refused = await rejectsWithCode(
+      store.createFunction(sampleVersion('team-q.f4', { project: 'team-q' })),
+      ErrorCode.QUOTA_EXCEEDED,
+    );
+    assert.deepEqual((refused as unknown as { details: unknown }).details, { quota: 'functions', limit: 2 });
+    // Other projects are not counted, nor limited.
+    await store.createFunction(sampleVersion('elsewhere', { project: 'default' }));
+    // Taken away, the quota limits nothing.
+    assert.equal((await store.setProjectQuotas('team-q', {})).quotas, undefined);
+    await store.createFunction(sampleVersion('team-q.f4', { project: 'team-q' }));
+  });
+
+  it("enforces a project's snapshot storage quota on the snapshots it keeps", async () => {
+    const store = getStore();
+    await store.createProject({ name: 'team-s', createdAt: '2030-01-01T00:00:00.000Z' });
+    await store.setProjectQuotas('team-s', { snapshotStorageBytes: 1000 });
+    const of = (id: string, sizeBytes: number, project = 'team-s') => {
+      const base = sampleSnapshot(id);
+      return { ...base, sizeBytes, spec: { ...base.spec, project } };
+    };
+    await store.createSnapshot(of('snap_s1', 600));
+    await store.createSnapshot(of('snap_s2', 400));
+    const refused = await rejectsWithCode(store.createSnapshot(of('snap_s3', 1)), ErrorCode.QUOTA_EXCEEDED);
+    assert.deepEqual((refused as unknown as { details: unknown }).details, {
+      quota: 'snapshotStorageBytes',
+      limit: 1000,
+    });
+    assert.equal(await store.getSnapshot('snap_s3'), undefined);
+    // Another project's snapshots count for it alone.
+    await store.createSnapshot(of('snap_o1', 5000, 'default'));
+    // A deleted snapshot gives its bytes back.
+    await store.deleteSnapshot('snap_s1');
+    await store.createSnapshot(of('snap_s3', 600));
+  });
 }

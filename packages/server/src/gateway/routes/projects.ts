@@ -1,3 +1,4 @@
+import type { ProjectQuotas } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { createProjectBody, patchProjectBody } from '../schemas.ts';
@@ -15,12 +16,15 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
     },
   );
 
-  app.patch<{ Params: { name: string }; Body: { host?: string | null } }>(
+  app.patch<{
+    Params: { name: string };
+    Body: { host?: string | null; quotas?: { [K in keyof ProjectQuotas]?: number | null } };
+  }>(
     '/projects/:name',
     {
       schema: {
         tags,
-        summary: "Change a project's settings: its host name (platform admins)",
+        summary: "Change a project's settings: its host name, its quotas (platform admins)",
         params: { type: 'object', properties: { name: { type: 'string', maxLength: 63 } } },
         body: patchProjectBody,
       },
@@ -31,6 +35,10 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
       if (request.body.host !== undefined) {
         project = await projects.setHost(name, request.body.host);
         // This process's table now; other processes' on their poll of the revision.
+        await platform.routes.refresh();
+      }
+      if (request.body.quotas !== undefined) {
+        project = await projects.setQuotas(name, request.body.quotas);
         await platform.routes.refresh();
       }
       return project;

@@ -6,6 +6,7 @@ import {
   type NewFunctionVersion,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type RouteRecord,
   type RouteSpec,
   routeShape,
@@ -22,6 +23,7 @@ import {
   versionRow,
 } from '../function-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 import { cursorInt } from './bigint-params.ts';
 import type { PostgresDatabase, Sql } from './postgres-database.ts';
 
@@ -44,6 +46,16 @@ export class FunctionQueries {
     const now = new Date().toISOString();
     return this.#db.transaction(async (sql) => {
       await lockFunctions(sql);
+      // Under the lock: two creates cannot both take the project's last function.
+      const [quotas] = await sql.rows<{ quotas: string | null }>(QUOTAS_OF_PROJECT('$1'), [projectOf(input)]);
+      const limit = quotaOf(quotas?.quotas, 'functions');
+      if (limit !== undefined) {
+        const [row] = await sql.rows<{ n: string }>(
+          'SELECT count(*) AS n FROM functions WHERE project = $1',
+          [projectOf(input)],
+        );
+        if (Number(row?.n ?? 0) >= limit) throw quotaExceeded('functions', limit, 'functions');
+      }
       const created = await sql.count(
         `INSERT INTO functions (name, latest_version, created_at, updated_at, project) VALUES ($1, 1, $2, $2, $3)
           ON CONFLICT DO NOTHING`,

@@ -1,15 +1,17 @@
-import type { ProjectRecord } from '@faas/core';
+import type { ProjectQuotas, ProjectRecord } from '@faas/core';
 import {
   hostRoutesTaken,
   hostTaken,
   projectExists,
   projectNotFound,
+  quotasJson,
   toProject,
 } from '../sqlite/project-queries.ts';
 import { bumpRevision, lockFunctions } from './function-queries.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
-type ProjectRow = { name: string; created_at: string; host: string | null };
+type ProjectRow = { name: string; created_at: string; host: string | null; quotas: string | null };
+const PROJECT_COLUMNS = 'name, created_at, host, quotas';
 
 /** Projects (tenants). */
 export class ProjectQueries {
@@ -28,15 +30,14 @@ export class ProjectQueries {
   }
 
   async get(name: string): Promise<ProjectRecord | undefined> {
-    const [row] = await this.#db.rows<ProjectRow>(
-      'SELECT name, created_at, host FROM projects WHERE name = $1',
-      [name],
-    );
+    const [row] = await this.#db.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = $1`, [
+      name,
+    ]);
     return row && toProject(row);
   }
 
   async list(): Promise<ProjectRecord[]> {
-    const rows = await this.#db.rows<ProjectRow>('SELECT name, created_at, host FROM projects ORDER BY name');
+    const rows = await this.#db.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name`);
     return rows.map(toProject);
   }
 
@@ -44,10 +45,9 @@ export class ProjectQueries {
   setHost(name: string, host: string | undefined): Promise<ProjectRecord> {
     return this.#db.transaction(async (sql) => {
       await lockFunctions(sql);
-      const [row] = await sql.rows<ProjectRow>(
-        'SELECT name, created_at, host FROM projects WHERE name = $1',
-        [name],
-      );
+      const [row] = await sql.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = $1`, [
+        name,
+      ]);
       if (!row) throw projectNotFound(name);
       if (host !== undefined) {
         const [owner] = await sql.rows<{ name: string }>('SELECT name FROM projects WHERE host = $1', [host]);
@@ -69,6 +69,20 @@ export class ProjectQueries {
       await sql.count('UPDATE projects SET host = $1 WHERE name = $2', [host ?? null, name]);
       await bumpRevision(sql);
       return toProject({ ...row, host: host ?? null });
+    });
+  }
+
+  setQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
+    return this.#db.transaction(async (sql) => {
+      // The lock function writes take: a create counting functions sees the quota in force.
+      await lockFunctions(sql);
+      const [row] = await sql.rows<ProjectRow>(
+        `UPDATE projects SET quotas = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
+        [quotasJson(quotas), name],
+      );
+      if (!row) throw projectNotFound(name);
+      await bumpRevision(sql);
+      return toProject(row);
     });
   }
 }

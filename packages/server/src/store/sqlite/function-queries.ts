@@ -6,6 +6,7 @@ import {
   type NewFunctionVersion,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type RouteRecord,
   type RouteSpec,
   routeShape,
@@ -23,6 +24,7 @@ import {
   versionRow,
 } from '../function-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 
 /** Functions, their versions and routes. Every writer runs inside the caller's transaction. */
 export class FunctionQueries {
@@ -40,6 +42,14 @@ export class FunctionQueries {
         });
       }
       this.#assertRoutesFree(input.name, input.routes, projectOf(input));
+      const limit = quotaOf(
+        this.#db.get<{ quotas: string | null }>(QUOTAS_OF_PROJECT('?'), projectOf(input))?.quotas,
+        'functions',
+      );
+      const count = () =>
+        this.#db.get<{ n: number }>('SELECT count(*) AS n FROM functions WHERE project = ?', projectOf(input))
+          ?.n ?? 0;
+      if (limit !== undefined && count() >= limit) throw quotaExceeded('functions', limit, 'functions');
       const now = new Date().toISOString();
       this.#db.run(
         'INSERT INTO functions (name, latest_version, created_at, updated_at, project) VALUES (?, 1, ?, ?, ?)',

@@ -1,7 +1,8 @@
-import { ErrorCode, FaasError, type ProjectRecord } from '@faas/core';
+import { ErrorCode, FaasError, type ProjectQuotas, type ProjectRecord } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 
-type ProjectRow = { name: string; created_at: string; host: string | null };
+type ProjectRow = { name: string; created_at: string; host: string | null; quotas: string | null };
+const PROJECT_COLUMNS = 'name, created_at, host, quotas';
 
 /** Projects (tenants). */
 export class ProjectQueries {
@@ -21,14 +22,12 @@ export class ProjectQueries {
   }
 
   get(name: string): ProjectRecord | undefined {
-    const row = this.#db.get<ProjectRow>('SELECT name, created_at, host FROM projects WHERE name = ?', name);
+    const row = this.#db.get<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = ?`, name);
     return row && toProject(row);
   }
 
   list(): ProjectRecord[] {
-    return this.#db
-      .all<ProjectRow>('SELECT name, created_at, host FROM projects ORDER BY name')
-      .map(toProject);
+    return this.#db.all<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name`).map(toProject);
   }
 
   setHost(name: string, host: string | undefined): ProjectRecord {
@@ -59,10 +58,42 @@ export class ProjectQueries {
       return host !== undefined ? { ...rest, host } : rest;
     });
   }
+
+  setQuotas(name: string, quotas: ProjectQuotas): ProjectRecord {
+    return this.#db.transaction(() => {
+      const { changes } = this.#db.run(
+        'UPDATE projects SET quotas = ? WHERE name = ?',
+        quotasJson(quotas),
+        name,
+      );
+      if (changes === 0) throw projectNotFound(name);
+      this.#db.run("UPDATE counters SET value = value + 1 WHERE name = 'routes_revision'");
+      return this.get(name) as ProjectRecord;
+    });
+  }
+
+  /** One quota of a project (undefined: none), read in the caller's transaction. */
+  quota(project: string, quota: keyof ProjectQuotas): number | undefined {
+    const row = this.#db.get<{ quotas: string | null }>(
+      'SELECT quotas FROM projects WHERE name = ?',
+      project,
+    );
+    return row?.quotas ? (JSON.parse(row.quotas) as ProjectQuotas)[quota] : undefined;
+  }
+}
+
+/** The column's value: NULL for no quota at all. */
+export function quotasJson(quotas: ProjectQuotas): string | null {
+  return Object.keys(quotas).length > 0 ? JSON.stringify(quotas) : null;
 }
 
 export function toProject(row: ProjectRow): ProjectRecord {
-  return { name: row.name, createdAt: row.created_at, ...(row.host !== null ? { host: row.host } : {}) };
+  return {
+    name: row.name,
+    createdAt: row.created_at,
+    ...(row.host !== null ? { host: row.host } : {}),
+    ...(row.quotas ? { quotas: JSON.parse(row.quotas) as ProjectQuotas } : {}),
+  };
 }
 
 export function projectExists(name: string): FaasError {

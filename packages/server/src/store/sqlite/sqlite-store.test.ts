@@ -55,6 +55,7 @@ describe('SqliteStore on disk', () => {
           { version: 9, name: 'invocation_trace_id' },
           { version: 10, name: 'function_names_per_project' },
           { version: 11, name: 'project_hosts' },
+          { version: 12, name: 'project_quotas' },
         ],
       );
     } finally {
