@@ -51,7 +51,7 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
     }
   });
 
-  it('migration 6 renames functions of other projects to their stored names, with what is theirs', async () => {
+  it('the function-names migration (PostgreSQL 006) renames functions of other projects to their stored names, with what is theirs', async () => {
     const old = await createTestDatabase(postgresTestUrl() as string);
     try {
       const first = await openPostgresStore({ url: old.url });
@@ -81,7 +81,7 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
       await first.close();
       await queryTestDatabase(
         old.url,
-        "DELETE FROM schema_version WHERE component = 'store' AND version = 6",
+        "DELETE FROM schema_version WHERE component = 'store' AND name = 'function_names_per_project'",
       );
       const second = await openPostgresStore({ url: old.url });
       try {

@@ -96,7 +96,7 @@ describe('SqliteStore on disk', () => {
     }
   });
 
-  it('migration 10 renames functions of other projects to their stored names, with what is theirs', async () => {
+  it('the function-names migration (SQLite 010) renames functions of other projects to their stored names, with what is theirs', async () => {
     const path = freshPath();
     const first = await openSqliteStore({ path });
     const fn = {
@@ -148,7 +148,7 @@ describe('SqliteStore on disk', () => {
     );
     await first.close();
     const db = new DatabaseSync(path);
-    db.exec("DELETE FROM schema_version WHERE component = 'store' AND version = 10");
+    db.exec("DELETE FROM schema_version WHERE component = 'store' AND name = 'function_names_per_project'");
     db.close();
     const second = await openSqliteStore({ path });
     try {
