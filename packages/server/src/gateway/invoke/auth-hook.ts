@@ -75,7 +75,8 @@ export function projectGuess(keys: ApiKeyService): ProjectGuess {
     const cached = authenticateCached(keys, header);
     if (cached) return actingProject(cached, head.headers);
     const secret = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    if (!secret) return DEFAULT_PROJECT;
+    // A throttled address gets no look-up here either: the hooks refuse it without one.
+    if (!secret || keys.throttle.retryAfterMs(head.remoteAddress) > 0) return DEFAULT_PROJECT;
     return keys.verify(secret).then(
       (key) => actingProject(key, head.headers),
       () => DEFAULT_PROJECT,
