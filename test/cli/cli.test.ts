@@ -240,6 +240,34 @@ describe('the faas CLI against a real server', () => {
       listed.map((p) => p.name),
       ['default', 'team-x'],
     );
+    const hosted = JSON.parse(
+      (await faas(s, ['projects', 'set', 'team-x', '--host', 'x.example.com', '--json'])).stdout,
+    ) as {
+      host?: string;
+    };
+    assert.equal(hosted.host, 'x.example.com');
+    const cleared = JSON.parse(
+      (await faas(s, ['projects', 'set', 'team-x', '--no-host', '--json'])).stdout,
+    ) as {
+      host?: string;
+    };
+    assert.equal(cleared.host, undefined);
+    const limited = JSON.parse(
+      (
+        await faas(s, [
+          'projects',
+          'set',
+          'team-x',
+          '--max-functions',
+          '3',
+          '--max-instances',
+          'none',
+          '--json',
+        ])
+      ).stdout,
+    ) as { quotas?: Record<string, number> };
+    assert.deepEqual(limited.quotas, { functions: 3 });
+    assert.equal((await faas(s, ['projects', 'set', 'team-x', '--max-functions', 'lots'])).code, 2);
     const viewer = JSON.parse(
       (await faas(s, ['keys', 'create', 'ro', '--project', 'team-x', '--role', 'viewer', '--json'])).stdout,
     ) as { project: string; role: string };

@@ -139,14 +139,17 @@ describe('projects: isolation between two teams', () => {
     const code = 'export default () => ({ from: "B" })';
     const patch = await as(keyB, '/api/v1/functions/a-billing', { method: 'PATCH', json: { code } });
     assert.equal(patch.status, 404);
+    const del = await as(keyB, '/api/v1/functions/a-billing', { method: 'DELETE' });
+    assert.equal(del.status, 404);
+    // Names are per project: B's PUT makes B's own `a-billing` (a 409 told B that A has one).
     const put = await as(keyB, '/api/v1/functions/a-billing', {
       method: 'PUT',
       json: { runtime: 'js', code },
     });
-    assert.equal(put.status, 409);
-    assert.equal(put.body.error?.code, 'FAAS_ERR_FUNCTION_EXISTS');
-    const del = await as(keyB, '/api/v1/functions/a-billing', { method: 'DELETE' });
-    assert.equal(del.status, 404);
+    assert.equal(put.status, 201, put.text);
+    const own = await as(keyB, '/api/v1/functions/a-billing/invoke', { method: 'POST', json: {} });
+    assert.deepEqual(own.body, { from: 'B' });
+    assert.equal((await as(keyB, '/api/v1/functions/a-billing', { method: 'DELETE' })).status, 204);
     const answer = await as(keyA, '/api/v1/functions/a-billing/invoke', { method: 'POST', json: {} });
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.body, { from: 'A', id: null });
@@ -168,7 +171,8 @@ describe('projects: isolation between two teams', () => {
   });
 
   it('HTTP triggers need a key of the function’s project unless the function is public', async () => {
-    for (const path of ['/fn/a-billing', '/a-billing/7']) {
+    // `/fn/{name}` is the caller's project's name; `/fn/{project}.{name}` names one function.
+    for (const path of ['/fn/a-billing', '/fn/team-a.a-billing', '/a-billing/7']) {
       const anonymous = await s.api(path, { key: null });
       assert.equal(anonymous.status, 401, path);
       assert.equal(((await anonymous.json()) as Json).error?.code, 'FAAS_ERR_UNAUTHORIZED');
@@ -196,15 +200,17 @@ describe('projects: isolation between two teams', () => {
     const made = await as(keyA, '/api/v1/functions/a-billing', { method: 'PATCH', json: { public: true } });
     assert.equal(made.status, 200, made.text);
     for (const key of [null, keyB]) {
-      const open = await s.api('/fn/a-billing', { key });
+      const open = await s.api('/fn/team-a.a-billing', { key });
       assert.equal(open.status, 200);
       assert.deepEqual(await open.json(), { from: 'A', id: null });
+      // Without a project, the name is the caller's project's (default without a key): not A's.
+      assert.equal((await s.api('/fn/a-billing', { key })).status, key ? 404 : 401);
     }
     // Public is for triggers only: the API stays the project's.
     const api = await as(keyB, '/api/v1/functions/a-billing/invoke', { method: 'POST', json: {} });
     assert.equal(api.status, 404);
     await as(keyA, '/api/v1/functions/a-billing', { method: 'PATCH', json: { public: false } });
-    assert.equal((await s.api('/fn/a-billing', { key: null })).status, 401);
+    assert.equal((await s.api('/fn/team-a.a-billing', { key: null })).status, 401);
   });
 
   it('B cannot declare a route A holds, and the refusal does not name A’s function', async () => {

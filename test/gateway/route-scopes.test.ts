@@ -157,13 +157,22 @@ describe('route × scope × role, walked on a running server', () => {
 
   it('env values are shown only to keys that may edit the function', async () => {
     for (const role of ROLES) {
-      const got = await call(keys.get(role) as string, 'GET', '/api/v1/functions/fa');
+      // Names are the acting project's: the platform admin names team-a to reach its `fa`.
+      const res = await s.api('/api/v1/functions/fa', {
+        key: keys.get(role) as string,
+        ...(role === 'admin' ? { headers: { 'x-faas-project': 'team-a' } } : {}),
+      });
+      const got = { body: (await res.json()) as Json };
       const env = (got.body.latest as { env: Record<string, string> }).env;
       const edits = ROLE_SCOPES[role].includes('functions:write');
       assert.deepEqual(env, { SECRET_ISH: edits ? 'plain-env-value' : '(hidden)' }, role);
       const listed = await call(keys.get(role) as string, 'GET', '/api/v1/functions');
       assert.equal(listed.text.includes('plain-env-value'), edits, role);
-      const versions = await call(keys.get(role) as string, 'GET', '/api/v1/functions/fa/versions');
+      const versions = await call(
+        keys.get(role) as string,
+        'GET',
+        role === 'admin' ? '/api/v1/functions/team-a.fa/versions' : '/api/v1/functions/fa/versions',
+      );
       assert.equal(versions.text.includes('plain-env-value'), edits, role);
     }
   });

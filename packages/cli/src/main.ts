@@ -9,7 +9,7 @@ import { buildImages } from './commands/images.ts';
 import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
-import { createKey, createProject, listKeys, listProjects, revokeKey } from './commands/keys.ts';
+import { createKey, createProject, listKeys, listProjects, revokeKey, setProject } from './commands/keys.ts';
 import { invocation, invocations, logs, stats } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
 import { deleteSecret, listSecrets, setSecret } from './commands/secrets.ts';
@@ -261,6 +261,16 @@ export function program(): Command {
   const projects = p.command('projects').description('projects (tenants): create needs a platform admin key');
   projects.command('create <name>').action(run((c, o, cmd) => createProject(c, o, cmd.args[0] as string)));
   projects.command('ls').action(run((c, o) => listProjects(c, o)));
+  projects
+    .command('set <name>')
+    .description("change a project's settings (a platform admin key)")
+    .option('--host <host>', 'the host name (custom domain) its declared routes answer on, alone')
+    .option('--no-host', 'its routes answer on any host again')
+    .option('--max-functions <n>', 'quota: functions it may have ("none": unlimited)')
+    .option('--max-concurrency <n>', 'quota: sync invocations running at once ("none": unlimited)')
+    .option('--max-instances <n>', 'quota: sandbox instances it may have ("none": unlimited)')
+    .option('--max-snapshot-bytes <n>', 'quota: bytes of its snapshots ("none": unlimited)')
+    .action(run((c, o, cmd) => setProject(c, o, cmd.args[0] as string, cmd.opts())));
   return p;
 }
 

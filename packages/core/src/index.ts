@@ -3,6 +3,7 @@ export * from './audit.ts';
 export * from './blobs.ts';
 export * from './config.ts';
 export * from './errors.ts';
+export * from './function-names.ts';
 export * from './functions.ts';
 export * from './health.ts';
 export * from './ids.ts';

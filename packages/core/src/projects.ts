@@ -1,3 +1,4 @@
+import { ErrorCode, FaasError } from './errors.ts';
 /**
  * Projects (tenants) own everything: functions, sandboxes, caches, cached results. Until keys
  * carry one, every request acts in `default`; the gateway puts the request's project on the
@@ -17,6 +18,58 @@ export function isProjectId(value: string): boolean {
 export interface ProjectRecord {
   name: string;
   createdAt: string;
+  /**
+   * The host name (a custom domain) the project's declared routes answer on, alone: requests with
+   * another Host do not reach them. Absent: its routes join the platform's one table of routes of
+   * projects without a host, where a conflict is refused.
+   */
+  host?: string;
+  /** Limits the platform admin set on the project; a quota absent is no limit. */
+  quotas?: ProjectQuotas;
+}
+
+/**
+ * What a project may hold or run at once (issue 19). Each is a whole number; absent: unlimited,
+ * the default. Past one, the request is refused with QUOTA_EXCEEDED naming it (`details.quota`):
+ * 429 for concurrent invocations (a retry later may pass), 403 for the others.
+ */
+export interface ProjectQuotas {
+  /** Functions the project has. */
+  functions?: number;
+  /** Sync invocations of its functions running at once, on every gateway thread together. */
+  concurrentInvocations?: number;
+  /** Sandbox instances it has (running or stopped). */
+  instances?: number;
+  /** Bytes of its snapshots, together. */
+  snapshotStorageBytes?: number;
+}
+
+export const QUOTA_NAMES = [
+  'functions',
+  'concurrentInvocations',
+  'instances',
+  'snapshotStorageBytes',
+] as const;
+export type QuotaName = (typeof QUOTA_NAMES)[number];
+
+/** A host name as a project may own it: lowercase DNS labels, at least two, no port. */
+const HOST_NAME =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+export function isHostName(value: string): boolean {
+  return HOST_NAME.test(value);
+}
+
+/**
+ * The host a request names (its Host header) as projects own them: lowercase, without the port
+ * or a final dot. undefined when absent.
+ */
+export function requestHost(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  let host = header.toLowerCase();
+  const colon = host.lastIndexOf(':');
+  if (colon >= 0 && !host.endsWith(']')) host = host.slice(0, colon);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
 /**
@@ -26,4 +79,12 @@ export interface ProjectRecord {
  */
 export function inScope(scope: string | undefined, project: string | undefined): boolean {
   return scope === undefined || scope === (project ?? DEFAULT_PROJECT);
+}
+
+/** @param status 429 for a quota a later retry may pass (concurrency), else 403 */
+export function quotaExceeded(quota: QuotaName, limit: number, what: string): FaasError {
+  return new FaasError(ErrorCode.QUOTA_EXCEEDED, `The project's quota of ${limit} ${what} is reached`, {
+    details: { quota, limit },
+    ...(quota === 'concurrentInvocations' ? { status: 429 } : {}),
+  });
 }

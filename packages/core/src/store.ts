@@ -4,7 +4,7 @@ import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts'
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
-import type { ProjectRecord } from './projects.ts';
+import type { ProjectQuotas, ProjectRecord } from './projects.ts';
 import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
 import type { SecretRecord } from './secrets.ts';
 
@@ -14,6 +14,8 @@ export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'>;
 /** A declared route and the function that owns it. */
 export interface RouteRecord extends RouteSpec {
   functionName: string;
+  /** The host name of the function's project: the route answers requests with that Host only. */
+  host?: string;
 }
 
 /** Fields of an invocation that change after it is created. */
@@ -57,7 +59,8 @@ export interface MetadataStore {
   /**
    * Creates a function with version 1 and its routes.
    * @throws FaasError FUNCTION_EXISTS when the name is taken; ROUTE_CONFLICT when another
-   *   function owns one of the routes (nothing is written then).
+   *   function owns one of the routes; QUOTA_EXCEEDED past the project's `functions` quota
+   *   (nothing is written then).
    */
   createFunction(input: NewFunctionVersion): Promise<FunctionRecord>;
 
@@ -213,6 +216,22 @@ export interface MetadataStore {
   getProject(name: string): Promise<ProjectRecord | undefined>;
   /** Ordered by name. */
   listProjects(): Promise<ProjectRecord[]>;
+  /**
+   * Gives a project a host name for its declared routes, or takes it away (`undefined`), and
+   * moves `routesRevision`. Atomic with function writes: routes a project keeps when it loses its
+   * host must not conflict with those of other projects without a host.
+   * @throws FaasError PROJECT_NOT_FOUND; HOST_TAKEN when another project has the host;
+   *   ROUTE_CONFLICT (naming nothing of the other project) when taking the host away would make
+   *   two projects' routes match the same requests.
+   */
+  setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord>;
+  /**
+   * Replaces a project's quotas (`{}`: none) and moves `routesRevision` (caches of quotas reload
+   * with the routes). `createFunction` and `createSnapshot` enforce `functions` and
+   * `snapshotStorageBytes` in their own transaction, so concurrent writes cannot pass them.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */
@@ -220,6 +239,7 @@ export interface MetadataStore {
   /** Deletes up to `limit` entries older than `before` (ISO); resolves to how many. */
   deleteOldAudit(options: { before: string; limit: number }): Promise<number>;
 
+  /** @throws FaasError QUOTA_EXCEEDED past the project's `snapshotStorageBytes` quota (with it) */
   createSnapshot(snapshot: SnapshotRecord): Promise<void>;
   getSnapshot(id: string): Promise<SnapshotRecord | undefined>;
   /** Newest first. */

@@ -66,6 +66,31 @@ export type DeployStreamEvent =
   | { type: 'error'; error: { code: string; message: string; details?: unknown } };
 
 /** A client of the faas HTTP API (docs/api.md). Every failure is a FaasApiError or FaasConnectionError. */
+/** A project as the API answers it. */
+export interface ProjectView {
+  name: string;
+  createdAt: string;
+  /** The host name its declared routes answer on, alone. */
+  host?: string;
+  quotas?: ProjectQuotaSettings;
+}
+
+/** A project's quotas: absent is unlimited. */
+export interface ProjectQuotaSettings {
+  functions?: number;
+  concurrentInvocations?: number;
+  instances?: number;
+  snapshotStorageBytes?: number;
+}
+
+/** What `updateProject` changes. */
+export interface ProjectSettings {
+  /** The host name (a custom domain) its declared routes answer on; null: none. */
+  host?: string | null;
+  /** Quotas to change: a number sets one, null takes it away (unlimited); others stay. */
+  quotas?: { [K in keyof ProjectQuotaSettings]?: number | null };
+}
+
 export class FaaSClient {
   readonly baseUrl: string;
   /** Execute, instances, files, the event stream and snapshots (docs/instances.md). */
@@ -300,12 +325,17 @@ export class FaaSClient {
     return this.#http.json('POST', '/api/v1/projects', { name });
   }
 
-  async listProjects(): Promise<Array<{ name: string; createdAt: string }>> {
-    return (
-      (await this.#http.json('GET', '/api/v1/projects')) as {
-        items: Array<{ name: string; createdAt: string }>;
-      }
-    ).items;
+  async listProjects(): Promise<ProjectView[]> {
+    return ((await this.#http.json('GET', '/api/v1/projects')) as { items: ProjectView[] }).items;
+  }
+
+  /**
+   * Changes a project's settings (platform admins); fields left out stay as they are.
+   * @example
+   * await client.updateProject('team-a', { host: 'api.team-a.example.com' }); // null: no host
+   */
+  updateProject(name: string, settings: ProjectSettings): Promise<ProjectView> {
+    return this.#http.json('PATCH', `/api/v1/projects/${encodeURIComponent(name)}`, settings);
   }
 
   async listKeys(): Promise<PublicApiKey[]> {

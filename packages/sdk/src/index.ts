@@ -29,6 +29,9 @@ export {
   type FaaSClientOptions,
   type FunctionSpec,
   type InvokeOptions,
+  type ProjectQuotaSettings,
+  type ProjectSettings,
+  type ProjectView,
   type PublicApiKey,
   type SyncResult,
 } from './client.ts';

@@ -14,6 +14,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import { ProjectLimits } from './control/project-limits.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { Scheduler } from './control/scheduler.ts';
@@ -214,7 +215,16 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const changes = new ChangeFeed();
   const slots = new SlotTable();
   const catalog = new FunctionCatalog(store, changes.publish);
-  const routes = new RouteSync(store, catalog, (list) => changes.publish({ kind: 'routes', routes: list }));
+  const limits = new ProjectLimits();
+  const routes = new RouteSync(
+    store,
+    catalog,
+    (list) => changes.publish({ kind: 'routes', routes: list }),
+    (projects) => {
+      limits.replace(projects);
+      changes.publish({ kind: 'projects', projects });
+    },
+  );
   await routes.refresh();
   routes.start(config.routeSyncMs, (err) => logger.error('route sync failed', err));
 
@@ -246,6 +256,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     catalog,
     runtimes,
     limiter,
+    limits,
     recorder,
     secrets,
     onEnqueued: () => worker?.wake(),
@@ -288,7 +299,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
   });
   const instanceLimits = instanceLimitsFrom(config);
-  const instances = new InstanceService(runtimes, instanceLimits);
+  const instances = new InstanceService(runtimes, instanceLimits, limits);
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
   const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   registerContainerMetrics(metrics.registry, {

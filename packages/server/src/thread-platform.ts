@@ -8,6 +8,7 @@ import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import { ProjectLimits } from './control/project-limits.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SecretService } from './control/secret-service.ts';
@@ -74,6 +75,8 @@ export async function createThreadPlatform(
   );
   const routes = new RouteTable();
   routes.replace(await store.listRoutes());
+  const limits = new ProjectLimits();
+  limits.replace(await store.listProjects());
 
   // The invocations finished in one turn of the event loop go to the main thread in one message,
   // and only then are their responses written.
@@ -103,6 +106,7 @@ export async function createThreadPlatform(
     catalog,
     runtimes: new RuntimeRegistry([runtime]),
     limiter: new ConcurrencyLimiter(config.concurrencyWaitMs, new SlotTable(input.slots, input.slotsHeld)),
+    limits,
     recorder: {
       admit: () => backlog.admit(),
       record: (
@@ -138,6 +142,9 @@ export async function createThreadPlatform(
         break;
       case 'routes':
         routes.replace(change.routes);
+        break;
+      case 'projects':
+        limits.replace(change.projects);
         break;
       case 'key-revoked':
         keys.forget(change.id);

@@ -1,5 +1,5 @@
 import { API_KEY_ROLES, type ApiKeyRole, SCOPES, type Scope } from '@faas/core';
-import type { FaaSClient } from '@faas/sdk';
+import type { FaaSClient, ProjectSettings } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { ago, type Output, print, table } from '../output.ts';
 
@@ -61,8 +61,51 @@ export async function listProjects(client: FaaSClient, out: Output): Promise<voi
   const projects = await client.listProjects();
   print(out, projects, () =>
     table(
-      ['NAME', 'CREATED'],
-      projects.map((p) => [p.name, ago(p.createdAt)]),
+      ['NAME', 'HOST', 'CREATED'],
+      projects.map((p) => [p.name, p.host ?? '-', ago(p.createdAt)]),
     ),
+  );
+}
+
+/** The `faas projects set` flag of each quota. */
+const QUOTA_FLAGS = {
+  maxFunctions: 'functions',
+  maxConcurrency: 'concurrentInvocations',
+  maxInstances: 'instances',
+  maxSnapshotBytes: 'snapshotStorageBytes',
+} as const;
+
+/**
+ * `faas projects set <name> [--host h | --no-host] [--max-functions n|none] …`: a platform admin
+ * changes a project.
+ */
+export async function setProject(
+  client: FaaSClient,
+  out: Output,
+  name: string,
+  options: { host?: string | boolean } & { [K in keyof typeof QUOTA_FLAGS]?: string },
+): Promise<void> {
+  const settings: ProjectSettings = {};
+  // commander: `--host h` gives the string, `--no-host` false.
+  if (typeof options.host === 'string') settings.host = options.host;
+  else if (options.host === false) settings.host = null;
+  const quotas: NonNullable<ProjectSettings['quotas']> = {};
+  for (const [flag, quota] of Object.entries(QUOTA_FLAGS)) {
+    const value = options[flag as keyof typeof QUOTA_FLAGS];
+    if (value === undefined) continue;
+    if (value === 'none') quotas[quota] = null;
+    else if (/^\d+$/.test(value)) quotas[quota] = Number(value);
+    else
+      throw new CliError(
+        `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} takes a whole number or "none"`,
+        EXIT.USAGE,
+      );
+  }
+  if (Object.keys(quotas).length > 0) settings.quotas = quotas;
+  const p = await client.updateProject(name, settings);
+  print(
+    out,
+    p,
+    () => `Project ${p.name}: host ${p.host ?? '(none)'}, quotas ${JSON.stringify(p.quotas ?? {})}`,
   );
 }

@@ -1,4 +1,4 @@
-import type { FunctionVersion, RouteRecord } from '@faas/core';
+import type { FunctionVersion, ProjectRecord, RouteRecord } from '@faas/core';
 
 /** What other gateway threads must hear of before this one answers the request that made it (catalog, routes, keys). */
 export type PlatformChange =
@@ -6,6 +6,7 @@ export type PlatformChange =
   | { kind: 'invalidate'; name?: string }
   | { kind: 'forget'; name: string }
   | { kind: 'routes'; routes: RouteRecord[] }
+  | { kind: 'projects'; projects: ProjectRecord[] }
   | { kind: 'key-revoked'; id: string };
 
 /** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */

@@ -54,6 +54,11 @@ export class ConcurrencyLimiter {
     });
   }
 
+  /** Takes a slot at once or not at all (no wait): undefined when `limit` are taken. */
+  tryAcquire(key: string, limit: number): (() => void) | undefined {
+    return this.#table.tryAcquire(key, limit) ? this.#releaser(key, limit) : undefined;
+  }
+
   running(key: string): number {
     return this.#table.running(key);
   }

@@ -1,4 +1,11 @@
-import { ErrorCode, FaasError, type FunctionVersion, type MetadataStore, type VersionRef } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionVersion,
+  type MetadataStore,
+  shownName,
+  type VersionRef,
+} from '@faas/core';
 import type { PlatformChange } from './change-feed.ts';
 
 const MAX_CACHED_VERSIONS = 10_000;
@@ -42,9 +49,13 @@ export class FunctionCatalog {
     const version = await this.#store.getVersion(name, ref);
     if (!version) {
       if (!(await this.#store.getFunction(name))) throw notFound(name);
-      throw new FaasError(ErrorCode.VERSION_NOT_FOUND, `Function "${name}" has no version ${ref}`, {
-        details: { name, version: ref },
-      });
+      throw new FaasError(
+        ErrorCode.VERSION_NOT_FOUND,
+        `Function "${shownName(name)}" has no version ${ref}`,
+        {
+          details: { name: shownName(name), version: ref },
+        },
+      );
     }
     this.#remember(version);
     return version;
@@ -82,8 +93,12 @@ export class FunctionCatalog {
   }
 }
 
+/** @param name stored or shown: the error says the name the project knows. */
 export function notFound(name: string): FaasError {
-  return new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, { details: { name } });
+  const shown = shownName(name);
+  return new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${shown}" not found`, {
+    details: { name: shown },
+  });
 }
 
 /** Parses `name` or `name:3`, and an optional `?version=` that must agree with it. */

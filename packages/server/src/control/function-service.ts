@@ -15,6 +15,10 @@ import {
   type Page,
   type PageRequest,
   type Runtimes,
+  shownName,
+  shownRecord,
+  shownVersion,
+  storedName,
 } from '@faas/core';
 import { prepareCode } from './code/prepare-code.ts';
 import { type FunctionCatalog, notFound } from './function-catalog.ts';
@@ -48,14 +52,22 @@ export type DeployResult = { record: FunctionRecord; outcome: 'created' | 'updat
 export interface DeployOptions extends Scoped {
   /** Hears the slow steps of preparing a container version (image build, dependency install). */
   onProgress?: (message: string) => void;
-  /** The project a new function is made in. @default DEFAULT_PROJECT */
-  project?: string;
 }
 
-/** A call made for one project: another project's functions are not found. */
+/**
+ * A call made for one project: names are the project's (two projects may each have `hello`),
+ * and another project's functions are not found.
+ */
 export interface Scoped {
   /** The project whose functions are visible; undefined: every project's. */
   scope?: string | undefined;
+  /** The project the call acts in: names are looked up and new functions made there. @default scope, else DEFAULT_PROJECT */
+  project?: string | undefined;
+}
+
+/** The project a call acts in. */
+function projectIn(options: Scoped): string {
+  return options.project ?? options.scope ?? DEFAULT_PROJECT;
 }
 
 /**
@@ -73,18 +85,20 @@ export class FunctionService {
     this.#d = deps;
   }
 
+  /** Answers the record as the project knows it (`shownRecord`), as every method here does. */
   async create(input: FunctionInput, options: DeployOptions = {}): Promise<FunctionRecord> {
-    const name = checkName(input.name);
-    return this.#oneAtATime(name, () => this.#create(name, input, options));
+    const name = storedName(projectIn(options), checkName(input.name));
+    return shownRecord(await this.#oneAtATime(name, () => this.#create(name, input, options)));
   }
 
   /** Create-or-replace: the whole function is given. Identical code and config make no version. */
-  async put(name: string, input: FunctionInput, options: DeployOptions = {}): Promise<DeployResult> {
-    checkName(name);
-    if (input.name !== undefined && input.name !== name) {
-      throw validation([{ field: 'name', message: `must match the path ("${name}") when given` }]);
+  async put(shown: string, input: FunctionInput, options: DeployOptions = {}): Promise<DeployResult> {
+    checkName(shown);
+    if (input.name !== undefined && input.name !== shown) {
+      throw validation([{ field: 'name', message: `must match the path ("${shown}") when given` }]);
     }
-    return this.#oneAtATime(name, () => this.#put(name, input, options));
+    const name = storedName(projectIn(options), shown);
+    return shownResult(await this.#oneAtATime(name, () => this.#put(name, input, options)));
   }
 
   async #create(name: string, input: FunctionInput, options: DeployOptions): Promise<FunctionRecord> {
@@ -92,9 +106,9 @@ export class FunctionService {
     const code = await this.#code(input.code, config);
     // Checked before preparing: a candidate version 1 must not share the warm pool of a real one.
     if (await this.#d.store.getFunction(name)) {
-      throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${name}" already exists`);
+      throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${shownName(name)}" already exists`);
     }
-    const project = options.project ?? DEFAULT_PROJECT;
+    const project = projectIn(options);
     const candidate = { ...versionOf(name, 1, config, code), project };
     await this.#prepare(candidate, options);
     const record = await this.#stored(candidate, () =>
@@ -107,12 +121,15 @@ export class FunctionService {
   async #put(name: string, input: FunctionInput, options: DeployOptions): Promise<DeployResult> {
     const current = await this.#d.store.getFunction(name);
     if (current && !inScope(options.scope, current.latest.project)) {
-      // Another project's name: taken, as for a create, without saying more.
-      throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${name}" already exists`);
+      // Not reachable while stored names carry their project; kept so a slip cannot leak.
+      throw notFound(shownName(name));
     }
     if (!current) {
       try {
-        return { record: await this.#create(name, { ...input, name }, options), outcome: 'created' };
+        return {
+          record: await this.#create(name, { ...input, name: shownName(name) }, options),
+          outcome: 'created',
+        };
       } catch (err) {
         // Lost a race with a concurrent create of the same name (another process): replace it instead.
         if (!(err instanceof FaasError && err.code === ErrorCode.FUNCTION_EXISTS)) throw err;
@@ -125,11 +142,12 @@ export class FunctionService {
   }
 
   /** Changes some fields; code is kept unless given (and rebuilt when the handler or runtime moved). */
-  async patch(name: string, input: FunctionInput, options: DeployOptions = {}): Promise<DeployResult> {
-    if (input.name !== undefined && input.name !== name) {
+  async patch(shown: string, input: FunctionInput, options: DeployOptions = {}): Promise<DeployResult> {
+    if (input.name !== undefined && input.name !== shown) {
       throw validation([{ field: 'name', message: 'cannot be changed; create a new function instead' }]);
     }
-    return this.#oneAtATime(name, () => this.#patch(name, input, options));
+    const name = storedName(projectIn(options), shown);
+    return shownResult(await this.#oneAtATime(name, () => this.#patch(name, input, options)));
   }
 
   async #patch(name: string, input: FunctionInput, options: DeployOptions): Promise<DeployResult> {
@@ -151,29 +169,34 @@ export class FunctionService {
     return this.#addVersion(current, config, code, options);
   }
 
-  get(name: string, options: Scoped = {}): Promise<FunctionRecord> {
-    return this.#get(name, options.scope);
+  async get(shown: string, options: Scoped = {}): Promise<FunctionRecord> {
+    return shownRecord(await this.#get(storedName(projectIn(options), shown), options.scope));
   }
 
+  /** @param name the stored name */
   async #get(name: string, scope: string | undefined): Promise<FunctionRecord> {
     const record = await this.#d.store.getFunction(name);
-    if (!record || !inScope(scope, record.latest.project)) throw notFound(name);
+    if (!record || !inScope(scope, record.latest.project)) throw notFound(shownName(name));
     return record;
   }
 
-  list(page: PageRequest, options: Scoped = {}): Promise<Page<FunctionRecord>> {
-    return this.#d.store.listFunctions(page, options.scope);
+  async list(page: PageRequest, options: Scoped = {}): Promise<Page<FunctionRecord>> {
+    const found = await this.#d.store.listFunctions(page, options.scope);
+    return { ...found, items: found.items.map(shownRecord) };
   }
 
-  async versions(name: string, page: PageRequest, options: Scoped = {}): Promise<Page<FunctionVersion>> {
+  async versions(shown: string, page: PageRequest, options: Scoped = {}): Promise<Page<FunctionVersion>> {
+    const name = storedName(projectIn(options), shown);
     await this.#get(name, options.scope);
-    return this.#d.store.listVersions(name, page);
+    const found = await this.#d.store.listVersions(name, page);
+    return { ...found, items: found.items.map(shownVersion) };
   }
 
-  async version(name: string, version: number, options: Scoped = {}): Promise<FunctionVersion> {
+  async version(shown: string, version: number, options: Scoped = {}): Promise<FunctionVersion> {
+    const name = storedName(projectIn(options), shown);
     // The function first: another project's is not found, whatever version is asked for.
     await this.#get(name, options.scope);
-    return this.#d.catalog.resolve(name, version);
+    return shownVersion(await this.#d.catalog.resolve(name, version));
   }
 
   /**
@@ -190,10 +213,11 @@ export class FunctionService {
     return tar;
   }
 
-  async delete(name: string, options: Scoped = {}): Promise<void> {
+  async delete(shown: string, options: Scoped = {}): Promise<void> {
+    const name = storedName(projectIn(options), shown);
     await this.#oneAtATime(name, async () => {
       await this.#get(name, options.scope);
-      if (!(await this.#d.store.deleteFunction(name))) throw notFound(name);
+      if (!(await this.#d.store.deleteFunction(name))) throw notFound(shown);
       this.#d.catalog.forget(name);
       await this.#d.routes.refresh();
       await this.#d.runtimes.retire(name);
@@ -298,6 +322,10 @@ export class FunctionService {
     }
     return this.#code({ archive: Buffer.from(tar).toString('base64'), format: 'tar' }, config);
   }
+}
+
+function shownResult(result: DeployResult): DeployResult {
+  return { ...result, record: shownRecord(result.record) };
 }
 
 type CodeFields = Pick<FunctionVersion, 'codeSha256' | 'codeSizeBytes' | 'artifactSha256'>;

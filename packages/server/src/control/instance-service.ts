@@ -7,6 +7,7 @@ import {
   type InstanceView,
   type Isolation,
   inScope,
+  quotaExceeded,
   type Runtimes,
 } from '@faas/core';
 import { ContainerRuntime } from '../runtimes/container/container-runtime.ts';
@@ -14,6 +15,7 @@ import { baseImageTag } from '../runtimes/container/images/base-image.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import type { CreateOptions, InstanceManager } from '../runtimes/container/instances/instance-manager.ts';
 import { checkInstanceSpec, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from './instance-limits.ts';
+import type { ProjectLimits } from './project-limits.ts';
 
 /** What a client asks for; everything but the image has a default. */
 export interface InstanceRequest {
@@ -78,9 +80,39 @@ export class InstanceService {
   #runtimes: Runtimes;
   readonly limits: InstanceLimits;
 
-  constructor(runtimes: Runtimes, limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS) {
+  /** Projects' quotas (`instances`); absent: none. */
+  #quotas: ProjectLimits | undefined;
+  /** Instances being made per project, not yet listed by the manager: counted against its quota. */
+  #making = new Map<string, number>();
+
+  constructor(runtimes: Runtimes, limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS, quotas?: ProjectLimits) {
     this.#runtimes = runtimes;
     this.limits = limits;
+    this.#quotas = quotas;
+  }
+
+  /**
+   * Runs `make`, which makes `count` instances of `project`, within the project's `instances`
+   * quota: those it has and those being made in this process count.
+   * @throws FaasError QUOTA_EXCEEDED (403)
+   */
+  async withinQuota<T>(project: string, count: number, make: () => Promise<T>): Promise<T> {
+    const limit = this.#quotas?.of(project)?.instances;
+    if (limit === undefined) return make();
+    const making = this.#making.get(project) ?? 0;
+    // Counted as taken before the await: a concurrent call sees them.
+    this.#making.set(project, making + count);
+    try {
+      const has = (await this.manager.list()).filter(
+        (i) => (i.spec.project ?? DEFAULT_PROJECT) === project,
+      ).length;
+      if (has + making + count > limit) throw quotaExceeded('instances', limit, 'instances');
+      return await make();
+    } finally {
+      const left = (this.#making.get(project) ?? count) - count;
+      if (left > 0) this.#making.set(project, left);
+      else this.#making.delete(project);
+    }
   }
 
   /**
@@ -112,7 +144,8 @@ export class InstanceService {
 
   /** @throws FaasError VALIDATION past a spec bound; INSTANCE_LIMIT past a count bound */
   create(request: InstanceRequest, options: CreateOptions = {}): Promise<Instance> {
-    return this.manager.create(this.specFor(request), options);
+    const spec = this.specFor(request);
+    return this.withinQuota(spec.project ?? DEFAULT_PROJECT, 1, () => this.manager.create(spec, options));
   }
 
   /**

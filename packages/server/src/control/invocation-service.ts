@@ -20,6 +20,7 @@ import {
   type MetadataStore,
   newId,
   type Queue,
+  quotaExceeded,
   type Runtimes,
   type StoredLogLine,
   type Tracer,
@@ -31,6 +32,7 @@ import { retryDeadLetter } from './dead-letter-retry.ts';
 import { type EncodedEvent, encodeEvent } from './event-codec.ts';
 import { type FunctionCatalog, notFound } from './function-catalog.ts';
 import type { InvocationRecorder } from './invocation-recorder.ts';
+import { type ProjectLimits, projectSlotKey } from './project-limits.ts';
 import { type Redactor, redactOutcome } from './secret-redactor.ts';
 import type { SecretService } from './secret-service.ts';
 
@@ -68,6 +70,8 @@ export interface InvocationServiceDeps {
   catalog: FunctionCatalog;
   runtimes: Runtimes;
   limiter: ConcurrencyLimiter;
+  /** Projects' quotas (concurrent invocations); absent: none. */
+  limits?: ProjectLimits;
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
   onEnqueued?: () => void;
@@ -105,6 +109,20 @@ export class InvocationService {
   }
 
   /** The version `resolve` would answer from its cache, if it would. */
+  /**
+   * A slot of the project's `concurrentInvocations` quota (counted in the slot table every
+   * gateway thread shares), or undefined when it has none. No wait: past it, 429 at once.
+   * @throws FaasError QUOTA_EXCEEDED (429)
+   */
+  #projectSlot(fn: FunctionVersion): (() => void) | undefined {
+    const project = fn.project ?? DEFAULT_PROJECT;
+    const limit = this.#d.limits?.of(project)?.concurrentInvocations;
+    if (limit === undefined) return undefined;
+    const release = this.#d.limiter.tryAcquire(projectSlotKey(project), limit);
+    if (!release) throw quotaExceeded('concurrentInvocations', limit, 'invocations running at once');
+    return release;
+  }
+
   resolveCached(name: string, ref: VersionRef): FunctionVersion | undefined {
     return this.#d.catalog.cached(name, ref);
   }
@@ -135,17 +153,28 @@ export class InvocationService {
     const span = this.#d.tracing ? trace?.span : undefined;
     if (span) span.setAttributes(invocationAttributes(id, fn));
     let release: () => void;
+    let releaseProject: (() => void) | undefined;
     let event: unknown;
     // Refused before it runs while records cannot be written: no answer names an id that may never exist.
     this.#d.recorder.admit();
     try {
       event = readEvent();
+      releaseProject = this.#projectSlot(fn);
       const slot = this.#d.limiter.acquire(fn.name, fn.maxConcurrency);
       if (typeof slot === 'function') release = slot;
       else release = span && trace ? await this.#waitTraced(slot, trace) : await slot;
     } catch (err) {
+      releaseProject?.();
       if (isFaasError(err)) this.#recordRejected(fn, id, createdAt, trigger, err, 'sync', trace);
       throw err;
+    }
+    if (releaseProject) {
+      const releaseFunction = release;
+      const releaseBoth = releaseProject;
+      release = () => {
+        releaseFunction();
+        releaseBoth();
+      };
     }
     const logs = new LogCollector(id, fn.name);
     const startedMs = Date.now();

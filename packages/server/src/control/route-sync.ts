@@ -1,4 +1,4 @@
-import type { MetadataStore, RouteRecord } from '@faas/core';
+import type { MetadataStore, ProjectRecord, RouteRecord } from '@faas/core';
 import type { FunctionCatalog } from './function-catalog.ts';
 import { RouteTable } from './route-table.ts';
 
@@ -15,17 +15,23 @@ export class RouteSync {
   #timer: NodeJS.Timeout | undefined;
   #last: Promise<void> = Promise.resolve();
   #onReplace: (routes: RouteRecord[]) => void;
+  #onProjects: (projects: ProjectRecord[]) => void;
   #unwatch: (() => void) | undefined;
 
-  /** `onReplace` gets every new table's routes, for the other gateway threads' tables. */
+  /**
+   * `onReplace` gets every new table's routes, for the other gateway threads' tables;
+   * `onProjects` the projects (their hosts and quotas move the same revision) with each load.
+   */
   constructor(
     store: MetadataStore,
     catalog: FunctionCatalog,
     onReplace: (routes: RouteRecord[]) => void = () => {},
+    onProjects: (projects: ProjectRecord[]) => void = () => {},
   ) {
     this.#store = store;
     this.#catalog = catalog;
     this.#onReplace = onReplace;
+    this.#onProjects = onProjects;
   }
 
   /**
@@ -62,9 +68,11 @@ export class RouteSync {
     const load = async () => {
       const revision = await this.#store.routesRevision();
       const routes = await this.#store.listRoutes();
+      const projects = await this.#store.listProjects();
       this.table.replace(routes);
       this.#revision = revision;
       this.#onReplace(routes);
+      this.#onProjects(projects);
     };
     const next = this.#last.then(load, load);
     this.#last = next.catch(() => undefined);

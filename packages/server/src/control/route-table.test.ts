@@ -46,4 +46,24 @@ describe('RouteTable', () => {
     assert.equal(t.match('GET', '/b')?.functionName, 'b');
     assert.equal(t.size, 1);
   });
+
+  it("answers a project's host with that project's routes alone, other hosts with the shared ones", () => {
+    const hosted = new RouteTable();
+    hosted.replace([
+      { method: 'GET', path: '/hello', functionName: 'team-a.hello', host: 'a.example.com' },
+      { method: 'GET', path: '/hello', functionName: 'team-b.hello', host: 'b.example.com' },
+      { method: 'GET', path: '/hello', functionName: 'hello' },
+      { method: 'GET', path: '/only-shared', functionName: 'shared' },
+    ]);
+    assert.equal(hosted.match('GET', '/hello', 'a.example.com')?.functionName, 'team-a.hello');
+    // The Host as browsers send it: any case, a port, a final dot.
+    assert.equal(hosted.match('GET', '/hello', 'B.Example.com:8443')?.functionName, 'team-b.hello');
+    assert.equal(hosted.match('GET', '/hello', 'b.example.com.')?.functionName, 'team-b.hello');
+    assert.equal(hosted.match('GET', '/hello', 'localhost:8080')?.functionName, 'hello');
+    assert.equal(hosted.match('GET', '/hello')?.functionName, 'hello');
+    // A project's host does not fall through to the shared routes.
+    assert.equal(hosted.match('GET', '/only-shared', 'a.example.com'), undefined);
+    assert.equal(hosted.match('GET', '/only-shared', 'other.example.com')?.functionName, 'shared');
+    assert.equal(hosted.size, 4);
+  });
 });

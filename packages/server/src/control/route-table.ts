@@ -1,4 +1,4 @@
-import { type RouteRecord, routeShape } from '@faas/core';
+import { type RouteRecord, requestHost, routeShape } from '@faas/core';
 
 export interface RouteMatch {
   functionName: string;
@@ -21,12 +21,13 @@ export const RESERVED_PREFIXES = ['/api/', '/fn/', '/docs', '/health', '/ready',
 
 /**
  * The in-memory table of declared routes (seed 000's KV: `METHOD:path` → function), rebuilt from
- * the store whenever routes change. Exact routes are one Map lookup; routes with `:params` or a
- * trailing `*` are tried in order of specificity after that.
+ * the store whenever routes change. Routes of a project with a host name answer requests with
+ * that Host alone; the others, every other request. Without any host the Host header is not
+ * even read.
  */
 export class RouteTable {
-  #exact = new Map<string, RouteMatch>();
-  #patterns: PatternRoute[] = [];
+  #shared = new HostRoutes([]);
+  #byHost = new Map<string, HostRoutes>();
   #size = 0;
 
   get size(): number {
@@ -35,6 +36,36 @@ export class RouteTable {
 
   /** Replaces the whole table atomically: lookups never see a half-built table. */
   replace(routes: RouteRecord[]): void {
+    const shared: RouteRecord[] = [];
+    const hosted = new Map<string, RouteRecord[]>();
+    for (const r of routes) {
+      if (r.host === undefined) shared.push(r);
+      else hosted.set(r.host, [...(hosted.get(r.host) ?? []), r]);
+    }
+    const byHost = new Map<string, HostRoutes>();
+    for (const [host, list] of hosted) byHost.set(host, new HostRoutes(list));
+    this.#shared = new HostRoutes(shared);
+    this.#byHost = byHost;
+    this.#size = routes.length;
+  }
+
+  /** @param host the request's Host header: a project's host serves that project's routes only. */
+  match(method: string, path: string, host?: string): RouteMatch | undefined {
+    if (this.#byHost.size > 0) {
+      const own = this.#byHost.get(requestHost(host) ?? '');
+      if (own) return own.match(method, path);
+    }
+    return this.#shared.match(method, path);
+  }
+}
+
+/** The routes one Host answers: exact routes are one Map lookup; routes with `:params` or a
+ * trailing `*` are tried in order of specificity after that. */
+class HostRoutes {
+  #exact = new Map<string, RouteMatch>();
+  #patterns: PatternRoute[] = [];
+
+  constructor(routes: RouteRecord[]) {
     const exact = new Map<string, RouteMatch>();
     const patterns: PatternRoute[] = [];
     for (const r of routes) {
@@ -62,7 +93,6 @@ export class RouteTable {
     patterns.sort((a, b) => specificity(b) - specificity(a));
     this.#exact = exact;
     this.#patterns = patterns;
-    this.#size = routes.length;
   }
 
   match(method: string, path: string): RouteMatch | undefined {

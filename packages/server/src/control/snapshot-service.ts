@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import {
   type BlobInfo,
   type BlobStore,
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type InstanceSpec,
@@ -180,7 +181,9 @@ export class SnapshotService {
     }
     const snapshot = await this.get(id, scope);
     const started = performance.now();
-    const restored = await this.#forkOf(snapshot, count, options);
+    const restored = await this.#instances.withinQuota(snapshot.spec.project ?? DEFAULT_PROJECT, count, () =>
+      this.#forkOf(snapshot, count, options),
+    );
     this.#metrics?.restored(snapshot.kind, (performance.now() - started) / 1000);
     return restored;
   }

@@ -144,7 +144,9 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
     }
     if (!current || TERMINAL_STATUSES.has(current.status)) return { kind: 'done' };
     try {
-      const fn = await this.#o.catalog.resolve(payload.functionName, payload.version);
+      // The record's name, not the job's: a job queued before function names were per project
+      // (migration 010) names the function as it was called then.
+      const fn = await this.#o.catalog.resolve(current.functionName, payload.version);
       return { kind: 'run', slot: { key: fn.name, limit: fn.maxConcurrency }, value: fn };
     } catch (err) {
       // The function (or version) was deleted while the job waited: nothing can run it.

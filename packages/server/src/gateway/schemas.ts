@@ -216,6 +216,32 @@ export const createProjectBody = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 63 } },
 };
 
+/** `PATCH /projects/{name}`: the settings a platform admin changes; absent fields stay. */
+export const patchProjectBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    host: {
+      description: 'The host name its declared routes answer on, alone; null: none',
+      type: ['string', 'null'],
+      maxLength: 253,
+    },
+    quotas: {
+      description: 'Quotas to change: a whole number sets one, null takes it away (unlimited)',
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: Object.fromEntries(
+        ['functions', 'concurrentInvocations', 'instances', 'snapshotStorageBytes'].map((quota) => [
+          quota,
+          { type: ['integer', 'null'], minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        ]),
+      ),
+    },
+  },
+};
+
 /** The execute and instance APIs' opt-in shared package caches. */
 export const dependencyCachesSchema = {
   type: 'array',

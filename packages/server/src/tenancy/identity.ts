@@ -1,4 +1,12 @@
-import { type ApiKeyRecord, type ApiKeyRole, keyScopes, type Scope } from '@faas/core';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  type ApiKeyRecord,
+  type ApiKeyRole,
+  DEFAULT_PROJECT,
+  isProjectId,
+  keyScopes,
+  type Scope,
+} from '@faas/core';
 
 /**
  * Who a request acts as, whatever proved it (an API key today; a browser session or a JWT maps
@@ -19,6 +27,18 @@ export interface Identity {
 
 /** The header a platform admin names the project it acts in with. */
 export const PROJECT_HEADER = 'x-faas-project';
+
+/**
+ * The project a request with `key` acts in, where names are looked up: its key's, or for a
+ * platform admin the one X-Faas-Project names; no key (auth off, a public trigger): the default.
+ * A named project that does not exist holds no function, so its names are simply not found.
+ */
+export function actingProject(key: ApiKeyRecord | undefined, headers: IncomingHttpHeaders): string {
+  if (!key) return DEFAULT_PROJECT;
+  const named = headers[PROJECT_HEADER];
+  if (key.role === 'admin' && typeof named === 'string' && isProjectId(named)) return named;
+  return key.project;
+}
 
 /** Keys' identities, made once per record (the key cache keeps the records). */
 const identities = new WeakMap<ApiKeyRecord, Identity>();

@@ -1,4 +1,13 @@
-import { ErrorCode, FaasError, isProjectId, type MetadataStore, type ProjectRecord } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  isHostName,
+  isProjectId,
+  type MetadataStore,
+  type ProjectQuotas,
+  type ProjectRecord,
+  QUOTA_NAMES,
+} from '@faas/core';
 
 /** Projects (tenants): made by platform admins; every key, function and sandbox lives in one. */
 export class ProjectService {
@@ -30,6 +39,55 @@ export class ProjectService {
 
   list(): Promise<ProjectRecord[]> {
     return this.#store.listProjects();
+  }
+
+  /**
+   * Gives the project a host name for its declared routes (null: none). The caller refreshes the
+   * route table (the store moved its revision, so other processes catch up on their poll).
+   * @throws FaasError VALIDATION for a host that is not a lowercase DNS name; PROJECT_NOT_FOUND;
+   *   HOST_TAKEN; ROUTE_CONFLICT
+   */
+  async setHost(name: string, host: string | null): Promise<ProjectRecord> {
+    if (host !== null && !isHostName(host)) {
+      throw new FaasError(ErrorCode.VALIDATION, `"${host.slice(0, 64)}" is not a host name`, {
+        details: [
+          {
+            field: 'host',
+            message: 'must be a lowercase DNS name of two or more labels (a-z, 0-9, "-"), without a port',
+          },
+        ],
+      });
+    }
+    await this.mustExist(name);
+    return this.#store.setProjectHost(name, host ?? undefined);
+  }
+
+  /**
+   * Changes some of a project's quotas: a number sets one, null takes it away (unlimited); the
+   * others stay.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  async setQuotas(
+    name: string,
+    changes: { [K in keyof ProjectQuotas]?: number | null },
+  ): Promise<ProjectRecord> {
+    const current = await this.get(name);
+    const quotas: ProjectQuotas = { ...current.quotas };
+    for (const quota of QUOTA_NAMES) {
+      const value = changes[quota];
+      if (value === null) delete quotas[quota];
+      else if (value !== undefined) quotas[quota] = value;
+    }
+    return this.#store.setProjectQuotas(name, quotas);
+  }
+
+  /** @throws FaasError PROJECT_NOT_FOUND */
+  async get(name: string): Promise<ProjectRecord> {
+    const project = isProjectId(name) ? await this.#store.getProject(name) : undefined;
+    if (!project) {
+      throw new FaasError(ErrorCode.PROJECT_NOT_FOUND, `Project "${name}" not found`, { details: { name } });
+    }
+    return project;
   }
 
   /** @throws FaasError PROJECT_NOT_FOUND */

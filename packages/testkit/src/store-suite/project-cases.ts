@@ -145,4 +145,128 @@ export function projectCases(getStore: GetStore): void {
     assert.deepEqual(await ids('default'), ['snap_d']);
     assert.deepEqual(await ids(), ['snap_d', 'snap_b', 'snap_a']);
   });
+
+  it('gives a project a host name, takes it away, and refuses one another project has', async () => {
+    const store = getStore();
+    await store.createProject({ name: 'team-a', createdAt: '2030-01-01T00:00:00.000Z' });
+    await store.createProject({ name: 'team-b', createdAt: '2030-01-01T00:00:00.000Z' });
+    const before = await store.routesRevision();
+    assert.deepEqual(await store.setProjectHost('team-a', 'a.example.com'), {
+      name: 'team-a',
+      createdAt: '2030-01-01T00:00:00.000Z',
+      host: 'a.example.com',
+    });
+    assert.ok((await store.routesRevision()) > before, 'the route table must reload');
+    assert.equal((await store.getProject('team-a'))?.host, 'a.example.com');
+    assert.deepEqual(
+      (await store.listProjects()).map((p) => [p.name, p.host]),
+      [
+        ['default', undefined],
+        ['team-a', 'a.example.com'],
+        ['team-b', undefined],
+      ],
+    );
+    await rejectsWithCode(store.setProjectHost('team-b', 'a.example.com'), ErrorCode.HOST_TAKEN);
+    await rejectsWithCode(store.setProjectHost('nope', 'n.example.com'), ErrorCode.PROJECT_NOT_FOUND);
+    // Its own host again changes nothing; taken away, another project may have it.
+    assert.equal((await store.setProjectHost('team-a', 'a.example.com')).host, 'a.example.com');
+    assert.deepEqual(await store.setProjectHost('team-a', undefined), {
+      name: 'team-a',
+      createdAt: '2030-01-01T00:00:00.000Z',
+    });
+    assert.equal((await store.setProjectHost('team-b', 'a.example.com')).host, 'a.example.com');
+  });
+
+  it('lets projects with a host declare the same routes; refuses conflicts among those without', async () => {
+    const store = getStore();
+    for (const name of ['team-a', 'team-b', 'team-c']) {
+      await store.createProject({ name, createdAt: '2030-01-01T00:00:00.000Z' });
+    }
+    await store.setProjectHost('team-a', 'a.example.com');
+    await store.setProjectHost('team-b', 'b.example.com');
+    const hello = [{ method: 'GET' as const, path: '/hello' }];
+    await store.createFunction(sampleVersion('team-a.hello', { project: 'team-a', routes: hello }));
+    await store.createFunction(sampleVersion('team-b.hello', { project: 'team-b', routes: hello }));
+    await store.createFunction(sampleVersion('team-c.hello', { project: 'team-c', routes: hello }));
+    assert.deepEqual(
+      (await store.listRoutes()).map((r) => [r.functionName, r.method, r.path, r.host]),
+      [
+        ['team-a.hello', 'GET', '/hello', 'a.example.com'],
+        ['team-b.hello', 'GET', '/hello', 'b.example.com'],
+        ['team-c.hello', 'GET', '/hello', undefined],
+      ],
+    );
+    // Within a project with a host, its own routes still conflict.
+    await rejectsWithCode(
+      store.createFunction(
+        sampleVersion('team-a.other', { project: 'team-a', routes: [{ method: 'ANY', path: '/hello' }] }),
+      ),
+      ErrorCode.ROUTE_CONFLICT,
+    );
+    // Two projects without a host share one table: refused, naming nothing of the other.
+    const refused = await rejectsWithCode(
+      store.createFunction(sampleVersion('hello', { routes: [{ method: 'GET', path: '/hello/' }] })),
+      ErrorCode.ROUTE_CONFLICT,
+    );
+    assert.doesNotMatch(refused.message, /team-c/);
+    // team-a without its host would share GET /hello with team-c: refused, the host kept.
+    const kept = await rejectsWithCode(store.setProjectHost('team-a', undefined), ErrorCode.ROUTE_CONFLICT);
+    assert.doesNotMatch(kept.message, /team-c/);
+    assert.equal((await store.getProject('team-a'))?.host, 'a.example.com');
+    // Once team-c's route is gone, it may.
+    await store.addVersion(sampleVersion('team-c.hello', { project: 'team-c', routes: [] }));
+    assert.equal((await store.setProjectHost('team-a', undefined)).host, undefined);
+    assert.equal((await store.listRoutes()).find((r) => r.functionName === 'team-a.hello')?.host, undefined);
+  });
+
+  it("keeps a project's quotas and enforces its functions quota in the create itself", async () => {
+    const store = getStore();
+    await store.createProject({ name: 'team-q', createdAt: '2030-01-01T00:00:00.000Z' });
+    const before = await store.routesRevision();
+    const set = await store.setProjectQuotas('team-q', { functions: 2, concurrentInvocations: 3 });
+    assert.deepEqual(set.quotas, { functions: 2, concurrentInvocations: 3 });
+    assert.deepEqual((await store.getProject('team-q'))?.quotas, { functions: 2, concurrentInvocations: 3 });
+    assert.ok((await store.routesRevision()) > before, 'caches of quotas must reload');
+    await rejectsWithCode(store.setProjectQuotas('nope', { functions: 1 }), ErrorCode.PROJECT_NOT_FOUND);
+    // Two creates at once for the last function: one wins.
+    await store.createFunction(sampleVersion('team-q.f1', { project: 'team-q' }));
+    const raced = await Promise.allSettled([
+      store.createFunction(sampleVersion('team-q.f2', { project: 'team-q' })),
+      store.createFunction(sampleVersion('team-q.f3', { project: 'team-q' })),
+    ]);
+    assert.equal(raced.filter((r) => r.status === 'fulfilled').length, 1);
+    const refused = await rejectsWithCode(
+      store.createFunction(sampleVersion('team-q.f4', { project: 'team-q' })),
+      ErrorCode.QUOTA_EXCEEDED,
+    );
+    assert.deepEqual((refused as unknown as { details: unknown }).details, { quota: 'functions', limit: 2 });
+    // Other projects are not counted, nor limited.
+    await store.createFunction(sampleVersion('elsewhere', { project: 'default' }));
+    // Taken away, the quota limits nothing.
+    assert.equal((await store.setProjectQuotas('team-q', {})).quotas, undefined);
+    await store.createFunction(sampleVersion('team-q.f4', { project: 'team-q' }));
+  });
+
+  it("enforces a project's snapshot storage quota on the snapshots it keeps", async () => {
+    const store = getStore();
+    await store.createProject({ name: 'team-s', createdAt: '2030-01-01T00:00:00.000Z' });
+    await store.setProjectQuotas('team-s', { snapshotStorageBytes: 1000 });
+    const of = (id: string, sizeBytes: number, project = 'team-s') => {
+      const base = sampleSnapshot(id);
+      return { ...base, sizeBytes, spec: { ...base.spec, project } };
+    };
+    await store.createSnapshot(of('snap_s1', 600));
+    await store.createSnapshot(of('snap_s2', 400));
+    const refused = await rejectsWithCode(store.createSnapshot(of('snap_s3', 1)), ErrorCode.QUOTA_EXCEEDED);
+    assert.deepEqual((refused as unknown as { details: unknown }).details, {
+      quota: 'snapshotStorageBytes',
+      limit: 1000,
+    });
+    assert.equal(await store.getSnapshot('snap_s3'), undefined);
+    // Another project's snapshots count for it alone.
+    await store.createSnapshot(of('snap_o1', 5000, 'default'));
+    // A deleted snapshot gives its bytes back.
+    await store.deleteSnapshot('snap_s1');
+    await store.createSnapshot(of('snap_s3', 600));
+  });
 }

@@ -1,11 +1,11 @@
-import { DEFAULT_PROJECT, type FunctionVersion } from '@faas/core';
+import { DEFAULT_PROJECT, type FunctionVersion, shownName } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import { notFound } from '../../control/function-catalog.ts';
-import { identityOfKey, reachesFunction } from '../../tenancy/identity.ts';
+import { actingProject, identityOfKey, reachesFunction } from '../../tenancy/identity.ts';
 import { authenticate, authenticateCached, missingKey, requireScope } from '../auth.ts';
 import { sessionCookie, sessionIdentity } from '../session/session-auth.ts';
 import type { SessionStore } from '../session/session-store.ts';
-import type { FunctionAccess, RequestHook } from './invoke-pipeline.ts';
+import type { FunctionAccess, ProjectGuess, RequestHook } from './invoke-pipeline.ts';
 
 /**
  * The invoke pipeline's authentication: the API's invoke needs a key, or with `sessions` the
@@ -57,7 +57,29 @@ export function functionAccess(): FunctionAccess {
     const identity = identityOfKey(key);
     if (!identity.allProjects && identity.project !== (fn.project ?? DEFAULT_PROJECT))
       throw notFound(fn.name);
-    if (!reachesFunction(identity, fn.name)) throw notFound(fn.name);
+    if (!reachesFunction(identity, shownName(fn.name))) throw notFound(fn.name);
     requireScope(identity, 'functions:invoke');
+  };
+}
+
+/**
+ * The project a request's credentials name, before the hooks have checked them: a gateway thread
+ * needs the function (and so its project) to choose which thread runs it. Whatever it guesses,
+ * the pipeline looks the name up again with the checked key; a credential that does not verify
+ * guesses the default project and is refused by the hooks.
+ */
+export function projectGuess(keys: ApiKeyService): ProjectGuess {
+  return (head) => {
+    const header = head.headers.authorization;
+    if (header === undefined) return DEFAULT_PROJECT;
+    const cached = authenticateCached(keys, header);
+    if (cached) return actingProject(cached, head.headers);
+    const secret = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    // A throttled address gets no look-up here either: the hooks refuse it without one.
+    if (!secret || keys.throttle.retryAfterMs(head.remoteAddress) > 0) return DEFAULT_PROJECT;
+    return keys.verify(secret).then(
+      (key) => actingProject(key, head.headers),
+      () => DEFAULT_PROJECT,
+    );
   };
 }

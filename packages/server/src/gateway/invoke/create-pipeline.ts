@@ -3,7 +3,7 @@ import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import type { SessionStore } from '../session/session-store.ts';
-import { authHook, functionAccess } from './auth-hook.ts';
+import { authHook, functionAccess, projectGuess } from './auth-hook.ts';
 import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
 
 export interface PipelineParts {
@@ -26,7 +26,7 @@ export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
     invocations: parts.invocations,
     routes: parts.routes,
     hooks,
-    ...(parts.auth ? { access: functionAccess() } : {}),
+    ...(parts.auth ? { access: functionAccess(), guessProject: projectGuess(parts.keys) } : {}),
     ...(parts.tracing ? { tracing: parts.tracing } : {}),
   });
 }

@@ -4,15 +4,18 @@ import {
   type ActiveTrace,
   type ApiKeyRecord,
   TraceAttr as Attr,
+  DEFAULT_PROJECT,
   ErrorCode,
   type FunctionVersion,
   isFaasError,
+  storedName,
   type Tracer,
   type VersionRef,
 } from '@faas/core';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import { errorType, traceFrom } from '../../observability/tracing.ts';
+import { actingProject } from '../../tenancy/identity.ts';
 import { missingKey } from '../auth.ts';
 import { httpResponse, invokeResponse } from '../invoke-response.ts';
 import { httpEventOf, invokeEvent } from '../request-event.ts';
@@ -49,6 +52,12 @@ export type RequestHook = (context: InvokeRequestContext) => void | Promise<void
  */
 export type FunctionAccess = (context: InvokeRequestContext, fn: FunctionVersion) => void;
 
+/**
+ * The project a request acts in as its credentials tell before they are checked (see
+ * projectGuess): at once when it can be.
+ */
+export type ProjectGuess = (head: RequestHead) => string | Promise<string>;
+
 export interface InvokePipelineOptions {
   invocations: InvocationService;
   /** Declared HTTP routes. */
@@ -57,6 +66,8 @@ export interface InvokePipelineOptions {
   hooks: RequestHook[];
   /** Absent when auth is off: every function answers everyone. */
   access?: FunctionAccess;
+  /** Absent when auth is off: every name is the default project's. */
+  guessProject?: ProjectGuess;
   /** This thread's spans; absent when tracing is off (the caller's trace id is still recorded). */
   tracing?: Tracer;
 }
@@ -71,6 +82,7 @@ export class InvokePipeline {
   #routes: RouteTable;
   #hooks: RequestHook[];
   #access: FunctionAccess | undefined;
+  #guessProject: ProjectGuess | undefined;
   #tracing: Tracer | undefined;
 
   constructor(options: InvokePipelineOptions) {
@@ -78,6 +90,7 @@ export class InvokePipeline {
     this.#routes = options.routes;
     this.#hooks = options.hooks;
     this.#access = options.access;
+    this.#guessProject = options.guessProject;
     this.#tracing = options.tracing;
   }
 
@@ -128,6 +141,7 @@ export class InvokePipeline {
     let name: string;
     let ref: VersionRef;
     if (target.kind === 'http') {
+      if (target.declared) return this.#syncVersion(target.name, 'latest');
       name = target.name;
       ref = 'latest';
     } else {
@@ -141,8 +155,18 @@ export class InvokePipeline {
       name = invoke.name;
       ref = invoke.ref;
     }
+    const project = this.#guessProject ? this.#guessProject(head) : DEFAULT_PROJECT;
+    if (typeof project === 'string') return this.#syncVersion(storedName(project, name), ref);
+    return project.then((p) => this.#syncVersion(storedName(p, name), ref));
+  }
+
+  #syncVersion(
+    stored: string,
+    ref: VersionRef,
+  ): FunctionVersion | undefined | Promise<FunctionVersion | undefined> {
     return (
-      this.#invocations.resolveCached(name, ref) ?? this.#resolve(name, ref, undefined).catch(() => undefined)
+      this.#invocations.resolveCached(stored, ref) ??
+      this.#resolve(stored, ref, undefined).catch(() => undefined)
     );
   }
 
@@ -174,11 +198,14 @@ export class InvokePipeline {
     }
     const invocations = this.#invocations;
     const access = this.#access;
+    // Names are the acting project's (two projects may each have `hello`), checked key and all.
+    const project = access ? actingProject(context?.apiKey, head.headers) : DEFAULT_PROJECT;
     if (target.kind === 'http') {
-      let fn = invocations.resolveCached(target.name, 'latest');
+      const name = target.declared ? target.name : storedName(project, target.name);
+      let fn = invocations.resolveCached(name, 'latest');
       if (!fn) {
         try {
-          fn = await this.#resolve(target.name, 'latest', undefined);
+          fn = await this.#resolve(name, 'latest', undefined);
         } catch (err) {
           // Without a key, an absent function and a private one answer alike: names leak nothing.
           if (access && !context?.apiKey && isFaasError(err) && err.code === ErrorCode.FUNCTION_NOT_FOUND) {
@@ -205,7 +232,8 @@ export class InvokePipeline {
       const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http', trace);
       return httpResponse(invocation, outcome);
     }
-    const invoke = apiInvoke(target, head.headers);
+    const parsed = apiInvoke(target, head.headers);
+    const invoke = { ...parsed, name: storedName(project, parsed.name) };
     const readEvent = () => invokeEvent(headerText(head.headers['content-type']), body);
     const scope = access ? projectScope(context) : undefined;
     if (invoke.async) {

@@ -37,7 +37,13 @@ export type InvokeTarget =
     }
   | {
       kind: 'http';
+      /**
+       * `/fn/{name}`: the name as the caller's project knows it (or a `{project}.{name}` stored
+       * name); a declared route: the stored name of the function the route table holds.
+       */
       name: string;
+      /** Whether the target came from a declared route (its `name` is already the stored one). */
+      declared: boolean;
       /** The path the function sees: below `/fn/{name}`, or the declared route's whole path. */
       path: string;
       params: Record<string, string>;
@@ -68,12 +74,12 @@ export function invokeTarget(head: RequestHead, routes: RouteTable): InvokeTarge
     const name = safeDecode(path.slice(TRIGGER_PREFIX.length, slash < 0 ? undefined : slash));
     if (name.length === 0) return undefined;
     const rest = slash < 0 ? '' : path.slice(slash + 1);
-    return { kind: 'http', name, path: `/${safeDecode(rest)}`, params: {}, query };
+    return { kind: 'http', name, declared: false, path: `/${safeDecode(rest)}`, params: {}, query };
   }
   if (RESERVED_PREFIXES.some((p) => path.startsWith(p))) return undefined;
-  const match = routes.match(method, path);
+  const match = routes.match(method, path, head.headers.host);
   if (!match) return undefined;
-  return { kind: 'http', name: match.functionName, path, params: match.params, query };
+  return { kind: 'http', name: match.functionName, declared: true, path, params: match.params, query };
 }
 
 /** An API target's function, version and mode, checked as the API documents them. */

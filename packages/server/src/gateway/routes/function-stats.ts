@@ -1,5 +1,5 @@
 import type { InvocationBucketStats } from '@faas/core';
-import { DEFAULT_PROJECT, ErrorCode, FaasError } from '@faas/core';
+import { DEFAULT_PROJECT, ErrorCode, FaasError, storedName } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { nameParams } from '../schemas.ts';
@@ -49,14 +49,17 @@ export function functionStatsRoutes(app: FastifyInstance, platform: Platform): v
         });
       }
       // 404 for a function that does not exist, or is another project's.
-      const fn = await platform.functions.get(request.params.name, { scope: request.projectScope });
+      const fn = await platform.functions.get(request.params.name, {
+        scope: request.projectScope,
+        project: request.project,
+      });
       // Sync records are written in batches: the numbers include everything finished so far.
       await platform.recorder.flush();
       const { bucketMs, buckets } = shape;
       const now = Date.now();
       const sinceMs = Math.floor(now / bucketMs) * bucketMs - (buckets - 1) * bucketMs;
       const found = await platform.store.invocationTimeSeries({
-        functionName: fn.name,
+        functionName: storedName(fn.latest.project, fn.name),
         // Only the function's own project: a name deleted in one project and reused in another
         // does not bring the old one's invocations along.
         project: fn.latest.project ?? DEFAULT_PROJECT,

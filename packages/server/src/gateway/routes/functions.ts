@@ -157,7 +157,7 @@ export function functionRoutes(app: FastifyInstance, platform: Platform): void {
 
 /** The request's project scope: another project's functions are not found. */
 function scoped(request: FastifyRequest): Scoped {
-  return { scope: request.projectScope };
+  return { scope: request.projectScope, project: request.project };
 }
 
 /** Where a deploy makes a new function, and what it may see. */

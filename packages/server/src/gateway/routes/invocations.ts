@@ -1,5 +1,5 @@
 import type { InvocationFilter, InvocationStatus } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import { ErrorCode, FaasError, shownInvocation, shownLogLine, shownName, storedName } from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { reachesFunction } from '../../tenancy/identity.ts';
@@ -23,12 +23,12 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     { schema: { tags, summary: 'An invocation: status, result or error, logs, timings, attempts' } },
     async (request) => {
       const { invocation, logs } = await invocations.getInvocation(request.params.id, request.projectScope);
-      if (request.identity && !reachesFunction(request.identity, invocation.functionName)) {
+      if (request.identity && !reachesFunction(request.identity, shownName(invocation.functionName))) {
         throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${request.params.id}" not found`, {
           details: { id: request.params.id },
         });
       }
-      return { ...invocation, logs };
+      return { ...shownInvocation(invocation), logs };
     },
   );
 
@@ -44,7 +44,7 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
     async (request, reply) => {
       if (request.identity?.functions) {
         const { invocation } = await invocations.getInvocation(request.params.id, request.projectScope);
-        if (!reachesFunction(request.identity, invocation.functionName)) {
+        if (!reachesFunction(request.identity, shownName(invocation.functionName))) {
           throw new FaasError(ErrorCode.INVOCATION_NOT_FOUND, `Invocation "${request.params.id}" not found`, {
             details: { id: request.params.id },
           });
@@ -66,13 +66,17 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
       oneOfItsFunctions(request, rest.functionName);
       const filter: InvocationFilter = {};
       if (request.projectScope !== undefined) filter.project = request.projectScope;
-      if (rest.functionName) filter.functionName = rest.functionName;
+      if (rest.functionName) filter.functionName = storedName(request.project, rest.functionName);
       if (rest.status) filter.status = rest.status;
       if (rest.since) filter.since = new Date(rest.since).toISOString();
       if (rest.until) filter.until = new Date(rest.until).toISOString();
       // Sync records are written in batches: make the list include everything finished so far.
       await recorder.flush();
-      return store.listInvocations(filter, { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) });
+      const page = await store.listInvocations(filter, {
+        ...(limit ? { limit } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
+      return { ...page, items: page.items.map(shownInvocation) };
     },
   );
 
@@ -90,12 +94,12 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
       oneOfItsFunctions(request, functionName);
       await recorder.flush();
       const items = await store.tailLogs({
-        ...(functionName ? { functionName } : {}),
+        ...(functionName ? { functionName: storedName(request.project, functionName) } : {}),
         ...(request.projectScope !== undefined ? { project: request.projectScope } : {}),
         afterSeq,
         limit,
       });
-      return { items, nextSeq: items.at(-1)?.seq ?? afterSeq };
+      return { items: items.map(shownLogLine), nextSeq: items.at(-1)?.seq ?? afterSeq };
     },
   );
 }

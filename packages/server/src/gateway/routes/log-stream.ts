@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { shownName, storedName } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { IdentifiedEvent } from '../../observability/log-tail.ts';
 import type { Platform } from '../../platform.ts';
@@ -48,9 +49,10 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
       },
     },
     async (request, reply) => {
-      const { functionName } = request.query;
+      const shown = request.query.functionName;
       // 404 for a function that does not exist, or is another project's.
-      await platform.functions.get(functionName, { scope: request.projectScope });
+      await platform.functions.get(shown, { scope: request.projectScope, project: request.project });
+      const functionName = storedName(request.project, shown);
       const header = request.headers['last-event-id'];
       const lastEventId = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
 
@@ -93,7 +95,9 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
 function write(res: ServerResponse, events: IdentifiedEvent[]): void {
   if (events.length === 0 || res.writableEnded) return;
   let text = '';
-  for (const { id, event } of events)
-    text += `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  for (const { id, event } of events) {
+    const shown = { ...event, functionName: shownName(event.functionName) };
+    text += `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(shown)}\n\n`;
+  }
   res.write(text);
 }

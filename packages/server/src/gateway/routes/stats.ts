@@ -1,4 +1,5 @@
 import type { FunctionInvocationStats } from '@faas/core';
+import { shownName, splitStoredName } from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { reachesFunction } from '../../tenancy/identity.ts';
@@ -9,6 +10,8 @@ type WindowName = keyof typeof WINDOWS;
 
 export interface FunctionStatsView {
   functionName: string;
+  /** The function's project, when it is not the default one (names are per project). */
+  project?: string;
   /** Absent: no invocation in that window. */
   minute?: Omit<FunctionInvocationStats, 'functionName'>;
   hour?: Omit<FunctionInvocationStats, 'functionName'>;
@@ -40,7 +43,11 @@ export function statsRoutes(app: FastifyInstance, platform: Platform): void {
           now - WINDOWS[name],
         )) {
           if (visible && !visible.has(functionName)) continue;
-          const view = byFunction.get(functionName) ?? { functionName };
+          const project = splitStoredName(functionName)?.project;
+          const view = byFunction.get(functionName) ?? {
+            functionName: shownName(functionName),
+            ...(project ? { project } : {}),
+          };
           view[name] = numbers;
           byFunction.set(functionName, view);
         }
@@ -69,7 +76,8 @@ async function visibleFunctions(
       { limit: 1000, ...(cursor ? { cursor } : {}) },
       projectScope,
     );
-    for (const fn of page.items) if (!identity || reachesFunction(identity, fn.name)) names.add(fn.name);
+    for (const fn of page.items)
+      if (!identity || reachesFunction(identity, shownName(fn.name))) names.add(fn.name);
     cursor = page.nextCursor;
   } while (cursor);
   return names;

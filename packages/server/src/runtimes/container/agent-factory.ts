@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FunctionVersion } from '@faas/core';
+import { shownName } from '@faas/core';
 import type Docker from 'dockerode';
 import { AgentFatalError, AgentGoneError, AgentProtocolError, LoadTimeoutError } from './agent-channel.ts';
 import { AgentContainer } from './agent-container.ts';
@@ -136,7 +137,13 @@ export class AgentFactory {
         {
           handler: fn.handler,
           env: fn.env,
-          fn: { name: fn.name, version: fn.version, memoryMb: fn.memoryMb, timeoutMs: fn.timeoutMs },
+          // The function knows itself by the name its project gave it (not the stored name).
+          fn: {
+            name: shownName(fn.name),
+            version: fn.version,
+            memoryMb: fn.memoryMb,
+            timeoutMs: fn.timeoutMs,
+          },
         },
         LOAD_TIMEOUT_MS,
       );

@@ -6,6 +6,7 @@ import {
   type InvokeMetrics,
   type InvokeOutcome,
   type InvokeRequest,
+  shownName,
 } from '@faas/core';
 import ivm from 'isolated-vm';
 import { ActiveInvocation } from './active-invocation.ts';
@@ -179,7 +180,7 @@ export class WarmIsolate {
     try {
       const script = await compileCached(isolate, artifact);
       await script.run(context, { timeout: Math.max(1, deadline - Date.now()), release: true });
-      await bind.apply(undefined, [handlerExport(this.fn), this.fn.name, this.fn.version], {
+      await bind.apply(undefined, [handlerExport(this.fn), shownName(this.fn.name), this.fn.version], {
         timeout: Math.max(1, deadline - Date.now()),
       });
     } catch (err) {

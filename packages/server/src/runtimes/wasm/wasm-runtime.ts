@@ -11,6 +11,7 @@ import {
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
+  shownName,
 } from '@faas/core';
 import { envWithTrace } from '../trace-env.ts';
 import { loadWasmModule } from './load-module.ts';
@@ -198,7 +199,7 @@ export class WasmRuntime implements Runtime {
             module,
             stdin: stdinOf(request.event),
             env: envWithTrace(fn.env, request.trace),
-            args: [fn.name],
+            args: [shownName(fn.name)],
             deadline: request.deadline,
             maxStdoutBytes: this.#limits.maxResultBytes,
             maxLogBytes: this.#limits.maxLogBytes,

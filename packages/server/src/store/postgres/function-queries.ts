@@ -6,6 +6,7 @@ import {
   type NewFunctionVersion,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type RouteRecord,
   type RouteSpec,
   routeShape,
@@ -22,6 +23,7 @@ import {
   versionRow,
 } from '../function-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 import { cursorInt } from './bigint-params.ts';
 import type { PostgresDatabase, Sql } from './postgres-database.ts';
 
@@ -44,6 +46,16 @@ export class FunctionQueries {
     const now = new Date().toISOString();
     return this.#db.transaction(async (sql) => {
       await lockFunctions(sql);
+      // Under the lock: two creates cannot both take the project's last function.
+      const [quotas] = await sql.rows<{ quotas: string | null }>(QUOTAS_OF_PROJECT('$1'), [projectOf(input)]);
+      const limit = quotaOf(quotas?.quotas, 'functions');
+      if (limit !== undefined) {
+        const [row] = await sql.rows<{ n: string }>(
+          'SELECT count(*) AS n FROM functions WHERE project = $1',
+          [projectOf(input)],
+        );
+        if (Number(row?.n ?? 0) >= limit) throw quotaExceeded('functions', limit, 'functions');
+      }
       const created = await sql.count(
         `INSERT INTO functions (name, latest_version, created_at, updated_at, project) VALUES ($1, 1, $2, $2, $3)
           ON CONFLICT DO NOTHING`,
@@ -157,10 +169,22 @@ export class FunctionQueries {
   }
 
   async listRoutes(): Promise<RouteRecord[]> {
-    const rows = await this.#db.rows<{ method: RouteSpec['method']; path: string; function_name: string }>(
-      'SELECT method, path, function_name FROM routes ORDER BY function_name, position',
+    const rows = await this.#db.rows<{
+      method: RouteSpec['method'];
+      path: string;
+      function_name: string;
+      host: string | null;
+    }>(
+      `SELECT r.method, r.path, r.function_name, p.host FROM routes r
+        JOIN functions f ON f.name = r.function_name LEFT JOIN projects p ON p.name = f.project
+        ORDER BY r.function_name, r.position`,
     );
-    return rows.map((r) => ({ method: r.method, path: r.path, functionName: r.function_name }));
+    return rows.map((r) => ({
+      method: r.method,
+      path: r.path,
+      functionName: r.function_name,
+      ...(r.host !== null ? { host: r.host } : {}),
+    }));
   }
 
   async routesRevision(): Promise<number> {
@@ -172,12 +196,12 @@ export class FunctionQueries {
 }
 
 /** Takes the lock all function writes share (see FunctionQueries), until the transaction ends. */
-async function lockFunctions(sql: Sql): Promise<void> {
+export async function lockFunctions(sql: Sql): Promise<void> {
   await sql.rows("SELECT value FROM counters WHERE name = 'routes_revision' FOR UPDATE");
 }
 
 /** Moves the revision and tells listeners (delivered when the transaction commits). */
-async function bumpRevision(sql: Sql): Promise<void> {
+export async function bumpRevision(sql: Sql): Promise<void> {
   await sql.rows(
     `UPDATE counters SET value = value + 1 WHERE name = 'routes_revision'
       RETURNING pg_notify('${REVISION_CHANNEL}', coalesce(current_schema(), ''))`,
@@ -198,13 +222,17 @@ async function assertRoutesFree(sql: Sql, name: string, routes: RouteSpec[], pro
     function_name: string;
     project: string;
   }>(
+    // A project with a host answers its routes alone: only its own can conflict with them.
     `SELECT c.i, r.method, r.path, r.function_name, f.project
       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (method, shape, i)
       JOIN routes r ON r.shape = c.shape AND r.function_name <> $3
         AND (r.method = c.method OR r.method = 'ANY' OR c.method = 'ANY')
       JOIN functions f ON f.name = r.function_name
+      LEFT JOIN projects p ON p.name = f.project
+      WHERE f.project = $4
+        OR (p.host IS NULL AND NOT EXISTS (SELECT 1 FROM projects m WHERE m.name = $4 AND m.host IS NOT NULL))
       ORDER BY c.i LIMIT 1`,
-    [routes.map((r) => r.method), routes.map((r) => routeShape(r.path)), name],
+    [routes.map((r) => r.method), routes.map((r) => routeShape(r.path)), name, project],
   );
   if (!owner) return;
   const route = routes[owner.i - 1] as RouteSpec;

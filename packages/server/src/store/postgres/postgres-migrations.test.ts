@@ -51,6 +51,63 @@ describe('PostgreSQL store migrations', { skip: postgresSkipReason() }, () => {
     }
   });
 
+  it('the function-names migration (PostgreSQL 006) renames functions of other projects to their stored names, with what is theirs', async () => {
+    const old = await createTestDatabase(postgresTestUrl() as string);
+    try {
+      const first = await openPostgresStore({ url: old.url });
+      // As written before function names were per project: team-a's function under its bare name.
+      const routes = [{ method: 'GET' as const, path: '/bill' }];
+      await first.createFunction(sampleVersion('billing', { project: 'team-a', routes }));
+      await first.addVersion(sampleVersion('billing', { project: 'team-a', routes, description: 'v2' }));
+      await first.createFunction(sampleVersion('hello'));
+      const invocation = (id: string, functionName: string, project: string) => ({
+        id,
+        functionName,
+        project,
+        version: 1,
+        mode: 'sync' as const,
+        trigger: 'api' as const,
+        status: 'succeeded' as const,
+        attempts: 1,
+        createdAt: new Date().toISOString(),
+      });
+      await first.createInvocations(
+        [invocation('inv-a', 'billing', 'team-a'), invocation('inv-d', 'hello', 'default')],
+        [
+          { invocationId: 'inv-a', functionName: 'billing', ts: 1, level: 'info', message: 'a' },
+          { invocationId: 'inv-d', functionName: 'hello', ts: 1, level: 'info', message: 'd' },
+        ],
+      );
+      await first.close();
+      await queryTestDatabase(
+        old.url,
+        "DELETE FROM schema_version WHERE component = 'store' AND name = 'function_names_per_project'",
+      );
+      const second = await openPostgresStore({ url: old.url });
+      try {
+        assert.equal(await second.getFunction('billing'), undefined);
+        const moved = await second.getFunction('team-a.billing');
+        assert.equal(moved?.latestVersion, 2);
+        assert.equal(moved?.latest.project, 'team-a');
+        assert.deepEqual(
+          (await second.listRoutes()).map((r) => r.functionName),
+          ['team-a.billing'],
+        );
+        assert.equal((await second.getInvocation('inv-a'))?.functionName, 'team-a.billing');
+        assert.deepEqual(
+          (await second.getLogs('inv-a')).map((l) => l.functionName),
+          ['team-a.billing'],
+        );
+        assert.equal((await second.getFunction('hello'))?.name, 'hello');
+        assert.equal((await second.getInvocation('inv-d'))?.functionName, 'hello');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await old.drop();
+    }
+  });
+
   it('told not to migrate, a store on an unmigrated database refuses to open and names `faas migrate`', async () => {
     const empty = await createTestDatabase(postgresTestUrl() as string);
     try {

@@ -16,6 +16,7 @@ import type {
   NewLogLine,
   Page,
   PageRequest,
+  ProjectQuotas,
   ProjectRecord,
   RouteRecord,
   SecretRecord,
@@ -247,6 +248,14 @@ export class PostgresStore implements MetadataStore {
 
   listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord> {
+    return this.#projects.setHost(name, host);
+  }
+
+  setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
+    return this.#projects.setQuotas(name, quotas);
   }
 
   appendAudit(entry: AuditEntry): Promise<void> {

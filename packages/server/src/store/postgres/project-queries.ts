@@ -1,6 +1,17 @@
-import type { ProjectRecord } from '@faas/core';
-import { projectExists } from '../sqlite/project-queries.ts';
+import type { ProjectQuotas, ProjectRecord } from '@faas/core';
+import {
+  hostRoutesTaken,
+  hostTaken,
+  projectExists,
+  projectNotFound,
+  quotasJson,
+  toProject,
+} from '../sqlite/project-queries.ts';
+import { bumpRevision, lockFunctions } from './function-queries.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
+
+type ProjectRow = { name: string; created_at: string; host: string | null; quotas: string | null };
+const PROJECT_COLUMNS = 'name, created_at, host, quotas';
 
 /** Projects (tenants). */
 export class ProjectQueries {
@@ -19,17 +30,59 @@ export class ProjectQueries {
   }
 
   async get(name: string): Promise<ProjectRecord | undefined> {
-    const [row] = await this.#db.rows<{ name: string; created_at: string }>(
-      'SELECT name, created_at FROM projects WHERE name = $1',
-      [name],
-    );
-    return row && { name: row.name, createdAt: row.created_at };
+    const [row] = await this.#db.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = $1`, [
+      name,
+    ]);
+    return row && toProject(row);
   }
 
   async list(): Promise<ProjectRecord[]> {
-    const rows = await this.#db.rows<{ name: string; created_at: string }>(
-      'SELECT name, created_at FROM projects ORDER BY name',
-    );
-    return rows.map((row) => ({ name: row.name, createdAt: row.created_at }));
+    const rows = await this.#db.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name`);
+    return rows.map(toProject);
+  }
+
+  /** Under the lock every function write takes: a route conflict check is never outdated. */
+  setHost(name: string, host: string | undefined): Promise<ProjectRecord> {
+    return this.#db.transaction(async (sql) => {
+      await lockFunctions(sql);
+      const [row] = await sql.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = $1`, [
+        name,
+      ]);
+      if (!row) throw projectNotFound(name);
+      if (host !== undefined) {
+        const [owner] = await sql.rows<{ name: string }>('SELECT name FROM projects WHERE host = $1', [host]);
+        if (owner && owner.name !== name) throw hostTaken(host);
+      } else if (row.host !== null) {
+        // Its routes rejoin the table of projects without a host: none may match another's requests.
+        const [clash] = await sql.rows<{ method: string; path: string }>(
+          `SELECT r.method, r.path FROM routes r JOIN functions f ON f.name = r.function_name
+            WHERE f.project = $1 AND EXISTS (
+              SELECT 1 FROM routes o JOIN functions g ON g.name = o.function_name
+                LEFT JOIN projects p ON p.name = g.project
+                WHERE o.shape = r.shape AND g.project <> $1 AND p.host IS NULL
+                  AND (o.method = r.method OR o.method = 'ANY' OR r.method = 'ANY'))
+            ORDER BY r.function_name, r.position LIMIT 1`,
+          [name],
+        );
+        if (clash) throw hostRoutesTaken(clash);
+      }
+      await sql.count('UPDATE projects SET host = $1 WHERE name = $2', [host ?? null, name]);
+      await bumpRevision(sql);
+      return toProject({ ...row, host: host ?? null });
+    });
+  }
+
+  setQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
+    return this.#db.transaction(async (sql) => {
+      // The lock function writes take: a create counting functions sees the quota in force.
+      await lockFunctions(sql);
+      const [row] = await sql.rows<ProjectRow>(
+        `UPDATE projects SET quotas = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
+        [quotasJson(quotas), name],
+      );
+      if (!row) throw projectNotFound(name);
+      await bumpRevision(sql);
+      return toProject(row);
+    });
   }
 }

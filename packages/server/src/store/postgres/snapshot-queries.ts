@@ -1,12 +1,15 @@
 import {
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type SnapshotFilter,
   type SnapshotRecord,
 } from '@faas/core';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 import { SNAPSHOT_COLUMNS, type SnapshotRow, snapshotValues, toSnapshot } from '../snapshot-rows.ts';
 import { cursorInt } from './bigint-params.ts';
 import type { PostgresDatabase, SqlValue } from './postgres-database.ts';
@@ -19,17 +22,34 @@ export class SnapshotQueries {
     this.#db = db;
   }
 
-  async create(snapshot: SnapshotRecord): Promise<void> {
-    const created = await this.#db.count(
-      `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-        ON CONFLICT DO NOTHING`,
-      snapshotValues(snapshot),
-    );
-    if (created === 0) {
-      throw new FaasError(ErrorCode.CONFLICT, `A snapshot with id ${snapshot.id} exists`, {
-        details: { id: snapshot.id },
-      });
-    }
+  create(snapshot: SnapshotRecord): Promise<void> {
+    return this.#db.transaction(async (sql) => {
+      const project = snapshot.spec.project ?? DEFAULT_PROJECT;
+      // The project's row, locked: two snapshots cannot both take its last bytes.
+      const [quotas] = await sql.rows<{ quotas: string | null }>(`${QUOTAS_OF_PROJECT('$1')} FOR UPDATE`, [
+        project,
+      ]);
+      const limit = quotaOf(quotas?.quotas, 'snapshotStorageBytes');
+      if (limit !== undefined) {
+        const [row] = await sql.rows<{ bytes: string | null }>(
+          'SELECT sum(size_bytes) AS bytes FROM snapshots WHERE project = $1',
+          [project],
+        );
+        if (Number(row?.bytes ?? 0) + snapshot.sizeBytes > limit) {
+          throw quotaExceeded('snapshotStorageBytes', limit, 'bytes of snapshots');
+        }
+      }
+      const created = await sql.count(
+        `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+          ON CONFLICT DO NOTHING`,
+        snapshotValues(snapshot),
+      );
+      if (created === 0) {
+        throw new FaasError(ErrorCode.CONFLICT, `A snapshot with id ${snapshot.id} exists`, {
+          details: { id: snapshot.id },
+        });
+      }
+    });
   }
 
   async get(id: string): Promise<SnapshotRecord | undefined> {

@@ -6,6 +6,7 @@ import {
   type NewFunctionVersion,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type RouteRecord,
   type RouteSpec,
   routeShape,
@@ -23,6 +24,7 @@ import {
   versionRow,
 } from '../function-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 
 /** Functions, their versions and routes. Every writer runs inside the caller's transaction. */
 export class FunctionQueries {
@@ -40,6 +42,14 @@ export class FunctionQueries {
         });
       }
       this.#assertRoutesFree(input.name, input.routes, projectOf(input));
+      const limit = quotaOf(
+        this.#db.get<{ quotas: string | null }>(QUOTAS_OF_PROJECT('?'), projectOf(input))?.quotas,
+        'functions',
+      );
+      const count = () =>
+        this.#db.get<{ n: number }>('SELECT count(*) AS n FROM functions WHERE project = ?', projectOf(input))
+          ?.n ?? 0;
+      if (limit !== undefined && count() >= limit) throw quotaExceeded('functions', limit, 'functions');
       const now = new Date().toISOString();
       this.#db.run(
         'INSERT INTO functions (name, latest_version, created_at, updated_at, project) VALUES (?, 1, ?, ?, ?)',
@@ -147,10 +157,17 @@ export class FunctionQueries {
 
   listRoutes(): RouteRecord[] {
     return this.#db
-      .all<{ method: RouteSpec['method']; path: string; function_name: string }>(
-        'SELECT method, path, function_name FROM routes ORDER BY function_name, position',
+      .all<{ method: RouteSpec['method']; path: string; function_name: string; host: string | null }>(
+        `SELECT r.method, r.path, r.function_name, p.host FROM routes r
+          JOIN functions f ON f.name = r.function_name LEFT JOIN projects p ON p.name = f.project
+          ORDER BY r.function_name, r.position`,
       )
-      .map((r) => ({ method: r.method, path: r.path, functionName: r.function_name }));
+      .map((r) => ({
+        method: r.method,
+        path: r.path,
+        functionName: r.function_name,
+        ...(r.host !== null ? { host: r.host } : {}),
+      }));
   }
 
   routesRevision(): number {
@@ -169,14 +186,24 @@ export class FunctionQueries {
    * `/users/:uid` match the same requests) with the same method, or `ANY` on either side.
    */
   #assertRoutesFree(name: string, routes: RouteSpec[], project: string): void {
+    if (routes.length === 0) return;
+    // A project with a host answers its routes alone: only its own can conflict with them.
+    const host = this.#db.get<{ host: string | null }>(
+      'SELECT host FROM projects WHERE name = ?',
+      project,
+    )?.host;
     for (const route of routes) {
       const owner = this.#db.get<{ method: string; path: string; function_name: string; project: string }>(
         `SELECT r.method, r.path, r.function_name, f.project FROM routes r JOIN functions f ON f.name = r.function_name
-          WHERE r.shape = ? AND r.function_name <> ? AND (r.method = ? OR r.method = 'ANY' OR ? = 'ANY') LIMIT 1`,
+          LEFT JOIN projects p ON p.name = f.project
+          WHERE r.shape = ? AND r.function_name <> ? AND (r.method = ? OR r.method = 'ANY' OR ? = 'ANY')
+            AND (f.project = ? OR (? IS NULL AND p.host IS NULL)) LIMIT 1`,
         routeShape(route.path),
         name,
         route.method,
         route.method,
+        project,
+        host ?? null,
       );
       if (owner && owner.project !== project) throw routeTakenElsewhere(route);
       if (owner) {

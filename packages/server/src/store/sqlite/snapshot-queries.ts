@@ -1,13 +1,16 @@
 import {
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type SnapshotFilter,
   type SnapshotRecord,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
+import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 import { SNAPSHOT_COLUMNS, type SnapshotRow, snapshotValues, toSnapshot } from '../snapshot-rows.ts';
 
 /** Snapshot records of sandbox instances. */
@@ -24,6 +27,20 @@ export class SnapshotQueries {
         throw new FaasError(ErrorCode.CONFLICT, `A snapshot with id ${snapshot.id} exists`, {
           details: { id: snapshot.id },
         });
+      }
+      const project = snapshot.spec.project ?? DEFAULT_PROJECT;
+      const limit = quotaOf(
+        this.#db.get<{ quotas: string | null }>(QUOTAS_OF_PROJECT('?'), project)?.quotas,
+        'snapshotStorageBytes',
+      );
+      if (limit !== undefined) {
+        const used =
+          this.#db.get<{ bytes: number | null }>(
+            'SELECT sum(size_bytes) AS bytes FROM snapshots WHERE project = ?',
+            project,
+          )?.bytes ?? 0;
+        if (used + snapshot.sizeBytes > limit)
+          throw quotaExceeded('snapshotStorageBytes', limit, 'bytes of snapshots');
       }
       this.#db.run(
         `INSERT INTO snapshots (${SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -54,6 +54,9 @@ describe('SqliteStore on disk', () => {
           { version: 8, name: 'cold_start' },
           { version: 9, name: 'invocation_trace_id' },
           { version: 10, name: 'secrets' },
+          { version: 11, name: 'function_names_per_project' },
+          { version: 12, name: 'project_hosts' },
+          { version: 13, name: 'project_quotas' },
         ],
       );
     } finally {
@@ -88,6 +91,88 @@ describe('SqliteStore on disk', () => {
       await assert.rejects(
         second.createFunction({ ...fn, name: 'new', routes: [{ method: 'GET', path: '/users/:uid' }] }),
         (err: { code?: string }) => err.code === ErrorCode.ROUTE_CONFLICT,
+      );
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('the function-names migration (SQLite 010) renames functions of other projects to their stored names, with what is theirs', async () => {
+    const path = freshPath();
+    const first = await openSqliteStore({ path });
+    const fn = {
+      runtime: 'js' as const,
+      handler: 'index.default',
+      env: {},
+      timeoutMs: 1000,
+      memoryMb: 64,
+      maxConcurrency: 1,
+      maxRetries: 0,
+      description: '',
+      codeSha256: 'a'.repeat(64),
+      codeSizeBytes: 1,
+      artifactSha256: 'a'.repeat(64),
+    };
+    await first.createProject({ name: 'team-a', createdAt: new Date().toISOString() });
+    // As written before function names were per project: team-a's function under its bare name.
+    await first.createFunction({
+      ...fn,
+      name: 'billing',
+      project: 'team-a',
+      routes: [{ method: 'GET', path: '/bill' }],
+    });
+    await first.addVersion({
+      ...fn,
+      name: 'billing',
+      project: 'team-a',
+      routes: [{ method: 'GET', path: '/bill' }],
+      description: 'v2',
+    });
+    await first.createFunction({ ...fn, name: 'hello', routes: [] });
+    const invocation = (id: string, functionName: string, project: string) => ({
+      id,
+      functionName,
+      project,
+      version: 1,
+      mode: 'sync' as const,
+      trigger: 'api' as const,
+      status: 'succeeded' as const,
+      attempts: 1,
+      createdAt: new Date().toISOString(),
+    });
+    await first.createInvocations(
+      [invocation('inv-a', 'billing', 'team-a'), invocation('inv-d', 'hello', 'default')],
+      [
+        { invocationId: 'inv-a', functionName: 'billing', ts: 1, level: 'info', message: 'a' },
+        { invocationId: 'inv-d', functionName: 'hello', ts: 1, level: 'info', message: 'd' },
+      ],
+    );
+    await first.close();
+    const db = new DatabaseSync(path);
+    db.exec("DELETE FROM schema_version WHERE component = 'store' AND name = 'function_names_per_project'");
+    db.close();
+    const second = await openSqliteStore({ path });
+    try {
+      assert.equal(await second.getFunction('billing'), undefined);
+      const moved = await second.getFunction('team-a.billing');
+      assert.equal(moved?.latestVersion, 2);
+      assert.equal(moved?.latest.project, 'team-a');
+      assert.equal((await second.getVersion('team-a.billing', 1))?.version, 1);
+      assert.deepEqual(
+        (await second.listRoutes()).map((r) => r.functionName),
+        ['team-a.billing'],
+      );
+      assert.equal((await second.getInvocation('inv-a'))?.functionName, 'team-a.billing');
+      assert.deepEqual(
+        (await second.getLogs('inv-a')).map((l) => l.functionName),
+        ['team-a.billing'],
+      );
+      // The default project's names are what they were.
+      assert.equal((await second.getFunction('hello'))?.name, 'hello');
+      assert.equal((await second.getInvocation('inv-d'))?.functionName, 'hello');
+      assert.deepEqual(
+        (await second.getLogs('inv-d')).map((l) => l.functionName),
+        ['hello'],
       );
     } finally {
       await second.close();

@@ -16,6 +16,7 @@ import type {
   NewLogLine,
   Page,
   PageRequest,
+  ProjectQuotas,
   ProjectRecord,
   RouteRecord,
   SecretRecord,
@@ -237,6 +238,14 @@ export class SqliteStore implements MetadataStore {
 
   async listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  async setProjectHost(name: string, host: string | undefined): Promise<ProjectRecord> {
+    return this.#projects.setHost(name, host);
+  }
+
+  async setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
+    return this.#projects.setQuotas(name, quotas);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { engineSkipReason } from '../support/engine.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+type Json = Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
+
+/**
+ * Quotas per project (issue 19), set by the platform admin: functions, concurrent invocations
+ * (across every gateway thread), instances, snapshot storage. Past one: 403, or 429 for
+ * concurrency, FAAS_ERR_QUOTA_EXCEEDED naming the quota. Without quotas nothing is limited.
+ */
+describe('projects: quotas', () => {
+  let s: TestServer;
+  let key: string;
+
+  const as = async (who: string | undefined, path: string, init: RequestInit & { json?: unknown } = {}) => {
+    const res = await s.api(path, { ...init, ...(who ? { key: who } : {}) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json, text };
+  };
+  const setQuotas = (quotas: Record<string, number | null>) =>
+    as(undefined, '/api/v1/projects/team-q', { method: 'PATCH', json: { quotas } });
+
+  before(async () => {
+    // Two gateway threads: the concurrency quota must hold for the server, not per thread.
+    s = await startTestServer({ gatewayThreads: 2 });
+    assert.equal(
+      (await as(undefined, '/api/v1/projects', { method: 'POST', json: { name: 'team-q' } })).status,
+      201,
+    );
+    key = (await as(undefined, '/api/v1/keys', { method: 'POST', json: { name: 'q', project: 'team-q' } }))
+      .body.key as string;
+  });
+  after(() => s.close());
+
+  it('a platform admin sets and clears quotas; a bad one is refused', async () => {
+    const set = await setQuotas({ functions: 1, concurrentInvocations: 1 });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual(set.body.quotas, { functions: 1, concurrentInvocations: 1 });
+    for (const bad of [{ functions: -1 }, { functions: 1.5 }, { nope: 1 }, {}]) {
+      const got = await as(undefined, '/api/v1/projects/team-q', { method: 'PATCH', json: { quotas: bad } });
+      assert.equal(got.status, 422, `${JSON.stringify(bad)}: ${got.text}`);
+    }
+    const own = await as(key, '/api/v1/projects/team-q', {
+      method: 'PATCH',
+      json: { quotas: { functions: 99 } },
+    });
+    assert.equal(own.status, 403);
+  });
+
+  it('past the functions quota a create is 403 naming it; other projects are not limited', async () => {
+    const fn = (name: string) => ({
+      name,
+      runtime: 'js',
+      // Slow enough that two calls overlap.
+      code: 'export default async () => { await new Promise((r) => setTimeout(r, 700)); return "done" }',
+    });
+    assert.equal((await as(key, '/api/v1/functions', { method: 'POST', json: fn('slow') })).status, 201);
+    const over = await as(key, '/api/v1/functions', { method: 'POST', json: fn('second') });
+    assert.equal(over.status, 403, over.text);
+    assert.equal(over.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+    assert.deepEqual(over.body.error?.details, { quota: 'functions', limit: 1 });
+    assert.equal(
+      (await as(undefined, '/api/v1/functions', { method: 'POST', json: fn('second') })).status,
+      201,
+    );
+  });
+
+  it('past the concurrent invocations quota a call is 429 naming it, on whichever thread', async () => {
+    // Each call on a connection of its own: the kernel spreads them over the threads.
+    const calls = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        fetch(`${s.url}/api/v1/functions/slow/invoke`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, connection: 'close' },
+        }).then(async (res) => ({ status: res.status, body: (await res.json()) as Json })),
+      ),
+    );
+    const statuses = calls.map((c) => c.status).sort();
+    assert.equal(statuses.filter((st) => st === 200).length, 1, JSON.stringify(calls));
+    for (const refused of calls.filter((c) => c.status !== 200)) {
+      assert.equal(refused.status, 429, JSON.stringify(refused));
+      assert.equal(refused.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+      assert.deepEqual(refused.body.error?.details?.quota, 'concurrentInvocations');
+    }
+    // The slot is given back: the next call runs.
+    assert.equal((await as(key, '/api/v1/functions/slow/invoke', { method: 'POST' })).status, 200);
+    // Cleared, calls overlap freely.
+    await setQuotas({ concurrentInvocations: null });
+    const free = await Promise.all(
+      [0, 1].map(() => as(key, '/api/v1/functions/slow/invoke', { method: 'POST' }).then((r) => r.status)),
+    );
+    assert.deepEqual(free, [200, 200]);
+  });
+
+  it('past the instances quota a new instance is 403 naming it', { skip: engineSkipReason() }, async () => {
+    await setQuotas({ instances: 0 });
+    const got = await as(key, '/api/v1/instances', { method: 'POST', json: {} });
+    assert.equal(got.status, 403, got.text);
+    assert.equal(got.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+    assert.deepEqual(got.body.error?.details, { quota: 'instances', limit: 0 });
+  });
+});
