@@ -85,6 +85,14 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /**
+   * Invocations per second one client address may make of public functions' HTTP triggers (a
+   * token bucket per address, IPv6 per /64, shared by every thread, and every gateway with
+   * FAAS_QUEUE_URL); 0: no limit. @default 50 (FAAS_PUBLIC_RATE_LIMIT_RPS)
+   */
+  publicRateLimitRps: number;
+  /** The burst those buckets allow. @default 100 (FAAS_PUBLIC_RATE_LIMIT_BURST) */
+  publicRateLimitBurst: number;
   /** Accept HS256 JWTs signed with this shared secret (at least 32 characters). (FAAS_JWT_SECRET) */
   jwtSecret: string | undefined;
   /** Accept RS256/ES256 JWTs signed by this key (PEM, SPKI). (FAAS_JWT_PUBLIC_KEY) */
@@ -428,6 +436,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  publicRateLimitRps: { env: 'FAAS_PUBLIC_RATE_LIMIT_RPS', default: 50, parse: num(0, 1_000_000) },
+  publicRateLimitBurst: { env: 'FAAS_PUBLIC_RATE_LIMIT_BURST', default: 100, parse: int(1, 1_000_000) },
   jwtSecret: { env: 'FAAS_JWT_SECRET', default: undefined, parse: jwtSecret },
   jwtPublicKey: { env: 'FAAS_JWT_PUBLIC_KEY', default: undefined, parse: pem },
   jwtJwksUrl: { env: 'FAAS_JWT_JWKS_URL', default: undefined, parse: httpUrl },

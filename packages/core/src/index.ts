@@ -11,6 +11,7 @@ export * from './paging.ts';
 export * from './projects.ts';
 export * from './queue.ts';
 export * from './queue-consumer.ts';
+export * from './rate-limits.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';
 export * from './store.ts';

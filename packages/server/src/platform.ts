@@ -14,6 +14,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import { MemoryRateBuckets } from './control/rate-limits/rate-buckets.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { Scheduler } from './control/scheduler.ts';
@@ -72,6 +73,8 @@ export interface Platform {
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
   slots: SlotTable;
+  /** Rate limits' token buckets, shared with the other gateway threads. */
+  rateBuckets: MemoryRateBuckets;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
   /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
@@ -196,6 +199,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
 
   const changes = new ChangeFeed();
   const slots = new SlotTable();
+  const rateBuckets = new MemoryRateBuckets();
   const catalog = new FunctionCatalog(store, changes.publish);
   const routes = new RouteSync(store, catalog, (list) => changes.publish({ kind: 'routes', routes: list }));
   await routes.refresh();
@@ -330,6 +334,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     scheduler,
     changes,
     slots,
+    rateBuckets,
     isolateHosts,
     observability,
     generatedAdminKey,

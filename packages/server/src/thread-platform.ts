@@ -8,6 +8,11 @@ import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import {
+  MemoryRateBuckets,
+  type MemoryRateBuffers,
+  type RateBuckets,
+} from './control/rate-limits/rate-buckets.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
@@ -24,6 +29,8 @@ export interface ThreadPlatformInput {
   /** The SlotTable's buffer, and this thread's own counts in it. */
   slots: SharedArrayBuffer;
   slotsHeld: SharedArrayBuffer;
+  /** The rate limits' buckets (MemoryRateBuckets' buffers). */
+  rateBuffers: MemoryRateBuffers;
   /** The recorder's backlog flag: set while sync calls must be refused (RecordBacklog). */
   recordBacklog: SharedArrayBuffer;
   /** Where this thread's invocation records go (the main thread's recorder). */
@@ -39,6 +46,8 @@ export interface ThreadPlatform {
   invocations: InvocationService;
   routes: RouteTable;
   runtime: RemoteIsolateRuntime;
+  /** The rate limits' buckets: views of the main thread's. */
+  rateBuckets: RateBuckets;
   /** This thread's spans and exporter; absent when tracing is off. */
   tracing?: Tracing;
   /**
@@ -147,6 +156,7 @@ export async function createThreadPlatform(
     invocations,
     routes,
     runtime,
+    rateBuckets: MemoryRateBuckets.view(input.rateBuffers),
     ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);

@@ -51,6 +51,21 @@ const code = {
 
 const limit = (l: { min: number; max: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max });
 
+/** A token bucket (docs/rate-limits.md): a function's, a key's, a project's. */
+const rateLimitSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['requestsPerSecond', 'burst'],
+  properties: {
+    requestsPerSecond: {
+      type: 'number',
+      minimum: FUNCTION_LIMITS.rateLimit.requestsPerSecond.min,
+      maximum: FUNCTION_LIMITS.rateLimit.requestsPerSecond.max,
+    },
+    burst: limit(FUNCTION_LIMITS.rateLimit.burst),
+  },
+};
+
 const functionFields = {
   name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
   runtime: { type: 'string', enum: [...FUNCTION_RUNTIMES] },
@@ -84,6 +99,11 @@ const functionFields = {
     type: 'boolean',
     description:
       "HTTP triggers answer without a key. @default false: a key of the function's project is needed",
+  },
+  rateLimit: {
+    description:
+      'invocations per second (fractions allowed) and burst, on every path and every gateway; null removes it. @default none',
+    anyOf: [rateLimitSchema, { type: 'null' }],
   },
   schedules: {
     type: 'array',
@@ -182,6 +202,10 @@ export const createKeyBody = {
       description: 'Only these functions of the project',
     },
     expiresAt: { type: 'string', format: 'date-time', description: 'When the key stops working' },
+    rateLimit: {
+      ...rateLimitSchema,
+      description: 'Invocations per second made with this key. @default none',
+    },
     project: {
       type: 'string',
       minLength: 1,

@@ -11,6 +11,8 @@ import {
   type VersionRef,
 } from '@faas/core';
 import type { InvocationService } from '../../control/invocation-service.ts';
+import type { RateDecision } from '../../control/rate-limits/rate-buckets.ts';
+import { rateLimited } from '../../control/rate-limits/rate-limited.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import { errorType, traceFrom } from '../../observability/tracing.ts';
 import { missingKey } from '../auth.ts';
@@ -25,6 +27,7 @@ import {
   type RequestHead,
   routePattern,
 } from './invoke-target.ts';
+import { type InvokeRateLimits, rateLimitHeaders } from './rate-limits.ts';
 
 /** What the hooks of one invoking request share. */
 export interface InvokeRequestContext {
@@ -59,6 +62,8 @@ export interface InvokePipelineOptions {
   access?: FunctionAccess;
   /** This thread's spans; absent when tracing is off (the caller's trace id is still recorded). */
   tracing?: Tracer;
+  /** Rate limits: each request asks whether one applies (a cheap check), and only then draws on buckets. */
+  rateLimits?: InvokeRateLimits;
 }
 
 /**
@@ -72,6 +77,7 @@ export class InvokePipeline {
   #hooks: RequestHook[];
   #access: FunctionAccess | undefined;
   #tracing: Tracer | undefined;
+  #rateLimits: InvokeRateLimits | undefined;
 
   constructor(options: InvokePipelineOptions) {
     this.#invocations = options.invocations;
@@ -79,6 +85,7 @@ export class InvokePipeline {
     this.#hooks = options.hooks;
     this.#access = options.access;
     this.#tracing = options.tracing;
+    this.#rateLimits = options.rateLimits;
   }
 
   /**
@@ -188,6 +195,7 @@ export class InvokePipeline {
         }
       }
       if (access) access(context as InvokeRequestContext, fn);
+      const limit = this.#rateLimits && this.#limit(context ?? { target, head }, fn, 'http', 'sync', trace);
       const readEvent = () =>
         httpEventOf(
           {
@@ -202,16 +210,22 @@ export class InvokePipeline {
           target.path,
           target.params,
         );
+      const headers = limit instanceof Promise ? await limit : limit;
       const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http', trace);
-      return httpResponse(invocation, outcome);
+      return withHeaders(httpResponse(invocation, outcome), headers);
     }
     const invoke = apiInvoke(target, head.headers);
     const readEvent = () => invokeEvent(headerText(head.headers['content-type']), body);
     const scope = access ? projectScope(context) : undefined;
     if (invoke.async) {
+      let headers: Record<string, string> | undefined;
       // Checked before anything is queued (invokeAsync checks the project again as it resolves).
-      if (access)
-        access(context as InvokeRequestContext, await this.#resolve(invoke.name, invoke.ref, scope));
+      if (access || this.#rateLimits) {
+        const fn = await this.#resolve(invoke.name, invoke.ref, scope);
+        if (access) access(context as InvokeRequestContext, fn);
+        const limit = this.#rateLimits && this.#limit(context ?? { target, head }, fn, 'api', 'async', trace);
+        headers = limit instanceof Promise ? await limit : limit;
+      }
       const { invocation, duplicate } = await invocations.invokeAsync(
         invoke.name,
         invoke.ref,
@@ -224,15 +238,42 @@ export class InvokePipeline {
       return jsonParts(
         202,
         { invocationId: invocation.id, status: invocation.status, ...(duplicate ? { duplicate } : {}) },
-        { location: `/api/v1/invocations/${invocation.id}`, 'x-invocation-id': invocation.id },
+        { ...headers, location: `/api/v1/invocations/${invocation.id}`, 'x-invocation-id': invocation.id },
       );
     }
     const fn =
       invocations.resolveCached(invoke.name, invoke.ref) ??
       (await this.#resolve(invoke.name, invoke.ref, scope));
     if (access) access(context as InvokeRequestContext, fn);
+    const limit = this.#rateLimits && this.#limit(context ?? { target, head }, fn, 'api', 'sync', trace);
+    const headers = limit instanceof Promise ? await limit : limit;
     const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'api', trace);
-    return invokeResponse(invocation, outcome);
+    return withHeaders(invokeResponse(invocation, outcome), headers);
+  }
+
+  /**
+   * Draws on the buckets of the limits that apply to the request: undefined when none does (no
+   * bucket is looked at), else the RateLimit headers of the answer, at once when the buckets are
+   * in memory. A refusal is recorded as an invocation turned away, and thrown.
+   */
+  #limit(
+    context: InvokeRequestContext,
+    fn: FunctionVersion,
+    trigger: 'api' | 'http',
+    mode: 'sync' | 'async',
+    trace: ActiveTrace | undefined,
+  ): Record<string, string> | Promise<Record<string, string>> | undefined {
+    const limits = this.#rateLimits as InvokeRateLimits;
+    const buckets = limits.bucketsFor(context, fn);
+    if (!buckets) return undefined;
+    const decide = (decision: RateDecision): Record<string, string> => {
+      if (decision.allowed) return rateLimitHeaders(decision);
+      const err = rateLimited(decision);
+      this.#invocations.recordRefused(fn, err, trigger, mode, trace);
+      throw err;
+    };
+    const decision = limits.take(buckets);
+    return decision instanceof Promise ? decision.then(decide) : decide(decision);
   }
 
   #resolve(name: string, ref: VersionRef, scope: string | undefined): Promise<FunctionVersion> {
@@ -250,6 +291,13 @@ function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders
   if (headers.authorization === undefined) return headers;
   const { authorization: _key, ...rest } = headers;
   return rest;
+}
+
+function withHeaders(
+  parts: HttpResponseParts,
+  headers: Record<string, string> | undefined,
+): HttpResponseParts {
+  return headers ? { ...parts, headers: { ...parts.headers, ...headers } } : parts;
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

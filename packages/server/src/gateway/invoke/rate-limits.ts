@@ -1,0 +1,63 @@
+import { type ApiKeyRecord, DEFAULT_PROJECT, type FunctionVersion } from '@faas/core';
+import { clientKey } from '../../control/auth-throttle.ts';
+import type { RateRule } from '../../control/rate-limits/gcra.ts';
+import type { Bucket, RateBuckets, RateDecision } from '../../control/rate-limits/rate-buckets.ts';
+import type { InvokeTarget, RequestHead } from './invoke-target.ts';
+
+export interface InvokeRateLimitOptions {
+  /** Per client address on public functions' HTTP triggers (FAAS_PUBLIC_RATE_LIMIT_*); absent: none. */
+  publicRule?: RateRule;
+}
+
+/**
+ * The invoke pipeline's rate limits: which buckets a request draws on (the function's, and a
+ * client address's on a public trigger), and what a refusal says. A request no limit applies to
+ * costs a few property reads: no bucket is looked at.
+ */
+export class InvokeRateLimits {
+  #buckets: RateBuckets;
+  #publicRule: RateRule | undefined;
+
+  constructor(buckets: RateBuckets, options: InvokeRateLimitOptions = {}) {
+    this.#buckets = buckets;
+    this.#publicRule = options.publicRule;
+  }
+
+  /** The buckets a request draws on, in the order they are taken; undefined: none. */
+  bucketsFor(
+    request: { target: InvokeTarget; head: RequestHead; apiKey?: ApiKeyRecord },
+    fn: FunctionVersion,
+  ): Bucket[] | undefined {
+    const publicRule = fn.public && request.target.kind === 'http' ? this.#publicRule : undefined;
+    const keyRule = request.apiKey?.rateLimit;
+    if (!fn.rateLimit && !publicRule && !keyRule) return undefined;
+    const buckets: Bucket[] = [];
+    if (publicRule)
+      buckets.push({ scope: 'ip', id: `i ${clientKey(request.head.remoteAddress)}`, rule: publicRule });
+    if (keyRule) buckets.push({ scope: 'key', id: `k ${request.apiKey?.id}`, rule: keyRule });
+    if (fn.rateLimit)
+      buckets.push({
+        scope: 'function',
+        id: `f ${fn.project ?? DEFAULT_PROJECT}/${fn.name}`,
+        rule: fn.rateLimit,
+      });
+    return buckets;
+  }
+
+  take(buckets: readonly Bucket[]): RateDecision | Promise<RateDecision> {
+    return this.#buckets.take(buckets);
+  }
+}
+
+/** The IETF draft's RateLimit fields for an allowed request: the bucket nearest to refusing. */
+export function rateLimitHeaders(decision: RateDecision & { allowed: true }): Record<string, string> {
+  return {
+    'ratelimit-limit': String(decision.bucket.rule.burst),
+    'ratelimit-remaining': String(decision.remaining),
+    'ratelimit-reset': String(seconds(decision.resetUs)),
+  };
+}
+
+function seconds(us: bigint): number {
+  return Math.ceil(Number(us) / 1_000_000);
+}
