@@ -4,6 +4,11 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import {
+  dropQueueKeys,
+  NO_REDIS,
+  TEST_REDIS_URL,
+} from '../../packages/server/src/queue/redis/test-support.ts';
 import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 interface Answer {
@@ -230,5 +235,45 @@ describe('rate limit per client address on public triggers', () => {
       15_000,
       'two address-limited invocations counted',
     );
+  });
+});
+
+describe('rate limits in Redis (FAAS_QUEUE_URL)', { skip: TEST_REDIS_URL ? false : NO_REDIS }, () => {
+  const prefix = `test:rate-limits:${process.pid}`;
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    const settings = { gatewayThreads: 0, queueUrl: TEST_REDIS_URL as string, queuePrefix: prefix };
+    [a, b] = await Promise.all([startTestServer(settings), startTestServer(settings)]);
+    // The same function (name and project) on both: one bucket in Redis.
+    for (const s of [a, b])
+      await deploy(s, {
+        name: 'shared',
+        rateLimit: { requestsPerSecond: 0.1, burst: 4 },
+        code: 'export default () => 1',
+      });
+  });
+  after(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await dropQueueKeys(TEST_REDIS_URL as string, prefix);
+  });
+
+  it('two servers sharing one Redis share the bucket, across their threads', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        once((i % 2 === 0 ? a : b).url, 'POST', '/api/v1/functions/shared/invoke', { body: {} }),
+      ),
+    );
+    assert.equal(answers.filter((x) => x.status === 200).length, 4, answers.map((x) => x.body).join('\n'));
+    const refused = answers.filter((x) => x.status === 429);
+    assert.equal(refused.length, 6);
+    for (const r of refused) {
+      assert.equal(JSON.parse(r.body).error.details.limit, 'function');
+      assert.equal(r.headers['ratelimit-limit'], '4');
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+    // Both servers refused some: neither counted on its own.
+    assert.ok(answers.some((x, i) => i % 2 === 0 && x.status === 429));
+    assert.ok(answers.some((x, i) => i % 2 === 1 && x.status === 429));
   });
 });

@@ -56,7 +56,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         recorder: platform.recorder,
         changes: platform.changes,
         slots: platform.slots,
-        rateBuffers: platform.rateBuckets.buffers,
+        rateBuffers: platform.rateBuffers,
         isolateEndpoints: platform.isolateHosts.endpoints,
         logger: console,
       });

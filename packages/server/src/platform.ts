@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
+import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
@@ -14,7 +14,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
-import { MemoryRateBuckets } from './control/rate-limits/rate-buckets.ts';
+import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { Scheduler } from './control/scheduler.ts';
@@ -33,6 +33,7 @@ import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
+import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
 import { createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
   hostFrameLimit,
@@ -73,8 +74,10 @@ export interface Platform {
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
   slots: SlotTable;
-  /** Rate limits' token buckets, shared with the other gateway threads. */
-  rateBuckets: MemoryRateBuckets;
+  /** Rate limits' token buckets: in memory shared with the other gateway threads, or in Redis (FAAS_QUEUE_URL). */
+  rateBuckets: RateBuckets;
+  /** The memory the gateway threads' buckets are in (with Redis, what stands in while it does not answer). */
+  rateBuffers: MemoryRateBuffers;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
   /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
@@ -141,11 +144,24 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     await store.close();
     throw err;
   }
+  // Every thread's buckets are in this memory; with Redis, every gateway's are in Redis.
+  const rateMemory = new MemoryRateBuckets();
+  let rateBuckets: RateBuckets;
+  try {
+    rateBuckets = config.queueUrl
+      ? await RedisRateBuckets.open(config.queueUrl, config.queuePrefix, rateMemory, logger)
+      : rateMemory;
+  } catch (err) {
+    await queue.close();
+    await store.close();
+    throw err;
+  }
   const blobSource = blobBackend(config);
   let blobs: BlobStore;
   try {
     blobs = await openBlobStore(blobSource, { verify: true, logger });
   } catch (err) {
+    await rateBuckets.close();
     await queue.close();
     await store.close();
     throw err;
@@ -199,7 +215,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
 
   const changes = new ChangeFeed();
   const slots = new SlotTable();
-  const rateBuckets = new MemoryRateBuckets();
   const catalog = new FunctionCatalog(store, changes.publish);
   const routes = new RouteSync(store, catalog, (list) => changes.publish({ kind: 'routes', routes: list }));
   await routes.refresh();
@@ -335,6 +350,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     changes,
     slots,
     rateBuckets,
+    rateBuffers: rateMemory.buffers,
     isolateHosts,
     observability,
     generatedAdminKey,
@@ -346,6 +362,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await recorder.close();
       await runtimes.close();
       await isolateHosts.close();
+      await rateBuckets.close();
       await queue.close();
       await store.close();
       await blobs.close();

@@ -1,5 +1,5 @@
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { Config, FunctionRuntime, Invocation, StoredLogLine } from '@faas/core';
+import type { Config, FunctionRuntime, Invocation, RateBuckets, StoredLogLine } from '@faas/core';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import type { PlatformChange } from './control/change-feed.ts';
@@ -8,16 +8,13 @@ import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
-import {
-  MemoryRateBuckets,
-  type MemoryRateBuffers,
-  type RateBuckets,
-} from './control/rate-limits/rate-buckets.ts';
+import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
+import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
 import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
 import type { HostEndpoint } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import type { RemoteIsolateRuntime } from './runtimes/isolate-hosts/remote-isolate-runtime.ts';
@@ -100,6 +97,11 @@ export async function createThreadPlatform(
     });
   };
 
+  const rateMemory = MemoryRateBuckets.view(input.rateBuffers);
+  const rateBuckets: RateBuckets = config.queueUrl
+    ? await RedisRateBuckets.open(config.queueUrl, config.queuePrefix, rateMemory, logger)
+    : rateMemory;
+
   const backlog = new RecordBacklog(input.recordBacklog);
   const tracing = tracingFrom(config);
   const invocations = new InvocationService({
@@ -156,7 +158,7 @@ export async function createThreadPlatform(
     invocations,
     routes,
     runtime,
-    rateBuckets: MemoryRateBuckets.view(input.rateBuffers),
+    rateBuckets,
     ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);
@@ -168,6 +170,7 @@ export async function createThreadPlatform(
       }
     },
     async close() {
+      await rateBuckets.close();
       await runtime.close();
       await store.close();
       input.changes.close();

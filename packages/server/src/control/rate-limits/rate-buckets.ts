@@ -1,36 +1,10 @@
-import type { RateLimitScope } from '@faas/core';
-import { type BucketShape, bucketShape, type RateRule } from './gcra.ts';
+import type { Bucket, RateBuckets, RateDecision, RateLimit } from '@faas/core';
+import { type BucketShape, bucketShape } from './gcra.ts';
 import { RateBucketTable } from './rate-bucket-table.ts';
 
-/** One bucket a request draws on. */
-export interface Bucket {
-  scope: RateLimitScope;
-  /** Unique across scopes (the scope is part of it). */
-  id: string;
-  rule: RateRule;
-}
-
-/** What the buckets say of a request: allowed, with the bucket nearest to refusing; or refused by one. */
-export type RateDecision =
-  | { allowed: true; bucket: Bucket; remaining: number; resetUs: bigint }
-  | { allowed: false; bucket: Bucket; resetUs: bigint; retryAfterUs: bigint };
-
-/**
- * Where buckets live: in the server's shared memory (every thread of one server), or in Redis
- * (every gateway of a deployment).
- */
-export interface RateBuckets {
-  /**
-   * Takes a token from each bucket, or from none: a request one limit refuses does not count
-   * against the others.
-   */
-  take(buckets: readonly Bucket[]): RateDecision | Promise<RateDecision>;
-  close(): Promise<void>;
-}
-
 /** A rule's shape, computed once per rule object (a function version's limit is one object). */
-const shapes = new WeakMap<RateRule, BucketShape>();
-export function shapeOf(rule: RateRule): BucketShape {
+const shapes = new WeakMap<RateLimit, BucketShape>();
+export function shapeOf(rule: RateLimit): BucketShape {
   let shape = shapes.get(rule);
   if (!shape) {
     shape = bucketShape(rule);

@@ -1,5 +1,4 @@
-import { ErrorCode, FaasError, type RateLimitScope, rateLimitedPrefix } from '@faas/core';
-import type { RateDecision } from './rate-buckets.ts';
+import { ErrorCode, FaasError, type RateDecision, type RateLimitScope, rateLimitedPrefix } from '@faas/core';
 
 const WORDS: Record<RateLimitScope, string> = {
   key: "the API key's",

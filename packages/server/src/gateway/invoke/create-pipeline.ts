@@ -1,8 +1,7 @@
-import type { Config, Tracer } from '@faas/core';
+import type { Config, RateBuckets, Tracer } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RateRule } from '../../control/rate-limits/gcra.ts';
-import type { RateBuckets } from '../../control/rate-limits/rate-buckets.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { authHook, functionAccess } from './auth-hook.ts';

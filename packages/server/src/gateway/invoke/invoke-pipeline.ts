@@ -7,11 +7,11 @@ import {
   ErrorCode,
   type FunctionVersion,
   isFaasError,
+  type RateDecision,
   type Tracer,
   type VersionRef,
 } from '@faas/core';
 import type { InvocationService } from '../../control/invocation-service.ts';
-import type { RateDecision } from '../../control/rate-limits/rate-buckets.ts';
 import { rateLimited } from '../../control/rate-limits/rate-limited.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import { errorType, traceFrom } from '../../observability/tracing.ts';

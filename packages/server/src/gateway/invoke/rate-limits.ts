@@ -1,7 +1,13 @@
-import { type ApiKeyRecord, DEFAULT_PROJECT, type FunctionVersion } from '@faas/core';
+import {
+  type ApiKeyRecord,
+  type Bucket,
+  DEFAULT_PROJECT,
+  type FunctionVersion,
+  type RateBuckets,
+  type RateDecision,
+} from '@faas/core';
 import { clientKey } from '../../control/auth-throttle.ts';
 import type { RateRule } from '../../control/rate-limits/gcra.ts';
-import type { Bucket, RateBuckets, RateDecision } from '../../control/rate-limits/rate-buckets.ts';
 import type { InvokeTarget, RequestHead } from './invoke-target.ts';
 
 export interface InvokeRateLimitOptions {
