@@ -202,6 +202,13 @@ const num =
     return n;
   };
 
+/** Requests per second of a rate limit: 0 (none), or a function's range (0.001 to 1,000,000). */
+const rateLimitRps: Parser<number> = (raw) => {
+  const n = num(0, 1_000_000)(raw);
+  if (n > 0 && n < 0.001) throw new Error(`must be 0 (no limit) or from 0.001 to 1000000, got "${raw}"`);
+  return n;
+};
+
 const bool: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
@@ -436,7 +443,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
-  publicRateLimitRps: { env: 'FAAS_PUBLIC_RATE_LIMIT_RPS', default: 50, parse: num(0, 1_000_000) },
+  publicRateLimitRps: { env: 'FAAS_PUBLIC_RATE_LIMIT_RPS', default: 50, parse: rateLimitRps },
   publicRateLimitBurst: { env: 'FAAS_PUBLIC_RATE_LIMIT_BURST', default: 100, parse: int(1, 1_000_000) },
   jwtSecret: { env: 'FAAS_JWT_SECRET', default: undefined, parse: jwtSecret },
   jwtPublicKey: { env: 'FAAS_JWT_PUBLIC_KEY', default: undefined, parse: pem },
