@@ -37,6 +37,14 @@ export interface FunctionConfig {
   network?: boolean;
   /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
   schedules?: string[];
+  /** Invocations per second of this function, on every path and gateway; past it 429 FAAS_ERR_RATE_LIMITED. */
+  rateLimit?: RateLimit;
+}
+
+/** A token bucket: `burst` calls at once, refilled at `requestsPerSecond` (docs/rate-limits.md). */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
 }
 
 /** One immutable, numbered version of a function. */
@@ -85,6 +93,8 @@ export interface FunctionInput {
   network?: boolean;
   /** Cron expressions (UTC; 5 fields, or 6 with seconds first): each tick is an async invocation. */
   schedules?: string[];
+  /** null removes the function's limit (PATCH). */
+  rateLimit?: RateLimit | null;
 }
 
 export type InvocationStatus =
@@ -181,6 +191,8 @@ export interface ApiKeyRecord {
   functions?: string[];
   /** ISO time after which the key is refused. */
   expiresAt?: string;
+  /** Invocations per second made with this key. */
+  rateLimit?: RateLimit;
   prefix: string;
   hash: string;
   createdAt: string;
@@ -269,6 +281,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   FAAS_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   FAAS_ERR_TOO_MANY_REQUESTS: 429,
   FAAS_ERR_AUTH_THROTTLED: 429,
+  FAAS_ERR_RATE_LIMITED: 429,
   FAAS_ERR_INSTANCE_LIMIT: 429,
   FAAS_ERR_FUNCTION_ERROR: 500,
   FAAS_ERR_FUNCTION_TIMEOUT: 504,
