@@ -180,6 +180,79 @@ describe('rate limits', () => {
     assert.equal(bad.status, 422);
   });
 
+  it("a project's limit, set by its owner, holds for all its functions together on every thread", async () => {
+    assert.equal(
+      (await s.api('/api/v1/projects', { method: 'POST', json: { name: 'metered' } })).status,
+      201,
+    );
+    const owner = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'o', project: 'metered', role: 'owner' } })
+    ).json()) as { key: string };
+    const developer = (await (
+      await s.api('/api/v1/keys', {
+        method: 'POST',
+        json: { name: 'd', project: 'metered', role: 'developer' },
+      })
+    ).json()) as { key: string };
+    for (const name of ['p1', 'p2']) {
+      const made = await s.api('/api/v1/functions', {
+        method: 'POST',
+        key: owner.key,
+        json: { name, runtime: 'js', code: 'export default () => 1' },
+      });
+      assert.equal(made.status, 201);
+    }
+    const limit = { requestsPerSecond: 0.1, burst: 3 };
+    const denied = await s.api('/api/v1/projects/metered', {
+      method: 'PATCH',
+      key: developer.key,
+      json: { rateLimit: limit },
+    });
+    assert.equal(denied.status, 403, 'a developer does not change the project');
+    const elsewhere = await s.api('/api/v1/projects/default', {
+      method: 'PATCH',
+      key: owner.key,
+      json: { rateLimit: limit },
+    });
+    assert.equal(elsewhere.status, 404, "another project's owner finds nothing");
+    const set = await s.api('/api/v1/projects/metered', {
+      method: 'PATCH',
+      key: owner.key,
+      json: { rateLimit: limit },
+    });
+    assert.equal(set.status, 200, await set.clone().text());
+    assert.deepEqual(((await set.json()) as { rateLimit: unknown }).rateLimit, limit);
+
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        once(s.url, 'POST', `/api/v1/functions/p${(i % 2) + 1}/invoke`, { key: owner.key, body: {} }),
+      ),
+    );
+    assert.equal(answers.filter((a) => a.status === 200).length, 3, answers.map((a) => a.body).join('\n'));
+    const refused = answers.filter((a) => a.status === 429);
+    assert.equal(refused.length, 3);
+    assert.equal(JSON.parse(refused[0]?.body ?? '{}').error.details.limit, 'project');
+    // Another project's functions are not held back.
+    assert.equal((await once(s.url, 'POST', '/api/v1/functions/free/invoke', { body: {} })).status, 200);
+
+    // Removed: every thread serves again at once.
+    const removed = await s.api('/api/v1/projects/metered', {
+      method: 'PATCH',
+      key: owner.key,
+      json: { rateLimit: null },
+    });
+    assert.equal(removed.status, 200);
+    const after = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        once(s.url, 'POST', '/api/v1/functions/p1/invoke', { key: owner.key, body: {} }),
+      ),
+    );
+    assert.deepEqual(
+      after.map((a) => a.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+  });
+
   it('a bad rateLimit is refused naming the field; null removes it', async () => {
     for (const rateLimit of [
       { requestsPerSecond: 0, burst: 5 },

@@ -16,6 +16,7 @@ export const SCOPES = [
   'keys:write',
   'projects:read',
   'projects:write',
+  'settings:write',
   'queue:read',
   'audit:read',
 ] as const;
@@ -41,7 +42,7 @@ const DEVELOPER: readonly Scope[] = [
 
 export const ROLE_SCOPES: Readonly<Record<ApiKeyRole, readonly Scope[]>> = {
   admin: SCOPES,
-  owner: [...DEVELOPER, 'keys:read', 'keys:write', 'audit:read'],
+  owner: [...DEVELOPER, 'keys:read', 'keys:write', 'settings:write', 'audit:read'],
   developer: DEVELOPER,
   user: DEVELOPER,
   invoker: ['functions:read', 'functions:invoke', 'invocations:read', 'projects:read'],

@@ -1,3 +1,5 @@
+import type { RateLimit } from './functions.ts';
+
 /**
  * Projects (tenants) own everything: functions, sandboxes, caches, cached results. Until keys
  * carry one, every request acts in `default`; the gateway puts the request's project on the
@@ -17,6 +19,8 @@ export function isProjectId(value: string): boolean {
 export interface ProjectRecord {
   name: string;
   createdAt: string;
+  /** Invocations per second of all the project's functions together (docs/rate-limits.md). Absent: no limit. */
+  rateLimit?: RateLimit;
 }
 
 /**

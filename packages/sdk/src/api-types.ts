@@ -173,6 +173,7 @@ export type Scope =
   | 'keys:write'
   | 'projects:read'
   | 'projects:write'
+  | 'settings:write'
   | 'queue:read'
   | 'audit:read';
 

@@ -14,6 +14,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import { ProjectRateLimits } from './control/rate-limits/project-rate-limits.ts';
 import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
@@ -78,6 +79,8 @@ export interface Platform {
   rateBuckets: RateBuckets;
   /** The memory the gateway threads' buckets are in (with Redis, what stands in while it does not answer). */
   rateBuffers: MemoryRateBuffers;
+  /** Projects' rate limits, as this thread's invoke pipeline reads them. */
+  projectLimits: ProjectRateLimits;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
   /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
@@ -306,7 +309,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     JwtTokens.from(config),
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
-  const projects = new ProjectService(store);
+  const projectLimits = new ProjectRateLimits(store);
+  const projects = new ProjectService(store, (name) => {
+    projectLimits.forget(name);
+    changes.publish({ kind: 'project', name });
+  });
 
   const orphans = await reconcileOrphans(store, queue);
   if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
@@ -351,6 +358,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     slots,
     rateBuckets,
     rateBuffers: rateMemory.buffers,
+    projectLimits,
     isolateHosts,
     observability,
     generatedAdminKey,

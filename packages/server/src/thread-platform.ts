@@ -8,6 +8,7 @@ import { FunctionCatalog } from './control/function-catalog.ts';
 import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
+import { ProjectRateLimits } from './control/rate-limits/project-rate-limits.ts';
 import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
@@ -45,6 +46,7 @@ export interface ThreadPlatform {
   runtime: RemoteIsolateRuntime;
   /** The rate limits' buckets: views of the main thread's. */
   rateBuckets: RateBuckets;
+  projectLimits: ProjectRateLimits;
   /** This thread's spans and exporter; absent when tracing is off. */
   tracing?: Tracing;
   /**
@@ -97,6 +99,7 @@ export async function createThreadPlatform(
     });
   };
 
+  const projectLimits = new ProjectRateLimits(store);
   const rateMemory = MemoryRateBuckets.view(input.rateBuffers);
   const rateBuckets: RateBuckets = config.queueUrl
     ? await RedisRateBuckets.open(config.queueUrl, config.queuePrefix, rateMemory, logger)
@@ -149,6 +152,9 @@ export async function createThreadPlatform(
       case 'key-revoked':
         keys.forget(change.id);
         break;
+      case 'project':
+        projectLimits.forget(change.name);
+        break;
     }
   };
   input.changes.on('message', apply);
@@ -159,6 +165,7 @@ export async function createThreadPlatform(
     routes,
     runtime,
     rateBuckets,
+    projectLimits,
     ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);

@@ -6,7 +6,8 @@ export type PlatformChange =
   | { kind: 'invalidate'; name?: string }
   | { kind: 'forget'; name: string }
   | { kind: 'routes'; routes: RouteRecord[] }
-  | { kind: 'key-revoked'; id: string };
+  | { kind: 'key-revoked'; id: string }
+  | { kind: 'project'; name: string };
 
 /** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */
 export class ChangeFeed {

@@ -53,6 +53,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     invocations: platform.invocations,
     routes: platform.routes.table,
     rateBuckets: platform.rateBuckets,
+    projectLimits: platform.projectLimits,
     publicRateLimit: publicRateLimit(config),
     ...(platform.observability.tracing ? { tracing: platform.observability.tracing } : {}),
   });

@@ -114,6 +114,19 @@ const functionFields = {
   },
 };
 
+/** A project's settings an owner changes. */
+export const patchProjectBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['rateLimit'],
+  properties: {
+    rateLimit: {
+      description: "invocations per second of all the project's functions together; null removes it",
+      anyOf: [rateLimitSchema, { type: 'null' }],
+    },
+  },
+};
+
 export const createFunctionBody = {
   type: 'object',
   additionalProperties: false,

@@ -6,7 +6,7 @@ import type { RouteTable } from '../../control/route-table.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { authHook, functionAccess } from './auth-hook.ts';
 import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
-import { InvokeRateLimits } from './rate-limits.ts';
+import { InvokeRateLimits, type ProjectLimitSource } from './rate-limits.ts';
 
 export interface PipelineParts {
   /** Whether the API's invoke needs a key (FAAS_AUTH). */
@@ -22,6 +22,8 @@ export interface PipelineParts {
   rateBuckets: RateBuckets;
   /** FAAS_PUBLIC_RATE_LIMIT_*: per client address on public triggers; 0 requests/s: none. */
   publicRateLimit: RateRule;
+  /** Projects' rate limits (ProjectRateLimits). */
+  projectLimits: ProjectLimitSource;
 }
 
 /** The invoke pipeline of a thread, with the hooks the configuration asks for: the same on every thread. */
@@ -35,6 +37,7 @@ export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
     ...(parts.auth ? { access: functionAccess() } : {}),
     ...(parts.tracing ? { tracing: parts.tracing } : {}),
     rateLimits: new InvokeRateLimits(parts.rateBuckets, {
+      projects: parts.projectLimits,
       ...(parts.publicRateLimit.requestsPerSecond > 0 ? { publicRule: parts.publicRateLimit } : {}),
     }),
   });

@@ -4,6 +4,7 @@ import {
   type ActiveTrace,
   type ApiKeyRecord,
   TraceAttr as Attr,
+  type Bucket,
   ErrorCode,
   type FunctionVersion,
   isFaasError,
@@ -262,18 +263,21 @@ export class InvokePipeline {
     trigger: 'api' | 'http',
     mode: 'sync' | 'async',
     trace: ActiveTrace | undefined,
-  ): Record<string, string> | Promise<Record<string, string>> | undefined {
+  ): Record<string, string> | Promise<Record<string, string> | undefined> | undefined {
     const limits = this.#rateLimits as InvokeRateLimits;
-    const buckets = limits.bucketsFor(context, fn);
-    if (!buckets) return undefined;
     const decide = (decision: RateDecision): Record<string, string> => {
       if (decision.allowed) return rateLimitHeaders(decision);
       const err = rateLimited(decision);
       this.#invocations.recordRefused(fn, err, trigger, mode, trace);
       throw err;
     };
-    const decision = limits.take(buckets);
-    return decision instanceof Promise ? decision.then(decide) : decide(decision);
+    const take = (buckets: Bucket[] | undefined) => {
+      if (!buckets) return undefined;
+      const decision = limits.take(buckets);
+      return decision instanceof Promise ? decision.then(decide) : decide(decision);
+    };
+    const buckets = limits.bucketsFor(context, fn);
+    return buckets instanceof Promise ? buckets.then(take) : take(buckets);
   }
 
   #resolve(name: string, ref: VersionRef, scope: string | undefined): Promise<FunctionVersion> {

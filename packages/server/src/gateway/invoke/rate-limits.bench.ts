@@ -5,7 +5,7 @@
  * Redis adds a round trip per limited request, measured by the integration test's server, not here.
  * Run: node packages/server/src/gateway/invoke/rate-limits.bench.ts
  */
-import type { ApiKeyRecord, FunctionVersion } from '@faas/core';
+import type { ApiKeyRecord, Bucket, FunctionVersion } from '@faas/core';
 import { MemoryRateBuckets } from '../../control/rate-limits/rate-buckets.ts';
 import type { InvokeTarget, RequestHead } from './invoke-target.ts';
 import { InvokeRateLimits } from './rate-limits.ts';
@@ -33,7 +33,8 @@ function check(
   request: { target: InvokeTarget; head: RequestHead; apiKey?: ApiKeyRecord },
   f: FunctionVersion,
 ) {
-  const buckets = limits.bucketsFor(request, f);
+  // The projects' limits are not configured here: bucketsFor answers at once.
+  const buckets = limits.bucketsFor(request, f) as Bucket[] | undefined;
   return buckets ? limits.take(buckets) : undefined;
 }
 

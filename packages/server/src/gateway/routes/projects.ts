@@ -1,6 +1,7 @@
+import { ErrorCode, FaasError, type RateLimit } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
-import { createProjectBody } from '../schemas.ts';
+import { createProjectBody, nameParams, patchProjectBody } from '../schemas.ts';
 
 /** Projects (tenants): platform admins make them; a project's key sees its own only. */
 export function projectRoutes(app: FastifyInstance, platform: Platform): void {
@@ -12,6 +13,27 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
     { schema: { tags, summary: 'Create a project (platform admins)', body: createProjectBody } },
     async (request, reply) => {
       return reply.status(201).send(await projects.create(request.body.name));
+    },
+  );
+
+  app.patch<{ Params: { name: string }; Body: { rateLimit: RateLimit | null } }>(
+    '/projects/:name',
+    {
+      schema: {
+        tags,
+        summary: "Change a project's settings: its rate limit (its owner, or platform admins)",
+        params: nameParams,
+        body: patchProjectBody,
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      // An owner changes only its own project: another is as absent as an unknown one.
+      if (request.projectScope !== undefined && name !== request.projectScope)
+        throw new FaasError(ErrorCode.PROJECT_NOT_FOUND, `Project "${name}" not found`, {
+          details: { name },
+        });
+      return projects.setRateLimit(name, request.body.rateLimit ?? undefined);
     },
   );
 

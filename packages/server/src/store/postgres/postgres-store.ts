@@ -17,6 +17,7 @@ import type {
   Page,
   PageRequest,
   ProjectRecord,
+  RateLimit,
   RouteRecord,
   SnapshotFilter,
   SnapshotRecord,
@@ -227,6 +228,10 @@ export class PostgresStore implements MetadataStore {
 
   listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    return this.#projects.setRateLimit(name, rateLimit);
   }
 
   appendAudit(entry: AuditEntry): Promise<void> {

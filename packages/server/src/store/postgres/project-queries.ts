@@ -1,5 +1,11 @@
-import type { ProjectRecord } from '@faas/core';
-import { projectExists } from '../sqlite/project-queries.ts';
+import type { ProjectRecord, RateLimit } from '@faas/core';
+import {
+  PROJECT_COLUMNS,
+  type ProjectRow,
+  projectExists,
+  projectNotFound,
+  toProject,
+} from '../sqlite/project-queries.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /** Projects (tenants). */
@@ -19,17 +25,23 @@ export class ProjectQueries {
   }
 
   async get(name: string): Promise<ProjectRecord | undefined> {
-    const [row] = await this.#db.rows<{ name: string; created_at: string }>(
-      'SELECT name, created_at FROM projects WHERE name = $1',
-      [name],
-    );
-    return row && { name: row.name, createdAt: row.created_at };
+    const [row] = await this.#db.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects WHERE name = $1`, [
+      name,
+    ]);
+    return row && toProject(row);
   }
 
   async list(): Promise<ProjectRecord[]> {
-    const rows = await this.#db.rows<{ name: string; created_at: string }>(
-      'SELECT name, created_at FROM projects ORDER BY name',
+    const rows = await this.#db.rows<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name`);
+    return rows.map(toProject);
+  }
+
+  async setRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    const [row] = await this.#db.rows<ProjectRow>(
+      `UPDATE projects SET rate_limit = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
+      [rateLimit ? JSON.stringify(rateLimit) : null, name],
     );
-    return rows.map((row) => ({ name: row.name, createdAt: row.created_at }));
+    if (!row) throw projectNotFound(name);
+    return toProject(row);
   }
 }

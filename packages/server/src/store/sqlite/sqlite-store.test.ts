@@ -54,6 +54,7 @@ describe('SqliteStore on disk', () => {
           { version: 8, name: 'cold_start' },
           { version: 9, name: 'invocation_trace_id' },
           { version: 10, name: 'api_key_rate_limit' },
+          { version: 11, name: 'project_rate_limit' },
         ],
       );
     } finally {

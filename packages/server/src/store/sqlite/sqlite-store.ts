@@ -17,6 +17,7 @@ import type {
   Page,
   PageRequest,
   ProjectRecord,
+  RateLimit,
   RouteRecord,
   SnapshotFilter,
   SnapshotRecord,
@@ -217,6 +218,10 @@ export class SqliteStore implements MetadataStore {
 
   async listProjects(): Promise<ProjectRecord[]> {
     return this.#projects.list();
+  }
+
+  async setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    return this.#projects.setRateLimit(name, rateLimit);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
