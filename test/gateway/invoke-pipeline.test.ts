@@ -359,6 +359,8 @@ const VARYING = new Set([
   'x-invocation-id',
   'x-duration-ms',
   'location',
+  // Each call draws on the public functions' per-address bucket: one fewer token each time.
+  'ratelimit-remaining',
 ]);
 
 interface Answer {

@@ -1,3 +1,5 @@
+import type { RateLimit } from './functions.ts';
+
 /**
  * What a key may do. Each route of the API needs one (docs/security.md has the table); a role is
  * a set of them, and a key may be narrowed to fewer.
@@ -14,6 +16,7 @@ export const SCOPES = [
   'keys:write',
   'projects:read',
   'projects:write',
+  'settings:write',
   'queue:read',
   'audit:read',
   'secrets:read',
@@ -44,7 +47,7 @@ const DEVELOPER: readonly Scope[] = [
 
 export const ROLE_SCOPES: Readonly<Record<ApiKeyRole, readonly Scope[]>> = {
   admin: SCOPES,
-  owner: [...DEVELOPER, 'keys:read', 'keys:write', 'audit:read'],
+  owner: [...DEVELOPER, 'keys:read', 'keys:write', 'settings:write', 'audit:read'],
   developer: DEVELOPER,
   user: DEVELOPER,
   invoker: ['functions:read', 'functions:invoke', 'invocations:read', 'projects:read'],
@@ -67,6 +70,8 @@ export interface ApiKeyRecord {
   functions?: string[];
   /** ISO time after which the key is refused (401). Absent: it does not expire. */
   expiresAt?: string;
+  /** Invocations per second made with this key, on every gateway (docs/rate-limits.md). Absent: no limit. */
+  rateLimit?: RateLimit;
   /** First characters of the key, to tell keys apart in listings. */
   prefix: string;
   hash: string;

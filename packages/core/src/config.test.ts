@@ -64,6 +64,17 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ FAAS_MAX_FUNCTION_CONCURRENCY: '0' }), /FAAS_MAX_FUNCTION_CONCURRENCY/);
   });
 
+  it('limits public triggers per client address by default, and takes 0 or a rate a function could have', () => {
+    const c = loadConfig({});
+    assert.equal(c.publicRateLimitRps, 50);
+    assert.equal(c.publicRateLimitBurst, 100);
+    assert.equal(loadConfig({ FAAS_PUBLIC_RATE_LIMIT_RPS: '0' }).publicRateLimitRps, 0);
+    assert.equal(loadConfig({ FAAS_PUBLIC_RATE_LIMIT_RPS: '0.5' }).publicRateLimitRps, 0.5);
+    for (const bad of ['0.0000001', '-1', 'fast'])
+      assert.throws(() => loadConfig({ FAAS_PUBLIC_RATE_LIMIT_RPS: bad }), /FAAS_PUBLIC_RATE_LIMIT_RPS/);
+    assert.throws(() => loadConfig({ FAAS_PUBLIC_RATE_LIMIT_BURST: '0' }), /FAAS_PUBLIC_RATE_LIMIT_BURST/);
+  });
+
   it('takes a PostgreSQL URL for the store and refuses others without echoing them', () => {
     const c = loadConfig({});
     assert.equal(c.databaseUrl, undefined, 'the embedded store by default');

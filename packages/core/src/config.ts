@@ -85,6 +85,14 @@ export interface Config {
   authFailureLimit: number;
   /** The time in which a client's allowance of failures refills completely. @default 60000 (FAAS_AUTH_FAILURE_WINDOW_MS) */
   authFailureWindowMs: number;
+  /**
+   * Invocations per second one client address may make of public functions' HTTP triggers (a
+   * token bucket per address, IPv6 per /64, shared by every thread, and every gateway with
+   * FAAS_QUEUE_URL); 0: no limit. @default 50 (FAAS_PUBLIC_RATE_LIMIT_RPS)
+   */
+  publicRateLimitRps: number;
+  /** The burst those buckets allow. @default 100 (FAAS_PUBLIC_RATE_LIMIT_BURST) */
+  publicRateLimitBurst: number;
   /** Accept HS256 JWTs signed with this shared secret (at least 32 characters). (FAAS_JWT_SECRET) */
   jwtSecret: string | undefined;
   /**
@@ -211,6 +219,13 @@ const num =
     }
     return n;
   };
+
+/** Requests per second of a rate limit: 0 (none), or a function's range (0.001 to 1,000,000). */
+const rateLimitRps: Parser<number> = (raw) => {
+  const n = num(0, 1_000_000)(raw);
+  if (n > 0 && n < 0.001) throw new Error(`must be 0 (no limit) or from 0.001 to 1000000, got "${raw}"`);
+  return n;
+};
 
 const bool: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
@@ -478,6 +493,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   maxFunctionConcurrency: { env: 'FAAS_MAX_FUNCTION_CONCURRENCY', default: 100, parse: int(1, 10_000) },
   authFailureLimit: { env: 'FAAS_AUTH_FAILURE_LIMIT', default: 20, parse: int(0, 1_000_000) },
   authFailureWindowMs: { env: 'FAAS_AUTH_FAILURE_WINDOW_MS', default: 60_000, parse: int(1000, 86_400_000) },
+  publicRateLimitRps: { env: 'FAAS_PUBLIC_RATE_LIMIT_RPS', default: 50, parse: rateLimitRps },
+  publicRateLimitBurst: { env: 'FAAS_PUBLIC_RATE_LIMIT_BURST', default: 100, parse: int(1, 1_000_000) },
   jwtSecret: { env: 'FAAS_JWT_SECRET', default: undefined, parse: jwtSecret },
   secretKey: { env: 'FAAS_SECRET_KEY', default: undefined, parse: secretKey },
   secretKeyPrevious: { env: 'FAAS_SECRET_KEY_PREVIOUS', default: undefined, parse: secretKey },

@@ -41,7 +41,19 @@ export const FUNCTION_LIMITS = {
   memoryMb: { min: 8, max: 8192 },
   maxConcurrency: { min: 1, max: 10_000 },
   maxRetries: { min: 0, max: 20 },
+  /** A rate limit's refill (fractions allowed: 0.5 is one request every 2 s) and burst. */
+  rateLimit: { requestsPerSecond: { min: 0.001, max: 1_000_000 }, burst: { min: 1, max: 1_000_000 } },
 } as const;
+
+/**
+ * A token bucket: `burst` requests at once, refilled at `requestsPerSecond`; past it 429
+ * `FAAS_ERR_RATE_LIMITED` (docs/rate-limits.md).
+ * @example { "requestsPerSecond": 5, "burst": 5 }
+ */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
+}
 
 /**
  * Everything about a function that a version freezes, except its code.
@@ -89,6 +101,8 @@ export interface FunctionConfig {
    * same name). Only the names are kept in the version; values are read when it runs.
    */
   secrets?: string[];
+  /** Invocations per second of this function on every path (API, HTTP triggers), shared by every gateway. Absent: no limit. */
+  rateLimit?: RateLimit;
 }
 
 /** One immutable, numbered version of a function. */
@@ -148,4 +162,6 @@ export interface FunctionInput {
   public?: boolean;
   schedules?: string[];
   secrets?: string[];
+  /** null removes the function's limit (PATCH). */
+  rateLimit?: RateLimit | null;
 }

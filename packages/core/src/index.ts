@@ -12,6 +12,7 @@ export * from './paging.ts';
 export * from './projects.ts';
 export * from './queue.ts';
 export * from './queue-consumer.ts';
+export * from './rate-limits.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';
 export * from './secrets.ts';

@@ -1,4 +1,6 @@
 import { ErrorCode, FaasError } from './errors.ts';
+import type { RateLimit } from './functions.ts';
+
 /**
  * Projects (tenants) own everything: functions, sandboxes, caches, cached results. Until keys
  * carry one, every request acts in `default`; the gateway puts the request's project on the
@@ -18,6 +20,8 @@ export function isProjectId(value: string): boolean {
 export interface ProjectRecord {
   name: string;
   createdAt: string;
+  /** Invocations per second of all the project's functions together (docs/rate-limits.md). Absent: no limit. */
+  rateLimit?: RateLimit;
   /**
    * The host name (a custom domain) the project's declared routes answer on, alone: requests with
    * another Host do not reach them. Absent: its routes join the platform's one table of routes of

@@ -1,6 +1,6 @@
 import type { ApiKeyRecord } from './api-keys.ts';
 import type { AuditEntry, AuditFilter } from './audit.ts';
-import type { FunctionRecord, FunctionVersion, RouteSpec } from './functions.ts';
+import type { FunctionRecord, FunctionVersion, RateLimit, RouteSpec } from './functions.ts';
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
 import type { Page, PageRequest } from './paging.ts';
@@ -232,6 +232,11 @@ export interface MetadataStore {
    * @throws FaasError PROJECT_NOT_FOUND
    */
   setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord>;
+  /**
+   * Sets (or, undefined, removes) a project's rate limit; resolves to the project.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */

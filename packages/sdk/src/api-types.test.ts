@@ -32,6 +32,7 @@ const sameTypes: Array<true> = [
   true satisfies Same<sdk.Isolation, core.Isolation>,
   true satisfies Same<sdk.DependencyCache, core.DependencyCache>,
   true satisfies Same<sdk.ErrorBody, core.ErrorBody>,
+  true satisfies Same<sdk.RateLimit, core.RateLimit>,
 ];
 
 describe("the SDK's copy of the API's types", () => {

@@ -39,6 +39,14 @@ export interface FunctionConfig {
   schedules?: string[];
   /** Names of the project's secrets the function sees as env (values are never part of a version). */
   secrets?: string[];
+  /** Invocations per second of this function, on every path and gateway; past it 429 FAAS_ERR_RATE_LIMITED. */
+  rateLimit?: RateLimit;
+}
+
+/** A token bucket: `burst` calls at once, refilled at `requestsPerSecond` (docs/rate-limits.md). */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
 }
 
 /** One immutable, numbered version of a function. */
@@ -89,6 +97,8 @@ export interface FunctionInput {
   schedules?: string[];
   /** Names of the project's secrets the function sees as env (values are never part of a version). */
   secrets?: string[];
+  /** null removes the function's limit (PATCH). */
+  rateLimit?: RateLimit | null;
 }
 
 export type InvocationStatus =
@@ -167,6 +177,7 @@ export type Scope =
   | 'keys:write'
   | 'projects:read'
   | 'projects:write'
+  | 'settings:write'
   | 'queue:read'
   | 'audit:read'
   | 'secrets:read'
@@ -187,6 +198,8 @@ export interface ApiKeyRecord {
   functions?: string[];
   /** ISO time after which the key is refused. */
   expiresAt?: string;
+  /** Invocations per second made with this key. */
+  rateLimit?: RateLimit;
   prefix: string;
   hash: string;
   createdAt: string;
@@ -285,6 +298,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   FAAS_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   FAAS_ERR_TOO_MANY_REQUESTS: 429,
   FAAS_ERR_AUTH_THROTTLED: 429,
+  FAAS_ERR_RATE_LIMITED: 429,
   FAAS_ERR_INSTANCE_LIMIT: 429,
   FAAS_ERR_FUNCTION_ERROR: 500,
   FAAS_ERR_FUNCTION_TIMEOUT: 504,

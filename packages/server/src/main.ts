@@ -56,6 +56,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         recorder: platform.recorder,
         changes: platform.changes,
         slots: platform.slots,
+        rateBuffers: platform.rateBuffers,
         isolateEndpoints: platform.isolateHosts.endpoints,
         logger: console,
       });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { BlobStore, Config, MetadataStore, Queue, Runtime } from '@faas/core';
+import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
@@ -15,6 +15,8 @@ import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
 import { ProjectLimits } from './control/project-limits.ts';
+import { ProjectRateLimits } from './control/rate-limits/project-rate-limits.ts';
+import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
 import { RouteSync } from './control/route-sync.ts';
 import { Scheduler } from './control/scheduler.ts';
@@ -36,6 +38,7 @@ import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
+import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
 import { ContainerRuntime, createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
   hostFrameLimit,
@@ -78,6 +81,12 @@ export interface Platform {
   changes: ChangeFeed;
   /** Running invocations per function, shared with the other gateway threads. */
   slots: SlotTable;
+  /** Rate limits' token buckets: in memory shared with the other gateway threads, or in Redis (FAAS_QUEUE_URL). */
+  rateBuckets: RateBuckets;
+  /** The memory the gateway threads' buckets are in (with Redis, what stands in while it does not answer). */
+  rateBuffers: MemoryRateBuffers;
+  /** Projects' rate limits, as this thread's invoke pipeline reads them. */
+  projectLimits: ProjectRateLimits;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
   /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
@@ -144,11 +153,24 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     await store.close();
     throw err;
   }
+  // Every thread's buckets are in this memory; with Redis, every gateway's are in Redis.
+  const rateMemory = new MemoryRateBuckets();
+  let rateBuckets: RateBuckets;
+  try {
+    rateBuckets = config.queueUrl
+      ? await RedisRateBuckets.open(config.queueUrl, config.queuePrefix, rateMemory, logger)
+      : rateMemory;
+  } catch (err) {
+    await queue.close();
+    await store.close();
+    throw err;
+  }
   const blobSource = blobBackend(config);
   let blobs: BlobStore;
   try {
     blobs = await openBlobStore(blobSource, { verify: true, logger });
   } catch (err) {
+    await rateBuckets.close();
     await queue.close();
     await store.close();
     throw err;
@@ -322,7 +344,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     JwtTokens.from(config),
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
-  const projects = new ProjectService(store);
+  const projectLimits = new ProjectRateLimits(store);
+  const projects = new ProjectService(store, (name) => {
+    projectLimits.forget(name);
+    changes.publish({ kind: 'project', name });
+  });
 
   const orphans = await reconcileOrphans(store, queue);
   if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
@@ -366,6 +392,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     scheduler,
     changes,
     slots,
+    rateBuckets,
+    rateBuffers: rateMemory.buffers,
+    projectLimits,
     isolateHosts,
     observability,
     generatedAdminKey,
@@ -377,6 +406,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await recorder.close();
       await runtimes.close();
       await isolateHosts.close();
+      await rateBuckets.close();
       await queue.close();
       await store.close();
       await blobs.close();

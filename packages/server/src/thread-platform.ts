@@ -1,5 +1,5 @@
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { Config, FunctionRuntime, Invocation, StoredLogLine } from '@faas/core';
+import type { Config, FunctionRuntime, Invocation, RateBuckets, StoredLogLine } from '@faas/core';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import type { PlatformChange } from './control/change-feed.ts';
@@ -9,6 +9,8 @@ import type { RecordMessage } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
 import { ProjectLimits } from './control/project-limits.ts';
+import { ProjectRateLimits } from './control/rate-limits/project-rate-limits.ts';
+import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RecordBacklog } from './control/record-backlog.ts';
 import { RouteTable } from './control/route-table.ts';
 import { SecretService } from './control/secret-service.ts';
@@ -16,6 +18,7 @@ import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
+import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
 import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
 import type { HostEndpoint } from './runtimes/isolate-hosts/isolate-hosts.ts';
 import type { RemoteIsolateRuntime } from './runtimes/isolate-hosts/remote-isolate-runtime.ts';
@@ -27,6 +30,8 @@ export interface ThreadPlatformInput {
   /** The SlotTable's buffer, and this thread's own counts in it. */
   slots: SharedArrayBuffer;
   slotsHeld: SharedArrayBuffer;
+  /** The rate limits' buckets (MemoryRateBuckets' buffers). */
+  rateBuffers: MemoryRateBuffers;
   /** The recorder's backlog flag: set while sync calls must be refused (RecordBacklog). */
   recordBacklog: SharedArrayBuffer;
   /** Where this thread's invocation records go (the main thread's recorder). */
@@ -42,6 +47,9 @@ export interface ThreadPlatform {
   invocations: InvocationService;
   routes: RouteTable;
   runtime: RemoteIsolateRuntime;
+  /** The rate limits' buckets: views of the main thread's. */
+  rateBuckets: RateBuckets;
+  projectLimits: ProjectRateLimits;
   /** This thread's spans and exporter; absent when tracing is off. */
   tracing?: Tracing;
   /**
@@ -96,6 +104,12 @@ export async function createThreadPlatform(
     });
   };
 
+  const projectLimits = new ProjectRateLimits(store);
+  const rateMemory = MemoryRateBuckets.view(input.rateBuffers);
+  const rateBuckets: RateBuckets = config.queueUrl
+    ? await RedisRateBuckets.open(config.queueUrl, config.queuePrefix, rateMemory, logger)
+    : rateMemory;
+
   const backlog = new RecordBacklog(input.recordBacklog);
   const tracing = tracingFrom(config);
   const invocations = new InvocationService({
@@ -149,6 +163,9 @@ export async function createThreadPlatform(
       case 'key-revoked':
         keys.forget(change.id);
         break;
+      case 'project':
+        projectLimits.forget(change.name);
+        break;
     }
   };
   input.changes.on('message', apply);
@@ -158,6 +175,8 @@ export async function createThreadPlatform(
     invocations,
     routes,
     runtime,
+    rateBuckets,
+    projectLimits,
     ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);
@@ -169,6 +188,7 @@ export async function createThreadPlatform(
       }
     },
     async close() {
+      await rateBuckets.close();
       await runtime.close();
       await store.close();
       input.changes.close();

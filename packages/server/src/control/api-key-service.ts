@@ -102,7 +102,7 @@ export class ApiKeyService {
     name: string,
     role: ApiKeyRole,
     project: string,
-    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> = {},
+    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt' | 'rateLimit'> = {},
   ): Promise<{ record: PublicApiKey; key: string }> {
     if (name === CONFIGURED_ADMIN_KEY_NAME) {
       throw new FaasError(ErrorCode.VALIDATION, `The key name "${name}" is reserved for FAAS_ADMIN_KEY`, {
@@ -117,7 +117,7 @@ export class ApiKeyService {
     role: ApiKeyRole,
     project: string = DEFAULT_PROJECT,
     secret = generateKey(),
-    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> = {},
+    narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt' | 'rateLimit'> = {},
   ): Promise<{ record: PublicApiKey; key: string }> {
     const record: ApiKeyRecord = {
       id: newId('key'),

@@ -7,7 +7,8 @@ export type PlatformChange =
   | { kind: 'forget'; name: string }
   | { kind: 'routes'; routes: RouteRecord[] }
   | { kind: 'projects'; projects: ProjectRecord[] }
-  | { kind: 'key-revoked'; id: string };
+  | { kind: 'key-revoked'; id: string }
+  | { kind: 'project'; name: string };
 
 /** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */
 export class ChangeFeed {

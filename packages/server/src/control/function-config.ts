@@ -8,6 +8,7 @@ import {
   type FunctionRuntime,
   HTTP_METHODS,
   MAX_FUNCTION_SECRETS,
+  type RateLimit,
   type RouteSpec,
   SECRET_NAME_PATTERN,
 } from '@faas/core';
@@ -89,6 +90,8 @@ export function resolveConfig(
   if (isPublic) config.public = true;
   if (schedules && schedules.length > 0) config.schedules = checkSchedules(schedules, problems);
   if (secrets && secrets.length > 0) config.secrets = checkSecrets(secrets, problems);
+  const rateLimit = input.rateLimit === null ? undefined : (input.rateLimit ?? base?.rateLimit);
+  if (rateLimit) config.rateLimit = checkRateLimit(rateLimit, problems);
 
   if (!/^[\w./-]+\.[A-Za-z_$][\w$]*$/.test(config.handler) || config.handler.includes('..')) {
     problems.push({
@@ -130,6 +133,31 @@ export function resolveConfig(
   }
   if (problems.length > 0) throw validation(problems);
   return config;
+}
+
+/**
+ * The schema checks a limit the API receives; this checks it again for the callers that bypass
+ * the schema (the CLI's manifest, the SDK's types, stored versions).
+ */
+export function checkRateLimit(limit: RateLimit, problems: FieldProblem[], field = 'rateLimit'): RateLimit {
+  const { requestsPerSecond, burst } = FUNCTION_LIMITS.rateLimit;
+  const rps = limit.requestsPerSecond;
+  if (
+    typeof rps !== 'number' ||
+    !Number.isFinite(rps) ||
+    rps < requestsPerSecond.min ||
+    rps > requestsPerSecond.max
+  )
+    problems.push({
+      field: `${field}.requestsPerSecond`,
+      message: `must be a number from ${requestsPerSecond.min} to ${requestsPerSecond.max}`,
+    });
+  if (!Number.isInteger(limit.burst) || limit.burst < burst.min || limit.burst > burst.max)
+    problems.push({
+      field: `${field}.burst`,
+      message: `must be an integer from ${burst.min} to ${burst.max}`,
+    });
+  return { requestsPerSecond: rps, burst: limit.burst };
 }
 
 function checkSchedules(schedules: string[], problems: FieldProblem[]): string[] {
@@ -256,6 +284,7 @@ const CONFIG_KEYS = Object.keys({
   public: true,
   schedules: true,
   secrets: true,
+  rateLimit: true,
 } satisfies Record<keyof FunctionConfig, true>) as Array<keyof FunctionConfig>;
 
 export function pickConfig(v: FunctionConfig): FunctionConfig {

@@ -434,6 +434,17 @@ export class InvocationService {
     );
   }
 
+  /** A call the gateway turned away before it reached the function (a rate limit): recorded as failed, as every refusal is. */
+  recordRefused(
+    fn: FunctionVersion,
+    err: FaasError,
+    trigger: InvocationTrigger,
+    mode: InvocationMode,
+    trace?: ActiveTrace,
+  ): void {
+    this.#recordRejected(fn, newId('inv'), new Date().toISOString(), trigger, err, mode, trace);
+  }
+
   /**
    * A call turned away (bad body, 429, runtime down) is still an invocation the user asked for.
    * Not while the records backlog is full: the pending set stays bounded, and the caller gets its

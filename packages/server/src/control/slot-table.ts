@@ -171,7 +171,7 @@ function unlock(cells: Int32Array): void {
 }
 
 /** FNV-1a and a multiplicative hash of the UTF-16 units; never 0 (0 marks an empty entry). */
-function hashes(key: string): [number, number] {
+export function hashes(key: string): [number, number] {
   let a = 0x811c9dc5;
   let b = 0x9e3779b9;
   for (let i = 0; i < key.length; i++) {

@@ -10,7 +10,7 @@ import { auditTrail } from './audit-trail.ts';
 import { consoleRoutes } from './console-static.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer, gatewayTls } from './http-server.ts';
-import { createInvokePipeline } from './invoke/create-pipeline.ts';
+import { createInvokePipeline, publicRateLimit } from './invoke/create-pipeline.ts';
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
@@ -53,6 +53,9 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     keys: platform.keys,
     invocations: platform.invocations,
     routes: platform.routes.table,
+    rateBuckets: platform.rateBuckets,
+    projectLimits: platform.projectLimits,
+    publicRateLimit: publicRateLimit(config),
     ...(platform.observability.tracing ? { tracing: platform.observability.tracing } : {}),
   });
   const adapter =

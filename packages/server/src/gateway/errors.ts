@@ -64,7 +64,18 @@ export function errorResponse(faas: FaasError): HttpResponseParts {
   }
   return jsonParts(faas.status, faas.toJSON(), {
     'retry-after': typeof seconds === 'number' ? String(seconds) : '1',
+    ...(faas.code === ErrorCode.RATE_LIMITED ? rateLimitFields(faas.details) : {}),
   });
+}
+
+/** The IETF draft's RateLimit fields of a rate limit's refusal (rateLimited's details). */
+function rateLimitFields(details: unknown): Record<string, string> {
+  const { burst, resetSeconds } = details as { burst: number; resetSeconds: number };
+  return {
+    'ratelimit-limit': String(burst),
+    'ratelimit-remaining': '0',
+    'ratelimit-reset': String(resetSeconds),
+  };
 }
 
 export function toFaasError(error: unknown): FaasError {

@@ -53,6 +53,21 @@ const code = {
 
 const limit = (l: { min: number; max: number }) => ({ type: 'integer', minimum: l.min, maximum: l.max });
 
+/** A token bucket (docs/rate-limits.md): a function's, a key's, a project's. */
+const rateLimitSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['requestsPerSecond', 'burst'],
+  properties: {
+    requestsPerSecond: {
+      type: 'number',
+      minimum: FUNCTION_LIMITS.rateLimit.requestsPerSecond.min,
+      maximum: FUNCTION_LIMITS.rateLimit.requestsPerSecond.max,
+    },
+    burst: limit(FUNCTION_LIMITS.rateLimit.burst),
+  },
+};
+
 const functionFields = {
   name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
   runtime: { type: 'string', enum: [...FUNCTION_RUNTIMES] },
@@ -86,6 +101,11 @@ const functionFields = {
     type: 'boolean',
     description:
       "HTTP triggers answer without a key. @default false: a key of the function's project is needed",
+  },
+  rateLimit: {
+    description:
+      'invocations per second (fractions allowed) and burst, on every path and every gateway; null removes it. @default none',
+    anyOf: [rateLimitSchema, { type: 'null' }],
   },
   schedules: {
     type: 'array',
@@ -200,6 +220,10 @@ export const createKeyBody = {
       description: 'Only these functions of the project',
     },
     expiresAt: { type: 'string', format: 'date-time', description: 'When the key stops working' },
+    rateLimit: {
+      ...rateLimitSchema,
+      description: 'Invocations per second made with this key. @default none',
+    },
     project: {
       type: 'string',
       minLength: 1,
@@ -216,12 +240,19 @@ export const createProjectBody = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 63 } },
 };
 
-/** `PATCH /projects/{name}`: the settings a platform admin changes; absent fields stay. */
+/**
+ * `PATCH /projects/{name}`: its rate limit (its owner or a platform admin), its host name and
+ * quotas (a platform admin); absent fields stay.
+ */
 export const patchProjectBody = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
   properties: {
+    rateLimit: {
+      description: "invocations per second of all the project's functions together; null removes it",
+      anyOf: [rateLimitSchema, { type: 'null' }],
+    },
     host: {
       description: 'The host name its declared routes answer on, alone; null: none',
       type: ['string', 'null'],

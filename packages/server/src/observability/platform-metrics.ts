@@ -1,4 +1,12 @@
-import type { FunctionRuntime, Invocation, Queue, Runtime } from '@faas/core';
+import {
+  ErrorCode,
+  type FunctionRuntime,
+  type Invocation,
+  type InvocationError,
+  type Queue,
+  type Runtime,
+  rateLimitScopeOf,
+} from '@faas/core';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { type HistogramSeries, HotCounter, HotHistogram, SeriesCache } from './hot-metrics.ts';
 
@@ -71,7 +79,7 @@ export class PlatformMetrics {
     });
     this.#throttled = new HotCounter({
       name: 'faas_invocations_throttled_total',
-      help: "Invocations refused with 429, by reason: max_concurrency (the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS)",
+      help: "Invocations refused with 429, by reason: max_concurrency (the function's maxConcurrency was in use past FAAS_CONCURRENCY_WAIT_MS), rate_limit_function, rate_limit_project, rate_limit_key, rate_limit_ip (a rate limit's bucket was empty)",
       registers,
     });
     this.#coldStarts = new HotCounter({
@@ -140,10 +148,11 @@ export class PlatformMetrics {
         runtime: r,
       }));
     }
-    if (invocation.error?.type === 'FAAS_ERR_TOO_MANY_REQUESTS')
-      this.#throttled.inc(invocation.functionName, () => ({
+    const reason = throttleReason(invocation.error);
+    if (reason)
+      this.#throttled.inc(`${reason} ${invocation.functionName}`, () => ({
         function: invocation.functionName,
-        reason: 'max_concurrency',
+        reason,
       }));
     this.#functions.add(invocation.functionName);
   }
@@ -153,6 +162,13 @@ export class PlatformMetrics {
     if (next === 'retrying') this.#retries.inc({ function: functionName });
     else this.#deadLetters.inc({ function: functionName });
   }
+}
+
+/** Why a refused invocation was throttled; undefined: it was not. */
+function throttleReason(error: InvocationError | undefined): string | undefined {
+  if (error?.type === ErrorCode.TOO_MANY_REQUESTS) return 'max_concurrency';
+  if (error?.type !== ErrorCode.RATE_LIMITED) return undefined;
+  return `rate_limit_${rateLimitScopeOf(error.message) ?? 'unknown'}`;
 }
 
 function slotGauges(sources: PlatformMetricSources, registers: Registry[], functions: Set<string>): void {

@@ -14,10 +14,11 @@ export interface ApiKeyRow {
   scopes: string | null;
   functions: string | null;
   expires_at: string | null;
+  rate_limit: string | null;
 }
 
 export const API_KEY_COLUMNS =
-  'id, name, role, prefix, hash, created_at, revoked_at, last_used_at, project, scopes, functions, expires_at';
+  'id, name, role, prefix, hash, created_at, revoked_at, last_used_at, project, scopes, functions, expires_at, rate_limit';
 
 /** A key's values in the order of API_KEY_COLUMNS. */
 export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
@@ -34,6 +35,7 @@ export function apiKeyValues(key: ApiKeyRecord): Array<string | null> {
     key.scopes ? JSON.stringify(key.scopes) : null,
     key.functions ? JSON.stringify(key.functions) : null,
     key.expiresAt ?? null,
+    key.rateLimit ? JSON.stringify(key.rateLimit) : null,
   ];
 }
 
@@ -50,6 +52,7 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
   if (row.scopes !== null) key.scopes = JSON.parse(row.scopes) as ApiKeyRecord['scopes'];
   if (row.functions !== null) key.functions = JSON.parse(row.functions) as string[];
   if (row.expires_at !== null) key.expiresAt = row.expires_at;
+  if (row.rate_limit !== null) key.rateLimit = JSON.parse(row.rate_limit) as ApiKeyRecord['rateLimit'];
   if (row.revoked_at !== null) key.revokedAt = row.revoked_at;
   if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
   return key;

@@ -7,6 +7,7 @@ import {
   type ProjectQuotas,
   type ProjectRecord,
   QUOTA_NAMES,
+  type RateLimit,
 } from '@faas/core';
 
 /** Projects (tenants): made by platform admins; every key, function and sandbox lives in one. */
@@ -15,8 +16,11 @@ export class ProjectService {
   /** Projects are never deleted, so a name once found stays found. */
   #known = new Set<string>();
 
-  constructor(store: MetadataStore) {
+  #onChange: ((name: string) => void) | undefined;
+
+  constructor(store: MetadataStore, onChange?: (name: string) => void) {
     this.#store = store;
+    this.#onChange = onChange;
   }
 
   /** @throws FaasError VALIDATION for a name that is not a project id; PROJECT_EXISTS */
@@ -39,6 +43,16 @@ export class ProjectService {
 
   list(): Promise<ProjectRecord[]> {
     return this.#store.listProjects();
+  }
+
+  /**
+   * Sets or (undefined) removes a project's rate limit; `onChange` tells the gateway threads.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  async setRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    const project = await this.#store.setProjectRateLimit(name, rateLimit);
+    this.#onChange?.(name);
+    return project;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Scope } from '@faas/core';
 export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /api/v1/projects': 'projects:read',
   'POST /api/v1/projects': 'projects:write',
-  'PATCH /api/v1/projects/:name': 'projects:write',
+  'PATCH /api/v1/projects/:name': 'settings:write',
   'GET /api/v1/keys': 'keys:read',
   'POST /api/v1/keys': 'keys:write',
   'DELETE /api/v1/keys/:id': 'keys:write',

@@ -4,15 +4,18 @@ import {
   type ActiveTrace,
   type ApiKeyRecord,
   TraceAttr as Attr,
+  type Bucket,
   DEFAULT_PROJECT,
   ErrorCode,
   type FunctionVersion,
   isFaasError,
+  type RateDecision,
   storedName,
   type Tracer,
   type VersionRef,
 } from '@faas/core';
 import type { InvocationService } from '../../control/invocation-service.ts';
+import { rateLimited } from '../../control/rate-limits/rate-limited.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import { errorType, traceFrom } from '../../observability/tracing.ts';
 import { actingProject } from '../../tenancy/identity.ts';
@@ -28,6 +31,7 @@ import {
   type RequestHead,
   routePattern,
 } from './invoke-target.ts';
+import { type InvokeRateLimits, rateLimitHeaders } from './rate-limits.ts';
 
 /** What the hooks of one invoking request share. */
 export interface InvokeRequestContext {
@@ -70,6 +74,8 @@ export interface InvokePipelineOptions {
   guessProject?: ProjectGuess;
   /** This thread's spans; absent when tracing is off (the caller's trace id is still recorded). */
   tracing?: Tracer;
+  /** Rate limits: each request asks whether one applies (a cheap check), and only then draws on buckets. */
+  rateLimits?: InvokeRateLimits;
 }
 
 /**
@@ -84,6 +90,7 @@ export class InvokePipeline {
   #access: FunctionAccess | undefined;
   #guessProject: ProjectGuess | undefined;
   #tracing: Tracer | undefined;
+  #rateLimits: InvokeRateLimits | undefined;
 
   constructor(options: InvokePipelineOptions) {
     this.#invocations = options.invocations;
@@ -92,6 +99,7 @@ export class InvokePipeline {
     this.#access = options.access;
     this.#guessProject = options.guessProject;
     this.#tracing = options.tracing;
+    this.#rateLimits = options.rateLimits;
   }
 
   /**
@@ -215,6 +223,7 @@ export class InvokePipeline {
         }
       }
       if (access) access(context as InvokeRequestContext, fn);
+      const limit = this.#rateLimits && this.#limit(context ?? { target, head }, fn, 'http', 'sync', trace);
       const readEvent = () =>
         httpEventOf(
           {
@@ -229,17 +238,23 @@ export class InvokePipeline {
           target.path,
           target.params,
         );
+      const headers = limit instanceof Promise ? await limit : limit;
       const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http', trace);
-      return httpResponse(invocation, outcome);
+      return withHeaders(httpResponse(invocation, outcome), headers);
     }
     const parsed = apiInvoke(target, head.headers);
     const invoke = { ...parsed, name: storedName(project, parsed.name) };
     const readEvent = () => invokeEvent(headerText(head.headers['content-type']), body);
     const scope = access ? projectScope(context) : undefined;
     if (invoke.async) {
+      let headers: Record<string, string> | undefined;
       // Checked before anything is queued (invokeAsync checks the project again as it resolves).
-      if (access)
-        access(context as InvokeRequestContext, await this.#resolve(invoke.name, invoke.ref, scope));
+      if (access || this.#rateLimits) {
+        const fn = await this.#resolve(invoke.name, invoke.ref, scope);
+        if (access) access(context as InvokeRequestContext, fn);
+        const limit = this.#rateLimits && this.#limit(context ?? { target, head }, fn, 'api', 'async', trace);
+        headers = limit instanceof Promise ? await limit : limit;
+      }
       const { invocation, duplicate } = await invocations.invokeAsync(
         invoke.name,
         invoke.ref,
@@ -252,15 +267,45 @@ export class InvokePipeline {
       return jsonParts(
         202,
         { invocationId: invocation.id, status: invocation.status, ...(duplicate ? { duplicate } : {}) },
-        { location: `/api/v1/invocations/${invocation.id}`, 'x-invocation-id': invocation.id },
+        { ...headers, location: `/api/v1/invocations/${invocation.id}`, 'x-invocation-id': invocation.id },
       );
     }
     const fn =
       invocations.resolveCached(invoke.name, invoke.ref) ??
       (await this.#resolve(invoke.name, invoke.ref, scope));
     if (access) access(context as InvokeRequestContext, fn);
+    const limit = this.#rateLimits && this.#limit(context ?? { target, head }, fn, 'api', 'sync', trace);
+    const headers = limit instanceof Promise ? await limit : limit;
     const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'api', trace);
-    return invokeResponse(invocation, outcome);
+    return withHeaders(invokeResponse(invocation, outcome), headers);
+  }
+
+  /**
+   * Draws on the buckets of the limits that apply to the request: undefined when none does (no
+   * bucket is looked at), else the RateLimit headers of the answer, at once when the buckets are
+   * in memory. A refusal is recorded as an invocation turned away, and thrown.
+   */
+  #limit(
+    context: InvokeRequestContext,
+    fn: FunctionVersion,
+    trigger: 'api' | 'http',
+    mode: 'sync' | 'async',
+    trace: ActiveTrace | undefined,
+  ): Record<string, string> | Promise<Record<string, string> | undefined> | undefined {
+    const limits = this.#rateLimits as InvokeRateLimits;
+    const decide = (decision: RateDecision): Record<string, string> => {
+      if (decision.allowed) return rateLimitHeaders(decision);
+      const err = rateLimited(decision);
+      this.#invocations.recordRefused(fn, err, trigger, mode, trace);
+      throw err;
+    };
+    const take = (buckets: Bucket[] | undefined) => {
+      if (!buckets) return undefined;
+      const decision = limits.take(buckets);
+      return decision instanceof Promise ? decision.then(decide) : decide(decision);
+    };
+    const buckets = limits.bucketsFor(context, fn);
+    return buckets instanceof Promise ? buckets.then(take) : take(buckets);
   }
 
   #resolve(name: string, ref: VersionRef, scope: string | undefined): Promise<FunctionVersion> {
@@ -278,6 +323,13 @@ function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders
   if (headers.authorization === undefined) return headers;
   const { authorization: _key, ...rest } = headers;
   return rest;
+}
+
+function withHeaders(
+  parts: HttpResponseParts,
+  headers: Record<string, string> | undefined,
+): HttpResponseParts {
+  return headers ? { ...parts, headers: { ...parts.headers, ...headers } } : parts;
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

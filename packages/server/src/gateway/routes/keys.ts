@@ -1,4 +1,4 @@
-import { type ApiKeyRole, ErrorCode, FaasError, ROLE_SCOPES, type Scope } from '@faas/core';
+import { type ApiKeyRole, ErrorCode, FaasError, type RateLimit, ROLE_SCOPES, type Scope } from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { createKeyBody } from '../schemas.ts';
@@ -10,6 +10,7 @@ interface CreateKey {
   scopes?: Scope[];
   functions?: string[];
   expiresAt?: string;
+  rateLimit?: RateLimit;
 }
 
 /**
@@ -30,7 +31,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const { name, role = 'developer', scopes, functions, expiresAt } = request.body;
+      const { name, role = 'developer', scopes, functions, expiresAt, rateLimit } = request.body;
       const project = request.body.project ?? request.project;
       if (request.projectScope !== undefined && project !== request.projectScope) {
         // An owner names only its own project: another is as absent as an unknown one.
@@ -49,6 +50,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         ...(scopes ? { scopes } : {}),
         ...(functions ? { functions } : {}),
         ...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}),
+        ...(rateLimit ? { rateLimit } : {}),
       });
       return reply.status(201).send({ ...record, key });
     },

@@ -1,7 +1,7 @@
-import type { ProjectQuotas } from '@faas/core';
+import { ErrorCode, FaasError, type ProjectQuotas, type RateLimit } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
-import { createProjectBody, patchProjectBody } from '../schemas.ts';
+import { createProjectBody, nameParams, patchProjectBody } from '../schemas.ts';
 
 /** Projects (tenants): platform admins make them; a project's key sees its own only. */
 export function projectRoutes(app: FastifyInstance, platform: Platform): void {
@@ -18,29 +18,47 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
 
   app.patch<{
     Params: { name: string };
-    Body: { host?: string | null; quotas?: { [K in keyof ProjectQuotas]?: number | null } };
+    Body: {
+      host?: string | null;
+      quotas?: { [K in keyof ProjectQuotas]?: number | null };
+      rateLimit?: RateLimit | null;
+    };
   }>(
     '/projects/:name',
     {
       schema: {
         tags,
-        summary: "Change a project's settings: its host name, its quotas (platform admins)",
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 63 } } },
+        summary:
+          "Change a project's settings: its rate limit (its owner, or platform admins), its host name and quotas (platform admins)",
+        params: nameParams,
         body: patchProjectBody,
       },
     },
     async (request) => {
       const { name } = request.params;
+      // An owner changes only its own project: another is as absent as an unknown one.
+      if (request.projectScope !== undefined && name !== request.projectScope)
+        throw new FaasError(ErrorCode.PROJECT_NOT_FOUND, `Project "${name}" not found`, {
+          details: { name },
+        });
+      const { host, quotas, rateLimit } = request.body;
+      // What a project may take is the platform's to say, not its owner's.
+      if (request.projectScope !== undefined && (host !== undefined || quotas !== undefined))
+        throw new FaasError(
+          ErrorCode.FORBIDDEN,
+          "Only a platform admin sets a project's host name and quotas",
+        );
       let project = await projects.get(name);
-      if (request.body.host !== undefined) {
-        project = await projects.setHost(name, request.body.host);
+      if (host !== undefined) {
+        project = await projects.setHost(name, host);
         // This process's table now; other processes' on their poll of the revision.
         await platform.routes.refresh();
       }
-      if (request.body.quotas !== undefined) {
-        project = await projects.setQuotas(name, request.body.quotas);
+      if (quotas !== undefined) {
+        project = await projects.setQuotas(name, quotas);
         await platform.routes.refresh();
       }
+      if (rateLimit !== undefined) project = await projects.setRateLimit(name, rateLimit ?? undefined);
       return project;
     },
   );

@@ -8,7 +8,7 @@ import { RequestLog } from '../../observability/request-log.ts';
 import { createThreadPlatform } from '../../thread-platform.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
 import { createGatewayServer, gatewayTls } from '../http-server.ts';
-import { createInvokePipeline } from '../invoke/create-pipeline.ts';
+import { createInvokePipeline, publicRateLimit } from '../invoke/create-pipeline.ts';
 import { nodeInvokeAdapter } from '../invoke/node-invoke-adapter.ts';
 import { drain } from '../invoke/request-body.ts';
 import { writeResponse } from '../response-parts.ts';
@@ -29,7 +29,11 @@ const metrics = new HttpMetrics();
 const requests = new RequestLog(config.logLevel);
 const stats = { served: 0, passed: 0 };
 const invoke = nodeInvokeAdapter({
-  pipeline: createInvokePipeline({ auth: config.auth, ...platform }),
+  pipeline: createInvokePipeline({
+    auth: config.auth,
+    publicRateLimit: publicRateLimit(config),
+    ...platform,
+  }),
   bodyLimitBytes: config.bodyLimitBytes,
   logger: console,
   metrics,

@@ -4,6 +4,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Config } from '@faas/core';
 import type { ChangeFeed } from '../../control/change-feed.ts';
 import type { InvocationRecorder } from '../../control/invocation-recorder.ts';
+import type { MemoryRateBuffers } from '../../control/rate-limits/rate-buckets.ts';
 import { SlotTable } from '../../control/slot-table.ts';
 import type { MetricsJson } from '../../observability/metrics-scrape.ts';
 import type { ThreadPlatformInput } from '../../thread-platform.ts';
@@ -21,6 +22,8 @@ export interface GatewayThreadsOptions {
   recorder: InvocationRecorder;
   changes: ChangeFeed;
   slots: SlotTable;
+  /** The rate limits' buckets, in the memory every thread shares. */
+  rateBuffers: MemoryRateBuffers;
   isolateEndpoints: ThreadPlatformInput['isolateEndpoints'];
   logger: Pick<Console, 'error'>;
 }
@@ -129,6 +132,7 @@ export class GatewayThreads {
       mainSocket: this.#socket,
       slots: this.#o.slots.buffer,
       slotsHeld: held,
+      rateBuffers: this.#o.rateBuffers,
       recordBacklog: recorder.backlog.buffer,
       records: records.port2,
       changes: feed.port2,

@@ -13,7 +13,7 @@ export class KeyQueries {
   /** The unique id and active-hash indexes decide (so two processes racing get one CONFLICT). */
   async createApiKey(key: ApiKeyRecord): Promise<void> {
     const created = await this.#db.count(
-      `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+      `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
       apiKeyValues(key),
     );
     if (created > 0) return;

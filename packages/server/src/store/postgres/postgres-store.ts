@@ -18,6 +18,7 @@ import type {
   PageRequest,
   ProjectQuotas,
   ProjectRecord,
+  RateLimit,
   RouteRecord,
   SecretRecord,
   SnapshotFilter,
@@ -256,6 +257,10 @@ export class PostgresStore implements MetadataStore {
 
   setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
     return this.#projects.setQuotas(name, quotas);
+  }
+
+  setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    return this.#projects.setRateLimit(name, rateLimit);
   }
 
   appendAudit(entry: AuditEntry): Promise<void> {

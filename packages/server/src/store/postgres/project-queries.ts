@@ -1,7 +1,9 @@
-import type { ProjectQuotas, ProjectRecord } from '@faas/core';
+import type { ProjectQuotas, ProjectRecord, RateLimit } from '@faas/core';
 import {
   hostRoutesTaken,
   hostTaken,
+  PROJECT_COLUMNS,
+  type ProjectRow,
   projectExists,
   projectNotFound,
   quotasJson,
@@ -9,9 +11,6 @@ import {
 } from '../sqlite/project-queries.ts';
 import { bumpRevision, lockFunctions } from './function-queries.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
-
-type ProjectRow = { name: string; created_at: string; host: string | null; quotas: string | null };
-const PROJECT_COLUMNS = 'name, created_at, host, quotas';
 
 /** Projects (tenants). */
 export class ProjectQueries {
@@ -84,5 +83,14 @@ export class ProjectQueries {
       await bumpRevision(sql);
       return toProject(row);
     });
+  }
+
+  async setRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    const [row] = await this.#db.rows<ProjectRow>(
+      `UPDATE projects SET rate_limit = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
+      [rateLimit ? JSON.stringify(rateLimit) : null, name],
+    );
+    if (!row) throw projectNotFound(name);
+    return toProject(row);
   }
 }

@@ -1,8 +1,16 @@
-import { ErrorCode, FaasError, type ProjectQuotas, type ProjectRecord } from '@faas/core';
+import { ErrorCode, FaasError, type ProjectQuotas, type ProjectRecord, type RateLimit } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 
-type ProjectRow = { name: string; created_at: string; host: string | null; quotas: string | null };
-const PROJECT_COLUMNS = 'name, created_at, host, quotas';
+/** A `projects` row, as both stores keep it. */
+export interface ProjectRow {
+  name: string;
+  created_at: string;
+  host: string | null;
+  quotas: string | null;
+  rate_limit: string | null;
+}
+
+export const PROJECT_COLUMNS = 'name, created_at, host, quotas, rate_limit';
 
 /** Projects (tenants). */
 export class ProjectQueries {
@@ -28,6 +36,17 @@ export class ProjectQueries {
 
   list(): ProjectRecord[] {
     return this.#db.all<ProjectRow>(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name`).map(toProject);
+  }
+
+  setRateLimit(name: string, rateLimit: RateLimit | undefined): ProjectRecord {
+    const { changes } = this.#db.run(
+      'UPDATE projects SET rate_limit = ? WHERE name = ?',
+      rateLimit ? JSON.stringify(rateLimit) : null,
+      name,
+    );
+    const project = changes === 0 ? undefined : this.get(name);
+    if (!project) throw projectNotFound(name);
+    return project;
   }
 
   setHost(name: string, host: string | undefined): ProjectRecord {
@@ -93,6 +112,7 @@ export function toProject(row: ProjectRow): ProjectRecord {
     createdAt: row.created_at,
     ...(row.host !== null ? { host: row.host } : {}),
     ...(row.quotas ? { quotas: JSON.parse(row.quotas) as ProjectQuotas } : {}),
+    ...(row.rate_limit !== null ? { rateLimit: JSON.parse(row.rate_limit) as RateLimit } : {}),
   };
 }
 

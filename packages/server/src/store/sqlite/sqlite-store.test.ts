@@ -57,6 +57,8 @@ describe('SqliteStore on disk', () => {
           { version: 11, name: 'function_names_per_project' },
           { version: 12, name: 'project_hosts' },
           { version: 13, name: 'project_quotas' },
+          { version: 14, name: 'api_key_rate_limit' },
+          { version: 15, name: 'project_rate_limit' },
         ],
       );
     } finally {

@@ -18,6 +18,7 @@ import type {
   PageRequest,
   ProjectQuotas,
   ProjectRecord,
+  RateLimit,
   RouteRecord,
   SecretRecord,
   SnapshotFilter,
@@ -246,6 +247,10 @@ export class SqliteStore implements MetadataStore {
 
   async setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
     return this.#projects.setQuotas(name, quotas);
+  }
+
+  async setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    return this.#projects.setRateLimit(name, rateLimit);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {

@@ -1,0 +1,3 @@
+-- A key's rate limit (issue 19): JSON { requestsPerSecond, burst }, NULL for none. Numbered 010
+-- after main's 009; the runner applies each missing step whatever its number.
+ALTER TABLE api_keys ADD COLUMN rate_limit TEXT;
