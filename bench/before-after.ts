@@ -6,12 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeLoad, invokeTarget } from './lib/compare.ts';
 import { deploy } from './lib/faas-api.ts';
 import type { LoadRunner } from './lib/load.ts';
-import type { LoadResult, LoadTarget } from './lib/load-result.ts';
+import type { LoadResult } from './lib/load-result.ts';
 import { type FaasServer, ROOT, startFaasServer } from './lib/processes.ts';
 import type { Metric } from './lib/report.ts';
-import { ms, rps } from './lib/stats.ts';
 
 const CODE = 'export default (e) => ({ ok: true, n: e.n })';
 const EVENT = JSON.stringify({ n: 1 });
@@ -58,16 +58,7 @@ export function checkOut(ref: string): { root: string; commit: string; remove: (
   return { root, commit, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-const describe = (r: LoadResult) =>
-  `${rps(r.requestsPerSec)}  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}${r.errors ? `  ERRORS ${r.errors}` : ''}`;
-
-function target(server: FaasServer): LoadTarget {
-  return {
-    url: `${server.url}/api/v1/functions/bench-before/invoke`,
-    body: EVENT,
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.adminKey}` },
-  };
-}
+const target = (server: FaasServer) => invokeTarget(server, 'bench-before', EVENT);
 
 export async function measureBeforeAfter(opts: BeforeAfterOptions): Promise<Metric[]> {
   const { load, durationS, warmupS, log } = opts;
@@ -91,7 +82,7 @@ export async function measureBeforeAfter(opts: BeforeAfterOptions): Promise<Metr
           for (const name of order) {
             load(target(servers[name]), CONNECTIONS, warmupS);
             const r = load(target(servers[name]), CONNECTIONS, durationS);
-            log(`  ${name.padEnd(6)} c=${CONNECTIONS}: ${describe(r)}`);
+            log(`  ${name.padEnd(6)} c=${CONNECTIONS}: ${describeLoad(r)}`);
             if (r.errors > 0) {
               throw new Error(
                 `the ${name} server answered ${r.errors} requests with errors; its output:\n${servers[name].output()}`,

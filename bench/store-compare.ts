@@ -3,12 +3,12 @@
 // PostgreSQL at 0.8 or more of embedded). The invocation records are batched off the request's
 // path on both, so the difference is what the store costs the hot path.
 import { createTestDatabase } from '@faas/testkit';
+import { combineResults, describeLoad, invokeTarget } from './lib/compare.ts';
 import { deploy } from './lib/faas-api.ts';
 import type { LoadRunner } from './lib/load.ts';
-import type { LoadResult, LoadTarget } from './lib/load-result.ts';
+import type { LoadResult } from './lib/load-result.ts';
 import { type FaasServer, startFaasServer } from './lib/processes.ts';
 import type { Metric } from './lib/report.ts';
-import { ms, rps } from './lib/stats.ts';
 
 const CODE = 'export default (e) => ({ ok: true, n: e.n })';
 const EVENT = JSON.stringify({ n: 1 });
@@ -31,29 +31,7 @@ export interface StoreCompareOptions {
   log: (line: string) => void;
 }
 
-const describe = (r: LoadResult) =>
-  `${rps(r.requestsPerSec)}  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}${r.errors ? `  ERRORS ${r.errors}` : ''}`;
-
-function target(server: FaasServer): LoadTarget {
-  return {
-    url: `${server.url}/api/v1/functions/bench-store/invoke`,
-    body: EVENT,
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.adminKey}` },
-  };
-}
-
-/** Several measurements as one: their mean throughput, their worst percentiles. */
-function combine(results: LoadResult[]): LoadResult {
-  const first = results[0] as LoadResult;
-  return {
-    ...first,
-    requestsPerSec: results.reduce((s, r) => s + r.requestsPerSec, 0) / results.length,
-    p50Ms: Math.max(...results.map((r) => r.p50Ms)),
-    p99Ms: Math.max(...results.map((r) => r.p99Ms)),
-    requests: results.reduce((s, r) => s + r.requests, 0),
-    errors: results.reduce((s, r) => s + r.errors, 0),
-  };
-}
+const target = (server: FaasServer) => invokeTarget(server, 'bench-store', EVENT);
 
 export async function measureStoreCompare(opts: StoreCompareOptions): Promise<Metric[]> {
   const { embedded, load, durationS, warmupS, log } = opts;
@@ -69,7 +47,7 @@ export async function measureStoreCompare(opts: StoreCompareOptions): Promise<Me
         for (const name of ['embedded', 'postgres'] as const) {
           load(target(servers[name]), CONNECTIONS, warmupS);
           const r = load(target(servers[name]), CONNECTIONS, durationS);
-          log(`  ${name.padEnd(9)} c=${CONNECTIONS}: ${describe(r)}`);
+          log(`  ${name.padEnd(9)} c=${CONNECTIONS}: ${describeLoad(r)}`);
           if (r.errors > 0) {
             const ready = await fetch(`${servers[name].url}/ready`).then((res) => res.text(), String);
             throw new Error(
@@ -79,8 +57,8 @@ export async function measureStoreCompare(opts: StoreCompareOptions): Promise<Me
           results[name].push(r);
         }
       }
-      const e = combine(results.embedded);
-      const p = combine(results.postgres);
+      const e = combineResults(results.embedded);
+      const p = combineResults(results.postgres);
       const ratio = p.requestsPerSec / e.requestsPerSec;
       log(`  PostgreSQL / embedded throughput: ${ratio.toFixed(2)}`);
       const section = 'store: embedded vs PostgreSQL';

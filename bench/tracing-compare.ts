@@ -3,12 +3,13 @@
 // (OTEL_EXPORTER_OTLP_ENDPOINT, the default sampler: each request without a traceparent starts
 // a sampled trace, 4 spans). Alternating, so a busy moment of the shared machine hits both alike;
 // the traced / untraced throughput ratio says what recording and exporting spans costs.
+
+import { combineResults, describeLoad, invokeTarget } from './lib/compare.ts';
 import { deploy } from './lib/faas-api.ts';
 import type { LoadRunner } from './lib/load.ts';
-import type { LoadResult, LoadTarget } from './lib/load-result.ts';
+import type { LoadResult } from './lib/load-result.ts';
 import { type FaasServer, type Spawned, startFaasServer, startOtlpSink } from './lib/processes.ts';
 import type { Metric } from './lib/report.ts';
-import { ms, rps } from './lib/stats.ts';
 
 const CODE = 'export default (e) => ({ ok: true, n: e.n })';
 const EVENT = JSON.stringify({ n: 1 });
@@ -25,26 +26,7 @@ export interface TracingCompareOptions {
   connections?: readonly number[];
 }
 
-const describe = (r: LoadResult) =>
-  `${rps(r.requestsPerSec)}  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}${r.errors ? `  ERRORS ${r.errors}` : ''}`;
-
-function target(server: FaasServer): LoadTarget {
-  return {
-    url: `${server.url}/api/v1/functions/bench-traced/invoke`,
-    body: EVENT,
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.adminKey}` },
-  };
-}
-
-function mean(results: LoadResult[]): LoadResult {
-  const first = results[0] as LoadResult;
-  return {
-    ...first,
-    requestsPerSec: results.reduce((s, r) => s + r.requestsPerSec, 0) / results.length,
-    p50Ms: Math.max(...results.map((r) => r.p50Ms)),
-    p99Ms: Math.max(...results.map((r) => r.p99Ms)),
-  };
-}
+const target = (server: FaasServer) => invokeTarget(server, 'bench-traced', EVENT);
 
 async function spansTaken(sink: Spawned): Promise<number> {
   return ((await (await fetch(`${sink.url}/count`)).json()) as { spans: number }).spans;
@@ -70,7 +52,7 @@ export async function measureTracingCompare(opts: TracingCompareOptions): Promis
         for (const name of ['untraced', 'traced'] as const) {
           load(target(servers[name]), connections, warmupS);
           const r = load(target(servers[name]), connections, durationS);
-          log(`  ${name.padEnd(9)} c=${connections}: ${describe(r)}`);
+          log(`  ${name.padEnd(9)} c=${connections}: ${describeLoad(r)}`);
           if (r.errors > 0) {
             throw new Error(
               `the ${name} server answered ${r.errors} requests with errors; its output:\n${servers[name].output()}`,
@@ -79,8 +61,8 @@ export async function measureTracingCompare(opts: TracingCompareOptions): Promis
           results[name].push(r);
         }
       }
-      const off = mean(results.untraced);
-      const on = mean(results.traced);
+      const off = combineResults(results.untraced);
+      const on = combineResults(results.traced);
       const ratio = on.requestsPerSec / off.requestsPerSec;
       log(`  traced / untraced throughput c=${connections}: ${ratio.toFixed(2)}`);
       const section = 'tracing: off vs exporting every trace';
