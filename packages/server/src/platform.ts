@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
+import { nodeIdentity } from './cluster/node-identity.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
@@ -93,6 +94,12 @@ export interface Platform {
   observability: Observability;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
   generatedAdminKey: string | undefined;
+  /** This node's name in the cluster, kept in the data dir across restarts. */
+  nodeId: string;
+  /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
+  readonly draining: boolean;
+  /** Stops taking new async jobs and reports not ready; running work goes on. Before `close` on SIGTERM. */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -137,6 +144,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 }
 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
+  const nodeId = nodeIdentity(config.dataDir);
   const dbPath = join(config.dataDir, 'faas.db');
   // Every store and queue call of the main thread is timed (the gateway threads' are not).
   const operations = new OperationMetrics();
@@ -191,23 +199,26 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const isolates = remoteIsolateRuntime(config, isolateHosts, logger);
   const runtimeList: Runtime[] = [isolates];
-  runtimeList.push(
-    createContainerRuntime({
-      blobs,
-      dataDir: join(config.dataDir, 'containers'),
-      idleTimeoutMs: config.idleTimeoutMs,
-      dockerHost: config.dockerHost,
-      restoreStandbys: config.restoreStandbys,
-      instanceLimits: { maxLive: config.instanceMaxTotal, maxLivePerOwner: config.instanceMaxPerKey },
-      dependencies: {
-        allowNonRegistry: config.allowNonRegistryDependencies,
-        npmRegistry: config.npmRegistry,
-        pipIndexUrl: config.pipIndexUrl,
-      },
-      dependencyCacheMb: config.dependencyCacheMb,
-      logger,
-    }),
-  );
+  // A gateway holds no containers: it is the stateless front, and workers hold the engine.
+  if (config.role !== 'gateway') {
+    runtimeList.push(
+      createContainerRuntime({
+        blobs,
+        dataDir: join(config.dataDir, 'containers'),
+        idleTimeoutMs: config.idleTimeoutMs,
+        dockerHost: config.dockerHost,
+        restoreStandbys: config.restoreStandbys,
+        instanceLimits: { maxLive: config.instanceMaxTotal, maxLivePerOwner: config.instanceMaxPerKey },
+        dependencies: {
+          allowNonRegistry: config.allowNonRegistryDependencies,
+          npmRegistry: config.npmRegistry,
+          pipIndexUrl: config.pipIndexUrl,
+        },
+        dependencyCacheMb: config.dependencyCacheMb,
+        logger,
+      }),
+    );
+  }
   // wasm runs in worker threads of the main process (gateway threads pass wasm calls on to it).
   runtimeList.push(
     createWasmRuntime({
@@ -371,6 +382,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await scheduler.start(Math.min(config.routeSyncMs, SCHEDULE_SYNC_MS));
 
   const asyncWorker = worker;
+  let draining: Promise<void> | undefined;
   return {
     config,
     store,
@@ -398,6 +410,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     isolateHosts,
     observability,
     generatedAdminKey,
+    nodeId,
+    get draining() {
+      return draining !== undefined;
+    },
+    drain() {
+      draining ??= asyncWorker.stop();
+      return draining;
+    },
     async close() {
       routes.stop();
       await scheduler.stop();
