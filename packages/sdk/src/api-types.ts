@@ -179,6 +179,7 @@ export type Scope =
   | 'projects:write'
   | 'settings:write'
   | 'queue:read'
+  | 'cluster:read'
   | 'audit:read'
   | 'secrets:read'
   | 'secrets:write';

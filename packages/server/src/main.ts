@@ -76,6 +76,14 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
     await platform.close();
     throw err;
   }
+  try {
+    await platform.cluster?.join(port);
+  } catch (err) {
+    await threads?.close();
+    await app.close();
+    await platform.close();
+    throw err;
+  }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   if (platform.generatedAdminKey) {
     process.stdout.write(

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
+import { ClusterMembership } from './cluster/cluster-membership.ts';
 import { nodeIdentity } from './cluster/node-identity.ts';
+import { RedisNodeRegistry } from './cluster/redis-node-registry.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
@@ -39,6 +41,7 @@ import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
+import { connectRedis } from './queue/redis/redis-connection.ts';
 import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
 import { ContainerRuntime, createContainerRuntime } from './runtimes/container/container-runtime.ts';
 import {
@@ -96,6 +99,8 @@ export interface Platform {
   generatedAdminKey: string | undefined;
   /** This node's name in the cluster, kept in the data dir across restarts. */
   nodeId: string;
+  /** The cluster this node is part of (FAAS_ROLE gateway or worker); absent for `all`. */
+  cluster: ClusterMembership | undefined;
   /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
   readonly draining: boolean;
   /** Stops taking new async jobs and reports not ready; running work goes on. Before `close` on SIGTERM. */
@@ -123,6 +128,8 @@ const RUNTIME_HEALTH_EVERY_MS = 2_000;
 /** Schedules deployed through another thread or server are picked up within this long. */
 const SCHEDULE_SYNC_MS = 1_000;
 const DAY_MS = 86_400_000;
+/** How long a registry call may take: a heartbeat is a second apart, placement is on a request's path. */
+const CLUSTER_REDIS_TIMEOUT_MS = 1_000;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
@@ -230,6 +237,24 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     }),
   );
   const runtimes = new RuntimeRegistry(runtimeList);
+  const cluster =
+    config.role === 'all' || !config.queueUrl
+      ? undefined
+      : new ClusterMembership({
+          config,
+          nodeId,
+          registry: new RedisNodeRegistry(
+            await connectRedis({
+              url: config.queueUrl,
+              setting: 'FAAS_QUEUE_URL',
+              timeoutMs: CLUSTER_REDIS_TIMEOUT_MS,
+              logger,
+            }),
+            config.queuePrefix,
+          ),
+          containers: runtimeList.find((r) => r.kind === 'container'),
+          logger,
+        });
   await runtimes.refreshHealth();
   runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
 
@@ -411,14 +436,16 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     observability,
     generatedAdminKey,
     nodeId,
+    cluster,
     get draining() {
       return draining !== undefined;
     },
     drain() {
-      draining ??= asyncWorker.stop();
+      draining ??= Promise.all([cluster?.leave(), asyncWorker.stop()]).then(() => undefined);
       return draining;
     },
     async close() {
+      await cluster?.close();
       routes.stop();
       await scheduler.stop();
       await retention.stop();

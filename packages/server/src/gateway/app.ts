@@ -16,6 +16,7 @@ import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { clusterRoutes } from './routes/cluster.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionSourceRoutes } from './routes/function-source.ts';
 import { functionStatsRoutes } from './routes/function-stats.ts';
@@ -146,6 +147,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       statsRoutes(api, platform);
       functionStatsRoutes(api, platform);
       queueRoutes(api, platform);
+      clusterRoutes(api, platform);
       keyRoutes(api, platform);
       projectRoutes(api, platform);
       secretRoutes(api, platform);
