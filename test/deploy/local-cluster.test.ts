@@ -125,6 +125,26 @@ describe('npm run cluster', { skip: clusterSkipReason() }, () => {
     assert.match(output, /\[gateway-1\] faas listening on/, 'output is forwarded behind the node name');
   });
 
+  it('joins the workers into one cluster, each at the address it was given', async () => {
+    const g2 = up.nodes.get('gateway-2')?.url as string;
+    const expected = ['worker-1', 'worker-2'].map((name) => up.nodes.get(name)?.url).sort();
+    const urls = await waitFor(
+      async () => {
+        const res = await request(g2, '/api/v1/cluster/nodes', { key: up.adminKey });
+        assert.equal(res.status, 200, await res.clone().text());
+        const { items } = (await res.json()) as { items: Array<{ url: string; role: string }> };
+        const workers = items
+          .filter((n) => n.role === 'worker')
+          .map((n) => n.url)
+          .sort();
+        return workers.length === 2 ? workers : undefined;
+      },
+      10_000,
+      'both workers in the registry',
+    );
+    assert.deepEqual(urls, expected);
+  });
+
   it('runs a function deployed through gateway 1 when invoked through gateway 2', async () => {
     const g1 = up.nodes.get('gateway-1')?.url as string;
     const g2 = up.nodes.get('gateway-2')?.url as string;
