@@ -3,6 +3,7 @@
 // shown to catch a broken copy of the manifests: a check that passes everything would fail there.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { unknownFields } from '../support/kubernetes-fields.ts';
 import {
   checkManifests,
   type Manifest,
@@ -75,6 +76,22 @@ describe('deploy/kubernetes manifests', () => {
         `${key} belongs in the Secret`,
       );
     }
+  });
+
+  it('name no field the Kubernetes API does not know (kubectl refuses them)', () => {
+    assert.deepEqual(unknownFields(files), []);
+  });
+
+  it('catch a misspelt field at any depth', () => {
+    const copy = structuredClone(files) as ManifestFile[];
+    const worker = workerContainer(copy);
+    worker.livenesProbe = worker.livenessProbe;
+    delete worker.livenessProbe;
+    object(copy, 'Deployment', 'faas-gateway').spec.template.spec.terminationGracePeriod = 60;
+    const problems = unknownFields(copy);
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems.join('\n'), /DaemonSet\/faas-worker: unknown field: .*"livenesProbe"/);
+    assert.match(problems.join('\n'), /Deployment\/faas-gateway: unknown field: .*"terminationGracePeriod"/);
   });
 
   describe('catch a broken copy', () => {
