@@ -21,6 +21,8 @@ export interface NodeSpec {
 export interface ClusterNode extends NodeSpec {
   url: string;
   child: ChildProcess;
+  /** Whether the process said it listens on `url` (so /health answered is this node, not another). */
+  listening(): boolean;
   /** Resolves when the process has exited, with how. */
   exited: Promise<string>;
 }
@@ -63,15 +65,19 @@ export function startNode(spec: NodeSpec, dir: string, shared: Record<string, st
     detached: true,
   });
   const label = `[${spec.name}]`;
+  let listening = false;
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label} ${line}\n`));
+    createInterface({ input: stream }).on('line', (line) => {
+      if (line.startsWith(`faas listening on ${url} `)) listening = true;
+      process.stdout.write(`${label} ${line}\n`);
+    });
   }
   const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) =>
       resolve(signal ? `killed by ${signal}` : `exited with code ${code}`),
     );
   });
-  return { ...spec, url, child, exited };
+  return { ...spec, url, child, exited, listening: () => listening };
 }
 
 /** Waits until the node answers /health, or fails when it exits or `timeoutMs` passes. */
@@ -84,8 +90,11 @@ export async function waitHealthy(node: ClusterNode, timeoutMs: number): Promise
   while (Date.now() < until) {
     if (gone) throw new Error(`${node.name} ${gone} before it answered`);
     try {
-      const res = await fetch(`${node.url}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      // Another server already on the port would answer too: only after this node said it listens.
+      const res = node.listening()
+        ? await fetch(`${node.url}/health`, { signal: AbortSignal.timeout(1000) })
+        : undefined;
+      if (res?.ok) return;
     } catch {
       // Not listening yet.
     }

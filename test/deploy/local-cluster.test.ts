@@ -4,7 +4,9 @@
 // process it started, isolate hosts included, is gone.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -190,5 +192,49 @@ describe('npm run cluster', { skip: clusterSkipReason() }, () => {
       'every process to be gone',
     ).catch(() => started.filter(alive));
     assert.deepEqual(left, [], `still running: ${left.join(', ')}`);
+  });
+});
+
+describe('npm run cluster, when a node cannot start', () => {
+  it('is not fooled by another server on the port, stops what it started and exits 1', async () => {
+    // Something else answers 200 on the first gateway's port: the gateway cannot listen there.
+    const squatter = createServer((_req, res) => res.end('{"status":"ok"}'));
+    squatter.listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const port = (squatter.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'faas-local-cluster-'));
+    try {
+      const command = spawn(
+        process.execPath,
+        [
+          SCRIPT,
+          ...['--dir', dir, '--port', String(port)],
+          // Given URLs are used as they are: nothing is started, and nothing answers there.
+          ...[
+            '--database-url',
+            'postgres://faas:faas@127.0.0.1:1/none',
+            '--queue-url',
+            'redis://127.0.0.1:1',
+          ],
+          ...['--s3-endpoint', 'http://127.0.0.1:1'],
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      command.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      command.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const [code] = (await once(command, 'exit')) as [number | null];
+      assert.equal(code, 1, output);
+      assert.doesNotMatch(output, /local-cluster: up/);
+      assert.match(output, /gateway-1 exited with code \d+ before it answered/);
+      assert.deepEqual(descendants(command.pid as number), []);
+    } finally {
+      squatter.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
