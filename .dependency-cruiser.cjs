@@ -48,7 +48,7 @@ const KNOWN_EXCEPTIONS = [
 
 /** What each layer of packages/server/src may import besides itself (DESIGN.md's layers). */
 const LAYERS = {
-  gateway: `${SERVER}control/|${SERVER}observability/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
+  gateway: `${SERVER}cluster/wire\\.ts$|${SERVER}control/|${SERVER}observability/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
   control: '^packages/core/',
   tenancy: '^packages/core/',
   data: '^packages/core/',

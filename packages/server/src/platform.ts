@@ -4,6 +4,8 @@ import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-sto
 import { ClusterMembership } from './cluster/cluster-membership.ts';
 import { nodeIdentity } from './cluster/node-identity.ts';
 import { RedisNodeRegistry } from './cluster/redis-node-registry.ts';
+import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
+import { WorkerDirectory } from './cluster/worker-directory.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
@@ -43,7 +45,11 @@ import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { connectRedis } from './queue/redis/redis-connection.ts';
 import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
-import { ContainerRuntime, createContainerRuntime } from './runtimes/container/container-runtime.ts';
+import {
+  CONTAINER_FUNCTION_KINDS,
+  ContainerRuntime,
+  createContainerRuntime,
+} from './runtimes/container/container-runtime.ts';
 import {
   hostFrameLimit,
   isolateHostCount,
@@ -236,7 +242,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       logger,
     }),
   );
-  const runtimes = new RuntimeRegistry(runtimeList);
   const cluster =
     config.role === 'all' || !config.queueUrl
       ? undefined
@@ -255,6 +260,21 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
           containers: runtimeList.find((r) => r.kind === 'container'),
           logger,
         });
+  // A gateway's container calls go to the workers, through the same Runtime interface.
+  if (cluster && config.role === 'gateway' && config.clusterSecret) {
+    const directory = new WorkerDirectory(cluster.registry, (err) =>
+      logger.error('reading the worker registry failed', err),
+    );
+    await directory.start();
+    runtimeList.push(
+      new RemoteContainerRuntime({
+        directory,
+        secret: config.clusterSecret,
+        kinds: CONTAINER_FUNCTION_KINDS,
+      }),
+    );
+  }
+  const runtimes = new RuntimeRegistry(runtimeList);
   await runtimes.refreshHealth();
   runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
 

@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health.ts';
 import { instanceFileRoutes } from './routes/instance-files.ts';
 import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
+import { internalRoutes } from './routes/internal.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { logStreamRoutes } from './routes/log-stream.ts';
@@ -165,6 +166,14 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     },
     { prefix: '/api/v1' },
   );
+
+  // A worker's API for the gateways of its cluster: the cluster secret, never a user's key.
+  if (config.role === 'worker' && config.clusterSecret) {
+    const secret = config.clusterSecret;
+    await app.register(async (internal) => internalRoutes(internal, platform, secret), {
+      prefix: '/internal/v1',
+    });
+  }
 
   // Authenticated by the pipeline's own hook, not the /api/v1 one: every invoke goes through one.
   await app.register(async (invokes) => fastifyInvokeRoutes(invokes, pipeline, config.bodyLimitBytes));
