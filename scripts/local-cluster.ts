@@ -92,15 +92,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
-  // The first gateway migrates the database alone: nodes starting together would race for it.
-  const [first, ...rest] = specs;
-  if (!first) throw new Error('no nodes');
+  // All at once: nodes migrating an empty database together take turns (an advisory lock).
   try {
-    nodes.push(startNode(first, dir, shared));
-    await waitHealthy(nodes[0] as ClusterNode, HEALTH_TIMEOUT_MS);
-    if (stopping) return;
-    for (const spec of rest) nodes.push(startNode(spec, dir, shared));
-    await Promise.all(nodes.map((node) => waitHealthy(node, HEALTH_TIMEOUT_MS)));
+    for (const spec of specs) nodes.push(startNode(spec, dir, shared));
+    // Every node's fate, so that each one that failed is named, not only the first.
+    const results = await Promise.allSettled(nodes.map((node) => waitHealthy(node, HEALTH_TIMEOUT_MS)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (failed.length > 0) throw new Error(failed.join('; '));
   } catch (err) {
     // No node outlives a failed start.
     await (stopping ?? stopNodes(nodes, graceMs));

@@ -14,6 +14,7 @@ import { createTestDatabase, postgresTestUrl } from '@faas/testkit';
 import { startTestS3, type TestS3 } from '../../packages/server/src/blobs/s3/test-support.ts';
 import { dropQueueKeys, TEST_REDIS_URL } from '../../packages/server/src/queue/redis/test-support.ts';
 import { clusterSkipReason } from '../support/cluster.ts';
+import { engineSkipReason } from '../support/engine.ts';
 import { request, waitFor } from '../support/server.ts';
 
 const SCRIPT = new URL('../../scripts/local-cluster.ts', import.meta.url).pathname;
@@ -174,6 +175,31 @@ describe('npm run cluster', { skip: clusterSkipReason() }, () => {
       key: 'faas_not_the_admin_key_0123456789abcdef',
     });
     assert.equal(wrongKey.status, 401);
+  });
+
+  it('runs a container function deployed through gateway 1 on a worker, invoked through gateway 2', {
+    skip: engineSkipReason(),
+  }, async () => {
+    const g1 = up.nodes.get('gateway-1')?.url as string;
+    const g2 = up.nodes.get('gateway-2')?.url as string;
+    const key = up.adminKey;
+    const deployed = await request(g1, '/api/v1/functions', {
+      method: 'POST',
+      key,
+      json: {
+        name: 'double',
+        runtime: 'node',
+        code: 'export default async (e) => ({ n: e.n * 2, pid: process.pid })',
+      },
+    });
+    assert.equal(deployed.status, 201, await deployed.clone().text());
+    const res = await request(g2, '/api/v1/functions/double/invoke', {
+      method: 'POST',
+      key,
+      json: { n: 21 },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { n: number }).n, 42);
   });
 
   it('stops every process it started on SIGINT, and exits 0', async () => {
