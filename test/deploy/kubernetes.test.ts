@@ -3,11 +3,13 @@
 // shown to catch a broken copy of the manifests: a check that passes everything would fail there.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { loadConfig } from '@faas/core';
 import { unknownFields } from '../support/kubernetes-fields.ts';
 import {
   checkManifests,
   type Manifest,
   type ManifestFile,
+  podEnvironment,
   readManifests,
 } from '../support/kubernetes-manifests.ts';
 
@@ -92,6 +94,44 @@ describe('deploy/kubernetes manifests', () => {
     assert.equal(problems.length, 2, problems.join('\n'));
     assert.match(problems.join('\n'), /DaemonSet\/faas-worker: unknown field: .*"livenesProbe"/);
     assert.match(problems.join('\n'), /Deployment\/faas-gateway: unknown field: .*"terminationGracePeriod"/);
+  });
+
+  describe('give each role a configuration the server accepts', () => {
+    const fields = { 'status.podIP': '10.1.2.3' };
+    // What the README's `kubectl create secret` makes: values of the right shape.
+    const secrets = {
+      FAAS_CLUSTER_SECRET: 'Kq2Vx7Lm4Pw9Ty3Nb6Hd1Gf5Js0AZr8q2Vx7Lm4Pw9T',
+      FAAS_ADMIN_KEY: 'faas_3f9c1e7a5b2d8046e1c9a7b3d5f20846',
+      FAAS_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+      FAAS_DATABASE_URL: 'postgres://faas:pw@postgres.db:5432/faas',
+      FAAS_QUEUE_URL: 'redis://:pw@redis.db:6379',
+    };
+    for (const [kind, name, role] of [
+      ['Deployment', 'faas-gateway', 'gateway'],
+      ['DaemonSet', 'faas-worker', 'worker'],
+    ] as const) {
+      it(`${role}: loadConfig takes the pod's environment`, () => {
+        const env = podEnvironment(object(files, kind, name), files, fields, secrets);
+        const config = loadConfig(env);
+        assert.equal(config.role, role);
+        assert.equal(config.advertiseUrl, 'http://10.1.2.3:8080');
+        assert.equal(config.port, 8080);
+        assert.equal(config.dataDir, '/var/lib/faas');
+      });
+
+      it(`${role}: the Secret's placeholders are refused, each named`, () => {
+        const env = podEnvironment(object(files, kind, name), files, fields);
+        assert.throws(
+          () => loadConfig(env),
+          (err: Error) => {
+            for (const key of ['FAAS_CLUSTER_SECRET', 'FAAS_ADMIN_KEY', 'FAAS_SECRET_KEY']) {
+              assert.match(err.message, new RegExp(key), `${key} is named in: ${err.message}`);
+            }
+            return true;
+          },
+        );
+      });
+    }
   });
 
   describe('catch a broken copy', () => {

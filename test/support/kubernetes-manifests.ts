@@ -214,3 +214,34 @@ function podLabels(workload: Manifest): Record<string, string> {
 function labelsMatch(labels: Record<string, string>, selector: Record<string, string>): boolean {
   return Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
+
+/**
+ * The environment a pod's first container starts with, as the kubelet builds it: `envFrom`
+ * (ConfigMaps and Secrets, in order), then `env`, `fieldRef`s from `fieldValues`, and `$(NAME)`
+ * references expanded. `secretValues` replace the Secret's values (its placeholders, or real ones).
+ */
+export function podEnvironment(
+  workload: Manifest,
+  files: readonly ManifestFile[],
+  fieldValues: Record<string, string>,
+  secretValues: Record<string, string> = {},
+): Record<string, string> {
+  const all = files.flatMap((f) => f.objects);
+  const container: Manifest = workload.spec.template.spec.containers[0];
+  const env: Record<string, string> = {};
+  for (const from of (container.envFrom ?? []) as Manifest[]) {
+    const ref = from.configMapRef ?? from.secretRef;
+    const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
+    const source = all.find((o) => o.kind === kind && o.metadata?.name === ref?.name);
+    Object.assign(env, source?.data ?? {}, source?.stringData ?? {});
+    if (kind === 'Secret') {
+      for (const key of Object.keys(secretValues)) if (key in env) env[key] = secretValues[key] as string;
+    }
+  }
+  for (const e of (container.env ?? []) as Manifest[]) {
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    const raw: string = field !== undefined ? (fieldValues[field] ?? '') : String(e.value ?? '');
+    env[e.name] = raw.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
+  }
+  return env;
+}
