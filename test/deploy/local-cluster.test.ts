@@ -5,14 +5,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '@faas/core';
 import { createTestDatabase, postgresTestUrl } from '@faas/testkit';
 import { startTestS3, type TestS3 } from '../../packages/server/src/blobs/s3/test-support.ts';
 import { dropQueueKeys, TEST_REDIS_URL } from '../../packages/server/src/queue/redis/test-support.ts';
+import { loadClusterState } from '../../scripts/local-cluster/backends.ts';
 import { clusterSkipReason } from '../support/cluster.ts';
 import { engineSkipReason } from '../support/engine.ts';
 import { request, waitFor } from '../support/server.ts';
@@ -261,6 +263,31 @@ describe('npm run cluster, when a node cannot start', () => {
     } finally {
       squatter.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a local cluster's state", () => {
+  it('is made once, private, and the same on the next start (so its database and secrets stay)', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'faas-local-cluster-')), 'cluster');
+    try {
+      const first = loadClusterState(dir);
+      assert.equal(statSync(join(dir, 'cluster.json')).mode & 0o777, 0o600);
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      assert.deepEqual(loadClusterState(dir), first);
+      const other = loadClusterState(join(dir, 'other'));
+      assert.notEqual(other.id, first.id);
+      assert.notEqual(other.clusterSecret, first.clusterSecret);
+      // The generated secrets pass the server's own rules.
+      const config = loadConfig({
+        FAAS_CLUSTER_SECRET: first.clusterSecret,
+        FAAS_ADMIN_KEY: first.adminKey,
+        FAAS_SECRET_KEY: first.secretKey,
+      });
+      assert.equal(config.clusterSecret, first.clusterSecret);
+      assert.equal(config.adminKey, first.adminKey);
+    } finally {
+      rmSync(join(dir, '..'), { recursive: true, force: true });
     }
   });
 });
