@@ -15,6 +15,7 @@ import { createTestDatabase, postgresTestUrl } from '@faas/testkit';
 import { startTestS3, type TestS3 } from '../../packages/server/src/blobs/s3/test-support.ts';
 import { dropQueueKeys, TEST_REDIS_URL } from '../../packages/server/src/queue/redis/test-support.ts';
 import { loadClusterState } from '../../scripts/local-cluster/backends.ts';
+import { buildImagesForTests } from '../container/support.ts';
 import { clusterSkipReason } from '../support/cluster.ts';
 import { engineSkipReason } from '../support/engine.ts';
 import { request, waitFor } from '../support/server.ts';
@@ -64,6 +65,9 @@ describe('npm run cluster', { skip: clusterSkipReason() }, () => {
 
   before(
     async () => {
+      // The runtime images, built before the cluster starts (minutes on a fresh machine, shared
+      // by the test files), so the container function's deploy below does not build them.
+      if (!engineSkipReason()) await buildImagesForTests();
       s3 = await startTestS3();
       database = await createTestDatabase(postgresTestUrl() as string);
       dir = mkdtempSync(join(tmpdir(), 'faas-local-cluster-'));
@@ -107,7 +111,7 @@ describe('npm run cluster', { skip: clusterSkipReason() }, () => {
         `the cluster to come up:\n${output}`,
       );
     },
-    { timeout: 120_000 },
+    { timeout: 900_000 },
   );
 
   after(async () => {

@@ -6,11 +6,10 @@
 // reachable here; users build on debian:bookworm-slim, the Dockerfile's default.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDockerClient } from '../../packages/server/src/runtimes/container/docker-engine.ts';
 import { ensureBaseImage } from '../../packages/server/src/runtimes/container/images/base-image.ts';
+import { IMAGE_CACHE_DIR } from '../container/support.ts';
 import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, request, waitFor } from '../support/server.ts';
 
@@ -29,11 +28,7 @@ describe('deploy/server/Dockerfile', { skip: engineSkipReason() }, () => {
 
   before(
     async () => {
-      const base = await ensureBaseImage(
-        createDockerClient(),
-        join(homedir(), '.cache', 'faas', 'images'),
-        () => {},
-      );
+      const base = await ensureBaseImage(createDockerClient(), IMAGE_CACHE_DIR, () => {});
       docker(
         ['build', '-q', '-f', 'deploy/server/Dockerfile', '--build-arg', `BASE=${base}`, '-t', IMAGE, '.'],
         600_000,
