@@ -224,6 +224,22 @@ describe('deploy/kubernetes manifests', () => {
         /no resources.limits.memory/,
       ],
       [
+        'isolates allowed more memory than the pod has',
+        (c) => {
+          const env = workerContainer(c).env.find((e: Manifest) => e.name === 'FAAS_ISOLATE_MEMORY_MB');
+          env.value = '4096';
+        },
+        /container worker: FAAS_ISOLATE_MEMORY_MB must be set, and below the memory limit/,
+      ],
+      [
+        'isolates sized by the node (unset)',
+        (c) => {
+          const container = gatewayContainer(c);
+          container.env = container.env.filter((e: Manifest) => e.name !== 'FAAS_ISOLATE_MEMORY_MB');
+        },
+        /container gateway: FAAS_ISOLATE_MEMORY_MB must be set/,
+      ],
+      [
         'no preStop',
         (c) => {
           delete gatewayContainer(c).lifecycle;

@@ -144,6 +144,12 @@ function checkWorkload(workload: Manifest, all: ReadonlyArray<{ object: Manifest
       problems.push(`${where}: no resources.requests (cpu and memory)`);
     }
     if (!container.resources?.limits?.memory) problems.push(`${where}: no resources.limits.memory`);
+    // Unset, the isolates may take half the machine's memory: the node's, not the pod's limit.
+    const isolateMb = Number(env.find((e) => e.name === 'FAAS_ISOLATE_MEMORY_MB')?.value);
+    const limitMb = memoryMb(container.resources?.limits?.memory);
+    if (!(isolateMb > 0) || limitMb === undefined || isolateMb >= limitMb) {
+      problems.push(`${where}: FAAS_ISOLATE_MEMORY_MB must be set, and below the memory limit`);
+    }
     problems.push(...checkProbe(container, 'livenessProbe', '/health').map((p) => `${where}: ${p}`));
     problems.push(...checkProbe(container, 'readinessProbe', '/ready').map((p) => `${where}: ${p}`));
     if (!container.lifecycle?.preStop) {
@@ -244,4 +250,22 @@ export function podEnvironment(
     env[e.name] = raw.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
   }
   return env;
+}
+
+/** A memory quantity (`2Gi`, `512Mi`, `1G`, bytes) in MiB; undefined when it is not one. */
+function memoryMb(quantity: unknown): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(quantity ?? ''));
+  if (!m) return undefined;
+  const factor: Record<string, number> = {
+    '': 1 / 2 ** 20,
+    Ki: 1 / 1024,
+    Mi: 1,
+    Gi: 1024,
+    Ti: 1024 ** 2,
+    k: 1e3 / 2 ** 20,
+    M: 1e6 / 2 ** 20,
+    G: 1e9 / 2 ** 20,
+    T: 1e12 / 2 ** 20,
+  };
+  return Number(m[1]) * (factor[m[2] ?? ''] as number);
 }
