@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { clusterSkipReason, startTestCluster, type TestCluster } from '../support/cluster.ts';
+import { engineSkipReason } from '../support/engine.ts';
 import { request, startTestServer, tempDataDir } from '../support/server.ts';
 
 const MAIN = new URL('../../packages/server/src/main.ts', import.meta.url).pathname;
@@ -75,8 +76,21 @@ describe('faas serve --role', () => {
       const body = (await ready.json()) as { checks: Record<string, string> };
       assert.equal(ready.status, 200, JSON.stringify(body));
       assert.equal(body.checks.isolate, 'ok');
-      // No engine of its own: container calls go to workers, and this cluster has none yet.
-      assert.match(body.checks.container ?? '', /^unavailable: no worker in the cluster/);
+      assert.equal(
+        body.checks.container,
+        'ok',
+        'its container runtime is the workers’, reached through the registry',
+      );
+      // No engine of its own, and no worker yet: a container deploy says so.
+      const noWorker = await request(gateway.url, '/api/v1/functions', {
+        method: 'POST',
+        json: { name: 'no-worker', runtime: 'node', code: 'export default () => 1' },
+      });
+      assert.equal(noWorker.status, 503);
+      assert.match(
+        ((await noWorker.json()) as { error: { message: string } }).error.message,
+        /No worker in the cluster/,
+      );
 
       const deploy = await request(gateway.url, '/api/v1/functions', {
         method: 'POST',
@@ -96,6 +110,24 @@ describe('faas serve --role', () => {
       assert.equal(await res.json(), 'done');
       const [code] = await exited;
       assert.equal(code, 0, gateway.output());
+    });
+
+    it('a gateway serves container functions as soon as its first worker has joined', {
+      skip: engineSkipReason(),
+    }, async () => {
+      const gateway = await cluster.start('gateway');
+      await cluster.start('worker');
+      // No wait: the gateway's health check of its container runtime ran before the worker existed.
+      const deploy = await request(gateway.url, '/api/v1/functions', {
+        method: 'POST',
+        json: { name: 'first-worker', runtime: 'node', code: 'export default (e) => e.n + 1' },
+      });
+      assert.equal(deploy.status, 201, await deploy.text());
+      const res = await request(gateway.url, '/api/v1/functions/first-worker/invoke', {
+        method: 'POST',
+        json: { n: 41 },
+      });
+      assert.equal(await res.json(), 42);
     });
   });
 });

@@ -70,13 +70,14 @@ export class RemoteContainerRuntime implements Runtime {
     return this.#o.kinds.includes(runtime);
   }
 
+  /**
+   * Down only while the registry cannot be read. No worker at all is told per call, after a fresh
+   * read of the registry: a cached "no worker" would refuse calls for seconds after one joined.
+   */
   async health(): Promise<RuntimeHealth> {
-    return this.#o.directory.nodes().some((n) => n.role === 'worker')
+    return this.#o.directory.readable
       ? { ready: true }
-      : {
-          ready: false,
-          reason: 'no worker in the cluster (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
-        };
+      : { ready: false, reason: 'the worker registry (FAAS_QUEUE_URL) cannot be read' };
   }
 
   async prepare(fn: FunctionVersion): Promise<void> {
@@ -143,7 +144,12 @@ export class RemoteContainerRuntime implements Runtime {
     const versionKey = `${fn.name}:${fn.version}`;
     let last: FaasError | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      let node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      if (!node && attempt === 0) {
+        // A worker that joined since the last refresh (the first one, say) is worth a read.
+        await this.#o.directory.refresh();
+        node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      }
       if (!node) break;
       tried.add(node.id);
       try {
@@ -157,7 +163,7 @@ export class RemoteContainerRuntime implements Runtime {
       last ??
       new FaasError(
         ErrorCode.RUNTIME_UNAVAILABLE,
-        'No worker in the cluster can run container functions now',
+        'No worker in the cluster can run container functions now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
         {
           details: { workers: this.#o.directory.nodes().length },
         },

@@ -17,6 +17,11 @@ export class WorkerDirectory {
     this.#onError = onError;
   }
 
+  /** False while the registry cannot be read (the last list it gave is still used). */
+  get readable(): boolean {
+    return !this.#failing;
+  }
+
   async start(): Promise<void> {
     await this.refresh();
     this.#timer = setInterval(() => void this.refresh(), DIRECTORY_REFRESH_MS);
