@@ -49,11 +49,12 @@ async function main(): Promise<void> {
   }
   const dir = resolve(values.dir);
   const basePort = count(values.port, 'port', 0);
-  const graceMs = count(values['grace-ms'], 'grace-ms', 0);
+  const graceMs = count(values['grace-ms'], 'grace-ms', 0, 3_600_000);
   const specs: NodeSpec[] = [];
   for (const [role, n, offset] of [
-    ['gateway', count(values.gateways, 'gateways', 1), 0],
-    ['worker', count(values.workers, 'workers', 1), 10],
+    // Workers' ports start 10 above the first gateway's: at most 10 gateways.
+    ['gateway', count(values.gateways, 'gateways', 1, 10), 0],
+    ['worker', count(values.workers, 'workers', 1, 50), 10],
   ] as const) {
     for (let i = 0; i < n; i++) {
       const port = basePort === 0 ? await freePort() : basePort + offset + i;
@@ -127,9 +128,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function count(raw: string, name: string, min: number): number {
+function count(raw: string, name: string, min: number, max = 65_535): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got ${raw})`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`--${name} must be an integer from ${min} to ${max} (got ${raw})`);
+  }
   return n;
 }
 
