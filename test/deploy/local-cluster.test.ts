@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,6 +269,29 @@ describe('npm run cluster, when a node cannot start', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('npm run cluster, given bad flags', () => {
+  for (const [flags, message] of [
+    [['--gateways', '11'], /--gateways must be an integer from 1 to 10 \(got 11\)/],
+    [['--port', 'eighty'], /--port must be an integer/],
+    [['--no-such-flag'], /Unknown option '--no-such-flag'/],
+  ] as const) {
+    it(`${flags.join(' ')}: exits 1 with the reason and the usage, starting nothing`, async () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'faas-local-cluster-'));
+      const command = spawn(process.execPath, [SCRIPT, ...flags], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      command.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const [code] = (await once(command, 'exit')) as [number | null];
+      assert.equal(code, 1);
+      assert.match(output, message);
+      assert.match(output, /Usage: npm run cluster/);
+      assert.deepEqual(readdirSync(cwd), [], 'no cluster folder was made');
+      rmSync(cwd, { recursive: true, force: true });
+    });
+  }
 });
 
 describe("a local cluster's state", () => {
