@@ -14,6 +14,7 @@ import {
 import { withColdStart } from '../cold-start.ts';
 import { envFingerprint } from '../env-fingerprint.ts';
 import { ArtifactCache } from './artifact-cache.ts';
+import { CodeCacheFolder } from './code-cache-folder.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
@@ -31,6 +32,11 @@ export interface IsolateRuntimeOptions {
   maxLogBytes?: number;
   /** Largest JSON result an invocation may return. @default 6291456 (6 MiB) */
   maxResultBytes?: number;
+  /**
+   * A folder of this runtime's own for V8 code caches of artifacts (see CodeCacheFolder), so a
+   * version loaded again compiles from cache. @default none: code caches live while a pool does
+   */
+  codeCacheDir?: string;
   /** Memory of all isolates together (see IsolateBudget). @default 2048 */
   memoryBudgetMb?: number;
   /** Isolates at most, idle or busy. @default 10000 */
@@ -85,7 +91,10 @@ export class IsolateRuntime implements Runtime {
     guardProcessExit();
     // The startup snapshot (80–250 ms to make) is made now, not inside a first invocation's deadline.
     preludeSnapshot();
-    this.#artifacts = new ArtifactCache(options.blobs);
+    this.#artifacts = new ArtifactCache(
+      options.blobs,
+      options.codeCacheDir === undefined ? undefined : new CodeCacheFolder(options.codeCacheDir),
+    );
     this.#limits = {
       maxLogBytes: options.maxLogBytes ?? ISOLATE_DEFAULTS.maxLogBytes,
       maxResultBytes: options.maxResultBytes ?? ISOLATE_DEFAULTS.maxResultBytes,
