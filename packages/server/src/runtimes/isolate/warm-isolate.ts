@@ -68,7 +68,7 @@ export class WarmIsolate {
   #startBatch: ivm.Reference | undefined;
   #takeBatch: ivm.Reference | undefined;
   #wait: ivm.Reference | undefined;
-  /** Synchronous starts so far: the first one compiles the handler, and is slower. */
+  /** Synchronous starts so far: the first ones compile the handler, and are slower. */
   #syncStarts = 0;
   /** Made for the call that takes it next (`acquire`): that call is a cold start. */
   #madeForNext = false;
@@ -240,13 +240,13 @@ export class WarmIsolate {
    * Durations and CPU times are the batch's, shared out (see shareOut). `onStarted` gets the
    * batch's CPU time per invocation started, once per batch (a garbage collection in one batch
    * then counts once, not once per invocation it is shared among), or 'over_budget' when the
-   * batch was stopped.
+   * batch was stopped, with the number of starts this isolate had before the batch.
    * @throws FaasError RUNTIME_UNAVAILABLE as `run`, for a lone invocation.
    */
   runSyncBatch(
     requests: InvokeRequest[],
     budgetMs: number,
-    onStarted: (cpuTimeMs: number | 'over_budget', first: boolean) => void = () => {},
+    onStarted: (cpuTimeMs: number | 'over_budget', isolateStarts: number) => void = () => {},
   ): SyncStart[] {
     const start = this.#entry(this.#startBatch);
     const results: SyncStart[] = new Array(requests.length);
@@ -277,7 +277,7 @@ export class WarmIsolate {
       remainingMs = Math.min(remainingMs, request.deadline - now);
     }
     if (runs.length === 0) return results;
-    const first = this.#syncStarts === 0;
+    const isolateStarts = this.#syncStarts;
     this.#syncStarts += runs.length;
     this.#batch = new Map(runs.map((run) => [run.seq, run]));
     const startedAt = performance.now();
@@ -297,13 +297,13 @@ export class WarmIsolate {
       const timedOut = isTimeoutError(err);
       if (runs.length > 1) {
         this.dispose();
-        if (timedOut) onStarted('over_budget', first);
+        if (timedOut) onStarted('over_budget', isolateStarts);
         for (const i of sent) results[i] = 'again';
         return results;
       }
       if (timedOut && remainingMs > budgetMs) {
         this.dispose();
-        onStarted('over_budget', first);
+        onStarted('over_budget', isolateStarts);
         results[sent[0] as number] = 'over_budget';
         return results;
       }
@@ -323,7 +323,7 @@ export class WarmIsolate {
       endedAt - startedAt,
       Number(cpuAfter - cpuBefore) / 1e6,
     );
-    onStarted(Number(cpuAfter - cpuBefore) / 1e6 / times.length, first);
+    onStarted(Number(cpuAfter - cpuBefore) / 1e6 / times.length, isolateStarts);
     const heapBytes = this.#heapBytes(endedAt - startedAt);
     let at = startedAt;
     let cpuAt = cpuBefore;
