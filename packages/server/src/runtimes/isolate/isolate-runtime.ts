@@ -2,6 +2,7 @@ import {
   type BlobStore,
   ErrorCode,
   FaasError,
+  FUNCTION_DEFAULTS,
   type FunctionRuntime,
   type FunctionVersion,
   type InvokeOutcome,
@@ -19,6 +20,7 @@ import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
 import { preludeSnapshot } from './prelude.ts';
+import { SpareIsolate } from './spare-isolate.ts';
 import { SyncStarts } from './sync-starts.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import type { IsolateLimits } from './warm-isolate.ts';
@@ -85,6 +87,7 @@ export class IsolateRuntime implements Runtime {
   #syncStarts = new SyncStarts();
   #sweeper: NodeJS.Timeout;
   #budget: IsolateBudget;
+  #spare: SpareIsolate;
   #onCatastrophic: ((message: string) => void) | undefined;
 
   constructor(options: IsolateRuntimeOptions) {
@@ -106,6 +109,10 @@ export class IsolateRuntime implements Runtime {
       options.maxIsolates ?? ISOLATE_DEFAULTS.maxIsolates,
     );
     this.#onCatastrophic = options.onCatastrophicError;
+    this.#spare = new SpareIsolate(FUNCTION_DEFAULTS.memoryMb, this.#budget, (message) =>
+      this.#onCatastrophicError(message),
+    );
+    this.#spare.refill();
     const sweepEveryMs = Math.min(Math.max(this.#idleTimeoutMs / 2, 10), 30_000);
     this.#sweeper = setInterval(() => this.#sweep(), sweepEveryMs);
     this.#sweeper.unref();
@@ -178,6 +185,11 @@ export class IsolateRuntime implements Runtime {
     }
   }
 
+  /** The isolate made ahead (see SpareIsolate): whether it is there, and how many were taken. */
+  get spares(): { ready: boolean; taken: number } {
+    return { ready: this.#spare.ready, taken: this.#spare.taken };
+  }
+
   stats(): RuntimeStats {
     const stats: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
     for (const pool of [...this.#pools.values(), ...this.#draining]) {
@@ -194,6 +206,7 @@ export class IsolateRuntime implements Runtime {
     if (this.#state.phase === 'closed') return;
     this.#state = { phase: 'closed' };
     clearInterval(this.#sweeper);
+    this.#spare.close();
     for (const pool of [...this.#pools.values(), ...this.#draining]) pool.close();
     this.#pools.clear();
     this.#draining.clear();
@@ -228,6 +241,7 @@ export class IsolateRuntime implements Runtime {
       limits: this.#limits,
       budget: this.#budget,
       onCatastrophicError: (message) => this.#onCatastrophicError(message),
+      spare: this.#spare,
     });
     void pool.drained.then(() => artifact.release());
     this.#pools.set(key, pool);

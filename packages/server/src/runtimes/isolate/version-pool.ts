@@ -3,6 +3,7 @@ import type { ArtifactHandle } from './artifact-cache.ts';
 import type { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
 import { ABORTED_ERROR, timeoutError } from './outcome.ts';
+import type { SpareIsolate } from './spare-isolate.ts';
 import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
 
 export interface VersionPoolOptions {
@@ -11,6 +12,8 @@ export interface VersionPoolOptions {
   /** Shared by every pool of the runtime: memory and count of all isolates together. */
   budget: IsolateBudget;
   onCatastrophicError: (message: string) => void;
+  /** An isolate made ahead, taken by a load of the same memory limit. */
+  spare?: SpareIsolate;
 }
 
 /**
@@ -200,7 +203,9 @@ export class VersionPool {
     try {
       await budget.reserve(reservation, this.fn.memoryMb, deadline, signal);
       const artifact = await this.#options.artifact.load();
+      const premade = this.#options.spare?.take(this.fn.memoryMb);
       warm = await WarmIsolate.load({
+        ...(premade ? { premade } : {}),
         fn: this.fn,
         artifact,
         limits: this.#options.limits,

@@ -24,8 +24,9 @@ import {
   type Stop,
   timeoutError,
 } from './outcome.ts';
-import { INSTALL_GLOBAL, PRELUDE_FILENAME, preludeSnapshot, preludeSource } from './prelude.ts';
+import { INSTALL_GLOBAL, PRELUDE_FILENAME, preludeSource } from './prelude.ts';
 import { mapStack } from './source-maps.ts';
+import { makeIsolate, type Premade } from './spare-isolate.ts';
 
 export interface IsolateLimits {
   /** Log output kept per invocation; past it, one truncation marker. */
@@ -62,6 +63,7 @@ export class WarmIsolate {
   /** When the last invocation ended (or the isolate was loaded): for idle expiry. */
   lastUsedAt = Date.now();
   #isolate: ivm.Isolate;
+  #context: ivm.Context;
   #limits: IsolateLimits;
   #invoke: ivm.Reference | undefined;
   #fire: ivm.Reference | undefined;
@@ -86,19 +88,15 @@ export class WarmIsolate {
   private constructor(
     fn: FunctionVersion,
     limits: IsolateLimits,
-    onCatastrophicError: (message: string) => void,
+    premade: Premade,
     onDisposed: (() => void) | undefined,
   ) {
     this.fn = fn;
     this.#limits = limits;
     this.#onDisposed = onDisposed;
-    const snapshot = preludeSnapshot();
-    this.#fromSnapshot = snapshot !== null;
-    this.#isolate = new ivm.Isolate({
-      memoryLimit: fn.memoryMb,
-      onCatastrophicError,
-      ...(snapshot ? { snapshot } : {}),
-    });
+    this.#isolate = premade.isolate;
+    this.#context = premade.context;
+    this.#fromSnapshot = premade.fromSnapshot;
   }
 
   /**
@@ -114,8 +112,11 @@ export class WarmIsolate {
     onCatastrophicError: (message: string) => void;
     /** Called once when the isolate is disposed, whoever disposes it. */
     onDisposed?: () => void;
+    /** A fresh isolate made ahead for this limit (SpareIsolate); else one is made now. */
+    premade?: Premade;
   }): Promise<WarmIsolate> {
-    const warm = new WarmIsolate(options.fn, options.limits, options.onCatastrophicError, options.onDisposed);
+    const premade = options.premade ?? (await makeIsolate(options.fn.memoryMb, options.onCatastrophicError));
+    const warm = new WarmIsolate(options.fn, options.limits, premade, options.onDisposed);
     try {
       await warm.#load(options.artifact, options.deadline);
       return warm;
@@ -141,11 +142,7 @@ export class WarmIsolate {
   async #load(artifact: CodeCache, deadline: number): Promise<void> {
     this.#code = artifact;
     const isolate = this.#isolate;
-    const context = await isolate.createContext();
-    // WebAssembly memories live outside V8's heap and outside the memory limit (a function
-    // limited to 8 MB held a 2 GB one): functions get none. V8 installs it in every new context,
-    // the startup snapshot's included, so it goes here, before any function code runs.
-    context.global.deleteSync('WebAssembly');
+    const context = this.#context;
     if (!this.#fromSnapshot) {
       preludeCache ??= codeCache(preludeSource(), PRELUDE_FILENAME);
       const prelude = await compileCached(isolate, preludeCache);
