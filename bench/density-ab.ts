@@ -4,8 +4,11 @@
 //   node bench/density-ab.ts deploys   1,000 sequential deploys (BENCH_DEPLOYS), batches of 100
 //   node bench/density-ab.ts cold      p50 of a call whose isolate was evicted, over a warm call:
 //                                      BENCH_FUNCTIONS (200) functions, FAAS_MAX_ISOLATES of
-//                                      BENCH_MAX_ISOLATES (40) so most calls find theirs gone
+//                                      BENCH_MAX_ISOLATES (40) so most calls find theirs gone;
+//                                      BENCH_GAP_MS (20) between calls: a server with idle moments,
+//                                      as between most real requests (0: back to back)
 //   node bench/density-ab.ts idle      this tree alone: RSS per idle warm function at 100, 1,000
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkOut } from './before-after.ts';
 import { api, timedInvoke } from './lib/faas-api.ts';
 import { type FaasServer, startFaasServer, treeRssMb } from './lib/processes.ts';
@@ -67,6 +70,7 @@ async function deploys(): Promise<void> {
 async function cold(): Promise<void> {
   const count = numberFrom('BENCH_FUNCTIONS', 200);
   const rounds = numberFrom('BENCH_ROUNDS', 3);
+  const gapMs = numberFrom('BENCH_GAP_MS', 20);
   const { servers, label, stop } = await pair({
     FAAS_MAX_ISOLATES: String(numberFrom('BENCH_MAX_ISOLATES', 40)),
   });
@@ -83,7 +87,9 @@ async function cold(): Promise<void> {
           const server = servers[name];
           const kind = round === 0 ? 'first' : 'cold';
           samples[name][kind].push((await timedInvoke(server, `fn-${i}`, { n: 1 })).roundTripMs);
+          await sleep(gapMs);
           samples[name].warm.push((await timedInvoke(server, `fn-${i}`, { n: 2 })).roundTripMs);
+          await sleep(gapMs);
         }
       }
     }
@@ -97,7 +103,7 @@ async function cold(): Promise<void> {
       `${name.padEnd(6)} p50: warm ${warm.toFixed(2)} ms; evicted, over warm ${(median(s.cold) - warm).toFixed(2)} ms; first call, over warm ${(median(s.first) - warm).toFixed(2)} ms`,
     );
   }
-  console.log(label);
+  console.log(`${label}; ${gapMs} ms between calls`);
 }
 
 async function idle(): Promise<void> {

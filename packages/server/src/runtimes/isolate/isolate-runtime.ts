@@ -167,6 +167,8 @@ export class IsolateRuntime implements Runtime {
         return { status: 'failed', error: { type: 'CompileError', message: err.message }, metrics };
       }
       throw err;
+    } finally {
+      this.#spare.refillAfter();
     }
   }
 
