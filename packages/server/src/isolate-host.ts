@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const blobs = new HostBlobs(new LocalBlobStore({ root: options.blobsRoot }), fetchMissing);
   const runtime = createIsolateRuntime({
     blobs,
+    codeCacheDir: options.codeCacheDir,
     idleTimeoutMs: options.idleTimeoutMs,
     memoryBudgetMb: options.memoryBudgetMb,
     maxIsolates: options.maxIsolates,

@@ -6,6 +6,8 @@ export interface IsolateHostOptions {
   blobsRoot: string;
   /** Ask the server for a blob not in `blobsRoot` (S3: the server fetches it into the cache). */
   fetchMissing: boolean;
+  /** This host's own folder of V8 code caches (see CodeCacheFolder); kept when it is replaced. */
+  codeCacheDir: string;
   idleTimeoutMs: number;
   maxFrameBytes: number;
   /** Memory for all of this host's isolates together (see IsolateBudget). */

@@ -91,6 +91,7 @@ export class IsolateHosts {
           socketPath: join(runDir, `${index}.sock`),
           blobsRoot: options.blobsRoot,
           fetchMissing: options.fetchBlob !== undefined,
+          codeCacheDir: join(runDir, `code-cache-${index}`),
           idleTimeoutMs: options.idleTimeoutMs,
           maxFrameBytes: options.maxFrameBytes,
           memoryBudgetMb: Math.max(64, Math.floor(options.memoryBudgetMb / options.count)),

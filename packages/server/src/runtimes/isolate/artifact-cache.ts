@@ -1,4 +1,5 @@
 import { type BlobStore, ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
+import type { CodeCacheFolder } from './code-cache-folder.ts';
 import { type CodeCache, codeCache } from './compile.ts';
 import { splitSourceMap } from './source-maps.ts';
 
@@ -20,14 +21,17 @@ interface Entry {
 
 /**
  * Artifact sources and their V8 code caches, by sha256, for as long as some version pool holds
- * them: read from the blob store once, however many isolates compile them.
+ * them: read from the blob store once, however many isolates compile them. With a folder, code
+ * caches outlive that: a version loaded again later compiles from the one its first load made.
  */
 export class ArtifactCache {
   #blobs: BlobStore;
+  #folder: CodeCacheFolder | undefined;
   #entries = new Map<string, Entry>();
 
-  constructor(blobs: BlobStore) {
+  constructor(blobs: BlobStore, folder?: CodeCacheFolder) {
     this.#blobs = blobs;
+    this.#folder = folder;
   }
 
   retain(fn: FunctionVersion): ArtifactHandle {
@@ -65,7 +69,9 @@ export class ArtifactCache {
   }
 
   async #load(fn: FunctionVersion): Promise<CodeCache> {
-    const bytes = await this.#blobs.get(fn.artifactSha256);
+    const sha = fn.artifactSha256;
+    const folder = this.#folder;
+    const [bytes, cachedData] = await Promise.all([this.#blobs.get(sha), folder?.read(sha)]);
     if (!bytes) {
       throw new FaasError(
         ErrorCode.COMPILE_ERROR,
@@ -83,7 +89,10 @@ export class ArtifactCache {
       );
     }
     const { code, map } = splitSourceMap(source);
-    return codeCache(code, artifactFilename(fn), map);
+    const cache = codeCache(code, artifactFilename(fn), map);
+    if (cachedData) cache.cachedData = cachedData;
+    if (folder) cache.keep = (made) => void (made ? folder.write(sha, made) : folder.remove(sha));
+    return cache;
   }
 }
 

@@ -12,6 +12,11 @@ export interface CodeCache {
   /** Maps the code's stack frames back to the function's source files (artifacts have one). */
   readonly sourceMap?: SourceMap;
   cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+  /**
+   * Told of each code cache a compile makes, and (undefined) of one V8 refused: to keep caches
+   * beyond this object (see CodeCacheFolder).
+   */
+  keep?: (cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined) => void;
 }
 
 export function codeCache(source: string, filename: string, sourceMap?: SourceMap): CodeCache {
@@ -24,8 +29,13 @@ export async function compileCached(isolate: ivm.Isolate, cache: CodeCache): Pro
     filename: cache.filename,
     ...(cachedData ? { cachedData } : { produceCachedData: true }),
   })) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
-  if (!cachedData || script.cachedDataRejected) {
-    if (script.cachedData) cache.cachedData = script.cachedData;
+  if (cachedData && script.cachedDataRejected) {
+    // Another V8's, or damaged: V8 compiled from source and made none; the next compile makes one.
+    if (cache.cachedData === cachedData) cache.cachedData = undefined;
+    cache.keep?.(undefined);
+  } else if (!cachedData && script.cachedData) {
+    cache.cachedData = script.cachedData;
+    cache.keep?.(script.cachedData);
   }
   return script;
 }

@@ -64,6 +64,19 @@ export class IsolateBudget {
     this.#count++;
   }
 
+  /**
+   * Like `reserve`, but only when there is room now without evicting anything (for isolates
+   * made ahead, see SpareIsolate). Answers whether it reserved.
+   */
+  reserveIfRoom(owner: object, memoryMb: number): boolean {
+    const bytes = memoryMb * MB;
+    if (this.#usedBytes + bytes > this.limitBytes || this.#count + 1 > this.maxIsolates) return false;
+    this.#charges.set(owner, { bytes, limitBytes: bytes });
+    this.#usedBytes += bytes;
+    this.#count++;
+    return true;
+  }
+
   /** The charge of a reservation moves to the isolate it became. */
   adopt(from: object, to: object): void {
     const charge = this.#charges.get(from);

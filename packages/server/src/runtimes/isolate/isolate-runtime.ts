@@ -2,6 +2,7 @@ import {
   type BlobStore,
   ErrorCode,
   FaasError,
+  FUNCTION_DEFAULTS,
   type FunctionRuntime,
   type FunctionVersion,
   type InvokeOutcome,
@@ -14,10 +15,12 @@ import {
 import { withColdStart } from '../cold-start.ts';
 import { envFingerprint } from '../env-fingerprint.ts';
 import { ArtifactCache } from './artifact-cache.ts';
+import { CodeCacheFolder } from './code-cache-folder.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
 import { preludeSnapshot } from './prelude.ts';
+import { SpareIsolate } from './spare-isolate.ts';
 import { SyncStarts } from './sync-starts.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import type { IsolateLimits } from './warm-isolate.ts';
@@ -31,6 +34,11 @@ export interface IsolateRuntimeOptions {
   maxLogBytes?: number;
   /** Largest JSON result an invocation may return. @default 6291456 (6 MiB) */
   maxResultBytes?: number;
+  /**
+   * A folder of this runtime's own for V8 code caches of artifacts (see CodeCacheFolder), so a
+   * version loaded again compiles from cache. @default none: code caches live while a pool does
+   */
+  codeCacheDir?: string;
   /** Memory of all isolates together (see IsolateBudget). @default 2048 */
   memoryBudgetMb?: number;
   /** Isolates at most, idle or busy. @default 10000 */
@@ -79,13 +87,17 @@ export class IsolateRuntime implements Runtime {
   #syncStarts = new SyncStarts();
   #sweeper: NodeJS.Timeout;
   #budget: IsolateBudget;
+  #spare: SpareIsolate;
   #onCatastrophic: ((message: string) => void) | undefined;
 
   constructor(options: IsolateRuntimeOptions) {
     guardProcessExit();
     // The startup snapshot (80–250 ms to make) is made now, not inside a first invocation's deadline.
     preludeSnapshot();
-    this.#artifacts = new ArtifactCache(options.blobs);
+    this.#artifacts = new ArtifactCache(
+      options.blobs,
+      options.codeCacheDir === undefined ? undefined : new CodeCacheFolder(options.codeCacheDir),
+    );
     this.#limits = {
       maxLogBytes: options.maxLogBytes ?? ISOLATE_DEFAULTS.maxLogBytes,
       maxResultBytes: options.maxResultBytes ?? ISOLATE_DEFAULTS.maxResultBytes,
@@ -97,6 +109,10 @@ export class IsolateRuntime implements Runtime {
       options.maxIsolates ?? ISOLATE_DEFAULTS.maxIsolates,
     );
     this.#onCatastrophic = options.onCatastrophicError;
+    this.#spare = new SpareIsolate(FUNCTION_DEFAULTS.memoryMb, this.#budget, (message) =>
+      this.#onCatastrophicError(message),
+    );
+    this.#spare.refill();
     const sweepEveryMs = Math.min(Math.max(this.#idleTimeoutMs / 2, 10), 30_000);
     this.#sweeper = setInterval(() => this.#sweep(), sweepEveryMs);
     this.#sweeper.unref();
@@ -151,6 +167,8 @@ export class IsolateRuntime implements Runtime {
         return { status: 'failed', error: { type: 'CompileError', message: err.message }, metrics };
       }
       throw err;
+    } finally {
+      this.#spare.refillAfter();
     }
   }
 
@@ -169,6 +187,11 @@ export class IsolateRuntime implements Runtime {
     }
   }
 
+  /** The isolate made ahead (see SpareIsolate): whether it is there, and how many were taken. */
+  get spares(): { ready: boolean; taken: number } {
+    return { ready: this.#spare.ready, taken: this.#spare.taken };
+  }
+
   stats(): RuntimeStats {
     const stats: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
     for (const pool of [...this.#pools.values(), ...this.#draining]) {
@@ -185,6 +208,7 @@ export class IsolateRuntime implements Runtime {
     if (this.#state.phase === 'closed') return;
     this.#state = { phase: 'closed' };
     clearInterval(this.#sweeper);
+    this.#spare.close();
     for (const pool of [...this.#pools.values(), ...this.#draining]) pool.close();
     this.#pools.clear();
     this.#draining.clear();
@@ -219,6 +243,7 @@ export class IsolateRuntime implements Runtime {
       limits: this.#limits,
       budget: this.#budget,
       onCatastrophicError: (message) => this.#onCatastrophicError(message),
+      spare: this.#spare,
     });
     void pool.drained.then(() => artifact.release());
     this.#pools.set(key, pool);

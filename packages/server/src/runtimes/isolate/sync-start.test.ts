@@ -190,19 +190,38 @@ describe('VersionPool sync policy', () => {
 
   it('stops starting synchronously when starts are slow again and again, not at a compiling first or one slow start', () => {
     const p = pool();
-    p.noteSyncStart(8, true);
+    p.noteSyncStart(8, 0);
     for (let i = 0; i < 30; i++) p.noteSyncStart(0.02);
     assert.equal(p.startsSync, true, 'an isolate’s first start compiles; then it is quick');
     p.noteSyncStart(6);
     for (let i = 0; i < 30; i++) p.noteSyncStart(0.02);
     assert.equal(p.startsSync, true, 'one 6 ms start (a garbage collection) among quick ones');
     let slow = 0;
-    for (; slow < 10 && p.startsSync; slow++) p.noteSyncStart(3);
+    for (; slow < 20 && p.startsSync; slow++) p.noteSyncStart(3);
     assert.equal(p.startsSync, false, 'steadily 3 ms of CPU per start');
-    assert.equal(slow, 4);
+    assert.equal(slow, 8);
     const q = pool();
     for (let i = 0; i < 40; i++) q.noteSyncStart(i % 6 === 0 ? 2 : 0.02);
-    assert.equal(q.startsSync, true, 'one slow start in six stays under 4 of 16');
+    assert.equal(q.startsSync, true, 'one slow start in six');
+  });
+
+  it('does not judge a new isolate by its warm-up starts (compile, then V8 compiling hot code again)', () => {
+    // Measured: fresh isolates' 9th and 10th starts were slow half the time; with most calls
+    // cold, many fresh isolates of one version pass through their warm-up.
+    const p = pool();
+    for (let isolate = 0; isolate < 10; isolate++) {
+      for (let start = 0; start < 16; start++)
+        p.noteSyncStart(start === 0 || start === 8 || start === 9 ? 2 : 0.02, start);
+    }
+    assert.equal(p.startsSync, true);
+  });
+
+  it('stays synchronous through a busy spell of a quick handler (a few slow starts close together)', () => {
+    // Regression: 4 slow starts among 16 (scavenges, a descheduled thread on the shared machine)
+    // sent a trivial handler's pool to the isolate's thread for 30 s.
+    const p = pool();
+    for (let i = 0; i < 64; i++) p.noteSyncStart(i % 16 < 5 ? 0.7 : 0.05);
+    assert.equal(p.startsSync, true);
   });
 });
 

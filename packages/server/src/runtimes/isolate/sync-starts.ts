@@ -63,7 +63,7 @@ async function runBatch(pool: VersionPool, batch: Queued[]): Promise<void> {
     results = isolate.runSyncBatch(
       batch.map((q) => q.request),
       SYNC_BUDGET_MS,
-      (cpuTimeMs, first) => pool.noteSyncStart(cpuTimeMs, first),
+      (cpuTimeMs, isolateStarts) => pool.noteSyncStart(cpuTimeMs, isolateStarts),
     );
   } catch (err) {
     pool.release(isolate);

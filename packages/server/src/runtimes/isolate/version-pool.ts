@@ -3,6 +3,7 @@ import type { ArtifactHandle } from './artifact-cache.ts';
 import type { IsolateBudget } from './isolate-budget.ts';
 import { LoadFailure } from './load-failure.ts';
 import { ABORTED_ERROR, timeoutError } from './outcome.ts';
+import type { SpareIsolate } from './spare-isolate.ts';
 import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
 
 export interface VersionPoolOptions {
@@ -11,6 +12,8 @@ export interface VersionPoolOptions {
   /** Shared by every pool of the runtime: memory and count of all isolates together. */
   budget: IsolateBudget;
   onCatastrophicError: (message: string) => void;
+  /** An isolate made ahead, taken by a load of the same memory limit. */
+  spare?: SpareIsolate;
 }
 
 /**
@@ -22,11 +25,20 @@ export const SYNC_BUDGET_MS = 20;
 /** A start with more CPU time than this per invocation is slow… */
 const SYNC_SLOW_MS = 0.5;
 /**
- * …and a version with this many slow starts among its last 16 goes to the isolate's thread (an
- * isolate's first start, which compiles, aside). Counting rather than averaging lets a single
- * start that met a garbage collection through.
+ * …and a version half of whose last 16 judged starts were slow goes to the isolate's thread.
+ * Half, not a few: on the shared 2-core machine at 100 functions and 32 connections, 2–3% of a
+ * trivial handler's starts took over 0.5 ms (a scavenge, a descheduled thread), and at 4 of 16
+ * such chance runs sent pools there; a handler that is slow most of the time still goes within
+ * 8 starts.
  */
-const SYNC_SLOW_STARTS = 4;
+const SYNC_SLOW_STARTS = 8;
+/**
+ * An isolate's first starts are not judged: the first compiles the handler, and V8 compiles hot
+ * functions again around the 9th and 10th (measured as above: 50–65% of fresh isolates' 9th and
+ * 10th starts were slow, against 2–3% from the 11th on). With most calls cold (a thousand
+ * functions), those starts of new isolates flipped pools that were not slow at all.
+ */
+const SYNC_WARMUP_STARTS = 16;
 /** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
 const SYNC_PAUSE_MS = 30_000;
 
@@ -130,14 +142,14 @@ export class VersionPool {
 
   /**
    * The CPU time per invocation of a batch of synchronous starts ('over_budget' when it was
-   * stopped); `first`: the isolate's first batch, which compiles.
+   * stopped); `isolateStarts`: how many starts the isolate had before this batch.
    */
-  noteSyncStart(cpuTimeMs: number | 'over_budget', first = false): void {
+  noteSyncStart(cpuTimeMs: number | 'over_budget', isolateStarts = Number.POSITIVE_INFINITY): void {
     if (cpuTimeMs === 'over_budget') {
       this.#pauseSync();
       return;
     }
-    if (first) return;
+    if (isolateStarts < SYNC_WARMUP_STARTS) return;
     this.#recentSlowStarts = ((this.#recentSlowStarts << 1) | (cpuTimeMs > SYNC_SLOW_MS ? 1 : 0)) & 0xffff;
     if (bitCount(this.#recentSlowStarts) >= SYNC_SLOW_STARTS) this.#pauseSync();
   }
@@ -191,7 +203,9 @@ export class VersionPool {
     try {
       await budget.reserve(reservation, this.fn.memoryMb, deadline, signal);
       const artifact = await this.#options.artifact.load();
+      const premade = this.#options.spare?.take(this.fn.memoryMb);
       warm = await WarmIsolate.load({
+        ...(premade ? { premade } : {}),
         fn: this.fn,
         artifact,
         limits: this.#options.limits,

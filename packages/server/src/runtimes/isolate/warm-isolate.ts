@@ -24,8 +24,9 @@ import {
   type Stop,
   timeoutError,
 } from './outcome.ts';
-import { INSTALL_GLOBAL, PRELUDE_FILENAME, preludeSnapshot, preludeSource } from './prelude.ts';
+import { INSTALL_GLOBAL, PRELUDE_FILENAME, preludeSource } from './prelude.ts';
 import { mapStack } from './source-maps.ts';
+import { makeIsolate, type Premade } from './spare-isolate.ts';
 
 export interface IsolateLimits {
   /** Log output kept per invocation; past it, one truncation marker. */
@@ -62,13 +63,14 @@ export class WarmIsolate {
   /** When the last invocation ended (or the isolate was loaded): for idle expiry. */
   lastUsedAt = Date.now();
   #isolate: ivm.Isolate;
+  #context: ivm.Context;
   #limits: IsolateLimits;
   #invoke: ivm.Reference | undefined;
   #fire: ivm.Reference | undefined;
   #startBatch: ivm.Reference | undefined;
   #takeBatch: ivm.Reference | undefined;
   #wait: ivm.Reference | undefined;
-  /** Synchronous starts so far: the first one compiles the handler, and is slower. */
+  /** Synchronous starts so far: the first ones compile the handler, and are slower. */
   #syncStarts = 0;
   /** Made for the call that takes it next (`acquire`): that call is a cold start. */
   #madeForNext = false;
@@ -86,19 +88,15 @@ export class WarmIsolate {
   private constructor(
     fn: FunctionVersion,
     limits: IsolateLimits,
-    onCatastrophicError: (message: string) => void,
+    premade: Premade,
     onDisposed: (() => void) | undefined,
   ) {
     this.fn = fn;
     this.#limits = limits;
     this.#onDisposed = onDisposed;
-    const snapshot = preludeSnapshot();
-    this.#fromSnapshot = snapshot !== null;
-    this.#isolate = new ivm.Isolate({
-      memoryLimit: fn.memoryMb,
-      onCatastrophicError,
-      ...(snapshot ? { snapshot } : {}),
-    });
+    this.#isolate = premade.isolate;
+    this.#context = premade.context;
+    this.#fromSnapshot = premade.fromSnapshot;
   }
 
   /**
@@ -114,8 +112,11 @@ export class WarmIsolate {
     onCatastrophicError: (message: string) => void;
     /** Called once when the isolate is disposed, whoever disposes it. */
     onDisposed?: () => void;
+    /** A fresh isolate made ahead for this limit (SpareIsolate); else one is made now. */
+    premade?: Premade;
   }): Promise<WarmIsolate> {
-    const warm = new WarmIsolate(options.fn, options.limits, options.onCatastrophicError, options.onDisposed);
+    const premade = options.premade ?? (await makeIsolate(options.fn.memoryMb, options.onCatastrophicError));
+    const warm = new WarmIsolate(options.fn, options.limits, premade, options.onDisposed);
     try {
       await warm.#load(options.artifact, options.deadline);
       return warm;
@@ -141,11 +142,7 @@ export class WarmIsolate {
   async #load(artifact: CodeCache, deadline: number): Promise<void> {
     this.#code = artifact;
     const isolate = this.#isolate;
-    const context = await isolate.createContext();
-    // WebAssembly memories live outside V8's heap and outside the memory limit (a function
-    // limited to 8 MB held a 2 GB one): functions get none. V8 installs it in every new context,
-    // the startup snapshot's included, so it goes here, before any function code runs.
-    context.global.deleteSync('WebAssembly');
+    const context = this.#context;
     if (!this.#fromSnapshot) {
       preludeCache ??= codeCache(preludeSource(), PRELUDE_FILENAME);
       const prelude = await compileCached(isolate, preludeCache);
@@ -240,13 +237,13 @@ export class WarmIsolate {
    * Durations and CPU times are the batch's, shared out (see shareOut). `onStarted` gets the
    * batch's CPU time per invocation started, once per batch (a garbage collection in one batch
    * then counts once, not once per invocation it is shared among), or 'over_budget' when the
-   * batch was stopped.
+   * batch was stopped, with the number of starts this isolate had before the batch.
    * @throws FaasError RUNTIME_UNAVAILABLE as `run`, for a lone invocation.
    */
   runSyncBatch(
     requests: InvokeRequest[],
     budgetMs: number,
-    onStarted: (cpuTimeMs: number | 'over_budget', first: boolean) => void = () => {},
+    onStarted: (cpuTimeMs: number | 'over_budget', isolateStarts: number) => void = () => {},
   ): SyncStart[] {
     const start = this.#entry(this.#startBatch);
     const results: SyncStart[] = new Array(requests.length);
@@ -277,7 +274,7 @@ export class WarmIsolate {
       remainingMs = Math.min(remainingMs, request.deadline - now);
     }
     if (runs.length === 0) return results;
-    const first = this.#syncStarts === 0;
+    const isolateStarts = this.#syncStarts;
     this.#syncStarts += runs.length;
     this.#batch = new Map(runs.map((run) => [run.seq, run]));
     const startedAt = performance.now();
@@ -297,13 +294,13 @@ export class WarmIsolate {
       const timedOut = isTimeoutError(err);
       if (runs.length > 1) {
         this.dispose();
-        if (timedOut) onStarted('over_budget', first);
+        if (timedOut) onStarted('over_budget', isolateStarts);
         for (const i of sent) results[i] = 'again';
         return results;
       }
       if (timedOut && remainingMs > budgetMs) {
         this.dispose();
-        onStarted('over_budget', first);
+        onStarted('over_budget', isolateStarts);
         results[sent[0] as number] = 'over_budget';
         return results;
       }
@@ -323,7 +320,7 @@ export class WarmIsolate {
       endedAt - startedAt,
       Number(cpuAfter - cpuBefore) / 1e6,
     );
-    onStarted(Number(cpuAfter - cpuBefore) / 1e6 / times.length, first);
+    onStarted(Number(cpuAfter - cpuBefore) / 1e6 / times.length, isolateStarts);
     const heapBytes = this.#heapBytes(endedAt - startedAt);
     let at = startedAt;
     let cpuAt = cpuBefore;
