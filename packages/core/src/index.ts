@@ -2,6 +2,7 @@ export * from './api-keys.ts';
 export * from './audit.ts';
 export * from './blobs.ts';
 export * from './config.ts';
+export * from './cors.ts';
 export * from './errors.ts';
 export * from './function-names.ts';
 export * from './functions.ts';
