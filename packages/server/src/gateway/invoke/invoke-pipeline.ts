@@ -313,7 +313,7 @@ export class InvokePipeline {
             query: parseQuery(target.query) as Record<string, string | string[]>,
             // The platform's key proved access to a private function: the function never sees it
             // (a function of a project could otherwise collect its callers' keys, an admin's too).
-            headers: access && !fn.public ? withoutAuthorization(head.headers) : head.headers,
+            headers: eventHeaders(head.headers, access !== undefined && !fn.public),
             // GET and HEAD bodies are not read, as routers do.
             body: head.method === 'GET' || head.method === 'HEAD' ? undefined : body,
           },
@@ -406,10 +406,19 @@ function projectScope(context: InvokeRequestContext | undefined): string | undef
   return key && key.role !== 'admin' ? key.project : undefined;
 }
 
-function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  if (headers.authorization === undefined) return headers;
-  const { authorization: _key, ...rest } = headers;
-  return rest;
+/**
+ * The headers a function's event gets: without the platform's key when it opened a private
+ * function, and without HTTP/2's pseudo-headers (`:path`…), so both protocols give one event.
+ */
+function eventHeaders(headers: IncomingHttpHeaders, dropKey: boolean): IncomingHttpHeaders {
+  const pseudo = headers[':method'] !== undefined;
+  if (!pseudo && !(dropKey && headers.authorization !== undefined)) return headers;
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name[0] === ':' || (dropKey && name === 'authorization')) continue;
+    out[name] = value;
+  }
+  return out;
 }
 
 function withHeaders(

@@ -8,6 +8,11 @@ import { writeResponse } from '../response-parts.ts';
 
 /** Headers of one hop, not passed on. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+/**
+ * Not passed back either: the answer's framing is this hop's (node frames it again), and HTTP/2
+ * refuses every connection-specific header (writing one throws).
+ */
+const ANSWER_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'transfer-encoding']);
 
 /**
  * Passes requests a gateway thread does not serve itself to the main thread's internal
@@ -32,10 +37,10 @@ export class MainProxy {
     body?: Buffer,
     bodyLimit = Number.POSITIVE_INFINITY,
   ): void {
-    const headers: Record<string, string | string[] | undefined> = {
-      ...req.headers,
-      'x-forwarded-for': forwardedFor(req),
-    };
+    const headers: Record<string, string | string[] | undefined> = {};
+    // HTTP/2's pseudo-headers (`:path`…) are not headers on HTTP/1.1: its Host carries `:authority`.
+    for (const [name, value] of Object.entries(req.headers)) if (name[0] !== ':') headers[name] = value;
+    headers['x-forwarded-for'] = forwardedFor(req);
     for (const name of HOP_BY_HOP) delete headers[name];
     let answered = false;
     const upstream = request(
@@ -45,10 +50,19 @@ export class MainProxy {
         const out: string[] = [];
         const raw = answer.rawHeaders;
         for (let i = 0; i + 1 < raw.length; i += 2) {
-          if (!HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
+          if (!ANSWER_HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
             out.push(raw[i] as string, raw[i + 1] as string);
         }
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        try {
+          // HTTP/2 has no status message.
+          if (req.httpVersionMajor === 2) res.writeHead(answer.statusCode ?? 502, out);
+          else res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        } catch (err) {
+          // A header the client's protocol cannot carry: this request fails, never the thread.
+          answer.destroy();
+          unavailable(res, err as Error);
+          return;
+        }
         answer.pipe(res);
         answer.on('error', () => res.destroy());
       },
