@@ -341,3 +341,63 @@ describe('HTTP/2 over TLS', () => {
     }
   });
 });
+
+describe('FAAS_HTTP2=false', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'faas-h1-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  let s: TestServer;
+  before(async () => {
+    execFileSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    s = await startTestServer({ tlsCert: cert, tlsKey: key, gatewayThreads: 0, http2: false });
+  });
+  after(async () => {
+    await s?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves HTTP/1.1 only: no listener offers h2', async () => {
+    const ca = readFileSync(cert);
+    for (let i = 0; i < 6; i++) {
+      const alpn = await new Promise<string | false>((resolve, reject) => {
+        const url = new URL(s.url);
+        const socket = tlsConnect(
+          { host: url.hostname, port: Number(url.port), ca, ALPNProtocols: ['h2', 'http/1.1'] },
+          () => {
+            resolve(socket.alpnProtocol ?? false);
+            socket.destroy();
+          },
+        );
+        socket.on('error', reject);
+      });
+      assert.notEqual(alpn, 'h2');
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(new URL('/health', s.url), { ca, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(status, 200);
+    }
+  });
+});
