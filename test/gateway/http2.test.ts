@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { ERROR_STATUS } from '@faas/core';
+import { ROUTE_SCOPES } from '../../packages/server/src/tenancy/route-scopes.ts';
 import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -45,7 +47,11 @@ describe('HTTP/2 over TLS', () => {
     const client = await session();
     try {
       return await new Promise((resolve, reject) => {
-        const stream = client.request({ ':method': method, ':path': path, ...headers });
+        // Node's client ends a DELETE's stream at once unless told a body follows.
+        const stream = client.request(
+          { ':method': method, ':path': path, ...headers },
+          { endStream: body === undefined },
+        );
         let status = 0;
         let got: H2Answer['headers'] = {};
         const chunks: Buffer[] = [];
@@ -58,7 +64,7 @@ describe('HTTP/2 over TLS', () => {
           resolve({ status, headers: got, body: Buffer.concat(chunks).toString('utf8') }),
         );
         stream.on('error', reject);
-        stream.end(body);
+        if (body !== undefined) stream.end(body);
       });
     } finally {
       client.close();
@@ -129,6 +135,18 @@ describe('HTTP/2 over TLS', () => {
       // The function sees a Host, from :authority.
       assert.equal(JSON.parse(fn.body).host, new URL(s.url).host);
       assert.deepEqual(JSON.parse(fn.body).pseudo, [], 'HTTP/2 pseudo-headers are not headers');
+      // A DELETE without a body, and a body on a method that seldom has one, passed on to the main thread.
+      const temp = await h2(
+        'PUT',
+        `/api/v1/functions/temp-${i}`,
+        json,
+        '{"runtime":"js","code":"export default () => 1"}',
+      );
+      assert.equal(temp.status, 201, temp.body);
+      const gone = await h2('DELETE', `/api/v1/functions/temp-${i}`, admin);
+      assert.ok(gone.status === 200 || gone.status === 204, `${gone.status} ${gone.body}`);
+      const withBody = await h2('DELETE', '/api/v1/functions/nope', json, '{');
+      assert.equal(withBody.status, 400, withBody.body);
       const declared = await h2('POST', '/size', { 'content-type': 'text/plain' }, 'hi');
       assert.equal(declared.status, 200, declared.body);
       assert.equal(JSON.parse(declared.body).bytes, 2);
@@ -257,6 +275,101 @@ describe('HTTP/2 over TLS', () => {
     resetter.destroy();
     for (let i = 0; i < 4; i++) assert.equal((await h2('GET', '/health')).status, 200);
     lazy.destroy();
+  });
+
+  it('answers hostile requests over h2 without a 5xx, and every error in the JSON error format', async () => {
+    const segments = [
+      'size',
+      'nope',
+      '%00',
+      '%zz',
+      '..%2F..',
+      'A'.repeat(300),
+      '__proto__',
+      'size:999',
+      'inst_x',
+    ];
+    const bodies = [
+      '',
+      '{',
+      'null',
+      '[]',
+      '{"__proto__":{"a":1}}',
+      `{"a":${'['.repeat(3000)}}`,
+      'x'.repeat(5000),
+    ];
+    const extra: Array<Record<string, string>> = [
+      {},
+      { 'content-type': 'application/json' },
+      { 'content-type': 'text/plain', 'x-faas-project': '../x' },
+      { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+      { 'x-invocation-type': 'Event' },
+      { 'idempotency-key': 'k'.repeat(3000) },
+      { cookie: 'faas_session=garbage', 'x-csrf-token': 'x' },
+    ];
+    const routes = Object.keys(ROUTE_SCOPES).map((r) => r.split(' ') as [string, string]);
+    const codes = new Set(Object.keys(ERROR_STATUS));
+    const problems: string[] = [];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    // One session for many requests, as browsers use h2; several sessions, so every thread serves some.
+    for (let round = 0; round < 6; round++) {
+      const client = await session();
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const [routeMethod, pattern] = pick(routes);
+          const method = random() < 0.85 ? routeMethod : pick(['OPTIONS', 'PUT', 'TRACE', 'PATCH']);
+          const path = `${pattern.replace(/:[a-z]+/g, () => pick(segments))}${pick(['', '?limit=-1', '?async=maybe', `?${'q'.repeat(2000)}=1`])}`;
+          // Sandboxes would start real containers from a body that happens to be valid.
+          const startsContainers = /\/(execute|instances|snapshots)/.test(path) && method !== 'GET';
+          const headers = { ...pick(extra), ...(random() < 0.8 ? admin : {}) };
+          const body =
+            method === 'GET' || method === 'OPTIONS'
+              ? undefined
+              : startsContainers
+                ? '{"bogus": '
+                : pick(bodies);
+          const answer = await new Promise<{ status: number; body: string } | { error: string }>(
+            (resolve) => {
+              const stream = client.request(
+                { ':method': method, ':path': path, ...headers },
+                { endStream: body === undefined },
+              );
+              let status = 0;
+              const chunks: Buffer[] = [];
+              stream.on('response', (h) => {
+                status = Number(h[':status']);
+                // A live stream never ends: its opening is enough.
+                if (String(h['content-type']).startsWith('text/event-stream')) stream.close();
+              });
+              stream.on('data', (c: Buffer) => chunks.push(c));
+              stream.on('close', () => resolve({ status, body: Buffer.concat(chunks).toString('utf8') }));
+              stream.on('error', (err: Error) => resolve({ error: err.message }));
+              if (body !== undefined) stream.end(body);
+            },
+          );
+          const what = `${method} ${path.slice(0, 100)} ${JSON.stringify(headers).slice(0, 100)}`;
+          if ('error' in answer) return void problems.push(`${what}: ${answer.error}`);
+          if (answer.status >= 500 || answer.status === 0)
+            problems.push(`${what} → ${answer.status}: ${answer.body.slice(0, 200)}`);
+          if (answer.status >= 400) {
+            let code: unknown;
+            try {
+              code = JSON.parse(answer.body).error?.code;
+            } catch {}
+            if (typeof code !== 'string' || !codes.has(code))
+              problems.push(`${what} → ${answer.status}: not the error format: ${answer.body.slice(0, 200)}`);
+          }
+        }),
+      );
+      client.close();
+    }
+    assert.deepEqual(problems.slice(0, 10), []);
+    assert.equal((await h2('GET', '/health')).status, 200);
   });
 
   it('serves HTTP/1.1 on the same port, WebSocket upgrades included', async () => {

@@ -42,6 +42,18 @@ export class MainProxy {
     for (const [name, value] of Object.entries(req.headers)) if (name[0] !== ':') headers[name] = value;
     headers['x-forwarded-for'] = forwardedFor(req);
     for (const name of HOP_BY_HOP) delete headers[name];
+    // The body's framing on the internal hop: an HTTP/2 request may have no Content-Length, and
+    // node sends a DELETE's (or a GET's) body unframed unless told: the main thread then read it
+    // as the next request and hung up (503).
+    if (body) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+    } else if (req.httpVersionMajor === 2 && headers['content-length'] === undefined) {
+      // END_STREAM on the headers: no body at all, which a DELETE without a type must say.
+      const noBody = (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders;
+      if (noBody === true) headers['content-length'] = '0';
+      else headers['transfer-encoding'] = 'chunked';
+    }
     let answered = false;
     const upstream = request(
       { socketPath: this.#socketPath, method: req.method, path: req.url, headers, agent: this.#agent },
