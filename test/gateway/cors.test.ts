@@ -250,6 +250,24 @@ describe('CORS per project', () => {
     }
   });
 
+  it("never gives a function the console's session cookie, which credentialed requests carry", async () => {
+    await deploy('team-a', {
+      name: 'cookies',
+      public: true,
+      code: 'export default (e) => ({ cookie: e.headers.cookie ?? null })',
+    });
+    for (const [sent, seen] of [
+      ['faas_session=s3cr3t; theme=dark', 'theme=dark'],
+      ['theme=dark;faas_session=s3cr3t;lang=en', 'theme=dark;lang=en'],
+      ['faas_session=s3cr3t', null],
+      ['theme=dark', 'theme=dark'],
+    ] as const) {
+      const res = await send(s.url, 'GET', '/fn/team-a.cookies', { origin: APP_A, cookie: sent });
+      assert.equal(res.status, 200, res.body);
+      assert.deepEqual(JSON.parse(res.body), { cookie: seen });
+    }
+  });
+
   it("does not let one project's origins reach another project's functions", async () => {
     for (const res of await many(4, () => send(s.url, 'GET', '/fn/team-b.hello', { origin: APP_A }))) {
       assert.equal(res.status, 200);

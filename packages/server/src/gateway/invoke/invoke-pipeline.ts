@@ -28,6 +28,7 @@ import { setErrorHeaders } from '../errors.ts';
 import { httpResponse, invokeResponse } from '../invoke-response.ts';
 import { httpEventOf, invokeEvent } from '../request-event.ts';
 import { type HttpResponseParts, jsonParts } from '../response-parts.ts';
+import { SESSION_COOKIE } from '../session/session-auth.ts';
 import {
   type ApiInvoke,
   apiInvoke,
@@ -408,15 +409,29 @@ function projectScope(context: InvokeRequestContext | undefined): string | undef
 
 /**
  * The headers a function's event gets: without the platform's key when it opened a private
- * function, and without HTTP/2's pseudo-headers (`:path`…), so both protocols give one event.
+ * function, without the console's session cookie (a function of any project could otherwise
+ * collect a signed-in admin's session: a browser sends it to every same-site request, and to a
+ * project's origins when its CORS allows credentials), and without HTTP/2's pseudo-headers
+ * (`:path`…), so both protocols give one event.
  */
 function eventHeaders(headers: IncomingHttpHeaders, dropKey: boolean): IncomingHttpHeaders {
   const pseudo = headers[':method'] !== undefined;
-  if (!pseudo && !(dropKey && headers.authorization !== undefined)) return headers;
+  const cookie = headers.cookie;
+  const session = cookie !== undefined && cookie.includes(SESSION_COOKIE);
+  if (!pseudo && !session && !(dropKey && headers.authorization !== undefined)) return headers;
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name[0] === ':' || (dropKey && name === 'authorization')) continue;
     out[name] = value;
+  }
+  if (session) {
+    const kept = (cookie as string)
+      .split(';')
+      .filter((pair) => pair.split('=', 1)[0]?.trim() !== SESSION_COOKIE)
+      .join(';')
+      .trim();
+    if (kept.length > 0) out.cookie = kept;
+    else delete out.cookie;
   }
   return out;
 }
