@@ -417,7 +417,7 @@ function projectScope(context: InvokeRequestContext | undefined): string | undef
 function eventHeaders(headers: IncomingHttpHeaders, dropKey: boolean): IncomingHttpHeaders {
   const pseudo = headers[':method'] !== undefined;
   const cookie = headers.cookie;
-  const session = cookie !== undefined && cookie.includes(SESSION_COOKIE);
+  const session = cookie?.includes(SESSION_COOKIE) === true;
   if (!pseudo && !session && !(dropKey && headers.authorization !== undefined)) return headers;
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
