@@ -1,7 +1,7 @@
 /**
  * The layering of DESIGN.md and STYLE.md, checked by `npm run deps` (in `npm run check`, so in CI):
  *
- *   gateway → control, observability, tenancy, core   control → core   observability → core   tenancy → core   data → core   runtimes → core
+ *   gateway → control, observability, tenancy, core   control → core   observability → core   tenancy → core   data → core   runtimes → core   cluster → core
  *   store, queue, blobs → core (and the shared sqlite/ and storage/ helpers)   core → nothing of ours
  *   nothing in src/ → test support (testkit, test/, *test-support.ts, test-helpers.ts)
  *   no import cycles
@@ -48,10 +48,11 @@ const KNOWN_EXCEPTIONS = [
 
 /** What each layer of packages/server/src may import besides itself (DESIGN.md's layers). */
 const LAYERS = {
-  gateway: `${SERVER}control/|${SERVER}observability/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
+  gateway: `${SERVER}cluster/wire\\.ts$|${SERVER}control/|${SERVER}observability/|${SERVER}tenancy/|${SERVER}(thread-)?platform\\.ts$|^packages/core/`,
   control: '^packages/core/',
   tenancy: '^packages/core/',
   data: '^packages/core/',
+  cluster: '^packages/core/',
   runtimes: '^packages/core/',
   store: `${SERVER}sqlite/|${SERVER}storage/|^packages/core/`,
   queue: `${SERVER}sqlite/|${SERVER}storage/|^packages/core/`,

@@ -18,6 +18,7 @@ export const SCOPES = [
   'projects:write',
   'settings:write',
   'queue:read',
+  'cluster:read',
   'audit:read',
   'secrets:read',
   'secrets:write',

@@ -190,6 +190,73 @@ describe('loadConfig', () => {
     }
   });
 
+  it('runs every role in one process by default, and takes gateway or worker with the shared backends and a cluster secret', () => {
+    const base = loadConfig({});
+    assert.equal(base.role, 'all');
+    assert.equal(base.workerTimeoutMs, 5000);
+    assert.equal(base.advertiseUrl, undefined);
+    const cluster = {
+      FAAS_DATABASE_URL: 'postgres://u:p@db:5432/faas',
+      FAAS_QUEUE_URL: 'redis://redis:6379',
+      FAAS_OBJECT_STORE_URL: 's3://bucket/faas',
+      FAAS_CLUSTER_SECRET: 'faas_Xq3vT9pLm2Rz8KwYc4Nb7Hd1Gf6Js5A0eUo',
+    };
+    const worker = loadConfig(
+      { ...cluster, FAAS_ADVERTISE_URL: 'http://10.0.0.7:8080/' },
+      { role: 'worker' },
+    );
+    assert.equal(worker.role, 'worker');
+    assert.equal(worker.advertiseUrl, 'http://10.0.0.7:8080');
+    assert.equal(worker.clusterSecret, cluster.FAAS_CLUSTER_SECRET);
+    assert.equal(loadConfig({ ...cluster, FAAS_ROLE: 'gateway' }).role, 'gateway');
+    assert.throws(
+      () => loadConfig({ FAAS_ROLE: 'scheduler' }),
+      /FAAS_ROLE: must be one of all, gateway, worker/,
+    );
+  });
+
+  it('refuses a gateway or worker without the backends and cluster secret, naming each one missing', () => {
+    try {
+      loadConfig({ FAAS_ROLE: 'worker', FAAS_QUEUE_URL: 'redis://redis:6379' });
+      assert.fail('expected an error');
+    } catch (err) {
+      assert.ok(isFaasError(err));
+      assert.match(
+        err.message,
+        /FAAS_ROLE=worker: .*set FAAS_DATABASE_URL, FAAS_OBJECT_STORE_URL, FAAS_CLUSTER_SECRET$/,
+      );
+    }
+  });
+
+  it('refuses a weak cluster secret or an advertised URL with credentials, without echoing them', () => {
+    assert.throws(
+      () => loadConfig({ FAAS_CLUSTER_SECRET: 'short-secret' }),
+      (err: unknown) => {
+        assert.ok(isFaasError(err));
+        assert.match(err.message, /FAAS_CLUSTER_SECRET: is too weak/);
+        assert.ok(!err.message.includes('short-secret'));
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ FAAS_ADVERTISE_URL: 'http://user:hunter2@10.0.0.7:8080' }),
+      (err: unknown) => {
+        assert.ok(isFaasError(err));
+        assert.match(err.message, /FAAS_ADVERTISE_URL: must be a plain http\(s\):\/\/host:port URL/);
+        assert.ok(!err.message.includes('hunter2'));
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ FAAS_ADVERTISE_URL: 'ftp://10.0.0.7' }),
+      /FAAS_ADVERTISE_URL: must be an http\(s\) URL/,
+    );
+    assert.throws(
+      () => loadConfig({ FAAS_WORKER_TIMEOUT_MS: '10' }),
+      /FAAS_WORKER_TIMEOUT_MS: must be an integer from 1000/,
+    );
+  });
+
   it('returns a frozen object', () => {
     assert.ok(Object.isFrozen(loadConfig({})));
   });

@@ -195,7 +195,28 @@ export interface Config {
   otelTracesSampler: TracesSampler;
   /** The ratio of the `*traceidratio` samplers, 0 to 1. @default 1 (OTEL_TRACES_SAMPLER_ARG) */
   otelTracesSamplerArg: number;
+  /**
+   * What this node does in a cluster: `all`, everything in one process (today's server);
+   * `gateway`, the HTTP API and js/ts (isolate) functions, container work sent to workers;
+   * `worker`, the container runtime (and the cluster's internal API). `gateway` and `worker`
+   * need the shared backends (FAAS_DATABASE_URL, FAAS_QUEUE_URL, FAAS_OBJECT_STORE_URL) and
+   * FAAS_CLUSTER_SECRET. @default 'all' (FAAS_ROLE, flag --role)
+   */
+  role: NodeRole;
+  /** The URL other nodes reach this one at; unset: made from FAAS_HOST and the port it listens on. (FAAS_ADVERTISE_URL) */
+  advertiseUrl: string | undefined;
+  /**
+   * The secret nodes authenticate to each other with (the rules of FAAS_ADMIN_KEY); never a
+   * user's key, and refused on the user API. (FAAS_CLUSTER_SECRET)
+   */
+  clusterSecret: string | undefined;
+  /** How long a worker may go without a heartbeat before it is out of the cluster. @default 5000 (FAAS_WORKER_TIMEOUT_MS) */
+  workerTimeoutMs: number;
 }
+
+/** The roles of `faas serve --role`. */
+export const NODE_ROLES = ['all', 'gateway', 'worker'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
 
 type Parser<T> = (raw: string) => T;
 
@@ -453,6 +474,21 @@ const pem: Parser<string> = (raw) => {
   return raw;
 };
 
+const nodeRole: Parser<NodeRole> = (raw) => {
+  const role = NODE_ROLES.find((r) => r === raw);
+  if (!role) throw new Error(`must be one of ${NODE_ROLES.join(', ')}, got "${raw}"`);
+  return role;
+};
+
+/** Another node's view of this one: http(s), no credentials (the cluster secret travels in a header). */
+const advertiseUrl: Parser<string> = (raw) => {
+  const url = parseHttpUrl(raw);
+  if (url.username || url.password || url.search || url.hash) {
+    throw new Error('must be a plain http(s)://host:port URL, without credentials, query or fragment');
+  }
+  return raw.replace(/\/+$/, '');
+};
+
 const scheduleMissed: Parser<Config['scheduleMissed']> = (raw) => {
   if (raw !== 'once' && raw !== 'skip') throw new Error(`must be once or skip, got "${raw}"`);
   return raw;
@@ -544,7 +580,19 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   otelServiceName: { env: 'OTEL_SERVICE_NAME', default: 'faas', parse: str },
   otelTracesSampler: { env: 'OTEL_TRACES_SAMPLER', default: 'parentbased_always_on', parse: tracesSampler },
   otelTracesSamplerArg: { env: 'OTEL_TRACES_SAMPLER_ARG', default: 1, parse: num(0, 1) },
+  role: { env: 'FAAS_ROLE', default: 'all', parse: nodeRole },
+  advertiseUrl: { env: 'FAAS_ADVERTISE_URL', default: undefined, parse: advertiseUrl },
+  clusterSecret: { env: 'FAAS_CLUSTER_SECRET', default: undefined, parse: adminKey },
+  workerTimeoutMs: { env: 'FAAS_WORKER_TIMEOUT_MS', default: 5000, parse: int(1000, 600_000) },
 };
+
+/** What a `gateway` or `worker` node cannot run without: the backends every node shares, and the secret between them. */
+const CLUSTER_NEEDS: ReadonlyArray<keyof Config> = [
+  'databaseUrl',
+  'queueUrl',
+  'objectStoreUrl',
+  'clusterSecret',
+];
 
 const ENV_NAMES = new Set(Object.values(CONFIG_FIELDS).map((f) => f.env));
 
@@ -580,6 +628,16 @@ export function loadConfig(
   }
   if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
     problems.push('FAAS_TLS_CERT and FAAS_TLS_KEY: set both to serve HTTPS, or neither');
+  }
+  if (out.role === 'gateway' || out.role === 'worker') {
+    const missing = CLUSTER_NEEDS.filter((key) => out[key] === undefined).map(
+      (key) => CONFIG_FIELDS[key].env,
+    );
+    if (missing.length > 0) {
+      problems.push(
+        `FAAS_ROLE=${out.role}: needs the backends and secret every node of a cluster shares; set ${missing.join(', ')}`,
+      );
+    }
   }
   if (problems.length > 0) {
     throw new FaasError('FAAS_ERR_VALIDATION', `Invalid configuration: ${problems.join('; ')}`, {

@@ -1,6 +1,7 @@
 export * from './api-keys.ts';
 export * from './audit.ts';
 export * from './blobs.ts';
+export * from './cluster.ts';
 export * from './config.ts';
 export * from './cors.ts';
 export * from './errors.ts';

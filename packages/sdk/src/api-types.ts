@@ -179,6 +179,7 @@ export type Scope =
   | 'projects:write'
   | 'settings:write'
   | 'queue:read'
+  | 'cluster:read'
   | 'audit:read'
   | 'secrets:read'
   | 'secrets:write';
@@ -307,6 +308,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   FAAS_ERR_INVALID_FUNCTION_RESPONSE: 502,
   FAAS_ERR_OUT_OF_MEMORY: 500,
   FAAS_ERR_RUNTIME_UNAVAILABLE: 503,
+  FAAS_ERR_WORKER_LOST: 502,
   FAAS_ERR_STORAGE_FULL: 507,
   FAAS_ERR_STORAGE_READ_ONLY: 503,
   FAAS_ERR_STORAGE_UNAVAILABLE: 503,

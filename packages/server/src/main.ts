@@ -16,9 +16,14 @@ export interface RunningServer {
   platform: Platform;
   /** The gateway threads besides the main one (none with FAAS_GATEWAY_THREADS=1). */
   threads: GatewayThreads | undefined;
+  /** Reports not ready (/ready 503) and stops taking async jobs; requests are still served. */
+  drain(): Promise<void>;
   /** Stops accepting requests, finishes running work, closes the store. */
   close(): Promise<void>;
 }
+
+/** How often connections that finished their last response are closed while the server closes. */
+const CLOSE_IDLE_EVERY_MS = 50;
 
 /** Opens the platform and serves it over HTTP. */
 export async function startServer(config: Readonly<Config>): Promise<RunningServer> {
@@ -71,6 +76,14 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
     await platform.close();
     throw err;
   }
+  try {
+    await platform.cluster?.join(port);
+  } catch (err) {
+    await threads?.close();
+    await app.close();
+    await platform.close();
+    throw err;
+  }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   if (platform.generatedAdminKey) {
     process.stdout.write(
@@ -84,11 +97,19 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
     config,
     platform,
     threads,
+    drain: () => platform.drain(),
     close() {
       closing ??= (async () => {
         // The threads first: their last invocations reach the recorder before it flushes.
         await threads?.close();
-        await app.close();
+        // A connection busy when the close began is kept alive after its response and would hold
+        // the close for the keep-alive timeout (72 s): closed as soon as it goes idle instead.
+        const idle = setInterval(() => app.server.closeIdleConnections(), CLOSE_IDLE_EVERY_MS);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(idle);
+        }
         await platform.close();
       })();
       return closing;
@@ -127,6 +148,8 @@ export function parseServeFlags(argv: string[]): Partial<Record<keyof Config, st
       'body-limit-bytes': { type: 'string' },
       'log-level': { type: 'string' },
       'gateway-threads': { type: 'string' },
+      role: { type: 'string' },
+      'advertise-url': { type: 'string' },
     },
   });
   const flags: Partial<Record<keyof Config, string | boolean>> = {};
@@ -138,6 +161,8 @@ export function parseServeFlags(argv: string[]): Partial<Record<keyof Config, st
   if (values['body-limit-bytes'] !== undefined) flags.bodyLimitBytes = values['body-limit-bytes'];
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
   if (values['gateway-threads'] !== undefined) flags.gatewayThreads = values['gateway-threads'];
+  if (values.role !== undefined) flags.role = values.role;
+  if (values['advertise-url'] !== undefined) flags.advertiseUrl = values['advertise-url'];
   return flags;
 }
 
@@ -146,16 +171,20 @@ export async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(process.env, parseServeFlags(argv));
   const server = await startServer(config);
   process.stdout.write(
-    `faas listening on ${server.url} (data in ${config.dataDir}, auth ${config.auth ? 'on' : 'off'})\n`,
+    `faas listening on ${server.url} (role ${config.role}, node ${server.platform.nodeId}, data in ${config.dataDir}, auth ${config.auth ? 'on' : 'off'})\n`,
   );
   const stop = () => {
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
+    // Not ready first (load balancers take this node out), then in-flight work finishes and it exits.
+    server
+      .drain()
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
+import { ClusterMembership } from './cluster/cluster-membership.ts';
+import { nodeIdentity } from './cluster/node-identity.ts';
+import { RedisNodeRegistry } from './cluster/redis-node-registry.ts';
+import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
+import { WorkerDirectory } from './cluster/worker-directory.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
@@ -39,8 +44,13 @@ import { RequestLog } from './observability/request-log.ts';
 import { SandboxMetrics } from './observability/sandbox-metrics.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
+import { connectRedis } from './queue/redis/redis-connection.ts';
 import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
-import { ContainerRuntime, createContainerRuntime } from './runtimes/container/container-runtime.ts';
+import {
+  CONTAINER_FUNCTION_KINDS,
+  ContainerRuntime,
+  createContainerRuntime,
+} from './runtimes/container/container-runtime.ts';
 import {
   hostFrameLimit,
   isolateHostCount,
@@ -96,6 +106,14 @@ export interface Platform {
   observability: Observability;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
   generatedAdminKey: string | undefined;
+  /** This node's name in the cluster, kept in the data dir across restarts. */
+  nodeId: string;
+  /** The cluster this node is part of (FAAS_ROLE gateway or worker); absent for `all`. */
+  cluster: ClusterMembership | undefined;
+  /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
+  readonly draining: boolean;
+  /** Stops taking new async jobs and reports not ready; running work goes on. Before `close` on SIGTERM. */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -119,6 +137,8 @@ const RUNTIME_HEALTH_EVERY_MS = 2_000;
 /** Schedules deployed through another thread or server are picked up within this long. */
 const SCHEDULE_SYNC_MS = 1_000;
 const DAY_MS = 86_400_000;
+/** How long a registry call may take: a heartbeat is a second apart, placement is on a request's path. */
+const CLUSTER_REDIS_TIMEOUT_MS = 1_000;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
@@ -140,6 +160,7 @@ export async function createPlatform(config: Readonly<Config>, logger: Logger = 
 }
 
 async function openPlatform(config: Readonly<Config>, logger: Logger, lock: DataDirLock): Promise<Platform> {
+  const nodeId = nodeIdentity(config.dataDir);
   const dbPath = join(config.dataDir, 'faas.db');
   // Every store and queue call of the main thread is timed (the gateway threads' are not).
   const operations = new OperationMetrics();
@@ -194,23 +215,26 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const isolates = remoteIsolateRuntime(config, isolateHosts, logger);
   const runtimeList: Runtime[] = [isolates];
-  runtimeList.push(
-    createContainerRuntime({
-      blobs,
-      dataDir: join(config.dataDir, 'containers'),
-      idleTimeoutMs: config.idleTimeoutMs,
-      dockerHost: config.dockerHost,
-      restoreStandbys: config.restoreStandbys,
-      instanceLimits: { maxLive: config.instanceMaxTotal, maxLivePerOwner: config.instanceMaxPerKey },
-      dependencies: {
-        allowNonRegistry: config.allowNonRegistryDependencies,
-        npmRegistry: config.npmRegistry,
-        pipIndexUrl: config.pipIndexUrl,
-      },
-      dependencyCacheMb: config.dependencyCacheMb,
-      logger,
-    }),
-  );
+  // A gateway holds no containers: it is the stateless front, and workers hold the engine.
+  if (config.role !== 'gateway') {
+    runtimeList.push(
+      createContainerRuntime({
+        blobs,
+        dataDir: join(config.dataDir, 'containers'),
+        idleTimeoutMs: config.idleTimeoutMs,
+        dockerHost: config.dockerHost,
+        restoreStandbys: config.restoreStandbys,
+        instanceLimits: { maxLive: config.instanceMaxTotal, maxLivePerOwner: config.instanceMaxPerKey },
+        dependencies: {
+          allowNonRegistry: config.allowNonRegistryDependencies,
+          npmRegistry: config.npmRegistry,
+          pipIndexUrl: config.pipIndexUrl,
+        },
+        dependencyCacheMb: config.dependencyCacheMb,
+        logger,
+      }),
+    );
+  }
   // wasm runs in worker threads of the main process (gateway threads pass wasm calls on to it).
   runtimeList.push(
     createWasmRuntime({
@@ -221,6 +245,38 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       logger,
     }),
   );
+  const cluster =
+    config.role === 'all' || !config.queueUrl
+      ? undefined
+      : new ClusterMembership({
+          config,
+          nodeId,
+          registry: new RedisNodeRegistry(
+            await connectRedis({
+              url: config.queueUrl,
+              setting: 'FAAS_QUEUE_URL',
+              timeoutMs: CLUSTER_REDIS_TIMEOUT_MS,
+              logger,
+            }),
+            config.queuePrefix,
+          ),
+          containers: runtimeList.find((r) => r.kind === 'container'),
+          logger,
+        });
+  // A gateway's container calls go to the workers, through the same Runtime interface.
+  if (cluster && config.role === 'gateway' && config.clusterSecret) {
+    const directory = new WorkerDirectory(cluster.registry, (err) =>
+      logger.error('reading the worker registry failed', err),
+    );
+    await directory.start();
+    runtimeList.push(
+      new RemoteContainerRuntime({
+        directory,
+        secret: config.clusterSecret,
+        kinds: CONTAINER_FUNCTION_KINDS,
+      }),
+    );
+  }
   const runtimes = new RuntimeRegistry(runtimeList);
   await runtimes.refreshHealth();
   runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
@@ -376,6 +432,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await scheduler.start(Math.min(config.routeSyncMs, SCHEDULE_SYNC_MS));
 
   const asyncWorker = worker;
+  let draining: Promise<void> | undefined;
   return {
     config,
     store,
@@ -404,7 +461,17 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     isolateHosts,
     observability,
     generatedAdminKey,
+    nodeId,
+    cluster,
+    get draining() {
+      return draining !== undefined;
+    },
+    drain() {
+      draining ??= Promise.all([cluster?.leave(), asyncWorker.stop()]).then(() => undefined);
+      return draining;
+    },
     async close() {
+      await cluster?.close();
       routes.stop();
       await scheduler.stop();
       await retention.stop();

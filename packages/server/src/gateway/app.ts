@@ -17,6 +17,7 @@ import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
 import { sendParts } from './response-parts.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { clusterRoutes } from './routes/cluster.ts';
 import { executeRoutes } from './routes/execute.ts';
 import { functionSourceRoutes } from './routes/function-source.ts';
 import { functionStatsRoutes } from './routes/function-stats.ts';
@@ -25,6 +26,7 @@ import { healthRoutes } from './routes/health.ts';
 import { instanceFileRoutes } from './routes/instance-files.ts';
 import { instanceStreamRoutes } from './routes/instance-stream.ts';
 import { instanceRoutes } from './routes/instances.ts';
+import { internalRoutes } from './routes/internal.ts';
 import { invocationRoutes } from './routes/invocations.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { logStreamRoutes } from './routes/log-stream.ts';
@@ -150,6 +152,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
       statsRoutes(api, platform);
       functionStatsRoutes(api, platform);
       queueRoutes(api, platform);
+      clusterRoutes(api, platform);
       keyRoutes(api, platform);
       projectRoutes(api, platform);
       secretRoutes(api, platform);
@@ -167,6 +170,14 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     },
     { prefix: '/api/v1' },
   );
+
+  // A worker's API for the gateways of its cluster: the cluster secret, never a user's key.
+  if (config.role === 'worker' && config.clusterSecret) {
+    const secret = config.clusterSecret;
+    await app.register(async (internal) => internalRoutes(internal, platform, secret), {
+      prefix: '/internal/v1',
+    });
+  }
 
   // Authenticated by the pipeline's own hook, not the /api/v1 one: every invoke goes through one.
   await app.register(async (invokes) => fastifyInvokeRoutes(invokes, pipeline, config.bodyLimitBytes));

@@ -37,6 +37,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /api/v1/stats': 'invocations:read',
   'GET /api/v1/functions/:name/stats': 'invocations:read',
   'GET /api/v1/queue': 'queue:read',
+  'GET /api/v1/cluster/nodes': 'cluster:read',
   'GET /api/v1/audit': 'audit:read',
 
   'POST /api/v1/execute': 'sandboxes:write',

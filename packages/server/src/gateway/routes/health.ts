@@ -15,6 +15,9 @@ export function healthRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (_request, reply) => {
+      // Draining (SIGTERM): not ready, whatever the backends say, so load balancers stop sending work here.
+      if (platform.draining)
+        return reply.status(503).send({ status: 'draining', checks: { node: 'draining' } });
       const checks: Record<string, string> = {};
       let storeOk = true;
       try {

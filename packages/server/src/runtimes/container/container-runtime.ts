@@ -100,6 +100,9 @@ export const CONTAINER_DEFAULTS = { maxLogBytes: 256 * 1024, dependencyCacheMb: 
  * a warm invoke is one round trip on it. Spare containers wait for code so a version's first
  * invoke skips container start. Image functions run in fresh pre-started sandboxes.
  */
+/** The function kinds containers run (a cluster's gateways send these to workers). */
+export const CONTAINER_FUNCTION_KINDS: readonly FunctionRuntime[] = ['node', 'python', 'go', 'image'];
+
 export class ContainerRuntime implements Runtime {
   readonly kind = 'container' as const;
   readonly docker: Docker;
@@ -220,7 +223,7 @@ export class ContainerRuntime implements Runtime {
   }
 
   supports(runtime: FunctionRuntime): boolean {
-    return runtime === 'node' || runtime === 'python' || runtime === 'go' || runtime === 'image';
+    return CONTAINER_FUNCTION_KINDS.includes(runtime);
   }
 
   async health(): Promise<RuntimeHealth> {

@@ -1,0 +1,44 @@
+import type { NodeRole } from './config.ts';
+
+/** A node's load as the cluster sees it: each part 0–100, smoothed (see LOAD_WEIGHTS). */
+export interface NodeLoad {
+  /** The machine's CPU busy share. */
+  cpu: number;
+  /** The machine's memory in use. */
+  memory: number;
+  /** Time some task waited on I/O (Linux pressure stall information, `/proc/pressure/io`). */
+  io: number;
+  /** `cpu × 0.5 + memory × 0.3 + io × 0.2`: the lowest wins placement. */
+  score: number;
+}
+
+/** What a node tells the cluster with each heartbeat. */
+export interface ClusterNodeRecord {
+  /** Kept in the node's data dir: the same after a restart. */
+  id: string;
+  role: NodeRole;
+  /** Where the other nodes reach it (FAAS_ADVERTISE_URL). */
+  url: string;
+  capacity: { cpus: number; memoryMb: number };
+  load: NodeLoad;
+  /** Container invocations running on it now. */
+  running: number;
+  /** Function versions with warm containers on it, as `storedName:version`. */
+  warm: string[];
+  startedAt: string;
+  heartbeatAt: string;
+}
+
+/**
+ * Who is in the cluster. A node is in from its first heartbeat until `ttlMs` pass without
+ * another (FAAS_WORKER_TIMEOUT_MS), or it leaves.
+ */
+export interface NodeRegistry {
+  /** Announces or refreshes a node. */
+  heartbeat(node: ClusterNodeRecord, ttlMs: number): Promise<void>;
+  /** Takes a node out at once (shutdown). Idempotent. */
+  leave(id: string): Promise<void>;
+  /** The nodes in the cluster now, by id. */
+  list(): Promise<ClusterNodeRecord[]>;
+  close(): Promise<void>;
+}

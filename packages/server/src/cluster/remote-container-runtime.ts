@@ -1,0 +1,255 @@
+import {
+  type ClusterNodeRecord,
+  ERROR_STATUS,
+  ErrorCode,
+  FaasError,
+  type FunctionRuntime,
+  type FunctionVersion,
+  type InvokeOutcome,
+  type InvokeRequest,
+  type Runtime,
+  type RuntimeHealth,
+  type RuntimeStats,
+} from '@faas/core';
+import { pickWorker } from './placement.ts';
+import {
+  CLUSTER_AUTH_HEADER,
+  clusterAuthValue,
+  type InvokeAnswer,
+  type InvokeCall,
+  outcomeFromWire,
+  toWire,
+} from './wire.ts';
+import type { WorkerDirectory } from './worker-directory.ts';
+
+/** How long past a call's deadline a worker may take to answer before it counts as lost. */
+export const WORKER_ANSWER_GRACE_MS = 5_000;
+/** A deploy's preparation on a worker (image builds, dependency installs) may take this long. */
+const PREPARE_TIMEOUT_MS = 15 * 60_000;
+/** Errors of fetch that mean no connection was made: the worker never saw the call. */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export interface RemoteContainerOptions {
+  directory: WorkerDirectory;
+  secret: string;
+  /** The function kinds the workers' container runtime serves. */
+  kinds: readonly FunctionRuntime[];
+}
+
+/** A call that did not reach a function: another worker may take it. */
+class NotStarted extends Error {
+  readonly reason: FaasError;
+  constructor(reason: FaasError) {
+    super(reason.message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A gateway's container runtime: the same Runtime as the local one, each call sent to a worker
+ * of the cluster (placement.ts). A worker that fails before the function started (no connection,
+ * draining, its engine down) is replaced by another once; one that goes away during the call is
+ * FAAS_ERR_WORKER_LOST, never a hang: every call is bounded by its deadline plus
+ * WORKER_ANSWER_GRACE_MS.
+ */
+export class RemoteContainerRuntime implements Runtime {
+  readonly kind = 'container' as const;
+  #o: RemoteContainerOptions;
+
+  constructor(options: RemoteContainerOptions) {
+    this.#o = options;
+  }
+
+  supports(runtime: FunctionRuntime): boolean {
+    return this.#o.kinds.includes(runtime);
+  }
+
+  /**
+   * Down only while the registry cannot be read. No worker at all is told per call, after a fresh
+   * read of the registry: a cached "no worker" would refuse calls for seconds after one joined.
+   */
+  async health(): Promise<RuntimeHealth> {
+    return this.#o.directory.readable
+      ? { ready: true }
+      : { ready: false, reason: 'the worker registry (FAAS_QUEUE_URL) cannot be read' };
+  }
+
+  async prepare(fn: FunctionVersion): Promise<void> {
+    await this.#onAWorker(fn, (node) =>
+      this.#post(node, '/internal/v1/prepare', { fn }, AbortSignal.timeout(PREPARE_TIMEOUT_MS)).then(
+        () => undefined,
+      ),
+    );
+  }
+
+  invoke(request: InvokeRequest): Promise<InvokeOutcome> {
+    const call: InvokeCall = {
+      invocationId: request.invocationId,
+      fn: request.fn,
+      event: toWire(request.event),
+      deadline: request.deadline,
+      ...(request.trace ? { traceparent: request.trace.traceparent } : {}),
+    };
+    return this.#onAWorker(request.fn, async (node) => {
+      const bound = AbortSignal.timeout(Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS);
+      const signal = request.signal ? AbortSignal.any([request.signal, bound]) : bound;
+      const answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
+      for (const line of answer.logs) request.log(line.level, line.message, line.ts);
+      return outcomeFromWire(answer.outcome);
+    });
+  }
+
+  async retire(name: string, version?: number): Promise<void> {
+    const workers = this.#o.directory.nodes().filter((n) => n.role === 'worker');
+    await Promise.allSettled(
+      workers.map((node) =>
+        this.#post(
+          node,
+          '/internal/v1/retire',
+          { name, ...(version !== undefined ? { version } : {}) },
+          AbortSignal.timeout(10_000),
+        ),
+      ),
+    );
+  }
+
+  /** The cluster's containers as the last heartbeats tell them: warm counts one per worker and version. */
+  stats(): RuntimeStats {
+    let warm = 0;
+    let busy = 0;
+    const byVersion: Record<string, number> = {};
+    for (const node of this.#o.directory.nodes()) {
+      busy += node.running;
+      for (const key of node.warm) {
+        byVersion[key] = (byVersion[key] ?? 0) + 1;
+        warm++;
+      }
+    }
+    return { warm, busy, byVersion };
+  }
+
+  async close(): Promise<void> {
+    this.#o.directory.stop();
+  }
+
+  /** Runs `work` on the placed worker; on a NotStarted failure, once more on another. */
+  async #onAWorker<T>(fn: FunctionVersion, work: (node: ClusterNodeRecord) => Promise<T>): Promise<T> {
+    const tried = new Set<string>();
+    const versionKey = `${fn.name}:${fn.version}`;
+    let last: FaasError | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      if (!node && attempt === 0) {
+        // A worker that joined since the last refresh (the first one, say) is worth a read.
+        await this.#o.directory.refresh();
+        node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      }
+      if (!node) break;
+      tried.add(node.id);
+      try {
+        return await work(node);
+      } catch (err) {
+        if (!(err instanceof NotStarted)) throw err;
+        last = err.reason;
+      }
+    }
+    throw (
+      last ??
+      new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        'No worker in the cluster can run container functions now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
+        {
+          details: { workers: this.#o.directory.nodes().length },
+        },
+      )
+    );
+  }
+
+  async #post(node: ClusterNodeRecord, path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(`${node.url}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#o.secret),
+        },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      throw this.#fetchFailure(node, err, signal);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw this.#fetchFailure(node, err, signal, true);
+    }
+    if (res.status === 204) return undefined;
+    const parsed = parseJson(text);
+    if (res.ok && parsed !== undefined) return parsed;
+    const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
+      ?.error;
+    if (!error?.code || !Object.hasOwn(ERROR_STATUS, error.code)) {
+      throw new FaasError(
+        ErrorCode.WORKER_LOST,
+        `Worker ${node.id} answered ${res.status} without an error body`,
+        {
+          details: { worker: node.id },
+        },
+      );
+    }
+    const faas = new FaasError(error.code as never, error.message ?? error.code, {
+      ...(error.details !== undefined ? { details: error.details } : {}),
+    });
+    // Draining, or its engine is down: the function never started there.
+    if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(faas);
+    throw faas;
+  }
+
+  #fetchFailure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal, connected = false): Error {
+    if (signal.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') {
+      // The caller gave up (its client went away): not the worker's fault.
+      return signal.reason;
+    }
+    const code = causeCode(err);
+    const lost = (message: string) =>
+      new FaasError(ErrorCode.WORKER_LOST, message, {
+        details: { worker: node.id, url: node.url },
+        cause: err,
+      });
+    if (!connected && code !== undefined && NOT_CONNECTED.has(code)) {
+      return new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${code})`));
+    }
+    if (signal.aborted)
+      return lost(
+        `Worker ${node.id} did not answer by the call's deadline plus ${WORKER_ANSWER_GRACE_MS} ms`,
+      );
+    return lost(`Worker ${node.id} went away during the call (${code ?? (err as Error).message})`);
+  }
+}
+
+function causeCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

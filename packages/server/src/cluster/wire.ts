@@ -1,0 +1,52 @@
+import type { FunctionVersion, InvocationError, InvokeMetrics, InvokeOutcome, LogLine } from '@faas/core';
+
+/**
+ * What crosses between a gateway and a worker, as JSON. Events and results are JSON values,
+ * strings or bytes; bytes travel as base64 in a tagged wrapper so they come back as Uint8Array.
+ */
+export type WireValue =
+  | { kind: 'json'; value: unknown }
+  | { kind: 'text'; value: string }
+  | { kind: 'bytes'; base64: string };
+
+export function toWire(value: unknown): WireValue {
+  if (value instanceof Uint8Array) return { kind: 'bytes', base64: Buffer.from(value).toString('base64') };
+  if (typeof value === 'string') return { kind: 'text', value };
+  return { kind: 'json', value };
+}
+
+export function fromWire(wire: WireValue): unknown {
+  return wire.kind === 'bytes' ? new Uint8Array(Buffer.from(wire.base64, 'base64')) : wire.value;
+}
+
+/** POST /internal/v1/invoke */
+export interface InvokeCall {
+  invocationId: string;
+  fn: FunctionVersion;
+  event: WireValue;
+  /** Absolute, ms since epoch: the nodes' clocks are assumed in step (NTP), as the queue's leases assume. */
+  deadline: number;
+  traceparent?: string;
+}
+
+export type WireOutcome =
+  | { status: 'succeeded'; result: WireValue; metrics: InvokeMetrics }
+  | { status: 'failed' | 'timed_out' | 'out_of_memory'; error: InvocationError; metrics: InvokeMetrics };
+
+/** The answer to an InvokeCall: the outcome and the function's log lines, in order. */
+export interface InvokeAnswer {
+  outcome: WireOutcome;
+  logs: LogLine[];
+}
+
+export function outcomeToWire(outcome: InvokeOutcome): WireOutcome {
+  return outcome.status === 'succeeded' ? { ...outcome, result: toWire(outcome.result) } : outcome;
+}
+
+export function outcomeFromWire(wire: WireOutcome): InvokeOutcome {
+  return wire.status === 'succeeded' ? { ...wire, result: fromWire(wire.result) } : wire;
+}
+
+/** The header a node's calls carry the cluster secret in. */
+export const CLUSTER_AUTH_HEADER = 'authorization';
+export const clusterAuthValue = (secret: string): string => `Cluster ${secret}`;

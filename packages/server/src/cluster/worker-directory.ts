@@ -1,0 +1,59 @@
+import type { ClusterNodeRecord, NodeRegistry } from '@faas/core';
+
+/** How often a gateway re-reads the registry: placement reads memory, never Redis, on a call's path. */
+export const DIRECTORY_REFRESH_MS = 500;
+
+/** A gateway's copy of the registry, refreshed in the background. */
+export class WorkerDirectory {
+  #registry: NodeRegistry;
+  #nodes: ClusterNodeRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #onError: (err: unknown) => void;
+  #failing = false;
+
+  constructor(registry: NodeRegistry, onError: (err: unknown) => void) {
+    this.#registry = registry;
+    this.#onError = onError;
+  }
+
+  /** False while the registry cannot be read (the last list it gave is still used). */
+  get readable(): boolean {
+    return !this.#failing;
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.#timer = setInterval(() => void this.refresh(), DIRECTORY_REFRESH_MS);
+    this.#timer.unref();
+  }
+
+  nodes(): readonly ClusterNodeRecord[] {
+    return this.#nodes;
+  }
+
+  /** Re-reads the registry (one read at a time; callers during one share it). Never throws. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#registry
+      .list()
+      .then(
+        (nodes) => {
+          this.#nodes = nodes;
+          this.#failing = false;
+        },
+        (err: unknown) => {
+          // The last list stays: Redis down for a moment should not stop calls to live workers.
+          if (!this.#failing) this.#onError(err);
+          this.#failing = true;
+        },
+      )
+      .finally(() => {
+        this.#refreshing = undefined;
+      });
+    return this.#refreshing;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,130 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ErrorCode, FaasError, type FunctionVersion, type LogLine } from '@faas/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  CLUSTER_AUTH_HEADER,
+  clusterAuthValue,
+  fromWire,
+  type InvokeCall,
+  outcomeToWire,
+  type WireValue,
+} from '../../cluster/wire.ts';
+import type { Platform } from '../../platform.ts';
+
+/**
+ * Log bytes a worker keeps of one call before it stops keeping more: the gateway cuts at 256 KiB
+ * anyway, so more would only be memory and traffic.
+ */
+const MAX_LOG_BYTES = 512 * 1024;
+
+/**
+ * The cluster's internal API on a worker: gateways send container calls, deploys' preparations
+ * and retirements here. Only the cluster secret opens it (compared in constant time); a user's
+ * key never does, and the secret opens nothing under /api/v1 (it is no key).
+ */
+export function internalRoutes(app: FastifyInstance, platform: Platform, secret: string): void {
+  const expected = digest(clusterAuthValue(secret));
+  app.addHook('onRequest', async (request) => {
+    const given = request.headers[CLUSTER_AUTH_HEADER];
+    if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
+      throw new FaasError(ErrorCode.UNAUTHORIZED, 'The internal API takes the cluster secret only');
+    }
+  });
+  // The event (base64 for bytes) and the function's settings: room for a full-size body and more.
+  const bodyLimit = platform.config.bodyLimitBytes * 2 + 1024 * 1024;
+
+  app.post('/invoke', { bodyLimit, schema: { hide: true } }, async (request, reply) => {
+    const call = invokeCall(request.body);
+    const runtime = workerRuntime(platform, call.fn);
+    const aborter = abortOnHangUp(request, reply);
+    const logs: LogLine[] = [];
+    let bytes = 0;
+    const outcome = await runtime.invoke({
+      invocationId: call.invocationId,
+      fn: call.fn,
+      event: fromWire(call.event),
+      deadline: call.deadline,
+      log: (level, message, ts) => {
+        bytes += message.length;
+        if (bytes <= MAX_LOG_BYTES) logs.push({ ts: ts ?? Date.now(), level, message });
+      },
+      signal: aborter.signal,
+      ...(call.traceparent
+        ? { trace: { traceId: call.traceparent.split('-')[1] ?? '', traceparent: call.traceparent } }
+        : {}),
+    });
+    return { outcome: outcomeToWire(outcome), logs };
+  });
+
+  app.post('/prepare', { schema: { hide: true } }, async (request, reply) => {
+    const fn = functionVersion((request.body as { fn?: unknown } | undefined)?.fn);
+    await workerRuntime(platform, fn).prepare(fn);
+    return reply.status(204).send();
+  });
+
+  app.post('/retire', { schema: { hide: true } }, async (request, reply) => {
+    const body = request.body as { name?: unknown; version?: unknown } | undefined;
+    if (typeof body?.name !== 'string' || (body.version !== undefined && typeof body.version !== 'number')) {
+      throw new FaasError(ErrorCode.VALIDATION, 'retire takes { name, version? }');
+    }
+    await platform.runtimes.retire(body.name, body.version);
+    return reply.status(204).send();
+  });
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** The local container runtime, unless this worker drains: then the gateway tries another. */
+function workerRuntime(platform: Platform, fn: FunctionVersion) {
+  if (platform.draining) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
+  const runtime = platform.runtimes.forFunction(fn.runtime);
+  if (runtime.kind !== 'container') {
+    throw new FaasError(ErrorCode.VALIDATION, `Workers run container functions, not "${fn.runtime}"`);
+  }
+  return runtime;
+}
+
+/** The gateway hung up (its caller went away, or it died): the function is stopped. */
+function abortOnHangUp(request: FastifyRequest, reply: FastifyReply): AbortController {
+  const aborter = new AbortController();
+  request.raw.once('close', () => {
+    if (!reply.raw.writableFinished) aborter.abort(new Error('the gateway hung up'));
+  });
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) aborter.abort(new Error('the gateway hung up'));
+  });
+  return aborter;
+}
+
+function invokeCall(body: unknown): InvokeCall {
+  const call = body as Partial<InvokeCall> | undefined;
+  if (
+    typeof call?.invocationId !== 'string' ||
+    typeof call.deadline !== 'number' ||
+    !isWireValue(call.event) ||
+    (call.traceparent !== undefined && typeof call.traceparent !== 'string')
+  ) {
+    throw new FaasError(
+      ErrorCode.VALIDATION,
+      'invoke takes { invocationId, fn, event, deadline, traceparent? }',
+    );
+  }
+  return { ...call, fn: functionVersion(call.fn) } as InvokeCall;
+}
+
+function functionVersion(fn: unknown): FunctionVersion {
+  const v = fn as Partial<FunctionVersion> | undefined;
+  if (typeof v?.name !== 'string' || typeof v.version !== 'number' || typeof v.runtime !== 'string') {
+    throw new FaasError(ErrorCode.VALIDATION, 'fn must be a function version');
+  }
+  return v as FunctionVersion;
+}
+
+function isWireValue(value: unknown): value is WireValue {
+  const v = value as { kind?: unknown; base64?: unknown; value?: unknown } | undefined;
+  if (v?.kind === 'bytes') return typeof v.base64 === 'string';
+  if (v?.kind === 'text') return typeof v.value === 'string';
+  return v?.kind === 'json';
+}
