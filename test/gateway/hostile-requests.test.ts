@@ -17,6 +17,8 @@ const REQUESTS = Number(process.env.HOSTILE_REQUESTS ?? 10_000);
 const SEED = Number(process.env.HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** In a function's env in project `alpha`: no answer to `beta`'s key may hold it. */
 const MARKER = 'alpha-only-9f3c1e';
+/** The one origin `alpha` allows (CORS, with credentials): no answer may allow another. */
+const ALPHA_ORIGIN = 'https://app.alpha.example';
 
 /** mulberry32: small, seedable. */
 function prng(seed: number): () => number {
@@ -140,6 +142,15 @@ const BODIES: Array<() => { type?: string; body: string | Buffer }> = [
   () => ({ type: 'application/json', body: JSON.stringify({ value: 'x'.repeat(200_000) }) }),
   () => ({ body: 'no content type at all' }),
   () => ({ type: 'image/png', body: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }),
+  () => ({
+    type: 'application/json',
+    body: '{"cors":{"allowOrigins":["*"],"allowCredentials":true,"maxAgeSeconds":-1}}',
+  }),
+  () => ({
+    type: 'application/json',
+    body: `{"cors":{"allowOrigins":[${'"https://a.example/",'.repeat(100)}"null"],"allowHeaders":["a b"]}}`,
+  }),
+  () => ({ type: 'application/json', body: '{"cors":{"allowOrigins":"https://x.example","bogus":1}}' }),
 ];
 
 const EXTRA_HEADERS: Array<Record<string, string>> = [
@@ -158,6 +169,25 @@ const EXTRA_HEADERS: Array<Record<string, string>> = [
   { traceparent: '00-zzzz-yyyy-01' },
   { accept: 'text/event-stream' },
   { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+  { origin: ALPHA_ORIGIN },
+  { origin: 'null' },
+  { origin: `${ALPHA_ORIGIN}.evil.example` },
+  {
+    origin: ALPHA_ORIGIN,
+    'access-control-request-method': 'POST',
+    'access-control-request-headers': 'authorization',
+  },
+  { origin: ALPHA_ORIGIN, 'access-control-request-method': 'P O S T' },
+  {
+    origin: ALPHA_ORIGIN,
+    'access-control-request-method': 'GET',
+    'access-control-request-headers': ',,,'.repeat(3000),
+  },
+  {
+    origin: 'https://evil.example',
+    'access-control-request-method': 'DELETE',
+    'access-control-request-headers': 'x',
+  },
 ];
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'PROPFIND'];
@@ -194,6 +224,8 @@ interface Answer {
   status: number;
   type: string;
   body: string;
+  allowOrigin: string | undefined;
+  allowCredentials: string | undefined;
 }
 
 /** Sends exactly what it is given (fetch would tidy the path, method and headers). */
@@ -233,7 +265,13 @@ function send(
         if (type.startsWith('text/event-stream')) res.destroy();
       });
       const done = () =>
-        resolve({ status: res.statusCode ?? 0, type, body: Buffer.concat(chunks).toString('utf8') });
+        resolve({
+          status: res.statusCode ?? 0,
+          type,
+          body: Buffer.concat(chunks).toString('utf8'),
+          allowOrigin: res.headers['access-control-allow-origin'],
+          allowCredentials: res.headers['access-control-allow-credentials'],
+        });
       res.on('end', done);
       res.on('close', done);
       res.on('error', done);
@@ -263,6 +301,12 @@ describe('hostile requests', () => {
       return ((await res.json()) as { key: string }).key;
     };
     keys = { alpha: await keyOf('alpha'), beta: await keyOf('beta') };
+    const cors = await admin(
+      '/api/v1/projects/alpha',
+      { cors: { allowOrigins: [ALPHA_ORIGIN], allowCredentials: true } },
+      'PATCH',
+    );
+    assert.equal(cors.status, 200, await cors.clone().text());
     for (const [project, name, env] of [
       ['alpha', 'alpha-fn', { SECRET: MARKER }],
       ['beta', 'beta-fn', {}],
@@ -378,6 +422,15 @@ describe('hostile requests', () => {
         if (typeof code !== 'string' || !codes.has(code)) {
           problems.push(`${what}: not the JSON error format: ${answer.body.slice(0, 200)}`);
         }
+      }
+      // CORS: only alpha's origin is ever allowed, and only to a request from it.
+      if (
+        (answer.allowOrigin !== undefined || answer.allowCredentials !== undefined) &&
+        (headers.origin !== ALPHA_ORIGIN || answer.allowOrigin !== ALPHA_ORIGIN)
+      ) {
+        problems.push(
+          `${what}: allowed origin ${answer.allowOrigin} (credentials ${answer.allowCredentials})`,
+        );
       }
       if (token?.includes(keys.beta) && answer.body.includes(MARKER)) {
         problems.push(`${what}: beta's key saw alpha's data: ${answer.body.slice(0, 300)}`);

@@ -221,6 +221,39 @@ describe('servers on PostgreSQL', { skip: postgresSkipReason() }, () => {
     );
   });
 
+  it("a project's CORS settings changed on one server hold on the other at once (NOTIFY)", async () => {
+    const origin = 'https://app.pg.example';
+    const made = await a.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'pg-cors', runtime: 'js', public: true, code: 'export default () => 1' },
+    });
+    assert.equal(made.status, 201, await made.text());
+    const allowed = async () =>
+      (await b.api('/fn/pg-cors', { key: null, headers: { origin } })).headers.get(
+        'access-control-allow-origin',
+      );
+    assert.equal(await allowed(), null);
+    const set = await a.api('/api/v1/projects/default', {
+      method: 'PATCH',
+      json: { cors: { allowOrigins: [origin] } },
+    });
+    assert.equal(set.status, 200, await set.text());
+    await waitFor(
+      async () => ((await allowed()) === origin ? true : undefined),
+      15_000,
+      'CORS on the other server',
+    );
+    assert.equal(
+      (await a.api('/api/v1/projects/default', { method: 'PATCH', json: { cors: null } })).status,
+      200,
+    );
+    await waitFor(
+      async () => ((await allowed()) === null ? true : undefined),
+      15_000,
+      'CORS gone on the other server',
+    );
+  });
+
   it('gateway threads read the database through pools of their own', async () => {
     const threaded = await startTestServer({ databaseUrl: db.url, gatewayThreads: 2 }, blobsShared.dataDir());
     try {

@@ -122,6 +122,11 @@ export interface Config {
   /** The certificate's private key (a PEM file). (FAAS_TLS_KEY) */
   tlsKey: string | undefined;
   /**
+   * With TLS, serve HTTP/2 (ALPN h2) beside HTTP/1.1 on the port; false: HTTP/1.1 only. No effect
+   * without TLS (browsers speak HTTP/2 over TLS only). @default true (FAAS_HTTP2)
+   */
+  http2: boolean;
+  /**
    * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
    * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
    */
@@ -542,6 +547,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   jwtRoleClaim: { env: 'FAAS_JWT_ROLE_CLAIM', default: 'role', parse: str },
   tlsCert: { env: 'FAAS_TLS_CERT', default: undefined, parse: str },
   tlsKey: { env: 'FAAS_TLS_KEY', default: undefined, parse: str },
+  http2: { env: 'FAAS_HTTP2', default: true, parse: bool },
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },

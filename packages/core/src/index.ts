@@ -3,6 +3,7 @@ export * from './audit.ts';
 export * from './blobs.ts';
 export * from './cluster.ts';
 export * from './config.ts';
+export * from './cors.ts';
 export * from './errors.ts';
 export * from './function-names.ts';
 export * from './functions.ts';

@@ -1,3 +1,4 @@
+import type { CorsSettings } from './cors.ts';
 import { ErrorCode, FaasError } from './errors.ts';
 import type { RateLimit } from './functions.ts';
 
@@ -30,6 +31,8 @@ export interface ProjectRecord {
   host?: string;
   /** Limits the platform admin set on the project; a quota absent is no limit. */
   quotas?: ProjectQuotas;
+  /** Which browser origins may call its functions and the API with its keys (docs/security.md#cors). Absent: none. */
+  cors?: CorsSettings;
 }
 
 /**

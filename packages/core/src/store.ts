@@ -1,5 +1,6 @@
 import type { ApiKeyRecord } from './api-keys.ts';
 import type { AuditEntry, AuditFilter } from './audit.ts';
+import type { CorsSettings } from './cors.ts';
 import type { FunctionRecord, FunctionVersion, RateLimit, RouteSpec } from './functions.ts';
 import type { BackendHealth } from './health.ts';
 import type { Invocation, InvocationFilter, LogLine } from './invocations.ts';
@@ -237,6 +238,12 @@ export interface MetadataStore {
    * @throws FaasError PROJECT_NOT_FOUND
    */
   setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord>;
+  /**
+   * Sets (or, undefined, removes) a project's CORS settings and moves the routes' revision, so
+   * every gateway (thread or server) reloads its projects; resolves to the project.
+   * @throws FaasError PROJECT_NOT_FOUND
+   */
+  setProjectCors(name: string, cors: CorsSettings | undefined): Promise<ProjectRecord>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first. */

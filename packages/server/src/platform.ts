@@ -33,6 +33,7 @@ import { reconcileOrphans } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { ProjectCors } from './gateway/cors/project-cors.ts';
 import { registerContainerMetrics } from './observability/container-metrics.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
@@ -97,6 +98,8 @@ export interface Platform {
   rateBuffers: MemoryRateBuffers;
   /** Projects' rate limits, as this thread's invoke pipeline reads them. */
   projectLimits: ProjectRateLimits;
+  /** Projects' CORS settings, reloaded with the routes (every thread has its copy). */
+  cors: ProjectCors;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
   /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
@@ -294,12 +297,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const slots = new SlotTable();
   const catalog = new FunctionCatalog(store, changes.publish);
   const limits = new ProjectLimits();
+  const cors = new ProjectCors();
   const routes = new RouteSync(
     store,
     catalog,
     (list) => changes.publish({ kind: 'routes', routes: list }),
     (projects) => {
       limits.replace(projects);
+      cors.replace(projects);
       changes.publish({ kind: 'projects', projects });
     },
   );
@@ -452,6 +457,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     rateBuckets,
     rateBuffers: rateMemory.buffers,
     projectLimits,
+    cors,
     isolateHosts,
     observability,
     generatedAdminKey,

@@ -17,6 +17,7 @@ import { SecretService } from './control/secret-service.ts';
 import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
+import { ProjectCors } from './gateway/cors/project-cors.ts';
 import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
 import { remoteIsolateRuntime } from './runtimes/isolate-hosts/host-settings.ts';
@@ -50,6 +51,8 @@ export interface ThreadPlatform {
   /** The rate limits' buckets: views of the main thread's. */
   rateBuckets: RateBuckets;
   projectLimits: ProjectRateLimits;
+  /** Projects' CORS settings, as the main thread last loaded them. */
+  cors: ProjectCors;
   /** This thread's spans and exporter; absent when tracing is off. */
   tracing?: Tracing;
   /**
@@ -84,7 +87,10 @@ export async function createThreadPlatform(
   const routes = new RouteTable();
   routes.replace(await store.listRoutes());
   const limits = new ProjectLimits();
-  limits.replace(await store.listProjects());
+  const cors = new ProjectCors();
+  const projects = await store.listProjects();
+  limits.replace(projects);
+  cors.replace(projects);
 
   // The invocations finished in one turn of the event loop go to the main thread in one message,
   // and only then are their responses written.
@@ -159,6 +165,7 @@ export async function createThreadPlatform(
         break;
       case 'projects':
         limits.replace(change.projects);
+        cors.replace(change.projects);
         break;
       case 'key-revoked':
         keys.forget(change.id);
@@ -177,6 +184,7 @@ export async function createThreadPlatform(
     runtime,
     rateBuckets,
     projectLimits,
+    cors,
     ...(tracing ? { tracing } : {}),
     respond(write) {
       writes.push(write);

@@ -8,6 +8,7 @@ import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { auditTrail } from './audit-trail.ts';
 import { consoleRoutes } from './console-static.ts';
+import { apiCors } from './cors/api-cors.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer, gatewayTls } from './http-server.ts';
 import { createInvokePipeline, publicRateLimit } from './invoke/create-pipeline.ts';
@@ -57,6 +58,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     routes: platform.routes.table,
     rateBuckets: platform.rateBuckets,
     projectLimits: platform.projectLimits,
+    cors: platform.cors,
     publicRateLimit: publicRateLimit(config),
     ...(platform.observability.tracing ? { tracing: platform.observability.tracing } : {}),
   });
@@ -130,6 +132,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(websocket, { options: { maxPayload: config.bodyLimitBytes } });
 
+  // Before the routes: its onSend hook is the API's, its OPTIONS route the API's preflights.
+  apiCors(app, platform.cors, config.auth);
   healthRoutes(app, platform);
   metricsRoutes(app, platform);
   await app.register(async (session) => sessionRoutes(session, platform, sessions), { prefix: '/api/v1' });

@@ -45,7 +45,7 @@ export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: numbe
         ? bodyTooLarge(bodyLimitBytes)
         : toFaasError(error);
     if (faas.status >= 500 && !isFaasError(error)) request.log.error({ err: error }, 'unhandled error');
-    return sendParts(reply, errorResponse(faas));
+    return sendParts(reply, errorResponse(faas, errorHeaders(error)));
   });
   app.setNotFoundHandler((request, reply) => {
     const err = new FaasError(ErrorCode.NOT_FOUND, `No route ${request.method} ${request.url.split('?')[0]}`);
@@ -53,16 +53,29 @@ export function installErrorHandling(app: FastifyInstance, bodyLimitBytes: numbe
   });
 }
 
+/** Headers an error's answer carries whoever answers it (the project's CORS headers). */
+const errorHeaderMap = new WeakMap<object, Record<string, string>>();
+
+/** Gives a thrown error headers for its answer (errorHeaders reads them back). */
+export function setErrorHeaders(error: unknown, headers: Record<string, string>): void {
+  if (typeof error === 'object' && error !== null) errorHeaderMap.set(error, headers);
+}
+
+export function errorHeaders(error: unknown): Record<string, string> | undefined {
+  return typeof error === 'object' && error !== null ? errorHeaderMap.get(error) : undefined;
+}
+
 /**
  * An error's response: its status, the one error body, and Retry-After on a 429 (its own, when it
- * says) and on a 503 that says when to come back.
+ * says) and on a 503 that says when to come back; `extra` (errorHeaders) goes on too.
  */
-export function errorResponse(faas: FaasError): HttpResponseParts {
+export function errorResponse(faas: FaasError, extra?: Record<string, string>): HttpResponseParts {
   const seconds = (faas.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   if (faas.status !== 429 && !(faas.status === 503 && typeof seconds === 'number')) {
-    return jsonParts(faas.status, faas.toJSON());
+    return jsonParts(faas.status, faas.toJSON(), extra);
   }
   return jsonParts(faas.status, faas.toJSON(), {
+    ...extra,
     'retry-after': typeof seconds === 'number' ? String(seconds) : '1',
     ...(faas.code === ErrorCode.RATE_LIMITED ? rateLimitFields(faas.details) : {}),
   });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
@@ -8,11 +9,20 @@ import { ErrorCode, FaasError } from '@faas/core';
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /**
+ * HTTP/2's limits per connection: streams open at once (a client opening more gets them refused,
+ * not queued), and the header block, as large as HTTP/1.1's (node's 16 KiB). Node's defaults
+ * bound the rest: 10 MB of memory a session may hold (a client that never reads), invalid
+ * frames and refused streams before the session is closed.
+ */
+export const HTTP2_SETTINGS = { maxConcurrentStreams: 128, maxHeaderListSize: 16 * 1024 } as const;
+
+/**
  * A node:http server as every gateway listener needs it. Not half-open: a client's FIN ends its
  * request, which is how a client that goes away cancels what it asked for (an exec, a stream).
  * A client that half-closes after sending its request therefore gets no answer.
  */
 export function createGatewayServer(listener?: RequestListener, tls?: GatewayTls): Server {
+  if (tls?.http2) return createHttp2Server(tls, listener);
   // An https.Server is an http.Server to everything that uses one here (requests, upgrades).
   const server = (tls ? createTlsServer(tls, listener) : createServer(listener)) as Server;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -20,9 +30,43 @@ export function createGatewayServer(listener?: RequestListener, tls?: GatewayTls
   return server;
 }
 
+/**
+ * HTTP/2 and HTTP/1.1 on one TLS port (ALPN). Its requests and responses are node's compatibility
+ * objects, which the listener uses as http.IncomingMessage and ServerResponse; HTTP/1.1
+ * connections (WebSocket upgrades included) are node:http's own.
+ */
+function createHttp2Server(tls: GatewayTls, listener: RequestListener | undefined): Server {
+  const server = createSecureServer({
+    cert: tls.cert,
+    key: tls.key,
+    allowHTTP1: true,
+    settings: HTTP2_SETTINGS,
+  });
+  if (listener) server.on('request', (req, res) => listener(withHost(req as never), res as never));
+  // An idle connection closes, as HTTP/1.1's keep-alive ones do.
+  server.setTimeout(KEEP_ALIVE_TIMEOUT_MS);
+  server.on('clientError', answerClientError);
+  // A session's protocol error is the client's: node has closed it; nothing else to do.
+  server.on('sessionError', () => {});
+  return server as unknown as Server;
+}
+
+/**
+ * An HTTP/2 request names its host in `:authority`, not `Host`: it gets a Host header, so host
+ * names (a project's routes) match whichever protocol asked.
+ */
+function withHost(req: IncomingMessage): IncomingMessage {
+  const { headers } = req;
+  const authority = headers[':authority'];
+  if (headers.host === undefined && typeof authority === 'string') headers.host = authority;
+  return req;
+}
+
 export interface GatewayTls {
   cert: Buffer;
   key: Buffer;
+  /** Serve HTTP/2 beside HTTP/1.1 (FAAS_HTTP2). */
+  http2: boolean;
 }
 
 /**
@@ -32,6 +76,7 @@ export interface GatewayTls {
 export function gatewayTls(config: {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  http2: boolean;
 }): GatewayTls | undefined {
   if (!config.tlsCert || !config.tlsKey) return undefined;
   const read = (path: string, what: string) => {
@@ -44,6 +89,7 @@ export function gatewayTls(config: {
   return {
     cert: read(config.tlsCert, 'certificate (FAAS_TLS_CERT)'),
     key: read(config.tlsKey, 'key (FAAS_TLS_KEY)'),
+    http2: config.http2,
   };
 }
 

@@ -1,5 +1,6 @@
 import {
   API_KEY_ROLES,
+  CORS_LIMITS,
   DEPENDENCY_CACHE_NAMES,
   FUNCTION_LIMITS,
   FUNCTION_RUNTIMES,
@@ -244,6 +245,28 @@ export const createProjectBody = {
  * `PATCH /projects/{name}`: its rate limit (its owner or a platform admin), its host name and
  * quotas (a platform admin); absent fields stay.
  */
+/** The bounds are CORS_LIMITS'; validateCors checks what a schema cannot (origins, tokens). */
+function corsSchema() {
+  const list = (maxItems: number, maxLength: number) => ({
+    type: 'array',
+    maxItems,
+    items: { type: 'string', minLength: 1, maxLength },
+  });
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['allowOrigins'],
+    properties: {
+      allowOrigins: list(CORS_LIMITS.origins, CORS_LIMITS.originLength),
+      allowMethods: list(CORS_LIMITS.methods, CORS_LIMITS.headerLength),
+      allowHeaders: list(CORS_LIMITS.headers, CORS_LIMITS.headerLength),
+      exposeHeaders: list(CORS_LIMITS.headers, CORS_LIMITS.headerLength),
+      allowCredentials: { type: 'boolean' },
+      maxAgeSeconds: { type: 'integer', minimum: 0, maximum: CORS_LIMITS.maxAgeSeconds },
+    },
+  };
+}
+
 export const patchProjectBody = {
   type: 'object',
   additionalProperties: false,
@@ -252,6 +275,11 @@ export const patchProjectBody = {
     rateLimit: {
       description: "invocations per second of all the project's functions together; null removes it",
       anyOf: [rateLimitSchema, { type: 'null' }],
+    },
+    cors: {
+      description:
+        'Which browser origins may call its functions and the API with its keys; null: none (docs/security.md#cors)',
+      anyOf: [corsSchema(), { type: 'null' }],
     },
     host: {
       description: 'The host name its declared routes answer on, alone; null: none',

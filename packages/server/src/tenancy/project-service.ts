@@ -1,4 +1,5 @@
 import {
+  type CorsSettings,
   ErrorCode,
   FaasError,
   isHostName,
@@ -8,6 +9,7 @@ import {
   type ProjectRecord,
   QUOTA_NAMES,
   type RateLimit,
+  validateCors,
 } from '@faas/core';
 
 /** Projects (tenants): made by platform admins; every key, function and sandbox lives in one. */
@@ -53,6 +55,18 @@ export class ProjectService {
     const project = await this.#store.setProjectRateLimit(name, rateLimit);
     this.#onChange?.(name);
     return project;
+  }
+
+  /**
+   * Sets (checked and normalised) or (null) removes a project's CORS settings. The caller refreshes
+   * the route table, which reloads projects (the store moved its revision, so other processes
+   * catch up on their poll).
+   * @throws FaasError VALIDATION (validateCors); PROJECT_NOT_FOUND
+   */
+  async setCors(name: string, cors: CorsSettings | null): Promise<ProjectRecord> {
+    const settings = cors === null ? undefined : validateCors(cors);
+    await this.mustExist(name);
+    return this.#store.setProjectCors(name, settings);
   }
 
   /**

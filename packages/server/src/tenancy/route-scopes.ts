@@ -7,6 +7,7 @@ import type { Scope } from '@faas/core';
  */
 export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'GET /api/v1/projects': 'projects:read',
+  'GET /api/v1/projects/:name': 'projects:read',
   'POST /api/v1/projects': 'projects:write',
   'PATCH /api/v1/projects/:name': 'settings:write',
   'GET /api/v1/keys': 'keys:read',

@@ -247,6 +247,31 @@ export function projectCases(getStore: GetStore): void {
     await store.createFunction(sampleVersion('team-q.f4', { project: 'team-q' }));
   });
 
+  it("keeps a project's CORS settings and moves the routes' revision, so every gateway reloads them", async () => {
+    const store = getStore();
+    await store.createProject({ name: 'team-cors', createdAt: '2030-01-01T00:00:00.000Z' });
+    const cors = {
+      allowOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      allowHeaders: ['content-type', 'x-trace'],
+      exposeHeaders: ['x-invocation-id'],
+      allowCredentials: true,
+      maxAgeSeconds: 600,
+    };
+    const before = await store.routesRevision();
+    assert.deepEqual((await store.setProjectCors('team-cors', cors)).cors, cors);
+    assert.deepEqual((await store.getProject('team-cors'))?.cors, cors);
+    assert.deepEqual((await store.listProjects()).find((p) => p.name === 'team-cors')?.cors, cors);
+    assert.ok((await store.routesRevision()) > before, 'gateways reload projects when the revision moves');
+    // The other settings stay; removing CORS leaves none.
+    await store.setProjectRateLimit('team-cors', { requestsPerSecond: 5, burst: 5 });
+    assert.deepEqual((await store.getProject('team-cors'))?.cors, cors);
+    const removed = await store.setProjectCors('team-cors', undefined);
+    assert.equal(removed.cors, undefined);
+    assert.deepEqual(removed.rateLimit, { requestsPerSecond: 5, burst: 5 });
+    assert.equal((await store.getProject('team-cors'))?.cors, undefined);
+    await rejectsWithCode(store.setProjectCors('nope', cors), ErrorCode.PROJECT_NOT_FOUND);
+  });
+
   it("enforces a project's snapshot storage quota on the snapshots it keeps", async () => {
     const store = getStore();
     await store.createProject({ name: 'team-s', createdAt: '2030-01-01T00:00:00.000Z' });

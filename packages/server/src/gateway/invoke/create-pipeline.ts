@@ -3,6 +3,7 @@ import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RateRule } from '../../control/rate-limits/gcra.ts';
 import type { RouteTable } from '../../control/route-table.ts';
+import type { ProjectCors } from '../cors/project-cors.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { authHook, functionAccess, projectGuess } from './auth-hook.ts';
 import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
@@ -24,6 +25,8 @@ export interface PipelineParts {
   publicRateLimit: RateRule;
   /** Projects' rate limits (ProjectRateLimits). */
   projectLimits: ProjectLimitSource;
+  /** Projects' CORS settings. */
+  cors: ProjectCors;
 }
 
 /** The invoke pipeline of a thread, with the hooks the configuration asks for: the same on every thread. */
@@ -36,6 +39,7 @@ export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
     hooks,
     ...(parts.auth ? { access: functionAccess(), guessProject: projectGuess(parts.keys) } : {}),
     ...(parts.tracing ? { tracing: parts.tracing } : {}),
+    cors: parts.cors,
     rateLimits: new InvokeRateLimits(parts.rateBuckets, {
       projects: parts.projectLimits,
       ...(parts.publicRateLimit.requestsPerSecond > 0 ? { publicRule: parts.publicRateLimit } : {}),

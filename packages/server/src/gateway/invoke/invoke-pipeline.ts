@@ -7,6 +7,7 @@ import {
   type Bucket,
   DEFAULT_PROJECT,
   ErrorCode,
+  FaasError,
   type FunctionVersion,
   isFaasError,
   type RateDecision,
@@ -20,9 +21,14 @@ import type { RouteTable } from '../../control/route-table.ts';
 import { errorType, traceFrom } from '../../observability/tracing.ts';
 import { actingProject } from '../../tenancy/identity.ts';
 import { missingKey } from '../auth.ts';
+import { isPreflight, preflightRefused } from '../cors/cors-policy.ts';
+import type { ProjectCors } from '../cors/project-cors.ts';
+import { projectOfStoredName, withCorsHeaders } from '../cors/response-cors.ts';
+import { setErrorHeaders } from '../errors.ts';
 import { httpResponse, invokeResponse } from '../invoke-response.ts';
 import { httpEventOf, invokeEvent } from '../request-event.ts';
 import { type HttpResponseParts, jsonParts } from '../response-parts.ts';
+import { SESSION_COOKIE } from '../session/session-auth.ts';
 import {
   type ApiInvoke,
   apiInvoke,
@@ -76,6 +82,13 @@ export interface InvokePipelineOptions {
   tracing?: Tracer;
   /** Rate limits: each request asks whether one applies (a cheap check), and only then draws on buckets. */
   rateLimits?: InvokeRateLimits;
+  /** Projects' CORS settings: looked at only for a request with an Origin while some project has them. */
+  cors?: ProjectCors;
+}
+
+/** The project whose CORS settings answer a request, once known (see InvokePipeline.run). */
+interface CorsRequest {
+  project: string | undefined;
 }
 
 /**
@@ -91,6 +104,7 @@ export class InvokePipeline {
   #guessProject: ProjectGuess | undefined;
   #tracing: Tracer | undefined;
   #rateLimits: InvokeRateLimits | undefined;
+  #cors: ProjectCors | undefined;
 
   constructor(options: InvokePipelineOptions) {
     this.#invocations = options.invocations;
@@ -100,6 +114,7 @@ export class InvokePipeline {
     this.#guessProject = options.guessProject;
     this.#tracing = options.tracing;
     this.#rateLimits = options.rateLimits;
+    this.#cors = options.cors;
   }
 
   /**
@@ -182,11 +197,77 @@ export class InvokePipeline {
    * Serves an invoking request whose body was read (undefined: none).
    * @throws FaasError for whatever refuses it; the adapter answers with errorResponse.
    */
-  async run(
+  run(
     target: InvokeTarget,
     head: RequestHead,
     body: Buffer | undefined,
     trace?: ActiveTrace,
+  ): Promise<HttpResponseParts> {
+    const origin = this.#cors?.active === true ? head.headers.origin : undefined;
+    if (origin === undefined) return this.#serve(target, head, body, trace, undefined);
+    return this.#serveCors(origin, target, head, body, trace);
+  }
+
+  /**
+   * A request with an Origin while some project has CORS settings. Whose settings answer: an HTTP
+   * trigger's, the project of the function (known from the URL for a declared route and for
+   * `/fn/{project}.{name}`; else once the caller's key is checked); the API's invoke, the project
+   * the caller's key acts in. A preflight carries no credentials: `/fn/{name}` is the default
+   * project's then, as without a key. Without settings for that project, nothing changes.
+   */
+  async #serveCors(
+    origin: string,
+    target: InvokeTarget,
+    head: RequestHead,
+    body: Buffer | undefined,
+    trace: ActiveTrace | undefined,
+  ): Promise<HttpResponseParts> {
+    const cors = this.#cors as ProjectCors;
+    const state: CorsRequest = { project: undefined };
+    if (target.kind === 'http') {
+      if (target.declared || target.name.includes('.')) state.project = projectOfStoredName(target.name);
+      if (isPreflight(head.method, head.headers)) {
+        const policy = cors.of(state.project ?? DEFAULT_PROJECT);
+        if (policy) {
+          const answer = policy.preflight(
+            origin,
+            head.headers['access-control-request-method'] as string,
+            headerText(head.headers['access-control-request-headers']),
+            true,
+          );
+          if ('headers' in answer) return { status: 204, headers: answer.headers, body: undefined };
+          const refused = preflightRefused(answer.refused);
+          setErrorHeaders(refused, { vary: 'Origin' });
+          throw refused;
+        }
+      }
+    }
+    const credentials = target.kind === 'http';
+    try {
+      const parts = await this.#serve(target, head, body, trace, state);
+      const policy = state.project === undefined ? undefined : cors.of(state.project);
+      return policy ? withCorsHeaders(parts, policy.responseHeaders(origin, credentials)) : parts;
+    } catch (err) {
+      const policy = state.project === undefined ? undefined : cors.of(state.project);
+      // A copy carries this request's headers: an error object may be thrown to more than one
+      // request. Anything but a FaasError is a 500, answered without them.
+      if (!policy || !isFaasError(err)) throw err;
+      const answer = new FaasError(err.code, err.message, {
+        status: err.status,
+        details: err.details,
+        cause: err,
+      });
+      setErrorHeaders(answer, policy.responseHeaders(origin, credentials));
+      throw answer;
+    }
+  }
+
+  async #serve(
+    target: InvokeTarget,
+    head: RequestHead,
+    body: Buffer | undefined,
+    trace: ActiveTrace | undefined,
+    cors: CorsRequest | undefined,
   ): Promise<HttpResponseParts> {
     let context: InvokeRequestContext | undefined;
     if (this.#hooks.length > 0 || this.#access) {
@@ -208,8 +289,10 @@ export class InvokePipeline {
     const access = this.#access;
     // Names are the acting project's (two projects may each have `hello`), checked key and all.
     const project = access ? actingProject(context?.apiKey, head.headers) : DEFAULT_PROJECT;
+    if (cors)
+      cors.project = target.kind === 'http' ? projectOfStoredName(storedNameOf(target, project)) : project;
     if (target.kind === 'http') {
-      const name = target.declared ? target.name : storedName(project, target.name);
+      const name = storedNameOf(target, project);
       let fn = invocations.resolveCached(name, 'latest');
       if (!fn) {
         try {
@@ -231,7 +314,7 @@ export class InvokePipeline {
             query: parseQuery(target.query) as Record<string, string | string[]>,
             // The platform's key proved access to a private function: the function never sees it
             // (a function of a project could otherwise collect its callers' keys, an admin's too).
-            headers: access && !fn.public ? withoutAuthorization(head.headers) : head.headers,
+            headers: eventHeaders(head.headers, access !== undefined && !fn.public),
             // GET and HEAD bodies are not read, as routers do.
             body: head.method === 'GET' || head.method === 'HEAD' ? undefined : body,
           },
@@ -313,16 +396,44 @@ export class InvokePipeline {
   }
 }
 
+/** An HTTP target's function as the store names it, in the acting project. */
+function storedNameOf(target: InvokeTarget & { kind: 'http' }, project: string): string {
+  return target.declared ? target.name : storedName(project, target.name);
+}
+
 /** The project a request's key may invoke in; undefined: every project (a platform admin). */
 function projectScope(context: InvokeRequestContext | undefined): string | undefined {
   const key = context?.apiKey;
   return key && key.role !== 'admin' ? key.project : undefined;
 }
 
-function withoutAuthorization(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  if (headers.authorization === undefined) return headers;
-  const { authorization: _key, ...rest } = headers;
-  return rest;
+/**
+ * The headers a function's event gets: without the platform's key when it opened a private
+ * function, without the console's session cookie (a function of any project could otherwise
+ * collect a signed-in admin's session: a browser sends it to every same-site request, and to a
+ * project's origins when its CORS allows credentials), and without HTTP/2's pseudo-headers
+ * (`:path`…), so both protocols give one event.
+ */
+function eventHeaders(headers: IncomingHttpHeaders, dropKey: boolean): IncomingHttpHeaders {
+  const pseudo = headers[':method'] !== undefined;
+  const cookie = headers.cookie;
+  const session = cookie?.includes(SESSION_COOKIE) === true;
+  if (!pseudo && !session && !(dropKey && headers.authorization !== undefined)) return headers;
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name[0] === ':' || (dropKey && name === 'authorization')) continue;
+    out[name] = value;
+  }
+  if (session) {
+    const kept = (cookie as string)
+      .split(';')
+      .filter((pair) => pair.split('=', 1)[0]?.trim() !== SESSION_COOKIE)
+      .join(';')
+      .trim();
+    if (kept.length > 0) out.cookie = kept;
+    else delete out.cookie;
+  }
+  return out;
 }
 
 function withHeaders(

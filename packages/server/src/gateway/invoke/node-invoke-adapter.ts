@@ -3,7 +3,7 @@ import { type ActiveTrace, type FunctionVersion, isFaasError } from '@faas/core'
 import type { HttpMetrics } from '../../observability/http-metrics.ts';
 import type { RequestLog } from '../../observability/request-log.ts';
 import { clientAddress } from '../client-address.ts';
-import { errorResponse, toFaasError } from '../errors.ts';
+import { errorHeaders, errorResponse, toFaasError } from '../errors.ts';
 import { withTraceparent, writeResponse } from '../response-parts.ts';
 import { usesSession } from '../session/session-auth.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
@@ -149,5 +149,5 @@ function sendError(
   const faas = toFaasError(err);
   if (faas.status >= 500 && !isFaasError(err)) logger.error('unhandled error in an invoke', err);
   if (res.headersSent || res.destroyed) res.destroy();
-  else writeResponse(res, withTraceparent(errorResponse(faas), trace));
+  else writeResponse(res, withTraceparent(errorResponse(faas, errorHeaders(err)), trace));
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, FaasError, type ProjectQuotas, type RateLimit } from '@faas/core';
+import { type CorsSettings, ErrorCode, FaasError, type ProjectQuotas, type RateLimit } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { createProjectBody, nameParams, patchProjectBody } from '../schemas.ts';
@@ -22,6 +22,7 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
       host?: string | null;
       quotas?: { [K in keyof ProjectQuotas]?: number | null };
       rateLimit?: RateLimit | null;
+      cors?: CorsSettings | null;
     };
   }>(
     '/projects/:name',
@@ -29,7 +30,7 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
       schema: {
         tags,
         summary:
-          "Change a project's settings: its rate limit (its owner, or platform admins), its host name and quotas (platform admins)",
+          "Change a project's settings: its rate limit and CORS (its owner, or platform admins), its host name and quotas (platform admins)",
         params: nameParams,
         body: patchProjectBody,
       },
@@ -37,11 +38,8 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
     async (request) => {
       const { name } = request.params;
       // An owner changes only its own project: another is as absent as an unknown one.
-      if (request.projectScope !== undefined && name !== request.projectScope)
-        throw new FaasError(ErrorCode.PROJECT_NOT_FOUND, `Project "${name}" not found`, {
-          details: { name },
-        });
-      const { host, quotas, rateLimit } = request.body;
+      if (request.projectScope !== undefined && name !== request.projectScope) throw projectNotFound(name);
+      const { host, quotas, rateLimit, cors } = request.body;
       // What a project may take is the platform's to say, not its owner's.
       if (request.projectScope !== undefined && (host !== undefined || quotas !== undefined))
         throw new FaasError(
@@ -59,7 +57,22 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
         await platform.routes.refresh();
       }
       if (rateLimit !== undefined) project = await projects.setRateLimit(name, rateLimit ?? undefined);
+      if (cors !== undefined) {
+        project = await projects.setCors(name, cors);
+        // Every gateway thread takes the project table in with the routes, before this answers.
+        await platform.routes.refresh();
+      }
       return project;
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/projects/:name',
+    { schema: { tags, summary: 'One project and its settings', params: nameParams } },
+    async (request) => {
+      const { name } = request.params;
+      if (request.projectScope !== undefined && name !== request.projectScope) throw projectNotFound(name);
+      return projects.get(name);
     },
   );
 
@@ -72,4 +85,8 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
       return { items: scope === undefined ? all : all.filter((p) => p.name === scope) };
     },
   );
+}
+
+function projectNotFound(name: string): FaasError {
+  return new FaasError(ErrorCode.PROJECT_NOT_FOUND, `Project "${name}" not found`, { details: { name } });
 }

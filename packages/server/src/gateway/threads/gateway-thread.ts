@@ -90,5 +90,6 @@ parentPort?.on('message', (message: GatewayThreadCommand) => {
     requests.flush();
     parentPort?.close();
   });
-  server.closeIdleConnections();
+  // An HTTP/2 server has none of its own: its sessions close as their streams end.
+  (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
 });

@@ -8,6 +8,11 @@ import { writeResponse } from '../response-parts.ts';
 
 /** Headers of one hop, not passed on. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+/**
+ * Not passed back either: the answer's framing is this hop's (node frames it again), and HTTP/2
+ * refuses every connection-specific header (writing one throws).
+ */
+const ANSWER_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'transfer-encoding']);
 
 /**
  * Passes requests a gateway thread does not serve itself to the main thread's internal
@@ -32,11 +37,23 @@ export class MainProxy {
     body?: Buffer,
     bodyLimit = Number.POSITIVE_INFINITY,
   ): void {
-    const headers: Record<string, string | string[] | undefined> = {
-      ...req.headers,
-      'x-forwarded-for': forwardedFor(req),
-    };
+    const headers: Record<string, string | string[] | undefined> = {};
+    // HTTP/2's pseudo-headers (`:path`…) are not headers on HTTP/1.1: its Host carries `:authority`.
+    for (const [name, value] of Object.entries(req.headers)) if (name[0] !== ':') headers[name] = value;
+    headers['x-forwarded-for'] = forwardedFor(req);
     for (const name of HOP_BY_HOP) delete headers[name];
+    // The body's framing on the internal hop: an HTTP/2 request may have no Content-Length, and
+    // node sends a DELETE's (or a GET's) body unframed unless told: the main thread then read it
+    // as the next request and hung up (503).
+    if (body) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+    } else if (req.httpVersionMajor === 2 && headers['content-length'] === undefined) {
+      // END_STREAM on the headers: no body at all, which a DELETE without a type must say.
+      const noBody = (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders;
+      if (noBody === true) headers['content-length'] = '0';
+      else headers['transfer-encoding'] = 'chunked';
+    }
     let answered = false;
     const upstream = request(
       { socketPath: this.#socketPath, method: req.method, path: req.url, headers, agent: this.#agent },
@@ -45,10 +62,19 @@ export class MainProxy {
         const out: string[] = [];
         const raw = answer.rawHeaders;
         for (let i = 0; i + 1 < raw.length; i += 2) {
-          if (!HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
+          if (!ANSWER_HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
             out.push(raw[i] as string, raw[i + 1] as string);
         }
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        try {
+          // HTTP/2 has no status message.
+          if (req.httpVersionMajor === 2) res.writeHead(answer.statusCode ?? 502, out);
+          else res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        } catch (err) {
+          // A header the client's protocol cannot carry: this request fails, never the thread.
+          answer.destroy();
+          unavailable(res, err as Error);
+          return;
+        }
         answer.pipe(res);
         answer.on('error', () => res.destroy());
       },

@@ -3,6 +3,7 @@ import type {
   AuditEntry,
   AuditFilter,
   BackendHealth,
+  CorsSettings,
   FunctionInvocationStats,
   FunctionRecord,
   FunctionVersion,
@@ -257,6 +258,10 @@ export class PostgresStore implements MetadataStore {
 
   setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
     return this.#projects.setQuotas(name, quotas);
+  }
+
+  setProjectCors(name: string, cors: CorsSettings | undefined): Promise<ProjectRecord> {
+    return this.#projects.setCors(name, cors);
   }
 
   setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {

@@ -1,4 +1,4 @@
-import type { ProjectQuotas, ProjectRecord, RateLimit } from '@faas/core';
+import type { CorsSettings, ProjectQuotas, ProjectRecord, RateLimit } from '@faas/core';
 import {
   hostRoutesTaken,
   hostTaken,
@@ -80,6 +80,19 @@ export class ProjectQueries {
         [quotasJson(quotas), name],
       );
       if (!row) throw projectNotFound(name);
+      await bumpRevision(sql);
+      return toProject(row);
+    });
+  }
+
+  setCors(name: string, cors: CorsSettings | undefined): Promise<ProjectRecord> {
+    return this.#db.transaction(async (sql) => {
+      const [row] = await sql.rows<ProjectRow>(
+        `UPDATE projects SET cors = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
+        [cors ? JSON.stringify(cors) : null, name],
+      );
+      if (!row) throw projectNotFound(name);
+      // Gateways reload projects with the routes, when the revision moves.
       await bumpRevision(sql);
       return toProject(row);
     });

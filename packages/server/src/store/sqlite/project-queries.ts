@@ -1,4 +1,11 @@
-import { ErrorCode, FaasError, type ProjectQuotas, type ProjectRecord, type RateLimit } from '@faas/core';
+import {
+  type CorsSettings,
+  ErrorCode,
+  FaasError,
+  type ProjectQuotas,
+  type ProjectRecord,
+  type RateLimit,
+} from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 
 /** A `projects` row, as both stores keep it. */
@@ -8,9 +15,10 @@ export interface ProjectRow {
   host: string | null;
   quotas: string | null;
   rate_limit: string | null;
+  cors: string | null;
 }
 
-export const PROJECT_COLUMNS = 'name, created_at, host, quotas, rate_limit';
+export const PROJECT_COLUMNS = 'name, created_at, host, quotas, rate_limit, cors';
 
 /** Projects (tenants). */
 export class ProjectQueries {
@@ -47,6 +55,20 @@ export class ProjectQueries {
     const project = changes === 0 ? undefined : this.get(name);
     if (!project) throw projectNotFound(name);
     return project;
+  }
+
+  setCors(name: string, cors: CorsSettings | undefined): ProjectRecord {
+    return this.#db.transaction(() => {
+      const { changes } = this.#db.run(
+        'UPDATE projects SET cors = ? WHERE name = ?',
+        cors ? JSON.stringify(cors) : null,
+        name,
+      );
+      if (changes === 0) throw projectNotFound(name);
+      // Gateways reload projects with the routes, when the revision moves.
+      this.#db.run("UPDATE counters SET value = value + 1 WHERE name = 'routes_revision'");
+      return this.get(name) as ProjectRecord;
+    });
   }
 
   setHost(name: string, host: string | undefined): ProjectRecord {
@@ -113,6 +135,7 @@ export function toProject(row: ProjectRow): ProjectRecord {
     ...(row.host !== null ? { host: row.host } : {}),
     ...(row.quotas ? { quotas: JSON.parse(row.quotas) as ProjectQuotas } : {}),
     ...(row.rate_limit !== null ? { rateLimit: JSON.parse(row.rate_limit) as RateLimit } : {}),
+    ...(row.cors !== null ? { cors: JSON.parse(row.cors) as CorsSettings } : {}),
   };
 }
 

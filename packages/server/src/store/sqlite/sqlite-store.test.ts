@@ -59,6 +59,7 @@ describe('SqliteStore on disk', () => {
           { version: 13, name: 'project_quotas' },
           { version: 14, name: 'api_key_rate_limit' },
           { version: 15, name: 'project_rate_limit' },
+          { version: 16, name: 'project_cors' },
         ],
       );
     } finally {

@@ -3,6 +3,7 @@ import type {
   AuditEntry,
   AuditFilter,
   BackendHealth,
+  CorsSettings,
   FunctionInvocationStats,
   FunctionRecord,
   FunctionVersion,
@@ -247,6 +248,10 @@ export class SqliteStore implements MetadataStore {
 
   async setProjectQuotas(name: string, quotas: ProjectQuotas): Promise<ProjectRecord> {
     return this.#projects.setQuotas(name, quotas);
+  }
+
+  async setProjectCors(name: string, cors: CorsSettings | undefined): Promise<ProjectRecord> {
+    return this.#projects.setCors(name, cors);
   }
 
   async setProjectRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
