@@ -20,9 +20,11 @@ interface Entry {
 }
 
 /**
- * Artifact sources and their V8 code caches, by sha256, for as long as some version pool holds
- * them: read from the blob store once, however many isolates compile them. With a folder, code
- * caches outlive that: a version loaded again later compiles from the one its first load made.
+ * Artifact sources and their V8 code caches, by sha256 and the name stack traces show, for as long
+ * as some version pool holds them: read from the blob store once, however many isolates compile
+ * them. The name is part of the key because two functions (of two projects) may have the same
+ * code: each one's stack traces must name itself. With a folder, code caches outlive that: a
+ * version loaded again later compiles from the one its first load made.
  */
 export class ArtifactCache {
   #blobs: BlobStore;
@@ -35,11 +37,11 @@ export class ArtifactCache {
   }
 
   retain(fn: FunctionVersion): ArtifactHandle {
-    const sha = fn.artifactSha256;
-    let entry = this.#entries.get(sha);
+    const key = `${fn.artifactSha256} ${artifactFilename(fn)}`;
+    let entry = this.#entries.get(key);
     if (!entry) {
       entry = { holders: 0 };
-      this.#entries.set(sha, entry);
+      this.#entries.set(key, entry);
     }
     const held = entry;
     held.holders++;
@@ -58,7 +60,7 @@ export class ArtifactCache {
       release: () => {
         if (released) return;
         released = true;
-        if (--held.holders === 0 && this.#entries.get(sha) === held) this.#entries.delete(sha);
+        if (--held.holders === 0 && this.#entries.get(key) === held) this.#entries.delete(key);
       },
     };
   }

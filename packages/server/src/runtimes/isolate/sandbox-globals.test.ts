@@ -257,3 +257,29 @@ describe('what a function can reach inside its isolate', () => {
     ]);
   });
 });
+
+describe('two functions with the same code', () => {
+  const blobs = new MemoryBlobStore();
+  let runtime: IsolateRuntime;
+  before(() => {
+    runtime = createIsolateRuntime({ blobs });
+  });
+  after(() => runtime.close());
+
+  it("each one's stack trace names itself, never the other (another project's name is not its to see)", async () => {
+    // One artifact (the same bytes, one sha256) deployed under two names, both warm at once.
+    const script = 'var __faas = { default: async () => { throw new Error("boom"); } };';
+    const first = await deployScript(blobs, script, { name: 'team-a.private' });
+    const second = await deployScript(blobs, script, { name: 'team-b.hello' });
+    assert.equal(first.artifactSha256, second.artifactSha256);
+    const stackOf = async (fn: FunctionVersion) => {
+      const { outcome } = await invoke(runtime, fn);
+      assert.equal(outcome.status, 'failed');
+      return outcome.status === 'failed' ? (outcome.error.stack ?? '') : '';
+    };
+    assert.match(await stackOf(first), /file:\/\/\/team-a\.private\//);
+    const stack = await stackOf(second);
+    assert.match(stack, /file:\/\/\/team-b\.hello\//);
+    assert.doesNotMatch(stack, /team-a/);
+  });
+});
