@@ -12,6 +12,8 @@ import type { Metric } from './lib/report.ts';
 import { ms, percentile, sleep } from './lib/stats.ts';
 
 const SECTION = '11. cluster';
+/** Long enough that running the jobs, not enqueuing and polling, is what the figure measures. */
+const JOB_MS = 1000;
 
 export async function measureCluster(options: {
   rounds: number;
@@ -82,16 +84,21 @@ export async function measureCluster(options: {
       name: 'sleeper',
       runtime: 'node',
       maxConcurrency: 100,
-      code: 'export default async (e) => { await new Promise((r) => setTimeout(r, 250)); return e.n; }',
+      code: `export default async (e) => { await new Promise((r) => setTimeout(r, ${JOB_MS})); return e.n; }`,
     });
     const batch = async (label: string): Promise<number> => {
       const t = performance.now();
-      for (let n = 0; n < options.asyncCount; n++) {
-        const res = await call(gateway.url, '/api/v1/functions/sleeper/invoke?async=true', {
-          method: 'POST',
-          body: JSON.stringify({ n }),
-        });
-        if (res.status !== 202) throw new Error(`enqueue: ${res.status} ${await res.text()}`);
+      // Enqueued 16 at a time: the figure is the cluster's running of jobs, not one client's enqueue loop.
+      for (let from = 0; from < options.asyncCount; from += 16) {
+        await Promise.all(
+          Array.from({ length: Math.min(16, options.asyncCount - from) }, async (_, i) => {
+            const res = await call(gateway.url, '/api/v1/functions/sleeper/invoke?async=true', {
+              method: 'POST',
+              body: JSON.stringify({ n: from + i }),
+            });
+            if (res.status !== 202) throw new Error(`enqueue: ${res.status} ${await res.text()}`);
+          }),
+        );
       }
       for (;;) {
         const q = (await (await call(gateway.url, '/api/v1/queue')).json()) as Record<string, number>;
@@ -99,7 +106,7 @@ export async function measureCluster(options: {
         await sleep(50);
       }
       const perS = options.asyncCount / ((performance.now() - t) / 1000);
-      log(`  async ${label}: ${options.asyncCount} jobs of 250 ms, ${perS.toFixed(1)} jobs/s`);
+      log(`  async ${label}: ${options.asyncCount} jobs of ${JOB_MS} ms, ${perS.toFixed(1)} jobs/s`);
       return perS;
     };
     await batch('warm-up, one worker');
@@ -115,7 +122,7 @@ export async function measureCluster(options: {
       baseline: one,
       ratio: two / one,
       target: { op: '>=', value: 1.6, of: 'ratio' },
-      note: 'the gateway consumes too (its container jobs run on a worker)',
+      note: 'every node has 4 async slots and the gateway consumes too (its container jobs run on a worker): 8 slots on one worker, 12 on two, so 1.5x is the most this setup can show',
     });
   } finally {
     await cluster.close();

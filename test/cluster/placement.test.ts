@@ -11,7 +11,7 @@ import {
   startTestCluster,
   type TestCluster,
 } from '../support/cluster.ts';
-import { engineSkipReason } from '../support/engine.ts';
+import { engineSkipReason, ownedContainers } from '../support/engine.ts';
 import { ADMIN_KEY, request, waitFor } from '../support/server.ts';
 
 const skip = clusterSkipReason() || engineSkipReason();
@@ -133,6 +133,8 @@ describe('container calls through a gateway', { skip }, () => {
       'the call to run',
     );
     await victim.kill('SIGKILL');
+    const orphans = ownedContainers(victim.dataDir);
+    assert.ok(orphans.length > 0, 'the killed worker left its containers behind');
     const res = await call;
     assert.equal(res.status, 502, await res.clone().text());
     const body = (await res.json()) as {
@@ -157,5 +159,24 @@ describe('container calls through a gateway', { skip }, () => {
     const next = await invoke('hop', { n: 5 });
     assert.equal(next.status, 200, await next.clone().text());
     assert.deepEqual(await next.json(), { n: 10 });
+  });
+
+  it('a worker that comes back with the same identity removes the containers its killed run left', async () => {
+    const dead = workers.find((w) => w.child.exitCode !== null || w.child.signalCode !== null) as ClusterNode;
+    assert.ok(dead, 'the previous test killed a worker');
+    const orphans = ownedContainers(dead.dataDir);
+    assert.ok(orphans.length > 0);
+    const back = await cluster.start('worker', settings, dead.dataDir);
+    const left = await waitFor(
+      async () => {
+        const now = new Set(ownedContainers(back.dataDir));
+        return orphans.some((id) => now.has(id)) ? undefined : true;
+      },
+      30_000,
+      'the orphans to be removed',
+    );
+    assert.equal(left, true);
+    const listed = (await nodes()).find((n) => n.url === back.url);
+    assert.ok(listed, 'it is in the cluster again');
   });
 });

@@ -91,6 +91,17 @@ describe('faas serve --role', () => {
         ((await noWorker.json()) as { error: { message: string } }).error.message,
         /No worker in the cluster/,
       );
+      // Sandboxes (execute, instances) are not sent to workers yet: a clear 503, never a 500.
+      const execute = await request(gateway.url, '/api/v1/execute', {
+        method: 'POST',
+        json: { command: ['true'] },
+      });
+      assert.equal(execute.status, 503, await execute.clone().text());
+      assert.equal(
+        ((await execute.json()) as { error: { code: string } }).error.code,
+        'FAAS_ERR_RUNTIME_UNAVAILABLE',
+      );
+      assert.equal((await request(gateway.url, '/metrics')).status, 200);
 
       const deploy = await request(gateway.url, '/api/v1/functions', {
         method: 'POST',
