@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from './api-keys.ts';
+import type { ApiKeyChanges, ApiKeyRecord } from './api-keys.ts';
 import type { AuditEntry, AuditFilter } from './audit.ts';
 import type { FunctionRecord, FunctionVersion, RateLimit, RouteSpec } from './functions.ts';
 import type { BackendHealth } from './health.ts';
@@ -197,6 +197,8 @@ export interface MetadataStore {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** Returns false when no such active key exists. */
   revokeApiKey(id: string): Promise<boolean>;
+  /** Changes an active key; undefined when no such active key exists. */
+  updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined>;
   countApiKeys(): Promise<number>;
 
   /**

@@ -339,7 +339,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const keys = new ApiKeyService(
     store,
-    (id) => changes.publish({ kind: 'key-revoked', id }),
+    (id) => changes.publish({ kind: 'key', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
     JwtTokens.from(config),
   );

@@ -160,7 +160,7 @@ export async function createThreadPlatform(
       case 'projects':
         limits.replace(change.projects);
         break;
-      case 'key-revoked':
+      case 'key':
         keys.forget(change.id);
         break;
       case 'project':

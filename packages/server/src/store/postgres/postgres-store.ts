@@ -1,4 +1,5 @@
 import type {
+  ApiKeyChanges,
   ApiKeyRecord,
   AuditEntry,
   AuditFilter,
@@ -217,6 +218,10 @@ export class PostgresStore implements MetadataStore {
 
   revokeApiKey(id: string): Promise<boolean> {
     return this.#keys.revokeApiKey(id);
+  }
+
+  updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.updateApiKey(id, changes);
   }
 
   countApiKeys(): Promise<number> {

@@ -1,4 +1,5 @@
 import type {
+  ApiKeyChanges,
   ApiKeyRecord,
   AuditEntry,
   AuditFilter,
@@ -207,6 +208,10 @@ export class SqliteStore implements MetadataStore {
 
   async revokeApiKey(id: string): Promise<boolean> {
     return this.#keys.revokeApiKey(id);
+  }
+
+  async updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.updateApiKey(id, changes);
   }
 
   async countApiKeys(): Promise<number> {
