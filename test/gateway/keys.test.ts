@@ -130,6 +130,9 @@ describe('API keys', () => {
       assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(bad)}: ${res.status}`);
       assert.match(await code(res), /^FAAS_ERR_/);
     }
+    const raised = await patch(devA.id, { role: 'admin' }, ownerA.key);
+    assert.equal(raised.status, 422);
+    assert.equal(await code(raised), 'FAAS_ERR_VALIDATION');
     const raw = await s.api(`/api/v1/keys/${devA.id}`, {
       method: 'PATCH',
       body: '{"name":',
