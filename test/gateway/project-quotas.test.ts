@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 type Json = Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
 
@@ -92,6 +92,50 @@ describe('projects: quotas', () => {
       [0, 1].map(() => as(key, '/api/v1/functions/slow/invoke', { method: 'POST' }).then((r) => r.status)),
     );
     assert.deepEqual(free, [200, 200]);
+  });
+
+  it('past the concurrent invocations quota async jobs wait: one runs at a time, each completes once', async () => {
+    await setQuotas({ functions: null, concurrentInvocations: 1 });
+    // A second function: the quota, not a function's maxConcurrency, is what holds them apart.
+    const made = await as(key, '/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'slow-too',
+        runtime: 'js',
+        code: 'export default async () => { await new Promise((r) => setTimeout(r, 400)); return "done" }',
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    const ids: string[] = [];
+    for (const name of ['slow', 'slow-too', 'slow', 'slow-too', 'slow', 'slow-too']) {
+      const queued = await as(key, `/api/v1/functions/${name}/invoke?async=true`, {
+        method: 'POST',
+        json: {},
+      });
+      assert.equal(queued.status, 202, queued.text);
+      ids.push(queued.body.invocationId as string);
+    }
+    type Record = { status: string; attempts: number; startedAt?: string; finishedAt?: string };
+    const records = await waitFor(
+      async () => {
+        const all = await Promise.all(
+          ids.map(async (id) => (await as(key, `/api/v1/invocations/${id}`)).body),
+        );
+        return all.every((r) => r.status === 'succeeded') ? (all as unknown as Record[]) : undefined;
+      },
+      60_000,
+      'every async invocation succeeded',
+    );
+    for (const r of records) assert.equal(r.attempts, 1, JSON.stringify(r));
+    // Each attempt ran inside the project's one slot: no two of them overlap.
+    const spans = records
+      .map((r) => ({ start: Date.parse(r.startedAt as string), end: Date.parse(r.finishedAt as string) }))
+      .sort((a, b) => a.start - b.start);
+    spans.reduce((previous, span) => {
+      assert.ok(span.start >= previous.end, `attempts overlap: ${JSON.stringify(records)}`);
+      return span;
+    });
+    await setQuotas({ concurrentInvocations: null });
   });
 
   it('past the instances quota a new instance is 403 naming it', { skip: engineSkipReason() }, async () => {

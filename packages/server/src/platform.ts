@@ -14,7 +14,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
-import { ProjectLimits } from './control/project-limits.ts';
+import { ProjectLimits, projectSlotKey } from './control/project-limits.ts';
 import { ProjectRateLimits } from './control/rate-limits/project-rate-limits.ts';
 import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
@@ -290,6 +290,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     catalog,
     invocations,
     slots: limiter,
+    projectSlot: (project) => {
+      const limit = limits.of(project)?.concurrentInvocations;
+      return limit === undefined ? undefined : { key: projectSlotKey(project), limit };
+    },
     concurrency: config.queueConcurrency,
     leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
