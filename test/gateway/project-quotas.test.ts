@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
@@ -145,4 +147,66 @@ describe('projects: quotas', () => {
     assert.equal(got.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
     assert.deepEqual(got.body.error?.details, { quota: 'instances', limit: 0 });
   });
+
+  it('a snapshot past the storage quota is 403 and leaves no blob and no row; a blob another snapshot has stays', {
+    skip: engineSkipReason(),
+  }, async () => {
+    await setQuotas({ instances: null, snapshotStorageBytes: null });
+    const made = await as(key, '/api/v1/instances', { method: 'POST', json: { isolation: 'runc' } });
+    assert.equal(made.status, 201, made.text);
+    const id = made.body.id as string;
+    try {
+      const put = await s.api(`/api/v1/instances/${id}/files?path=/workspace/a.txt`, {
+        method: 'PUT',
+        key,
+        body: `first ${Math.random()}`,
+      });
+      assert.equal(put.status, 201, await put.text());
+      const first = await as(key, '/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+      assert.equal(first.status, 201, first.text);
+      const blobsBefore = blobFiles(s.dataDir);
+      const snapshotsBefore = (await as(key, '/api/v1/snapshots')).body.items as unknown[];
+
+      // The same folder again: the same bytes, so the same blob, and the quota is full.
+      await setQuotas({ snapshotStorageBytes: first.body.size_bytes as number });
+      const same = await as(key, '/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+      assert.equal(same.status, 403, same.text);
+      assert.equal(same.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+      assert.deepEqual(blobFiles(s.dataDir), blobsBefore, "the first snapshot's blob stays");
+      const restored = await as(key, `/api/v1/snapshots/${first.body.id}/restore`, {
+        method: 'POST',
+        json: {},
+      });
+      assert.equal(restored.status, 201, restored.text);
+      await as(key, `/api/v1/instances/${restored.body.id}`, { method: 'DELETE' });
+
+      // New bytes past the quota: refused, and nothing of them is kept.
+      await s.api(`/api/v1/instances/${id}/files?path=/workspace/b.txt`, {
+        method: 'PUT',
+        key,
+        body: `second ${Math.random()}`,
+      });
+      const over = await as(key, '/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+      assert.equal(over.status, 403, over.text);
+      assert.deepEqual(over.body.error?.details, {
+        quota: 'snapshotStorageBytes',
+        limit: first.body.size_bytes as number,
+      });
+      assert.deepEqual(blobFiles(s.dataDir), blobsBefore, 'no blob of the refused snapshot');
+      assert.deepEqual((await as(key, '/api/v1/snapshots')).body.items, snapshotsBefore, 'no row');
+    } finally {
+      await as(key, `/api/v1/instances/${id}`, { method: 'DELETE' });
+      await setQuotas({ snapshotStorageBytes: null });
+    }
+  });
 });
+
+/** The local blob store's files (FAAS_OBJECT_STORE_URL unset: `<data dir>/blobs`), sorted. */
+function blobFiles(dataDir: string): string[] {
+  const root = join(dataDir, 'blobs');
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
