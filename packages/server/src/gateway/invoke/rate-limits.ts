@@ -77,19 +77,20 @@ export class InvokeRateLimits {
   }
 }
 
-/** Bucket ids of keys' limits, made once per rule object (a cached key record keeps its rule). */
-const keyBucketIds = new WeakMap<RateLimit, string>();
+/** Bucket ids of keys' limits, made once per key record (the key cache keeps the records). */
+const keyBucketIds = new WeakMap<ApiKeyRecord, string>();
 
 /**
  * A key's bucket is per key and limit: a key given a new limit (PATCH /keys/{id}) starts a full
  * bucket of the new shape at once, instead of waiting out a `tat` the old, slower rate pushed
- * far ahead. The old bucket is left to fill up, when its entry is taken over.
+ * far ahead. The old bucket is left to fill up, when its entry is taken over. A JWT's record is
+ * `jwt:<sub>`: every token of a subject draws on one bucket (FAAS_JWT_RATE_LIMIT_*).
  */
 function keyBucketId(key: ApiKeyRecord, rule: RateLimit): string {
-  let id = keyBucketIds.get(rule);
+  let id = keyBucketIds.get(key);
   if (id === undefined) {
     id = `k ${key.id} ${rule.requestsPerSecond}/${rule.burst}`;
-    keyBucketIds.set(rule, id);
+    keyBucketIds.set(key, id);
   }
   return id;
 }
