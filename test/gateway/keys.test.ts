@@ -93,6 +93,16 @@ describe('API keys', () => {
     ).items.find((k) => k.role === 'admin')?.id as string;
     const ownerOfDefault = await make({ name: 'owner-d', role: 'owner' });
     assert.equal((await patch(adminId, { name: 'mine' }, ownerOfDefault.key)).status, 403);
+    // A narrowed owner does not change a key that holds scopes it lacks.
+    const narrowOwner = await make({
+      name: 'owner-narrow',
+      project: 'patch-a',
+      role: 'owner',
+      scopes: ['keys:read', 'keys:write'],
+    });
+    const wider = await patch(devA.id, { rateLimit: null }, narrowOwner.key);
+    assert.equal(wider.status, 403);
+    assert.equal(await code(wider), 'FAAS_ERR_FORBIDDEN');
     // A key does not lift its own limit or expiry; it may rename itself.
     const limited = await make({
       name: 'owner-limited',

@@ -3,6 +3,7 @@ import {
   type ApiKeyRole,
   ErrorCode,
   FaasError,
+  keyScopes,
   type RateLimit,
   ROLE_SCOPES,
   type Scope,
@@ -82,6 +83,16 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         const target = (await keys.list(request.projectScope)).find((k) => k.id === id);
         if (target?.role === 'admin')
           throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin changes admin keys');
+        // As at creation: a key is not changed by one that holds less than it does.
+        const beyond = target ? keyScopes(target).filter((scope) => !caller.scopes.includes(scope)) : [];
+        if (beyond.length > 0)
+          throw new FaasError(
+            ErrorCode.FORBIDDEN,
+            `A key holding scopes its changer lacks: ${beyond.join(', ')}`,
+            {
+              details: { scopes: beyond },
+            },
+          );
         // A key's limit and expiry are what its maker gave it: lifting them is the maker's.
         if (target?.id === caller.keyId && (rateLimit !== undefined || expiresAt !== undefined))
           throw new FaasError(ErrorCode.FORBIDDEN, 'A key cannot change its own rate limit or expiry', {
