@@ -257,6 +257,11 @@ export interface MetadataStore {
   /** A small key/value space for platform settings (e.g. the cache of compiled artifacts). */
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Sets `key` to `value` unless it holds one already, atomically (of servers racing on an empty
+   * store, one wins); resolves to what it holds afterwards.
+   */
+  claimSetting(key: string, value: string): Promise<string>;
 
   /** Cheap liveness check of the backing database. */
   ping(): Promise<void>;

@@ -141,6 +141,23 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   // Every store and queue call of the main thread is timed (the gateway threads' are not).
   const operations = new OperationMetrics();
   const store = operations.store(await openMetadataStore(config, 'server'));
+  // Before anything else starts (so a refusal leaves nothing running) and before anything runs a
+  // function: a bad key file, or a key that is not the store's (servers sharing it must share
+  // the key), stops the start here; secrets still under FAAS_SECRET_KEY_PREVIOUS move to the
+  // current key.
+  let secrets: SecretService;
+  let rotation: { reencrypted: number; unreadable: string[] };
+  try {
+    secrets = new SecretService(store, SecretVault.open(config));
+    rotation = await secrets.checkStoreKey({
+      // On PostgreSQL other servers may share the store; SQLite's is this server's alone.
+      shared: config.databaseUrl !== undefined,
+      warn: (message) => logger.warn(message),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   let queue: Queue;
   try {
     queue = operations.queue(
@@ -222,10 +239,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await runtimes.refreshHealth();
   runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
 
-  // Before anything runs a function: a bad key file stops the start here, and secrets still under
-  // FAAS_SECRET_KEY_PREVIOUS move to the current key.
-  const secrets = new SecretService(store, SecretVault.open(config));
-  const rotation = await secrets.reencryptStale();
   if (rotation.reencrypted > 0)
     logger.info(`re-encrypted ${rotation.reencrypted} secret(s) under the current secret key`);
   if (rotation.unreadable.length > 0) {

@@ -161,4 +161,13 @@ export function keyCases(getStore: GetStore): void {
     await store.setSetting('s', 'two');
     assert.equal(await store.getSetting('s'), 'two');
   });
+
+  it('claims a setting once: the first value stays, a later claim answers it', async () => {
+    const store = getStore();
+    assert.equal(await store.claimSetting('c', 'first'), 'first');
+    assert.equal(await store.claimSetting('c', 'second'), 'first');
+    assert.equal(await store.getSetting('c'), 'first');
+    await store.setSetting('c', 'set');
+    assert.equal(await store.claimSetting('c', 'third'), 'set');
+  });
 }

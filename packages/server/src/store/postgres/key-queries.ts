@@ -67,6 +67,14 @@ export class KeyQueries {
     return row?.value;
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    await this.#db.count('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+      key,
+      value,
+    ]);
+    return (await this.getSetting(key)) ?? value;
+  }
+
   async setSetting(key: string, value: string): Promise<void> {
     await this.#db.count(
       'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',

@@ -296,6 +296,10 @@ export class PostgresStore implements MetadataStore {
     return this.#snapshots.delete(id);
   }
 
+  claimSetting(key: string, value: string): Promise<string> {
+    return this.#keys.claimSetting(key, value);
+  }
+
   getSetting(key: string): Promise<string | undefined> {
     return this.#keys.getSetting(key);
   }

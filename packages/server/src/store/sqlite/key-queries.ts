@@ -76,6 +76,11 @@ export class KeyQueries {
     return this.#db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key)?.value;
   }
 
+  claimSetting(key: string, value: string): string {
+    this.#db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value);
+    return this.getSetting(key) ?? value;
+  }
+
   setSetting(key: string, value: string): void {
     this.#db.run(
       'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',

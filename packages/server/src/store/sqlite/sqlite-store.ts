@@ -286,6 +286,10 @@ export class SqliteStore implements MetadataStore {
     return this.#snapshots.delete(id);
   }
 
+  async claimSetting(key: string, value: string): Promise<string> {
+    return this.#keys.claimSetting(key, value);
+  }
+
   async getSetting(key: string): Promise<string | undefined> {
     return this.#keys.getSetting(key);
   }
