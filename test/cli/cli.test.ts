@@ -231,6 +231,17 @@ describe('the faas CLI against a real server', () => {
       key: string;
     };
     assert.match(key.key, /^faas_/);
+    const keyLimited = JSON.parse(
+      (await faas(s, ['keys', 'set', key.id, '--rate-limit', '5/10', '--name', 'ci-2', '--json'])).stdout,
+    ) as { name: string; rateLimit?: unknown };
+    assert.deepEqual([keyLimited.name, keyLimited.rateLimit], ['ci-2', { requestsPerSecond: 5, burst: 10 }]);
+    const unlimited = JSON.parse(
+      (await faas(s, ['keys', 'set', key.id, '--rate-limit', 'none', '--json'])).stdout,
+    ) as { rateLimit?: unknown };
+    assert.equal(unlimited.rateLimit, undefined);
+    assert.equal((await faas(s, ['keys', 'set', key.id, '--rate-limit', 'fast'])).code, 2);
+    assert.equal((await faas(s, ['keys', 'set', key.id])).code, 2);
+    assert.equal((await faas(s, ['keys', 'set', 'key_nope', '--name', 'x'])).code, 3);
     assert.equal((await faas(s, ['keys', 'rm', key.id])).code, 0);
     assert.equal((await faas(s, ['projects', 'create', 'team-x'])).code, 0);
     const listed = JSON.parse((await faas(s, ['projects', 'ls', '--json'])).stdout) as Array<{

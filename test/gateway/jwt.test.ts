@@ -115,6 +115,65 @@ describe('JWTs (HS256, a shared secret)', () => {
   });
 });
 
+describe('JWTs with FAAS_JWT_RATE_LIMIT_*: a bucket per subject', () => {
+  let s: TestServer;
+  before(async () => {
+    // Refills one token every 10 s: a burst sent together sees no refill.
+    s = await startTestServer({
+      jwtSecret: SECRET,
+      jwtIssuer: ISSUER,
+      jwtAudience: AUDIENCE,
+      jwtRateLimitRps: 0.1,
+      jwtRateLimitBurst: 2,
+      gatewayThreads: 2,
+    });
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'metered', runtime: 'js', code: 'export default () => 1' },
+    });
+    assert.equal(made.status, 201);
+  });
+  after(() => s.close());
+
+  // Each call on a connection of its own: the kernel spreads them over the gateway threads.
+  const invoke = (token: string) =>
+    fetch(`${s.url}/api/v1/functions/metered/invoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, connection: 'close' },
+    }).then(async (res) => ({
+      status: res.status,
+      limit: res.headers.get('ratelimit-limit'),
+      body: (await res.json()) as { error?: { code: string; details?: { limit?: string } } },
+    }));
+
+  it("every token of one subject draws on one bucket; another subject's is its own; API keys are not held", async () => {
+    // Two different tokens of alice (another role, issued a second apart), one bucket.
+    const alice = [
+      await hs256({}),
+      await hs256({ role: 'invoker' }, (j) => j.setIssuedAt(Math.floor(Date.now() / 1000) - 1)),
+    ];
+    const answers = await Promise.all([0, 1, 2, 3].map((i) => invoke(alice[i % 2] as string)));
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 429, 429], JSON.stringify(answers));
+    for (const refused of answers.filter((a) => a.status === 429)) {
+      assert.equal(refused.body.error?.code, 'FAAS_ERR_RATE_LIMITED');
+      assert.equal(refused.body.error?.details?.limit, 'key');
+    }
+    assert.equal(answers.find((a) => a.status === 200)?.limit, '2');
+    // Bob has a bucket of his own.
+    const bob = await hs256({}, (j) => j.setSubject('bob@example.com'));
+    assert.deepEqual(
+      (await Promise.all([invoke(bob), invoke(bob)])).map((a) => a.status),
+      [200, 200],
+    );
+    // API keys are not tokens: the admin's key calls freely.
+    for (let i = 0; i < 3; i++)
+      assert.equal(
+        (await s.api('/api/v1/functions/metered/invoke', { method: 'POST', json: {} })).status,
+        200,
+      );
+  });
+});
+
 describe('JWTs (RS256 from a JWKS, ES256 from a public key)', () => {
   let jwks: Server;
   let jwksUrl: string;

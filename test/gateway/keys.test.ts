@@ -35,6 +35,140 @@ describe('API keys', () => {
     assert.equal(res.status, 403);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FAAS_ERR_FORBIDDEN');
   });
+
+  it('PATCH changes a key in its project only; role and scopes never, its own limit not by itself; audited', async () => {
+    assert.equal(
+      (await s.api('/api/v1/projects', { method: 'POST', json: { name: 'patch-a' } })).status,
+      201,
+    );
+    assert.equal(
+      (await s.api('/api/v1/projects', { method: 'POST', json: { name: 'patch-b' } })).status,
+      201,
+    );
+    const make = async (json: Record<string, unknown>) => {
+      const res = await s.api('/api/v1/keys', { method: 'POST', json });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()) as { id: string; key: string };
+    };
+    const ownerA = await make({ name: 'owner-a', project: 'patch-a', role: 'owner' });
+    const devA = await make({
+      name: 'dev-a',
+      project: 'patch-a',
+      role: 'developer',
+      rateLimit: { requestsPerSecond: 1, burst: 1 },
+    });
+    const devB = await make({ name: 'dev-b', project: 'patch-b', role: 'developer' });
+    const patch = (id: string, json: unknown, key?: string) =>
+      s.api(`/api/v1/keys/${id}`, { method: 'PATCH', json, ...(key ? { key } : {}) });
+    const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+    // The owner changes its project's key: name, limit, expiry; null takes the limit away.
+    const limit = { requestsPerSecond: 50, burst: 100 };
+    const changed = await patch(devA.id, { name: 'dev-a2', rateLimit: limit }, ownerA.key);
+    assert.equal(changed.status, 200, await changed.clone().text());
+    const body = (await changed.json()) as Record<string, unknown>;
+    assert.equal(body.name, 'dev-a2');
+    assert.deepEqual(body.rateLimit, limit);
+    assert.equal(body.role, 'developer');
+    assert.equal(body.key, undefined);
+    assert.equal(body.hash, undefined);
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const cleared = await patch(devA.id, { rateLimit: null, expiresAt }, ownerA.key);
+    assert.equal(cleared.status, 200);
+    const clearedBody = (await cleared.json()) as Record<string, unknown>;
+    assert.equal(clearedBody.rateLimit, undefined);
+    assert.equal(clearedBody.expiresAt, expiresAt);
+    assert.equal((await s.api('/api/v1/functions', { key: devA.key })).status, 200, 'the key still works');
+
+    // Another project's key is as absent as an unknown one.
+    const elsewhere = await patch(devB.id, { name: 'mine' }, ownerA.key);
+    assert.equal(elsewhere.status, 404);
+    assert.equal(await code(elsewhere), 'FAAS_ERR_API_KEY_NOT_FOUND');
+    assert.equal((await patch('key_nope', { name: 'x' })).status, 404);
+    // A developer has no keys:write.
+    assert.equal((await patch(devA.id, { name: 'x' }, devA.key)).status, 403);
+    // The platform admin's key is not an owner's to change.
+    const adminId = (
+      (await (await s.api('/api/v1/keys')).json()) as { items: Array<{ id: string; role: string }> }
+    ).items.find((k) => k.role === 'admin')?.id as string;
+    const ownerOfDefault = await make({ name: 'owner-d', role: 'owner' });
+    assert.equal((await patch(adminId, { name: 'mine' }, ownerOfDefault.key)).status, 403);
+    // A narrowed owner does not change a key that holds scopes it lacks.
+    const narrowOwner = await make({
+      name: 'owner-narrow',
+      project: 'patch-a',
+      role: 'owner',
+      scopes: ['keys:read', 'keys:write'],
+    });
+    const wider = await patch(devA.id, { rateLimit: null }, narrowOwner.key);
+    assert.equal(wider.status, 403);
+    assert.equal(await code(wider), 'FAAS_ERR_FORBIDDEN');
+    // A key does not lift its own limit or expiry; it may rename itself.
+    const limited = await make({
+      name: 'owner-limited',
+      project: 'patch-a',
+      role: 'owner',
+      rateLimit: { requestsPerSecond: 1, burst: 1 },
+    });
+    const self = await patch(limited.id, { rateLimit: null }, limited.key);
+    assert.equal(self.status, 403);
+    assert.equal(await code(self), 'FAAS_ERR_FORBIDDEN');
+    assert.equal((await patch(limited.id, { expiresAt: null }, limited.key)).status, 403);
+    assert.equal((await patch(limited.id, { name: 'renamed-self' }, limited.key)).status, 200);
+
+    // Bad bodies: 4xx with a code, never a 5xx.
+    for (const bad of [
+      {},
+      { role: 'admin' },
+      { scopes: ['keys:write'] },
+      { project: 'patch-b' },
+      { name: '' },
+      { name: 'x'.repeat(101) },
+      { name: 'admin (FAAS_ADMIN_KEY)' },
+      { rateLimit: { requestsPerSecond: 0, burst: 1 } },
+      { rateLimit: { requestsPerSecond: 1e300, burst: 1 } },
+      { rateLimit: { requestsPerSecond: 1, burst: 1e12 } },
+      { rateLimit: { requestsPerSecond: 1 } },
+      { rateLimit: 'fast' },
+      { expiresAt: '2001-01-01T00:00:00Z' },
+      { expiresAt: 'tomorrow' },
+      [],
+      null,
+      'name',
+    ]) {
+      const res = await patch(devA.id, bad, ownerA.key);
+      assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(bad)}: ${res.status}`);
+      assert.match(await code(res), /^FAAS_ERR_/);
+    }
+    const raised = await patch(devA.id, { role: 'admin' }, ownerA.key);
+    assert.equal(raised.status, 422);
+    assert.equal(await code(raised), 'FAAS_ERR_VALIDATION');
+    const raw = await s.api(`/api/v1/keys/${devA.id}`, {
+      method: 'PATCH',
+      body: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(raw.status, 400);
+    assert.equal(
+      (await patch(encodeURIComponent('x'.repeat(5000)), { name: 'x' }, ownerA.key)).status < 500,
+      true,
+    );
+    const after = (await (await s.api('/api/v1/keys')).json()) as { items: Array<Record<string, unknown>> };
+    const stored = after.items.find((k) => k.id === devA.id);
+    assert.equal(stored?.role, 'developer', 'nothing a refused PATCH said was stored');
+    assert.equal(stored?.name, 'dev-a2');
+
+    // Audited, naming the key.
+    const audit = (await (await s.api('/api/v1/audit?action=PATCH%20/api/v1/keys/:id')).json()) as {
+      items: Array<{ target?: string; actor: { keyId: string }; status: number }>;
+    };
+    assert.ok(
+      audit.items.some(
+        (e) => e.target === `keys/${devA.id}` && e.actor.keyId === ownerA.id && e.status === 200,
+      ),
+      JSON.stringify(audit.items),
+    );
+  });
 });
 
 describe('FAAS_ADMIN_KEY', () => {

@@ -13,7 +13,12 @@ import { ADMIN_KEY, startTestServer, type TestServer, tempDataDir, waitFor } fro
 const MAIN = new URL('../../packages/server/src/main.ts', import.meta.url).pathname;
 
 /** Long enough that only a NOTIFY can explain a change seen on the other server. */
-const NO_POLL = { routeSyncMs: 3_600_000 };
+/**
+ * Servers sharing a store share its secret key (each data dir would otherwise make its own, and
+ * the second to start refuses: docs/security.md).
+ */
+const SHARED_SECRET_KEY = Buffer.alloc(32, 7).toString('hex');
+const NO_POLL = { routeSyncMs: 3_600_000, secretKey: SHARED_SECRET_KEY };
 
 /** Runs `faas serve` as a process until it exits; what it printed. */
 function runServer(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -255,7 +260,10 @@ describe('servers on PostgreSQL', { skip: postgresSkipReason() }, () => {
   });
 
   it('gateway threads read the database through pools of their own', async () => {
-    const threaded = await startTestServer({ databaseUrl: db.url, gatewayThreads: 2 }, blobsShared.dataDir());
+    const threaded = await startTestServer(
+      { databaseUrl: db.url, gatewayThreads: 2, secretKey: SHARED_SECRET_KEY },
+      blobsShared.dataDir(),
+    );
     try {
       const before = await threaded.server.threads?.stats();
       const answers = await Promise.all(Array.from({ length: 30 }, () => invokeOnce(threaded, 'pg-echo')));

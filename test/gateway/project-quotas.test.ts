@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 type Json = Record<string, unknown> & { error?: { code: string; details?: Record<string, unknown> } };
 
@@ -94,6 +96,50 @@ describe('projects: quotas', () => {
     assert.deepEqual(free, [200, 200]);
   });
 
+  it('past the concurrent invocations quota async jobs wait: one runs at a time, each completes once', async () => {
+    await setQuotas({ functions: null, concurrentInvocations: 1 });
+    // A second function: the quota, not a function's maxConcurrency, is what holds them apart.
+    const made = await as(key, '/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'slow-too',
+        runtime: 'js',
+        code: 'export default async () => { await new Promise((r) => setTimeout(r, 400)); return "done" }',
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    const ids: string[] = [];
+    for (const name of ['slow', 'slow-too', 'slow', 'slow-too', 'slow', 'slow-too']) {
+      const queued = await as(key, `/api/v1/functions/${name}/invoke?async=true`, {
+        method: 'POST',
+        json: {},
+      });
+      assert.equal(queued.status, 202, queued.text);
+      ids.push(queued.body.invocationId as string);
+    }
+    type Record = { status: string; attempts: number; startedAt?: string; finishedAt?: string };
+    const records = await waitFor(
+      async () => {
+        const all = await Promise.all(
+          ids.map(async (id) => (await as(key, `/api/v1/invocations/${id}`)).body),
+        );
+        return all.every((r) => r.status === 'succeeded') ? (all as unknown as Record[]) : undefined;
+      },
+      60_000,
+      'every async invocation succeeded',
+    );
+    for (const r of records) assert.equal(r.attempts, 1, JSON.stringify(r));
+    // Each attempt ran inside the project's one slot: no two of them overlap.
+    const spans = records
+      .map((r) => ({ start: Date.parse(r.startedAt as string), end: Date.parse(r.finishedAt as string) }))
+      .sort((a, b) => a.start - b.start);
+    spans.reduce((previous, span) => {
+      assert.ok(span.start >= previous.end, `attempts overlap: ${JSON.stringify(records)}`);
+      return span;
+    });
+    await setQuotas({ concurrentInvocations: null });
+  });
+
   it('past the instances quota a new instance is 403 naming it', { skip: engineSkipReason() }, async () => {
     await setQuotas({ instances: 0 });
     const got = await as(key, '/api/v1/instances', { method: 'POST', json: {} });
@@ -101,4 +147,66 @@ describe('projects: quotas', () => {
     assert.equal(got.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
     assert.deepEqual(got.body.error?.details, { quota: 'instances', limit: 0 });
   });
+
+  it('a snapshot past the storage quota is 403 and leaves no blob and no row; a blob another snapshot has stays', {
+    skip: engineSkipReason(),
+  }, async () => {
+    await setQuotas({ instances: null, snapshotStorageBytes: null });
+    const made = await as(key, '/api/v1/instances', { method: 'POST', json: { isolation: 'runc' } });
+    assert.equal(made.status, 201, made.text);
+    const id = made.body.id as string;
+    try {
+      const put = await s.api(`/api/v1/instances/${id}/files?path=/workspace/a.txt`, {
+        method: 'PUT',
+        key,
+        body: `first ${Math.random()}`,
+      });
+      assert.equal(put.status, 201, await put.text());
+      const first = await as(key, '/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+      assert.equal(first.status, 201, first.text);
+      const blobsBefore = blobFiles(s.dataDir);
+      const snapshotsBefore = (await as(key, '/api/v1/snapshots')).body.items as unknown[];
+
+      // The same folder again: the same bytes, so the same blob, and the quota is full.
+      await setQuotas({ snapshotStorageBytes: first.body.size_bytes as number });
+      const same = await as(key, '/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+      assert.equal(same.status, 403, same.text);
+      assert.equal(same.body.error?.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+      assert.deepEqual(blobFiles(s.dataDir), blobsBefore, "the first snapshot's blob stays");
+      const restored = await as(key, `/api/v1/snapshots/${first.body.id}/restore`, {
+        method: 'POST',
+        json: {},
+      });
+      assert.equal(restored.status, 201, restored.text);
+      await as(key, `/api/v1/instances/${restored.body.id}`, { method: 'DELETE' });
+
+      // New bytes past the quota: refused, and nothing of them is kept.
+      await s.api(`/api/v1/instances/${id}/files?path=/workspace/b.txt`, {
+        method: 'PUT',
+        key,
+        body: `second ${Math.random()}`,
+      });
+      const over = await as(key, '/api/v1/snapshots', { method: 'POST', json: { instance_id: id } });
+      assert.equal(over.status, 403, over.text);
+      assert.deepEqual(over.body.error?.details, {
+        quota: 'snapshotStorageBytes',
+        limit: first.body.size_bytes as number,
+      });
+      assert.deepEqual(blobFiles(s.dataDir), blobsBefore, 'no blob of the refused snapshot');
+      assert.deepEqual((await as(key, '/api/v1/snapshots')).body.items, snapshotsBefore, 'no row');
+    } finally {
+      await as(key, `/api/v1/instances/${id}`, { method: 'DELETE' });
+      await setQuotas({ snapshotStorageBytes: null });
+    }
+  });
 });
+
+/** The local blob store's files (FAAS_OBJECT_STORE_URL unset: `<data dir>/blobs`), sorted. */
+function blobFiles(dataDir: string): string[] {
+  const root = join(dataDir, 'blobs');
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}

@@ -180,6 +180,61 @@ describe('rate limits', () => {
     assert.equal(bad.status, 422);
   });
 
+  it("a key's limit changed by PATCH holds at once on every thread: raised, lowered, removed", async () => {
+    const made = await s.api('/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'repatched', role: 'invoker', rateLimit: { requestsPerSecond: 0.1, burst: 1 } },
+    });
+    const { id, key } = (await made.json()) as { id: string; key: string };
+    const burst = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          once(s.url, 'POST', '/api/v1/functions/free/invoke', { key, body: {} }),
+        ),
+      );
+    const statuses = (answers: Answer[]) => answers.map((a) => a.status).sort();
+    // Spent: the slow rate pushed the bucket 10 s ahead.
+    assert.deepEqual(statuses(await burst(2)), [200, 429]);
+
+    const patch = (rateLimit: unknown) =>
+      s.api(`/api/v1/keys/${id}`, { method: 'PATCH', json: { rateLimit } });
+    // Raised: the new burst is there at once, on every thread, not after the old rate's 10 s.
+    assert.equal((await patch({ requestsPerSecond: 0.1, burst: 4 })).status, 200);
+    const raised = await burst(6);
+    assert.deepEqual(statuses(raised), [200, 200, 200, 200, 429, 429]);
+    assert.equal(raised.find((a) => a.status === 200)?.headers['ratelimit-limit'], '4');
+
+    // Lowered: the new, smaller burst holds.
+    assert.equal((await patch({ requestsPerSecond: 0.1, burst: 2 })).status, 200);
+    assert.deepEqual(statuses(await burst(4)), [200, 200, 429, 429]);
+
+    // Removed: no key limit, no RateLimit fields.
+    assert.equal((await patch(null)).status, 200);
+    const free = await burst(6);
+    assert.deepEqual(statuses(free), [200, 200, 200, 200, 200, 200]);
+    assert.equal(free[0]?.headers['ratelimit-limit'], undefined);
+  });
+
+  it('a key PATCHed while its requests run: every answer is a 200 or a 429, none a 5xx', async () => {
+    const made = await s.api('/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'churned', role: 'invoker', rateLimit: { requestsPerSecond: 1000, burst: 1000 } },
+    });
+    const { id, key } = (await made.json()) as { id: string; key: string };
+    const calls = Array.from({ length: 40 }, () =>
+      once(s.url, 'POST', '/api/v1/functions/free/invoke', { key, body: {} }),
+    );
+    const patches = [
+      { rateLimit: { requestsPerSecond: 0.1, burst: 1 } },
+      { rateLimit: null },
+      { rateLimit: { requestsPerSecond: 1e6, burst: 1_000_000 } },
+      { name: 'churned-again' },
+    ].map((json) => s.api(`/api/v1/keys/${id}`, { method: 'PATCH', json }));
+    const answers = await Promise.all(calls);
+    for (const res of await Promise.all(patches)) assert.equal(res.status, 200);
+    for (const a of answers) assert.ok(a.status === 200 || a.status === 429, `${a.status} ${a.body}`);
+  });
+
   it("a project's limit, set by its owner, holds for all its functions together on every thread", async () => {
     assert.equal(
       (await s.api('/api/v1/projects', { method: 'POST', json: { name: 'metered' } })).status,

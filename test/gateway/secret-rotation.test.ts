@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, postgresSkipReason, postgresTestUrl } from '@faas/testkit';
 import { startTestServer, type TestServer, tempDataDir } from '../support/server.ts';
 
 const reverse = (v: string) => [...v].reverse().join('');
@@ -80,5 +81,81 @@ describe('rotating the secret key', () => {
     );
     assert.equal((await invoke(s)).body, reverse('rotate-me-value'));
     await s.server.close();
+  });
+});
+
+/**
+ * Servers sharing one PostgreSQL store must share FAAS_SECRET_KEY: the store keeps the id of the
+ * key its secrets are under, a server with another key does not start, and one left on the old
+ * key after another rotated refuses secret writes rather than write what the others cannot read.
+ */
+describe('servers sharing PostgreSQL with different secret keys', { skip: postgresSkipReason() }, () => {
+  const keyA = Buffer.alloc(32, 1).toString('hex');
+  const keyB = Buffer.alloc(32, 2).toString('hex');
+  let db: { url: string; drop(): Promise<void> };
+  const servers: TestServer[] = [];
+  before(async () => {
+    db = await createTestDatabase(postgresTestUrl() as string);
+  });
+  after(async () => {
+    for (const s of servers) await s.close();
+    await db?.drop();
+  });
+
+  it('a server with another key refuses to start; after a rotation elsewhere, the old one refuses secret writes', async () => {
+    const a = await startTestServer({ databaseUrl: db.url, secretKey: keyA });
+    servers.push(a);
+    assert.equal(
+      (await a.api('/api/v1/secrets/SHARED', { method: 'PUT', json: { value: 'one-value' } })).status,
+      201,
+    );
+
+    await assert.rejects(startTestServer({ databaseUrl: db.url, secretKey: keyB }), (err: unknown) => {
+      assert.match(
+        String(err),
+        /FAAS_SECRET_KEY \(key id [0-9a-f]{16}\) is not the key this store's secrets are kept under/,
+      );
+      assert.match(String(err), /FAAS_SECRET_KEY_PREVIOUS/);
+      assert.ok(!String(err).includes(keyB), 'the key itself is never printed');
+      return true;
+    });
+
+    // The rotation: the new key with the old one as previous starts, and re-encrypts.
+    const b = await startTestServer({ databaseUrl: db.url, secretKey: keyB, secretKeyPrevious: keyA });
+    servers.push(b);
+    // Each server has blobs of its own here: the function is deployed where it runs.
+    const deployed = await b.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'shared',
+        runtime: 'js',
+        secrets: ['SHARED'],
+        code: 'export default () => [...process.env.SHARED].reverse().join("")',
+      },
+    });
+    assert.equal(deployed.status, 201);
+    const invoked = await b.api('/api/v1/functions/shared/invoke', { method: 'POST', json: {} });
+    assert.equal(await invoked.json(), reverse('one-value'));
+
+    // The server left on the old key does not write under it.
+    const refused = await a.api('/api/v1/secrets/SHARED', { method: 'PUT', json: { value: 'two-value' } });
+    assert.equal(refused.status, 503);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'FAAS_ERR_SECRET_KEY_MISMATCH');
+    assert.ok(!error.message.includes('two-value'));
+    assert.equal(
+      await (await b.api('/api/v1/functions/shared/invoke', { method: 'POST', json: {} })).json(),
+      reverse('one-value'),
+      'the value is the one written before',
+    );
+    // The server on the store's key writes.
+    assert.equal(
+      (await b.api('/api/v1/secrets/SHARED', { method: 'PUT', json: { value: 'two-value' } })).status,
+      200,
+    );
+    assert.equal(
+      await (await b.api('/api/v1/functions/shared/invoke', { method: 'POST', json: {} })).json(),
+      reverse('two-value'),
+    );
   });
 });

@@ -9,7 +9,15 @@ import { buildImages } from './commands/images.ts';
 import { init } from './commands/init.ts';
 import * as instances from './commands/instances.ts';
 import { invoke } from './commands/invoke.ts';
-import { createKey, createProject, listKeys, listProjects, revokeKey, setProject } from './commands/keys.ts';
+import {
+  createKey,
+  createProject,
+  listKeys,
+  listProjects,
+  revokeKey,
+  setKey,
+  setProject,
+} from './commands/keys.ts';
 import { invocation, invocations, logs, stats } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
 import { deleteSecret, listSecrets, setSecret } from './commands/secrets.ts';
@@ -239,7 +247,18 @@ export function program(): Command {
     .option('--scopes <scopes>', "comma-separated: only these of the role's scopes")
     .option('--functions <names>', 'comma-separated: only these functions')
     .option('--expires-at <time>', 'ISO time when the key stops working')
+    .option('--rate-limit <rps/burst>', 'invocations per second made with the key, e.g. 10/20')
     .action(run((c, o, cmd) => createKey(c, o, cmd.args[0] as string, cmd.opts())));
+  keys
+    .command('set <id>')
+    .description("change a key's name, rate limit or expiry (its role and scopes never change)")
+    .option('--name <name>', 'a new name')
+    .option(
+      '--rate-limit <rps/burst>',
+      'invocations per second made with the key, e.g. 10/20; "none" removes it',
+    )
+    .option('--expires-at <time>', 'ISO time when the key stops working; "none": never')
+    .action(run((c, o, cmd) => setKey(c, o, cmd.args[0] as string, cmd.opts())));
   keys.command('ls').action(run((c, o) => listKeys(c, o)));
   keys.command('rm <id>').action(run((c, o, cmd) => revokeKey(c, o, cmd.args[0] as string)));
   const secrets = p

@@ -81,6 +81,16 @@ export interface ApiKeyRecord {
   lastUsedAt?: string;
 }
 
+/**
+ * What `PATCH /keys/{id}` changes on a key: absent fields stay, `null` removes the limit or the
+ * expiry. Role, scopes, functions and project never change: a key is remade for those.
+ */
+export interface ApiKeyChanges {
+  name?: string;
+  rateLimit?: RateLimit | null;
+  expiresAt?: string | null;
+}
+
 /** The scopes a key has: its role's, narrowed to its own list when it has one. */
 export function keyScopes(key: Pick<ApiKeyRecord, 'role' | 'scopes'>): Scope[] {
   const granted = ROLE_SCOPES[key.role] ?? [];

@@ -117,6 +117,13 @@ export interface Config {
   jwtProjectClaim: string;
   /** The claim that names a JWT's role. @default role (FAAS_JWT_ROLE_CLAIM) */
   jwtRoleClaim: string;
+  /**
+   * Invocations per second each JWT subject (`sub`) may make, as a key's `rateLimit` (a token
+   * has no stored key to carry one); 0: no limit. @default 0 (FAAS_JWT_RATE_LIMIT_RPS)
+   */
+  jwtRateLimitRps: number;
+  /** The burst of each subject's bucket. @default 100 (FAAS_JWT_RATE_LIMIT_BURST) */
+  jwtRateLimitBurst: number;
   /** Serve HTTPS with this certificate chain (a PEM file), with `tlsKey`. (FAAS_TLS_CERT) */
   tlsCert: string | undefined;
   /** The certificate's private key (a PEM file). (FAAS_TLS_KEY) */
@@ -545,6 +552,8 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   jwtAudience: { env: 'FAAS_JWT_AUDIENCE', default: undefined, parse: str },
   jwtProjectClaim: { env: 'FAAS_JWT_PROJECT_CLAIM', default: 'project', parse: str },
   jwtRoleClaim: { env: 'FAAS_JWT_ROLE_CLAIM', default: 'role', parse: str },
+  jwtRateLimitRps: { env: 'FAAS_JWT_RATE_LIMIT_RPS', default: 0, parse: rateLimitRps },
+  jwtRateLimitBurst: { env: 'FAAS_JWT_RATE_LIMIT_BURST', default: 100, parse: int(1, 1_000_000) },
   tlsCert: { env: 'FAAS_TLS_CERT', default: undefined, parse: str },
   tlsKey: { env: 'FAAS_TLS_KEY', default: undefined, parse: str },
   http2: { env: 'FAAS_HTTP2', default: true, parse: bool },

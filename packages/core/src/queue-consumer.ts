@@ -8,8 +8,12 @@ export interface JobSlot {
 
 /** What the processor decides about a leased job before its attempt starts. */
 export type Admission<T> =
-  /** Run it once a slot is free (at once without `slot`); `value` goes to `process`. */
-  | { kind: 'run'; slot?: JobSlot; value: T }
+  /**
+   * Run it once it holds a slot of each of `slots`, taken in their order (at once without any);
+   * `value` goes to `process`. Every waiter takes them in one order (a project's, then its
+   * function's), so no two wait on each other.
+   */
+  | { kind: 'run'; slots?: readonly JobSlot[]; value: T }
   /** It already completed (a redelivery after a crash): ack it without running. */
   | { kind: 'done' }
   /** It can never run (what it needs is gone): dead-letter it at once. */

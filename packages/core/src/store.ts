@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from './api-keys.ts';
+import type { ApiKeyChanges, ApiKeyRecord } from './api-keys.ts';
 import type { AuditEntry, AuditFilter } from './audit.ts';
 import type { CorsSettings } from './cors.ts';
 import type { FunctionRecord, FunctionVersion, RateLimit, RouteSpec } from './functions.ts';
@@ -198,6 +198,8 @@ export interface MetadataStore {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** Returns false when no such active key exists. */
   revokeApiKey(id: string): Promise<boolean>;
+  /** Changes an active key; undefined when no such active key exists. */
+  updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined>;
   countApiKeys(): Promise<number>;
 
   /**
@@ -262,6 +264,11 @@ export interface MetadataStore {
   /** A small key/value space for platform settings (e.g. the cache of compiled artifacts). */
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Sets `key` to `value` unless it holds one already, atomically (of servers racing on an empty
+   * store, one wins); resolves to what it holds afterwards.
+   */
+  claimSetting(key: string, value: string): Promise<string>;
 
   /** Cheap liveness check of the backing database. */
   ping(): Promise<void>;

@@ -8,6 +8,7 @@ import {
   type LogLine,
   type Page,
   type PageRequest,
+  type RateLimit,
   type SecretSummary,
   type StoredLogLine,
   TERMINAL_STATUSES,
@@ -50,6 +51,13 @@ export interface SyncResult<T = unknown> {
 }
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
+
+/** What `updateKey` changes: absent fields stay, `null` removes the limit or the expiry. */
+export interface KeyChanges {
+  name?: string;
+  rateLimit?: RateLimit | null;
+  expiresAt?: string | null;
+}
 
 export interface DeployOptions {
   /**
@@ -316,7 +324,9 @@ export class FaaSClient {
   createKey(
     name: string,
     role: ApiKeyRecord['role'] = 'developer',
-    options: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt'> & { project?: string } = {},
+    options: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt' | 'rateLimit'> & {
+      project?: string;
+    } = {},
   ): Promise<PublicApiKey & { key: string }> {
     return this.#http.json('POST', '/api/v1/keys', { name, role, ...options });
   }
@@ -340,6 +350,16 @@ export class FaaSClient {
 
   async listKeys(): Promise<PublicApiKey[]> {
     return ((await this.#http.json('GET', '/api/v1/keys')) as { items: PublicApiKey[] }).items;
+  }
+
+  /**
+   * Changes a key's name, rate limit or expiry; fields left out stay, `null` removes the limit or
+   * the expiry. Role, scopes and project never change (make a new key).
+   * @example
+   * await client.updateKey('key_…', { rateLimit: { requestsPerSecond: 20, burst: 40 } });
+   */
+  updateKey(id: string, changes: KeyChanges): Promise<PublicApiKey> {
+    return this.#http.json('PATCH', `/api/v1/keys/${enc(id)}`, changes);
   }
 
   async revokeKey(id: string): Promise<void> {

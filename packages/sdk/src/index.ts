@@ -29,6 +29,7 @@ export {
   type FaaSClientOptions,
   type FunctionSpec,
   type InvokeOptions,
+  type KeyChanges,
   type ProjectQuotaSettings,
   type ProjectSettings,
   type ProjectView,

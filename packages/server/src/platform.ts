@@ -19,7 +19,7 @@ import { InstanceService } from './control/instance-service.ts';
 import { InvocationRecorder } from './control/invocation-recorder.ts';
 import { InvocationService } from './control/invocation-service.ts';
 import { JwtTokens } from './control/jwt-tokens.ts';
-import { ProjectLimits } from './control/project-limits.ts';
+import { ProjectLimits, projectSlotKey } from './control/project-limits.ts';
 import { ProjectRateLimits } from './control/rate-limits/project-rate-limits.ts';
 import { MemoryRateBuckets, type MemoryRateBuffers } from './control/rate-limits/rate-buckets.ts';
 import { RetentionSweeper } from './control/retention-sweeper.ts';
@@ -165,6 +165,23 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   // Every store and queue call of the main thread is timed (the gateway threads' are not).
   const operations = new OperationMetrics();
   const store = operations.store(await openMetadataStore(config, 'server'));
+  // Before anything else starts (so a refusal leaves nothing running) and before anything runs a
+  // function: a bad key file, or a key that is not the store's (servers sharing it must share
+  // the key), stops the start here; secrets still under FAAS_SECRET_KEY_PREVIOUS move to the
+  // current key.
+  let secrets: SecretService;
+  let rotation: { reencrypted: number; unreadable: string[] };
+  try {
+    secrets = new SecretService(store, SecretVault.open(config));
+    rotation = await secrets.checkStoreKey({
+      // On PostgreSQL other servers may share the store; SQLite's is this server's alone.
+      shared: config.databaseUrl !== undefined,
+      warn: (message) => logger.warn(message),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   let queue: Queue;
   try {
     queue = operations.queue(
@@ -281,10 +298,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   await runtimes.refreshHealth();
   runtimes.watchHealth(RUNTIME_HEALTH_EVERY_MS, (err) => logger.error('checking runtime health failed', err));
 
-  // Before anything runs a function: a bad key file stops the start here, and secrets still under
-  // FAAS_SECRET_KEY_PREVIOUS move to the current key.
-  const secrets = new SecretService(store, SecretVault.open(config));
-  const rotation = await secrets.reencryptStale();
   if (rotation.reencrypted > 0)
     logger.info(`re-encrypted ${rotation.reencrypted} secret(s) under the current secret key`);
   if (rotation.unreadable.length > 0) {
@@ -351,6 +364,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     catalog,
     invocations,
     slots: limiter,
+    projectSlot: (project) => {
+      const limit = limits.of(project)?.concurrentInvocations;
+      return limit === undefined ? undefined : { key: projectSlotKey(project), limit };
+    },
     concurrency: config.queueConcurrency,
     leaseMs: config.queueLeaseMs,
     pollMs: config.queuePollMs,
@@ -400,7 +417,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   });
   const keys = new ApiKeyService(
     store,
-    (id) => changes.publish({ kind: 'key-revoked', id }),
+    (id) => changes.publish({ kind: 'key', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
     JwtTokens.from(config),
   );

@@ -167,7 +167,7 @@ export async function createThreadPlatform(
         limits.replace(change.projects);
         cors.replace(change.projects);
         break;
-      case 'key-revoked':
+      case 'key':
         keys.forget(change.id);
         break;
       case 'project':

@@ -1,5 +1,5 @@
 import { API_KEY_ROLES, type ApiKeyRole, SCOPES, type Scope } from '@faas/core';
-import type { FaaSClient, ProjectSettings } from '@faas/sdk';
+import type { FaaSClient, KeyChanges, ProjectSettings } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { ago, type Output, print, table } from '../output.ts';
 
@@ -9,6 +9,7 @@ export interface CreateKeyFlags {
   scopes?: string;
   functions?: string;
   expiresAt?: string;
+  rateLimit?: string;
 }
 
 export async function createKey(
@@ -28,6 +29,7 @@ export async function createKey(
     ...(scopes ? { scopes } : {}),
     ...(flags.functions ? { functions: flags.functions.split(',').map((f) => f.trim()) } : {}),
     ...(flags.expiresAt ? { expiresAt: flags.expiresAt } : {}),
+    ...(flags.rateLimit ? { rateLimit: parseRateLimit(flags.rateLimit) ?? undefined } : {}),
   });
   print(
     out,
@@ -45,6 +47,39 @@ export async function listKeys(client: FaaSClient, out: Output): Promise<void> {
       keys.map((k) => [k.id, k.name, k.project, k.role, `${k.prefix}…`, ago(k.createdAt)]),
     ),
   );
+}
+
+/**
+ * `faas keys set <id> [--name n] [--rate-limit 10/20|none] [--expires-at t|none]`: changes a key
+ * of the caller's project (its role and scopes never change).
+ */
+export async function setKey(
+  client: FaaSClient,
+  out: Output,
+  id: string,
+  flags: { name?: string; rateLimit?: string; expiresAt?: string },
+): Promise<void> {
+  const changes: KeyChanges = {};
+  if (flags.name !== undefined) changes.name = flags.name;
+  if (flags.rateLimit !== undefined) changes.rateLimit = parseRateLimit(flags.rateLimit);
+  if (flags.expiresAt !== undefined) changes.expiresAt = flags.expiresAt === 'none' ? null : flags.expiresAt;
+  if (Object.keys(changes).length === 0)
+    throw new CliError('Nothing to change: give --name, --rate-limit or --expires-at', EXIT.USAGE);
+  const k = await client.updateKey(id, changes);
+  const limit = k.rateLimit ? `${k.rateLimit.requestsPerSecond}/s, burst ${k.rateLimit.burst}` : 'none';
+  print(out, k, () => `Key ${k.id} (${k.name}): rate limit ${limit}, expires ${k.expiresAt ?? 'never'}`);
+}
+
+/** `10/20`: 10 requests/s with a burst of 20; `10`: a burst of 10; `none`: no limit (null). */
+function parseRateLimit(text: string): { requestsPerSecond: number; burst: number } | null {
+  if (text === 'none') return null;
+  const match = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(text);
+  if (!match) throw new CliError('--rate-limit is <requests/s>[/<burst>] or "none", e.g. 10/20', EXIT.USAGE);
+  const requestsPerSecond = Number(match[1]);
+  return {
+    requestsPerSecond,
+    burst: match[2] === undefined ? Math.max(1, Math.ceil(requestsPerSecond)) : Number(match[2]),
+  };
 }
 
 export async function revokeKey(client: FaaSClient, out: Output, id: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  type ApiKeyChanges,
   type ApiKeyRecord,
   type ApiKeyRole,
   DEFAULT_PROJECT,
@@ -32,23 +33,24 @@ export function hashKey(key: string): string {
 export class ApiKeyService {
   #store: MetadataStore;
   #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
-  #onRevoked: (id: string) => void;
+  #onChanged: (id: string) => void;
   #jwt: JwtTokens | undefined;
   /** Failed verifications per client address (see auth.ts, which knows the address). */
   readonly throttle: AuthThrottle;
 
   /**
-   * `onRevoked` tells the other gateway threads, whose caches would trust the key a while longer.
+   * `onChanged` tells the other gateway threads of a revoked or changed key, whose caches would
+   * trust the old record a while longer.
    * `throttle` is per process thread: with N gateway threads a client gets up to N allowances.
    */
   constructor(
     store: MetadataStore,
-    onRevoked: (id: string) => void = () => {},
+    onChanged: (id: string) => void = () => {},
     throttle = new AuthThrottle({ limit: 0, windowMs: 60_000 }),
     jwt?: JwtTokens,
   ) {
     this.#store = store;
-    this.#onRevoked = onRevoked;
+    this.#onChanged = onChanged;
     this.throttle = throttle;
     this.#jwt = jwt;
   }
@@ -104,11 +106,7 @@ export class ApiKeyService {
     project: string,
     narrowed: Pick<ApiKeyRecord, 'scopes' | 'functions' | 'expiresAt' | 'rateLimit'> = {},
   ): Promise<{ record: PublicApiKey; key: string }> {
-    if (name === CONFIGURED_ADMIN_KEY_NAME) {
-      throw new FaasError(ErrorCode.VALIDATION, `The key name "${name}" is reserved for FAAS_ADMIN_KEY`, {
-        details: [{ field: 'name', message: 'is reserved for FAAS_ADMIN_KEY' }],
-      });
-    }
+    if (name === CONFIGURED_ADMIN_KEY_NAME) throw reservedName(name);
     return this.create(name, role, project, generateKey(), narrowed);
   }
 
@@ -142,17 +140,29 @@ export class ApiKeyService {
 
   /** @param project when given, a key of another project is not found */
   async revoke(id: string, project?: string): Promise<void> {
-    if (project !== undefined && !(await this.list(project)).some((k) => k.id === id)) {
-      throw new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
-    }
-    if (!(await this.#store.revokeApiKey(id))) {
-      throw new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
-    }
+    if (project !== undefined && !(await this.list(project)).some((k) => k.id === id)) throw keyNotFound(id);
+    if (!(await this.#store.revokeApiKey(id))) throw keyNotFound(id);
     this.forget(id);
-    this.#onRevoked(id);
+    this.#onChanged(id);
   }
 
-  /** Stops trusting a cached key (revoked here or by another thread). */
+  /**
+   * Changes a key's name, rate limit or expiry. Every thread of this server takes the new record
+   * in before this returns; other servers when their cache of it ends (5 s), as with a revocation.
+   * @param project when given, a key of another project is not found
+   * @throws FaasError API_KEY_NOT_FOUND, VALIDATION for the name FAAS_ADMIN_KEY's key has
+   */
+  async update(id: string, changes: ApiKeyChanges, project?: string): Promise<PublicApiKey> {
+    if (changes.name === CONFIGURED_ADMIN_KEY_NAME) throw reservedName(changes.name);
+    if (project !== undefined && !(await this.list(project)).some((k) => k.id === id)) throw keyNotFound(id);
+    const updated = await this.#store.updateApiKey(id, changes);
+    if (!updated) throw keyNotFound(id);
+    this.forget(id);
+    this.#onChanged(id);
+    return toPublic(updated);
+  }
+
+  /** Stops trusting a cached key (revoked or changed here or by another thread). */
   forget(id: string): void {
     for (const [secret, entry] of this.#cache) if (entry.key.id === id) this.#cache.delete(secret);
   }
@@ -190,6 +200,16 @@ export class ApiKeyService {
 
 export function generateKey(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+function keyNotFound(id: string): FaasError {
+  return new FaasError(ErrorCode.API_KEY_NOT_FOUND, `API key "${id}" not found`, { details: { id } });
+}
+
+function reservedName(name: string): FaasError {
+  return new FaasError(ErrorCode.VALIDATION, `The key name "${name}" is reserved for FAAS_ADMIN_KEY`, {
+    details: [{ field: 'name', message: 'is reserved for FAAS_ADMIN_KEY' }],
+  });
 }
 
 function toPublic(k: ApiKeyRecord): PublicApiKey {

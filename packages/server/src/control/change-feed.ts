@@ -7,7 +7,8 @@ export type PlatformChange =
   | { kind: 'forget'; name: string }
   | { kind: 'routes'; routes: RouteRecord[] }
   | { kind: 'projects'; projects: ProjectRecord[] }
-  | { kind: 'key-revoked'; id: string }
+  // A key revoked or changed: its cached record is stale.
+  | { kind: 'key'; id: string }
   | { kind: 'project'; name: string };
 
 /** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */

@@ -6,6 +6,7 @@ import {
   type Config,
   ErrorCode,
   FaasError,
+  type RateLimit,
 } from '@faas/core';
 import {
   createRemoteJWKSet,
@@ -32,7 +33,8 @@ export type JwtSettings = Pick<
   | 'jwtAudience'
   | 'jwtProjectClaim'
   | 'jwtRoleClaim'
->;
+> &
+  Partial<Pick<Config, 'jwtRateLimitRps' | 'jwtRateLimitBurst'>>;
 
 /**
  * Tokens from an identity provider, accepted beside API keys: HS256 with a shared secret, or
@@ -47,9 +49,16 @@ export class JwtTokens {
   #publicKey: KeyObject | undefined;
   #jwks: RemoteKeys | undefined;
   #algorithms: string[];
+  /** Each subject's limit (FAAS_JWT_RATE_LIMIT_*), one object for all: its bucket shape is made once. */
+  #rateLimit: RateLimit | undefined;
 
   private constructor(settings: JwtSettings) {
     this.#settings = settings;
+    if (settings.jwtRateLimitRps)
+      this.#rateLimit = {
+        requestsPerSecond: settings.jwtRateLimitRps,
+        burst: settings.jwtRateLimitBurst ?? 100,
+      };
     if (settings.jwtSecret) this.#secret = createSecretKey(Buffer.from(settings.jwtSecret, 'utf8'));
     if (settings.jwtPublicKey) this.#publicKey = createPublicKey(settings.jwtPublicKey);
     if (settings.jwtJwksUrl) this.#jwks = createRemoteJWKSet(new URL(settings.jwtJwksUrl));
@@ -107,6 +116,8 @@ export class JwtTokens {
         hash: '',
         createdAt: new Date((payload.iat ?? 0) * 1000).toISOString(),
         ...(expiresAtMs !== undefined ? { expiresAt: new Date(expiresAtMs).toISOString() } : {}),
+        // The key's bucket is its id's: every token of one subject draws on the same one.
+        ...(this.#rateLimit ? { rateLimit: this.#rateLimit } : {}),
       },
       expiresAtMs,
     };

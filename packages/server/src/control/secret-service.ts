@@ -11,6 +11,13 @@ import {
 import { type Redactor, redactorOf } from './secret-redactor.ts';
 import type { SecretVault } from './secret-vault.ts';
 
+/**
+ * The store's setting that names the key its secrets are kept under (its id: the first 16 hex
+ * digits of its sha256, as every secret row already holds): servers sharing a store must share
+ * the key, and this is how one that does not finds out.
+ */
+export const SECRET_KEY_SETTING = 'secret-key-id';
+
 /** Decrypted values kept at most (then the cache starts over). */
 const MAX_OPENED = 10_000;
 
@@ -25,7 +32,7 @@ export interface RevealedVersion {
  * to the functions that name them, as env, at the moment they run.
  */
 export class SecretService {
-  #store: Pick<MetadataStore, 'putSecret' | 'getSecrets' | 'listSecrets' | 'deleteSecret'>;
+  #store: SecretStore;
   #vault: SecretVault;
   /**
    * Values already decrypted, by ciphertext (which a new value or key always changes): a
@@ -34,10 +41,7 @@ export class SecretService {
    */
   #opened = new Map<string, string>();
 
-  constructor(
-    store: Pick<MetadataStore, 'putSecret' | 'getSecrets' | 'listSecrets' | 'deleteSecret'>,
-    vault: SecretVault,
-  ) {
+  constructor(store: SecretStore, vault: SecretVault) {
     this.#store = store;
     this.#vault = vault;
   }
@@ -55,6 +59,7 @@ export class SecretService {
     if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
       throw validation('value', `must be at most ${MAX_SECRET_VALUE_BYTES} bytes (UTF-8)`);
     }
+    await this.#assertStoreKey();
     const [existing] = await this.#store.getSecrets(project, [name]);
     const now = new Date().toISOString();
     await this.#store.putSecret({
@@ -65,6 +70,61 @@ export class SecretService {
       updatedAt: now,
     });
     return { name, createdAt: existing?.createdAt ?? now, updatedAt: now, created: !existing };
+  }
+
+  /**
+   * @throws FaasError SECRET_KEY_MISMATCH when the store's secrets are kept under another key
+   *   than this server's (another server of the store rotated it since this one started): a value
+   *   written now would be one no other server reads.
+   */
+  async #assertStoreKey(): Promise<void> {
+    const stored = await this.#store.getSetting(SECRET_KEY_SETTING);
+    if (stored === undefined || stored === this.#vault.keyId) return;
+    throw new FaasError(
+      ErrorCode.SECRET_KEY_MISMATCH,
+      `This server's FAAS_SECRET_KEY (key id ${this.#vault.keyId}) is not the key the store's secrets are kept under (key id ${stored}): restart it with that key`,
+      { details: { keyId: this.#vault.keyId, storeKeyId: stored } },
+    );
+  }
+
+  /**
+   * Makes sure the store's secrets are kept under this server's key, at start. A store without a
+   * key on record takes this one (the first of servers racing wins; one whose secrets are all
+   * under another key has that key on record). The previous key on record is a rotation: its
+   * secrets move to the current key, which goes on record (servers still on the old key then
+   * refuse secret writes: SECRET_KEY_MISMATCH). Another key on record: with `shared` (a store
+   * other servers use) the start fails; a store of this server's alone takes the new key (the
+   * old one was lost or replaced: its secrets stay unreadable until set again).
+   * @throws Error saying which keys differ and what to do
+   */
+  async checkStoreKey(options: { shared: boolean; warn: (message: string) => void }): Promise<{
+    reencrypted: number;
+    unreadable: string[];
+  }> {
+    const current = this.#vault.keyId;
+    const previous = this.#vault.previousKeyId;
+    let stored = await this.#store.getSetting(SECRET_KEY_SETTING);
+    if (stored === undefined) {
+      const kept = new Set((await this.#store.listSecrets()).map((s) => s.keyId));
+      const known = kept.has(current) || (previous !== undefined && kept.has(previous));
+      stored = await this.#store.claimSetting(
+        SECRET_KEY_SETTING,
+        known || kept.size === 0 ? current : ([...kept][0] as string),
+      );
+    }
+    if (stored !== current && stored !== previous) {
+      const message = `FAAS_SECRET_KEY (key id ${current}${previous ? `, previous ${previous}` : ''}) is not the key this store's secrets are kept under (key id ${stored})`;
+      if (options.shared)
+        throw new Error(
+          `${message}: every server sharing a store must have the same FAAS_SECRET_KEY. To rotate it, start with the new key and FAAS_SECRET_KEY_PREVIOUS set to the old one. If the old key is lost, delete the setting "${SECRET_KEY_SETTING}" from the store's settings table (its secrets then have to be set again)`,
+        );
+      options.warn(
+        `${message}: this server's store takes the new key; secrets under the old one must be set again`,
+      );
+    }
+    const rotation = await this.reencryptStale();
+    if (stored !== current) await this.#store.setSetting(SECRET_KEY_SETTING, current);
+    return rotation;
   }
 
   async list(project: string): Promise<SecretSummary[]> {
@@ -148,6 +208,11 @@ export class SecretService {
     return { reencrypted, unreadable };
   }
 }
+
+type SecretStore = Pick<
+  MetadataStore,
+  'putSecret' | 'getSecrets' | 'listSecrets' | 'deleteSecret' | 'getSetting' | 'setSetting' | 'claimSetting'
+>;
 
 /** @throws FaasError VALIDATION unless `name` is an environment variable name */
 export function assertSecretName(name: string, field = 'name'): void {

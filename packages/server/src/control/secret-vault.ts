@@ -51,6 +51,11 @@ export class SecretVault {
     return this.#current.id;
   }
 
+  /** The id of FAAS_SECRET_KEY_PREVIOUS, during a rotation. */
+  get previousKeyId(): string | undefined {
+    return this.#previous?.id;
+  }
+
   seal(project: string, name: string, value: string): Sealed {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#current.bytes, nonce);

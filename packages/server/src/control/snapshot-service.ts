@@ -60,6 +60,8 @@ export function snapshotView(snapshot: SnapshotRecord): SnapshotView {
 export class SnapshotService {
   #store: MetadataStore;
   #blobs: BlobStore;
+  /** Snapshots of this process between the start of their blob's write and their record's. */
+  #writing = 0;
   #instances: InstanceService;
   #metrics: SnapshotServiceOptions['metrics'];
 
@@ -89,27 +91,15 @@ export class SnapshotService {
     // gVisor cannot checkpoint a sandbox whose sockets are the host kernel's, as network
     // sandboxes' are here (container-limits.ts): those get the files, as runc instances do.
     const memory = instance.spec.isolation === 'gvisor' && !instance.spec.network;
-    let blob: BlobInfo;
-    let processes: SnapshotProcess[] = [];
-    if (memory) {
-      // Streamed from the engine's checkpoint folder into the blob store.
-      const checkpoint = await manager.checkpoint(instanceId, (tar) => this.#blobs.putStream(tar));
-      blob = checkpoint.saved;
-      processes = checkpoint.processes;
-    } else {
-      // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar,
-      // streamed from the instance into the blob store.
-      const bound = workspaceTarBound(instance.spec);
-      const tar = await tarFolderStream(instance, INSTANCE_WORKDIR, bound);
-      blob = await this.#blobs.putStream(tar).catch((err: unknown) => {
-        if (!isFaasError(err) || err.code !== ErrorCode.BODY_TOO_LARGE) throw err;
-        throw new FaasError(
-          ErrorCode.VALIDATION,
-          `The workspace's tar passed ${bound} bytes (twice disk_mb and 64 MiB) and was not kept: sparse files count at their full size`,
-          { details: { limit: bound } },
-        );
-      });
+    this.#writing++;
+    let written: { blob: BlobInfo; processes: SnapshotProcess[] };
+    try {
+      written = await this.#save(instance, memory);
+    } catch (err) {
+      this.#writing--;
+      throw err;
     }
+    const { blob, processes } = written;
     const snapshot: SnapshotRecord = {
       id: newId('snap'),
       ...(options.name ? { name: options.name } : {}),
@@ -122,7 +112,16 @@ export class SnapshotService {
       sizeBytes: blob.sizeBytes,
       createdAt: Date.now(),
     };
-    await this.#store.createSnapshot(snapshot);
+    try {
+      await this.#store.createSnapshot(snapshot);
+    } catch (err) {
+      this.#writing--;
+      // Refused (the project's snapshotStorageBytes quota) or failed: the blob it wrote must
+      // not stay behind, unless it is another snapshot's too (content-addressed).
+      await this.#dropUnused(blob.sha256).catch(() => {});
+      throw err;
+    }
+    this.#writing--;
     if (keepsStandbys(snapshot))
       manager.prepareRestore(snapshot.id, restoredSpec(snapshot.spec, this.#instances.limits), () =>
         this.#stream(snapshot),
@@ -157,8 +156,7 @@ export class SnapshotService {
     const snapshot = await this.get(id, scope);
     await this.#store.deleteSnapshot(id);
     await this.#instances.manager.forgetSnapshot(id).catch(() => {});
-    // Content-addressed: another snapshot with the same bytes shares the blob.
-    if (!(await this.#blobShared(snapshot.blobChecksum))) await this.#blobs.delete(snapshot.blobChecksum);
+    await this.#dropUnused(snapshot.blobChecksum);
   }
 
   /** A new instance from the snapshot. */
@@ -243,6 +241,44 @@ export class SnapshotService {
       );
     }
     return tar;
+  }
+
+  /** The snapshot's bytes into the blob store: the sandbox's memory, or its working folder. */
+  async #save(
+    instance: Instance,
+    memory: boolean,
+  ): Promise<{ blob: BlobInfo; processes: SnapshotProcess[] }> {
+    if (memory) {
+      // Streamed from the engine's checkpoint folder into the blob store.
+      const checkpoint = await this.#instances.manager.checkpoint(instance.id, (tar) =>
+        this.#blobs.putStream(tar),
+      );
+      return { blob: checkpoint.saved, processes: checkpoint.processes };
+    }
+    // runc cannot checkpoint memory here: the snapshot is the working folder, as a tar,
+    // streamed from the instance into the blob store.
+    const bound = workspaceTarBound(instance.spec);
+    const tar = await tarFolderStream(instance, INSTANCE_WORKDIR, bound);
+    const blob = await this.#blobs.putStream(tar).catch((err: unknown) => {
+      if (!isFaasError(err) || err.code !== ErrorCode.BODY_TOO_LARGE) throw err;
+      throw new FaasError(
+        ErrorCode.VALIDATION,
+        `The workspace's tar passed ${bound} bytes (twice disk_mb and 64 MiB) and was not kept: sparse files count at their full size`,
+        { details: { limit: bound } },
+      );
+    });
+    return { blob, processes: [] };
+  }
+
+  /**
+   * Deletes a blob no snapshot record has (one deleted, or one not recorded). Content-addressed:
+   * another snapshot with the same bytes shares it, and a snapshot of this process being written
+   * may be about to (its blob written, its record not yet): while one is, the blob stays, for
+   * the blob store's collection.
+   */
+  async #dropUnused(checksum: string): Promise<void> {
+    if (this.#writing > 0 || (await this.#blobShared(checksum)) || this.#writing > 0) return;
+    await this.#blobs.delete(checksum);
   }
 
   async #blobShared(checksum: string): Promise<boolean> {

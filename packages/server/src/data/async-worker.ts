@@ -2,6 +2,7 @@ import {
   type ActiveTrace,
   type Admission,
   TraceAttr as Attr,
+  DEFAULT_PROJECT,
   ErrorCode,
   type FailOutcome,
   type FunctionRuntime,
@@ -12,6 +13,7 @@ import {
   isFaasError,
   isoTimestamp,
   type JobProcessor,
+  type JobSlot,
   type LeasedJob,
   type MetadataStore,
   type NewLogLine,
@@ -41,6 +43,11 @@ export interface AsyncWorkerOptions {
   invocations: InvocationService;
   /** Function concurrency slots, shared with sync invocations. */
   slots: SlotLimiter;
+  /**
+   * The slot of a project's `concurrentInvocations` quota (the one its sync calls take), or
+   * undefined when it has none: a job waits for it as for its function's slot.
+   */
+  projectSlot?: (project: string) => JobSlot | undefined;
   /** Jobs held at once by this worker (running, or waiting for their function's slot). */
   concurrency: number;
   /** Lease of a job; renewed every half of it while the job is held. */
@@ -147,7 +154,11 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
       // The record's name, not the job's: a job queued before function names were per project
       // (migration 010) names the function as it was called then.
       const fn = await this.#o.catalog.resolve(current.functionName, payload.version);
-      return { kind: 'run', slot: { key: fn.name, limit: fn.maxConcurrency }, value: fn };
+      const slot = { key: fn.name, limit: fn.maxConcurrency };
+      // The project's concurrentInvocations quota counts async attempts as it counts sync calls
+      // (the same slot): past it the job waits, holding no attempt, as for its function's slot.
+      const quota = this.#o.projectSlot?.(fn.project ?? DEFAULT_PROJECT);
+      return { kind: 'run', slots: quota ? [quota, slot] : [slot], value: fn };
     } catch (err) {
       // The function (or version) was deleted while the job waited: nothing can run it.
       if (

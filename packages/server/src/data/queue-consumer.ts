@@ -150,7 +150,7 @@ export class QueueConsumer<T> implements JobConsumer {
       await this.#fail(job, new Error(admission.error), false);
       return;
     }
-    const release = admission.slot ? await this.#takeSlot(admission.slot, signal) : () => undefined;
+    const release = await this.#takeSlots(admission.slots ?? [], signal);
     if (!release) {
       // No slot in time, or stopping: back to the queue, its attempt not counted.
       if (!signal.aborted) await this.#queue.release(job.id, job.leaseToken);
@@ -178,6 +178,31 @@ export class QueueConsumer<T> implements JobConsumer {
     const outcome = await this.#queue.fail(job.id, job.leaseToken, { error: describe(error), retryable });
     if (outcome.outcome === 'lease_lost') return;
     await this.#o.processor.failed?.(job, error, outcome);
+  }
+
+  /**
+   * One release for all the job's slots, or undefined when one of them did not free in time (the
+   * ones already taken are handed back at once: a job waiting holds nothing).
+   */
+  async #takeSlots(slots: readonly JobSlot[], signal: AbortSignal): Promise<(() => void) | undefined> {
+    const held: Array<() => void> = [];
+    const releaseAll = () => {
+      for (let i = held.length - 1; i >= 0; i--) (held[i] as () => void)();
+    };
+    try {
+      for (const slot of slots) {
+        const release = await this.#takeSlot(slot, signal);
+        if (!release) {
+          releaseAll();
+          return undefined;
+        }
+        held.push(release);
+      }
+    } catch (err) {
+      releaseAll();
+      throw err;
+    }
+    return releaseAll;
   }
 
   /**

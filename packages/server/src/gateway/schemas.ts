@@ -234,6 +234,24 @@ export const createKeyBody = {
   },
 };
 
+/** `PATCH /keys/{id}`: absent fields stay; role, scopes, functions and project never change. */
+export const patchKeyBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    rateLimit: {
+      description: 'Invocations per second made with this key; null removes the limit',
+      anyOf: [rateLimitSchema, { type: 'null' }],
+    },
+    expiresAt: {
+      description: 'When the key stops working (a time in the future); null: never',
+      anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }],
+    },
+  },
+};
+
 export const createProjectBody = {
   type: 'object',
   additionalProperties: false,

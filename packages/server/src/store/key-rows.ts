@@ -1,4 +1,4 @@
-import { type ApiKeyRecord, DEFAULT_PROJECT } from '@faas/core';
+import { type ApiKeyChanges, type ApiKeyRecord, DEFAULT_PROJECT } from '@faas/core';
 
 /** An `api_keys` row, as both stores keep it. */
 export interface ApiKeyRow {
@@ -56,4 +56,14 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
   if (row.revoked_at !== null) key.revokedAt = row.revoked_at;
   if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at;
   return key;
+}
+
+/** The columns a PATCH changes and their new values (null clears), in one order for both stores. */
+export function apiKeyChangeColumns(changes: ApiKeyChanges): Array<[column: string, value: string | null]> {
+  const columns: Array<[string, string | null]> = [];
+  if (changes.name !== undefined) columns.push(['name', changes.name]);
+  if (changes.rateLimit !== undefined)
+    columns.push(['rate_limit', changes.rateLimit === null ? null : JSON.stringify(changes.rateLimit)]);
+  if (changes.expiresAt !== undefined) columns.push(['expires_at', changes.expiresAt]);
+  return columns;
 }

@@ -12,6 +12,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, Scope>> = {
   'PATCH /api/v1/projects/:name': 'settings:write',
   'GET /api/v1/keys': 'keys:read',
   'POST /api/v1/keys': 'keys:write',
+  'PATCH /api/v1/keys/:id': 'keys:write',
   'DELETE /api/v1/keys/:id': 'keys:write',
   // Names and times only: values never leave through the API.
   'GET /api/v1/secrets': 'secrets:read',

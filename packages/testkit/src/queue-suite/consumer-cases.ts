@@ -56,7 +56,7 @@ function processor<T = undefined>(
   slot?: { key: string; limit: number },
 ): JobProcessor<T> {
   return {
-    admit: async () => ({ kind: 'run', ...(slot ? { slot } : {}), value: undefined as T }),
+    admit: async () => ({ kind: 'run', ...(slot ? { slots: [slot] } : {}), value: undefined as T }),
     process,
   };
 }
@@ -281,5 +281,49 @@ export function consumerCases(get: () => ConsumerSubject): void {
       ['second', 1],
     ]);
     assert.deepEqual(await queue.listDead(10), []);
+  });
+
+  it('a job holds each of its slots while it runs: a slot shared by jobs of other keys keeps them apart', async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    for (const id of ['a1', 'b1', 'a2', 'b2']) await queue.enqueue({ id, payload: null, maxAttempts: 1 });
+    const runs: Array<[string, number]> = [];
+    let running = 0;
+    let most = 0;
+    try {
+      consumer(subject, queue, {
+        concurrency: 4,
+        leaseMs: 1_000,
+        slotWaitMs: 100,
+        processor: {
+          // A project's one slot, then each job's own: as a quota and a function's maxConcurrency.
+          admit: async (job) => ({
+            kind: 'run',
+            slots: [
+              { key: 'shared', limit: 1 },
+              { key: `own-${job.id.slice(0, 1)}`, limit: 2 },
+            ],
+            value: undefined,
+          }),
+          process: async (job) => {
+            running++;
+            most = Math.max(most, running);
+            runs.push([job.id, job.attempt]);
+            await sleep(150);
+            running--;
+          },
+        },
+      });
+      await eventually(async () => runs.length === 4, 20_000, 'all four to run');
+    } finally {
+      await stopAll();
+    }
+    assert.equal(most, 1, 'two jobs holding the shared slot ran at once');
+    assert.deepEqual(
+      runs.map(([, attempt]) => attempt),
+      [1, 1, 1, 1],
+    );
+    assert.deepEqual(runs.map(([id]) => id).sort(), ['a1', 'a2', 'b1', 'b2']);
   });
 }

@@ -123,6 +123,34 @@ export function keyCases(getStore: GetStore): void {
     assert.equal(await store.countApiKeys(), 2);
   });
 
+  it('changes an active key’s name, rate limit and expiry; null clears; a revoked or unknown key is undefined', async () => {
+    const store = getStore();
+    const key = sampleKey('key_1', 'h1', { rateLimit: { requestsPerSecond: 1, burst: 2 } });
+    await store.createApiKey(key);
+    const limit = { requestsPerSecond: 5, burst: 10 };
+    const changed = await store.updateApiKey('key_1', {
+      name: 'renamed',
+      rateLimit: limit,
+      expiresAt: '2999-01-01T00:00:00.000Z',
+    });
+    assert.deepEqual(changed, {
+      ...key,
+      name: 'renamed',
+      rateLimit: limit,
+      expiresAt: '2999-01-01T00:00:00.000Z',
+    });
+    assert.deepEqual(await store.findApiKeyByHash('h1'), changed);
+    const cleared = await store.updateApiKey('key_1', { rateLimit: null, expiresAt: null });
+    assert.equal(cleared?.rateLimit, undefined);
+    assert.equal(cleared?.expiresAt, undefined);
+    assert.equal(cleared?.name, 'renamed');
+    assert.deepEqual(await store.updateApiKey('key_1', {}), cleared);
+    assert.equal(await store.updateApiKey('key_missing', { name: 'x' }), undefined);
+    await store.revokeApiKey('key_1');
+    assert.equal(await store.updateApiKey('key_1', { name: 'back' }), undefined);
+    assert.equal((await store.listApiKeys())[0]?.name, 'renamed');
+  });
+
   it('stores settings: absent is undefined, a second set overwrites', async () => {
     const store = getStore();
     assert.equal(await store.getSetting('s'), undefined);
@@ -132,5 +160,14 @@ export function keyCases(getStore: GetStore): void {
     assert.equal(await store.getSetting('t'), '');
     await store.setSetting('s', 'two');
     assert.equal(await store.getSetting('s'), 'two');
+  });
+
+  it('claims a setting once: the first value stays, a later claim answers it', async () => {
+    const store = getStore();
+    assert.equal(await store.claimSetting('c', 'first'), 'first');
+    assert.equal(await store.claimSetting('c', 'second'), 'first');
+    assert.equal(await store.getSetting('c'), 'first');
+    await store.setSetting('c', 'set');
+    assert.equal(await store.claimSetting('c', 'third'), 'set');
   });
 }

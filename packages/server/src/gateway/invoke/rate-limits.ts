@@ -65,7 +65,8 @@ export class InvokeRateLimits {
     const buckets: Bucket[] = [];
     if (publicRule)
       buckets.push({ scope: 'ip', id: `i ${clientKey(request.head.remoteAddress)}`, rule: publicRule });
-    if (keyRule) buckets.push({ scope: 'key', id: `k ${request.apiKey?.id}`, rule: keyRule });
+    if (keyRule)
+      buckets.push({ scope: 'key', id: keyBucketId(request.apiKey as ApiKeyRecord, keyRule), rule: keyRule });
     if (projectRule) buckets.push({ scope: 'project', id: `p ${project}`, rule: projectRule });
     if (fn.rateLimit) buckets.push({ scope: 'function', id: `f ${project}/${fn.name}`, rule: fn.rateLimit });
     return buckets;
@@ -74,6 +75,24 @@ export class InvokeRateLimits {
   take(buckets: readonly Bucket[]): RateDecision | Promise<RateDecision> {
     return this.#buckets.take(buckets);
   }
+}
+
+/** Bucket ids of keys' limits, made once per key record (the key cache keeps the records). */
+const keyBucketIds = new WeakMap<ApiKeyRecord, string>();
+
+/**
+ * A key's bucket is per key and limit: a key given a new limit (PATCH /keys/{id}) starts a full
+ * bucket of the new shape at once, instead of waiting out a `tat` the old, slower rate pushed
+ * far ahead. The old bucket is left to fill up, when its entry is taken over. A JWT's record is
+ * `jwt:<sub>`: every token of a subject draws on one bucket (FAAS_JWT_RATE_LIMIT_*).
+ */
+function keyBucketId(key: ApiKeyRecord, rule: RateLimit): string {
+  let id = keyBucketIds.get(key);
+  if (id === undefined) {
+    id = `k ${key.id} ${rule.requestsPerSecond}/${rule.burst}`;
+    keyBucketIds.set(key, id);
+  }
+  return id;
 }
 
 /** The IETF draft's RateLimit fields for an allowed request: the bucket nearest to refusing. */

@@ -1,7 +1,16 @@
-import { type ApiKeyRole, ErrorCode, FaasError, type RateLimit, ROLE_SCOPES, type Scope } from '@faas/core';
+import {
+  type ApiKeyChanges,
+  type ApiKeyRole,
+  ErrorCode,
+  FaasError,
+  keyScopes,
+  type RateLimit,
+  ROLE_SCOPES,
+  type Scope,
+} from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
-import { createKeyBody } from '../schemas.ts';
+import { createKeyBody, patchKeyBody } from '../schemas.ts';
 
 interface CreateKey {
   name: string;
@@ -41,11 +50,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
       }
       await projects.mustExist(project);
       refuseMoreThanCaller(request, role, scopes);
-      if (expiresAt !== undefined && !(Date.parse(expiresAt) > Date.now())) {
-        throw new FaasError(ErrorCode.VALIDATION, 'expiresAt must be a time in the future', {
-          details: [{ field: 'expiresAt', message: 'must be a time in the future' }],
-        });
-      }
+      if (expiresAt !== undefined) mustBeFuture(expiresAt);
       const { record, key } = await keys.createNamed(name, role, project, {
         ...(scopes ? { scopes } : {}),
         ...(functions ? { functions } : {}),
@@ -59,6 +64,53 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
   app.get('/keys', { schema: { tags, summary: 'List active API keys' } }, async (request) => {
     return { items: await keys.list(request.projectScope) };
   });
+
+  app.patch<{ Params: { id: string }; Body: ApiKeyChanges }>(
+    '/keys/:id',
+    {
+      schema: {
+        tags,
+        summary: "Change an API key's name, rate limit or expiry",
+        params: keyIdParams,
+        body: patchKeyBody,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { name, rateLimit, expiresAt } = request.body;
+      const caller = request.identity;
+      if (caller && !caller.allProjects) {
+        const target = (await keys.list(request.projectScope)).find((k) => k.id === id);
+        if (target?.role === 'admin')
+          throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin changes admin keys');
+        // As at creation: a key is not changed by one that holds less than it does.
+        const beyond = target ? keyScopes(target).filter((scope) => !caller.scopes.includes(scope)) : [];
+        if (beyond.length > 0)
+          throw new FaasError(
+            ErrorCode.FORBIDDEN,
+            `A key holding scopes its changer lacks: ${beyond.join(', ')}`,
+            {
+              details: { scopes: beyond },
+            },
+          );
+        // A key's limit and expiry are what its maker gave it: lifting them is the maker's.
+        if (target?.id === caller.keyId && (rateLimit !== undefined || expiresAt !== undefined))
+          throw new FaasError(ErrorCode.FORBIDDEN, 'A key cannot change its own rate limit or expiry', {
+            details: { id },
+          });
+      }
+      if (typeof expiresAt === 'string') mustBeFuture(expiresAt);
+      return keys.update(
+        id,
+        {
+          ...(name !== undefined ? { name } : {}),
+          ...(rateLimit !== undefined ? { rateLimit } : {}),
+          ...(expiresAt !== undefined ? { expiresAt: expiresAt && new Date(expiresAt).toISOString() } : {}),
+        },
+        request.projectScope,
+      );
+    },
+  );
 
   app.delete<{ Params: { id: string } }>(
     '/keys/:id',
@@ -74,6 +126,21 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
       return reply.status(204).send();
     },
   );
+}
+
+/** Key ids are `key_` and a short random part; anything else is simply not found, but bounded. */
+const keyIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+};
+
+/** @throws FaasError VALIDATION unless `expiresAt` is a time to come. */
+function mustBeFuture(expiresAt: string): void {
+  if (Date.parse(expiresAt) > Date.now()) return;
+  throw new FaasError(ErrorCode.VALIDATION, 'expiresAt must be a time in the future', {
+    details: [{ field: 'expiresAt', message: 'must be a time in the future' }],
+  });
 }
 
 /** @throws FaasError FORBIDDEN when the new key would hold what its maker does not. */

@@ -1,5 +1,5 @@
-import { type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
-import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyValues, toApiKey } from '../key-rows.ts';
+import { type ApiKeyChanges, type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
+import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyChangeColumns, apiKeyValues, toApiKey } from '../key-rows.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /** API keys and platform settings. */
@@ -44,6 +44,18 @@ export class KeyQueries {
     return changed > 0;
   }
 
+  async updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined> {
+    const columns = apiKeyChangeColumns(changes);
+    const [row] =
+      columns.length === 0
+        ? await this.#db.rows<ApiKeyRow>('SELECT * FROM api_keys WHERE id = $1 AND revoked_at IS NULL', [id])
+        : await this.#db.rows<ApiKeyRow>(
+            `UPDATE api_keys SET ${columns.map(([c], i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${columns.length + 1} AND revoked_at IS NULL RETURNING *`,
+            [...columns.map(([, v]) => v), id],
+          );
+    return row && toApiKey(row);
+  }
+
   /** Every key ever created, revoked ones included: "no keys at all" means a first start. */
   async countApiKeys(): Promise<number> {
     const [row] = await this.#db.rows<{ n: number }>('SELECT count(*) AS n FROM api_keys');
@@ -53,6 +65,14 @@ export class KeyQueries {
   async getSetting(key: string): Promise<string | undefined> {
     const [row] = await this.#db.rows<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
     return row?.value;
+  }
+
+  async claimSetting(key: string, value: string): Promise<string> {
+    await this.#db.count('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+      key,
+      value,
+    ]);
+    return (await this.getSetting(key)) ?? value;
   }
 
   async setSetting(key: string, value: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type {
+  ApiKeyChanges,
   ApiKeyRecord,
   AuditEntry,
   AuditFilter,
@@ -220,6 +221,10 @@ export class PostgresStore implements MetadataStore {
     return this.#keys.revokeApiKey(id);
   }
 
+  updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.updateApiKey(id, changes);
+  }
+
   countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
   }
@@ -294,6 +299,10 @@ export class PostgresStore implements MetadataStore {
 
   deleteSnapshot(id: string): Promise<boolean> {
     return this.#snapshots.delete(id);
+  }
+
+  claimSetting(key: string, value: string): Promise<string> {
+    return this.#keys.claimSetting(key, value);
   }
 
   getSetting(key: string): Promise<string | undefined> {

@@ -1,6 +1,6 @@
-import { type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
+import { type ApiKeyChanges, type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
-import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyValues, toApiKey } from '../key-rows.ts';
+import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyChangeColumns, apiKeyValues, toApiKey } from '../key-rows.ts';
 
 /** API keys and platform settings. */
 export class KeyQueries {
@@ -52,6 +52,21 @@ export class KeyQueries {
     return changes > 0;
   }
 
+  updateApiKey(id: string, changes: ApiKeyChanges): ApiKeyRecord | undefined {
+    const columns = apiKeyChangeColumns(changes);
+    return this.#db.transaction(() => {
+      if (columns.length > 0) {
+        this.#db.run(
+          `UPDATE api_keys SET ${columns.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ? AND revoked_at IS NULL`,
+          ...columns.map(([, v]) => v),
+          id,
+        );
+      }
+      const row = this.#db.get<ApiKeyRow>('SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL', id);
+      return row && toApiKey(row);
+    });
+  }
+
   /** Every key ever created, revoked ones included: "no keys at all" means a first start. */
   countApiKeys(): number {
     return this.#db.get<{ n: number }>('SELECT count(*) AS n FROM api_keys')?.n ?? 0;
@@ -59,6 +74,11 @@ export class KeyQueries {
 
   getSetting(key: string): string | undefined {
     return this.#db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key)?.value;
+  }
+
+  claimSetting(key: string, value: string): string {
+    this.#db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', key, value);
+    return this.getSetting(key) ?? value;
   }
 
   setSetting(key: string, value: string): void {

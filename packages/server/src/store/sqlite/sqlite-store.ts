@@ -1,4 +1,5 @@
 import type {
+  ApiKeyChanges,
   ApiKeyRecord,
   AuditEntry,
   AuditFilter,
@@ -210,6 +211,10 @@ export class SqliteStore implements MetadataStore {
     return this.#keys.revokeApiKey(id);
   }
 
+  async updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.updateApiKey(id, changes);
+  }
+
   async countApiKeys(): Promise<number> {
     return this.#keys.countApiKeys();
   }
@@ -284,6 +289,10 @@ export class SqliteStore implements MetadataStore {
 
   async deleteSnapshot(id: string): Promise<boolean> {
     return this.#snapshots.delete(id);
+  }
+
+  async claimSetting(key: string, value: string): Promise<string> {
+    return this.#keys.claimSetting(key, value);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
