@@ -13,6 +13,7 @@ import { engineSkipReason, ownedContainers, removeContainers } from './engine.ts
 import { type ServerProcess, spawnServer, tempDataDir } from './server.ts';
 
 export const CLUSTER_SECRET = 'faas_cluster_Zr8Kq2Vx7Lm4Pw9Ty3Nb6Hd1Gf5Js0A';
+const CLUSTER_SECRET_KEY = Buffer.alloc(32, 0x5a).toString('base64');
 
 /** Why cluster tests cannot run here, or false. */
 export const clusterSkipReason = (): string | false =>
@@ -46,8 +47,9 @@ export async function startTestCluster(): Promise<TestCluster> {
     FAAS_OBJECT_STORE_URL: `s3://${s3.bucket}/deployments/${randomUUID()}`,
     FAAS_S3_ENDPOINT: s3.endpoint,
     FAAS_CLUSTER_SECRET: CLUSTER_SECRET,
+    // Nodes of one store share its secret key (a server with another is refused at start).
+    FAAS_SECRET_KEY: CLUSTER_SECRET_KEY,
     FAAS_QUEUE_POLL_MS: '100',
-    FAAS_GATEWAY_THREADS: '1',
     FAAS_ISOLATE_HOSTS: '1',
   };
   const nodes: ClusterNode[] = [];
