@@ -31,6 +31,8 @@ describe('execute through a gateway', { skip }, () => {
   let cluster: TestCluster;
   let gateway: ClusterNode;
   let first: ClusterNode;
+  /** The worker the branch test leaves running. */
+  let workerLeft: ClusterNode | undefined;
   const settings = { FAAS_WORKER_TIMEOUT_MS: '2000' };
 
   before(async () => {
@@ -148,5 +150,35 @@ describe('execute through a gateway', { skip }, () => {
       'the snapshot taken on the first worker, restored on the second',
     );
     assert.equal(second.child.exitCode, null);
+    workerLeft = second;
+  });
+
+  it('ends a run whose worker dies with FAAS_ERR_WORKER_LOST, never a hang', async () => {
+    const res = await request(gateway.url, '/api/v1/execute?stream=true', {
+      method: 'POST',
+      json: { command: 'echo started; sleep 60', timeout_ms: 90_000 },
+    });
+    assert.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // The command runs on the only worker left once its first output came back.
+    while (!text.includes('started')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, text);
+      text += decoder.decode(value, { stream: true });
+    }
+    await (workerLeft as ClusterNode).kill('SIGKILL');
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    const last = JSON.parse(text.trim().split('\n').at(-1) as string) as {
+      type: string;
+      error?: { code: string };
+    };
+    assert.equal(last.type, 'error', text);
+    assert.equal(last.error?.code, 'FAAS_ERR_WORKER_LOST');
   });
 });
