@@ -91,7 +91,7 @@ describe('faas serve --role', () => {
         ((await noWorker.json()) as { error: { message: string } }).error.message,
         /No worker in the cluster/,
       );
-      // Sandboxes (execute, instances) are not sent to workers yet: a clear 503, never a 500.
+      // Execute goes to a worker, and there is none: a clear 503, never a 500.
       const execute = await request(gateway.url, '/api/v1/execute', {
         method: 'POST',
         json: { command: ['true'] },

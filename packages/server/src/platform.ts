@@ -5,13 +5,14 @@ import { ClusterMembership } from './cluster/cluster-membership.ts';
 import { nodeIdentity } from './cluster/node-identity.ts';
 import { RedisNodeRegistry } from './cluster/redis-node-registry.ts';
 import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
+import { RemoteExecute } from './cluster/remote-execute.ts';
 import { WorkerDirectory } from './cluster/worker-directory.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
 import { ChangeFeed } from './control/change-feed.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { ExecCache } from './control/exec-cache.ts';
-import { ExecuteService } from './control/execute-service.ts';
+import { type ExecuteRequest, type ExecuteResult, ExecuteService } from './control/execute-service.ts';
 import { FunctionCatalog } from './control/function-catalog.ts';
 import { FunctionService } from './control/function-service.ts';
 import { instanceLimitsFrom } from './control/instance-limits.ts';
@@ -51,6 +52,7 @@ import {
   ContainerRuntime,
   createContainerRuntime,
 } from './runtimes/container/container-runtime.ts';
+import { SANDBOX_DEFAULTS } from './runtimes/container/index.ts';
 import {
   hostFrameLimit,
   isolateHostCount,
@@ -281,11 +283,17 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
           logger,
         });
   // A gateway's container calls go to the workers, through the same Runtime interface.
+  let remoteExecute: RemoteExecute<ExecuteRequest, ExecuteResult> | undefined;
   if (cluster && config.role === 'gateway' && config.clusterSecret) {
     const directory = new WorkerDirectory(cluster.registry, (err) =>
       logger.error('reading the worker registry failed', err),
     );
     await directory.start();
+    remoteExecute = new RemoteExecute({
+      directory,
+      secret: config.clusterSecret,
+      defaultTimeoutMs: SANDBOX_DEFAULTS.timeoutMs,
+    });
     runtimeList.push(
       new RemoteContainerRuntime({
         directory,
@@ -414,6 +422,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     snapshots,
     limits: instanceLimits,
     metrics: sandboxMetrics,
+    ...(remoteExecute ? { remote: remoteExecute } : {}),
   });
   const keys = new ApiKeyService(
     store,

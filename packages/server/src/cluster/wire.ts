@@ -50,3 +50,18 @@ export function outcomeFromWire(wire: WireOutcome): InvokeOutcome {
 /** The header a node's calls carry the cluster secret in. */
 export const CLUSTER_AUTH_HEADER = 'authorization';
 export const clusterAuthValue = (secret: string): string => `Cluster ${secret}`;
+
+/** POST /internal/v1/execute: a run's request as the gateway checked it, its project set. */
+export interface ExecuteCall {
+  request: { project?: string; timeoutMs?: number };
+  /** An execute mode that runs a command (not persistent). */
+  mode: string;
+  /** Whether the worker sends output lines as they come (the caller asked for a stream). */
+  stream: boolean;
+}
+
+/** The NDJSON lines a worker answers an ExecuteCall with; the last is `result` or `error`. */
+export type ExecuteLine =
+  | { type: 'stdout' | 'stderr'; base64: string }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; error: { code: string; message: string; details?: unknown } };

@@ -27,6 +27,8 @@ import type { SnapshotService } from './snapshot-service.ts';
 /** The execute API's modes (seed 003/004). */
 export const EXECUTE_MODES = ['ephemeral', 'cached', 'checkpointed', 'branched', 'persistent'] as const;
 export type ExecuteMode = (typeof EXECUTE_MODES)[number];
+/** The modes that run a command and answer its result (persistent starts an instance instead). */
+export type RunMode = Exclude<ExecuteMode, 'persistent'>;
 
 export interface ExecuteRequest {
   /** Whose run: the request's project (`request.project` in the gateway). @default DEFAULT_PROJECT */
@@ -81,6 +83,10 @@ export interface ExecuteServiceOptions {
   limits?: InstanceLimits;
   /** Told of each run answered and each cache lookup (observability/sandbox-metrics.ts). */
   metrics?: { executed(mode: ExecuteMode): void; cacheLookup(hit: boolean): void };
+  /** A gateway's runs go to a worker (cluster/remote-execute.ts), which counts them in its metrics. */
+  remote?: {
+    execute(request: ExecuteRequest, mode: RunMode, options?: ExecuteOptions): Promise<ExecuteResult>;
+  };
 }
 
 /** Runs commands in sandboxes for the execute API: ephemeral runs and cached results. */
@@ -93,8 +99,10 @@ export class ExecuteService {
   #imageIds = new Map<string, { id: string; until: number }>();
   #limits: InstanceLimits;
   #metrics: ExecuteServiceOptions['metrics'];
+  #remote: ExecuteServiceOptions['remote'];
 
   constructor(options: ExecuteServiceOptions) {
+    this.#remote = options.remote;
     this.#metrics = options.metrics;
     this.#limits = options.limits ?? DEFAULT_INSTANCE_LIMITS;
     this.#runtimes = options.runtimes;
@@ -122,6 +130,7 @@ export class ExecuteService {
     mode: ExecuteMode = 'ephemeral',
     options: ExecuteOptions = {},
   ): Promise<ExecuteResult> {
+    if (this.#remote && mode !== 'persistent') return this.#remote.execute(request, mode, options);
     const result = await this.#execute(request, mode, options);
     this.#metrics?.executed(mode);
     if (result.cache) this.#metrics?.cacheLookup(result.cache === 'hit');

@@ -1,15 +1,22 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { ErrorCode, FaasError, type FunctionVersion, type LogLine } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CLUSTER_AUTH_HEADER,
   clusterAuthValue,
+  type ExecuteCall,
+  type ExecuteLine,
   fromWire,
   type InvokeCall,
   outcomeToWire,
   type WireValue,
 } from '../../cluster/wire.ts';
+import { EXECUTE_MODES, type ExecuteRequest, type RunMode } from '../../control/execute-service.ts';
 import type { Platform } from '../../platform.ts';
+import { toFaasError } from '../errors.ts';
+
+const RUN_MODES: ReadonlySet<string> = new Set(EXECUTE_MODES.filter((mode) => mode !== 'persistent'));
 
 /**
  * Log bytes a worker keeps of one call before it stops keeping more: the gateway cuts at 256 KiB
@@ -54,6 +61,28 @@ export function internalRoutes(app: FastifyInstance, platform: Platform, secret:
         : {}),
     });
     return { outcome: outcomeToWire(outcome), logs };
+  });
+
+  // Files and stdin of a run ride in its body, as in the user's request: the same room, and more.
+  app.post('/execute', { bodyLimit, schema: { hide: true } }, async (request, reply) => {
+    const call = executeCall(request.body);
+    if (platform.draining) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
+    const aborter = abortOnHangUp(request, reply);
+    const out = new PassThrough();
+    const writeLine = (line: ExecuteLine) => out.write(`${JSON.stringify(line)}\n`);
+    platform.execute
+      .execute(call.request, call.mode, {
+        signal: aborter.signal,
+        ...(call.stream
+          ? { onOutput: (type, chunk) => writeLine({ type, base64: chunk.toString('base64') }) }
+          : {}),
+      })
+      .then(
+        (result) => writeLine({ type: 'result', result }),
+        (err: unknown) => writeLine({ type: 'error', ...toFaasError(err).toJSON() }),
+      )
+      .finally(() => out.end());
+    return reply.type('application/x-ndjson').send(out);
   });
 
   app.post('/prepare', { schema: { hide: true } }, async (request, reply) => {
@@ -112,6 +141,27 @@ function invokeCall(body: unknown): InvokeCall {
     );
   }
   return { ...call, fn: functionVersion(call.fn) } as InvokeCall;
+}
+
+/**
+ * The gateway checked the caller and set the project; the worker checks the shape only, and its
+ * ExecuteService checks the values as for a request of its own.
+ */
+function executeCall(body: unknown): { request: ExecuteRequest; mode: RunMode; stream: boolean } {
+  const call = body as Partial<ExecuteCall> | undefined;
+  const request = call?.request as Partial<ExecuteRequest> | undefined;
+  if (
+    typeof call?.stream !== 'boolean' ||
+    !RUN_MODES.has(call.mode as string) ||
+    typeof request?.project !== 'string' ||
+    (typeof request.command !== 'string' && !Array.isArray(request.command))
+  ) {
+    throw new FaasError(
+      ErrorCode.VALIDATION,
+      'execute takes { request: { project, command, … }, mode, stream }',
+    );
+  }
+  return call as { request: ExecuteRequest; mode: RunMode; stream: boolean };
 }
 
 function functionVersion(fn: unknown): FunctionVersion {

@@ -1,0 +1,188 @@
+import { type ClusterNodeRecord, ERROR_STATUS, ErrorCode, FaasError } from '@faas/core';
+import { pickWorker } from './placement.ts';
+import { CLUSTER_AUTH_HEADER, clusterAuthValue, type ExecuteCall, type ExecuteLine } from './wire.ts';
+import type { WorkerDirectory } from './worker-directory.ts';
+
+/**
+ * Past the command's own timeout, what a worker may take to answer: an image built on first use,
+ * a snapshot restored from and uploaded to S3. Bounded, so a worker that stops answering is
+ * FAAS_ERR_WORKER_LOST and never a hang.
+ */
+export const EXECUTE_SETUP_GRACE_MS = 5 * 60_000;
+/** Errors of fetch that mean no connection was made: the worker never saw the run. */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** A run that did not start on the worker: another worker may take it. */
+class NotStarted extends Error {
+  readonly reason: FaasError;
+  constructor(reason: FaasError) {
+    super(reason.message);
+    this.reason = reason;
+  }
+}
+
+export interface RemoteExecuteOptions {
+  directory: WorkerDirectory;
+  secret: string;
+  /** The sandboxes' timeout when a request sets none (SANDBOX_DEFAULTS.timeoutMs). */
+  defaultTimeoutMs: number;
+}
+
+/** What a run's output is handed to, and what stops it (ExecuteOptions of the execute service). */
+export interface RemoteRunOptions {
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A gateway's execute (every mode but persistent): each run is placed on the worker with the
+ * lowest load score, like a sync container call, and the worker's ExecuteService answers it, so
+ * the limits, errors and the cached mode's store (PostgreSQL) are the worker's, as on an `all`
+ * node. A worker that could not be reached, or that turned the run away (draining), is replaced by
+ * another once.
+ */
+export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
+  #o: RemoteExecuteOptions;
+
+  constructor(options: RemoteExecuteOptions) {
+    this.#o = options;
+  }
+
+  async execute(request: Request, mode: string, options: RemoteRunOptions = {}): Promise<Result> {
+    const call: ExecuteCall = { request, mode, stream: options.onOutput !== undefined };
+    const tried = new Set<string>();
+    let last: FaasError | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let node = pickWorker(this.#o.directory.nodes(), undefined, tried);
+      if (!node && attempt === 0) {
+        await this.#o.directory.refresh();
+        node = pickWorker(this.#o.directory.nodes(), undefined, tried);
+      }
+      if (!node) break;
+      tried.add(node.id);
+      try {
+        return await this.#run(node, call, options);
+      } catch (err) {
+        if (!(err instanceof NotStarted)) throw err;
+        last = err.reason;
+      }
+    }
+    throw (
+      last ??
+      new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        'No worker in the cluster can run sandboxes now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
+        { details: { workers: this.#o.directory.nodes().length } },
+      )
+    );
+  }
+
+  async #run(node: ClusterNodeRecord, call: ExecuteCall, options: RemoteRunOptions): Promise<Result> {
+    const bound = AbortSignal.timeout(
+      (call.request.timeoutMs ?? this.#o.defaultTimeoutMs) + EXECUTE_SETUP_GRACE_MS,
+    );
+    const signal = options.signal ? AbortSignal.any([options.signal, bound]) : bound;
+    let res: Response;
+    try {
+      res = await fetch(`${node.url}/internal/v1/execute`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#o.secret),
+        },
+        body: JSON.stringify(call),
+        signal,
+      });
+    } catch (err) {
+      throw failure(node, err, signal, false);
+    }
+    if (!res.ok || !res.body) {
+      const error = errorOf(node, res.status, await res.text().catch(() => ''));
+      // Draining, or no engine there: nothing ran.
+      if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(error);
+      throw error;
+    }
+    let pending = '';
+    try {
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body) {
+        pending += decoder.decode(chunk as Uint8Array, { stream: true });
+        let newline = pending.indexOf('\n');
+        while (newline >= 0) {
+          const line = JSON.parse(pending.slice(0, newline)) as ExecuteLine;
+          pending = pending.slice(newline + 1);
+          newline = pending.indexOf('\n');
+          // The worker's ExecuteService made it: the same shape this gateway's would.
+          if (line.type === 'result') return line.result as Result;
+          if (line.type === 'error') throw errorOf(node, 500, JSON.stringify({ error: line.error }));
+          options.onOutput?.(line.type, Buffer.from(line.base64, 'base64'));
+        }
+      }
+    } catch (err) {
+      if (err instanceof FaasError) throw err;
+      throw failure(node, err, signal, true);
+    }
+    throw new FaasError(ErrorCode.WORKER_LOST, `Worker ${node.id} ended the run's answer without a result`, {
+      details: { worker: node.id },
+    });
+  }
+}
+
+/** The worker's error as it sent it (its code keeps its HTTP status), or WORKER_LOST for garbage. */
+function errorOf(node: ClusterNodeRecord, status: number, text: string): FaasError {
+  let error: { code?: unknown; message?: unknown; details?: unknown } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    error = undefined;
+  }
+  if (typeof error?.code !== 'string' || !Object.hasOwn(ERROR_STATUS, error.code)) {
+    return new FaasError(
+      ErrorCode.WORKER_LOST,
+      `Worker ${node.id} answered ${status} without an error body`,
+      {
+        details: { worker: node.id },
+      },
+    );
+  }
+  return new FaasError(
+    error.code as never,
+    typeof error.message === 'string' ? error.message : error.code,
+    error.details !== undefined ? { details: error.details } : {},
+  );
+}
+
+function failure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal, connected: boolean): Error {
+  if (signal.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') {
+    // The caller went away: not the worker's fault.
+    return signal.reason;
+  }
+  const code = causeCode(err);
+  const lost = (message: string) =>
+    new FaasError(ErrorCode.WORKER_LOST, message, {
+      details: { worker: node.id, url: node.url },
+      cause: err,
+    });
+  if (!connected && code !== undefined && NOT_CONNECTED.has(code)) {
+    return new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${code})`));
+  }
+  if (signal.aborted)
+    return lost(`Worker ${node.id} did not answer within the run's timeout plus its setup grace`);
+  return lost(`Worker ${node.id} went away during the run (${code ?? (err as Error).message})`);
+}
+
+function causeCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
