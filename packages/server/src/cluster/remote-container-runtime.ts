@@ -11,6 +11,7 @@ import {
   type RuntimeHealth,
   type RuntimeStats,
 } from '@faas/core';
+import { InFlightCalls } from './in-flight-calls.ts';
 import { pickWorker } from './placement.ts';
 import {
   CLUSTER_AUTH_HEADER,
@@ -61,6 +62,7 @@ class NotStarted extends Error {
 export class RemoteContainerRuntime implements Runtime {
   readonly kind = 'container' as const;
   #o: RemoteContainerOptions;
+  #inFlight = new InFlightCalls();
 
   constructor(options: RemoteContainerOptions) {
     this.#o = options;
@@ -144,17 +146,22 @@ export class RemoteContainerRuntime implements Runtime {
     const versionKey = `${fn.name}:${fn.version}`;
     let last: FaasError | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
-      let node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      const place = () => pickWorker(this.#o.directory.nodes(), versionKey, tried, this.#inFlight.unseen);
+      let node = place();
       if (!node && attempt === 0) {
         // A worker that joined since the last refresh (the first one, say) is worth a read.
         await this.#o.directory.refresh();
-        node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+        node = place();
       }
       if (!node) break;
       tried.add(node.id);
+      const end = this.#inFlight.start(node.id, versionKey);
       try {
-        return await work(node);
+        const result = await work(node);
+        end();
+        return result;
       } catch (err) {
+        end(!(err instanceof NotStarted));
         if (!(err instanceof NotStarted)) throw err;
         last = err.reason;
       }
