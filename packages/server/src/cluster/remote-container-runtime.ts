@@ -12,6 +12,7 @@ import {
   type RuntimeStats,
 } from '@faas/core';
 import { InFlightCalls } from './in-flight-calls.ts';
+import { CONNECT_TIMEOUT, NodeClient, SendFailure } from './node-client.ts';
 import { pickWorker } from './placement.ts';
 import {
   CLUSTER_AUTH_HEADER,
@@ -27,13 +28,14 @@ import type { WorkerDirectory } from './worker-directory.ts';
 export const WORKER_ANSWER_GRACE_MS = 5_000;
 /** A deploy's preparation on a worker (image builds, dependency installs) may take this long. */
 const PREPARE_TIMEOUT_MS = 15 * 60_000;
-/** Errors of fetch that mean no connection was made: the worker never saw the call. */
+/** Errors that mean no connection was made: the worker never saw the call. */
 const NOT_CONNECTED = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ENOTFOUND',
-  'UND_ERR_CONNECT_TIMEOUT',
+  'EAI_AGAIN',
+  CONNECT_TIMEOUT,
 ]);
 
 export interface RemoteContainerOptions {
@@ -63,6 +65,7 @@ export class RemoteContainerRuntime implements Runtime {
   readonly kind = 'container' as const;
   #o: RemoteContainerOptions;
   #inFlight = new InFlightCalls();
+  #client = new NodeClient();
 
   constructor(options: RemoteContainerOptions) {
     this.#o = options;
@@ -138,6 +141,7 @@ export class RemoteContainerRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.#o.directory.stop();
+    this.#client.close();
   }
 
   /** Runs `work` on the placed worker; on a NotStarted failure, once more on another. */
@@ -179,29 +183,21 @@ export class RemoteContainerRuntime implements Runtime {
   }
 
   async #post(node: ClusterNodeRecord, path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${node.url}${path}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#o.secret),
-        },
-        body: JSON.stringify(body),
+      res = await this.#client.post(
+        `${node.url}${path}`,
+        { 'content-type': 'application/json', [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#o.secret) },
+        JSON.stringify(body),
         signal,
-      });
+      );
     } catch (err) {
-      throw this.#fetchFailure(node, err, signal);
+      throw this.#sendFailure(node, err, signal);
     }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw this.#fetchFailure(node, err, signal, true);
-    }
+    const { text } = res;
     if (res.status === 204) return undefined;
     const parsed = parseJson(text);
-    if (res.ok && parsed !== undefined) return parsed;
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed;
     const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
       ?.error;
     if (!error?.code || !Object.hasOwn(ERROR_STATUS, error.code)) {
@@ -221,7 +217,8 @@ export class RemoteContainerRuntime implements Runtime {
     throw faas;
   }
 
-  #fetchFailure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal, connected = false): Error {
+  #sendFailure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal): Error {
+    const connected = err instanceof SendFailure && err.connected;
     if (signal.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') {
       // The caller gave up (its client went away): not the worker's fault.
       return signal.reason;
