@@ -122,6 +122,42 @@ describe('container calls through a gateway', { skip }, () => {
     assert.equal(clusterScheme.status, 401);
   });
 
+  it('a burst of calls spreads over both workers once the warm one has no idle container', async () => {
+    // Regression test: placement went by "version warm there" alone, so every call of a burst
+    // went to the worker that prepared the version and queued or started cold there, the other
+    // worker idle. Now a warm worker counts only while it has an idle container (as this
+    // gateway's own calls since the heartbeat leave it), then the calls go by load.
+    const deployed = await request(gateway.url, '/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'burst', runtime: 'node', code: SLOW_NODE },
+    });
+    assert.equal(deployed.status, 201, await deployed.clone().text());
+    await waitFor(
+      async () => ((await nodes()).some((n) => n.idle?.['burst:1'] === 1) ? true : undefined),
+      10_000,
+      'a worker to report the idle container the deploy left',
+    );
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map(async (n) => {
+        const res = await invoke('burst', { n, sleepMs: 1_000 });
+        return { status: res.status, body: await res.json() };
+      }),
+    );
+    assert.deepEqual(
+      answers,
+      [1, 2, 3, 4].map((n) => ({ status: 200, body: { n: n * 2 } })),
+    );
+    const holding = await waitFor(
+      async () => {
+        const ids = (await nodes()).filter((n) => n.warm.includes('burst:1')).map((n) => n.id);
+        return ids.length === 2 ? ids : undefined;
+      },
+      5_000,
+      'both workers to hold a container of burst (the burst ran on both)',
+    );
+    assert.equal(holding.length, 2);
+  });
+
   it('a worker killed during a call: 502 FAAS_ERR_WORKER_LOST recorded on the invocation; the next call runs on the other worker', async () => {
     const holder = (await nodes()).find((n) => n.warm.includes('hop:1'));
     assert.ok(holder, 'a worker holds the warm container');

@@ -25,6 +25,12 @@ export interface ClusterNodeRecord {
   running: number;
   /** Function versions with warm containers on it, as `storedName:version`. */
   warm: string[];
+  /**
+   * Idle warm containers per function version (`storedName:version`): a call placed where one is
+   * idle starts at once, while a version warm but busy there would wait or start cold. Absent in
+   * records of workers from before it was sent (treated as none idle).
+   */
+  idle?: Record<string, number>;
   startedAt: string;
   heartbeatAt: string;
 }

@@ -74,6 +74,8 @@ export interface RuntimeStats {
   busy: number;
   /** Per `name:version`, warm count. */
   byVersion: Record<string, number>;
+  /** Per `name:version`, idle warm count, where the runtime tells it (containers: for placement). */
+  idleByVersion?: Record<string, number>;
 }
 
 /**

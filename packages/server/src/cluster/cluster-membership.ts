@@ -52,6 +52,7 @@ export class ClusterMembership {
           capacity: { cpus: availableParallelism(), memoryMb: Math.round(totalmem() / 1024 / 1024) },
           running: stats?.busy ?? 0,
           warm: Object.keys(stats?.byVersion ?? {}),
+          idle: stats?.idleByVersion ?? {},
           startedAt,
         };
       },

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterNodeRecord } from '@faas/core';
+import { InFlightCalls } from './in-flight-calls.ts';
 import { pickWorker } from './placement.ts';
 
+const HEARTBEAT = '2026-12-06T00:00:00.000Z';
 const node = (id: string, score: number, extra: Partial<ClusterNodeRecord> = {}): ClusterNodeRecord => ({
   id,
   role: 'worker',
@@ -11,16 +13,31 @@ const node = (id: string, score: number, extra: Partial<ClusterNodeRecord> = {})
   load: { cpu: score, memory: score, io: score, score },
   running: 0,
   warm: [],
-  startedAt: '2026-12-06T00:00:00.000Z',
-  heartbeatAt: '2026-12-06T00:00:00.000Z',
+  idle: {},
+  startedAt: HEARTBEAT,
+  heartbeatAt: HEARTBEAT,
   ...extra,
 });
+const afterHeartbeat = Date.parse(HEARTBEAT) + 10;
 
 describe('pickWorker', () => {
-  it('takes a worker with a warm container of the version before a less loaded one', () => {
-    const nodes = [node('a', 5), node('b', 80, { warm: ['fn:2'] }), node('c', 90, { warm: ['fn:1'] })];
+  it('takes a worker with an idle warm container of the version before a less loaded one', () => {
+    const nodes = [
+      node('a', 5),
+      node('b', 80, { warm: ['fn:2'], idle: { 'fn:2': 1 } }),
+      node('c', 90, { warm: ['fn:1'], idle: { 'fn:1': 1 } }),
+    ];
     assert.equal(pickWorker(nodes, 'fn:2')?.id, 'b');
     assert.equal(pickWorker(nodes, 'other:1')?.id, 'a');
+  });
+
+  it('does not favour a worker whose warm containers of the version are all busy: the call spreads', () => {
+    const nodes = [node('a', 20, { warm: ['fn:1'], idle: {}, running: 1 }), node('b', 10)];
+    assert.equal(pickWorker(nodes, 'fn:1')?.id, 'b');
+    // A record from a worker that does not send idle counts: warm alone is not taken for idle.
+    const old = node('a', 20, { warm: ['fn:1'] });
+    delete old.idle;
+    assert.equal(pickWorker([old, node('b', 10)], 'fn:1')?.id, 'b');
   });
 
   it('takes the lowest load score, then the fewest running calls, then the id', () => {
@@ -33,9 +50,74 @@ describe('pickWorker', () => {
   });
 
   it('passes over workers already tried, and nodes that are not workers', () => {
-    const nodes = [node('a', 1, { warm: ['fn:1'] }), node('b', 50), node('g', 0, { role: 'gateway' })];
+    const nodes = [
+      node('a', 1, { warm: ['fn:1'], idle: { 'fn:1': 1 } }),
+      node('b', 50),
+      node('g', 0, { role: 'gateway' }),
+    ];
     assert.equal(pickWorker(nodes, 'fn:1', new Set(['a']))?.id, 'b');
     assert.equal(pickWorker(nodes, 'fn:1', new Set(['a', 'b'])), undefined);
     assert.equal(pickWorker([], 'fn:1'), undefined);
+  });
+
+  it("counts the gateway's own calls since each heartbeat, so a burst spreads over the workers", () => {
+    const inFlight = new InFlightCalls();
+    const nodes = [node('a', 10), node('b', 11)];
+    const placed: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const chosen = pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen);
+      assert.ok(chosen);
+      placed.push(chosen.id);
+      inFlight.start(chosen.id, 'fn:1', afterHeartbeat);
+    }
+    assert.deepEqual(placed.sort(), ['a', 'a', 'b', 'b']);
+  });
+
+  it('takes each idle container once between heartbeats, then spreads', () => {
+    const inFlight = new InFlightCalls();
+    const nodes = [node('a', 30, { warm: ['fn:1'], idle: { 'fn:1': 2 } }), node('b', 5)];
+    const placed: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const chosen = pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen);
+      assert.ok(chosen);
+      placed.push(chosen.id);
+      inFlight.start(chosen.id, 'fn:1', afterHeartbeat);
+    }
+    assert.deepEqual(placed, ['a', 'a', 'b']);
+  });
+
+  it('does not count twice a call the heartbeat already shows, nor one that ended', () => {
+    const inFlight = new InFlightCalls();
+    // Started before the heartbeat: its container is in the worker's busy count already.
+    inFlight.start('a', 'fn:1', Date.parse(HEARTBEAT) - 100);
+    const nodes = [node('a', 10, { warm: ['fn:1'], idle: { 'fn:1': 1 }, running: 1 }), node('b', 0)];
+    assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'a');
+    const done = inFlight.start('a', 'fn:1', afterHeartbeat);
+    assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'b');
+    done();
+    assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'a');
+    assert.deepEqual(inFlight.unseen(nodes[1] as ClusterNodeRecord, 'fn:1'), { calls: 0, sameVersion: 0 });
+  });
+
+  it('gives back a container the heartbeat showed busy when the call on it ended since', () => {
+    // Sequential calls to a warm version must not go cold elsewhere because the last heartbeat
+    // happened to be taken while one was running.
+    const inFlight = new InFlightCalls();
+    const end = inFlight.start('a', 'fn:1', Date.parse(HEARTBEAT) - 100);
+    const nodes = [node('a', 30, { warm: ['fn:1'], idle: {}, running: 1 }), node('b', 0)];
+    assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'b');
+    end(true, afterHeartbeat);
+    assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'a');
+    // A newer heartbeat shows it ended: the correction is dropped, the heartbeat's counts rule.
+    const later = new Date(afterHeartbeat + 1).toISOString();
+    const fresh = [node('a', 30, { warm: ['fn:1'], idle: {}, heartbeatAt: later }), node('b', 0)];
+    assert.equal(pickWorker(fresh, 'fn:1', new Set(), inFlight.unseen)?.id, 'b');
+  });
+
+  it('a call the worker never saw holds nothing there', () => {
+    const inFlight = new InFlightCalls();
+    const end = inFlight.start('a', 'fn:1', afterHeartbeat);
+    end(false);
+    assert.deepEqual(inFlight.unseen(node('a', 0), 'fn:1'), { calls: 0, sameVersion: 0 });
   });
 });

@@ -1,31 +1,58 @@
 import type { ClusterNodeRecord } from '@faas/core';
+import { NONE_UNSEEN, type UnseenCalls } from './in-flight-calls.ts';
+import { LOAD_WEIGHTS } from './load-score.ts';
 
 /**
- * Where a container call goes: a worker with a warm container of its version first (no cold
- * start), else the lowest load score; ties go to the worker running fewer calls, then by id so
- * that the choice is stable. Workers in `exclude` (tried already) are passed over.
+ * Where a container call goes: a worker with an idle warm container of its version first (it
+ * starts at once), else the lowest load score; ties go to the worker running fewer calls, then by
+ * id so that the choice is stable. A version warm on a worker whose containers are all busy earns
+ * that worker nothing: the call would wait there for one or start cold, so it goes by load and
+ * the calls spread. `unseen` corrects each worker's heartbeat by this gateway's calls since: one
+ * started takes one of its idle containers and is guessed to load one of its CPUs (so a burst
+ * between two heartbeats spreads too); one ended gives its container back. Workers in `exclude` (tried already) are passed over.
  */
 export function pickWorker(
   nodes: readonly ClusterNodeRecord[],
   versionKey: string | undefined,
   exclude: ReadonlySet<string> = new Set(),
+  unseen: UnseenCalls = NONE_UNSEEN,
 ): ClusterNodeRecord | undefined {
   let best: ClusterNodeRecord | undefined;
-  let bestWarm = false;
+  let bestView: View | undefined;
   for (const node of nodes) {
     if (node.role !== 'worker' || exclude.has(node.id)) continue;
-    const warm = versionKey !== undefined && node.warm.includes(versionKey);
-    if (!best || better(node, warm, best, bestWarm)) {
+    const view = viewOf(node, versionKey, unseen);
+    if (!bestView || better(view, bestView)) {
       best = node;
-      bestWarm = warm;
+      bestView = view;
     }
   }
   return best;
 }
 
-function better(a: ClusterNodeRecord, aWarm: boolean, b: ClusterNodeRecord, bWarm: boolean): boolean {
-  if (aWarm !== bWarm) return aWarm;
-  if (a.load.score !== b.load.score) return a.load.score < b.load.score;
+/** A worker as placement sees it: its heartbeat plus this gateway's calls since. */
+interface View {
+  id: string;
+  idle: boolean;
+  score: number;
+  running: number;
+}
+
+function viewOf(node: ClusterNodeRecord, versionKey: string | undefined, unseen: UnseenCalls): View {
+  const since = unseen(node, versionKey);
+  const idleTold = versionKey === undefined ? 0 : (node.idle?.[versionKey] ?? 0);
+  const cpus = node.capacity.cpus > 0 ? node.capacity.cpus : 1;
+  return {
+    id: node.id,
+    idle: idleTold - since.sameVersion > 0,
+    score: node.load.score + (LOAD_WEIGHTS.cpu * 100 * Math.max(0, since.calls)) / cpus,
+    running: Math.max(0, node.running + since.calls),
+  };
+}
+
+function better(a: View, b: View): boolean {
+  if (a.idle !== b.idle) return a.idle;
+  if (a.score !== b.score) return a.score < b.score;
   if (a.running !== b.running) return a.running < b.running;
   return a.id < b.id;
 }

@@ -11,6 +11,8 @@ import {
   type RuntimeHealth,
   type RuntimeStats,
 } from '@faas/core';
+import { InFlightCalls } from './in-flight-calls.ts';
+import { CONNECT_TIMEOUT, NodeClient, SendFailure } from './node-client.ts';
 import { pickWorker } from './placement.ts';
 import {
   CLUSTER_AUTH_HEADER,
@@ -26,13 +28,14 @@ import type { WorkerDirectory } from './worker-directory.ts';
 export const WORKER_ANSWER_GRACE_MS = 5_000;
 /** A deploy's preparation on a worker (image builds, dependency installs) may take this long. */
 const PREPARE_TIMEOUT_MS = 15 * 60_000;
-/** Errors of fetch that mean no connection was made: the worker never saw the call. */
+/** Errors that mean no connection was made: the worker never saw the call. */
 const NOT_CONNECTED = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ENOTFOUND',
-  'UND_ERR_CONNECT_TIMEOUT',
+  'EAI_AGAIN',
+  CONNECT_TIMEOUT,
 ]);
 
 export interface RemoteContainerOptions {
@@ -61,6 +64,8 @@ class NotStarted extends Error {
 export class RemoteContainerRuntime implements Runtime {
   readonly kind = 'container' as const;
   #o: RemoteContainerOptions;
+  #inFlight = new InFlightCalls();
+  #client = new NodeClient();
 
   constructor(options: RemoteContainerOptions) {
     this.#o = options;
@@ -136,6 +141,7 @@ export class RemoteContainerRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.#o.directory.stop();
+    this.#client.close();
   }
 
   /** Runs `work` on the placed worker; on a NotStarted failure, once more on another. */
@@ -144,17 +150,22 @@ export class RemoteContainerRuntime implements Runtime {
     const versionKey = `${fn.name}:${fn.version}`;
     let last: FaasError | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
-      let node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+      const place = () => pickWorker(this.#o.directory.nodes(), versionKey, tried, this.#inFlight.unseen);
+      let node = place();
       if (!node && attempt === 0) {
         // A worker that joined since the last refresh (the first one, say) is worth a read.
         await this.#o.directory.refresh();
-        node = pickWorker(this.#o.directory.nodes(), versionKey, tried);
+        node = place();
       }
       if (!node) break;
       tried.add(node.id);
+      const end = this.#inFlight.start(node.id, versionKey);
       try {
-        return await work(node);
+        const result = await work(node);
+        end();
+        return result;
       } catch (err) {
+        end(!(err instanceof NotStarted));
         if (!(err instanceof NotStarted)) throw err;
         last = err.reason;
       }
@@ -172,29 +183,21 @@ export class RemoteContainerRuntime implements Runtime {
   }
 
   async #post(node: ClusterNodeRecord, path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${node.url}${path}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#o.secret),
-        },
-        body: JSON.stringify(body),
+      res = await this.#client.post(
+        `${node.url}${path}`,
+        { 'content-type': 'application/json', [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#o.secret) },
+        JSON.stringify(body),
         signal,
-      });
+      );
     } catch (err) {
-      throw this.#fetchFailure(node, err, signal);
+      throw this.#sendFailure(node, err, signal);
     }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw this.#fetchFailure(node, err, signal, true);
-    }
+    const { text } = res;
     if (res.status === 204) return undefined;
     const parsed = parseJson(text);
-    if (res.ok && parsed !== undefined) return parsed;
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed;
     const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
       ?.error;
     if (!error?.code || !Object.hasOwn(ERROR_STATUS, error.code)) {
@@ -214,7 +217,8 @@ export class RemoteContainerRuntime implements Runtime {
     throw faas;
   }
 
-  #fetchFailure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal, connected = false): Error {
+  #sendFailure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal): Error {
+    const connected = err instanceof SendFailure && err.connected;
     if (signal.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') {
       // The caller gave up (its client went away): not the worker's fault.
       return signal.reason;

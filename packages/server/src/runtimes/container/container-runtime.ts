@@ -384,12 +384,14 @@ export class ContainerRuntime implements Runtime {
     let warm = 0;
     let busy = 0;
     const byVersion: Record<string, number> = {};
+    const idleByVersion: Record<string, number> = {};
     for (const [key, pool] of this.#pools) {
       warm += pool.warm;
       busy += pool.busy;
       if (pool.warm > 0) byVersion[key] = pool.warm;
+      if (pool.warm > pool.busy) idleByVersion[key] = pool.warm - pool.busy;
     }
-    return { warm, busy, byVersion };
+    return { warm, busy, byVersion, idleByVersion };
   }
 
   /** The containers it holds now, by isolation and role (`faas_containers`). */
