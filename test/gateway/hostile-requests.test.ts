@@ -358,6 +358,10 @@ describe('hostile requests', () => {
     const bigHeader = await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(100_000)}\r\n\r\n`);
     assert.match(bigHeader, /^HTTP\/1\.1 431 /);
     assert.equal(errorOf(bigHeader).code, 'FAAS_ERR_BAD_REQUEST');
+    // The same refusal of a HEAD request has no body (a client would read it as a broken answer).
+    const bigHead = await raw(`HEAD /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(100_000)}\r\n\r\n`);
+    assert.match(bigHead, /^HTTP\/1\.1 431 /);
+    assert.ok(bigHead.endsWith('\r\n\r\n'), bigHead);
   });
 
   it(`answers ${REQUESTS} hostile requests without a 5xx, a crash, an error outside the format, or a leak`, async (t) => {

@@ -97,7 +97,7 @@ export function gatewayTls(config: {
  * Bytes that are not HTTP (a body without a length, a header too large, a bad method) answered
  * in the one error format, as every other refusal is: node's own answer has an empty body.
  */
-export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+export function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
   // As node does: answer only a connection that has had no answer yet, and close it either way
   // (bytes that are not HTTP after a request drop the connection, that request's answer with it).
   const { bytesWritten, _httpMessage: inProgress } = socket as Duplex & {
@@ -121,8 +121,11 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
         ? 'The request did not arrive in time'
         : `The request is not valid HTTP (${err.code ?? 'parse error'})`;
   const body = JSON.stringify(new FaasError(ErrorCode.BAD_REQUEST, message, { status }).toJSON());
+  // An answer to HEAD has no body: a client reads one as the next answer, or as a broken one.
+  // This is the connection's first request, so the bytes being parsed start with its method.
+  const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
     () => socket.destroy(),
   );
 }
