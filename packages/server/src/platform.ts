@@ -30,7 +30,7 @@ import { SecretService } from './control/secret-service.ts';
 import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { reconcileOrphans } from './data/async-reconcile.ts';
+import { enqueueBudgetMs } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
@@ -364,6 +364,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     recorder,
     secrets,
     onEnqueued: () => worker?.wake(),
+    enqueueBudgetMs: enqueueBudgetMs(config.queueLeaseMs),
     ...(tracing ? { tracing } : {}),
   });
   worker = new AsyncWorker({
@@ -437,8 +438,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     changes.publish({ kind: 'project', name });
   });
 
-  const orphans = await reconcileOrphans(store, queue);
-  if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
+  // Its first sweep fails the async records a crash left without a job (this node's, or a dead
+  // gateway's), then each sweep those that became old enough since.
   worker.start();
   const retention = new RetentionSweeper({
     store,
