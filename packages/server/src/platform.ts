@@ -319,6 +319,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const catalog = new FunctionCatalog(store, changes.publish);
   const limits = new ProjectLimits();
   const cors = new ProjectCors();
+  const projectLimits = new ProjectRateLimits(store, Date.now, config.routeSyncMs);
+  let keys: ApiKeyService | undefined;
   const routes = new RouteSync(
     store,
     catalog,
@@ -326,7 +328,12 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     (projects) => {
       limits.replace(projects);
       cors.replace(projects);
+      projectLimits.replace(projects);
       changes.publish({ kind: 'projects', projects });
+    },
+    () => {
+      keys?.forgetAll();
+      changes.publish({ kind: 'keys' });
     },
   );
   await routes.refresh();
@@ -425,14 +432,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     metrics: sandboxMetrics,
     ...(remoteExecute ? { remote: remoteExecute } : {}),
   });
-  const keys = new ApiKeyService(
+  keys = new ApiKeyService(
     store,
     (id) => changes.publish({ kind: 'key', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
     JwtTokens.from(config),
+    config.routeSyncMs,
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
-  const projectLimits = new ProjectRateLimits(store);
   const projects = new ProjectService(store, (name) => {
     projectLimits.forget(name);
     changes.publish({ kind: 'project', name });
