@@ -447,7 +447,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
 
   // Its first sweep fails the async records a crash left without a job (this node's, or a dead
   // gateway's), then each sweep those that became old enough since.
-  worker.start();
+  await worker.start();
   const retention = new RetentionSweeper({
     store,
     queue,

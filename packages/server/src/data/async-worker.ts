@@ -410,11 +410,16 @@ export class AsyncWorker {
     return this.#consumer.leaseStats;
   }
 
-  start(): void {
+  /**
+   * Starts consuming and sweeping. Resolves once the first sweep is done: the async records a
+   * crash left without a job (this node's, or a dead gateway's) are failed by then.
+   */
+  start(): Promise<void> {
     this.#consumer.start();
     this.#sweep();
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
     this.#sweepTimer.unref();
+    return this.#sweeping;
   }
 
   /** A job was just enqueued: poll now rather than at the next tick. */
