@@ -30,7 +30,7 @@ import { SecretService } from './control/secret-service.ts';
 import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { reconcileOrphans } from './data/async-reconcile.ts';
+import { enqueueBudgetMs } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
@@ -319,6 +319,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const catalog = new FunctionCatalog(store, changes.publish);
   const limits = new ProjectLimits();
   const cors = new ProjectCors();
+  const projectLimits = new ProjectRateLimits(store, Date.now, config.routeSyncMs);
+  let keys: ApiKeyService | undefined;
   const routes = new RouteSync(
     store,
     catalog,
@@ -326,7 +328,12 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     (projects) => {
       limits.replace(projects);
       cors.replace(projects);
+      projectLimits.replace(projects);
       changes.publish({ kind: 'projects', projects });
+    },
+    () => {
+      keys?.forgetAll();
+      changes.publish({ kind: 'keys' });
     },
   );
   await routes.refresh();
@@ -364,6 +371,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     recorder,
     secrets,
     onEnqueued: () => worker?.wake(),
+    enqueueBudgetMs: enqueueBudgetMs(config.queueLeaseMs),
     ...(tracing ? { tracing } : {}),
   });
   worker = new AsyncWorker({
@@ -424,22 +432,22 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     metrics: sandboxMetrics,
     ...(remoteExecute ? { remote: remoteExecute } : {}),
   });
-  const keys = new ApiKeyService(
+  keys = new ApiKeyService(
     store,
     (id) => changes.publish({ kind: 'key', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
     JwtTokens.from(config),
+    config.routeSyncMs,
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
-  const projectLimits = new ProjectRateLimits(store);
   const projects = new ProjectService(store, (name) => {
     projectLimits.forget(name);
     changes.publish({ kind: 'project', name });
   });
 
-  const orphans = await reconcileOrphans(store, queue);
-  if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
-  worker.start();
+  // Its first sweep fails the async records a crash left without a job (this node's, or a dead
+  // gateway's), then each sweep those that became old enough since.
+  await worker.start();
   const retention = new RetentionSweeper({
     store,
     queue,
