@@ -1,0 +1,165 @@
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CLUSTER_AUTH_HEADER, clusterAuthValue, PRINCIPAL_HEADER } from './wire.ts';
+
+/** Errors that mean no connection was made: the worker never saw the request. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'ETIMEDOUT']);
+/** How long a connection to a worker may take to open; past it the worker is not reached. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * TCP keepalive on the hop: a worker whose machine vanished (no RST) is found out by the kernel
+ * within about this plus its probes, so a forwarded exec or event stream never hangs for ever.
+ */
+const KEEPALIVE_MS = 10_000;
+
+/** Headers of one hop only, or the caller's credentials: never passed to the worker or back. */
+const NOT_FORWARDED = new Set([
+  'authorization',
+  'cookie',
+  'connection',
+  'keep-alive',
+  'host',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'x-faas-project',
+  PRINCIPAL_HEADER,
+]);
+
+/** The worker did not take the request (not reached): another may. */
+export class NotReached extends Error {
+  readonly reason: FaasError;
+  constructor(reason: FaasError) {
+    super(reason.message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Sends a user's request, as the gateway authenticated it, to the same route on a worker: the
+ * cluster secret and the caller's principal instead of the caller's credentials, the body as it
+ * came (a stream stays a stream; a parsed JSON body is sent as JSON), and the worker's answer
+ * back as it comes, status, headers and body (an event stream included). Resolves once the
+ * answer started; the request is then the worker's.
+ * @throws NotReached when no connection was made; FaasError WORKER_LOST when the worker went away
+ *   before its answer started
+ */
+export class RequestForwarder {
+  #secret: string;
+  #principal: (request: FastifyRequest) => string | undefined;
+  #http = new HttpAgent({ keepAlive: true });
+  #https = new HttpsAgent({ keepAlive: true });
+
+  /** `principal`: the header value naming the request's caller (undefined with auth off). */
+  constructor(secret: string, principal: (request: FastifyRequest) => string | undefined) {
+    this.#secret = secret;
+    this.#principal = principal;
+  }
+
+  /** The headers a worker takes a gateway's request on a caller's behalf with. */
+  callerHeaders(request: FastifyRequest): Record<string, string> {
+    const headers: Record<string, string> = { [CLUSTER_AUTH_HEADER]: clusterAuthValue(this.#secret) };
+    const principal = this.#principal(request);
+    if (principal !== undefined) headers[PRINCIPAL_HEADER] = principal;
+    return headers;
+  }
+
+  forward(request: FastifyRequest, reply: FastifyReply, node: ClusterNodeRecord): Promise<void> {
+    const url = new URL(request.raw.url ?? request.url, node.url);
+    const headers = this.#headers(request);
+    const body = request.body;
+    const streamed = body instanceof Readable;
+    const json = !streamed && body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
+    if (json) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = json.length;
+    } else if (!streamed) {
+      delete headers['content-length'];
+      delete headers['content-type'];
+    }
+    const https = url.protocol === 'https:';
+    return new Promise<void>((resolve, reject) => {
+      let answered = false;
+      const upstream = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: request.method,
+          headers,
+          agent: https ? this.#https : this.#http,
+          timeout: CONNECT_TIMEOUT_MS,
+        },
+        (res) => {
+          answered = true;
+          upstream.setTimeout(0);
+          reply.hijack();
+          reply.raw.writeHead(res.statusCode ?? 502, answerHeaders(res.headers));
+          reply.raw.flushHeaders();
+          resolve();
+          pipeline(res, reply.raw).catch(() => reply.raw.destroy());
+        },
+      );
+      upstream.on('socket', (socket) => socket.setKeepAlive(true, KEEPALIVE_MS));
+      upstream.on('timeout', () => {
+        if (!answered && upstream.socket?.connecting) {
+          upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+        }
+      });
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        if (answered) {
+          reply.raw.destroy();
+          return;
+        }
+        const lost = (message: string) =>
+          new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
+        // A kept-alive connection the worker had closed: the request never reached its routes.
+        const stale = upstream.reusedSocket && err.code === 'ECONNRESET';
+        if ((err.code && NOT_CONNECTED.has(err.code)) || stale) {
+          reject(new NotReached(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
+        } else {
+          reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
+        }
+      });
+      // The caller went away: the worker's request ends too (its exec is killed, its stream closed).
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) upstream.destroy();
+      });
+      if (streamed) {
+        (body as Readable).pipe(upstream);
+      } else {
+        upstream.end(json);
+      }
+    });
+  }
+
+  close(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+
+  #headers(request: FastifyRequest): OutgoingHttpHeaders {
+    const headers: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value;
+    }
+    return Object.assign(headers, this.callerHeaders(request));
+  }
+}
+
+function answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !NOT_FORWARDED.has(name)) out[name] = value;
+  }
+  return out;
+}
