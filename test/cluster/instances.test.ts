@@ -195,6 +195,28 @@ describe('instances through gateways', { skip }, () => {
     });
     assert.equal(refused.status, 403, await refused.clone().text());
     assert.equal(((await refused.json()) as ErrorBody).error.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+
+    // A fork spread over both workers is counted whole: each worker alone would see room for
+    // its share.
+    const snap = await request(g1.url, '/api/v1/snapshots', {
+      method: 'POST',
+      key: teamB,
+      json: { instance_id: first.id },
+    });
+    assert.equal(snap.status, 201, await snap.clone().text());
+    const snapshotId = ((await snap.json()) as { id: string }).id;
+    await request(g1.url, '/api/v1/projects/team-b', { method: 'PATCH', json: { quotas: { instances: 3 } } });
+    const tooMany = await request(g1.url, `/api/v1/snapshots/${snapshotId}/fork`, {
+      method: 'POST',
+      key: teamB,
+      json: { count: 3 },
+    });
+    assert.equal(tooMany.status, 403, await tooMany.clone().text());
+    const listed = await request(g1.url, '/api/v1/instances', { key: teamB });
+    assert.deepEqual(
+      ((await listed.json()) as { items: View[] }).items.map((i) => i.id),
+      [first.id],
+    );
     assert.equal(
       (await request(g1.url, `/api/v1/instances/${first.id}`, { method: 'DELETE', key: teamB })).status,
       204,
@@ -340,6 +362,30 @@ describe('instances through gateways', { skip }, () => {
       return /restarted/.test(view.reason ?? '') ? view : undefined;
     });
     assert.equal(marked.status, 'lost');
+
+    // A fork of several spreads over the workers (each instance placed adds one CPU's load to
+    // its worker's score: 4 cannot all go to one of two workers on one machine), each with the files.
+    await waitFor(async () => {
+      const res = await request(g1.url, '/api/v1/cluster/nodes');
+      return ((await res.json()) as { items: unknown[] }).items.length === 2 ? true : undefined;
+    });
+    // The gateways' copies of the registry are re-read twice a second.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const forked = await via(g2, `/api/v1/snapshots/${snapshotId}/fork`, {
+      method: 'POST',
+      json: { count: 4 },
+    });
+    assert.equal(forked.status, 201, await forked.clone().text());
+    const forks = ((await forked.json()) as { instances: View[] }).instances;
+    assert.equal(forks.length, 4);
+    const holders = new Set<string>();
+    for (const fork of forks) {
+      holders.add((await holderOf(fork.id)).url);
+      const read = await exec(g1, fork.id, 'cat /workspace/state');
+      assert.equal(((await read.json()) as { stdout: string }).stdout, 'kept');
+      assert.equal((await via(g1, `/api/v1/instances/${fork.id}`, { method: 'DELETE' })).status, 204);
+    }
+    assert.equal(holders.size, 2, 'the forks are on both workers');
     assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await via(g2, `/api/v1/instances/${made.id}`)).status, 404);
     assert.equal((await via(g2, `/api/v1/instances/${copy.id}`, { method: 'DELETE' })).status, 204);

@@ -313,7 +313,12 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     await directory.start();
     if (placements) {
       forwarder = new RequestForwarder(config.clusterSecret, principalOf);
-      instanceRouting = routeInstances({ directory, placements, forwarder });
+      instanceRouting = routeInstances({
+        directory,
+        placements,
+        forwarder,
+        instanceQuota: (project) => limits.of(project)?.instances,
+      });
     }
     remoteExecute = new RemoteExecute({
       directory,

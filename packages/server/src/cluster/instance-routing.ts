@@ -1,18 +1,26 @@
-import { type ClusterNodeRecord, ErrorCode, FaasError, type InstanceView, inScope } from '@faas/core';
+import {
+  type ClusterNodeRecord,
+  ErrorCode,
+  FaasError,
+  type InstanceView,
+  inScope,
+  quotaExceeded,
+} from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NotReached, type RequestForwarder } from './forward-request.ts';
 import type { InstancePlacement, InstancePlacements } from './instance-placements.ts';
 import { pickWorker } from './placement.ts';
+import { DEFAULT_FORK_COUNT, spreadFork } from './spread-fork.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
 
 /**
  * Where a gateway sends each instance and snapshot route: `placed` on the worker with the lowest
- * load score (a new instance, a restore, a fork); `pinned` on the worker holding the instance the
+ * load score (a new instance, a restore); `fork` shared out over the workers; `pinned` on the worker holding the instance the
  * route names; `list` to every worker. The snapshot routes absent here (list, get) read
  * PostgreSQL on the gateway itself. The WebSocket stream and its ticket are not forwarded: on a
  * gateway they answer RUNTIME_UNAVAILABLE (docs/cluster.md); the SSE stream (`/events`) is.
  */
-type Target = 'placed' | 'pinned' | 'list';
+type Target = 'placed' | 'pinned' | 'list' | 'fork';
 
 const TARGETS: Readonly<Record<string, Target>> = {
   'POST /api/v1/instances': 'placed',
@@ -29,7 +37,7 @@ const TARGETS: Readonly<Record<string, Target>> = {
   'GET /api/v1/instances/:id/events': 'pinned',
   'POST /api/v1/snapshots': 'pinned',
   'POST /api/v1/snapshots/:id/restore': 'placed',
-  'POST /api/v1/snapshots/:id/fork': 'placed',
+  'POST /api/v1/snapshots/:id/fork': 'fork',
   // It forgets the restores the worker prepared of it; the snapshot itself is in PostgreSQL and S3.
   'DELETE /api/v1/snapshots/:id': 'placed',
 };
@@ -43,6 +51,8 @@ export interface InstanceRoutingOptions {
   directory: WorkerDirectory;
   placements: InstancePlacements;
   forwarder: RequestForwarder;
+  /** A project's `instances` quota (undefined: none), as the gateway's route sync knows it. */
+  instanceQuota: (project: string) => number | undefined;
 }
 
 /**
@@ -57,6 +67,16 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
     const target = TARGETS[route];
     if (target === 'placed') return forwardPlaced(o, request, reply);
     if (target === 'list') return list(o, request, reply);
+    if (target === 'fork') {
+      await checkForkQuota(o, request);
+      const spread = await spreadFork(
+        o.directory,
+        o.forwarder,
+        request as FastifyRequest<{ Params: { id: string } }>,
+        reply,
+      );
+      return spread ? undefined : forwardPlaced(o, request, reply);
+    }
     if (target !== 'pinned') return;
     const id = pinnedId(request);
     const placement = await o.placements.get(id);
@@ -86,6 +106,21 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
       { details: { instance: id, worker: placement.node } },
     );
   };
+}
+
+/**
+ * A fork spread over workers is checked against the project's quota here first: each worker
+ * counts the project's instances over the cluster, but not the other workers' shares being made
+ * at the same moment. (Only for a caller bound to one project: its snapshots are that project's.)
+ * @throws FaasError QUOTA_EXCEEDED
+ */
+async function checkForkQuota(o: InstanceRoutingOptions, request: FastifyRequest): Promise<void> {
+  const project = request.projectScope;
+  const limit = project === undefined ? undefined : o.instanceQuota(project);
+  if (project === undefined || limit === undefined) return;
+  const count = (request.body as { count?: number } | undefined)?.count ?? DEFAULT_FORK_COUNT;
+  const has = (await o.placements.list()).filter((p) => p.project === project).length;
+  if (has + count > limit) throw quotaExceeded('instances', limit, 'instances');
 }
 
 /** The instance a pinned route names: in its path, or in the body of POST /snapshots. */
