@@ -1,4 +1,4 @@
-import type { InstanceView } from '@faas/core';
+import { ErrorCode, FaasError, type InstanceView } from '@faas/core';
 import type { Redis } from 'ioredis';
 
 /** Where an instance lives, as every gateway reads it. */
@@ -31,22 +31,22 @@ export class InstancePlacements {
 
   async record(node: string, project: string, view: InstanceView): Promise<void> {
     const placement: InstancePlacement = { node, project, view };
-    await this.#redis.hset(this.#key, view.id, JSON.stringify(placement));
+    await unavailable(this.#redis.hset(this.#key, view.id, JSON.stringify(placement)));
   }
 
   async get(id: string): Promise<InstancePlacement | undefined> {
-    const raw = await this.#redis.hget(this.#key, id);
+    const raw = await unavailable(this.#redis.hget(this.#key, id));
     return raw === null ? undefined : parse(raw);
   }
 
   /** Every placement: a hash of one entry per live instance, read in one call. */
   async list(): Promise<InstancePlacement[]> {
-    const all = await this.#redis.hvals(this.#key);
+    const all = await unavailable(this.#redis.hvals(this.#key));
     return all.map(parse).filter((p): p is InstancePlacement => p !== undefined);
   }
 
   async remove(id: string): Promise<void> {
-    await this.#redis.hdel(this.#key, id);
+    await unavailable(this.#redis.hdel(this.#key, id));
   }
 
   /**
@@ -58,7 +58,9 @@ export class InstancePlacements {
     let marked = 0;
     for (const placement of await this.list()) {
       if (placement.node !== node || has.has(placement.view.id) || placement.lost) continue;
-      await this.#redis.hset(this.#key, placement.view.id, JSON.stringify({ ...placement, lost: reason }));
+      await unavailable(
+        this.#redis.hset(this.#key, placement.view.id, JSON.stringify({ ...placement, lost: reason })),
+      );
       marked++;
     }
     return marked;
@@ -66,6 +68,19 @@ export class InstancePlacements {
 
   async close(): Promise<void> {
     this.#redis.disconnect();
+  }
+}
+
+/** Redis failing is the API's 503, not a 500: the caller may try again. */
+async function unavailable<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw new FaasError(
+      ErrorCode.STORAGE_UNAVAILABLE,
+      `The cluster's Redis (FAAS_QUEUE_URL) failed reading or writing where instances live: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
