@@ -2,6 +2,8 @@
 // for one to its worker; a project sees only its own; an instance whose worker died is `lost`;
 // a snapshot taken on one worker restores on another.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   CLUSTER_SECRET,
@@ -225,6 +227,43 @@ describe('instances through gateways', { skip }, () => {
       method: 'PATCH',
       json: { quotas: { instances: null } },
     });
+  });
+
+  it('never sends the cluster secret to a host the caller names in an absolute-form request', async () => {
+    const [g1] = gateways as [ClusterNode];
+    const seen: string[] = [];
+    const trap = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"trap"}');
+    });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const trapPort = (trap.address() as AddressInfo).port;
+    try {
+      const gatewayUrl = new URL(g1.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(gatewayUrl.port), gatewayUrl.hostname, () => {
+          socket.write(
+            `POST http://127.0.0.1:${trapPort}/api/v1/instances HTTP/1.1\r\nHost: 127.0.0.1:${trapPort}\r\n` +
+              `Authorization: Bearer ${teamA}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+          );
+        });
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.deepEqual(seen, []);
+      assert.match(answer, /^HTTP\/1\.1 201/);
+      const made = JSON.parse(
+        answer.slice(answer.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, ''),
+      ) as View;
+      await holderOf(made.id);
+      assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
+    } finally {
+      trap.close();
+    }
   });
 
   it('takes a principal only with the cluster secret, and never a key on the internal API', async () => {

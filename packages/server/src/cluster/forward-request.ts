@@ -76,7 +76,7 @@ export class RequestForwarder {
   }
 
   forward(request: FastifyRequest, reply: FastifyReply, node: ClusterNodeRecord): Promise<void> {
-    const url = new URL(request.raw.url ?? request.url, node.url);
+    const url = workerUrl(node, request.raw.url ?? request.url);
     const headers = this.#headers(request);
     const body = request.body;
     const streamed = body instanceof Readable;
@@ -154,6 +154,19 @@ export class RequestForwarder {
     }
     return Object.assign(headers, this.callerHeaders(request));
   }
+}
+
+/**
+ * The worker's URL for the request's path and query, and nothing else of it: a request in
+ * absolute form (`GET http://elsewhere/api/v1/…`, which the router takes) or with a path of the
+ * form `//host/…` must never send the cluster secret to a host the caller named.
+ */
+export function workerUrl(node: Pick<ClusterNodeRecord, 'url'>, requestUrl: string): URL {
+  const given = new URL(requestUrl, 'http://gateway.invalid');
+  const url = new URL(node.url);
+  url.pathname = given.pathname;
+  url.search = given.search;
+  return url;
 }
 
 function answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
