@@ -341,6 +341,38 @@ describe('instances through gateways', { skip }, () => {
     assert.equal(denied.status, 403);
   });
 
+  it('gives up a call to a worker that hangs once it is out of the cluster, and serves it again when it is back', async () => {
+    const [g1, g2] = gateways as [ClusterNode, ClusterNode];
+    const made = await create(g1);
+    const holder = await holderOf(made.id);
+    const running = exec(g2, made.id, 'sleep 30; echo late');
+    // The exec reached the worker: then the worker stops (not dead: its sockets stay open).
+    await waitFor(async () => {
+      const view = (await (await via(g1, `/api/v1/instances/${made.id}`)).json()) as {
+        processes?: unknown[];
+      };
+      return view.processes?.length ? true : undefined;
+    });
+    holder.child.kill('SIGSTOP');
+    try {
+      const res = await running;
+      assert.equal(res.status, 502, await res.clone().text());
+      assert.equal(((await res.json()) as ErrorBody).error.code, 'FAAS_ERR_WORKER_LOST');
+      const view = (await (await via(g2, `/api/v1/instances/${made.id}`)).json()) as View;
+      assert.equal(view.status, 'lost');
+    } finally {
+      holder.child.kill('SIGCONT');
+    }
+    // Its heartbeats resume: the instance answers again, as it was.
+    await waitFor(async () => {
+      const view = (await (await via(g2, `/api/v1/instances/${made.id}`)).json()) as View;
+      return view.status === 'running' ? true : undefined;
+    });
+    const again = await exec(g1, made.id, 'echo back');
+    assert.equal(((await again.json()) as { stdout: string }).stdout, 'back\n');
+    assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
+  });
+
   it('restores a snapshot on another worker, and marks the instances of a killed worker lost', async () => {
     const [g1, g2] = gateways as [ClusterNode, ClusterNode];
     const made = await create(g1);

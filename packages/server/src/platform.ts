@@ -318,6 +318,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         placements,
         forwarder,
         instanceQuota: (project) => limits.of(project)?.instances,
+        workerTimeoutMs: config.workerTimeoutMs,
       });
     }
     remoteExecute = new RemoteExecute({

@@ -21,6 +21,19 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 const KEEPALIVE_MS = 10_000;
 
+/** How often a forwarded request checks that its worker is still in the cluster. */
+const WATCH_EVERY_MS = 500;
+
+/**
+ * Whether the worker is still in the cluster, and how long it may be out before its request is
+ * given up: a worker that hangs (stopped, swapping, deadlocked) keeps its connections open and
+ * never answers; out of the registry that long, its request ends as WORKER_LOST instead of hanging.
+ */
+export interface WorkerWatch {
+  present: () => boolean;
+  graceMs: number;
+}
+
 /** Headers of one hop only, or the caller's credentials: never passed to the worker or back. */
 const NOT_FORWARDED = new Set([
   'authorization',
@@ -75,7 +88,12 @@ export class RequestForwarder {
     return headers;
   }
 
-  forward(request: FastifyRequest, reply: FastifyReply, node: ClusterNodeRecord): Promise<void> {
+  forward(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    node: ClusterNodeRecord,
+    watch?: WorkerWatch,
+  ): Promise<void> {
     const url = workerUrl(node, request.raw.url ?? request.url);
     const headers = this.#headers(request);
     const body = request.body;
@@ -106,9 +124,29 @@ export class RequestForwarder {
           reply.raw.writeHead(res.statusCode ?? 502, answerHeaders(res.headers));
           reply.raw.flushHeaders();
           resolve();
-          pipeline(res, reply.raw).catch(() => reply.raw.destroy());
+          pipeline(res, reply.raw)
+            .catch(() => reply.raw.destroy())
+            .finally(stopWatching);
         },
       );
+      let absentSince: number | undefined;
+      const watching =
+        watch &&
+        setInterval(() => {
+          if (watch.present()) {
+            absentSince = undefined;
+            return;
+          }
+          absentSince ??= Date.now();
+          if (Date.now() - absentSince < watch.graceMs) return;
+          upstream.destroy(
+            new Error(`it left the cluster (no heartbeat) and was given up after ${watch.graceMs} ms`),
+          );
+        }, WATCH_EVERY_MS);
+      watching?.unref();
+      function stopWatching() {
+        clearInterval(watching);
+      }
       upstream.on('socket', (socket) => socket.setKeepAlive(true, KEEPALIVE_MS));
       upstream.on('timeout', () => {
         if (!answered && upstream.socket?.connecting) {
@@ -116,6 +154,7 @@ export class RequestForwarder {
         }
       });
       upstream.on('error', (err: NodeJS.ErrnoException) => {
+        stopWatching();
         if (answered) {
           reply.raw.destroy();
           return;
@@ -132,6 +171,7 @@ export class RequestForwarder {
       });
       // The caller went away: the worker's request ends too (its exec is killed, its stream closed).
       reply.raw.once('close', () => {
+        stopWatching();
         if (!reply.raw.writableFinished) upstream.destroy();
       });
       if (streamed) {

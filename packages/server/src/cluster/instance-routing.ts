@@ -7,7 +7,7 @@ import {
   quotaExceeded,
 } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { NotReached, type RequestForwarder } from './forward-request.ts';
+import { NotReached, type RequestForwarder, type WorkerWatch } from './forward-request.ts';
 import type { InstancePlacement, InstancePlacements } from './instance-placements.ts';
 import { pickWorker } from './placement.ts';
 import { DEFAULT_FORK_COUNT, spreadFork } from './spread-fork.ts';
@@ -51,6 +51,11 @@ export interface InstanceRoutingOptions {
   directory: WorkerDirectory;
   placements: InstancePlacements;
   forwarder: RequestForwarder;
+  /**
+   * FAAS_WORKER_TIMEOUT_MS: a worker out of the registry this long (so silent for twice as long)
+   * has a forwarded call for one of its instances given up (WORKER_LOST), not waited for.
+   */
+  workerTimeoutMs: number;
   /** A project's `instances` quota (undefined: none), as the gateway's route sync knows it. */
   instanceQuota: (project: string) => number | undefined;
 }
@@ -87,7 +92,7 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
     let silent = false;
     if (node) {
       try {
-        return await o.forwarder.forward(request, reply, node);
+        return await o.forwarder.forward(request, reply, node, watchOf(o, node));
       } catch (err) {
         if (!(err instanceof NotReached)) throw err;
         // Still in the registry (its heartbeats may not have run out yet) but not reachable.
@@ -148,7 +153,7 @@ async function forwardPlaced(
     if (!node) break;
     tried.add(node.id);
     try {
-      return await o.forwarder.forward(request, reply, node);
+      return await o.forwarder.forward(request, reply, node, watchOf(o, node));
     } catch (err) {
       if (!(err instanceof NotReached)) throw err;
       last = err.reason;
@@ -204,6 +209,13 @@ async function listOn(
   if (!res.ok) throw new Error(`worker ${node.id} answered ${res.status}`);
   const body = (await res.json()) as { items?: InstanceView[] };
   return Array.isArray(body.items) ? body.items : [];
+}
+
+function watchOf(o: InstanceRoutingOptions, node: ClusterNodeRecord): WorkerWatch {
+  return {
+    present: () => o.directory.nodes().some((n) => n.id === node.id),
+    graceMs: o.workerTimeoutMs,
+  };
 }
 
 /** The worker a placement names if it is in the registry (re-read once before judging it out). */
