@@ -143,6 +143,26 @@ describe('instances through gateways', { skip }, () => {
     assert.equal((await via(g1, `/api/v1/instances/${made.id}`)).status, 404);
   });
 
+  it("makes execute's persistent instance on a worker and pins it like any other", async () => {
+    const [g1, g2] = gateways as [ClusterNode, ClusterNode];
+    const res = await via(g1, '/api/v1/execute/advanced', {
+      method: 'POST',
+      json: { mode: 'persistent', command: 'sleep 600', files: { 'in.txt': 'given' } },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { instance_id: id } = (await res.json()) as { instance_id: string };
+    await holderOf(id);
+    const read = await exec(g2, id, 'cat /workspace/in.txt');
+    assert.equal(((await read.json()) as { stdout: string }).stdout, 'given');
+    // The other modes still run through the execute hop.
+    const once = await via(g2, '/api/v1/execute/advanced', {
+      method: 'POST',
+      json: { mode: 'ephemeral', command: 'echo hi' },
+    });
+    assert.equal(((await once.json()) as { stdout: string }).stdout, 'hi\n');
+    assert.equal((await via(g2, `/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
+  });
+
   it("shows and lets touch only the caller's project's instances", async () => {
     const [g1, g2] = gateways as [ClusterNode, ClusterNode];
     const ofA = await create(g1, teamA);

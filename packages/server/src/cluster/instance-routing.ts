@@ -20,10 +20,12 @@ import type { WorkerDirectory } from './worker-directory.ts';
  * PostgreSQL on the gateway itself. The WebSocket stream and its ticket are not forwarded: on a
  * gateway they answer RUNTIME_UNAVAILABLE (docs/cluster.md); the SSE stream (`/events`) is.
  */
-type Target = 'placed' | 'pinned' | 'list' | 'fork';
+type Target = 'placed' | 'pinned' | 'list' | 'fork' | 'persistent';
 
 const TARGETS: Readonly<Record<string, Target>> = {
   'POST /api/v1/instances': 'placed',
+  // Its persistent mode makes an instance; the other modes run through remote-execute.ts.
+  'POST /api/v1/execute/advanced': 'persistent',
   'GET /api/v1/instances': 'list',
   'GET /api/v1/instances/:id': 'pinned',
   'DELETE /api/v1/instances/:id': 'pinned',
@@ -72,6 +74,10 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
     const target = TARGETS[route];
     if (target === 'placed') return forwardPlaced(o, request, reply);
     if (target === 'list') return list(o, request, reply);
+    if (target === 'persistent') {
+      const mode = (request.body as { mode?: unknown } | undefined)?.mode;
+      return mode === 'persistent' ? forwardPlaced(o, request, reply) : undefined;
+    }
     if (target === 'fork') {
       await checkForkQuota(o, request);
       const spread = await spreadFork(
