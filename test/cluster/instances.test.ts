@@ -122,6 +122,32 @@ describe('instances through gateways', { skip }, () => {
     assert.match(text, /^event: state\n/);
     aborter.abort();
 
+    // The WebSocket stream too: events out, commands in, through the other gateway.
+    const socket = new WebSocket(`${g2.url.replace('http', 'ws')}/api/v1/instances/${made.id}/stream`, {
+      headers: { authorization: `Bearer ${teamA}` },
+    } as never);
+    const received: Array<{ type: string; data?: string }> = [];
+    socket.addEventListener('message', (m) => received.push(JSON.parse(String(m.data))));
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener('open', () => resolve());
+      socket.addEventListener('error', () => reject(new Error('the WebSocket through the gateway failed')));
+    });
+    await waitFor(async () => (received.some((e) => e.type === 'state') ? true : undefined));
+    socket.send(JSON.stringify({ type: 'exec', command: 'echo through-ws' }));
+    await waitFor(async () =>
+      received.some((e) => e.type === 'stdout' && (e.data ?? '').includes('through-ws')) ? true : undefined,
+    );
+    socket.close();
+    // Another project's key cannot open it (the instance is not found for it).
+    const refused = await new Promise<string>((resolve) => {
+      const other = new WebSocket(`${g1.url.replace('http', 'ws')}/api/v1/instances/${made.id}/stream`, {
+        headers: { authorization: `Bearer ${teamB}` },
+      } as never);
+      other.addEventListener('open', () => resolve('open'));
+      other.addEventListener('error', () => resolve('refused'));
+    });
+    assert.equal(refused, 'refused');
+
     const listed = await via(g2, '/api/v1/instances');
     assert.ok(((await listed.json()) as { items: View[] }).items.some((i) => i.id === made.id));
     // Still on the worker that made it.

@@ -182,6 +182,99 @@ export class RequestForwarder {
     });
   }
 
+  /**
+   * A WebSocket upgrade (the instance's stream): the worker's handshake answer is written to the
+   * caller's socket, then the two sockets are joined both ways until either ends. A refusal (401,
+   * 404…) is passed back as the worker wrote it.
+   * @throws NotReached, FaasError WORKER_LOST as `forward`
+   */
+  forwardUpgrade(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    node: ClusterNodeRecord,
+    watch?: WorkerWatch,
+  ): Promise<void> {
+    const url = workerUrl(node, request.raw.url ?? request.url);
+    const headers = this.#headers(request);
+    headers.connection = 'Upgrade';
+    headers.upgrade = String(request.headers.upgrade);
+    delete headers['content-length'];
+    const client = request.raw.socket;
+    const head = upgradeHead(request);
+    const https = url.protocol === 'https:';
+    return new Promise<void>((resolve, reject) => {
+      let answered = false;
+      // Its own connection: an upgraded socket never goes back to a pool.
+      const upstream = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, agent: false });
+      const take = () => {
+        answered = true;
+        reply.hijack();
+        resolve();
+      };
+      upstream.on('upgrade', (res, worker, workerHead) => {
+        take();
+        client.write(
+          statusBlock(res.statusCode ?? 101, res.statusMessage ?? 'Switching Protocols', res.headers),
+        );
+        if (workerHead.length > 0) client.write(workerHead);
+        if (head && head.length > 0) worker.write(head);
+        let absentSince: number | undefined;
+        const watching =
+          watch &&
+          setInterval(() => {
+            if (watch.present()) {
+              absentSince = undefined;
+              return;
+            }
+            absentSince ??= Date.now();
+            if (Date.now() - absentSince >= watch.graceMs) worker.destroy();
+          }, WATCH_EVERY_MS);
+        watching?.unref();
+        const end = () => {
+          clearInterval(watching);
+          worker.destroy();
+          client.destroy();
+        };
+        worker.on('error', end).on('close', end);
+        client.on('error', end).on('close', end);
+        worker.pipe(client);
+        client.pipe(worker);
+      });
+      upstream.on('response', (res) => {
+        // Refused: its answer goes back as it is, and the connection ends with it.
+        take();
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const answer = { ...res.headers, 'content-length': String(body.length), connection: 'close' };
+          delete answer['transfer-encoding'];
+          client.end(
+            Buffer.concat([statusBlock(res.statusCode ?? 502, res.statusMessage ?? '', answer), body]),
+          );
+        });
+        res.on('error', () => client.destroy());
+      });
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        if (answered) {
+          client.destroy();
+          return;
+        }
+        const lost = (message: string) =>
+          new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
+        if (err.code && NOT_CONNECTED.has(err.code)) {
+          reject(new NotReached(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
+        } else {
+          reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
+        }
+      });
+      client.once('close', () => {
+        if (!answered) upstream.destroy();
+      });
+      upstream.end();
+    });
+  }
+
   close(): void {
     this.#http.destroy();
     this.#https.destroy();
@@ -207,6 +300,24 @@ export function workerUrl(node: Pick<ClusterNodeRecord, 'url'>, requestUrl: stri
   url.pathname = given.pathname;
   url.search = given.search;
   return url;
+}
+
+/** The bytes a client sent after its upgrade request (kept by @fastify/websocket under a symbol). */
+function upgradeHead(request: FastifyRequest): Buffer | undefined {
+  const raw = request.raw as unknown as Record<symbol, unknown>;
+  const key = Object.getOwnPropertySymbols(raw).find((s) => s.description === 'ws-head');
+  const head = key ? raw[key] : undefined;
+  return Buffer.isBuffer(head) ? head : undefined;
+}
+
+/** An HTTP/1.1 status line and headers, as written on a socket taken over from the server. */
+function statusBlock(status: number, message: string, headers: IncomingHttpHeaders): Buffer {
+  const lines = [`HTTP/1.1 ${status} ${message.replace(/[\r\n]/g, '')}`];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name === 'keep-alive') continue;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  }
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`);
 }
 
 function answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

@@ -17,8 +17,9 @@ import type { WorkerDirectory } from './worker-directory.ts';
  * Where a gateway sends each instance and snapshot route: `placed` on the worker with the lowest
  * load score (a new instance, a restore); `fork` shared out over the workers; `pinned` on the worker holding the instance the
  * route names; `list` to every worker. The snapshot routes absent here (list, get) read
- * PostgreSQL on the gateway itself. The WebSocket stream and its ticket are not forwarded: on a
- * gateway they answer RUNTIME_UNAVAILABLE (docs/cluster.md); the SSE stream (`/events`) is.
+ * PostgreSQL on the gateway itself. The WebSocket stream is forwarded as an upgrade; its browser
+ * ticket is not (tickets live in one gateway's memory): on a gateway it answers
+ * RUNTIME_UNAVAILABLE (docs/cluster.md).
  */
 type Target = 'placed' | 'pinned' | 'list' | 'fork' | 'persistent';
 
@@ -37,6 +38,8 @@ const TARGETS: Readonly<Record<string, Target>> = {
   'GET /api/v1/instances/:id/files/tar': 'pinned',
   'POST /api/v1/instances/:id/files/tar': 'pinned',
   'GET /api/v1/instances/:id/events': 'pinned',
+  'GET /api/v1/instances/:id/stream': 'pinned',
+  'GET /api/v1/containers/:id/stream': 'pinned',
   'POST /api/v1/snapshots': 'pinned',
   'POST /api/v1/snapshots/:id/restore': 'placed',
   'POST /api/v1/snapshots/:id/fork': 'fork',
@@ -98,6 +101,9 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
     let silent = false;
     if (node) {
       try {
+        if (request.headers.upgrade !== undefined) {
+          return await o.forwarder.forwardUpgrade(request, reply, node, watchOf(o, node));
+        }
         return await o.forwarder.forward(request, reply, node, watchOf(o, node));
       } catch (err) {
         if (!(err instanceof NotReached)) throw err;
