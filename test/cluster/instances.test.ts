@@ -102,6 +102,8 @@ describe('instances through gateways', { skip }, () => {
     const sum = await exec(g1, made.id, 'od -An -tu1 /workspace/up.bin | tr -s " "');
     assert.equal(((await sum.json()) as { stdout: string }).stdout.trim(), '0 1 2 255');
 
+    const head = await via(g1, `/api/v1/instances/${made.id}/files?path=note`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
     for (const gateway of gateways) {
       const got = await via(gateway, `/api/v1/instances/${made.id}`);
       assert.equal(got.status, 200);

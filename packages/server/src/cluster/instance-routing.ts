@@ -74,7 +74,10 @@ export interface InstanceRoutingOptions {
 export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const route = `${request.method} ${request.routeOptions.url ?? ''}`;
-    const target = TARGETS[route];
+    // The router answers HEAD with each GET route: it goes where the GET goes.
+    const target =
+      TARGETS[route] ??
+      (request.method === 'HEAD' ? TARGETS[`GET ${request.routeOptions.url ?? ''}`] : undefined);
     if (target === 'placed') return forwardPlaced(o, request, reply);
     if (target === 'list') return list(o, request, reply);
     if (target === 'persistent') {
