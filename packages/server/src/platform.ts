@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ClusterMembership } from './cluster/cluster-membership.ts';
+import { RequestForwarder } from './cluster/forward-request.ts';
+import { InstancePlacements } from './cluster/instance-placements.ts';
+import { type InstanceRoutingHook, instanceRouting as routeInstances } from './cluster/instance-routing.ts';
 import { nodeIdentity } from './cluster/node-identity.ts';
 import { RedisNodeRegistry } from './cluster/redis-node-registry.ts';
 import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
@@ -34,6 +37,7 @@ import { enqueueBudgetMs } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { principalOf } from './gateway/cluster-principal.ts';
 import { ProjectCors } from './gateway/cors/project-cors.ts';
 import { registerContainerMetrics } from './observability/container-metrics.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
@@ -112,6 +116,8 @@ export interface Platform {
   nodeId: string;
   /** The cluster this node is part of (FAAS_ROLE gateway or worker); absent for `all`. */
   cluster: ClusterMembership | undefined;
+  /** A gateway's: where its instance and snapshot routes go (absent on other roles). */
+  instanceRouting: InstanceRoutingHook | undefined;
   /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
   readonly draining: boolean;
   /** Stops taking new async jobs and reports not ready; running work goes on. Before `close` on SIGTERM. */
@@ -284,11 +290,37 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         });
   // A gateway's container calls go to the workers, through the same Runtime interface.
   let remoteExecute: RemoteExecute<ExecuteRequest, ExecuteResult> | undefined;
+  let instanceRouting: InstanceRoutingHook | undefined;
+  let forwarder: RequestForwarder | undefined;
+  let directory: WorkerDirectory | undefined;
+  // Which worker holds each instance, read by every gateway, written by the workers.
+  const placements =
+    cluster && config.queueUrl
+      ? new InstancePlacements(
+          await connectRedis({
+            url: config.queueUrl,
+            setting: 'FAAS_QUEUE_URL',
+            timeoutMs: CLUSTER_REDIS_TIMEOUT_MS,
+            logger,
+          }),
+          config.queuePrefix,
+        )
+      : undefined;
   if (cluster && config.role === 'gateway' && config.clusterSecret) {
-    const directory = new WorkerDirectory(cluster.registry, (err) =>
+    directory = new WorkerDirectory(cluster.registry, (err) =>
       logger.error('reading the worker registry failed', err),
     );
     await directory.start();
+    if (placements) {
+      forwarder = new RequestForwarder(config.clusterSecret, principalOf);
+      instanceRouting = routeInstances({
+        directory,
+        placements,
+        forwarder,
+        instanceQuota: (project) => limits.of(project)?.instances,
+        workerTimeoutMs: config.workerTimeoutMs,
+      });
+    }
     remoteExecute = new RemoteExecute({
       directory,
       secret: config.clusterSecret,
@@ -415,7 +447,22 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
   });
   const instanceLimits = instanceLimitsFrom(config);
-  const instances = new InstanceService(runtimes, instanceLimits, limits);
+  const instances = new InstanceService(
+    runtimes,
+    instanceLimits,
+    limits,
+    placements && config.role === 'worker' ? { placements, nodeId } : undefined,
+  );
+  if (placements && config.role === 'worker') {
+    // Entries of this node whose container did not survive (the machine was lost, or the engine
+    // removed it): lost, not silently missing. Once the runtime found its instances again.
+    instances
+      .markLostOfThisNode()
+      .then((marked) => {
+        if (marked > 0) logger.warn(`marked ${marked} instance(s) of this node's previous run lost`);
+      })
+      .catch((err: unknown) => logger.error('marking instances of a previous run lost failed', err));
+  }
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
   const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   registerContainerMetrics(metrics.registry, {
@@ -497,6 +544,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     generatedAdminKey,
     nodeId,
     cluster,
+    instanceRouting,
     get draining() {
       return draining !== undefined;
     },
@@ -506,6 +554,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     },
     async close() {
       await cluster?.close();
+      forwarder?.close();
+      directory?.stop();
+      await placements?.close();
       routes.stop();
       await scheduler.stop();
       await retention.stop();

@@ -103,7 +103,7 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
       throw failure(node, err, signal, false);
     }
     if (!res.ok || !res.body) {
-      const error = errorOf(node, res.status, await res.text().catch(() => ''));
+      const error = workerError(node, res.status, await res.text().catch(() => ''));
       // Draining, or no engine there: nothing ran.
       if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(error);
       throw error;
@@ -120,7 +120,7 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
           newline = pending.indexOf('\n');
           // The worker's ExecuteService made it: the same shape this gateway's would.
           if (line.type === 'result') return line.result as Result;
-          if (line.type === 'error') throw errorOf(node, 500, JSON.stringify({ error: line.error }));
+          if (line.type === 'error') throw workerError(node, 500, JSON.stringify({ error: line.error }));
           options.onOutput?.(line.type, Buffer.from(line.base64, 'base64'));
         }
       }
@@ -135,7 +135,7 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
 }
 
 /** The worker's error as it sent it (its code keeps its HTTP status), or WORKER_LOST for garbage. */
-function errorOf(node: ClusterNodeRecord, status: number, text: string): FaasError {
+export function workerError(node: ClusterNodeRecord, status: number, text: string): FaasError {
   let error: { code?: unknown; message?: unknown; details?: unknown } | undefined;
   try {
     error = (JSON.parse(text) as { error?: typeof error }).error;

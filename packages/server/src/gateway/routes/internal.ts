@@ -1,10 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ErrorCode, FaasError, type FunctionVersion, type LogLine } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CLUSTER_AUTH_HEADER,
-  clusterAuthValue,
   type ExecuteCall,
   type ExecuteLine,
   fromWire,
@@ -14,6 +12,7 @@ import {
 } from '../../cluster/wire.ts';
 import { EXECUTE_MODES, type ExecuteRequest, type RunMode } from '../../control/execute-service.ts';
 import type { Platform } from '../../platform.ts';
+import { clusterSecretCheck } from '../cluster-principal.ts';
 import { toFaasError } from '../errors.ts';
 
 const RUN_MODES: ReadonlySet<string> = new Set(EXECUTE_MODES.filter((mode) => mode !== 'persistent'));
@@ -30,10 +29,9 @@ const MAX_LOG_BYTES = 512 * 1024;
  * key never does, and the secret opens nothing under /api/v1 (it is no key).
  */
 export function internalRoutes(app: FastifyInstance, platform: Platform, secret: string): void {
-  const expected = digest(clusterAuthValue(secret));
+  const isSecret = clusterSecretCheck(secret);
   app.addHook('onRequest', async (request) => {
-    const given = request.headers[CLUSTER_AUTH_HEADER];
-    if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
+    if (!isSecret(request.headers[CLUSTER_AUTH_HEADER])) {
       throw new FaasError(ErrorCode.UNAUTHORIZED, 'The internal API takes the cluster secret only');
     }
   });
@@ -99,10 +97,6 @@ export function internalRoutes(app: FastifyInstance, platform: Platform, secret:
     await platform.runtimes.retire(body.name, body.version);
     return reply.status(204).send();
   });
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
 
 /** The local container runtime, unless this worker drains: then the gateway tries another. */
