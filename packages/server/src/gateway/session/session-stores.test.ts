@@ -8,6 +8,7 @@ import {
   ErrorCode,
   FaasError,
   KEY_RECHECK_MS,
+  MAX_SESSIONS_PER_KEY,
   SESSION_TTL_MS,
   type SessionStore,
   TICKET_TTL_MS,
@@ -161,7 +162,7 @@ describe('session store in Redis: what Redis holds, and Redis failing', {
     const { ticket } = await store.issueTicket(key, 'ins_1');
     const redis = new Redis(url);
     try {
-      const keys = await redis.keys(`{${prefix}}:*`);
+      const keys = (await redis.keys(`{${prefix}}:*`)).filter((k) => !k.includes(':sessions-of:'));
       assert.equal(keys.length, 2);
       for (const k of keys) {
         const value = (await redis.get(k)) as string;
@@ -204,6 +205,33 @@ describe('session store in Redis: what Redis holds, and Redis failing', {
       await assert.rejects(store.redeemTicket(ticket, 'ins_1'), unavailable);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it("keeps at most MAX_SESSIONS_PER_KEY of one key's sessions, ending its oldest, and no other key's", async () => {
+    const url = TEST_REDIS_URL as string;
+    const prefix = `sessions-test-${randomUUID()}`;
+    prefixes.push(prefix);
+    const store = await RedisSessionStore.open(url, prefix);
+    opened.push(store);
+    const other: ApiKeyRecord = { ...key, id: 'key_2', hash: 'h2' };
+    const both: ActiveKey = async (hash) => [key, other].find((k) => k.hash === hash);
+    const theirs = await store.create(other);
+    const ids: string[] = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_KEY + 5; i++) ids.push((await store.create(key)).id);
+    for (const [i, id] of ids.entries()) {
+      assert.equal((await store.find(id, both)) !== undefined, i >= 5, `session ${i}`);
+    }
+    assert.equal((await store.find(theirs.id, both))?.key.id, 'key_2', "another key's session stays");
+    const redis = new Redis(url);
+    try {
+      const set = `{${prefix}}:sessions-of:${key.hash}`;
+      assert.equal(await redis.zcard(set), MAX_SESSIONS_PER_KEY);
+      await store.delete(ids.at(-1) as string);
+      assert.equal(await redis.zcard(set), MAX_SESSIONS_PER_KEY - 1, 'a sign-out no longer counts');
+      assert.ok((await redis.pttl(set)) > 0, 'the set expires too');
+    } finally {
+      redis.disconnect();
     }
   });
 });

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import {
   type ActiveKey,
   type ApiKeyRecord,
   CheckedKeys,
   ErrorCode,
   FaasError,
+  MAX_SESSIONS_PER_KEY,
   redactUrl,
   SESSION_TTL_MS,
   type Session,
@@ -17,6 +19,14 @@ import {
 import type { Redis } from 'ioredis';
 import { connectRedis } from './redis-connection.ts';
 import { toRedisStorageError } from './redis-errors.ts';
+
+const CREATE_SCRIPT = readFileSync(new URL('./scripts/session-create.lua', import.meta.url), 'utf8');
+const END_SCRIPT = readFileSync(new URL('./scripts/session-end.lua', import.meta.url), 'utf8');
+
+type WithScripts = Redis & {
+  faasSessionCreate(...args: Array<string | number>): Promise<number>;
+  faasSessionEnd(...args: Array<string | number>): Promise<number>;
+};
 
 /** A cookie request waits this long for Redis before it is answered 503. */
 const TIMEOUT_MS = 2_000;
@@ -36,17 +46,21 @@ interface StoredSession {
  * the sha256 of the session id or ticket; each expires with Redis's TTL. A ticket is taken with
  * GETDEL, so two gateways redeeming it at once cannot both have it. Each gateway keeps only which
  * keys it found active lately (KEY_RECHECK_MS); a sign-out anywhere ends the session everywhere
- * at once, since every request reads its session from Redis.
+ * at once, since every request reads its session from Redis. A key has at most
+ * MAX_SESSIONS_PER_KEY live sessions (its oldest end first): one key's sign-ins cannot fill the
+ * Redis the queue of every project lives in.
  */
 export class RedisSessionStore implements SessionStore {
-  #redis: Redis;
+  #redis: WithScripts;
   #prefix: string;
   #where: string;
   #keys = new CheckedKeys(MAX_CHECKED);
   #now: () => number;
 
   constructor(redis: Redis, prefix: string, where: string, now: () => number = Date.now) {
-    this.#redis = redis;
+    redis.defineCommand('faasSessionCreate', { numberOfKeys: 2, lua: CREATE_SCRIPT });
+    redis.defineCommand('faasSessionEnd', { numberOfKeys: 1, lua: END_SCRIPT });
+    this.#redis = redis as WithScripts;
     // The queue's hash tag, as every key of the deployment has it.
     this.#prefix = `{${prefix}}:`;
     this.#where = where;
@@ -74,7 +88,17 @@ export class RedisSessionStore implements SessionStore {
       expiresAt: now + SESSION_TTL_MS,
     };
     await this.#call(() =>
-      this.#redis.set(this.#session(hash), JSON.stringify(stored), 'PX', SESSION_TTL_MS),
+      this.#redis.faasSessionCreate(
+        this.#session(hash),
+        this.#sessionsOf(key.hash),
+        JSON.stringify(stored),
+        SESSION_TTL_MS,
+        stored.expiresAt,
+        now,
+        hash,
+        MAX_SESSIONS_PER_KEY,
+        `${this.#prefix}session:`,
+      ),
     );
     this.#keys.remember(hash, key, now);
     return { id, session: { key, csrfToken: stored.csrfToken, expiresAt: stored.expiresAt } };
@@ -127,11 +151,18 @@ export class RedisSessionStore implements SessionStore {
 
   async #end(hash: string): Promise<void> {
     this.#keys.forget(hash);
-    await this.#call(() => this.#redis.del(this.#session(hash)));
+    await this.#call(() =>
+      this.#redis.faasSessionEnd(this.#session(hash), `${this.#prefix}sessions-of:`, hash),
+    );
   }
 
   #session(hash: string): string {
     return `${this.#prefix}session:${hash}`;
+  }
+
+  /** A key's live sessions: what bounds them (session-create.lua). */
+  #sessionsOf(keyHash: string): string {
+    return `${this.#prefix}sessions-of:${keyHash}`;
   }
 
   #ticket(hash: string): string {
