@@ -5,7 +5,7 @@ import type { ApiKeyRecord } from './api-keys.ts';
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 /** How long a stream ticket can wait for its connection. */
 export const TICKET_TTL_MS = 30_000;
-/** Live sessions one API key has at most in Redis; past it its oldest ends (redis-session-store.ts). */
+/** Live sessions one API key has at most; past it its oldest ends (one key cannot crowd out the others). */
 export const MAX_SESSIONS_PER_KEY = 100;
 /** How long a session trusts its key without asking the store again (as the key cache does). */
 export const KEY_RECHECK_MS = 5_000;

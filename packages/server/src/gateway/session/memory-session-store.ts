@@ -3,6 +3,7 @@ import {
   type ActiveKey,
   CheckedKeys,
   dropOldestEntry,
+  MAX_SESSIONS_PER_KEY,
   SESSION_TTL_MS,
   type Session,
   type SessionStore,
@@ -25,10 +26,12 @@ interface StoredSession {
 
 /**
  * Sessions and tickets in this process's memory: one server (no FAAS_QUEUE_URL). A restart signs
- * everyone out.
+ * everyone out. Bounded: MAX_SESSIONS_PER_KEY per key, MAX_SESSIONS in all (the oldest end first).
  */
 export class MemorySessionStore implements SessionStore {
   #sessions = new Map<string, StoredSession>();
+  /** Each key's sessions, oldest first (Sets iterate in insertion order). */
+  #byKey = new Map<string, Set<string>>();
   #tickets = new Map<string, StreamTicket>();
   #keys = new CheckedKeys(MAX_SESSIONS);
   #now: () => number;
@@ -46,8 +49,13 @@ export class MemorySessionStore implements SessionStore {
       csrfToken: sessionSecret(),
       expiresAt: now + SESSION_TTL_MS,
     };
-    if (this.#sessions.size >= MAX_SESSIONS) dropOldestEntry(this.#sessions);
+    // One key past its most ends its own oldest session, not another user's.
+    const own = this.#byKey.get(key.hash) ?? new Set<string>();
+    if (own.size >= MAX_SESSIONS_PER_KEY) this.#end(own.values().next().value as string);
+    if (this.#sessions.size >= MAX_SESSIONS) this.#end(this.#sessions.keys().next().value as string);
     this.#sessions.set(hash, stored);
+    own.add(hash);
+    this.#byKey.set(key.hash, own);
     this.#keys.remember(hash, key, now);
     return { id, session: { key, csrfToken: stored.csrfToken, expiresAt: stored.expiresAt } };
   }
@@ -92,6 +100,10 @@ export class MemorySessionStore implements SessionStore {
   async close(): Promise<void> {}
 
   #end(hash: string): void {
+    const stored = this.#sessions.get(hash);
+    const own = stored && this.#byKey.get(stored.keyHash);
+    own?.delete(hash);
+    if (stored && own?.size === 0) this.#byKey.delete(stored.keyHash);
     this.#sessions.delete(hash);
     this.#keys.forget(hash);
   }
