@@ -355,6 +355,15 @@ describe('instance stream tickets', { skip: engineSkipReason() }, () => {
     );
   });
 
+  it('refuses the ticket of a key revoked after it was issued', async () => {
+    const made = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'ticket-then-revoked' } })
+    ).json()) as { id: string; key: string };
+    const { url } = await ticket(await signIn(s, made.key));
+    assert.equal((await s.api(`/api/v1/keys/${made.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal(await upgradeStatus(`${s.url}${url}`, {}), 401);
+  });
+
   it('takes the session cookie from this origin, not from another', async () => {
     const session = await signIn(s);
     const path = `${s.url}/api/v1/instances/${instance}/stream`;
