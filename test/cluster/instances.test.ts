@@ -3,7 +3,7 @@
 // a snapshot taken on one worker restores on another; a console session and a stream ticket from one
 // gateway work on the other.
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -15,6 +15,7 @@ import {
 } from '../support/cluster.ts';
 import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import { ADMIN_KEY, request, waitFor } from '../support/server.ts';
+import { upgradeStatus } from '../support/upgrade.ts';
 
 const skip = clusterSkipReason() || engineSkipReason();
 /** The workers' heartbeat timeout here: a dead one is out of the registry within it. */
@@ -27,32 +28,6 @@ interface View {
 }
 interface ErrorBody {
   error: { code: string; message: string };
-}
-
-/** The status a WebSocket upgrade gets (101 when it is accepted). */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // A connection of its own: one that asked for an upgrade is not reused.
-    const req = httpRequest(url, {
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('instances through gateways', { skip }, () => {

@@ -10,6 +10,7 @@ import {
   TEST_REDIS_URL,
 } from '../../packages/server/src/queue/redis/test-support.ts';
 import { ADMIN_KEY, request, startTestServer, type TestServer } from '../support/server.ts';
+import { upgradeStatus } from '../support/upgrade.ts';
 
 const PREFIX = `test:redis-sessions:${process.pid}`;
 
@@ -124,6 +125,8 @@ describe('console sessions in Redis', { skip: TEST_REDIS_URL ? false : NO_REDIS 
         assert.equal(res.status, 503, `${init.method ?? 'GET'} ${path}`);
         assert.equal(await errorCode(res), 'FAAS_ERR_STORAGE_UNAVAILABLE');
       }
+      // A stream ticket cannot be taken either: 503 before the upgrade, not 401 nor a socket.
+      assert.equal(await upgradeStatus(`${a.url}/api/v1/instances/ins_x/stream?ticket=t`), 503);
       // A key needs no session: the API goes on with a key.
       assert.equal((await a.api('/api/v1/functions')).status, 200);
     } finally {
