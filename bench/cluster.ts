@@ -7,6 +7,7 @@
 import type { ClusterNodeRecord } from '@faas/core';
 import { InFlightCalls } from '../packages/server/src/cluster/in-flight-calls.ts';
 import { pickWorker } from '../packages/server/src/cluster/placement.ts';
+import { toDirectoryNode } from '../packages/server/src/cluster/worker-directory.ts';
 import { startTestCluster } from '../test/support/cluster.ts';
 import { ADMIN_KEY } from '../test/support/server.ts';
 import type { Metric } from './lib/report.ts';
@@ -134,7 +135,8 @@ export async function measureCluster(options: {
 function placementTime(log: (line: string) => void): Metric[] {
   const out: Metric[] = [];
   for (const count of [2, 10, 100]) {
-    const nodes: ClusterNodeRecord[] = Array.from({ length: count }, (_, i) => ({
+    // As the gateway's directory holds them: parsed when read from the registry, not per decision.
+    const records: ClusterNodeRecord[] = Array.from({ length: count }, (_, i) => ({
       id: `node_${i}`,
       role: 'worker',
       url: `http://10.0.0.${i}:8080`,
@@ -143,9 +145,10 @@ function placementTime(log: (line: string) => void): Metric[] {
       running: i % 5,
       warm: Array.from({ length: 20 }, (_, k) => `fn${(i + k) % 200}:1`),
       idle: Object.fromEntries(Array.from({ length: 10 }, (_, k) => [`fn${(i + 2 * k) % 200}:1`, 1])),
-      startedAt: '',
-      heartbeatAt: '',
+      startedAt: '2026-12-06T00:00:00.000Z',
+      heartbeatAt: '2026-12-06T00:00:00.000Z',
     }));
+    const nodes = records.map(toDirectoryNode);
     // The gateway's own calls in flight: three per worker, as under load.
     const inFlight = new InFlightCalls();
     for (let i = 0; i < count * 3; i++) inFlight.start(`node_${i % count}`, `fn${i % 250}:1`);
