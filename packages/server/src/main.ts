@@ -63,6 +63,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         slots: platform.slots,
         rateBuffers: platform.rateBuffers,
         isolateEndpoints: platform.isolateHosts.endpoints,
+        remoteContainerKinds: platform.remoteContainerKinds,
         logger: console,
       });
       const running = threads;
