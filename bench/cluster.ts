@@ -7,7 +7,9 @@
 //   the cluster's slots and placement rather than the 2 shared cores; each worker takes
 //   WORKER_SLOTS jobs at a time and the gateway (which must consume: FAAS_QUEUE_CONCURRENCY ≥ 1)
 //   one, the batch is enqueued faster than one worker drains it, so one worker is saturated;
-// - the placement decision (pickWorker over 2, 10 and 100 workers), in process.
+// - the placement decision (pickWorker over 2, 10 and 100 workers), in process;
+// - change propagation: a new version and a key revoked through one gateway, until a second one
+//   shows it (target: median ≤ 1 s, issue 14).
 import { cpus } from 'node:os';
 import type { ClusterNodeRecord } from '@faas/core';
 import { InFlightCalls } from '../packages/server/src/cluster/in-flight-calls.ts';
@@ -42,10 +44,8 @@ export async function measureCluster(options: {
   const cluster = await startTestCluster();
   try {
     const workerSettings = { FAAS_QUEUE_CONCURRENCY: String(WORKER_SLOTS), FAAS_LOG_LEVEL: 'error' };
-    const gateway = await cluster.start('gateway', {
-      FAAS_QUEUE_CONCURRENCY: String(GATEWAY_SLOTS),
-      FAAS_LOG_LEVEL: 'error',
-    });
+    const gatewaySettings = { FAAS_QUEUE_CONCURRENCY: String(GATEWAY_SLOTS), FAAS_LOG_LEVEL: 'error' };
+    const gateway = await cluster.start('gateway', gatewaySettings);
     const first = await cluster.start('worker', workerSettings);
     const call = (base: string, path: string, init: RequestInit = {}) =>
       fetch(base + path, {
@@ -190,6 +190,10 @@ export async function measureCluster(options: {
       target: { op: '>=', value: 1.6, of: 'ratio' },
       note: `jobs of ${JOB_MS} ms; ${WORKER_SLOTS} slots per worker plus the gateway's ${GATEWAY_SLOTS}: ${(cap(2) / cap(1)).toFixed(2)}x is the most this setup can show`,
     });
+
+    // Last: a second gateway would consume async jobs too and change the figures above.
+    const other = await cluster.start('gateway', gatewaySettings);
+    metrics.push(...(await changePropagation(gateway.url, other.url, call, log)));
   } finally {
     await cluster.close();
   }
@@ -248,6 +252,75 @@ function placementTime(log: (line: string) => void): Metric[] {
       metric: `placement decision, ${count} workers (µs)`,
       unit: 'count',
       faas: perCallUs,
+    });
+  }
+  return out;
+}
+
+/**
+ * A change made through gateway A, then gateway B polled (every 2 ms) until it shows: a new
+ * version of a js function (B's catalog and route table, on PostgreSQL's NOTIFY) and an API key
+ * revoked (B's key cache). The median of 9 of each.
+ */
+async function changePropagation(
+  a: string,
+  b: string,
+  call: (base: string, path: string, init?: RequestInit) => Promise<Response>,
+  log: (line: string) => void,
+): Promise<Metric[]> {
+  const until = async (what: string, seen: () => Promise<boolean>): Promise<number> => {
+    const t = performance.now();
+    while (!(await seen())) {
+      if (performance.now() - t > 30_000) throw new Error(`${what} never reached the other gateway`);
+      await sleep(2);
+    }
+    return performance.now() - t;
+  };
+  const invokeOn = async (base: string, key?: string) => {
+    const res = await call(base, '/api/v1/functions/propagate/invoke', {
+      method: 'POST',
+      body: '{}',
+      ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}),
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  const put = (n: number) =>
+    call(a, '/api/v1/functions/propagate', {
+      method: 'PUT',
+      body: JSON.stringify({ runtime: 'js', code: `export default () => ${n}` }),
+    });
+  await put(0);
+  await until('the first deploy', async () => (await invokeOn(b)).text === '0');
+  const versions: number[] = [];
+  const revocations: number[] = [];
+  for (let i = 1; i <= 9; i++) {
+    const res = await put(i);
+    if (res.status !== 200) throw new Error(`new version: ${res.status} ${await res.text()}`);
+    versions.push(await until('a new version', async () => (await invokeOn(b)).text === String(i)));
+
+    const made = await call(a, '/api/v1/keys', {
+      method: 'POST',
+      body: JSON.stringify({ name: `p${i}`, role: 'admin' }),
+    });
+    const { id, key } = (await made.json()) as { id: string; key: string };
+    if ((await invokeOn(b, key)).status !== 200)
+      throw new Error('a new key does not work on the other gateway');
+    await call(a, `/api/v1/keys/${id}`, { method: 'DELETE' });
+    revocations.push(await until('a revocation', async () => (await invokeOn(b, key)).status === 401));
+  }
+  const out: Metric[] = [];
+  for (const [what, delays] of [
+    ['a new version', versions],
+    ['an API key revoked', revocations],
+  ] as const) {
+    const median = percentile([...delays], 50);
+    log(`  change propagation, ${what}, gateway A → B: median ${ms(median)}, max ${ms(Math.max(...delays))}`);
+    out.push({
+      section: SECTION,
+      metric: `change propagation: ${what}, gateway → gateway (median of 9)`,
+      unit: 'ms',
+      faas: median,
+      target: { op: '<=', value: 1000, of: 'faas' },
     });
   }
   return out;

@@ -143,12 +143,14 @@ if (runs('10'))
 
 if (runs('11')) {
   if (process.env.FAAS_TEST_DATABASE_URL && process.env.FAAS_TEST_REDIS_URL)
-    await section('11. cluster: gateway → worker hop, async with one and two workers, placement', () =>
-      measureCluster({
-        rounds: Number(process.env.BENCH_CLUSTER_ROUNDS ?? 300),
-        asyncCount: Number(process.env.BENCH_CLUSTER_ASYNC ?? 300),
-        log,
-      }),
+    await section(
+      '11. cluster: gateway → worker hop, async with one and two workers, placement, change propagation',
+      () =>
+        measureCluster({
+          rounds: Number(process.env.BENCH_CLUSTER_ROUNDS ?? 300),
+          asyncCount: Number(process.env.BENCH_CLUSTER_ASYNC ?? 300),
+          log,
+        }),
     );
   else notes.push('11. cluster skipped: set FAAS_TEST_DATABASE_URL and FAAS_TEST_REDIS_URL');
 }

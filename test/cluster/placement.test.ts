@@ -246,6 +246,9 @@ describe('container calls through a gateway', { skip }, () => {
     );
     assert.equal(recorded.status, 'failed');
     assert.equal(recorded.error?.type, 'FAAS_ERR_WORKER_LOST');
+    // The reason, as the caller was told it: which worker went away.
+    assert.equal(recorded.error?.message, body.error.message);
+    assert.ok(recorded.error?.message.includes(holder.id), recorded.error?.message);
 
     // The dead worker is still listed for up to FAAS_WORKER_TIMEOUT_MS: the call that picks it
     // finds no connection there and goes to the other one.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Invocation, TERMINAL_STATUSES } from '@faas/core';
+import { ErrorCode, FaasError, type Invocation, TERMINAL_STATUSES } from '@faas/core';
 import { queueBackends } from '../support/queue-backends.ts';
 import {
   request,
@@ -274,5 +274,74 @@ describe('async invocations survive kill -9 of the server', () => {
     } finally {
       await second.kill('SIGTERM');
     }
+  });
+});
+
+describe('an async invoke the queue did not take (in time)', () => {
+  // Past half the queue's lease between the record's write and the job's enqueue, any node's
+  // orphan sweep may fail the record (its job would then be dropped unrun): the invoke must not
+  // answer 202 then. With the queue slowed past the budget, it answers 503 and the record says why.
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ queueLeaseMs: 400, queuePollMs: 50 });
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  it('answers 503, records the invocation failed (Lost) and never runs it', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'late', runtime: 'js', code: 'export default () => { console.log("ran"); return 1; }' },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { queue } = s.server.platform;
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async (job) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return enqueue(job);
+    };
+    let res: Response;
+    try {
+      res = await s.api('/api/v1/functions/late/invoke?async=true', { method: 'POST', json: {} });
+    } finally {
+      queue.enqueue = enqueue;
+    }
+    assert.equal(res.status, 503, await res.clone().text());
+    const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
+    assert.equal(body.error.code, 'FAAS_ERR_STORAGE_UNAVAILABLE');
+    const id = body.error.details.invocationId;
+    // Its job is in the queue, and the consumer takes it: it is dropped unrun, the record stays.
+    await waitFor(async () => ((await queue.has(id)) ? undefined : true), 15_000, 'the job to be consumed');
+    const inv = (await (await s.api(`/api/v1/invocations/${id}`)).json()) as Invocation & {
+      logs: unknown[];
+    };
+    assert.deepEqual([inv.status, inv.attempts, inv.error?.type], ['failed', 0, 'Lost'], JSON.stringify(inv));
+    assert.deepEqual(inv.logs, [], 'it never ran');
+  });
+  it('a queue that fails the enqueue: 503, and the record is failed (Lost) at once, not left queued', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'refused', runtime: 'js', code: 'export default () => 1' },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { queue } = s.server.platform;
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async () => {
+      throw new FaasError(ErrorCode.STORAGE_UNAVAILABLE, 'the queue is down (injected)');
+    };
+    let res: Response;
+    try {
+      res = await s.api('/api/v1/functions/refused/invoke?async=true', { method: 'POST', json: {} });
+    } finally {
+      queue.enqueue = enqueue;
+    }
+    assert.equal(res.status, 503, await res.clone().text());
+    const listed = await s.api('/api/v1/invocations?functionName=refused');
+    const items = ((await listed.json()) as { items: Invocation[] }).items;
+    assert.deepEqual(
+      items.map((inv) => [inv.status, inv.attempts, inv.error?.type]),
+      [['failed', 0, 'Lost']],
+    );
   });
 });

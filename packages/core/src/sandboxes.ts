@@ -72,10 +72,11 @@ export interface SnapshotFilter {
 /** An instance as the API shows it (`GET /api/v1/instances/{id}`; snake_case, as seed 004). */
 export interface InstanceView {
   id: string;
-  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'failed' | 'deleted';
+  /** `lost`: in a cluster, its worker is out (docs/cluster.md); only GET and DELETE answer for it. */
+  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'failed' | 'deleted' | 'lost';
   /**
-   * Why it is `failed`: its sandbox agent broke the protocol or stopped answering, so its
-   * container was killed. Null in every other state.
+   * Why it is `failed` (its sandbox agent broke the protocol or stopped answering, so its
+   * container was killed) or `lost` (its worker is out of the cluster). Null in every other state.
    */
   reason: string | null;
   image: string;

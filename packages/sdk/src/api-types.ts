@@ -230,7 +230,7 @@ export interface Page<T> {
 /** An instance as the API shows it (snake_case). */
 export interface InstanceView {
   id: string;
-  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'failed' | 'deleted';
+  status: 'starting' | 'running' | 'checkpointing' | 'stopping' | 'stopped' | 'failed' | 'deleted' | 'lost';
   reason: string | null;
   image: string;
   command: string[] | null;
@@ -310,6 +310,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   FAAS_ERR_OUT_OF_MEMORY: 500,
   FAAS_ERR_RUNTIME_UNAVAILABLE: 503,
   FAAS_ERR_WORKER_LOST: 502,
+  FAAS_ERR_INSTANCE_LOST: 410,
   FAAS_ERR_STORAGE_FULL: 507,
   FAAS_ERR_STORAGE_READ_ONLY: 503,
   FAAS_ERR_STORAGE_UNAVAILABLE: 503,

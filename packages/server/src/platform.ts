@@ -10,6 +10,9 @@ import type {
 } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ClusterMembership } from './cluster/cluster-membership.ts';
+import { RequestForwarder } from './cluster/forward-request.ts';
+import { InstancePlacements } from './cluster/instance-placements.ts';
+import { type InstanceRoutingHook, instanceRouting as routeInstances } from './cluster/instance-routing.ts';
 import { nodeIdentity } from './cluster/node-identity.ts';
 import { CLUSTER_REDIS_TIMEOUT_MS, RedisNodeRegistry } from './cluster/redis-node-registry.ts';
 import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
@@ -38,10 +41,11 @@ import { SecretService } from './control/secret-service.ts';
 import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { reconcileOrphans } from './data/async-reconcile.ts';
+import { enqueueBudgetMs } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { principalOf } from './gateway/cluster-principal.ts';
 import { ProjectCors } from './gateway/cors/project-cors.ts';
 import { registerContainerMetrics } from './observability/container-metrics.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
@@ -122,6 +126,8 @@ export interface Platform {
   nodeId: string;
   /** The cluster this node is part of (FAAS_ROLE gateway or worker); absent for `all`. */
   cluster: ClusterMembership | undefined;
+  /** A gateway's: where its instance and snapshot routes go (absent on other roles). */
+  instanceRouting: InstanceRoutingHook | undefined;
   /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
   readonly draining: boolean;
   /** Stops taking new async jobs and reports not ready; running work goes on. Before `close` on SIGTERM. */
@@ -292,11 +298,37 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         });
   // A gateway's container calls go to the workers, through the same Runtime interface.
   let remoteExecute: RemoteExecute<ExecuteRequest, ExecuteResult> | undefined;
+  let instanceRouting: InstanceRoutingHook | undefined;
+  let forwarder: RequestForwarder | undefined;
+  let directory: WorkerDirectory | undefined;
+  // Which worker holds each instance, read by every gateway, written by the workers.
+  const placements =
+    cluster && config.queueUrl
+      ? new InstancePlacements(
+          await connectRedis({
+            url: config.queueUrl,
+            setting: 'FAAS_QUEUE_URL',
+            timeoutMs: CLUSTER_REDIS_TIMEOUT_MS,
+            logger,
+          }),
+          config.queuePrefix,
+        )
+      : undefined;
   if (cluster && config.role === 'gateway' && config.clusterSecret) {
-    const directory = new WorkerDirectory(cluster.registry, (err) =>
+    directory = new WorkerDirectory(cluster.registry, (err) =>
       logger.error('reading the worker registry failed', err),
     );
     await directory.start();
+    if (placements) {
+      forwarder = new RequestForwarder(config.clusterSecret, principalOf);
+      instanceRouting = routeInstances({
+        directory,
+        placements,
+        forwarder,
+        instanceQuota: (project) => limits.of(project)?.instances,
+        workerTimeoutMs: config.workerTimeoutMs,
+      });
+    }
     remoteExecute = new RemoteExecute({
       directory,
       secret: config.clusterSecret,
@@ -327,6 +359,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const catalog = new FunctionCatalog(store, changes.publish);
   const limits = new ProjectLimits();
   const cors = new ProjectCors();
+  const projectLimits = new ProjectRateLimits(store, Date.now, config.routeSyncMs);
+  let keys: ApiKeyService | undefined;
   const routes = new RouteSync(
     store,
     catalog,
@@ -334,7 +368,12 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     (projects) => {
       limits.replace(projects);
       cors.replace(projects);
+      projectLimits.replace(projects);
       changes.publish({ kind: 'projects', projects });
+    },
+    () => {
+      keys?.forgetAll();
+      changes.publish({ kind: 'keys' });
     },
   );
   await routes.refresh();
@@ -372,6 +411,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     recorder,
     secrets,
     onEnqueued: () => worker?.wake(),
+    enqueueBudgetMs: enqueueBudgetMs(config.queueLeaseMs),
     ...(tracing ? { tracing } : {}),
   });
   worker = new AsyncWorker({
@@ -415,7 +455,22 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
   });
   const instanceLimits = instanceLimitsFrom(config);
-  const instances = new InstanceService(runtimes, instanceLimits, limits);
+  const instances = new InstanceService(
+    runtimes,
+    instanceLimits,
+    limits,
+    placements && config.role === 'worker' ? { placements, nodeId } : undefined,
+  );
+  if (placements && config.role === 'worker') {
+    // Entries of this node whose container did not survive (the machine was lost, or the engine
+    // removed it): lost, not silently missing. Once the runtime found its instances again.
+    instances
+      .markLostOfThisNode()
+      .then((marked) => {
+        if (marked > 0) logger.warn(`marked ${marked} instance(s) of this node's previous run lost`);
+      })
+      .catch((err: unknown) => logger.error('marking instances of a previous run lost failed', err));
+  }
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
   const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   registerContainerMetrics(metrics.registry, {
@@ -432,22 +487,22 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     metrics: sandboxMetrics,
     ...(remoteExecute ? { remote: remoteExecute } : {}),
   });
-  const keys = new ApiKeyService(
+  keys = new ApiKeyService(
     store,
     (id) => changes.publish({ kind: 'key', id }),
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
     JwtTokens.from(config),
+    config.routeSyncMs,
   );
   const generatedAdminKey = await keys.bootstrap(config.adminKey);
-  const projectLimits = new ProjectRateLimits(store);
   const projects = new ProjectService(store, (name) => {
     projectLimits.forget(name);
     changes.publish({ kind: 'project', name });
   });
 
-  const orphans = await reconcileOrphans(store, queue);
-  if (orphans > 0) logger.warn(`marked ${orphans} async invocation(s) without a queued job as failed`);
-  worker.start();
+  // Its first sweep fails the async records a crash left without a job (this node's, or a dead
+  // gateway's), then each sweep those that became old enough since.
+  await worker.start();
   const retention = new RetentionSweeper({
     store,
     queue,
@@ -498,6 +553,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     generatedAdminKey,
     nodeId,
     cluster,
+    instanceRouting,
     get draining() {
       return draining !== undefined;
     },
@@ -507,6 +563,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     },
     async close() {
       await cluster?.close();
+      forwarder?.close();
+      directory?.stop();
+      await placements?.close();
       routes.stop();
       await scheduler.stop();
       await retention.stop();

@@ -104,6 +104,7 @@ export async function createThreadPlatform(
     undefined,
     new AuthThrottle({ limit: config.authFailureLimit, windowMs: config.authFailureWindowMs }),
     JwtTokens.from(config),
+    config.routeSyncMs,
   );
   const routes = new RouteTable();
   routes.replace(await store.listRoutes());
@@ -131,7 +132,7 @@ export async function createThreadPlatform(
     });
   };
 
-  const projectLimits = new ProjectRateLimits(store);
+  const projectLimits = new ProjectRateLimits(store, Date.now, config.routeSyncMs);
   const rateMemory = MemoryRateBuckets.view(input.rateBuffers);
   const rateBuckets: RateBuckets = config.queueUrl
     ? await RedisRateBuckets.open(config.queueUrl, config.queuePrefix, rateMemory, logger)
@@ -187,9 +188,13 @@ export async function createThreadPlatform(
       case 'projects':
         limits.replace(change.projects);
         cors.replace(change.projects);
+        projectLimits.replace(change.projects);
         break;
       case 'key':
         keys.forget(change.id);
+        break;
+      case 'keys':
+        keys.forgetAll();
         break;
       case 'project':
         projectLimits.forget(change.name);

@@ -50,6 +50,12 @@ export function outcomeFromWire(wire: WireOutcome): InvokeOutcome {
 /** The header a node's calls carry the cluster secret in. */
 export const CLUSTER_AUTH_HEADER = 'authorization';
 export const clusterAuthValue = (secret: string): string => `Cluster ${secret}`;
+/**
+ * The header a gateway names the caller in when it forwards a user's request to a worker's
+ * /api/v1 (gateway/cluster-principal.ts makes and reads its value); a worker believes it only
+ * beside the cluster secret.
+ */
+export const PRINCIPAL_HEADER = 'x-faas-cluster-principal';
 
 /** POST /internal/v1/execute: a run's request as the gateway checked it, its project set. */
 export interface ExecuteCall {

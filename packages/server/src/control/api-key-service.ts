@@ -16,8 +16,12 @@ import { JwtTokens } from './jwt-tokens.ts';
 const KEY_PREFIX = 'faas_';
 /** The name of the key FAAS_ADMIN_KEY registers; reserved, so that key can be found again. */
 export const CONFIGURED_ADMIN_KEY_NAME = 'admin (FAAS_ADMIN_KEY)';
-/** How long a verified key is trusted without asking the store (other processes' revocations). */
-const CACHE_TTL_MS = 5_000;
+/**
+ * How long a verified key is trusted without asking the store, by default: the backstop for
+ * another process's revocation when its announcement (`forgetAll`, on PostgreSQL's NOTIFY) is
+ * missed. A server passes FAAS_ROUTE_SYNC_MS, the backstop of every such change.
+ */
+const DEFAULT_CACHE_TTL_MS = 5_000;
 
 export type PublicApiKey = Omit<ApiKeyRecord, 'hash'>;
 
@@ -35,6 +39,7 @@ export class ApiKeyService {
   #cache = new Map<string, { key: ApiKeyRecord; until: number }>();
   #onChanged: (id: string) => void;
   #jwt: JwtTokens | undefined;
+  #cacheTtlMs: number;
   /** Failed verifications per client address (see auth.ts, which knows the address). */
   readonly throttle: AuthThrottle;
 
@@ -48,11 +53,13 @@ export class ApiKeyService {
     onChanged: (id: string) => void = () => {},
     throttle = new AuthThrottle({ limit: 0, windowMs: 60_000 }),
     jwt?: JwtTokens,
+    cacheTtlMs = DEFAULT_CACHE_TTL_MS,
   ) {
     this.#store = store;
     this.#onChanged = onChanged;
     this.throttle = throttle;
     this.#jwt = jwt;
+    this.#cacheTtlMs = cacheTtlMs;
   }
 
   /**
@@ -66,12 +73,12 @@ export class ApiKeyService {
     if (cached) return cached;
     if (this.#jwt && JwtTokens.looksLikeJwt(secret)) {
       const { key, expiresAtMs } = await this.#jwt.verify(secret);
-      this.#remember(secret, key, Math.min(now + CACHE_TTL_MS, expiresAtMs ?? Number.POSITIVE_INFINITY));
+      this.#remember(secret, key, Math.min(now + this.#cacheTtlMs, expiresAtMs ?? Number.POSITIVE_INFINITY));
       return key;
     }
     const key = await this.#store.findApiKeyByHash(hashKey(secret));
     if (key) {
-      this.#remember(secret, key, now + CACHE_TTL_MS);
+      this.#remember(secret, key, now + this.#cacheTtlMs);
     } else {
       this.#cache.delete(secret);
     }
@@ -148,7 +155,7 @@ export class ApiKeyService {
 
   /**
    * Changes a key's name, rate limit or expiry. Every thread of this server takes the new record
-   * in before this returns; other servers when their cache of it ends (5 s), as with a revocation.
+   * in before this returns; other servers when they hear the revision move, as with a revocation.
    * @param project when given, a key of another project is not found
    * @throws FaasError API_KEY_NOT_FOUND, VALIDATION for the name FAAS_ADMIN_KEY's key has
    */
@@ -165,6 +172,14 @@ export class ApiKeyService {
   /** Stops trusting a cached key (revoked or changed here or by another thread). */
   forget(id: string): void {
     for (const [secret, entry] of this.#cache) if (entry.key.id === id) this.#cache.delete(secret);
+  }
+
+  /**
+   * Stops trusting every cached key: another process changed the store (the revision moved),
+   * maybe revoking or changing one of them. Each is read again on its next use.
+   */
+  forgetAll(): void {
+    this.#cache.clear();
   }
 
   /**

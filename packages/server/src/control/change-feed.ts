@@ -9,6 +9,8 @@ export type PlatformChange =
   | { kind: 'projects'; projects: ProjectRecord[] }
   // A key revoked or changed: its cached record is stale.
   | { kind: 'key'; id: string }
+  // Another process changed the store: any cached key may be revoked or changed.
+  | { kind: 'keys' }
   | { kind: 'project'; name: string };
 
 /** Synchronous fan-out of PlatformChanges: listeners run before `publish` returns. */

@@ -73,6 +73,23 @@ export function instanceView(instance: Instance): InstanceView {
 }
 
 /**
+ * Where the cluster's instances live (cluster/instance-placements.ts, in Redis): every gateway
+ * reads it, each worker writes its own.
+ */
+export interface PlacementBook {
+  record(node: string, project: string, view: InstanceView): Promise<void>;
+  remove(id: string): Promise<void>;
+  list(): Promise<Array<{ project: string }>>;
+  markLost(node: string, has: ReadonlySet<string>, reason: string): Promise<number>;
+}
+
+/** A worker's place in the cluster: the placements, and its own node id. */
+export interface InstancePinning {
+  placements: PlacementBook;
+  nodeId: string;
+}
+
+/**
  * The instance API's entry point: defaults, the operator's bounds, and the container runtime's
  * instance manager.
  */
@@ -85,10 +102,80 @@ export class InstanceService {
   /** Instances being made per project, not yet listed by the manager: counted against its quota. */
   #making = new Map<string, number>();
 
-  constructor(runtimes: Runtimes, limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS, quotas?: ProjectLimits) {
+  /** On a worker of a cluster: its instances are pinned to it in the shared placements. */
+  #pinning: InstancePinning | undefined;
+
+  constructor(
+    runtimes: Runtimes,
+    limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS,
+    quotas?: ProjectLimits,
+    pinning?: InstancePinning,
+  ) {
     this.#runtimes = runtimes;
     this.limits = limits;
     this.#quotas = quotas;
+    this.#pinning = pinning;
+  }
+
+  /**
+   * On a worker: records that `made` (a new, restored or forked instance) lives here, before the
+   * request that made it is answered, so every gateway routes its calls here. One that cannot be
+   * recorded could not be reached through a gateway: it is removed, and the request fails.
+   * @throws FaasError STORAGE_UNAVAILABLE when Redis does not take the entry
+   */
+  async pin(made: readonly Instance[]): Promise<void> {
+    const pinning = this.#pinning;
+    if (!pinning) return;
+    try {
+      await Promise.all(
+        made.map((i) =>
+          pinning.placements.record(pinning.nodeId, i.spec.project ?? DEFAULT_PROJECT, instanceView(i)),
+        ),
+      );
+    } catch (err) {
+      await Promise.all(
+        made.map(async (i) => {
+          await this.manager.delete(i.id).catch(() => {});
+          await pinning.placements.remove(i.id).catch(() => {});
+        }),
+      );
+      throw new FaasError(
+        ErrorCode.STORAGE_UNAVAILABLE,
+        'Recording where the instance lives failed (Redis)',
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** Removes the instance and its entry in the cluster's placements. */
+  async delete(id: string): Promise<void> {
+    await this.manager.delete(id);
+    await this.#pinning?.placements.remove(id);
+  }
+
+  /**
+   * On a worker that starts again with its identity: its placements whose instance it did not
+   * find again are marked lost. @returns how many
+   */
+  async markLostOfThisNode(): Promise<number> {
+    const pinning = this.#pinning;
+    if (!pinning) return 0;
+    const here = new Set((await this.manager.list()).map((i) => i.id));
+    return pinning.placements.markLost(
+      pinning.nodeId,
+      here,
+      `its worker ${pinning.nodeId} restarted without its container`,
+    );
+  }
+
+  /** A project's instances: in a cluster every worker's (the placements), else this server's. */
+  async #countOf(project: string): Promise<number> {
+    if (this.#pinning) {
+      return (await this.#pinning.placements.list()).filter((p) => p.project === project).length;
+    }
+    return (await this.manager.list()).filter((i) => (i.spec.project ?? DEFAULT_PROJECT) === project).length;
   }
 
   /**
@@ -103,9 +190,7 @@ export class InstanceService {
     // Counted as taken before the await: a concurrent call sees them.
     this.#making.set(project, making + count);
     try {
-      const has = (await this.manager.list()).filter(
-        (i) => (i.spec.project ?? DEFAULT_PROJECT) === project,
-      ).length;
+      const has = await this.#countOf(project);
       if (has + making + count > limit) throw quotaExceeded('instances', limit, 'instances');
       return await make();
     } finally {

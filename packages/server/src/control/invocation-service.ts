@@ -75,6 +75,12 @@ export interface InvocationServiceDeps {
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
   onEnqueued?: () => void;
+  /**
+   * Longest an async invoke may take from writing its record to enqueuing its job and still
+   * answer 202 (enqueueBudgetMs in data/async-reconcile.ts); absent: no limit. Past it, any node
+   * may take the record for an orphan and fail it, so the invoke settles that race first.
+   */
+  enqueueBudgetMs?: number;
   /** This thread's spans; absent when tracing is off. */
   tracing?: Tracer;
   /** Puts the secrets a version names into its env as it runs; absent: versions run as stored. */
@@ -277,6 +283,7 @@ export class InvocationService {
     idempotencyKey: string | undefined,
     trace: ActiveTrace | undefined,
   ): Promise<{ invocation: Invocation; duplicate: boolean }> {
+    const began = performance.now();
     const candidate: Invocation = {
       id,
       project: fn.project ?? DEFAULT_PROJECT,
@@ -316,9 +323,50 @@ export class InvocationService {
       ...(trace ? { traceparent: trace.traceparent } : {}),
       ...(trace?.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
     };
-    await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
+    try {
+      await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
+    } catch (err) {
+      // The client gets the error, not a 202: the record says so at once rather than after a
+      // node's orphan sweep (which still settles it if this write fails too). A job the queue
+      // took after all is then dropped unrun, as the error promised.
+      await this.#failUnaccepted(invocation.id).catch(() => undefined);
+      throw err;
+    }
     this.#d.onEnqueued?.();
+    const budget = this.#d.enqueueBudgetMs;
+    if (budget !== undefined && performance.now() - began > budget)
+      await this.#settleLateEnqueue(invocation.id);
     return { invocation, duplicate: false };
+  }
+
+  /** Fails an async invocation not yet started (fenced at attempt 0): undefined when it started. */
+  #failUnaccepted(id: string): Promise<Invocation | undefined> {
+    return this.#d.store.recordAttempt(id, 0, {
+      status: 'failed',
+      error: {
+        type: 'Lost',
+        message: 'The queue did not take this invocation in time: it was not accepted and never ran',
+      },
+      finishedAt: new Date().toISOString(),
+    });
+  }
+
+  /**
+   * The job was enqueued late: a node's orphan sweep may have failed the record meanwhile, and its
+   * job would then be dropped unrun, so a 202 would promise what never happens. Failing it here,
+   * fenced at attempt 0 as the sweep does, decides: whichever failed it, the client is told the
+   * invocation was not accepted; if neither did (it started already), it stands.
+   * @throws FaasError STORAGE_UNAVAILABLE when the invocation was failed
+   */
+  async #settleLateEnqueue(id: string): Promise<void> {
+    const current = (await this.#failUnaccepted(id)) ?? (await this.#d.store.getInvocation(id));
+    if (current?.status === 'failed' && current.attempts === 0) {
+      throw new FaasError(
+        ErrorCode.STORAGE_UNAVAILABLE,
+        'The queue took too long to take this async invocation: it was not accepted and will not run',
+        { details: { invocationId: id } },
+      );
+    }
   }
 
   /**

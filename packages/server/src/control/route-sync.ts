@@ -16,22 +16,26 @@ export class RouteSync {
   #last: Promise<void> = Promise.resolve();
   #onReplace: (routes: RouteRecord[]) => void;
   #onProjects: (projects: ProjectRecord[]) => void;
+  #onMoved: () => void;
   #unwatch: (() => void) | undefined;
 
   /**
    * `onReplace` gets every new table's routes, for the other gateway threads' tables;
-   * `onProjects` the projects (their hosts and quotas move the same revision) with each load.
+   * `onProjects` the projects (their hosts, quotas and rate limits move the same revision) with
+   * each load; `onMoved` hears that another process moved the revision (API keys move it too).
    */
   constructor(
     store: MetadataStore,
     catalog: FunctionCatalog,
     onReplace: (routes: RouteRecord[]) => void = () => {},
     onProjects: (projects: ProjectRecord[]) => void = () => {},
+    onMoved: () => void = () => {},
   ) {
     this.#store = store;
     this.#catalog = catalog;
     this.#onReplace = onReplace;
     this.#onProjects = onProjects;
+    this.#onMoved = onMoved;
   }
 
   /**
@@ -59,6 +63,7 @@ export class RouteSync {
     await this.#last;
     const revision = await this.#store.routesRevision();
     if (revision === this.#revision) return;
+    this.#onMoved();
     this.#catalog.invalidate();
     await this.refresh();
   }

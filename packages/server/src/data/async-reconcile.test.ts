@@ -48,9 +48,26 @@ describe('async invocation reconciliation', () => {
     await store.createInvocation(invocation('inv_lost', 'queued'));
     await store.createInvocation(invocation('inv_kept', 'queued'));
     await queue.enqueue({ id: 'inv_kept', payload: {}, maxAttempts: 1 });
-    assert.equal(await reconcileOrphans(store, queue), 1);
-    assert.equal((await store.getInvocation('inv_lost'))?.status, 'failed');
+    assert.equal(await reconcileOrphans(store, queue, { until: new Date(Date.now() + 1000) }), 1);
+    const lost = await store.getInvocation('inv_lost');
+    assert.deepEqual([lost?.status, lost?.error?.type], ['failed', 'Lost']);
     assert.equal((await store.getInvocation('inv_kept'))?.status, 'queued');
+    await queue.close();
+    await store.close();
+  });
+
+  it('leaves a record younger than its window alone: its node may be enqueuing it right now', async () => {
+    const store = await openSqliteStore({ path: ':memory:' });
+    const queue = await openSqliteQueue({ path: ':memory:', retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+    await store.createInvocation({ ...invocation('inv_young', 'queued'), createdAt: ago(1_000) });
+    await store.createInvocation({ ...invocation('inv_old', 'queued'), createdAt: ago(60_000) });
+    await store.createInvocation({ ...invocation('inv_older', 'queued'), createdAt: ago(600_000) });
+    const window = { since: new Date(Date.now() - 120_000), until: new Date(Date.now() - 30_000) };
+    assert.equal(await reconcileOrphans(store, queue, window), 1);
+    assert.equal((await store.getInvocation('inv_young'))?.status, 'queued');
+    assert.equal((await store.getInvocation('inv_old'))?.status, 'failed');
+    assert.equal((await store.getInvocation('inv_older'))?.status, 'queued', 'before the window');
     await queue.close();
     await store.close();
   });

@@ -1,21 +1,60 @@
 import { type MetadataStore, type Queue, TERMINAL_STATUSES } from '@faas/core';
 
+/** The error an orphaned async invocation is failed with: it never ran, and never will. */
+export const ORPHAN_ERROR = {
+  type: 'Lost',
+  message:
+    'The node that accepted this invocation stopped (or its queue write failed) before the job was ' +
+    'enqueued: it never ran, and its client was not answered 202',
+} as const;
+
 /**
- * After a crash, an async invocation may be recorded without a job (the process died between the
- * two writes, before the client got its 202). Such records are marked failed so none stays
- * `queued` forever.
+ * Longest a node may take between writing an async invocation's record and enqueuing its job
+ * before it must not answer 202 (half the queue's lease). Orphans are sought only among records
+ * older than the whole lease: the other half absorbs clock skew between nodes, since a record's
+ * `createdAt` is its node's clock and the sweeper reads it with its own.
  */
-export async function reconcileOrphans(store: MetadataStore, queue: Queue): Promise<number> {
+export const enqueueBudgetMs = (leaseMs: number): number => leaseMs / 2;
+export const orphanAgeMs = (leaseMs: number): number => leaseMs;
+
+/**
+ * Which records to look at: those created in [since, until). `until` must lie further back than
+ * any live node takes between writing a record and enqueuing its job (InvocationService's
+ * enqueue budget), so a record whose enqueue is merely under way is never taken for an orphan.
+ */
+export interface OrphanWindow {
+  until: Date;
+  since?: Date;
+}
+
+/**
+ * An async invocation may be recorded without a job: its node died (kill -9, machine lost)
+ * between the two writes, or the queue refused the job (the client got an error, not a 202).
+ * Such records are marked failed so none stays `queued` forever. The write is fenced at attempt 0:
+ * a job that started meanwhile (a late enqueue after all) is left alone.
+ */
+export async function reconcileOrphans(
+  store: MetadataStore,
+  queue: Queue,
+  window: OrphanWindow,
+): Promise<number> {
   let fixed = 0;
+  const range = {
+    until: window.until.toISOString(),
+    ...(window.since ? { since: window.since.toISOString() } : {}),
+  };
   for (const status of ['queued', 'running'] as const) {
     let cursor: string | undefined;
     do {
-      const page = await store.listInvocations({ status }, { limit: 200, ...(cursor ? { cursor } : {}) });
+      const page = await store.listInvocations(
+        { status, ...range },
+        { limit: 200, ...(cursor ? { cursor } : {}) },
+      );
       for (const inv of page.items) {
         if (inv.mode !== 'async' || (await queue.has(inv.id))) continue;
         const failed = await store.recordAttempt(inv.id, inv.attempts, {
           status: 'failed',
-          error: { type: 'Lost', message: 'The server stopped before this invocation was enqueued' },
+          error: { ...ORPHAN_ERROR },
           finishedAt: new Date().toISOString(),
         });
         if (failed) fixed++;

@@ -30,11 +30,15 @@ import {
   type InvocationService,
   invocationAttributes,
 } from '../control/invocation-service.ts';
-import { reconcileDeadLetters } from './async-reconcile.ts';
+import { orphanAgeMs, reconcileDeadLetters, reconcileOrphans } from './async-reconcile.ts';
 import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
 
-/** How often jobs the queue dead-lettered on its own are reflected in their invocations. */
-const DEAD_LETTER_SWEEP_MS = 10_000;
+/**
+ * How often jobs the queue dead-lettered on its own are reflected in their invocations, and
+ * records left without a job (orphans) are failed: an orphan is settled at most
+ * `orphanAgeMs(leaseMs)` plus this after its node wrote it (docs/cluster.md).
+ */
+const SWEEP_MS = 10_000;
 
 export interface AsyncWorkerOptions {
   store: MetadataStore;
@@ -383,6 +387,11 @@ export class AsyncWorker {
   #consumer: QueueConsumer<FunctionVersion>;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> = Promise.resolve();
+  /**
+   * Records created before this were looked at for orphans. Undefined until the first sweep,
+   * which looks at every record old enough (those a crash of this very node left too).
+   */
+  #orphansCheckedUntil: Date | undefined;
 
   constructor(options: AsyncWorkerOptions) {
     this.#o = options;
@@ -401,11 +410,16 @@ export class AsyncWorker {
     return this.#consumer.leaseStats;
   }
 
-  start(): void {
+  /**
+   * Starts consuming and sweeping. Resolves once the first sweep is done: the async records a
+   * crash left without a job (this node's, or a dead gateway's) are failed by then.
+   */
+  start(): Promise<void> {
     this.#consumer.start();
     this.#sweep();
-    this.#sweepTimer = setInterval(() => this.#sweep(), DEAD_LETTER_SWEEP_MS);
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
     this.#sweepTimer.unref();
+    return this.#sweeping;
   }
 
   /** A job was just enqueued: poll now rather than at the next tick. */
@@ -422,11 +436,35 @@ export class AsyncWorker {
 
   #sweep(): void {
     this.#sweeping = this.#sweeping
+      .then(() => this.#sweepOrphans())
+      .then(
+        () => undefined,
+        (err: unknown) => this.#o.logger?.error('async worker: orphan sweep failed', err),
+      )
       .then(() => reconcileDeadLetters(this.#o.store, this.#o.queue))
       .then(
         () => undefined,
         (err: unknown) => this.#o.logger?.error('async worker: dead-letter sweep failed', err),
       );
+  }
+
+  /**
+   * Every node sweeps (a dead one cannot): each sweep looks at the records that became old enough
+   * since the last, and again at the span before (a record whose node's clock lags lands there).
+   * Two nodes failing one orphan write it once: the write is fenced.
+   */
+  async #sweepOrphans(): Promise<void> {
+    const age = orphanAgeMs(this.#o.leaseMs);
+    const until = new Date(Date.now() - age);
+    const last = this.#orphansCheckedUntil;
+    const since = last && new Date(last.getTime() - age);
+    const fixed = await reconcileOrphans(this.#o.store, this.#o.queue, {
+      until,
+      ...(since ? { since } : {}),
+    });
+    this.#orphansCheckedUntil = until;
+    if (fixed > 0)
+      this.#o.logger?.warn(`marked ${fixed} async invocation(s) whose job was never enqueued as failed`);
   }
 }
 

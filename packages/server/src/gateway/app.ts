@@ -7,6 +7,7 @@ import { invocationIdOf } from '../observability/request-log.ts';
 import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { auditTrail } from './audit-trail.ts';
+import { acceptGatewayCaller } from './cluster-caller.ts';
 import { consoleRoutes } from './console-static.ts';
 import { apiCors } from './cors/api-cors.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
@@ -123,6 +124,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   // and sees every object.
   app.decorateRequest('project', DEFAULT_PROJECT);
   app.decorateRequest('projectScope', undefined);
+  app.decorateRequest('viaGateway', false);
 
   await app.register(swagger, {
     openapi: {
@@ -148,7 +150,16 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     async (api) => {
       // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
       api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
-      api.addHook('onRequest', requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects));
+      const byKey = requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects);
+      // A worker also takes its gateways' forwarded requests (instances, snapshots).
+      api.addHook(
+        'onRequest',
+        config.role === 'worker' && config.clusterSecret
+          ? acceptGatewayCaller(config.clusterSecret, byKey)
+          : byKey,
+      );
+      // A gateway sends instance and snapshot routes to the workers (cluster/instance-routing.ts).
+      if (platform.instanceRouting) api.addHook('preHandler', platform.instanceRouting);
       api.addHook('onResponse', auditTrail(platform.store, console));
       auditRoutes(api, platform);
       functionRoutes(api, platform);

@@ -13,6 +13,8 @@ export function auditTrail(store: Pick<MetadataStore, 'appendAudit'>, logger: Pi
     done();
     const action = `${request.method} ${request.routeOptions.url ?? ''}`;
     if (!ROUTE_SCOPES[action]?.endsWith(':write') || reply.statusCode >= 400) return;
+    // The gateway that took the caller's request records it, with the caller's key.
+    if (request.viaGateway) return;
     const key = request.apiKey;
     const target = targetOf(request);
     const entry: AuditEntry = {

@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, FaasError, isFaasError } from '@faas/core';
 import { CLUSTER_AUTH_HEADER } from '../cluster/wire.ts';
 import type { Platform } from '../platform.ts';
+import { clusterSecretCheck } from './cluster-principal.ts';
 import { errorResponse, toFaasError } from './errors.ts';
 import { drain, readBody } from './invoke/request-body.ts';
 import { type HttpResponseParts, jsonParts, writeResponse } from './response-parts.ts';
 import {
-  clusterSecretCheck,
   INTERNAL_INVOKE_PATH,
   internalBodyLimit,
   internalInvoke,

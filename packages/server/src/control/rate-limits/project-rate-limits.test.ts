@@ -32,4 +32,22 @@ describe('ProjectRateLimits', () => {
     limits.forget('p');
     assert.deepEqual(await limits.get('p'), stored, 'forgotten (a change on this server): read at once');
   });
+  it('replace: takes in the projects another server changed at once, without reading the store', async () => {
+    let reads = 0;
+    const store = {
+      getProject: async (name: string): Promise<ProjectRecord | undefined> => {
+        reads++;
+        return { name, createdAt: '', rateLimit: { requestsPerSecond: 1, burst: 1 } };
+      },
+    };
+    const limits = new ProjectRateLimits(store, Date.now, 3_600_000);
+    assert.deepEqual(await limits.get('p'), { requestsPerSecond: 1, burst: 1 });
+    limits.replace([
+      { name: 'p', createdAt: '' },
+      { name: 'q', createdAt: '', rateLimit: { requestsPerSecond: 9, burst: 9 } },
+    ]);
+    assert.equal(limits.get('p'), undefined, 'its limit was removed elsewhere: at once');
+    assert.deepEqual(limits.get('q'), { requestsPerSecond: 9, burst: 9 });
+    assert.equal(reads, 1);
+  });
 });

@@ -1,6 +1,10 @@
-import type { MetadataStore, RateLimit } from '@faas/core';
+import type { MetadataStore, ProjectRecord, RateLimit } from '@faas/core';
 
-/** How long a project's limit is trusted before it is read again (another server may have changed it). */
+/**
+ * How long a project's limit is trusted before it is read again, by default: the backstop for
+ * another server's change when its announcement (`replace`, with the projects reloaded on
+ * PostgreSQL's NOTIFY) is missed. A server passes FAAS_ROUTE_SYNC_MS.
+ */
 export const PROJECT_LIMIT_TTL_MS = 5_000;
 
 interface Known {
@@ -12,18 +16,24 @@ interface Known {
 /**
  * Projects' rate limits as an invoking request needs them: at once from memory. A project not
  * read yet is read once (the request waits for it); one read more than PROJECT_LIMIT_TTL_MS ago
- * is answered as known and read again in the background, so a change made through another server
- * holds within that time; a change made through this one is taken in at once (`forget`, from
- * the change feed).
+ * is answered as known and read again in the background. A change made through this server is
+ * taken in at once (`forget`, from the change feed), one made through another as soon as this
+ * one reloads the projects (`replace`, when the store's revision moves), else within the TTL.
  */
 export class ProjectRateLimits {
   #store: Pick<MetadataStore, 'getProject'>;
   #known = new Map<string, Known>();
   #now: () => number;
+  #ttlMs: number;
 
-  constructor(store: Pick<MetadataStore, 'getProject'>, now: () => number = Date.now) {
+  constructor(
+    store: Pick<MetadataStore, 'getProject'>,
+    now: () => number = Date.now,
+    ttlMs = PROJECT_LIMIT_TTL_MS,
+  ) {
     this.#store = store;
     this.#now = now;
+    this.#ttlMs = ttlMs;
   }
 
   get(project: string): RateLimit | undefined | Promise<RateLimit | undefined> {
@@ -42,9 +52,16 @@ export class ProjectRateLimits {
     this.#known.delete(project);
   }
 
+  /** Every project's limit as just read from the store (a project not listed is read on use). */
+  replace(projects: readonly ProjectRecord[]): void {
+    const untilMs = this.#now() + this.#ttlMs;
+    this.#known.clear();
+    for (const p of projects) this.#known.set(p.name, { limit: p.rateLimit, untilMs, refreshing: false });
+  }
+
   async #read(project: string): Promise<RateLimit | undefined> {
     const limit = (await this.#store.getProject(project))?.rateLimit;
-    this.#known.set(project, { limit, untilMs: this.#now() + PROJECT_LIMIT_TTL_MS, refreshing: false });
+    this.#known.set(project, { limit, untilMs: this.#now() + this.#ttlMs, refreshing: false });
     return limit;
   }
 }

@@ -199,7 +199,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body, request.project, request.apiKey?.id);
+      const req = toRequest(request.body, request.project, request.identity?.keyId ?? request.apiKey?.id);
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
       return toResponse(await execute.execute(req, 'ephemeral'));
     },
@@ -215,7 +215,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body, request.project, request.apiKey?.id);
+      const req = toRequest(request.body, request.project, request.identity?.keyId ?? request.apiKey?.id);
       return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
     },
   );
@@ -232,10 +232,11 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const req = toRequest(request.body, request.project, request.apiKey?.id);
+      const req = toRequest(request.body, request.project, request.identity?.keyId ?? request.apiKey?.id);
       const mode = request.body.mode ?? 'ephemeral';
       if (mode === 'persistent') {
         const instance = await execute.persistent(req);
+        await platform.instances.pin([instance]);
         return reply.code(201).send({ mode, instance_id: instance.id, instance: instanceView(instance) });
       }
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, mode, options));

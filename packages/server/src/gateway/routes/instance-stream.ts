@@ -125,6 +125,8 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
   const tags = ['instances'];
   // Unknown instances get a plain 404 before the upgrade.
   const exists = async (request: StreamRequest) => {
+    // A gateway's routing finds the instance on its worker (cluster/instance-routing.ts).
+    if (platform.instanceRouting) return;
     await platform.instances.get(request.params.id, request.projectScope);
   };
 

@@ -109,11 +109,13 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const owner = request.apiKey?.id;
+      // The key's id: a gateway forwarding the request names it in the caller's identity.
+      const owner = request.identity?.keyId ?? request.apiKey?.id;
       const instance = await instances.create(
         { ...toInstanceRequest(request.body), project: request.project },
         owner ? { owner } : {},
       );
+      await instances.pin([instance]);
       return reply.code(201).send(instanceView(instance));
     },
   );
@@ -194,7 +196,7 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
     { schema: { tags, summary: 'Remove the instance and its container', params: idParams } },
     async (request, reply) => {
       await instances.get(request.params.id, request.projectScope);
-      await instances.manager.delete(request.params.id);
+      await instances.delete(request.params.id);
       return reply.code(204).send();
     },
   );

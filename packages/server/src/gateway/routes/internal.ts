@@ -1,10 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ErrorCode, FaasError, type FunctionVersion, type LogLine } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CLUSTER_AUTH_HEADER,
-  clusterAuthValue,
   type ExecuteCall,
   type ExecuteLine,
   fromWire,
@@ -15,6 +13,7 @@ import {
 } from '../../cluster/wire.ts';
 import { EXECUTE_MODES, type ExecuteRequest, type RunMode } from '../../control/execute-service.ts';
 import type { Platform } from '../../platform.ts';
+import { clusterSecretCheck } from '../cluster-principal.ts';
 import { toFaasError } from '../errors.ts';
 
 const RUN_MODES: ReadonlySet<string> = new Set(EXECUTE_MODES.filter((mode) => mode !== 'persistent'));
@@ -88,12 +87,6 @@ export function internalBodyLimit(bodyLimitBytes: number): number {
   return bodyLimitBytes * 2 + 1024 * 1024;
 }
 
-/** Whether an Authorization header carries the cluster secret (compared in constant time). */
-export function clusterSecretCheck(secret: string): (given: string | string[] | undefined) => boolean {
-  const expected = digest(clusterAuthValue(secret));
-  return (given) => typeof given === 'string' && timingSafeEqual(digest(given), expected);
-}
-
 export function notTheClusterSecret(): FaasError {
   return new FaasError(ErrorCode.UNAUTHORIZED, 'The internal API takes the cluster secret only');
 }
@@ -127,10 +120,6 @@ export async function internalInvoke(
       : {}),
   });
   return { outcome: outcomeToWire(outcome), logs };
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
 
 /** The local container runtime, unless this worker drains: then the gateway tries another. */

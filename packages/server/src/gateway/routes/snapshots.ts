@@ -87,11 +87,12 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     '/snapshots/:id/restore',
     { schema: { tags, summary: 'A new instance from the snapshot; processes continue (gVisor)', params } },
     async (request, reply) => {
-      const owner = request.apiKey?.id;
+      const owner = request.identity?.keyId ?? request.apiKey?.id;
       const instance = await snapshots.restore(request.params.id, {
         scope: request.projectScope,
         ...(owner ? { owner } : {}),
       });
+      await platform.instances.pin([instance]);
       return reply.code(201).send(instanceView(instance));
     },
   );
@@ -111,11 +112,12 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const owner = request.apiKey?.id;
+      const owner = request.identity?.keyId ?? request.apiKey?.id;
       const forks = await snapshots.fork(request.params.id, request.body?.count ?? 2, {
         scope: request.projectScope,
         ...(owner ? { owner } : {}),
       });
+      await platform.instances.pin(forks);
       return reply.code(201).send({ instances: forks.map(instanceView) });
     },
   );

@@ -1,5 +1,6 @@
 import { type ApiKeyChanges, type ApiKeyRecord, ErrorCode, FaasError } from '@faas/core';
 import { API_KEY_COLUMNS, type ApiKeyRow, apiKeyChangeColumns, apiKeyValues, toApiKey } from '../key-rows.ts';
+import { bumpRevision } from './function-queries.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /** API keys and platform settings. */
@@ -36,24 +37,38 @@ export class KeyQueries {
     return (await this.#db.rows<ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id')).map(toApiKey);
   }
 
-  async revokeApiKey(id: string): Promise<boolean> {
-    const changed = await this.#db.count(
-      'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL',
-      [new Date().toISOString(), id],
-    );
-    return changed > 0;
+  /**
+   * Revoking or changing a key moves the revision, as a deploy does: every node drops the keys
+   * it cached when it hears of it (NOTIFY), rather than trusting a revoked one until its cache ends.
+   */
+  revokeApiKey(id: string): Promise<boolean> {
+    return this.#db.transaction(async (sql) => {
+      const [revoked] = await sql.rows<{ id: string }>(
+        'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING id',
+        [new Date().toISOString(), id],
+      );
+      if (revoked) await bumpRevision(sql);
+      return revoked !== undefined;
+    });
   }
 
   async updateApiKey(id: string, changes: ApiKeyChanges): Promise<ApiKeyRecord | undefined> {
     const columns = apiKeyChangeColumns(changes);
-    const [row] =
-      columns.length === 0
-        ? await this.#db.rows<ApiKeyRow>('SELECT * FROM api_keys WHERE id = $1 AND revoked_at IS NULL', [id])
-        : await this.#db.rows<ApiKeyRow>(
-            `UPDATE api_keys SET ${columns.map(([c], i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${columns.length + 1} AND revoked_at IS NULL RETURNING *`,
-            [...columns.map(([, v]) => v), id],
-          );
-    return row && toApiKey(row);
+    if (columns.length === 0) {
+      const [row] = await this.#db.rows<ApiKeyRow>(
+        'SELECT * FROM api_keys WHERE id = $1 AND revoked_at IS NULL',
+        [id],
+      );
+      return row && toApiKey(row);
+    }
+    return this.#db.transaction(async (sql) => {
+      const [row] = await sql.rows<ApiKeyRow>(
+        `UPDATE api_keys SET ${columns.map(([c], i) => `${c} = $${i + 1}`).join(', ')} WHERE id = $${columns.length + 1} AND revoked_at IS NULL RETURNING *`,
+        [...columns.map(([, v]) => v), id],
+      );
+      if (row) await bumpRevision(sql);
+      return row && toApiKey(row);
+    });
   }
 
   /** Every key ever created, revoked ones included: "no keys at all" means a first start. */

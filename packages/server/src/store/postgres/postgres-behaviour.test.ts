@@ -199,4 +199,31 @@ describe('PostgresStore beyond the conformance suite', { skip: postgresSkipReaso
       stop();
     }
   });
+  it('moves routesRevision (and so NOTIFYs every node) when a key is revoked or changed and when a project rate limit changes', async () => {
+    const key = {
+      id: 'key_moves',
+      name: 'moves',
+      hash: randomBytes(32).toString('hex'),
+      prefix: 'faas_mov',
+      role: 'developer',
+      project: 'default',
+      createdAt: new Date().toISOString(),
+    } as const;
+    await store.createApiKey(key);
+    await store.createProject({ name: 'moves', createdAt: new Date().toISOString() });
+    const moves = async (what: string, change: () => Promise<unknown>) => {
+      const before = await store.routesRevision();
+      await change();
+      assert.ok((await peer.routesRevision()) > before, `${what} moves the revision`);
+    };
+    await moves('a key changed', () => store.updateApiKey(key.id, { name: 'moved' }));
+    await moves('a project rate limit set', () =>
+      store.setProjectRateLimit('moves', { requestsPerSecond: 1, burst: 1 }),
+    );
+    await moves('a project rate limit removed', () => store.setProjectRateLimit('moves', undefined));
+    await moves('a key revoked', () => store.revokeApiKey(key.id));
+    const after = await store.routesRevision();
+    assert.equal(await store.revokeApiKey(key.id), false);
+    assert.equal(await store.routesRevision(), after, 'revoking a revoked key changes nothing');
+  });
 });

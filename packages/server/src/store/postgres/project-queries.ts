@@ -98,12 +98,16 @@ export class ProjectQueries {
     });
   }
 
-  async setRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
-    const [row] = await this.#db.rows<ProjectRow>(
-      `UPDATE projects SET rate_limit = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
-      [rateLimit ? JSON.stringify(rateLimit) : null, name],
-    );
-    if (!row) throw projectNotFound(name);
-    return toProject(row);
+  setRateLimit(name: string, rateLimit: RateLimit | undefined): Promise<ProjectRecord> {
+    return this.#db.transaction(async (sql) => {
+      const [row] = await sql.rows<ProjectRow>(
+        `UPDATE projects SET rate_limit = $1 WHERE name = $2 RETURNING ${PROJECT_COLUMNS}`,
+        [rateLimit ? JSON.stringify(rateLimit) : null, name],
+      );
+      if (!row) throw projectNotFound(name);
+      // Other nodes read rate limits from the projects they reload when the revision moves.
+      await bumpRevision(sql);
+      return toProject(row);
+    });
   }
 }
