@@ -1,6 +1,6 @@
-import type { ClusterNodeRecord } from '@faas/core';
 import { NONE_UNSEEN, type UnseenCalls } from './in-flight-calls.ts';
 import { LOAD_WEIGHTS } from './load-score.ts';
+import type { DirectoryNode } from './worker-directory.ts';
 
 /**
  * Where a container call goes: a worker with an idle warm container of its version first (it
@@ -12,12 +12,12 @@ import { LOAD_WEIGHTS } from './load-score.ts';
  * between two heartbeats spreads too); one ended gives its container back. Workers in `exclude` (tried already) are passed over.
  */
 export function pickWorker(
-  nodes: readonly ClusterNodeRecord[],
+  nodes: readonly DirectoryNode[],
   versionKey: string | undefined,
   exclude: ReadonlySet<string> = new Set(),
   unseen: UnseenCalls = NONE_UNSEEN,
-): ClusterNodeRecord | undefined {
-  let best: ClusterNodeRecord | undefined;
+): DirectoryNode | undefined {
+  let best: DirectoryNode | undefined;
   let bestView: View | undefined;
   for (const node of nodes) {
     if (node.role !== 'worker' || exclude.has(node.id)) continue;
@@ -38,7 +38,7 @@ interface View {
   running: number;
 }
 
-function viewOf(node: ClusterNodeRecord, versionKey: string | undefined, unseen: UnseenCalls): View {
+function viewOf(node: DirectoryNode, versionKey: string | undefined, unseen: UnseenCalls): View {
   const since = unseen(node, versionKey);
   const idleTold = versionKey === undefined ? 0 : (node.idle?.[versionKey] ?? 0);
   const cpus = node.capacity.cpus > 0 ? node.capacity.cpus : 1;

@@ -2,8 +2,8 @@ import { type ClusterNodeRecord, ErrorCode, FaasError, type InstanceView } from 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestForwarder } from './forward-request.ts';
 import { pickWorker } from './placement.ts';
-import { workerError } from './remote-execute.ts';
-import type { WorkerDirectory } from './worker-directory.ts';
+import type { DirectoryNode, WorkerDirectory } from './worker-directory.ts';
+import { parseJson, workerError } from './worker-failure.ts';
 
 /** The fork route's own default (routes/snapshots.ts). */
 export const DEFAULT_FORK_COUNT = 2;
@@ -40,7 +40,7 @@ export async function spreadFork(
           signal: AbortSignal.timeout(FORK_TIMEOUT_MS),
         });
         const text = await res.text();
-        if (res.status !== 201) throw workerError(node, res.status, text);
+        if (res.status !== 201) throw workerError(node, res.status, parseJson(text));
         for (const view of (JSON.parse(text) as { instances: InstanceView[] }).instances)
           made.push({ node, view });
       } catch (err) {
@@ -73,8 +73,8 @@ export async function spreadFork(
 }
 
 /** How many instances each worker makes: one at a time to the lowest score, each adding its load. */
-function shareOut(nodes: readonly ClusterNodeRecord[], count: number): Map<ClusterNodeRecord, number> {
-  const shares = new Map<ClusterNodeRecord, number>();
+function shareOut(nodes: readonly DirectoryNode[], count: number): Map<DirectoryNode, number> {
+  const shares = new Map<DirectoryNode, number>();
   const given = new Map<string, number>();
   for (let i = 0; i < count; i++) {
     const node = pickWorker(nodes, undefined, new Set(), (n) => ({
