@@ -1,6 +1,6 @@
-import type { ClusterNodeRecord } from '@faas/core';
 import { NONE_UNSEEN, type UnseenCalls } from './in-flight-calls.ts';
 import { LOAD_WEIGHTS } from './load-score.ts';
+import type { DirectoryNode } from './worker-directory.ts';
 
 /**
  * Where a container call goes: a worker with an idle warm container of its version first (it
@@ -14,13 +14,13 @@ import { LOAD_WEIGHTS } from './load-score.ts';
  * default, or a snapshot's restore standbys (`standbysOf`).
  */
 export function pickWorker(
-  nodes: readonly ClusterNodeRecord[],
+  nodes: readonly DirectoryNode[],
   key: string | undefined,
   exclude: ReadonlySet<string> = new Set(),
   unseen: UnseenCalls = NONE_UNSEEN,
   ready: ReadyOf = idleContainersOf,
-): ClusterNodeRecord | undefined {
-  let best: ClusterNodeRecord | undefined;
+): DirectoryNode | undefined {
+  let best: DirectoryNode | undefined;
   let bestView: View | undefined;
   for (const node of nodes) {
     if (node.role !== 'worker' || exclude.has(node.id)) continue;
@@ -34,7 +34,7 @@ export function pickWorker(
 }
 
 /** How many of what `key` names wait ready on a worker, by its heartbeat. */
-export type ReadyOf = (node: ClusterNodeRecord, key: string) => number;
+export type ReadyOf = (node: DirectoryNode, key: string) => number;
 
 export const idleContainersOf: ReadyOf = (node, versionKey) => node.idle?.[versionKey] ?? 0;
 export const standbysOf: ReadyOf = (node, snapshotId) => node.standbys?.[snapshotId] ?? 0;
@@ -47,7 +47,7 @@ interface View {
   running: number;
 }
 
-function viewOf(node: ClusterNodeRecord, key: string | undefined, unseen: UnseenCalls, ready: ReadyOf): View {
+function viewOf(node: DirectoryNode, key: string | undefined, unseen: UnseenCalls, ready: ReadyOf): View {
   const since = unseen(node, key);
   const idleTold = key === undefined ? 0 : ready(node, key);
   const cpus = node.capacity.cpus > 0 ? node.capacity.cpus : 1;

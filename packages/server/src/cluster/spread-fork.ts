@@ -2,8 +2,8 @@ import { type ClusterNodeRecord, ErrorCode, FaasError, type InstanceView } from 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestForwarder } from './forward-request.ts';
 import { pickWorker, standbysOf } from './placement.ts';
-import { workerError } from './remote-execute.ts';
-import type { WorkerDirectory } from './worker-directory.ts';
+import type { DirectoryNode, WorkerDirectory } from './worker-directory.ts';
+import { parseJson, workerError } from './worker-failure.ts';
 
 /** The fork route's own default (routes/snapshots.ts). */
 export const DEFAULT_FORK_COUNT = 2;
@@ -40,7 +40,7 @@ export async function spreadFork(
           signal: AbortSignal.timeout(FORK_TIMEOUT_MS),
         });
         const text = await res.text();
-        if (res.status !== 201) throw workerError(node, res.status, text);
+        if (res.status !== 201) throw workerError(node, res.status, parseJson(text));
         for (const view of (JSON.parse(text) as { instances: InstanceView[] }).instances)
           made.push({ node, view });
       } catch (err) {
@@ -77,14 +77,14 @@ export async function spreadFork(
  * snapshot waits (each one given takes one), then to the lowest score, each adding its load.
  */
 export function shareOut(
-  nodes: readonly ClusterNodeRecord[],
+  nodes: readonly DirectoryNode[],
   snapshotId: string,
   count: number,
-): Map<ClusterNodeRecord, number> {
-  const shares = new Map<ClusterNodeRecord, number>();
+): Map<DirectoryNode, number> {
+  const shares = new Map<DirectoryNode, number>();
   const given = new Map<string, number>();
   for (let i = 0; i < count; i++) {
-    const mine = (n: ClusterNodeRecord) => given.get(n.id) ?? 0;
+    const mine = (n: DirectoryNode) => given.get(n.id) ?? 0;
     const node = pickWorker(
       nodes,
       snapshotId,
