@@ -278,6 +278,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       logger,
     }),
   );
+  const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   const cluster =
     config.role === 'all' || !config.queueUrl
       ? undefined
@@ -293,7 +294,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
             }),
             config.queuePrefix,
           ),
-          containers: runtimeList.find((r) => r.kind === 'container'),
+          containers: containerRuntime,
+          ...(containerRuntime ? { sandboxes: () => containerRuntime.instances.heartbeatView() } : {}),
           logger,
         });
   // A gateway's container calls go to the workers, through the same Runtime interface.
@@ -472,7 +474,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       .catch((err: unknown) => logger.error('marking instances of a previous run lost failed', err));
   }
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
-  const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   registerContainerMetrics(metrics.registry, {
     containers: () => containerRuntime?.containers(),
     restoresServed: () => containerRuntime?.instances.restoresServed,

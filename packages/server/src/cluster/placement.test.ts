@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterNodeRecord, NodeRegistry } from '@faas/core';
 import { InFlightCalls } from './in-flight-calls.ts';
-import { pickWorker } from './placement.ts';
+import { pickWorker, standbysOf } from './placement.ts';
+import { shareOut } from './spread-fork.ts';
 import { type DirectoryNode, toDirectoryNode, WorkerDirectory } from './worker-directory.ts';
 
 const HEARTBEAT = '2026-12-06T00:00:00.000Z';
@@ -50,6 +51,32 @@ describe('pickWorker', () => {
       'b',
     );
     assert.equal(pickWorker([node('b', 10), node('a', 10)], undefined)?.id, 'a');
+  });
+
+  it('restores a snapshot where a standby of it waits, before a less loaded worker', () => {
+    const nodes = [
+      node('a', 5),
+      node('b', 60, { standbys: { snap_1: 1 } }),
+      node('c', 70, { idle: { snap_2: 1 } }),
+    ];
+    assert.equal(pickWorker(nodes, 'snap_1', new Set(), undefined, standbysOf)?.id, 'b');
+    // Idle containers of a function are no standbys, nor are another snapshot's.
+    assert.equal(pickWorker(nodes, 'snap_2', new Set(), undefined, standbysOf)?.id, 'a');
+    // Without standbys (a worker from before they were sent): by load.
+    assert.equal(
+      pickWorker([node('a', 5), node('b', 60)], 'snap_1', new Set(), undefined, standbysOf)?.id,
+      'a',
+    );
+  });
+
+  it('shares a fork out to the standbys first, then by load', () => {
+    const a = node('a', 10);
+    const b = node('b', 60, { standbys: { snap_1: 2 } });
+    const shares = (count: number) =>
+      Object.fromEntries([...shareOut([a, b], 'snap_1', count)].map(([n, share]) => [n.id, share]));
+    assert.deepEqual(shares(2), { b: 2 });
+    // b's two standbys, then a (lower score) until its guessed load passes b's.
+    assert.deepEqual(shares(4), { b: 2, a: 2 });
   });
 
   it('passes over workers already tried, and nodes that are not workers', () => {
