@@ -12,8 +12,8 @@
 // unset), BENCH_AFTER_REF (another commit in place of this tree), BENCH_BEFORE_MAX_COST (its
 // target, percent of throughput; default 5).
 // BENCH_RUNTIME_COLD / BENCH_RUNTIME_WARM (invokes per runtime in section 10; default 5 / 200).
-// BENCH_CLUSTER_ROUNDS / BENCH_CLUSTER_ASYNC (section 11: hop calls each way, default 300; async
-// jobs per batch, default 80; it needs FAAS_TEST_DATABASE_URL and FAAS_TEST_REDIS_URL).
+// BENCH_CLUSTER_ROUNDS / BENCH_CLUSTER_ASYNC (section 11: hop calls each way per block (3 blocks), default 300; async
+// jobs per batch, default 300; it needs FAAS_TEST_DATABASE_URL and FAAS_TEST_REDIS_URL).
 import { cpus, hostname } from 'node:os';
 import { measureAsyncQueues } from './async-queue.ts';
 import { measureBeforeAfter } from './before-after.ts';
@@ -148,7 +148,7 @@ if (runs('11')) {
       () =>
         measureCluster({
           rounds: Number(process.env.BENCH_CLUSTER_ROUNDS ?? 300),
-          asyncCount: Number(process.env.BENCH_CLUSTER_ASYNC ?? 80),
+          asyncCount: Number(process.env.BENCH_CLUSTER_ASYNC ?? 300),
           log,
         }),
     );

@@ -101,6 +101,11 @@ export function startBaselineServer(): Promise<Spawned> {
   return spawnListening(['bench/baseline-server.ts'], {});
 }
 
+/** A plain pass-through to `target` (bench/baseline-proxy.ts): the floor of an extra hop. */
+export function startBaselineProxy(target: string): Promise<Spawned> {
+  return spawnListening(['bench/baseline-proxy.ts'], { BENCH_PROXY_TARGET: target });
+}
+
 /** A stand-in OTLP/HTTP collector (bench/otlp-sink.ts) that takes and counts spans. */
 export function startOtlpSink(): Promise<Spawned> {
   return spawnListening(['bench/otlp-sink.ts'], {});

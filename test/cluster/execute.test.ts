@@ -108,10 +108,6 @@ describe('execute through a gateway', { skip }, () => {
       const refused = await internal(`Cluster ${CLUSTER_SECRET}`, bad);
       assert.equal(refused.status, 422, await refused.text());
     }
-    // Instances are not sent to workers yet: persistent stays a clear 503.
-    const persistent = await run({ command: 'sleep 1', mode: 'persistent' }, '/api/v1/execute/advanced');
-    assert.equal(persistent.status, 503);
-    assert.equal(persistent.body.error?.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
   });
 
   it('answers a cached run from the shared store the second time', async () => {

@@ -485,6 +485,51 @@ describe('instances through gateways', { skip }, () => {
     assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
   });
 
+  it('restores a memory snapshot where a standby of it waits', async () => {
+    const [g1, g2] = gateways as [ClusterNode, ClusterNode];
+    // Made on the worker a gateway would not pick (made on it directly), so that restores placed
+    // by load alone would go to the other one.
+    const probe = await create(g1);
+    const byLoad = await holderOf(probe.id);
+    assert.equal((await via(g1, `/api/v1/instances/${probe.id}`, { method: 'DELETE' })).status, 204);
+    const holder = workers.find((w) => w !== byLoad) as ClusterNode;
+    const res = await request(holder.url, '/api/v1/instances', {
+      method: 'POST',
+      key: teamA,
+      json: { isolation: 'gvisor', command: 'sleep 600' },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const made = (await res.json()) as View;
+    const snap = await via(g2, '/api/v1/snapshots', { method: 'POST', json: { instance_id: made.id } });
+    assert.equal(snap.status, 201, await snap.clone().text());
+    const snapshotId = ((await snap.json()) as { id: string }).id;
+    // Its worker restores a standby of it ahead (and another after each restore) and says so in
+    // its heartbeat; each restore goes there, whatever the load scores say (three times: the two
+    // workers share this machine's load, so by load alone each would be a coin toss).
+    for (let i = 0; i < 3; i++) {
+      await waitFor(
+        async () => {
+          const nodes = (await (await request(g1.url, '/api/v1/cluster/nodes')).json()) as {
+            items: Array<{ url: string; standbys?: Record<string, number> }>;
+          };
+          const ready = nodes.items.find((n) => n.url === holder.url)?.standbys?.[snapshotId] ?? 0;
+          return ready > 0 ? true : undefined;
+        },
+        60_000,
+        "the holder's heartbeat to show a standby of the snapshot",
+      );
+      // The gateways' copies of the registry are re-read twice a second.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const woken = await via(g2, `/api/v1/snapshots/${snapshotId}/restore`, { method: 'POST' });
+      assert.equal(woken.status, 201, await woken.clone().text());
+      const wokenId = ((await woken.json()) as View).id;
+      assert.equal((await holderOf(wokenId)).url, holder.url, 'restored where the standby waited');
+      assert.equal((await via(g1, `/api/v1/instances/${wokenId}`, { method: 'DELETE' })).status, 204);
+    }
+    assert.equal((await via(g1, `/api/v1/snapshots/${snapshotId}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
+  });
+
   it('restores a snapshot on another worker, and marks the instances of a killed worker lost', async () => {
     const [g1, g2] = gateways as [ClusterNode, ClusterNode];
     const made = await create(g1);

@@ -112,6 +112,33 @@ describe('container calls through a gateway', { skip }, () => {
     // The right secret and a body that is no call: refused as such, not a 500.
     const bad = await internal({ authorization: `Cluster ${CLUSTER_SECRET}` }, { fn: 'x', event: 3 });
     assert.equal(bad.status, 422, await bad.clone().text());
+    // Hostile bodies on the path served ahead of the router: each its own 4xx, in the error format.
+    const raw = (body: string | Buffer, type = 'application/json') =>
+      fetch(`${worker.url}/internal/v1/invoke`, {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: `Cluster ${CLUSTER_SECRET}` },
+        body,
+      });
+    const refusals: [Response, number, string][] = [
+      [await raw('{"invocationId": '), 400, 'FAAS_ERR_INVALID_JSON'],
+      [await raw('null'), 422, 'FAAS_ERR_VALIDATION'],
+      [await raw(Buffer.alloc(15 * 1024 * 1024, 0x20)), 413, 'FAAS_ERR_BODY_TOO_LARGE'],
+      // Not JSON by its type: left to the router, which reads it as text, no call.
+      [await raw('{}', 'text/plain'), 422, 'FAAS_ERR_VALIDATION'],
+    ];
+    const jsVersion = { name: 'x', version: 1, runtime: 'js' };
+    const call = {
+      invocationId: 'inv_x',
+      fn: jsVersion,
+      event: { kind: 'json', value: 1 },
+      deadline: Date.now() + 5000,
+    };
+    refusals.push([await raw(JSON.stringify(call)), 422, 'FAAS_ERR_VALIDATION']);
+    for (const [res, status, code] of refusals) {
+      const text = await res.text();
+      assert.equal(res.status, status, text);
+      assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, code, text);
+    }
     for (const key of [CLUSTER_SECRET]) {
       assert.equal((await request(gateway.url, '/api/v1/functions', { key })).status, 401);
       assert.equal((await request(worker.url, '/api/v1/functions', { key })).status, 401);
@@ -120,6 +147,36 @@ describe('container calls through a gateway', { skip }, () => {
       headers: { authorization: `Cluster ${CLUSTER_SECRET}` },
     });
     assert.equal(clusterScheme.status, 401);
+  });
+
+  it('a call whose gateway hangs up is stopped on the worker, not left running', async () => {
+    const deployed = await request(gateway.url, '/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'hangup', runtime: 'node', code: SLOW_NODE },
+    });
+    assert.equal(deployed.status, 201, await deployed.clone().text());
+    const fn = (
+      (await (await request(gateway.url, '/api/v1/functions/hangup')).json()) as { latest: unknown }
+    ).latest;
+    const worker = workers[1] as ClusterNode;
+    const running = async () => (await nodes()).find((n) => n.url === worker.url)?.running;
+    const gatewaySide = new AbortController();
+    const call = fetch(`${worker.url}/internal/v1/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Cluster ${CLUSTER_SECRET}` },
+      body: JSON.stringify({
+        invocationId: 'inv_hangup',
+        fn,
+        event: { kind: 'json', value: { n: 1, sleepMs: 60_000 } },
+        deadline: Date.now() + 90_000,
+      }),
+      signal: gatewaySide.signal,
+    }).catch(() => undefined);
+    await waitFor(async () => ((await running()) === 1 ? true : undefined), 30_000, 'the call to run');
+    gatewaySide.abort();
+    await call;
+    // Its heartbeat (once a second) shows it stopped long before the function's minute is up.
+    await waitFor(async () => ((await running()) === 0 ? true : undefined), 10_000, 'the call to stop');
   });
 
   it('a burst of calls spreads over both workers once the warm one has no idle container', async () => {

@@ -31,6 +31,13 @@ export interface ClusterNodeRecord {
    * records of workers from before it was sent (treated as none idle).
    */
   idle?: Record<string, number>;
+  /** Instances on it now. Absent in records of workers from before it was sent. */
+  instances?: number;
+  /**
+   * Paused restore standbys ready per snapshot id: a restore or fork placed there wakes one (tens
+   * of ms) instead of restoring the checkpoint (hundreds). Absent: none.
+   */
+  standbys?: Record<string, number>;
   startedAt: string;
   heartbeatAt: string;
 }

@@ -63,6 +63,7 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
         slots: platform.slots,
         rateBuffers: platform.rateBuffers,
         isolateEndpoints: platform.isolateHosts.endpoints,
+        remoteContainerKinds: platform.remoteContainerKinds,
         logger: console,
       });
       const running = threads;
@@ -118,12 +119,15 @@ export async function startServer(config: Readonly<Config>): Promise<RunningServ
 }
 
 /**
- * FAAS_GATEWAY_THREADS, with 0 meaning one per core, at most 4; always 1 where the threads
- * cannot share the port (no SO_REUSEPORT).
+ * FAAS_GATEWAY_THREADS, with 0 meaning one per core, at most 4, except on a worker: 1. A
+ * worker's calls come from gateways to its internal API, which its main thread serves (the
+ * container runtime is there): a gateway thread would only pass them on, one more round trip on
+ * every call. Always 1 where the threads cannot share the port (no SO_REUSEPORT).
  */
 export function gatewayThreadCount(config: Readonly<Config>): number {
   if (!reusePortSupported()) return 1;
-  return config.gatewayThreads > 0 ? config.gatewayThreads : Math.min(4, availableParallelism());
+  if (config.gatewayThreads > 0) return config.gatewayThreads;
+  return config.role === 'worker' ? 1 : Math.min(4, availableParallelism());
 }
 
 async function refuseSharedPort(host: string, port: number): Promise<void> {

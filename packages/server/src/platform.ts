@@ -1,12 +1,21 @@
 import { join } from 'node:path';
-import type { BlobStore, Config, MetadataStore, Queue, RateBuckets, Runtime, SessionStore } from '@faas/core';
+import type {
+  BlobStore,
+  Config,
+  FunctionRuntime,
+  MetadataStore,
+  Queue,
+  RateBuckets,
+  Runtime,
+  SessionStore,
+} from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ClusterMembership } from './cluster/cluster-membership.ts';
 import { RequestForwarder } from './cluster/forward-request.ts';
 import { InstancePlacements } from './cluster/instance-placements.ts';
 import { type InstanceRoutingHook, instanceRouting as routeInstances } from './cluster/instance-routing.ts';
 import { nodeIdentity } from './cluster/node-identity.ts';
-import { RedisNodeRegistry } from './cluster/redis-node-registry.ts';
+import { CLUSTER_REDIS_TIMEOUT_MS, RedisNodeRegistry } from './cluster/redis-node-registry.ts';
 import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
 import { RemoteExecute } from './cluster/remote-execute.ts';
 import { WorkerDirectory } from './cluster/worker-directory.ts';
@@ -110,6 +119,8 @@ export interface Platform {
   cors: ProjectCors;
   /** The processes js/ts functions run in; every thread connects to them. */
   isolateHosts: IsolateHosts;
+  /** On a gateway of a cluster, the function kinds sent to the workers (every thread sends its own calls). */
+  remoteContainerKinds: readonly FunctionRuntime[];
   /** Metrics: this node's registries, and the scrape that merges the gateway threads' in. */
   observability: Observability;
   /** Set on a first start without FAAS_ADMIN_KEY: the generated admin key, to print once. */
@@ -149,8 +160,6 @@ const RUNTIME_HEALTH_EVERY_MS = 2_000;
 /** Schedules deployed through another thread or server are picked up within this long. */
 const SCHEDULE_SYNC_MS = 1_000;
 const DAY_MS = 86_400_000;
-/** How long a registry call may take: a heartbeat is a second apart, placement is on a request's path. */
-const CLUSTER_REDIS_TIMEOUT_MS = 1_000;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
@@ -286,6 +295,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       logger,
     }),
   );
+  const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   const cluster =
     config.role === 'all' || !config.queueUrl
       ? undefined
@@ -301,7 +311,8 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
             }),
             config.queuePrefix,
           ),
-          containers: runtimeList.find((r) => r.kind === 'container'),
+          containers: containerRuntime,
+          ...(containerRuntime ? { sandboxes: () => containerRuntime.instances.heartbeatView() } : {}),
           logger,
         });
   // A gateway's container calls go to the workers, through the same Runtime interface.
@@ -480,7 +491,6 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       .catch((err: unknown) => logger.error('marking instances of a previous run lost failed', err));
   }
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
-  const containerRuntime = runtimeList.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   registerContainerMetrics(metrics.registry, {
     containers: () => containerRuntime?.containers(),
     restoresServed: () => containerRuntime?.instances.restoresServed,
@@ -556,6 +566,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     projectLimits,
     cors,
     isolateHosts,
+    remoteContainerKinds: remoteExecute ? CONTAINER_FUNCTION_KINDS : [],
     observability,
     generatedAdminKey,
     nodeId,

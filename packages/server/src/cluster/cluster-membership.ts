@@ -9,6 +9,8 @@ export interface MembershipOptions {
   registry: NodeRegistry;
   /** The worker's container runtime: its warm versions and running calls go in each heartbeat. */
   containers: Runtime | undefined;
+  /** The worker's instances and restore standbys, for each heartbeat. */
+  sandboxes?: () => { instances: number; standbys: Record<string, number> };
   logger: Pick<Console, 'error'>;
 }
 
@@ -53,6 +55,7 @@ export class ClusterMembership {
           running: stats?.busy ?? 0,
           warm: Object.keys(stats?.byVersion ?? {}),
           idle: stats?.idleByVersion ?? {},
+          ...this.#o.sandboxes?.(),
           startedAt,
         };
       },

@@ -50,12 +50,17 @@ const NOT_FORWARDED = new Set([
   PRINCIPAL_HEADER,
 ]);
 
-/** The worker did not take the request (not reached): another may. */
+/**
+ * The worker did not take the request (not reached): another may. `stale`: only the kept-alive
+ * connection it went on was closed by the worker meanwhile; the worker itself may be fine.
+ */
 export class NotReached extends Error {
   readonly reason: FaasError;
-  constructor(reason: FaasError) {
+  readonly stale: boolean;
+  constructor(reason: FaasError, stale = false) {
     super(reason.message);
     this.reason = reason;
+    this.stale = stale;
   }
 }
 
@@ -164,7 +169,12 @@ export class RequestForwarder {
         // A kept-alive connection the worker had closed: the request never reached its routes.
         const stale = upstream.reusedSocket && err.code === 'ECONNRESET';
         if ((err.code && NOT_CONNECTED.has(err.code)) || stale) {
-          reject(new NotReached(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
+          reject(
+            new NotReached(
+              lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`),
+              stale,
+            ),
+          );
         } else {
           reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
         }

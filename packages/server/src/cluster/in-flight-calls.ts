@@ -1,4 +1,4 @@
-import type { ClusterNodeRecord } from '@faas/core';
+import type { DirectoryNode } from './worker-directory.ts';
 
 /** What one gateway's calls changed on a worker since its last heartbeat. */
 export interface Unseen {
@@ -11,7 +11,7 @@ export interface Unseen {
   sameVersion: number;
 }
 
-export type UnseenCalls = (node: ClusterNodeRecord, versionKey: string | undefined) => Unseen;
+export type UnseenCalls = (node: DirectoryNode, versionKey: string | undefined) => Unseen;
 
 export const NONE_UNSEEN: UnseenCalls = () => ({ calls: 0, sameVersion: 0 });
 
@@ -60,7 +60,7 @@ export class InFlightCalls {
     const calls = this.#byNode.get(node.id);
     if (!calls) return { calls: 0, sameVersion: 0 };
     // NaN (an unreadable time) compares false both ways: every running call counts as unseen.
-    const heartbeat = Date.parse(node.heartbeatAt);
+    const heartbeat = node.heartbeatMs;
     let unseen = 0;
     let sameVersion = 0;
     for (const call of calls) {

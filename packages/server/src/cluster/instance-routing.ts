@@ -9,13 +9,14 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NotReached, type RequestForwarder, type WorkerWatch } from './forward-request.ts';
 import type { InstancePlacement, InstancePlacements } from './instance-placements.ts';
-import { pickWorker } from './placement.ts';
+import { pickWorker, standbysOf } from './placement.ts';
 import { DEFAULT_FORK_COUNT, spreadFork } from './spread-fork.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
 
 /**
  * Where a gateway sends each instance and snapshot route: `placed` on the worker with the lowest
- * load score (a new instance, a restore); `fork` shared out over the workers; `pinned` on the worker holding the instance the
+ * load score (a new instance; a restore, or a snapshot's delete, first where a standby of it
+ * waits); `fork` shared out over the workers; `pinned` on the worker holding the instance the
  * route names; `list` to every worker. The snapshot routes absent here (list, get) read
  * PostgreSQL on the gateway itself. The WebSocket stream is forwarded as an upgrade. A `ticket` for
  * it is issued on the gateway, once the instance is found among the placements: tickets are in
@@ -44,7 +45,8 @@ const TARGETS: Readonly<Record<string, Target>> = {
   'POST /api/v1/snapshots': 'pinned',
   'POST /api/v1/snapshots/:id/restore': 'placed',
   'POST /api/v1/snapshots/:id/fork': 'fork',
-  // It forgets the restores the worker prepared of it; the snapshot itself is in PostgreSQL and S3.
+  // It forgets the restores the worker prepared of it (placed where they wait); the snapshot
+  // itself is in PostgreSQL and S3. Standbys elsewhere expire unused.
   'DELETE /api/v1/snapshots/:id': 'placed',
 };
 
@@ -154,19 +156,27 @@ function pinnedId(request: FastifyRequest): string {
   return typeof body?.instance_id === 'string' ? body.instance_id : '';
 }
 
-/** To the lowest-score worker; one that could not be reached is replaced by another once. */
+/**
+ * To the lowest-score worker, or for a snapshot's route one where a restore standby of it waits;
+ * one that could not be reached is replaced by another once.
+ */
 async function forwardPlaced(
   o: InstanceRoutingOptions,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
+  const snapshotId = request.routeOptions.url?.startsWith('/api/v1/snapshots/:id')
+    ? (request.params as { id?: string }).id
+    : undefined;
+  const place = (tried: ReadonlySet<string>) =>
+    pickWorker(o.directory.nodes(), snapshotId, tried, undefined, standbysOf);
   const tried = new Set<string>();
   let last: FaasError | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
-    let node = pickWorker(o.directory.nodes(), undefined, tried);
+    let node = place(tried);
     if (!node && attempt === 0) {
       await o.directory.refresh();
-      node = pickWorker(o.directory.nodes(), undefined, tried);
+      node = place(tried);
     }
     if (!node) break;
     tried.add(node.id);
@@ -175,6 +185,8 @@ async function forwardPlaced(
     } catch (err) {
       if (!(err instanceof NotReached)) throw err;
       last = err.reason;
+      // A closed kept-alive connection says nothing of the worker: it is chosen again, on a new one.
+      if (err.stale) tried.delete(node.id);
     }
   }
   throw (

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClusterNodeRecord } from '@faas/core';
+import type { ClusterNodeRecord, NodeRegistry } from '@faas/core';
 import { InFlightCalls } from './in-flight-calls.ts';
-import { pickWorker } from './placement.ts';
+import { pickWorker, standbysOf } from './placement.ts';
+import { shareOut } from './spread-fork.ts';
+import { type DirectoryNode, toDirectoryNode, WorkerDirectory } from './worker-directory.ts';
 
 const HEARTBEAT = '2026-12-06T00:00:00.000Z';
-const node = (id: string, score: number, extra: Partial<ClusterNodeRecord> = {}): ClusterNodeRecord => ({
+const record = (id: string, score: number, extra: Partial<ClusterNodeRecord> = {}): ClusterNodeRecord => ({
   id,
   role: 'worker',
   url: `http://${id}:8080`,
@@ -18,6 +20,8 @@ const node = (id: string, score: number, extra: Partial<ClusterNodeRecord> = {})
   heartbeatAt: HEARTBEAT,
   ...extra,
 });
+const node = (id: string, score: number, extra: Partial<ClusterNodeRecord> = {}): DirectoryNode =>
+  toDirectoryNode(record(id, score, extra));
 const afterHeartbeat = Date.parse(HEARTBEAT) + 10;
 
 describe('pickWorker', () => {
@@ -35,9 +39,9 @@ describe('pickWorker', () => {
     const nodes = [node('a', 20, { warm: ['fn:1'], idle: {}, running: 1 }), node('b', 10)];
     assert.equal(pickWorker(nodes, 'fn:1')?.id, 'b');
     // A record from a worker that does not send idle counts: warm alone is not taken for idle.
-    const old = node('a', 20, { warm: ['fn:1'] });
+    const old = record('a', 20, { warm: ['fn:1'] });
     delete old.idle;
-    assert.equal(pickWorker([old, node('b', 10)], 'fn:1')?.id, 'b');
+    assert.equal(pickWorker([toDirectoryNode(old), node('b', 10)], 'fn:1')?.id, 'b');
   });
 
   it('takes the lowest load score, then the fewest running calls, then the id', () => {
@@ -47,6 +51,32 @@ describe('pickWorker', () => {
       'b',
     );
     assert.equal(pickWorker([node('b', 10), node('a', 10)], undefined)?.id, 'a');
+  });
+
+  it('restores a snapshot where a standby of it waits, before a less loaded worker', () => {
+    const nodes = [
+      node('a', 5),
+      node('b', 60, { standbys: { snap_1: 1 } }),
+      node('c', 70, { idle: { snap_2: 1 } }),
+    ];
+    assert.equal(pickWorker(nodes, 'snap_1', new Set(), undefined, standbysOf)?.id, 'b');
+    // Idle containers of a function are no standbys, nor are another snapshot's.
+    assert.equal(pickWorker(nodes, 'snap_2', new Set(), undefined, standbysOf)?.id, 'a');
+    // Without standbys (a worker from before they were sent): by load.
+    assert.equal(
+      pickWorker([node('a', 5), node('b', 60)], 'snap_1', new Set(), undefined, standbysOf)?.id,
+      'a',
+    );
+  });
+
+  it('shares a fork out to the standbys first, then by load', () => {
+    const a = node('a', 10);
+    const b = node('b', 60, { standbys: { snap_1: 2 } });
+    const shares = (count: number) =>
+      Object.fromEntries([...shareOut([a, b], 'snap_1', count)].map(([n, share]) => [n.id, share]));
+    assert.deepEqual(shares(2), { b: 2 });
+    // b's two standbys, then a (lower score) until its guessed load passes b's.
+    assert.deepEqual(shares(4), { b: 2, a: 2 });
   });
 
   it('passes over workers already tried, and nodes that are not workers', () => {
@@ -96,7 +126,7 @@ describe('pickWorker', () => {
     assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'b');
     done();
     assert.equal(pickWorker(nodes, 'fn:1', new Set(), inFlight.unseen)?.id, 'a');
-    assert.deepEqual(inFlight.unseen(nodes[1] as ClusterNodeRecord, 'fn:1'), { calls: 0, sameVersion: 0 });
+    assert.deepEqual(inFlight.unseen(nodes[1] as DirectoryNode, 'fn:1'), { calls: 0, sameVersion: 0 });
   });
 
   it('gives back a container the heartbeat showed busy when the call on it ended since', () => {
@@ -119,5 +149,40 @@ describe('pickWorker', () => {
     const end = inFlight.start('a', 'fn:1', afterHeartbeat);
     end(false);
     assert.deepEqual(inFlight.unseen(node('a', 0), 'fn:1'), { calls: 0, sameVersion: 0 });
+  });
+});
+
+describe('WorkerDirectory', () => {
+  it("parses each heartbeat's time once, when it reads the registry, for placement to compare", async () => {
+    const later = new Date(afterHeartbeat + 1).toISOString();
+    const listed = [
+      record('a', 10),
+      record('b', 20, { heartbeatAt: later }),
+      record('c', 30, { heartbeatAt: 'garbage' }),
+    ];
+    const registry: NodeRegistry = {
+      heartbeat: async () => {},
+      leave: async () => {},
+      list: async () => listed,
+      close: async () => {},
+    };
+    const directory = new WorkerDirectory(registry, (err) => assert.fail(String(err)));
+    await directory.refresh();
+    assert.deepEqual(
+      directory.nodes().map((n) => [n.id, n.heartbeatMs]),
+      [
+        ['a', Date.parse(HEARTBEAT)],
+        ['b', afterHeartbeat + 1],
+        ['c', Number.NaN],
+      ],
+    );
+    // An unreadable time: every call running there counts as unseen, so the worker looks busier.
+    const inFlight = new InFlightCalls();
+    inFlight.start('c', 'fn:1', Date.parse(HEARTBEAT) - 100);
+    assert.deepEqual(inFlight.unseen(directory.nodes()[2] as DirectoryNode, 'fn:1'), {
+      calls: 1,
+      sameVersion: 1,
+    });
+    directory.stop();
   });
 });

@@ -1,6 +1,6 @@
-import type { ClusterNodeRecord } from '@faas/core';
 import { NONE_UNSEEN, type UnseenCalls } from './in-flight-calls.ts';
 import { LOAD_WEIGHTS } from './load-score.ts';
+import type { DirectoryNode } from './worker-directory.ts';
 
 /**
  * Where a container call goes: a worker with an idle warm container of its version first (it
@@ -10,18 +10,21 @@ import { LOAD_WEIGHTS } from './load-score.ts';
  * the calls spread. `unseen` corrects each worker's heartbeat by this gateway's calls since: one
  * started takes one of its idle containers and is guessed to load one of its CPUs (so a burst
  * between two heartbeats spreads too); one ended gives its container back. Workers in `exclude` (tried already) are passed over.
+ * `ready` says what waits for `key` on a worker: idle containers of a function version by
+ * default, or a snapshot's restore standbys (`standbysOf`).
  */
 export function pickWorker(
-  nodes: readonly ClusterNodeRecord[],
-  versionKey: string | undefined,
+  nodes: readonly DirectoryNode[],
+  key: string | undefined,
   exclude: ReadonlySet<string> = new Set(),
   unseen: UnseenCalls = NONE_UNSEEN,
-): ClusterNodeRecord | undefined {
-  let best: ClusterNodeRecord | undefined;
+  ready: ReadyOf = idleContainersOf,
+): DirectoryNode | undefined {
+  let best: DirectoryNode | undefined;
   let bestView: View | undefined;
   for (const node of nodes) {
     if (node.role !== 'worker' || exclude.has(node.id)) continue;
-    const view = viewOf(node, versionKey, unseen);
+    const view = viewOf(node, key, unseen, ready);
     if (!bestView || better(view, bestView)) {
       best = node;
       bestView = view;
@@ -29,6 +32,12 @@ export function pickWorker(
   }
   return best;
 }
+
+/** How many of what `key` names wait ready on a worker, by its heartbeat. */
+export type ReadyOf = (node: DirectoryNode, key: string) => number;
+
+export const idleContainersOf: ReadyOf = (node, versionKey) => node.idle?.[versionKey] ?? 0;
+export const standbysOf: ReadyOf = (node, snapshotId) => node.standbys?.[snapshotId] ?? 0;
 
 /** A worker as placement sees it: its heartbeat plus this gateway's calls since. */
 interface View {
@@ -38,9 +47,9 @@ interface View {
   running: number;
 }
 
-function viewOf(node: ClusterNodeRecord, versionKey: string | undefined, unseen: UnseenCalls): View {
-  const since = unseen(node, versionKey);
-  const idleTold = versionKey === undefined ? 0 : (node.idle?.[versionKey] ?? 0);
+function viewOf(node: DirectoryNode, key: string | undefined, unseen: UnseenCalls, ready: ReadyOf): View {
+  const since = unseen(node, key);
+  const idleTold = key === undefined ? 0 : ready(node, key);
   const cpus = node.capacity.cpus > 0 ? node.capacity.cpus : 1;
   return {
     id: node.id,

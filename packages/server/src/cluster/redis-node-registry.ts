@@ -1,6 +1,9 @@
 import type { ClusterNodeRecord, NodeRegistry } from '@faas/core';
 import type { Redis } from 'ioredis';
 
+/** How long a registry call may take: a heartbeat is a second apart, placement is on a request's path. */
+export const CLUSTER_REDIS_TIMEOUT_MS = 1_000;
+
 /**
  * The cluster's nodes in Redis: one key per node holding its last heartbeat, set with a time to
  * live of FAAS_WORKER_TIMEOUT_MS, and a set of the ids ever seen. Redis rather than PostgreSQL

@@ -1,6 +1,5 @@
 import {
   type ClusterNodeRecord,
-  ERROR_STATUS,
   ErrorCode,
   FaasError,
   type FunctionRuntime,
@@ -12,7 +11,7 @@ import {
   type RuntimeStats,
 } from '@faas/core';
 import { InFlightCalls } from './in-flight-calls.ts';
-import { CONNECT_TIMEOUT, NodeClient, SendFailure } from './node-client.ts';
+import { NodeClient } from './node-client.ts';
 import { pickWorker } from './placement.ts';
 import {
   CLUSTER_AUTH_HEADER,
@@ -23,35 +22,17 @@ import {
   toWire,
 } from './wire.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
+import { NotStarted, parseJson, sendFailure, workerError } from './worker-failure.ts';
 
 /** How long past a call's deadline a worker may take to answer before it counts as lost. */
 export const WORKER_ANSWER_GRACE_MS = 5_000;
 /** A deploy's preparation on a worker (image builds, dependency installs) may take this long. */
 const PREPARE_TIMEOUT_MS = 15 * 60_000;
-/** Errors that mean no connection was made: the worker never saw the call. */
-const NOT_CONNECTED = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  CONNECT_TIMEOUT,
-]);
-
 export interface RemoteContainerOptions {
   directory: WorkerDirectory;
   secret: string;
   /** The function kinds the workers' container runtime serves. */
   kinds: readonly FunctionRuntime[];
-}
-
-/** A call that did not reach a function: another worker may take it. */
-class NotStarted extends Error {
-  readonly reason: FaasError;
-  constructor(reason: FaasError) {
-    super(reason.message);
-    this.reason = reason;
-  }
 }
 
 /**
@@ -192,68 +173,17 @@ export class RemoteContainerRuntime implements Runtime {
         signal,
       );
     } catch (err) {
-      throw this.#sendFailure(node, err, signal);
-    }
-    const { text } = res;
-    if (res.status === 204) return undefined;
-    const parsed = parseJson(text);
-    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed;
-    const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
-      ?.error;
-    if (!error?.code || !Object.hasOwn(ERROR_STATUS, error.code)) {
-      throw new FaasError(
-        ErrorCode.WORKER_LOST,
-        `Worker ${node.id} answered ${res.status} without an error body`,
-        {
-          details: { worker: node.id },
-        },
-      );
-    }
-    const faas = new FaasError(error.code as never, error.message ?? error.code, {
-      ...(error.details !== undefined ? { details: error.details } : {}),
-    });
-    // Draining, or its engine is down: the function never started there.
-    if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(faas);
-    throw faas;
-  }
-
-  #sendFailure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal): Error {
-    const connected = err instanceof SendFailure && err.connected;
-    if (signal.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') {
-      // The caller gave up (its client went away): not the worker's fault.
-      return signal.reason;
-    }
-    const code = causeCode(err);
-    const lost = (message: string) =>
-      new FaasError(ErrorCode.WORKER_LOST, message, {
-        details: { worker: node.id, url: node.url },
-        cause: err,
+      throw sendFailure(node, err, signal, {
+        what: 'call',
+        deadline: `by the call's deadline plus ${WORKER_ANSWER_GRACE_MS} ms`,
       });
-    if (!connected && code !== undefined && NOT_CONNECTED.has(code)) {
-      return new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${code})`));
     }
-    if (signal.aborted)
-      return lost(
-        `Worker ${node.id} did not answer by the call's deadline plus ${WORKER_ANSWER_GRACE_MS} ms`,
-      );
-    return lost(`Worker ${node.id} went away during the call (${code ?? (err as Error).message})`);
-  }
-}
-
-function causeCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+    if (res.status === 204) return undefined;
+    const parsed = parseJson(res.text);
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed;
+    const error = workerError(node, res.status, parsed);
+    // Draining, or its engine is down: the function never started there.
+    if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(error);
+    throw error;
   }
 }

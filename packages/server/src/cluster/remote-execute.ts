@@ -1,7 +1,8 @@
-import { type ClusterNodeRecord, ERROR_STATUS, ErrorCode, FaasError } from '@faas/core';
+import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
 import { pickWorker } from './placement.ts';
 import { CLUSTER_AUTH_HEADER, clusterAuthValue, type ExecuteCall, type ExecuteLine } from './wire.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
+import { NotStarted, parseJson, sendFailure, workerError } from './worker-failure.ts';
 
 /**
  * Past the command's own timeout, what a worker may take to answer: an image built on first use,
@@ -9,23 +10,8 @@ import type { WorkerDirectory } from './worker-directory.ts';
  * FAAS_ERR_WORKER_LOST and never a hang.
  */
 export const EXECUTE_SETUP_GRACE_MS = 5 * 60_000;
-/** Errors of fetch that mean no connection was made: the worker never saw the run. */
-const NOT_CONNECTED = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** A run that did not start on the worker: another worker may take it. */
-class NotStarted extends Error {
-  readonly reason: FaasError;
-  constructor(reason: FaasError) {
-    super(reason.message);
-    this.reason = reason;
-  }
-}
+/** How a run's failures are told (worker-failure.ts). */
+const RUN_FAILURE = { what: 'run', deadline: "within the run's timeout plus its setup grace" };
 
 export interface RemoteExecuteOptions {
   directory: WorkerDirectory;
@@ -100,10 +86,10 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
         signal,
       });
     } catch (err) {
-      throw failure(node, err, signal, false);
+      throw sendFailure(node, err, signal, { ...RUN_FAILURE, connected: false });
     }
     if (!res.ok || !res.body) {
-      const error = workerError(node, res.status, await res.text().catch(() => ''));
+      const error = workerError(node, res.status, parseJson(await res.text().catch(() => '')));
       // Draining, or no engine there: nothing ran.
       if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(error);
       throw error;
@@ -120,69 +106,16 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
           newline = pending.indexOf('\n');
           // The worker's ExecuteService made it: the same shape this gateway's would.
           if (line.type === 'result') return line.result as Result;
-          if (line.type === 'error') throw workerError(node, 500, JSON.stringify({ error: line.error }));
+          if (line.type === 'error') throw workerError(node, 500, { error: line.error });
           options.onOutput?.(line.type, Buffer.from(line.base64, 'base64'));
         }
       }
     } catch (err) {
       if (err instanceof FaasError) throw err;
-      throw failure(node, err, signal, true);
+      throw sendFailure(node, err, signal, { ...RUN_FAILURE, connected: true });
     }
     throw new FaasError(ErrorCode.WORKER_LOST, `Worker ${node.id} ended the run's answer without a result`, {
       details: { worker: node.id },
     });
   }
-}
-
-/** The worker's error as it sent it (its code keeps its HTTP status), or WORKER_LOST for garbage. */
-export function workerError(node: ClusterNodeRecord, status: number, text: string): FaasError {
-  let error: { code?: unknown; message?: unknown; details?: unknown } | undefined;
-  try {
-    error = (JSON.parse(text) as { error?: typeof error }).error;
-  } catch {
-    error = undefined;
-  }
-  if (typeof error?.code !== 'string' || !Object.hasOwn(ERROR_STATUS, error.code)) {
-    return new FaasError(
-      ErrorCode.WORKER_LOST,
-      `Worker ${node.id} answered ${status} without an error body`,
-      {
-        details: { worker: node.id },
-      },
-    );
-  }
-  return new FaasError(
-    error.code as never,
-    typeof error.message === 'string' ? error.message : error.code,
-    error.details !== undefined ? { details: error.details } : {},
-  );
-}
-
-function failure(node: ClusterNodeRecord, err: unknown, signal: AbortSignal, connected: boolean): Error {
-  if (signal.aborted && signal.reason instanceof Error && signal.reason.name !== 'TimeoutError') {
-    // The caller went away: not the worker's fault.
-    return signal.reason;
-  }
-  const code = causeCode(err);
-  const lost = (message: string) =>
-    new FaasError(ErrorCode.WORKER_LOST, message, {
-      details: { worker: node.id, url: node.url },
-      cause: err,
-    });
-  if (!connected && code !== undefined && NOT_CONNECTED.has(code)) {
-    return new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${code})`));
-  }
-  if (signal.aborted)
-    return lost(`Worker ${node.id} did not answer within the run's timeout plus its setup grace`);
-  return lost(`Worker ${node.id} went away during the run (${code ?? (err as Error).message})`);
-}
-
-function causeCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

@@ -1,9 +1,9 @@
 import { type ClusterNodeRecord, ErrorCode, FaasError, type InstanceView } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestForwarder } from './forward-request.ts';
-import { pickWorker } from './placement.ts';
-import { workerError } from './remote-execute.ts';
-import type { WorkerDirectory } from './worker-directory.ts';
+import { pickWorker, standbysOf } from './placement.ts';
+import type { DirectoryNode, WorkerDirectory } from './worker-directory.ts';
+import { parseJson, workerError } from './worker-failure.ts';
 
 /** The fork route's own default (routes/snapshots.ts). */
 export const DEFAULT_FORK_COUNT = 2;
@@ -24,7 +24,7 @@ export async function spreadFork(
   reply: FastifyReply,
 ): Promise<boolean> {
   const count = (request.body as { count?: number } | undefined)?.count ?? DEFAULT_FORK_COUNT;
-  const shares = shareOut(directory.nodes(), count);
+  const shares = shareOut(directory.nodes(), request.params.id, count);
   if (shares.size <= 1) return false;
   const headers = { ...forwarder.callerHeaders(request), 'content-type': 'application/json' };
   const path = `/api/v1/snapshots/${encodeURIComponent(request.params.id)}/fork`;
@@ -40,7 +40,7 @@ export async function spreadFork(
           signal: AbortSignal.timeout(FORK_TIMEOUT_MS),
         });
         const text = await res.text();
-        if (res.status !== 201) throw workerError(node, res.status, text);
+        if (res.status !== 201) throw workerError(node, res.status, parseJson(text));
         for (const view of (JSON.parse(text) as { instances: InstanceView[] }).instances)
           made.push({ node, view });
       } catch (err) {
@@ -72,15 +72,26 @@ export async function spreadFork(
   return true;
 }
 
-/** How many instances each worker makes: one at a time to the lowest score, each adding its load. */
-function shareOut(nodes: readonly ClusterNodeRecord[], count: number): Map<ClusterNodeRecord, number> {
-  const shares = new Map<ClusterNodeRecord, number>();
+/**
+ * How many instances each worker makes: one at a time, first where a restore standby of the
+ * snapshot waits (each one given takes one), then to the lowest score, each adding its load.
+ */
+export function shareOut(
+  nodes: readonly DirectoryNode[],
+  snapshotId: string,
+  count: number,
+): Map<DirectoryNode, number> {
+  const shares = new Map<DirectoryNode, number>();
   const given = new Map<string, number>();
   for (let i = 0; i < count; i++) {
-    const node = pickWorker(nodes, undefined, new Set(), (n) => ({
-      calls: given.get(n.id) ?? 0,
-      sameVersion: 0,
-    }));
+    const mine = (n: DirectoryNode) => given.get(n.id) ?? 0;
+    const node = pickWorker(
+      nodes,
+      snapshotId,
+      new Set(),
+      (n) => ({ calls: mine(n), sameVersion: mine(n) }),
+      standbysOf,
+    );
     if (!node) break;
     given.set(node.id, (given.get(node.id) ?? 0) + 1);
     shares.set(node, (shares.get(node) ?? 0) + 1);

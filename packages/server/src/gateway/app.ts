@@ -12,6 +12,7 @@ import { consoleRoutes } from './console-static.ts';
 import { apiCors } from './cors/api-cors.ts';
 import { badUrl, errorResponse, installErrorHandling, toFaasError } from './errors.ts';
 import { createGatewayServer, gatewayTls } from './http-server.ts';
+import { internalInvokeAdapter } from './internal-invoke-adapter.ts';
 import { createInvokePipeline, publicRateLimit } from './invoke/create-pipeline.ts';
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
@@ -73,11 +74,16 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
           metrics: platform.observability.http,
           log: platform.observability.requests,
         });
+  // A worker's container calls from its gateways skip the router too (internal-invoke-adapter.ts).
+  const internal =
+    options.nodeAdapter !== false && config.role === 'worker' && config.clusterSecret
+      ? internalInvokeAdapter(platform, config.clusterSecret)
+      : () => false;
   const app = Fastify({
     // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
     serverFactory: (route) => {
       return createGatewayServer((req, res) => {
-        if (!adapter(req, res)) route(req, res);
+        if (!internal(req, res) && !adapter(req, res)) route(req, res);
       }, gatewayTls(config));
     },
     // The server answers bytes that are not HTTP itself (http-server.ts), in the error format.

@@ -9,7 +9,7 @@ export function clusterRoutes(app: FastifyInstance, platform: Platform): void {
       schema: {
         tags: ['cluster'],
         summary:
-          'Workers in the cluster: address, capacity, load score, running calls and warm versions; empty for a single server (FAAS_ROLE=all)',
+          'Workers in the cluster: address, capacity, load score, running calls, warm versions, instances and restore standbys; empty for a single server (FAAS_ROLE=all)',
       },
     },
     async () => ({ items: platform.cluster ? await platform.cluster.registry.list() : [] }),

@@ -6,6 +6,7 @@ import {
   type ExecuteCall,
   type ExecuteLine,
   fromWire,
+  type InvokeAnswer,
   type InvokeCall,
   outcomeToWire,
   type WireValue,
@@ -29,37 +30,16 @@ const MAX_LOG_BYTES = 512 * 1024;
  * key never does, and the secret opens nothing under /api/v1 (it is no key).
  */
 export function internalRoutes(app: FastifyInstance, platform: Platform, secret: string): void {
-  const isSecret = clusterSecretCheck(secret);
+  const authorized = clusterSecretCheck(secret);
   app.addHook('onRequest', async (request) => {
-    if (!isSecret(request.headers[CLUSTER_AUTH_HEADER])) {
-      throw new FaasError(ErrorCode.UNAUTHORIZED, 'The internal API takes the cluster secret only');
-    }
+    if (!authorized(request.headers[CLUSTER_AUTH_HEADER])) throw notTheClusterSecret();
   });
-  // The event (base64 for bytes) and the function's settings: room for a full-size body and more.
-  const bodyLimit = platform.config.bodyLimitBytes * 2 + 1024 * 1024;
+  const bodyLimit = internalBodyLimit(platform.config.bodyLimitBytes);
 
-  app.post('/invoke', { bodyLimit, schema: { hide: true } }, async (request, reply) => {
-    const call = invokeCall(request.body);
-    const runtime = workerRuntime(platform, call.fn);
-    const aborter = abortOnHangUp(request, reply);
-    const logs: LogLine[] = [];
-    let bytes = 0;
-    const outcome = await runtime.invoke({
-      invocationId: call.invocationId,
-      fn: call.fn,
-      event: fromWire(call.event),
-      deadline: call.deadline,
-      log: (level, message, ts) => {
-        bytes += message.length;
-        if (bytes <= MAX_LOG_BYTES) logs.push({ ts: ts ?? Date.now(), level, message });
-      },
-      signal: aborter.signal,
-      ...(call.traceparent
-        ? { trace: { traceId: call.traceparent.split('-')[1] ?? '', traceparent: call.traceparent } }
-        : {}),
-    });
-    return { outcome: outcomeToWire(outcome), logs };
-  });
+  // Served ahead of the router on a worker (internal-invoke-adapter.ts); here for what it leaves.
+  app.post('/invoke', { bodyLimit, schema: { hide: true } }, async (request, reply) =>
+    internalInvoke(platform, request.body, abortOnHangUp(request, reply).signal),
+  );
 
   // Files and stdin of a run ride in its body, as in the user's request: the same room, and more.
   app.post('/execute', { bodyLimit, schema: { hide: true } }, async (request, reply) => {
@@ -97,6 +77,49 @@ export function internalRoutes(app: FastifyInstance, platform: Platform, secret:
     await platform.runtimes.retire(body.name, body.version);
     return reply.status(204).send();
   });
+}
+
+/** The path of a container call sent by a gateway. */
+export const INTERNAL_INVOKE_PATH = '/internal/v1/invoke';
+
+/** The event (base64 for bytes) and the function's settings: room for a full-size body and more. */
+export function internalBodyLimit(bodyLimitBytes: number): number {
+  return bodyLimitBytes * 2 + 1024 * 1024;
+}
+
+export function notTheClusterSecret(): FaasError {
+  return new FaasError(ErrorCode.UNAUTHORIZED, 'The internal API takes the cluster secret only');
+}
+
+/**
+ * Runs a gateway's container call (an InvokeCall, checked here) in this worker's container
+ * runtime; `signal` stops it when the gateway hangs up. The answer is the outcome and the
+ * function's log lines, up to MAX_LOG_BYTES of them.
+ */
+export async function internalInvoke(
+  platform: Platform,
+  body: unknown,
+  signal: AbortSignal,
+): Promise<InvokeAnswer> {
+  const call = invokeCall(body);
+  const runtime = workerRuntime(platform, call.fn);
+  const logs: LogLine[] = [];
+  let bytes = 0;
+  const outcome = await runtime.invoke({
+    invocationId: call.invocationId,
+    fn: call.fn,
+    event: fromWire(call.event),
+    deadline: call.deadline,
+    log: (level, message, ts) => {
+      bytes += message.length;
+      if (bytes <= MAX_LOG_BYTES) logs.push({ ts: ts ?? Date.now(), level, message });
+    },
+    signal,
+    ...(call.traceparent
+      ? { trace: { traceId: call.traceparent.split('-')[1] ?? '', traceparent: call.traceparent } }
+      : {}),
+  });
+  return { outcome: outcomeToWire(outcome), logs };
 }
 
 /** The local container runtime, unless this worker drains: then the gateway tries another. */

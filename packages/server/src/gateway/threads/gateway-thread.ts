@@ -22,7 +22,6 @@ const data = workerData as GatewayThreadData;
 const { config } = data;
 const tell = (event: GatewayThreadEvent) => parentPort?.postMessage(event);
 const platform = await createThreadPlatform(data);
-const { runtime } = platform;
 
 const proxy = new MainProxy(data.mainSocket);
 const metrics = new HttpMetrics();
@@ -39,7 +38,7 @@ const invoke = nodeInvokeAdapter({
   metrics,
   log: requests,
   thread: {
-    runsHere: (fn) => runtime.supports(fn.runtime),
+    runsHere: (fn) => platform.runsHere(fn),
     // A request the adapter took, then found to be for the main thread: counted as passed on.
     pass: (req, res, body) => {
       stats.passed++;

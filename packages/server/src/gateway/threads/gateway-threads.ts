@@ -25,6 +25,7 @@ export interface GatewayThreadsOptions {
   /** The rate limits' buckets, in the memory every thread shares. */
   rateBuffers: MemoryRateBuffers;
   isolateEndpoints: ThreadPlatformInput['isolateEndpoints'];
+  remoteContainerKinds: ThreadPlatformInput['remoteContainerKinds'];
   logger: Pick<Console, 'error'>;
 }
 
@@ -137,6 +138,7 @@ export class GatewayThreads {
       records: records.port2,
       changes: feed.port2,
       isolateEndpoints: this.#o.isolateEndpoints,
+      remoteContainerKinds: this.#o.remoteContainerKinds,
     };
     const worker = new Worker(new URL('./gateway-thread.ts', import.meta.url), {
       workerData: data,

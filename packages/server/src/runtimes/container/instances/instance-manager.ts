@@ -160,6 +160,11 @@ export class InstanceManager {
     this.#restores.countContainers(tally);
   }
 
+  /** What a worker's heartbeat tells of its sandboxes: instances held, restore standbys ready. */
+  heartbeatView(): { instances: number; standbys: Record<string, number> } {
+    return { instances: this.#instances.size, standbys: this.#restores.standbysReady() };
+  }
+
   /** Restores served since start, from a standby or cold (`faas_instance_restores_total`). */
   get restoresServed(): Readonly<RestoresServed> {
     return this.#restores.served;

@@ -86,6 +86,11 @@ export class InstanceRestores {
     this.#standbys.countContainers(tally);
   }
 
+  /** Paused standbys ready now, per snapshot id. */
+  standbysReady(): Record<string, number> {
+    return this.#standbys.readyBySnapshot();
+  }
+
   /** Instances restored since start: woken from a standby, or restored from the checkpoint then. */
   get served(): Readonly<RestoresServed> {
     return this.#served;

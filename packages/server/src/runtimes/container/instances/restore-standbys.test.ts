@@ -37,14 +37,17 @@ describe('RestoreStandbys', () => {
     pool.fill('snap', spec, checkpoint);
     pool.fill('snap', spec, checkpoint);
     assert.equal(pool.count, 1, 'the one being restored counts');
+    assert.deepEqual(pool.readyBySnapshot(), {}, 'but is not ready: no restore is placed here for it');
     await pool.settled();
     assert.equal(made(), 1);
+    assert.deepEqual(pool.readyBySnapshot(), { snap: 1 });
     assert.deepEqual(
       pool.take('snap', 3).ready.map((s) => s.id),
       ['s1'],
     );
     assert.deepEqual(pool.take('snap', 1), { ready: [] });
     assert.equal(pool.count, 0);
+    assert.deepEqual(pool.readyBySnapshot(), {});
   });
 
   it('hands the standby being restored to a caller who wants more than are ready, once', async () => {

@@ -60,6 +60,13 @@ export class RestoreStandbys {
     return count;
   }
 
+  /** Paused standbys ready now, per snapshot id (a worker's heartbeat: restores go where one waits). */
+  readyBySnapshot(): Record<string, number> {
+    const ready: Record<string, number> = {};
+    for (const [key, entry] of this.#entries) if (entry.ready.length > 0) ready[key] = entry.ready.length;
+    return ready;
+  }
+
   /** Counts its standbys, ready or being made, into `tally` (role `standby`). */
   countContainers(tally: ContainerTally): void {
     for (const entry of this.#entries.values()) {
