@@ -1,6 +1,7 @@
 // Instances through gateways: made on a worker and pinned there, every gateway routing each call
 // for one to its worker; a project sees only its own; an instance whose worker died is `lost`;
-// a snapshot taken on one worker restores on another.
+// a snapshot taken on one worker restores on another; a console session and a stream ticket from one
+// gateway work on the other.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
@@ -14,6 +15,7 @@ import {
 } from '../support/cluster.ts';
 import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import { ADMIN_KEY, request, waitFor } from '../support/server.ts';
+import { upgradeStatus } from '../support/upgrade.ts';
 
 const skip = clusterSkipReason() || engineSkipReason();
 /** The workers' heartbeat timeout here: a dead one is out of the registry within it. */
@@ -169,6 +171,68 @@ describe('instances through gateways', { skip }, () => {
     const gone = await via(g2, `/api/v1/instances/${made.id}`, { method: 'DELETE' });
     assert.equal(gone.status, 204);
     assert.equal((await via(g1, `/api/v1/instances/${made.id}`)).status, 404);
+  });
+
+  it('shares console sessions and stream tickets between gateways: a ticket from one opens the stream on the other once', async () => {
+    const [g1, g2] = gateways as [ClusterNode, ClusterNode];
+    const signIn = await request(g1.url, '/api/v1/session', {
+      key: null,
+      method: 'POST',
+      json: { key: teamA },
+    });
+    assert.equal(signIn.status, 201, await signIn.clone().text());
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+    const browser = (node: ClusterNode, path: string, init: Parameters<typeof request>[2] = {}) =>
+      request(node.url, path, {
+        ...init,
+        key: null,
+        headers: { cookie, 'x-csrf-token': csrfToken, ...(init.headers as Record<string, string>) },
+      });
+    const onG2 = await browser(g2, '/api/v1/session');
+    assert.equal(onG2.status, 200, 'signed in on g1, known on g2');
+
+    const made = await create(g1);
+    const issue = async (node: ClusterNode, id = made.id) => {
+      const res = await browser(node, `/api/v1/instances/${id}/stream-ticket`, { method: 'POST' });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()) as { ticket: string; url: string };
+    };
+    const first = await issue(g1);
+    assert.equal(
+      await upgradeStatus(`${g2.url}${first.url}`),
+      101,
+      'a ticket from g1 opens the stream on g2',
+    );
+    assert.equal(await upgradeStatus(`${g2.url}${first.url}`), 401, 'once');
+    assert.equal(await upgradeStatus(`${g1.url}${first.url}`), 401, 'and not on g1 after');
+    // The same ticket presented to both gateways at once opens one stream.
+    const second = await issue(g2);
+    const both = await Promise.all([
+      upgradeStatus(`${g1.url}${second.url}`),
+      upgradeStatus(`${g2.url}${second.url}`),
+    ]);
+    assert.deepEqual(both.sort(), [101, 401]);
+    // No ticket for an instance the gateway does not know, nor for another project's.
+    const unknown = await browser(g2, '/api/v1/instances/ins_nope/stream-ticket', { method: 'POST' });
+    assert.equal(unknown.status, 404);
+    const theirs = await create(g1, teamB);
+    const foreign = await browser(g2, `/api/v1/instances/${theirs.id}/stream-ticket`, { method: 'POST' });
+    assert.equal(foreign.status, 404);
+
+    const out = await browser(g2, '/api/v1/session', { method: 'DELETE' });
+    assert.equal(out.status, 204);
+    assert.equal((await browser(g1, '/api/v1/session')).status, 401, 'signed out on g2, refused on g1');
+    assert.equal(
+      (await browser(g1, `/api/v1/instances/${made.id}/stream-ticket`, { method: 'POST' })).status,
+      401,
+    );
+    for (const [id, key] of [
+      [made.id, teamA],
+      [theirs.id, teamB],
+    ] as const) {
+      assert.equal((await request(g1.url, `/api/v1/instances/${id}`, { method: 'DELETE', key })).status, 204);
+    }
   });
 
   it("makes execute's persistent instance on a worker and pins it like any other", async () => {

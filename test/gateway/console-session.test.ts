@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, request, startTestServer, type TestServer } from '../support/server.ts';
+import { upgradeStatus } from '../support/upgrade.ts';
 
 interface SignedIn {
   cookie: string;
@@ -30,33 +30,6 @@ function browser(
   headers.set('cookie', session.cookie);
   if (csrf) headers.set('x-csrf-token', session.csrf);
   return request(s.url, path, { ...rest, headers, key: null });
-}
-
-/** The status a WebSocket upgrade gets (101 when it is accepted). */
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, {
-      // A connection of its own: one that asked for an upgrade is not reused.
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const fn = {
@@ -353,6 +326,15 @@ describe('instance stream tickets', { skip: engineSkipReason() }, () => {
       401,
       'streams only',
     );
+  });
+
+  it('refuses the ticket of a key revoked after it was issued', async () => {
+    const made = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'ticket-then-revoked' } })
+    ).json()) as { id: string; key: string };
+    const { url } = await ticket(await signIn(s, made.key));
+    assert.equal((await s.api(`/api/v1/keys/${made.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal(await upgradeStatus(`${s.url}${url}`, {}), 401);
   });
 
   it('takes the session cookie from this origin, not from another', async () => {

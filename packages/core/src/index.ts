@@ -18,6 +18,7 @@ export * from './rate-limits.ts';
 export * from './runtime.ts';
 export * from './sandboxes.ts';
 export * from './secrets.ts';
+export * from './sessions.ts';
 export * from './store.ts';
 export * from './timestamps.ts';
 export * from './tracing.ts';

@@ -7,6 +7,7 @@ import type {
   Queue,
   RateBuckets,
   Runtime,
+  SessionStore,
 } from '@faas/core';
 import { blobBackend, localBlobRoot, openBlobStore } from './blobs/open-blob-store.ts';
 import { ClusterMembership } from './cluster/cluster-membership.ts';
@@ -47,6 +48,7 @@ import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { principalOf } from './gateway/cluster-principal.ts';
 import { ProjectCors } from './gateway/cors/project-cors.ts';
+import { MemorySessionStore } from './gateway/session/memory-session-store.ts';
 import { registerContainerMetrics } from './observability/container-metrics.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
@@ -59,6 +61,7 @@ import { type Tracing, tracingFrom } from './observability/tracing.ts';
 import { openQueue, queueBackend } from './queue/open-queue.ts';
 import { connectRedis } from './queue/redis/redis-connection.ts';
 import { RedisRateBuckets } from './queue/redis/redis-rate-buckets.ts';
+import { RedisSessionStore } from './queue/redis/redis-session-store.ts';
 import {
   CONTAINER_FUNCTION_KINDS,
   ContainerRuntime,
@@ -128,6 +131,8 @@ export interface Platform {
   cluster: ClusterMembership | undefined;
   /** A gateway's: where its instance and snapshot routes go (absent on other roles). */
   instanceRouting: InstanceRoutingHook | undefined;
+  /** The console's sessions and the stream tickets: in memory, or in Redis (FAAS_QUEUE_URL) for every gateway. */
+  sessions: SessionStore;
   /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
   readonly draining: boolean;
   /** Stops taking new async jobs and reports not ready; running work goes on. Before `close` on SIGTERM. */
@@ -222,11 +227,23 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     await store.close();
     throw err;
   }
+  let sessions: SessionStore;
+  try {
+    sessions = config.queueUrl
+      ? await RedisSessionStore.open(config.queueUrl, config.queuePrefix, logger)
+      : new MemorySessionStore();
+  } catch (err) {
+    await rateBuckets.close();
+    await queue.close();
+    await store.close();
+    throw err;
+  }
   const blobSource = blobBackend(config);
   let blobs: BlobStore;
   try {
     blobs = await openBlobStore(blobSource, { verify: true, logger });
   } catch (err) {
+    await sessions.close();
     await rateBuckets.close();
     await queue.close();
     await store.close();
@@ -555,6 +572,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     nodeId,
     cluster,
     instanceRouting,
+    sessions,
     get draining() {
       return draining !== undefined;
     },
@@ -574,6 +592,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await recorder.close();
       await runtimes.close();
       await isolateHosts.close();
+      await sessions.close();
       await rateBuckets.close();
       await queue.close();
       await store.close();

@@ -18,11 +18,11 @@ import type { WorkerDirectory } from './worker-directory.ts';
  * load score (a new instance; a restore, or a snapshot's delete, first where a standby of it
  * waits); `fork` shared out over the workers; `pinned` on the worker holding the instance the
  * route names; `list` to every worker. The snapshot routes absent here (list, get) read
- * PostgreSQL on the gateway itself. The WebSocket stream is forwarded as an upgrade; its browser
- * ticket is not (tickets live in one gateway's memory): on a gateway it answers
- * RUNTIME_UNAVAILABLE (docs/cluster.md).
+ * PostgreSQL on the gateway itself. The WebSocket stream is forwarded as an upgrade. A `ticket` for
+ * it is issued on the gateway, once the instance is found among the placements: tickets are in
+ * Redis, so any gateway redeems it and forwards the upgrade (docs/cluster.md).
  */
-type Target = 'placed' | 'pinned' | 'list' | 'fork' | 'persistent';
+type Target = 'placed' | 'pinned' | 'list' | 'fork' | 'persistent' | 'ticket';
 
 const TARGETS: Readonly<Record<string, Target>> = {
   'POST /api/v1/instances': 'placed',
@@ -41,6 +41,7 @@ const TARGETS: Readonly<Record<string, Target>> = {
   'GET /api/v1/instances/:id/events': 'pinned',
   'GET /api/v1/instances/:id/stream': 'pinned',
   'GET /api/v1/containers/:id/stream': 'pinned',
+  'POST /api/v1/instances/:id/stream-ticket': 'ticket',
   'POST /api/v1/snapshots': 'pinned',
   'POST /api/v1/snapshots/:id/restore': 'placed',
   'POST /api/v1/snapshots/:id/fork': 'fork',
@@ -96,13 +97,15 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
       );
       return spread ? undefined : forwardPlaced(o, request, reply);
     }
-    if (target !== 'pinned') return;
+    if (target !== 'pinned' && target !== 'ticket') return;
     const id = pinnedId(request);
     const placement = await o.placements.get(id);
     if (!placement || !inScope(request.projectScope, placement.project)) {
       throw new FaasError(ErrorCode.NOT_FOUND, `No instance "${id}"`);
     }
     const node = placement.lost ? undefined : await liveWorker(o.directory, placement.node);
+    // The gateway's own route issues it (routes/session.ts); a lost instance gets none.
+    if (target === 'ticket' && node) return;
     let silent = false;
     if (node) {
       try {

@@ -40,7 +40,6 @@ import { sessionRoutes, streamTicketRoutes } from './routes/session.ts';
 import { snapshotRoutes } from './routes/snapshots.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { requireKeyOrSession } from './session/session-auth.ts';
-import { SessionStore } from './session/session-store.ts';
 
 export interface BuildAppOptions {
   /** Serve invokes on node:http ahead of Fastify. @default true (false: only through Fastify, for tests) */
@@ -50,8 +49,9 @@ export interface BuildAppOptions {
 /** Builds the HTTP gateway over a platform; `main.ts` makes it listen. */
 export async function buildApp(platform: Platform, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = platform;
-  // The console's sessions: this thread's Fastify and invoke pipeline serve every cookie request.
-  const sessions = new SessionStore();
+  // The console's sessions: this thread's Fastify and invoke pipeline serve every cookie request
+  // (gateway threads hand them here: session-auth.ts usesSession).
+  const sessions = platform.sessions;
   const pipeline = createInvokePipeline({
     sessions,
     auth: config.auth,

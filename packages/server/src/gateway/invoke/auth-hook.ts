@@ -1,10 +1,10 @@
+import type { SessionStore } from '@faas/core';
 import { DEFAULT_PROJECT, type FunctionVersion, shownName } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import { notFound } from '../../control/function-catalog.ts';
 import { actingProject, identityOfKey, reachesFunction } from '../../tenancy/identity.ts';
 import { authenticate, authenticateCached, missingKey, requireScope } from '../auth.ts';
 import { sessionCookie, sessionIdentity } from '../session/session-auth.ts';
-import type { SessionStore } from '../session/session-store.ts';
 import type { FunctionAccess, ProjectGuess, RequestHook } from './invoke-pipeline.ts';
 
 /**

@@ -1,10 +1,9 @@
-import type { Config, RateBuckets, Tracer } from '@faas/core';
+import type { Config, RateBuckets, SessionStore, Tracer } from '@faas/core';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { InvocationService } from '../../control/invocation-service.ts';
 import type { RateRule } from '../../control/rate-limits/gcra.ts';
 import type { RouteTable } from '../../control/route-table.ts';
 import type { ProjectCors } from '../cors/project-cors.ts';
-import type { SessionStore } from '../session/session-store.ts';
 import { authHook, functionAccess, projectGuess } from './auth-hook.ts';
 import { InvokePipeline, type RequestHook } from './invoke-pipeline.ts';
 import { InvokeRateLimits, type ProjectLimitSource } from './rate-limits.ts';

@@ -1,10 +1,9 @@
-import { ErrorCode, FaasError } from '@faas/core';
+import { ErrorCode, FaasError, SESSION_TTL_MS, type Session, type SessionStore } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { authenticate } from '../auth.ts';
 import { clientAddress } from '../client-address.ts';
-import { SESSION_COOKIE, sessionCookie, sessionIdentity } from '../session/session-auth.ts';
-import { SESSION_TTL_MS, type Session, type SessionStore } from '../session/session-store.ts';
+import { keyStillActive, SESSION_COOKIE, sessionCookie, sessionIdentity } from '../session/session-auth.ts';
 
 const signInBody = {
   type: 'object',
@@ -45,7 +44,7 @@ export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions
     async (request, reply) => {
       if (!config.auth) return { auth: false };
       const key = await authenticate(keys, `Bearer ${request.body.key}`, clientAddress(request.raw));
-      const { id, session } = sessions.create(key);
+      const { id, session } = await sessions.create(key);
       reply.header('set-cookie', cookie(request, tls, id, Math.floor(SESSION_TTL_MS / 1000)));
       return reply.status(201).send(sessionView(session));
     },
@@ -57,7 +56,7 @@ export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions
     async (request) => {
       if (!config.auth) return { auth: false };
       const id = sessionCookie(request.headers.cookie);
-      const session = id && (await sessions.find(id, (key) => keys.verifyHash(key.hash)));
+      const session = id && (await sessions.find(id, keyStillActive(keys)));
       if (!session) throw new FaasError(ErrorCode.UNAUTHORIZED, 'Not signed in');
       return sessionView(session);
     },
@@ -73,7 +72,7 @@ export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions
         await sessionIdentity(keys, sessions, request.method, request.headers, id).catch((err: unknown) => {
           if (err instanceof FaasError && err.code === ErrorCode.FORBIDDEN) throw err;
         });
-        sessions.delete(id);
+        await sessions.delete(id);
       }
       reply.header('set-cookie', cookie(request, tls, '', 0));
       return reply.status(204).send();
@@ -93,14 +92,17 @@ export function streamTicketRoutes(app: FastifyInstance, platform: Platform, ses
       },
     },
     async (request, reply) => {
-      // Another project's instance is not found (404), as on every instance route.
-      const instance = await platform.instances.get(request.params.id, request.projectScope);
+      // Another project's instance is not found (404), as on every instance route. On a gateway
+      // its instance routing found it among the placements already: the instance is on a worker.
+      const instanceId = platform.instanceRouting
+        ? request.params.id
+        : (await platform.instances.get(request.params.id, request.projectScope)).id;
       // With auth off the ticket is not needed, and not checked: the stream is open anyway.
-      const { ticket, expiresAt } = sessions.issueTicket(request.apiKey, instance.id);
+      const { ticket, expiresAt } = await sessions.issueTicket(request.apiKey, instanceId);
       return reply.status(201).send({
         ticket,
         expiresAt: new Date(expiresAt).toISOString(),
-        url: `/api/v1/instances/${encodeURIComponent(instance.id)}/stream?ticket=${ticket}`,
+        url: `/api/v1/instances/${encodeURIComponent(instanceId)}/stream?ticket=${ticket}`,
       });
     },
   );

@@ -1,11 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiKeyRecord } from '@faas/core';
-import { ErrorCode, FaasError } from '@faas/core';
+import { type ActiveKey, csrfMatches, ErrorCode, FaasError, type SessionStore } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../../control/api-key-service.ts';
 import type { ProjectService } from '../../tenancy/project-service.ts';
 import { authorize, requireApiKey } from '../auth.ts';
-import { csrfMatches, type SessionStore } from './session-store.ts';
 
 /** The console's session cookie: a random id, HttpOnly, SameSite=Strict. */
 export const SESSION_COOKIE = 'faas_session';
@@ -33,8 +32,8 @@ export function usesSession(headers: IncomingHttpHeaders): boolean {
 }
 
 /** Asks the store whether a session's key is still active (revoked keys end their sessions). */
-export function keyStillActive(keys: ApiKeyService) {
-  return (key: ApiKeyRecord) => keys.verifyHash(key.hash);
+export function keyStillActive(keys: ApiKeyService): ActiveKey {
+  return (keyHash) => keys.verifyHash(keyHash);
 }
 
 /**
@@ -110,11 +109,13 @@ export function requireKeyOrSession(
       const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
       if (typeof ticket === 'string' && TICKET_ROUTES.has(request.routeOptions.url ?? '')) {
         const instanceId = (request.params as { id?: string }).id ?? '';
-        const redeemed = sessions.redeemTicket(ticket, instanceId);
-        if (!redeemed?.key) {
+        const redeemed = await sessions.redeemTicket(ticket, instanceId);
+        // The key is looked up again: a ticket of a key revoked since opens nothing.
+        const key = redeemed?.keyHash === undefined ? undefined : await keys.verifyHash(redeemed.keyHash);
+        if (!key) {
           throw new FaasError(ErrorCode.UNAUTHORIZED, 'The stream ticket is unknown, used or expired');
         }
-        await authorize(request, redeemed.key, projects);
+        await authorize(request, key, projects);
         return;
       }
       const id = sessionCookie(request.headers.cookie);
