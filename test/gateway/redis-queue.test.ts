@@ -150,7 +150,9 @@ describe('a server on the Redis queue', { skip: TEST_REDIS_URL ? false : NO_REDI
   it('the job of a server killed with SIGKILL mid-run comes back after its lease and completes on the next server', async (t) => {
     const dataDir = tempDataDir();
     const prefix = freshPrefix();
-    const env = { FAAS_QUEUE_URL: url, FAAS_QUEUE_PREFIX: prefix, FAAS_QUEUE_LEASE_MS: '1000' };
+    // A lease longer than the run (renewed every half lease): a loaded machine that delays one
+    // renewal by half a second must not hand the second server's run to a third attempt.
+    const env = { FAAS_QUEUE_URL: url, FAAS_QUEUE_PREFIX: prefix, FAAS_QUEUE_LEASE_MS: '4000' };
     t.after(async () => {
       rmSync(dataDir, { recursive: true, force: true });
       await dropQueueKeys(url, prefix);
