@@ -8,7 +8,13 @@
 -- KEYS (one Redis Cluster slot).
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+-- Scores rise with each session, so the oldest ends first: sessions made in the same millisecond
+-- would tie, and ties go by the hash, not by age. One made within a millisecond of the last is
+-- scored a millisecond later (it leaves the set that much after its key expired: harmless).
+local score = tonumber(ARGV[3])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 1 end
+redis.call('ZADD', KEYS[2], score, ARGV[5])
 local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6])
 if over > 0 then
   for _, hash in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
