@@ -134,24 +134,11 @@ export class RequestForwarder {
             .finally(stopWatching);
         },
       );
-      let absentSince: number | undefined;
-      const watching =
-        watch &&
-        setInterval(() => {
-          if (watch.present()) {
-            absentSince = undefined;
-            return;
-          }
-          absentSince ??= Date.now();
-          if (Date.now() - absentSince < watch.graceMs) return;
-          upstream.destroy(
-            new Error(`it left the cluster (no heartbeat) and was given up after ${watch.graceMs} ms`),
-          );
-        }, WATCH_EVERY_MS);
-      watching?.unref();
-      function stopWatching() {
-        clearInterval(watching);
-      }
+      const stopWatching = giveUpWhenGone(watch, (graceMs) =>
+        upstream.destroy(
+          new Error(`it left the cluster (no heartbeat) and was given up after ${graceMs} ms`),
+        ),
+      );
       upstream.on('socket', (socket) => socket.setKeepAlive(true, KEEPALIVE_MS));
       upstream.on('timeout', () => {
         if (!answered && upstream.socket?.connecting) {
@@ -228,20 +215,9 @@ export class RequestForwarder {
         );
         if (workerHead.length > 0) client.write(workerHead);
         if (head && head.length > 0) worker.write(head);
-        let absentSince: number | undefined;
-        const watching =
-          watch &&
-          setInterval(() => {
-            if (watch.present()) {
-              absentSince = undefined;
-              return;
-            }
-            absentSince ??= Date.now();
-            if (Date.now() - absentSince >= watch.graceMs) worker.destroy();
-          }, WATCH_EVERY_MS);
-        watching?.unref();
+        const stopWatching = giveUpWhenGone(watch, () => worker.destroy());
         const end = () => {
-          clearInterval(watching);
+          stopWatching();
           worker.destroy();
           client.destroy();
         };
@@ -336,4 +312,23 @@ function answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
     if (value !== undefined && !NOT_FORWARDED.has(name)) out[name] = value;
   }
   return out;
+}
+
+/**
+ * Calls `giveUp` once the watched worker has been out of the cluster for its grace time (checked
+ * every WATCH_EVERY_MS; back in before then, the count starts again). Returns the stop.
+ */
+function giveUpWhenGone(watch: WorkerWatch | undefined, giveUp: (graceMs: number) => void): () => void {
+  if (!watch) return () => {};
+  let absentSince: number | undefined;
+  const timer = setInterval(() => {
+    if (watch.present()) {
+      absentSince = undefined;
+      return;
+    }
+    absentSince ??= Date.now();
+    if (Date.now() - absentSince >= watch.graceMs) giveUp(watch.graceMs);
+  }, WATCH_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
