@@ -506,14 +506,18 @@ describe('instances through gateways', { skip }, () => {
     // Its worker restores a standby of it ahead (and another after each restore) and says so in
     // its heartbeat; each restore goes there, whatever the load scores say (three times: the two
     // workers share this machine's load, so by load alone each would be a coin toss).
+    // A heartbeat counts only if sent after the last restore took its standby: one sent just
+    // before would still show the standby that restore used.
+    let restoredAt = 0;
     for (let i = 0; i < 3; i++) {
       await waitFor(
         async () => {
           const nodes = (await (await request(g1.url, '/api/v1/cluster/nodes')).json()) as {
-            items: Array<{ url: string; standbys?: Record<string, number> }>;
+            items: Array<{ url: string; heartbeatAt: string; standbys?: Record<string, number> }>;
           };
-          const ready = nodes.items.find((n) => n.url === holder.url)?.standbys?.[snapshotId] ?? 0;
-          return ready > 0 ? true : undefined;
+          const node = nodes.items.find((n) => n.url === holder.url);
+          const fresh = node !== undefined && Date.parse(node.heartbeatAt) > restoredAt;
+          return fresh && (node.standbys?.[snapshotId] ?? 0) > 0 ? true : undefined;
         },
         60_000,
         "the holder's heartbeat to show a standby of the snapshot",
@@ -521,6 +525,7 @@ describe('instances through gateways', { skip }, () => {
       // The gateways' copies of the registry are re-read twice a second.
       await new Promise((r) => setTimeout(r, 1_000));
       const woken = await via(g2, `/api/v1/snapshots/${snapshotId}/restore`, { method: 'POST' });
+      restoredAt = Date.now();
       assert.equal(woken.status, 201, await woken.clone().text());
       const wokenId = ((await woken.json()) as View).id;
       assert.equal((await holderOf(wokenId)).url, holder.url, 'restored where the standby waited');
