@@ -2,7 +2,8 @@
 // run through it: every 202 it answered completes, exactly once, on the nodes left; and no
 // invocation record is left half-written (queued or running for ever). The half-written ones are
 // the async records it wrote but whose job it never enqueued (killed between the two writes):
-// the nodes left fail them as orphans (data/async-reconcile.ts). Sync calls in flight on it have
+// the nodes left fail them as orphans (data/async-reconcile.ts), and a client's retry with the
+// same idempotency key then runs anew. Sync calls in flight on it have
 // no record at all (a sync record is written once the call ends).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -151,6 +152,28 @@ describe('a gateway killed mid-request', { skip }, () => {
     for (const inv of orphans) {
       assert.equal(acknowledged.has(inv.id), false, JSON.stringify(inv));
       assert.deepEqual([inv.mode, inv.error?.type], ['async', 'Lost'], JSON.stringify(inv));
+    }
+    // Their clients got no 202, so they retry with the same keys: each retry makes an invocation
+    // that runs (the orphan gave its key up), and the orphan stays failed.
+    for (const orphan of orphans) {
+      const mine = Number(orphan.idempotencyKey?.slice('job-'.length));
+      const retry = await request(survivor.url, '/api/v1/functions/job/invoke?async=true', {
+        method: 'POST',
+        json: { n: mine },
+        headers: { 'idempotency-key': `job-${mine}` },
+      });
+      assert.equal(retry.status, 202, await retry.clone().text());
+      const id = ((await retry.json()) as { invocationId: string }).invocationId;
+      assert.notEqual(id, orphan.id);
+      const ran = await waitFor(
+        async () => {
+          const got = (await (await request(survivor.url, `/api/v1/invocations/${id}`)).json()) as Invocation;
+          return TERMINAL_STATUSES.has(got.status) ? got : undefined;
+        },
+        60_000,
+        `the retry of ${orphan.idempotencyKey} to finish`,
+      );
+      assert.deepEqual([ran.status, ran.result], ['succeeded', { n: mine }], JSON.stringify(ran));
     }
     t.diagnostic(`${acknowledged.size} acknowledged, ${orphans.length} orphan record(s) failed as Lost`);
   });

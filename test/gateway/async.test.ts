@@ -344,4 +344,81 @@ describe('an async invoke the queue did not take (in time)', () => {
       [['failed', 0, 'Lost']],
     );
   });
+
+  // The client of an invocation never accepted got no 202: its retry with the same idempotency
+  // key must run, not be answered with the record that never will.
+  const invokeWithKey = (name: string, key: string, n: number) =>
+    s.api(`/api/v1/functions/${name}/invoke?async=true`, {
+      method: 'POST',
+      json: { n },
+      headers: { 'idempotency-key': key },
+    });
+
+  it('a retry with the key of an invocation the queue refused makes a new one, which runs', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'retried', runtime: 'js', code: 'export default (e) => e.n * 2' },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { queue } = s.server.platform;
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async () => {
+      throw new FaasError(ErrorCode.STORAGE_UNAVAILABLE, 'the queue is down (injected)');
+    };
+    let refused: Response;
+    try {
+      refused = await invokeWithKey('retried', 'key-1', 21);
+    } finally {
+      queue.enqueue = enqueue;
+    }
+    assert.equal(refused.status, 503, await refused.clone().text());
+    const listed = await s.api('/api/v1/invocations?functionName=retried');
+    const [lostId] = ((await listed.json()) as { items: Invocation[] }).items.map((inv) => inv.id);
+
+    const retry = await invokeWithKey('retried', 'key-1', 21);
+    assert.equal(retry.status, 202, await retry.clone().text());
+    const newId = ((await retry.json()) as { invocationId: string }).invocationId;
+    assert.notEqual(newId, lostId);
+    const ran = await finished(s.api, newId);
+    assert.deepEqual([ran.status, ran.result, ran.idempotencyKey], ['succeeded', 42, 'key-1']);
+    // The key now names the invocation that ran; the one never accepted stays failed, keyless.
+    const again = await invokeWithKey('retried', 'key-1', 21);
+    assert.equal(((await again.json()) as { invocationId: string }).invocationId, newId);
+    const lost = (await (await s.api(`/api/v1/invocations/${lostId}`)).json()) as Invocation;
+    assert.deepEqual([lost.status, lost.error?.type, lost.idempotencyKey], ['failed', 'Lost', undefined]);
+    // Another request under the key is still refused, as before.
+    const reused = await invokeWithKey('retried', 'key-1', 22);
+    assert.equal(reused.status, 422, await reused.clone().text());
+  });
+
+  it('a retry finding a record whose job was never enqueued fails it once the sweep may, and runs anew', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'orphaned', runtime: 'js', code: 'export default (e) => e.n + 1' },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    // As a node that stopped between its two writes leaves it: a record, queued, and no job.
+    const { queue } = s.server.platform;
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async () => ({ duplicate: false });
+    let first: Response;
+    try {
+      first = await invokeWithKey('orphaned', 'key-2', 1);
+    } finally {
+      queue.enqueue = enqueue;
+    }
+    const orphanId = ((await first.json()) as { invocationId: string }).invocationId;
+
+    // Younger than the lease (400 ms here) its enqueue could be under way: the retry waits it out.
+    const retry = await invokeWithKey('orphaned', 'key-2', 1);
+    assert.equal(retry.status, 202, await retry.clone().text());
+    const newId = ((await retry.json()) as { invocationId: string }).invocationId;
+    assert.notEqual(newId, orphanId);
+    assert.deepEqual([(await finished(s.api, newId)).result], [2]);
+    const orphan = (await (await s.api(`/api/v1/invocations/${orphanId}`)).json()) as Invocation & {
+      logs: unknown[];
+    };
+    assert.deepEqual([orphan.status, orphan.attempts, orphan.error?.type], ['failed', 0, 'Lost']);
+    assert.deepEqual(orphan.logs, [], 'it never ran');
+  });
 });

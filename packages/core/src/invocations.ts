@@ -17,6 +17,18 @@ export const TERMINAL_STATUSES: ReadonlySet<InvocationStatus> = new Set([
   'dead_lettered',
 ]);
 
+/**
+ * The error an orphaned async invocation is failed with (its node stopped, or its queue write
+ * failed, between its record and its job): it never ran, and never will. Its `type`, `Lost`, is
+ * what every invocation failed before its first attempt carries.
+ */
+export const ORPHAN_ERROR = {
+  type: 'Lost',
+  message:
+    'The node that accepted this invocation stopped (or its queue write failed) before the job was ' +
+    'enqueued: it never ran, and its client was not answered 202',
+} as const;
+
 export type InvocationMode = 'sync' | 'async';
 export type InvocationTrigger = 'api' | 'http' | 'schedule';
 

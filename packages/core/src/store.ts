@@ -137,6 +137,14 @@ export interface MetadataStore {
     patch: Omit<InvocationPatch, 'attempts'>,
     logs?: NewLogLine[],
   ): Promise<Invocation | undefined>;
+  /**
+   * Frees the idempotency key of an async invocation that never ran: one failed at attempt 0
+   * (it was never accepted: its node stopped before enqueuing it, or the queue refused it). The
+   * client was not answered 202, so its retry with that key must make a new invocation, not
+   * return the failed one. Fenced: an invocation that started or has not failed keeps its key.
+   * @returns whether a key was freed
+   */
+  releaseIdempotencyKey(id: string): Promise<boolean>;
   getInvocation(id: string): Promise<Invocation | undefined>;
   /** Newest first. */
   listInvocations(filter: InvocationFilter, page: PageRequest): Promise<Page<Invocation>>;

@@ -42,7 +42,7 @@ import { SecretService } from './control/secret-service.ts';
 import { SecretVault } from './control/secret-vault.ts';
 import { SlotTable } from './control/slot-table.ts';
 import { SnapshotService } from './control/snapshot-service.ts';
-import { enqueueBudgetMs } from './data/async-reconcile.ts';
+import { enqueueBudgetMs, orphanAgeMs } from './data/async-reconcile.ts';
 import { AsyncWorker } from './data/async-worker.ts';
 import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
@@ -431,6 +431,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     secrets,
     onEnqueued: () => worker?.wake(),
     enqueueBudgetMs: enqueueBudgetMs(config.queueLeaseMs),
+    orphanAgeMs: orphanAgeMs(config.queueLeaseMs),
     ...(tracing ? { tracing } : {}),
   });
   worker = new AsyncWorker({

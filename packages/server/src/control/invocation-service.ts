@@ -19,6 +19,7 @@ import {
   type LogSink,
   type MetadataStore,
   newId,
+  ORPHAN_ERROR,
   type Queue,
   quotaExceeded,
   type Runtimes,
@@ -35,6 +36,7 @@ import type { InvocationRecorder } from './invocation-recorder.ts';
 import { type ProjectLimits, projectSlotKey } from './project-limits.ts';
 import { type Redactor, redactOutcome } from './secret-redactor.ts';
 import type { SecretService } from './secret-service.ts';
+import { freeKeyOfUnaccepted } from './unaccepted-invocation.ts';
 
 /** Where finished invocations go: the recorder, or on a gateway thread the line to it. */
 export type InvocationSink = Pick<InvocationRecorder, 'admit' | 'record' | 'pending' | 'pendingLogs'>;
@@ -81,6 +83,12 @@ export interface InvocationServiceDeps {
    * may take the record for an orphan and fail it, so the invoke settles that race first.
    */
   enqueueBudgetMs?: number;
+  /**
+   * Age past which an async record without a job is an orphan (orphanAgeMs in
+   * data/async-reconcile.ts): a retry with its idempotency key then fails it and makes a new
+   * invocation. Absent: a retry frees only keys of invocations failed already as never accepted.
+   */
+  orphanAgeMs?: number;
   /** This thread's spans; absent when tracing is off. */
   tracing?: Tracer;
   /** Puts the secrets a version names into its env as it runs; absent: versions run as stored. */
@@ -283,7 +291,7 @@ export class InvocationService {
     idempotencyKey: string | undefined,
     trace: ActiveTrace | undefined,
   ): Promise<{ invocation: Invocation; duplicate: boolean }> {
-    const began = performance.now();
+    let began = performance.now();
     const candidate: Invocation = {
       id,
       project: fn.project ?? DEFAULT_PROJECT,
@@ -297,24 +305,25 @@ export class InvocationService {
       ...(idempotencyKey ? { idempotencyKey, idempotencyHash: idempotencyHash(ref, encoded) } : {}),
       ...(trace ? { traceId: trace.traceId } : {}),
     };
-    const write = trace?.span
-      ? this.#d.tracing?.child(trace, 'faas.store.write', 'client', {
-          [Attr.storeOperation]: 'createInvocation',
-        }).span
-      : undefined;
-    let stored: { invocation: Invocation; created: boolean };
-    try {
-      stored = await this.#d.store.createInvocation(candidate);
-    } catch (err) {
-      write?.end(err);
-      throw err;
+    let stored = await this.#create(candidate, trace);
+    if (!stored.created) {
+      assertSameRequest(stored.invocation, candidate);
+      const orphanAge = this.#d.orphanAgeMs;
+      const freed =
+        orphanAge !== undefined &&
+        (await freeKeyOfUnaccepted(this.#d.store, queue, stored.invocation, orphanAge));
+      // A key whose invocation was never accepted is this retry's to use again; once, so that
+      // two retries racing for it end on one invocation.
+      if (freed) {
+        began = performance.now();
+        stored = await this.#create({ ...candidate, createdAt: new Date().toISOString() }, trace);
+      }
+      if (!stored.created) {
+        assertSameRequest(stored.invocation, candidate);
+        return { invocation: stored.invocation, duplicate: true };
+      }
     }
-    write?.end();
-    const { invocation, created } = stored;
-    if (!created) {
-      assertSameRequest(invocation, candidate);
-      return { invocation, duplicate: true };
-    }
+    const { invocation } = stored;
     const job: InvocationJob = {
       invocationId: invocation.id,
       functionName: fn.name,
@@ -339,12 +348,31 @@ export class InvocationService {
     return { invocation, duplicate: false };
   }
 
+  async #create(
+    candidate: Invocation,
+    trace: ActiveTrace | undefined,
+  ): Promise<{ invocation: Invocation; created: boolean }> {
+    const write = trace?.span
+      ? this.#d.tracing?.child(trace, 'faas.store.write', 'client', {
+          [Attr.storeOperation]: 'createInvocation',
+        }).span
+      : undefined;
+    try {
+      const stored = await this.#d.store.createInvocation(candidate);
+      write?.end();
+      return stored;
+    } catch (err) {
+      write?.end(err);
+      throw err;
+    }
+  }
+
   /** Fails an async invocation not yet started (fenced at attempt 0): undefined when it started. */
   #failUnaccepted(id: string): Promise<Invocation | undefined> {
     return this.#d.store.recordAttempt(id, 0, {
       status: 'failed',
       error: {
-        type: 'Lost',
+        type: ORPHAN_ERROR.type,
         message: 'The queue did not take this invocation in time: it was not accepted and never ran',
       },
       finishedAt: new Date().toISOString(),

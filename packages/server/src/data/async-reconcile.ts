@@ -1,12 +1,4 @@
-import { type MetadataStore, type Queue, TERMINAL_STATUSES } from '@faas/core';
-
-/** The error an orphaned async invocation is failed with: it never ran, and never will. */
-export const ORPHAN_ERROR = {
-  type: 'Lost',
-  message:
-    'The node that accepted this invocation stopped (or its queue write failed) before the job was ' +
-    'enqueued: it never ran, and its client was not answered 202',
-} as const;
+import { type MetadataStore, ORPHAN_ERROR, type Queue, TERMINAL_STATUSES } from '@faas/core';
 
 /**
  * Longest a node may take between writing an async invocation's record and enqueuing its job

@@ -84,6 +84,45 @@ export function invocationCases(getStore: GetStore): void {
     assert.equal((await store.listInvocations({ functionName: 'f' }, {})).items.length, 3);
   });
 
+  it('frees the idempotency key of an async invocation failed before its first attempt, and of no other', async () => {
+    const store = getStore();
+    const keyed = (key: string, overrides: Partial<Invocation> = {}) =>
+      sampleInvocation({
+        functionName: 'rk',
+        idempotencyKey: key,
+        idempotencyHash: 'a'.repeat(64),
+        mode: 'async',
+        status: 'queued',
+        attempts: 0,
+        ...overrides,
+      });
+    const lost = keyed('lost');
+    await store.createInvocation(lost);
+    // Still queued: it may yet be enqueued, so its key stays.
+    assert.equal(await store.releaseIdempotencyKey(lost.id), false);
+    await store.recordAttempt(lost.id, 0, {
+      status: 'failed',
+      error: { type: 'Lost', message: 'never ran' },
+    });
+    assert.equal(await store.releaseIdempotencyKey(lost.id), true);
+    assert.equal(await store.releaseIdempotencyKey(lost.id), false, 'once');
+    const kept = await store.getInvocation(lost.id);
+    assert.deepEqual([kept?.status, kept?.idempotencyKey], ['failed', undefined]);
+    // The key now makes a new invocation.
+    const retry = keyed('lost');
+    assert.equal((await store.createInvocation(retry)).created, true);
+    // A run that failed after it started, and a sync invocation, keep their keys.
+    const ran = keyed('ran');
+    await store.createInvocation(ran);
+    await store.recordAttempt(ran.id, 1, { status: 'failed', error: { type: 'Error', message: 'boom' } });
+    assert.equal(await store.releaseIdempotencyKey(ran.id), false);
+    const sync = keyed('sync', { mode: 'sync', status: 'failed' });
+    await store.createInvocation(sync);
+    assert.equal(await store.releaseIdempotencyKey(sync.id), false);
+    assert.equal(await store.releaseIdempotencyKey('inv_missing'), false);
+    assert.equal((await store.createInvocation(keyed('ran'))).created, false);
+  });
+
   it('treats an id that exists as already created', async () => {
     const store = getStore();
     const inv = sampleInvocation();

@@ -181,6 +181,17 @@ export class InvocationQueries {
     return row && toInvocation(row);
   }
 
+  /** See MetadataStore.releaseIdempotencyKey. */
+  async releaseIdempotencyKey(id: string): Promise<boolean> {
+    const rows = await this.#db.rows<{ id: string }>(
+      `UPDATE invocations SET idempotency_key = NULL, idempotency_hash = NULL
+        WHERE id = $1 AND mode = 'async' AND status = 'failed' AND attempts = 0
+          AND idempotency_key IS NOT NULL RETURNING id`,
+      [id],
+    );
+    return rows.length > 0;
+  }
+
   async get(id: string): Promise<Invocation | undefined> {
     const [row] = await this.#db.rows<InvocationRow>('SELECT * FROM invocations WHERE id = $1', [id]);
     return row && toInvocation(row);

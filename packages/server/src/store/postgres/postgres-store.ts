@@ -156,6 +156,10 @@ export class PostgresStore implements MetadataStore {
     return this.#invocations.recordAttempt(id, attempt, patch, logs);
   }
 
+  releaseIdempotencyKey(id: string): Promise<boolean> {
+    return this.#invocations.releaseIdempotencyKey(id);
+  }
+
   getInvocation(id: string): Promise<Invocation | undefined> {
     return this.#invocations.get(id);
   }

@@ -112,6 +112,17 @@ export class InvocationQueries {
     });
   }
 
+  /** See MetadataStore.releaseIdempotencyKey. */
+  releaseIdempotencyKey(id: string): boolean {
+    const row = this.#db.get<{ id: string }>(
+      `UPDATE invocations SET idempotency_key = NULL, idempotency_hash = NULL
+        WHERE id = ? AND mode = 'async' AND status = 'failed' AND attempts = 0
+          AND idempotency_key IS NOT NULL RETURNING id`,
+      id,
+    );
+    return row !== undefined;
+  }
+
   get(id: string): Invocation | undefined {
     const row = this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', id);
     return row && toInvocation(row);

@@ -143,6 +143,10 @@ export class SqliteStore implements MetadataStore {
     return this.#invocations.recordAttempt(id, attempt, patch, logs);
   }
 
+  async releaseIdempotencyKey(id: string): Promise<boolean> {
+    return this.#invocations.releaseIdempotencyKey(id);
+  }
+
   async getInvocation(id: string): Promise<Invocation | undefined> {
     return this.#invocations.get(id);
   }
