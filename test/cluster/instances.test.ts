@@ -341,6 +341,51 @@ describe('instances through gateways', { skip }, () => {
     });
   });
 
+  it("never lets creates racing on two workers pass a project's instances quota", async () => {
+    const [g1] = gateways as [ClusterNode];
+    // Every worker's copy of the quota, first 0 then 2, seen in what it answers.
+    const heard = async (instances: number, status: number) => {
+      await request(g1.url, '/api/v1/projects/team-b', { method: 'PATCH', json: { quotas: { instances } } });
+      for (const w of workers) {
+        await waitFor(async () => {
+          const res = await request(w.url, '/api/v1/instances', { method: 'POST', key: teamB, json: {} });
+          if (res.status === 201) {
+            const { id } = (await res.json()) as View;
+            await request(w.url, `/api/v1/instances/${id}`, { method: 'DELETE', key: teamB });
+          }
+          return res.status === status ? true : undefined;
+        });
+      }
+    };
+    await heard(0, 403);
+    await heard(2, 201);
+    try {
+      // Each worker asked directly, two at a time: each alone would see room for both of its own.
+      const answers = await Promise.all(
+        [...workers, ...workers].map((w) =>
+          request(w.url, '/api/v1/instances', { method: 'POST', key: teamB, json: {} }),
+        ),
+      );
+      const made = answers.filter((res) => res.status === 201);
+      const refused = answers.filter((res) => res.status !== 201);
+      assert.equal(made.length, 2, (await Promise.all(answers.map((r) => r.clone().text()))).join('\n'));
+      for (const res of refused)
+        assert.equal(((await res.json()) as ErrorBody).error.code, 'FAAS_ERR_QUOTA_EXCEEDED');
+      for (const res of made) {
+        const { id } = (await res.json()) as View;
+        assert.equal(
+          (await via(g1, `/api/v1/instances/${id}`, { method: 'DELETE', key: teamB })).status,
+          204,
+        );
+      }
+    } finally {
+      await request(g1.url, '/api/v1/projects/team-b', {
+        method: 'PATCH',
+        json: { quotas: { instances: null } },
+      });
+    }
+  });
+
   it('never sends the cluster secret to a host the caller names in an absolute-form request', async () => {
     const [g1] = gateways as [ClusterNode];
     const seen: string[] = [];

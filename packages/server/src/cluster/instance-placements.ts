@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, FaasError, type InstanceView } from '@faas/core';
 import type { Redis } from 'ioredis';
 
@@ -13,6 +14,43 @@ export interface InstancePlacement {
 }
 
 /**
+ * Room held for instances being made: a create counts a project's placements and the room others
+ * hold, and takes its own, in one step (KEYS[1] placements, KEYS[2] room; ARGV project, count,
+ * limit, token, now ms, the room's end ms). Room whose end passed (its worker died while making)
+ * is dropped as it is read. Returns 1 when taken, 0 when it would pass the limit.
+ */
+const RESERVE_SCRIPT = `
+local project, count, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local has = 0
+for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, p = pcall(cjson.decode, raw)
+  if ok and type(p) == 'table' and p.project == project then has = has + 1 end
+end
+local held = redis.call('HGETALL', KEYS[2])
+for i = 1, #held, 2 do
+  local ok, r = pcall(cjson.decode, held[i + 1])
+  if not ok or type(r) ~= 'table' or tonumber(r['until']) == nil or tonumber(r['until']) < now then
+    redis.call('HDEL', KEYS[2], held[i])
+  elseif r.project == project then
+    has = has + (tonumber(r.count) or 0)
+  end
+end
+if has + count > limit then return 0 end
+redis.call('HSET', KEYS[2], ARGV[4], cjson.encode({ project = project, count = count, ['until'] = tonumber(ARGV[6]) }))
+return 1
+`;
+
+/**
+ * Longest room is held for a create: past it a worker that died while making is taken to be gone.
+ * Generous, as an instance's first create may build its image.
+ */
+const RESERVE_TTL_MS = 10 * 60_000;
+
+type WithScripts = Redis & {
+  faasInstancesReserve(...args: Array<string | number>): Promise<number>;
+};
+
+/**
  * The cluster's instances and the worker each is pinned to, in one Redis hash (instance id →
  * placement) under the queue prefix. A worker writes an instance's entry before it answers the
  * request that made it and removes it on delete, so any gateway finds the instance's worker, and
@@ -20,13 +58,39 @@ export interface InstancePlacement {
  * PostgreSQL: the entry lives as long as a container, and gateways already read the registry there.
  */
 export class InstancePlacements {
-  #redis: Redis;
+  #redis: WithScripts;
   #key: string;
+  #roomKey: string;
 
   constructor(redis: Redis, prefix: string) {
-    this.#redis = redis;
+    redis.defineCommand('faasInstancesReserve', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+    this.#redis = redis as WithScripts;
     // The registry's hash tag: one slot with the node keys on Redis Cluster.
     this.#key = `{${prefix}}:cluster:instances`;
+    this.#roomKey = `{${prefix}}:cluster:instances-making`;
+  }
+
+  /** See PlacementBook.reserve (control/instance-service.ts). */
+  async reserve(project: string, count: number, limit: number): Promise<(() => Promise<void>) | undefined> {
+    const token = randomUUID();
+    const now = Date.now();
+    const taken = await unavailable(
+      this.#redis.faasInstancesReserve(
+        this.#key,
+        this.#roomKey,
+        project,
+        count,
+        limit,
+        token,
+        now,
+        now + RESERVE_TTL_MS,
+      ),
+    );
+    if (taken !== 1) return undefined;
+    // Given back even when Redis fails then: the room ends by itself.
+    return async () => {
+      await this.#redis.hdel(this.#roomKey, token).catch(() => undefined);
+    };
   }
 
   async record(node: string, project: string, view: InstanceView): Promise<void> {

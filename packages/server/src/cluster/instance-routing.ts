@@ -134,9 +134,10 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
 }
 
 /**
- * A fork spread over workers is checked against the project's quota here first: each worker
- * counts the project's instances over the cluster, but not the other workers' shares being made
- * at the same moment. (Only for a caller bound to one project: its snapshots are that project's.)
+ * A fork spread over workers is checked against the project's quota here first, so that no
+ * worker makes a share only for another's to be refused and the whole undone (each worker still
+ * holds room for its share in Redis: that is what keeps racing creates within the quota). (Only
+ * for a caller bound to one project: its snapshots are that project's.)
  * @throws FaasError QUOTA_EXCEEDED
  */
 async function checkForkQuota(o: InstanceRoutingOptions, request: FastifyRequest): Promise<void> {

@@ -193,7 +193,7 @@ export class ExecuteService {
       this.#metrics?.executed('persistent');
       return instance;
     } catch (err) {
-      await this.#instances.manager.delete(instance.id).catch(() => {});
+      await this.#instances.delete(instance.id).catch(() => {});
       throw err;
     }
   }
@@ -207,9 +207,10 @@ export class ExecuteService {
     const executionId = newId('exe');
     const owner = request.owner ? { owner: request.owner } : {};
     // Not idle while its command runs (an exec keeps an instance in use), deleted when it ends.
+    // Its own, reached by no other request: not in the cluster's placements.
     const instance = from
-      ? await this.#snapshots.restore(from.id, owner)
-      : await this.#instances.create(this.#instanceFields(request, 'gvisor'), owner);
+      ? await this.#snapshots.restore(from.id, { ...owner, pin: false })
+      : await this.#instances.create(this.#instanceFields(request, 'gvisor'), owner, false);
     try {
       await this.#writeFiles(instance, request.files);
       const run = await instance.exec(argv(request.command), {

@@ -77,6 +77,13 @@ export function instanceView(instance: Instance): InstanceView {
  * reads it, each worker writes its own.
  */
 export interface PlacementBook {
+  /**
+   * Holds room for `count` new instances of `project` within `limit`, over the whole cluster:
+   * its instances plus the room others hold, checked and taken in one step, so that creates
+   * racing on two workers cannot both pass. @returns what gives the room back, or undefined
+   * when it would pass the limit
+   */
+  reserve(project: string, count: number, limit: number): Promise<(() => Promise<void>) | undefined>;
   record(node: string, project: string, view: InstanceView): Promise<void>;
   remove(id: string): Promise<void>;
   list(): Promise<Array<{ project: string }>>;
@@ -123,7 +130,7 @@ export class InstanceService {
    * recorded could not be reached through a gateway: it is removed, and the request fails.
    * @throws FaasError STORAGE_UNAVAILABLE when Redis does not take the entry
    */
-  async pin(made: readonly Instance[]): Promise<void> {
+  async #pin(made: readonly Instance[]): Promise<void> {
     const pinning = this.#pinning;
     if (!pinning) return;
     try {
@@ -170,34 +177,56 @@ export class InstanceService {
     );
   }
 
-  /** A project's instances: in a cluster every worker's (the placements), else this server's. */
-  async #countOf(project: string): Promise<number> {
-    if (this.#pinning) {
-      return (await this.#pinning.placements.list()).filter((p) => p.project === project).length;
+  /**
+   * Runs `make`, which makes `count` instances of `project`, within the project's `instances`
+   * quota, and with `pin` records them in the cluster's placements before the room held for them
+   * is given back (so that no create between the two misses them).
+   * @throws FaasError QUOTA_EXCEEDED (403)
+   */
+  async withinQuota(
+    project: string,
+    count: number,
+    make: () => Promise<Instance[]>,
+    pin: boolean,
+  ): Promise<Instance[]> {
+    const limit = this.#quotas?.of(project)?.instances;
+    const release = limit === undefined ? undefined : await this.#reserve(project, count, limit);
+    try {
+      const made = await make();
+      if (pin) await this.#pin(made);
+      return made;
+    } finally {
+      await release?.();
     }
-    return (await this.manager.list()).filter((i) => (i.spec.project ?? DEFAULT_PROJECT) === project).length;
   }
 
   /**
-   * Runs `make`, which makes `count` instances of `project`, within the project's `instances`
-   * quota: those it has and those being made in this process count.
-   * @throws FaasError QUOTA_EXCEEDED (403)
+   * Room for `count` instances of `project`: in a cluster over every worker (the placements),
+   * else this server's instances and those being made in this process.
+   * @throws FaasError QUOTA_EXCEEDED
    */
-  async withinQuota<T>(project: string, count: number, make: () => Promise<T>): Promise<T> {
-    const limit = this.#quotas?.of(project)?.instances;
-    if (limit === undefined) return make();
+  async #reserve(project: string, count: number, limit: number): Promise<() => Promise<void>> {
+    if (this.#pinning) {
+      const release = await this.#pinning.placements.reserve(project, count, limit);
+      if (!release) throw quotaExceeded('instances', limit, 'instances');
+      return release;
+    }
     const making = this.#making.get(project) ?? 0;
     // Counted as taken before the await: a concurrent call sees them.
     this.#making.set(project, making + count);
-    try {
-      const has = await this.#countOf(project);
-      if (has + making + count > limit) throw quotaExceeded('instances', limit, 'instances');
-      return await make();
-    } finally {
+    const release = async () => {
       const left = (this.#making.get(project) ?? count) - count;
       if (left > 0) this.#making.set(project, left);
       else this.#making.delete(project);
+    };
+    const has = (await this.manager.list()).filter(
+      (i) => (i.spec.project ?? DEFAULT_PROJECT) === project,
+    ).length;
+    if (has + making + count > limit) {
+      await release();
+      throw quotaExceeded('instances', limit, 'instances');
     }
+    return release;
   }
 
   /**
@@ -227,10 +256,20 @@ export class InstanceService {
     return spec;
   }
 
-  /** @throws FaasError VALIDATION past a spec bound; INSTANCE_LIMIT past a count bound */
-  create(request: InstanceRequest, options: CreateOptions = {}): Promise<Instance> {
+  /**
+   * With `pin` (the API's instances), recorded in the cluster's placements; without it (an
+   * execute's own, deleted when its command ends), not.
+   * @throws FaasError VALIDATION past a spec bound; INSTANCE_LIMIT past a count bound
+   */
+  async create(request: InstanceRequest, options: CreateOptions = {}, pin = true): Promise<Instance> {
     const spec = this.specFor(request);
-    return this.withinQuota(spec.project ?? DEFAULT_PROJECT, 1, () => this.manager.create(spec, options));
+    const [made] = await this.withinQuota(
+      spec.project ?? DEFAULT_PROJECT,
+      1,
+      async () => [await this.manager.create(spec, options)],
+      pin,
+    );
+    return made as Instance;
   }
 
   /**

@@ -36,6 +36,15 @@ export interface SnapshotServiceOptions {
 
 const MAX_FORKS = 16;
 
+export interface RestoreOptions {
+  /** The API key the instances belong to. */
+  owner?: string;
+  /** The caller's project: another project's snapshot is not found. */
+  scope?: string;
+  /** Recorded in the cluster's placements (the API's instances; not an execute's own). @default true */
+  pin?: boolean;
+}
+
 /** The public view of a snapshot. */
 export function snapshotView(snapshot: SnapshotRecord): SnapshotView {
   return {
@@ -160,7 +169,7 @@ export class SnapshotService {
   }
 
   /** A new instance from the snapshot. */
-  async restore(id: string, options: { owner?: string; scope?: string } = {}): Promise<Instance> {
+  async restore(id: string, options: RestoreOptions = {}): Promise<Instance> {
     const [instance] = await this.fork(id, 1, options);
     return instance as Instance;
   }
@@ -172,15 +181,18 @@ export class SnapshotService {
   async fork(
     id: string,
     count: number,
-    { scope, ...options }: { owner?: string; scope?: string } = {},
+    { scope, pin = true, ...options }: RestoreOptions = {},
   ): Promise<Instance[]> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
       throw new FaasError(ErrorCode.VALIDATION, `count must be 1 to ${MAX_FORKS}`);
     }
     const snapshot = await this.get(id, scope);
     const started = performance.now();
-    const restored = await this.#instances.withinQuota(snapshot.spec.project ?? DEFAULT_PROJECT, count, () =>
-      this.#forkOf(snapshot, count, options),
+    const restored = await this.#instances.withinQuota(
+      snapshot.spec.project ?? DEFAULT_PROJECT,
+      count,
+      () => this.#forkOf(snapshot, count, options),
+      pin,
     );
     this.#metrics?.restored(snapshot.kind, (performance.now() - started) / 1000);
     return restored;

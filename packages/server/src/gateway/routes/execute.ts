@@ -236,7 +236,6 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
       const mode = request.body.mode ?? 'ephemeral';
       if (mode === 'persistent') {
         const instance = await execute.persistent(req);
-        await platform.instances.pin([instance]);
         return reply.code(201).send({ mode, instance_id: instance.id, instance: instanceView(instance) });
       }
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, mode, options));

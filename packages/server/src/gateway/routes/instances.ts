@@ -115,7 +115,6 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
         { ...toInstanceRequest(request.body), project: request.project },
         owner ? { owner } : {},
       );
-      await instances.pin([instance]);
       return reply.code(201).send(instanceView(instance));
     },
   );

@@ -92,7 +92,6 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
         scope: request.projectScope,
         ...(owner ? { owner } : {}),
       });
-      await platform.instances.pin([instance]);
       return reply.code(201).send(instanceView(instance));
     },
   );
@@ -117,7 +116,6 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
         scope: request.projectScope,
         ...(owner ? { owner } : {}),
       });
-      await platform.instances.pin(forks);
       return reply.code(201).send({ instances: forks.map(instanceView) });
     },
   );
