@@ -131,7 +131,7 @@ describe('execute through a gateway', { skip }, () => {
     assert.ok(snapshot, JSON.stringify(checkpointed.body));
 
     const second = await cluster.start('worker', settings);
-    // SIGTERM: the first worker leaves the registry at once, then exits; only the second is left.
+    // SIGTERM: the first worker drains (no new work placed there), leaves the registry, then exits.
     const exited = once(first.child, 'exit');
     first.child.kill('SIGTERM');
     await exited;

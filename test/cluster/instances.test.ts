@@ -580,6 +580,46 @@ describe('instances through gateways', { skip }, () => {
     assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
   });
 
+  it('keeps a draining worker in the cluster until its calls end, placing nothing new there', async () => {
+    const [g1, g2] = gateways as [ClusterNode, ClusterNode];
+    const draining = await cluster.start('worker', settings);
+    try {
+      const res = await request(draining.url, '/api/v1/instances', { method: 'POST', key: teamA, json: {} });
+      assert.equal(res.status, 201, await res.clone().text());
+      const made = (await res.json()) as View;
+      // A call on its instance runs longer than the heartbeat timeout; SIGTERM comes meanwhile.
+      const running = exec(g1, made.id, 'sleep 5; echo done');
+      await new Promise((r) => setTimeout(r, 1_000));
+      const exited = draining.kill('SIGTERM');
+      await waitFor(async () => {
+        const nodes = (await (await request(g1.url, '/api/v1/cluster/nodes')).json()) as {
+          items: Array<{ url: string; draining?: boolean }>;
+        };
+        return nodes.items.find((n) => n.url === draining.url)?.draining ? true : undefined;
+      });
+      // The gateways' copies of the registry are re-read twice a second.
+      await new Promise((r) => setTimeout(r, 1_000));
+      // On one of the two other workers (holderOf asks those only), none on the draining one.
+      const elsewhere = await create(g2);
+      await holderOf(elsewhere.id);
+      assert.equal((await via(g1, `/api/v1/instances/${elsewhere.id}`, { method: 'DELETE' })).status, 204);
+      // Past the heartbeat timeout, the call in flight is not given up: its worker is still in.
+      const done = await running;
+      assert.equal(done.status, 200, await done.clone().text());
+      assert.equal(((await done.json()) as { stdout: string }).stdout, 'done\n');
+      // Gone once its last call ended: lost from then on (its container outlives it).
+      await exited;
+      await waitFor(async () => {
+        const got = (await (await via(g2, `/api/v1/instances/${made.id}`)).json()) as View;
+        return got.status === 'lost' ? true : undefined;
+      });
+      assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
+    } finally {
+      await draining.kill('SIGKILL');
+      removeContainers(ownedContainers(draining.dataDir));
+    }
+  });
+
   it('restores a snapshot on another worker, and marks the instances of a killed worker lost', async () => {
     const [g1, g2] = gateways as [ClusterNode, ClusterNode];
     const made = await create(g1);

@@ -38,6 +38,11 @@ export interface ClusterNodeRecord {
    * of ms) instead of restoring the checkpoint (hundreds). Absent: none.
    */
   standbys?: Record<string, number>;
+  /**
+   * Set from SIGTERM until the node leaves: no new work is placed on it, and calls in flight to
+   * it are not given up (it is still in the cluster) while they finish.
+   */
+  draining?: boolean;
   startedAt: string;
   heartbeatAt: string;
 }

@@ -578,7 +578,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       return draining !== undefined;
     },
     drain() {
-      draining ??= Promise.all([cluster?.leave(), asyncWorker.stop()]).then(() => undefined);
+      draining ??= Promise.all([cluster?.drain(), asyncWorker.stop()]).then(() => undefined);
       return draining;
     },
     async close() {

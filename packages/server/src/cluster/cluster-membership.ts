@@ -21,6 +21,7 @@ export class ClusterMembership {
   #o: MembershipOptions;
   #heartbeat: Heartbeat | undefined;
   #url: string | undefined;
+  #draining = false;
 
   constructor(options: MembershipOptions) {
     this.#o = options;
@@ -56,6 +57,7 @@ export class ClusterMembership {
           warm: Object.keys(stats?.byVersion ?? {}),
           idle: stats?.idleByVersion ?? {},
           ...this.#o.sandboxes?.(),
+          ...(this.#draining ? { draining: true } : {}),
           startedAt,
         };
       },
@@ -64,7 +66,16 @@ export class ClusterMembership {
     await this.#heartbeat.start();
   }
 
-  /** Out of the cluster at once (drain): gateways stop placing work here. */
+  /**
+   * Says at once that this worker drains: gateways stop placing work here, but it stays in the
+   * cluster until it leaves (once its calls in flight ended), so gateways do not give those up.
+   */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    await this.#heartbeat?.beat();
+  }
+
+  /** Out of the cluster at once. */
   async leave(): Promise<void> {
     await this.#heartbeat?.stop(this.nodeId);
     this.#heartbeat = undefined;

@@ -44,6 +44,12 @@ describe('pickWorker', () => {
     assert.equal(pickWorker([toDirectoryNode(old), node('b', 10)], 'fn:1')?.id, 'b');
   });
 
+  it('places nothing on a draining worker, however idle or warm', () => {
+    const nodes = [node('a', 0, { warm: ['fn:1'], idle: { 'fn:1': 2 }, draining: true }), node('b', 90)];
+    assert.equal(pickWorker(nodes, 'fn:1')?.id, 'b');
+    assert.equal(pickWorker([nodes[0] as DirectoryNode], undefined), undefined);
+  });
+
   it('takes the lowest load score, then the fewest running calls, then the id', () => {
     assert.equal(pickWorker([node('a', 40), node('b', 12.5), node('c', 30)], undefined)?.id, 'b');
     assert.equal(

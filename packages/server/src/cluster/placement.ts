@@ -9,7 +9,8 @@ import type { DirectoryNode } from './worker-directory.ts';
  * that worker nothing: the call would wait there for one or start cold, so it goes by load and
  * the calls spread. `unseen` corrects each worker's heartbeat by this gateway's calls since: one
  * started takes one of its idle containers and is guessed to load one of its CPUs (so a burst
- * between two heartbeats spreads too); one ended gives its container back. Workers in `exclude` (tried already) are passed over.
+ * between two heartbeats spreads too); one ended gives its container back. Workers in `exclude`
+ * (tried already) and draining ones are passed over.
  * `ready` says what waits for `key` on a worker: idle containers of a function version by
  * default, or a snapshot's restore standbys (`standbysOf`).
  */
@@ -23,7 +24,7 @@ export function pickWorker(
   let best: DirectoryNode | undefined;
   let bestView: View | undefined;
   for (const node of nodes) {
-    if (node.role !== 'worker' || exclude.has(node.id)) continue;
+    if (node.role !== 'worker' || node.draining || exclude.has(node.id)) continue;
     const view = viewOf(node, key, unseen, ready);
     if (!bestView || better(view, bestView)) {
       best = node;
