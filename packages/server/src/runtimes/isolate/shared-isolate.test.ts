@@ -79,9 +79,11 @@ describe('isolates shared by the functions of one project', () => {
 
   it('records an out-of-memory in a shared isolate; the other function loads again on its next call', async () => {
     const { blobs, rt } = runtime();
+    // After a timer, so that it runs out of memory in this isolate rather than being stopped at
+    // the synchronous start's budget and run again elsewhere.
     const hog = await deployScript(
       blobs,
-      'var __faas = { default: () => { const kept = []; for (;;) kept.push(new Array(1e5).fill(1.5)); } };',
+      'var __faas = { default: async () => { await new Promise((resolve) => setTimeout(resolve, 1)); const kept = []; for (;;) kept.push(new Array(1e5).fill(1.5)); } };',
       { project: 'p', memoryMb: 32 },
     );
     const other = await deployScript(blobs, 'var __faas = { default: () => "fine" };', {
@@ -116,14 +118,14 @@ describe('isolates shared by the functions of one project', () => {
 
   it('keeps a call’s memory limit: idle contexts that grew are evicted before a call that needs the room', async () => {
     const { blobs, rt } = runtime();
-    const memoryMb = 64;
-    // Each keeps 4 MB of typed arrays in a global after its call (quick: a call of under a
-    // millisecond can grow a context this much): 8 of them idle hold 32 MB.
+    const memoryMb = 128;
+    // Each keeps 8 MB of typed arrays in a global after its call (quick: a call of under a
+    // millisecond can grow a context this much): 8 of them idle hold 64 MB.
     const holders = await Promise.all(
       Array.from({ length: 8 }, () =>
         deployScript(
           blobs,
-          'var __faas = { default: () => { globalThis.kept ??= Array.from({ length: 4 }, () => new Float64Array(131072)); return "holding"; } };',
+          'var __faas = { default: () => { globalThis.kept ??= Array.from({ length: 8 }, () => new Float64Array(131072)); return "holding"; } };',
           { project: 'p', memoryMb },
         ),
       ),

@@ -6,8 +6,6 @@ import { makeIsolate, type Premade } from './spare-isolate.ts';
 export interface Tenant {
   /** Which pool it belongs to: an isolate holds at most one context of each. */
   readonly owner: object;
-  /** Heap its context holds, as far as the isolate's readings can tell (see WarmIsolate). */
-  readonly bytes: number;
   /** Releases its context because the isolate wants the room: it loads again on its next call. */
   evict(): void;
 }
@@ -22,6 +20,13 @@ export const IDLE_CONTEXTS_SHARE = 1 / 16;
 export const MAX_CONTEXTS = 64;
 /** What a new context is expected to hold before it is loaded and measured. */
 export const NEW_CONTEXT_BYTES = 256 * 1024;
+
+/** What a context is taken to hold (see SharedIsolate.account). */
+interface Estimate {
+  bytes: number;
+  /** What loading it added: the least it is taken to hold. */
+  floorBytes: number;
+}
 
 /**
  * One V8 isolate whose contexts hold function versions of ONE project with ONE memory limit
@@ -39,11 +44,15 @@ export class SharedIsolate {
   readonly isolate: ivm.Isolate;
   readonly fromSnapshot: boolean;
   #budget: IsolateBudget;
-  /** Loaded contexts, least recently used first (a Set keeps insertion order). */
-  #tenants = new Set<Tenant>();
+  /** Loaded contexts and what each holds, least recently used first (a Map keeps insertion order). */
+  #tenants = new Map<Tenant, Estimate>();
+  /** The heap in use at the last reading (see `account`). */
+  #lastUsedBytes = 0;
   #holder: object | undefined;
   #firstContext: ivm.Context | undefined;
   #onGone: (() => void) | undefined;
+  /** Called once the holder lets go or the isolate goes (see `whenFree`). */
+  #freed = new Set<() => void>();
 
   private constructor(project: string, budget: IsolateBudget, premade: Premade, memoryMb: number) {
     this.project = project;
@@ -105,11 +114,13 @@ export class SharedIsolate {
   hasRoomFor(owner: object): boolean {
     if (this.busy || this.disposed || this.#tenants.size >= MAX_CONTEXTS) return false;
     let bytes = NEW_CONTEXT_BYTES;
-    for (const tenant of this.#tenants) {
+    for (const [tenant, estimate] of this.#tenants) {
       if (tenant.owner === owner) return false;
-      bytes += tenant.bytes;
+      bytes += estimate.bytes;
     }
-    return bytes <= this.#idleShareBytes();
+    // Half the share: room for the contexts to grow (and for garbage their estimates include)
+    // before calls start evicting them.
+    return bytes <= this.#idleShareBytes() / 2;
   }
 
   /**
@@ -130,25 +141,84 @@ export class SharedIsolate {
    * `tenant` the most recently used.
    */
   makeRoomFor(tenant: Tenant): void {
+    const own = this.#tenants.get(tenant);
+    if (!own) return;
     this.#tenants.delete(tenant);
     let others = 0;
-    for (const other of this.#tenants) others += other.bytes;
+    for (const estimate of this.#tenants.values()) others += estimate.bytes;
     const share = this.#idleShareBytes();
-    const largestFirst = [...this.#tenants].sort((a, b) => b.bytes - a.bytes);
-    for (const other of largestFirst) {
+    const largestFirst = [...this.#tenants].sort((a, b) => b[1].bytes - a[1].bytes);
+    for (const [other, estimate] of largestFirst) {
       if (others <= share) break;
-      others -= other.bytes;
+      others -= estimate.bytes;
       this.#tenants.delete(other);
       other.evict();
     }
-    this.#tenants.add(tenant);
+    this.#tenants.set(tenant, own);
   }
 
-  /** Heap the other contexts hold, by their own accounts. */
-  othersBytes(tenant: Tenant): number {
-    let bytes = 0;
-    for (const other of this.#tenants) if (other !== tenant) bytes += other.bytes;
-    return bytes;
+  /**
+   * The heap in use now, before a load: a lone context is taken to hold all of it then (it was
+   * not measured while alone, see `account`), so its neighbour-to-be does not inherit its growth.
+   */
+  usedBeforeLoad(): number {
+    const used = this.#usedBytes();
+    if (this.#tenants.size === 1) {
+      for (const estimate of this.#tenants.values()) estimate.bytes = Math.max(estimate.floorBytes, used);
+    }
+    this.#lastUsedBytes = used;
+    return used;
+  }
+
+  /**
+   * After a call of `tenant`, when it has neighbours: what the heap in use grew by since the last
+   * reading is its (allocations of its call: what it keeps, and garbage until collected), and when
+   * a collection left the heap holding less than all estimates together, every estimate shrinks in
+   * proportion (to no less than its floor). So a context that keeps memory is found out by its own
+   * calls, and garbage does not pile up on whoever was measured last.
+   */
+  account(tenant: Tenant): void {
+    const own = this.#tenants.get(tenant);
+    if (!own || this.#tenants.size < 2 || this.disposed) return;
+    const used = this.#usedBytes();
+    own.bytes = Math.max(own.floorBytes, own.bytes + used - this.#lastUsedBytes);
+    this.#lastUsedBytes = used;
+    let total = 0;
+    for (const estimate of this.#tenants.values()) total += estimate.bytes;
+    if (total <= used) return;
+    const scale = used / total;
+    for (const estimate of this.#tenants.values()) {
+      estimate.bytes = Math.max(estimate.floorBytes, estimate.bytes * scale);
+    }
+  }
+
+  #usedBytes(): number {
+    if (this.disposed) return 0;
+    const heap = this.isolate.getHeapStatisticsSync();
+    return heap.used_heap_size + heap.externally_allocated_size;
+  }
+
+  /**
+   * Resolves when the holder lets go or the isolate goes, or after `patienceMs` or on `signal`,
+   * whichever comes first.
+   */
+  whenFree(patienceMs: number, signal?: AbortSignal): Promise<void> {
+    if (!this.busy || this.disposed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#freed.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, patienceMs));
+      signal?.addEventListener('abort', done, { once: true });
+      this.#freed.add(done);
+    });
+  }
+
+  #wakeFreed(): void {
+    for (const done of [...this.#freed]) done();
   }
 
   /** A new context (the premade isolate's first one, else a fresh one) for the holder to load into. */
@@ -164,19 +234,35 @@ export class SharedIsolate {
     return context;
   }
 
-  join(tenant: Tenant): void {
-    this.#tenants.add(tenant);
+  /** `tenant` is loaded; `usedBefore`: `usedBeforeLoad()`'s answer. */
+  join(tenant: Tenant, usedBefore: number): void {
+    const used = this.#usedBytes();
+    const floorBytes = Math.max(0, used - usedBefore);
+    this.#tenants.set(tenant, { bytes: floorBytes, floorBytes });
+    this.#lastUsedBytes = used;
   }
 
-  /** The holder is done; `heapBytes`: what the heap holds now (the budget's idle charge). */
-  letGo(holder: object, heapBytes: number): void {
+  /**
+   * The holder is done; `heapBytes`: the committed heap as last read (the budget's idle charge),
+   * read now when not given.
+   */
+  letGo(holder: object, heapBytes?: number): void {
     if (this.#holder !== holder) return;
     this.#holder = undefined;
+    this.#wakeFreed();
     if (this.#tenants.size === 0) {
       this.dispose();
       return;
     }
-    if (!this.disposed) this.#budget.toIdle(this, heapBytes, { evict: () => this.dispose() });
+    if (this.disposed) return;
+    let bytes = heapBytes;
+    if (bytes === undefined) {
+      const heap = this.isolate.getHeapStatisticsSync();
+      bytes = heap.total_heap_size + heap.externally_allocated_size;
+    }
+    // Evicted by the budget, it goes whole: releasing some of its contexts would give back
+    // nothing until V8 collects them, and only a whole isolate frees a FAAS_MAX_ISOLATES slot.
+    this.#budget.toIdle(this, bytes, { evict: () => this.dispose() });
   }
 
   /** `tenant` released its context; an isolate with none left (and no holder) is disposed. */
@@ -195,6 +281,7 @@ export class SharedIsolate {
       }
     }
     this.#budget.gone(this);
+    this.#wakeFreed();
     const onGone = this.#onGone;
     this.#onGone = undefined;
     onGone?.();

@@ -37,6 +37,15 @@ const SYNC_SLOW_STARTS = 8;
 const SYNC_WARMUP_STARTS = 16;
 /** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
 const SYNC_PAUSE_MS = 30_000;
+/**
+ * How long a call whose context's isolate is held by another function's load or call waits for
+ * it before loading its version elsewhere: about what that load would cost (a cold start, ~5 ms
+ * on an idle machine), so waiting is never slower than not waiting by more than that, and a long
+ * call of a neighbour costs this much once. Without it, at 100 functions and 32 callers in one
+ * process, every neighbour of a loading context loaded one elsewhere in turn: 201 contexts for
+ * 100 functions, and half the calls/s.
+ */
+export const ISOLATE_PATIENCE_MS = 5;
 
 /**
  * The warm contexts of one function version (WarmIsolate, each in an isolate it may share with
@@ -100,17 +109,25 @@ export class VersionPool {
   }
 
   /**
-   * An isolate for one invocation, to hand back with `release`: an idle one, a new one while
-   * under `maxConcurrency`, else the next one released.
+   * A context for one invocation, to hand back with `release`: an idle one (waiting up to
+   * ISOLATE_PATIENCE_MS for its isolate when another function holds it), a new one while under
+   * `maxConcurrency`, else the next one released.
    * @throws LoadFailure when loading fails or no isolate frees up before `deadline`.
    */
   async acquire(deadline: number, signal?: AbortSignal): Promise<WarmIsolate> {
+    const patienceEnds = Math.min(Date.now() + ISOLATE_PATIENCE_MS, deadline);
     for (;;) {
       if (this.#phase === 'closed') {
         throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime is closed');
       }
       const idle = this.takeIdle();
       if (idle) return idle;
+      // Again while patience lasts: another call may take the isolate first when it frees up.
+      const held = Date.now() < patienceEnds ? this.#idleInBusyIsolate() : undefined;
+      if (held) {
+        await held.whenIsolateFree(patienceEnds - Date.now(), signal);
+        continue;
+      }
       if (this.#warming) {
         await this.#warming;
         continue;
@@ -211,7 +228,7 @@ export class VersionPool {
           deadline,
         });
       } catch (err) {
-        host.letGo(this, 0);
+        host.letGo(this);
         throw err;
       }
     } catch (err) {
@@ -247,6 +264,15 @@ export class VersionPool {
       this.#idle.splice(i, 1);
       this.#busy.add(warm);
       return warm;
+    }
+    return undefined;
+  }
+
+  /** The most recently used idle context whose isolate another function holds, if any. */
+  #idleInBusyIsolate(): WarmIsolate | undefined {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const warm = this.#idle[i] as WarmIsolate;
+      if (!warm.disposed && warm.isolateBusy) return warm;
     }
     return undefined;
   }

@@ -72,10 +72,6 @@ export class WarmIsolate implements Tenant {
   #released = false;
   /** It holds its isolate (loading, or taken for a call) until `putDown`. */
   #holding = false;
-  /** Heap its context holds, estimated (see #attribute). */
-  #bytes = 0;
-  /** What loading it added to the isolate's heap: the least it is taken to hold. */
-  #loadBytes = 0;
   #limits: IsolateLimits;
   #invoke: ivm.Reference | undefined;
   #fire: ivm.Reference | undefined;
@@ -127,7 +123,7 @@ export class WarmIsolate implements Tenant {
     deadline: number;
   }): Promise<WarmIsolate> {
     const { host } = options;
-    const heapBefore = usedHeapBytes(host.isolate);
+    const usedBefore = host.usedBeforeLoad();
     const context = await host.newContext();
     const warm = new WarmIsolate(options.fn, options.owner, options.limits, host, context);
     warm.#holding = true;
@@ -138,20 +134,13 @@ export class WarmIsolate implements Tenant {
       else warm.#release();
       throw err;
     }
-    warm.#loadBytes = Math.max(0, usedHeapBytes(host.isolate) - heapBefore);
-    warm.#bytes = warm.#loadBytes;
-    host.join(warm);
+    host.join(warm, usedBefore);
     return warm;
   }
 
   /** Its context was released, or its isolate disposed. */
   get disposed(): boolean {
     return this.#released || this.#isolate.isDisposed;
-  }
-
-  /** Heap its context holds, estimated (SharedIsolate's accounting). */
-  get bytes(): number {
-    return this.#bytes;
   }
 
   /**
@@ -169,13 +158,23 @@ export class WarmIsolate implements Tenant {
     return true;
   }
 
+  /** Another context's load or call holds its isolate. */
+  get isolateBusy(): boolean {
+    return this.#host.busy;
+  }
+
+  /** See SharedIsolate.whenFree. */
+  whenIsolateFree(patienceMs: number, signal?: AbortSignal): Promise<void> {
+    return this.#host.whenFree(patienceMs, signal);
+  }
+
   /** The call (or load) is over: the isolate is free for its other contexts. */
   putDown(): void {
     if (!this.#holding) return;
     this.#holding = false;
     // With neighbours, what this context holds now decides whether they keep their room (see
     // SharedIsolate.makeRoomFor): even a sub-millisecond call can keep megabytes of typed arrays.
-    if (this.#host.contexts > 1 && !this.disposed) this.#heapBytes(Number.POSITIVE_INFINITY);
+    if (!this.disposed) this.#host.account(this);
     this.#host.letGo(this.owner, this.#heapRead);
   }
 
@@ -519,9 +518,7 @@ export class WarmIsolate implements Tenant {
    * Committed heap of the isolate: it grows to cover an invocation's peak and is what the limit
    * measures. Read after every invocation of a millisecond or more; quicker ones, which cannot
    * grow it much, share a reading up to 100 ms old (reading costs about as much as such an
-   * invocation). Each reading also updates what this context is taken to hold: the heap in use
-   * less what the other contexts account for, garbage included, so an estimate errs high and
-   * evicts a neighbour too early rather than leave a call less than its limit.
+   * invocation).
    */
   #heapBytes(durationMs: number): number {
     const now = performance.now();
@@ -529,8 +526,6 @@ export class WarmIsolate implements Tenant {
       const heap = this.#isolate.getHeapStatisticsSync();
       this.#heapRead = heap.total_heap_size + heap.externally_allocated_size;
       this.#heapReadAt = now;
-      const used = heap.used_heap_size + heap.externally_allocated_size;
-      this.#bytes = Math.max(this.#loadBytes, used - this.#host.othersBytes(this));
     }
     return this.#heapRead;
   }
@@ -583,12 +578,6 @@ export class WarmIsolate implements Tenant {
       }
     });
   };
-}
-
-function usedHeapBytes(isolate: ivm.Isolate): number {
-  if (isolate.isDisposed) return 0;
-  const heap = isolate.getHeapStatisticsSync();
-  return heap.used_heap_size + heap.externally_allocated_size;
 }
 
 /** What `takeBatch` answers (see prelude/invoke.js): each settled reply with its milliseconds. */
