@@ -39,8 +39,9 @@ export async function makeIsolate(
 /**
  * One isolate of the default memory limit made ahead, so that a cold start of a function with
  * that limit skips the isolate's creation (measured: ~3 ms for the isolate from the snapshot and
- * ~1 ms for its context, of a ~5 ms cold start). Each spare goes to one function and has run
- * nothing before: no state passes between functions. It is made only when the budget has room
+ * ~1 ms for its context, of a ~5 ms cold start). Each spare becomes a new shared isolate of one
+ * project (SharedIsolate), its context the first function's, and has run nothing before: no state
+ * passes between projects. It is made only when the budget has room
  * without evicting anything, is charged there as an idle isolate, and is the budget's to evict
  * like any idle one; a new one is made after each is taken.
  */
