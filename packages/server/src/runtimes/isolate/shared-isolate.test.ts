@@ -62,6 +62,17 @@ describe('isolates shared by the functions of one project', () => {
     assert.equal(rt.isolates, 1);
   });
 
+  it('gives no function a FinalizationRegistry, whose callbacks would run on a neighbour’s call', async () => {
+    const { blobs, rt } = runtime();
+    const script = 'var __faas = { default: () => [typeof FinalizationRegistry, typeof WeakRef] };';
+    const a = await deployScript(blobs, script, { project: 'p' });
+    const b = await deployScript(blobs, script, { project: 'p' });
+    await prepareAll(rt, [a, b]);
+    assert.equal(rt.isolates, 1);
+    for (const fn of [a, b])
+      assert.deepEqual(resultOf((await invoke(rt, fn)).outcome), ['undefined', 'function']);
+  });
+
   it('never puts functions of two projects, or of two memory limits, in one isolate', async () => {
     const { blobs, rt } = runtime();
     const script =

@@ -1,6 +1,6 @@
 import type ivm from 'isolated-vm';
 import type { IsolateBudget } from './isolate-budget.ts';
-import { makeIsolate, type Premade } from './spare-isolate.ts';
+import { makeIsolate, type Premade, removeUnsafeGlobals } from './spare-isolate.ts';
 
 /** A loaded function version in one of the isolate's contexts (a WarmIsolate). */
 export interface Tenant {
@@ -229,8 +229,7 @@ export class SharedIsolate {
       return first;
     }
     const context = await this.isolate.createContext();
-    // As in makeIsolate: WebAssembly memories live outside the heap and its limit.
-    context.global.deleteSync('WebAssembly');
+    removeUnsafeGlobals(context);
     return context;
   }
 
