@@ -10,9 +10,9 @@ after(async () => {
   for (const runtime of runtimes) await runtime.close();
 });
 
-function runtime() {
+function runtime(options: { maxIsolates?: number } = {}) {
   const blobs = new MemoryBlobStore();
-  const made = createIsolateRuntime({ blobs });
+  const made = createIsolateRuntime({ blobs, ...options });
   runtimes.push(made);
   return { blobs, rt: made };
 }
@@ -71,6 +71,23 @@ describe('isolates shared by the functions of one project', () => {
     assert.equal(rt.isolates, 1);
     for (const fn of [a, b])
       assert.deepEqual(resultOf((await invoke(rt, fn)).outcome), ['undefined', 'function']);
+  });
+
+  it('keeps FAAS_MAX_ISOLATES counting isolates: ten functions of a project stay warm in two', async () => {
+    const { blobs, rt } = runtime({ maxIsolates: 2 });
+    const fns = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        deployScript(blobs, `var __faas = { default: () => ${i} };`, { project: 'p' }),
+      ),
+    );
+    await prepareAll(rt, fns);
+    for (const [i, fn] of fns.entries()) {
+      const { outcome } = await invoke(rt, fn);
+      assert.equal(resultOf(outcome), i);
+      assert.equal(outcome.metrics.coldStart ?? false, false, `function ${i} was still warm`);
+    }
+    assert.ok(rt.isolates <= 2, `${rt.isolates} isolates`);
+    assert.equal(rt.stats().warm, 10);
   });
 
   it('never puts functions of two projects, or of two memory limits, in one isolate', async () => {
