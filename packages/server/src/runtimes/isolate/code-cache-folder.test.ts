@@ -100,7 +100,8 @@ describe('CodeCacheFolder', () => {
     // The function still runs; its isolates' compiles make a good cache again.
     const next = createIsolateRuntime({ blobs, codeCacheDir: dir, maxIsolates: 1 });
     try {
-      const other = await deployScript(blobs, 'var __faas = { default: () => 0 };');
+      // Of another project, so it cannot load beside fn as a context of the same isolate.
+      const other = await deployScript(blobs, 'var __faas = { default: () => 0 };', { project: 'other' });
       assert.deepEqual(resultOf((await invoke(next, fn, { n: 5 })).outcome), { doubled: 10 });
       // Another version takes the one isolate: fn's goes, and its next load compiles again.
       resultOf((await invoke(next, other)).outcome);

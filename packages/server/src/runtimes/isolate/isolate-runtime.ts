@@ -18,6 +18,7 @@ import { ArtifactCache } from './artifact-cache.ts';
 import { CodeCacheFolder } from './code-cache-folder.ts';
 import { guardProcessExit } from './exit-guard.ts';
 import { IsolateBudget } from './isolate-budget.ts';
+import { IsolateGroups } from './isolate-groups.ts';
 import { LoadFailure } from './load-failure.ts';
 import { preludeSnapshot } from './prelude.ts';
 import { SpareIsolate } from './spare-isolate.ts';
@@ -67,7 +68,8 @@ function poolKey(fn: FunctionVersion): string {
 
 /**
  * Runs `js`/`ts` functions in V8 isolates (isolated-vm) inside this process: one pool of warm
- * isolates per function version, each isolate running one invocation at a time under the
+ * contexts per function version, in isolates shared by the versions of one project with one
+ * memory limit (IsolateGroups), each isolate running one invocation at a time under the
  * version's memory limit and the request's deadline. See docs/runtimes/isolate.md.
  *
  * @example
@@ -88,6 +90,7 @@ export class IsolateRuntime implements Runtime {
   #sweeper: NodeJS.Timeout;
   #budget: IsolateBudget;
   #spare: SpareIsolate;
+  #isolates: IsolateGroups;
   #onCatastrophic: ((message: string) => void) | undefined;
 
   constructor(options: IsolateRuntimeOptions) {
@@ -113,6 +116,11 @@ export class IsolateRuntime implements Runtime {
       this.#onCatastrophicError(message),
     );
     this.#spare.refill();
+    this.#isolates = new IsolateGroups(
+      this.#budget,
+      (message) => this.#onCatastrophicError(message),
+      this.#spare,
+    );
     const sweepEveryMs = Math.min(Math.max(this.#idleTimeoutMs / 2, 10), 30_000);
     this.#sweeper = setInterval(() => this.#sweep(), sweepEveryMs);
     this.#sweeper.unref();
@@ -192,6 +200,11 @@ export class IsolateRuntime implements Runtime {
     return { ready: this.#spare.ready, taken: this.#spare.taken };
   }
 
+  /** Isolates alive (each holds contexts of one project's versions, see IsolateGroups). */
+  get isolates(): number {
+    return this.#isolates.count;
+  }
+
   stats(): RuntimeStats {
     const stats: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
     for (const pool of [...this.#pools.values(), ...this.#draining]) {
@@ -212,6 +225,7 @@ export class IsolateRuntime implements Runtime {
     for (const pool of [...this.#pools.values(), ...this.#draining]) pool.close();
     this.#pools.clear();
     this.#draining.clear();
+    this.#isolates.close();
   }
 
   /** The version's pool; a pool for the same name and version but other code or env is retired first. */
@@ -241,9 +255,7 @@ export class IsolateRuntime implements Runtime {
     const pool = new VersionPool(fn, {
       artifact,
       limits: this.#limits,
-      budget: this.#budget,
-      onCatastrophicError: (message) => this.#onCatastrophicError(message),
-      spare: this.#spare,
+      isolates: this.#isolates,
     });
     void pool.drained.then(() => artifact.release());
     this.#pools.set(key, pool);

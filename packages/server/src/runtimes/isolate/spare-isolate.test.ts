@@ -31,7 +31,8 @@ describe('SpareIsolate', () => {
   it('gives a cold start the isolate made ahead, then makes another', async () => {
     const { blobs, runtime: rt } = runtime();
     const a = await deployScript(blobs, 'var __faas = { default: (e) => e.n + 1 };');
-    const b = await deployScript(blobs, 'var __faas = { default: (e) => e.n * 3 };');
+    // Of another project: a function of a's would load into a's isolate, as a context.
+    const b = await deployScript(blobs, 'var __faas = { default: (e) => e.n * 3 };', { project: 'other' });
     await spareReady(rt);
     const first = await invoke(rt, a, { n: 1 });
     assert.equal(resultOf(first.outcome), 2);
@@ -54,6 +55,7 @@ describe('SpareIsolate', () => {
     const reader = await deployScript(
       blobs,
       'var __faas = { default: () => [typeof globalThis.leak, typeof globalThis.later, typeof ({}).polluted] };',
+      { project: 'other' },
     );
     await spareReady(rt);
     assert.equal(resultOf((await invoke(rt, writer)).outcome), 'set');
@@ -65,7 +67,7 @@ describe('SpareIsolate', () => {
   it('keeps to FAAS_MAX_ISOLATES: the spare is the first idle isolate to go', async () => {
     const { blobs, runtime: rt } = runtime({ maxIsolates: 1 });
     const a = await deployScript(blobs, 'var __faas = { default: () => "a" };');
-    const b = await deployScript(blobs, 'var __faas = { default: () => "b" };');
+    const b = await deployScript(blobs, 'var __faas = { default: () => "b" };', { project: 'other' });
     await spareReady(rt);
     // The one slot holds the spare; a load evicts it to make room, and nothing is made past it.
     assert.equal(resultOf((await invoke(rt, a)).outcome), 'a');

@@ -11,11 +11,20 @@ export interface Premade {
 }
 
 /**
- * Makes a fresh isolate with a context from the startup snapshot. WebAssembly memories live
- * outside V8's heap and outside the memory limit (a function limited to 8 MB held a 2 GB one):
- * functions get none. V8 installs it in every new context, the snapshot's included, so it goes
- * here, before any function code runs.
+ * Removes from a new context, before any function code runs, the globals a function must not
+ * have (V8 installs them in every new context, the snapshot's included):
+ * - WebAssembly: its memories live outside V8's heap and outside the memory limit (a function
+ *   limited to 8 MB held a 2 GB one);
+ * - FinalizationRegistry: V8 runs its cleanup callbacks whenever it next enters the isolate,
+ *   which in a shared isolate is another function's call (measured: a function's 1,000 callbacks
+ *   of 300 ms each ran on its neighbour's call until that call timed out).
  */
+export function removeUnsafeGlobals(context: ivm.Context): void {
+  context.global.deleteSync('WebAssembly');
+  context.global.deleteSync('FinalizationRegistry');
+}
+
+/** Makes a fresh isolate with a context from the startup snapshot (see removeUnsafeGlobals). */
 export async function makeIsolate(
   memoryMb: number,
   onCatastrophicError: (message: string) => void,
@@ -28,7 +37,7 @@ export async function makeIsolate(
   });
   try {
     const context = await isolate.createContext();
-    context.global.deleteSync('WebAssembly');
+    removeUnsafeGlobals(context);
     return { isolate, context, fromSnapshot: snapshot !== null };
   } catch (err) {
     isolate.dispose();
@@ -39,8 +48,9 @@ export async function makeIsolate(
 /**
  * One isolate of the default memory limit made ahead, so that a cold start of a function with
  * that limit skips the isolate's creation (measured: ~3 ms for the isolate from the snapshot and
- * ~1 ms for its context, of a ~5 ms cold start). Each spare goes to one function and has run
- * nothing before: no state passes between functions. It is made only when the budget has room
+ * ~1 ms for its context, of a ~5 ms cold start). Each spare becomes a new shared isolate of one
+ * project (SharedIsolate), its context the first function's, and has run nothing before: no state
+ * passes between projects. It is made only when the budget has room
  * without evicting anything, is charged there as an idle isolate, and is the budget's to evict
  * like any idle one; a new one is made after each is taken.
  */

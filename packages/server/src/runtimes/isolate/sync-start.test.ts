@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryBlobStore } from '@faas/testkit';
 import { IsolateBudget } from './isolate-budget.ts';
+import { IsolateGroups } from './isolate-groups.ts';
 import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
 import { deployScript, EVAL_SCRIPT, type Invoked, invoke, resultOf } from './test-helpers.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
@@ -175,8 +176,7 @@ describe('VersionPool sync policy', () => {
     new VersionPool({ name: 'f', version: 1 } as never, {
       artifact: {} as never,
       limits: { maxLogBytes: 1, maxResultBytes: 1 },
-      budget: new IsolateBudget(64, 1),
-      onCatastrophicError: () => {},
+      isolates: new IsolateGroups(new IsolateBudget(64, 1), () => {}, undefined),
     });
 
   it('starts synchronously until a start runs past the budget', () => {

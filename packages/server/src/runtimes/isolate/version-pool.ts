@@ -1,19 +1,15 @@
 import { ErrorCode, FaasError, type FunctionVersion } from '@faas/core';
 import type { ArtifactHandle } from './artifact-cache.ts';
-import type { IsolateBudget } from './isolate-budget.ts';
+import type { IsolateGroups } from './isolate-groups.ts';
 import { LoadFailure } from './load-failure.ts';
 import { ABORTED_ERROR, timeoutError } from './outcome.ts';
-import type { SpareIsolate } from './spare-isolate.ts';
 import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
 
 export interface VersionPoolOptions {
   artifact: ArtifactHandle;
   limits: IsolateLimits;
-  /** Shared by every pool of the runtime: memory and count of all isolates together. */
-  budget: IsolateBudget;
-  onCatastrophicError: (message: string) => void;
-  /** An isolate made ahead, taken by a load of the same memory limit. */
-  spare?: SpareIsolate;
+  /** Shared by every pool of the runtime: the isolates its contexts load into. */
+  isolates: IsolateGroups;
 }
 
 /**
@@ -41,12 +37,22 @@ const SYNC_SLOW_STARTS = 8;
 const SYNC_WARMUP_STARTS = 16;
 /** How long a version that ran past the budget, or got slow, starts on the isolate's thread. */
 const SYNC_PAUSE_MS = 30_000;
+/**
+ * How long a call whose context's isolate is held by another function's load or call waits for
+ * it before loading its version elsewhere: about what that load would cost (a cold start, ~5 ms
+ * on an idle machine), so waiting is never slower than not waiting by more than that, and a long
+ * call of a neighbour costs this much once. Without it, at 100 functions and 32 callers in one
+ * process, every neighbour of a loading context loaded one elsewhere in turn: 201 contexts for
+ * 100 functions, and half the calls/s.
+ */
+export const ISOLATE_PATIENCE_MS = 5;
 
 /**
- * The warm isolates of one function version: idle ones are reused (most recently used first,
- * so the rest can expire), more are loaded while all are busy, never more than the version's
- * `maxConcurrency` (counting those being loaded). A retired pool takes no new isolates and
- * disposes each one as its invocation ends.
+ * The warm contexts of one function version (WarmIsolate, each in an isolate it may share with
+ * other versions of its project): idle ones are reused (most recently used first, so the rest
+ * can expire), more are loaded while all are busy or their isolates are held by other
+ * functions' calls, never more busy or loading than the version's `maxConcurrency`. A retired
+ * pool takes no new ones and disposes each one as its invocation ends.
  */
 export class VersionPool {
   readonly fn: FunctionVersion;
@@ -72,9 +78,11 @@ export class VersionPool {
     });
   }
 
-  /** Loaded isolates, idle or busy. */
+  /** Loaded contexts, idle or busy. */
   get size(): number {
-    return this.#idle.length + this.#busy.size;
+    let idle = 0;
+    for (const warm of this.#idle) if (!warm.disposed) idle++;
+    return idle + this.#busy.size;
   }
 
   get busy(): number {
@@ -101,17 +109,25 @@ export class VersionPool {
   }
 
   /**
-   * An isolate for one invocation, to hand back with `release`: an idle one, a new one while
-   * under `maxConcurrency`, else the next one released.
+   * A context for one invocation, to hand back with `release`: an idle one (waiting up to
+   * ISOLATE_PATIENCE_MS for its isolate when another function holds it), a new one while under
+   * `maxConcurrency`, else the next one released.
    * @throws LoadFailure when loading fails or no isolate frees up before `deadline`.
    */
   async acquire(deadline: number, signal?: AbortSignal): Promise<WarmIsolate> {
+    const patienceEnds = Math.min(Date.now() + ISOLATE_PATIENCE_MS, deadline);
     for (;;) {
       if (this.#phase === 'closed') {
         throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime is closed');
       }
       const idle = this.takeIdle();
       if (idle) return idle;
+      // Again while patience lasts: another call may take the isolate first when it frees up.
+      const held = Date.now() < patienceEnds ? this.#idleInBusyIsolate() : undefined;
+      if (held) {
+        await held.whenIsolateFree(patienceEnds - Date.now(), signal);
+        continue;
+      }
       if (this.#warming) {
         await this.#warming;
         continue;
@@ -192,34 +208,34 @@ export class VersionPool {
   }
 
   /**
-   * Loads an isolate, counted as loading and then busy without a gap (the slot never looks free),
-   * once the budget has room for it.
+   * Loads a context, counted as loading and then busy without a gap (the slot never looks free),
+   * in an isolate of the project's that is free and has room, else in a new one once the budget
+   * has room for it. It comes back holding its isolate, ready for a call.
    */
   async #load(deadline: number, signal?: AbortSignal): Promise<WarmIsolate> {
-    const { budget } = this.#options;
     this.#loading++;
-    const reservation = {};
     let warm: WarmIsolate;
     try {
-      await budget.reserve(reservation, this.fn.memoryMb, deadline, signal);
       const artifact = await this.#options.artifact.load();
-      const premade = this.#options.spare?.take(this.fn.memoryMb);
-      warm = await WarmIsolate.load({
-        ...(premade ? { premade } : {}),
-        fn: this.fn,
-        artifact,
-        limits: this.#options.limits,
-        deadline,
-        onCatastrophicError: this.#options.onCatastrophicError,
-        onDisposed: () => budget.gone(warm),
-      });
+      const host = await this.#options.isolates.hostFor(this.fn, this, deadline, signal);
+      try {
+        warm = await WarmIsolate.load({
+          fn: this.fn,
+          owner: this,
+          host,
+          artifact,
+          limits: this.#options.limits,
+          deadline,
+        });
+      } catch (err) {
+        host.letGo(this);
+        throw err;
+      }
     } catch (err) {
-      budget.gone(reservation);
       this.#loading--;
       this.#wakeOne();
       throw err;
     }
-    budget.adopt(reservation, warm);
     this.#loading--;
     this.#busy.add(warm);
     return warm;
@@ -230,36 +246,45 @@ export class VersionPool {
     return this.#phase === 'closed';
   }
 
-  /** An idle isolate, now, for `release` later; undefined when none is (then `acquire`). */
+  /**
+   * An idle context whose isolate is free, now, for `release` later; undefined when none is
+   * (then `acquire`, which loads one elsewhere rather than wait for another function's call).
+   */
   takeIdle(): WarmIsolate | undefined {
-    for (let warm = this.#idle.pop(); warm; warm = this.#idle.pop()) {
-      if (warm.disposed) continue;
-      if (!this.#options.budget.toBusy(warm)) {
-        // No room to let it grow now: `acquire` waits for some.
-        this.#idle.push(warm);
-        return undefined;
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const warm = this.#idle[i] as WarmIsolate;
+      if (warm.disposed) {
+        this.#idle.splice(i, 1);
+        continue;
       }
+      const taken = warm.take();
+      if (taken === 'isolate_busy') continue;
+      // No room to let it grow now: `acquire` waits for some.
+      if (taken === 'no_room') return undefined;
+      this.#idle.splice(i, 1);
       this.#busy.add(warm);
       return warm;
     }
     return undefined;
   }
 
+  /** The most recently used idle context whose isolate another function holds, if any. */
+  #idleInBusyIsolate(): WarmIsolate | undefined {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const warm = this.#idle[i] as WarmIsolate;
+      if (!warm.disposed && warm.isolateBusy) return warm;
+    }
+    return undefined;
+  }
+
   #putIdle(warm: WarmIsolate): void {
+    warm.putDown();
     if (warm.disposed || this.#phase !== 'open') {
       warm.dispose();
       this.#checkDrained();
       return;
     }
     this.#idle.push(warm);
-    this.#options.budget.toIdle(warm, warm.heapBytes, { evict: () => this.#evict(warm) });
-  }
-
-  /** The budget takes an idle isolate back (least recently used across the runtime). */
-  #evict(warm: WarmIsolate): void {
-    const index = this.#idle.indexOf(warm);
-    if (index !== -1) this.#idle.splice(index, 1);
-    warm.dispose();
   }
 
   #checkDrained(): void {

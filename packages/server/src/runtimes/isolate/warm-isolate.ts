@@ -14,7 +14,7 @@ import { handlerExport } from './artifact-cache.ts';
 import { type CodeCache, codeCache, compileCached } from './compile.ts';
 import { encodeEvent } from './event-encoding.ts';
 import { randomHost, urlHost } from './host-callbacks.ts';
-import { describeLoadError } from './load-failure.ts';
+import { describeLoadError, LoadFailure } from './load-failure.ts';
 import {
   ABORTED_ERROR,
   decodeReply,
@@ -25,8 +25,8 @@ import {
   timeoutError,
 } from './outcome.ts';
 import { INSTALL_GLOBAL, PRELUDE_FILENAME, preludeSource } from './prelude.ts';
+import type { SharedIsolate, Tenant } from './shared-isolate.ts';
 import { mapStack } from './source-maps.ts';
-import { makeIsolate, type Premade } from './spare-isolate.ts';
 
 export interface IsolateLimits {
   /** Log output kept per invocation; past it, one truncation marker. */
@@ -41,12 +41,15 @@ export type SyncStart = InvokeOutcome | Promise<InvokeOutcome> | 'not_started' |
 let preludeCache: CodeCache | undefined;
 
 /**
- * One V8 isolate with a context holding a loaded function version: created by `load`, runs one
- * invocation at a time, and is disposed after a timeout, memory overflow or abort because its
- * state is unknown then.
+ * A context holding a loaded function version, in a V8 isolate it may share with other versions
+ * of its project (SharedIsolate): created by `load`, runs one invocation at a time while it holds
+ * the isolate (`take`), and takes the whole isolate with it after a timeout, memory overflow or
+ * abort because the isolate's state is unknown then. `dispose` releases only its context.
  */
-export class WarmIsolate {
+export class WarmIsolate implements Tenant {
   readonly fn: FunctionVersion;
+  /** Its version pool: an isolate holds at most one context of each. */
+  readonly owner: object;
 
   /** Says the isolate was made for the call that takes it next (VersionPool.acquire). */
   madeForNext(): void {
@@ -62,8 +65,13 @@ export class WarmIsolate {
 
   /** When the last invocation ended (or the isolate was loaded): for idle expiry. */
   lastUsedAt = Date.now();
+  #host: SharedIsolate;
   #isolate: ivm.Isolate;
   #context: ivm.Context;
+  /** Its context was released (evicted, expired, retired): the isolate may live on. */
+  #released = false;
+  /** It holds its isolate (loading, or taken for a call) until `putDown`. */
+  #holding = false;
   #limits: IsolateLimits;
   #invoke: ivm.Reference | undefined;
   #fire: ivm.Reference | undefined;
@@ -80,54 +88,99 @@ export class WarmIsolate {
   /** The invocations of the batch of synchronous starts under way, by seq (see runSyncBatch). */
   #batch: Map<number, ActiveInvocation> | undefined;
   #stop: Stop | 'closed' | undefined;
-  #fromSnapshot: boolean;
-  #onDisposed: (() => void) | undefined;
   /** The artifact's code, for its source map: errors point into the user's files. */
   #code: CodeCache | undefined;
 
   private constructor(
     fn: FunctionVersion,
+    owner: object,
     limits: IsolateLimits,
-    premade: Premade,
-    onDisposed: (() => void) | undefined,
+    host: SharedIsolate,
+    context: ivm.Context,
   ) {
     this.fn = fn;
+    this.owner = owner;
     this.#limits = limits;
-    this.#onDisposed = onDisposed;
-    this.#isolate = premade.isolate;
-    this.#context = premade.context;
-    this.#fromSnapshot = premade.fromSnapshot;
+    this.#host = host;
+    this.#isolate = host.isolate;
+    this.#context = context;
   }
 
   /**
-   * A fresh isolate with the prelude and the version's artifact run and its handler bound.
+   * A new context in `host` (held by `owner` for this load, see SharedIsolate.hold) with the
+   * prelude and the version's artifact run and its handler bound. It leaves holding the isolate:
+   * the caller runs its call or lets go (`putDown`).
    * @throws LoadFailure when the function's code fails to load (syntax, top-level throw,
-   * missing export, top-level timeout or memory overflow before `deadline`).
+   * missing export, top-level timeout or memory overflow before `deadline`): the context is
+   * released, and the isolate disposed when the failure left its state unknown.
    */
   static async load(options: {
     fn: FunctionVersion;
+    owner: object;
+    host: SharedIsolate;
     artifact: CodeCache;
     limits: IsolateLimits;
     deadline: number;
-    onCatastrophicError: (message: string) => void;
-    /** Called once when the isolate is disposed, whoever disposes it. */
-    onDisposed?: () => void;
-    /** A fresh isolate made ahead for this limit (SpareIsolate); else one is made now. */
-    premade?: Premade;
   }): Promise<WarmIsolate> {
-    const premade = options.premade ?? (await makeIsolate(options.fn.memoryMb, options.onCatastrophicError));
-    const warm = new WarmIsolate(options.fn, options.limits, premade, options.onDisposed);
+    const { host } = options;
+    const usedBefore = host.usedBeforeLoad();
+    const context = await host.newContext();
+    const warm = new WarmIsolate(options.fn, options.owner, options.limits, host, context);
+    warm.#holding = true;
     try {
       await warm.#load(options.artifact, options.deadline);
-      return warm;
     } catch (err) {
-      warm.dispose();
+      if (err instanceof LoadFailure && err.status !== 'failed') host.dispose();
+      else warm.#release();
       throw err;
     }
+    host.join(warm, usedBefore);
+    return warm;
   }
 
+  /** Its context was released, or its isolate disposed. */
   get disposed(): boolean {
-    return this.#isolate.isDisposed;
+    return this.#released || this.#isolate.isDisposed;
+  }
+
+  /**
+   * Takes its isolate for a call: 'isolate_busy' when another context's load or call holds it
+   * (the caller loads this version elsewhere rather than wait), 'no_room' when the budget cannot
+   * let the isolate grow to its limit now. Other idle contexts of the isolate are evicted first
+   * as far as they would eat into this call's memory limit.
+   */
+  take(): true | 'isolate_busy' | 'no_room' {
+    const host = this.#host;
+    if (host.busy) return 'isolate_busy';
+    if (!host.hold(this.owner)) return 'no_room';
+    this.#holding = true;
+    host.makeRoomFor(this);
+    return true;
+  }
+
+  /** Another context's load or call holds its isolate. */
+  get isolateBusy(): boolean {
+    return this.#host.busy;
+  }
+
+  /** See SharedIsolate.whenFree. */
+  whenIsolateFree(patienceMs: number, signal?: AbortSignal): Promise<void> {
+    return this.#host.whenFree(patienceMs, signal);
+  }
+
+  /** The call (or load) is over: the isolate is free for its other contexts. */
+  putDown(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    // With neighbours, what this context holds now decides whether they keep their room (see
+    // SharedIsolate.makeRoomFor): even a sub-millisecond call can keep megabytes of typed arrays.
+    if (!this.disposed) this.#host.account(this);
+    this.#host.letGo(this.owner, this.#heapRead);
+  }
+
+  /** The isolate takes its context back for another's call: it loads again when next needed. */
+  evict(): void {
+    this.#release();
   }
 
   /** What the heap held when last read (it grows to cover an invocation's peak). */
@@ -143,7 +196,7 @@ export class WarmIsolate {
     this.#code = artifact;
     const isolate = this.#isolate;
     const context = this.#context;
-    if (!this.#fromSnapshot) {
+    if (!this.#host.fromSnapshot) {
       preludeCache ??= codeCache(preludeSource(), PRELUDE_FILENAME);
       const prelude = await compileCached(isolate, preludeCache);
       await prelude.run(context, { release: true });
@@ -228,10 +281,10 @@ export class WarmIsolate {
    * - an outcome, for each that finished (or could not start: past its deadline, aborted);
    * - a promise, for the first that waits for a timer: it goes on on the isolate's thread;
    * - 'not_started' for those after it, to start elsewhere;
-   * - 'over_budget' when a lone invocation was stopped at the budget, the isolate disposed: run
-   *   it again with `run` in another isolate. The stopped attempt leaves only the time it took:
+   * - 'over_budget' when a lone invocation was stopped at the budget, its context released: run
+   *   it again with `run` in another context. The stopped attempt leaves only the time it took:
    *   an isolate has no I/O, its output was held back, and its module state went with the
-   *   isolate, as at a cold start;
+   *   context, as at a cold start;
    * - 'again' for each invocation of a batch of several that failed as a whole (stopped at the
    *   budget, out of memory): run each again on its own, so that the one at fault gets its outcome.
    * Durations and CPU times are the batch's, shared out (see shareOut). `onStarted` gets the
@@ -293,13 +346,13 @@ export class WarmIsolate {
       for (const run of runs) run.end();
       const timedOut = isTimeoutError(err);
       if (runs.length > 1) {
-        this.dispose();
+        this.#dropAfterBatch(timedOut);
         if (timedOut) onStarted('over_budget', isolateStarts);
         for (const i of sent) results[i] = 'again';
         return results;
       }
       if (timedOut && remainingMs > budgetMs) {
-        this.dispose();
+        this.#dropAfterBatch(timedOut);
         onStarted('over_budget', isolateStarts);
         results[sent[0] as number] = 'over_budget';
         return results;
@@ -361,6 +414,16 @@ export class WarmIsolate {
     return results;
   }
 
+  /**
+   * After a batch failed as a whole. Stopped at the budget (the server's policy, not the
+   * function's fault): only this context's state is unknown, and the stop touched no other
+   * context, so only it goes and its neighbours stay warm. Out of memory: the isolate is gone.
+   */
+  #dropAfterBatch(timedOut: boolean): void {
+    if (timedOut && !this.#isolate.isDisposed) this.dispose();
+    else this.#host.dispose();
+  }
+
   /** The prelude entry point, once the isolate is loaded and free. */
   #entry(reference: ivm.Reference | undefined): ivm.Reference {
     if (!reference || this.#active || this.disposed) {
@@ -410,19 +473,20 @@ export class WarmIsolate {
     if (stop === 'timeout')
       return { status: 'timed_out', error: timeoutError(this.fn.timeoutMs), metrics: { durationMs } };
     if (stop === 'aborted') return { status: 'failed', error: ABORTED_ERROR, metrics: { durationMs } };
-    if (stop === undefined && (isMemoryLimitError(err) || this.disposed)) {
-      this.dispose();
+    if (stop === undefined && (isMemoryLimitError(err) || this.#isolate.isDisposed)) {
+      this.#host.dispose();
       const metrics = { durationMs, peakMemoryBytes: this.fn.memoryMb * 1024 * 1024 };
       return { status: 'out_of_memory', error: outOfMemoryError(this.fn.memoryMb), metrics };
     }
-    this.dispose();
+    this.#host.dispose();
     if (stop === 'closed') {
       throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The isolate runtime closed during the invocation', {
         cause: err,
       });
     }
     // isolated-vm fails a call whose code left a promise rejection unhandled, with its reason:
-    // that is the function's error (its isolate goes: its state is unknown).
+    // that is the function's error (its isolate goes, with its project's other contexts: its
+    // state is unknown).
     return { status: 'failed', error: this.#unhandled(err), metrics: { durationMs } };
   }
 
@@ -451,9 +515,10 @@ export class WarmIsolate {
   }
 
   /**
-   * Committed heap: it grows to cover an invocation's peak and is what the limit measures. Read
-   * after every invocation of a millisecond or more; quicker ones, which cannot grow it much,
-   * share a reading up to 100 ms old (reading costs about as much as such an invocation).
+   * Committed heap of the isolate: it grows to cover an invocation's peak and is what the limit
+   * measures. Read after every invocation of a millisecond or more; quicker ones, which cannot
+   * grow it much, share a reading up to 100 ms old (reading costs about as much as such an
+   * invocation).
    */
   #heapBytes(durationMs: number): number {
     const now = performance.now();
@@ -465,23 +530,30 @@ export class WarmIsolate {
     return this.#heapRead;
   }
 
-  /** Stops whatever runs and disposes the isolate; the running invocation reports `reason`. */
+  /**
+   * Stops whatever runs and disposes the isolate, with every context in it; the running
+   * invocation reports `reason`.
+   */
   terminate(reason: Stop | 'closed'): void {
     this.#stop ??= reason;
-    this.dispose();
+    this.#host.dispose();
   }
 
+  /** Releases its context (the isolate lives on for its other contexts, if any). */
   dispose(): void {
-    const onDisposed = this.#onDisposed;
-    this.#onDisposed = undefined;
-    if (!this.#isolate.isDisposed) {
-      try {
-        this.#isolate.dispose();
-      } catch {
-        // Already going away (isolated-vm disposes on memory overflow by itself).
-      }
+    this.#release();
+    this.#host.leave(this);
+    this.putDown();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#isolate.isDisposed) return;
+    for (const reference of [this.#invoke, this.#fire, this.#startBatch, this.#takeBatch, this.#wait]) {
+      reference?.release();
     }
-    onDisposed?.();
+    this.#context.release();
   }
 
   /** The running invocation `seq` names, if it is one. */
