@@ -12,6 +12,7 @@ import {
 } from '@faas/core';
 import { InFlightCalls } from './in-flight-calls.ts';
 import { NodeClient } from './node-client.ts';
+import { onAWorker } from './on-a-worker.ts';
 import { pickWorker } from './placement.ts';
 import {
   CLUSTER_AUTH_HEADER,
@@ -125,41 +126,35 @@ export class RemoteContainerRuntime implements Runtime {
     this.#client.close();
   }
 
-  /** Runs `work` on the placed worker; on a NotStarted failure, once more on another. */
-  async #onAWorker<T>(fn: FunctionVersion, work: (node: ClusterNodeRecord) => Promise<T>): Promise<T> {
-    const tried = new Set<string>();
+  /**
+   * Runs `work` on the placed worker, once more on another when it did not start (on-a-worker.ts),
+   * each try counted in this gateway's calls to its worker until it ends.
+   */
+  #onAWorker<T>(fn: FunctionVersion, work: (node: ClusterNodeRecord) => Promise<T>): Promise<T> {
     const versionKey = `${fn.name}:${fn.version}`;
-    let last: FaasError | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const place = () => pickWorker(this.#o.directory.nodes(), versionKey, tried, this.#inFlight.unseen);
-      let node = place();
-      if (!node && attempt === 0) {
-        // A worker that joined since the last refresh (the first one, say) is worth a read.
-        await this.#o.directory.refresh();
-        node = place();
-      }
-      if (!node) break;
-      tried.add(node.id);
-      const end = this.#inFlight.start(node.id, versionKey);
-      try {
-        const result = await work(node);
-        end();
-        return result;
-      } catch (err) {
-        end(!(err instanceof NotStarted));
-        if (!(err instanceof NotStarted)) throw err;
-        last = err.reason;
-      }
-    }
-    throw (
-      last ??
-      new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        'No worker in the cluster can run container functions now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
-        {
-          details: { workers: this.#o.directory.nodes().length },
-        },
-      )
+    return onAWorker(
+      {
+        refresh: () => this.#o.directory.refresh(),
+        place: (tried) => pickWorker(this.#o.directory.nodes(), versionKey, tried, this.#inFlight.unseen),
+        none: () =>
+          new FaasError(
+            ErrorCode.RUNTIME_UNAVAILABLE,
+            'No worker in the cluster can run container functions now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
+            { details: { workers: this.#o.directory.nodes().length } },
+          ),
+      },
+      async (node) => {
+        const end = this.#inFlight.start(node.id, versionKey);
+        try {
+          const result = await work(node);
+          end();
+          return result;
+        } catch (err) {
+          // One the worker never took held nothing there.
+          end(!(err instanceof NotStarted));
+          throw err;
+        }
+      },
     );
   }
 
