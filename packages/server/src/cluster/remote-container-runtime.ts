@@ -14,6 +14,7 @@ import { InFlightCalls } from './in-flight-calls.ts';
 import { NodeClient } from './node-client.ts';
 import { onAWorker } from './on-a-worker.ts';
 import { pickWorker } from './placement.ts';
+import { versionDigest } from './version-digest.ts';
 import {
   CLUSTER_AUTH_HEADER,
   clusterAuthValue,
@@ -75,10 +76,15 @@ export class RemoteContainerRuntime implements Runtime {
     );
   }
 
+  /**
+   * The version goes by its digest; a worker without a copy of it answers so before anything
+   * runs, and gets the same call again with the version (once per version and worker, or after
+   * it evicted its copy), on the same connection pool and within the same deadline.
+   */
   invoke(request: InvokeRequest): Promise<InvokeOutcome> {
     const call: InvokeCall = {
       invocationId: request.invocationId,
-      fn: request.fn,
+      digest: versionDigest(request.fn),
       event: toWire(request.event),
       deadline: request.deadline,
       ...(request.trace ? { traceparent: request.trace.traceparent } : {}),
@@ -86,7 +92,24 @@ export class RemoteContainerRuntime implements Runtime {
     return this.#onAWorker(request.fn, async (node) => {
       const bound = AbortSignal.timeout(Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS);
       const signal = request.signal ? AbortSignal.any([request.signal, bound]) : bound;
-      const answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
+      let answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
+      if ('unknownVersion' in answer) {
+        answer = (await this.#post(
+          node,
+          '/internal/v1/invoke',
+          { ...call, fn: request.fn },
+          signal,
+        )) as InvokeAnswer;
+        if ('unknownVersion' in answer) {
+          throw new FaasError(
+            ErrorCode.WORKER_LOST,
+            `Worker ${node.id} did not take the version it was sent`,
+            {
+              details: { worker: node.id },
+            },
+          );
+        }
+      }
       for (const line of answer.logs) request.log(line.level, line.message, line.ts);
       return outcomeFromWire(answer.outcome);
     });
