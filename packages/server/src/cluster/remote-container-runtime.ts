@@ -10,6 +10,7 @@ import {
   type RuntimeHealth,
   type RuntimeStats,
 } from '@faas/core';
+import { boundedSignal } from './bounded-signal.ts';
 import { InFlightCalls } from './in-flight-calls.ts';
 import { NodeClient } from './node-client.ts';
 import { onAWorker } from './on-a-worker.ts';
@@ -90,28 +91,28 @@ export class RemoteContainerRuntime implements Runtime {
       ...(request.trace ? { traceparent: request.trace.traceparent } : {}),
     };
     return this.#onAWorker(request.fn, async (node) => {
-      const bound = AbortSignal.timeout(Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS);
-      const signal = request.signal ? AbortSignal.any([request.signal, bound]) : bound;
-      let answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
-      if ('unknownVersion' in answer) {
-        answer = (await this.#post(
-          node,
-          '/internal/v1/invoke',
-          { ...call, fn: request.fn },
-          signal,
-        )) as InvokeAnswer;
+      const { signal, release } = boundedSignal(
+        request.signal,
+        Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS,
+      );
+      try {
+        let answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
         if ('unknownVersion' in answer) {
-          throw new FaasError(
-            ErrorCode.WORKER_LOST,
-            `Worker ${node.id} did not take the version it was sent`,
-            {
-              details: { worker: node.id },
-            },
-          );
+          const whole: InvokeCall = { ...call, fn: request.fn };
+          answer = (await this.#post(node, '/internal/v1/invoke', whole, signal)) as InvokeAnswer;
+          if ('unknownVersion' in answer) {
+            throw new FaasError(
+              ErrorCode.WORKER_LOST,
+              `Worker ${node.id} did not take the version it was sent`,
+              { details: { worker: node.id } },
+            );
+          }
         }
+        for (const line of answer.logs) request.log(line.level, line.message, line.ts);
+        return outcomeFromWire(answer.outcome);
+      } finally {
+        release();
       }
-      for (const line of answer.logs) request.log(line.level, line.message, line.ts);
-      return outcomeFromWire(answer.outcome);
     });
   }
 
