@@ -129,6 +129,7 @@ describe('container calls through a gateway', { skip }, () => {
     const jsVersion = { name: 'x', version: 1, runtime: 'js' };
     const call = {
       invocationId: 'inv_x',
+      digest: 'd',
       fn: jsVersion,
       event: { kind: 'json', value: 1 },
       deadline: Date.now() + 5000,
@@ -166,6 +167,7 @@ describe('container calls through a gateway', { skip }, () => {
       headers: { 'content-type': 'application/json', authorization: `Cluster ${CLUSTER_SECRET}` },
       body: JSON.stringify({
         invocationId: 'inv_hangup',
+        digest: 'sent-whole',
         fn,
         event: { kind: 'json', value: { n: 1, sleepMs: 60_000 } },
         deadline: Date.now() + 90_000,

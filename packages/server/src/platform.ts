@@ -18,6 +18,7 @@ import { nodeIdentity } from './cluster/node-identity.ts';
 import { CLUSTER_REDIS_TIMEOUT_MS, RedisNodeRegistry } from './cluster/redis-node-registry.ts';
 import { RemoteContainerRuntime } from './cluster/remote-container-runtime.ts';
 import { RemoteExecute } from './cluster/remote-execute.ts';
+import { VersionCache } from './cluster/version-cache.ts';
 import { WorkerDirectory } from './cluster/worker-directory.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
@@ -80,6 +81,9 @@ import { openMetadataStore } from './store/open-store.ts';
 import { ProjectService } from './tenancy/project-service.ts';
 
 /** Everything a running server holds, wired together; the gateway only talks to this. */
+/** A worker's copies of the function versions its gateways sent (cluster/version-cache.ts). */
+export type WorkerVersions = Pick<VersionCache, 'get' | 'put' | 'retire'>;
+
 export interface Platform {
   config: Readonly<Config>;
   store: MetadataStore;
@@ -131,6 +135,8 @@ export interface Platform {
   cluster: ClusterMembership | undefined;
   /** A gateway's: where its instance and snapshot routes go (absent on other roles). */
   instanceRouting: InstanceRoutingHook | undefined;
+  /** A worker's: the function versions its gateways sent, which their calls name by digest (absent on other roles). */
+  workerVersions: WorkerVersions | undefined;
   /** The console's sessions and the stream tickets: in memory, or in Redis (FAAS_QUEUE_URL) for every gateway. */
   sessions: SessionStore;
   /** Set by `drain`: /ready answers 503 so a load balancer stops sending work here. */
@@ -573,6 +579,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     nodeId,
     cluster,
     instanceRouting,
+    workerVersions: config.role === 'worker' ? new VersionCache() : undefined,
     sessions,
     get draining() {
       return draining !== undefined;

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CLUSTER_AUTH_HEADER, clusterAuthValue, PRINCIPAL_HEADER } from './wire.ts';
+import { NotStarted } from './worker-failure.ts';
 
 /** Errors that mean no connection was made: the worker never saw the request. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'ETIMEDOUT']);
@@ -51,26 +52,12 @@ const NOT_FORWARDED = new Set([
 ]);
 
 /**
- * The worker did not take the request (not reached): another may. `stale`: only the kept-alive
- * connection it went on was closed by the worker meanwhile; the worker itself may be fine.
- */
-export class NotReached extends Error {
-  readonly reason: FaasError;
-  readonly stale: boolean;
-  constructor(reason: FaasError, stale = false) {
-    super(reason.message);
-    this.reason = reason;
-    this.stale = stale;
-  }
-}
-
-/**
  * Sends a user's request, as the gateway authenticated it, to the same route on a worker: the
  * cluster secret and the caller's principal instead of the caller's credentials, the body as it
  * came (a stream stays a stream; a parsed JSON body is sent as JSON), and the worker's answer
  * back as it comes, status, headers and body (an event stream included). Resolves once the
  * answer started; the request is then the worker's.
- * @throws NotReached when no connection was made; FaasError WORKER_LOST when the worker went away
+ * @throws NotStarted when no connection was made; FaasError WORKER_LOST when the worker went away
  *   before its answer started
  */
 export class RequestForwarder {
@@ -157,7 +144,7 @@ export class RequestForwarder {
         const stale = upstream.reusedSocket && err.code === 'ECONNRESET';
         if ((err.code && NOT_CONNECTED.has(err.code)) || stale) {
           reject(
-            new NotReached(
+            new NotStarted(
               lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`),
               stale,
             ),
@@ -183,7 +170,7 @@ export class RequestForwarder {
    * A WebSocket upgrade (the instance's stream): the worker's handshake answer is written to the
    * caller's socket, then the two sockets are joined both ways until either ends. A refusal (401,
    * 404…) is passed back as the worker wrote it.
-   * @throws NotReached, FaasError WORKER_LOST as `forward`
+   * @throws NotStarted, FaasError WORKER_LOST as `forward`
    */
   forwardUpgrade(
     request: FastifyRequest,
@@ -249,7 +236,7 @@ export class RequestForwarder {
         const lost = (message: string) =>
           new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
         if (err.code && NOT_CONNECTED.has(err.code)) {
-          reject(new NotReached(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
+          reject(new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
         } else {
           reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
         }

@@ -7,11 +7,13 @@ import {
   quotaExceeded,
 } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { NotReached, type RequestForwarder, type WorkerWatch } from './forward-request.ts';
+import type { RequestForwarder, WorkerWatch } from './forward-request.ts';
 import type { InstancePlacement, InstancePlacements } from './instance-placements.ts';
+import { onAWorker } from './on-a-worker.ts';
 import { pickWorker, standbysOf } from './placement.ts';
 import { DEFAULT_FORK_COUNT, spreadFork } from './spread-fork.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
+import { NotStarted } from './worker-failure.ts';
 
 /**
  * Where a gateway sends each instance and snapshot route: `placed` on the worker with the lowest
@@ -114,7 +116,7 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
         }
         return await o.forwarder.forward(request, reply, node, watchOf(o, node));
       } catch (err) {
-        if (!(err instanceof NotReached)) throw err;
+        if (!(err instanceof NotStarted)) throw err;
         // Still in the registry (its heartbeats may not have run out yet) but not reachable.
         silent = true;
       }
@@ -169,33 +171,17 @@ async function forwardPlaced(
   const snapshotId = request.routeOptions.url?.startsWith('/api/v1/snapshots/:id')
     ? (request.params as { id?: string }).id
     : undefined;
-  const place = (tried: ReadonlySet<string>) =>
-    pickWorker(o.directory.nodes(), snapshotId, tried, undefined, standbysOf);
-  const tried = new Set<string>();
-  let last: FaasError | undefined;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let node = place(tried);
-    if (!node && attempt === 0) {
-      await o.directory.refresh();
-      node = place(tried);
-    }
-    if (!node) break;
-    tried.add(node.id);
-    try {
-      return await o.forwarder.forward(request, reply, node, watchOf(o, node));
-    } catch (err) {
-      if (!(err instanceof NotReached)) throw err;
-      last = err.reason;
-      // A closed kept-alive connection says nothing of the worker: it is chosen again, on a new one.
-      if (err.stale) tried.delete(node.id);
-    }
-  }
-  throw (
-    last ??
-    new FaasError(
-      ErrorCode.RUNTIME_UNAVAILABLE,
-      'No worker in the cluster can run instances now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
-    )
+  return onAWorker(
+    {
+      refresh: () => o.directory.refresh(),
+      place: (tried) => pickWorker(o.directory.nodes(), snapshotId, tried, undefined, standbysOf),
+      none: () =>
+        new FaasError(
+          ErrorCode.RUNTIME_UNAVAILABLE,
+          'No worker in the cluster can run instances now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
+        ),
+    },
+    (node) => o.forwarder.forward(request, reply, node, watchOf(o, node)),
   );
 }
 

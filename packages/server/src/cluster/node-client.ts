@@ -1,4 +1,9 @@
-import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type RequestOptions,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 /** A connection not made in this long counts as the worker unreachable (as fetch's was). */
@@ -29,6 +34,8 @@ export interface NodeAnswer {
 export class NodeClient {
   #http = new HttpAgent({ keepAlive: true, maxSockets: 256 });
   #https = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
+  /** Each URL posted to, parsed once: a gateway posts to a few paths of a few workers, call after call. */
+  #targets = new Map<string, Target>();
 
   post(
     url: string,
@@ -37,22 +44,30 @@ export class NodeClient {
     signal: AbortSignal,
   ): Promise<NodeAnswer> {
     return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new SendFailure(abortError(signal), false));
+        return;
+      }
       let connected = false;
       let req: ClientRequest;
-      let tls = false;
+      let target: Target;
       try {
-        const target = new URL(url);
-        tls = target.protocol === 'https:';
-        req = (tls ? httpsRequest : httpRequest)(target, {
+        target = this.#target(url);
+        req = (target.tls ? httpsRequest : httpRequest)({
+          ...target.options,
           method: 'POST',
-          agent: tls ? this.#https : this.#http,
+          agent: target.tls ? this.#https : this.#http,
           headers: { ...headers, 'content-length': String(Buffer.byteLength(payload)) },
-          signal,
         });
       } catch (err) {
         reject(new SendFailure(err, false));
         return;
       }
+      // A listener of our own rather than request's `signal` option, whose stream plumbing
+      // (addAbortSignal, end-of-stream) cost more than the rest of the request's setup.
+      const onAbort = () => req.destroy(abortError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
       const connectTimer = setTimeout(() => {
         const err = Object.assign(new Error(`no connection in ${CONNECT_TIMEOUT_MS} ms`), {
           code: CONNECT_TIMEOUT,
@@ -66,21 +81,29 @@ export class NodeClient {
       req.once('socket', (socket) => {
         // A kept-alive socket is connected already; a new one once it says so (TLS: once secure).
         if (!socket.connecting) onConnected();
-        else socket.once(tls ? 'secureConnect' : 'connect', onConnected);
+        else socket.once(target.tls ? 'secureConnect' : 'connect', onConnected);
       });
       req.once('error', (err) => {
         clearTimeout(connectTimer);
+        done();
         reject(new SendFailure(err, connected));
       });
       req.once('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.once('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
+        res.once('end', () => {
+          done();
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
         // The connection cut during the answer: the call may have run.
-        res.once('error', (err) => reject(new SendFailure(err, true)));
-        res.once('aborted', () => reject(new SendFailure(new Error('the answer was cut'), true)));
+        res.once('error', (err) => {
+          done();
+          reject(new SendFailure(err, true));
+        });
+        res.once('aborted', () => {
+          done();
+          reject(new SendFailure(new Error('the answer was cut'), true));
+        });
       });
       req.end(payload);
     });
@@ -90,4 +113,40 @@ export class NodeClient {
     this.#http.destroy();
     this.#https.destroy();
   }
+
+  #target(url: string): Target {
+    let target = this.#targets.get(url);
+    if (target === undefined) {
+      const parsed = new URL(url);
+      target = {
+        tls: parsed.protocol === 'https:',
+        options: {
+          protocol: parsed.protocol,
+          hostname: parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname,
+          port: parsed.port,
+          path: `${parsed.pathname}${parsed.search}`,
+        },
+      };
+      // Workers come and go (each with its URL): a bound, not a leak.
+      if (this.#targets.size >= MAX_TARGETS) this.#targets.clear();
+      this.#targets.set(url, target);
+    }
+    return target;
+  }
+}
+
+/** URLs kept parsed at most (NodeClient#target). */
+const MAX_TARGETS = 1024;
+
+interface Target {
+  tls: boolean;
+  options: Pick<RequestOptions, 'protocol' | 'hostname' | 'port' | 'path'>;
+}
+
+/** What request's `signal` option destroys a request with: an AbortError caused by the reason. */
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
+    name: 'AbortError',
+    code: 'ABORT_ERR',
+  });
 }

@@ -10,9 +10,12 @@ import {
   type RuntimeHealth,
   type RuntimeStats,
 } from '@faas/core';
+import { boundedSignal } from './bounded-signal.ts';
 import { InFlightCalls } from './in-flight-calls.ts';
 import { NodeClient } from './node-client.ts';
+import { onAWorker } from './on-a-worker.ts';
 import { pickWorker } from './placement.ts';
+import { versionDigest } from './version-digest.ts';
 import {
   CLUSTER_AUTH_HEADER,
   clusterAuthValue,
@@ -74,20 +77,42 @@ export class RemoteContainerRuntime implements Runtime {
     );
   }
 
+  /**
+   * The version goes by its digest; a worker without a copy of it answers so before anything
+   * runs, and gets the same call again with the version (once per version and worker, or after
+   * it evicted its copy), on the same connection pool and within the same deadline.
+   */
   invoke(request: InvokeRequest): Promise<InvokeOutcome> {
     const call: InvokeCall = {
       invocationId: request.invocationId,
-      fn: request.fn,
+      digest: versionDigest(request.fn),
       event: toWire(request.event),
       deadline: request.deadline,
       ...(request.trace ? { traceparent: request.trace.traceparent } : {}),
     };
     return this.#onAWorker(request.fn, async (node) => {
-      const bound = AbortSignal.timeout(Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS);
-      const signal = request.signal ? AbortSignal.any([request.signal, bound]) : bound;
-      const answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
-      for (const line of answer.logs) request.log(line.level, line.message, line.ts);
-      return outcomeFromWire(answer.outcome);
+      const { signal, release } = boundedSignal(
+        request.signal,
+        Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS,
+      );
+      try {
+        let answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
+        if ('unknownVersion' in answer) {
+          const whole: InvokeCall = { ...call, fn: request.fn };
+          answer = (await this.#post(node, '/internal/v1/invoke', whole, signal)) as InvokeAnswer;
+          if ('unknownVersion' in answer) {
+            throw new FaasError(
+              ErrorCode.WORKER_LOST,
+              `Worker ${node.id} did not take the version it was sent`,
+              { details: { worker: node.id } },
+            );
+          }
+        }
+        for (const line of answer.logs) request.log(line.level, line.message, line.ts);
+        return outcomeFromWire(answer.outcome);
+      } finally {
+        release();
+      }
     });
   }
 
@@ -125,41 +150,35 @@ export class RemoteContainerRuntime implements Runtime {
     this.#client.close();
   }
 
-  /** Runs `work` on the placed worker; on a NotStarted failure, once more on another. */
-  async #onAWorker<T>(fn: FunctionVersion, work: (node: ClusterNodeRecord) => Promise<T>): Promise<T> {
-    const tried = new Set<string>();
+  /**
+   * Runs `work` on the placed worker, once more on another when it did not start (on-a-worker.ts),
+   * each try counted in this gateway's calls to its worker until it ends.
+   */
+  #onAWorker<T>(fn: FunctionVersion, work: (node: ClusterNodeRecord) => Promise<T>): Promise<T> {
     const versionKey = `${fn.name}:${fn.version}`;
-    let last: FaasError | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const place = () => pickWorker(this.#o.directory.nodes(), versionKey, tried, this.#inFlight.unseen);
-      let node = place();
-      if (!node && attempt === 0) {
-        // A worker that joined since the last refresh (the first one, say) is worth a read.
-        await this.#o.directory.refresh();
-        node = place();
-      }
-      if (!node) break;
-      tried.add(node.id);
-      const end = this.#inFlight.start(node.id, versionKey);
-      try {
-        const result = await work(node);
-        end();
-        return result;
-      } catch (err) {
-        end(!(err instanceof NotStarted));
-        if (!(err instanceof NotStarted)) throw err;
-        last = err.reason;
-      }
-    }
-    throw (
-      last ??
-      new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        'No worker in the cluster can run container functions now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
-        {
-          details: { workers: this.#o.directory.nodes().length },
-        },
-      )
+    return onAWorker(
+      {
+        refresh: () => this.#o.directory.refresh(),
+        place: (tried) => pickWorker(this.#o.directory.nodes(), versionKey, tried, this.#inFlight.unseen),
+        none: () =>
+          new FaasError(
+            ErrorCode.RUNTIME_UNAVAILABLE,
+            'No worker in the cluster can run container functions now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
+            { details: { workers: this.#o.directory.nodes().length } },
+          ),
+      },
+      async (node) => {
+        const end = this.#inFlight.start(node.id, versionKey);
+        try {
+          const result = await work(node);
+          end();
+          return result;
+        } catch (err) {
+          // One the worker never took held nothing there.
+          end(!(err instanceof NotStarted));
+          throw err;
+        }
+      },
     );
   }
 

@@ -1,4 +1,5 @@
 import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
+import { onAWorker } from './on-a-worker.ts';
 import { pickWorker } from './placement.ts';
 import { CLUSTER_AUTH_HEADER, clusterAuthValue, type ExecuteCall, type ExecuteLine } from './wire.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
@@ -42,30 +43,18 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
 
   async execute(request: Request, mode: string, options: RemoteRunOptions = {}): Promise<Result> {
     const call: ExecuteCall = { request, mode, stream: options.onOutput !== undefined };
-    const tried = new Set<string>();
-    let last: FaasError | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let node = pickWorker(this.#o.directory.nodes(), undefined, tried);
-      if (!node && attempt === 0) {
-        await this.#o.directory.refresh();
-        node = pickWorker(this.#o.directory.nodes(), undefined, tried);
-      }
-      if (!node) break;
-      tried.add(node.id);
-      try {
-        return await this.#run(node, call, options);
-      } catch (err) {
-        if (!(err instanceof NotStarted)) throw err;
-        last = err.reason;
-      }
-    }
-    throw (
-      last ??
-      new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        'No worker in the cluster can run sandboxes now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
-        { details: { workers: this.#o.directory.nodes().length } },
-      )
+    return onAWorker(
+      {
+        refresh: () => this.#o.directory.refresh(),
+        place: (tried) => pickWorker(this.#o.directory.nodes(), undefined, tried),
+        none: () =>
+          new FaasError(
+            ErrorCode.RUNTIME_UNAVAILABLE,
+            'No worker in the cluster can run sandboxes now (none sent a heartbeat within FAAS_WORKER_TIMEOUT_MS)',
+            { details: { workers: this.#o.directory.nodes().length } },
+          ),
+      },
+      (node) => this.#run(node, call, options),
     );
   }
 

@@ -19,10 +19,14 @@ export function fromWire(wire: WireValue): unknown {
   return wire.kind === 'bytes' ? new Uint8Array(Buffer.from(wire.base64, 'base64')) : wire.value;
 }
 
-/** POST /internal/v1/invoke */
+/**
+ * POST /internal/v1/invoke. The version is named by its digest (version-digest.ts); the whole
+ * version rides along only when the worker answered `unknownVersion` to the same call without it.
+ */
 export interface InvokeCall {
   invocationId: string;
-  fn: FunctionVersion;
+  digest: string;
+  fn?: FunctionVersion;
   event: WireValue;
   /** Absolute, ms since epoch: the nodes' clocks are assumed in step (NTP), as the queue's leases assume. */
   deadline: number;
@@ -33,11 +37,12 @@ export type WireOutcome =
   | { status: 'succeeded'; result: WireValue; metrics: InvokeMetrics }
   | { status: 'failed' | 'timed_out' | 'out_of_memory'; error: InvocationError; metrics: InvokeMetrics };
 
-/** The answer to an InvokeCall: the outcome and the function's log lines, in order. */
-export interface InvokeAnswer {
-  outcome: WireOutcome;
-  logs: LogLine[];
-}
+/**
+ * The answer to an InvokeCall: the outcome and the function's log lines, in order; or, to a call
+ * without `fn`, that the worker has no copy of that digest (nothing ran: the gateway sends it again
+ * with `fn`).
+ */
+export type InvokeAnswer = { outcome: WireOutcome; logs: LogLine[] } | { unknownVersion: true };
 
 export function outcomeToWire(outcome: InvokeOutcome): WireOutcome {
   return outcome.status === 'succeeded' ? { ...outcome, result: toWire(outcome.result) } : outcome;

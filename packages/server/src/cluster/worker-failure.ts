@@ -15,12 +15,19 @@ const NOT_CONNECTED = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
-/** A call or run that did not start on the worker: another worker may take it. */
+/**
+ * A call, run or forwarded request the worker never took (no connection was made, or it turned
+ * it away before anything started): another worker may take it (on-a-worker.ts). `stale`: only
+ * the kept-alive connection it went on had been closed by the worker meanwhile; the worker itself
+ * may be fine, so it may be tried again on a new connection.
+ */
 export class NotStarted extends Error {
   readonly reason: FaasError;
-  constructor(reason: FaasError) {
+  readonly stale: boolean;
+  constructor(reason: FaasError, stale = false) {
     super(reason.message);
     this.reason = reason;
+    this.stale = stale;
   }
 }
 

@@ -75,9 +75,10 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
           log: platform.observability.requests,
         });
   // A worker's container calls from its gateways skip the router too (internal-invoke-adapter.ts).
+  const versions = platform.workerVersions;
   const internal =
-    options.nodeAdapter !== false && config.role === 'worker' && config.clusterSecret
-      ? internalInvokeAdapter(platform, config.clusterSecret)
+    options.nodeAdapter !== false && versions && config.clusterSecret
+      ? internalInvokeAdapter(platform, config.clusterSecret, versions)
       : () => false;
   const app = Fastify({
     // Invokes skip the router (invoke/node-invoke-adapter.ts); everything else is Fastify's.
@@ -189,9 +190,9 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   );
 
   // A worker's API for the gateways of its cluster: the cluster secret, never a user's key.
-  if (config.role === 'worker' && config.clusterSecret) {
+  if (versions && config.clusterSecret) {
     const secret = config.clusterSecret;
-    await app.register(async (internal) => internalRoutes(internal, platform, secret), {
+    await app.register(async (internal) => internalRoutes(internal, platform, secret, versions), {
       prefix: '/internal/v1',
     });
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, FaasError, isFaasError } from '@faas/core';
 import { CLUSTER_AUTH_HEADER } from '../cluster/wire.ts';
-import type { Platform } from '../platform.ts';
+import type { Platform, WorkerVersions } from '../platform.ts';
 import { clusterSecretCheck } from './cluster-principal.ts';
 import { errorResponse, toFaasError } from './errors.ts';
 import { drain, readBody } from './invoke/request-body.ts';
@@ -23,6 +23,7 @@ import {
 export function internalInvokeAdapter(
   platform: Platform,
   secret: string,
+  versions: WorkerVersions,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const authorized = clusterSecretCheck(secret);
   const bodyLimit = internalBodyLimit(platform.config.bodyLimitBytes);
@@ -64,7 +65,7 @@ export function internalInvokeAdapter(
         if (!res.writableFinished) aborter.abort(new Error('the gateway hung up'));
       });
       const invocationId = (parsed as { invocationId?: unknown } | null)?.invocationId;
-      internalInvoke(platform, parsed, aborter.signal).then(
+      internalInvoke(platform, versions, parsed, aborter.signal).then(
         (result) =>
           answer(jsonParts(200, result), typeof invocationId === 'string' ? invocationId : undefined),
         (error: unknown) => {

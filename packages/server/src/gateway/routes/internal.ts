@@ -12,7 +12,7 @@ import {
   type WireValue,
 } from '../../cluster/wire.ts';
 import { EXECUTE_MODES, type ExecuteRequest, type RunMode } from '../../control/execute-service.ts';
-import type { Platform } from '../../platform.ts';
+import type { Platform, WorkerVersions } from '../../platform.ts';
 import { clusterSecretCheck } from '../cluster-principal.ts';
 import { toFaasError } from '../errors.ts';
 
@@ -29,7 +29,12 @@ const MAX_LOG_BYTES = 512 * 1024;
  * and retirements here. Only the cluster secret opens it (compared in constant time); a user's
  * key never does, and the secret opens nothing under /api/v1 (it is no key).
  */
-export function internalRoutes(app: FastifyInstance, platform: Platform, secret: string): void {
+export function internalRoutes(
+  app: FastifyInstance,
+  platform: Platform,
+  secret: string,
+  versions: WorkerVersions,
+): void {
   const authorized = clusterSecretCheck(secret);
   app.addHook('onRequest', async (request) => {
     if (!authorized(request.headers[CLUSTER_AUTH_HEADER])) throw notTheClusterSecret();
@@ -38,7 +43,7 @@ export function internalRoutes(app: FastifyInstance, platform: Platform, secret:
 
   // Served ahead of the router on a worker (internal-invoke-adapter.ts); here for what it leaves.
   app.post('/invoke', { bodyLimit, schema: { hide: true } }, async (request, reply) =>
-    internalInvoke(platform, request.body, abortOnHangUp(request, reply).signal),
+    internalInvoke(platform, versions, request.body, abortOnHangUp(request, reply).signal),
   );
 
   // Files and stdin of a run ride in its body, as in the user's request: the same room, and more.
@@ -74,6 +79,7 @@ export function internalRoutes(app: FastifyInstance, platform: Platform, secret:
     if (typeof body?.name !== 'string' || (body.version !== undefined && typeof body.version !== 'number')) {
       throw new FaasError(ErrorCode.VALIDATION, 'retire takes { name, version? }');
     }
+    versions.retire(body.name, body.version);
     await platform.runtimes.retire(body.name, body.version);
     return reply.status(204).send();
   });
@@ -94,20 +100,28 @@ export function notTheClusterSecret(): FaasError {
 /**
  * Runs a gateway's container call (an InvokeCall, checked here) in this worker's container
  * runtime; `signal` stops it when the gateway hangs up. The answer is the outcome and the
- * function's log lines, up to MAX_LOG_BYTES of them.
+ * function's log lines, up to MAX_LOG_BYTES of them; or `unknownVersion` when the call names a
+ * version by a digest this worker keeps no copy of (the gateway sends it again with the version).
  */
 export async function internalInvoke(
   platform: Platform,
+  versions: WorkerVersions,
   body: unknown,
   signal: AbortSignal,
 ): Promise<InvokeAnswer> {
   const call = invokeCall(body);
-  const runtime = workerRuntime(platform, call.fn);
+  // Before anything else: a draining worker's calls go to another worker, not back with the version.
+  if (platform.draining) throw draining();
+  let fn = call.fn;
+  if (fn) versions.put(fn);
+  else fn = versions.get(call.digest);
+  if (!fn) return { unknownVersion: true };
+  const runtime = workerRuntime(platform, fn);
   const logs: LogLine[] = [];
   let bytes = 0;
   const outcome = await runtime.invoke({
     invocationId: call.invocationId,
-    fn: call.fn,
+    fn,
     event: fromWire(call.event),
     deadline: call.deadline,
     log: (level, message, ts) => {
@@ -124,12 +138,16 @@ export async function internalInvoke(
 
 /** The local container runtime, unless this worker drains: then the gateway tries another. */
 function workerRuntime(platform: Platform, fn: FunctionVersion) {
-  if (platform.draining) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
+  if (platform.draining) throw draining();
   const runtime = platform.runtimes.forFunction(fn.runtime);
   if (runtime.kind !== 'container') {
     throw new FaasError(ErrorCode.VALIDATION, `Workers run container functions, not "${fn.runtime}"`);
   }
   return runtime;
+}
+
+function draining(): FaasError {
+  return new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
 }
 
 /** The gateway hung up (its caller went away, or it died): the function is stopped. */
@@ -148,16 +166,17 @@ function invokeCall(body: unknown): InvokeCall {
   const call = body as Partial<InvokeCall> | undefined;
   if (
     typeof call?.invocationId !== 'string' ||
+    typeof call.digest !== 'string' ||
     typeof call.deadline !== 'number' ||
     !isWireValue(call.event) ||
     (call.traceparent !== undefined && typeof call.traceparent !== 'string')
   ) {
     throw new FaasError(
       ErrorCode.VALIDATION,
-      'invoke takes { invocationId, fn, event, deadline, traceparent? }',
+      'invoke takes { invocationId, digest, fn?, event, deadline, traceparent? }',
     );
   }
-  return { ...call, fn: functionVersion(call.fn) } as InvokeCall;
+  return (call.fn === undefined ? call : { ...call, fn: functionVersion(call.fn) }) as InvokeCall;
 }
 
 /**
