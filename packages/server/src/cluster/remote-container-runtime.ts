@@ -6,6 +6,7 @@ import {
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
+  isFaasError,
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
@@ -96,7 +97,11 @@ export class RemoteContainerRuntime implements Runtime {
         Math.max(0, request.deadline - Date.now()) + WORKER_ANSWER_GRACE_MS,
       );
       try {
-        let answer = (await this.#post(node, '/internal/v1/invoke', call, signal)) as InvokeAnswer;
+        let answer = (await this.#post(node, '/internal/v1/invoke', call, signal).catch((err: unknown) => {
+          // A worker of an older build (a rolling upgrade) refuses a call without the version.
+          if (isFaasError(err) && err.code === ErrorCode.VALIDATION) return { unknownVersion: true };
+          throw err;
+        })) as InvokeAnswer;
         if ('unknownVersion' in answer) {
           const whole: InvokeCall = { ...call, fn: request.fn };
           answer = (await this.#post(node, '/internal/v1/invoke', whole, signal)) as InvokeAnswer;

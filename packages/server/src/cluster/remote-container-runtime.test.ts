@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { ClusterNodeRecord, FunctionVersion, NodeRegistry } from '@faas/core';
+import { RemoteContainerRuntime } from './remote-container-runtime.ts';
+import { type InvokeCall, outcomeToWire } from './wire.ts';
+import { WorkerDirectory } from './worker-directory.ts';
+
+const SECRET = 'test-cluster-secret';
+
+/**
+ * A worker of the build before calls named their version by digest: a call without the whole
+ * version is a 422, as its body schema said; one with it runs.
+ */
+function olderWorker(calls: InvokeCall[]): Server {
+  return createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    req.on('end', () => {
+      const call = JSON.parse(body) as InvokeCall;
+      calls.push(call);
+      res.setHeader('content-type', 'application/json');
+      if (!call.fn) {
+        res.statusCode = 422;
+        res.end(
+          JSON.stringify({
+            error: { code: 'FAAS_ERR_VALIDATION', message: "body must have required property 'fn'" },
+          }),
+        );
+        return;
+      }
+      const outcome = outcomeToWire({
+        status: 'succeeded',
+        result: { ran: call.fn.name },
+        metrics: { durationMs: 1 },
+      });
+      res.end(JSON.stringify({ outcome, logs: [] }));
+    });
+  });
+}
+
+describe('RemoteContainerRuntime', () => {
+  const calls: InvokeCall[] = [];
+  const worker = olderWorker(calls);
+  let directory: WorkerDirectory;
+
+  before(async () => {
+    await new Promise<void>((resolve) => worker.listen(0, '127.0.0.1', resolve));
+    const { port } = worker.address() as AddressInfo;
+    const now = new Date().toISOString();
+    const node: ClusterNodeRecord = {
+      id: 'older',
+      role: 'worker',
+      url: `http://127.0.0.1:${port}`,
+      capacity: { cpus: 1, memoryMb: 1024 },
+      load: { cpu: 0, memory: 0, io: 0, score: 0 },
+      running: 0,
+      warm: [],
+      startedAt: now,
+      heartbeatAt: now,
+    };
+    const registry: NodeRegistry = {
+      heartbeat: async () => undefined,
+      leave: async () => undefined,
+      list: async () => [node],
+      close: async () => undefined,
+    };
+    directory = new WorkerDirectory(registry, () => undefined);
+    await directory.refresh();
+  });
+  after(async () => {
+    await new Promise((resolve) => worker.close(resolve));
+  });
+
+  it('sends the whole version to a worker of an older build that refuses a call by digest', async () => {
+    const runtime = new RemoteContainerRuntime({ directory, secret: SECRET, kinds: ['node'] });
+    const fn = { name: 'older-fn', version: 1, runtime: 'node' } as FunctionVersion;
+    const outcome = await runtime.invoke({
+      invocationId: 'inv_1',
+      fn,
+      event: {},
+      deadline: Date.now() + 5_000,
+      log: () => undefined,
+    });
+    assert.deepEqual(outcome.status === 'succeeded' && outcome.result, { ran: 'older-fn' });
+    assert.deepEqual(
+      calls.map((c) => c.fn?.name),
+      [undefined, 'older-fn'],
+    );
+  });
+});
