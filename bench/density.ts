@@ -1,5 +1,6 @@
 // Section 8: many deployed functions on one server. For each count, a fresh server gets that many
-// small js functions (distinct code each, so nothing compiled can be shared), then is invoked at 32
+// small js functions (distinct code each, so nothing compiled can be shared), each is called once
+// (the first calls, timed: the cold path), then the server is invoked at 32
 // connections with each request's function picked uniformly at random (and, at the largest count,
 // Zipf-like: a few hot, many cold). Side by side in the same run: a plain node:http server and a
 // node:cluster of as many plain processes as the server has gateway threads, answering any path.
@@ -49,6 +50,25 @@ async function deployRange(server: FaasServer, from: number, to: number, clients
         await (
           await api(server, 'POST', '/api/v1/functions', { name: `fn-${i}`, runtime: 'js', code: codeOf(i) })
         ).arrayBuffer();
+      }
+    }),
+  );
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * Calls each of `fn-0..count-1` once, from 32 concurrent clients: every call a first call (the
+ * cold path), and afterwards each function loaded, as on a server that has run a while.
+ * Resolves to seconds taken.
+ */
+async function callEachOnce(server: FaasServer, count: number): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const i = next++;
+        await (await api(server, 'POST', `/api/v1/functions/fn-${i}/invoke`, { n: 1 }, [200])).arrayBuffer();
       }
     }),
   );
@@ -120,6 +140,10 @@ export async function measureDensity(opts: DensityOptions): Promise<Metric[]> {
             faas: deploySeconds,
             target: { op: '<=', value: 10, of: 'faas' },
           });
+        const firstSeconds = await callEachOnce(server, count);
+        log(
+          `  first call of each function (32 clients): ${(count / firstSeconds).toFixed(0)}/s, ${firstSeconds.toFixed(2)} s in all`,
+        );
         const spreads: LoadSpread[] = [{ count, distribution: 'uniform' }];
         if (count === Math.max(...counts) && count > 1) spreads.push({ count, distribution: 'zipf' });
         for (const spread of spreads) {
