@@ -4,15 +4,18 @@ import { openSqliteQueue } from './sqlite/sqlite-queue.ts';
 
 /** The queue implementations the configuration can select. */
 export type QueueBackend =
-  /** Embedded: a table in the data dir's SQLite file, for this server alone. */
-  | { kind: 'sqlite'; path: string }
+  /**
+   * Embedded: a table in the data dir's SQLite file, for this server alone. `walCheckpoints:
+   * 'off'` when the store is on that file too: its thread runs the checkpoints.
+   */
+  | { kind: 'sqlite'; path: string; walCheckpoints: 'auto' | 'off' }
   /** Redis, shared by every server of a deployment. */
   | { kind: 'redis'; url: string; prefix: string };
 
 /** FAAS_QUEUE_URL set: Redis; unset: the SQLite file `dbPath`. */
 export function queueBackend(config: Readonly<Config>, dbPath: string): QueueBackend {
   return config.queueUrl === undefined
-    ? { kind: 'sqlite', path: dbPath }
+    ? { kind: 'sqlite', path: dbPath, walCheckpoints: config.databaseUrl === undefined ? 'off' : 'auto' }
     : { kind: 'redis', url: config.queueUrl, prefix: config.queuePrefix };
 }
 
@@ -27,7 +30,11 @@ export async function openQueue(
 ): Promise<Queue> {
   switch (backend.kind) {
     case 'sqlite': {
-      const queue = await openSqliteQueue({ path: backend.path, retry: options.retry });
+      const queue = await openSqliteQueue({
+        path: backend.path,
+        retry: options.retry,
+        walCheckpoints: backend.walCheckpoints,
+      });
       const expired = await queue.expireLeases();
       if (expired > 0) options.logger.warn(`${expired} async job(s) held by the previous run are due again`);
       return queue;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, FaasError, isFaasError } from '@faas/core';
 import { FailureMemory } from '../storage/storage-errors.ts';
 import { applyMigrations, type Migration } from './migrations.ts';
@@ -21,6 +22,48 @@ describe('SqliteDatabase', () => {
       assert.equal(db.get<{ foreign_keys: number }>('PRAGMA foreign_keys')?.foreign_keys, 1);
     } finally {
       db.close();
+    }
+  });
+
+  it('with checkpoints on a thread, no commit copies the WAL into the file; the thread does', async () => {
+    // 3 MB in 30 commits: past SQLite's 1,000-page automatic checkpoint several times over.
+    const fill = (db: SqliteDatabase) => {
+      db.exec('CREATE TABLE t (v BLOB)');
+      for (let i = 0; i < 30; i++) {
+        db.transaction(() => {
+          for (let j = 0; j < 25; j++) db.run('INSERT INTO t (v) VALUES (randomblob(4000))');
+        });
+      }
+    };
+    const fileBytes = (path: string) => statSync(path).size;
+
+    const off = new SqliteDatabase(join(root, 'checkpoints-off.db'));
+    const onThread = new SqliteDatabase(join(root, 'checkpoints-thread.db'));
+    try {
+      off.disableAutoCheckpoint();
+      fill(off);
+      assert.ok(
+        fileBytes(off.path) < 100_000,
+        `a commit checkpointed: ${fileBytes(off.path)} bytes in the file`,
+      );
+
+      onThread.checkpointOnThread({ intervalMs: 20, onError: (err) => assert.fail(String(err)) });
+      assert.equal(
+        onThread.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint')?.wal_autocheckpoint,
+        0,
+      );
+      fill(onThread);
+      const deadline = Date.now() + 30_000;
+      while (fileBytes(onThread.path) < 3_000_000 && Date.now() < deadline) await sleep(20);
+      assert.ok(
+        fileBytes(onThread.path) >= 3_000_000,
+        `the thread did not checkpoint: ${fileBytes(onThread.path)}`,
+      );
+      assert.ok(onThread.threadCheckpoints > 0);
+      assert.equal(onThread.get<{ n: number }>('SELECT count(*) AS n FROM t')?.n, 750);
+    } finally {
+      off.close();
+      onThread.close();
     }
   });
 

@@ -3,6 +3,10 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type BackendHealth, ErrorCode } from '@faas/core';
 import { FailureMemory, isStorageError, toStorageError } from '../storage/storage-errors.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
+
+/** SQLite's own default for `wal_autocheckpoint`, given back when a checkpoint thread fails. */
+const SQLITE_AUTO_CHECKPOINT_PAGES = 1000;
 
 /** How long a connection waits for another one's write lock before failing with SQLITE_BUSY. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
@@ -26,6 +30,8 @@ export class SqliteDatabase {
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
   #failures: FailureMemory;
+  #busyTimeoutMs: number;
+  #checkpointer: WalCheckpointer | undefined;
 
   constructor(
     path: string,
@@ -36,6 +42,7 @@ export class SqliteDatabase {
     this.path = path;
     this.backend = backend;
     this.#failures = failures;
+    this.#busyTimeoutMs = busyTimeoutMs;
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     this.#db = this.#guard(() => {
       const db = new DatabaseSync(path, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true });
@@ -48,6 +55,39 @@ export class SqliteDatabase {
 
   get isOpen(): boolean {
     return this.#db.isOpen;
+  }
+
+  /**
+   * Turns off SQLite's automatic checkpoint on this connection, so none of its commits copies the
+   * WAL into the file (with fsyncs) on the calling thread. Some connection must checkpoint instead:
+   * `checkpointOnThread` here, or the one that called it on another connection to this file.
+   */
+  disableAutoCheckpoint(): void {
+    this.exec('PRAGMA wal_autocheckpoint = 0');
+  }
+
+  /**
+   * Turns the automatic checkpoint off and runs checkpoints on a thread of their own
+   * (WalCheckpointer). Should that thread fail, the automatic checkpoint comes back. Stopped by
+   * `close`. A no-op for `:memory:`, which has no WAL.
+   */
+  checkpointOnThread(options: { intervalMs?: number; onError: (err: unknown) => void }): void {
+    if (this.#checkpointer || this.path === ':memory:') return;
+    this.disableAutoCheckpoint();
+    this.#checkpointer = new WalCheckpointer(this.path, {
+      busyTimeoutMs: this.#busyTimeoutMs,
+      ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
+      onError: options.onError,
+      onLost: () => {
+        this.#checkpointer = undefined;
+        if (this.#db.isOpen) this.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_AUTO_CHECKPOINT_PAGES}`);
+      },
+    });
+  }
+
+  /** Checkpoints run by this connection's checkpoint thread so far (0 without one). */
+  get threadCheckpoints(): number {
+    return this.#checkpointer?.checkpoints ?? 0;
   }
 
   /** Whether a transaction is open on this connection (so a step can join it). */
@@ -149,7 +189,10 @@ export class SqliteDatabase {
     }
   }
 
+  /** Closes the connection; a checkpoint thread is told to stop first (it closes its own). */
   close(): void {
+    void this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
     if (!this.#db.isOpen) return;
     this.#statements.clear();
     this.#db.close();

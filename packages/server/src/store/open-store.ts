@@ -33,7 +33,11 @@ export async function openMetadataStore(config: Readonly<Config>, role: StoreRol
   switch (kind) {
     case 'sqlite': {
       const path = join(config.dataDir, 'faas.db');
-      return role === 'server' ? openSqliteStore({ path }) : new SqliteStore({ path });
+      // The server's store checkpoints the WAL on a thread of its own; no serving thread's
+      // commit does (WalCheckpointer says why).
+      return role === 'server'
+        ? openSqliteStore({ path, walCheckpoints: 'thread' })
+        : new SqliteStore({ path, walCheckpoints: 'off' });
     }
     case 'postgres': {
       const url = config.databaseUrl as string;

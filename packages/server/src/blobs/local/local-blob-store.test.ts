@@ -60,6 +60,29 @@ describe('LocalBlobStore on disk', () => {
     assert.deepEqual(readdirSync(stagingDir(dir)), [], 'staging files left behind');
   });
 
+  it('puts into a blob folder removed since its last put, small bytes and large', async () => {
+    // The store remembers the folders it made (a put skips their mkdir): one removed meanwhile is made again.
+    const dir = freshRoot();
+    const blobs = await createLocalBlobStore({ root: dir });
+    const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+    const first = Buffer.from('first');
+    const folder = sha(first).slice(0, 2);
+    const sameFolder = (size: number) => {
+      for (let i = 0; ; i++) {
+        const data = Buffer.alloc(size, `${i} `);
+        if (sha(data).slice(0, 2) === folder && !data.equals(first)) return data;
+      }
+    };
+    await blobs.put(first);
+    for (const data of [sameFolder(100), sameFolder(100_000)]) {
+      rmSync(join(dir, folder), { recursive: true });
+      assert.deepEqual(await blobs.put(data), { sha256: sha(data), sizeBytes: data.byteLength });
+      assert.ok(Buffer.from((await blobs.get(sha(data))) ?? []).equals(data));
+    }
+    assert.equal(await blobs.has(sha(first)), false);
+    assert.deepEqual(readdirSync(stagingDir(dir)), [], 'staging files left behind');
+  });
+
   it('reports corruption as a FaasError naming the blob', async () => {
     const dir = freshRoot();
     const blobs = await createLocalBlobStore({ root: dir });

@@ -103,6 +103,41 @@ describe('buildIsolateArtifact', () => {
     assert.deepEqual(a, b);
   });
 
+  it('gives an entry that one of its imports imports back one module, run once', async () => {
+    // The entry goes to esbuild as stdin only when it names no relative module: as stdin, a
+    // file importing it would get a second copy, running its top level twice.
+    const files = filesOf({
+      'index.js': [
+        "import { count } from './count.js';",
+        'globalThis.entryRuns = (globalThis.entryRuns ?? 0) + 1;',
+        'export const name = "entry";',
+        'export default () => [count(), globalThis.entryRuns];',
+      ].join('\n'),
+      'count.js': "import * as entry from './index.js';\nexport const count = () => entry.name;",
+    });
+    const namespace = load(await buildIsolateArtifact(files, 'index.js', { runtime: 'js' }));
+    assert.equal(JSON.stringify(namespace.default?.()), '["entry",1]');
+  });
+
+  it('names a single-file entry in a folder by its path in errors and the source map', async () => {
+    const bad = filesOf({ 'src/handler.js': 'export default () => {\n  return = 1;\n};' });
+    await rejectsWith(
+      buildIsolateArtifact(bad, 'src/handler.js', { runtime: 'js' }),
+      ErrorCode.COMPILE_ERROR,
+      /^src\/handler\.js:2:10: /,
+    );
+    const good = filesOf({ 'src/handler.js': 'export default () => 1;' });
+    const text = new TextDecoder().decode(
+      await buildIsolateArtifact(good, 'src/handler.js', { runtime: 'js' }),
+    );
+    const map = /sourceMappingURL=data:application\/json;base64,(\S+)/.exec(text)?.[1] ?? '';
+    const sources = JSON.parse(Buffer.from(map, 'base64').toString()).sources as string[];
+    assert.deepEqual(
+      sources.map((source) => source.replace(/^faas:/, '')),
+      ['src/handler.js'],
+    );
+  });
+
   it('reports a syntax error with its file, line and column', async () => {
     const files = filesOf({
       'index.ts': "import { f } from './lib/bad';\nexport default f;",

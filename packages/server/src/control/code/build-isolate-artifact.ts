@@ -1,7 +1,7 @@
 import { type BuildOptions, build } from 'esbuild';
 import { compileError, compileProblem, isEsbuildFailure } from './compile-error.ts';
 import type { SourceFiles } from './source-files.ts';
-import { virtualFilesPlugin } from './virtual-files-plugin.ts';
+import { loaderFor, virtualFilesPlugin } from './virtual-files-plugin.ts';
 
 export interface IsolateBuildOptions {
   runtime: 'js' | 'ts';
@@ -26,7 +26,7 @@ export async function buildIsolateArtifact(
 ): Promise<Uint8Array> {
   const exportName = options.exportName ?? 'default';
   const common = (entry: string, generated?: Map<string, string>): BuildOptions => ({
-    entryPoints: [entry],
+    ...entrySource(files, entry),
     outfile: OUTFILE,
     bundle: true,
     write: false,
@@ -85,6 +85,31 @@ export async function buildIsolateArtifact(
 }
 
 const CJS_WRAPPER = '<commonjs-entry>';
+
+/**
+ * How the entry reaches esbuild. An entry that imports no file of its own goes in as `stdin`:
+ * each file the plugin serves costs two round trips to esbuild's process per build (resolve,
+ * load), and these were ~40% of a small deploy's build (two builds, 8.9 → 5.1 ms side by side).
+ * An entry with a relative import keeps the plugin's path, so a file importing the entry gets the
+ * same module, not a second copy. The file name is the same either way (esbuild names a plugin's
+ * file `faas:index.js`; compile errors and source maps strip the namespace), except for a name
+ * with a colon, which also keeps the plugin's path.
+ */
+function entrySource(files: SourceFiles, entry: string): Pick<BuildOptions, 'entryPoints' | 'stdin'> {
+  const contents = files.get(entry);
+  if (!contents || entry.includes(':') || mayImportRelative(contents)) return { entryPoints: [entry] };
+  return { stdin: { contents, sourcefile: entry, loader: loaderFor(entry) } };
+}
+
+/**
+ * Whether the code may name a relative module: a quote followed by `./`, `../`, or `.`/`..` and
+ * the closing quote. Over-inclusive (comments, plain strings) on purpose: a false hit only
+ * takes the plugin's path.
+ */
+function mayImportRelative(contents: Uint8Array): boolean {
+  const text = Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString('latin1');
+  return /(['"`])\.{1,2}(\/|\1)/.test(text);
+}
 
 function encode(text: string | undefined): Uint8Array {
   if (text === undefined) throw new Error('esbuild produced no output');

@@ -71,10 +71,15 @@ export function virtualFilesPlugin(
       build.onLoad({ filter: /.*/, namespace: FILES_NAMESPACE }, (args) => {
         const contents = files.get(args.path);
         if (!contents) return { errors: [{ text: `No file ${args.path} in the code` }] };
-        return { contents, loader: LOADERS[posix.extname(args.path)] ?? 'binary' };
+        return { contents, loader: loaderFor(args.path) };
       });
     },
   };
+}
+
+/** The loader of a function's file, by its extension; unknown ones are bytes. */
+export function loaderFor(path: string): Loader {
+  return LOADERS[posix.extname(path)] ?? 'binary';
 }
 
 function isRelative(path: string): boolean {

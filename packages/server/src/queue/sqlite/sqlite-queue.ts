@@ -23,6 +23,11 @@ export interface SqliteQueueOptions {
   jitterRatio?: number;
   /** How long a write waits for another connection's lock. @default 5000 */
   busyTimeoutMs?: number;
+  /**
+   * `off`: this connection's commits never checkpoint the WAL, another connection to the file
+   * does (the server's store, on a thread of its own). @default 'auto' (SQLite's own)
+   */
+  walCheckpoints?: 'auto' | 'off';
   /** The clock, in ms since epoch. @default Date.now */
   now?: () => number;
 }
@@ -53,6 +58,7 @@ export class SqliteQueue implements Queue {
 
   constructor(options: SqliteQueueOptions) {
     this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs, 'queue');
+    if (options.walCheckpoints === 'off') this.#db.disableAutoCheckpoint();
     this.#retry = options.retry;
     this.#jitterRatio = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
     this.#now = options.now ?? Date.now;

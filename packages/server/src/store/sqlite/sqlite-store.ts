@@ -49,6 +49,14 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long a write waits for another connection's lock. @default 5000 */
   busyTimeoutMs?: number;
+  /**
+   * Who copies the WAL into the file: `auto` SQLite, inside the commit that fills it (on the
+   * calling thread); `thread` a thread of this store's own (SqliteDatabase.checkpointOnThread);
+   * `off` another connection to the file that runs them. @default 'auto'
+   */
+  walCheckpoints?: 'auto' | 'thread' | 'off';
+  /** Hears a failed checkpoint on the thread. @default console.warn */
+  onCheckpointError?: (err: unknown) => void;
 }
 
 const MIGRATIONS: Migration[] = loadMigrations(new URL('./migrations/', import.meta.url));
@@ -70,6 +78,12 @@ export class SqliteStore implements MetadataStore {
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new SqliteDatabase(options.path, options.busyTimeoutMs, 'store');
+    if (options.walCheckpoints === 'off') this.#db.disableAutoCheckpoint();
+    if (options.walCheckpoints === 'thread') {
+      this.#db.checkpointOnThread({
+        onError: options.onCheckpointError ?? ((err) => console.warn('faas: store WAL checkpoint:', err)),
+      });
+    }
     this.#functions = new FunctionQueries(this.#db);
     this.#invocations = new InvocationQueries(this.#db);
     this.#keys = new KeyQueries(this.#db);
