@@ -607,11 +607,15 @@ describe('instances through gateways', { skip }, () => {
       const done = await running;
       assert.equal(done.status, 200, await done.clone().text());
       assert.equal(((await done.json()) as { stdout: string }).stdout, 'done\n');
-      // Gone once its last call ended: lost from then on (its container outlives it).
+      // Gone once its last call ended: out of the cluster, its instance lost from then on (its
+      // container outlives it), and its entry can be deleted once every gateway's copy says so.
       await exited;
       await waitFor(async () => {
-        const got = (await (await via(g2, `/api/v1/instances/${made.id}`)).json()) as View;
-        return got.status === 'lost' ? true : undefined;
+        for (const g of gateways) {
+          const got = (await (await via(g, `/api/v1/instances/${made.id}`)).json()) as View;
+          if (got.status !== 'lost' || !/out of the cluster/.test(got.reason ?? '')) return undefined;
+        }
+        return true;
       });
       assert.equal((await via(g1, `/api/v1/instances/${made.id}`, { method: 'DELETE' })).status, 204);
     } finally {
