@@ -192,11 +192,11 @@ export class LocalBlobStore implements BlobStore {
     const target = blobPath(this.root, sha256);
     const folder = dirname(target);
     try {
-      if (!this.#folders.has(folder)) await mkdir(folder, { recursive: true });
+      if (!this.#folders.has(folder)) await makeFolder(folder);
       await rename(staged, target).catch(async (err: unknown) => {
         // The folder went away since (removed by hand): make it again.
         if (!isNotFound(err)) throw err;
-        await mkdir(folder, { recursive: true });
+        await makeFolder(folder);
         await rename(staged, target);
       });
       this.#folders.add(folder);
@@ -214,6 +214,20 @@ async function syncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Makes a blob folder, durably: the entry of each folder it made is fsynced in its parent, or
+ * after an OS crash the folder (and the blob renamed into it) could be gone while the metadata
+ * naming the blob survived.
+ */
+async function makeFolder(folder: string): Promise<void> {
+  const first = await mkdir(folder, { recursive: true });
+  if (first === undefined) return;
+  for (let made = folder; ; made = dirname(made)) {
+    await syncDir(dirname(made));
+    if (made === first || dirname(made) === made) return;
   }
 }
 
