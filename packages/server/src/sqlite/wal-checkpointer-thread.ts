@@ -9,6 +9,12 @@ const { path, intervalMs, busyTimeoutMs } = workerData as {
   busyTimeoutMs: number;
 };
 const db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+/**
+ * Checkpoints failing in a row before the thread gives up and ends: its parent then turns the
+ * serving connections' automatic checkpoints back on, rather than the WAL growing without end.
+ */
+const MAX_FAILURES_IN_A_ROW = 10;
+let failures = 0;
 
 function checkpoint(): void {
   try {
@@ -17,8 +23,13 @@ function checkpoint(): void {
     // WAL from its beginning, so it stops growing.
     const row = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number; checkpointed: number };
     parentPort?.postMessage({ kind: 'checkpointed', log: row.log, checkpointed: row.checkpointed });
+    failures = 0;
   } catch (err) {
     parentPort?.postMessage({ kind: 'failed', message: (err as Error).message });
+    if (++failures < MAX_FAILURES_IN_A_ROW) return;
+    clearInterval(timer);
+    db.close();
+    process.exit(1);
   }
 }
 
