@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Runtime {
   prepare(fn: unknown): Promise<void>;
-  invoke(request: unknown): Promise<{ status: string }>;
+  invoke(request: unknown): Promise<{ status: string; metrics: { coldStart?: boolean } }>;
   stats(): { warm: number };
   close(): Promise<void>;
   readonly isolates?: number;
@@ -42,6 +42,8 @@ const rssIdle = process.memoryUsage().rss;
 
 let calls = 0;
 let errors = 0;
+/** Calls that loaded their function again (evicted, expired, or its isolate held): should be none. */
+let coldCalls = 0;
 const until = performance.now() + seconds * 1000;
 async function caller(): Promise<void> {
   while (performance.now() < until) {
@@ -53,6 +55,7 @@ async function caller(): Promise<void> {
       deadline: Date.now() + 30_000,
       log: () => {},
     });
+    if (outcome.metrics.coldStart) coldCalls++;
     if (outcome.status === 'succeeded') calls++;
     else errors++;
   }
@@ -67,6 +70,7 @@ console.log(
     perFunctionKb: Math.round((rssIdle - rssBefore) / 1024 / count),
     callsPerS: Math.round(calls / seconds),
     errors,
+    coldCalls,
     rssAfterCallsMb: mb(process.memoryUsage().rss - rssBefore),
     isolates: runtime.isolates ?? runtime.stats().warm,
     warmContexts: runtime.stats().warm,
