@@ -86,7 +86,6 @@ export interface PlacementBook {
   reserve(project: string, count: number, limit: number): Promise<(() => Promise<void>) | undefined>;
   record(node: string, project: string, view: InstanceView): Promise<void>;
   remove(id: string): Promise<void>;
-  list(): Promise<Array<{ project: string }>>;
   markLost(node: string, has: ReadonlySet<string>, reason: string): Promise<number>;
 }
 
