@@ -189,6 +189,17 @@ export class SqliteDatabase {
     }
   }
 
+  /**
+   * Stops the checkpoint thread and waits until its connection is closed: a close that did not
+   * wait left that connection open past it, so another process opening the file at once could
+   * find it locked.
+   */
+  async stopCheckpoints(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    await checkpointer?.stop();
+  }
+
   /** Closes the connection; a checkpoint thread is told to stop first (it closes its own). */
   close(): void {
     void this.#checkpointer?.stop();

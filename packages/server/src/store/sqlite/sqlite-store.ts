@@ -330,6 +330,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.#db.stopCheckpoints();
     this.#db.close();
   }
 }
