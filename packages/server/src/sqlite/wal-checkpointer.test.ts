@@ -27,4 +27,19 @@ describe('WalCheckpointer', () => {
     await lost;
     assert.ok(errors.length >= 10, `${errors.length} failures reported`);
   });
+
+  it('stops a thread that ended already at once', { timeout: 20_000 }, async () => {
+    const path = join(dir, 'also-not-a-database');
+    writeFileSync(path, 'x'.repeat(4096));
+    let checkpointer: WalCheckpointer | undefined;
+    await new Promise<void>((resolve) => {
+      checkpointer = new WalCheckpointer(path, {
+        intervalMs: 5,
+        busyTimeoutMs: 100,
+        onError: () => undefined,
+        onLost: resolve,
+      });
+    });
+    await checkpointer?.stop();
+  });
 });

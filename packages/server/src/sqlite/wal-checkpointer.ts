@@ -24,6 +24,7 @@ export interface WalCheckpointerOptions {
 export class WalCheckpointer {
   #worker: Worker;
   #stopped: Promise<void> | undefined;
+  #exited = false;
   /** Checkpoints that ran, for tests and metrics. */
   checkpoints = 0;
 
@@ -42,6 +43,7 @@ export class WalCheckpointer {
     });
     this.#worker.on('error', options.onError);
     this.#worker.on('exit', () => {
+      this.#exited = true;
       if (!this.#stopped) options.onLost();
     });
     // A process with nothing else to do may exit: its last connection's close checkpoints anyway.
@@ -51,7 +53,10 @@ export class WalCheckpointer {
   /** Stops the thread and closes its connection. */
   stop(): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
+      if (this.#exited) return resolve();
       this.#worker.once('exit', () => resolve());
+      // Kept alive until it exits: a close awaiting it is maybe all the process has left to do.
+      this.#worker.ref();
       this.#worker.postMessage({ kind: 'stop' });
     });
     return this.#stopped;
