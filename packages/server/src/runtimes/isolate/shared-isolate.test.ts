@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { FunctionVersion } from '@faas/core';
-import { MemoryBlobStore } from '@faas/testkit';
-import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
-import { deployScript, invoke, resultOf } from './test-helpers.ts';
+import type { IsolateRuntime } from './isolate-runtime.ts';
+import { deployScript, invoke, resultOf, runtimesClosedAfter } from './test-helpers.ts';
 
-const runtimes: IsolateRuntime[] = [];
-after(async () => {
-  for (const runtime of runtimes) await runtime.close();
-});
-
-function runtime(options: { maxIsolates?: number } = {}) {
-  const blobs = new MemoryBlobStore();
-  const made = createIsolateRuntime({ blobs, ...options });
-  runtimes.push(made);
-  return { blobs, rt: made };
-}
+const runtime = runtimesClosedAfter();
 
 /** Loads each version (prepare), one after another, so that they pack into one isolate. */
 async function prepareAll(rt: IsolateRuntime, fns: FunctionVersion[]): Promise<void> {

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FUNCTION_DEFAULTS, type FunctionVersion } from '@faas/core';
-import { MemoryBlobStore } from '@faas/testkit';
-import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
-import { deployScript as deployAny, invoke, resultOf } from './test-helpers.ts';
+import type { MemoryBlobStore } from '@faas/testkit';
+import type { IsolateRuntime } from './isolate-runtime.ts';
+import { deployScript as deployAny, invoke, resultOf, runtimesClosedAfter } from './test-helpers.ts';
 
 /** A version with the default memory limit, which the spare is made for. */
 const deployScript = (blobs: MemoryBlobStore, script: string, overrides: Partial<FunctionVersion> = {}) =>
   deployAny(blobs, script, { memoryMb: FUNCTION_DEFAULTS.memoryMb, ...overrides });
 
-const runtimes: IsolateRuntime[] = [];
-after(async () => {
-  for (const runtime of runtimes) await runtime.close();
-});
-
-function runtime(options: { maxIsolates?: number } = {}) {
-  const blobs = new MemoryBlobStore();
-  const made = createIsolateRuntime({ blobs, ...options });
-  runtimes.push(made);
-  return { blobs, runtime: made };
-}
+const runtime = runtimesClosedAfter();
 
 async function spareReady(runtime: IsolateRuntime): Promise<void> {
   for (let i = 0; i < 1000 && !runtime.spares.ready; i++) await sleep(5);
@@ -29,7 +19,7 @@ async function spareReady(runtime: IsolateRuntime): Promise<void> {
 
 describe('SpareIsolate', () => {
   it('gives a cold start the isolate made ahead, then makes another', async () => {
-    const { blobs, runtime: rt } = runtime();
+    const { blobs, rt } = runtime();
     const a = await deployScript(blobs, 'var __faas = { default: (e) => e.n + 1 };');
     // Of another project: a function of a's would load into a's isolate, as a context.
     const b = await deployScript(blobs, 'var __faas = { default: (e) => e.n * 3 };', { project: 'other' });
@@ -47,7 +37,7 @@ describe('SpareIsolate', () => {
   });
 
   it('passes nothing between functions: globals one set are not in the next one’s isolate', async () => {
-    const { blobs, runtime: rt } = runtime();
+    const { blobs, rt } = runtime();
     const writer = await deployScript(
       blobs,
       'globalThis.leak = "from writer"; var __faas = { default: () => { globalThis.later = 1; Object.prototype.polluted = 1; return "set"; } };',
@@ -65,7 +55,7 @@ describe('SpareIsolate', () => {
   });
 
   it('keeps to FAAS_MAX_ISOLATES: the spare is the first idle isolate to go', async () => {
-    const { blobs, runtime: rt } = runtime({ maxIsolates: 1 });
+    const { blobs, rt } = runtime({ maxIsolates: 1 });
     const a = await deployScript(blobs, 'var __faas = { default: () => "a" };');
     const b = await deployScript(blobs, 'var __faas = { default: () => "b" };', { project: 'other' });
     await spareReady(rt);
@@ -77,7 +67,7 @@ describe('SpareIsolate', () => {
   });
 
   it('is not taken by a function with another memory limit', async () => {
-    const { blobs, runtime: rt } = runtime();
+    const { blobs, rt } = runtime();
     const big = await deployScript(blobs, 'var __faas = { default: () => "big" };', { memoryMb: 256 });
     await spareReady(rt);
     assert.equal(resultOf((await invoke(rt, big)).outcome), 'big');

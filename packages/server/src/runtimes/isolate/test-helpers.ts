@@ -1,7 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
 import type { FunctionVersion, InvokeOutcome, InvokeRequest, LogLine } from '@faas/core';
-import { jsFunctionVersion, type MemoryBlobStore } from '@faas/testkit';
-import type { IsolateRuntime } from './isolate-runtime.ts';
+import { jsFunctionVersion, MemoryBlobStore } from '@faas/testkit';
+import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
+
+/**
+ * A maker of isolate runtimes over fresh memory blob stores, each closed after the test file.
+ * Call at the file's top level (it registers the `after`).
+ */
+export function runtimesClosedAfter(): (options?: { maxIsolates?: number }) => {
+  blobs: MemoryBlobStore;
+  rt: IsolateRuntime;
+} {
+  const made: IsolateRuntime[] = [];
+  after(async () => {
+    for (const runtime of made) await runtime.close();
+  });
+  return (options = {}) => {
+    const blobs = new MemoryBlobStore();
+    const rt = createIsolateRuntime({ blobs, ...options });
+    made.push(rt);
+    return { blobs, rt };
+  };
+}
 
 /** Stores a hand-written artifact (an iife script that sets `__faas`) and returns its version. */
 export async function deployScript(
