@@ -441,6 +441,7 @@ describe('instances', { skip }, () => {
     });
     assert.equal(snap.status, 201, JSON.stringify(snap.body));
     const restored = await api(`/snapshots/${snap.body.id}/restore`, { method: 'POST' });
+    assert.equal(restored.status, 201, JSON.stringify(restored.body));
     assert.deepEqual(
       restored.body.processes.map((p) => p.command),
       [`sh -c ${repl}`],

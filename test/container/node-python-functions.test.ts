@@ -284,6 +284,9 @@ describe('container runtime: node and python functions on the real engine', { sk
       'index.js': `import ms from 'ms'; export default async () => ms('2 days');`,
     };
     const fn = await t.deploy(files);
+    // As the platform's deploy does: the install (from the registry, however slow) happens here,
+    // not within the call's 10 s.
+    await t.runtime.prepare(fn);
     const outcome = await t.runtime.invoke(request(fn, {}));
     assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
     assert.ok(outcome.status === 'succeeded');

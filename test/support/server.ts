@@ -97,6 +97,7 @@ export function spawnServer(
     },
   );
   let out = '';
+  let killed = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
     const onData = (chunk: Buffer) => {
@@ -110,10 +111,16 @@ export function spawnServer(
           output: () => out,
           kill: (signal = 'SIGKILL') =>
             new Promise((done) => {
+              killed = true;
               if (child.exitCode !== null || child.signalCode !== null) return done();
               child.once('exit', () => done());
               child.kill(signal);
             }),
+        });
+        // A server that dies under a test fails it with "fetch failed": its own words say why.
+        child.once('exit', (code, signal) => {
+          if (!killed)
+            process.stderr.write(`server ${m[1]} exited (${code ?? signal}) on its own:\n${out}\n`);
         });
       }
     };
