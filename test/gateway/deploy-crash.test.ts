@@ -3,47 +3,9 @@
 // cheaper; this holds whatever moves in the deploy path.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { ADMIN_KEY, spawnServer, tempDataDir } from '../support/server.ts';
-
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** One request on a connection of its own, so the kernel spreads them over the gateway threads. */
-function once(url: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const target = new URL(url + path);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        method,
-        path: target.pathname,
-        agent: false,
-        headers: {
-          authorization: `Bearer ${ADMIN_KEY}`,
-          ...(payload !== undefined
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+import { once } from '../support/own-connection.ts';
+import { spawnServer, tempDataDir } from '../support/server.ts';
 
 const COUNT = 12;
 const codeOf = (i: number) => `export default (e) => ({ id: ${i}, n: e.n })`;
@@ -57,15 +19,13 @@ describe('a deploy answered 201', () => {
     try {
       for (let i = 0; i < COUNT; i++) {
         const deployed = await once(first.url, 'POST', '/api/v1/functions', {
-          name: `fn-${i}`,
-          runtime: 'js',
-          code: codeOf(i),
+          body: { name: `fn-${i}`, runtime: 'js', code: codeOf(i) },
         });
         assert.equal(deployed.status, 201, deployed.body);
         if (i === COUNT - 1) break; // The last one: killed right after its answer, below.
         // Four calls, each on a connection of its own, which the kernel spreads over both threads.
         for (let n = 0; n < 4; n++) {
-          const invoked = await once(first.url, 'POST', `/api/v1/functions/fn-${i}/invoke`, { n });
+          const invoked = await once(first.url, 'POST', `/api/v1/functions/fn-${i}/invoke`, { body: { n } });
           assert.equal(invoked.status, 200, invoked.body);
           assert.deepEqual(JSON.parse(invoked.body), { id: i, n });
         }
@@ -77,7 +37,9 @@ describe('a deploy answered 201', () => {
     const second = await spawnServer(dataDir, { FAAS_GATEWAY_THREADS: '2' });
     try {
       for (let i = 0; i < COUNT; i++) {
-        const invoked = await once(second.url, 'POST', `/api/v1/functions/fn-${i}/invoke`, { n: i });
+        const invoked = await once(second.url, 'POST', `/api/v1/functions/fn-${i}/invoke`, {
+          body: { n: i },
+        });
         assert.equal(invoked.status, 200, invoked.body);
         assert.deepEqual(JSON.parse(invoked.body), { id: i, n: i });
         // The source tar too: what a rollback or the console's editor reads.

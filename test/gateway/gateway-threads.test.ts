@@ -6,52 +6,16 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { engineSkipReason } from '../support/engine.ts';
+import { type Answer, once as onOwnConnection } from '../support/own-connection.ts';
 import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** One request on a new connection. */
-function once(
+const once = (
   server: TestServer,
   method: string,
   path: string,
   body?: unknown,
   key: string | null = ADMIN_KEY,
-): Promise<Answer> {
-  const url = new URL(server.url + path);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path: url.pathname + url.search,
-        agent: false,
-        headers: {
-          ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(payload !== undefined
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+) => onOwnConnection(server.url, method, path, { body, key });
 
 const json = (a: Answer) => JSON.parse(a.body);
 

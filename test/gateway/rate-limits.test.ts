@@ -2,59 +2,14 @@
 // connection of its own, so the kernel spreads them over the threads, and the counts show the
 // buckets are the server's, not each thread's.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   dropQueueKeys,
   NO_REDIS,
   TEST_REDIS_URL,
 } from '../../packages/server/src/queue/redis/test-support.ts';
-import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** One request on a new connection. */
-export function once(
-  base: string,
-  method: string,
-  path: string,
-  options: { body?: unknown; key?: string | null } = {},
-): Promise<Answer> {
-  const url = new URL(base + path);
-  const { key = ADMIN_KEY, body } = options;
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path: url.pathname + url.search,
-        agent: false,
-        headers: {
-          ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(payload !== undefined
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+import { type Answer, once } from '../support/own-connection.ts';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
