@@ -1,4 +1,4 @@
-import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
@@ -13,6 +13,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upg
  * refuses every connection-specific header (writing one throws).
  */
 const ANSWER_HOP_BY_HOP = new Set([...HOP_BY_HOP, 'transfer-encoding']);
+
+/** A body up to this size is kept while it goes up, to send again if its connection was dead. */
+const REPLAYABLE_BYTES = 64 * 1024;
 
 /**
  * Passes requests a gateway thread does not serve itself to the main thread's internal
@@ -55,33 +58,54 @@ export class MainProxy {
       else headers['transfer-encoding'] = 'chunked';
     }
     let answered = false;
-    const upstream = request(
-      { socketPath: this.#socketPath, method: req.method, path: req.url, headers, agent: this.#agent },
-      (answer) => {
-        answered = true;
-        const out: string[] = [];
-        const raw = answer.rawHeaders;
-        for (let i = 0; i + 1 < raw.length; i += 2) {
-          if (!ANSWER_HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
-            out.push(raw[i] as string, raw[i + 1] as string);
-        }
-        try {
-          // HTTP/2 has no status message.
-          if (req.httpVersionMajor === 2) res.writeHead(answer.statusCode ?? 502, out);
-          else res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
-        } catch (err) {
-          // A header the client's protocol cannot carry: this request fails, never the thread.
-          answer.destroy();
-          unavailable(res, err as Error);
+    // What went up so far, while it is small enough to send again (see `retried` below).
+    let sent: Buffer[] | undefined = body ? [body] : [];
+    let sentBytes = 0;
+    let ended = body !== undefined;
+    let retried = false;
+    const open = (agent: Agent | false): ClientRequest => {
+      const up = request(
+        { socketPath: this.#socketPath, method: req.method, path: req.url, headers, agent },
+        (answer) => {
+          answered = true;
+          const out: string[] = [];
+          const raw = answer.rawHeaders;
+          for (let i = 0; i + 1 < raw.length; i += 2) {
+            if (!ANSWER_HOP_BY_HOP.has((raw[i] as string).toLowerCase()))
+              out.push(raw[i] as string, raw[i + 1] as string);
+          }
+          try {
+            // HTTP/2 has no status message.
+            if (req.httpVersionMajor === 2) res.writeHead(answer.statusCode ?? 502, out);
+            else res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+          } catch (err) {
+            // A header the client's protocol cannot carry: this request fails, never the thread.
+            answer.destroy();
+            unavailable(res, err as Error);
+            return;
+          }
+          answer.pipe(res);
+          answer.on('error', () => res.destroy());
+        },
+      );
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        if (answered) return;
+        // A kept-alive connection the main thread closed as this request went up on it (node's
+        // documented race): the request never reached it, so it goes again, once, on a connection
+        // of its own; when what went up of its body is still at hand.
+        if (up.reusedSocket && !retried && sent && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          retried = true;
+          upstream = open(false);
+          for (const chunk of sent) upstream.write(chunk);
+          if (ended) upstream.end();
+          else req.resume(); // It may have waited for the dead connection's drain.
           return;
         }
-        answer.pipe(res);
-        answer.on('error', () => res.destroy());
-      },
-    );
-    upstream.on('error', (err) => {
-      if (!answered) unavailable(res, err);
-    });
+        unavailable(res, err);
+      });
+      return up;
+    };
+    let upstream = open(this.#agent);
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
@@ -93,6 +117,11 @@ export class MainProxy {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= bodyLimit) {
+        if (sent) {
+          sentBytes += chunk.length;
+          if (sentBytes <= REPLAYABLE_BYTES) sent.push(chunk);
+          else sent = undefined;
+        }
         if (!upstream.write(chunk)) {
           req.pause();
           upstream.once('drain', () => req.resume());
@@ -107,6 +136,7 @@ export class MainProxy {
       });
     });
     req.on('end', () => {
+      ended = true;
       if (!answered || size <= bodyLimit) upstream.end();
     });
   }
