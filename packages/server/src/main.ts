@@ -172,6 +172,11 @@ export function parseServeFlags(argv: string[]): Partial<Record<keyof Config, st
 
 /** Serves until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function serve(argv: string[]): Promise<void> {
+  // A promise nobody awaited failed: a bug in one path (a snapshot, an engine call), which must
+  // not end every tenant's calls in flight with the process. Said loudly, with its stack.
+  process.on('unhandledRejection', (reason) => {
+    console.error('faas: a promise failed with nobody waiting on it (a bug; the server goes on):', reason);
+  });
   const config = loadConfig(process.env, parseServeFlags(argv));
   const server = await startServer(config);
   process.stdout.write(
