@@ -473,7 +473,8 @@ describe('instances', { skip }, () => {
             all.length === running + paused
           );
         },
-        30_000,
+        // Two gVisor restores of standbys, beside another file's 320 MiB snapshots in CI.
+        60_000,
         what,
       );
     try {
