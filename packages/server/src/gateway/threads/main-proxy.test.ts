@@ -36,7 +36,7 @@ function post(url: string, body: string): Promise<{ status: number; body: string
       `${url}/echo`,
       { method: 'POST', agent: false, headers: { 'content-length': Buffer.byteLength(body) } },
       (res) => {
-        readBody(res).then((text) => resolve({ status: res.statusCode ?? 0, body: text }));
+        readBody(res).then((text) => resolve({ status: res.statusCode ?? 0, body: text }), reject);
       },
     );
     req.on('error', reject);
