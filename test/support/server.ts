@@ -98,12 +98,15 @@ export function spawnServer(
   );
   let out = '';
   let killed = false;
+  let listening = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
+      if (listening) return;
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m?.[1]) {
+        listening = true;
         clearTimeout(timer);
         resolve({
           url: m[1],
