@@ -49,6 +49,17 @@ describe('MainProxy', () => {
   after(() => {
     for (const close of closers) close();
   });
+  /** A front server passing everything on to `main` through a MainProxy; all closed after. */
+  const through = async (main: Server) => {
+    const proxy = new MainProxy(await listen(main));
+    const gateway = await front(proxy);
+    closers.push(
+      () => main.close(),
+      () => gateway.server.close(),
+      () => proxy.close(),
+    );
+    return gateway;
+  };
 
   it('sends a request again on a connection of its own when its kept-alive one was closed under it', async () => {
     // The main thread's side closes each connection as its second request arrives, unanswered:
@@ -65,13 +76,7 @@ describe('MainProxy', () => {
       seen.push(body);
       res.end(`echo ${body}`);
     });
-    const proxy = new MainProxy(await listen(main));
-    const gateway = await front(proxy);
-    closers.push(
-      () => main.close(),
-      () => gateway.server.close(),
-      () => proxy.close(),
-    );
+    const gateway = await through(main);
 
     assert.deepEqual(await post(gateway.url, 'first'), { status: 200, body: 'echo first' });
     const big = 'x'.repeat(50_000);
@@ -82,13 +87,7 @@ describe('MainProxy', () => {
 
   it('answers 503 when the main thread drops a request on a new connection: it may have run', async () => {
     const main = createServer((req) => req.socket.destroy());
-    const proxy = new MainProxy(await listen(main));
-    const gateway = await front(proxy);
-    closers.push(
-      () => main.close(),
-      () => gateway.server.close(),
-      () => proxy.close(),
-    );
+    const gateway = await through(main);
 
     const answer = await post(gateway.url, 'once');
     assert.equal(answer.status, 503);
