@@ -211,6 +211,28 @@ describe('buildIsolateArtifact', () => {
     assert.equal(load(named).handler?.(), 1);
   });
 
+  it("reads a JavaScript entry's exports from its own statements, and refuses one without the handler's", async () => {
+    const files = filesOf({
+      'index.js': 'const h = () => 1;\nexport { h as handler };\nexport const other = 2;',
+    });
+    await rejectsWith(
+      buildIsolateArtifact(files, 'index.js', { runtime: 'js' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.js: the handler's export "default" is missing \(it exports handler, other\)$/,
+    );
+    const named = await buildIsolateArtifact(files, 'index.js', { runtime: 'js', exportName: 'handler' });
+    assert.equal(load(named).handler?.(), 1);
+  });
+
+  it('refuses top-level await in JavaScript too, worded by the source', async () => {
+    const files = filesOf({ 'index.js': 'const x = await Promise.resolve(1);\nexport default () => x;' });
+    await rejectsWith(
+      buildIsolateArtifact(files, 'index.js', { runtime: 'js' }),
+      ErrorCode.COMPILE_ERROR,
+      /^index\.js:1:11: Top-level await is not supported/,
+    );
+  });
+
   it('refuses top-level await, which a classic script cannot run', async () => {
     const files = filesOf({ 'index.ts': 'const x = await Promise.resolve(1);\nexport default () => x;' });
     await rejectsWith(

@@ -1,5 +1,6 @@
 import { type BuildOptions, build } from 'esbuild';
 import { compileError, compileProblem, isEsbuildFailure } from './compile-error.ts';
+import { moduleExports } from './module-exports.ts';
 import type { SourceFiles } from './source-files.ts';
 import { loaderFor, virtualFilesPlugin } from './virtual-files-plugin.ts';
 
@@ -16,7 +17,7 @@ const OUTFILE = 'artifact.js';
 /**
  * Bundles the entry and its relative imports, from memory, into a classic script that sets
  * `globalThis.__faas` to the entry's module namespace (what the isolate runtime binds handlers
- * from). Both builds reuse esbuild's long-lived service process: no process per deploy.
+ * from). Its builds reuse esbuild's long-lived service process: no process per deploy.
  * @throws FaasError COMPILE_ERROR with `details` of `{ file, line, column, message, lineText }`.
  */
 export async function buildIsolateArtifact(
@@ -46,20 +47,26 @@ export async function buildIsolateArtifact(
       globalName: '__faas',
       sourcemap: 'inline',
       sourcesContent: false,
+      metafile: true,
     });
+  const esm = () =>
+    build({ ...common(entryPath), format: 'esm', metafile: true, supported: { 'top-level-await': false } });
 
-  // esbuild lists an output's exports only for ES modules, so the same input is also built as one,
-  // concurrently, for its metafile; the iife is the artifact. (Turning that ES module into an iife
-  // instead would add esbuild's `require` shim, which the function could see.)
-  const [script, module] = await Promise.allSettled([
-    iife(entryPath),
-    build({ ...common(entryPath), format: 'esm', metafile: true, supported: { 'top-level-await': false } }),
-  ]);
+  // esbuild lists an output's exports only for ES modules, so unless the entry's own statements
+  // tell them, the same input is also built as one, concurrently, for its metafile; the iife is
+  // the artifact. (Turning that ES module into an iife instead would add esbuild's `require`
+  // shim, which the function could see.)
+  const declared = ownExports(files, entryPath);
+  const [script, module] = await Promise.allSettled([iife(entryPath), declared ? undefined : esm()]);
   // The ES module build's errors come first: it words top-level await in terms of the source.
   if (module.status === 'rejected') throw asCompileError(module.reason);
-  if (script.status === 'rejected') throw asCompileError(script.reason);
-  const entryInput = Object.values(module.value.metafile.inputs)[0];
-  const exports = Object.values(module.value.metafile.outputs)[0]?.exports ?? [];
+  if (script.status === 'rejected') {
+    // Without the ES module build beside it, it runs now: its errors are the ones worded for the source.
+    const worded = declared ? await esm().catch((err: unknown) => err) : undefined;
+    throw asCompileError(worded instanceof Error ? worded : script.reason);
+  }
+  const entryInput = Object.values(script.value.metafile.inputs)[0];
+  const exports = declared ?? Object.values(module.value?.metafile.outputs ?? {})[0]?.exports ?? [];
 
   if (entryInput?.format === 'cjs') {
     // An iife of a CommonJS entry would be `module.exports` itself; wrapping it gives what Node's
@@ -109,6 +116,19 @@ function entrySource(files: SourceFiles, entry: string): Pick<BuildOptions, 'ent
 function mayImportRelative(contents: Uint8Array): boolean {
   const text = Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString('latin1');
   return /(['"`])\.{1,2}(\/|\1)/.test(text);
+}
+
+/**
+ * The entry's exports from its own statements, when they are all there is to know: a JavaScript
+ * entry that goes in as `stdin` imports no file of its own. Else undefined (TypeScript, JSX, an
+ * entry with relative imports, a syntax the parser does not take).
+ */
+function ownExports(files: SourceFiles, entry: string): string[] | undefined {
+  const contents = files.get(entry);
+  if (!contents || entrySource(files, entry).stdin?.loader !== 'js') return undefined;
+  return moduleExports(
+    Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString('utf8'),
+  );
 }
 
 function encode(text: string | undefined): Uint8Array {
