@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { type Config, type MetadataStore, UnreachableCaseError } from '@faas/core';
-import { openPostgresStore, PostgresStore } from './postgres/postgres-store.ts';
 import { openSqliteStore, SqliteStore } from './sqlite/sqlite-store.ts';
 
 /** The MetadataStore implementations a configuration can pick. */
@@ -40,6 +39,8 @@ export async function openMetadataStore(config: Readonly<Config>, role: StoreRol
         : new SqliteStore({ path, walCheckpoints: 'off' });
     }
     case 'postgres': {
+      // Loaded only here: pg and the store's queries, in every thread that opens a store.
+      const { openPostgresStore, PostgresStore } = await import('./postgres/postgres-store.ts');
       const url = config.databaseUrl as string;
       return role === 'server'
         ? openPostgresStore({ url, poolSize: config.databasePoolSize, migrate: config.databaseMigrate })

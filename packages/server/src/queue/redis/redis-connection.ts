@@ -1,5 +1,5 @@
 import { ErrorCode, FaasError, redactUrl } from '@faas/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export interface RedisConnectOptions {
   url: string;
@@ -22,6 +22,8 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
  */
 export async function connectRedis(options: RedisConnectOptions): Promise<Redis> {
   let started = false;
+  // Loaded only when a Redis URL is set: a few MB in every thread that would import it.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(options.url, {
     lazyConnect: true,
     enableOfflineQueue: false,
