@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkOut } from './before-after.ts';
 import { api, timedInvoke } from './lib/faas-api.ts';
-import { type FaasServer, startFaasServer, treeRssMb } from './lib/processes.ts';
+import { type FaasServer, startFaasServer, treeMemoryMb } from './lib/processes.ts';
 
 const codeOf = (i: number) => `export default (e) => ({ ok: true, n: e.n, id: ${i} })`;
 const numberFrom = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -110,15 +110,15 @@ async function idle(): Promise<void> {
   const server = await startFaasServer({}, { minimal: true });
   let deployed = 0;
   try {
-    console.log(`idle server: ${treeRssMb(server.pid).toFixed(0)} MB`);
+    console.log(`idle server: ${treeMemoryMb(server.pid).resident.toFixed(0)} MB resident`);
     for (const count of [100, 1000]) {
       const from = deployed;
       await deployRange(server, from, count);
       deployed = count;
-      const afterDeploy = treeRssMb(server.pid);
+      const afterDeploy = treeMemoryMb(server.pid).resident;
       for (let i = from; i < count; i++) await timedInvoke(server, `fn-${i}`, { n: 1 });
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      const warm = treeRssMb(server.pid);
+      const warm = treeMemoryMb(server.pid).resident;
       const perFunctionKb = ((warm - afterDeploy) * 1024) / (count - from);
       console.log(
         `${count} functions: ${afterDeploy.toFixed(0)} MB deployed, ${warm.toFixed(0)} MB with one warm isolate each (${perFunctionKb.toFixed(0)} KB per function)`,

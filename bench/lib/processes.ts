@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -116,13 +116,27 @@ export function startBaselineCluster(workers: number): Promise<Spawned> {
   return spawnListening(['bench/baseline-cluster.ts'], { BENCH_CLUSTER_WORKERS: String(workers) });
 }
 
-/** Resident memory of a process and all its descendants (isolate hosts, sandboxes' shims), in MB. */
-export function treeRssMb(pid: number): number {
-  let kb = 0;
+/**
+ * Memory of a process and all its descendants (isolate hosts, sandboxes' shims), in MB:
+ * - `rss`: their VmRSS added up, which counts a binary's resident pages once per process
+ *   running it (node's ~57 MB in the server and in each isolate host);
+ * - `resident`: what they hold of the machine's memory: their own pages (anonymous and shared
+ *   memory) added up, and the pages of files they map counted once per executable (the largest
+ *   of its processes'), since the kernel keeps one copy of a binary however many run it.
+ */
+export function treeMemoryMb(pid: number): { rss: number; resident: number } {
+  let rssKb = 0;
+  let ownKb = 0;
+  const fileKbByExe = new Map<string, number>();
+  const field = (status: string, name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   const visit = (id: number) => {
     try {
       const status = readFileSync(`/proc/${id}/status`, 'utf8');
-      kb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const exe = readlinkSync(`/proc/${id}/exe`);
+      rssKb += field(status, 'VmRSS');
+      ownKb += field(status, 'RssAnon') + field(status, 'RssShmem');
+      fileKbByExe.set(exe, Math.max(fileKbByExe.get(exe) ?? 0, field(status, 'RssFile')));
       for (const task of readdirSync(`/proc/${id}/task`)) {
         const children = readFileSync(`/proc/${id}/task/${task}/children`, 'utf8').trim();
         for (const child of children ? children.split(' ') : []) visit(Number(child));
@@ -132,5 +146,7 @@ export function treeRssMb(pid: number): number {
     }
   };
   visit(pid);
-  return kb / 1024;
+  let fileKb = 0;
+  for (const kb of fileKbByExe.values()) fileKb += kb;
+  return { rss: rssKb / 1024, resident: (ownKb + fileKb) / 1024 };
 }
