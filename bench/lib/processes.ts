@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SERVER_NODE_FLAGS } from '../../packages/server/src/node-flags.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -89,7 +90,17 @@ export async function startFaasServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));
   const adminKey = `faas_bench_${randomBytes(16).toString('hex')}`;
   const server = await spawnListening(
-    ['packages/server/src/main.ts', 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    [
+      ...SERVER_NODE_FLAGS,
+      'packages/server/src/main.ts',
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+    ],
     { FAAS_ADMIN_KEY: adminKey, ...(options.minimal ? {} : { FAAS_LOG_LEVEL: 'warn' }), ...env },
     () => rmSync(dataDir, { recursive: true, force: true }),
     options.root,

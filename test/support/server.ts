@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '@faas/core';
 import { type RunningServer, startServer } from '@faas/server';
+import { SERVER_NODE_FLAGS } from '../../packages/server/src/node-flags.ts';
 
 export const ADMIN_KEY = 'faas_test_admin_key_0123456789abcdef';
 const MAIN = new URL('../../packages/server/src/main.ts', import.meta.url).pathname;
@@ -90,7 +91,18 @@ export function spawnServer(
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...args],
+    [
+      ...SERVER_NODE_FLAGS,
+      MAIN,
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+      ...args,
+    ],
     {
       env: { ...process.env, FAAS_ADMIN_KEY: ADMIN_KEY, FAAS_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

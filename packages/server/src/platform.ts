@@ -50,6 +50,7 @@ import { DataDirLock } from './data-dir-lock.ts';
 import { principalOf } from './gateway/cluster-principal.ts';
 import { ProjectCors } from './gateway/cors/project-cors.ts';
 import { MemorySessionStore } from './gateway/session/memory-session-store.ts';
+import { SERVER_NODE_FLAGS } from './node-flags.ts';
 import { registerContainerMetrics } from './observability/container-metrics.ts';
 import { HttpMetrics } from './observability/http-metrics.ts';
 import { LogTail } from './observability/log-tail.ts';
@@ -267,6 +268,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     maxFrameBytes: hostFrameLimit(config),
     memoryBudgetMb: isolateMemoryMb(config),
     maxIsolates: config.maxIsolates,
+    nodeFlags: SERVER_NODE_FLAGS,
     logger,
   });
   const isolates = remoteIsolateRuntime(config, isolateHosts, logger);

@@ -25,6 +25,8 @@ export interface IsolateHostsOptions {
   /** For all hosts together; each gets its share. */
   memoryBudgetMb: number;
   maxIsolates: number;
+  /** Node's flags for the host processes (the server's own). */
+  nodeFlags?: readonly string[];
   logger: Pick<Console, 'error' | 'warn'>;
 }
 
@@ -66,6 +68,7 @@ export class IsolateHosts {
   #runDir: string;
   #logger: Pick<Console, 'error' | 'warn'>;
   #fetchBlob: ((sha256: string) => Promise<boolean>) | undefined;
+  #nodeFlags: readonly string[];
   #closing = false;
   #liveness: NodeJS.Timeout;
   #checkedAt = Date.now();
@@ -75,6 +78,7 @@ export class IsolateHosts {
     this.#slots = slots;
     this.#logger = options.logger;
     this.#fetchBlob = options.fetchBlob;
+    this.#nodeFlags = options.nodeFlags ?? [];
     this.endpoints = slots.map((s) => ({ index: s.options.index, socketPath: s.options.socketPath }));
     this.#liveness = setInterval(() => this.#checkLiveness(), PING_EVERY_MS);
     this.#liveness.unref();
@@ -127,7 +131,7 @@ export class IsolateHosts {
   }
 
   #spawn(slot: HostSlot): Promise<void> {
-    const args = [fileURLToPath(HOST_ENTRY), JSON.stringify(slot.options)];
+    const args = [...this.#nodeFlags, fileURLToPath(HOST_ENTRY), JSON.stringify(slot.options)];
     const child = spawn(process.execPath, args, {
       // Nothing of the server's environment (its keys) reaches the process tenant code runs in.
       env: {},
