@@ -32,6 +32,13 @@ export class IsolateGroups {
     return count;
   }
 
+  /** Isolates holding a context made ahead. */
+  get contextsReady(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) for (const shared of group) if (shared.contextReady) count++;
+    return count;
+  }
+
   /**
    * An isolate held by `holder` (see SharedIsolate.hold) to load a context of `owner`'s version
    * `fn` into.
@@ -47,6 +54,13 @@ export class IsolateGroups {
     const key = `${project}\n${fn.memoryMb}`;
     let group = this.#groups.get(key);
     for (const shared of group ?? []) {
+      if (shared.hasRoomFor(owner) && shared.hold(owner)) return shared;
+    }
+    // One held only to make its next context has that context ready in a moment.
+    for (const shared of group ?? []) {
+      const making = shared.makingContext;
+      if (!making) continue;
+      await making;
       if (shared.hasRoomFor(owner) && shared.hold(owner)) return shared;
     }
     const shared: SharedIsolate = await SharedIsolate.make({

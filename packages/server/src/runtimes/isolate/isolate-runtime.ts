@@ -205,6 +205,11 @@ export class IsolateRuntime implements Runtime {
     return this.#isolates.count;
   }
 
+  /** Isolates holding a context made ahead for their next load (SharedIsolate.letGo). */
+  get contextsReady(): number {
+    return this.#isolates.contextsReady;
+  }
+
   stats(): RuntimeStats {
     const stats: RuntimeStats = { warm: 0, busy: 0, byVersion: {} };
     for (const pool of [...this.#pools.values(), ...this.#draining]) {

@@ -51,6 +51,32 @@ describe('isolates shared by the functions of one project', () => {
     assert.equal(rt.isolates, 1);
   });
 
+  it('makes the next load’s context while the isolate idles, fresh for the function that takes it', async () => {
+    const { blobs, rt } = runtime();
+    const writer = await deployScript(
+      blobs,
+      `var __faas = { default: () => {
+        globalThis.later = 'in a call';
+        Object.prototype.polluted = 'object';
+        return 'wrote';
+      } };`,
+      { project: 'p' },
+    );
+    const reader = await deployScript(
+      blobs,
+      'var __faas = { default: () => [typeof globalThis.later, typeof ({}).polluted] };',
+      { project: 'p' },
+    );
+    assert.equal(resultOf((await invoke(rt, writer)).outcome), 'wrote');
+    assert.equal(rt.contextsReady, 0, "the premade isolate's context went to the writer");
+    const until = Date.now() + 5_000;
+    while (rt.contextsReady === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(rt.contextsReady, 1, 'a context was made while the isolate idled');
+    assert.deepEqual(resultOf((await invoke(rt, reader)).outcome), ['undefined', 'undefined']);
+    assert.equal(rt.isolates, 1, 'the reader loaded into the writer’s isolate');
+    assert.equal(rt.contextsReady, 0, 'into the context made ahead');
+  });
+
   it('gives no function a FinalizationRegistry, whose callbacks would run on a neighbour’s call', async () => {
     const { blobs, rt } = runtime();
     const script = 'var __faas = { default: () => [typeof FinalizationRegistry, typeof WeakRef] };';

@@ -20,6 +20,11 @@ export const IDLE_CONTEXTS_SHARE = 1 / 16;
 export const MAX_CONTEXTS = 64;
 /** What a new context is expected to hold before it is loaded and measured. */
 export const NEW_CONTEXT_BYTES = 256 * 1024;
+/**
+ * An isolate with room left makes the next load's context once it has been idle this long: not
+ * between a function's calls in a burst, which would wait for it (~1–2 ms).
+ */
+export const NEXT_CONTEXT_AFTER_IDLE_MS = 5;
 
 /** What a context is taken to hold (see SharedIsolate.account). */
 interface Estimate {
@@ -49,7 +54,14 @@ export class SharedIsolate {
   /** The heap in use at the last reading (see `account`). */
   #lastUsedBytes = 0;
   #holder: object | undefined;
-  #firstContext: ivm.Context | undefined;
+  /** A context for the next load: the premade isolate's first one, or one made ahead (see letGo). */
+  #nextContext: ivm.Context | undefined;
+  /** What making #nextContext added to the heap in use (0 for the premade isolate's). */
+  #nextContextBytes = 0;
+  /** Settles when the context being made ahead is (see #makeNextContext). */
+  #making: Promise<void> | undefined;
+  #idleSince = 0;
+  #nextContextTimer: NodeJS.Timeout | undefined;
   #onGone: (() => void) | undefined;
   /** Called once the holder lets go or the isolate goes (see `whenFree`). */
   #freed = new Set<() => void>();
@@ -60,7 +72,7 @@ export class SharedIsolate {
     this.#budget = budget;
     this.isolate = premade.isolate;
     this.fromSnapshot = premade.fromSnapshot;
-    this.#firstContext = premade.context;
+    this.#nextContext = premade.context;
   }
 
   /**
@@ -167,7 +179,8 @@ export class SharedIsolate {
       for (const estimate of this.#tenants.values()) estimate.bytes = Math.max(estimate.floorBytes, used);
     }
     this.#lastUsedBytes = used;
-    return used;
+    // A context made ahead is the loading one's: what it took counts in that one's floor.
+    return used - (this.#nextContext ? this.#nextContextBytes : 0);
   }
 
   /**
@@ -221,12 +234,12 @@ export class SharedIsolate {
     for (const done of [...this.#freed]) done();
   }
 
-  /** A new context (the premade isolate's first one, else a fresh one) for the holder to load into. */
+  /** A new context (one made ahead, else a fresh one) for the holder to load into. */
   async newContext(): Promise<ivm.Context> {
-    const first = this.#firstContext;
-    if (first) {
-      this.#firstContext = undefined;
-      return first;
+    const next = this.#nextContext;
+    if (next) {
+      this.#nextContext = undefined;
+      return next;
     }
     const context = await this.isolate.createContext();
     removeUnsafeGlobals(context);
@@ -246,14 +259,22 @@ export class SharedIsolate {
    * read now when not given.
    */
   letGo(holder: object, heapBytes?: number): void {
-    if (this.#holder !== holder) return;
+    if (!this.#release(holder, heapBytes) || this.#nextContext || this.#nextContextTimer) return;
+    this.#nextContextTimer = setTimeout(() => this.#makeNextContext(), NEXT_CONTEXT_AFTER_IDLE_MS);
+    this.#nextContextTimer.unref();
+  }
+
+  /** letGo's work; true when the isolate is left idle. */
+  #release(holder: object, heapBytes?: number): boolean {
+    if (this.#holder !== holder) return false;
     this.#holder = undefined;
+    this.#idleSince = performance.now();
     this.#wakeFreed();
     if (this.#tenants.size === 0) {
       this.dispose();
-      return;
+      return false;
     }
-    if (this.disposed) return;
+    if (this.disposed) return false;
     let bytes = heapBytes;
     if (bytes === undefined) {
       const heap = this.isolate.getHeapStatisticsSync();
@@ -262,6 +283,59 @@ export class SharedIsolate {
     // Evicted by the budget, it goes whole: releasing some of its contexts would give back
     // nothing until V8 collects them, and only a whole isolate frees a FAAS_MAX_ISOLATES slot.
     this.#budget.toIdle(this, bytes, { evict: () => this.dispose() });
+    return true;
+  }
+
+  /**
+   * Makes the next load's context ahead, once the isolate has been idle for
+   * NEXT_CONTEXT_AFTER_IDLE_MS and while it has room for one more: a context costs ~1–2 ms to
+   * make (from the snapshot, on the isolate's thread), half a load into an isolate with room.
+   * Nothing runs in it before a function of this project loads there.
+   */
+  #makeNextContext(): void {
+    this.#nextContextTimer = undefined;
+    if (this.#nextContext || this.busy || !this.hasRoomFor(this)) return;
+    const idleFor = performance.now() - this.#idleSince;
+    if (idleFor < NEXT_CONTEXT_AFTER_IDLE_MS) {
+      this.#nextContextTimer = setTimeout(
+        () => this.#makeNextContext(),
+        NEXT_CONTEXT_AFTER_IDLE_MS - idleFor,
+      );
+      this.#nextContextTimer.unref();
+      return;
+    }
+    const maker = {};
+    if (!this.hold(maker)) return;
+    const usedBefore = this.#usedBytes();
+    this.#making = this.isolate
+      .createContext()
+      .then((context) => {
+        if (this.disposed) return;
+        removeUnsafeGlobals(context);
+        this.#nextContext = context;
+        this.#nextContextBytes = Math.max(0, this.#usedBytes() - usedBefore);
+        // Not a neighbour's growth (see account): the loading one's, once taken.
+        this.#lastUsedBytes += this.#nextContextBytes;
+      })
+      // The isolate went meanwhile (disposed, out of memory): the next load makes its own.
+      .catch(() => undefined)
+      .finally(() => {
+        this.#making = undefined;
+        this.#release(maker);
+      });
+  }
+
+  /**
+   * While the isolate is held only to make the next load's context: settles once it is made,
+   * for a load to wait for rather than make an isolate of its own.
+   */
+  get makingContext(): Promise<void> | undefined {
+    return this.#making;
+  }
+
+  /** Whether a context waits for the next load (made ahead, or the premade isolate's first). */
+  get contextReady(): boolean {
+    return this.#nextContext !== undefined;
   }
 
   /** `tenant` released its context; an isolate with none left (and no holder) is disposed. */
@@ -272,6 +346,7 @@ export class SharedIsolate {
 
   /** Disposes the isolate and so every context in it. Idempotent. */
   dispose(): void {
+    clearTimeout(this.#nextContextTimer);
     if (!this.isolate.isDisposed) {
       try {
         this.isolate.dispose();
