@@ -83,6 +83,15 @@ describe('LocalBlobStore on disk', () => {
     assert.deepEqual(readdirSync(stagingDir(dir)), [], 'staging files left behind');
   });
 
+  it('reads back bytes whose zstd is small, however far they expand', async () => {
+    const blobs = await createLocalBlobStore({ root: freshRoot() });
+    // Each compresses to well under 16 KiB; the last expands to 64 times that.
+    for (const data of [Buffer.from('tiny'), Buffer.alloc(16 * 1024, 'a'), Buffer.alloc(1024 * 1024)]) {
+      const { sha256 } = await blobs.put(data);
+      assert.ok(Buffer.from((await blobs.get(sha256)) ?? []).equals(data), `${data.byteLength} bytes`);
+    }
+  });
+
   it('reports corruption as a FaasError naming the blob', async () => {
     const dir = freshRoot();
     const blobs = await createLocalBlobStore({ root: dir });
