@@ -2,51 +2,21 @@
 // every request goes on a connection of its own, so the kernel spreads them over the threads,
 // and each answer shows the settings reached the thread that served it.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { type Answer, once } from '../support/own-connection.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
 const APP_A = 'https://app.a.example';
 const EVIL = 'https://evil.example';
 
 /** One request on a new connection, with the headers given as they are (Origin included). */
-function send(
+const send = (
   base: string,
   method: string,
   path: string,
   headers: Record<string, string> = {},
   body?: string,
-): Promise<Answer> {
-  const url = new URL(base + path);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path: url.pathname + url.search,
-        agent: false,
-        headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+) => once(base, method, path, { key: null, headers, ...(body === undefined ? {} : { text: body }) });
 
 const corsHeaders = (a: Answer) =>
   Object.fromEntries(Object.entries(a.headers).filter(([k]) => k.startsWith('access-control-')));

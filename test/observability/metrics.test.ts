@@ -4,46 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
-
-/** One request on a connection of its own, so the kernel spreads them over the threads. */
-function once(
-  server: TestServer,
-  method: string,
-  path: string,
-  options: { body?: unknown; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const url = new URL(server.url + path);
-  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path: url.pathname + url.search,
-        agent: false,
-        headers: {
-          authorization: `Bearer ${ADMIN_KEY}`,
-          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...options.headers,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+import { once } from '../support/own-connection.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /** The value of one sample, by its exact name and labels as written in the text format. */
 function sample(text: string, series: string): number | undefined {
@@ -65,7 +28,7 @@ describe('GET /metrics', () => {
       ['broken', 'export default () => { throw new Error("no") }'],
       ['single', 'export default async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return 1 }'],
     ]) {
-      const deployed = await once(server, 'POST', '/api/v1/functions', {
+      const deployed = await once(server.url, 'POST', '/api/v1/functions', {
         body: {
           name,
           runtime: 'js',
@@ -84,22 +47,22 @@ describe('GET /metrics', () => {
   it("counts every thread's invocations and requests once, by function, runtime, trigger and outcome", async () => {
     const threadsBefore = (await server.server.threads?.stats())?.[0]?.served ?? 0;
     for (let n = 0; n < 30; n++) {
-      const invoked = await once(server, 'POST', '/api/v1/functions/metered/invoke', { body: { n } });
+      const invoked = await once(server.url, 'POST', '/api/v1/functions/metered/invoke', { body: { n } });
       assert.equal(invoked.status, 200, invoked.body);
     }
     const brokenStatuses = new Map<number, number>();
     for (let n = 0; n < 4; n++) {
-      const { status } = await once(server, 'POST', '/api/v1/functions/broken/invoke', { body: {} });
+      const { status } = await once(server.url, 'POST', '/api/v1/functions/broken/invoke', { body: {} });
       brokenStatuses.set(status, (brokenStatuses.get(status) ?? 0) + 1);
     }
     for (let n = 0; n < 5; n++) {
-      const hit = await once(server, 'GET', '/fn/metered');
+      const hit = await once(server.url, 'GET', '/fn/metered');
       assert.equal(hit.status, 200, hit.body);
     }
     const threadsAfter = (await server.server.threads?.stats())?.[0]?.served ?? 0;
     assert.ok(threadsAfter > threadsBefore, 'the second thread served some of them');
 
-    const scraped = await once(server, 'GET', '/metrics');
+    const scraped = await once(server.url, 'GET', '/metrics');
     assert.equal(scraped.status, 200);
     assert.match(String(scraped.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     const text = scraped.body;
@@ -157,19 +120,19 @@ describe('GET /metrics', () => {
 
   it('shows the slots a function has in use, and its 429s by reason', async () => {
     const inUse = 'faas_concurrency_slots_in_use{function="single"}';
-    const first = await once(server, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 0 } });
+    const first = await once(server.url, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 0 } });
     assert.equal(first.status, 200, first.body);
-    assert.equal(sample((await once(server, 'GET', '/metrics')).body, inUse), 0);
-    const slow = once(server, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 3_000 } });
+    assert.equal(sample((await once(server.url, 'GET', '/metrics')).body, inUse), 0);
+    const slow = once(server.url, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 3_000 } });
     for (let i = 0; i < 100; i++) {
-      if (sample((await once(server, 'GET', '/metrics')).body, inUse) === 1) break;
+      if (sample((await once(server.url, 'GET', '/metrics')).body, inUse) === 1) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(sample((await once(server, 'GET', '/metrics')).body, inUse), 1);
-    const refused = await once(server, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 0 } });
+    assert.equal(sample((await once(server.url, 'GET', '/metrics')).body, inUse), 1);
+    const refused = await once(server.url, 'POST', '/api/v1/functions/single/invoke', { body: { ms: 0 } });
     assert.equal(refused.status, 429, refused.body);
     assert.equal((await slow).status, 200);
-    const text = (await once(server, 'GET', '/metrics')).body;
+    const text = (await once(server.url, 'GET', '/metrics')).body;
     assert.equal(sample(text, inUse), 0);
     assert.equal(
       sample(text, 'faas_invocations_throttled_total{function="single",reason="max_concurrency"}'),
@@ -178,17 +141,17 @@ describe('GET /metrics', () => {
   });
 
   it('counts async attempts, retries and dead letters', async () => {
-    const queued = await once(server, 'POST', '/api/v1/functions/broken/invoke?async=true', { body: {} });
+    const queued = await once(server.url, 'POST', '/api/v1/functions/broken/invoke?async=true', { body: {} });
     assert.equal(queued.status, 202, queued.body);
     const { invocationId } = JSON.parse(queued.body) as { invocationId: string };
     let status = '';
     for (let i = 0; i < 200 && status !== 'dead_lettered'; i++) {
-      const read = await once(server, 'GET', `/api/v1/invocations/${invocationId}`);
+      const read = await once(server.url, 'GET', `/api/v1/invocations/${invocationId}`);
       status = (JSON.parse(read.body) as { status: string }).status;
       if (status !== 'dead_lettered') await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 'dead_lettered');
-    const text = (await once(server, 'GET', '/metrics')).body;
+    const text = (await once(server.url, 'GET', '/metrics')).body;
     const attempts = sample(
       text,
       'faas_invocations_total{function="broken",runtime="js",trigger="api",mode="async",outcome="failed"}',
@@ -201,7 +164,7 @@ describe('GET /metrics', () => {
   });
 
   it("the Grafana dashboard's queries name only metrics the server exports", async () => {
-    const text = (await once(server, 'GET', '/metrics')).body;
+    const text = (await once(server.url, 'GET', '/metrics')).body;
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
     const dashboard = JSON.parse(
       readFileSync(new URL('../../deploy/grafana/faas-dashboard.json', import.meta.url), 'utf8'),
@@ -219,7 +182,7 @@ describe('GET /metrics', () => {
   it('passes promtool check metrics', {
     skip: promtool ? false : 'promtool is not installed (apt-get install prometheus)',
   }, async () => {
-    const text = (await once(server, 'GET', '/metrics')).body;
+    const text = (await once(server.url, 'GET', '/metrics')).body;
     const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(checked.status, 0, `${checked.stdout}${checked.stderr}`);
   });
@@ -236,16 +199,16 @@ describe('GET /metrics without FAAS_METRICS_TOKEN', () => {
   });
 
   it("needs a platform admin's key: no key is 401, a project's key 403 (it names every project's functions)", async () => {
-    const anonymous = await once(server, 'GET', '/metrics', { headers: { authorization: '' } });
+    const anonymous = await once(server.url, 'GET', '/metrics', { headers: { authorization: '' } });
     assert.equal(anonymous.status, 401);
-    const made = await once(server, 'POST', '/api/v1/keys', { body: { name: 'a developer' } });
+    const made = await once(server.url, 'POST', '/api/v1/keys', { body: { name: 'a developer' } });
     assert.equal(made.status, 201, made.body);
-    const developer = await once(server, 'GET', '/metrics', {
+    const developer = await once(server.url, 'GET', '/metrics', {
       headers: { authorization: `Bearer ${JSON.parse(made.body).key}` },
     });
     assert.equal(developer.status, 403);
     assert.equal(JSON.parse(developer.body).error.code, 'FAAS_ERR_FORBIDDEN');
-    const admin = await once(server, 'GET', '/metrics');
+    const admin = await once(server.url, 'GET', '/metrics');
     assert.equal(admin.status, 200);
     assert.match(admin.body, /# TYPE faas_invocations_total counter/);
   });
@@ -267,11 +230,13 @@ describe('GET /metrics with FAAS_METRICS_TOKEN', () => {
       string,
       string
     >[]) {
-      const refused = await once(server, 'GET', '/metrics', { headers });
+      const refused = await once(server.url, 'GET', '/metrics', { headers });
       assert.equal(refused.status, 401, JSON.stringify(headers));
       assert.equal(JSON.parse(refused.body).error.code, 'FAAS_ERR_UNAUTHORIZED');
     }
-    const scraped = await once(server, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+    const scraped = await once(server.url, 'GET', '/metrics', {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(scraped.status, 200);
     assert.match(scraped.body, /# TYPE faas_invocations_total counter/);
   });

@@ -3,41 +3,19 @@
 // and never a key, session cookie, stream ticket or anything else a request carried.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { once as onOwnConnection } from '../support/own-connection.ts';
 import { ADMIN_KEY, type ServerProcess, spawnServer, tempDataDir, waitFor } from '../support/server.ts';
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** One request on a connection of its own, so the kernel spreads them over the threads. */
-function once(
+/** One request on a connection of its own, with the headers given and nothing else. */
+const once = (
   url: string,
   method: string,
   path: string,
   headers: Record<string, string> = {},
   body?: string,
-): Promise<Answer> {
-  const target = new URL(url + path);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: target.hostname, port: target.port, method, path: path, agent: false, headers },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+) =>
+  onOwnConnection(url, method, path, { key: null, headers, ...(body === undefined ? {} : { text: body }) });
 
 interface RequestLine {
   level: number;

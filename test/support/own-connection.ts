@@ -9,30 +9,32 @@ export interface Answer {
 
 /**
  * One request on a connection of its own (no agent): the kernel spreads such connections over
- * the server's gateway threads, where fetch's pool would keep them on one.
+ * the server's gateway threads, where fetch's pool would keep them on one. `body` goes as JSON,
+ * `text` as it is; `headers` come last, as given (an empty `authorization` sends none's worth),
+ * and `path` is sent as written, not normalised.
  */
 export function once(
   base: string,
   method: string,
   path: string,
-  options: { body?: unknown; key?: string | null } = {},
+  options: { body?: unknown; text?: string; key?: string | null; headers?: Record<string, string> } = {},
 ): Promise<Answer> {
-  const url = new URL(base + path);
+  const url = new URL(base);
   const { key = ADMIN_KEY, body } = options;
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const payload = body === undefined ? options.text : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
         host: url.hostname,
         port: url.port,
         method,
-        path: url.pathname + url.search,
+        path,
         agent: false,
         headers: {
           ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(payload !== undefined
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(payload !== undefined ? { 'content-length': Buffer.byteLength(payload) } : {}),
+          ...options.headers,
         },
       },
       (res) => {
