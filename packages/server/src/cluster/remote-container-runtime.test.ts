@@ -75,6 +75,27 @@ describe('RemoteContainerRuntime', () => {
     await new Promise((resolve) => worker.close(resolve));
   });
 
+  it('reads a registry that failed once again before calling itself down', async () => {
+    let failures = 1;
+    const flaky: NodeRegistry = {
+      heartbeat: async () => undefined,
+      leave: async () => undefined,
+      list: async () => {
+        if (failures-- > 0) throw new Error('Command timed out');
+        return [...directory.nodes()];
+      },
+      close: async () => undefined,
+    };
+    const once = new WorkerDirectory(flaky, () => undefined);
+    await once.refresh();
+    assert.equal(once.readable, false);
+    const runtime = new RemoteContainerRuntime({ directory: once, secret: SECRET, kinds: ['node'] });
+    assert.deepEqual(await runtime.health(), { ready: true });
+    failures = 2;
+    await once.refresh();
+    assert.equal((await runtime.health()).ready, false, 'a registry that fails again is down');
+  });
+
   it('sends the whole version to a worker of an older build that refuses a call by digest', async () => {
     const runtime = new RemoteContainerRuntime({ directory, secret: SECRET, kinds: ['node'] });
     const fn = { name: 'older-fn', version: 1, runtime: 'node' } as FunctionVersion;

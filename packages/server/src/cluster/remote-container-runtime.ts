@@ -63,8 +63,12 @@ export class RemoteContainerRuntime implements Runtime {
   /**
    * Down only while the registry cannot be read. No worker at all is told per call, after a fresh
    * read of the registry: a cached "no worker" would refuse calls for seconds after one joined.
+   * A read that failed is tried again first: the answer is cached until the next health check,
+   * and one slow moment (a busy machine, a Redis command past its timeout) refused deploys and
+   * calls for that long.
    */
   async health(): Promise<RuntimeHealth> {
+    if (!this.#o.directory.readable) await this.#o.directory.refresh();
     return this.#o.directory.readable
       ? { ready: true }
       : { ready: false, reason: 'the worker registry (FAAS_QUEUE_URL) cannot be read' };
