@@ -14,6 +14,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.ts';
 import { ownedContainers, removeContainers } from '../test/support/engine.ts';
+import { serveArgs } from '../test/support/serve-args.ts';
 import { ADMIN_KEY, tempDataDir } from '../test/support/server.ts';
 import { checkOut } from './before-after.ts';
 import { ROOT, startBaselineProxy } from './lib/processes.ts';
@@ -35,19 +36,7 @@ function startNode(cluster: TestCluster, root: string, role: string, nodeArgs: s
   const dataDir = tempDataDir();
   const child = spawn(
     process.execPath,
-    [
-      ...nodeArgs,
-      join(root, 'packages/server/src/main.ts'),
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-      '--role',
-      role,
-    ],
+    [...nodeArgs, ...serveArgs(join(root, 'packages/server/src/main.ts'), dataDir, ['--role', role])],
     {
       env: { ...process.env, ...cluster.env, FAAS_ADMIN_KEY: ADMIN_KEY, FAAS_LOG_LEVEL: 'error' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVER_NODE_FLAGS } from '../../packages/server/src/node-flags.ts';
+import { serveArgs } from '../../test/support/serve-args.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -90,17 +91,7 @@ export async function startFaasServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'faas-bench-'));
   const adminKey = `faas_bench_${randomBytes(16).toString('hex')}`;
   const server = await spawnListening(
-    [
-      ...SERVER_NODE_FLAGS,
-      'packages/server/src/main.ts',
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-    ],
+    [...SERVER_NODE_FLAGS, ...serveArgs('packages/server/src/main.ts', dataDir)],
     { FAAS_ADMIN_KEY: adminKey, ...(options.minimal ? {} : { FAAS_LOG_LEVEL: 'warn' }), ...env },
     () => rmSync(dataDir, { recursive: true, force: true }),
     options.root,

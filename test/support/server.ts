@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Config, loadConfig } from '@faas/core';
 import { type RunningServer, startServer } from '@faas/server';
 import { SERVER_NODE_FLAGS } from '../../packages/server/src/node-flags.ts';
+import { serveArgs } from './serve-args.ts';
 
 export const ADMIN_KEY = 'faas_test_admin_key_0123456789abcdef';
 const MAIN = new URL('../../packages/server/src/main.ts', import.meta.url).pathname;
@@ -89,25 +90,10 @@ export function spawnServer(
   env: Record<string, string> = {},
   args: string[] = [],
 ): Promise<ServerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...SERVER_NODE_FLAGS,
-      MAIN,
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      dataDir,
-      ...args,
-    ],
-    {
-      env: { ...process.env, FAAS_ADMIN_KEY: ADMIN_KEY, FAAS_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...serveArgs(MAIN, dataDir, args)], {
+    env: { ...process.env, FAAS_ADMIN_KEY: ADMIN_KEY, FAAS_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let killed = false;
   let listening = false;
