@@ -13,6 +13,7 @@ import {
   updatableLimits,
 } from './container-limits.ts';
 import type { EgressReady } from './network/egress-network.ts';
+import { oomKilledAfterExit } from './oom-flag.ts';
 
 /** Where the container's folder is mounted, and where the agent finds its socket and code. */
 const MOUNT = '/faas';
@@ -192,9 +193,10 @@ export class AgentContainer {
     try {
       const info = await container.inspect();
       const logs = (await container.logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
+      const exitCode = info.State.Running ? undefined : info.State.ExitCode;
       return {
-        oomKilled: info.State.OOMKilled,
-        exitCode: info.State.Running ? undefined : info.State.ExitCode,
+        oomKilled: await oomKilledAfterExit(container, { exitCode, killedByPlatform: false }),
+        exitCode,
         logTail: demuxLogs(logs),
       };
     } catch {

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { MANAGED_LABEL, OWNER_LABEL, ROLE_LABEL, removeContainer } from './container-labels.ts';
 import { type ContainerLimits, hardenedHostConfig, SANDBOX_USER } from './container-limits.ts';
 import type { EgressReady } from './network/egress-network.ts';
+import { oomKilledAfterExit } from './oom-flag.ts';
 
 export const INSTALL_ROLE = 'install';
 
@@ -118,7 +119,10 @@ export async function runInstallContainer(options: InstallRunOptions): Promise<I
     return {
       exitCode: timedOut ? undefined : info.State.ExitCode,
       timedOut,
-      oomKilled: info.State.OOMKilled,
+      oomKilled: await oomKilledAfterExit(container, {
+        exitCode: info.State.ExitCode,
+        killedByPlatform: timedOut || outputTooLarge,
+      }),
       outputTooLarge,
       stderrTail,
     };

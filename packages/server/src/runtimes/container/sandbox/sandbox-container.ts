@@ -9,20 +9,9 @@ import {
 } from '../container-limits.ts';
 import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
 import type { EgressReady } from '../network/egress-network.ts';
+import { oomKilledAfterExit } from '../oom-flag.ts';
 import { ExitMarkerScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
-
-/** How long after a 137 exit the engine may still be taking in the OOM event. */
-const OOM_EVENT_GRACE_MS = 250;
-
-async function oomFlag(container: Docker.Container): Promise<boolean> {
-  try {
-    return (await container.inspect()).State.OOMKilled;
-  } catch {
-    // Gone already: no OOM flag to read.
-    return false;
-  }
-}
 
 /** The working dir of sandbox commands: a tmpfs, like /tmp. */
 export const SANDBOX_WORKDIR = '/workspace';
@@ -212,18 +201,17 @@ export class SandboxContainer {
       const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
       exited.catch(() => {});
       let exit = first === 'stop' ? undefined : await Promise.race([exited, stopped]);
+      let killedByPlatform = false;
       if (exit === undefined || exit === 'stop') {
+        killedByPlatform = true;
         await container.kill({ signal: 'SIGKILL' }).catch(() => {});
         exit = await exited;
       }
       const durationMs = performance.now() - started;
-      let oomKilled = await oomFlag(container);
-      // The engine learns of an OOM kill from an event that can come after the exit's: a 137
-      // without the flag gets one more look.
-      if (!oomKilled && exit.StatusCode === 137 && !timedOut) {
-        await new Promise((resolve) => setTimeout(resolve, OOM_EVENT_GRACE_MS));
-        oomKilled = await oomFlag(container);
-      }
+      const oomKilled = await oomKilledAfterExit(container, {
+        exitCode: exit.StatusCode,
+        killedByPlatform,
+      });
       return this.#result(exit.StatusCode, timedOut, oomKilled, durationMs);
     } finally {
       clearTimeout(timer);
