@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import {
   type FileHandle,
   mkdir,
@@ -53,6 +53,16 @@ function inflateInline(compressed: Buffer): Buffer | undefined {
     if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
     throw err;
   }
+}
+
+/**
+ * A file of up to COMPRESS_INLINE_MAX_BYTES read on the calling thread, as it is then inflated:
+ * each of readFile's four trips to libuv's pool (open, stat, read, close) cost ~0.2 ms of wall
+ * time on these machines, ~0.7 ms of every cold start of an isolate host. Undefined for a larger
+ * one (read through the pool); throws ENOENT for a missing one, as readFile does.
+ */
+function readSmall(path: string): Buffer | undefined {
+  return statSync(path).size <= COMPRESS_INLINE_MAX_BYTES ? readFileSync(path) : undefined;
 }
 
 /** Staged files older than this are leftovers of a crashed write and are removed at open. */
@@ -109,7 +119,7 @@ export class LocalBlobStore implements BlobStore {
     const path = blobPath(this.root, sha256);
     let compressed: Buffer;
     try {
-      compressed = await readFile(path);
+      compressed = readSmall(path) ?? (await readFile(path));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

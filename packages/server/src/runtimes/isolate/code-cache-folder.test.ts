@@ -79,6 +79,28 @@ describe('CodeCacheFolder', () => {
     }
   });
 
+  it('keeps and reads back the cache of an artifact too large to compile or read inline', async () => {
+    const blobs = new MemoryBlobStore();
+    const dir = tempDir();
+    // A top-level string of 100 KB: past the inline compile (64 Ki chars), and in the code cache.
+    const big = 'x'.repeat(100_000);
+    const fn = await deployScript(
+      blobs,
+      `var big = ${JSON.stringify(big)}; var __faas = { default: async (event) => ({ length: big.length + event.n }) };`,
+    );
+    const runtime = createIsolateRuntime({ blobs, codeCacheDir: dir });
+    try {
+      assert.deepEqual(resultOf((await invoke(runtime, fn, { n: 1 })).outcome), { length: 100_001 });
+    } finally {
+      await runtime.close();
+    }
+    const file = await cacheFile(dir);
+    assert.ok(readFileSync(file).byteLength > 64 * 1024, 'the cache is past the inline read');
+    const again = await loadAndCompile(blobs, dir, fn);
+    assert.ok(again.fromDisk, 'the second load reads the code cache');
+    assert.equal(again.accepted, true, 'V8 compiles from it');
+  });
+
   it('compiles from source past a damaged or foreign cache file, and replaces it', async () => {
     const blobs = new MemoryBlobStore();
     const dir = tempDir();
