@@ -108,6 +108,20 @@ describe('isolate runtime limits and lifecycle', () => {
     assert.equal(outcome.status, 'timed_out');
   });
 
+  it("stops a handler export whose getter never returns at the bind's budget, not the deadline", async () => {
+    const fn = await deployScript(blobs, 'var __faas = { get default() { for (;;) {} } };', {
+      timeoutMs: 10_000,
+    });
+    const started = performance.now();
+    const { outcome } = await invoke(runtime, fn);
+    assert.equal(outcome.status, 'timed_out');
+    assert.match(outcome.error?.message ?? '', /handler export "default" took longer than 20 ms/);
+    assert.ok(performance.now() - started < 5_000, 'answered long before the deadline');
+    // The runtime serves on: another function loads and runs.
+    const next = await deployScript(blobs, EVAL_SCRIPT);
+    assert.equal(resultOf((await invoke(runtime, next, '"ok"')).outcome), 'ok');
+  });
+
   it('times out without running when the deadline has passed', async () => {
     const fn = await deployScript(blobs, EVAL_SCRIPT);
     await runtime.prepare(fn);
