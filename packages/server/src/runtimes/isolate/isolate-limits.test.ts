@@ -108,6 +108,24 @@ describe('isolate runtime limits and lifecycle', () => {
     assert.equal(outcome.status, 'timed_out');
   });
 
+  it("loads a version whose top-level code outruns the host thread's budget on the isolate's thread", async () => {
+    // 60 ms of top-level work: past the 20 ms a small artifact's top level may take on the host's
+    // thread, so it is stopped there and run again on the isolate's own.
+    const fn = await deployScript(
+      blobs,
+      'var t = Date.now(); while (Date.now() - t < 60) {} var __faas = { default: async (e) => { await new Promise((r) => setTimeout(r, 50)); return e.n; } };',
+      { timeoutMs: 10_000 },
+    );
+    const first = await invoke(runtime, fn, { n: 1 });
+    assert.equal(resultOf(first.outcome), 1, JSON.stringify(first.outcome));
+    // Two at once while one waits on its timer: a second context loads, straight on the isolate's thread.
+    const both = await Promise.all([2, 3].map((n) => invoke(runtime, fn, { n })));
+    assert.deepEqual(
+      both.map((b) => resultOf(b.outcome)),
+      [2, 3],
+    );
+  });
+
   it("stops a handler export whose getter never returns at the bind's budget, not the deadline", async () => {
     const fn = await deployScript(blobs, 'var __faas = { get default() { for (;;) {} } };', {
       timeoutMs: 10_000,

@@ -3,7 +3,7 @@ import type { ArtifactHandle } from './artifact-cache.ts';
 import type { IsolateGroups } from './isolate-groups.ts';
 import { LoadFailure } from './load-failure.ts';
 import { ABORTED_ERROR, timeoutError } from './outcome.ts';
-import { type IsolateLimits, WarmIsolate } from './warm-isolate.ts';
+import { type IsolateLimits, TopLevelOverBudget, WarmIsolate } from './warm-isolate.ts';
 
 export interface VersionPoolOptions {
   artifact: ArtifactHandle;
@@ -62,6 +62,8 @@ export class VersionPool {
   #idle: WarmIsolate[] = [];
   #busy = new Set<WarmIsolate>();
   #loading = 0;
+  /** Its top-level code outran the budget on a host's thread once (see WarmIsolate.load). */
+  #slowTopLevel = false;
   #warming: Promise<void> | undefined;
   #waiters: Array<() => void> = [];
   #phase: 'open' | 'retired' | 'closed' = 'open';
@@ -214,22 +216,27 @@ export class VersionPool {
    */
   async #load(deadline: number, signal?: AbortSignal): Promise<WarmIsolate> {
     this.#loading++;
-    let warm: WarmIsolate;
+    let warm: WarmIsolate | undefined;
     try {
       const artifact = await this.#options.artifact.load();
-      const host = await this.#options.isolates.hostFor(this.fn, this, deadline, signal);
-      try {
-        warm = await WarmIsolate.load({
-          fn: this.fn,
-          owner: this,
-          host,
-          artifact,
-          limits: this.#options.limits,
-          deadline,
-        });
-      } catch (err) {
-        host.letGo(this);
-        throw err;
+      while (!warm) {
+        const host = await this.#options.isolates.hostFor(this.fn, this, deadline, signal);
+        try {
+          warm = await WarmIsolate.load({
+            fn: this.fn,
+            owner: this,
+            host,
+            artifact,
+            limits: this.#options.limits,
+            deadline,
+            topLevelOnCaller: !this.#slowTopLevel,
+          });
+        } catch (err) {
+          host.letGo(this);
+          // Once over the budget, this version's top-level code runs on the isolate's thread.
+          if (!(err instanceof TopLevelOverBudget) || this.#slowTopLevel) throw err;
+          this.#slowTopLevel = true;
+        }
       }
     } catch (err) {
       this.#loading--;

@@ -42,8 +42,19 @@ let preludeCache: CodeCache | undefined;
 
 /** Artifacts up to this many characters are compiled on the calling thread (see #load). */
 const COMPILE_INLINE_MAX_CHARS = 64 * 1024;
-/** Longest the handler's bind may hold the calling thread (see #load). */
-const BIND_BUDGET_MS = 20;
+/** Longest a load's top-level run, and its handler's bind, may hold the calling thread. */
+const ON_CALLER_BUDGET_MS = 20;
+
+/**
+ * The artifact's top-level code outran ON_CALLER_BUDGET_MS on the calling thread: its isolate is
+ * gone, and the version loads again with its top-level code on the isolate's own thread.
+ */
+export class TopLevelOverBudget extends Error {
+  constructor() {
+    super(`The top-level code took longer than ${ON_CALLER_BUDGET_MS} ms on the calling thread`);
+    this.name = 'TopLevelOverBudget';
+  }
+}
 
 /**
  * A context holding a loaded function version, in a V8 isolate it may share with other versions
@@ -126,6 +137,8 @@ export class WarmIsolate implements Tenant {
     artifact: CodeCache;
     limits: IsolateLimits;
     deadline: number;
+    /** Run a small artifact's top-level code on this thread, within ON_CALLER_BUDGET_MS. */
+    topLevelOnCaller: boolean;
   }): Promise<WarmIsolate> {
     const { host } = options;
     const usedBefore = host.usedBeforeLoad();
@@ -133,9 +146,11 @@ export class WarmIsolate implements Tenant {
     const warm = new WarmIsolate(options.fn, options.owner, options.limits, host, context);
     warm.#holding = true;
     try {
-      await warm.#load(options.artifact, options.deadline);
+      await warm.#load(options.artifact, options.deadline, options.topLevelOnCaller);
     } catch (err) {
-      if (err instanceof LoadFailure && err.status !== 'failed') host.dispose();
+      // Stopped mid-way, as a timeout stops it: the isolate's state is not known.
+      if (err instanceof TopLevelOverBudget) host.dispose();
+      else if (err instanceof LoadFailure && err.status !== 'failed') host.dispose();
       else warm.#release();
       throw err;
     }
@@ -197,7 +212,7 @@ export class WarmIsolate implements Tenant {
     return this.#active !== undefined;
   }
 
-  async #load(artifact: CodeCache, deadline: number): Promise<void> {
+  async #load(artifact: CodeCache, deadline: number, topLevelOnCaller: boolean): Promise<void> {
     this.#code = artifact;
     const isolate = this.#isolate;
     const context = this.#context;
@@ -234,31 +249,43 @@ export class WarmIsolate implements Tenant {
     entry.release();
 
     try {
-      // A small artifact compiles in less than the async compile's two thread hops. Its
-      // top-level code is the tenant's, so it runs on the isolate's thread, under the deadline.
-      const script =
-        artifact.source.length <= COMPILE_INLINE_MAX_CHARS
-          ? compileCachedSync(isolate, artifact)
-          : await compileCached(isolate, artifact);
-      await script.run(context, { timeout: Math.max(1, deadline - Date.now()), release: true });
+      // A small artifact compiles, and mostly runs its top-level code, in less than an async
+      // call's two thread hops. Its top-level code is the tenant's: on this thread it has a
+      // budget, past which it is stopped and run again on the isolate's thread under the
+      // deadline. Nothing it did shows outside its context (logs and timers belong to calls).
+      const small = artifact.source.length <= COMPILE_INLINE_MAX_CHARS;
+      const script = small ? compileCachedSync(isolate, artifact) : await compileCached(isolate, artifact);
+      const budget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
+      if (small && topLevelOnCaller) {
+        try {
+          script.runSync(context, { timeout: Math.max(1, budget), release: true });
+        } catch (err) {
+          if (budget === ON_CALLER_BUDGET_MS && !isolate.isDisposed && isTimeoutError(err)) {
+            throw new TopLevelOverBudget();
+          }
+          throw err;
+        }
+      } else {
+        await script.run(context, { timeout: Math.max(1, deadline - Date.now()), release: true });
+      }
       // The bind reads the handler export through the bundle's own getters, on this thread: a
-      // hop less. It blocks the host's other work meanwhile, so it has a budget of its own.
-      const budget = Math.min(BIND_BUDGET_MS, deadline - Date.now());
+      // hop less. It blocks the host's other work meanwhile, so it has the budget too.
+      const bindBudget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
       try {
         bind.applySync(undefined, [handlerExport(this.fn), shownName(this.fn.name), this.fn.version], {
-          timeout: Math.max(1, budget),
+          timeout: Math.max(1, bindBudget),
         });
       } catch (err) {
-        if (budget === BIND_BUDGET_MS && !isolate.isDisposed && isTimeoutError(err)) {
+        if (bindBudget === ON_CALLER_BUDGET_MS && !isolate.isDisposed && isTimeoutError(err)) {
           throw new LoadFailure('timed_out', {
             type: 'Timeout',
-            message: `Reading the handler export "${handlerExport(this.fn)}" took longer than ${BIND_BUDGET_MS} ms`,
+            message: `Reading the handler export "${handlerExport(this.fn)}" took longer than ${ON_CALLER_BUDGET_MS} ms`,
           });
         }
         throw err;
       }
     } catch (err) {
-      if (err instanceof LoadFailure) throw err;
+      if (err instanceof LoadFailure || err instanceof TopLevelOverBudget) throw err;
       throw describeLoadError(err, isolate.isDisposed, this.fn);
     } finally {
       if (!isolate.isDisposed) bind.release();
