@@ -255,8 +255,8 @@ export class WarmIsolate implements Tenant {
       // deadline. Nothing it did shows outside its context (logs and timers belong to calls).
       const small = artifact.source.length <= COMPILE_INLINE_MAX_CHARS;
       const script = small ? compileCachedSync(isolate, artifact) : await compileCached(isolate, artifact);
-      const budget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
       if (small && topLevelOnCaller) {
+        const budget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
         try {
           script.runSync(context, { timeout: Math.max(1, budget), release: true });
         } catch (err) {
