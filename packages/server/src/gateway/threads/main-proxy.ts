@@ -40,6 +40,16 @@ export class MainProxy {
     body?: Buffer,
     bodyLimit = Number.POSITIVE_INFINITY,
   ): void {
+    // A small body is read whole first and goes up with the head in one write. Streamed, the
+    // main thread could answer it and close the connection (Fastify does on a body it cannot
+    // parse) before this thread's last write: EPIPE, and a 503 for what was the client's 400.
+    const declared = Number(req.headers['content-length']);
+    if (body === undefined && declared > 0 && declared <= Math.min(REPLAYABLE_BYTES, bodyLimit)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.once('end', () => this.forward(req, res, Buffer.concat(chunks), bodyLimit));
+      return;
+    }
     const headers: Record<string, string | string[] | undefined> = {};
     // HTTP/2's pseudo-headers (`:path`…) are not headers on HTTP/1.1: its Host carries `:authority`.
     for (const [name, value] of Object.entries(req.headers)) if (name[0] !== ':') headers[name] = value;
