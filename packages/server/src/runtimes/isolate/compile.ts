@@ -25,7 +25,11 @@ export function codeCache(source: string, filename: string, sourceMap?: SourceMa
 
 export async function compileCached(isolate: ivm.Isolate, cache: CodeCache): Promise<ivm.Script> {
   const { cachedData } = cache;
-  return kept(cache, cachedData, await isolate.compileScript(cache.source, compileOptions(cache)));
+  return kept(
+    cache,
+    cachedData,
+    await isolate.compileScript(cache.source, scriptInfo(cache.filename, cachedData)),
+  );
 }
 
 /**
@@ -34,15 +38,18 @@ export async function compileCached(isolate: ivm.Isolate, cache: CodeCache): Pro
  */
 export function compileCachedSync(isolate: ivm.Isolate, cache: CodeCache): ivm.Script {
   const { cachedData } = cache;
-  return kept(cache, cachedData, isolate.compileScriptSync(cache.source, compileOptions(cache)));
+  return kept(
+    cache,
+    cachedData,
+    isolate.compileScriptSync(cache.source, scriptInfo(cache.filename, cachedData)),
+  );
 }
 
-function compileOptions(cache: CodeCache): ivm.ScriptInfo {
-  const { cachedData } = cache;
-  return { filename: cache.filename, ...(cachedData ? { cachedData } : { produceCachedData: true }) };
+function scriptInfo(filename: string, cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined): ivm.ScriptInfo {
+  return { filename, ...(cachedData ? { cachedData } : { produceCachedData: true }) };
 }
 
-/** The compiled script, its code cache kept (or a refused one dropped). */
+/** The compiled script, its code cache kept (or the refused `cachedData` it was given dropped). */
 function kept(
   cache: CodeCache,
   cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined,

@@ -57,6 +57,26 @@ export class TopLevelOverBudget extends Error {
 }
 
 /**
+ * Runs `run` on the calling thread for at most ON_CALLER_BUDGET_MS, or what is left of `deadline`
+ * when that is less. Stopped at the budget (the deadline had more room), it throws `overBudget()`;
+ * at the deadline, the timeout as it came.
+ */
+function onCaller(
+  isolate: ivm.Isolate,
+  deadline: number,
+  run: (timeoutMs: number) => unknown,
+  overBudget: () => Error,
+): void {
+  const budget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
+  try {
+    run(Math.max(1, budget));
+  } catch (err) {
+    if (budget === ON_CALLER_BUDGET_MS && !isolate.isDisposed && isTimeoutError(err)) throw overBudget();
+    throw err;
+  }
+}
+
+/**
  * A context holding a loaded function version, in a V8 isolate it may share with other versions
  * of its project (SharedIsolate): created by `load`, runs one invocation at a time while it holds
  * the isolate (`take`), and takes the whole isolate with it after a timeout, memory overflow or
@@ -256,34 +276,30 @@ export class WarmIsolate implements Tenant {
       const small = artifact.source.length <= COMPILE_INLINE_MAX_CHARS;
       const script = small ? compileCachedSync(isolate, artifact) : await compileCached(isolate, artifact);
       if (small && topLevelOnCaller) {
-        const budget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
-        try {
-          script.runSync(context, { timeout: Math.max(1, budget), release: true });
-        } catch (err) {
-          if (budget === ON_CALLER_BUDGET_MS && !isolate.isDisposed && isTimeoutError(err)) {
-            throw new TopLevelOverBudget();
-          }
-          throw err;
-        }
+        onCaller(
+          isolate,
+          deadline,
+          (timeout) => script.runSync(context, { timeout, release: true }),
+          () => new TopLevelOverBudget(),
+        );
       } else {
         await script.run(context, { timeout: Math.max(1, deadline - Date.now()), release: true });
       }
       // The bind reads the handler export through the bundle's own getters, on this thread: a
       // hop less. It blocks the host's other work meanwhile, so it has the budget too.
-      const bindBudget = Math.min(ON_CALLER_BUDGET_MS, deadline - Date.now());
-      try {
-        bind.applySync(undefined, [handlerExport(this.fn), shownName(this.fn.name), this.fn.version], {
-          timeout: Math.max(1, bindBudget),
-        });
-      } catch (err) {
-        if (bindBudget === ON_CALLER_BUDGET_MS && !isolate.isDisposed && isTimeoutError(err)) {
-          throw new LoadFailure('timed_out', {
+      onCaller(
+        isolate,
+        deadline,
+        (timeout) =>
+          bind.applySync(undefined, [handlerExport(this.fn), shownName(this.fn.name), this.fn.version], {
+            timeout,
+          }),
+        () =>
+          new LoadFailure('timed_out', {
             type: 'Timeout',
             message: `Reading the handler export "${handlerExport(this.fn)}" took longer than ${ON_CALLER_BUDGET_MS} ms`,
-          });
-        }
-        throw err;
-      }
+          }),
+      );
     } catch (err) {
       if (err instanceof LoadFailure || err instanceof TopLevelOverBudget) throw err;
       throw describeLoadError(err, isolate.isDisposed, this.fn);
