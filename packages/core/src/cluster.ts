@@ -60,3 +60,14 @@ export interface NodeRegistry {
   list(): Promise<ClusterNodeRecord[]>;
   close(): Promise<void>;
 }
+
+/** What a make of instances must stay within over the whole cluster (instance placements). */
+export interface PlacementBounds {
+  /** The project's `instances` quota: every instance of the project counts. */
+  projectLimit?: number;
+  /** The API key making them and its bound on live instances (FAAS_INSTANCE_MAX_PER_KEY). */
+  owner?: { id: string; limit: number };
+}
+
+/** Room taken for instances being made (and what gives it back), or the bound it would pass and what that bound counts now. */
+export type PlacementRoom = { release: () => Promise<void> } | { over: 'project' | 'owner'; has: number };

@@ -487,7 +487,15 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     runtimes,
     instanceLimits,
     limits,
-    placements && config.role === 'worker' ? { placements, nodeId } : undefined,
+    placements && config.role === 'worker'
+      ? {
+          placements,
+          nodeId,
+          maxLivePerKey: config.instanceMaxPerKey,
+          onError: (err: unknown) =>
+            logger.warn("an instance's start or stop could not be written to the placements (Redis)", err),
+        }
+      : undefined,
   );
   if (placements && config.role === 'worker') {
     // Entries of this node whose container did not survive (the machine was lost, or the engine

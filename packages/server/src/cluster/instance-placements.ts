@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, FaasError, type InstanceView } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  type InstanceView,
+  type PlacementBounds,
+  type PlacementRoom,
+} from '@faas/core';
 import type { Redis } from 'ioredis';
 
 /** Where an instance lives, as every gateway reads it. */
@@ -7,6 +13,8 @@ export interface InstancePlacement {
   /** The worker's node id: every call for the instance goes there. */
   node: string;
   project: string;
+  /** The API key that made it; absent when auth is off. */
+  owner?: string;
   /** The instance as it was made: what GET shows once its worker is gone. */
   view: InstanceView;
   /** Set when its worker came back without it (restarted, its container gone). */
@@ -14,29 +22,53 @@ export interface InstancePlacement {
 }
 
 /**
- * Room held for instances being made: a create counts a project's placements and the room others
- * hold, and takes its own, in one step (KEYS[1] placements, KEYS[2] room; ARGV project, count,
- * limit, token, now ms, the room's end ms). Room whose end passed (its worker died while making)
- * is dropped as it is read. Returns 1 when taken, 0 when it would pass the limit.
+ * Room held for instances being made: a make counts what its bounds count and the room other
+ * makes hold, and takes its own, in one step, so that makes racing on two workers cannot both
+ * pass a bound. KEYS: placements, room, the ids not live. ARGV: project, count, the project's
+ * limit (-1: none), token, now ms, the room's end ms, owner ('': none), the owner's limit, the
+ * registry's node key prefix.
+ * - The project's quota counts every entry of the project (lost ones too, until deleted).
+ * - The owner's bound (FAAS_INSTANCE_MAX_PER_KEY) counts its live ones: not stopped or failed,
+ *   not lost, on a worker still in the registry. (Its node keys share the hash tag, so one slot.)
+ * Room whose end passed (its worker died while making) is dropped as it is read.
+ * Returns {1} when taken; {0, has} past the project's quota; {2, has} past the owner's bound.
  */
 const RESERVE_SCRIPT = `
-local project, count, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
-local has = 0
-for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
-  local ok, p = pcall(cjson.decode, raw)
-  if ok and type(p) == 'table' and p.project == project then has = has + 1 end
+local project, count, projectLimit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local owner, ownerLimit, nodePrefix = ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local inProject, ofOwner, alive = 0, 0, {}
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local ok, p = pcall(cjson.decode, entries[i + 1])
+  if ok and type(p) == 'table' then
+    if p.project == project then inProject = inProject + 1 end
+    if owner ~= '' and p.owner == owner and p.lost == nil and type(p.node) == 'string'
+      and redis.call('SISMEMBER', KEYS[3], entries[i]) == 0 then
+      if alive[p.node] == nil then alive[p.node] = redis.call('EXISTS', nodePrefix .. p.node) == 1 end
+      if alive[p.node] then ofOwner = ofOwner + 1 end
+    end
+  end
 end
 local held = redis.call('HGETALL', KEYS[2])
 for i = 1, #held, 2 do
   local ok, r = pcall(cjson.decode, held[i + 1])
   if not ok or type(r) ~= 'table' or tonumber(r['until']) == nil or tonumber(r['until']) < now then
     redis.call('HDEL', KEYS[2], held[i])
-  elseif r.project == project then
-    has = has + (tonumber(r.count) or 0)
+  else
+    if r.project == project then inProject = inProject + (tonumber(r.count) or 0) end
+    if owner ~= '' and r.owner == owner then ofOwner = ofOwner + (tonumber(r.count) or 0) end
   end
 end
-if has + count > limit then return 0 end
-redis.call('HSET', KEYS[2], ARGV[4], cjson.encode({ project = project, count = count, ['until'] = tonumber(ARGV[6]) }))
+if projectLimit >= 0 and inProject + count > projectLimit then return {0, inProject} end
+if owner ~= '' and ofOwner + count > ownerLimit then return {2, ofOwner} end
+redis.call('HSET', KEYS[2], ARGV[4], cjson.encode({ project = project, owner = owner, count = count, ['until'] = tonumber(ARGV[6]) }))
+return {1}
+`;
+
+/** Marks an instance live or not (ARGV id, '1' live), only while it has an entry: none is left behind. */
+const SET_LIVE_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[2] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) else redis.call('SADD', KEYS[2], ARGV[1]) end
 return 1
 `;
 
@@ -47,7 +79,8 @@ return 1
 const RESERVE_TTL_MS = 10 * 60_000;
 
 type WithScripts = Redis & {
-  faasInstancesReserve(...args: Array<string | number>): Promise<number>;
+  faasInstancesReserve(...args: Array<string | number>): Promise<number[]>;
+  faasInstancesSetLive(...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -62,40 +95,67 @@ export class InstancePlacements {
   #key: string;
   #roomKey: string;
 
+  #notLiveKey: string;
+  #nodePrefix: string;
+
   constructor(redis: Redis, prefix: string) {
-    redis.defineCommand('faasInstancesReserve', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+    redis.defineCommand('faasInstancesReserve', { numberOfKeys: 3, lua: RESERVE_SCRIPT });
+    redis.defineCommand('faasInstancesSetLive', { numberOfKeys: 2, lua: SET_LIVE_SCRIPT });
     this.#redis = redis as WithScripts;
     // The registry's hash tag: one slot with the node keys on Redis Cluster.
     this.#key = `{${prefix}}:cluster:instances`;
     this.#roomKey = `{${prefix}}:cluster:instances-making`;
+    this.#notLiveKey = `{${prefix}}:cluster:instances-not-live`;
+    this.#nodePrefix = `{${prefix}}:cluster:node:`;
   }
 
   /** See PlacementBook.reserve (control/instance-service.ts). */
-  async reserve(project: string, count: number, limit: number): Promise<(() => Promise<void>) | undefined> {
+  async reserve(project: string, count: number, bounds: PlacementBounds): Promise<PlacementRoom> {
     const token = randomUUID();
     const now = Date.now();
-    const taken = await unavailable(
+    const [taken, has] = await unavailable(
       this.#redis.faasInstancesReserve(
         this.#key,
         this.#roomKey,
+        this.#notLiveKey,
         project,
         count,
-        limit,
+        bounds.projectLimit ?? -1,
         token,
         now,
         now + RESERVE_TTL_MS,
+        bounds.owner?.id ?? '',
+        bounds.owner?.limit ?? 0,
+        this.#nodePrefix,
       ),
     );
-    if (taken !== 1) return undefined;
+    if (taken !== 1) return { over: taken === 2 ? 'owner' : 'project', has: has ?? 0 };
     // Given back even when Redis fails then: the room ends by itself.
-    return async () => {
-      await this.#redis.hdel(this.#roomKey, token).catch(() => undefined);
+    return {
+      release: async () => {
+        await this.#redis.hdel(this.#roomKey, token).catch(() => undefined);
+      },
     };
   }
 
-  async record(node: string, project: string, view: InstanceView): Promise<void> {
-    const placement: InstancePlacement = { node, project, view };
-    await unavailable(this.#redis.hset(this.#key, view.id, JSON.stringify(placement)));
+  /** `live`: the instance holds a running container (what its owner's bound counts). */
+  async record(
+    node: string,
+    project: string,
+    view: InstanceView,
+    owner: string | undefined,
+    live: boolean,
+  ): Promise<void> {
+    const placement: InstancePlacement = { node, project, view, ...(owner !== undefined ? { owner } : {}) };
+    const write = this.#redis.multi().hset(this.#key, view.id, JSON.stringify(placement));
+    if (live) write.srem(this.#notLiveKey, view.id);
+    else write.sadd(this.#notLiveKey, view.id);
+    await unavailable(write.exec());
+  }
+
+  /** The instance started or stopped (or failed): what its owner's bound counts. */
+  async setLive(id: string, live: boolean): Promise<void> {
+    await unavailable(this.#redis.faasInstancesSetLive(this.#key, this.#notLiveKey, id, live ? '1' : '0'));
   }
 
   async get(id: string): Promise<InstancePlacement | undefined> {
@@ -110,7 +170,7 @@ export class InstancePlacements {
   }
 
   async remove(id: string): Promise<void> {
-    await unavailable(this.#redis.hdel(this.#key, id));
+    await unavailable(this.#redis.multi().hdel(this.#key, id).srem(this.#notLiveKey, id).exec());
   }
 
   /**

@@ -7,6 +7,8 @@ import {
   type InstanceView,
   type Isolation,
   inScope,
+  type PlacementBounds,
+  type PlacementRoom,
   quotaExceeded,
   type Runtimes,
 } from '@faas/core';
@@ -78,21 +80,33 @@ export function instanceView(instance: Instance): InstanceView {
  */
 export interface PlacementBook {
   /**
-   * Holds room for `count` new instances of `project` within `limit`, over the whole cluster:
-   * its instances plus the room others hold, checked and taken in one step, so that creates
-   * racing on two workers cannot both pass. @returns what gives the room back, or undefined
-   * when it would pass the limit
+   * Holds room for `count` new instances of `project` within `bounds`, over the whole cluster:
+   * what each bound counts plus the room others hold, checked and taken in one step, so that
+   * creates racing on two workers cannot both pass.
    */
-  reserve(project: string, count: number, limit: number): Promise<(() => Promise<void>) | undefined>;
-  record(node: string, project: string, view: InstanceView): Promise<void>;
+  reserve(project: string, count: number, bounds: PlacementBounds): Promise<PlacementRoom>;
+  /** `live`: it holds a running container (what its owner's bound counts). */
+  record(
+    node: string,
+    project: string,
+    view: InstanceView,
+    owner: string | undefined,
+    live: boolean,
+  ): Promise<void>;
+  /** It started, stopped or failed. */
+  setLive(id: string, live: boolean): Promise<void>;
   remove(id: string): Promise<void>;
   markLost(node: string, has: ReadonlySet<string>, reason: string): Promise<number>;
 }
 
-/** A worker's place in the cluster: the placements, and its own node id. */
+/** A worker's place in the cluster: the placements, its own node id, the bound per API key. */
 export interface InstancePinning {
   placements: PlacementBook;
   nodeId: string;
+  /** Live instances one API key may hold over the cluster (FAAS_INSTANCE_MAX_PER_KEY). */
+  maxLivePerKey: number;
+  /** An instance's start or stop could not be written to the placements. */
+  onError: (err: unknown) => void;
 }
 
 /**
@@ -121,6 +135,13 @@ export class InstanceService {
     this.limits = limits;
     this.#quotas = quotas;
     this.#pinning = pinning;
+    // Each start and stop, whatever made it (a request, the idle sweep, a container that died),
+    // reaches the placements, in order: the per-key bound counts the live ones over the cluster.
+    if (pinning) {
+      this.#containerRuntime()?.instances.onLiveChange((instance) =>
+        pinning.placements.setLive(instance.id, instance.live).catch(pinning.onError),
+      );
+    }
   }
 
   /**
@@ -135,7 +156,13 @@ export class InstanceService {
     try {
       await Promise.all(
         made.map((i) =>
-          pinning.placements.record(pinning.nodeId, i.spec.project ?? DEFAULT_PROJECT, instanceView(i)),
+          pinning.placements.record(
+            pinning.nodeId,
+            i.spec.project ?? DEFAULT_PROJECT,
+            instanceView(i),
+            i.owner,
+            i.live,
+          ),
         ),
       );
     } catch (err) {
@@ -177,19 +204,25 @@ export class InstanceService {
   }
 
   /**
-   * Runs `make`, which makes `count` instances of `project`, within the project's `instances`
-   * quota, and with `pin` records them in the cluster's placements before the room held for them
-   * is given back (so that no create between the two misses them).
-   * @throws FaasError QUOTA_EXCEEDED (403)
+   * Runs `make`, which makes `count` instances of `project` for `owner`, within the project's
+   * `instances` quota, and with `pin` records them in the cluster's placements before the room
+   * held for them is given back (so that no create between the two misses them). Pinned ones
+   * are also held to FAAS_INSTANCE_MAX_PER_KEY over the cluster (each worker checks its own).
+   * @throws FaasError QUOTA_EXCEEDED (403), INSTANCE_LIMIT (429)
    */
   async withinQuota(
     project: string,
     count: number,
     make: () => Promise<Instance[]>,
     pin: boolean,
+    owner?: string,
   ): Promise<Instance[]> {
     const limit = this.#quotas?.of(project)?.instances;
-    const release = limit === undefined ? undefined : await this.#reserve(project, count, limit);
+    const release = this.#pinning
+      ? await this.#reserveInCluster(this.#pinning, project, count, limit, pin ? owner : undefined)
+      : limit === undefined
+        ? undefined
+        : await this.#reserveHere(project, count, limit);
     try {
       const made = await make();
       if (pin) await this.#pin(made);
@@ -199,17 +232,68 @@ export class InstanceService {
     }
   }
 
+  /** Stops it; on a worker of a cluster, its key's bound counts it no more once this answers. */
+  async stop(id: string): Promise<Instance> {
+    const stopped = await this.manager.stop(id);
+    const pinning = this.#pinning;
+    // Its stop told the placements already (onLiveChange); this waits for that write.
+    if (pinning) await pinning.placements.setLive(id, stopped.live).catch(pinning.onError);
+    return stopped;
+  }
+
   /**
-   * Room for `count` instances of `project`: in a cluster over every worker (the placements),
-   * else this server's instances and those being made in this process.
+   * Starts a stopped instance again. On a worker of a cluster, within its key's bound over the
+   * cluster, and marked live in the placements before the room held for it is given back.
+   * @throws FaasError INSTANCE_LIMIT
+   */
+  async start(id: string): Promise<Instance> {
+    const pinning = this.#pinning;
+    const instance = await this.manager.get(id);
+    if (!pinning || instance.live) return this.manager.start(id);
+    const project = instance.spec.project ?? DEFAULT_PROJECT;
+    const release = await this.#reserveInCluster(pinning, project, 1, undefined, instance.owner);
+    try {
+      const started = await this.manager.start(id);
+      // Its start told the placements already (onLiveChange); this waits for that write.
+      await pinning.placements.setLive(id, true);
+      return started;
+    } finally {
+      await release?.();
+    }
+  }
+
+  /**
+   * Room over every worker (the placements): for `count` instances of `project` within `limit`,
+   * and of `owner` within the per-key bound. @returns what gives it back; undefined: no bound
+   * to hold room in. @throws FaasError QUOTA_EXCEEDED, INSTANCE_LIMIT
+   */
+  async #reserveInCluster(
+    pinning: InstancePinning,
+    project: string,
+    count: number,
+    limit: number | undefined,
+    owner: string | undefined,
+  ): Promise<(() => Promise<void>) | undefined> {
+    if (limit === undefined && owner === undefined) return undefined;
+    const room = await pinning.placements.reserve(project, count, {
+      ...(limit !== undefined ? { projectLimit: limit } : {}),
+      ...(owner !== undefined ? { owner: { id: owner, limit: pinning.maxLivePerKey } } : {}),
+    });
+    if ('release' in room) return room.release;
+    if (room.over === 'project') throw quotaExceeded('instances', limit ?? 0, 'instances');
+    throw new FaasError(
+      ErrorCode.INSTANCE_LIMIT,
+      `This API key has ${room.has} live instance(s) in the cluster; ${count} more would pass its bound of ${pinning.maxLivePerKey} (FAAS_INSTANCE_MAX_PER_KEY): stop or delete one`,
+      { details: { setting: 'FAAS_INSTANCE_MAX_PER_KEY', limit: pinning.maxLivePerKey, live: room.has } },
+    );
+  }
+
+  /**
+   * Room for `count` instances of `project` on this server: its instances and those being made
+   * in this process.
    * @throws FaasError QUOTA_EXCEEDED
    */
-  async #reserve(project: string, count: number, limit: number): Promise<() => Promise<void>> {
-    if (this.#pinning) {
-      const release = await this.#pinning.placements.reserve(project, count, limit);
-      if (!release) throw quotaExceeded('instances', limit, 'instances');
-      return release;
-    }
+  async #reserveHere(project: string, count: number, limit: number): Promise<() => Promise<void>> {
     const making = this.#making.get(project) ?? 0;
     // Counted as taken before the await: a concurrent call sees them.
     this.#making.set(project, making + count);
@@ -267,6 +351,7 @@ export class InstanceService {
       1,
       async () => [await this.manager.create(spec, options)],
       pin,
+      options.owner,
     );
     return made as Instance;
   }
@@ -289,13 +374,17 @@ export class InstanceService {
 
   /** @throws FaasError RUNTIME_UNAVAILABLE when the server has no container runtime */
   get manager(): InstanceManager {
-    const runtime = this.#runtimes.all.find((r) => r instanceof ContainerRuntime);
+    const runtime = this.#containerRuntime();
     if (!runtime) {
       throw new FaasError(
         ErrorCode.RUNTIME_UNAVAILABLE,
         'This server has no container runtime for instances',
       );
     }
-    return (runtime as ContainerRuntime).instances;
+    return runtime.instances;
+  }
+
+  #containerRuntime(): ContainerRuntime | undefined {
+    return this.#runtimes.all.find((r): r is ContainerRuntime => r instanceof ContainerRuntime);
   }
 }

@@ -193,6 +193,7 @@ export class SnapshotService {
       count,
       () => this.#forkOf(snapshot, count, options),
       pin,
+      options.owner,
     );
     this.#metrics?.restored(snapshot.kind, (performance.now() - started) / 1000);
     return restored;

@@ -177,7 +177,7 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request) => {
       await instances.get(request.params.id, request.projectScope);
-      return instanceView(await instances.manager.stop(request.params.id));
+      return instanceView(await instances.stop(request.params.id));
     },
   );
 
@@ -186,7 +186,7 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
     { schema: { tags, summary: 'Start a stopped instance again', params: idParams } },
     async (request) => {
       await instances.get(request.params.id, request.projectScope);
-      return instanceView(await instances.manager.start(request.params.id));
+      return instanceView(await instances.start(request.params.id));
     },
   );
 

@@ -66,6 +66,7 @@ export class InstanceManager {
   #options: InstanceManagerOptions;
   #instances = new Map<string, Instance>();
   #recovered: Promise<void> | undefined;
+  #onLiveChange: ((instance: Instance) => void) | undefined;
   #runner: InstanceRunner;
   #restores: InstanceRestores;
   #quota: InstanceQuota;
@@ -89,7 +90,7 @@ export class InstanceManager {
     this.#restores = new InstanceRestores({
       runner: this.#runner,
       logger: options.logger,
-      register: (instance) => this.#instances.set(instance.id, instance),
+      register: (instance) => this.#hold(instance),
       unregister: (instance) => this.#instances.delete(instance.id),
       standbys: options.restoreStandbys ?? 4,
       standbyIdleMs: options.standbyIdleMs ?? 300_000,
@@ -118,7 +119,7 @@ export class InstanceManager {
         ...(options.owner ? { owner: options.owner } : {}),
       });
       const instance = new Instance(id, spec, container.id, createdAt, options.owner);
-      this.#instances.set(id, instance);
+      this.#hold(instance);
       reservation.take();
       try {
         await this.#runner.run(instance);
@@ -134,6 +135,17 @@ export class InstanceManager {
     } finally {
       reservation.release();
     }
+  }
+
+  /** `listener` hears each instance held here come to hold a running container or stop holding one. */
+  onLiveChange(listener: (instance: Instance) => void): void {
+    this.#onLiveChange = listener;
+    for (const instance of this.#instances.values()) instance.onLiveChange = listener;
+  }
+
+  #hold(instance: Instance): void {
+    instance.onLiveChange = this.#onLiveChange;
+    this.#instances.set(instance.id, instance);
   }
 
   /** @throws FaasError NOT_FOUND */
@@ -306,7 +318,7 @@ export class InstanceManager {
           identity.createdAt,
           identity.owner,
         );
-        this.#instances.set(identity.id, instance);
+        this.#hold(instance);
         if (!found.running) {
           instance.state = 'stopped';
           continue;

@@ -1,5 +1,5 @@
 import { ErrorCode, FaasError } from '@faas/core';
-import type { Instance, InstanceState } from './instance.ts';
+import type { Instance } from './instance.ts';
 
 /** How many live instances may exist: per API key and in all. */
 export interface InstanceCountLimits {
@@ -8,9 +8,6 @@ export interface InstanceCountLimits {
   /** Live instances of one owner (API key); ownerless ones (auth off) count only in all. */
   maxLivePerOwner: number;
 }
-
-/** States that hold a running (or about to run) container: what the bounds count. */
-const LIVE_STATES: ReadonlySet<InstanceState> = new Set(['starting', 'running', 'checkpointing', 'stopping']);
 
 /** Room taken for instances on their way: given back one by one as each is listed, or all at once. */
 export interface Reservation {
@@ -42,7 +39,7 @@ export class InstanceQuota {
     let live = this.#pendingTotal;
     let liveOfOwner = owner === undefined ? 0 : (this.#pending.get(owner) ?? 0);
     for (const instance of this.#instances()) {
-      if (!LIVE_STATES.has(instance.state)) continue;
+      if (!instance.live) continue;
       live += 1;
       if (owner !== undefined && instance.owner === owner) liveOfOwner += 1;
     }

@@ -20,6 +20,9 @@ export type { ProcessExit, RunningProcess, StartProcessOptions } from './instanc
 
 export type InstanceState = InstanceView['status'];
 
+/** States that hold a running (or about to run) container: what the bounds on live instances count. */
+const LIVE_STATES: ReadonlySet<InstanceState> = new Set(['starting', 'running', 'checkpointing', 'stopping']);
+
 /** Stdin bytes of a flow-controlled process sent but not yet taken, at most. */
 export const STDIN_WINDOW_BYTES = 1024 * 1024;
 /** Largest stdin frame (well under the agent's bound). */
@@ -50,7 +53,9 @@ export class Instance {
   createdAt: number;
   readonly events = new InstanceEventHub();
   containerId: string;
-  state: InstanceState = 'starting';
+  #state: InstanceState = 'starting';
+  /** Told when the instance comes to hold a running container, or stops holding one. */
+  onLiveChange: ((instance: Instance) => void) | undefined;
   /** Why the instance failed (state `failed`); undefined otherwise. */
   reason: string | undefined;
   /** The API key that made it (for the per-key bound); undefined when auth is off. */
@@ -71,6 +76,21 @@ export class Instance {
     this.containerId = containerId;
     this.createdAt = createdAt;
     this.owner = owner;
+  }
+
+  get state(): InstanceState {
+    return this.#state;
+  }
+
+  set state(next: InstanceState) {
+    const was = this.live;
+    this.#state = next;
+    if (was !== this.live) this.onLiveChange?.(this);
+  }
+
+  /** Whether it holds a running (or about to run) container. */
+  get live(): boolean {
+    return LIVE_STATES.has(this.#state);
   }
 
   /** Frames from a new link come here. */
