@@ -108,10 +108,18 @@ describe('InstancePlacements (Redis)', { skip: TEST_REDIS_URL ? false : NO_REDIS
       // Lost (its worker came back without it): not live.
       await placements.markLost('node-up', new Set(['inst_k1', 'inst_k3', 'inst_k4']), 'gone');
       assert.deepEqual(await placements.reserve('team-k', 3, bound), { over: 'owner', has: 1 });
-      // A start or stop told after the entry went leaves nothing behind.
-      await placements.remove('inst_k4');
-      await placements.setLive('inst_k4', false);
-      assert.equal(await redis.sismember(`{${prefix}}:cluster:instances-not-live`, 'inst_k4'), 0);
+      // An entry removed takes its id out of its owner's live set; a start told after that
+      // leaves nothing behind, and an id whose entry went otherwise is dropped as it is read.
+      const live = `{${prefix}}:cluster:instances-live:key-1`;
+      await placements.remove('inst_k2');
+      assert.equal(await redis.sismember(live, 'inst_k2'), 0);
+      await placements.setLive('inst_k2', true);
+      assert.equal(await redis.sismember(live, 'inst_k2'), 0);
+      await redis.sadd(live, 'inst_stray');
+      const room = await placements.reserve('team-k', 2, bound);
+      assert.ok('release' in room);
+      await room.release();
+      assert.equal(await redis.sismember(live, 'inst_stray'), 0);
       // Twenty creates of one key at once, room for four: exactly four get it.
       const raced = await Promise.all(
         Array.from({ length: 20 }, () =>

@@ -24,26 +24,36 @@ export interface InstancePlacement {
 /**
  * Room held for instances being made: a make counts what its bounds count and the room other
  * makes hold, and takes its own, in one step, so that makes racing on two workers cannot both
- * pass a bound. KEYS: placements, room, the ids not live. ARGV: project, count, the project's
- * limit (-1: none), token, now ms, the room's end ms, owner ('': none), the owner's limit, the
- * registry's node key prefix.
+ * pass a bound. KEYS: placements, room. ARGV: project, count, the project's limit (-1: none),
+ * token, now ms, the room's end ms, owner ('': none), the owner's limit, the registry's node key
+ * prefix, the prefix of the owners' live sets.
  * - The project's quota counts every entry of the project (lost ones too, until deleted).
- * - The owner's bound (FAAS_INSTANCE_MAX_PER_KEY) counts its live ones: not stopped or failed,
- *   not lost, on a worker still in the registry. (Its node keys share the hash tag, so one slot.)
- * Room whose end passed (its worker died while making) is dropped as it is read.
+ * - The owner's bound (FAAS_INSTANCE_MAX_PER_KEY) counts the ids in its live set (a few, not every
+ *   entry of the cluster) whose entry is not lost and whose worker is still in the registry. An
+ *   id whose entry went is dropped from the set here.
+ * The node keys and live sets share the hash tag: one slot on Redis Cluster. Room whose end
+ * passed (its worker died while making) is dropped as it is read.
  * Returns {1} when taken; {0, has} past the project's quota; {2, has} past the owner's bound.
  */
 const RESERVE_SCRIPT = `
 local project, count, projectLimit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
-local owner, ownerLimit, nodePrefix = ARGV[7], tonumber(ARGV[8]), ARGV[9]
-local inProject, ofOwner, alive = 0, 0, {}
-local entries = redis.call('HGETALL', KEYS[1])
-for i = 1, #entries, 2 do
-  local ok, p = pcall(cjson.decode, entries[i + 1])
-  if ok and type(p) == 'table' then
-    if p.project == project then inProject = inProject + 1 end
-    if owner ~= '' and p.owner == owner and p.lost == nil and type(p.node) == 'string'
-      and redis.call('SISMEMBER', KEYS[3], entries[i]) == 0 then
+local owner, ownerLimit, nodePrefix, livePrefix = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local inProject, ofOwner = 0, 0
+if projectLimit >= 0 then
+  for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+    local ok, p = pcall(cjson.decode, raw)
+    if ok and type(p) == 'table' and p.project == project then inProject = inProject + 1 end
+  end
+end
+if owner ~= '' then
+  local live, alive = livePrefix .. owner, {}
+  for _, id in ipairs(redis.call('SMEMBERS', live)) do
+    local raw = redis.call('HGET', KEYS[1], id)
+    local ok, p = false, nil
+    if raw then ok, p = pcall(cjson.decode, raw) end
+    if not ok or type(p) ~= 'table' then
+      redis.call('SREM', live, id)
+    elseif p.lost == nil and type(p.node) == 'string' then
       if alive[p.node] == nil then alive[p.node] = redis.call('EXISTS', nodePrefix .. p.node) == 1 end
       if alive[p.node] then ofOwner = ofOwner + 1 end
     end
@@ -65,11 +75,26 @@ redis.call('HSET', KEYS[2], ARGV[4], cjson.encode({ project = project, owner = o
 return {1}
 `;
 
-/** Marks an instance live or not (ARGV id, '1' live), only while it has an entry: none is left behind. */
+/**
+ * An instance started (ARGV id, '1', the live sets' prefix) or stopped ('0'): in or out of its
+ * owner's live set, only while it has an entry, so that none is left behind.
+ */
 const SET_LIVE_SCRIPT = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-if ARGV[2] == '1' then redis.call('SREM', KEYS[2], ARGV[1]) else redis.call('SADD', KEYS[2], ARGV[1]) end
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local ok, p = pcall(cjson.decode, raw)
+if not ok or type(p) ~= 'table' or type(p.owner) ~= 'string' then return 0 end
+if ARGV[2] == '1' then redis.call('SADD', ARGV[3] .. p.owner, ARGV[1]) else redis.call('SREM', ARGV[3] .. p.owner, ARGV[1]) end
 return 1
+`;
+
+/** Removes an instance's entry (ARGV id, the live sets' prefix), and its id from its owner's live set. */
+const REMOVE_SCRIPT = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local ok, p = pcall(cjson.decode, raw)
+if ok and type(p) == 'table' and type(p.owner) == 'string' then redis.call('SREM', ARGV[2] .. p.owner, ARGV[1]) end
+return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
 
 /**
@@ -81,6 +106,7 @@ const RESERVE_TTL_MS = 10 * 60_000;
 type WithScripts = Redis & {
   faasInstancesReserve(...args: Array<string | number>): Promise<number[]>;
   faasInstancesSetLive(...args: Array<string | number>): Promise<number>;
+  faasInstancesRemove(...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -94,18 +120,19 @@ export class InstancePlacements {
   #redis: WithScripts;
   #key: string;
   #roomKey: string;
-
-  #notLiveKey: string;
+  /** Then an owner (API key id): the set of its instances' ids that hold a running container. */
+  #livePrefix: string;
   #nodePrefix: string;
 
   constructor(redis: Redis, prefix: string) {
-    redis.defineCommand('faasInstancesReserve', { numberOfKeys: 3, lua: RESERVE_SCRIPT });
-    redis.defineCommand('faasInstancesSetLive', { numberOfKeys: 2, lua: SET_LIVE_SCRIPT });
+    redis.defineCommand('faasInstancesReserve', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+    redis.defineCommand('faasInstancesSetLive', { numberOfKeys: 1, lua: SET_LIVE_SCRIPT });
+    redis.defineCommand('faasInstancesRemove', { numberOfKeys: 1, lua: REMOVE_SCRIPT });
     this.#redis = redis as WithScripts;
     // The registry's hash tag: one slot with the node keys on Redis Cluster.
     this.#key = `{${prefix}}:cluster:instances`;
     this.#roomKey = `{${prefix}}:cluster:instances-making`;
-    this.#notLiveKey = `{${prefix}}:cluster:instances-not-live`;
+    this.#livePrefix = `{${prefix}}:cluster:instances-live:`;
     this.#nodePrefix = `{${prefix}}:cluster:node:`;
   }
 
@@ -117,7 +144,6 @@ export class InstancePlacements {
       this.#redis.faasInstancesReserve(
         this.#key,
         this.#roomKey,
-        this.#notLiveKey,
         project,
         count,
         bounds.projectLimit ?? -1,
@@ -127,6 +153,7 @@ export class InstancePlacements {
         bounds.owner?.id ?? '',
         bounds.owner?.limit ?? 0,
         this.#nodePrefix,
+        this.#livePrefix,
       ),
     );
     if (taken !== 1) return { over: taken === 2 ? 'owner' : 'project', has: has ?? 0 };
@@ -148,14 +175,14 @@ export class InstancePlacements {
   ): Promise<void> {
     const placement: InstancePlacement = { node, project, view, ...(owner !== undefined ? { owner } : {}) };
     const write = this.#redis.multi().hset(this.#key, view.id, JSON.stringify(placement));
-    if (live) write.srem(this.#notLiveKey, view.id);
-    else write.sadd(this.#notLiveKey, view.id);
+    if (owner !== undefined && live) write.sadd(this.#livePrefix + owner, view.id);
+    else if (owner !== undefined) write.srem(this.#livePrefix + owner, view.id);
     await unavailable(write.exec());
   }
 
   /** The instance started or stopped (or failed): what its owner's bound counts. */
   async setLive(id: string, live: boolean): Promise<void> {
-    await unavailable(this.#redis.faasInstancesSetLive(this.#key, this.#notLiveKey, id, live ? '1' : '0'));
+    await unavailable(this.#redis.faasInstancesSetLive(this.#key, id, live ? '1' : '0', this.#livePrefix));
   }
 
   async get(id: string): Promise<InstancePlacement | undefined> {
@@ -170,7 +197,7 @@ export class InstancePlacements {
   }
 
   async remove(id: string): Promise<void> {
-    await unavailable(this.#redis.multi().hdel(this.#key, id).srem(this.#notLiveKey, id).exec());
+    await unavailable(this.#redis.faasInstancesRemove(this.#key, id, this.#livePrefix));
   }
 
   /**
