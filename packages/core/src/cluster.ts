@@ -69,5 +69,8 @@ export interface PlacementBounds {
   owner?: { id: string; limit: number };
 }
 
-/** Room taken for instances being made (and what gives it back), or the bound it would pass and what that bound counts now. */
+/**
+ * Room taken for instances being made (and what gives it back), or the bound it would pass and
+ * what that bound counts now.
+ */
 export type PlacementRoom = { release: () => Promise<void> } | { over: 'project' | 'owner'; has: number };
