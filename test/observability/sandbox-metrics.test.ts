@@ -47,7 +47,7 @@ describe('execute and instance metrics', { skip: engineSkipReason() }, () => {
     assert.equal(sample(before, 'faas_instances{state="running"}'), 0);
     const instance = await post('/api/v1/instances', { command: 'sleep 600' });
     const snapshot = await post('/api/v1/snapshots', { instance_id: instance.id });
-    await post(`/api/v1/snapshots/${snapshot.id}/restore`, {});
+    const restored = await post(`/api/v1/snapshots/${snapshot.id}/restore`, {});
     const text = await (await s.api('/metrics')).text();
     assert.equal(sample(text, 'faas_instances{state="running"}'), 2, 'the instance and its restored copy');
     const kind = String(snapshot.kind);
@@ -55,6 +55,10 @@ describe('execute and instance metrics', { skip: engineSkipReason() }, () => {
     assert.ok((sample(text, `faas_snapshot_duration_seconds_sum{kind="${kind}"}`) ?? 0) > 0);
     assert.equal(sample(text, `faas_restore_duration_seconds_count{kind="${kind}"}`), 1);
     assert.ok((sample(text, `faas_restore_duration_seconds_sum{kind="${kind}"}`) ?? 0) > 0);
+    // Not left running (for ten minutes, beside the rest of the run) once the server is gone.
+    for (const { id } of [instance, restored]) {
+      assert.equal((await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' })).status, 204);
+    }
   });
 
   it('counts containers by runtime and role, and restores served from a standby or cold', async () => {
