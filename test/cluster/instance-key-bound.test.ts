@@ -10,7 +10,7 @@ import {
   type TestCluster,
 } from '../support/cluster.ts';
 import { engineSkipReason } from '../support/engine.ts';
-import { ADMIN_KEY, request } from '../support/server.ts';
+import { ADMIN_KEY, developerKeyOf, request } from '../support/server.ts';
 
 const skip = clusterSkipReason() || engineSkipReason();
 const BOUND = 2;
@@ -34,17 +34,7 @@ describe("an API key's bound on live instances, over the cluster", { skip }, () 
     cluster = await startTestCluster();
     gateway = await cluster.start('gateway', settings);
     workers = [await cluster.start('worker', settings), await cluster.start('worker', settings)];
-    const project = await request(gateway.url, '/api/v1/projects', {
-      method: 'POST',
-      json: { name: 'team-k' },
-    });
-    assert.equal(project.status, 201, await project.clone().text());
-    const made = await request(gateway.url, '/api/v1/keys', {
-      method: 'POST',
-      json: { name: 'team-k-dev', project: 'team-k', role: 'developer' },
-    });
-    assert.equal(made.status, 201, await made.clone().text());
-    key = ((await made.json()) as { key: string }).key;
+    key = await developerKeyOf(gateway.url, 'team-k');
   });
   after(async () => {
     await cluster?.close();

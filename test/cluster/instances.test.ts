@@ -14,7 +14,7 @@ import {
   type TestCluster,
 } from '../support/cluster.ts';
 import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
-import { ADMIN_KEY, request, waitFor } from '../support/server.ts';
+import { ADMIN_KEY, developerKeyOf, request, waitFor } from '../support/server.ts';
 import { upgradeStatus } from '../support/upgrade.ts';
 
 const skip = clusterSkipReason() || engineSkipReason();
@@ -38,19 +38,6 @@ describe('instances through gateways', { skip }, () => {
   let teamB: string;
   const settings = { FAAS_WORKER_TIMEOUT_MS: String(WORKER_TIMEOUT_MS) };
 
-  const makeKey = async (project: string) => {
-    const made = await request(gateways[0]?.url ?? '', '/api/v1/projects', {
-      method: 'POST',
-      json: { name: project },
-    });
-    assert.equal(made.status, 201, await made.clone().text());
-    const res = await request(gateways[0]?.url ?? '', '/api/v1/keys', {
-      method: 'POST',
-      json: { name: `${project}-dev`, project, role: 'developer' },
-    });
-    assert.equal(res.status, 201, await res.clone().text());
-    return ((await res.json()) as { key: string }).key;
-  };
   const via = (node: ClusterNode, path: string, init: Parameters<typeof request>[2] = {}) =>
     request(node.url, path, { key: teamA, ...init });
   const create = async (node: ClusterNode, key = teamA) => {
@@ -76,8 +63,9 @@ describe('instances through gateways', { skip }, () => {
     cluster = await startTestCluster();
     gateways = [await cluster.start('gateway', settings), await cluster.start('gateway', settings)];
     workers = [await cluster.start('worker', settings), await cluster.start('worker', settings)];
-    teamA = await makeKey('team-a');
-    teamB = await makeKey('team-b');
+    const [g1] = gateways as [ClusterNode];
+    teamA = await developerKeyOf(g1.url, 'team-a');
+    teamB = await developerKeyOf(g1.url, 'team-b');
   });
   after(async () => {
     await cluster?.close();

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +86,18 @@ export interface ServerProcess {
  * The server as a separate process (for crash tests): `node main.ts serve` with the test key.
  * `args` come after the defaults, so `--port 8123` there wins over `--port 0`.
  */
+/** Makes project `project` on the server at `base` (as the admin) and a developer key of it. */
+export async function developerKeyOf(base: string, project: string): Promise<string> {
+  const made = await request(base, '/api/v1/projects', { method: 'POST', json: { name: project } });
+  assert.equal(made.status, 201, await made.clone().text());
+  const res = await request(base, '/api/v1/keys', {
+    method: 'POST',
+    json: { name: `${project}-dev`, project, role: 'developer' },
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return ((await res.json()) as { key: string }).key;
+}
+
 export function spawnServer(
   dataDir: string,
   env: Record<string, string> = {},

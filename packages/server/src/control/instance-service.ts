@@ -124,6 +124,8 @@ export class InstanceService {
 
   /** On a worker of a cluster: its instances are pinned to it in the shared placements. */
   #pinning: InstancePinning | undefined;
+  /** Per instance, the last start or stop being written to the placements (a stop waits for it). */
+  #liveWrites = new Map<string, Promise<void>>();
 
   constructor(
     runtimes: Runtimes,
@@ -138,9 +140,14 @@ export class InstanceService {
     // Each start and stop, whatever made it (a request, the idle sweep, a container that died),
     // reaches the placements, in order: the per-key bound counts the live ones over the cluster.
     if (pinning) {
-      this.#containerRuntime()?.instances.onLiveChange((instance) =>
-        pinning.placements.setLive(instance.id, instance.live).catch(pinning.onError),
-      );
+      this.#containerRuntime()?.instances.onLiveChange((instance) => {
+        const { id } = instance;
+        const write = pinning.placements.setLive(id, instance.live).catch(pinning.onError);
+        this.#liveWrites.set(id, write);
+        void write.then(() => {
+          if (this.#liveWrites.get(id) === write) this.#liveWrites.delete(id);
+        });
+      });
     }
   }
 
@@ -235,9 +242,7 @@ export class InstanceService {
   /** Stops it; on a worker of a cluster, its key's bound counts it no more once this answers. */
   async stop(id: string): Promise<Instance> {
     const stopped = await this.manager.stop(id);
-    const pinning = this.#pinning;
-    // Its stop told the placements already (onLiveChange); this waits for that write.
-    if (pinning) await pinning.placements.setLive(id, stopped.live).catch(pinning.onError);
+    await this.#liveWrites.get(id);
     return stopped;
   }
 
@@ -254,8 +259,7 @@ export class InstanceService {
     const release = await this.#reserveInCluster(pinning, project, 1, undefined, instance.owner);
     try {
       const started = await this.manager.start(id);
-      // Its start told the placements already (onLiveChange); this waits for that write.
-      await pinning.placements.setLive(id, true);
+      await this.#liveWrites.get(id);
       return started;
     } finally {
       await release?.();
