@@ -473,8 +473,9 @@ describe('instances', { skip }, () => {
             all.length === running + paused
           );
         },
-        // Two gVisor restores of standbys, beside another file's 320 MiB snapshots in CI.
-        60_000,
+        // Two gVisor restores of standbys, beside another file's snapshots of 192 MiB in CI: 60 s
+        // was once not enough on a loaded machine.
+        120_000,
         what,
       );
     try {
