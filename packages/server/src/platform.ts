@@ -615,7 +615,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       await queue.close();
       await store.close();
       await blobs.close();
-      observability.requests.flush();
+      await observability.requests.close();
       // Last: every span ended above is sent (or the collector's failure is ignored).
       await tracing?.shutdown().catch((err: unknown) => logger.warn('exporting the last spans failed', err));
       lock.release();

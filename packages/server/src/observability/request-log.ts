@@ -33,6 +33,7 @@ export class RequestLog {
   #out: ReturnType<typeof destination> | undefined;
   #info: boolean;
   #error: boolean;
+  #failed = false;
 
   constructor(level: Config['logLevel'], fd = 1) {
     if (level === 'silent') {
@@ -45,6 +46,7 @@ export class RequestLog {
     this.#out.on('error', () => {
       this.#info = false;
       this.#error = false;
+      this.#failed = true;
     });
     this.#logger = pino({ level, base: { pid: process.pid } }, this.#out);
     this.#info = this.#logger.isLevelEnabled('info');
@@ -66,15 +68,31 @@ export class RequestLog {
     else this.#logger?.info(line, 'request');
   }
 
-  /** Writes what is still buffered (at shutdown: a line of the last requests is not lost). */
-  flush(): void {
-    try {
-      this.#out?.flushSync();
-    } catch {
-      // Not ready yet (no line was written) or stdout is gone: nothing more can be done.
+  /**
+   * Writes what is still buffered and waits for the write already on its way, for at most
+   * CLOSE_WAIT_MS (a stdout nobody reads must not hold up shutdown): at shutdown, a line of the
+   * last requests is not lost. Closes the destination, never stdout or stderr.
+   */
+  close(): Promise<void> {
+    this.#info = false;
+    this.#error = false;
+    const out = this.#out;
+    this.#out = undefined;
+    if (!out) return Promise.resolve();
+    if (this.#failed) {
+      out.destroy();
+      return Promise.resolve();
     }
+    return new Promise((resolve) => {
+      setTimeout(resolve, CLOSE_WAIT_MS).unref();
+      out.once('close', resolve);
+      out.once('error', () => resolve());
+      out.end();
+    });
   }
 }
+
+const CLOSE_WAIT_MS = 2_000;
 
 /** The invocation id an answer carries (the `x-invocation-id` header every invoke answer has). */
 export function invocationIdOf(header: unknown): string | undefined {

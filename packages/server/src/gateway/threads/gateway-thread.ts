@@ -86,7 +86,7 @@ parentPort?.on('message', (message: GatewayThreadCommand) => {
   server.close(async () => {
     proxy.close();
     await platform.close();
-    requests.flush();
+    await requests.close();
     parentPort?.close();
   });
   // An HTTP/2 server has none of its own: its sessions close as their streams end.
