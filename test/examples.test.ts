@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { FaaSClient, FaasApiError } from '@faas/sdk';
 import { runSession } from '../examples/sandbox-session/session.ts';
-import { engineSkipReason, ownedContainers, removeContainers } from './support/engine.ts';
+import { engineSkipReason } from './support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/server.ts';
 
 /** Every folder of examples/ deployed with `faas deploy` (or run, for the session) and exercised. */
@@ -28,11 +28,7 @@ describe('examples/', () => {
     client = new FaaSClient({ baseUrl: s.url, apiKey: ADMIN_KEY });
   });
   after(async () => {
-    await s.close();
-    if (engineSkip) return;
-    const left = ownedContainers(s.dataDir);
-    removeContainers(left);
-    assert.deepEqual(left, [], 'the examples left containers behind');
+    assert.deepEqual(await s.close(), [], 'the examples left containers behind');
   });
 
   it('http-api answers on its routes', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { wabtMissing, watModule } from '@faas/testkit';
-import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
+import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 const FAAS = new URL('../../bin/faas', import.meta.url).pathname;
@@ -307,10 +307,7 @@ describe('the faas CLI with sandboxes', { skip: engineSkipReason() }, () => {
       await s.api(`/api/v1/snapshots/${id}`, { method: 'DELETE' });
     for (const { id } of await items('/api/v1/instances'))
       await s.api(`/api/v1/instances/${id}`, { method: 'DELETE' });
-    await s.close();
-    const left = ownedContainers(s.dataDir);
-    removeContainers(left);
-    assert.deepEqual(left, [], 'the tests left containers behind');
+    assert.deepEqual(await s.close(), [], 'the tests left containers behind');
   });
 
   it("faas exec prints the output and exits with the command's code", async () => {
@@ -405,7 +402,6 @@ describe('the faas CLI deploying container functions', { skip: engineSkipReason(
   after(async () => {
     await s.close();
     rmSync(dir, { recursive: true, force: true });
-    removeContainers(ownedContainers(s.dataDir));
   });
 
   function folder(name: string, files: Record<string, string>): string {

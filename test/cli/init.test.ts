@@ -5,12 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import {
-  engineSkipReason,
-  ownedContainers,
-  removeContainers,
-  removeGoBuildCache,
-} from '../support/engine.ts';
+import { engineSkipReason, removeGoBuildCache } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 /** `faas init`: every template's own test passes, and it deploys and answers as written. */
@@ -58,13 +53,10 @@ describe('faas init', () => {
     dir = mkdtempSync(join(tmpdir(), 'faas-init-'));
   });
   after(async () => {
-    await s.close();
+    const left = await s.close();
     rmSync(dir, { recursive: true, force: true });
     // The go template's deploy made the server's Go build cache volume.
     if (!engineSkip) removeGoBuildCache(s.dataDir);
-    if (engineSkip) return;
-    const left = ownedContainers(s.dataDir);
-    removeContainers(left);
     assert.deepEqual(left, [], 'the tests left containers behind');
   });
 

@@ -8,7 +8,7 @@ import {
   type InstanceEvent,
   type SandboxApi,
 } from '@faas/sdk';
-import { engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
+import { engineSkipReason } from '../support/engine.ts';
 import { ADMIN_KEY, startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 /** Rejects with a FaasApiError of this status and code. */
@@ -48,10 +48,7 @@ describe('the SDK against the sandbox API', { skip }, () => {
   });
   after(async () => {
     await cleanUp();
-    await s.close();
-    const left = ownedContainers(s.dataDir);
-    removeContainers(left);
-    assert.deepEqual(left, [], 'the tests left containers behind');
+    assert.deepEqual(await s.close(), [], 'the tests left containers behind');
   });
 
   it('executes a command: output, exit code, cached mode', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type Config, loadConfig } from '@faas/core';
 import { type RunningServer, startServer } from '@faas/server';
 import { SERVER_NODE_FLAGS } from '../../packages/server/src/node-flags.ts';
+import { ownedContainers, removeContainers } from './engine.ts';
 import { serveArgs } from './serve-args.ts';
 
 export const ADMIN_KEY = 'faas_test_admin_key_0123456789abcdef';
@@ -17,7 +18,11 @@ export interface TestServer {
   server: RunningServer;
   /** fetch against the server with the admin key. */
   api(path: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
-  close(): Promise<void>;
+  /**
+   * Closes the server and removes its data dir, and with it the containers the server left (its
+   * instances outlive it by design): their ids, for a test that wants none left.
+   */
+  close(): Promise<string[]>;
 }
 
 export function tempDataDir(): string {
@@ -53,7 +58,15 @@ export async function startTestServer(
     api: (path, init) => request(server.url, path, init),
     async close() {
       await server.close();
+      let left: string[] = [];
+      try {
+        left = ownedContainers(dataDir);
+        removeContainers(left);
+      } catch {
+        // No engine here: no containers either.
+      }
       rmSync(dataDir, { recursive: true, force: true });
+      return left;
     },
   };
 }
@@ -82,10 +95,6 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/**
- * The server as a separate process (for crash tests): `node main.ts serve` with the test key.
- * `args` come after the defaults, so `--port 8123` there wins over `--port 0`.
- */
 /** Makes project `project` on the server at `base` (as the admin) and a developer key of it. */
 export async function developerKeyOf(base: string, project: string): Promise<string> {
   const made = await request(base, '/api/v1/projects', { method: 'POST', json: { name: project } });
@@ -98,6 +107,10 @@ export async function developerKeyOf(base: string, project: string): Promise<str
   return ((await res.json()) as { key: string }).key;
 }
 
+/**
+ * The server as a separate process (for crash tests): `node main.ts serve` with the test key.
+ * `args` come after the defaults, so `--port 8123` there wins over `--port 0`.
+ */
 export function spawnServer(
   dataDir: string,
   env: Record<string, string> = {},
