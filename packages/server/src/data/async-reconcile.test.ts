@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Invocation } from '@faas/core';
+import { retryDeadLetter } from '../control/dead-letter-retry.ts';
 import { openSqliteQueue } from '../queue/sqlite/sqlite-queue.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { reconcileDeadLetters, reconcileOrphans } from './async-reconcile.ts';
@@ -38,6 +39,40 @@ describe('async invocation reconciliation', () => {
     assert.equal(await reconcileDeadLetters(store, queue), 1);
     assert.equal((await store.getInvocation('inv_hung'))?.status, 'dead_lettered');
     assert.equal(await reconcileDeadLetters(store, queue), 0, 'idempotent');
+    await queue.close();
+    await store.close();
+  });
+
+  it('leaves alone an invocation a retry took back after the dead letters were listed', async () => {
+    let clock = 1_000_000;
+    const store = await openSqliteStore({ path: ':memory:' });
+    const queue = await openSqliteQueue({
+      path: ':memory:',
+      retry: { baseDelayMs: 10, maxDelayMs: 10 },
+      now: () => clock,
+    });
+    await store.createInvocation(invocation('inv_hung', 'running'));
+    await queue.enqueue({ id: 'inv_hung', payload: {}, maxAttempts: 1 });
+    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    assert.equal(await queue.start('inv_hung', first?.leaseToken ?? ''), true);
+    clock += 1000;
+    await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    assert.equal(await reconcileDeadLetters(store, queue), 1);
+
+    // A sweep on another node read the dead letters, then the retry ran before it wrote.
+    const stale = await queue.listDead(200);
+    await retryDeadLetter({ store, queue, getInvocation: (id) => store.getInvocation(id) }, 'inv_hung');
+    queue.listDead = async () => stale;
+    assert.equal(await reconcileDeadLetters(store, queue), 0);
+    assert.equal((await store.getInvocation('inv_hung'))?.status, 'queued');
+
+    // The retried job's next attempt has started: the stale dead letter's write is fenced off.
+    const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    assert.equal(again?.attempt, 2);
+    assert.equal(await queue.start('inv_hung', again?.leaseToken ?? ''), true);
+    await store.recordAttempt('inv_hung', 2, { status: 'running' });
+    assert.equal(await reconcileDeadLetters(store, queue), 0);
+    assert.equal((await store.getInvocation('inv_hung'))?.status, 'running');
     await queue.close();
     await store.close();
   });

@@ -67,7 +67,11 @@ export async function reconcileDeadLetters(store: MetadataStore, queue: Queue, l
   for (const dead of await queue.listDead(limit)) {
     const inv = await store.getInvocation(dead.id);
     if (!inv || TERMINAL_STATUSES.has(inv.status)) continue;
-    const marked = await store.recordAttempt(inv.id, Math.max(dead.attempts, inv.attempts), {
+    // A retry may have taken the job back since the list was read: its record is queued again at
+    // the attempts the dead letter shows (a consumer that died before recording its last attempt
+    // leaves fewer), or runs a later attempt, which the write's fence at this attempt refuses.
+    if (inv.status === 'queued' && inv.attempts >= dead.attempts) continue;
+    const marked = await store.recordAttempt(inv.id, dead.attempts, {
       status: 'dead_lettered',
       error: { type: 'LeaseExpired', message: dead.error || 'The attempt did not finish within its lease' },
       finishedAt: new Date().toISOString(),
