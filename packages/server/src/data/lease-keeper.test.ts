@@ -59,6 +59,22 @@ describe('LeaseKeeper', () => {
     }
   });
 
+  it('aborts the older lease of a job this consumer leased again after a stall', async () => {
+    const { queue, job } = await leasedJob(20);
+    const keeper = new LeaseKeeper({ queue, leaseMs: 60_000 });
+    const older = keeper.hold(job);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const [again] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    assert.ok(again && again.leaseToken !== job.leaseToken);
+    const newer = keeper.hold(again);
+    assert.equal(older.aborted, true, 'the older run stops');
+    assert.equal(newer.aborted, false);
+    keeper.drop(job.id, job.leaseToken);
+    await keeper.renewNow();
+    assert.equal(newer.aborted, false, 'the older run ending leaves the newer lease held');
+    await queue.close();
+  });
+
   it('stops renewing a dropped lease', async () => {
     const { queue, job } = await leasedJob(60_000);
     const keeper = new LeaseKeeper({ queue, leaseMs: 60_000 });

@@ -48,6 +48,12 @@ export class LeaseKeeper {
   hold(job: LeasedJob): AbortSignal {
     const controller = new AbortController();
     const until = Math.min(job.leaseExpiresAt, this.#now() + this.#o.leaseMs);
+    // This consumer leased the job again after its older lease ran out unrenewed (a stall): that
+    // older run is no longer the job's, and would otherwise go on beside the new one.
+    const older = this.#held.get(job.id);
+    if (older && older.token !== job.leaseToken) {
+      this.#lose(job.id, older, 'this consumer leased the job again after the lease ran out');
+    }
     this.#held.set(job.id, { token: job.leaseToken, controller, until });
     return controller.signal;
   }
