@@ -421,4 +421,32 @@ describe('an async invoke the queue did not take (in time)', () => {
     assert.deepEqual([orphan.status, orphan.attempts, orphan.error?.type], ['failed', 0, 'Lost']);
     assert.deepEqual(orphan.logs, [], 'it never ran');
   });
+
+  it('two retries racing for the key of a record never enqueued both answer the one new invocation', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'raced', runtime: 'js', code: 'export default (e) => e.n + 1' },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { queue } = s.server.platform;
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async () => ({ duplicate: false });
+    try {
+      await invokeWithKey('raced', 'key-3', 1);
+    } finally {
+      queue.enqueue = enqueue;
+    }
+    const answers = await Promise.all([
+      invokeWithKey('raced', 'key-3', 1),
+      invokeWithKey('raced', 'key-3', 1),
+    ]);
+    const ids = await Promise.all(
+      answers.map(async (res) => {
+        assert.equal(res.status, 202, await res.clone().text());
+        return ((await res.json()) as { invocationId: string }).invocationId;
+      }),
+    );
+    assert.equal(ids[0], ids[1], 'one invocation for both');
+    assert.deepEqual([(await finished(s.api, ids[0] as string)).result], [2]);
+  });
 });
