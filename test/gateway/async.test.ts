@@ -449,4 +449,38 @@ describe('an async invoke the queue did not take (in time)', () => {
     assert.equal(ids[0], ids[1], 'one invocation for both');
     assert.deepEqual([(await finished(s.api, ids[0] as string)).result], [2]);
   });
+
+  it("writes a run's result through a store that fails for a moment, and never runs it again", async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'kept',
+        runtime: 'js',
+        code: 'export default (e) => { console.log("ran"); return e.n * 3; }',
+        maxRetries: 0,
+      },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { store } = s.server.platform;
+    const recordAttempt = store.recordAttempt.bind(store);
+    let refused = 0;
+    store.recordAttempt = async (id, attempt, patch, logs) => {
+      if (patch.status === 'succeeded' && refused < 2) {
+        refused++;
+        throw new FaasError(ErrorCode.STORAGE_UNAVAILABLE, 'the store is down (injected)');
+      }
+      return recordAttempt(id, attempt, patch, logs);
+    };
+    try {
+      const res = await invokeWithKey('kept', 'key-4', 2);
+      assert.equal(res.status, 202, await res.clone().text());
+      const id = ((await res.json()) as { invocationId: string }).invocationId;
+      const done = (await finished(s.api, id)) as Invocation & { logs?: Array<{ message: string }> };
+      assert.deepEqual([done.status, done.attempts, done.result, refused], ['succeeded', 1, 6, 2]);
+      const withLogs = (await (await s.api(`/api/v1/invocations/${id}`)).json()) as { logs: unknown[] };
+      assert.equal(withLogs.logs.length, 1, 'it ran once');
+    } finally {
+      store.recordAttempt = recordAttempt;
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ActiveTrace,
   type Admission,
@@ -39,6 +40,11 @@ import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
  * `orphanAgeMs(leaseMs)` plus this after its node wrote it (docs/cluster.md).
  */
 const SWEEP_MS = 10_000;
+
+/** A result's write is tried again after 100, 200 … 3,200 ms: about 6 s of a store down. */
+const RESULT_WRITE_FIRST_DELAY_MS = 100;
+const RESULT_WRITE_LAST_DELAY_MS = 3_200;
+const STORE_DOWN: ReadonlySet<string> = new Set([ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.STORAGE_READ_ONLY]);
 
 export interface AsyncWorkerOptions {
   store: MetadataStore;
@@ -262,12 +268,32 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
     });
     if (outcome.status !== 'succeeded') throw new AttemptFailed(outcome, logs);
     const done = finished(outcome);
-    await write(done, logs);
+    await this.#writeResult(() => write(done, logs), signal);
     this.#o.tail?.finished(
       { ...attemptOf(id, fn), ...done, attempts: job.attempt, createdAt: done.finishedAt },
       logs,
       true,
     );
+  }
+
+  /**
+   * The run succeeded: its result is written through a store that fails for a few seconds, while
+   * the lease holds, rather than the function being run again (or dead-lettered) because one
+   * write failed.
+   */
+  async #writeResult(writeOnce: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
+    for (let delay = RESULT_WRITE_FIRST_DELAY_MS; ; delay *= 2) {
+      try {
+        await writeOnce();
+        return;
+      } catch (err) {
+        const storeDown = isFaasError(err) && STORE_DOWN.has(err.code);
+        if (!storeDown || delay > RESULT_WRITE_LAST_DELAY_MS || signal.aborted) throw err;
+        this.#o.logger?.warn(`async worker: writing a result failed, again in ${delay} ms`, err);
+        await sleep(delay, undefined, { signal }).catch(() => {});
+        if (signal.aborted) throw err;
+      }
+    }
   }
 
   /** store.recordAttempt, as a span under the attempt's when tracing is on. */
