@@ -450,6 +450,42 @@ describe('an async invoke the queue did not take (in time)', () => {
     assert.deepEqual([(await finished(s.api, ids[0] as string)).result], [2]);
   });
 
+  it('admits a job again later, costing no attempt, while the store cannot be read', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'admitted', runtime: 'js', code: 'export default (e) => e.n + 10', maxRetries: 0 },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const { store } = s.server.platform;
+    const getInvocation = store.getInvocation.bind(store);
+    // The first two reads of the new record fail: the consumer's admissions of its job.
+    const createInvocation = store.createInvocation.bind(store);
+    let made: string | undefined;
+    store.createInvocation = async (invocation) => {
+      if (invocation.functionName === 'admitted') made = invocation.id;
+      return createInvocation(invocation);
+    };
+    const refused: string[] = [];
+    store.getInvocation = async (asked) => {
+      if (asked === made && refused.length < 2) {
+        refused.push(asked);
+        throw new FaasError(ErrorCode.STORAGE_UNAVAILABLE, 'the store is down (injected)');
+      }
+      return getInvocation(asked);
+    };
+    try {
+      const res = await invokeWithKey('admitted', 'key-5', 1);
+      assert.equal(res.status, 202, await res.clone().text());
+      const id = ((await res.json()) as { invocationId: string }).invocationId;
+      await waitFor(async () => refused.length === 2 || undefined, 15_000, 'two refused admissions');
+      const done = await finished(s.api, id);
+      assert.deepEqual([done.status, done.attempts, done.result], ['succeeded', 1, 11]);
+    } finally {
+      store.getInvocation = getInvocation;
+      store.createInvocation = createInvocation;
+    }
+  });
+
   it("writes a run's result through a store that fails for a moment, and never runs it again", async () => {
     const created = await s.api('/api/v1/functions', {
       method: 'POST',

@@ -151,6 +151,14 @@ export function isFaasError(value: unknown): value is FaasError {
   return value instanceof FaasError;
 }
 
+/** The metadata store cannot take a write now (unreachable, or read-only): one later may work. */
+export function isStoreDown(err: unknown): boolean {
+  return (
+    isFaasError(err) &&
+    (err.code === ErrorCode.STORAGE_UNAVAILABLE || err.code === ErrorCode.STORAGE_READ_ONLY)
+  );
+}
+
 /** For exhaustive switches: reaching it is a compile error, and a runtime one if types lied. */
 export class UnreachableCaseError extends Error {
   constructor(value: never) {

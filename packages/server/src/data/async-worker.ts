@@ -13,6 +13,7 @@ import {
   type InvokeOutcome,
   isFaasError,
   isoTimestamp,
+  isStoreDown,
   type JobProcessor,
   type JobSlot,
   type LeasedJob,
@@ -44,7 +45,6 @@ const SWEEP_MS = 10_000;
 /** A result's write is tried again after 100, 200 … 3,200 ms: about 6 s of a store down. */
 const RESULT_WRITE_FIRST_DELAY_MS = 100;
 const RESULT_WRITE_LAST_DELAY_MS = 3_200;
-const STORE_DOWN: ReadonlySet<string> = new Set([ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.STORAGE_READ_ONLY]);
 
 export interface AsyncWorkerOptions {
   store: MetadataStore;
@@ -287,8 +287,7 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
         await writeOnce();
         return;
       } catch (err) {
-        const storeDown = isFaasError(err) && STORE_DOWN.has(err.code);
-        if (!storeDown || delay > RESULT_WRITE_LAST_DELAY_MS || signal.aborted) throw err;
+        if (!isStoreDown(err) || delay > RESULT_WRITE_LAST_DELAY_MS || signal.aborted) throw err;
         this.#o.logger?.warn(`async worker: writing a result failed, again in ${delay} ms`, err);
         await sleep(delay, undefined, { signal }).catch(() => {});
         if (signal.aborted) throw err;

@@ -3,6 +3,7 @@ import {
   type ConsumerOptions,
   ErrorCode,
   isFaasError,
+  isStoreDown,
   type JobConsumer,
   type JobSlot,
   type LeasedJob,
@@ -21,6 +22,8 @@ export interface QueueConsumerOptions<T> extends ConsumerOptions<T> {
 }
 
 const DEFAULT_SLOT_WAIT_MS = 5_000;
+/** A job whose admission found the store down is due again this much later. */
+const ADMIT_AGAIN_MS = 1_000;
 
 type Finished = { ok: true } | { ok: false; error: unknown };
 
@@ -139,7 +142,11 @@ export class QueueConsumer<T> implements JobConsumer {
     try {
       admission = await processor.admit(job);
     } catch (err) {
-      await this.#fail(job, err, true);
+      // Nothing ran: a store that cannot be read now costs the job no attempt (with no retries
+      // left, it would be dead-lettered unrun), only a wait.
+      if (isStoreDown(err))
+        await this.#queue.release(job.id, job.leaseToken, { runAt: Date.now() + ADMIT_AGAIN_MS });
+      else await this.#fail(job, err, true);
       return;
     }
     if (admission.kind === 'done') {
