@@ -128,7 +128,7 @@ export class InstanceManager {
         this.#instances.delete(id);
         instance.link?.close();
         await removeContainer(this.#options.docker, container.id).catch(() => {});
-        throw err;
+        throw err instanceof FaasError ? err : engineFailure(`Starting ${id} failed`, err);
       }
       if (spec.command) instance.mainProcess = instance.start(spec.command).process;
       return instance;
@@ -213,7 +213,17 @@ export class InstanceManager {
     // Counted as live from here on: the room is not held past this synchronous step.
     this.#quota.reserve(instance.owner, 1).release();
     instance.state = 'starting';
-    await this.#runner.run(instance);
+    try {
+      await this.#runner.run(instance);
+    } catch (err) {
+      // Not left `starting` (every later stop, start and delete would be refused, and it would
+      // count as live): whatever the container got to run is killed, and the instance is failed,
+      // to be started again or deleted.
+      instance.link?.close();
+      await killContainer(this.#options.docker, instance.containerId);
+      instance.markFailed(`starting it failed: ${(err as Error).message}`);
+      throw err instanceof FaasError ? err : engineFailure(`Starting ${id} failed`, err);
+    }
     if (instance.spec.command) instance.mainProcess = instance.start(instance.spec.command).process;
     return instance;
   }
