@@ -179,8 +179,9 @@ async function uploadTo(
 }
 
 export async function listFolder(instance: Instance, path: string): Promise<FileEntry[]> {
-  // One line per entry: type|size|mtime|name (names with a newline are not listed).
-  const script = `cd "$1" || exit 2; for f in * .[!.]* ..?*; do [ -e "$f" ] || [ -L "$f" ] || continue; ${BUSYBOX_MOUNT} stat -c '%F|%s|%Y|%n' "$f"; done`;
+  // One line per entry: type|size|mtime|name. A name with a newline would read as two lines: it
+  // is not listed (a tar of the folder has it).
+  const script = `cd "$1" || exit 2; nl='\n'; for f in * .[!.]* ..?*; do [ -e "$f" ] || [ -L "$f" ] || continue; case "$f" in *"$nl"*) continue;; esac; ${BUSYBOX_MOUNT} stat -c '%F|%s|%Y|%n' "$f"; done`;
   const result = await busybox(instance, ['sh', '-c', script, 'sh', path]);
   if (result.exitCode !== 0) throw failure(result.stderr.toString('utf8'), result.exitCode, path);
   if (result.truncated) {
@@ -199,10 +200,18 @@ export async function listFolder(instance: Instance, path: string): Promise<File
         name: name.join('|'),
         type: entryType(type),
         size: Number(size),
-        modified_at: new Date(Number(mtime) * 1000).toISOString(),
+        modified_at: new Date(clampToDate(Number(mtime) * 1000)).toISOString(),
       };
     });
 }
+
+/** A file's time as far as a Date reaches: `touch` sets times past year 275760, or none at all. */
+function clampToDate(ms: number): number {
+  if (!Number.isFinite(ms)) return 0;
+  return Math.max(-MAX_DATE_MS, Math.min(MAX_DATE_MS, ms));
+}
+
+const MAX_DATE_MS = 8.64e15;
 
 function entryType(stat: string): FileEntry['type'] {
   if (stat === 'directory') return 'directory';
