@@ -48,6 +48,14 @@ interface ClientCommand {
  * Runs one client command. `foreground` is the process this client started last: where `stdin`,
  * `resize` and `signal` go when the command names no process.
  */
+/** A terminal's rows or columns: the agent's frames carry each in 16 bits. */
+function terminalSize(value: unknown, name: 'rows' | 'cols'): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0xffff) {
+    throw new Error(`"${name}" must be a whole number from 1 to 65535`);
+  }
+  return value as number;
+}
+
 async function runCommand(
   platform: Platform,
   instance: Instance,
@@ -79,14 +87,22 @@ async function runCommand(
       const started = instance.start(argv(command.command), {
         ...(command.env ? { env: command.env } : {}),
         ...(command.cwd ? { cwd: command.cwd } : {}),
-        ...(command.tty ? { tty: { rows: command.rows ?? 24, cols: command.cols ?? 80 } } : {}),
+        ...(command.tty
+          ? {
+              tty: {
+                rows: terminalSize(command.rows ?? 24, 'rows'),
+                cols: terminalSize(command.cols ?? 80, 'cols'),
+              },
+            }
+          : {}),
       });
       session.foreground = started.process;
       return { type: 'started', process: started.process, command: started.command.join(' ') };
     }
     case 'resize':
-      if (!command.rows || !command.cols) throw new Error('resize needs "rows" and "cols"');
-      instance.resize(needTarget(), command.rows, command.cols);
+      if (command.rows === undefined || command.cols === undefined)
+        throw new Error('resize needs "rows" and "cols"');
+      instance.resize(needTarget(), terminalSize(command.rows, 'rows'), terminalSize(command.cols, 'cols'));
       return undefined;
     case 'signal': {
       const signal =
