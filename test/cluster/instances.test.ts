@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { TEST_REDIS_URL } from '../../packages/server/src/queue/redis/test-support.ts';
 import {
   CLUSTER_SECRET,
   type ClusterNode,
@@ -271,6 +273,30 @@ describe('instances through gateways', { skip }, () => {
       [teamB, ofB.id],
     ] as const) {
       assert.equal((await request(g1.url, `/api/v1/instances/${id}`, { method: 'DELETE', key })).status, 204);
+    }
+  });
+
+  it('finishes a delete whose entry was left behind: made again, it removes the entry', async () => {
+    const [g1, g2] = gateways as [ClusterNode, ClusterNode];
+    const made = await create(g1, teamA);
+    // What a delete leaves when Redis fails after the container went: the entry alone.
+    const redis = new Redis(TEST_REDIS_URL as string);
+    const key = `{${cluster.env.FAAS_QUEUE_PREFIX}}:cluster:instances`;
+    const ghost = 'inst_01kq0000000000000000000000';
+    try {
+      await redis.hset(key, ghost, (await redis.hget(key, made.id)) as string);
+      const asB = await request(g2.url, `/api/v1/instances/${ghost}`, { method: 'DELETE', key: teamB });
+      assert.equal(asB.status, 404, "another project's key does not remove it");
+      const asA = await request(g2.url, `/api/v1/instances/${ghost}`, { method: 'DELETE', key: teamA });
+      assert.equal(asA.status, 204, await asA.text());
+      assert.equal(await redis.hget(key, ghost), null);
+      assert.equal(
+        (await request(g1.url, `/api/v1/instances/${made.id}`, { method: 'DELETE', key: teamA })).status,
+        204,
+      );
+    } finally {
+      await redis.hdel(key, ghost);
+      redis.disconnect();
     }
   });
 

@@ -193,7 +193,7 @@ export class ExecuteService {
       this.#metrics?.executed('persistent');
       return instance;
     } catch (err) {
-      await this.#instances.delete(instance.id).catch(() => {});
+      await this.#instances.delete(instance.id, undefined).catch(() => {});
       throw err;
     }
   }

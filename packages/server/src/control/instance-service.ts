@@ -95,6 +95,8 @@ export interface PlacementBook {
   ): Promise<void>;
   /** It started, stopped or failed. */
   setLive(id: string, live: boolean): Promise<void>;
+  /** Where an instance lives: its worker's node id and its project. */
+  get(id: string): Promise<{ node: string; project: string } | undefined>;
   remove(id: string): Promise<void>;
   markLost(node: string, has: ReadonlySet<string>, reason: string): Promise<number>;
 }
@@ -189,10 +191,29 @@ export class InstanceService {
     }
   }
 
-  /** Removes the instance and its entry in the cluster's placements. */
-  async delete(id: string): Promise<void> {
+  /**
+   * Removes the instance of project `scope` (undefined: any) and its entry in the cluster's
+   * placements. An entry of this worker whose instance is gone (a delete whose removal of the
+   * entry failed, Redis down) goes too: made again, the delete finishes what it started.
+   */
+  async delete(id: string, scope: string | undefined): Promise<void> {
+    try {
+      await this.get(id, scope);
+    } catch (err) {
+      if (await this.#removeEntryLeftBehind(id, scope, err)) return;
+      throw err;
+    }
     await this.manager.delete(id);
     await this.#pinning?.placements.remove(id);
+  }
+
+  async #removeEntryLeftBehind(id: string, scope: string | undefined, err: unknown): Promise<boolean> {
+    const pinning = this.#pinning;
+    if (!pinning || !(err instanceof FaasError) || err.code !== ErrorCode.NOT_FOUND) return false;
+    const placement = await pinning.placements.get(id);
+    if (placement?.node !== pinning.nodeId || !inScope(scope, placement.project)) return false;
+    await pinning.placements.remove(id);
+    return true;
   }
 
   /**

@@ -194,8 +194,7 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
     '/instances/:id',
     { schema: { tags, summary: 'Remove the instance and its container', params: idParams } },
     async (request, reply) => {
-      await instances.get(request.params.id, request.projectScope);
-      await instances.delete(request.params.id);
+      await instances.delete(request.params.id, request.projectScope);
       return reply.code(204).send();
     },
   );
