@@ -11,9 +11,9 @@ const MiB = 1024 * 1024;
  * (what it holds is a few windows of the streams; the rest of the growth is garbage of the bytes
  * that went through, which V8 collects tens of MB at a time).
  */
-const MAX_GROWTH_BYTES = 96 * MiB;
-/** Twice the growth allowed: a server that held a whole snapshot would pass the bound. */
-const WORKSPACE_MIB = 192;
+const MAX_GROWTH_BYTES = 80 * MiB;
+/** Past the growth allowed by half: a server that held a whole snapshot would pass the bound. */
+const WORKSPACE_MIB = 128;
 /** Moving a few hundred MB through the engine takes minutes on a loaded machine. */
 const SLOW = { timeout: 900_000 };
 const skip = engineSkipReason();

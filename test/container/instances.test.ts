@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { containerStates, engineSkipReason, ownedContainers, removeContainers } from '../support/engine.ts';
 import {
@@ -211,6 +213,18 @@ describe('instances', { skip }, () => {
       listing.body.entries.map((e) => [e.name, e.type, e.size]),
       [['app.txt', 'file', 4]],
     );
+    // A name with a newline would read as a line of its own, with a time no date holds.
+    assert.equal(
+      (await exec(instance.id, { command: 'touch "src/$(printf \'a\\nx|1|y|z\')"' })).body.exit_code,
+      0,
+    );
+    const odd = await api<{ entries: Array<{ name: string }> }>(`/instances/${instance.id}/files?path=src`);
+    assert.equal(odd.status, 200, JSON.stringify(odd.body));
+    assert.deepEqual(
+      odd.body.entries.map((e) => e.name),
+      ['app.txt'],
+    );
+    await exec(instance.id, { command: 'rm src/a*z' });
     const tar = await s.api(`/api/v1/instances/${instance.id}/files/tar?path=src`);
     assert.equal(tar.headers.get('content-type'), 'application/x-tar');
     const other = await create();
@@ -292,6 +306,10 @@ describe('instances', { skip }, () => {
     const shell = await client.next((e) => e.type === 'started');
     client.send({ type: 'stdin', data: 'stty size\n' });
     await eventually(() => client.stdout(shell.process as number).includes('30 100'), 10_000);
+    // Past what the agent's frames carry: refused as bad input, and the shell goes on.
+    client.send({ type: 'resize', rows: 70_000, cols: 1 });
+    const refused = await client.next((e) => e.type === 'error');
+    assert.equal((refused.error as { code: string }).code, 'FAAS_ERR_BAD_REQUEST');
     client.send({ type: 'resize', rows: 40, cols: 120 });
     client.send({ type: 'stdin', data: 'stty size; exit 7\n' });
     const exit = await client.next((e) => e.type === 'exit' && e.process === shell.process);
@@ -317,6 +335,29 @@ describe('instances', { skip }, () => {
     const restarted = await api(`/instances/${instance.id}/start`, { method: 'POST' });
     assert.equal(restarted.body.status, 'running');
     await api(`/instances/${instance.id}`, { method: 'DELETE' });
+  });
+
+  it('fails a start whose agent never answers: it can be started again, or deleted', async () => {
+    const instance = await create();
+    assert.equal((await api(`/instances/${instance.id}/stop`, { method: 'POST' })).body.status, 'stopped');
+    // The agent every instance of this server mounts, swapped for one that exits at once.
+    const bin = join(s.dataDir, 'containers', 'bin');
+    const agent = join(bin, readdirSync(bin).find((n) => n.startsWith('faas-sandbox-agent-')) as string);
+    renameSync(agent, `${agent}.kept`);
+    try {
+      writeFileSync(agent, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+      const refused = await api(`/instances/${instance.id}/start`, { method: 'POST' });
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.error?.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+      const failed = await api(`/instances/${instance.id}`);
+      assert.equal(failed.body.status, 'failed');
+    } finally {
+      renameSync(`${agent}.kept`, agent);
+    }
+    const started = await api(`/instances/${instance.id}/start`, { method: 'POST' });
+    assert.equal(started.body.status, 'running', JSON.stringify(started.body));
+    assert.equal((await exec(instance.id, { command: 'echo back' })).body.stdout, 'back\n');
+    assert.equal((await api(`/instances/${instance.id}`, { method: 'DELETE' })).status, 204);
   });
 
   it('keeps instances across a server restart', async () => {
