@@ -422,6 +422,22 @@ describe('an async invoke the queue did not take (in time)', () => {
     assert.deepEqual(orphan.logs, [], 'it never ran');
   });
 
+  it('refuses an idempotency key over 256 characters, rather than cut it to one another key shares', async () => {
+    const created = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'keyed', runtime: 'js', code: 'export default (e) => e.n' },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const long = await invokeWithKey('keyed', 'k'.repeat(257), 1);
+    assert.equal(long.status, 422, await long.clone().text());
+    const body = (await long.json()) as { error: { code: string; details: Array<{ field: string }> } };
+    assert.deepEqual(
+      [body.error.code, body.error.details[0]?.field],
+      ['FAAS_ERR_VALIDATION', 'headers.idempotency-key'],
+    );
+    assert.equal((await invokeWithKey('keyed', 'k'.repeat(256), 1)).status, 202);
+  });
+
   it('two retries racing for the key of a record never enqueued both answer the one new invocation', async () => {
     const created = await s.api('/api/v1/functions', {
       method: 'POST',

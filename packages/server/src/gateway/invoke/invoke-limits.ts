@@ -26,5 +26,5 @@ export const TRIGGER_METHODS: ReadonlySet<string> = new Set([
   'OPTIONS',
 ]);
 
-/** Longest idempotency key kept; a longer one is cut here. */
+/** Longest idempotency key taken; a longer one is refused (422). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;

@@ -122,11 +122,18 @@ export function apiInvoke(target: InvokeTarget & { kind: 'api' }, headers: Incom
   }
   const { name, ref: versionRef } = parseFunctionRef(ref, version);
   const key = headerText(headers['idempotency-key']);
+  // Cut, two long keys sharing their first characters would name one invocation.
+  if (key !== undefined && key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw invalid(
+      'headers.idempotency-key',
+      `must NOT have more than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+    );
+  }
   return {
     name,
     ref: versionRef,
     async: async || headers['x-invocation-type'] === 'Event',
-    idempotencyKey: key ? key.slice(0, MAX_IDEMPOTENCY_KEY_LENGTH) : undefined,
+    idempotencyKey: key || undefined,
   };
 }
 
