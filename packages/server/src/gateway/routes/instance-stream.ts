@@ -44,10 +44,6 @@ interface ClientCommand {
   signal?: string | number;
 }
 
-/**
- * Runs one client command. `foreground` is the process this client started last: where `stdin`,
- * `resize` and `signal` go when the command names no process.
- */
 /** A terminal's rows or columns: the agent's frames carry each in 16 bits. */
 function terminalSize(value: unknown, name: 'rows' | 'cols'): number {
   if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0xffff) {
@@ -56,6 +52,10 @@ function terminalSize(value: unknown, name: 'rows' | 'cols'): number {
   return value as number;
 }
 
+/**
+ * Runs one client command. `foreground` is the process this client started last: where `stdin`,
+ * `resize` and `signal` go when the command names no process.
+ */
 async function runCommand(
   platform: Platform,
   instance: Instance,
