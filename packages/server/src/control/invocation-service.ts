@@ -313,10 +313,8 @@ export class InvocationService {
         orphanAge !== undefined &&
         (await freeKeyOfUnaccepted(this.#d.store, queue, stored.invocation, orphanAge));
       // A key whose invocation was never accepted is this retry's to use again; once, so that
-      // two retries racing for it end on one invocation. A retry that lost that race to another
-      // (the key freed, but not by it) looks the key up again: its invocation is the other's.
-      const unstarted = stored.invocation.status === 'queued' && stored.invocation.attempts === 0;
-      if (freed || unstarted) {
+      // two retries racing for it end on one invocation.
+      if (freed) {
         began = performance.now();
         stored = await this.#create({ ...candidate, createdAt: new Date().toISOString() }, trace);
       }

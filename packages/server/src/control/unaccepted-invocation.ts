@@ -12,7 +12,7 @@ const RECHECK_MS = 100;
  * whose enqueue is under way on another node, so it is looked at again until it is as old as the
  * orphan sweep's bound (`orphanAgeMs`), then failed as the sweep fails it, fenced at attempt 0: a
  * job that started meanwhile stands.
- * @returns whether the key was freed
+ * @returns whether the key is free of it: freed here, or by a retry racing this one
  */
 export async function freeKeyOfUnaccepted(
   store: MetadataStore,
@@ -38,5 +38,7 @@ export async function freeKeyOfUnaccepted(
   }
   if (current?.status !== 'failed' || current.attempts !== 0 || current.error?.type !== ORPHAN_ERROR.type)
     return false;
-  return store.releaseIdempotencyKey(current.id);
+  // Failed at attempt 0 for good: if this does not free the key, a racing retry did.
+  await store.releaseIdempotencyKey(current.id);
+  return true;
 }
