@@ -288,13 +288,16 @@ describe('an async invoke the queue did not take (in time)', () => {
   after(async () => {
     await s?.close();
   });
-
-  it('answers 503, records the invocation failed (Lost) and never runs it', async () => {
+  const deploy = async (name: string, code: string, extra: Record<string, unknown> = {}) => {
     const created = await s.api('/api/v1/functions', {
       method: 'POST',
-      json: { name: 'late', runtime: 'js', code: 'export default () => { console.log("ran"); return 1; }' },
+      json: { name, runtime: 'js', code, ...extra },
     });
     assert.equal(created.status, 201, await created.clone().text());
+  };
+
+  it('answers 503, records the invocation failed (Lost) and never runs it', async () => {
+    await deploy('late', 'export default () => { console.log("ran"); return 1; }');
     const { queue } = s.server.platform;
     const enqueue = queue.enqueue.bind(queue);
     queue.enqueue = async (job) => {
@@ -320,11 +323,7 @@ describe('an async invoke the queue did not take (in time)', () => {
     assert.deepEqual(inv.logs, [], 'it never ran');
   });
   it('a queue that fails the enqueue: 503, and the record is failed (Lost) at once, not left queued', async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'refused', runtime: 'js', code: 'export default () => 1' },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('refused', 'export default () => 1');
     const { queue } = s.server.platform;
     const enqueue = queue.enqueue.bind(queue);
     queue.enqueue = async () => {
@@ -355,11 +354,7 @@ describe('an async invoke the queue did not take (in time)', () => {
     });
 
   it('a retry with the key of an invocation the queue refused makes a new one, which runs', async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'retried', runtime: 'js', code: 'export default (e) => e.n * 2' },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('retried', 'export default (e) => e.n * 2');
     const { queue } = s.server.platform;
     const enqueue = queue.enqueue.bind(queue);
     queue.enqueue = async () => {
@@ -392,11 +387,7 @@ describe('an async invoke the queue did not take (in time)', () => {
   });
 
   it('a retry finding a record whose job was never enqueued fails it once the sweep may, and runs anew', async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'orphaned', runtime: 'js', code: 'export default (e) => e.n + 1' },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('orphaned', 'export default (e) => e.n + 1');
     // As a node that stopped between its two writes leaves it: a record, queued, and no job.
     const { queue } = s.server.platform;
     const enqueue = queue.enqueue.bind(queue);
@@ -423,11 +414,7 @@ describe('an async invoke the queue did not take (in time)', () => {
   });
 
   it('refuses an idempotency key over 256 characters, rather than cut it to one another key shares', async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'keyed', runtime: 'js', code: 'export default (e) => e.n' },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('keyed', 'export default (e) => e.n');
     const long = await invokeWithKey('keyed', 'k'.repeat(257), 1);
     assert.equal(long.status, 422, await long.clone().text());
     const body = (await long.json()) as { error: { code: string; details: Array<{ field: string }> } };
@@ -439,11 +426,7 @@ describe('an async invoke the queue did not take (in time)', () => {
   });
 
   it('two retries racing for the key of a record never enqueued both answer the one new invocation', async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'raced', runtime: 'js', code: 'export default (e) => e.n + 1' },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('raced', 'export default (e) => e.n + 1');
     const { queue } = s.server.platform;
     const enqueue = queue.enqueue.bind(queue);
     queue.enqueue = async () => ({ duplicate: false });
@@ -467,11 +450,7 @@ describe('an async invoke the queue did not take (in time)', () => {
   });
 
   it('admits a job again later, costing no attempt, while the store cannot be read', async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: { name: 'admitted', runtime: 'js', code: 'export default (e) => e.n + 10', maxRetries: 0 },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('admitted', 'export default (e) => e.n + 10', { maxRetries: 0 });
     const { store } = s.server.platform;
     const getInvocation = store.getInvocation.bind(store);
     // The first two reads of the new record fail: the consumer's admissions of its job.
@@ -503,16 +482,7 @@ describe('an async invoke the queue did not take (in time)', () => {
   });
 
   it("writes a run's result through a store that fails for a moment, and never runs it again", async () => {
-    const created = await s.api('/api/v1/functions', {
-      method: 'POST',
-      json: {
-        name: 'kept',
-        runtime: 'js',
-        code: 'export default (e) => { console.log("ran"); return e.n * 3; }',
-        maxRetries: 0,
-      },
-    });
-    assert.equal(created.status, 201, await created.clone().text());
+    await deploy('kept', 'export default (e) => { console.log("ran"); return e.n * 3; }', { maxRetries: 0 });
     const { store } = s.server.platform;
     const recordAttempt = store.recordAttempt.bind(store);
     let refused = 0;

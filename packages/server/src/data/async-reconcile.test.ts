@@ -17,25 +17,31 @@ const invocation = (id: string, status: Invocation['status']): Invocation => ({
   createdAt: new Date().toISOString(),
 });
 
+/** `inv_hung`, recorded running, whose job's lease ran out on its last attempt: dead-lettered. */
+async function hungOnItsLastAttempt() {
+  let clock = 1_000_000;
+  const store = await openSqliteStore({ path: ':memory:' });
+  const queue = await openSqliteQueue({
+    path: ':memory:',
+    retry: { baseDelayMs: 10, maxDelayMs: 10 },
+    now: () => clock,
+  });
+  await store.createInvocation(invocation('inv_hung', 'running'));
+  await queue.enqueue({ id: 'inv_hung', payload: {}, maxAttempts: 1 });
+  const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+  assert.equal(await queue.start('inv_hung', job?.leaseToken ?? ''), true);
+  clock += 1000;
+  assert.deepEqual(
+    await queue.lease({ limit: 1, visibilityTimeoutMs: 50 }),
+    [],
+    'expired on its last attempt',
+  );
+  return { store, queue };
+}
+
 describe('async invocation reconciliation', () => {
   it('marks an invocation dead-lettered when the queue dead-lettered its job on lease expiry', async () => {
-    let clock = 1_000_000;
-    const store = await openSqliteStore({ path: ':memory:' });
-    const queue = await openSqliteQueue({
-      path: ':memory:',
-      retry: { baseDelayMs: 10, maxDelayMs: 10 },
-      now: () => clock,
-    });
-    await store.createInvocation(invocation('inv_hung', 'running'));
-    await queue.enqueue({ id: 'inv_hung', payload: {}, maxAttempts: 1 });
-    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
-    assert.equal(await queue.start('inv_hung', job?.leaseToken ?? ''), true);
-    clock += 1000;
-    assert.deepEqual(
-      await queue.lease({ limit: 1, visibilityTimeoutMs: 50 }),
-      [],
-      'expired on its last attempt',
-    );
+    const { store, queue } = await hungOnItsLastAttempt();
     assert.equal(await reconcileDeadLetters(store, queue), 1);
     assert.equal((await store.getInvocation('inv_hung'))?.status, 'dead_lettered');
     assert.equal(await reconcileDeadLetters(store, queue), 0, 'idempotent');
@@ -44,19 +50,7 @@ describe('async invocation reconciliation', () => {
   });
 
   it('leaves alone an invocation a retry took back after the dead letters were listed', async () => {
-    let clock = 1_000_000;
-    const store = await openSqliteStore({ path: ':memory:' });
-    const queue = await openSqliteQueue({
-      path: ':memory:',
-      retry: { baseDelayMs: 10, maxDelayMs: 10 },
-      now: () => clock,
-    });
-    await store.createInvocation(invocation('inv_hung', 'running'));
-    await queue.enqueue({ id: 'inv_hung', payload: {}, maxAttempts: 1 });
-    const [first] = await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
-    assert.equal(await queue.start('inv_hung', first?.leaseToken ?? ''), true);
-    clock += 1000;
-    await queue.lease({ limit: 1, visibilityTimeoutMs: 50 });
+    const { store, queue } = await hungOnItsLastAttempt();
     assert.equal(await reconcileDeadLetters(store, queue), 1);
 
     // A sweep on another node read the dead letters, then the retry ran before it wrote.
