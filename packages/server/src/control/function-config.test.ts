@@ -43,6 +43,16 @@ describe('resolveConfig', () => {
     assert.deepEqual(fields, ['routes[0]', 'routes[1].path', 'routes[3]', 'handler', 'env.BAD-NAME']);
   });
 
+  it("refuses a route under a worker's internal API", () => {
+    const fields = problems(() =>
+      resolveConfig({
+        runtime: 'js',
+        routes: ['POST /internal/v1/prepare', 'ANY /internal/*', 'GET /internals'],
+      }),
+    ).map((p) => p.field);
+    assert.deepEqual(fields, ['routes[0].path', 'routes[1].path']);
+  });
+
   it('refuses two routes of one function that match the same requests', () => {
     const details = problems(() =>
       resolveConfig({ runtime: 'js', routes: ['GET /users/:id', 'GET /users/:uid', 'GET /a', 'GET /a/'] }),

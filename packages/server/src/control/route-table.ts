@@ -16,8 +16,20 @@ interface PatternRoute {
   route: string;
 }
 
-/** Paths the gateway serves itself: a declared route may not shadow them. */
-export const RESERVED_PREFIXES = ['/api/', '/fn/', '/docs', '/health', '/ready', '/metrics', '/console'];
+/**
+ * Paths the gateway serves itself: a declared route may not shadow them. `/internal/` is a
+ * worker's API for its gateways: a route there would receive their calls and the cluster secret.
+ */
+export const RESERVED_PREFIXES = [
+  '/api/',
+  '/fn/',
+  '/internal/',
+  '/docs',
+  '/health',
+  '/ready',
+  '/metrics',
+  '/console',
+];
 
 /**
  * The in-memory table of declared routes (seed 000's KV: `METHOD:path` → function), rebuilt from
