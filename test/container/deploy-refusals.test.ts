@@ -138,6 +138,20 @@ const IMAGE_REFUSALS: Refusal[] = [
     message: /Image "faas-test\/no-such-image:1" is not in the local engine/,
   },
   {
+    name: 'image name the Engine could not be asked for',
+    body: { runtime: 'image', image: 'my image', command: ['true'] },
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+    message: /image/,
+  },
+  {
+    name: 'image name that would call another Engine endpoint',
+    body: { runtime: 'image', image: 'faas/base/json?', command: ['true'] },
+    status: 422,
+    code: 'FAAS_ERR_VALIDATION',
+    message: /image/,
+  },
+  {
     name: 'image function without a command',
     body: { runtime: 'image', image: 'faas-test/no-such-image:1' },
     status: 422,

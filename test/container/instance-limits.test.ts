@@ -75,6 +75,8 @@ describe('instance bounds', { skip }, () => {
       [{ idle_ttl_ms: 0 }, /never idle/],
       [{ idle_ttl_ms: 86_400_000 }, /FAAS_INSTANCE_MAX_IDLE_TTL_MS/],
       [{ memory_mb: 64, disk_mb: 128 }, /disk_mb 128 is over memory_mb 64/],
+      [{ image: 'my image' }, /image is not an image reference/],
+      [{ image: 'faas/base/json?' }, /image is not an image reference/],
     ];
     for (const [json, pattern] of cases) {
       const res = await create(keyA, json);

@@ -82,6 +82,15 @@ describe('execute API', { skip }, () => {
     assert.match(JSON.stringify(wrong.body), /bogus/);
   });
 
+  it('answers 422 naming image for a name the Engine could not be asked for', async () => {
+    for (const image of ['my image', 'faas/base/json?', 'a\nb']) {
+      const { status, body } = await execute({ command: 'true', image });
+      assert.equal(status, 422, image);
+      assert.equal(body.error?.code, 'FAAS_ERR_VALIDATION');
+      assert.match(JSON.stringify(body), /"field":"image"/);
+    }
+  });
+
   it('answers 400 for an image the engine does not have', async () => {
     const { status, body } = await execute({ command: 'true', image: 'faas-test/no-such-image:1' });
     assert.equal(status, 400);

@@ -9,6 +9,7 @@ export * from './function-names.ts';
 export * from './functions.ts';
 export * from './health.ts';
 export * from './ids.ts';
+export * from './image-references.ts';
 export * from './invocations.ts';
 export * from './paging.ts';
 export * from './projects.ts';

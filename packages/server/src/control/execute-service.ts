@@ -20,7 +20,12 @@ import {
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
-import { checkSandboxMemory, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from './instance-limits.ts';
+import {
+  checkImageReference,
+  checkSandboxMemory,
+  DEFAULT_INSTANCE_LIMITS,
+  type InstanceLimits,
+} from './instance-limits.ts';
 import { argv, type InstanceService } from './instance-service.ts';
 import type { SnapshotService } from './snapshot-service.ts';
 
@@ -143,6 +148,7 @@ export class ExecuteService {
     options: ExecuteOptions,
   ): Promise<ExecuteResult> {
     checkSandboxMemory(request.memoryMb, this.#limits);
+    checkImageReference(request.image);
     switch (mode) {
       case 'ephemeral':
         return { ...(await this.#run(request, options)), mode };

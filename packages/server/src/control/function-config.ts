@@ -7,6 +7,7 @@ import {
   type FunctionInput,
   type FunctionRuntime,
   HTTP_METHODS,
+  imageReferenceProblem,
   MAX_FUNCTION_SECRETS,
   type RateLimit,
   type RouteSpec,
@@ -113,6 +114,8 @@ export function resolveConfig(
   if (runtime === 'image' && !config.image) {
     problems.push({ field: 'image', message: 'is required for runtime "image"' });
   }
+  const imageProblem = config.image === undefined ? undefined : imageReferenceProblem(config.image);
+  if (imageProblem) problems.push({ field: 'image', message: imageProblem });
   if (runtime === 'image' && (!config.command || config.command.length === 0)) {
     problems.push({ field: 'command', message: 'is required for runtime "image": the image is run with it' });
   }

@@ -1,4 +1,4 @@
-import { type Config, ErrorCode, FaasError, type InstanceSpec } from '@faas/core';
+import { type Config, ErrorCode, FaasError, type InstanceSpec, imageReferenceProblem } from '@faas/core';
 
 /** The operator's bounds on what one instance may ask for (docs/configuration.md). */
 export interface InstanceLimits {
@@ -44,6 +44,7 @@ function over(field: string, value: number, limit: number, setting: string): Faa
  * docs/instances.md), so more disk than memory could never be filled.
  */
 export function checkInstanceSpec(spec: InstanceSpec, limits: InstanceLimits): void {
+  checkImageReference(spec.image);
   if (spec.memoryMb > limits.maxMemoryMb)
     throw over('memory_mb', spec.memoryMb, limits.maxMemoryMb, 'FAAS_INSTANCE_MAX_MEMORY_MB');
   if (spec.diskMb > limits.maxDiskMb)
@@ -80,6 +81,15 @@ export function checkInstanceSpec(spec: InstanceSpec, limits: InstanceLimits): v
       },
     );
   }
+}
+
+/** An image the Engine could not be asked for: 422 naming `image`. */
+export function checkImageReference(image: string | undefined): void {
+  const problem = image === undefined ? undefined : imageReferenceProblem(image);
+  if (problem)
+    throw new FaasError(ErrorCode.VALIDATION, `image ${problem}`, {
+      details: [{ field: 'image', message: problem }],
+    });
 }
 
 /** The execute API's sandboxes share the memory bound (their other limits are fixed). */

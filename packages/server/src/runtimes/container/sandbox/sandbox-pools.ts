@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
 import type { ContainerIsolation, ContainerTally } from '../container-roles.ts';
 import type { CacheMounts } from '../dependency-caches.ts';
-import { engineStatus, missingImageError } from '../docker-engine.ts';
+import { engineStatus, missingImageError, pingEngine } from '../docker-engine.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { newExitMarker } from './exit-marker.ts';
 import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
@@ -197,14 +197,22 @@ export class SandboxPools {
     return count;
   }
 
-  /** Whether the engine has the image; the pool never pulls. */
+  /**
+   * Whether the engine has the image; the pool never pulls.
+   * @throws FaasError RUNTIME_UNAVAILABLE when the engine cannot say
+   */
   async hasImage(image: string): Promise<boolean> {
     try {
       await this.#options.docker.getImage(image).inspect();
       return true;
     } catch (err) {
       if (engineStatus(err) === 404) return false;
-      throw err;
+      const ping = await pingEngine(this.#options.docker);
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        ping.ok ? `Inspecting image "${image}" failed: ${(err as Error).message}` : ping.reason,
+        { cause: err },
+      );
     }
   }
 
