@@ -131,6 +131,27 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
     }
   });
 
+  it("refuses a js function larger than one host's share of the budget, which no call could run", async () => {
+    const small = await startTestServer({ isolateHosts: 2, isolateMemoryMb: 256 });
+    try {
+      const put = (name: string, memoryMb: number) =>
+        small.api(`/api/v1/functions/${name}`, {
+          method: 'PUT',
+          json: { runtime: 'js', code: 'export default () => 1', memoryMb },
+        });
+      const over = await put('big', 256);
+      const text = await over.text();
+      assert.equal(over.status, 422, text);
+      assert.match(text, /"field":"memoryMb".*at most 128 .*FAAS_ISOLATE_MEMORY_MB/);
+      assert.equal((await small.api('/api/v1/functions/big')).status, 404);
+      assert.equal((await put('fits', 128)).status, 201);
+      const res = await small.api('/api/v1/functions/fits/invoke', { method: 'POST', json: {} });
+      assert.equal(res.status, 200, await res.clone().text());
+    } finally {
+      await small.close();
+    }
+  });
+
   it('keeps functions away from WebAssembly, whose memories would escape the memory limit', async () => {
     await deploy('wasm', 'export default () => typeof WebAssembly + typeof globalThis.WebAssembly');
     const res = await invoke('wasm');

@@ -73,6 +73,7 @@ import { SANDBOX_DEFAULTS } from './runtimes/container/index.ts';
 import {
   hostFrameLimit,
   isolateHostCount,
+  isolateMemoryCapMb,
   isolateMemoryMb,
   remoteIsolateRuntime,
 } from './runtimes/isolate-hosts/host-settings.ts';
@@ -478,7 +479,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     routes,
     runtimes,
     maxCodeBytes: Math.max(config.bodyLimitBytes * 4, 50 * 1024 * 1024),
-    caps: { memoryMb: config.maxFunctionMemoryMb, maxConcurrency: config.maxFunctionConcurrency },
+    caps: {
+      memoryMb: config.maxFunctionMemoryMb,
+      maxConcurrency: config.maxFunctionConcurrency,
+      isolateMemoryMb: isolateMemoryCapMb(config),
+    },
     secrets,
     logger,
   });

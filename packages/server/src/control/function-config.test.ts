@@ -53,6 +53,19 @@ describe('resolveConfig', () => {
     assert.deepEqual(fields, ['routes[0].path', 'routes[1].path']);
   });
 
+  it("holds js and ts to one isolate host's share of the isolate budget", () => {
+    const caps = { memoryMb: 1024, maxConcurrency: 100, isolateMemoryMb: 128 };
+    for (const runtime of ['js', 'ts'] as const) {
+      const details = problems(() => resolveConfig({ runtime, memoryMb: 256 }, undefined, caps));
+      assert.deepEqual(
+        details.map((d) => d.field),
+        ['memoryMb'],
+      );
+      assert.match(JSON.stringify(details), /at most 128 .*FAAS_ISOLATE_MEMORY_MB/);
+    }
+    assert.equal(resolveConfig({ runtime: 'node', memoryMb: 256 }, undefined, caps).memoryMb, 256);
+  });
+
   it('refuses two routes of one function that match the same requests', () => {
     const details = problems(() =>
       resolveConfig({ runtime: 'js', routes: ['GET /users/:id', 'GET /users/:uid', 'GET /a', 'GET /a/'] }),
@@ -65,7 +78,7 @@ describe('resolveConfig', () => {
   });
 
   it("holds memoryMb and maxConcurrency to the operator's caps, naming them", () => {
-    const caps = { memoryMb: 256, maxConcurrency: 10 };
+    const caps = { memoryMb: 256, maxConcurrency: 10, isolateMemoryMb: 256 };
     const details = problems(() =>
       resolveConfig({ runtime: 'js', memoryMb: 512, maxConcurrency: 11 }, undefined, caps),
     ) as Array<{ field: string; message: string }>;

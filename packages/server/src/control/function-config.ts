@@ -41,12 +41,15 @@ export function defaultHandler(runtime: FunctionRuntime): string {
 export interface FunctionCaps {
   memoryMb: number;
   maxConcurrency: number;
+  /** js/ts: one isolate host's share of FAAS_ISOLATE_MEMORY_MB; no isolate may be larger. */
+  isolateMemoryMb: number;
 }
 
 /** The API's own limits: what applies when the operator sets no lower cap. */
 export const NO_CAPS: FunctionCaps = {
   memoryMb: FUNCTION_LIMITS.memoryMb.max,
   maxConcurrency: FUNCTION_LIMITS.maxConcurrency.max,
+  isolateMemoryMb: FUNCTION_LIMITS.memoryMb.max,
 };
 
 /**
@@ -126,6 +129,11 @@ export function resolveConfig(
     problems.push({
       field: 'memoryMb',
       message: `must be at most ${caps.memoryMb}, this server's cap (FAAS_MAX_FUNCTION_MEMORY_MB)`,
+    });
+  } else if ((runtime === 'js' || runtime === 'ts') && config.memoryMb > caps.isolateMemoryMb) {
+    problems.push({
+      field: 'memoryMb',
+      message: `must be at most ${caps.isolateMemoryMb} for js and ts here: one isolate host's share of FAAS_ISOLATE_MEMORY_MB (split over FAAS_ISOLATE_HOSTS)`,
     });
   }
   if (config.maxConcurrency > caps.maxConcurrency) {

@@ -1,7 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { Config } from '@faas/core';
 import { ISOLATE_DEFAULTS } from '../isolate/isolate-runtime.ts';
-import type { IsolateHosts } from './isolate-hosts.ts';
+import { hostShareMb, type IsolateHosts } from './isolate-hosts.ts';
 import { RemoteIsolateRuntime } from './remote-isolate-runtime.ts';
 
 /** FAAS_ISOLATE_HOSTS, with 0 meaning one per core, at most 4. */
@@ -12,6 +12,11 @@ export function isolateHostCount(config: Readonly<Config>): number {
 /** FAAS_ISOLATE_MEMORY_MB, with 0 meaning half the machine's memory. */
 export function isolateMemoryMb(config: Readonly<Config>): number {
   return config.isolateMemoryMb > 0 ? config.isolateMemoryMb : Math.floor(totalmem() / 2 / 1024 / 1024);
+}
+
+/** The largest memoryMb a js/ts function may have here: an isolate never spans two hosts. */
+export function isolateMemoryCapMb(config: Readonly<Config>): number {
+  return hostShareMb(isolateMemoryMb(config), isolateHostCount(config));
 }
 
 /**

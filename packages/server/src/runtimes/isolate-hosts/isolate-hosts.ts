@@ -98,7 +98,7 @@ export class IsolateHosts {
           codeCacheDir: join(runDir, `code-cache-${index}`),
           idleTimeoutMs: options.idleTimeoutMs,
           maxFrameBytes: options.maxFrameBytes,
-          memoryBudgetMb: Math.max(64, Math.floor(options.memoryBudgetMb / options.count)),
+          memoryBudgetMb: hostShareMb(options.memoryBudgetMb, options.count),
           maxIsolates: Math.max(1, Math.ceil(options.maxIsolates / options.count)),
         },
         child: undefined,
@@ -238,4 +238,9 @@ export class IsolateHosts {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** One host's part of the isolates' memory budget: the most one js/ts function may ask for. */
+export function hostShareMb(budgetMb: number, hosts: number): number {
+  return Math.max(64, Math.floor(budgetMb / hosts));
 }
