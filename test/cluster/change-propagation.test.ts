@@ -135,4 +135,36 @@ describe('changes made through one gateway reach the others', { skip }, () => {
     assert.equal((await request(a.url, '/api/v1/functions/prop', { method: 'DELETE' })).status, 204);
     await reaches(t, 'delete', async () => (await call(b, '/api/v1/functions/prop/invoke')).status === 404);
   });
+
+  it("a function deleted and made again: B never runs the old one's versions by number", async (t) => {
+    const make = async (code: string) => {
+      const res = await request(a.url, '/api/v1/functions', {
+        method: 'POST',
+        json: { name: 'reborn', runtime: 'js', code },
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+    };
+    await make('export default () => "old 1"');
+    const patched = await request(a.url, '/api/v1/functions/reborn', {
+      method: 'PATCH',
+      json: { code: 'export default () => "old 2"' },
+    });
+    assert.equal(patched.status, 200, await patched.clone().text());
+    await reaches(
+      t,
+      'deploy',
+      async () => (await call(b, '/api/v1/functions/reborn:2/invoke')).body === '"old 2"',
+    );
+    assert.equal((await request(a.url, '/api/v1/functions/reborn', { method: 'DELETE' })).status, 204);
+    await make('export default () => "new 1"');
+    await reaches(
+      t,
+      'made again',
+      async () => (await call(b, '/api/v1/functions/reborn/invoke')).body === '"new 1"',
+    );
+    // The new function has no version 2: B had the old one's cached, for good.
+    const second = await call(b, '/api/v1/functions/reborn:2/invoke');
+    assert.equal(second.status, 404, second.body);
+    assert.match(second.body, /FAAS_ERR_VERSION_NOT_FOUND/);
+  });
 });

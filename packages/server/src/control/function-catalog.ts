@@ -12,9 +12,10 @@ const MAX_CACHED_VERSIONS = 10_000;
 
 /**
  * Resolves `name` / `name:version` to a FunctionVersion without touching the store on the hot path.
- * Versions are immutable, so they are cached for good (bounded); which version is `latest` is
- * cached until this process changes the function or the store's revision moves (another process
- * deployed), see `invalidate`.
+ * Versions are immutable, so they are cached (bounded) until their function is deleted; which
+ * version is `latest` is cached until this process changes the function. When the store's
+ * revision moves (another process wrote), both go, see `invalidate`: that process may have
+ * deleted a function and made a new one of its name, whose version 2 is not the old one's.
  */
 export class FunctionCatalog {
   #store: MetadataStore;
@@ -73,10 +74,12 @@ export class FunctionCatalog {
     this.#onChange({ kind: 'latest', version });
   }
 
-  /** Forgets which version is latest (one function, or all after an outside change). */
+  /** Forgets which version is latest (one function), or everything after an outside change. */
   invalidate(name?: string): void {
-    if (name === undefined) this.#latest.clear();
-    else this.#latest.delete(name);
+    if (name === undefined) {
+      this.#latest.clear();
+      this.#versions.clear();
+    } else this.#latest.delete(name);
     this.#onChange(name === undefined ? { kind: 'invalidate' } : { kind: 'invalidate', name });
   }
 

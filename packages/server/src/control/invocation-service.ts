@@ -122,7 +122,6 @@ export class InvocationService {
     return fn;
   }
 
-  /** The version `resolve` would answer from its cache, if it would. */
   /**
    * A slot of the project's `concurrentInvocations` quota (counted in the slot table every
    * gateway thread shares), or undefined when it has none. No wait: past it, 429 at once.
@@ -137,6 +136,7 @@ export class InvocationService {
     return release;
   }
 
+  /** The version `resolve` would answer from its cache, if it would. */
   resolveCached(name: string, ref: VersionRef): FunctionVersion | undefined {
     return this.#d.catalog.cached(name, ref);
   }
