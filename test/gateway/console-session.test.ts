@@ -337,6 +337,18 @@ describe('instance stream tickets', { skip: engineSkipReason() }, () => {
     assert.equal(await upgradeStatus(`${s.url}${url}`, {}), 401);
   });
 
+  it('refuses a ticket redeemed after its key expired', async () => {
+    const expiresAt = new Date(Date.now() + 1_500).toISOString();
+    const made = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'ticket-then-expired', expiresAt } })
+    ).json()) as { key: string };
+    const res = await s.api(`/api/v1/instances/${instance}/stream-ticket`, { method: 'POST', key: made.key });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { url } = (await res.json()) as { url: string };
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiresAt) - Date.now()) + 100));
+    assert.equal(await upgradeStatus(`${s.url}${url}`, {}), 401);
+  });
+
   it('takes the session cookie from this origin, not from another', async () => {
     const session = await signIn(s);
     const path = `${s.url}/api/v1/instances/${instance}/stream`;

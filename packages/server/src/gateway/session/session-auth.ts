@@ -37,6 +37,18 @@ export function keyStillActive(keys: ApiKeyService): ActiveKey {
 }
 
 /**
+ * The active, unexpired key with this sha256 (a ticket's or a session's), asked of the store.
+ * @throws FaasError UNAUTHORIZED with `message` when it is unknown, revoked or expired
+ */
+async function activeKey(keys: ApiKeyService, hash: string, message: string): Promise<ApiKeyRecord> {
+  const key = await keys.verifyHash(hash);
+  if (!key || (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= Date.now())) {
+    throw new FaasError(ErrorCode.UNAUTHORIZED, message);
+  }
+  return key;
+}
+
+/**
  * The identity a session cookie stands for.
  * @throws FaasError UNAUTHORIZED for an unknown, expired or signed-out session; FORBIDDEN for a
  *   write without the session's CSRF token, or a WebSocket opened from another origin.
@@ -110,12 +122,20 @@ export function requireKeyOrSession(
       if (typeof ticket === 'string' && TICKET_ROUTES.has(request.routeOptions.url ?? '')) {
         const instanceId = (request.params as { id?: string }).id ?? '';
         const redeemed = await sessions.redeemTicket(ticket, instanceId);
-        // The key is looked up again: a ticket of a key revoked since opens nothing.
-        const key = redeemed?.keyHash === undefined ? undefined : await keys.verifyHash(redeemed.keyHash);
-        if (!key) {
+        const keyHash = redeemed?.keyHash;
+        if (keyHash === undefined) {
           throw new FaasError(ErrorCode.UNAUTHORIZED, 'The stream ticket is unknown, used or expired');
         }
-        await authorize(request, key, projects);
+        // The key is looked up again: a ticket of a key revoked or expired since opens nothing.
+        await authorize(
+          request,
+          await activeKey(
+            keys,
+            keyHash,
+            'The stream ticket is unknown, used or expired, or its key is revoked or expired',
+          ),
+          projects,
+        );
         return;
       }
       const id = sessionCookie(request.headers.cookie);
