@@ -273,7 +273,8 @@ describe('instance stream tickets', { skip: engineSkipReason() }, () => {
   let s: TestServer;
   let instance: string;
   before(async () => {
-    s = await startTestServer();
+    // Open streams re-check their caller's key this often: a revoked one ends them within it.
+    s = await startTestServer({ routeSyncMs: 200 });
     const res = await s.api('/api/v1/instances', { method: 'POST', json: {} });
     assert.equal(res.status, 201, await res.clone().text());
     instance = ((await res.json()) as { id: string }).id;
@@ -335,6 +336,41 @@ describe('instance stream tickets', { skip: engineSkipReason() }, () => {
     const { url } = await ticket(await signIn(s, made.key));
     assert.equal((await s.api(`/api/v1/keys/${made.id}`, { method: 'DELETE' })).status, 204);
     assert.equal(await upgradeStatus(`${s.url}${url}`, {}), 401);
+  });
+
+  it('closes an open stream (1008) once its key is revoked, so a command sent after runs nothing', async () => {
+    const made = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'stream-then-revoked' } })
+    ).json()) as { id: string; key: string };
+    const socket = new WebSocket(ws(`/api/v1/instances/${instance}/stream`), {
+      headers: { authorization: `Bearer ${made.key}` },
+    } as never);
+    const types: string[] = [];
+    socket.addEventListener('message', (m) =>
+      types.push((JSON.parse(String(m.data)) as { type: string }).type),
+    );
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.addEventListener('close', (e) => resolve({ code: e.code, reason: e.reason })),
+    );
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener('open', () => resolve());
+      socket.addEventListener('error', () => reject(new Error('WebSocket failed')));
+    });
+    assert.equal((await s.api(`/api/v1/keys/${made.id}`, { method: 'DELETE' })).status, 204);
+    // docs/api.md: a revoked key ends its sessions within 5 s (this server re-checks every 200 ms).
+    const outcome = await Promise.race([
+      closed,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000)),
+    ]);
+    if (!outcome) {
+      socket.send(JSON.stringify({ type: 'exec', command: 'id' }));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      socket.close();
+      assert.fail(`still open 5 s after its key was revoked; an exec sent then got: ${types.join(', ')}`);
+    }
+    assert.equal(outcome.code, 1008);
+    assert.match(outcome.reason, /revoked|expired|ended/);
+    assert.ok(!types.includes('started'), types.join(', '));
   });
 
   it('refuses a ticket redeemed after its key expired', async () => {

@@ -20,10 +20,14 @@ class SseReader {
   status = 0;
   done: Promise<void>;
 
+  /** `headers` add to the admin key's; an empty value leaves that header out (a cookie sends no key). */
   constructor(url: string, headers: Record<string, string> = {}) {
+    const sent = Object.entries({ authorization: `Bearer ${ADMIN_KEY}`, ...headers }).filter(
+      ([, v]) => v !== '',
+    );
     this.done = (async () => {
       const res = await fetch(url, {
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, ...headers },
+        headers: sent,
         signal: this.#controller.signal,
       });
       this.status = res.status;
@@ -188,6 +192,67 @@ describe('GET /api/v1/logs/stream', () => {
     const anonymous = await server.api('/api/v1/logs/stream?functionName=chatty', { key: null });
     assert.equal(anonymous.status, 401);
     await anonymous.text();
+  });
+});
+
+describe('GET /api/v1/logs/stream when its caller may no longer read it', () => {
+  let server: TestServer;
+  before(async () => {
+    // Open streams re-check their caller's credential this often (FAAS_ROUTE_SYNC_MS).
+    server = await startTestServer({ routeSyncMs: 200 });
+    const deployed = await server.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'watched', runtime: 'js', code: 'export default () => 1' },
+    });
+    assert.equal(deployed.status, 201, await deployed.text());
+  });
+  after(async () => server?.close());
+
+  /** Whether the stream ended within the 5 s docs/api.md promises, then its events. */
+  const endsWithin5s = async (stream: SseReader) => {
+    const ended = await Promise.race([
+      stream.done.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
+    ]);
+    if (!ended) await stream.close();
+    return ended;
+  };
+
+  it('ends the stream of a key revoked after it opened, with an error event', async () => {
+    const made = await server.api('/api/v1/keys', { method: 'POST', json: { name: 'tail-then-revoked' } });
+    const { id, key } = (await made.json()) as { id: string; key: string };
+    const stream = new SseReader(`${server.url}/api/v1/logs/stream?functionName=watched`, {
+      authorization: `Bearer ${key}`,
+    });
+    await stream.waitFor(() => stream.status !== 0, 'the answer');
+    assert.equal(stream.status, 200);
+    assert.equal((await server.api(`/api/v1/keys/${id}`, { method: 'DELETE' })).status, 204);
+    assert.ok(await endsWithin5s(stream), 'still open 5 s after its key was revoked');
+    const error = stream.events.find((e) => e.event === 'error');
+    assert.equal((error?.data.error as { code?: string } | undefined)?.code, 'FAAS_ERR_UNAUTHORIZED');
+  });
+
+  it('ends the stream of a console session that signed out', async () => {
+    const signedIn = await fetch(`${server.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: ADMIN_KEY }),
+    });
+    assert.equal(signedIn.status, 201);
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const { csrfToken } = (await signedIn.json()) as { csrfToken: string };
+    const stream = new SseReader(`${server.url}/api/v1/logs/stream?functionName=watched`, {
+      authorization: '',
+      cookie,
+    });
+    await stream.waitFor(() => stream.status !== 0, 'the answer');
+    assert.equal(stream.status, 200);
+    const out = await fetch(`${server.url}/api/v1/session`, {
+      method: 'DELETE',
+      headers: { cookie, 'x-csrf-token': csrfToken },
+    });
+    assert.equal(out.status, 204);
+    assert.ok(await endsWithin5s(stream), 'still open 5 s after its session signed out');
   });
 });
 

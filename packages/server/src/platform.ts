@@ -49,6 +49,7 @@ import { RuntimeRegistry } from './data/runtime-registry.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { principalOf } from './gateway/cluster-principal.ts';
 import { ProjectCors } from './gateway/cors/project-cors.ts';
+import { watchCredential } from './gateway/credential-watch.ts';
 import { MemorySessionStore } from './gateway/session/memory-session-store.ts';
 import { SERVER_NODE_FLAGS } from './node-flags.ts';
 import { registerContainerMetrics } from './observability/container-metrics.ts';
@@ -355,6 +356,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         forwarder,
         instanceQuota: (project) => limits.of(project)?.instances,
         workerTimeoutMs: config.workerTimeoutMs,
+        watchCaller: (request, cut) => watchCredential(request, config.routeSyncMs, cut),
       });
     }
     remoteExecute = new RemoteExecute({

@@ -68,7 +68,20 @@ export interface InstanceRoutingOptions {
   workerTimeoutMs: number;
   /** A project's `instances` quota (undefined: none), as the gateway's route sync knows it. */
   instanceQuota: (project: string) => number | undefined;
+  /**
+   * Calls `cut` once the caller's credential is refused (gateway/credential-watch.ts); returns
+   * the stop. A worker knows only the principal a gateway sent, so the gateway ends the streams
+   * of a key revoked or expired or a session signed out.
+   */
+  watchCaller: (request: FastifyRequest, cut: () => void) => () => void;
 }
+
+/** Routes that stay open: their caller's credential is watched while they do. */
+const STREAMS = new Set([
+  'GET /api/v1/instances/:id/events',
+  'GET /api/v1/instances/:id/stream',
+  'GET /api/v1/containers/:id/stream',
+]);
 
 /**
  * A gateway's preHandler for the instance and snapshot routes (after the caller's key was
@@ -112,9 +125,14 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
     if (node) {
       try {
         if (request.headers.upgrade !== undefined) {
-          return await o.forwarder.forwardUpgrade(request, reply, node, watchOf(o, node));
+          await o.forwarder.forwardUpgrade(request, reply, node, watchOf(o, node));
+          // The sockets are joined byte for byte: no close frame fits in, the connection is cut.
+          if (STREAMS.has(route)) cutWhenRefused(o, request, request.raw.socket);
+          return;
         }
-        return await o.forwarder.forward(request, reply, node, watchOf(o, node));
+        await o.forwarder.forward(request, reply, node, watchOf(o, node));
+        if (STREAMS.has(route)) cutWhenRefused(o, request, reply.raw);
+        return;
       } catch (err) {
         if (!(err instanceof NotStarted)) throw err;
         // Still in the registry (its heartbeats may not have run out yet) but not reachable.
@@ -133,6 +151,17 @@ export function instanceRouting(o: InstanceRoutingOptions): InstanceRoutingHook 
       { details: { instance: id, worker: placement.node } },
     );
   };
+}
+
+/** Cuts a forwarded stream once its caller's credential is refused; stops watching when it ends. */
+function cutWhenRefused(
+  o: InstanceRoutingOptions,
+  request: FastifyRequest,
+  stream: { destroy(): void; once(event: 'close', listener: () => void): unknown; destroyed: boolean },
+): void {
+  if (stream.destroyed) return;
+  const stop = o.watchCaller(request, () => stream.destroy());
+  stream.once('close', stop);
 }
 
 /**

@@ -126,6 +126,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   app.decorateRequest('project', DEFAULT_PROJECT);
   app.decorateRequest('projectScope', undefined);
   app.decorateRequest('viaGateway', false);
+  app.decorateRequest('recheckCredential', undefined);
 
   await app.register(swagger, {
     openapi: {

@@ -29,8 +29,11 @@ declare module 'fastify' {
 export function requireApiKey(keys: ApiKeyService, enabled: boolean, projects: ProjectService) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!enabled) return;
-    const key = await authenticate(keys, request.headers.authorization, clientAddress(request.raw));
+    const header = request.headers.authorization;
+    const key = await authenticate(keys, header, clientAddress(request.raw));
     await authorize(request, key, projects);
+    // A cache hit mostly: a revocation clears the key from every thread's cache (credential-watch.ts).
+    request.recheckCredential = () => authenticate(keys, header);
   };
 }
 

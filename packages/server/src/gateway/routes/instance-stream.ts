@@ -5,6 +5,7 @@ import { snapshotView } from '../../control/snapshot-service.ts';
 import type { Platform } from '../../platform.ts';
 import type { Instance } from '../../runtimes/container/instances/instance.ts';
 import type { SequencedEvent } from '../../runtimes/container/instances/instance-events.ts';
+import { closeReason, watchCredential } from '../credential-watch.ts';
 import { toFaasError } from '../errors.ts';
 
 /**
@@ -165,9 +166,14 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
       () => send({ type: 'heartbeat', time: Date.now() }),
       request.query.heartbeat_ms ?? DEFAULT_HEARTBEAT_MS,
     );
+    // 1008 (policy violation): the key was revoked or expired, or the session ended.
+    const stopWatch = watchCredential(request, platform.config.routeSyncMs, (refusal) =>
+      socket.close(1008, closeReason(refusal)),
+    );
     socket.on('close', () => {
       unsubscribe();
       clearInterval(heartbeat);
+      stopWatch();
       instance.touch();
     });
     socket.on('message', (raw) => {
@@ -220,9 +226,11 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
       });
       let unsubscribe = () => {};
       let heartbeat: NodeJS.Timeout | undefined;
+      let stopWatch = () => {};
       const finish = () => {
         unsubscribe();
         clearInterval(heartbeat);
+        stopWatch();
         if (!res.writableEnded) res.end();
       };
       const write = (event: { type: string; seq?: number }) => {
@@ -244,6 +252,10 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
         () => write({ type: 'heartbeat', time: Date.now() } as never),
         request.query.heartbeat_ms ?? DEFAULT_HEARTBEAT_MS,
       );
+      stopWatch = watchCredential(request, platform.config.routeSyncMs, (refusal) => {
+        write({ type: 'error', ...refusal.toJSON() } as never);
+        finish();
+      });
       res.on('close', () => {
         finish();
         instance.touch();

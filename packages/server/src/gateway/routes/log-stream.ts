@@ -3,6 +3,7 @@ import { shownName, storedName } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { IdentifiedEvent } from '../../observability/log-tail.ts';
 import type { Platform } from '../../platform.ts';
+import { watchCredential } from '../credential-watch.ts';
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
@@ -81,10 +82,15 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
       });
       const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
+      // The key revoked or expired, or the session ended: an `error` event, then the end.
+      const stopWatch = watchCredential(request, platform.config.routeSyncMs, (refusal) => {
+        if (!res.writableEnded) res.end(`event: error\ndata: ${JSON.stringify(refusal.toJSON())}\n\n`);
+      });
       open.add(res);
       res.on('close', () => {
         open.delete(res);
         clearInterval(heartbeat);
+        stopWatch();
         unsubscribe();
       });
       request.raw.on('error', () => res.destroy());

@@ -136,15 +136,21 @@ export function requireKeyOrSession(
           ),
           projects,
         );
+        request.recheckCredential = () =>
+          activeKey(keys, keyHash, 'The key this stream was opened with is revoked or expired');
         return;
       }
       const id = sessionCookie(request.headers.cookie);
       if (id !== undefined) {
-        await authorize(
-          request,
-          await sessionIdentity(keys, sessions, request.method, request.headers, id),
-          projects,
-        );
+        const { method, headers } = request;
+        const key = await sessionIdentity(keys, sessions, method, headers, id);
+        await authorize(request, key, projects);
+        // Signed out, or its key revoked: the store is asked on each check, not the sessions'
+        // key cache, so an open stream ends within one interval as its requests do.
+        request.recheckCredential = async () => {
+          const { hash } = await sessionIdentity(keys, sessions, method, headers, id);
+          await activeKey(keys, hash, "The session's key is revoked or expired: sign in again");
+        };
         return;
       }
     }
