@@ -68,6 +68,19 @@ describe('JWTs (HS256, a shared secret)', () => {
     assert.equal((await s.api('/api/v1/functions/by-token')).status, 200);
   });
 
+  it('makes no console session or stream ticket of a token: each would end at its first use', async () => {
+    const token = await hs256({ role: 'owner' });
+    const signIn = await s.api('/api/v1/session', { method: 'POST', json: { key: token }, key: null });
+    assert.equal(signIn.status, 400, await signIn.clone().text());
+    assert.match(
+      ((await signIn.json()) as { error: { message: string } }).error.message,
+      /API key, not a token/,
+    );
+    assert.equal(signIn.headers.get('set-cookie'), null);
+    const ticket = await call(token, '/api/v1/instances/ins_none/stream-ticket', { method: 'POST' });
+    assert.equal(ticket.status, 400, await ticket.clone().text());
+  });
+
   it('refuses each bad token with its own 401', async () => {
     const expired = await hs256({}, (j) =>
       j.setIssuedAt(Math.floor(Date.now() / 1000) - 3600).setExpirationTime('-30m'),

@@ -1,4 +1,11 @@
-import { ErrorCode, FaasError, SESSION_TTL_MS, type Session, type SessionStore } from '@faas/core';
+import {
+  type ApiKeyRecord,
+  ErrorCode,
+  FaasError,
+  SESSION_TTL_MS,
+  type Session,
+  type SessionStore,
+} from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { authenticate } from '../auth.ts';
@@ -44,6 +51,7 @@ export function sessionRoutes(app: FastifyInstance, platform: Platform, sessions
     async (request, reply) => {
       if (!config.auth) return { auth: false };
       const key = await authenticate(keys, `Bearer ${request.body.key}`, clientAddress(request.raw));
+      if (isToken(key)) throw tokenRefused('A console session');
       const { id, session } = await sessions.create(key);
       reply.header('set-cookie', cookie(request, tls, id, Math.floor(SESSION_TTL_MS / 1000)));
       return reply.status(201).send(sessionView(session));
@@ -92,6 +100,7 @@ export function streamTicketRoutes(app: FastifyInstance, platform: Platform, ses
       },
     },
     async (request, reply) => {
+      if (request.apiKey && isToken(request.apiKey)) throw tokenRefused('A stream ticket');
       // Another project's instance is not found (404), as on every instance route. On a gateway
       // its instance routing found it among the placements already: the instance is on a worker.
       const instanceId = platform.instanceRouting
@@ -105,5 +114,20 @@ export function streamTicketRoutes(app: FastifyInstance, platform: Platform, ses
         url: `/api/v1/instances/${encodeURIComponent(instanceId)}/stream?ticket=${ticket}`,
       });
     },
+  );
+}
+
+/**
+ * A JWT stands for no stored key: a session or a ticket, which name their key by its hash and look
+ * it up again on every use, would end at once. A token is sent on each request instead.
+ */
+function isToken(key: ApiKeyRecord): boolean {
+  return key.hash === '';
+}
+
+function tokenRefused(what: string): FaasError {
+  return new FaasError(
+    ErrorCode.BAD_REQUEST,
+    `${what} is made with an API key, not a token (JWT): send the token as Authorization: Bearer on each request`,
   );
 }
