@@ -635,6 +635,31 @@ describe('instances', { skip }, () => {
     for (const snap of snapshots.body.items) await api(`/snapshots/${snap.id}`, { method: 'DELETE' });
   });
 
+  it('a streamed checkpointed run forwards no more output than the 10 MiB it keeps', async () => {
+    const res = await s.api('/api/v1/execute/advanced?stream=true', {
+      method: 'POST',
+      json: { mode: 'checkpointed', command: 'head -c 50000000 /dev/zero' },
+    });
+    assert.equal(res.status, 200);
+    let stdout = 0;
+    let exit: { truncated?: boolean; snapshot_id?: string } | undefined;
+    let pending = '';
+    const decoder = new TextDecoder();
+    // Counted line by line: the whole answer held as one string would be the memory this tests.
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      const lines = (pending + decoder.decode(chunk, { stream: true })).split('\n');
+      pending = lines.pop() ?? '';
+      for (const text of lines) {
+        const line = JSON.parse(text) as { type: string; data?: string; truncated?: boolean };
+        if (line.type === 'stdout') stdout += line.data?.length ?? 0;
+        if (line.type === 'exit') exit = line;
+      }
+    }
+    assert.ok(stdout <= 10 * 1024 * 1024, `${stdout} bytes of stdout streamed`);
+    assert.equal(exit?.truncated, true, JSON.stringify(exit));
+    if (exit?.snapshot_id) await api(`/snapshots/${exit.snapshot_id}`, { method: 'DELETE' });
+  });
+
   it('leaves no instance container behind', async () => {
     assert.deepEqual((await api<{ items: InstanceBody[] }>('/instances')).body.items, []);
     const runtime = s.server.platform.runtimes.all.find((r) => 'instances' in r) as unknown as {

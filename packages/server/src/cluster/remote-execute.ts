@@ -23,7 +23,7 @@ export interface RemoteExecuteOptions {
 
 /** What a run's output is handed to, and what stops it (ExecuteOptions of the execute service). */
 export interface RemoteRunOptions {
-  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -96,7 +96,8 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
           // The worker's ExecuteService made it: the same shape this gateway's would.
           if (line.type === 'result') return line.result as Result;
           if (line.type === 'error') throw workerError(node, 500, { error: line.error });
-          options.onOutput?.(line.type, Buffer.from(line.base64, 'base64'));
+          // A slow client holds the worker's answer back, and with it the run's output.
+          await options.onOutput?.(line.type, Buffer.from(line.base64, 'base64'));
         }
       }
     } catch (err) {

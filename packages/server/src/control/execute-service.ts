@@ -72,8 +72,11 @@ export interface ExecuteResult extends SandboxResult {
 }
 
 export interface ExecuteOptions {
-  /** Output as the container writes it (streaming); not called for a cache hit. */
-  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /**
+   * Output as the container writes it (streaming); not called for a cache hit. A promise
+   * returned holds further output back until it resolves (a slow client).
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void>;
   signal?: AbortSignal;
 }
 

@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { DependencyCache } from '@faas/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -12,6 +11,7 @@ import {
 import { instanceView } from '../../control/instance-service.ts';
 import type { Platform } from '../../platform.ts';
 import { toFaasError } from '../errors.ts';
+import { ndjsonAnswer } from '../ndjson-answer.ts';
 import { dependencyCachesSchema } from '../schemas.ts';
 
 /** Request body; each limit is accepted in snake_case (seed 004) and camelCase. */
@@ -134,20 +134,24 @@ function toResponse(result: ExecuteResult) {
 /**
  * Answers NDJSON: `{type:'stdout'|'stderr', data}` lines as the container writes, then
  * `{type:'exit', …}` (or `{type:'error', error}`). Until the first output the status is open, so
- * a request that cannot start (no engine, missing image) still gets its 4xx/5xx.
+ * a request that cannot start (no engine, missing image) still gets its 4xx/5xx. A client too
+ * slow to take the lines is dropped and the run stopped (ndjson-answer.ts).
  */
 async function stream(
   reply: FastifyReply,
   run: (options: ExecuteOptions) => Promise<ExecuteResult>,
 ): Promise<FastifyReply> {
-  const out = new PassThrough();
-  const writeLine = (line: unknown) => out.write(`${JSON.stringify(line)}\n`);
+  const aborter = new AbortController();
+  const out = ndjsonAnswer(() => {
+    aborter.abort();
+    reply.raw.destroy();
+  });
+  const writeLine = out.write;
   const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   let markStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => {
     markStarted = resolve;
   });
-  const aborter = new AbortController();
   // The client went away before the end: kill the sandbox rather than run it for no one.
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) aborter.abort();
@@ -158,6 +162,7 @@ async function stream(
       const data = decoders[name].write(chunk);
       if (data) writeLine({ type: name, data });
       markStarted();
+      return out.behind();
     },
   });
   await Promise.race([started, done]);
@@ -181,7 +186,7 @@ async function stream(
       out.end();
     },
   );
-  return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(out);
+  return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(out.body);
 }
 
 export function executeRoutes(app: FastifyInstance, platform: Platform): void {

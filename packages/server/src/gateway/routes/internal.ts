@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import { ErrorCode, FaasError, type FunctionVersion, type LogLine } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -15,6 +14,7 @@ import { EXECUTE_MODES, type ExecuteRequest, type RunMode } from '../../control/
 import type { Platform, WorkerVersions } from '../../platform.ts';
 import { clusterSecretCheck } from '../cluster-principal.ts';
 import { toFaasError } from '../errors.ts';
+import { ndjsonAnswer } from '../ndjson-answer.ts';
 
 const RUN_MODES: ReadonlySet<string> = new Set(EXECUTE_MODES.filter((mode) => mode !== 'persistent'));
 
@@ -51,13 +51,22 @@ export function internalRoutes(
     const call = executeCall(request.body);
     if (platform.draining) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
     const aborter = abortOnHangUp(request, reply);
-    const out = new PassThrough();
-    const writeLine = (line: ExecuteLine) => out.write(`${JSON.stringify(line)}\n`);
+    // A gateway that does not take the output as fast as it comes is dropped, the run stopped.
+    const out = ndjsonAnswer(() => {
+      aborter.abort(new Error('the gateway took the output too slowly'));
+      reply.raw.destroy();
+    });
+    const writeLine = (line: ExecuteLine) => out.write(line);
     platform.execute
       .execute(call.request, call.mode, {
         signal: aborter.signal,
         ...(call.stream
-          ? { onOutput: (type, chunk) => writeLine({ type, base64: chunk.toString('base64') }) }
+          ? {
+              onOutput: (type, chunk) => {
+                writeLine({ type, base64: chunk.toString('base64') });
+                return out.behind();
+              },
+            }
           : {}),
       })
       .then(
@@ -65,7 +74,7 @@ export function internalRoutes(
         (err: unknown) => writeLine({ type: 'error', ...toFaasError(err).toJSON() }),
       )
       .finally(() => out.end());
-    return reply.type('application/x-ndjson').send(out);
+    return reply.type('application/x-ndjson').send(out.body);
   });
 
   app.post('/prepare', { schema: { hide: true } }, async (request, reply) => {

@@ -7,8 +7,11 @@ export interface ExecOptions extends StartProcessOptions {
   /** stdout + stderr kept; the rest is dropped and `truncated` set. @default 10 MiB */
   maxOutputBytes?: number;
   signal?: AbortSignal;
-  /** Each piece of output as it arrives (also kept in the result). */
-  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /**
+   * Each piece of kept output as it arrives (past `maxOutputBytes`, none). A promise returned
+   * holds the agent's output back until it resolves: a slow reader slows the command down.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void | Promise<void>;
 }
 
 export interface ExecResult {
@@ -44,15 +47,18 @@ export async function runToEnd(
   let truncated = false;
   const started = performance.now();
   const running = instance.start(command, { ...options, flow: true }, (stream, data) => {
-    // Output is credited back as it comes: an exec is drained at once, kept or not.
-    instance.grantOutput(running.process, data.length);
-    options.onOutput?.(stream, data);
+    const grant = () => instance.grantOutput(running.process, data.length);
     const room = maxOutput - kept;
     if (data.length > room) truncated = true;
-    if (room <= 0) return;
+    // Output past the cap is credited back at once: an exec is drained, kept or not.
+    if (room <= 0) return grant();
     const piece = data.length > room ? data.subarray(0, room) : data;
     output[stream].push(Buffer.from(piece));
     kept += piece.length;
+    // Only what is kept goes on: past the cap a streaming caller gets no more than the result.
+    const taken = options.onOutput?.(stream, piece);
+    if (taken) void taken.then(grant, grant);
+    else grant();
   });
   instance.grantOutput(running.process, EXEC_OUTPUT_WINDOW_BYTES);
   const stdin = options.stdin ?? '';

@@ -49,8 +49,11 @@ export interface RunSandboxJob {
   timeoutMs: number;
   maxOutputBytes: number;
   signal?: AbortSignal;
-  /** Called with each piece of kept output as it arrives (streaming). */
-  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /**
+   * Called with each piece of kept output as it arrives (streaming). A promise returned holds
+   * the container's output back until it resolves (a slow reader).
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void>;
 }
 
 /**
@@ -73,6 +76,8 @@ export class SandboxContainer {
   #onOutput: RunSandboxJob['onOutput'];
   #scanners: Record<'stdout' | 'stderr', ExitMarkerScanner> | undefined;
   #markersSeen: (code: number) => void = () => {};
+  /** Promises of onOutput not yet resolved: the output stream is paused while there are any. */
+  #awaitedOutput = 0;
 
   private constructor(docker: Docker, id: string, stream: Duplex, limits: ContainerLimits) {
     this.#docker = docker;
@@ -261,9 +266,21 @@ export class SandboxContainer {
     (stream === 'stderr' ? this.#stderr : this.#stdout).push(copy);
     this.#outputBytes += kept.length;
     try {
-      this.#onOutput?.(stream, copy);
+      const taken = this.#onOutput?.(stream, copy);
+      if (taken) this.#holdOutputUntil(taken);
     } catch {
       // A listener's failure must not break collecting the rest.
     }
+  }
+
+  /** The engine stops reading the command's output while the stream is paused. */
+  #holdOutputUntil(taken: Promise<void>): void {
+    this.#awaitedOutput += 1;
+    this.#stream.pause();
+    const resume = () => {
+      this.#awaitedOutput -= 1;
+      if (this.#awaitedOutput === 0) this.#stream.resume();
+    };
+    void taken.then(resume, resume);
   }
 }

@@ -45,10 +45,11 @@ export interface SandboxRequest {
   maxOutputBytes?: number;
   signal?: AbortSignal;
   /**
-   * Called with each piece of output as the container writes it, before the run ends (the
+   * Called with each piece of kept output as the container writes it, before the run ends (the
    * result still holds all of it). Frames can split multi-byte characters: decode per stream.
+   * A promise returned holds the output back until it resolves.
    */
-  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void | Promise<void>;
 }
 
 export interface SandboxResult {
