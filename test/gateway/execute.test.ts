@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { buildImagesForTests } from '../container/support.ts';
 import { engineSkipReason, ownedContainers } from '../support/engine.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 interface ExecuteResponse {
   stdout: string;
@@ -182,6 +182,34 @@ describe('execute API', { skip }, () => {
     assert.equal(first.body.cache, 'miss');
     const second = await execute(body, '/api/v1/execute/advanced');
     assert.equal(second.body.cache, 'miss');
+  });
+
+  it('does not cache a run its client gave up on', async () => {
+    const body = { command: `echo a; sleep 2; echo b # ${randomUUID()}`, mode: 'cached' };
+    // The aborted run is counted once it is over (and stored, if it were).
+    const misses = async () => {
+      const text = await (await s.api('/metrics')).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('faas_execute_cache_lookups_total{result="miss"} '));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const missesBefore = await misses();
+    const aborter = new AbortController();
+    const res = await s.api('/api/v1/execute/advanced?stream=true', {
+      method: 'POST',
+      json: body,
+      signal: aborter.signal,
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /"data":"a\\n"/);
+    aborter.abort();
+    await reader.read().catch(() => {});
+    await waitFor(async () => ((await misses()) > missesBefore ? true : undefined), 5000, 'the run ended');
+    const again = await execute(body, '/api/v1/execute/advanced');
+    assert.equal(again.body.cache, 'miss', JSON.stringify(again.body));
+    assert.equal(again.body.exit_code, 0);
+    assert.equal(again.body.stdout, 'a\nb\n');
   });
 
   it('streams NDJSON lines as output arrives, in order, then the exit', async () => {

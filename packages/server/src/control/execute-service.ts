@@ -303,8 +303,9 @@ export class ExecuteService {
     const stored = await this.#cache.get(key);
     if (stored) return { ...stored, mode: 'cached', cache: 'hit' };
     const result = await this.#container().runInSandbox(this.#sandboxRequest(request, options));
-    // A timed-out run says nothing about what the command produces.
-    if (!result.timedOut) await this.#cache.set(key, result);
+    // A run we killed (its timeout, or its caller gone) says nothing about what the command
+    // produces: its 137 and cut output would be answered to every later caller.
+    if (!result.timedOut && !options.signal?.aborted) await this.#cache.set(key, result);
     return { ...result, mode: 'cached', cache: 'miss' };
   }
 
