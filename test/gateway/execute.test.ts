@@ -212,6 +212,24 @@ describe('execute API', { skip }, () => {
     assert.equal(again.body.stdout, 'a\nb\n');
   });
 
+  it('kills the sandbox of a non-streaming run whose client went away', async () => {
+    const runtime = s.server.platform.runtimes.all.find((r) => 'sandboxes' in r) as unknown as {
+      containers(): { get(isolation: string, role: string): number };
+    };
+    const busy = () => runtime.containers().get('runc', 'sandbox_busy');
+    const aborter = new AbortController();
+    const call = s.api('/api/v1/execute', {
+      method: 'POST',
+      json: { command: 'sleep 60' },
+      signal: aborter.signal,
+    });
+    await waitFor(async () => (busy() === 1 ? true : undefined), 30_000, 'the run started');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    aborter.abort();
+    await assert.rejects(call);
+    await waitFor(async () => (busy() === 0 ? true : undefined), 5000, 'the sandbox killed');
+  });
+
   it('streams NDJSON lines as output arrives, in order, then the exit', async () => {
     const res = await s.api('/api/v1/execute/stream', {
       method: 'POST',

@@ -141,7 +141,7 @@ async function stream(
   reply: FastifyReply,
   run: (options: ExecuteOptions) => Promise<ExecuteResult>,
 ): Promise<FastifyReply> {
-  const aborter = new AbortController();
+  const aborter = abortOnClose(reply);
   const out = ndjsonAnswer(() => {
     aborter.abort();
     reply.raw.destroy();
@@ -151,10 +151,6 @@ async function stream(
   let markStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => {
     markStarted = resolve;
-  });
-  // The client went away before the end: kill the sandbox rather than run it for no one.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) aborter.abort();
   });
   const done = run({
     signal: aborter.signal,
@@ -189,6 +185,26 @@ async function stream(
   return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(out.body);
 }
 
+/**
+ * Aborted when the client goes away before the answer is sent: the sandbox is killed rather than
+ * run for no one, and a checkpointed run takes no snapshot nobody would learn of.
+ */
+function abortOnClose(reply: FastifyReply): AbortController {
+  const aborter = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) aborter.abort();
+  });
+  return aborter;
+}
+
+/** A run answered in one body, stopped if its client leaves first. */
+async function answer(
+  reply: FastifyReply,
+  run: (options: ExecuteOptions) => Promise<ExecuteResult>,
+): Promise<ReturnType<typeof toResponse>> {
+  return toResponse(await run({ signal: abortOnClose(reply).signal }));
+}
+
 export function executeRoutes(app: FastifyInstance, platform: Platform): void {
   const { execute } = platform;
   const tags = ['execute'];
@@ -206,7 +222,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
     async (request, reply) => {
       const req = toRequest(request.body, request.project, request.identity?.keyId ?? request.apiKey?.id);
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, 'ephemeral', options));
-      return toResponse(await execute.execute(req, 'ephemeral'));
+      return answer(reply, (options) => execute.execute(req, 'ephemeral', options));
     },
   );
 
@@ -244,7 +260,7 @@ export function executeRoutes(app: FastifyInstance, platform: Platform): void {
         return reply.code(201).send({ mode, instance_id: instance.id, instance: instanceView(instance) });
       }
       if (request.query.stream) return stream(reply, (options) => execute.execute(req, mode, options));
-      return toResponse(await execute.execute(req, mode));
+      return answer(reply, (options) => execute.execute(req, mode, options));
     },
   );
 }
