@@ -117,6 +117,30 @@ describe('container runtime: sandboxes and image functions on the real engine', 
     await assertNoLeak();
   });
 
+  it('runs the command in a live container when the pre-started spares died', async () => {
+    const run = () => t.runtime.runInSandbox({ image: images.python, command: 'echo hi' });
+    assert.equal((await run()).stdout, 'hi\n');
+    await t.runtime.settled();
+    const spares = execFileSync('docker', [
+      'ps',
+      '-q',
+      '--filter',
+      `label=faas.owner=${t.runtime.ownerId}`,
+      '--filter',
+      'label=faas.role=sandbox',
+    ])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    assert.ok(spares.length > 0, 'spares to kill');
+    execFileSync('docker', ['kill', ...spares]);
+    const result = await run();
+    assert.equal(result.exitCode, 0, JSON.stringify(result));
+    assert.equal(result.stdout, 'hi\n');
+    await t.runtime.settled();
+    await assertNoLeak();
+  });
+
   it("runs the image's own tools: GNU sed answers `sed --version`, a string runs with /bin/sh", async () => {
     for (const command of [['sed', '--version'], 'sed --version']) {
       const run = await t.runtime.runInSandbox({ image: images.base, command });

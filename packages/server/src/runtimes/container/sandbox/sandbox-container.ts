@@ -57,6 +57,20 @@ export interface RunSandboxJob {
 }
 
 /**
+ * The container ended without the shim reporting the command's exit: killed from outside (or its
+ * engine went away), so there is no result to answer. `ranNothing`: no output either, as from a
+ * spare that was dead before the job came.
+ */
+export class SandboxEnded extends Error {
+  readonly ranNothing: boolean;
+
+  constructor(ranNothing: boolean) {
+    super('the sandbox container ended without reporting the exit of the command');
+    this.ranNothing = ranNothing;
+  }
+}
+
+/**
  * A started container whose shim waits for one job on stdin. Used once: after the job it is
  * removed (ephemeral), so no state leaks from one run to the next.
  */
@@ -78,6 +92,7 @@ export class SandboxContainer {
   #markersSeen: (code: number) => void = () => {};
   /** Promises of onOutput not yet resolved: the output stream is paused while there are any. */
   #awaitedOutput = 0;
+  #hasEnded = false;
 
   private constructor(docker: Docker, id: string, stream: Duplex, limits: ContainerLimits) {
     this.#docker = docker;
@@ -101,6 +116,7 @@ export class SandboxContainer {
       stream.once('error', () => resolve());
     });
     void this.#ended.then(() => {
+      this.#hasEnded = true;
       for (const name of ['stdout', 'stderr'] as const) {
         const held = this.#scanners?.[name].flush();
         if (held?.length) this.#collect(name, held);
@@ -154,7 +170,16 @@ export class SandboxContainer {
     }
   }
 
-  /** Runs the job: writes it and stdin, waits for the exit or kills at the timeout. */
+  /** Its attach stream ended: the container is gone or going, no job can run in it. */
+  get ended(): boolean {
+    return this.#hasEnded;
+  }
+
+  /**
+   * Runs the job: writes it and stdin, waits for the exit or kills at the timeout.
+   * @throws SandboxEnded when the container ended without the exit of the command, unless by the
+   *   memory limit (that is the command's result).
+   */
   async run(job: RunSandboxJob): Promise<SandboxRun> {
     if (this.#used) throw new Error('A sandbox container runs one job');
     this.#used = true;
@@ -217,6 +242,9 @@ export class SandboxContainer {
         exitCode: exit.StatusCode,
         killedByPlatform,
       });
+      if (first === 'ended' && !killedByPlatform && !oomKilled) {
+        throw new SandboxEnded(this.#outputBytes === 0 && !this.#truncated);
+      }
       return this.#result(exit.StatusCode, timedOut, oomKilled, durationMs);
     } finally {
       clearTimeout(timer);

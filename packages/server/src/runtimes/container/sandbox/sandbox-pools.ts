@@ -8,7 +8,13 @@ import type { CacheMounts } from '../dependency-caches.ts';
 import { engineStatus, missingImageError, pingEngine } from '../docker-engine.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { newExitMarker } from './exit-marker.ts';
-import { SANDBOX_WORKDIR, SandboxContainer } from './sandbox-container.ts';
+import {
+  type RunSandboxJob,
+  SANDBOX_WORKDIR,
+  SandboxContainer,
+  SandboxEnded,
+  type SandboxRun,
+} from './sandbox-container.ts';
 import { jobLine } from './sandbox-script.ts';
 
 /** Where Debian's busybox-static puts its binary (scripts/install-engine.sh installs it). */
@@ -150,21 +156,32 @@ export class SandboxPools {
       [...new Set(request.dependencyCaches ?? [])].sort(),
     );
     entry.lastUsedAt = Date.now();
-    const container = entry.ready.shift() ?? (await this.#start(entry));
+    const spare = this.#takeSpare(entry);
+    let container = spare ?? (await this.#start(entry));
     this.#refill(entry);
     const isolation = limits.isolation ?? 'runc';
     this.#running.set(isolation, (this.#running.get(isolation) ?? 0) + 1);
+    const job: RunSandboxJob = {
+      line,
+      exitMarker,
+      ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
+      limits,
+      timeoutMs: request.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs,
+      maxOutputBytes: request.maxOutputBytes ?? 10 * 1024 * 1024,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+    };
     try {
-      const run = await container.run({
-        line,
-        exitMarker,
-        ...(request.stdin === undefined ? {} : { stdin: request.stdin }),
-        limits,
-        timeoutMs: request.timeoutMs ?? SANDBOX_DEFAULTS.timeoutMs,
-        maxOutputBytes: request.maxOutputBytes ?? 10 * 1024 * 1024,
-        ...(request.signal ? { signal: request.signal } : {}),
-        ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-      });
+      let run: SandboxRun;
+      try {
+        run = await container.run(job);
+      } catch (err) {
+        // A spare that died before its end was seen ran nothing: a fresh container runs the job.
+        if (!(err instanceof SandboxEnded && err.ranNothing && container === spare)) throw err;
+        this.#remove(container);
+        container = await this.#start(entry);
+        run = await container.run(job);
+      }
       return {
         stdout: run.stdout.toString('utf8'),
         stderr: run.stderr.toString('utf8'),
@@ -175,6 +192,7 @@ export class SandboxPools {
         truncated: run.truncated,
       };
     } catch (err) {
+      if (isFaasError(err)) throw err;
       throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `The sandbox failed: ${(err as Error).message}`, {
         cause: err,
       });
@@ -253,6 +271,15 @@ export class SandboxPools {
       this.#pools.set(key, entry);
     }
     return entry;
+  }
+
+  /** A pre-started container still alive; dead ones (killed from outside) are removed. */
+  #takeSpare(entry: PoolEntry): SandboxContainer | undefined {
+    for (let container = entry.ready.shift(); container; container = entry.ready.shift()) {
+      if (!container.ended) return container;
+      this.#remove(container);
+    }
+    return undefined;
   }
 
   async #start(entry: PoolEntry): Promise<SandboxContainer> {
