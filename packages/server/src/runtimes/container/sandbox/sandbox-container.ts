@@ -8,6 +8,7 @@ import {
   updatableLimits,
 } from '../container-limits.ts';
 import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
+import { KILL_GRACE_MS } from '../instances/instance-exec.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { oomKilledAfterExit } from '../oom-flag.ts';
 import { ExitMarkerScanner } from './exit-marker.ts';
@@ -234,8 +235,22 @@ export class SandboxContainer {
       let killedByPlatform = false;
       if (exit === undefined || exit === 'stop') {
         killedByPlatform = true;
-        await container.kill({ signal: 'SIGKILL' }).catch(() => {});
-        exit = await exited;
+        const killed = container
+          .kill({ signal: 'SIGKILL' })
+          .catch(() => {})
+          .then(() => exited);
+        let grace: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'grace over'>((resolve) => {
+          grace = setTimeout(() => resolve('grace over'), KILL_GRACE_MS);
+        });
+        const killedExit = await Promise.race([killed, graceOver]).finally(() => clearTimeout(grace));
+        if (killedExit === 'grace over') {
+          // The engine did not finish the kill: the caller is answered, the container removed
+          // (not waited for: an engine that hangs may hang that too).
+          void removeContainer(this.#docker, this.id).catch(() => {});
+          return this.#result(137, timedOut, false, performance.now() - started);
+        }
+        exit = killedExit;
       }
       const durationMs = performance.now() - started;
       const oomKilled = await oomKilledAfterExit(container, {
