@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MetadataStore } from '@faas/core';
-import { ExecCache, type ExecCacheInputs, execCacheKey } from './exec-cache.ts';
+import {
+  EXEC_CACHE_SLOTS,
+  ExecCache,
+  type ExecCacheInputs,
+  execCacheKey,
+  MAX_STORED_RESULT_CHARS,
+} from './exec-cache.ts';
 
 /** Only the settings part of the store: the cache uses nothing else. */
 function settingsStore() {
@@ -83,7 +89,10 @@ describe('exec cache', () => {
     const key = execCacheKey(inputs);
     assert.equal(await cache.get(key), undefined);
     await cache.set(key, result);
-    assert.deepEqual(JSON.parse(settings.get(`exec-cache:${key}`) ?? ''), result);
+    assert.deepEqual(
+      [...settings.keys()],
+      [`exec-cache-slot:${Number.parseInt(key.slice(0, 8), 16) % 1024}`],
+    );
     const before = reads();
     assert.deepEqual(await cache.get(key), result);
     assert.equal(reads(), before, 'a recent hit does not read the store');
@@ -121,5 +130,31 @@ describe('exec cache', () => {
     before = reads();
     assert.deepEqual(await cache.get('c'), huge);
     assert.equal(reads(), before + 1, 'over the whole budget: read from the store');
+  });
+
+  it('stores a bounded number of results: inputs that vary only add misses, never rows', async () => {
+    const { store, settings } = settingsStore();
+    const cache = new ExecCache({ store, maxEntries: 1 });
+    const keys = Array.from({ length: 3000 }, (_, i) => execCacheKey({ ...inputs, stdin: String(i) }));
+    for (const key of keys) await cache.set(key, { ...result, stdout: key });
+    assert.ok(settings.size <= EXEC_CACHE_SLOTS, `${settings.size} rows`);
+    // A key whose slot another took since is a miss: never that other run's result.
+    let hits = 0;
+    for (const key of keys) {
+      const found = await new ExecCache({ store }).get(key);
+      if (found === undefined) continue;
+      hits += 1;
+      assert.equal(found.stdout, key);
+    }
+    assert.equal(hits, settings.size);
+  });
+
+  it('does not keep a result whose stored form is over the bound', async () => {
+    const { store, settings } = settingsStore();
+    const cache = new ExecCache({ store });
+    const key = execCacheKey(inputs);
+    await cache.set(key, { ...result, stdout: '\u0001'.repeat(MAX_STORED_RESULT_CHARS / 6) });
+    assert.equal(settings.size, 0);
+    assert.equal(await cache.get(key), undefined);
   });
 });

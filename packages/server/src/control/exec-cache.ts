@@ -40,7 +40,20 @@ export interface ExecCacheOptions {
   maxChars?: number;
 }
 
-const SETTING_PREFIX = 'exec-cache:';
+/**
+ * Where results are stored: one setting per slot of the key space, so a tenant varying its input
+ * (stdin, a counter in env) replaces results instead of adding rows without end. A slot holds
+ * its key beside the result: another key of the slot is a miss, never its neighbour's result.
+ */
+const SLOT_PREFIX = 'exec-cache-slot:';
+/** At most this many results stored, all projects together. */
+export const EXEC_CACHE_SLOTS = 1024;
+/** A result whose stored form is longer is answered but not kept: at most ~1 GiB in all. */
+export const MAX_STORED_RESULT_CHARS = 1024 * 1024;
+
+function slotOf(key: string): string {
+  return `${SLOT_PREFIX}${(Number.parseInt(key.slice(0, 8), 16) || 0) % EXEC_CACHE_SLOTS}`;
+}
 
 /** The cache key: sha256 of the inputs in a canonical form (object keys sorted). */
 export function execCacheKey(inputs: ExecCacheInputs): string {
@@ -68,9 +81,9 @@ function sortedEntries(record: Record<string, string>): [string, string][] {
 }
 
 /**
- * Results of finished runs by input hash. Durable in the metadata store's settings
- * (`exec-cache:<sha256>`, JSON) so no migration is needed and hits survive a restart; a small
- * LRU in front answers repeated hits without a store read.
+ * Results of finished runs by input hash. Durable in the metadata store's settings (a bounded set
+ * of slots, JSON) so no migration is needed and hits survive a restart; a small LRU in front
+ * answers repeated hits without a store read.
  */
 export class ExecCache {
   #store: MetadataStore;
@@ -93,20 +106,24 @@ export class ExecCache {
       this.#recent.set(key, recent);
       return recent;
     }
-    const stored = await this.#store.getSetting(SETTING_PREFIX + key);
+    const stored = await this.#store.getSetting(slotOf(key));
     if (stored === undefined) return undefined;
-    let result: SandboxResult;
+    let slot: StoredSlot;
     try {
-      result = JSON.parse(stored) as SandboxResult;
+      slot = JSON.parse(stored) as StoredSlot;
     } catch {
       return undefined;
     }
-    this.#remember(key, result);
-    return result;
+    if (slot.key !== key) return undefined;
+    this.#remember(key, slot.result);
+    return slot.result;
   }
 
+  /** Keeps the result, unless its stored form is over MAX_STORED_RESULT_CHARS. */
   async set(key: string, result: SandboxResult): Promise<void> {
-    await this.#store.setSetting(SETTING_PREFIX + key, JSON.stringify(result));
+    const stored = JSON.stringify({ key, result } satisfies StoredSlot);
+    if (stored.length > MAX_STORED_RESULT_CHARS) return;
+    await this.#store.setSetting(slotOf(key), stored);
     this.#remember(key, result);
   }
 
@@ -129,6 +146,11 @@ export class ExecCache {
     this.#recent.delete(key);
     this.#chars -= chars(result);
   }
+}
+
+interface StoredSlot {
+  key: string;
+  result: SandboxResult;
 }
 
 function chars(result: SandboxResult): number {
