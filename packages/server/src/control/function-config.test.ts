@@ -66,6 +66,18 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig({ runtime: 'node', memoryMb: 256 }, undefined, caps).memoryMb, 256);
   });
 
+  it('moves a container function to js without its isolation and network, which js refuses', () => {
+    const base = resolveConfig({ runtime: 'node', isolation: 'gvisor', network: true });
+    const moved = resolveConfig({ runtime: 'js' }, base);
+    assert.equal(moved.isolation, undefined);
+    assert.equal(moved.network, undefined);
+    assert.equal(resolveConfig({ runtime: 'python' }, base).isolation, 'gvisor');
+    assert.deepEqual(
+      problems(() => resolveConfig({ runtime: 'js', isolation: 'gvisor' }, base)).map((p) => p.field),
+      ['isolation'],
+    );
+  });
+
   it('refuses two routes of one function that match the same requests', () => {
     const details = problems(() =>
       resolveConfig({ runtime: 'js', routes: ['GET /users/:id', 'GET /users/:uid', 'GET /a', 'GET /a/'] }),

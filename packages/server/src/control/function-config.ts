@@ -82,8 +82,11 @@ export function resolveConfig(
   };
   const image = input.image ?? base?.image;
   const command = input.command ?? base?.command;
-  const isolation = input.isolation ?? base?.isolation;
-  const network = input.network ?? base?.network;
+  // A container's isolation and network are not carried over to a js, ts or wasm version, where
+  // they would refuse the change (PATCH has no way to unset them).
+  const inContainer = runtime !== 'js' && runtime !== 'ts' && runtime !== 'wasm';
+  const isolation = input.isolation ?? (inContainer ? base?.isolation : undefined);
+  const network = input.network ?? (inContainer ? base?.network : undefined);
   const isPublic = input.public ?? base?.public;
   const schedules = input.schedules ?? base?.schedules;
   const secrets = input.secrets ?? base?.secrets;
