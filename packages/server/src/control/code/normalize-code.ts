@@ -7,6 +7,11 @@ import { readZip } from './zip-reader.ts';
 export interface NormalizeOptions extends CodeLimits {
   /** The name of a single-string function's one file: `index.js`, `index.ts`, `main.py`. */
   defaultFilename: string;
+  /**
+   * Whether `{ files }` or an archive may hold no file: an `image` function's code is optional, so
+   * its own download (an empty tar) must deploy again.
+   */
+  allowEmpty?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -44,7 +49,7 @@ export async function normalizeCode(input: CodeInput, options: NormalizeOptions)
   return archive(input.archive, input.format, options);
 }
 
-function filesObject(files: unknown, limits: CodeLimits): SourceFiles {
+function filesObject(files: unknown, limits: CodeLimits & { allowEmpty?: boolean }): SourceFiles {
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {
     throw invalid('code.files', 'must be an object of path → file content');
   }
@@ -58,7 +63,7 @@ function filesObject(files: unknown, limits: CodeLimits): SourceFiles {
     out.count(bytes.byteLength);
     out.add(path, bytes);
   }
-  return out.done();
+  return out.done(limits.allowEmpty);
 }
 
 function wasmModule(data: unknown, limits: CodeLimits): SourceFiles {
@@ -72,7 +77,11 @@ function wasmModule(data: unknown, limits: CodeLimits): SourceFiles {
   return out.done();
 }
 
-async function archive(data: unknown, format: unknown, limits: CodeLimits): Promise<SourceFiles> {
+async function archive(
+  data: unknown,
+  format: unknown,
+  limits: CodeLimits & { allowEmpty?: boolean },
+): Promise<SourceFiles> {
   if (typeof data !== 'string') throw invalid('code.archive', 'must be a base64 string');
   if (format !== undefined && !(ARCHIVE_FORMATS as readonly unknown[]).includes(format)) {
     throw invalid('code.format', `must be one of ${ARCHIVE_FORMATS.join(', ')}`);
@@ -85,11 +94,11 @@ async function archive(data: unknown, format: unknown, limits: CodeLimits): Prom
   }
   switch (archiveFormat(bytes, format as ArchiveFormat | undefined)) {
     case 'zip':
-      return readZip(bytes, limits);
+      return readZip(bytes, limits, limits.allowEmpty);
     case 'tar.gz':
-      return readTar(bytes, { gzip: true, limits });
+      return readTar(bytes, { gzip: true, limits, allowEmpty: limits.allowEmpty ?? false });
     case 'tar':
-      return readTar(bytes, { gzip: false, limits });
+      return readTar(bytes, { gzip: false, limits, allowEmpty: limits.allowEmpty ?? false });
   }
 }
 

@@ -118,6 +118,22 @@ describe('prepareCode', () => {
     assert.deepEqual(await storedFiles(blobs, withCode.codeSha256), { 'run.sh': 'echo hi' });
   });
 
+  it("takes an image function's own download back (an empty tar), as a rollback sends it", async () => {
+    const { blobs, options } = setup('image');
+    const empty = await prepareCode(undefined, options);
+    const download = await blobs.get(empty.codeSha256);
+    assert.ok(download);
+    const again = await prepareCode({ archive: base64(download), format: 'tar' }, options);
+    assert.equal(again.codeSha256, empty.codeSha256);
+    assert.equal((await prepareCode({ files: {} }, options)).codeSha256, empty.codeSha256);
+    // Other runtimes still need a file.
+    await rejectsWith(
+      prepareCode({ archive: base64(download), format: 'tar' }, setup('node').options),
+      ErrorCode.INVALID_ARCHIVE,
+      /no files/,
+    );
+  });
+
   it('refuses absent code for other runtimes', async () => {
     const { options } = setup('node');
     await rejectsWith(prepareCode(undefined, options), ErrorCode.VALIDATION, /empty/);

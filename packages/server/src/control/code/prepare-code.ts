@@ -49,6 +49,7 @@ export async function prepareCode(
       maxBytes: options.maxBytes,
       ...(options.maxFiles === undefined ? {} : { maxFiles: options.maxFiles }),
       defaultFilename: defaultFilename(runtime, handler),
+      allowEmpty: runtime === 'image',
     });
   }
   const resolved = runtime === 'image' ? undefined : resolveHandler(files, handler, runtime);

@@ -39,7 +39,11 @@ class ZipFormatError extends Error {}
  * does not expose the entries' Unix modes, which is how a zip marks a symlink; fflate inflates.
  * Sizes are counted while inflating (declared sizes can lie) and checked against the CRC after.
  */
-export async function readZip(bytes: Uint8Array, limits: CodeLimits): Promise<SourceFiles> {
+export async function readZip(
+  bytes: Uint8Array,
+  limits: CodeLimits,
+  allowEmpty = false,
+): Promise<SourceFiles> {
   const out = new SourceCollector(limits, ErrorCode.INVALID_ARCHIVE, 'The zip archive');
   let entries: ZipEntry[];
   try {
@@ -79,7 +83,7 @@ export async function readZip(bytes: Uint8Array, limits: CodeLimits): Promise<So
       await nextTurn();
     }
   }
-  return out.done();
+  return out.done(allowEmpty);
 }
 
 function centralDirectory(bytes: Uint8Array, maxFiles = Number.POSITIVE_INFINITY): ZipEntry[] {
