@@ -413,6 +413,30 @@ describe('instances', { skip }, () => {
     assert.equal((await api(`/snapshots/${snap.body.id}`)).status, 404);
   });
 
+  it('answers 404 for a restore whose snapshot is deleted while its instance is made, and leaves none', async () => {
+    const instance = await create();
+    const snap = await api<{ id: string }>('/snapshots', {
+      method: 'POST',
+      json: { instance_id: instance.id },
+    });
+    assert.equal(snap.status, 201);
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+    const manager = s.server.platform.instances.manager;
+    const made = manager.create;
+    // The delete lands between the restore's look-up and its read of the snapshot's data.
+    manager.create = async (...args: Parameters<typeof made>) => {
+      assert.equal((await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' })).status, 204);
+      return made.apply(manager, args);
+    };
+    try {
+      const restored = await api(`/snapshots/${snap.body.id}/restore`, { method: 'POST' });
+      assert.equal(restored.status, 404, JSON.stringify(restored.body));
+    } finally {
+      manager.create = made;
+    }
+    assert.deepEqual((await api<{ items: unknown[] }>('/instances')).body.items, []);
+  });
+
   it('checkpoints a gVisor process in memory; restores and forks continue its count independently', async () => {
     const counter =
       'i=0; while true; do i=$((i+1)); echo $i > /workspace/count.new; mv /workspace/count.new /workspace/count; echo $i; sleep 0.05; done';

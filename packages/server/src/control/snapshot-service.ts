@@ -248,6 +248,8 @@ export class SnapshotService {
   async #stream(snapshot: SnapshotRecord): Promise<Readable> {
     const tar = await this.#blobs.getStream(snapshot.blobChecksum);
     if (!tar) {
+      // Deleted since it was looked up (its data goes with it): as absent as one never made.
+      await this.get(snapshot.id);
       throw new FaasError(
         ErrorCode.INTERNAL,
         `The data of snapshot ${snapshot.id} is missing from the blob store`,
