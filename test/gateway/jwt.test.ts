@@ -185,6 +185,21 @@ describe('JWTs with FAAS_JWT_RATE_LIMIT_*: a bucket per subject', () => {
         200,
       );
   });
+
+  it("an owner's token makes keys that expire with it and are limited as it is", async () => {
+    const token = await hs256({ role: 'owner' }, (j) => j.setSubject('carol@example.com'));
+    const exp = Date.now() + 5 * 60_000;
+    const make = (json: Record<string, unknown>) =>
+      s.api('/api/v1/keys', { method: 'POST', key: token, json: { name: 'by-token', ...json } });
+    const limit = { requestsPerSecond: 0.1, burst: 2 };
+    for (const json of [{}, { rateLimit: limit }, { expiresAt: new Date(exp - 60_000).toISOString() }]) {
+      const res = await make(json);
+      assert.equal(res.status, 403, `${JSON.stringify(json)}: ${await res.clone().text()}`);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FAAS_ERR_FORBIDDEN');
+    }
+    const within = await make({ rateLimit: limit, expiresAt: new Date(exp - 60_000).toISOString() });
+    assert.equal(within.status, 201, await within.clone().text());
+  });
 });
 
 describe('JWTs (RS256 from a JWKS, ES256 from a public key)', () => {

@@ -203,6 +203,74 @@ describe('route × scope × role, walked on a running server', () => {
     assert.equal((await s.api('/api/v1/keys')).status, 200, 'the admin key still works');
   });
 
+  it('a key narrowed to functions, expiring or rate limited makes and changes only keys within its limits', async () => {
+    const inHour = Date.now() + 3_600_000;
+    const limits = {
+      functions: ['fa'],
+      expiresAt: new Date(inHour).toISOString(),
+      rateLimit: { requestsPerSecond: 1, burst: 1 },
+    };
+    const made = await call(keys.get('owner') as string, 'POST', '/api/v1/keys', {
+      name: 'restricted',
+      role: 'owner',
+      ...limits,
+    });
+    assert.equal(made.status, 201, made.text);
+    const restricted = made.body.key as string;
+    const refused = async (method: string, path: string, body: unknown, exceeds: RegExp) => {
+      const got = await call(restricted, method, path, body);
+      assert.equal(got.status, 403, `${JSON.stringify(body)}: ${got.text}`);
+      assert.equal(got.body.error?.code, 'FAAS_ERR_FORBIDDEN');
+      assert.match(got.text, exceeds, JSON.stringify(body));
+    };
+    const later = new Date(inHour + 60_000).toISOString();
+    for (const [body, exceeds] of [
+      [{ name: 'x', role: 'owner' }, /functions/],
+      [{ ...limits, functions: undefined }, /functions/],
+      [{ ...limits, functions: [] }, /functions/],
+      [{ ...limits, functions: ['fa', 'fb'] }, /fb/],
+      [{ ...limits, expiresAt: undefined }, /expiresAt/],
+      [{ ...limits, expiresAt: later }, /expiresAt/],
+      [{ ...limits, rateLimit: undefined }, /rateLimit/],
+      [{ ...limits, rateLimit: { requestsPerSecond: 2, burst: 1 } }, /rateLimit/],
+      [{ ...limits, rateLimit: { requestsPerSecond: 1, burst: 2 } }, /rateLimit/],
+    ] as Array<[Record<string, unknown>, RegExp]>) {
+      await refused('POST', '/api/v1/keys', { name: 'x', role: 'owner', ...body }, exceeds);
+    }
+    // Within them: the same limits, or narrower.
+    const within = await call(restricted, 'POST', '/api/v1/keys', {
+      name: 'within',
+      role: 'invoker',
+      functions: ['fa'],
+      expiresAt: new Date(inHour - 60_000).toISOString(),
+      rateLimit: { requestsPerSecond: 0.5, burst: 1 },
+    });
+    assert.equal(within.status, 201, within.text);
+    const withinId = within.body.id as string;
+    assert.equal((await call(restricted, 'POST', '/api/v1/keys', { name: 'same', ...limits })).status, 201);
+
+    // A change leaves the key within them too: no limit lifted, none loosened.
+    for (const [body, exceeds] of [
+      [{ expiresAt: null }, /expiresAt/],
+      [{ expiresAt: later }, /expiresAt/],
+      [{ rateLimit: null }, /rateLimit/],
+      [{ rateLimit: { requestsPerSecond: 5, burst: 1 } }, /rateLimit/],
+    ] as Array<[Record<string, unknown>, RegExp]>) {
+      await refused('PATCH', `/api/v1/keys/${withinId}`, body, exceeds);
+    }
+    const renamed = await call(restricted, 'PATCH', `/api/v1/keys/${withinId}`, {
+      name: 'renamed',
+      rateLimit: limits.rateLimit,
+    });
+    assert.equal(renamed.status, 200, renamed.text);
+    // Nor is a key that reaches more functions, or lives longer, changed by it.
+    const wide = await call(keys.get('owner') as string, 'POST', '/api/v1/keys', {
+      name: 'wide',
+      role: 'invoker',
+    });
+    await refused('PATCH', `/api/v1/keys/${wide.body.id as string}`, { name: 'mine' }, /functions/);
+  });
+
   it('a key narrowed to scopes has only those; to functions, finds only those; an expired key is 401', async () => {
     const make = async (body: Record<string, unknown>) => {
       const res = await call(keys.get('owner') as string, 'POST', '/api/v1/keys', { name: 'n', ...body });

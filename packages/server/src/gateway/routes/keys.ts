@@ -24,7 +24,8 @@ interface CreateKey {
 
 /**
  * API keys. A platform admin makes them in any project; a project's owner in its own, with no
- * more than it has itself (no admin keys, no scope it lacks).
+ * more than it has itself (no admin keys, no scope it lacks, and within its own function list,
+ * expiry and rate limit).
  */
 export function keyRoutes(app: FastifyInstance, platform: Platform): void {
   const { keys, projects } = platform;
@@ -50,6 +51,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
       }
       await projects.mustExist(project);
       refuseMoreThanCaller(request, role, scopes);
+      refuseBeyondCallerLimits(request, { functions, expiresAt, rateLimit });
       if (expiresAt !== undefined) mustBeFuture(expiresAt);
       const { record, key } = await keys.createNamed(name, role, project, {
         ...(scopes ? { scopes } : {}),
@@ -97,6 +99,13 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         if (target?.id === caller.keyId && (rateLimit !== undefined || expiresAt !== undefined))
           throw new FaasError(ErrorCode.FORBIDDEN, 'A key cannot change its own rate limit or expiry', {
             details: { id },
+          });
+        // A key made within the caller's bounds does not leave them by a change either.
+        if (target)
+          refuseBeyondCallerLimits(request, {
+            functions: target.functions,
+            expiresAt: expiresAt === undefined ? target.expiresAt : (expiresAt ?? undefined),
+            rateLimit: rateLimit === undefined ? target.rateLimit : (rateLimit ?? undefined),
           });
       }
       if (typeof expiresAt === 'string') mustBeFuture(expiresAt);
@@ -159,6 +168,63 @@ function refuseMoreThanCaller(request: FastifyRequest, role: ApiKeyRole, scopes:
       },
     );
   }
+}
+
+/** The bounds a key gets or keeps: its functions, expiry and rate limit (absent: none). */
+interface KeyLimits {
+  functions?: string[] | undefined;
+  expiresAt?: string | undefined;
+  rateLimit?: RateLimit | undefined;
+}
+
+/**
+ * A caller narrowed to functions, expiring or rate limited gives no key more: a non-empty part of
+ * its functions, an expiry no later, a rate limit no looser. The caller's bounds are its key's:
+ * a JWT's record carries the token's exp and FAAS_JWT_RATE_LIMIT_*, a session's is its key.
+ * @throws FaasError FORBIDDEN naming each bound the key would exceed
+ */
+function refuseBeyondCallerLimits(request: FastifyRequest, wanted: KeyLimits): void {
+  const caller = request.identity;
+  if (!caller || caller.allProjects) return;
+  const own = request.apiKey;
+  const exceeded: string[] = [];
+  const details: Record<string, unknown> = {};
+  if (caller.functions) {
+    const outside = (wanted.functions ?? []).filter((f) => !caller.functions?.includes(f));
+    if (!wanted.functions || wanted.functions.length === 0 || outside.length > 0) {
+      exceeded.push(
+        outside.length > 0
+          ? `functions: ${outside.join(', ')} not among ${caller.functions.join(', ')}`
+          : `functions: it must be limited to some of ${caller.functions.join(', ')}`,
+      );
+      details.functions = caller.functions;
+    }
+  }
+  if (own?.expiresAt !== undefined) {
+    if (wanted.expiresAt === undefined || Date.parse(wanted.expiresAt) > Date.parse(own.expiresAt)) {
+      exceeded.push(`expiresAt: it must expire by ${own.expiresAt}`);
+      details.expiresAt = own.expiresAt;
+    }
+  }
+  if (own?.rateLimit !== undefined) {
+    const limit = wanted.rateLimit;
+    if (
+      limit === undefined ||
+      limit.requestsPerSecond > own.rateLimit.requestsPerSecond ||
+      limit.burst > own.rateLimit.burst
+    ) {
+      exceeded.push(
+        `rateLimit: it must be at most ${own.rateLimit.requestsPerSecond}/s, burst ${own.rateLimit.burst}`,
+      );
+      details.rateLimit = own.rateLimit;
+    }
+  }
+  if (exceeded.length > 0)
+    throw new FaasError(
+      ErrorCode.FORBIDDEN,
+      `A key cannot reach further than the key that makes or changes it: ${exceeded.join('; ')}`,
+      { details },
+    );
 }
 
 function keyScopesOfRole(role: ApiKeyRole): readonly Scope[] {
