@@ -303,6 +303,14 @@ describe('route × scope × role, walked on a running server', () => {
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations')).status, 422);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa2')).status, 404);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa')).status, 200);
+    // The live tail names its function in the query too: another is as absent as an unknown one.
+    const tail = await s.api('/api/v1/logs/stream?functionName=fa2', { key: onlyFa });
+    await tail.body?.cancel();
+    assert.equal(tail.status, 404);
+    assert.equal(tail.headers.get('content-type')?.startsWith('application/json'), true);
+    const ownTail = await s.api('/api/v1/logs/stream?functionName=fa', { key: onlyFa });
+    await ownTail.body?.cancel();
+    assert.equal(ownTail.status, 200);
     // Narrowed to functions, a key that may deploy makes no function outside them.
     const devOnlyFa = await make({ role: 'developer', functions: ['fa'] });
     const outside = await call(devOnlyFa, 'POST', '/api/v1/functions', {

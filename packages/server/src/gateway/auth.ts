@@ -53,17 +53,25 @@ export async function authorize(
   request.apiKey = key;
   requireScope(identity, routeScope(request.method, request.routeOptions.url ?? ''));
   const name = (request.params as { name?: unknown } | undefined)?.name;
-  if (typeof name === 'string' && !reachesFunction(identity, name)) {
-    throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, {
-      details: { name },
-    });
-  }
+  if (typeof name === 'string') mustReachFunction(identity, name);
   const named = request.headers[PROJECT_HEADER];
   if (request.identity?.allProjects && typeof named === 'string') {
     await projects.mustExist(named);
     request.project = named;
     request.projectScope = named;
   }
+}
+
+/**
+ * For a route that names a function anywhere but its path (a query's `functionName`): a key
+ * narrowed to other functions finds it no more than an unknown one.
+ * @throws FaasError FUNCTION_NOT_FOUND (404) unless the identity reaches the function
+ */
+export function mustReachFunction(identity: Identity | undefined, name: string): void {
+  if (!identity || reachesFunction(identity, name)) return;
+  throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, {
+    details: { name },
+  });
 }
 
 /** Sets who the request acts as (a key here; a browser session maps to a key's identity too). */

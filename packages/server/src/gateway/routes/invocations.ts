@@ -3,6 +3,7 @@ import { ErrorCode, FaasError, shownInvocation, shownLogLine, shownName, storedN
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { reachesFunction } from '../../tenancy/identity.ts';
+import { mustReachFunction } from '../auth.ts';
 import { invocationListQuery, logsQuery } from '../schemas.ts';
 
 type ListQuery = {
@@ -120,9 +121,5 @@ function oneOfItsFunctions(request: FastifyRequest, functionName: string | undef
       },
     );
   }
-  if (!reachesFunction(identity, functionName)) {
-    throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${functionName}" not found`, {
-      details: { name: functionName },
-    });
-  }
+  mustReachFunction(identity, functionName);
 }

@@ -3,6 +3,7 @@ import { shownName, storedName } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { IdentifiedEvent } from '../../observability/log-tail.ts';
 import type { Platform } from '../../platform.ts';
+import { mustReachFunction } from '../auth.ts';
 import { watchCredential } from '../credential-watch.ts';
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
@@ -51,7 +52,8 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
     },
     async (request, reply) => {
       const shown = request.query.functionName;
-      // 404 for a function that does not exist, or is another project's.
+      // 404 for a function that does not exist, is another project's, or beyond the key's list.
+      mustReachFunction(request.identity, shown);
       await platform.functions.get(shown, { scope: request.projectScope, project: request.project });
       const functionName = storedName(request.project, shown);
       const header = request.headers['last-event-id'];
