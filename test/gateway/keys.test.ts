@@ -169,6 +169,32 @@ describe('API keys', () => {
       JSON.stringify(audit.items),
     );
   });
+
+  it('an owner narrowed to fewer scopes does not revoke a key holding scopes it lacks', async () => {
+    assert.equal(
+      (await s.api('/api/v1/projects', { method: 'POST', json: { name: 'revoke-a' } })).status,
+      201,
+    );
+    const make = async (json: Record<string, unknown>) => {
+      const res = await s.api('/api/v1/keys', { method: 'POST', json: { project: 'revoke-a', ...json } });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()) as { id: string; key: string };
+    };
+    const narrow = await make({ name: 'narrow', role: 'owner', scopes: ['keys:read', 'keys:write'] });
+    const full = await make({ name: 'full', role: 'owner' });
+    const res = await s.api(`/api/v1/keys/${full.id}`, { method: 'DELETE', key: narrow.key });
+    assert.equal(res.status, 403, await res.clone().text());
+    const error = ((await res.json()) as { error: { code: string; details: { scopes: string[] } } }).error;
+    assert.equal(error.code, 'FAAS_ERR_FORBIDDEN');
+    assert.ok(error.details.scopes.includes('functions:write'), JSON.stringify(error));
+    assert.equal((await s.api('/api/v1/keys', { key: full.key })).status, 200, 'the key still works');
+    // One within its scopes it revokes.
+    const reader = await make({ name: 'reader', role: 'owner', scopes: ['keys:read'] });
+    assert.equal(
+      (await s.api(`/api/v1/keys/${reader.id}`, { method: 'DELETE', key: narrow.key })).status,
+      204,
+    );
+  });
 });
 
 describe('FAAS_ADMIN_KEY', () => {

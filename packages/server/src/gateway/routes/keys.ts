@@ -1,5 +1,6 @@
 import {
   type ApiKeyChanges,
+  type ApiKeyRecord,
   type ApiKeyRole,
   ErrorCode,
   FaasError,
@@ -10,6 +11,7 @@ import {
 } from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
+import type { Identity } from '../../tenancy/identity.ts';
 import { createKeyBody, patchKeyBody } from '../schemas.ts';
 
 interface CreateKey {
@@ -86,15 +88,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         if (target?.role === 'admin')
           throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin changes admin keys');
         // As at creation: a key is not changed by one that holds less than it does.
-        const beyond = target ? keyScopes(target).filter((scope) => !caller.scopes.includes(scope)) : [];
-        if (beyond.length > 0)
-          throw new FaasError(
-            ErrorCode.FORBIDDEN,
-            `A key holding scopes its changer lacks: ${beyond.join(', ')}`,
-            {
-              details: { scopes: beyond },
-            },
-          );
+        if (target) refuseScopesBeyondCaller(caller, target, 'changer');
         // A key's limit and expiry are what its maker gave it: lifting them is the maker's.
         if (target?.id === caller.keyId && (rateLimit !== undefined || expiresAt !== undefined))
           throw new FaasError(ErrorCode.FORBIDDEN, 'A key cannot change its own rate limit or expiry', {
@@ -130,6 +124,8 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         const target = (await keys.list(request.projectScope)).find((k) => k.id === request.params.id);
         if (target?.role === 'admin')
           throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin revokes admin keys');
+        // Nor does an owner with fewer scopes revoke a key with more, as it does not change one.
+        if (target) refuseScopesBeyondCaller(request.identity, target, 'revoker');
       }
       await keys.revoke(request.params.id, request.projectScope);
       return reply.status(204).send();
@@ -168,6 +164,19 @@ function refuseMoreThanCaller(request: FastifyRequest, role: ApiKeyRole, scopes:
       },
     );
   }
+}
+
+/** @throws FaasError FORBIDDEN when `target` holds a scope `caller` lacks (PATCH and DELETE). */
+function refuseScopesBeyondCaller(
+  caller: Identity,
+  target: Pick<ApiKeyRecord, 'role' | 'scopes'>,
+  as: 'changer' | 'revoker',
+): void {
+  const beyond = keyScopes(target).filter((scope) => !caller.scopes.includes(scope));
+  if (beyond.length > 0)
+    throw new FaasError(ErrorCode.FORBIDDEN, `A key holding scopes its ${as} lacks: ${beyond.join(', ')}`, {
+      details: { scopes: beyond },
+    });
 }
 
 /** The bounds a key gets or keeps: its functions, expiry and rate limit (absent: none). */
