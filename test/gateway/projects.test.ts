@@ -181,6 +181,20 @@ describe('projects: isolation between two teams', () => {
       const own = await s.api(path, { key: keyA });
       assert.equal(own.status, 200, path);
     }
+    // A declared route of another project's private function answers as no route: its name stays A's.
+    const routed = await as(keyA, '/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'a-internal', runtime: 'js', routes: ['GET /a-orders'], code: 'export default () => 1' },
+    });
+    assert.equal(routed.status, 201, routed.text);
+    const unmatched = await as(keyB, '/no-such-route');
+    const declared = await as(keyB, '/a-orders');
+    assert.equal(declared.status, 404, declared.text);
+    assert.equal(declared.body.error?.code, unmatched.body.error?.code);
+    assert.equal(declared.body.error?.code, 'FAAS_ERR_ROUTE_NOT_FOUND');
+    assert.doesNotMatch(declared.text, /a-internal/);
+    assert.equal((await as(keyA, '/a-orders')).status, 200);
+    assert.equal((await as(keyA, '/api/v1/functions/a-internal', { method: 'DELETE' })).status, 204);
     // The key that opened a private function is the platform's: the function never sees it.
     const spy = await as(keyA, '/api/v1/functions', {
       method: 'POST',

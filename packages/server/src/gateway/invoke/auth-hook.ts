@@ -6,6 +6,7 @@ import { actingProject, identityOfKey, reachesFunction } from '../../tenancy/ide
 import { authenticate, authenticateCached, missingKey, requireScope } from '../auth.ts';
 import { sessionCookie, sessionIdentity } from '../session/session-auth.ts';
 import type { FunctionAccess, ProjectGuess, RequestHook } from './invoke-pipeline.ts';
+import { routeNotFound } from './invoke-target.ts';
 
 /**
  * The invoke pipeline's authentication: the API's invoke needs a key, or with `sessions` the
@@ -47,7 +48,8 @@ export function authHook(keys: ApiKeyService, sessions?: SessionStore): RequestH
 /**
  * Who may invoke a function, once it is known: a key of its project (or a platform admin's);
  * anyone through an HTTP trigger when the function is public. A key of another project finds
- * nothing (404), as the API's other routes answer; no key gets 401.
+ * nothing (404), as the API's other routes answer, and its declared routes are no routes to it;
+ * no key gets 401.
  */
 export function functionAccess(): FunctionAccess {
   return (context, fn: FunctionVersion) => {
@@ -55,9 +57,14 @@ export function functionAccess(): FunctionAccess {
     const key = context.apiKey;
     if (!key) throw context.authError ?? missingKey();
     const identity = identityOfKey(key);
-    if (!identity.allProjects && identity.project !== (fn.project ?? DEFAULT_PROJECT))
-      throw notFound(fn.name);
-    if (!reachesFunction(identity, shownName(fn.name))) throw notFound(fn.name);
+    if (
+      (!identity.allProjects && identity.project !== (fn.project ?? DEFAULT_PROJECT)) ||
+      !reachesFunction(identity, shownName(fn.name))
+    ) {
+      // The caller named a function in /fn/{name} or the API; a declared route named none.
+      const declared = context.target.kind === 'http' && context.target.declared;
+      throw declared ? routeNotFound(context.head) : notFound(fn.name);
+    }
     requireScope(identity, 'functions:invoke');
   };
 }

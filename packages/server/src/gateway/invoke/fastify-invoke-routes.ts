@@ -1,12 +1,10 @@
-import { ErrorCode, FaasError } from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RESERVED_PREFIXES } from '../../control/route-table.ts';
 import { clientAddress } from '../client-address.ts';
 import { toFaasError } from '../errors.ts';
 import { type HttpResponseParts, sendParts, withTraceparent } from '../response-parts.ts';
 import { invokeQuery, nameParams } from '../schemas.ts';
 import type { InvokePipeline } from './invoke-pipeline.ts';
-import type { RequestHead } from './invoke-target.ts';
+import { type RequestHead, routeNotFound } from './invoke-target.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,7 +42,7 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
       remoteAddress: clientAddress(request.raw),
     };
     const target = pipeline.target(head);
-    if (!target) throw notFound(head);
+    if (!target) throw routeNotFound(head);
     const trace = pipeline.startTrace(target, head);
     if (trace) request.invokeTraceId = trace.traceId;
     let parts: HttpResponseParts;
@@ -79,14 +77,4 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
   for (const url of ['/fn/:name', '/fn/:name/*', '/*']) {
     app.route({ method: TRIGGER_ROUTE_METHODS, url, schema: hide, handler: handle });
   }
-}
-
-function notFound(head: RequestHead): FaasError {
-  const path = head.url.split('?', 1)[0] as string;
-  // The gateway's own prefixes answer like any unknown endpoint, not like a missing trigger.
-  const own = RESERVED_PREFIXES.some((p) => path.startsWith(p));
-  return new FaasError(
-    own ? ErrorCode.NOT_FOUND : ErrorCode.ROUTE_NOT_FOUND,
-    `No route ${head.method} ${path}`,
-  );
 }

@@ -82,6 +82,20 @@ export function invokeTarget(head: RequestHead, routes: RouteTable): InvokeTarge
   return { kind: 'http', name: match.functionName, declared: true, path, params: match.params, query };
 }
 
+/**
+ * What a request that matches no trigger hears; a declared route the caller may not use (another
+ * project's private function) answers the same, so the route names no function.
+ */
+export function routeNotFound(head: RequestHead): FaasError {
+  const path = head.url.split('?', 1)[0] as string;
+  // The gateway's own prefixes answer like any unknown endpoint, not like a missing trigger.
+  const own = RESERVED_PREFIXES.some((p) => path.startsWith(p));
+  return new FaasError(
+    own ? ErrorCode.NOT_FOUND : ErrorCode.ROUTE_NOT_FOUND,
+    `No route ${head.method} ${path}`,
+  );
+}
+
 /** An API target's function, version and mode, checked as the API documents them. */
 export interface ApiInvoke {
   name: string;
