@@ -300,6 +300,32 @@ describe('route × scope × role, walked on a running server', () => {
       (list.body.items as Array<{ name: string }>).map((f) => f.name),
       ['fa'],
     );
+    // Pages hold what the key reaches, and their cursors name nothing else.
+    for (const name of ['fa1', 'fa9']) {
+      const more = await call(keys.get('developer') as string, 'POST', '/api/v1/functions', {
+        name,
+        runtime: 'js',
+        code: 'export default () => 9',
+      });
+      assert.equal(more.status, 201, more.text);
+    }
+    const pageThrough = async (key: string, limit: number) => {
+      const names: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const query = `?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+        const page = await call(key, 'GET', `/api/v1/functions${query}`);
+        assert.equal(page.status, 200, page.text);
+        names.push(...(page.body.items as Array<{ name: string }>).map((f) => f.name));
+        cursor = page.body.nextCursor as string | undefined;
+        if (cursor) assert.doesNotMatch(Buffer.from(cursor, 'base64url').toString(), /fa[129]/, cursor);
+      } while (cursor);
+      return names;
+    };
+    for (const limit of [1, 2, 3])
+      assert.deepEqual(await pageThrough(onlyFa, limit), ['fa'], `limit ${limit}`);
+    const faAndFa9 = await make({ role: 'viewer', functions: ['fa9', 'fa'] });
+    assert.deepEqual(await pageThrough(faAndFa9, 1), ['fa', 'fa9']);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations')).status, 422);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa2')).status, 404);
     assert.equal((await call(onlyFa, 'GET', '/api/v1/invocations?functionName=fa')).status, 200);

@@ -76,8 +76,15 @@ export interface MetadataStore {
   addVersion(input: NewFunctionVersion, expectedLatest?: number): Promise<FunctionRecord>;
 
   getFunction(name: string): Promise<FunctionRecord | undefined>;
-  /** Ordered by name; with `project`, only that project's functions. */
-  listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>>;
+  /**
+   * Ordered by name; with `project`, only that project's functions; with `names` (stored names:
+   * a key's function list), only those, so a page's cursor never names a function outside them.
+   */
+  listFunctions(
+    page: PageRequest,
+    project?: string,
+    names?: readonly string[],
+  ): Promise<Page<FunctionRecord>>;
   /** Deletes the function, its versions and routes; invocations stay. Returns false if absent. */
   deleteFunction(name: string): Promise<boolean>;
 

@@ -180,8 +180,15 @@ export class FunctionService {
     return record;
   }
 
-  async list(page: PageRequest, options: Scoped = {}): Promise<Page<FunctionRecord>> {
-    const found = await this.#d.store.listFunctions(page, options.scope);
+  /** @param only names in the call's project (a key's function list): the others are not listed. */
+  async list(
+    page: PageRequest,
+    options: Scoped = {},
+    only?: readonly string[],
+  ): Promise<Page<FunctionRecord>> {
+    const project = projectIn(options);
+    const names = only?.map((name) => storedName(project, name));
+    const found = await this.#d.store.listFunctions(page, options.scope, names);
     return { ...found, items: found.items.map(shownRecord) };
   }
 

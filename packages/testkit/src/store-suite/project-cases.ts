@@ -58,6 +58,28 @@ export function projectCases(getStore: GetStore): void {
       second.items.map((f) => f.name),
       ['a2'],
     );
+    // Narrowed to some names (a key's function list): pages and cursors hold only those.
+    await store.createFunction(sampleVersion('a3', { project: 'team-a' }));
+    const narrowed = await store.listFunctions({ limit: 1 }, 'team-a', ['a3', 'b1', 'a1']);
+    assert.deepEqual(
+      narrowed.items.map((f) => f.name),
+      ['a1'],
+    );
+    const rest = await store.listFunctions(
+      { limit: 1, ...(narrowed.nextCursor ? { cursor: narrowed.nextCursor } : {}) },
+      'team-a',
+      ['a3', 'b1', 'a1'],
+    );
+    assert.deepEqual(
+      rest.items.map((f) => f.name),
+      ['a3'],
+    );
+    assert.equal(rest.nextCursor, undefined);
+    assert.deepEqual((await store.listFunctions({ limit: 10 }, 'team-a', [])).items, []);
+    assert.deepEqual(
+      (await store.listFunctions({ limit: 10 }, undefined, ['b1'])).items.map((f) => f.name),
+      ['b1'],
+    );
     // A version written for another project does not land on this function.
     await rejectsWithCode(
       store.addVersion(sampleVersion('a1', { project: 'team-b' })),

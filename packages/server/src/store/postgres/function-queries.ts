@@ -25,7 +25,7 @@ import {
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
 import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
 import { cursorInt } from './bigint-params.ts';
-import type { PostgresDatabase, Sql } from './postgres-database.ts';
+import type { PostgresDatabase, Sql, SqlValue } from './postgres-database.ts';
 
 /** The channel every change of `routes_revision` is announced on; the payload is the schema. */
 export const REVISION_CHANNEL = 'faas_routes_revision';
@@ -119,19 +119,21 @@ export class FunctionQueries {
     return row && toFunction(row);
   }
 
-  async list(page: PageRequest, project: string | undefined): Promise<Page<FunctionRecord>> {
+  async list(
+    page: PageRequest,
+    project: string | undefined,
+    names: readonly string[] | undefined,
+  ): Promise<Page<FunctionRecord>> {
     const limit = pageLimit(page);
     const after = page.cursor ? (decodeCursor(page.cursor, ['string'])[0] as string) : '';
-    const rows =
-      project === undefined
-        ? await this.#db.rows<FunctionRow>(`${FUNCTION_SELECT} WHERE f.name > $1 ORDER BY f.name LIMIT $2`, [
-            after,
-            limit + 1,
-          ])
-        : await this.#db.rows<FunctionRow>(
-            `${FUNCTION_SELECT} WHERE f.project = $3 AND f.name > $1 ORDER BY f.name LIMIT $2`,
-            [after, limit + 1, project],
-          );
+    const params: SqlValue[] = [after, limit + 1];
+    let where = 'f.name > $1';
+    if (project !== undefined) where += ` AND f.project = $${params.push(project)}`;
+    if (names !== undefined) where += ` AND f.name = ANY($${params.push([...names])}::text[])`;
+    const rows = await this.#db.rows<FunctionRow>(
+      `${FUNCTION_SELECT} WHERE ${where} ORDER BY f.name LIMIT $2`,
+      params,
+    );
     return toPage(rows.map(toFunction), limit, (f) => [f.name]);
   }
 

@@ -102,8 +102,12 @@ export class PostgresStore implements MetadataStore {
     return this.#functions.get(name);
   }
 
-  listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>> {
-    return this.#functions.list(page, project);
+  listFunctions(
+    page: PageRequest,
+    project?: string,
+    names?: readonly string[],
+  ): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page, project, names);
   }
 
   deleteFunction(name: string): Promise<boolean> {

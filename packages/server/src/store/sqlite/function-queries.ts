@@ -102,22 +102,28 @@ export class FunctionQueries {
     return this.#read(name);
   }
 
-  list(page: PageRequest, project: string | undefined): Page<FunctionRecord> {
+  list(
+    page: PageRequest,
+    project: string | undefined,
+    names: readonly string[] | undefined,
+  ): Page<FunctionRecord> {
     const limit = pageLimit(page);
     const after = page.cursor ? (decodeCursor(page.cursor, ['string'])[0] as string) : '';
-    const rows =
-      project === undefined
-        ? this.#db.all<FunctionRow>(
-            `${FUNCTION_SELECT} WHERE f.name > ? ORDER BY f.name LIMIT ?`,
-            after,
-            limit + 1,
-          )
-        : this.#db.all<FunctionRow>(
-            `${FUNCTION_SELECT} WHERE f.project = ? AND f.name > ? ORDER BY f.name LIMIT ?`,
-            project,
-            after,
-            limit + 1,
-          );
+    const params: Array<string | number> = [after];
+    let where = 'f.name > ?';
+    if (project !== undefined) {
+      where += ' AND f.project = ?';
+      params.push(project);
+    }
+    if (names !== undefined) {
+      where += ' AND f.name IN (SELECT value FROM json_each(?))';
+      params.push(JSON.stringify(names));
+    }
+    const rows = this.#db.all<FunctionRow>(
+      `${FUNCTION_SELECT} WHERE ${where} ORDER BY f.name LIMIT ?`,
+      ...params,
+      limit + 1,
+    );
     return toPage(rows.map(toFunction), limit, (f) => [f.name]);
   }
 

@@ -112,8 +112,12 @@ export class SqliteStore implements MetadataStore {
     return this.#functions.get(name);
   }
 
-  async listFunctions(page: PageRequest, project?: string): Promise<Page<FunctionRecord>> {
-    return this.#functions.list(page, project);
+  async listFunctions(
+    page: PageRequest,
+    project?: string,
+    names?: readonly string[],
+  ): Promise<Page<FunctionRecord>> {
+    return this.#functions.list(page, project, names);
   }
 
   async deleteFunction(name: string): Promise<boolean> {
