@@ -356,6 +356,12 @@ describe('route × scope × role, walked on a running server', () => {
       404,
     );
     assert.equal((await s.api('/api/v1/functions/fa3')).status, 404, 'nothing made');
+    // A function list narrows functions only: a secret's or a project's name is no function's.
+    const secret = await call(devOnlyFa, 'PUT', '/api/v1/secrets/SCOPED_TOKEN', { value: 'v' });
+    assert.ok(secret.status >= 200 && secret.status < 300, secret.text);
+    assert.equal((await call(devOnlyFa, 'DELETE', '/api/v1/secrets/SCOPED_TOKEN')).status, 204);
+    const project = await call(onlyFa, 'GET', '/api/v1/projects/team-a');
+    assert.equal(project.status, 200, project.text);
 
     const soon = await make({ role: 'viewer', expiresAt: new Date(Date.now() + 1500).toISOString() });
     assert.equal((await call(soon, 'GET', '/api/v1/functions')).status, 200);

@@ -40,8 +40,8 @@ export function requireApiKey(keys: ApiKeyService, enabled: boolean, projects: P
 /**
  * The request acts as `key` (sent as a Bearer key, or the key a browser session or stream ticket
  * stands for): its identity and project, and the route's scope (403 without it; ROUTE_SCOPES). A
- * key narrowed to some functions finds no other (404). A platform admin may name the project
- * with X-Faas-Project.
+ * key narrowed to some functions finds no other (404) on the function routes. A platform admin
+ * may name the project with X-Faas-Project.
  */
 export async function authorize(
   request: FastifyRequest,
@@ -51,9 +51,11 @@ export async function authorize(
   const identity = identityOfKey(key);
   actAs(request, identity);
   request.apiKey = key;
-  requireScope(identity, routeScope(request.method, request.routeOptions.url ?? ''));
+  const route = request.routeOptions.url ?? '';
+  requireScope(identity, routeScope(request.method, route));
+  // A function list narrows functions: a secret's or a project's `:name` is none of them.
   const name = (request.params as { name?: unknown } | undefined)?.name;
-  if (typeof name === 'string') mustReachFunction(identity, name);
+  if (typeof name === 'string' && isFunctionRoute(route)) mustReachFunction(identity, name);
   const named = request.headers[PROJECT_HEADER];
   if (request.identity?.allProjects && typeof named === 'string') {
     await projects.mustExist(named);
@@ -72,6 +74,13 @@ export function mustReachFunction(identity: Identity | undefined, name: string):
   throw new FaasError(ErrorCode.FUNCTION_NOT_FOUND, `Function "${name}" not found`, {
     details: { name },
   });
+}
+
+const FUNCTION_ROUTE = '/api/v1/functions/:name';
+
+/** Whether a route's `:name` is a function's: `/api/v1/functions/:name` and the routes below it. */
+function isFunctionRoute(route: string): boolean {
+  return route === FUNCTION_ROUTE || route.startsWith(`${FUNCTION_ROUTE}/`);
 }
 
 /** Sets who the request acts as (a key here; a browser session maps to a key's identity too). */
