@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ErrorCode, isFaasError, isProjectId } from '@faas/core';
+import { API_KEY_ROLES, ErrorCode, isFaasError, isProjectId, ROLE_SCOPES } from '@faas/core';
 import { fuzz } from '@faas/testkit';
 import { decodePrincipal, encodePrincipal } from './cluster-principal.ts';
 
@@ -42,4 +42,21 @@ it('decodePrincipal accepts only well-formed principals and refuses the rest wit
     },
     rejects: (err) => isFaasError(err) && err.code === ErrorCode.UNAUTHORIZED,
   });
+});
+
+it("decodePrincipal takes every key role, the legacy `user` included: a worker acts as the gateway's caller", () => {
+  for (const role of API_KEY_ROLES) {
+    const principal = {
+      identity: {
+        keyId: 'key_1',
+        project: 'team-a',
+        role,
+        scopes: [...ROLE_SCOPES[role]],
+        allProjects: false,
+      },
+      project: 'team-a',
+      projectScope: 'team-a',
+    };
+    assert.deepEqual(decodePrincipal(encodePrincipal(principal)), principal, role);
+  }
 });

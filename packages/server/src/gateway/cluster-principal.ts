@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type ApiKeyRole, ErrorCode, FaasError, isProjectId, type Scope } from '@faas/core';
+import { API_KEY_ROLES, type ApiKeyRole, ErrorCode, FaasError, isProjectId, type Scope } from '@faas/core';
 import type { FastifyRequest } from 'fastify';
 import { clusterAuthValue } from '../cluster/wire.ts';
 import type { Identity } from '../tenancy/identity.ts';
@@ -17,7 +17,8 @@ export interface ClusterPrincipal {
 
 /** The largest principal header taken: an identity is a few hundred bytes, a narrowed key's list more. */
 const MAX_PRINCIPAL_BYTES = 64 * 1024;
-const ROLES: ReadonlySet<string> = new Set(['admin', 'owner', 'developer', 'invoker', 'viewer']);
+/** Every role a key can have, `user` (a developer's old name) too: a list of its own would drift. */
+const ROLES: ReadonlySet<string> = new Set(API_KEY_ROLES);
 
 export function encodePrincipal(principal: ClusterPrincipal): string {
   return Buffer.from(JSON.stringify(principal)).toString('base64url');
