@@ -78,8 +78,9 @@ describe('the audit trail', () => {
     assert.equal((await as(owner.key, `/api/v1/keys/${ci.id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await as(developer.key, '/api/v1/functions/audited', { method: 'DELETE' })).status, 204);
 
+    // Since the test began: the admin's making of team-a and its keys is team-a's too.
     const { items } = await waitFor(async () => {
-      const page = await audit(owner.key);
+      const page = await audit(owner.key, `?since=${encodeURIComponent(startedAt)}`);
       return page.items.length >= 5 ? page : undefined;
     });
     assert.deepEqual(
@@ -111,7 +112,9 @@ describe('the audit trail', () => {
       json: { name: 'b-only', runtime: 'js', code: 'export default () => 2' },
     });
     assert.equal(made.status, 201);
-    await waitFor(async () => ((await audit(ownerB.key)).items.length === 1 ? true : undefined));
+    await waitFor(async () =>
+      (await audit(ownerB.key)).items.some((e) => e.target === 'functions/b-only') ? true : undefined,
+    );
     assert.ok((await audit(owner.key)).items.every((e) => e.project === 'team-a'));
     const all = await audit(ADMIN_KEY);
     assert.ok(all.items.some((e) => e.project === 'team-b'));
@@ -126,7 +129,7 @@ describe('the audit trail', () => {
     const byAction = await audit(owner.key, `?action=${encodeURIComponent('POST /api/v1/keys')}`);
     assert.deepEqual(
       byAction.items.map((e) => e.target),
-      ['keys/ci'],
+      ['keys/ci', 'keys/team-a-developer', 'keys/team-a-owner'],
     );
     const byActor = await audit(owner.key, `?actorKeyId=${developer.id}`);
     assert.ok(byActor.items.length >= 3 && byActor.items.every((e) => e.actor.keyId === developer.id));
@@ -141,5 +144,40 @@ describe('the audit trail', () => {
     assert.ok((second.items[0]?.id ?? '') < (first.items[1]?.id ?? ''));
     const bad = await as(owner.key, '/api/v1/audit?since=yesterday');
     assert.equal(bad.status, 422);
+  });
+
+  it("files a platform admin's change of another project under that project, not the admin's own", async () => {
+    const ownerDefault = await makeKey('default', 'owner');
+    assert.equal((await s.api('/api/v1/projects', { method: 'POST', json: { name: 'team-c' } })).status, 201);
+    const ownerC = await makeKey('team-c', 'owner');
+    const ci = await makeKey('team-c', 'invoker');
+    const patched = await s.api('/api/v1/projects/team-c', {
+      method: 'PATCH',
+      json: { rateLimit: { requestsPerSecond: 5, burst: 5 } },
+    });
+    assert.equal(patched.status, 200, await patched.clone().text());
+    assert.equal(
+      (await s.api(`/api/v1/keys/${ci.id}`, { method: 'PATCH', json: { name: 'c-ci' } })).status,
+      200,
+    );
+    assert.equal((await s.api(`/api/v1/keys/${ci.id}`, { method: 'DELETE' })).status, 204);
+    const seenByC = await waitFor(async () => {
+      const page = await audit(ownerC.key);
+      return page.items.length >= 6 ? page : undefined;
+    });
+    assert.deepEqual(
+      seenByC.items.map((e) => [e.action, e.target, e.project]),
+      [
+        ['DELETE /api/v1/keys/:id', `keys/${ci.id}`, 'team-c'],
+        ['PATCH /api/v1/keys/:id', `keys/${ci.id}`, 'team-c'],
+        ['PATCH /api/v1/projects/:name', 'projects/team-c', 'team-c'],
+        ['POST /api/v1/keys', 'keys/team-c-invoker', 'team-c'],
+        ['POST /api/v1/keys', 'keys/team-c-owner', 'team-c'],
+        ['POST /api/v1/projects', 'projects/team-c', 'team-c'],
+      ],
+    );
+    // The admin's key is of the default project: its owners see none of it.
+    const seenByDefault = JSON.stringify((await audit(ownerDefault.key)).items);
+    assert.doesNotMatch(seenByDefault, /team-c|team-a|team-b/);
   });
 });

@@ -145,12 +145,16 @@ export class ApiKeyService {
       .map(toPublic);
   }
 
-  /** @param project when given, a key of another project is not found */
-  async revoke(id: string, project?: string): Promise<void> {
-    if (project !== undefined && !(await this.list(project)).some((k) => k.id === id)) throw keyNotFound(id);
-    if (!(await this.#store.revokeApiKey(id))) throw keyNotFound(id);
+  /**
+   * @param project when given, a key of another project is not found
+   * @returns the project the key was of (where its revocation is audited)
+   */
+  async revoke(id: string, project?: string): Promise<string> {
+    const key = (await this.list(project)).find((k) => k.id === id);
+    if (!key || !(await this.#store.revokeApiKey(id))) throw keyNotFound(id);
     this.forget(id);
     this.#onChanged(id);
+    return key.project;
   }
 
   /**

@@ -127,6 +127,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   app.decorateRequest('projectScope', undefined);
   app.decorateRequest('viaGateway', false);
   app.decorateRequest('recheckCredential', undefined);
+  app.decorateRequest('auditProject', undefined);
 
   await app.register(swagger, {
     openapi: {

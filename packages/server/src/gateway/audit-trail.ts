@@ -3,6 +3,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ROUTE_SCOPES } from '../tenancy/route-scopes.ts';
 import { clientAddress } from './client-address.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The project a change was made in, when it is not the request's own: a platform admin's
+     * key, project or settings change of another project is that project's to see in its trail,
+     * never the admin's project's.
+     */
+    auditProject?: string;
+  }
+}
+
 /**
  * Records every change made through the API: a request to a route whose scope writes
  * (`…:write`, ROUTE_SCOPES) that succeeded. Written after the answer, so it never delays one; a
@@ -20,7 +31,7 @@ export function auditTrail(store: Pick<MetadataStore, 'appendAudit'>, logger: Pi
     const entry: AuditEntry = {
       id: newId('aud'),
       at: new Date().toISOString(),
-      project: request.project,
+      project: request.auditProject ?? request.project,
       // With FAAS_AUTH=false nobody is named: every request is the platform's.
       actor: key
         ? { keyId: key.id, keyName: key.name, role: key.role }

@@ -61,6 +61,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         ...(expiresAt ? { expiresAt: new Date(expiresAt).toISOString() } : {}),
         ...(rateLimit ? { rateLimit } : {}),
       });
+      request.auditProject = project;
       return reply.status(201).send({ ...record, key });
     },
   );
@@ -103,7 +104,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
           });
       }
       if (typeof expiresAt === 'string') mustBeFuture(expiresAt);
-      return keys.update(
+      const updated = await keys.update(
         id,
         {
           ...(name !== undefined ? { name } : {}),
@@ -112,6 +113,8 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         },
         request.projectScope,
       );
+      request.auditProject = updated.project;
+      return updated;
     },
   );
 
@@ -127,7 +130,7 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         // Nor does an owner with fewer scopes revoke a key with more, as it does not change one.
         if (target) refuseScopesBeyondCaller(request.identity, target, 'revoker');
       }
-      await keys.revoke(request.params.id, request.projectScope);
+      request.auditProject = await keys.revoke(request.params.id, request.projectScope);
       return reply.status(204).send();
     },
   );

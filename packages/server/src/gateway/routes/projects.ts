@@ -12,7 +12,9 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
     '/projects',
     { schema: { tags, summary: 'Create a project (platform admins)', body: createProjectBody } },
     async (request, reply) => {
-      return reply.status(201).send(await projects.create(request.body.name));
+      const project = await projects.create(request.body.name);
+      request.auditProject = project.name;
+      return reply.status(201).send(project);
     },
   );
 
@@ -39,6 +41,7 @@ export function projectRoutes(app: FastifyInstance, platform: Platform): void {
       const { name } = request.params;
       // An owner changes only its own project: another is as absent as an unknown one.
       if (request.projectScope !== undefined && name !== request.projectScope) throw projectNotFound(name);
+      request.auditProject = name;
       const { host, quotas, rateLimit, cors } = request.body;
       // What a project may take is the platform's to say, not its owner's.
       if (request.projectScope !== undefined && (host !== undefined || quotas !== undefined))
