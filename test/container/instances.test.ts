@@ -437,6 +437,44 @@ describe('instances', { skip }, () => {
     assert.deepEqual((await api<{ items: unknown[] }>('/instances')).body.items, []);
   });
 
+  it('keeps no instance of a fork whose caller went away before its answer', async () => {
+    const instance = await create();
+    const snap = await api<{ id: string }>('/snapshots', {
+      method: 'POST',
+      json: { instance_id: instance.id },
+    });
+    assert.equal(snap.status, 201);
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+    const manager = s.server.platform.instances.manager;
+    const made = manager.create;
+    const hangUp = new AbortController();
+    const creating: Promise<unknown>[] = [];
+    // The caller hangs up while its instances are made (a gateway whose share timed out).
+    manager.create = (...args: Parameters<typeof made>) => {
+      hangUp.abort();
+      const next = new Promise((resolve) => setTimeout(resolve, 300)).then(() => made.apply(manager, args));
+      creating.push(next);
+      return next as ReturnType<typeof made>;
+    };
+    try {
+      await assert.rejects(
+        s.api(`/api/v1/snapshots/${snap.body.id}/fork`, {
+          method: 'POST',
+          json: { count: 2 },
+          signal: hangUp.signal,
+        }),
+      );
+      await waitFor(async () => (creating.length === 2 ? true : undefined));
+      await Promise.allSettled(creating);
+    } finally {
+      manager.create = made;
+    }
+    await waitFor(async () =>
+      (await api<{ items: unknown[] }>('/instances')).body.items.length === 0 ? true : undefined,
+    );
+    await api(`/snapshots/${snap.body.id}`, { method: 'DELETE' });
+  });
+
   it('checkpoints a gVisor process in memory; restores and forks continue its count independently', async () => {
     const counter =
       'i=0; while true; do i=$((i+1)); echo $i > /workspace/count.new; mv /workspace/count.new /workspace/count; echo $i; sleep 0.05; done';

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { instanceView } from '../../control/instance-service.ts';
 import { snapshotView } from '../../control/snapshot-service.ts';
 import type { Platform } from '../../platform.ts';
@@ -88,10 +88,12 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     { schema: { tags, summary: 'A new instance from the snapshot; processes continue (gVisor)', params } },
     async (request, reply) => {
       const owner = request.identity?.keyId ?? request.apiKey?.id;
+      const gone = callerGone(reply);
       const instance = await snapshots.restore(request.params.id, {
         scope: request.projectScope,
         ...(owner ? { owner } : {}),
       });
+      if (gone()) return dropUnanswered(platform, [instance.id], request.projectScope);
       return reply.code(201).send(instanceView(instance));
     },
   );
@@ -112,11 +114,36 @@ export function snapshotRoutes(app: FastifyInstance, platform: Platform): void {
     },
     async (request, reply) => {
       const owner = request.identity?.keyId ?? request.apiKey?.id;
+      const gone = callerGone(reply);
       const forks = await snapshots.fork(request.params.id, request.body?.count ?? 2, {
         scope: request.projectScope,
         ...(owner ? { owner } : {}),
       });
+      if (gone()) {
+        return dropUnanswered(
+          platform,
+          forks.map((f) => f.id),
+          request.projectScope,
+        );
+      }
       return reply.code(201).send({ instances: forks.map(instanceView) });
     },
   );
+}
+
+/** Whether the caller went away before its answer (a client hung up, a gateway gave up). */
+function callerGone(reply: FastifyReply): () => boolean {
+  let gone = false;
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone = true;
+  });
+  return () => gone || reply.raw.destroyed;
+}
+
+/**
+ * Instances made for a caller that went away: nobody learns their ids, and a gateway that gave up
+ * on a fork's share has answered "none" (all or none), so none is kept.
+ */
+async function dropUnanswered(platform: Platform, ids: string[], scope: string | undefined): Promise<void> {
+  await Promise.all(ids.map((id) => platform.instances.delete(id, scope).catch(() => {})));
 }
