@@ -65,6 +65,11 @@ export interface Invocation {
   /** Attempts started so far (async retries count). */
   attempts: number;
   result?: unknown;
+  /**
+   * In a list only: the result's size in bytes (stored JSON) when it was over
+   * LISTED_RESULT_MAX_BYTES and so left out; `GET /invocations/{id}` has it.
+   */
+  resultBytes?: number;
   error?: InvocationError;
   createdAt: string;
   startedAt?: string;
@@ -80,6 +85,12 @@ export interface Invocation {
    */
   traceId?: string;
 }
+
+/**
+ * The largest result (its stored JSON, in bytes) a list of invocations carries: a page of 500
+ * results of 6 MB each would be 3 GB read, parsed and written in one answer.
+ */
+export const LISTED_RESULT_MAX_BYTES = 16 * 1024;
 
 export interface InvocationFilter {
   /** Only this project's invocations. */

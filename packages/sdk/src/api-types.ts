@@ -151,6 +151,8 @@ export interface Invocation {
   idempotencyHash?: string;
   attempts: number;
   result?: unknown;
+  /** In a list: the size of a result over 16 KiB, left out (`getInvocation` has it). */
+  resultBytes?: number;
   error?: InvocationError;
   createdAt: string;
   startedAt?: string;

@@ -5,6 +5,7 @@ import {
   INVOCATION_STATUSES,
   type Invocation,
   type InvocationPatch,
+  LISTED_RESULT_MAX_BYTES,
   type StoredLogLine,
   TERMINAL_STATUSES,
 } from '@faas/core';
@@ -33,6 +34,22 @@ export interface InvocationRow {
   /** 1 or 0 (SQLite), true or false (PostgreSQL); null: not known (an older row, or it never ran). */
   cold_start: number | boolean | null;
   trace_id: string | null;
+  /** Lists only (listColumns): the result's bytes, when the result itself was left out. */
+  result_bytes?: number | null;
+}
+
+/**
+ * The columns of a list of invocations: every one of the row, but a result over
+ * LISTED_RESULT_MAX_BYTES is left out (only its size read), so the database never hands over the
+ * whole of a page of large results. `bytes` is the dialect's byte length of a text column.
+ */
+export function listColumns(bytes: (column: string) => string): string {
+  const size = bytes('result');
+  return `id, function_name, version, mode, trigger_kind, status, idempotency_key, idempotency_hash,
+    attempts, error, created_at, created_ms, started_at, finished_at, duration_ms, cpu_time_ms,
+    peak_memory_bytes, project, cold_start, trace_id,
+    CASE WHEN ${size} <= ${LISTED_RESULT_MAX_BYTES} THEN result END AS result,
+    CASE WHEN ${size} > ${LISTED_RESULT_MAX_BYTES} THEN ${size} END AS result_bytes`;
 }
 
 export interface LogRow {
@@ -173,6 +190,7 @@ export function toInvocation(row: InvocationRow): Invocation {
   if (row.idempotency_key !== null) invocation.idempotencyKey = row.idempotency_key;
   if (row.idempotency_hash !== null) invocation.idempotencyHash = row.idempotency_hash;
   if (row.result !== null) invocation.result = JSON.parse(row.result);
+  if (row.result_bytes != null) invocation.resultBytes = Number(row.result_bytes);
   if (row.error !== null) invocation.error = JSON.parse(row.error);
   if (row.started_at !== null) invocation.startedAt = row.started_at;
   if (row.finished_at !== null) invocation.finishedAt = row.finished_at;

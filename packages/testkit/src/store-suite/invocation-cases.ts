@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ErrorCode, type Invocation, type MetadataStore, type NewLogLine } from '@faas/core';
+import {
+  ErrorCode,
+  type Invocation,
+  LISTED_RESULT_MAX_BYTES,
+  type MetadataStore,
+  type NewLogLine,
+} from '@faas/core';
 import { rejectsWithCode } from '../assert-faas-error.ts';
 import { nextCreatedAt, sampleInvocation } from './samples.ts';
 
@@ -48,6 +54,25 @@ export function invocationCases(getStore: GetStore): void {
     const none = sampleInvocation();
     await store.createInvocation(none);
     assert.equal('result' in ((await store.getInvocation(none.id)) ?? {}), false);
+  });
+
+  it('lists a large result by its size only; the invocation itself has it whole', async () => {
+    const store = getStore();
+    const fn = 'big-results';
+    // Multi-byte characters: the bound is on bytes of stored JSON, not characters.
+    const big = sampleInvocation({ functionName: fn, result: { text: 'é'.repeat(LISTED_RESULT_MAX_BYTES) } });
+    const edge = sampleInvocation({ functionName: fn, result: 'x'.repeat(LISTED_RESULT_MAX_BYTES - 2) });
+    const none = sampleInvocation({ functionName: fn });
+    for (const inv of [big, edge, none]) await store.createInvocation(inv);
+    const listed = new Map(
+      (await store.listInvocations({ functionName: fn }, {})).items.map((i) => [i.id, i]),
+    );
+    const stored = Buffer.byteLength(JSON.stringify(big.result));
+    const { result: _left, ...withoutResult } = big;
+    assert.deepEqual(listed.get(big.id), { ...withoutResult, resultBytes: stored });
+    assert.deepEqual(listed.get(edge.id), edge, 'a result of exactly the bound is listed');
+    assert.deepEqual(listed.get(none.id), none);
+    assert.deepEqual(await store.getInvocation(big.id), big);
   });
 
   it('answers undefined for an unknown invocation', async () => {

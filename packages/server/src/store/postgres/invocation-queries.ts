@@ -15,6 +15,7 @@ import {
   invocationValues,
   LOG_COLUMNS,
   type LogRow,
+  listColumns,
   patchColumns,
   tailLimit,
   toInvocation,
@@ -219,7 +220,8 @@ export class InvocationQueries {
     }
     const limit = pageLimit(page);
     const rows = await this.#db.rows<InvocationRow>(
-      `SELECT * FROM invocations ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT ${listColumns((column) => `octet_length(${column})`)} FROM invocations
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_ms DESC, id DESC LIMIT ${param(limit + 1)}`,
       params,
     );

@@ -16,6 +16,7 @@ import {
   invocationValues,
   LOG_COLUMNS,
   type LogRow,
+  listColumns,
   patchColumns,
   tailLimit,
   toInvocation,
@@ -158,7 +159,8 @@ export class InvocationQueries {
       params.push(...(decodeCursor(page.cursor, ['number', 'string']) as [number, string]));
     }
     const limit = pageLimit(page);
-    const sql = `SELECT * FROM invocations ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    const columns = listColumns((column) => `length(CAST(${column} AS BLOB))`);
+    const sql = `SELECT ${columns} FROM invocations ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_ms DESC, id DESC LIMIT ?`;
     const rows = this.#db.all<InvocationRow>(sql, ...params, limit + 1);
     const cut = toPage(rows, limit, (r) => [r.created_ms, r.id]);
