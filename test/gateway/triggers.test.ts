@@ -2,6 +2,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
+const SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
+
+/** A page that tries to take a signed-in admin's console: script, and a session cookie of its own. */
+const PAGE = `export default (e) => {
+  const cookies = {
+    session: 'faas_session=attacker; Path=/api/v1',
+    spaced: ' FAAS_Session =attacker; Path=/api/v1',
+    nameless: '=faas_session=attacker; Path=/api/v1',
+    domain: 'theme=dark; Domain=127.0.0.1; Path=/',
+    theme: 'theme=dark; Path=/; HttpOnly',
+  };
+  const kind = e.params.kind ?? e.query.kind;
+  const headers = { 'content-type': 'text/html' };
+  if (cookies[kind]) headers['set-cookie'] = cookies[kind];
+  if (kind === 'csp') headers['Content-Security-Policy'] = "default-src 'self'";
+  return { statusCode: 200, headers, body: '<script>fetch("/api/v1/session")</script>' };
+}`;
+
 describe('HTTP triggers', () => {
   let s: TestServer;
   before(async () => {
@@ -48,6 +66,7 @@ describe('HTTP triggers', () => {
       routes: ['ANY /teapot'],
       code: 'export default () => ({ statusCode: 418, headers: { "content-type": "text/plain" }, body: "short and stout" })',
     });
+    await deploy({ name: 'page', routes: ['GET /page/:kind'], code: PAGE });
   });
   after(() => s.close());
 
@@ -135,5 +154,49 @@ describe('HTTP triggers', () => {
 
   it('an unknown method on a declared path is a 404', async () => {
     assert.equal((await s.api('/users/1', { key: null, method: 'DELETE' })).status, 404);
+  });
+
+  it("a function's page runs sandboxed (an opaque origin) and cannot set the console's session cookie", async () => {
+    for (const url of ['/page/session', '/fn/page?kind=session']) {
+      const res = await s.api(url, { key: null });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'text/html');
+      assert.equal(res.headers.get('content-security-policy'), SANDBOX, url);
+      assert.equal(res.headers.get('set-cookie'), null, url);
+    }
+    // Every spelling the browser would store or send as the session cookie, and any Domain.
+    for (const kind of ['spaced', 'nameless', 'domain']) {
+      const res = await s.api(`/page/${kind}`, { key: null });
+      assert.equal(res.headers.get('set-cookie'), null, kind);
+    }
+    const own = await s.api('/page/theme', { key: null });
+    assert.equal(own.headers.get('set-cookie'), 'theme=dark; Path=/; HttpOnly');
+    // The function's own policy is kept beside the sandbox: browsers enforce both.
+    const csp = await s.api('/page/csp', { key: null });
+    assert.equal(csp.headers.get('content-security-policy'), `${SANDBOX}, default-src 'self'`);
+    // A result that is not { statusCode, … } is answered as JSON, sandboxed too.
+    const plain = await s.api('/fn/mirror', { key: null });
+    assert.equal(plain.headers.get('content-security-policy'), SANDBOX);
+  });
+});
+
+describe('HTTP triggers with FAAS_TRIGGER_SANDBOX=false (the console on a host of its own)', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ triggerSandbox: false });
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { runtime: 'js', public: true, name: 'page', routes: ['GET /page/:kind'], code: PAGE },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+  });
+  after(() => s.close());
+
+  it('answers without the sandbox policy; the session cookie is still dropped', async () => {
+    const res = await s.api('/page/session', { key: null });
+    assert.equal(res.headers.get('content-security-policy'), null);
+    assert.equal(res.headers.get('set-cookie'), null);
+    const csp = await s.api('/page/csp', { key: null });
+    assert.equal(csp.headers.get('content-security-policy'), "default-src 'self'");
   });
 });

@@ -134,6 +134,13 @@ export interface Config {
    */
   http2: boolean;
   /**
+   * Answer every HTTP trigger (`/fn/{name}`, declared routes) with `Content-Security-Policy:
+   * sandbox …` (no allow-same-origin), so a function's page runs in an opaque origin and cannot use
+   * the console's session, served from the same origin. false only with the console on a host of
+   * its own. @default true (FAAS_TRIGGER_SANDBOX)
+   */
+  triggerSandbox: boolean;
+  /**
    * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
    * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
    */
@@ -557,6 +564,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   tlsCert: { env: 'FAAS_TLS_CERT', default: undefined, parse: str },
   tlsKey: { env: 'FAAS_TLS_KEY', default: undefined, parse: str },
   http2: { env: 'FAAS_HTTP2', default: true, parse: bool },
+  triggerSandbox: { env: 'FAAS_TRIGGER_SANDBOX', default: true, parse: bool },
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },

@@ -62,6 +62,7 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     projectLimits: platform.projectLimits,
     cors: platform.cors,
     publicRateLimit: publicRateLimit(config),
+    triggerSandbox: config.triggerSandbox,
     ...(platform.observability.tracing ? { tracing: platform.observability.tracing } : {}),
   });
   const adapter =

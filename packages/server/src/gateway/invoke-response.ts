@@ -1,6 +1,15 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { ErrorCode, FaasError, type Invocation, type InvokeOutcome } from '@faas/core';
 import { type HttpResponseParts, JSON_TYPE, jsonParts } from './response-parts.ts';
+import { SESSION_COOKIE } from './session/session-auth.ts';
+
+/**
+ * The policy every HTTP trigger answers with (FAAS_TRIGGER_SANDBOX): the console is served from
+ * the same origin, so a function's page would otherwise run as the console, with a signed-in
+ * admin's session. Without allow-same-origin the page's origin is opaque: the browser sends it no
+ * same-site cookies and its requests to /api/v1 are cross-origin.
+ */
+export const TRIGGER_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
 
 /** Headers every sync invocation answers with, success or not. */
 function invocationHeaders(invocation: Invocation): Record<string, string> {
@@ -46,10 +55,28 @@ export function invokeResponse(invocation: Invocation, outcome: InvokeOutcome): 
 
 /**
  * HTTP triggers: `{ statusCode, headers, body }` becomes the response; anything else is JSON.
- * The content type defaults are the router's (a string is text, bytes are octets, JSON types get
- * a charset), so either server sends the same bytes.
+ * With `sandbox`, every answer carries TRIGGER_SANDBOX beside the function's own policy (a
+ * header may hold several policies, comma-separated, and browsers enforce each), never instead
+ * of it.
  */
-export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
+export function httpResponse(
+  invocation: Invocation,
+  outcome: InvokeOutcome,
+  sandbox: boolean,
+): HttpResponseParts {
+  const parts = functionResponse(invocation, outcome);
+  if (!sandbox) return parts;
+  const own = parts.headers['content-security-policy'];
+  parts.headers['content-security-policy'] = own ? `${TRIGGER_SANDBOX}, ${own}` : TRIGGER_SANDBOX;
+  return parts;
+}
+
+/**
+ * The function's `{ statusCode, headers, body }` as the response. The content type defaults are
+ * the router's (a string is text, bytes are octets, JSON types get a charset), so either server
+ * sends the same bytes.
+ */
+function functionResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
   const result = outcome.status === 'succeeded' ? outcome.result : undefined;
   if (!isHttpResult(result)) return invokeResponse(invocation, outcome);
   const headers = invocationHeaders(invocation);
@@ -66,7 +93,9 @@ export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): Ht
       );
       return jsonParts(err.status, err.toJSON(), invocationHeaders(invocation));
     }
-    headers[name.toLowerCase()] = String(value);
+    const lower = name.toLowerCase();
+    if (lower === 'set-cookie' && !functionMaySet(String(value))) continue;
+    headers[lower] = String(value);
   }
   const body = result.body;
   const type = headers['content-type'];
@@ -81,6 +110,22 @@ export function httpResponse(invocation: Invocation, outcome: InvokeOutcome): Ht
   else if (/json/i.test(type) && !/;\s*charset=/i.test(type))
     headers['content-type'] = `${type}; charset=utf-8`;
   return { status: result.statusCode, headers, body: text };
+}
+
+/**
+ * Whether a function's Set-Cookie may reach the browser: not when it is the console's session
+ * cookie (a function on the console's origin would fix a signed-in admin's session to one it
+ * chose), in any spelling a browser might send back as one (a nameless cookie is sent as its
+ * value alone, so `=faas_session=x` arrives as `faas_session=x`), and not with a Domain (a
+ * function's cookies stay on the host that served them).
+ */
+function functionMaySet(cookie: string): boolean {
+  const [pair = '', ...attributes] = cookie.split(';');
+  const eq = pair.indexOf('=');
+  let name = eq === -1 ? '' : pair.slice(0, eq).trim();
+  if (name === '') name = (eq === -1 ? pair : pair.slice(eq + 1)).split('=', 1)[0]?.trim() ?? '';
+  if (name.toLowerCase() === SESSION_COOKIE) return false;
+  return !attributes.some((attribute) => attribute.split('=', 1)[0]?.trim().toLowerCase() === 'domain');
 }
 
 interface HttpResult {

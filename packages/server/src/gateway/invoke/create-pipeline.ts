@@ -26,6 +26,8 @@ export interface PipelineParts {
   projectLimits: ProjectLimitSource;
   /** Projects' CORS settings. */
   cors: ProjectCors;
+  /** FAAS_TRIGGER_SANDBOX. */
+  triggerSandbox: boolean;
 }
 
 /** The invoke pipeline of a thread, with the hooks the configuration asks for: the same on every thread. */
@@ -39,6 +41,7 @@ export function createInvokePipeline(parts: PipelineParts): InvokePipeline {
     ...(parts.auth ? { access: functionAccess(), guessProject: projectGuess(parts.keys) } : {}),
     ...(parts.tracing ? { tracing: parts.tracing } : {}),
     cors: parts.cors,
+    triggerSandbox: parts.triggerSandbox,
     rateLimits: new InvokeRateLimits(parts.rateBuckets, {
       projects: parts.projectLimits,
       ...(parts.publicRateLimit.requestsPerSecond > 0 ? { publicRule: parts.publicRateLimit } : {}),

@@ -84,6 +84,8 @@ export interface InvokePipelineOptions {
   rateLimits?: InvokeRateLimits;
   /** Projects' CORS settings: looked at only for a request with an Origin while some project has them. */
   cors?: ProjectCors;
+  /** FAAS_TRIGGER_SANDBOX: HTTP triggers answer with TRIGGER_SANDBOX. @default true */
+  triggerSandbox?: boolean;
 }
 
 /** The project whose CORS settings answer a request, once known (see InvokePipeline.run). */
@@ -105,6 +107,7 @@ export class InvokePipeline {
   #tracing: Tracer | undefined;
   #rateLimits: InvokeRateLimits | undefined;
   #cors: ProjectCors | undefined;
+  #triggerSandbox: boolean;
 
   constructor(options: InvokePipelineOptions) {
     this.#invocations = options.invocations;
@@ -115,6 +118,7 @@ export class InvokePipeline {
     this.#tracing = options.tracing;
     this.#rateLimits = options.rateLimits;
     this.#cors = options.cors;
+    this.#triggerSandbox = options.triggerSandbox ?? true;
   }
 
   /**
@@ -323,7 +327,7 @@ export class InvokePipeline {
         );
       const headers = limit instanceof Promise ? await limit : limit;
       const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http', trace);
-      return withHeaders(httpResponse(invocation, outcome), headers);
+      return withHeaders(httpResponse(invocation, outcome, this.#triggerSandbox), headers);
     }
     const parsed = apiInvoke(target, head.headers);
     const invoke = { ...parsed, name: storedName(project, parsed.name) };

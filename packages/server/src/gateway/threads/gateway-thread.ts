@@ -31,6 +31,7 @@ const invoke = nodeInvokeAdapter({
   pipeline: createInvokePipeline({
     auth: config.auth,
     publicRateLimit: publicRateLimit(config),
+    triggerSandbox: config.triggerSandbox,
     ...platform,
   }),
   bodyLimitBytes: config.bodyLimitBytes,
