@@ -71,6 +71,8 @@ const QUERIES = [
   '?functionName=alpha-fn',
   '?functionName=beta-fn&status=bogus',
   '?status=succeeded&since=not-a-date&until=2026-99-99',
+  // A leap second: the date-time format takes it, Date does not.
+  '?since=2016-12-31T23:59:60Z',
   '?async=true',
   '?async=maybe',
   '?version=0',
@@ -362,6 +364,21 @@ describe('hostile requests', () => {
     const bigHead = await raw(`HEAD /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(100_000)}\r\n\r\n`);
     assert.match(bigHead, /^HTTP\/1\.1 431 /);
     assert.ok(bigHead.endsWith('\r\n\r\n'), bigHead);
+  });
+
+  it('refuses a time filter Date cannot read (a leap second) with 422 naming it', async () => {
+    for (const path of ['/api/v1/invocations', '/api/v1/audit']) {
+      for (const field of ['since', 'until']) {
+        const res = await request(server.url, `${path}?${field}=2016-12-31T23:59:60Z`, { key: keys.alpha });
+        const body = (await res.json()) as { error: { code: string; details: Array<{ field: string }> } };
+        assert.equal(res.status, 422, `${path} ${field}: ${JSON.stringify(body)}`);
+        assert.equal(body.error.code, 'FAAS_ERR_VALIDATION');
+        assert.deepEqual(
+          body.error.details.map((d) => d.field),
+          [`querystring.${field}`],
+        );
+      }
+    }
   });
 
   it(`answers ${REQUESTS} hostile requests without a 5xx, a crash, an error outside the format, or a leak`, async (t) => {

@@ -2,6 +2,7 @@ import type { AuditFilter } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { pageQuery } from '../schemas.ts';
+import { timeFilter } from '../time-filter.ts';
 
 interface AuditQuery {
   limit?: number;
@@ -36,13 +37,12 @@ export function auditRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request) => {
-      const { limit, cursor, action, actorKeyId, since, until } = request.query;
+      const { limit, cursor, action, actorKeyId } = request.query;
       const filter: AuditFilter = {};
       if (request.projectScope !== undefined) filter.project = request.projectScope;
       if (action) filter.action = action;
       if (actorKeyId) filter.actorKeyId = actorKeyId;
-      if (since) filter.since = new Date(since).toISOString();
-      if (until) filter.until = new Date(until).toISOString();
+      Object.assign(filter, timeFilter(request.query));
       return platform.store.listAudit(filter, { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) });
     },
   );

@@ -5,6 +5,7 @@ import type { Platform } from '../../platform.ts';
 import { reachesFunction } from '../../tenancy/identity.ts';
 import { mustReachFunction } from '../auth.ts';
 import { invocationListQuery, logsQuery } from '../schemas.ts';
+import { timeFilter } from '../time-filter.ts';
 
 type ListQuery = {
   limit?: number;
@@ -69,8 +70,7 @@ export function invocationRoutes(app: FastifyInstance, platform: Platform): void
       if (request.projectScope !== undefined) filter.project = request.projectScope;
       if (rest.functionName) filter.functionName = storedName(request.project, rest.functionName);
       if (rest.status) filter.status = rest.status;
-      if (rest.since) filter.since = new Date(rest.since).toISOString();
-      if (rest.until) filter.until = new Date(rest.until).toISOString();
+      Object.assign(filter, timeFilter(rest));
       // Sync records are written in batches: make the list include everything finished so far.
       await recorder.flush();
       const page = await store.listInvocations(filter, {
