@@ -6,10 +6,16 @@ export interface TimeQuery {
   until?: string;
 }
 
+/** The times a filter may name, in UTC: years 0000 to 9999, whose ISO text sorts as they do. */
+const FIRST_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 /**
- * The `since` and `until` of a list's query as the store compares them: ISO text in UTC.
+ * The `since` and `until` of a list's query as the stores compare them: ISO text in UTC.
  * The schema's date-time format takes what Date does not read (a leap second, `:60`), so each is
- * parsed here again.
+ * parsed here again; and an offset can carry a time past year 9999 or before year 0000 in UTC,
+ * whose ISO text (`+010000-…`, `-000001-…`) would sort before every other where a store compares
+ * the text (the audit's `at`), so those are refused too.
  * @throws FaasError VALIDATION naming the field (`querystring.since`, as the schema's errors do)
  */
 export function timeFilter(query: TimeQuery): TimeQuery {
@@ -22,6 +28,7 @@ export function timeFilter(query: TimeQuery): TimeQuery {
 function isoTime(field: keyof TimeQuery, value: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) refuse(field, 'must be a time the server can read (a leap second, :60, is not)');
+  if (ms < FIRST_MS || ms > LAST_MS) refuse(field, 'must be in the years 0000 to 9999 in UTC');
   return new Date(ms).toISOString();
 }
 
