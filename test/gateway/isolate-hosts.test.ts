@@ -171,6 +171,36 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
     assert.equal((await invoke('echo', 2)).status, 200);
   });
 
+  it("keeps the host of a function that forged its batch reply: its neighbour's host and call are untouched", async () => {
+    // Promise.prototype.then replaced in the tenant's realm forged the reply the prelude read:
+    // an entry of NaN ms reached the serving thread, which killed the host (SIGKILL).
+    await deploy(
+      'forger',
+      `const then = Promise.prototype.then;
+      Promise.prototype.then = function (ok, no) {
+        if (no === undefined && typeof ok === 'function') {
+          Promise.prototype.then = then;
+          return ok({ length: '0', toString: () => 'x:5:Rtrue' });
+        }
+        return then.call(this, ok, no);
+      };
+      export default () => 1;`,
+    );
+    assert.equal((await invoke('echo', 1)).status, 200);
+    const pidBefore = runtime().hostPidFor('echo');
+    assert.ok(pidBefore);
+    // The prelude reads replies through the `then` it captured before the function ran.
+    const forged = await invoke('forger');
+    assert.equal(forged.status, 200, await forged.clone().text());
+    assert.equal(await forged.json(), 1);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(runtime().hostPidFor('echo'), pidBefore);
+    const res = await invoke('echo', { neighbour: true });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), { neighbour: true });
+    assert.equal(runtime().hostPidFor('echo'), pidBefore);
+  });
+
   it('runs no tenant code on the server process: the isolate host is another process', async () => {
     await deploy('pid', 'export default () => 1');
     assert.equal((await invoke('pid')).status, 200);

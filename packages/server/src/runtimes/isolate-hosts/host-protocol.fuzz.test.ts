@@ -169,6 +169,27 @@ describe('isolate host protocol', () => {
     ]);
   });
 
+  it('sends a duration that went wrong as 0 rather than a frame the client refuses', () => {
+    const frame = encodeOutcomes([
+      {
+        seq: 1,
+        outcome: {
+          status: 'succeeded',
+          result: 1,
+          metrics: { durationMs: Number.NaN, cpuTimeMs: Number.POSITIVE_INFINITY, peakMemoryBytes: -1 },
+        },
+        logs: [],
+      },
+    ]);
+    const [read] = new FrameReader(MAX_FRAME).push(frame);
+    const [item] = decodeOutcomes((read as { body: Buffer }).body);
+    assert.deepEqual(item, {
+      seq: 1,
+      outcome: { status: 'succeeded', result: 1, metrics: { durationMs: 0 } },
+      logs: [],
+    });
+  });
+
   it('reassembles frames split anywhere, copying each once', () => {
     const all = Buffer.concat(seeds);
     for (const size of [1, 2, 3, 7, 64]) {

@@ -194,8 +194,10 @@ export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
     } else {
       const { outcome } = item;
       const m = outcome.metrics;
-      w.u8(STATUSES.indexOf(outcome.status)).f64(m.durationMs);
-      w.f64(m.cpuTimeMs ?? Number.NaN).f64(m.peakMemoryBytes ?? Number.NaN);
+      // The client drops a connection whose outcome has no duration: a number that went wrong
+      // in measuring is sent as 0 (and an optional one as absent), failing nothing.
+      w.u8(STATUSES.indexOf(outcome.status)).f64(finiteOr(m.durationMs, 0));
+      w.f64(finiteOr(m.cpuTimeMs, Number.NaN)).f64(finiteOr(m.peakMemoryBytes, Number.NaN));
       w.u8(m.coldStart === undefined ? COLD_START.unknown : m.coldStart ? COLD_START.cold : COLD_START.warm);
       if (outcome.status !== 'succeeded') {
         w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.error));
@@ -343,6 +345,11 @@ export function decodeStatsReply(body: Buffer): { seq: number; stats: unknown } 
   const stats = parseJson(r.str());
   r.end();
   return { seq, stats };
+}
+
+/** `value` when it is a finite number of zero or more, else `otherwise`. */
+function finiteOr(value: number | undefined, otherwise: number): number {
+  return value !== undefined && Number.isFinite(value) && value >= 0 ? value : otherwise;
 }
 
 function readMetrics(r: FieldReader): InvokeMetrics {

@@ -6,7 +6,7 @@ import { IsolateGroups } from './isolate-groups.ts';
 import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
 import { deployScript, EVAL_SCRIPT, type Invoked, invoke, resultOf } from './test-helpers.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
-import { shareOut, syncTimeoutMs } from './warm-isolate.ts';
+import { parseBatchReplies, shareOut, syncTimeoutMs } from './warm-isolate.ts';
 
 /** Counts its calls in module state, so a run in a fresh isolate shows as a count back at 1. */
 const COUNTING = `var calls = 0; var __faas = { default: async (e) => {
@@ -155,6 +155,28 @@ describe('isolate runtime: batches of synchronous starts', () => {
     );
   });
 
+  it('trusts no batch reply the function forged by replacing Promise.prototype.then: durations stay finite', async () => {
+    // The tenant's own realm holds the prelude: it answered the prelude's read of a reply with an
+    // object whose text held an entry of NaN milliseconds, which made every duration NaN and got
+    // the isolate host killed by the serving thread that could not read the outcome.
+    const fn = await deployScript(
+      blobs,
+      `const then = Promise.prototype.then;
+      Promise.prototype.then = function (ok, no) {
+        if (no === undefined && typeof ok === 'function') {
+          Promise.prototype.then = then;
+          return ok({ length: '0', toString: () => 'x:5:Rtrue' });
+        }
+        return then.call(this, ok, no);
+      };
+      var __faas = { default: () => 1 };`,
+      { maxConcurrency: 1 },
+    );
+    const { outcome } = await invoke(runtime, fn, {});
+    assert.ok(Number.isFinite(outcome.metrics.durationMs), JSON.stringify(outcome));
+    assert.notEqual(outcome.status === 'succeeded' ? outcome.result : undefined, true, 'no forged result');
+  });
+
   it('fails only the invocation that runs out of memory, not the rest of its batch', async () => {
     const fn = await deployScript(blobs, EVAL_SCRIPT, { memoryMb: 16, maxConcurrency: 8 });
     await invoke(runtime, fn, '1');
@@ -236,6 +258,39 @@ describe('syncTimeoutMs', () => {
     assert.equal(ends.size, 1);
     assert.equal(syncTimeoutMs(20, 12.3, 1_000_000), 13, 'a deadline inside the budget wins');
     assert.equal(syncTimeoutMs(20, 21, 1_000_001), 21, 'and one inside the stretch');
+  });
+});
+
+describe('parseBatchReplies', () => {
+  it('reads settled replies and the one still waiting', () => {
+    assert.deepEqual(parseBatchReplies('-1;0:2:R13:1:U', 2), {
+      waitingMs: -1,
+      settled: [
+        { ms: 0, reply: 'R1' },
+        { ms: 3, reply: 'U' },
+      ],
+    });
+    assert.deepEqual(parseBatchReplies('4;', 1), { waitingMs: 4, settled: [] });
+  });
+
+  it('refuses anything else: a bad number, a length past the text, more entries than runs', () => {
+    for (const text of [
+      '-1;x:5:Rtrue',
+      '-1;NaN:1:U',
+      '-1;-1:1:U',
+      '-1;0:9:U',
+      '-1;0:1.5:U',
+      '-1;0::',
+      '-1;0:1:U0:1:U',
+      '2;0:1:U',
+      'x;',
+      '-2;',
+      '-1;0:1:Ux',
+      undefined,
+      { toString: () => '-1;' },
+    ]) {
+      assert.equal(parseBatchReplies(text, 1), undefined, String(text));
+    }
   });
 });
 

@@ -435,7 +435,21 @@ export class WarmIsolate implements Tenant {
       return results;
     }
     this.#batch = undefined;
-    const batch = parseBatchReplies(replies);
+    const batch = parseBatchReplies(replies, runs.length);
+    if (batch === undefined) {
+      // The prelude runs in the function's own realm: a reply it could not have written was
+      // forged there. Only this batch's calls fail, and the context, whose prelude is not to be
+      // trusted any more, goes.
+      this.dispose();
+      this.lastUsedAt = Date.now();
+      const metrics = { durationMs: (endedAt - startedAt) / runs.length };
+      for (const [j, run] of runs.entries()) {
+        run.accept();
+        run.end();
+        results[sent[j] as number] = { status: 'failed', error: FORGED_BATCH_ERROR, metrics };
+      }
+      return results;
+    }
     const times = shareOut(
       [...batch.settled.map((r) => r.ms), ...(batch.waitingMs >= 0 ? [batch.waitingMs] : [])],
       endedAt - startedAt,
@@ -648,22 +662,57 @@ export class WarmIsolate implements Tenant {
   };
 }
 
-/** What `takeBatch` answers (see prelude/invoke.js): each settled reply with its milliseconds. */
-function parseBatchReplies(text: string): {
+const FORGED_BATCH_ERROR: InvocationError = {
+  type: 'InternalError',
+  message:
+    'The isolate answered with a batch reply the runtime did not write (the function replaced built-ins the runtime uses)',
+};
+
+interface BatchReplies {
+  /** The milliseconds the invocation still waiting has run, or -1 when none waits. */
   waitingMs: number;
   settled: Array<{ ms: number; reply: string }>;
-} {
+}
+
+/**
+ * What `takeBatch` answers (see prelude/invoke.js): each settled reply with its milliseconds, or
+ * undefined when the text is not one the prelude writes for `runs` invocations. The prelude runs
+ * in the function's realm, so the text is checked whole: a forged number must not reach the
+ * shares of time (a NaN there once failed the batch with a platform error).
+ */
+export function parseBatchReplies(text: unknown, runs: number): BatchReplies | undefined {
+  if (typeof text !== 'string') return undefined;
   const head = text.indexOf(';');
-  const settled: Array<{ ms: number; reply: string }> = [];
+  if (head < 0) return undefined;
+  const waitingMs = head === 2 && text.startsWith('-1') ? -1 : digits(text, 0, head);
+  if (waitingMs === undefined) return undefined;
+  const settled: BatchReplies['settled'] = [];
   for (let at = head + 1; at < text.length; ) {
     const msEnd = text.indexOf(':', at);
-    const lengthEnd = text.indexOf(':', msEnd + 1);
-    if (msEnd < 0 || lengthEnd < 0) break;
-    const end = lengthEnd + 1 + Number(text.slice(msEnd + 1, lengthEnd));
-    settled.push({ ms: Number(text.slice(at, msEnd)), reply: text.slice(lengthEnd + 1, end) });
+    const lengthEnd = msEnd < 0 ? -1 : text.indexOf(':', msEnd + 1);
+    if (lengthEnd < 0) return undefined;
+    const ms = digits(text, at, msEnd);
+    const length = digits(text, msEnd + 1, lengthEnd);
+    if (ms === undefined || length === undefined) return undefined;
+    const end = lengthEnd + 1 + length;
+    if (end > text.length) return undefined;
+    settled.push({ ms, reply: text.slice(lengthEnd + 1, end) });
     at = end;
   }
-  return { waitingMs: Number(text.slice(0, head)), settled };
+  if (settled.length + (waitingMs >= 0 ? 1 : 0) > runs) return undefined;
+  return { waitingMs, settled };
+}
+
+/** The whole number written in text[from, to) in decimal digits (at most 15), or undefined. */
+function digits(text: string, from: number, to: number): number | undefined {
+  if (to <= from || to - from > 15) return undefined;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 /**

@@ -166,15 +166,25 @@ function startBatch(...args) {
     run.startedMs = dateNow();
     const started = invoke(args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4], args[i + 5]);
     run.waiting = started;
-    void started.then((reply) => {
-      if (!run.open) return;
-      run.waiting = undefined;
-      // Concatenated, not pushed and joined: the function's code may have replaced those methods.
-      run.replies += `${dateNow() - run.startedMs}:${reply.length}:${reply}`;
-      next(i + 6);
-    });
+    // Through the `then` taken before the function ran: its own would hand over any reply.
+    reflectApply(promiseThen, started, [
+      (reply) => {
+        if (!run.open) return;
+        run.waiting = undefined;
+        // Concatenated, not pushed and joined: the function's code may have replaced those methods.
+        run.replies += `${elapsedMs(run.startedMs)}:${reply.length}:${reply}`;
+        next(i + 6);
+      },
+    ]);
   };
   next(0);
+}
+
+/** Milliseconds since `since`: never negative, should the clock step back. */
+function elapsedMs(since) {
+  const ms = dateNow() - since;
+  // biome-ignore lint/complexity/useMathMinMax: Math is the function's to replace
+  return ms > 0 ? ms : 0;
 }
 
 /**
@@ -187,7 +197,7 @@ function takeBatch() {
   batchRun = undefined;
   run.open = false;
   startedReply = run.waiting;
-  const waiting = run.waiting === undefined ? -1 : dateNow() - run.startedMs;
+  const waiting = run.waiting === undefined ? -1 : elapsedMs(run.startedMs);
   return `${waiting};${run.replies}`;
 }
 

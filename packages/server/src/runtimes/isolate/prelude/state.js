@@ -27,6 +27,10 @@ const jsonStringify = JSON.stringify;
 const jsonParse = JSON.parse;
 const dateNow = Date.now;
 const stringFromCharCode = String.fromCharCode;
+// The function's code may replace any built-in it can reach; what the prelude reads an
+// invocation's reply with is taken before it runs.
+const reflectApply = Reflect.apply;
+const promiseThen = Promise.prototype.then;
 const Uint8ArrayOf = Uint8Array;
 const ArrayBufferOf = ArrayBuffer;
 const isArrayBufferView = ArrayBuffer.isView;
