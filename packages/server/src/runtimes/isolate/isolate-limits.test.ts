@@ -44,6 +44,45 @@ describe('isolate runtime limits and lifecycle', () => {
     assert.equal(multiByte.outcome.status, 'failed', '3000 bytes of UTF-8 in 1002 characters');
   });
 
+  it('refuses bytes over maxResultBytes even when their length lied to the prelude', async () => {
+    // The prelude's size check runs in the function's realm: a length getter answered 0 there,
+    // and all 5000 bytes came back.
+    const fn = await deployScript(
+      blobs,
+      `const u = new Uint8Array(5000); let n = 0;
+      Object.defineProperty(u, 'length', { get: () => (n++ ? 5000 : 0) });
+      var __faas = { default: () => u };`,
+    );
+    const { outcome } = await invoke(runtime, fn);
+    assert.equal(outcome.status, 'failed', `succeeded with ${JSON.stringify(outcome.metrics)}`);
+    assert.equal(outcome.status === 'failed' ? outcome.error.type : '', 'InvalidResult');
+  });
+
+  it("clips an error's stack, message and type even when the function replaced the prelude's helpers", async () => {
+    const fn = await deployScript(blobs, EVAL_SCRIPT);
+    const { outcome } = await invoke(
+      runtime,
+      fn,
+      `Array.prototype.join = () => ({ length: 0, toJSON: () => 'x'.repeat(1 << 20) });
+      throw new Error('boom')`,
+    );
+    assert.equal(outcome.status, 'failed');
+    const error = outcome.status === 'failed' ? outcome.error : { type: '', message: '' };
+    assert.ok((error.stack?.length ?? 0) <= 16_384 + 64, `a stack of ${error.stack?.length} characters`);
+    assert.equal(error.message, 'boom');
+    const huge = await invoke(
+      runtime,
+      fn,
+      `String.prototype.slice = function () { return \`\${this}\`; };
+      const error = new Error('m'.repeat(1 << 20));
+      error.name = 'T'.repeat(1 << 20);
+      throw error`,
+    );
+    const hugeError = huge.outcome.status === 'failed' ? huge.outcome.error : { type: '', message: '' };
+    assert.ok(hugeError.type.length <= 200 + 64, `a type of ${hugeError.type.length} characters`);
+    assert.ok(hugeError.message.length <= 8192 + 64, `a message of ${hugeError.message.length} characters`);
+  });
+
   it('drops timers and logs of an invocation once it ends', async () => {
     const fn = await deployScript(
       blobs,

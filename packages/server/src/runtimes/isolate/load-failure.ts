@@ -1,5 +1,5 @@
 import type { FunctionVersion, InvocationError } from '@faas/core';
-import { isMemoryLimitError, outOfMemoryError, timeoutError } from './outcome.ts';
+import { clippedError, isMemoryLimitError, outOfMemoryError, timeoutError } from './outcome.ts';
 
 /** Why a version could not be loaded into an isolate: the function's fault, as an outcome. */
 export class LoadFailure extends Error {
@@ -25,9 +25,8 @@ export function describeLoadError(err: unknown, isolateDisposed: boolean, fn: Fu
   }
   // Frames past the boundary are the host's, not the function's.
   const stack = e.stack?.split('\n<isolated-vm boundary>')[0]?.split('\n    at (<isolated-vm boundary>)')[0];
-  return new LoadFailure('failed', {
-    type: e.name || 'Error',
-    message: `The function failed to load: ${e.message}`,
-    ...(stack ? { stack } : {}),
-  });
+  return new LoadFailure(
+    'failed',
+    clippedError(e.name || 'Error', `The function failed to load: ${e.message}`, stack || undefined),
+  );
 }

@@ -29,14 +29,32 @@ function isAllocationFailure(error: InvocationError): boolean {
   return error.type === 'RangeError' && error.message === 'Array buffer allocation failed';
 }
 
+/**
+ * The limits the prelude clips an error to (prelude/invoke.js). It runs in the function's realm,
+ * whose code may have replaced what it clips with: the host clips again.
+ */
+const MAX_ERROR_TYPE_CHARS = 200;
+const MAX_ERROR_MESSAGE_CHARS = 8192;
+const MAX_STACK_CHARS = 16_384;
+
+/** `text` cut to `max` characters, saying how many were cut, as the prelude does. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
+}
+
+/** An error of the function's, its fields within the documented limits. */
+export function clippedError(type: unknown, message: unknown, stack: unknown): InvocationError {
+  return {
+    type: typeof type === 'string' ? clip(type, MAX_ERROR_TYPE_CHARS) : 'Error',
+    message: typeof message === 'string' ? clip(message, MAX_ERROR_MESSAGE_CHARS) : '',
+    ...(typeof stack === 'string' ? { stack: clip(stack, MAX_STACK_CHARS) } : {}),
+  };
+}
+
 function parseError(json: string): InvocationError {
   try {
-    const value = JSON.parse(json) as Partial<InvocationError>;
-    return {
-      type: typeof value.type === 'string' ? value.type : 'Error',
-      message: typeof value.message === 'string' ? value.message : '',
-      ...(typeof value.stack === 'string' ? { stack: value.stack } : {}),
-    };
+    const value = JSON.parse(json) as Partial<InvocationError> | null;
+    return clippedError(value?.type, value?.message, value?.stack);
   } catch {
     return { type: 'Error', message: 'The function failed with an unreadable error' };
   }
@@ -72,13 +90,19 @@ export function decodeReply(reply: unknown, metrics: InvokeMetrics, maxResultByt
       }
     }
     case 'B':
+      // One character per byte. The prelude checked the size in the function's realm, where a
+      // typed array's length can lie: this is the check that holds.
+      if (body.length > maxResultBytes) {
+        const message = `The function's result is too large: ${body.length} bytes, the limit is ${maxResultBytes} bytes`;
+        return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
+      }
       return { status: 'succeeded', result: new Uint8Array(Buffer.from(body, 'latin1')), metrics };
     case 'E': {
       const error = parseError(body);
       return { status: isAllocationFailure(error) ? 'out_of_memory' : 'failed', error, metrics };
     }
     case 'X':
-      return { status: 'failed', error: { type: 'InvalidResult', message: body }, metrics };
+      return { status: 'failed', error: clippedError('InvalidResult', body, undefined), metrics };
     default:
       return {
         status: 'failed',

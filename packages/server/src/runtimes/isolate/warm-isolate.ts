@@ -17,6 +17,7 @@ import { randomHost, urlHost } from './host-callbacks.ts';
 import { describeLoadError, LoadFailure } from './load-failure.ts';
 import {
   ABORTED_ERROR,
+  clippedError,
   decodeReply,
   isMemoryLimitError,
   isTimeoutError,
@@ -574,16 +575,16 @@ export class WarmIsolate implements Tenant {
 
   #unhandled(reason: unknown): InvocationError {
     if (!(reason instanceof Error)) {
-      return { type: 'UnhandledRejection', message: `Unhandled promise rejection: ${String(reason)}` };
+      return clippedError('UnhandledRejection', `Unhandled promise rejection: ${String(reason)}`, undefined);
     }
     const code = this.#code;
     const stack =
       reason.stack && code?.sourceMap ? mapStack(reason.stack, code.filename, code.sourceMap) : reason.stack;
-    return {
-      type: reason.name || 'Error',
-      message: `Unhandled promise rejection: ${reason.message}`,
-      ...(stack ? { stack } : {}),
-    };
+    return clippedError(
+      reason.name || 'Error',
+      `Unhandled promise rejection: ${reason.message}`,
+      stack || undefined,
+    );
   }
 
   #metrics(startedAt: number, cpuBefore: bigint): InvokeMetrics {

@@ -6,6 +6,8 @@
 // cannot be returned. Results are JSON-encoded here, so JSON semantics (toJSON, dropped
 // undefined) apply exactly once and a BigInt or a cycle fails inside the function's own budget.
 
+// The host clips to the same limits (outcome.ts).
+const MAX_ERROR_TYPE_CHARS = 200;
 const MAX_ERROR_MESSAGE_CHARS = 8192;
 const MAX_STACK_CHARS = 16_384;
 
@@ -30,42 +32,62 @@ function bind(exportName, name, version) {
   functionVersion = version;
 }
 
+// What follows reads values of the function's making with the built-ins taken before it ran
+// (state.js): its own `String.prototype.slice` or `Array.prototype.join` could answer anything.
+// The host checks the reply again (outcome.ts): these limits keep an honest reply small.
+
 function clip(text, max) {
-  return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
+  return text.length > max
+    ? `${reflectApply(stringSlice, text, [0, max])}… [${text.length - max} more characters]`
+    : text;
+}
+
+/** The stack's lines but those of prelude frames. */
+function ownFrames(stack) {
+  let kept;
+  for (let at = 0; at <= stack.length; ) {
+    let end = reflectApply(stringIndexOf, stack, ['\n', at]);
+    if (end < 0) end = stack.length;
+    const line = reflectApply(stringSlice, stack, [at, end]);
+    if (reflectApply(stringIndexOf, line, [PRELUDE_FILE]) < 0)
+      kept = kept === undefined ? line : `${kept}\n${line}`;
+    at = end + 1;
+  }
+  return kept ?? '';
 }
 
 function describeError(error) {
+  // No prototype: JSON.stringify would call an Object.prototype.toJSON the function defined.
+  const described = { __proto__: null };
   try {
     if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
-      const stack = typeof error.stack === 'string' ? error.stack : undefined;
-      const ownFrames = stack
-        ?.split('\n')
-        .filter((line) => !line.includes(PRELUDE_FILE))
-        .join('\n');
-      return {
-        type: clip(String(error.name ?? 'Error'), 200),
-        message: clip(String(error.message), MAX_ERROR_MESSAGE_CHARS),
-        ...(ownFrames === undefined ? {} : { stack: clip(ownFrames, MAX_STACK_CHARS) }),
-      };
+      const stack = error.stack;
+      described.type = clip(StringOf(error.name ?? 'Error'), MAX_ERROR_TYPE_CHARS);
+      described.message = clip(StringOf(error.message), MAX_ERROR_MESSAGE_CHARS);
+      if (typeof stack === 'string') described.stack = clip(ownFrames(stack), MAX_STACK_CHARS);
+      return described;
     }
     const message = typeof error === 'string' ? error : `Uncaught ${inspectValue(error)}`;
-    return { type: 'Error', message: clip(message, MAX_ERROR_MESSAGE_CHARS) };
+    described.type = 'Error';
+    described.message = clip(message, MAX_ERROR_MESSAGE_CHARS);
+    return described;
   } catch {
-    return { type: 'Error', message: 'The function threw a value that cannot be described' };
+    return { __proto__: null, type: 'Error', message: 'The function threw a value that cannot be described' };
   }
 }
 
 /** Bytes as a string of one character per byte: the cheapest way out of the isolate. */
 function latin1(bytes) {
+  const length = reflectApply(typedArrayLength, bytes, []);
   let text = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += stringFromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  for (let i = 0; i < length; i += 8192) {
+    text += reflectApply(stringFromCharCode, null, reflectApply(typedArraySubarray, bytes, [i, i + 8192]));
   }
   return text;
 }
 
+/** A Uint8Array over the bytes of `value`, if it holds bytes; its length is the true one. */
 function asBytes(value) {
-  if (value instanceof Uint8ArrayOf) return value;
   if (value instanceof ArrayBufferOf) return new Uint8ArrayOf(value);
   if (isArrayBufferView(value)) return new Uint8ArrayOf(value.buffer, value.byteOffset, value.byteLength);
   return undefined;
@@ -75,8 +97,9 @@ function encodeResult(value) {
   if (value === undefined) return 'U';
   const bytes = asBytes(value);
   if (bytes !== undefined) {
-    if (bytes.length > maxResultBytes) {
-      return `XThe function's result is too large: ${bytes.length} bytes, the limit is ${maxResultBytes} bytes`;
+    const length = reflectApply(typedArrayLength, bytes, []);
+    if (length > maxResultBytes) {
+      return `XThe function's result is too large: ${length} bytes, the limit is ${maxResultBytes} bytes`;
     }
     return `B${latin1(bytes)}`;
   }

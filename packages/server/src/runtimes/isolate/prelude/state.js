@@ -31,6 +31,12 @@ const stringFromCharCode = String.fromCharCode;
 // invocation's reply with is taken before it runs.
 const reflectApply = Reflect.apply;
 const promiseThen = Promise.prototype.then;
+const StringOf = String;
+const stringSlice = String.prototype.slice;
+const stringIndexOf = String.prototype.indexOf;
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+const typedArrayLength = Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'length').get;
+const typedArraySubarray = TypedArrayPrototype.subarray;
 const Uint8ArrayOf = Uint8Array;
 const ArrayBufferOf = ArrayBuffer;
 const isArrayBufferView = ArrayBuffer.isView;
