@@ -201,6 +201,33 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
     assert.equal(runtime().hostPidFor('echo'), pidBefore);
   });
 
+  it("answers an event too large for a host frame with 413, and the thread's other calls go on", async () => {
+    // 6 MiB of \x01 as text/plain: JSON escapes each byte as \u0001, a 36 MiB invoke frame the
+    // host refused, dropping the connection and with it every call the thread had there.
+    const res = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'plain', runtime: 'js', public: true, code: 'export default () => "ok"' },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.equal((await invoke('echo', 1)).status, 200);
+    const pidBefore = runtime().hostPidFor('echo');
+    const neighbours = Array.from({ length: 6 }, () => invoke('sleeper', { ms: 800 }));
+    await new Promise((r) => setTimeout(r, 100));
+    const big = await fetch(`${s.url}/fn/plain`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: Buffer.alloc((6 << 20) - 1024, 1),
+    });
+    const text = await big.text();
+    assert.equal(big.status, 413, text);
+    assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, 'FAAS_ERR_BODY_TOO_LARGE');
+    for (const answer of await Promise.all(neighbours)) {
+      assert.equal(answer.status, 200, await answer.clone().text());
+      assert.equal(await answer.json(), 'slept');
+    }
+    assert.equal(runtime().hostPidFor('echo'), pidBefore);
+  });
+
   it('runs no tenant code on the server process: the isolate host is another process', async () => {
     await deploy('pid', 'export default () => 1');
     assert.equal((await invoke('pid')).status, 200);

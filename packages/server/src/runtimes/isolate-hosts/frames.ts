@@ -16,6 +16,14 @@ export class ProtocolError extends Error {
   }
 }
 
+/** A frame announcing more than the reader's limit: too large, not malformed. */
+export class FrameTooLarge extends ProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameTooLarge';
+  }
+}
+
 export interface Frame {
   type: number;
   body: Buffer;
@@ -54,7 +62,7 @@ export class FrameReader {
       const length = head.readUInt32BE(0);
       if (length < 1) throw new ProtocolError('A frame without a type');
       if (length > this.#maxFrameBytes) {
-        throw new ProtocolError(`A frame of ${length} bytes is over the limit of ${this.#maxFrameBytes}`);
+        throw new FrameTooLarge(`A frame of ${length} bytes is over the limit of ${this.#maxFrameBytes}`);
       }
       if (this.#buffered < 4 + length) break;
       const frame = this.#take(4 + length);

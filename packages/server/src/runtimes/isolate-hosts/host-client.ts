@@ -7,7 +7,7 @@ import {
   type InvokeRequest,
 } from '@faas/core';
 import { envFingerprint } from '../env-fingerprint.ts';
-import { FrameReader } from './frames.ts';
+import { FrameReader, FrameTooLarge } from './frames.ts';
 import {
   decodeHello,
   decodeLogs,
@@ -22,7 +22,9 @@ import {
   encodeSeq,
   type HostStats,
   hostStatsOf,
+  INVOKE_FRAME_OVERHEAD,
   type InvokeItem,
+  invokeItemBytes,
   type LogEntry,
   MessageType,
   type OutcomeItem,
@@ -65,9 +67,10 @@ const encoder = new TextEncoder();
 
 /**
  * One thread's connection to one isolate host. Invocations made in one turn of the event loop
- * leave in one frame; outcomes come back batched the same way. The server's clock bounds every
- * invocation: one that the host has not answered by its deadline plus `stuckGraceMs` means the
- * host is stuck in code V8 cannot interrupt, so the client kills it; that invocation ends
+ * leave together (in as few frames as fit the limit); outcomes come back batched the same way.
+ * The server's clock bounds every invocation: one that the host has not answered by its
+ * deadline plus `stuckGraceMs` means the host is stuck in code V8 cannot interrupt, so the
+ * client kills it; that invocation ends
  * `timed_out`, and the others it had are sent again to its replacement (isolates have no I/O,
  * so running a function again from the start is invisible but for the time).
  */
@@ -116,6 +119,18 @@ export class HostClient {
         eventKind,
         payload,
       };
+      // Refused here, alone: a frame over the limit would make the host drop the connection,
+      // with every call this thread has there.
+      const frameBytes = INVOKE_FRAME_OVERHEAD + invokeItemBytes(item);
+      if (frameBytes > this.#o.maxFrameBytes) {
+        reject(
+          new FaasError(
+            ErrorCode.BODY_TOO_LARGE,
+            `The event is too large for the isolate runtime: ${frameBytes} bytes encoded, the limit is ${this.#o.maxFrameBytes}`,
+          ),
+        );
+        return;
+      }
       const pending: Pending = { seq, item, fn, request, resolve, reject, resent: false, onAbort: undefined };
       if (request.signal) {
         if (request.signal.aborted) {
@@ -249,8 +264,15 @@ export class HostClient {
     try {
       for (const frame of this.#reader.push(chunk)) this.#onFrame(socket, frame.type, frame.body);
     } catch (err) {
-      this.#o.logger.error('isolate host sent a bad frame; dropping the connection', err);
-      this.#kill();
+      // The host splits what it sends to fit: a frame merely too large costs this connection
+      // (its calls are sent again), not the host with every thread's calls. A malformed one
+      // means the host is not well: it is killed.
+      if (err instanceof FrameTooLarge) {
+        this.#o.logger.error('isolate host sent a frame over the limit; dropping the connection', err);
+      } else {
+        this.#o.logger.error('isolate host sent a bad frame; dropping the connection', err);
+        this.#kill();
+      }
       socket.destroy();
     }
   }
@@ -337,18 +359,28 @@ export class HostClient {
     });
   }
 
-  /** Sends this turn's invocations in one frame (defining new versions first). */
+  /** Sends this turn's invocations in as few frames as fit (defining new versions first). */
   #flush(): void {
     const connection = this.#connection;
     if (connection.phase !== 'ready' || this.#batch.length === 0) return;
     const { socket } = connection;
     const batch = this.#batch;
     this.#batch = [];
-    const items: InvokeItem[] = [];
+    // In frames under the limit (each item fits alone: see invoke): the host drops a connection
+    // that sends a larger one.
+    let items: InvokeItem[] = [];
+    let bytes = INVOKE_FRAME_OVERHEAD;
     for (const pending of batch) {
       if (!this.#pending.has(pending.seq)) continue;
       pending.item.versionId = this.#versionId(socket, pending.fn);
+      const itemBytes = invokeItemBytes(pending.item);
+      if (items.length > 0 && bytes + itemBytes > this.#o.maxFrameBytes) {
+        socket.write(encodeInvokeBatch(items));
+        items = [];
+        bytes = INVOKE_FRAME_OVERHEAD;
+      }
       items.push(pending.item);
+      bytes += itemBytes;
     }
     if (items.length > 0) socket.write(encodeInvokeBatch(items));
   }

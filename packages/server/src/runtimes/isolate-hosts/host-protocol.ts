@@ -12,8 +12,9 @@ import { FieldReader, FrameWriter, ProtocolError } from './frames.ts';
  * The messages between a serving thread (the client) and an isolate host process, one per frame
  * (frames.ts). A connection first gets the host's `hello`; the client names each function
  * version once (`define`) and then refers to it by a number it chose. Invocations travel in
- * batches: all those a thread has for one host in one turn of its event loop go in one frame,
- * and the host answers with the outcomes it has at the end of each of its turns.
+ * batches: all those a thread has for one host in one turn of its event loop go together (in as
+ * few frames as fit the limit), and the host answers with the outcomes it has at the end of each
+ * of its turns.
  *
  * A version of this protocol; both ends are always the same build (the host is a child process).
  */
@@ -83,6 +84,16 @@ export function decodeDefine(body: Buffer): { versionId: number; fn: FunctionVer
     throw new ProtocolError('A define without a function version');
   }
   return { versionId, fn };
+}
+
+/** What an invoke frame takes besides its items, as FrameReader counts: type and count. */
+export const INVOKE_FRAME_OVERHEAD = 5;
+
+/** The bytes `item` takes in an invoke frame (see encodeInvokeBatch). */
+export function invokeItemBytes(item: InvokeItem): number {
+  return (
+    29 + Buffer.byteLength(item.invocationId) + Buffer.byteLength(item.traceparent) + item.payload.length
+  );
 }
 
 export function encodeInvokeBatch(items: readonly InvokeItem[]): Buffer {
@@ -212,6 +223,70 @@ export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
     writeLogs(w, item.logs);
   }
   return w.finish();
+}
+
+/**
+ * The outcomes in frames of at most `maxFrameBytes` (as FrameReader counts them), in order. An
+ * outcome that fits in no frame fails, type InvalidResult: the thread's reader would refuse it
+ * and drop the connection, with every call the thread had on the host.
+ */
+export function encodeOutcomeFrames(items: readonly OutcomeItem[], maxFrameBytes: number): Buffer[] {
+  return splitFrames(items, encodeOutcomes, maxFrameBytes, (item) => {
+    const message = `The invocation's outcome is too large to leave its isolate host (a frame holds at most ${maxFrameBytes} bytes)`;
+    const metrics = 'outcome' in item ? item.outcome.metrics : { durationMs: 0 };
+    const failed: OutcomeItem = {
+      seq: item.seq,
+      outcome: { status: 'failed', error: { type: 'InvalidResult', message }, metrics },
+      logs: item.logs,
+    };
+    const frame = encodeOutcomes([failed]);
+    return [fits(frame, maxFrameBytes) ? frame : encodeOutcomes([{ ...failed, logs: [] }])];
+  });
+}
+
+/** The lines in frames of at most `maxFrameBytes`, in order (see encodeOutcomeFrames). */
+export function encodeLogFrames(batches: readonly LogBatch[], maxFrameBytes: number): Buffer[] {
+  return splitFrames(batches, encodeLogs, maxFrameBytes, function alone(batch): Buffer[] {
+    const { seq, logs } = batch;
+    if (logs.length > 1) {
+      const half = Math.ceil(logs.length / 2);
+      const parts = [
+        { seq, logs: logs.slice(0, half) },
+        { seq, logs: logs.slice(half) },
+      ];
+      return splitFrames(parts, encodeLogs, maxFrameBytes, alone);
+    }
+    // One line larger than a frame (log output is capped far below it): a marker goes instead.
+    const line = logs[0] as LogEntry;
+    const marker = { ...line, level: 'warn' as const, message: '[a log line too large to send was dropped]' };
+    return [encodeLogs([{ seq, logs: [marker] }])];
+  });
+}
+
+function fits(frame: Buffer, maxFrameBytes: number): boolean {
+  return frame.length - 4 <= maxFrameBytes;
+}
+
+/**
+ * `items` encoded in frames of at most `maxFrameBytes`, in order: all in one frame when they fit
+ * (the common case, encoded once), else each half on its own, and so on; `alone` encodes a
+ * single item that fits in no frame.
+ */
+function splitFrames<T>(
+  items: readonly T[],
+  encode: (items: readonly T[]) => Buffer,
+  maxFrameBytes: number,
+  alone: (item: T) => Buffer[],
+): Buffer[] {
+  if (items.length === 0) return [];
+  const frame = encode(items);
+  if (fits(frame, maxFrameBytes)) return [frame];
+  if (items.length === 1) return alone(items[0] as T);
+  const half = Math.ceil(items.length / 2);
+  return [
+    ...splitFrames(items.slice(0, half), encode, maxFrameBytes, alone),
+    ...splitFrames(items.slice(half), encode, maxFrameBytes, alone),
+  ];
 }
 
 /**

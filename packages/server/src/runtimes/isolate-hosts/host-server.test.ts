@@ -109,6 +109,72 @@ describe('HostServer', () => {
     socket.destroy();
   });
 
+  it('splits outcomes into frames under the limit, and fails only an outcome that fits in none', {
+    timeout: 20_000,
+  }, async () => {
+    // Every outcome of a turn went in one frame: two results of 0.6 × the limit made a frame the
+    // thread's reader refused, and it dropped the connection (killing the host).
+    const max = 1 << 20;
+    const path = join(dir, 'split.sock');
+    const part = Math.floor(0.6 * max);
+    const sizes: Record<string, number> = { a: part, b: part, c: 2 * part };
+    const host = await HostServer.listen({
+      socketPath: path,
+      runtime: {
+        invoke: async (request: InvokeRequest) => ({
+          status: 'succeeded',
+          result: 'x'.repeat(sizes[request.invocationId] ?? 1),
+          metrics: { durationMs: 1 },
+        }),
+      } as unknown as Runtime,
+      maxFrameBytes: max,
+    });
+    const socket = connect(path);
+    try {
+      const reader = new FrameReader(max);
+      const outcomes: ReturnType<typeof decodeOutcomes> = [];
+      const done = new Promise<void>((resolve, reject) => {
+        socket.on('data', (chunk: Buffer) => {
+          try {
+            for (const frame of reader.push(chunk)) {
+              if (frame.type === MessageType.outcomes) outcomes.push(...decodeOutcomes(frame.body));
+            }
+            if (outcomes.length === 3) resolve();
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+      socket.write(encodeDefine(1, fn));
+      socket.write(
+        encodeInvokeBatch(
+          ['a', 'b', 'c'].map((id, i) => ({
+            seq: i + 1,
+            versionId: 1,
+            deadline: Date.now() + 5000,
+            invocationId: id,
+            traceparent: '',
+            eventKind: EventKind.undefined,
+            payload: new Uint8Array(0),
+          })),
+        ),
+      );
+      await done;
+      const bySeq = new Map(outcomes.map((item) => [item.seq, item]));
+      for (const seq of [1, 2]) {
+        const item = bySeq.get(seq);
+        assert.ok(item && 'outcome' in item && item.outcome.status === 'succeeded', `seq ${seq}`);
+        assert.equal((item.outcome as { result: string }).result.length, part);
+      }
+      const tooLarge = bySeq.get(3);
+      assert.ok(tooLarge && 'outcome' in tooLarge && tooLarge.outcome.status === 'failed');
+      assert.equal(tooLarge.outcome.error.type, 'InvalidResult');
+    } finally {
+      socket.destroy();
+      await host.close();
+    }
+  });
+
   it('greets every connection, also those made while it starts listening', { timeout: 20_000 }, async () => {
     // Threads reconnect every few ms while a host restarts: one accepted before the host
     // listened for connections never heard a hello and waited for good. A worker thread keeps

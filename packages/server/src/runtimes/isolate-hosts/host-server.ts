@@ -17,8 +17,8 @@ import {
   decodeSeq,
   EventKind,
   encodeHello,
-  encodeLogs,
-  encodeOutcomes,
+  encodeLogFrames,
+  encodeOutcomeFrames,
   encodePrepared,
   encodeStatsReply,
   type HostStats,
@@ -215,7 +215,7 @@ class HostConnection {
     this.#scheduleFlush();
   }
 
-  /** What one turn produced leaves in two frames at its end: the lines, then the outcomes. */
+  /** What one turn produced leaves at its end: the lines, then the outcomes, each in as few frames as fit. */
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
@@ -226,8 +226,10 @@ class HostConnection {
       const outcomes = this.#outbox;
       this.#outbox = [];
       if (this.#socket.destroyed) return;
-      if (logs.length > 0) this.#socket.write(encodeLogs(logs));
-      if (outcomes.length > 0) this.#socket.write(encodeOutcomes(outcomes));
+      // In frames the thread's reader takes: one it refused would drop the connection.
+      const max = this.#options.maxFrameBytes;
+      for (const frame of encodeLogFrames(logs, max)) this.#socket.write(frame);
+      for (const frame of encodeOutcomeFrames(outcomes, max)) this.#socket.write(frame);
     });
   }
 }

@@ -21,7 +21,8 @@ export function isolateMemoryCapMb(config: Readonly<Config>): number {
 
 /**
  * The largest frame between a thread and an isolate host: one event (up to the body limit) or
- * one result with its logs, with room to spare; batches are split to stay under it.
+ * one result with its logs, with room to spare; batches are split to stay under it (HostClient,
+ * encodeOutcomeFrames), and an event or outcome that alone does not fit fails its call alone.
  */
 export function hostFrameLimit(config: Readonly<Config>): number {
   return Math.max(config.bodyLimitBytes, ISOLATE_DEFAULTS.maxResultBytes) * 2 + 1024 * 1024;
