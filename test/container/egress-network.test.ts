@@ -163,6 +163,16 @@ describe('network: true is refused when the firewall cannot be installed', { ski
         err.code === ErrorCode.NETWORK_UNAVAILABLE && err.status === 503 && /root/.test(err.message ?? ''),
     );
     const fn = await t.deploy({ 'index.mjs': 'export default async () => 1;' }, { network: true });
+    // An image function with network is refused at deploy, as node and python ones are.
+    const imageFn = await t.deploy(
+      {},
+      { runtime: 'image', image: images.base, command: ['true'], network: true },
+    );
+    await assert.rejects(
+      t.runtime.prepare(imageFn),
+      (err: { code?: string }) => err.code === ErrorCode.NETWORK_UNAVAILABLE,
+    );
+    await t.runtime.prepare({ ...imageFn, network: false });
     const outcome = await t.runtime.invoke(request(fn, {}));
     assert.equal(outcome.status, 'failed');
     assert.match(JSON.stringify(outcome), /NETWORK_UNAVAILABLE/);

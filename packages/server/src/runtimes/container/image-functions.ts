@@ -51,6 +51,7 @@ export class ImageFunctions {
     if (!(await this.#sandboxes.hasImage(image))) {
       throw new FaasError(ErrorCode.COMPILE_ERROR, missingImageMessage(image));
     }
+    await this.#sandboxes.checkHost(fn.network ?? false);
   }
 
   async invoke(request: InvokeRequest): Promise<InvokeOutcome> {

@@ -118,13 +118,7 @@ export class SandboxPools {
    */
   async run(request: SandboxRequest): Promise<SandboxResult> {
     if (this.#closed) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The container runtime is closed');
-    const busybox = this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH;
-    if (!existsSync(busybox)) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `Sandboxes need a static busybox at ${busybox}: run scripts/install-engine.sh as root`,
-      );
-    }
+    this.#needBusybox();
     const limits: ContainerLimits = {
       memoryMb: request.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
       cpus: request.cpus ?? SANDBOX_DEFAULTS.cpus,
@@ -214,6 +208,27 @@ export class SandboxPools {
     let count = 0;
     for (const entry of this.#pools.values()) count += entry.ready.length;
     return count;
+  }
+
+  /**
+   * What every run of `network` needs from this host, checked now: an image function is refused
+   * at deploy rather than failing at each call.
+   * @throws FaasError RUNTIME_UNAVAILABLE without busybox, NETWORK_UNAVAILABLE without the egress
+   *   firewall
+   */
+  async checkHost(network: boolean): Promise<void> {
+    this.#needBusybox();
+    if (network) await this.#options.egress();
+  }
+
+  #needBusybox(): void {
+    const busybox = this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH;
+    if (!existsSync(busybox)) {
+      throw new FaasError(
+        ErrorCode.RUNTIME_UNAVAILABLE,
+        `Sandboxes need a static busybox at ${busybox}: run scripts/install-engine.sh as root`,
+      );
+    }
   }
 
   /**
