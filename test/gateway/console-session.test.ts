@@ -53,6 +53,9 @@ describe('console sessions', () => {
     assert.ok(!session.setCookie.includes(ADMIN_KEY));
     const me = await browser(s, session, '/api/v1/session');
     assert.equal(me.status, 200);
+    // The CSRF token and the API's answers are no cache's to keep.
+    assert.equal(me.headers.get('cache-control'), 'no-store');
+    assert.equal((await s.api('/api/v1/functions')).headers.get('cache-control'), 'no-store');
     const body = (await me.json()) as { key: { name: string; role: string }; csrfToken: string };
     assert.equal(body.key.role, 'admin');
     assert.equal(body.csrfToken, session.csrf);

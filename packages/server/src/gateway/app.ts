@@ -2,7 +2,12 @@ import { DEFAULT_PROJECT } from '@faas/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { invocationIdOf } from '../observability/request-log.ts';
 import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
@@ -148,12 +153,19 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
   apiCors(app, platform.cors, config.auth);
   healthRoutes(app, platform);
   metricsRoutes(app, platform);
-  await app.register(async (session) => sessionRoutes(session, platform, sessions), { prefix: '/api/v1' });
+  await app.register(
+    async (session) => {
+      session.addHook('onRequest', noStore);
+      sessionRoutes(session, platform, sessions);
+    },
+    { prefix: '/api/v1' },
+  );
 
   await app.register(
     async (api) => {
       // Every route must have a scope (tenancy/route-scopes.ts): one without it stops the start.
       api.addHook('onRoute', (route) => assertRouteScoped(route.method, route.url));
+      api.addHook('onRequest', noStore);
       const byKey = requireKeyOrSession(platform.keys, sessions, config.auth, platform.projects);
       // A worker also takes its gateways' forwarded requests (instances, snapshots).
       api.addHook(
@@ -212,4 +224,12 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
 function invocationOfRoute(request: FastifyRequest): string | undefined {
   if (!request.routeOptions.url?.startsWith('/api/v1/invocations/:id')) return undefined;
   return invocationIdOf((request.params as { id?: unknown } | undefined)?.id);
+}
+
+/**
+ * API answers are one caller's data (a session's CSRF token, invocation results): no cache
+ * between the server and the caller keeps them. A route that sets its own caching keeps it.
+ */
+async function noStore(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.header('cache-control', 'no-store');
 }
