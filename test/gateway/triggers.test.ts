@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -67,6 +68,15 @@ describe('HTTP triggers', () => {
       code: 'export default () => ({ statusCode: 418, headers: { "content-type": "text/plain" }, body: "short and stout" })',
     });
     await deploy({ name: 'page', routes: ['GET /page/:kind'], code: PAGE });
+    await deploy({
+      name: 'framing',
+      routes: ['GET /framing'],
+      code: `export default () => ({
+        statusCode: 200,
+        headers: { 'Transfer-Encoding': 'chunked', connection: 'close', 'content-length': '1', 'x-invocation-id': 'forged' },
+        body: 'hello',
+      })`,
+    });
   });
   after(() => s.close());
 
@@ -130,6 +140,30 @@ describe('HTTP triggers', () => {
       assert.equal(body.error.code, 'FAAS_ERR_INVALID_FUNCTION_RESPONSE');
       assert.equal(body.error.details.invocationId, res.headers.get('x-invocation-id'));
     }
+  });
+
+  it("frames the answer itself: a function's framing headers and the platform's own are not the function's", async () => {
+    const { port, hostname } = new URL(s.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`GET /framing HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const [head = '', body] = raw.split('\r\n\r\n');
+    const headers = head.toLowerCase().split('\r\n');
+    assert.ok(!headers.some((h) => h.startsWith('transfer-encoding')), head);
+    assert.ok(headers.includes('content-length: 5'), head);
+    assert.equal(body, 'hello');
+    assert.ok(
+      headers.some((h) => /^x-invocation-id: inv_/.test(h)),
+      head,
+    );
   });
 
   it('shapes responses as the router does: no body on 204, octets for base64, a charset for JSON types', async () => {

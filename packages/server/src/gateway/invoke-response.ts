@@ -79,7 +79,7 @@ export function httpResponse(
 function functionResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
   const result = outcome.status === 'succeeded' ? outcome.result : undefined;
   if (!isHttpResult(result)) return invokeResponse(invocation, outcome);
-  const headers = invocationHeaders(invocation);
+  const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) {
     if (value === undefined || value === null) continue;
     try {
@@ -94,9 +94,12 @@ function functionResponse(invocation: Invocation, outcome: InvokeOutcome): HttpR
       return jsonParts(err.status, err.toJSON(), invocationHeaders(invocation));
     }
     const lower = name.toLowerCase();
+    if (FRAMING_HEADERS.has(lower)) continue;
     if (lower === 'set-cookie' && !functionMaySet(String(value))) continue;
     headers[lower] = String(value);
   }
+  // The platform's own headers are the platform's: the request log and clients trust them.
+  Object.assign(headers, invocationHeaders(invocation));
   const body = result.body;
   const type = headers['content-type'];
   if (body === undefined || body === null) return { status: result.statusCode, headers, body: undefined };
@@ -111,6 +114,22 @@ function functionResponse(invocation: Invocation, outcome: InvokeOutcome): HttpR
     headers['content-type'] = `${type}; charset=utf-8`;
   return { status: result.statusCode, headers, body: text };
 }
+
+/**
+ * How the server frames the answer, never the function: a `transfer-encoding: chunked` beside the
+ * length the server sets would let a proxy in front read the body as the next response (on its
+ * connection shared with other clients), and HTTP/2 refuses connection headers outright.
+ */
+const FRAMING_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 /**
  * Whether a function's Set-Cookie may reach the browser: not when it is the console's session
