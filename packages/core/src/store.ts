@@ -178,8 +178,9 @@ export interface MetadataStore {
    * Per function with invocations created at or after `sinceMs` (ms since the epoch): how many,
    * how many ended in error (failed, timed_out, out_of_memory, dead_lettered), and the
    * nearest-rank p50/p99 of the durations recorded (absent when none is). By function name.
+   * With `project`, that project's functions only.
    */
-  invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]>;
+  invocationStats(sinceMs: number, project?: string): Promise<FunctionInvocationStats[]>;
   /**
    * One function's invocations of one project created in `[sinceMs, sinceMs + buckets *
    * bucketMs)`, in buckets of `bucketMs`: the same numbers as `invocationStats` per bucket.

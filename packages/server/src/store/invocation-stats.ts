@@ -4,14 +4,22 @@ import type { FunctionInvocationStats } from '@faas/core';
 export const ERROR_STATUSES_SQL = "'failed', 'timed_out', 'out_of_memory', 'dead_lettered'";
 
 /**
- * Per function, the invocations created at or after a time: calls, errors, cold starts and the nearest-rank
- * p50/p99 of their durations. One query for SQLite and PostgreSQL (window functions, integer
- * division in both); `param(i)` writes the dialect's i-th placeholder. It reads the
- * `invocations_by_time` index's range.
+ * Per function, the invocations created at or after a time (of one project, when given): calls,
+ * errors, cold starts and the nearest-rank p50/p99 of their durations. One query for SQLite and
+ * PostgreSQL (window functions, integer division in both); `bind(value)` records a value and
+ * writes the dialect's placeholder for it, in the order of the SQL text. It reads the
+ * `invocations_by_time` index's range, or `invocations_by_project`'s for one project: a
+ * tenant's stats never rank every tenant's day.
  */
-export function invocationStatsSql(param: (i: number) => string): string {
-  const since = param(1);
-  const durationsSince = param(2);
+export function invocationStatsSql(
+  bind: (value: number | string) => string,
+  sinceMs: number,
+  project?: string,
+): string {
+  const where = () =>
+    `created_ms >= ${bind(sinceMs)}${project === undefined ? '' : ` AND project = ${bind(project)}`}`;
+  const counted = where();
+  const ranked = where();
   return `
 SELECT c.function_name AS function_name, c.calls AS calls, c.errors AS errors,
   c.cold_starts AS cold_starts, p.p50 AS p50, p.p99 AS p99
@@ -20,7 +28,7 @@ FROM (
     SUM(CASE WHEN status IN (${ERROR_STATUSES_SQL}) THEN 1 ELSE 0 END) AS errors,
     -- 1/0 in SQLite, a boolean in PostgreSQL: both are a condition as they are.
     SUM(CASE WHEN cold_start THEN 1 ELSE 0 END) AS cold_starts
-  FROM invocations WHERE created_ms >= ${since}
+  FROM invocations WHERE ${counted}
   GROUP BY function_name
 ) c
 LEFT JOIN (
@@ -31,7 +39,7 @@ LEFT JOIN (
     SELECT function_name, duration_ms,
       ROW_NUMBER() OVER (PARTITION BY function_name ORDER BY duration_ms) AS rn,
       COUNT(*) OVER (PARTITION BY function_name) AS n
-    FROM invocations WHERE created_ms >= ${durationsSince} AND duration_ms IS NOT NULL
+    FROM invocations WHERE ${ranked} AND duration_ms IS NOT NULL
   ) ranked
   GROUP BY function_name
 ) p ON p.function_name = c.function_name

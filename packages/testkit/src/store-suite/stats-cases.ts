@@ -54,6 +54,20 @@ export function statsCases(store: GetStore): void {
     assert.deepEqual(await store().invocationStats(now + 1_000), []);
   });
 
+  it("counts one project's functions only when asked for a project", async () => {
+    const now = Date.now();
+    const at = new Date(now - 1_000).toISOString();
+    await store().createInvocations([
+      sampleInvocation({ functionName: 'team-a.f', project: 'team-a', createdAt: at, durationMs: 3 }),
+      sampleInvocation({ functionName: 'team-b.f', project: 'team-b', createdAt: at, durationMs: 4 }),
+    ]);
+    assert.deepEqual(await store().invocationStats(now - 60_000, 'team-a'), [
+      { functionName: 'team-a.f', calls: 1, errors: 0, coldStarts: 0, p50Ms: 3, p99Ms: 3 },
+    ]);
+    const all = (await store().invocationStats(now - 60_000)).map((s) => s.functionName);
+    assert.ok(all.includes('team-a.f') && all.includes('team-b.f'), JSON.stringify(all));
+  });
+
   it("buckets one function's invocations of one project over a range, with per-bucket percentiles", async () => {
     const minute = 60_000;
     const since = Date.parse('2030-02-01T00:00:00.000Z');

@@ -41,6 +41,7 @@ export function statsRoutes(app: FastifyInstance, platform: Platform): void {
       for (const name of Object.keys(WINDOWS) as WindowName[]) {
         for (const { functionName, ...numbers } of await platform.store.invocationStats(
           now - WINDOWS[name],
+          request.projectScope,
         )) {
           if (visible && !visible.has(functionName)) continue;
           const project = splitStoredName(functionName)?.project;

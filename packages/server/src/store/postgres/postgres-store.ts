@@ -172,11 +172,17 @@ export class PostgresStore implements MetadataStore {
     return this.#invocations.list(filter, page);
   }
 
-  async invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]> {
-    const rows = await this.#db.rows<InvocationStatsRow & Record<string, unknown>>(
-      invocationStatsSql((i) => `$${i}`),
-      [sinceMs, sinceMs],
+  async invocationStats(sinceMs: number, project?: string): Promise<FunctionInvocationStats[]> {
+    const params: Array<number | string> = [];
+    const sql = invocationStatsSql(
+      (value) => {
+        params.push(value);
+        return `$${params.length}`;
+      },
+      sinceMs,
+      project,
     );
+    const rows = await this.#db.rows<InvocationStatsRow & Record<string, unknown>>(sql, params);
     return rows.map(statsFromRow);
   }
 

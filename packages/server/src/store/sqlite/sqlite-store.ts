@@ -173,14 +173,17 @@ export class SqliteStore implements MetadataStore {
     return this.#invocations.list(filter, page);
   }
 
-  async invocationStats(sinceMs: number): Promise<FunctionInvocationStats[]> {
-    return this.#db
-      .all<InvocationStatsRow>(
-        invocationStatsSql(() => '?'),
-        sinceMs,
-        sinceMs,
-      )
-      .map(statsFromRow);
+  async invocationStats(sinceMs: number, project?: string): Promise<FunctionInvocationStats[]> {
+    const params: Array<number | string> = [];
+    const sql = invocationStatsSql(
+      (value) => {
+        params.push(value);
+        return '?';
+      },
+      sinceMs,
+      project,
+    );
+    return this.#db.all<InvocationStatsRow>(sql, ...params).map(statsFromRow);
   }
 
   async invocationTimeSeries(query: InvocationTimeSeriesQuery): Promise<InvocationBucketStats[]> {
