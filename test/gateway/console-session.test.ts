@@ -62,6 +62,17 @@ describe('console sessions', () => {
     assert.ok(!JSON.stringify(body).includes(ADMIN_KEY));
   });
 
+  it('sets a Secure cookie for a page served over https by a proxy that ends TLS', async () => {
+    const res = await request(s.url, '/api/v1/session', {
+      key: null,
+      method: 'POST',
+      json: { key: ADMIN_KEY },
+      headers: { origin: 'https://console.example.com' },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.match(res.headers.get('set-cookie') ?? '', /; Secure/);
+  });
+
   it('refuses a wrong key (401) and an anonymous session read (401)', async () => {
     const res = await request(s.url, '/api/v1/session', {
       key: null,

@@ -21,8 +21,12 @@ const signInBody = {
 
 function cookie(request: FastifyRequest, tls: boolean, value: string, maxAgeSeconds: number): string {
   // Secure when the browser came over TLS: a cookie set over https never travels in clear. A
-  // gateway thread hands requests on over a plain socket, so the server's own TLS says it too.
-  const secure = tls || request.protocol === 'https' ? '; Secure' : '';
+  // gateway thread hands requests on over a plain socket, so the server's own TLS says it too;
+  // behind a proxy that ends TLS, the page's own origin does (a browser's fetch sends it).
+  const secure =
+    tls || request.protocol === 'https' || /^https:\/\//i.test(String(request.headers.origin ?? ''))
+      ? '; Secure'
+      : '';
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
