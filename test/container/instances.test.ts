@@ -652,6 +652,27 @@ describe('instances', { skip }, () => {
     }
   });
 
+  it("removes a checkpointed run's instance even when the engine failed the first removal", async () => {
+    const manager = s.server.platform.instances.manager;
+    const remove = manager.delete;
+    let refused = 0;
+    manager.delete = async (...args: Parameters<typeof remove>) => {
+      if (refused++ === 0) throw new Error('the engine failed the removal');
+      return remove.apply(manager, args);
+    };
+    try {
+      const run = await api<{ snapshot_id: string }>('/execute/advanced', {
+        method: 'POST',
+        json: { mode: 'checkpointed', command: 'true' },
+      });
+      assert.equal(run.status, 200, JSON.stringify(run.body));
+      await eventually(async () => refused >= 2 && (await manager.list()).length === 0, 15_000, 'removed');
+      await api(`/snapshots/${run.body.snapshot_id}`, { method: 'DELETE' });
+    } finally {
+      manager.delete = remove;
+    }
+  });
+
   it('runs execute modes checkpointed (and resumes), branched and persistent', async () => {
     const first = await api<{ snapshot_id: string; execution_id: string; stdout: string; mode: string }>(
       '/execute/advanced',

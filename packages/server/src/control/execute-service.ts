@@ -249,7 +249,7 @@ export class ExecuteService {
         ...(snapshot ? { snapshotId: snapshot.id } : {}),
       };
     } finally {
-      await this.#instances.manager.delete(instance.id).catch(() => {});
+      await this.#instances.manager.discard(instance.id);
     }
   }
 

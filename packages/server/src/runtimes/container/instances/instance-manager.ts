@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FaasError,
   type InstanceSpec,
+  isFaasError,
   newId,
   type SnapshotProcess,
 } from '@faas/core';
@@ -56,6 +57,9 @@ export interface CreateOptions {
   /** Runs once the agent answers and before the spec's command starts (files it needs). */
   beforeMain?: (instance: Instance) => Promise<void>;
 }
+
+/** The waits before each new try of a failed `discard`. */
+const DISCARD_RETRY_MS = [1_000, 5_000, 30_000];
 
 /**
  * Owns the instances of this server: creates them, stops idle ones, finds them again after a
@@ -240,6 +244,26 @@ export class InstanceManager {
     this.#instances.delete(id);
     instance.link?.close();
     instance.markStopped('deleted');
+  }
+
+  /**
+   * Removes an instance nobody else holds (an execute's own, once its run is answered). A removal
+   * the engine fails is tried again in the background, so the instance does not stay running
+   * until its idle TTL, counted against the bounds, for a run long over.
+   */
+  async discard(id: string, attempt = 0): Promise<void> {
+    try {
+      await this.delete(id);
+    } catch (err) {
+      if (isFaasError(err) && err.code === ErrorCode.NOT_FOUND) return;
+      const delayMs = DISCARD_RETRY_MS[attempt];
+      if (delayMs === undefined) {
+        this.#options.logger.error(`removing ${id} failed for good; it stops at its idle TTL`, err);
+        return;
+      }
+      this.#options.logger.warn(`removing ${id} failed; trying again in ${delayMs} ms`, err);
+      setTimeout(() => void this.discard(id, attempt + 1), delayMs).unref();
+    }
   }
 
   /** Stops running instances unused for their idle TTL (watched ones are in use); expires standbys. */
