@@ -93,6 +93,12 @@ describe('PostgresStore beyond the conformance suite', { skip: postgresSkipReaso
     const huge = sampleInvocation({ idempotencyKey: randomBytes(6000).toString('base64') });
     await assert.rejects(store.createInvocations([huge]), withCode(ErrorCode.VALIDATION));
     await assert.rejects(store.createInvocation(huge), withCode(ErrorCode.VALIDATION));
+    // Answered to a tenant: no word of where the database is.
+    await assert.rejects(store.createInvocation(huge), (err: Error) => {
+      const text = JSON.stringify((err as { toJSON?: () => unknown }).toJSON?.() ?? err);
+      assert.doesNotMatch(text, /postgres:\/\//);
+      return true;
+    });
   });
 
   it('two processes deploying routes of one shape at once: one wins, the other gets ROUTE_CONFLICT', async () => {

@@ -60,7 +60,11 @@ export function toPostgresError(err: unknown, where: string): unknown {
       return fail(ErrorCode.STORAGE_UNAVAILABLE, `The store's database ${where} failed: ${reason}`);
     }
     if (code.startsWith(INVALID_DATA_CLASS) || code === PROGRAM_LIMIT) {
-      return fail(ErrorCode.VALIDATION, `The store cannot hold this data: ${reason}`);
+      // The caller's data, answered to the caller (a tenant): where the database is is not theirs.
+      return new FaasError(ErrorCode.VALIDATION, `The store cannot hold this data: ${reason}`, {
+        details: { backend: 'store', sqlstate: code, reason },
+        cause: err,
+      });
     }
     return err;
   }
