@@ -110,6 +110,18 @@ describe('instances', { skip }, () => {
     return client;
   };
 
+  /** A files snapshot whose instance is deleted: a restore or fork of it makes the only instances. */
+  const snapshotOfGone = async () => {
+    const instance = await create();
+    const snap = await api<{ id: string }>('/snapshots', {
+      method: 'POST',
+      json: { instance_id: instance.id },
+    });
+    assert.equal(snap.status, 201);
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+    return snap;
+  };
+
   before(async () => {
     s = await startTestServer();
   });
@@ -414,13 +426,7 @@ describe('instances', { skip }, () => {
   });
 
   it('answers 404 for a restore whose snapshot is deleted while its instance is made, and leaves none', async () => {
-    const instance = await create();
-    const snap = await api<{ id: string }>('/snapshots', {
-      method: 'POST',
-      json: { instance_id: instance.id },
-    });
-    assert.equal(snap.status, 201);
-    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+    const snap = await snapshotOfGone();
     const manager = s.server.platform.instances.manager;
     const made = manager.create;
     // The delete lands between the restore's look-up and its read of the snapshot's data.
@@ -438,13 +444,7 @@ describe('instances', { skip }, () => {
   });
 
   it('keeps no instance of a fork whose caller went away before its answer', async () => {
-    const instance = await create();
-    const snap = await api<{ id: string }>('/snapshots', {
-      method: 'POST',
-      json: { instance_id: instance.id },
-    });
-    assert.equal(snap.status, 201);
-    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+    const snap = await snapshotOfGone();
     const manager = s.server.platform.instances.manager;
     const made = manager.create;
     const hangUp = new AbortController();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Invocation } from '@faas/core';
+import { FORGES_BATCH_REPLY } from '../../packages/server/src/runtimes/isolate/test-helpers.ts';
 import type { RemoteIsolateRuntime } from '../../packages/server/src/runtimes/isolate-hosts/remote-isolate-runtime.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
@@ -172,20 +173,9 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
   });
 
   it("keeps the host of a function that forged its batch reply: its neighbour's host and call are untouched", async () => {
-    // Promise.prototype.then replaced in the tenant's realm forged the reply the prelude read:
-    // an entry of NaN ms reached the serving thread, which killed the host (SIGKILL).
-    await deploy(
-      'forger',
-      `const then = Promise.prototype.then;
-      Promise.prototype.then = function (ok, no) {
-        if (no === undefined && typeof ok === 'function') {
-          Promise.prototype.then = then;
-          return ok({ length: '0', toString: () => 'x:5:Rtrue' });
-        }
-        return then.call(this, ok, no);
-      };
-      export default () => 1;`,
-    );
+    // Promise.prototype.then replaced in the tenant's realm forged the reply the prelude read: an
+    // entry of NaN ms, one step from an outcome the serving thread refuses by killing the host.
+    await deploy('forger', `${FORGES_BATCH_REPLY}export default () => 1;`);
     assert.equal((await invoke('echo', 1)).status, 200);
     const pidBefore = runtime().hostPidFor('echo');
     assert.ok(pidBefore);

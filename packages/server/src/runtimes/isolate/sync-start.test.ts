@@ -4,7 +4,14 @@ import { MemoryBlobStore } from '@faas/testkit';
 import { IsolateBudget } from './isolate-budget.ts';
 import { IsolateGroups } from './isolate-groups.ts';
 import { createIsolateRuntime, type IsolateRuntime } from './isolate-runtime.ts';
-import { deployScript, EVAL_SCRIPT, type Invoked, invoke, resultOf } from './test-helpers.ts';
+import {
+  deployScript,
+  EVAL_SCRIPT,
+  FORGES_BATCH_REPLY,
+  type Invoked,
+  invoke,
+  resultOf,
+} from './test-helpers.ts';
 import { SYNC_BUDGET_MS, VersionPool } from './version-pool.ts';
 import { parseBatchReplies, shareOut, syncTimeoutMs } from './warm-isolate.ts';
 
@@ -157,21 +164,11 @@ describe('isolate runtime: batches of synchronous starts', () => {
 
   it('trusts no batch reply the function forged by replacing Promise.prototype.then: durations stay finite', async () => {
     // The tenant's own realm holds the prelude: it answered the prelude's read of a reply with an
-    // object whose text held an entry of NaN milliseconds, which made every duration NaN and got
-    // the isolate host killed by the serving thread that could not read the outcome.
-    const fn = await deployScript(
-      blobs,
-      `const then = Promise.prototype.then;
-      Promise.prototype.then = function (ok, no) {
-        if (no === undefined && typeof ok === 'function') {
-          Promise.prototype.then = then;
-          return ok({ length: '0', toString: () => 'x:5:Rtrue' });
-        }
-        return then.call(this, ok, no);
-      };
-      var __faas = { default: () => 1 };`,
-      { maxConcurrency: 1 },
-    );
+    // object whose text held an entry of NaN milliseconds, which made every duration NaN and
+    // failed the batch with a platform error.
+    const fn = await deployScript(blobs, `${FORGES_BATCH_REPLY}var __faas = { default: () => 1 };`, {
+      maxConcurrency: 1,
+    });
     const { outcome } = await invoke(runtime, fn, {});
     assert.ok(Number.isFinite(outcome.metrics.durationMs), JSON.stringify(outcome));
     assert.notEqual(outcome.status === 'succeeded' ? outcome.result : undefined, true, 'no forged result');
