@@ -100,6 +100,38 @@ describe('bad input gets a clear error', () => {
     assert.equal((await s.api('/api/v1/functions/broken')).status, 404, 'nothing half-written');
   });
 
+  it('422 for code that builds but cannot load: a throwing top level, a handler that is not a function', async () => {
+    const cases = [
+      {
+        name: 'throws-on-load',
+        code: 'throw new Error("no config");\nexport default () => 1;',
+        message: /no config/,
+      },
+      { name: 'not-callable', code: 'export default 42;', message: /function/ },
+      { name: 'wrong-export', code: 'export const main = () => 1;', message: /default/ },
+    ];
+    for (const { name, code, message } of cases) {
+      const res = await s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code } });
+      const err = await expectError(res, 422, 'FAAS_ERR_COMPILE_ERROR');
+      assert.match(err.message, message, name);
+      assert.equal((await s.api(`/api/v1/functions/${name}`)).status, 404, `${name}: nothing half-written`);
+    }
+    // A new version that cannot load leaves the working one in place.
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'loads', runtime: 'js', code: 'export default () => "v1";' },
+    });
+    assert.equal(made.status, 201);
+    const res = await s.api('/api/v1/functions/loads', {
+      method: 'PUT',
+      json: { runtime: 'js', code: 'export default null;' },
+    });
+    await expectError(res, 422, 'FAAS_ERR_COMPILE_ERROR');
+    const call = await s.api('/api/v1/functions/loads/invoke', { method: 'POST', json: {} });
+    assert.equal(call.status, 200);
+    assert.equal(await call.json(), 'v1');
+  });
+
   it('404 for unknown functions, versions, invocations, routes and endpoints', async () => {
     await expectError(await s.api('/api/v1/functions/ghost'), 404, 'FAAS_ERR_FUNCTION_NOT_FOUND');
     await expectError(

@@ -1,6 +1,7 @@
 // Cold starts on a real server: after a restart nothing of a function is warm, so its first call
 // waits for a new isolate (js, in an isolate host process) or container (node) and is recorded as
-// a cold start; the next call reuses it. The record, /metrics and /api/v1/stats all say so.
+// a cold start; the next call reuses it. The record, /metrics and /api/v1/stats all say so. A
+// deploy loads what it stores, so a function's first call after its deploy is warm.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +80,19 @@ describe('cold starts of a js function', () => {
 
   it('records the first call after a restart as cold and the next as warm', async () => {
     await firstColdThenWarm(s, 'cold-js', 'js');
+  });
+
+  it('a deploy loads the new version, so its first call is warm', async () => {
+    const code = 'export default () => ({ ok: true })';
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'warm-js', runtime: 'js', code },
+    });
+    assert.equal(made.status, 201);
+    assert.equal((await invoke(s, 'warm-js')).coldStart, false);
+    const updated = await s.api('/api/v1/functions/warm-js', { method: 'PATCH', json: { timeoutMs: 5000 } });
+    assert.equal(updated.status, 200, await updated.clone().text());
+    assert.equal((await invoke(s, 'warm-js')).coldStart, false, 'a new version too');
   });
 });
 

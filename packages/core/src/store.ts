@@ -10,7 +10,11 @@ import type { SnapshotFilter, SnapshotRecord } from './sandboxes.ts';
 import type { SecretRecord } from './secrets.ts';
 
 /** A version about to be written: the store assigns `version` and `createdAt`. */
-export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'>;
+/**
+ * A version to store. `createdAt` is the prepared candidate's, so a runtime that knows a version
+ * by it (the isolate runtime's pools) finds the one warmed at deploy. @default now
+ */
+export type NewFunctionVersion = Omit<FunctionVersion, 'version' | 'createdAt'> & { createdAt?: string };
 
 /** A declared route and the function that owns it. */
 export interface RouteRecord extends RouteSpec {

@@ -112,7 +112,7 @@ export class FunctionService {
     const candidate = { ...versionOf(name, 1, config, code), project };
     await this.#prepare(candidate, options);
     const record = await this.#stored(candidate, () =>
-      this.#d.store.createFunction({ name, ...config, ...code, project }),
+      this.#d.store.createFunction({ name, ...config, ...code, project, createdAt: candidate.createdAt }),
     );
     await this.#changed(record);
     return record;
@@ -249,7 +249,13 @@ export class FunctionService {
     const project = latest.project ?? DEFAULT_PROJECT;
     const candidate = { ...versionOf(current.name, current.latestVersion + 1, config, code), project };
     await this.#prepare(candidate, options);
-    const input: NewFunctionVersion = { name: current.name, ...config, ...code, project };
+    const input: NewFunctionVersion = {
+      name: current.name,
+      ...config,
+      ...code,
+      project,
+      createdAt: candidate.createdAt,
+    };
     const record = await this.#stored(candidate, () =>
       this.#d.store.addVersion(input, current.latestVersion),
     );
@@ -265,10 +271,9 @@ export class FunctionService {
   }
 
   /**
-   * Container versions are prepared before they are stored (image, dependencies, a loaded warm
-   * container), so code that cannot run is refused at deploy and the first invoke is warm.
-   * Isolates load in ~2 ms on first use, which is cheaper than holding one per deployed version;
-   * their code was already built by `prepareCode`.
+   * Versions are prepared before they are stored (image, dependencies, a loaded warm container,
+   * or for js/ts the bundle `prepareCode` built, run in an isolate), so code that cannot run
+   * (a top-level throw, a handler that is not a function) is refused at deploy, not at every call.
    * @throws FaasError RUNTIME_UNAVAILABLE (no engine), COMPILE_ERROR, VALIDATION.
    */
   async #prepare(candidate: FunctionVersion, options: DeployOptions): Promise<void> {
@@ -278,7 +283,6 @@ export class FunctionService {
       candidate.secrets && this.#d.secrets
         ? (await this.#d.secrets.reveal(candidate, candidate.project ?? DEFAULT_PROJECT)).fn
         : candidate;
-    if (candidate.runtime === 'js' || candidate.runtime === 'ts') return;
     const runtime = this.#d.runtimes.forFunction(candidate.runtime);
     await runtime.prepare(revealed, options.onProgress ? { onProgress: options.onProgress } : {});
   }

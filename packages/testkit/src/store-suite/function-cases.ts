@@ -26,6 +26,18 @@ export function functionCases(getStore: GetStore): void {
     assert.deepEqual(await store.getVersion('img', 1), record.latest);
   });
 
+  it('a version keeps the createdAt it is given (the candidate a deploy prepared), in no config field', async () => {
+    const store = getStore();
+    const made = await store.createFunction({
+      ...sampleVersion('given'),
+      createdAt: '2026-01-02T03:04:05.678Z',
+    });
+    assert.equal(made.latest.createdAt, '2026-01-02T03:04:05.678Z');
+    const next = await store.addVersion({ ...sampleVersion('given'), createdAt: '2026-01-02T03:04:06.000Z' });
+    assert.equal(next.latest.createdAt, '2026-01-02T03:04:06.000Z');
+    assert.equal((await store.getVersion('given', 1))?.createdAt, '2026-01-02T03:04:05.678Z');
+  });
+
   it('keeps optional config fields absent when they were not given', async () => {
     const store = getStore();
     const record = await store.createFunction(sampleVersion('plain'));

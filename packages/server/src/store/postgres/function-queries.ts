@@ -67,7 +67,7 @@ export class FunctionQueries {
         });
       }
       await assertRoutesFree(sql, input.name, input.routes, projectOf(input));
-      const version = await insertVersion(sql, input, 1, now);
+      const version = await insertVersion(sql, input, 1, input.createdAt ?? now);
       await replaceRoutes(sql, input.name, input.routes);
       await bumpRevision(sql);
       return { name: input.name, latestVersion: 1, createdAt: now, updatedAt: now, latest: version };
@@ -96,7 +96,7 @@ export class FunctionQueries {
       await assertRoutesFree(sql, input.name, input.routes, projectOf(input));
       const next = row.latest_version + 1;
       const now = new Date().toISOString();
-      const version = await insertVersion(sql, input, next, now);
+      const version = await insertVersion(sql, input, next, input.createdAt ?? now);
       await sql.count('UPDATE functions SET latest_version = $1, updated_at = $2 WHERE name = $3', [
         next,
         now,

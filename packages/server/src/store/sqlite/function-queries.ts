@@ -58,7 +58,7 @@ export class FunctionQueries {
         now,
         projectOf(input),
       );
-      this.#insertVersion(input, 1, now);
+      this.#insertVersion(input, 1, input.createdAt ?? now);
       this.#replaceRoutes(input.name, input.routes);
       return this.#read(input.name) as FunctionRecord;
     });
@@ -86,7 +86,7 @@ export class FunctionQueries {
       this.#assertRoutesFree(input.name, input.routes, projectOf(input));
       const version = row.latest_version + 1;
       const now = new Date().toISOString();
-      this.#insertVersion(input, version, now);
+      this.#insertVersion(input, version, input.createdAt ?? now);
       this.#db.run(
         'UPDATE functions SET latest_version = ?, updated_at = ? WHERE name = ?',
         version,
