@@ -218,6 +218,58 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
     assert.equal(runtime().hostPidFor('echo'), pidBefore);
   });
 
+  it('fails a result nested thousands deep as InvalidResult, sync and async: the host lives and lists still read', async () => {
+    // JSON.parse takes such a value and JSON.stringify overflows on it: in the host's frame
+    // encoder it ended the host (with its neighbours' calls), in the answer it was a 500 after a
+    // record of success that no list could read again.
+    await deploy(
+      'deep',
+      'export default (e) => { let v = []; for (let i = 0; i < e.d; i++) v = [v]; return v; }',
+    );
+    assert.equal((await invoke('deep', { d: 900 })).status, 200, 'nesting a payload could have is fine');
+    const pidBefore = runtime().hostPidFor('deep');
+    const neighbours = Array.from({ length: 4 }, () => invoke('sleeper', { ms: 800 }));
+    await new Promise((r) => setTimeout(r, 100));
+    const sync = await invoke('deep', { d: 20_000 });
+    const syncBody = (await sync.json()) as { error: { message: string; details: { type: string } } };
+    assert.equal(syncBody.error.details.type, 'InvalidResult', JSON.stringify(syncBody));
+    assert.match(syncBody.error.message, /deeper than 1000 levels/);
+    const queued = await s.api('/api/v1/functions/deep/invoke?async=true', {
+      method: 'POST',
+      json: { d: 4_500 },
+    });
+    assert.equal(queued.status, 202);
+    const { invocationId } = (await queued.json()) as { invocationId: string };
+    const done = await waitFor(async () => {
+      const inv = (await (await s.api(`/api/v1/invocations/${invocationId}`)).json()) as Invocation;
+      return inv.status === 'queued' || inv.status === 'running' ? undefined : inv;
+    });
+    assert.equal(done.error?.type, 'InvalidResult', JSON.stringify(done));
+    for (const answer of await Promise.all(neighbours)) assert.equal(answer.status, 200);
+    assert.equal(runtime().hostPidFor('deep'), pidBefore);
+    assert.equal((await s.api('/api/v1/invocations?limit=50')).status, 200);
+  });
+
+  it('answers 400 for an event or API body nested thousands deep, sync and async', async () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    for (const path of ['/api/v1/functions/echo/invoke', '/api/v1/functions/echo/invoke?async=true']) {
+      const res = await s.api(path, {
+        method: 'POST',
+        body: deep,
+        headers: { 'content-type': 'application/json' },
+      });
+      const body = (await res.json()) as { error: { code: string } };
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(body.error.code, 'FAAS_ERR_INVALID_JSON');
+    }
+    const api = await s.api('/api/v1/functions', {
+      method: 'POST',
+      body: `{"name":"x","runtime":"js","code":"export default () => 1","description":${deep}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(api.status, 400, await api.clone().text());
+  });
+
   it('runs no tenant code on the server process: the isolate host is another process', async () => {
     await deploy('pid', 'export default () => 1');
     assert.equal((await invoke('pid')).status, 200);

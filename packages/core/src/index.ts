@@ -11,6 +11,7 @@ export * from './health.ts';
 export * from './ids.ts';
 export * from './image-references.ts';
 export * from './invocations.ts';
+export * from './json-depth.ts';
 export * from './paging.ts';
 export * from './projects.ts';
 export * from './queue.ts';

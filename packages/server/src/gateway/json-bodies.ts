@@ -1,4 +1,4 @@
-import { ErrorCode, FaasError } from '@faas/core';
+import { ErrorCode, FaasError, jsonNestsDeeperThan, jsonTooDeep } from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -11,6 +11,10 @@ export function acceptEmptyJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonNestsDeeperThan(body as string)) {
+      done(jsonTooDeep(), undefined);
+      return;
+    }
     if (body.length > 0) return parseJson(request, body as string, done);
     if (needsBody(request)) {
       done(

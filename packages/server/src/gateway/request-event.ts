@@ -1,4 +1,4 @@
-import { ErrorCode, FaasError } from '@faas/core';
+import { ErrorCode, FaasError, jsonNestsDeeperThan, jsonTooDeep } from '@faas/core';
 import type { FastifyRequest } from 'fastify';
 import { checkInvokeBody } from './invoke-body.ts';
 
@@ -23,8 +23,13 @@ export function invokeEvent(contentType: string | undefined, body: Buffer | unde
   const type = mediaType(contentType);
   if (type === undefined || type === 'application/json' || type.endsWith('+json')) {
     if (type === undefined && !looksLikeJson(body)) return body.toString('utf8');
+    const text = body.toString('utf8');
+    if (jsonNestsDeeperThan(text)) {
+      if (type === undefined) return text;
+      throw jsonTooDeep();
+    }
     try {
-      return JSON.parse(body.toString('utf8'));
+      return JSON.parse(text);
     } catch (err) {
       if (type === undefined) return body.toString('utf8');
       throw new FaasError(ErrorCode.INVALID_JSON, `Body is not valid JSON: ${(err as Error).message}`);

@@ -1,4 +1,4 @@
-import type { InvocationError, LogLine } from '@faas/core';
+import { type InvocationError, type LogLine, MAX_JSON_DEPTH } from '@faas/core';
 
 /**
  * The messages a function container's agent sends (images/agent/PROTOCOL.md) and the bounded
@@ -48,11 +48,6 @@ export const DEFAULT_AGENT_LIMITS: AgentMessageLimits = {
 /** Longest error `type`, and longest error `message` or `stack`. */
 const MAX_ERROR_TYPE_CHARS = 200;
 const MAX_ERROR_TEXT_BYTES = 64 * 1024;
-/**
- * Deepest nesting of a result's value: the host writes results out with JSON.stringify, whose
- * recursion ends in a RangeError a few thousand levels down.
- */
-export const MAX_VALUE_DEPTH = 1000;
 /** Room for the envelope around a result's value (`{"t":"result","id":…}`). */
 const ENVELOPE_BYTES = 64 * 1024;
 const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error', 'log']);
@@ -210,8 +205,8 @@ function result(
   if (message.valueEncoding === undefined) {
     if (lineBytes > limits.resultBytes + ENVELOPE_BYTES) throw tooLarge();
     // Each level costs two bytes: only a long line can nest too deep.
-    if (lineBytes > 2 * MAX_VALUE_DEPTH && depthOf(message.value) > MAX_VALUE_DEPTH) {
-      throw new AgentProtocolError(`result.value nests deeper than ${MAX_VALUE_DEPTH} levels`);
+    if (lineBytes > 2 * MAX_JSON_DEPTH && depthOf(message.value) > MAX_JSON_DEPTH) {
+      throw new AgentProtocolError(`result.value nests deeper than ${MAX_JSON_DEPTH} levels`);
     }
     return { t: 'result', id, ok: true, value: message.value };
   }

@@ -5,6 +5,7 @@ import {
   type InvokeOutcome,
   type InvokeRequest,
   isFaasError,
+  jsonNestsDeeperThan,
 } from '@faas/core';
 import { envWithTrace } from '../trace-env.ts';
 import { missingImageMessage } from './docker-engine.ts';
@@ -22,6 +23,7 @@ function payloadBytes(event: unknown): Buffer {
 function parseResult(stdout: string): unknown {
   const text = stdout.trim();
   if (text === '') return null;
+  if (jsonNestsDeeperThan(text)) return stdout;
   try {
     return JSON.parse(text);
   } catch {

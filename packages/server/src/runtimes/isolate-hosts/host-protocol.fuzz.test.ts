@@ -190,6 +190,22 @@ describe('isolate host protocol', () => {
     });
   });
 
+  it('sends a result JSON cannot write as a failure of that call, not an exception that ends the host', () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const frame = encodeOutcomes([
+      { seq: 1, outcome: { status: 'succeeded', result: deep, metrics: { durationMs: 1 } }, logs: [] },
+      { seq: 2, outcome: { status: 'succeeded', result: 'next', metrics: { durationMs: 1 } }, logs: [] },
+    ]);
+    const [read] = new FrameReader(MAX_FRAME).push(frame);
+    const [first, second] = decodeOutcomes((read as { body: Buffer }).body);
+    const failed = first && 'outcome' in first ? first.outcome : undefined;
+    assert.equal(failed?.status, 'failed');
+    assert.equal(failed?.status === 'failed' && failed.error.type, 'InvalidResult');
+    const next = second && 'outcome' in second ? second.outcome : undefined;
+    assert.equal(next?.status === 'succeeded' && next.result, 'next');
+  });
+
   it('reassembles frames split anywhere, copying each once', () => {
     const all = Buffer.concat(seeds);
     for (const size of [1, 2, 3, 7, 64]) {

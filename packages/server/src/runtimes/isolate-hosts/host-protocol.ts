@@ -203,7 +203,7 @@ export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
       w.u8(RESULT_KIND.json);
       w.str(JSON.stringify(item.platformError));
     } else {
-      const { outcome } = item;
+      const { outcome, resultJson } = encodable(item.outcome);
       const m = outcome.metrics;
       // The client drops a connection whose outcome has no duration: a number that went wrong
       // in measuring is sent as 0 (and an optional one as absent), failing nothing.
@@ -212,17 +212,41 @@ export function encodeOutcomes(items: readonly OutcomeItem[]): Buffer {
       w.u8(m.coldStart === undefined ? COLD_START.unknown : m.coldStart ? COLD_START.cold : COLD_START.warm);
       if (outcome.status !== 'succeeded') {
         w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.error));
-      } else if (outcome.result === undefined) {
-        w.u8(RESULT_KIND.undefined).u32(0);
+      } else if (resultJson !== undefined) {
+        w.u8(RESULT_KIND.json).str(resultJson);
       } else if (outcome.result instanceof Uint8Array) {
         w.u8(RESULT_KIND.bytes).bytes(outcome.result);
       } else {
-        w.u8(RESULT_KIND.json).str(JSON.stringify(outcome.result));
+        w.u8(RESULT_KIND.undefined).u32(0);
       }
     }
     writeLogs(w, item.logs);
   }
   return w.finish();
+}
+
+/**
+ * The outcome with its result as JSON (undefined for bytes or no result), or when the result
+ * cannot be written as JSON (decodeReply already refused results nested too deep; should one
+ * still overflow the stack) a failure saying so: never an exception that ends the host and every
+ * call it holds.
+ */
+function encodable(outcome: InvokeOutcome): { outcome: InvokeOutcome; resultJson?: string } {
+  if (
+    outcome.status !== 'succeeded' ||
+    outcome.result === undefined ||
+    outcome.result instanceof Uint8Array
+  ) {
+    return { outcome };
+  }
+  try {
+    return { outcome, resultJson: JSON.stringify(outcome.result) };
+  } catch (err) {
+    const message = `The function's result cannot be written as JSON: ${(err as Error).message}`;
+    return {
+      outcome: { status: 'failed', error: { type: 'InvalidResult', message }, metrics: outcome.metrics },
+    };
+  }
 }
 
 /**

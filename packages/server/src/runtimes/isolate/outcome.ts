@@ -1,4 +1,10 @@
-import type { InvocationError, InvokeMetrics, InvokeOutcome } from '@faas/core';
+import {
+  type InvocationError,
+  type InvokeMetrics,
+  type InvokeOutcome,
+  jsonNestsDeeperThan,
+  MAX_JSON_DEPTH,
+} from '@faas/core';
 
 /** How an attempt that did not produce a reply ended. */
 export type Stop = 'timeout' | 'out_of_memory' | 'aborted';
@@ -77,6 +83,10 @@ export function decodeReply(reply: unknown, metrics: InvokeMetrics, maxResultByt
       // Characters undercount UTF-8 bytes by up to 3x: measure exactly only when it can matter.
       if (body.length * 3 > maxResultBytes && Buffer.byteLength(body) > maxResultBytes) {
         const message = `The function's result is too large: ${Buffer.byteLength(body)} bytes of JSON, the limit is ${maxResultBytes} bytes`;
+        return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
+      }
+      if (jsonNestsDeeperThan(body)) {
+        const message = `The function's result nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`;
         return { status: 'failed', error: { type: 'InvalidResult', message }, metrics };
       }
       try {

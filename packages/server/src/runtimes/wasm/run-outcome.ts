@@ -1,4 +1,4 @@
-import type { InvokeMetrics, InvokeOutcome } from '@faas/core';
+import { type InvokeMetrics, type InvokeOutcome, jsonNestsDeeperThan } from '@faas/core';
 import type { WorkerReply } from './worker-messages.ts';
 
 type DoneReply = Extract<WorkerReply, { type: 'done' }>;
@@ -45,6 +45,7 @@ const decoder = new TextDecoder();
 function resultOf(stdout: Uint8Array): unknown {
   if (stdout.length === 0) return null;
   const text = decoder.decode(stdout);
+  if (jsonNestsDeeperThan(text)) return text;
   try {
     return JSON.parse(text);
   } catch {

@@ -1,5 +1,12 @@
 import { StringDecoder } from 'node:string_decoder';
-import { ErrorCode, FaasError, type InstanceSpec, type InstanceView, type SnapshotProcess } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  type InstanceSpec,
+  type InstanceView,
+  jsonNestsDeeperThan,
+  type SnapshotProcess,
+} from '@faas/core';
 import {
   Event,
   encodeCredit,
@@ -403,9 +410,12 @@ export class Instance {
 
 /**
  * A line a process wrote to $FAAS_EVENTS: `{"name": "...", "data": ...}` becomes a custom event;
- * anything else is passed on whole as `{ name: "line", data: "<the line>" }`.
+ * anything else (or nested deeper than MAX_JSON_DEPTH) is passed on whole as
+ * `{ name: "line", data: "<the line>" }`.
  */
 function customEvent(line: string): InstanceEvent {
+  // Too deep to send on as JSON (see MAX_JSON_DEPTH): passed on as text.
+  if (jsonNestsDeeperThan(line)) return { type: 'custom', name: 'line', data: line };
   try {
     const parsed = JSON.parse(line) as { name?: unknown; data?: unknown };
     if (parsed && typeof parsed === 'object' && typeof parsed.name === 'string') {
