@@ -57,3 +57,33 @@ describe('failed authentication is throttled per client address', () => {
     assert.equal((await invoke('faas_guess_6', { 'x-forwarded-for': '203.0.113.5' })).status, 429);
   });
 });
+
+describe('behind a trusted proxy (FAAS_TRUSTED_PROXIES), each client is counted as itself', () => {
+  let s: TestServer;
+  // The test client stands for an Ingress on 127.0.0.1 that appends each client's address.
+  before(async () => {
+    s = await startTestServer({
+      authFailureLimit: 3,
+      authFailureWindowMs: 60_000,
+      trustedProxies: '127.0.0.1, ::1',
+    });
+  });
+  after(() => s.close());
+
+  it("one client's wrong keys lock out that client only, through the router and the fast path", async () => {
+    const from = (address: string, key: string, path = '/api/v1/functions') =>
+      s.api(path, { key, headers: { 'x-forwarded-for': address } });
+    for (let i = 0; i < 3; i++) assert.equal((await from('203.0.113.5', `faas_guess_${i}`)).status, 401);
+    assert.equal((await from('203.0.113.5', 'faas_guess_3')).status, 429);
+    // What a client writes before the proxy's entry is its own word: it changes nothing.
+    assert.equal((await from('198.51.100.1, 203.0.113.5', 'faas_guess_4')).status, 429);
+    // Another client behind the same proxy is not held back.
+    assert.equal((await from('203.0.113.6', 'faas_guess_5')).status, 401);
+    const invoke = await s.api('/api/v1/functions/none/invoke', {
+      method: 'POST',
+      key: 'faas_guess_6',
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+    });
+    assert.equal(invoke.status, 401);
+  });
+});

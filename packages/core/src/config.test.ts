@@ -26,6 +26,21 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes trusted proxies as addresses and CIDR ranges, and refuses anything else', () => {
+    assert.deepEqual(loadConfig({}).trustedProxies, []);
+    assert.deepEqual(
+      loadConfig({ FAAS_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7,fd00::/8 ' }).trustedProxies,
+      ['10.0.0.0/8', '192.0.2.7', 'fd00::/8'],
+    );
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', 'example.com', '10.0.0.0/8/1', '10.0.0.0/x', '*']) {
+      assert.throws(
+        () => loadConfig({ FAAS_TRUSTED_PROXIES: bad }),
+        /FAAS_TRUSTED_PROXIES: must be IP addresses/,
+        bad,
+      );
+    }
+  });
+
   it('leaves the test suite’s FAAS_TEST_* variables alone', () => {
     assert.equal(loadConfig({ FAAS_TEST_DATABASE_URL: 'postgres://x@y/z' }).port, 8080);
     assert.throws(() => loadConfig({ FAAS_TESTS: '1' }), /FAAS_TESTS: unknown setting/);

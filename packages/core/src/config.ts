@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { FaasError } from './errors.ts';
 
 /** The platform's configuration. Built by `loadConfig`; frozen; passed into constructors. */
@@ -141,6 +142,13 @@ export interface Config {
    */
   triggerSandbox: boolean;
   /**
+   * Proxies in front (a load balancer, an Ingress) whose `X-Forwarded-For` is believed: IPv4/IPv6
+   * addresses and CIDR ranges, comma-separated. The client is the last address of the chain not
+   * among them; without them every client behind a proxy is the proxy's one address to the auth
+   * throttle and the per-address limits. Empty: the header is ignored. (FAAS_TRUSTED_PROXIES)
+   */
+  trustedProxies: readonly string[];
+  /**
    * The PostgreSQL metadata store, `postgres://user:password@host:5432/database`; unset: the
    * embedded SQLite file in the data dir. (FAAS_DATABASE_URL)
    */
@@ -272,6 +280,24 @@ const bool: Parser<boolean> = (raw) => {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new Error(`must be true or false, got "${raw}"`);
+};
+
+/** `10.0.0.0/8, 192.168.1.7, fd00::/8`: addresses and CIDR ranges, each checked. */
+const addressRanges: Parser<readonly string[]> = (raw) => {
+  const ranges = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  for (const range of ranges) {
+    const [address = '', prefix, extra] = range.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new Error(`must be IP addresses or CIDR ranges separated by commas, got "${range}"`);
+    }
+  }
+  return Object.freeze(ranges);
 };
 
 const str: Parser<string> = (raw) => {
@@ -565,6 +591,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   tlsKey: { env: 'FAAS_TLS_KEY', default: undefined, parse: str },
   http2: { env: 'FAAS_HTTP2', default: true, parse: bool },
   triggerSandbox: { env: 'FAAS_TRIGGER_SANDBOX', default: true, parse: bool },
+  trustedProxies: { env: 'FAAS_TRUSTED_PROXIES', default: [], parse: addressRanges },
   databaseUrl: { env: 'FAAS_DATABASE_URL', default: undefined, parse: databaseUrl },
   databasePoolSize: { env: 'FAAS_DATABASE_POOL_SIZE', default: 10, parse: int(1, 1000) },
   databaseMigrate: { env: 'FAAS_DATABASE_MIGRATE', default: true, parse: bool },

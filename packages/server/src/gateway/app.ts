@@ -12,6 +12,7 @@ import { invocationIdOf } from '../observability/request-log.ts';
 import type { Platform } from '../platform.ts';
 import { assertRouteScoped } from '../tenancy/route-scopes.ts';
 import { auditTrail } from './audit-trail.ts';
+import { trustProxies } from './client-address.ts';
 import { acceptGatewayCaller } from './cluster-caller.ts';
 import { consoleRoutes } from './console-static.ts';
 import { apiCors } from './cors/api-cors.ts';
@@ -54,6 +55,7 @@ export interface BuildAppOptions {
 /** Builds the HTTP gateway over a platform; `main.ts` makes it listen. */
 export async function buildApp(platform: Platform, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = platform;
+  trustProxies(config.trustedProxies);
   // The console's sessions: this thread's Fastify and invoke pipeline serve every cookie request
   // (gateway threads hand them here: session-auth.ts usesSession).
   const sessions = platform.sessions;

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HttpMetrics } from '../../observability/http-metrics.ts';
 import { RequestLog } from '../../observability/request-log.ts';
 import { createThreadPlatform } from '../../thread-platform.ts';
+import { trustProxies } from '../client-address.ts';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
 import { createGatewayServer, gatewayTls } from '../http-server.ts';
 import { createInvokePipeline, publicRateLimit } from '../invoke/create-pipeline.ts';
@@ -20,6 +21,7 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 const data = workerData as GatewayThreadData;
 const { config } = data;
+trustProxies(config.trustedProxies);
 const tell = (event: GatewayThreadEvent) => parentPort?.postMessage(event);
 const platform = await createThreadPlatform(data);
 
