@@ -151,6 +151,25 @@ export function isFaasError(value: unknown): value is FaasError {
   return value instanceof FaasError;
 }
 
+const refusals = new WeakSet<FaasError>();
+
+/**
+ * Marks `err` (a RUNTIME_UNAVAILABLE, say) as a refusal: it was thrown before the call was handed
+ * to anything that runs its code (a runtime closed or draining, its engine down, no container
+ * could be started), so nothing of the call ran. Only a refusal may be run again elsewhere (a
+ * cluster's gateway tries another worker, docs/cluster.md); any other failure may have come after
+ * the function started, and a second run would repeat its side effects. Returns `err`.
+ */
+export function refusedBeforeStart<E extends FaasError>(err: E): E {
+  refusals.add(err);
+  return err;
+}
+
+/** Whether `err` was marked by refusedBeforeStart. */
+export function isRefusedBeforeStart(err: unknown): boolean {
+  return err instanceof FaasError && refusals.has(err);
+}
+
 /** The metadata store cannot take a write now (unreachable, or read-only): one later may work. */
 export function isStoreDown(err: unknown): boolean {
   return (

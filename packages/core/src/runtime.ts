@@ -101,7 +101,9 @@ export interface Runtime {
   /**
    * Runs one attempt, preparing the version first when it is not warm (first call, or after idle
    * scale-to-zero or retire). Function faults (code that fails to load, throw, timeout, memory)
-   * come back as an outcome; only platform faults (runtime unavailable) throw FaasError.
+   * come back as an outcome; only platform faults (runtime unavailable) throw FaasError. One
+   * thrown before any of the call ran is marked `refusedBeforeStart` (errors.ts): only such a
+   * call may be sent to another worker.
    */
   invoke(request: InvokeRequest): Promise<InvokeOutcome>;
   /**

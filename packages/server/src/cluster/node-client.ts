@@ -2,6 +2,7 @@ import {
   type ClientRequest,
   Agent as HttpAgent,
   request as httpRequest,
+  type IncomingHttpHeaders,
   type RequestOptions,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -22,6 +23,7 @@ export class SendFailure extends Error {
 
 export interface NodeAnswer {
   status: number;
+  headers: IncomingHttpHeaders;
   text: string;
 }
 
@@ -93,7 +95,11 @@ export class NodeClient {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.once('end', () => {
           done();
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
         });
         // The connection cut during the answer: the call may have run.
         res.once('error', (err) => {

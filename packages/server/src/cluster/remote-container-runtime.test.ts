@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterNodeRecord, FunctionVersion, NodeRegistry } from '@faas/core';
 import { RemoteContainerRuntime } from './remote-container-runtime.ts';
-import { type InvokeCall, outcomeToWire } from './wire.ts';
+import { type InvokeCall, NOT_STARTED_HEADER, outcomeToWire } from './wire.ts';
 import { WorkerDirectory } from './worker-directory.ts';
 
 const SECRET = 'test-cluster-secret';
@@ -111,5 +111,108 @@ describe('RemoteContainerRuntime', () => {
       calls.map((c) => c.fn?.name),
       [undefined, 'older-fn'],
     );
+  });
+});
+
+/** Workers that each answer every call with `status` and `error`, `headers` set; `hits` lists them. */
+async function answeringWorkers(
+  names: string[],
+  status: number,
+  error: { code: string; message: string },
+  headers: Record<string, string>,
+): Promise<{ directory: WorkerDirectory; hits: string[]; close: () => Promise<void> }> {
+  const hits: string[] = [];
+  const servers: Server[] = [];
+  const nodes: ClusterNodeRecord[] = [];
+  for (const name of names) {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        hits.push(name);
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify({ error }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const now = new Date().toISOString();
+    nodes.push({
+      id: name,
+      role: 'worker',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      capacity: { cpus: 1, memoryMb: 1024 },
+      load: { cpu: 0, memory: 0, io: 0, score: 0 },
+      running: 0,
+      warm: [],
+      startedAt: now,
+      heartbeatAt: now,
+    });
+  }
+  const registry: NodeRegistry = {
+    heartbeat: async () => undefined,
+    leave: async () => undefined,
+    list: async () => nodes,
+    close: async () => undefined,
+  };
+  const directory = new WorkerDirectory(registry, () => undefined);
+  await directory.refresh();
+  const close = async () => {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  };
+  return { directory, hits, close };
+}
+
+describe('RemoteContainerRuntime: which failures go to another worker', () => {
+  const fn = { name: 'side-effects', version: 1, runtime: 'image' } as FunctionVersion;
+  const invoke = (runtime: RemoteContainerRuntime) =>
+    runtime
+      .invoke({ invocationId: 'inv_2', fn, event: {}, deadline: Date.now() + 5_000, log: () => undefined })
+      .then(
+        () => undefined,
+        (err: unknown) => err as { code?: string },
+      );
+
+  it('a 503 the worker says came after the function may have started is the answer: no second run', async () => {
+    const workers = await answeringWorkers(
+      ['a', 'b'],
+      503,
+      { code: 'FAAS_ERR_RUNTIME_UNAVAILABLE', message: 'The sandbox failed: it ended without an exit' },
+      {},
+    );
+    const runtime = new RemoteContainerRuntime({
+      directory: workers.directory,
+      secret: SECRET,
+      kinds: ['image'],
+    });
+    try {
+      const err = await invoke(runtime);
+      assert.equal(err?.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+      assert.equal(workers.hits.length, 1, `ran on ${workers.hits.join(', ')}`);
+    } finally {
+      await runtime.close();
+      await workers.close();
+    }
+  });
+
+  it('a refusal before anything started (draining, engine down) goes to another worker once', async () => {
+    const workers = await answeringWorkers(
+      ['a', 'b'],
+      503,
+      { code: 'FAAS_ERR_RUNTIME_UNAVAILABLE', message: 'This worker is draining' },
+      { [NOT_STARTED_HEADER]: '1' },
+    );
+    const runtime = new RemoteContainerRuntime({
+      directory: workers.directory,
+      secret: SECRET,
+      kinds: ['image'],
+    });
+    try {
+      const err = await invoke(runtime);
+      assert.equal(err?.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
+      assert.deepEqual(workers.hits.toSorted(), ['a', 'b']);
+    } finally {
+      await runtime.close();
+      await workers.close();
+    }
   });
 });

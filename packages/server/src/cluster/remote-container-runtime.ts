@@ -13,7 +13,7 @@ import {
 } from '@faas/core';
 import { boundedSignal } from './bounded-signal.ts';
 import { InFlightCalls } from './in-flight-calls.ts';
-import { NodeClient } from './node-client.ts';
+import { type NodeAnswer, NodeClient } from './node-client.ts';
 import { onAWorker } from './on-a-worker.ts';
 import { pickWorker } from './placement.ts';
 import { versionDigest } from './version-digest.ts';
@@ -22,6 +22,7 @@ import {
   clusterAuthValue,
   type InvokeAnswer,
   type InvokeCall,
+  NOT_STARTED_HEADER,
   outcomeFromWire,
   toWire,
 } from './wire.ts';
@@ -41,8 +42,8 @@ export interface RemoteContainerOptions {
 
 /**
  * A gateway's container runtime: the same Runtime as the local one, each call sent to a worker
- * of the cluster (placement.ts). A worker that fails before the function started (no connection,
- * draining, its engine down) is replaced by another once; one that goes away during the call is
+ * of the cluster (placement.ts). A worker that provably did not start the function (no connection,
+ * or a refusal it marked so: draining, its engine down) is replaced by another once; one that goes away during the call is
  * FAAS_ERR_WORKER_LOST, never a hang: every call is bounded by its deadline plus
  * WORKER_ANSWER_GRACE_MS.
  */
@@ -76,9 +77,9 @@ export class RemoteContainerRuntime implements Runtime {
 
   async prepare(fn: FunctionVersion): Promise<void> {
     await this.#onAWorker(fn, (node) =>
-      this.#post(node, '/internal/v1/prepare', { fn }, AbortSignal.timeout(PREPARE_TIMEOUT_MS)).then(
-        () => undefined,
-      ),
+      this.#post(node, '/internal/v1/prepare', { fn }, AbortSignal.timeout(PREPARE_TIMEOUT_MS), {
+        repeatable: true,
+      }).then(() => undefined),
     );
   }
 
@@ -191,8 +192,19 @@ export class RemoteContainerRuntime implements Runtime {
     );
   }
 
-  async #post(node: ClusterNodeRecord, path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
-    let res: { status: number; text: string };
+  /**
+   * `repeatable`: running it twice does no harm (a deploy's preparation), so any 503
+   * RUNTIME_UNAVAILABLE may go to another worker; otherwise only a refusal the worker marked
+   * NOT_STARTED_HEADER does.
+   */
+  async #post(
+    node: ClusterNodeRecord,
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    { repeatable = false } = {},
+  ): Promise<unknown> {
+    let res: NodeAnswer;
     try {
       res = await this.#client.post(
         `${node.url}${path}`,
@@ -210,8 +222,14 @@ export class RemoteContainerRuntime implements Runtime {
     const parsed = parseJson(res.text);
     if (res.status >= 200 && res.status < 300 && parsed !== undefined) return parsed;
     const error = workerError(node, res.status, parsed);
-    // Draining, or its engine is down: the function never started there.
-    if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(error);
+    // Draining, or its engine is down: the function never started there. A sandbox that died
+    // under the function is a 503 RUNTIME_UNAVAILABLE too, but without the marker: it may have run.
+    if (
+      error.code === ErrorCode.RUNTIME_UNAVAILABLE &&
+      (repeatable || res.headers[NOT_STARTED_HEADER] === '1')
+    ) {
+      throw new NotStarted(error);
+    }
     throw error;
   }
 }

@@ -1,7 +1,13 @@
 import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
 import { onAWorker } from './on-a-worker.ts';
 import { pickWorker } from './placement.ts';
-import { CLUSTER_AUTH_HEADER, clusterAuthValue, type ExecuteCall, type ExecuteLine } from './wire.ts';
+import {
+  CLUSTER_AUTH_HEADER,
+  clusterAuthValue,
+  type ExecuteCall,
+  type ExecuteLine,
+  NOT_STARTED_HEADER,
+} from './wire.ts';
 import type { WorkerDirectory } from './worker-directory.ts';
 import { NotStarted, parseJson, sendFailure, workerError } from './worker-failure.ts';
 
@@ -79,8 +85,10 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
     }
     if (!res.ok || !res.body) {
       const error = workerError(node, res.status, parseJson(await res.text().catch(() => '')));
-      // Draining, or no engine there: nothing ran.
-      if (error.code === ErrorCode.RUNTIME_UNAVAILABLE) throw new NotStarted(error);
+      // Draining, or no engine there: nothing ran (the worker says so; any other 503 may have).
+      if (error.code === ErrorCode.RUNTIME_UNAVAILABLE && res.headers.get(NOT_STARTED_HEADER) === '1') {
+        throw new NotStarted(error);
+      }
       throw error;
     }
     let pending = '';

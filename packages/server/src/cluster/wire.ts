@@ -76,3 +76,11 @@ export type ExecuteLine =
   | { type: 'stdout' | 'stderr'; base64: string }
   | { type: 'result'; result: unknown }
   | { type: 'error'; error: { code: string; message: string; details?: unknown } };
+
+/**
+ * Set on a worker's error answer only when it turned the call away before any of it ran
+ * (draining, its engine down, no container could be started: a refusal, @faas/core's
+ * isRefusedBeforeStart). A gateway sends only such a call to another worker; any other error may
+ * have come after the function started, and a second run would repeat its side effects.
+ */
+export const NOT_STARTED_HEADER = 'x-faas-not-started';

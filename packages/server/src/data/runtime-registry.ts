@@ -5,6 +5,7 @@ import {
   type Runtime,
   type RuntimeHealth,
   type Runtimes,
+  refusedBeforeStart,
 } from '@faas/core';
 
 /** The runtimes this process has, and which one serves each kind of function. */
@@ -27,17 +28,22 @@ export class RuntimeRegistry implements Runtimes {
    */
   forFunction(kind: FunctionRuntime): Runtime {
     const runtime = this.#runtimes.find((r) => r.supports(kind));
+    // Refusals: nothing was handed to a runtime.
     if (!runtime) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `No runtime for "${kind}" functions is available in this server`,
+      throw refusedBeforeStart(
+        new FaasError(
+          ErrorCode.RUNTIME_UNAVAILABLE,
+          `No runtime for "${kind}" functions is available in this server`,
+        ),
       );
     }
     const health = this.#health.get(runtime);
     if (health && !health.ready) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `The ${runtime.kind} runtime is unavailable: ${health.reason}`,
+      throw refusedBeforeStart(
+        new FaasError(
+          ErrorCode.RUNTIME_UNAVAILABLE,
+          `The ${runtime.kind} runtime is unavailable: ${health.reason}`,
+        ),
       );
     }
     return runtime;

@@ -10,6 +10,7 @@ import {
   INTERNAL_INVOKE_PATH,
   internalBodyLimit,
   internalInvoke,
+  notStartedHeaders,
   notTheClusterSecret,
 } from './routes/internal.ts';
 
@@ -71,7 +72,7 @@ export function internalInvokeAdapter(
         (error: unknown) => {
           // Anything but a FaasError is a bug of ours: logged, and a 500 as the router makes it.
           if (!isFaasError(error)) console.error(`internal invoke ${String(invocationId)} failed`, error);
-          answer(errorResponse(toFaasError(error)));
+          answer(errorResponse(toFaasError(error), notStartedHeaders(error)));
         },
       );
     });

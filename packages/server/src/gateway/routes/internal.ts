@@ -1,4 +1,11 @@
-import { ErrorCode, FaasError, type FunctionVersion, type LogLine } from '@faas/core';
+import {
+  ErrorCode,
+  FaasError,
+  type FunctionVersion,
+  isRefusedBeforeStart,
+  type LogLine,
+  refusedBeforeStart,
+} from '@faas/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CLUSTER_AUTH_HEADER,
@@ -7,13 +14,14 @@ import {
   fromWire,
   type InvokeAnswer,
   type InvokeCall,
+  NOT_STARTED_HEADER,
   outcomeToWire,
   type WireValue,
 } from '../../cluster/wire.ts';
 import { EXECUTE_MODES, type ExecuteRequest, type RunMode } from '../../control/execute-service.ts';
 import type { Platform, WorkerVersions } from '../../platform.ts';
 import { clusterSecretCheck } from '../cluster-principal.ts';
-import { toFaasError } from '../errors.ts';
+import { setErrorHeaders, toFaasError } from '../errors.ts';
 import { ndjsonAnswer } from '../ndjson-answer.ts';
 
 const RUN_MODES: ReadonlySet<string> = new Set(EXECUTE_MODES.filter((mode) => mode !== 'persistent'));
@@ -43,13 +51,22 @@ export function internalRoutes(
 
   // Served ahead of the router on a worker (internal-invoke-adapter.ts); here for what it leaves.
   app.post('/invoke', { bodyLimit, schema: { hide: true } }, async (request, reply) =>
-    internalInvoke(platform, versions, request.body, abortOnHangUp(request, reply).signal),
+    internalInvoke(platform, versions, request.body, abortOnHangUp(request, reply).signal).catch(
+      (err: unknown) => {
+        setErrorHeaders(err, notStartedHeaders(err));
+        throw err;
+      },
+    ),
   );
 
   // Files and stdin of a run ride in its body, as in the user's request: the same room, and more.
   app.post('/execute', { bodyLimit, schema: { hide: true } }, async (request, reply) => {
     const call = executeCall(request.body);
-    if (platform.draining) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
+    if (platform.draining) {
+      const refusal = draining();
+      setErrorHeaders(refusal, notStartedHeaders(refusal));
+      throw refusal;
+    }
     const aborter = abortOnHangUp(request, reply);
     // A gateway that does not take the output as fast as it comes is dropped, the run stopped.
     const out = ndjsonAnswer(() => {
@@ -156,7 +173,15 @@ function workerRuntime(platform: Platform, fn: FunctionVersion) {
 }
 
 function draining(): FaasError {
-  return new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining');
+  return refusedBeforeStart(new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'This worker is draining'));
+}
+
+/**
+ * The headers of an internal call's error answer: NOT_STARTED_HEADER on a refusal only (nothing
+ * of the call ran), the one answer a gateway may send to another worker.
+ */
+export function notStartedHeaders(err: unknown): Record<string, string> {
+  return isRefusedBeforeStart(err) ? { [NOT_STARTED_HEADER]: '1' } : {};
 }
 
 /** The gateway hung up (its caller went away, or it died): the function is stopped. */

@@ -12,6 +12,7 @@ import {
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
+  refusedBeforeStart,
 } from '@faas/core';
 import type Docker from 'dockerode';
 import { withColdStart } from '../cold-start.ts';
@@ -254,7 +255,10 @@ export class ContainerRuntime implements Runtime {
 
   async invoke(request: InvokeRequest): Promise<InvokeOutcome> {
     const { fn } = request;
-    await this.#ensureStarted();
+    // Closed, or no engine: nothing of the call ran (another worker may take it).
+    await this.#ensureStarted().catch((err: unknown) => {
+      throw refusedBeforeStart(unavailable(err));
+    });
     if (fn.runtime === 'image') return this.#imageFunctions.invoke(request);
     const started = performance.now();
     const pool = this.#pool(fn);
@@ -305,7 +309,8 @@ export class ContainerRuntime implements Runtime {
           metrics: { durationMs: performance.now() - started },
         };
       }
-      throw unavailable(err);
+      // No container for it: the call was never handed to one.
+      throw refusedBeforeStart(unavailable(err));
     } finally {
       stop.cancel();
     }

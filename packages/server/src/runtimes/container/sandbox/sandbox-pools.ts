@@ -1,6 +1,13 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_PROJECT, type DependencyCache, ErrorCode, FaasError, isFaasError } from '@faas/core';
+import {
+  DEFAULT_PROJECT,
+  type DependencyCache,
+  ErrorCode,
+  FaasError,
+  isFaasError,
+  refusedBeforeStart,
+} from '@faas/core';
 import type Docker from 'dockerode';
 import type { ContainerLimits } from '../container-limits.ts';
 import type { ContainerIsolation, ContainerTally } from '../container-roles.ts';
@@ -117,7 +124,11 @@ export class SandboxPools {
    *   RUNTIME_UNAVAILABLE when the engine fails.
    */
   async run(request: SandboxRequest): Promise<SandboxResult> {
-    if (this.#closed) throw new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The container runtime is closed');
+    if (this.#closed) {
+      throw refusedBeforeStart(
+        new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, 'The container runtime is closed'),
+      );
+    }
     this.#needBusybox();
     const limits: ContainerLimits = {
       memoryMb: request.memoryMb ?? SANDBOX_DEFAULTS.memoryMb,
@@ -224,9 +235,11 @@ export class SandboxPools {
   #needBusybox(): void {
     const busybox = this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH;
     if (!existsSync(busybox)) {
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `Sandboxes need a static busybox at ${busybox}: run scripts/install-engine.sh as root`,
+      throw refusedBeforeStart(
+        new FaasError(
+          ErrorCode.RUNTIME_UNAVAILABLE,
+          `Sandboxes need a static busybox at ${busybox}: run scripts/install-engine.sh as root`,
+        ),
       );
     }
   }
@@ -312,16 +325,15 @@ export class SandboxPools {
         busyboxPath: this.#options.busyboxPath ?? DEFAULT_BUSYBOX_PATH,
       });
     } catch (err) {
-      if (isFaasError(err)) throw err;
+      // No container, so no job was handed to one: a refusal.
+      if (isFaasError(err)) throw refusedBeforeStart(err);
       if (engineStatus(err) === 404) {
-        throw missingImageError(entry.image, err);
+        throw refusedBeforeStart(missingImageError(entry.image, err));
       }
-      throw new FaasError(
-        ErrorCode.RUNTIME_UNAVAILABLE,
-        `Could not start a sandbox: ${(err as Error).message}`,
-        {
+      throw refusedBeforeStart(
+        new FaasError(ErrorCode.RUNTIME_UNAVAILABLE, `Could not start a sandbox: ${(err as Error).message}`, {
           cause: err,
-        },
+        }),
       );
     }
   }
