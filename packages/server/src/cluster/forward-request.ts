@@ -12,7 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CLUSTER_AUTH_HEADER, clusterAuthValue, PRINCIPAL_HEADER } from './wire.ts';
 import { NotStarted } from './worker-failure.ts';
 
-/** Errors that mean no connection was made: the worker never saw the request. */
+/** Errors that, while the connection is being made, mean none was: the worker never saw the request. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'ETIMEDOUT']);
 /** How long a connection to a worker may take to open; past it the worker is not reached. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -33,6 +33,19 @@ const WATCH_EVERY_MS = 500;
 export interface WorkerWatch {
   present: () => boolean;
   graceMs: number;
+}
+
+/** One send of a forwarded request (RequestForwarder#send). */
+interface Send {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  node: ClusterNodeRecord;
+  watch: WorkerWatch | undefined;
+  headers: OutgoingHttpHeaders;
+  /** The JSON bytes, or the caller's stream (sent once only). */
+  body: Buffer | Readable | undefined;
+  /** The second send, after the kept-alive connection of the first was closed under it. */
+  replay: boolean;
 }
 
 /** Headers of one hop only, or the caller's credentials: never passed to the worker or back. */
@@ -58,7 +71,7 @@ const NOT_FORWARDED = new Set([
  * back as it comes, status, headers and body (an event stream included). Resolves once the
  * answer started; the request is then the worker's.
  * @throws NotStarted when no connection was made; FaasError WORKER_LOST when the worker went away
- *   before its answer started
+ *   before its answer started (once connected: it may have taken the request)
  */
 export class RequestForwarder {
   #secret: string;
@@ -86,7 +99,6 @@ export class RequestForwarder {
     node: ClusterNodeRecord,
     watch?: WorkerWatch,
   ): Promise<void> {
-    const url = workerUrl(node, request.raw.url ?? request.url);
     const headers = this.#headers(request);
     const body = request.body;
     const streamed = body instanceof Readable;
@@ -98,17 +110,33 @@ export class RequestForwarder {
       delete headers['content-length'];
       delete headers['content-type'];
     }
+    return this.#send({ request, reply, node, watch, headers, body: streamed ? body : json, replay: false });
+  }
+
+  /**
+   * One send of a forwarded request. A request whose kept-alive connection the worker had closed
+   * under it (node's reuse race: the worker closes an idle connection as the request goes out on
+   * it) is sent once more, on a new connection to the same worker: the standard rule of HTTP
+   * clients, for a request the server never read. A server closes a kept-alive connection on its
+   * own only while it is idle, between requests, and the kernel resets what arrives on a closed
+   * socket unread; so a reset (ECONNRESET, EPIPE) on a reused connection before any byte of the
+   * answer means the worker read nothing, unless it died while reading it. That case is why the
+   * replay goes to the same worker only, and why any failure of the replay is WORKER_LOST, never
+   * NotStarted (another worker must not make the instance a second time). A streamed body cannot
+   * be sent twice: it always goes on a connection of its own, which no such race touches.
+   */
+  #send(s: Send): Promise<void> {
+    const { request, reply, node, watch, body } = s;
+    const url = workerUrl(node, request.raw.url ?? request.url);
     const https = url.protocol === 'https:';
+    const streamed = body instanceof Readable;
+    const agent = streamed || s.replay ? false : https ? this.#https : this.#http;
     return new Promise<void>((resolve, reject) => {
       let answered = false;
+      let connected = false;
       const upstream = (https ? httpsRequest : httpRequest)(
         url,
-        {
-          method: request.method,
-          headers,
-          agent: https ? this.#https : this.#http,
-          timeout: CONNECT_TIMEOUT_MS,
-        },
+        { method: request.method, headers: s.headers, agent, timeout: CONNECT_TIMEOUT_MS },
         (res) => {
           answered = true;
           upstream.setTimeout(0);
@@ -126,7 +154,12 @@ export class RequestForwarder {
           new Error(`it left the cluster (no heartbeat) and was given up after ${graceMs} ms`),
         ),
       );
-      upstream.on('socket', (socket) => socket.setKeepAlive(true, KEEPALIVE_MS));
+      upstream.on('socket', (socket) => {
+        socket.setKeepAlive(true, KEEPALIVE_MS);
+        // A kept-alive socket is connected already; a new one once it says so (TLS: once secure).
+        if (!socket.connecting) connected = true;
+        else socket.once(https ? 'secureConnect' : 'connect', () => (connected = true));
+      });
       upstream.on('timeout', () => {
         if (!answered && upstream.socket?.connecting) {
           upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
@@ -138,30 +171,37 @@ export class RequestForwarder {
           reply.raw.destroy();
           return;
         }
+        if (
+          !s.replay &&
+          !streamed &&
+          upstream.reusedSocket &&
+          (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
+          !reply.raw.destroyed
+        ) {
+          this.#send({ ...s, replay: true }).then(resolve, reject);
+          return;
+        }
         const lost = (message: string) =>
           new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
-        // A kept-alive connection the worker had closed: the request never reached its routes.
-        const stale = upstream.reusedSocket && err.code === 'ECONNRESET';
-        if ((err.code && NOT_CONNECTED.has(err.code)) || stale) {
-          reject(
-            new NotStarted(
-              lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`),
-              stale,
-            ),
-          );
+        // Only while the connection was still being made did the worker see nothing of the
+        // request; once made (a keepalive or retransmission timeout later), it may have taken it.
+        if (!connected && !s.replay && err.code && NOT_CONNECTED.has(err.code)) {
+          reject(new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
         } else {
           reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
         }
       });
       // The caller went away: the worker's request ends too (its exec is killed, its stream closed).
-      reply.raw.once('close', () => {
+      const onCallerClose = () => {
         stopWatching();
         if (!reply.raw.writableFinished) upstream.destroy();
-      });
+      };
+      reply.raw.once('close', onCallerClose);
+      upstream.once('close', () => reply.raw.off('close', onCallerClose));
       if (streamed) {
-        (body as Readable).pipe(upstream);
+        body.pipe(upstream);
       } else {
-        upstream.end(json);
+        upstream.end(body);
       }
     });
   }
@@ -190,6 +230,10 @@ export class RequestForwarder {
       let answered = false;
       // Its own connection: an upgraded socket never goes back to a pool.
       const upstream = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, agent: false });
+      let connected = false;
+      upstream.on('socket', (socket) =>
+        socket.once(https ? 'secureConnect' : 'connect', () => (connected = true)),
+      );
       const take = () => {
         answered = true;
         reply.hijack();
@@ -235,7 +279,7 @@ export class RequestForwarder {
         }
         const lost = (message: string) =>
           new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
-        if (err.code && NOT_CONNECTED.has(err.code)) {
+        if (!connected && err.code && NOT_CONNECTED.has(err.code)) {
           reject(new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
         } else {
           reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));

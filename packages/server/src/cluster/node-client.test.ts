@@ -70,6 +70,57 @@ describe('NodeClient', () => {
     assert.equal(err.connected, true);
   });
 
+  it('sends again on a new connection when the kept-alive one was closed under the request', async () => {
+    // Node's reuse race: the worker closes an idle kept-alive connection as the next request goes
+    // out on it (here: it resets every second request on a connection, unread).
+    let handled = 0;
+    const closing = createServer((req, res) => {
+      const socket = req.socket as typeof req.socket & { requests?: number };
+      socket.requests = (socket.requests ?? 0) + 1;
+      if (socket.requests > 1) {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        handled++;
+        res.setHeader('content-type', 'application/json');
+        res.end('{"ok":true}');
+      });
+    });
+    const url = await listen(closing);
+    try {
+      assert.equal((await client.post(`${url}/x`, {}, '{}', AbortSignal.timeout(5_000))).status, 200);
+      const again = await client
+        .post(`${url}/x`, {}, '{}', AbortSignal.timeout(5_000))
+        .catch((e: unknown) => e);
+      assert.equal((again as { status?: number }).status, 200, String(again));
+      assert.equal(handled, 2);
+    } finally {
+      closing.closeAllConnections();
+      closing.close();
+    }
+  });
+
+  it('a replay that finds the worker gone says a connection was made (the first send may have run)', async () => {
+    const dying = createServer((req, res) => {
+      const socket = req.socket as typeof req.socket & { requests?: number };
+      socket.requests = (socket.requests ?? 0) + 1;
+      if (socket.requests > 1) {
+        dying.close();
+        req.socket.resetAndDestroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.end('{}'));
+    });
+    const url = await listen(dying);
+    await client.post(`${url}/x`, {}, '{}', AbortSignal.timeout(5_000));
+    const err = await client.post(`${url}/x`, {}, '{}', AbortSignal.timeout(5_000)).catch((e: unknown) => e);
+    assert.ok(err instanceof SendFailure, String(err));
+    assert.equal(err.connected, true);
+  });
+
   it('stops at the signal', async () => {
     const hang = createServer(() => {});
     const url = await listen(hang);

@@ -45,24 +45,47 @@ export class NodeClient {
     payload: string,
     signal: AbortSignal,
   ): Promise<NodeAnswer> {
+    return this.#send(url, headers, payload, signal, false);
+  }
+
+  /**
+   * One send. A call whose kept-alive connection the worker had closed under it (node's reuse
+   * race: the worker closes an idle connection as the call goes out on it) is sent once more, on
+   * a new connection to the same worker: the standard rule of HTTP clients for a request the
+   * server never read. A server closes a kept-alive connection on its own only while it is idle,
+   * between requests, and the kernel resets what arrives on a closed socket unread; so a reset
+   * (ECONNRESET, EPIPE) on a reused connection before any byte of the answer means the worker
+   * read nothing, unless it died while reading it. That case is why the replay goes to the same
+   * worker only, and why any failure of the replay counts as connected (the call may have run:
+   * WORKER_LOST, never another worker).
+   */
+  #send(
+    url: string,
+    headers: Record<string, string>,
+    payload: string,
+    signal: AbortSignal,
+    replay: boolean,
+  ): Promise<NodeAnswer> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
-        reject(new SendFailure(abortError(signal), false));
+        reject(new SendFailure(abortError(signal), replay));
         return;
       }
-      let connected = false;
+      let connected = replay;
+      let answered = false;
       let req: ClientRequest;
       let target: Target;
       try {
         target = this.#target(url);
+        const agent = replay ? false : target.tls ? this.#https : this.#http;
         req = (target.tls ? httpsRequest : httpRequest)({
           ...target.options,
           method: 'POST',
-          agent: target.tls ? this.#https : this.#http,
+          agent,
           headers: { ...headers, 'content-length': String(Buffer.byteLength(payload)) },
         });
       } catch (err) {
-        reject(new SendFailure(err, false));
+        reject(new SendFailure(err, replay));
         return;
       }
       // A listener of our own rather than request's `signal` option, whose stream plumbing
@@ -85,12 +108,23 @@ export class NodeClient {
         if (!socket.connecting) onConnected();
         else socket.once(target.tls ? 'secureConnect' : 'connect', onConnected);
       });
-      req.once('error', (err) => {
+      req.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(connectTimer);
         done();
+        if (
+          !replay &&
+          !answered &&
+          req.reusedSocket &&
+          (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
+          !signal.aborted
+        ) {
+          this.#send(url, headers, payload, signal, true).then(resolve, reject);
+          return;
+        }
         reject(new SendFailure(err, connected));
       });
       req.once('response', (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.once('end', () => {

@@ -14,9 +14,8 @@ export interface Placing<Node extends { id: string }> {
 /**
  * Runs `work` on the placed worker and, when it throws NotStarted (the worker never took the
  * request), once more on another: a second try is all one call gets, so a cluster of unreachable
- * workers costs one retry's latency, not one per worker. A `stale` NotStarted (only the kept-alive
- * connection was closed) says nothing of the worker, so the same one may be chosen again. With
- * no worker known on the first try, the registry is read once more before giving up. Throws the
+ * workers costs one retry's latency, not one per worker. (A kept-alive connection the worker had
+ * closed is sent again on a new one by the sender itself, to that worker only.) With no worker known on the first try, the registry is read once more before giving up. Throws the
  * last NotStarted's reason when every try failed so, `none()` when there was no worker to try,
  * and anything else `work` throws as it is (the request may have run: never retried).
  */
@@ -39,7 +38,6 @@ export async function onAWorker<Node extends { id: string }, T>(
     } catch (err) {
       if (!(err instanceof NotStarted)) throw err;
       last = err.reason;
-      if (err.stale) tried.delete(node.id);
     }
   }
   throw last ?? placing.none();

@@ -16,18 +16,14 @@ const NOT_CONNECTED = new Set([
 ]);
 
 /**
- * A call, run or forwarded request the worker never took (no connection was made, or it turned
- * it away before anything started): another worker may take it (on-a-worker.ts). `stale`: only
- * the kept-alive connection it went on had been closed by the worker meanwhile; the worker itself
- * may be fine, so it may be tried again on a new connection.
+ * A call, run or forwarded request the worker never took (no connection was made, or it said it
+ * turned it away before anything started): another worker may take it (on-a-worker.ts).
  */
 export class NotStarted extends Error {
   readonly reason: FaasError;
-  readonly stale: boolean;
-  constructor(reason: FaasError, stale = false) {
+  constructor(reason: FaasError) {
     super(reason.message);
     this.reason = reason;
-    this.stale = stale;
   }
 }
 
