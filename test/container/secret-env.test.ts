@@ -78,3 +78,38 @@ describe('secrets as env in container functions', { skip }, () => {
     assert.match(await invoke('secret-image'), new RegExp(reverse('container-second')));
   });
 });
+
+/**
+ * An image function's output reaches the platform one log line per line of text, so a multi-line
+ * value (a PEM key) printed whole arrives in pieces: each of its lines is hidden.
+ */
+describe('a multi-line secret printed by an image function', { skip }, () => {
+  let s: TestServer;
+  const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7';
+  before(async () => {
+    s = await startTestServer();
+    const value = `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+    const set = await s.api('/api/v1/secrets/PRIVATE_KEY', { method: 'PUT', json: { value } });
+    assert.equal(set.status, 201);
+  });
+  after(() => s?.close());
+
+  it('stores none of its lines', { timeout: 300_000 }, async () => {
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: {
+        name: 'pem-image',
+        runtime: 'image',
+        image: baseImageTag(),
+        secrets: ['PRIVATE_KEY'],
+        command: ['sh', '-c', 'printf "%s" "$PRIVATE_KEY" >&2; echo ok'],
+      },
+    });
+    assert.equal(made.status, 201, await made.text());
+    const res = await s.api('/api/v1/functions/pem-image/invoke', { method: 'POST', json: {} });
+    assert.equal(res.status, 200, await res.clone().text());
+    const record = await (await s.api(`/api/v1/invocations/${res.headers.get('x-invocation-id')}`)).text();
+    assert.ok(!record.includes(body), record);
+    assert.match(record, /"message":"\[secret\]"/);
+  });
+});
