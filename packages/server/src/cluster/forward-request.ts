@@ -5,6 +5,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
@@ -21,6 +22,12 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * within about this plus its probes, so a forwarded exec or event stream never hangs for ever.
  */
 const KEEPALIVE_MS = 10_000;
+
+/**
+ * How long a worker may take to answer a forwarded WebSocket handshake (it only looks the
+ * instance up): past it the worker is taken as hung, even while it still heartbeats.
+ */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** How often a forwarded request checks that its worker is still in the cluster. */
 const WATCH_EVERY_MS = 500;
@@ -228,25 +235,48 @@ export class RequestForwarder {
     const https = url.protocol === 'https:';
     return new Promise<void>((resolve, reject) => {
       let answered = false;
+      let joined: Socket | undefined;
       // Its own connection: an upgraded socket never goes back to a pool.
-      const upstream = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, agent: false });
+      const upstream = (https ? httpsRequest : httpRequest)(url, {
+        method: 'GET',
+        headers,
+        agent: false,
+        timeout: HANDSHAKE_TIMEOUT_MS,
+      });
       let connected = false;
       upstream.on('socket', (socket) =>
         socket.once(https ? 'secureConnect' : 'connect', () => (connected = true)),
       );
+      // Before the handshake's answer too: a hung worker accepts the connection and never answers.
+      const stopWatching = giveUpWhenGone(watch, (graceMs) => {
+        if (joined) joined.destroy();
+        else
+          upstream.destroy(
+            new Error(`it left the cluster (no heartbeat) and was given up after ${graceMs} ms`),
+          );
+      });
       const take = () => {
         answered = true;
+        upstream.setTimeout(0);
         reply.hijack();
         resolve();
       };
+      upstream.on('timeout', () => {
+        if (answered) return;
+        upstream.destroy(
+          upstream.socket?.connecting
+            ? Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })
+            : new Error(`it did not answer the stream's handshake within ${HANDSHAKE_TIMEOUT_MS} ms`),
+        );
+      });
       upstream.on('upgrade', (res, worker, workerHead) => {
         take();
+        joined = worker;
         client.write(
           statusBlock(res.statusCode ?? 101, res.statusMessage ?? 'Switching Protocols', res.headers),
         );
         if (workerHead.length > 0) client.write(workerHead);
         if (head && head.length > 0) worker.write(head);
-        const stopWatching = giveUpWhenGone(watch, () => worker.destroy());
         const end = () => {
           stopWatching();
           worker.destroy();
@@ -263,6 +293,7 @@ export class RequestForwarder {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
+          stopWatching();
           const body = Buffer.concat(chunks);
           const answer = { ...res.headers, 'content-length': String(body.length), connection: 'close' };
           delete answer['transfer-encoding'];
@@ -273,6 +304,7 @@ export class RequestForwarder {
         res.on('error', () => client.destroy());
       });
       upstream.on('error', (err: NodeJS.ErrnoException) => {
+        stopWatching();
         if (answered) {
           client.destroy();
           return;
@@ -286,6 +318,7 @@ export class RequestForwarder {
         }
       });
       client.once('close', () => {
+        stopWatching();
         if (!answered) upstream.destroy();
       });
       upstream.end();
