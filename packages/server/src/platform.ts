@@ -504,15 +504,19 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
         }
       : undefined,
   );
+  // Ends what runs in the background from the start (close aborts it).
+  const starting = new AbortController();
   if (placements && config.role === 'worker') {
     // Entries of this node whose container did not survive (the machine was lost, or the engine
-    // removed it): lost, not silently missing. Once the runtime found its instances again.
-    instances
-      .markLostOfThisNode()
+    // removed it): lost, not silently missing. Once the runtime found its instances again,
+    // however long the engine takes to answer.
+    void instances
+      .markLostOfThisNodeUntilDone(starting.signal, (err, retryInMs) =>
+        logger.warn(`marking instances of a previous run lost failed; trying again in ${retryInMs} ms`, err),
+      )
       .then((marked) => {
-        if (marked > 0) logger.warn(`marked ${marked} instance(s) of this node's previous run lost`);
-      })
-      .catch((err: unknown) => logger.error('marking instances of a previous run lost failed', err));
+        if (marked) logger.warn(`marked ${marked} instance(s) of this node's previous run lost`);
+      });
   }
   const sandboxMetrics = new SandboxMetrics(metrics.registry, async () => instances.manager.list());
   registerContainerMetrics(metrics.registry, {
@@ -606,6 +610,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       return draining;
     },
     async close() {
+      starting.abort();
       await cluster?.close();
       forwarder?.close();
       directory?.stop();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DEFAULT_PROJECT,
   type DependencyCache,
@@ -18,6 +19,10 @@ import type { Instance } from '../runtimes/container/instances/instance.ts';
 import type { CreateOptions, InstanceManager } from '../runtimes/container/instances/instance-manager.ts';
 import { checkInstanceSpec, DEFAULT_INSTANCE_LIMITS, type InstanceLimits } from './instance-limits.ts';
 import type { ProjectLimits } from './project-limits.ts';
+
+/** Waits between attempts to mark a previous run's instances lost: 1 s doubling to 30 s. */
+const MARK_LOST_RETRY_BASE_MS = 1_000;
+const MARK_LOST_RETRY_MAX_MS = 30_000;
 
 /** What a client asks for; everything but the image has a default. */
 export interface InstanceRequest {
@@ -229,6 +234,37 @@ export class InstanceService {
       here,
       `its worker ${pinning.nodeId} restarted without its container`,
     );
+  }
+
+  /**
+   * markLostOfThisNode until it succeeds, trying again with backoff; stops with `signal`. At a
+   * worker's start the engine may not answer yet (Docker slow at boot) or Redis may fail: until
+   * it ran, entries whose container is gone stay `running` where nothing serves them, hidden
+   * from their owner yet counted in the project's quota and FAAS_INSTANCE_MAX_PER_KEY.
+   * @returns how many were marked; undefined when stopped first
+   */
+  async markLostOfThisNodeUntilDone(
+    signal: AbortSignal,
+    onFailure: (err: unknown, retryInMs: number) => void,
+  ): Promise<number | undefined> {
+    for (
+      let wait = MARK_LOST_RETRY_BASE_MS;
+      !signal.aborted;
+      wait = Math.min(wait * 2, MARK_LOST_RETRY_MAX_MS)
+    ) {
+      try {
+        return await this.markLostOfThisNode();
+      } catch (err) {
+        if (signal.aborted) return undefined;
+        onFailure(err, wait);
+      }
+      try {
+        await sleep(wait, undefined, { signal, ref: false });
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
   }
 
   /**
