@@ -251,6 +251,10 @@ describe('container calls through a gateway', { skip }, () => {
     // The reason, as the caller was told it: which worker went away.
     assert.equal(recorded.error?.message, body.error.message);
     assert.ok(recorded.error?.message.includes(holder.id), recorded.error?.message);
+    // By its id only: a worker's internal address is not for callers.
+    const address = new URL(holder.url).host;
+    assert.ok(!JSON.stringify(body).includes(address), JSON.stringify(body));
+    assert.ok(!JSON.stringify(recorded).includes(address), JSON.stringify(recorded));
 
     // The dead worker is still listed for up to FAAS_WORKER_TIMEOUT_MS: the call that picks it
     // finds no connection there and goes to the other one.

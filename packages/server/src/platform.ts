@@ -363,12 +363,14 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       directory,
       secret: config.clusterSecret,
       defaultTimeoutMs: SANDBOX_DEFAULTS.timeoutMs,
+      log: (message, err) => logger.warn(message, err),
     });
     runtimeList.push(
       new RemoteContainerRuntime({
         directory,
         secret: config.clusterSecret,
         kinds: CONTAINER_FUNCTION_KINDS,
+        log: (message, err) => logger.warn(message, err),
       }),
     );
   }

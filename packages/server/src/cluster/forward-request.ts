@@ -312,7 +312,7 @@ export class RequestForwarder {
         const lost = (message: string) =>
           new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
         if (!connected && err.code && NOT_CONNECTED.has(err.code)) {
-          reject(new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
+          reject(new NotStarted(lost(`Worker ${node.id} could not be reached (${err.code})`)));
         } else {
           reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
         }

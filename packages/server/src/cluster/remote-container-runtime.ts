@@ -38,6 +38,8 @@ export interface RemoteContainerOptions {
   secret: string;
   /** The function kinds the workers' container runtime serves. */
   kinds: readonly FunctionRuntime[];
+  /** The server's log of a worker that failed a call (with its address: callers see its id only). */
+  log?: (message: string, err: unknown) => void;
 }
 
 /**
@@ -214,6 +216,7 @@ export class RemoteContainerRuntime implements Runtime {
       );
     } catch (err) {
       throw sendFailure(node, err, signal, {
+        log: this.#o.log,
         what: 'call',
         deadline: `by the call's deadline plus ${WORKER_ANSWER_GRACE_MS} ms`,
       });

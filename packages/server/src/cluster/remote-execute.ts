@@ -25,6 +25,8 @@ export interface RemoteExecuteOptions {
   secret: string;
   /** The sandboxes' timeout when a request sets none (SANDBOX_DEFAULTS.timeoutMs). */
   defaultTimeoutMs: number;
+  /** The server's log of a worker that failed a run (with its address: callers see its id only). */
+  log?: (message: string, err: unknown) => void;
 }
 
 /** What a run's output is handed to, and what stops it (ExecuteOptions of the execute service). */
@@ -81,7 +83,7 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
         signal,
       });
     } catch (err) {
-      throw sendFailure(node, err, signal, { ...RUN_FAILURE, connected: false });
+      throw sendFailure(node, err, signal, { ...RUN_FAILURE, connected: false, log: this.#o.log });
     }
     if (!res.ok || !res.body) {
       const error = workerError(node, res.status, parseJson(await res.text().catch(() => '')));
@@ -110,7 +112,7 @@ export class RemoteExecute<Request extends ExecuteCall['request'], Result> {
       }
     } catch (err) {
       if (err instanceof FaasError) throw err;
-      throw sendFailure(node, err, signal, { ...RUN_FAILURE, connected: true });
+      throw sendFailure(node, err, signal, { ...RUN_FAILURE, connected: true, log: this.#o.log });
     }
     throw new FaasError(ErrorCode.WORKER_LOST, `Worker ${node.id} ended the run's answer without a result`, {
       details: { worker: node.id },

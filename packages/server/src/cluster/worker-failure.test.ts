@@ -44,6 +44,23 @@ describe('sendFailure', () => {
     assert.ok(err instanceof FaasError);
     assert.equal(err.message, 'Worker w1 did not answer by the deadline');
   });
+  it("names the worker by its id only: its internal address is in no error a caller sees (or is recorded), only in the server's log", () => {
+    const logged: string[] = [];
+    const log = (message: string) => logged.push(message);
+    const deadline = AbortSignal.abort(new DOMException('timed out', 'TimeoutError'));
+    for (const err of [
+      sendFailure(node, withCode('ECONNREFUSED'), live(), { ...context, log }),
+      sendFailure(node, withCode('ECONNRESET'), live(), { ...context, connected: true, log }),
+      sendFailure(node, withCode('ABORT_ERR'), deadline, { ...context, log }),
+    ]) {
+      const seen = err instanceof NotStarted ? err.reason : (err as FaasError);
+      const body = JSON.stringify(seen.toJSON());
+      assert.match(body, /w1/);
+      assert.doesNotMatch(body, /10\.0\.0\.1/, body);
+    }
+    assert.equal(logged.length, 3);
+    for (const line of logged) assert.match(line, /w1 at http:\/\/10\.0\.0\.1:8080/);
+  });
 });
 
 describe('workerError', () => {

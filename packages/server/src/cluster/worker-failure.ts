@@ -38,6 +38,11 @@ export interface SendContext {
    * tells; fetch does not tell it, so its caller says.
    */
   connected?: boolean;
+  /**
+   * The server's log: the failure, with the worker's address, for its operator. What a caller
+   * sees (and an invocation record keeps) names the worker by its id only.
+   */
+  log?: (message: string, err: unknown) => void;
 }
 
 /**
@@ -57,15 +62,15 @@ export function sendFailure(
   const connected = context.connected ?? (err instanceof SendFailure && err.connected);
   const code = causeCode(err);
   const lost = (message: string) =>
-    new FaasError(ErrorCode.WORKER_LOST, message, {
-      details: { worker: node.id, url: node.url },
-      cause: err,
-    });
-  if (!connected && code !== undefined && NOT_CONNECTED.has(code)) {
-    return new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${code})`));
-  }
-  if (signal.aborted) return lost(`Worker ${node.id} did not answer ${context.deadline}`);
-  return lost(`Worker ${node.id} went away during the ${context.what} (${code ?? (err as Error).message})`);
+    new FaasError(ErrorCode.WORKER_LOST, message, { details: { worker: node.id }, cause: err });
+  const failure =
+    !connected && code !== undefined && NOT_CONNECTED.has(code)
+      ? new NotStarted(lost(`Worker ${node.id} could not be reached (${code})`))
+      : signal.aborted
+        ? lost(`Worker ${node.id} did not answer ${context.deadline}`)
+        : lost(`Worker ${node.id} went away during the ${context.what} (${code ?? (err as Error).message})`);
+  context.log?.(failure.message.replace(node.id, `${node.id} at ${node.url}`), err);
+  return failure;
 }
 
 /**
