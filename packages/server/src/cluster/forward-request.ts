@@ -193,7 +193,7 @@ export class RequestForwarder {
         // Only while the connection was still being made did the worker see nothing of the
         // request; once made (a keepalive or retransmission timeout later), it may have taken it.
         if (!connected && !s.replay && err.code && NOT_CONNECTED.has(err.code)) {
-          reject(new NotStarted(lost(`Worker ${node.id} at ${node.url} could not be reached (${err.code})`)));
+          reject(new NotStarted(lost(`Worker ${node.id} could not be reached (${err.code})`)));
         } else {
           reject(lost(`Worker ${node.id} went away before it answered (${err.code ?? err.message})`));
         }

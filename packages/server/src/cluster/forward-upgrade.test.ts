@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterNodeRecord } from '@faas/core';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../gateway/errors.ts';
 import { RequestForwarder, type WorkerWatch } from './forward-request.ts';
+import { NotStarted } from './worker-failure.ts';
 
 /**
  * A gateway's stream route forwarding the upgrade to a worker that accepts the connection and
@@ -109,5 +111,30 @@ describe('forwarding a WebSocket upgrade to a worker that never answers it', () 
     assert.equal(answer.status, 502, answer.body);
     assert.match(answer.body, /FAAS_ERR_WORKER_LOST/);
     assert.match(answer.body, /handshake/);
+  });
+});
+
+describe('forwarding to a worker that cannot be reached', () => {
+  it('names the worker by its id only, not its internal address', async () => {
+    // A port that refuses: listened on, then closed.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const { port } = gone.address() as AddressInfo;
+    await new Promise((resolve) => gone.close(resolve));
+    const node = { id: 'worker-9', url: `http://127.0.0.1:${port}` } as ClusterNodeRecord;
+    const forwarder = new RequestForwarder('secret', () => undefined);
+    const request = { method: 'GET', url: '/api/v1/instances/ins_1', body: undefined, headers: {}, raw: {} };
+    const reply = { raw: new PassThrough() };
+    try {
+      const err = await forwarder.forward(request as never, reply as never, node).then(
+        () => assert.fail('forwarded'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof NotStarted, String(err));
+      assert.match(err.reason.message, /worker-9 could not be reached/);
+      assert.doesNotMatch(JSON.stringify(err.reason.toJSON()), /127\.0\.0\.1/);
+    } finally {
+      forwarder.close();
+    }
   });
 });
