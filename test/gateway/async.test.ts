@@ -425,6 +425,19 @@ describe('an async invoke the queue did not take (in time)', () => {
     assert.equal((await invokeWithKey('keyed', 'k'.repeat(256), 1)).status, 202);
   });
 
+  it("refuses a key in the scheduler's namespace, so no caller can claim a tick before it fires", async () => {
+    await deploy('ticked', 'export default (e) => e.n', { schedules: ['0 0 1 1 *'] });
+    const taken = await invokeWithKey('ticked', 'schedule:0 0 1 1 *@2099-01-01T00:00:00.000Z', 1);
+    assert.equal(taken.status, 422, await taken.clone().text());
+    const body = (await taken.json()) as { error: { code: string; details: Array<{ field: string }> } };
+    assert.deepEqual(
+      [body.error.code, body.error.details[0]?.field],
+      ['FAAS_ERR_VALIDATION', 'headers.idempotency-key'],
+    );
+    // Only the prefix is the scheduler's: the word elsewhere in a key is the caller's to use.
+    assert.equal((await invokeWithKey('ticked', 'my-schedule:1', 1)).status, 202);
+  });
+
   it('two retries racing for the key of a record never enqueued both answer the one new invocation', async () => {
     await deploy('raced', 'export default (e) => e.n + 1');
     const { queue } = s.server.platform;

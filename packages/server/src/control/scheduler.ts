@@ -1,4 +1,10 @@
-import { DEFAULT_PROJECT, type FunctionRecord, isFaasError, type MetadataStore } from '@faas/core';
+import {
+  DEFAULT_PROJECT,
+  type FaasError,
+  type FunctionRecord,
+  isFaasError,
+  type MetadataStore,
+} from '@faas/core';
 import { CronExpression } from './cron-expression.ts';
 import type { InvocationService } from './invocation-service.ts';
 
@@ -40,8 +46,20 @@ const PAGE = 500;
 const MAX_SLEEP_MS = 60_000;
 /** More ticks than this since the last round is a sleep, not a late timer: only the latest runs. */
 const MAX_TICKS_PER_ROUND = 60;
-/** A tick that could not be enqueued (the store was down) is tried again this often. */
+/**
+ * A tick that could not be enqueued (the store was down) is tried again after this, then after
+ * twice as long each time the ticks tried again fail again, up to MAX_RETRY_MS.
+ */
 const RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+/** At most this many ticks are tried again at once: a store that comes back is not stampeded. */
+const MAX_RETRIES_PER_ROUND = 100;
+
+/**
+ * Starts the idempotency key of every tick: `schedule:<expression>@<tick>`. The gateway refuses
+ * it from callers, who could otherwise take a tick's key before the scheduler does.
+ */
+export const SCHEDULE_KEY_PREFIX = 'schedule:';
 
 /**
  * Runs functions' cron schedules: each tick is one async invocation, `trigger: "schedule"`, whose
@@ -56,8 +74,14 @@ export class Scheduler {
   #revision = -1;
   /** Ticks at or before this time have been fired. */
   #through = 0;
-  /** Ticks that failed to enqueue, to try again while they are within the catch-up window. */
-  #retries: Array<{ entry: Entry; tick: number }> = [];
+  /**
+   * Ticks that failed to enqueue, oldest first, to try again while they are within the catch-up
+   * window: each schedule's latest MAX_TICKS_PER_ROUND, as after a sleep.
+   */
+  #retries: Tick[] = [];
+  /** When the ticks of #retries are tried again, and how long the wait after that is. */
+  #retryAt = 0;
+  #retryDelay = RETRY_MS;
   #timer: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
@@ -77,12 +101,12 @@ export class Scheduler {
     await this.#load();
     if (this.#o.missed === 'once') {
       const from = now - this.#o.catchUpMs;
-      await Promise.all(
-        this.#entries.map((entry) => {
-          const tick = latestTick(entry.expression, Math.max(from, entry.sinceMs - 1), now);
-          return tick === undefined ? undefined : this.#fire(entry, tick);
-        }),
-      );
+      const due: Tick[] = [];
+      for (const entry of this.#entries) {
+        const tick = latestTick(entry.expression, Math.max(from, entry.sinceMs - 1), now);
+        if (tick !== undefined) due.push({ entry, tick });
+      }
+      await this.#fireAll(due, false, now);
     }
     this.#through = now;
     this.#arm();
@@ -145,7 +169,7 @@ export class Scheduler {
     clearTimeout(this.#timer);
     if (this.#stopped) return;
     const now = this.#now();
-    let next = this.#retries.length > 0 ? now + RETRY_MS : Number.POSITIVE_INFINITY;
+    let next = this.#retries.length > 0 ? Math.max(now, this.#retryAt) : Number.POSITIVE_INFINITY;
     for (const entry of this.#entries) next = Math.min(next, entry.expression.nextAfter(now) ?? next);
     if (next === Number.POSITIVE_INFINITY) return;
     this.#timer = setTimeout(() => this.#serially(() => this.#fireDue()), Math.min(next - now, MAX_SLEEP_MS));
@@ -158,8 +182,12 @@ export class Scheduler {
    */
   async #fireDue(): Promise<void> {
     const now = this.#now();
-    const due = this.#retries.filter((r) => r.tick >= now - this.#o.catchUpMs);
-    this.#retries = [];
+    const retrying = this.#retries.length > 0 && now >= this.#retryAt;
+    const due: Tick[] = [];
+    if (retrying) {
+      this.#retries = this.#retries.filter((r) => r.tick >= now - this.#o.catchUpMs);
+      due.push(...this.#retries.splice(0, MAX_RETRIES_PER_ROUND));
+    }
     for (const entry of this.#entries) {
       const after = Math.max(this.#through, entry.sinceMs - 1);
       const ticks: number[] = [];
@@ -178,11 +206,37 @@ export class Scheduler {
       }
     }
     this.#through = Math.max(this.#through, now);
-    await Promise.all(due.map(({ entry, tick }) => this.#fire(entry, tick)));
+    await this.#fireAll(due, retrying, now);
     this.#arm();
   }
 
-  async #fire(entry: Entry, tick: number): Promise<void> {
+  /**
+   * Fires `due`, keeps the ticks that failed for later, and sets when they are tried: sooner when
+   * a tick went through (the store is back), later when the ticks tried again failed again.
+   */
+  async #fireAll(due: Tick[], retrying: boolean, now: number): Promise<void> {
+    const waiting = this.#retries.length > 0;
+    const outcomes = await Promise.all(due.map((tick) => this.#fire(tick)));
+    const failed = due.filter((_, i) => typeof outcomes[i] === 'object');
+    if (outcomes.includes('enqueued')) this.#retryDelay = RETRY_MS;
+    else if (retrying && failed.length > 0) this.#retryDelay = Math.min(this.#retryDelay * 2, MAX_RETRY_MS);
+    if (!waiting || retrying || outcomes.includes('enqueued')) this.#retryAt = now + this.#retryDelay;
+    if (failed.length === 0) return;
+    for (const tick of failed) this.#retries.push(tick);
+    this.#retries.sort((a, b) => a.tick - b.tick);
+    this.#retries = latestPerEntry(this.#retries, MAX_TICKS_PER_ROUND);
+    // Once when enqueueing starts failing, then once a round of retries: not once a tick.
+    if (!waiting || retrying) {
+      const first = failed[0] as Tick;
+      this.#o.logger.error(
+        `${failed.length} tick(s) of function schedules could not run, among them the ${new Date(first.tick).toISOString()} tick of schedule "${first.entry.expression.source}" of function ${first.entry.name}; ${this.#retries.length} waiting, trying again in ${Math.round(this.#retryDelay / 1000)} s`,
+        (outcomes[due.indexOf(first)] as { error: unknown }).error,
+      );
+    }
+  }
+
+  /** 'enqueued' (or was already), 'done' (nothing to try again), or the error to try again after. */
+  async #fire({ entry, tick }: Tick): Promise<'enqueued' | 'done' | { error: unknown }> {
     const scheduledAt = new Date(tick).toISOString();
     const event: ScheduleEvent = { type: 'schedule', schedule: entry.expression.source, scheduledAt };
     try {
@@ -191,19 +245,47 @@ export class Scheduler {
         'latest',
         () => event,
         'schedule',
-        `schedule:${entry.expression.source}@${scheduledAt}`,
+        `${SCHEDULE_KEY_PREFIX}${entry.expression.source}@${scheduledAt}`,
         entry.project,
       );
+      return 'enqueued';
     } catch (err) {
+      if (!isFaasError(err) || !isFinal(err)) return { error: err };
       // Deleted, or moved to another project, since the schedules were loaded: not a loss.
-      if (isFaasError(err) && err.code === 'FAAS_ERR_FUNCTION_NOT_FOUND') return;
+      if (err.code === 'FAAS_ERR_FUNCTION_NOT_FOUND') return 'done';
+      // The tick's key was taken for another request (one made before keys starting `schedule:`
+      // were refused), or the request is refused as such: asking again is refused again.
       this.#o.logger.error(
-        `schedule "${entry.expression.source}" of function ${entry.name} could not run its ${scheduledAt} tick; trying again`,
+        `schedule "${entry.expression.source}" of function ${entry.name} cannot run its ${scheduledAt} tick; not trying again`,
         err,
       );
-      this.#retries.push({ entry, tick });
+      return 'done';
     }
   }
+}
+
+interface Tick {
+  entry: Entry;
+  tick: number;
+}
+
+/** A refusal of the request itself (4xx), not of the moment (a full queue, a store down). */
+function isFinal(err: FaasError): boolean {
+  return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+}
+
+/** The latest `limit` ticks of each schedule in `ticks` (oldest first), in the same order. */
+function latestPerEntry(ticks: Tick[], limit: number): Tick[] {
+  const kept = new Map<Entry, number>();
+  const latest: Tick[] = [];
+  for (let i = ticks.length - 1; i >= 0; i--) {
+    const t = ticks[i] as Tick;
+    const n = kept.get(t.entry) ?? 0;
+    if (n >= limit) continue;
+    kept.set(t.entry, n + 1);
+    latest.push(t);
+  }
+  return latest.reverse();
 }
 
 function entryKey(entry: Entry): string {

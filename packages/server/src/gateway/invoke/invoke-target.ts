@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode, FaasError, type VersionRef } from '@faas/core';
 import { parseFunctionRef } from '../../control/function-catalog.ts';
 import { RESERVED_PREFIXES, type RouteTable } from '../../control/route-table.ts';
+import { SCHEDULE_KEY_PREFIX } from '../../control/scheduler.ts';
 import { badUrl } from '../errors.ts';
 import {
   API_INVOKE_PREFIX,
@@ -141,6 +142,12 @@ export function apiInvoke(target: InvokeTarget & { kind: 'api' }, headers: Incom
     throw invalid(
       'headers.idempotency-key',
       `must NOT have more than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+    );
+  }
+  if (key?.startsWith(SCHEDULE_KEY_PREFIX)) {
+    throw invalid(
+      'headers.idempotency-key',
+      `must NOT start with "${SCHEDULE_KEY_PREFIX}" (reserved for the ticks of function schedules)`,
     );
   }
   return {
