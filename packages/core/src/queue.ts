@@ -48,6 +48,25 @@ export interface LeaseRef {
   leaseToken: string;
 }
 
+/**
+ * A place in the order jobs died: their time of death (ms since epoch), then, among the jobs of
+ * one time, an order of the queue's own (`tiebreak`, opaque; absent: before all of them).
+ */
+export interface DeadPosition {
+  deadAt: number;
+  tiebreak?: string;
+}
+
+/** A dead-lettered job, with its place in the order jobs died. */
+export interface DeadJob {
+  id: string;
+  payload: unknown;
+  error: string;
+  attempts: number;
+  deadAt: number;
+  tiebreak: string;
+}
+
 /** What became of a failed job. */
 export type FailOutcome =
   | { outcome: 'retrying'; runAt: number }
@@ -116,6 +135,12 @@ export interface Queue {
   has(id: string): Promise<boolean>;
   /** Dead-lettered jobs, newest first. */
   listDead(limit: number): Promise<Array<{ id: string; payload: unknown; error: string; attempts: number }>>;
+  /**
+   * Dead-lettered jobs after `position`, in the order they died (oldest first), at most `limit`:
+   * a walk of all of them that goes on from the last one's `deadAt` and `tiebreak`. A job taken
+   * back and dead again is found again, at its new time.
+   */
+  listDeadAfter(position: DeadPosition, limit: number): Promise<DeadJob[]>;
   /**
    * Retention: deletes up to `limit` dead-lettered jobs that died before `deadBefore` (ms since
    * epoch), oldest first; never a job that is not dead. Their ids may be enqueued again. Returns

@@ -32,7 +32,7 @@ import {
   type InvocationService,
   invocationAttributes,
 } from '../control/invocation-service.ts';
-import { orphanAgeMs, reconcileDeadLetters, reconcileOrphans } from './async-reconcile.ts';
+import { DeadLetterSweep, orphanAgeMs, reconcileOrphans } from './async-reconcile.ts';
 import { QueueConsumer, type SlotLimiter } from './queue-consumer.ts';
 
 /**
@@ -417,9 +417,11 @@ export class AsyncWorker {
    * which looks at every record old enough (those a crash of this very node left too).
    */
   #orphansCheckedUntil: Date | undefined;
+  #deadLetters: DeadLetterSweep;
 
   constructor(options: AsyncWorkerOptions) {
     this.#o = options;
+    this.#deadLetters = new DeadLetterSweep(options.store, options.queue);
     this.#consumer = new QueueConsumer(options.queue, {
       concurrency: options.concurrency,
       leaseMs: options.leaseMs,
@@ -466,7 +468,7 @@ export class AsyncWorker {
         () => undefined,
         (err: unknown) => this.#o.logger?.error('async worker: orphan sweep failed', err),
       )
-      .then(() => reconcileDeadLetters(this.#o.store, this.#o.queue))
+      .then(() => this.#deadLetters.run())
       .then(
         () => undefined,
         (err: unknown) => this.#o.logger?.error('async worker: dead-letter sweep failed', err),

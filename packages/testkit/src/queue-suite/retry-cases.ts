@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ErrorCode, type Queue, type RetryPolicy } from '@faas/core';
+import { type DeadJob, type DeadPosition, ErrorCode, type Queue, type RetryPolicy } from '@faas/core';
 import { rejectsWithCode } from '../assert-faas-error.ts';
 import { sleep } from '../fresh-subject.ts';
 
@@ -141,6 +141,62 @@ export function retryCases(getQueue: GetQueue, retry: RetryPolicy): void {
       (await queue.listDead(10)).map((d) => d.error),
       ['error d3', 'error d2', 'error d1'],
     );
+  });
+
+  it('listDeadAfter walks the dead jobs oldest first, a page at a time, each once, several of one ms too', async () => {
+    const queue = getQueue();
+    // No sleeps: several die in the same ms, which the tiebreak orders.
+    const ids = Array.from({ length: 7 }, (_, i) => `walk-${i}`);
+    for (const id of ids) {
+      await queue.enqueue({ id, payload: { id }, maxAttempts: 1 });
+      const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+      await queue.fail(id, job?.leaseToken ?? '', { error: `error ${id}` });
+    }
+    const walked: string[] = [];
+    let position: DeadPosition = { deadAt: 0 };
+    for (let page = 0; page < 10; page++) {
+      const jobs = await queue.listDeadAfter(position, 2);
+      assert.ok(jobs.length <= 2);
+      if (jobs.length === 0) break;
+      for (const job of jobs) walked.push(job.id);
+      const last = jobs.at(-1) as DeadJob;
+      position = { deadAt: last.deadAt, tiebreak: last.tiebreak };
+    }
+    assert.deepEqual(walked, ids);
+    const [first] = await queue.listDeadAfter({ deadAt: 0 }, 1);
+    assert.deepEqual(first && { ...first, deadAt: typeof first.deadAt, tiebreak: typeof first.tiebreak }, {
+      id: 'walk-0',
+      payload: { id: 'walk-0' },
+      error: 'error walk-0',
+      attempts: 1,
+      deadAt: 'number',
+      tiebreak: 'string',
+    });
+    assert.ok(first && first.deadAt >= Date.now() - 60_000 && first.deadAt <= Date.now() + 1_000);
+    // A position without a tiebreak is before every job of its time.
+    const fromTime = await queue.listDeadAfter({ deadAt: first?.deadAt ?? 0 }, 1);
+    assert.equal(fromTime[0]?.id, 'walk-0');
+    assert.deepEqual(await queue.listDeadAfter(position, 10), [], 'nothing after the last');
+  });
+
+  it('listDeadAfter finds a job taken back and dead again after where the walk stopped', async () => {
+    const queue = getQueue();
+    await queue.enqueue({ id: 'twice', payload: null, maxAttempts: 1 });
+    const [job] = await queue.lease({ limit: 1, visibilityTimeoutMs: 60_000 });
+    await queue.fail('twice', job?.leaseToken ?? '', { error: 'first death' });
+    const [dead] = await queue.listDeadAfter({ deadAt: 0 }, 10);
+    assert.ok(dead);
+    const position = { deadAt: dead.deadAt, tiebreak: dead.tiebreak };
+    await sleep(2);
+    const held = await queue.requeueDead('twice', { visibilityTimeoutMs: 60_000 });
+    assert.ok(held);
+    await queue.fail('twice', held.leaseToken, { error: 'second death' });
+    const again = await queue.listDeadAfter(position, 10);
+    assert.deepEqual(
+      again.map((d) => [d.id, d.error, d.attempts]),
+      [['twice', 'second death', 2]],
+    );
+    assert.ok((again[0]?.deadAt ?? 0) > dead.deadAt);
   });
 
   it('dead-letters a job whose lease expired on its last attempt instead of delivering it again', async () => {

@@ -16,6 +16,7 @@ export const SCRIPT_NAMES = [
   'extend',
   'requeue-dead',
   'list-dead',
+  'list-dead-after',
   'delete-dead',
   'stats',
   'next-due',

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   type BackendHealth,
+  type DeadJob,
+  type DeadPosition,
   ErrorCode,
   FaasError,
   type FailOutcome,
@@ -203,6 +205,25 @@ export class RedisQueue implements Queue {
       payload: payload === null ? undefined : JSON.parse(payload),
       error: error ?? '',
       attempts,
+    }));
+  }
+
+  /** `tiebreak` is the job's member in the dead set, which orders the jobs of one score. */
+  async listDeadAfter(position: DeadPosition, limit: number): Promise<DeadJob[]> {
+    const n = Math.trunc(limit);
+    if (!(n >= 1) || !Number.isFinite(position.deadAt)) return [];
+    const rows = (await this.#run('list-dead-after', [
+      Math.trunc(position.deadAt),
+      position.tiebreak ?? '',
+      n,
+    ])) as Array<[string, string | null, string | null, number, string, string]>;
+    return rows.map(([id, payload, error, attempts, deadAt, member]) => ({
+      id,
+      payload: payload === null ? undefined : JSON.parse(payload),
+      error: error ?? '',
+      attempts,
+      deadAt: Number(deadAt),
+      tiebreak: member,
     }));
   }
 

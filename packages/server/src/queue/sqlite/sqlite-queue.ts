@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   type BackendHealth,
+  type DeadJob,
+  type DeadPosition,
   ErrorCode,
   FaasError,
   type FailOutcome,
@@ -295,6 +297,33 @@ export class SqliteQueue implements Queue {
       payload: r.payload === null ? undefined : JSON.parse(r.payload),
       error: r.last_error ?? '',
       attempts: r.attempt,
+    }));
+  }
+
+  /** `tiebreak` is the job's `seq`: the index on dead jobs orders them by (dead_at, seq). */
+  async listDeadAfter(position: DeadPosition, limit: number): Promise<DeadJob[]> {
+    const seq = position.tiebreak === undefined ? -1 : Number(position.tiebreak);
+    const rows = this.#db.all<{
+      id: string;
+      payload: string | null;
+      last_error: string | null;
+      attempt: number;
+      dead_at: number;
+      seq: number;
+    }>(
+      `SELECT id, payload, last_error, attempt, dead_at, seq FROM queue_jobs
+        WHERE state = 'dead' AND (dead_at, seq) > (?, ?) ORDER BY dead_at, seq LIMIT ?`,
+      Math.trunc(position.deadAt),
+      Number.isFinite(seq) ? seq : -1,
+      Math.max(0, Math.trunc(limit)),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      payload: r.payload === null ? undefined : JSON.parse(r.payload),
+      error: r.last_error ?? '',
+      attempts: r.attempt,
+      deadAt: r.dead_at,
+      tiebreak: String(r.seq),
     }));
   }
 
