@@ -23,7 +23,8 @@ export interface DeadLetterRetryDeps {
  * comes due when the hold runs out, finds its invocation still dead-lettered and goes back to the
  * dead letters (AsyncWorker's admit): nothing is lost, and the retry can be made again.
  * @throws FaasError INVOCATION_NOT_FOUND; NOT_DEAD_LETTERED when it is not
- *   dead-lettered, another retry took it, or retention deleted its dead letter
+ *   dead-lettered, another retry took it, or retention deleted its dead letter; CONFLICT when
+ *   the job could not be released to run
  */
 export async function retryDeadLetter(deps: DeadLetterRetryDeps, id: string): Promise<Invocation> {
   const current = await deps.getInvocation(id);
@@ -46,9 +47,26 @@ export async function retryDeadLetter(deps: DeadLetterRetryDeps, id: string): Pr
     );
   }
   const queued = await deps.store.updateInvocation(id, { status: 'queued' });
-  await deps.queue.release(id, held.leaseToken);
+  if (!(await deps.queue.release(id, held.leaseToken))) await releaseAfterLostHold(deps, id);
   deps.onEnqueued?.();
   return queued;
+}
+
+/**
+ * The record took longer to write than the hold lasted, and a consumer leased the job meanwhile.
+ * One that read the record before the write sent the job back to the dead letters (AsyncWorker's
+ * admit): it is taken back once more and released, the record saying queued now. Otherwise a
+ * consumer holds it, and whether it runs it depends on when it read the record: not a 202.
+ * @throws FaasError CONFLICT
+ */
+async function releaseAfterLostHold(deps: DeadLetterRetryDeps, id: string): Promise<void> {
+  const again = await deps.queue.requeueDead(id, { visibilityTimeoutMs: RETRY_HOLD_MS });
+  if (again && (await deps.queue.release(id, again.leaseToken))) return;
+  throw new FaasError(
+    ErrorCode.CONFLICT,
+    `The retry of invocation ${id} lost its hold on the job before it was released (the store took over ${RETRY_HOLD_MS / 1000} s): get the invocation, and retry it again if it is dead-lettered`,
+    { details: { id } },
+  );
 }
 
 function notDeadLettered(id: string, status: string, message: string): FaasError {
