@@ -30,9 +30,22 @@ export interface StreamOptions {
    * iterate the stream instead: `for await (const event of stream)`.
    */
   onEvent?: (event: InstanceEvent) => void;
-  /** The server's heartbeat interval. @default 15000 */
+  /**
+   * The server's heartbeat interval. A connection on which nothing, not even a heartbeat, came for
+   * MISSED_HEARTBEATS of them is given up: the iteration fails and `closed` resolves (1006).
+   * @default 15000
+   */
   heartbeatMs?: number;
 }
+
+/** The server's default heartbeat interval (`?heartbeat_ms=`, docs/instances.md). */
+const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/**
+ * Heartbeats missed before the connection counts as gone. A half-open connection (a peer that
+ * vanished without a FIN) looks open to the socket forever; only the missing heartbeats show it.
+ */
+export const MISSED_HEARTBEATS = 3;
 
 /**
  * An open (or opening) WebSocket to an instance. Its events go to `onEvent` when one was given;
@@ -45,7 +58,11 @@ export interface InstanceStream extends AsyncIterable<InstanceEvent> {
    * unknown instance is FAAS_ERR_NOT_FOUND, a bad key 401) or a FaasConnectionError.
    */
   readonly opened: Promise<void>;
-  /** Resolves when the socket has closed, by either side (1013: this client was too slow). */
+  /**
+   * Resolves when the socket has closed, by either side (1013: this client was too slow; 4003:
+   * the server sent a frame that is not a JSON event), or with 1006 when this client gave up on a
+   * connection that sent no heartbeat.
+   */
   readonly closed: Promise<{ code: number; reason: string }>;
   /** Sends a command; before `opened` they wait and go in order. Throws once closed. */
   send(command: StreamCommand): void;
@@ -84,10 +101,45 @@ export function openInstanceStream(
   const events = new EventQueue();
   let isOpen = false;
   let isClosed = false;
+  // Set once this side closes the stream: later frames are not looked at.
+  let isClosing = false;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const silentMs = MISSED_HEARTBEATS * heartbeatMs;
+  let heardAt = 0;
+  let silence: ReturnType<typeof setTimeout> | undefined;
+  let resolveClosed: (how: { code: number; reason: string }) => void = () => {};
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    resolveClosed = resolve;
+  });
+
+  /** Ends the stream from this side: the iteration, after the events it has, fails with `why`. */
+  const fail = (why: string, code: number, reason: string) => {
+    if (isClosing || isClosed) return;
+    isClosing = true;
+    events.fail(new FaasConnectionError(url, new Error(why)));
+    socket.close(code, reason);
+  };
+
+  // One timer for the whole stream, not one per event: it re-arms for what is left.
+  const watchSilence = () => {
+    const left = heardAt + silentMs - Date.now();
+    if (left > 0) {
+      silence = setTimeout(watchSilence, left);
+      return;
+    }
+    const why = `no heartbeat for ${silentMs} ms (the server sends one every ${heartbeatMs} ms): the connection is gone`;
+    fail(why, 4001, 'no heartbeat');
+    // A half-open socket never finishes closing (this side's close included): the stream is over.
+    events.end();
+    isClosed = true;
+    resolveClosed({ code: 1006, reason: why });
+  };
 
   const opened = new Promise<void>((resolve, reject) => {
     socket.addEventListener('open', () => {
       isOpen = true;
+      heardAt = Date.now();
+      silence = setTimeout(watchSilence, silentMs);
       for (const message of pending.splice(0)) socket.send(message);
       resolve();
     });
@@ -105,28 +157,26 @@ export function openInstanceStream(
   // An iteration of a stream that never opened fails with the reason.
   opened.catch((err: unknown) => events.fail(err));
 
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    socket.addEventListener('close', (event) => {
-      isClosed = true;
-      // The refusal (when it never opened) decides how the iteration ends; it comes later.
-      if (isOpen) events.end();
-      resolve({ code: event.code, reason: event.reason });
-    });
+  socket.addEventListener('close', (event) => {
+    isClosed = true;
+    clearTimeout(silence);
+    // The refusal (when it never opened) decides how the iteration ends; it comes later.
+    if (isOpen) events.end();
+    resolveClosed({ code: event.code, reason: event.reason });
   });
 
   socket.addEventListener('message', (message) => {
-    const event = JSON.parse(String(message.data)) as InstanceEvent;
+    heardAt = Date.now();
+    if (isClosing) return;
+    // This runs in the socket's event listener: a throw here would be uncaught and end the process.
+    const event = parseEvent(message.data);
+    if (typeof event === 'string') {
+      fail(`the server sent ${event}`, 4003, 'frames must be JSON events');
+      return;
+    }
     if (options.onEvent) options.onEvent(event);
     else if (events.size < MAX_UNREAD_EVENTS) events.push(event);
-    else if (!isClosed) {
-      events.fail(
-        new FaasConnectionError(
-          url,
-          new Error(`${MAX_UNREAD_EVENTS} events were not read: the stream was closed`),
-        ),
-      );
-      socket.close(4000, 'events not read');
-    }
+    else fail(`${MAX_UNREAD_EVENTS} events were not read: the stream was closed`, 4000, 'events not read');
   });
 
   return {
@@ -139,18 +189,36 @@ export function openInstanceStream(
       else pending.push(message);
     },
     close() {
+      isClosing = true;
       socket.close();
     },
     [Symbol.asyncIterator]() {
       return {
         next: () => events.next(),
         return: async () => {
+          isClosing = true;
           socket.close();
           return { done: true, value: undefined };
         },
       };
     },
   };
+}
+
+/** The event a frame holds, or what is wrong with it. */
+function parseEvent(data: unknown): InstanceEvent | string {
+  // The server sends text frames only; a binary one (a Blob, a Buffer) is not ours.
+  if (typeof data !== 'string') return 'a binary frame, not a JSON event';
+  let event: unknown;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    event = undefined;
+  }
+  if (typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string') {
+    return event as InstanceEvent;
+  }
+  return `a frame that is not a JSON event: ${JSON.stringify(data.slice(0, 100))}`;
 }
 
 /** Events waiting for an iterator, and iterators waiting for events. */
