@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { StoredLogLine } from '@faas/core';
 import type { FaaSClient, WindowStats } from '@faas/sdk';
 import { ago, duration, type Output, print, table } from '../output.ts';
@@ -27,7 +28,8 @@ export async function logs(
     return;
   }
   // The stream is opened first, then what is stored is printed: an invocation that finishes in
-  // between is in both, and printed once (by the stored lines).
+  // between is in both, and its lines are printed once (by the stored lines). Only such copies
+  // are dropped, line by line: another attempt of a stored invocation (an async retry) is new.
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   let opened = () => {};
@@ -42,7 +44,7 @@ export async function logs(
     const event = next.value;
     if (event.type === 'gap') {
       process.stderr.write(`faas: some lines were missed while reconnecting (${event.reason})\n`);
-    } else if (!printed.has(event.invocationId)) {
+    } else if (event.type !== 'log' || !printed.take(event)) {
       if (out.json) process.stdout.write(`${JSON.stringify(event)}\n`);
       else if (event.type === 'log')
         write(out, { ...event, level: event.level as StoredLogLine['level'], seq: 0 });
@@ -50,18 +52,50 @@ export async function logs(
   }
 }
 
-/** Prints every stored line of the function; answers the invocations they belong to. */
-async function printStored(client: FaaSClient, out: Output, name: string): Promise<Set<string>> {
-  const invocations = new Set<string>();
+/** Prints every stored line of the function; answers them, to tell their live copies. */
+async function printStored(client: FaaSClient, out: Output, name: string): Promise<PrintedLines> {
+  const printed = new PrintedLines();
   let afterSeq = 0;
   for (;;) {
     const page = await client.tailLogs({ functionName: name, afterSeq, limit: PAGE });
     for (const line of page.items) {
-      invocations.add(line.invocationId);
+      printed.add(line);
       write(out, line);
     }
     afterSeq = page.nextSeq;
-    if (page.items.length < PAGE) return invocations;
+    if (page.items.length < PAGE) return printed;
+  }
+}
+
+type LineFields = Pick<StoredLogLine, 'invocationId' | 'ts' | 'message'> & { level: string };
+
+/**
+ * Stored lines, counted by everything a live `log` event carries (it has no seq or attempt): a
+ * live line matching one is its copy, and uses it up, so a line printed twice by the function is
+ * still printed twice. Kept as digests: a function's stored lines can be many megabytes.
+ */
+class PrintedLines {
+  #counts = new Map<string, number>();
+
+  add(line: LineFields): void {
+    const key = PrintedLines.#key(line);
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+
+  /** Whether `line` was printed (as a stored line not matched yet); it is then matched. */
+  take(line: LineFields): boolean {
+    const key = PrintedLines.#key(line);
+    const count = this.#counts.get(key);
+    if (!count) return false;
+    if (count === 1) this.#counts.delete(key);
+    else this.#counts.set(key, count - 1);
+    return true;
+  }
+
+  static #key(line: LineFields): string {
+    return createHash('sha1')
+      .update(JSON.stringify([line.invocationId, line.ts, line.level, line.message]))
+      .digest('base64');
   }
 }
 
