@@ -37,11 +37,19 @@ export interface FollowLogsOptions {
 }
 
 const DEFAULT_RETRY_MS = 1_000;
+/** The longest wait between tries while the server cannot be reached (unless it asks for longer). */
+export const MAX_RECONNECT_DELAY_MS = 5_000;
+/** Answers of a server down for a moment (a gateway restarting behind a proxy): waited out. */
+const UNAVAILABLE = new Set([502, 503, 504]);
 
 /**
  * A function's invocations live. A dropped connection is opened again with the last id seen
  * (Last-Event-ID), so nothing is missed that the server still keeps; a `gap` event says when
- * something was. Ends when `signal` aborts; an answer that is an error (404, 401) throws.
+ * something was. While the server cannot be reached or answers 502, 503 or 504 it is tried again,
+ * the waits doubling from its `retry` up to MAX_RECONNECT_DELAY_MS. Ends when `signal` aborts.
+ * @throws FaasApiError when the server refuses the stream (first 401, 404…, or on a reconnect)
+ * @throws FaasConnectionError when the first connection fails, or the stream is not one (an
+ *   event past MAX_SSE_EVENT_CHARS, data that is not JSON): reading it again would fail again
  */
 export async function* followLogs(
   http: Transport,
@@ -50,8 +58,10 @@ export async function* followLogs(
 ): AsyncGenerator<LogStreamEvent> {
   let lastEventId = options.lastEventId;
   let opened = false;
+  let retryMs = DEFAULT_RETRY_MS;
+  // Tries in a row that found the server down.
+  let failures = 0;
   while (!options.signal?.aborted) {
-    const parser = new SseParser();
     let res: Response;
     try {
       res = await http.request('GET', `/api/v1/logs/stream${query({ functionName })}`, {
@@ -60,33 +70,65 @@ export async function* followLogs(
       });
     } catch (err) {
       if (options.signal?.aborted) return;
-      // The server answered with an error: no retry makes it right.
-      if (!opened || (err as { status?: number }).status !== undefined) throw err;
-      await sleep(parser.retryMs ?? DEFAULT_RETRY_MS, options.signal);
+      // The first answer says whether following works at all; a refusal later still stands.
+      if (!opened || !isUnavailable(err)) throw err;
+      await sleep(reconnectDelay(retryMs, failures++), options.signal);
       continue;
     }
     if (!opened) {
       opened = true;
       options.onOpen?.();
     }
+    failures = 0;
+    const parser = new SseParser();
+    let unreadable: unknown;
     try {
       if (res.body) {
         const decoder = new TextDecoder();
         for await (const chunk of res.body) {
-          for (const message of parser.push(decoder.decode(chunk as Uint8Array, { stream: true }))) {
-            if (message.id) lastEventId = message.id;
-            const data = JSON.parse(message.data) as Record<string, unknown>;
-            const event = { ...data, type: message.event, ...(message.id ? { id: message.id } : {}) };
-            yield event as LogStreamEvent;
+          let events: LogStreamEvent[];
+          try {
+            events = parse(parser, decoder.decode(chunk as Uint8Array, { stream: true }));
+          } catch (err) {
+            unreadable = err;
+            break;
+          }
+          if (parser.retryMs !== undefined) retryMs = parser.retryMs;
+          for (const event of events) {
+            if (event.id) lastEventId = event.id;
+            yield event;
           }
         }
       }
-    } catch (err) {
-      if (options.signal?.aborted) return;
-      if (err instanceof SyntaxError) throw http.connectionError(err);
+    } catch {
+      // The connection dropped: it is opened again below.
     }
-    await sleep(parser.retryMs ?? DEFAULT_RETRY_MS, options.signal);
+    if (options.signal?.aborted) return;
+    if (unreadable !== undefined) throw http.connectionError(unreadable);
+    await sleep(retryMs, options.signal);
   }
+}
+
+/** The wait before try `failures + 1` to reach a server that was down. */
+export function reconnectDelay(retryMs: number, failures: number): number {
+  return Math.min(Math.max(retryMs, MAX_RECONNECT_DELAY_MS), retryMs * 2 ** Math.min(failures, 20));
+}
+
+/** Unreachable, or a proxy's answer for a server that is not there (yet). */
+function isUnavailable(err: unknown): boolean {
+  const status = (err as { status?: number }).status;
+  return status === undefined || UNAVAILABLE.has(status);
+}
+
+/**
+ * The events complete in `text`.
+ * @throws Error when an event passes MAX_SSE_EVENT_CHARS, SyntaxError when its data is not JSON
+ */
+function parse(parser: SseParser, text: string): LogStreamEvent[] {
+  return parser.push(text).map((message) => {
+    const data = JSON.parse(message.data) as Record<string, unknown>;
+    return { ...data, type: message.event, ...(message.id ? { id: message.id } : {}) } as LogStreamEvent;
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
