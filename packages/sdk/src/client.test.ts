@@ -60,4 +60,15 @@ describe('FaaSClient', () => {
     );
     await assert.rejects(new FaaSClient({ baseUrl: 'http://127.0.0.1:1' }).health(), FaasConnectionError);
   });
+
+  it('refuses an idempotency key on a sync invoke, which the server would ignore', async () => {
+    const client = new FaaSClient({ baseUrl: base });
+    const before = seen.length;
+    await assert.rejects(
+      client.invoke('f', {}, { idempotencyKey: 'k' }),
+      (err) =>
+        err instanceof TypeError && /idempotencyKey/.test(err.message) && /invokeAsync/.test(err.message),
+    );
+    assert.equal(seen.length, before, 'nothing was sent');
+  });
 });

@@ -39,7 +39,10 @@ export type FunctionSpec = FunctionInput;
 
 export interface InvokeOptions {
   version?: number;
-  /** A string is sent as text/plain, bytes as octet-stream, anything else as JSON. */
+  /**
+   * `invokeAsync` only: a retry with the same key answers the first invocation. The server keeps
+   * no key for a sync invoke, so `invoke` refuses one (a TypeError) rather than run twice.
+   */
   idempotencyKey?: string;
 }
 
@@ -234,6 +237,11 @@ export class FaaSClient {
     event?: unknown,
     options: InvokeOptions = {},
   ): Promise<SyncResult<T>> {
+    if (options.idempotencyKey !== undefined) {
+      throw new TypeError(
+        'invoke: the server ignores idempotencyKey on a sync invoke (a retry would run the function again); use invokeAsync',
+      );
+    }
     const [payload, contentType] = body(event);
     const res = await this.#http.request('POST', this.#invokePath(name, options, false), {
       body: payload,

@@ -24,6 +24,10 @@ export async function invoke(
   if (!name || (version !== undefined && (!Number.isInteger(version) || version < 1))) {
     throw new CliError(`Expected name or name:version, got "${ref}"`, EXIT.USAGE);
   }
+  if (flags.idempotencyKey && !flags.async) {
+    // The server keeps no key for a sync invoke: a retry with it would run the function again.
+    throw new CliError('--idempotency-key needs --async (a sync invoke keeps no key)', EXIT.USAGE);
+  }
   const event = parseEvent(await readData(data, flags.file));
   const options = {
     ...(version ? { version } : {}),
