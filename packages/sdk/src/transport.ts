@@ -2,6 +2,12 @@ import { errorFromResponse, FaasApiError, FaasConnectionError } from './errors.t
 
 export type RequestBody = string | Uint8Array<ArrayBuffer>;
 
+/**
+ * The longest NDJSON line taken. The server's longest is an execute output chunk: up to 1 MiB of
+ * output, up to 6 MiB as JSON (control bytes become `\u00XX`); past this, no line is coming.
+ */
+export const MAX_NDJSON_LINE_CHARS = 16 * 1024 * 1024;
+
 export interface TransportOptions {
   baseUrl: string;
   apiKey?: string | undefined;
@@ -90,21 +96,29 @@ export class Transport {
     }
   }
 
-  /** The non-empty lines of a streamed (NDJSON) answer, as they arrive. */
+  /**
+   * The non-empty lines of a streamed (NDJSON) answer, as they arrive.
+   * @throws FaasConnectionError on a line past MAX_NDJSON_LINE_CHARS (the rest is not read)
+   */
   async *lines(res: Response, signal?: AbortSignal): AsyncGenerator<string> {
     if (!res.body) return;
     const decoder = new TextDecoder();
     let buffered = '';
+    const tooLong = () => new Error(`an NDJSON line passed ${MAX_NDJSON_LINE_CHARS} characters`);
     try {
       for await (const chunk of res.body) {
+        // Only the new text can end the buffered line: the old is not searched again.
+        let newline = buffered.length;
         buffered += decoder.decode(chunk, { stream: true });
-        let newline = buffered.indexOf('\n');
+        newline = buffered.indexOf('\n', newline);
         while (newline >= 0) {
+          if (newline > MAX_NDJSON_LINE_CHARS) throw tooLong();
           const line = buffered.slice(0, newline);
           buffered = buffered.slice(newline + 1);
           if (line.trim()) yield line;
           newline = buffered.indexOf('\n');
         }
+        if (buffered.length > MAX_NDJSON_LINE_CHARS) throw tooLong();
       }
     } catch (err) {
       throw this.connectionError(err, signal);
