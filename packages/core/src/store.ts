@@ -227,6 +227,17 @@ export interface MetadataStore {
    * holds only what it is given: the caller encrypts.
    */
   putSecret(secret: SecretRecord): Promise<void>;
+  /**
+   * Puts `next` in place of a secret's ciphertext and key id only while its ciphertext is still
+   * `expected` (times kept): re-encrypting what it read earlier must not undo a value set since.
+   * False when the secret changed or is gone.
+   */
+  replaceSecretCiphertext(
+    project: string,
+    name: string,
+    expected: string,
+    next: Pick<SecretRecord, 'ciphertext' | 'keyId'>,
+  ): Promise<boolean>;
   /** The project's secrets of these names that exist (in no particular order). */
   getSecrets(project: string, names: readonly string[]): Promise<SecretRecord[]>;
   /** A project's secrets, or every project's when `project` is undefined; by project, then name. */

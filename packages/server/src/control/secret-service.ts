@@ -18,6 +18,13 @@ import type { SecretVault } from './secret-vault.ts';
  */
 export const SECRET_KEY_SETTING = 'secret-key-id';
 
+/**
+ * Listings a re-encryption goes through at most: each one after the first only for secrets set
+ * by another server meanwhile (what is left stays readable by the previous key, and is moved by
+ * the next re-encryption).
+ */
+const REENCRYPT_PASSES = 5;
+
 /** Decrypted values kept at most (then the cache starts over). */
 const MAX_OPENED = 10_000;
 /** Redactors kept at most (then the cache starts over). */
@@ -207,30 +214,49 @@ export class SecretService {
    * Re-encrypts with the current key every secret still under another (the previous key, after a
    * rotation). One that neither key opens is left as it is and named in `unreadable` (the server
    * still starts: functions that need it answer SECRET_UNREADABLE, and it can be set again).
+   * A secret set by another server since it was listed is not replaced (compare-and-set on the
+   * ciphertext read) but listed again, up to REENCRYPT_PASSES times.
    */
   async reencryptStale(): Promise<{ reencrypted: number; unreadable: string[] }> {
     let reencrypted = 0;
-    const unreadable: string[] = [];
-    for (const secret of await this.#store.listSecrets()) {
-      if (!this.#vault.isStale(secret)) continue;
-      let value: string;
-      try {
-        value = this.#vault.open(secret);
-      } catch {
-        unreadable.push(`${secret.project}/${secret.name}`);
-        continue;
+    const unreadable = new Set<string>();
+    for (let pass = 0; pass < REENCRYPT_PASSES; pass += 1) {
+      let changedMeanwhile = false;
+      for (const secret of await this.#store.listSecrets()) {
+        const id = `${secret.project}/${secret.name}`;
+        if (!this.#vault.isStale(secret) || unreadable.has(id)) continue;
+        let value: string;
+        try {
+          value = this.#vault.open(secret);
+        } catch {
+          unreadable.add(id);
+          continue;
+        }
+        const sealed = this.#vault.seal(secret.project, secret.name, value);
+        if (
+          await this.#store.replaceSecretCiphertext(secret.project, secret.name, secret.ciphertext, sealed)
+        ) {
+          reencrypted += 1;
+        } else {
+          changedMeanwhile = true;
+        }
       }
-      // Same times: the value did not change, only the key it is kept under.
-      await this.#store.putSecret({ ...secret, ...this.#vault.seal(secret.project, secret.name, value) });
-      reencrypted += 1;
+      if (!changedMeanwhile) break;
     }
-    return { reencrypted, unreadable };
+    return { reencrypted, unreadable: [...unreadable] };
   }
 }
 
 type SecretStore = Pick<
   MetadataStore,
-  'putSecret' | 'getSecrets' | 'listSecrets' | 'deleteSecret' | 'getSetting' | 'setSetting' | 'claimSetting'
+  | 'putSecret'
+  | 'replaceSecretCiphertext'
+  | 'getSecrets'
+  | 'listSecrets'
+  | 'deleteSecret'
+  | 'getSetting'
+  | 'setSetting'
+  | 'claimSetting'
 >;
 
 /** @throws FaasError VALIDATION unless `name` is an environment variable name */

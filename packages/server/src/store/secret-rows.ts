@@ -35,3 +35,13 @@ export function putSecretSql(placeholder: (i: number) => string): string {
     ON CONFLICT (project, name) DO UPDATE SET
       ciphertext = excluded.ciphertext, key_id = excluded.key_id, updated_at = excluded.updated_at`;
 }
+
+/**
+ * A compare-and-set of a secret's ciphertext (parameters: the new ciphertext, its key id, project,
+ * name, the ciphertext expected): nothing changes when another write came first.
+ */
+export function replaceCiphertextSql(placeholder: (i: number) => string): string {
+  const [ciphertext, keyId, project, name, expected] = [1, 2, 3, 4, 5].map(placeholder);
+  return `UPDATE secrets SET ciphertext = ${ciphertext}, key_id = ${keyId}
+    WHERE project = ${project} AND name = ${name} AND ciphertext = ${expected}`;
+}

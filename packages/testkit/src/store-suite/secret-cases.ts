@@ -53,6 +53,18 @@ export function secretCases(getStore: GetStore): void {
     ]);
   });
 
+  it('replaces a ciphertext only while it is still the one expected', async () => {
+    const store = getStore();
+    await store.putSecret(sampleSecret('p', 'TOKEN'));
+    const next = { ciphertext: 'reencrypted', keyId: 'k2' };
+    assert.equal(await store.replaceSecretCiphertext('p', 'TOKEN', 'set-since', next), false);
+    assert.deepEqual(await store.listSecrets('p'), [sampleSecret('p', 'TOKEN')]);
+    assert.equal(await store.replaceSecretCiphertext('p', 'TOKEN', 'ct-p-TOKEN', next), true);
+    assert.deepEqual(await store.listSecrets('p'), [sampleSecret('p', 'TOKEN', next)], 'times kept');
+    assert.equal(await store.replaceSecretCiphertext('p', 'GONE', 'ct-p-GONE', next), false);
+    assert.deepEqual(await store.listSecrets('p'), [sampleSecret('p', 'TOKEN', next)]);
+  });
+
   it("deletes a project's secret, never another project's of the same name", async () => {
     const store = getStore();
     await store.putSecret(sampleSecret('team-a', 'TOKEN'));

@@ -247,6 +247,15 @@ export class PostgresStore implements MetadataStore {
     return this.#secrets.put(secret);
   }
 
+  replaceSecretCiphertext(
+    project: string,
+    name: string,
+    expected: string,
+    next: Pick<SecretRecord, 'ciphertext' | 'keyId'>,
+  ): Promise<boolean> {
+    return this.#secrets.replaceCiphertext(project, name, expected, next);
+  }
+
   getSecrets(project: string, names: readonly string[]): Promise<SecretRecord[]> {
     return this.#secrets.get(project, names);
   }

@@ -1,5 +1,12 @@
 import type { SecretRecord } from '@faas/core';
-import { putSecretSql, SECRET_COLUMNS, type SecretRow, secretValues, toSecret } from '../secret-rows.ts';
+import {
+  putSecretSql,
+  replaceCiphertextSql,
+  SECRET_COLUMNS,
+  type SecretRow,
+  secretValues,
+  toSecret,
+} from '../secret-rows.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /** Projects' secrets, as ciphertext (the caller encrypts and decrypts). */
@@ -14,6 +21,20 @@ export class SecretQueries {
     await this.#db.count(
       putSecretSql((i) => `$${i}`),
       secretValues(secret),
+    );
+  }
+
+  async replaceCiphertext(
+    project: string,
+    name: string,
+    expected: string,
+    next: Pick<SecretRecord, 'ciphertext' | 'keyId'>,
+  ): Promise<boolean> {
+    return (
+      (await this.#db.count(
+        replaceCiphertextSql((i) => `$${i}`),
+        [next.ciphertext, next.keyId, project, name, expected],
+      )) > 0
     );
   }
 

@@ -1,6 +1,13 @@
 import type { SecretRecord } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
-import { putSecretSql, SECRET_COLUMNS, type SecretRow, secretValues, toSecret } from '../secret-rows.ts';
+import {
+  putSecretSql,
+  replaceCiphertextSql,
+  SECRET_COLUMNS,
+  type SecretRow,
+  secretValues,
+  toSecret,
+} from '../secret-rows.ts';
 
 /** Projects' secrets, as ciphertext (the caller encrypts and decrypts). */
 export class SecretQueries {
@@ -14,6 +21,24 @@ export class SecretQueries {
     this.#db.run(
       putSecretSql(() => '?'),
       ...secretValues(secret),
+    );
+  }
+
+  replaceCiphertext(
+    project: string,
+    name: string,
+    expected: string,
+    next: Pick<SecretRecord, 'ciphertext' | 'keyId'>,
+  ): boolean {
+    return (
+      this.#db.run(
+        replaceCiphertextSql(() => '?'),
+        next.ciphertext,
+        next.keyId,
+        project,
+        name,
+        expected,
+      ).changes > 0
     );
   }
 

@@ -248,6 +248,15 @@ export class SqliteStore implements MetadataStore {
     this.#secrets.put(secret);
   }
 
+  async replaceSecretCiphertext(
+    project: string,
+    name: string,
+    expected: string,
+    next: Pick<SecretRecord, 'ciphertext' | 'keyId'>,
+  ): Promise<boolean> {
+    return this.#secrets.replaceCiphertext(project, name, expected, next);
+  }
+
   async getSecrets(project: string, names: readonly string[]): Promise<SecretRecord[]> {
     return this.#secrets.get(project, names);
   }
