@@ -21,6 +21,7 @@ import {
 import { invocation, invocations, logs, stats } from './commands/logs.ts';
 import { migrate } from './commands/migrate.ts';
 import { deleteSecret, listSecrets, setSecret } from './commands/secrets.ts';
+import { rotateSecrets } from './commands/secrets-rotate.ts';
 import * as snapshots from './commands/snapshots.ts';
 import { describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
@@ -277,6 +278,13 @@ export function program(): Command {
     .command('rm <name>')
     .alias('delete')
     .action(run((c, o, cmd) => deleteSecret(c, o, cmd.args[0] as string)));
+  secrets
+    .command('rotate')
+    .description(
+      "put FAAS_SECRET_KEY on record as the PostgreSQL store's key and re-encrypt the secrets under FAAS_SECRET_KEY_PREVIOUS; run once every server has both (docs/security.md)",
+    )
+    .option('--database-url <url>', 'the database (env FAAS_DATABASE_URL)')
+    .action(run((_c, o, cmd) => rotateSecrets(o, cmd.opts())));
   const projects = p.command('projects').description('projects (tenants): create needs a platform admin key');
   projects.command('create <name>').action(run((c, o, cmd) => createProject(c, o, cmd.args[0] as string)));
   projects.command('ls').action(run((c, o) => listProjects(c, o)));

@@ -102,8 +102,10 @@ export interface Config {
    */
   secretKey: string | undefined;
   /**
-   * The key before a rotation: secrets it encrypted still decrypt, and are re-encrypted with
-   * the current key at start. (FAAS_SECRET_KEY_PREVIOUS)
+   * The key before a rotation: secrets it encrypted still decrypt. A store of this server's alone
+   * (SQLite) moves to the current key at start; a shared one (PostgreSQL) keeps being written with
+   * this key until `faas secrets rotate`, since servers not restarted yet hold only it.
+   * (FAAS_SECRET_KEY_PREVIOUS)
    */
   secretKeyPrevious: string | undefined;
   /** Accept RS256/ES256 JWTs signed by this key (PEM, SPKI). (FAAS_JWT_PUBLIC_KEY) */

@@ -197,10 +197,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const store = operations.store(await openMetadataStore(config, 'server'));
   // Before anything else starts (so a refusal leaves nothing running) and before anything runs a
   // function: a bad key file, or a key that is not the store's (servers sharing it must share
-  // the key), stops the start here; secrets still under FAAS_SECRET_KEY_PREVIOUS move to the
-  // current key.
+  // the key), stops the start here; on a store of this server's alone, secrets still under
+  // FAAS_SECRET_KEY_PREVIOUS move to the current key (a shared store's wait for `faas secrets rotate`).
   let secrets: SecretService;
-  let rotation: { reencrypted: number; unreadable: string[] };
+  let rotation: Awaited<ReturnType<SecretService['checkStoreKey']>>;
   try {
     secrets = new SecretService(store, SecretVault.open(config));
     rotation = await secrets.checkStoreKey({
@@ -380,6 +380,11 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
 
   if (rotation.reencrypted > 0)
     logger.info(`re-encrypted ${rotation.reencrypted} secret(s) under the current secret key`);
+  if (rotation.pending) {
+    logger.info(
+      "the store's secrets stay under FAAS_SECRET_KEY_PREVIOUS (and new values are written with it) until `faas secrets rotate`: run it once every server has the new FAAS_SECRET_KEY (docs/security.md)",
+    );
+  }
   if (rotation.unreadable.length > 0) {
     logger.error(
       `${rotation.unreadable.length} secret(s) do not decrypt with FAAS_SECRET_KEY or FAAS_SECRET_KEY_PREVIOUS (${rotation.unreadable.join(', ')}): start with the key that wrote them, or set them again`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { FunctionVersion, MetadataStore } from '@faas/core';
+import { type FunctionVersion, isFaasError, type MetadataStore } from '@faas/core';
 import { createTestDatabase, postgresSkipReason, postgresTestUrl, sampleVersion } from '@faas/testkit';
 import { openPostgresStore } from '../store/postgres/postgres-store.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
@@ -69,6 +69,39 @@ function rotationCases(open: () => Promise<MetadataStore>): void {
     store = await open();
   });
   after(() => store?.close());
+
+  it('a server still on the old key reads and writes secrets while others restart with the new one', async () => {
+    const old = new SecretService(store, new SecretVault(oldKey));
+    await old.checkStoreKey({ shared: true, warn: assert.fail });
+    await old.set('p', 'DB', 'pw-1');
+
+    const restarted = new SecretService(store, new SecretVault(newKey, oldKey));
+    const started = await restarted.checkStoreKey({ shared: true, warn: assert.fail });
+    assert.equal(await revealed(old), 'pw-1', 'the old server still decrypts');
+    assert.deepEqual(
+      started,
+      { reencrypted: 0, unreadable: [], pending: true },
+      'a start alone moves nothing',
+    );
+    assert.equal(await revealed(restarted), 'pw-1');
+    // Until the rotation is asked for, a restarted server writes under the store's key.
+    await restarted.set('p', 'DB', 'pw-2');
+    assert.equal(await revealed(old), 'pw-2');
+
+    // Every server restarted: the rotation moves the store to the new key.
+    assert.deepEqual(await restarted.rotate(), { reencrypted: 1, unreadable: [] });
+    const [row] = await store.getSecrets('p', ['DB']);
+    assert.equal(row?.keyId, new SecretVault(newKey).keyId);
+    assert.equal(await revealed(restarted), 'pw-2');
+    await restarted.set('p', 'DB', 'pw-3');
+    assert.equal(await revealed(restarted), 'pw-3');
+    // One left behind on the old key does not write what the others cannot read.
+    await assert.rejects(old.set('p', 'DB', 'pw-4'), (err) => {
+      assert.ok(isFaasError(err) && err.code === 'FAAS_ERR_SECRET_KEY_MISMATCH');
+      return true;
+    });
+    assert.deepEqual(await restarted.rotate(), { reencrypted: 0, unreadable: [] }, 'nothing left to move');
+  });
 
   it('a value set while the re-encryption works through its list is kept, not replaced by the old one', async () => {
     await store.setSetting('secret-key-id', new SecretVault(oldKey).keyId);

@@ -13,8 +13,9 @@ import type { SecretVault } from './secret-vault.ts';
 
 /**
  * The store's setting that names the key its secrets are kept under (its id: the first 16 hex
- * digits of its sha256, as every secret row already holds): servers sharing a store must share
- * the key, and this is how one that does not finds out.
+ * digits of its sha256, as every secret row already holds), and so the key every server writes
+ * with: servers sharing a store must hold that key, and this is how one that does not finds out.
+ * A rotation moves it to the new key only when asked (`rotate`), once every server holds both.
  */
 export const SECRET_KEY_SETTING = 'secret-key-id';
 
@@ -29,6 +30,14 @@ const REENCRYPT_PASSES = 5;
 const MAX_OPENED = 10_000;
 /** Redactors kept at most (then the cache starts over). */
 const MAX_REDACTORS = 1_000;
+
+/** What a re-encryption did. */
+export interface Reencryption {
+  /** Secrets moved to the current key. */
+  reencrypted: number;
+  /** `project/name` of the secrets no key of this server opens (left as they are). */
+  unreadable: string[];
+}
 
 /** A version with its secrets' values in its env, and what hides those values in its output. */
 export interface RevealedVersion {
@@ -74,13 +83,13 @@ export class SecretService {
     if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
       throw validation('value', `must be at most ${MAX_SECRET_VALUE_BYTES} bytes (UTF-8)`);
     }
-    await this.#assertStoreKey();
+    const keyId = await this.#writeKeyId();
     const [existing] = await this.#store.getSecrets(project, [name]);
     const now = new Date().toISOString();
     await this.#store.putSecret({
       project,
       name,
-      ...this.#vault.seal(project, name, value),
+      ...this.#vault.seal(project, name, value, keyId),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     });
@@ -88,44 +97,50 @@ export class SecretService {
   }
 
   /**
-   * @throws FaasError SECRET_KEY_MISMATCH when the store's secrets are kept under another key
-   *   than this server's (another server of the store rotated it since this one started): a value
-   *   written now would be one no other server reads.
+   * The key a value is written with: the store's, read now (so every server writes with the key
+   * all of them hold, also while some are restarted with a new one), which this server may hold
+   * as its previous key.
+   * @throws FaasError SECRET_KEY_MISMATCH when this server does not hold the store's key (it was
+   *   rotated to one this server was not given): a value written now would be one no other
+   *   server reads.
    */
-  async #assertStoreKey(): Promise<void> {
+  async #writeKeyId(): Promise<string> {
     const stored = await this.#store.getSetting(SECRET_KEY_SETTING);
-    if (stored === undefined || stored === this.#vault.keyId) return;
+    if (stored === undefined) return this.#vault.keyId;
+    if (this.#vault.holds(stored)) return stored;
     throw new FaasError(
       ErrorCode.SECRET_KEY_MISMATCH,
-      `This server's FAAS_SECRET_KEY (key id ${this.#vault.keyId}) is not the key the store's secrets are kept under (key id ${stored}): restart it with that key`,
+      `This server's FAAS_SECRET_KEY (key id ${this.#vault.keyId}${this.#vault.previousKeyId ? `, previous ${this.#vault.previousKeyId}` : ''}) is not the key the store's secrets are kept under (key id ${stored}): restart it with that key`,
       { details: { keyId: this.#vault.keyId, storeKeyId: stored } },
     );
   }
 
   /**
-   * Makes sure the store's secrets are kept under this server's key, at start. A store without a
-   * key on record takes this one (the first of servers racing wins; one whose secrets are all
-   * under another key has that key on record). The previous key on record is a rotation: its
-   * secrets move to the current key, which goes on record (servers still on the old key then
-   * refuse secret writes: SECRET_KEY_MISMATCH). Another key on record: with `shared` (a store
-   * other servers use) the start fails; a store of this server's alone takes the new key (the
-   * old one was lost or replaced: its secrets stay unreadable until set again).
+   * Makes sure this server holds the key the store's secrets are kept under, at start. A store
+   * without a key on record takes the one its secrets are under (the first of servers racing
+   * wins), this server's for an empty store. The previous key on record is a rotation under way:
+   * on a store of this server's alone it is finished now (`rotate`); on one other servers share
+   * (`shared`) it waits for `faas secrets rotate`, since servers not yet restarted hold only the
+   * old key, and this one writes with the old key meanwhile. Another key on record: with `shared`
+   * the start fails; a store of this server's alone takes the new key (the old one was lost or
+   * replaced: its secrets stay unreadable until set again).
    * @throws Error saying which keys differ and what to do
    */
-  async checkStoreKey(options: { shared: boolean; warn: (message: string) => void }): Promise<{
-    reencrypted: number;
-    unreadable: string[];
-  }> {
+  async checkStoreKey(options: { shared: boolean; warn: (message: string) => void }): Promise<
+    Reencryption & {
+      /** The store is still on the previous key: a rotation waits for `faas secrets rotate`. */
+      pending: boolean;
+    }
+  > {
     const current = this.#vault.keyId;
     const previous = this.#vault.previousKeyId;
     let stored = await this.#store.getSetting(SECRET_KEY_SETTING);
     if (stored === undefined) {
       const kept = new Set((await this.#store.listSecrets()).map((s) => s.keyId));
-      const known = kept.has(current) || (previous !== undefined && kept.has(previous));
-      stored = await this.#store.claimSetting(
-        SECRET_KEY_SETTING,
-        known || kept.size === 0 ? current : ([...kept][0] as string),
-      );
+      let claim = [...kept][0] ?? current;
+      if (kept.has(current)) claim = current;
+      else if (previous !== undefined && kept.has(previous)) claim = previous;
+      stored = await this.#store.claimSetting(SECRET_KEY_SETTING, claim);
     }
     if (stored !== current && stored !== previous) {
       const message = `FAAS_SECRET_KEY (key id ${current}${previous ? `, previous ${previous}` : ''}) is not the key this store's secrets are kept under (key id ${stored})`;
@@ -137,9 +152,38 @@ export class SecretService {
         `${message}: this server's store takes the new key; secrets under the old one must be set again`,
       );
     }
-    const rotation = await this.reencryptStale();
-    if (stored !== current) await this.#store.setSetting(SECRET_KEY_SETTING, current);
-    return rotation;
+    if (!options.shared) return { ...(await this.#moveStore(stored)), pending: false };
+    if (stored !== current) return { reencrypted: 0, unreadable: [], pending: true };
+    // The store is on this key, so every server holds it: what a rotation left under the
+    // previous one (a value written with it as the rotation began) can move now.
+    return { ...(await this.reencryptStale()), pending: false };
+  }
+
+  /**
+   * Moves the store to this server's key: it goes on record, so every server writes with it from
+   * then on, then every secret under the previous key is re-encrypted (`reencryptStale`). Run
+   * once every server sharing the store holds the new key (as FAAS_SECRET_KEY, the old one as
+   * FAAS_SECRET_KEY_PREVIOUS): one that holds only the old key reads none of them afterwards.
+   * Running it again moves what is left (nothing, when it reports 0).
+   * @throws FaasError SECRET_KEY_MISMATCH when the store's key is neither of this server's
+   */
+  async rotate(): Promise<Reencryption> {
+    const stored = await this.#store.getSetting(SECRET_KEY_SETTING);
+    if (stored !== undefined && !this.#vault.holds(stored)) {
+      throw new FaasError(
+        ErrorCode.SECRET_KEY_MISMATCH,
+        `The store's secrets are kept under key id ${stored}, neither FAAS_SECRET_KEY (key id ${this.#vault.keyId}) nor FAAS_SECRET_KEY_PREVIOUS${this.#vault.previousKeyId ? ` (key id ${this.#vault.previousKeyId})` : ''}: give the store's key as FAAS_SECRET_KEY_PREVIOUS`,
+        { details: { keyId: this.#vault.keyId, storeKeyId: stored } },
+      );
+    }
+    return this.#moveStore(stored);
+  }
+
+  async #moveStore(stored: string | undefined): Promise<Reencryption> {
+    // On record first: a value set from now on is under the new key, so the list to re-encrypt
+    // only shrinks.
+    if (stored !== this.#vault.keyId) await this.#store.setSetting(SECRET_KEY_SETTING, this.#vault.keyId);
+    return this.reencryptStale();
   }
 
   async list(project: string): Promise<SecretSummary[]> {
@@ -217,7 +261,7 @@ export class SecretService {
    * A secret set by another server since it was listed is not replaced (compare-and-set on the
    * ciphertext read) but listed again, up to REENCRYPT_PASSES times.
    */
-  async reencryptStale(): Promise<{ reencrypted: number; unreadable: string[] }> {
+  async reencryptStale(): Promise<Reencryption> {
     let reencrypted = 0;
     const unreadable = new Set<string>();
     for (let pass = 0; pass < REENCRYPT_PASSES; pass += 1) {

@@ -21,7 +21,8 @@ export type Sealed = Pick<SecretRecord, 'ciphertext' | 'keyId'>;
 /**
  * Encrypts and decrypts secret values with AES-256-GCM: a random 96-bit nonce per value, and the
  * project and name as associated data, so a ciphertext moved to another row does not decrypt.
- * Holds the current key and, during a rotation, the previous one (decrypt only).
+ * Holds the current key and, during a rotation, the previous one: both decrypt, and the store's
+ * key on record says which one encrypts (SecretService).
  */
 export class SecretVault {
   #current: VaultKey;
@@ -56,14 +57,22 @@ export class SecretVault {
     return this.#previous?.id;
   }
 
-  seal(project: string, name: string, value: string): Sealed {
+  /** Whether this vault holds the key of this id (the current or the previous one). */
+  holds(keyId: string): boolean {
+    return this.#key(keyId) !== undefined;
+  }
+
+  /** @param keyId the key to encrypt with, one this vault holds (`holds`); the current one by default */
+  seal(project: string, name: string, value: string, keyId = this.#current.id): Sealed {
+    const key = this.#key(keyId);
+    if (!key) throw new Error(`this server holds no secret key of id ${keyId}`);
     const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#current.bytes, nonce);
+    const cipher = createCipheriv('aes-256-gcm', key.bytes, nonce);
     cipher.setAAD(associatedData(project, name));
     const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
     return {
       ciphertext: Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64'),
-      keyId: this.#current.id,
+      keyId: key.id,
     };
   }
 
@@ -72,7 +81,7 @@ export class SecretVault {
    *   row was altered or moved); the message names the secret, never a value.
    */
   open(secret: SecretRecord): string {
-    const key = [this.#current, this.#previous].find((k) => k?.id === secret.keyId);
+    const key = this.#key(secret.keyId);
     try {
       if (!key) throw new Error('unknown key');
       const raw = Buffer.from(secret.ciphertext, 'base64');
@@ -91,6 +100,10 @@ export class SecretVault {
         { details: { name: secret.name, keyId: secret.keyId } },
       );
     }
+  }
+
+  #key(id: string): VaultKey | undefined {
+    return [this.#current, this.#previous].find((k) => k?.id === id);
   }
 
   /** Whether a stored secret is under another key than the current one (a rotation's work). */
