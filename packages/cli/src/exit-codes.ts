@@ -21,8 +21,23 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * An error of a local file operation (Node's fs errors carry the path): bad input, not a failure
+ * of the server. Network errors carry an address instead.
+ */
+export function localFileError(err: unknown): err is NodeJS.ErrnoException & { path: string } {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).path === 'string' && 'syscall' in err;
+}
+
+/** `no such file or directory (ENOENT)` from Node's `ENOENT: no such file or directory, open '/x'`. */
+export function fileProblem(err: NodeJS.ErrnoException): string {
+  const what = err.message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*'$/s, '');
+  return err.code ? `${what} (${err.code})` : what;
+}
+
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
+  if (localFileError(err)) return EXIT.USAGE;
   if (err instanceof FaasConnectionError) return EXIT.UNREACHABLE;
   if (err instanceof FaasApiError) {
     if (err.status === 401 || err.status === 403) return EXIT.AUTH;
@@ -46,6 +61,8 @@ export function describeError(err: unknown): string {
     }
     return text;
   }
+  // A local file: the path once, then what went wrong.
+  if (localFileError(err)) return `${err.path}: ${fileProblem(err)}`;
   return (err as Error)?.message ?? String(err);
 }
 
@@ -66,8 +83,8 @@ export function errorJson(err: unknown): { error: { code: string; message: strin
   const code =
     err instanceof FaasConnectionError || (err instanceof CliError && err.exitCode === EXIT.UNREACHABLE)
       ? 'FAAS_CLI_UNREACHABLE'
-      : err instanceof CliError && err.exitCode === EXIT.USAGE
+      : exitCodeFor(err) === EXIT.USAGE
         ? 'FAAS_CLI_USAGE'
         : 'FAAS_CLI_ERROR';
-  return { error: { code, message: (err as Error)?.message ?? String(err) } };
+  return { error: { code, message: describeError(err) } };
 }

@@ -1,5 +1,6 @@
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from '@faas/sdk';
-import { CliError, EXIT } from './exit-codes.ts';
+import { CliError, EXIT, fileProblem, localFileError } from './exit-codes.ts';
 
 /** An integer flag value, or a usage error naming the flag. */
 export function int(value: string, flag: string): number {
@@ -47,4 +48,24 @@ export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A local file's bytes, or a usage error naming it: missing, unreadable, not a regular file (a
+ * FIFO blocks for ever, /dev/zero never ends), or over `maxBytes`. Checked before reading.
+ * `hint`: why the limit is what it is, for the message.
+ */
+export function readLocalFile(path: string, maxBytes: number, hint?: string): Buffer {
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new CliError(`${path} is not a regular file`, EXIT.USAGE);
+    if (stat.size > maxBytes)
+      throw new CliError(
+        `${path} is ${stat.size} bytes, over the limit of ${maxBytes} bytes${hint ? ` (${hint})` : ''}`,
+        EXIT.USAGE,
+      );
+    return readFileSync(path);
+  } catch (err) {
+    throw localFileError(err) ? new CliError(`Cannot read ${path}: ${fileProblem(err)}`, EXIT.USAGE) : err;
+  }
 }

@@ -23,7 +23,8 @@ import { migrate } from './commands/migrate.ts';
 import { deleteSecret, listSecrets, setSecret } from './commands/secrets.ts';
 import { rotateSecrets } from './commands/secrets-rotate.ts';
 import * as snapshots from './commands/snapshots.ts';
-import { describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
+import { CliError, describeError, EXIT, errorJson, exitCodeFor } from './exit-codes.ts';
+import { int } from './input.ts';
 import type { Output } from './output.ts';
 
 interface Globals {
@@ -45,12 +46,14 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+  // `server: false`: the command never calls the server, so a bad FAAS_URL is not its problem.
   const run =
-    (fn: (client: FaaSClient, out: Output, cmd: Command) => Promise<unknown>) =>
+    (fn: (client: FaaSClient, out: Output, cmd: Command) => Promise<unknown>, { server = true } = {}) =>
     async (...args: unknown[]) => {
       const cmd = args.at(-1) as Command;
       const g = cmd.optsWithGlobals() as Globals;
       const url = g.url ?? process.env.FAAS_URL;
+      if (url && server) checkUrl(url, g.url ? '--url' : 'FAAS_URL');
       const apiKey = g.apiKey ?? process.env.FAAS_API_KEY;
       const client = new FaaSClient({ ...(url ? { baseUrl: url } : {}), ...(apiKey ? { apiKey } : {}) });
       const code = await fn(client, { json: g.json === true }, cmd);
@@ -72,7 +75,11 @@ export function program(): Command {
       'write a new function in a new folder (named after it): handler, faas.json, a test, a README',
     )
     .option('--runtime <runtime>', 'js | ts | node | python | go | wasm | image', 'js')
-    .action(run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime)));
+    .action(
+      run((_c, o, cmd) => init(o, cmd.args[0] as string, (cmd.opts() as { runtime: string }).runtime), {
+        server: false,
+      }),
+    );
 
   p.command('deploy [path]')
     .description('deploy a folder (with faas.json) or a single file; creates or updates the function')
@@ -126,7 +133,8 @@ export function program(): Command {
     .command('ls [name]', { isDefault: true })
     .description('list recent invocations (the default: faas invocations [name])')
     .option('--status <status>')
-    .option('--limit <n>')
+    // Checked here, before the command sends anything; the command gets the text.
+    .option('--limit <n>', 'default 20', (value: string) => String(int(value, '--limit')))
     .action(run((c, o, cmd) => invocations(c, o, cmd.args[0], cmd.opts())));
   invs
     .command('get <id>')
@@ -231,14 +239,14 @@ export function program(): Command {
       'the server data dir whose image cache to use',
       process.env.FAAS_DATA_DIR ?? './.faas',
     )
-    .action(run((_c, o, cmd) => buildImages(o, cmd.opts().dataDir)));
+    .action(run((_c, o, cmd) => buildImages(o, cmd.opts().dataDir), { server: false }));
 
   p.command('migrate')
     .description(
       'apply the PostgreSQL store migrations to FAAS_DATABASE_URL (needed with FAAS_DATABASE_MIGRATE=false)',
     )
     .option('--database-url <url>', 'the database (env FAAS_DATABASE_URL)')
-    .action(run((_c, o, cmd) => migrate(o, cmd.opts())));
+    .action(run((_c, o, cmd) => migrate(o, cmd.opts()), { server: false }));
 
   const keys = p.command('keys').description("manage API keys (a platform admin's or a project owner's key)");
   keys
@@ -299,6 +307,19 @@ export function program(): Command {
     .option('--max-snapshot-bytes <n>', 'quota: bytes of its snapshots ("none": unlimited)')
     .action(run((c, o, cmd) => setProject(c, o, cmd.args[0] as string, cmd.opts())));
   return p;
+}
+
+/** A server URL the client can use, or a usage error: not an unreachable server (exit 5). */
+function checkUrl(url: string, source: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {}
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new CliError(
+      `${source} takes an http(s) URL such as http://localhost:8080, got "${url}"`,
+      EXIT.USAGE,
+    );
 }
 
 export async function main(argv: string[]): Promise<number> {

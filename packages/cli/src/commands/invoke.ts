@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { FaaSClient } from '@faas/sdk';
 import { CliError, EXIT } from '../exit-codes.ts';
-import { readStdin } from '../input.ts';
+import { readLocalFile, readStdin } from '../input.ts';
+import { LIMIT_HINT, serverLimits } from '../limits.ts';
 import { duration, type Output } from '../output.ts';
 
 export interface InvokeFlags {
@@ -59,7 +59,7 @@ export async function invoke(
 }
 
 async function readData(data: string | undefined, file: string | undefined): Promise<string | undefined> {
-  if (file) return readFileSync(file, 'utf8');
+  if (file) return readLocalFile(file, serverLimits().bodyBytes, LIMIT_HINT).toString('utf8');
   if (data === '-' || (data === undefined && !process.stdin.isTTY)) {
     const text = await readStdin();
     return text.length > 0 ? text : undefined;
