@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,47 @@ describe('faas refuses bad local input with exit 2, before any request', () => {
     await new Promise((resolve) => server.close(resolve));
     rmSync(dir, { recursive: true, force: true });
     assert.equal(requests, 0, 'no command sent a request');
+  });
+
+  it('deploy of a FIFO fails at once instead of waiting for a writer', async () => {
+    const fifo = join(dir, 'fifo.js');
+    execFileSync('mkfifo', [fifo]);
+    const r = await faas(url, ['deploy', fifo], {}, 10_000);
+    assert.equal(r.code, 2, `exit ${r.code}, stderr: ${r.stderr}`);
+    assert.match(r.stderr, /fifo\.js.*not a regular file/);
+  });
+
+  it('deploy of a link to /dev/zero fails without reading it', async () => {
+    symlinkSync('/dev/zero', join(dir, 'zero.js'));
+    const r = await faas(url, ['deploy', join(dir, 'zero.js')], {}, 10_000);
+    assert.equal(r.code, 2, `exit ${r.code}, stderr: ${r.stderr}`);
+    assert.match(r.stderr, /zero\.js.*not a regular file/);
+  });
+
+  it("deploy of a file over the server's code limit says so, naming the limit", async () => {
+    const big = join(dir, 'big.js');
+    writeFileSync(big, '');
+    // Sparse: no disk is used. The limit is max(4 × body limit, 50 MiB).
+    truncateSync(big, 50 * 1024 * 1024 + 1);
+    const r = await faas(url, ['deploy', big], { FAAS_BODY_LIMIT_BYTES: '1048576' });
+    assert.equal(r.code, 2, `exit ${r.code}, stderr: ${r.stderr}`);
+    assert.match(r.stderr, /big\.js is 52428801 bytes, over the limit of 52428800 bytes/);
+  });
+
+  it('deploy of a folder whose faas.json is a FIFO fails at once', async () => {
+    mkdirSync(join(dir, 'fn'));
+    execFileSync('mkfifo', [join(dir, 'fn', 'faas.json')]);
+    const r = await faas(url, ['deploy', join(dir, 'fn')], {}, 10_000);
+    assert.equal(r.code, 2, `exit ${r.code}, stderr: ${r.stderr}`);
+    assert.match(r.stderr, /faas\.json is not a regular file/);
+  });
+
+  it('deploy of a path that does not exist names it', async () => {
+    const r = await faas(url, ['deploy', join(dir, 'ghost.js'), '--json']);
+    assert.equal(r.code, 2);
+    const body = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'FAAS_CLI_USAGE');
+    assert.match(body.error.message, /ghost\.js.*no such file/);
   });
 
   it('invoke --file of a missing file or a folder is bad input, not a server error', async () => {

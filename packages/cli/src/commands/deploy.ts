@@ -1,11 +1,12 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, type Stats, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { FunctionRuntime } from '@faas/core';
 import type { FaaSClient, FunctionSpec } from '@faas/sdk';
 import ora from 'ora';
-import { CliError, EXIT } from '../exit-codes.ts';
+import { CliError, EXIT, fileProblem } from '../exit-codes.ts';
 import { buildFunctionImage } from '../function-image.ts';
-import { envPairs, int } from '../input.ts';
+import { envPairs, int, readLocalFile } from '../input.ts';
+import { LIMIT_HINT, serverLimits } from '../limits.ts';
 import { type Output, print } from '../output.ts';
 import { packFolder } from '../pack.ts';
 
@@ -20,6 +21,9 @@ export interface DeployFlags {
   route?: string[];
   description?: string;
 }
+
+/** A faas.json is a few settings; a bigger one is a mistake. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 const RUNTIME_BY_EXT: Record<string, FunctionRuntime> = {
   '.js': 'js',
@@ -39,14 +43,21 @@ export async function deploy(
   path: string,
   flags: DeployFlags,
 ): Promise<string> {
-  if (!existsSync(path)) throw new CliError(`No such file or folder: ${path}`, EXIT.USAGE);
+  let stat: Stats;
+  try {
+    stat = statSync(path);
+  } catch (err) {
+    throw new CliError(`Cannot deploy ${path}: ${fileProblem(err as NodeJS.ErrnoException)}`, EXIT.USAGE);
+  }
+  const limits = serverLimits();
   let spec: FunctionSpec = {};
   let summary: string;
-  if (statSync(path).isDirectory()) {
+  if (stat.isDirectory()) {
     const manifestPath = join(path, 'faas.json');
     if (existsSync(manifestPath)) {
+      const manifest = readLocalFile(manifestPath, MAX_MANIFEST_BYTES).toString('utf8');
       try {
-        spec = JSON.parse(readFileSync(manifestPath, 'utf8')) as FunctionSpec;
+        spec = JSON.parse(manifest) as FunctionSpec;
       } catch (err) {
         throw new CliError(`${manifestPath} is not valid JSON: ${(err as Error).message}`, EXIT.USAGE);
       }
@@ -64,9 +75,12 @@ export async function deploy(
       spec.code = { archive: packed.archive, format: packed.format };
       summary = `${packed.files} files, ${packed.bytes} bytes`;
     }
+  } else if (!stat.isFile()) {
+    // A FIFO would block the read for ever and a device never ends.
+    throw new CliError(`Cannot deploy ${path}: it is not a regular file or a folder`, EXIT.USAGE);
   } else if (extname(path) === '.wasm') {
     // A module is binary: sent as base64, stored as main.wasm (the default handler's file).
-    const bytes = readFileSync(path);
+    const bytes = readLocalFile(path, limits.codeBytes, LIMIT_HINT);
     spec.runtime = 'wasm';
     spec.name = basename(path, '.wasm');
     spec.code = { wasm: bytes.toString('base64') };
@@ -75,7 +89,7 @@ export async function deploy(
     const ext = extname(path);
     spec.runtime = RUNTIME_BY_EXT[ext];
     spec.name = basename(path, ext);
-    const code = readFileSync(path, 'utf8');
+    const code = readLocalFile(path, limits.codeBytes, LIMIT_HINT).toString('utf8');
     // Sent under its own name, so compile errors and stack traces name the user's file.
     spec.code = { files: { [basename(path)]: code } };
     spec.handler = `${basename(path, ext)}.${spec.runtime === 'python' ? 'handler' : 'default'}`;
