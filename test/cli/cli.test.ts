@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -77,6 +77,33 @@ describe('the faas CLI against a real server', () => {
     };
     assert.equal(again.outcome, 'unchanged');
     assert.equal(again.latestVersion, 1);
+  });
+
+  it('leaves secrets out of the code anyone who can read the function downloads, and says so', async () => {
+    const fn = join(dir, 'leaky');
+    mkdirSync(join(fn, '.aws'), { recursive: true });
+    writeFileSync(join(fn, 'index.js'), 'export default () => "ok";\n');
+    writeFileSync(join(fn, 'faas.json'), JSON.stringify({ name: 'leaky', runtime: 'js' }));
+    writeFileSync(join(fn, '.env'), 'TOKEN=secret\n');
+    writeFileSync(join(fn, '.env.example'), 'TOKEN=\n');
+    writeFileSync(join(fn, '.npmrc'), '//registry.npmjs.org/:_authToken=npm_secret\n');
+    writeFileSync(join(fn, '.aws', 'credentials'), '[default]\n');
+    writeFileSync(join(fn, '.faasignore'), 'notes.txt\n');
+    writeFileSync(join(fn, 'notes.txt'), 'private\n');
+    symlinkSync('/etc/passwd', join(fn, 'passwd.txt'));
+    const deployed = await faas(s, ['deploy', fn]);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    assert.match(deployed.stderr, /leaky: left out by the default ignore list .*: \.aws\/, \.env, \.npmrc\n/);
+    assert.match(deployed.stderr, /leaky: warning: not packed: passwd\.txt \(a symlink\)/);
+    const code = (await (await s.api('/api/v1/functions/leaky/versions/1/code')).json()) as {
+      files: Record<string, string>;
+    };
+    assert.deepEqual(Object.keys(code.files).sort(), [
+      '.env.example',
+      '.faasignore',
+      'faas.json',
+      'index.js',
+    ]);
   });
 
   it('deploys one .wasm file as a wasm function named after it', { skip: wabtMissing() }, async () => {

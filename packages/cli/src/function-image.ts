@@ -14,8 +14,9 @@ export const BASE_IMAGE_ARGS = {
 } as const;
 
 /**
- * Builds an image function's folder (its Dockerfile and files) in the local Docker Engine and
- * returns the tag, `faas-fn/<name>:<hash of the folder>`. No registry is reachable, so the
+ * Builds an image function's folder (its Dockerfile and files, less what `.dockerignore`,
+ * `.faasignore` and the default list leave out) in the local Docker Engine and returns the tag,
+ * `faas-fn/<name>:<hash of the folder>`, with what was left out. No registry is reachable, so the
  * Dockerfile starts from an image the platform builds: the runtime images are built first when
  * missing and passed as the build arguments above. The engine must be the server's (the server
  * runs local images only): `DOCKER_HOST`, else /var/run/docker.sock.
@@ -24,7 +25,7 @@ export async function buildFunctionImage(
   folder: string,
   name: string,
   onProgress: (message: string) => void,
-): Promise<string> {
+): Promise<{ tag: string; leftOut: string[]; skipped: string[] }> {
   // The name is in the image's tag: one the server would refuse is refused before a build.
   checkFunctionName(name);
   // Loaded here: only image deploys need dockerode and the server's image code.
@@ -43,11 +44,13 @@ export async function buildFunctionImage(
   });
   const buildargs: Record<string, string> = {};
   for (const [arg, image] of Object.entries(BASE_IMAGE_ARGS)) buildargs[arg] = tags[image];
-  const context = await tarFolder(folder, true);
+  // The engine does not read .dockerignore from a context sent over its API: it is applied here.
+  const context = await tarFolder(folder, { image: true });
+  const packed = { leftOut: context.leftOut, skipped: context.skipped };
   const hash = createHash('sha256').update(context.tar);
   for (const [arg, value] of Object.entries(buildargs).sort()) hash.update(`\n${arg}=${value}`);
   const tag = `faas-fn/${name}:${hash.digest('hex').slice(0, 16)}`;
-  if (await imageExists(docker, tag)) return tag;
+  if (await imageExists(docker, tag)) return { tag, ...packed };
   onProgress(`building ${tag}`);
   let last = '';
   try {
@@ -69,5 +72,5 @@ export async function buildFunctionImage(
   }
   if (!(await imageExists(docker, tag)))
     throw new CliError(`The image of ${name} did not build: ${last}`, EXIT.REJECTED);
-  return tag;
+  return { tag, ...packed };
 }

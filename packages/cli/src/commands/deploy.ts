@@ -66,12 +66,15 @@ export async function deploy(
     if ((flags.runtime ?? spec.runtime) === 'image' && !spec.image && existsSync(join(path, 'Dockerfile'))) {
       // The folder is the image: built here, in the server's engine; the code is in the image.
       const name = flags.name ?? spec.name;
-      spec.image = await buildFunctionImage(path, name, (message) => {
+      const built = await buildFunctionImage(path, name, (message) => {
         if (!out.json) process.stderr.write(`${name}: ${message}\n`);
       });
+      reportLeftOut(name, built);
+      spec.image = built.tag;
       summary = `image ${spec.image}`;
     } else {
-      const packed = await packFolder(path);
+      const packed = await packFolder(path, { maxBytes: limits.codeBytes });
+      reportLeftOut(flags.name ?? spec.name, packed);
       spec.code = { archive: packed.archive, format: packed.format };
       summary = `${packed.files} files, ${packed.bytes} bytes`;
     }
@@ -129,6 +132,20 @@ export async function deploy(
     spinner?.fail(`Deploy of ${name} failed`);
     throw err;
   }
+}
+
+/**
+ * Says on stderr what was not packed, so a deploy never surprises: what the default list left out
+ * (it may be a file the code needs) and each symlink or special file (an import of one would fail
+ * at every call).
+ */
+function reportLeftOut(name: string, packed: { leftOut: string[]; skipped: string[] }): void {
+  if (packed.leftOut.length > 0)
+    process.stderr.write(
+      `${name}: left out by the default ignore list (a .faasignore line !<pattern> keeps one): ${packed.leftOut.join(', ')}\n`,
+    );
+  for (const skipped of packed.skipped)
+    process.stderr.write(`${name}: warning: not packed: ${skipped}; only regular files are\n`);
 }
 
 function applyFlags(spec: FunctionSpec, f: DeployFlags): void {

@@ -3,13 +3,12 @@ import { join, sep } from 'node:path';
 import type { FaaSClient, StoredLogLine } from '@faas/sdk';
 import { CliError, describeError, EXIT } from '../exit-codes.ts';
 import type { Output } from '../output.ts';
+import { packIgnores } from '../pack.ts';
 import { type DeployFlags, deploy } from './deploy.ts';
 
 /** Saves come in bursts (an editor writes, renames, touches): one deploy after they settle. */
 const SETTLE_MS = 150;
 const LOG_POLL_MS = 500;
-/** What `faas deploy` does not pack either: changes there are not the function's. */
-const IGNORED = new Set(['node_modules', '.git', '.faas', '__pycache__', '.pytest_cache']);
 
 /**
  * `faas dev [path]`: deploys the folder, then again on every save, printing a refused deploy (a
@@ -49,10 +48,20 @@ export async function dev(client: FaaSClient, out: Output, path: string, flags: 
     });
   };
 
+  // What `faas deploy` does not pack: changes there are not the function's.
+  let ignores = packIgnores(path);
   let timer: NodeJS.Timeout | undefined;
   const watcher = watch(path, { recursive: true, signal: stop.signal }, (_event, file) => {
-    const first = String(file ?? '').split(sep)[0] ?? '';
-    if (IGNORED.has(first)) return;
+    const changed = String(file ?? '')
+      .split(sep)
+      .join('/');
+    if (changed === '.faasignore') {
+      try {
+        ignores = packIgnores(path);
+      } catch {
+        // The deploy it triggers says what is wrong with the file.
+      }
+    } else if (ignores(changed)) return;
     clearTimeout(timer);
     timer = setTimeout(schedule, SETTLE_MS);
   });
