@@ -68,6 +68,19 @@ describe('dependency caches: per project, size-capped (real engine)', { skip }, 
     assert.equal(image.size, CAP_MB * 1024 * 1024);
   });
 
+  it('never runs a job twice when its container dies under it after it started, output or none', async () => {
+    // The cache outlives each sandbox: what the command did there shows how often it ran.
+    const ran = `/cache/npm/ran-${randomBytes(3).toString('hex')}`;
+    assert.equal((await run(beta, 'true')).exitCode, 0);
+    await t.runtime.settled(); // a spare of this kind is ready: the job goes to it
+    // No output, then the shim is killed: the container ends with no exit code to report.
+    await assert.rejects(
+      run(beta, `echo x >> ${ran}; kill -9 $PPID`),
+      (err: { code?: string }) => err.code === ErrorCode.RUNTIME_UNAVAILABLE,
+    );
+    assert.equal((await run(beta, `wc -l < ${ran}`)).stdout.trim(), '1', 'the command ran once');
+  });
+
   it('refuses a project id that is not one, and unmounts its caches at close', async () => {
     await assert.rejects(
       t.runtime.runInSandbox({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ExitMarkerScanner, newExitMarker } from './exit-marker.ts';
+import { ExitMarkerScanner, newExitMarker, StartLineScanner, startLine } from './exit-marker.ts';
 
 /** Feeds the chunks; returns the output the scanner let through and the code it found. */
 function scan(marker: string, chunks: string[]): { output: string; code: number | undefined } {
@@ -55,5 +55,34 @@ describe('ExitMarkerScanner', () => {
     const other = newExitMarker();
     assert.notEqual(other, marker);
     assert.deepEqual(scan(marker, [`${other}1\n`]), { output: `${other}1\n`, code: undefined });
+  });
+});
+
+describe('StartLineScanner', () => {
+  const marker = newExitMarker();
+  const line = Buffer.from(startLine(marker));
+
+  it('takes the start line off the front of stderr, however the chunks cut it', () => {
+    for (let cut = 0; cut <= line.length; cut++) {
+      const scanner = new StartLineScanner(marker);
+      const data = Buffer.concat([line, Buffer.from('err\n')]);
+      const out = Buffer.concat([scanner.push(data.subarray(0, cut)), scanner.push(data.subarray(cut))]);
+      assert.equal(out.toString(), 'err\n', `cut at ${cut}`);
+      assert.equal(scanner.seen, true);
+    }
+  });
+
+  it('passes stderr on whole when it does not start with the line, and gives back what it held at the end', () => {
+    const other = new StartLineScanner(marker);
+    assert.equal(other.push(Buffer.from('boom\n')).toString(), 'boom\n');
+    assert.equal(other.seen, false);
+    const cut = new StartLineScanner(marker);
+    assert.equal(cut.push(line.subarray(0, 5)).length, 0);
+    assert.equal(cut.flush().toString(), line.subarray(0, 5).toString());
+    assert.equal(cut.seen, false);
+    // Another job's start line is output.
+    const foreign = new StartLineScanner(marker);
+    assert.equal(foreign.push(Buffer.from(startLine(newExitMarker()))).length, line.length);
+    assert.equal(foreign.seen, false);
   });
 });

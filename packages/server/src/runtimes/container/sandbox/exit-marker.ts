@@ -84,6 +84,51 @@ export class ExitMarkerScanner {
   }
 }
 
+/**
+ * What the job's script writes on stderr before anything else: the command is about to start.
+ * A container that ended without it ran nothing of the job (a spare dead before the job came),
+ * so the job may run in another; one that ended after it may have run the command, whose side
+ * effects a second run would repeat, output or not.
+ */
+export function startLine(exitMarker: string): string {
+  return `${exitMarker}start\n`;
+}
+
+/** Takes the start line off the front of stderr, holding back what could still be it. */
+export class StartLineScanner {
+  #line: Buffer;
+  #held: Buffer = Buffer.alloc(0);
+  #settled = false;
+  /** The start line came first on stderr. */
+  seen = false;
+
+  constructor(exitMarker: string) {
+    this.#line = Buffer.from(startLine(exitMarker), 'utf8');
+  }
+
+  /** Stderr's bytes after the start line (all of them when it did not come first). */
+  push(chunk: Buffer): Buffer {
+    if (this.#settled) return chunk;
+    const data = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
+    if (data.length < this.#line.length && this.#line.subarray(0, data.length).equals(data)) {
+      this.#held = data;
+      return Buffer.alloc(0);
+    }
+    this.#settled = true;
+    this.#held = Buffer.alloc(0);
+    this.seen = data.subarray(0, this.#line.length).equals(this.#line);
+    return this.seen ? data.subarray(this.#line.length) : data;
+  }
+
+  /** At the end of the stream: what was held back was output after all. */
+  flush(): Buffer {
+    const held = this.#held;
+    this.#held = Buffer.alloc(0);
+    this.#settled = true;
+    return held;
+  }
+}
+
 /** The code written at `start`: 1-3 digits, at most 255, and a newline. */
 function readCode(data: Buffer, start: number): number | 'incomplete' | 'invalid' {
   let value = 0;

@@ -11,7 +11,7 @@ import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
 import { KILL_GRACE_MS } from '../instances/instance-exec.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { oomKilledAfterExit } from '../oom-flag.ts';
-import { ExitMarkerScanner } from './exit-marker.ts';
+import { ExitMarkerScanner, StartLineScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
 
 /** The working dir of sandbox commands: a tmpfs, like /tmp. */
@@ -59,8 +59,9 @@ export interface RunSandboxJob {
 
 /**
  * The container ended without the shim reporting the command's exit: killed from outside (or its
- * engine went away), so there is no result to answer. `ranNothing`: no output either, as from a
- * spare that was dead before the job came.
+ * engine went away), so there is no result to answer. `ranNothing`: the job's script never said
+ * it started (startLine) and there is no output, as from a spare that was dead before the job
+ * came; only then may the job run in another container.
  */
 export class SandboxEnded extends Error {
   readonly ranNothing: boolean;
@@ -90,6 +91,8 @@ export class SandboxContainer {
   #used = false;
   #onOutput: RunSandboxJob['onOutput'];
   #scanners: Record<'stdout' | 'stderr', ExitMarkerScanner> | undefined;
+  /** Whether the job reached the container: its script's first line on stderr. */
+  #startLine: StartLineScanner | undefined;
   #markersSeen: (code: number) => void = () => {};
   /** Promises of onOutput not yet resolved: the output stream is paused while there are any. */
   #awaitedOutput = 0;
@@ -118,6 +121,8 @@ export class SandboxContainer {
     });
     void this.#ended.then(() => {
       this.#hasEnded = true;
+      const afterStart = this.#startLine?.flush();
+      if (afterStart?.length) this.#receive('stderr', afterStart);
       for (const name of ['stdout', 'stderr'] as const) {
         const held = this.#scanners?.[name].flush();
         if (held?.length) this.#collect(name, held);
@@ -199,6 +204,7 @@ export class SandboxContainer {
       stdout: new ExitMarkerScanner(job.exitMarker),
       stderr: new ExitMarkerScanner(job.exitMarker),
     };
+    this.#startLine = new StartLineScanner(job.exitMarker);
     const markers = new Promise<number>((resolve) => {
       this.#markersSeen = resolve;
     });
@@ -258,7 +264,7 @@ export class SandboxContainer {
         killedByPlatform,
       });
       if (first === 'ended' && !killedByPlatform && !oomKilled) {
-        throw new SandboxEnded(this.#outputBytes === 0 && !this.#truncated);
+        throw new SandboxEnded(!this.#startLine.seen && this.#outputBytes === 0 && !this.#truncated);
       }
       return this.#result(exit.StatusCode, timedOut, oomKilled, durationMs);
     } finally {
@@ -291,7 +297,9 @@ export class SandboxContainer {
       this.#collect(stream, data);
       return;
     }
-    const output = scanners[stream].push(data);
+    const fresh = stream === 'stderr' ? this.#startLine?.push(data) : data;
+    if (!fresh || fresh.length === 0) return;
+    const output = scanners[stream].push(fresh);
     if (output.length > 0) this.#collect(stream, output);
     const { stdout, stderr } = scanners;
     if (stdout.code !== undefined && stderr.code !== undefined) this.#markersSeen(stdout.code);

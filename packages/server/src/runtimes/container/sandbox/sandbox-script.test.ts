@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '@faas/core';
-import { newExitMarker } from './exit-marker.ts';
+import { newExitMarker, startLine } from './exit-marker.ts';
 import { jobLine, type SandboxJob, shellQuote } from './sandbox-script.ts';
 
 function decode(line: string): string {
@@ -23,9 +23,10 @@ describe('sandbox job script', () => {
   });
 
   it('writes files, exports env and runs the command as argv', () => {
+    const exitMarker = newExitMarker();
     const script = decode(
       jobLine({
-        exitMarker: newExitMarker(),
+        exitMarker,
         command: ['python3', '-c', "print('hi')"],
         env: { A: "x'y" },
         files: { 'a/b.txt': 'hello' },
@@ -33,7 +34,8 @@ describe('sandbox job script', () => {
       }),
     );
     const lines = script.split('\n');
-    assert.equal(lines[0], "cd '/w' || exit 126");
+    assert.equal(lines[0], `printf '%s\\n' '${exitMarker}start' >&2`, 'first: the job started');
+    assert.equal(lines[1], "cd '/w' || exit 126");
     assert.ok(lines.some((l) => l.includes("mkdir -p 'a'")));
     assert.ok(
       lines.some(
@@ -56,7 +58,10 @@ describe('sandbox job script', () => {
     return {
       status: run.status,
       stdout: run.stdout.toString().replace(`${exitMarker}${run.status}\n`, ''),
-      stderr: run.stderr.toString().replace(`${exitMarker}${run.status}\n`, ''),
+      stderr: run.stderr
+        .toString()
+        .replace(startLine(exitMarker), '')
+        .replace(`${exitMarker}${run.status}\n`, ''),
     };
   };
   const gnuSed = spawnSync('sed', ['--version']).stdout?.toString().split('\n')[0] ?? '';
@@ -79,7 +84,7 @@ describe('sandbox job script', () => {
     assert.equal(slash.stdout, "it's\n");
   });
 
-  it('writes the exit marker with the code on stdout and on stderr after the command, and exits with it', () => {
+  it('writes the start line on stderr first, the exit marker with the code on stdout and on stderr after the command, and exits with it', () => {
     const exitMarker = newExitMarker();
     // No workdir, files or env: the script is only the command and the markers, so the host's
     // busybox shell runs it as the shim would.
@@ -87,7 +92,7 @@ describe('sandbox job script', () => {
     const run = spawnSync(busybox, ['sh', '-c', script]);
     assert.equal(run.status, 3);
     assert.equal(run.stdout.toString(), `out\n${exitMarker}3\n`);
-    assert.equal(run.stderr.toString(), `err\n${exitMarker}3\n`);
+    assert.equal(run.stderr.toString(), `${startLine(exitMarker)}err\n${exitMarker}3\n`);
   });
 
   it('rejects an empty command, bad env names and paths that leave the working dir', () => {

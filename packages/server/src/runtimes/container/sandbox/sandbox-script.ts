@@ -1,4 +1,5 @@
 import { ErrorCode, FaasError } from '@faas/core';
+import { startLine } from './exit-marker.ts';
 
 /** Where the host's static busybox is mounted in every sandbox: it runs the shim in any image. */
 export const BUSYBOX_MOUNT = '/.faas/busybox';
@@ -45,7 +46,8 @@ export interface SandboxJob {
 /** The job line the shim reads: the script, base64, newline-terminated. */
 export function jobLine(job: SandboxJob): string {
   if (job.command.length === 0) throw new FaasError(ErrorCode.VALIDATION, 'The command is empty');
-  const lines: string[] = [];
+  // First of all: the host knows from it that the job reached a live container (exit-marker.ts).
+  const lines = [`printf '%s\\n' ${shellQuote(startLine(job.exitMarker).trimEnd())} >&2`];
   if (job.workdir) lines.push(`cd ${shellQuote(job.workdir)} || exit 126`);
   for (const [path, content] of Object.entries(job.files ?? {})) {
     if (path.split('/').includes('..'))
