@@ -26,6 +26,26 @@ async function throttled(s: TestServer, fn: string, reason: string): Promise<num
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }
 
+/**
+ * A function limited to one call per 100 s is called once (its bucket's `tat` 100 s ahead), then
+ * raised to 1000/s: the next call is allowed.
+ */
+async function raisedAtOnce(s: TestServer, name: string): Promise<void> {
+  const slow = { requestsPerSecond: 0.01, burst: 1 };
+  await deploy(s, { name, rateLimit: slow, code: 'export default () => 1' });
+  const invoke = () => once(s.url, 'POST', `/api/v1/functions/${name}/invoke`, { body: {} });
+  assert.equal((await invoke()).status, 200);
+  assert.equal((await invoke()).status, 429);
+  const patched = await s.api(`/api/v1/functions/${name}`, {
+    method: 'PATCH',
+    json: { rateLimit: { requestsPerSecond: 1000, burst: 1000 } },
+  });
+  assert.equal(patched.status, 200, await patched.clone().text());
+  const raised = await invoke();
+  assert.equal(raised.status, 200, raised.body);
+  assert.equal(raised.headers['ratelimit-limit'], '1000');
+}
+
 describe('rate limits', () => {
   let s: TestServer;
   before(async () => {
@@ -263,6 +283,30 @@ describe('rate limits', () => {
     );
   });
 
+  it("a function's or project's raised limit holds at once, not after the old rate's wait", async () => {
+    await raisedAtOnce(s, 'raised');
+    const project = await s.api('/api/v1/projects', { method: 'POST', json: { name: 'raising' } });
+    assert.equal(project.status, 201);
+    const owner = (await (
+      await s.api('/api/v1/keys', { method: 'POST', json: { name: 'o', project: 'raising', role: 'owner' } })
+    ).json()) as { key: string };
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      key: owner.key,
+      json: { name: 'f', runtime: 'js', code: 'export default () => 1' },
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+    const limit = (rateLimit: unknown) =>
+      s.api('/api/v1/projects/raising', { method: 'PATCH', json: { rateLimit } });
+    assert.equal((await limit({ requestsPerSecond: 0.01, burst: 1 })).status, 200);
+    const invoke = () => once(s.url, 'POST', '/api/v1/functions/f/invoke', { key: owner.key, body: {} });
+    assert.equal((await invoke()).status, 200);
+    assert.equal((await invoke()).status, 429);
+    assert.equal((await limit({ requestsPerSecond: 1000, burst: 1000 })).status, 200);
+    const raised = await invoke();
+    assert.equal(raised.status, 200, raised.body);
+  });
+
   it('a bad rateLimit is refused naming the field; null removes it', async () => {
     for (const rateLimit of [
       { requestsPerSecond: 0, burst: 5 },
@@ -339,6 +383,10 @@ describe('rate limits in Redis (FAAS_QUEUE_URL)', { skip: TEST_REDIS_URL ? false
   after(async () => {
     await Promise.all([a?.close(), b?.close()]);
     await dropQueueKeys(TEST_REDIS_URL as string, prefix);
+  });
+
+  it("a function's raised limit holds at once in Redis too", async () => {
+    await raisedAtOnce(a, 'raised-in-redis');
   });
 
   it('two servers sharing one Redis share the bucket, across their threads', async () => {

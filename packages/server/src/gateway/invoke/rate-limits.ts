@@ -34,6 +34,8 @@ export class InvokeRateLimits {
   #buckets: RateBuckets;
   #publicRule: RateRule | undefined;
   #projects: ProjectLimitSource | undefined;
+  /** Projects' bucket ids, made again when a project's rule object changes (the cache read it again). */
+  #projectIds = new Map<string, { rule: RateLimit; id: string }>();
 
   constructor(buckets: RateBuckets, options: InvokeRateLimitOptions = {}) {
     this.#buckets = buckets;
@@ -67,9 +69,23 @@ export class InvokeRateLimits {
       buckets.push({ scope: 'ip', id: `i ${clientKey(request.head.remoteAddress)}`, rule: publicRule });
     if (keyRule)
       buckets.push({ scope: 'key', id: keyBucketId(request.apiKey as ApiKeyRecord, keyRule), rule: keyRule });
-    if (projectRule) buckets.push({ scope: 'project', id: `p ${project}`, rule: projectRule });
-    if (fn.rateLimit) buckets.push({ scope: 'function', id: `f ${project}/${fn.name}`, rule: fn.rateLimit });
+    if (projectRule)
+      buckets.push({ scope: 'project', id: this.#projectBucketId(project, projectRule), rule: projectRule });
+    if (fn.rateLimit)
+      buckets.push({
+        scope: 'function',
+        id: functionBucketId(fn, project, fn.rateLimit),
+        rule: fn.rateLimit,
+      });
     return buckets;
+  }
+
+  #projectBucketId(project: string, rule: RateLimit): string {
+    const known = this.#projectIds.get(project);
+    if (known?.rule === rule) return known.id;
+    const id = `p ${project} ${ruleText(rule)}`;
+    this.#projectIds.set(project, { rule, id });
+    return id;
   }
 
   take(buckets: readonly Bucket[]): RateDecision | Promise<RateDecision> {
@@ -77,22 +93,47 @@ export class InvokeRateLimits {
   }
 }
 
+/*
+ * Every bucket is per owner and limit: a key, function or project given a new limit starts a
+ * full bucket of the new shape at once, instead of waiting out a `tat` the old, slower rate
+ * pushed far ahead (a take checks the stored `tat` against the shape it is given). The old bucket
+ * is left to fill up, when its entry is taken over (in Redis, when it expires).
+ */
+
 /** Bucket ids of keys' limits, made once per key record (the key cache keeps the records). */
 const keyBucketIds = new WeakMap<ApiKeyRecord, string>();
 
 /**
- * A key's bucket is per key and limit: a key given a new limit (PATCH /keys/{id}) starts a full
- * bucket of the new shape at once, instead of waiting out a `tat` the old, slower rate pushed
- * far ahead. The old bucket is left to fill up, when its entry is taken over. A JWT's record is
- * `jwt:<sub>`: every token of a subject draws on one bucket (FAAS_JWT_RATE_LIMIT_*).
+ * A JWT's record is `jwt:<sub>`: every token of a subject draws on one bucket
+ * (FAAS_JWT_RATE_LIMIT_*).
  */
 function keyBucketId(key: ApiKeyRecord, rule: RateLimit): string {
   let id = keyBucketIds.get(key);
   if (id === undefined) {
-    id = `k ${key.id} ${rule.requestsPerSecond}/${rule.burst}`;
+    id = `k ${key.id} ${ruleText(rule)}`;
     keyBucketIds.set(key, id);
   }
   return id;
+}
+
+/** Bucket ids of functions' limits, made once per version object (the route cache keeps them). */
+const functionBucketIds = new WeakMap<FunctionVersion, string>();
+
+/**
+ * Per function and rule, not per version: a caller naming versions one by one draws on one
+ * bucket (but on one per distinct rule among them).
+ */
+function functionBucketId(fn: FunctionVersion, project: string, rule: RateLimit): string {
+  let id = functionBucketIds.get(fn);
+  if (id === undefined) {
+    id = `f ${project}/${fn.name} ${ruleText(rule)}`;
+    functionBucketIds.set(fn, id);
+  }
+  return id;
+}
+
+function ruleText(rule: RateLimit): string {
+  return `${rule.requestsPerSecond}/${rule.burst}`;
 }
 
 /** The IETF draft's RateLimit fields for an allowed request: the bucket nearest to refusing. */
