@@ -49,6 +49,43 @@ describe('ConcurrencyLimiter', () => {
       (err) => isFaasError(err) && err.code === 'FAAS_ERR_TOO_MANY_REQUESTS',
     );
   });
+
+  it('a raised limit serves the callers waiting under the old one, and new callers, at once', async () => {
+    const l = new ConcurrencyLimiter(200);
+    const first = await take(l, 'f', 1);
+    const waiting = take(l, 'f', 1);
+    // Redeployed with maxConcurrency 10 while one caller waits.
+    const raised = await Promise.allSettled([1, 2, 3].map(() => take(l, 'f', 10)));
+    assert.deepEqual(
+      raised.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.status)),
+      ['fulfilled', 'fulfilled', 'fulfilled'],
+    );
+    const old = await waiting;
+    assert.equal(l.running('f'), 5);
+    for (const r of raised) if (r.status === 'fulfilled') r.value();
+    first();
+    old();
+    assert.equal(l.running('f'), 0);
+  });
+
+  it('a lowered limit holds for callers waiting under the old one: releases do not hand slots past it', async () => {
+    const l = new ConcurrencyLimiter(2000);
+    const held = await Promise.all(Array.from({ length: 10 }, () => take(l, 'g', 10)));
+    const old = take(l, 'g', 10);
+    // Lowered to 2 while one caller waits; five more come.
+    const lowered = [1, 2, 3, 4, 5].map(() => take(l, 'g', 2));
+    for (const release of held) release();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(l.running('g'), 2, 'the old waiter and the first new caller run, no more');
+    const running = [await old, await (lowered[0] as Promise<() => void>)];
+    for (const next of lowered.slice(1)) {
+      (running.shift() as () => void)();
+      running.push(await next);
+      assert.equal(l.running('g'), 2);
+    }
+    for (const release of running) release();
+    assert.equal(l.running('g'), 0);
+  });
 });
 
 describe('ConcurrencyLimiter across threads', () => {

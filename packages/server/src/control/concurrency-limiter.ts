@@ -6,6 +6,12 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** This thread's waiters for a key, and the limit in force: the latest an acquire gave. */
+interface Queue {
+  limit: number;
+  waiters: Waiter[];
+}
+
 /** How often a waiting thread looks at the shared count without being woken (a safety net). */
 const RECHECK_MS = 50;
 
@@ -13,11 +19,12 @@ const RECHECK_MS = 50;
  * Per-function concurrency: up to `limit` invocations run at once, counted in a SlotTable that
  * every gateway thread shares; past it a caller waits up to `waitMs` for a slot (a short burst
  * is absorbed), then gets 429. Waiters of this thread are served in order, and a slot this
- * thread releases goes to its next waiter first.
+ * thread releases goes to its next waiter first. The limit is the latest a caller gave (a
+ * redeploy changes maxConcurrency): it holds for the callers already waiting too.
  */
 export class ConcurrencyLimiter {
   #table: SlotTable;
-  #waiters = new Map<string, Waiter[]>();
+  #queues = new Map<string, Queue>();
   /** Keys with a #pump running (one per key, however its queue comes and goes). */
   #pumping = new Set<string>();
   #waitMs: number;
@@ -34,7 +41,14 @@ export class ConcurrencyLimiter {
    */
   acquire(key: string, limit: number, waitMs = this.#waitMs): Promise<() => void> | (() => void) {
     // Fast path without a promise: the common case on the hot path.
-    if (!this.#waiters.has(key) && this.#table.tryAcquire(key, limit)) return this.#releaser(key, limit);
+    let queue = this.#queues.get(key);
+    if (!queue && this.#table.tryAcquire(key, limit)) return this.#releaser(key);
+    if (queue) {
+      queue.limit = limit;
+      // A raised limit has room for the callers waiting now, this one last.
+      this.#serve(key, queue);
+      if (!this.#queues.has(key) && this.#table.tryAcquire(key, limit)) return this.#releaser(key);
+    }
     if (waitMs <= 0) throw tooMany(key, limit);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, timer: undefined };
@@ -44,19 +58,19 @@ export class ConcurrencyLimiter {
           reject(tooMany(key, limit));
         }, waitMs);
       }
-      const queue = this.#waiters.get(key);
+      queue = this.#queues.get(key);
       if (queue) {
-        queue.push(waiter);
+        queue.waiters.push(waiter);
         return;
       }
-      this.#waiters.set(key, [waiter]);
-      if (!this.#pumping.has(key)) void this.#pump(key, limit);
+      this.#queues.set(key, { limit, waiters: [waiter] });
+      if (!this.#pumping.has(key)) void this.#pump(key);
     });
   }
 
   /** Takes a slot at once or not at all (no wait): undefined when `limit` are taken. */
   tryAcquire(key: string, limit: number): (() => void) | undefined {
-    return this.#table.tryAcquire(key, limit) ? this.#releaser(key, limit) : undefined;
+    return this.#table.tryAcquire(key, limit) ? this.#releaser(key) : undefined;
   }
 
   running(key: string): number {
@@ -64,13 +78,13 @@ export class ConcurrencyLimiter {
   }
 
   /** While this thread has waiters for the key: a slot for the first each time one frees. */
-  async #pump(key: string, limit: number): Promise<void> {
+  async #pump(key: string): Promise<void> {
     this.#pumping.add(key);
     try {
-      for (let queue = this.#waiters.get(key); queue && queue.length > 0; queue = this.#waiters.get(key)) {
+      for (let queue = this.#queues.get(key); queue; queue = this.#queues.get(key)) {
         const seen = this.#table.running(key);
-        if (seen < limit && this.#table.tryAcquire(key, limit)) {
-          this.#grant(key, limit, queue);
+        if (seen < queue.limit && this.#table.tryAcquire(key, queue.limit)) {
+          this.#grant(key, queue);
           continue;
         }
         await this.#table.changed(key, seen, RECHECK_MS);
@@ -80,29 +94,36 @@ export class ConcurrencyLimiter {
     }
   }
 
-  #grant(key: string, limit: number, queue: Waiter[]): void {
-    const waiter = queue.shift() as Waiter;
-    if (queue.length === 0) this.#waiters.delete(key);
+  /** A slot for each waiter, first come first, while the limit has room. */
+  #serve(key: string, queue: Queue): void {
+    while (this.#queues.get(key) === queue && this.#table.tryAcquire(key, queue.limit))
+      this.#grant(key, queue);
+  }
+
+  #grant(key: string, queue: Queue): void {
+    const waiter = queue.waiters.shift() as Waiter;
+    if (queue.waiters.length === 0) this.#queues.delete(key);
     if (waiter.timer) clearTimeout(waiter.timer);
-    waiter.resolve(this.#releaser(key, limit));
+    waiter.resolve(this.#releaser(key));
   }
 
   #drop(key: string, waiter: Waiter): void {
-    const queue = this.#waiters.get(key);
-    const i = queue?.indexOf(waiter) ?? -1;
+    const queue = this.#queues.get(key);
+    const i = queue?.waiters.indexOf(waiter) ?? -1;
     if (!queue || i < 0) return;
-    queue.splice(i, 1);
-    if (queue.length === 0) this.#waiters.delete(key);
+    queue.waiters.splice(i, 1);
+    if (queue.waiters.length === 0) this.#queues.delete(key);
   }
 
-  #releaser(key: string, limit: number): () => void {
+  #releaser(key: string): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const queue = this.#waiters.get(key);
-      // Handed on, still counted: this thread's next waiter goes before anyone else's.
-      if (queue && queue.length > 0) this.#grant(key, limit, queue);
+      const queue = this.#queues.get(key);
+      // Handed on, still counted: this thread's next waiter goes before anyone else's, unless a
+      // lowered limit is still exceeded (then the slot goes back, and the pump serves the waiter).
+      if (queue && this.#table.running(key) <= queue.limit) this.#grant(key, queue);
       else this.#table.release(key);
     };
   }
