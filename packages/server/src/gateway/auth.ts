@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, Scope } from '@faas/core';
-import { ErrorCode, FaasError, inScope } from '@faas/core';
+import { ErrorCode, FaasError, inScope, isFaasError } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyService } from '../control/api-key-service.ts';
 import { type Identity, identityOfKey, PROJECT_HEADER, reachesFunction } from '../tenancy/identity.ts';
@@ -117,7 +117,8 @@ export function visible(request: FastifyRequest, project: string | undefined): b
  * (keys.throttle): past the limit the client is refused before its key is looked at, unless the
  * key was verified moments ago (a cache hit costs a guesser nothing and is never slowed).
  * @throws FaasError UNAUTHORIZED when it is missing, malformed, unknown or revoked;
- *   AUTH_THROTTLED (429, details.retryAfterSeconds) while the address is throttled.
+ *   AUTH_THROTTLED (429, details.retryAfterSeconds) while the address is throttled;
+ *   STORAGE_UNAVAILABLE (503, not counted as a failure) when the key cannot be looked up.
  */
 export async function authenticate(
   keys: ApiKeyService,
@@ -142,8 +143,9 @@ export async function authenticate(
   try {
     key = await keys.verify(secret);
   } catch (err) {
-    // A token that fails verification is a failed authentication like an unknown key.
-    if (address !== undefined) keys.throttle.fail(address);
+    // A token that fails verification is a failed authentication like an unknown key; a store
+    // that does not answer says nothing of the key, and must not lock out its valid keys.
+    if (address !== undefined && isWrongCredential(err)) keys.throttle.fail(address);
     throw err;
   }
   if (!key) {
@@ -151,6 +153,11 @@ export async function authenticate(
     throw new FaasError(ErrorCode.UNAUTHORIZED, 'Invalid or revoked API key');
   }
   return live(key);
+}
+
+/** Whether a verification error says the credential itself is wrong (401), not that checking it failed. */
+function isWrongCredential(err: unknown): boolean {
+  return isFaasError(err) && err.status === 401;
 }
 
 /** @throws FaasError UNAUTHORIZED for a key past its expiresAt */
