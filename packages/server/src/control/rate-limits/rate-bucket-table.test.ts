@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { hashes } from '../slot-table.ts';
 import { bucketShape } from './gcra.ts';
-import { RateBucketTable } from './rate-bucket-table.ts';
+import { RATE_TABLE_CAPACITY, RateBucketTable } from './rate-bucket-table.ts';
 
 const shape = bucketShape({ requestsPerSecond: 5, burst: 5 });
 
@@ -29,15 +30,18 @@ describe('RateBucketTable', () => {
     assert.equal(table.take('f', shape)?.allowed, true);
   });
 
-  it('hands the entry of a full bucket to a new key, and has no room while every entry refills', () => {
+  it('hands the entry of a full bucket to a new key, and refuses a key while every entry it may use refills', () => {
     let now = 1_000_000n;
     const clock = () => now;
     // Two entries: every key probes both.
     const table = new RateBucketTable(undefined, { capacity: 2, clock });
     const other = new RateBucketTable(table.buffer, { capacity: 2, clock });
     assert.equal(table.take('a', shape)?.allowed, true);
+    now += 100_000n;
     assert.equal(table.take('b', shape)?.allowed, true);
-    assert.equal(table.take('c', shape), undefined, 'no entry is free: not limited');
+    const c = table.take('c', shape);
+    assert.equal(c?.allowed, false, 'no entry is free: refused, not let through unlimited');
+    assert.equal(c?.retryAfterUs, 100_000n, "until a's bucket is full again");
     now += 1_000_000n; // a and b are full again
     for (let i = 0; i < 5; i++) assert.equal(other.take('c', shape)?.allowed, true);
     assert.equal(other.take('c', shape)?.allowed, false);
@@ -46,6 +50,34 @@ describe('RateBucketTable', () => {
     assert.equal(a?.allowed, true, 'a has a fresh bucket');
     assert.equal(a?.remaining, 4);
     assert.equal(table.take('c', shape)?.allowed, false, "c's bucket is intact");
+  });
+
+  it('lets a key through when every entry refills, in a table told to (client addresses)', () => {
+    const clock = () => 1_000_000n;
+    const table = new RateBucketTable(undefined, { capacity: 2, clock, whenFull: 'allow' });
+    const view = new RateBucketTable(table.buffer, { capacity: 2, clock, whenFull: 'allow' });
+    assert.equal(table.take('a', shape)?.allowed, true);
+    assert.equal(table.take('b', shape)?.allowed, true);
+    assert.equal(view.take('c', shape), undefined);
+  });
+
+  it("names crafted offline to share a bucket's entries do not push it out and lift its limit", () => {
+    let now = 1_000_000_000n;
+    const clock = () => now;
+    const table = new RateBucketTable(undefined, { clock });
+    const oneASecond = bucketShape({ requestsPerSecond: 1, burst: 1 });
+    // 32 names whose unseeded hash puts them where the key's does (any tenant can compute them).
+    const start = hashes('k victim')[0] % RATE_TABLE_CAPACITY;
+    const crafted: string[] = [];
+    for (let i = 0; crafted.length < 32; i++)
+      if (hashes(`f c${i}`)[0] % RATE_TABLE_CAPACITY === start) crafted.push(`f c${i}`);
+    assert.equal(table.take('k victim', oneASecond)?.allowed, true);
+    now += 2_000_000n; // the key's bucket is full again: its entry may be taken over
+    const slow = bucketShape({ requestsPerSecond: 0.001, burst: 1 });
+    for (const name of crafted) table.take(name, slow);
+    let allowed = 0;
+    for (let i = 0; i < 1000; i++) if (table.take('k victim', oneASecond)?.allowed !== false) allowed++;
+    assert.equal(allowed, 1, `${allowed} calls at one instant under a limit of 1/s, burst 1`);
   });
 
   it('counts exactly across threads taking at once', async () => {

@@ -16,7 +16,9 @@ export function shapeOf(rule: RateLimit): BucketShape {
 /**
  * Buckets in shared memory: the main thread makes the tables, each gateway thread views them.
  * Client addresses have a table of their own, so that a flood of addresses cannot push the
- * buckets of functions, projects and keys out.
+ * buckets of functions, projects and keys out. A key, project or function its table has no room
+ * for is refused (its limit must hold); an address is let through (a flood of addresses must not
+ * refuse everyone).
  */
 export class MemoryRateBuckets implements RateBuckets {
   readonly named: RateBucketTable;
@@ -24,14 +26,14 @@ export class MemoryRateBuckets implements RateBuckets {
 
   constructor(tables: { named?: RateBucketTable; addresses?: RateBucketTable } = {}) {
     this.named = tables.named ?? new RateBucketTable();
-    this.addresses = tables.addresses ?? new RateBucketTable();
+    this.addresses = tables.addresses ?? new RateBucketTable(undefined, { whenFull: 'allow' });
   }
 
   /** Views of another thread's tables (their `buffers`). */
   static view(buffers: MemoryRateBuffers): MemoryRateBuckets {
     return new MemoryRateBuckets({
       named: new RateBucketTable(buffers.named),
-      addresses: new RateBucketTable(buffers.addresses),
+      addresses: new RateBucketTable(buffers.addresses, { whenFull: 'allow' }),
     });
   }
 
@@ -56,7 +58,7 @@ export class MemoryRateBuckets implements RateBuckets {
       if (!tightest || (tightest.allowed && taken.remaining < tightest.remaining))
         tightest = { allowed: true, bucket, remaining: taken.remaining, resetUs: taken.resetUs };
     }
-    // Every bucket was without room in its table: let through, as if unlimited.
+    // Every bucket was an address's without room in its table: let through, as if unlimited.
     return (
       tightest ?? {
         allowed: true,
