@@ -259,6 +259,24 @@ describe('servers on PostgreSQL', { skip: postgresSkipReason() }, () => {
     );
   });
 
+  it("a function deleted on one server leaves the other's /metrics too (NOTIFY)", async () => {
+    const made = await a.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'pg-gone', runtime: 'js', code: 'export default () => 1' },
+    });
+    assert.equal(made.status, 201, await made.text());
+    assert.equal((await b.api('/api/v1/functions/pg-gone/invoke', { method: 'POST', json: {} })).status, 200);
+    const series = async () =>
+      (await (await b.api('/metrics')).text()).split('\n').filter((l) => l.includes('function="pg-gone"'));
+    assert.ok((await series()).length > 0, 'the other server counted the invocation');
+    assert.equal((await a.api('/api/v1/functions/pg-gone', { method: 'DELETE' })).status, 204);
+    await waitFor(
+      async () => ((await series()).length === 0 ? true : undefined),
+      15_000,
+      "the deleted function's series gone from the other server",
+    );
+  });
+
   it('gateway threads read the database through pools of their own', async () => {
     const threaded = await startTestServer(
       { databaseUrl: db.url, gatewayThreads: 2, secretKey: SHARED_SECRET_KEY },

@@ -163,6 +163,52 @@ describe('GET /metrics', () => {
     assert.ok((sample(text, 'faas_queue_operation_duration_seconds_count{operation="fail"}') ?? 0) >= 2);
   });
 
+  it('drops every series of a deleted function, and keeps those of the functions that stay', async () => {
+    const names = ['gone0', 'gone1', 'gone2', 'gone3', 'gone4'];
+    for (const name of names) {
+      const deployed = await once(server.url, 'POST', '/api/v1/functions', {
+        body: {
+          name,
+          runtime: 'js',
+          code: 'export default (e) => { if (e.fail) throw new Error("no"); return 1 }',
+          maxRetries: 1,
+        },
+      });
+      assert.equal(deployed.status, 201, deployed.body);
+      const invoked = await once(server.url, 'POST', `/api/v1/functions/${name}/invoke`, { body: {} });
+      assert.equal(invoked.status, 200, invoked.body);
+      // Retried once, then dead-lettered: the queue's series by function too.
+      const queued = await once(server.url, 'POST', `/api/v1/functions/${name}/invoke?async=true`, {
+        body: { fail: true },
+      });
+      assert.equal(queued.status, 202, queued.body);
+      const { invocationId } = JSON.parse(queued.body) as { invocationId: string };
+      for (let i = 0; i < 200; i++) {
+        const read = await once(server.url, 'GET', `/api/v1/invocations/${invocationId}`);
+        if ((JSON.parse(read.body) as { status: string }).status === 'dead_lettered') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const seen = (await once(server.url, 'GET', '/metrics')).body;
+      assert.match(seen, new RegExp(`faas_queue_dead_letters_total\\{function="${name}"\\} 1`));
+      assert.match(seen, new RegExp(`faas_concurrency_slots_in_use\\{function="${name}"\\}`));
+      const deleted = await once(server.url, 'DELETE', `/api/v1/functions/${name}`);
+      assert.equal(deleted.status, 204, deleted.body);
+    }
+    const kept = await once(server.url, 'POST', '/api/v1/functions/metered/invoke', { body: { n: 1 } });
+    assert.equal(kept.status, 200, kept.body);
+    const text = (await once(server.url, 'GET', '/metrics')).body;
+    const left = text.split('\n').filter((line) => /function="gone\d"/.test(line));
+    assert.deepEqual(left, [], 'no series of a deleted function');
+    assert.ok(
+      (sample(
+        text,
+        'faas_invocations_total{function="metered",runtime="js",trigger="api",mode="sync",outcome="succeeded"}',
+      ) ?? 0) >= 1,
+    );
+    assert.match(text, /faas_invocation_duration_seconds_count\{function="metered"/);
+    assert.match(text, /faas_concurrency_slots_in_use\{function="metered"\} 0/);
+  });
+
   it("the Grafana dashboard's queries name only metrics the server exports", async () => {
     const text = (await once(server.url, 'GET', '/metrics')).body;
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));

@@ -470,6 +470,21 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     tail,
     ...(tracing ? { tracing } : {}),
   });
+  // A deleted function's series go (docs/observability.md): this node's deletes at once, what a
+  // thread posted of the function counted first (not brought back by the next scrape); another
+  // node's deletes once the store's revision moves (the catalog forgets everything then), by the
+  // sweep that follows each load of the routes.
+  changes.subscribe((change) => {
+    if (change.kind === 'forget') {
+      recorder.takeInPosted();
+      metrics.forget(change.name);
+    } else if (change.kind === 'invalidate' && change.name === undefined) metrics.checkAll();
+    else if (change.kind === 'routes') {
+      metrics
+        .sweep(store)
+        .catch((err) => logger.error('forgetting the metrics of deleted functions failed', err));
+    }
+  });
   const http = new HttpMetrics();
   const observability: Observability = {
     metrics,

@@ -46,6 +46,11 @@ export class HotCounter implements Readable {
     return series;
   }
 
+  /** Drops the series whose labels `match` (their function was deleted): they leave the scrape. */
+  deleteWhere(match: (labels: Labels) => boolean): void {
+    for (const [key, series] of this.#series) if (match(series.labels)) this.#series.delete(key);
+  }
+
   get() {
     const values = [...this.#series.values()].map(({ labels, value }) => ({ labels, value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
@@ -102,6 +107,11 @@ export class HotHistogram implements Readable {
     series.count++;
   }
 
+  /** Drops the series whose labels `match` (their function was deleted): they leave the scrape. */
+  deleteWhere(match: (labels: Labels) => boolean): void {
+    for (const [key, series] of this.#series) if (match(series.labels)) this.#series.delete(key);
+  }
+
   get() {
     const values: MetricValue<string>[] = [];
     for (const { labels, counts, sum, count } of this.#series.values()) {
@@ -152,6 +162,15 @@ export class SeriesCache<T> {
       m4.set(e, found);
     }
     return found;
+  }
+
+  /**
+   * Forgets every series found under the first part `a`: the next `get` makes them anew (a
+   * caller that drops them from its metrics must drop them here, or counts go to series no
+   * scrape reads).
+   */
+  delete(a: Part): void {
+    this.#root.delete(a);
   }
 
   #level(map: Map<Part, unknown>, key: Part): Map<Part, unknown> {

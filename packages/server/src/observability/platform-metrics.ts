@@ -3,6 +3,8 @@ import {
   type FunctionRuntime,
   type Invocation,
   type InvocationError,
+  MAX_PAGE_LIMIT,
+  type MetadataStore,
   type Queue,
   type Runtime,
   rateLimitScopeOf,
@@ -58,8 +60,15 @@ export class PlatformMetrics {
   #duration: HotHistogram;
   #throttled: HotCounter;
   #coldStarts: HotCounter;
-  /** Functions with a finished invocation since start: whose slots `faas_concurrency_slots_in_use` reads. */
+  /**
+   * Functions with series (a finished invocation since start, or since `forget`): whose slots
+   * `faas_concurrency_slots_in_use` reads, and whose series `forget` and `sweep` look for.
+   */
   #functions = new Set<string>();
+  /** Functions whose series appeared since the last sweep: not yet checked against the store. */
+  #unchecked = new Set<string>();
+  #checkAll = false;
+  #sweeping: Promise<void> = Promise.resolve();
   #series: SeriesCache<{ count: { value: number }; time: HistogramSeries }>;
   #retries: Counter<'function'>;
   #deadLetters: Counter<'function'>;
@@ -154,14 +163,86 @@ export class PlatformMetrics {
         function: invocation.functionName,
         reason,
       }));
-    this.#functions.add(invocation.functionName);
+    this.#seen(invocation.functionName);
   }
 
   /** An async attempt failed: retried, or dead-lettered. */
   observeAsyncFailure(functionName: string, next: 'retrying' | 'dead_lettered'): void {
     if (next === 'retrying') this.#retries.inc({ function: functionName });
     else this.#deadLetters.inc({ function: functionName });
+    this.#seen(functionName);
   }
+
+  /**
+   * The function was deleted: every series labelled with it goes (a function made again under
+   * its name counts from 0, which Prometheus reads as a counter reset). Without this, a loop of
+   * create, invoke, delete grew the scrape and this thread's memory for ever.
+   */
+  forget(functionName: string): void {
+    const ofIt = (labels: Record<string, string>) => labels.function === functionName;
+    this.#series.delete(functionName);
+    this.#invocations.deleteWhere(ofIt);
+    this.#duration.deleteWhere(ofIt);
+    this.#throttled.deleteWhere(ofIt);
+    this.#coldStarts.deleteWhere(ofIt);
+    this.#retries.remove({ function: functionName });
+    this.#deadLetters.remove({ function: functionName });
+    this.#functions.delete(functionName);
+    this.#unchecked.delete(functionName);
+  }
+
+  /** Another process changed the functions, maybe deleted some: the next sweep checks them all. */
+  checkAll(): void {
+    this.#checkAll = true;
+  }
+
+  /**
+   * Forgets the functions the store no longer has, among those with series that appeared since
+   * the last sweep (every one after `checkAll`). It catches what `forget` alone cannot: a delete
+   * made by another node, and a series an invocation brought back after `forget` (one that was
+   * under way when its function was deleted, or an async attempt of it): such a series lives
+   * until the next sweep, so they stay bounded by the invocations under way at each delete.
+   * A function made again between the store's answer and the forget loses the counts it had
+   * then (a counter reset, once). Sweeps run one after another.
+   */
+  sweep(store: Pick<MetadataStore, 'listFunctions'>): Promise<void> {
+    const run = async () => {
+      const all = this.#checkAll;
+      const names = [...(all ? this.#functions : this.#unchecked)];
+      this.#checkAll = false;
+      this.#unchecked.clear();
+      try {
+        const live = await existing(store, names);
+        for (const name of names) if (!live.has(name)) this.forget(name);
+      } catch (err) {
+        // Checked again by the next sweep.
+        if (all) this.#checkAll = true;
+        for (const name of names) if (this.#functions.has(name)) this.#unchecked.add(name);
+        throw err;
+      }
+    };
+    const next = this.#sweeping.then(run, run);
+    this.#sweeping = next.catch(() => undefined);
+    return next;
+  }
+
+  #seen(functionName: string): void {
+    if (this.#functions.has(functionName)) return;
+    this.#functions.add(functionName);
+    this.#unchecked.add(functionName);
+  }
+}
+
+/** Which of `names` (stored names) are functions in the store now. */
+async function existing(store: Pick<MetadataStore, 'listFunctions'>, names: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  // A chunk no longer than a page: one query each.
+  for (let i = 0; i < names.length; i += MAX_PAGE_LIMIT) {
+    const chunk = names.slice(i, i + MAX_PAGE_LIMIT);
+    const page = await store.listFunctions({ limit: MAX_PAGE_LIMIT }, undefined, chunk);
+    for (const fn of page.items) found.add(fn.name);
+  }
+  return found;
 }
 
 /** Why a refused invocation was throttled; undefined: it was not. */
