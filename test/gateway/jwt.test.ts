@@ -247,6 +247,26 @@ describe('JWTs (RS256 from a JWKS, ES256 from a public key)', () => {
     assert.equal((await s.api('/api/v1/functions', { key: hs })).status, 401);
   });
 
+  it('answers 503 while the JWKS cannot be fetched, and does not count it as a failed authentication', async () => {
+    // A port nothing listens on: the provider is down.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const s = await startTestServer({
+      jwtJwksUrl: `http://127.0.0.1:${port}/jwks.json`,
+      authFailureLimit: 1,
+    });
+    servers.push(s);
+    const token = await signed('RS256', rsa.privateKey, 'k1');
+    for (let i = 0; i < 3; i++) {
+      const res = await s.api('/api/v1/functions', { key: token });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(res.status, 503, JSON.stringify(body));
+      assert.equal(body.error.code, 'FAAS_ERR_AUTH_UNAVAILABLE');
+    }
+  });
+
   it('verifies ES256 tokens against FAAS_JWT_PUBLIC_KEY', async () => {
     const s = await startTestServer({
       jwtPublicKey: await exportSPKI(ec.publicKey as Parameters<typeof exportSPKI>[0]),

@@ -127,13 +127,28 @@ export class JwtTokens {
   #keyFor(header: JWSHeaderParameters, jws: FlattenedJWSInput): KeyObject | ReturnType<RemoteKeys> {
     if (header.alg === 'HS256' && this.#secret) return this.#secret;
     if (this.#publicKey) return this.#publicKey;
-    if (this.#jwks) return this.#jwks(header, jws);
+    if (this.#jwks) return this.#jwks(header, jws).catch((err: unknown) => Promise.reject(jwksError(err)));
     throw invalid(`Tokens signed with ${header.alg} are not accepted`);
   }
 }
 
 function invalid(message: string): FaasError {
   return new FaasError(ErrorCode.TOKEN_INVALID, message);
+}
+
+/**
+ * A failure to get the JWKS (unreachable, timed out, not 200, not a key set) is the provider's
+ * moment, not the token's: 503, which the auth throttle does not count against the client.
+ * A key set that has no key for the token is the token's (401).
+ */
+function jwksError(err: unknown): unknown {
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new FaasError(
+    ErrorCode.AUTH_UNAVAILABLE,
+    `The keys of FAAS_JWT_JWKS_URL could not be fetched (${why}): try again later`,
+    { cause: err },
+  );
 }
 
 function tokenError(err: unknown): FaasError {
