@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FunctionVersion } from '@faas/core';
-import { shownName } from '@faas/core';
+import { DEFAULT_PROJECT, shownName } from '@faas/core';
 import type Docker from 'dockerode';
 import { AgentFatalError, AgentGoneError, AgentProtocolError, LoadTimeoutError } from './agent-channel.ts';
 import { AgentContainer } from './agent-container.ts';
@@ -119,7 +119,10 @@ export class AgentFactory {
     // Images first: the dependency install (and the go build) runs in a container of the runtime's image.
     if (runtime === 'go') await this.#options.goImage(onProgress);
     else await this.#options.imageTags(onProgress);
-    let codeDir = await this.#options.code.unpacked(fn.codeSha256, onProgress);
+    let codeDir = await this.#options.code.unpacked(
+      { project: fn.project ?? DEFAULT_PROJECT, codeSha256: fn.codeSha256 },
+      onProgress,
+    );
     if (runtime === 'go') codeDir = await this.#options.goBuilds.built(codeDir, fn, onProgress);
     // Closed meanwhile: no container may start now, nothing would remove it (nor a spare pool's).
     if (this.#closed) throw closedError();

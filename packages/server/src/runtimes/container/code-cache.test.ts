@@ -44,13 +44,28 @@ describe('code cache', () => {
     const cache = new CodeCache(join(dir, 'code'), blobs, async () => {
       prepared += 1;
     });
-    const [first, second] = await Promise.all([cache.unpacked(sha256), cache.unpacked(sha256)]);
+    const origin = { project: 'default', codeSha256: sha256 };
+    const [first, second] = await Promise.all([cache.unpacked(origin), cache.unpacked(origin)]);
     assert.equal(first, second);
     assert.equal(prepared, 1);
     assert.equal(await readFile(join(first, 'lib/x.js'), 'utf8'), 'b');
     await linkTree(first, join(dir, 'slot', 'code'));
     const linked = await stat(join(dir, 'slot', 'code', 'index.js'));
     assert.equal(linked.ino, (await stat(join(first, 'index.js'))).ino, 'a hard link, not a copy');
+  });
+
+  it('unpacks and prepares a blob once per project: what is installed into it is not shared', async () => {
+    const blobs = new MemoryBlobStore();
+    const { sha256 } = await blobs.put(await tar([{ name: 'index.js', content: 'a' }]));
+    const prepared: string[] = [];
+    const cache = new CodeCache(join(dir, 'projects'), blobs, async (_dir, origin) => {
+      prepared.push(origin.project);
+    });
+    const a = await cache.unpacked({ project: 'proja', codeSha256: sha256 });
+    const b = await cache.unpacked({ project: 'projb', codeSha256: sha256 });
+    assert.notEqual(a, b);
+    assert.equal(await cache.unpacked({ project: 'proja', codeSha256: sha256 }), a);
+    assert.deepEqual(prepared, ['proja', 'projb']);
   });
 
   it('refuses archives with paths outside their root and skips links', async () => {
@@ -72,7 +87,7 @@ describe('code cache', () => {
   it('fails with INVALID_ARCHIVE when the blob is missing', async () => {
     const cache = new CodeCache(join(dir, 'missing'), new MemoryBlobStore());
     await assert.rejects(
-      cache.unpacked('0'.repeat(64)),
+      cache.unpacked({ project: 'default', codeSha256: '0'.repeat(64) }),
       (err: { code?: string }) => err.code === ErrorCode.INVALID_ARCHIVE,
     );
   });

@@ -5,13 +5,25 @@ import { createGunzip } from 'node:zlib';
 import { type BlobStore, ErrorCode, FaasError } from '@faas/core';
 import { extract } from 'tar-stream';
 
+/** What a code folder was unpacked for: the blob, and the project whose functions use it. */
+export interface CodeOrigin {
+  project: string;
+  codeSha256: string;
+}
+
 /** Work on a freshly unpacked code folder before it is used (installing its dependencies). */
-export type CodePreparation = (dir: string, onProgress: (message: string) => void) => Promise<void>;
+export type CodePreparation = (
+  dir: string,
+  origin: CodeOrigin,
+  onProgress: (message: string) => void,
+) => Promise<void>;
 
 /**
  * Function code on the host's disk: each code blob (a tar of the function's files) is unpacked
- * once into `<root>/<sha256>/`, then hard-linked into a container's folder when a container is
- * given that function. Hard links cost no copying, and the folder is mounted read-only.
+ * once per project into `<root>/<project>/<sha256>/`, then hard-linked into a container's folder
+ * when a container is given that function. Hard links cost no copying, and the folder is mounted
+ * read-only. Per project, because what is installed into the folder is: two projects deploying
+ * the same code share no install.
  */
 export class CodeCache {
   #root: string;
@@ -31,18 +43,20 @@ export class CodeCache {
    * The unpacked folder of a code blob, unpacking it on first use. `onProgress` hears of slow
    * steps of the unpacking this call starts (a call that joins one in flight hears nothing).
    */
-  unpacked(sha256: string, onProgress: (message: string) => void = () => {}): Promise<string> {
-    let promise = this.#unpacking.get(sha256);
+  unpacked(origin: CodeOrigin, onProgress: (message: string) => void = () => {}): Promise<string> {
+    const key = `${origin.project}/${origin.codeSha256}`;
+    let promise = this.#unpacking.get(key);
     if (!promise) {
-      promise = this.#unpack(sha256, onProgress);
-      promise.catch(() => this.#unpacking.delete(sha256));
-      this.#unpacking.set(sha256, promise);
+      promise = this.#unpack(origin, onProgress);
+      promise.catch(() => this.#unpacking.delete(key));
+      this.#unpacking.set(key, promise);
     }
     return promise;
   }
 
-  async #unpack(sha256: string, onProgress: (message: string) => void): Promise<string> {
-    const dir = join(this.#root, sha256);
+  async #unpack(origin: CodeOrigin, onProgress: (message: string) => void): Promise<string> {
+    const sha256 = origin.codeSha256;
+    const dir = join(this.#root, origin.project, sha256);
     if (await exists(join(dir, '.complete'))) return dir;
     const bytes = await this.#blobs.get(sha256);
     if (!bytes) {
@@ -55,7 +69,7 @@ export class CodeCache {
     await mkdir(partial, { recursive: true, mode: 0o755 });
     try {
       await extractTar(bytes, partial);
-      await this.#prepare(partial, onProgress);
+      await this.#prepare(partial, origin, onProgress);
       await writeFile(join(partial, '.complete'), '');
       await rm(dir, { recursive: true, force: true });
       await rename(partial, dir);

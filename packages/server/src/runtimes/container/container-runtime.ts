@@ -149,8 +149,8 @@ export class ContainerRuntime implements Runtime {
       // Read at each install: the egress network is made below.
       egress: () => this.#egress.ready(),
     });
-    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, onProgress) =>
-      installer.install(dir, onProgress),
+    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, origin, onProgress) =>
+      installer.install(dir, origin, onProgress),
     );
     this.#egress = new EgressNetwork({
       docker: this.docker,

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
-import { extractTar, linkTree } from './code-cache.ts';
+import { type CodeOrigin, extractTar, linkTree } from './code-cache.ts';
 import { checkNpmManifest, checkRequirements, type DependencyPolicy } from './dependency-specs.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
 import { runInstallContainer } from './install-container.ts';
@@ -52,7 +52,8 @@ export interface DependencyInstallerOptions {
  * sandbox container of its runtime image, never on the host: specs are checked first (registry
  * packages only, unless the operator allows others), install scripts do not run, and the
  * installed tree comes out as a tar that is unpacked with limits. Installs are cached by the hash
- * of their inputs, so versions with the same dependencies share one.
+ * of their inputs and the project, so a project's versions with the same dependencies share one
+ * and no two projects do: an entry one project made is never another's code.
  */
 /**
  * Install containers at once. Each may hold 2 GiB and 1.5 GiB of tmpfs (INSTALL_LIMITS): many
@@ -77,18 +78,18 @@ export class DependencyInstaller {
    * `.python_packages/`. Code that ships either is left alone.
    * @throws FaasError VALIDATION (a refused spec), COMPILE_ERROR (the install failed).
    */
-  async install(codeDir: string, onProgress: (message: string) => void): Promise<void> {
-    await this.#npm(codeDir, onProgress);
-    await this.#pip(codeDir, onProgress);
+  async install(codeDir: string, origin: CodeOrigin, onProgress: (message: string) => void): Promise<void> {
+    await this.#npm(codeDir, origin, onProgress);
+    await this.#pip(codeDir, origin, onProgress);
   }
 
-  async #npm(codeDir: string, onProgress: (message: string) => void): Promise<void> {
+  async #npm(codeDir: string, origin: CodeOrigin, onProgress: (message: string) => void): Promise<void> {
     const manifest = await readOptional(join(codeDir, 'package.json'));
     if (manifest === undefined || (await exists(join(codeDir, 'node_modules')))) return;
     const lock = await readOptional(join(codeDir, 'package-lock.json'));
     const plan = checkNpmManifest(manifest, lock, this.#options.policy);
     if (!plan) return;
-    const key = hash(['npm', manifest, lock ?? '', this.#options.policy.npmRegistry]);
+    const key = hash(['npm', origin.project, manifest, lock ?? '', this.#options.policy.npmRegistry]);
     const installed = await this.#cached(key, 'npm', onProgress, async () => {
       const allowed = this.#options.policy.allowNonRegistry;
       const flags = [
@@ -124,23 +125,31 @@ export class DependencyInstaller {
     await linkTree(join(installed, 'node_modules'), join(codeDir, 'node_modules'));
   }
 
-  async #pip(codeDir: string, onProgress: (message: string) => void): Promise<void> {
+  async #pip(codeDir: string, origin: CodeOrigin, onProgress: (message: string) => void): Promise<void> {
     const text = await readOptional(join(codeDir, 'requirements.txt'));
     if (text === undefined || (await exists(join(codeDir, PYTHON_PACKAGES_DIR)))) return;
     if (!checkRequirements(text, this.#options.policy)) return;
     // pip counts packages the code already ships (with their .dist-info) as installed.
     const shipped = (await readdir(codeDir)).filter((n) => /\.(dist|egg)-info$/.test(n)).sort();
-    const key = hash(['pip', text, this.#options.pipIndexUrl, ...shipped]);
+    const key = hash(['pip', origin.project, text, this.#options.pipIndexUrl, ...shipped]);
     const installed = await this.#cached(key, 'pip', onProgress, async () => {
       return {
         image: (await this.#options.imageTags()).python,
         binds: [`${codeDir}:/code:ro`],
-        env: ['PYTHONPATH=/code', 'PYTHONUSERBASE=/work/deps', `PIP_INDEX_URL=${this.#options.pipIndexUrl}`],
+        env: ['PYTHONUSERBASE=/work/deps', `PIP_INDEX_URL=${this.#options.pipIndexUrl}`],
+        // Every python3 runs isolated (-I: no PYTHON* variables, no script or current folder, no
+        // user site on the path): the code's sitecustomize.py or pip/ would run in the install and
+        // write into what comes out. pip sees the code's shipped .dist-info through copies of them
+        // alone, at the end of its path.
         script: [
           'set -e',
-          'python3 -m pip install --user --break-system-packages --no-cache-dir --disable-pip-version-check \\',
+          'mkdir -p /tmp/shipped',
+          "find /code -mindepth 1 -maxdepth 1 \\( -name '*.dist-info' -o -name '*.egg-info' \\) -exec cp -R {} /tmp/shipped/ \\;",
+          `python3 -I -c 'import runpy, sys; sys.path.append("/tmp/shipped"); runpy.run_module("pip", run_name="__main__", alter_sys=True)' \\`,
+          '  install --user --break-system-packages --no-cache-dir --disable-pip-version-check \\',
           '  --no-input --no-warn-script-location --retries 1 --timeout 20 -r /code/requirements.txt >&2',
-          'site="$(python3 -m site --user-site)"',
+          // (`-m site --user-site` exits 1 when the user site is off, as -I turns it.)
+          `site="$(python3 -I -c 'import site; print(site.getusersitepackages())')"`,
           'mkdir -p "$site"',
           'tar -C "$site" -cf - .',
         ].join('\n'),
