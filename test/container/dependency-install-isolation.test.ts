@@ -111,3 +111,42 @@ describe('dependency installs run none of the function code and are cached per p
     assert.equal(out.result, false, "the code's pip/ ran in the install");
   });
 });
+
+describe('FAAS_ALLOW_NON_REGISTRY_DEPENDENCIES=true: an install that reads the code is cached by the code (real engine)', {
+  skip,
+}, () => {
+  let t: TestRuntime;
+  before(async () => {
+    t = await createTestRuntime({ dependencies: { allowNonRegistry: true } });
+  });
+  after(() => t?.close());
+
+  const manifest = JSON.stringify({
+    name: 'f',
+    version: '1.0.0',
+    type: 'module',
+    dependencies: { lib: 'file:./lib' },
+  });
+  const files = (who: string) => ({
+    'package.json': manifest,
+    'index.js': "import lib from 'lib';\nexport default () => lib;\n",
+    'lib/package.json': JSON.stringify({ name: 'lib', version: '1.0.0', main: 'index.js' }),
+    'lib/index.js': `module.exports = ${JSON.stringify(who)};\n`,
+  });
+
+  async function deployed(who: string, project: string): Promise<unknown> {
+    const fn = await t.deploy(files(who), { project });
+    await t.runtime.prepare(fn);
+    const out = await t.runtime.invoke(request(fn, {}));
+    assert.equal(out.status, 'succeeded', JSON.stringify(out));
+    return out.result;
+  }
+
+  it("a file: dependency is the deploying project's own, and an edit of it is installed", {
+    timeout: 600_000,
+  }, async () => {
+    assert.equal(await deployed('lib of project A', 'proja'), 'lib of project A');
+    assert.equal(await deployed('lib of project B', 'projb'), 'lib of project B');
+    assert.equal(await deployed('lib of project A, edited', 'proja'), 'lib of project A, edited');
+  });
+});

@@ -89,9 +89,12 @@ export class DependencyInstaller {
     const lock = await readOptional(join(codeDir, 'package-lock.json'));
     const plan = checkNpmManifest(manifest, lock, this.#options.policy);
     if (!plan) return;
-    const key = hash(['npm', origin.project, manifest, lock ?? '', this.#options.policy.npmRegistry]);
+    const allowed = this.#options.policy.allowNonRegistry;
+    // Specs that may name local folders (file:) are installed from a copy of all the code (its
+    // .npmrc too): the install is of that code, not of the manifest alone.
+    const code = allowed ? origin.codeSha256 : '';
+    const key = hash(['npm', origin.project, manifest, lock ?? '', this.#options.policy.npmRegistry, code]);
     const installed = await this.#cached(key, 'npm', onProgress, async () => {
-      const allowed = this.#options.policy.allowNonRegistry;
       const flags = [
         '--omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=error',
         '--fetch-retries=2 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=10000',
@@ -100,7 +103,6 @@ export class DependencyInstaller {
           ? '--allow-git=all --allow-remote=all --allow-file=all --allow-directory=all'
           : '--allow-git=none --allow-remote=none --allow-file=none --allow-directory=none',
       ].join(' ');
-      // Specs that are allowed to name local folders (file:) need the code beside the manifest.
       const copy = allowed
         ? ['cp -R /code/. /work/']
         : [
@@ -129,9 +131,17 @@ export class DependencyInstaller {
     const text = await readOptional(join(codeDir, 'requirements.txt'));
     if (text === undefined || (await exists(join(codeDir, PYTHON_PACKAGES_DIR)))) return;
     if (!checkRequirements(text, this.#options.policy)) return;
-    // pip counts packages the code already ships (with their .dist-info) as installed.
-    const shipped = (await readdir(codeDir)).filter((n) => /\.(dist|egg)-info$/.test(n)).sort();
-    const key = hash(['pip', origin.project, text, this.#options.pipIndexUrl, ...shipped]);
+    // pip counts packages the code already ships (with their .dist-info) as installed, by what
+    // their files say; allowed specs may name the code's own folders and requirement files.
+    const shipped = (await readdir(codeDir)).filter((n) => /\.(dist|egg)-info$/.test(n));
+    const readsCode = this.#options.policy.allowNonRegistry || shipped.length > 0;
+    const key = hash([
+      'pip',
+      origin.project,
+      text,
+      this.#options.pipIndexUrl,
+      readsCode ? origin.codeSha256 : '',
+    ]);
     const installed = await this.#cached(key, 'pip', onProgress, async () => {
       return {
         image: (await this.#options.imageTags()).python,
