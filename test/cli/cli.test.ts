@@ -300,11 +300,13 @@ describe('the faas CLI against a real server', () => {
           '3',
           '--max-instances',
           'none',
+          '--max-queued',
+          '500',
           '--json',
         ])
       ).stdout,
     ) as { quotas?: Record<string, number> };
-    assert.deepEqual(limited.quotas, { functions: 3 });
+    assert.deepEqual(limited.quotas, { functions: 3, queuedInvocations: 500 });
     assert.equal((await faas(s, ['projects', 'set', 'team-x', '--max-functions', 'lots'])).code, 2);
     const viewer = JSON.parse(
       (await faas(s, ['keys', 'create', 'ro', '--project', 'team-x', '--role', 'viewer', '--json'])).stdout,

@@ -303,6 +303,7 @@ export function program(): Command {
     .option('--no-host', 'its routes answer on any host again')
     .option('--max-functions <n>', 'quota: functions it may have ("none": unlimited)')
     .option('--max-concurrency <n>', 'quota: sync invocations running at once ("none": unlimited)')
+    .option('--max-queued <n>', 'quota: async invocations queued or running ("none": the server\'s default)')
     .option('--max-instances <n>', 'quota: sandbox instances it may have ("none": unlimited)')
     .option('--max-snapshot-bytes <n>', 'quota: bytes of its snapshots ("none": unlimited)')
     .action(run((c, o, cmd) => setProject(c, o, cmd.args[0] as string, cmd.opts())));

@@ -39,6 +39,12 @@ export interface Config {
   queuePrefix: string;
   /** Invocation records waiting to be written past which sync calls are refused (503). @default 10000 (FAAS_MAX_PENDING_RECORDS) */
   maxPendingRecords: number;
+  /**
+   * Async invocations a project may have accepted and not finished (queued or running) when a
+   * platform admin set it no `queuedInvocations` quota; past it async calls are refused (429).
+   * 0: no limit. @default 10000 (FAAS_MAX_QUEUED_PER_PROJECT)
+   */
+  maxQueuedPerProject: number;
   /** Days finished invocations, their logs and dead letters are kept; 0: forever. @default 30 (FAAS_RETENTION_DAYS) */
   retentionDays: number;
   /** Most invocations kept (the newest: a row cap); 0: no cap. @default 0 (FAAS_RETENTION_MAX_ROWS) */
@@ -552,6 +558,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
   queueUrl: { env: 'FAAS_QUEUE_URL', default: undefined, parse: queueUrl },
   queuePrefix: { env: 'FAAS_QUEUE_PREFIX', default: 'faas', parse: queuePrefix },
   maxPendingRecords: { env: 'FAAS_MAX_PENDING_RECORDS', default: 10_000, parse: int(1, 10_000_000) },
+  maxQueuedPerProject: { env: 'FAAS_MAX_QUEUED_PER_PROJECT', default: 10_000, parse: int(0, 1_000_000_000) },
   retentionDays: { env: 'FAAS_RETENTION_DAYS', default: 30, parse: int(0, 36_500) },
   retentionMaxRows: {
     env: 'FAAS_RETENTION_MAX_ROWS',

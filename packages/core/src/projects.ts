@@ -37,14 +37,21 @@ export interface ProjectRecord {
 
 /**
  * What a project may hold or run at once (issue 19). Each is a whole number; absent: unlimited,
- * the default. Past one, the request is refused with QUOTA_EXCEEDED naming it (`details.quota`):
- * 429 for concurrent invocations (a retry later may pass), 403 for the others.
+ * the default (but for `queuedInvocations`, which then is the operator's
+ * FAAS_MAX_QUEUED_PER_PROJECT). Past one, the request is refused with QUOTA_EXCEEDED naming it
+ * (`details.quota`): 429 for concurrent and queued invocations (a retry later may pass), 403 for
+ * the others.
  */
 export interface ProjectQuotas {
   /** Functions the project has. */
   functions?: number;
   /** Sync invocations of its functions running at once, on every gateway thread together. */
   concurrentInvocations?: number;
+  /**
+   * Async invocations accepted and not finished (queued or running), so that one project's flood
+   * of jobs neither grows the queue without bound nor stands for days ahead of other projects'.
+   */
+  queuedInvocations?: number;
   /** Sandbox instances it has (running or stopped). */
   instances?: number;
   /** Bytes of its snapshots, together. */
@@ -54,6 +61,7 @@ export interface ProjectQuotas {
 export const QUOTA_NAMES = [
   'functions',
   'concurrentInvocations',
+  'queuedInvocations',
   'instances',
   'snapshotStorageBytes',
 ] as const;
@@ -88,10 +96,15 @@ export function inScope(scope: string | undefined, project: string | undefined):
   return scope === undefined || scope === (project ?? DEFAULT_PROJECT);
 }
 
-/** @param status 429 for a quota a later retry may pass (concurrency), else 403 */
+/** Quotas of what finishes by itself: a retry later may pass (429, not 403). */
+const RETRY_LATER: ReadonlySet<QuotaName> = new Set(['concurrentInvocations', 'queuedInvocations']);
+
+/** The refusal past `quota`: it names the quota and how to get past it. */
 export function quotaExceeded(quota: QuotaName, limit: number, what: string): FaasError {
-  return new FaasError(ErrorCode.QUOTA_EXCEEDED, `The project's quota of ${limit} ${what} is reached`, {
-    details: { quota, limit },
-    ...(quota === 'concurrentInvocations' ? { status: 429 } : {}),
-  });
+  const later = RETRY_LATER.has(quota);
+  return new FaasError(
+    ErrorCode.QUOTA_EXCEEDED,
+    `The project's quota of ${limit} ${what} (${quota}) is reached: ${later ? 'retry once some have finished, or ' : ''}a platform admin raises it with PATCH /api/v1/projects/{name} {"quotas": {"${quota}": n}}`,
+    { details: { quota, limit }, ...(later ? { status: 429 } : {}) },
+  );
 }

@@ -117,8 +117,16 @@ export interface MetadataStore {
   /**
    * Creates an invocation. When `idempotencyKey` is set and an invocation of the same function
    * with that key exists, returns that one with `created: false` and writes nothing.
+   * @param options.maxQueued the most async invocations of its project that may be queued or
+   *   running (this one not counted); absent: no limit. Counted in the statement or transaction
+   *   that writes it, so writers at the same instant overshoot it by at most one per connection.
+   *   A repeat of an existing key is answered, however full.
+   * @throws FaasError QUOTA_EXCEEDED (429, `queuedInvocations`) past `maxQueued`; nothing is written
    */
-  createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }>;
+  createInvocation(
+    invocation: Invocation,
+    options?: { maxQueued?: number },
+  ): Promise<{ invocation: Invocation; created: boolean }>;
   /**
    * Writes several new invocations at once with their log lines (sync invocations, batched off
    * the hot path), atomically: a reader never finds one of them without its lines. An id or

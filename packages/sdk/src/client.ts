@@ -86,10 +86,12 @@ export interface ProjectView {
   quotas?: ProjectQuotaSettings;
 }
 
-/** A project's quotas: absent is unlimited. */
+/** A project's quotas: absent is unlimited (queuedInvocations: the server's FAAS_MAX_QUEUED_PER_PROJECT). */
 export interface ProjectQuotaSettings {
   functions?: number;
   concurrentInvocations?: number;
+  /** Async invocations accepted and not finished (queued or running). */
+  queuedInvocations?: number;
   instances?: number;
   snapshotStorageBytes?: number;
 }

@@ -445,6 +445,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     runtimes,
     limiter,
     limits,
+    maxQueuedPerProject: config.maxQueuedPerProject,
     recorder,
     secrets,
     onEnqueued: () => worker?.wake(),

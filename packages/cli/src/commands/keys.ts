@@ -106,6 +106,7 @@ export async function listProjects(client: FaaSClient, out: Output): Promise<voi
 const QUOTA_FLAGS = {
   maxFunctions: 'functions',
   maxConcurrency: 'concurrentInvocations',
+  maxQueued: 'queuedInvocations',
   maxInstances: 'instances',
   maxSnapshotBytes: 'snapshotStorageBytes',
 } as const;

@@ -72,8 +72,13 @@ export interface InvocationServiceDeps {
   catalog: FunctionCatalog;
   runtimes: Runtimes;
   limiter: ConcurrencyLimiter;
-  /** Projects' quotas (concurrent invocations); absent: none. */
+  /** Projects' quotas (concurrent and queued invocations); absent: none. */
   limits?: ProjectLimits;
+  /**
+   * A project's async invocations queued or running past which more are refused, when its
+   * `queuedInvocations` quota is not set (FAAS_MAX_QUEUED_PER_PROJECT); absent or 0: no limit.
+   */
+  maxQueuedPerProject?: number;
   recorder: InvocationSink;
   /** Called after an async invocation is enqueued, so the consumer wakes at once. */
   onEnqueued?: () => void;
@@ -305,7 +310,8 @@ export class InvocationService {
       ...(idempotencyKey ? { idempotencyKey, idempotencyHash: idempotencyHash(ref, encoded) } : {}),
       ...(trace ? { traceId: trace.traceId } : {}),
     };
-    let stored = await this.#create(candidate, trace);
+    const maxQueued = this.#maxQueued(candidate.project as string);
+    let stored = await this.#create(candidate, maxQueued, trace);
     if (!stored.created) {
       assertSameRequest(stored.invocation, candidate);
       const orphanAge = this.#d.orphanAgeMs;
@@ -316,7 +322,7 @@ export class InvocationService {
       // two retries racing for it end on one invocation.
       if (freed) {
         began = performance.now();
-        stored = await this.#create({ ...candidate, createdAt: new Date().toISOString() }, trace);
+        stored = await this.#create({ ...candidate, createdAt: new Date().toISOString() }, maxQueued, trace);
       }
       if (!stored.created) {
         assertSameRequest(stored.invocation, candidate);
@@ -348,8 +354,21 @@ export class InvocationService {
     return { invocation, duplicate: false };
   }
 
+  /**
+   * The project's `queuedInvocations` quota, else the operator's default; undefined: none. The
+   * store counts against it as it writes the record, so a refused call leaves no record behind and
+   * its idempotency key stays free.
+   */
+  #maxQueued(project: string): number | undefined {
+    // A project's quota of 0 takes no async call; the operator's default of 0 is no limit.
+    const quota = this.#d.limits?.of(project)?.queuedInvocations;
+    if (quota !== undefined) return quota;
+    return this.#d.maxQueuedPerProject || undefined;
+  }
+
   async #create(
     candidate: Invocation,
+    maxQueued: number | undefined,
     trace: ActiveTrace | undefined,
   ): Promise<{ invocation: Invocation; created: boolean }> {
     const write = trace?.span
@@ -358,7 +377,10 @@ export class InvocationService {
         }).span
       : undefined;
     try {
-      const stored = await this.#d.store.createInvocation(candidate);
+      const stored = await this.#d.store.createInvocation(
+        candidate,
+        maxQueued === undefined ? {} : { maxQueued },
+      );
       write?.end();
       return stored;
     } catch (err) {

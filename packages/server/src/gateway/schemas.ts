@@ -8,6 +8,7 @@ import {
   INVOCATION_STATUSES,
   MAX_FUNCTION_SECRETS,
   MAX_PAGE_LIMIT,
+  QUOTA_NAMES,
   SCOPES,
   SECRET_NAME_PATTERN,
 } from '@faas/core';
@@ -305,12 +306,13 @@ export const patchProjectBody = {
       maxLength: 253,
     },
     quotas: {
-      description: 'Quotas to change: a whole number sets one, null takes it away (unlimited)',
+      description:
+        "Quotas to change: a whole number sets one, null takes it away (unlimited; queuedInvocations: the operator's FAAS_MAX_QUEUED_PER_PROJECT)",
       type: 'object',
       additionalProperties: false,
       minProperties: 1,
       properties: Object.fromEntries(
-        ['functions', 'concurrentInvocations', 'instances', 'snapshotStorageBytes'].map((quota) => [
+        QUOTA_NAMES.map((quota) => [
           quota,
           { type: ['integer', 'null'], minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
         ]),

@@ -95,6 +95,15 @@ export const UNFINISHED = INVOCATION_STATUSES.filter((s) => !TERMINAL_STATUSES.h
   .map((s) => `'${s}'`)
   .join(', ');
 
+/**
+ * How many of a project's invocations are queued or running (`n`; placeholder: the project): one
+ * row the store's triggers keep (migrations' unfinished_invocations), so the check an async invoke
+ * makes costs the same however long the queue is. `lock` (PostgreSQL's FOR UPDATE) makes writers
+ * of one project take turns, each seeing the last one's row.
+ */
+export const UNFINISHED_OF_PROJECT = (project: string, lock = '') =>
+  `SELECT coalesce((SELECT n FROM unfinished_invocations WHERE project = ${project}${lock}), 0) AS n`;
+
 export const MAX_TAIL_LIMIT = 10_000;
 const DEFAULT_TAIL_LIMIT = 100;
 

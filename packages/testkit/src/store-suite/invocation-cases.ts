@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import {
   ErrorCode,
+  type FaasError,
   type Invocation,
   LISTED_RESULT_MAX_BYTES,
   type MetadataStore,
@@ -146,6 +148,69 @@ export function invocationCases(getStore: GetStore): void {
     assert.equal(await store.releaseIdempotencyKey(sync.id), false);
     assert.equal(await store.releaseIdempotencyKey('inv_missing'), false);
     assert.equal((await store.createInvocation(keyed('ran'))).created, false);
+  });
+
+  it("createInvocation with maxQueued refuses an async invocation past its project's queued or running ones, writing nothing", async () => {
+    const store = getStore();
+    const project = `queued-${randomUUID().slice(0, 8)}`;
+    const queued = (overrides: Partial<Invocation> = {}) =>
+      sampleInvocation({ project, mode: 'async', status: 'queued', attempts: 0, ...overrides });
+    // Finished ones do not count.
+    await store.createInvocation(sampleInvocation({ project, mode: 'async', status: 'failed' }));
+    await store.createInvocation(sampleInvocation({ project }));
+    const first = queued({ idempotencyKey: 'q-1' });
+    const second = queued();
+    for (const inv of [first, second])
+      assert.equal((await store.createInvocation(inv, { maxQueued: 2 })).created, true);
+
+    const over = queued({ idempotencyKey: 'q-3' });
+    const err = await rejectsWithCode(
+      store.createInvocation(over, { maxQueued: 2 }),
+      ErrorCode.QUOTA_EXCEEDED,
+    );
+    assert.equal((err as FaasError).status, 429);
+    assert.deepEqual((err as FaasError).details, { quota: 'queuedInvocations', limit: 2 });
+    assert.equal(await store.getInvocation(over.id), undefined, 'nothing written');
+    // A repeat of an accepted one is answered, full or not; another project is not limited.
+    const again = await store.createInvocation({ ...queued({ idempotencyKey: 'q-1' }) }, { maxQueued: 2 });
+    assert.deepEqual(again, { invocation: first, created: false });
+    const elsewhere = sampleInvocation({
+      project: `${project}-b`,
+      mode: 'async',
+      status: 'queued',
+      attempts: 0,
+    });
+    assert.equal((await store.createInvocation(elsewhere, { maxQueued: 2 })).created, true);
+    // Without the option, no limit.
+    assert.equal((await store.createInvocation(queued())).created, true);
+
+    // Running counts; a finished one makes room, and the refused key is free to use.
+    await store.recordAttempt(first.id, 1, { status: 'running', startedAt: nextCreatedAt() });
+    await rejectsWithCode(store.createInvocation(over, { maxQueued: 3 }), ErrorCode.QUOTA_EXCEEDED);
+    await store.recordAttempt(first.id, 1, { status: 'succeeded', finishedAt: nextCreatedAt() });
+    await store.recordAttempt(second.id, 1, { status: 'succeeded', finishedAt: nextCreatedAt() });
+    assert.equal((await store.createInvocation(over, { maxQueued: 2 })).created, true);
+  });
+
+  it('createInvocation counts queued or running through every change: a dead letter retried, writers at once', async () => {
+    const store = getStore();
+    const project = `counted-${randomUUID().slice(0, 8)}`;
+    const queued = () => sampleInvocation({ project, mode: 'async', status: 'queued', attempts: 0 });
+    const dead = queued();
+    await store.createInvocation(dead, { maxQueued: 1 });
+    await store.recordAttempt(dead.id, 1, { status: 'dead_lettered', finishedAt: nextCreatedAt() });
+    // A dead letter retried is queued again, and counts.
+    await store.updateInvocation(dead.id, { status: 'queued' });
+    await rejectsWithCode(store.createInvocation(queued(), { maxQueued: 1 }), ErrorCode.QUOTA_EXCEEDED);
+    await store.recordAttempt(dead.id, 2, { status: 'failed', finishedAt: nextCreatedAt() });
+    // Writers at once (each on a connection of its own where the store has several) pass it by none.
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, () => store.createInvocation(queued(), { maxQueued: 5 })),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 5, JSON.stringify(results));
+    for (const r of results) {
+      if (r.status === 'rejected') assert.equal((r.reason as FaasError).code, ErrorCode.QUOTA_EXCEEDED);
+    }
   });
 
   it('treats an id that exists as already created', async () => {

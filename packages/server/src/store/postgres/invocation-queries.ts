@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type Invocation,
@@ -7,6 +8,7 @@ import {
   type NewLogLine,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type StoredLogLine,
 } from '@faas/core';
 import {
@@ -22,6 +24,7 @@ import {
   toLogLine,
   toMs,
   UNFINISHED,
+  UNFINISHED_OF_PROJECT,
 } from '../invocation-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
 import { cursorInt, floorInt } from './bigint-params.ts';
@@ -56,6 +59,19 @@ const COLUMNS = INVOCATION_COLUMNS.join(', ');
 const INSERT_ONE = `INSERT INTO invocations (${COLUMNS})
   VALUES (${INVOCATION_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}`).join(', ')})
   ON CONFLICT DO NOTHING RETURNING *`;
+/**
+ * INSERT_ONE only while the project has fewer than its quota of invocations queued or running
+ * (the last two placeholders: the project, the quota), and in the same statement the count it saw
+ * (`unfinished`), so a row that is not inserted says whether the quota or a conflict stopped it.
+ * The count's row is locked: a project's writers take turns and each sees the one before.
+ */
+const N = INVOCATION_COLUMNS.length;
+const INSERT_ONE_WITHIN_QUOTA = `WITH counted AS (${UNFINISHED_OF_PROJECT(`$${N + 1}`, ' FOR UPDATE')}),
+  inserted AS (INSERT INTO invocations (${COLUMNS})
+    SELECT ${INVOCATION_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}`).join(', ')}
+    WHERE (SELECT n FROM counted) < $${N + 2}
+    ON CONFLICT DO NOTHING RETURNING *)
+  SELECT inserted.*, counted.n AS unfinished FROM counted LEFT JOIN inserted ON true`;
 /** Any number of rows in one statement and one round trip: one array parameter per column. */
 const INSERT_MANY = `INSERT INTO invocations (${COLUMNS})
   SELECT * FROM unnest(${INVOCATION_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})
@@ -75,11 +91,27 @@ export class InvocationQueries {
    * idempotency key, is taken) the row that holds it is read by a second statement: a read in the
    * same statement would not see a row another transaction committed meanwhile.
    */
-  async create(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }> {
+  async create(
+    invocation: Invocation,
+    maxQueued?: number,
+  ): Promise<{ invocation: Invocation; created: boolean }> {
     const values = invocationValues(invocation);
     for (let tries = 0; tries < 3; tries++) {
-      const [inserted] = await this.#db.rows<InvocationRow>(INSERT_ONE, values);
-      if (inserted) return { invocation: toInvocation(inserted), created: true };
+      let full = false;
+      if (maxQueued === undefined) {
+        const [inserted] = await this.#db.rows<InvocationRow>(INSERT_ONE, values);
+        if (inserted) return { invocation: toInvocation(inserted), created: true };
+      } else {
+        const [row] = await this.#db.rows<InvocationRow & { unfinished: string | number }>(
+          INSERT_ONE_WITHIN_QUOTA,
+          [...values, invocation.project ?? DEFAULT_PROJECT, maxQueued],
+        );
+        if (row?.id) {
+          const { unfinished: _count, ...inserted } = row;
+          return { invocation: toInvocation(inserted), created: true };
+        }
+        full = Number(row?.unfinished) >= maxQueued;
+      }
       const [existing] =
         invocation.idempotencyKey === undefined
           ? await this.#db.rows<InvocationRow>('SELECT * FROM invocations WHERE id = $1', [invocation.id])
@@ -88,8 +120,11 @@ export class InvocationQueries {
                 ORDER BY (function_name = $1 AND idempotency_key = $2) IS TRUE DESC LIMIT 1`,
               [invocation.functionName, invocation.idempotencyKey, invocation.id],
             );
-      // Gone between the two statements (retention): try the insert again.
+      // A repeat of an accepted one is answered however full the quota is.
       if (existing) return { invocation: toInvocation(existing), created: false };
+      if (full)
+        throw quotaExceeded('queuedInvocations', maxQueued as number, 'async invocations queued or running');
+      // Gone between the two statements (retention): try the insert again.
     }
     throw new FaasError(
       ErrorCode.CONFLICT,

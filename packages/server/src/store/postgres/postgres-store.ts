@@ -139,8 +139,11 @@ export class PostgresStore implements MetadataStore {
     return this.#revisions.ready();
   }
 
-  createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }> {
-    return this.#invocations.create(invocation);
+  createInvocation(
+    invocation: Invocation,
+    options: { maxQueued?: number } = {},
+  ): Promise<{ invocation: Invocation; created: boolean }> {
+    return this.#invocations.create(invocation, options.maxQueued);
   }
 
   createInvocations(invocations: Invocation[], logs: NewLogLine[] = []): Promise<void> {

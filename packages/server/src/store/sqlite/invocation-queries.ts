@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROJECT,
   ErrorCode,
   FaasError,
   type Invocation,
@@ -7,6 +8,7 @@ import {
   type NewLogLine,
   type Page,
   type PageRequest,
+  quotaExceeded,
   type StoredLogLine,
 } from '@faas/core';
 import type { SqliteDatabase, SqlParam } from '../../sqlite/sqlite-database.ts';
@@ -23,11 +25,14 @@ import {
   toLogLine,
   toMs,
   UNFINISHED,
+  UNFINISHED_OF_PROJECT,
 } from '../invocation-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
 
 const INSERT_INVOCATION = `INSERT INTO invocations (${INVOCATION_COLUMNS.join(', ')})
   VALUES (${INVOCATION_COLUMNS.map(() => '?').join(', ')})`;
+
+const COUNT_UNFINISHED = UNFINISHED_OF_PROJECT('?');
 
 const INSERT_INVOCATION_IF_NEW = `${INSERT_INVOCATION} ON CONFLICT DO NOTHING`;
 
@@ -39,7 +44,8 @@ export class InvocationQueries {
     this.#db = db;
   }
 
-  create(invocation: Invocation): { invocation: Invocation; created: boolean } {
+  /** One transaction (the write lock held throughout): the count of `maxQueued` is exact. */
+  create(invocation: Invocation, maxQueued?: number): { invocation: Invocation; created: boolean } {
     return this.#db.transaction(() => {
       const existing =
         (invocation.idempotencyKey !== undefined &&
@@ -50,6 +56,12 @@ export class InvocationQueries {
           )) ||
         this.#db.get<InvocationRow>('SELECT * FROM invocations WHERE id = ?', invocation.id);
       if (existing) return { invocation: toInvocation(existing), created: false };
+      if (maxQueued !== undefined) {
+        const n =
+          this.#db.get<{ n: number }>(COUNT_UNFINISHED, invocation.project ?? DEFAULT_PROJECT)?.n ?? 0;
+        if (n >= maxQueued)
+          throw quotaExceeded('queuedInvocations', maxQueued, 'async invocations queued or running');
+      }
       this.#db.run(INSERT_INVOCATION, ...invocationValues(invocation));
       return { invocation: this.get(invocation.id) as Invocation, created: true };
     });

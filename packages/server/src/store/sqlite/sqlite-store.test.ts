@@ -60,6 +60,7 @@ describe('SqliteStore on disk', () => {
           { version: 14, name: 'api_key_rate_limit' },
           { version: 15, name: 'project_rate_limit' },
           { version: 16, name: 'project_cors' },
+          { version: 17, name: 'unfinished_per_project' },
         ],
       );
     } finally {

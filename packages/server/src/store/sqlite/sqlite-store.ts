@@ -140,8 +140,11 @@ export class SqliteStore implements MetadataStore {
     return this.#functions.routesRevision();
   }
 
-  async createInvocation(invocation: Invocation): Promise<{ invocation: Invocation; created: boolean }> {
-    return this.#invocations.create(invocation);
+  async createInvocation(
+    invocation: Invocation,
+    options: { maxQueued?: number } = {},
+  ): Promise<{ invocation: Invocation; created: boolean }> {
+    return this.#invocations.create(invocation, options.maxQueued);
   }
 
   async createInvocations(invocations: Invocation[], logs: NewLogLine[] = []): Promise<void> {
