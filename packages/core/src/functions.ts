@@ -46,6 +46,14 @@ export const FUNCTION_LIMITS = {
 } as const;
 
 /**
+ * The least `memoryMb` of a function run in a container: its agent (an image's shim) has to start
+ * within it, or the container dies before it can load anything. Measured at start, under runc and
+ * gVisor (which counts its own kernel too): a node agent near 24 and 43 MB, python 19 and 38, go
+ * 9 and 27, an image's shim a few. `js`, `ts` and `wasm` keep `FUNCTION_LIMITS.memoryMb.min`.
+ */
+export const CONTAINER_MEMORY_MIN_MB = { node: 64, python: 64, go: 48, image: 32 } as const;
+
+/**
  * A token bucket: `burst` requests at once, refilled at `requestsPerSecond`; past it 429
  * `FAAS_ERR_RATE_LIMITED` (docs/rate-limits.md).
  * @example { "requestsPerSecond": 5, "burst": 5 }

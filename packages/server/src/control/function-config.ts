@@ -1,4 +1,5 @@
 import {
+  CONTAINER_MEMORY_MIN_MB,
   ErrorCode,
   FaasError,
   FUNCTION_DEFAULTS,
@@ -128,7 +129,15 @@ export function resolveConfig(
   if ((runtime === 'js' || runtime === 'ts' || runtime === 'wasm') && (config.isolation || config.network)) {
     problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
   }
-  if (config.memoryMb > caps.memoryMb) {
+  const memoryMin = Object.hasOwn(CONTAINER_MEMORY_MIN_MB, runtime)
+    ? CONTAINER_MEMORY_MIN_MB[runtime as keyof typeof CONTAINER_MEMORY_MIN_MB]
+    : undefined;
+  if (memoryMin !== undefined && config.memoryMb < memoryMin) {
+    problems.push({
+      field: 'memoryMb',
+      message: `must be at least ${memoryMin} for ${runtime}: its container cannot start with less`,
+    });
+  } else if (config.memoryMb > caps.memoryMb) {
     problems.push({
       field: 'memoryMb',
       message: `must be at most ${caps.memoryMb}, this server's cap (FAAS_MAX_FUNCTION_MEMORY_MB)`,
