@@ -43,6 +43,13 @@ export const FUNCTION_LIMITS = {
   maxRetries: { min: 0, max: 20 },
   /** A rate limit's refill (fractions allowed: 0.5 is one request every 2 s) and burst. */
   rateLimit: { requestsPerSecond: { min: 0.001, max: 1_000_000 }, burst: { min: 1, max: 1_000_000 } },
+  /**
+   * `env`, in UTF-8 bytes of `NAME=value`: each entry, and all of them together.
+   * A process gets its env through exec, where Linux takes at most 128 KiB per string and the
+   * arguments and env together share ARG_MAX (2 MiB by default), the payload of an image function
+   * (up to 100 KiB) included.
+   */
+  env: { entryBytes: 64 * 1024, totalBytes: 256 * 1024 },
 } as const;
 
 /**

@@ -146,6 +146,33 @@ describe('resolveConfig', () => {
     );
   });
 
+  it('caps each env value and all env together, in every runtime, naming the field', () => {
+    // An image function's shim exports each entry: one over 128 KiB (MAX_ARG_STRLEN) made every
+    // call fail with "Argument list too long".
+    for (const [runtime, extra] of [
+      ['js', {}],
+      ['node', {}],
+      ['image', { image: 'x', command: 'true' }],
+    ] as const) {
+      const big = problems(() =>
+        resolveConfig({ runtime, env: { OK: 'x', BIG: 'x'.repeat(200_000) }, ...extra }),
+      );
+      assert.deepEqual(
+        big.map((p) => p.field),
+        ['env.BIG'],
+        runtime,
+      );
+      // Each value under the cap, but together too many bytes.
+      const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`V${i}`, 'x'.repeat(60_000)]));
+      assert.deepEqual(
+        problems(() => resolveConfig({ runtime, env: many, ...extra })).map((p) => p.field),
+        ['env'],
+        runtime,
+      );
+    }
+    assert.equal(resolveConfig({ runtime: 'node', env: { A: 'x'.repeat(60_000) } }).env.A?.length, 60_000);
+  });
+
   it('requires an image and a command for the image runtime', () => {
     assert.deepEqual(
       problems(() => resolveConfig({ runtime: 'image' })).map((p) => p.field),

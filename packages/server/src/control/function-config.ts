@@ -114,10 +114,7 @@ export function resolveConfig(
         'must be "file.Function" for go: a .go file at the code\'s root (package main) and a Go identifier, e.g. "main.Handler"',
     });
   }
-  for (const key of Object.keys(config.env)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
-      problems.push({ field: `env.${key}`, message: 'is not a valid variable name' });
-  }
+  checkEnv(config.env, problems);
   if (runtime === 'image' && !config.image) {
     problems.push({ field: 'image', message: 'is required for runtime "image"' });
   }
@@ -181,6 +178,33 @@ export function checkRateLimit(limit: RateLimit, problems: FieldProblem[], field
       message: `must be an integer from ${burst.min} to ${burst.max}`,
     });
   return { requestsPerSecond: rps, burst: limit.burst };
+}
+
+/** Names a process can see, and sizes every runtime can pass (an image function's exec the least). */
+function checkEnv(env: Record<string, string>, problems: FieldProblem[]): void {
+  const { entryBytes, totalBytes } = FUNCTION_LIMITS.env;
+  let total = 0;
+  for (const [key, value] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      problems.push({ field: `env.${key}`, message: 'is not a valid variable name' });
+    if (typeof value !== 'string') {
+      // The API's schema says so too; a manifest or a stored version may not have been through it.
+      problems.push({ field: `env.${key}`, message: 'must be a string' });
+      continue;
+    }
+    const bytes = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
+    total += bytes;
+    if (bytes > entryBytes)
+      problems.push({
+        field: `env.${key}`,
+        message: `is ${bytes} bytes as NAME=value (UTF-8): at most ${entryBytes} (64 KiB)`,
+      });
+  }
+  if (total > totalBytes)
+    problems.push({
+      field: 'env',
+      message: `is ${total} bytes as NAME=value entries (UTF-8): at most ${totalBytes} (256 KiB) in all`,
+    });
 }
 
 function checkSchedules(schedules: string[], problems: FieldProblem[]): string[] {
