@@ -119,4 +119,57 @@ describe('AgentChannel', { skip }, () => {
     await assert.rejects(lost, AgentGoneError);
     await closed.channel.close();
   });
+
+  const strayLine = `${JSON.stringify({ t: 'log', id: null, level: 'log', message: 'y' })}\n`;
+
+  /** Writes stray log lines until the host closes the connection or `limitBytes` are written. */
+  async function flood(agent: Socket, limitBytes: number): Promise<number> {
+    const chunk = strayLine.repeat(2000);
+    let written = 0;
+    let closed = false;
+    agent.on('close', () => {
+      closed = true;
+    });
+    agent.on('error', () => {});
+    while (!closed && written < limitBytes) {
+      written += chunk.length;
+      if (!agent.write(chunk))
+        await new Promise<void>((resolve) => {
+          agent.once('drain', resolve);
+          agent.once('close', resolve);
+        });
+    }
+    return written;
+  }
+
+  it('ends the connection of an agent that floods output while no call is pending, after a budget', async () => {
+    // Between calls a timer or a child process writing stdout becomes id:null log lines, which
+    // the host parsed without limit and then dropped: one fake agent took half a core.
+    const { channel, agent } = await open();
+    let gone = false;
+    channel.onGone(() => {
+      gone = true;
+    });
+    const written = await flood(agent, 64 * 1024 * 1024);
+    assert.equal(gone, true, `still connected after ${written} idle bytes`);
+    assert.equal(channel.connected, false);
+    // What the host read is bounded by the budget (plus what the sockets held meanwhile).
+    assert.ok(written < 8 * 1024 * 1024, `${written} bytes written before the host hung up`);
+    agent.destroy();
+    await channel.close();
+  });
+
+  it('counts idle output from the last call on: a call in between starts the budget again', async () => {
+    const { channel, agent } = await open();
+    for (let i = 0; i < 3; i++) {
+      agent.write(strayLine.repeat(Math.floor((700 * 1024) / strayLine.length)));
+      await new Promise((r) => setTimeout(r, 50));
+      const pending = invoke(channel);
+      agent.write('{"t":"result","id":"inv_1","ok":true,"value":1}\n');
+      assert.equal(((await pending) as unknown as { value: number }).value, 1);
+    }
+    assert.equal(channel.connected, true);
+    agent.destroy();
+    await channel.close();
+  });
 });

@@ -36,7 +36,19 @@ export interface ChannelOptions {
   agentUid: number;
   agentGid: number;
   limits: AgentMessageLimits;
+  /** What the agent may send while no call is pending before it is cut off. @default IDLE_OUTPUT_BYTES */
+  idleOutputBytes?: number;
+  /** Hears why a connection was cut off that nothing pending would report (idle output). */
+  warn?: (message: string, err: Error) => void;
 }
+
+/**
+ * Between calls the agent has nothing to say but stray log lines (a timer's, a child process's
+ * stdout), which no one reads: each is still read and parsed, so past this much the connection
+ * ends. Pausing the socket instead would hide an idle crash (its `fatal`, its close) until the
+ * next call, which would fail with it.
+ */
+export const IDLE_OUTPUT_BYTES = 1024 * 1024;
 
 /** The agent's connection ended: the process in the container is gone. */
 export class AgentGoneError extends Error {
@@ -93,12 +105,18 @@ export class AgentChannel {
   #closed = false;
   #helloSeen = false;
   #onGone: (() => void) | undefined;
+  #idleOutputBytes: number;
+  /** Bytes read since the last call ended (or the connection began) while none was pending. */
+  #idleBytes = 0;
+  #warn: ChannelOptions['warn'];
 
-  private constructor(server: Server, path: string, limits: AgentMessageLimits) {
+  private constructor(server: Server, path: string, options: ChannelOptions) {
     this.#server = server;
     this.#path = path;
-    this.#limits = limits;
-    this.#splitter = new LineSplitter(maxMessageBytes(limits));
+    this.#limits = options.limits;
+    this.#idleOutputBytes = options.idleOutputBytes ?? IDLE_OUTPUT_BYTES;
+    this.#warn = options.warn;
+    this.#splitter = new LineSplitter(maxMessageBytes(options.limits));
     server.on('connection', (socket) => this.#accept(socket));
   }
 
@@ -125,7 +143,7 @@ export class AgentChannel {
         `Handing the agent socket to uid ${options.agentUid} failed (${(err as Error).message}): the server must run as root to run node and python functions`,
       );
     }
-    return new AgentChannel(server, path, options.limits);
+    return new AgentChannel(server, path, options);
   }
 
   get connected(): boolean {
@@ -203,6 +221,7 @@ export class AgentChannel {
       queueMicrotask(() => this.#failPending(new AgentGoneError()));
       return;
     }
+    this.#idleBytes = 0;
     this.#socket.write(`${JSON.stringify(message)}\n`);
   }
 
@@ -221,6 +240,17 @@ export class AgentChannel {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
+    if (this.#pending === undefined) {
+      this.#idleBytes += chunk.length;
+      if (this.#idleBytes > this.#idleOutputBytes) {
+        const err = new AgentProtocolError(
+          `the agent sent over ${this.#idleOutputBytes} bytes while no call was pending (output of a timer or a child process between calls?)`,
+        );
+        this.#warn?.('cut off an idle agent, its container is removed', err);
+        this.#end(err);
+        return;
+      }
+    }
     try {
       for (const line of this.#splitter.push(chunk)) {
         if (line.length > 0) this.#onMessage(parseAgentMessage(line, this.#limits));

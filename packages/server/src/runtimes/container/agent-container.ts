@@ -42,6 +42,8 @@ export interface StartAgentOptions {
   /** The egress network, ready: required when `limits.network`. */
   egress?: EgressReady;
   helloTimeoutMs: number;
+  /** Hears why the agent's connection was cut off when no call would (see AgentChannel). */
+  warn?: (message: string, err: Error) => void;
 }
 
 /** How a container is used: a spare waits for code; loaded serves one version. */
@@ -99,6 +101,7 @@ export class AgentContainer {
       agentUid,
       agentGid,
       limits: options.messageLimits,
+      ...(options.warn ? { warn: options.warn } : {}),
     });
     let id: string | undefined;
     try {

@@ -243,6 +243,7 @@ export class AgentFactory {
       messageLimits: this.#options.messageLimits,
       ...(egress ? { egress } : {}),
       helloTimeoutMs: HELLO_TIMEOUT_MS,
+      warn: (message, err) => this.#options.onError(`a ${runtime} container: ${message}`, err),
     });
   }
 }
