@@ -125,4 +125,30 @@ describe('container runtime lifecycle on the real engine', { skip }, () => {
       await t.close();
     }
   });
+
+  it('runs gVisor node functions of any memoryMb: runsc cannot change the limits of a running container, so no spare of other limits is used', {
+    timeout: 900_000,
+  }, async (ctx) => {
+    const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
+    if (!info.Runtimes?.['gvisor-uds']) {
+      ctx.skip('the engine has no gvisor-uds runtime: run scripts/install-engine.sh');
+      return;
+    }
+    await buildImagesForTests();
+    const t = await createTestRuntime();
+    try {
+      for (const memoryMb of [256, 256, 192]) {
+        const fn = await t.deploy(
+          { 'index.js': 'export default () => "ok"' },
+          { isolation: 'gvisor', memoryMb },
+        );
+        const outcome = await t.runtime.invoke(request(fn, {}));
+        assert.equal(outcome.status, 'succeeded', `${memoryMb} MB: ${JSON.stringify(outcome)}`);
+        // A spare for the next function of this kind is made meanwhile.
+        await t.runtime.settled();
+      }
+    } finally {
+      await t.close();
+    }
+  });
 });

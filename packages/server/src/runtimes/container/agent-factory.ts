@@ -7,7 +7,7 @@ import { AgentFatalError, AgentGoneError, AgentProtocolError, LoadTimeoutError }
 import { AgentContainer } from './agent-container.ts';
 import type { AgentError, AgentMessageLimits } from './agent-messages.ts';
 import type { CodeCache } from './code-cache.ts';
-import type { ContainerLimits } from './container-limits.ts';
+import { type ContainerLimits, updatableLimits } from './container-limits.ts';
 import type { ContainerIsolation, ContainerTally } from './container-roles.ts';
 import type { GoBuilder } from './go-builder.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
@@ -126,7 +126,8 @@ export class AgentFactory {
     if (runtime === 'go') codeDir = await this.#options.goBuilds.built(codeDir, fn, onProgress);
     // Closed meanwhile: no container may start now, nothing would remove it (nor a spare pool's).
     if (this.#closed) throw closedError();
-    const container = this.#sparePool(runtime, limits).take() ?? (await this.#startTracked(runtime, limits));
+    const spare = spareFits(limits) ? this.#sparePool(runtime, limits).take() : undefined;
+    const container = spare ?? (await this.#startTracked(runtime, limits));
     if (this.#closed) {
       await container.destroy();
       throw closedError();
@@ -246,6 +247,18 @@ export class AgentFactory {
       warn: (message, err) => this.#options.onError(`a ${runtime} container: ${message}`, err),
     });
   }
+}
+
+/**
+ * Whether a spare (made with SPARE_MEMORY_MB) can take a function of these limits. runsc cannot
+ * change a running container's limits (`docker update` fails under gVisor), so a gVisor function
+ * of other limits gets a container of its own; under runc the spare's limits are updated.
+ */
+function spareFits(limits: ContainerLimits): boolean {
+  if ((limits.isolation ?? 'runc') !== 'gvisor') return true;
+  const spare = updatableLimits({ ...limits, memoryMb: SPARE_MEMORY_MB });
+  const wanted = updatableLimits(limits);
+  return (Object.keys(wanted) as Array<keyof typeof wanted>).every((k) => wanted[k] === spare[k]);
 }
 
 /** A spare pool's key: the containers of one runtime, isolation and network are interchangeable. */
