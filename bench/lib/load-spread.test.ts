@@ -55,7 +55,14 @@ describe('load spread: each request picks a function', () => {
       // Index 0 weighs 1/H(10) ≈ 34 %, index 9 ≈ 3.4 %.
       assert.ok((counts[0] as number) > 5 * (counts[9] as number), `zipf: ${counts}`);
     } else {
-      assert.ok(Math.max(...counts) < 2 * Math.min(...counts), `uniform: ${counts}`);
+      // Each index within 5 standard deviations of its share: a skewed picker fails, the noise
+      // of a few hundred requests (a busy machine makes few) does not.
+      const mean = total / 10;
+      const spread = 5 * Math.sqrt(mean);
+      assert.ok(
+        counts.every((n) => Math.abs(n - mean) <= spread),
+        `uniform: ${counts} (each within ${Math.round(spread)} of ${mean})`,
+      );
     }
   };
 
