@@ -85,7 +85,15 @@ export class HostClient {
   #nextVersionId = 1;
   #batch: Pending[] = [];
   #flushScheduled = false;
-  #prepares = new Map<number, { resolve: (a: PrepareAnswer) => void; reject: (err: unknown) => void }>();
+  #prepares = new Map<
+    number,
+    {
+      fn: FunctionVersion;
+      deadline: number;
+      resolve: (a: PrepareAnswer) => void;
+      reject: (err: unknown) => void;
+    }
+  >();
   #stats = new Map<number, (stats: HostStats | undefined) => void>();
   #watchdog: NodeJS.Timeout;
   #readyWaiters: Array<() => void> = [];
@@ -150,10 +158,11 @@ export class HostClient {
    * @throws FaasError COMPILE_ERROR when the code does not load; RUNTIME_UNAVAILABLE.
    */
   async prepare(fn: FunctionVersion): Promise<void> {
-    const socket = await this.#readySocket(Date.now() + fn.timeoutMs);
+    const deadline = Date.now() + fn.timeoutMs;
+    const socket = await this.#readySocket(deadline);
     const seq = this.#nextSeq++;
     const answer = await new Promise<PrepareAnswer>((resolve, reject) => {
-      this.#prepares.set(seq, { resolve, reject });
+      this.#prepares.set(seq, { fn, deadline, resolve, reject });
       socket.write(encodePrepare(seq, this.#versionId(socket, fn)));
     });
     if (answer.ok) return;
@@ -229,7 +238,20 @@ export class HostClient {
       ErrorCode.RUNTIME_UNAVAILABLE,
       'The isolate host stopped while loading the function',
     );
-    for (const prepare of this.#prepares.values()) prepare.reject(lost);
+    const stoppedAt = Date.now();
+    for (const prepare of this.#prepares.values()) {
+      // Past its deadline, the load itself is why the host ended (isolated-vm gives up on a
+      // native operation that does not stop): the code's fault, as the same call's 504 is.
+      prepare.reject(
+        stoppedAt > prepare.deadline
+          ? new FaasError(
+              ErrorCode.COMPILE_ERROR,
+              `The function's top-level code did not stop at its timeout of ${prepare.fn.timeoutMs} ms (it ran a long operation that cannot be interrupted); its isolate host was restarted`,
+              { details: { type: 'Timeout' } },
+            )
+          : lost,
+      );
+    }
     this.#prepares.clear();
     for (const answer of this.#stats.values()) answer(undefined);
     this.#stats.clear();
