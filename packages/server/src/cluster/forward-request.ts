@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ClusterNodeRecord, ErrorCode, FaasError } from '@faas/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { closedUnderReuse } from './node-client.ts';
 import { CLUSTER_AUTH_HEADER, clusterAuthValue, PRINCIPAL_HEADER } from './wire.ts';
 import { NotStarted } from './worker-failure.ts';
 
@@ -121,16 +122,10 @@ export class RequestForwarder {
   }
 
   /**
-   * One send of a forwarded request. A request whose kept-alive connection the worker had closed
-   * under it (node's reuse race: the worker closes an idle connection as the request goes out on
-   * it) is sent once more, on a new connection to the same worker: the standard rule of HTTP
-   * clients, for a request the server never read. A server closes a kept-alive connection on its
-   * own only while it is idle, between requests, and the kernel resets what arrives on a closed
-   * socket unread; so a reset (ECONNRESET, EPIPE) on a reused connection before any byte of the
-   * answer means the worker read nothing, unless it died while reading it. That case is why the
-   * replay goes to the same worker only, and why any failure of the replay is WORKER_LOST, never
-   * NotStarted (another worker must not make the instance a second time). A streamed body cannot
-   * be sent twice: it always goes on a connection of its own, which no such race touches.
+   * One send of a forwarded request; one closed under its reuse (`closedUnderReuse`) once more,
+   * on a new connection to the same worker, whose failure is WORKER_LOST, never NotStarted
+   * (another worker must not make the instance a second time). A streamed body cannot be sent
+   * twice: it always goes on a connection of its own, which no such race touches.
    */
   #send(s: Send): Promise<void> {
     const { request, reply, node, watch, body } = s;
@@ -178,13 +173,7 @@ export class RequestForwarder {
           reply.raw.destroy();
           return;
         }
-        if (
-          !s.replay &&
-          !streamed &&
-          upstream.reusedSocket &&
-          (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
-          !reply.raw.destroyed
-        ) {
+        if (!s.replay && !streamed && closedUnderReuse(upstream, err) && !reply.raw.destroyed) {
           this.#send({ ...s, replay: true }).then(resolve, reject);
           return;
         }

@@ -49,15 +49,9 @@ export class NodeClient {
   }
 
   /**
-   * One send. A call whose kept-alive connection the worker had closed under it (node's reuse
-   * race: the worker closes an idle connection as the call goes out on it) is sent once more, on
-   * a new connection to the same worker: the standard rule of HTTP clients for a request the
-   * server never read. A server closes a kept-alive connection on its own only while it is idle,
-   * between requests, and the kernel resets what arrives on a closed socket unread; so a reset
-   * (ECONNRESET, EPIPE) on a reused connection before any byte of the answer means the worker
-   * read nothing, unless it died while reading it. That case is why the replay goes to the same
-   * worker only, and why any failure of the replay counts as connected (the call may have run:
-   * WORKER_LOST, never another worker).
+   * One send; a call closed under its reuse (`closedUnderReuse`) once more, on a new connection
+   * to the same worker, whose failure counts as connected (the call may have run: WORKER_LOST,
+   * never another worker).
    */
   #send(
     url: string,
@@ -111,13 +105,7 @@ export class NodeClient {
       req.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(connectTimer);
         done();
-        if (
-          !replay &&
-          !answered &&
-          req.reusedSocket &&
-          (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
-          !signal.aborted
-        ) {
+        if (!replay && !answered && closedUnderReuse(req, err) && !signal.aborted) {
           this.#send(url, headers, payload, signal, true).then(resolve, reject);
           return;
         }
@@ -189,4 +177,18 @@ function abortError(signal: AbortSignal): Error {
     name: 'AbortError',
     code: 'ABORT_ERR',
   });
+}
+
+/**
+ * Whether a request failed because the worker had closed its kept-alive connection as the
+ * request went out on it (node's reuse race), before any byte of the answer came. Such a request
+ * is sent once more, on a new connection to the same worker: the standard rule of HTTP clients
+ * for a request the server never read. A server closes a kept-alive connection on its own only
+ * while it is idle, between requests, and the kernel resets what arrives on a closed socket
+ * unread; so a reset (ECONNRESET, EPIPE) on a reused connection means the worker read nothing,
+ * unless it died while reading it. That case is why the replay goes to the same worker only, and
+ * why its failure is never taken for "not started".
+ */
+export function closedUnderReuse(req: ClientRequest, err: NodeJS.ErrnoException): boolean {
+  return req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
 }
