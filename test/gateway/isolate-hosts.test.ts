@@ -232,7 +232,8 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
     const sync = await invoke('deep', { d: 20_000 });
     const syncBody = (await sync.json()) as { error: { message: string; details: { type: string } } };
     assert.equal(syncBody.error.details.type, 'InvalidResult', JSON.stringify(syncBody));
-    assert.match(syncBody.error.message, /deeper than 1000 levels/);
+    // Node 24.21's V8 gives up on stringifying it inside the isolate before the server's check sees it.
+    assert.match(syncBody.error.message, /deeper than 1000 levels|not JSON-serialisable: Maximum call stack/);
     const queued = await s.api('/api/v1/functions/deep/invoke?async=true', {
       method: 'POST',
       json: { d: 4_500 },
