@@ -184,6 +184,14 @@ describe('LocalBlobStore on a full disk', () => {
       // Small blobs still fit.
       const small = await store.put(new TextEncoder().encode('still fits'));
       assert.equal(await store.has(small.sha256), true);
+      // Until the disk is full: a small blob's write, on the writer's thread, fails the same way.
+      const filler = join(mount.path, 'filler');
+      assert.throws(() => writeFileSync(filler, new Uint8Array(256 * 1024)), /ENOSPC/);
+      await assert.rejects(
+        store.put(new Uint8Array(8 * 1024).map(() => Math.floor(Math.random() * 256))),
+        (err: unknown) => isFaasError(err) && err.code === ErrorCode.STORAGE_FULL,
+      );
+      assert.deepEqual(readdirSync(stagingDir(store.root)), []);
       await store.close();
     } finally {
       mount.unmount();
