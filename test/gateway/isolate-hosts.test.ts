@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Invocation } from '@faas/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, FaasError, type Invocation } from '@faas/core';
 import { FORGES_BATCH_REPLY } from '../../packages/server/src/runtimes/isolate/test-helpers.ts';
 import type { RemoteIsolateRuntime } from '../../packages/server/src/runtimes/isolate-hosts/remote-isolate-runtime.ts';
 import { startTestServer, type TestServer, waitFor } from '../support/server.ts';
@@ -268,6 +269,51 @@ describe('isolate hosts: tenant code runs apart from the threads that serve requ
       headers: { 'content-type': 'application/json' },
     });
     assert.equal(api.status, 400, await api.clone().text());
+  });
+
+  it("loads a deploy's code beside its blob writes, and keeps nothing of one whose write failed", async () => {
+    const blobs = s.server.platform.blobs;
+    const put = blobs.put;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const deployAnswer = (name: string, code: string) =>
+      s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code } });
+    try {
+      blobs.put = async (data) => {
+        await held;
+        return put.call(blobs, data);
+      };
+      // The load's refusal is the answer while the writes wait: the host had the bytes at once.
+      const refused = await Promise.race([
+        deployAnswer('throws-at-load', 'throw new Error("not today"); export default () => 1'),
+        sleep(10_000).then(() => undefined),
+      ]);
+      assert.ok(refused, 'the load waited for the blob writes');
+      assert.equal(refused.status, 422, await refused.clone().text());
+      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /not today/);
+      release();
+
+      blobs.put = async () => {
+        throw new FaasError(ErrorCode.STORAGE_UNAVAILABLE, 'the disk went away');
+      };
+      const unwritten = await deployAnswer('unwritten', 'export default () => "loaded"');
+      assert.equal(unwritten.status, 503, await unwritten.clone().text());
+      assert.equal((await s.api('/api/v1/functions/unwritten')).status, 404, 'no version stored');
+      // The isolate its load warmed went with it.
+      await runtime().refreshStats();
+      assert.deepEqual(
+        Object.keys(runtime().stats().byVersion).filter((key) => key.includes('unwritten')),
+        [],
+      );
+    } finally {
+      blobs.put = put;
+      release();
+    }
+    const again = await deployAnswer('unwritten', 'export default () => "loaded"');
+    assert.equal(again.status, 201, await again.clone().text());
+    assert.equal(await (await invoke('unwritten')).json(), 'loaded');
   });
 
   it('runs no tenant code on the server process: the isolate host is another process', async () => {

@@ -64,6 +64,12 @@ export interface PrepareOptions {
    * dependencies`), so a deploy can show where it is. Fast preparations say nothing.
    */
   onProgress?: (message: string) => void;
+  /**
+   * The version's built artifact, from a deploy that is still writing the version's blobs: a
+   * runtime that loads the artifact takes its bytes from here, so the load need not wait for the
+   * writes, and reads the version's blobs only once `stored` has settled (when given).
+   */
+  artifact?: { bytes: Uint8Array; stored?: Promise<void> };
 }
 
 export type RuntimeHealth = { ready: true } | { ready: false; reason: string };

@@ -109,10 +109,16 @@ export class FunctionService {
       throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${shownName(name)}" already exists`);
     }
     const project = projectIn(options);
-    const candidate = { ...versionOf(name, 1, config, code), project };
-    await this.#prepare(candidate, options);
-    const record = await this.#stored(candidate, () =>
-      this.#d.store.createFunction({ name, ...config, ...code, project, createdAt: candidate.createdAt }),
+    const candidate = { ...versionOf(name, 1, config, code.fields), project };
+    await this.#prepare(candidate, code, options);
+    const record = await this.#retiredOnFailure(candidate, () =>
+      this.#d.store.createFunction({
+        name,
+        ...config,
+        ...code.fields,
+        project,
+        createdAt: candidate.createdAt,
+      }),
     );
     await this.#changed(record);
     return record;
@@ -154,17 +160,14 @@ export class FunctionService {
     const current = await this.#get(name, options.scope);
     const base = current.latest;
     const config = resolveConfig(input, base, this.#d.caps);
-    let code: CodeFields;
+    let code: Code;
     if (input.code !== undefined) {
       code = await this.#code(input.code, config);
     } else if (config.handler !== base.handler || config.runtime !== base.runtime) {
       code = await this.#rebuild(base, config);
     } else {
-      code = {
-        codeSha256: base.codeSha256,
-        codeSizeBytes: base.codeSizeBytes,
-        artifactSha256: base.artifactSha256,
-      };
+      const { codeSha256, codeSizeBytes, artifactSha256 } = base;
+      code = { fields: { codeSha256, codeSizeBytes, artifactSha256 }, stored: Promise.resolve() };
     }
     return this.#addVersion(current, config, code, options);
   }
@@ -234,29 +237,30 @@ export class FunctionService {
   async #addVersion(
     current: FunctionRecord,
     config: FunctionConfig,
-    code: CodeFields,
+    code: Code,
     options: DeployOptions,
   ): Promise<DeployResult> {
     const latest = current.latest;
     if (
       sameConfig(config, latest) &&
-      code.codeSha256 === latest.codeSha256 &&
-      code.artifactSha256 === latest.artifactSha256
+      code.fields.codeSha256 === latest.codeSha256 &&
+      code.fields.artifactSha256 === latest.artifactSha256
     ) {
+      await code.stored;
       return { record: current, outcome: 'unchanged' };
     }
     // A version stays in its function's project, whoever (a platform admin) makes it.
     const project = latest.project ?? DEFAULT_PROJECT;
-    const candidate = { ...versionOf(current.name, current.latestVersion + 1, config, code), project };
-    await this.#prepare(candidate, options);
+    const candidate = { ...versionOf(current.name, current.latestVersion + 1, config, code.fields), project };
+    await this.#prepare(candidate, code, options);
     const input: NewFunctionVersion = {
       name: current.name,
       ...config,
-      ...code,
+      ...code.fields,
       project,
       createdAt: candidate.createdAt,
     };
-    const record = await this.#stored(candidate, () =>
+    const record = await this.#retiredOnFailure(candidate, () =>
       this.#d.store.addVersion(input, current.latestVersion),
     );
     await this.#changed(record);
@@ -276,7 +280,7 @@ export class FunctionService {
    * (a top-level throw, a handler that is not a function) is refused at deploy, not at every call.
    * @throws FaasError RUNTIME_UNAVAILABLE (no engine), COMPILE_ERROR, VALIDATION.
    */
-  async #prepare(candidate: FunctionVersion, options: DeployOptions): Promise<void> {
+  async #prepare(candidate: FunctionVersion, code: Code, options: DeployOptions): Promise<void> {
     // Every secret named must exist in the project (SECRET_MISSING otherwise); a warm container
     // made here holds their values as env, as one made at invoke would. The version keeps names.
     const revealed =
@@ -284,13 +288,22 @@ export class FunctionService {
         ? (await this.#d.secrets.reveal(candidate, candidate.project ?? DEFAULT_PROJECT)).fn
         : candidate;
     const runtime = this.#d.runtimes.forFunction(candidate.runtime);
-    await runtime.prepare(revealed, options.onProgress ? { onProgress: options.onProgress } : {});
+    const progress = options.onProgress ? { onProgress: options.onProgress } : {};
+    if (!code.artifact || runtime.kind !== 'isolate') {
+      await code.stored;
+      await runtime.prepare(revealed, progress);
+      return;
+    }
+    // An isolate loads the artifact only, and the deploy holds its bytes: the load runs beside the
+    // blob writes, not after them (3.2 and 3.7 ms of a 14 ms deploy of a small function).
+    await runtime.prepare(revealed, { ...progress, artifact: { bytes: code.artifact, stored: code.stored } });
+    await this.#retiredOnFailure(candidate, () => code.stored);
   }
 
-  /** Stores a prepared candidate; when the store refuses, its warm containers go. */
-  async #stored(candidate: FunctionVersion, store: () => Promise<FunctionRecord>): Promise<FunctionRecord> {
+  /** A step after a candidate was prepared (its writes, storing it): when it fails, the candidate's warm instances go. */
+  async #retiredOnFailure<T>(candidate: FunctionVersion, step: () => Promise<T>): Promise<T> {
     try {
-      return await store();
+      return await step();
     } catch (err) {
       await this.#d.runtimes.retire(candidate.name, candidate.version).catch(() => {});
       throw err;
@@ -308,7 +321,7 @@ export class FunctionService {
     return run;
   }
 
-  async #code(input: CodeInput | undefined, config: FunctionConfig): Promise<CodeFields> {
+  async #code(input: CodeInput | undefined, config: FunctionConfig): Promise<Code> {
     if (input === undefined && config.runtime !== 'image') {
       throw validation([{ field: 'code', message: 'is required' }]);
     }
@@ -318,15 +331,16 @@ export class FunctionService {
       blobs: this.#d.blobs,
       maxBytes: this.#d.maxCodeBytes,
     });
+    const { codeSha256, codeSizeBytes, artifactSha256, artifact, stored } = prepared;
     return {
-      codeSha256: prepared.codeSha256,
-      codeSizeBytes: prepared.codeSizeBytes,
-      artifactSha256: prepared.artifactSha256,
+      fields: { codeSha256, codeSizeBytes, artifactSha256 },
+      ...(artifact ? { artifact } : {}),
+      stored,
     };
   }
 
   /** Builds the stored source again for a new handler or runtime. */
-  async #rebuild(base: FunctionVersion, config: FunctionConfig): Promise<CodeFields> {
+  async #rebuild(base: FunctionVersion, config: FunctionConfig): Promise<Code> {
     const tar = await this.#d.blobs.get(base.codeSha256);
     if (!tar) {
       throw new FaasError(ErrorCode.INTERNAL, `Code blob ${base.codeSha256} of "${base.name}" is missing`);
@@ -340,6 +354,13 @@ function shownResult(result: DeployResult): DeployResult {
 }
 
 type CodeFields = Pick<FunctionVersion, 'codeSha256' | 'codeSizeBytes' | 'artifactSha256'>;
+
+/** A deploy's code: the fields its version stores, and its blobs' writes (PreparedCode). */
+interface Code {
+  fields: CodeFields;
+  artifact?: Uint8Array;
+  stored: Promise<void>;
+}
 
 /** The version a deploy would store, numbered as the store will number it. */
 function versionOf(name: string, version: number, config: FunctionConfig, code: CodeFields): FunctionVersion {

@@ -14,6 +14,13 @@ function setup(runtime: FunctionRuntime, handler = runtime === 'python' ? 'main.
   return { blobs, options };
 }
 
+/** prepareCode, once its blobs are written. */
+async function prepareStored(...args: Parameters<typeof prepareCode>) {
+  const prepared = await prepareCode(...args);
+  await prepared.stored;
+  return prepared;
+}
+
 async function blobText(blobs: MemoryBlobStore, sha256: string): Promise<string> {
   const bytes = await blobs.get(sha256);
   assert.ok(bytes, `blob ${sha256} is stored`);
@@ -30,7 +37,7 @@ describe('prepareCode', () => {
   it('stores the source tar and a runnable bundle for ts', async () => {
     const { blobs, options } = setup('ts');
     const source = 'export default async (event: { n: number }): Promise<number> => event.n * 2;';
-    const prepared = await prepareCode(source, options);
+    const prepared = await prepareStored(source, options);
     assert.equal(prepared.entryPath, 'index.ts');
     assert.notEqual(prepared.artifactSha256, prepared.codeSha256);
     assert.deepEqual(await storedFiles(blobs, prepared.codeSha256), { 'index.ts': source });
@@ -41,6 +48,34 @@ describe('prepareCode', () => {
     assert.equal(await context.__faas.default({ n: 21 }), 42);
   });
 
+  it('answers once the names are known, with the blob writes under way; `stored` fails with a write', async () => {
+    const { options } = setup('ts');
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const blobs = new MemoryBlobStore();
+    const written: string[] = [];
+    blobs.put = async (data) => {
+      await held;
+      const info = await MemoryBlobStore.prototype.put.call(blobs, data);
+      written.push(info.sha256);
+      return info;
+    };
+    const prepared = await prepareCode('export default () => 1', { ...options, blobs });
+    assert.deepEqual(written, [], 'nothing written yet');
+    assert.ok(prepared.artifact && new TextDecoder().decode(prepared.artifact).includes('__faas'));
+    release();
+    await prepared.stored;
+    assert.deepEqual(written.sort(), [prepared.codeSha256, prepared.artifactSha256].sort());
+
+    blobs.put = async () => {
+      throw new Error('the disk went away');
+    };
+    const failing = await prepareCode('export default () => 2', { ...options, blobs });
+    await assert.rejects(failing.stored, /the disk went away/);
+  });
+
   it('gives the same hashes for the same files in another order', async () => {
     const { options } = setup('ts', 'src/api.handler');
     const files = {
@@ -49,11 +84,14 @@ describe('prepareCode', () => {
       'README.md': '# api',
     };
     const reversed = Object.fromEntries(Object.entries(files).reverse());
-    const a = await prepareCode({ files }, options);
-    const b = await prepareCode({ files: reversed }, options);
-    const zipped = await prepareCode({ archive: base64(zipOf(reversed)) }, options);
-    assert.deepEqual(a, b);
-    assert.deepEqual(zipped, a);
+    const named = async (input: Parameters<typeof prepareCode>[0]) => {
+      const { stored, ...names } = await prepareCode(input, options);
+      await stored;
+      return names;
+    };
+    const a = await named({ files });
+    assert.deepEqual(await named({ files: reversed }), a);
+    assert.deepEqual(await named({ archive: base64(zipOf(reversed)) }), a);
   });
 
   it('builds a multi-file zip whose handler runs in the isolate runtime', async () => {
@@ -67,7 +105,7 @@ describe('prepareCode', () => {
       ].join('\n'),
       'src/lib/greet.ts': 'export const greet = (name: string): string => `hello ${name}`;',
     });
-    const prepared = await prepareCode({ archive: base64(zip) }, options);
+    const prepared = await prepareStored({ archive: base64(zip) }, options);
     assert.equal(prepared.entryPath, 'src/api.ts');
 
     const runtime = createIsolateRuntime({ blobs });
@@ -101,7 +139,7 @@ describe('prepareCode', () => {
       ['python', 'def handler(event, context):\n    return event\n', 'main.py'],
     ] as const) {
       const { blobs, options } = setup(runtime);
-      const prepared = await prepareCode(source, options);
+      const prepared = await prepareStored(source, options);
       assert.equal(prepared.artifactSha256, prepared.codeSha256);
       assert.equal(prepared.entryPath, entry);
       assert.deepEqual(await storedFiles(blobs, prepared.codeSha256), { [entry]: source });
@@ -110,17 +148,17 @@ describe('prepareCode', () => {
 
   it('gives an image function without code an empty archive', async () => {
     const { blobs, options } = setup('image');
-    const prepared = await prepareCode(undefined, options);
+    const prepared = await prepareStored(undefined, options);
     assert.equal(prepared.entryPath, undefined);
     assert.equal(prepared.artifactSha256, prepared.codeSha256);
     assert.deepEqual(await storedFiles(blobs, prepared.codeSha256), {});
-    const withCode = await prepareCode({ files: { 'run.sh': 'echo hi' } }, options);
+    const withCode = await prepareStored({ files: { 'run.sh': 'echo hi' } }, options);
     assert.deepEqual(await storedFiles(blobs, withCode.codeSha256), { 'run.sh': 'echo hi' });
   });
 
   it("takes an image function's own download back (an empty tar), as a rollback sends it", async () => {
     const { blobs, options } = setup('image');
-    const empty = await prepareCode(undefined, options);
+    const empty = await prepareStored(undefined, options);
     const download = await blobs.get(empty.codeSha256);
     assert.ok(download);
     const again = await prepareCode({ archive: base64(download), format: 'tar' }, options);

@@ -5,6 +5,7 @@ import {
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
+  type PrepareOptions,
 } from '@faas/core';
 import { envFingerprint } from '../env-fingerprint.ts';
 import { FrameReader, FrameTooLarge } from './frames.ts';
@@ -63,6 +64,8 @@ type Connection =
 const RECONNECT_MS = 50;
 const WATCHDOG_MS = 100;
 const STATS_TIMEOUT_MS = 5_000;
+/** The largest artifact a prepare request carries (far under any host's frame limit). */
+const INLINE_ARTIFACT_MAX_BYTES = 256 * 1024;
 const encoder = new TextEncoder();
 
 /**
@@ -157,13 +160,24 @@ export class HostClient {
    * Loads a version on the host so its first invocation is warm.
    * @throws FaasError COMPILE_ERROR when the code does not load; RUNTIME_UNAVAILABLE.
    */
-  async prepare(fn: FunctionVersion): Promise<void> {
+  async prepare(fn: FunctionVersion, artifact?: PrepareOptions['artifact']): Promise<void> {
+    // A small artifact goes with the request, so the load need not wait for the blob writes; the
+    // host reads a larger one from the blob store once it is there.
+    const inline =
+      artifact && artifact.bytes.byteLength <= INLINE_ARTIFACT_MAX_BYTES ? artifact.bytes : undefined;
+    if (!inline) await artifact?.stored;
     const deadline = Date.now() + fn.timeoutMs;
     const socket = await this.#readySocket(deadline);
     const seq = this.#nextSeq++;
     const answer = await new Promise<PrepareAnswer>((resolve, reject) => {
       this.#prepares.set(seq, { fn, deadline, resolve, reject });
-      socket.write(encodePrepare(seq, this.#versionId(socket, fn)));
+      // A new version's definition and the request leave in one write: each write wakes the host.
+      socket.cork();
+      try {
+        socket.write(encodePrepare(seq, this.#versionId(socket, fn), inline));
+      } finally {
+        socket.uncork();
+      }
     });
     if (answer.ok) return;
     if ('loadError' in answer) {

@@ -150,15 +150,23 @@ export function decodeSeq(body: Buffer): number {
   return seq;
 }
 
-export function encodePrepare(seq: number, versionId: number): Buffer {
-  return new FrameWriter(MessageType.prepare, 32).u32(seq).u32(versionId).finish();
+/** A prepare request: the version to load, and its artifact when the server sends it along. */
+export function encodePrepare(seq: number, versionId: number, artifact?: Uint8Array): Buffer {
+  const writer = new FrameWriter(MessageType.prepare, 32 + (artifact?.byteLength ?? 0))
+    .u32(seq)
+    .u32(versionId);
+  return (artifact ? writer.u8(1).bytes(artifact) : writer.u8(0)).finish();
 }
 
-export function decodePrepare(body: Buffer): { seq: number; versionId: number } {
+export function decodePrepare(body: Buffer): { seq: number; versionId: number; artifact?: Buffer } {
   const r = new FieldReader(body);
-  const value = { seq: r.u32(), versionId: r.u32() };
+  const seq = r.u32();
+  const versionId = r.u32();
+  const carried = r.u8();
+  if (carried > 1) throw new ProtocolError(`Unknown artifact flag ${carried}`);
+  const artifact = carried === 1 ? r.bytes() : undefined;
   r.end();
-  return value;
+  return artifact ? { seq, versionId, artifact } : { seq, versionId };
 }
 
 /** `version` undefined: every version of the function. */

@@ -135,8 +135,8 @@ class HostConnection {
         this.#running.get(decodeSeq(body))?.abort();
         return;
       case MessageType.prepare: {
-        const { seq, versionId } = decodePrepare(body);
-        void this.#prepare(seq, this.#version(versionId));
+        const { seq, versionId, artifact } = decodePrepare(body);
+        void this.#prepare(seq, this.#version(versionId), artifact);
         return;
       }
       case MessageType.retire: {
@@ -181,10 +181,10 @@ class HostConnection {
     );
   }
 
-  async #prepare(seq: number, fn: FunctionVersion): Promise<void> {
+  async #prepare(seq: number, fn: FunctionVersion, artifact: Uint8Array | undefined): Promise<void> {
     let answer: PrepareAnswer;
     try {
-      await this.#options.runtime.prepare(fn);
+      await this.#options.runtime.prepare(fn, artifact ? { artifact: { bytes: artifact } } : {});
       answer = { ok: true };
     } catch (err) {
       answer =

@@ -5,6 +5,7 @@ import {
   type FunctionVersion,
   type InvokeOutcome,
   type InvokeRequest,
+  type PrepareOptions,
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
@@ -84,8 +85,8 @@ export class RemoteIsolateRuntime implements Runtime {
     return { ready: true };
   }
 
-  prepare(fn: FunctionVersion): Promise<void> {
-    return this.#clientFor(fn.name).prepare(fn);
+  prepare(fn: FunctionVersion, options: PrepareOptions = {}): Promise<void> {
+    return this.#clientFor(fn.name).prepare(fn, options.artifact);
   }
 
   invoke(request: InvokeRequest): Promise<InvokeOutcome> {

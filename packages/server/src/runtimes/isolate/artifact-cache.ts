@@ -30,6 +30,8 @@ export class ArtifactCache {
   #blobs: BlobStore;
   #folder: CodeCacheFolder | undefined;
   #entries = new Map<string, Entry>();
+  /** Bytes a deploy handed over (`lend`) while their blob is still being written, by sha256. */
+  #lent = new Map<string, { bytes: Uint8Array; lenders: number }>();
 
   constructor(blobs: BlobStore, folder?: CodeCacheFolder) {
     this.#blobs = blobs;
@@ -65,6 +67,22 @@ export class ArtifactCache {
     };
   }
 
+  /**
+   * Loads of `sha256` take these bytes instead of reading the blob store, until the function
+   * answered is called.
+   */
+  lend(sha256: string, bytes: Uint8Array): () => void {
+    const lent = this.#lent.get(sha256) ?? { bytes, lenders: 0 };
+    this.#lent.set(sha256, lent);
+    lent.lenders++;
+    let returned = false;
+    return () => {
+      if (returned) return;
+      returned = true;
+      if (--lent.lenders === 0 && this.#lent.get(sha256) === lent) this.#lent.delete(sha256);
+    };
+  }
+
   /** Artifacts currently held. */
   get size(): number {
     return this.#entries.size;
@@ -73,7 +91,8 @@ export class ArtifactCache {
   async #load(fn: FunctionVersion): Promise<CodeCache> {
     const sha = fn.artifactSha256;
     const folder = this.#folder;
-    const [bytes, cachedData] = await Promise.all([this.#blobs.get(sha), folder?.read(sha)]);
+    const lent = this.#lent.get(sha)?.bytes;
+    const [bytes, cachedData] = await Promise.all([lent ?? this.#blobs.get(sha), folder?.read(sha)]);
     if (!bytes) {
       throw new FaasError(
         ErrorCode.COMPILE_ERROR,

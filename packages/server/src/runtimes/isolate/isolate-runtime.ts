@@ -8,6 +8,7 @@ import {
   type InvokeOutcome,
   type InvokeRequest,
   isFaasError,
+  type PrepareOptions,
   type Runtime,
   type RuntimeHealth,
   type RuntimeStats,
@@ -141,8 +142,9 @@ export class IsolateRuntime implements Runtime {
     }
   }
 
-  async prepare(fn: FunctionVersion): Promise<void> {
+  async prepare(fn: FunctionVersion, options: PrepareOptions = {}): Promise<void> {
     const pool = this.#poolFor(fn);
+    const lent = options.artifact && this.#artifacts.lend(fn.artifactSha256, options.artifact.bytes);
     try {
       await pool.warm(Date.now() + fn.timeoutMs);
     } catch (err) {
@@ -150,6 +152,8 @@ export class IsolateRuntime implements Runtime {
         throw new FaasError(ErrorCode.COMPILE_ERROR, err.message, { details: err.error, cause: err });
       }
       throw err;
+    } finally {
+      lent?.();
     }
   }
 
