@@ -219,7 +219,13 @@ function cpuBusyPercent(since: { busy: number; total: number }): number {
 
 function placementTime(log: (line: string) => void): Metric[] {
   const out: Metric[] = [];
-  for (const count of [2, 10, 100]) {
+  // The last: 1,000 calls ended since each worker's heartbeat, as a second at 10,000 calls/s leaves.
+  for (const [count, ended] of [
+    [2, 0],
+    [10, 0],
+    [100, 0],
+    [10, 1_000],
+  ] as const) {
     // As the gateway's directory holds them: parsed when read from the registry, not per decision.
     const records: ClusterNodeRecord[] = Array.from({ length: count }, (_, i) => ({
       id: `node_${i}`,
@@ -237,6 +243,8 @@ function placementTime(log: (line: string) => void): Metric[] {
     // The gateway's own calls in flight: three per worker, as under load.
     const inFlight = new InFlightCalls();
     for (let i = 0; i < count * 3; i++) inFlight.start(`node_${i % count}`, `fn${i % 250}:1`);
+    for (let i = 0; i < count * ended; i++) inFlight.start(`node_${i % count}`, `fn${i % 250}:1`)();
+    const what = `${count} workers${ended ? `, ${ended} calls each ended since its heartbeat` : ''}`;
     const n = 200_000;
     let sink = 0;
     // Compiled first: the first count measured would otherwise pay for the JIT's warm-up.
@@ -246,10 +254,10 @@ function placementTime(log: (line: string) => void): Metric[] {
     for (let i = 0; i < n; i++)
       sink += pickWorker(nodes, `fn${i % 250}:1`, undefined, inFlight.unseen)?.running ?? 0;
     const perCallUs = ((performance.now() - t) * 1000) / n;
-    log(`  placement over ${count} workers: ${perCallUs.toFixed(2)} µs per decision${sink < 0 ? '' : ''}`);
+    log(`  placement over ${what}: ${perCallUs.toFixed(2)} µs per decision${sink < 0 ? '' : ''}`);
     out.push({
       section: SECTION,
-      metric: `placement decision, ${count} workers (µs)`,
+      metric: `placement decision, ${what} (µs)`,
       unit: 'count',
       faas: perCallUs,
     });
