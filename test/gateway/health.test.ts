@@ -22,6 +22,32 @@ describe('health, readiness and docs', () => {
     assert.ok(body.checks.container, 'the container runtime reports too, ready or not');
   });
 
+  it("/ready gives a failing check's reason to a platform admin's key only; anyone else gets its code", async () => {
+    const queue = s.server.platform.queue;
+    const health = queue.health;
+    queue.health = async () => ({
+      ok: false,
+      code: 'FAAS_ERR_STORAGE_UNAVAILABLE',
+      reason: 'redis://10.1.2.3:6379 did not answer',
+    });
+    try {
+      for (const key of [null, 'faas_not_a_key_0123456789abcdefghij']) {
+        const res = await s.api('/ready', { key });
+        assert.equal(res.status, 503);
+        const body = (await res.json()) as { checks: Record<string, string> };
+        assert.equal(body.checks.queue, 'failing (FAAS_ERR_STORAGE_UNAVAILABLE)');
+        assert.doesNotMatch(JSON.stringify(body), /10\.1\.2\.3/);
+      }
+      const admin = (await (await s.api('/ready')).json()) as { checks: Record<string, string> };
+      assert.equal(
+        admin.checks.queue,
+        'failing (FAAS_ERR_STORAGE_UNAVAILABLE): redis://10.1.2.3:6379 did not answer',
+      );
+    } finally {
+      queue.health = health;
+    }
+  });
+
   it('serves the OpenAPI document and its UI at /docs', async () => {
     const doc = (await (await s.api('/docs/json', { key: null })).json()) as {
       openapi: string;

@@ -218,7 +218,13 @@ describe('storage failures', () => {
         },
       });
       assert.equal(deploy.status, 507, await deploy.clone().text());
-      const ready = await api('/ready', { key: null });
+      // Anyone sees each check's state and code; an admin's key, the reasons too.
+      const anonymous = await api('/ready', { key: null });
+      assert.equal(anonymous.status, 503);
+      const shown = ((await anonymous.json()) as { checks: Record<string, string> }).checks;
+      assert.equal(shown.store, 'failing (FAAS_ERR_STORAGE_FULL)');
+      assert.match(shown.records ?? '', /^failing \(FAAS_ERR_[A-Z_]+\)$/);
+      const ready = await api('/ready');
       assert.equal(ready.status, 503);
       const { checks } = (await ready.json()) as { checks: Record<string, string> };
       assert.match(checks.store ?? '', /FAAS_ERR_STORAGE_FULL/);
