@@ -190,6 +190,62 @@ describe('secrets', () => {
     assert.equal((await call(dev, 'GET', '/api/v1/functions/patched')).body.latestVersion, 1);
   });
 
+  it('refuses secrets whose values take the env past 256 KiB: at deploy 422, at a call after a value grew 422 recorded', async () => {
+    const dev = keys['team-a/developer'] as string;
+    const value = (c: string) => c.repeat(60 * 1024);
+    for (const name of ['BIG_1', 'BIG_2', 'BIG_3', 'BIG_4']) {
+      assert.equal((await call(dev, 'PUT', `/api/v1/secrets/${name}`, { value: value('a') })).status, 201);
+    }
+    const fits = await call(dev, 'POST', '/api/v1/functions', {
+      name: 'big-env',
+      runtime: 'js',
+      secrets: ['BIG_1', 'BIG_2', 'BIG_3', 'BIG_4'],
+      code: 'export default () => Object.keys(process.env).length',
+    });
+    assert.equal(fits.status, 201, fits.text);
+    assert.equal((await call(dev, 'POST', '/api/v1/functions/big-env/invoke', {})).status, 200);
+
+    assert.equal((await call(dev, 'PUT', '/api/v1/secrets/BIG_5', { value: value('b') })).status, 201);
+    const refused = await call(dev, 'PATCH', '/api/v1/functions/big-env', {
+      secrets: ['BIG_1', 'BIG_2', 'BIG_3', 'BIG_4', 'BIG_5'],
+    });
+    assert.equal(refused.status, 422, refused.text);
+    assert.equal(refused.body.error?.code, 'FAAS_ERR_VALIDATION');
+    assert.match(refused.body.error?.message ?? '', /secrets with their values the env is \d+ bytes/);
+    assert.ok(!refused.text.includes('aaaa') && !refused.text.includes('bbbb'), 'no value is shown');
+    assert.equal((await call(dev, 'GET', '/api/v1/functions/big-env')).body.latestVersion, 1);
+
+    // A value grown since the deploy: the call is refused, with the same reason, and recorded.
+    assert.equal(
+      (await call(dev, 'PUT', '/api/v1/secrets/BIG_4', { value: 'c'.repeat(64 * 1024 + 1) })).status,
+      422,
+      'one value is at most 64 KiB',
+    );
+    assert.equal(
+      (await call(dev, 'PUT', '/api/v1/secrets/BIG_4', { value: 'c'.repeat(64 * 1024) })).status,
+      200,
+    );
+    assert.equal(
+      (await call(dev, 'PUT', '/api/v1/secrets/BIG_3', { value: 'c'.repeat(64 * 1024) })).status,
+      200,
+    );
+    assert.equal(
+      (await call(dev, 'PUT', '/api/v1/secrets/BIG_2', { value: 'c'.repeat(64 * 1024) })).status,
+      200,
+    );
+    assert.equal(
+      (await call(dev, 'PUT', '/api/v1/secrets/BIG_1', { value: 'c'.repeat(64 * 1024) })).status,
+      200,
+    );
+    const grown = await call(dev, 'POST', '/api/v1/functions/big-env/invoke', {});
+    assert.equal(grown.status, 422, grown.text);
+    assert.match(grown.body.error?.message ?? '', /at most 262144 \(256 KiB\) in all/);
+    const listed = await call(dev, 'GET', '/api/v1/invocations?functionName=big-env&limit=5');
+    const items = listed.body.items as { status: string }[];
+    assert.equal(items.length, 2, listed.text);
+    assert.notEqual(items[0]?.status, 'succeeded', listed.text);
+  });
+
   it('a js function sees its secrets in process.env and context.env; a new value reaches the next call', async () => {
     const dev = keys['team-a/developer'] as string;
     assert.equal(

@@ -192,7 +192,7 @@ function checkEnv(env: Record<string, string>, problems: FieldProblem[]): void {
       problems.push({ field: `env.${key}`, message: 'must be a string' });
       continue;
     }
-    const bytes = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
+    const bytes = envEntryBytes(key, value);
     total += bytes;
     if (bytes > entryBytes)
       problems.push({
@@ -205,6 +205,28 @@ function checkEnv(env: Record<string, string>, problems: FieldProblem[]): void {
       field: 'env',
       message: `is ${total} bytes as NAME=value entries (UTF-8): at most ${totalBytes} (256 KiB) in all`,
     });
+}
+
+/** An env variable's size as a process gets it: `NAME=value` in UTF-8. */
+function envEntryBytes(name: string, value: string): number {
+  return Buffer.byteLength(name) + 1 + Buffer.byteLength(value);
+}
+
+/**
+ * The refusal of an env whose secrets (their values merged in at run time) take it past the
+ * total every runtime can pass, or undefined when it fits.
+ */
+export function envWithSecretsTooLarge(env: Record<string, string>): FaasError | undefined {
+  const { totalBytes } = FUNCTION_LIMITS.env;
+  let total = 0;
+  for (const [name, value] of Object.entries(env)) total += envEntryBytes(name, value);
+  if (total <= totalBytes) return undefined;
+  return validation([
+    {
+      field: 'secrets',
+      message: `with their values the env is ${total} bytes as NAME=value entries (UTF-8): at most ${totalBytes} (256 KiB) in all`,
+    },
+  ]);
 }
 
 function checkSchedules(schedules: string[], problems: FieldProblem[]): string[] {

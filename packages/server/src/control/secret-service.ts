@@ -8,6 +8,7 @@ import {
   type SecretRecord,
   type SecretSummary,
 } from '@faas/core';
+import { envWithSecretsTooLarge } from './function-config.ts';
 import { type Redactor, redactorOf } from './secret-redactor.ts';
 import type { SecretVault } from './secret-vault.ts';
 
@@ -213,7 +214,8 @@ export class SecretService {
    * The version with each secret it names in its env (a secret wins over a plain env entry of the
    * same name), read and decrypted now: a changed value reaches the next call (runtimes do not
    * reuse a warm instance made with another env: runtimes/env-fingerprint.ts).
-   * @throws FaasError SECRET_MISSING (deleted since the deploy), SECRET_UNREADABLE
+   * @throws FaasError SECRET_MISSING (deleted since the deploy), SECRET_UNREADABLE, VALIDATION
+   *   (the values take the env past FUNCTION_LIMITS.env.totalBytes)
    */
   async reveal(fn: FunctionVersion, project: string): Promise<RevealedVersion> {
     const names = fn.secrets ?? [];
@@ -229,6 +231,9 @@ export class SecretService {
       env[name] = value;
       values.push(value);
     }
+    // A container's process could not start with more (exec's limit), at every call.
+    const tooLarge = envWithSecretsTooLarge(env);
+    if (tooLarge) throw tooLarge;
     return { fn: { ...fn, env }, redact: this.#redactorOf(values) };
   }
 
