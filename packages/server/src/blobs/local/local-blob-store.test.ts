@@ -184,7 +184,7 @@ describe('LocalBlobStore on a full disk', () => {
       // Small blobs still fit.
       const small = await store.put(new TextEncoder().encode('still fits'));
       assert.equal(await store.has(small.sha256), true);
-      // Until the disk is full: a small blob's write, on the writer's thread, fails the same way.
+      // Until the disk is full: a small blob's write fails the same way.
       const filler = join(mount.path, 'filler');
       assert.throws(() => writeFileSync(filler, new Uint8Array(256 * 1024)), /ENOSPC/);
       await assert.rejects(
