@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -160,6 +168,21 @@ describe('LocalBlobStore on disk', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.ok(readdirSync('/proc/self/fd').length <= before + 2, 'file handles leaked');
+  });
+});
+
+describe('LocalBlobStore, two puts of the same bytes', () => {
+  it('answers the second only once the first is durable, not when its file appears', async () => {
+    const store = await createLocalBlobStore({ root: join(root, 'same-bytes') });
+    const data = new TextEncoder().encode('written twice at once');
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const order: string[] = [];
+    const first = store.put(data).then(() => order.push('first'));
+    // The file appears at the first put's rename, before the fsync of its folder.
+    while (!existsSync(blobPath(store.root, sha256))) await new Promise((r) => setImmediate(r));
+    const second = store.put(data).then(() => order.push('second'));
+    await Promise.all([first, second]);
+    assert.deepEqual(order, ['first', 'second']);
   });
 });
 

@@ -84,6 +84,11 @@ export class LocalBlobStore implements BlobStore {
   readonly root: string;
   /** Blob folders made or seen by this store: a put into one skips its mkdir (one pool trip). */
   #folders = new Set<string>();
+  /**
+   * Puts under way, by sha256: a blob's file appears at its rename, before the fsync of its
+   * folder, so a second put of the same bytes waits for the first rather than answer on seeing it.
+   */
+  #writing = new Map<string, Promise<void>>();
 
   constructor(options: LocalBlobStoreOptions) {
     this.root = options.root;
@@ -94,12 +99,27 @@ export class LocalBlobStore implements BlobStore {
     const info = { sha256, sizeBytes: data.byteLength };
     // A stat is a lookup, not a write (which can wait for the journal): microseconds here, where a
     // trip to libuv's pool and back wakes another thread (~0.3 ms of wall time on 2 busy cores).
+    const writing = this.#writing.get(sha256);
+    if (writing) {
+      await writing;
+      return info;
+    }
     if (statSync(blobPath(this.root, sha256), { throwIfNoEntry: false })) return info;
+    const write = this.#write(data, sha256);
+    this.#writing.set(sha256, write);
+    try {
+      await write;
+    } finally {
+      this.#writing.delete(sha256);
+    }
+    return info;
+  }
+
+  async #write(data: Uint8Array, sha256: string): Promise<void> {
     const compressed =
       data.byteLength <= COMPRESS_INLINE_MAX_BYTES ? zstdCompressSync(data) : await compress(data);
     const staged = await this.#stage((path) => writeFile(path, compressed, { flag: 'wx', flush: true }));
     await this.#commit(staged, sha256);
-    return info;
   }
 
   async putStream(stream: Readable): Promise<BlobInfo> {
