@@ -40,6 +40,17 @@ function expected(calls: ModelCall[], node: string, heartbeat: number, versionKe
 }
 
 describe('InFlightCalls', () => {
+  it('forgets a call a heartbeat showed ended, even when a later heartbeat is older than its end', () => {
+    const inFlight = new InFlightCalls();
+    const at = (heartbeatMs: number) => ({ id: 'w', heartbeatMs }) as DirectoryNode;
+    inFlight.start('w', 'fn:1', 0);
+    assert.deepEqual(inFlight.unseen(at(1000), 'fn:1'), { calls: 0, sameVersion: 0 });
+    inFlight.start('w', 'fn:1', 500)(true, 900);
+    assert.deepEqual(inFlight.unseen(at(1000), 'fn:1'), { calls: 0, sameVersion: 0 });
+    // A worker's clock stepped back: the call it showed ended is not counted as ended since.
+    assert.deepEqual(inFlight.unseen(at(800), 'fn:1'), { calls: 0, sameVersion: 0 });
+  });
+
   it('answers what walking every call would, through starts, ends, dropped calls and moving heartbeats', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const next = random(seed);

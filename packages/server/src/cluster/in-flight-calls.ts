@@ -112,8 +112,13 @@ export class InFlightCalls {
   /** The tally against `heartbeat`, summed again when it moved (dropping calls it shows ended). */
   #tallyAt(calls: NodeCalls, heartbeat: number): Tally {
     if (calls.tally && Object.is(calls.tally.heartbeat, heartbeat)) return calls.tally;
+    // A call the last heartbeat showed ended is gone for good, even if this one is older.
+    const shown = calls.tally?.heartbeat;
     const tally: Tally = { heartbeat, calls: 0, byVersion: new Map() };
-    calls.ended = calls.ended.filter((call) => !((call.endedAt as number) < heartbeat));
+    calls.ended = calls.ended.filter((call) => {
+      const endedAt = call.endedAt as number;
+      return !(endedAt < heartbeat) && !(shown !== undefined && endedAt < shown);
+    });
     for (const call of calls.running) this.#add(tally, call, change(call, heartbeat));
     for (const call of calls.ended) this.#add(tally, call, change(call, heartbeat));
     calls.tally = tally;
