@@ -97,13 +97,13 @@ export class LocalBlobStore implements BlobStore {
   async put(data: Uint8Array): Promise<BlobInfo> {
     const sha256 = createHash('sha256').update(data).digest('hex');
     const info = { sha256, sizeBytes: data.byteLength };
-    // A stat is a lookup, not a write (which can wait for the journal): microseconds here, where a
-    // trip to libuv's pool and back wakes another thread (~0.3 ms of wall time on 2 busy cores).
     const writing = this.#writing.get(sha256);
     if (writing) {
       await writing;
       return info;
     }
+    // A stat is a lookup, not a write (which can wait for the journal): microseconds here, where a
+    // trip to libuv's pool and back wakes another thread (~0.3 ms of wall time on 2 busy cores).
     if (statSync(blobPath(this.root, sha256), { throwIfNoEntry: false })) return info;
     const write = this.#write(data, sha256);
     this.#writing.set(sha256, write);
