@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { BlobStore } from '@faas/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BlobStore, StoredBlob } from '@faas/core';
 import { type Disposable, freshPerTest } from './fresh-subject.ts';
 
 export interface BlobStoreUnderTest extends Disposable {
@@ -20,6 +21,11 @@ export interface BlobStoreUnderTest extends Disposable {
 export type BlobStoreFactory = () => Promise<BlobStoreUnderTest>;
 
 const sha256Of = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+async function storedAt(blobs: BlobStore, sha256: string): Promise<number> {
+  for await (const blob of blobs.list()) if (blob.sha256 === sha256) return blob.storedAt;
+  throw new Error(`${sha256} is not listed`);
+}
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -234,6 +240,43 @@ export function defineBlobSuite(name: string, factory: BlobStoreFactory): void {
       assert.equal(await blobs().getStream(info.sha256), undefined);
       assert.equal(await blobs().delete(info.sha256), false);
       assert.equal(await blobs().has(other.sha256), true);
+    });
+
+    it('lists every blob with when it was put and what it takes', async () => {
+      const before = Date.now();
+      const a = await blobs().put(sampleBytes(20_000, 3));
+      const b = await blobs().putStream(Readable.from([Buffer.from('streamed in')]));
+      const listed = new Map<string, StoredBlob>();
+      for await (const blob of blobs().list()) listed.set(blob.sha256, blob);
+      assert.deepEqual([...listed.keys()].sort(), [a.sha256, b.sha256].sort());
+      for (const blob of listed.values()) {
+        // S3 keeps LastModified to the second.
+        assert.ok(
+          blob.storedAt >= before - 1_000 && blob.storedAt <= Date.now(),
+          `${blob.storedAt} vs ${before}`,
+        );
+        assert.ok(blob.storedBytes > 0);
+      }
+    });
+
+    it('a put of stored bytes renews their time, and a delete given an earlier time keeps them', async () => {
+      const data = Buffer.from('put again before the collection');
+      const { sha256 } = await blobs().put(data);
+      const first = await storedAt(blobs(), sha256);
+      assert.equal(await blobs().delete(sha256, { storedBefore: first }), false, 'put at the cut-off: kept');
+      // Past the second, for S3's LastModified.
+      await sleep(1_100);
+      await blobs().put(data);
+      const renewed = await storedAt(blobs(), sha256);
+      assert.ok(renewed > first, `put again: ${renewed} > ${first}`);
+      assert.equal(await blobs().delete(sha256, { storedBefore: first + 1 }), false);
+      await sleep(1_100);
+      await blobs().putStream(Readable.from([data]));
+      assert.ok((await storedAt(blobs(), sha256)) > renewed, 'putStream renews it too');
+      assert.equal(await blobs().has(sha256), true);
+      assert.equal(await blobs().delete(sha256, { storedBefore: Date.now() + 1_000 }), true);
+      assert.equal(await blobs().has(sha256), false);
+      assert.equal(await blobs().delete(sha256, { storedBefore: Date.now() + 1_000 }), false, 'absent');
     });
 
     it('a damaged blob is an error on get and getStream, never wrong bytes', async (t) => {

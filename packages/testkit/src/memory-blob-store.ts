@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { BackendHealth, BlobInfo, BlobStore } from '@faas/core';
+import type { BackendHealth, BlobInfo, BlobStore, StoredBlob } from '@faas/core';
 
 /**
  * A BlobStore in memory, for tests that need one but are not about storage. Copies bytes in and
  * out so callers cannot change what is stored.
  */
 export class MemoryBlobStore implements BlobStore {
-  #blobs = new Map<string, Uint8Array>();
+  #blobs = new Map<string, { data: Uint8Array; storedAt: number }>();
 
   async put(data: Uint8Array): Promise<BlobInfo> {
     const sha256 = createHash('sha256').update(data).digest('hex');
-    if (!this.#blobs.has(sha256)) this.#blobs.set(sha256, new Uint8Array(data));
+    const stored = this.#blobs.get(sha256)?.data ?? new Uint8Array(data);
+    this.#blobs.set(sha256, { data: stored, storedAt: Date.now() });
     return { sha256, sizeBytes: data.byteLength };
   }
 
@@ -22,7 +23,7 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async get(sha256: string): Promise<Uint8Array | undefined> {
-    const data = this.#blobs.get(sha256);
+    const data = this.#blobs.get(sha256)?.data;
     return data && new Uint8Array(data);
   }
 
@@ -35,8 +36,16 @@ export class MemoryBlobStore implements BlobStore {
     return this.#blobs.has(sha256);
   }
 
-  async delete(sha256: string): Promise<boolean> {
+  async delete(sha256: string, options: { storedBefore?: number } = {}): Promise<boolean> {
+    const stored = this.#blobs.get(sha256);
+    if (!stored || stored.storedAt >= (options.storedBefore ?? Number.POSITIVE_INFINITY)) return false;
     return this.#blobs.delete(sha256);
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    for (const [sha256, { data, storedAt }] of [...this.#blobs]) {
+      yield { sha256, storedAt, storedBytes: data.byteLength };
+    }
   }
 
   async health(): Promise<BackendHealth> {

@@ -1,7 +1,7 @@
 import { readdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BackendHealth, BlobInfo, BlobStore } from '@faas/core';
+import type { BackendHealth, BlobInfo, BlobStore, StoredBlob } from '@faas/core';
 import { blobPath, isSha256Hex } from '../local/blob-paths.ts';
 import type { LocalBlobStore } from '../local/local-blob-store.ts';
 
@@ -78,9 +78,16 @@ export class CachedBlobStore implements BlobStore {
     return (await this.cache.has(sha256)) || this.#remote.has(sha256);
   }
 
-  async delete(sha256: string): Promise<boolean> {
-    await this.cache.delete(sha256);
-    return this.#remote.delete(sha256);
+  /** The cached copy goes only with the remote one: a put kept in the remote keeps it too. */
+  async delete(sha256: string, options?: { storedBefore?: number }): Promise<boolean> {
+    const deleted = await this.#remote.delete(sha256, options);
+    if (deleted || options?.storedBefore === undefined) await this.cache.delete(sha256);
+    return deleted;
+  }
+
+  /** The remote's blobs: it holds every one, the cache some. */
+  list(): AsyncIterable<StoredBlob> {
+    return this.#remote.list();
   }
 
   /** The remote's health: the cache only makes reads cheaper. */

@@ -186,6 +186,26 @@ describe('LocalBlobStore, two puts of the same bytes', () => {
   });
 });
 
+describe('LocalBlobStore, a collection racing a put', () => {
+  it('never deletes bytes a put answered for: the put renews them first or writes them again', async () => {
+    const store = await createLocalBlobStore({ root: join(root, 'collected') });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (let i = 0; i < 200; i++) {
+      const data = new TextEncoder().encode(`unnamed for an hour, then deployed again: ${i}`);
+      const { sha256 } = await store.put(data);
+      utimesSync(blobPath(store.root, sha256), hourAgo, hourAgo);
+      const storedBefore = Date.now() - 60_000;
+      // Started in either order, both before either's first await.
+      const deleteFirst = i % 2 === 1 ? store.delete(sha256, { storedBefore }) : undefined;
+      const put = store.put(data);
+      const deleted = deleteFirst ?? store.delete(sha256, { storedBefore });
+      const [answered] = await Promise.all([put, deleted]);
+      assert.equal(answered.sha256, sha256);
+      assert.equal(await store.has(sha256), true, `round ${i}: the put answered, the blob is gone`);
+    }
+  });
+});
+
 describe('LocalBlobStore on a full disk', () => {
   it('fails a put with STORAGE_FULL and leaves no staged file', async (t) => {
     const skip = tmpfsSkipReason(join(root, 'probe'));

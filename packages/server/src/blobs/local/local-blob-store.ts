@@ -10,6 +10,7 @@ import {
   rm,
   stat,
   unlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -23,7 +24,7 @@ import {
   zstdDecompress,
   zstdDecompressSync,
 } from 'node:zlib';
-import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode } from '@faas/core';
+import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode, type StoredBlob } from '@faas/core';
 import { toFsStorageError } from '../../storage/storage-errors.ts';
 import { corrupted, measuringStream, verifiedBytes } from '../blob-integrity.ts';
 import { blobPath, isSha256Hex, stagingDir } from './blob-paths.ts';
@@ -66,6 +67,9 @@ function readSmall(path: string): Buffer | undefined {
   return statSync(path).size <= COMPRESS_INLINE_MAX_BYTES ? readFileSync(path) : undefined;
 }
 
+/** The folders blobs are in: the first two hex characters of their names. */
+const SHARD = /^[0-9a-f]{2}$/;
+
 /** Staged files older than this are leftovers of a crashed write and are removed at open. */
 const STALE_STAGING_MS = 60 * 60_000;
 
@@ -84,11 +88,8 @@ export class LocalBlobStore implements BlobStore {
   readonly root: string;
   /** Blob folders made or seen by this store: a put into one skips its mkdir (one pool trip). */
   #folders = new Set<string>();
-  /**
-   * Puts under way, by sha256: a blob's file appears at its rename, before the fsync of its
-   * folder, so a second put of the same bytes waits for the first rather than answer on seeing it.
-   */
-  #writing = new Map<string, Promise<void>>();
+  /** Operations under way on a blob's file, by sha256 (#oneAtATime). */
+  #busy = new Map<string, Promise<unknown>>();
 
   constructor(options: LocalBlobStoreOptions) {
     this.root = options.root;
@@ -96,23 +97,42 @@ export class LocalBlobStore implements BlobStore {
 
   async put(data: Uint8Array): Promise<BlobInfo> {
     const sha256 = createHash('sha256').update(data).digest('hex');
-    const info = { sha256, sizeBytes: data.byteLength };
-    const writing = this.#writing.get(sha256);
-    if (writing) {
-      await writing;
-      return info;
+    await this.#oneAtATime(sha256, () => this.#keep(sha256, () => this.#write(data, sha256)));
+    return { sha256, sizeBytes: data.byteLength };
+  }
+
+  /**
+   * Renews the blob's time when it is stored, else runs `write`. A stat is a lookup, not a write
+   * (which can wait for the journal): microseconds here, where a trip to libuv's pool and back
+   * wakes another thread (~0.3 ms of wall time on 2 busy cores).
+   */
+  async #keep(sha256: string, write: () => Promise<void>): Promise<void> {
+    const path = blobPath(this.root, sha256);
+    if (!statSync(path, { throwIfNoEntry: false })) return write();
+    const now = new Date();
+    await utimes(path, now, now).catch((err: unknown) => {
+      if (!isNotFound(err)) throw toFsStorageError(err, 'blobs', this.root);
+      return write();
+    });
+  }
+
+  /**
+   * Runs `operation` on a blob's file once no other one runs on it. A blob's file appears at its
+   * rename, before the fsync of its folder, so a second put of the same bytes waits for the first
+   * rather than answer on seeing it; and a collection's delete never falls between a put's check
+   * and its renewal of the time.
+   */
+  async #oneAtATime<T>(sha256: string, operation: () => Promise<T>): Promise<T> {
+    for (let busy = this.#busy.get(sha256); busy; busy = this.#busy.get(sha256)) {
+      await busy.catch(() => undefined);
     }
-    // A stat is a lookup, not a write (which can wait for the journal): microseconds here, where a
-    // trip to libuv's pool and back wakes another thread (~0.3 ms of wall time on 2 busy cores).
-    if (statSync(blobPath(this.root, sha256), { throwIfNoEntry: false })) return info;
-    const write = this.#write(data, sha256);
-    this.#writing.set(sha256, write);
+    const running = operation();
+    this.#busy.set(sha256, running);
     try {
-      await write;
+      return await running;
     } finally {
-      this.#writing.delete(sha256);
+      if (this.#busy.get(sha256) === running) this.#busy.delete(sha256);
     }
-    return info;
   }
 
   async #write(data: Uint8Array, sha256: string): Promise<void> {
@@ -129,10 +149,10 @@ export class LocalBlobStore implements BlobStore {
       pipeline(stream, measure, createZstdCompress(), createWriteStream(path, { flags: 'wx', flush: true })),
     );
     const { sha256, sizeBytes } = info();
-    if (await this.has(sha256)) {
+    try {
+      await this.#oneAtATime(sha256, () => this.#keep(sha256, () => this.#commit(staged, sha256)));
+    } finally {
       await rm(staged, { force: true });
-    } else {
-      await this.#commit(staged, sha256);
     }
     return { sha256, sizeBytes };
   }
@@ -189,14 +209,39 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async delete(sha256: string): Promise<boolean> {
+  async delete(sha256: string, options: { storedBefore?: number } = {}): Promise<boolean> {
     if (!isSha256Hex(sha256)) return false;
-    try {
-      await unlink(blobPath(this.root, sha256));
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
+    const path = blobPath(this.root, sha256);
+    return this.#oneAtATime(sha256, async () => {
+      try {
+        if (options.storedBefore !== undefined && (await stat(path)).mtimeMs >= options.storedBefore) {
+          return false;
+        }
+        await unlink(path);
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    });
+  }
+
+  /** Folder by folder, so a store of millions of blobs is never held in memory. */
+  async *list(): AsyncIterable<StoredBlob> {
+    for (const folder of (await readdir(this.root)).filter((name) => SHARD.test(name)).sort()) {
+      const names = await readdir(join(this.root, folder)).catch((err: unknown) => {
+        if (isNotFound(err)) return [];
+        throw err;
+      });
+      for (const name of names) {
+        const sha256 = folder + name.slice(0, -'.zst'.length);
+        if (!name.endsWith('.zst') || !isSha256Hex(sha256)) continue;
+        const info = await stat(join(this.root, folder, name)).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+        if (info) yield { sha256, storedAt: info.mtimeMs, storedBytes: info.size };
+      }
     }
   }
 

@@ -8,10 +8,13 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode } from '@faas/core';
+import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode, type StoredBlob } from '@faas/core';
 import { corrupted, measuringStream, verifiedBytes } from '../blob-integrity.ts';
 import { isSha256Hex } from '../local/blob-paths.ts';
 import { isMissingObject, s3StartError, toS3StorageError } from './s3-errors.ts';
@@ -19,6 +22,9 @@ import { SourceFailed, uploadStream } from './s3-multipart.ts';
 
 const compress = promisify(zstdCompress);
 const decompress = promisify(zstdDecompress);
+
+/** A blob's key after the prefix: `ab/cdef….zst` (staged writes are under `.tmp/`). */
+const BLOB_KEY = /^([0-9a-f]{2})\/([0-9a-f]{62})\.zst$/;
 
 /** A connection that is not up by then is an endpoint that does not answer (a black hole). */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -73,7 +79,7 @@ export class S3BlobStore implements BlobStore {
   async put(data: Uint8Array): Promise<BlobInfo> {
     const sha256 = createHash('sha256').update(data).digest('hex');
     const info = { sha256, sizeBytes: data.byteLength };
-    if (await this.has(sha256)) return info;
+    // Written again when already there: that renews its LastModified, which a collection reads.
     const body = await compress(data);
     await this.#call((c) =>
       c.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256), Body: body })),
@@ -103,17 +109,16 @@ export class S3BlobStore implements BlobStore {
     }
     const { sha256, sizeBytes } = info();
     try {
-      if (!(await this.has(sha256))) {
-        await this.#call((c) =>
-          c.send(
-            new CopyObjectCommand({
-              Bucket: this.bucket,
-              Key: this.keyOf(sha256),
-              CopySource: `${this.bucket}/${encodeURIComponent(staged).replaceAll('%2F', '/')}`,
-            }),
-          ),
-        );
-      }
+      // Copied even when already there, which renews its LastModified (as put does).
+      await this.#call((c) =>
+        c.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: this.keyOf(sha256),
+            CopySource: `${this.bucket}/${encodeURIComponent(staged).replaceAll('%2F', '/')}`,
+          }),
+        ),
+      );
     } finally {
       await this.#deleteKey(staged).catch(() => undefined);
     }
@@ -162,11 +167,51 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** S3's delete answers the same whether the key was there: a HEAD before it tells. */
-  async delete(sha256: string): Promise<boolean> {
-    if (!(await this.has(sha256))) return false;
+  /**
+   * S3's delete answers the same whether the key was there: a HEAD before it tells, and gives the
+   * time for `storedBefore`. A put landing between the two is lost with the blob; the collection
+   * deletes only blobs no record named after a grace period, so that put is one of bytes nothing
+   * had named for that long.
+   */
+  async delete(sha256: string, options: { storedBefore?: number } = {}): Promise<boolean> {
+    if (!isSha256Hex(sha256)) return false;
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) }));
+    } catch (err) {
+      if (isMissingObject(err)) return false;
+      throw this.#mapped(err);
+    }
+    const storedAt = head.LastModified?.getTime() ?? 0;
+    if (options.storedBefore !== undefined && storedAt >= options.storedBefore) return false;
     await this.#deleteKey(this.keyOf(sha256));
     return true;
+  }
+
+  /** Page by page (S3 gives up to 1,000 keys at a time). */
+  async *list(): AsyncIterable<StoredBlob> {
+    const prefix = this.#key('');
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+      } catch (err) {
+        throw this.#mapped(err);
+      }
+      for (const object of page.Contents ?? []) {
+        const name = BLOB_KEY.exec(object.Key?.slice(prefix.length) ?? '');
+        if (!name) continue;
+        yield {
+          sha256: `${name[1]}${name[2]}`,
+          storedAt: object.LastModified?.getTime() ?? 0,
+          storedBytes: object.Size ?? 0,
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   /** Unhealthy while the bucket does not answer (unreachable, gone, access refused). */

@@ -1,5 +1,12 @@
 import type { Readable } from 'node:stream';
-import { type BackendHealth, type BlobInfo, type BlobStore, ErrorCode, FaasError } from '@faas/core';
+import {
+  type BackendHealth,
+  type BlobInfo,
+  type BlobStore,
+  ErrorCode,
+  FaasError,
+  type StoredBlob,
+} from '@faas/core';
 
 /** Asks the server to bring a blob to this machine's disk; answers whether it exists. */
 export type FetchMissing = (sha256: string) => Promise<boolean>;
@@ -44,6 +51,10 @@ export class HostBlobs implements BlobStore {
 
   delete(): Promise<boolean> {
     return Promise.reject(readOnly());
+  }
+
+  list(): AsyncIterable<StoredBlob> {
+    return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(readOnly()) }) };
   }
 
   health(): Promise<BackendHealth> {
