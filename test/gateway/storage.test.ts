@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
@@ -13,6 +13,8 @@ import {
 } from '@faas/core';
 import { startServer } from '@faas/server';
 import { Tmpfs, tmpfsSkipReason } from '@faas/testkit';
+import { blobPath } from '../../packages/server/src/blobs/local/blob-paths.ts';
+import type { LocalBlobStore } from '../../packages/server/src/blobs/local/local-blob-store.ts';
 import { containerStates, engineSkipReason, ownedContainers } from '../support/engine.ts';
 import { ADMIN_KEY, request, spawnServer, startTestServer, tempDataDir, waitFor } from '../support/server.ts';
 
@@ -139,6 +141,54 @@ describe('retention', () => {
       assert.equal((await s.api('/api/v1/invocations/inv_old')).status, 404);
       assert.equal((await s.api('/api/v1/invocations/inv_old_queued')).status, 200);
       assert.equal((await s.api(`/api/v1/invocations/${fresh}`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('blob collection', () => {
+  it('deletes the code of deleted functions and refused deploys once old; every version kept still runs', async () => {
+    const s = await startTestServer();
+    try {
+      const { store, blobs, blobCollector } = s.server.platform;
+      const deploy = (name: string, code: string) =>
+        s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code } });
+      assert.equal((await deploy('kept', 'export default () => "v1"')).status, 201);
+      const patched = await s.api('/api/v1/functions/kept', {
+        method: 'PATCH',
+        json: { code: 'export default () => "v2"' },
+      });
+      assert.equal(patched.status, 200, await patched.clone().text());
+      assert.equal((await deploy('deleted', 'export default () => "bye"')).status, 201);
+      assert.equal((await s.api('/api/v1/functions/deleted', { method: 'DELETE' })).status, 204);
+      assert.equal(
+        (await deploy('refused', 'throw new Error("at load"); export default () => 1')).status,
+        422,
+      );
+
+      const named = new Set<string>();
+      for (const v of (await store.listVersions('kept', { limit: 10 })).items) {
+        named.add(v.codeSha256).add(v.artifactSha256);
+      }
+      assert.equal(named.size, 4);
+      // A refused deploy's writes may still be landing: wait for every blob, then age them all.
+      const root = (blobs as LocalBlobStore).root;
+      const listed = async () => {
+        const found: string[] = [];
+        for await (const blob of blobs.list()) found.push(blob.sha256);
+        return found;
+      };
+      await waitFor(async () => ((await listed()).length >= 8 ? true : undefined), 15_000, 'eight blobs');
+      const dayAgo = new Date(Date.now() - 25 * 3_600_000);
+      for (const sha256 of await listed()) utimesSync(blobPath(root, sha256), dayAgo, dayAgo);
+
+      const collected = await blobCollector.collect();
+      assert.equal(collected.deleted, collected.listed - named.size);
+      assert.deepEqual((await listed()).sort(), [...named].sort());
+      assert.equal(await (await s.api('/api/v1/functions/kept/invoke', { method: 'POST' })).json(), 'v2');
+      const v1 = await s.api('/api/v1/functions/kept:1/invoke', { method: 'POST' });
+      assert.equal(await v1.json(), 'v1');
     } finally {
       await s.close();
     }

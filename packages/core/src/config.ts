@@ -49,6 +49,8 @@ export interface Config {
   retentionDays: number;
   /** Most invocations kept (the newest: a row cap); 0: no cap. @default 0 (FAAS_RETENTION_MAX_ROWS) */
   retentionMaxRows: number;
+  /** Hours a blob nothing names is kept after its last put, then deleted; 0: kept forever. @default 24 (FAAS_BLOB_GRACE_HOURS) */
+  blobGraceHours: number;
   /** A schedule's ticks missed while no server ran: `once` runs the latest, `skip` none. @default once (FAAS_SCHEDULE_MISSED) */
   scheduleMissed: 'once' | 'skip';
   /** First retry delay of a failed async invocation; doubles per attempt. @default 1000 (FAAS_RETRY_BASE_DELAY_MS) */
@@ -565,6 +567,7 @@ export const CONFIG_FIELDS: { [K in keyof Config]: Field<K> } = {
     default: 0,
     parse: int(0, 1_000_000_000),
   },
+  blobGraceHours: { env: 'FAAS_BLOB_GRACE_HOURS', default: 24, parse: int(0, 87_600) },
   scheduleMissed: { env: 'FAAS_SCHEDULE_MISSED', default: 'once', parse: scheduleMissed },
   retryBaseDelayMs: { env: 'FAAS_RETRY_BASE_DELAY_MS', default: 1000, parse: int(1, 3_600_000) },
   retryMaxDelayMs: { env: 'FAAS_RETRY_MAX_DELAY_MS', default: 60_000, parse: int(1, 86_400_000) },

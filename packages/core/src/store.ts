@@ -300,6 +300,9 @@ export interface MetadataStore {
   /** Returns false when no such snapshot exists. */
   deleteSnapshot(id: string): Promise<boolean>;
 
+  /** Which of these blobs a function version (its code or artifact) or a snapshot names. */
+  blobsNamed(sha256s: readonly string[]): Promise<Set<string>>;
+
   /** A small key/value space for platform settings (e.g. the cache of compiled artifacts). */
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;

@@ -22,6 +22,7 @@ import { VersionCache } from './cluster/version-cache.ts';
 import { WorkerDirectory } from './cluster/worker-directory.ts';
 import { ApiKeyService } from './control/api-key-service.ts';
 import { AuthThrottle } from './control/auth-throttle.ts';
+import { BlobCollector } from './control/blob-collector.ts';
 import { ChangeFeed } from './control/change-feed.ts';
 import { ConcurrencyLimiter } from './control/concurrency-limiter.ts';
 import { ExecCache } from './control/exec-cache.ts';
@@ -111,6 +112,7 @@ export interface Platform {
   worker: AsyncWorker;
   /** Deletes invocations, logs and dead letters past FAAS_RETENTION_DAYS / FAAS_RETENTION_MAX_ROWS. */
   retention: RetentionSweeper;
+  blobCollector: BlobCollector;
   scheduler: Scheduler;
   /** Changes other gateway threads must take in (catalog, revoked keys). */
   changes: ChangeFeed;
@@ -168,7 +170,8 @@ type Logger = Pick<Console, 'error' | 'warn' | 'info'>;
 const RUNTIME_HEALTH_EVERY_MS = 2_000;
 /** Schedules deployed through another thread or server are picked up within this long. */
 const SCHEDULE_SYNC_MS = 1_000;
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Opens the platform: the metadata store the config picks (SQLite in the data dir, or
@@ -580,6 +583,15 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
   });
   retention.start();
+  // Workers leave it to the gateways, which share their blob store and records. Two gateways
+  // collecting at once only repeat each other's work: each delete checks the blob's time again.
+  const blobCollector = new BlobCollector({
+    store,
+    blobs,
+    graceMs: config.role === 'worker' ? 0 : config.blobGraceHours * HOUR_MS,
+    logger,
+  });
+  blobCollector.start();
   const scheduler = new Scheduler({
     store,
     invocations,
@@ -609,6 +621,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     routes,
     worker: asyncWorker,
     retention,
+    blobCollector,
     scheduler,
     changes,
     slots,
@@ -641,6 +654,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
       routes.stop();
       await scheduler.stop();
       await retention.stop();
+      await blobCollector.stop();
       await asyncWorker.stop();
       await recorder.close();
       await runtimes.close();

@@ -11,4 +11,5 @@ export * from './queue-suite/index.ts';
 export * from './runtime-suite.ts';
 export * from './store-suite/index.ts';
 export { nextCreatedAt, sampleInvocation, sampleVersion } from './store-suite/samples.ts';
+export { sampleSnapshot } from './store-suite/snapshot-cases.ts';
 export * from './tmpfs.ts';

@@ -4,6 +4,7 @@ import type { MetadataStore } from '@faas/core';
 import { type Disposable, freshPerTest } from '../fresh-subject.ts';
 import { attemptCases } from './attempt-cases.ts';
 import { auditCases } from './audit-cases.ts';
+import { blobNameCases } from './blob-name-cases.ts';
 import { functionCases } from './function-cases.ts';
 import { invocationCases } from './invocation-cases.ts';
 import { keyCases, logCases } from './log-key-cases.ts';
@@ -55,6 +56,7 @@ export function defineStoreSuite(name: string, factory: StoreFactory): void {
     describe('projects', () => projectCases(store));
     describe('audit', () => auditCases(store));
     describe('secrets', () => secretCases(store));
+    describe('the blobs records name', () => blobNameCases(store));
 
     describe('lifecycle', () => {
       it('migrate is idempotent and keeps the data', async () => {

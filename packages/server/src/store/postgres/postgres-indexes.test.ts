@@ -76,6 +76,24 @@ describe('PostgreSQL store: an index serves every list query’s filter and orde
     assert.equal(wholeTable, undefined, `a sequential scan of ${wholeTable?.['Relation Name']}: ${shape}`);
   });
 
+  it('blobsNamed: through an index on each column that names a blob, no whole large table', async () => {
+    const asked = Array.from({ length: 500 }, (_, i) => i.toString(16).padStart(64, '0'));
+    const nodes = await planOf((s) => s.blobsNamed(asked));
+    const shape = nodes
+      .map((n) => `${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ''}`)
+      .join(' > ');
+    for (const index of ['function_versions_by_code', 'function_versions_by_artifact', 'snapshots_by_blob']) {
+      assert.ok(
+        nodes.some((n) => n['Index Name'] === index),
+        `not through ${index}: ${shape}`,
+      );
+    }
+    const wholeTable = nodes.find(
+      (n) => n['Node Type'] === 'Seq Scan' && LARGE.has(n['Relation Name'] ?? ''),
+    );
+    assert.equal(wholeTable, undefined, `a sequential scan of ${wholeTable?.['Relation Name']}: ${shape}`);
+  });
+
   for (const { name, index, call } of explainableQueries()) {
     it(`${name}: read through ${index.source.replace(/[\^$]/g, '')} in its order, no sort, no whole large table`, async () => {
       const nodes = await planOf(call);

@@ -327,6 +327,16 @@ export class PostgresStore implements MetadataStore {
     return this.#snapshots.delete(id);
   }
 
+  async blobsNamed(sha256s: readonly string[]): Promise<Set<string>> {
+    const rows = await this.#db.rows<{ sha: string }>(
+      `SELECT code_sha256 AS sha FROM function_versions WHERE code_sha256 = ANY($1::text[])
+       UNION SELECT artifact_sha256 FROM function_versions WHERE artifact_sha256 = ANY($1::text[])
+       UNION SELECT blob_checksum FROM snapshots WHERE blob_checksum = ANY($1::text[])`,
+      [sha256s],
+    );
+    return new Set(rows.map((r) => r.sha));
+  }
+
   claimSetting(key: string, value: string): Promise<string> {
     return this.#keys.claimSetting(key, value);
   }

@@ -61,6 +61,7 @@ describe('SqliteStore on disk', () => {
           { version: 15, name: 'project_rate_limit' },
           { version: 16, name: 'project_cors' },
           { version: 17, name: 'unfinished_per_project' },
+          { version: 18, name: 'blob_names' },
         ],
       );
     } finally {

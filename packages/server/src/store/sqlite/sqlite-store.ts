@@ -328,6 +328,19 @@ export class SqliteStore implements MetadataStore {
     return this.#snapshots.delete(id);
   }
 
+  async blobsNamed(sha256s: readonly string[]): Promise<Set<string>> {
+    const wanted = JSON.stringify(sha256s);
+    const rows = this.#db.all<{ sha: string }>(
+      `SELECT code_sha256 AS sha FROM function_versions WHERE code_sha256 IN (SELECT value FROM json_each(?))
+       UNION SELECT artifact_sha256 FROM function_versions WHERE artifact_sha256 IN (SELECT value FROM json_each(?))
+       UNION SELECT blob_checksum FROM snapshots WHERE blob_checksum IN (SELECT value FROM json_each(?))`,
+      wanted,
+      wanted,
+      wanted,
+    );
+    return new Set(rows.map((r) => r.sha));
+  }
+
   async claimSetting(key: string, value: string): Promise<string> {
     return this.#keys.claimSetting(key, value);
   }
