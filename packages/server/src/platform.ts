@@ -583,12 +583,13 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     logger,
   });
   retention.start();
-  // Workers leave it to the gateways, which share their blob store and records. Two gateways
-  // collecting at once only repeat each other's work: each delete checks the blob's time again.
+  // A worker leaves the blob store to the gateways, which share it and the records with it. Two
+  // gateways collecting at once only repeat each other's work: each delete checks the time again.
   const blobCollector = new BlobCollector({
     store,
-    blobs,
-    graceMs: config.role === 'worker' ? 0 : config.blobGraceHours * HOUR_MS,
+    blobs: config.role === 'worker' ? undefined : blobs,
+    unpackedCode: containerRuntime?.code,
+    graceMs: config.blobGraceHours * HOUR_MS,
     logger,
   });
   blobCollector.start();

@@ -67,8 +67,33 @@ describe('BlobCollector', () => {
       },
     };
     const result = await new BlobCollector({ store: asking, blobs, graceMs: 24 * HOUR_MS }).collect();
-    assert.deepEqual(result, { listed: 1, deleted: 0, freedBytes: 0 });
+    assert.deepEqual(result, { listed: 1, deleted: 0, freedBytes: 0, codeFolders: 0 });
     assert.equal(await blobs.has(sha), true);
+    await store.close();
+  });
+
+  it("on a worker, leaves the shared blob store alone and collects this node's unpacked code", async () => {
+    const { store, blobs, put, age } = await subject();
+    const unnamed = await put('not collected here');
+    age(blobs, unnamed, 48);
+    const code = await put('a live function');
+    await store.createFunction(sampleVersion('live', { codeSha256: code, artifactSha256: code }));
+    const asked: Array<{ named: string[]; before: number }> = [];
+    const now = Date.now();
+    const result = await new BlobCollector({
+      store,
+      graceMs: HOUR_MS,
+      now: () => now,
+      unpackedCode: {
+        async collect(named, unpackedBefore) {
+          asked.push({ named: [...(await named([code, unnamed]))], before: unpackedBefore });
+          return 1;
+        },
+      },
+    }).collect();
+    assert.deepEqual(result, { listed: 0, deleted: 0, freedBytes: 0, codeFolders: 1 });
+    assert.deepEqual(asked, [{ named: [code], before: now - HOUR_MS }]);
+    assert.equal(await blobs.has(unnamed), true);
     await store.close();
   });
 
@@ -78,7 +103,7 @@ describe('BlobCollector', () => {
     age(blobs, sha, 24 * 365);
     const collector = new BlobCollector({ store, blobs, graceMs: 0, firstRunMs: 0 });
     collector.start();
-    assert.deepEqual(await collector.collect(), { listed: 0, deleted: 0, freedBytes: 0 });
+    assert.deepEqual(await collector.collect(), { listed: 0, deleted: 0, freedBytes: 0, codeFolders: 0 });
     await collector.stop();
     assert.equal(await blobs.has(sha), true);
     await store.close();

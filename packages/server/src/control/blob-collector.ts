@@ -1,8 +1,19 @@
 import type { BlobStore, MetadataStore, StoredBlob } from '@faas/core';
 
+/** Copies of code blobs on this node's disk (the container runtime's unpacked folders). */
+export interface UnpackedCode {
+  /** Removes the copies of code `named` does not name, unpacked before `unpackedBefore`. */
+  collect(
+    named: (sha256s: readonly string[]) => Promise<Set<string>>,
+    unpackedBefore: number,
+  ): Promise<number>;
+}
+
 export interface BlobCollectorOptions {
   store: Pick<MetadataStore, 'blobsNamed'>;
-  blobs: BlobStore;
+  /** Absent on a worker: the gateways collect the blob store they share with it. */
+  blobs?: BlobStore | undefined;
+  unpackedCode?: UnpackedCode | undefined;
   /** A blob no record names is deleted once it was last put this long ago; 0 keeps every blob. */
   graceMs: number;
   /** Between collections. @default 3600000 */
@@ -22,12 +33,15 @@ export interface CollectionResult {
   deleted: number;
   /** What the deleted ones took in the store (compressed). */
   freedBytes: number;
+  /** Unpacked copies of code removed from this node's disk. */
+  codeFolders: number;
 }
 
 /**
  * Deletes the blobs nothing names: the code of deleted functions and of refused deploys, the data
- * of deleted snapshots. Without it they stay forever, outside every quota, so failing deploys
- * could fill the disk.
+ * of deleted snapshots; and this node's unpacked copies of such code, with what was installed
+ * into them. Without it they stay forever, outside every quota, so failing deploys could fill
+ * the disk.
  *
  * A blob is deleted only when it was last put before the grace period began, and no version or
  * snapshot names it when asked, which is after it was listed. Every record that names a blob is
@@ -50,14 +64,15 @@ export class BlobCollector {
   }
 
   start(): void {
-    if (this.#o.graceMs <= 0 || this.#timer) return;
+    if (this.#o.graceMs <= 0 || this.#timer || !(this.#o.blobs || this.#o.unpackedCode)) return;
     const run = (delayMs: number) => {
       this.#timer = setTimeout(() => {
         this.#collecting = this.collect()
           .then((result) => {
-            if (result.deleted === 0) return;
+            if (result.deleted + result.codeFolders === 0) return;
             this.#o.logger?.info(
-              `blobs: deleted ${result.deleted} of ${result.listed} that nothing named, ${result.freedBytes} bytes`,
+              `blobs: deleted ${result.deleted} of ${result.listed} that nothing named (${result.freedBytes} bytes), ` +
+                `and ${result.codeFolders} unpacked code folder(s)`,
             );
           })
           .catch((err: unknown) => this.#o.logger?.error('collecting unnamed blobs failed', err))
@@ -78,30 +93,44 @@ export class BlobCollector {
   }
 
   async collect(): Promise<CollectionResult> {
-    const result: CollectionResult = { listed: 0, deleted: 0, freedBytes: 0 };
+    const result: CollectionResult = { listed: 0, deleted: 0, freedBytes: 0, codeFolders: 0 };
     if (this.#o.graceMs <= 0) return result;
     const storedBefore = this.#now() - this.#o.graceMs;
-    const batchSize = this.#o.batchSize ?? 500;
-    let old: StoredBlob[] = [];
-    for await (const blob of this.#o.blobs.list()) {
-      if (this.#stopped) return result;
-      result.listed++;
-      if (blob.storedAt >= storedBefore) continue;
-      old.push(blob);
-      if (old.length < batchSize) continue;
-      await this.#deleteUnnamed(old, storedBefore, result);
-      old = [];
+    const blobs = this.#o.blobs;
+    if (blobs) {
+      const batchSize = this.#o.batchSize ?? 500;
+      let old: StoredBlob[] = [];
+      for await (const blob of blobs.list()) {
+        if (this.#stopped) return result;
+        result.listed++;
+        if (blob.storedAt >= storedBefore) continue;
+        old.push(blob);
+        if (old.length < batchSize) continue;
+        await this.#deleteUnnamed(blobs, old, storedBefore, result);
+        old = [];
+      }
+      await this.#deleteUnnamed(blobs, old, storedBefore, result);
     }
-    await this.#deleteUnnamed(old, storedBefore, result);
+    if (this.#o.unpackedCode && !this.#stopped) {
+      result.codeFolders = await this.#o.unpackedCode.collect(
+        (shas) => this.#o.store.blobsNamed(shas),
+        storedBefore,
+      );
+    }
     return result;
   }
 
-  async #deleteUnnamed(old: StoredBlob[], storedBefore: number, result: CollectionResult): Promise<void> {
+  async #deleteUnnamed(
+    blobs: BlobStore,
+    old: StoredBlob[],
+    storedBefore: number,
+    result: CollectionResult,
+  ): Promise<void> {
     if (old.length === 0 || this.#stopped) return;
     const named = await this.#o.store.blobsNamed(old.map((b) => b.sha256));
     for (const blob of old) {
       if (named.has(blob.sha256) || this.#stopped) continue;
-      if (await this.#o.blobs.delete(blob.sha256, { storedBefore })) {
+      if (await blobs.delete(blob.sha256, { storedBefore })) {
         result.deleted++;
         result.freedBytes += blob.storedBytes;
       }

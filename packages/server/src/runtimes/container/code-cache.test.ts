@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,12 @@ async function tar(
   for await (const chunk of p) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 describe('code cache', () => {
   let dir: string;
@@ -90,5 +96,42 @@ describe('code cache', () => {
       cache.unpacked({ project: 'default', codeSha256: '0'.repeat(64) }),
       (err: { code?: string }) => err.code === ErrorCode.INVALID_ARCHIVE,
     );
+  });
+
+  it('collects the folders of code no version names once old, and unpacks that code again when asked', async () => {
+    const blobs = new MemoryBlobStore();
+    const put = async (content: string) =>
+      (await blobs.put(await tar([{ name: 'index.js', content }]))).sha256;
+    const [named, unnamed, young] = [await put('named'), await put('unnamed'), await put('young')];
+    let prepared = 0;
+    const cache = new CodeCache(join(dir, 'collected'), blobs, async () => {
+      prepared += 1;
+    });
+    const folder = async (sha: string) => cache.unpacked({ project: 'default', codeSha256: sha });
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    for (const sha of [named, unnamed]) {
+      const unpacked = await folder(sha);
+      await utimes(join(unpacked, '.complete'), dayAgo, dayAgo);
+    }
+    await folder(young);
+    const crashed = join(dir, 'collected', 'default', `${unnamed}.123.456.partial`);
+    await mkdir(crashed, { recursive: true });
+    await utimes(crashed, dayAgo, dayAgo);
+
+    const asked: string[] = [];
+    const removed = await cache.collect(async (shas) => {
+      asked.push(...shas);
+      return new Set(shas.filter((sha) => sha === named));
+    }, Date.now() - 3_600_000);
+
+    assert.equal(removed, 1);
+    assert.deepEqual(asked.sort(), [named, unnamed].sort(), 'only old folders are asked about');
+    assert.equal(await exists(join(dir, 'collected', 'default', named)), true);
+    assert.equal(await exists(join(dir, 'collected', 'default', young)), true);
+    assert.equal(await exists(join(dir, 'collected', 'default', unnamed)), false);
+    assert.equal(await exists(crashed), false, 'a crashed unpack goes too');
+    const again = await folder(unnamed);
+    assert.equal(await readFile(join(again, 'index.js'), 'utf8'), 'unnamed');
+    assert.equal(prepared, 4, 'unpacked and prepared again');
   });
 });

@@ -5,6 +5,8 @@ import { createGunzip } from 'node:zlib';
 import { type BlobStore, ErrorCode, FaasError } from '@faas/core';
 import { extract } from 'tar-stream';
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** What a code folder was unpacked for: the blob, and the project whose functions use it. */
 export interface CodeOrigin {
   project: string;
@@ -78,6 +80,44 @@ export class CodeCache {
       throw err;
     }
     return dir;
+  }
+
+  /**
+   * Removes the folders of code no version names (asked through `named`, up to 500 at a time)
+   * unpacked before `unpackedBefore`, and unpacks a crash left half done. A container made from
+   * a folder keeps its hard links, and the next one unpacks the code again from the blob store.
+   * Resolves to how many folders went.
+   */
+  async collect(
+    named: (sha256s: readonly string[]) => Promise<Set<string>>,
+    unpackedBefore: number,
+  ): Promise<number> {
+    let removed = 0;
+    for (const project of await readdir(this.#root).catch(() => [] as string[])) {
+      const folder = join(this.#root, project);
+      const old: string[] = [];
+      for (const name of await readdir(folder).catch(() => [] as string[])) {
+        const unpacked = SHA256_HEX.test(name);
+        const mark = join(folder, name, unpacked ? '.complete' : '');
+        const at = (await stat(mark).catch(() => undefined))?.mtimeMs;
+        if (at === undefined || at >= unpackedBefore) continue;
+        if (unpacked) {
+          old.push(name);
+        } else if (name.endsWith('.partial')) {
+          await rm(join(folder, name), { recursive: true, force: true });
+        }
+      }
+      for (let i = 0; i < old.length; i += 500) {
+        const batch = old.slice(i, i + 500);
+        const kept = await named(batch);
+        for (const sha256 of batch.filter((sha) => !kept.has(sha))) {
+          this.#unpacking.delete(`${project}/${sha256}`);
+          await rm(join(folder, sha256), { recursive: true, force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
   }
 }
 

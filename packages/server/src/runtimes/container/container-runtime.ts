@@ -110,11 +110,12 @@ export class ContainerRuntime implements Runtime {
   readonly sandboxes: SandboxPools;
   /** Long-lived sandboxes (instances), their checkpoints and restores. */
   readonly instances: InstanceManager;
+  /** Function code unpacked on this host, with what was installed into it. */
+  readonly code: CodeCache;
   #options: ContainerRuntimeOptions;
   #logger: Logger;
   #dataDir: string;
   #ownerId: string;
-  #code: CodeCache;
   #started: Promise<void> | undefined;
   #images: Promise<RuntimeImageTags> | undefined;
   #goImage: Promise<string> | undefined;
@@ -149,7 +150,7 @@ export class ContainerRuntime implements Runtime {
       // Read at each install: the egress network is made below.
       egress: () => this.#egress.ready(),
     });
-    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, origin, onProgress) =>
+    this.code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, origin, onProgress) =>
       installer.install(dir, origin, onProgress),
     );
     this.#egress = new EgressNetwork({
@@ -198,7 +199,7 @@ export class ContainerRuntime implements Runtime {
       docker: this.docker,
       dataDir: this.#dataDir,
       ownerId: this.#ownerId,
-      code: this.#code,
+      code: this.code,
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
       imageTags: (onProgress) => this.#runtimeImages(onProgress),
