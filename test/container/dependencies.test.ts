@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ownerIdFor } from '../../packages/server/src/runtimes/container/container-labels.ts';
@@ -117,6 +118,64 @@ describe('function dependencies are installed in a sandbox container at deploy',
     );
     for (const res of results) assert.equal(res.status, 201, await res.clone().text());
     assert.equal(rolesCreatedSince(s.dataDir, since).filter((r) => r === 'install').length, 1);
+  });
+
+  it("a deleted function's code folder and an install no deploy used for a day are collected; the same deploy installs again", {
+    timeout: 600_000,
+  }, async () => {
+    const root = join(s.dataDir, 'containers');
+    const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+    const before = { code: entries(join(root, 'code', 'default')), deps: entries(join(root, 'deps')) };
+    const body = {
+      runtime: 'node',
+      code: {
+        files: {
+          'package.json': JSON.stringify({ type: 'module', dependencies: { 'is-number': '5.0.0' } }),
+          'index.js': `import isNumber from 'is-number';\nexport default async (e) => isNumber(e.value);`,
+        },
+      },
+    };
+    const gone = name();
+    assert.equal(
+      (await s.api('/api/v1/functions', { method: 'POST', json: { name: gone, ...body } })).status,
+      201,
+    );
+    const made = {
+      code: entries(join(root, 'code', 'default')).filter((e) => !before.code.includes(e)),
+      deps: entries(join(root, 'deps')).filter((e) => !before.deps.includes(e)),
+    };
+    assert.equal(made.code.length, 1, `one code folder: ${made.code}`);
+    assert.deepEqual(made.deps.map((e) => e.replace(/^npm-[0-9a-f]+/, 'npm-…')).sort(), [
+      'npm-…',
+      'npm-….complete',
+    ]);
+    assert.equal((await s.api(`/api/v1/functions/${gone}`, { method: 'DELETE' })).status, 204);
+    const dayAgo = new Date(Date.now() - 25 * 3_600_000);
+    utimesSync(join(root, 'code', 'default', made.code[0] as string, '.complete'), dayAgo, dayAgo);
+    const marker = made.deps.find((e) => e.endsWith('.complete')) as string;
+    utimesSync(join(root, 'deps', marker), dayAgo, dayAgo);
+
+    const collected = await s.server.platform.blobCollector.collect();
+    assert.equal(collected.codeFolders, 2, 'its code folder and its install');
+    for (const left of [
+      ...made.code.map((e) => join(root, 'code', 'default', e)),
+      ...made.deps.map((e) => join(root, 'deps', e)),
+    ]) {
+      assert.equal(existsSync(left), false, `${left} is gone`);
+    }
+
+    const since = Date.now() / 1000;
+    const again = name();
+    assert.equal(
+      (await s.api('/api/v1/functions', { method: 'POST', json: { name: again, ...body } })).status,
+      201,
+    );
+    assert.ok(rolesCreatedSince(s.dataDir, since).includes('install'), 'installed again');
+    const invoked = await s.api(`/api/v1/functions/${again}/invoke`, {
+      method: 'POST',
+      json: { value: '7' },
+    });
+    assert.equal(await invoked.json(), true);
   });
 
   it('refuses a package the registry does not have with 422 at deploy, without host paths', {

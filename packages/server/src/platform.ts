@@ -588,7 +588,9 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const blobCollector = new BlobCollector({
     store,
     blobs: config.role === 'worker' ? undefined : blobs,
-    unpackedCode: containerRuntime?.code,
+    unpackedCode: containerRuntime && {
+      collect: (named, before) => containerRuntime.collectCode(named, before),
+    },
     graceMs: config.blobGraceHours * HOUR_MS,
     logger,
   });

@@ -1,8 +1,8 @@
 import type { BlobStore, MetadataStore, StoredBlob } from '@faas/core';
 
-/** Copies of code blobs on this node's disk (the container runtime's unpacked folders). */
+/** Copies of code blobs on this node's disk (the container runtime's folders and installs). */
 export interface UnpackedCode {
-  /** Removes the copies of code `named` does not name, unpacked before `unpackedBefore`. */
+  /** Removes the copies of code `named` does not name, and what only they used, from before `unpackedBefore`. */
   collect(
     named: (sha256s: readonly string[]) => Promise<Set<string>>,
     unpackedBefore: number,
@@ -33,14 +33,14 @@ export interface CollectionResult {
   deleted: number;
   /** What the deleted ones took in the store (compressed). */
   freedBytes: number;
-  /** Unpacked copies of code removed from this node's disk. */
+  /** Unpacked code folders and installed dependencies removed from this node's disk. */
   codeFolders: number;
 }
 
 /**
  * Deletes the blobs nothing names: the code of deleted functions and of refused deploys, the data
- * of deleted snapshots; and this node's unpacked copies of such code, with what was installed
- * into them. Without it they stay forever, outside every quota, so failing deploys could fill
+ * of deleted snapshots; and this node's unpacked copies of such code, and the dependencies it
+ * installed that no deploy used since. Without it they stay forever, outside every quota, so failing deploys could fill
  * the disk.
  *
  * A blob is deleted only when it was last put before the grace period began, and no version or

@@ -110,12 +110,12 @@ export class ContainerRuntime implements Runtime {
   readonly sandboxes: SandboxPools;
   /** Long-lived sandboxes (instances), their checkpoints and restores. */
   readonly instances: InstanceManager;
-  /** Function code unpacked on this host, with what was installed into it. */
-  readonly code: CodeCache;
   #options: ContainerRuntimeOptions;
   #logger: Logger;
   #dataDir: string;
   #ownerId: string;
+  #code: CodeCache;
+  #installer: DependencyInstaller;
   #started: Promise<void> | undefined;
   #images: Promise<RuntimeImageTags> | undefined;
   #goImage: Promise<string> | undefined;
@@ -137,7 +137,7 @@ export class ContainerRuntime implements Runtime {
     this.#dataDir = resolve(options.dataDir);
     this.#ownerId = ownerIdFor(this.#dataDir);
     this.docker = options.docker ?? createDockerClient(options.dockerHost);
-    const installer = new DependencyInstaller({
+    this.#installer = new DependencyInstaller({
       docker: this.docker,
       ownerId: this.#ownerId,
       cacheRoot: join(this.#dataDir, 'deps'),
@@ -150,8 +150,8 @@ export class ContainerRuntime implements Runtime {
       // Read at each install: the egress network is made below.
       egress: () => this.#egress.ready(),
     });
-    this.code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, origin, onProgress) =>
-      installer.install(dir, origin, onProgress),
+    this.#code = new CodeCache(join(this.#dataDir, 'code'), options.blobs, (dir, origin, onProgress) =>
+      this.#installer.install(dir, origin, onProgress),
     );
     this.#egress = new EgressNetwork({
       docker: this.docker,
@@ -199,7 +199,7 @@ export class ContainerRuntime implements Runtime {
       docker: this.docker,
       dataDir: this.#dataDir,
       ownerId: this.#ownerId,
-      code: this.code,
+      code: this.#code,
       removals: this.#removals,
       sparesPerImage: options.sparesPerImage ?? 2,
       imageTags: (onProgress) => this.#runtimeImages(onProgress),
@@ -384,6 +384,18 @@ export class ContainerRuntime implements Runtime {
       }
     }
     await Promise.all(retiring);
+  }
+
+  /**
+   * Removes the code folders of this host no version names (`named`) and the installed
+   * dependencies no deploy used, both older than `before` (the BlobCollector's grace period).
+   * Resolves to how many folders and trees went.
+   */
+  async collectCode(
+    named: (sha256s: readonly string[]) => Promise<Set<string>>,
+    before: number,
+  ): Promise<number> {
+    return (await this.#code.collect(named, before)) + (await this.#installer.collect(before));
   }
 
   stats(): RuntimeStats {
