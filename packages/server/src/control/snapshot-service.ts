@@ -286,24 +286,14 @@ export class SnapshotService {
   }
 
   /**
-   * Deletes a blob no snapshot record has (one deleted, or one not recorded). Content-addressed:
-   * another snapshot with the same bytes shares it, and a snapshot of this process being written
-   * may be about to (its blob written, its record not yet): while one is, the blob stays, for
-   * the blob store's collection.
+   * Deletes a blob no record names (a deleted or refused snapshot's). Content-addressed: another snapshot
+   * with the same bytes shares it, and a snapshot of this process being written may be about to
+   * (its blob written, its record not yet): while one is, the blob stays, for the collector
+   * (BlobCollector).
    */
   async #dropUnused(checksum: string): Promise<void> {
-    if (this.#writing > 0 || (await this.#blobShared(checksum)) || this.#writing > 0) return;
+    if (this.#writing > 0 || (await this.#store.blobsNamed([checksum])).size > 0 || this.#writing > 0) return;
     await this.#blobs.delete(checksum);
-  }
-
-  async #blobShared(checksum: string): Promise<boolean> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.#store.listSnapshots({}, { limit: 500, ...(cursor ? { cursor } : {}) });
-      if (page.items.some((s) => s.blobChecksum === checksum)) return true;
-      cursor = page.nextCursor;
-    } while (cursor);
-    return false;
   }
 }
 

@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chownSync,
   existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
@@ -22,6 +25,8 @@ import { createLocalBlobStore } from './local-blob-store.ts';
 const root = mkdtempSync(join(tmpdir(), 'faas-local-blobs-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
+/** The user `nobody`: another user than the test's. */
+const NOBODY = 65_534;
 const freshRoot = () => join(root, `blobs-${++n}`);
 
 /** Ways a file on disk goes bad: each must be caught by the hash or the decompressor. */
@@ -203,6 +208,32 @@ describe('LocalBlobStore, a collection racing a put', () => {
       assert.equal(answered.sha256, sha256);
       assert.equal(await store.has(sha256), true, `round ${i}: the put answered, the blob is gone`);
     }
+  });
+});
+
+describe('LocalBlobStore, a blob another user owns', () => {
+  it('a put of those bytes writes them again (their time is not ours to set) instead of failing', {
+    skip: process.getuid?.() === 0 ? false : 'needs root, to be another user',
+  }, async () => {
+    const store = await createLocalBlobStore({ root: join(root, 'owned-by-root') });
+    const data = 'stored by a server run as root';
+    const { sha256 } = await store.put(new TextEncoder().encode(data));
+    const path = blobPath(store.root, sha256);
+    // The folders writable by the other user, the file still root's.
+    for (const dir of [root, store.root, dirname(path), stagingDir(store.root)])
+      chownSync(dir, NOBODY, NOBODY);
+    const moduleUrl = new URL('./local-blob-store.ts', import.meta.url).href;
+    const script = `const { createLocalBlobStore } = await import(${JSON.stringify(moduleUrl)});
+      const store = await createLocalBlobStore({ root: ${JSON.stringify(store.root)} });
+      console.log((await store.put(new TextEncoder().encode(${JSON.stringify(data)}))).sha256);`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      uid: NOBODY,
+      gid: NOBODY,
+      encoding: 'utf8',
+    });
+    assert.equal(out.trim(), sha256);
+    assert.equal(statSync(path).uid, NOBODY, 'written again, as the other user');
+    assert.equal(new TextDecoder().decode(await store.get(sha256)), data);
   });
 });
 

@@ -111,8 +111,12 @@ export class LocalBlobStore implements BlobStore {
     if (!statSync(path, { throwIfNoEntry: false })) return write();
     const now = new Date();
     await utimes(path, now, now).catch((err: unknown) => {
-      if (!isNotFound(err)) throw toFsStorageError(err, 'blobs', this.root);
-      return write();
+      // Gone since the stat; or a file another user owns (a data dir a root-run server used
+      // once), whose times only its owner may set: written again, the rename makes it ours.
+      if (isNotFound(err) || ['EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) {
+        return write();
+      }
+      throw toFsStorageError(err, 'blobs', this.root);
     });
   }
 
