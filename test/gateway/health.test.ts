@@ -22,7 +22,7 @@ describe('health, readiness and docs', () => {
     assert.ok(body.checks.container, 'the container runtime reports too, ready or not');
   });
 
-  it("/ready gives a failing check's reason to a platform admin's key only; anyone else gets its code", async () => {
+  it("/ready gives a failing check's reason to a platform admin's key with cluster:read only; anyone else gets its code", async () => {
     const queue = s.server.platform.queue;
     const health = queue.health;
     queue.health = async () => ({
@@ -30,8 +30,14 @@ describe('health, readiness and docs', () => {
       code: 'FAAS_ERR_STORAGE_UNAVAILABLE',
       reason: 'redis://10.1.2.3:6379 did not answer',
     });
+    const narrowed = await s.api('/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'invoke-only-admin', role: 'admin', scopes: ['functions:invoke'] },
+    });
+    assert.equal(narrowed.status, 201, await narrowed.clone().text());
+    const { key: invokeOnly } = (await narrowed.json()) as { key: string };
     try {
-      for (const key of [null, 'faas_not_a_key_0123456789abcdefghij']) {
+      for (const key of [null, 'faas_not_a_key_0123456789abcdefghij', invokeOnly]) {
         const res = await s.api('/ready', { key });
         assert.equal(res.status, 503);
         const body = (await res.json()) as { checks: Record<string, string> };

@@ -1,4 +1,4 @@
-import type { BackendHealth } from '@faas/core';
+import { type BackendHealth, keyScopes } from '@faas/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { authenticate } from '../auth.ts';
@@ -60,15 +60,16 @@ function describe(health: BackendHealth): string {
 
 /**
  * Reasons name the backends' hosts and ports and their errors: the anonymous callers /ready is
- * for (probes, load balancers) get each check's state and code, a platform admin's key (or any
- * caller with auth off) the whole. A wrong key counts as a failed authentication, as anywhere.
+ * for (probes, load balancers) get each check's state and code, a platform admin's key that
+ * kept `cluster:read` (or any caller with auth off) the whole. A wrong key counts as a failed
+ * authentication, as anywhere.
  */
 async function seesReasons(platform: Platform, request: FastifyRequest): Promise<boolean> {
   if (!platform.config.auth) return true;
   const header = request.headers.authorization;
   if (!header) return false;
   const key = await authenticate(platform.keys, header, clientAddress(request.raw)).catch(() => undefined);
-  return key?.role === 'admin';
+  return key?.role === 'admin' && keyScopes(key).includes('cluster:read');
 }
 
 /** `failing (CODE): reason` → `failing (CODE)`; `unavailable: reason` → `unavailable`. */
