@@ -388,14 +388,15 @@ export class ContainerRuntime implements Runtime {
 
   /**
    * Removes the code folders of this host no version names (`named`) and the installed
-   * dependencies no deploy used, both older than `before` (the BlobCollector's grace period).
-   * Resolves to how many folders and trees went.
+   * dependencies and go builds nothing used, all older than `before` (the BlobCollector's grace
+   * period). Resolves to how many folders and trees went.
    */
   async collectCode(
     named: (sha256s: readonly string[]) => Promise<Set<string>>,
     before: number,
   ): Promise<number> {
-    return (await this.#code.collect(named, before)) + (await this.#installer.collect(before));
+    const folders = await this.#code.collect(named, before);
+    return folders + (await this.#installer.collect(before)) + (await this.#goBuilds.collect(before));
   }
 
   stats(): RuntimeStats {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,6 +10,7 @@ import { type CodeOrigin, extractTar, linkTree } from './code-cache.ts';
 import { checkNpmManifest, checkRequirements, type DependencyPolicy } from './dependency-specs.ts';
 import type { RuntimeImageTags } from './images/build-runtime-images.ts';
 import { runInstallContainer } from './install-container.ts';
+import { collectKeptTrees, useKeptTree } from './kept-trees.ts';
 import type { EgressReady } from './network/egress-network.ts';
 import { Turns } from './turns.ts';
 
@@ -195,15 +196,7 @@ export class DependencyInstaller {
     setup: () => Promise<{ image: string; binds: string[]; env: string[]; script: string }>,
   ): Promise<string> {
     const installed = join(this.#options.cacheRoot, name);
-    // Its marker's time is its last use, which the collection reads.
-    const now = new Date();
-    if (
-      await utimes(`${installed}.complete`, now, now).then(
-        () => true,
-        () => false,
-      )
-    )
-      return installed;
+    if (await useKeptTree(installed)) return installed;
     onProgress(`installing ${tool} dependencies`);
     const partial = join(this.#options.cacheRoot, `.${name}.${randomBytes(4).toString('hex')}.partial`);
     await mkdir(partial, { recursive: true, mode: 0o755 });
@@ -264,26 +257,11 @@ export class DependencyInstaller {
   }
 
   /**
-   * Removes the installed trees no deploy used since `unusedBefore`, and installs a crash left
-   * half done. The code folders that linked a tree keep its files (hard links); the next deploy
-   * with the same dependencies installs them again. Resolves to how many trees went.
+   * Removes the installed trees no deploy used since `unusedBefore` (kept-trees.ts). The code
+   * folders that linked one keep its files; the next deploy with those dependencies installs again.
    */
-  async collect(unusedBefore: number): Promise<number> {
-    const root = this.#options.cacheRoot;
-    let removed = 0;
-    for (const entry of await readdir(root).catch(() => [] as string[])) {
-      const name = entry.endsWith('.complete') ? entry.slice(0, -'.complete'.length) : undefined;
-      if (name === undefined ? !entry.endsWith('.partial') : this.#installing.has(name)) continue;
-      const at = (await stat(join(root, entry)).catch(() => undefined))?.mtimeMs;
-      if (at === undefined || at >= unusedBefore) continue;
-      // The marker first: a deploy from now on installs again rather than link a tree going away.
-      await rm(join(root, entry), { recursive: true, force: true });
-      if (name !== undefined) {
-        await rm(join(root, name), { recursive: true, force: true });
-        removed++;
-      }
-    }
-    return removed;
+  collect(unusedBefore: number): Promise<number> {
+    return collectKeptTrees(this.#options.cacheRoot, unusedBefore, (name) => this.#installing.has(name));
   }
 
   /** The npm package to mount: this package's own `npm` dependency, so every host runs one npm. */

@@ -8,6 +8,7 @@ import { extractTar, linkTree } from './code-cache.ts';
 import { MANAGED_LABEL, OWNER_LABEL } from './container-labels.ts';
 import { goBuildFailure } from './go-build-errors.ts';
 import { type InstallRun, runInstallContainer } from './install-container.ts';
+import { collectKeptTrees, useKeptTree } from './kept-trees.ts';
 import { Turns } from './turns.ts';
 
 /** Where a go function's binary sits in its built folder (the launcher in images/go execs it). */
@@ -99,6 +100,11 @@ export class GoBuilder {
     });
   }
 
+  /** Removes the builds no container used since `unusedBefore` (kept-trees.ts). */
+  collect(unusedBefore: number): Promise<number> {
+    return collectKeptTrees(this.#options.root, unusedBefore, (key) => this.#building.has(key));
+  }
+
   async #build(
     key: string,
     codeDir: string,
@@ -107,7 +113,7 @@ export class GoBuilder {
     onProgress: (message: string) => void,
   ): Promise<string> {
     const built = join(this.#options.root, key);
-    if (await exists(`${built}.complete`)) return built;
+    if (await useKeptTree(built)) return built;
     await mkdir(this.#options.root, { recursive: true, mode: 0o755 });
     const partial = join(this.#options.root, `.${key}.${randomBytes(4).toString('hex')}.partial`);
     try {
