@@ -165,6 +165,18 @@ describe('isolate runtime limits and lifecycle', () => {
     );
   });
 
+  it("loads a version whose handler export outruns the host thread's budget (a busy machine) on the isolate's thread", async () => {
+    // 60 ms in the getter: past the 20 ms the bind may take on the host's thread, as a trivial
+    // read can take when the machine is busy. It was a load failure; it reads again off that thread.
+    const fn = await deployScript(
+      blobs,
+      'var __faas = { get default() { var t = Date.now(); while (Date.now() - t < 60) {} return async (e) => e.n; } };',
+      { timeoutMs: 10_000 },
+    );
+    const first = await invoke(runtime, fn, { n: 4 });
+    assert.equal(resultOf(first.outcome), 4, JSON.stringify(first.outcome));
+  });
+
   it("stops a handler export whose getter never returns at the bind's budget, not the deadline", async () => {
     const fn = await deployScript(blobs, 'var __faas = { get default() { for (;;) {} } };', {
       timeoutMs: 10_000,
@@ -172,7 +184,7 @@ describe('isolate runtime limits and lifecycle', () => {
     const started = performance.now();
     const { outcome } = await invoke(runtime, fn);
     assert.equal(outcome.status, 'timed_out');
-    assert.match(outcome.error?.message ?? '', /handler export "default" took longer than 20 ms/);
+    assert.match(outcome.error?.message ?? '', /handler export "default" took longer than 1000 ms/);
     assert.ok(performance.now() - started < 5_000, 'answered long before the deadline');
     // The runtime serves on: another function loads and runs.
     const next = await deployScript(blobs, EVAL_SCRIPT);
