@@ -112,6 +112,7 @@ export interface Platform {
   worker: AsyncWorker;
   /** Deletes invocations, logs and dead letters past FAAS_RETENTION_DAYS / FAAS_RETENTION_MAX_ROWS. */
   retention: RetentionSweeper;
+  /** Deletes the blobs nothing names, and this node's copies of code nothing uses (FAAS_BLOB_GRACE_HOURS). */
   blobCollector: BlobCollector;
   scheduler: Scheduler;
   /** Changes other gateway threads must take in (catalog, revoked keys). */

@@ -1,6 +1,6 @@
 import type { BlobStore, MetadataStore, StoredBlob } from '@faas/core';
 
-/** Copies of code blobs on this node's disk (the container runtime's folders and installs). */
+/** Copies of code blobs on this node's disk, and what was made from them (installs, builds). */
 export interface UnpackedCode {
   /** Removes the copies of code `named` does not name, and what only they used, from before `unpackedBefore`. */
   collect(
@@ -33,15 +33,15 @@ export interface CollectionResult {
   deleted: number;
   /** What the deleted ones took in the store (compressed). */
   freedBytes: number;
-  /** Unpacked code folders and installed dependencies removed from this node's disk. */
+  /** Unpacked code folders, installed dependencies and go builds removed from this node's disk. */
   codeFolders: number;
 }
 
 /**
  * Deletes the blobs nothing names: the code of deleted functions and of refused deploys, the data
- * of deleted snapshots; and this node's unpacked copies of such code, and the dependencies it
- * installed that no deploy used since. Without it they stay forever, outside every quota, so failing deploys could fill
- * the disk.
+ * of deleted snapshots; and on this node, the unpacked copies of such code, and the installed
+ * dependencies and go builds nothing used since. Without it they stay forever, outside every
+ * quota, so failing deploys could fill the disk.
  *
  * A blob is deleted only when it was last put before the grace period began, and no version or
  * snapshot names it when asked, which is after it was listed. Every record that names a blob is
@@ -72,7 +72,7 @@ export class BlobCollector {
             if (result.deleted + result.codeFolders === 0) return;
             this.#o.logger?.info(
               `blobs: deleted ${result.deleted} of ${result.listed} that nothing named (${result.freedBytes} bytes), ` +
-                `and ${result.codeFolders} unpacked code folder(s)`,
+                `and ${result.codeFolders} code folder(s), install(s) and build(s)`,
             );
           })
           .catch((err: unknown) => this.#o.logger?.error('collecting unnamed blobs failed', err))

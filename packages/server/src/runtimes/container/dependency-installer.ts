@@ -95,7 +95,7 @@ export class DependencyInstaller {
     // .npmrc too): the install is of that code, not of the manifest alone.
     const code = allowed ? origin.codeSha256 : '';
     const key = hash(['npm', origin.project, manifest, lock ?? '', this.#options.policy.npmRegistry, code]);
-    const installed = await this.#cached(key, 'npm', onProgress, async () => {
+    const installed = await this.#cached(key, 'npm', origin.project, onProgress, async () => {
       const flags = [
         '--omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=error',
         '--fetch-retries=2 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=10000',
@@ -143,7 +143,7 @@ export class DependencyInstaller {
       this.#options.pipIndexUrl,
       readsCode ? origin.codeSha256 : '',
     ]);
-    const installed = await this.#cached(key, 'pip', onProgress, async () => {
+    const installed = await this.#cached(key, 'pip', origin.project, onProgress, async () => {
       return {
         image: (await this.#options.imageTags()).python,
         binds: [`${codeDir}:/code:ro`],
@@ -169,17 +169,18 @@ export class DependencyInstaller {
     await linkTree(installed, join(codeDir, PYTHON_PACKAGES_DIR));
   }
 
-  /** The installed tree for `key`: from the cache, or installed now in a container. */
+  /** The installed tree for `key`: from the cache, or installed now in a container in `project`'s turn. */
   #cached(
     key: string,
     tool: 'npm' | 'pip',
+    project: string,
     onProgress: (message: string) => void,
     setup: () => Promise<{ image: string; binds: string[]; env: string[]; script: string }>,
   ): Promise<string> {
     const name = `${tool}-${key}`;
     let running = this.#installing.get(name);
     if (!running) {
-      running = this.#install(name, tool, onProgress, setup);
+      running = this.#install(name, tool, project, onProgress, setup);
       this.#installing.set(name, running);
       void running.then(
         () => this.#installing.delete(name),
@@ -192,6 +193,7 @@ export class DependencyInstaller {
   async #install(
     name: string,
     tool: 'npm' | 'pip',
+    project: string,
     onProgress: (message: string) => void,
     setup: () => Promise<{ image: string; binds: string[]; env: string[]; script: string }>,
   ): Promise<string> {
@@ -206,6 +208,7 @@ export class DependencyInstaller {
       let unpacked: Promise<void> = Promise.resolve();
       const egress = await this.#options.egress();
       const run = await this.#turns.run(
+        project,
         () =>
           runInstallContainer({
             docker: this.#options.docker,

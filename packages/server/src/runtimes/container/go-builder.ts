@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCode, FaasError } from '@faas/core';
+import { DEFAULT_PROJECT, ErrorCode, FaasError } from '@faas/core';
 import type Docker from 'dockerode';
 import { extractTar, linkTree } from './code-cache.ts';
 import { MANAGED_LABEL, OWNER_LABEL } from './container-labels.ts';
@@ -44,6 +44,8 @@ export interface GoBuilderOptions {
 /** What a build needs of a function version. */
 export interface GoBuildInput {
   codeSha256: string;
+  /** Whose build this is: builds take turns by project. @default DEFAULT_PROJECT */
+  project?: string | undefined;
   /** `file.Function`: the function is the handler. */
   handler: string;
 }
@@ -91,7 +93,7 @@ export class GoBuilder {
       const key = createHash('sha256').update(`${fn.codeSha256}\0${name}\0${image}`).digest('hex');
       let running = this.#building.get(key);
       if (!running) {
-        running = this.#build(key, codeDir, name, image, onProgress);
+        running = this.#build(key, codeDir, name, image, fn.project ?? DEFAULT_PROJECT, onProgress);
         this.#building.set(key, running);
         const forget = () => this.#building.delete(key);
         running.then(forget, forget);
@@ -110,6 +112,7 @@ export class GoBuilder {
     codeDir: string,
     handlerName: string,
     image: string,
+    project: string,
     onProgress: (message: string) => void,
   ): Promise<string> {
     const built = join(this.#options.root, key);
@@ -125,6 +128,7 @@ export class GoBuilder {
       const volume = await this.#cacheVolume();
       let unpacked: Promise<void> = Promise.resolve();
       const run = await this.#turns.run(
+        project,
         () => {
           onProgress('compiling the go function');
           return runInstallContainer({

@@ -19,7 +19,7 @@ describe('Turns', () => {
       return i;
     };
     const results = await Promise.allSettled(
-      [0, 1, 2, 3, 4].map((i) => turns.run(work(i), () => waited.push(i))),
+      [0, 1, 2, 3, 4].map((i) => turns.run('one', work(i), () => waited.push(i))),
     );
     assert.equal(most, 2);
     assert.deepEqual(started, [0, 1, 2, 3, 4]);
@@ -30,7 +30,21 @@ describe('Turns', () => {
     );
     // Every turn was given back: two run at once again.
     most = 0;
-    await Promise.all([5, 6].map((i) => turns.run(work(i))));
+    await Promise.all([5, 6].map((i) => turns.run('one', work(i))));
     assert.equal(most, 2);
+  });
+
+  it("takes parties in rotation: one project's queue holds another's work back one turn, not the whole queue", async () => {
+    const turns = new Turns(1);
+    const started: string[] = [];
+    const work = (name: string) => async () => {
+      started.push(name);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    };
+    const flood = ['a1', 'a2', 'a3', 'a4'].map((name) => turns.run('team-a', work(name)));
+    const one = turns.run('team-b', work('b1'));
+    const later = turns.run('team-a', work('a5'));
+    await Promise.all([...flood, one, later]);
+    assert.deepEqual(started, ['a1', 'a2', 'b1', 'a3', 'a4', 'a5']);
   });
 });
