@@ -1,4 +1,5 @@
 import type { BlobStore, MetadataStore, StoredBlob } from '@faas/core';
+import { SweepTimer } from './sweep-timer.ts';
 
 /** Copies of code blobs on this node's disk, and what was made from them (installs, builds). */
 export interface UnpackedCode {
@@ -54,9 +55,17 @@ export interface CollectionResult {
 export class BlobCollector {
   #o: BlobCollectorOptions;
   #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
-  #collecting: Promise<unknown> = Promise.resolve();
-  #stopped = false;
+  #timer = new SweepTimer(() =>
+    this.collect()
+      .then((result) => {
+        if (result.deleted + result.codeFolders === 0) return;
+        this.#o.logger?.info(
+          `blobs: deleted ${result.deleted} of ${result.listed} that nothing named (${result.freedBytes} bytes), ` +
+            `and ${result.codeFolders} code folder(s), install(s) and build(s)`,
+        );
+      })
+      .catch((err: unknown) => this.#o.logger?.error('collecting unnamed blobs failed', err)),
+  );
 
   constructor(options: BlobCollectorOptions) {
     this.#o = options;
@@ -64,32 +73,13 @@ export class BlobCollector {
   }
 
   start(): void {
-    if (this.#o.graceMs <= 0 || this.#timer || !(this.#o.blobs || this.#o.unpackedCode)) return;
-    const run = (delayMs: number) => {
-      this.#timer = setTimeout(() => {
-        this.#collecting = this.collect()
-          .then((result) => {
-            if (result.deleted + result.codeFolders === 0) return;
-            this.#o.logger?.info(
-              `blobs: deleted ${result.deleted} of ${result.listed} that nothing named (${result.freedBytes} bytes), ` +
-                `and ${result.codeFolders} code folder(s), install(s) and build(s)`,
-            );
-          })
-          .catch((err: unknown) => this.#o.logger?.error('collecting unnamed blobs failed', err))
-          .finally(() => {
-            if (!this.#stopped) run(this.#o.intervalMs ?? 3_600_000);
-          });
-      }, delayMs);
-      this.#timer.unref();
-    };
-    run(this.#o.firstRunMs ?? 600_000);
+    if (this.#o.graceMs <= 0 || !(this.#o.blobs || this.#o.unpackedCode)) return;
+    this.#timer.start(this.#o.firstRunMs ?? 600_000, this.#o.intervalMs ?? 3_600_000);
   }
 
   /** Stops after the batch under way. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#collecting;
+  stop(): Promise<void> {
+    return this.#timer.stop();
   }
 
   async collect(): Promise<CollectionResult> {
@@ -101,7 +91,7 @@ export class BlobCollector {
       const batchSize = this.#o.batchSize ?? 500;
       let old: StoredBlob[] = [];
       for await (const blob of blobs.list()) {
-        if (this.#stopped) return result;
+        if (this.#timer.stopped) return result;
         result.listed++;
         if (blob.storedAt >= storedBefore) continue;
         old.push(blob);
@@ -111,7 +101,7 @@ export class BlobCollector {
       }
       await this.#deleteUnnamed(blobs, old, storedBefore, result);
     }
-    if (this.#o.unpackedCode && !this.#stopped) {
+    if (this.#o.unpackedCode && !this.#timer.stopped) {
       result.codeFolders = await this.#o.unpackedCode.collect(
         (shas) => this.#o.store.blobsNamed(shas),
         storedBefore,
@@ -126,10 +116,10 @@ export class BlobCollector {
     storedBefore: number,
     result: CollectionResult,
   ): Promise<void> {
-    if (old.length === 0 || this.#stopped) return;
+    if (old.length === 0 || this.#timer.stopped) return;
     const named = await this.#o.store.blobsNamed(old.map((b) => b.sha256));
     for (const blob of old) {
-      if (named.has(blob.sha256) || this.#stopped) continue;
+      if (named.has(blob.sha256) || this.#timer.stopped) continue;
       if (await blobs.delete(blob.sha256, { storedBefore })) {
         result.deleted++;
         result.freedBytes += blob.storedBytes;

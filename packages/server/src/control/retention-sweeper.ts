@@ -1,4 +1,5 @@
 import type { MetadataStore, Queue } from '@faas/core';
+import { SweepTimer } from './sweep-timer.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -41,9 +42,19 @@ export interface SweepResult {
 export class RetentionSweeper {
   #o: RetentionOptions;
   #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<unknown> = Promise.resolve();
-  #stopped = false;
+  #timer = new SweepTimer(() =>
+    this.sweep()
+      .then((result) => {
+        const deleted = result.invocations + result.logLines + result.deadJobs + result.auditEntries;
+        if (deleted > 0) {
+          this.#o.logger?.info(
+            `retention: deleted ${result.invocations} invocation(s), ${result.logLines} log line(s), ` +
+              `${result.deadJobs} dead job(s), ${result.auditEntries} audit entries in ${result.batches} batch(es), the longest ${result.longestBatchMs.toFixed(1)} ms`,
+          );
+        }
+      })
+      .catch((err: unknown) => this.#o.logger?.error('retention sweep failed', err)),
+  );
 
   constructor(options: RetentionOptions) {
     this.#o = options;
@@ -55,34 +66,12 @@ export class RetentionSweeper {
   }
 
   start(): void {
-    if (!this.enabled || this.#timer) return;
-    const run = (delayMs: number) => {
-      this.#timer = setTimeout(() => {
-        this.#sweeping = this.sweep()
-          .then((result) => {
-            const deleted = result.invocations + result.logLines + result.deadJobs + result.auditEntries;
-            if (deleted > 0) {
-              this.#o.logger?.info(
-                `retention: deleted ${result.invocations} invocation(s), ${result.logLines} log line(s), ` +
-                  `${result.deadJobs} dead job(s), ${result.auditEntries} audit entries in ${result.batches} batch(es), the longest ${result.longestBatchMs.toFixed(1)} ms`,
-              );
-            }
-          })
-          .catch((err: unknown) => this.#o.logger?.error('retention sweep failed', err))
-          .finally(() => {
-            if (!this.#stopped) run(this.#o.intervalMs ?? 600_000);
-          });
-      }, delayMs);
-      this.#timer.unref();
-    };
-    run(this.#o.firstSweepMs ?? 60_000);
+    if (this.enabled) this.#timer.start(this.#o.firstSweepMs ?? 60_000, this.#o.intervalMs ?? 600_000);
   }
 
   /** Stops after the batch under way. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#sweeping;
+  stop(): Promise<void> {
+    return this.#timer.stop();
   }
 
   /** One sweep, batch by batch until nothing is left to delete. */
@@ -104,14 +93,14 @@ export class RetentionSweeper {
       ...(maxInvocations > 0 ? { keepNewest: maxInvocations } : {}),
       limit,
     };
-    while (!this.#stopped) {
+    while (!this.#timer.stopped) {
       const done = await this.#timed(result, () => this.#o.store.deleteOldInvocations(rules));
       result.invocations += done.invocations;
       result.logLines += done.logLines;
       if (done.invocations + done.logLines === 0) break;
       await yieldToRequests();
     }
-    while (retentionDays > 0 && !this.#stopped) {
+    while (retentionDays > 0 && !this.#timer.stopped) {
       const deleted = await this.#timed(result, () =>
         this.#o.queue.deleteDead({ deadBefore: cutoffMs, limit }),
       );
@@ -119,7 +108,7 @@ export class RetentionSweeper {
       if (deleted === 0) break;
       await yieldToRequests();
     }
-    while (retentionDays > 0 && !this.#stopped) {
+    while (retentionDays > 0 && !this.#timer.stopped) {
       const before = new Date(cutoffMs).toISOString();
       const deleted = await this.#timed(result, () => this.#o.store.deleteOldAudit({ before, limit }));
       result.auditEntries += deleted;
