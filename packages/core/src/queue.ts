@@ -9,6 +9,12 @@ export interface NewJob {
   maxAttempts: number;
   /** Earliest time to deliver, ms since epoch. @default now */
   runAt?: number;
+  /**
+   * Who the job is charged to (the invocation's project). Due jobs of different groups are leased
+   * in turns, so one group's backlog does not hold another group's next job back. @default '' (one
+   * group for every job enqueued without one)
+   */
+  group?: string;
 }
 
 /** A job handed to a consumer under a lease. */
@@ -90,7 +96,13 @@ export type FailOutcome =
 export interface Queue {
   /** Returns `duplicate: true` and changes nothing when a job with that id exists (or is dead). */
   enqueue(job: NewJob): Promise<{ duplicate: boolean }>;
-  /** Leases up to `limit` due jobs, oldest due first. Starts no attempt. */
+  /**
+   * Leases up to `limit` due jobs, by turn, enqueue order breaking ties. Starts no attempt. A job
+   * gets its group's next turn once due: when enqueued, if due then; else (its `runAt` or backoff
+   * passed, handed back, its lease ran out) at the next `lease` or `enqueue` call. A group's turns
+   * follow one another, none before the turn last leased, so groups with due jobs take turns: a
+   * job waits behind its own group's earlier turns and, for each, one job of each other group.
+   */
   lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]>;
   /**
    * Starts the leased job's attempt (number `attempt`): it now counts toward `maxAttempts`.

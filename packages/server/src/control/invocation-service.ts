@@ -339,7 +339,13 @@ export class InvocationService {
       ...(trace?.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
     };
     try {
-      await queue.enqueue({ id: invocation.id, payload: job, maxAttempts: fn.maxRetries + 1 });
+      // Projects take turns in the queue: one project's backlog does not hold another's back.
+      await queue.enqueue({
+        id: invocation.id,
+        payload: job,
+        maxAttempts: fn.maxRetries + 1,
+        group: fn.project ?? DEFAULT_PROJECT,
+      });
     } catch (err) {
       // The client gets the error, not a 202: the record says so at once rather than after a
       // node's orphan sweep (which still settles it if this write fails too). A job the queue

@@ -31,8 +31,8 @@ type Finished = { ok: true } | { ok: false; error: unknown };
  * The server's JobConsumer over any Queue (see its doc in core). A job goes: lease (the keeper
  * renews it from then on) → admit → wait for its slot → start (the attempt now counts) → process →
  * ack or fail. A job that waits for its slot longer than `slotWaitMs`, or when the consumer stops,
- * is handed back without counting an attempt (it goes behind the jobs already due, so other
- * functions' jobs get this consumer's room meanwhile).
+ * is handed back without counting an attempt (to its project's next turn, behind the jobs already
+ * due, so other functions' jobs get this consumer's room meanwhile).
  */
 export class QueueConsumer<T> implements JobConsumer {
   #queue: Queue;

@@ -61,23 +61,25 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.equal(again?.attempt, 1);
   });
 
-  it('leases at most `limit` jobs, oldest due first, enqueue order breaking ties', async () => {
+  it('leases at most `limit` jobs, in the order they came due (enqueue order for jobs due when enqueued)', async () => {
     const queue = getQueue();
     const now = Date.now();
-    await queue.enqueue({ id: 'due-2', payload: null, maxAttempts: 1, runAt: now - 2_000 });
-    await queue.enqueue({ id: 'tie-a', payload: null, maxAttempts: 1, runAt: now - 1_000 });
-    await queue.enqueue({ id: 'due-3', payload: null, maxAttempts: 1, runAt: now - 3_000 });
-    await queue.enqueue({ id: 'tie-b', payload: null, maxAttempts: 1, runAt: now - 1_000 });
+    await queue.enqueue({ id: 'first', payload: null, maxAttempts: 1 });
+    await queue.enqueue({ id: 'soon', payload: null, maxAttempts: 1, runAt: now + 40 });
+    await queue.enqueue({ id: 'past', payload: null, maxAttempts: 1, runAt: now - 3_000 });
+    await queue.enqueue({ id: 'second', payload: null, maxAttempts: 1 });
     await queue.enqueue({ id: 'future', payload: null, maxAttempts: 1, runAt: now + 60_000 });
+    await sleep(60);
+    await queue.enqueue({ id: 'last', payload: null, maxAttempts: 1 });
     const first = await queue.lease({ limit: 2, visibilityTimeoutMs: 30_000 });
     assert.deepEqual(
       first.map((j) => j.id),
-      ['due-3', 'due-2'],
+      ['first', 'past'],
     );
     const second = await queue.lease({ limit: 10, visibilityTimeoutMs: 30_000 });
     assert.deepEqual(
       second.map((j) => j.id),
-      ['tie-a', 'tie-b'],
+      ['second', 'soon', 'last'],
     );
     assert.deepEqual(await queue.lease({ limit: 10, visibilityTimeoutMs: 30_000 }), []);
     assert.deepEqual(await queue.lease({ limit: 0, visibilityTimeoutMs: 30_000 }), []);
@@ -282,10 +284,10 @@ export function deliveryCases(getQueue: GetQueue): void {
   it('counts ready (due, backing off or scheduled), leased and dead jobs', async () => {
     const queue = getQueue();
     assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 0, deadLettered: 0 });
-    await queue.enqueue({ id: 'now', payload: null, maxAttempts: 1 });
-    await queue.enqueue({ id: 'soon', payload: null, maxAttempts: 1, runAt: Date.now() + 60_000 });
+    await queue.enqueue({ id: 'kill', payload: null, maxAttempts: 1 });
     await queue.enqueue({ id: 'lease', payload: null, maxAttempts: 1, runAt: Date.now() - 10_000 });
-    await queue.enqueue({ id: 'kill', payload: null, maxAttempts: 1, runAt: Date.now() - 20_000 });
+    await queue.enqueue({ id: 'soon', payload: null, maxAttempts: 1, runAt: Date.now() + 60_000 });
+    await queue.enqueue({ id: 'wait', payload: null, maxAttempts: 1 });
     const [kill, lease] = await queue.lease({ limit: 2, visibilityTimeoutMs: 60_000 });
     assert.deepEqual([kill?.id, lease?.id], ['kill', 'lease']);
     await queue.fail('kill', kill?.leaseToken ?? '', { error: 'x' });

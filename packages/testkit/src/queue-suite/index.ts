@@ -6,6 +6,7 @@ import { consumerCases } from './consumer-cases.ts';
 import { deliveryCases } from './delivery-cases.ts';
 import { requeueCases } from './requeue-cases.ts';
 import { retryCases } from './retry-cases.ts';
+import { turnCases } from './turn-cases.ts';
 
 export { MAX_JITTER_RATIO } from './retry-cases.ts';
 
@@ -54,6 +55,7 @@ export function defineQueueSuite(name: string, factory: QueueFactory): void {
     const queue = () => subject.get().queue;
 
     describe('delivery and leases', () => deliveryCases(queue));
+    describe('turns between groups', () => turnCases(queue));
     describe('retries and dead letters', () => retryCases(queue, QUEUE_SUITE_RETRY));
     describe('dead letters taken back', () => requeueCases(queue));
     describe('consumer: exactly once', () =>

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ConsumerFactory, ErrorCode, isFaasError, type LeasedJob } from '@faas/core';
 import { defineQueueSuite, eventually } from '@faas/testkit';
+import { Redis } from 'ioredis';
 import { ConcurrencyLimiter } from '../../control/concurrency-limiter.ts';
 import { QueueConsumer } from '../../data/queue-consumer.ts';
 import { openRedisQueue } from './redis-queue.ts';
@@ -46,6 +47,31 @@ if (!url) {
         await dropQueueKeys(url, prefix);
       },
     };
+  });
+
+  it('delivers a job stored before groups were kept (no group field), in the group of jobs without one', async (t) => {
+    const prefix = freshPrefix();
+    const queue = await openRedisQueue({ url, prefix, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    t.after(async () => {
+      redis.disconnect();
+      await queue.close();
+      await dropQueueKeys(url, prefix);
+    });
+    await queue.enqueue({ id: 'older', payload: 'kept', maxAttempts: 1 });
+    await redis.connect();
+    assert.equal(await redis.hdel(`{${prefix}}:job:older`, 'g'), 1);
+    await queue.enqueue({ id: 'newer', payload: null, maxAttempts: 1, group: 'team-a' });
+    await queue.enqueue({ id: 'ungrouped', payload: null, maxAttempts: 1 });
+    const jobs = await queue.lease({ limit: 10, visibilityTimeoutMs: 60_000 });
+    assert.deepEqual(
+      jobs.map((j) => [j.id, j.payload]),
+      [
+        ['older', 'kept'],
+        ['newer', null],
+        ['ungrouped', null],
+      ],
+    );
   });
 
   describe('RedisQueue timings on a fake clock', () => {

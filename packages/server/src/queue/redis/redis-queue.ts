@@ -50,14 +50,14 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * (scripts/), so every step that touches several keys (the job's hash and the sorted sets of
  * waiting, leased and dead jobs) is atomic, and every call naming a lease checks its token in the
  * same script that changes the job. Waiting jobs are scored by due time and leased ones by lease
- * expiry, so leasing takes the due heads of both, and a consumer that died (kill -9) leaves leases
- * that simply come due. Times come from the Redis server's clock. Durability is Redis's: run it
+ * expiry, so leasing takes the due heads of both (a consumer that died, kill -9, leaves leases
+ * that simply come due) and gives them their group's turns, then leases by turn. Times come from the Redis server's clock. Durability is Redis's: run it
  * with `appendonly yes` (docs/queue.md).
  *
  * Why not BullMQ: its model counts an attempt when a job is fetched and recovers stalled jobs with
  * a counter of its own, where this interface starts attempts apart from leases (a job waiting for
  * a concurrency slot holds none), hands jobs back uncounted, renews many leases at once naming the
- * lost ones, and orders delivery by due time. Mapping one onto the other would lose exactly the
+ * lost ones, and gives groups turns. Mapping one onto the other would lose exactly the
  * exactly-once properties the conformance suite checks.
  */
 export class RedisQueue implements Queue {
@@ -74,7 +74,10 @@ export class RedisQueue implements Queue {
   constructor(redis: Redis, options: RedisQueueOptions) {
     const base = `{${options.prefix ?? 'faas'}}:`;
     this.#redis = redis;
-    this.#scripts = new LuaScripts(redis, [`${base}ready`, `${base}leased`, `${base}dead`, `${base}seq`]);
+    this.#scripts = new LuaScripts(
+      redis,
+      ['ready', 'leased', 'dead', 'seq', 'turns', 'turns-due', 'groups', 'clock'].map((key) => base + key),
+    );
     this.#jobPrefix = `${base}job:`;
     this.#where = redactUrl(options.url);
     this.#retry = options.retry;
@@ -102,7 +105,7 @@ export class RedisQueue implements Queue {
     }
     const payload = job.payload === undefined ? '' : JSON.stringify(job.payload);
     const runAt = job.runAt === undefined ? '' : Math.trunc(job.runAt);
-    const added = await this.#run('enqueue', [job.id, payload, job.maxAttempts, runAt]);
+    const added = await this.#run('enqueue', [job.id, payload, job.maxAttempts, runAt, job.group ?? '']);
     return { duplicate: added === 0 };
   }
 

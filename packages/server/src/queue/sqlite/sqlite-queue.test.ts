@@ -171,6 +171,37 @@ describe('SqliteQueue migration 003', () => {
   });
 });
 
+describe('SqliteQueue migration 004', () => {
+  it('jobs waiting or leased before groups existed are delivered, in the group of jobs without one', async () => {
+    const path = freshPath();
+    const db = new SqliteDatabase(path);
+    applyMigrations(db, 'queue', loadMigrations(MIGRATIONS).slice(0, 3));
+    const past = Date.now() - 1_000;
+    db.run(
+      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, lease_token, enqueued_at)
+        VALUES ('old-expired', NULL, 'leased', 0, 2, 2, ?, 'token', ?), ('old-ready', '"p"', 'ready', 0, 2, 2, ?, NULL, ?)`,
+      past - 500,
+      past - 500,
+      past,
+      past,
+    );
+    db.close();
+    const queue = await openSqliteQueue({ path, retry: { baseDelayMs: 10, maxDelayMs: 10 } });
+    await queue.enqueue({ id: 'new', payload: null, maxAttempts: 1, group: 'team-a' });
+    await queue.enqueue({ id: 'new-ungrouped', payload: null, maxAttempts: 1 });
+    assert.deepEqual(
+      (await queue.lease({ limit: 10, visibilityTimeoutMs: 60_000 })).map((j) => [j.id, j.attempt]),
+      [
+        ['old-expired', 1],
+        ['new', 1],
+        ['old-ready', 1],
+        ['new-ungrouped', 1],
+      ],
+    );
+    await queue.close();
+  });
+});
+
 /** Runs sqlite-queue.test-child.ts; resolves each JSON line it prints through `lines`. */
 function startChild(args: string[]): { child: ChildProcess; next: () => Promise<Record<string, unknown>> } {
   const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -42,15 +42,22 @@ interface JobRow {
   max_attempts: number;
 }
 
+interface TurnRow extends JobRow {
+  turn: number;
+}
+
 const MIGRATIONS: Migration[] = loadMigrations(new URL('./migrations/', import.meta.url));
 const DEFAULT_JITTER_RATIO = 0.1;
+/** Due jobs given their turn per `lease` call, at most: a backlog of any size is turned a batch at a time. */
+const TURNS_PER_LEASE = 1_000;
 
 /**
  * The embedded Queue: one row per job in a SQLite table, every operation one transaction, so a
  * job enqueued, failed or leased is on disk when the call returns and survives a killed process.
  * Leasing takes SQLite's write lock for the select-and-mark, so two consumers (connections or
  * processes) never lease the same job. Every call naming a lease matches its token in the same
- * statement that changes the row: the fence is the row itself.
+ * statement that changes the row: the fence is the row itself. Groups take turns (migrations/004):
+ * a job due gets its group's next turn, and jobs are leased by turn.
  */
 export class SqliteQueue implements Queue {
   #db: SqliteDatabase;
@@ -83,17 +90,27 @@ export class SqliteQueue implements Queue {
       );
     }
     const now = this.#now();
-    const { changes } = this.#db.run(
-      `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at)
-        VALUES (?, ?, 'ready', 0, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-      job.id,
-      job.payload === undefined ? null : JSON.stringify(job.payload),
-      job.maxAttempts,
-      job.maxAttempts,
-      job.runAt ?? now,
-      now,
-    );
-    return { duplicate: changes === 0 };
+    const dueAt = job.runAt ?? now;
+    const insert = () =>
+      this.#db.run(
+        `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at, grp)
+          VALUES (?, ?, 'ready', 0, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        job.id,
+        job.payload === undefined ? null : JSON.stringify(job.payload),
+        job.maxAttempts,
+        job.maxAttempts,
+        dueAt,
+        now,
+        job.group ?? '',
+      ).changes;
+    if (dueAt > now) return { duplicate: insert() === 0 };
+    // Due now: its turn is given with it, so it is in the rotation however long the backlog of
+    // jobs without a turn yet.
+    return this.#db.transaction(() => {
+      if (insert() === 0) return { duplicate: true };
+      this.#giveTurns(now);
+      return { duplicate: false };
+    });
   }
 
   async lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]> {
@@ -109,22 +126,24 @@ export class SqliteQueue implements Queue {
       // that kills its consumer would otherwise come back forever): it is dead-lettered here. One
       // that ran out before its attempt started is delivered again as the same attempt.
       this.#db.run(
-        `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, started = 0,
+        `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, started = 0, turn = NULL,
           last_error = 'Lease expired on attempt ' || attempt || ' of ' || max_attempts || ': the consumer stopped or ran past its lease'
           WHERE state = 'leased' AND started = 1 AND visible_at <= ? AND attempt >= max_attempts`,
         now,
         now,
       );
-      const rows = this.#db.all<JobRow>(
-        `SELECT seq, id, payload, attempt, max_attempts FROM queue_jobs
-          WHERE state <> 'dead' AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`,
-        now,
+      this.#giveTurns(now);
+      const rows = this.#db.all<TurnRow>(
+        `SELECT seq, id, payload, attempt, max_attempts, turn FROM queue_jobs
+          WHERE turn IS NOT NULL ORDER BY turn, seq LIMIT ?`,
         limit,
       );
+      const last = rows.at(-1);
+      if (last) this.#advanceClock(last.turn);
       return rows.map((row): LeasedJob => {
         const leaseToken = randomUUID();
         this.#db.run(
-          "UPDATE queue_jobs SET state = 'leased', started = 0, lease_token = ?, visible_at = ? WHERE seq = ?",
+          "UPDATE queue_jobs SET state = 'leased', started = 0, lease_token = ?, visible_at = ?, turn = NULL WHERE seq = ?",
           leaseToken,
           leaseExpiresAt,
           row.seq,
@@ -139,6 +158,46 @@ export class SqliteQueue implements Queue {
         };
       });
     });
+  }
+
+  /**
+   * Gives the jobs due without a turn (due at last, handed back, or under a lease that ran out)
+   * their group's next turns, in the order they became due: a group's next turn is one past its
+   * last, and never before the clock (the turn last leased), so a group joins the rotation where
+   * it stands rather than ahead of it for the turns it did not use.
+   */
+  #giveTurns(now: number): void {
+    const due = this.#db.all<{ seq: number; grp: string }>(
+      `SELECT seq, grp FROM queue_jobs WHERE turn IS NULL AND state <> 'dead' AND visible_at <= ?
+        ORDER BY visible_at, seq LIMIT ?`,
+      now,
+      TURNS_PER_LEASE,
+    );
+    if (due.length === 0) return;
+    const clock = this.#db.get<{ turn: number }>('SELECT turn FROM queue_clock WHERE id = 1')?.turn ?? 0;
+    const lastTurns = new Map<string, number>();
+    for (const { seq, grp } of due) {
+      const last =
+        lastTurns.get(grp) ??
+        this.#db.get<{ last_turn: number }>('SELECT last_turn FROM queue_groups WHERE grp = ?', grp)
+          ?.last_turn;
+      const turn = last === undefined ? clock : Math.max(clock, last + 1);
+      lastTurns.set(grp, turn);
+      this.#db.run('UPDATE queue_jobs SET turn = ? WHERE seq = ?', turn, seq);
+    }
+    for (const [grp, turn] of lastTurns)
+      this.#db.run(
+        `INSERT INTO queue_groups (grp, last_turn) VALUES (?, ?)
+          ON CONFLICT (grp) DO UPDATE SET last_turn = excluded.last_turn`,
+        grp,
+        turn,
+      );
+  }
+
+  /** Moves the clock to the turn last leased; a group whose last turn it passed is forgotten (it would start at the clock anyway). */
+  #advanceClock(turn: number): void {
+    this.#db.run('UPDATE queue_clock SET turn = ? WHERE id = 1 AND turn < ?', turn, turn);
+    this.#db.run('DELETE FROM queue_groups WHERE last_turn < ?', turn);
   }
 
   async start(id: string, leaseToken: string): Promise<boolean> {
@@ -184,8 +243,8 @@ export class SqliteQueue implements Queue {
       const attempts = row.started === 1 ? row.attempt : row.attempt + 1;
       if (options.retryable === false || attempts >= row.max_attempts) {
         this.#db.run(
-          `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, started = 0, attempt = ?,
-            last_error = ? WHERE id = ?`,
+          `UPDATE queue_jobs SET state = 'dead', dead_at = ?, lease_token = NULL, started = 0, turn = NULL,
+            attempt = ?, last_error = ? WHERE id = ?`,
           now,
           attempts,
           options.error,
@@ -195,8 +254,8 @@ export class SqliteQueue implements Queue {
       }
       const runAt = now + backoffDelayMs(this.#retry, attempts, this.#jitterRatio);
       this.#db.run(
-        `UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, started = 0, attempt = ?,
-          last_error = ? WHERE id = ?`,
+        `UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, started = 0, turn = NULL,
+          attempt = ?, last_error = ? WHERE id = ?`,
         runAt,
         attempts,
         options.error,
@@ -208,7 +267,7 @@ export class SqliteQueue implements Queue {
 
   async release(id: string, leaseToken: string, options: { runAt?: number } = {}): Promise<boolean> {
     const { changes } = this.#db.run(
-      `UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, started = 0
+      `UPDATE queue_jobs SET state = 'ready', visible_at = ?, lease_token = NULL, started = 0, turn = NULL
         WHERE id = ? AND lease_token = ? AND state = 'leased'`,
       options.runAt ?? this.#now(),
       id,
@@ -228,7 +287,8 @@ export class SqliteQueue implements Queue {
       const lost: string[] = [];
       for (const { id, leaseToken } of leases) {
         const { changes } = this.#db.run(
-          "UPDATE queue_jobs SET visible_at = ? WHERE id = ? AND lease_token = ? AND state = 'leased'",
+          // A lease that ran out may have its next turn already: renewed, it is held again.
+          "UPDATE queue_jobs SET visible_at = ?, turn = NULL WHERE id = ? AND lease_token = ? AND state = 'leased'",
           visibleAt,
           id,
           leaseToken,

@@ -1,4 +1,5 @@
--- ARGV[3] id, ARGV[4] payload JSON ('' for undefined), ARGV[5] maxAttempts, ARGV[6] runAt ('' = now)
+-- ARGV[3] id, ARGV[4] payload JSON ('' for undefined), ARGV[5] maxAttempts, ARGV[6] runAt ('' = now),
+-- ARGV[7] group
 -- Returns 1 when enqueued, 0 when a job with this id exists (waiting, leased or dead).
 local id = ARGV[3]
 local key = JOB .. id
@@ -7,7 +8,10 @@ local now = now_ms()
 local due = now
 if ARGV[6] ~= '' then due = tonumber(ARGV[6]) end
 local member = string.format('%016d', redis.call('INCR', SEQ)) .. ':' .. id
-redis.call('HSET', key, 'st', 'ready', 'a', 0, 's', 0, 'max', ARGV[5], 'b', ARGV[5], 'm', member, 'enq', ms(now))
+redis.call('HSET', key, 'st', 'ready', 'a', 0, 's', 0, 'max', ARGV[5], 'b', ARGV[5], 'm', member, 'enq', ms(now), 'g', ARGV[7])
 if ARGV[4] ~= '' then redis.call('HSET', key, 'p', ARGV[4]) end
 redis.call('ZADD', READY, ms(due), member)
+-- Due now: its turn is given with it, so it is in the rotation however long the backlog of jobs
+-- without a turn yet.
+if due <= now then give_turns(now) end
 return 1

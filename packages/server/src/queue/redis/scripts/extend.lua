@@ -7,7 +7,8 @@ for i = 4, #ARGV, 2 do
   local key = JOB .. id
   local job = leased_by(key, ARGV[i + 1])
   if job then
-    redis.call('ZREM', READY, job.member)
+    -- A lease that ran out may have its next turn already: renewed, it is held again.
+    unlist(job.member)
     redis.call('ZADD', LEASED, ms(expires), job.member)
     redis.call('HSET', key, 'exp', ms(expires))
   else

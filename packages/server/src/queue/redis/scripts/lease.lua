@@ -1,5 +1,5 @@
 -- ARGV[3] limit, ARGV[4] visibility timeout ms, ARGV[5] token prefix (a token is prefix.n)
--- Leases up to `limit` due jobs, oldest due first, enqueue order breaking ties.
+-- Leases up to `limit` due jobs by turn, enqueue order breaking ties.
 -- Returns { leaseExpiresAt, { { id, payload or false, attempt, maxAttempts, token }, … } }.
 local now = now_ms()
 local limit = tonumber(ARGV[3])
@@ -24,15 +24,20 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', LEASED, '-inf', ms(now), 'LI
   end
 end
 
--- The due jobs as they are now: a job leased below is not due again within this call, however
--- short its lease.
+-- Jobs due without a turn, the leases moved above among them, get their groups' next turns.
+give_turns(now)
+
+-- The jobs with a turn as they are now: a job leased below is not due again within this call,
+-- however short its lease.
 local out = {}
-local due = redis.call('ZRANGEBYSCORE', READY, '-inf', ms(now), 'LIMIT', 0, limit)
-for _, member in ipairs(due) do
+local turns = redis.call('ZRANGE', TURNS, 0, limit - 1, 'WITHSCORES')
+for i = 1, #turns, 2 do
+  local member = turns[i]
   local id = id_of(member)
   local key = JOB .. id
   local job = redis.call('HMGET', key, 'a', 'max', 'p')
-  redis.call('ZREM', READY, member)
+  redis.call('ZREM', TURNS, member)
+  redis.call('ZREM', TURNS_DUE, member)
   -- A member without its hash (removed by hand) has nothing to deliver.
   if job[2] then
     local token = ARGV[5] .. '.' .. (#out + 1)
@@ -40,5 +45,11 @@ for _, member in ipairs(due) do
     redis.call('HSET', key, 'st', 'leased', 'tok', token, 's', 0, 'exp', ms(expires))
     out[#out + 1] = { id, job[3] or false, tonumber(job[1]) + 1, tonumber(job[2]), token }
   end
+end
+if #turns > 0 then
+  local turn = tonumber(turns[#turns])
+  if turn > (tonumber(redis.call('GET', CLOCK)) or 0) then redis.call('SET', CLOCK, ms(turn)) end
+  -- A group whose last turn the clock passed would start at the clock anyway.
+  redis.call('ZREMRANGEBYSCORE', GROUPS, '-inf', '(' .. ms(turn))
 end
 return { expires, out }

@@ -6,5 +6,7 @@ local l = redis.call('ZRANGE', LEASED, 0, 0, 'WITHSCORES')
 if l[1] and tonumber(l[2]) <= now then since = tonumber(l[2]) end
 local r = redis.call('ZRANGE', READY, 0, 0, 'WITHSCORES')
 if r[1] and tonumber(r[2]) <= now and (since == nil or tonumber(r[2]) < since) then since = tonumber(r[2]) end
+local t = redis.call('ZRANGE', TURNS_DUE, 0, 0, 'WITHSCORES')
+if t[1] and (since == nil or tonumber(t[2]) < since) then since = tonumber(t[2]) end
 if since == nil then return -1 end
 return now - since

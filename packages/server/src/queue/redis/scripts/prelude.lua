@@ -1,10 +1,15 @@
 -- Shared by every script of the Redis queue (redis-queue.ts puts it in front of each).
--- KEYS[1] ready:  sorted set of waiting jobs, scored by the time they are due (ms since epoch),
---                 and of leases that ran out (by their expiry), which are due again
+-- KEYS[1] ready:  sorted set of waiting jobs without a turn, scored by the time they are due (ms
+--                 since epoch), and of leases that ran out (by their expiry), which are due again
 -- KEYS[2] leased: sorted set of leased jobs, scored by the expiry of their lease; `lease` moves
 --                 those that ran out to `ready` (their holder keeps them until another lease)
 -- KEYS[3] dead:   sorted set of dead-lettered jobs, scored by the time they died
 -- KEYS[4] seq:    counter giving each job its enqueue order
+-- KEYS[5] turns:  sorted set of due jobs given a turn (`lease` moves them from `ready`), scored by
+--                 it: jobs are leased by turn, so groups take turns
+-- KEYS[6] turns-due: the same jobs scored by the time they became due
+-- KEYS[7] groups: sorted set of groups, scored by the last turn each was given
+-- KEYS[8] clock:  the turn last leased: no group's next turn comes before it
 -- ARGV[1] the prefix of the job hashes (prefix .. id), ARGV[2] the time in ms, or '' for the
 -- server's clock: one clock for every server sharing the queue.
 -- A job is one hash: p (payload JSON; absent for undefined), st (ready|leased|dead), a (attempts
@@ -12,8 +17,9 @@
 -- max (attempts allowed), b (the
 -- job's original maxAttempts: the budget a requeue gives), m (its member in the sorted sets:
 -- 16-digit enqueue order, ':', id, so equal scores sort in enqueue order), tok (lease token),
--- err (last error), dead (when it died), enq (when it was enqueued).
+-- err (last error), dead (when it died), enq (when it was enqueued), g (its group).
 local READY, LEASED, DEAD, SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local TURNS, TURNS_DUE, GROUPS, CLOCK = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local JOB = ARGV[1]
 
 local function now_ms()
@@ -32,9 +38,17 @@ local function id_of(member)
   return string.sub(member, 18)
 end
 
-local function kill(key, member, now, attempts, err)
+-- Takes a job out of whichever set holds it: a lease that ran out may have moved to `ready`, and
+-- from there to `turns`.
+local function unlist(member)
   redis.call('ZREM', READY, member)
   redis.call('ZREM', LEASED, member)
+  redis.call('ZREM', TURNS, member)
+  redis.call('ZREM', TURNS_DUE, member)
+end
+
+local function kill(key, member, now, attempts, err)
+  unlist(member)
   redis.call('ZADD', DEAD, ms(now), member)
   redis.call('HSET', key, 'st', 'dead', 'a', attempts, 's', 0, 'err', err, 'dead', ms(now))
   redis.call('HDEL', key, 'tok', 'exp')
@@ -55,8 +69,29 @@ local function leased_by(key, token)
   }
 end
 
--- Takes a job out of whichever set holds it: a lease that ran out may have moved to `ready`.
-local function unlist(member)
-  redis.call('ZREM', READY, member)
-  redis.call('ZREM', LEASED, member)
+-- Jobs due without a turn get their group's next one, in the order they became due (at most 1,000
+-- per call): one past the group's last turn, and never before the clock (the turn last leased),
+-- so a group joins the rotation where it stands rather than ahead of it.
+local function give_turns(now)
+  local became_due = redis.call('ZRANGEBYSCORE', READY, '-inf', ms(now), 'WITHSCORES', 'LIMIT', 0, 1000)
+  if #became_due == 0 then return end
+  local clock = tonumber(redis.call('GET', CLOCK)) or 0
+  local last_turns = {}
+  for i = 1, #became_due, 2 do
+    local member, due_at = became_due[i], became_due[i + 1]
+    redis.call('ZREM', READY, member)
+    local job = redis.call('HMGET', JOB .. id_of(member), 'max', 'g')
+    -- A member without its hash (removed by hand) has nothing to deliver. A job enqueued before
+    -- groups were kept is in the group of jobs enqueued without one.
+    if job[1] then
+      local group = job[2] or ''
+      local last = last_turns[group] or tonumber(redis.call('ZSCORE', GROUPS, group))
+      local turn = clock
+      if last then turn = math.max(clock, last + 1) end
+      last_turns[group] = turn
+      redis.call('ZADD', TURNS, ms(turn), member)
+      redis.call('ZADD', TURNS_DUE, due_at, member)
+    end
+  end
+  for group, turn in pairs(last_turns) do redis.call('ZADD', GROUPS, ms(turn), group) end
 end

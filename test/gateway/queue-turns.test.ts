@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, postgresSkipReason, postgresTestUrl } from '@faas/testkit';
+import {
+  dropQueueKeys,
+  NO_REDIS,
+  TEST_REDIS_URL,
+} from '../../packages/server/src/queue/redis/test-support.ts';
+import { developerKeyOf, startTestServer, type TestServer, waitFor } from '../support/server.ts';
+
+interface Listed {
+  items: Array<{ id: string; status: string; createdAt: string; startedAt?: string }>;
+}
+
+/** The two deployments: everything embedded, and PostgreSQL with the Redis queue (a cluster's). */
+const backends = [
+  { name: 'SQLite store and queue', skip: false as string | false, setup: async () => ({}) },
+  {
+    name: 'PostgreSQL store, Redis queue',
+    skip: postgresSkipReason() ?? (TEST_REDIS_URL ? false : NO_REDIS),
+    setup: async (cleanups: (() => Promise<void>)[]) => {
+      const db = await createTestDatabase(postgresTestUrl() as string);
+      const queuePrefix = `test:queue-turns:${process.pid}`;
+      cleanups.push(db.drop, () => dropQueueKeys(TEST_REDIS_URL as string, queuePrefix));
+      return { databaseUrl: db.url, queueUrl: TEST_REDIS_URL as string, queuePrefix };
+    },
+  },
+];
+
+const BACKLOG = 24;
+
+/**
+ * Projects take turns in the async queue: a project with a backlog does not hold another
+ * project's next invocation back behind all of it (docs/queue.md).
+ */
+for (const backend of backends) {
+  describe(`the async queue: projects take turns (${backend.name})`, { skip: backend.skip }, () => {
+    let s: TestServer;
+    let flood: string;
+    let quiet: string;
+    const cleanups: (() => Promise<void>)[] = [];
+
+    const as = async (key: string, path: string, init: RequestInit & { json?: unknown } = {}) => {
+      const res = await s.api(path, { ...init, key });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : {}, text };
+    };
+    const deploy = async (key: string) => {
+      const made = await as(key, '/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'sleep',
+          runtime: 'js',
+          code: 'export default async () => { await new Promise((r) => setTimeout(r, 100)); return "done" }',
+        },
+      });
+      assert.equal(made.status, 201, made.text);
+    };
+    const invocations = async (key: string) =>
+      ((await as(key, '/api/v1/invocations?functionName=sleep&limit=100')).body as Listed).items;
+
+    before(async () => {
+      s = await startTestServer({
+        queueConcurrency: 2,
+        maxQueuedPerProject: 100,
+        ...(await backend.setup(cleanups)),
+      });
+      flood = await developerKeyOf(s.url, 'turns-flood');
+      quiet = await developerKeyOf(s.url, 'turns-quiet');
+      await deploy(flood);
+      await deploy(quiet);
+    });
+    after(async () => {
+      await s?.close();
+      for (const cleanup of cleanups) await cleanup();
+    });
+
+    it("one project's backlog of async calls does not hold another project's call back", async () => {
+      for (let i = 0; i < BACKLOG; i++) {
+        const queued = await as(flood, '/api/v1/functions/sleep/invoke?async=true', {
+          method: 'POST',
+          json: {},
+        });
+        assert.equal(queued.status, 202, queued.text);
+      }
+      const mine = await as(quiet, '/api/v1/functions/sleep/invoke?async=true', { method: 'POST', json: {} });
+      assert.equal(mine.status, 202, mine.text);
+      const quietCall = await waitFor(
+        async () => (await invocations(quiet)).find((i) => i.status === 'succeeded'),
+        15_000,
+        "the quiet project's call",
+      );
+      const queuedAt = Date.parse(quietCall?.createdAt ?? '');
+      const startedAt = Date.parse(quietCall?.startedAt ?? '');
+      const floodCalls = await invocations(flood);
+      const waiting = floodCalls.filter((i) => !i.startedAt || Date.parse(i.startedAt) >= queuedAt).length;
+      const ahead = floodCalls.filter((i) => {
+        const started = Date.parse(i.startedAt ?? '');
+        return started >= queuedAt && started < startedAt;
+      }).length;
+      // Two run at once. As one line, the queue ran every call of the backlog still waiting before
+      // this one; by turns it goes next, behind at most the one the rotation had given a turn.
+      assert.ok(waiting >= 10, `only ${waiting} of the backlog were left when the call was queued`);
+      assert.ok(ahead <= 3, `${ahead} of the ${waiting} calls of the backlog left started before it`);
+      await waitFor(
+        async () => (await invocations(flood)).every((i) => i.status === 'succeeded') || undefined,
+        30_000,
+        'the backlog',
+      );
+    });
+  });
+}
