@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, rmSync, utimesSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, rmSync, utimesSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import {
@@ -151,7 +151,7 @@ describe('blob collection', () => {
   it('deletes the code of deleted functions and refused deploys once old; every version kept still runs', async () => {
     const s = await startTestServer();
     try {
-      const { store, blobs, blobCollector } = s.server.platform;
+      const { store, blobs, blobCollector, isolateHosts } = s.server.platform;
       const deploy = (name: string, code: string) =>
         s.api('/api/v1/functions', { method: 'POST', json: { name, runtime: 'js', code } });
       assert.equal((await deploy('kept', 'export default () => "v1"')).status, 201);
@@ -161,6 +161,18 @@ describe('blob collection', () => {
       });
       assert.equal(patched.status, 200, await patched.clone().text());
       assert.equal((await deploy('deleted', 'export default () => "bye"')).status, 201);
+      const [gone] = (await store.listVersions('deleted', { limit: 1 })).items;
+      assert.ok(gone);
+      // The deploy's load compiled it, and its host keeps V8's code cache of it.
+      const codeCaches = () =>
+        isolateHosts.codeCacheDirs.flatMap((dir) =>
+          (existsSync(dir) ? readdirSync(dir) : []).map((file) => join(dir, file)),
+        );
+      await waitFor(
+        async () => codeCaches().some((file) => basename(file).startsWith(gone.artifactSha256)) || undefined,
+        15_000,
+        "the deleted function's code cache",
+      );
       assert.equal((await s.api('/api/v1/functions/deleted', { method: 'DELETE' })).status, 204);
       assert.equal(
         (await deploy('refused', 'throw new Error("at load"); export default () => 1')).status,
@@ -182,10 +194,18 @@ describe('blob collection', () => {
       await waitFor(async () => ((await listed()).length >= 8 ? true : undefined), 15_000, 'eight blobs');
       const dayAgo = new Date(Date.now() - 25 * 3_600_000);
       for (const sha256 of await listed()) utimesSync(blobPath(root, sha256), dayAgo, dayAgo);
+      for (const file of codeCaches()) utimesSync(file, dayAgo, dayAgo);
 
       const collected = await blobCollector.collect();
       assert.equal(collected.deleted, collected.listed - named.size);
       assert.deepEqual((await listed()).sort(), [...named].sort());
+      const cachedFor = codeCaches().map((file) => basename(file).slice(0, 64));
+      assert.ok(collected.codeFolders >= 1, 'no code cache was collected');
+      assert.ok(!cachedFor.includes(gone.artifactSha256), "the deleted function's code cache is gone");
+      assert.ok(
+        cachedFor.every((sha256) => named.has(sha256)),
+        `a code cache nothing names is left: ${cachedFor}`,
+      );
       assert.equal(await (await s.api('/api/v1/functions/kept/invoke', { method: 'POST' })).json(), 'v2');
       const v1 = await s.api('/api/v1/functions/kept:1/invoke', { method: 'POST' });
       assert.equal(await v1.json(), 'v1');

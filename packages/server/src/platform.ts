@@ -589,8 +589,10 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
   const blobCollector = new BlobCollector({
     store,
     blobs: config.role === 'worker' ? undefined : blobs,
-    unpackedCode: containerRuntime && {
-      collect: (named, before) => containerRuntime.collectCode(named, before),
+    unpackedCode: {
+      collect: async (named, before) =>
+        (await isolateHosts.collectCodeCaches(named, before)) +
+        (containerRuntime ? await containerRuntime.collectCode(named, before) : 0),
     },
     graceMs: config.blobGraceHours * HOUR_MS,
     logger,

@@ -1,7 +1,7 @@
 import type { BlobStore, MetadataStore, StoredBlob } from '@faas/core';
 import { SweepTimer } from './sweep-timer.ts';
 
-/** Copies of code blobs on this node's disk, and what was made from them (installs, builds). */
+/** Copies of code blobs on this node's disk, and what was made from them (installs, builds, V8 code caches). */
 export interface UnpackedCode {
   /** Removes the copies of code `named` does not name, and what only they used, from before `unpackedBefore`. */
   collect(
@@ -34,14 +34,14 @@ export interface CollectionResult {
   deleted: number;
   /** What the deleted ones took in the store (compressed). */
   freedBytes: number;
-  /** Unpacked code folders, installed dependencies and go builds removed from this node's disk. */
+  /** Unpacked code folders, installed dependencies, go builds and V8 code caches removed from this node's disk. */
   codeFolders: number;
 }
 
 /**
  * Deletes the blobs nothing names: the code of deleted functions and of refused deploys, the data
- * of deleted snapshots; and on this node, the unpacked copies of such code, and the installed
- * dependencies and go builds nothing used since. Without it they stay forever, outside every
+ * of deleted snapshots; and on this node, the unpacked copies of such code and its V8 code
+ * caches, and the installed dependencies and go builds nothing used since. Without it they stay forever, outside every
  * quota, so failing deploys could fill the disk.
  *
  * A blob is deleted only when it was last put before the grace period began, and no version or
@@ -61,7 +61,7 @@ export class BlobCollector {
         if (result.deleted + result.codeFolders === 0) return;
         this.#o.logger?.info(
           `blobs: deleted ${result.deleted} of ${result.listed} that nothing named (${result.freedBytes} bytes), ` +
-            `and ${result.codeFolders} code folder(s), install(s) and build(s)`,
+            `and ${result.codeFolders} code folder(s), install(s), build(s) and code cache(s)`,
         );
       })
       .catch((err: unknown) => this.#o.logger?.error('collecting unnamed blobs failed', err)),

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { collectCodeCaches } from '../isolate/code-cache-files.ts';
 import { FetchBound } from './fetch-bound.ts';
 import type { HostCommand, HostEvent, IsolateHostOptions } from './host-options.ts';
 
@@ -118,9 +119,27 @@ export class IsolateHosts {
     return hosts;
   }
 
+  /** Each host's folder of V8 code caches (CodeCacheFolder), in endpoint order. */
+  get codeCacheDirs(): string[] {
+    return this.#slots.map((s) => s.options.codeCacheDir);
+  }
+
   /** Process ids of the running hosts, in endpoint order (undefined while one restarts). */
   get pids(): Array<number | undefined> {
     return this.#slots.map((s) => s.child?.pid);
+  }
+
+  /**
+   * Removes the hosts' V8 code caches of artifacts `named` does not name, written before
+   * `writtenBefore` (see collectCodeCaches). Resolves to how many went.
+   */
+  async collectCodeCaches(
+    named: (sha256s: readonly string[]) => Promise<Set<string>>,
+    writtenBefore: number,
+  ): Promise<number> {
+    let removed = 0;
+    for (const dir of this.codeCacheDirs) removed += await collectCodeCaches(dir, named, writtenBefore);
+    return removed;
   }
 
   async close(): Promise<void> {

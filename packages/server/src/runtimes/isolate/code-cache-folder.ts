@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ivm from 'isolated-vm';
+import { codeCacheFile } from './code-cache-files.ts';
 
 /** Caches up to this size are read on the calling thread. */
 const READ_INLINE_MAX_BYTES = 64 * 1024;
@@ -65,9 +66,8 @@ export class CodeCacheFolder {
     if (path !== undefined) await rm(path, { force: true }).catch(() => {});
   }
 
-  /** Named for the artifact and the V8 that made it: an upgraded V8 starts afresh. */
   #path(artifactSha256: string): string | undefined {
-    if (!/^[0-9a-f]{64}$/.test(artifactSha256)) return undefined;
-    return join(this.#dir, `${artifactSha256}.v8-${process.versions.v8}.cache`);
+    const file = codeCacheFile(artifactSha256);
+    return file === undefined ? undefined : join(this.#dir, file);
   }
 }
