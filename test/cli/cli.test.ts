@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -230,6 +230,25 @@ describe('the faas CLI against a real server', () => {
       const help = await faas(s, args);
       assert.equal(help.code, 0, `${args.join(' ')}: ${help.stderr}`);
       assert.ok(!(help.stdout + help.stderr).includes(ADMIN_KEY), `${args.join(' ')} printed the key`);
+    }
+  });
+
+  it("keeps V8's compiled code of its modules in the user's own cache folder, and runs the same without one", async () => {
+    const cacheHome = mkdtempSync(join(tmpdir(), 'faas-cli-cache-'));
+    try {
+      const run = (env: Record<string, string>) =>
+        execFileSync(FAAS, ['--help'], { env: { ...process.env, ...env } }).toString();
+      const help = run({ XDG_CACHE_HOME: cacheHome });
+      assert.ok(
+        readdirSync(join(cacheHome, 'faas', 'node-compile-cache')).length > 0,
+        'no cache was written',
+      );
+      assert.equal(run({ XDG_CACHE_HOME: cacheHome }), help);
+      // A cache folder that cannot be made (a file stands where it would go) only costs the speed.
+      writeFileSync(join(cacheHome, 'blocked'), '');
+      assert.equal(run({ XDG_CACHE_HOME: join(cacheHome, 'blocked') }), help);
+    } finally {
+      rmSync(cacheHome, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { FaaSClient } from '@faas/sdk';
 import { Command, CommanderError } from 'commander';
 import { deploy } from './commands/deploy.ts';
@@ -346,10 +345,4 @@ export async function main(argv: string[]): Promise<number> {
 
 function writeJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  // `serve` keeps running; everything else exits with its code.
-  if (process.argv[2] !== 'serve') process.exit(code);
 }
