@@ -7,9 +7,12 @@ import { enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-// A folder it cannot make only costs the speed: the status says so, nothing throws.
-enableCompileCache(join(cacheHome, 'faas', 'node-compile-cache'));
+// Without a folder (no HOME and no user entry: homedir throws) or with one it cannot make, the
+// CLI only starts slower.
+try {
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  enableCompileCache(join(cacheHome, 'faas', 'node-compile-cache'));
+} catch {}
 
 const { main } = await import('./main.ts');
 const code = await main(process.argv.slice(2));

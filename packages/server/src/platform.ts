@@ -590,9 +590,18 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     store,
     blobs: config.role === 'worker' ? undefined : blobs,
     unpackedCode: {
-      collect: async (named, before) =>
-        (await isolateHosts.collectCodeCaches(named, before)) +
-        (containerRuntime ? await containerRuntime.collectCode(named, before) : 0),
+      // One failing (a folder it cannot read) does not keep the other from its work.
+      collect: async (named, before) => {
+        const [caches, code] = await Promise.allSettled([
+          isolateHosts.collectCodeCaches(named, before),
+          containerRuntime ? containerRuntime.collectCode(named, before) : 0,
+        ]);
+        for (const result of [caches, code])
+          if (result.status === 'rejected') logger.error('collecting code copies failed', result.reason);
+        return (
+          (caches.status === 'fulfilled' ? caches.value : 0) + (code.status === 'fulfilled' ? code.value : 0)
+        );
+      },
     },
     graceMs: config.blobGraceHours * HOUR_MS,
     logger,

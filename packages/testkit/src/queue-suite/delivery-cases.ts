@@ -61,7 +61,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     assert.equal(again?.attempt, 1);
   });
 
-  it('leases at most `limit` jobs, in the order they came due (enqueue order for jobs due when enqueued)', async () => {
+  it('leases at most `limit` jobs by turn: taken when enqueued due, else at the first lease after coming due', async () => {
     const queue = getQueue();
     const now = Date.now();
     await queue.enqueue({ id: 'first', payload: null, maxAttempts: 1 });
@@ -79,7 +79,7 @@ export function deliveryCases(getQueue: GetQueue): void {
     const second = await queue.lease({ limit: 10, visibilityTimeoutMs: 30_000 });
     assert.deepEqual(
       second.map((j) => j.id),
-      ['second', 'soon', 'last'],
+      ['second', 'last', 'soon'],
     );
     assert.deepEqual(await queue.lease({ limit: 10, visibilityTimeoutMs: 30_000 }), []);
     assert.deepEqual(await queue.lease({ limit: 0, visibilityTimeoutMs: 30_000 }), []);

@@ -64,6 +64,17 @@ export function turnCases(getQueue: GetQueue): void {
     assert.equal(await queue.oldestDueAgeMs(), undefined);
   });
 
+  it('a lease that ran out gets its turn at the next lease, not at an enqueue', async () => {
+    const queue = getQueue();
+    await enqueueAll(queue, 'team-a', ['x']);
+    const [held] = await queue.lease({ limit: 1, visibilityTimeoutMs: 30 });
+    assert.equal(held?.id, 'x');
+    await sleep(60);
+    await enqueueAll(queue, 'team-a', ['y']);
+    const [y, x] = await queue.lease({ limit: 10, visibilityTimeoutMs: LONG });
+    assert.deepEqual([y?.id, x?.id, x?.attempt], ['y', 'x', 1]);
+  });
+
   it('jobs with a turn count as ready and due', async () => {
     const queue = getQueue();
     await enqueueAll(queue, 'team-a', ['a1', 'a2']);

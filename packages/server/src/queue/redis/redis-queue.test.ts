@@ -58,18 +58,21 @@ if (!url) {
       await queue.close();
       await dropQueueKeys(url, prefix);
     });
-    await queue.enqueue({ id: 'older', payload: 'kept', maxAttempts: 1 });
+    // Waiting for its time, as an older server left it: no group, no turn yet.
+    await queue.enqueue({ id: 'older', payload: 'kept', maxAttempts: 1, runAt: Date.now() + 50 });
     await redis.connect();
     assert.equal(await redis.hdel(`{${prefix}}:job:older`, 'g'), 1);
+    await new Promise((resolve) => setTimeout(resolve, 80));
     await queue.enqueue({ id: 'newer', payload: null, maxAttempts: 1, group: 'team-a' });
     await queue.enqueue({ id: 'ungrouped', payload: null, maxAttempts: 1 });
     const jobs = await queue.lease({ limit: 10, visibilityTimeoutMs: 60_000 });
+    // Given its turn at this lease, after the two given theirs when enqueued: in the group ''.
     assert.deepEqual(
       jobs.map((j) => [j.id, j.payload]),
       [
-        ['older', 'kept'],
         ['newer', null],
         ['ungrouped', null],
+        ['older', 'kept'],
       ],
     );
   });

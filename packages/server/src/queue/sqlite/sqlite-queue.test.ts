@@ -191,11 +191,12 @@ describe('SqliteQueue migration 004', () => {
     await queue.enqueue({ id: 'new-ungrouped', payload: null, maxAttempts: 1 });
     assert.deepEqual(
       (await queue.lease({ limit: 10, visibilityTimeoutMs: 60_000 })).map((j) => [j.id, j.attempt]),
+      // The two new ones took their turns when enqueued; the old ones get theirs at this lease.
       [
-        ['old-expired', 1],
         ['new', 1],
-        ['old-ready', 1],
         ['new-ungrouped', 1],
+        ['old-expired', 1],
+        ['old-ready', 1],
       ],
     );
     await queue.close();

@@ -91,24 +91,26 @@ export class SqliteQueue implements Queue {
     }
     const now = this.#now();
     const dueAt = job.runAt ?? now;
-    const insert = () =>
-      this.#db.run(
-        `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at, grp)
-          VALUES (?, ?, 'ready', 0, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    const group = job.group ?? '';
+    // A job due now gets its turn with it, whatever else waits for one; one due later gets it
+    // from the first `lease` after it comes due.
+    const due = dueAt <= now;
+    return this.#db.transaction(() => {
+      const turn = due ? this.#nextTurn(group) : null;
+      const { changes } = this.#db.run(
+        `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at, grp, turn)
+          VALUES (?, ?, 'ready', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
         job.id,
         job.payload === undefined ? null : JSON.stringify(job.payload),
         job.maxAttempts,
         job.maxAttempts,
         dueAt,
         now,
-        job.group ?? '',
-      ).changes;
-    if (dueAt > now) return { duplicate: insert() === 0 };
-    // Due now: its turn is given with it, so it is in the rotation however long the backlog of
-    // jobs without a turn yet.
-    return this.#db.transaction(() => {
-      if (insert() === 0) return { duplicate: true };
-      this.#giveTurns(now);
+        group,
+        turn,
+      );
+      if (changes === 0) return { duplicate: true };
+      if (turn !== null) this.#tookTurn(group, turn);
       return { duplicate: false };
     });
   }
@@ -162,9 +164,7 @@ export class SqliteQueue implements Queue {
 
   /**
    * Gives the jobs due without a turn (due at last, handed back, or under a lease that ran out)
-   * their group's next turns, in the order they became due: a group's next turn is one past its
-   * last, and never before the clock (the turn last leased), so a group joins the rotation where
-   * it stands rather than ahead of it for the turns it did not use.
+   * their group's next turns, in the order they became due.
    */
   #giveTurns(now: number): void {
     const due = this.#db.all<{ seq: number; grp: string }>(
@@ -173,25 +173,35 @@ export class SqliteQueue implements Queue {
       now,
       TURNS_PER_LEASE,
     );
-    if (due.length === 0) return;
-    const clock = this.#db.get<{ turn: number }>('SELECT turn FROM queue_clock WHERE id = 1')?.turn ?? 0;
-    const lastTurns = new Map<string, number>();
     for (const { seq, grp } of due) {
-      const last =
-        lastTurns.get(grp) ??
-        this.#db.get<{ last_turn: number }>('SELECT last_turn FROM queue_groups WHERE grp = ?', grp)
-          ?.last_turn;
-      const turn = last === undefined ? clock : Math.max(clock, last + 1);
-      lastTurns.set(grp, turn);
+      const turn = this.#nextTurn(grp);
       this.#db.run('UPDATE queue_jobs SET turn = ? WHERE seq = ?', turn, seq);
+      this.#tookTurn(grp, turn);
     }
-    for (const [grp, turn] of lastTurns)
-      this.#db.run(
-        `INSERT INTO queue_groups (grp, last_turn) VALUES (?, ?)
-          ON CONFLICT (grp) DO UPDATE SET last_turn = excluded.last_turn`,
-        grp,
-        turn,
-      );
+  }
+
+  /**
+   * The group's next turn: one past its last, and never before the clock (the turn last leased),
+   * so a group joins the rotation where it stands rather than ahead of it for the turns it did
+   * not use.
+   */
+  #nextTurn(group: string): number {
+    const row = this.#db.get<{ clock: number; last: number | null }>(
+      `SELECT (SELECT turn FROM queue_clock WHERE id = 1) AS clock,
+        (SELECT last_turn FROM queue_groups WHERE grp = ?) AS last`,
+      group,
+    );
+    const clock = row?.clock ?? 0;
+    return row?.last == null ? clock : Math.max(clock, row.last + 1);
+  }
+
+  #tookTurn(group: string, turn: number): void {
+    this.#db.run(
+      `INSERT INTO queue_groups (grp, last_turn) VALUES (?, ?)
+        ON CONFLICT (grp) DO UPDATE SET last_turn = excluded.last_turn`,
+      group,
+      turn,
+    );
   }
 
   /** Moves the clock to the turn last leased; a group whose last turn it passed is forgotten (it would start at the clock anyway). */

@@ -32,7 +32,7 @@ export async function collectCodeCaches(
     if (sha256 === undefined && !file.endsWith('.tmp')) continue;
     const at = (await stat(join(dir, file)).catch(() => undefined))?.mtimeMs;
     if (at === undefined || at >= writtenBefore) continue;
-    if (sha256 === undefined) await rm(join(dir, file), { force: true });
+    if (sha256 === undefined) await removeFile(join(dir, file));
     else old.push({ file, sha256 });
   }
   let removed = 0;
@@ -40,10 +40,16 @@ export async function collectCodeCaches(
     const batch = old.slice(i, i + COLLECT_BATCH);
     const kept = await named(batch.map((c) => c.sha256));
     for (const { file, sha256 } of batch) {
-      if (kept.has(sha256)) continue;
-      await rm(join(dir, file), { force: true });
-      removed++;
+      if (!kept.has(sha256) && (await removeFile(join(dir, file)))) removed++;
     }
   }
   return removed;
+}
+
+/** Removes a file; not one that is gone already, or is not a file (a folder by such a name). */
+function removeFile(path: string): Promise<boolean> {
+  return rm(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -10,8 +10,7 @@ if ARGV[6] ~= '' then due = tonumber(ARGV[6]) end
 local member = string.format('%016d', redis.call('INCR', SEQ)) .. ':' .. id
 redis.call('HSET', key, 'st', 'ready', 'a', 0, 's', 0, 'max', ARGV[5], 'b', ARGV[5], 'm', member, 'enq', ms(now), 'g', ARGV[7])
 if ARGV[4] ~= '' then redis.call('HSET', key, 'p', ARGV[4]) end
-redis.call('ZADD', READY, ms(due), member)
--- Due now: its turn is given with it, so it is in the rotation however long the backlog of jobs
--- without a turn yet.
-if due <= now then give_turns(now) end
+-- A job due now gets its turn with it, whatever else waits for one; one due later gets it from
+-- the first `lease` after it comes due.
+if due <= now then give_turn(member, ARGV[7], due) else redis.call('ZADD', READY, ms(due), member) end
 return 1

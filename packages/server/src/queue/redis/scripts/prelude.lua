@@ -69,29 +69,34 @@ local function leased_by(key, token)
   }
 end
 
--- Jobs due without a turn get their group's next one, in the order they became due (at most 1,000
--- per call): one past the group's last turn, and never before the clock (the turn last leased),
--- so a group joins the rotation where it stands rather than ahead of it.
+-- The group's next turn, now its last: one past its last, and never before the clock (the turn
+-- last leased), so a group joins the rotation where it stands rather than ahead of it for the
+-- turns it did not use.
+local function next_turn(group)
+  local clock = tonumber(redis.call('GET', CLOCK)) or 0
+  local last = tonumber(redis.call('ZSCORE', GROUPS, group))
+  local turn = clock
+  if last then turn = math.max(clock, last + 1) end
+  redis.call('ZADD', GROUPS, ms(turn), group)
+  return turn
+end
+
+-- Gives a due job its group's next turn; `due_at` is when it became due.
+local function give_turn(member, group, due_at)
+  redis.call('ZADD', TURNS, ms(next_turn(group)), member)
+  redis.call('ZADD', TURNS_DUE, ms(due_at), member)
+end
+
+-- Jobs due without a turn (due at last, handed back, or under a lease that ran out) get their
+-- group's next turns, in the order they became due (at most 1,000 per call).
 local function give_turns(now)
   local became_due = redis.call('ZRANGEBYSCORE', READY, '-inf', ms(now), 'WITHSCORES', 'LIMIT', 0, 1000)
-  if #became_due == 0 then return end
-  local clock = tonumber(redis.call('GET', CLOCK)) or 0
-  local last_turns = {}
   for i = 1, #became_due, 2 do
-    local member, due_at = became_due[i], became_due[i + 1]
+    local member = became_due[i]
     redis.call('ZREM', READY, member)
     local job = redis.call('HMGET', JOB .. id_of(member), 'max', 'g')
     -- A member without its hash (removed by hand) has nothing to deliver. A job enqueued before
     -- groups were kept is in the group of jobs enqueued without one.
-    if job[1] then
-      local group = job[2] or ''
-      local last = last_turns[group] or tonumber(redis.call('ZSCORE', GROUPS, group))
-      local turn = clock
-      if last then turn = math.max(clock, last + 1) end
-      last_turns[group] = turn
-      redis.call('ZADD', TURNS, ms(turn), member)
-      redis.call('ZADD', TURNS_DUE, due_at, member)
-    end
+    if job[1] then give_turn(member, job[2] or '', tonumber(became_due[i + 1])) end
   end
-  for group, turn in pairs(last_turns) do redis.call('ZADD', GROUPS, ms(turn), group) end
 end

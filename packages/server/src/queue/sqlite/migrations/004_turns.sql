@@ -11,6 +11,8 @@ CREATE TABLE queue_groups (
   grp       TEXT PRIMARY KEY,
   last_turn INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Groups the clock passed are forgotten at each lease (they start at the clock anyway).
+CREATE INDEX queue_groups_by_turn ON queue_groups (last_turn);
 CREATE TABLE queue_clock (
   id   INTEGER PRIMARY KEY CHECK (id = 1),
   turn INTEGER NOT NULL
