@@ -99,9 +99,9 @@ export interface Queue {
   /**
    * Leases up to `limit` due jobs, by turn, enqueue order breaking ties. Starts no attempt. A job
    * gets its group's next turn once due: when enqueued, if due then; else (its `runAt` or backoff
-   * passed, handed back, its lease ran out) at the next `lease` call. A group's turns
-   * follow one another, none before the turn last leased, so groups with due jobs take turns: a
-   * job waits behind its own group's earlier turns and, for each, one job of each other group.
+   * passed, handed back, its lease ran out) at the next `lease` call. A group's turns follow one
+   * another, none before the turn last leased, so groups with due jobs take turns: a job waits
+   * behind its own group's earlier turns and, for each, one job of each other group.
    */
   lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]>;
   /**

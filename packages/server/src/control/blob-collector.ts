@@ -41,8 +41,8 @@ export interface CollectionResult {
 /**
  * Deletes the blobs nothing names: the code of deleted functions and of refused deploys, the data
  * of deleted snapshots; and on this node, the unpacked copies of such code and its V8 code
- * caches, and the installed dependencies and go builds nothing used since. Without it they stay forever, outside every
- * quota, so failing deploys could fill the disk.
+ * caches, and the installed dependencies and go builds nothing used since. Without it they stay
+ * forever, outside every quota, so failing deploys could fill the disk.
  *
  * A blob is deleted only when it was last put before the grace period began, and no version or
  * snapshot names it when asked, which is after it was listed. Every record that names a blob is
