@@ -1,31 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, postgresSkipReason, postgresTestUrl } from '@faas/testkit';
-import {
-  dropQueueKeys,
-  NO_REDIS,
-  TEST_REDIS_URL,
-} from '../../packages/server/src/queue/redis/test-support.ts';
+import { deployments } from '../support/queue-backends.ts';
 import { developerKeyOf, startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 interface Listed {
   items: Array<{ id: string; status: string; createdAt: string; startedAt?: string }>;
 }
-
-/** The two deployments: everything embedded, and PostgreSQL with the Redis queue (a cluster's). */
-const backends = [
-  { name: 'SQLite store and queue', skip: false as string | false, setup: async () => ({}) },
-  {
-    name: 'PostgreSQL store, Redis queue',
-    skip: postgresSkipReason() ?? (TEST_REDIS_URL ? false : NO_REDIS),
-    setup: async (cleanups: (() => Promise<void>)[]) => {
-      const db = await createTestDatabase(postgresTestUrl() as string);
-      const queuePrefix = `test:queue-turns:${process.pid}`;
-      cleanups.push(db.drop, () => dropQueueKeys(TEST_REDIS_URL as string, queuePrefix));
-      return { databaseUrl: db.url, queueUrl: TEST_REDIS_URL as string, queuePrefix };
-    },
-  },
-];
 
 const BACKLOG = 24;
 
@@ -33,7 +13,7 @@ const BACKLOG = 24;
  * Projects take turns in the async queue: a project with a backlog does not hold another
  * project's next invocation back behind all of it (docs/queue.md).
  */
-for (const backend of backends) {
+for (const backend of deployments('queue-turns')) {
   describe(`the async queue: projects take turns (${backend.name})`, { skip: backend.skip }, () => {
     let s: TestServer;
     let flood: string;

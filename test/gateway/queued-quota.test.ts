@@ -1,38 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, postgresSkipReason, postgresTestUrl } from '@faas/testkit';
-import {
-  dropQueueKeys,
-  NO_REDIS,
-  TEST_REDIS_URL,
-} from '../../packages/server/src/queue/redis/test-support.ts';
+import { deployments } from '../support/queue-backends.ts';
 import { developerKeyOf, startTestServer, type TestServer, waitFor } from '../support/server.ts';
 
 type Json = Record<string, unknown> & {
   error?: { code: string; message: string; details?: Record<string, unknown> };
 };
 
-/** The two deployments: everything embedded, and PostgreSQL with the Redis queue (a cluster's). */
-const backends = [
-  { name: 'SQLite store and queue', skip: false as string | false, setup: async () => ({}) },
-  {
-    name: 'PostgreSQL store, Redis queue',
-    skip: postgresSkipReason() ?? (TEST_REDIS_URL ? false : NO_REDIS),
-    setup: async (cleanups: (() => Promise<void>)[]) => {
-      const db = await createTestDatabase(postgresTestUrl() as string);
-      const queuePrefix = `test:queued-quota:${process.pid}`;
-      cleanups.push(db.drop, () => dropQueueKeys(TEST_REDIS_URL as string, queuePrefix));
-      return { databaseUrl: db.url, queueUrl: TEST_REDIS_URL as string, queuePrefix };
-    },
-  },
-];
-
 /**
  * The `queuedInvocations` quota: a project's async invocations accepted and not finished (queued
  * or running), FAAS_MAX_QUEUED_PER_PROJECT by default. One tenant's flood of async calls must not
  * grow the queue without bound ahead of every other tenant's jobs.
  */
-for (const backend of backends) {
+for (const backend of deployments('queued-quota')) {
   describe(`projects: the queued invocations quota (${backend.name})`, { skip: backend.skip }, () => {
     let s: TestServer;
     let a: string;
