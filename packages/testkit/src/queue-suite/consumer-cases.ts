@@ -326,4 +326,50 @@ export function consumerCases(get: () => ConsumerSubject): void {
     );
     assert.deepEqual(runs.map(([id]) => id).sort(), ['a1', 'a2', 'b1', 'b2']);
   });
+
+  for (const shared of ['group', 'key'] as const) {
+    it(`one job waits for a slot its ${shared} shares: other groups' jobs take the consumer's other places`, async (t) => {
+      const subject = get();
+      if (!subject.consume) return t.skip('the factory gives no consumer');
+      const { queue } = subject;
+      // A project at its quota of one (or a function at its limit of one) with a backlog.
+      for (const id of ['a1', 'a2', 'a3', 'a4'])
+        await queue.enqueue({ id, payload: null, maxAttempts: 1, group: 'team-a', key: 'team-a.f' });
+      const runs: Array<[string, number]> = [];
+      const ended = new Map<string, number>();
+      try {
+        consumer(subject, queue, {
+          concurrency: 3,
+          leaseMs: 2_000,
+          processor: {
+            admit: async (job) => ({
+              kind: 'run',
+              slots: [{ key: `${shared}:${shared === 'group' ? job.group : job.key}`, limit: 1, shared }],
+              value: undefined,
+            }),
+            process: async (job) => {
+              runs.push([job.id, job.attempt]);
+              await sleep(job.id.startsWith('a') ? 700 : 20);
+              ended.set(job.id, Date.now());
+            },
+          },
+        });
+        await eventually(async () => runs.length === 1, 10_000, 'the first job to start');
+        for (const id of ['b1', 'b2', 'b3'])
+          await queue.enqueue({ id, payload: null, maxAttempts: 1, group: 'team-b', key: 'team-b.f' });
+        await eventually(async () => ended.has('b3'), 10_000, "the other group's jobs");
+        // Before, a2 and a3 both waited for the slot a1 held, filling the consumer's three places.
+        assert.equal(ended.has('a1'), false, "the other group's jobs waited for the first job's end");
+        await eventually(async () => ended.size === 7, 20_000, 'every job to end');
+      } finally {
+        await stopAll();
+      }
+      assert.deepEqual(runs.map(([id]) => id).sort(), ['a1', 'a2', 'a3', 'a4', 'b1', 'b2', 'b3']);
+      assert.deepEqual(
+        runs.map(([, attempt]) => attempt),
+        [1, 1, 1, 1, 1, 1, 1],
+        'a job handed back counted an attempt',
+      );
+    });
+  }
 }
