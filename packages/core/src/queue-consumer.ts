@@ -4,13 +4,6 @@ import type { FailOutcome, LeasedJob, Queue } from './queue.ts';
 export interface JobSlot {
   key: string;
   limit: number;
-  /**
-   * Which of the job's fellows need this slot too: every job of its queue `group` (a project's
-   * quota) or of its queue `key` (a function's limit). Such a slot is never waited for: taken,
-   * the job is handed back uncounted, and the consumer leases no job of that group or key until
-   * it has room. Jobs that could only wait do not fill the consumer's places.
-   */
-  shared?: 'group' | 'key';
 }
 
 /** What the processor decides about a leased job before its attempt starts. */

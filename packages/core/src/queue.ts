@@ -15,11 +15,6 @@ export interface NewJob {
    * group for every job enqueued without one)
    */
   group?: string;
-  /**
-   * What the job needs a slot of within its group (the invocation's function), for `lease`'s
-   * `skip`: a consumer whose job of this key waits for a slot leases no other job of it meanwhile.
-   */
-  key?: string;
 }
 
 /** A job handed to a consumer under a lease. */
@@ -35,24 +30,7 @@ export interface LeasedJob {
   /** Proves ownership of the lease to ack/fail/extend. */
   leaseToken: string;
   leaseExpiresAt: number;
-  /** As enqueued ('' for none). */
-  group: string;
-  /** As enqueued. */
-  key?: string;
 }
-
-/** What `lease` is to leave for now: the due jobs of these groups, and of these keys. */
-export interface LeaseSkip {
-  groups?: readonly string[];
-  keys?: readonly string[];
-}
-
-/**
- * Due jobs `lease` looks at past `limit` for ones `skip` does not name, at most: a skipped group
- * with a backlog costs each call a bounded walk, and turns interleave groups, so other groups'
- * jobs come within it.
- */
-export const LEASE_SKIP_WINDOW = 1_000;
 
 export interface QueueStats {
   /** Waiting to be delivered (including backing off). */
@@ -124,12 +102,8 @@ export interface Queue {
    * passed, handed back, its lease ran out) at the next `lease` call. A group's turns follow one
    * another, none before the turn last leased, so groups with due jobs take turns: a job waits
    * behind its own group's earlier turns and, for each, one job of each other group.
-   *
-   * Due jobs that `skip` names are left where they are, keeping their turns: a consumer whose job
-   * of a group (or key) waits for a slot takes other groups' jobs meanwhile, not more of the
-   * ones that would wait too. Past them, at most `LEASE_SKIP_WINDOW` due jobs are looked at.
    */
-  lease(options: { limit: number; visibilityTimeoutMs: number; skip?: LeaseSkip }): Promise<LeasedJob[]>;
+  lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]>;
   /**
    * Starts the leased job's attempt (number `attempt`): it now counts toward `maxAttempts`.
    * Returns false, counting nothing, when the lease was lost or has run out (the job may be

@@ -465,7 +465,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     slots: limiter,
     projectSlot: (project) => {
       const limit = limits.of(project)?.concurrentInvocations;
-      return limit === undefined ? undefined : { key: projectSlotKey(project), limit, shared: 'group' };
+      return limit === undefined ? undefined : { key: projectSlotKey(project), limit };
     },
     concurrency: config.queueConcurrency,
     leaseMs: config.queueLeaseMs,

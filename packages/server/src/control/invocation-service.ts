@@ -340,13 +340,11 @@ export class InvocationService {
     };
     try {
       // Projects take turns in the queue: one project's backlog does not hold another's back.
-      // The key is the function's slot: a consumer whose job waits for it leases no more of them.
       await queue.enqueue({
         id: invocation.id,
         payload: job,
         maxAttempts: fn.maxRetries + 1,
         group: fn.project ?? DEFAULT_PROJECT,
-        key: fn.name,
       });
     } catch (err) {
       // The client gets the error, not a 202: the record says so at once rather than after a

@@ -55,10 +55,10 @@ export interface AsyncWorkerOptions {
   slots: SlotLimiter;
   /**
    * The slot of a project's `concurrentInvocations` quota (the one its sync calls take), or
-   * undefined when it has none: shared by the project's jobs, as a function's is by its jobs.
+   * undefined when it has none: a job waits for it as for its function's slot.
    */
   projectSlot?: (project: string) => JobSlot | undefined;
-  /** Jobs held at once by this worker (running, or admitted and taking their slots). */
+  /** Jobs held at once by this worker (running, or waiting for their function's slot). */
   concurrency: number;
   /** Lease of a job; renewed every half of it while the job is held. */
   leaseMs: number;
@@ -164,11 +164,9 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
       // The record's name, not the job's: a job queued before function names were per project
       // (migration 010) names the function as it was called then.
       const fn = await this.#o.catalog.resolve(current.functionName, payload.version);
-      const slot = { key: fn.name, limit: fn.maxConcurrency, shared: 'key' } as const;
+      const slot = { key: fn.name, limit: fn.maxConcurrency };
       // The project's concurrentInvocations quota counts async attempts as it counts sync calls
-      // (the same slot). Both are shared (every job of the project, of the function, needs them):
-      // a job finding one taken is handed back uncounted, and no more of them are leased until
-      // it frees (QueueConsumer).
+      // (the same slot): past it the job waits, holding no attempt, as for its function's slot.
       const quota = this.#o.projectSlot?.(fn.project ?? DEFAULT_PROJECT);
       return { kind: 'run', slots: quota ? [quota, slot] : [slot], value: fn };
     } catch (err) {

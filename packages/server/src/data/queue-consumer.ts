@@ -7,7 +7,6 @@ import {
   type JobConsumer,
   type JobSlot,
   type LeasedJob,
-  type LeaseSkip,
   type Queue,
 } from '@faas/core';
 import { LeaseKeeper } from './lease-keeper.ts';
@@ -16,10 +15,6 @@ import { LeaseKeeper } from './lease-keeper.ts';
 export interface SlotLimiter {
   /** A release function once a slot is free; rejects (or throws) TOO_MANY_REQUESTS after `waitMs`. */
   acquire(key: string, limit: number, waitMs: number): Promise<() => void> | (() => void);
-  /** A release function when a slot is free now, else undefined (no wait). */
-  tryAcquire(key: string, limit: number): (() => void) | undefined;
-  /** Slots of `key` taken now, by every thread. */
-  running(key: string): number;
 }
 
 export interface QueueConsumerOptions<T> extends ConsumerOptions<T> {
@@ -29,8 +24,6 @@ export interface QueueConsumerOptions<T> extends ConsumerOptions<T> {
 const DEFAULT_SLOT_WAIT_MS = 5_000;
 /** A job whose admission found the store down is due again this much later. */
 const ADMIT_AGAIN_MS = 1_000;
-/** While jobs are left in the queue for a shared slot, how often the consumer looks whether it has room. */
-const FULL_RECHECK_MS = 50;
 
 type Finished = { ok: true } | { ok: false; error: unknown };
 
@@ -40,12 +33,6 @@ type Finished = { ok: true } | { ok: false; error: unknown };
  * ack or fail. A job that waits for its slot longer than `slotWaitMs`, or when the consumer stops,
  * is handed back without counting an attempt (to its project's next turn, behind the jobs already
  * due, so other functions' jobs get this consumer's room meanwhile).
- *
- * A job never waits for a slot its whole group or key needs (`JobSlot.shared`: a project's
- * quota, a function's limit). Found taken, the job is handed back at once, and the consumer
- * leases none of that group's (or key's) jobs until the slot has room. So a project or function
- * at its limit with a backlog holds none of the consumer's places with jobs that cannot run, and
- * other projects' jobs take them.
  */
 export class QueueConsumer<T> implements JobConsumer {
   #queue: Queue;
@@ -53,8 +40,6 @@ export class QueueConsumer<T> implements JobConsumer {
   #keeper: LeaseKeeper;
   /** Jobs held: waiting for a slot or running. */
   #held = new Set<Promise<void>>();
-  /** Shared slots found taken, by what shares them (`g:` + group, `k:` + key): their jobs stay queued. */
-  #full = new Map<string, JobSlot>();
   #running = false;
   #stopping = new AbortController();
   #wake: (() => void) | undefined;
@@ -99,49 +84,16 @@ export class QueueConsumer<T> implements JobConsumer {
     while (this.#running) {
       try {
         const free = this.#o.concurrency - this.#held.size;
-        const skip = this.#skip();
         if (free > 0) {
-          const jobs = await this.#queue.lease({
-            limit: free,
-            visibilityTimeoutMs: this.#o.leaseMs,
-            ...(skip ? { skip } : {}),
-          });
+          const jobs = await this.#queue.lease({ limit: free, visibilityTimeoutMs: this.#o.leaseMs });
           for (const job of jobs) this.#track(this.#handle(job));
           if (jobs.length === free) continue;
         }
-        // The jobs left for a full slot are due: the queue's next due time says nothing.
-        if (skip && free > 0) await this.#sleepWhileFull();
-        else await this.#sleep(await this.#sleepMs(free > 0));
+        await this.#sleep(await this.#sleepMs(free > 0));
       } catch (err) {
         this.#o.logger?.error('queue consumer: poll failed', err);
         await this.#sleep(this.#o.pollMs);
       }
-    }
-  }
-
-  /** What `lease` leaves for now: the groups and keys whose shared slot is still taken. */
-  #skip(): LeaseSkip | undefined {
-    for (const [scope, slot] of this.#full) if (this.#hasRoom(slot)) this.#full.delete(scope);
-    if (this.#full.size === 0) return undefined;
-    const groups: string[] = [];
-    const keys: string[] = [];
-    for (const scope of this.#full.keys()) (scope.startsWith('g:') ? groups : keys).push(scope.slice(2));
-    return { groups, keys };
-  }
-
-  #hasRoom(slot: JobSlot): boolean {
-    return this.#o.slots.running(slot.key) < slot.limit;
-  }
-
-  /**
-   * Until woken, one of the full slots has room (a slot another thread gives back wakes no one
-   * here), or `pollMs`.
-   */
-  async #sleepWhileFull(): Promise<void> {
-    const until = performance.now() + this.#o.pollMs;
-    for (let left = this.#o.pollMs; left > 0 && this.#running; left = until - performance.now()) {
-      if (await this.#sleep(Math.min(left, FULL_RECHECK_MS))) return;
-      for (const slot of this.#full.values()) if (this.#hasRoom(slot)) return;
     }
   }
 
@@ -151,17 +103,16 @@ export class QueueConsumer<T> implements JobConsumer {
     return due === undefined ? this.#o.pollMs : Math.min(Math.max(due, 1), this.#o.pollMs);
   }
 
-  /** Resolves true when woken before `ms`. */
-  #sleep(ms: number): Promise<boolean> {
-    if (!this.#running) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const done = (woken: boolean) => {
+  #sleep(ms: number): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
         clearTimeout(timer);
         this.#wake = undefined;
-        resolve(woken);
+        resolve();
       };
-      const timer = setTimeout(() => done(false), ms);
-      this.#wake = () => done(true);
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
     });
   }
 
@@ -206,10 +157,9 @@ export class QueueConsumer<T> implements JobConsumer {
       await this.#fail(job, new Error(admission.error), false);
       return;
     }
-    const release = await this.#takeSlots(job, admission.slots ?? [], signal);
+    const release = await this.#takeSlots(admission.slots ?? [], signal);
     if (!release) {
-      // No slot in time, a shared one taken, or stopping: back to the queue, its attempt not
-      // counted.
+      // No slot in time, or stopping: back to the queue, its attempt not counted.
       if (!signal.aborted) await this.#queue.release(job.id, job.leaseToken);
       return;
     }
@@ -241,18 +191,14 @@ export class QueueConsumer<T> implements JobConsumer {
    * One release for all the job's slots, or undefined when one of them did not free in time (the
    * ones already taken are handed back at once: a job waiting holds nothing).
    */
-  async #takeSlots(
-    job: LeasedJob,
-    slots: readonly JobSlot[],
-    signal: AbortSignal,
-  ): Promise<(() => void) | undefined> {
+  async #takeSlots(slots: readonly JobSlot[], signal: AbortSignal): Promise<(() => void) | undefined> {
     const held: Array<() => void> = [];
     const releaseAll = () => {
       for (let i = held.length - 1; i >= 0; i--) (held[i] as () => void)();
     };
     try {
       for (const slot of slots) {
-        const release = await this.#takeSlot(job, slot, signal);
+        const release = await this.#takeSlot(slot, signal);
         if (!release) {
           releaseAll();
           return undefined;
@@ -267,17 +213,10 @@ export class QueueConsumer<T> implements JobConsumer {
   }
 
   /**
-   * The job's slot, or undefined when it is a shared one taken now, none frees within
-   * `slotWaitMs`, the lease is lost or the consumer stops. A slot granted after giving up is
-   * handed straight back.
+   * The job's slot, or undefined when none frees within `slotWaitMs`, the lease is lost or the
+   * consumer stops. A slot granted after giving up is handed straight back.
    */
-  #takeSlot(job: LeasedJob, slot: JobSlot, signal: AbortSignal): Promise<(() => void) | undefined> {
-    const scope = sharedBy(job, slot);
-    if (scope !== undefined) {
-      const release = this.#o.slots.tryAcquire(slot.key, slot.limit);
-      if (!release) this.#full.set(scope, slot);
-      return Promise.resolve(release);
-    }
+  #takeSlot(slot: JobSlot, signal: AbortSignal): Promise<(() => void) | undefined> {
     const stopping = this.#stopping.signal;
     let acquiring: Promise<() => void> | (() => void);
     try {
@@ -310,13 +249,6 @@ export class QueueConsumer<T> implements JobConsumer {
       );
     });
   }
-}
-
-/** What shares the slot with the job, as `#full` names it; undefined when nothing does. */
-function sharedBy(job: LeasedJob, slot: JobSlot): string | undefined {
-  if (slot.shared === 'group') return `g:${job.group}`;
-  if (slot.shared === 'key' && job.key !== undefined) return `k:${job.key}`;
-  return undefined;
 }
 
 function isTooMany(err: unknown): boolean {

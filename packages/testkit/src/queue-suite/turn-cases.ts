@@ -85,49 +85,4 @@ export function turnCases(getQueue: GetQueue): void {
     const age = await queue.oldestDueAgeMs();
     assert.ok(age !== undefined && age >= 15, `oldestDueAgeMs was ${age}`);
   });
-
-  it('lease leaves the due jobs of the groups and keys it is told to skip, keeping their turns', async () => {
-    const queue = getQueue();
-    for (const [id, group, key] of [
-      ['a1', 'team-a', 'fa'],
-      ['a2', 'team-a', 'fa'],
-      ['a3', 'team-a', 'fa'],
-      ['b1', 'team-b', 'fb1'],
-      ['b2', 'team-b', 'fb2'],
-      ['c1', 'team-c', undefined],
-    ] as const) {
-      await queue.enqueue({ id, payload: id, maxAttempts: 3, group, ...(key ? { key } : {}) });
-    }
-    await queue.enqueue({ id: 'none', payload: null, maxAttempts: 3 });
-    const skipped = await queue.lease({
-      limit: 10,
-      visibilityTimeoutMs: LONG,
-      skip: { groups: ['team-a'], keys: ['fb1'] },
-    });
-    assert.deepEqual(
-      skipped.map((j) => [j.id, j.group, j.key]),
-      [
-        ['c1', 'team-c', undefined],
-        ['none', '', undefined],
-        ['b2', 'team-b', 'fb2'],
-      ],
-    );
-    assert.deepEqual(
-      await queue.lease({ limit: 10, visibilityTimeoutMs: LONG, skip: { groups: ['team-a', 'team-b'] } }),
-      [],
-      'everything due is skipped',
-    );
-    // Their turns kept: a1 and b1 were due before any job leased above.
-    const rest = await queue.lease({ limit: 10, visibilityTimeoutMs: LONG });
-    assert.deepEqual(
-      rest.map((j) => [j.id, j.group, j.key]),
-      [
-        ['a1', 'team-a', 'fa'],
-        ['b1', 'team-b', 'fb1'],
-        ['a2', 'team-a', 'fa'],
-        ['a3', 'team-a', 'fa'],
-      ],
-    );
-    assert.deepEqual(await queue.stats(), { ready: 0, delayed: 0, leased: 7, deadLettered: 0 });
-  });
 }

@@ -6,10 +6,8 @@ import {
   ErrorCode,
   FaasError,
   type FailOutcome,
-  LEASE_SKIP_WINDOW,
   type LeasedJob,
   type LeaseRef,
-  type LeaseSkip,
   type NewJob,
   type Queue,
   type QueueStats,
@@ -42,7 +40,7 @@ export interface RedisQueueOptions {
   logger?: Pick<Console, 'warn'>;
 }
 
-type RawLeased = [string, string | null, number, number, string, string | null, string | null];
+type RawLeased = [string, string | null, number, number, string];
 
 const DEFAULT_JITTER_RATIO = 0.1;
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -107,41 +105,25 @@ export class RedisQueue implements Queue {
     }
     const payload = job.payload === undefined ? '' : JSON.stringify(job.payload);
     const runAt = job.runAt === undefined ? '' : Math.trunc(job.runAt);
-    const added = await this.#run('enqueue', [
-      job.id,
-      payload,
-      job.maxAttempts,
-      runAt,
-      job.group ?? '',
-      job.key ?? '',
-    ]);
+    const added = await this.#run('enqueue', [job.id, payload, job.maxAttempts, runAt, job.group ?? '']);
     return { duplicate: added === 0 };
   }
 
-  async lease(options: {
-    limit: number;
-    visibilityTimeoutMs: number;
-    skip?: LeaseSkip;
-  }): Promise<LeasedJob[]> {
+  async lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]> {
     const limit = Math.trunc(options.limit);
     if (!(limit >= 1)) return [];
-    const { groups, keys } = options.skip ?? {};
     const [leaseExpiresAt, rows] = (await this.#run('lease', [
       limit,
       Math.trunc(options.visibilityTimeoutMs),
       randomUUID(),
-      groups?.length ? JSON.stringify(groups) : '',
-      keys?.length ? JSON.stringify(keys) : '',
-      LEASE_SKIP_WINDOW,
     ])) as [number, RawLeased[]];
-    return rows.map(([id, payload, attempt, maxAttempts, leaseToken, group, key]) => ({
+    return rows.map(([id, payload, attempt, maxAttempts, leaseToken]) => ({
       id,
       payload: payload === null ? undefined : JSON.parse(payload),
       attempt,
       maxAttempts,
       leaseToken,
       leaseExpiresAt,
-      ...jobFields(group, key),
     }));
   }
 
@@ -198,9 +180,9 @@ export class RedisQueue implements Queue {
       id,
       Math.trunc(options.visibilityTimeoutMs),
       randomUUID(),
-    ])) as [string, string | null, number, number, string, number, string | null, string | null] | null;
+    ])) as [string, string | null, number, number, string, number] | null;
     if (!row) return undefined;
-    const [, payload, attempt, maxAttempts, leaseToken, leaseExpiresAt, group, key] = row;
+    const [, payload, attempt, maxAttempts, leaseToken, leaseExpiresAt] = row;
     return {
       id,
       payload: payload === null ? undefined : JSON.parse(payload),
@@ -208,7 +190,6 @@ export class RedisQueue implements Queue {
       maxAttempts,
       leaseToken,
       leaseExpiresAt,
-      ...jobFields(group, key),
     };
   }
 
@@ -336,9 +317,4 @@ export async function openRedisQueue(options: RedisQueueOptions): Promise<RedisQ
     );
   }
   return queue;
-}
-
-/** A leased job's group and key, as enqueued (Lua's false for a field the hash lacks comes as null). */
-function jobFields(group: string | null, key: string | null): Pick<LeasedJob, 'group' | 'key'> {
-  return key === null ? { group: group ?? '' } : { group: group ?? '', key };
 }

@@ -6,10 +6,8 @@ import {
   ErrorCode,
   FaasError,
   type FailOutcome,
-  LEASE_SKIP_WINDOW,
   type LeasedJob,
   type LeaseRef,
-  type LeaseSkip,
   type NewJob,
   type Queue,
   type QueueStats,
@@ -42,8 +40,6 @@ interface JobRow {
   payload: string | null;
   attempt: number;
   max_attempts: number;
-  grp: string;
-  jkey: string | null;
 }
 
 interface TurnRow extends JobRow {
@@ -102,8 +98,8 @@ export class SqliteQueue implements Queue {
     return this.#db.transaction(() => {
       const turn = due ? this.#nextTurn(group) : null;
       const { changes } = this.#db.run(
-        `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at, grp, jkey, turn)
-          VALUES (?, ?, 'ready', 0, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO queue_jobs (id, payload, state, attempt, max_attempts, budget, visible_at, enqueued_at, grp, turn)
+          VALUES (?, ?, 'ready', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
         job.id,
         job.payload === undefined ? null : JSON.stringify(job.payload),
         job.maxAttempts,
@@ -111,7 +107,6 @@ export class SqliteQueue implements Queue {
         dueAt,
         now,
         group,
-        job.key ?? null,
         turn,
       );
       if (changes === 0) return { duplicate: true };
@@ -120,11 +115,7 @@ export class SqliteQueue implements Queue {
     });
   }
 
-  async lease(options: {
-    limit: number;
-    visibilityTimeoutMs: number;
-    skip?: LeaseSkip;
-  }): Promise<LeasedJob[]> {
+  async lease(options: { limit: number; visibilityTimeoutMs: number }): Promise<LeasedJob[]> {
     const limit = Math.trunc(options.limit);
     if (limit < 1) return [];
     const now = this.#now();
@@ -145,7 +136,11 @@ export class SqliteQueue implements Queue {
         now,
       );
       this.#giveTurns(now);
-      const rows = this.#byTurn(limit, options.skip);
+      const rows = this.#db.all<TurnRow>(
+        `SELECT seq, id, payload, attempt, max_attempts, turn FROM queue_jobs
+          WHERE turn IS NOT NULL ORDER BY turn, seq LIMIT ?`,
+        limit,
+      );
       const last = rows.at(-1);
       if (last) this.#advanceClock(last.turn);
       return rows.map((row): LeasedJob => {
@@ -163,32 +158,9 @@ export class SqliteQueue implements Queue {
           maxAttempts: row.max_attempts,
           leaseToken,
           leaseExpiresAt,
-          ...jobFields(row),
         };
       });
     });
-  }
-
-  /** The first `limit` jobs by turn, past those `skip` names (looking at a bounded window). */
-  #byTurn(limit: number, skip: LeaseSkip | undefined): TurnRow[] {
-    const columns = 'seq, id, payload, attempt, max_attempts, grp, jkey, turn';
-    if (!skip?.groups?.length && !skip?.keys?.length) {
-      return this.#db.all<TurnRow>(
-        `SELECT ${columns} FROM queue_jobs WHERE turn IS NOT NULL ORDER BY turn, seq LIMIT ?`,
-        limit,
-      );
-    }
-    return this.#db.all<TurnRow>(
-      `SELECT ${columns} FROM (
-          SELECT ${columns} FROM queue_jobs WHERE turn IS NOT NULL ORDER BY turn, seq LIMIT ?)
-        WHERE grp NOT IN (SELECT value FROM json_each(?))
-          AND (jkey IS NULL OR jkey NOT IN (SELECT value FROM json_each(?)))
-        ORDER BY turn, seq LIMIT ?`,
-      limit + LEASE_SKIP_WINDOW,
-      JSON.stringify(skip.groups ?? []),
-      JSON.stringify(skip.keys ?? []),
-      limit,
-    );
   }
 
   /**
@@ -359,7 +331,7 @@ export class SqliteQueue implements Queue {
     const row = this.#db.get<JobRow>(
       `UPDATE queue_jobs SET state = 'leased', started = 0, lease_token = ?, visible_at = ?,
         max_attempts = attempt + budget, dead_at = NULL
-        WHERE id = ? AND state = 'dead' RETURNING seq, id, payload, attempt, max_attempts, grp, jkey`,
+        WHERE id = ? AND state = 'dead' RETURNING seq, id, payload, attempt, max_attempts`,
       leaseToken,
       leaseExpiresAt,
       id,
@@ -372,7 +344,6 @@ export class SqliteQueue implements Queue {
       maxAttempts: row.max_attempts,
       leaseToken,
       leaseExpiresAt,
-      ...jobFields(row),
     };
   }
 
@@ -510,9 +481,4 @@ export async function openSqliteQueue(options: SqliteQueueOptions): Promise<Sqli
     throw err;
   }
   return queue;
-}
-
-/** A leased job's group and key, as enqueued. */
-function jobFields(row: JobRow): Pick<LeasedJob, 'group' | 'key'> {
-  return row.jkey === null ? { group: row.grp } : { group: row.grp, key: row.jkey };
 }
