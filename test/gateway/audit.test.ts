@@ -199,4 +199,39 @@ describe('the audit trail', () => {
     const seenByDefault = JSON.stringify((await audit(ownerDefault.key)).items);
     assert.doesNotMatch(seenByDefault, /team-c|team-a|team-b/);
   });
+
+  it('shows a key narrowed to functions only the changes of those', async () => {
+    for (const name of ['mine', 'theirs']) {
+      const made = await as(owner.key, '/api/v1/functions', {
+        method: 'POST',
+        json: { name, runtime: 'js', code: 'export default () => 3' },
+      });
+      assert.equal(made.status, 201, await made.text());
+    }
+    const res = await as(owner.key, '/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'narrowed', role: 'owner', functions: ['mine'] },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const narrowed = (await res.json()) as { key: string };
+    assert.equal(
+      (await as(narrowed.key, '/api/v1/functions/mine', { method: 'PATCH', json: { description: 'v2' } }))
+        .status,
+      200,
+    );
+    const seen = await waitFor(async () => {
+      const items = (await audit(narrowed.key)).items;
+      return items.some((e) => e.action === 'PATCH /api/v1/functions/:name') ? items : undefined;
+    });
+    assert.deepEqual(
+      seen.map((e) => [e.action, e.target]),
+      [
+        ['PATCH /api/v1/functions/:name', 'functions/mine'],
+        ['POST /api/v1/functions', 'functions/mine'],
+      ],
+    );
+    // The project's owner sees them all: the other function and the key made.
+    const all = (await audit(owner.key)).items.map((e) => e.target);
+    assert.ok(all.includes('functions/theirs') && all.some((t) => t?.startsWith('keys/')));
+  });
 });

@@ -27,6 +27,11 @@ export interface AuditFilter {
   action?: string;
   /** A key id. */
   actorKeyId?: string;
+  /**
+   * Only changes of these objects or of what is under them: `functions/hello` takes
+   * `functions/hello/versions/2` too. (A key narrowed to functions sees only theirs.)
+   */
+  targets?: readonly string[];
   /** ISO timestamps, inclusive/exclusive. */
   since?: string;
   until?: string;

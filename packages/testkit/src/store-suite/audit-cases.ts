@@ -60,6 +60,24 @@ export function auditCases(getStore: GetStore): void {
     );
   });
 
+  it('filters by target: the objects named and what is under them, nothing that only starts alike', async () => {
+    const store = getStore();
+    const targets = ['functions/a', 'functions/a/versions/2', 'functions/ab', 'functions/b', 'keys/key_a'];
+    for (const [i, target] of targets.entries()) await store.appendAudit(entry(i + 1, { target }));
+    const { target: _, ...untargeted } = entry(9, { action: 'POST /api/v1/execute' });
+    await store.appendAudit(untargeted);
+    const ids = async (targets: string[]) =>
+      (await store.listAudit({ targets }, {})).items.map((e) => e.target);
+    assert.deepEqual(await ids(['functions/a']), ['functions/a/versions/2', 'functions/a']);
+    assert.deepEqual(await ids(['functions/a', 'functions/b']), [
+      'functions/b',
+      'functions/a/versions/2',
+      'functions/a',
+    ]);
+    assert.deepEqual(await ids(['functions/a_']), [], 'a name is not a pattern');
+    assert.deepEqual(await ids([]), []);
+  });
+
   it('deletes old entries in batches, never newer ones', async () => {
     const store = getStore();
     for (let n = 1; n <= 5; n++) await store.appendAudit(entry(n));

@@ -42,6 +42,9 @@ export function auditRoutes(app: FastifyInstance, platform: Platform): void {
       if (request.projectScope !== undefined) filter.project = request.projectScope;
       if (action) filter.action = action;
       if (actorKeyId) filter.actorKeyId = actorKeyId;
+      // A key narrowed to functions sees the changes of those, as it sees only their invocations.
+      const narrowed = request.identity?.functions;
+      if (narrowed) filter.targets = narrowed.map((name) => `functions/${name}`);
       Object.assign(filter, timeFilter(request.query));
       return platform.store.listAudit(filter, { ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) });
     },

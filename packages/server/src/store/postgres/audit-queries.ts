@@ -28,6 +28,11 @@ export class AuditQueries {
     if (filter.project !== undefined) add('project =', filter.project);
     if (filter.action !== undefined) add('action =', filter.action);
     if (filter.actorKeyId !== undefined) add('actor_key_id =', filter.actorKeyId);
+    if (filter.targets !== undefined) {
+      params.push([...filter.targets]);
+      where.push(`EXISTS (SELECT 1 FROM unnest($${params.length}::text[]) AS t(v)
+        WHERE audit.target = t.v OR starts_with(audit.target, t.v || '/'))`);
+    }
     if (filter.since !== undefined) add('at >=', filter.since);
     if (filter.until !== undefined) add('at <', filter.until);
     if (page.cursor) add('id <', decodeCursor(page.cursor, ['string'])[0] as string);

@@ -28,6 +28,13 @@ export class AuditQueries {
     if (filter.project !== undefined) add('project = ?', filter.project);
     if (filter.action !== undefined) add('action = ?', filter.action);
     if (filter.actorKeyId !== undefined) add('actor_key_id = ?', filter.actorKeyId);
+    if (filter.targets !== undefined) {
+      add(
+        `EXISTS (SELECT 1 FROM json_each(?) AS t
+          WHERE audit.target = t.value OR substr(audit.target, 1, length(t.value) + 1) = t.value || '/')`,
+        JSON.stringify(filter.targets),
+      );
+    }
     if (filter.since !== undefined) add('at >= ?', filter.since);
     if (filter.until !== undefined) add('at < ?', filter.until);
     if (page.cursor) add('id < ?', decodeCursor(page.cursor, ['string'])[0] as string);
