@@ -15,7 +15,11 @@ import {
   createContainerRuntime,
 } from '../../packages/server/src/runtimes/container/container-runtime.ts';
 import type { ContainerLanguage } from '../../packages/testkit/src/fixtures/container-fixtures.ts';
-import { FIXTURE_NAMES, type RuntimeFixtures } from '../../packages/testkit/src/fixtures/runtime-fixtures.ts';
+import {
+  FIXTURE_NAMES,
+  type FixtureName,
+  type RuntimeFixtures,
+} from '../../packages/testkit/src/fixtures/runtime-fixtures.ts';
 import { MemoryBlobStore } from '../../packages/testkit/src/memory-blob-store.ts';
 import { defineRuntimeSuite } from '../../packages/testkit/src/runtime-suite.ts';
 import { createContainerFixtures } from './container-fixtures.ts';
@@ -137,12 +141,18 @@ export async function defineContainerConformance(
  * built, as after a deploy.
  */
 async function prepareAll(runtime: ContainerRuntime, fixtures: RuntimeFixtures) {
-  for (const name of FIXTURE_NAMES) {
-    const tags = name === 'versioned' ? ['first', 'second'] : [undefined];
-    for (const tag of tags) {
-      const fn = await fixtures[name](tag ? { tag } : {});
-      // The load error fails after its build: that build is what is kept.
-      await runtime.prepare(fn).catch(() => {});
-    }
-  }
+  const prepare = async (name: FixtureName, tag?: string) => {
+    const fn = await fixtures[name](tag ? { tag } : {});
+    // The load error fails after its build: that build is what is kept.
+    await runtime.prepare(fn).catch(() => {});
+  };
+  const [first, ...rest] = FIXTURE_NAMES;
+  // The first alone fills the build cache (a go toolchain's standard library); the rest side by
+  // side, as many at once as the runtime builds.
+  await prepare(first as FixtureName);
+  await Promise.all(
+    rest.flatMap((name) =>
+      (name === 'versioned' ? ['first', 'second'] : [undefined]).map((tag) => prepare(name, tag)),
+    ),
+  );
 }

@@ -90,6 +90,9 @@ describe('a server on PostgreSQL, Redis and S3 together', { skip }, () => {
       FAAS_RETRY_BASE_DELAY_MS: '20',
       FAAS_RETRY_MAX_DELAY_MS: '100',
       FAAS_QUEUE_POLL_MS: '100',
+      // No paused restores kept ready: no test here takes one, and each is a restore of the
+      // snapshot run beside the test's own.
+      FAAS_RESTORE_STANDBYS: '0',
       // One key for every server of the store (each data dir would make its own).
       FAAS_SECRET_KEY: Buffer.alloc(32, 5).toString('hex'),
     };
