@@ -8,6 +8,8 @@ interface Listed {
 }
 
 const BACKLOG = 24;
+/** How long a call of a capped project's backlog runs. */
+const SLOW_MS = 2_000;
 
 /**
  * Projects take turns in the async queue: a project with a backlog does not hold another
@@ -88,5 +90,67 @@ for (const backend of deployments('queue-turns')) {
         'the backlog',
       );
     });
+
+    // Each project's backlog waits on a slot of one: its quota, or its function's maxConcurrency.
+    for (const limit of ['concurrentInvocations', 'maxConcurrency'] as const) {
+      it(`a project's backlog waiting on its ${limit} of 1 does not hold another project's call back`, async () => {
+        const project = `turns-${limit.toLowerCase()}`;
+        const capped = await developerKeyOf(s.url, project);
+        if (limit === 'concurrentInvocations') {
+          const set = await s.api(`/api/v1/projects/${project}`, {
+            method: 'PATCH',
+            json: { quotas: { concurrentInvocations: 1 } },
+          });
+          assert.equal(set.status, 200, await set.text());
+        }
+        const made = await as(capped, '/api/v1/functions', {
+          method: 'POST',
+          json: {
+            name: 'slow',
+            runtime: 'js',
+            code: `export default async () => { await new Promise((r) => setTimeout(r, ${SLOW_MS})); return "done" }`,
+            ...(limit === 'maxConcurrency' ? { maxConcurrency: 1 } : {}),
+          },
+        });
+        assert.equal(made.status, 201, made.text);
+        const slow = async () =>
+          ((await as(capped, '/api/v1/invocations?functionName=slow&limit=100')).body as Listed).items;
+        for (let i = 0; i < 2; i++) {
+          const queued = await as(capped, '/api/v1/functions/slow/invoke?async=true', {
+            method: 'POST',
+            json: {},
+          });
+          assert.equal(queued.status, 202, queued.text);
+        }
+        await waitFor(
+          async () => (await slow()).some((i) => i.status === 'running') || undefined,
+          10_000,
+          'a run',
+        );
+        const before = new Set((await invocations(quiet)).map((i) => i.id));
+        const mine = await as(quiet, '/api/v1/functions/sleep/invoke?async=true', {
+          method: 'POST',
+          json: {},
+        });
+        assert.equal(mine.status, 202, mine.text);
+        const call = await waitFor(
+          async () => (await invocations(quiet)).find((i) => !before.has(i.id) && i.status === 'succeeded'),
+          15_000,
+          "the other project's call",
+        );
+        const waited = Date.parse(call?.startedAt ?? '') - Date.parse(call?.createdAt ?? '');
+        // Two run at once. Before, the backlog's second call took the other place to wait for the
+        // slot, and this one started only when the first ended.
+        assert.ok(
+          waited < SLOW_MS / 2,
+          `it waited ${waited} ms to start, the backlog's calls run ${SLOW_MS} ms`,
+        );
+        await waitFor(
+          async () => (await slow()).every((i) => i.status === 'succeeded') || undefined,
+          30_000,
+          'the backlog',
+        );
+      });
+    }
   });
 }

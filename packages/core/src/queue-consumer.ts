@@ -55,8 +55,9 @@ export interface ConsumerOptions<T = unknown> {
  * Runs a queue's jobs: leases while it has room, renews every lease it holds in one call each
  * half lease (BullMQ's lock manager), takes a job's slot before starting its attempt, and acks or
  * fails it by what the processor did. Exactly-once completion rests on three rules: a job waiting
- * for a slot holds no attempt (it is handed back uncounted when the wait is long); a run whose
- * lease is lost stops writing; the processor's writes are fenced by attempt.
+ * for a slot holds no attempt (it is handed back uncounted when the wait is long, or when it steps
+ * aside for another job due); a run whose lease is lost stops writing; the processor's writes are
+ * fenced by attempt.
  */
 export interface JobConsumer {
   start(): void;

@@ -22,6 +22,11 @@ export interface QueueConsumerOptions<T> extends ConsumerOptions<T> {
 }
 
 const DEFAULT_SLOT_WAIT_MS = 5_000;
+/**
+ * The shortest time between two jobs stepping aside: a capped project's own flood of enqueues,
+ * each of which may let one step aside, turns its backlog over at most this often.
+ */
+const STEP_ASIDE_GAP_MS = 100;
 /** A job whose admission found the store down is due again this much later. */
 const ADMIT_AGAIN_MS = 1_000;
 
@@ -33,6 +38,13 @@ type Finished = { ok: true } | { ok: false; error: unknown };
  * ack or fail. A job that waits for its slot longer than `slotWaitMs`, or when the consumer stops,
  * is handed back without counting an attempt (to its project's next turn, behind the jobs already
  * due, so other functions' jobs get this consumer's room meanwhile).
+ *
+ * A job waiting for its slot also steps aside, handed back the same way, when every place is held
+ * and another job is due: a project at its quota (or a function at its limit) with a backlog would
+ * otherwise fill the places with jobs that can only wait, and hold other projects' jobs back for
+ * up to `slotWaitMs`. The latest waiter goes first, one at a time. When the job leased in its
+ * place has to wait as well (the jobs due are the capped project's own), none steps aside again
+ * until a job is enqueued or `pollMs` has passed: a capped backlog is not turned over in a loop.
  */
 export class QueueConsumer<T> implements JobConsumer {
   #queue: Queue;
@@ -40,9 +52,18 @@ export class QueueConsumer<T> implements JobConsumer {
   #keeper: LeaseKeeper;
   /** Jobs held: waiting for a slot or running. */
   #held = new Set<Promise<void>>();
+  /** The held jobs waiting for a slot, in the order they began to: aborting one steps it aside. */
+  #waiting = new Set<AbortController>();
+  /** The next job leased takes the place of one that stepped aside. */
+  #replacing = false;
+  /** No job steps aside before this time (ms since epoch). */
+  #stepAsideAfter = 0;
+  #steppedAsideAt = Number.NEGATIVE_INFINITY;
   #running = false;
   #stopping = new AbortController();
   #wake: (() => void) | undefined;
+  /** Poked while not asleep: the next sleep ends at once. */
+  #poked = false;
   #loop: Promise<void> | undefined;
 
   constructor(queue: Queue, options: QueueConsumerOptions<T>) {
@@ -68,13 +89,20 @@ export class QueueConsumer<T> implements JobConsumer {
   }
 
   wake(): void {
-    this.#wake?.();
+    // The job enqueued may be another project's: a waiter may step aside for it.
+    this.#stepAsideAfter = Math.min(this.#stepAsideAfter, this.#steppedAsideAt + STEP_ASIDE_GAP_MS);
+    this.#poke();
+  }
+
+  #poke(): void {
+    if (this.#wake) this.#wake();
+    else this.#poked = true;
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.#stopping.abort();
-    this.wake();
+    this.#poke();
     await this.#loop;
     await Promise.allSettled([...this.#held]);
     await this.#keeper.stop();
@@ -86,10 +114,16 @@ export class QueueConsumer<T> implements JobConsumer {
         const free = this.#o.concurrency - this.#held.size;
         if (free > 0) {
           const jobs = await this.#queue.lease({ limit: free, visibilityTimeoutMs: this.#o.leaseMs });
-          for (const job of jobs) this.#track(this.#handle(job));
+          const replacing = this.#replacing;
+          this.#replacing = false;
+          for (const [i, job] of jobs.entries()) this.#track(this.#handle(job, replacing && i === 0));
           if (jobs.length === free) continue;
+          await this.#sleep(await this.#sleepMs());
+        } else {
+          const stepped = await this.#stepAside();
+          // One that stepped aside frees its place once it is handed back, and that wakes the loop.
+          await this.#sleep(stepped === true ? this.#o.pollMs : stepped);
         }
-        await this.#sleep(await this.#sleepMs(free > 0));
       } catch (err) {
         this.#o.logger?.error('queue consumer: poll failed', err);
         await this.#sleep(this.#o.pollMs);
@@ -97,14 +131,36 @@ export class QueueConsumer<T> implements JobConsumer {
     }
   }
 
-  async #sleepMs(hadRoom: boolean): Promise<number> {
-    if (!hadRoom) return this.#o.pollMs;
+  /** How long to sleep, at most, before a job comes due. */
+  async #sleepMs(due?: number): Promise<number> {
+    const next = due ?? (await this.#queue.nextDueInMs());
+    return next === undefined ? this.#o.pollMs : Math.min(Math.max(next, 1), this.#o.pollMs);
+  }
+
+  /**
+   * With every place held: has the latest waiter step aside when another job is due (true), or
+   * says how long to sleep before looking again.
+   */
+  async #stepAside(): Promise<true | number> {
+    if (this.#waiting.size === 0) return this.#o.pollMs;
+    const closed = this.#stepAsideAfter - Date.now();
+    if (closed > 0) return Math.min(closed, this.#o.pollMs);
     const due = await this.#queue.nextDueInMs();
-    return due === undefined ? this.#o.pollMs : Math.min(Math.max(due, 1), this.#o.pollMs);
+    const latest = [...this.#waiting].at(-1);
+    if (due !== 0 || !latest) return this.#sleepMs(due);
+    this.#replacing = true;
+    this.#steppedAsideAt = Date.now();
+    this.#stepAsideAfter = this.#steppedAsideAt + STEP_ASIDE_GAP_MS;
+    latest.abort();
+    return true;
   }
 
   #sleep(ms: number): Promise<void> {
     if (!this.#running) return Promise.resolve();
+    if (this.#poked) {
+      this.#poked = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -120,14 +176,15 @@ export class QueueConsumer<T> implements JobConsumer {
     this.#held.add(p);
     void p.finally(() => {
       this.#held.delete(p);
-      this.wake();
+      this.#poke();
     });
   }
 
-  async #handle(job: LeasedJob): Promise<void> {
+  /** `replacing`: the job takes the place of one that stepped aside. */
+  async #handle(job: LeasedJob, replacing: boolean): Promise<void> {
     const signal = this.#keeper.hold(job);
     try {
-      await this.#settle(job, signal);
+      await this.#settle(job, signal, replacing);
     } catch (err) {
       // A queue call failed (the queue is down): the lease runs out and the job comes back.
       this.#o.logger?.error(`queue consumer: job ${job.id} could not be settled`, err);
@@ -136,7 +193,7 @@ export class QueueConsumer<T> implements JobConsumer {
     }
   }
 
-  async #settle(job: LeasedJob, signal: AbortSignal): Promise<void> {
+  async #settle(job: LeasedJob, signal: AbortSignal, replacing: boolean): Promise<void> {
     const { processor } = this.#o;
     let admission: Admission<T>;
     try {
@@ -157,9 +214,9 @@ export class QueueConsumer<T> implements JobConsumer {
       await this.#fail(job, new Error(admission.error), false);
       return;
     }
-    const release = await this.#takeSlots(admission.slots ?? [], signal);
+    const release = await this.#takeSlots(admission.slots ?? [], signal, replacing);
     if (!release) {
-      // No slot in time, or stopping: back to the queue, its attempt not counted.
+      // No slot in time, stepping aside, or stopping: back to the queue, its attempt not counted.
       if (!signal.aborted) await this.#queue.release(job.id, job.leaseToken);
       return;
     }
@@ -191,14 +248,25 @@ export class QueueConsumer<T> implements JobConsumer {
    * One release for all the job's slots, or undefined when one of them did not free in time (the
    * ones already taken are handed back at once: a job waiting holds nothing).
    */
-  async #takeSlots(slots: readonly JobSlot[], signal: AbortSignal): Promise<(() => void) | undefined> {
+  async #takeSlots(
+    slots: readonly JobSlot[],
+    signal: AbortSignal,
+    replacing: boolean,
+  ): Promise<(() => void) | undefined> {
     const held: Array<() => void> = [];
     const releaseAll = () => {
       for (let i = held.length - 1; i >= 0; i--) (held[i] as () => void)();
     };
+    const aside = new AbortController();
+    const waiting = () => {
+      if (this.#waiting.has(aside)) return;
+      this.#waiting.add(aside);
+      // What was due behind the job that stepped aside has to wait too.
+      if (replacing) this.#stepAsideAfter = Math.max(this.#stepAsideAfter, Date.now() + this.#o.pollMs);
+    };
     try {
       for (const slot of slots) {
-        const release = await this.#takeSlot(slot, signal);
+        const release = await this.#takeSlot(slot, AbortSignal.any([signal, aside.signal]), waiting);
         if (!release) {
           releaseAll();
           return undefined;
@@ -208,15 +276,18 @@ export class QueueConsumer<T> implements JobConsumer {
     } catch (err) {
       releaseAll();
       throw err;
+    } finally {
+      this.#waiting.delete(aside);
     }
     return releaseAll;
   }
 
   /**
-   * The job's slot, or undefined when none frees within `slotWaitMs`, the lease is lost or the
-   * consumer stops. A slot granted after giving up is handed straight back.
+   * The job's slot, or undefined when none frees within `slotWaitMs`, `signal` aborts (the lease
+   * is lost, the job steps aside) or the consumer stops. `waiting` is called when the slot is not
+   * free at once. A slot granted after giving up is handed straight back.
    */
-  #takeSlot(slot: JobSlot, signal: AbortSignal): Promise<(() => void) | undefined> {
+  #takeSlot(slot: JobSlot, signal: AbortSignal, waiting: () => void): Promise<(() => void) | undefined> {
     const stopping = this.#stopping.signal;
     let acquiring: Promise<() => void> | (() => void);
     try {
@@ -226,6 +297,7 @@ export class QueueConsumer<T> implements JobConsumer {
       throw err;
     }
     if (typeof acquiring === 'function') return Promise.resolve(acquiring);
+    waiting();
     const pending = acquiring;
     return new Promise((resolve, reject) => {
       let settled = false;

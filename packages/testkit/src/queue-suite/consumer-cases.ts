@@ -21,18 +21,16 @@ export interface ConsumerSubject {
 const EMPTY: QueueStats = { ready: 0, delayed: 0, leased: 0, deadLettered: 0 };
 
 /**
- * A queue whose lease renewals can be held back, as if their holder stalled (its event loop
- * blocked, its process stopped, its connection hung): renewals wait, then reach the queue when
- * the holder resumes.
+ * A queue whose holder can be stalled (its event loop blocked, its process stopped, its
+ * connection hung): its calls (renewals, leases, hand-backs) wait, then reach the queue when the
+ * holder resumes.
  */
 function stallable(queue: Queue): { queue: Queue; stall(): void; resume(): void } {
   let gate: PromiseWithResolvers<void> | undefined;
-  const held = new Set<PropertyKey>(['extend', 'extendMany']);
   const wrapped = new Proxy(queue, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
-      if (!held.has(prop)) return value.bind(target);
       return async (...args: unknown[]) => {
         if (gate) await gate.promise;
         return value.apply(target, args);
@@ -71,7 +69,7 @@ export function consumerCases(get: () => ConsumerSubject): void {
   const consumer = <T>(
     subject: ConsumerSubject,
     queue: Queue,
-    options: Omit<ConsumerOptions<T>, 'pollMs'>,
+    options: Omit<ConsumerOptions<T>, 'pollMs'> & { pollMs?: number },
   ): JobConsumer => {
     if (!subject.consume) throw new Error('no consumer');
     const made = subject.consume(queue, { pollMs: 20, ...options });
@@ -325,5 +323,92 @@ export function consumerCases(get: () => ConsumerSubject): void {
       [1, 1, 1, 1],
     );
     assert.deepEqual(runs.map(([id]) => id).sort(), ['a1', 'a2', 'b1', 'b2']);
+  });
+
+  it("a job waiting for its slot steps aside for another job due: a capped backlog does not fill the consumer's places", async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    const { queue } = subject;
+    // A project at its quota of one with a backlog: a1 runs, a2 and a3 take the other places to wait.
+    for (const id of ['a1', 'a2', 'a3', 'a4'])
+      await queue.enqueue({ id, payload: null, maxAttempts: 1, group: 'a' });
+    const runs: Array<[string, number]> = [];
+    const ended = new Map<string, number>();
+    try {
+      consumer(subject, queue, {
+        concurrency: 3,
+        leaseMs: 2_000,
+        processor: {
+          // Each job takes its group's one slot: as a project's quota of one.
+          admit: async (job) => ({
+            kind: 'run',
+            slots: [{ key: job.id.slice(0, 1), limit: 1 }],
+            value: undefined,
+          }),
+          process: async (job) => {
+            runs.push([job.id, job.attempt]);
+            await sleep(job.id.startsWith('a') ? 700 : 20);
+            ended.set(job.id, Date.now());
+          },
+        },
+      });
+      await eventually(async () => runs.length === 1, 10_000, 'the first job to start');
+      for (const id of ['b1', 'b2', 'b3'])
+        await queue.enqueue({ id, payload: null, maxAttempts: 1, group: 'b' });
+      await eventually(async () => ended.has('b3'), 10_000, "the other group's jobs");
+      // Before, a2 and a3 held the consumer's other two places until a1 ended.
+      assert.equal(ended.has('a1'), false, "the other group's jobs waited for the first job's end");
+      await eventually(async () => ended.size === 7, 20_000, 'every job to end');
+    } finally {
+      await stopAll();
+    }
+    assert.deepEqual(runs.map(([id]) => id).sort(), ['a1', 'a2', 'a3', 'a4', 'b1', 'b2', 'b3']);
+    assert.deepEqual(
+      runs.map(([, attempt]) => attempt),
+      [1, 1, 1, 1, 1, 1, 1],
+      'a job that stepped aside counted an attempt',
+    );
+  });
+
+  it('a capped backlog alone is not handed back and leased again in a loop', async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    let releases = 0;
+    const queue = new Proxy(subject.queue, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'release') return value.bind(target);
+        return (...args: unknown[]) => {
+          releases++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const ids = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
+    for (const id of ids) await queue.enqueue({ id, payload: null, maxAttempts: 1, group: 'a' });
+    const runs: string[] = [];
+    const started = Date.now();
+    try {
+      consumer(subject, queue, {
+        concurrency: 3,
+        leaseMs: 2_000,
+        pollMs: 200,
+        processor: processor(
+          async (job) => {
+            runs.push(job.id);
+            await sleep(300);
+          },
+          { key: 'a', limit: 1 },
+        ),
+      });
+      await eventually(async () => runs.length === ids.length, 20_000, 'every job to run');
+    } finally {
+      await stopAll();
+    }
+    // A waiter steps aside for the backlog's next job at most once a poll, when that one waits too.
+    const polls = (Date.now() - started) / 200;
+    assert.ok(releases <= polls + 2, `${releases} hand-backs in ${polls.toFixed(1)} polls`);
+    assert.deepEqual([...runs].sort(), ids);
   });
 }
