@@ -269,6 +269,94 @@ describe('route × scope × role, walked on a running server', () => {
       role: 'invoker',
     });
     await refused('PATCH', `/api/v1/keys/${wide.body.id as string}`, { name: 'mine' }, /functions/);
+    // Nor revoked by it; one within its limits is, and so is the key itself.
+    await refused('DELETE', `/api/v1/keys/${wide.body.id as string}`, undefined, /functions/);
+    assert.equal(
+      (await call(wide.body.key as string, 'GET', '/api/v1/functions')).status,
+      200,
+      'still valid',
+    );
+    assert.equal((await call(restricted, 'DELETE', `/api/v1/keys/${withinId}`)).status, 204);
+    assert.equal((await call(restricted, 'DELETE', `/api/v1/keys/${made.body.id as string}`)).status, 204);
+    assert.equal((await call(restricted, 'GET', '/api/v1/functions')).status, 401);
+  });
+
+  it("no route takes requests of a function its key does not reach, in its project or another's", async () => {
+    const owner = keys.get('owner') as string;
+    const routed = await call(owner, 'POST', '/api/v1/functions', {
+      name: 'routed',
+      runtime: 'js',
+      routes: ['GET /ra/items/:id'],
+      code: 'export default () => "routed"',
+    });
+    assert.equal(routed.status, 201, routed.text);
+    // A developer narrowed to fa: fa's route may not be a more specific one of `routed`'s.
+    const made = await call(owner, 'POST', '/api/v1/keys', {
+      name: 'dev-fa',
+      role: 'developer',
+      functions: ['fa'],
+    });
+    const devOnlyFa = made.body.key as string;
+    const squat = await call(devOnlyFa, 'PATCH', '/api/v1/functions/fa', {
+      public: true,
+      routes: ['GET /ra/items/vip'],
+    });
+    assert.equal(squat.status, 403, squat.text);
+    assert.equal(squat.body.error?.code, 'FAAS_ERR_FORBIDDEN');
+    const own = await call(devOnlyFa, 'PATCH', '/api/v1/functions/fa', { routes: ['GET /ra/fa'] });
+    assert.equal(own.status, 200, own.text);
+    // Another project's, on the table both share: refused without naming anything of team-a.
+    const b = await s.api('/api/v1/keys', {
+      method: 'POST',
+      json: { name: 'b-dev', project: 'team-b', role: 'developer' },
+    });
+    const bKey = ((await b.json()) as { key: string }).key;
+    const other = await call(bKey, 'POST', '/api/v1/functions', {
+      name: 'squat',
+      runtime: 'js',
+      public: true,
+      routes: ['GET /ra/items/special'],
+      code: 'export default (e) => e.headers.authorization ?? null',
+    });
+    assert.equal(other.status, 409, other.text);
+    assert.equal(other.body.error?.code, 'FAAS_ERR_ROUTE_CONFLICT');
+    assert.doesNotMatch(other.text, /routed|team-a|:id/);
+    const served = await s.api('/ra/items/special', { key: owner });
+    assert.equal(await served.text(), '"routed"');
+  });
+
+  it('a key that may deploy but not invoke does not make a function public', async () => {
+    const owner = keys.get('owner') as string;
+    const made = await call(owner, 'POST', '/api/v1/keys', {
+      name: 'deploy-only',
+      role: 'developer',
+      scopes: ['functions:read', 'functions:write'],
+    });
+    assert.equal(made.status, 201, made.text);
+    const deployOnly = made.body.key as string;
+    const deploy = (body: Record<string, unknown>) =>
+      call(deployOnly, 'PUT', '/api/v1/functions/pubfn', {
+        runtime: 'js',
+        code: 'export default () => 1',
+        ...body,
+      });
+    const refused = await call(deployOnly, 'POST', '/api/v1/functions', {
+      name: 'pub2',
+      runtime: 'js',
+      public: true,
+      code: 'export default () => 1',
+    });
+    assert.equal(refused.status, 403, refused.text);
+    assert.match(refused.text, /functions:invoke/);
+    assert.equal((await deploy({ public: true })).status, 403);
+    assert.equal((await s.api('/fn/team-a.pubfn')).status, 404, 'nothing made');
+    // A function its owner made public stays so through the deploy key's new versions.
+    assert.equal((await deploy({})).status, 201);
+    assert.equal((await call(deployOnly, 'PATCH', '/api/v1/functions/pubfn', { public: true })).status, 403);
+    assert.equal((await call(owner, 'PATCH', '/api/v1/functions/pubfn', { public: true })).status, 200);
+    const redeployed = await deploy({ public: true, code: 'export default () => 2' });
+    assert.equal(redeployed.status, 200, redeployed.text);
+    assert.equal(await (await s.api('/fn/team-a.pubfn', { key: null })).text(), '2');
   });
 
   it('a key narrowed to scopes has only those; to functions, finds only those; an expired key is 401', async () => {

@@ -26,6 +26,36 @@ export function routeShape(path: string): string {
   return `/${segments.map((s) => (s.startsWith(':') ? ':' : s)).join('/')}`;
 }
 
+/**
+ * Whether some request matches both routes: their methods meet (equal, or `ANY` on either side)
+ * and some path matches both paths. Segment by segment a parameter matches any one segment and a
+ * static segment only itself; a final `*` matches any rest, none included. Routes of different
+ * projects answered from one table must not overlap: the more specific one would take requests
+ * meant for the other (its key in the `Authorization` header, for one).
+ */
+export function routesOverlap(a: RouteSpec, b: RouteSpec): boolean {
+  if (a.method !== b.method && a.method !== 'ANY' && b.method !== 'ANY') return false;
+  const pa = routeSegments(a.path);
+  const pb = routeSegments(b.path);
+  if (!pa.wildcard && !pb.wildcard && pa.segments.length !== pb.segments.length) return false;
+  // A path both match is as long as the longer fixed part: the other needs its `*` to reach it.
+  if (pa.segments.length < pb.segments.length && !pa.wildcard) return false;
+  if (pb.segments.length < pa.segments.length && !pb.wildcard) return false;
+  const common = Math.min(pa.segments.length, pb.segments.length);
+  for (let i = 0; i < common; i++) {
+    const x = pa.segments[i] as string;
+    const y = pb.segments[i] as string;
+    if (!x.startsWith(':') && !y.startsWith(':') && x !== y) return false;
+  }
+  return true;
+}
+
+function routeSegments(path: string): { segments: string[]; wildcard: boolean } {
+  const segments = path.split('/').filter((s) => s.length > 0);
+  const wildcard = segments.at(-1) === '*';
+  return { segments: wildcard ? segments.slice(0, -1) : segments, wildcard };
+}
+
 /** Defaults for a function's limits. */
 export const FUNCTION_DEFAULTS = {
   timeoutMs: 30_000,

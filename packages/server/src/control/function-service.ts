@@ -14,10 +14,13 @@ import {
   type NewFunctionVersion,
   type Page,
   type PageRequest,
+  type RouteSpec,
   type Runtimes,
+  routesOverlap,
   shownName,
   shownRecord,
   shownVersion,
+  splitStoredName,
   storedName,
 } from '@faas/core';
 import { prepareCode } from './code/prepare-code.ts';
@@ -52,6 +55,10 @@ export type DeployResult = { record: FunctionRecord; outcome: 'created' | 'updat
 export interface DeployOptions extends Scoped {
   /** Hears the slow steps of preparing a container version (image build, dependency install). */
   onProgress?: (message: string) => void;
+  /** The functions the caller's key reaches (a key narrowed to them). Absent: all. */
+  reach?: readonly string[];
+  /** Whether the caller may invoke the function: only then may it make it public. @default true */
+  mayInvoke?: boolean;
 }
 
 /**
@@ -109,6 +116,8 @@ export class FunctionService {
       throw new FaasError(ErrorCode.FUNCTION_EXISTS, `Function "${shownName(name)}" already exists`);
     }
     const project = projectIn(options);
+    await this.#assertRoutesInReach(name, config.routes, project, options.reach);
+    if (config.public) assertMayPublish(options);
     const candidate = { ...versionOf(name, 1, config, code.fields), project };
     await this.#prepare(candidate, code, options);
     const record = await this.#retiredOnFailure(candidate, () =>
@@ -234,6 +243,34 @@ export class FunctionService {
     });
   }
 
+  /**
+   * A key narrowed to some functions declares no route that overlaps a route of a function of its
+   * project it does not reach: the more specific route would take that function's callers'
+   * requests, and the keys they send with them.
+   */
+  async #assertRoutesInReach(
+    name: string,
+    routes: readonly RouteSpec[],
+    project: string,
+    reach: readonly string[] | undefined,
+  ): Promise<void> {
+    if (!reach || routes.length === 0) return;
+    const beyond = (await this.#d.store.listRoutes()).filter(
+      (r) =>
+        r.functionName !== name &&
+        (splitStoredName(r.functionName)?.project ?? DEFAULT_PROJECT) === project &&
+        !reach.includes(shownName(r.functionName)),
+    );
+    const route = routes.find((mine) => beyond.some((other) => routesOverlap(mine, other)));
+    if (route) {
+      throw new FaasError(
+        ErrorCode.FORBIDDEN,
+        `Route ${route.method} ${route.path} would match requests of a function this key does not reach`,
+        { details: { route: { method: route.method, path: route.path } } },
+      );
+    }
+  }
+
   async #addVersion(
     current: FunctionRecord,
     config: FunctionConfig,
@@ -251,6 +288,11 @@ export class FunctionService {
     }
     // A version stays in its function's project, whoever (a platform admin) makes it.
     const project = latest.project ?? DEFAULT_PROJECT;
+    const added = config.routes.filter(
+      (r) => !latest.routes.some((l) => l.method === r.method && l.path === r.path),
+    );
+    await this.#assertRoutesInReach(current.name, added, project, options.reach);
+    if (config.public && !latest.public) assertMayPublish(options);
     const candidate = { ...versionOf(current.name, current.latestVersion + 1, config, code.fields), project };
     await this.#prepare(candidate, code, options);
     const input: NewFunctionVersion = {
@@ -378,4 +420,15 @@ function checkName(name: string | undefined): string {
     ]);
   }
   return name;
+}
+
+/**
+ * A public function answers anyone: making one is invoking it for everyone, so a key that may
+ * deploy but not invoke (`functions:invoke`) does not.
+ */
+function assertMayPublish(options: DeployOptions): void {
+  if (options.mayInvoke === false)
+    throw new FaasError(ErrorCode.FORBIDDEN, 'Making a function public needs the scope functions:invoke', {
+      details: { scope: 'functions:invoke' },
+    });
 }

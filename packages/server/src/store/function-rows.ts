@@ -6,6 +6,7 @@ import {
   type FunctionVersion,
   type NewFunctionVersion,
   type RouteSpec,
+  routesOverlap,
 } from '@faas/core';
 
 /** A `function_versions` row, as both stores keep it. */
@@ -92,11 +93,22 @@ export function projectOf(input: NewFunctionVersion): string {
   return input.project ?? DEFAULT_PROJECT;
 }
 
+/**
+ * The first of `routes` that overlaps one of `others'` (`routesOverlap`): the routes of other
+ * projects answered from the same table.
+ */
+export function firstOverlapping<T extends RouteSpec>(
+  routes: readonly T[],
+  others: readonly RouteSpec[],
+): T | undefined {
+  return routes.find((route) => others.some((other) => routesOverlap(route, other)));
+}
+
 /** A route another project declares: refused without naming that project's function. */
 export function routeTakenElsewhere(route: RouteSpec): FaasError {
   return new FaasError(
     ErrorCode.ROUTE_CONFLICT,
-    `Route ${route.method} ${route.path} is declared by another project: both would match the same requests`,
+    `Route ${route.method} ${route.path} would match requests of a route another project declares`,
     { details: { route: { method: route.method, path: route.path } } },
   );
 }

@@ -114,6 +114,61 @@ export function projectCases(getStore: GetStore): void {
     assert.doesNotMatch(err.message, /a1/);
   });
 
+  it("a route that would take some of another project's requests is refused, either way round", async () => {
+    const store = getStore();
+    await store.createFunction(
+      sampleVersion('shop', {
+        project: 'team-b',
+        routes: [
+          { method: 'GET', path: '/shop-b/items/:id' },
+          { method: 'POST', path: '/shop-b/orders/*' },
+        ],
+      }),
+    );
+    // More specific routes of another project would take team-b's callers' requests (and keys).
+    for (const route of [
+      { method: 'GET', path: '/shop-b/items/special' },
+      { method: 'POST', path: '/shop-b/orders/new' },
+      { method: 'ANY', path: '/shop-b/orders' },
+      { method: 'GET', path: '/:any/items/:id' },
+      { method: 'GET', path: '/*' },
+    ] as const) {
+      const err = await rejectsWithCode(
+        store.createFunction(sampleVersion('squat', { project: 'team-a', routes: [route] })),
+        ErrorCode.ROUTE_CONFLICT,
+      );
+      assert.deepEqual((err as unknown as { details: { route: unknown } }).details.route, route);
+      assert.doesNotMatch(`${err.message} ${JSON.stringify(err)}`, /"shop"|team-b/);
+    }
+    assert.equal(await store.getFunction('squat'), undefined);
+    // What no request of team-b's routes matches is free; so is the same within team-b.
+    await store.createFunction(
+      sampleVersion('squat', {
+        project: 'team-a',
+        routes: [
+          { method: 'POST', path: '/shop-b/items/special' },
+          { method: 'GET', path: '/shop-b/items' },
+          { method: 'GET', path: '/shop-a/*' },
+        ],
+      }),
+    );
+    await store.createFunction(
+      sampleVersion('special', {
+        project: 'team-b',
+        routes: [{ method: 'GET', path: '/shop-b/items/special' }],
+      }),
+    );
+    // A project with a host answers alone: it may declare what overlaps the shared table, and
+    // drops its host only when none of its routes would overlap another project's there.
+    await store.createProject({ name: 'team-c', createdAt: '2030-01-01T00:00:00.000Z' });
+    await store.setProjectHost('team-c', 'c.example.com');
+    await store.createFunction(
+      sampleVersion('team-c.all', { project: 'team-c', routes: [{ method: 'GET', path: '/shop-b/*' }] }),
+    );
+    await rejectsWithCode(store.setProjectHost('team-c', undefined), ErrorCode.ROUTE_CONFLICT);
+    assert.equal((await store.getProject('team-c'))?.host, 'c.example.com');
+  });
+
   it("filters invocations and log lines by the invocation's project", async () => {
     const store = getStore();
     const a = sampleInvocation({ project: 'team-a', functionName: 'same-name' });

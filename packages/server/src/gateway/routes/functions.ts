@@ -160,9 +160,15 @@ function scoped(request: FastifyRequest): Scoped {
   return { scope: request.projectScope, project: request.project };
 }
 
-/** Where a deploy makes a new function, and what it may see. */
+/** Where a deploy makes a new function, what it may see, and which functions its key reaches. */
 function deployIn(request: FastifyRequest): DeployOptions {
-  return { scope: request.projectScope, project: request.project };
+  const identity = request.identity;
+  return {
+    scope: request.projectScope,
+    project: request.project,
+    ...(identity?.functions ? { reach: identity.functions } : {}),
+    ...(identity ? { mayInvoke: identity.scopes.includes('functions:invoke') } : {}),
+  };
 }
 
 /** Env values are for those who may edit the function: others see the names only. */

@@ -127,8 +127,13 @@ export function keyRoutes(app: FastifyInstance, platform: Platform): void {
         const target = (await keys.list(request.projectScope)).find((k) => k.id === request.params.id);
         if (target?.role === 'admin')
           throw new FaasError(ErrorCode.FORBIDDEN, 'Only a platform admin revokes admin keys');
-        // Nor does an owner with fewer scopes revoke a key with more, as it does not change one.
-        if (target) refuseScopesBeyondCaller(request.identity, target, 'revoker');
+        // Nor does an owner with fewer scopes revoke a key with more, as it does not change one;
+        // nor one narrowed to functions, expiring or rate limited a key beyond those bounds (a
+        // key may always revoke itself).
+        if (target && target.id !== request.identity.keyId) {
+          refuseScopesBeyondCaller(request.identity, target, 'revoker');
+          refuseBeyondCallerLimits(request, target);
+        }
       }
       request.auditProject = await keys.revoke(request.params.id, request.projectScope);
       return reply.status(204).send();
@@ -234,7 +239,7 @@ function refuseBeyondCallerLimits(request: FastifyRequest, wanted: KeyLimits): v
   if (exceeded.length > 0)
     throw new FaasError(
       ErrorCode.FORBIDDEN,
-      `A key cannot reach further than the key that makes or changes it: ${exceeded.join('; ')}`,
+      `A key cannot reach further than the key that makes, changes or revokes it: ${exceeded.join('; ')}`,
       { details },
     );
 }

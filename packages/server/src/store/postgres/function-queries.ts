@@ -14,6 +14,7 @@ import {
 import {
   FUNCTION_SELECT,
   type FunctionRow,
+  firstOverlapping,
   projectOf,
   routeTakenElsewhere,
   toFunction,
@@ -197,6 +198,11 @@ export class FunctionQueries {
   }
 }
 
+/** The routes of projects without a host other than `$1`: one table answers them all. */
+export const OTHER_PROJECTS_SHARED_ROUTES = `SELECT r.method, r.path FROM routes r
+  JOIN functions f ON f.name = r.function_name LEFT JOIN projects p ON p.name = f.project
+  WHERE f.project <> $1 AND p.host IS NULL`;
+
 /** Takes the lock all function writes share (see FunctionQueries), until the transaction ends. */
 export async function lockFunctions(sql: Sql): Promise<void> {
   await sql.rows("SELECT value FROM counters WHERE name = 'routes_revision' FOR UPDATE");
@@ -236,7 +242,20 @@ async function assertRoutesFree(sql: Sql, name: string, routes: RouteSpec[], pro
       ORDER BY c.i LIMIT 1`,
     [routes.map((r) => r.method), routes.map((r) => routeShape(r.path)), name, project],
   );
-  if (!owner) return;
+  if (!owner) {
+    // On the table of projects without a host no route may overlap another project's, as a more
+    // specific one would take requests meant for the other. (None when this project has a host.)
+    const taken = firstOverlapping(
+      routes,
+      await sql.rows<RouteSpec>(
+        `${OTHER_PROJECTS_SHARED_ROUTES}
+          AND NOT EXISTS (SELECT 1 FROM projects m WHERE m.name = $1 AND m.host IS NOT NULL)`,
+        [project],
+      ),
+    );
+    if (taken) throw routeTakenElsewhere(taken);
+    return;
+  }
   const route = routes[owner.i - 1] as RouteSpec;
   if (owner.project !== project) throw routeTakenElsewhere(route);
   throw new FaasError(

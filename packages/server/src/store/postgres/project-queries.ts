@@ -1,4 +1,5 @@
-import type { CorsSettings, ProjectQuotas, ProjectRecord, RateLimit } from '@faas/core';
+import type { CorsSettings, ProjectQuotas, ProjectRecord, RateLimit, RouteSpec } from '@faas/core';
+import { firstOverlapping } from '../function-rows.ts';
 import {
   hostRoutesTaken,
   hostTaken,
@@ -9,7 +10,7 @@ import {
   quotasJson,
   toProject,
 } from '../sqlite/project-queries.ts';
-import { bumpRevision, lockFunctions } from './function-queries.ts';
+import { bumpRevision, lockFunctions, OTHER_PROJECTS_SHARED_ROUTES } from './function-queries.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 /** Projects (tenants). */
@@ -53,15 +54,13 @@ export class ProjectQueries {
         if (owner && owner.name !== name) throw hostTaken(host);
       } else if (row.host !== null) {
         // Its routes rejoin the table of projects without a host: none may match another's requests.
-        const [clash] = await sql.rows<{ method: string; path: string }>(
-          `SELECT r.method, r.path FROM routes r JOIN functions f ON f.name = r.function_name
-            WHERE f.project = $1 AND EXISTS (
-              SELECT 1 FROM routes o JOIN functions g ON g.name = o.function_name
-                LEFT JOIN projects p ON p.name = g.project
-                WHERE o.shape = r.shape AND g.project <> $1 AND p.host IS NULL
-                  AND (o.method = r.method OR o.method = 'ANY' OR r.method = 'ANY'))
-            ORDER BY r.function_name, r.position LIMIT 1`,
-          [name],
+        const clash = firstOverlapping(
+          await sql.rows<RouteSpec>(
+            `SELECT r.method, r.path FROM routes r JOIN functions f ON f.name = r.function_name
+              WHERE f.project = $1 ORDER BY r.function_name, r.position`,
+            [name],
+          ),
+          await sql.rows<RouteSpec>(OTHER_PROJECTS_SHARED_ROUTES, [name]),
         );
         if (clash) throw hostRoutesTaken(clash);
       }

@@ -15,6 +15,7 @@ import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
 import {
   FUNCTION_SELECT,
   type FunctionRow,
+  firstOverlapping,
   projectOf,
   routeTakenElsewhere,
   toFunction,
@@ -25,6 +26,11 @@ import {
 } from '../function-rows.ts';
 import { decodeCursor, pageLimit, toPage } from '../page-cursor.ts';
 import { QUOTAS_OF_PROJECT, quotaOf } from '../quota-rows.ts';
+
+/** The routes of projects without a host other than `?`: one table answers them all. */
+export const OTHER_PROJECTS_SHARED_ROUTES = `SELECT r.method, r.path FROM routes r
+  JOIN functions f ON f.name = r.function_name LEFT JOIN projects p ON p.name = f.project
+  WHERE f.project <> ? AND p.host IS NULL`;
 
 /** Functions, their versions and routes. Every writer runs inside the caller's transaction. */
 export class FunctionQueries {
@@ -225,6 +231,11 @@ export class FunctionQueries {
         );
       }
     }
+    if (host != null) return;
+    // On the table of projects without a host no route may overlap another project's, as a
+    // more specific one would take requests meant for the other.
+    const taken = firstOverlapping(routes, this.#db.all<RouteSpec>(OTHER_PROJECTS_SHARED_ROUTES, project));
+    if (taken) throw routeTakenElsewhere(taken);
   }
 
   /** Fills the shape of routes written before the column existed (migration 005). Idempotent. */

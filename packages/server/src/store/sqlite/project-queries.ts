@@ -5,8 +5,11 @@ import {
   type ProjectQuotas,
   type ProjectRecord,
   type RateLimit,
+  type RouteSpec,
 } from '@faas/core';
 import type { SqliteDatabase } from '../../sqlite/sqlite-database.ts';
+import { firstOverlapping } from '../function-rows.ts';
+import { OTHER_PROJECTS_SHARED_ROUTES } from './function-queries.ts';
 
 /** A `projects` row, as both stores keep it. */
 export interface ProjectRow {
@@ -80,16 +83,13 @@ export class ProjectQueries {
         if (owner && owner.name !== name) throw hostTaken(host);
       } else if (current.host !== undefined) {
         // Its routes rejoin the table of projects without a host: none may match another's requests.
-        const clash = this.#db.get<{ method: string; path: string }>(
-          `SELECT r.method, r.path FROM routes r JOIN functions f ON f.name = r.function_name
-            WHERE f.project = ? AND EXISTS (
-              SELECT 1 FROM routes o JOIN functions g ON g.name = o.function_name
-                LEFT JOIN projects p ON p.name = g.project
-                WHERE o.shape = r.shape AND g.project <> ? AND p.host IS NULL
-                  AND (o.method = r.method OR o.method = 'ANY' OR r.method = 'ANY'))
-            ORDER BY r.function_name, r.position LIMIT 1`,
-          name,
-          name,
+        const clash = firstOverlapping(
+          this.#db.all<RouteSpec>(
+            `SELECT r.method, r.path FROM routes r JOIN functions f ON f.name = r.function_name
+              WHERE f.project = ? ORDER BY r.function_name, r.position`,
+            name,
+          ),
+          this.#db.all<RouteSpec>(OTHER_PROJECTS_SHARED_ROUTES, name),
         );
         if (clash) throw hostRoutesTaken(clash);
       }
