@@ -119,6 +119,10 @@ describe('projects: function names are per project', () => {
     );
     const admin = await s.api('/api/v1/functions/hello/invoke', { method: 'POST', json: {} });
     assert.equal(((await admin.json()) as Json).team, 'default');
+    // The default project is named too: `default.hello` is its `hello`, and no other project's.
+    assert.equal(((await (await s.api('/fn/default.hello')).json()) as Json).team, 'default');
+    assert.equal((await as('team-b', '/fn/default.hello')).status, 404);
+    assert.equal((await as('team-b', '/api/v1/functions/default.hello')).status, 404);
     const named = await s.api('/api/v1/functions/hello/invoke', {
       method: 'POST',
       json: {},

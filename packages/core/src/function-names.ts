@@ -21,9 +21,13 @@ const SEPARATOR = '.';
  * that project's objects.
  */
 export function storedName(project: string | undefined, name: string): string {
+  // The default project's functions are stored by their name alone.
+  if (name.startsWith(DEFAULT_PREFIX)) return name.slice(DEFAULT_PREFIX.length);
   if (project === undefined || project === DEFAULT_PROJECT || name.includes(SEPARATOR)) return name;
   return `${project}${SEPARATOR}${name}`;
 }
+
+const DEFAULT_PREFIX = `${DEFAULT_PROJECT}${SEPARATOR}`;
 
 /** The name a project knows a function by. */
 export function shownName(stored: string): string {
