@@ -242,6 +242,48 @@ describe('bad input gets a clear error', () => {
     await expectError(await s.api('/api/v1/functions?limit=0'), 422, 'FAAS_ERR_VALIDATION');
   });
 
+  it('an invoke refused for its version, query or idempotency key is recorded as failed; versions are digits', async () => {
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'refusals', runtime: 'js', code: 'export default (e) => e' },
+    });
+    assert.equal(made.status, 201);
+    const invoke = (path: string, headers: Record<string, string> = {}, json: unknown = {}) =>
+      s.api(`/api/v1/functions/${path}`, { method: 'POST', json, headers });
+    for (const path of [
+      'refusals/invoke?version=0',
+      'refusals/invoke?async=maybe',
+      'refusals:0x1/invoke',
+      'refusals:1e0/invoke',
+      'refusals:1/invoke?version=2',
+    ])
+      await expectError(await invoke(path), 422, 'FAAS_ERR_VALIDATION');
+    const reserved = { 'idempotency-key': 'schedule:x' };
+    await expectError(await invoke('refusals/invoke?async=true', reserved), 422, 'FAAS_ERR_VALIDATION');
+    const key = { 'idempotency-key': 'k1' };
+    assert.equal((await invoke('refusals/invoke?async=true', key, { a: 1 })).status, 202);
+    await expectError(
+      await invoke('refusals/invoke?async=true', key, { a: 2 }),
+      422,
+      'FAAS_ERR_IDEMPOTENCY_KEY_REUSED',
+    );
+    assert.equal((await invoke('refusals:1/invoke?version=1')).status, 200, 'the same version twice is one');
+    let refused: string[] = [];
+    for (let i = 0; i < 100 && refused.length < 7; i++) {
+      const list = (await (
+        await s.api('/api/v1/invocations?functionName=refusals&status=failed')
+      ).json()) as {
+        items: Array<{ error?: { type: string } }>;
+      };
+      refused = list.items.map((item) => item.error?.type ?? '').sort();
+      if (refused.length < 7) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(refused, [
+      'FAAS_ERR_IDEMPOTENCY_KEY_REUSED',
+      ...Array.from({ length: 6 }, () => 'FAAS_ERR_VALIDATION'),
+    ]);
+  });
+
   it('415 for an invoke body it cannot read (a form, as curl -d sends), sync and async', async () => {
     for (const path of ['/api/v1/functions/small/invoke', '/api/v1/functions/small/invoke?async=true']) {
       for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {

@@ -109,10 +109,18 @@ export function parseFunctionRef(raw: string, versionParam?: string): { name: st
   const colon = raw.lastIndexOf(':');
   const name = colon >= 0 ? raw.slice(0, colon) : raw;
   const fromName = colon >= 0 ? raw.slice(colon + 1) : undefined;
+  if (versionParam !== undefined && fromName !== undefined && versionParam !== fromName) {
+    throw new FaasError(
+      ErrorCode.VALIDATION,
+      `the version is given twice: "${fromName}" in the name, "${versionParam}" in the query`,
+      { details: [{ field: 'version', message: 'give the version in the name or the query, not both' }] },
+    );
+  }
   const text = versionParam ?? fromName;
   if (text === undefined || text === 'latest') return { name, ref: 'latest' };
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
+  // Digits only: Number() would also take `0x2`, `1e0` and ` 1` as versions 2 and 1.
+  const n = /^[1-9][0-9]{0,14}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n)) {
     throw new FaasError(
       ErrorCode.VALIDATION,
       `version must be a positive integer or "latest", got "${text}"`,

@@ -286,6 +286,22 @@ export class InvocationService {
     }
   }
 
+  /** A key used for another request is refused, and the refusal recorded as every one is. */
+  #assertSameRequest(
+    existing: Invocation,
+    candidate: Invocation,
+    fn: FunctionVersion,
+    trace: ActiveTrace | undefined,
+  ): void {
+    try {
+      assertSameRequest(existing, candidate);
+    } catch (err) {
+      const at = new Date().toISOString();
+      this.#recordRejected(fn, newId('inv'), at, candidate.trigger, err as FaasError, 'async', trace);
+      throw err;
+    }
+  }
+
   async #enqueue(
     queue: Queue,
     fn: FunctionVersion,
@@ -313,7 +329,7 @@ export class InvocationService {
     const maxQueued = this.#maxQueued(candidate.project as string);
     let stored = await this.#create(candidate, maxQueued, trace);
     if (!stored.created) {
-      assertSameRequest(stored.invocation, candidate);
+      this.#assertSameRequest(stored.invocation, candidate, fn, trace);
       const orphanAge = this.#d.orphanAgeMs;
       const freed =
         orphanAge !== undefined &&
@@ -325,7 +341,7 @@ export class InvocationService {
         stored = await this.#create({ ...candidate, createdAt: new Date().toISOString() }, maxQueued, trace);
       }
       if (!stored.created) {
-        assertSameRequest(stored.invocation, candidate);
+        this.#assertSameRequest(stored.invocation, candidate, fn, trace);
         return { invocation: stored.invocation, duplicate: true };
       }
     }

@@ -31,7 +31,9 @@ import { type HttpResponseParts, jsonParts } from '../response-parts.ts';
 import { SESSION_COOKIE } from '../session/session-auth.ts';
 import {
   type ApiInvoke,
+  apiFunctionName,
   apiInvoke,
+  asksAsync,
   type InvokeTarget,
   invokeTarget,
   type RequestHead,
@@ -329,7 +331,13 @@ export class InvokePipeline {
       const { invocation, outcome } = await invocations.invokeVersionSync(fn, readEvent, 'http', trace);
       return withHeaders(httpResponse(invocation, outcome, this.#triggerSandbox), headers);
     }
-    const parsed = apiInvoke(target, head.headers);
+    let parsed: ApiInvoke;
+    try {
+      parsed = apiInvoke(target, head.headers);
+    } catch (err) {
+      await this.#recordRefusedCall(target, head, context, project, err, trace);
+      throw err;
+    }
     const invoke = { ...parsed, name: storedName(project, parsed.name) };
     const readEvent = () => invokeEvent(headerText(head.headers['content-type']), body);
     const scope = access ? projectScope(context) : undefined;
@@ -393,6 +401,35 @@ export class InvokePipeline {
     };
     const buckets = limits.bucketsFor(context, fn);
     return buckets instanceof Promise ? buckets.then(take) : take(buckets);
+  }
+
+  /**
+   * A call refused for its version, query or headers is still an invocation asked for: recorded
+   * against the latest version of the function its path names, when the caller reaches that
+   * function (else the refusal alone, as for a function that does not exist).
+   */
+  async #recordRefusedCall(
+    target: InvokeTarget & { kind: 'api' },
+    head: RequestHead,
+    context: InvokeRequestContext | undefined,
+    project: string,
+    err: unknown,
+    trace: ActiveTrace | undefined,
+  ): Promise<void> {
+    const name = apiFunctionName(target);
+    if (!isFaasError(err) || err.code !== ErrorCode.VALIDATION || name === undefined) return;
+    try {
+      const fn = await this.#resolve(
+        storedName(project, name),
+        'latest',
+        this.#access && projectScope(context),
+      );
+      this.#access?.(context as InvokeRequestContext, fn);
+      const mode = asksAsync(target, head.headers) ? 'async' : 'sync';
+      this.#invocations.recordRefused(fn, err, 'api', mode, trace);
+    } catch {
+      // Not found, or not the caller's: the refusal is answered, and nothing recorded.
+    }
   }
 
   #resolve(name: string, ref: VersionRef, scope: string | undefined): Promise<FunctionVersion> {

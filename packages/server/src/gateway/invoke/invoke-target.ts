@@ -158,6 +158,25 @@ export function apiInvoke(target: InvokeTarget & { kind: 'api' }, headers: Incom
   };
 }
 
+/** The function an API target names, whatever its version; undefined when its path does not decode. */
+export function apiFunctionName(target: InvokeTarget & { kind: 'api' }): string | undefined {
+  try {
+    const ref = decodeURIComponent(target.rawRef);
+    const colon = ref.lastIndexOf(':');
+    return colon >= 0 ? ref.slice(0, colon) : ref;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an API target's query or headers ask for an async invoke, valid or not. */
+export function asksAsync(target: InvokeTarget & { kind: 'api' }, headers: IncomingHttpHeaders): boolean {
+  return (
+    headers['x-invocation-type'] === 'Event' ||
+    new URLSearchParams(target.query).getAll('async').includes('true')
+  );
+}
+
 /** Whether an API target asks for an async invoke (false for one the pipeline will refuse). */
 export function wantsAsync(target: InvokeTarget, headers: IncomingHttpHeaders): boolean {
   if (target.kind !== 'api') return false;
