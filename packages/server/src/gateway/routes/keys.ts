@@ -148,11 +148,22 @@ const keyIdParams = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
 };
 
-/** @throws FaasError VALIDATION unless `expiresAt` is a time to come. */
+/**
+ * @throws FaasError VALIDATION unless `expiresAt` is a time to come, in UTC before the year
+ * 10000 (an ISO time past it reads back as `+010000-…`, which no time filter takes).
+ */
 function mustBeFuture(expiresAt: string): void {
-  if (Date.parse(expiresAt) > Date.now()) return;
-  throw new FaasError(ErrorCode.VALIDATION, 'expiresAt must be a time in the future', {
-    details: [{ field: 'expiresAt', message: 'must be a time in the future' }],
+  const at = Date.parse(expiresAt);
+  const message = Number.isNaN(at)
+    ? 'must be a valid date and time (a leap second is not one)'
+    : at <= Date.now()
+      ? 'must be a time in the future'
+      : new Date(at).getUTCFullYear() > 9999
+        ? 'must be before the year 10000 (UTC)'
+        : undefined;
+  if (message === undefined) return;
+  throw new FaasError(ErrorCode.VALIDATION, `expiresAt ${message}`, {
+    details: [{ field: 'expiresAt', message }],
   });
 }
 
