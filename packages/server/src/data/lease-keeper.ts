@@ -76,6 +76,16 @@ export class LeaseKeeper {
     await this.#tick;
   }
 
+  /**
+   * Whether a held lease is past the time it is known to be this holder's: the holder stalled
+   * (a blocked event loop) longer than the lease, and the queue counts the job as due again.
+   */
+  get overdue(): boolean {
+    const now = this.#now();
+    for (const held of this.#held.values()) if (now >= held.until) return true;
+    return false;
+  }
+
   /** Renews every held lease now (the timer does this each half lease). */
   renewNow(): Promise<void> {
     this.#tick = this.#tick.then(() => this.#renew());

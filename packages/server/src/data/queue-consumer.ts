@@ -44,7 +44,8 @@ type Finished = { ok: true } | { ok: false; error: unknown };
  * otherwise fill the places with jobs that can only wait, and hold other projects' jobs back for
  * up to `slotWaitMs`. The latest waiter goes first, one at a time. When the job leased in its
  * place has to wait as well (the jobs due are the capped project's own), none steps aside again
- * until a job is enqueued or `pollMs` has passed: a capped backlog is not turned over in a loop.
+ * until a job is enqueued here or `slotWaitMs` has passed: a capped backlog is not turned over in
+ * a loop.
  */
 export class QueueConsumer<T> implements JobConsumer {
   #queue: Queue;
@@ -111,6 +112,9 @@ export class QueueConsumer<T> implements JobConsumer {
   async #run(): Promise<void> {
     while (this.#running) {
       try {
+        // After a stall the queue counts this consumer's own expired leases as due: renewed first,
+        // they are neither leased again (a second run of a running job) nor stepped aside for.
+        if (this.#keeper.overdue) await this.#keeper.renewNow();
         const free = this.#o.concurrency - this.#held.size;
         if (free > 0) {
           const jobs = await this.#queue.lease({ limit: free, visibilityTimeoutMs: this.#o.leaseMs });
@@ -153,6 +157,10 @@ export class QueueConsumer<T> implements JobConsumer {
     this.#stepAsideAfter = this.#steppedAsideAt + STEP_ASIDE_GAP_MS;
     latest.abort();
     return true;
+  }
+
+  get #slotWaitMs(): number {
+    return this.#o.slotWaitMs ?? DEFAULT_SLOT_WAIT_MS;
   }
 
   #sleep(ms: number): Promise<void> {
@@ -261,8 +269,10 @@ export class QueueConsumer<T> implements JobConsumer {
     const waiting = () => {
       if (this.#waiting.has(aside)) return;
       this.#waiting.add(aside);
-      // What was due behind the job that stepped aside has to wait too.
-      if (replacing) this.#stepAsideAfter = Math.max(this.#stepAsideAfter, Date.now() + this.#o.pollMs);
+      // What was due behind the job that stepped aside has to wait too. Not again for as long as
+      // a slot wait: each job that steps aside loses its place in the slot's line, so doing it
+      // every poll would starve a function's async jobs behind its sync callers.
+      if (replacing) this.#stepAsideAfter = Math.max(this.#stepAsideAfter, Date.now() + this.#slotWaitMs);
     };
     try {
       for (const slot of slots) {
@@ -291,7 +301,7 @@ export class QueueConsumer<T> implements JobConsumer {
     const stopping = this.#stopping.signal;
     let acquiring: Promise<() => void> | (() => void);
     try {
-      acquiring = this.#o.slots.acquire(slot.key, slot.limit, this.#o.slotWaitMs ?? DEFAULT_SLOT_WAIT_MS);
+      acquiring = this.#o.slots.acquire(slot.key, slot.limit, this.#slotWaitMs);
     } catch (err) {
       if (isTooMany(err)) return Promise.resolve(undefined);
       throw err;

@@ -21,16 +21,18 @@ export interface ConsumerSubject {
 const EMPTY: QueueStats = { ready: 0, delayed: 0, leased: 0, deadLettered: 0 };
 
 /**
- * A queue whose holder can be stalled (its event loop blocked, its process stopped, its
- * connection hung): its calls (renewals, leases, hand-backs) wait, then reach the queue when the
- * holder resumes.
+ * A queue whose lease renewals can be held back, as if their holder stalled (its event loop
+ * blocked, its process stopped, its connection hung): renewals wait, then reach the queue when
+ * the holder resumes.
  */
 function stallable(queue: Queue): { queue: Queue; stall(): void; resume(): void } {
   let gate: PromiseWithResolvers<void> | undefined;
+  const held = new Set<PropertyKey>(['extend', 'extendMany']);
   const wrapped = new Proxy(queue, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
+      if (!held.has(prop)) return value.bind(target);
       return async (...args: unknown[]) => {
         if (gate) await gate.promise;
         return value.apply(target, args);
