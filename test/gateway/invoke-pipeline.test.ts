@@ -25,6 +25,19 @@ const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 const json = { ...auth, 'content-type': 'application/json' };
 const BODY_LIMIT = 64 * 1024;
 
+/** A trigger whose function answers `response`, which HTTP cannot carry: a 502. */
+function unsendable(what: string, response: string): Case {
+  return {
+    name: `trigger answering ${what}`,
+    method: 'POST',
+    path: '/fn/resp',
+    headers: { 'content-type': 'text/plain' },
+    body: response,
+    status: 502,
+    code: 'FAAS_ERR_INVALID_FUNCTION_RESPONSE',
+  };
+}
+
 const CASES: Case[] = [
   {
     name: 'json event',
@@ -330,6 +343,26 @@ const CASES: Case[] = [
     status: 502,
     code: 'FAAS_ERR_INVALID_FUNCTION_RESPONSE',
   },
+  unsendable('a 1xx status', '{"statusCode":101}'),
+  unsendable('headers that are not an object', '{"statusCode":200,"headers":"str"}'),
+  unsendable('a header value that is an object', '{"statusCode":200,"headers":{"x":{"a":1}}}'),
+  unsendable('a body that is not base64', '{"statusCode":200,"isBase64Encoded":true,"body":"!!!"}'),
+  {
+    name: 'trigger answering lists of header values, numbers and booleans',
+    method: 'POST',
+    path: '/fn/resp',
+    headers: { 'content-type': 'text/plain' },
+    body: '{"statusCode":200,"headers":{"set-cookie":["a=1","b=2"],"x-list":["1","2"],"x-n":5,"x-b":true}}',
+    status: 200,
+  },
+  {
+    name: 'trigger answering a 304 with a body',
+    method: 'POST',
+    path: '/fn/resp',
+    headers: { 'content-type': 'text/plain' },
+    body: '{"statusCode":304,"body":"x"}',
+    status: 304,
+  },
   { name: 'declared route', method: 'GET', path: '/hello', status: 200 },
   { name: 'declared route with a param', method: 'GET', path: '/users/42?full=1', status: 200 },
   { name: 'declared route, trailing slash', method: 'GET', path: '/users/42/', status: 200 },
@@ -409,6 +442,8 @@ describe('one invoke pipeline: node:http and Fastify answer alike', () => {
       'export default (e) => ({ statusCode: 200, body: { path: e.path, auth: e.headers.authorization ?? null } })';
     await deploy('private-web', headerEcho);
     await deploy('web-auth', headerEcho, { public: true });
+    // The request's body is the response.
+    await deploy('resp', 'export default (e) => JSON.parse(e.body ?? "null")', { public: true });
     await deploy('badheader', 'export default () => ({ statusCode: 200, headers: { "bad\\nname": "x" } })', {
       public: true,
     });
@@ -425,8 +460,14 @@ describe('one invoke pipeline: node:http and Fastify answer alike', () => {
         method: c.method,
         ...(c.headers ? { headers: c.headers } : {}),
         ...(c.body !== undefined ? { body: c.body } : {}),
+        // An answer that never ends fails its case, not the file.
+        signal: AbortSignal.timeout(10_000),
       });
-      const nodeAnswer = normalize(viaNode.status, Object.fromEntries(viaNode.headers), await viaNode.text());
+      const nodeHeaders: Record<string, string | string[]> = Object.fromEntries(viaNode.headers);
+      // Each Set-Cookie as its own header, as Fastify's inject lists them.
+      const cookies = viaNode.headers.getSetCookie();
+      if (cookies.length > 0) nodeHeaders['set-cookie'] = cookies;
+      const nodeAnswer = normalize(viaNode.status, nodeHeaders, await viaNode.text());
       const injected = await fastifyOnly.inject({
         method: c.method as 'GET',
         url: c.path,

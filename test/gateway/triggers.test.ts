@@ -68,6 +68,8 @@ describe('HTTP triggers', () => {
       code: 'export default () => ({ statusCode: 418, headers: { "content-type": "text/plain" }, body: "short and stout" })',
     });
     await deploy({ name: 'page', routes: ['GET /page/:kind'], code: PAGE });
+    // The request's body is the response.
+    await deploy({ name: 'resp', code: 'export default (e) => JSON.parse(e.body ?? "null")' });
     await deploy({
       name: 'framing',
       routes: ['GET /framing'],
@@ -139,6 +141,81 @@ describe('HTTP triggers', () => {
       const body = (await res.json()) as { error: { code: string; details: { invocationId: string } } };
       assert.equal(body.error.code, 'FAAS_ERR_INVALID_FUNCTION_RESPONSE');
       assert.equal(body.error.details.invocationId, res.headers.get('x-invocation-id'));
+    }
+  });
+
+  /** `/fn/resp` answering `response`; an answer that never ends fails the test, not the file. */
+  const answering = (response: unknown) =>
+    s.api('/fn/resp', {
+      key: null,
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify(response),
+      signal: AbortSignal.timeout(5_000),
+    });
+
+  it('a response HTTP cannot carry is a 502 naming what: a 1xx status, headers that are not values, base64 that is not', async () => {
+    const cases: Array<[unknown, Record<string, string>]> = [
+      ...[100, 101, 102, 103, 199].map((statusCode): [unknown, Record<string, string>] => [
+        { statusCode },
+        { field: 'statusCode' },
+      ]),
+      [{ statusCode: 200, headers: 'str' }, { field: 'headers' }],
+      [{ statusCode: 200, headers: ['x'] }, { field: 'headers' }],
+      [{ statusCode: 200, headers: { x: { a: 1 } } }, { header: 'x' }],
+      [{ statusCode: 200, headers: { 'set-cookie': ['a=1', { b: 2 }] } }, { header: 'set-cookie' }],
+      [{ statusCode: 200, headers: { 'x-list': ['ok', 'a\nb'] } }, { header: 'x-list' }],
+      [{ statusCode: 200, isBase64Encoded: true, body: '!!!' }, { field: 'body' }],
+      [{ statusCode: 200, isBase64Encoded: true, body: { a: 1 } }, { field: 'body' }],
+    ];
+    for (const [response, names] of cases) {
+      const res = await answering(response);
+      const what = JSON.stringify(response);
+      assert.equal(res.status, 502, what);
+      const body = (await res.json()) as { error: { code: string; details: Record<string, string> } };
+      assert.equal(body.error.code, 'FAAS_ERR_INVALID_FUNCTION_RESPONSE', what);
+      assert.deepEqual(
+        body.error.details,
+        { invocationId: res.headers.get('x-invocation-id'), ...names },
+        what,
+      );
+    }
+    // Outside 100 to 599 a statusCode is no response shape at all: the result is the JSON answer.
+    const plain = await answering({ statusCode: 600 });
+    assert.equal(plain.status, 200);
+    assert.deepEqual(await plain.json(), { statusCode: 600 });
+  });
+
+  it('a list of values is one Set-Cookie per item and one joined field for any other; numbers and booleans are text', async () => {
+    const res = await answering({
+      statusCode: 200,
+      headers: {
+        'Set-Cookie': ['a=1; Path=/', 'faas_session=forged', 'b=2'],
+        'x-list': ['1', 2],
+        'x-number': 5,
+        'x-boolean': true,
+        'x-none': [],
+      },
+      body: 'ok',
+    });
+    assert.equal(res.status, 200);
+    // Each cookie is checked on its own: the console's session cookie goes, the others stay.
+    assert.deepEqual(res.headers.getSetCookie(), ['a=1; Path=/', 'b=2']);
+    assert.equal(res.headers.get('x-list'), '1, 2');
+    assert.equal(res.headers.get('x-number'), '5');
+    assert.equal(res.headers.get('x-boolean'), 'true');
+    assert.equal(res.headers.has('x-none'), false);
+    assert.equal(await res.text(), 'ok');
+  });
+
+  it('a 204 or 304 carries no body, nor a length for one', async () => {
+    for (const statusCode of [204, 304]) {
+      const res = await answering({ statusCode, headers: { etag: '"v1"' }, body: 'dropped' });
+      assert.equal(res.status, statusCode);
+      assert.equal(res.headers.get('etag'), '"v1"');
+      assert.equal(res.headers.get('content-length'), null, String(statusCode));
+      assert.equal(res.headers.get('content-type'), null, String(statusCode));
+      assert.equal(await res.text(), '');
     }
   });
 

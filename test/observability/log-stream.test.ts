@@ -179,6 +179,21 @@ describe('GET /api/v1/logs/stream', () => {
     await stream.close();
   });
 
+  it("answers HEAD at once with the stream's head and no stream, as the router answers HEAD on a GET route", async () => {
+    const head = await server.api('/api/v1/logs/stream?functionName=chatty', {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    assert.equal(await head.text(), '');
+    const missing = await server.api('/api/v1/logs/stream?functionName=nope', {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(missing.status, 404);
+  });
+
   it('refuses a missing function (404), a missing name (422) and a missing key (401)', async () => {
     const missing = await server.api('/api/v1/logs/stream?functionName=nope');
     assert.equal(missing.status, 404);

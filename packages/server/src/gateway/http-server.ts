@@ -1,9 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createSecureServer } from 'node:http2';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
+import { jsonParts, writeResponse } from './response-parts.ts';
 
 /** Idle keep-alive connections close after this; above common load balancers' 60 s. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -94,16 +101,25 @@ export function gatewayTls(config: {
 }
 
 /**
- * Bytes that are not HTTP (a body without a length, a header too large, a bad method) answered
- * in the one error format, as every other refusal is: node's own answer has an empty body.
+ * Bytes that are not HTTP (a body without a length, a header too large, a bad method, a chunk
+ * size that is not hexadecimal) answered in the one error format, as every other refusal is:
+ * node's own answer has an empty body.
  */
 export function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+  // llhttp's: the bytes are not HTTP (node's own errors are a timeout, the socket's). Not the
+  // connection ending mid-request (INVALID_EOF_STATE): that client went away, or half-closed.
+  const parseError = err.code?.startsWith('HPE_') === true && err.code !== 'HPE_INVALID_EOF_STATE';
+  // The parser stays failed: the connection's later bytes fail it again while the answer below
+  // goes out, and must not cut that answer off.
+  if (parseError && answeringBody.has(socket)) return;
+  const gateway = socket as GatewaySocket;
+  const { bytesWritten, _httpMessage: inProgress } = gateway;
+  if (parseError && socket.writable && inProgress && bodyOfAnswerable(gateway, inProgress)) {
+    answerBadBody(err, socket, inProgress);
+    return;
+  }
   // As node does: answer only a connection that has had no answer yet, and close it either way
   // (bytes that are not HTTP after a request drop the connection, that request's answer with it).
-  const { bytesWritten, _httpMessage: inProgress } = socket as Duplex & {
-    bytesWritten: number;
-    _httpMessage?: unknown;
-  };
   if (err.code === 'ECONNRESET' || !socket.writable || bytesWritten > 0 || inProgress) {
     socket.destroy();
     return;
@@ -128,4 +144,42 @@ export function answerClientError(err: Error & { code?: string; rawPacket?: Buff
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
     () => socket.destroy(),
   );
+}
+
+type GatewaySocket = Duplex & {
+  bytesWritten: number;
+  /** The response being written on the connection (node's), until it is finished. */
+  _httpMessage?: ServerResponse | null;
+  parser?: { incoming?: IncomingMessage | null } | null;
+};
+
+/** Connections whose request is being refused for a body that is not HTTP (answerBadBody). */
+const answeringBody = new WeakSet<Duplex>();
+
+/**
+ * Whether the bytes that are not HTTP are the body of the request `res` answers, and nothing of
+ * that answer has gone out: then the answer can still be the refusal (a chunk size that is not
+ * hexadecimal, say). Its handlers have the request already, and wait for a body that never comes.
+ */
+function bodyOfAnswerable(socket: GatewaySocket, res: ServerResponse): boolean {
+  const req = socket.parser?.incoming;
+  return req !== undefined && req !== null && res.req === req && !req.complete && !res.headersSent;
+}
+
+/**
+ * Refuses a request whose body is not HTTP with a 400 in the one error format, as its answer (so
+ * the request log and metrics count it as answered), and closes the connection after it: nothing
+ * after the bad bytes can be read as a request. Once closed, the request ends (`aborted`, no
+ * error), as node ends one whose connection closed under it: whatever waits for its body stops.
+ */
+function answerBadBody(err: Error & { code?: string }, socket: Duplex, res: ServerResponse): void {
+  answeringBody.add(socket);
+  const req = res.req;
+  res.shouldKeepAlive = false;
+  const refusal = new FaasError(
+    ErrorCode.BAD_REQUEST,
+    `The request body is not valid HTTP (${err.code ?? 'parse error'})`,
+  );
+  writeResponse(res, jsonParts(refusal.status, refusal.toJSON()));
+  socket.once('close', () => req.destroy());
 }

@@ -1,5 +1,5 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { ErrorCode, FaasError, type Invocation, type InvokeOutcome } from '@faas/core';
+import { ErrorCode, FaasError, type Invocation, type InvokeOutcome, isFaasError } from '@faas/core';
 import { type HttpResponseParts, JSON_TYPE, jsonParts } from './response-parts.ts';
 import { SESSION_COOKIE } from './session/session-auth.ts';
 
@@ -54,7 +54,8 @@ export function invokeResponse(invocation: Invocation, outcome: InvokeOutcome): 
 }
 
 /**
- * HTTP triggers: `{ statusCode, headers, body }` becomes the response; anything else is JSON.
+ * HTTP triggers: `{ statusCode, headers, body }` (a whole statusCode of 100 to 599) becomes the
+ * response; anything else is JSON.
  * With `sandbox`, every answer carries TRIGGER_SANDBOX beside the function's own policy (a
  * header may hold several policies, comma-separated, and browsers enforce each), never instead
  * of it.
@@ -72,47 +73,118 @@ export function httpResponse(
 }
 
 /**
- * The function's `{ statusCode, headers, body }` as the response. The content type defaults are
- * the router's (a string is text, bytes are octets, JSON types get a charset), so either server
- * sends the same bytes.
+ * The function's `{ statusCode, headers, body }` as the response, or a 502 naming what of it HTTP
+ * cannot carry. The content type defaults are the router's (a string is text, bytes are octets,
+ * JSON types get a charset), so either server sends the same bytes.
  */
 function functionResponse(invocation: Invocation, outcome: InvokeOutcome): HttpResponseParts {
   const result = outcome.status === 'succeeded' ? outcome.result : undefined;
   if (!isHttpResult(result)) return invokeResponse(invocation, outcome);
+  try {
+    const parts = httpParts(invocation, result);
+    // The platform's own headers are the platform's: the request log and clients trust them.
+    Object.assign(parts.headers, invocationHeaders(invocation));
+    return parts;
+  } catch (err) {
+    if (!isFaasError(err)) throw err;
+    return jsonParts(err.status, err.toJSON(), invocationHeaders(invocation));
+  }
+}
+
+/** @throws FaasError INVALID_FUNCTION_RESPONSE naming the field or header that cannot be sent */
+function httpParts(invocation: Invocation, result: HttpResult): HttpResponseParts {
+  const status = result.statusCode;
+  // A 1xx is an interim answer: the client goes on waiting for a final one that never comes.
+  if (status < 200) {
+    throw unsendable(invocation, `has statusCode ${status}: an HTTP trigger answers 200 to 599`, {
+      field: 'statusCode',
+    });
+  }
+  const { headers, cookies } = functionHeaders(invocation, result.headers);
+  const parts: HttpResponseParts = { status, headers, body: undefined };
+  if (cookies.length > 0) parts.headers['set-cookie'] = cookies;
+  const body = result.body;
+  // No content on a 204 or 304 (RFC 9110 §15.3.5, §15.4.5): a client reads a body there as the
+  // start of the next answer on its connection.
+  if (body === undefined || body === null || status === 204 || status === 304) return parts;
+  const type = headers['content-type'];
+  if (result.isBase64Encoded) {
+    // Buffer.from skips what is not base64: `!!!` would go out as an empty 200.
+    if (typeof body !== 'string' || !BASE64.test(body)) {
+      throw unsendable(invocation, 'has isBase64Encoded true but a body that is not base64 text', {
+        field: 'body',
+      });
+    }
+    parts.headers['content-type'] = type ?? 'application/octet-stream';
+    parts.body = Buffer.from(body, 'base64');
+    return parts;
+  }
+  parts.body = typeof body === 'string' ? body : JSON.stringify(body);
+  if (type === undefined)
+    parts.headers['content-type'] = typeof body === 'string' ? 'text/plain; charset=utf-8' : JSON_TYPE;
+  else if (/json/i.test(type) && !/;\s*charset=/i.test(type))
+    parts.headers['content-type'] = `${type}; charset=utf-8`;
+  return parts;
+}
+
+/**
+ * Base64 as Buffer.from reads it: either alphabet, padding optional, whitespace (line breaks)
+ * ignored. Linear: after the run of characters only `=` or the end may follow.
+ */
+const BASE64 = /^[A-Za-z0-9+/\-_\s]*(?:=\s*){0,2}$/;
+
+/**
+ * The function's headers as they are sent, lowercase. A value is a string, or a number or
+ * boolean as its text; null leaves the header out. A list is the field sent once per item: for
+ * Set-Cookie each item its own header (`cookies`: a cookie's Expires has a comma, so browsers
+ * never split a joined one), for any other the items joined with ", ", which is what a field
+ * sent several times means (RFC 9110 §5.3).
+ * @throws FaasError INVALID_FUNCTION_RESPONSE for headers that are not an object of such values
+ */
+function functionHeaders(
+  invocation: Invocation,
+  raw: unknown,
+): { headers: Record<string, string>; cookies: string[] } {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(result.headers ?? {})) {
+  const cookies: string[] = [];
+  if (raw === undefined || raw === null) return { headers, cookies };
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw unsendable(invocation, 'has headers that are not an object of names and values', {
+      field: 'headers',
+    });
+  }
+  for (const [name, value] of Object.entries(raw)) {
     if (value === undefined || value === null) continue;
+    const values = (Array.isArray(value) ? value : [value]).map(headerText);
+    const cannot = `has a header that cannot be sent: ${JSON.stringify(name)}`;
+    if (!values.every((text) => text !== undefined)) {
+      throw unsendable(invocation, `${cannot} (a value is a string, number or boolean, or a list of them)`, {
+        header: name,
+      });
+    }
     try {
       validateHeaderName(name);
-      validateHeaderValue(name, String(value));
+      for (const text of values) validateHeaderValue(name, text);
     } catch {
-      const err = new FaasError(
-        ErrorCode.INVALID_FUNCTION_RESPONSE,
-        `The function's response has a header that cannot be sent: ${JSON.stringify(name)}`,
-        { details: { invocationId: invocation.id, header: name } },
-      );
-      return jsonParts(err.status, err.toJSON(), invocationHeaders(invocation));
+      throw unsendable(invocation, cannot, { header: name });
     }
     const lower = name.toLowerCase();
     if (FRAMING_HEADERS.has(lower)) continue;
-    if (lower === 'set-cookie' && !functionMaySet(String(value))) continue;
-    headers[lower] = String(value);
+    if (lower === 'set-cookie') cookies.push(...values.filter(functionMaySet));
+    else if (values.length > 0) headers[lower] = values.join(', ');
   }
-  // The platform's own headers are the platform's: the request log and clients trust them.
-  Object.assign(headers, invocationHeaders(invocation));
-  const body = result.body;
-  const type = headers['content-type'];
-  if (body === undefined || body === null) return { status: result.statusCode, headers, body: undefined };
-  if (typeof body === 'string' && result.isBase64Encoded) {
-    headers['content-type'] = type ?? 'application/octet-stream';
-    return { status: result.statusCode, headers, body: Buffer.from(body, 'base64') };
-  }
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  if (type === undefined)
-    headers['content-type'] = typeof body === 'string' ? 'text/plain; charset=utf-8' : JSON_TYPE;
-  else if (/json/i.test(type) && !/;\s*charset=/i.test(type))
-    headers['content-type'] = `${type}; charset=utf-8`;
-  return { status: result.statusCode, headers, body: text };
+  return { headers, cookies };
+}
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+}
+
+function unsendable(invocation: Invocation, what: string, details: Record<string, string>): FaasError {
+  return new FaasError(ErrorCode.INVALID_FUNCTION_RESPONSE, `The function's response ${what}`, {
+    details: { invocationId: invocation.id, ...details },
+  });
 }
 
 /**
@@ -149,7 +221,7 @@ function functionMaySet(cookie: string): boolean {
 
 interface HttpResult {
   statusCode: number;
-  headers?: Record<string, unknown>;
+  headers?: unknown;
   body?: unknown;
   isBase64Encoded?: boolean;
 }

@@ -1,10 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
-/** A response as status, headers (lowercase names) and body, for Fastify or node:http to send. */
+/**
+ * A response as status, headers (lowercase names) and body, for Fastify or node:http to send. A
+ * list is a header sent once per item: only `set-cookie` is one (any other field's values are
+ * joined with ", ").
+ */
 export interface HttpResponseParts {
   status: number;
-  headers: Record<string, string>;
+  headers: Record<string, string | string[]>;
   body: string | Buffer | undefined;
 }
 
@@ -24,8 +28,8 @@ export function withTraceparent(
 }
 
 /** The headers without any spelling of `name` (a function's headers may be in any case). */
-function withoutHeader(headers: Record<string, string>, name: string): Record<string, string> {
-  const out: Record<string, string> = {};
+function withoutHeader(headers: HttpResponseParts['headers'], name: string): HttpResponseParts['headers'] {
+  const out: HttpResponseParts['headers'] = {};
   for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() !== name) out[key] = value;
   return out;
 }

@@ -13,6 +13,7 @@ export interface RequestLogEntry {
    * a stream ticket.
    */
   route: string;
+  /** The status the client got; CLIENT_CLOSED_REQUEST when it went away before any answer. */
   status: number;
   durationMs: number;
   /** The id of the API key the request acted as (never the key), when one was accepted. */
@@ -22,6 +23,14 @@ export interface RequestLogEntry {
   /** The W3C trace of an invoking request: the caller's, or the gateway's with tracing on. */
   traceId?: string | undefined;
 }
+
+/**
+ * The status a request's line and metrics have when its client went away before it was answered
+ * (it closed the connection mid-body, or while the function ran): no answer was sent, so none
+ * is logged. nginx's convention ("client closed request"), a status HTTP does not define, so it
+ * never reads as one that was sent.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * One JSON line per answered HTTP request, at FAAS_LOG_LEVEL (`info`; a 5xx is `error`), on

@@ -12,12 +12,12 @@ export function projectOfStoredName(stored: string): string {
  * not list), and a Vary it wrote is kept with Origin added.
  */
 export function withCorsHeaders(parts: HttpResponseParts, cors: Record<string, string>): HttpResponseParts {
-  const headers: Record<string, string> = {};
+  const headers: HttpResponseParts['headers'] = {};
   let vary: string | undefined;
   for (const [name, value] of Object.entries(parts.headers)) {
     const lower = name.toLowerCase();
     if (lower.startsWith('access-control-')) continue;
-    if (lower === 'vary') vary = value;
+    if (lower === 'vary') vary = Array.isArray(value) ? value.join(', ') : value;
     else headers[name] = value;
   }
   Object.assign(headers, cors);

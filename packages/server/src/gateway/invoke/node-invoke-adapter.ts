@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ActiveTrace, type FunctionVersion, isFaasError } from '@faas/core';
 import type { HttpMetrics } from '../../observability/http-metrics.ts';
-import type { RequestLog } from '../../observability/request-log.ts';
+import { CLIENT_CLOSED_REQUEST, invocationIdOf, type RequestLog } from '../../observability/request-log.ts';
 import { clientAddress } from '../client-address.ts';
 import { errorHeaders, errorResponse, toFaasError } from '../errors.ts';
 import { withTraceparent, writeResponse } from '../response-parts.ts';
@@ -45,20 +45,20 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
   const observe =
     metrics || log
       ? (
-          res: ServerResponse,
           target: InvokeTarget,
           head: RequestHead,
           started: number,
+          status: number,
           invocationId?: string,
           traceId?: string,
         ) => {
           const route = routePattern(target, head);
           const ms = performance.now() - started;
-          metrics?.observe(head.method, route, res.statusCode, ms / 1000);
+          metrics?.observe(head.method, route, status, ms / 1000);
           log?.write({
             method: head.method,
             route,
-            status: res.statusCode,
+            status,
             durationMs: ms,
             keyId: head.keyId,
             invocationId,
@@ -75,9 +75,9 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     trace?: ActiveTrace,
   ) =>
     respond(() => {
-      sendError(res, err, logger, trace);
-      observe?.(res, target, head, started, undefined, trace?.traceId);
-      pipeline.endTrace(trace, res.statusCode, err);
+      const status = sendError(res, err, logger, trace);
+      observe?.(target, head, started, status, undefined, trace?.traceId);
+      pipeline.endTrace(trace, status, err);
     });
 
   const serve = (
@@ -91,9 +91,14 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     pipeline.run(target, head, body, trace).then(
       (parts) =>
         respond(() => {
-          writeResponse(res, withTraceparent(parts, trace));
-          observe?.(res, target, head, started, parts.headers['x-invocation-id'], trace?.traceId);
-          pipeline.endTrace(trace, res.statusCode);
+          // The client left while the function ran: the answer goes nowhere, and is not logged as sent.
+          const gone = connectionGone(res);
+          if (gone) res.destroy();
+          else writeResponse(res, withTraceparent(parts, trace));
+          const status = gone ? CLIENT_CLOSED_REQUEST : res.statusCode;
+          const invocationId = invocationIdOf(parts.headers['x-invocation-id']);
+          observe?.(target, head, started, status, invocationId, trace?.traceId);
+          pipeline.endTrace(trace, status);
         }),
       (err: unknown) => fail(res, err, target, head, started, trace),
     );
@@ -139,15 +144,32 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
   };
 }
 
-/** As the router's error handler answers (errors.ts). */
+/**
+ * As the router's error handler answers (errors.ts); the status the client got: the answer
+ * already sent (http-server.ts refuses a body that is not HTTP itself), or CLIENT_CLOSED_REQUEST
+ * when the connection is gone.
+ */
 function sendError(
   res: ServerResponse,
   err: unknown,
   logger: Pick<Console, 'error'>,
   trace: ActiveTrace | undefined,
-): void {
+): number {
   const faas = toFaasError(err);
   if (faas.status >= 500 && !isFaasError(err)) logger.error('unhandled error in an invoke', err);
-  if (res.headersSent || res.destroyed) res.destroy();
-  else writeResponse(res, withTraceparent(errorResponse(faas, errorHeaders(err)), trace));
+  if (res.headersSent) {
+    res.destroy();
+    return res.statusCode;
+  }
+  if (connectionGone(res)) {
+    res.destroy();
+    return CLIENT_CLOSED_REQUEST;
+  }
+  writeResponse(res, withTraceparent(errorResponse(faas, errorHeaders(err)), trace));
+  return res.statusCode;
+}
+
+/** Whether nothing can reach the client any more (HTTP/2's compatibility response has its stream's). */
+function connectionGone(res: ServerResponse): boolean {
+  return res.destroyed || (res as { stream?: { destroyed: boolean } }).stream?.destroyed === true;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { ErrorCode, FaasError } from '@faas/core';
 import { bodyTooLarge } from '../errors.ts';
 
 /**
@@ -12,7 +13,8 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads a request's body up to the limit. One over the limit (by its Content-Length, or as it
- * arrives when chunked) is read to its end and dropped, then refused with 413.
+ * arrives when chunked) is read to its end and dropped, then refused with 413; one that stops
+ * short (its connection closed) is a 400 BAD_REQUEST.
  */
 export function readBody(
   req: IncomingMessage,
@@ -44,11 +46,24 @@ export function readBody(
     settled = true;
     done(undefined, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
   });
-  req.on('error', (err) => {
+  // The body stopped short: the client went away (node's `aborted`), or the server refused bytes
+  // that are not HTTP (http-server.ts answers those itself, then closes the request).
+  const cut = (cause?: unknown) => {
     if (settled) return;
     settled = true;
-    done(err, Buffer.alloc(0));
-  });
+    done(bodyCut(cause), Buffer.alloc(0));
+  };
+  req.on('error', cut);
+  req.on('close', () => cut());
+}
+
+/**
+ * A body that did not arrive whole, as a 400 for a connection that can still take an answer
+ * (an HTTP/2 stream, say); usually nobody is left to read it.
+ */
+function bodyCut(cause: unknown): FaasError {
+  const message = 'The request body did not arrive whole: its connection closed';
+  return new FaasError(ErrorCode.BAD_REQUEST, message, { cause });
 }
 
 /** Reads and drops the rest of a body (see MAX_DRAIN_BYTES), then calls `then` once. */

@@ -67,6 +67,12 @@ export function logStreamRoutes(app: FastifyInstance, platform: Platform): void 
         'x-accel-buffering': 'no',
         connection: 'keep-alive',
       });
+      // HEAD, which the router answers on every GET route: the head, and no stream (node sends
+      // a HEAD answer's head only once it ends).
+      if (request.method === 'HEAD') {
+        res.end();
+        return;
+      }
       res.write(`retry: ${RETRY_MS}\n\n`);
       // Resumed and subscribed in one turn: no event falls between the replay and the live ones.
       if (lastEventId) {

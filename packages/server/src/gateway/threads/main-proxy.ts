@@ -68,6 +68,9 @@ export class MainProxy {
       else headers['transfer-encoding'] = 'chunked';
     }
     let answered = false;
+    // Given up from this side (see the response's close below): the hang-up that follows is not
+    // a dead kept-alive connection to send the request again on.
+    let abandoned = false;
     // What went up so far, while it is small enough to send again (see `retried` below).
     let sent: Buffer[] | undefined = body ? [body] : [];
     let sentBytes = 0;
@@ -99,7 +102,7 @@ export class MainProxy {
         },
       );
       up.on('error', (err: NodeJS.ErrnoException) => {
-        if (answered) return;
+        if (answered || abandoned) return;
         // A kept-alive connection the main thread closed as this request went up on it (node's
         // documented race): the request never reached it, so it goes again, once, on a connection
         // of its own; when what went up of its body is still at hand.
@@ -116,8 +119,14 @@ export class MainProxy {
       return up;
     };
     let upstream = open(this.#agent);
+    // The client went away, or was answered here before its body came (http-server.ts refuses a
+    // body that is not HTTP): the main thread's request would wait for the rest forever. One the
+    // main thread answered early takes the rest of the body still (node drops it), so the
+    // connection can carry the client's next request.
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (res.writableFinished && (req.complete || answered)) return;
+      abandoned = true;
+      upstream.destroy();
     });
     if (body) {
       upstream.end(body);
