@@ -189,6 +189,24 @@ describe('instances', { skip }, () => {
       body: 'x',
     });
     assert.equal(readOnly.status, 400);
+    // What no process could start with: 422 naming the field. An empty command ran as exit 127;
+    // a NUL moved what followed into another field (cwd "/tmp\0/workspace" ran "/workspace").
+    for (const [json, field] of [
+      [{ command: '' }, 'command'],
+      [{ command: ['', 'x'] }, 'command[0]'],
+      [{ command: 'pwd; printenv', cwd: '/tmp\u0000/workspace' }, 'cwd'],
+      [{ command: ['echo', 'one\u0000two'], env: { Z: '1' } }, 'command[1]'],
+      [{ command: 'printenv', env: { Z: 'a\u0000b' } }, 'env.Z'],
+      [{ command: 'printenv', env: { '1X': '1' } }, 'env.1X'],
+    ] as const) {
+      const refused = await exec(instance.id, json);
+      assert.equal(refused.status, 422, JSON.stringify(json));
+      const details = (refused.body.error as unknown as { details: Array<{ field: string }> }).details;
+      assert.deepEqual(
+        details.map((d) => d.field),
+        [field],
+      );
+    }
     const unknownCommand = await exec(instance.id, { command: ['no-such-binary'] });
     assert.equal(unknownCommand.body.exit_code, 127);
     assert.match(unknownCommand.body.stderr, /no-such-binary/);
@@ -311,6 +329,59 @@ describe('instances', { skip }, () => {
     await api(`/instances/${instance.id}`, { method: 'DELETE' });
   });
 
+  it('refuses a malformed stream command with a clear error, and it leaves nothing behind', async () => {
+    const instance = await create();
+    const client = await stream(instance.id);
+    const errors = () => client.events.filter((e) => e.type === 'error');
+    const refusedAs = async (command: object, field: string) => {
+      const before = errors().length;
+      client.send(command);
+      await eventually(() => errors().length > before, 10_000, `an error for ${JSON.stringify(command)}`);
+      const error = errors()[before]?.error as {
+        code: string;
+        message: string;
+        details: Array<{ field: string }>;
+      };
+      assert.equal(error.code, 'FAAS_ERR_VALIDATION', JSON.stringify(error));
+      assert.deepEqual(
+        error.details.map((d) => d.field),
+        [field],
+      );
+      // Not JavaScript's own words ("exec.argv is not iterable").
+      assert.doesNotMatch(error.message, /iterable|is not a function|undefined/);
+    };
+    await refusedAs({ type: 'exec', command: 123 }, 'command');
+    await refusedAs({ type: 'exec', command: '' }, 'command');
+    await refusedAs({ type: 'exec', command: ['echo', 'one\u0000two'] }, 'command[1]');
+    await refusedAs({ type: 'exec', command: 'pwd', cwd: '/tmp\u0000/workspace' }, 'cwd');
+    await refusedAs({ type: 'exec', command: 'env', env: { '1X': '1' } }, 'env.1X');
+    await refusedAs({ type: 'checkpoint', name: 123 }, 'name');
+    await refusedAs({ type: 'signal', signal: 265 }, 'signal');
+    // The instance answers as before: its list, itself, its state, its events.
+    const listed = await api<{ items: InstanceBody[] }>('/instances');
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    const got = await api(`/instances/${instance.id}`);
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    assert.deepEqual(got.body.processes, []);
+    client.send({ type: 'get_state' });
+    const state = await client.next(
+      (e) => e.type === 'state' && e.instance !== undefined && e !== client.events[0],
+    );
+    assert.equal(state.state, 'running');
+    const sse = await s.api(`/api/v1/instances/${instance.id}/events`);
+    assert.equal(sse.status, 200);
+    const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /^event: state\n/);
+    await reader.cancel();
+    // A good exec still runs.
+    client.send({ type: 'exec', command: ['echo', 'fine'] });
+    const started = await client.next((e) => e.type === 'started');
+    await client.next((e) => e.type === 'exit' && e.process === started.process);
+    assert.equal(client.stdout(started.process as number), 'fine\n');
+    client.close();
+    await api(`/instances/${instance.id}`, { method: 'DELETE' });
+  });
+
   it('serves a TTY shell with resize, and the same events as Server-Sent Events', async () => {
     const instance = await create();
     const client = await stream(instance.id);
@@ -321,7 +392,7 @@ describe('instances', { skip }, () => {
     // Past what the agent's frames carry: refused as bad input, and the shell goes on.
     client.send({ type: 'resize', rows: 70_000, cols: 1 });
     const refused = await client.next((e) => e.type === 'error');
-    assert.equal((refused.error as { code: string }).code, 'FAAS_ERR_BAD_REQUEST');
+    assert.equal((refused.error as { code: string }).code, 'FAAS_ERR_VALIDATION');
     client.send({ type: 'resize', rows: 40, cols: 120 });
     client.send({ type: 'stdin', data: 'stty size; exit 7\n' });
     const exit = await client.next((e) => e.type === 'exit' && e.process === shell.process);

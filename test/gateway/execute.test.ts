@@ -91,6 +91,41 @@ describe('execute API', { skip }, () => {
     }
   });
 
+  it('answers 422 naming the file for one the sandbox cannot write, in every mode, streaming too', async () => {
+    const cases = [
+      ['/api/v1/execute', {}],
+      ['/api/v1/execute/advanced', { mode: 'cached' }],
+      ['/api/v1/execute/advanced', { mode: 'checkpointed' }],
+      ['/api/v1/execute/advanced', { mode: 'persistent' }],
+      ['/api/v1/execute?stream=true', {}],
+      ['/api/v1/execute/stream', {}],
+    ] as const;
+    for (const [path, mode] of cases) {
+      // A read-only place: this answered 503 RUNTIME_UNAVAILABLE ("the sandbox container ended
+      // without reporting the exit of the command"), streaming a 200 with stderr first.
+      const res = await s.api(path, {
+        method: 'POST',
+        json: { ...mode, command: 'echo ran', files: { 'ok.txt': 'fine', '/etc/x': 'y' } },
+      });
+      const text = await res.text();
+      assert.equal(res.status, 422, `${path} ${JSON.stringify(mode)}: ${text}`);
+      const { error } = JSON.parse(text) as { error: { code: string; details: Array<{ field: string }> } };
+      assert.equal(error.code, 'FAAS_ERR_VALIDATION');
+      assert.deepEqual(
+        error.details.map((d) => d.field),
+        ['files./etc/x'],
+      );
+      assert.match(JSON.stringify(error), /Read-only file system|Permission denied/);
+    }
+    // Nothing ran, so nothing was cached: the same request, writable, runs.
+    const fixed = await execute(
+      { command: 'cat ok.txt', mode: 'cached', files: { 'ok.txt': 'fine', '/tmp/x': 'y' } },
+      '/api/v1/execute/advanced',
+    );
+    assert.equal(fixed.status, 200, JSON.stringify(fixed.body));
+    assert.equal(fixed.body.stdout, 'fine');
+  });
+
   it('answers 400 for an image the engine does not have', async () => {
     const { status, body } = await execute({ command: 'true', image: 'faas-test/no-such-image:1' });
     assert.equal(status, 400);
@@ -430,5 +465,48 @@ describe('execute API without an engine', () => {
       assert.equal(body.error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
       assert.match(body.error.message, /Docker Engine/);
     }
+  });
+
+  it('answers 422 naming the field for input no sandbox could take, before an engine is asked', async () => {
+    const refused = async (path: string, json: object, field: string) => {
+      const res = await s.api(path, { method: 'POST', json });
+      const body = (await res.json()) as { error: { code: string; details?: Array<{ field: string }> } };
+      const what = `${path} ${JSON.stringify(json)}: ${JSON.stringify(body)}`;
+      assert.equal(res.status, 422, what);
+      assert.equal(body.error.code, 'FAAS_ERR_VALIDATION', what);
+      assert.ok(
+        body.error.details?.some((d) => d.field === field),
+        `${what} names ${field}`,
+      );
+    };
+    const runs = [
+      ['/api/v1/execute', {}],
+      ['/api/v1/execute/stream', {}],
+      ['/api/v1/execute/advanced', { mode: 'cached' }],
+      ['/api/v1/execute/advanced', { mode: 'checkpointed' }],
+      ['/api/v1/execute/advanced', { mode: 'persistent' }],
+    ] as const;
+    for (const [path, mode] of runs) {
+      // Empty commands ran as `: not found` (exit 127); a persistent one made an instance with no process.
+      // (The gateway's type coercion takes [""] as "".)
+      for (const command of ['', null, ['']]) await refused(path, { ...mode, command }, 'command');
+      await refused(path, { ...mode, command: ['', 'x'] }, 'command[0]');
+      // A NUL was dropped by the shell ("a\0b" ran as "ab").
+      await refused(path, { ...mode, command: 'echo a\u0000b' }, 'command');
+      await refused(path, { ...mode, command: ['echo', 'one\u0000two'] }, 'command[1]');
+      await refused(path, { ...mode, command: 'true', env: { A: 'x\u0000y' } }, 'env.A');
+      await refused(path, { ...mode, command: 'true', env: { '1X': 'a' } }, 'env.1X');
+      // Paths that can never name a file: each answered 503 "the sandbox container ended…".
+      for (const name of ['', '.', '..', 'a/', 'a//b', 'x/../y', 'a\u0000b', 'n'.repeat(300)])
+        await refused(path, { ...mode, command: 'ls', files: { [name]: 'y' } }, `files.${name}`);
+      await refused(path, { ...mode, command: 'ls', files: { a: 'x', 'a/b': 'y' } }, 'files.a');
+    }
+    // Instances: an omitted command is an instance waiting for exec; an empty one is refused.
+    for (const command of ['', null, ['']]) await refused('/api/v1/instances', { command }, 'command');
+    await refused('/api/v1/instances', { command: ['', 'x'] }, 'command[0]');
+    await refused('/api/v1/instances', { command: 'sleep 1\u00001' }, 'command');
+    // An invalid name was made and silently dropped; /execute refused it already.
+    await refused('/api/v1/instances', { env: { '1X': 'a' } }, 'env.1X');
+    await refused('/api/v1/instances', { env: { A: 'x\u0000y' } }, 'env.A');
   });
 });

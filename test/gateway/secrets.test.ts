@@ -109,6 +109,11 @@ describe('secrets', () => {
     const big = await call(dev, 'PUT', '/api/v1/secrets/BIG', { value: tooBig });
     assert.equal(big.status, 422, big.text.slice(0, 200));
     assert.ok(!big.text.includes('SSSSSSSS'));
+    // A value is seen as env, which ends at a NUL: a node container function saw "x" of "x\0y".
+    const nul = await call(dev, 'PUT', '/api/v1/secrets/WITH_NUL', { value: 'leaky\u0000value' });
+    assert.equal(nul.status, 422, nul.text);
+    assert.deepEqual(nul.body.error?.details, [{ field: 'value', message: 'must not hold a NUL byte' }]);
+    assert.ok(!nul.text.includes('leaky'), nul.text);
     for (const body of [{}, { value: '' }, { value: { nested: 'leaky-value' } }, { value: 'x', extra: 1 }]) {
       const got = await call(dev, 'PUT', '/api/v1/secrets/OK_NAME', body);
       assert.equal(got.status, 422, got.text);

@@ -13,6 +13,7 @@ export * from './image-references.ts';
 export * from './invocations.ts';
 export * from './json-depth.ts';
 export * from './paging.ts';
+export * from './process-input.ts';
 export * from './projects.ts';
 export * from './queue.ts';
 export * from './queue-consumer.ts';

@@ -1,9 +1,14 @@
 import {
+  commandProblems,
   DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
+  envProblems,
   FaasError,
+  fileNotWritten,
+  filesProblems,
   type Isolation,
+  invalidInput,
   newId,
   type Runtimes,
   type SnapshotRecord,
@@ -19,6 +24,7 @@ import {
 } from '../runtimes/container/index.ts';
 import type { Instance } from '../runtimes/container/instances/instance.ts';
 import { instancePath, writeFile } from '../runtimes/container/instances/instance-files.ts';
+import { SANDBOX_WORKDIR } from '../runtimes/container/sandbox/sandbox-container.ts';
 import { type ExecCache, execCacheKey } from './exec-cache.ts';
 import {
   checkImageReference,
@@ -28,6 +34,20 @@ import {
 } from './instance-limits.ts';
 import { argv, type InstanceService } from './instance-service.ts';
 import type { SnapshotService } from './snapshot-service.ts';
+
+/**
+ * What no sandbox could run as sent: an empty command, a bad env name, a NUL byte, a file path
+ * that cannot name a file. Checked before any container is taken, in every mode.
+ * @throws FaasError VALIDATION naming each field
+ */
+function checkRequest(request: ExecuteRequest): void {
+  const problems = [
+    ...commandProblems(request.command),
+    ...envProblems(request.env),
+    ...filesProblems(request.files, SANDBOX_WORKDIR),
+  ];
+  if (problems.length > 0) throw invalidInput(problems);
+}
 
 /** The execute API's modes (seed 003/004). */
 export const EXECUTE_MODES = ['ephemeral', 'cached', 'checkpointed', 'branched', 'persistent'] as const;
@@ -138,6 +158,7 @@ export class ExecuteService {
     mode: ExecuteMode = 'ephemeral',
     options: ExecuteOptions = {},
   ): Promise<ExecuteResult> {
+    checkRequest(request);
     if (this.#remote && mode !== 'persistent') return this.#remote.execute(request, mode, options);
     const result = await this.#execute(request, mode, options);
     this.#metrics?.executed(mode);
@@ -189,6 +210,7 @@ export class ExecuteService {
    * once the files are written; it lives until stopped or idle.
    */
   async persistent(request: ExecuteRequest): Promise<Instance> {
+    checkRequest(request);
     const instance = await this.#instances.create(
       { ...this.#instanceFields(request, 'runc'), command: request.command },
       {
@@ -276,11 +298,20 @@ export class ExecuteService {
     };
   }
 
+  /**
+   * Writes the request's files (their paths checked by checkRequest). One the instance cannot
+   * write (a read-only folder, a full disk) is the caller's: 422 naming it and the reason.
+   */
   async #writeFiles(instance: Instance, files: Record<string, string> | undefined): Promise<void> {
     for (const [path, content] of Object.entries(files ?? {})) {
-      if (path.split('/').includes('..'))
-        throw new FaasError(ErrorCode.VALIDATION, `File path "${path}" leaves the working dir`);
-      await writeFile(instance, instancePath(path), Buffer.from(content, 'utf8'));
+      try {
+        await writeFile(instance, instancePath(path), Buffer.from(content, 'utf8'));
+      } catch (err) {
+        const { code, details } = err as FaasError;
+        if (code !== ErrorCode.BAD_REQUEST && code !== ErrorCode.NOT_FOUND) throw err;
+        const reason = (details as { message?: string } | undefined)?.message ?? (err as Error).message;
+        throw fileNotWritten(path, reason, err);
+      }
     }
   }
 

@@ -173,6 +173,26 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig({ runtime: 'node', env: { A: 'x'.repeat(60_000) } }).env.A?.length, 60_000);
   });
 
+  it('refuses a NUL byte in an env value or an image command: no runtime could pass it on whole', () => {
+    // The js runtime saw "x\0y", a node container "x": exec ends a string at the NUL.
+    for (const runtime of ['js', 'node'] as const) {
+      assert.deepEqual(
+        problems(() => resolveConfig({ runtime, env: { A: 'x\u0000y', B: 'fine' } })),
+        [{ field: 'env.A', message: 'must not hold a NUL byte' }],
+        runtime,
+      );
+    }
+    const image = { runtime: 'image', image: 'x' } as const;
+    assert.deepEqual(
+      problems(() => resolveConfig({ ...image, command: 'echo a\u0000b' })).map((p) => p.field),
+      ['command'],
+    );
+    assert.deepEqual(
+      problems(() => resolveConfig({ ...image, command: ['echo', 'a\u0000b'] })).map((p) => p.field),
+      ['command[1]'],
+    );
+  });
+
   it('requires an image and a command for the image runtime', () => {
     assert.deepEqual(
       problems(() => resolveConfig({ runtime: 'image' })).map((p) => p.field),

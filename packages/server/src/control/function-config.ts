@@ -1,6 +1,8 @@
 import {
   CONTAINER_MEMORY_MIN_MB,
+  commandProblems,
   ErrorCode,
+  envEntryProblems,
   FaasError,
   FUNCTION_DEFAULTS,
   FUNCTION_LIMITS,
@@ -122,6 +124,8 @@ export function resolveConfig(
   if (imageProblem) problems.push({ field: 'image', message: imageProblem });
   if (runtime === 'image' && (!config.command || config.command.length === 0)) {
     problems.push({ field: 'command', message: 'is required for runtime "image": the image is run with it' });
+  } else if (config.command !== undefined) {
+    problems.push(...commandProblems(config.command));
   }
   if ((runtime === 'js' || runtime === 'ts' || runtime === 'wasm') && (config.isolation || config.network)) {
     problems.push({ field: 'isolation', message: 'isolation and network apply to container runtimes only' });
@@ -180,18 +184,19 @@ export function checkRateLimit(limit: RateLimit, problems: FieldProblem[], field
   return { requestsPerSecond: rps, burst: limit.burst };
 }
 
-/** Names a process can see, and sizes every runtime can pass (an image function's exec the least). */
+/**
+ * Names a process can see, values it gets whole (no NUL: exec would end the value there), and
+ * sizes every runtime can pass (an image function's exec the least). The rules of sandbox and
+ * instance env (envEntryProblems).
+ */
 function checkEnv(env: Record<string, string>, problems: FieldProblem[]): void {
   const { entryBytes, totalBytes } = FUNCTION_LIMITS.env;
   let total = 0;
   for (const [key, value] of Object.entries(env)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
-      problems.push({ field: `env.${key}`, message: 'is not a valid variable name' });
-    if (typeof value !== 'string') {
-      // The API's schema says so too; a manifest or a stored version may not have been through it.
-      problems.push({ field: `env.${key}`, message: 'must be a string' });
-      continue;
-    }
+    // The API's schema says values are strings too; a manifest or a stored version may not have
+    // been through it.
+    problems.push(...envEntryProblems(key, value));
+    if (typeof value !== 'string') continue;
     const bytes = envEntryBytes(key, value);
     total += bytes;
     if (bytes > entryBytes)

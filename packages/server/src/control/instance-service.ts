@@ -1,13 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  commandProblems,
   DEFAULT_PROJECT,
   type DependencyCache,
   ErrorCode,
+  envProblems,
   FaasError,
   type InstanceSpec,
   type InstanceView,
   type Isolation,
   inScope,
+  invalidInput,
   type PlacementBounds,
   type PlacementRoom,
   quotaExceeded,
@@ -50,8 +53,15 @@ export const INSTANCE_DEFAULTS = {
   idleTtlMs: 10 * 60 * 1000,
 } as const;
 
-export function argv(command: string | string[]): string[] {
-  return typeof command === 'string' ? ['sh', '-c', command] : command;
+/**
+ * A command as the API takes it (a string runs with `sh -c`, an array is argv) as the argv the
+ * agent starts.
+ * @throws FaasError VALIDATION naming `field` when it is empty, not strings, or holds a NUL
+ */
+export function argv(command: unknown, field = 'command'): string[] {
+  const problems = commandProblems(command, field);
+  if (problems.length > 0) throw invalidInput(problems);
+  return typeof command === 'string' ? ['sh', '-c', command] : (command as string[]);
 }
 
 export function instanceView(instance: Instance): InstanceView {
@@ -375,9 +385,16 @@ export class InstanceService {
 
   /**
    * The spec a request asks for, with defaults.
-   * @throws FaasError VALIDATION past one of the operator's bounds (naming it)
+   * @throws FaasError VALIDATION for a command or env no process could start with (naming the
+   *   field), or past one of the operator's bounds (naming it)
    */
   specFor(request: InstanceRequest): InstanceSpec {
+    // An omitted command is meaningful (the instance waits for exec); an empty one is refused.
+    const problems = [
+      ...(request.command !== undefined ? commandProblems(request.command) : []),
+      ...envProblems(request.env),
+    ];
+    if (problems.length > 0) throw invalidInput(problems);
     // Defaults never pass the operator's bounds: only what a client asks for can be refused.
     const limits = this.limits;
     const memoryMb = request.memoryMb ?? Math.min(INSTANCE_DEFAULTS.memoryMb, limits.maxMemoryMb);

@@ -4,6 +4,7 @@ import {
   type FunctionVersion,
   MAX_SECRET_VALUE_BYTES,
   type MetadataStore,
+  NUL_MESSAGE,
   SECRET_NAME_PATTERN,
   type SecretRecord,
   type SecretSummary,
@@ -74,13 +75,15 @@ export class SecretService {
   /**
    * Creates or replaces a secret. Resolves to `created: true` for a new name.
    * @throws FaasError VALIDATION for a bad name or a value that is not a non-empty string within
-   *   MAX_SECRET_VALUE_BYTES (the message never holds the value)
+   *   MAX_SECRET_VALUE_BYTES, or holds a NUL byte (the message never holds the value)
    */
   async set(project: string, name: string, value: unknown): Promise<SecretSummary & { created: boolean }> {
     assertSecretName(name);
     if (typeof value !== 'string' || value.length === 0) {
       throw validation('value', 'must be a non-empty string');
     }
+    // A secret is seen as an env value, which exec ends at a NUL: no function would get it whole.
+    if (value.includes('\0')) throw validation('value', NUL_MESSAGE);
     if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
       throw validation('value', `must be at most ${MAX_SECRET_VALUE_BYTES} bytes (UTF-8)`);
     }

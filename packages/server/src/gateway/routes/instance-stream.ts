@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ErrorCode, FaasError, isFaasError } from '@faas/core';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { argv, instanceView } from '../../control/instance-service.ts';
 import { snapshotView } from '../../control/snapshot-service.ts';
@@ -7,6 +8,7 @@ import type { Instance } from '../../runtimes/container/instances/instance.ts';
 import type { SequencedEvent } from '../../runtimes/container/instances/instance-events.ts';
 import { closeReason, watchCredential } from '../credential-watch.ts';
 import { toFaasError } from '../errors.ts';
+import { type ClientCommand, parseClientCommand } from '../stream-commands.ts';
 
 /**
  * A watcher whose unsent events pass this many bytes is disconnected (WebSocket close 1013,
@@ -28,31 +30,6 @@ const querystring = {
   },
 };
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
-
-/** A command a stream client sends (seed 003), plus `resize` and `signal`. */
-interface ClientCommand {
-  type: string;
-  data?: string;
-  process?: number;
-  command?: string | string[];
-  tty?: boolean;
-  rows?: number;
-  cols?: number;
-  env?: Record<string, string>;
-  cwd?: string;
-  name?: string;
-  signal?: string | number;
-}
-
-/** A terminal's rows or columns: the agent's frames carry each in 16 bits. */
-function terminalSize(value: unknown, name: 'rows' | 'cols'): number {
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0xffff) {
-    throw new Error(`"${name}" must be a whole number from 1 to 65535`);
-  }
-  return value as number;
-}
-
 /**
  * Runs one client command. `foreground` is the process this client started last: where `stdin`,
  * `resize` and `signal` go when the command names no process.
@@ -63,12 +40,17 @@ async function runCommand(
   command: ClientCommand,
   session: { foreground?: number },
 ): Promise<unknown> {
-  const target = command.process ?? session.foreground ?? instance.mainProcess;
+  const named = 'process' in command ? command.process : undefined;
+  const target = named ?? session.foreground ?? instance.mainProcess;
   const needTarget = () => {
     if (target === undefined)
-      throw new Error('No process to send to: start one with exec, or name one in "process"');
+      throw new FaasError(
+        ErrorCode.BAD_REQUEST,
+        'No process to send to: start one with exec, or name one in "process"',
+      );
     if (!instance.hasProcess(target)) {
-      throw new Error(
+      throw new FaasError(
+        ErrorCode.BAD_REQUEST,
         `No running process ${target} in this instance (processes started before a server restart cannot be addressed)`,
       );
     }
@@ -76,42 +58,26 @@ async function runCommand(
   };
   switch (command.type) {
     case 'stdin':
-      if (typeof command.data !== 'string') throw new Error('stdin needs "data" (a string)');
       instance.writeStdin(needTarget(), command.data);
       return undefined;
     case 'stdin_close':
       instance.closeStdin(needTarget());
       return undefined;
     case 'exec': {
-      if (command.command === undefined || command.command.length === 0)
-        throw new Error('exec needs "command"');
       const started = instance.start(argv(command.command), {
         ...(command.env ? { env: command.env } : {}),
         ...(command.cwd ? { cwd: command.cwd } : {}),
-        ...(command.tty
-          ? {
-              tty: {
-                rows: terminalSize(command.rows ?? 24, 'rows'),
-                cols: terminalSize(command.cols ?? 80, 'cols'),
-              },
-            }
-          : {}),
+        ...(command.tty ? { tty: command.tty } : {}),
       });
       session.foreground = started.process;
       return { type: 'started', process: started.process, command: started.command.join(' ') };
     }
     case 'resize':
-      if (command.rows === undefined || command.cols === undefined)
-        throw new Error('resize needs "rows" and "cols"');
-      instance.resize(needTarget(), terminalSize(command.rows, 'rows'), terminalSize(command.cols, 'cols'));
+      instance.resize(needTarget(), command.rows, command.cols);
       return undefined;
-    case 'signal': {
-      const signal =
-        typeof command.signal === 'number' ? command.signal : SIGNALS[command.signal ?? 'SIGTERM'];
-      if (!signal) throw new Error(`Unknown signal ${String(command.signal)}`);
-      instance.signal(needTarget(), signal);
+    case 'signal':
+      instance.signal(needTarget(), command.signal);
       return undefined;
-    }
     case 'get_state':
       return { type: 'state', state: instance.state, instance: instanceView(instance) };
     case 'checkpoint': {
@@ -124,17 +90,17 @@ async function runCommand(
     case 'stop':
       await platform.instances.manager.stop(instance.id);
       return undefined;
-    default:
-      throw new Error(`Unknown command type "${command.type}"`);
   }
 }
 
-function errorEvent(err: unknown) {
-  const error =
-    err instanceof Error && !('code' in err)
-      ? { code: 'FAAS_ERR_BAD_REQUEST', message: err.message }
-      : toFaasError(err).toJSON().error;
-  return { type: 'error', error };
+/**
+ * The reply to a command that failed. What is not a FaasError is the platform's fault: logged,
+ * and answered as FAAS_ERR_INTERNAL without its text (as an HTTP route answers it).
+ */
+function errorEvent(err: unknown, log: FastifyBaseLogger) {
+  const faas = toFaasError(err);
+  if (!isFaasError(err)) log.error({ err }, 'instance stream command failed');
+  return { type: 'error', error: faas.toJSON().error };
 }
 
 /** The instance's event stream: WebSocket (both ways) and Server-Sent Events (events only). */
@@ -179,11 +145,10 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
     socket.on('message', (raw) => {
       let command: ClientCommand;
       try {
-        command = JSON.parse(raw.toString()) as ClientCommand;
-        if (!command || typeof command.type !== 'string')
-          throw new Error('A command is a JSON object with a "type"');
+        // Every field checked before anything runs: a refused command leaves nothing behind.
+        command = parseClientCommand(raw.toString());
       } catch (err) {
-        send(errorEvent(err));
+        send(errorEvent(err, request.log));
         return;
       }
       // Commands run in the order they came; a slow checkpoint holds the later ones back.
@@ -192,7 +157,7 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
           const reply = await runCommand(platform, instance, command, session);
           if (reply) send(reply);
         } catch (err) {
-          send(errorEvent(err));
+          send(errorEvent(err, request.log));
         }
       });
     });
@@ -224,6 +189,12 @@ export function instanceStreamRoutes(app: FastifyInstance, platform: Platform): 
         'cache-control': 'no-store',
         connection: 'keep-alive',
       });
+      // HEAD, which the router answers on every GET route: the head, and no stream (node sends
+      // a HEAD answer's head only once it ends).
+      if (request.method === 'HEAD') {
+        res.end();
+        return;
+      }
       let unsubscribe = () => {};
       let heartbeat: NodeJS.Timeout | undefined;
       let stopWatch = () => {};

@@ -1,4 +1,4 @@
-import type { DependencyCache } from '@faas/core';
+import { checkProcessInput, type DependencyCache } from '@faas/core';
 import type { FastifyInstance } from 'fastify';
 import { argv, type InstanceRequest, instanceView } from '../../control/instance-service.ts';
 import type { Platform } from '../../platform.ts';
@@ -28,11 +28,10 @@ interface ExecBody {
 }
 
 export const commandSchema = {
-  description: 'A string runs with `sh -c`; an array is argv',
-  anyOf: [
-    { type: 'string', minLength: 1 },
-    { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 },
-  ],
+  description: 'A string runs with `sh -c`; an array is argv. Not empty, no NUL byte',
+  // No minLength: the gateway's type coercion would take "" (and null) as [""] and refuse it
+  // in words about an array; checkProcessInput refuses an empty one as `command`.
+  anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 }],
 };
 export const envSchema = { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 256 };
 
@@ -140,8 +139,10 @@ export function instanceRoutes(app: FastifyInstance, platform: Platform): void {
       },
     },
     async (request, reply) => {
-      const instance = await instances.get(request.params.id, request.projectScope);
       const { body } = request;
+      // The schema's types, then what no process could start with (empty, NUL, a bad env name).
+      checkProcessInput(body);
+      const instance = await instances.get(request.params.id, request.projectScope);
       const aborter = new AbortController();
       // The client went away before the answer: the command is killed.
       reply.raw.once('close', () => {

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import {
+  checkProcessInput,
   ErrorCode,
   FaasError,
   type InstanceSpec,
@@ -129,7 +130,7 @@ export class Instance {
           event: 'start',
           process: frame.id,
           pid: entry.pid,
-          command: entry.command.join(' '),
+          command: commandText(entry.command),
         });
         return;
       }
@@ -165,7 +166,7 @@ export class Instance {
           event: 'exit',
           process: frame.id,
           ...pid,
-          command: entry?.command.join(' ') ?? '',
+          command: entry ? commandText(entry.command) : '',
           code,
         });
         entry?.resolve({ code, ...pid });
@@ -225,8 +226,16 @@ export class Instance {
     onOutput?: ProcessEntry['onOutput'],
   ): RunningProcess {
     const link = this.#requireRunning();
-    if (command.length === 0) throw new FaasError(ErrorCode.VALIDATION, 'The command is empty');
+    // Checked here too, whoever calls: what is refused leaves no process entry behind.
+    checkProcessInput({ command, env: options.env, cwd: options.cwd });
     const process = this.#nextProcess++;
+    const frame = encodeExec(process, {
+      argv: command,
+      env: options.env ?? {},
+      cwd: options.cwd ?? INSTANCE_WORKDIR,
+      ...(options.tty ? { tty: options.tty } : {}),
+      ...(options.flow ? { flow: true } : {}),
+    });
     let resolve!: (exit: ProcessExit) => void;
     const exited = new Promise<ProcessExit>((r) => {
       resolve = r;
@@ -241,15 +250,7 @@ export class Instance {
       ...(options.flow ? { stdin: { inFlight: 0, wake: undefined } } : {}),
     });
     this.touch();
-    link.send(
-      encodeExec(process, {
-        argv: command,
-        env: options.env ?? {},
-        cwd: options.cwd ?? INSTANCE_WORKDIR,
-        ...(options.tty ? { tty: options.tty } : {}),
-        ...(options.flow ? { flow: true } : {}),
-      }),
-    );
+    link.send(frame);
     return { process, command, exited };
   }
 
@@ -356,7 +357,7 @@ export class Instance {
       .map(([process, entry]) => ({
         process,
         ...(entry.pid ? { pid: entry.pid } : {}),
-        command: entry.command.join(' '),
+        command: commandText(entry.command),
         tty: entry.tty,
       }));
   }
@@ -406,6 +407,15 @@ export class Instance {
   #publish(event: InstanceEvent): void {
     this.events.publish(event);
   }
+}
+
+/**
+ * A process's command as views show it. Whatever a process entry holds (one a snapshot of an
+ * older server kept), this answers a string: one odd entry must never fail every listing of
+ * its instance.
+ */
+function commandText(command: unknown): string {
+  return Array.isArray(command) ? command.map(String).join(' ') : String(command);
 }
 
 /**

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ExitMarkerScanner, newExitMarker, StartLineScanner, startLine } from './exit-marker.ts';
+import {
+  ExitMarkerScanner,
+  fileFailureHead,
+  newExitMarker,
+  StartLineScanner,
+  startLine,
+} from './exit-marker.ts';
 
 /** Feeds the chunks; returns the output the scanner let through and the code it found. */
 function scan(marker: string, chunks: string[]): { output: string; code: number | undefined } {
@@ -84,5 +90,35 @@ describe('StartLineScanner', () => {
     const foreign = new StartLineScanner(marker);
     assert.equal(foreign.push(Buffer.from(startLine(newExitMarker()))).length, line.length);
     assert.equal(foreign.seen, false);
+  });
+
+  it("takes a file failure line in the start line's place, however the chunks cut it", () => {
+    const reason = "can't create /etc/x: Read-only file system";
+    const failure = Buffer.from(`${fileFailureHead(marker)}3 ${Buffer.from(reason).toString('base64')}\n`);
+    const data = Buffer.concat([failure, Buffer.from(`${marker}126\n`)]);
+    for (let cut = 0; cut <= failure.length; cut++) {
+      const scanner = new StartLineScanner(marker);
+      const out = Buffer.concat([scanner.push(data.subarray(0, cut)), scanner.push(data.subarray(cut))]);
+      assert.equal(out.toString(), `${marker}126\n`, `cut at ${cut}`);
+      assert.deepEqual(scanner.fileFailure, { index: 3, reason });
+      assert.equal(scanner.seen, true);
+    }
+  });
+
+  it('passes on as output what only looks like a file failure line', () => {
+    for (const text of [
+      `${fileFailureHead(marker)}x ${Buffer.from('r').toString('base64')}\n`,
+      `${fileFailureHead(marker)}1 not base64!\n`,
+      `${fileFailureHead(newExitMarker())}1 cg==\n`,
+    ]) {
+      const scanner = new StartLineScanner(marker);
+      assert.equal(scanner.push(Buffer.from(text)).toString(), text);
+      assert.equal(scanner.fileFailure, undefined);
+    }
+    // No newline within its bound: output, not held for ever.
+    const endless = new StartLineScanner(marker);
+    const long = Buffer.from(`${fileFailureHead(marker)}1 ${'A'.repeat(8192)}`);
+    assert.equal(endless.push(long).length, long.length);
+    assert.equal(endless.fileFailure, undefined);
   });
 });

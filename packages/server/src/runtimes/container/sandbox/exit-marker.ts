@@ -85,28 +85,53 @@ export class ExitMarkerScanner {
 }
 
 /**
- * What the job's script writes on stderr before anything else: the command is about to start.
- * A container that ended without it ran nothing of the job (a spare dead before the job came),
- * so the job may run in another; one that ended after it may have run the command, whose side
- * effects a second run would repeat, output or not.
+ * What the job's script writes on stderr before anything else, once the request's files are
+ * written: the command is about to start. A container that ended without it ran nothing of the
+ * job (a spare dead before the job came), so the job may run in another; one that ended after it
+ * may have run the command, whose side effects a second run would repeat, output or not.
  */
 export function startLine(exitMarker: string): string {
   return `${exitMarker}start\n`;
 }
 
-/** Takes the start line off the front of stderr, holding back what could still be it. */
+/** A file of the request the script could not write: it reports this in the start line's place. */
+export interface FileFailure {
+  /** Its place in the request's `files`. */
+  index: number;
+  /** What the shell said (the reason, such as "Read-only file system"). */
+  reason: string;
+}
+
+/** The start of a file failure line: `<marker>file <index> <reason, base64>\n`. */
+export function fileFailureHead(exitMarker: string): string {
+  return `${exitMarker}file `;
+}
+
+/** A file failure line is at most this long (the script cuts the reason to 1 KiB). */
+const MAX_FILE_FAILURE_LINE_BYTES = 4096;
+const FILE_FAILURE_FIELDS = /^([0-9]{1,4}) ([A-Za-z0-9+/]*={0,2})$/;
+
+/**
+ * Takes the script's first line off the front of stderr, holding back what could still be it:
+ * the start line (`seen`), or in its place the report of a file it could not write
+ * (`fileFailure`).
+ */
 export class StartLineScanner {
   #line: Buffer;
+  #failureHead: Buffer;
   #held: Buffer = Buffer.alloc(0);
   #settled = false;
-  /** The start line came first on stderr. */
+  /** The start line, or a file failure line, came first on stderr: the job reached the container. */
   seen = false;
+  /** The file the script could not write, when that came in the start line's place. */
+  fileFailure: FileFailure | undefined;
 
   constructor(exitMarker: string) {
     this.#line = Buffer.from(startLine(exitMarker), 'utf8');
+    this.#failureHead = Buffer.from(fileFailureHead(exitMarker), 'utf8');
   }
 
-  /** Stderr's bytes after the start line (all of them when it did not come first). */
+  /** Stderr's bytes after the first line (all of them when it was not the script's). */
   push(chunk: Buffer): Buffer {
     if (this.#settled) return chunk;
     const data = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
@@ -114,10 +139,27 @@ export class StartLineScanner {
       this.#held = data;
       return Buffer.alloc(0);
     }
+    if (data.subarray(0, this.#line.length).equals(this.#line)) return this.#settle(data, this.#line.length);
+    const head = this.#failureHead;
+    if (head.subarray(0, Math.min(head.length, data.length)).equals(data.subarray(0, head.length))) {
+      const end = data.indexOf(0x0a, head.length);
+      if (end < 0 && data.length < MAX_FILE_FAILURE_LINE_BYTES) {
+        this.#held = data;
+        return Buffer.alloc(0);
+      }
+      const fields =
+        end < 0 ? null : FILE_FAILURE_FIELDS.exec(data.subarray(head.length, end).toString('latin1'));
+      if (fields) {
+        this.fileFailure = {
+          index: Number(fields[1]),
+          reason: Buffer.from(fields[2] as string, 'base64').toString('utf8'),
+        };
+        return this.#settle(data, end + 1);
+      }
+    }
     this.#settled = true;
     this.#held = Buffer.alloc(0);
-    this.seen = data.subarray(0, this.#line.length).equals(this.#line);
-    return this.seen ? data.subarray(this.#line.length) : data;
+    return data;
   }
 
   /** At the end of the stream: what was held back was output after all. */
@@ -126,6 +168,13 @@ export class StartLineScanner {
     this.#held = Buffer.alloc(0);
     this.#settled = true;
     return held;
+  }
+
+  #settle(data: Buffer, lineBytes: number): Buffer {
+    this.#settled = true;
+    this.#held = Buffer.alloc(0);
+    this.seen = true;
+    return data.subarray(lineBytes);
   }
 }
 

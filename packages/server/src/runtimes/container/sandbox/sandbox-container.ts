@@ -11,7 +11,7 @@ import { type CacheMounts, NO_CACHES } from '../dependency-caches.ts';
 import { KILL_GRACE_MS } from '../instances/instance-exec.ts';
 import type { EgressReady } from '../network/egress-network.ts';
 import { oomKilledAfterExit } from '../oom-flag.ts';
-import { ExitMarkerScanner, StartLineScanner } from './exit-marker.ts';
+import { ExitMarkerScanner, type FileFailure, StartLineScanner } from './exit-marker.ts';
 import { BUSYBOX_MOUNT, SHIM_SCRIPT } from './sandbox-script.ts';
 
 /** The working dir of sandbox commands: a tmpfs, like /tmp. */
@@ -39,6 +39,8 @@ export interface SandboxRun {
   durationMs: number;
   /** An output stream passed `maxOutputBytes` and was cut. */
   truncated: boolean;
+  /** A file of the job the script could not write: the command did not run. */
+  fileFailure?: FileFailure;
 }
 
 export interface RunSandboxJob {
@@ -91,7 +93,7 @@ export class SandboxContainer {
   #used = false;
   #onOutput: RunSandboxJob['onOutput'];
   #scanners: Record<'stdout' | 'stderr', ExitMarkerScanner> | undefined;
-  /** Whether the job reached the container: its script's first line on stderr. */
+  /** Whether the job reached the container: its script's first line on stderr (or a file failure). */
   #startLine: StartLineScanner | undefined;
   #markersSeen: (code: number) => void = () => {};
   /** Promises of onOutput not yet resolved: the output stream is paused while there are any. */
@@ -282,6 +284,7 @@ export class SandboxContainer {
       oomKilled,
       durationMs,
       truncated: this.#truncated,
+      ...(this.#startLine?.fileFailure ? { fileFailure: this.#startLine.fileFailure } : {}),
     };
   }
 

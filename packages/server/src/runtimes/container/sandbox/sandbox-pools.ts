@@ -5,6 +5,7 @@ import {
   type DependencyCache,
   ErrorCode,
   FaasError,
+  fileNotWritten,
   isFaasError,
   refusedBeforeStart,
 } from '@faas/core';
@@ -120,8 +121,8 @@ export class SandboxPools {
 
   /**
    * Runs a command in a fresh container from the pool and removes the container after.
-   * @throws FaasError BAD_REQUEST for a missing image; VALIDATION for a bad request;
-   *   RUNTIME_UNAVAILABLE when the engine fails.
+   * @throws FaasError BAD_REQUEST for a missing image; VALIDATION for a bad request or a file
+   *   the sandbox could not write; RUNTIME_UNAVAILABLE when the engine fails.
    */
   async run(request: SandboxRequest): Promise<SandboxResult> {
     if (this.#closed) {
@@ -186,6 +187,10 @@ export class SandboxPools {
         this.#remove(container);
         container = await this.#start(entry);
         run = await container.run(job);
+      }
+      if (run.fileFailure) {
+        const path = Object.keys(request.files ?? {})[run.fileFailure.index];
+        if (path !== undefined) throw fileNotWritten(path, run.fileFailure.reason);
       }
       return {
         stdout: run.stdout.toString('utf8'),

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '@faas/core';
-import { newExitMarker, startLine } from './exit-marker.ts';
-import { jobLine, type SandboxJob, shellQuote } from './sandbox-script.ts';
+import { newExitMarker, StartLineScanner, startLine } from './exit-marker.ts';
+import { BUSYBOX_MOUNT, jobLine, type SandboxJob, shellQuote } from './sandbox-script.ts';
 
 function decode(line: string): string {
   assert.ok(line.endsWith('\n'));
@@ -34,14 +36,12 @@ describe('sandbox job script', () => {
       }),
     );
     const lines = script.split('\n');
-    assert.equal(lines[0], `printf '%s\\n' '${exitMarker}start' >&2`, 'first: the job started');
-    assert.equal(lines[1], "cd '/w' || exit 126");
-    assert.ok(lines.some((l) => l.includes("mkdir -p 'a'")));
-    assert.ok(
-      lines.some(
-        (l) => l.includes(Buffer.from('hello').toString('base64')) && l.endsWith("> 'a/b.txt' || exit 126"),
-      ),
-    );
+    assert.equal(lines[0], "cd '/w' || exit 126");
+    const write = lines.findIndex((l) => l.includes(Buffer.from('hello').toString('base64')));
+    assert.ok(lines[write]?.includes("mkdir -p 'a' && "));
+    assert.ok(lines[write]?.endsWith(`> 'a/b.txt'; } 2>&1 ) || faas_file_failed 0 "$faas_err"`));
+    const started = lines.indexOf(`printf '%s\\n' '${exitMarker}start' >&2`);
+    assert.ok(started > write, 'the start line once the files are written');
     assert.ok(lines.includes(`export A='x'\\''y'`));
     assert.ok(
       lines.includes(
@@ -95,10 +95,44 @@ describe('sandbox job script', () => {
     assert.equal(run.stderr.toString(), `${startLine(exitMarker)}err\n${exitMarker}3\n`);
   });
 
+  it("reports a file it cannot write in the start line's place, with the shell's reason, and runs nothing", {
+    skip: existsSync(busybox) ? false : 'needs a static busybox',
+  }, () => {
+    const exitMarker = newExitMarker();
+    const workdir = mkdtempSync(join(tmpdir(), 'faas-job-'));
+    try {
+      const script = decode(
+        jobLine({
+          exitMarker,
+          command: 'echo ran',
+          files: { 'ok.txt': 'fine', 'x/y.txt': 'no' },
+          workdir,
+        }),
+      ).replaceAll(BUSYBOX_MOUNT, busybox);
+      // A file where the folder of the second would go: it cannot be made.
+      writeFileSync(join(workdir, 'x'), 'a file');
+      const run = spawnSync(busybox, ['sh', '-c', script]);
+      assert.equal(run.status, 126);
+      assert.equal(run.stdout.toString(), `${exitMarker}126\n`, 'the command did not run');
+      const scanner = new StartLineScanner(exitMarker);
+      assert.equal(scanner.push(run.stderr).toString(), `${exitMarker}126\n`);
+      assert.equal(scanner.fileFailure?.index, 1);
+      assert.match(scanner.fileFailure?.reason ?? '', /can't create directory '?x'?: File exists/);
+      assert.equal(readFileSync(join(workdir, 'ok.txt'), 'utf8'), 'fine');
+    } finally {
+      rmSync(workdir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects an empty command, bad env names and paths that leave the working dir', () => {
     const isValidation = (err: unknown) => (err as { code?: string }).code === ErrorCode.VALIDATION;
     const exitMarker = newExitMarker();
     assert.throws(() => jobLine({ exitMarker, command: [] }), isValidation);
+    assert.throws(() => jobLine({ exitMarker, command: '' }), isValidation);
+    assert.throws(() => jobLine({ exitMarker, command: [''] }), isValidation);
+    assert.throws(() => jobLine({ exitMarker, command: 'echo a\u0000b' }), isValidation);
+    assert.throws(() => jobLine({ exitMarker, command: ['true'], env: { A: 'x\u0000y' } }), isValidation);
+    assert.throws(() => jobLine({ exitMarker, command: ['true'], files: { 'a\u0000b': 'x' } }), isValidation);
     assert.throws(() => jobLine({ exitMarker, command: ['true'], env: { 'BAD-NAME': '1' } }), isValidation);
     assert.throws(
       () => jobLine({ exitMarker, command: ['true'], files: { '../etc/passwd': 'x' } }),

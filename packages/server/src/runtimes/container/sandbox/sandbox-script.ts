@@ -1,5 +1,5 @@
-import { ErrorCode, FaasError } from '@faas/core';
-import { startLine } from './exit-marker.ts';
+import { commandProblems, envProblems, filesProblems, invalidInput } from '@faas/core';
+import { fileFailureHead, startLine } from './exit-marker.ts';
 
 /** Where the host's static busybox is mounted in every sandbox: it runs the shim in any image. */
 export const BUSYBOX_MOUNT = '/.faas/busybox';
@@ -10,8 +10,6 @@ export const BUSYBOX_MOUNT = '/.faas/busybox';
  * the command's stdin. `read` takes stdin a byte at a time, so nothing is lost.
  */
 export const SHIM_SCRIPT = `IFS= read -r job || exit 125; eval "$(printf %s "$job" | ${BUSYBOX_MOUNT} base64 -d)"`;
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
@@ -45,33 +43,54 @@ export interface SandboxJob {
 
 /** The job line the shim reads: the script, base64, newline-terminated. */
 export function jobLine(job: SandboxJob): string {
-  if (job.command.length === 0) throw new FaasError(ErrorCode.VALIDATION, 'The command is empty');
-  // First of all: the host knows from it that the job reached a live container (exit-marker.ts).
-  const lines = [`printf '%s\\n' ${shellQuote(startLine(job.exitMarker).trimEnd())} >&2`];
+  // The API checked all of it; checked again here, whoever calls.
+  const problems = [
+    ...commandProblems(job.command),
+    ...envProblems(job.env),
+    ...filesProblems(job.files, job.workdir ?? '.'),
+  ];
+  if (problems.length > 0) throw invalidInput(problems);
+  const marker = (code: string) => `printf '%s%s\\n' ${shellQuote(job.exitMarker)} ${code}`;
+  const lines: string[] = [];
   if (job.workdir) lines.push(`cd ${shellQuote(job.workdir)} || exit 126`);
-  for (const [path, content] of Object.entries(job.files ?? {})) {
-    if (path.split('/').includes('..'))
-      throw new FaasError(ErrorCode.VALIDATION, `File path "${path}" leaves the working dir`);
+  const files = Object.entries(job.files ?? {});
+  if (files.length > 0) lines.push(fileFailedFunction(job.exitMarker, marker('126')));
+  files.forEach(([path, content], index) => {
     const slash = path.lastIndexOf('/');
-    if (slash > 0) lines.push(`${BUSYBOX_MOUNT} mkdir -p ${shellQuote(path.slice(0, slash))} || exit 126`);
+    const mkdir = slash > 0 ? `${BUSYBOX_MOUNT} mkdir -p ${shellQuote(path.slice(0, slash))} && ` : '';
     const base64 = Buffer.from(typeof content === 'string' ? Buffer.from(content, 'utf8') : content).toString(
       'base64',
     );
+    // The shell's complaint is kept, not printed: the host answers it as the caller's error.
     lines.push(
-      `printf %s ${shellQuote(base64)} | ${BUSYBOX_MOUNT} base64 -d > ${shellQuote(path)} || exit 126`,
+      `faas_err=$( { ${mkdir}printf %s ${shellQuote(base64)} | ${BUSYBOX_MOUNT} base64 -d > ${shellQuote(path)}; } 2>&1 ) || faas_file_failed ${index} "$faas_err"`,
     );
-  }
-  for (const [name, value] of Object.entries(job.env ?? {})) {
-    if (!ENV_NAME.test(name))
-      throw new FaasError(ErrorCode.VALIDATION, `"${name}" is not a valid environment variable name`);
+  });
+  // Once the files are written: the host knows from it that the job reached a live container
+  // and the command is about to run (exit-marker.ts).
+  lines.push(`printf '%s\\n' ${shellQuote(startLine(job.exitMarker).trimEnd())} >&2`);
+  for (const [name, value] of Object.entries(job.env ?? {}))
     lines.push(`export ${name}=${shellQuote(value)}`);
-  }
   // A child, not exec: the shim outlives the command to write the markers.
   lines.push(...commandLines(job.command));
   lines.push('code=$?');
-  const marker = `printf '%s%s\\n' ${shellQuote(job.exitMarker)} "$code"`;
-  lines.push(`${marker}; ${marker} >&2; exit "$code"`);
+  lines.push(`${marker('"$code"')}; ${marker('"$code"')} >&2; exit "$code"`);
   return `${Buffer.from(lines.join('\n'), 'utf8').toString('base64')}\n`;
+}
+
+/**
+ * `faas_file_failed <index> <reason>`: a file could not be written (a read-only folder, a full
+ * disk). Reported in the start line's place, as `<marker>file <index> <reason, base64>`, then the
+ * markers with 126: nothing of the command runs.
+ */
+function fileFailedFunction(exitMarker: string, marker126: string): string {
+  const reason = `$(printf %s "$2" | ${BUSYBOX_MOUNT} head -c 1024 | ${BUSYBOX_MOUNT} base64 -w 0)`;
+  return [
+    'faas_file_failed() {',
+    `  printf '%s%s %s\\n' ${shellQuote(fileFailureHead(exitMarker))} "$1" "${reason}" >&2`,
+    `  ${marker126}; ${marker126} >&2; exit 126`,
+    '}',
+  ].join('\n');
 }
 
 /**
