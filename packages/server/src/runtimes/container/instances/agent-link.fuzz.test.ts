@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { InstanceSpec } from '@faas/core';
 import { fuzz } from '@faas/testkit';
 import { Event, encodeFrame, PING_ID } from './agent-frames.ts';
 import { AgentLink } from './agent-link.ts';
 import { Instance } from './instance.ts';
+import { TEST_SPEC } from './test-spec.ts';
 
-const spec: InstanceSpec = {
-  image: 'x',
-  env: {},
-  memoryMb: 64,
-  cpus: 1,
-  pidsLimit: 64,
-  diskMb: 64,
-  network: false,
-  isolation: 'runc',
-  idleTtlMs: 0,
-};
+const spec = TEST_SPEC;
 
 function engine(stream: number, data: Buffer): Buffer {
   const header = Buffer.alloc(8);

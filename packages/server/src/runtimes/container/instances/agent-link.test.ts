@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { InstanceSpec } from '@faas/core';
 import { Event, encodeFrame, PING_ID, Request } from './agent-frames.ts';
 import { AgentLink, MAX_UNSENT_REQUEST_BYTES } from './agent-link.ts';
 import { Instance } from './instance.ts';
+import { TEST_SPEC } from './test-spec.ts';
 
-const spec: InstanceSpec = {
-  image: 'x',
-  env: {},
-  memoryMb: 64,
-  cpus: 1,
-  pidsLimit: 64,
-  diskMb: 64,
-  network: false,
-  isolation: 'runc',
-  idleTtlMs: 0,
-};
+const spec = TEST_SPEC;
 
 /** One piece of the engine's multiplexed attach stream. */
 function engine(stream: 1 | 2, data: Buffer): Buffer {

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCode, type InstanceSpec, isFaasError } from '@faas/core';
+import { ErrorCode, isFaasError } from '@faas/core';
 import type { AgentLink } from './agent-link.ts';
 import { Instance } from './instance.ts';
+import { TEST_SPEC } from './test-spec.ts';
 
-const spec: InstanceSpec = {
-  image: 'x',
-  env: {},
-  memoryMb: 64,
-  cpus: 1,
-  pidsLimit: 64,
-  diskMb: 64,
-  network: false,
-  isolation: 'runc',
-  idleTtlMs: 0,
-};
+const spec = TEST_SPEC;
 
 /** A running instance whose link keeps what the server sent the agent. */
 function running(): { instance: Instance; sent: Buffer[] } {
