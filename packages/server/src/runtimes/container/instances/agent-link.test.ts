@@ -148,7 +148,8 @@ describe('AgentLink with an instance', () => {
 
   it('relinks through a poisoned stream: resync, then the bad frame fails the instance', async () => {
     const t = linked();
-    const pinged = t.link.ping(60_000, true);
+    t.link.resync();
+    const pinged = t.link.ping(60_000);
     const ping = t.requests().find((r) => r.type === Request.ping);
     assert.ok(ping && ping.id === PING_ID);
     const poison = encodeFrame(Event.exit, 5);
@@ -158,6 +159,24 @@ describe('AgentLink with an instance', () => {
     await pinged;
     await tick();
     assert.equal(t.instance.state, 'failed');
+  });
+
+  it('drops what a restored agent sends before the resync ping goes out: the rest of a frame cut by the checkpoint', async () => {
+    const t = linked();
+    // As a restore does: resync, then the container starts, and its agent finishes the write it
+    // was in when checkpointed (here the tail of a file event) before the server pings.
+    t.link.resync();
+    const whole = encodeFrame(Event.file, 0, Buffer.from('c/workspace/count.new'));
+    t.feed(engine(1, whole.subarray(12)));
+    await tick();
+    assert.equal(t.instance.state, 'running', t.instance.reason);
+    const pinged = t.link.ping(60_000);
+    const ping = t.requests().find((r) => r.type === Request.ping);
+    assert.ok(ping);
+    t.feed(engine(1, Buffer.concat([whole, encodeFrame(Event.pong, PING_ID, ping.payload), whole])));
+    await pinged;
+    await tick();
+    assert.equal(t.instance.state, 'running', t.instance.reason);
   });
 
   it('takes an agent that leaves its requests unread as wedged', async () => {

@@ -41,6 +41,8 @@ export class AgentLink {
   #decoder = new FrameDecoder();
   #handlers: AgentLinkHandlers;
   #pongs = new Map<string, () => void>();
+  /** The nonce of the ping a resync waits for, until that ping is sent. */
+  #resyncNonce: Buffer | undefined;
   #agentStderr = '';
   #failure: string | undefined;
   #stall: NodeJS.Timeout | undefined;
@@ -94,12 +96,20 @@ export class AgentLink {
   }
 
   /**
-   * Resolves once the agent answers a ping. With `resync`, bytes before the answer are dropped:
-   * a stream joined mid-way (after a server restart or a restore) may begin inside a frame.
+   * Drops the agent's bytes from now on up to the answer of the next ping. A stream joined
+   * mid-way may begin inside a frame: after a server restart, or from a container restored from
+   * a checkpoint, whose agent goes on with the write it was in. A restore calls this before the
+   * container starts: its agent's first bytes may come before the ping goes out.
    */
-  async ping(timeoutMs: number, resync = false): Promise<void> {
-    const nonce = randomBytes(PING_NONCE_BYTES);
-    if (resync) this.#decoder.resyncOn(nonce);
+  resync(): void {
+    this.#resyncNonce = randomBytes(PING_NONCE_BYTES);
+    this.#decoder.resyncOn(this.#resyncNonce);
+  }
+
+  /** Resolves once the agent answers a ping (the one a `resync` waits for, when one does). */
+  async ping(timeoutMs: number): Promise<void> {
+    const nonce = this.#resyncNonce ?? randomBytes(PING_NONCE_BYTES);
+    this.#resyncNonce = undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

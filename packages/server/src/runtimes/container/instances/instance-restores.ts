@@ -282,7 +282,7 @@ export class InstanceRestores {
       await container.unpause();
       const { link } = standby;
       if (!link || standby.state !== 'running') throw new Error(`the standby is ${standby.state}`);
-      await link.ping(agentTimeoutMs, false);
+      await link.ping(agentTimeoutMs);
       // No longer a standby's name: a crashed server's successor keeps it as an instance.
       await container.rename({ name: instanceContainerName(standby.id) });
     } catch (err) {

@@ -102,9 +102,13 @@ export class InstanceRunner {
     instance.reason = undefined;
     const link = this.#newLink(instance, await attachAgent(container));
     try {
-      if (checkpoint) await startFromCheckpoint(this.#options.docker, instance.containerId, checkpoint);
-      else await container.start();
-      await link.ping(this.agentTimeoutMs, checkpoint !== undefined);
+      if (checkpoint) {
+        link.resync();
+        await startFromCheckpoint(this.#options.docker, instance.containerId, checkpoint);
+      } else {
+        await container.start();
+      }
+      await link.ping(this.agentTimeoutMs);
     } catch (err) {
       link.close();
       throw err;
@@ -120,7 +124,8 @@ export class InstanceRunner {
     const link = this.#newLink(instance, await attachAgent(container));
     instance.state = 'running';
     // The stream may join the agent's output mid-frame: skip to the ping's answer.
-    await link.ping(this.agentTimeoutMs, true);
+    link.resync();
+    await link.ping(this.agentTimeoutMs);
   }
 
   /** From now on links end on purpose (the server stops): the instances run on. */
