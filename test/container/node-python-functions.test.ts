@@ -62,6 +62,27 @@ describe('container runtime: node and python functions on the real engine', { sk
     assert.ok(typeof second.metrics.durationMs === 'number');
   });
 
+  it("measures each invocation's CPU time and peak memory from the container's cgroup", async () => {
+    const fn = await t.deploy({
+      'index.mjs': `export default (event) => {
+          const held = Buffer.alloc(event.mb * 1024 * 1024, 1);
+          const until = performance.now() + event.ms;
+          while (performance.now() < until);
+          return held.length;
+        };`,
+    });
+    const idle = await t.runtime.invoke(request(fn, { ms: 0, mb: 0 }));
+    const busy = await t.runtime.invoke(request(fn, { ms: 200, mb: 64 }));
+    assert.ok(idle.status === 'succeeded' && busy.status === 'succeeded', JSON.stringify([idle, busy]));
+    const { cpuTimeMs, peakMemoryBytes } = busy.metrics;
+    assert.ok(cpuTimeMs !== undefined && cpuTimeMs >= 100, `busy CPU ${cpuTimeMs} ms`);
+    assert.ok((idle.metrics.cpuTimeMs ?? Number.POSITIVE_INFINITY) < cpuTimeMs, JSON.stringify(idle.metrics));
+    assert.ok(
+      peakMemoryBytes !== undefined && peakMemoryBytes >= 64 * 1024 * 1024,
+      `peak ${peakMemoryBytes}`,
+    );
+  });
+
   it('gives node functions the trace context, and their fetches carry traceparent', async () => {
     // A server inside the container (loopback works without network) echoes what fetch sent.
     const fn = await t.deploy({

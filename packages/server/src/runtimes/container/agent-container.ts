@@ -211,6 +211,7 @@ export class AgentContainer {
   destroy(): Promise<void> {
     this.state = { phase: 'dead' };
     this.#destroying ??= (async () => {
+      this.metrics.close();
       await this.channel.close();
       await removeContainer(this.#docker, this.id).catch(() => {});
       await rm(this.#slotDir, { recursive: true, force: true });
