@@ -61,8 +61,12 @@ export interface ConsumerOptions<T = unknown> {
  */
 export interface JobConsumer {
   start(): void;
-  /** A job was just enqueued: poll now rather than at the next tick. */
-  wake(): void;
+  /**
+   * A job was just enqueued: poll now rather than at the next tick. `slotKeys`: the keys of the
+   * slots it will need, when known. A job that needs a slot the waiting jobs are waiting for can
+   * only wait too, so none steps aside for it.
+   */
+  wake(slotKeys?: readonly string[]): void;
   /** Stops leasing, hands back jobs still waiting for a slot, waits for running attempts to end. */
   stop(): Promise<void>;
 }

@@ -452,7 +452,7 @@ async function openPlatform(config: Readonly<Config>, logger: Logger, lock: Data
     maxQueuedPerProject: config.maxQueuedPerProject,
     recorder,
     secrets,
-    onEnqueued: () => worker?.wake(),
+    onEnqueued: (fn) => worker?.wake(fn),
     enqueueBudgetMs: enqueueBudgetMs(config.queueLeaseMs),
     orphanAgeMs: orphanAgeMs(config.queueLeaseMs),
     ...(tracing ? { tracing } : {}),

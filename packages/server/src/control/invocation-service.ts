@@ -80,8 +80,8 @@ export interface InvocationServiceDeps {
    */
   maxQueuedPerProject?: number;
   recorder: InvocationSink;
-  /** Called after an async invocation is enqueued, so the consumer wakes at once. */
-  onEnqueued?: () => void;
+  /** Called after an async invocation of `fn` is enqueued, so the consumer wakes at once. */
+  onEnqueued?: (fn?: FunctionVersion) => void;
   /**
    * Longest an async invoke may take from writing its record to enqueuing its job and still
    * answer 202 (enqueueBudgetMs in data/async-reconcile.ts); absent: no limit. Past it, any node
@@ -369,7 +369,7 @@ export class InvocationService {
       await this.#failUnaccepted(invocation.id).catch(() => undefined);
       throw err;
     }
-    this.#d.onEnqueued?.();
+    this.#d.onEnqueued?.(fn);
     const budget = this.#d.enqueueBudgetMs;
     if (budget !== undefined && performance.now() - began > budget)
       await this.#settleLateEnqueue(invocation.id);

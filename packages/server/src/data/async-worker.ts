@@ -164,11 +164,7 @@ class InvocationAttempts implements JobProcessor<FunctionVersion> {
       // The record's name, not the job's: a job queued before function names were per project
       // (migration 010) names the function as it was called then.
       const fn = await this.#o.catalog.resolve(current.functionName, payload.version);
-      const slot = { key: fn.name, limit: fn.maxConcurrency };
-      // The project's concurrentInvocations quota counts async attempts as it counts sync calls
-      // (the same slot): past it the job waits, holding no attempt, as for its function's slot.
-      const quota = this.#o.projectSlot?.(fn.project ?? DEFAULT_PROJECT);
-      return { kind: 'run', slots: quota ? [quota, slot] : [slot], value: fn };
+      return { kind: 'run', slots: slotsOf(fn, this.#o.projectSlot), value: fn };
     } catch (err) {
       // The function (or version) was deleted while the job waited: nothing can run it.
       if (
@@ -449,9 +445,9 @@ export class AsyncWorker {
     return this.#sweeping;
   }
 
-  /** A job was just enqueued: poll now rather than at the next tick. */
-  wake(): void {
-    this.#consumer.wake();
+  /** A job was just enqueued (of `fn`, when known): poll now rather than at the next tick. */
+  wake(fn?: FunctionVersion): void {
+    this.#consumer.wake(fn && slotsOf(fn, this.#o.projectSlot).map((slot) => slot.key));
   }
 
   /** Stops leasing; waits for running attempts to finish. */
@@ -512,6 +508,17 @@ function deadLetter(error: unknown): Error {
 }
 
 /** The fields of an async attempt the live tail names it by. */
+/**
+ * The slots a job of `fn` takes, in the order every waiter takes them. The project's
+ * concurrentInvocations quota counts async attempts as it counts sync calls (the same slot): past
+ * it the job waits, holding no attempt, as for its function's slot.
+ */
+function slotsOf(fn: FunctionVersion, projectSlot: AsyncWorkerOptions['projectSlot']): JobSlot[] {
+  const slot = { key: fn.name, limit: fn.maxConcurrency };
+  const quota = projectSlot?.(fn.project ?? DEFAULT_PROJECT);
+  return quota ? [quota, slot] : [slot];
+}
+
 function attemptOf(id: string, fn: FunctionVersion) {
   return { id, functionName: fn.name, version: fn.version, mode: 'async', trigger: 'api' } as const;
 }

@@ -55,6 +55,8 @@ export class QueueConsumer<T> implements JobConsumer {
   #held = new Set<Promise<void>>();
   /** The held jobs waiting for a slot, in the order they began to: aborting one steps it aside. */
   #waiting = new Set<AbortController>();
+  /** The keys of the slots those jobs wait for, each with how many wait for it. */
+  #waitedFor = new Map<string, number>();
   /** The next job leased takes the place of one that stepped aside. */
   #replacing = false;
   /** No job steps aside before this time (ms since epoch). */
@@ -89,9 +91,12 @@ export class QueueConsumer<T> implements JobConsumer {
     this.#loop = this.#run();
   }
 
-  wake(): void {
-    // The job enqueued may be another project's: a waiter may step aside for it.
-    this.#stepAsideAfter = Math.min(this.#stepAsideAfter, this.#steppedAsideAt + STEP_ASIDE_GAP_MS);
+  wake(slotKeys?: readonly string[]): void {
+    // A job that needs none of the slots waited for (another project's, or a function below its
+    // limit) may run: a waiter may step aside for it. A capped project's own enqueues may not
+    // reopen that, or its waiters would lose their place in their slot's line at each one.
+    if (!slotKeys?.some((key) => this.#waitedFor.has(key)))
+      this.#stepAsideAfter = Math.min(this.#stepAsideAfter, this.#steppedAsideAt + STEP_ASIDE_GAP_MS);
     this.#poke();
   }
 
@@ -266,7 +271,11 @@ export class QueueConsumer<T> implements JobConsumer {
       for (let i = held.length - 1; i >= 0; i--) (held[i] as () => void)();
     };
     const aside = new AbortController();
-    const waiting = () => {
+    /** The key of the slot this job waits for now, counted in #waitedFor. */
+    let waitingFor: string | undefined;
+    const waiting = (key: string) => {
+      waitingFor = key;
+      this.#waitedFor.set(key, (this.#waitedFor.get(key) ?? 0) + 1);
       if (this.#waiting.has(aside)) return;
       this.#waiting.add(aside);
       // What was due behind the job that stepped aside has to wait too. Not again for as long as
@@ -276,7 +285,13 @@ export class QueueConsumer<T> implements JobConsumer {
     };
     try {
       for (const slot of slots) {
-        const release = await this.#takeSlot(slot, AbortSignal.any([signal, aside.signal]), waiting);
+        let release: (() => void) | undefined;
+        try {
+          release = await this.#takeSlot(slot, AbortSignal.any([signal, aside.signal]), waiting);
+        } finally {
+          if (waitingFor !== undefined) this.#stopWaitingFor(waitingFor);
+          waitingFor = undefined;
+        }
         if (!release) {
           releaseAll();
           return undefined;
@@ -292,12 +307,22 @@ export class QueueConsumer<T> implements JobConsumer {
     return releaseAll;
   }
 
+  #stopWaitingFor(key: string): void {
+    const left = (this.#waitedFor.get(key) ?? 1) - 1;
+    if (left > 0) this.#waitedFor.set(key, left);
+    else this.#waitedFor.delete(key);
+  }
+
   /**
    * The job's slot, or undefined when none frees within `slotWaitMs`, `signal` aborts (the lease
    * is lost, the job steps aside) or the consumer stops. `waiting` is called when the slot is not
    * free at once. A slot granted after giving up is handed straight back.
    */
-  #takeSlot(slot: JobSlot, signal: AbortSignal, waiting: () => void): Promise<(() => void) | undefined> {
+  #takeSlot(
+    slot: JobSlot,
+    signal: AbortSignal,
+    waiting: (key: string) => void,
+  ): Promise<(() => void) | undefined> {
     const stopping = this.#stopping.signal;
     let acquiring: Promise<() => void> | (() => void);
     try {
@@ -307,7 +332,7 @@ export class QueueConsumer<T> implements JobConsumer {
       throw err;
     }
     if (typeof acquiring === 'function') return Promise.resolve(acquiring);
-    waiting();
+    waiting(slot.key);
     const pending = acquiring;
     return new Promise((resolve, reject) => {
       let settled = false;

@@ -413,4 +413,80 @@ export function consumerCases(get: () => ConsumerSubject): void {
     assert.ok(releases <= polls + 2, `${releases} hand-backs in ${polls.toFixed(1)} polls`);
     assert.deepEqual([...runs].sort(), ids);
   });
+
+  it("a capped backlog's own enqueues do not make its waiters step aside; another's still does", async (t) => {
+    const subject = get();
+    if (!subject.consume) return t.skip('the factory gives no consumer');
+    let releases = 0;
+    const queue = new Proxy(subject.queue, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'release') return value.bind(target);
+        return (...args: unknown[]) => {
+          releases++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    await queue.enqueue({ id: 'a01', payload: null, maxAttempts: 1, group: 'a' });
+    await queue.enqueue({ id: 'a02', payload: null, maxAttempts: 1, group: 'a' });
+    const started: string[] = [];
+    const ended = new Map<string, number>();
+    let made: JobConsumer | undefined;
+    try {
+      made = consumer(subject, queue, {
+        concurrency: 2,
+        leaseMs: 5_000,
+        processor: {
+          // Each job takes its group's one slot: as a function at maxConcurrency 1.
+          admit: async (job) => ({
+            kind: 'run',
+            slots: [{ key: job.id.slice(0, 1), limit: 1 }],
+            value: undefined,
+          }),
+          process: async (job) => {
+            started.push(job.id);
+            await sleep(job.id === 'a01' ? 2_000 : 10);
+            ended.set(job.id, Date.now());
+          },
+        },
+      });
+      await eventually(async () => started.length === 1, 10_000, 'the first job to start');
+      // The capped function's own async calls, one each 120 ms, each waking the consumer.
+      for (let i = 3; i <= 10; i++) {
+        await queue.enqueue({
+          id: `a${String(i).padStart(2, '0')}`,
+          payload: null,
+          maxAttempts: 1,
+          group: 'a',
+        });
+        made.wake(['a']);
+        await sleep(120);
+      }
+      // Before, each of them let a waiter step aside: handed back, it lost its place in the
+      // slot's line each time.
+      assert.ok(releases <= 2, `${releases} hand-backs for the capped function's own enqueues`);
+      await queue.enqueue({ id: 'b1', payload: null, maxAttempts: 1, group: 'b' });
+      made.wake(['b']);
+      await eventually(async () => ended.has('b1'), 10_000, "the other function's job");
+      assert.equal(ended.has('a01'), false, "the other function's job waited for the capped one's");
+      await eventually(async () => ended.size === 11, 30_000, 'every job to end');
+    } finally {
+      await stopAll();
+    }
+    assert.deepEqual([...started].sort(), [
+      'a01',
+      'a02',
+      'a03',
+      'a04',
+      'a05',
+      'a06',
+      'a07',
+      'a08',
+      'a09',
+      'a10',
+      'b1',
+    ]);
+  });
 }
