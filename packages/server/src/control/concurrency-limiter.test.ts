@@ -89,6 +89,33 @@ describe('ConcurrencyLimiter', () => {
 });
 
 describe('ConcurrencyLimiter across threads', () => {
+  it("a thread with a steady line of callers does not keep a slot from another thread's waiter", async () => {
+    // Two threads' limiters over one table; the busy one always has a caller waiting.
+    const table = new SlotTable();
+    const busy = new ConcurrencyLimiter(5_000, table);
+    const other = new ConcurrencyLimiter(5_000, new SlotTable(table.buffer));
+    let stop = false;
+    const callers = [0, 1].map(async () => {
+      while (!stop) {
+        const release = await take(busy, 'f', 1);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        release();
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const began = performance.now();
+    try {
+      const release = await take(other, 'f', 1, 2_000);
+      release();
+      // Before, each slot the busy thread freed went to its own next caller: this one got 429.
+      assert.ok(performance.now() - began < 200, `waited ${performance.now() - began} ms`);
+    } finally {
+      stop = true;
+      await Promise.all(callers);
+    }
+    assert.equal(table.running('f'), 0);
+  });
+
   it('counts slots taken by another thread and wakes when that thread releases one', async () => {
     const table = new SlotTable();
     const here = new ConcurrencyLimiter(5_000, table);

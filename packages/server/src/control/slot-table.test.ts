@@ -29,6 +29,20 @@ describe('SlotTable', () => {
     assert.equal(main.releaseHeld(thread.held), 0, 'given back once');
   });
 
+  it("tells a thread of other threads' waiters, not its own, and forgets a dead thread's", () => {
+    const main = new SlotTable();
+    const thread = new SlotTable(main.buffer);
+    const entry = thread.startWaiting('f');
+    assert.equal(main.othersWaiting('f'), true);
+    assert.equal(thread.othersWaiting('f'), false, 'its own waiter');
+    thread.stopWaiting(entry);
+    assert.equal(main.othersWaiting('f'), false);
+    thread.startWaiting('f');
+    thread.startWaiting('f');
+    main.releaseHeld(thread.held);
+    assert.equal(main.othersWaiting('f'), false, 'the dead thread waits no more');
+  });
+
   it('reuses the entries of names nobody runs once the table is full, never one in use', () => {
     const table = new SlotTable(undefined, undefined, 4);
     for (const name of ['a', 'b', 'c', 'd']) {

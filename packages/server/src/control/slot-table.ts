@@ -1,23 +1,26 @@
 /**
  * Running-invocation counters shared by every gateway thread (a SharedArrayBuffer), so that a
  * function's max concurrency holds for the server, not per thread. A key is identified by two
- * independent 32-bit hashes of its name.
+ * independent 32-bit hashes of its name. Beside each count, how many callers wait for a slot of
+ * the key, in all threads: a thread that frees a slot gives others' waiters their turn.
  *
- * Each thread also counts, in a buffer of its own (`held`), the slots it holds: when a thread
- * dies, the main thread gives its slots back (`releaseHeld`), so a crash does not take a
- * function's capacity for good. Entries are reused: when a new name finds no empty entry, it takes
+ * Each thread also counts, in a buffer of its own (`held`), the slots it holds and its callers
+ * waiting: when a thread dies, the main thread gives its slots back and takes its waiters off
+ * (`releaseHeld`), so a crash does not take a function's capacity for good. Entries are reused: when a new name finds no empty entry, it takes
  * over one whose count is 0 (a name nobody runs now), so the table never fills with names of
  * functions that come and go.
  */
 const HEADER = 1; // [lock]
-const ENTRY = 3; // [hash1, hash2, running]
+const ENTRY = 4; // [hash1, hash2, running, waiting]
+/** A thread's own cells per entry: [held, waiting]. */
+const OWN = 2;
 export const SLOT_TABLE_CAPACITY = 65_536;
 /** `running` of an entry being handed to another name: no slot can be taken from it meanwhile. */
 const MOVING = -1;
 
 export class SlotTable {
   readonly buffer: SharedArrayBuffer;
-  /** This thread's own counts, by entry: what `releaseHeld` gives back if the thread dies. */
+  /** This thread's own counts, by entry (OWN): what `releaseHeld` gives back if the thread dies. */
   readonly held: SharedArrayBuffer;
   #cells: Int32Array;
   #held: Int32Array;
@@ -39,7 +42,7 @@ export class SlotTable {
 
   /** A `held` buffer for a thread's view of a table of `capacity` entries. */
   static heldBuffer(capacity = SLOT_TABLE_CAPACITY): SharedArrayBuffer {
-    return new SharedArrayBuffer(capacity * 4);
+    return new SharedArrayBuffer(capacity * OWN * 4);
   }
 
   /** Takes a slot when fewer than `limit` are taken. */
@@ -60,7 +63,7 @@ export class SlotTable {
         this.#forget(key);
         continue;
       }
-      Atomics.add(this.#held, this.#index(entry), 1);
+      Atomics.add(this.#held, this.#index(entry) * OWN, 1);
       return true;
     }
   }
@@ -68,8 +71,27 @@ export class SlotTable {
   /** Gives back a slot this thread took (its entry cannot have moved: it was not at 0). */
   release(key: string): void {
     const entry = this.#entry(key);
-    Atomics.sub(this.#held, this.#index(entry), 1);
+    Atomics.sub(this.#held, this.#index(entry) * OWN, 1);
     this.#give(entry + 2);
+  }
+
+  /** Counts a caller of this thread waiting for a slot of the key; `stopWaiting(entry)` when it stops. */
+  startWaiting(key: string): number {
+    const entry = this.#entry(key);
+    Atomics.add(this.#held, this.#index(entry) * OWN + 1, 1);
+    Atomics.add(this.#cells, entry + 3, 1);
+    return entry;
+  }
+
+  stopWaiting(entry: number): void {
+    Atomics.sub(this.#held, this.#index(entry) * OWN + 1, 1);
+    Atomics.sub(this.#cells, entry + 3, 1);
+  }
+
+  /** Whether callers of other threads wait for a slot of the key. */
+  othersWaiting(key: string): boolean {
+    const entry = this.#entry(key);
+    return Atomics.load(this.#cells, entry + 3) > Atomics.load(this.#held, this.#index(entry) * OWN + 1);
   }
 
   running(key: string): number {
@@ -83,15 +105,20 @@ export class SlotTable {
     if (wait.async) await wait.value;
   }
 
-  /** Gives back every slot a dead thread held (its `held` buffer); returns how many. */
+  /**
+   * Gives back every slot a dead thread held (its `held` buffer), and takes its waiters off the
+   * counts; returns how many slots.
+   */
   releaseHeld(held: SharedArrayBuffer): number {
     const counts = new Int32Array(held);
     let released = 0;
-    for (let i = 0; i < counts.length; i++) {
-      const n = Atomics.exchange(counts, i, 0);
+    for (let i = 0; i < counts.length / OWN; i++) {
+      const at = HEADER + i * ENTRY + 2;
+      const waiting = Atomics.exchange(counts, i * OWN + 1, 0);
+      if (waiting !== 0) Atomics.sub(this.#cells, at + 1, waiting);
+      const n = Atomics.exchange(counts, i * OWN, 0);
       if (n <= 0) continue;
       released += n;
-      const at = HEADER + i * ENTRY + 2;
       Atomics.sub(this.#cells, at, n);
       Atomics.notify(this.#cells, at);
     }
@@ -141,7 +168,9 @@ export class SlotTable {
       }
       for (let probe = 0; probe < this.#capacity; probe++) {
         const entry = HEADER + ((h1 + probe) % this.#capacity) * ENTRY;
-        // MOVING while the hashes change: no one takes a slot from it under either name.
+        // MOVING while the hashes change: no one takes a slot from it under either name. One
+        // with callers waiting is in use, though nothing runs this moment.
+        if (Atomics.load(this.#cells, entry + 3) !== 0) continue;
         if (Atomics.compareExchange(this.#cells, entry + 2, 0, MOVING) !== 0) continue;
         Atomics.store(this.#cells, entry, h1);
         Atomics.store(this.#cells, entry + 1, h2);
