@@ -116,6 +116,26 @@ describe('ConcurrencyLimiter across threads', () => {
     assert.equal(table.running('f'), 0);
   });
 
+  it('a slot left to another thread that took it and gave it back is not left idle', async () => {
+    const table = new SlotTable(undefined, undefined, 16);
+    const a = new ConcurrencyLimiter(5_000, new SlotTable(table.buffer, SlotTable.heldBuffer(16)));
+    const b = new ConcurrencyLimiter(5_000, new SlotTable(table.buffer, SlotTable.heldBuffer(16)));
+    const first = await take(a, 'f', 1);
+    const next = take(a, 'f', 1);
+    const theirs = take(b, 'f', 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    first(); // b's caller waits too: a leaves the slot to it
+    const release = await theirs;
+    const began = performance.now();
+    release(); // back where a left it, but a took no turn meanwhile
+    (await next)();
+    assert.ok(
+      performance.now() - began < 10,
+      `a's caller waited ${performance.now() - began} ms for a free slot`,
+    );
+    assert.equal(table.running('f'), 0);
+  });
+
   it('counts slots taken by another thread and wakes when that thread releases one', async () => {
     const table = new SlotTable();
     const here = new ConcurrencyLimiter(5_000, table);

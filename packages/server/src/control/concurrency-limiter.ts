@@ -37,8 +37,8 @@ export class ConcurrencyLimiter {
   #queues = new Map<string, Queue>();
   /** Keys with a #pump running (one per key, however its queue comes and goes). */
   #pumping = new Set<string>();
-  /** Keys whose freed slot this thread left to other threads' waiters: until when, and the count then. */
-  #yielding = new Map<string, { until: number; seen: number }>();
+  /** Keys whose freed slot this thread left to other threads' waiters: until when, and the turns then. */
+  #yielding = new Map<string, { until: number; turns: number }>();
   #waitMs: number;
 
   constructor(waitMs: number, table = new SlotTable()) {
@@ -97,7 +97,8 @@ export class ConcurrencyLimiter {
         const seen = this.#table.running(key);
         const left = this.#leftToOthers(key);
         if (left > 0) {
-          await this.#table.changed(key, seen, left);
+          // Until one of theirs takes it (a take does not move the count's waiters).
+          await this.#table.turnsMoved(key, (this.#yielding.get(key) as { turns: number }).turns, left);
           continue;
         }
         if (seen < queue.limit && this.#table.tryAcquire(key, queue.limit)) {
@@ -123,14 +124,15 @@ export class ConcurrencyLimiter {
 
   /**
    * How much longer this thread leaves the key's freed slot to other threads' waiters (ms), or 0:
-   * the time is up, or the count moved (one of theirs took it, or another slot freed).
+   * the time is up, a slot was taken or given since (one of theirs took it, maybe gave it back
+   * already), or none of theirs waits any more.
    */
   #leftToOthers(key: string): number {
     if (this.#yielding.size === 0) return 0;
     const yielded = this.#yielding.get(key);
     if (!yielded) return 0;
     const left = yielded.until - performance.now();
-    if (left > 0 && this.#table.running(key) === yielded.seen) return left;
+    if (left > 0 && this.#table.turns(key) === yielded.turns && this.#table.othersWaiting(key)) return left;
     this.#yielding.delete(key);
     return 0;
   }
@@ -158,17 +160,18 @@ export class ConcurrencyLimiter {
       if (released) return;
       released = true;
       const queue = this.#queues.get(key);
-      const others = queue !== undefined && this.#table.othersWaiting(key);
+      const others = this.#table.othersWaiting(key);
       // Handed on, still counted: this thread's next waiter goes before anyone else's, unless
       // other threads' callers wait too, or a lowered limit is still exceeded (then the slot goes
-      // back, and the pump serves the waiter).
+      // back, and the pump serves the waiter). Left to other threads' waiters, it is not taken by
+      // this thread's next caller either, though none of its callers waits yet.
       if (queue && !others && this.#table.running(key) <= queue.limit) {
         this.#grant(key, queue);
         return;
       }
       this.#table.release(key);
       if (others)
-        this.#yielding.set(key, { until: performance.now() + YIELD_MS, seen: this.#table.running(key) });
+        this.#yielding.set(key, { until: performance.now() + YIELD_MS, turns: this.#table.turns(key) });
     };
   }
 }

@@ -11,7 +11,7 @@
  * functions that come and go.
  */
 const HEADER = 1; // [lock]
-const ENTRY = 4; // [hash1, hash2, running, waiting]
+const ENTRY = 5; // [hash1, hash2, running, waiting, turns]
 /** A thread's own cells per entry: [held, waiting]. */
 const OWN = 2;
 export const SLOT_TABLE_CAPACITY = 65_536;
@@ -64,6 +64,7 @@ export class SlotTable {
         continue;
       }
       Atomics.add(this.#held, this.#index(entry) * OWN, 1);
+      this.#turn(entry);
       return true;
     }
   }
@@ -86,6 +87,20 @@ export class SlotTable {
   stopWaiting(entry: number): void {
     Atomics.sub(this.#held, this.#index(entry) * OWN + 1, 1);
     Atomics.sub(this.#cells, entry + 3, 1);
+  }
+
+  /**
+   * Counts every take and give of the key's slots (it wraps): it moved when a slot was taken or
+   * given, even if the running count is back where it was.
+   */
+  turns(key: string): number {
+    return Atomics.load(this.#cells, this.#entry(key) + 4);
+  }
+
+  /** Resolves when the key's turns move from `seen` (a take or give anywhere), or after `timeoutMs`. */
+  async turnsMoved(key: string, seen: number, timeoutMs: number): Promise<void> {
+    const wait = Atomics.waitAsync(this.#cells, this.#entry(key) + 4, seen, timeoutMs);
+    if (wait.async) await wait.value;
   }
 
   /** Whether callers of other threads wait for a slot of the key. */
@@ -132,7 +147,14 @@ export class SlotTable {
 
   #give(at: number): void {
     Atomics.sub(this.#cells, at, 1);
+    this.#turn(at - 2);
     Atomics.notify(this.#cells, at);
+  }
+
+  /** A take or a give: wakes whoever waits for the key's turns to move (`turnsMoved`). */
+  #turn(entry: number): void {
+    Atomics.add(this.#cells, entry + 4, 1);
+    Atomics.notify(this.#cells, entry + 4);
   }
 
   #index(entry: number): number {
