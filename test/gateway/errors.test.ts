@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.ts';
 
 async function expectError(res: Response, status: number, code: string) {
   const body = (await res.json()) as { error: { code: string; message: string; details?: unknown } };
@@ -347,6 +348,152 @@ describe('bad input gets a clear error', () => {
       'FAAS_ERR_VALIDATION',
     );
     assert.match(query.message, /querystring\.status must be one of "queued", "running", .*"dead_lettered"/);
+  });
+
+  it('422 for a declared route that names one parameter twice', async () => {
+    const code = 'export default () => 1';
+    for (const [routes, param] of [
+      [['GET /twice/:x/:x'], ':x'],
+      [[{ method: 'ANY', path: '/twice/:id/files/:id/*' }], ':id'],
+    ] as const) {
+      const err = await expectError(
+        await s.api('/api/v1/functions', {
+          method: 'POST',
+          json: { name: 'twice', runtime: 'js', code, routes },
+        }),
+        422,
+        'FAAS_ERR_VALIDATION',
+      );
+      assert.deepEqual(
+        (err.details as Array<{ field: string }>).map((d) => d.field),
+        ['routes[0].path'],
+      );
+      assert.ok(err.message.includes(`"${param}" twice`), err.message);
+    }
+    assert.equal((await s.api('/api/v1/functions/twice')).status, 404, 'nothing deployed');
+  });
+
+  it('422 for a body value of another type, never converted; query numbers are still read', async () => {
+    const argv = ['echo', 5];
+    for (const [path, json] of [
+      ['/api/v1/execute', { command: argv }],
+      ['/api/v1/execute/stream', { command: argv }],
+      ['/api/v1/execute/advanced', { mode: 'cached', command: argv }],
+      ['/api/v1/instances', { command: ['sleep', true] }],
+      ['/api/v1/instances/ins_none/exec', { command: argv }],
+      ['/api/v1/functions', { name: 'argv', runtime: 'image', image: 'faas/none', command: argv }],
+    ] as const) {
+      const err = await expectError(await s.api(path, { method: 'POST', json }), 422, 'FAAS_ERR_VALIDATION');
+      // Only the item: not also "command must be string" from the string branch of the schema.
+      assert.deepEqual(err.details, [{ field: 'command.1', message: 'must be string' }], path);
+    }
+    const err = await expectError(
+      await s.api('/api/v1/functions', {
+        method: 'POST',
+        json: {
+          name: 'typed',
+          runtime: 'js',
+          code: 'export default () => 1',
+          timeoutMs: '1000',
+          public: 'true',
+        },
+      }),
+      422,
+      'FAAS_ERR_VALIDATION',
+    );
+    assert.deepEqual(err.details, [
+      { field: 'timeoutMs', message: 'must be integer' },
+      { field: 'public', message: 'must be boolean' },
+    ]);
+    assert.equal((await s.api('/api/v1/functions/typed')).status, 404, 'nothing deployed');
+    const listed = await s.api('/api/v1/functions?limit=1');
+    assert.equal(listed.status, 200, await listed.clone().text());
+    assert.equal(((await listed.json()) as { items: unknown[] }).items.length, 1);
+  });
+
+  it('400 naming a __proto__ or constructor.prototype key, not "invalid JSON"', async () => {
+    for (const [body, field] of [
+      ['{"__proto__": {"x": 1}, "name": "f"}', '__proto__'],
+      ['{"name": "f", "env": {"constructor": {"prototype": {"x": "1"}}}}', 'env.constructor.prototype'],
+      ['\uFEFF{"name": "f", "routes": [{"__proto__": {}}]}', 'routes.0.__proto__'],
+    ]) {
+      const res = await s.api('/api/v1/functions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const err = await expectError(res, 400, 'FAAS_ERR_BAD_REQUEST');
+      assert.match(err.message, /__proto__/);
+      assert.doesNotMatch(err.message, /not valid JSON/);
+      assert.deepEqual(
+        (err.details as Array<{ field: string }>).map((d) => d.field),
+        [field],
+      );
+    }
+  });
+
+  it('422 for a sequence number or version past what a number holds exactly', async () => {
+    for (const path of [
+      '/api/v1/logs?afterSeq=1e30',
+      '/api/v1/logs?afterSeq=9007199254740993',
+      '/api/v1/logs?afterSeq=-1',
+      '/api/v1/functions/small/versions/1e30',
+      '/api/v1/functions/small/versions/9007199254740993/code',
+    ]) {
+      const err = await expectError(await s.api(path), 422, 'FAAS_ERR_VALIDATION');
+      assert.match(err.message, /afterSeq|params\.version/, path);
+    }
+    const last = await s.api(`/api/v1/logs?afterSeq=${Number.MAX_SAFE_INTEGER}`);
+    assert.equal(last.status, 200);
+    assert.deepEqual(await last.json(), { items: [], nextSeq: Number.MAX_SAFE_INTEGER });
+  });
+
+  it('422 for two Idempotency-Key headers (not one key "a, b"), recorded as failed', async () => {
+    const made = await s.api('/api/v1/functions', {
+      method: 'POST',
+      json: { name: 'two-keys', runtime: 'js', code: 'export default (e) => e' },
+    });
+    assert.equal(made.status, 201);
+    /** node:http sends each value of an array as a header of its own; fetch would join them. */
+    const invoke = (query: string, key: string | string[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${s.url}/api/v1/functions/two-keys/invoke${query}`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${ADMIN_KEY}`,
+            'content-type': 'application/json',
+            'idempotency-key': key,
+          },
+        });
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (chunk) => {
+            body += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end('{"a":1}');
+      });
+    for (const query of ['', '?async=true']) {
+      const res = await invoke(query, ['a', 'b']);
+      assert.equal(res.status, 422, res.body);
+      const { error } = JSON.parse(res.body) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'FAAS_ERR_VALIDATION');
+      assert.match(error.message, /idempotency-key must be sent once/);
+    }
+    // One header whose value has a comma is one key.
+    assert.equal((await invoke('?async=true', 'a, b')).status, 202);
+    let refused: Array<{ mode: string; error?: { type: string } }> = [];
+    for (let i = 0; i < 100 && refused.length < 2; i++) {
+      const list = await s.api('/api/v1/invocations?functionName=two-keys&status=failed');
+      refused = ((await list.json()) as { items: typeof refused }).items;
+      if (refused.length < 2) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(refused.map((i) => `${i.mode} ${i.error?.type}`).sort(), [
+      'async FAAS_ERR_VALIDATION',
+      'sync FAAS_ERR_VALIDATION',
+    ]);
   });
 
   it('400 on an invoke with a JSON content type and a malformed body', async () => {

@@ -43,6 +43,15 @@ describe('resolveConfig', () => {
     assert.deepEqual(fields, ['routes[0]', 'routes[1].path', 'routes[3]', 'handler', 'env.BAD-NAME']);
   });
 
+  it('refuses a route path that names one parameter twice', () => {
+    const details = problems(() =>
+      resolveConfig({ runtime: 'js', routes: ['GET /a/:x/:x', 'GET /b/:x/:y', 'GET /c/:x/x'] }),
+    );
+    assert.deepEqual(details, [
+      { field: 'routes[0].path', message: 'names the parameter ":x" twice: each needs its own name' },
+    ]);
+  });
+
   it("refuses a route under a worker's internal API", () => {
     const fields = problems(() =>
       resolveConfig({

@@ -320,10 +320,16 @@ function checkRoutePath(path: string): string | undefined {
     return `is reserved by the gateway (${RESERVED_PREFIXES.join(', ')})`;
   }
   const segments = path.split('/').filter(Boolean);
+  // A request's params are one object: a second `:x` would overwrite the first's value.
+  const params = new Set<string>();
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i] as string;
     if (s === '*' && i !== segments.length - 1) return '"*" may only be the last segment';
-    if (s.startsWith(':') && !/^:[A-Za-z_][A-Za-z0-9_]*$/.test(s)) return `bad parameter "${s}"`;
+    if (s.startsWith(':')) {
+      if (!/^:[A-Za-z_][A-Za-z0-9_]*$/.test(s)) return `bad parameter "${s}"`;
+      if (params.has(s)) return `names the parameter "${s}" twice: each needs its own name`;
+      params.add(s);
+    }
     if (!s.startsWith(':') && s !== '*' && !/^[A-Za-z0-9._~!$&'()+,;=@%-]+$/.test(s))
       return `bad segment "${s}"`;
   }

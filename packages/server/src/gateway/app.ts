@@ -23,6 +23,7 @@ import { createInvokePipeline, publicRateLimit } from './invoke/create-pipeline.
 import { fastifyInvokeRoutes } from './invoke/fastify-invoke-routes.ts';
 import { nodeInvokeAdapter } from './invoke/node-invoke-adapter.ts';
 import { acceptEmptyJsonBodies } from './json-bodies.ts';
+import { requestValidators } from './request-validators.ts';
 import { sendParts } from './response-parts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { clusterRoutes } from './routes/cluster.ts';
@@ -101,8 +102,6 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     // One log line per request costs more than the rest of a warm invoke.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
-    // Unknown fields are errors (422), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     // The router's own refusals (a path that is not percent-encoding) in the one error format.
     frameworkErrors: (error, _request, reply) => {
       const faas = error.code === 'FST_ERR_BAD_URL' ? badUrl() : toFaasError(error);
@@ -111,6 +110,8 @@ export async function buildApp(platform: Platform, options: BuildAppOptions = {}
     // Long names reach the pipeline, which refuses them in its own words (a 422, not a 404).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
   });
+  // Unknown fields are errors (422), not silently dropped; bodies are not coerced.
+  app.setValidatorCompiler(requestValidators());
   installErrorHandling(app, config.bodyLimitBytes);
   const { http, requests } = platform.observability;
   app.addHook('onResponse', (request, reply, done) => {

@@ -112,9 +112,24 @@ export function toFaasError(error: unknown): FaasError {
 
 function describeValidation(errors: AjvError[], context: string): Array<{ field: string; message: string }> {
   const out = new Map<string, string>();
+  // Each oneOf/anyOf branch complains: of `["echo", 5]` as a command, the string branch that it
+  // is no string, the array branch that its item 1 is none. A branch whose type fitted (an error
+  // lies below the value) says more; the types of those that did not are named together.
+  const below = new Set<string>();
+  for (const { instancePath: path } of errors) {
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) below.add(path.slice(0, i));
+    if (path !== '') below.add('');
+  }
+  const types = new Map<string, Set<string>>();
+  for (const err of errors) {
+    if (err.keyword !== 'type' || below.has(err.instancePath)) continue;
+    const named = types.get(err.instancePath) ?? new Set<string>();
+    types.set(err.instancePath, named.add(String(err.params.type)));
+  }
   for (const err of errors) {
     // oneOf/anyOf failures repeat each branch's complaint; the branch errors say more.
     if (err.keyword === 'oneOf' || err.keyword === 'anyOf') continue;
+    if (err.keyword === 'type' && below.has(err.instancePath)) continue;
     let field = err.instancePath.replace(/^\//, '').replaceAll('/', '.');
     if (typeof err.params.missingProperty === 'string') field = join(field, err.params.missingProperty);
     if (typeof err.params.additionalProperty === 'string') {
@@ -126,7 +141,9 @@ function describeValidation(errors: AjvError[], context: string): Array<{ field:
       ? 'is required'
       : err.keyword === 'enum' && Array.isArray(err.params.allowedValues)
         ? `must be one of ${err.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-        : (err.message ?? 'is invalid');
+        : err.keyword === 'type'
+          ? `must be ${[...(types.get(err.instancePath) ?? [])].join(' or ')}`
+          : (err.message ?? 'is invalid');
     const key = field || context;
     if (!out.has(key)) out.set(key, message);
   }

@@ -91,7 +91,6 @@ const functionFields = {
   command: {
     description:
       "image runtime: a string runs with the image's /bin/sh -c; an array is argv, its first word found on PATH",
-    // anyOf: with the gateway's type coercion a string would also pass as a one-item array.
     anyOf: [
       { type: 'string', minLength: 1 },
       { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 },
@@ -146,10 +145,23 @@ export const patchFunctionBody = {
   properties: functionFields,
 };
 
+/**
+ * A whole number a query string or a path gives (a sequence number, a version), held to what a
+ * number keeps exactly: past Number.MAX_SAFE_INTEGER, "9007199254740993" would be read as
+ * another number, and `?afterSeq=1e30` came back as the next cursor.
+ */
+const wholeNumber = (minimum: number) => ({ type: 'integer', minimum, maximum: Number.MAX_SAFE_INTEGER });
+
 export const nameParams = {
   type: 'object',
   required: ['name'],
   properties: { name: { type: 'string', minLength: 1, maxLength: 80 } },
+};
+
+export const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: { name: { type: 'string' }, version: wholeNumber(1) },
 };
 
 export const pageQuery = {
@@ -187,7 +199,7 @@ export const logsQuery = {
   additionalProperties: false,
   properties: {
     functionName: { type: 'string', maxLength: 80 },
-    afterSeq: { type: 'integer', minimum: 0 },
+    afterSeq: wholeNumber(0),
     limit: { type: 'integer', minimum: 1, maximum: 1000 },
   },
 };

@@ -39,6 +39,7 @@ export function fastifyInvokeRoutes(app: FastifyInstance, pipeline: InvokePipeli
       method: request.method,
       url: request.url,
       headers: request.headers,
+      rawHeaders: request.raw.rawHeaders,
       remoteAddress: clientAddress(request.raw),
     };
     const target = pipeline.target(head);

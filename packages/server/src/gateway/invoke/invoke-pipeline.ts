@@ -176,7 +176,7 @@ export class InvokePipeline {
     } else {
       let invoke: ApiInvoke;
       try {
-        invoke = apiInvoke(target, head.headers);
+        invoke = apiInvoke(target, head);
       } catch {
         return undefined;
       }
@@ -333,7 +333,7 @@ export class InvokePipeline {
     }
     let parsed: ApiInvoke;
     try {
-      parsed = apiInvoke(target, head.headers);
+      parsed = apiInvoke(target, head);
     } catch (err) {
       await this.#recordRefusedCall(target, head, context, project, err, trace);
       throw err;

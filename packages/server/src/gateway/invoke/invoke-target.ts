@@ -21,6 +21,11 @@ export interface RequestHead {
   /** As received: path and query, percent-encoded. */
   url: string;
   headers: IncomingHttpHeaders;
+  /**
+   * The headers as received, names and values by turns (node's `rawHeaders`): where `headers`
+   * joins a repeated header's values with ", ", these still tell it from one value with a comma.
+   */
+  rawHeaders?: readonly string[];
   /** The client's address (clientAddress), for hooks: throttling, rate limits. */
   remoteAddress: string;
   /** The id of the API key the pipeline accepted for the request (for its request log line). */
@@ -109,7 +114,11 @@ export interface ApiInvoke {
  * @throws FaasError VALIDATION (422) for a reference or query the API does not take, BAD_REQUEST
  * for a path that is not percent-decodable.
  */
-export function apiInvoke(target: InvokeTarget & { kind: 'api' }, headers: IncomingHttpHeaders): ApiInvoke {
+export function apiInvoke(
+  target: InvokeTarget & { kind: 'api' },
+  head: Pick<RequestHead, 'headers' | 'rawHeaders'>,
+): ApiInvoke {
+  const { headers } = head;
   let ref: string;
   try {
     ref = decodeURIComponent(target.rawRef);
@@ -137,6 +146,12 @@ export function apiInvoke(target: InvokeTarget & { kind: 'api' }, headers: Incom
   }
   const { name, ref: versionRef } = parseFunctionRef(ref, version);
   const key = headerText(headers['idempotency-key']);
+  // Joined, two keys would be taken as a third, "a, b": neither the first's invocation nor the
+  // second's. (Only a joined value can hold ", ": the raw headers are read for it alone.)
+  const sent = key?.includes(', ') ? headerLines(head.rawHeaders, 'idempotency-key').length : 1;
+  if (sent > 1) {
+    throw invalid('headers.idempotency-key', `must be sent once; the request sent it ${sent} times`);
+  }
   // Cut, two long keys sharing their first characters would name one invocation.
   if (key !== undefined && key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalid(
@@ -178,10 +193,10 @@ export function asksAsync(target: InvokeTarget & { kind: 'api' }, headers: Incom
 }
 
 /** Whether an API target asks for an async invoke (false for one the pipeline will refuse). */
-export function wantsAsync(target: InvokeTarget, headers: IncomingHttpHeaders): boolean {
+export function wantsAsync(target: InvokeTarget, head: Pick<RequestHead, 'headers' | 'rawHeaders'>): boolean {
   if (target.kind !== 'api') return false;
   try {
-    return apiInvoke(target, headers).async;
+    return apiInvoke(target, head).async;
   } catch {
     return false;
   }
@@ -191,6 +206,16 @@ function invalid(field: string, message: string): FaasError {
   return new FaasError(ErrorCode.VALIDATION, `Invalid request: ${field} ${message}`, {
     details: [{ field, message }],
   });
+}
+
+/** The values of header `name` (lower case), one per time it was sent. */
+export function headerLines(rawHeaders: readonly string[] | undefined, name: string): string[] {
+  const values: string[] = [];
+  if (!rawHeaders) return values;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === name) values.push(rawHeaders[i + 1] as string);
+  }
+  return values;
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {

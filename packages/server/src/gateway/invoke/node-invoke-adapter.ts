@@ -113,7 +113,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
     started: number,
   ) => {
     if (!thread) return serve(res, target, head, body, started);
-    if (wantsAsync(target, head.headers)) return thread.pass(req, res, body);
+    if (wantsAsync(target, head)) return thread.pass(req, res, body);
     // The console's sessions live in the main thread.
     if (target.kind === 'api' && usesSession(head.headers)) return thread.pass(req, res, body);
     const decide = (fn: FunctionVersion | undefined) => {
@@ -131,6 +131,7 @@ export function nodeInvokeAdapter(options: NodeInvokeAdapterOptions): NodeInvoke
       method: req.method as string,
       url: req.url as string,
       headers: req.headers,
+      rawHeaders: req.rawHeaders,
       remoteAddress: clientAddress(req),
     };
     const target = pipeline.target(head);

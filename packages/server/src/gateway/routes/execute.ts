@@ -42,9 +42,7 @@ const executeFields = {
   command: {
     description:
       "A string runs with the image's /bin/sh -c; an array is argv, its first word found on the image's PATH",
-    // anyOf: with the gateway's type coercion a string would also pass as a one-item array. No
-    // minLength: "" (and null) would be coerced to [""]; the service refuses an empty one as
-    // `command`.
+    // No minLength: the service refuses an empty one in its own words, as `command`.
     anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 }],
   },
   image: { type: 'string', minLength: 1, maxLength: 512, description: 'A local image; default faas/base' },

@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { extractArchive } from '../../control/code/canonical-archive.ts';
 import type { Platform } from '../../platform.ts';
-
-const versionParams = {
-  type: 'object',
-  required: ['name', 'version'],
-  properties: { name: { type: 'string' }, version: { type: 'integer', minimum: 1 } },
-};
+import { versionParams } from '../schemas.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -10,17 +10,18 @@ import type { DeployOptions, DeployResult, Scoped } from '../../control/function
 import type { Platform } from '../../platform.ts';
 import { reachesFunction } from '../../tenancy/identity.ts';
 import { mayEdit } from '../auth.ts';
-import { createFunctionBody, nameParams, pageQuery, patchFunctionBody, putFunctionBody } from '../schemas.ts';
+import {
+  createFunctionBody,
+  nameParams,
+  pageQuery,
+  patchFunctionBody,
+  putFunctionBody,
+  versionParams,
+} from '../schemas.ts';
 import { type DeployQuery, deployQuery, deployStream } from './deploy-stream.ts';
 
 type NameParams = { name: string };
 type PageQ = { limit?: number; cursor?: string };
-
-const versionParams = {
-  type: 'object',
-  required: ['name', 'version'],
-  properties: { name: { type: 'string' }, version: { type: 'integer', minimum: 1 } },
-};
 
 export function functionRoutes(app: FastifyInstance, platform: Platform): void {
   const { functions } = platform;

@@ -29,8 +29,7 @@ interface ExecBody {
 
 export const commandSchema = {
   description: 'A string runs with `sh -c`; an array is argv. Not empty, no NUL byte',
-  // No minLength: the gateway's type coercion would take "" (and null) as [""] and refuse it
-  // in words about an array; checkProcessInput refuses an empty one as `command`.
+  // No minLength: checkProcessInput refuses an empty one in its own words, as `command`.
   anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 4096 }],
 };
 export const envSchema = { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 256 };

@@ -93,4 +93,23 @@ describe('MainProxy', () => {
     assert.equal(answer.status, 503);
     assert.equal(JSON.parse(answer.body).error.code, 'FAAS_ERR_RUNTIME_UNAVAILABLE');
   });
+
+  it('passes a repeated Idempotency-Key on as sent, not joined into one key', async () => {
+    const main = createServer((req, res) => {
+      const keys = req.rawHeaders.filter(
+        (_, i) => req.rawHeaders[i - 1]?.toLowerCase() === 'idempotency-key',
+      );
+      res.end(JSON.stringify(keys));
+    });
+    const gateway = await through(main);
+    const send = (key: string | string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const req = request(`${gateway.url}/x`, { agent: false, headers: { 'idempotency-key': key } });
+        req.on('response', (res) => resolve(readBody(res)));
+        req.on('error', reject);
+        req.end();
+      });
+    assert.deepEqual(JSON.parse(await send(['a', 'b'])), ['a', 'b']);
+    assert.deepEqual(JSON.parse(await send('a, b')), ['a, b']);
+  });
 });

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, FaasError } from '@faas/core';
 import { bodyTooLarge, errorResponse } from '../errors.ts';
+import { headerLines } from '../invoke/invoke-target.ts';
 import { drain } from '../invoke/request-body.ts';
 import { writeResponse } from '../response-parts.ts';
 
@@ -55,6 +56,11 @@ export class MainProxy {
     for (const [name, value] of Object.entries(req.headers)) if (name[0] !== ':') headers[name] = value;
     headers['x-forwarded-for'] = forwardedFor(req);
     for (const name of HOP_BY_HOP) delete headers[name];
+    // Sent joined, two keys would arrive as one "a, b", which the main thread would take
+    // (invoke-target.ts refuses a repeated Idempotency-Key).
+    if (headers['idempotency-key']?.includes(', ')) {
+      headers['idempotency-key'] = headerLines(req.rawHeaders, 'idempotency-key');
+    }
     // The body's framing on the internal hop: an HTTP/2 request may have no Content-Length, and
     // node sends a DELETE's (or a GET's) body unframed unless told: the main thread then read it
     // as the next request and hung up (503).
