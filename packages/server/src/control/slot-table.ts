@@ -6,9 +6,9 @@
  *
  * Each thread also counts, in a buffer of its own (`held`), the slots it holds and its callers
  * waiting: when a thread dies, the main thread gives its slots back and takes its waiters off
- * (`releaseHeld`), so a crash does not take a function's capacity for good. Entries are reused: when a new name finds no empty entry, it takes
- * over one whose count is 0 (a name nobody runs now), so the table never fills with names of
- * functions that come and go.
+ * (`releaseHeld`), so a crash does not take a function's capacity for good. Entries are reused:
+ * when a new name finds no empty entry, it takes over one whose count is 0 (a name nobody runs or
+ * waits for now), so the table never fills with names of functions that come and go.
  */
 const HEADER = 1; // [lock]
 const ENTRY = 5; // [hash1, hash2, running, waiting, turns]
