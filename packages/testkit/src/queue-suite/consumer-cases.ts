@@ -5,6 +5,7 @@ import type {
   ConsumerOptions,
   JobConsumer,
   JobProcessor,
+  JobSlot,
   LeasedJob,
   Queue,
   QueueStats,
@@ -51,15 +52,40 @@ function stallable(queue: Queue): { queue: Queue; stall(): void; resume(): void 
   };
 }
 
+/** The queue, with a count of the jobs handed back to it (`release`). */
+function countingReleases(queue: Queue): { queue: Queue; releases(): number } {
+  let releases = 0;
+  const counted = new Proxy(queue, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (prop !== 'release') return value.bind(target);
+      return (...args: unknown[]) => {
+        releases++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { queue: counted, releases: () => releases };
+}
+
+/** A processor that runs every job, each with `slot` (or the one it gives for the job). */
 function processor<T = undefined>(
   process: JobProcessor<T>['process'],
-  slot?: { key: string; limit: number },
+  slot?: JobSlot | ((job: LeasedJob) => JobSlot),
 ): JobProcessor<T> {
   return {
-    admit: async () => ({ kind: 'run', ...(slot ? { slots: [slot] } : {}), value: undefined as T }),
+    admit: async (job) => ({
+      kind: 'run',
+      ...(slot ? { slots: [typeof slot === 'function' ? slot(job) : slot] } : {}),
+      value: undefined as T,
+    }),
     process,
   };
 }
+
+/** Each job's group's one slot (the group: the id's first letter). */
+const groupSlot = (job: LeasedJob): JobSlot => ({ key: job.id.slice(0, 1), limit: 1 });
 
 /**
  * The consumer's promises, run with the consumer the implementation is used with: exactly once
@@ -340,19 +366,12 @@ export function consumerCases(get: () => ConsumerSubject): void {
       consumer(subject, queue, {
         concurrency: 3,
         leaseMs: 2_000,
-        processor: {
-          // Each job takes its group's one slot: as a project's quota of one.
-          admit: async (job) => ({
-            kind: 'run',
-            slots: [{ key: job.id.slice(0, 1), limit: 1 }],
-            value: undefined,
-          }),
-          process: async (job) => {
-            runs.push([job.id, job.attempt]);
-            await sleep(job.id.startsWith('a') ? 700 : 20);
-            ended.set(job.id, Date.now());
-          },
-        },
+        // Each job takes its group's one slot: as a project's quota of one.
+        processor: processor(async (job) => {
+          runs.push([job.id, job.attempt]);
+          await sleep(job.id.startsWith('a') ? 700 : 20);
+          ended.set(job.id, Date.now());
+        }, groupSlot),
       });
       await eventually(async () => runs.length === 1, 10_000, 'the first job to start');
       for (const id of ['b1', 'b2', 'b3'])
@@ -375,18 +394,7 @@ export function consumerCases(get: () => ConsumerSubject): void {
   it('a capped backlog alone is not handed back and leased again in a loop', async (t) => {
     const subject = get();
     if (!subject.consume) return t.skip('the factory gives no consumer');
-    let releases = 0;
-    const queue = new Proxy(subject.queue, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== 'function') return value;
-        if (prop !== 'release') return value.bind(target);
-        return (...args: unknown[]) => {
-          releases++;
-          return value.apply(target, args);
-        };
-      },
-    });
+    const { queue, releases } = countingReleases(subject.queue);
     const ids = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
     for (const id of ids) await queue.enqueue({ id, payload: null, maxAttempts: 1, group: 'a' });
     const runs: string[] = [];
@@ -410,25 +418,14 @@ export function consumerCases(get: () => ConsumerSubject): void {
     }
     // A waiter steps aside for the backlog's next job at most once a poll, when that one waits too.
     const polls = (Date.now() - started) / 200;
-    assert.ok(releases <= polls + 2, `${releases} hand-backs in ${polls.toFixed(1)} polls`);
+    assert.ok(releases() <= polls + 2, `${releases()} hand-backs in ${polls.toFixed(1)} polls`);
     assert.deepEqual([...runs].sort(), ids);
   });
 
   it("a capped backlog's own enqueues do not make its waiters step aside; another's still does", async (t) => {
     const subject = get();
     if (!subject.consume) return t.skip('the factory gives no consumer');
-    let releases = 0;
-    const queue = new Proxy(subject.queue, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== 'function') return value;
-        if (prop !== 'release') return value.bind(target);
-        return (...args: unknown[]) => {
-          releases++;
-          return value.apply(target, args);
-        };
-      },
-    });
+    const { queue, releases } = countingReleases(subject.queue);
     await queue.enqueue({ id: 'a01', payload: null, maxAttempts: 1, group: 'a' });
     await queue.enqueue({ id: 'a02', payload: null, maxAttempts: 1, group: 'a' });
     const started: string[] = [];
@@ -438,19 +435,12 @@ export function consumerCases(get: () => ConsumerSubject): void {
       made = consumer(subject, queue, {
         concurrency: 2,
         leaseMs: 5_000,
-        processor: {
-          // Each job takes its group's one slot: as a function at maxConcurrency 1.
-          admit: async (job) => ({
-            kind: 'run',
-            slots: [{ key: job.id.slice(0, 1), limit: 1 }],
-            value: undefined,
-          }),
-          process: async (job) => {
-            started.push(job.id);
-            await sleep(job.id === 'a01' ? 2_000 : 10);
-            ended.set(job.id, Date.now());
-          },
-        },
+        // Each job takes its group's one slot: as a function at maxConcurrency 1.
+        processor: processor(async (job) => {
+          started.push(job.id);
+          await sleep(job.id === 'a01' ? 2_000 : 10);
+          ended.set(job.id, Date.now());
+        }, groupSlot),
       });
       await eventually(async () => started.length === 1, 10_000, 'the first job to start');
       // The capped function's own async calls, one each 120 ms, each waking the consumer.
@@ -466,7 +456,7 @@ export function consumerCases(get: () => ConsumerSubject): void {
       }
       // Before, each of them let a waiter step aside: handed back, it lost its place in the
       // slot's line each time.
-      assert.ok(releases <= 2, `${releases} hand-backs for the capped function's own enqueues`);
+      assert.ok(releases() <= 2, `${releases()} hand-backs for the capped function's own enqueues`);
       await queue.enqueue({ id: 'b1', payload: null, maxAttempts: 1, group: 'b' });
       made.wake(['b']);
       await eventually(async () => ended.has('b1'), 10_000, "the other function's job");
